@@ -1,0 +1,104 @@
+/*
+ * The incremental reader for the RFC 8323 §3.2 length shim: turns a TCP or
+ * TLS byte stream that arrives in arbitrary pieces (one byte at a time
+ * works) into whole CoAP messages.
+ *
+ * The reader holds no memory of its own: the caller gives it a reassembly
+ * buffer. When a whole frame already sits in the caller's input it is parsed
+ * in place (no copy); otherwise its bytes are gathered in the reassembly
+ * buffer. A frame whose header announces more than the configured maximum
+ * is never buffered: the reader reports it (with its code and token, so a
+ * request can be answered 4.13) and then discards its bytes by itself.
+ */
+#ifndef RCOAP_CODEC_FRAME_H
+#define RCOAP_CODEC_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcoap/codec_msg.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest TCP frame header: Len|TKL, 4-byte extended length, Code, 2-byte
+ * extended TKL. */
+#define RC_TCP_HDR_MAX 8
+
+typedef enum rc_frame_event {
+  RC_FRAME_NONE = 0,     /* all given bytes consumed, no message yet */
+  RC_FRAME_MSG = 1,      /* *msg holds a whole message */
+  RC_FRAME_OVERSIZE = 2  /* *msg holds code and token of a message over the
+                            maximum; its remaining bytes will be skipped */
+} rc_frame_event;
+
+/* Parsed TCP frame header. */
+typedef struct rc_tcp_hdr {
+  uint8_t hdr_len;    /* bytes of header, Len|TKL through extended TKL */
+  uint8_t code;
+  uint32_t token_len;
+  uint64_t body_len;  /* options + payload marker + payload (the Len) */
+} rc_tcp_hdr;
+
+/*
+ * Parses a TCP frame header from the start of buf.
+ * Returns the header length (> 0) and fills *h, RC_ERR_NEED_MORE if buf
+ * does not hold the whole header yet, or RC_ERR_TKL_RESERVED.
+ * The whole frame is h->hdr_len + h->token_len + h->body_len bytes.
+ */
+rc_ssize rc_tcp_hdr_parse(const uint8_t *buf, size_t len, rc_tcp_hdr *h);
+
+typedef struct rc_frame_reader {
+  /* all fields private */
+  uint8_t *buf;       /* reassembly buffer; caller's, not owned */
+  size_t cap;
+  size_t max_msg;     /* frames over this many bytes are refused */
+  size_t have;        /* bytes in buf (header + token + body so far) */
+  uint64_t skip;      /* bytes of an oversize frame still to discard */
+  rc_tcp_hdr hdr;
+  uint8_t state;
+  uint8_t hdr_have;
+  uint8_t hdr_bytes[RC_TCP_HDR_MAX];
+} rc_frame_reader;
+
+/*
+ * buf[0..cap) is the reassembly buffer; it must hold max_msg bytes
+ * (cap >= max_msg) and stay valid while the reader is used. max_msg counts
+ * the whole frame, header included (RFC 8323 §5.3.1: "The message size
+ * indicated includes the entire message, starting from the first byte of
+ * the message header and ending at the end of the message payload").
+ * Returns 0 or RC_ERR_INVAL.
+ */
+rc_err rc_frame_reader_init(rc_frame_reader *r, uint8_t *buf, size_t cap,
+                            size_t max_msg);
+
+/* Changes the maximum (our own Max-Message-Size); cap must still hold it. */
+rc_err rc_frame_reader_set_max(rc_frame_reader *r, size_t max_msg);
+
+/*
+ * Consumes bytes from in[0..len). Returns how many were consumed (>= 0)
+ * and sets *ev:
+ *   RC_FRAME_MSG       *msg is a whole message. Its pointers go into `in`
+ *                      (whole frame was there) or into the reassembly
+ *                      buffer; either way valid until the next feed call
+ *                      and while `in` is.
+ *   RC_FRAME_OVERSIZE  *msg has code, token (token_len > 0 only if the
+ *                      token fitted in the buffer) and nothing else; the
+ *                      frame's remaining bytes are discarded by later feeds.
+ *   RC_FRAME_NONE      consumed == len, no message completed.
+ * Call again with the rest of the input while consumed < len.
+ * A negative return is an rc_err (RC_ERR_TKL_RESERVED, RC_ERR_OPT_*,
+ * RC_ERR_EMPTY_PAYLOAD, ...): the stream is broken, the reader must not be
+ * fed again (the session answers with Abort).
+ */
+rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
+                              size_t len, rc_frame_event *ev, rc_msg *msg);
+
+/* Non-zero while a frame is partly read (EOF now would lose data). */
+int rc_frame_reader_busy(const rc_frame_reader *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

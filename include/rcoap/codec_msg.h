@@ -1,0 +1,225 @@
+/*
+ * The CoAP message model, its parser and its encoder, for every framing.
+ *
+ * A message is a code, a token, options and a payload. It travels in one of
+ * three framings that differ only in their first bytes:
+ *   RC_FRAMING_UDP  RFC 7252 §3: Ver|T|TKL, Code, Message ID
+ *   RC_FRAMING_TCP  RFC 8323 §3.2: Len|TKL, Extended Length, Code (TCP, TLS)
+ *   RC_FRAMING_WS   RFC 8323 §4.2: Len=0|TKL, Code (WebSockets; also WebRTC
+ *                   data channels, draft-groves-coap-webrtcdc §3.6)
+ * RFC 8974 extended token lengths (TKL 13 and 14, the extension bytes after
+ * the Code / Message ID) are understood in all three.
+ *
+ * Nothing here allocates. rc_msg_parse() fills an rc_msg view whose pointers
+ * point into the caller's buffer: the view is valid as long as that buffer
+ * is. The encoder (rc_enc) writes into a caller's buffer; the body (token,
+ * options, payload) is written once after RC_ENC_HEADROOM bytes of head
+ * room, and rc_enc_finish() puts the framing's header in front of it, so
+ * the same body can be framed for any transport.
+ */
+#ifndef RCOAP_CODEC_MSG_H
+#define RCOAP_CODEC_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcoap/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum rc_framing {
+  RC_FRAMING_UDP = 0,
+  RC_FRAMING_TCP = 1,
+  RC_FRAMING_WS = 2
+} rc_framing;
+
+/* RFC 7252 §3 message types (UDP framing only). */
+typedef enum rc_msg_type {
+  RC_TYPE_CON = 0,
+  RC_TYPE_NON = 1,
+  RC_TYPE_ACK = 2,
+  RC_TYPE_RST = 3
+} rc_msg_type;
+
+#define RC_CODE(cls, detail) ((uint8_t)(((cls) << 5) | (detail)))
+#define RC_CODE_CLASS(code) ((uint8_t)(code) >> 5)
+#define RC_CODE_DETAIL(code) ((uint8_t)(code)&0x1f)
+
+enum rc_code {
+  RC_CODE_EMPTY = RC_CODE(0, 0),
+  /* methods: RFC 7252 §12.1.1, RFC 8132 */
+  RC_GET = RC_CODE(0, 1),
+  RC_POST = RC_CODE(0, 2),
+  RC_PUT = RC_CODE(0, 3),
+  RC_DELETE = RC_CODE(0, 4),
+  RC_FETCH = RC_CODE(0, 5),
+  RC_PATCH = RC_CODE(0, 6),
+  RC_IPATCH = RC_CODE(0, 7),
+  /* responses: RFC 7252 §12.1.2, RFC 7959, RFC 8132, RFC 8516 */
+  RC_CREATED = RC_CODE(2, 1),
+  RC_DELETED = RC_CODE(2, 2),
+  RC_VALID = RC_CODE(2, 3),
+  RC_CHANGED = RC_CODE(2, 4),
+  RC_CONTENT = RC_CODE(2, 5),
+  RC_CONTINUE = RC_CODE(2, 31),
+  RC_BAD_REQUEST = RC_CODE(4, 0),
+  RC_UNAUTHORIZED = RC_CODE(4, 1),
+  RC_BAD_OPTION = RC_CODE(4, 2),
+  RC_FORBIDDEN = RC_CODE(4, 3),
+  RC_NOT_FOUND = RC_CODE(4, 4),
+  RC_METHOD_NOT_ALLOWED = RC_CODE(4, 5),
+  RC_NOT_ACCEPTABLE = RC_CODE(4, 6),
+  RC_REQUEST_ENTITY_INCOMPLETE = RC_CODE(4, 8),
+  RC_CONFLICT = RC_CODE(4, 9),
+  RC_PRECONDITION_FAILED = RC_CODE(4, 12),
+  RC_REQUEST_ENTITY_TOO_LARGE = RC_CODE(4, 13),
+  RC_UNSUPPORTED_CONTENT_FORMAT = RC_CODE(4, 15),
+  RC_UNPROCESSABLE_ENTITY = RC_CODE(4, 22),
+  RC_TOO_MANY_REQUESTS = RC_CODE(4, 29),
+  RC_INTERNAL_SERVER_ERROR = RC_CODE(5, 0),
+  RC_NOT_IMPLEMENTED = RC_CODE(5, 1),
+  RC_BAD_GATEWAY = RC_CODE(5, 2),
+  RC_SERVICE_UNAVAILABLE = RC_CODE(5, 3),
+  RC_GATEWAY_TIMEOUT = RC_CODE(5, 4),
+  RC_PROXYING_NOT_SUPPORTED = RC_CODE(5, 5),
+  RC_HOP_LIMIT_REACHED = RC_CODE(5, 8),
+  /* signaling: RFC 8323 §5.1 */
+  RC_SIG_CSM = RC_CODE(7, 1),
+  RC_SIG_PING = RC_CODE(7, 2),
+  RC_SIG_PONG = RC_CODE(7, 3),
+  RC_SIG_RELEASE = RC_CODE(7, 4),
+  RC_SIG_ABORT = RC_CODE(7, 5)
+};
+
+static inline int rc_code_is_request(uint8_t code) {
+  return RC_CODE_CLASS(code) == 0 && code != RC_CODE_EMPTY;
+}
+static inline int rc_code_is_response(uint8_t code) {
+  return RC_CODE_CLASS(code) >= 2 && RC_CODE_CLASS(code) <= 5;
+}
+static inline int rc_code_is_signaling(uint8_t code) {
+  return RC_CODE_CLASS(code) == 7;
+}
+
+/* "2.05" into buf (at least 5 bytes, NUL-terminated); returns buf. */
+char *rc_code_str(uint8_t code, char buf[5]);
+/* "Content", "GET", "CSM", ...; "Unknown" for unassigned codes. */
+const char *rc_code_name(uint8_t code);
+
+/* Token lengths: RFC 7252 §3 allows 0-8; RFC 8974 §2.1 extends TKL 13 with
+ * one byte (13 + n) and TKL 14 with two bytes (269 + n). */
+#define RC_TOKEN_MAX 8
+#define RC_TOKEN_MAX_EXTENDED 65804u
+
+/* Head room rc_enc reserves before the body: the longest header of any
+ * framing (TCP: 1 + 4 extended length + 1 code + 2 extended TKL). */
+#define RC_ENC_HEADROOM 8
+
+/*
+ * A parsed message: a view into the caller's buffer. Options are kept as
+ * their encoded region (opts, opts_len), already validated by the parser,
+ * and read with rc_opt_iter (codec_option.h).
+ */
+typedef struct rc_msg {
+  uint8_t type;    /* UDP framing only; RC_TYPE_CON (0) elsewhere */
+  uint8_t code;
+  uint16_t mid;    /* UDP framing only; 0 elsewhere */
+  uint32_t token_len;
+  const uint8_t *token;
+  const uint8_t *opts; /* encoded options, NULL when opts_len == 0 */
+  size_t opts_len;
+  const uint8_t *payload; /* NULL when payload_len == 0 */
+  size_t payload_len;
+} rc_msg;
+
+/*
+ * Parses exactly one whole message of the given framing from buf[0..len):
+ * a UDP datagram, a WebSocket message, or one complete TCP frame.
+ * For RC_FRAMING_TCP the Len field must describe exactly len bytes.
+ *
+ * Returns 0 and fills *out (pointers into buf) or one of:
+ *   RC_ERR_INVAL            bad arguments
+ *   RC_ERR_TRUNCATED        header or token cut short
+ *   RC_ERR_BAD_VERSION      UDP Ver != 1
+ *   RC_ERR_TKL_RESERVED     TKL 15
+ *   RC_ERR_BAD_LEN_NIBBLE   WS framing with Len != 0
+ *   RC_ERR_TRAILING_BYTES   TCP frame shorter than len
+ *   RC_ERR_OPT_*            option region malformed (see rc_opts_scan)
+ *   RC_ERR_EMPTY_PAYLOAD    payload marker with nothing after it
+ */
+rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
+                    rc_msg *out);
+
+/*
+ * Encoder. Fill the body in this order: rc_enc_init (code and token), options
+ * in ascending number order (equal numbers repeat an option), then at most
+ * one payload; then rc_enc_finish for the framing. When the buffer is too
+ * short the encoder keeps counting what it would need and rc_enc_finish
+ * returns RC_ERR_NOBUF; rc_enc_needed() then tells the capacity required.
+ * The first error sticks: later calls return it and write nothing.
+ */
+typedef struct rc_enc {
+  uint8_t *buf;     /* caller's buffer; not owned */
+  size_t cap;
+  size_t pos;       /* next body byte (starts at RC_ENC_HEADROOM) */
+  size_t token_len;
+  uint32_t last_opt;
+  uint8_t code;
+  uint8_t has_payload;
+  rc_err err;       /* first error, sticky */
+} rc_enc;
+
+/* Starts a message in buf[0..cap). token may be NULL when token_len is 0.
+ * A token over RC_TOKEN_MAX_EXTENDED sets RC_ERR_TOKEN_TOO_LONG. */
+void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
+                 const uint8_t *token, size_t token_len);
+
+/* Appends an option. num must be >= the previous option's number
+ * (RC_ERR_OPT_ORDER otherwise); len at most 65804. */
+rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len);
+/* Appends a uint option in its shortest form (RFC 7252 §3.2). */
+rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value);
+/* Appends a string option (strlen(s) bytes). */
+rc_err rc_enc_opt_str(rc_enc *e, uint16_t num, const char *s);
+/* Copies an already-encoded, already-validated option region (such as
+ * rc_msg.opts) whose first delta is relative to option number 0. Must come
+ * before any other option. */
+rc_err rc_enc_opts_raw(rc_enc *e, const uint8_t *opts, size_t len);
+
+/* Appends the payload marker and the payload. len 0 writes nothing. */
+rc_err rc_enc_payload(rc_enc *e, const void *data, size_t len);
+/* Reserves len payload bytes and returns where to write them (NULL if they
+ * do not fit; rc_enc_finish then returns RC_ERR_NOBUF). */
+uint8_t *rc_enc_payload_ptr(rc_enc *e, size_t len);
+
+/* Bytes of buffer needed for the message so far, head room included. */
+size_t rc_enc_needed(const rc_enc *e);
+
+/*
+ * Writes the framing's header in front of the body. type and mid are used
+ * only by RC_FRAMING_UDP. On success *out points into the caller's buffer
+ * (somewhere in its first RC_ENC_HEADROOM bytes) and *out_len is the length
+ * of the whole framed message.
+ * Returns 0, RC_ERR_NOBUF (see rc_enc_needed), or the sticky error.
+ */
+rc_err rc_enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
+                     uint16_t mid, const uint8_t **out, size_t *out_len);
+
+/*
+ * One-shot: encodes a message view (for instance one parsed from another
+ * framing: this is how a message is re-framed) contiguously at buf[0].
+ * *out_len is set to the encoded length, or on RC_ERR_NOBUF to the length
+ * needed.
+ */
+rc_err rc_msg_encode(const rc_msg *m, rc_framing framing, uint8_t *buf,
+                     size_t cap, size_t *out_len);
+
+/* Length of the message m would encode to in the given framing. */
+size_t rc_msg_encoded_len(const rc_msg *m, rc_framing framing);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
