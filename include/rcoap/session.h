@@ -1,0 +1,380 @@
+/*
+ * The RFC 8323 message layer for one reliable connection (TCP, TLS,
+ * WebSockets, WebRTC data channels), sans-I/O.
+ *
+ * An rc_session sits between a transport (which owns the socket and the
+ * clock) and the exchange layer (which matches requests and responses).
+ * The transport feeds it received bytes with the current time and drains
+ * the bytes it queues; the session handles everything RFC 8323 §5 puts on
+ * the connection itself: the CSM handshake, Ping/Pong and keepalive,
+ * Release, Abort and Max-Message-Size in both directions. Every request and
+ * response goes up through on_message(); the exchange layer writes its own
+ * messages straight into the session's output buffer (rc_session_msg_begin
+ * / rc_enc_* / rc_session_msg_end), so there is no copy and no allocation
+ * per message in the steady state.
+ *
+ * The session never reads a clock, a socket or a random source. Time comes
+ * in as rc_time arguments; the caller asks rc_session_expiry() for the next
+ * deadline and calls rc_session_handle_expiry() when it has passed.
+ *
+ * Threading: one session belongs to one thread (its loop's). Callbacks run
+ * synchronously inside rc_session_recv(), rc_session_handle_expiry() and the
+ * actions; from inside a callback the user may call every function here
+ * except rc_session_del() (and may not hold an rc_session_msg_begin() open
+ * across the return of the callback).
+ *
+ * Typical transport loop:
+ *   rc_session_new(&s, &cfg, &cb, user, NULL, now);  // CSM queued already
+ *   on readable:  rc_session_recv(s, buf, n, now);
+ *   to write:     while (rc_session_pending(s, &p, &len) == 0) {
+ *                   write p[0..len); rc_session_consume(s, written); }
+ *   timer:        rc_session_expiry(s) -> rc_session_handle_expiry(s, now)
+ *   close socket: rc_session_state(s) == RC_SESSION_CLOSED and
+ *                 !rc_session_want_write(s)
+ */
+#ifndef RCOAP_SESSION_H
+#define RCOAP_SESSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rcoap/codec_msg.h"
+#include "rcoap/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rc_session rc_session;
+
+/* Who opened the transport connection (RFC 8323 §3.3 "Connection
+ * Initiator" / "Connection Acceptor"). Either side may send requests;
+ * the role is used in logs and for defaults only. */
+typedef enum rc_session_role {
+  RC_SESSION_CLIENT = 0, /* Connection Initiator */
+  RC_SESSION_SERVER = 1  /* Connection Acceptor */
+} rc_session_role;
+
+typedef enum rc_session_state {
+  RC_SESSION_CONNECTING = 0, /* our CSM queued, peer's CSM not seen yet */
+  RC_SESSION_OPEN = 1,       /* both CSMs exchanged */
+  RC_SESSION_RELEASING = 2,  /* Release sent or received */
+  RC_SESSION_CLOSED = 3      /* Abort sent/received, peer dead, closed:
+                                no more input or messages; queued output
+                                (an Abort, last responses) may still be
+                                drained */
+} rc_session_state;
+
+/* Our default Max-Message-Size: 8 MiB of BERT blocks plus 256 bytes for
+ * header and options (RFC 8323 §5.3.2 implementation note suggests a
+ * generous header allowance; libcoap announces the same 8388864). */
+#define RC_SESSION_DEFAULT_MAX_MSG (8u * 1024u * 1024u + 256u)
+/* RFC 8323 §5.3.1: "the base value ... is 1152"; we never announce less
+ * (the codec's RC_MAX_MESSAGE_SIZE_BASE). */
+#define RC_SESSION_MIN_MAX_MSG 1152u
+/* RFC 8323 §5.3.1: Max-Message-Size is a uint of 0-4 bytes. */
+#define RC_SESSION_MAX_MAX_MSG UINT32_MAX
+/* Default time to wait for the peer's first message (its CSM). */
+#define RC_SESSION_DEFAULT_CSM_TIMEOUT 10000u
+/* Default patience for a Pong (or any received byte) after a Ping; RFC
+ * 8323 §5.4 leaves the value to the application. */
+#define RC_SESSION_DEFAULT_PING_TIMEOUT 10000u
+/* Default longest delay of a Pong whose Ping asked for Custody. */
+#define RC_SESSION_DEFAULT_CUSTODY_DELAY 2000u
+/* Default unflushed output at which rc_session_want_read() turns false. */
+#define RC_SESSION_DEFAULT_OUT_HIGH_WATER (256u * 1024u)
+/* Default unflushed output at which new messages are refused (LIMIT). */
+#define RC_SESSION_DEFAULT_OUT_MAX (64u * 1024u * 1024u)
+/* Room the session grants an encoder beyond size_hint, for options. */
+#define RC_SESSION_OPT_ROOM 256u
+/* Most Alternative-Address options reported from one Release. */
+#define RC_SESSION_ALT_MAX 4
+/* Longest diagnostic payload we put in an Abort or Release. */
+#define RC_SESSION_DIAG_MAX 128u
+/* "No Hold-Off option" for rc_session_release(). */
+#define RC_SESSION_NO_HOLD_OFF UINT32_MAX
+
+typedef struct rc_session_config {
+  rc_framing framing;   /* RC_FRAMING_TCP: byte stream (TCP, TLS);
+                           RC_FRAMING_WS: one call per whole message (WS,
+                           WebRTC data channel). Not RC_FRAMING_UDP. */
+  rc_session_role role;
+  uint32_t max_msg_size;  /* our Max-Message-Size, whole message with its
+                             header; >= RC_SESSION_MIN_MAX_MSG */
+  uint8_t block_wise;     /* announce Block-Wise-Transfer (BERT when
+                             max_msg_size > 1152) */
+  uint32_t max_token_len; /* longest token we accept; > 8 announces RFC
+                             8974 Extended-Token-Length; 8 by default */
+  uint32_t keepalive_ms;  /* Ping after this long without input; 0 = off */
+  uint32_t ping_timeout_ms;    /* peer dead if nothing at all arrives this
+                                  long after a Ping; 0 = never */
+  uint32_t csm_timeout_ms;     /* peer's CSM must arrive by then; 0 = never */
+  uint32_t custody_delay_ms;   /* longest wait for custody_ready() before
+                                  a Pong goes out without Custody */
+  uint32_t release_timeout_ms; /* after our Release, close if the peer has
+                                  not closed by then; 0 = never */
+  size_t out_high_water;       /* want_read() false at this much output */
+  size_t out_max;              /* msg_begin() RC_ERR_LIMIT at this much */
+} rc_session_config;
+
+/* Fills cfg with the defaults above for this framing and role
+ * (block_wise on, max_token_len 8, keepalive off). */
+void rc_session_config_default(rc_session_config *cfg, rc_framing framing,
+                               rc_session_role role);
+
+/* What the peer said in a Release (RFC 8323 §5.5). Views into the received
+ * message: valid only during the on_release() call. */
+typedef struct rc_session_release_info {
+  size_t n_alt;                     /* Alternative-Address options kept */
+  const char *alt[RC_SESSION_ALT_MAX]; /* "authority", NOT NUL-terminated */
+  size_t alt_len[RC_SESSION_ALT_MAX];
+  uint32_t hold_off_s;              /* RC_SESSION_NO_HOLD_OFF if absent */
+  const char *diag;                 /* diagnostic payload or NULL */
+  size_t diag_len;
+} rc_session_release_info;
+
+/* What the peer said in an Abort (RFC 8323 §5.6). Views valid only during
+ * the on_abort() call. */
+typedef struct rc_session_abort_info {
+  int has_bad_csm_option;
+  uint32_t bad_csm_option;          /* valid if has_bad_csm_option */
+  const char *diag;                 /* diagnostic payload or NULL */
+  size_t diag_len;
+} rc_session_abort_info;
+
+/* Log levels passed to on_log (syslog numbering). */
+enum { RC_SESSION_LOG_ERR = 3, RC_SESSION_LOG_WARN = 4,
+       RC_SESSION_LOG_INFO = 6, RC_SESSION_LOG_DEBUG = 7 };
+
+/*
+ * Callbacks. Only on_message is required. user is the pointer given to
+ * rc_session_new(). Views passed in are valid only during the call.
+ */
+typedef struct rc_session_callbacks {
+  /* Every request and response (any class other than 0.00 Empty and 7.xx
+   * Signaling), in arrival order, in either direction of use: RFC 8323 lets
+   * both ends send requests. m points into the transport's input or the
+   * session's reassembly buffer. Return 0; anything else stops the
+   * session: it is closed with RC_ERR_CALLBACK_FAILURE. */
+  int (*on_message)(void *user, const rc_msg *m);
+  /* The peer's CSM (first or later) was applied; query the new settings
+   * with rc_session_peer_*(). */
+  void (*on_csm)(void *user);
+  /* A Pong matched our Ping ping_id (by token, or else by order: libcoap's
+   * Pongs do not echo the token). rtt in ms; custody: it carried Custody. */
+  void (*on_pong)(void *user, uint32_t ping_id, rc_time rtt, int custody);
+  /* The peer sent Release. Requests can no longer be started; responses
+   * still arrive and may still be sent. The upper layer closes when done
+   * (rc_session_close). */
+  void (*on_release)(void *user, const rc_session_release_info *info);
+  /* The peer sent Abort; on_closed(RC_ERR_PEER_ABORT) follows. */
+  void (*on_abort)(void *user, const rc_session_abort_info *info);
+  /* The session reached RC_SESSION_CLOSED; called exactly once. reason:
+   * RC_OK (closed by our own rc_session_close/abort, or graceful end after
+   * a Release), RC_ERR_PEER_ABORT, RC_ERR_PEER_DEAD (ping timeout),
+   * RC_ERR_BAD_CSM (peer's CSM missing, invalid or late: we sent Abort),
+   * RC_ERR_PROTOCOL (framing or other violation: we sent Abort),
+   * RC_ERR_TIMEOUT (peer did not close after our Release), RC_ERR_NOMEM,
+   * RC_ERR_CALLBACK_FAILURE, or the reason the transport gave to
+   * rc_session_close(). */
+  void (*on_closed)(void *user, rc_err reason);
+  /* Asked when a Ping with Custody arrives (RFC 8323 §5.4.1), and again on
+   * rc_session_custody_ready(): return non-zero if every request received
+   * so far has been answered. NULL: Pongs never carry Custody. */
+  int (*custody_ready)(void *user);
+  /* Optional log line (no newline). */
+  void (*on_log)(void *user, int level, const char *text);
+} rc_session_callbacks;
+
+/*
+ * Creates a session and queues our CSM as its first output (RFC 8323 §3.3:
+ * "each endpoint MUST send a Capabilities and Settings message (CSM) ...
+ * as their first message on the connection"; we never wait for the peer's).
+ * cfg and cb are copied. mem NULL = C library allocator; it must outlive
+ * the session. now starts the CSM timeout.
+ * Returns 0 and *out (owned by the caller, free with rc_session_del), or
+ * RC_ERR_INVAL (bad config: framing UDP, max_msg_size < 1152, no
+ * on_message) or RC_ERR_NOMEM.
+ */
+rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
+                      const rc_session_callbacks *cb, void *user,
+                      const rc_mem *mem, rc_time now);
+
+/* Frees the session and all its buffers. No callback is called. NULL ok.
+ * Never call it from inside one of the session's callbacks. */
+void rc_session_del(rc_session *s);
+
+/* ---- input ---- */
+
+/*
+ * Feeds received data. RC_FRAMING_TCP: any piece of the byte stream
+ * (frames may be split anywhere). RC_FRAMING_WS: exactly one whole message.
+ * Every byte is consumed. Callbacks run from inside this call; output may
+ * be queued (Pong, 4.13, Abort).
+ * Protocol errors from the peer are not returned: the session answers them
+ * (Abort, 4.13), moves to CLOSED when needed and reports on_closed().
+ * Returns 0, RC_ERR_CLOSED (the session was already closed: data
+ * dropped), RC_ERR_STATE (an rc_session_msg_begin is open), RC_ERR_INVAL,
+ * RC_ERR_NOMEM or RC_ERR_CALLBACK_FAILURE (the session is now closed).
+ */
+rc_err rc_session_recv(rc_session *s, const uint8_t *data, size_t len,
+                       rc_time now);
+
+/* ---- output: messages written in place ---- */
+
+/*
+ * Starts a request or response (not Empty, not 7.xx: use the actions
+ * below) directly in the output buffer: initialises *e (caller's storage)
+ * with room for at least size_hint + RC_SESSION_OPT_ROOM bytes of token,
+ * options and payload. Add options and payload with the rc_enc_opt functions and
+ * rc_enc_payload*, then call rc_session_msg_end() or rc_session_msg_cancel().
+ * Between begin and end no other call on this session is allowed.
+ * Returns 0 or
+ *   RC_ERR_BAD_CODE      Empty or signaling code
+ *   RC_ERR_CLOSED        session closed (Abort sent/received, ...)
+ *   RC_ERR_PEER_RELEASE  a request after the peer's Release (RFC 8323 §5.5)
+ *   RC_ERR_STATE         a request after our own Release, or a message is
+ *                        already open
+ *   RC_ERR_TOKEN_TOO_LONG token longer than the peer accepts (8 unless it
+ *                        announced Extended-Token-Length, RFC 8974)
+ *   RC_ERR_LIMIT         unflushed output is at out_max
+ *   RC_ERR_NOMEM
+ */
+rc_err rc_session_msg_begin(rc_session *s, rc_enc *e, uint8_t code,
+                            const uint8_t *token, size_t token_len,
+                            size_t size_hint);
+
+/*
+ * Frames the message begun on e (TCP length shim or WS Len=0 form), checks
+ * it against the PEER's Max-Message-Size and queues it.
+ * Returns 0 or (nothing queued in every error case; the message is closed)
+ *   RC_ERR_NOBUF          did not fit: begin again with size_hint =
+ *                         rc_enc_needed(e)
+ *   RC_ERR_PEER_TOO_LARGE larger than the peer's Max-Message-Size (RFC
+ *                         8323 §5.3.1; 1152 until its CSM arrives)
+ *   RC_ERR_STATE          e is not the open message
+ *   any sticky encoder error (RC_ERR_OPT_ORDER, ...)
+ */
+rc_err rc_session_msg_end(rc_session *s, rc_enc *e);
+
+/* Abandons the message begun on e; nothing is queued. */
+void rc_session_msg_cancel(rc_session *s, rc_enc *e);
+
+/*
+ * Queues a whole message view (for instance one parsed from another
+ * transport: this is how a proxy re-frames). Same rules and errors as
+ * msg_begin + msg_end. Returns 0 or those errors.
+ */
+rc_err rc_session_send(rc_session *s, const rc_msg *m);
+
+/* ---- output: draining ---- */
+
+/*
+ * The next output to write. RC_FRAMING_TCP: the longest contiguous run of
+ * queued bytes (many messages; write them in one call). RC_FRAMING_WS:
+ * exactly one whole message (send it as one binary WS message).
+ * The bytes stay at the same address, unchanged, until consumed, even
+ * while more messages are queued, so an asynchronous write may use them
+ * in place. Returns 0 and sets *data and *len, or RC_ERR_NEED_MORE if nothing
+ * is queued.
+ */
+rc_err rc_session_pending(rc_session *s, const uint8_t **data, size_t *len);
+
+/*
+ * Marks n bytes from the start of rc_session_pending()'s run as written.
+ * TCP: any n up to that run's length. WS: n must be the whole message.
+ * Returns 0 or RC_ERR_INVAL.
+ */
+rc_err rc_session_consume(rc_session *s, size_t n);
+
+/* Total bytes queued and not yet consumed. */
+size_t rc_session_pending_bytes(const rc_session *s);
+
+/* Non-zero if output is queued. */
+int rc_session_want_write(const rc_session *s);
+
+/* Non-zero if the transport should keep reading: the session is not
+ * closed and unflushed output is under out_high_water (back-pressure). */
+int rc_session_want_read(const rc_session *s);
+
+/* ---- time ---- */
+
+/* The next deadline (csm timeout, keepalive, ping timeout, custody delay,
+ * release timeout), or RC_TIME_NEVER. */
+rc_time rc_session_expiry(const rc_session *s);
+
+/* Runs whatever is due at now: may queue a Ping or a Pong, or close the
+ * session (on_closed with RC_ERR_BAD_CSM, RC_ERR_PEER_DEAD,
+ * RC_ERR_TIMEOUT). Returns 0, RC_ERR_STATE (a message is open) or
+ * RC_ERR_NOMEM (the session is now closed). */
+rc_err rc_session_handle_expiry(rc_session *s, rc_time now);
+
+/* ---- actions ---- */
+
+/*
+ * Queues a Ping (RFC 8323 §5.4), with Custody if asked. The Ping carries a
+ * 4-byte token; *ping_id (may be NULL) is reported back by on_pong. Starts
+ * the ping timeout (nothing received by now + ping_timeout -> peer dead).
+ * Returns 0, RC_ERR_CLOSED, RC_ERR_STATE or RC_ERR_NOMEM.
+ */
+rc_err rc_session_ping(rc_session *s, int custody, rc_time now,
+                       uint32_t *ping_id);
+
+/* Tells the session that custody_ready() may now return true: Pongs held
+ * for a Custody Ping are sent (with Custody if custody_ready() agrees).
+ * Returns 0, RC_ERR_STATE or RC_ERR_NOMEM. */
+rc_err rc_session_custody_ready(rc_session *s);
+
+/*
+ * Queues a Release (RFC 8323 §5.5): alt[0..n_alt) Alternative-Address
+ * authorities (n_alt may be 0), hold_off_s seconds or
+ * RC_SESSION_NO_HOLD_OFF, diag (may be NULL) a diagnostic payload.
+ * State becomes RELEASING: our requests are refused, responses still go.
+ * Returns 0, RC_ERR_CLOSED, RC_ERR_STATE, RC_ERR_INVAL (an address
+ * longer than 255 bytes or empty) or RC_ERR_NOMEM.
+ */
+rc_err rc_session_release(rc_session *s, const char *const *alt,
+                          size_t n_alt, uint32_t hold_off_s,
+                          const char *diag, rc_time now);
+
+/*
+ * Queues an Abort (RFC 8323 §5.6) as the last message and closes the
+ * session: on_closed(RC_OK) is called, further messages are refused,
+ * input is dropped; the Abort (and what was queued before it) can still be
+ * drained. bad_csm_option 0 = none. diag may be NULL (truncated to
+ * RC_SESSION_DIAG_MAX). Returns 0, RC_ERR_CLOSED or RC_ERR_STATE.
+ */
+rc_err rc_session_abort(rc_session *s, uint16_t bad_csm_option,
+                        const char *diag);
+
+/*
+ * Closes the session without sending anything (the transport went away,
+ * or the upper layer is done after a Release). reason is passed to
+ * on_closed (RC_OK for a normal close; a transport error such as
+ * RC_ERR_CONN_RESET or RC_ERR_CLOSED for EOF). Queued output stays
+ * drainable. Closing a closed session does nothing.
+ */
+void rc_session_close(rc_session *s, rc_err reason);
+
+/* ---- queries ---- */
+
+rc_session_state rc_session_get_state(const rc_session *s);
+rc_framing rc_session_framing(const rc_session *s);
+/* Non-zero once the peer's first CSM has arrived. */
+int rc_session_peer_csm_received(const rc_session *s);
+/* Peer's Max-Message-Size: 1152 until its CSM says otherwise. */
+uint32_t rc_session_peer_max_msg_size(const rc_session *s);
+/* Peer announced Block-Wise-Transfer. */
+int rc_session_peer_block_wise(const rc_session *s);
+/* Peer supports BERT: Block-Wise-Transfer and Max-Message-Size > 1152
+ * (RFC 8323 §5.3.2). */
+int rc_session_peer_bert(const rc_session *s);
+/* Longest token the peer accepts: 8, or its Extended-Token-Length. */
+uint32_t rc_session_peer_max_token_len(const rc_session *s);
+/* Our own Max-Message-Size (as announced). */
+uint32_t rc_session_max_msg_size(const rc_session *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
