@@ -82,6 +82,7 @@ extern "C" {
   X(WS_PROTOCOL, -120, "WebSocket protocol error")                             \
   X(HTTP_PARSE, -121, "malformed HTTP request")                                \
   X(ADDR_IN_USE, -122, "address already in use")                               \
+  X(PATH_REFUSED, -123, "path refused (traversal, symlink or hidden file)")    \
   /* fatal: the object is dead; only its destructor may be called */          \
   X(FATAL, -500, "fatal error")                                                \
   X(CALLBACK_FAILURE, -501, "a user callback failed")
