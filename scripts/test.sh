@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# THE test command: runs every test rcoap has, the way CI runs them
+# (.ci/run calls this script and nothing else). Steps:
+#   1. install the Debian packages (scripts/install-deps.sh; fast when done)
+#   2. layering check (../shared/tools/layers.py, when it is beside the repo)
+#   3. normal build (-Werror) and ctest
+#   4. ASan+UBSan build (-DRCOAP_SANITIZE=ON) and ctest
+#   5. integration tests again under valgrind (RCOAP_VALGRIND=1, honoured by
+#      scripts/testlib.sh), when tests/integration has any
+#   6. every fuzz/fuzz_*.c target built with clang and run FUZZ_SECONDS on a
+#      copy of its seed corpus fuzz/corpus/<name>/
+# It counts ctest tests, fuzz targets and checks, prints a summary and ends
+# with the line "N passed, N failed"; it exits non-zero if anything failed.
+#
+# Environment:
+#   FUZZ_SECONDS   seconds per fuzz target (default 30; 0 skips fuzzing)
+#   BUILD_ROOT     where the build folders go (default <repo>/build-test)
+#   JOBS           parallel compile jobs (default: nproc)
+#   RCOAP_SKIP_DEPS=1  do not run install-deps.sh
+set -uo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_ROOT=${BUILD_ROOT:-$ROOT/build-test}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+LOGDIR=$BUILD_ROOT/logs
+mkdir -p "$LOGDIR"
+
+PASSED=0
+FAILED=0
+SUMMARY=()
+STEP=0
+T0=$(date +%s)
+
+header() {
+  STEP=$((STEP + 1))
+  printf '\n==== [%d] %s ====\n' "$STEP" "$*"
+}
+note() { SUMMARY+=("$1"); echo "$1"; }
+# Shows the end of a log after a failure.
+show_log() {
+  echo "---- last lines of $1 ----"
+  tail -n "${2:-60}" "$1"
+  echo "---- (full log: $1) ----"
+}
+
+# build NAME DIR CMAKE_ARGS... [-- TARGETS...]: configure and build; 0 if ok.
+build() {
+  local name=$1 dir=$2
+  shift 2
+  local args=() targets=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do args+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  targets=("$@")
+  local log=$LOGDIR/$name-build.log
+  local tflag=()
+  [ ${#targets[@]} -gt 0 ] && tflag=(--target "${targets[@]}")
+  echo "building $name in $dir (log: $log)"
+  if cmake -S "$ROOT" -B "$dir" "${args[@]}" >"$log" 2>&1 &&
+     cmake --build "$dir" -j "$JOBS" "${tflag[@]}" >>"$log" 2>&1; then
+    echo "build $name: ok"
+    return 0
+  fi
+  show_log "$log"
+  return 1
+}
+
+# run_ctest NAME DIR [CTEST_ARGS...]: runs ctest, adds its counts.
+run_ctest() {
+  local name=$1 dir=$2
+  shift 2
+  local log=$LOGDIR/$name-ctest.log
+  (cd "$dir" && ctest --output-on-failure "$@") 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local line failed total
+  line=$(grep -E 'tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+  if [ -n "$line" ]; then
+    failed=$(sed -E 's/.* ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$line")
+    total=$(sed -E 's/.* failed out of ([0-9]+).*/\1/' <<<"$line")
+    PASSED=$((PASSED + total - failed))
+    FAILED=$((FAILED + failed))
+    if [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]; then
+      note "PASS  $name: $total tests"
+    else
+      [ "$failed" -eq 0 ] && FAILED=$((FAILED + 1))
+      note "FAIL  $name: $failed of $total tests failed (log: $log)"
+    fi
+  elif grep -q 'No tests were found' "$log" && [ "$rc" -eq 0 ]; then
+    note "PASS  $name: no tests registered"
+  else
+    FAILED=$((FAILED + 1))
+    note "FAIL  $name: ctest exited $rc (log: $log)"
+  fi
+}
+
+# ---- 1. dependencies ---------------------------------------------------------
+header "dependencies"
+if [ "${RCOAP_SKIP_DEPS:-0}" = 1 ]; then
+  echo "RCOAP_SKIP_DEPS=1: not checking packages"
+elif ! bash "$ROOT/scripts/install-deps.sh"; then
+  FAILED=$((FAILED + 1))
+  note "FAIL  install-deps.sh (nothing else can run)"
+  printf '\n%d passed, %d failed\n' "$PASSED" "$FAILED"
+  exit 1
+fi
+
+# ---- 2. layering ------------------------------------------------------------
+header "layering check (shared/tools/layers.py)"
+LAYERS=$ROOT/../shared/tools/layers.py
+if [ -f "$LAYERS" ]; then
+  out=$(python3 "$LAYERS" "$ROOT" 2>&1)
+  rc=$?
+  if [ -z "$out" ] && [ "$rc" -eq 0 ]; then
+    PASSED=$((PASSED + 1))
+    note "PASS  layering check"
+  else
+    printf '%s\n' "$out"
+    FAILED=$((FAILED + 1))
+    note "FAIL  layering check: includes point up the layer stack (see above)"
+  fi
+else
+  note "SKIP  layering check: $LAYERS not found (shared/ is not beside this repo)"
+fi
+
+# ---- 3. normal build + ctest -------------------------------------------------
+header "build (-Werror) and ctest"
+DIR_NORMAL=$BUILD_ROOT/normal
+if build normal "$DIR_NORMAL" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+     -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=OFF \
+     -DRCOAP_TESTS=ON -DRCOAP_BENCH=ON; then
+  NORMAL_OK=1
+  run_ctest ctest "$DIR_NORMAL"
+else
+  NORMAL_OK=0
+  FAILED=$((FAILED + 1))
+  note "FAIL  normal build (log: $LOGDIR/normal-build.log)"
+fi
+
+# ---- 4. sanitizer build + ctest ----------------------------------------------
+header "build with ASan+UBSan and ctest"
+DIR_ASAN=$BUILD_ROOT/asan
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+if build asan "$DIR_ASAN" -DCMAKE_BUILD_TYPE=Debug \
+     -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=ON -DRCOAP_FUZZ=OFF \
+     -DRCOAP_TESTS=ON -DRCOAP_BENCH=OFF; then
+  run_ctest ctest-asan "$DIR_ASAN"
+else
+  FAILED=$((FAILED + 1))
+  note "FAIL  sanitizer build (log: $LOGDIR/asan-build.log)"
+fi
+
+# ---- 5. valgrind on the integration tests ------------------------------------
+# HOOK: every tests/integration/test_*.sh that starts tools through rc_run
+# (scripts/testlib.sh) runs them under memcheck here, on the normal build.
+header "integration tests under valgrind"
+if ! compgen -G "$ROOT/tests/integration/test_*.sh" >/dev/null; then
+  note "SKIP  valgrind: tests/integration has no tests yet"
+elif [ "$NORMAL_OK" != 1 ]; then
+  note "SKIP  valgrind: the normal build failed"
+elif ! command -v valgrind >/dev/null 2>&1; then
+  FAILED=$((FAILED + 1))
+  note "FAIL  valgrind: not installed"
+else
+  RCOAP_VALGRIND=1 run_ctest ctest-valgrind "$DIR_NORMAL" -L integration
+fi
+
+# ---- 6. fuzzing -------------------------------------------------------------
+header "fuzz targets (${FUZZ_SECONDS}s each)"
+mapfile -t FUZZ_SRCS < <(cd "$ROOT" && ls fuzz/fuzz_*.c 2>/dev/null)
+if [ "${#FUZZ_SRCS[@]}" -eq 0 ]; then
+  note "SKIP  fuzzing: no fuzz/fuzz_*.c targets yet"
+elif [ "$FUZZ_SECONDS" = 0 ]; then
+  note "SKIP  fuzzing: FUZZ_SECONDS=0"
+else
+  DIR_FUZZ=$BUILD_ROOT/fuzz
+  WORK=$BUILD_ROOT/fuzz-run
+  rm -rf "$WORK"
+  mkdir -p "$WORK"
+  for src in "${FUZZ_SRCS[@]}"; do
+    target=$(basename "$src" .c)
+    name=${target#fuzz_}
+    echo "-- $target"
+    if ! build "$target" "$DIR_FUZZ" -DCMAKE_C_COMPILER=clang \
+         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCOAP_WERROR=ON \
+         -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=ON -DRCOAP_TESTS=OFF \
+         -DRCOAP_BENCH=OFF -- "$target"; then
+      FAILED=$((FAILED + 1))
+      note "FAIL  $target: build failed (log: $LOGDIR/$target-build.log)"
+      continue
+    fi
+    corpus=$WORK/corpus-$name
+    mkdir -p "$corpus" "$WORK/artifacts-$name"
+    if [ -d "$ROOT/fuzz/corpus/$name" ]; then
+      cp -R "$ROOT/fuzz/corpus/$name/." "$corpus/"
+    else
+      echo "note: no seed corpus fuzz/corpus/$name/, starting empty"
+    fi
+    seeds=$(find "$corpus" -type f | wc -l)
+    log=$LOGDIR/$target-fuzz.log
+    # -timeout: one input running longer than this is a hang (a failure).
+    timeout $((FUZZ_SECONDS * 2 + 120)) "$DIR_FUZZ/$target" \
+      -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$WORK/artifacts-$name/" \
+      "$corpus" >"$log" 2>&1
+    rc=$?
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+    if [ "$rc" -eq 0 ] && [ -z "$(ls -A "$WORK/artifacts-$name")" ]; then
+      PASSED=$((PASSED + 1))
+      note "PASS  $target: ${runs:-?} runs from $seeds seeds in ${FUZZ_SECONDS}s"
+    else
+      show_log "$log" 40
+      FAILED=$((FAILED + 1))
+      note "FAIL  $target: exit $rc, artifacts in $WORK/artifacts-$name/ (log: $log)"
+    fi
+  done
+fi
+
+# ---- summary -----------------------------------------------------------------
+printf '\n==== summary (%ds) ====\n' $(($(date +%s) - T0))
+printf '%s\n' "${SUMMARY[@]}"
+printf '%d passed, %d failed\n' "$PASSED" "$FAILED"
+[ "$FAILED" -eq 0 ]

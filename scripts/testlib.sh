@@ -1,0 +1,100 @@
+# Helpers for tests/{integration,interop}/test_*.sh: source this file.
+#
+# Each test script is run by ctest as `bash script BUILD_DIR`. These
+# helpers give every script the same small vocabulary: find a built tool,
+# run it (under valgrind when RCOAP_VALGRIND=1, which scripts/test.sh sets
+# for its valgrind pass), check its output, and end with a count.
+#
+#   . "$(dirname "$0")/../../scripts/testlib.sh"
+#   rc_init "$@"                      # sets RC_BUILD, RC_SRC
+#   out=$(rc_run rcoap-decode 01 43 7f) || rc_fail "decode failed"
+#   rc_expect "$out" "2.03 Valid" "RFC 8323 example code"
+#   rc_done                           # prints "N passed, N failed", exits
+#
+# Under RCOAP_VALGRIND=1 a tool run that valgrind faults (memory error or
+# definite leak) exits with RC_VALGRIND_EXIT, which rc_run reports as a
+# failure of its own whatever the test expected of the exit status.
+
+RC_PASSED=0
+RC_FAILED=0
+RC_VALGRIND_EXIT=99
+
+rc_init() {
+  RC_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+  RC_BUILD=${1:-}
+  if [ -z "$RC_BUILD" ] || [ ! -d "$RC_BUILD" ]; then
+    echo "usage: bash $0 BUILD_DIR" >&2
+    exit 2
+  fi
+  RC_BUILD=$(cd "$RC_BUILD" && pwd)
+  RC_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rcoap-test.XXXXXX")
+  trap 'rm -rf "$RC_TMP"' EXIT
+}
+
+# Path of a built executable, or fails the test.
+rc_tool() {
+  local p="$RC_BUILD/$1"
+  if [ ! -x "$p" ]; then
+    echo "FAIL: $1 not built in $RC_BUILD" >&2
+    exit 1
+  fi
+  echo "$p"
+}
+
+# Runs a built tool with the remaining arguments; stdout and stderr pass
+# through; returns its exit status. Under RCOAP_VALGRIND=1 it runs under
+# memcheck and a valgrind finding counts as a failed check.
+rc_run() {
+  local bin
+  bin=$(rc_tool "$1") || return 1
+  shift
+  if [ "${RCOAP_VALGRIND:-0}" = 1 ]; then
+    local rc=0
+    valgrind -q --error-exitcode=$RC_VALGRIND_EXIT --leak-check=full \
+      --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+      "$bin" "$@" || rc=$?
+    if [ "$rc" -eq "$RC_VALGRIND_EXIT" ]; then
+      rc_fail "valgrind found errors in $(basename "$bin") $*"
+    fi
+    return "$rc"
+  fi
+  "$bin" "$@"
+}
+
+rc_pass() { RC_PASSED=$((RC_PASSED + 1)); echo "ok: $*"; }
+rc_fail() { RC_FAILED=$((RC_FAILED + 1)); echo "FAIL: $*"; }
+
+# rc_expect HAYSTACK NEEDLE WHAT: passes if NEEDLE is a substring.
+rc_expect() {
+  if [[ "$1" == *"$2"* ]]; then
+    rc_pass "$3"
+  else
+    rc_fail "$3: expected to find '$2' in:"
+    printf '%s\n' "$1" | sed 's/^/    | /'
+  fi
+}
+
+# rc_expect_not HAYSTACK NEEDLE WHAT: passes if NEEDLE is absent.
+rc_expect_not() {
+  if [[ "$1" != *"$2"* ]]; then
+    rc_pass "$3"
+  else
+    rc_fail "$3: did not expect '$2' in:"
+    printf '%s\n' "$1" | sed 's/^/    | /'
+  fi
+}
+
+# rc_expect_status GOT WANT WHAT
+rc_expect_status() {
+  if [ "$1" -eq "$2" ]; then
+    rc_pass "$3"
+  else
+    rc_fail "$3: exit status $1, expected $2"
+  fi
+}
+
+rc_done() {
+  echo "$RC_PASSED passed, $RC_FAILED failed"
+  [ "$RC_FAILED" -eq 0 ]
+  exit
+}
