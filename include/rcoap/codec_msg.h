@@ -216,7 +216,9 @@ rc_err rc_enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
 rc_err rc_msg_encode(const rc_msg *m, rc_framing framing, uint8_t *buf,
                      size_t cap, size_t *out_len);
 
-/* Length of the message m would encode to in the given framing. */
+/* Length of the message m would encode to in the given framing; 0 if it
+ * cannot be encoded in it (rc_msg_encode would return an error other than
+ * RC_ERR_NOBUF, e.g. a UDP Empty message with a token). */
 size_t rc_msg_encoded_len(const rc_msg *m, rc_framing framing);
 
 #ifdef __cplusplus

@@ -1,0 +1,436 @@
+/*
+ * The CoAP message parser and encoder for the three framings (UDP, the
+ * RFC 8323 TCP length shim, and the WebSocket Len=0 form). Parsing is one
+ * pass over the caller's buffer that fills a view; encoding writes the body
+ * (token, options, payload) once after RC_ENC_HEADROOM bytes of head room
+ * and puts the framing's header in front of it at the end, so one body can
+ * be framed for any transport. Nothing here allocates.
+ */
+#include <string.h>
+
+#include "codec/codec_int.h"
+#include "rcoap/codec_msg.h"
+#include "rcoap/codec_option.h"
+
+/* RFC 7252 §3: "Version (Ver): ... Implementations of this specification
+ * MUST set this field to 1 (01 binary)." */
+#define MSG_UDP_VERSION 1u
+/* RFC 7252 §3: the fixed UDP header is 4 bytes. */
+#define MSG_UDP_HDR 4u
+/* RFC 8323 §4.2: the WebSocket header is Len|TKL and Code. */
+#define MSG_WS_HDR 2u
+/* RFC 8323 §3.2: the largest body a 32-bit extended length can describe. */
+#define MSG_TCP_BODY_MAX (0xFFFFFFFFull + RC__TCP_LEN_BASE4)
+
+/* ---- parsing -------------------------------------------------------------- */
+
+rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
+                    rc_msg *out) {
+  if (out == NULL || (buf == NULL && len != 0))
+    return RC_ERR_INVAL;
+  if (len == 0)
+    return RC_ERR_TRUNCATED;
+
+  const uint8_t *end = buf + len;
+  const uint8_t *p;
+  uint32_t tkl;
+  uint8_t type = 0, code;
+  uint16_t mid = 0;
+
+  switch (framing) {
+  case RC_FRAMING_UDP: {
+    if (len < MSG_UDP_HDR)
+      return RC_ERR_TRUNCATED;
+    uint32_t b0 = buf[0];
+    if ((b0 >> 6) != MSG_UDP_VERSION)
+      return RC_ERR_BAD_VERSION;
+    tkl = b0 & 0x0f;
+    if (tkl == 15)
+      return RC_ERR_TKL_RESERVED;
+    code = buf[1];
+    /* RFC 7252 §4.1: "An Empty message has the Code field set to 0.00. The
+     * Token Length field MUST be set to 0 and bytes of data MUST NOT be
+     * present after the Message ID field. If there are any bytes, they
+     * MUST be processed as a message format error." */
+    if (code == RC_CODE_EMPTY && (tkl != 0 || len != MSG_UDP_HDR))
+      return RC_ERR_BAD_CODE;
+    type = (uint8_t)((b0 >> 4) & 3);
+    mid = (uint16_t)(buf[2] << 8 | buf[3]);
+    p = buf + MSG_UDP_HDR;
+    break;
+  }
+  case RC_FRAMING_TCP: {
+    rc_tcp_hdr h;
+    rc_ssize n = rc__tcp_hdr_parse(buf, len, &h);
+    if (n < 0)
+      return n == RC_ERR_NEED_MORE ? RC_ERR_TRUNCATED : (rc_err)n;
+    uint64_t total = (uint64_t)n + h.token_len + h.body_len;
+    if (total > len)
+      return RC_ERR_TRUNCATED;
+    if (total < len)
+      return RC_ERR_TRAILING_BYTES;
+    code = h.code;
+    out->type = 0;
+    out->code = code;
+    out->mid = 0;
+    out->token_len = h.token_len;
+    p = buf + n;
+    out->token = h.token_len ? p : NULL;
+    p += h.token_len;
+    goto options;
+  }
+  case RC_FRAMING_WS: {
+    if (len < MSG_WS_HDR)
+      return RC_ERR_TRUNCATED;
+    /* RFC 8323 §4.2: "The length of the message is provided by the
+     * WebSocket frame; the Length (Len) field MUST be set to zero" */
+    if (buf[0] >> 4)
+      return RC_ERR_BAD_LEN_NIBBLE;
+    tkl = buf[0] & 0x0f;
+    if (tkl == 15)
+      return RC_ERR_TKL_RESERVED;
+    code = buf[1];
+    p = buf + MSG_WS_HDR;
+    break;
+  }
+  default:
+    return RC_ERR_INVAL;
+  }
+
+  /* RFC 8974 §2.1: the extended token length directly precedes the Token;
+   * TKL 15 "MUST be processed as a message-format error" (checked above). */
+  if (tkl >= 13) {
+    if (tkl == 13) {
+      if (p >= end)
+        return RC_ERR_TRUNCATED;
+      tkl = RC__TKL_BASE1 + *p++;
+    } else {
+      if (end - p < 2)
+        return RC_ERR_TRUNCATED;
+      tkl = RC__TKL_BASE2 + ((uint32_t)p[0] << 8 | p[1]);
+      p += 2;
+    }
+  }
+  if ((size_t)(end - p) < tkl)
+    return RC_ERR_TRUNCATED;
+  out->type = type;
+  out->code = code;
+  out->mid = mid;
+  out->token_len = tkl;
+  out->token = tkl ? p : NULL;
+  p += tkl;
+
+options:;
+  size_t olen;
+  rc_err rc = rc__opts_scan(p, (size_t)(end - p), &olen, &out->payload,
+                            &out->payload_len);
+  if (rc)
+    return rc;
+  out->opts = olen ? p : NULL;
+  out->opts_len = olen;
+  return RC_OK;
+}
+
+/* ---- headers -------------------------------------------------------------- */
+
+/* Writes the framing header for a body of body_len bytes after a token of
+ * tl bytes into h[0..RC_ENC_HEADROOM); returns its length, or 0 and *err. */
+static size_t msg_hdr(uint8_t h[RC_ENC_HEADROOM], rc_framing framing,
+                      uint8_t type, uint8_t code, uint16_t mid, size_t tl,
+                      uint64_t body_len, rc_err *err) {
+  uint8_t tkn;
+  uint8_t text[2];
+  size_t tn;
+  if (tl < RC__TKL_BASE1) {
+    tkn = (uint8_t)tl;
+    tn = 0;
+  } else if (tl < RC__TKL_BASE2) {
+    tkn = 13;
+    text[0] = (uint8_t)(tl - RC__TKL_BASE1);
+    tn = 1;
+  } else if (tl <= RC_TOKEN_MAX_EXTENDED) {
+    tkn = 14;
+    text[0] = (uint8_t)((tl - RC__TKL_BASE2) >> 8);
+    text[1] = (uint8_t)(tl - RC__TKL_BASE2);
+    tn = 2;
+  } else {
+    *err = RC_ERR_TOKEN_TOO_LONG;
+    return 0;
+  }
+
+  size_t n = 0;
+  switch (framing) {
+  case RC_FRAMING_UDP:
+    if (type > RC_TYPE_RST) {
+      *err = RC_ERR_INVAL;
+      return 0;
+    }
+    /* RFC 7252 §4.1: an Empty message carries no token and no bytes after
+     * the Message ID. */
+    if (code == RC_CODE_EMPTY && (tl != 0 || body_len != 0)) {
+      *err = RC_ERR_BAD_CODE;
+      return 0;
+    }
+    h[n++] = (uint8_t)(MSG_UDP_VERSION << 6 | (uint32_t)type << 4 | tkn);
+    h[n++] = code;
+    h[n++] = (uint8_t)(mid >> 8);
+    h[n++] = (uint8_t)mid;
+    break;
+  case RC_FRAMING_TCP:
+    /* RFC 8323 §3.2; the shortest Len form is always used. */
+    if (body_len < RC__TCP_LEN_BASE1) {
+      h[n++] = (uint8_t)(body_len << 4 | tkn);
+    } else if (body_len < RC__TCP_LEN_BASE2) {
+      h[n++] = (uint8_t)(13 << 4 | tkn);
+      h[n++] = (uint8_t)(body_len - RC__TCP_LEN_BASE1);
+    } else if (body_len < RC__TCP_LEN_BASE4) {
+      uint32_t v = (uint32_t)(body_len - RC__TCP_LEN_BASE2);
+      h[n++] = (uint8_t)(14 << 4 | tkn);
+      h[n++] = (uint8_t)(v >> 8);
+      h[n++] = (uint8_t)v;
+    } else if (body_len <= MSG_TCP_BODY_MAX) {
+      uint32_t v = (uint32_t)(body_len - RC__TCP_LEN_BASE4);
+      h[n++] = (uint8_t)(15 << 4 | tkn);
+      h[n++] = (uint8_t)(v >> 24);
+      h[n++] = (uint8_t)(v >> 16);
+      h[n++] = (uint8_t)(v >> 8);
+      h[n++] = (uint8_t)v;
+    } else {
+      *err = RC_ERR_TOO_LARGE;
+      return 0;
+    }
+    h[n++] = code;
+    break;
+  case RC_FRAMING_WS:
+    h[n++] = tkn; /* RFC 8323 §4.2: Len MUST be zero */
+    h[n++] = code;
+    break;
+  default:
+    *err = RC_ERR_INVAL;
+    return 0;
+  }
+  for (size_t i = 0; i < tn; i++)
+    h[n++] = text[i];
+  return n;
+}
+
+/* ---- the encoder ---------------------------------------------------------- */
+
+/* Appends n bytes if they fit; counts them either way. */
+static inline void enc_put(rc_enc *e, const void *src, size_t n) {
+  if (n != 0 && e->pos + n <= e->cap && e->pos + n >= e->pos)
+    memcpy(e->buf + e->pos, src, n);
+  e->pos += n;
+}
+
+static inline rc_err enc_status(const rc_enc *e) {
+  return e->pos > e->cap ? RC_ERR_NOBUF : RC_OK;
+}
+
+void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
+                 const uint8_t *token, size_t token_len) {
+  e->buf = buf;
+  e->cap = buf ? cap : 0;
+  e->pos = RC_ENC_HEADROOM;
+  e->token_len = 0;
+  e->last_opt = 0;
+  e->code = code;
+  e->has_payload = 0;
+  e->err = RC_OK;
+  if (token_len > RC_TOKEN_MAX_EXTENDED) {
+    e->err = RC_ERR_TOKEN_TOO_LONG;
+    return;
+  }
+  if (token_len != 0 && token == NULL) {
+    e->err = RC_ERR_INVAL;
+    return;
+  }
+  e->token_len = token_len;
+  enc_put(e, token, token_len);
+}
+
+rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
+  if (e->err)
+    return e->err;
+  if (e->has_payload)
+    return e->err = RC_ERR_STATE;
+  if (num < e->last_opt)
+    return e->err = RC_ERR_OPT_ORDER;
+  if (len > RC__EXT2_MAX || (len != 0 && val == NULL))
+    return e->err = RC_ERR_INVAL;
+  uint8_t hdr[5];
+  size_t hn = rc__opt_hdr(hdr, num - e->last_opt, (uint32_t)len);
+  e->last_opt = num;
+  if (e->pos + hn + len <= e->cap) {
+    /* the common case: straight writes, no per-call bounds re-checks */
+    memcpy(e->buf + e->pos, hdr, hn);
+    if (len)
+      memcpy(e->buf + e->pos + hn, val, len);
+    e->pos += hn + len;
+    return RC_OK;
+  }
+  enc_put(e, hdr, hn);
+  enc_put(e, val, len);
+  return enc_status(e);
+}
+
+rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value) {
+  uint8_t v[4];
+  size_t n = rc_opt_uint_encode(value, v);
+  return rc_enc_opt(e, num, v, n);
+}
+
+rc_err rc_enc_opt_str(rc_enc *e, uint16_t num, const char *s) {
+  if (s == NULL) {
+    if (!e->err)
+      e->err = RC_ERR_INVAL;
+    return e->err;
+  }
+  return rc_enc_opt(e, num, s, strlen(s));
+}
+
+rc_err rc_enc_opts_raw(rc_enc *e, const uint8_t *opts, size_t len) {
+  if (e->err)
+    return e->err;
+  /* Only right after the token: the region's first delta is from 0. */
+  if (e->has_payload || e->pos != RC_ENC_HEADROOM + e->token_len)
+    return e->err = RC_ERR_STATE;
+  if (len == 0)
+    return RC_OK;
+  if (opts == NULL)
+    return e->err = RC_ERR_INVAL;
+  /* Walk the region once to learn its last option number (and refuse a
+   * region that is not a plain, whole option list). */
+  size_t olen, plen;
+  const uint8_t *pl;
+  if (rc__opts_scan(opts, len, &olen, &pl, &plen) != RC_OK || olen != len)
+    return e->err = RC_ERR_INVAL;
+  const uint8_t *p = opts, *end = opts + len;
+  uint32_t num = 0;
+  while (p < end) {
+    uint32_t d = *p >> 4, l = *p & 0x0f;
+    p++;
+    if (d == 13)
+      d = RC__EXT1_BASE + *p++;
+    else if (d == 14)
+      d = RC__EXT2_BASE + ((uint32_t)p[0] << 8 | p[1]), p += 2;
+    if (l == 13)
+      l = RC__EXT1_BASE + *p++;
+    else if (l == 14)
+      l = RC__EXT2_BASE + ((uint32_t)p[0] << 8 | p[1]), p += 2;
+    num += d;
+    p += l;
+  }
+  e->last_opt = num;
+  enc_put(e, opts, len);
+  return enc_status(e);
+}
+
+rc_err rc_enc_payload(rc_enc *e, const void *data, size_t len) {
+  if (e->err)
+    return e->err;
+  if (e->has_payload)
+    return e->err = RC_ERR_STATE;
+  if (len == 0)
+    return RC_OK;
+  if (data == NULL)
+    return e->err = RC_ERR_INVAL;
+  e->has_payload = 1;
+  uint8_t m = RC__PAYLOAD_MARKER;
+  enc_put(e, &m, 1);
+  enc_put(e, data, len);
+  return enc_status(e);
+}
+
+uint8_t *rc_enc_payload_ptr(rc_enc *e, size_t len) {
+  if (e->err)
+    return NULL;
+  if (e->has_payload) {
+    e->err = RC_ERR_STATE;
+    return NULL;
+  }
+  if (len == 0)
+    return e->buf != NULL && e->pos <= e->cap ? e->buf + e->pos : NULL;
+  e->has_payload = 1;
+  uint8_t m = RC__PAYLOAD_MARKER;
+  enc_put(e, &m, 1);
+  size_t at = e->pos;
+  e->pos += len;
+  if (e->pos < at || e->pos > e->cap)
+    return NULL;
+  return e->buf + at;
+}
+
+size_t rc_enc_needed(const rc_enc *e) { return e->pos; }
+
+rc_err rc_enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
+                     uint16_t mid, const uint8_t **out, size_t *out_len) {
+  if (e->err)
+    return e->err;
+  if (e->pos > e->cap)
+    return RC_ERR_NOBUF;
+  uint8_t h[RC_ENC_HEADROOM];
+  rc_err err = RC_OK;
+  size_t body = e->pos - RC_ENC_HEADROOM - e->token_len;
+  size_t hn = msg_hdr(h, framing, type, e->code, mid, e->token_len, body, &err);
+  if (hn == 0)
+    return err;
+  uint8_t *start = e->buf + RC_ENC_HEADROOM - hn;
+  memcpy(start, h, hn);
+  *out = start;
+  *out_len = e->pos - RC_ENC_HEADROOM + hn;
+  return RC_OK;
+}
+
+/* ---- one-shot ------------------------------------------------------------- */
+
+static inline size_t msg_body_len(const rc_msg *m) {
+  return m->opts_len + (m->payload_len ? 1 + m->payload_len : 0);
+}
+
+rc_err rc_msg_encode(const rc_msg *m, rc_framing framing, uint8_t *buf,
+                     size_t cap, size_t *out_len) {
+  if (m == NULL || out_len == NULL || (buf == NULL && cap != 0) ||
+      (m->token_len && m->token == NULL) ||
+      (m->opts_len && m->opts == NULL) ||
+      (m->payload_len && m->payload == NULL))
+    return RC_ERR_INVAL;
+  uint8_t h[RC_ENC_HEADROOM];
+  rc_err err = RC_OK;
+  size_t body = msg_body_len(m);
+  size_t hn =
+      msg_hdr(h, framing, m->type, m->code, m->mid, m->token_len, body, &err);
+  if (hn == 0)
+    return err;
+  size_t total = hn + m->token_len + body;
+  *out_len = total;
+  if (total > cap)
+    return RC_ERR_NOBUF;
+  uint8_t *p = buf;
+  memcpy(p, h, hn);
+  p += hn;
+  if (m->token_len) {
+    memcpy(p, m->token, m->token_len);
+    p += m->token_len;
+  }
+  if (m->opts_len) {
+    memcpy(p, m->opts, m->opts_len);
+    p += m->opts_len;
+  }
+  if (m->payload_len) {
+    *p++ = RC__PAYLOAD_MARKER;
+    memcpy(p, m->payload, m->payload_len);
+  }
+  return RC_OK;
+}
+
+size_t rc_msg_encoded_len(const rc_msg *m, rc_framing framing) {
+  uint8_t h[RC_ENC_HEADROOM];
+  rc_err err = RC_OK;
+  size_t body = msg_body_len(m);
+  size_t hn = msg_hdr(h, framing, m->type, m->code, m->mid, m->token_len,
+                      body, &err);
+  if (hn == 0)
+    return 0; /* not encodable as given: rc_msg_encode says why */
+  return hn + m->token_len + body;
+}
