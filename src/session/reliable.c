@@ -1,0 +1,1293 @@
+/*
+ * The RFC 8323 message layer for one reliable connection, sans-I/O: CSM
+ * handshake, Ping/Pong (keepalive, Custody), Release, Abort and
+ * Max-Message-Size in both directions, over a TCP/TLS byte stream or a
+ * message transport (WebSockets, WebRTC data channels).
+ *
+ * Output is a list of chunks. Messages are encoded in place at the tail of
+ * the last chunk and never move once queued, so the transport may write
+ * from them asynchronously until it consumes them. In message mode each
+ * queued message is preceded by a 4-byte length so whole messages can be
+ * handed out one at a time.
+ *
+ * Input in stream mode is cut into frames here rather than with
+ * rc_frame_reader: that reader needs a reassembly buffer as large as our
+ * Max-Message-Size (8 MiB by default) for the whole life of the
+ * connection, while this one parses frames that sit whole in the input
+ * where they lie and grows a buffer only to the size of a frame that
+ * arrives split, giving it back afterwards.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rcoap/codec_frame.h"
+#include "rcoap/codec_option.h"
+#include "rcoap/session.h"
+
+/* Output chunk size for ordinary traffic: many small messages per write. */
+#define OUT_CHUNK 16384u
+/* In message mode every queued message has a 4-byte length in front. */
+#define MSG_PREFIX 4u
+/* Reassembly buffer kept between frames; larger ones are given back. */
+#define RX_KEEP 65536u
+#define RX_MIN 256u
+/* Outstanding Pings remembered for matching Pongs. */
+#define PING_RING 8u
+/* Pongs held back for a Custody Ping (RFC 8323 §5.4.1). */
+#define HELD_MAX 4u
+/* Our Ping token: a 4-byte counter (never empty: INTEROP-NOTES.md, libcoap
+ * over WS ignores 2-byte messages). */
+#define PING_TKL 4u
+/* RFC 7252 §4.6: 1152 = 1024 bytes of payload + 128 of header and options;
+ * the Size1 hint in our 4.13 leaves the same room. */
+#define HDR_ALLOWANCE 128u
+/* RFC 8974 §2.1: longest token there can be. */
+#define TOKEN_ABS_MAX RC_TOKEN_MAX_EXTENDED
+/* RFC 8323 §5.5: Alternative-Address is a string of 1-255 bytes. */
+#define ALT_ADDR_MAX 255u
+
+typedef struct out_chunk {
+  struct out_chunk *next;
+  size_t cap;
+  size_t head; /* first unconsumed byte */
+  size_t tail; /* end of queued bytes */
+  uint8_t data[];
+} out_chunk;
+
+enum { RX_HDR = 0, RX_BODY, RX_OVER_TOKEN, RX_SKIP };
+
+typedef struct ping_ent {
+  uint32_t id;
+  rc_time sent;
+} ping_ent;
+
+typedef struct held_pong {
+  uint8_t tok[RC_TOKEN_MAX];
+  uint8_t tkl;
+  uint8_t want_custody;
+} held_pong;
+
+struct rc_session {
+  rc_session_config cfg;
+  rc_session_callbacks cb;
+  void *user;
+  rc_mem mem;
+
+  uint8_t state;
+  uint8_t peer_csm;
+  uint8_t peer_bwt;
+  uint8_t we_released;
+  uint8_t peer_released;
+  uint8_t in_recv;
+  uint32_t peer_mms;
+  uint32_t peer_max_tkl;
+
+  /* output */
+  out_chunk *out_first, *out_last, *spare;
+  size_t out_bytes;
+  rc_enc *enc_open;      /* the caller's encoder between begin and end */
+  out_chunk *enc_chunk;  /* chunk it writes into (maybe not linked yet) */
+  size_t enc_prefix;     /* MSG_PREFIX in message mode, else 0 */
+
+  /* input reassembly (stream mode) */
+  uint8_t *rbuf;
+  size_t rcap;
+  size_t rhave;
+  uint8_t rstate;
+  rc_tcp_hdr rhdr;
+  uint64_t rtotal;
+  uint64_t rskip;
+
+  /* time */
+  rc_time created;
+  rc_time last_rx;
+  rc_time last_ping;
+  rc_time life_deadline;
+  rc_time release_deadline;
+  rc_time held_deadline;
+  uint8_t awaiting_life;
+
+  ping_ent pings[PING_RING];
+  unsigned ping_head, ping_count;
+  uint32_t next_ping_id;
+
+  held_pong held[HELD_MAX];
+  unsigned n_held;
+};
+
+/* ------------------------------------------------------------------ */
+/* small helpers                                                       */
+
+static void sess_log(rc_session *s, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void sess_log(rc_session *s, int level, const char *fmt, ...) {
+  if (s->cb.on_log == NULL)
+    return;
+  char line[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  s->cb.on_log(s->user, level, line);
+}
+
+static void *sess_alloc(rc_session *s, size_t n) {
+  return s->mem.malloc(n, s->mem.user);
+}
+static void sess_free(rc_session *s, void *p) {
+  if (p != NULL)
+    s->mem.free(p, s->mem.user);
+}
+
+static rc_time time_min(rc_time a, rc_time b) { return a < b ? a : b; }
+static rc_time time_add(rc_time t, uint32_t ms) {
+  return t > RC_TIME_NEVER - ms ? RC_TIME_NEVER : t + ms;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+static uint32_t get_be32(const uint8_t *p) {
+  return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+         ((uint32_t)p[2] << 8) | p[3];
+}
+
+/* Enters CLOSED and reports it once. */
+static void sess_closed(rc_session *s, rc_err reason) {
+  if (s->state == RC_SESSION_CLOSED)
+    return;
+  s->state = RC_SESSION_CLOSED;
+  sess_log(s, reason == RC_OK ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_WARN,
+           "session closed: %s", rc_err_name(reason));
+  if (s->cb.on_closed != NULL)
+    s->cb.on_closed(s->user, reason);
+}
+
+/* ------------------------------------------------------------------ */
+/* output chunks                                                       */
+
+static void chunk_recycle(rc_session *s, out_chunk *c) {
+  if (c->cap == OUT_CHUNK && s->spare == NULL) {
+    c->head = c->tail = 0;
+    c->next = NULL;
+    s->spare = c;
+  } else {
+    sess_free(s, c);
+  }
+}
+
+/* A chunk with at least need free bytes at its tail: the last queued one,
+ * the spare, or a new one. New chunks are linked only when a message is
+ * committed into them. Returns NULL on allocation failure. */
+static out_chunk *out_room(rc_session *s, size_t need) {
+  out_chunk *c = s->out_last;
+  if (c != NULL && c->cap - c->tail >= need)
+    return c;
+  if (s->spare != NULL && s->spare->cap >= need)
+    return s->spare;
+  size_t cap = need > OUT_CHUNK ? need : OUT_CHUNK;
+  if (cap > SIZE_MAX - sizeof(out_chunk))
+    return NULL;
+  c = sess_alloc(s, sizeof(out_chunk) + cap);
+  if (c == NULL)
+    return NULL;
+  c->next = NULL;
+  c->cap = cap;
+  c->head = c->tail = 0;
+  return c;
+}
+
+/* Gives back a chunk from out_room() that received no message. */
+static void out_unused(rc_session *s, out_chunk *c) {
+  if (c == s->out_last || c == s->spare)
+    return;
+  chunk_recycle(s, c);
+}
+
+/* Queues framed[0..len), which lies inside c past c->tail + prefix
+ * (the encoder wrote it there), moving it down to close the gap. */
+static void out_commit(rc_session *s, out_chunk *c, const uint8_t *framed,
+                       size_t len) {
+  uint8_t *dst = c->data + c->tail;
+  if (s->enc_prefix) {
+    put_be32(dst, (uint32_t)len);
+    dst += MSG_PREFIX;
+  }
+  if (framed != dst)
+    memmove(dst, framed, len);
+  c->tail += s->enc_prefix + len;
+  s->out_bytes += s->enc_prefix + len;
+  if (c == s->spare)
+    s->spare = NULL;
+  if (c != s->out_last) {
+    c->next = NULL;
+    if (s->out_last != NULL)
+      s->out_last->next = c;
+    else
+      s->out_first = c;
+    s->out_last = c;
+  }
+}
+
+/* Starts any message (signaling included) in the output. */
+static rc_err enc_begin(rc_session *s, rc_enc *e, out_chunk **cp,
+                        uint8_t code, const uint8_t *token, size_t tkl,
+                        size_t size_hint) {
+  size_t need = s->enc_prefix + RC_ENC_HEADROOM + 2 + tkl;
+  if (size_hint > SIZE_MAX - need - RC_SESSION_OPT_ROOM)
+    return RC_ERR_NOMEM;
+  need += size_hint + RC_SESSION_OPT_ROOM;
+  out_chunk *c = out_room(s, need);
+  if (c == NULL)
+    return RC_ERR_NOMEM;
+  uint8_t *base = c->data + c->tail + s->enc_prefix;
+  rc_enc_init(e, base, c->cap - c->tail - s->enc_prefix, code, token, tkl);
+  *cp = c;
+  return RC_OK;
+}
+
+/* Finishes a message from enc_begin: frames, checks the peer's limit,
+ * queues. On error nothing is queued. */
+static rc_err enc_end(rc_session *s, rc_enc *e, out_chunk *c) {
+  const uint8_t *framed;
+  size_t len;
+  rc_err rc = rc_enc_finish(e, s->cfg.framing, 0, 0, &framed, &len);
+  if (rc == RC_OK && len > s->peer_mms) {
+    /* RFC 8323 §5.3.1: Max-Message-Size is "the maximum size of a message
+     * in bytes that it can receive"; never send more. */
+    rc = RC_ERR_PEER_TOO_LARGE;
+  }
+  if (rc != RC_OK) {
+    out_unused(s, c);
+    return rc;
+  }
+  out_commit(s, c, framed, len);
+  return RC_OK;
+}
+
+/* Queues a signaling message with at most two options (num 0 = none) and
+ * an optional payload. Failing to queue for lack of memory closes the
+ * session (we could not give the protocol's answer). */
+typedef struct sig_opt {
+  uint16_t num;
+  const void *val;
+  size_t len;
+  int is_uint;
+  uint32_t uval;
+} sig_opt;
+
+static rc_err queue_signal(rc_session *s, uint8_t code, const uint8_t *tok,
+                           size_t tkl, const sig_opt *opts, size_t nopts,
+                           const void *payload, size_t plen) {
+  rc_enc e;
+  out_chunk *c;
+  size_t hint = plen;
+  for (size_t i = 0; i < nopts; i++)
+    hint += opts[i].len + 5;
+  rc_err rc = enc_begin(s, &e, &c, code, tok, tkl, hint);
+  if (rc != RC_OK)
+    return rc;
+  for (size_t i = 0; i < nopts; i++) {
+    if (opts[i].is_uint)
+      rc_enc_opt_uint(&e, opts[i].num, opts[i].uval);
+    else
+      rc_enc_opt(&e, opts[i].num, opts[i].val, opts[i].len);
+  }
+  if (plen > 0)
+    rc_enc_payload(&e, payload, plen);
+  return enc_end(s, &e, c);
+}
+
+/* Sends Abort (RFC 8323 §5.6) and closes with reason. */
+static void sess_abort(rc_session *s, rc_err reason, uint16_t bad_opt,
+                       const char *diag) {
+  if (s->state == RC_SESSION_CLOSED)
+    return;
+  sig_opt o = {RC_SIGOPT_BAD_CSM_OPTION, NULL, 0, 1, bad_opt};
+  size_t dlen = diag != NULL ? strlen(diag) : 0;
+  if (dlen > RC_SESSION_DIAG_MAX)
+    dlen = RC_SESSION_DIAG_MAX;
+  sess_log(s, RC_SESSION_LOG_WARN, "sending Abort: %.*s", (int)dlen,
+           diag != NULL ? diag : "");
+  /* "A diagnostic payload ... SHOULD be included in the Abort message."
+   * (RFC 8323 §5.6). If it cannot be queued we close all the same. */
+  (void)queue_signal(s, RC_SIG_ABORT, NULL, 0, &o, bad_opt != 0 ? 1 : 0,
+                     diag, dlen);
+  sess_closed(s, reason);
+}
+
+/* Queues an internal message; on NOMEM closes the session. */
+static rc_err queue_or_die(rc_session *s, rc_err rc) {
+  if (rc == RC_ERR_NOMEM)
+    sess_closed(s, RC_ERR_NOMEM);
+  else if (rc != RC_OK)
+    sess_log(s, RC_SESSION_LOG_WARN, "could not queue a message: %s",
+             rc_err_name(rc));
+  return rc == RC_ERR_NOMEM ? rc : RC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* creation                                                            */
+
+void rc_session_config_default(rc_session_config *cfg, rc_framing framing,
+                               rc_session_role role) {
+  memset(cfg, 0, sizeof(*cfg));
+  cfg->framing = framing;
+  cfg->role = role;
+  cfg->max_msg_size = RC_SESSION_DEFAULT_MAX_MSG;
+  cfg->block_wise = 1;
+  cfg->max_token_len = RC_TOKEN_MAX;
+  cfg->keepalive_ms = 0;
+  cfg->ping_timeout_ms = RC_SESSION_DEFAULT_PING_TIMEOUT;
+  cfg->csm_timeout_ms = RC_SESSION_DEFAULT_CSM_TIMEOUT;
+  cfg->custody_delay_ms = RC_SESSION_DEFAULT_CUSTODY_DELAY;
+  cfg->release_timeout_ms = 0;
+  cfg->out_high_water = RC_SESSION_DEFAULT_OUT_HIGH_WATER;
+  cfg->out_max = RC_SESSION_DEFAULT_OUT_MAX;
+}
+
+static rc_err send_csm(rc_session *s) {
+  sig_opt o[3];
+  size_t n = 0;
+  /* Always carry Max-Message-Size: it states our limit, and a CSM with an
+   * option is never a bare 2-byte message (INTEROP-NOTES.md). */
+  o[n++] = (sig_opt){RC_SIGOPT_MAX_MESSAGE_SIZE, NULL, 0, 1,
+                     s->cfg.max_msg_size};
+  if (s->cfg.block_wise)
+    o[n++] = (sig_opt){RC_SIGOPT_BLOCK_WISE_TRANSFER, NULL, 0, 0, 0};
+  if (s->cfg.max_token_len > RC_TOKEN_MAX)
+    o[n++] = (sig_opt){RC_SIGOPT_EXTENDED_TOKEN_LENGTH, NULL, 0, 1,
+                       s->cfg.max_token_len};
+  return queue_signal(s, RC_SIG_CSM, NULL, 0, o, n, NULL, 0);
+}
+
+rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
+                      const rc_session_callbacks *cb, void *user,
+                      const rc_mem *mem, rc_time now) {
+  if (out == NULL || cfg == NULL || cb == NULL || cb->on_message == NULL)
+    return RC_ERR_INVAL;
+  *out = NULL;
+  if (cfg->framing != RC_FRAMING_TCP && cfg->framing != RC_FRAMING_WS)
+    return RC_ERR_INVAL;
+  if (cfg->max_msg_size < RC_SESSION_MIN_MAX_MSG ||
+      cfg->max_token_len < RC_TOKEN_MAX ||
+      cfg->max_token_len > TOKEN_ABS_MAX)
+    return RC_ERR_INVAL;
+  if (mem == NULL)
+    mem = rc_mem_default();
+  rc_session *s = mem->malloc(sizeof(*s), mem->user);
+  if (s == NULL)
+    return RC_ERR_NOMEM;
+  memset(s, 0, sizeof(*s));
+  s->cfg = *cfg;
+  s->cb = *cb;
+  s->user = user;
+  s->mem = *mem;
+  s->state = RC_SESSION_CONNECTING;
+  /* RFC 8323 §5.3.1: until the peer's CSM, its Max-Message-Size is the
+   * base value 1152; likewise no BERT and 8-byte tokens. */
+  s->peer_mms = RC_MAX_MESSAGE_SIZE_BASE;
+  s->peer_max_tkl = RC_TOKEN_MAX;
+  s->enc_prefix = cfg->framing == RC_FRAMING_WS ? MSG_PREFIX : 0;
+  s->created = s->last_rx = s->last_ping = now;
+  s->next_ping_id = 1;
+  /* RFC 8323 §3.3: "each endpoint MUST send a Capabilities and Settings
+   * message (CSM ...) as their first message on the connection", and "the
+   * Connection Initiator MUST NOT wait for the Connection Acceptor to send
+   * its initial CSM message before sending its own". We never wait. */
+  rc_err rc = send_csm(s);
+  if (rc != RC_OK) {
+    rc_session_del(s);
+    return rc == RC_ERR_NOMEM ? RC_ERR_NOMEM : RC_ERR_INVAL;
+  }
+  *out = s;
+  return RC_OK;
+}
+
+void rc_session_del(rc_session *s) {
+  if (s == NULL)
+    return;
+  if (s->enc_open != NULL)
+    out_unused(s, s->enc_chunk);
+  out_chunk *c = s->out_first;
+  while (c != NULL) {
+    out_chunk *n = c->next;
+    sess_free(s, c);
+    c = n;
+  }
+  sess_free(s, s->spare);
+  sess_free(s, s->rbuf);
+  s->mem.free(s, s->mem.user);
+}
+
+/* ------------------------------------------------------------------ */
+/* received signaling                                                  */
+
+/* RFC 8323 §5.2: "If a Signaling option is critical and not understood by
+ * the receiver, it MUST abort the connection". Returns the first unknown
+ * critical option number, or 0. known is a bit set of understood numbers
+ * (all below 32). */
+static uint16_t unknown_critical(const rc_msg *m, uint32_t known) {
+  rc_opt_iter it;
+  rc_opt o;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    int understood = o.num < 32 && (known & (1u << o.num));
+    if (!understood && rc_opt_is_critical(o.num))
+      return o.num;
+  }
+  return 0;
+}
+
+static void handle_csm(rc_session *s, const rc_msg *m) {
+  uint32_t mms = s->peer_mms, tkl = s->peer_max_tkl;
+  uint8_t bwt = s->peer_bwt;
+  rc_opt_iter it;
+  rc_opt o;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    uint32_t v;
+    switch (o.num) {
+    case RC_SIGOPT_MAX_MESSAGE_SIZE:
+      /* RFC 7252 §5.4.3: a value outside the option's length range "MUST
+       * be treated like an unrecognized option": elective, so ignored. */
+      if (o.len <= 4 && rc_opt_uint(&o, &v) == RC_OK)
+        mms = v;
+      break;
+    case RC_SIGOPT_BLOCK_WISE_TRANSFER:
+      if (o.len == 0)
+        bwt = 1;
+      break;
+    case RC_SIGOPT_EXTENDED_TOKEN_LENGTH:
+      if (o.len <= 3 && rc_opt_uint(&o, &v) == RC_OK)
+        tkl = v < RC_TOKEN_MAX ? RC_TOKEN_MAX
+              : v > TOKEN_ABS_MAX ? TOKEN_ABS_MAX : v;
+      break;
+    default:
+      if (rc_opt_is_critical(o.num)) {
+        /* RFC 8323 §5.3: the Bad-CSM-Option "indicates that the sender is
+         * unable to process the CSM option identified by its option
+         * number, e.g. when it is critical and the option number is
+         * unknown by the sender". */
+        char diag[64];
+        snprintf(diag, sizeof(diag), "unknown critical CSM option %u",
+                 (unsigned)o.num);
+        sess_abort(s, RC_ERR_BAD_CSM, o.num, diag);
+        return;
+      }
+      /* elective and unknown: ignored */
+      break;
+    }
+  }
+  /* RFC 8323 §5.3: "Both capability and setting options are cumulative."
+   * Options absent from this CSM keep their values. */
+  s->peer_mms = mms;
+  s->peer_bwt = bwt;
+  s->peer_max_tkl = tkl;
+  if (!s->peer_csm) {
+    s->peer_csm = 1;
+    if (s->state == RC_SESSION_CONNECTING)
+      s->state = RC_SESSION_OPEN;
+  }
+  sess_log(s, RC_SESSION_LOG_DEBUG, "peer CSM: max-message-size %u%s",
+           (unsigned)mms, bwt ? ", block-wise" : "");
+  if (s->cb.on_csm != NULL)
+    s->cb.on_csm(s->user);
+}
+
+static rc_err send_pong(rc_session *s, const uint8_t *tok, size_t tkl,
+                        int custody) {
+  sig_opt o = {RC_SIGOPT_CUSTODY, NULL, 0, 0, 0};
+  /* RFC 8323 §5.4: "Upon receipt of a Ping message, the receiver MUST
+   * return a Pong message with an identical token in response." */
+  return queue_or_die(s, queue_signal(s, RC_SIG_PONG, tok, tkl, &o,
+                                      custody ? 1 : 0, NULL, 0));
+}
+
+static int custody_ok(rc_session *s) {
+  return s->cb.custody_ready != NULL && s->cb.custody_ready(s->user);
+}
+
+/* Sends the held Pongs, in order. force: deadline passed, send them
+ * without Custody if custody is still not ready. */
+static rc_err flush_held(rc_session *s, int force) {
+  if (s->n_held == 0)
+    return RC_OK;
+  int ready = custody_ok(s);
+  if (!ready && !force)
+    return RC_OK;
+  unsigned n = s->n_held;
+  held_pong h[HELD_MAX];
+  memcpy(h, s->held, sizeof(h));
+  s->n_held = 0;
+  for (unsigned i = 0; i < n && s->state != RC_SESSION_CLOSED; i++) {
+    rc_err rc = send_pong(s, h[i].tok, h[i].tkl, h[i].want_custody && ready);
+    if (rc != RC_OK)
+      return rc;
+  }
+  return RC_OK;
+}
+
+static rc_err handle_ping(rc_session *s, const rc_msg *m, rc_time now) {
+  uint16_t bad = unknown_critical(m, 1u << RC_SIGOPT_CUSTODY);
+  if (bad != 0) {
+    sess_abort(s, RC_ERR_PROTOCOL, 0, "unknown critical option in Ping");
+    return RC_OK;
+  }
+  int want = rc_msg_find_opt(m, RC_SIGOPT_CUSTODY, &(rc_opt){0});
+  if (!want && s->n_held == 0)
+    return send_pong(s, m->token, m->token_len, 0);
+  if (want && s->n_held == 0 && (s->cb.custody_ready == NULL ||
+                                 custody_ok(s)))
+    return send_pong(s, m->token, m->token_len, s->cb.custody_ready != NULL);
+  /* RFC 8323 §5.4.1: "the receiver SHOULD delay its Pong message until it
+   * finishes processing all the request/response messages received prior
+   * to the Ping message". Plain Pings behind a held one wait too, so that
+   * Pongs keep the order of their Pings (peers that match by order). */
+  if (s->n_held == HELD_MAX || m->token_len > RC_TOKEN_MAX) {
+    rc_err rc = flush_held(s, 1);
+    if (rc != RC_OK || s->state == RC_SESSION_CLOSED)
+      return rc;
+    return send_pong(s, m->token, m->token_len, 0);
+  }
+  held_pong *h = &s->held[s->n_held++];
+  memcpy(h->tok, m->token, m->token_len);
+  h->tkl = (uint8_t)m->token_len;
+  h->want_custody = (uint8_t)want;
+  if (s->n_held == 1)
+    s->held_deadline = time_add(now, s->cfg.custody_delay_ms);
+  return RC_OK;
+}
+
+static void handle_pong(rc_session *s, const rc_msg *m, rc_time now) {
+  if (unknown_critical(m, 1u << RC_SIGOPT_CUSTODY) != 0) {
+    sess_abort(s, RC_ERR_PROTOCOL, 0, "unknown critical option in Pong");
+    return;
+  }
+  if (s->ping_count == 0)
+    return;
+  /* Match by token; libcoap's Pongs carry no token or another one
+   * (INTEROP-NOTES.md), so otherwise take the oldest outstanding Ping. */
+  unsigned idx = 0;
+  if (m->token_len == PING_TKL) {
+    uint32_t id = get_be32(m->token);
+    for (unsigned i = 0; i < s->ping_count; i++) {
+      if (s->pings[(s->ping_head + i) % PING_RING].id == id) {
+        idx = i;
+        break;
+      }
+    }
+  }
+  ping_ent p = s->pings[(s->ping_head + idx) % PING_RING];
+  /* drop the entry, keeping the order of the others */
+  for (unsigned i = idx; i > 0; i--)
+    s->pings[(s->ping_head + i) % PING_RING] =
+        s->pings[(s->ping_head + i - 1) % PING_RING];
+  s->ping_head = (s->ping_head + 1) % PING_RING;
+  s->ping_count--;
+  int custody = rc_msg_find_opt(m, RC_SIGOPT_CUSTODY, &(rc_opt){0});
+  if (s->cb.on_pong != NULL)
+    s->cb.on_pong(s->user, p.id, now >= p.sent ? now - p.sent : 0, custody);
+}
+
+static void handle_release(rc_session *s, const rc_msg *m) {
+  if (unknown_critical(m, (1u << RC_SIGOPT_ALTERNATIVE_ADDRESS) |
+                              (1u << RC_SIGOPT_HOLD_OFF)) != 0) {
+    sess_abort(s, RC_ERR_PROTOCOL, 0, "unknown critical option in Release");
+    return;
+  }
+  rc_session_release_info info;
+  memset(&info, 0, sizeof(info));
+  info.hold_off_s = RC_SESSION_NO_HOLD_OFF;
+  rc_opt_iter it;
+  rc_opt o;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    uint32_t v;
+    if (o.num == RC_SIGOPT_ALTERNATIVE_ADDRESS && o.len >= 1 &&
+        o.len <= ALT_ADDR_MAX && info.n_alt < RC_SESSION_ALT_MAX) {
+      info.alt[info.n_alt] = (const char *)o.val;
+      info.alt_len[info.n_alt++] = o.len;
+    } else if (o.num == RC_SIGOPT_HOLD_OFF && o.len <= 3 &&
+               rc_opt_uint(&o, &v) == RC_OK) {
+      info.hold_off_s = v;
+    }
+  }
+  info.diag = (const char *)m->payload;
+  info.diag_len = m->payload_len;
+  s->peer_released = 1;
+  if (s->state != RC_SESSION_CLOSED)
+    s->state = RC_SESSION_RELEASING;
+  sess_log(s, RC_SESSION_LOG_INFO, "peer sent Release");
+  if (s->cb.on_release != NULL)
+    s->cb.on_release(s->user, &info);
+}
+
+static void handle_abort(rc_session *s, const rc_msg *m) {
+  rc_session_abort_info info;
+  memset(&info, 0, sizeof(info));
+  rc_opt o;
+  uint32_t v;
+  if (rc_msg_find_opt(m, RC_SIGOPT_BAD_CSM_OPTION, &o) && o.len <= 2 &&
+      rc_opt_uint(&o, &v) == RC_OK) {
+    info.has_bad_csm_option = 1;
+    info.bad_csm_option = v;
+  }
+  info.diag = (const char *)m->payload;
+  info.diag_len = m->payload_len;
+  sess_log(s, RC_SESSION_LOG_WARN, "peer sent Abort: %.*s",
+           (int)(m->payload_len > 100 ? 100 : m->payload_len),
+           m->payload != NULL ? (const char *)m->payload : "");
+  if (s->cb.on_abort != NULL)
+    s->cb.on_abort(s->user, &info);
+  sess_closed(s, RC_ERR_PEER_ABORT);
+}
+
+/* ------------------------------------------------------------------ */
+/* received messages                                                   */
+
+/* One whole received message. Returns an error only for NOMEM and
+ * callback failure; protocol errors are answered and close the session. */
+static rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
+  if (!s->peer_csm && m->code != RC_SIG_CSM) {
+    /* RFC 8323 §3.3: "Endpoints MUST treat a missing or invalid CSM as a
+     * connection error and abort the connection". */
+    char diag[64];
+    snprintf(diag, sizeof(diag), "first message must be a CSM, got %u.%02u",
+             RC_CODE_CLASS(m->code), RC_CODE_DETAIL(m->code));
+    sess_abort(s, RC_ERR_BAD_CSM, 0, diag);
+    return RC_OK;
+  }
+  if (m->code == RC_CODE_EMPTY) {
+    /* RFC 8323 §3.4: "Empty messages (Code 0.00) can always be sent and
+     * MUST be ignored by the recipient." */
+    return RC_OK;
+  }
+  uint8_t cls = RC_CODE_CLASS(m->code);
+  if (cls == 7) {
+    switch (m->code) {
+    case RC_SIG_CSM:
+      handle_csm(s, m);
+      return RC_OK;
+    case RC_SIG_PING:
+      return handle_ping(s, m, now);
+    case RC_SIG_PONG:
+      handle_pong(s, m, now);
+      return RC_OK;
+    case RC_SIG_RELEASE:
+      handle_release(s, m);
+      return RC_OK;
+    case RC_SIG_ABORT:
+      handle_abort(s, m);
+      return RC_OK;
+    default:
+      /* RFC 8323 does not define other signaling codes; like unknown
+       * elective options they carry nothing we must act on, so they are
+       * ignored (with a log line) for forward compatibility. */
+      sess_log(s, RC_SESSION_LOG_INFO, "ignoring unknown signal 7.%02u",
+               RC_CODE_DETAIL(m->code));
+      return RC_OK;
+    }
+  }
+  if (cls == 1 || cls == 6) {
+    /* Reserved classes (RFC 7252 §12.1): a message format error, which
+     * over reliable transports "the recipient rejects ... by sending an
+     * Abort message" (RFC 8323 §5.6). */
+    sess_abort(s, RC_ERR_PROTOCOL, 0, "reserved code class");
+    return RC_OK;
+  }
+  if (m->token_len > s->cfg.max_token_len) {
+    /* We announced (or implied, RFC 8974 §2.2.2) the longest token we
+     * take; a longer one is a format error on this connection. */
+    sess_abort(s, RC_ERR_PROTOCOL, 0, "token longer than announced");
+    return RC_OK;
+  }
+  if (s->cb.on_message(s->user, m) != 0) {
+    sess_closed(s, RC_ERR_CALLBACK_FAILURE);
+    return RC_ERR_CALLBACK_FAILURE;
+  }
+  return RC_OK;
+}
+
+/* A message over our Max-Message-Size: only its code and token are known. */
+static rc_err oversize(rc_session *s, uint8_t code, const uint8_t *tok,
+                       size_t tkl) {
+  if (!s->peer_csm) {
+    sess_abort(s, RC_ERR_BAD_CSM, 0, "first message over Max-Message-Size");
+    return RC_OK;
+  }
+  if (rc_code_is_request(code) && tkl <= s->cfg.max_token_len) {
+    /* RFC 7252 §5.9.2.9 4.13 Request Entity Too Large; "the server MAY
+     * indicate the maximum size of request entity it is able and willing
+     * to handle in a Size1 Option". The connection stays usable. */
+    sess_log(s, RC_SESSION_LOG_INFO, "request over Max-Message-Size: 4.13");
+    rc_enc e;
+    out_chunk *c;
+    rc_err rc = enc_begin(s, &e, &c, RC_REQUEST_ENTITY_TOO_LARGE, tok, tkl,
+                          8);
+    if (rc == RC_OK) {
+      uint32_t size1 = s->cfg.max_msg_size - HDR_ALLOWANCE;
+      rc_enc_opt_uint(&e, RC_OPT_SIZE1, size1);
+      rc = enc_end(s, &e, c);
+    }
+    return queue_or_die(s, rc);
+  }
+  sess_abort(s, RC_ERR_PROTOCOL, 0, "message over Max-Message-Size");
+  return RC_OK;
+}
+
+static void rx_abort_codec(rc_session *s, rc_err err) {
+  char diag[80];
+  snprintf(diag, sizeof(diag), "malformed message: %s", rc_err_name(err));
+  /* RFC 8323 §5.6: "the recipient rejects such messages by sending an
+   * Abort message and otherwise ignoring (not processing) the message." */
+  sess_abort(s, RC_ERR_PROTOCOL, 0, diag);
+}
+
+/* Gives back a large reassembly buffer after its frame is done. */
+static void rx_shrink(rc_session *s) {
+  if (s->rcap > RX_KEEP) {
+    sess_free(s, s->rbuf);
+    s->rbuf = NULL;
+    s->rcap = 0;
+  }
+}
+
+static int rx_reserve(rc_session *s, size_t need) {
+  if (s->rcap >= need)
+    return 1;
+  size_t cap = s->rcap ? s->rcap : RX_MIN;
+  while (cap < need)
+    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+  uint8_t *nb = s->mem.realloc(s->rbuf, cap, s->mem.user);
+  if (nb == NULL)
+    return 0;
+  s->rbuf = nb;
+  s->rcap = cap;
+  return 1;
+}
+
+/* A header was parsed (from rbuf): decide how to read the rest. */
+static rc_err rx_header_done(rc_session *s) {
+  s->rtotal = (uint64_t)s->rhdr.hdr_len + s->rhdr.token_len + s->rhdr.body_len;
+  if (s->rtotal > s->cfg.max_msg_size) {
+    /* Never buffer it (RFC 8323 §5.3.1 is our announced limit); keep
+     * only its token, to answer a request with 4.13. */
+    if (s->rhdr.token_len > s->cfg.max_token_len) {
+      sess_abort(s, RC_ERR_PROTOCOL, 0, "message over Max-Message-Size");
+      return RC_OK;
+    }
+    if (!rx_reserve(s, s->rhdr.hdr_len + s->rhdr.token_len)) {
+      sess_closed(s, RC_ERR_NOMEM);
+      return RC_ERR_NOMEM;
+    }
+    s->rstate = RX_OVER_TOKEN;
+    return RC_OK;
+  }
+  if (!rx_reserve(s, (size_t)s->rtotal)) {
+    sess_closed(s, RC_ERR_NOMEM);
+    return RC_ERR_NOMEM;
+  }
+  s->rstate = RX_BODY;
+  return RC_OK;
+}
+
+static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
+                        rc_time now) {
+  while (len > 0 && s->state != RC_SESSION_CLOSED) {
+    rc_err rc;
+    if (s->rstate == RX_SKIP) {
+      size_t n = s->rskip < len ? (size_t)s->rskip : len;
+      in += n;
+      len -= n;
+      s->rskip -= n;
+      if (s->rskip == 0)
+        s->rstate = RX_HDR;
+      continue;
+    }
+    if (s->rstate == RX_HDR && s->rhave == 0) {
+      /* fast path: a whole frame in the input is parsed where it lies */
+      rc_tcp_hdr h;
+      rc_ssize hl = rc_tcp_hdr_parse(in, len, &h);
+      if (hl < 0 && hl != RC_ERR_NEED_MORE) {
+        rx_abort_codec(s, (rc_err)hl);
+        return RC_OK;
+      }
+      if (hl > 0) {
+        uint64_t total = (uint64_t)hl + h.token_len + h.body_len;
+        if (total <= len && total <= s->cfg.max_msg_size) {
+          rc_msg m;
+          rc = rc_msg_parse(RC_FRAMING_TCP, in, (size_t)total, &m);
+          if (rc != RC_OK) {
+            rx_abort_codec(s, rc);
+            return RC_OK;
+          }
+          in += total;
+          len -= (size_t)total;
+          rc = dispatch(s, &m, now);
+          if (rc != RC_OK)
+            return rc;
+          continue;
+        }
+      }
+    }
+    if (s->rstate == RX_HDR) {
+      /* Slow path: gather the header byte by byte (at most 8), so no byte
+       * of the next frame is taken. */
+      if (!rx_reserve(s, RC_TCP_HDR_MAX)) {
+        sess_closed(s, RC_ERR_NOMEM);
+        return RC_ERR_NOMEM;
+      }
+      s->rbuf[s->rhave++] = *in++;
+      len--;
+      rc_ssize hl = rc_tcp_hdr_parse(s->rbuf, s->rhave, &s->rhdr);
+      if (hl == RC_ERR_NEED_MORE)
+        continue;
+      if (hl < 0) {
+        rx_abort_codec(s, (rc_err)hl);
+        return RC_OK;
+      }
+      rc = rx_header_done(s);
+      if (rc != RC_OK)
+        return rc;
+      /* fall through to the states below with the remaining input */
+    }
+    if (s->rstate == RX_OVER_TOKEN) {
+      size_t want = s->rhdr.hdr_len + s->rhdr.token_len;
+      size_t n = want - s->rhave < len ? want - s->rhave : len;
+      memcpy(s->rbuf + s->rhave, in, n);
+      s->rhave += n;
+      in += n;
+      len -= n;
+      if (s->rhave < want)
+        continue;
+      s->rskip = s->rtotal - want;
+      s->rstate = s->rskip ? RX_SKIP : RX_HDR;
+      s->rhave = 0;
+      rc = oversize(s, s->rhdr.code, s->rbuf + s->rhdr.hdr_len,
+                    s->rhdr.token_len);
+      rx_shrink(s);
+      if (rc != RC_OK)
+        return rc;
+      continue;
+    }
+    if (s->rstate == RX_BODY) {
+      size_t want = (size_t)s->rtotal;
+      size_t n = want - s->rhave < len ? want - s->rhave : len;
+      if (n > 0)
+        memcpy(s->rbuf + s->rhave, in, n);
+      s->rhave += n;
+      in += n;
+      len -= n;
+      if (s->rhave < want)
+        continue;
+      s->rhave = 0;
+      s->rstate = RX_HDR;
+      rc_msg m;
+      rc = rc_msg_parse(RC_FRAMING_TCP, s->rbuf, want, &m);
+      if (rc != RC_OK) {
+        rx_abort_codec(s, rc);
+        return RC_OK;
+      }
+      rc = dispatch(s, &m, now);
+      rx_shrink(s);
+      if (rc != RC_OK)
+        return rc;
+    }
+  }
+  return RC_OK;
+}
+
+static rc_err rx_message(rc_session *s, const uint8_t *in, size_t len,
+                         rc_time now) {
+  rc_msg m;
+  rc_err rc = rc_msg_parse(RC_FRAMING_WS, in, len, &m);
+  if (rc != RC_OK) {
+    /* RFC 8323 §4.2: "The Length (Len) field MUST be set to zero because
+     * the WebSockets frame contains the length" (RC_ERR_BAD_LEN_NIBBLE). */
+    rx_abort_codec(s, rc);
+    return RC_OK;
+  }
+  if (len > s->cfg.max_msg_size)
+    return oversize(s, m.code, m.token, m.token_len);
+  return dispatch(s, &m, now);
+}
+
+rc_err rc_session_recv(rc_session *s, const uint8_t *data, size_t len,
+                       rc_time now) {
+  if (s == NULL || (data == NULL && len != 0))
+    return RC_ERR_INVAL;
+  if (s->enc_open != NULL || s->in_recv)
+    return RC_ERR_STATE;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  if (s->cfg.framing == RC_FRAMING_WS && len == 0)
+    return RC_ERR_INVAL;
+  /* Any byte from the peer shows it is alive. */
+  if (len > 0) {
+    s->last_rx = now;
+    s->awaiting_life = 0;
+  }
+  s->in_recv = 1;
+  rc_err rc = s->cfg.framing == RC_FRAMING_WS ? rx_message(s, data, len, now)
+                                              : rx_stream(s, data, len, now);
+  s->in_recv = 0;
+  return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* user messages                                                       */
+
+static rc_err check_user_msg(rc_session *s, uint8_t code, size_t tkl) {
+  if (s->enc_open != NULL)
+    return RC_ERR_STATE;
+  if (code == RC_CODE_EMPTY || rc_code_is_signaling(code))
+    return RC_ERR_BAD_CODE;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  if (rc_code_is_request(code)) {
+    /* RFC 8323 §5.5: "It is NOT RECOMMENDED for the sender of a Release
+     * message to continue sending requests on the connection it already
+     * indicated to be released"; after the peer's Release it may close at
+     * any time, so new requests would be lost. */
+    if (s->peer_released)
+      return RC_ERR_PEER_RELEASE;
+    if (s->we_released)
+      return RC_ERR_STATE;
+    if (tkl > s->peer_max_tkl)
+      return RC_ERR_TOKEN_TOO_LONG;
+  }
+  if (s->out_bytes >= s->cfg.out_max)
+    return RC_ERR_LIMIT;
+  return RC_OK;
+}
+
+rc_err rc_session_msg_begin(rc_session *s, rc_enc *e, uint8_t code,
+                            const uint8_t *token, size_t token_len,
+                            size_t size_hint) {
+  if (s == NULL || e == NULL || (token == NULL && token_len != 0))
+    return RC_ERR_INVAL;
+  rc_err rc = check_user_msg(s, code, token_len);
+  if (rc != RC_OK)
+    return rc;
+  if (token_len > TOKEN_ABS_MAX)
+    return RC_ERR_TOKEN_TOO_LONG;
+  out_chunk *c;
+  rc = enc_begin(s, e, &c, code, token, token_len, size_hint);
+  if (rc != RC_OK)
+    return rc;
+  s->enc_open = e;
+  s->enc_chunk = c;
+  return RC_OK;
+}
+
+rc_err rc_session_msg_end(rc_session *s, rc_enc *e) {
+  if (s == NULL || e == NULL || s->enc_open != e)
+    return RC_ERR_STATE;
+  out_chunk *c = s->enc_chunk;
+  s->enc_open = NULL;
+  s->enc_chunk = NULL;
+  return enc_end(s, e, c);
+}
+
+void rc_session_msg_cancel(rc_session *s, rc_enc *e) {
+  if (s == NULL || e == NULL || s->enc_open != e)
+    return;
+  out_unused(s, s->enc_chunk);
+  s->enc_open = NULL;
+  s->enc_chunk = NULL;
+}
+
+rc_err rc_session_send(rc_session *s, const rc_msg *m) {
+  if (s == NULL || m == NULL)
+    return RC_ERR_INVAL;
+  rc_err rc = check_user_msg(s, m->code, m->token_len);
+  if (rc != RC_OK)
+    return rc;
+  size_t len = rc_msg_encoded_len(m, s->cfg.framing);
+  if (len == 0)
+    return RC_ERR_INVAL;
+  if (len > s->peer_mms)
+    return RC_ERR_PEER_TOO_LARGE;
+  out_chunk *c = out_room(s, s->enc_prefix + len);
+  if (c == NULL)
+    return RC_ERR_NOMEM;
+  uint8_t *dst = c->data + c->tail + s->enc_prefix;
+  size_t got;
+  rc = rc_msg_encode(m, s->cfg.framing, dst, len, &got);
+  if (rc != RC_OK) {
+    out_unused(s, c);
+    return rc;
+  }
+  out_commit(s, c, dst, got);
+  return RC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* draining                                                            */
+
+rc_err rc_session_pending(rc_session *s, const uint8_t **data, size_t *len) {
+  if (s == NULL || data == NULL || len == NULL)
+    return RC_ERR_INVAL;
+  out_chunk *c = s->out_first;
+  if (c == NULL || c->head == c->tail)
+    return RC_ERR_NEED_MORE;
+  if (s->enc_prefix) {
+    *data = c->data + c->head + MSG_PREFIX;
+    *len = get_be32(c->data + c->head);
+  } else {
+    *data = c->data + c->head;
+    *len = c->tail - c->head;
+  }
+  return RC_OK;
+}
+
+rc_err rc_session_consume(rc_session *s, size_t n) {
+  if (s == NULL)
+    return RC_ERR_INVAL;
+  out_chunk *c = s->out_first;
+  if (c == NULL)
+    return n == 0 ? RC_OK : RC_ERR_INVAL;
+  if (s->enc_prefix) {
+    if (n == 0)
+      return RC_OK;
+    if (n != get_be32(c->data + c->head))
+      return RC_ERR_INVAL;
+    n += MSG_PREFIX;
+  } else if (n > c->tail - c->head) {
+    return RC_ERR_INVAL;
+  }
+  c->head += n;
+  s->out_bytes -= n;
+  if (c->head == c->tail) {
+    if (s->enc_open != NULL && s->enc_chunk == c) {
+      /* an open message is being written at this chunk's tail: keep it */
+      return RC_OK;
+    }
+    s->out_first = c->next;
+    if (s->out_last == c)
+      s->out_last = NULL;
+    chunk_recycle(s, c);
+  }
+  return RC_OK;
+}
+
+size_t rc_session_pending_bytes(const rc_session *s) { return s->out_bytes; }
+
+int rc_session_want_write(const rc_session *s) { return s->out_bytes > 0; }
+
+int rc_session_want_read(const rc_session *s) {
+  return s->state != RC_SESSION_CLOSED &&
+         s->out_bytes < s->cfg.out_high_water;
+}
+
+/* ------------------------------------------------------------------ */
+/* time                                                                */
+
+static rc_time keepalive_at(const rc_session *s) {
+  rc_time base = s->last_rx > s->last_ping ? s->last_rx : s->last_ping;
+  return time_add(base, s->cfg.keepalive_ms);
+}
+
+rc_time rc_session_expiry(const rc_session *s) {
+  rc_time t = RC_TIME_NEVER;
+  if (s->state == RC_SESSION_CLOSED)
+    return t;
+  if (!s->peer_csm && s->cfg.csm_timeout_ms)
+    t = time_min(t, time_add(s->created, s->cfg.csm_timeout_ms));
+  if (s->awaiting_life && s->cfg.ping_timeout_ms)
+    t = time_min(t, s->life_deadline);
+  if (s->cfg.keepalive_ms && s->peer_csm && !s->awaiting_life)
+    t = time_min(t, keepalive_at(s));
+  if (s->n_held)
+    t = time_min(t, s->held_deadline);
+  if (s->we_released && s->cfg.release_timeout_ms)
+    t = time_min(t, s->release_deadline);
+  return t;
+}
+
+static rc_err send_ping(rc_session *s, int custody, rc_time now,
+                        uint32_t *id_out) {
+  uint32_t id = s->next_ping_id++;
+  if (s->next_ping_id == 0)
+    s->next_ping_id = 1;
+  uint8_t tok[PING_TKL];
+  put_be32(tok, id);
+  sig_opt o = {RC_SIGOPT_CUSTODY, NULL, 0, 0, 0};
+  rc_err rc = queue_signal(s, RC_SIG_PING, tok, sizeof(tok), &o,
+                           custody ? 1 : 0, NULL, 0);
+  if (rc != RC_OK)
+    return rc;
+  if (s->ping_count == PING_RING) {
+    s->ping_head = (s->ping_head + 1) % PING_RING;
+    s->ping_count--;
+  }
+  s->pings[(s->ping_head + s->ping_count++) % PING_RING] =
+      (ping_ent){id, now};
+  s->last_ping = now;
+  if (!s->awaiting_life) {
+    s->awaiting_life = 1;
+    s->life_deadline = time_add(now, s->cfg.ping_timeout_ms);
+  }
+  if (id_out != NULL)
+    *id_out = id;
+  return RC_OK;
+}
+
+rc_err rc_session_handle_expiry(rc_session *s, rc_time now) {
+  if (s == NULL)
+    return RC_ERR_INVAL;
+  if (s->enc_open != NULL)
+    return RC_ERR_STATE;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_OK;
+  if (!s->peer_csm && s->cfg.csm_timeout_ms &&
+      now >= time_add(s->created, s->cfg.csm_timeout_ms)) {
+    /* RFC 8323 §3.3: a missing CSM is a connection error. */
+    sess_abort(s, RC_ERR_BAD_CSM, 0, "no CSM received in time");
+    return RC_OK;
+  }
+  if (s->awaiting_life && s->cfg.ping_timeout_ms && now >= s->life_deadline) {
+    sess_log(s, RC_SESSION_LOG_WARN, "nothing received %u ms after Ping",
+             (unsigned)s->cfg.ping_timeout_ms);
+    sess_closed(s, RC_ERR_PEER_DEAD);
+    return RC_OK;
+  }
+  if (s->we_released && s->cfg.release_timeout_ms &&
+      now >= s->release_deadline) {
+    sess_closed(s, RC_ERR_TIMEOUT);
+    return RC_OK;
+  }
+  if (s->n_held && now >= s->held_deadline) {
+    rc_err rc = flush_held(s, 1);
+    if (rc != RC_OK)
+      return rc;
+  }
+  if (s->cfg.keepalive_ms && s->peer_csm && !s->awaiting_life &&
+      s->state != RC_SESSION_CLOSED && now >= keepalive_at(s)) {
+    rc_err rc = queue_or_die(s, send_ping(s, 0, now, NULL));
+    if (rc != RC_OK)
+      return rc;
+  }
+  return RC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* actions                                                             */
+
+rc_err rc_session_ping(rc_session *s, int custody, rc_time now,
+                       uint32_t *ping_id) {
+  if (s == NULL)
+    return RC_ERR_INVAL;
+  if (s->enc_open != NULL)
+    return RC_ERR_STATE;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  return queue_or_die(s, send_ping(s, custody, now, ping_id));
+}
+
+rc_err rc_session_custody_ready(rc_session *s) {
+  if (s == NULL)
+    return RC_ERR_INVAL;
+  if (s->enc_open != NULL)
+    return RC_ERR_STATE;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_OK;
+  return flush_held(s, 0);
+}
+
+rc_err rc_session_release(rc_session *s, const char *const *alt,
+                          size_t n_alt, uint32_t hold_off_s,
+                          const char *diag, rc_time now) {
+  if (s == NULL || (alt == NULL && n_alt != 0))
+    return RC_ERR_INVAL;
+  if (s->enc_open != NULL || s->we_released)
+    return RC_ERR_STATE;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  size_t hint = 0;
+  for (size_t i = 0; i < n_alt; i++) {
+    size_t l = alt[i] != NULL ? strlen(alt[i]) : 0;
+    /* RFC 8323 §5.5: Alternative-Address is a string of 1-255 bytes. */
+    if (l == 0 || l > ALT_ADDR_MAX)
+      return RC_ERR_INVAL;
+    hint += l + 3;
+  }
+  size_t dlen = diag != NULL ? strlen(diag) : 0;
+  if (dlen > RC_SESSION_DIAG_MAX)
+    dlen = RC_SESSION_DIAG_MAX;
+  rc_enc e;
+  out_chunk *c;
+  rc_err rc = enc_begin(s, &e, &c, RC_SIG_RELEASE, NULL, 0, hint + dlen + 8);
+  if (rc != RC_OK)
+    return rc;
+  for (size_t i = 0; i < n_alt; i++)
+    rc_enc_opt_str(&e, RC_SIGOPT_ALTERNATIVE_ADDRESS, alt[i]);
+  if (hold_off_s != RC_SESSION_NO_HOLD_OFF)
+    rc_enc_opt_uint(&e, RC_SIGOPT_HOLD_OFF, hold_off_s);
+  if (dlen > 0)
+    rc_enc_payload(&e, diag, dlen);
+  rc = enc_end(s, &e, c);
+  if (rc != RC_OK)
+    return rc;
+  s->we_released = 1;
+  s->state = RC_SESSION_RELEASING;
+  s->release_deadline = time_add(now, s->cfg.release_timeout_ms);
+  return RC_OK;
+}
+
+rc_err rc_session_abort(rc_session *s, uint16_t bad_csm_option,
+                        const char *diag) {
+  if (s == NULL)
+    return RC_ERR_INVAL;
+  if (s->enc_open != NULL)
+    return RC_ERR_STATE;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  sess_abort(s, RC_OK, bad_csm_option, diag);
+  return RC_OK;
+}
+
+void rc_session_close(rc_session *s, rc_err reason) {
+  if (s == NULL || s->state == RC_SESSION_CLOSED)
+    return;
+  if (s->enc_open != NULL) {
+    rc_session_msg_cancel(s, s->enc_open);
+  }
+  /* EOF after a Release is the orderly end RFC 8323 §5.5 describes. */
+  int mid_frame = s->rstate != RX_HDR || s->rhave != 0;
+  if (reason == RC_ERR_CLOSED && (s->we_released || s->peer_released) &&
+      !mid_frame)
+    reason = RC_OK;
+  sess_closed(s, reason);
+}
+
+/* ------------------------------------------------------------------ */
+/* queries                                                             */
+
+rc_session_state rc_session_get_state(const rc_session *s) {
+  return (rc_session_state)s->state;
+}
+rc_framing rc_session_framing(const rc_session *s) { return s->cfg.framing; }
+int rc_session_peer_csm_received(const rc_session *s) { return s->peer_csm; }
+uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
+  return s->peer_mms;
+}
+int rc_session_peer_block_wise(const rc_session *s) { return s->peer_bwt; }
+int rc_session_peer_bert(const rc_session *s) {
+  /* RFC 8323 §5.3.2: "If a Max-Message-Size Option is indicated with a
+   * value that is greater than 1152 ..., the Block-Wise-Transfer Option
+   * also indicates support for BERT". */
+  return s->peer_bwt && s->peer_mms > RC_MAX_MESSAGE_SIZE_BASE;
+}
+uint32_t rc_session_peer_max_token_len(const rc_session *s) {
+  return s->peer_max_tkl;
+}
+uint32_t rc_session_max_msg_size(const rc_session *s) {
+  return s->cfg.max_msg_size;
+}
