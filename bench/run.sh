@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds rcoap in Release and runs every benchmark in one go:
+#   - each bench/NAME.c, built as NAME (bench/CMakeLists.txt), run with no
+#     arguments;
+#   - each bench/bench_*.sh, run as `bash script BUILD_DIR` (load tests
+#     against running servers go there: rcoapd vs coap-server-notls).
+# Benchmarks print their own figures and rcoap/reference ratios; this script
+# prints them one after the other and says which failed. Benchmarks are not
+# tests: nothing here is registered with ctest, and no timing is asserted.
+#
+#   bash bench/run.sh [NAME...]     run only the named benchmarks
+# Environment: BUILD_DIR (default <repo>/build-bench), JOBS,
+#   BENCH_MIN_SECONDS (per timing, default 0.5), RCOAP_SKIP_DEPS=1.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+
+if [ "${RCOAP_SKIP_DEPS:-0}" != 1 ]; then
+  bash "$ROOT/scripts/install-deps.sh" || exit 1
+fi
+
+echo "== building (Release) in $BUILD_DIR"
+log=$BUILD_DIR.log
+if ! { cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
+         -DRCOAP_BENCH=ON -DRCOAP_TESTS=OFF -DRCOAP_FUZZ=OFF \
+         -DRCOAP_SANITIZE=OFF &&
+       cmake --build "$BUILD_DIR" -j "$JOBS"; } >"$log" 2>&1; then
+  tail -n 40 "$log"
+  echo "build failed (log: $log)"
+  exit 1
+fi
+
+want=("$@")
+selected() {
+  [ ${#want[@]} -eq 0 ] && return 0
+  local w
+  for w in "${want[@]}"; do [ "$w" = "$1" ] && return 0; done
+  return 1
+}
+
+ran=0
+failed=()
+for src in "$ROOT"/bench/*.c; do
+  [ -e "$src" ] || continue
+  name=$(basename "$src" .c)
+  selected "$name" || continue
+  echo
+  echo "== $name"
+  if [ ! -x "$BUILD_DIR/bench/$name" ]; then
+    echo "$name was not built (see $log)"
+    failed+=("$name")
+    continue
+  fi
+  "$BUILD_DIR/bench/$name" || failed+=("$name")
+  ran=$((ran + 1))
+done
+for script in "$ROOT"/bench/bench_*.sh; do
+  [ -e "$script" ] || continue
+  name=$(basename "$script" .sh)
+  selected "$name" || continue
+  echo
+  echo "== $name"
+  bash "$script" "$BUILD_DIR" || failed+=("$name")
+  ran=$((ran + 1))
+done
+
+echo
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "benchmarks run: $ran; failed: ${failed[*]}"
+  exit 1
+fi
+echo "benchmarks run: $ran"
