@@ -1,0 +1,221 @@
+/*
+ * The RFC 8323 §3.2 stream reader: cuts a TCP/TLS byte stream, arriving in
+ * pieces of any size, into whole CoAP messages. A frame that sits whole in
+ * the caller's input is parsed where it lies; a frame split across feeds is
+ * gathered in the caller's reassembly buffer; a frame longer than the
+ * configured maximum is reported (code and token, so a request can get its
+ * 4.13) and its bytes are then skipped without being stored.
+ */
+#include <string.h>
+
+#include "codec/codec_int.h"
+#include "rcoap/codec_frame.h"
+
+enum {
+  FR_HDR = 0,       /* reading a header (hdr_bytes holds a partial one) */
+  FR_BODY = 1,      /* gathering token + body into buf */
+  FR_OVER_TOKEN = 2,/* oversize frame: gathering its token into buf */
+  FR_SKIP = 3,      /* oversize frame: discarding `skip` more bytes */
+  FR_DEAD = 4       /* a malformed frame was seen; the stream is unusable */
+};
+
+rc_ssize rc_tcp_hdr_parse(const uint8_t *buf, size_t len, rc_tcp_hdr *h) {
+  if (h == NULL || (buf == NULL && len != 0))
+    return RC_ERR_INVAL;
+  return rc__tcp_hdr_parse(buf, len, h);
+}
+
+rc_err rc_frame_reader_init(rc_frame_reader *r, uint8_t *buf, size_t cap,
+                            size_t max_msg) {
+  if (r == NULL || (buf == NULL && cap != 0) || cap < max_msg)
+    return RC_ERR_INVAL;
+  memset(r, 0, sizeof(*r));
+  r->buf = buf;
+  r->cap = cap;
+  r->max_msg = max_msg;
+  r->state = FR_HDR;
+  return RC_OK;
+}
+
+rc_err rc_frame_reader_set_max(rc_frame_reader *r, size_t max_msg) {
+  if (r == NULL || max_msg > r->cap)
+    return RC_ERR_INVAL;
+  r->max_msg = max_msg;
+  return RC_OK;
+}
+
+int rc_frame_reader_busy(const rc_frame_reader *r) {
+  return r->state == FR_BODY || r->state == FR_OVER_TOKEN ||
+         r->state == FR_SKIP || r->hdr_have != 0;
+}
+
+static inline uint64_t fr_total(const rc_tcp_hdr *h) {
+  return (uint64_t)h->hdr_len + h->token_len + h->body_len;
+}
+
+static rc_ssize fr_fail(rc_frame_reader *r, rc_ssize err) {
+  r->state = FR_DEAD;
+  return err;
+}
+
+/* Fills *msg for an oversize report. */
+static void fr_oversize_msg(const rc_tcp_hdr *h, const uint8_t *token,
+                            uint32_t token_len, rc_msg *msg) {
+  memset(msg, 0, sizeof(*msg));
+  msg->code = h->code;
+  msg->token_len = token_len;
+  msg->token = token_len ? token : NULL;
+}
+
+/* The header of an oversize frame has been consumed; avail bytes follow at
+ * p. Returns how many of them were consumed; sets *ev when it reports. */
+static size_t fr_oversize(rc_frame_reader *r, const uint8_t *p, size_t avail,
+                          rc_frame_event *ev, rc_msg *msg) {
+  const rc_tcp_hdr *h = &r->hdr;
+  if (h->token_len > r->cap) {
+    /* The token cannot be kept: report without it, skip it with the body. */
+    fr_oversize_msg(h, NULL, 0, msg);
+    r->skip = h->token_len + h->body_len;
+    r->state = r->skip ? FR_SKIP : FR_HDR;
+    *ev = RC_FRAME_OVERSIZE;
+    return 0;
+  }
+  if (avail >= h->token_len) {
+    fr_oversize_msg(h, p, h->token_len, msg);
+    r->skip = h->body_len;
+    r->state = r->skip ? FR_SKIP : FR_HDR;
+    *ev = RC_FRAME_OVERSIZE;
+    return h->token_len;
+  }
+  if (avail)
+    memcpy(r->buf, p, avail);
+  r->have = avail;
+  r->state = FR_OVER_TOKEN;
+  return avail;
+}
+
+rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
+                              size_t len, rc_frame_event *ev, rc_msg *msg) {
+  if (r == NULL || ev == NULL || msg == NULL || (in == NULL && len != 0))
+    return RC_ERR_INVAL;
+  *ev = RC_FRAME_NONE;
+  if (r->state == FR_DEAD)
+    return RC_ERR_STATE;
+
+  size_t c = 0;
+  while (c < len) {
+    const uint8_t *p = in + c;
+    size_t avail = len - c;
+    switch (r->state) {
+    case FR_SKIP: {
+      size_t n = r->skip < avail ? (size_t)r->skip : avail;
+      r->skip -= n;
+      c += n;
+      if (r->skip == 0)
+        r->state = FR_HDR;
+      break;
+    }
+    case FR_HDR: {
+      rc_ssize hn;
+      size_t used;
+      if (r->hdr_have == 0) {
+        hn = rc__tcp_hdr_parse(p, avail, &r->hdr);
+        if (hn == RC_ERR_NEED_MORE) {
+          memcpy(r->hdr_bytes, p, avail); /* avail < RC_TCP_HDR_MAX here */
+          r->hdr_have = (uint8_t)avail;
+          return (rc_ssize)len;
+        }
+        if (hn < 0)
+          return fr_fail(r, hn);
+        uint64_t total = fr_total(&r->hdr);
+        if (total > r->max_msg) {
+          c += (size_t)hn;
+          c += fr_oversize(r, in + c, len - c, ev, msg);
+          if (*ev != RC_FRAME_NONE)
+            return (rc_ssize)c;
+          break;
+        }
+        if (avail >= total) {
+          /* Fast path: the whole frame is in the input, parse it there. */
+          rc_err rc = rc_msg_parse(RC_FRAMING_TCP, p, (size_t)total, msg);
+          if (rc)
+            return fr_fail(r, rc);
+          *ev = RC_FRAME_MSG;
+          return (rc_ssize)(c + (size_t)total);
+        }
+        memcpy(r->buf, p, avail);
+        r->have = avail;
+        r->state = FR_BODY;
+        return (rc_ssize)len;
+      }
+      /* A header split across feeds: complete it in hdr_bytes. */
+      size_t take = RC_TCP_HDR_MAX - r->hdr_have;
+      if (take > avail)
+        take = avail;
+      memcpy(r->hdr_bytes + r->hdr_have, p, take);
+      hn = rc__tcp_hdr_parse(r->hdr_bytes, r->hdr_have + take, &r->hdr);
+      if (hn == RC_ERR_NEED_MORE) {
+        r->hdr_have = (uint8_t)(r->hdr_have + take);
+        return (rc_ssize)len;
+      }
+      if (hn < 0)
+        return fr_fail(r, hn);
+      used = (size_t)hn - r->hdr_have;
+      c += used;
+      r->hdr_have = 0;
+      if (fr_total(&r->hdr) > r->max_msg) {
+        c += fr_oversize(r, in + c, len - c, ev, msg);
+        if (*ev != RC_FRAME_NONE)
+          return (rc_ssize)c;
+        break;
+      }
+      memcpy(r->buf, r->hdr_bytes, (size_t)hn);
+      r->have = (size_t)hn;
+      r->state = FR_BODY;
+      if (r->have == fr_total(&r->hdr))
+        goto complete; /* a header-only frame */
+      break;
+    }
+    case FR_BODY: {
+      size_t need = (size_t)fr_total(&r->hdr) - r->have;
+      size_t n = need < avail ? need : avail;
+      memcpy(r->buf + r->have, p, n);
+      r->have += n;
+      c += n;
+      if (n == need)
+        goto complete;
+      break;
+    }
+    case FR_OVER_TOKEN: {
+      size_t need = r->hdr.token_len - r->have;
+      size_t n = need < avail ? need : avail;
+      memcpy(r->buf + r->have, p, n);
+      r->have += n;
+      c += n;
+      if (n == need) {
+        fr_oversize_msg(&r->hdr, r->buf, r->hdr.token_len, msg);
+        r->have = 0;
+        r->skip = r->hdr.body_len;
+        r->state = r->skip ? FR_SKIP : FR_HDR;
+        *ev = RC_FRAME_OVERSIZE;
+        return (rc_ssize)c;
+      }
+      break;
+    }
+    default:
+      return fr_fail(r, RC_ERR_STATE);
+    }
+  }
+  return (rc_ssize)c;
+
+complete: {
+  size_t total = r->have;
+  r->have = 0;
+  r->state = FR_HDR;
+  rc_err rc = rc_msg_parse(RC_FRAMING_TCP, r->buf, total, msg);
+  if (rc)
+    return fr_fail(r, rc);
+  *ev = RC_FRAME_MSG;
+  return (rc_ssize)c;
+}
+}

@@ -1,0 +1,425 @@
+/*
+ * Tests for src/codec/frame.c: RFC 8323 §3.2 header parsing at every
+ * prefix, and the stream reader fed a stream of many frames back to back
+ * split at every byte boundary, one byte at a time and in random pieces,
+ * always yielding the same messages; zero-copy when a frame is whole in the
+ * input; oversize frames reported (code and token) and skipped with the next
+ * frame still read; broken streams failing with the named error.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec_testgen.h"
+#include "rcoap/codec_frame.h"
+#include "rcoap/codec_msg.h"
+
+#define BYTES(...) ((const uint8_t[]){__VA_ARGS__})
+
+/* What a stream should yield, and what it did yield. */
+#define MAX_EV 512
+typedef struct rec {
+  int ev;
+  uint8_t code;
+  size_t off, len; /* MSG: the frame's bytes; OVERSIZE: its token */
+} rec;
+typedef struct log {
+  size_t n;
+  rec r[MAX_EV];
+  size_t used;
+  uint8_t *bytes; /* MSG: re-encoded frame; OVERSIZE: token */
+  size_t cap;
+} log;
+
+static void log_init(log *l, size_t cap) {
+  memset(l, 0, sizeof(*l));
+  l->bytes = malloc(cap);
+  l->cap = cap;
+  assert_non_null(l->bytes);
+}
+
+static void log_add(log *l, int ev, uint8_t code, const uint8_t *b, size_t n) {
+  assert_true(l->n < MAX_EV);
+  assert_true(l->used + n <= l->cap);
+  l->r[l->n++] = (rec){ev, code, l->used, n};
+  if (n)
+    memcpy(l->bytes + l->used, b, n);
+  l->used += n;
+}
+
+static void log_event(log *l, rc_frame_event ev, const rc_msg *m) {
+  if (ev == RC_FRAME_MSG) {
+    size_t n = rc_msg_encoded_len(m, RC_FRAMING_TCP);
+    assert_true(l->used + n <= l->cap);
+    size_t len;
+    assert_int_equal(rc_msg_encode(m, RC_FRAMING_TCP, l->bytes + l->used,
+                                   l->cap - l->used, &len),
+                     RC_OK);
+    l->r[l->n++] = (rec){RC_FRAME_MSG, m->code, l->used, len};
+    l->used += len;
+  } else if (ev == RC_FRAME_OVERSIZE) {
+    assert_int_equal(m->opts_len, 0);
+    assert_int_equal(m->payload_len, 0);
+    log_add(l, RC_FRAME_OVERSIZE, m->code, m->token, m->token_len);
+  }
+}
+
+static void assert_logs_equal(const log *a, const log *b) {
+  assert_int_equal(a->n, b->n);
+  for (size_t i = 0; i < a->n; i++) {
+    assert_int_equal(a->r[i].ev, b->r[i].ev);
+    assert_int_equal(a->r[i].code, b->r[i].code);
+    assert_int_equal(a->r[i].len, b->r[i].len);
+    assert_memory_equal(a->bytes + a->r[i].off, b->bytes + b->r[i].off,
+                        a->r[i].len);
+  }
+}
+
+/* Feeds in[0..len) completely, logging every event. */
+static void feed_all(rc_frame_reader *r, const uint8_t *in, size_t len,
+                     log *l) {
+  /* each call either consumes a byte or reports an event: bounded */
+  for (size_t guard = 0; len > 0; guard++) {
+    assert_true(guard <= 2 * MAX_EV + len + 1);
+    rc_frame_event ev;
+    rc_msg m;
+    rc_ssize n = rc_frame_reader_feed(r, in, len, &ev, &m);
+    if (n < 0)
+      fail_msg("feed: %s", rc_err_name((int)n));
+    assert_true((size_t)n <= len);
+    if (ev == RC_FRAME_NONE)
+      assert_int_equal(n, len);
+    log_event(l, ev, &m);
+    in += n;
+    len -= (size_t)n;
+  }
+}
+
+/* ---- header ---------------------------------------------------------------- */
+
+static void test_hdr_prefixes(void **state) {
+  (void)state;
+  /* Len 15 (4-byte ext), TKL 14 (2-byte ext): the longest header */
+  static const uint8_t h8[] = {0xfe, 0, 0, 0, 1, 0x45, 0x00, 0x02};
+  rc_tcp_hdr h;
+  for (size_t n = 0; n < sizeof(h8); n++)
+    assert_int_equal(rc_tcp_hdr_parse(h8, n, &h), RC_ERR_NEED_MORE);
+  assert_int_equal(rc_tcp_hdr_parse(h8, sizeof(h8), &h), 8);
+  assert_int_equal(h.hdr_len, 8);
+  assert_int_equal(h.code, RC_CONTENT);
+  assert_int_equal(h.token_len, 269 + 2);
+  assert_int_equal(h.body_len, 65805 + 1);
+  /* the RFC 8323 figure */
+  assert_int_equal(rc_tcp_hdr_parse(BYTES(0x01, 0x43, 0x7f), 3, &h), 2);
+  assert_int_equal(h.token_len, 1);
+  assert_int_equal(h.body_len, 0);
+  /* TKL 15 is refused as soon as the first byte is there */
+  assert_int_equal(rc_tcp_hdr_parse(BYTES(0x0f), 1, &h), RC_ERR_TKL_RESERVED);
+  assert_int_equal(rc_tcp_hdr_parse(NULL, 0, &h), RC_ERR_NEED_MORE);
+  /* the largest body a 32-bit extension describes */
+  assert_int_equal(
+      rc_tcp_hdr_parse(BYTES(0xf0, 0xff, 0xff, 0xff, 0xff, 0x01), 6, &h), 6);
+  assert_int_equal(h.body_len, 0xffffffffull + 65805);
+}
+
+/* ---- streams ---------------------------------------------------------------- */
+
+/* Builds a stream of `count` random TCP frames of at most `max_frame`
+ * bytes, plus the RFC/libcoap vectors, logging what it should yield. */
+static size_t build_stream(uint64_t seed, int count, size_t max_frame,
+                           uint8_t *out, size_t cap, log *want) {
+  static const uint8_t fixed[] = {0x50, 0xe1, 0x23, 0x80, 0x01, 0x00, 0x20,
+                                  0x00, 0xe2, 0x10, 0xe3, 0x20, 0x01, 0x43,
+                                  0x7f};
+  static uint8_t tmp[65536];
+  tg_rng r = {seed};
+  tg_pool_init(&r);
+  size_t len = 0;
+  memcpy(out, fixed, sizeof(fixed));
+  len = sizeof(fixed);
+  log_add(want, RC_FRAME_MSG, RC_SIG_CSM, fixed, 7);
+  log_add(want, RC_FRAME_MSG, RC_SIG_PING, fixed + 7, 2);
+  log_add(want, RC_FRAME_MSG, RC_SIG_PONG, fixed + 9, 3);
+  log_add(want, RC_FRAME_MSG, RC_VALID, fixed + 12, 3);
+  for (int i = 0; i < count;) {
+    tg_msg g;
+    const uint8_t *f;
+    size_t n;
+    tg_gen(&r, RC_FRAMING_TCP, &g);
+    assert_int_equal(tg_encode(&g, RC_FRAMING_TCP, tmp, sizeof(tmp), &f, &n),
+                     RC_OK);
+    if (n > max_frame || len + n > cap)
+      continue;
+    memcpy(out + len, f, n);
+    log_add(want, RC_FRAME_MSG, g.code, f, n);
+    len += n;
+    i++;
+  }
+  return len;
+}
+
+static void test_split_everywhere(void **state) {
+  (void)state;
+  static uint8_t stream[8192], rbuf[1024];
+  log want, got;
+  log_init(&want, 16384);
+  size_t len = build_stream(7, 40, 200, stream, sizeof(stream), &want);
+  assert_true(want.n == 44);
+  print_message("split everywhere: %zu bytes, %zu frames\n", len, want.n);
+  for (size_t k = 0; k <= len; k++) {
+    rc_frame_reader r;
+    assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), 1024),
+                     RC_OK);
+    log_init(&got, 16384);
+    /* exact-size copies of each half, so ASan sees any overread */
+    uint8_t *a = malloc(k ? k : 1), *b = malloc(len - k ? len - k : 1);
+    memcpy(a, stream, k);
+    memcpy(b, stream + k, len - k);
+    feed_all(&r, a, k, &got);
+    feed_all(&r, b, len - k, &got);
+    assert_false(rc_frame_reader_busy(&r));
+    assert_logs_equal(&want, &got);
+    free(a);
+    free(b);
+    free(got.bytes);
+  }
+  free(want.bytes);
+}
+
+static void test_one_byte_and_random_pieces(void **state) {
+  (void)state;
+  static uint8_t stream[1 << 20];
+  static uint8_t rbuf[70000];
+  log want, got;
+  log_init(&want, 1 << 21);
+  size_t len = build_stream(11, 300, 70000, stream, sizeof(stream), &want);
+  rc_frame_reader r;
+
+  /* one byte at a time, each byte in its own exact-size allocation */
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), sizeof(rbuf)),
+                   RC_OK);
+  log_init(&got, 1 << 21);
+  size_t frame = 0, frame_end = want.r[0].len;
+  for (size_t i = 0; i < len; i++) {
+    uint8_t *one = malloc(1);
+    *one = stream[i];
+    feed_all(&r, one, 1, &got);
+    free(one);
+    /* busy exactly while the bytes fed end inside a frame */
+    if (i + 1 == frame_end) {
+      assert_false(rc_frame_reader_busy(&r));
+      assert_int_equal(got.n, frame + 1);
+      if (++frame < want.n)
+        frame_end += want.r[frame].len;
+    } else {
+      assert_true(rc_frame_reader_busy(&r));
+    }
+  }
+  assert_int_equal(frame, want.n);
+  print_message("one byte at a time: %zu bytes, %zu frames\n", len, want.n);
+  assert_false(rc_frame_reader_busy(&r));
+  assert_logs_equal(&want, &got);
+  free(got.bytes);
+
+  /* random pieces, several seeds */
+  for (uint64_t seed = 1; seed <= 20; seed++) {
+    tg_rng pr = {seed * 7919};
+    assert_int_equal(
+        rc_frame_reader_init(&r, rbuf, sizeof(rbuf), sizeof(rbuf)), RC_OK);
+    log_init(&got, 1 << 21);
+    size_t off = 0;
+    while (off < len) {
+      size_t piece = 1 + tg_below(&pr, seed < 10 ? 16 : 3000);
+      if (piece > len - off)
+        piece = len - off;
+      feed_all(&r, stream + off, piece, &got);
+      off += piece;
+    }
+    assert_logs_equal(&want, &got);
+    free(got.bytes);
+  }
+  /* and the whole stream at once: every frame parsed in place */
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), sizeof(rbuf)),
+                   RC_OK);
+  log_init(&got, 1 << 21);
+  feed_all(&r, stream, len, &got);
+  assert_logs_equal(&want, &got);
+  free(got.bytes);
+  free(want.bytes);
+}
+
+static void test_zero_copy(void **state) {
+  (void)state;
+  static const uint8_t two[] = {0x01, 0x43, 0x7f, 0x31, 0x45, 0x01,
+                                0xff, 'h',  'i'};
+  uint8_t rbuf[64];
+  rc_frame_reader r;
+  rc_frame_event ev;
+  rc_msg m;
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), 64), RC_OK);
+  assert_int_equal(rc_frame_reader_feed(&r, two, sizeof(two), &ev, &m), 3);
+  assert_int_equal(ev, RC_FRAME_MSG);
+  assert_ptr_equal(m.token, two + 2);
+  assert_int_equal(rc_frame_reader_feed(&r, two + 3, 6, &ev, &m), 6);
+  assert_int_equal(ev, RC_FRAME_MSG);
+  assert_ptr_equal(m.payload, two + 7);
+  /* split: the message is in the reassembly buffer instead */
+  assert_int_equal(rc_frame_reader_feed(&r, two + 3, 4, &ev, &m), 4);
+  assert_int_equal(ev, RC_FRAME_NONE);
+  assert_true(rc_frame_reader_busy(&r));
+  assert_int_equal(rc_frame_reader_feed(&r, two + 7, 2, &ev, &m), 2);
+  assert_int_equal(ev, RC_FRAME_MSG);
+  assert_true(m.payload >= rbuf && m.payload < rbuf + sizeof(rbuf));
+  assert_memory_equal(m.payload, "hi", 2);
+  assert_false(rc_frame_reader_busy(&r));
+}
+
+/* Small frame, oversize frame, small frame: MSG, OVERSIZE (with code and
+ * token), MSG; at every split point and one byte at a time. */
+static void test_oversize(void **state) {
+  (void)state;
+  static uint8_t stream[4096], payload[300];
+  uint8_t rbuf[64];
+  log want, got;
+  log_init(&want, 8192);
+  const uint8_t *f;
+  size_t n, len = 0;
+  rc_enc e;
+  uint8_t tmp[1024];
+  static const uint8_t tok[4] = {0xde, 0xad, 0xbe, 0xef};
+
+  /* 1: GET /a (fits) */
+  rc_enc_init(&e, tmp, sizeof(tmp), RC_GET, tok, 2);
+  rc_enc_opt_str(&e, RC_OPT_URI_PATH, "a");
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &f, &n), RC_OK);
+  memcpy(stream + len, f, n);
+  len += n;
+  log_add(&want, RC_FRAME_MSG, RC_GET, f, n);
+  /* 2: PUT with 300 bytes (over 64): reported with its 4-byte token */
+  memset(payload, 'x', sizeof(payload));
+  rc_enc_init(&e, tmp, sizeof(tmp), RC_PUT, tok, 4);
+  rc_enc_opt_str(&e, RC_OPT_URI_PATH, "big");
+  rc_enc_payload(&e, payload, sizeof(payload));
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &f, &n), RC_OK);
+  memcpy(stream + len, f, n);
+  len += n;
+  log_add(&want, RC_FRAME_OVERSIZE, RC_PUT, tok, 4);
+  /* 3: a frame whose 100-byte token alone exceeds the buffer: reported
+   * without its token */
+  static uint8_t longtok[100];
+  memset(longtok, 7, sizeof(longtok));
+  rc_enc_init(&e, tmp, sizeof(tmp), RC_POST, longtok, sizeof(longtok));
+  rc_enc_payload(&e, "z", 1);
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &f, &n), RC_OK);
+  memcpy(stream + len, f, n);
+  len += n;
+  log_add(&want, RC_FRAME_OVERSIZE, RC_POST, NULL, 0);
+  /* 4: an oversize frame with only a header and token (body 0) */
+  rc_enc_init(&e, tmp, sizeof(tmp), RC_GET, longtok, 62);
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &f, &n), RC_OK);
+  memcpy(stream + len, f, n);
+  len += n;
+  log_add(&want, RC_FRAME_OVERSIZE, RC_GET, longtok, 62);
+  /* 5: Pong */
+  memcpy(stream + len, BYTES(0x10, 0xe3, 0x20), 3);
+  log_add(&want, RC_FRAME_MSG, RC_SIG_PONG, stream + len, 3);
+  len += 3;
+
+  for (size_t k = 0; k <= len; k++) {
+    rc_frame_reader r;
+    assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), 64), RC_OK);
+    log_init(&got, 8192);
+    feed_all(&r, stream, k, &got);
+    feed_all(&r, stream + k, len - k, &got);
+    assert_logs_equal(&want, &got);
+    free(got.bytes);
+  }
+  rc_frame_reader r;
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), 64), RC_OK);
+  log_init(&got, 8192);
+  for (size_t i = 0; i < len; i++)
+    feed_all(&r, stream + i, 1, &got);
+  assert_logs_equal(&want, &got);
+  free(got.bytes);
+  free(want.bytes);
+
+  /* the maximum counts the whole frame: exactly max fits, max - 1 not */
+  static const uint8_t fig[] = {0x01, 0x43, 0x7f};
+  rc_frame_event ev;
+  rc_msg m;
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), 3), RC_OK);
+  assert_int_equal(rc_frame_reader_feed(&r, fig, 3, &ev, &m), 3);
+  assert_int_equal(ev, RC_FRAME_MSG);
+  assert_int_equal(rc_frame_reader_set_max(&r, 2), RC_OK);
+  assert_int_equal(rc_frame_reader_feed(&r, fig, 3, &ev, &m), 3);
+  assert_int_equal(ev, RC_FRAME_OVERSIZE);
+  assert_int_equal(m.code, RC_VALID);
+  assert_int_equal(m.token_len, 1);
+  assert_int_equal(rc_frame_reader_set_max(&r, sizeof(rbuf) + 1),
+                   RC_ERR_INVAL);
+}
+
+static void test_broken_stream(void **state) {
+  (void)state;
+  uint8_t rbuf[64];
+  rc_frame_reader r;
+  rc_frame_event ev;
+  rc_msg m;
+  static const struct {
+    uint8_t b[8];
+    size_t n;
+    rc_err want;
+  } cases[] = {
+      {{0x01, 0x43, 0x7f, 0x0f}, 4, RC_ERR_TKL_RESERVED},
+      {{0x01, 0x43, 0x7f, 0x10, 0x45, 0xff}, 6, RC_ERR_EMPTY_PAYLOAD},
+      {{0x01, 0x43, 0x7f, 0x10, 0x01, 0xf0}, 6, RC_ERR_OPT_DELTA_RESERVED},
+      {{0x01, 0x43, 0x7f, 0x20, 0x01, 0x05, 0x01}, 7, RC_ERR_OPT_TRUNCATED},
+      {{0x01, 0x43, 0x7f, 0x30, 0x01, 0xe0, 0xff, 0xff}, 8,
+       RC_ERR_OPT_NUMBER_OVERFLOW},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    /* whole, and one byte at a time */
+    for (int bytewise = 0; bytewise <= 1; bytewise++) {
+      assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), 64),
+                       RC_OK);
+      rc_ssize n = rc_frame_reader_feed(&r, cases[i].b, 3, &ev, &m);
+      assert_int_equal(n, 3);
+      assert_int_equal(ev, RC_FRAME_MSG);
+      rc_ssize rc = 0;
+      if (!bytewise) {
+        rc = rc_frame_reader_feed(&r, cases[i].b + 3, cases[i].n - 3, &ev, &m);
+      } else {
+        for (size_t j = 3; j < cases[i].n && rc >= 0; j++)
+          rc = rc_frame_reader_feed(&r, cases[i].b + j, 1, &ev, &m);
+      }
+      assert_int_equal(rc, cases[i].want);
+      /* the reader is dead from now on */
+      assert_int_equal(rc_frame_reader_feed(&r, cases[i].b, 3, &ev, &m),
+                       RC_ERR_STATE);
+    }
+  }
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, 10, 11), RC_ERR_INVAL);
+  assert_int_equal(rc_frame_reader_init(&r, NULL, 10, 10), RC_ERR_INVAL);
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, 10, 10), RC_OK);
+  assert_int_equal(rc_frame_reader_feed(&r, NULL, 0, &ev, &m), 0);
+  assert_int_equal(ev, RC_FRAME_NONE);
+  assert_int_equal(rc_frame_reader_feed(&r, NULL, 1, &ev, &m), RC_ERR_INVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_hdr_prefixes),
+      cmocka_unit_test(test_split_everywhere),
+      cmocka_unit_test(test_one_byte_and_random_pieces),
+      cmocka_unit_test(test_zero_copy),
+      cmocka_unit_test(test_oversize),
+      cmocka_unit_test(test_broken_stream),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
