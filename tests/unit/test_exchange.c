@@ -1,0 +1,346 @@
+/*
+ * Tests of the exchange layer over two real sessions wired back to back in
+ * memory (client <-> server, TCP framing), with fixed timestamps: requests
+ * matched by token in both directions, pipelining, timeouts, cancellation,
+ * 4.02 for unknown critical options, deferred answers, and the end of a
+ * session failing what is outstanding.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcoap/exchange.h"
+
+typedef struct peer {
+  rc_session *s;
+  rc_exchange *x;
+  struct pair *pair;
+  /* server side behaviour */
+  int defer;
+  rc_xreq *held;        /* the last deferred request */
+  rc_xreq *held_all[8]; /* every deferred request, to answer or drop */
+  int nheld;
+  int requests_seen;
+  char last_path[64];
+} peer;
+
+typedef struct pair {
+  peer a, b; /* a = client (initiator), b = server (acceptor) */
+  rc_time now;
+} pair;
+
+typedef struct result {
+  int calls;
+  rc_err status;
+  uint8_t code;
+  char payload[128];
+} result;
+
+static int on_message(void *user, const rc_msg *m) {
+  peer *p = user;
+  return rc_exchange_on_message(p->x, m, p->pair->now) == RC_OK ? 0 : -1;
+}
+
+static void path_of(const rc_msg *m, char *out, size_t cap) {
+  rc_opt_iter it;
+  rc_opt o;
+  size_t n = 0;
+  out[0] = 0;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    if (o.num != RC_OPT_URI_PATH)
+      continue;
+    n += (size_t)snprintf(out + n, cap - n, "/%.*s", (int)o.len,
+                          (const char *)o.val);
+  }
+}
+
+static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
+  peer *p = user;
+  (void)x;
+  p->requests_seen++;
+  const rc_msg *m = rc_xreq_msg(req);
+  path_of(m, p->last_path, sizeof p->last_path);
+  if (p->defer) {
+    assert_int_equal(rc_xreq_defer(req), RC_OK);
+    p->held = req;
+    if (p->nheld < 8)
+      p->held_all[p->nheld++] = req;
+    return;
+  }
+  char body[96];
+  int n = snprintf(body, sizeof body, "echo %s %.*s", p->last_path,
+                   (int)m->payload_len, (const char *)m->payload);
+  rc_outmsg resp = {RC_CONTENT, NULL, 0, (const uint8_t *)body, (size_t)n};
+  assert_int_equal(rc_exchange_respond(req, &resp), RC_OK);
+}
+
+static void on_response(void *arg, rc_err status, const rc_msg *resp) {
+  result *r = arg;
+  r->calls++;
+  r->status = status;
+  if (resp) {
+    r->code = resp->code;
+    snprintf(r->payload, sizeof r->payload, "%.*s", (int)resp->payload_len,
+             (const char *)resp->payload);
+  }
+}
+
+/* Moves everything queued in from's session into to's session. */
+static int pump_one(peer *from, peer *to, rc_time now) {
+  const uint8_t *d;
+  size_t len;
+  int moved = 0;
+  while (rc_session_pending(from->s, &d, &len) == RC_OK) {
+    uint8_t copy[65536];
+    assert_true(len <= sizeof copy);
+    memcpy(copy, d, len);
+    assert_int_equal(rc_session_consume(from->s, len), RC_OK);
+    rc_session_recv(to->s, copy, len, now);
+    moved = 1;
+  }
+  return moved;
+}
+
+static void pump(pair *p) {
+  for (int i = 0; i < 100; i++) {
+    int m = pump_one(&p->a, &p->b, p->now) | pump_one(&p->b, &p->a, p->now);
+    if (!m)
+      return;
+  }
+  fail_msg("pump did not settle");
+}
+
+static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed) {
+  rc_session_config cfg;
+  rc_session_config_default(&cfg, RC_FRAMING_TCP, role);
+  rc_session_callbacks cb = {0};
+  cb.on_message = on_message;
+  memset(p, 0, sizeof *p);
+  p->pair = pr;
+  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
+  rc_exchange_callbacks xcb = {on_request, NULL};
+  uint8_t s[16];
+  memset(s, seed, sizeof s);
+  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, NULL),
+                   RC_OK);
+}
+
+static int setup(void **state) {
+  pair *p = calloc(1, sizeof *p);
+  p->now = 1000;
+  peer_init(p, &p->a, RC_SESSION_CLIENT, 1);
+  peer_init(p, &p->b, RC_SESSION_SERVER, 2);
+  pump(p);
+  *state = p;
+  return 0;
+}
+
+static int teardown(void **state) {
+  pair *p = *state;
+  rc_exchange_del(p->a.x);
+  rc_exchange_del(p->b.x);
+  rc_session_del(p->a.s);
+  rc_session_del(p->b.s);
+  free(p);
+  return 0;
+}
+
+static rc_outmsg get_req(rc_opt *opts, const char *seg) {
+  opts[0].num = RC_OPT_URI_PATH;
+  opts[0].val = (const uint8_t *)seg;
+  opts[0].len = (uint32_t)strlen(seg);
+  rc_outmsg m = {RC_GET, opts, 1, NULL, 0};
+  return m;
+}
+
+static void test_request_response(void **state) {
+  pair *p = *state;
+  rc_opt o[1];
+  rc_outmsg req = get_req(o, "hello");
+  result r = {0};
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
+                                       &r, NULL),
+                   RC_OK);
+  assert_int_equal(r.calls, 0); /* never from inside the call */
+  assert_int_equal(rc_exchange_outstanding(p->a.x), 1);
+  pump(p);
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.status, RC_OK);
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_string_equal(r.payload, "echo /hello ");
+  assert_int_equal(rc_exchange_outstanding(p->a.x), 0);
+}
+
+static void test_both_directions(void **state) {
+  pair *p = *state;
+  rc_opt o1[1], o2[1];
+  rc_outmsg r1 = get_req(o1, "from-client");
+  rc_outmsg r2 = get_req(o2, "from-server");
+  result a = {0}, b = {0};
+  assert_int_equal(rc_exchange_request(p->a.x, &r1, 0, p->now, on_response,
+                                       &a, NULL), RC_OK);
+  assert_int_equal(rc_exchange_request(p->b.x, &r2, 0, p->now, on_response,
+                                       &b, NULL), RC_OK);
+  pump(p);
+  assert_string_equal(a.payload, "echo /from-client ");
+  assert_string_equal(b.payload, "echo /from-server ");
+  assert_string_equal(p->a.last_path, "/from-server");
+}
+
+static void test_pipelined_many(void **state) {
+  pair *p = *state;
+  enum { N = 500 };
+  static result rs[N];
+  memset(rs, 0, sizeof rs);
+  char bodies[N][16];
+  for (int i = 0; i < N; i++) {
+    rc_opt o[1];
+    rc_outmsg req = get_req(o, "p");
+    req.code = RC_POST;
+    int n = snprintf(bodies[i], sizeof bodies[i], "%d", i);
+    req.payload = (const uint8_t *)bodies[i];
+    req.payload_len = (size_t)n;
+    assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now,
+                                         on_response, &rs[i], NULL), RC_OK);
+  }
+  assert_int_equal(rc_exchange_outstanding(p->a.x), N);
+  pump(p);
+  for (int i = 0; i < N; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "echo /p %d", i);
+    assert_int_equal(rs[i].calls, 1);
+    assert_string_equal(rs[i].payload, want);
+  }
+}
+
+static void test_timeout_and_cancel(void **state) {
+  pair *p = *state;
+  p->b.defer = 1; /* server holds requests */
+  rc_opt o[1];
+  rc_outmsg req = get_req(o, "slow");
+  result r1 = {0}, r2 = {0};
+  uint64_t id2;
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 500, p->now, on_response,
+                                       &r1, NULL), RC_OK);
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 500, p->now, on_response,
+                                       &r2, &id2), RC_OK);
+  pump(p);
+  assert_int_equal(rc_exchange_unanswered(p->b.x), 2);
+  assert_int_equal(p->b.nheld, 2);
+  assert_int_equal(rc_exchange_expiry(p->a.x), p->now + 500);
+  assert_int_equal(rc_exchange_cancel(p->a.x, id2), RC_OK);
+  assert_int_equal(rc_exchange_cancel(p->a.x, id2), RC_ERR_NOT_FOUND);
+  rc_exchange_handle_expiry(p->a.x, p->now + 499);
+  assert_int_equal(r1.calls, 0);
+  rc_exchange_handle_expiry(p->a.x, p->now + 500);
+  assert_int_equal(r1.calls, 1);
+  assert_int_equal(r1.status, RC_ERR_TIMEOUT);
+  assert_int_equal(r2.calls, 0); /* cancelled: silent */
+  /* A late answer to the timed-out request is dropped quietly. */
+  rc_outmsg resp = {RC_CONTENT, NULL, 0, (const uint8_t *)"late", 4};
+  assert_int_equal(rc_exchange_respond(p->b.held_all[0], &resp), RC_OK);
+  assert_int_equal(rc_exchange_respond(p->b.held_all[1], &resp), RC_OK);
+  assert_int_equal(rc_exchange_unanswered(p->b.x), 0);
+  pump(p);
+  assert_int_equal(r1.calls, 1);
+  assert_int_equal(r2.calls, 0);
+}
+
+static void test_deferred_answer(void **state) {
+  pair *p = *state;
+  p->b.defer = 1;
+  rc_opt o[1];
+  rc_outmsg req = get_req(o, "later");
+  result r = {0};
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
+                                       &r, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(r.calls, 0);
+  assert_int_equal(rc_exchange_unanswered(p->b.x), 1);
+  rc_outmsg resp = {RC_CHANGED, NULL, 0, (const uint8_t *)"done", 4};
+  assert_int_equal(rc_exchange_respond(p->b.held, &resp), RC_OK);
+  assert_int_equal(rc_exchange_unanswered(p->b.x), 0);
+  pump(p);
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.code, RC_CHANGED);
+  assert_string_equal(r.payload, "done");
+}
+
+static void test_unknown_critical_option(void **state) {
+  pair *p = *state;
+  rc_opt o[2];
+  rc_outmsg req = get_req(o, "x");
+  o[1].num = 65001; /* odd: critical, unassigned */
+  o[1].val = (const uint8_t *)"v";
+  o[1].len = 1;
+  req.nopts = 2;
+  result r = {0};
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
+                                       &r, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.code, RC_BAD_OPTION);
+  assert_int_equal(p->b.requests_seen, 0); /* never reached the handler */
+  /* An unknown elective option passes. */
+  o[1].num = 65000;
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
+                                       &r, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(r.calls, 2);
+  assert_int_equal(r.code, RC_CONTENT);
+}
+
+static void test_fail_all_and_orphans(void **state) {
+  pair *p = *state;
+  p->b.defer = 1;
+  rc_opt o[1];
+  rc_outmsg req = get_req(o, "gone");
+  result r = {0};
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
+                                       &r, NULL), RC_OK);
+  pump(p);
+  rc_exchange_fail_all(p->a.x, RC_ERR_PEER_DEAD);
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.status, RC_ERR_PEER_DEAD);
+  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
+                                       &r, NULL), RC_ERR_CLOSED);
+  /* The server's exchange goes away with a request still deferred: the
+   * handler's later answer gets RC_ERR_CLOSED and frees it (ASan checks). */
+  rc_xreq *held = p->b.held;
+  rc_exchange_del(p->b.x);
+  p->b.x = NULL;
+  rc_outmsg resp = {RC_CONTENT, NULL, 0, NULL, 0};
+  assert_int_equal(rc_exchange_respond(held, &resp), RC_ERR_CLOSED);
+}
+
+static void test_bad_arguments(void **state) {
+  pair *p = *state;
+  rc_outmsg notreq = {RC_CONTENT, NULL, 0, NULL, 0};
+  result r = {0};
+  assert_int_equal(rc_exchange_request(p->a.x, &notreq, 0, p->now,
+                                       on_response, &r, NULL), RC_ERR_INVAL);
+  assert_int_equal(rc_exchange_expiry(p->a.x), RC_TIME_NEVER);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_request_response, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_both_directions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pipelined_many, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_timeout_and_cancel, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_answer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unknown_critical_option, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_fail_all_and_orphans, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
