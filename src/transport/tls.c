@@ -1,0 +1,747 @@
+/*
+ * The TLS filter: one OpenSSL SSL object per connection driven purely by
+ * bytes. A small custom BIO connects the SSL to the filter: reads come
+ * straight from the caller's recv() buffer (no copy, no per-connection
+ * input buffer), writes are gathered into one output buffer that goes to
+ * the sink's down() in a single call after each operation. Everything that
+ * arrives in one recv() is decrypted in one loop and handed up in as few
+ * up() calls as a 16 KiB stack buffer allows. The filter turns OpenSSL's
+ * failures into one EV_ERROR with a sentence a person can act on, and
+ * leaves the OpenSSL error queue empty.
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "transport/tls_int.h"
+
+/* Plaintext gathered per up() call; TLS records carry at most 2^14 bytes
+ * of plaintext (RFC 8446 §5.1), so one record always fits. */
+#define READ_BUF 16384
+/* Largest chunk handed to SSL_write at once (it takes an int). */
+#define WRITE_CHUNK (1 << 30)
+/* TLS record content types seen first from a TLS peer (RFC 8446 §5.1):
+ * handshake (22) from a client; handshake or alert (21) from a server. */
+#define REC_HANDSHAKE 0x16
+#define REC_ALERT 0x15
+#define REC_MAJOR 0x03
+
+static const rc_filter_ops tls_ops;
+
+static rc__tls_filter *F(rc_filter *f) { return (rc__tls_filter *)f; }
+static const rc__tls_filter *CF(const rc_filter *f) {
+  return (const rc__tls_filter *)f;
+}
+
+rc__tls_filter *rc__tls_from_ssl(const SSL *ssl) {
+  return SSL_get_app_data(ssl);
+}
+
+static int is_server(const rc__tls_filter *f) {
+  return f->ctx->role == RC_TLS_SERVER;
+}
+
+static int hs_done(const rc__tls_filter *f) {
+  return f->ssl && SSL_is_init_finished(f->ssl);
+}
+
+/* ---- the BIO ------------------------------------------------------------ */
+
+static int out_reserve(rc__tls_filter *f, size_t more) {
+  if (f->out_cap - f->out_len >= more)
+    return 0;
+  size_t cap = f->out_cap ? f->out_cap * 2 : 1024;
+  while (cap < f->out_len + more)
+    cap *= 2;
+  uint8_t *p = f->ctx->mem.realloc(f->out, cap, f->ctx->mem.user);
+  if (!p)
+    return -1;
+  f->out = p;
+  f->out_cap = cap;
+  return 0;
+}
+
+static int bio_write(BIO *b, const char *data, int len) {
+  rc__tls_filter *f = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (len <= 0)
+    return 0;
+  if (out_reserve(f, (size_t)len) != 0)
+    return -1;
+  memcpy(f->out + f->out_len, data, (size_t)len);
+  f->out_len += (size_t)len;
+  return len;
+}
+
+static int bio_read(BIO *b, char *buf, int len) {
+  rc__tls_filter *f = BIO_get_data(b);
+  BIO_clear_retry_flags(b);
+  if (len <= 0)
+    return 0;
+  if (f->in_len == 0) {
+    BIO_set_retry_read(b);
+    return -1;
+  }
+  size_t n = (size_t)len < f->in_len ? (size_t)len : f->in_len;
+  memcpy(buf, f->in, n);
+  f->in += n;
+  f->in_len -= n;
+  return (int)n;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
+  (void)num;
+  (void)ptr;
+  rc__tls_filter *f = BIO_get_data(b);
+  switch (cmd) {
+  case BIO_CTRL_FLUSH:
+    return 1;
+  case BIO_CTRL_PENDING:
+    return f ? (long)f->in_len : 0;
+  default:
+    return 0;
+  }
+}
+
+static int bio_create(BIO *b) {
+  BIO_set_init(b, 1);
+  return 1;
+}
+
+BIO_METHOD *rc__tls_bio_method_new(void) {
+  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                               "rcoap-tls-filter");
+  if (!m)
+    return NULL;
+  if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
+      !BIO_meth_set_ctrl(m, bio_ctrl) || !BIO_meth_set_create(m, bio_create)) {
+    BIO_meth_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+/* ---- sink calls, re-entrancy -------------------------------------------- */
+
+static void really_destroy(rc__tls_filter *f) {
+  rc_tls_ctx *ctx = f->ctx;
+  SSL_free(f->ssl); /* frees the BIO */
+  ctx->mem.free(f->out, ctx->mem.user);
+  if (f->pend)
+    OPENSSL_cleanse(f->pend, f->pend_cap);
+  ctx->mem.free(f->pend, ctx->mem.user);
+  ctx->mem.free(f->host, ctx->mem.user);
+  ctx->mem.free(f, ctx->mem.user);
+  ERR_clear_error();
+  rc_tls_ctx_free(ctx);
+}
+
+static void enter(rc__tls_filter *f) { f->cb_depth++; }
+
+/* Ends a public call; a destroy() requested by a callback happens now. */
+static rc_err leave(rc__tls_filter *f, rc_err err) {
+  if (--f->cb_depth == 0 && f->destroy_pending)
+    really_destroy(f);
+  return err;
+}
+
+/* Hands all gathered ciphertext to down() in one call. The buffer is
+ * detached during the call so that a send() from inside down() cannot move
+ * it; a large buffer is freed afterwards to keep idle connections small. */
+static rc_err flush(rc__tls_filter *f) {
+  if (f->out_len == 0 || f->destroy_pending)
+    return RC_OK;
+  uint8_t *buf = f->out;
+  size_t len = f->out_len, cap = f->out_cap;
+  f->out = NULL;
+  f->out_len = f->out_cap = 0;
+  rc_err err = f->base.sink.down(f->base.sink.ctx, buf, len);
+  if (f->out == NULL && cap <= RC__TLS_OUT_KEEP) {
+    f->out = buf;
+    f->out_cap = cap;
+  } else {
+    f->ctx->mem.free(buf, f->ctx->mem.user);
+  }
+  return err;
+}
+
+static void emit(rc__tls_filter *f, rc_filter_event ev, int arg,
+                 const char *detail) {
+  if (!f->destroy_pending)
+    f->base.sink.event(f->base.sink.ctx, ev, arg, detail);
+}
+
+/* Reports a fatal error once: sends any alert OpenSSL queued, empties the
+ * error queue, and emits EV_ERROR. Returns err. */
+static rc_err fail(rc__tls_filter *f, rc_err err) {
+  ERR_clear_error();
+  if (f->state == RC__TLS_DEAD)
+    return err;
+  f->state = RC__TLS_DEAD;
+  f->err = err;
+  if (!f->detail[0])
+    snprintf(f->detail, sizeof(f->detail), "%s", rc_strerror(err));
+  (void)flush(f); /* the alert, if any; the socket may be gone already */
+  f->out_len = 0;
+  emit(f, RC_FILTER_EV_ERROR, err, f->detail);
+  return err;
+}
+
+/* ---- error classification ----------------------------------------------- */
+
+static void openssl_reason(unsigned long e, char *buf, size_t cap) {
+  const char *r = e ? ERR_reason_error_string(e) : NULL;
+  if (r)
+    snprintf(buf, cap, "%s", r);
+  else if (e)
+    ERR_error_string_n(e, buf, cap);
+  else
+    snprintf(buf, cap, "unexpected end of data");
+}
+
+/* Turns what OpenSSL and our callbacks recorded into an rc_err and a
+ * detail sentence; does not touch the error queue beyond reading it. */
+static rc_err classify(rc__tls_filter *f) {
+  const char *phase = hs_done(f) ? "TLS error" : "handshake failed";
+  char r[200];
+  if (f->verify_err)
+    return RC_ERR_TLS_CERT; /* verify_cb wrote the detail */
+  if (f->alpn_refused) {
+    snprintf(f->detail, sizeof(f->detail), "client did not offer ALPN coap%s",
+             f->alpn_refused == 1 ? " (no ALPN extension)" : "");
+    return RC_ERR_TLS_ALPN;
+  }
+  /* The queue may hold several entries; the first one we know wins, else
+   * the last (the most specific in OpenSSL's order). */
+  unsigned long e, last = 0;
+  int reason = 0;
+  while ((e = ERR_get_error()) != 0) {
+    last = e;
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
+      continue;
+    switch (ERR_GET_REASON(e)) {
+    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_BINDER_DOES_NOT_VERIFY:
+    case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+    case SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC:
+    case SSL_R_SSLV3_ALERT_BAD_RECORD_MAC:
+    case SSL_R_WRONG_VERSION_NUMBER:
+    case SSL_R_NO_SHARED_CIPHER:
+      if (!reason)
+        reason = ERR_GET_REASON(e);
+      break;
+    default:
+      break;
+    }
+  }
+  int psk = f->ctx->has_psk || f->ctx->psk_lookup;
+  rc_err code = RC_ERR_TLS;
+  const char *what = NULL;
+  switch (reason) {
+  case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
+    code = RC_ERR_TLS_ALPN;
+    what = "server did not negotiate ALPN coap (no_application_protocol "
+           "alert)";
+    break;
+  case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    code = RC_ERR_TLS_CERT;
+    what = "the server requires a client certificate (mutual TLS)";
+    break;
+  case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+    code = RC_ERR_TLS_CERT;
+    what = "client did not send a certificate (mutual TLS is required)";
+    break;
+  case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    code = RC_ERR_TLS_CERT;
+    what = "the peer rejected our certificate: unknown CA";
+    break;
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    code = RC_ERR_TLS_CERT;
+    what = "the peer rejected our certificate: expired";
+    break;
+  case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+  case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    code = RC_ERR_TLS_CERT;
+    what = "the peer rejected our certificate";
+    break;
+  case SSL_R_BINDER_DOES_NOT_VERIFY:
+    what = "pre-shared key mismatch: the client's PSK binder does not verify";
+    break;
+  case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+    if (psk)
+      what = "pre-shared key mismatch: the peer could not verify our PSK "
+             "(decrypt_error alert)";
+    break;
+  case SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC:
+  case SSL_R_SSLV3_ALERT_BAD_RECORD_MAC:
+    if (psk && !hs_done(f))
+      what = "bad record MAC during the handshake: wrong pre-shared key?";
+    break;
+  case SSL_R_WRONG_VERSION_NUMBER:
+    if (!hs_done(f)) {
+      code = RC_ERR_TLS_NOT_TLS;
+      what = "peer is not speaking TLS (bad record version)";
+    }
+    break;
+  case SSL_R_NO_SHARED_CIPHER:
+    what = psk ? "handshake failed: no shared cipher suite (no matching "
+                 "pre-shared key identity, and no certificate?)"
+               : "handshake failed: no shared cipher suite";
+    break;
+  default:
+    break;
+  }
+  if (what) {
+    snprintf(f->detail, sizeof(f->detail), "%s", what);
+  } else {
+    if (!reason && f->psk_unknown && !hs_done(f)) {
+      snprintf(f->detail, sizeof(f->detail),
+               "handshake failed: unknown PSK identity");
+      return code;
+    }
+    openssl_reason(reason ? ERR_PACK(ERR_LIB_SSL, 0, reason) : last, r,
+                   sizeof(r));
+    snprintf(f->detail, sizeof(f->detail), "%s: %s", phase, r);
+  }
+  return code;
+}
+
+/* RFC 5246 §6.2.1 / RFC 8446 §5.1: every TLS record starts with a content
+ * type and legacy_record_version 0x03 0xXX. A peer whose first bytes are
+ * something else is not speaking TLS (plain coap+tcp, HTTP, ...): say so
+ * at the first byte instead of waiting for a record to complete. */
+static rc_err check_first(rc__tls_filter *f, const uint8_t *d, size_t n) {
+  for (size_t i = 0; f->rx_total + i < 2 && i < n; i++) {
+    size_t at = f->rx_total + i;
+    uint8_t b = d[i];
+    f->first[at] = b;
+    int ok = at == 1 ? b == REC_MAJOR
+                     : b == REC_HANDSHAKE || (!is_server(f) && b == REC_ALERT);
+    if (!ok) {
+      char got[16];
+      if (at == 1)
+        snprintf(got, sizeof(got), "0x%02x 0x%02x", f->first[0], b);
+      else
+        snprintf(got, sizeof(got), "0x%02x", b);
+      snprintf(f->detail, sizeof(f->detail),
+               "peer is not speaking TLS (it sent %s: plain %s?)", got,
+               f->first[0] >= 'A' && f->first[0] <= 'Z' ? "HTTP" : "CoAP");
+      return RC_ERR_TLS_NOT_TLS;
+    }
+  }
+  return RC_OK;
+}
+
+/* ---- the state machine -------------------------------------------------- */
+
+static rc_err write_plain(rc__tls_filter *f, const uint8_t *data, size_t len) {
+  while (len) {
+    int chunk = len > WRITE_CHUNK ? WRITE_CHUNK : (int)len;
+    int n = SSL_write(f->ssl, data, chunk);
+    if (n <= 0)
+      return fail(f, classify(f));
+    data += n;
+    len -= (size_t)n;
+  }
+  return RC_OK;
+}
+
+static rc_err handshake_done(rc__tls_filter *f) {
+  const unsigned char *p;
+  unsigned int n;
+  SSL_get0_alpn_selected(f->ssl, &p, &n);
+  int coap = n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0;
+  /* RFC 8323 §8.2: "If the TLS server either does not negotiate the ALPN
+   * extension or returns a no_application_protocol alert, the TLS client
+   * MUST close the connection" (ports other than 5684; on 5684 "coaps+tcp
+   * is implicitly selected"). */
+  if (!is_server(f) && !coap && f->port != RC_TLS_COAPS_DEFAULT_PORT) {
+    snprintf(f->detail, sizeof(f->detail),
+             "server did not negotiate ALPN coap");
+    return fail(f, RC_ERR_TLS_ALPN);
+  }
+  f->state = RC__TLS_OPEN;
+  rc_err err = RC_OK;
+  if (f->pend_len) {
+    err = write_plain(f, f->pend, f->pend_len);
+    OPENSSL_cleanse(f->pend, f->pend_len);
+    f->ctx->mem.free(f->pend, f->ctx->mem.user);
+    f->pend = NULL;
+    f->pend_len = f->pend_cap = 0;
+    if (err)
+      return err;
+  }
+  err = flush(f);
+  if (err)
+    return err;
+  emit(f, RC_FILTER_EV_OPEN, 0, NULL);
+  return RC_OK;
+}
+
+static rc_err do_handshake(rc__tls_filter *f) {
+  int r = SSL_do_handshake(f->ssl);
+  if (r == 1)
+    return handshake_done(f);
+  if (SSL_get_error(f->ssl, r) == SSL_ERROR_WANT_READ) {
+    ERR_clear_error();
+    return flush(f);
+  }
+  return fail(f, classify(f));
+}
+
+static rc_err peer_closed(rc__tls_filter *f) {
+  ERR_clear_error();
+  /* RFC 8446 §6.1: "Each party MUST send a "close_notify" alert before
+   * closing its write side"; answer the peer's with ours. */
+  if (f->state != RC__TLS_CLOSING)
+    (void)SSL_shutdown(f->ssl);
+  ERR_clear_error();
+  f->state = RC__TLS_CLOSED;
+  rc_err err = flush(f);
+  emit(f, RC_FILTER_EV_CLOSED, 0, "peer sent close_notify");
+  return err;
+}
+
+static rc_err deliver(rc__tls_filter *f, const uint8_t *buf, size_t len) {
+  return f->base.sink.up(f->base.sink.ctx, buf, len, 0);
+}
+
+/* Decrypts everything OpenSSL can get from the current input. The loop
+ * ends when the BIO runs dry (each turn consumes input) or on close/error. */
+static rc_err read_all(rc__tls_filter *f) {
+  uint8_t buf[READ_BUF];
+  size_t used = 0;
+  rc_err err = RC_OK;
+  for (;;) {
+    int n = SSL_read(f->ssl, buf + used, (int)(sizeof(buf) - used));
+    if (n > 0) {
+      used += (size_t)n;
+      if (used == sizeof(buf)) {
+        err = deliver(f, buf, used);
+        used = 0;
+        if (err || f->destroy_pending || f->state == RC__TLS_DEAD)
+          return err;
+      }
+      continue;
+    }
+    int e = SSL_get_error(f->ssl, n);
+    if (e == SSL_ERROR_WANT_READ) {
+      ERR_clear_error();
+      break;
+    }
+    /* Authenticated data that arrived before the close or the error is
+     * still good: hand it up first. */
+    if (used) {
+      err = deliver(f, buf, used);
+      used = 0;
+      if (err || f->destroy_pending || f->state == RC__TLS_DEAD)
+        return err;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN)
+      return peer_closed(f);
+    return fail(f, classify(f));
+  }
+  if (used) {
+    err = deliver(f, buf, used);
+    if (err || f->destroy_pending || f->state == RC__TLS_DEAD)
+      return err;
+  }
+  return flush(f); /* key updates, tickets acknowledged, ... */
+}
+
+static rc_err tls_recv(rc_filter *base, const uint8_t *data, size_t len) {
+  rc__tls_filter *f = F(base);
+  if (f->state == RC__TLS_DEAD)
+    return f->err;
+  if (len == 0)
+    return rc_tls_eof(base);
+  if (f->state == RC__TLS_CLOSED ||
+      (f->state == RC__TLS_CLOSING && !hs_done(f)))
+    return RC_OK; /* nothing more is read after a close */
+  enter(f);
+  rc_err err = check_first(f, data, len);
+  if (err) {
+    fail(f, err);
+    return leave(f, err);
+  }
+  f->rx_total += len;
+  f->in = data;
+  f->in_len = len;
+  f->started = 1;
+  if (!hs_done(f))
+    err = do_handshake(f);
+  if (!err && hs_done(f) && f->state != RC__TLS_DEAD && !f->destroy_pending)
+    err = read_all(f);
+  f->in = NULL;
+  f->in_len = 0;
+  return leave(f, err);
+}
+
+static rc_err tls_send(rc_filter *base, const uint8_t *data, size_t len,
+                       int flags) {
+  (void)flags; /* a byte stream: message ends mean nothing here */
+  rc__tls_filter *f = F(base);
+  if (f->state == RC__TLS_DEAD)
+    return f->err;
+  if (f->state != RC__TLS_OPEN && hs_done(f))
+    return RC_ERR_STATE;
+  if (f->state == RC__TLS_CLOSING)
+    return RC_ERR_STATE;
+  if (len == 0)
+    return RC_OK;
+  if (!hs_done(f)) {
+    /* Queued until EV_OPEN, then sent before anything else. */
+    if (len > RC_TLS_MAX_PENDING - f->pend_len)
+      return RC_ERR_LIMIT;
+    if (f->pend_len + len > f->pend_cap) {
+      size_t cap = f->pend_len + len;
+      uint8_t *p = f->ctx->mem.realloc(f->pend, cap, f->ctx->mem.user);
+      if (!p)
+        return RC_ERR_NOMEM;
+      f->pend = p;
+      f->pend_cap = cap;
+    }
+    memcpy(f->pend + f->pend_len, data, len);
+    f->pend_len += len;
+    return RC_OK;
+  }
+  enter(f);
+  rc_err err = write_plain(f, data, len);
+  if (!err)
+    err = flush(f);
+  return leave(f, err);
+}
+
+static rc_err tls_shutdown(rc_filter *base) {
+  rc__tls_filter *f = F(base);
+  if (f->state == RC__TLS_DEAD)
+    return f->err;
+  if (f->state == RC__TLS_CLOSING || f->state == RC__TLS_CLOSED)
+    return RC_OK;
+  f->state = RC__TLS_CLOSING;
+  if (!hs_done(f))
+    return RC_OK; /* nothing to protect yet: the caller closes TCP */
+  enter(f);
+  (void)SSL_shutdown(f->ssl); /* 0: sent, the peer's is still to come */
+  ERR_clear_error();
+  return leave(f, flush(f));
+}
+
+static void tls_destroy(rc_filter *base) {
+  rc__tls_filter *f = F(base);
+  if (f->cb_depth) {
+    f->destroy_pending = 1;
+    return;
+  }
+  really_destroy(f);
+}
+
+static const rc_filter_ops tls_ops = {"tls", tls_recv, tls_send, tls_shutdown,
+                                      tls_destroy};
+
+/* ---- public API --------------------------------------------------------- */
+
+/* Copies host without IPv6 brackets into a new string. */
+static char *host_dup(const rc_mem *mem, const char *host) {
+  size_t len = strlen(host);
+  if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+    host++;
+    len -= 2;
+  }
+  char *h = mem->malloc(len + 1, mem->user);
+  if (h) {
+    memcpy(h, host, len);
+    h[len] = '\0';
+  }
+  return h;
+}
+
+/* Non-zero for an IPv4 or IPv6 literal (an IPv6 zone "%eth0" is ignored
+ * and cut off in place). */
+static int is_ip_literal(char *host) {
+  unsigned char buf[sizeof(struct in6_addr)];
+  char *zone = strchr(host, '%');
+  if (inet_pton(AF_INET, host, buf) == 1)
+    return 1;
+  if (zone)
+    *zone = '\0';
+  if (inet_pton(AF_INET6, host, buf) == 1)
+    return 1;
+  if (zone)
+    *zone = '%';
+  return 0;
+}
+
+static rc_err setup_client(rc__tls_filter *f, const char *host) {
+  rc_tls_ctx *ctx = f->ctx;
+  if (!host)
+    return ctx->insecure ? RC_OK : RC_ERR_INVAL;
+  f->host = host_dup(&ctx->mem, host);
+  if (!f->host)
+    return RC_ERR_NOMEM;
+  char *h = f->host;
+  if (!h[0])
+    return RC_ERR_INVAL;
+  if (is_ip_literal(h)) {
+    /* RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in
+     * "HostName"": no SNI; the certificate needs an IP SAN. */
+    if (!ctx->insecure &&
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(f->ssl), h) != 1)
+      return RC_ERR_INVAL;
+  } else {
+    if (SSL_set_tlsext_host_name(f->ssl, h) != 1)
+      return RC_ERR_INVAL;
+    if (!ctx->insecure) {
+      SSL_set_hostflags(f->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      if (SSL_set1_host(f->ssl, h) != 1)
+        return RC_ERR_INVAL;
+    }
+  }
+  SSL_SESSION *s = rc__tls_cache_get(ctx, f->host, f->port);
+  if (s && SSL_set_session(f->ssl, s) != 1)
+    return RC_ERR_TLS;
+  return RC_OK;
+}
+
+rc_err rc_tls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
+                         const rc_filter_sink *sink, rc_filter **out) {
+  if (!ctx || !sink || !sink->up || !sink->down || !sink->event || !out)
+    return RC_ERR_INVAL;
+  *out = NULL;
+  rc__tls_filter *f = ctx->mem.malloc(sizeof(*f), ctx->mem.user);
+  if (!f)
+    return RC_ERR_NOMEM;
+  memset(f, 0, sizeof(*f));
+  f->base.ops = &tls_ops;
+  f->base.sink = *sink;
+  f->ctx = ctx;
+  f->port = port;
+  rc__tls_ctx_ref(ctx);
+  rc_err err = RC_OK;
+  f->ssl = SSL_new(ctx->ssl_ctx);
+  BIO *b = f->ssl ? BIO_new(ctx->bio_meth) : NULL;
+  if (!b) {
+    err = RC_ERR_NOMEM;
+  } else {
+    BIO_set_data(b, f);
+    SSL_set_bio(f->ssl, b, b);
+    SSL_set_app_data(f->ssl, f);
+    if (ctx->role == RC_TLS_SERVER)
+      SSL_set_accept_state(f->ssl);
+    else {
+      SSL_set_connect_state(f->ssl);
+      err = setup_client(f, host);
+    }
+  }
+  if (err) {
+    really_destroy(f);
+    return err;
+  }
+  ERR_clear_error();
+  *out = &f->base;
+  return RC_OK;
+}
+
+rc_err rc_tls_start(rc_filter *base) {
+  rc__tls_filter *f = F(base);
+  if (f->state == RC__TLS_DEAD)
+    return f->err;
+  if (f->started || is_server(f))
+    return RC_OK;
+  f->started = 1;
+  enter(f);
+  rc_err err = do_handshake(f);
+  return leave(f, err);
+}
+
+rc_err rc_tls_eof(rc_filter *base) {
+  rc__tls_filter *f = F(base);
+  if (f->state == RC__TLS_DEAD)
+    return f->err;
+  if (f->state == RC__TLS_CLOSED)
+    return RC_OK;
+  enter(f);
+  rc_err err = RC_OK;
+  if (f->state == RC__TLS_CLOSING) {
+    /* We said goodbye first; a peer that just closes TCP is common and
+     * loses nothing of ours. */
+    f->state = RC__TLS_CLOSED;
+    emit(f, RC_FILTER_EV_CLOSED, 0, "connection closed after our close_notify");
+  } else if (!hs_done(f)) {
+    snprintf(f->detail, sizeof(f->detail),
+             "handshake failed: the peer closed the connection%s",
+             f->rx_total ? "" : " without answering");
+    err = fail(f, RC_ERR_TLS);
+  } else {
+    /* RFC 8446 §6.1: a close without close_notify may be a truncation
+     * attack; what was already handed up was authenticated. */
+    snprintf(f->detail, sizeof(f->detail),
+             "connection closed without close_notify");
+    err = fail(f, RC_ERR_TLS);
+  }
+  return leave(f, err);
+}
+
+int rc_tls_handshake_done(const rc_filter *f) {
+  return hs_done(CF(f)) && CF(f)->state != RC__TLS_DEAD;
+}
+
+int rc_tls_resumed(const rc_filter *f) {
+  return hs_done(CF(f)) && SSL_session_reused(CF(f)->ssl);
+}
+
+const char *rc_tls_protocol(const rc_filter *f) {
+  return hs_done(CF(f)) ? SSL_get_version(CF(f)->ssl) : "";
+}
+
+const char *rc_tls_cipher(const rc_filter *f) {
+  const SSL_CIPHER *c = hs_done(CF(f)) ? SSL_get_current_cipher(CF(f)->ssl)
+                                       : NULL;
+  return c ? SSL_CIPHER_get_name(c) : "";
+}
+
+int rc_tls_alpn_coap(const rc_filter *f) {
+  const unsigned char *p;
+  unsigned int n;
+  SSL_get0_alpn_selected(CF(f)->ssl, &p, &n);
+  return n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0;
+}
+
+const char *rc_tls_sni(const rc_filter *f) {
+  return SSL_get_servername(CF(f)->ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+const char *rc_tls_error_detail(const rc_filter *f) { return CF(f)->detail; }
+
+rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
+  const rc__tls_filter *f = CF(base);
+  if (!hs_done(f))
+    return RC_ERR_STATE;
+  memset(out, 0, sizeof(*out));
+  X509 *x = SSL_get0_peer_certificate(f->ssl);
+  if (x) {
+    int checked = is_server(f) ? f->ctx->client_auth != RC_TLS_CLIENT_AUTH_NONE
+                               : !f->ctx->insecure;
+    unsigned int n = 0;
+    out->has_cert = 1;
+    out->verified = checked && SSL_get_verify_result(f->ssl) == X509_V_OK;
+    rc__tls_cn(x, out->subject_cn, sizeof(out->subject_cn));
+    rc__tls_sans(x, out->sans, sizeof(out->sans));
+    if (X509_digest(x, EVP_sha256(), out->fingerprint, &n) != 1)
+      memset(out->fingerprint, 0, sizeof(out->fingerprint));
+  }
+  memcpy(out->psk_identity, f->psk_id, f->psk_id_len);
+  out->psk_identity_len = f->psk_id_len;
+  ERR_clear_error();
+  return RC_OK;
+}

@@ -1,0 +1,116 @@
+/*
+ * Internal to src/transport/tls*.c: the context and filter structs shared
+ * by the context code (tls_ctx.c: config, SSL_CTX, OpenSSL callbacks,
+ * session cache), the filter (tls.c: the byte transform and its state
+ * machine) and the certificate helpers (tls_cert.c).
+ */
+#ifndef RCOAP_TLS_INT_H
+#define RCOAP_TLS_INT_H
+
+#include <stdatomic.h>
+
+#include <openssl/ssl.h>
+
+#include "rcoap/transport_tls.h"
+
+/* Detail sentences are cut at this length. */
+#define RC__TLS_DETAIL_MAX 384
+/* Output buffers larger than this are freed after each flush, so that an
+ * idle connection holds no ciphertext buffer. */
+#define RC__TLS_OUT_KEEP 4096
+
+typedef struct rc__tls_cached {
+  char *key; /* "host:port" */
+  SSL_SESSION *sess;
+} rc__tls_cached;
+
+typedef struct rc__tls_keycert {
+  X509 *cert;
+  EVP_PKEY *key;
+  STACK_OF(X509) *chain; /* intermediates, may be NULL */
+} rc__tls_keycert;
+
+struct rc_tls_ctx {
+  atomic_int refs;
+  rc_tls_role role;
+  rc_mem mem;
+  SSL_CTX *ssl_ctx;
+  BIO_METHOD *bio_meth;
+  rc__tls_keycert certs[RC_TLS_MAX_CERTS];
+  size_t ncerts;
+  int insecure;
+  int allow_no_alpn;
+  rc_tls_client_auth client_auth;
+  uint8_t psk_id[RC_TLS_MAX_PSK_IDENTITY];
+  size_t psk_id_len;
+  uint8_t psk_key[RC_TLS_MAX_PSK_KEY];
+  size_t psk_key_len;
+  int has_psk;
+  rc_tls_psk_lookup psk_lookup;
+  void *psk_lookup_user;
+  rc__tls_cached *cache; /* client session cache, oldest first */
+  size_t cache_len, cache_cap;
+};
+
+typedef enum rc__tls_state {
+  RC__TLS_HANDSHAKE = 0,
+  RC__TLS_OPEN,
+  RC__TLS_CLOSING, /* we sent close_notify */
+  RC__TLS_CLOSED,  /* the peer's close_notify arrived (EV_CLOSED done) */
+  RC__TLS_DEAD     /* EV_ERROR reported */
+} rc__tls_state;
+
+typedef struct rc__tls_filter {
+  rc_filter base;
+  rc_tls_ctx *ctx;
+  SSL *ssl;
+  rc__tls_state state;
+  rc_err err; /* the fatal error, once state is DEAD */
+  int started;
+  /* Input being fed to OpenSSL by the BIO during one recv() call. */
+  const uint8_t *in;
+  size_t in_len;
+  size_t rx_total;      /* ciphertext bytes received so far */
+  uint8_t first[2];     /* first bytes received, for the not-TLS check */
+  /* Ciphertext produced and not yet handed to down(). */
+  uint8_t *out;
+  size_t out_len, out_cap;
+  /* Plaintext sent before the handshake finished. */
+  uint8_t *pend;
+  size_t pend_len, pend_cap;
+  char *host;
+  uint16_t port;
+  /* Set by OpenSSL callbacks, read when a handshake fails. */
+  int verify_err;       /* first X509_V_ERR_* seen, 0 if none */
+  int alpn_refused;     /* server: client's ALPN lacked "coap" */
+  int psk_unknown;      /* server: PSK identity not known */
+  uint8_t psk_id[RC_TLS_MAX_PSK_IDENTITY];
+  size_t psk_id_len;
+  char detail[RC__TLS_DETAIL_MAX];
+  /* Re-entrancy: depth of sink callbacks running; destroy() inside one
+   * is deferred until the outermost returns. */
+  int cb_depth;
+  int destroy_pending;
+} rc__tls_filter;
+
+/* tls_ctx.c */
+void rc__tls_cache_put(rc_tls_ctx *ctx, const char *host, uint16_t port,
+                       SSL_SESSION *sess);
+SSL_SESSION *rc__tls_cache_get(rc_tls_ctx *ctx, const char *host,
+                               uint16_t port);
+void rc__tls_ctx_ref(rc_tls_ctx *ctx);
+
+/* tls_cert.c */
+/* Writes "DNS:a, IP:b" for cert's subjectAltNames into buf. */
+void rc__tls_sans(X509 *cert, char *buf, size_t cap);
+/* Writes the subject CN (or "") into buf. */
+void rc__tls_cn(X509 *cert, char *buf, size_t cap);
+/* Writes a one-line RFC 2253 form of name into buf. */
+void rc__tls_name(const X509_NAME *name, char *buf, size_t cap);
+
+/* tls.c: the filter from an SSL (set as its app data), and the BIO
+ * method that connects an SSL to a filter's buffers (one per ctx). */
+rc__tls_filter *rc__tls_from_ssl(const SSL *ssl);
+BIO_METHOD *rc__tls_bio_method_new(void);
+
+#endif
