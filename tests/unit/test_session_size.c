@@ -1,0 +1,348 @@
+/*
+ * Session tests for Max-Message-Size (RFC 8323 §5.3.1) both ways, the
+ * output buffer (NOBUF retry, back-pressure, stable pending bytes), two
+ * sessions wired back to back, and allocation failure at every
+ * allocation of a session's life.
+ */
+#include "test_session_harness.h"
+
+static size_t mk_post(uint8_t *b, size_t cap, uint8_t code, uint8_t tok,
+                      size_t plen) {
+  uint8_t *p = calloc(1, plen);
+  size_t n = h_mk(b, cap, RC_FRAMING_TCP, code, &tok, 1, NULL, 0, p, plen);
+  free(p);
+  return n;
+}
+
+/* An oversize request gets 4.13 with its token and Size1, is never
+ * buffered, and the next request works; also split one byte at a time. */
+static void oversize_request_413(void **state) {
+  (void)state;
+  size_t cap = 8192;
+  uint8_t *b = malloc(cap);
+  size_t n = mk_post(b, cap, RC_POST, 0x77, 3000);
+  static const uint8_t get[] = {0x01, 0x01, 0x42};
+  memcpy(b + n, get, sizeof(get));
+  n += sizeof(get);
+  for (int bytewise = 0; bytewise < 2; bytewise++) {
+    harness hh, *h = &hh;
+    h_init_cfg(h, RC_FRAMING_TCP, RC_SESSION_SERVER);
+    h->cfg.max_msg_size = 1152;
+    h_start(h, 0);
+    h_handshake(h, 1);
+    if (bytewise) {
+      for (size_t i = 0; i < n; i++)
+        assert_int_equal(h_feed(h, b + i, 1, 2), RC_OK);
+    } else {
+      assert_int_equal(h_feed(h, b, n, 2), RC_OK);
+    }
+    assert_int_equal(h->n_closed, 0);
+    assert_int_equal(h->n_msg, 1); /* only the GET */
+    assert_int_equal(h->codes[0], RC_GET);
+    rc_msg m;
+    assert_int_equal(h_out_count(h), 2);
+    h_out_msg(h, 1, &m);
+    assert_int_equal(m.code, RC_REQUEST_ENTITY_TOO_LARGE);
+    assert_int_equal(m.token_len, 1);
+    assert_int_equal(m.token[0], 0x77);
+    uint32_t v;
+    assert_true(h_opt_uint(&m, RC_OPT_SIZE1, &v));
+    assert_int_equal(v, 1152 - 128);
+    rc_session_del(h->s);
+    free(h->out);
+  }
+  free(b);
+}
+
+/* An oversize response (or signal) -> Abort. */
+static void oversize_response_aborts(void **state) {
+  (void)state;
+  size_t cap = 8192;
+  uint8_t *b = malloc(cap);
+  size_t n = mk_post(b, cap, RC_CONTENT, 0x55, 2000);
+  harness hh, *h = &hh;
+  h_init_cfg(h, RC_FRAMING_TCP, RC_SESSION_CLIENT);
+  h->cfg.max_msg_size = 1152;
+  h_start(h, 0);
+  h_handshake(h, 1);
+  assert_int_equal(h_feed(h, b, n, 2), RC_OK);
+  assert_int_equal(h->n_msg, 0);
+  assert_int_equal(h->closed_reason, RC_ERR_PROTOCOL);
+  assert_int_equal(h_last_out_code(h), RC_SIG_ABORT);
+  rc_session_del(h->s);
+  free(h->out);
+
+  /* WS mode: same rules for a whole message */
+  h_init_cfg(h, RC_FRAMING_WS, RC_SESSION_SERVER);
+  h->cfg.max_msg_size = 1152;
+  h_start(h, 0);
+  h_handshake(h, 1);
+  uint8_t *p = calloc(1, 2000);
+  uint8_t tok = 9;
+  n = h_mk(b, cap, RC_FRAMING_WS, RC_PUT, &tok, 1, NULL, 0, p, 2000);
+  assert_int_equal(h_feed(h, b, n, 2), RC_OK);
+  assert_int_equal(h_last_out_code(h), RC_REQUEST_ENTITY_TOO_LARGE);
+  n = h_mk(b, cap, RC_FRAMING_WS, RC_CONTENT, &tok, 1, NULL, 0, p, 2000);
+  assert_int_equal(h_feed(h, b, n, 2), RC_OK);
+  assert_int_equal(h_last_out_code(h), RC_SIG_ABORT);
+  free(p);
+  rc_session_del(h->s);
+  free(h->out);
+  free(b);
+}
+
+/* A message larger than the peer allows is refused and not queued. */
+static void outbound_peer_limit(void **state) {
+  (void)state;
+  harness *h = h_new(RC_FRAMING_TCP, RC_SESSION_CLIENT, 0);
+  uint8_t b[32];
+  size_t n = h_peer_csm(b, sizeof(b), RC_FRAMING_TCP, 1200, 0);
+  h_feed(h, b, n, 1);
+  static uint8_t pay[1300];
+  rc_enc e;
+  /* exactly 1200 bytes: 1 + 2 ext + 1 code + 1 token + 1 marker + 1194 */
+  assert_int_equal(rc_session_msg_begin(h->s, &e, RC_PUT, (uint8_t *)"t", 1,
+                                        1194),
+                   RC_OK);
+  rc_enc_payload(&e, pay, 1194);
+  assert_int_equal(rc_session_msg_end(h->s, &e), RC_OK);
+  assert_int_equal(rc_session_msg_begin(h->s, &e, RC_PUT, (uint8_t *)"t", 1,
+                                        1195),
+                   RC_OK);
+  rc_enc_payload(&e, pay, 1195);
+  assert_int_equal(rc_session_msg_end(h->s, &e), RC_ERR_PEER_TOO_LARGE);
+  assert_int_equal(h_out_count(h), 2);
+  /* rc_session_send obeys it too */
+  rc_msg m = {0};
+  m.code = RC_PUT;
+  m.payload = pay;
+  m.payload_len = 1250;
+  assert_int_equal(rc_session_send(h->s, &m), RC_ERR_PEER_TOO_LARGE);
+  m.payload_len = 100;
+  assert_int_equal(rc_session_send(h->s, &m), RC_OK);
+  m.code = RC_SIG_PING;
+  assert_int_equal(rc_session_send(h->s, &m), RC_ERR_BAD_CODE);
+  assert_int_equal(h_out_count(h), 3);
+  h_free(h);
+}
+
+/* NOBUF: a message larger than the room given is retried with
+ * rc_enc_needed(); back-pressure; pending bytes do not move. */
+static void output_buffer(void **state) {
+  (void)state;
+  harness hh, *h = &hh;
+  h_init_cfg(h, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  h->cfg.out_high_water = 50000;
+  h->cfg.out_max = 100000;
+  h_start(h, 0);
+  h_handshake(h, 1);
+  static uint8_t pay[40000];
+  memset(pay, 'p', sizeof(pay));
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(h->s, &e, RC_CONTENT, NULL, 0, 0),
+                   RC_OK);
+  rc_enc_payload(&e, pay, sizeof(pay));
+  assert_int_equal(rc_session_msg_end(h->s, &e), RC_ERR_NOBUF);
+  size_t need = rc_enc_needed(&e);
+  assert_int_equal(rc_session_msg_begin(h->s, &e, RC_CONTENT, NULL, 0, need),
+                   RC_OK);
+  rc_enc_payload(&e, pay, sizeof(pay));
+  assert_int_equal(rc_session_msg_end(h->s, &e), RC_OK);
+
+  const uint8_t *p0;
+  size_t l0;
+  assert_int_equal(rc_session_pending(h->s, &p0, &l0), RC_OK);
+  uint8_t snap[16];
+  memcpy(snap, p0, sizeof(snap));
+  assert_true(rc_session_want_read(h->s));
+  /* more output until want_read turns false, then LIMIT */
+  int i;
+  for (i = 0; i < 100 && rc_session_want_read(h->s); i++) {
+    assert_int_equal(rc_session_msg_begin(h->s, &e, RC_CONTENT, NULL, 0,
+                                          1000),
+                     RC_OK);
+    rc_enc_payload(&e, pay, 1000);
+    assert_int_equal(rc_session_msg_end(h->s, &e), RC_OK);
+  }
+  assert_false(rc_session_want_read(h->s));
+  rc_err rc = RC_OK;
+  for (i = 0; i < 200 && rc == RC_OK; i++) {
+    rc = rc_session_msg_begin(h->s, &e, RC_CONTENT, NULL, 0, 1000);
+    if (rc == RC_OK) {
+      rc_enc_payload(&e, pay, 1000);
+      assert_int_equal(rc_session_msg_end(h->s, &e), RC_OK);
+    }
+  }
+  assert_int_equal(rc, RC_ERR_LIMIT);
+  /* the first pending run has not moved */
+  const uint8_t *p1;
+  size_t l1;
+  assert_int_equal(rc_session_pending(h->s, &p1, &l1), RC_OK);
+  assert_ptr_equal(p0, p1);
+  assert_memory_equal(p1, snap, sizeof(snap));
+  /* consume part, then all */
+  assert_int_equal(rc_session_consume(h->s, l1 + 1), RC_ERR_INVAL);
+  assert_int_equal(rc_session_consume(h->s, 3), RC_OK);
+  assert_int_equal(rc_session_pending(h->s, &p1, &l1), RC_OK);
+  assert_ptr_equal(p1, p0 + 3);
+  h_drain(h);
+  assert_true(rc_session_want_read(h->s));
+  assert_int_equal(rc_session_pending_bytes(h->s), 0);
+  assert_int_equal(rc_session_pending(h->s, &p1, &l1), RC_ERR_NEED_MORE);
+  /* msg_cancel queues nothing */
+  assert_int_equal(rc_session_msg_begin(h->s, &e, RC_CONTENT, NULL, 0, 0),
+                   RC_OK);
+  rc_session_msg_cancel(h->s, &e);
+  assert_false(rc_session_want_write(h->s));
+  rc_session_del(h->s);
+  free(h->out);
+}
+
+/* Two sessions back to back: the client's output is the server's input. */
+static void pump(harness *a, harness *b, rc_time now) {
+  const uint8_t *p;
+  size_t n;
+  while (rc_session_pending(a->s, &p, &n) == RC_OK) {
+    rc_session_recv(b->s, p, n, now);
+    rc_session_consume(a->s, n);
+  }
+}
+
+static void back_to_back(void **state) {
+  (void)state;
+  for (int ws = 0; ws < 2; ws++) {
+    rc_framing f = ws ? RC_FRAMING_WS : RC_FRAMING_TCP;
+    harness *c = h_new(f, RC_SESSION_CLIENT, 0);
+    harness *s = h_new(f, RC_SESSION_SERVER, 0);
+    s->reply_in_cb = 1;
+    s->custody = 1;
+    rc_enc e;
+    for (uint8_t t = 0; t < 16; t++) {
+      assert_int_equal(rc_session_msg_begin(c->s, &e, RC_GET, &t, 1, 0),
+                       RC_OK);
+      rc_enc_opt_str(&e, RC_OPT_URI_PATH, "time");
+      assert_int_equal(rc_session_msg_end(c->s, &e), RC_OK);
+    }
+    uint32_t id;
+    assert_int_equal(rc_session_ping(c->s, 1, 5, &id), RC_OK);
+    for (int round = 0; round < 3; round++) {
+      pump(c, s, 10);
+      pump(s, c, 10);
+    }
+    assert_int_equal(s->n_csm, 1);
+    assert_int_equal(c->n_csm, 1);
+    assert_int_equal(s->n_msg, 16);
+    assert_int_equal(c->n_msg, 16);
+    assert_int_equal(c->codes[15], RC_CONTENT);
+    assert_int_equal(c->n_pong, 1);
+    assert_int_equal(c->pong_id, id);
+    assert_true(c->pong_custody);
+    assert_true(rc_session_peer_bert(c->s));
+    /* graceful shutdown: server releases, client closes */
+    assert_int_equal(rc_session_release(s->s, NULL, 0, 5, NULL, 20), RC_OK);
+    pump(s, c, 20);
+    assert_int_equal(c->n_release, 1);
+    assert_int_equal(c->hold_off, 5);
+    rc_session_close(c->s, RC_OK);
+    rc_session_close(s->s, RC_ERR_CLOSED);
+    assert_int_equal(c->closed_reason, RC_OK);
+    assert_int_equal(s->closed_reason, RC_OK);
+    h_free(c);
+    h_free(s);
+  }
+}
+
+/* rc_mem that fails the nth allocation (counting from 1). */
+typedef struct failmem {
+  long n, count;
+} failmem;
+static void *fm_malloc(size_t size, void *user) {
+  failmem *f = user;
+  if (++f->count == f->n)
+    return NULL;
+  return malloc(size);
+}
+static void *fm_realloc(void *p, size_t size, void *user) {
+  failmem *f = user;
+  if (++f->count == f->n)
+    return NULL;
+  return realloc(p, size);
+}
+static void fm_free(void *p, void *user) {
+  (void)user;
+  free(p);
+}
+
+/* A whole session life under allocation failure at each allocation in
+ * turn: every failure is reported, nothing leaks (ASan), no crash. */
+static int alloc_scenario(long nth) {
+  failmem fm = {nth, 0};
+  rc_mem mem = {fm_malloc, fm_realloc, fm_free, &fm};
+  harness hh, *h = &hh;
+  h_init_cfg(h, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  h->cfg.max_msg_size = 1152;
+  h->out = malloc(H_OUT_CAP);
+  h->reply_in_cb = 1;
+  rc_err rc = rc_session_new(&h->s, &h->cfg, &h_callbacks, h, &mem, 0);
+  if (rc != RC_OK) {
+    assert_int_equal(rc, RC_ERR_NOMEM);
+    assert_null(h->s);
+    free(h->out);
+    return 0;
+  }
+  size_t cap = 100000;
+  uint8_t *b = malloc(cap);
+  size_t n = h_peer_csm(b, cap, RC_FRAMING_TCP, 100000, 1);
+  static const uint8_t ping[] = {0x01, 0xe2, 0x42};
+  memcpy(b + n, ping, 3);
+  n += 3;
+  n += mk_post(b + n, cap - n, RC_POST, 1, 800);
+  n += mk_post(b + n, cap - n, RC_POST, 2, 5000); /* 4.13 */
+  for (uint8_t t = 0; t < 40; t++)
+    n += mk_post(b + n, cap - n, RC_PUT, t, 1000);
+  /* in pieces, so the reassembly buffer is used */
+  for (size_t off = 0; off < n; off += 333) {
+    size_t k = n - off < 333 ? n - off : 333;
+    rc = h_feed(h, b + off, k, 1);
+    if (rc != RC_OK)
+      break;
+  }
+  if (rc == RC_OK) {
+    rc_enc e;
+    static uint8_t pay[30000];
+    if (rc_session_msg_begin(h->s, &e, RC_CONTENT, NULL, 0, sizeof(pay)) ==
+        RC_OK) {
+      rc_enc_payload(&e, pay, sizeof(pay));
+      rc_session_msg_end(h->s, &e);
+    }
+    rc_session_ping(h->s, 0, 2, NULL);
+  }
+  h_drain(h);
+  rc_session_release(h->s, NULL, 0, 1, "bye", 3);
+  rc_session_del(h->s);
+  free(h->out);
+  free(b);
+  return fm.count < nth; /* 1 once the failure point lies past the end */
+}
+
+static void allocation_failure(void **state) {
+  (void)state;
+  long n;
+  for (n = 1; n < 1000; n++)
+    if (alloc_scenario(n))
+      break;
+  assert_true(n > 3);   /* the scenario allocates several times */
+  assert_true(n < 1000); /* and it ended */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(oversize_request_413),
+      cmocka_unit_test(oversize_response_aborts),
+      cmocka_unit_test(outbound_peer_limit),
+      cmocka_unit_test(output_buffer),
+      cmocka_unit_test(back_to_back),
+      cmocka_unit_test(allocation_failure),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
