@@ -470,7 +470,7 @@ static void handle_csm(rc_session *s, const rc_msg *m) {
       break;
     default:
       if (rc_opt_is_critical(o.num)) {
-        /* RFC 8323 §5.3: the Bad-CSM-Option "indicates that the sender is
+        /* RFC 8323 §5.6.1: the Bad-CSM-Option "indicates that the sender is
          * unable to process the CSM option identified by its option
          * number, e.g. when it is critical and the option number is
          * unknown by the sender". */
