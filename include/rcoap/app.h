@@ -1,0 +1,230 @@
+/*
+ * What applications program against: an rc_context on a libuv loop that
+ * serves resources on listeners of any transport and sends requests to any
+ * URI, reusing one connection per origin.
+ *
+ * Server side: register resources by path with per-method handlers and
+ * link-format attributes; /.well-known/core is generated from them (RFC
+ * 6690 §4, with §4.1 query filtering). A handler gets the request as an
+ * rc_xreq (exchange.h) and answers with rc_respond() / rc_exchange_respond(),
+ * at once or later (rc_xreq_defer).
+ *
+ * Client side: rc_request(ctx, method, "coap+tcp://host/path?q", ...)
+ * decomposes the URI into options (RFC 7252 §6.4, RFC 8323 §8.6), finds or
+ * opens the connection for the URI's origin, and calls back once with the
+ * response or an error with a sentence for people.
+ *
+ * Threading: one context per loop thread; every call and callback happens
+ * on that thread.
+ */
+#ifndef RCOAP_APP_H
+#define RCOAP_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "rcoap/codec_msg.h"
+#include "rcoap/codec_option.h"
+#include "rcoap/codec_uri.h"
+#include "rcoap/common.h"
+#include "rcoap/exchange.h"
+#include "rcoap/session.h"
+#include "rcoap/transport_conn.h"
+#include "rcoap/transport_tls.h"
+#include "rcoap/transport_ws.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rc_context rc_context;
+typedef struct rc_resource rc_resource;
+
+/* Longest resource path kept ("/a/b/c"), and most options in one request
+ * built by rc_request (URI options plus the caller's). */
+#define RC_APP_PATH_MAX 1024u
+#define RC_APP_MAX_OPTS 64u
+
+/* Events reported through on_log, and the context's log levels
+ * (syslog numbering as in session.h). */
+typedef void (*rc_log_fn)(void *user, int level, const char *text);
+
+typedef struct rc_context_opts {
+  uv_loop_t *loop;          /* required */
+  const rc_mem *mem;        /* NULL: C library; must outlive the context */
+  /* Session settings for every connection (NULL: defaults). */
+  const rc_session_config *session;
+  /* Client TLS context for coaps+tcp / coaps+ws requests; NULL: one is
+   * made on first use that verifies against the system CA store. Not
+   * owned: it must outlive the context. */
+  rc_tls_ctx *client_tls;
+  /* WebSocket client settings for coap+ws requests (Origin etc.). */
+  rc_conn_ws_opts client_ws;
+  uint32_t connect_timeout_ms; /* 0: transport default */
+  uint32_t idle_timeout_ms;    /* server connections; 0: never */
+  /* After a peer's Release with an Alternative-Address, send later
+   * requests for that origin to the alternative (after Hold-Off). */
+  int follow_release;
+  rc_log_fn on_log;
+  void *log_user;
+  int log_level;               /* lines above this level are dropped;
+                                  0: RC_SESSION_LOG_INFO */
+  /* Observer of every message on every connection, both ways (for
+   * "rcoap -v"): dir is '>' for sent, '<' for received. May be NULL. */
+  void (*on_trace)(void *user, char dir, const rc_msg *m);
+  void *trace_user;
+} rc_context_opts;
+
+/* Returns 0 and *out, or RC_ERR_INVAL / RC_ERR_NOMEM. Registers the
+ * /.well-known/core resource. */
+rc_err rc_context_new(rc_context **out, const rc_context_opts *opts);
+
+/*
+ * Closes every listener and connection at once (no Release; use
+ * rc_context_shutdown first for a graceful end), fails outstanding client
+ * requests with RC_ERR_CANCELLED, frees resources. Handles close on later
+ * loop turns: run the loop until it has no more active handles before
+ * freeing the loop itself. NULL ok.
+ */
+void rc_context_free(rc_context *ctx);
+
+/*
+ * Listens for kind on addr ("127.0.0.1:5683", "[::1]:8080", "::").
+ * tls is required for TLS kinds, ws (may be NULL for defaults) for WS kinds.
+ * errbuf gets a sentence on failure. Returns 0 and optionally the bound
+ * port in *port, or the listener's errors (RC_ERR_ADDR_IN_USE, ...).
+ */
+rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
+                         rc_tls_ctx *tls /* not owned, must outlive ctx */,
+                         const rc_ws_config *ws,
+                         uint16_t *port, char *errbuf, size_t errcap);
+
+/*
+ * Graceful shutdown: stops listening and sends every server connection a
+ * Release (RFC 8323 §5.5) with diag as its diagnostic, lets in-flight
+ * exchanges finish, and calls done(arg) once every connection is closed
+ * (or after timeout_ms, closing the rest). Returns 0 or RC_ERR_STATE
+ * (already shutting down).
+ */
+rc_err rc_context_shutdown(rc_context *ctx, const char *diag,
+                           uint32_t timeout_ms, void (*done)(void *arg),
+                           void *arg);
+
+uv_loop_t *rc_context_loop(const rc_context *ctx);
+/* Connections open right now (both directions). */
+size_t rc_context_connections(const rc_context *ctx);
+
+/* ---- resources ---------------------------------------------------------- */
+
+/* A request handler. res is the matched resource; req answers with
+ * rc_respond / rc_exchange_respond (now, or later after rc_xreq_defer). */
+typedef void (*rc_handler)(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                           void *user);
+
+enum rc_resource_flags {
+  /* Also serve every path below this one ("/store" serves "/store/a/b");
+   * the handler reads the full path with rc_req_path(). */
+  RC_RES_PREFIX = 1u << 0,
+  /* Leave it out of /.well-known/core. */
+  RC_RES_HIDDEN = 1u << 1
+};
+
+/*
+ * Registers a resource at path ("/sensors/temp"; "/" for the root). user
+ * is passed to its handlers. Returns 0 and *out (owned by the context;
+ * may be NULL), RC_ERR_INVAL (path not starting with '/' or too long),
+ * RC_ERR_EXISTS, RC_ERR_NOMEM.
+ */
+rc_err rc_resource_add(rc_context *ctx, const char *path, unsigned flags,
+                       void *user, rc_resource **out);
+
+/* Sets the handler for one method (RC_GET ... RC_IPATCH); NULL removes
+ * it. A method without a handler gets 4.05 Method Not Allowed. Returns 0
+ * or RC_ERR_INVAL. */
+rc_err rc_resource_on(rc_resource *res, uint8_t method, rc_handler h);
+
+/*
+ * Adds a link-format attribute shown in /.well-known/core: value NULL for
+ * a flag ("obs"), quoted non-zero for a quoted-string ("title", "rt" with
+ * spaces), otherwise a token ("ct=0"). Copied. Returns 0, RC_ERR_INVAL or
+ * RC_ERR_NOMEM.
+ */
+rc_err rc_resource_attr(rc_resource *res, const char *name, const char *value,
+                        int quoted);
+
+/* Removes and frees a resource (not /.well-known/core). Requests already
+ * deferred by its handlers stay valid. Returns 0 or RC_ERR_NOT_FOUND. */
+rc_err rc_resource_remove(rc_context *ctx, const char *path);
+
+const char *rc_resource_path(const rc_resource *res);
+void *rc_resource_user(const rc_resource *res);
+
+/* ---- helpers for handlers ------------------------------------------------ */
+
+/* The request's path from its Uri-Path options ("/store/a"; "/" when none),
+ * segments percent-encoded where they hold '/', '%' or control bytes.
+ * Returns the length, or RC_ERR_NOBUF. */
+rc_ssize rc_req_path(const rc_xreq *req, char *buf, size_t cap);
+rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap);
+
+/* The request's Uri-Query options joined with '&' (percent-decoded as
+ * they travel). Returns the length, or RC_ERR_NOBUF. */
+rc_ssize rc_msg_query(const rc_msg *m, char *buf, size_t cap);
+
+/* Content-Format of a message, or -1 when absent. */
+int rc_msg_content_format(const rc_msg *m);
+
+/*
+ * Answers with code, an optional Content-Format (-1: none) and payload.
+ * Returns rc_exchange_respond()'s result.
+ */
+rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
+                  const void *payload, size_t len);
+
+/* ---- client ------------------------------------------------------------- */
+
+typedef struct rc_request_opts {
+  /* Extra options (Accept, Content-Format, If-Match, custom, ...), any
+   * order; values only read during rc_request(). */
+  const rc_opt *opts;
+  size_t nopts;
+  const uint8_t *payload; /* copied if the request has to wait */
+  size_t payload_len;
+  uint32_t timeout_ms;    /* 0: RC_EXCHANGE_DEFAULT_TIMEOUT_MS */
+  /* TLS for this request (NULL: the context's client TLS): for --cafile,
+   * --insecure, PSK. Not owned: it must outlive the context. Connections
+   * are shared per origin and TLS context. */
+  rc_tls_ctx *tls;
+} rc_request_opts;
+
+/*
+ * Outcome of a request: status 0 and the response (valid during the
+ * call), or status < 0, resp NULL and detail a sentence for people
+ * (never NULL; "" when rc_strerror(status) says it all).
+ */
+typedef void (*rc_request_cb)(void *arg, rc_err status, const rc_msg *resp,
+                              const char *detail);
+
+/*
+ * Sends method to uri. Schemes: coap+tcp, coaps+tcp, coap+ws, coaps+ws
+ * (and coap+wss); coap, coaps and coaps+wr give RC_ERR_NOT_SUPPORTED.
+ * cb is called exactly once, never from inside this call.
+ * Returns 0, or (cb not called) RC_ERR_INVAL, the URI errors
+ * (RC_ERR_BAD_URI, RC_ERR_BAD_SCHEME, RC_ERR_URI_FRAGMENT, ...),
+ * RC_ERR_NOT_SUPPORTED, RC_ERR_LIMIT (too many options), RC_ERR_NOMEM.
+ */
+rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
+                  const rc_request_opts *opts, rc_request_cb cb, void *arg);
+
+/* Method code for "get", "POST", ...; -1 if unknown. */
+int rc_method_from_name(const char *name);
+
+/* The transport kind for a URI scheme, or -1 (UDP, WebRTC: not here). */
+int rc_scheme_conn_kind(rc_scheme scheme);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,110 @@
+/*
+ * Internal structures of the app layer, shared by its files: the context,
+ * the resource table, and the per-connection "peer" that joins an rc_conn
+ * to its rc_exchange.
+ */
+#ifndef RCOAP_APP_INT_H
+#define RCOAP_APP_INT_H
+
+#include "rcoap/app.h"
+#include "rcoap/transport_listen.h"
+
+#define APP_MAX_LISTENERS 16
+#define APP_RES_BUCKETS 256u
+
+typedef struct app_attr {
+  struct app_attr *next;
+  char *name;
+  char *value; /* NULL: a flag */
+  int quoted;
+} app_attr;
+
+struct rc_resource {
+  rc_resource *next;  /* all resources, sorted by path */
+  rc_resource *hnext; /* hash chain */
+  uint32_t hash;
+  char *path;
+  size_t path_len;
+  unsigned flags;
+  void *user;
+  rc_handler handlers[8]; /* index: method code 1..7 */
+  app_attr *attrs, *attrs_tail;
+};
+
+typedef struct app_creq app_creq;
+typedef struct app_peer app_peer;
+
+/* One connection of the context, in either direction. */
+struct app_peer {
+  rc_context *ctx;
+  rc_conn *conn;
+  rc_exchange *x;
+  app_peer *prev, *next; /* ctx->peers */
+  /* client side */
+  char *origin;          /* origin key; NULL for server connections and
+                            for released client connections */
+  app_creq *wait_head, *wait_tail; /* requests waiting for on_open */
+  uv_timer_t *timer;     /* exchange timeouts; allocated on first use */
+  const char *close_detail; /* during on_closed only */
+  uint8_t open;
+  uint8_t released;
+};
+
+/* A client request of rc_request(). */
+struct app_creq {
+  app_creq *next;
+  app_peer *peer;
+  rc_request_cb cb;
+  void *arg;
+  uint8_t method;
+  uint32_t timeout_ms;
+  size_t nopts;
+  rc_opt *opts;      /* into blob */
+  uint8_t *payload;  /* into blob */
+  size_t payload_len;
+  uint8_t *blob;     /* option values and payload, owned */
+};
+
+struct rc_context {
+  uv_loop_t *loop;
+  const rc_mem *mem;
+  rc_context_opts opts;
+  rc_session_config session;
+  int has_session;
+  rc_listener *listeners[APP_MAX_LISTENERS];
+  size_t nlisteners;
+  rc_resource *resources; /* sorted by path */
+  rc_resource *buckets[APP_RES_BUCKETS];
+  app_peer *peers;
+  size_t npeers;
+  rc_tls_ctx *default_tls; /* owned */
+  /* shutdown */
+  int shutting_down;
+  void (*done)(void *arg);
+  void *done_arg;
+  uv_timer_t *shutdown_timer;
+  int freeing;
+};
+
+/* context.c */
+void rc__app_log(rc_context *ctx, int level, const char *fmt, ...);
+rc_time rc__app_now(const rc_context *ctx);
+app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c);
+extern const rc_conn_callbacks rc__app_conn_callbacks;
+void rc__app_arm_timer(app_peer *p);
+void rc__app_check_shutdown(rc_context *ctx);
+
+/* resource.c */
+void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req);
+void rc__app_resources_free(rc_context *ctx);
+uint32_t rc__app_path_hash(const char *s, size_t n);
+
+/* discovery.c */
+rc_err rc__app_add_well_known_core(rc_context *ctx);
+
+/* client.c */
+void rc__app_peer_opened(app_peer *p);
+void rc__app_peer_fail_waiting(app_peer *p, rc_err reason, const char *detail);
+void rc__app_creq_free(rc_context *ctx, app_creq *r);
+
+#endif

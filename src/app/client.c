@@ -1,0 +1,274 @@
+/*
+ * rc_request(): from a URI to a response. The URI is decomposed into
+ * options (RFC 7252 §6.4, RFC 8323 §8.6), the request is copied into one
+ * allocation, and sent on the origin's connection: an open one is reused,
+ * otherwise one is opened and the request waits for it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app_int.h"
+
+/* Longest URI rc_request() takes. */
+#define CLIENT_URI_MAX 2048u
+
+int rc_scheme_conn_kind(rc_scheme scheme) {
+  switch (scheme) {
+  case RC_SCHEME_COAP_TCP:
+    return RC_CONN_TCP;
+  case RC_SCHEME_COAPS_TCP:
+    return RC_CONN_TLS;
+  case RC_SCHEME_COAP_WS:
+    return RC_CONN_WS;
+  case RC_SCHEME_COAPS_WS:
+    return RC_CONN_TLS_WS;
+  default:
+    return -1;
+  }
+}
+
+int rc_method_from_name(const char *name) {
+  static const char *const names[] = {NULL,     "get",   "post",  "put",
+                                      "delete", "fetch", "patch", "ipatch"};
+  for (int i = 1; i < 8; i++)
+    if (!strcasecmp(name, names[i]))
+      return i;
+  return -1;
+}
+
+void rc__app_creq_free(rc_context *ctx, app_creq *r) {
+  ctx->mem->free(r, ctx->mem->user);
+}
+
+static void creq_done(void *arg, rc_err status, const rc_msg *resp) {
+  app_creq *r = arg;
+  app_peer *p = r->peer;
+  rc_context *ctx = p->ctx;
+  char detail[160] = "";
+  if (status == RC_ERR_TIMEOUT)
+    snprintf(detail, sizeof detail, "no response within %u ms",
+             r->timeout_ms ? r->timeout_ms : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
+  else if (status < 0 && p->close_detail)
+    snprintf(detail, sizeof detail, "%s", p->close_detail);
+  rc_request_cb cb = r->cb;
+  void *cb_arg = r->arg;
+  rc__app_creq_free(ctx, r);
+  cb(cb_arg, status, resp, detail);
+}
+
+static rc_err creq_send(app_creq *r) {
+  app_peer *p = r->peer;
+  rc_outmsg m = {r->method, r->opts, r->nopts, r->payload, r->payload_len};
+  rc_err err = rc_exchange_request(p->x, &m, r->timeout_ms,
+                                   rc__app_now(p->ctx), creq_done, r, NULL);
+  if (err)
+    return err;
+  rc_conn_flush(p->conn);
+  rc__app_arm_timer(p);
+  return RC_OK;
+}
+
+void rc__app_peer_opened(app_peer *p) {
+  while (p->wait_head) {
+    app_creq *r = p->wait_head;
+    p->wait_head = r->next;
+    if (!p->wait_head)
+      p->wait_tail = NULL;
+    rc_err err = creq_send(r);
+    if (err) {
+      rc_request_cb cb = r->cb;
+      void *arg = r->arg;
+      rc__app_creq_free(p->ctx, r);
+      cb(arg, err, NULL, rc_strerror(err));
+    }
+  }
+}
+
+void rc__app_peer_fail_waiting(app_peer *p, rc_err reason, const char *detail) {
+  while (p->wait_head) {
+    app_creq *r = p->wait_head;
+    p->wait_head = r->next;
+    rc_request_cb cb = r->cb;
+    void *arg = r->arg;
+    rc__app_creq_free(p->ctx, r);
+    cb(arg, reason, NULL, detail ? detail : "");
+  }
+  p->wait_tail = NULL;
+}
+
+/* Copies options and payload into one allocation. */
+static app_creq *creq_new(rc_context *ctx, uint8_t method, const rc_opt *opts,
+                          size_t nopts, const rc_request_opts *ro) {
+  size_t vals = 0;
+  for (size_t i = 0; i < nopts; i++)
+    vals += opts[i].len;
+  size_t plen = ro ? ro->payload_len : 0;
+  size_t size = sizeof(app_creq) + nopts * sizeof(rc_opt) + vals + plen;
+  app_creq *r = ctx->mem->malloc(size, ctx->mem->user);
+  if (!r)
+    return NULL;
+  memset(r, 0, sizeof *r);
+  r->method = method;
+  r->timeout_ms = ro ? ro->timeout_ms : 0;
+  r->opts = (rc_opt *)(r + 1);
+  uint8_t *v = (uint8_t *)(r->opts + nopts);
+  for (size_t i = 0; i < nopts; i++) {
+    r->opts[i] = opts[i];
+    if (opts[i].len)
+      memcpy(v, opts[i].val, opts[i].len);
+    r->opts[i].val = v;
+    v += opts[i].len;
+  }
+  r->nopts = nopts;
+  r->payload = v;
+  r->payload_len = plen;
+  if (plen)
+    memcpy(v, ro->payload, plen);
+  return r;
+}
+
+static rc_tls_ctx *client_tls(rc_context *ctx, const rc_request_opts *ro,
+                              rc_err *err) {
+  if (ro && ro->tls)
+    return ro->tls;
+  if (ctx->opts.client_tls)
+    return ctx->opts.client_tls;
+  if (!ctx->default_tls) {
+    rc_tls_config cfg;
+    rc_tls_config_init(&cfg, RC_TLS_CLIENT);
+    char errbuf[256];
+    *err = rc_tls_ctx_new(&cfg, &ctx->default_tls, errbuf, sizeof errbuf);
+    if (*err) {
+      rc__app_log(ctx, RC_SESSION_LOG_ERR, "TLS: %s", errbuf);
+      return NULL;
+    }
+  }
+  return ctx->default_tls;
+}
+
+static app_peer *find_origin(rc_context *ctx, const char *key) {
+  for (app_peer *p = ctx->peers; p; p = p->next)
+    if (p->origin && !p->released && !strcmp(p->origin, key))
+      return p;
+  return NULL;
+}
+
+static app_peer *open_origin(rc_context *ctx, const char *key,
+                             rc_conn_kind kind, const rc_uri *u,
+                             rc_tls_ctx *tls, rc_err *err) {
+  char host[RC_URI_HOST_MAX + 1];
+  if (u->host_len > RC_URI_HOST_MAX) {
+    *err = RC_ERR_BAD_HOST;
+    return NULL;
+  }
+  memcpy(host, u->host, u->host_len);
+  host[u->host_len] = 0;
+  app_peer *p = rc__app_peer_new(ctx, NULL);
+  size_t klen = strlen(key) + 1;
+  if (!p || !(p->origin = ctx->mem->malloc(klen, ctx->mem->user))) {
+    if (p) {
+      p->conn = NULL;
+    }
+    *err = RC_ERR_NOMEM;
+    goto fail;
+  }
+  memcpy(p->origin, key, klen);
+  rc_conn_connect_opts co;
+  rc_conn_connect_opts_init(&co, ctx->loop, kind, host, u->port);
+  co.tls = tls;
+  co.ws = ctx->opts.client_ws;
+  co.session = ctx->has_session ? &ctx->session : NULL;
+  co.connect_timeout_ms = ctx->opts.connect_timeout_ms;
+  co.cb = rc__app_conn_callbacks;
+  co.user = p;
+  co.mem = ctx->mem;
+  *err = rc_conn_connect(&co, &p->conn);
+  if (*err)
+    goto fail;
+  return p;
+fail:
+  if (p) {
+    /* Unlink the half-made peer. */
+    if (p->prev)
+      p->prev->next = p->next;
+    else
+      ctx->peers = p->next;
+    if (p->next)
+      p->next->prev = p->prev;
+    ctx->npeers--;
+    ctx->mem->free(p->origin, ctx->mem->user);
+    ctx->mem->free(p, ctx->mem->user);
+  }
+  return NULL;
+}
+
+rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
+                  const rc_request_opts *ro, rc_request_cb cb, void *arg) {
+  if (!ctx || !uri || !cb || !rc_code_is_request(method))
+    return RC_ERR_INVAL;
+  size_t ulen = strlen(uri);
+  if (ulen > CLIENT_URI_MAX)
+    return RC_ERR_BAD_URI;
+  rc_uri u;
+  rc_err err = rc_uri_parse(uri, ulen, &u);
+  if (err)
+    return err;
+  int kind = rc_scheme_conn_kind(u.scheme);
+  if (kind < 0)
+    return RC_ERR_NOT_SUPPORTED;
+  if (ctx->shutting_down)
+    return RC_ERR_STATE;
+
+  rc_opt opts[RC_APP_MAX_OPTS];
+  uint8_t scratch[RC_URI_SCRATCH_MAX(CLIENT_URI_MAX)];
+  size_t n = 0, slen = 0;
+  err = rc_uri_to_opts(&u, 0, opts, RC_APP_MAX_OPTS, &n, scratch,
+                       sizeof scratch, &slen);
+  if (err)
+    return err;
+  size_t extra = ro ? ro->nopts : 0;
+  if (n + extra > RC_APP_MAX_OPTS)
+    return RC_ERR_LIMIT;
+  for (size_t i = 0; i < extra; i++)
+    opts[n++] = ro->opts[i];
+  rc_opts_sort(opts, n);
+
+  rc_tls_ctx *tls = NULL;
+  if (kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS) {
+    tls = client_tls(ctx, ro, &err);
+    if (!tls)
+      return err ? err : RC_ERR_TLS;
+  }
+  char key[RC_URI_HOST_MAX + 64];
+  snprintf(key, sizeof key, "%d|%.*s|%u|%p", kind, (int)u.host_len, u.host,
+           u.port, (void *)tls);
+
+  app_creq *r = creq_new(ctx, method, opts, n, ro);
+  if (!r)
+    return RC_ERR_NOMEM;
+  r->cb = cb;
+  r->arg = arg;
+  app_peer *p = find_origin(ctx, key);
+  if (!p) {
+    p = open_origin(ctx, key, (rc_conn_kind)kind, &u, tls, &err);
+    if (!p) {
+      rc__app_creq_free(ctx, r);
+      return err;
+    }
+  }
+  r->peer = p;
+  if (p->open && p->x) {
+    err = creq_send(r);
+    if (err)
+      rc__app_creq_free(ctx, r);
+    return err;
+  }
+  if (p->wait_tail)
+    p->wait_tail->next = r;
+  else
+    p->wait_head = r;
+  p->wait_tail = r;
+  return RC_OK;
+}

@@ -1,0 +1,378 @@
+/*
+ * The rc_context: listeners, the set of live connections ("peers", each an
+ * rc_conn joined to an rc_exchange), the glue that carries connection
+ * events into the exchange layer, and graceful shutdown.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "app_int.h"
+
+void rc__app_log(rc_context *ctx, int level, const char *fmt, ...) {
+  if (!ctx->opts.on_log || level > ctx->opts.log_level)
+    return;
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  ctx->opts.on_log(ctx->opts.log_user, level, line);
+}
+
+rc_time rc__app_now(const rc_context *ctx) { return uv_now(ctx->loop); }
+
+rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
+  if (!out || !opts || !opts->loop)
+    return RC_ERR_INVAL;
+  const rc_mem *mem = opts->mem ? opts->mem : rc_mem_default();
+  rc_context *ctx = mem->malloc(sizeof *ctx, mem->user);
+  if (!ctx)
+    return RC_ERR_NOMEM;
+  memset(ctx, 0, sizeof *ctx);
+  ctx->loop = opts->loop;
+  ctx->mem = mem;
+  ctx->opts = *opts;
+  if (!ctx->opts.log_level)
+    ctx->opts.log_level = RC_SESSION_LOG_INFO;
+  if (opts->session) {
+    ctx->session = *opts->session;
+    ctx->has_session = 1;
+  }
+  rc_err err = rc__app_add_well_known_core(ctx);
+  if (err) {
+    rc__app_resources_free(ctx);
+    mem->free(ctx, mem->user);
+    return err;
+  }
+  *out = ctx;
+  return RC_OK;
+}
+
+uv_loop_t *rc_context_loop(const rc_context *ctx) { return ctx->loop; }
+
+size_t rc_context_connections(const rc_context *ctx) { return ctx->npeers; }
+
+/* ---- peers ---------------------------------------------------------------- */
+
+/* libuv handles outlive their owners until their close callback runs, so
+ * they come from the C library, not from the context's allocator. */
+static void app_handle_closed(uv_handle_t *h) { free(h); }
+
+static void peer_on_timer(uv_timer_t *t) {
+  app_peer *p = t->data;
+  if (!p->x)
+    return;
+  rc_exchange_handle_expiry(p->x, rc__app_now(p->ctx));
+  rc_conn_flush(p->conn);
+  rc__app_arm_timer(p);
+}
+
+void rc__app_arm_timer(app_peer *p) {
+  if (!p->x)
+    return;
+  rc_time due = rc_exchange_expiry(p->x);
+  if (due == RC_TIME_NEVER) {
+    if (p->timer)
+      uv_timer_stop(p->timer);
+    return;
+  }
+  if (!p->timer) {
+    p->timer = malloc(sizeof *p->timer);
+    if (!p->timer)
+      return; /* timeouts then wait for the connection's end */
+    uv_timer_init(p->ctx->loop, p->timer);
+    p->timer->data = p;
+  }
+  rc_time now = rc__app_now(p->ctx);
+  uv_timer_start(p->timer, peer_on_timer, due > now ? due - now : 0, 0);
+}
+
+static void peer_on_exchange_log(void *user, int level, const char *text) {
+  app_peer *p = user;
+  rc__app_log(p->ctx, level, "%s", text);
+}
+
+/* Creates the exchange once the connection's session exists. */
+static rc_err peer_attach_exchange(app_peer *p) {
+  if (p->x)
+    return RC_OK;
+  rc_session *s = rc_conn_session(p->conn);
+  if (!s)
+    return RC_ERR_STATE;
+  uint8_t seed[16];
+  if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+    return RC_ERR_IO;
+  rc_exchange_callbacks xcb = {rc__app_dispatch, peer_on_exchange_log};
+  return rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed, p->ctx->mem);
+}
+
+app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
+  app_peer *p = ctx->mem->malloc(sizeof *p, ctx->mem->user);
+  if (!p)
+    return NULL;
+  memset(p, 0, sizeof *p);
+  p->ctx = ctx;
+  p->conn = c;
+  p->next = ctx->peers;
+  if (ctx->peers)
+    ctx->peers->prev = p;
+  ctx->peers = p;
+  ctx->npeers++;
+  return p;
+}
+
+static void peer_free(app_peer *p) {
+  rc_context *ctx = p->ctx;
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    ctx->peers = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  ctx->npeers--;
+  if (p->timer) {
+    uv_timer_stop(p->timer);
+    uv_close((uv_handle_t *)p->timer, app_handle_closed);
+  }
+  rc_exchange_del(p->x);
+  ctx->mem->free(p->origin, ctx->mem->user);
+  ctx->mem->free(p, ctx->mem->user);
+}
+
+static void peer_on_open(void *user, rc_conn *c) {
+  app_peer *p = user;
+  (void)c;
+  p->open = 1;
+  if (peer_attach_exchange(p) != RC_OK) {
+    rc_conn_close(c, RC_CONN_CLOSE_RESET);
+    return;
+  }
+  rc__app_peer_opened(p);
+}
+
+static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
+  app_peer *p = user;
+  (void)c;
+  if (p->ctx->opts.on_trace)
+    p->ctx->opts.on_trace(p->ctx->opts.trace_user, '<', m);
+  if (!p->x && peer_attach_exchange(p) != RC_OK)
+    return -1;
+  rc_err err = rc_exchange_on_message(p->x, m, rc__app_now(p->ctx));
+  if (err == RC_ERR_NOMEM)
+    return -1;
+  if (p->released && p->origin == NULL && rc_exchange_outstanding(p->x) == 0 &&
+      rc_exchange_unanswered(p->x) == 0 && !rc_conn_is_server(c))
+    rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
+  rc__app_arm_timer(p);
+  return 0;
+}
+
+static void peer_on_release(void *user, rc_conn *c,
+                            const rc_session_release_info *info) {
+  app_peer *p = user;
+  rc_context *ctx = p->ctx;
+  char addr[64] = "";
+  rc_conn_peer_addr(c, addr, sizeof addr);
+  rc__app_log(ctx, RC_SESSION_LOG_INFO,
+              "%s released the connection%s%.*s%s%.*s", addr,
+              info->n_alt ? "; alternative address " : "",
+              info->n_alt ? (int)info->alt_len[0] : 0,
+              info->n_alt ? info->alt[0] : "", info->diag ? ": " : "",
+              info->diag ? (int)info->diag_len : 0,
+              info->diag ? info->diag : "");
+  p->released = 1;
+  /* RFC 8323 §5.5: after a Release no new requests go on this connection;
+   * forget it as the origin's connection so the next request opens a new
+   * one, and close it once what is in flight has finished. */
+  ctx->mem->free(p->origin, ctx->mem->user);
+  p->origin = NULL;
+  if (!p->x || (rc_exchange_outstanding(p->x) == 0 &&
+                rc_exchange_unanswered(p->x) == 0))
+    rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
+}
+
+static void peer_on_abort(void *user, rc_conn *c,
+                          const rc_session_abort_info *info) {
+  app_peer *p = user;
+  char addr[64] = "";
+  rc_conn_peer_addr(c, addr, sizeof addr);
+  rc__app_log(p->ctx, RC_SESSION_LOG_WARN, "%s aborted the connection: %.*s",
+              addr, info->diag ? (int)info->diag_len : 0,
+              info->diag ? info->diag : "(no diagnostic)");
+}
+
+static int peer_custody_ready(void *user, rc_conn *c) {
+  app_peer *p = user;
+  (void)c;
+  return !p->x || rc_exchange_unanswered(p->x) == 0;
+}
+
+static void peer_on_log(void *user, rc_conn *c, int level, const char *text) {
+  app_peer *p = user;
+  char addr[64] = "";
+  rc_conn_peer_addr(c, addr, sizeof addr);
+  rc__app_log(p->ctx, level, "%s: %s", addr, text);
+}
+
+static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
+                           const char *detail) {
+  app_peer *p = user;
+  rc_context *ctx = p->ctx;
+  (void)c;
+  p->close_detail = detail;
+  rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
+  if (p->x)
+    rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
+  peer_free(p);
+  rc__app_check_shutdown(ctx);
+}
+
+const rc_conn_callbacks rc__app_conn_callbacks = {
+    .on_open = peer_on_open,
+    .on_message = peer_on_message,
+    .on_release = peer_on_release,
+    .on_abort = peer_on_abort,
+    .custody_ready = peer_custody_ready,
+    .on_log = peer_on_log,
+    .on_closed = peer_on_closed,
+};
+
+/* ---- listening ------------------------------------------------------------ */
+
+static int ctx_on_accept(void *user, rc_listener *l, rc_conn *c) {
+  rc_context *ctx = user;
+  (void)l;
+  if (ctx->shutting_down)
+    return -1;
+  app_peer *p = rc__app_peer_new(ctx, c);
+  if (!p)
+    return -1;
+  p->open = 0;
+  rc_conn_set_callbacks(c, &rc__app_conn_callbacks, p);
+  return 0;
+}
+
+rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
+                         rc_tls_ctx *tls, const rc_ws_config *ws,
+                         uint16_t *port, char *errbuf, size_t errcap) {
+  if (!ctx || !addr)
+    return RC_ERR_INVAL;
+  if (ctx->nlisteners == APP_MAX_LISTENERS)
+    return RC_ERR_LIMIT;
+  rc_listener_opts lo;
+  rc_listener_opts_init(&lo, ctx->loop, kind, addr, ctx_on_accept, ctx);
+  lo.tls = tls;
+  lo.ws = ws;
+  lo.session = ctx->has_session ? &ctx->session : NULL;
+  lo.idle_timeout_ms = ctx->opts.idle_timeout_ms;
+  lo.mem = ctx->mem;
+  rc_listener *l;
+  rc_err err = rc_listener_new(&lo, &l, errbuf, errcap);
+  if (err)
+    return err;
+  ctx->listeners[ctx->nlisteners++] = l;
+  if (port)
+    *port = rc_listener_port(l);
+  return RC_OK;
+}
+
+/* ---- shutdown ------------------------------------------------------------- */
+
+static void ctx_finish_shutdown(rc_context *ctx) {
+  if (ctx->shutdown_timer) {
+    uv_timer_stop(ctx->shutdown_timer);
+    uv_close((uv_handle_t *)ctx->shutdown_timer, app_handle_closed);
+    ctx->shutdown_timer = NULL;
+  }
+  void (*done)(void *) = ctx->done;
+  ctx->done = NULL;
+  if (done)
+    done(ctx->done_arg);
+}
+
+void rc__app_check_shutdown(rc_context *ctx) {
+  if (ctx->shutting_down && ctx->npeers == 0 && !ctx->freeing)
+    ctx_finish_shutdown(ctx);
+}
+
+static void ctx_on_shutdown_timeout(uv_timer_t *t) {
+  rc_context *ctx = t->data;
+  rc__app_log(ctx, RC_SESSION_LOG_WARN,
+              "shutdown: %zu connection(s) still open after the timeout; "
+              "closing them", ctx->npeers);
+  for (app_peer *p = ctx->peers; p; p = p->next)
+    rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
+}
+
+static void ctx_close_listeners(rc_context *ctx) {
+  for (size_t i = 0; i < ctx->nlisteners; i++)
+    rc_listener_free(ctx->listeners[i]);
+  ctx->nlisteners = 0;
+}
+
+rc_err rc_context_shutdown(rc_context *ctx, const char *diag,
+                           uint32_t timeout_ms, void (*done)(void *arg),
+                           void *arg) {
+  if (ctx->shutting_down)
+    return RC_ERR_STATE;
+  ctx->shutting_down = 1;
+  ctx->done = done;
+  ctx->done_arg = arg;
+  ctx_close_listeners(ctx);
+  for (app_peer *p = ctx->peers; p; p = p->next) {
+    if (rc_conn_is_server(p->conn))
+      rc_conn_release(p->conn, NULL, 0, RC_SESSION_NO_HOLD_OFF, diag);
+    else
+      rc_conn_close(p->conn, RC_CONN_CLOSE_FLUSH);
+  }
+  if (ctx->npeers == 0) {
+    ctx_finish_shutdown(ctx);
+    return RC_OK;
+  }
+  ctx->shutdown_timer = malloc(sizeof *ctx->shutdown_timer);
+  if (ctx->shutdown_timer) {
+    uv_timer_init(ctx->loop, ctx->shutdown_timer);
+    ctx->shutdown_timer->data = ctx;
+    uv_timer_start(ctx->shutdown_timer, ctx_on_shutdown_timeout,
+                   timeout_ms ? timeout_ms : 5000, 0);
+  }
+  return RC_OK;
+}
+
+/* Callbacks of a connection whose context is gone: ignore everything. */
+static int detached_message(void *user, rc_conn *c, const rc_msg *m) {
+  (void)user;
+  (void)c;
+  (void)m;
+  return 0;
+}
+
+void rc_context_free(rc_context *ctx) {
+  if (!ctx)
+    return;
+  ctx->freeing = 1;
+  ctx_close_listeners(ctx);
+  /* Closing reports on_closed later; detach every peer now so those
+   * callbacks (which would touch ctx) never run, and fail its requests. */
+  while (ctx->peers) {
+    app_peer *p = ctx->peers;
+    static const rc_conn_callbacks none = {.on_message = detached_message};
+    rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
+    if (p->x)
+      rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
+    rc_conn_set_callbacks(p->conn, &none, NULL);
+    rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
+    peer_free(p);
+  }
+  if (ctx->shutdown_timer) {
+    uv_timer_stop(ctx->shutdown_timer);
+    uv_close((uv_handle_t *)ctx->shutdown_timer, app_handle_closed);
+  }
+  rc__app_resources_free(ctx);
+  if (ctx->default_tls)
+    rc_tls_ctx_free(ctx->default_tls);
+  ctx->mem->free(ctx, ctx->mem->user);
+}

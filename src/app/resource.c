@@ -1,0 +1,295 @@
+/*
+ * The resource table and request dispatch: resources by exact path in a
+ * hash table (plus prefix resources that serve a whole subtree), the
+ * request's path built once from its Uri-Path options, and the automatic
+ * answers 4.04 and 4.05. Also the small helpers handlers use to read a
+ * request and answer it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "app_int.h"
+
+uint32_t rc__app_path_hash(const char *s, size_t n) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ (uint8_t)s[i]) * 16777619u;
+  return h;
+}
+
+static rc_resource *res_find(rc_context *ctx, const char *path, size_t n) {
+  uint32_t h = rc__app_path_hash(path, n);
+  for (rc_resource *r = ctx->buckets[h % APP_RES_BUCKETS]; r; r = r->hnext)
+    if (r->hash == h && r->path_len == n && !memcmp(r->path, path, n))
+      return r;
+  return NULL;
+}
+
+rc_err rc_resource_add(rc_context *ctx, const char *path, unsigned flags,
+                       void *user, rc_resource **out) {
+  if (!ctx || !path || path[0] != '/')
+    return RC_ERR_INVAL;
+  size_t n = strlen(path);
+  if (n > 1 && path[n - 1] == '/')
+    n--; /* "/store/" is "/store" */
+  if (n >= RC_APP_PATH_MAX)
+    return RC_ERR_INVAL;
+  if (res_find(ctx, path, n))
+    return RC_ERR_EXISTS;
+  rc_resource *r = ctx->mem->malloc(sizeof *r, ctx->mem->user);
+  if (!r)
+    return RC_ERR_NOMEM;
+  memset(r, 0, sizeof *r);
+  r->path = ctx->mem->malloc(n + 1, ctx->mem->user);
+  if (!r->path) {
+    ctx->mem->free(r, ctx->mem->user);
+    return RC_ERR_NOMEM;
+  }
+  memcpy(r->path, path, n);
+  r->path[n] = 0;
+  r->path_len = n;
+  r->flags = flags;
+  r->user = user;
+  r->hash = rc__app_path_hash(r->path, n);
+  rc_resource **b = &ctx->buckets[r->hash % APP_RES_BUCKETS];
+  r->hnext = *b;
+  *b = r;
+  rc_resource **pp = &ctx->resources;
+  while (*pp && strcmp((*pp)->path, r->path) < 0)
+    pp = &(*pp)->next;
+  r->next = *pp;
+  *pp = r;
+  if (out)
+    *out = r;
+  return RC_OK;
+}
+
+rc_err rc_resource_on(rc_resource *res, uint8_t method, rc_handler h) {
+  if (!res || method < RC_GET || method > RC_IPATCH)
+    return RC_ERR_INVAL;
+  res->handlers[method] = h;
+  return RC_OK;
+}
+
+rc_err rc_resource_attr(rc_resource *res, const char *name, const char *value,
+                        int quoted) {
+  if (!res || !name || !*name)
+    return RC_ERR_INVAL;
+  /* The context's allocator is reached through the table that owns res;
+   * attributes use the C library like the strings of the path. */
+  const rc_mem *mem = rc_mem_default();
+  app_attr *a = mem->malloc(sizeof *a, mem->user);
+  if (!a)
+    return RC_ERR_NOMEM;
+  memset(a, 0, sizeof *a);
+  size_t nl = strlen(name) + 1;
+  a->name = mem->malloc(nl, mem->user);
+  if (a->name)
+    memcpy(a->name, name, nl);
+  if (value) {
+    size_t vl = strlen(value) + 1;
+    a->value = mem->malloc(vl, mem->user);
+    if (a->value)
+      memcpy(a->value, value, vl);
+  }
+  if (!a->name || (value && !a->value)) {
+    mem->free(a->name, mem->user);
+    mem->free(a->value, mem->user);
+    mem->free(a, mem->user);
+    return RC_ERR_NOMEM;
+  }
+  a->quoted = quoted;
+  if (res->attrs_tail)
+    res->attrs_tail->next = a;
+  else
+    res->attrs = a;
+  res->attrs_tail = a;
+  return RC_OK;
+}
+
+static void res_free(rc_context *ctx, rc_resource *r) {
+  const rc_mem *mem = rc_mem_default();
+  for (app_attr *a = r->attrs; a;) {
+    app_attr *n = a->next;
+    mem->free(a->name, mem->user);
+    mem->free(a->value, mem->user);
+    mem->free(a, mem->user);
+    a = n;
+  }
+  ctx->mem->free(r->path, ctx->mem->user);
+  ctx->mem->free(r, ctx->mem->user);
+}
+
+rc_err rc_resource_remove(rc_context *ctx, const char *path) {
+  size_t n = strlen(path);
+  if (n > 1 && path[n - 1] == '/')
+    n--;
+  rc_resource *r = res_find(ctx, path, n);
+  if (!r || !strcmp(r->path, "/.well-known/core"))
+    return RC_ERR_NOT_FOUND;
+  rc_resource **pp = &ctx->buckets[r->hash % APP_RES_BUCKETS];
+  while (*pp != r)
+    pp = &(*pp)->hnext;
+  *pp = r->hnext;
+  for (pp = &ctx->resources; *pp != r; pp = &(*pp)->next)
+    ;
+  *pp = r->next;
+  res_free(ctx, r);
+  return RC_OK;
+}
+
+void rc__app_resources_free(rc_context *ctx) {
+  while (ctx->resources) {
+    rc_resource *r = ctx->resources;
+    ctx->resources = r->next;
+    res_free(ctx, r);
+  }
+  memset(ctx->buckets, 0, sizeof ctx->buckets);
+}
+
+const char *rc_resource_path(const rc_resource *res) { return res->path; }
+void *rc_resource_user(const rc_resource *res) { return res->user; }
+
+/* ---- reading requests ------------------------------------------------------ */
+
+static int path_needs_escape(uint8_t c) {
+  return c == '/' || c == '%' || c < 0x21 || c == 0x7f;
+}
+
+rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = 0;
+  rc_opt_iter it;
+  rc_opt o;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    if (o.num < RC_OPT_URI_PATH)
+      continue;
+    if (o.num > RC_OPT_URI_PATH)
+      break;
+    if (n + 1 >= cap)
+      return RC_ERR_NOBUF;
+    buf[n++] = '/';
+    for (uint32_t i = 0; i < o.len; i++) {
+      uint8_t c = o.val[i];
+      if (path_needs_escape(c)) {
+        if (n + 3 >= cap)
+          return RC_ERR_NOBUF;
+        buf[n++] = '%';
+        buf[n++] = hex[c >> 4];
+        buf[n++] = hex[c & 15];
+      } else {
+        if (n + 1 >= cap)
+          return RC_ERR_NOBUF;
+        buf[n++] = (char)c;
+      }
+    }
+  }
+  if (n == 0) {
+    if (cap < 2)
+      return RC_ERR_NOBUF;
+    buf[n++] = '/';
+  }
+  buf[n] = 0;
+  return (rc_ssize)n;
+}
+
+rc_ssize rc_req_path(const rc_xreq *req, char *buf, size_t cap) {
+  const rc_msg *m = rc_xreq_msg(req);
+  if (!m)
+    return RC_ERR_STATE;
+  return rc_msg_path(m, buf, cap);
+}
+
+rc_ssize rc_msg_query(const rc_msg *m, char *buf, size_t cap) {
+  size_t n = 0;
+  rc_opt_iter it;
+  rc_opt o;
+  if (cap == 0)
+    return RC_ERR_NOBUF;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    if (o.num != RC_OPT_URI_QUERY)
+      continue;
+    size_t need = o.len + (n ? 1 : 0);
+    if (n + need >= cap)
+      return RC_ERR_NOBUF;
+    if (n)
+      buf[n++] = '&';
+    memcpy(buf + n, o.val, o.len);
+    n += o.len;
+  }
+  buf[n] = 0;
+  return (rc_ssize)n;
+}
+
+int rc_msg_content_format(const rc_msg *m) {
+  rc_opt o;
+  uint32_t v;
+  if (!rc_msg_find_opt(m, RC_OPT_CONTENT_FORMAT, &o) ||
+      rc_opt_uint(&o, &v) != RC_OK)
+    return -1;
+  return (int)v;
+}
+
+rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
+                  const void *payload, size_t len) {
+  uint8_t cf[4];
+  rc_opt opt;
+  rc_outmsg m = {code, NULL, 0, payload, len};
+  if (content_format >= 0) {
+    opt.num = RC_OPT_CONTENT_FORMAT;
+    opt.len = (uint32_t)rc_opt_uint_encode((uint32_t)content_format, cf);
+    opt.val = cf;
+    m.opts = &opt;
+    m.nopts = 1;
+  }
+  return rc_exchange_respond(req, &m);
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static rc_resource *res_match(rc_context *ctx, const char *path, size_t n) {
+  rc_resource *r = res_find(ctx, path, n);
+  if (r)
+    return r;
+  /* The longest prefix resource that is an ancestor of path. */
+  rc_resource *best = NULL;
+  for (rc_resource *p = ctx->resources; p; p = p->next) {
+    if (!(p->flags & RC_RES_PREFIX) || p->path_len > n)
+      continue;
+    int root = p->path_len == 1;
+    if (!memcmp(p->path, path, p->path_len) &&
+        (root || path[p->path_len] == '/') &&
+        (!best || p->path_len > best->path_len))
+      best = p;
+  }
+  return best;
+}
+
+void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
+  app_peer *peer = user;
+  rc_context *ctx = peer->ctx;
+  const rc_msg *m = rc_xreq_msg(req);
+  (void)x;
+  char path[RC_APP_PATH_MAX];
+  rc_ssize n = rc_msg_path(m, path, sizeof path);
+  if (n < 0) {
+    rc_respond(req, RC_REQUEST_ENTITY_TOO_LARGE, RC_CF_TEXT_PLAIN,
+               "path too long", 13);
+    return;
+  }
+  rc_resource *r = res_match(ctx, path, (size_t)n);
+  if (!r) {
+    rc_respond(req, RC_NOT_FOUND, -1, NULL, 0);
+    return;
+  }
+  rc_handler h = m->code <= RC_IPATCH ? r->handlers[m->code] : NULL;
+  if (!h) {
+    /* RFC 7252 §5.9.2.6: 4.05 when the resource does not support the
+     * method. */
+    rc_respond(req, RC_METHOD_NOT_ALLOWED, -1, NULL, 0);
+    return;
+  }
+  h(ctx, r, req, r->user);
+}
