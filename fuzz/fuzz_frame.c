@@ -1,0 +1,127 @@
+/*
+ * Fuzz target for rc_frame_reader: the stream after the first three bytes
+ * is fed in pieces whose sizes come from a generator seeded by bytes 1-2;
+ * byte 0 sets the maximum message size. Every event (message, oversize
+ * report, error) must match a reference walk over the whole buffer with
+ * rc_tcp_hdr_parse and rc_msg_parse.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcoap/codec_frame.h"
+#include "rcoap/codec_msg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_EVENTS 4096
+
+typedef struct ev {
+  int kind; /* RC_FRAME_MSG, RC_FRAME_OVERSIZE, or an rc_err */
+  uint8_t code;
+  const uint8_t *token;
+  uint32_t token_len;
+  size_t payload_len, opts_len;
+} ev;
+
+static void fz_check(int cond) {
+  if (!cond)
+    abort();
+}
+
+/* Reference: the events the stream must produce. */
+static size_t reference(const uint8_t *s, size_t len, size_t max, size_t cap,
+                        ev *out) {
+  size_t n = 0, off = 0;
+  while (off < len && n < MAX_EVENTS) {
+    rc_tcp_hdr h;
+    rc_ssize hn = rc_tcp_hdr_parse(s + off, len - off, &h);
+    if (hn == RC_ERR_NEED_MORE)
+      break;
+    if (hn < 0) {
+      out[n++] = (ev){(int)hn, 0, NULL, 0, 0, 0};
+      break;
+    }
+    uint64_t total = (uint64_t)hn + h.token_len + h.body_len;
+    if (total > max) {
+      if (h.token_len > cap) {
+        out[n++] = (ev){RC_FRAME_OVERSIZE, h.code, NULL, 0, 0, 0};
+      } else {
+        if (len - off - (size_t)hn < h.token_len)
+          break;
+        out[n++] = (ev){RC_FRAME_OVERSIZE, h.code, s + off + hn, h.token_len,
+                        0, 0};
+      }
+      if (total > len - off)
+        break;
+      off += (size_t)total;
+      continue;
+    }
+    if (total > len - off)
+      break;
+    rc_msg m;
+    rc_err rc = rc_msg_parse(RC_FRAMING_TCP, s + off, (size_t)total, &m);
+    if (rc) {
+      out[n++] = (ev){rc, 0, NULL, 0, 0, 0};
+      break;
+    }
+    out[n++] = (ev){RC_FRAME_MSG, m.code, m.token, m.token_len,
+                    m.payload_len, m.opts_len};
+    off += (size_t)total;
+  }
+  return n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  if (size < 3)
+    return 0;
+  size_t max = (size_t)data[0] * 4, cap = max + (data[1] & 0x40 ? 37 : 0);
+  uint32_t seed = (uint32_t)data[1] << 8 | data[2] | 1;
+  const uint8_t *s = data + 3;
+  size_t len = size - 3;
+  static ev want[MAX_EVENTS];
+  size_t nwant = reference(s, len, max, cap, want), got = 0;
+
+  uint8_t *rbuf = malloc(cap ? cap : 1);
+  rc_frame_reader r;
+  fz_check(rc_frame_reader_init(&r, rbuf, cap, max) == RC_OK);
+  size_t off = 0;
+  int dead = 0;
+  while (off < len && !dead && got < MAX_EVENTS) {
+    seed = seed * 1103515245u + 12345u;
+    size_t piece = 1 + (seed >> 16) % (data[1] & 0x80 ? 5 : 300);
+    if (piece > len - off)
+      piece = len - off;
+    /* a copy of exactly the piece, so reads past it are caught */
+    uint8_t *in = malloc(piece);
+    memcpy(in, s + off, piece);
+    const uint8_t *p = in;
+    size_t left = piece;
+    while (left > 0) {
+      rc_frame_event e;
+      rc_msg m;
+      rc_ssize n = rc_frame_reader_feed(&r, p, left, &e, &m);
+      if (n < 0) {
+        fz_check(got < nwant && want[got].kind == (int)n);
+        got++;
+        dead = 1;
+        break;
+      }
+      fz_check((size_t)n <= left && (e != RC_FRAME_NONE || (size_t)n == left));
+      if (e != RC_FRAME_NONE) {
+        fz_check(got < nwant && want[got].kind == (int)e);
+        const ev *w = &want[got++];
+        fz_check(m.code == w->code && m.token_len == w->token_len &&
+                 m.payload_len == w->payload_len &&
+                 m.opts_len == w->opts_len);
+        fz_check(!m.token_len || memcmp(m.token, w->token, m.token_len) == 0);
+      }
+      p += n;
+      left -= (size_t)n;
+    }
+    free(in);
+    off += piece;
+  }
+  fz_check(got == nwant);
+  free(rbuf);
+  return 0;
+}
