@@ -1,0 +1,941 @@
+/*
+ * The data path of one connection on a libuv loop: socket -> [tls] -> [ws]
+ * -> session and back. Reads land in one 64 KiB buffer per thread and go
+ * up the chain in one call; everything the session queued in response
+ * goes down in one uv_try_write per read (plain TCP writes the session's
+ * queued bytes in place; through filters the bytes from down() are
+ * collected in a conn-owned buffer), and only what the kernel does not
+ * take goes through uv_write. One uv_timer per connection serves the
+ * session's deadlines, the connect/handshake/drain deadline and the idle
+ * timeout; it is re-armed only when the next deadline moves earlier.
+ * Reading stops while the peer does not read our output (back-pressure).
+ * The close sequence ends in exactly one on_closed callback, after which
+ * the connection frees itself once libuv has closed its handles.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rcoap/transport_tls.h"
+#include "rcoap/transport_ws.h"
+#include "transport/conn_int.h"
+
+/* Most session output moved into the filters per flush before writing. */
+#define CONN_FILTER_SLICE (64u * 1024u)
+/* A filter output buffer larger than this is freed once written. */
+#define CONN_OUT_KEEP 4096u
+/* Bound on the on_open / flush rounds of one pump. */
+#define CONN_PUMP_ROUNDS 4
+
+/* One read buffer per thread: a read callback consumes it synchronously
+ * (the session copies what it keeps), and one thread runs one loop. */
+static _Thread_local uint8_t conn_rbuf[RC_CONN_READ_BUF];
+
+static void conn_pump(rc_conn *c);
+static void conn_drain(rc_conn *c, rc_err reason);
+static void conn_close_handles(rc_conn *c);
+
+static rc_time conn_now(const rc_conn *c) { return uv_now(c->loop); }
+
+const char *rc_conn_kind_name(rc_conn_kind kind) {
+  switch (kind) {
+  case RC_CONN_TCP: return "tcp";
+  case RC_CONN_TLS: return "tls";
+  case RC_CONN_WS: return "ws";
+  case RC_CONN_TLS_WS: return "tls+ws";
+  }
+  return "?";
+}
+
+static int kind_has_tls(int kind) {
+  return kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS;
+}
+static int kind_has_ws(int kind) {
+  return kind == RC_CONN_WS || kind == RC_CONN_TLS_WS;
+}
+
+/* Maps a libuv error from a read or write to an rc_err. */
+static rc_err conn_map_uv(int uverr) {
+  switch (uverr) {
+  case UV_ECONNRESET:
+  case UV_EPIPE:
+  case UV_ECONNABORTED:
+    return RC_ERR_CONN_RESET;
+  case UV_ENOMEM:
+  case UV_ENOBUFS:
+    return RC_ERR_NOMEM;
+  case UV_ETIMEDOUT:
+    return RC_ERR_TIMEOUT;
+  default:
+    return RC_ERR_IO;
+  }
+}
+
+void rc__conn_set_detail(rc_conn *c, const char *fmt, ...) {
+  if (c->detail != NULL)
+    return;
+  char tmp[RC_CONN_DETAIL_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(tmp, sizeof(tmp), fmt, ap);
+  va_end(ap);
+  size_t n = strlen(tmp) + 1;
+  char *d = c->mem->malloc(n, c->mem->user);
+  if (d == NULL)
+    return;
+  memcpy(d, tmp, n);
+  c->detail = d;
+}
+
+static void conn_log(rc_conn *c, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void conn_log(rc_conn *c, int level, const char *fmt, ...) {
+  if (c->cb.on_log == NULL)
+    return;
+  char line[RC_CONN_DETAIL_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  c->cb.on_log(c->user, c, level, line);
+}
+
+static void conn_set_reason(rc_conn *c, rc_err reason) {
+  if (c->reason_set)
+    return;
+  c->reason_set = 1;
+  c->reason = reason;
+}
+
+/* ------------------------------------------------------------------ */
+/* session callbacks: forwarded with the conn                          */
+
+static int sess_on_message(void *u, const rc_msg *m) {
+  rc_conn *c = u;
+  if (c->cb.on_message == NULL)
+    return 0;
+  return c->cb.on_message(c->user, c, m);
+}
+static void sess_on_csm(void *u) {
+  rc_conn *c = u;
+  if (c->cb.on_csm != NULL)
+    c->cb.on_csm(c->user, c);
+}
+static void sess_on_pong(void *u, uint32_t id, rc_time rtt, int custody) {
+  rc_conn *c = u;
+  if (c->cb.on_pong != NULL)
+    c->cb.on_pong(c->user, c, id, rtt, custody);
+}
+static void sess_on_release(void *u, const rc_session_release_info *info) {
+  rc_conn *c = u;
+  if (c->cb.on_release != NULL)
+    c->cb.on_release(c->user, c, info);
+}
+static void sess_on_abort(void *u, const rc_session_abort_info *info) {
+  rc_conn *c = u;
+  if (info->diag != NULL && info->diag_len > 0)
+    rc__conn_set_detail(c, "peer sent Abort: %.*s", (int)info->diag_len,
+                        info->diag);
+  else
+    rc__conn_set_detail(c, "peer sent Abort");
+  if (c->cb.on_abort != NULL)
+    c->cb.on_abort(c->user, c, info);
+}
+static int sess_custody_ready(void *u) {
+  rc_conn *c = u;
+  return c->cb.custody_ready != NULL ? c->cb.custody_ready(c->user, c) : 1;
+}
+static void sess_on_log(void *u, int level, const char *text) {
+  rc_conn *c = u;
+  if (c->cb.on_log != NULL)
+    c->cb.on_log(c->user, c, level, text);
+}
+/* The session is CLOSED; the pump drains what it queued and closes. */
+static void sess_on_closed(void *u, rc_err reason) {
+  rc_conn *c = u;
+  conn_set_reason(c, reason);
+}
+
+/* ------------------------------------------------------------------ */
+/* filter sinks                                                        */
+
+/* Appends bytes for the socket to the conn's output buffer. */
+static rc_err conn_out_append(rc_conn *c, const uint8_t *d, size_t n) {
+  if (n == 0)
+    return RC_OK;
+  if (c->out_cap - c->out_len < n) {
+    size_t cap = c->out_cap ? c->out_cap : 1024;
+    while (cap - c->out_len < n) {
+      if (cap > SIZE_MAX / 2)
+        return RC_ERR_NOMEM;
+      cap *= 2;
+    }
+    uint8_t *nb = c->mem->realloc(c->out, cap, c->mem->user);
+    if (nb == NULL)
+      return RC_ERR_NOMEM;
+    c->out = nb;
+    c->out_cap = cap;
+  }
+  memcpy(c->out + c->out_len, d, n);
+  c->out_len += n;
+  return RC_OK;
+}
+
+/* Plaintext (tls) or a whole message (ws) for the layer above. */
+static rc_err conn_to_session(rc_conn *c, const uint8_t *d, size_t n) {
+  if (c->s == NULL || rc_session_get_state(c->s) == RC_SESSION_CLOSED)
+    return RC_OK;
+  rc_err err = rc_session_recv(c->s, d, n, conn_now(c));
+  return err == RC_ERR_CLOSED ? RC_OK : err;
+}
+
+static void conn_chain_open(rc_conn *c) {
+  if (c->state != RC__CONN_HANDSHAKE)
+    return;
+  c->state = RC__CONN_OPEN;
+  c->deadline = RC_TIME_NEVER;
+  c->open_pending = 1;
+}
+
+static void conn_filter_event(rc_conn *c, int is_ws, rc_filter_event ev,
+                              int arg, const char *detail) {
+  if (ev == RC_FILTER_EV_OPEN) {
+    if (!is_ws && c->ws != NULL) {
+      if (!c->is_server) {
+        rc_err err = rc_ws_client_start(c->ws);
+        if (err != RC_OK) {
+          c->chain_dead = 1;
+          rc__conn_set_detail(c, "cannot start the WebSocket upgrade: %s",
+                              rc_strerror(err));
+          conn_drain(c, err);
+        }
+      }
+      return;
+    }
+    conn_chain_open(c);
+    return;
+  }
+  if (ev == RC_FILTER_EV_ERROR) {
+    c->chain_dead = 1;
+    rc__conn_set_detail(c, "%s", detail != NULL && detail[0] ? detail
+                                                             : rc_strerror(arg));
+    conn_drain(c, (rc_err)arg);
+    return;
+  }
+  /* EV_CLOSED: the peer ended the TLS or WS session in order. */
+  if (is_ws && arg == 0) {
+    conn_drain(c, RC_OK); /* a plain HTTP response went out in full */
+    return;
+  }
+  rc_err reason = RC_ERR_CLOSED;
+  if (c->s != NULL && rc_session_get_state(c->s) == RC_SESSION_RELEASING)
+    reason = RC_OK;
+  if (is_ws)
+    rc__conn_set_detail(c, "peer closed the WebSocket (code %d)", arg);
+  else
+    rc__conn_set_detail(c, "peer closed the TLS session (close_notify)");
+  conn_drain(c, reason);
+}
+
+static rc_err tls_up(void *ctx, const uint8_t *d, size_t n, int flags) {
+  rc_conn *c = ctx;
+  (void)flags;
+  if (c->ws != NULL)
+    return rc_filter_recv(c->ws, d, n);
+  return conn_to_session(c, d, n);
+}
+static rc_err tls_down(void *ctx, const uint8_t *d, size_t n) {
+  return conn_out_append(ctx, d, n);
+}
+static void tls_event(void *ctx, rc_filter_event ev, int arg,
+                      const char *detail) {
+  conn_filter_event(ctx, 0, ev, arg, detail);
+}
+static rc_err ws_up(void *ctx, const uint8_t *d, size_t n, int flags) {
+  (void)flags;
+  return conn_to_session(ctx, d, n);
+}
+static rc_err ws_down(void *ctx, const uint8_t *d, size_t n) {
+  rc_conn *c = ctx;
+  if (c->tls != NULL)
+    return rc_filter_send(c->tls, d, n, 0);
+  return conn_out_append(c, d, n);
+}
+static void ws_event(void *ctx, rc_filter_event ev, int arg,
+                     const char *detail) {
+  conn_filter_event(ctx, 1, ev, arg, detail);
+}
+
+/* ------------------------------------------------------------------ */
+/* construction                                                        */
+
+rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
+  if (mem == NULL)
+    mem = rc_mem_default();
+  rc_conn *c = mem->malloc(sizeof(*c), mem->user);
+  if (c == NULL)
+    return NULL;
+  memset(c, 0, sizeof(*c));
+  c->loop = loop;
+  c->mem = mem;
+  c->kind = (uint8_t)kind;
+  c->deadline = RC_TIME_NEVER;
+  c->timer_due = RC_TIME_NEVER;
+  c->handshake_ms = RC_CONN_DEFAULT_HANDSHAKE_TIMEOUT;
+  c->high_water = RC_SESSION_DEFAULT_OUT_HIGH_WATER;
+  c->last_io = uv_now(loop);
+  uv_timer_init(loop, &c->timer);
+  c->timer.data = c;
+  c->handles = 1;
+  return c;
+}
+
+rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
+                      const rc_session_config *tmpl, rc_tls_ctx *tls,
+                      const char *server_name, uint16_t port,
+                      const rc_ws_config *wscfg) {
+  rc_framing fr = kind_has_ws(c->kind) ? RC_FRAMING_WS : RC_FRAMING_TCP;
+  rc_session_config cfg;
+  if (tmpl != NULL)
+    cfg = *tmpl;
+  else
+    rc_session_config_default(&cfg, fr, role);
+  cfg.framing = fr;
+  cfg.role = role;
+  if (cfg.out_high_water > 0)
+    c->high_water = cfg.out_high_water;
+
+  rc_session_callbacks scb = {
+      .on_message = sess_on_message,
+      .on_csm = sess_on_csm,
+      .on_pong = sess_on_pong,
+      .on_release = sess_on_release,
+      .on_abort = sess_on_abort,
+      .on_closed = sess_on_closed,
+      .custody_ready = sess_custody_ready,
+      .on_log = sess_on_log,
+  };
+  rc_err err = rc_session_new(&c->s, &cfg, &scb, c, c->mem, conn_now(c));
+  if (err != RC_OK)
+    return err;
+
+  if (kind_has_tls(c->kind)) {
+    rc_filter_sink sink = {tls_up, tls_down, tls_event, c};
+    err = rc_tls_filter_new(tls, server_name, port, &sink, &c->tls);
+    if (err != RC_OK)
+      return err;
+  }
+  if (kind_has_ws(c->kind)) {
+    rc_filter_sink sink = {ws_up, ws_down, ws_event, c};
+    rc_ws_config wc;
+    if (wscfg != NULL)
+      wc = *wscfg;
+    else
+      memset(&wc, 0, sizeof(wc));
+    if (wc.max_message == 0)
+      wc.max_message = cfg.max_msg_size;
+    if (wc.mem == NULL)
+      wc.mem = c->mem;
+    err = role == RC_SESSION_CLIENT ? rc_ws_client_new(&wc, &sink, &c->ws)
+                                    : rc_ws_server_new(&wc, &sink, &c->ws);
+    if (err != RC_OK)
+      return err;
+  }
+  return RC_OK;
+}
+
+static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = (char *)conn_rbuf;
+  buf->len = sizeof(conn_rbuf);
+}
+
+static void conn_eof(rc_conn *c) {
+  if (c->tls != NULL && !c->chain_dead)
+    rc_tls_eof(c->tls); /* events tell clean end or truncation */
+  if (c->state >= RC__CONN_DRAINING)
+    return;
+  rc_err reason = RC_ERR_CLOSED;
+  if (c->s != NULL && rc_session_get_state(c->s) == RC_SESSION_RELEASING)
+    reason = RC_OK; /* RFC 8323 §5.5: the peer closes after a Release */
+  else
+    rc__conn_set_detail(c, "peer closed the connection");
+  conn_drain(c, reason);
+}
+
+static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+  rc_conn *c = st->data;
+  (void)buf;
+  if (nread == 0 || c->state == RC__CONN_CLOSING)
+    return;
+  c->busy++;
+  if (nread > 0) {
+    c->last_io = conn_now(c);
+    const uint8_t *d = conn_rbuf;
+    size_t n = (size_t)nread;
+    if (c->tls != NULL) {
+      if (!c->chain_dead)
+        rc_filter_recv(c->tls, d, n);
+    } else if (c->ws != NULL) {
+      if (!c->chain_dead)
+        rc_filter_recv(c->ws, d, n);
+    } else {
+      conn_to_session(c, d, n);
+    }
+  } else if (nread == UV_EOF) {
+    conn_eof(c);
+  } else {
+    rc__conn_set_detail(c, "read failed: %s", uv_strerror((int)nread));
+    rc__conn_fail(c, conn_map_uv((int)nread), NULL);
+  }
+  c->busy--;
+  conn_pump(c);
+}
+
+void rc__conn_start(rc_conn *c) {
+  c->tcp.data = c;
+  uv_tcp_nodelay(&c->tcp, 1);
+  c->last_io = conn_now(c);
+  c->busy++;
+  if (c->tls == NULL && c->ws == NULL) {
+    c->state = RC__CONN_HANDSHAKE;
+    conn_chain_open(c);
+  } else {
+    c->state = RC__CONN_HANDSHAKE;
+    c->deadline = conn_now(c) + c->handshake_ms;
+    rc_err err = RC_OK;
+    if (!c->is_server) {
+      if (c->tls != NULL)
+        err = rc_tls_start(c->tls);
+      else
+        err = rc_ws_client_start(c->ws);
+    }
+    if (err != RC_OK && !c->reason_set) {
+      c->chain_dead = 1;
+      rc__conn_set_detail(c, "cannot start the handshake: %s",
+                          rc_strerror(err));
+      conn_drain(c, err);
+    }
+  }
+  c->busy--;
+  conn_pump(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* writing                                                             */
+
+static void conn_write_cb(uv_write_t *req, int status) {
+  rc_conn *c = req->data;
+  c->writing = 0;
+  size_t n = c->inflight;
+  c->inflight = 0;
+  if (c->wbuf != NULL) {
+    c->mem->free(c->wbuf, c->mem->user);
+    c->wbuf = NULL;
+  } else if (c->s != NULL && status == 0) {
+    rc_session_consume(c->s, n);
+  }
+  if (c->state == RC__CONN_CLOSING)
+    return;
+  if (status < 0) {
+    rc__conn_set_detail(c, "write failed: %s", uv_strerror(status));
+    rc__conn_fail(c, conn_map_uv(status), NULL);
+    return;
+  }
+  c->last_io = conn_now(c);
+  conn_pump(c);
+}
+
+/* Starts an asynchronous write of p[0..n). Returns 0 or fails the conn. */
+static int conn_write_async(rc_conn *c, const uint8_t *p, size_t n) {
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  c->wreq.data = c;
+  int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
+  if (r < 0) {
+    rc__conn_set_detail(c, "write failed: %s", uv_strerror(r));
+    rc__conn_fail(c, conn_map_uv(r), NULL);
+    return -1;
+  }
+  c->writing = 1;
+  c->inflight = n;
+  return 0;
+}
+
+/* Writes p[0..n) now as far as the kernel takes it. Returns the count
+ * written (n on EAGAIN is never returned), or -1 after failing the conn. */
+static ssize_t conn_try_write(rc_conn *c, const uint8_t *p, size_t n) {
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+  int r = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+  if (r == UV_EAGAIN)
+    return 0;
+  if (r < 0) {
+    rc__conn_set_detail(c, "write failed: %s", uv_strerror(r));
+    rc__conn_fail(c, conn_map_uv(r), NULL);
+    return -1;
+  }
+  c->last_io = conn_now(c);
+  return r;
+}
+
+/* Plain TCP: the session's queued runs, written in place. */
+static void conn_write_plain(rc_conn *c) {
+  const uint8_t *p;
+  size_t n;
+  while (!c->writing && c->state != RC__CONN_CLOSING &&
+         rc_session_pending(c->s, &p, &n) == RC_OK) {
+    if (n > UINT32_MAX / 2)
+      n = UINT32_MAX / 2;
+    ssize_t w = conn_try_write(c, p, n);
+    if (w < 0)
+      return;
+    if (w > 0)
+      rc_session_consume(c->s, (size_t)w);
+    if ((size_t)w < n) {
+      /* The rest stays at the same address until consumed (session.h). */
+      conn_write_async(c, p + w, n - (size_t)w);
+      return;
+    }
+  }
+}
+
+/* Filters: move session output through the chain into c->out. */
+static void conn_feed_filters(rc_conn *c, int all) {
+  rc_filter *top = c->ws != NULL ? c->ws : c->tls;
+  const uint8_t *p;
+  size_t n, sent = 0;
+  if (c->ws != NULL)
+    rc_ws_cork(c->ws);
+  while (!c->chain_dead && (all || c->out_len + sent < c->high_water) &&
+         rc_session_pending(c->s, &p, &n) == RC_OK) {
+    rc_err err;
+    if (c->ws != NULL) {
+      err = rc_filter_send(top, p, n, RC_FILTER_MSG_END);
+    } else {
+      if (n > CONN_FILTER_SLICE)
+        n = CONN_FILTER_SLICE;
+      err = rc_filter_send(top, p, n, 0);
+    }
+    if (err != RC_OK) {
+      if (!c->chain_dead) {
+        rc__conn_set_detail(c, "%s filter refused data: %s", top->ops->name,
+                            rc_strerror(err));
+        c->chain_dead = 1;
+        conn_drain(c, err);
+      }
+      break;
+    }
+    rc_session_consume(c->s, n);
+    sent += n;
+  }
+  if (c->ws != NULL && !c->chain_dead)
+    rc_ws_uncork(c->ws);
+}
+
+/* Filters: write c->out; what the kernel does not take moves to wbuf. */
+static void conn_write_out(rc_conn *c) {
+  if (c->writing || c->out_len == 0 || c->state == RC__CONN_CLOSING)
+    return;
+  ssize_t w = conn_try_write(c, c->out, c->out_len);
+  if (w < 0)
+    return;
+  size_t left = c->out_len - (size_t)w;
+  if (left == 0) {
+    c->out_len = 0;
+    if (c->out_cap > CONN_OUT_KEEP) {
+      c->mem->free(c->out, c->mem->user);
+      c->out = NULL;
+      c->out_cap = 0;
+    }
+    return;
+  }
+  /* Hand the whole buffer to the async write; down() starts a new one. */
+  if (w > 0)
+    memmove(c->out, c->out + w, left);
+  c->wbuf = c->out;
+  c->out = NULL;
+  c->out_len = 0;
+  c->out_cap = 0;
+  if (conn_write_async(c, c->wbuf, left) < 0) {
+    c->mem->free(c->wbuf, c->mem->user);
+    c->wbuf = NULL;
+  }
+}
+
+static void conn_write(rc_conn *c) {
+  if (c->state < RC__CONN_HANDSHAKE || c->state == RC__CONN_CLOSING ||
+      c->s == NULL)
+    return;
+  if (c->tls == NULL && c->ws == NULL) {
+    if (c->state >= RC__CONN_OPEN)
+      conn_write_plain(c);
+    return;
+  }
+  int draining = c->state == RC__CONN_DRAINING;
+  if ((c->state == RC__CONN_OPEN || (draining && c->open_reported)) &&
+      !c->chain_dead)
+    conn_feed_filters(c, draining);
+  if (draining && !c->chain_dead && !c->shut_sent && c->open_reported &&
+      !rc_session_want_write(c->s)) {
+    /* Orderly end of the chain: WS close frame, then TLS close_notify. */
+    c->shut_sent = 1;
+    if (c->ws != NULL)
+      rc_filter_shutdown(c->ws);
+    if (c->tls != NULL && !c->chain_dead)
+      rc_filter_shutdown(c->tls);
+  }
+  conn_write_out(c);
+  /* A streamed plain-HTTP body (static files) continues once drained. */
+  if (c->ws != NULL && c->is_server && !c->writing && c->out_len == 0 &&
+      !c->chain_dead && c->state != RC__CONN_CLOSING &&
+      rc_ws_http_pending(c->ws)) {
+    rc_ws_http_pump(c->ws, CONN_FILTER_SLICE);
+    if (c->out_len > 0 && c->state != RC__CONN_CLOSING) {
+      uint8_t *b = c->out;
+      size_t n = c->out_len;
+      c->wbuf = b;
+      c->out = NULL;
+      c->out_len = c->out_cap = 0;
+      if (conn_write_async(c, b, n) < 0) {
+        c->mem->free(c->wbuf, c->mem->user);
+        c->wbuf = NULL;
+      }
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* the pump: after every entry point                                   */
+
+/* Non-zero if the session's queued output can still reach the socket. */
+static int conn_session_writable(const rc_conn *c) {
+  if (c->s == NULL || c->state < RC__CONN_OPEN)
+    return 0;
+  if (c->tls == NULL && c->ws == NULL)
+    return 1;
+  return c->open_reported && !c->chain_dead;
+}
+
+static size_t conn_unsent_bytes(const rc_conn *c) {
+  size_t n = c->out_len + (c->wbuf != NULL ? c->inflight : 0);
+  if (conn_session_writable(c))
+    n += rc_session_pending_bytes(c->s);
+  return n;
+}
+
+static void conn_update_reading(rc_conn *c) {
+  int want = (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN) &&
+             c->s != NULL && rc_session_want_read(c->s) &&
+             c->out_len + (c->wbuf != NULL ? c->inflight : 0) < c->high_water;
+  if (want && !c->reading) {
+    if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) ==
+        0)
+      c->reading = 1;
+  } else if (!want && c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+  }
+}
+
+static void conn_timer_cb(uv_timer_t *t);
+
+static void conn_arm_timer(rc_conn *c) {
+  rc_time due = c->deadline;
+  if (c->s != NULL &&
+      (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN)) {
+    rc_time e = rc_session_expiry(c->s);
+    if (e < due)
+      due = e;
+  }
+  if (c->idle_ms > 0 && c->state >= RC__CONN_HANDSHAKE &&
+      c->state <= RC__CONN_OPEN && c->last_io + c->idle_ms < due)
+    due = c->last_io + c->idle_ms;
+  if (due == RC_TIME_NEVER || due >= c->timer_due)
+    return; /* a later deadline is found when the armed timer fires */
+  rc_time now = conn_now(c);
+  uv_timer_start(&c->timer, conn_timer_cb, due > now ? due - now : 0, 0);
+  c->timer_due = due;
+}
+
+void rc__conn_arm(rc_conn *c) { conn_arm_timer(c); }
+
+static void conn_pump(rc_conn *c) {
+  if (c->busy > 0) {
+    c->want_flush = 1;
+    return;
+  }
+  for (int round = 0; round < CONN_PUMP_ROUNDS; round++) {
+    c->want_flush = 0;
+    if (c->state == RC__CONN_CLOSING)
+      return;
+    conn_write(c);
+    if (c->state == RC__CONN_CLOSING)
+      return;
+    if (c->open_pending && c->state == RC__CONN_OPEN) {
+      c->open_pending = 0;
+      c->open_reported = 1;
+      if (c->cb.on_open != NULL) {
+        c->busy++;
+        c->cb.on_open(c->user, c);
+        c->busy--;
+      }
+      continue;
+    }
+    if (c->s != NULL && c->state < RC__CONN_DRAINING &&
+        rc_session_get_state(c->s) == RC_SESSION_CLOSED) {
+      conn_drain(c, c->reason_set ? c->reason : RC_ERR_CLOSED);
+      continue;
+    }
+    if (!c->want_flush)
+      break;
+  }
+  if (c->state == RC__CONN_CLOSING)
+    return;
+  if (c->state == RC__CONN_DRAINING && !c->writing &&
+      conn_unsent_bytes(c) == 0) {
+    conn_close_handles(c);
+    return;
+  }
+  if (c->tcp_inited && c->state >= RC__CONN_HANDSHAKE)
+    conn_update_reading(c);
+  conn_arm_timer(c);
+}
+
+static void conn_timer_cb(uv_timer_t *t) {
+  rc_conn *c = t->data;
+  rc_time now = conn_now(c);
+  c->timer_due = RC_TIME_NEVER;
+  if (c->state == RC__CONN_CLOSING)
+    return;
+  c->busy++;
+  if (now >= c->deadline) {
+    c->deadline = RC_TIME_NEVER;
+    if (c->state <= RC__CONN_CONNECTING) {
+      rc__conn_connect_timeout(c);
+    } else if (c->state == RC__CONN_HANDSHAKE) {
+      rc__conn_set_detail(c, "%s handshake not done after %u ms",
+                          kind_has_ws(c->kind) ? "WebSocket" : "TLS",
+                          (unsigned)c->handshake_ms);
+      rc__conn_fail(c, RC_ERR_TIMEOUT, NULL);
+    } else if (c->state == RC__CONN_DRAINING) {
+      rc__conn_set_detail(c, "output not drained after %u ms",
+                          RC_CONN_DRAIN_TIMEOUT);
+      rc__conn_fail(c, c->reason, NULL);
+    }
+  }
+  if (c->s != NULL &&
+      (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN) &&
+      rc_session_expiry(c->s) <= now)
+    rc_session_handle_expiry(c->s, now);
+  if (c->idle_ms > 0 && c->state <= RC__CONN_OPEN &&
+      c->state >= RC__CONN_HANDSHAKE && now >= c->last_io + c->idle_ms) {
+    rc__conn_set_detail(c, "idle for %u ms", (unsigned)c->idle_ms);
+    conn_drain(c, RC_ERR_TIMEOUT);
+  }
+  c->busy--;
+  conn_pump(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* closing                                                             */
+
+/* Starts the orderly end: no more input, write what is queued (and the
+ * filters' close messages), then close the socket. */
+static void conn_drain(rc_conn *c, rc_err reason) {
+  if (c->state >= RC__CONN_DRAINING)
+    return;
+  conn_set_reason(c, reason);
+  if (c->state < RC__CONN_HANDSHAKE) {
+    rc__conn_fail(c, reason, NULL);
+    return;
+  }
+  c->state = RC__CONN_DRAINING;
+  c->open_pending = 0;
+  c->deadline = conn_now(c) + RC_CONN_DRAIN_TIMEOUT;
+  if (c->reading) {
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+  }
+  if (c->s != NULL)
+    rc_session_close(c->s, reason);
+  conn_log(c, reason == RC_OK ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_WARN,
+           "closing: %s%s%s", rc_err_name(reason), c->detail ? ": " : "",
+           c->detail ? c->detail : "");
+}
+
+static void conn_free(rc_conn *c) {
+  rc_filter_destroy(c->ws);
+  rc_filter_destroy(c->tls);
+  rc_session_del(c->s);
+  const rc_mem *m = c->mem;
+  m->free(c->out, m->user);
+  m->free(c->wbuf, m->user);
+  m->free(c->detail, m->user);
+  m->free(c, m->user);
+}
+
+void rc__conn_maybe_free(rc_conn *c) {
+  if (c->handles > 0 || c->gai_pending || c->state != RC__CONN_CLOSING)
+    return;
+  if (c->accepted && c->cb.on_closed != NULL) {
+    c->busy++; /* calls on a closed conn only record, never recurse */
+    c->cb.on_closed(c->user, c, c->reason, c->detail ? c->detail : "");
+  }
+  conn_free(c);
+}
+
+static void conn_handle_closed(uv_handle_t *h) {
+  rc_conn *c = h->data;
+  c->handles--;
+  rc__conn_maybe_free(c);
+}
+
+/* Closes the libuv handles; on_closed follows from their callbacks. */
+static void conn_close_handles(rc_conn *c) {
+  if (c->state == RC__CONN_CLOSING)
+    return;
+  c->state = RC__CONN_CLOSING;
+  conn_set_reason(c, RC_ERR_CLOSED);
+  if (c->s != NULL)
+    rc_session_close(c->s, c->reason);
+  if (c->cn != NULL)
+    rc__conn_connect_abandon(c);
+  uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+  if (c->tcp_inited && !uv_is_closing((uv_handle_t *)&c->tcp)) {
+    c->tcp.data = c;
+    c->handles++;
+    c->tcp_inited = 0;
+    if (!c->reset ||
+        uv_tcp_close_reset(&c->tcp, conn_handle_closed) != 0)
+      uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+  }
+}
+
+void rc__conn_fail(rc_conn *c, rc_err reason, const char *detail) {
+  if (c->state == RC__CONN_CLOSING)
+    return;
+  conn_set_reason(c, reason);
+  if (detail != NULL)
+    rc__conn_set_detail(c, "%s", detail);
+  if (reason != RC_OK && c->state > RC__CONN_CONNECTING)
+    conn_log(c, RC_SESSION_LOG_WARN, "closing: %s%s%s", rc_err_name(reason),
+             c->detail ? ": " : "", c->detail ? c->detail : "");
+  conn_close_handles(c);
+}
+
+void rc__conn_discard(rc_conn *c) {
+  c->accepted = 0;
+  c->reset = 1;
+  conn_close_handles(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* public API                                                          */
+
+rc_err rc_conn_set_callbacks(rc_conn *c, const rc_conn_callbacks *cb,
+                             void *user) {
+  if (c == NULL || cb == NULL)
+    return RC_ERR_INVAL;
+  c->cb = *cb;
+  c->user = user;
+  return RC_OK;
+}
+
+void *rc_conn_user(const rc_conn *c) { return c->user; }
+rc_session *rc_conn_session(rc_conn *c) { return c->s; }
+rc_conn_kind rc_conn_get_kind(const rc_conn *c) { return c->kind; }
+int rc_conn_is_open(const rc_conn *c) { return c->open_reported; }
+int rc_conn_is_server(const rc_conn *c) { return c->is_server; }
+rc_filter *rc_conn_tls(rc_conn *c) { return c->tls; }
+size_t rc_conn_unsent(const rc_conn *c) { return conn_unsent_bytes(c); }
+int rc_conn_reading(const rc_conn *c) { return c->reading; }
+const char *rc_conn_error_detail(const rc_conn *c) {
+  return c->detail != NULL ? c->detail : "";
+}
+
+rc_err rc_conn_flush(rc_conn *c) {
+  if (c->state >= RC__CONN_DRAINING)
+    return RC_ERR_CLOSED;
+  conn_pump(c);
+  return RC_OK;
+}
+
+rc_err rc_conn_close(rc_conn *c, rc_conn_close_mode mode) {
+  if (c->state == RC__CONN_CLOSING)
+    return RC_ERR_CLOSED;
+  if (mode == RC_CONN_CLOSE_RESET) {
+    c->reset = 1;
+    rc__conn_fail(c, RC_OK, NULL);
+    return RC_OK;
+  }
+  if (c->state == RC__CONN_DRAINING)
+    return RC_ERR_CLOSED;
+  if (c->state < RC__CONN_HANDSHAKE) {
+    rc__conn_set_detail(c, "closed before the connection was up");
+    rc__conn_fail(c, RC_ERR_CANCELLED, NULL);
+    return RC_OK;
+  }
+  if (mode == RC_CONN_CLOSE_RELEASE)
+    return rc_conn_release(c, NULL, 0, RC_SESSION_NO_HOLD_OFF, NULL);
+  conn_drain(c, RC_OK);
+  conn_pump(c);
+  return RC_OK;
+}
+
+rc_err rc_conn_release(rc_conn *c, const char *const *alt, size_t n_alt,
+                       uint32_t hold_off_s, const char *diag) {
+  if (c->state >= RC__CONN_DRAINING || c->s == NULL)
+    return RC_ERR_CLOSED;
+  rc_err err =
+      rc_session_release(c->s, alt, n_alt, hold_off_s, diag, conn_now(c));
+  if (err != RC_OK)
+    return err;
+  conn_pump(c);
+  return RC_OK;
+}
+
+rc_err rc_conn_ping(rc_conn *c, int custody, uint32_t *ping_id) {
+  if (c->state >= RC__CONN_DRAINING || c->s == NULL)
+    return RC_ERR_CLOSED;
+  rc_err err = rc_session_ping(c->s, custody, conn_now(c), ping_id);
+  if (err != RC_OK)
+    return err;
+  conn_pump(c);
+  return RC_OK;
+}
+
+rc_err rc__conn_addr_str(const struct sockaddr *sa, char *buf, size_t len) {
+  char ip[INET6_ADDRSTRLEN];
+  int n;
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+    uv_ip4_name(a, ip, sizeof(ip));
+    n = snprintf(buf, len, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+  } else if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+    uv_ip6_name(a, ip, sizeof(ip));
+    n = snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+  } else {
+    return RC_ERR_INVAL;
+  }
+  return n < 0 || (size_t)n >= len ? RC_ERR_NOBUF : RC_OK;
+}
+
+static rc_err conn_addr(const rc_conn *c, char *buf, size_t len, int peer) {
+  if (!c->tcp_inited || c->state < RC__CONN_HANDSHAKE)
+    return RC_ERR_STATE;
+  struct sockaddr_storage ss;
+  int sl = sizeof(ss);
+  int r = peer ? uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl)
+               : uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &sl);
+  if (r != 0)
+    return RC_ERR_STATE;
+  return rc__conn_addr_str((const struct sockaddr *)&ss, buf, len);
+}
+
+rc_err rc_conn_peer_addr(const rc_conn *c, char *buf, size_t len) {
+  return conn_addr(c, buf, len, 1);
+}
+rc_err rc_conn_local_addr(const rc_conn *c, char *buf, size_t len) {
+  return conn_addr(c, buf, len, 0);
+}

@@ -1,0 +1,125 @@
+/*
+ * Internal to src/transport/conn.c, resolve.c and listen.c: the rc_conn
+ * struct and the few functions the client connector and the listener use
+ * to build a connection's chain and start its data path. conn.c owns the
+ * data path, the timer and the close sequence; resolve.c owns name
+ * resolution and connect attempts; listen.c owns accepting.
+ */
+#ifndef RCOAP_CONN_INT_H
+#define RCOAP_CONN_INT_H
+
+#include <uv.h>
+
+#include "rcoap/session.h"
+#include "rcoap/transport_conn.h"
+#include "rcoap/transport_filter.h"
+#include "rcoap/transport_ws.h"
+
+/* Connection states, in the order a connection moves through them. */
+enum {
+  RC__CONN_RESOLVING = 0, /* client: uv_getaddrinfo running */
+  RC__CONN_CONNECTING,    /* client: uv_tcp_connect running */
+  RC__CONN_HANDSHAKE,     /* socket up, TLS/WS handshake running */
+  RC__CONN_OPEN,          /* chain open, session output flows */
+  RC__CONN_DRAINING,      /* closing: writing what is left */
+  RC__CONN_CLOSING        /* uv_close called; waiting for callbacks */
+};
+
+typedef struct rc__connecting rc__connecting;
+
+struct rc_conn {
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  uv_write_t wreq;
+  uv_loop_t *loop;
+  const rc_mem *mem;
+  rc_session *s;
+  rc_filter *tls; /* bottom filter (tls kinds) */
+  rc_filter *ws;  /* top filter (ws kinds) */
+  rc_conn_callbacks cb;
+  void *user;
+  rc__connecting *cn; /* client connect state; NULL once connected */
+
+  /* Filter output (tls/ws kinds): down() appends to out; a write the
+   * kernel did not take at once goes from wbuf (owned) asynchronously. */
+  uint8_t *out;
+  size_t out_len, out_cap;
+  uint8_t *wbuf;
+  size_t inflight; /* bytes of the running uv_write */
+
+  rc_time deadline; /* connect / handshake / drain deadline */
+  rc_time timer_due;
+  rc_time last_io;
+  uint32_t idle_ms;
+  uint32_t handshake_ms;
+  size_t high_water;
+
+  char *detail;
+  rc_err reason;
+  uint8_t kind;
+  uint8_t state;
+  uint8_t busy; /* depth of library code running on this conn */
+  uint8_t handles; /* libuv handles not yet closed */
+  unsigned is_server : 1;
+  unsigned tcp_inited : 1;
+  unsigned reading : 1;
+  unsigned writing : 1;
+  unsigned reason_set : 1;
+  unsigned open_pending : 1;
+  unsigned open_reported : 1;
+  unsigned chain_dead : 1;
+  unsigned shut_sent : 1;
+  unsigned want_flush : 1;
+  unsigned reset : 1;
+  unsigned accepted : 1; /* handed to the user (on_closed is owed) */
+  unsigned gai_pending : 1;
+};
+
+/* Allocates a conn with its timer initialised (not the tcp handle). */
+rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem);
+
+/* Frees a conn that never started (no handle beyond the timer is open):
+ * closes the timer and frees on a later loop turn, no callback. */
+void rc__conn_discard(rc_conn *c);
+
+/*
+ * Creates the filter chain and the session for a connected socket. For a
+ * client, host/port/server_name/ws feed the TLS and WS filters; for a
+ * server, wscfg is the listener's WS config. Returns 0 or the error of the
+ * filter or session constructor.
+ */
+rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
+                      const rc_session_config *tmpl, rc_tls_ctx *tls,
+                      const char *server_name, uint16_t port,
+                      const rc_ws_config *wscfg);
+
+/* Starts the data path on a connected tcp handle: TCP_NODELAY, reading,
+ * the client handshakes, the handshake deadline, and the first flush. */
+void rc__conn_start(rc_conn *c);
+
+/* Records reason/detail (first one wins) and closes at once (no drain). */
+void rc__conn_fail(rc_conn *c, rc_err reason, const char *detail);
+
+/* Sets the detail text if none is set (printf-like). */
+void rc__conn_set_detail(rc_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Arms the conn's timer for its earliest deadline (if earlier than the
+ * one armed). */
+void rc__conn_arm(rc_conn *c);
+
+/* resolve.c: the connect deadline passed for the current attempt. */
+void rc__conn_connect_timeout(rc_conn *c);
+/* resolve.c: the conn is closing; cancel resolution, and free the connect
+ * state now or (while a getaddrinfo runs) from its callback. */
+void rc__conn_connect_abandon(rc_conn *c);
+
+/* Formats a socket address as "1.2.3.4:5" or "[::1]:5". Returns 0 or
+ * RC_ERR_NOBUF / RC_ERR_INVAL. */
+rc_err rc__conn_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+/* conn.c: close callback accounting, shared with resolve.c for a tcp
+ * handle closed between attempts. */
+void rc__conn_maybe_free(rc_conn *c);
+
+#endif
