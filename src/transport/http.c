@@ -179,6 +179,16 @@ static rc_ssize http_parse(const uint8_t *buf, size_t len, rc_http_head *h,
   h->n_headers = 0;
 
   n = http_line(p, end, &next);
+  if (n == RC_ERR_NEED_MORE && request) {
+    /* Refuse at once what cannot become a request line (a TLS
+     * ClientHello sent to a plain port, binary noise) instead of waiting
+     * for a line end that may never come. */
+    const uint8_t *q;
+    for (q = p; q < end; q++) {
+      if ((*q < 0x20 && !(*q == '\r' && q + 1 == end)) || *q >= 0x7f)
+        return http_fail(status, 400);
+    }
+  }
   if (n == RC_ERR_NEED_MORE)
     return len >= RC_HTTP_MAX_HEAD ? http_fail(status, 431) : n;
   if (n == RC_ERR_LIMIT)

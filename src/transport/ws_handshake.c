@@ -17,7 +17,7 @@
 #include "transport/ws_int.h"
 
 /* RFC 6455 §1.3 / §4.2.2: the GUID appended to the key before hashing. */
-static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65";
+static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /* base64 of RC_WS_KEY_LEN bytes: 24 characters, the last two "=". */
 #define WS_KEY_B64_LEN 24
 
@@ -57,7 +57,21 @@ static int hs_collect(rc__ws *w, const uint8_t *data, size_t len,
     memcpy(w->hbuf + w->hlen, data, n);
   w->hlen += n;
   *took = n;
-  return w->hlen == RC_HTTP_MAX_HEAD || (n && memchr(data, '\n', n));
+  if (w->hlen == RC_HTTP_MAX_HEAD || (n && memchr(data, '\n', n)))
+    return 1;
+  /* Before the first line ends, a byte that cannot be in it, or a line
+   * already too long, is worth a parse too: the parser refuses either at
+   * once. */
+  if (w->hlen == n || !memchr(w->hbuf, '\n', w->hlen - n)) {
+    size_t i;
+    if (w->hlen > RC_HTTP_MAX_LINE + 1)
+      return 1; /* 414 */
+    for (i = 0; i < n; i++) {
+      if ((data[i] < 0x20 && data[i] != '\r') || data[i] >= 0x7f)
+        return 1;
+    }
+  }
+  return 0;
 }
 
 static void hs_done_with_head(rc__ws *w) {

@@ -209,11 +209,11 @@ static void test_tokens(void **state) {
 }
 
 static void test_response(void **state) {
-  /* RFC 6455 §1.3 (the response half; RFC 8323's copy has a typo). */
+  /* RFC 6455 §1.3, the response half. */
   static const char resp[] = "HTTP/1.1 101 Switching Protocols\r\n"
                              "Upgrade: websocket\r\n"
                              "Connection: Upgrade\r\n"
-                             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+x0o=\r\n"
+                             "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
                              "\r\n\x81\x00";
   rc_http_head h;
   size_t n = (size_t)(strstr(resp, "\r\n\r\n") - resp) + 4, i;
