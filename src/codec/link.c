@@ -281,11 +281,22 @@ static int lk_cur_get(lk_cur *c) {
   return (unsigned char)*c->p++;
 }
 
+/* A cursor over an attribute's value (empty for a flag, whose value is
+ * NULL: no arithmetic on it). */
+static lk_cur lk_cur_of(const rc_link_attr *a) {
+  lk_cur c = {NULL, NULL, a->escaped};
+  if (a->value != NULL) {
+    c.p = a->value;
+    c.end = a->value + a->value_len;
+  }
+  return c;
+}
+
 rc_err rc_link_attr_unquote(const rc_link_attr *a, char *buf, size_t cap,
                             size_t *out_len) {
   if (a == NULL || out_len == NULL || (buf == NULL && cap > 0))
     return RC_ERR_INVAL;
-  lk_cur c = {a->value, a->value + a->value_len, a->escaped};
+  lk_cur c = lk_cur_of(a);
   size_t n = 0;
   int ch;
   while ((ch = lk_cur_get(&c)) >= 0) {
@@ -298,7 +309,7 @@ rc_err rc_link_attr_unquote(const rc_link_attr *a, char *buf, size_t cap,
 }
 
 int rc_link_attr_value_eq(const rc_link_attr *a, const char *v, size_t n) {
-  lk_cur c = {a->value, a->value + a->value_len, a->escaped};
+  lk_cur c = lk_cur_of(a);
   for (size_t i = 0; i < n; i++)
     if (lk_cur_get(&c) != (unsigned char)v[i])
       return 0;
@@ -333,9 +344,7 @@ static int lk_is_list_attr(const char *n, size_t len) {
 static int lk_match_attr(const rc_link_attr *a, const char *pat, size_t pn) {
   if (pat == NULL)
     return 1;
-  lk_cur whole = {a->value, a->value + a->value_len, a->escaped};
-  if (!a->has_value)
-    whole.p = whole.end = NULL;
+  lk_cur whole = lk_cur_of(a);
   if (!a->quoted || !lk_is_list_attr(a->name, a->name_len))
     return lk_match_value(whole, pat, pn);
   /* relation-types = relation-type / DQUOTE relation-type *( 1*SP

@@ -598,8 +598,14 @@ rc_err rc_uri_to_opts(const rc_uri *u, unsigned flags, rc_opt *opts,
     return RC_ERR_NOBUF;
   }
 
+  *n_opts = base + count;
+  if (scratch_len != NULL)
+    *scratch_len = bytes;
+  if (count == 0)
+    return RC_OK; /* nothing to store (opts and scratch may be NULL) */
+  uint8_t dummy = 0; /* only for a NULL scratch when bytes == 0 */
   rc_opt *o = opts + base;
-  uint8_t *w = scratch;
+  uint8_t *w = scratch != NULL ? scratch : &dummy;
   if (want_host) {
     uri_pct_decode(u->host_raw, u->host_raw_len, w, 1);
     *o++ = (rc_opt){RC_OPT_URI_HOST, (uint32_t)host_bytes, w};
@@ -623,12 +629,7 @@ rc_err rc_uri_to_opts(const rc_uri *u, unsigned flags, rc_opt *opts,
     e = uri_query_walk(u->query, u->query_len, uri_query_store_cb, &st);
     if (e != RC_OK)
       return e;
-    o = st.slot;
-    w = st.pos;
   }
-  *n_opts = base + count;
-  if (scratch_len != NULL)
-    *scratch_len = (size_t)(w - scratch);
   if (base > 0)
     rc_opts_sort(opts, base + count);
   return RC_OK;

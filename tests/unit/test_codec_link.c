@@ -192,6 +192,9 @@ static void test_filter(void **state) {
   EXPECT_FILTER(lists, "rel=up", "/b");
   EXPECT_FILTER(lists, "title=two", "");
   EXPECT_FILTER(lists, "title=one two", "/c");
+  /* a flag matched with a value (fuzz_link found NULL + 0 here) */
+  EXPECT_FILTER("</>;title=\"General\";ct", "ct=0", "");
+  EXPECT_FILTER("</>;ct;rt", "rt=*", "/");
   /* several attributes of one name: any */
   EXPECT_FILTER("</a>;rt=x;rt=y,</b>;rt=z", "rt=y", "/a");
   /* escapes are resolved before matching */

@@ -618,6 +618,21 @@ static void test_sizes(void **state) {
                    RC_ERR_NOBUF);
   assert_int_equal(n, 9);
 
+  /* nothing to store: opts and scratch may be NULL; empty values need no
+   * scratch */
+  rc_uri lit = parse_ok("coap://[::1]/");
+  n = 0;
+  assert_int_equal(rc_uri_to_opts(&lit, 0, NULL, 0, &n, NULL, 0, &used),
+                   RC_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(used, 0);
+  lit = parse_ok("coap://[::1]//?");
+  assert_int_equal(rc_uri_to_opts(&lit, 0, o, 8, &n, NULL, 0, &used), RC_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(used, 0);
+  assert_int_equal(o[2].num, RC_OPT_URI_QUERY);
+  assert_int_equal(o[2].len, 0);
+
   /* flags in conflict, bad arguments */
   n = 0;
   assert_int_equal(rc_uri_to_opts(&u, RC_URI_OMIT_HOST | RC_URI_FORCE_HOST, o,
