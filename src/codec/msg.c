@@ -258,17 +258,19 @@ rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
     return e->err = RC_ERR_OPT_ORDER;
   if (len > RC__EXT2_MAX || (len != 0 && val == NULL))
     return e->err = RC_ERR_INVAL;
-  uint8_t hdr[5];
-  size_t hn = rc__opt_hdr(hdr, num - e->last_opt, (uint32_t)len);
+  uint32_t delta = num - e->last_opt;
   e->last_opt = num;
-  if (e->pos + hn + len <= e->cap) {
-    /* the common case: straight writes, no per-call bounds re-checks */
-    memcpy(e->buf + e->pos, hdr, hn);
+  if (e->pos + 5 + len <= e->cap) {
+    /* the common case: the header goes straight into the buffer */
+    uint8_t *p = e->buf + e->pos;
+    size_t hn = rc__opt_hdr(p, delta, (uint32_t)len);
     if (len)
-      memcpy(e->buf + e->pos + hn, val, len);
+      memcpy(p + hn, val, len);
     e->pos += hn + len;
     return RC_OK;
   }
+  uint8_t hdr[5];
+  size_t hn = rc__opt_hdr(hdr, delta, (uint32_t)len);
   enc_put(e, hdr, hn);
   enc_put(e, val, len);
   return enc_status(e);
