@@ -129,6 +129,11 @@ BIO_METHOD *rc__tls_bio_method_new(void) {
 
 static void really_destroy(rc__tls_filter *f) {
   rc_tls_ctx *ctx = f->ctx;
+  /* OpenSSL invalidates the session of a connection freed without a
+   * close_notify sent. Keep it resumable unless the connection failed
+   * (a fatal alert or a truncated stream): dropping TCP is not a fault. */
+  if (f->ssl && f->state != RC__TLS_DEAD)
+    SSL_set_shutdown(f->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(f->ssl); /* frees the BIO */
   ctx->mem.free(f->out, ctx->mem.user);
   if (f->pend)
@@ -233,6 +238,7 @@ static rc_err classify(rc__tls_filter *f) {
     case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
     case SSL_R_BINDER_DOES_NOT_VERIFY:
     case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
+    case SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER:
     case SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC:
     case SSL_R_SSLV3_ALERT_BAD_RECORD_MAC:
     case SSL_R_WRONG_VERSION_NUMBER:
@@ -282,10 +288,17 @@ static rc_err classify(rc__tls_filter *f) {
       what = "pre-shared key mismatch: the peer could not verify our PSK "
              "(decrypt_error alert)";
     break;
+  case SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER:
+    /* OpenSSL servers answer a TLS 1.3 PSK binder that does not verify
+     * with illegal_parameter. */
+    if (psk && !hs_done(f) && !is_server(f))
+      what = "handshake failed: illegal_parameter alert (the server "
+             "rejected our pre-shared key?)";
+    break;
   case SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC:
   case SSL_R_SSLV3_ALERT_BAD_RECORD_MAC:
     if (psk && !hs_done(f))
-      what = "bad record MAC during the handshake: wrong pre-shared key?";
+      what = "handshake failed: bad record MAC (wrong pre-shared key?)";
     break;
   case SSL_R_WRONG_VERSION_NUMBER:
     if (!hs_done(f)) {
