@@ -90,7 +90,12 @@ rc_err rc_frame_reader_set_max(rc_frame_reader *r, size_t max_msg);
  * Call again with the rest of the input while consumed < len.
  * A negative return is an rc_err (RC_ERR_TKL_RESERVED, RC_ERR_OPT_*,
  * RC_ERR_EMPTY_PAYLOAD, ...): the stream is broken, the reader must not be
- * fed again (the session answers with Abort).
+ * fed again (the session answers with Abort); if it is, it returns
+ * RC_ERR_STATE.
+ * An OVERSIZE report may consume 0 bytes (a token too long for the buffer
+ * is reported as soon as the header is read): loop while consumed < len or
+ * an event was reported. Frames are validated exactly like rc_msg_parse
+ * (RC_FRAMING_TCP).
  */
 rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
                               size_t len, rc_frame_event *ev, rc_msg *msg);

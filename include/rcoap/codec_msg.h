@@ -138,6 +138,12 @@ typedef struct rc_msg {
  * Parses exactly one whole message of the given framing from buf[0..len):
  * a UDP datagram, a WebSocket message, or one complete TCP frame.
  * For RC_FRAMING_TCP the Len field must describe exactly len bytes.
+ * Token lengths 0-12 and the RFC 8974 extended forms (up to 65804) are all
+ * accepted: whether the peer may send more than RC_TOKEN_MAX bytes
+ * (Extended-Token-Length in its CSM) is for the session to check. Codes are
+ * not checked beyond the UDP Empty rule (a signaling code over UDP, or a
+ * reserved class, parses fine). Option values are not checked against the
+ * registry here: see rc_opt_check().
  *
  * Returns 0 and fills *out (pointers into buf) or one of:
  *   RC_ERR_INVAL            bad arguments
@@ -145,6 +151,8 @@ typedef struct rc_msg {
  *   RC_ERR_BAD_VERSION      UDP Ver != 1
  *   RC_ERR_TKL_RESERVED     TKL 15
  *   RC_ERR_BAD_LEN_NIBBLE   WS framing with Len != 0
+ *   RC_ERR_BAD_CODE         UDP Empty (0.00) with a token or any byte after
+ *                           the Message ID (RFC 7252 §4.1)
  *   RC_ERR_TRAILING_BYTES   TCP frame shorter than len
  *   RC_ERR_OPT_*            option region malformed (see rc_opts_scan)
  *   RC_ERR_EMPTY_PAYLOAD    payload marker with nothing after it
@@ -159,6 +167,9 @@ rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
  * short the encoder keeps counting what it would need and rc_enc_finish
  * returns RC_ERR_NOBUF; rc_enc_needed() then tells the capacity required.
  * The first error sticks: later calls return it and write nothing.
+ * RC_ERR_NOBUF is not sticky: an append that does not fit returns it, the
+ * encoder keeps counting, and the caller may go on to learn the full size.
+ * rc_enc_init(e, NULL, 0, ...) is a pure size query.
  */
 typedef struct rc_enc {
   uint8_t *buf;     /* caller's buffer; not owned */
@@ -177,7 +188,9 @@ void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
                  const uint8_t *token, size_t token_len);
 
 /* Appends an option. num must be >= the previous option's number
- * (RC_ERR_OPT_ORDER otherwise); len at most 65804. */
+ * (RC_ERR_OPT_ORDER otherwise); len at most 65804 (RC_ERR_INVAL); no option
+ * after the payload (RC_ERR_STATE). Returns 0, RC_ERR_NOBUF (not sticky) or
+ * the sticky error. */
 rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len);
 /* Appends a uint option in its shortest form (RFC 7252 §3.2). */
 rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value);
@@ -185,10 +198,13 @@ rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value);
 rc_err rc_enc_opt_str(rc_enc *e, uint16_t num, const char *s);
 /* Copies an already-encoded, already-validated option region (such as
  * rc_msg.opts) whose first delta is relative to option number 0. Must come
- * before any other option. */
+ * before any other option (RC_ERR_STATE); a region that does not scan as
+ * options only (no payload marker) is RC_ERR_INVAL. Later options continue
+ * from the region's last option number. */
 rc_err rc_enc_opts_raw(rc_enc *e, const uint8_t *opts, size_t len);
 
-/* Appends the payload marker and the payload. len 0 writes nothing. */
+/* Appends the payload marker and the payload. len 0 writes nothing. A
+ * second payload is RC_ERR_STATE. */
 rc_err rc_enc_payload(rc_enc *e, const void *data, size_t len);
 /* Reserves len payload bytes and returns where to write them (NULL if they
  * do not fit; rc_enc_finish then returns RC_ERR_NOBUF). */
@@ -202,7 +218,12 @@ size_t rc_enc_needed(const rc_enc *e);
  * only by RC_FRAMING_UDP. On success *out points into the caller's buffer
  * (somewhere in its first RC_ENC_HEADROOM bytes) and *out_len is the length
  * of the whole framed message.
- * Returns 0, RC_ERR_NOBUF (see rc_enc_needed), or the sticky error.
+ * May be called again with another framing: the same body is re-framed in
+ * place (the previous *out then no longer holds a valid header).
+ * Returns 0, RC_ERR_NOBUF (see rc_enc_needed), the sticky error, or (not
+ * sticky) RC_ERR_BAD_CODE for a UDP Empty message with a body,
+ * RC_ERR_INVAL for a UDP type > 3 or an unknown framing, RC_ERR_TOO_LARGE
+ * for a TCP body over the 32-bit extended length.
  */
 rc_err rc_enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
                      uint16_t mid, const uint8_t **out, size_t *out_len);

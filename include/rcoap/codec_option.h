@@ -138,16 +138,21 @@ typedef struct rc_opt_def {
 const rc_opt_def *rc_opt_lookup(uint8_t code, uint16_t num);
 
 /* Checks o's length against its registered range (RC_ERR_OPT_FORMAT) and,
- * for uint options, that it fits 4 bytes. Unknown options pass. */
+ * for uint options, that it fits 4 bytes. Unknown options pass (whether an
+ * unknown critical option is an error is the caller's call, RFC 7252
+ * §5.4.1), and so does a repeated non-repeatable option: one option at a
+ * time cannot tell (RFC 7252 §5.4.5 is the caller's to apply). */
 rc_err rc_opt_check(uint8_t code, const rc_opt *o);
 
 /* Sorts an option array by number, keeping the order of equal numbers
- * (repeated options keep their meaning). Stable, in place, no allocation. */
+ * (repeated options keep their meaning). Stable, in place, no allocation
+ * (insertion sort: meant for the tens of options a message carries). */
 void rc_opts_sort(rc_opt *opts, size_t n);
 
 /* Content-Format registry (IANA CoAP Content-Formats). */
 /* Number for a name ("text/plain;charset=utf-8", "json", "cbor", ...,
- * short aliases accepted) or -1. */
+ * short aliases accepted, case and blanks ignored, and a decimal number
+ * 0-65535 taken as is) or -1. */
 int rc_content_format_by_name(const char *name);
 /* Canonical name for a number, or NULL. */
 const char *rc_content_format_name(uint32_t cf);
