@@ -138,6 +138,7 @@ rc_err rc_static_open(const rc_static *s, const char *target, size_t len,
                       int *fd_out, const char **ctype) {
   char path[RC_STATIC_MAX_PATH + 16];
   char *seg, *end;
+  const char *name = "";
   int dir, fd;
   struct stat st;
   rc_err rc;
@@ -182,8 +183,10 @@ rc_err rc_static_open(const rc_static *s, const char *target, size_t len,
     if (dir != s->root_fd)
       close(dir);
     dir = fd;
-    if (last)
+    if (last) {
+      name = seg;
       break;
+    }
     seg = slash + 1;
   }
   if (rc) {
@@ -207,11 +210,8 @@ rc_err rc_static_open(const rc_static *s, const char *target, size_t len,
   /* O_NONBLOCK was only for not hanging on a FIFO. */
   (void)fcntl(fd, F_SETFL, 0);
   *fd_out = fd;
-  if (ctype) {
-    const char *name = strrchr(path, '/');
-    name = name ? name + 1 : path;
+  if (ctype)
     *ctype = rc_static_content_type(name, strlen(name));
-  }
   return RC_OK;
 }
 
