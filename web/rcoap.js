@@ -382,7 +382,8 @@ function extNibble(v) {
  * Encodes a message into the CoAP-over-WebSocket form (RFC 8323 §4.2):
  * msg = {code, token?, options?: [{number, value}], payload?}. Option
  * values may be Uint8Array, number (uint), string (UTF-8) or true/null
- * (empty); options are sorted by number, repeats keep their order.
+ * (empty); options are sorted by number, repeats keep their order; a
+ * string payload is sent as UTF-8.
  * Returns a new Uint8Array. Throws CoapError RC_ERR_TOKEN_TOO_LONG,
  * RC_ERR_OPT_NUMBER_OVERFLOW, RC_ERR_OPT_FORMAT, RC_ERR_BAD_CODE.
  */
@@ -410,7 +411,7 @@ export function encode(msg) {
     parts.push(Uint8Array.from([(dn << 4) | ln, ...de, ...le]), o.value);
     prev = o.number;
   }
-  const payload = msg.payload ? toU8(msg.payload) : null;
+  const payload = typeof msg.payload === 'string' ? utf8enc.encode(msg.payload) : msg.payload ? toU8(msg.payload) : null;
   if (payload && payload.length) parts.push(Uint8Array.of(0xff), payload);
   return concat(parts);
 }
@@ -497,7 +498,7 @@ export function describe(msg) {
     const name = optionInfo(msg.code, o.number).name;
     parts.push(v === '' ? name : `${name}:${v}`);
   }
-  const pl = msg.payload ? toU8(msg.payload) : null;
+  const pl = typeof msg.payload === 'string' ? utf8enc.encode(msg.payload) : msg.payload ? toU8(msg.payload) : null;
   if (pl && pl.length) {
     const printable = isPrintable(pl);
     let shown = printable ? utf8dec.decode(pl.subarray(0, 80)) : `0x${hex(pl.subarray(0, 32))}`;
