@@ -128,8 +128,12 @@ typedef struct rc_tls_config {
   rc_tls_version max_version; /* default TLS 1.3 */
   /* Server: issue no session tickets (no resumption). */
   int no_tickets;
-  /* Server: accept clients that send no ALPN extension at all. RFC 8323
-   * §8.2 allows this on port 5684 only; off by default. */
+  /* Server: accept clients that send no ALPN extension at all. Client:
+   * accept a server that negotiates no ALPN on any port (on 5684 this is
+   * always accepted, RFC 8323 §8.2). Off by default: RFC 8323 §8.2 wants
+   * ALPN "coap" on every other port. Needed for libcoap 4.3.1 in PSK mode,
+   * whose client offers no ALPN and whose server negotiates none. A client
+   * offering ALPN without "coap" is refused either way. */
   int allow_no_alpn;
   /* Client: sessions kept for resumption, one per (host, port); 0 turns
    * resumption off. rc_tls_config_init() sets 32. */

@@ -378,7 +378,8 @@ static rc_err handshake_done(rc__tls_filter *f) {
    * extension or returns a no_application_protocol alert, the TLS client
    * MUST close the connection" (ports other than 5684; on 5684 "coaps+tcp
    * is implicitly selected"). */
-  if (!is_server(f) && !coap && f->port != RC_TLS_COAPS_DEFAULT_PORT) {
+  if (!is_server(f) && !coap && f->port != RC_TLS_COAPS_DEFAULT_PORT &&
+      !f->ctx->allow_no_alpn) {
     snprintf(f->detail, sizeof(f->detail),
              "server did not negotiate ALPN coap");
     return fail(f, RC_ERR_TLS_ALPN);

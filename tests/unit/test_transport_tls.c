@@ -555,12 +555,13 @@ static void test_allow_no_alpn(void **state) {
 }
 
 /* A raw OpenSSL server that ignores ALPN. */
-static void server_without_alpn(uint16_t port, rc_err want) {
+static void server_without_alpn(uint16_t port, int allow, rc_err want) {
   SSL_CTX *rs = SSL_CTX_new(TLS_server_method());
   assert_int_equal(SSL_CTX_use_certificate_chain_file(rs, P("server.crt")), 1);
   assert_int_equal(
       SSL_CTX_use_PrivateKey_file(rs, P("server.key"), SSL_FILETYPE_PEM), 1);
   rc_tls_config c = client_cfg();
+  c.allow_no_alpn = allow;
   rc_tls_ctx *cctx = ctx_of(&c);
   end *cli = filter_end(cctx, "localhost", port);
   end *srv = raw_end(rs, 1);
@@ -583,9 +584,11 @@ static void server_without_alpn(uint16_t port, rc_err want) {
 
 static void test_server_without_alpn(void **state) {
   (void)state;
-  server_without_alpn(TEST_PORT, RC_ERR_TLS_ALPN);
+  server_without_alpn(TEST_PORT, 0, RC_ERR_TLS_ALPN);
   /* RFC 8323 §8.2: on port 5684 coaps+tcp is implicitly selected. */
-  server_without_alpn(RC_TLS_COAPS_DEFAULT_PORT, RC_OK);
+  server_without_alpn(RC_TLS_COAPS_DEFAULT_PORT, 0, RC_OK);
+  /* Opted in (libcoap 4.3.1 PSK servers negotiate no ALPN). */
+  server_without_alpn(TEST_PORT, 1, RC_OK);
 }
 
 /* ---- tests: not TLS ----------------------------------------------------- */
