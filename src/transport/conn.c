@@ -571,20 +571,28 @@ static void conn_write(rc_conn *c) {
       conn_write_plain(c);
     return;
   }
-  int draining = c->state == RC__CONN_DRAINING;
-  if ((c->state == RC__CONN_OPEN || (draining && c->open_reported)) &&
-      !c->chain_dead)
-    conn_feed_filters(c, draining);
-  if (draining && !c->chain_dead && !c->shut_sent && c->open_reported &&
-      !rc_session_want_write(c->s)) {
-    /* Orderly end of the chain: WS close frame, then TLS close_notify. */
-    c->shut_sent = 1;
-    if (c->ws != NULL)
-      rc_filter_shutdown(c->ws);
-    if (c->tls != NULL && !c->chain_dead)
-      rc_filter_shutdown(c->tls);
+  /* Each turn either empties c->out into the kernel and feeds more
+   * session output, or leaves the rest to an async write. */
+  for (;;) {
+    int draining = c->state == RC__CONN_DRAINING;
+    int feedable = (c->state == RC__CONN_OPEN ||
+                    (draining && c->open_reported)) && !c->chain_dead;
+    if (feedable)
+      conn_feed_filters(c, draining);
+    if (draining && !c->chain_dead && !c->shut_sent && c->open_reported &&
+        !rc_session_want_write(c->s)) {
+      /* Orderly end of the chain: WS close frame, then TLS close_notify. */
+      c->shut_sent = 1;
+      if (c->ws != NULL)
+        rc_filter_shutdown(c->ws);
+      if (c->tls != NULL && !c->chain_dead)
+        rc_filter_shutdown(c->tls);
+    }
+    conn_write_out(c);
+    if (c->writing || c->state == RC__CONN_CLOSING || c->chain_dead ||
+        !feedable || !rc_session_want_write(c->s))
+      break;
   }
-  conn_write_out(c);
   /* A streamed plain-HTTP body (static files) continues once drained. */
   if (c->ws != NULL && c->is_server && !c->writing && c->out_len == 0 &&
       !c->chain_dead && c->state != RC__CONN_CLOSING &&
