@@ -184,6 +184,11 @@ typedef struct rc_session_callbacks {
   int (*custody_ready)(void *user);
   /* Optional log line (no newline). */
   void (*on_log)(void *user, int level, const char *text);
+  /* Optional observer of every whole message, signaling included: sent
+   * non-zero for a message just queued, 0 for one received (before it is
+   * acted on). For tools that show the conversation ("rcoap -v"); costs
+   * nothing when NULL. */
+  void (*on_trace)(void *user, int sent, const rc_msg *m);
 } rc_session_callbacks;
 
 /*

@@ -266,6 +266,11 @@ static rc_err enc_end(rc_session *s, rc_enc *e, out_chunk *c) {
     out_unused(s, c);
     return rc;
   }
+  if (s->cb.on_trace) {
+    rc_msg view;
+    if (rc_msg_parse(s->cfg.framing, framed, len, &view) == RC_OK)
+      s->cb.on_trace(s->user, 1, &view);
+  }
   out_commit(s, c, framed, len);
   return RC_OK;
 }
@@ -654,6 +659,8 @@ static void handle_abort(rc_session *s, const rc_msg *m) {
 /* One whole received message. Returns an error only for NOMEM and
  * callback failure; protocol errors are answered and close the session. */
 static rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
+  if (s->cb.on_trace)
+    s->cb.on_trace(s->user, 0, m);
   if (!s->peer_csm && m->code != RC_SIG_CSM) {
     /* RFC 8323 §3.3: "Endpoints MUST treat a missing or invalid CSM as a
      * connection error and abort the connection". */

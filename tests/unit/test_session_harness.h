@@ -125,8 +125,13 @@ static inline int h_custody_ready(void *user) {
 }
 
 __attribute__((unused)) static const rc_session_callbacks h_callbacks = {
-    h_on_message, h_on_csm,    h_on_pong,       h_on_release,
-    h_on_abort,   h_on_closed, h_custody_ready, NULL};
+    .on_message = h_on_message,
+    .on_csm = h_on_csm,
+    .on_pong = h_on_pong,
+    .on_release = h_on_release,
+    .on_abort = h_on_abort,
+    .on_closed = h_on_closed,
+    .custody_ready = h_custody_ready};
 
 static inline void h_init_cfg(harness *h, rc_framing f, rc_session_role role) {
   memset(h, 0, sizeof(*h));

@@ -1,0 +1,536 @@
+/*
+ * rcoap: a curl-like CoAP client for every scheme rcoap speaks.
+ *
+ *   rcoap [options] [METHOD] URI
+ *
+ * It parses the command line into one request, runs it on a libuv loop
+ * through rc_request(), prints the response body (link-format one link per
+ * line) and exits with a status that says what happened (see usage()).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rcoap/app.h"
+#include "rcoap/codec_link.h"
+#include "rcoap/codec_print.h"
+#include "rcoap/version.h"
+
+/* Exit statuses. */
+enum {
+  EX_OK = 0,        /* 2.xx */
+  EX_USAGE = 1,     /* bad command line */
+  EX_URI = 2,       /* bad URI or unsupported scheme */
+  EX_CONNECT = 3,   /* could not connect (DNS, refused, TLS, WS upgrade) */
+  EX_CLIENT = 4,    /* 4.xx response */
+  EX_SERVER = 5,    /* 5.xx response */
+  EX_TIMEOUT = 6,   /* no response in time */
+  EX_ABORT = 7,     /* the peer aborted or broke the protocol */
+  EX_LOCAL = 8      /* local error: file, memory */
+};
+
+#define MAX_USER_OPTS 32
+#define MAX_FILE_BODY (64u * 1024u * 1024u)
+
+typedef struct cli {
+  int verbose;
+  int include;
+  const char *output;
+  int status;
+  int done;
+  rc_context *ctx;
+} cli;
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: rcoap [options] [METHOD] URI\n"
+          "\n"
+          "METHOD is get (default), post, put, delete, fetch, patch or ipatch.\n"
+          "URI schemes: coap+tcp://, coaps+tcp://, coap+ws://, coaps+ws:// "
+          "(coap+wss://).\n"
+          "\n"
+          "options:\n"
+          "  -d, --data DATA        request payload; @FILE reads a file, @- stdin\n"
+          "  -t, --content-format F payload Content-Format (name or number)\n"
+          "  -A, --accept F         Accept option (name or number)\n"
+          "  -O, --option NUM,VAL   any option (repeatable); VAL by the option's\n"
+          "                         format: number, text, or 0xHEX for opaque\n"
+          "  -o, --output FILE      write the response body to FILE\n"
+          "  -i, --include          print the response code and options first\n"
+          "  -v, --verbose          show every message both ways on stderr,\n"
+          "                         signaling included\n"
+          "  -T, --timeout SECONDS  give up after this long (default 30)\n"
+          "      --cafile FILE      trust these CA certificates (coaps+...)\n"
+          "      --cert FILE --key FILE  client certificate (mutual TLS)\n"
+          "      --psk-identity ID --psk-key KEY   TLS pre-shared key\n"
+          "      --insecure         do not verify the server (prints a warning)\n"
+          "  -V, --version          print the version\n"
+          "  -h, --help             this text\n"
+          "\n"
+          "exit status: 0 2.xx, 1 usage, 2 bad URI or scheme, 3 cannot connect,\n"
+          "4 4.xx, 5 5.xx, 6 timeout, 7 aborted / protocol error, 8 local error\n");
+}
+
+static void on_log(void *user, int level, const char *text) {
+  (void)user;
+  fprintf(stderr, "rcoap: %s%s\n",
+          level <= RC_SESSION_LOG_ERR ? "error: " : "", text);
+}
+
+static void on_trace(void *user, char dir, const rc_msg *m) {
+  (void)user;
+  char line[1024];
+  rc_msg_format(m, line, sizeof line);
+  fprintf(stderr, "%c %s\n", dir, line);
+}
+
+/* Content-Format by name or number; -1 if neither. */
+static int parse_cf(const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (*s && !*end && !errno && v >= 0 && v <= 65535)
+    return (int)v;
+  return rc_content_format_by_name(s);
+}
+
+static int read_file(const char *path, uint8_t **out, size_t *len) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!f) {
+    fprintf(stderr, "rcoap: cannot read %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  size_t cap = 4096, n = 0;
+  uint8_t *b = malloc(cap);
+  while (b) {
+    size_t r = fread(b + n, 1, cap - n, f);
+    n += r;
+    if (r == 0)
+      break;
+    if (n == cap) {
+      if (cap >= MAX_FILE_BODY) {
+        fprintf(stderr, "rcoap: %s is larger than %u bytes\n", path,
+                MAX_FILE_BODY);
+        free(b);
+        b = NULL;
+        break;
+      }
+      uint8_t *nb = realloc(b, cap * 2);
+      if (!nb) {
+        free(b);
+        b = NULL;
+        break;
+      }
+      b = nb;
+      cap *= 2;
+    }
+  }
+  int bad = ferror(f);
+  if (f != stdin)
+    fclose(f);
+  if (!b || bad) {
+    free(b);
+    if (bad)
+      fprintf(stderr, "rcoap: error reading %s\n", path);
+    return -1;
+  }
+  *out = b;
+  *len = n;
+  return 0;
+}
+
+static int hexval(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* "-O NUM,VALUE": the value is encoded by the option's registered format.
+ * Values are written into store (caller's, at least strlen(arg) bytes). */
+static int parse_option(const char *arg, rc_opt *o, uint8_t *store) {
+  char *end;
+  errno = 0;
+  unsigned long num = strtoul(arg, &end, 10);
+  if (errno || end == arg || num > 65535 || (*end && *end != ',')) {
+    fprintf(stderr, "rcoap: -O wants NUM,VALUE (got '%s')\n", arg);
+    return -1;
+  }
+  const char *val = *end ? end + 1 : "";
+  o->num = (uint16_t)num;
+  o->val = store;
+  const rc_opt_def *d = rc_opt_lookup(RC_GET, o->num);
+  if (d && d->format == RC_OPTF_UINT) {
+    uint8_t tmp[4];
+    unsigned long v;
+    if (num == RC_OPT_CONTENT_FORMAT || num == RC_OPT_ACCEPT)
+      v = (unsigned long)(long)parse_cf(val);
+    else
+      v = strtoul(val, &end, 0);
+    if ((long)v < 0 || v > UINT32_MAX) {
+      fprintf(stderr, "rcoap: option %lu wants a number (got '%s')\n", num,
+              val);
+      return -1;
+    }
+    o->len = (uint32_t)rc_opt_uint_encode((uint32_t)v, tmp);
+    memcpy(store, tmp, o->len);
+    return 0;
+  }
+  if (!strncmp(val, "0x", 2) && (!d || d->format == RC_OPTF_OPAQUE)) {
+    size_t n = strlen(val + 2);
+    if (n % 2) {
+      fprintf(stderr, "rcoap: odd number of hex digits in '%s'\n", val);
+      return -1;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+      int hi = hexval(val[2 + 2 * i]), lo = hexval(val[3 + 2 * i]);
+      if (hi < 0 || lo < 0) {
+        fprintf(stderr, "rcoap: bad hex in '%s'\n", val);
+        return -1;
+      }
+      store[i] = (uint8_t)(hi << 4 | lo);
+    }
+    o->len = (uint32_t)(n / 2);
+    return 0;
+  }
+  o->len = (uint32_t)strlen(val);
+  memcpy(store, val, o->len);
+  return 0;
+}
+
+static void print_response_head(const rc_msg *m) {
+  char line[2048];
+  rc_msg tmp = *m;
+  tmp.payload = NULL;
+  tmp.payload_len = 0;
+  rc_msg_format(&tmp, line, sizeof line);
+  printf("%s\n", line);
+}
+
+/* Link-format bodies are shown one link per line. */
+static void write_links(FILE *f, const rc_msg *m) {
+  rc_link_iter it;
+  rc_link l;
+  rc_link_iter_init(&it, (const char *)m->payload, m->payload_len,
+                    RC_LINK_LENIENT);
+  size_t shown = 0;
+  const char *base = (const char *)m->payload;
+  while (rc_link_next(&it, &l) == 1) {
+    const char *start = l.target - 1; /* the '<' */
+    const char *end = l.params + l.params_len;
+    fprintf(f, "%.*s\n", (int)(end - start), start);
+    shown = (size_t)(end - base);
+  }
+  if (it.err) /* not valid link-format after all: show it raw */
+    fprintf(f, "%.*s\n", (int)(m->payload_len - shown), base + shown);
+}
+
+static int status_for_code(uint8_t code) {
+  switch (RC_CODE_CLASS(code)) {
+  case 2:
+    return EX_OK;
+  case 4:
+    return EX_CLIENT;
+  case 5:
+    return EX_SERVER;
+  default:
+    return EX_ABORT;
+  }
+}
+
+static int status_for_error(rc_err err) {
+  switch (err) {
+  case RC_ERR_TIMEOUT:
+    return EX_TIMEOUT;
+  case RC_ERR_PEER_ABORT:
+  case RC_ERR_PROTOCOL:
+  case RC_ERR_BAD_CSM:
+  case RC_ERR_PEER_DEAD:
+  case RC_ERR_PEER_RELEASE:
+    return EX_ABORT;
+  case RC_ERR_NOMEM:
+    return EX_LOCAL;
+  default:
+    return EX_CONNECT;
+  }
+}
+
+static void on_shutdown_done(void *arg) { (void)arg; }
+
+static void on_response(void *arg, rc_err status, const rc_msg *resp,
+                        const char *detail) {
+  cli *c = arg;
+  c->done = 1;
+  if (status < 0) {
+    fprintf(stderr, "rcoap: %s%s%s\n", rc_strerror(status),
+            detail && *detail ? ": " : "", detail ? detail : "");
+    c->status = status_for_error(status);
+  } else {
+    c->status = status_for_code(resp->code);
+    if (c->include)
+      print_response_head(resp);
+    else if (c->status != EX_OK) {
+      char code[5];
+      fprintf(stderr, "%s %s\n", rc_code_str(resp->code, code),
+              rc_code_name(resp->code));
+    }
+    FILE *out = stdout;
+    if (c->output && !(out = fopen(c->output, "wb"))) {
+      fprintf(stderr, "rcoap: cannot write %s: %s\n", c->output,
+              strerror(errno));
+      c->status = EX_LOCAL;
+    } else if (resp->payload_len) {
+      if (rc_msg_content_format(resp) == RC_CF_LINK_FORMAT && !c->output)
+        write_links(out, resp);
+      else {
+        fwrite(resp->payload, 1, resp->payload_len, out);
+        if (out == stdout && isatty(STDOUT_FILENO) &&
+            resp->payload[resp->payload_len - 1] != '\n')
+          fputc('\n', out);
+      }
+    }
+    if (out && out != stdout && fclose(out) != 0) {
+      fprintf(stderr, "rcoap: error writing %s\n", c->output);
+      c->status = EX_LOCAL;
+    }
+    fflush(stdout);
+  }
+  rc_context_shutdown(c->ctx, NULL, 2000, on_shutdown_done, c);
+}
+
+enum {
+  OPT_CAFILE = 256,
+  OPT_INSECURE,
+  OPT_CERT,
+  OPT_KEY,
+  OPT_PSK_ID,
+  OPT_PSK_KEY
+};
+
+int main(int argc, char **argv) {
+  static const struct option longopts[] = {
+      {"data", required_argument, NULL, 'd'},
+      {"content-format", required_argument, NULL, 't'},
+      {"accept", required_argument, NULL, 'A'},
+      {"option", required_argument, NULL, 'O'},
+      {"output", required_argument, NULL, 'o'},
+      {"include", no_argument, NULL, 'i'},
+      {"verbose", no_argument, NULL, 'v'},
+      {"timeout", required_argument, NULL, 'T'},
+      {"cafile", required_argument, NULL, OPT_CAFILE},
+      {"insecure", no_argument, NULL, OPT_INSECURE},
+      {"cert", required_argument, NULL, OPT_CERT},
+      {"key", required_argument, NULL, OPT_KEY},
+      {"psk-identity", required_argument, NULL, OPT_PSK_ID},
+      {"psk-key", required_argument, NULL, OPT_PSK_KEY},
+      {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  cli c = {0};
+  const char *data = NULL;
+  int cf = -1, accept = -1;
+  double timeout_s = 30;
+  rc_opt user_opts[MAX_USER_OPTS];
+  uint8_t *opt_store[MAX_USER_OPTS];
+  size_t n_user = 0;
+  const char *cafile = NULL, *cert = NULL, *key = NULL, *psk_id = NULL,
+             *psk_key = NULL;
+  int insecure = 0;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivT:Vh", longopts, NULL)) !=
+         -1) {
+    switch (ch) {
+    case 'd':
+      data = optarg;
+      break;
+    case 't':
+    case 'A': {
+      int v = parse_cf(optarg);
+      if (v < 0) {
+        fprintf(stderr, "rcoap: unknown content-format '%s'\n", optarg);
+        return EX_USAGE;
+      }
+      *(ch == 't' ? &cf : &accept) = v;
+      break;
+    }
+    case 'O':
+      if (n_user == MAX_USER_OPTS) {
+        fprintf(stderr, "rcoap: too many -O options\n");
+        return EX_USAGE;
+      }
+      opt_store[n_user] = malloc(strlen(optarg) + 4);
+      if (!opt_store[n_user] ||
+          parse_option(optarg, &user_opts[n_user], opt_store[n_user]) != 0)
+        return EX_USAGE;
+      n_user++;
+      break;
+    case 'o':
+      c.output = optarg;
+      break;
+    case 'i':
+      c.include = 1;
+      break;
+    case 'v':
+      c.verbose = 1;
+      break;
+    case 'T':
+      timeout_s = atof(optarg);
+      if (timeout_s <= 0 || timeout_s > 86400) {
+        fprintf(stderr, "rcoap: bad timeout '%s'\n", optarg);
+        return EX_USAGE;
+      }
+      break;
+    case OPT_CAFILE:
+      cafile = optarg;
+      break;
+    case OPT_INSECURE:
+      insecure = 1;
+      break;
+    case OPT_CERT:
+      cert = optarg;
+      break;
+    case OPT_KEY:
+      key = optarg;
+      break;
+    case OPT_PSK_ID:
+      psk_id = optarg;
+      break;
+    case OPT_PSK_KEY:
+      psk_key = optarg;
+      break;
+    case 'V':
+      printf("rcoap %s\n", rc_version());
+      return EX_OK;
+    case 'h':
+      usage(stdout);
+      return EX_OK;
+    default:
+      usage(stderr);
+      return EX_USAGE;
+    }
+  }
+  int method = RC_GET;
+  const char *uri;
+  if (argc - optind == 2) {
+    method = rc_method_from_name(argv[optind]);
+    if (method < 0) {
+      fprintf(stderr, "rcoap: unknown method '%s'\n", argv[optind]);
+      return EX_USAGE;
+    }
+    uri = argv[optind + 1];
+  } else if (argc - optind == 1) {
+    uri = argv[optind];
+  } else {
+    usage(stderr);
+    return EX_USAGE;
+  }
+
+  uint8_t *body = NULL;
+  size_t body_len = 0;
+  if (data && data[0] == '@') {
+    if (read_file(data + 1, &body, &body_len) != 0)
+      return EX_LOCAL;
+  } else if (data) {
+    body_len = strlen(data);
+    body = malloc(body_len + 1);
+    if (!body)
+      return EX_LOCAL;
+    memcpy(body, data, body_len);
+  }
+
+  uint8_t cfbuf[4], acbuf[4];
+  if (cf >= 0 && n_user < MAX_USER_OPTS) {
+    rc_opt *o = &user_opts[n_user];
+    opt_store[n_user++] = NULL;
+    o->num = RC_OPT_CONTENT_FORMAT;
+    o->len = (uint32_t)rc_opt_uint_encode((uint32_t)cf, cfbuf);
+    o->val = cfbuf;
+  }
+  if (accept >= 0 && n_user < MAX_USER_OPTS) {
+    rc_opt *o = &user_opts[n_user];
+    opt_store[n_user++] = NULL;
+    o->num = RC_OPT_ACCEPT;
+    o->len = (uint32_t)rc_opt_uint_encode((uint32_t)accept, acbuf);
+    o->val = acbuf;
+  }
+
+  /* TLS settings for coaps+... */
+  rc_tls_ctx *tls = NULL;
+  if (cafile || insecure || cert || psk_id || psk_key) {
+    rc_tls_config tc;
+    rc_tls_config_init(&tc, RC_TLS_CLIENT);
+    tc.ca_file = cafile;
+    tc.insecure = insecure;
+    if (insecure)
+      fprintf(stderr, "rcoap: warning: --insecure: the server's certificate "
+                      "is NOT verified; anyone on the path can read and "
+                      "change this exchange\n");
+    if (cert) {
+      tc.certs[0].cert_file = cert;
+      tc.certs[0].key_file = key ? key : cert;
+      tc.ncerts = 1;
+    }
+    if (psk_id || psk_key) {
+      if (!psk_id || !psk_key) {
+        fprintf(stderr, "rcoap: --psk-identity and --psk-key go together\n");
+        return EX_USAGE;
+      }
+      tc.psk_identity = (const uint8_t *)psk_id;
+      tc.psk_identity_len = strlen(psk_id);
+      tc.psk_key = (const uint8_t *)psk_key;
+      tc.psk_key_len = strlen(psk_key);
+    }
+    char errbuf[256];
+    if (rc_tls_ctx_new(&tc, &tls, errbuf, sizeof errbuf) != RC_OK) {
+      fprintf(stderr, "rcoap: %s\n", errbuf);
+      return EX_USAGE;
+    }
+  }
+
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  rc_context_opts co = {0};
+  co.loop = &loop;
+  co.on_log = on_log;
+  co.log_level = c.verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_WARN;
+  co.client_tls = tls;
+  if (c.verbose)
+    co.on_trace = on_trace;
+  if (rc_context_new(&c.ctx, &co) != RC_OK) {
+    fprintf(stderr, "rcoap: out of memory\n");
+    return EX_LOCAL;
+  }
+  rc_request_opts ro = {0};
+  ro.opts = user_opts;
+  ro.nopts = n_user;
+  ro.payload = body;
+  ro.payload_len = body_len;
+  ro.timeout_ms = (uint32_t)(timeout_s * 1000);
+  rc_err err = rc_request(c.ctx, (uint8_t)method, uri, &ro, on_response, &c);
+  if (err) {
+    fprintf(stderr, "rcoap: %s: %s\n", uri, rc_strerror(err));
+    c.status = (err == RC_ERR_NOMEM) ? EX_LOCAL : EX_URI;
+  } else {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (!c.done) {
+      fprintf(stderr, "rcoap: no outcome (internal error)\n");
+      c.status = EX_LOCAL;
+    }
+  }
+  rc_context_free(c.ctx);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  if (tls)
+    rc_tls_ctx_free(tls);
+  for (size_t i = 0; i < n_user; i++)
+    free(opt_store[i]);
+  free(body);
+  return c.status;
+}

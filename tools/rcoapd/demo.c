@@ -1,0 +1,273 @@
+/*
+ * rcoapd's demo resources, the ones the README and the browser demo page
+ * use: a greeting, the time, an echo, a writable store, a sensor whose
+ * value changes every second, and a large text for block-wise transfer.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "demo.h"
+#include "rcoap/version.h"
+#include "store.h"
+
+/* RFC 7252 §5.10.5: Max-Age default is 60 s; the sensor changes every
+ * second, so say so. */
+#define SENSOR_PERIOD_MS 1000u
+#define LARGE_SIZE (100u * 1024u)
+
+struct demo {
+  rc_context *ctx;
+  store *store;
+  uv_timer_t *timer;
+  double temp;
+  uint32_t ticks;
+  char *large;
+};
+
+static void on_hello(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                     void *user) {
+  (void)ctx;
+  (void)res;
+  (void)user;
+  char body[64];
+  int n = snprintf(body, sizeof body, "Hello, world! (rcoap %s)", rc_version());
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
+}
+
+static void on_time(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                    void *user) {
+  (void)ctx;
+  (void)res;
+  (void)user;
+  char body[32];
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  size_t n = strftime(body, sizeof body, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, n);
+}
+
+static void on_echo(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                    void *user) {
+  (void)ctx;
+  (void)res;
+  (void)user;
+  const rc_msg *m = rc_xreq_msg(req);
+  /* RFC 7252 §5.8.2: a POST that changed nothing lasting answers 2.04. */
+  rc_respond(req, RC_CHANGED, rc_msg_content_format(m), m->payload,
+             m->payload_len);
+}
+
+static void on_temp(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                    void *user) {
+  (void)ctx;
+  (void)res;
+  demo *d = user;
+  char body[32];
+  int n = snprintf(body, sizeof body, "%.2f", d->temp);
+  uint8_t ma[4];
+  rc_opt opts[2];
+  uint8_t cf[4];
+  opts[0].num = RC_OPT_CONTENT_FORMAT;
+  opts[0].len = (uint32_t)rc_opt_uint_encode(RC_CF_TEXT_PLAIN, cf);
+  opts[0].val = cf;
+  opts[1].num = RC_OPT_MAX_AGE;
+  opts[1].len = (uint32_t)rc_opt_uint_encode(1, ma);
+  opts[1].val = ma;
+  rc_outmsg out = {RC_CONTENT, opts, 2, (const uint8_t *)body, (size_t)n};
+  rc_exchange_respond(req, &out);
+}
+
+static void on_large(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                     void *user) {
+  (void)ctx;
+  (void)res;
+  demo *d = user;
+  rc_err err = rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, d->large,
+                          LARGE_SIZE);
+  if (err == RC_ERR_PEER_TOO_LARGE) {
+    static const char why[] =
+        "/large is bigger than this connection's Max-Message-Size";
+    rc_respond(req, RC_INTERNAL_SERVER_ERROR, RC_CF_TEXT_PLAIN, why,
+               sizeof why - 1);
+  }
+}
+
+/* /store/KEY: the key is the path after "/store/". */
+static int store_key(rc_xreq *req, char *key, size_t cap) {
+  char path[RC_APP_PATH_MAX];
+  rc_ssize n = rc_req_path(req, path, sizeof path);
+  static const char prefix[] = "/store/";
+  if (n < (rc_ssize)sizeof prefix || strncmp(path, prefix, sizeof prefix - 1))
+    return 0;
+  snprintf(key, cap, "%s", path + sizeof prefix - 1);
+  return 1;
+}
+
+static void on_store(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                     void *user) {
+  (void)ctx;
+  (void)res;
+  demo *d = user;
+  const rc_msg *m = rc_xreq_msg(req);
+  char key[RC_APP_PATH_MAX];
+  if (!store_key(req, key, sizeof key)) {
+    if (m->code == RC_GET) {
+      char body[64];
+      int n = snprintf(body, sizeof body, "%zu item(s)", store_count(d->store));
+      rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
+    } else {
+      rc_respond(req, RC_METHOD_NOT_ALLOWED, RC_CF_TEXT_PLAIN,
+                 "PUT, GET and DELETE take /store/NAME", 36);
+    }
+    return;
+  }
+  store_item it;
+  switch (m->code) {
+  case RC_GET:
+    if (!store_get(d->store, key, &it)) {
+      rc_respond(req, RC_NOT_FOUND, -1, NULL, 0);
+      return;
+    }
+    rc_respond(req, RC_CONTENT, it.content_format, it.data, it.len);
+    return;
+  case RC_PUT: {
+    int r = store_put(d->store, key, m->payload, m->payload_len,
+                      rc_msg_content_format(m));
+    if (r == -2) {
+      rc_respond(req, RC_REQUEST_ENTITY_TOO_LARGE, RC_CF_TEXT_PLAIN,
+                 "store is full or item too large", 31);
+      return;
+    }
+    if (r < 0) {
+      rc_respond(req, RC_INTERNAL_SERVER_ERROR, -1, NULL, 0);
+      return;
+    }
+    /* RFC 7252 §5.8.3: 2.01 when PUT created the resource, else 2.04. */
+    rc_respond(req, r == 1 ? RC_CREATED : RC_CHANGED, -1, NULL, 0);
+    return;
+  }
+  case RC_DELETE:
+    /* RFC 7252 §5.8.4: 2.02 Deleted, also when it did not exist. */
+    store_del(d->store, key);
+    rc_respond(req, RC_DELETED, -1, NULL, 0);
+    return;
+  default:
+    rc_respond(req, RC_METHOD_NOT_ALLOWED, -1, NULL, 0);
+  }
+}
+
+static void on_tick(uv_timer_t *t) {
+  demo *d = t->data;
+  d->ticks++;
+  /* A slow drift plus a little noise around 21 degrees. */
+  d->temp = 21.0 + 1.5 * sin(d->ticks / 30.0) + (rand() % 21 - 10) / 100.0;
+}
+
+static void timer_closed(uv_handle_t *h) { free(h); }
+
+static char *make_large(void) {
+  char *b = malloc(LARGE_SIZE + 1);
+  if (!b)
+    return NULL;
+  size_t n = 0;
+  unsigned line = 1;
+  while (n < LARGE_SIZE) {
+    char l[96];
+    int k = snprintf(l, sizeof l,
+                     "%06u The quick brown fox jumps over the lazy dog; "
+                     "CoAP over TCP, TLS and WebSockets.\n",
+                     line++);
+    size_t take = (size_t)k < LARGE_SIZE - n ? (size_t)k : LARGE_SIZE - n;
+    memcpy(b + n, l, take);
+    n += take;
+  }
+  b[LARGE_SIZE] = 0;
+  return b;
+}
+
+static rc_err add(rc_context *ctx, const char *path, unsigned flags, void *user,
+                  rc_handler get, rc_handler put, rc_handler post,
+                  rc_handler del, rc_resource **out) {
+  rc_resource *r;
+  rc_err err = rc_resource_add(ctx, path, flags, user, &r);
+  if (err)
+    return err;
+  rc_resource_on(r, RC_GET, get);
+  rc_resource_on(r, RC_PUT, put);
+  rc_resource_on(r, RC_POST, post);
+  rc_resource_on(r, RC_DELETE, del);
+  *out = r;
+  return RC_OK;
+}
+
+rc_err demo_start(rc_context *ctx, demo **out) {
+  demo *d = calloc(1, sizeof *d);
+  if (!d)
+    return RC_ERR_NOMEM;
+  d->ctx = ctx;
+  d->temp = 21.0;
+  d->store = store_new();
+  d->large = make_large();
+  d->timer = malloc(sizeof *d->timer);
+  if (!d->store || !d->large || !d->timer) {
+    free(d->timer);
+    d->timer = NULL;
+    demo_stop(d);
+    return RC_ERR_NOMEM;
+  }
+  rc_resource *r;
+  rc_err err;
+  if ((err = add(ctx, "/hello", 0, d, on_hello, NULL, NULL, NULL, &r)) ||
+      (err = rc_resource_attr(r, "title", "Greeting", 1)) ||
+      (err = rc_resource_attr(r, "ct", "0", 0)))
+    goto fail;
+  if ((err = add(ctx, "/time", 0, d, on_time, NULL, NULL, NULL, &r)) ||
+      (err = rc_resource_attr(r, "title", "Current UTC time", 1)) ||
+      (err = rc_resource_attr(r, "rt", "time", 1)) ||
+      (err = rc_resource_attr(r, "ct", "0", 0)))
+    goto fail;
+  if ((err = add(ctx, "/echo", 0, d, NULL, NULL, on_echo, NULL, &r)) ||
+      (err = rc_resource_attr(r, "title", "POST echoes the payload", 1)))
+    goto fail;
+  if ((err = add(ctx, "/store", RC_RES_PREFIX, d, on_store, on_store, NULL,
+                 on_store, &r)) ||
+      (err = rc_resource_attr(r, "title", "PUT/GET/DELETE /store/NAME", 1)))
+    goto fail;
+  if ((err = add(ctx, "/sensors/temp", 0, d, on_temp, NULL, NULL, NULL, &r)) ||
+      (err = rc_resource_attr(r, "title", "Temperature (C)", 1)) ||
+      (err = rc_resource_attr(r, "rt", "temperature-c", 1)) ||
+      (err = rc_resource_attr(r, "if", "sensor", 1)) ||
+      (err = rc_resource_attr(r, "ct", "0", 0)))
+    goto fail;
+  if ((err = add(ctx, "/large", 0, d, on_large, NULL, NULL, NULL, &r)) ||
+      (err = rc_resource_attr(r, "title", "100 KiB of text", 1)) ||
+      (err = rc_resource_attr(r, "sz", "102400", 0)) ||
+      (err = rc_resource_attr(r, "ct", "0", 0)))
+    goto fail;
+  uv_timer_init(rc_context_loop(ctx), d->timer);
+  d->timer->data = d;
+  uv_timer_start(d->timer, on_tick, SENSOR_PERIOD_MS, SENSOR_PERIOD_MS);
+  *out = d;
+  return RC_OK;
+fail:
+  free(d->timer);
+  d->timer = NULL;
+  demo_stop(d);
+  return err;
+}
+
+void demo_stop(demo *d) {
+  if (!d)
+    return;
+  if (d->timer) {
+    uv_timer_stop(d->timer);
+    uv_close((uv_handle_t *)d->timer, timer_closed);
+  }
+  store_free(d->store);
+  free(d->large);
+  free(d);
+}
