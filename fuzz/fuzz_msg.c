@@ -2,7 +2,8 @@
  * Fuzz target for rc_msg_parse in all three framings (first byte picks the
  * framing). A message that parses must re-encode, with rc_msg_encode and
  * again option by option with rc_enc, to exactly the input bytes (every
- * CoAP length form is canonical) and parse again to the same fields.
+ * CoAP length form is canonical) and parse again to the same fields; into
+ * a short buffer both encoders must report RC_ERR_NOBUF and the exact size.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rc_enc_payload(&e, m.payload, m.payload_len);
   if (rc_enc_finish(&e, f, m.type, m.mid, &fr, &n) != RC_OK ||
       n != size - 1 || memcmp(fr, data + 1, n) != 0)
+    abort();
+  /* Short buffers: NOBUF with the exact size, from both encoders. */
+  size_t need = rc_enc_needed(&e), small = (size - 1) / 2, n2;
+  if (rc_msg_encode(&m, f, out, small, &n2) != RC_ERR_NOBUF || n2 != size - 1)
+    abort();
+  rc_enc_init(&e, out, small, m.code, m.token, m.token_len);
+  rc_opt_iter_init(&it, &m);
+  while (rc_opt_next(&it, &o))
+    rc_enc_opt(&e, o.num, o.val, o.len);
+  rc_enc_payload(&e, m.payload, m.payload_len);
+  if (rc_enc_needed(&e) != need ||
+      (need > small && rc_enc_finish(&e, f, m.type, m.mid, &fr, &n) !=
+                           RC_ERR_NOBUF))
     abort();
   free(out);
   return 0;
