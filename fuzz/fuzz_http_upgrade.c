@@ -1,0 +1,49 @@
+/*
+ * Fuzzes the HTTP/1.1 request parser and the server side of the ws
+ * filter's opening handshake: the input is parsed directly, then fed to a
+ * server filter (with an origin allowlist and a plain-HTTP handler) in two
+ * pieces split where its first byte says. Nothing may crash or leak, and
+ * every answer must start with an HTTP status line.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcoap/transport_ws.h"
+
+static rc_err up(void *c, const uint8_t *d, size_t n, int fl) {
+  (void)c, (void)d, (void)n, (void)fl;
+  return RC_OK;
+}
+static rc_err down(void *c, const uint8_t *d, size_t n) {
+  int *first = c;
+  if (*first && (n < 9 || memcmp(d, "HTTP/1.1 ", 9) != 0))
+    abort(); /* the first bytes out are always a status line */
+  *first = 0;
+  return RC_OK;
+}
+static void http(void *u, const rc_http_head *req, rc_http_response *r) {
+  (void)u;
+  rc_http_response_text(r, req->target_len > 3 ? 200 : 404, "x\n");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  static const char *const origins[] = {"http://localhost"};
+  rc_http_head h;
+  int status, first = 1;
+  rc_ws_config cfg = {0};
+  rc_filter_sink sink = {up, down, NULL, &first};
+  rc_filter *f = NULL;
+  size_t cut = size ? data[0] % (size + 1) : 0;
+  (void)rc_http_parse_request(data, size, &h, &status);
+  (void)rc_http_parse_response(data, size, &h);
+  cfg.origins = origins;
+  cfg.n_origins = 1;
+  cfg.on_http = http;
+  if (rc_ws_server_new(&cfg, &sink, &f) != RC_OK)
+    return 0;
+  if (rc_filter_recv(f, data, cut) == RC_OK)
+    (void)rc_filter_recv(f, data + cut, size - cut);
+  rc_filter_destroy(f);
+  return 0;
+}
