@@ -700,13 +700,14 @@ static rc_err uri_put_ipv6(uri_out *o, const char *v, size_t n) {
   if (pct != NULL) {
     zone = pct + 1;
     zone_len = n - addr_len - 1;
-    if (bracketed) { /* already encoded: "%25" ZoneID */
-      if (zone_len < 2 || zone[0] != '2' || zone[1] != '5' ||
-          uri_zone_check(zone + 2, zone_len - 2) != RC_OK)
-        return RC_ERR_BAD_HOST;
-    } else if (zone_len == 0) {
+    if (zone_len == 0)
       return RC_ERR_BAD_HOST;
-    }
+    /* A bracketed literal is normally encoded ("%25" ZoneID, as written in
+     * a URI); a decoded one ("%eth0", as a Uri-Host from RFC 7252 §6.4
+     * step 5 holds it) is encoded here. */
+    if (!bracketed || zone_len < 3 || zone[0] != '2' || zone[1] != '5' ||
+        uri_zone_check(zone + 2, zone_len - 2) != RC_OK)
+      bracketed = 0;
   }
   uri_put(o, '[');
   for (size_t i = 0; i < addr_len; i++)

@@ -458,9 +458,29 @@ static void test_ipv6_and_ports(void **state) {
   assert_int_equal(rc_uri_compose(RC_SCHEME_COAP, "[1:2]", 5, 0, NULL, 0, out,
                                   sizeof out, &ol),
                    RC_ERR_BAD_HOST);
+  assert_int_equal(rc_uri_compose(RC_SCHEME_COAP, "[fe80::1%]", 10, 0, NULL,
+                                  0, out, sizeof out, &ol),
+                   RC_ERR_BAD_HOST);
+  assert_int_equal(rc_uri_compose(RC_SCHEME_COAP, "fe80::1%", 8, 0, NULL, 0,
+                                  out, sizeof out, &ol),
+                   RC_OK); /* not an IPv6 literal with a zone: a name */
+  assert_string_equal(out, "coap://fe80%3A%3A1%25/");
+  /* a Uri-Host holding a decoded zone (RFC 7252 §6.4 step 5) */
   assert_int_equal(rc_uri_compose(RC_SCHEME_COAP, "[fe80::1%eth0]", 14, 0,
                                   NULL, 0, out, sizeof out, &ol),
-                   RC_ERR_BAD_HOST);
+                   RC_OK);
+  assert_string_equal(out, "coap://[fe80::1%25eth0]/");
+  rc_uri zu = parse_ok("coap://[fe80::1%25eth0]/");
+  rc_opt zo[2];
+  uint8_t zsc[32];
+  size_t zn = 0;
+  assert_int_equal(rc_uri_to_opts(&zu, RC_URI_FORCE_HOST, zo, 2, &zn, zsc,
+                                  sizeof zsc, NULL),
+                   RC_OK);
+  assert_int_equal(rc_uri_compose(RC_SCHEME_COAP, "::2", 3, 0, zo, zn, out,
+                                  sizeof out, &ol),
+                   RC_OK);
+  assert_string_equal(out, "coap://[fe80::1%25eth0]/");
   assert_int_equal(
       rc_uri_compose(RC_SCHEME_COAP, NULL, 0, 0, NULL, 0, out, sizeof out, &ol),
       RC_ERR_INVAL);
