@@ -574,6 +574,9 @@ typedef struct raw {
   int connected, closed, reading;
   uint32_t responses;
   uint8_t *pend; /* bytes handed to uv_write */
+  int text_mode;  /* collect what arrives in text[] instead */
+  char text[4096];
+  size_t text_len;
 } raw;
 
 static int raw_on_message(void *u, const rc_msg *m) {
@@ -596,7 +599,14 @@ static void raw_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
 }
 static void raw_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
   raw *r = st->data;
-  if (n > 0)
+  if (n > 0 && r->text_mode) {
+    size_t k = (size_t)n;
+    if (k > sizeof(r->text) - 1 - r->text_len)
+      k = sizeof(r->text) - 1 - r->text_len;
+    memcpy(r->text + r->text_len, b->base, k);
+    r->text_len += k;
+    r->text[r->text_len] = '\0';
+  } else if (n > 0)
     rc_session_recv(r->s, (const uint8_t *)b->base, (size_t)n, 0);
   else if (n < 0) {
     uv_read_stop(st);
@@ -736,6 +746,85 @@ static void test_peer_reset(void **st) {
   RUN_UNTIL(&f, r.closed == 2 && f.srv.closed);
   assert_int_equal(f.srv.reason, RC_ERR_CONN_RESET);
   assert_non_null(strstr(f.srv.detail, "reset"));
+  raw_free(&f, &r);
+  fx_done(&f);
+}
+
+static void test_handshake_timeout(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f, RC_CONN_TLS);
+  rc_listener_opts lo;
+  rc_listener_opts_init(&lo, &f.loop, RC_CONN_TLS, "127.0.0.1:0", on_accept,
+                        &f);
+  lo.tls = f.tls_srv;
+  lo.handshake_timeout_ms = 150;
+  char err[200];
+  assert_int_equal(rc_listener_new(&lo, &f.l, err, sizeof(err)), RC_OK);
+  f.port = rc_listener_port(f.l);
+  raw r;
+  raw_connect(&f, &r, "127.0.0.1"); /* connects, never says a word */
+  RUN_UNTIL(&f, f.srv.closed);
+  assert_int_equal(f.srv.reason, RC_ERR_TIMEOUT);
+  assert_non_null(strstr(f.srv.detail, "handshake"));
+  assert_int_equal(f.srv.opened, 0);
+  raw_free(&f, &r);
+  fx_done(&f);
+}
+
+static void test_tls_to_plain_server(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f, RC_CONN_TLS);
+  /* A plain coap+tcp listener; the client speaks TLS to it. */
+  f.kind = RC_CONN_TCP;
+  fx_listen(&f, "127.0.0.1:0", 0);
+  f.kind = RC_CONN_TLS;
+  assert_int_equal(fx_connect(&f, "127.0.0.1", f.port), RC_OK);
+  RUN_UNTIL(&f, f.cli.closed);
+  assert_true(f.cli.reason == RC_ERR_TLS_NOT_TLS || f.cli.reason == RC_ERR_TLS);
+  assert_true(strlen(f.cli.detail) > 10); /* the filter's sentence is kept */
+  fprintf(stderr, "  tls to plain: %s: %s\n", rc_err_name(f.cli.reason),
+          f.cli.detail);
+  assert_int_equal(f.cli.opened, 0);
+  if (f.srv.c != NULL)
+    RUN_UNTIL(&f, f.srv.closed);
+  fx_done(&f);
+}
+
+static void http_page(void *user, const rc_http_head *req,
+                      rc_http_response *resp) {
+  (void)user;
+  (void)req;
+  rc_http_response_text(resp, 200, "hello from the coap+ws port");
+}
+
+static void test_ws_plain_http(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f, RC_CONN_WS);
+  rc_ws_config wc;
+  memset(&wc, 0, sizeof(wc));
+  wc.on_http = http_page;
+  rc_listener_opts lo;
+  rc_listener_opts_init(&lo, &f.loop, RC_CONN_WS, "127.0.0.1:0", on_accept,
+                        &f);
+  lo.ws = &wc;
+  char err[200];
+  assert_int_equal(rc_listener_new(&lo, &f.l, err, sizeof(err)), RC_OK);
+  f.port = rc_listener_port(f.l);
+  raw r;
+  raw_connect(&f, &r, "127.0.0.1");
+  r.text_mode = 1;
+  static const char req[] = "GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  uv_buf_t b = uv_buf_init((char *)req, sizeof(req) - 1);
+  assert_int_equal(uv_write(&r.w, (uv_stream_t *)&r.tcp, &b, 1, NULL), 0);
+  uv_read_start((uv_stream_t *)&r.tcp, raw_alloc, raw_read);
+  RUN_UNTIL(&f, r.closed && f.srv.closed);
+  assert_non_null(strstr(r.text, "HTTP/1.1 200"));
+  assert_non_null(strstr(r.text, "hello from the coap+ws port"));
+  assert_int_equal(f.srv.reason, RC_OK);
+  assert_int_equal(f.srv.opened, 0);
   raw_free(&f, &r);
   fx_done(&f);
 }
@@ -885,6 +974,9 @@ int main(void) {
       cmocka_unit_test(test_ws_v6),
       cmocka_unit_test(test_tls_ws_v4),
       cmocka_unit_test(test_release_tls_ws),
+      cmocka_unit_test(test_handshake_timeout),
+      cmocka_unit_test(test_tls_to_plain_server),
+      cmocka_unit_test(test_ws_plain_http),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
