@@ -218,6 +218,19 @@ typedef void (*rc_request_cb)(void *arg, rc_err status, const rc_msg *resp,
 rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
                   const rc_request_opts *opts, rc_request_cb cb, void *arg);
 
+/*
+ * Sends a request back to the peer that sent req, over the same connection
+ * (RFC 8323 lets either end send requests: this is how a server reaches a
+ * device that connected to it from behind a NAT). path is "/a/b?q=1"
+ * (decomposed like a URI's path and query; no Uri-Host or Uri-Port). req
+ * must still be valid: inside its handler, or deferred and unanswered.
+ * Same callback rules and errors as rc_request, plus RC_ERR_STATE when
+ * req is no longer valid or its connection is gone.
+ */
+rc_err rc_request_back(rc_xreq *req, uint8_t method, const char *path,
+                       const rc_request_opts *opts, rc_request_cb cb,
+                       void *arg);
+
 /* Method code for "get", "POST", ...; -1 if unknown. */
 int rc_method_from_name(const char *name);
 

@@ -145,6 +145,9 @@ rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp);
  * away). */
 void rc_xreq_drop(rc_xreq *req);
 
+/* The user pointer given to rc_exchange_new. */
+void *rc_exchange_user(const rc_exchange *x);
+
 /* Number of our requests still outstanding. */
 size_t rc_exchange_outstanding(const rc_exchange *x);
 /* Number of incoming requests not yet answered (for Custody, RFC 8323

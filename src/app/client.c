@@ -204,6 +204,66 @@ fail:
   return NULL;
 }
 
+/* The request's options: the URI's decomposed (RFC 7252 §6.4) plus the
+ * caller's, sorted. Values of the URI's options go into scratch. */
+static rc_err build_opts(const rc_uri *u, unsigned flags,
+                         const rc_request_opts *ro, rc_opt *opts, size_t *n,
+                         uint8_t *scratch, size_t scratch_cap) {
+  size_t slen = 0;
+  rc_err err = rc_uri_to_opts(u, flags, opts, RC_APP_MAX_OPTS, n, scratch,
+                              scratch_cap, &slen);
+  if (err)
+    return err;
+  size_t extra = ro ? ro->nopts : 0;
+  if (*n + extra > RC_APP_MAX_OPTS)
+    return RC_ERR_LIMIT;
+  for (size_t i = 0; i < extra; i++)
+    opts[(*n)++] = ro->opts[i];
+  rc_opts_sort(opts, *n);
+  return RC_OK;
+}
+
+rc_err rc_request_back(rc_xreq *req, uint8_t method, const char *path,
+                       const rc_request_opts *ro, rc_request_cb cb,
+                       void *arg) {
+  if (!req || !path || path[0] != '/' || !cb || !rc_code_is_request(method))
+    return RC_ERR_INVAL;
+  rc_exchange *x = rc_xreq_exchange(req);
+  if (!x)
+    return RC_ERR_STATE;
+  app_peer *p = rc_exchange_user(x);
+  /* Decompose path and query through a URI with a placeholder authority;
+   * the flags keep Uri-Host and Uri-Port out of the request. */
+  static const char base[] = "coap+tcp://localhost";
+  char uri[sizeof base + CLIENT_URI_MAX];
+  size_t plen = strlen(path);
+  if (plen > CLIENT_URI_MAX)
+    return RC_ERR_BAD_URI;
+  memcpy(uri, base, sizeof base - 1);
+  memcpy(uri + sizeof base - 1, path, plen + 1);
+  rc_uri u;
+  rc_err err = rc_uri_parse(uri, sizeof base - 1 + plen, &u);
+  if (err)
+    return err;
+  rc_opt opts[RC_APP_MAX_OPTS];
+  uint8_t scratch[RC_URI_SCRATCH_MAX(sizeof base + CLIENT_URI_MAX)];
+  size_t n;
+  err = build_opts(&u, RC_URI_OMIT_HOST | RC_URI_OMIT_PORT, ro, opts, &n,
+                   scratch, sizeof scratch);
+  if (err)
+    return err;
+  app_creq *r = creq_new(p->ctx, method, opts, n, ro);
+  if (!r)
+    return RC_ERR_NOMEM;
+  r->cb = cb;
+  r->arg = arg;
+  r->peer = p;
+  err = creq_send(r);
+  if (err)
+    rc__app_creq_free(p->ctx, r);
+  return err;
+}
+
 rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
                   const rc_request_opts *ro, rc_request_cb cb, void *arg) {
   if (!ctx || !uri || !cb || !rc_code_is_request(method))
@@ -223,17 +283,10 @@ rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
 
   rc_opt opts[RC_APP_MAX_OPTS];
   uint8_t scratch[RC_URI_SCRATCH_MAX(CLIENT_URI_MAX)];
-  size_t n = 0, slen = 0;
-  err = rc_uri_to_opts(&u, 0, opts, RC_APP_MAX_OPTS, &n, scratch,
-                       sizeof scratch, &slen);
+  size_t n;
+  err = build_opts(&u, 0, ro, opts, &n, scratch, sizeof scratch);
   if (err)
     return err;
-  size_t extra = ro ? ro->nopts : 0;
-  if (n + extra > RC_APP_MAX_OPTS)
-    return RC_ERR_LIMIT;
-  for (size_t i = 0; i < extra; i++)
-    opts[n++] = ro->opts[i];
-  rc_opts_sort(opts, n);
 
   rc_tls_ctx *tls = NULL;
   if (kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS) {

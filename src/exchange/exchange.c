@@ -447,6 +447,8 @@ void rc_xreq_drop(rc_xreq *req) {
   xch_req_put(x, req);
 }
 
+void *rc_exchange_user(const rc_exchange *x) { return x->user; }
+
 size_t rc_exchange_outstanding(const rc_exchange *x) { return x->nout; }
 
 size_t rc_exchange_unanswered(const rc_exchange *x) { return x->ndeferred; }
