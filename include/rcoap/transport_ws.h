@@ -30,9 +30,18 @@
  * RC_ERR_TOO_LARGE after the filter sent a close frame for a peer's
  * protocol violation, with the code in the detail text).
  *
+ * rc_filter_recv() returns RC_OK, RC_ERR_STATE once the filter is done,
+ * or the error that just ended it (also reported as EV_ERROR). If up()
+ * returns an error the filter stops without an event and recv() returns
+ * that error: the layer above has already decided the connection's fate.
+ * After shutdown() the connection should bound the wait for the peer's
+ * close answer with its own timer.
+ *
  * Sink callbacks must not destroy the filter; they may call
  * rc_filter_send() and rc_filter_shutdown() (frames sent from inside
- * up() are batched into the down() call that ends the recv).
+ * up() or EV_OPEN are batched into the down() call that ends the recv).
+ * Nothing is copied twice on the common path: a message that arrives in
+ * one frame goes up straight from wslay's input buffer.
  */
 #ifndef RCOAP_TRANSPORT_WS_H
 #define RCOAP_TRANSPORT_WS_H
