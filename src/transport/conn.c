@@ -427,6 +427,8 @@ void rc__conn_start(rc_conn *c) {
 
 static void conn_write_cb(uv_write_t *req, int status) {
   rc_conn *c = req->data;
+  c->mem->free(req, c->mem->user);
+  c->wreq = NULL;
   c->writing = 0;
   size_t n = c->inflight;
   c->inflight = 0;
@@ -447,16 +449,26 @@ static void conn_write_cb(uv_write_t *req, int status) {
   conn_pump(c);
 }
 
-/* Starts an asynchronous write of p[0..n). Returns 0 or fails the conn. */
+/* Starts an asynchronous write of p[0..n) (only when the kernel did not
+ * take everything at once, so the request is allocated then rather than
+ * kept in every idle connection). Returns 0 or fails the conn. */
 static int conn_write_async(rc_conn *c, const uint8_t *p, size_t n) {
   uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-  c->wreq.data = c;
-  int r = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
+  uv_write_t *req = c->mem->malloc(sizeof(*req), c->mem->user);
+  if (req == NULL) {
+    rc__conn_set_detail(c, "no memory for a write request");
+    rc__conn_fail(c, RC_ERR_NOMEM, NULL);
+    return -1;
+  }
+  req->data = c;
+  int r = uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
   if (r < 0) {
+    c->mem->free(req, c->mem->user);
     rc__conn_set_detail(c, "write failed: %s", uv_strerror(r));
     rc__conn_fail(c, conn_map_uv(r), NULL);
     return -1;
   }
+  c->wreq = req;
   c->writing = 1;
   c->inflight = n;
   return 0;

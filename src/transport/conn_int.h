@@ -30,7 +30,7 @@ typedef struct rc__connecting rc__connecting;
 struct rc_conn {
   uv_tcp_t tcp;
   uv_timer_t timer;
-  uv_write_t wreq;
+  uv_write_t *wreq; /* only while an async write runs */
   uv_loop_t *loop;
   const rc_mem *mem;
   rc_session *s;

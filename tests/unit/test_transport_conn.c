@@ -47,6 +47,7 @@ typedef struct side {
   uint32_t responses;
   uint32_t next_token; /* client: expected token of the next response */
   int order_ok;
+  int pongs;
   int payload_ok;
   uint32_t requests; /* server: requests seen */
 } side;
@@ -142,6 +143,15 @@ static void on_closed(void *u, rc_conn *c, rc_err reason, const char *detail) {
   snprintf(sd->detail, sizeof(sd->detail), "%s", detail);
   sd->c = NULL;
 }
+static void on_pong(void *u, rc_conn *c, uint32_t id, rc_time rtt,
+                    int custody) {
+  side *sd = u;
+  (void)c;
+  (void)id;
+  (void)rtt;
+  (void)custody;
+  sd->pongs++;
+}
 static void on_abort(void *u, rc_conn *c, const rc_session_abort_info *i) {
   side *sd = u;
   (void)c;
@@ -220,6 +230,7 @@ static const rc_conn_callbacks cli_cb = {
     .on_message = cli_on_message,
     .on_csm = on_csm,
     .on_release = cli_on_release,
+    .on_pong = on_pong,
     .on_abort = on_abort,
     .on_closed = on_closed,
 };
@@ -829,6 +840,30 @@ static void test_ws_plain_http(void **st) {
   fx_done(&f);
 }
 
+static void test_ping_and_keepalive(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f, RC_CONN_TCP);
+  fx_listen(&f, "127.0.0.1:0", 0);
+  rc_session_config sc;
+  rc_session_config_default(&sc, RC_FRAMING_TCP, RC_SESSION_CLIENT);
+  sc.keepalive_ms = 60; /* the session pings; the conn's timer drives it */
+  rc_conn_connect_opts co;
+  rc_conn_connect_opts_init(&co, &f.loop, RC_CONN_TCP, "127.0.0.1", f.port);
+  co.cb = cli_cb;
+  co.user = &f.cli;
+  co.session = &sc;
+  assert_int_equal(rc_conn_connect(&co, &f.cli.c), RC_OK);
+  RUN_UNTIL(&f, f.cli.opened && f.srv.opened);
+  uint32_t id = 0;
+  assert_int_equal(rc_conn_ping(f.cli.c, 0, &id), RC_OK);
+  RUN_UNTIL(&f, f.cli.pongs >= 1);
+  /* Nothing else is sent: the keepalive pings keep coming. */
+  RUN_UNTIL(&f, f.cli.pongs >= 4);
+  assert_int_equal(f.cli.closed + f.srv.closed, 0);
+  fx_done(&f);
+}
+
 static void test_idle_timeout(void **st) {
   (void)st;
   fx f;
@@ -969,6 +1004,7 @@ int main(void) {
       cmocka_unit_test(test_peer_vanishes_mid_message),
       cmocka_unit_test(test_peer_reset),
       cmocka_unit_test(test_idle_timeout),
+      cmocka_unit_test(test_ping_and_keepalive),
       cmocka_unit_test(test_memory_idle),
       cmocka_unit_test(test_tls_v4),
       cmocka_unit_test(test_ws_v6),
