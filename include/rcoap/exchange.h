@@ -76,6 +76,10 @@ typedef struct rc_exchange_callbacks {
   void (*on_request)(void *user, rc_exchange *x, rc_xreq *req);
   /* Optional log line. */
   void (*on_log)(void *user, int level, const char *text);
+  /* Optional: a message was queued on the session (so the owner can flush
+   * it when the queueing happened outside its own I/O callbacks, e.g. a
+   * deferred answer from a timer). */
+  void (*on_output)(void *user);
 } rc_exchange_callbacks;
 
 /*

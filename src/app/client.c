@@ -65,7 +65,6 @@ static rc_err creq_send(app_creq *r) {
                                    rc__app_now(p->ctx), creq_done, r, NULL);
   if (err)
     return err;
-  rc_conn_flush(p->conn);
   rc__app_arm_timer(p);
   return RC_OK;
 }
@@ -210,6 +209,7 @@ static rc_err build_opts(const rc_uri *u, unsigned flags,
                          const rc_request_opts *ro, rc_opt *opts, size_t *n,
                          uint8_t *scratch, size_t scratch_cap) {
   size_t slen = 0;
+  *n = 0; /* rc_uri_to_opts appends after *n options */
   rc_err err = rc_uri_to_opts(u, flags, opts, RC_APP_MAX_OPTS, n, scratch,
                               scratch_cap, &slen);
   if (err)

@@ -95,6 +95,11 @@ static void peer_on_exchange_log(void *user, int level, const char *text) {
   rc__app_log(p->ctx, level, "%s", text);
 }
 
+static void peer_on_exchange_output(void *user) {
+  app_peer *p = user;
+  rc_conn_flush(p->conn);
+}
+
 /* Creates the exchange once the connection's session exists. */
 static rc_err peer_attach_exchange(app_peer *p) {
   if (p->x)
@@ -105,7 +110,8 @@ static rc_err peer_attach_exchange(app_peer *p) {
   uint8_t seed[16];
   if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
     return RC_ERR_IO;
-  rc_exchange_callbacks xcb = {rc__app_dispatch, peer_on_exchange_log};
+  rc_exchange_callbacks xcb = {rc__app_dispatch, peer_on_exchange_log,
+                               peer_on_exchange_output};
   return rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed, p->ctx->mem);
 }
 

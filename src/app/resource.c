@@ -153,7 +153,7 @@ void *rc_resource_user(const rc_resource *res) { return res->user; }
 /* ---- reading requests ------------------------------------------------------ */
 
 static int path_needs_escape(uint8_t c) {
-  return c == '/' || c == '%' || c < 0x21 || c == 0x7f;
+  return c == '/' || c == '%' || c < 0x20 || c == 0x7f;
 }
 
 rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap) {

@@ -202,6 +202,8 @@ static rc_err xch_send(rc_exchange *x, const rc_outmsg *m,
     rc_enc_payload(&e, m->payload, m->payload_len);
     size_t needed = rc_enc_needed(&e);
     err = rc_session_msg_end(x->s, &e);
+    if (err == RC_OK && x->cb.on_output)
+      x->cb.on_output(x->user);
     if (err != RC_ERR_NOBUF)
       return err;
     hint = needed;

@@ -1,0 +1,403 @@
+/*
+ * Tests of the app layer over real loopback sockets (127.0.0.1 and ::1),
+ * with a server context and a client context on one libuv loop: every
+ * method reaches its handler, 4.04 / 4.05 come by themselves, discovery
+ * filters, many concurrent requests share one connection, the server sends
+ * a request back to the client over the client's own connection, a
+ * graceful server shutdown lets the in-flight exchange finish and the
+ * client sees the Release, and a refused connection fails cleanly.
+ * Every wait is bounded by a guard timer that fails the test.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcoap/app.h"
+
+#define GUARD_MS 5000
+
+typedef struct fixture {
+  uv_loop_t loop;
+  rc_context *server;
+  rc_context *client;
+  uint16_t port;
+  uint16_t port6;
+  uv_timer_t guard;
+  uv_timer_t later; /* answers deferred requests */
+  rc_xreq *held;
+  int guard_fired;
+  int shutdown_done;
+  char logs[4096];
+} fixture;
+
+typedef struct result {
+  int calls;
+  rc_err status;
+  uint8_t code;
+  char payload[256];
+  char detail[256];
+  fixture *f;
+} result;
+
+static void on_log(void *user, int level, const char *text) {
+  fixture *f = user;
+  (void)level;
+  size_t n = strlen(f->logs);
+  snprintf(f->logs + n, sizeof f->logs - n, "%s\n", text);
+}
+
+static void on_result(void *arg, rc_err status, const rc_msg *resp,
+                      const char *detail) {
+  result *r = arg;
+  r->calls++;
+  r->status = status;
+  snprintf(r->detail, sizeof r->detail, "%s", detail);
+  if (resp) {
+    r->code = resp->code;
+    snprintf(r->payload, sizeof r->payload, "%.*s", (int)resp->payload_len,
+             (const char *)resp->payload);
+  }
+}
+
+/* ---- server resources ---- */
+
+static void h_echo(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                   void *user) {
+  (void)ctx;
+  (void)user;
+  const rc_msg *m = rc_xreq_msg(req);
+  char path[128], body[300];
+  rc_req_path(req, path, sizeof path);
+  int n = snprintf(body, sizeof body, "%s %s %s %.*s", rc_code_name(m->code),
+                   rc_resource_path(res), path, (int)m->payload_len,
+                   (const char *)m->payload);
+  rc_respond(req, m->code == RC_GET ? RC_CONTENT : RC_CHANGED,
+             RC_CF_TEXT_PLAIN, body, (size_t)n);
+}
+
+static void later_fire(uv_timer_t *t) {
+  fixture *f = t->data;
+  if (f->held) {
+    rc_respond(f->held, RC_CONTENT, RC_CF_TEXT_PLAIN, "slow answer", 11);
+    f->held = NULL;
+  }
+}
+
+static void h_slow(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                   void *user) {
+  (void)ctx;
+  (void)res;
+  fixture *f = user;
+  assert_int_equal(rc_xreq_defer(req), RC_OK);
+  f->held = req;
+  uv_timer_start(&f->later, later_fire, 300, 0);
+}
+
+/* The server answers /callme only after asking the client for /whoami
+ * over the client's own connection. */
+typedef struct callback_ctx {
+  rc_xreq *orig;
+} callback_ctx;
+
+static void on_back(void *arg, rc_err status, const rc_msg *resp,
+                    const char *detail) {
+  callback_ctx *c = arg;
+  (void)detail;
+  char body[128];
+  int n = snprintf(body, sizeof body, "client said: %.*s",
+                   status ? 5 : (int)resp->payload_len,
+                   status ? "error" : (const char *)resp->payload);
+  rc_respond(c->orig, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
+  free(c);
+}
+
+static void h_callme(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                     void *user) {
+  (void)ctx;
+  (void)res;
+  (void)user;
+  callback_ctx *c = malloc(sizeof *c);
+  c->orig = req;
+  assert_int_equal(rc_xreq_defer(req), RC_OK);
+  assert_int_equal(rc_request_back(req, RC_GET, "/whoami?x=1", NULL, on_back,
+                                   c),
+                   RC_OK);
+}
+
+static void h_whoami(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                     void *user) {
+  (void)ctx;
+  (void)res;
+  (void)user;
+  char q[64];
+  rc_msg_query(rc_xreq_msg(req), q, sizeof q);
+  char body[96];
+  int n = snprintf(body, sizeof body, "I am the client (%s)", q);
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
+}
+
+static void guard_fire(uv_timer_t *t) {
+  fixture *f = t->data;
+  f->guard_fired = 1;
+  uv_stop(&f->loop);
+}
+
+/* Runs the loop until *flag reaches want or the guard fires. */
+static void run_until(fixture *f, int *flag, int want) {
+  uv_timer_start(&f->guard, guard_fire, GUARD_MS, 0);
+  while (*flag < want && !f->guard_fired)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  uv_timer_stop(&f->guard);
+  if (f->guard_fired)
+    fail_msg("timed out waiting (logs:\n%s)", f->logs);
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  uv_loop_init(&f->loop);
+  uv_timer_init(&f->loop, &f->guard);
+  uv_timer_init(&f->loop, &f->later);
+  f->guard.data = f->later.data = f;
+  rc_context_opts o = {0};
+  o.loop = &f->loop;
+  o.on_log = on_log;
+  o.log_user = f;
+  o.log_level = RC_SESSION_LOG_DEBUG;
+  assert_int_equal(rc_context_new(&f->server, &o), RC_OK);
+  assert_int_equal(rc_context_new(&f->client, &o), RC_OK);
+  rc_resource *r;
+  assert_int_equal(rc_resource_add(f->server, "/echo", RC_RES_PREFIX, f, &r),
+                   RC_OK);
+  for (uint8_t m = RC_GET; m <= RC_IPATCH; m++)
+    if (m != RC_DELETE)
+      rc_resource_on(r, m, h_echo);
+  rc_resource_attr(r, "rt", "echo test", 1);
+  rc_resource_attr(r, "ct", "0", 0);
+  assert_int_equal(rc_resource_add(f->server, "/slow", 0, f, &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_slow);
+  rc_resource_attr(r, "rt", "slow", 1);
+  assert_int_equal(rc_resource_add(f->server, "/callme", 0, f, &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_callme);
+  assert_int_equal(rc_resource_add(f->client, "/whoami", 0, f, &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_whoami);
+  char err[256];
+  assert_int_equal(rc_context_listen(f->server, RC_CONN_TCP, "127.0.0.1:0",
+                                     NULL, NULL, &f->port, err, sizeof err),
+                   RC_OK);
+  assert_int_equal(rc_context_listen(f->server, RC_CONN_TCP, "[::1]:0", NULL,
+                                     NULL, &f->port6, err, sizeof err),
+                   RC_OK);
+  *state = f;
+  return 0;
+}
+
+static void close_cb(uv_handle_t *h) { (void)h; }
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  rc_context_free(f->client);
+  rc_context_free(f->server);
+  uv_close((uv_handle_t *)&f->guard, close_cb);
+  uv_close((uv_handle_t *)&f->later, close_cb);
+  for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
+    ;
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  free(f);
+  return 0;
+}
+
+static void uri(fixture *f, char *buf, size_t cap, int v6, const char *path) {
+  if (v6)
+    snprintf(buf, cap, "coap+tcp://[::1]:%u%s", f->port6, path);
+  else
+    snprintf(buf, cap, "coap+tcp://127.0.0.1:%u%s", f->port, path);
+}
+
+static void test_methods_v4_v6(void **state) {
+  fixture *f = *state;
+  static const uint8_t methods[] = {RC_GET, RC_POST, RC_PUT, RC_FETCH,
+                                    RC_PATCH, RC_IPATCH};
+  for (int v6 = 0; v6 < 2; v6++) {
+    for (size_t i = 0; i < sizeof methods; i++) {
+      char u[128];
+      uri(f, u, sizeof u, v6, "/echo/a%20b/c");
+      result r = {0};
+      rc_request_opts ro = {0};
+      ro.payload = (const uint8_t *)"body";
+      ro.payload_len = 4;
+      assert_int_equal(rc_request(f->client, methods[i], u, &ro, on_result, &r),
+                       RC_OK);
+      run_until(f, &r.calls, 1);
+      assert_int_equal(r.status, RC_OK);
+      char want[128];
+      snprintf(want, sizeof want, "%s /echo /echo/a b/c body",
+               rc_code_name(methods[i]));
+      assert_string_equal(r.payload, want);
+    }
+  }
+  /* One connection per origin: two client connections (v4, v6) and the
+   * two server ends. */
+  assert_int_equal(rc_context_connections(f->client), 2);
+  assert_int_equal(rc_context_connections(f->server), 2);
+}
+
+static void test_not_found_and_method(void **state) {
+  fixture *f = *state;
+  char u[128];
+  result r = {0};
+  uri(f, u, sizeof u, 0, "/nothing/here");
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r), RC_OK);
+  run_until(f, &r.calls, 1);
+  assert_int_equal(r.code, RC_NOT_FOUND);
+  uri(f, u, sizeof u, 0, "/echo");
+  assert_int_equal(rc_request(f->client, RC_DELETE, u, NULL, on_result, &r),
+                   RC_OK);
+  run_until(f, &r.calls, 2);
+  assert_int_equal(r.code, RC_METHOD_NOT_ALLOWED);
+}
+
+static void test_discovery_filter(void **state) {
+  fixture *f = *state;
+  char u[128];
+  result r = {0};
+  uri(f, u, sizeof u, 0, "/.well-known/core");
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r), RC_OK);
+  run_until(f, &r.calls, 1);
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_non_null(strstr(r.payload, "</echo>;rt=\"echo test\";ct=0"));
+  assert_non_null(strstr(r.payload, "</slow>"));
+  assert_null(strstr(r.payload, "well-known"));
+  uri(f, u, sizeof u, 0, "/.well-known/core?rt=sl*");
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r), RC_OK);
+  run_until(f, &r.calls, 2);
+  assert_string_equal(r.payload, "</slow>;rt=\"slow\"");
+  uri(f, u, sizeof u, 0, "/.well-known/core?rt=test");
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r), RC_OK);
+  run_until(f, &r.calls, 3);
+  assert_string_equal(r.payload, "</echo>;rt=\"echo test\";ct=0");
+  uri(f, u, sizeof u, 0, "/.well-known/core?href=/callme");
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r), RC_OK);
+  run_until(f, &r.calls, 4);
+  assert_string_equal(r.payload, "</callme>");
+}
+
+static void test_concurrent_one_connection(void **state) {
+  fixture *f = *state;
+  enum { N = 300 };
+  static result rs[N];
+  memset(rs, 0, sizeof rs);
+  int done = 0;
+  char u[128];
+  for (int i = 0; i < N; i++) {
+    char path[32];
+    snprintf(path, sizeof path, "/echo/%d", i);
+    uri(f, u, sizeof u, 0, path);
+    assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &rs[i]),
+                     RC_OK);
+  }
+  uv_timer_start(&f->guard, guard_fire, GUARD_MS, 0);
+  while (!f->guard_fired) {
+    done = 0;
+    for (int i = 0; i < N; i++)
+      done += rs[i].calls;
+    if (done == N)
+      break;
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+  uv_timer_stop(&f->guard);
+  assert_int_equal(done, N);
+  for (int i = 0; i < N; i++) {
+    char want[64];
+    snprintf(want, sizeof want, "GET /echo /echo/%d ", i);
+    assert_string_equal(rs[i].payload, want);
+  }
+  assert_int_equal(rc_context_connections(f->client), 1);
+}
+
+static void test_server_initiated_request(void **state) {
+  fixture *f = *state;
+  char u[128];
+  result r = {0};
+  uri(f, u, sizeof u, 0, "/callme");
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r), RC_OK);
+  run_until(f, &r.calls, 1);
+  assert_int_equal(r.status, RC_OK);
+  assert_string_equal(r.payload, "client said: I am the client (x=1)");
+}
+
+static void on_shutdown(void *arg) {
+  fixture *f = arg;
+  f->shutdown_done = 1;
+}
+
+static void test_graceful_shutdown_release(void **state) {
+  fixture *f = *state;
+  char u[128];
+  result r = {0};
+  uri(f, u, sizeof u, 0, "/slow");
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r), RC_OK);
+  /* Wait until the server holds the request, then shut it down. */
+  uv_timer_start(&f->guard, guard_fire, GUARD_MS, 0);
+  while (!f->held && !f->guard_fired)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  uv_timer_stop(&f->guard);
+  assert_non_null(f->held);
+  assert_int_equal(rc_context_shutdown(f->server, "maintenance", 3000,
+                                       on_shutdown, f),
+                   RC_OK);
+  run_until(f, &r.calls, 1);
+  /* The in-flight exchange finished despite the Release. */
+  if (r.status != RC_OK)
+    fail_msg("in-flight request failed: %s (%s); logs:\n%s",
+             rc_strerror(r.status), r.detail, f->logs);
+  assert_string_equal(r.payload, "slow answer");
+  run_until(f, &f->shutdown_done, 1);
+  assert_non_null(strstr(f->logs, "released the connection"));
+  assert_non_null(strstr(f->logs, "maintenance"));
+  assert_int_equal(rc_context_connections(f->server), 0);
+  /* A new request after the shutdown: the port is closed now. */
+  result r2 = {0};
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r2),
+                   RC_OK);
+  run_until(f, &r2.calls, 1);
+  assert_int_equal(r2.status, RC_ERR_CONN_REFUSED);
+  assert_true(strlen(r2.detail) > 0);
+}
+
+static void test_bad_uris(void **state) {
+  fixture *f = *state;
+  result r = {0};
+  assert_int_equal(rc_request(f->client, RC_GET, "coap://127.0.0.1/x", NULL,
+                              on_result, &r),
+                   RC_ERR_NOT_SUPPORTED);
+  assert_int_equal(rc_request(f->client, RC_GET, "http://127.0.0.1/x", NULL,
+                              on_result, &r),
+                   RC_ERR_BAD_SCHEME);
+  assert_int_equal(rc_request(f->client, RC_GET, "coap+tcp://127.0.0.1/x#f",
+                              NULL, on_result, &r),
+                   RC_ERR_URI_FRAGMENT);
+  assert_int_equal(r.calls, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_methods_v4_v6, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_not_found_and_method, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_discovery_filter, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_one_connection, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_server_initiated_request, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_graceful_shutdown_release, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_bad_uris, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
