@@ -1182,10 +1182,10 @@ export class RcoapClient {
 
   /* Fetches the remaining blocks of a Block2 body whose first response is
    * `first`, re-sending `baseOptions` (the request's options without
-   * Block2/Observe) with new tokens. Resolves with `first` holding the whole
-   * body. Rejects RC_ERR_BLOCK_ORDER, RC_ERR_ENTITY_TOO_LARGE, and the
+   * Block2/Observe) and `payload` (FETCH only) with new tokens. Resolves
+   * with `first` holding the whole body. Rejects RC_ERR_BLOCK_ORDER, RC_ERR_ENTITY_TOO_LARGE, and the
    * errors of a request. */
-  async _fetchBlocks(method, baseOptions, first, timeout) {
+  async _fetchBlocks(method, baseOptions, first, timeout, payload) {
     let b = decodeBlock(first.option(OPT.BLOCK2));
     const parts = [first.payload];
     let total = first.payload.length;
@@ -1198,7 +1198,8 @@ export class RcoapClient {
       const units = b.bert ? Math.ceil(last.payload.length / 1024) : 1;
       const next = { num: b.num + units, more: false, szx: b.szx };
       const options = [...baseOptions, { number: OPT.BLOCK2, value: encodeBlock(next) }];
-      last = await this._exchange({ code: method, token: this._newToken(), options }, timeout);
+      // A FETCH repeats its body with every block request (RFC 8132 §2.3.2).
+      last = await this._exchange({ code: method, token: this._newToken(), options, payload }, timeout);
       count++;
       if (!last.ok) return last;
       const nb = last.option(OPT.BLOCK2);
@@ -1245,7 +1246,8 @@ export class RcoapClient {
     let res = first;
     if (req.block2 !== false && first.ok && first.option(OPT.BLOCK2) !== undefined &&
         decodeBlock(first.option(OPT.BLOCK2)).more) {
-      res = await this._fetchBlocks(method, base.filter((o) => o.number !== OPT.BLOCK2), first, timeout);
+      res = await this._fetchBlocks(method, base.filter((o) => o.number !== OPT.BLOCK2), first, timeout,
+        method === CODE.FETCH ? payload : undefined);
     }
     res.rtt = performance.now() - t0;
     return res;
