@@ -208,7 +208,7 @@ function showTemp(r) {
     return;
   }
   const text = r.text().trim();
-  const v = Number.parseFloat(text);
+  const v = tempValue(text);
   $('temp').textContent = Number.isFinite(v) ? v.toFixed(1) : text;
   if (Number.isFinite(v)) {
     temps.push(v);
@@ -219,6 +219,26 @@ function showTemp(r) {
   }
   const mode = $('temp-mode').dataset.mode;
   $('temp-note').textContent = `Updated ${time(Date.now())} · ${mode === 'observing' ? 'notification' : 'GET'} ${r.codeName}`;
+}
+
+/* The number in a temperature payload: plain text ("21.5", "21.5 Cel"),
+ * a JSON number, or the first numeric field of a JSON object (SenML "v"). */
+function tempValue(text) {
+  const plain = Number.parseFloat(text);
+  if (Number.isFinite(plain)) return plain;
+  try {
+    let j = JSON.parse(text);
+    if (Array.isArray(j)) j = j[0];
+    if (typeof j === 'number') return j;
+    if (j && typeof j === 'object') {
+      for (const k of ['v', 'value', 'temp', 'temperature', ...Object.keys(j)]) {
+        if (typeof j[k] === 'number') return j[k];
+      }
+    }
+  } catch {
+    /* not JSON */
+  }
+  return Number.NaN;
 }
 
 function setTempMode(mode) {
