@@ -65,6 +65,9 @@ typedef enum rc_conn_kind {
 /* How long queued output may take to drain once the connection is
  * closing before the socket is closed anyway. */
 #define RC_CONN_DRAIN_TIMEOUT 5000u
+/* After our Release, the longest wait for the peer to close (the
+ * session's release_timeout_ms applies first when it is shorter). */
+#define RC_CONN_RELEASE_TIMEOUT 30000u
 /* Size of the per-thread read buffer: everything the socket has, in one
  * read, up to this. */
 #define RC_CONN_READ_BUF (64u * 1024u)
@@ -77,8 +80,9 @@ typedef enum rc_conn_close_mode {
   /* Abrupt: queued output is dropped and the socket is reset (RST). */
   RC_CONN_CLOSE_RESET = 0,
   /* Graceful, RFC 8323 §5.5: queue a Release (no options), keep serving
-   * responses, and close when the peer closes or the session's
-   * release_timeout_ms passes. See rc_conn_release() for options. */
+   * responses, and close when the peer closes, or when the session's
+   * release_timeout_ms or RC_CONN_RELEASE_TIMEOUT passes (on_closed
+   * RC_ERR_TIMEOUT). See rc_conn_release() for options. */
   RC_CONN_CLOSE_RELEASE = 1,
   /* Orderly: write what is queued (with TLS close_notify / WS close
    * frame), then close the socket. For instance after the peer's
@@ -213,8 +217,10 @@ rc_err rc_conn_close(rc_conn *c, rc_conn_close_mode mode);
  * Graceful close with Release options (RFC 8323 §5.5): alt[0..n_alt)
  * Alternative-Address authorities, hold_off_s seconds
  * (RC_SESSION_NO_HOLD_OFF: none), diag (may be NULL). The connection
- * closes when the peer closes it or after the session's
- * release_timeout_ms. Returns 0, RC_ERR_CLOSED, RC_ERR_STATE (Release
+ * closes when the peer closes it, or after the session's
+ * release_timeout_ms or RC_CONN_RELEASE_TIMEOUT, whichever is first. A
+ * Release queued before the chain is open goes out once it is; the
+ * RC_CONN_RELEASE_TIMEOUT wait starts then. Returns 0, RC_ERR_CLOSED, RC_ERR_STATE (Release
  * already sent) or the session's error (RC_ERR_INVAL for a bad address).
  */
 rc_err rc_conn_release(rc_conn *c, const char *const *alt, size_t n_alt,

@@ -37,7 +37,10 @@ typedef struct rc_listener rc_listener;
 #define RC_LISTEN_ADDR_MAX 80
 
 /*
- * Called for each accepted connection, before anything is read from it.
+ * Called for each accepted connection, before anything is read from it
+ * (on a ws port that includes plain HTTP requests, such as a browser
+ * fetching a page: such a connection never reports on_open and ends with
+ * on_closed(RC_OK) once the response is sent).
  * Attach callbacks with rc_conn_set_callbacks(); a connection left
  * without an on_message callback is closed (RC_ERR_INVAL). Returning
  * non-zero refuses it: it is reset and no callback of it is ever called.

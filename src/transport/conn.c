@@ -193,7 +193,8 @@ static void conn_chain_open(rc_conn *c) {
   if (c->state != RC__CONN_HANDSHAKE)
     return;
   c->state = RC__CONN_OPEN;
-  c->deadline = RC_TIME_NEVER;
+  c->deadline = c->released ? conn_now(c) + RC_CONN_RELEASE_TIMEOUT
+                            : RC_TIME_NEVER;
   c->open_pending = 1;
 }
 
@@ -737,6 +738,11 @@ static void conn_timer_cb(uv_timer_t *t) {
                           kind_has_ws(c->kind) ? "WebSocket" : "TLS",
                           (unsigned)c->handshake_ms);
       rc__conn_fail(c, RC_ERR_TIMEOUT, NULL);
+    } else if (c->state == RC__CONN_OPEN) {
+      /* Only our Release sets a deadline on an open connection. */
+      rc__conn_set_detail(c, "peer did not close within %u ms of our Release",
+                          RC_CONN_RELEASE_TIMEOUT);
+      conn_drain(c, RC_ERR_TIMEOUT);
     } else if (c->state == RC__CONN_DRAINING) {
       rc__conn_set_detail(c, "output not drained after %u ms",
                           RC_CONN_DRAIN_TIMEOUT);
@@ -910,6 +916,9 @@ rc_err rc_conn_release(rc_conn *c, const char *const *alt, size_t n_alt,
       rc_session_release(c->s, alt, n_alt, hold_off_s, diag, conn_now(c));
   if (err != RC_OK)
     return err;
+  c->released = 1;
+  if (c->state == RC__CONN_OPEN)
+    c->deadline = conn_now(c) + RC_CONN_RELEASE_TIMEOUT;
   conn_pump(c);
   return RC_OK;
 }

@@ -73,6 +73,7 @@ struct rc_conn {
   unsigned reset : 1;
   unsigned accepted : 1; /* handed to the user (on_closed is owed) */
   unsigned gai_pending : 1;
+  unsigned released : 1; /* rc_conn_release() queued our Release */
 };
 
 /* Allocates a conn with its timer initialised (not the tcp handle). */

@@ -63,6 +63,7 @@ typedef struct fx {
   int srv_mode;
   size_t big_len;
   int accepts;
+  int cli_ignores_release;
   rc_tls_ctx *tls_srv, *tls_cli;
   char certdir[64];
   uint8_t *large; /* LARGE_LEN pattern */
@@ -215,7 +216,8 @@ static void cli_on_release(void *u, rc_conn *c,
            info->n_alt ? info->alt[0] : "", (unsigned)info->hold_off_s,
            (int)info->diag_len, info->diag ? info->diag : "");
   /* RFC 8323 §5.5: the peer that receives a Release closes. */
-  rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
+  if (!fx_of_cli(sd)->cli_ignores_release)
+    rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
 }
 
 static const rc_conn_callbacks srv_cb = {
@@ -458,6 +460,31 @@ static void test_release_tcp(void **st) {
 static void test_release_tls_ws(void **st) {
   (void)st;
   release_kind(RC_CONN_TLS_WS);
+}
+
+static void test_release_ignored(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f, RC_CONN_TCP);
+  rc_session_config sc;
+  rc_session_config_default(&sc, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  sc.release_timeout_ms = 100;
+  rc_listener_opts lo;
+  rc_listener_opts_init(&lo, &f.loop, RC_CONN_TCP, "127.0.0.1:0", on_accept,
+                        &f);
+  lo.session = &sc;
+  char err[200];
+  assert_int_equal(rc_listener_new(&lo, &f.l, err, sizeof(err)), RC_OK);
+  f.port = rc_listener_port(f.l);
+  f.cli_ignores_release = 1;
+  fx_up(&f, "127.0.0.1");
+  assert_int_equal(rc_conn_close(f.srv.c, RC_CONN_CLOSE_RELEASE), RC_OK);
+  RUN_UNTIL(&f, f.srv.closed && f.cli.closed);
+  assert_int_equal(f.cli.released, 1);
+  assert_int_equal(f.srv.reason, RC_ERR_TIMEOUT);
+  /* The client had the Release: the end of the connection is orderly. */
+  assert_int_equal(f.cli.reason, RC_OK);
+  fx_done(&f);
 }
 
 static void test_abrupt_close(void **st) {
@@ -994,6 +1021,7 @@ int main(void) {
       cmocka_unit_test(test_tcp_v6),
       cmocka_unit_test(test_tcp_localhost_name),
       cmocka_unit_test(test_release_tcp),
+      cmocka_unit_test(test_release_ignored),
       cmocka_unit_test(test_abrupt_close),
       cmocka_unit_test(test_refused),
       cmocka_unit_test(test_resolve_failure),
