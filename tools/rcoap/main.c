@@ -499,7 +499,8 @@ int main(int argc, char **argv) {
   rc_context_opts co = {0};
   co.loop = &loop;
   co.on_log = on_log;
-  co.log_level = c.verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_WARN;
+  /* Without -v only the final outcome is printed (by on_response). */
+  co.log_level = c.verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;
   co.client_tls = tls;
   if (c.verbose)
     co.on_trace = on_trace;

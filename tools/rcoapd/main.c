@@ -1,10 +1,10 @@
 /*
  * rcoapd: the rcoap server daemon. It serves the demo resources on every
- * listener given with --listen (by default coap+tcp on the loopback
- * addresses), says where it listens, and on SIGINT/SIGTERM sends every
- * client a Release (RFC 8323 §5.5) and exits once they are gone.
+ * listener given with --listen (by default every transport on the loopback
+ * addresses), says where it listens, serves the web demo on its WebSocket
+ * ports, and on SIGINT/SIGTERM sends every client a Release (RFC 8323
+ * §5.5) and exits once they are gone.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +12,13 @@
 #include <time.h>
 
 #include "demo.h"
+#include "options.h"
+#include "tls_setup.h"
 #include "rcoap/app.h"
 #include "rcoap/codec_print.h"
+#include "rcoap/transport_static.h"
 #include "rcoap/version.h"
 
-#define MAX_LISTEN 16
 #define SHUTDOWN_TIMEOUT_MS 3000u
 
 typedef struct daemon {
@@ -25,26 +27,21 @@ typedef struct daemon {
   demo *demo;
   uv_signal_t sigint, sigterm;
   int stopping;
-  int verbose;
+  rc_tls_ctx *tls;       /* server TLS, made when a TLS listener exists */
+  rc_static *web;        /* static files on the WS ports */
+  rc_ws_config ws;
 } daemon_t;
 
-static void usage(FILE *f) {
-  fprintf(f,
-          "usage: rcoapd [options]\n"
-          "\n"
-          "Serves /hello, /time, /echo, /store/..., /sensors/temp, /large and\n"
-          "/.well-known/core.\n"
-          "\n"
-          "options:\n"
-          "  -l, --listen SCHEME://ADDR[:PORT]  listen there (repeatable), e.g.\n"
-          "                   coap+tcp://127.0.0.1:5683, coap+tcp://[::]:5683;\n"
-          "                   port 0 picks a free port. Default: coap+tcp on\n"
-          "                   127.0.0.1 and ::1, port 5683.\n"
-          "  -v, --verbose    log every message both ways\n"
-          "  -q, --quiet      log only warnings and errors\n"
-          "  -V, --version    print the version\n"
-          "  -h, --help       this text\n");
-}
+/* The web folder of the source tree the daemon was built from. */
+#ifndef RCOAPD_DEFAULT_WEB_ROOT
+#define RCOAPD_DEFAULT_WEB_ROOT "web"
+#endif
+
+static const char *const default_listen[] = {
+    "coap+tcp://127.0.0.1:5683",  "coap+tcp://[::1]:5683",
+    "coaps+tcp://127.0.0.1:5684", "coaps+tcp://[::1]:5684",
+    "coap+ws://127.0.0.1:8080",   "coap+ws://[::1]:8080",
+    "coaps+ws://127.0.0.1:8443",  "coaps+ws://[::1]:8443"};
 
 static void on_log(void *user, int level, const char *text) {
   (void)user;
@@ -114,88 +111,75 @@ static int parse_listen(const char *spec, rc_conn_kind *kind, char *addr,
   return 0;
 }
 
+/* Opens one listener; returns 0 or -1 after saying why. */
+static int open_listener(daemon_t *d, const rcoapd_opts *o, const char *spec) {
+  rc_conn_kind kind;
+  char addr[128], err[256];
+  const char *scheme;
+  uint16_t port;
+  if (parse_listen(spec, &kind, addr, sizeof addr, &scheme) != 0)
+    return -1;
+  int tls = kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS;
+  int ws = kind == RC_CONN_WS || kind == RC_CONN_TLS_WS;
+  if (tls && !d->tls && rcoapd_tls_setup(o, &d->tls) != 0)
+    return -1;
+  if (ws && !d->web) {
+    const char *root = o->web_root ? o->web_root : RCOAPD_DEFAULT_WEB_ROOT;
+    if (rc_static_new(root, NULL, &d->web) != RC_OK)
+      fprintf(stderr, "rcoapd: web root %s not usable: plain HTTP gets 404\n",
+              root);
+    d->ws.on_http = d->web ? rc_static_respond : NULL;
+    d->ws.http_user = d->web;
+    d->ws.origins = o->norigins ? o->origins : NULL;
+    d->ws.n_origins = o->norigins;
+  }
+  if (rc_context_listen(d->ctx, kind, addr, tls ? d->tls : NULL,
+                        ws ? &d->ws : NULL, &port, err, sizeof err) != RC_OK) {
+    fprintf(stderr, "rcoapd: %s\n", err);
+    return -1;
+  }
+  /* Report the real port (port 0 picks one). */
+  char shown[128];
+  snprintf(shown, sizeof shown, "%s", addr);
+  char *colon = strrchr(shown, ':');
+  if (colon)
+    snprintf(colon, sizeof shown - (size_t)(colon - shown), ":%u", port);
+  printf("rcoapd %s listening on %s://%s", rc_version(), scheme, shown);
+  if (ws)
+    printf("  (web demo: %s://%s/)", tls ? "https" : "http", shown);
+  printf("\n");
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  static const struct option longopts[] = {
-      {"listen", required_argument, NULL, 'l'},
-      {"verbose", no_argument, NULL, 'v'},
-      {"quiet", no_argument, NULL, 'q'},
-      {"version", no_argument, NULL, 'V'},
-      {"help", no_argument, NULL, 'h'},
-      {NULL, 0, NULL, 0}};
-  const char *specs[MAX_LISTEN];
-  size_t nspecs = 0;
-  int verbose = 0, quiet = 0, ch;
-  while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
-    switch (ch) {
-    case 'l':
-      if (nspecs == MAX_LISTEN) {
-        fprintf(stderr, "rcoapd: at most %d --listen\n", MAX_LISTEN);
-        return 1;
-      }
-      specs[nspecs++] = optarg;
-      break;
-    case 'v':
-      verbose = 1;
-      break;
-    case 'q':
-      quiet = 1;
-      break;
-    case 'V':
-      printf("rcoapd %s\n", rc_version());
-      return 0;
-    case 'h':
-      usage(stdout);
-      return 0;
-    default:
-      usage(stderr);
-      return 1;
-    }
-  }
-  if (optind != argc) {
-    usage(stderr);
-    return 1;
-  }
-  if (nspecs == 0) {
-    specs[nspecs++] = "coap+tcp://127.0.0.1:5683";
-    specs[nspecs++] = "coap+tcp://[::1]:5683";
-  }
+  rcoapd_opts o;
+  int pr = rcoapd_parse(argc, argv, &o);
+  if (pr != 0)
+    return pr > 0 ? 0 : 1;
+  const char *const *specs = o.nlisten ? o.listen : default_listen;
+  size_t nspecs = o.nlisten ? o.nlisten
+                            : sizeof default_listen / sizeof default_listen[0];
   signal(SIGPIPE, SIG_IGN);
 
   daemon_t d;
   memset(&d, 0, sizeof d);
-  d.verbose = verbose;
   uv_loop_init(&d.loop);
   rc_context_opts co = {0};
   co.loop = &d.loop;
   co.on_log = on_log;
-  co.log_level = quiet ? RC_SESSION_LOG_WARN
-                       : verbose ? RC_SESSION_LOG_DEBUG : RC_SESSION_LOG_INFO;
-  if (verbose)
+  co.log_level = o.quiet     ? RC_SESSION_LOG_WARN
+                 : o.verbose ? RC_SESSION_LOG_DEBUG
+                             : RC_SESSION_LOG_INFO;
+  co.idle_timeout_ms = o.idle_timeout_ms;
+  if (o.verbose)
     co.on_trace = on_trace;
   if (rc_context_new(&d.ctx, &co) != RC_OK || demo_start(d.ctx, &d.demo)) {
     fprintf(stderr, "rcoapd: cannot start: out of memory\n");
     return 1;
   }
-  for (size_t i = 0; i < nspecs; i++) {
-    rc_conn_kind kind;
-    char addr[128], err[256];
-    const char *scheme;
-    uint16_t port;
-    if (parse_listen(specs[i], &kind, addr, sizeof addr, &scheme) != 0)
+  for (size_t i = 0; i < nspecs; i++)
+    if (open_listener(&d, &o, specs[i]) != 0)
       return 1;
-    if (rc_context_listen(d.ctx, kind, addr, NULL, NULL, &port, err,
-                          sizeof err) != RC_OK) {
-      fprintf(stderr, "rcoapd: %s\n", err);
-      return 1;
-    }
-    /* Report the real port (port 0 picks one). */
-    char shown[128];
-    snprintf(shown, sizeof shown, "%s", addr);
-    char *colon = strrchr(shown, ':');
-    if (colon)
-      snprintf(colon, sizeof shown - (size_t)(colon - shown), ":%u", port);
-    printf("rcoapd %s listening on %s://%s\n", rc_version(), scheme, shown);
-  }
   fflush(stdout);
   uv_signal_init(&d.loop, &d.sigint);
   uv_signal_init(&d.loop, &d.sigterm);
@@ -207,5 +191,8 @@ int main(int argc, char **argv) {
   rc_context_free(d.ctx);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);
+  if (d.tls)
+    rc_tls_ctx_free(d.tls);
+  rc_static_free(d.web);
   return 0;
 }

@@ -1,0 +1,185 @@
+/*
+ * rcoapd's command line: every option, its check, and the usage text.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "rcoap/transport_tls.h"
+#include "rcoap/version.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+    "usage: rcoapd [options]\n"
+    "\n"
+    "Serves /hello, /time, /echo, /store/..., /sensors/temp, /large and\n"
+    "/.well-known/core over CoAP on TCP, TLS and WebSockets, and the web\n"
+    "demo page on its WebSocket ports.\n"
+    "\n"
+    "listening:\n"
+    "  -l, --listen SCHEME://ADDR[:PORT]  listen there (repeatable); schemes\n"
+    "                   coap+tcp, coaps+tcp, coap+ws, coaps+ws. Port 0 picks\n"
+    "                   a free port. Default: 127.0.0.1 and ::1 on coap+tcp\n"
+    "                   5683, coaps+tcp 5684, coap+ws 8080, coaps+ws 8443.\n"
+    "      --handshake-timeout MS   TLS handshake + WS upgrade limit (10000)\n"
+    "      --idle-timeout MS        close idle connections (0 = never)\n"
+    "TLS (coaps+tcp, coaps+ws):\n"
+    "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
+    "                   pair for several names (chosen by SNI). Without one,\n"
+    "                   a self-signed demo certificate is made in --state-dir\n"
+    "                   on first start and reused.\n"
+    "      --state-dir DIR          default: $RCOAPD_STATE_DIR, else\n"
+    "                   $HOME/.local/state/rcoapd\n"
+    "      --cafile FILE            CAs for client certificates\n"
+    "      --client-auth MODE       none (default), request or require\n"
+    "      --psk-identity ID --psk-key KEY  accept this pre-shared key\n"
+    "                   (--psk-key alone accepts it for any identity)\n"
+    "      --allow-no-alpn          accept TLS clients that offer no ALPN\n"
+    "                   (RFC 8323 §8.2; libcoap's PSK client is one)\n"
+    "      --no-tickets             no TLS session tickets (no resumption)\n"
+    "WebSockets (coap+ws, coaps+ws):\n"
+    "      --web-root DIR           static files for plain HTTP GETs\n"
+    "      --origin ORIGIN          allowed browser Origin (repeatable;\n"
+    "                   default: any)\n"
+    "other:\n"
+    "  -v, --verbose    log every message both ways\n"
+    "  -q, --quiet      log only warnings and errors\n"
+    "  -V, --version    print the version\n"
+    "  -h, --help       this text\n");
+}
+
+enum {
+  O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
+  O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB, O_ORIGIN, O_HS_TIMEOUT, O_IDLE
+};
+
+int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
+  static const struct option longopts[] = {
+      {"listen", required_argument, NULL, 'l'},
+      {"cert", required_argument, NULL, O_CERT},
+      {"key", required_argument, NULL, O_KEY},
+      {"cafile", required_argument, NULL, O_CAFILE},
+      {"client-auth", required_argument, NULL, O_CLIENT_AUTH},
+      {"psk-identity", required_argument, NULL, O_PSK_ID},
+      {"psk-key", required_argument, NULL, O_PSK_KEY},
+      {"allow-no-alpn", no_argument, NULL, O_NO_ALPN},
+      {"no-tickets", no_argument, NULL, O_NO_TICKETS},
+      {"state-dir", required_argument, NULL, O_STATE},
+      {"web-root", required_argument, NULL, O_WEB},
+      {"origin", required_argument, NULL, O_ORIGIN},
+      {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
+      {"idle-timeout", required_argument, NULL, O_IDLE},
+      {"verbose", no_argument, NULL, 'v'},
+      {"quiet", no_argument, NULL, 'q'},
+      {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  size_t nkeys = 0;
+  int ch;
+  memset(o, 0, sizeof *o);
+  while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
+    switch (ch) {
+    case 'l':
+      if (o->nlisten == OPT_MAX_LISTEN) {
+        fprintf(stderr, "rcoapd: at most %d --listen\n", OPT_MAX_LISTEN);
+        return -1;
+      }
+      o->listen[o->nlisten++] = optarg;
+      break;
+    case O_CERT:
+      if (o->ncerts == OPT_MAX_CERTS) {
+        fprintf(stderr, "rcoapd: at most %d --cert\n", OPT_MAX_CERTS);
+        return -1;
+      }
+      o->cert[o->ncerts++] = optarg;
+      break;
+    case O_KEY:
+      if (nkeys == OPT_MAX_CERTS) {
+        fprintf(stderr, "rcoapd: at most %d --key\n", OPT_MAX_CERTS);
+        return -1;
+      }
+      o->key[nkeys++] = optarg;
+      break;
+    case O_CAFILE:
+      o->cafile = optarg;
+      break;
+    case O_CLIENT_AUTH:
+      if (!strcmp(optarg, "none"))
+        o->client_auth = RC_TLS_CLIENT_AUTH_NONE;
+      else if (!strcmp(optarg, "request"))
+        o->client_auth = RC_TLS_CLIENT_AUTH_REQUEST;
+      else if (!strcmp(optarg, "require"))
+        o->client_auth = RC_TLS_CLIENT_AUTH_REQUIRE;
+      else {
+        fprintf(stderr, "rcoapd: --client-auth is none, request or require\n");
+        return -1;
+      }
+      break;
+    case O_PSK_ID:
+      o->psk_identity = optarg;
+      break;
+    case O_PSK_KEY:
+      o->psk_key = optarg;
+      break;
+    case O_NO_ALPN:
+      o->allow_no_alpn = 1;
+      break;
+    case O_NO_TICKETS:
+      o->no_tickets = 1;
+      break;
+    case O_STATE:
+      o->state_dir = optarg;
+      break;
+    case O_WEB:
+      o->web_root = optarg;
+      break;
+    case O_ORIGIN:
+      if (o->norigins == OPT_MAX_ORIGINS) {
+        fprintf(stderr, "rcoapd: at most %d --origin\n", OPT_MAX_ORIGINS);
+        return -1;
+      }
+      o->origins[o->norigins++] = optarg;
+      break;
+    case O_HS_TIMEOUT:
+      o->handshake_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case O_IDLE:
+      o->idle_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
+    case 'v':
+      o->verbose = 1;
+      break;
+    case 'q':
+      o->quiet = 1;
+      break;
+    case 'V':
+      printf("rcoapd %s\n", rc_version());
+      return 1;
+    case 'h':
+      usage(stdout);
+      return 1;
+    default:
+      usage(stderr);
+      return -1;
+    }
+  }
+  if (optind != argc) {
+    usage(stderr);
+    return -1;
+  }
+  if (nkeys != o->ncerts) {
+    fprintf(stderr, "rcoapd: give one --key for each --cert\n");
+    return -1;
+  }
+  if (o->client_auth && !o->cafile) {
+    fprintf(stderr, "rcoapd: --client-auth needs --cafile\n");
+    return -1;
+  }
+  if (o->psk_identity && !o->psk_key) {
+    fprintf(stderr, "rcoapd: --psk-identity needs --psk-key\n");
+    return -1;
+  }
+  return 0;
+}

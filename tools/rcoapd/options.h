@@ -1,0 +1,39 @@
+/*
+ * rcoapd's command line, parsed into one struct.
+ */
+#ifndef RCOAPD_OPTIONS_H
+#define RCOAPD_OPTIONS_H
+
+#include <stddef.h>
+
+#define OPT_MAX_LISTEN 16
+#define OPT_MAX_CERTS 8
+#define OPT_MAX_ORIGINS 16
+
+typedef struct rcoapd_opts {
+  const char *listen[OPT_MAX_LISTEN];
+  size_t nlisten;
+  const char *cert[OPT_MAX_CERTS];
+  const char *key[OPT_MAX_CERTS];
+  size_t ncerts;
+  const char *cafile;
+  int client_auth;         /* rc_tls_client_auth */
+  const char *psk_identity;
+  const char *psk_key;
+  int allow_no_alpn;
+  int no_tickets;
+  const char *state_dir;   /* demo certificate lives here */
+  const char *web_root;
+  const char *origins[OPT_MAX_ORIGINS];
+  size_t norigins;
+  unsigned handshake_timeout_ms;
+  unsigned idle_timeout_ms;
+  int verbose;
+  int quiet;
+} rcoapd_opts;
+
+/* Parses argv. Returns 0 to run, 1 when done (--help, --version), -1 on a
+ * usage error (already reported). */
+int rcoapd_parse(int argc, char **argv, rcoapd_opts *o);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * rcoapd's server TLS context. Without --cert it makes a self-signed demo
+ * certificate (EC P-256, names localhost, 127.0.0.1 and ::1) in the state
+ * folder on first start, reuses it afterwards, and prints its path and
+ * SHA-256 fingerprint so that a client can trust it with --cafile.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tls_setup.h"
+
+/* mkdir -p with mode 0700 for the folders it creates. */
+static int make_dirs(const char *path) {
+  char tmp[4096];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp)
+    return -1;
+  for (char *p = tmp + 1; *p; p++) {
+    if (*p != '/')
+      continue;
+    *p = 0;
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+      return -1;
+    *p = '/';
+  }
+  if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+    return -1;
+  return 0;
+}
+
+static const char *state_dir(const rcoapd_opts *o, char *buf, size_t cap) {
+  if (o->state_dir)
+    return o->state_dir;
+  const char *env = getenv("RCOAPD_STATE_DIR");
+  if (env && *env)
+    return env;
+  const char *home = getenv("HOME");
+  snprintf(buf, cap, "%s/.local/state/rcoapd", home && *home ? home : ".");
+  return buf;
+}
+
+static int demo_cert(const rcoapd_opts *o, char *cert, char *key,
+                     size_t cap) {
+  char dbuf[4096];
+  const char *dir = state_dir(o, dbuf, sizeof dbuf);
+  if (make_dirs(dir) != 0) {
+    fprintf(stderr, "rcoapd: cannot create state folder %s: %s\n", dir,
+            strerror(errno));
+    return -1;
+  }
+  snprintf(cert, cap, "%s/demo-cert.pem", dir);
+  snprintf(key, cap, "%s/demo-key.pem", dir);
+  int made = 0;
+  if (access(cert, R_OK) != 0 || access(key, R_OK) != 0) {
+    rc_err err = rc_tls_make_self_signed(cert, key, "localhost");
+    if (err) {
+      fprintf(stderr, "rcoapd: cannot create the demo certificate in %s: %s\n",
+              dir, rc_strerror(err));
+      return -1;
+    }
+    made = 1;
+  }
+  uint8_t fp[RC_TLS_FINGERPRINT_LEN];
+  char hex[RC_TLS_FINGERPRINT_HEX_LEN];
+  if (rc_tls_fingerprint_file(cert, fp) == RC_OK) {
+    rc_tls_fingerprint_hex(fp, hex);
+    printf("rcoapd: TLS: %s self-signed demo certificate %s\n"
+           "rcoapd: TLS: SHA-256 fingerprint %s\n"
+           "rcoapd: TLS: clients can trust it with: rcoap --cafile %s\n",
+           made ? "created" : "using", cert, hex, cert);
+  }
+  return 0;
+}
+
+int rcoapd_tls_setup(const rcoapd_opts *o, rc_tls_ctx **out) {
+  rc_tls_config cfg;
+  rc_tls_config_init(&cfg, RC_TLS_SERVER);
+  static char cert[4200], key[4200];
+  if (o->ncerts) {
+    for (size_t i = 0; i < o->ncerts; i++) {
+      cfg.certs[i].cert_file = o->cert[i];
+      cfg.certs[i].key_file = o->key[i];
+    }
+    cfg.ncerts = o->ncerts;
+  } else {
+    if (demo_cert(o, cert, key, sizeof cert) != 0)
+      return -1;
+    cfg.certs[0].cert_file = cert;
+    cfg.certs[0].key_file = key;
+    cfg.ncerts = 1;
+  }
+  cfg.ca_file = o->cafile;
+  cfg.client_auth = (rc_tls_client_auth)o->client_auth;
+  if (o->psk_key) {
+    cfg.psk_key = (const uint8_t *)o->psk_key;
+    cfg.psk_key_len = strlen(o->psk_key);
+    if (o->psk_identity) {
+      cfg.psk_identity = (const uint8_t *)o->psk_identity;
+      cfg.psk_identity_len = strlen(o->psk_identity);
+    }
+    cfg.psk_hint = "rcoapd";
+  }
+  cfg.allow_no_alpn = o->allow_no_alpn;
+  cfg.no_tickets = o->no_tickets;
+  char errbuf[512];
+  if (rc_tls_ctx_new(&cfg, out, errbuf, sizeof errbuf) != RC_OK) {
+    fprintf(stderr, "rcoapd: TLS: %s\n", errbuf);
+    return -1;
+  }
+  return 0;
+}
