@@ -160,6 +160,48 @@ static void on_store(rc_context *ctx, rc_resource *res, rc_xreq *req,
   }
 }
 
+/* /slow?ms=N: answers after N ms (default 1000, at most 60000), from a
+ * timer: a deferred response, and an exchange that is in flight long
+ * enough to watch a graceful shutdown finish it. */
+typedef struct slow_req {
+  uv_timer_t timer;
+  rc_xreq *req;
+} slow_req;
+
+static void slow_closed(uv_handle_t *h) { free(h->data); }
+
+static void slow_fire(uv_timer_t *t) {
+  slow_req *s = t->data;
+  static const char body[] = "sorry for the wait";
+  rc_respond(s->req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, sizeof body - 1);
+  uv_close((uv_handle_t *)&s->timer, slow_closed);
+}
+
+static void on_slow(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                    void *user) {
+  (void)res;
+  (void)user;
+  char q[64];
+  unsigned long ms = 1000;
+  if (rc_msg_query(rc_xreq_msg(req), q, sizeof q) > 3 && !strncmp(q, "ms=", 3))
+    ms = strtoul(q + 3, NULL, 10);
+  if (ms > 60000) {
+    rc_respond(req, RC_BAD_REQUEST, RC_CF_TEXT_PLAIN, "ms is at most 60000",
+               19);
+    return;
+  }
+  slow_req *s = malloc(sizeof *s);
+  if (!s || rc_xreq_defer(req) != RC_OK) {
+    free(s);
+    rc_respond(req, RC_SERVICE_UNAVAILABLE, -1, NULL, 0);
+    return;
+  }
+  s->req = req;
+  uv_timer_init(rc_context_loop(ctx), &s->timer);
+  s->timer.data = s;
+  uv_timer_start(&s->timer, slow_fire, ms, 0);
+}
+
 static void on_tick(uv_timer_t *t) {
   demo *d = t->data;
   d->ticks++;
@@ -242,6 +284,9 @@ rc_err demo_start(rc_context *ctx, demo **out) {
       (err = rc_resource_attr(r, "rt", "temperature-c", 1)) ||
       (err = rc_resource_attr(r, "if", "sensor", 1)) ||
       (err = rc_resource_attr(r, "ct", "0", 0)))
+    goto fail;
+  if ((err = add(ctx, "/slow", 0, d, on_slow, NULL, NULL, NULL, &r)) ||
+      (err = rc_resource_attr(r, "title", "Answers after ?ms=N", 1)))
     goto fail;
   if ((err = add(ctx, "/large", 0, d, on_large, NULL, NULL, NULL, &r)) ||
       (err = rc_resource_attr(r, "title", "100 KiB of text", 1)) ||
