@@ -112,6 +112,9 @@ typedef struct rc_conn_callbacks {
   int (*custody_ready)(void *user, rc_conn *c);
   /* Log line (no newline), syslog levels as in session.h. */
   void (*on_log)(void *user, rc_conn *c, int level, const char *text);
+  /* Every whole message both ways, signaling included (session.h
+   * on_trace): sent non-zero for ours. Optional; for "rcoap -v". */
+  void (*on_trace)(void *user, rc_conn *c, int sent, const rc_msg *m);
   /*
    * The connection is over; called exactly once. reason: RC_OK (closed by
    * us, or an orderly end after a Release), RC_ERR_RESOLVE,

@@ -180,7 +180,7 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
   co.ws = ctx->opts.client_ws;
   co.session = ctx->has_session ? &ctx->session : NULL;
   co.connect_timeout_ms = ctx->opts.connect_timeout_ms;
-  co.cb = rc__app_conn_callbacks;
+  co.cb = *rc__app_conn_cb(ctx);
   co.user = p;
   co.mem = ctx->mem;
   *err = rc_conn_connect(&co, &p->conn);
@@ -284,7 +284,10 @@ rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
   rc_opt opts[RC_APP_MAX_OPTS];
   uint8_t scratch[RC_URI_SCRATCH_MAX(CLIENT_URI_MAX)];
   size_t n;
-  err = build_opts(&u, 0, ro, opts, &n, scratch, sizeof scratch);
+  /* RFC 7252 §6.4 step 7: Uri-Port only when the port differs from the
+   * request's destination port, which here is the URI's own port. */
+  err = build_opts(&u, RC_URI_OMIT_PORT, ro, opts, &n, scratch,
+                   sizeof scratch);
   if (err)
     return err;
 

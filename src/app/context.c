@@ -162,8 +162,6 @@ static void peer_on_open(void *user, rc_conn *c) {
 static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
   app_peer *p = user;
   (void)c;
-  if (p->ctx->opts.on_trace)
-    p->ctx->opts.on_trace(p->ctx->opts.trace_user, '<', m);
   if (!p->x && peer_attach_exchange(p) != RC_OK)
     return -1;
   rc_err err = rc_exchange_on_message(p->x, m, rc__app_now(p->ctx));
@@ -223,6 +221,12 @@ static void peer_on_log(void *user, rc_conn *c, int level, const char *text) {
   rc__app_log(p->ctx, level, "%s: %s", addr, text);
 }
 
+static void peer_on_trace(void *user, rc_conn *c, int sent, const rc_msg *m) {
+  app_peer *p = user;
+  (void)c;
+  p->ctx->opts.on_trace(p->ctx->opts.trace_user, sent ? '>' : '<', m);
+}
+
 static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
                            const char *detail) {
   app_peer *p = user;
@@ -236,7 +240,7 @@ static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
   rc__app_check_shutdown(ctx);
 }
 
-const rc_conn_callbacks rc__app_conn_callbacks = {
+static const rc_conn_callbacks app_conn_callbacks = {
     .on_open = peer_on_open,
     .on_message = peer_on_message,
     .on_release = peer_on_release,
@@ -245,6 +249,22 @@ const rc_conn_callbacks rc__app_conn_callbacks = {
     .on_log = peer_on_log,
     .on_closed = peer_on_closed,
 };
+
+/* The same with on_trace, for contexts that watch every message. */
+static const rc_conn_callbacks app_conn_callbacks_traced = {
+    .on_open = peer_on_open,
+    .on_message = peer_on_message,
+    .on_release = peer_on_release,
+    .on_abort = peer_on_abort,
+    .custody_ready = peer_custody_ready,
+    .on_log = peer_on_log,
+    .on_trace = peer_on_trace,
+    .on_closed = peer_on_closed,
+};
+
+const rc_conn_callbacks *rc__app_conn_cb(const rc_context *ctx) {
+  return ctx->opts.on_trace ? &app_conn_callbacks_traced : &app_conn_callbacks;
+}
 
 /* ---- listening ------------------------------------------------------------ */
 
@@ -257,7 +277,7 @@ static int ctx_on_accept(void *user, rc_listener *l, rc_conn *c) {
   if (!p)
     return -1;
   p->open = 0;
-  rc_conn_set_callbacks(c, &rc__app_conn_callbacks, p);
+  rc_conn_set_callbacks(c, rc__app_conn_cb(ctx), p);
   return 0;
 }
 

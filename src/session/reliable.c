@@ -162,8 +162,8 @@ static void sess_closed(rc_session *s, rc_err reason) {
   if (s->state == RC_SESSION_CLOSED)
     return;
   s->state = RC_SESSION_CLOSED;
-  sess_log(s, reason == RC_OK ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_WARN,
-           "session closed: %s", rc_err_name(reason));
+  /* The transport logs the connection's end; this is detail. */
+  sess_log(s, RC_SESSION_LOG_DEBUG, "session closed: %s", rc_err_name(reason));
   if (s->cb.on_closed != NULL)
     s->cb.on_closed(s->user, reason);
 }

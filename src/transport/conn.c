@@ -150,6 +150,11 @@ static void sess_on_log(void *u, int level, const char *text) {
   if (c->cb.on_log != NULL)
     c->cb.on_log(c->user, c, level, text);
 }
+static void sess_on_trace(void *u, int sent, const rc_msg *m) {
+  rc_conn *c = u;
+  if (c->cb.on_trace != NULL)
+    c->cb.on_trace(c->user, c, sent, m);
+}
 /* The session is CLOSED; the pump drains what it queued and closes. */
 static void sess_on_closed(void *u, rc_err reason) {
   rc_conn *c = u;
@@ -315,6 +320,7 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
       .on_closed = sess_on_closed,
       .custody_ready = sess_custody_ready,
       .on_log = sess_on_log,
+      .on_trace = sess_on_trace,
   };
   rc_err err = rc_session_new(&c->s, &cfg, &scb, c, c->mem, conn_now(c));
   if (err != RC_OK)
@@ -784,7 +790,10 @@ static void conn_drain(rc_conn *c, rc_err reason) {
   }
   if (c->s != NULL)
     rc_session_close(c->s, reason);
-  conn_log(c, reason == RC_OK ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_WARN,
+  /* An orderly end (ours, or the peer closing) is routine: debug. */
+  conn_log(c,
+           reason == RC_OK || reason == RC_ERR_CLOSED ? RC_SESSION_LOG_DEBUG
+                                                      : RC_SESSION_LOG_WARN,
            "closing: %s%s%s", rc_err_name(reason), c->detail ? ": " : "",
            c->detail ? c->detail : "");
 }
