@@ -89,7 +89,13 @@ static void on_signal(uv_signal_t *s, int signum) {
 static int parse_listen(const char *spec, rc_conn_kind *kind, char *addr,
                         size_t cap, const char **scheme_name) {
   rc_uri u;
-  rc_err err = rc_uri_parse(spec, strlen(spec), &u);
+  /* Port 0 (pick a free port) is no port a URI may name, so parse the
+   * spec without it and put it back below. */
+  size_t len = strlen(spec);
+  int port0 = len > 2 && !strcmp(spec + len - 2, ":0");
+  rc_err err = rc_uri_parse(spec, port0 ? len - 2 : len, &u);
+  if (!err && port0)
+    u.port = 0;
   if (err) {
     fprintf(stderr, "rcoapd: --listen %s: %s\n", spec, rc_strerror(err));
     return -1;
