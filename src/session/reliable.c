@@ -29,8 +29,7 @@
 #define OUT_CHUNK 16384u
 /* In message mode every queued message has a 4-byte length in front. */
 #define MSG_PREFIX 4u
-/* Reassembly buffer kept between frames; larger ones are given back. */
-#define RX_KEEP 65536u
+/* Smallest reassembly buffer allocated. */
 #define RX_MIN 256u
 /* Outstanding Pings remembered for matching Pongs. */
 #define PING_RING 8u
@@ -756,13 +755,13 @@ static void rx_abort_codec(rc_session *s, rc_err err) {
   sess_abort(s, RC_ERR_PROTOCOL, 0, diag);
 }
 
-/* Gives back a large reassembly buffer after its frame is done. */
+/* Gives back the reassembly buffer once its frame is done: frames that
+ * arrive whole never need it, and an idle connection should hold no
+ * buffers (thousands of idle device connections per process). */
 static void rx_shrink(rc_session *s) {
-  if (s->rcap > RX_KEEP) {
-    sess_free(s, s->rbuf);
-    s->rbuf = NULL;
-    s->rcap = 0;
-  }
+  sess_free(s, s->rbuf);
+  s->rbuf = NULL;
+  s->rcap = 0;
 }
 
 static int rx_reserve(rc_session *s, size_t need) {
@@ -1079,7 +1078,17 @@ rc_err rc_session_consume(rc_session *s, size_t n) {
     s->out_first = c->next;
     if (s->out_last == c)
       s->out_last = NULL;
-    chunk_recycle(s, c);
+    if (s->out_first == NULL) {
+      /* All written: hold no output memory while the connection is idle
+       * (the next burst allocates one chunk again). */
+      sess_free(s, c);
+      if (s->spare != NULL) {
+        sess_free(s, s->spare);
+        s->spare = NULL;
+      }
+    } else {
+      chunk_recycle(s, c);
+    }
   }
   return RC_OK;
 }
