@@ -346,9 +346,14 @@ static rc_err check_first(rc__tls_filter *f, const uint8_t *d, size_t n) {
         snprintf(got, sizeof(got), "0x%02x 0x%02x", f->first[0], b);
       else
         snprintf(got, sizeof(got), "0x%02x", b);
+      /* A coap+tcp CSM starts 0x50 0xE1 ('P' then the 7.01 code): call
+       * it HTTP only when the next byte, if we have it, is a letter too. */
+      uint8_t next = at == 1 ? b : (i + 1 < n ? d[i + 1] : 'A');
+      int http = f->first[0] >= 'A' && f->first[0] <= 'Z' &&
+                 ((next >= 'A' && next <= 'Z') || next == ' ');
       snprintf(f->detail, sizeof(f->detail),
                "peer is not speaking TLS (it sent %s: plain %s?)", got,
-               f->first[0] >= 'A' && f->first[0] <= 'Z' ? "HTTP" : "CoAP");
+               http ? "HTTP" : "CoAP");
       return RC_ERR_TLS_NOT_TLS;
     }
   }
