@@ -7,14 +7,16 @@
 # latency, server CPU time per request (from /proc/PID/stat) and the
 # rcoapd/libcoap ratio. Nothing is asserted: a benchmark is not a test.
 #
-# Request used for the comparison (both small, both 2.05 with a 5-byte
-# payload): rcoapd "GET /hello" ("hello"); libcoap "GET /example_data"
-# after one "PUT /example_data" of "hello" (coap-server has no /hello).
+# Request used for the comparison (both small, both 2.05 Content with the
+# same 27-byte text/plain payload): rcoapd "GET /hello" (it answers
+# "Hello, world! (rcoap VERSION)"); libcoap "GET /example_data" after one
+# "PUT /example_data" of that same text (coap-server has no /hello).
 #
 #   bash bench/load.sh [BUILD_DIR]
 # Environment (defaults): DURATION=8 WARMUP=2 (seconds), CONNS=50,
 #   DEPTHS="16 1", RUNS=1 (median of RUNS per cell), PORT_BASE=25683,
 #   RCOAPD_MIX="GET /hello", LIBCOAP_MIX="GET /example_data",
+#   LIBCOAP_PAYLOAD="Hello, world! (rcoap VERSION)" (PUT into /example_data),
 #   LIBCOAP_SERVER=coap-server-notls, THREADS=1 (rcoap-bench threads),
 #   SERVER_CPU=0 BENCH_CPU=1 (taskset cores).
 set -uo pipefail
@@ -91,7 +93,8 @@ PIDS+=("$PID_LC")
 wait_listen "$P_RC" || { cat "$TMP/rcoapd.log"; echo "load.sh: rcoapd did not start"; exit 1; }
 wait_listen "$P_LC" || { cat "$TMP/libcoap.log"; echo "load.sh: $LIBCOAP_SERVER did not start"; exit 1; }
 # libcoap's /example_data must hold the same small payload as /hello.
-"$BENCH" -q -c 1 -p 1 -n 1 -m "PUT /example_data=hello" "coap+tcp://127.0.0.1:$P_LC" >/dev/null ||
+LIBCOAP_PAYLOAD=${LIBCOAP_PAYLOAD:-"Hello, world! (rcoap $("$RCOAPD" -V | cut -d' ' -f2))"}
+"$BENCH" -q -c 1 -p 1 -n 1 -m "PUT /example_data=${LIBCOAP_PAYLOAD//,/\\,}" "coap+tcp://127.0.0.1:$P_LC" >/dev/null ||
   echo "load.sh: warning: PUT /example_data failed"
 
 cpu_ticks() { # pid -> utime+stime in clock ticks

@@ -283,20 +283,30 @@ static int mix_schedule(bench_cfg *cfg) {
   return 0;
 }
 
+/* Splits spec at every ',' not written as "\\," (a payload may hold
+ * commas: "PUT /x=a\\, b"). */
 static int mix_parse(bench_cfg *cfg, const char *spec) {
-  const char *p = spec;
-  for (unsigned guard = 0; guard < MAX_MIX + 1 && *p; guard++) {
-    const char *comma = strchr(p, ',');
-    size_t len = comma ? (size_t)(comma - p) : strlen(p);
-    if (mix_parse_one(cfg, p, len) != 0) {
-      fprintf(stderr, "rcoap-bench: bad --mix entry \"%.*s\"\n", (int)len, p);
+  char ent[MIX_PAYLOAD_MAX + 256];
+  size_t len = 0;
+  for (const char *p = spec;; p++) {
+    if (*p == '\\' && p[1] == ',') {
+      p++;
+    } else if (*p == ',' || *p == 0) {
+      if (mix_parse_one(cfg, ent, len) != 0) {
+        fprintf(stderr, "rcoap-bench: bad --mix entry \"%.*s\" (at most %d "
+                        "entries)\n", (int)len, ent, MAX_MIX);
+        return -1;
+      }
+      len = 0;
+      if (*p == 0)
+        break;
+      continue;
+    }
+    if (len == sizeof(ent)) {
+      fprintf(stderr, "rcoap-bench: --mix entry too long\n");
       return -1;
     }
-    p = comma ? comma + 1 : p + len;
-  }
-  if (*p) {
-    fprintf(stderr, "rcoap-bench: at most %d --mix entries\n", MAX_MIX);
-    return -1;
+    ent[len++] = *p;
   }
   return mix_schedule(cfg);
 }
@@ -709,6 +719,7 @@ static void usage(FILE *f) {
           "  -w, --warmup S          run S seconds before measuring (default 1)\n"
           "  -t, --threads N         worker threads, one epoll loop each (default 1)\n"
           "  -m, --mix SPEC          request mix: \"METHOD /path[=payload][:weight],...\"\n"
+          "                          (write a comma inside a payload as \\,)\n"
           "                          e.g. \"GET /hello:8,PUT /store/x=abc:1,POST /echo=hi:1\"\n"
           "      --timeout MS        a request unanswered this long is an error (5000)\n"
           "      --connect-rate R    open at most R connections per second (0: no limit)\n"
