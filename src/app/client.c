@@ -167,9 +167,6 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
   app_peer *p = rc__app_peer_new(ctx, NULL);
   size_t klen = strlen(key) + 1;
   if (!p || !(p->origin = ctx->mem->malloc(klen, ctx->mem->user))) {
-    if (p) {
-      p->conn = NULL;
-    }
     *err = RC_ERR_NOMEM;
     goto fail;
   }
@@ -188,18 +185,8 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
     goto fail;
   return p;
 fail:
-  if (p) {
-    /* Unlink the half-made peer. */
-    if (p->prev)
-      p->prev->next = p->next;
-    else
-      ctx->peers = p->next;
-    if (p->next)
-      p->next->prev = p->prev;
-    ctx->npeers--;
-    ctx->mem->free(p->origin, ctx->mem->user);
-    ctx->mem->free(p, ctx->mem->user);
-  }
+  if (p)
+    rc__app_peer_free(p);
   return NULL;
 }
 

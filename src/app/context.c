@@ -130,7 +130,7 @@ app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
   return p;
 }
 
-static void peer_free(app_peer *p) {
+void rc__app_peer_free(app_peer *p) {
   rc_context *ctx = p->ctx;
   if (p->prev)
     p->prev->next = p->next;
@@ -236,7 +236,7 @@ static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
   rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
   if (p->x)
     rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
-  peer_free(p);
+  rc__app_peer_free(p);
   rc__app_check_shutdown(ctx);
 }
 
@@ -391,7 +391,7 @@ void rc_context_free(rc_context *ctx) {
       rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
     rc_conn_set_callbacks(p->conn, &none, NULL);
     rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
-    peer_free(p);
+    rc__app_peer_free(p);
   }
   if (ctx->shutdown_timer) {
     uv_timer_stop(ctx->shutdown_timer);
