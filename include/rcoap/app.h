@@ -64,6 +64,8 @@ typedef struct rc_context_opts {
   rc_conn_ws_opts client_ws;
   uint32_t connect_timeout_ms; /* 0: transport default */
   uint32_t idle_timeout_ms;    /* server connections; 0: never */
+  uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the
+                                    transport default */
   /* After a peer's Release with an Alternative-Address, send later
    * requests for that origin to the alternative (after Hold-Off). */
   int follow_release;
@@ -75,6 +77,11 @@ typedef struct rc_context_opts {
    * "rcoap -v"): dir is '>' for sent, '<' for received. May be NULL. */
   void (*on_trace)(void *user, char dir, const rc_msg *m);
   void *trace_user;
+  /* Called when a connection's chain is open, both directions (e.g. to
+   * read rc_conn_tls(c) with rc_tls_peer_info, rc_tls_resumed). May be
+   * NULL. */
+  void (*on_conn_open)(void *user, rc_conn *c);
+  void *conn_user;
 } rc_context_opts;
 
 /* Returns 0 and *out, or RC_ERR_INVAL / RC_ERR_NOMEM. Registers the
@@ -230,6 +237,11 @@ rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
 rc_err rc_request_back(rc_xreq *req, uint8_t method, const char *path,
                        const rc_request_opts *opts, rc_request_cb cb,
                        void *arg);
+
+/* The connection an incoming request came in on (for rc_conn_tls and
+ * rc_tls_peer_info: who the peer is), or NULL when it is gone. Valid while
+ * req is. */
+rc_conn *rc_xreq_conn(const rc_xreq *req);
 
 /* Method code for "get", "POST", ...; -1 if unknown. */
 int rc_method_from_name(const char *name);

@@ -177,6 +177,7 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
   co.ws = ctx->opts.client_ws;
   co.session = ctx->has_session ? &ctx->session : NULL;
   co.connect_timeout_ms = ctx->opts.connect_timeout_ms;
+  co.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
   co.cb = *rc__app_conn_cb(ctx);
   co.user = p;
   co.mem = ctx->mem;

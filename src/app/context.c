@@ -156,7 +156,14 @@ static void peer_on_open(void *user, rc_conn *c) {
     rc_conn_close(c, RC_CONN_CLOSE_RESET);
     return;
   }
+  if (p->ctx->opts.on_conn_open)
+    p->ctx->opts.on_conn_open(p->ctx->opts.conn_user, c);
   rc__app_peer_opened(p);
+}
+
+rc_conn *rc_xreq_conn(const rc_xreq *req) {
+  app_peer *p = req ? rc_exchange_user(rc_xreq_exchange(req)) : NULL;
+  return p ? p->conn : NULL;
 }
 
 static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
@@ -294,6 +301,7 @@ rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
   lo.ws = ws;
   lo.session = ctx->has_session ? &ctx->session : NULL;
   lo.idle_timeout_ms = ctx->opts.idle_timeout_ms;
+  lo.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
   lo.mem = ctx->mem;
   rc_listener *l;
   rc_err err = rc_listener_new(&lo, &l, errbuf, errcap);

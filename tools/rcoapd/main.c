@@ -177,6 +177,7 @@ int main(int argc, char **argv) {
                  : o.verbose ? RC_SESSION_LOG_DEBUG
                              : RC_SESSION_LOG_INFO;
   co.idle_timeout_ms = o.idle_timeout_ms;
+  co.handshake_timeout_ms = o.handshake_timeout_ms;
   if (o.verbose)
     co.on_trace = on_trace;
   if (rc_context_new(&d.ctx, &co) != RC_OK || demo_start(d.ctx, &d.demo)) {
