@@ -68,6 +68,9 @@ static void usage(FILE *f) {
           "      --cert FILE --key FILE  client certificate (mutual TLS)\n"
           "      --psk-identity ID --psk-key KEY   TLS pre-shared key\n"
           "      --insecure         do not verify the server (prints a warning)\n"
+          "      --allow-no-alpn    accept a TLS server that negotiates no ALPN\n"
+          "                         on a port other than 5684 (libcoap's PSK\n"
+          "                         server is one; RFC 8323 §8.2)\n"
           "  -V, --version          print the version\n"
           "  -h, --help             this text\n"
           "\n"
@@ -79,6 +82,37 @@ static void on_log(void *user, int level, const char *text) {
   (void)user;
   fprintf(stderr, "rcoap: %s%s\n",
           level <= RC_SESSION_LOG_ERR ? "error: " : "", text);
+}
+
+/* -v: what the TLS handshake settled, once the connection is open. */
+static void on_conn_open(void *user, rc_conn *c) {
+  (void)user;
+  rc_filter *f = rc_conn_tls(c);
+  if (!f)
+    return;
+  rc_tls_peer peer;
+  if (rc_tls_peer_info(f, &peer) != RC_OK)
+    return;
+  /* OpenSSL counts a TLS 1.3 external-PSK handshake as "reused": only a
+   * certificate handshake can tell a resumed session from a new one. */
+  fprintf(stderr, "rcoap: TLS: %s %s, ALPN %s%s\n", rc_tls_protocol(f),
+          rc_tls_cipher(f), rc_tls_alpn_coap(f) ? "coap" : "none",
+          peer.psk_identity_len ? ""
+          : rc_tls_resumed(f)   ? ", resumed session"
+                                : ", new session");
+  if (peer.has_cert) {
+    char hex[RC_TLS_FINGERPRINT_HEX_LEN];
+    rc_tls_fingerprint_hex(peer.fingerprint, hex);
+    fprintf(stderr,
+            "rcoap: TLS: server certificate CN=%s%s%s%s, %s\n"
+            "rcoap: TLS: SHA-256 fingerprint %s\n",
+            peer.subject_cn, *peer.sans ? " (" : "", peer.sans,
+            *peer.sans ? ")" : "",
+            peer.verified ? "verified" : "NOT verified", hex);
+  } else if (peer.psk_identity_len) {
+    fprintf(stderr, "rcoap: TLS: pre-shared key, identity \"%.*s\"\n",
+            (int)peer.psk_identity_len, (const char *)peer.psk_identity);
+  }
 }
 
 static void on_trace(void *user, char dir, const rc_msg *m) {
@@ -311,7 +345,8 @@ enum {
   OPT_CERT,
   OPT_KEY,
   OPT_PSK_ID,
-  OPT_PSK_KEY
+  OPT_PSK_KEY,
+  OPT_NO_ALPN
 };
 
 int main(int argc, char **argv) {
@@ -330,6 +365,7 @@ int main(int argc, char **argv) {
       {"key", required_argument, NULL, OPT_KEY},
       {"psk-identity", required_argument, NULL, OPT_PSK_ID},
       {"psk-key", required_argument, NULL, OPT_PSK_KEY},
+      {"allow-no-alpn", no_argument, NULL, OPT_NO_ALPN},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -342,7 +378,7 @@ int main(int argc, char **argv) {
   size_t n_user = 0;
   const char *cafile = NULL, *cert = NULL, *key = NULL, *psk_id = NULL,
              *psk_key = NULL;
-  int insecure = 0;
+  int insecure = 0, allow_no_alpn = 0;
   int ch;
   while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivT:Vh", longopts, NULL)) !=
          -1) {
@@ -405,6 +441,9 @@ int main(int argc, char **argv) {
     case OPT_PSK_KEY:
       psk_key = optarg;
       break;
+    case OPT_NO_ALPN:
+      allow_no_alpn = 1;
+      break;
     case 'V':
       printf("rcoap %s\n", rc_version());
       return EX_OK;
@@ -463,11 +502,12 @@ int main(int argc, char **argv) {
 
   /* TLS settings for coaps+... */
   rc_tls_ctx *tls = NULL;
-  if (cafile || insecure || cert || psk_id || psk_key) {
+  if (cafile || insecure || cert || psk_id || psk_key || allow_no_alpn) {
     rc_tls_config tc;
     rc_tls_config_init(&tc, RC_TLS_CLIENT);
     tc.ca_file = cafile;
     tc.insecure = insecure;
+    tc.allow_no_alpn = allow_no_alpn;
     if (insecure)
       fprintf(stderr, "rcoap: warning: --insecure: the server's certificate "
                       "is NOT verified; anyone on the path can read and "
@@ -502,8 +542,10 @@ int main(int argc, char **argv) {
   /* Without -v only the final outcome is printed (by on_response). */
   co.log_level = c.verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;
   co.client_tls = tls;
-  if (c.verbose)
+  if (c.verbose) {
     co.on_trace = on_trace;
+    co.on_conn_open = on_conn_open;
+  }
   if (rc_context_new(&c.ctx, &co) != RC_OK) {
     fprintf(stderr, "rcoap: out of memory\n");
     return EX_LOCAL;
