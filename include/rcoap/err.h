@@ -68,6 +68,7 @@ extern "C" {
   X(NO_TOKEN, -92, "no free token")                                            \
   X(BLOCK_ORDER, -93, "block received out of order")                           \
   X(ENTITY_TOO_LARGE, -94, "request entity too large")                         \
+  X(BLOCK_CHANGED, -95, "representation changed during a block-wise transfer")\
   /* transport */                                                              \
   X(RESOLVE, -110, "host name could not be resolved")                          \
   X(CONNECT, -111, "connection failed")                                        \
