@@ -1,0 +1,316 @@
+#!/bin/bash
+# coaps+tcp with certificates, checked the way an operator would: rcoapd
+# with a test PKI (tests/certs/gen.sh) and rcoap / openssl s_client as
+# clients. A good chain by name, IPv4 and IPv6 literal (IP SANs); unknown
+# CA, expired certificate and wrong host name refused with exit 3 and a
+# sentence that says which; --insecure with its warning; the demo
+# certificate made once and reused; SNI choosing the certificate; ALPN
+# "coap" demanded (RFC 8323 §8.2); plain CoAP on the TLS port and TLS on
+# the plain port ending fast; a silent client dropped at the handshake
+# timeout; TLS 1.2 accepted and TLS 1.1 refused. Every wait is bounded.
+#
+#   bash tests/integration/test_tls_certs.sh BUILD_DIR
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+
+# Time limits are multiplied by this under valgrind (everything is slower).
+SLOW=1
+[ "${RCOAP_VALGRIND:-0}" = 1 ] && SLOW=8
+
+PKI=$RC_TMP/pki
+bash "$RC_SRC/tests/certs/gen.sh" "$PKI" >/dev/null ||
+  { rc_fail "tests/certs/gen.sh failed"; rc_done; }
+
+declare -A DPID
+
+# d_start NAME ARGS...: rcoapd in the background (under valgrind when
+# RCOAP_VALGRIND=1), stdout in $RC_TMP/NAME.out, stderr in NAME.err; waits
+# until every listener line is printed.
+d_start() {
+  local name=$1 bin
+  shift
+  bin=$(rc_tool rcoapd) || exit 1
+  if [ "${RCOAP_VALGRIND:-0}" = 1 ]; then
+    valgrind -q --error-exitcode=$RC_VALGRIND_EXIT --leak-check=full \
+      --errors-for-leak-kinds=definite --show-leak-kinds=definite \
+      "$bin" "$@" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
+  else
+    "$bin" "$@" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
+  fi
+  DPID[$name]=$!
+  local want=0 a
+  for a in "$@"; do [ "$a" = -l ] && want=$((want + 1)); done
+  local i
+  for ((i = 0; i < 100 * SLOW; i++)); do
+    [ "$(grep -c 'listening on' "$RC_TMP/$name.out")" -ge "$want" ] && return 0
+    kill -0 "${DPID[$name]}" 2>/dev/null || break
+    sleep 0.05
+  done
+  rc_fail "rcoapd $name did not start:"
+  sed 's/^/    | /' "$RC_TMP/$name.err"
+  return 1
+}
+
+# d_port NAME SCHEME://HOST: the port rcoapd printed for that listener.
+d_port() {
+  grep -F "listening on $2:" "$RC_TMP/$1.out" | head -1 | sed 's/.*://; s/ .*//'
+}
+
+# d_stop NAME: SIGTERM, a bounded wait, then the exit status is checked
+# (valgrind findings count as a failure).
+d_stop() {
+  local pid=${DPID[$1]} i rc=0
+  kill -TERM "$pid" 2>/dev/null
+  for ((i = 0; i < 100 * SLOW; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid"
+    rc_fail "rcoapd $1 did not stop after SIGTERM"
+  fi
+  wait "$pid" || rc=$?
+  if [ "$rc" -eq "$RC_VALGRIND_EXIT" ]; then
+    rc_fail "valgrind found errors in rcoapd $1:"
+    sed 's/^/    | /' "$RC_TMP/$1.err"
+  elif [ "$rc" -ne 0 ]; then
+    rc_fail "rcoapd $1 exit status $rc"
+  fi
+  unset "DPID[$1]"
+}
+
+cleanup() {
+  local n
+  for n in "${!DPID[@]}"; do kill -KILL "${DPID[$n]}" 2>/dev/null; done
+  rm -rf "$RC_TMP"
+}
+trap cleanup EXIT
+
+# client ARGS...: runs rcoap; sets OUT (stdout+stderr), RC and MS (wall
+# time in milliseconds).
+client() {
+  local t0=$EPOCHREALTIME
+  RC=0
+  OUT=$(rc_run rcoap -T 10 "$@" 2>&1) || RC=$?
+  MS=$(((${EPOCHREALTIME/./} - ${t0/./}) / 1000))
+}
+
+# sclient ARGS...: openssl s_client with empty stdin (it sends nothing and
+# quits after the handshake); sets OUT and RC.
+sclient() {
+  OUT=$({
+    timeout 10 openssl s_client "$@" </dev/null
+    echo "rc=$?"
+  } 2>&1 | tr -d '\0')
+  RC=${OUT##*rc=}
+  OUT=${OUT%rc=*}
+}
+
+log_of() { cat "$RC_TMP/$1.err"; }
+
+# ---- A: the good chain, two certificates (SNI), plain port beside ----------
+d_start A -l coaps+tcp://127.0.0.1:0 -l "coaps+tcp://[::1]:0" \
+  -l coap+tcp://127.0.0.1:0 \
+  --cert "$PKI/server.crt" --key "$PKI/server.key" \
+  --cert "$PKI/other.crt" --key "$PKI/other.key" \
+  --handshake-timeout 1000 --state-dir "$RC_TMP/stateA" || rc_done
+P4=$(d_port A coaps+tcp://127.0.0.1)
+P6=$(d_port A "coaps+tcp://[::1]")
+PT=$(d_port A coap+tcp://127.0.0.1)
+
+client --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$P4/hello"
+rc_expect_status "$RC" 0 "good chain by name (localhost)"
+rc_expect "$OUT" "Hello, world!" "good chain: /hello body"
+client --cafile "$PKI/ca.crt" "coaps+tcp://127.0.0.1:$P4/hello"
+rc_expect_status "$RC" 0 "good chain by IPv4 literal (IP SAN 127.0.0.1)"
+client --cafile "$PKI/ca.crt" "coaps+tcp://[::1]:$P6/hello"
+rc_expect_status "$RC" 0 "good chain by IPv6 literal (IP SAN ::1)"
+
+client -v --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$P4/hello"
+rc_expect "$OUT" "ALPN coap, new session" "-v: ALPN coap, new session"
+rc_expect "$OUT" "rcoap: TLS: TLSv1.3" "-v: TLS 1.3 by default"
+rc_expect "$OUT" "server certificate CN=localhost (DNS:localhost, DNS:rcoap.test, IP:127.0.0.1, IP:::1), verified" \
+  "-v: server certificate subject, names, verified"
+fp=$(openssl x509 -in "$PKI/server.crt" -noout -fingerprint -sha256 | sed 's/.*=//')
+rc_expect "$OUT" "SHA-256 fingerprint $fp" "-v: fingerprint matches openssl x509"
+
+# unknown CA: the system store (no --cafile) and a rogue CA file
+client "coaps+tcp://localhost:$P4/hello"
+rc_expect_status "$RC" 3 "system store does not know the test CA: exit 3"
+rc_expect "$OUT" "unknown CA" "system store: 'unknown CA'"
+client --cafile "$PKI/rogue-ca.crt" "coaps+tcp://localhost:$P4/hello"
+rc_expect_status "$RC" 3 "--cafile with another CA: exit 3"
+rc_expect "$OUT" "certificate verification failed: unknown CA: CN=rcoap test CA" \
+  "another CA: says which issuer is unknown"
+rc_expect "$(log_of A)" "the peer rejected our certificate: unknown CA" \
+  "server log: client rejected our certificate (unknown CA)"
+
+# --insecure works and warns
+client --insecure "coaps+tcp://localhost:$P4/hello"
+rc_expect_status "$RC" 0 "--insecure: exit 0"
+rc_expect "$OUT" "warning: --insecure: the server's certificate is NOT verified" \
+  "--insecure prints the warning"
+client -v --insecure "coaps+tcp://localhost:$P4/hello"
+rc_expect "$OUT" "NOT verified" "-v --insecure: certificate shown as NOT verified"
+
+# SNI: the certificate for the name asked for; the first one otherwise
+sclient -connect "127.0.0.1:$P4" -servername other.test -alpn coap \
+  -CAfile "$PKI/ca.crt" -verify_hostname other.test
+rc_expect "$OUT" "subject=CN = other.test" "SNI other.test: other.test's certificate"
+rc_expect "$OUT" "Verification: OK" "SNI other.test: verifies for other.test"
+sclient -connect "127.0.0.1:$P4" -servername localhost -alpn coap \
+  -CAfile "$PKI/ca.crt" -verify_hostname localhost
+rc_expect "$OUT" "subject=CN = localhost" "SNI localhost: localhost's certificate"
+rc_expect "$OUT" "Verification: OK" "SNI localhost: verifies"
+sclient -connect "127.0.0.1:$P4" -noservername -alpn coap -CAfile "$PKI/ca.crt"
+rc_expect "$OUT" "subject=CN = localhost" "no SNI: the first certificate"
+
+# ALPN (RFC 8323 §8.2): none offered -> refused; "coap" -> negotiated
+sclient -connect "127.0.0.1:$P4" -CAfile "$PKI/ca.crt"
+rc_expect_status "$((RC != 0))" 1 "s_client without -alpn fails"
+rc_expect "$OUT" "no application protocol" "no ALPN: no_application_protocol alert"
+sclient -connect "127.0.0.1:$P4" -alpn h2,http/1.1 -CAfile "$PKI/ca.crt"
+rc_expect "$OUT" "no application protocol" "ALPN without coap: refused"
+sclient -connect "127.0.0.1:$P4" -alpn coap -CAfile "$PKI/ca.crt"
+rc_expect_status "$RC" 0 "s_client -alpn coap succeeds"
+rc_expect "$OUT" "ALPN protocol: coap" "s_client -alpn coap: 'ALPN protocol: coap'"
+rc_expect "$(log_of A)" "client did not offer ALPN coap (no ALPN extension)" \
+  "server log: no ALPN extension"
+
+# TLS 1.2 works (ECDHE + AEAD), TLS 1.1 is refused
+sclient -connect "127.0.0.1:$P4" -tls1_2 -alpn coap -CAfile "$PKI/ca.crt"
+rc_expect_status "$RC" 0 "TLS 1.2 client succeeds"
+rc_expect "$OUT" "Protocol  : TLSv1.2" "TLS 1.2 negotiated"
+rc_expect "$OUT" "ALPN protocol: coap" "TLS 1.2: ALPN coap"
+rc_expect "$OUT" "New, TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256" \
+  "TLS 1.2: ECDHE with AEAD"
+sclient -connect "127.0.0.1:$P4" -tls1_1 -alpn coap -cipher 'DEFAULT:@SECLEVEL=0'
+rc_expect_status "$((RC != 0))" 1 "TLS 1.1 client fails"
+rc_expect "$OUT" "alert protocol version" "TLS 1.1: protocol_version alert"
+rc_expect "$(log_of A)" "handshake failed: unsupported protocol" \
+  "server log: TLS 1.1 unsupported"
+
+# TLS to the plain port: "not speaking TLS", fast
+client --cafile "$PKI/ca.crt" "coaps+tcp://127.0.0.1:$PT/hello"
+rc_expect_status "$RC" 3 "TLS to the coap+tcp port: exit 3"
+rc_expect "$OUT" "peer is not speaking TLS (it sent 0x50: plain CoAP?)" \
+  "TLS to the coap+tcp port: 'not speaking TLS ... plain CoAP?'"
+[ "$MS" -lt $((3000 * SLOW)) ] && rc_pass "TLS to the plain port ends in ${MS} ms" ||
+  rc_fail "TLS to the plain port took ${MS} ms"
+
+# plain CoAP to the TLS port: rcoap, then a raw CSM
+client "coap+tcp://127.0.0.1:$P4/hello"
+rc_expect_status "$RC" 3 "coap+tcp to the TLS port: exit 3"
+rc_expect "$OUT" "peer closed the connection" "coap+tcp to the TLS port: closed"
+[ "$MS" -lt $((3000 * SLOW)) ] && rc_pass "plain to the TLS port ends in ${MS} ms" ||
+  rc_fail "plain to the TLS port took ${MS} ms"
+rc_expect "$(log_of A)" "peer is not speaking TLS (it sent 0x50: plain CoAP?)" \
+  "server log: a CSM on the TLS port is plain CoAP"
+
+# raw: send the RFC 8323 CSM bytes, or nothing, or half a record; measure
+# when the server closes (seconds as "eof 0.01", or "open" at the limit)
+raw() { # port hexbytes limit_s
+  python3 - "$@" <<'EOF'
+import socket, sys, time
+port, data, limit = int(sys.argv[1]), bytes.fromhex(sys.argv[2]), float(sys.argv[3])
+s = socket.create_connection(("127.0.0.1", port), timeout=limit)
+t = time.monotonic()
+if data:
+    s.sendall(data)
+try:
+    while True:
+        left = limit - (time.monotonic() - t)
+        if left <= 0:
+            print("open"); break
+        s.settimeout(left)
+        b = s.recv(4096)
+        if not b:
+            print("eof %.2f" % (time.monotonic() - t)); break
+except ConnectionResetError:
+    print("eof %.2f reset" % (time.monotonic() - t))
+except socket.timeout:
+    print("open")
+EOF
+}
+r=$(raw "$P4" 50e12380010020 $((3 * SLOW)))
+rc_expect "$r" "eof" "raw CSM to the TLS port: closed ($r)"
+# handshake timeout 1000 ms: silent client, and one stalling mid-record
+r=$(raw "$P4" "" $((5 * SLOW)))
+rc_expect "$r" "eof" "silent client: closed ($r)"
+t=${r#eof }; t=${t%% *}
+if [ "$r" != open ] && awk -v t="$t" -v s="$SLOW" 'BEGIN{exit !(t >= 0.9 && t < 3*s)}'; then
+  rc_pass "silent client dropped at the 1000 ms handshake timeout (${t} s)"
+else
+  rc_fail "silent client: closed after '$t' s, expected ~1 s"
+fi
+r=$(raw "$P4" 160301 $((5 * SLOW)))
+t=${r#eof }; t=${t%% *}
+if [ "$r" != open ] && awk -v t="$t" -v s="$SLOW" 'BEGIN{exit !(t >= 0.9 && t < 3*s)}'; then
+  rc_pass "client stalling inside its ClientHello dropped at ~1 s (${t} s)"
+else
+  rc_fail "stalling client: '$r', expected eof at ~1 s"
+fi
+rc_expect "$(log_of A)" "TLS handshake not done after 1000 ms" \
+  "server log: handshake timeout"
+client --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$P4/hello"
+rc_expect_status "$RC" 0 "still serving after every refusal"
+d_stop A
+
+# ---- B: a certificate for another name --------------------------------------
+d_start B -l coaps+tcp://127.0.0.1:0 --cert "$PKI/other.crt" \
+  --key "$PKI/other.key" --state-dir "$RC_TMP/stateB" || rc_done
+PB=$(d_port B coaps+tcp://127.0.0.1)
+client --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$PB/hello"
+rc_expect_status "$RC" 3 "wrong host name: exit 3"
+rc_expect "$OUT" "host name mismatch: certificate is for DNS:other.test, not localhost" \
+  "wrong host name: says what the certificate is for"
+client --cafile "$PKI/ca.crt" "coaps+tcp://127.0.0.1:$PB/hello"
+rc_expect_status "$RC" 3 "wrong IP address: exit 3"
+rc_expect "$OUT" "host name mismatch: certificate is for DNS:other.test, not 127.0.0.1" \
+  "wrong IP address: says what the certificate is for"
+rc_expect "$(log_of B)" "the peer rejected our certificate" \
+  "server log: the client rejected the certificate"
+d_stop B
+
+# ---- C: an expired certificate ----------------------------------------------
+d_start C -l coaps+tcp://127.0.0.1:0 --cert "$PKI/expired.crt" \
+  --key "$PKI/expired.key" --state-dir "$RC_TMP/stateC" || rc_done
+PC=$(d_port C coaps+tcp://127.0.0.1)
+client --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$PC/hello"
+rc_expect_status "$RC" 3 "expired certificate: exit 3"
+rc_expect "$OUT" "certificate has expired" "expired: 'certificate has expired'"
+rc_expect "$(log_of C)" "the peer rejected our certificate: expired" \
+  "server log: the client rejected it as expired"
+d_stop C
+
+# ---- D: the demo certificate, made once, reused ----------------------------
+ST=$RC_TMP/state
+d_start D1 -l coaps+tcp://127.0.0.1:0 --state-dir "$ST" || rc_done
+rc_expect "$(cat "$RC_TMP/D1.out")" "created self-signed demo certificate $ST/demo-cert.pem" \
+  "demo certificate created on first start"
+fp1=$(sed -n 's/.*SHA-256 fingerprint //p' "$RC_TMP/D1.out")
+fpx=$(openssl x509 -in "$ST/demo-cert.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
+rc_expect "$fp1" "$fpx" "printed fingerprint is the file's ($fpx)"
+mode=$(stat -c %a "$ST/demo-key.pem")
+rc_expect_status "$mode" 600 "demo key is mode 0600"
+PD=$(d_port D1 coaps+tcp://127.0.0.1)
+client --cafile "$ST/demo-cert.pem" "coaps+tcp://localhost:$PD/hello"
+rc_expect_status "$RC" 0 "demo certificate trusted with --cafile"
+client "coaps+tcp://localhost:$PD/hello"
+rc_expect_status "$RC" 3 "demo certificate not trusted without --cafile"
+d_stop D1
+d_start D2 -l coaps+tcp://127.0.0.1:0 --state-dir "$ST" || rc_done
+rc_expect "$(cat "$RC_TMP/D2.out")" "using self-signed demo certificate" \
+  "demo certificate reused on restart"
+fp2=$(sed -n 's/.*SHA-256 fingerprint //p' "$RC_TMP/D2.out")
+if [ -n "$fp1" ] && [ "$fp1" = "$fp2" ]; then
+  rc_pass "same fingerprint after restart"
+else
+  rc_fail "fingerprint changed: '$fp1' then '$fp2'"
+fi
+PD=$(d_port D2 coaps+tcp://127.0.0.1)
+client --cafile "$ST/demo-cert.pem" "coaps+tcp://127.0.0.1:$PD/hello"
+rc_expect_status "$RC" 0 "reused demo certificate trusted (IP SAN 127.0.0.1)"
+d_stop D2
+
+rc_done
