@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The demo page (web/) in headless Chromium against the real rcoapd: rcoapd
+# serves web/ and CoAP over WebSockets on one coap+ws port (127.0.0.1, and
+# a second run over [::1]); tests/web/browser-test.mjs (Playwright) loads
+# the page, waits for "connected", checks the resource list, does GET
+# /hello, PUT then GET /store/browser-test, a discovery, reads the live
+# temperature (polling or observing) and the message log, and saves a
+# screenshot to BUILD_DIR/web-demo.png (BUILD_DIR/web-demo-v6.png).
+#
+# Without /usr/bin/chromium, node or the node modules (tests/web: `npm ci`
+# with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, tried here when npm is there)
+# the test prints a SKIP line and passes, except in CI (CI=true), where
+# all of them must be there and their absence fails.
+# Usage: bash test_browser.sh BUILD_DIR  (RCOAP_VALGRIND=1: rcoapd under memcheck)
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+WEBT="$RC_SRC/tests/web"
+
+skip() {
+  if [ "${CI:-}" = true ]; then
+    rc_fail "browser test cannot run in CI: $*"
+    rc_done
+  fi
+  echo "SKIP: browser test not run: $*"
+  rc_done
+}
+
+[ -x "$CHROMIUM" ] || skip "no chromium at $CHROMIUM (apt-get install chromium)"
+command -v node >/dev/null || skip "no node (apt-get install nodejs npm)"
+if [ ! -d "$WEBT/node_modules/playwright-core" ]; then
+  if command -v npm >/dev/null; then
+    echo "tests/web: npm ci (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1)"
+    (cd "$WEBT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) >"$RC_TMP/npm.log" 2>&1 ||
+      { tail -n 20 "$RC_TMP/npm.log"; }
+  fi
+  [ -d "$WEBT/node_modules/playwright-core" ] ||
+    skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
+fi
+
+# --- the server (see tests/integration/test_ws_methods.sh) -----------------
+SERVER_PID=
+start_server() { # N_LISTENERS RCOAPD_ARGS...
+  local want=$1 i
+  shift
+  rm -f "$RC_TMP/rcoapd.rc"
+  (
+    rc=0
+    rc_run rcoapd "$@" >"$RC_TMP/rcoapd.out" 2>"$RC_TMP/rcoapd.err" || rc=$?
+    echo "$rc" >"$RC_TMP/rcoapd.rc"
+  ) &
+  SERVER_PID=$!
+  for i in $(seq 1 600); do
+    [ "$(grep -c ' listening on ' "$RC_TMP/rcoapd.out" 2>/dev/null)" -ge "$want" ] && return 0
+    [ -e "$RC_TMP/rcoapd.rc" ] && break
+    sleep 0.1
+  done
+  echo "rcoapd did not start:"
+  cat "$RC_TMP/rcoapd.out" "$RC_TMP/rcoapd.err"
+  return 1
+}
+stop_server() {
+  local i p
+  p=$(pgrep -P "$SERVER_PID" 2>/dev/null | head -n 1)
+  [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+  for i in $(seq 1 300); do
+    [ -e "$RC_TMP/rcoapd.rc" ] && break
+    sleep 0.1
+  done
+  if [ ! -e "$RC_TMP/rcoapd.rc" ]; then
+    rc_fail "rcoapd did not stop within 30 s of SIGTERM"
+    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+    return
+  fi
+  rc_expect_status "$(cat "$RC_TMP/rcoapd.rc")" 0 "rcoapd exits 0 after SIGTERM (no valgrind findings)"
+}
+trap 'stop_server >/dev/null 2>&1; rm -rf "$RC_TMP"' EXIT
+
+start_server 2 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' --state-dir "$RC_TMP/state" || {
+  rc_fail "rcoapd starts"
+  rc_done
+}
+URL4=$(grep -o 'web demo: http://127\.0\.0\.1:[0-9]*/' "$RC_TMP/rcoapd.out" | sed 's/web demo: //')
+URL6=$(grep -o 'web demo: http://\[::1\]:[0-9]*/' "$RC_TMP/rcoapd.out" | sed 's/web demo: //')
+[ -n "$URL4" ] && [ -n "$URL6" ] && rc_pass "web demo at $URL4 and $URL6" ||
+  rc_fail "no web demo URLs in: $(cat "$RC_TMP/rcoapd.out")"
+
+# browser URL SHOT NAME: runs browser-test.mjs, checks its steps.
+browser() {
+  local url=$1 shot=$2 name=$3 st=0 out
+  rm -f "$shot"
+  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" timeout 180 node browser-test.mjs "$url" "$shot" 2>&1) || st=$?
+  printf '%s\n' "$out" | sed 's/^/    | /'
+  rc_expect_status "$st" 0 "$name: browser-test.mjs passes against rcoapd"
+  rc_expect "$out" "browser-test: loaded $url" "$name: page loaded from rcoapd"
+  rc_expect "$out" "connected; server CSM Max-Message-Size" "$name: page connected and shows rcoapd's CSM"
+  rc_expect "$out" "GET /hello -> 2.05 Content \"Hello, world!" "$name: GET /hello from the page"
+  rc_expect "$out" "PUT /store/browser-test -> 2.0" "$name: PUT /store/browser-test from the page"
+  rc_expect "$out" "GET /store/browser-test -> 2.05" "$name: GET of what the page stored"
+  rc_expect "$out" "discovery -> " "$name: discovery from the page"
+  rc_expect "$out" "temperature " "$name: live temperature shown"
+  if [ -s "$shot" ] && [ "$(head -c 8 "$shot" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then
+    rc_pass "$name: screenshot saved to $shot"
+  else
+    rc_fail "$name: no PNG screenshot at $shot"
+  fi
+}
+
+browser "$URL4" "$RC_BUILD/web-demo.png" "coap+ws 127.0.0.1"
+browser "$URL6" "$RC_BUILD/web-demo-v6.png" "coap+ws [::1]"
+
+# What the page stored is there for rcoap too.
+ST=0
+OUT=$(rc_run rcoap -T 30 "${URL4/http:/coap+ws:}store/browser-test" 2>&1) || ST=$?
+rc_expect_status "$ST" 0 "rcoap reads /store/browser-test after the browser"
+rc_expect "$OUT" "browser test " "rcoap sees the value the page PUT"
+
+stop_server
+rc_done
