@@ -22,7 +22,8 @@ if [ "${RCOAP_SKIP_DEPS:-0}" != 1 ]; then
 fi
 
 echo "== building (Release) in $BUILD_DIR"
-log=$BUILD_DIR.log
+mkdir -p "$BUILD_DIR"
+log=$BUILD_DIR/bench-build.log
 if ! { cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
          -DRCOAP_BENCH=ON -DRCOAP_TESTS=OFF -DRCOAP_FUZZ=OFF \
          -DRCOAP_SANITIZE=OFF &&

@@ -5,9 +5,10 @@
 #   2. layering check (../shared/tools/layers.py, when it is beside the repo)
 #   3. normal build (-Werror) and ctest
 #   4. ASan+UBSan build (-DRCOAP_SANITIZE=ON) and ctest
-#   5. integration tests again under valgrind (RCOAP_VALGRIND=1, honoured by
+#   5. the browser client's node tests (tests/web/*.test.mjs)
+#   6. integration tests again under valgrind (RCOAP_VALGRIND=1, honoured by
 #      scripts/testlib.sh), when tests/integration has any
-#   6. every fuzz/fuzz_*.c target built with clang and run FUZZ_SECONDS on a
+#   7. every fuzz/fuzz_*.c target built with clang and run FUZZ_SECONDS on a
 #      copy of its seed corpus fuzz/corpus/<name>/
 # It counts ctest tests, fuzz targets and checks, prints a summary and ends
 # with the line "N passed, N failed"; it exits non-zero if anything failed.
@@ -151,7 +152,56 @@ else
   note "FAIL  sanitizer build (log: $LOGDIR/asan-build.log)"
 fi
 
-# ---- 5. valgrind on the integration tests ------------------------------------
+# ---- 5. browser client tests (node --test) -----------------------------------
+header "web client tests (node --test tests/web)"
+mapfile -t WEB_TESTS < <(cd "$ROOT" && find tests/web -name node_modules -prune \
+  -o -name '*.test.mjs' -print 2>/dev/null | sort)
+if [ "${#WEB_TESTS[@]}" -eq 0 ]; then
+  note "SKIP  web tests: no tests/web/*.test.mjs yet"
+elif ! command -v node >/dev/null 2>&1; then
+  FAILED=$((FAILED + 1))
+  note "FAIL  web tests: node is not installed"
+else
+  log=$LOGDIR/web-test.log
+  : >"$log"
+  rc=0
+  # Their npm devDependencies, pinned by package-lock.json; installed again
+  # only when the lock file changed.
+  stamp=$ROOT/tests/web/node_modules/.rcoap-installed-lock
+  if [ -f "$ROOT/tests/web/package-lock.json" ] &&
+     ! cmp -s "$ROOT/tests/web/package-lock.json" "$stamp" 2>/dev/null; then
+    echo "npm ci in tests/web (log: $log)"
+    if (cd "$ROOT/tests/web" && npm ci --no-audit --no-fund) >>"$log" 2>&1; then
+      cp "$ROOT/tests/web/package-lock.json" "$stamp"
+    else
+      rc=1
+    fi
+  fi
+  if [ "$rc" -ne 0 ]; then
+    show_log "$log"
+    FAILED=$((FAILED + 1))
+    note "FAIL  web tests: npm ci failed (log: $log)"
+  else
+    # A test that leaves a socket open would keep node alive: bound it.
+    (cd "$ROOT" && timeout --kill-after=10 "${WEB_TEST_TIMEOUT:-300}" \
+       node --test "${WEB_TESTS[@]}") >>"$log" 2>&1
+    rc=$?
+    pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+    fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n 1)
+    PASSED=$((PASSED + ${pass:-0}))
+    FAILED=$((FAILED + ${fail:-0}))
+    if [ "$rc" -eq 0 ] && [ -n "$pass" ]; then
+      note "PASS  web tests: $pass tests in ${#WEB_TESTS[@]} files"
+    else
+      grep -E '^not ok|^# (pass|fail)|Error|error' "$log" | head -n 40
+      [ "${fail:-0}" -eq 0 ] && FAILED=$((FAILED + 1))
+      [ "$rc" -eq 124 ] && echo "node --test timed out after ${WEB_TEST_TIMEOUT:-300}s"
+      note "FAIL  web tests: ${fail:-?} failed, node exited $rc (log: $log)"
+    fi
+  fi
+fi
+
+# ---- 6. valgrind on the integration tests ------------------------------------
 # HOOK: every tests/integration/test_*.sh that starts tools through rc_run
 # (scripts/testlib.sh) runs them under memcheck here, on the normal build.
 header "integration tests under valgrind"
@@ -166,7 +216,7 @@ else
   RCOAP_VALGRIND=1 run_ctest ctest-valgrind "$DIR_NORMAL" -L integration
 fi
 
-# ---- 6. fuzzing -------------------------------------------------------------
+# ---- 7. fuzzing -------------------------------------------------------------
 header "fuzz targets (${FUZZ_SECONDS}s each)"
 mapfile -t FUZZ_SRCS < <(cd "$ROOT" && ls fuzz/fuzz_*.c 2>/dev/null)
 if [ "${#FUZZ_SRCS[@]}" -eq 0 ]; then
@@ -200,7 +250,9 @@ else
     seeds=$(find "$corpus" -type f | wc -l)
     log=$LOGDIR/$target-fuzz.log
     # -timeout: one input running longer than this is a hang (a failure).
-    timeout $((FUZZ_SECONDS * 2 + 120)) "$DIR_FUZZ/$target" \
+    exe=$DIR_FUZZ/fuzz/$target # fuzz/CMakeLists.txt is a subdirectory
+    [ -x "$exe" ] || exe=$DIR_FUZZ/$target
+    timeout $((FUZZ_SECONDS * 2 + 120)) "$exe" \
       -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$WORK/artifacts-$name/" \
       "$corpus" >"$log" 2>&1
