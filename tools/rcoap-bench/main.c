@@ -109,6 +109,7 @@ typedef struct bconn {
   uint16_t *free_slots;
   slot *slots;
   int idle_answered;
+  int released; /* the server sent Release (RFC 8323 §5.5) */
 } bconn;
 
 typedef struct worker {
@@ -120,6 +121,7 @@ typedef struct worker {
   unsigned next_connect; /* conns[0..next_connect) have been started */
   unsigned waiting;      /* connecting or waiting for the CSM */
   unsigned open_count;   /* reached C_OPEN (ever) */
+  unsigned open_now;     /* in C_OPEN now */
   unsigned failed;       /* never reached C_OPEN */
   double connect_rate;   /* this worker's share */
   uint64_t connect_t0;
@@ -129,9 +131,10 @@ typedef struct worker {
   uint64_t in_flight;
   int stop_sending;
   /* counters inside the window */
-  uint64_t ok, status_err[8], timeouts, late, conn_err;
+  uint64_t ok, status_err[8], timeouts, late, conn_err, released;
   uint64_t sent_total, recv_total;
   uint64_t first_ns, last_ns; /* -n: first send, last response */
+  uint64_t end_ns;            /* when the loop ended */
   hist h;
   uint8_t rbuf[READ_BUF];
   uint64_t idle_answered;
@@ -360,7 +363,17 @@ static void conn_on_csm(void *user) {
     c->state = C_OPEN;
     c->w->waiting--;
     c->w->open_count++;
+    c->w->open_now++;
   }
+}
+
+/* RFC 8323 §5.5: after a Release no new request may go on this
+ * connection; it is closed once the outstanding ones are answered. */
+static void conn_on_release(void *user, const rc_session_release_info *info) {
+  (void)info;
+  bconn *c = user;
+  c->released = 1;
+  c->w->released++;
 }
 
 static void conn_on_closed(void *user, rc_err reason) {
@@ -373,6 +386,7 @@ static const rc_session_callbacks conn_cb = {
     .on_message = conn_on_message,
     .on_csm = conn_on_csm,
     .on_closed = conn_on_closed,
+    .on_release = conn_on_release,
 };
 
 static void conn_set_out(bconn *c, int on) {
@@ -417,7 +431,7 @@ static int conn_flush(bconn *c) {
 static void conn_fill(bconn *c) {
   worker *w = c->w;
   const bench_cfg *cfg = w->cfg;
-  if (c->state != C_OPEN || w->stop_sending)
+  if (c->state != C_OPEN || w->stop_sending || c->released)
     return;
   if (cfg->idle && c->idle_answered)
     return;
@@ -474,6 +488,8 @@ static void conn_fail(bconn *c, int counted) {
   worker *w = c->w;
   if (c->state == C_DONE)
     return;
+  if (c->state == C_OPEN)
+    w->open_now--;
   if (c->state == C_CONNECTING || c->state == C_WAIT_CSM) {
     w->waiting--;
     __atomic_fetch_add(&w->failed, 1, __ATOMIC_RELAXED);
@@ -547,6 +563,10 @@ static void conn_on_readable(bconn *c) {
     }
     if ((size_t)n < sizeof(w->rbuf))
       break;
+  }
+  if (c->released && c->outstanding == 0) {
+    conn_fail(c, !w->stop_sending);
+    return;
   }
   conn_fill(c);
   if (conn_flush(c) != 0)
@@ -669,8 +689,8 @@ static void *worker_run(void *arg) {
       if (w->stop_sending && (cfg->count == 0 || w->in_flight == 0 ||
                               t >= drain_end))
         break;
-      if (w->all_open_ns && w->open_count == 0)
-        break; /* nothing connected */
+      if (w->all_open_ns && w->open_now == 0)
+        break; /* nothing connected (any more) */
     }
     if (t >= next_scan) {
       worker_scan(w, t);
@@ -698,6 +718,7 @@ static void *worker_run(void *arg) {
       }
     }
   }
+  w->end_ns = now_ns();
   return NULL;
 }
 
@@ -963,6 +984,12 @@ int main(int argc, char **argv) {
       pthread_join(ws[i].th, NULL);
     for (unsigned i = 0; i < cfg.conns; i++)
       conn_close(&conns[i]);
+    for (unsigned i = 0; i < cfg.threads; i++)
+      close(ws[i].ep);
+    free(frees);
+    free(slots);
+    free(conns);
+    free(ws);
     return reported ? 0 : 1;
   }
 
@@ -978,6 +1005,7 @@ int main(int argc, char **argv) {
   static hist total;
   hist_reset(&total);
   uint64_t ok = 0, st[8] = {0}, timeouts = 0, late = 0, conn_err = 0;
+  uint64_t released = 0;
   uint64_t opened = 0, first = UINT64_MAX, last = 0;
   double window = 0;
   for (unsigned i = 0; i < cfg.threads; i++) {
@@ -989,6 +1017,7 @@ int main(int argc, char **argv) {
     timeouts += w->timeouts;
     late += w->late;
     conn_err += w->conn_err;
+    released += w->released;
     opened += w->open_count;
     if (w->first_ns && w->first_ns < first)
       first = w->first_ns;
@@ -1000,15 +1029,17 @@ int main(int argc, char **argv) {
     window = last > first && first != UINT64_MAX ? (double)(last - first) / 1e9
                                                  : 0;
   else
-    window = cfg.duration_s;
-  if (g_stop && !cfg.count) {
-    /* interrupted: measure what ran */
-    uint64_t ws0 = ws[0].win_start;
-    uint64_t tn = now_ns();
-    window = ws0 != UINT64_MAX && tn > ws0 ? (double)(tn - ws0) / 1e9 : 0;
-    if (window > cfg.duration_s)
-      window = cfg.duration_s;
-  }
+    /* The window may have been cut short (SIGINT, every connection
+     * gone): the longest one any worker really ran. */
+    for (unsigned i = 0; i < cfg.threads; i++) {
+      const worker *w = &ws[i];
+      if (w->win_start == UINT64_MAX || w->end_ns <= w->win_start)
+        continue;
+      uint64_t end = w->end_ns < w->win_end ? w->end_ns : w->win_end;
+      double wl = (double)(end - w->win_start) / 1e9;
+      if (wl > window)
+        window = wl;
+    }
   double rps = window > 0 ? (double)done / window : 0;
   uint64_t status_errs = st[0] + st[1] + st[3] + st[4] + st[5] + st[6] + st[7];
   /* conn_err includes the connections that never opened */
@@ -1032,10 +1063,12 @@ int main(int argc, char **argv) {
            (unsigned long long)st[5],
            (unsigned long long)(status_errs - st[4] - st[5]));
     printf("errors:      %llu (status %llu, timeouts %llu, connection %llu, "
-           "never opened %llu); late answers %llu\n",
+           "never opened %llu); late answers %llu; Releases from the "
+           "server %llu\n",
            (unsigned long long)errors, (unsigned long long)status_errs,
            (unsigned long long)timeouts, (unsigned long long)conn_err,
-           (unsigned long long)(cfg.conns - opened), (unsigned long long)late);
+           (unsigned long long)(cfg.conns - opened), (unsigned long long)late,
+           (unsigned long long)released);
     printf("latency:     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", a, b, c,
            d, e);
   }
