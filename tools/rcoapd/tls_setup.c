@@ -2,7 +2,10 @@
  * rcoapd's server TLS context. Without --cert it makes a self-signed demo
  * certificate (EC P-256, names localhost, 127.0.0.1 and ::1) in the state
  * folder on first start, reuses it afterwards, and prints its path and
- * SHA-256 fingerprint so that a client can trust it with --cafile.
+ * SHA-256 fingerprint so that a client can trust it with --cafile. With
+ * --psk-key and no --cert it loads no certificate at all: a demo
+ * certificate beside the PSK would let in any client that trusts it (or
+ * skips verification) without knowing the key.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -85,7 +88,7 @@ int rcoapd_tls_setup(const rcoapd_opts *o, rc_tls_ctx **out) {
       cfg.certs[i].key_file = o->key[i];
     }
     cfg.ncerts = o->ncerts;
-  } else {
+  } else if (!o->psk_key) {
     if (demo_cert(o, cert, key, sizeof cert) != 0)
       return -1;
     cfg.certs[0].cert_file = cert;
@@ -102,6 +105,10 @@ int rcoapd_tls_setup(const rcoapd_opts *o, rc_tls_ctx **out) {
       cfg.psk_identity_len = strlen(o->psk_identity);
     }
     cfg.psk_hint = "rcoapd";
+    if (o->ncerts && o->client_auth != RC_TLS_CLIENT_AUTH_REQUIRE)
+      fprintf(stderr, "rcoapd: TLS: note: with --cert beside --psk-key, "
+                      "clients without the key get in through the "
+                      "certificate (--client-auth require to need one)\n");
   }
   cfg.allow_no_alpn = o->allow_no_alpn;
   cfg.no_tickets = o->no_tickets;
