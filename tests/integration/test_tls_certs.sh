@@ -42,7 +42,7 @@ d_start() {
   for a in "$@"; do [ "$a" = -l ] && want=$((want + 1)); done
   local i
   for ((i = 0; i < 100 * SLOW; i++)); do
-    [ "$(grep -c 'listening on' "$RC_TMP/$name.out")" -ge "$want" ] && return 0
+    [ "$(grep -c 'listening on' "$RC_TMP/$name.out" 2>/dev/null)" -ge "$want" ] 2>/dev/null && return 0
     kill -0 "${DPID[$name]}" 2>/dev/null || break
     sleep 0.05
   done
