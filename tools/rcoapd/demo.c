@@ -25,16 +25,18 @@ struct demo {
   double temp;
   uint32_t ticks;
   char *large;
+  char hello[64];
+  size_t hello_len;
 };
 
+/* The greeting is the benchmark's resource: it is built once, so that a
+ * request costs the stack's work and not a printf. */
 static void on_hello(rc_context *ctx, rc_resource *res, rc_xreq *req,
                      void *user) {
   (void)ctx;
   (void)res;
-  (void)user;
-  char body[64];
-  int n = snprintf(body, sizeof body, "Hello, world! (rcoap %s)", rc_version());
-  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
+  demo *d = user;
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, d->hello, d->hello_len);
 }
 
 static void on_time(rc_context *ctx, rc_resource *res, rc_xreq *req,
@@ -252,6 +254,8 @@ rc_err demo_start(rc_context *ctx, demo **out) {
     return RC_ERR_NOMEM;
   d->ctx = ctx;
   d->temp = 21.0;
+  d->hello_len = (size_t)snprintf(d->hello, sizeof d->hello,
+                                  "Hello, world! (rcoap %s)", rc_version());
   d->store = store_new();
   d->large = make_large();
   d->timer = malloc(sizeof *d->timer);
