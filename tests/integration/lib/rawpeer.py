@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """A scripted raw TCP peer for the fault tests: it connects, runs a list of
-steps (send bytes, wait for bytes, pause, close or reset) and prints every
+steps (send bytes, wait for bytes, close or reset) and prints every
 byte it received as hex on stdout, so that the test can decode them with
 `rcoap-decode --stream`. Every wait is bounded; the exit status is 0 when
 the script ran, 3 if the connection failed, 4 if an `expect` step timed out
-or the peer closed before the expected bytes came.
+or the peer closed before the expected bytes came. On stderr it says
+"local port N" once connected, so that the test can find the peer's lines
+in the server's log.
 
 usage: rawpeer.py HOST PORT STEP...
   send:HEX         send these bytes (hex, spaces allowed inside one arg)
@@ -65,6 +67,8 @@ def main():
     except OSError as e:
         sys.stderr.write("rawpeer: connect: %s\n" % e)
         return 3
+    sys.stderr.write("local port %d\n" % sock.getsockname()[1])
+    sys.stderr.flush()
     for step in sys.argv[3:]:
         kind, _, arg = step.partition(":")
         if kind == "send":
