@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# A coap+ws session between rcoap and rcoapd as Wireshark sees it: tshark
+# captures the rcoapd port on lo (port filter, bounded duration), then
+# decodes the capture with the port forced to HTTP. Wireshark dissects the
+# WebSocket binary frames as CoAP when the upgrade names the subprotocol
+# "coap" (INTEROP-NOTES.md §2), so this checks on the wire: the upgrade
+# (GET /.well-known/coap, Sec-WebSocket-Protocol: coap, 101), a CSM each
+# way, the requests and their answers (GET /hello 2.05, PUT /store 2.01,
+# POST /echo 2.04, discovery 2.05, 4.04), client frames masked and server
+# frames not (RFC 6455 §5.1), the close handshake 1000 both ways, no RST
+# from rcoapd, and no malformed-packet expert info except Wireshark 4.0's
+# known false positives for the CSM's signaling options (INTEROP-NOTES §2).
+# Skips (passes with a SKIP line) when tshark is missing or cannot capture.
+# Usage: bash test_tshark_ws.sh BUILD_DIR  (RCOAP_VALGRIND=1: under memcheck)
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+TMO=10
+[ "${RCOAP_VALGRIND:-0}" = 1 ] && TMO=60
+
+skip() {
+  echo "SKIP: tshark capture not run: $*"
+  rc_done
+}
+command -v tshark >/dev/null || skip "no tshark (apt-get install tshark)"
+tshark -D 2>/dev/null | grep -q '(Loopback' || tshark -D 2>/dev/null | grep -qw lo ||
+  skip "tshark cannot list the loopback interface (no capture permission?)"
+
+# --- the server (see tests/integration/test_ws_methods.sh) -----------------
+SERVER_PID=
+start_server() { # N_LISTENERS RCOAPD_ARGS...
+  local want=$1 i
+  shift
+  rm -f "$RC_TMP/rcoapd.rc"
+  (
+    rc=0
+    rc_run rcoapd "$@" >"$RC_TMP/rcoapd.out" 2>"$RC_TMP/rcoapd.err" || rc=$?
+    echo "$rc" >"$RC_TMP/rcoapd.rc"
+  ) &
+  SERVER_PID=$!
+  for i in $(seq 1 600); do
+    [ "$(grep -c ' listening on ' "$RC_TMP/rcoapd.out" 2>/dev/null)" -ge "$want" ] && return 0
+    [ -e "$RC_TMP/rcoapd.rc" ] && break
+    sleep 0.1
+  done
+  echo "rcoapd did not start:"
+  cat "$RC_TMP/rcoapd.out" "$RC_TMP/rcoapd.err"
+  return 1
+}
+stop_server() {
+  local i p
+  p=$(pgrep -P "$SERVER_PID" 2>/dev/null | head -n 1)
+  [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+  for i in $(seq 1 300); do
+    [ -e "$RC_TMP/rcoapd.rc" ] && break
+    sleep 0.1
+  done
+  if [ ! -e "$RC_TMP/rcoapd.rc" ]; then
+    rc_fail "rcoapd did not stop within 30 s of SIGTERM"
+    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
+    return
+  fi
+  rc_expect_status "$(cat "$RC_TMP/rcoapd.rc")" 0 "rcoapd exits 0 after SIGTERM (no valgrind findings)"
+}
+TSHARK_PID=
+cleanup() {
+  [ -n "$TSHARK_PID" ] && kill -TERM "$TSHARK_PID" 2>/dev/null
+  stop_server >/dev/null 2>&1
+  [ -n "${KEEP_CAP:-}" ] && cp "$CAP" "$RC_TMP/tshark.out" "$KEEP_CAP"
+  rm -rf "$RC_TMP"
+}
+trap cleanup EXIT
+
+start_server 1 -l coap+ws://127.0.0.1:0 --state-dir "$RC_TMP/state" || {
+  rc_fail "rcoapd starts"
+  rc_done
+}
+PORT=$(grep -o 'coap+ws://127\.0\.0\.1:[0-9]*' "$RC_TMP/rcoapd.out" | head -n 1 | sed 's/.*://')
+URI=coap+ws://127.0.0.1:$PORT
+CAP="$RC_TMP/ws.pcapng"
+
+# Bounded capture of this port only; it is stopped early below.
+tshark -i lo -f "tcp port $PORT" -a duration:$((6 * TMO)) -w "$CAP" >"$RC_TMP/tshark.out" 2>&1 &
+TSHARK_PID=$!
+for _ in $(seq 1 100); do
+  grep -q "Capturing on" "$RC_TMP/tshark.out" && break
+  kill -0 "$TSHARK_PID" 2>/dev/null || break
+  sleep 0.1
+done
+grep -q "Capturing on" "$RC_TMP/tshark.out" ||
+  skip "tshark cannot capture on lo: $(tr '\n' ' ' <"$RC_TMP/tshark.out")"
+# probe NAME: sends GET /NAME (a 404) and waits, at most 10 s, until the
+# capture file holds it. dumpcap writes packets out in batches and drops
+# what it has not written when stopped, so this is how we know the
+# capture is live, and later that everything before the probe is in.
+probe() {
+  local i
+  for i in $(seq 1 50); do
+    [ $((i % 10)) = 1 ] && curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$PORT/$1"
+    tshark -r "$CAP" -d "tcp.port==$PORT,http" -Y "http.request.uri == \"/$1\"" 2>/dev/null |
+      grep -q . && return 0
+    sleep 0.2
+  done
+  return 1
+}
+probe capture-start || skip "nothing reaches the capture file $CAP"
+rc_pass "capturing tcp port $PORT on lo"
+
+# The session(s) to look at.
+coap() { # METHOD PATH [ARGS]
+  local m=$1 p=$2
+  shift 2
+  ST=0
+  OUT=$(rc_run rcoap -T "$TMO" "$@" "$m" "$URI$p" 2>&1) || ST=$?
+}
+coap get /hello
+rc_expect_status "$ST" 0 "GET /hello during the capture"
+coap put /store/captured -d "on the wire"
+rc_expect_status "$ST" 0 "PUT /store/captured during the capture"
+coap post /echo -d "echo me" -t text
+rc_expect_status "$ST" 0 "POST /echo during the capture"
+coap get /.well-known/core
+rc_expect_status "$ST" 0 "discovery during the capture"
+coap get /not-here
+rc_expect_status "$ST" 4 "GET /not-here (4.04) during the capture"
+
+probe capture-end && rc_pass "capture holds everything up to the end probe" ||
+  rc_fail "the end probe never reached the capture file"
+# Stop the capture; it writes everything out on SIGTERM (a background job
+# of a script ignores SIGINT).
+kill -TERM "$TSHARK_PID" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "$TSHARK_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$TSHARK_PID" 2>/dev/null && kill -KILL "$TSHARK_PID"
+wait "$TSHARK_PID" 2>/dev/null
+TSHARK_PID=
+
+# ts FILTER FIELDS...: one line per matching packet, fields tab-separated.
+ts() {
+  local f=$1
+  shift
+  local args=() x
+  for x in "$@"; do args+=(-e "$x"); done
+  tshark -r "$CAP" -d "tcp.port==$PORT,http" -Y "$f" -T fields "${args[@]}" 2>"$RC_TMP/ts.err"
+  grep -v "^Running as user" "$RC_TMP/ts.err" >&2
+}
+count() { ts "$1" frame.number | grep -c .; }
+
+n=$(count "http.request.method == \"GET\" && http.request.uri == \"/.well-known/coap\"")
+[ "$n" -eq 5 ] && rc_pass "5 upgrade requests GET /.well-known/coap" ||
+  rc_fail "upgrade requests: $n, want 5"
+n=$(count 'http.request.uri == "/.well-known/coap" && http.upgrade == "websocket" && http.sec_websocket_protocol == "coap"')
+[ "$n" -eq 5 ] && rc_pass "every upgrade offers Sec-WebSocket-Protocol: coap" ||
+  rc_fail "upgrades offering coap: $n (fields: $(ts 'http.request.uri == "/.well-known/coap"' http.request.line | head -n 1))"
+n=$(count 'http.response.code == 101')
+[ "$n" -eq 5 ] && rc_pass "5 answers 101 Switching Protocols" || rc_fail "101 answers: $n, want 5"
+n=$(count "http.response.code == 101 && http.sec_websocket_protocol == \"coap\"")
+[ "$n" -eq 5 ] && rc_pass "every 101 names the subprotocol coap" || rc_fail "101 naming coap: $n"
+
+# CoAP inside the WebSocket frames.
+n=$(count "coap.code == 225 && tcp.srcport == $PORT")
+[ "$n" -eq 5 ] && rc_pass "rcoapd's CSM dissected as CoAP 7.01 on each connection" ||
+  rc_fail "server CSMs: $n, want 5"
+n=$(count "coap.code == 225 && tcp.dstport == $PORT")
+[ "$n" -eq 5 ] && rc_pass "rcoap's CSM dissected as CoAP 7.01 on each connection" ||
+  rc_fail "client CSMs: $n, want 5"
+OUT=$(ts "coap && tcp.dstport == $PORT && coap.code < 32" coap.code coap.opt.uri_path websocket.mask | sort)
+rc_expect "$OUT" $'1\thello\t1' "GET /hello on the wire, masked"
+rc_expect "$OUT" $'3\tstore,captured\t1' "PUT /store/captured on the wire, masked"
+rc_expect "$OUT" $'2\techo\t1' "POST /echo on the wire, masked"
+rc_expect "$OUT" $'1\t.well-known,core\t1' "GET /.well-known/core on the wire, masked"
+rc_expect "$OUT" $'1\tnot-here\t1' "GET /not-here on the wire, masked"
+OUT=$(ts "coap && tcp.srcport == $PORT && coap.code >= 64" coap.code websocket.mask | sort | uniq -c)
+for code in 69 65 68 132; do
+  rc_expect "$OUT" " $code"$'\t0' "response code $code from rcoapd, unmasked"
+done
+OUT=$(ts 'coap.code == 69 && frame contains "Hello, world!"' coap.payload_length coap.opt.ctype)
+rc_expect "$OUT" $'27\t' "the 2.05 with \"Hello, world!\" has a 27-byte CoAP payload"
+n=$(count "websocket && tcp.dstport == $PORT && websocket.mask == 0")
+[ "$n" -eq 0 ] && rc_pass "no unmasked client frame" || rc_fail "$n unmasked client frames"
+n=$(count "websocket && tcp.srcport == $PORT && websocket.mask == 1")
+[ "$n" -eq 0 ] && rc_pass "no masked server frame" || rc_fail "$n masked server frames"
+n=$(count "websocket.opcode == 1")
+[ "$n" -eq 0 ] && rc_pass "no text frames" || rc_fail "$n text frames"
+n=$(count "websocket.opcode == 2 && !coap")
+[ "$n" -eq 0 ] && rc_pass "every binary frame dissects as CoAP" || rc_fail "$n binary frames not CoAP"
+# Close handshake: a Close 1000 each way per connection, rcoapd closes TCP.
+n=$(count "websocket.opcode == 8 && websocket.payload.close.status_code == 1000 && tcp.dstport == $PORT")
+[ "$n" -eq 5 ] && rc_pass "rcoap sends Close 1000 on each connection" || rc_fail "client Close 1000: $n"
+n=$(count "websocket.opcode == 8 && websocket.payload.close.status_code == 1000 && tcp.srcport == $PORT")
+[ "$n" -eq 5 ] && rc_pass "rcoapd answers Close 1000 on each connection" || rc_fail "server Close 1000: $n"
+n=$(count "tcp.flags.reset == 1 && tcp.srcport == $PORT")
+[ "$n" -eq 0 ] && rc_pass "rcoapd sends no RST" || rc_fail "rcoapd sent $n RST"
+n=$(count "tcp.flags.reset == 1 && tcp.dstport == $PORT")
+echo "note: RST segments from the client side: $n (rcoap ends each connection by reset after rcoapd's FIN)"
+
+# Malformed packets: Wireshark 4.0 flags every CSM's Max-Message-Size and
+# Block-Wise-Transfer options ("Invalid Option Number 2"); nothing else may
+# be flagged (INTEROP-NOTES §2 filter).
+OUT=$(ts '_ws.malformed && !(coap.code >= 225 && coap.code <= 229) && !(_ws.expert.message == "Invalid Option Number 292")' \
+  frame.number coap.code _ws.expert.message)
+if [ -z "$OUT" ]; then
+  rc_pass "no malformed-packet reports beyond the known signaling-option ones"
+else
+  rc_fail "malformed packets: $OUT"
+fi
+OUT=$(tshark -r "$CAP" -d "tcp.port==$PORT,http" -q -z expert 2>/dev/null)
+printf '%s\n' "$OUT" | sed -n '/^Errors\|^Warns/,/^$/p' | sed 's/^/    | /'
+rc_expect_not "$OUT" "Errors (" "no expert errors"
+
+stop_server
+rc_done
