@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rcoap/codec_block.h"
 #include "rcoap/codec_msg.h"
 #include "rcoap/codec_option.h"
 #include "rcoap/common.h"
@@ -80,6 +81,16 @@ typedef struct rc_exchange_callbacks {
    * it when the queueing happened outside its own I/O callbacks, e.g. a
    * deferred answer from a timer). */
   void (*on_output)(void *user);
+  /*
+   * Optional: the first block of a Block1 upload (RFC 7959 §2.5) arrived
+   * (rc_xreq_msg shows it, with Block1 NUM 0 and M 1). The callee may
+   * answer it now (a refusal: 4.01, 4.04, 4.05, 4.13 ...), stream the
+   * body with rc_xreq_body_sink(), or set a size limit with
+   * rc_xreq_body_limit(); otherwise the body is reassembled up to the
+   * block config's body_max. on_request then sees the whole body once the
+   * last block is in.
+   */
+  void (*on_body_start)(void *user, rc_exchange *x, rc_xreq *req);
 } rc_exchange_callbacks;
 
 /*
@@ -162,6 +173,190 @@ size_t rc_exchange_unanswered(const rc_exchange *x);
 rc_time rc_exchange_expiry(const rc_exchange *x);
 /* Fails requests whose timeout passed with RC_ERR_TIMEOUT. */
 void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
+
+/* ---- bodies of any size: block-wise (RFC 7959) and BERT (RFC 8323 §6) ----
+ *
+ * Server: rc_exchange_respond() takes a body of any size. When it does not
+ * fit in one message to this peer (its Max-Message-Size), or the request
+ * carried Block2, the exchange answers block-wise: Block2 sized to the
+ * peer (the request's SZX when smaller than ours; BERT when the peer's CSM
+ * offered Block-Wise-Transfer with Max-Message-Size > 1152), an ETag
+ * (the handler's, or a hash of the body) on every block and Size2 on the
+ * first block or when asked. The body is kept in a small per-connection
+ * cache (bounded, expiring) so that requests for the next blocks are
+ * answered without calling the handler again. A streaming source
+ * (rc_exchange_respond_source) is read block by block on demand and never
+ * held.
+ *
+ * Block1 uploads are reassembled (2.31 Continue per block, 4.08 out of
+ * order, 4.13 with Size1 over the limit, Request-Tag keeping concurrent
+ * uploads apart) or streamed into a sink; on_request sees the whole body.
+ *
+ * Client: rc_exchange_request_ex() sends a body of any size in Block1 (from
+ * memory or a source), follows Block2 to the end (reassembling or into a
+ * sink), and observes (RFC 7641).
+ */
+
+/* Marks an unknown size in rc_body_source.size / sink totals. */
+#define RC_BODY_SIZE_UNKNOWN UINT64_MAX
+/* How long a cached body or an unfinished upload waits for its next block
+ * (RFC 7959 leaves it open; 60 s is generous for loopback and LAN). */
+#define RC_EXCHANGE_BLOCK_TTL_MS 60000u
+/* Cached bodies per exchange (concurrent Block2 transfers served from
+ * memory; more evict the oldest, whose next block calls the handler again). */
+#define RC_EXCHANGE_CACHE_SLOTS 8u
+
+/* A body read on demand. read fills buf[0..cap) from byte off and returns
+ * the count (cap unless the body ends first) or a negative rc_err; close
+ * (may be NULL) is called once when the exchange is done with it. */
+typedef struct rc_body_source {
+  rc_ssize (*read)(void *arg, uint64_t off, uint8_t *buf, size_t cap);
+  void (*close)(void *arg);
+  void *arg;
+  uint64_t size; /* total bytes, or RC_BODY_SIZE_UNKNOWN (client only) */
+} rc_body_source;
+
+/* A body delivered in order as it arrives: write gets the next bytes
+ * (off = bytes delivered so far) and the announced total (Size1/Size2, or
+ * RC_BODY_SIZE_UNKNOWN); returning non-zero stops the transfer with that
+ * error. end (may be NULL) is called once: status 0 after the last block,
+ * or the reason the transfer stopped. */
+typedef struct rc_body_sink {
+  rc_err (*write)(void *arg, uint64_t off, const uint8_t *data, size_t len,
+                  uint64_t total);
+  void (*end)(void *arg, rc_err status);
+  void *arg;
+} rc_body_sink;
+
+typedef struct rc_exchange_block_config {
+  uint8_t max_szx;    /* largest non-BERT SZX we send or ask for (0..6) */
+  uint8_t bert;       /* use BERT when the peer offers it */
+  uint32_t bert_max;  /* payload bytes per BERT message (multiple of 1024;
+                         further bounded by the peer's Max-Message-Size) */
+  size_t body_max;    /* largest body reassembled in memory: Block1 server
+                         side, Block2 client side without a sink */
+  size_t cache_max;   /* bytes of cached bodies per exchange */
+  uint32_t ttl_ms;    /* see RC_EXCHANGE_BLOCK_TTL_MS */
+} rc_exchange_block_config;
+
+/* Defaults: max_szx 6, bert on, bert_max 1 MiB, body_max 64 MiB,
+ * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS. */
+void rc_exchange_block_config_default(rc_exchange_block_config *cfg);
+/* Replaces x's block config (copied). Returns 0 or RC_ERR_INVAL. */
+rc_err rc_exchange_set_block_config(rc_exchange *x,
+                                    const rc_exchange_block_config *cfg);
+
+/*
+ * Answers req from a streaming source: like rc_exchange_respond, but the
+ * body is read from src (whose size must be known) only for the block
+ * this request asks for, and src->close is called before this returns.
+ * The handler is called again for every later block, so it must give the
+ * same ETag (in resp's options, e.g. from size+mtime) each time.
+ * Returns rc_exchange_respond's errors, or the source's read error.
+ */
+rc_err rc_exchange_respond_source(rc_xreq *req, const rc_outmsg *resp,
+                                  const rc_body_source *src);
+
+/* The request's Observe value (0 register, 1 deregister), or -1. */
+int rc_xreq_observe(const rc_xreq *req);
+/* The request's Block2 option: 1 and *b, or 0 when absent. */
+int rc_xreq_block2(const rc_xreq *req, rc_block *b);
+/* The token of req (valid as long as req). */
+const uint8_t *rc_xreq_token(const rc_xreq *req, size_t *len);
+/* A 64-bit key of the request's identity: code, options other than
+ * Observe, Block1/2, Size1/2 (and a FETCH payload). Equal keys mean "the
+ * same resource representation requested". */
+uint64_t rc_xreq_key(const rc_xreq *req);
+/* Makes the answer to req a notification: 2.xx answers carry Observe=seq
+ * (RFC 7641 §4.1); others go without it. */
+void rc_xreq_set_observe(rc_xreq *req, uint32_t seq);
+/* After req was answered inside on_request: the response code (0 before). */
+uint8_t rc_xreq_response_code(const rc_xreq *req);
+/* Inside on_body_start: stream the upload into sink (copied) instead of
+ * reassembling it; on_request later gets the last block's message with no
+ * payload (rc_xreq_body_streamed true). Returns 0 or RC_ERR_STATE. */
+rc_err rc_xreq_body_sink(rc_xreq *req, const rc_body_sink *sink);
+/* Inside on_body_start: refuse bodies over max bytes (4.13 with Size1).
+ * Returns 0 or RC_ERR_STATE. */
+rc_err rc_xreq_body_limit(rc_xreq *req, uint64_t max);
+/* on_request of a streamed upload: 1 (the body went to the sink). */
+int rc_xreq_body_streamed(const rc_xreq *req);
+
+/*
+ * Sends a notification (RFC 7641 §4.2) for an observation registered on x
+ * with token (token_len bytes): resp with Observe=seq added, in Block2
+ * when it does not fit (first block only; the client fetches the rest
+ * with key's request, RFC 7959 §3.4: the body is cached under key).
+ * Returns 0 or the session's errors.
+ */
+rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
+                          size_t token_len, uint64_t key, uint32_t seq,
+                          const rc_outmsg *resp);
+
+/* While held, queued messages do not call on_output (the owner flushes
+ * once after a batch, e.g. a notification round). */
+void rc_exchange_hold_output(rc_exchange *x, int hold);
+
+/*
+ * A request record whose answer is captured instead of sent: for
+ * rendering one representation once and sending it to many observers.
+ * rc_xcapture_begin returns an rc_xreq for msg (a request view that must
+ * stay valid until the handler returns) bound to x (for
+ * rc_xreq_exchange); the handler answers it as usual (it cannot defer).
+ * rc_xcapture_result returns the captured answer (valid until the next
+ * begin or free), or NULL when the handler gave none. Buffers are reused:
+ * steady-state captures allocate nothing.
+ */
+typedef struct rc_xcapture rc_xcapture;
+rc_err rc_xcapture_new(rc_xcapture **out, const rc_mem *mem);
+void rc_xcapture_free(rc_xcapture *c);
+rc_xreq *rc_xcapture_begin(rc_xcapture *c, rc_exchange *x, const rc_msg *msg);
+const rc_outmsg *rc_xcapture_result(const rc_xcapture *c);
+
+/* ---- client requests with bodies of any size, and observe ---- */
+
+typedef struct rc_exchange_req_opts {
+  uint32_t timeout_ms;         /* per message exchanged; 0: default */
+  /* Request body from a source instead of req->payload (Block1 when it
+   * does not fit in one message). Copied; its close runs at the end. */
+  const rc_body_source *body;
+  /* Response body into a sink instead of memory; the final callback then
+   * gets the last response with no payload. Copied. */
+  const rc_body_sink *sink;
+  /* Called after every block: bytes so far and the total (Size1/Size2,
+   * or RC_BODY_SIZE_UNKNOWN); up = 1 while uploading. */
+  void (*on_progress)(void *arg, int up, uint64_t done, uint64_t total);
+  void *progress_arg;
+  uint8_t no_bert;             /* never BERT, even when the peer offers it */
+  uint8_t block_szx;           /* 0: the block config's max_szx; else
+                                  SZX + 1 (1..7) for smaller blocks */
+  /* Observe (RFC 7641): register with Observe=0; cb is then called for
+   * every notification (status 0, response carrying Observe) and a last
+   * time when the observation ends (status < 0, or a response without
+   * Observe / not 2.xx). End it with rc_exchange_cancel_observe. */
+  uint8_t observe;
+} rc_exchange_req_opts;
+
+/*
+ * Sends a request with automatic block-wise transfer both ways: a payload
+ * or source larger than one message goes in Block1 (Request-Tag, Size1,
+ * BERT when the peer offers it); a response in Block2 is followed to the
+ * end and delivered whole (the first response's options, the whole body as
+ * payload) or, with a sink, streamed. Options Block1/Block2 given by the
+ * caller switch the automatic handling off (manual control). Other rules
+ * as rc_exchange_request; the callback gets RC_ERR_BLOCK_CHANGED when the
+ * ETag changes mid-transfer, RC_ERR_ENTITY_TOO_LARGE over body_max.
+ * Returns 0 or rc_exchange_request's errors.
+ */
+rc_err rc_exchange_request_ex(rc_exchange *x, const rc_outmsg *req,
+                              const rc_exchange_req_opts *o, rc_time now,
+                              rc_response_cb cb, void *arg, uint64_t *id);
+
+/* Ends an observation: sends the deregistering GET (Observe=1, same token,
+ * RFC 8323 §7.4 "a client MUST explicitly deregister") and forgets it; its
+ * callback is not called again. Returns 0, RC_ERR_NOT_FOUND, or a session
+ * error (the observation is forgotten anyway). */
+rc_err rc_exchange_cancel_observe(rc_exchange *x, uint64_t id, rc_time now);
 
 /* Fails every outstanding request with reason (the session ended) and
  * drops deferred incoming requests. The exchange stays usable only for

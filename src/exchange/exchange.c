@@ -5,54 +5,15 @@
  * and in a list ordered by deadline (timeouts are appended in the common
  * case, so insertion is O(1)). Incoming requests are handed to the user as
  * rc_xreq records taken from a free list, so serving a request allocates
- * nothing in the steady state.
+ * nothing in the steady state. Block-wise transfers and observe live in
+ * xserver.c and xclient.c; this file scans each request's options once
+ * (critical-option check, Block/Size/Observe values, the request key) and
+ * writes every message, merging the options the exchange adds.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "rcoap/exchange.h"
-
-typedef struct xout xout;
-struct xout {
-  uint64_t key;       /* the token as a 64-bit number */
-  uint64_t id;
-  rc_time deadline;
-  rc_response_cb cb;
-  void *arg;
-  xout *hnext;        /* hash chain */
-  xout *prev, *next;  /* deadline list */
-};
-
-struct rc_xreq {
-  rc_exchange *x;     /* NULL once the exchange is gone */
-  const rc_mem *mem;  /* frees an orphan (x gone) */
-  const rc_msg *msg;  /* during on_request only */
-  uint8_t deferred;
-  uint8_t answered;
-  uint32_t token_len;
-  const uint8_t *token; /* into msg, tok, or tok_heap */
-  uint8_t *tok_heap;    /* extended tokens of deferred requests */
-  uint8_t tok[RC_TOKEN_MAX];
-  rc_xreq *prev, *next; /* deferred list, or free list (next) */
-};
-
-struct rc_exchange {
-  rc_session *s;
-  rc_exchange_callbacks cb;
-  void *user;
-  const rc_mem *mem;
-  uint64_t rng;
-  uint64_t next_id;
-  xout **buckets;
-  size_t nbuckets; /* power of two */
-  size_t nout;
-  xout *head, *tail; /* deadline order */
-  xout *free_out;
-  rc_xreq *free_req;
-  rc_xreq *deferred;
-  size_t ndeferred;
-  int dead;
-};
+#include "exchange_int.h"
 
 #define XCH_INITIAL_BUCKETS 16u
 #define XCH_FREE_KEEP 64u
@@ -71,7 +32,7 @@ static uint64_t xch_key(const uint8_t *t) {
   return k;
 }
 
-static void xch_log(rc_exchange *x, int level, const char *text) {
+void rc__xch_log(rc_exchange *x, int level, const char *text) {
   if (x->cb.on_log)
     x->cb.on_log(x->user, level, text);
 }
@@ -100,6 +61,7 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
   x->user = user;
   x->mem = mem;
   x->next_id = 1;
+  rc_exchange_block_config_default(&x->bcfg);
   for (size_t i = 0; seed && i < seed_len; i++)
     x->rng = (x->rng * 131) ^ seed[i] ^ ((uint64_t)seed[i] << ((i % 8) * 8));
   *out = x;
@@ -112,7 +74,7 @@ static xout **xch_slot(rc_exchange *x, uint64_t key) {
   return &x->buckets[(key ^ (key >> 29)) & (x->nbuckets - 1)];
 }
 
-static xout *xch_find(rc_exchange *x, uint64_t key) {
+xout *rc__xch_find(rc_exchange *x, uint64_t key) {
   for (xout *o = *xch_slot(x, key); o; o = o->hnext)
     if (o->key == key)
       return o;
@@ -142,11 +104,7 @@ static void xch_grow(rc_exchange *x) {
   x->mem->free(old, x->mem->user);
 }
 
-static void xch_unlink(rc_exchange *x, xout *o) {
-  xout **pp = xch_slot(x, o->key);
-  while (*pp != o)
-    pp = &(*pp)->hnext;
-  *pp = o->hnext;
+static void xch_unlink_deadline(rc_exchange *x, xout *o) {
   if (o->prev)
     o->prev->next = o->next;
   else
@@ -155,10 +113,19 @@ static void xch_unlink(rc_exchange *x, xout *o) {
     o->next->prev = o->prev;
   else
     x->tail = o->prev;
+}
+
+void rc__xch_unlink(rc_exchange *x, xout *o) {
+  xout **pp = xch_slot(x, o->key);
+  while (*pp != o)
+    pp = &(*pp)->hnext;
+  *pp = o->hnext;
+  xch_unlink_deadline(x, o);
   x->nout--;
 }
 
-static void xch_release_out(rc_exchange *x, xout *o) {
+void rc__xch_release_out(rc_exchange *x, xout *o) {
+  o->blk = NULL;
   o->next = x->free_out;
   x->free_out = o;
 }
@@ -179,30 +146,147 @@ static void xch_insert_deadline(rc_exchange *x, xout *o) {
     x->head = o;
 }
 
+void rc__xch_rearm(rc_exchange *x, xout *o, rc_time deadline) {
+  xch_unlink_deadline(x, o);
+  o->deadline = deadline;
+  xch_insert_deadline(x, o);
+}
+
+/* A fresh record with an unused token (written to token). */
+rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]) {
+  uint64_t key;
+  do {
+    key = xch_splitmix(&x->rng);
+  } while (rc__xch_find(x, key));
+  for (int i = 7; i >= 0; i--)
+    token[7 - i] = (uint8_t)(key >> (i * 8));
+  xout *o = x->free_out;
+  if (o)
+    x->free_out = o->next;
+  else if (!(o = x->mem->malloc(sizeof *o, x->mem->user)))
+    return RC_ERR_NOMEM;
+  memset(o, 0, sizeof *o);
+  o->key = key;
+  *out = o;
+  return RC_OK;
+}
+
+/* Enters o (from rc__xch_new_out, its request sent) in the table. */
+void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline) {
+  o->id = x->next_id++;
+  o->deadline = deadline;
+  xout **slot = xch_slot(x, o->key);
+  o->hnext = *slot;
+  *slot = o;
+  xch_insert_deadline(x, o);
+  if (++x->nout > x->nbuckets)
+    xch_grow(x);
+}
+
 /* ---- sending ------------------------------------------------------------ */
 
-static size_t xch_size_hint(const rc_outmsg *m) {
-  size_t n = m->payload_len + 1;
-  for (size_t i = 0; i < m->nopts; i++)
-    n += m->opts[i].len + 5;
+size_t rc__xch_opts_size(const rc_opt *opts, size_t nopts) {
+  size_t n = 0;
+  for (size_t i = 0; i < nopts; i++)
+    n += opts[i].len + 5;
   return n;
 }
 
-/* Writes m with token into the session's output. */
-static rc_err xch_send(rc_exchange *x, const rc_outmsg *m,
-                       const uint8_t *token, size_t token_len) {
-  size_t hint = xch_size_hint(m);
+int rc__xx_has(const xextra *ex, uint16_t num) {
+  for (size_t i = 0; ex && i < ex->n; i++)
+    if (ex->o[i].num == num)
+      return 1;
+  return 0;
+}
+
+/* Adds an option (value copied), keeping the list sorted; silently drops
+ * it when the small store is full (callers add at most a few bytes). */
+void rc__xx_add(xextra *ex, uint16_t num, const void *val, size_t len) {
+  if (ex->n == sizeof ex->o / sizeof ex->o[0] ||
+      ex->used + len > sizeof ex->store)
+    return;
+  uint8_t *v = ex->store + ex->used;
+  if (len)
+    memcpy(v, val, len);
+  ex->used += len;
+  size_t i = ex->n++;
+  while (i > 0 && ex->o[i - 1].num > num) {
+    ex->o[i] = ex->o[i - 1];
+    i--;
+  }
+  ex->o[i].num = num;
+  ex->o[i].len = (uint32_t)len;
+  ex->o[i].val = v;
+}
+
+void rc__xx_add_uint(xextra *ex, uint16_t num, uint64_t v) {
+  uint8_t b[8];
+  size_t n = 0;
+  for (int i = 7; i >= 0; i--) {
+    uint8_t byte = (uint8_t)(v >> (i * 8));
+    if (n == 0 && byte == 0)
+      continue;
+    b[n++] = byte;
+  }
+  rc__xx_add(ex, num, b, n);
+}
+
+void rc__xx_add_block(xextra *ex, uint16_t num, const rc_block *b) {
+  uint8_t v[3];
+  size_t n = rc_block_encode(b, v);
+  rc__xx_add(ex, num, v, n);
+}
+
+/*
+ * Writes one message with token into the session's output: opts (sorted)
+ * merged with ex (an option number present in ex replaces the caller's),
+ * then the payload from memory or read from src at src_off (plen bytes,
+ * straight into the output buffer). Returns 0, RC_ERR_IO when the source
+ * gave fewer bytes, its error, or the session's.
+ */
+rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
+                         size_t token_len, const rc_opt *opts, size_t nopts,
+                         const xextra *ex, const uint8_t *payload,
+                         size_t plen, const rc_body_source *src,
+                         uint64_t src_off) {
+  size_t hint = plen + 1 + rc__xch_opts_size(opts, nopts) + (ex ? 64 : 0);
+  size_t nex = ex ? ex->n : 0;
   for (int attempt = 0; attempt < 2; attempt++) {
     rc_enc e;
-    rc_err err = rc_session_msg_begin(x->s, &e, m->code, token, token_len, hint);
+    rc_err err = rc_session_msg_begin(x->s, &e, code, token, token_len, hint);
     if (err)
       return err;
-    for (size_t i = 0; i < m->nopts; i++)
-      rc_enc_opt(&e, m->opts[i].num, m->opts[i].val, m->opts[i].len);
-    rc_enc_payload(&e, m->payload, m->payload_len);
+    size_t i = 0, j = 0;
+    while (i < nopts || j < nex) {
+      const rc_opt *a = i < nopts ? &opts[i] : NULL;
+      const rc_opt *b = j < nex ? &ex->o[j] : NULL;
+      if (a && nex && rc__xx_has(ex, a->num)) {
+        i++;
+        continue;
+      }
+      if (!b || (a && a->num <= b->num)) {
+        rc_enc_opt(&e, a->num, a->val, a->len);
+        i++;
+      } else {
+        rc_enc_opt(&e, b->num, b->val, b->len);
+        j++;
+      }
+    }
+    if (src && plen) {
+      uint8_t *p = rc_enc_payload_ptr(&e, plen);
+      if (p) {
+        rc_ssize got = src->read(src->arg, src_off, p, plen);
+        if (got != (rc_ssize)plen) {
+          rc_session_msg_cancel(x->s, &e);
+          return got < 0 ? (rc_err)got : RC_ERR_IO;
+        }
+      }
+    } else {
+      rc_enc_payload(&e, payload, plen);
+    }
     size_t needed = rc_enc_needed(&e);
     err = rc_session_msg_end(x->s, &e);
-    if (err == RC_OK && x->cb.on_output)
+    if (err == RC_OK && x->cb.on_output && !x->hold)
       x->cb.on_output(x->user);
     if (err != RC_ERR_NOBUF)
       return err;
@@ -210,6 +294,14 @@ static rc_err xch_send(rc_exchange *x, const rc_outmsg *m,
   }
   return RC_ERR_NOBUF;
 }
+
+static rc_err xch_send(rc_exchange *x, const rc_outmsg *m,
+                       const uint8_t *token, size_t token_len) {
+  return rc__xch_send_full(x, m->code, token, token_len, m->opts, m->nopts,
+                           NULL, m->payload, m->payload_len, NULL, 0);
+}
+
+void rc_exchange_hold_output(rc_exchange *x, int hold) { x->hold = hold; }
 
 rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
                            uint32_t timeout_ms, rc_time now,
@@ -219,36 +311,19 @@ rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
   if (x->dead)
     return RC_ERR_CLOSED;
   uint8_t token[RC_EXCHANGE_TOKEN_LEN];
-  uint64_t key;
-  do {
-    key = xch_splitmix(&x->rng);
-  } while (xch_find(x, key));
-  for (int i = 7; i >= 0; i--)
-    token[7 - i] = (uint8_t)(key >> (i * 8));
-
-  xout *o = x->free_out;
-  if (o)
-    x->free_out = o->next;
-  else if (!(o = x->mem->malloc(sizeof *o, x->mem->user)))
-    return RC_ERR_NOMEM;
-
-  rc_err err = xch_send(x, req, token, sizeof token);
+  xout *o;
+  rc_err err = rc__xch_new_out(x, &o, token);
+  if (err)
+    return err;
+  err = xch_send(x, req, token, sizeof token);
   if (err) {
-    xch_release_out(x, o);
+    rc__xch_release_out(x, o);
     return err;
   }
-  memset(o, 0, sizeof *o);
-  o->key = key;
-  o->id = x->next_id++;
-  o->deadline = now + (timeout_ms ? timeout_ms : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
   o->cb = cb;
   o->arg = arg;
-  xout **slot = xch_slot(x, key);
-  o->hnext = *slot;
-  *slot = o;
-  xch_insert_deadline(x, o);
-  if (++x->nout > x->nbuckets)
-    xch_grow(x);
+  rc__xch_link_out(x, o, now + (timeout_ms ? timeout_ms
+                                           : RC_EXCHANGE_DEFAULT_TIMEOUT_MS));
   if (id)
     *id = o->id;
   return RC_OK;
@@ -257,8 +332,10 @@ rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
 rc_err rc_exchange_cancel(rc_exchange *x, uint64_t id) {
   for (xout *o = x->head; o; o = o->next) {
     if (o->id == id) {
-      xch_unlink(x, o);
-      xch_release_out(x, o);
+      rc__xch_unlink(x, o);
+      if (o->blk)
+        rc__xcli_free(x, o->blk, RC_ERR_CANCELLED);
+      rc__xch_release_out(x, o);
       return RC_OK;
     }
   }
@@ -284,40 +361,100 @@ static void xch_req_put(rc_exchange *x, rc_xreq *r) {
   x->free_req = r;
 }
 
-/* An unrecognized critical option, or a critical option with a value the
- * registry says is malformed (RFC 7252 §5.4.3: "treated like an
- * unrecognized option"). Returns its number, or 0. */
-static uint16_t xch_bad_critical(const rc_msg *m) {
+#define XCH_FNV_PRIME 0x100000001b3ull
+#define XCH_FNV_BASIS 0xcbf29ce484222325ull
+
+/*
+ * One pass over the request's options: the first unrecognized critical
+ * option, or one with a value the registry says is malformed (RFC 7252
+ * §5.4.3: "treated like an unrecognized option"), goes to *bad; Block1,
+ * Block2, Size1, Size2 and Observe are decoded into r; every other option
+ * goes into r's key.
+ */
+static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad) {
   rc_opt_iter it;
   rc_opt o;
+  uint64_t h = XCH_FNV_BASIS ^ m->code;
+  *bad = 0;
   rc_opt_iter_init(&it, m);
   while (rc_opt_next(&it, &o)) {
-    if (!rc_opt_is_critical(o.num))
+    if (rc_opt_is_critical(o.num) &&
+        (!rc_opt_lookup(m->code, o.num) || rc_opt_check(m->code, &o) != RC_OK)) {
+      if (!*bad)
+        *bad = o.num;
       continue;
-    if (!rc_opt_lookup(m->code, o.num) || rc_opt_check(m->code, &o) != RC_OK)
-      return o.num;
+    }
+    uint32_t v;
+    switch (o.num) {
+    case RC_OPT_OBSERVE:
+      if (rc_opt_uint(&o, &v) == RC_OK)
+        r->obs_val = (int32_t)(v & 0xFFFFFF);
+      continue;
+    case RC_OPT_BLOCK2:
+      if (rc_block_decode(o.val, o.len, &r->b2) == RC_OK)
+        r->has_b2 = 1;
+      continue;
+    case RC_OPT_BLOCK1:
+      if (rc_block_decode(o.val, o.len, &r->b1) == RC_OK)
+        r->has_b1 = 1;
+      continue;
+    case RC_OPT_SIZE2:
+      r->size2_req = 1;
+      continue;
+    case RC_OPT_SIZE1:
+      if (rc_opt_uint(&o, &v) == RC_OK)
+        r->size1 = v;
+      continue;
+    default:
+      break;
+    }
+    h = (h ^ o.num) * XCH_FNV_PRIME;
+    h = (h ^ o.len) * XCH_FNV_PRIME;
+    for (uint32_t i = 0; i < o.len; i++)
+      h = (h ^ o.val[i]) * XCH_FNV_PRIME;
   }
-  return 0;
+  if (m->code == RC_FETCH && !r->has_b1)
+    for (size_t i = 0; i < m->payload_len; i++)
+      h = (h ^ m->payload[i]) * XCH_FNV_PRIME;
+  r->key = h;
 }
 
-static rc_err xch_on_request(rc_exchange *x, const rc_msg *m) {
-  uint16_t bad = xch_bad_critical(m);
-  if (bad) {
-    char diag[64];
-    int n = snprintf(diag, sizeof diag, "unrecognized critical option %u", bad);
-    rc_outmsg r = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
-    return xch_send(x, &r, m->token, m->token_len);
-  }
+static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
     return RC_ERR_NOMEM;
   memset(r, 0, sizeof *r);
+  r->obs_val = -1;
+  r->size1 = RC_BODY_SIZE_UNKNOWN;
+  uint16_t bad;
+  xch_scan(r, m, &bad);
+  if (bad) {
+    char diag[64];
+    int n = snprintf(diag, sizeof diag, "unrecognized critical option %u", bad);
+    rc_outmsg resp = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
+    xch_req_put(x, r);
+    return xch_send(x, &resp, m->token, m->token_len);
+  }
   r->x = x;
   r->mem = x->mem;
   r->msg = m;
   r->token = m->token;
   r->token_len = m->token_len;
+  rc_msg whole;
+  if (r->has_b1 && m->code != RC_GET && m->code != RC_DELETE) {
+    int st = rc__xsrv_block1(x, r, m, &whole, now);
+    if (st <= 0) {
+      xch_req_put(x, r);
+      return st < 0 ? (rc_err)st : RC_OK;
+    }
+    r->msg = &whole;
+  } else if (r->has_b2 && r->b2.num > 0 && rc__xsrv_from_cache(x, r, now)) {
+    xch_req_put(x, r);
+    return RC_OK;
+  }
   x->cb.on_request(x->user, x, r);
+  if (r->msg == &whole)
+    rc__xsrv_block1_done(x, r);
   r->msg = NULL;
   if (r->deferred && !r->answered)
     return RC_OK; /* the user holds it now */
@@ -329,35 +466,39 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m) {
     rc_outmsg resp = {RC_INTERNAL_SERVER_ERROR, NULL, 0,
                       (const uint8_t *)diag, sizeof diag - 1};
     err = xch_send(x, &resp, r->token, r->token_len);
-    xch_log(x, RC_SESSION_LOG_WARN, diag);
+    rc__xch_log(x, RC_SESSION_LOG_WARN, diag);
   }
   xch_req_put(x, r);
   return err;
 }
 
-static void xch_on_response(rc_exchange *x, const rc_msg *m) {
+static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   xout *o = NULL;
   if (m->token_len == RC_EXCHANGE_TOKEN_LEN)
-    o = xch_find(x, xch_key(m->token));
+    o = rc__xch_find(x, xch_key(m->token));
   if (!o) {
-    xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
+    rc__xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
     return;
   }
-  xch_unlink(x, o);
+  if (o->blk) {
+    rc__xcli_on_response(x, o, m, now);
+    return;
+  }
+  rc__xch_unlink(x, o);
   rc_response_cb cb = o->cb;
   void *arg = o->arg;
-  xch_release_out(x, o);
+  rc__xch_release_out(x, o);
   cb(arg, RC_OK, m);
 }
 
 rc_err rc_exchange_on_message(rc_exchange *x, const rc_msg *m, rc_time now) {
-  (void)now;
   if (x->dead)
     return RC_ERR_CLOSED;
+  x->now = now;
   if (rc_code_is_request(m->code))
-    return xch_on_request(x, m);
+    return xch_on_request(x, m, now);
   if (rc_code_is_response(m->code))
-    xch_on_response(x, m);
+    xch_on_response(x, m, now);
   /* Other classes (1.xx, 3.xx, 6.xx) are reserved: RFC 7252 §5.8 gives
    * them no meaning, so they are ignored. */
   return RC_OK;
@@ -367,7 +508,33 @@ const rc_msg *rc_xreq_msg(const rc_xreq *req) { return req->msg; }
 
 rc_exchange *rc_xreq_exchange(const rc_xreq *req) { return req->x; }
 
+int rc_xreq_observe(const rc_xreq *req) { return req->obs_val; }
+
+int rc_xreq_block2(const rc_xreq *req, rc_block *b) {
+  if (req->has_b2 && b)
+    *b = req->b2;
+  return req->has_b2;
+}
+
+const uint8_t *rc_xreq_token(const rc_xreq *req, size_t *len) {
+  *len = req->token_len;
+  return req->token;
+}
+
+uint64_t rc_xreq_key(const rc_xreq *req) { return req->key; }
+
+void rc_xreq_set_observe(rc_xreq *req, uint32_t seq) {
+  req->obs_set = 1;
+  req->obs_seq = seq & 0xFFFFFF;
+}
+
+uint8_t rc_xreq_response_code(const rc_xreq *req) { return req->resp_code; }
+
+int rc_xreq_body_streamed(const rc_xreq *req) { return req->streamed; }
+
 rc_err rc_xreq_defer(rc_xreq *req) {
+  if (req->cap)
+    return RC_ERR_STATE;
   if (req->deferred || req->answered || !req->x)
     return req->deferred ? RC_OK : RC_ERR_STATE;
   rc_exchange *x = req->x;
@@ -410,11 +577,19 @@ static void xch_free_orphan(rc_xreq *req) {
   mem->free(req, mem->user);
 }
 
-rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp) {
+static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
+                          const rc_body_source *src) {
   if (!req || !resp)
     return RC_ERR_INVAL;
   if (req->answered)
     return RC_ERR_STATE;
+  if (req->cap) {
+    if (!rc_code_is_response(resp->code))
+      return RC_ERR_INVAL;
+    req->answered = 1;
+    req->resp_code = resp->code;
+    return rc__xcap_store(req->cap, resp);
+  }
   rc_exchange *x = req->x;
   if (!x) {
     xch_free_orphan(req);
@@ -422,17 +597,41 @@ rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp) {
   }
   if (!rc_code_is_response(resp->code))
     return RC_ERR_INVAL;
-  rc_err err = x->dead ? RC_ERR_CLOSED
-                       : xch_send(x, resp, req->token, req->token_len);
+  rc_err err;
+  if (x->dead)
+    err = RC_ERR_CLOSED;
+  else if (!src && !req->has_b2 && !req->has_b1 && !req->obs_set &&
+           resp->payload_len <= 1024)
+    err = xch_send(x, resp, req->token, req->token_len); /* the fast path */
+  else
+    err = rc__xsrv_respond(x, req, resp, src);
   if (err == RC_ERR_PEER_TOO_LARGE)
     return err; /* the caller may answer again, smaller */
   req->answered = 1;
+  req->resp_code = resp->code;
   if (req->deferred) {
     xch_undefer(x, req);
     xch_req_put(x, req);
     if (x->ndeferred == 0 && !x->dead)
       rc_session_custody_ready(x->s);
   }
+  return err;
+}
+
+rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp) {
+  return xch_respond(req, resp, NULL);
+}
+
+rc_err rc_exchange_respond_source(rc_xreq *req, const rc_outmsg *resp,
+                                  const rc_body_source *src) {
+  if (!src || !src->read || src->size == RC_BODY_SIZE_UNKNOWN) {
+    if (src && src->close)
+      src->close(src->arg);
+    return RC_ERR_INVAL;
+  }
+  rc_err err = xch_respond(req, resp, src);
+  if (src->close)
+    src->close(src->arg);
   return err;
 }
 
@@ -456,30 +655,41 @@ size_t rc_exchange_outstanding(const rc_exchange *x) { return x->nout; }
 size_t rc_exchange_unanswered(const rc_exchange *x) { return x->ndeferred; }
 
 rc_time rc_exchange_expiry(const rc_exchange *x) {
-  return x->head ? x->head->deadline : RC_TIME_NEVER;
+  rc_time t = x->head ? x->head->deadline : RC_TIME_NEVER;
+  rc_time s = rc__xsrv_expiry(x);
+  return s < t ? s : t;
+}
+
+/* Fails o (unlinked) with status. */
+static void xch_fail_out(rc_exchange *x, xout *o, rc_err status) {
+  if (o->blk) {
+    rc__xcli_fail(x, o, status);
+    return;
+  }
+  rc_response_cb cb = o->cb;
+  void *arg = o->arg;
+  rc__xch_release_out(x, o);
+  cb(arg, status, NULL);
 }
 
 void rc_exchange_handle_expiry(rc_exchange *x, rc_time now) {
+  x->now = now;
   while (x->head && x->head->deadline <= now) {
     xout *o = x->head;
-    xch_unlink(x, o);
-    rc_response_cb cb = o->cb;
-    void *arg = o->arg;
-    xch_release_out(x, o);
-    cb(arg, RC_ERR_TIMEOUT, NULL);
+    rc__xch_unlink(x, o);
+    xch_fail_out(x, o, RC_ERR_TIMEOUT);
   }
+  rc__xsrv_expire(x, now);
 }
 
 void rc_exchange_fail_all(rc_exchange *x, rc_err reason) {
   x->dead = 1;
   while (x->head) {
     xout *o = x->head;
-    xch_unlink(x, o);
-    rc_response_cb cb = o->cb;
-    void *arg = o->arg;
-    xch_release_out(x, o);
-    cb(arg, reason, NULL);
+    rc__xch_unlink(x, o);
+    xch_fail_out(x, o, reason);
   }
+  rc__xsrv_free_all(x, reason);
   /* Deferred requests belong to their handlers until answered or dropped:
    * orphan them, so that those calls free them without touching x. */
   while (x->deferred) {

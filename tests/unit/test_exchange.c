@@ -125,7 +125,7 @@ static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed) {
   memset(p, 0, sizeof *p);
   p->pair = pr;
   assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
-  rc_exchange_callbacks xcb = {on_request, NULL, NULL};
+  rc_exchange_callbacks xcb = {.on_request = on_request};
   uint8_t s[16];
   memset(s, seed, sizeof s);
   assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, NULL),

@@ -1,0 +1,714 @@
+/*
+ * The client half of block-wise transfer and observe. A request sent with
+ * rc_exchange_request_ex keeps a copy of its options (an xblk) so that the
+ * exchange can send the next Block1 block after each 2.31 Continue and ask
+ * for the next Block2 block after each response with M=1 (RFC 7959 §2.3,
+ * §2.4), with BERT when the peer offers it (RFC 8323 §6). Every block of
+ * one transfer goes with the transfer's token, so transfers of different
+ * resources on one connection never mix; a Block1 upload carries its own
+ * Request-Tag (RFC 9175 §3) so that a server can keep concurrent uploads
+ * to one resource apart. Observations (RFC 7641) stay in the token table
+ * after their first response; a notification too large for one message is
+ * completed by a separate request without Observe (RFC 7959 §3.4).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "exchange_int.h"
+
+/* Most bytes of options the exchange adds to a block request (Block1,
+ * Block2, Size1, Request-Tag, Observe) plus framing, for sizing BERT
+ * payloads under the peer's Max-Message-Size. */
+#define XCLI_EXTRA_ROOM 64u
+
+struct xblk {
+  uint8_t code;
+  rc_opt *opts;           /* the caller's, copied (into blob) */
+  size_t nopts;
+  uint8_t *blob;
+  uint8_t *payload;       /* copied request payload (into blob) */
+  size_t plen;
+  uint32_t timeout_ms;
+  rc_exchange_req_opts o;
+  rc_body_source src;
+  rc_body_sink sink;
+  uint8_t has_src, has_sink, manual, observe;
+  uint8_t deregistering;  /* a deregistration GET is out: swallow */
+  uint8_t observing;      /* a first notification came */
+  /* upload */
+  uint8_t uploading;      /* Block1 transfer under way */
+  uint8_t up_bert;
+  uint8_t up_szx;
+  uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
+  uint64_t up_off;        /* bytes acknowledged */
+  size_t up_last;         /* bytes in the block in flight */
+  uint8_t up_last_more;
+  uint8_t tag[4];
+  uint8_t *stage;         /* source of unknown size: one block read ahead */
+  size_t stage_cap;
+  /* download */
+  uint8_t downloading;
+  uint64_t down_off;
+  uint64_t size2;
+  uint8_t etag[8];
+  uint8_t etag_len;
+  uint8_t have_etag;
+  uint8_t *buf;
+  size_t len, cap;
+  uint8_t first_code;
+  uint8_t *first_opts;    /* raw options of the first response */
+  size_t first_opts_len;
+  /* observe: completing a large notification */
+  xout *child;            /* request fetching the rest (no Observe) */
+  xout *parent;           /* for a child: the observation */
+};
+
+static void xcli_progress(xblk *b, int up, uint64_t done, uint64_t total) {
+  if (b->o.on_progress)
+    b->o.on_progress(b->o.progress_arg, up, done, total);
+}
+
+void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason) {
+  if (!b)
+    return;
+  if (b->child) {
+    /* The observation ends: so does the fetch of its last notification. */
+    xout *c = b->child;
+    b->child = NULL;
+    rc__xch_unlink(x, c);
+    c->blk->parent = NULL;
+    rc__xcli_free(x, c->blk, RC_ERR_CANCELLED);
+    rc__xch_release_out(x, c);
+  }
+  if (b->parent && b->parent->blk)
+    b->parent->blk->child = NULL;
+  if (b->has_src && b->src.close)
+    b->src.close(b->src.arg);
+  if (b->has_sink && b->sink.end)
+    b->sink.end(b->sink.arg, reason);
+  x->mem->free(b->stage, x->mem->user);
+  x->mem->free(b->buf, x->mem->user);
+  x->mem->free(b->first_opts, x->mem->user);
+  x->mem->free(b->blob, x->mem->user);
+  x->mem->free(b, x->mem->user);
+}
+
+/* Ends o (already unlinked) with status and an optional response. */
+static void xcli_finish(rc_exchange *x, xout *o, rc_err status,
+                        const rc_msg *m) {
+  xblk *b = o->blk;
+  rc_response_cb cb = o->cb;
+  void *arg = o->arg;
+  if (b->has_sink && b->sink.end) {
+    b->sink.end(b->sink.arg, status);
+    b->has_sink = 0;
+  }
+  rc__xch_release_out(x, o);
+  rc__xcli_free(x, b, status);
+  cb(arg, status, m);
+}
+
+void rc__xcli_fail(rc_exchange *x, xout *o, rc_err reason) {
+  xblk *b = o->blk;
+  if (b->parent) {
+    /* A child failing fails the notification, not the observation. */
+    b->parent->blk->child = NULL;
+    b->parent = NULL;
+    rc__xch_release_out(x, o);
+    rc__xcli_free(x, b, reason);
+    return;
+  }
+  if (b->deregistering) {
+    rc__xch_release_out(x, o);
+    rc__xcli_free(x, b, reason);
+    return;
+  }
+  xcli_finish(x, o, reason, NULL);
+}
+
+static int xcli_bert(rc_exchange *x, const xblk *b) {
+  return x->bcfg.bert && !b->o.no_bert && b->o.block_szx == 0 &&
+         rc_session_peer_bert(x->s);
+}
+
+static uint8_t xcli_szx(rc_exchange *x, const xblk *b) {
+  if (b->o.block_szx)
+    return (uint8_t)(b->o.block_szx - 1 < 6 ? b->o.block_szx - 1 : 6);
+  return x->bcfg.max_szx;
+}
+
+/* Bytes of payload per message for an upload or a download request. */
+static size_t xcli_chunk(rc_exchange *x, xblk *b, uint8_t *szx_out) {
+  size_t over = rc__xch_opts_size(b->opts, b->nopts) + RC_EXCHANGE_TOKEN_LEN +
+                XCLI_EXTRA_ROOM;
+  uint32_t mms = rc_session_peer_max_msg_size(x->s);
+  if (xcli_bert(x, b)) {
+    size_t room = mms > over ? mms - over : 0;
+    size_t chunk = room < x->bcfg.bert_max ? room : x->bcfg.bert_max;
+    chunk &= ~(size_t)1023;
+    if (chunk >= 1024) {
+      *szx_out = RC_BLOCK_SZX_BERT;
+      return chunk;
+    }
+  }
+  uint8_t szx = xcli_szx(x, b);
+  while (szx > 0 && ((size_t)16 << szx) + over > mms)
+    szx--;
+  *szx_out = szx;
+  return (size_t)16 << szx;
+}
+
+/* Reads the next upload block (at most chunk bytes) into the stage or
+ * leaves it for a direct read; sets *len and *more. */
+static rc_err xcli_plan_upload(rc_exchange *x, xblk *b, size_t chunk,
+                               size_t *len, uint8_t *more) {
+  if (b->up_total != RC_BODY_SIZE_UNKNOWN) {
+    uint64_t left = b->up_total - b->up_off;
+    *len = left < chunk ? (size_t)left : chunk;
+    *more = b->up_off + *len < b->up_total;
+    return RC_OK;
+  }
+  /* Unknown size: read the block into the stage; a full block may be
+   * followed by more (an empty last block is allowed). */
+  if (b->stage_cap < chunk) {
+    uint8_t *s = x->mem->malloc(chunk, x->mem->user);
+    if (!s)
+      return RC_ERR_NOMEM;
+    x->mem->free(b->stage, x->mem->user);
+    b->stage = s;
+    b->stage_cap = chunk;
+  }
+  size_t got = 0;
+  while (got < chunk) {
+    rc_ssize n = b->src.read(b->src.arg, b->up_off + got, b->stage + got,
+                             chunk - got);
+    if (n < 0)
+      return (rc_err)n;
+    if (n == 0)
+      break;
+    got += (size_t)n;
+  }
+  *len = got;
+  *more = got == chunk;
+  return RC_OK;
+}
+
+/* Sends the next message of o's transfer (first request, next Block1
+ * block, or a Block2 request for the rest). */
+static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
+  xblk *b = o->blk;
+  uint8_t token[8];
+  for (int i = 7; i >= 0; i--)
+    token[7 - i] = (uint8_t)(o->key >> (i * 8));
+  xextra ex;
+  memset(&ex, 0, sizeof ex);
+  const uint8_t *payload = NULL;
+  size_t plen = 0;
+  const rc_body_source *src = NULL;
+  uint64_t src_off = 0;
+  if (b->observe && !b->downloading)
+    rc__xx_add_uint(&ex, RC_OPT_OBSERVE, 0);
+  if (b->uploading) {
+    uint8_t szx;
+    size_t chunk = xcli_chunk(x, b, &szx);
+    if (!b->up_bert && szx == RC_BLOCK_SZX_BERT) {
+      szx = b->up_szx; /* keep the size the server agreed to */
+      chunk = rc_block_size(szx);
+    } else if (szx != RC_BLOCK_SZX_BERT && b->up_szx < szx) {
+      szx = b->up_szx;
+      chunk = rc_block_size(szx);
+    }
+    uint8_t more;
+    rc_err err = xcli_plan_upload(x, b, chunk, &plen, &more);
+    if (err)
+      return err;
+    rc_block blk = {(uint32_t)(b->up_off / rc_block_size(szx)), more, szx};
+    if (blk.num > RC_BLOCK_NUM_MAX)
+      return RC_ERR_TOO_LARGE;
+    rc__xx_add_block(&ex, RC_OPT_BLOCK1, &blk);
+    /* RFC 7959 §4: Size1 in a request "indicates the size of the resource
+     * representation"; with the first block, when known. */
+    if (b->up_off == 0 && b->up_total != RC_BODY_SIZE_UNKNOWN &&
+        b->up_total <= UINT32_MAX)
+      rc__xx_add_uint(&ex, RC_OPT_SIZE1, b->up_total);
+    rc__xx_add(&ex, RC_OPT_REQUEST_TAG, b->tag, sizeof b->tag);
+    if (b->has_src && b->up_total != RC_BODY_SIZE_UNKNOWN) {
+      src = &b->src;
+      src_off = b->up_off;
+    } else if (b->has_src) {
+      payload = b->stage;
+    } else {
+      payload = b->payload + b->up_off;
+    }
+    b->up_last = plen;
+    b->up_last_more = more;
+    b->up_szx = szx;
+  } else if (b->downloading) {
+    uint8_t szx;
+    xcli_chunk(x, b, &szx);
+    if (b->up_szx && b->up_szx < szx && szx != RC_BLOCK_SZX_BERT)
+      szx = b->up_szx;
+    rc_block blk = {(uint32_t)(b->down_off / rc_block_size(szx)), 0, szx};
+    if (blk.num > RC_BLOCK_NUM_MAX)
+      return RC_ERR_TOO_LARGE;
+    rc__xx_add_block(&ex, RC_OPT_BLOCK2, &blk);
+    /* Requests that carry their body in every message (FETCH) repeat it. */
+    if (b->code == RC_FETCH && !b->has_src) {
+      payload = b->payload;
+      plen = b->plen;
+    }
+  } else {
+    if (b->has_src) {
+      src = &b->src;
+      plen = (size_t)b->src.size;
+    } else {
+      payload = b->payload;
+      plen = b->plen;
+    }
+  }
+  rc_err err = rc__xch_send_full(x, b->code, token, sizeof token, b->opts,
+                                 b->nopts, &ex, payload, plen, src, src_off);
+  if (err)
+    return err;
+  rc__xch_rearm(x, o, now + (b->timeout_ms ? b->timeout_ms
+                                           : RC_EXCHANGE_DEFAULT_TIMEOUT_MS));
+  return RC_OK;
+}
+
+/* Creates the transfer record and its token; sends the first message
+ * unless child (a notification's rest, sent by the caller). */
+static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
+                          const rc_exchange_req_opts *o, rc_time now,
+                          rc_response_cb cb, void *arg, xout **res,
+                          int child) {
+  if (!x || !req || !cb || !rc_code_is_request(req->code))
+    return RC_ERR_INVAL;
+  if (o && o->body && (!o->body->read || req->payload_len))
+    return RC_ERR_INVAL;
+  if (x->dead)
+    return RC_ERR_CLOSED;
+  int copy_payload = !(o && o->body);
+  size_t vals = 0;
+  for (size_t i = 0; i < req->nopts; i++)
+    vals += req->opts[i].len;
+  size_t size = req->nopts * sizeof(rc_opt) + vals +
+                (copy_payload ? req->payload_len : 0);
+  xblk *b = x->mem->malloc(sizeof *b, x->mem->user);
+  uint8_t *blob = x->mem->malloc(size ? size : 1, x->mem->user);
+  if (!b || !blob) {
+    x->mem->free(b, x->mem->user);
+    x->mem->free(blob, x->mem->user);
+    return RC_ERR_NOMEM;
+  }
+  memset(b, 0, sizeof *b);
+  b->blob = blob;
+  b->opts = (rc_opt *)blob;
+  uint8_t *v = blob + req->nopts * sizeof(rc_opt);
+  for (size_t i = 0; i < req->nopts; i++) {
+    b->opts[i] = req->opts[i];
+    if (req->opts[i].len)
+      memcpy(v, req->opts[i].val, req->opts[i].len);
+    b->opts[i].val = v;
+    v += req->opts[i].len;
+    if (req->opts[i].num == RC_OPT_BLOCK1 || req->opts[i].num == RC_OPT_BLOCK2)
+      b->manual = 1;
+  }
+  b->nopts = req->nopts;
+  if (copy_payload && req->payload_len) {
+    memcpy(v, req->payload, req->payload_len);
+    b->payload = v;
+    b->plen = req->payload_len;
+  }
+  b->code = req->code;
+  if (o)
+    b->o = *o;
+  b->o.body = NULL;
+  b->o.sink = NULL;
+  b->timeout_ms = b->o.timeout_ms;
+  if (o && o->body) {
+    b->src = *o->body;
+    b->has_src = 1;
+  }
+  if (o && o->sink) {
+    b->sink = *o->sink;
+    b->has_sink = 1;
+  }
+  b->observe = o && o->observe;
+  b->up_total = b->has_src ? b->src.size : b->plen;
+  /* Block1 when the body does not fit in one message to this peer (or
+   * the caller asked for smaller blocks). */
+  uint8_t szx;
+  size_t chunk = xcli_chunk(x, b, &szx);
+  size_t over = rc__xch_opts_size(b->opts, b->nopts) + RC_EXCHANGE_TOKEN_LEN +
+                XCLI_EXTRA_ROOM;
+  if (!b->manual &&
+      (b->up_total == RC_BODY_SIZE_UNKNOWN ||
+       b->up_total + over > rc_session_peer_max_msg_size(x->s) ||
+       b->up_total > x->bcfg.bert_max ||
+       (b->o.block_szx && b->up_total > chunk))) {
+    b->uploading = 1;
+    b->up_bert = szx == RC_BLOCK_SZX_BERT;
+    b->up_szx = szx;
+    uint32_t t = ++x->next_tag ^ (uint32_t)x->rng;
+    memcpy(b->tag, &t, sizeof b->tag);
+  }
+  uint8_t token[8];
+  xout *out;
+  rc_err err = rc__xch_new_out(x, &out, token);
+  if (err) {
+    b->has_src = 0; /* not ours to close on refusal */
+    b->has_sink = 0;
+    rc__xcli_free(x, b, err);
+    return err;
+  }
+  out->blk = b;
+  out->cb = cb;
+  out->arg = arg;
+  rc__xch_link_out(x, out, now + (b->timeout_ms ? b->timeout_ms
+                                               : RC_EXCHANGE_DEFAULT_TIMEOUT_MS));
+  *res = out;
+  if (child)
+    return RC_OK;
+  err = xcli_send(x, out, now);
+  if (err) {
+    rc__xch_unlink(x, out);
+    rc__xch_release_out(x, out);
+    b->has_src = 0;
+    b->has_sink = 0;
+    rc__xcli_free(x, b, err);
+    return err;
+  }
+  return RC_OK;
+}
+
+rc_err rc_exchange_request_ex(rc_exchange *x, const rc_outmsg *req,
+                              const rc_exchange_req_opts *o, rc_time now,
+                              rc_response_cb cb, void *arg, uint64_t *id) {
+  xout *out;
+  rc_err err = xcli_create(x, req, o, now, cb, arg, &out, 0);
+  if (!err && id)
+    *id = out->id;
+  return err;
+}
+
+/* Keeps the first response's options (for the message delivered at the
+ * end of a Block2 transfer). */
+static rc_err xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m) {
+  b->first_code = m->code;
+  x->mem->free(b->first_opts, x->mem->user);
+  b->first_opts = NULL;
+  b->first_opts_len = m->opts_len;
+  if (!m->opts_len)
+    return RC_OK;
+  b->first_opts = x->mem->malloc(m->opts_len, x->mem->user);
+  if (!b->first_opts)
+    return RC_ERR_NOMEM;
+  memcpy(b->first_opts, m->opts, m->opts_len);
+  return RC_OK;
+}
+
+static void xcli_child_done(void *arg, rc_err status, const rc_msg *m);
+static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
+                          const rc_exchange_req_opts *o, rc_time now,
+                          rc_response_cb cb, void *arg, xout **res,
+                          int child);
+
+/* A notification whose body continues in Block2: fetch the rest with a
+ * request without Observe (a GET without Observe on the observation's own
+ * token would end it, RFC 7641 §3.6). */
+static void xcli_start_child(rc_exchange *x, xout *o, const rc_msg *m,
+                             rc_time now) {
+  xblk *b = o->blk;
+  if (b->child) {
+    /* A newer notification supersedes the one still being fetched. */
+    xout *c = b->child;
+    b->child = NULL;
+    rc__xch_unlink(x, c);
+    c->blk->parent = NULL;
+    rc__xcli_free(x, c->blk, RC_ERR_CANCELLED);
+    rc__xch_release_out(x, c);
+  }
+  rc_exchange_req_opts co;
+  memset(&co, 0, sizeof co);
+  co.timeout_ms = b->timeout_ms;
+  co.no_bert = b->o.no_bert;
+  co.block_szx = b->o.block_szx;
+  rc_outmsg req = {b->code, b->opts, b->nopts, b->payload, b->plen};
+  xout *c;
+  if (xcli_create(x, &req, &co, now, xcli_child_done, o, &c, 1) != RC_OK)
+    return;
+  c->blk->parent = o;
+  b->child = c;
+  /* The notification is the child's first block; the child asks for the
+   * next one (RFC 7959 §3.4: "the client ... retrieves the rest with
+   * GET requests without Observe"). */
+  rc__xcli_on_response(x, c, m, now);
+}
+
+static void xcli_child_done(void *arg, rc_err status, const rc_msg *m) {
+  xout *parent = arg;
+  if (status != RC_OK || !m)
+    return;
+  parent->blk->child = NULL;
+  parent->cb(parent->arg, RC_OK, m);
+}
+
+static int xcli_has_observe(const rc_msg *m) {
+  rc_opt o;
+  return rc_msg_find_opt(m, RC_OPT_OBSERVE, &o);
+}
+
+void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
+                          rc_time now) {
+  xblk *b = o->blk;
+  if (b->deregistering) {
+    /* The answer to our deregistration, or a late notification. */
+    if (!xcli_has_observe(m) || m->code != RC_CONTENT) {
+      rc__xch_unlink(x, o);
+      rc__xch_release_out(x, o);
+      rc__xcli_free(x, b, RC_ERR_CANCELLED);
+    }
+    return;
+  }
+  rc_opt opt;
+  rc_block blk;
+  if (b->uploading) {
+    if (m->code == RC_CONTINUE) {
+      if (rc_msg_find_opt(m, RC_OPT_BLOCK1, &opt) &&
+          rc_block_decode(opt.val, opt.len, &blk) == RC_OK) {
+        /* The server may ask for smaller blocks (RFC 7959 §2.3); BERT
+         * ends when it answers with SZX < 7. */
+        if (blk.szx != RC_BLOCK_SZX_BERT) {
+          b->up_bert = 0;
+          b->o.no_bert = 1;
+          if (blk.szx < b->up_szx || b->up_szx == RC_BLOCK_SZX_BERT)
+            b->up_szx = blk.szx;
+        }
+      }
+      b->up_off += b->up_last;
+      xcli_progress(b, 1, b->up_off, b->up_total);
+      if (!b->up_last_more) {
+        /* 2.31 to the last block is not a final answer. */
+        rc__xch_unlink(x, o);
+        xcli_finish(x, o, RC_ERR_PROTOCOL, NULL);
+        return;
+      }
+      rc_err err = xcli_send(x, o, now);
+      if (err) {
+        rc__xch_unlink(x, o);
+        xcli_finish(x, o, err, NULL);
+      }
+      return;
+    }
+    /* A final answer ends the upload (success, or a refusal such as 4.13
+     * or 4.08 the caller sees). */
+    if (RC_CODE_CLASS(m->code) == 2) {
+      b->up_off += b->up_last;
+      xcli_progress(b, 1, b->up_off, b->up_total);
+    }
+    b->uploading = 0;
+  }
+  int notification = b->observe && xcli_has_observe(m) &&
+                     RC_CODE_CLASS(m->code) == 2;
+  int has_b2 = !b->manual && rc_msg_find_opt(m, RC_OPT_BLOCK2, &opt) &&
+               rc_block_decode(opt.val, opt.len, &blk) == RC_OK;
+  if (notification && !b->downloading) {
+    b->observing = 1;
+    /* Observations do not time out once registered. */
+    rc__xch_rearm(x, o, RC_TIME_NEVER);
+    if (has_b2 && blk.more) {
+      xcli_start_child(x, o, m, now);
+      return;
+    }
+    o->cb(o->arg, RC_OK, m);
+    return;
+  }
+  if (b->observe && b->observing && !notification && !b->downloading) {
+    /* The server ended the observation (RFC 7641 §3.2: a notification
+     * without Observe, or an error). */
+    rc__xch_unlink(x, o);
+    xcli_finish(x, o, RC_OK, m);
+    return;
+  }
+  if (!has_b2 || (!blk.more && !b->downloading)) {
+    if (b->has_sink && m->payload_len) {
+      rc_err err = b->sink.write(b->sink.arg, 0, m->payload, m->payload_len,
+                                 m->payload_len);
+      xcli_progress(b, 0, m->payload_len, m->payload_len);
+      rc_msg head = *m;
+      head.payload = NULL;
+      head.payload_len = 0;
+      rc__xch_unlink(x, o);
+      xcli_finish(x, o, err, err ? NULL : &head);
+      return;
+    }
+    rc__xch_unlink(x, o);
+    xcli_finish(x, o, RC_OK, m);
+    return;
+  }
+  /* A Block2 answer. */
+  uint64_t off = rc_block_offset(&blk);
+  rc_opt et;
+  int has_etag = rc_msg_find_opt(m, RC_OPT_ETAG, &et) && et.len <= 8;
+  rc_err err = RC_OK;
+  if (!b->downloading) {
+    b->downloading = 1;
+    b->down_off = 0;
+    b->size2 = RC_BODY_SIZE_UNKNOWN;
+    if (has_etag) {
+      memcpy(b->etag, et.val, et.len);
+      b->etag_len = (uint8_t)et.len;
+      b->have_etag = 1;
+    }
+    err = xcli_keep_first(x, b, m);
+  } else if (b->have_etag &&
+             (!has_etag || et.len != b->etag_len ||
+              memcmp(et.val, b->etag, et.len))) {
+    /* RFC 7959 §2.4: the ETag tells the client that "the representation
+     * has changed" between blocks. */
+    err = RC_ERR_BLOCK_CHANGED;
+  }
+  uint32_t s2;
+  if (!err && rc_msg_find_opt(m, RC_OPT_SIZE2, &opt) &&
+      rc_opt_uint(&opt, &s2) == RC_OK)
+    b->size2 = s2;
+  if (!err && off != b->down_off)
+    err = RC_ERR_BLOCK_ORDER;
+  if (!err && blk.more && blk.szx != RC_BLOCK_SZX_BERT &&
+      m->payload_len != rc_block_size(blk.szx))
+    err = RC_ERR_PROTOCOL;
+  if (!err && blk.szx != RC_BLOCK_SZX_BERT)
+    b->up_szx = blk.szx; /* ask for the size the server uses */
+  if (!err) {
+    if (b->has_sink) {
+      if (m->payload_len)
+        err = b->sink.write(b->sink.arg, b->down_off, m->payload,
+                            m->payload_len, b->size2);
+    } else if (b->len + m->payload_len > x->bcfg.body_max) {
+      err = RC_ERR_ENTITY_TOO_LARGE;
+    } else if (b->len + m->payload_len > b->cap) {
+      size_t cap = b->cap ? b->cap : 4096;
+      uint64_t want = b->size2 != RC_BODY_SIZE_UNKNOWN &&
+                              b->size2 <= x->bcfg.body_max
+                          ? b->size2
+                          : 0;
+      while (cap < b->len + m->payload_len)
+        cap *= 2;
+      if (want > cap)
+        cap = (size_t)want;
+      uint8_t *nb = x->mem->malloc(cap, x->mem->user);
+      if (!nb) {
+        err = RC_ERR_NOMEM;
+      } else {
+        if (b->len)
+          memcpy(nb, b->buf, b->len);
+        x->mem->free(b->buf, x->mem->user);
+        b->buf = nb;
+        b->cap = cap;
+      }
+    }
+    if (!err && !b->has_sink && m->payload_len) {
+      memcpy(b->buf + b->len, m->payload, m->payload_len);
+      b->len += m->payload_len;
+    }
+  }
+  if (err) {
+    rc__xch_unlink(x, o);
+    xcli_finish(x, o, err, NULL);
+    return;
+  }
+  b->down_off += m->payload_len;
+  xcli_progress(b, 0, b->down_off, b->size2);
+  if (blk.more) {
+    if (blk.szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024) {
+      rc__xch_unlink(x, o);
+      xcli_finish(x, o, RC_ERR_PROTOCOL, NULL);
+      return;
+    }
+    err = xcli_send(x, o, now);
+    if (err) {
+      rc__xch_unlink(x, o);
+      xcli_finish(x, o, err, NULL);
+    }
+    return;
+  }
+  /* The whole body: the first response's options with all the payload. */
+  rc_msg whole = *m;
+  whole.code = b->first_code;
+  whole.opts = b->first_opts;
+  whole.opts_len = b->first_opts_len;
+  whole.payload = b->has_sink || !b->len ? NULL : b->buf;
+  whole.payload_len = b->has_sink ? 0 : b->len;
+  if (b->parent) {
+    /* A child completing a notification: hand it to the observation. */
+    xout *parent = b->parent;
+    b->parent = NULL;
+    parent->blk->child = NULL;
+    rc__xch_unlink(x, o);
+    rc_response_cb pcb = parent->cb;
+    void *parg = parent->arg;
+    uint8_t *keep_buf = b->buf, *keep_opts = b->first_opts;
+    b->buf = NULL;
+    b->first_opts = NULL;
+    rc__xch_release_out(x, o);
+    rc__xcli_free(x, b, RC_OK);
+    pcb(parg, RC_OK, &whole);
+    x->mem->free(keep_buf, x->mem->user);
+    x->mem->free(keep_opts, x->mem->user);
+    return;
+  }
+  rc__xch_unlink(x, o);
+  /* xcli_finish frees b (and the buffers whole points into) before the
+   * callback: detach them first. */
+  uint8_t *keep_buf = b->buf, *keep_opts = b->first_opts;
+  b->buf = NULL;
+  b->first_opts = NULL;
+  xcli_finish(x, o, RC_OK, &whole);
+  x->mem->free(keep_buf, x->mem->user);
+  x->mem->free(keep_opts, x->mem->user);
+}
+
+rc_err rc_exchange_cancel_observe(rc_exchange *x, uint64_t id, rc_time now) {
+  xout *o = x->head;
+  while (o && o->id != id)
+    o = o->next;
+  if (!o || !o->blk || !o->blk->observe || o->blk->deregistering)
+    return RC_ERR_NOT_FOUND;
+  xblk *b = o->blk;
+  b->deregistering = 1;
+  if (b->child) {
+    xout *c = b->child;
+    b->child = NULL;
+    rc__xch_unlink(x, c);
+    c->blk->parent = NULL;
+    rc__xcli_free(x, c->blk, RC_ERR_CANCELLED);
+    rc__xch_release_out(x, c);
+  }
+  if (b->has_sink && b->sink.end) {
+    b->sink.end(b->sink.arg, RC_ERR_CANCELLED);
+    b->has_sink = 0;
+  }
+  /* RFC 8323 §7.4: "a client MUST explicitly deregister by issuing a GET
+   * request that has the Token field set to the token of the observation
+   * to be cancelled and includes an Observe Option with the value set to
+   * 1 (deregister)". */
+  uint8_t token[8];
+  for (int i = 7; i >= 0; i--)
+    token[7 - i] = (uint8_t)(o->key >> (i * 8));
+  xextra ex;
+  memset(&ex, 0, sizeof ex);
+  rc__xx_add_uint(&ex, RC_OPT_OBSERVE, 1);
+  rc_err err = x->dead ? RC_ERR_CLOSED
+                       : rc__xch_send_full(x, RC_GET, token, sizeof token,
+                                           b->opts, b->nopts, &ex, NULL, 0,
+                                           NULL, 0);
+  if (err) {
+    rc__xch_unlink(x, o);
+    rc__xch_release_out(x, o);
+    rc__xcli_free(x, b, RC_ERR_CANCELLED);
+    return err;
+  }
+  rc__xch_rearm(x, o, now + (b->timeout_ms ? b->timeout_ms
+                                           : RC_EXCHANGE_DEFAULT_TIMEOUT_MS));
+  return RC_OK;
+}

@@ -1,0 +1,653 @@
+/*
+ * The server half of block-wise transfer and observe: answers sliced into
+ * Block2 (RFC 7959 §2.4) or BERT (RFC 8323 §6) sized to the peer, with
+ * ETag and Size2; a small per-exchange cache of bodies so that the next
+ * blocks of a generated body are served without calling the handler again
+ * (entries expire, and the cache is bounded in slots and bytes); Block1
+ * uploads reassembled or streamed into a sink (RFC 7959 §2.5, 2.31
+ * Continue, 4.08, 4.13 with Size1, Request-Tag in the key); notifications
+ * (RFC 7641 §4.2) and captured answers rendered once for many observers.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "exchange_int.h"
+
+void rc_exchange_block_config_default(rc_exchange_block_config *cfg) {
+  memset(cfg, 0, sizeof *cfg);
+  cfg->max_szx = 6;
+  cfg->bert = 1;
+  cfg->bert_max = 1024u * 1024u;
+  cfg->body_max = 64u * 1024u * 1024u;
+  cfg->cache_max = 256u * 1024u * 1024u;
+  cfg->ttl_ms = RC_EXCHANGE_BLOCK_TTL_MS;
+}
+
+rc_err rc_exchange_set_block_config(rc_exchange *x,
+                                    const rc_exchange_block_config *cfg) {
+  if (!x || !cfg || cfg->max_szx > 6 || cfg->bert_max < 1024 ||
+      cfg->ttl_ms == 0)
+    return RC_ERR_INVAL;
+  x->bcfg = *cfg;
+  x->bcfg.bert_max &= ~1023u;
+  return RC_OK;
+}
+
+/* A fast 64-bit hash of a body, for the ETag of a generated body (only
+ * computed when the body goes out block-wise). */
+uint64_t rc__xch_hash_body(const uint8_t *p, size_t n) {
+  uint64_t h = 0x9e3779b97f4a7c15ull ^ n;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, p + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  for (; i < n; i++)
+    h = (h ^ p[i]) * 0x100000001b3ull;
+  h ^= h >> 29;
+  return h * 0xc4ceb9fe1a85ec53ull;
+}
+
+/* ---- the body cache --------------------------------------------------- */
+
+static void cache_drop(rc_exchange *x, xcache *c) {
+  if (c->blob) {
+    x->mem->free(c->blob, x->mem->user);
+    x->cache_bytes -= c->blob_size;
+  }
+  memset(c, 0, sizeof *c);
+}
+
+static xcache *cache_find(rc_exchange *x, uint64_t key, rc_time now) {
+  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++) {
+    xcache *c = &x->cache[i];
+    if (!c->expires)
+      continue;
+    if (c->expires <= now) {
+      cache_drop(x, c);
+      continue;
+    }
+    if (c->key == key)
+      return c;
+  }
+  return NULL;
+}
+
+/* Keeps a copy of an answer under key (replacing one with the same key).
+ * Returns the entry, or NULL when it cannot be kept (too big, no memory):
+ * the next block then calls the handler again. */
+static xcache *cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
+                         const uint8_t etag[8], uint8_t etag_len,
+                         rc_time now) {
+  size_t vals = 0;
+  for (size_t i = 0; i < m->nopts; i++)
+    vals += m->opts[i].len;
+  size_t size = m->nopts * sizeof(rc_opt) + vals + m->payload_len;
+  if (size > x->bcfg.cache_max)
+    return NULL;
+  xcache *slot = cache_find(x, key, now);
+  if (slot)
+    cache_drop(x, slot);
+  /* Free slot, else evict the entry that expires first; then make room. */
+  for (size_t i = 0; !slot && i < RC_EXCHANGE_CACHE_SLOTS; i++)
+    if (!x->cache[i].expires)
+      slot = &x->cache[i];
+  if (!slot) {
+    slot = &x->cache[0];
+    for (size_t i = 1; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+      if (x->cache[i].expires < slot->expires)
+        slot = &x->cache[i];
+    cache_drop(x, slot);
+  }
+  while (x->cache_bytes + size > x->bcfg.cache_max) {
+    xcache *old = NULL;
+    for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+      if (x->cache[i].expires && (!old || x->cache[i].expires < old->expires))
+        old = &x->cache[i];
+    if (!old)
+      break;
+    cache_drop(x, old);
+  }
+  uint8_t *blob = x->mem->malloc(size ? size : 1, x->mem->user);
+  if (!blob)
+    return NULL;
+  slot->blob = blob;
+  slot->blob_size = size;
+  x->cache_bytes += size;
+  slot->opts = (rc_opt *)blob;
+  uint8_t *v = blob + m->nopts * sizeof(rc_opt);
+  for (size_t i = 0; i < m->nopts; i++) {
+    slot->opts[i] = m->opts[i];
+    if (m->opts[i].len)
+      memcpy(v, m->opts[i].val, m->opts[i].len);
+    slot->opts[i].val = v;
+    v += m->opts[i].len;
+  }
+  slot->nopts = m->nopts;
+  if (m->payload_len)
+    memcpy(v, m->payload, m->payload_len);
+  slot->body = v;
+  slot->len = m->payload_len;
+  slot->key = key;
+  slot->code = m->code;
+  memcpy(slot->etag, etag, etag_len);
+  slot->etag_len = etag_len;
+  slot->expires = now + x->bcfg.ttl_ms;
+  return slot;
+}
+
+/* ---- Block2 answers ---------------------------------------------------- */
+
+typedef struct xanswer {
+  const uint8_t *token;
+  size_t token_len;
+  uint64_t key;
+  uint8_t has_b2, size2_req, obs_set, has_b1;
+  rc_block b2, b1;
+  uint32_t obs_seq;
+} xanswer;
+
+static void answer_from_req(xanswer *a, const rc_xreq *r) {
+  a->token = r->token;
+  a->token_len = r->token_len;
+  a->key = r->key;
+  a->has_b2 = r->has_b2;
+  a->b2 = r->b2;
+  a->size2_req = r->size2_req;
+  a->obs_set = r->obs_set;
+  a->obs_seq = r->obs_seq;
+  a->has_b1 = r->has_b1;
+  a->b1 = r->b1;
+}
+
+static int opts_find(const rc_opt *opts, size_t n, uint16_t num,
+                     const rc_opt **out) {
+  for (size_t i = 0; i < n; i++)
+    if (opts[i].num == num) {
+      *out = &opts[i];
+      return 1;
+    }
+  return 0;
+}
+
+/* Room for token, options and header in one message. */
+static size_t answer_overhead(const xanswer *a, const rc_outmsg *m) {
+  return a->token_len + rc__xch_opts_size(m->opts, m->nopts) + 64 + 16;
+}
+
+/*
+ * Sends the answer m (body from m->payload, or src of size total) for a:
+ * whole when it fits and no Block2 was asked for, else the block a asks
+ * for. cached: the body comes from the cache entry (do not cache again).
+ */
+static rc_err answer_send(rc_exchange *x, const xanswer *a,
+                          const rc_outmsg *m, const rc_body_source *src,
+                          uint64_t total, const xcache *cached, rc_time now,
+                          int *more_out) {
+  xextra ex;
+  memset(&ex, 0, sizeof ex);
+  int success = RC_CODE_CLASS(m->code) == 2;
+  if (a->obs_set && success)
+    rc__xx_add_uint(&ex, RC_OPT_OBSERVE, a->obs_seq);
+  if (a->has_b1)
+    rc__xx_add_block(&ex, RC_OPT_BLOCK1, &a->b1);
+  const rc_opt *user_b2 = NULL;
+  int manual = opts_find(m->opts, m->nopts, RC_OPT_BLOCK2, &user_b2);
+  uint32_t mms = rc_session_peer_max_msg_size(x->s);
+  size_t overhead = answer_overhead(a, m);
+  if (manual || !success ||
+      (!a->has_b2 && total + overhead <= mms &&
+       total <= x->bcfg.bert_max)) {
+    if (total > SIZE_MAX)
+      return RC_ERR_TOO_LARGE;
+    return rc__xch_send_full(x, m->code, a->token, a->token_len, m->opts,
+                             m->nopts, &ex, m->payload, (size_t)total, src, 0);
+  }
+  /* Block size: the request's SZX when smaller than ours ("the server's
+   * smaller SZX wins"); BERT only when the peer offered it in its CSM
+   * (RFC 8323 §6: "the use of this new extension is signaled by sending
+   * Block1 or Block2 Options with SZX == 7") and asked for BERT or nothing. */
+  uint64_t off = a->has_b2 ? rc_block_offset(&a->b2) : 0;
+  int bert = x->bcfg.bert && rc_session_peer_bert(x->s) &&
+             (!a->has_b2 || a->b2.szx == RC_BLOCK_SZX_BERT);
+  size_t chunk = 0;
+  uint8_t szx = 6;
+  if (bert) {
+    size_t room = mms > overhead ? mms - overhead : 0;
+    chunk = room < x->bcfg.bert_max ? room : x->bcfg.bert_max;
+    chunk &= ~(size_t)1023;
+    if (chunk < 1024)
+      bert = 0;
+    else
+      szx = RC_BLOCK_SZX_BERT;
+  }
+  if (!bert) {
+    szx = x->bcfg.max_szx;
+    if (a->has_b2 && a->b2.szx < szx)
+      szx = a->b2.szx;
+    while (szx > 0 && ((size_t)16 << szx) + overhead > mms)
+      szx--;
+    chunk = (size_t)16 << szx;
+  }
+  if (off >= total && !(off == 0 && total == 0)) {
+    /* RFC 7959 §2.2: a block number beyond the body cannot be served. */
+    static const char diag[] = "block beyond the end of the body";
+    rc_outmsg bad = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag,
+                     sizeof diag - 1};
+    return rc__xch_send_full(x, bad.code, a->token, a->token_len, NULL, 0,
+                             NULL, bad.payload, bad.payload_len, NULL, 0);
+  }
+  size_t len = total - off < chunk ? (size_t)(total - off) : chunk;
+  rc_block b = {(uint32_t)(off / rc_block_size(szx)), off + len < total, szx};
+  if (b.num > RC_BLOCK_NUM_MAX)
+    return RC_ERR_TOO_LARGE;
+  rc__xx_add_block(&ex, RC_OPT_BLOCK2, &b);
+  if (more_out)
+    *more_out = b.more;
+  /* RFC 7959 §4: Size2 "in a response, indicates the size of the resource
+   * representation"; sent with the first block and when asked. */
+  if ((off == 0 || a->size2_req) && total <= UINT32_MAX)
+    rc__xx_add_uint(&ex, RC_OPT_SIZE2, total);
+  /* An ETag on every block lets the client see a changed representation
+   * (RFC 7959 §2.4). */
+  const rc_opt *user_etag = NULL;
+  uint8_t etag[8];
+  uint8_t etag_len = 0;
+  if (!opts_find(m->opts, m->nopts, RC_OPT_ETAG, &user_etag)) {
+    if (cached && cached->etag_len) {
+      memcpy(etag, cached->etag, cached->etag_len);
+      etag_len = cached->etag_len;
+    } else if (!src) {
+      uint64_t h = rc__xch_hash_body(m->payload, m->payload_len);
+      for (int i = 0; i < 8; i++)
+        etag[i] = (uint8_t)(h >> (56 - 8 * i));
+      etag_len = 8;
+    }
+    if (etag_len)
+      rc__xx_add(&ex, RC_OPT_ETAG, etag, etag_len);
+  }
+  rc_err err = rc__xch_send_full(x, m->code, a->token, a->token_len, m->opts,
+                                 m->nopts, &ex,
+                                 src ? NULL : m->payload + off, len, src, off);
+  if (err == RC_OK && !src && b.more && !cached)
+    cache_put(x, a->key, m, etag, etag_len, now);
+  return err;
+}
+
+rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
+                        const rc_body_source *src) {
+  xanswer a;
+  answer_from_req(&a, r);
+  return answer_send(x, &a, resp, src, src ? src->size : resp->payload_len,
+                     NULL, x->now, NULL);
+}
+
+int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
+  xcache *c = cache_find(x, r->key, now);
+  if (!c)
+    return 0;
+  c->expires = now + x->bcfg.ttl_ms;
+  xanswer a;
+  answer_from_req(&a, r);
+  a.obs_set = 0;
+  rc_outmsg m = {c->code, c->opts, c->nopts, c->body, c->len};
+  int more = 1;
+  rc_err err = answer_send(x, &a, &m, NULL, c->len, c, now, &more);
+  if (err)
+    rc__xch_log(x, RC_SESSION_LOG_WARN, "cannot send a cached block");
+  if (!more) /* the last block went out: the transfer is over */
+    cache_drop(x, c);
+  return 1;
+}
+
+/* ---- notifications ------------------------------------------------------ */
+
+rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
+                          size_t token_len, uint64_t key, uint32_t seq,
+                          const rc_outmsg *resp) {
+  if (!x || !resp || !rc_code_is_response(resp->code))
+    return RC_ERR_INVAL;
+  if (x->dead)
+    return RC_ERR_CLOSED;
+  xanswer a;
+  memset(&a, 0, sizeof a);
+  a.token = token;
+  a.token_len = token_len;
+  a.key = key;
+  a.obs_set = 1;
+  a.obs_seq = seq & 0xFFFFFF;
+  if (resp->payload_len <= 1024 && resp->nopts <= 8) {
+    /* Small notifications: no block-wise check needed. */
+    xextra ex;
+    memset(&ex, 0, sizeof ex);
+    if (RC_CODE_CLASS(resp->code) == 2)
+      rc__xx_add_uint(&ex, RC_OPT_OBSERVE, a.obs_seq);
+    return rc__xch_send_full(x, resp->code, token, token_len, resp->opts,
+                             resp->nopts, &ex, resp->payload,
+                             resp->payload_len, NULL, 0);
+  }
+  return answer_send(x, &a, resp, NULL, resp->payload_len, NULL, x->now,
+                     NULL);
+}
+
+/* ---- Block1 uploads ----------------------------------------------------- */
+
+static xup *up_find(rc_exchange *x, uint64_t key, xup ***prevp) {
+  for (xup **pp = &x->ups; *pp; pp = &(*pp)->next)
+    if ((*pp)->key == key) {
+      if (prevp)
+        *prevp = pp;
+      return *pp;
+    }
+  return NULL;
+}
+
+static void up_free(rc_exchange *x, xup *u, rc_err reason) {
+  xup **pp = &x->ups;
+  while (*pp && *pp != u)
+    pp = &(*pp)->next;
+  if (*pp)
+    *pp = u->next;
+  if (u->has_sink && u->sink.end)
+    u->sink.end(u->sink.arg, reason);
+  x->mem->free(u->buf, x->mem->user);
+  x->mem->free(u, x->mem->user);
+}
+
+static rc_err up_answer(rc_exchange *x, const rc_msg *m, uint8_t code,
+                        const rc_block *b1, uint64_t size1,
+                        const char *diag) {
+  xextra ex;
+  memset(&ex, 0, sizeof ex);
+  if (b1)
+    rc__xx_add_block(&ex, RC_OPT_BLOCK1, b1);
+  if (size1 != RC_BODY_SIZE_UNKNOWN && size1 <= UINT32_MAX)
+    rc__xx_add_uint(&ex, RC_OPT_SIZE1, size1);
+  return rc__xch_send_full(x, code, m->token, m->token_len, NULL, 0, &ex,
+                           (const uint8_t *)diag, diag ? strlen(diag) : 0,
+                           NULL, 0);
+}
+
+static rc_err up_append(rc_exchange *x, xup *u, const uint8_t *p, size_t n) {
+  if (n == 0)
+    return RC_OK;
+  if (u->has_sink) {
+    rc_err err = u->sink.write(u->sink.arg, u->off, p, n, u->limit);
+    if (err)
+      return err;
+    u->off += n;
+    return RC_OK;
+  }
+  if (u->off + n > u->cap) {
+    size_t cap = u->cap ? u->cap : 4096;
+    while (cap < u->off + n)
+      cap *= 2;
+    if (cap > u->limit && u->limit >= u->off + n)
+      cap = (size_t)u->limit;
+    uint8_t *nb = x->mem->malloc(cap, x->mem->user);
+    if (!nb)
+      return RC_ERR_NOMEM;
+    if (u->off)
+      memcpy(nb, u->buf, (size_t)u->off);
+    x->mem->free(u->buf, x->mem->user);
+    u->buf = nb;
+    u->cap = cap;
+  }
+  memcpy(u->buf + u->off, p, n);
+  u->off += n;
+  return RC_OK;
+}
+
+rc_err rc_xreq_body_sink(rc_xreq *req, const rc_body_sink *sink) {
+  if (!req || !req->in_body_start || !req->up || !sink || !sink->write)
+    return RC_ERR_STATE;
+  req->up->sink = *sink;
+  req->up->has_sink = 1;
+  return RC_OK;
+}
+
+rc_err rc_xreq_body_limit(rc_xreq *req, uint64_t max) {
+  if (!req || !req->in_body_start || !req->up)
+    return RC_ERR_STATE;
+  req->up->limit = max;
+  return RC_OK;
+}
+
+int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                    rc_msg *whole, rc_time now) {
+  const rc_block *b = &r->b1;
+  uint64_t off = rc_block_offset(b);
+  xup **pp = NULL;
+  xup *u = up_find(x, r->key, &pp);
+  if (b->num == 0) {
+    if (u)
+      up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
+    if (!b->more) {
+      /* One block: an ordinary request, Block1 echoed in the answer. */
+      *whole = *m;
+      return 1;
+    }
+    u = x->mem->malloc(sizeof *u, x->mem->user);
+    if (!u)
+      return RC_ERR_NOMEM;
+    memset(u, 0, sizeof *u);
+    u->key = r->key;
+    u->limit = x->bcfg.body_max;
+    u->next = x->ups;
+    x->ups = u;
+    if (x->cb.on_body_start) {
+      r->up = u;
+      r->in_body_start = 1;
+      x->cb.on_body_start(x->user, x, r);
+      r->in_body_start = 0;
+      r->up = NULL;
+      if (r->answered || r->deferred) {
+        /* Refused (or held) by the application: no upload. */
+        if (r->deferred && !r->answered) {
+          rc__xch_log(x, RC_SESSION_LOG_WARN,
+                      "on_body_start may not defer; answered 5.00");
+          rc_outmsg e = {RC_INTERNAL_SERVER_ERROR, NULL, 0, NULL, 0};
+          rc_exchange_respond(r, &e);
+        }
+        u->has_sink = 0; /* the sink never started */
+        up_free(x, u, RC_ERR_CANCELLED);
+        return 0;
+      }
+    }
+    /* RFC 7959 §4: Size1 "in a request carrying a Block1 Option, indicates
+     * the size of the resource representation"; a body over the limit is
+     * refused at once with 4.13 and the limit in Size1. */
+    if (r->size1 != RC_BODY_SIZE_UNKNOWN && r->size1 > u->limit) {
+      uint64_t lim = u->limit;
+      up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
+      rc_err err = up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL, lim,
+                             "body too large");
+      return err ? (int)err : 0;
+    }
+  } else if (!u || u->off != off) {
+    /* RFC 7959 §2.9.2: 4.08 when "the server has not received the blocks
+     * of the request body that it needs to proceed". */
+    if (u)
+      up_free(x, u, RC_ERR_BLOCK_ORDER);
+    rc_err err = up_answer(x, m, RC_REQUEST_ENTITY_INCOMPLETE, NULL,
+                           RC_BODY_SIZE_UNKNOWN, "block out of order");
+    return err ? (int)err : 0;
+  }
+  (void)pp;
+  if (u->off + m->payload_len > u->limit) {
+    uint64_t lim = u->limit;
+    up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
+    rc_err err = up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL, lim,
+                           "body too large");
+    return err ? (int)err : 0;
+  }
+  rc_err err = up_append(x, u, m->payload, m->payload_len);
+  if (err) {
+    up_free(x, u, err);
+    err = up_answer(x, m, err == RC_ERR_NOMEM ? RC_SERVICE_UNAVAILABLE
+                                              : RC_INTERNAL_SERVER_ERROR,
+                    NULL, RC_BODY_SIZE_UNKNOWN, "cannot store the body");
+    return err ? (int)err : 0;
+  }
+  u->expires = now + x->bcfg.ttl_ms;
+  if (b->more) {
+    /* RFC 7959 §2.3: 2.31 Continue "indicates that the transfer of this
+     * block of the request body was successful"; Block1 echoes the block
+     * (for BERT the NUM and SZX of the request, RFC 8323 Figure 11). */
+    err = up_answer(x, m, RC_CONTINUE, b, RC_BODY_SIZE_UNKNOWN, NULL);
+    return err ? (int)err : 0;
+  }
+  /* The last block: on_request sees the whole body. */
+  *whole = *m;
+  if (u->has_sink) {
+    whole->payload = NULL;
+    whole->payload_len = 0;
+    r->streamed = 1;
+    if (u->sink.end)
+      u->sink.end(u->sink.arg, RC_OK);
+    u->has_sink = 0;
+  } else {
+    whole->payload = u->off ? u->buf : NULL;
+    whole->payload_len = (size_t)u->off;
+  }
+  r->up = u; /* freed by rc__xsrv_block1_done */
+  return 1;
+}
+
+void rc__xsrv_block1_done(rc_exchange *x, rc_xreq *r) {
+  if (r->up) {
+    up_free(x, r->up, RC_OK);
+    r->up = NULL;
+  }
+}
+
+/* ---- expiry ------------------------------------------------------------- */
+
+rc_time rc__xsrv_expiry(const rc_exchange *x) {
+  rc_time t = RC_TIME_NEVER;
+  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+    if (x->cache[i].expires && x->cache[i].expires < t)
+      t = x->cache[i].expires;
+  for (const xup *u = x->ups; u; u = u->next)
+    if (u->expires < t)
+      t = u->expires;
+  return t;
+}
+
+void rc__xsrv_expire(rc_exchange *x, rc_time now) {
+  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+    if (x->cache[i].expires && x->cache[i].expires <= now)
+      cache_drop(x, &x->cache[i]);
+  for (xup *u = x->ups; u;) {
+    xup *n = u->next;
+    if (u->expires <= now)
+      up_free(x, u, RC_ERR_TIMEOUT);
+    u = n;
+  }
+}
+
+void rc__xsrv_free_all(rc_exchange *x, rc_err reason) {
+  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+    if (x->cache[i].expires)
+      cache_drop(x, &x->cache[i]);
+  while (x->ups)
+    up_free(x, x->ups, reason);
+}
+
+/* ---- captures ----------------------------------------------------------- */
+
+struct rc_xcapture {
+  const rc_mem *mem;
+  rc_xreq req;
+  int have;
+  rc_outmsg out;
+  rc_opt *opts;
+  size_t opts_cap;
+  uint8_t *buf;   /* option values, then the payload */
+  size_t buf_cap;
+};
+
+rc_err rc_xcapture_new(rc_xcapture **out, const rc_mem *mem) {
+  if (!out)
+    return RC_ERR_INVAL;
+  if (!mem)
+    mem = rc_mem_default();
+  rc_xcapture *c = mem->malloc(sizeof *c, mem->user);
+  if (!c)
+    return RC_ERR_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->mem = mem;
+  *out = c;
+  return RC_OK;
+}
+
+void rc_xcapture_free(rc_xcapture *c) {
+  if (!c)
+    return;
+  c->mem->free(c->opts, c->mem->user);
+  c->mem->free(c->buf, c->mem->user);
+  c->mem->free(c, c->mem->user);
+}
+
+rc_xreq *rc_xcapture_begin(rc_xcapture *c, rc_exchange *x, const rc_msg *msg) {
+  rc_xreq *r = &c->req;
+  memset(r, 0, sizeof *r);
+  r->x = x;
+  r->mem = c->mem;
+  r->msg = msg;
+  r->token = msg->token;
+  r->token_len = msg->token_len;
+  r->obs_val = -1;
+  r->size1 = RC_BODY_SIZE_UNKNOWN;
+  r->cap = c;
+  c->have = 0;
+  return r;
+}
+
+const rc_outmsg *rc_xcapture_result(const rc_xcapture *c) {
+  return c->have ? &c->out : NULL;
+}
+
+rc_err rc__xcap_store(rc_xcapture *c, const rc_outmsg *m) {
+  size_t vals = m->payload_len;
+  for (size_t i = 0; i < m->nopts; i++)
+    vals += m->opts[i].len;
+  if (m->nopts > c->opts_cap) {
+    rc_opt *no = c->mem->malloc(m->nopts * sizeof *no, c->mem->user);
+    if (!no)
+      return RC_ERR_NOMEM;
+    c->mem->free(c->opts, c->mem->user);
+    c->opts = no;
+    c->opts_cap = m->nopts;
+  }
+  if (vals > c->buf_cap) {
+    size_t cap = c->buf_cap ? c->buf_cap : 256;
+    while (cap < vals)
+      cap *= 2;
+    uint8_t *nb = c->mem->malloc(cap, c->mem->user);
+    if (!nb)
+      return RC_ERR_NOMEM;
+    c->mem->free(c->buf, c->mem->user);
+    c->buf = nb;
+    c->buf_cap = cap;
+  }
+  uint8_t *v = c->buf;
+  for (size_t i = 0; i < m->nopts; i++) {
+    c->opts[i] = m->opts[i];
+    if (m->opts[i].len)
+      memcpy(v, m->opts[i].val, m->opts[i].len);
+    c->opts[i].val = v;
+    v += m->opts[i].len;
+  }
+  if (m->payload_len)
+    memcpy(v, m->payload, m->payload_len);
+  c->out.code = m->code;
+  c->out.opts = c->opts;
+  c->out.nopts = m->nopts;
+  c->out.payload = m->payload_len ? v : NULL;
+  c->out.payload_len = m->payload_len;
+  c->have = 1;
+  return RC_OK;
+}
