@@ -82,6 +82,8 @@ typedef struct rc_context_opts {
    * NULL. */
   void (*on_conn_open)(void *user, rc_conn *c);
   void *conn_user;
+  /* Block-wise settings for every connection (NULL: defaults). */
+  const rc_exchange_block_config *block;
 } rc_context_opts;
 
 /* Returns 0 and *out, or RC_ERR_INVAL / RC_ERR_NOMEM. Registers the
@@ -204,6 +206,16 @@ typedef struct rc_request_opts {
    * --insecure, PSK. Not owned: it must outlive the context. Connections
    * are shared per origin and TLS context. */
   rc_tls_ctx *tls;
+  /* Block-wise (see rc_exchange_req_opts): the body from a source instead
+   * of payload, the response body into a sink (the callback then gets the
+   * response head with no payload), progress, no BERT, smaller blocks
+   * (SZX + 1; 0 default). Sources and sinks are copied. */
+  const rc_body_source *body;
+  const rc_body_sink *sink;
+  void (*on_progress)(void *arg, int up, uint64_t done, uint64_t total);
+  void *progress_arg;
+  uint8_t no_bert;
+  uint8_t block_szx;
 } rc_request_opts;
 
 /*
@@ -242,6 +254,68 @@ rc_err rc_request_back(rc_xreq *req, uint8_t method, const char *path,
  * rc_tls_peer_info: who the peer is), or NULL when it is gone. Valid while
  * req is. */
 rc_conn *rc_xreq_conn(const rc_xreq *req);
+
+/* ---- large bodies (RFC 7959, BERT RFC 8323 §6) and observe (RFC 7641) ----
+ * Block-wise transfer is automatic both ways: a handler answers with a
+ * body of any size (rc_respond), or from a file-like source
+ * (rc_respond_source); rc_request follows Block2 and sends Block1. See
+ * exchange.h for the rules. */
+
+/* Largest upload (Block1) reassembled for res; over it the client gets
+ * 4.13 with Size1 (RFC 7959 §2.9.3). 0: the exchange default. Returns 0
+ * or RC_ERR_INVAL. */
+rc_err rc_resource_body_limit(rc_resource *res, uint64_t max);
+
+/* Called when a Block1 upload to res starts (first block): call
+ * rc_xreq_body_sink(req, ...) to receive the body in order without
+ * holding it, answer to refuse, or do nothing to reassemble. The method's
+ * handler runs once the last block is in. */
+typedef void (*rc_body_start_fn)(rc_context *ctx, rc_resource *res,
+                                 rc_xreq *req, void *user);
+rc_err rc_resource_on_body(rc_resource *res, rc_body_start_fn fn);
+
+/* Answers from a source read block by block (files of any size); see
+ * rc_exchange_respond_source. content_format -1: none; etag may be NULL.
+ * src->close runs before this returns. */
+rc_err rc_respond_source(rc_xreq *req, uint8_t code, int content_format,
+                         const uint8_t *etag, size_t etag_len,
+                         const rc_body_source *src);
+
+/* Makes res observable (RFC 7641): GET with Observe=0 registers the
+ * client (per connection and token), "obs" appears in /.well-known/core.
+ * Returns 0 or RC_ERR_NOMEM. */
+rc_err rc_resource_set_observable(rc_resource *res);
+
+/*
+ * Notifies every observer of res: its GET handler renders the current
+ * representation (once per distinct request; the handler must answer at
+ * once), and each observer gets it with its token and a larger Observe
+ * number, one write per connection. Observers whose render is not 2.xx
+ * are removed after that last notification (RFC 7641 §3.2). Returns 0, or
+ * RC_ERR_STATE when res has no GET handler.
+ */
+rc_err rc_resource_notify(rc_resource *res);
+/* Current number of observers of res. */
+size_t rc_resource_observers(const rc_resource *res);
+
+/* Client side of observe: a handle that keeps an observation alive. */
+typedef struct rc_observation rc_observation;
+
+/*
+ * Observes uri: cb gets every notification (status 0, resp). On
+ * connection loss it gets status < 0 with a detail as a notice; the
+ * observation then reconnects with back-off (1 s doubling to 30 s) and
+ * registers again (the handle stays valid). A final answer that is not a
+ * notification (4.04, 2.05 without Observe) is delivered with status 0
+ * and ends it (the handle stays valid until rc_observe_cancel). Returns 0
+ * and *out, or rc_request's errors.
+ */
+rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *opts,
+                  rc_request_cb cb, void *arg, rc_observation **out);
+/* Deregisters (GET with Observe=1, RFC 8323 §7.4) and frees obs. NULL ok. */
+void rc_observe_cancel(rc_observation *obs);
+/* Registrations made (1 after the first; more after reconnects). */
+unsigned rc_observe_registrations(const rc_observation *obs);
 
 /* Method code for "get", "POST", ...; -1 if unknown. */
 int rc_method_from_name(const char *name);

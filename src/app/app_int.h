@@ -29,6 +29,14 @@ struct rc_resource {
   void *user;
   rc_handler handlers[8]; /* index: method code 1..7 */
   app_attr *attrs, *attrs_tail;
+  /* block-wise and observe (body.c, observe.c) */
+  rc_context *ctx;
+  uint64_t body_max;          /* 0: the exchange default */
+  rc_body_start_fn on_body;
+  struct app_obs *observers;  /* observe.c */
+  size_t nobservers;
+  uint32_t obs_seq;
+  uint8_t observable;
 };
 
 typedef struct app_creq app_creq;
@@ -48,6 +56,9 @@ struct app_peer {
   const char *close_detail; /* during on_closed only */
   uint8_t open;
   uint8_t released;
+  struct app_obs *obs;        /* observations on this connection */
+  app_peer *notify_next;      /* peers touched by a notify round */
+  uint32_t notify_round;
 };
 
 /* A client request of rc_request(). */
@@ -63,6 +74,13 @@ struct app_creq {
   uint8_t *payload;  /* into blob */
   size_t payload_len;
   uint8_t *blob;     /* option values and payload, owned */
+  /* block-wise and observe */
+  rc_exchange_req_opts xo;
+  rc_body_source body;
+  rc_body_sink sink;
+  uint64_t xid;
+  uint8_t observe;   /* notifications keep it alive */
+  uint8_t sent;
 };
 
 struct rc_context {
@@ -84,6 +102,8 @@ struct rc_context {
   void *done_arg;
   uv_timer_t *shutdown_timer;
   int freeing;
+  rc_xcapture *capture;       /* observe.c: renders notifications */
+  uint32_t notify_round;
 };
 
 /* context.c */
@@ -102,6 +122,20 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req);
 void rc__app_resources_free(rc_context *ctx);
 uint32_t rc__app_path_hash(const char *s, size_t n);
 
+rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n);
+
+/* body.c */
+void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req);
+
+/* observe.c */
+/* A GET to an observable resource, or any GET on a connection with
+ * observations: registers / deregisters and calls h. */
+void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
+                              rc_xreq *req, rc_handler h);
+void rc__app_observe_peer_gone(app_peer *p);
+void rc__app_observe_res_gone(rc_resource *r);
+void rc__app_observe_free(rc_context *ctx);
+
 /* discovery.c */
 rc_err rc__app_add_well_known_core(rc_context *ctx);
 
@@ -109,5 +143,11 @@ rc_err rc__app_add_well_known_core(rc_context *ctx);
 void rc__app_peer_opened(app_peer *p);
 void rc__app_peer_fail_waiting(app_peer *p, rc_err reason, const char *detail);
 void rc__app_creq_free(rc_context *ctx, app_creq *r);
+/* rc_request with the observe flag (observe_client.c): the callback runs
+ * for every notification; *creq is the live request (for cancelling). */
+rc_err rc__app_request_observe(rc_context *ctx, const char *uri,
+                               const rc_request_opts *ro, rc_request_cb cb,
+                               void *arg, app_creq **creq);
+void rc__app_creq_cancel(app_creq *r);
 
 #endif

@@ -52,19 +52,53 @@ static void creq_done(void *arg, rc_err status, const rc_msg *resp) {
              r->timeout_ms ? r->timeout_ms : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
   else if (status < 0 && p->close_detail)
     snprintf(detail, sizeof detail, "%s", p->close_detail);
+  rc_opt obs;
+  if (r->observe && status == RC_OK && resp &&
+      RC_CODE_CLASS(resp->code) == 2 &&
+      rc_msg_find_opt(resp, RC_OPT_OBSERVE, &obs)) {
+    r->cb(r->arg, status, resp, detail); /* a notification: more follow */
+    return;
+  }
   rc_request_cb cb = r->cb;
   void *cb_arg = r->arg;
   rc__app_creq_free(ctx, r);
   cb(cb_arg, status, resp, detail);
 }
 
+void rc__app_creq_cancel(app_creq *r) {
+  app_peer *p = r->peer;
+  rc_context *ctx = p->ctx;
+  if (r->sent) {
+    if (rc_exchange_cancel_observe(p->x, r->xid, rc__app_now(ctx)) ==
+        RC_ERR_NOT_FOUND)
+      rc_exchange_cancel(p->x, r->xid);
+    rc_conn_flush(p->conn);
+  } else {
+    app_creq **pp = &p->wait_head;
+    app_creq *prev = NULL;
+    while (*pp && *pp != r) {
+      prev = *pp;
+      pp = &(*pp)->next;
+    }
+    if (*pp) {
+      *pp = r->next;
+      if (p->wait_tail == r)
+        p->wait_tail = prev;
+    }
+  }
+  rc__app_creq_free(ctx, r);
+}
+
 static rc_err creq_send(app_creq *r) {
   app_peer *p = r->peer;
   rc_outmsg m = {r->method, r->opts, r->nopts, r->payload, r->payload_len};
-  rc_err err = rc_exchange_request(p->x, &m, r->timeout_ms,
-                                   rc__app_now(p->ctx), creq_done, r, NULL);
+  r->xo.timeout_ms = r->timeout_ms;
+  r->xo.observe = r->observe;
+  rc_err err = rc_exchange_request_ex(p->x, &m, &r->xo, rc__app_now(p->ctx),
+                                      creq_done, r, &r->xid);
   if (err)
     return err;
+  r->sent = 1;
   rc__app_arm_timer(p);
   return RC_OK;
 }
@@ -111,6 +145,20 @@ static app_creq *creq_new(rc_context *ctx, uint8_t method, const rc_opt *opts,
   memset(r, 0, sizeof *r);
   r->method = method;
   r->timeout_ms = ro ? ro->timeout_ms : 0;
+  if (ro) {
+    if (ro->body) {
+      r->body = *ro->body;
+      r->xo.body = &r->body;
+    }
+    if (ro->sink) {
+      r->sink = *ro->sink;
+      r->xo.sink = &r->sink;
+    }
+    r->xo.on_progress = ro->on_progress;
+    r->xo.progress_arg = ro->progress_arg;
+    r->xo.no_bert = ro->no_bert;
+    r->xo.block_szx = ro->block_szx;
+  }
   r->opts = (rc_opt *)(r + 1);
   uint8_t *v = (uint8_t *)(r->opts + nopts);
   for (size_t i = 0; i < nopts; i++) {
@@ -252,8 +300,24 @@ rc_err rc_request_back(rc_xreq *req, uint8_t method, const char *path,
   return err;
 }
 
+static rc_err request_impl(rc_context *ctx, uint8_t method, const char *uri,
+                           const rc_request_opts *ro, rc_request_cb cb,
+                           void *arg, int observe, app_creq **out);
+
 rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
                   const rc_request_opts *ro, rc_request_cb cb, void *arg) {
+  return request_impl(ctx, method, uri, ro, cb, arg, 0, NULL);
+}
+
+rc_err rc__app_request_observe(rc_context *ctx, const char *uri,
+                               const rc_request_opts *ro, rc_request_cb cb,
+                               void *arg, app_creq **creq) {
+  return request_impl(ctx, RC_GET, uri, ro, cb, arg, 1, creq);
+}
+
+static rc_err request_impl(rc_context *ctx, uint8_t method, const char *uri,
+                           const rc_request_opts *ro, rc_request_cb cb,
+                           void *arg, int observe, app_creq **out) {
   if (!ctx || !uri || !cb || !rc_code_is_request(method))
     return RC_ERR_INVAL;
   size_t ulen = strlen(uri);
@@ -292,6 +356,9 @@ rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
   app_creq *r = creq_new(ctx, method, opts, n, ro);
   if (!r)
     return RC_ERR_NOMEM;
+  r->observe = (uint8_t)observe;
+  if (out)
+    *out = r;
   r->cb = cb;
   r->arg = arg;
   app_peer *p = find_origin(ctx, key);

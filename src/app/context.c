@@ -110,9 +110,15 @@ static rc_err peer_attach_exchange(app_peer *p) {
   uint8_t seed[16];
   if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed)
     return RC_ERR_IO;
-  rc_exchange_callbacks xcb = {rc__app_dispatch, peer_on_exchange_log,
-                               peer_on_exchange_output};
-  return rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed, p->ctx->mem);
+  rc_exchange_callbacks xcb = {.on_request = rc__app_dispatch,
+                               .on_log = peer_on_exchange_log,
+                               .on_output = peer_on_exchange_output,
+                               .on_body_start = rc__app_body_start};
+  rc_err err = rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed,
+                               p->ctx->mem);
+  if (err == RC_OK && p->ctx->opts.block)
+    rc_exchange_set_block_config(p->x, p->ctx->opts.block);
+  return err;
 }
 
 app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
@@ -143,6 +149,7 @@ void rc__app_peer_free(app_peer *p) {
     uv_timer_stop(p->timer);
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
   }
+  rc__app_observe_peer_gone(p);
   rc_exchange_del(p->x);
   ctx->mem->free(p->origin, ctx->mem->user);
   ctx->mem->free(p, ctx->mem->user);
@@ -406,6 +413,7 @@ void rc_context_free(rc_context *ctx) {
     uv_close((uv_handle_t *)ctx->shutdown_timer, app_handle_closed);
   }
   rc__app_resources_free(ctx);
+  rc__app_observe_free(ctx);
   if (ctx->default_tls)
     rc_tls_ctx_free(ctx->default_tls);
   ctx->mem->free(ctx, ctx->mem->user);

@@ -50,6 +50,7 @@ rc_err rc_resource_add(rc_context *ctx, const char *path, unsigned flags,
   r->path_len = n;
   r->flags = flags;
   r->user = user;
+  r->ctx = ctx;
   r->hash = rc__app_path_hash(r->path, n);
   rc_resource **b = &ctx->buckets[r->hash % APP_RES_BUCKETS];
   r->hnext = *b;
@@ -108,6 +109,7 @@ rc_err rc_resource_attr(rc_resource *res, const char *name, const char *value,
 }
 
 static void res_free(rc_context *ctx, rc_resource *r) {
+  rc__app_observe_res_gone(r);
   const rc_mem *mem = rc_mem_default();
   for (app_attr *a = r->attrs; a;) {
     app_attr *n = a->next;
@@ -249,7 +251,7 @@ rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
 
 /* ---- dispatch ------------------------------------------------------------ */
 
-static rc_resource *res_match(rc_context *ctx, const char *path, size_t n) {
+rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n) {
   rc_resource *r = res_find(ctx, path, n);
   if (r)
     return r;
@@ -279,7 +281,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
                "path too long", 13);
     return;
   }
-  rc_resource *r = res_match(ctx, path, (size_t)n);
+  rc_resource *r = rc__app_match(ctx, path, (size_t)n);
   if (!r) {
     rc_respond(req, RC_NOT_FOUND, -1, NULL, 0);
     return;
@@ -289,6 +291,10 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
     /* RFC 7252 §5.9.2.6: 4.05 when the resource does not support the
      * method. */
     rc_respond(req, RC_METHOD_NOT_ALLOWED, -1, NULL, 0);
+    return;
+  }
+  if (m->code == RC_GET && (r->observable || peer->obs)) {
+    rc__app_observe_dispatch(ctx, r, peer, req, h); /* observe.c */
     return;
   }
   h(ctx, r, req, r->user);

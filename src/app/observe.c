@@ -1,0 +1,215 @@
+/*
+ * Observe, server side (RFC 7641 over reliable transports, RFC 8323 §7).
+ * An observer is one (connection, token) registered on one resource; it
+ * sits on two lists: the resource's (for notifying) and the connection's
+ * (to drop it when the connection ends: RFC 8323 §7.4, the server "MUST
+ * remove all entries associated with the client endpoint from the lists
+ * of observers when the connection is either closed or times out").
+ * A notify round renders the representation through the resource's GET
+ * handler into a reused capture (once per distinct request), writes one
+ * message per observer into its connection's session with output held,
+ * then flushes each touched connection once: one write per connection
+ * per round, and no allocation per notification.
+ */
+#include <string.h>
+
+#include "app_int.h"
+
+typedef struct app_obs {
+  struct app_obs *rnext, *rprev; /* resource's list */
+  struct app_obs *pnext, *pprev; /* peer's list */
+  rc_resource *res;
+  app_peer *peer;
+  uint64_t key;
+  size_t token_len;
+  uint8_t *token;   /* inline, after the struct */
+  uint8_t *opts;    /* the request's options, inline: for re-rendering */
+  size_t opts_len;
+} app_obs;
+
+static void obs_unlink_free(app_obs *o) {
+  rc_resource *r = o->res;
+  app_peer *p = o->peer;
+  if (o->rprev)
+    o->rprev->rnext = o->rnext;
+  else
+    r->observers = o->rnext;
+  if (o->rnext)
+    o->rnext->rprev = o->rprev;
+  r->nobservers--;
+  if (o->pprev)
+    o->pprev->pnext = o->pnext;
+  else
+    p->obs = o->pnext;
+  if (o->pnext)
+    o->pnext->pprev = o->pprev;
+  const rc_mem *mem = r->ctx->mem;
+  mem->free(o, mem->user);
+}
+
+static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
+                        uint64_t key) {
+  const rc_mem *mem = r->ctx->mem;
+  app_obs *o = mem->malloc(sizeof *o + m->token_len + m->opts_len, mem->user);
+  if (!o)
+    return NULL;
+  memset(o, 0, sizeof *o);
+  o->res = r;
+  o->peer = p;
+  o->key = key;
+  o->token = (uint8_t *)(o + 1);
+  o->token_len = m->token_len;
+  memcpy(o->token, m->token, m->token_len);
+  o->opts = o->token + m->token_len;
+  o->opts_len = m->opts_len;
+  if (m->opts_len)
+    memcpy(o->opts, m->opts, m->opts_len);
+  /* Newest last on the resource (notifications go out in registration
+   * order), first on the peer. */
+  app_obs **pp = &r->observers;
+  app_obs *prev = NULL;
+  while (*pp) {
+    prev = *pp;
+    pp = &(*pp)->rnext;
+  }
+  o->rprev = prev;
+  *pp = o;
+  r->nobservers++;
+  o->pnext = p->obs;
+  if (p->obs)
+    p->obs->pprev = o;
+  p->obs = o;
+  return o;
+}
+
+rc_err rc_resource_set_observable(rc_resource *res) {
+  if (!res)
+    return RC_ERR_INVAL;
+  if (res->observable)
+    return RC_OK;
+  rc_err err = rc_resource_attr(res, "obs", NULL, 0);
+  if (err)
+    return err;
+  res->observable = 1;
+  return RC_OK;
+}
+
+size_t rc_resource_observers(const rc_resource *res) {
+  return res ? res->nobservers : 0;
+}
+
+void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
+                              rc_xreq *req, rc_handler h) {
+  size_t tlen;
+  const uint8_t *tok = rc_xreq_token(req, &tlen);
+  int obs = rc_xreq_observe(req);
+  app_obs *cur = p->obs;
+  while (cur && !(cur->token_len == tlen && !memcmp(cur->token, tok, tlen)))
+    cur = cur->pnext;
+  /* RFC 7641 §3.6 / RFC 8323 §7.4: Observe=1 deregisters; a GET without
+   * Observe on the observation's token replaces it (no longer observed). */
+  if (cur && (obs != 0 || cur->res != r)) {
+    obs_unlink_free(cur);
+    cur = NULL;
+  }
+  if (obs == 0 && r->observable) {
+    if (!cur)
+      cur = obs_new(r, p, rc_xreq_msg(req), rc_xreq_key(req));
+    if (cur)
+      rc_xreq_set_observe(req, r->obs_seq);
+    /* Without memory the answer simply goes without Observe: the client
+     * learns it is not observing (RFC 7641 §4.1). */
+  }
+  h(ctx, r, req, r->user);
+  uint8_t code = rc_xreq_response_code(req);
+  if (cur && code && RC_CODE_CLASS(code) != 2)
+    obs_unlink_free(cur); /* RFC 7641 §4.1: only 2.xx registers */
+}
+
+void rc__app_observe_peer_gone(app_peer *p) {
+  while (p->obs)
+    obs_unlink_free(p->obs);
+}
+
+void rc__app_observe_res_gone(rc_resource *r) {
+  while (r->observers)
+    obs_unlink_free(r->observers);
+}
+
+void rc__app_observe_free(rc_context *ctx) {
+  rc_xcapture_free(ctx->capture);
+  ctx->capture = NULL;
+}
+
+rc_err rc_resource_notify(rc_resource *res) {
+  if (!res || !res->handlers[RC_GET])
+    return RC_ERR_STATE;
+  if (!res->observers)
+    return RC_OK;
+  rc_context *ctx = res->ctx;
+  if (!ctx->capture) {
+    rc_err err = rc_xcapture_new(&ctx->capture, ctx->mem);
+    if (err)
+      return err;
+  }
+  /* RFC 7641 §4.4: the Observe value grows with every notification
+   * (24 bits, wrapping); over reliable transports it is not needed for
+   * ordering (RFC 8323 §7.1) but still sent. */
+  res->obs_seq = (res->obs_seq + 1) & 0xFFFFFFu;
+  uint32_t round = ++ctx->notify_round;
+  app_peer *touched = NULL;
+  const rc_outmsg *out = NULL;
+  uint64_t rendered_key = 0;
+  int rendered = 0;
+  rc_handler h = res->handlers[RC_GET];
+  for (app_obs *o = res->observers; o;) {
+    app_obs *next = o->rnext;
+    app_peer *p = o->peer;
+    if (!p->x) {
+      o = next;
+      continue;
+    }
+    if (!rendered || o->key != rendered_key) {
+      rc_msg m;
+      memset(&m, 0, sizeof m);
+      m.code = RC_GET;
+      m.token = o->token;
+      m.token_len = (uint32_t)o->token_len;
+      m.opts = o->opts_len ? o->opts : NULL;
+      m.opts_len = o->opts_len;
+      rc_xreq *req = rc_xcapture_begin(ctx->capture, p->x, &m);
+      h(ctx, res, req, res->user);
+      out = rc_xcapture_result(ctx->capture);
+      rendered = 1;
+      rendered_key = o->key;
+    }
+    if (!out) {
+      rc__app_log(ctx, RC_SESSION_LOG_WARN,
+                  "%s: GET handler gave no answer for a notification",
+                  res->path);
+      o = next;
+      continue;
+    }
+    if (p->notify_round != round) {
+      p->notify_round = round;
+      rc_exchange_hold_output(p->x, 1);
+      p->notify_next = touched;
+      touched = p;
+    }
+    rc_err err = rc_exchange_notify(p->x, o->token, o->token_len, o->key,
+                                    res->obs_seq, out);
+    if (err)
+      rc__app_log(ctx, RC_SESSION_LOG_DEBUG, "%s: notification not sent: %s",
+                  res->path, rc_strerror(err));
+    /* RFC 7641 §3.2: a notification that is not 2.xx ends the
+     * observation. */
+    if (RC_CODE_CLASS(out->code) != 2)
+      obs_unlink_free(o);
+    o = next;
+  }
+  for (app_peer *p = touched; p; p = p->notify_next) {
+    rc_exchange_hold_output(p->x, 0);
+    rc_conn_flush(p->conn);
+  }
+  return RC_OK;
+}

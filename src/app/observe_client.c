@@ -1,0 +1,154 @@
+/*
+ * Observe, client side: rc_observe() registers (GET with Observe=0, RFC
+ * 7641 §3.1) through rc_request's machinery and keeps the observation
+ * alive across connection losses: after a loss the caller is told (status
+ * < 0) and the registration is repeated on a new connection after a
+ * back-off that doubles from 1 s to 30 s (reset by every notification).
+ * rc_observe_cancel deregisters explicitly, as RFC 8323 §7.4 requires.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+
+#define OBS_BACKOFF_MIN_MS 1000u
+#define OBS_BACKOFF_MAX_MS 30000u
+
+struct rc_observation {
+  rc_context *ctx;
+  char *uri;
+  rc_request_opts ro;   /* opts point into blob */
+  uint8_t *blob;
+  rc_request_cb cb;
+  void *arg;
+  app_creq *creq;       /* the live registration, or NULL */
+  uv_timer_t *timer;    /* retry; from the C library (closed async) */
+  uint32_t backoff_ms;
+  unsigned regs;
+  int ended;
+};
+
+static void obs_timer_closed(uv_handle_t *h) { free(h); }
+
+static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
+                            const char *detail);
+
+static rc_err obs_register(rc_observation *o) {
+  rc_err err = rc__app_request_observe(o->ctx, o->uri, &o->ro,
+                                       obs_on_response, o, &o->creq);
+  if (err)
+    o->creq = NULL;
+  else
+    o->regs++;
+  return err;
+}
+
+static void obs_retry(uv_timer_t *t) {
+  rc_observation *o = t->data;
+  rc_err err = obs_register(o);
+  if (err) {
+    o->cb(o->arg, err, NULL, "cannot register again");
+    uv_timer_start(o->timer, obs_retry, o->backoff_ms, 0);
+    if (o->backoff_ms < OBS_BACKOFF_MAX_MS)
+      o->backoff_ms *= 2;
+  }
+}
+
+static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
+                            const char *detail) {
+  rc_observation *o = arg;
+  rc_opt ob;
+  int notification = status == RC_OK && resp &&
+                     RC_CODE_CLASS(resp->code) == 2 &&
+                     rc_msg_find_opt(resp, RC_OPT_OBSERVE, &ob);
+  if (notification) {
+    o->backoff_ms = OBS_BACKOFF_MIN_MS;
+    o->cb(o->arg, status, resp, detail);
+    return;
+  }
+  o->creq = NULL; /* rc_request freed it */
+  if (status < 0 && o->timer) {
+    /* Connection lost (or refused, timed out): tell, then try again. */
+    uv_timer_start(o->timer, obs_retry, o->backoff_ms, 0);
+    if (o->backoff_ms < OBS_BACKOFF_MAX_MS)
+      o->backoff_ms *= 2;
+    o->cb(o->arg, status, NULL, detail);
+    return;
+  }
+  o->ended = 1;
+  o->cb(o->arg, status, resp, detail);
+}
+
+rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *ro,
+                  rc_request_cb cb, void *arg, rc_observation **out) {
+  if (!ctx || !uri || !cb || !out)
+    return RC_ERR_INVAL;
+  rc_observation *o = calloc(1, sizeof *o);
+  if (!o)
+    return RC_ERR_NOMEM;
+  size_t ulen = strlen(uri) + 1;
+  size_t nopts = ro ? ro->nopts : 0;
+  size_t vals = 0;
+  for (size_t i = 0; i < nopts; i++)
+    vals += ro->opts[i].len;
+  o->uri = malloc(ulen);
+  o->blob = malloc(nopts * sizeof(rc_opt) + vals + 1);
+  o->timer = malloc(sizeof *o->timer);
+  if (!o->uri || !o->blob || !o->timer) {
+    free(o->uri);
+    free(o->blob);
+    free(o->timer);
+    free(o);
+    return RC_ERR_NOMEM;
+  }
+  memcpy(o->uri, uri, ulen);
+  if (ro)
+    o->ro = *ro;
+  o->ro.payload = NULL;
+  o->ro.payload_len = 0;
+  o->ro.body = NULL;
+  o->ro.sink = NULL;
+  rc_opt *opts = (rc_opt *)o->blob;
+  uint8_t *v = o->blob + nopts * sizeof(rc_opt);
+  for (size_t i = 0; i < nopts; i++) {
+    opts[i] = ro->opts[i];
+    if (ro->opts[i].len)
+      memcpy(v, ro->opts[i].val, ro->opts[i].len);
+    opts[i].val = v;
+    v += ro->opts[i].len;
+  }
+  o->ro.opts = opts;
+  o->ro.nopts = nopts;
+  o->ctx = ctx;
+  o->cb = cb;
+  o->arg = arg;
+  o->backoff_ms = OBS_BACKOFF_MIN_MS;
+  uv_timer_init(rc_context_loop(ctx), o->timer);
+  o->timer->data = o;
+  rc_err err = obs_register(o);
+  if (err) {
+    uv_close((uv_handle_t *)o->timer, obs_timer_closed);
+    free(o->uri);
+    free(o->blob);
+    free(o);
+    return err;
+  }
+  *out = o;
+  return RC_OK;
+}
+
+void rc_observe_cancel(rc_observation *o) {
+  if (!o)
+    return;
+  if (o->creq)
+    rc__app_creq_cancel(o->creq);
+  uv_timer_stop(o->timer);
+  uv_close((uv_handle_t *)o->timer, obs_timer_closed);
+  free(o->uri);
+  free(o->blob);
+  free(o);
+}
+
+unsigned rc_observe_registrations(const rc_observation *o) {
+  return o ? o->regs : 0;
+}
