@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# What WebSockets cost rcoapd against plain TCP, in one run: ONE rcoapd with
+# a coap+tcp and a coap+ws listener on 127.0.0.1 (pinned to one core, the
+# load generator to the other, when taskset is there); the same load
+# (CONNS connections, each pipelining DEPTH requests of "GET /hello") is run
+# against each listener in turn, alternating tcp/ws RUNS times; a table
+# gives the median req/s, p50/p99 latency, rcoapd CPU per request (from
+# /proc/PID/stat) and the ws/tcp ratio (target: >= 0.8 at depth 16).
+# Nothing is asserted: a benchmark is not a test.
+#
+# Load generator: rcoap-bench when it speaks coap+ws (probed first); if it
+# does not, a small Python asyncio client (below) drives both listeners.
+# That client is far slower than rcoapd, so its figures measure the client
+# more than the server; it is labelled as such in the output.
+#
+#   bash bench/ws.sh [BUILD_DIR]
+# Environment (defaults): DURATION=8 WARMUP=2 (seconds), CONNS=50,
+#   DEPTHS="16 1", RUNS=1 (median of RUNS per cell), THREADS=1
+#   (rcoap-bench threads), SERVER_CPU=0 BENCH_CPU=1 (taskset cores),
+#   MIX="GET /hello", LOADGEN=auto|bench|python.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD_DIR=${1:-${BUILD_DIR:-$ROOT/build-bench}}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-2}
+CONNS=${CONNS:-50}
+DEPTHS=${DEPTHS:-"16 1"}
+RUNS=${RUNS:-1}
+THREADS=${THREADS:-1}
+MIX=${MIX:-"GET /hello"}
+SERVER_CPU=${SERVER_CPU:-0}
+BENCH_CPU=${BENCH_CPU:-1}
+LOADGEN=${LOADGEN:-auto}
+
+BENCH=$BUILD_DIR/rcoap-bench
+RCOAPD=$BUILD_DIR/rcoapd
+if [ ! -x "$BENCH" ] || [ ! -x "$RCOAPD" ]; then
+  echo "== building rcoapd and rcoap-bench (Release) in $BUILD_DIR"
+  { cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
+      -DRCOAP_TESTS=OFF -DRCOAP_FUZZ=OFF -DRCOAP_SANITIZE=OFF &&
+    make -C "$BUILD_DIR" -j2 rcoapd rcoap-bench; } >"$BUILD_DIR.ws-build.log" 2>&1 ||
+    { tail -n 30 "$BUILD_DIR.ws-build.log"; echo "ws.sh: build failed"; exit 1; }
+fi
+
+PIN_SERVER=() PIN_BENCH=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+  PIN_SERVER=(taskset -c "$SERVER_CPU")
+  PIN_BENCH=(taskset -c "$BENCH_CPU")
+  pinning="rcoapd on cpu $SERVER_CPU, load generator on cpu $BENCH_CPU"
+else
+  pinning="not pinned (no taskset or one cpu)"
+fi
+
+TMP=$(mktemp -d /tmp/rcoap-ws-bench.XXXXXX)
+PID_RC=
+cleanup() {
+  if [ -n "$PID_RC" ]; then
+    kill -TERM "$PID_RC" 2>/dev/null
+    for _ in $(seq 1 30); do kill -0 "$PID_RC" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$PID_RC" 2>/dev/null
+  fi
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+"${PIN_SERVER[@]}" "$RCOAPD" -q -l coap+tcp://127.0.0.1:0 -l coap+ws://127.0.0.1:0 \
+  --state-dir "$TMP/state" --web-root "$TMP" >"$TMP/rcoapd.out" 2>&1 &
+PID_RC=$!
+for _ in $(seq 1 50); do
+  [ "$(grep -c ' listening on ' "$TMP/rcoapd.out")" -ge 2 ] && break
+  sleep 0.1
+done
+URI_TCP=$(grep -o 'coap+tcp://127\.0\.0\.1:[0-9]*' "$TMP/rcoapd.out" | head -n 1)
+URI_WS=$(grep -o 'coap+ws://127\.0\.0\.1:[0-9]*' "$TMP/rcoapd.out" | head -n 1)
+if [ -z "$URI_TCP" ] || [ -z "$URI_WS" ]; then
+  cat "$TMP/rcoapd.out"
+  echo "ws.sh: rcoapd did not start"
+  exit 1
+fi
+
+# --- the Python fallback load generator ---------------------------------
+cat >"$TMP/pyload.py" <<'EOF'
+# pyload.py URI CONNS DEPTH WARMUP DURATION: keeps DEPTH GET /hello in
+# flight on each of CONNS connections (coap+tcp or coap+ws), counts answers
+# in the measured window; prints a RESULT line like rcoap-bench's.
+import asyncio, base64, os, struct, sys, time
+uri, conns, depth, warm, dur = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+ws = uri.startswith("coap+ws://")
+host, port = uri.split("//", 1)[1].rsplit(":", 1)
+port = int(port)
+OPTS = b"\xb5hello"
+state = {"count": False, "n": 0, "lat": [], "err": 0}
+
+def tcp_msg(code, tok, opts):
+    ln = len(opts)
+    assert ln < 13
+    return bytes([(ln << 4) | len(tok), code]) + tok + opts
+
+def ws_msg(code, tok, opts):
+    body = bytes([len(tok), code]) + tok + opts
+    key = os.urandom(4)
+    return bytes([0x82, 0x80 | len(body)]) + key + bytes(b ^ key[i & 3] for i, b in enumerate(body))
+
+async def one(i):
+    r, w = await asyncio.open_connection(host, port)
+    if ws:
+        k = base64.b64encode(os.urandom(16)).decode()
+        w.write((f"GET /.well-known/coap HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {k}\r\nSec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Protocol: coap\r\n\r\n").encode())
+        await r.readuntil(b"\r\n\r\n")
+    mk = ws_msg if ws else tcp_msg
+    w.write(mk(0xE1, b"", b""))
+    sent = {}
+    seq = 0
+    def send():
+        nonlocal seq
+        seq += 1
+        tok = struct.pack("!I", seq)
+        sent[tok] = time.perf_counter()
+        return mk(0x01, tok, OPTS)
+    w.write(b"".join(send() for _ in range(depth)))
+    buf = b""
+    while True:
+        d = await r.read(65536)
+        if not d:
+            state["err"] += 1
+            return
+        buf += d
+        out = []
+        while True:
+            if ws:
+                if len(buf) < 2: break
+                n, off = buf[1] & 127, 2
+                if n == 126:
+                    if len(buf) < 4: break
+                    n, off = struct.unpack("!H", buf[2:4])[0], 4
+                elif n == 127:
+                    if len(buf) < 10: break
+                    n, off = struct.unpack("!Q", buf[2:10])[0], 10
+                if len(buf) < off + n: break
+                m, buf = buf[off:off + n], buf[off + n:]
+                tkl, code = m[0] & 15, m[1]
+                tok = m[2:2 + tkl]
+            else:
+                if len(buf) < 2: break
+                ln, tkl = buf[0] >> 4, buf[0] & 15
+                ext = {13: 1, 14: 2, 15: 4}.get(ln, 0)
+                if len(buf) < 1 + ext + 1: break
+                if ext:
+                    ln = int.from_bytes(buf[1:1 + ext], "big") + {1: 13, 2: 269, 4: 65805}[ext]
+                total = 1 + ext + 1 + tkl + ln
+                if len(buf) < total: break
+                code = buf[1 + ext]
+                tok = buf[2 + ext:2 + ext + tkl]
+                buf = buf[total:]
+            if code >= 0xE0:
+                continue
+            t0 = sent.pop(tok, None)
+            if t0 is None:
+                continue
+            if state["count"]:
+                state["n"] += 1
+                if len(state["lat"]) < 200000:
+                    state["lat"].append(time.perf_counter() - t0)
+            out.append(send())
+        if out:
+            w.write(b"".join(out))
+
+async def main():
+    tasks = [asyncio.create_task(one(i)) for i in range(conns)]
+    await asyncio.sleep(warm)
+    state["count"] = True
+    t0 = time.perf_counter()
+    await asyncio.sleep(dur)
+    state["count"] = False
+    el = time.perf_counter() - t0
+    lat = sorted(state["lat"]) or [0]
+    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1e6
+    print(f"RESULT rps={state['n'] / el:.0f} requests={state['n']} p50_us={p(0.5):.0f} "
+          f"p90_us={p(0.9):.0f} p99_us={p(0.99):.0f} max_us={lat[-1] * 1e6:.0f} errors={state['err']}")
+    os._exit(0)
+
+asyncio.run(main())
+EOF
+
+# Which load generator: rcoap-bench if it accepts coap+ws.
+USE=python
+if [ "$LOADGEN" != python ]; then
+  if "$BENCH" -q -c 1 -p 1 -n 20 "$URI_WS/hello" >"$TMP/probe.out" 2>&1 &&
+    grep -q '^RESULT.* errors=0' "$TMP/probe.out"; then
+    USE=bench
+  else
+    echo "ws.sh: rcoap-bench cannot drive coap+ws here: $(head -n 2 "$TMP/probe.out" | tr '\n' ' ')"
+    [ "$LOADGEN" = bench ] && exit 1
+    echo "ws.sh: falling back to the Python client for BOTH transports (client-bound figures)"
+  fi
+fi
+
+cpu_ticks() { # pid -> utime+stime in clock ticks
+  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+TCK=$(getconf CLK_TCK)
+
+# run_one URI DEPTH -> "rps p50 p99 cpu_us_per_req errors"
+run_one() {
+  local uri=$1 depth=$2 out="$TMP/run.out"
+  if [ "$USE" = bench ]; then
+    "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" -p "$depth" -t "$THREADS" \
+      -d "$DURATION" -w "$WARMUP" -m "$MIX" "$uri" >"$out" 2>&1 &
+  else
+    "${PIN_BENCH[@]}" /usr/bin/python3 "$TMP/pyload.py" "$uri" "$CONNS" "$depth" \
+      "$WARMUP" "$DURATION" >"$out" 2>&1 &
+  fi
+  local bpid=$! settle=0.5 c0 t0 c1 t1
+  # rcoapd CPU over the middle of the measurement window.
+  sleep "$(echo "$WARMUP + $settle" | bc -l)"
+  c0=$(cpu_ticks "$PID_RC"); t0=$(date +%s.%N)
+  sleep "$(echo "$DURATION - 2 * $settle" | bc -l)"
+  c1=$(cpu_ticks "$PID_RC"); t1=$(date +%s.%N)
+  wait "$bpid"
+  local line rps p50 p99 err cpu
+  line=$(grep '^RESULT' "$out" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "ws.sh: no RESULT from the load generator for $uri: $(tail -n 3 "$out" | tr '\n' ' ')" >&2
+    echo "0 0 0 0 fail"
+    return
+  fi
+  rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")
+  p50=$(sed -E 's/.* p50_us=([0-9.]+).*/\1/' <<<"$line")
+  p99=$(sed -E 's/.* p99_us=([0-9.]+).*/\1/' <<<"$line")
+  err=$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$line")
+  cpu=$(echo "if ($rps > 0) ($c1 - $c0) / $TCK * 1000000 / ($rps * ($t1 - $t0)) else 0" | bc -l)
+  echo "$rps $p50 $p99 $cpu $err"
+}
+
+median() { sort -n -k1,1 | sed -n "$(((RUNS + 1) / 2))p"; }
+
+if [ "$USE" = bench ]; then gen="rcoap-bench ($THREADS thread(s))"; else gen="Python asyncio client (CLIENT-BOUND: compares the client more than rcoapd)"; fi
+echo "rcoapd coap+ws vs coap+tcp in one process ($MIX), 127.0.0.1"
+echo "$CONNS connections, ${DURATION}s measured after ${WARMUP}s warm-up, median of $RUNS, runs alternating tcp/ws"
+echo "load generator: $gen; $pinning"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cpu(s): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+declare -A R
+for depth in $DEPTHS; do
+  tcp=() wsr=()
+  for _ in $(seq 1 "$RUNS"); do
+    tcp+=("$(run_one "$URI_TCP" "$depth")")
+    wsr+=("$(run_one "$URI_WS" "$depth")")
+  done
+  R[tcp-$depth]=$(printf '%s\n' "${tcp[@]}" | median)
+  R[ws-$depth]=$(printf '%s\n' "${wsr[@]}" | median)
+done
+kill -0 "$PID_RC" 2>/dev/null || echo "ws.sh: rcoapd died during the run: $(cat "$TMP/rcoapd.out")"
+
+echo
+printf '| %-5s | %-34s | %-34s | %-7s |\n' depth "coap+tcp: req/s  p50/p99 us  cpu/req" \
+  "coap+ws: req/s  p50/p99 us  cpu/req" "ws/tcp"
+printf '| %-5s | %-34s | %-34s | %-7s |\n' ----- "$(printf -- '-%.0s' $(seq 34))" \
+  "$(printf -- '-%.0s' $(seq 34))" -------
+results=()
+for depth in $DEPTHS; do
+  read -r a ap50 ap99 acpu aerr <<<"${R[tcp-$depth]}"
+  read -r b bp50 bp99 bcpu berr <<<"${R[ws-$depth]}"
+  ratio=$(echo "if ($a > 0) $b / $a else 0" | bc -l)
+  printf '| %-5s | %8.0f  %7.0f/%-7.0f %5.2f us | %8.0f  %7.0f/%-7.0f %5.2f us | %5.2fx  |\n' \
+    "$depth" "$a" "$ap50" "$ap99" "$acpu" "$b" "$bp50" "$bp99" "$bcpu" "$ratio"
+  [ "$aerr" = 0 ] || echo "  coap+tcp depth $depth: errors=$aerr"
+  [ "$berr" = 0 ] || echo "  coap+ws depth $depth: errors=$berr"
+  verdict=""
+  [ "$depth" = 16 ] && verdict=" target_0.8=$(echo "$ratio >= 0.8" | bc -l | sed 's/1/met/;s/0/missed/')"
+  # rcoapd CPU per request does not depend on how fast the client is:
+  # tcp/ws of it is the server-side cost ratio (1.0: WS costs nothing).
+  cratio=$(echo "if ($bcpu > 0) $acpu / $bcpu else 0" | bc -l)
+  echo "  depth $depth: rcoapd CPU per request tcp/ws = $(printf '%.2f' "$cratio")"
+  results+=("RESULT ws depth=$depth conns=$CONNS loadgen=$USE tcp_rps=$a ws_rps=$b ratio=$(printf '%.2f' "$ratio") tcp_cpu_us=$(printf '%.2f' "$acpu") ws_cpu_us=$(printf '%.2f' "$bcpu") cpu_ratio=$(printf '%.2f' "$cratio")$verdict")
+done
+echo
+printf '%s\n' "${results[@]}"
