@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,6 +535,10 @@ int main(int argc, char **argv) {
     }
   }
 
+  /* A write to a connection the server has just closed must come back as
+   * EPIPE (exit 3 with a reason), not kill us with SIGPIPE: libuv writes
+   * with write(2), which raises it. */
+  signal(SIGPIPE, SIG_IGN);
   uv_loop_t loop;
   uv_loop_init(&loop);
   rc_context_opts co = {0};
