@@ -258,6 +258,13 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
       plen = b->plen;
     }
   } else {
+    if (b->o.block_szx && (b->code == RC_GET || b->code == RC_FETCH) &&
+        !b->manual) {
+      /* Early negotiation (RFC 7959 §2.4): ask for small blocks from the
+       * start. */
+      rc_block blk = {0, 0, xcli_szx(x, b)};
+      rc__xx_add_block(&ex, RC_OPT_BLOCK2, &blk);
+    }
     if (b->has_src) {
       src = &b->src;
       plen = (size_t)b->src.size;

@@ -1,0 +1,778 @@
+/*
+ * Block-wise transfer (RFC 7959, BERT RFC 8323 §6) and observe (RFC 7641)
+ * in the exchange layer, with no sockets: two real sessions back to back
+ * in memory. Either side can be "raw" (its messages recorded instead of
+ * handed to its exchange) to check the exact wire behaviour against the
+ * RFC 8323 figures "GET with BERT blocks" and "PUT with BERT blocks".
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcoap/exchange.h"
+
+#define MAXREC 64
+#define BODY_MAX (4u * 1024u * 1024u)
+
+typedef struct rec {
+  uint8_t code;
+  int has_b1, has_b2, has_obs, has_size1, has_size2, has_etag, has_tag;
+  rc_block b1, b2;
+  uint32_t obs, size1, size2;
+  uint8_t etag[8];
+  size_t etag_len;
+  uint8_t token[8];
+  size_t token_len;
+  size_t payload_len;
+  char path[32];
+} rec;
+
+typedef struct peer {
+  rc_session *s;
+  rc_exchange *x;
+  struct pair *pair;
+  int raw;
+  rec recs[MAXREC];
+  int nrec;
+  /* server behaviour */
+  size_t body_len;       /* GET answers this many pattern bytes */
+  uint8_t *got;          /* last whole upload seen by on_request */
+  size_t got_len;
+  int got_streamed;
+  int requests;
+  int body_starts;
+  uint64_t limit;        /* on_body_start sets it when non-zero */
+  int use_sink;
+  size_t sunk;
+  int sink_ends;
+  rc_err sink_status;
+  /* observe */
+  uint8_t obs_token[8];
+  size_t obs_token_len;
+  uint64_t obs_key;
+  int obs_regs, obs_deregs;
+  int pattern_shift;
+} peer;
+
+typedef struct pair {
+  peer a, b;
+  rc_time now;
+} pair;
+
+typedef struct result {
+  int calls;
+  rc_err status;
+  uint8_t code;
+  uint8_t *body;
+  size_t len;
+  int has_obs;
+} result;
+
+static uint8_t pat(size_t i, int shift) { return (uint8_t)((i * 7 + shift) % 251); }
+
+static void record(rec *r, const rc_msg *m) {
+  rc_opt_iter it;
+  rc_opt o;
+  memset(r, 0, sizeof *r);
+  r->code = m->code;
+  r->token_len = m->token_len < 8 ? m->token_len : 8;
+  memcpy(r->token, m->token, r->token_len);
+  r->payload_len = m->payload_len;
+  rc_opt_iter_init(&it, m);
+  size_t pn = 0;
+  while (rc_opt_next(&it, &o)) {
+    uint32_t v = 0;
+    switch (o.num) {
+    case RC_OPT_BLOCK1:
+      r->has_b1 = rc_block_decode(o.val, o.len, &r->b1) == RC_OK;
+      break;
+    case RC_OPT_BLOCK2:
+      r->has_b2 = rc_block_decode(o.val, o.len, &r->b2) == RC_OK;
+      break;
+    case RC_OPT_OBSERVE:
+      rc_opt_uint(&o, &v);
+      r->has_obs = 1;
+      r->obs = v;
+      break;
+    case RC_OPT_SIZE1:
+      rc_opt_uint(&o, &v);
+      r->has_size1 = 1;
+      r->size1 = v;
+      break;
+    case RC_OPT_SIZE2:
+      rc_opt_uint(&o, &v);
+      r->has_size2 = 1;
+      r->size2 = v;
+      break;
+    case RC_OPT_ETAG:
+      r->has_etag = 1;
+      r->etag_len = o.len <= 8 ? o.len : 8;
+      memcpy(r->etag, o.val, r->etag_len);
+      break;
+    case RC_OPT_REQUEST_TAG:
+      r->has_tag = 1;
+      break;
+    case RC_OPT_URI_PATH:
+      pn += (size_t)snprintf(r->path + pn, sizeof r->path - pn, "/%.*s",
+                             (int)o.len, (const char *)o.val);
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+static int on_message(void *user, const rc_msg *m) {
+  peer *p = user;
+  if (p->raw) {
+    assert_true(p->nrec < MAXREC);
+    record(&p->recs[p->nrec++], m);
+    return 0;
+  }
+  return rc_exchange_on_message(p->x, m, p->pair->now) == RC_OK ? 0 : -1;
+}
+
+static rc_err sink_write(void *arg, uint64_t off, const uint8_t *d, size_t n,
+                         uint64_t total) {
+  peer *p = arg;
+  (void)total;
+  assert_int_equal(off, p->sunk);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(d[i], pat(off + i, 0));
+  p->sunk += n;
+  return RC_OK;
+}
+
+static void sink_end(void *arg, rc_err status) {
+  peer *p = arg;
+  p->sink_ends++;
+  p->sink_status = status;
+}
+
+static void on_body_start(void *user, rc_exchange *x, rc_xreq *req) {
+  peer *p = user;
+  (void)x;
+  p->body_starts++;
+  if (p->limit)
+    assert_int_equal(rc_xreq_body_limit(req, p->limit), RC_OK);
+  if (p->use_sink) {
+    rc_body_sink s = {sink_write, sink_end, p};
+    assert_int_equal(rc_xreq_body_sink(req, &s), RC_OK);
+  }
+}
+
+static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
+  peer *p = user;
+  (void)x;
+  p->requests++;
+  const rc_msg *m = rc_xreq_msg(req);
+  rec r;
+  record(&r, m);
+  if (m->code == RC_GET) {
+    int obs = rc_xreq_observe(req);
+    if (obs == 0) {
+      size_t tl;
+      const uint8_t *t = rc_xreq_token(req, &tl);
+      memcpy(p->obs_token, t, tl);
+      p->obs_token_len = tl;
+      p->obs_key = rc_xreq_key(req);
+      p->obs_regs++;
+      rc_xreq_set_observe(req, 5);
+    } else if (obs == 1) {
+      p->obs_deregs++;
+    }
+    uint8_t *body = malloc(p->body_len + 1);
+    for (size_t i = 0; i < p->body_len; i++)
+      body[i] = pat(i, p->pattern_shift);
+    rc_outmsg resp = {RC_CONTENT, NULL, 0, body, p->body_len};
+    assert_int_equal(rc_exchange_respond(req, &resp), RC_OK);
+    free(body);
+    return;
+  }
+  free(p->got);
+  p->got = NULL;
+  p->got_len = m->payload_len;
+  p->got_streamed = rc_xreq_body_streamed(req);
+  if (m->payload_len) {
+    p->got = malloc(m->payload_len);
+    memcpy(p->got, m->payload, m->payload_len);
+  }
+  rc_outmsg resp = {RC_CHANGED, NULL, 0, NULL, 0};
+  assert_int_equal(rc_exchange_respond(req, &resp), RC_OK);
+}
+
+static void on_response(void *arg, rc_err status, const rc_msg *resp) {
+  result *r = arg;
+  r->calls++;
+  r->status = status;
+  if (resp) {
+    r->code = resp->code;
+    rc_opt o;
+    r->has_obs = rc_msg_find_opt(resp, RC_OPT_OBSERVE, &o);
+    free(r->body);
+    r->body = malloc(resp->payload_len + 1);
+    if (resp->payload_len)
+      memcpy(r->body, resp->payload, resp->payload_len);
+    r->len = resp->payload_len;
+  }
+}
+
+static int pump_one(peer *from, peer *to, rc_time now) {
+  const uint8_t *d;
+  size_t len;
+  int moved = 0;
+  while (rc_session_pending(from->s, &d, &len) == RC_OK) {
+    uint8_t *copy = malloc(len);
+    memcpy(copy, d, len);
+    assert_int_equal(rc_session_consume(from->s, len), RC_OK);
+    rc_session_recv(to->s, copy, len, now);
+    free(copy);
+    moved = 1;
+  }
+  return moved;
+}
+
+static void pump(pair *p) {
+  for (int i = 0; i < 10000; i++) {
+    int m = pump_one(&p->a, &p->b, p->now) | pump_one(&p->b, &p->a, p->now);
+    if (!m)
+      return;
+  }
+  fail_msg("pump did not settle");
+}
+
+static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed,
+                      int block_wise) {
+  rc_session_config cfg;
+  rc_session_config_default(&cfg, RC_FRAMING_TCP, role);
+  cfg.block_wise = (uint8_t)block_wise;
+  rc_session_callbacks cb = {0};
+  cb.on_message = on_message;
+  memset(p, 0, sizeof *p);
+  p->pair = pr;
+  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
+  rc_exchange_callbacks xcb = {.on_request = on_request,
+                               .on_body_start = on_body_start};
+  uint8_t s[16];
+  memset(s, seed, sizeof s);
+  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, NULL),
+                   RC_OK);
+}
+
+static pair *pair_new(int bw_a, int bw_b) {
+  pair *p = calloc(1, sizeof *p);
+  p->now = 1000;
+  peer_init(p, &p->a, RC_SESSION_CLIENT, 1, bw_a);
+  peer_init(p, &p->b, RC_SESSION_SERVER, 2, bw_b);
+  pump(p);
+  return p;
+}
+
+static int setup(void **state) {
+  *state = pair_new(1, 1);
+  return 0;
+}
+
+static int setup_nobert(void **state) {
+  *state = pair_new(0, 0);
+  return 0;
+}
+
+static int teardown(void **state) {
+  pair *p = *state;
+  rc_exchange_del(p->a.x);
+  rc_exchange_del(p->b.x);
+  rc_session_del(p->a.s);
+  rc_session_del(p->b.s);
+  free(p->a.got);
+  free(p->b.got);
+  free(p);
+  return 0;
+}
+
+static void set_bert_max(peer *p, uint32_t bytes) {
+  rc_exchange_block_config c;
+  rc_exchange_block_config_default(&c);
+  c.bert_max = bytes;
+  assert_int_equal(rc_exchange_set_block_config(p->x, &c), RC_OK);
+}
+
+/* Sends a raw request from peer p with a path and an optional block
+ * option (num 0 = none when opt == 0). */
+static void raw_request(peer *p, uint8_t code, const char *path, uint16_t bopt,
+                        const rc_block *b, const uint8_t *payload,
+                        size_t plen, const uint8_t *token) {
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s, &e, code, token, 8, plen + 64),
+                   RC_OK);
+  rc_enc_opt(&e, RC_OPT_URI_PATH, path, strlen(path));
+  if (bopt) {
+    uint8_t v[3];
+    size_t n = rc_block_encode(b, v);
+    rc_enc_opt(&e, bopt, v, n);
+  }
+  rc_enc_payload(&e, payload, plen);
+  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+}
+
+/* RFC 8323 Figure 10 ("GET with BERT blocks"), server side: a 12903-byte
+ * body; the client asks for 2:3/0/BERT and 2:8/0/BERT as in the figure.
+ * With 5120 bytes per BERT message the server answers 2:3/1/BERT(5120)
+ * and 2:8/0/BERT(4711), exactly the figure's later responses. */
+static void test_bert_get_server_vector(void **state) {
+  pair *p = *state;
+  p->a.raw = 1;
+  p->b.body_len = 3072 + 5120 + 4711;
+  set_bert_max(&p->b, 5120);
+  const uint8_t tok[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  raw_request(&p->a, RC_GET, "status", 0, NULL, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->a.nrec, 1);
+  rec *r = &p->a.recs[0];
+  assert_int_equal(r->code, RC_CONTENT);
+  assert_true(r->has_b2);
+  assert_int_equal(r->b2.num, 0);
+  assert_int_equal(r->b2.more, 1);
+  assert_int_equal(r->b2.szx, 7);
+  assert_int_equal(r->payload_len, 5120); /* a multiple of 1024 */
+  assert_true(r->has_size2);
+  assert_int_equal(r->size2, 12903);
+  assert_true(r->has_etag);
+  rc_block b3 = {3, 0, 7};
+  raw_request(&p->a, RC_GET, "status", RC_OPT_BLOCK2, &b3, NULL, 0, tok);
+  pump(p);
+  r = &p->a.recs[1];
+  assert_int_equal(r->b2.num, 3);
+  assert_int_equal(r->b2.more, 1);
+  assert_int_equal(r->b2.szx, 7);
+  assert_int_equal(r->payload_len, 5120);
+  assert_false(r->has_size2);
+  assert_memory_equal(r->etag, p->a.recs[0].etag, 8);
+  rc_block b8 = {8, 0, 7};
+  raw_request(&p->a, RC_GET, "status", RC_OPT_BLOCK2, &b8, NULL, 0, tok);
+  pump(p);
+  r = &p->a.recs[2];
+  assert_int_equal(r->b2.num, 8);
+  assert_int_equal(r->b2.more, 0);
+  assert_int_equal(r->b2.szx, 7);
+  assert_int_equal(r->payload_len, 4711);
+  /* The handler ran once; the later blocks came from the cache. */
+  assert_int_equal(p->b.requests, 1);
+  /* Beyond the end: 4.02. */
+  rc_block b20 = {20, 0, 7};
+  raw_request(&p->a, RC_GET, "status", RC_OPT_BLOCK2, &b20, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->a.recs[3].code, RC_BAD_OPTION);
+}
+
+/* Figure 10, client side: a raw server answers exactly as in the figure
+ * (3072, 5120, 4711 bytes); the client asks for 2:3/0/BERT then
+ * 2:8/0/BERT and delivers the 12903 bytes whole. */
+static void test_bert_get_client_vector(void **state) {
+  pair *p = *state;
+  p->b.raw = 1;
+  rc_opt o = {RC_OPT_URI_PATH, 6, (const uint8_t *)"status"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(p->b.nrec, 1);
+  assert_false(p->b.recs[0].has_b2);
+  static const size_t sizes[3] = {3072, 5120, 4711};
+  static const uint32_t nums[3] = {0, 3, 8};
+  size_t off = 0;
+  uint8_t *body = malloc(12903);
+  for (size_t i = 0; i < 12903; i++)
+    body[i] = pat(i, 0);
+  for (int step = 0; step < 3; step++) {
+    rec *q = &p->b.recs[step];
+    if (step > 0) {
+      assert_true(q->has_b2);
+      assert_int_equal(q->b2.num, nums[step]);
+      assert_int_equal(q->b2.more, 0);
+      assert_int_equal(q->b2.szx, 7);
+    }
+    rc_enc e;
+    assert_int_equal(rc_session_msg_begin(p->b.s, &e, RC_CONTENT, q->token,
+                                          q->token_len, sizes[step] + 32),
+                     RC_OK);
+    rc_block b = {nums[step], step < 2, 7};
+    uint8_t v[3];
+    rc_enc_opt(&e, RC_OPT_BLOCK2, v, rc_block_encode(&b, v));
+    rc_enc_payload(&e, body + off, sizes[step]);
+    assert_int_equal(rc_session_msg_end(p->b.s, &e), RC_OK);
+    off += sizes[step];
+    pump(p);
+  }
+  assert_int_equal(p->b.nrec, 3);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.len, 12903);
+  assert_memory_equal(res.body, body, 12903);
+  free(body);
+  free(res.body);
+}
+
+/* RFC 8323 Figure 11 ("PUT with BERT blocks"), server side: 1:0/1/BERT
+ * (8192), 1:8/1/BERT (16384), 1:24/0/BERT (5683) are answered 2.31
+ * 1:0/1/BERT, 2.31 1:8/1/BERT, 2.04 1:24/0/BERT; the handler sees the
+ * 30259 bytes once. */
+static void test_bert_put_server_vector(void **state) {
+  pair *p = *state;
+  p->a.raw = 1;
+  size_t total = 8192 + 16384 + 5683;
+  uint8_t *body = malloc(total);
+  for (size_t i = 0; i < total; i++)
+    body[i] = pat(i, 0);
+  const uint8_t tok[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+  rc_block b0 = {0, 1, 7}, b8 = {8, 1, 7}, b24 = {24, 0, 7};
+  raw_request(&p->a, RC_PUT, "options", RC_OPT_BLOCK1, &b0, body, 8192, tok);
+  pump(p);
+  raw_request(&p->a, RC_PUT, "options", RC_OPT_BLOCK1, &b8, body + 8192,
+              16384, tok);
+  pump(p);
+  raw_request(&p->a, RC_PUT, "options", RC_OPT_BLOCK1, &b24, body + 24576,
+              5683, tok);
+  pump(p);
+  assert_int_equal(p->a.nrec, 3);
+  static const uint32_t nums[3] = {0, 8, 24};
+  for (int i = 0; i < 3; i++) {
+    rec *r = &p->a.recs[i];
+    assert_int_equal(r->code, i < 2 ? RC_CONTINUE : RC_CHANGED);
+    assert_true(r->has_b1);
+    assert_int_equal(r->b1.num, nums[i]);
+    assert_int_equal(r->b1.more, i < 2);
+    assert_int_equal(r->b1.szx, 7);
+  }
+  assert_int_equal(p->b.requests, 1);
+  assert_int_equal(p->b.body_starts, 1);
+  assert_int_equal(p->b.got_len, total);
+  assert_memory_equal(p->b.got, body, total);
+  free(body);
+}
+
+/* Figure 11, client side: a 30259-byte PUT in BERT blocks of 8192 bytes
+ * (bert_max) carries Block1 0/1/BERT, 8/1/BERT, 16/1/BERT, 24/0/BERT,
+ * Size1 on the first block and one Request-Tag throughout. */
+static void test_bert_put_client(void **state) {
+  pair *p = *state;
+  set_bert_max(&p->a, 8192);
+  size_t total = 8192 + 16384 + 5683;
+  uint8_t *body = malloc(total);
+  for (size_t i = 0; i < total; i++)
+    body[i] = pat(i, 0);
+  rc_opt o = {RC_OPT_URI_PATH, 7, (const uint8_t *)"options"};
+  rc_outmsg req = {RC_PUT, &o, 1, body, total};
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.code, RC_CHANGED);
+  assert_int_equal(p->b.got_len, total);
+  assert_memory_equal(p->b.got, body, total);
+  assert_int_equal(p->b.requests, 1);
+  free(body);
+  free(res.body);
+}
+
+/* Without BERT (no Block-Wise-Transfer in either CSM, peer MMS 8 MiB):
+ * a body over the 1 MiB per-message bound goes in 1024-byte Block2 and
+ * Block1 blocks; the client reassembles both ways. */
+static void test_plain_blocks_both_ways(void **state) {
+  pair *p = *state;
+  p->b.body_len = 1024 * 1024 + 5000;
+  rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"big"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.len, p->b.body_len);
+  for (size_t i = 0; i < res.len; i++)
+    if (res.body[i] != pat(i, 0))
+      fail_msg("byte %zu differs", i);
+  assert_int_equal(p->b.requests, 1); /* the rest came from the cache */
+  /* Upload the same in Block1 (szx 6). */
+  rc_outmsg put = {RC_PUT, &o, 1, res.body, res.len};
+  result r2 = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &put, NULL, p->now,
+                                          on_response, &r2, NULL),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(r2.status, RC_OK);
+  assert_int_equal(r2.code, RC_CHANGED);
+  assert_int_equal(p->b.got_len, res.len);
+  assert_memory_equal(p->b.got, res.body, res.len);
+  free(res.body);
+  free(r2.body);
+}
+
+/* A client asking for small blocks (SZX 2, 64 bytes) gets them, the
+ * server's cache serving each; a streaming sink gets the bytes in order. */
+static void test_small_blocks_into_sink(void **state) {
+  pair *p = *state;
+  p->b.body_len = 1000;
+  rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"big"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  rc_exchange_req_opts xo = {0};
+  rc_body_sink s = {sink_write, sink_end, &p->a};
+  xo.sink = &s;
+  xo.block_szx = 2 + 1;
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, &xo, p->now,
+                                          on_response, &res, NULL),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.len, 0); /* the body went to the sink */
+  assert_int_equal(p->a.sunk, 1000);
+  assert_int_equal(p->a.sink_ends, 1);
+  assert_int_equal(p->a.sink_status, RC_OK);
+  assert_int_equal(p->b.requests, 1); /* 15 more blocks from the cache */
+  free(res.body);
+}
+
+/* 4.08 for a block out of order, 4.13 with Size1 over the limit. */
+static void test_block1_errors(void **state) {
+  pair *p = *state;
+  p->a.raw = 1;
+  p->b.limit = 2048;
+  uint8_t buf[1024];
+  memset(buf, 1, sizeof buf);
+  const uint8_t tok[8] = {7};
+  rc_block b0 = {0, 1, 6}, b2 = {2, 1, 6}, b1 = {1, 1, 6}, b3 = {3, 0, 6};
+  raw_request(&p->a, RC_PUT, "up", RC_OPT_BLOCK1, &b0, buf, 1024, tok);
+  raw_request(&p->a, RC_PUT, "up", RC_OPT_BLOCK1, &b2, buf, 1024, tok);
+  pump(p);
+  assert_int_equal(p->a.nrec, 2);
+  assert_int_equal(p->a.recs[0].code, RC_CONTINUE);
+  assert_int_equal(p->a.recs[1].code, RC_REQUEST_ENTITY_INCOMPLETE);
+  /* Start again and run over the 2048-byte limit. */
+  raw_request(&p->a, RC_PUT, "up", RC_OPT_BLOCK1, &b0, buf, 1024, tok);
+  raw_request(&p->a, RC_PUT, "up", RC_OPT_BLOCK1, &b1, buf, 1024, tok);
+  b2.more = 1;
+  raw_request(&p->a, RC_PUT, "up", RC_OPT_BLOCK1, &b2, buf, 1024, tok);
+  pump(p);
+  assert_int_equal(p->a.nrec, 5);
+  assert_int_equal(p->a.recs[3].code, RC_CONTINUE);
+  assert_int_equal(p->a.recs[4].code, RC_REQUEST_ENTITY_TOO_LARGE);
+  assert_true(p->a.recs[4].has_size1);
+  assert_int_equal(p->a.recs[4].size1, 2048);
+  /* A continuation after the refusal has nothing to continue: 4.08. */
+  raw_request(&p->a, RC_PUT, "up", RC_OPT_BLOCK1, &b3, buf, 10, tok);
+  pump(p);
+  assert_int_equal(p->a.recs[5].code, RC_REQUEST_ENTITY_INCOMPLETE);
+  assert_int_equal(p->b.requests, 0);
+}
+
+/* A streamed upload: the sink gets every byte in order, the handler a
+ * last-block message with no payload. */
+static void test_block1_sink(void **state) {
+  pair *p = *state;
+  p->b.use_sink = 1;
+  set_bert_max(&p->a, 4096);
+  size_t total = 50000;
+  uint8_t *body = malloc(total);
+  for (size_t i = 0; i < total; i++)
+    body[i] = pat(i, 0);
+  rc_opt o = {RC_OPT_URI_PATH, 2, (const uint8_t *)"up"};
+  rc_outmsg req = {RC_POST, &o, 1, body, total};
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.code, RC_CHANGED);
+  assert_int_equal(p->b.sunk, total);
+  assert_int_equal(p->b.sink_ends, 1);
+  assert_int_equal(p->b.sink_status, RC_OK);
+  assert_int_equal(p->b.got_len, 0);
+  assert_true(p->b.got_streamed);
+  free(body);
+  free(res.body);
+}
+
+/* Three block-wise transfers on one connection at once (two downloads of
+ * different resources, one upload) stay apart. */
+static void test_three_concurrent(void **state) {
+  pair *p = *state;
+  set_bert_max(&p->a, 2048);
+  set_bert_max(&p->b, 2048);
+  p->b.body_len = 30000;
+  rc_opt o1 = {RC_OPT_URI_PATH, 1, (const uint8_t *)"x"};
+  rc_opt o2 = {RC_OPT_URI_PATH, 1, (const uint8_t *)"y"};
+  rc_opt o3 = {RC_OPT_URI_PATH, 1, (const uint8_t *)"z"};
+  uint8_t *up = malloc(20000);
+  for (size_t i = 0; i < 20000; i++)
+    up[i] = pat(i, 0);
+  rc_outmsg r1 = {RC_GET, &o1, 1, NULL, 0};
+  rc_outmsg r2 = {RC_GET, &o2, 1, NULL, 0};
+  rc_outmsg r3 = {RC_PUT, &o3, 1, up, 20000};
+  result a = {0}, b = {0}, c = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &r1, NULL, p->now,
+                                          on_response, &a, NULL), RC_OK);
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &r2, NULL, p->now,
+                                          on_response, &b, NULL), RC_OK);
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &r3, NULL, p->now,
+                                          on_response, &c, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(a.calls, 1);
+  assert_int_equal(b.calls, 1);
+  assert_int_equal(c.calls, 1);
+  assert_int_equal(a.len, 30000);
+  assert_int_equal(b.len, 30000);
+  for (size_t i = 0; i < 30000; i++)
+    assert_true(a.body[i] == pat(i, 0) && b.body[i] == pat(i, 0));
+  assert_int_equal(c.code, RC_CHANGED);
+  assert_int_equal(p->b.got_len, 20000);
+  assert_memory_equal(p->b.got, up, 20000);
+  assert_int_equal(p->b.requests, 3); /* one handler call per transfer */
+  free(up);
+  free(a.body);
+  free(b.body);
+  free(c.body);
+}
+
+/* The representation changes between blocks (the cache expired and the
+ * handler renders something else): the client stops with
+ * RC_ERR_BLOCK_CHANGED. */
+static void test_etag_change(void **state) {
+  pair *p = *state;
+  set_bert_max(&p->b, 1024);
+  p->b.body_len = 5000;
+  rc_opt o = {RC_OPT_URI_PATH, 1, (const uint8_t *)"c"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL), RC_OK);
+  /* Move only the request and the first answer. */
+  pump_one(&p->a, &p->b, p->now);
+  pump_one(&p->b, &p->a, p->now); /* first block arrives; next asked */
+  rc_exchange_handle_expiry(p->b.x, p->now + RC_EXCHANGE_BLOCK_TTL_MS + 1);
+  p->b.pattern_shift = 1;
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_ERR_BLOCK_CHANGED);
+  free(res.body);
+}
+
+/* Observe at the exchange: registration answer carries Observe, a
+ * notification reaches the same callback, a large notification is
+ * completed with requests without Observe, and cancelling sends the
+ * deregistering GET with Observe=1 on the same token. */
+static void test_observe(void **state) {
+  pair *p = *state;
+  p->b.body_len = 10;
+  rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"obs"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  rc_exchange_req_opts xo = {0};
+  xo.observe = 1;
+  result res = {0};
+  uint64_t id;
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, &xo, p->now,
+                                          on_response, &res, &id), RC_OK);
+  pump(p);
+  assert_int_equal(p->b.obs_regs, 1);
+  assert_int_equal(res.calls, 1);
+  assert_true(res.has_obs);
+  assert_int_equal(res.len, 10);
+  /* No timeout for a registered observation. */
+  assert_int_equal(rc_exchange_expiry(p->a.x), RC_TIME_NEVER);
+  uint8_t small[4] = {1, 2, 3, 4};
+  rc_outmsg n1 = {RC_CONTENT, NULL, 0, small, 4};
+  assert_int_equal(rc_exchange_notify(p->b.x, p->b.obs_token,
+                                      p->b.obs_token_len, p->b.obs_key, 6,
+                                      &n1), RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 2);
+  assert_int_equal(res.len, 4);
+  assert_true(res.has_obs);
+  /* A notification larger than one BERT message: first block in the
+   * notification, the rest fetched without Observe, delivered whole. */
+  set_bert_max(&p->b, 2048);
+  size_t big = 7000;
+  uint8_t *body = malloc(big);
+  for (size_t i = 0; i < big; i++)
+    body[i] = pat(i, 0);
+  p->b.body_len = big; /* what GET renders for the follow-ups */
+  rc_outmsg n2 = {RC_CONTENT, NULL, 0, body, big};
+  int before = p->b.obs_regs;
+  assert_int_equal(rc_exchange_notify(p->b.x, p->b.obs_token,
+                                      p->b.obs_token_len, p->b.obs_key, 7,
+                                      &n2), RC_OK);
+  pump(p);
+  assert_int_equal(p->b.obs_regs, before); /* follow-ups without Observe */
+  assert_int_equal(res.calls, 3);
+  assert_int_equal(res.len, big);
+  assert_memory_equal(res.body, body, big);
+  assert_true(res.has_obs);
+  free(body);
+  /* Cancel: GET Observe=1 with the same token; no further callback. */
+  assert_int_equal(rc_exchange_cancel_observe(p->a.x, id, p->now), RC_OK);
+  pump(p);
+  assert_int_equal(p->b.obs_deregs, 1);
+  assert_int_equal(res.calls, 3);
+  assert_int_equal(rc_exchange_outstanding(p->a.x), 0);
+  free(res.body);
+}
+
+/* Captures: a handler's answer copied, not sent, buffers reused. */
+static void test_capture(void **state) {
+  pair *p = *state;
+  rc_xcapture *c;
+  assert_int_equal(rc_xcapture_new(&c, NULL), RC_OK);
+  p->b.body_len = 3;
+  rc_msg m;
+  memset(&m, 0, sizeof m);
+  m.code = RC_GET;
+  rc_xreq *r = rc_xcapture_begin(c, p->b.x, &m);
+  assert_int_equal(rc_xreq_defer(r), RC_ERR_STATE);
+  on_request(&p->b, p->b.x, r);
+  const rc_outmsg *out = rc_xcapture_result(c);
+  assert_non_null(out);
+  assert_int_equal(out->code, RC_CONTENT);
+  assert_int_equal(out->payload_len, 3);
+  const uint8_t *d;
+  size_t len;
+  assert_int_equal(rc_session_pending(p->b.s, &d, &len), RC_ERR_NEED_MORE);
+  rc_xcapture_free(c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_bert_get_server_vector, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_bert_get_client_vector, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_bert_put_server_vector, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_bert_put_client, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_plain_blocks_both_ways,
+                                      setup_nobert, teardown),
+      cmocka_unit_test_setup_teardown(test_small_blocks_into_sink, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_block1_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_block1_sink, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_three_concurrent, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_etag_change, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_observe, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_capture, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
