@@ -1,20 +1,26 @@
 /*
- * rcoap-bench: a CoAP-over-TCP load generator built so that it is not the
- * bottleneck. Each worker thread runs one epoll loop over its share of the
+ * rcoap-bench: a CoAP load generator for RFC 8323 transports (coap+tcp,
+ * coaps+tcp, coap+ws, coaps+ws) built so that it is not the bottleneck.
+ * Each worker thread runs one epoll loop over its share of the
  * connections; every connection speaks RFC 8323 through the library's
  * sans-I/O rc_session (CSM first, tokens, Ping/Pong answered), keeps
  * --depth requests outstanding, reads everything the socket has in one big
  * read, answers all completed responses with new requests, and writes them
- * in one send(). Latency is taken per request on the monotonic clock into a
- * fixed log-linear histogram (no allocation per request). Connections are
- * opened at a bounded rate with a bounded number still waiting for the
- * server's CSM, so servers with a tiny listen backlog (libcoap: 5) are not
- * flooded. --idle opens connections, does the CSM exchange and one request
- * each, then holds them open (for memory measurements).
- *
- * Transports: coap+tcp. The per-connection byte path (conn_flush and
- * conn_on_readable) is the one place a TLS or WebSocket filter chain
- * (transport_filter.h) would be inserted for coaps+tcp and coap+ws.
+ * in one send(). TLS and WebSockets are the library's sans-I/O filters
+ * (transport_filter.h) composed as src/transport/conn.c does it:
+ * socket -> [tls] -> [ws] -> session. All ciphertext of a read is
+ * decrypted and unframed in one rc_filter_recv(); all requests produced
+ * by it go down in one batch (the ws filter corked: one down() into the
+ * TLS filter, one SSL_write) into a per-connection output buffer that is
+ * written with one send(). Latency is taken per request on the monotonic
+ * clock into a fixed log-linear histogram (no allocation per request).
+ * Connections are opened at a bounded rate with a bounded number still
+ * waiting for the server's CSM, so servers with a tiny listen backlog
+ * (libcoap: 5) are not flooded. --idle opens connections, does the CSM
+ * exchange and one request each, then holds them open (for memory
+ * measurements). --handshakes measures connection set-up: each connection
+ * connects, runs the TLS and/or WebSocket handshakes and the CSM exchange,
+ * sends one request, closes on the answer and starts over.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -37,6 +43,8 @@
 #include "rcoap/codec_option.h"
 #include "rcoap/codec_uri.h"
 #include "rcoap/session.h"
+#include "rcoap/transport_tls.h"
+#include "rcoap/transport_ws.h"
 #include "rcoap/version.h"
 
 #define MAX_MIX 16
@@ -55,6 +63,15 @@
 #define BENCH_MAX_MSG (64u * 1024u)
 /* How often outstanding requests are checked for timeouts. */
 #define SCAN_INTERVAL_NS 100000000ull
+/* Filtered transports: ciphertext/frames queued per connection before the
+ * session's output is left in the session (back-pressure). */
+#define OUT_HIGH (256u * 1024u)
+/* First size of a connection's filter output buffer (it grows by doubling
+ * and is kept for the whole run: no allocation per request). */
+#define OUT_INITIAL 4096u
+/* Bound on session messages moved into the filters in one flush round
+ * (a WS session hands out one message per rc_session_pending()). */
+#define FEED_MAX (2u * DEPTH_MAX + 64u)
 
 typedef struct mix_entry {
   uint8_t code;
@@ -70,6 +87,14 @@ typedef struct bench_cfg {
   char uri[512];
   struct sockaddr_storage addr;
   socklen_t addr_len;
+  int use_tls, use_ws; /* coaps+tcp: tls; coap+ws: ws; coaps+ws: both */
+  char host[RC_URI_HOST_MAX + 1]; /* URI host: SNI, certificate, WS Host */
+  uint16_t port;
+  const char *cafile;
+  int insecure;
+  const char *psk_id, *psk_key;
+  int resume;     /* --resume: TLS session resumption allowed */
+  int handshakes; /* --handshakes: connect, handshake, CSM, one GET, close */
   unsigned conns, depth, threads;
   double duration_s, warmup_s;
   uint64_t count; /* 0: run for duration_s */
@@ -86,6 +111,7 @@ typedef struct bench_cfg {
   unsigned n_sched;
 } bench_cfg;
 
+/* C_WAIT_CSM also covers the TLS / WebSocket handshakes (chain_open 0). */
 enum { C_NEW = 0, C_CONNECTING, C_WAIT_CSM, C_OPEN, C_DONE };
 
 typedef struct slot {
@@ -110,6 +136,16 @@ typedef struct bconn {
   slot *slots;
   int idle_answered;
   int released; /* the server sent Release (RFC 8323 §5.5) */
+  int cycle_done; /* --handshakes: the one request was answered */
+  /* Filter chain (NULL for coap+tcp): tls at the bottom, ws on top. */
+  rc_filter *tls, *ws;
+  int chain_open; /* the top filter reported EV_OPEN */
+  int chain_dead; /* a filter reported EV_ERROR or EV_CLOSED */
+  /* Bytes for the socket from the bottom filter; out[out_off..out_len)
+   * is still to be written. Owned by the connection, kept until the end
+   * of the run. */
+  uint8_t *out;
+  size_t out_len, out_off, out_cap;
 } bconn;
 
 typedef struct worker {
@@ -138,6 +174,12 @@ typedef struct worker {
   hist h;
   uint8_t rbuf[READ_BUF];
   uint64_t idle_answered;
+  uint64_t t_read;  /* when the current read returned (ns): arrival time */
+  rc_tls_ctx *tls;  /* this thread's client context (session cache) */
+  uint64_t cycles;  /* --handshakes: cycles completed inside the window */
+  /* this thread's CPU time at the window's start and end (ns) */
+  uint64_t cpu_start, cpu_end;
+  int cpu_started, cpu_ended;
   pthread_t th;
 } worker;
 
@@ -155,6 +197,12 @@ static uint64_t now_ns(void) {
 }
 
 static rc_time ms_of(uint64_t ns) { return ns / 1000000ull; }
+
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* ------------------------------------------------------------------ */
 /* request mix                                                         */
@@ -332,7 +380,7 @@ static int conn_on_message(void *user, const rc_msg *m) {
     return 0;
   }
   slot *sl = &c->slots[si];
-  uint64_t t = now_ns();
+  uint64_t t = w->t_read; /* every response of one read arrived together */
   sl->used = 0;
   sl->gen++;
   c->free_slots[c->nfree++] = (uint16_t)si;
@@ -344,8 +392,11 @@ static int conn_on_message(void *user, const rc_msg *m) {
     c->idle_answered = 1;
     __atomic_fetch_add(&w->idle_answered, 1, __ATOMIC_RELAXED);
   }
-  int in_window = t >= w->win_start && t < w->win_end &&
-                  sl->sent_ns >= w->win_start;
+  /* --handshakes: the sample is the whole cycle, from connect() on. */
+  uint64_t from = w->cfg->handshakes ? c->started_ns : sl->sent_ns;
+  if (w->cfg->handshakes)
+    c->cycle_done = 1;
+  int in_window = t >= w->win_start && t < w->win_end && from >= w->win_start;
   if (!in_window)
     return 0;
   unsigned cls = RC_CODE_CLASS(m->code);
@@ -353,7 +404,9 @@ static int conn_on_message(void *user, const rc_msg *m) {
     w->ok++;
   else
     w->status_err[cls & 7]++;
-  hist_add(&w->h, t - sl->sent_ns);
+  if (w->cfg->handshakes)
+    w->cycles++;
+  hist_add(&w->h, t - from);
   return 0;
 }
 
@@ -398,9 +451,10 @@ static void conn_set_out(bconn *c, int on) {
   c->epollout = on;
 }
 
-/* Writes what the session has queued: normally one send() for every
- * message produced since the last read. Returns 0 or -1 (conn failed). */
-static int conn_flush(bconn *c) {
+/* Plain TCP: writes what the session has queued, normally one send() for
+ * every message produced since the last read. Returns 0 or -1 (conn
+ * failed). */
+static int conn_flush_plain(bconn *c) {
   for (int guard = 0; guard < 64; guard++) {
     const uint8_t *p;
     size_t len;
@@ -425,6 +479,108 @@ static int conn_flush(bconn *c) {
     }
   }
   return 0;
+}
+
+/* Filters: appends bytes for the socket to c->out (the bottom filter's
+ * down()). The buffer grows by doubling and is never shrunk during the
+ * run. Returns RC_OK or RC_ERR_NOMEM. */
+static rc_err conn_out_append(bconn *c, const uint8_t *d, size_t n) {
+  if (n == 0)
+    return RC_OK;
+  if (c->out_off > 0 && c->out_cap - c->out_len < n) {
+    memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+    c->out_len -= c->out_off;
+    c->out_off = 0;
+  }
+  if (c->out_cap - c->out_len < n) {
+    size_t cap = c->out_cap ? c->out_cap : OUT_INITIAL;
+    while (cap - c->out_len < n) {
+      if (cap > SIZE_MAX / 2)
+        return RC_ERR_NOMEM;
+      cap *= 2;
+    }
+    uint8_t *nb = realloc(c->out, cap);
+    if (nb == NULL)
+      return RC_ERR_NOMEM;
+    c->out = nb;
+    c->out_cap = cap;
+  }
+  memcpy(c->out + c->out_len, d, n);
+  c->out_len += n;
+  return RC_OK;
+}
+
+/* Filters: writes c->out[out_off..out_len) with send(). Returns 1 when
+ * everything went, 0 when the kernel took only part (EPOLLOUT armed), -1
+ * on a socket error. */
+static int conn_write_out(bconn *c) {
+  while (c->out_off < c->out_len) {
+    ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+                     MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        conn_set_out(c, 1);
+        return 0;
+      }
+      if (errno == EINTR)
+        continue;
+      return -1;
+    }
+    c->out_off += (size_t)n;
+  }
+  c->out_off = c->out_len = 0;
+  return 1;
+}
+
+/* Filters: moves the session's queued messages through the chain in one
+ * batch (the ws filter corked, so its frames reach the TLS filter in one
+ * down() and one SSL_write; a coaps+tcp session hands out its contiguous
+ * run of messages at once), then writes the result with one send().
+ * Returns 0 or -1 (conn failed). */
+static int conn_flush_chain(bconn *c) {
+  rc_filter *top = c->ws != NULL ? c->ws : c->tls;
+  int flags = c->ws != NULL ? RC_FILTER_MSG_END : 0;
+  for (int round = 0; round < 64; round++) {
+    int more = 0;
+    if (c->chain_open && !c->chain_dead && c->s != NULL) {
+      const uint8_t *p;
+      size_t n;
+      if (c->ws != NULL)
+        rc_ws_cork(c->ws);
+      for (unsigned k = 0;; k++) {
+        if (k == FEED_MAX || c->out_len - c->out_off >= OUT_HIGH) {
+          more = 1;
+          break;
+        }
+        if (rc_session_pending(c->s, &p, &n) != RC_OK)
+          break;
+        if (rc_filter_send(top, p, n, flags) != RC_OK) {
+          c->chain_dead = 1;
+          break;
+        }
+        rc_session_consume(c->s, n);
+      }
+      if (c->ws != NULL && !c->chain_dead && rc_ws_uncork(c->ws) != RC_OK)
+        c->chain_dead = 1;
+    }
+    int r = conn_write_out(c);
+    if (r < 0)
+      return -1;
+    if (r == 0)
+      return c->chain_dead ? -1 : 0;
+    if (!more || c->chain_dead)
+      break;
+  }
+  if (c->out_off == c->out_len)
+    conn_set_out(c, 0);
+  return c->chain_dead ? -1 : 0;
+}
+
+/* Writes what is queued for this connection. Returns 0 or -1 (failed). */
+static int conn_flush(bconn *c) {
+  if (c->tls == NULL && c->ws == NULL)
+    return conn_flush_plain(c);
+  return conn_flush_chain(c);
 }
 
 /* Fills every free slot with a new request (up to the quota). */
@@ -470,16 +626,31 @@ static void conn_fill(bconn *c) {
   }
 }
 
+/* Closes the socket and frees the session and the filters; the output
+ * buffer stays for the next cycle (conn_destroy frees it). */
 static void conn_close(bconn *c) {
   if (c->fd >= 0) {
     epoll_ctl(c->w->ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     c->fd = -1;
   }
+  rc_filter_destroy(c->ws);
+  c->ws = NULL;
+  rc_filter_destroy(c->tls);
+  c->tls = NULL;
   if (c->s) {
     rc_session_del(c->s);
     c->s = NULL;
   }
+  c->out_len = c->out_off = 0;
+  c->chain_open = c->chain_dead = 0;
+}
+
+static void conn_destroy(bconn *c) {
+  conn_close(c);
+  free(c->out);
+  c->out = NULL;
+  c->out_cap = 0;
 }
 
 /* A connection broke (or never came up). Its outstanding requests are
@@ -504,6 +675,20 @@ static void conn_fail(bconn *c, int counted) {
 
 static int conn_start(bconn *c, const bench_cfg *cfg, uint64_t t) {
   c->started_ns = t;
+  c->released = 0;
+  c->cycle_done = 0;
+  c->idle_answered = 0;
+  /* A restarted connection (--handshakes) forgets the requests the old
+   * one left unanswered: their slots are free again. */
+  unsigned depth = cfg->idle ? 1 : cfg->depth;
+  c->nfree = 0;
+  for (unsigned s = depth; s-- > 0;) {
+    if (c->slots[s].used) {
+      c->slots[s].used = 0;
+      c->slots[s].gen++;
+    }
+    c->free_slots[c->nfree++] = (uint16_t)s;
+  }
   c->fd = socket(cfg->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                  0);
   if (c->fd < 0)
@@ -522,25 +707,139 @@ static int conn_start(bconn *c, const bench_cfg *cfg, uint64_t t) {
   return 0;
 }
 
+/* ---- the filter chain's sinks (as src/transport/conn.c wires them) ---- */
+
+/* Plaintext (tls) or one whole message (ws) for the session. */
+static rc_err conn_to_session(bconn *c, const uint8_t *d, size_t n) {
+  if (c->s == NULL || rc_session_get_state(c->s) == RC_SESSION_CLOSED)
+    return RC_OK;
+  rc_err err = rc_session_recv(c->s, d, n, ms_of(c->w->t_read));
+  return err == RC_ERR_CLOSED ? RC_OK : err;
+}
+
+static void conn_filter_event(bconn *c, int is_ws, rc_filter_event ev) {
+  if (ev == RC_FILTER_EV_OPEN) {
+    if (!is_ws && c->ws != NULL) {
+      /* TLS is up: the WebSocket upgrade goes inside it. */
+      if (rc_ws_client_start(c->ws) != RC_OK)
+        c->chain_dead = 1;
+      return;
+    }
+    c->chain_open = 1; /* the session's CSM goes at the next flush */
+    return;
+  }
+  /* EV_ERROR, or EV_CLOSED (close_notify, WS close): the run of this
+   * connection is over; what the filter queued (an alert, a close
+   * frame) is still written. */
+  c->chain_dead = 1;
+}
+
+static rc_err tls_up(void *ctx, const uint8_t *d, size_t n, int flags) {
+  bconn *c = ctx;
+  (void)flags;
+  if (c->ws != NULL)
+    return rc_filter_recv(c->ws, d, n);
+  return conn_to_session(c, d, n);
+}
+static rc_err tls_down(void *ctx, const uint8_t *d, size_t n) {
+  return conn_out_append(ctx, d, n);
+}
+static void tls_event(void *ctx, rc_filter_event ev, int arg,
+                      const char *detail) {
+  (void)arg;
+  (void)detail;
+  conn_filter_event(ctx, 0, ev);
+}
+static rc_err ws_up(void *ctx, const uint8_t *d, size_t n, int flags) {
+  (void)flags; /* always RC_FILTER_MSG_END: one whole message */
+  return conn_to_session(ctx, d, n);
+}
+static rc_err ws_down(void *ctx, const uint8_t *d, size_t n) {
+  bconn *c = ctx;
+  if (c->tls != NULL)
+    return rc_filter_send(c->tls, d, n, 0);
+  return conn_out_append(c, d, n);
+}
+static void ws_event(void *ctx, rc_filter_event ev, int arg,
+                     const char *detail) {
+  (void)arg;
+  (void)detail;
+  conn_filter_event(ctx, 1, ev);
+}
+
+/* Builds the chain for this connection and starts its handshakes: the
+ * ClientHello (tls) or the HTTP upgrade (ws) lands in c->out. Returns 0
+ * or -1. */
+static int conn_chain_new(bconn *c, uint32_t max_msg) {
+  const bench_cfg *cfg = c->w->cfg;
+  if (cfg->use_tls) {
+    rc_filter_sink sink = {tls_up, tls_down, tls_event, c};
+    if (rc_tls_filter_new(c->w->tls, cfg->host, cfg->port, &sink, &c->tls) !=
+        RC_OK)
+      return -1;
+  }
+  if (cfg->use_ws) {
+    rc_filter_sink sink = {ws_up, ws_down, ws_event, c};
+    rc_ws_config wc;
+    memset(&wc, 0, sizeof(wc));
+    wc.max_message = max_msg;
+    wc.host = cfg->host;
+    wc.port = cfg->port;
+    wc.tls = cfg->use_tls;
+    if (rc_ws_client_new(&wc, &sink, &c->ws) != RC_OK)
+      return -1;
+  }
+  rc_err err = c->tls != NULL ? rc_tls_start(c->tls) : rc_ws_client_start(c->ws);
+  return err == RC_OK && !c->chain_dead ? 0 : -1;
+}
+
 /* The TCP connect finished: create the session (our CSM is its first
- * output, RFC 8323 §3.3) and send it. */
+ * output, RFC 8323 §3.3) and the filters, and send the CSM (coap+tcp) or
+ * the first handshake bytes. */
 static int conn_connected(bconn *c, uint64_t t) {
   int err = 0;
   socklen_t el = sizeof(err);
   if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
     return -1;
+  const bench_cfg *cfg = c->w->cfg;
   rc_session_config sc;
-  rc_session_config_default(&sc, RC_FRAMING_TCP, RC_SESSION_CLIENT);
+  /* RFC 8323 §4: over WebSockets one CoAP message is one WS message, in
+   * the Len=0 form: the session runs in message mode. */
+  rc_session_config_default(&sc, cfg->use_ws ? RC_FRAMING_WS : RC_FRAMING_TCP,
+                            RC_SESSION_CLIENT);
   sc.max_msg_size = BENCH_MAX_MSG;
   sc.csm_timeout_ms = 0; /* our own connect timeout covers it */
   if (rc_session_new(&c->s, &sc, &conn_cb, c, NULL, ms_of(t)) != RC_OK)
     return -1;
   c->state = C_WAIT_CSM;
+  if ((cfg->use_tls || cfg->use_ws) && conn_chain_new(c, sc.max_msg_size) != 0)
+    return -1;
   return conn_flush(c);
+}
+
+/* --handshakes: the cycle's request was answered. Close politely (WS
+ * close frame, TLS close_notify), then connect again at once. */
+static void conn_cycle_end(bconn *c, uint64_t t) {
+  worker *w = c->w;
+  if (c->ws != NULL && !c->chain_dead)
+    (void)rc_filter_shutdown(c->ws);
+  if (c->tls != NULL && !c->chain_dead)
+    (void)rc_filter_shutdown(c->tls);
+  if (c->out_off < c->out_len)
+    (void)conn_write_out(c); /* best effort: the socket closes now */
+  if (c->state == C_OPEN)
+    w->open_now--;
+  w->in_flight -= c->outstanding;
+  c->outstanding = 0;
+  c->state = C_DONE;
+  conn_close(c);
+  if (!w->stop_sending && conn_start(c, w->cfg, t) != 0)
+    conn_fail(c, 1);
 }
 
 static void conn_on_readable(bconn *c) {
   worker *w = c->w;
+  rc_filter *bottom = c->tls != NULL ? c->tls : c->ws;
   for (int guard = 0; guard < 4; guard++) {
     ssize_t n = recv(c->fd, w->rbuf, sizeof(w->rbuf), 0);
     if (n < 0) {
@@ -552,17 +851,34 @@ static void conn_on_readable(bconn *c) {
       return;
     }
     if (n == 0) {
+      if (c->tls != NULL && !c->chain_dead)
+        (void)rc_tls_eof(c->tls);
       conn_fail(c, !w->stop_sending || c->outstanding > 0);
       return;
     }
-    rc_err err = rc_session_recv(c->s, w->rbuf, (size_t)n, ms_of(now_ns()));
-    if (err != RC_OK || rc_session_get_state(c->s) == RC_SESSION_CLOSED) {
-      conn_flush(c); /* an Abort, if the session queued one */
+    w->t_read = now_ns();
+    rc_err err;
+    if (bottom != NULL)
+      err = c->chain_dead ? RC_ERR_STATE
+                          : rc_filter_recv(bottom, w->rbuf, (size_t)n);
+    else
+      err = rc_session_recv(c->s, w->rbuf, (size_t)n, ms_of(w->t_read));
+    if (err != RC_OK || c->chain_dead ||
+        rc_session_get_state(c->s) == RC_SESSION_CLOSED) {
+      if (c->cycle_done) { /* answered, then the peer went: a cycle */
+        conn_cycle_end(c, w->t_read);
+        return;
+      }
+      conn_flush(c); /* an Abort, an alert, a close frame, if queued */
       conn_fail(c, 1);
       return;
     }
     if ((size_t)n < sizeof(w->rbuf))
       break;
+  }
+  if (c->cycle_done) {
+    conn_cycle_end(c, w->t_read);
+    return;
   }
   if (c->released && c->outstanding == 0) {
     conn_fail(c, !w->stop_sending);
@@ -625,6 +941,12 @@ static void worker_scan(worker *w, uint64_t t) {
   unsigned depth = cfg->idle ? 1 : cfg->depth;
   for (unsigned i = 0; i < w->next_connect; i++) {
     bconn *c = &w->conns[i];
+    if (cfg->handshakes && c->state == C_DONE && !w->stop_sending) {
+      /* a failed cycle starts again here, at most every scan interval */
+      if (conn_start(c, cfg, t) != 0)
+        conn_fail(c, 1);
+      continue;
+    }
     if ((c->state == C_CONNECTING || c->state == C_WAIT_CSM) &&
         t - c->started_ns > cto) {
       conn_fail(c, 1);
@@ -665,6 +987,13 @@ static void *worker_run(void *arg) {
       break;
     if (w->next_connect < w->n)
       worker_connect_more(w, t);
+    if (cfg->handshakes && w->all_open_ns == 0) {
+      /* connections never stay open: the window starts after the
+       * warm-up, counted from the first connect */
+      w->all_open_ns = t;
+      w->win_start = t + (uint64_t)(cfg->warmup_s * 1e9);
+      w->win_end = w->win_start + (uint64_t)(cfg->duration_s * 1e9);
+    }
     if (w->all_open_ns == 0 && w->next_connect == w->n && w->waiting == 0) {
       w->all_open_ns = t;
       if (!cfg->idle && !cfg->count) {
@@ -689,8 +1018,17 @@ static void *worker_run(void *arg) {
       if (w->stop_sending && (cfg->count == 0 || w->in_flight == 0 ||
                               t >= drain_end))
         break;
-      if (w->all_open_ns && w->open_now == 0)
+      if (w->all_open_ns && w->open_now == 0 && !cfg->handshakes)
         break; /* nothing connected (any more) */
+    }
+    /* this thread's own CPU time over the window: the generator's cost */
+    if (!w->cpu_started && t >= w->win_start) {
+      w->cpu_start = thread_cpu_ns();
+      w->cpu_started = 1;
+    }
+    if (w->cpu_started && !w->cpu_ended && t >= w->win_end) {
+      w->cpu_end = thread_cpu_ns();
+      w->cpu_ended = 1;
     }
     if (t >= next_scan) {
       worker_scan(w, t);
@@ -719,6 +1057,10 @@ static void *worker_run(void *arg) {
     }
   }
   w->end_ns = now_ns();
+  if (w->cpu_started && !w->cpu_ended) {
+    w->cpu_end = thread_cpu_ns();
+    w->cpu_ended = 1;
+  }
   return NULL;
 }
 
@@ -729,7 +1071,8 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: rcoap-bench [options] URI\n"
           "\n"
-          "Load generator for CoAP over TCP (RFC 8323). URI: coap+tcp://HOST:PORT\n"
+          "Load generator for CoAP over TCP, TLS and WebSockets (RFC 8323).\n"
+          "URI: coap+tcp://HOST:PORT, coaps+tcp://..., coap+ws://..., coaps+ws://...\n"
           "(a path in the URI is the default request: GET PATH; else GET /hello).\n"
           "\n"
           "options:\n"
@@ -750,11 +1093,22 @@ static void usage(FILE *f) {
           "      --idle              open the connections, CSM + one request each, then\n"
           "                          hold them idle; prints \"IDLE established=N\"\n"
           "      --hold S            with --idle: hold S seconds (default: until SIGINT)\n"
+          "      --handshakes        connection set-up rate: each connection connects,\n"
+          "                          runs the TLS/WebSocket handshakes and the CSM\n"
+          "                          exchange, sends one request, closes on the answer\n"
+          "                          and starts over (full TLS handshakes unless\n"
+          "                          --resume); latency is the whole cycle\n"
+          "      --resume            allow TLS session resumption (client cache)\n"
+          "      --cafile FILE       trust anchors for coaps (PEM); default: system store\n"
+          "      --insecure          do not verify the server's certificate\n"
+          "      --psk-identity ID --psk-key KEY  TLS pre-shared key (text)\n"
           "  -q, --quiet             only the RESULT line\n"
           "  -V, --version, -h, --help\n"
           "\n"
           "The last line is machine-readable:\n"
-          "  RESULT rps=... requests=... p50_us=... p90_us=... p99_us=... max_us=... errors=...\n");
+          "  RESULT rps=... requests=... p50_us=... p90_us=... p99_us=... max_us=... errors=...\n"
+          "  ... bench_cpu_us=... (this program's CPU time per request)\n"
+          "With --handshakes rps is handshake cycles per second.\n");
 }
 
 static int resolve(bench_cfg *cfg, const char *uri_s) {
@@ -764,15 +1118,19 @@ static int resolve(bench_cfg *cfg, const char *uri_s) {
     fprintf(stderr, "rcoap-bench: %s: %s\n", uri_s, rc_strerror(err));
     return -1;
   }
-  if (u.scheme != RC_SCHEME_COAP_TCP) {
+  if (!u.is_tcp && !u.is_ws) {
     fprintf(stderr,
-            "rcoap-bench: %s: only coap+tcp is supported so far (coaps+tcp and "
-            "coap+ws plug in at conn_flush/conn_on_readable)\n",
+            "rcoap-bench: %s: not an RFC 8323 scheme (coap+tcp, coaps+tcp, "
+            "coap+ws, coaps+ws)\n",
             rc_scheme_name(u.scheme));
     return -1;
   }
-  char host[256], port[8];
-  snprintf(host, sizeof(host), "%.*s", (int)u.host_len, u.host);
+  cfg->use_tls = u.is_secure;
+  cfg->use_ws = u.is_ws;
+  cfg->port = u.port;
+  char port[8];
+  snprintf(cfg->host, sizeof(cfg->host), "%.*s", (int)u.host_len, u.host);
+  const char *host = cfg->host;
   snprintf(port, sizeof(port), "%u", u.port);
   struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
   int gai = getaddrinfo(host, port, &hints, &res);
@@ -790,6 +1148,31 @@ static int resolve(bench_cfg *cfg, const char *uri_s) {
              u.path_len > 1 ? u.path : "/hello");
     if (mix_parse(cfg, def) != 0)
       return -1;
+  }
+  return 0;
+}
+
+/* One client TLS context per worker thread (a client context holds the
+ * session cache and belongs to one thread). Returns 0 or -1 (said why). */
+static int worker_tls_new(worker *w, const bench_cfg *cfg) {
+  rc_tls_config tc;
+  rc_tls_config_init(&tc, RC_TLS_CLIENT);
+  tc.ca_file = cfg->cafile;
+  tc.insecure = cfg->insecure;
+  if (cfg->psk_id) {
+    tc.psk_identity = (const uint8_t *)cfg->psk_id;
+    tc.psk_identity_len = strlen(cfg->psk_id);
+    tc.psk_key = (const uint8_t *)cfg->psk_key;
+    tc.psk_key_len = strlen(cfg->psk_key);
+  }
+  /* --handshakes measures full handshakes unless --resume */
+  tc.session_cache_size = cfg->resume ? 32 : 0;
+  char errbuf[256] = "";
+  rc_err err = rc_tls_ctx_new(&tc, &w->tls, errbuf, sizeof(errbuf));
+  if (err != RC_OK) {
+    fprintf(stderr, "rcoap-bench: TLS: %s\n",
+            errbuf[0] ? errbuf : rc_strerror(err));
+    return -1;
   }
   return 0;
 }
@@ -812,7 +1195,8 @@ static void fmt_us(char *buf, size_t cap, uint64_t ns) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_TIMEOUT = 256, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD };
+  enum { O_TIMEOUT = 256, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD,
+         O_HANDSHAKES, O_RESUME, O_CAFILE, O_INSECURE, O_PSK_ID, O_PSK_KEY };
   static const struct option longopts[] = {
       {"connections", required_argument, NULL, 'c'},
       {"depth", required_argument, NULL, 'p'},
@@ -827,6 +1211,12 @@ int main(int argc, char **argv) {
       {"connect-timeout", required_argument, NULL, O_CTIMEOUT},
       {"idle", no_argument, NULL, O_IDLE},
       {"hold", required_argument, NULL, O_HOLD},
+      {"handshakes", no_argument, NULL, O_HANDSHAKES},
+      {"resume", no_argument, NULL, O_RESUME},
+      {"cafile", required_argument, NULL, O_CAFILE},
+      {"insecure", no_argument, NULL, O_INSECURE},
+      {"psk-identity", required_argument, NULL, O_PSK_ID},
+      {"psk-key", required_argument, NULL, O_PSK_KEY},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
@@ -862,6 +1252,12 @@ int main(int argc, char **argv) {
       break;
     case O_IDLE: cfg.idle = 1; break;
     case O_HOLD: cfg.idle_hold_s = parse_num(optarg, "--hold"); break;
+    case O_HANDSHAKES: cfg.handshakes = 1; break;
+    case O_RESUME: cfg.resume = 1; break;
+    case O_CAFILE: cfg.cafile = optarg; break;
+    case O_INSECURE: cfg.insecure = 1; break;
+    case O_PSK_ID: cfg.psk_id = optarg; break;
+    case O_PSK_KEY: cfg.psk_key = optarg; break;
     case 'q': cfg.quiet = 1; break;
     case 'V': printf("rcoap-bench %s\n", rc_version()); return 0;
     case 'h': usage(stdout); return 0;
@@ -879,6 +1275,21 @@ int main(int argc, char **argv) {
                     "--connect-inflight and the duration must be positive\n",
             DEPTH_MAX, MAX_THREADS);
     return 2;
+  }
+  if (cfg.handshakes && (cfg.idle || cfg.count)) {
+    fprintf(stderr, "rcoap-bench: --handshakes runs for -d seconds (no -n, "
+                    "no --idle)\n");
+    return 2;
+  }
+  if (!cfg.psk_id != !cfg.psk_key) {
+    fprintf(stderr, "rcoap-bench: --psk-identity and --psk-key go together\n");
+    return 2;
+  }
+  if (cfg.handshakes) {
+    cfg.depth = 1; /* one request per cycle */
+    /* every connection reconnects at once: no pacing beyond the start */
+    if (cfg.connect_inflight < cfg.conns)
+      cfg.connect_inflight = cfg.conns;
   }
   if (cfg.threads > cfg.conns)
     cfg.threads = cfg.conns;
@@ -912,6 +1323,8 @@ int main(int argc, char **argv) {
   for (unsigned i = 0; i < cfg.threads; i++) {
     worker *w = &ws[i];
     w->cfg = &cfg;
+    if (cfg.use_tls && worker_tls_new(w, &cfg) != 0)
+      return 2;
     w->id = i;
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     w->n = cfg.conns / cfg.threads + (i < cfg.conns % cfg.threads);
@@ -983,9 +1396,9 @@ int main(int argc, char **argv) {
     for (unsigned i = 0; i < cfg.threads; i++)
       pthread_join(ws[i].th, NULL);
     for (unsigned i = 0; i < cfg.conns; i++)
-      conn_close(&conns[i]);
+      conn_destroy(&conns[i]);
     for (unsigned i = 0; i < cfg.threads; i++)
-      close(ws[i].ep);
+      close(ws[i].ep), rc_tls_ctx_free(ws[i].tls);
     free(frees);
     free(slots);
     free(conns);
@@ -1005,7 +1418,7 @@ int main(int argc, char **argv) {
   static hist total;
   hist_reset(&total);
   uint64_t ok = 0, st[8] = {0}, timeouts = 0, late = 0, conn_err = 0;
-  uint64_t released = 0;
+  uint64_t released = 0, cpu_ns = 0;
   uint64_t opened = 0, first = UINT64_MAX, last = 0;
   double window = 0;
   for (unsigned i = 0; i < cfg.threads; i++) {
@@ -1019,6 +1432,8 @@ int main(int argc, char **argv) {
     conn_err += w->conn_err;
     released += w->released;
     opened += w->open_count;
+    if (w->cpu_ended && w->cpu_end > w->cpu_start)
+      cpu_ns += w->cpu_end - w->cpu_start;
     if (w->first_ns && w->first_ns < first)
       first = w->first_ns;
     if (w->last_ns > last)
@@ -1047,6 +1462,9 @@ int main(int argc, char **argv) {
   uint64_t p50 = hist_quantile(&total, 0.5), p90 = hist_quantile(&total, 0.9),
            p99 = hist_quantile(&total, 0.99),
            p999 = hist_quantile(&total, 0.999);
+  /* the generator's own CPU time per request (per cycle: --handshakes) */
+  double cpu_us = done > 0 ? (double)cpu_ns / 1e3 / (double)done : 0;
+  double cpu_share = window > 0 ? (double)cpu_ns / 1e9 / window : 0;
   if (!cfg.quiet) {
     char a[32], b[32], c[32], d[32], e[32];
     fmt_us(a, sizeof(a), p50);
@@ -1054,10 +1472,22 @@ int main(int argc, char **argv) {
     fmt_us(c, sizeof(c), p99);
     fmt_us(d, sizeof(d), p999);
     fmt_us(e, sizeof(e), total.max);
-    printf("connections: %llu open of %u\n", (unsigned long long)opened,
-           cfg.conns);
-    printf("requests:    %llu in %.2f s = %.0f req/s\n",
-           (unsigned long long)done, window, rps);
+    if (cfg.handshakes) {
+      printf("connections: %llu opened over the run by %u parallel "
+             "connection(s)\n", (unsigned long long)opened, cfg.conns);
+      printf("cycles:      %llu in %.2f s = %.0f per second (connect, %s%sCSM, "
+             "one request, close)\n",
+             (unsigned long long)done, window, rps,
+             cfg.use_tls ? (cfg.resume ? "TLS (resumption allowed), "
+                                       : "full TLS handshake, ")
+                         : "",
+             cfg.use_ws ? "WebSocket upgrade, " : "");
+    } else {
+      printf("connections: %llu open of %u\n", (unsigned long long)opened,
+             cfg.conns);
+      printf("requests:    %llu in %.2f s = %.0f req/s\n",
+             (unsigned long long)done, window, rps);
+    }
     printf("responses:   2.xx %llu, 4.xx %llu, 5.xx %llu, other %llu\n",
            (unsigned long long)ok, (unsigned long long)st[4],
            (unsigned long long)st[5],
@@ -1067,22 +1497,29 @@ int main(int argc, char **argv) {
            "server %llu\n",
            (unsigned long long)errors, (unsigned long long)status_errs,
            (unsigned long long)timeouts, (unsigned long long)conn_err,
-           (unsigned long long)(cfg.conns - opened), (unsigned long long)late,
+           (unsigned long long)(cfg.handshakes || opened >= cfg.conns
+                                    ? 0 : cfg.conns - opened),
+           (unsigned long long)late,
            (unsigned long long)released);
-    printf("latency:     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n", a, b, c,
-           d, e);
+    printf("latency:     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s%s\n", a, b,
+           c, d, e, cfg.handshakes ? " (whole cycle)" : "");
+    printf("generator:   %.2f us CPU per %s (%.0f %% of one core over the "
+           "window, %u thread(s))\n",
+           cpu_us, cfg.handshakes ? "cycle" : "request", cpu_share * 100,
+           cfg.threads);
   }
   printf("RESULT rps=%.0f requests=%llu p50_us=%.1f p90_us=%.1f p99_us=%.1f "
          "p999_us=%.1f max_us=%.1f errors=%llu timeouts=%llu conn_errors=%llu "
-         "status_errors=%llu\n",
+         "status_errors=%llu bench_cpu_us=%.3f\n",
          rps, (unsigned long long)done, (double)p50 / 1e3, (double)p90 / 1e3,
          (double)p99 / 1e3, (double)p999 / 1e3, (double)total.max / 1e3,
          (unsigned long long)errors, (unsigned long long)timeouts,
-         (unsigned long long)conn_err, (unsigned long long)status_errs);
+         (unsigned long long)conn_err, (unsigned long long)status_errs,
+         cpu_us);
   for (unsigned i = 0; i < cfg.conns; i++)
-    conn_close(&conns[i]);
+    conn_destroy(&conns[i]);
   for (unsigned i = 0; i < cfg.threads; i++)
-    close(ws[i].ep);
+    close(ws[i].ep), rc_tls_ctx_free(ws[i].tls);
   free(frees);
   free(slots);
   free(conns);
