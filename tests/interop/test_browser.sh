@@ -98,6 +98,7 @@ browser() {
   rc_expect "$out" "PUT /store/browser-test -> 2.0" "$name: PUT /store/browser-test from the page"
   rc_expect "$out" "GET /store/browser-test -> 2.05" "$name: GET of what the page stored"
   rc_expect "$out" "discovery -> " "$name: discovery from the page"
+  rc_expect "$out" "Ping -> Pong in " "$name: Ping button gets rcoapd's Pong"
   rc_expect "$out" "temperature " "$name: live temperature shown"
   if [ -s "$shot" ] && [ "$(head -c 8 "$shot" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then
     rc_pass "$name: screenshot saved to $shot"

@@ -114,6 +114,14 @@ export async function runBrowserTest(baseUrl, screenshotPath, { dark = false, wi
     await waitResponse(page);
     check((await page.textContent('#resp-code')).startsWith('2.05'), 'clicking /hello did not GET it');
 
+    // The Ping button: a 7.02 Ping answered by a 7.03 Pong (RFC 8323 §5.4).
+    await page.click('#ping');
+    await page.waitForFunction(() => / ms$/.test(document.querySelector('#ping-rtt').textContent.trim()))
+      .catch(async () => {
+        throw new Failure(`Ping got no Pong: "${await page.textContent('#ping-rtt')}"`);
+      });
+    step(`Ping -> Pong in ${(await page.textContent('#ping-rtt')).trim()}`);
+
     await page.waitForFunction(() => /^-?\d+(\.\d+)?$/.test(document.querySelector('#temp').textContent.trim()));
     // Give the live value a moment so the screenshot shows a few points.
     await page.waitForFunction(() => document.querySelector('#spark-line').getAttribute('d').split('L').length >= 3,
