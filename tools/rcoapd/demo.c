@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/evp.h>
+
 #include "demo.h"
 #include "rcoap/version.h"
 #include "store.h"
@@ -27,6 +29,10 @@ struct demo {
   char *large;
   char hello[64];
   size_t hello_len;
+  rc_resource *temp_res;    /* observable: notified when the value changes */
+  char temp_last[32];
+  char sink_digest[80];     /* of the streamed upload that just ended */
+  uint64_t sink_bytes;
 };
 
 /* The greeting is the benchmark's resource: it is built once, so that a
@@ -209,6 +215,87 @@ static void on_tick(uv_timer_t *t) {
   d->ticks++;
   /* A slow drift plus a little noise around 21 degrees. */
   d->temp = 21.0 + 1.5 * sin(d->ticks / 30.0) + (rand() % 21 - 10) / 100.0;
+  char now[32];
+  snprintf(now, sizeof now, "%.2f", d->temp);
+  if (strcmp(now, d->temp_last)) {
+    memcpy(d->temp_last, now, sizeof now);
+    rc_resource_notify(d->temp_res); /* RFC 7641: observers get the change */
+  }
+}
+
+/* /sink: PUT or POST any body (streamed in Block1, never held); answers
+ * 2.04 with "SHA256HEX BYTES" so clients can check what arrived. */
+typedef struct sink_state {
+  demo *d;
+  EVP_MD_CTX *md;
+  uint64_t bytes;
+} sink_state;
+
+static void sink_hex(EVP_MD_CTX *md, char *out, size_t cap) {
+  unsigned char h[EVP_MAX_MD_SIZE];
+  unsigned int hl = 0;
+  EVP_DigestFinal_ex(md, h, &hl);
+  size_t n = 0;
+  for (unsigned i = 0; i < hl && n + 3 <= cap; i++)
+    n += (size_t)snprintf(out + n, cap - n, "%02x", h[i]);
+}
+
+static rc_err sink_write(void *arg, uint64_t off, const uint8_t *data,
+                         size_t len, uint64_t total) {
+  sink_state *st = arg;
+  (void)off;
+  (void)total;
+  EVP_DigestUpdate(st->md, data, len);
+  st->bytes += len;
+  return RC_OK;
+}
+
+static void sink_end(void *arg, rc_err status) {
+  sink_state *st = arg;
+  if (status == RC_OK) {
+    sink_hex(st->md, st->d->sink_digest, sizeof st->d->sink_digest);
+    st->d->sink_bytes = st->bytes;
+  }
+  EVP_MD_CTX_free(st->md);
+  free(st);
+}
+
+static void on_sink_body(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                         void *user) {
+  (void)ctx;
+  (void)res;
+  sink_state *st = calloc(1, sizeof *st);
+  if (!st || !(st->md = EVP_MD_CTX_new()) ||
+      !EVP_DigestInit_ex(st->md, EVP_sha256(), NULL)) {
+    if (st)
+      EVP_MD_CTX_free(st->md);
+    free(st);
+    rc_respond(req, RC_SERVICE_UNAVAILABLE, -1, NULL, 0);
+    return;
+  }
+  st->d = user;
+  rc_body_sink sk = {sink_write, sink_end, st};
+  rc_xreq_body_sink(req, &sk);
+}
+
+static void on_sink(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                    void *user) {
+  (void)ctx;
+  (void)res;
+  demo *d = user;
+  char body[120];
+  if (!rc_xreq_body_streamed(req)) {
+    const rc_msg *m = rc_xreq_msg(req);
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+    EVP_DigestUpdate(md, m->payload, m->payload_len);
+    sink_hex(md, d->sink_digest, sizeof d->sink_digest);
+    EVP_MD_CTX_free(md);
+    d->sink_bytes = m->payload_len;
+  }
+  int n = snprintf(body, sizeof body, "%s %llu", d->sink_digest,
+                   (unsigned long long)d->sink_bytes);
+  rc_respond(req, RC_CHANGED, RC_CF_TEXT_PLAIN, body, (size_t)n);
 }
 
 static void timer_closed(uv_handle_t *h) { free(h); }
@@ -287,7 +374,16 @@ rc_err demo_start(rc_context *ctx, demo **out) {
       (err = rc_resource_attr(r, "title", "Temperature (C)", 1)) ||
       (err = rc_resource_attr(r, "rt", "temperature-c", 1)) ||
       (err = rc_resource_attr(r, "if", "sensor", 1)) ||
-      (err = rc_resource_attr(r, "ct", "0", 0)))
+      (err = rc_resource_attr(r, "ct", "0", 0)) ||
+      (err = rc_resource_set_observable(r)))
+    goto fail;
+  d->temp_res = r;
+  snprintf(d->temp_last, sizeof d->temp_last, "%.2f", d->temp);
+  if ((err = add(ctx, "/sink", 0, d, NULL, on_sink, on_sink, NULL, &r)) ||
+      (err = rc_resource_on_body(r, on_sink_body)) ||
+      (err = rc_resource_body_limit(r, UINT64_MAX)) ||
+      (err = rc_resource_attr(r, "title",
+                              "PUT/POST any body: answers its SHA-256", 1)))
     goto fail;
   if ((err = add(ctx, "/slow", 0, d, on_slow, NULL, NULL, NULL, &r)) ||
       (err = rc_resource_attr(r, "title", "Answers after ?ms=N", 1)))

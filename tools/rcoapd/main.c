@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "demo.h"
+#include "serve_dir.h"
 #include "options.h"
 #include "tls_setup.h"
 #include "rcoap/app.h"
@@ -182,6 +183,10 @@ int main(int argc, char **argv) {
     co.on_trace = on_trace;
   if (rc_context_new(&d.ctx, &co) != RC_OK || demo_start(d.ctx, &d.demo)) {
     fprintf(stderr, "rcoapd: cannot start: out of memory\n");
+    return 1;
+  }
+  if (o.serve_dir && serve_dir_start(d.ctx, o.serve_dir) != RC_OK) {
+    fprintf(stderr, "rcoapd: cannot serve %s\n", o.serve_dir);
     return 1;
   }
   for (size_t i = 0; i < nspecs; i++)

@@ -42,6 +42,8 @@ static void usage(FILE *f) {
     "      --no-tickets             no TLS session tickets (no resumption)\n"
     "WebSockets (coap+ws, coaps+ws):\n"
     "      --web-root DIR           static files for plain HTTP GETs\n"
+    "      --serve-dir DIR          serve DIR read-only as /files/... (CoAP,\n"
+    "                               block-wise, streamed from disk)\n"
     "      --origin ORIGIN          allowed browser Origin (repeatable;\n"
     "                   default: any)\n"
     "other:\n"
@@ -53,7 +55,7 @@ static void usage(FILE *f) {
 
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
-  O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB, O_ORIGIN, O_HS_TIMEOUT, O_IDLE
+  O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB, O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR
 };
 
 int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
@@ -69,6 +71,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"no-tickets", no_argument, NULL, O_NO_TICKETS},
       {"state-dir", required_argument, NULL, O_STATE},
       {"web-root", required_argument, NULL, O_WEB},
+      {"serve-dir", required_argument, NULL, O_SERVE_DIR},
       {"origin", required_argument, NULL, O_ORIGIN},
       {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
       {"idle-timeout", required_argument, NULL, O_IDLE},
@@ -123,6 +126,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_PSK_KEY:
       o->psk_key = optarg;
+      break;
+    case O_SERVE_DIR:
+      o->serve_dir = optarg;
       break;
     case O_NO_ALPN:
       o->allow_no_alpn = 1;

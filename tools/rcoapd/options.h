@@ -24,6 +24,7 @@ typedef struct rcoapd_opts {
   int no_tickets;
   const char *state_dir;   /* demo certificate lives here */
   const char *web_root;
+  const char *serve_dir;   /* --serve-dir: read-only folder under /files */
   const char *origins[OPT_MAX_ORIGINS];
   size_t norigins;
   unsigned handshake_timeout_ms;

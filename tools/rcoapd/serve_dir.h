@@ -1,0 +1,16 @@
+/*
+ * rcoapd --serve-dir DIR: a folder served read-only under /files.
+ */
+#ifndef RCOAPD_SERVE_DIR_H
+#define RCOAPD_SERVE_DIR_H
+
+#include "rcoap/app.h"
+
+/* Mount point of the served folder. */
+#define SERVE_DIR_PREFIX "/files"
+
+/* Registers /files (prefix) serving dir. Returns 0, RC_ERR_NOT_FOUND
+ * (dir cannot be opened) or the resource errors. */
+rc_err serve_dir_start(rc_context *ctx, const char *dir);
+
+#endif
