@@ -39,6 +39,7 @@ struct xblk {
   uint8_t uploading;      /* Block1 transfer under way */
   uint8_t up_bert;
   uint8_t up_szx;
+  uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
   uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
   uint64_t up_off;        /* bytes acknowledged */
   size_t up_last;         /* bytes in the block in flight */
@@ -211,11 +212,11 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
   if (b->uploading) {
     uint8_t szx;
     size_t chunk = xcli_chunk(x, b, &szx);
-    if (!b->up_bert && szx == RC_BLOCK_SZX_BERT) {
-      szx = b->up_szx; /* keep the size the server agreed to */
-      chunk = rc_block_size(szx);
-    } else if (szx != RC_BLOCK_SZX_BERT && b->up_szx < szx) {
-      szx = b->up_szx;
+    /* BERT may start once the peer's CSM offered it (blocks stay 1024-byte
+     * units, so NUM carries on), unless the server asked for smaller
+     * blocks (RFC 7959 §2.3: the client then uses the server's size). */
+    if (b->up_szx_limit < 7 && szx > b->up_szx_limit) {
+      szx = b->up_szx_limit;
       chunk = rc_block_size(szx);
     }
     uint8_t more;
@@ -356,6 +357,7 @@ static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
     b->uploading = 1;
     b->up_bert = szx == RC_BLOCK_SZX_BERT;
     b->up_szx = szx;
+    b->up_szx_limit = 7;
     uint32_t t = ++x->next_tag ^ (uint32_t)x->rng;
     memcpy(b->tag, &t, sizeof b->tag);
   }
@@ -485,12 +487,8 @@ void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
           rc_block_decode(opt.val, opt.len, &blk) == RC_OK) {
         /* The server may ask for smaller blocks (RFC 7959 §2.3); BERT
          * ends when it answers with SZX < 7. */
-        if (blk.szx != RC_BLOCK_SZX_BERT) {
-          b->up_bert = 0;
-          b->o.no_bert = 1;
-          if (blk.szx < b->up_szx || b->up_szx == RC_BLOCK_SZX_BERT)
-            b->up_szx = blk.szx;
-        }
+        if (blk.szx < b->up_szx && blk.szx < b->up_szx_limit)
+          b->up_szx_limit = blk.szx;
       }
       b->up_off += b->up_last;
       xcli_progress(b, 1, b->up_off, b->up_total);

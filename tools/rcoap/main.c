@@ -20,6 +20,7 @@
 #include "rcoap/codec_link.h"
 #include "rcoap/codec_print.h"
 #include "rcoap/version.h"
+#include "transfer.h"
 
 /* Exit statuses. */
 enum {
@@ -35,7 +36,6 @@ enum {
 };
 
 #define MAX_USER_OPTS 32
-#define MAX_FILE_BODY (64u * 1024u * 1024u)
 
 typedef struct cli {
   int verbose;
@@ -44,13 +44,18 @@ typedef struct cli {
   int status;
   int done;
   rc_context *ctx;
+  xfer xf;        /* -o FILE streamed, -d @FILE, progress (transfer.c) */
+  int streamed;
 } cli;
 
 static void usage(FILE *f) {
   fprintf(f,
           "usage: rcoap [options] [METHOD] URI\n"
           "\n"
-          "METHOD is get (default), post, put, delete, fetch, patch or ipatch.\n"
+          "METHOD is get (default), post, put, delete, fetch, patch or ipatch;\n"
+          "observe prints each notification (--count N, --duration S).\n"
+          "-d @FILE streams FILE in Block1; a progress bar goes to stderr\n"
+          "when it is a terminal.\n"
           "URI schemes: coap+tcp://, coaps+tcp://, coap+ws://, coaps+ws:// "
           "(coap+wss://).\n"
           "\n"
@@ -60,7 +65,9 @@ static void usage(FILE *f) {
           "  -A, --accept F         Accept option (name or number)\n"
           "  -O, --option NUM,VAL   any option (repeatable); VAL by the option's\n"
           "                         format: number, text, or 0xHEX for opaque\n"
-          "  -o, --output FILE      write the response body to FILE\n"
+          "  -o, --output FILE      write the response body to FILE as it\n"
+          "                         arrives (block-wise: bounded memory)\n"
+          "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
           "  -i, --include          print the response code and options first\n"
           "  -v, --verbose          show every message both ways on stderr,\n"
           "                         signaling included\n"
@@ -131,51 +138,6 @@ static int parse_cf(const char *s) {
   if (*s && !*end && !errno && v >= 0 && v <= 65535)
     return (int)v;
   return rc_content_format_by_name(s);
-}
-
-static int read_file(const char *path, uint8_t **out, size_t *len) {
-  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-  if (!f) {
-    fprintf(stderr, "rcoap: cannot read %s: %s\n", path, strerror(errno));
-    return -1;
-  }
-  size_t cap = 4096, n = 0;
-  uint8_t *b = malloc(cap);
-  while (b) {
-    size_t r = fread(b + n, 1, cap - n, f);
-    n += r;
-    if (r == 0)
-      break;
-    if (n == cap) {
-      if (cap >= MAX_FILE_BODY) {
-        fprintf(stderr, "rcoap: %s is larger than %u bytes\n", path,
-                MAX_FILE_BODY);
-        free(b);
-        b = NULL;
-        break;
-      }
-      uint8_t *nb = realloc(b, cap * 2);
-      if (!nb) {
-        free(b);
-        b = NULL;
-        break;
-      }
-      b = nb;
-      cap *= 2;
-    }
-  }
-  int bad = ferror(f);
-  if (f != stdin)
-    fclose(f);
-  if (!b || bad) {
-    free(b);
-    if (bad)
-      fprintf(stderr, "rcoap: error reading %s\n", path);
-    return -1;
-  }
-  *out = b;
-  *len = n;
-  return 0;
 }
 
 static int hexval(int c) {
@@ -317,11 +279,17 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
               rc_code_name(resp->code));
     }
     FILE *out = stdout;
-    if (c->output && !(out = fopen(c->output, "wb"))) {
+    xfer_progress_end(&c->xf);
+    if (c->streamed) {
+      /* The body went to the file block by block (transfer.c). */
+      if (xfer_finish(&c->xf) != 0)
+        c->status = EX_LOCAL;
+      out = NULL;
+    } else if (c->output && !(out = fopen(c->output, "wb"))) {
       fprintf(stderr, "rcoap: cannot write %s: %s\n", c->output,
               strerror(errno));
       c->status = EX_LOCAL;
-    } else if (resp->payload_len) {
+    } else if (out && resp->payload_len) {
       if (rc_msg_content_format(resp) == RC_CF_LINK_FORMAT && !c->output)
         write_links(out, resp);
       else {
@@ -347,7 +315,10 @@ enum {
   OPT_KEY,
   OPT_PSK_ID,
   OPT_PSK_KEY,
-  OPT_NO_ALPN
+  OPT_NO_ALPN,
+  OPT_NO_BERT,
+  OPT_COUNT,
+  OPT_DURATION
 };
 
 int main(int argc, char **argv) {
@@ -367,6 +338,9 @@ int main(int argc, char **argv) {
       {"psk-identity", required_argument, NULL, OPT_PSK_ID},
       {"psk-key", required_argument, NULL, OPT_PSK_KEY},
       {"allow-no-alpn", no_argument, NULL, OPT_NO_ALPN},
+      {"no-bert", no_argument, NULL, OPT_NO_BERT},
+      {"count", required_argument, NULL, OPT_COUNT},
+      {"duration", required_argument, NULL, OPT_DURATION},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -379,7 +353,9 @@ int main(int argc, char **argv) {
   size_t n_user = 0;
   const char *cafile = NULL, *cert = NULL, *key = NULL, *psk_id = NULL,
              *psk_key = NULL;
-  int insecure = 0, allow_no_alpn = 0;
+  int insecure = 0, allow_no_alpn = 0, no_bert = 0, observe = 0;
+  long obs_count = 0;
+  double obs_duration = 0;
   int ch;
   while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivT:Vh", longopts, NULL)) !=
          -1) {
@@ -445,6 +421,15 @@ int main(int argc, char **argv) {
     case OPT_NO_ALPN:
       allow_no_alpn = 1;
       break;
+    case OPT_NO_BERT:
+      no_bert = 1;
+      break;
+    case OPT_COUNT:
+      obs_count = atol(optarg);
+      break;
+    case OPT_DURATION:
+      obs_duration = atof(optarg);
+      break;
     case 'V':
       printf("rcoap %s\n", rc_version());
       return EX_OK;
@@ -460,6 +445,10 @@ int main(int argc, char **argv) {
   const char *uri;
   if (argc - optind == 2) {
     method = rc_method_from_name(argv[optind]);
+    if (!strcmp(argv[optind], "observe")) {
+      observe = 1;
+      method = RC_GET;
+    }
     if (method < 0) {
       fprintf(stderr, "rcoap: unknown method '%s'\n", argv[optind]);
       return EX_USAGE;
@@ -474,9 +463,13 @@ int main(int argc, char **argv) {
 
   uint8_t *body = NULL;
   size_t body_len = 0;
+  rc_body_source src;
+  int use_src = 0;
   if (data && data[0] == '@') {
-    if (read_file(data + 1, &body, &body_len) != 0)
+    /* Streamed: read block by block as the exchange sends it. */
+    if (xfer_source(&c.xf, data + 1, &src) != 0)
       return EX_LOCAL;
+    use_src = 1;
   } else if (data) {
     body_len = strlen(data);
     body = malloc(body_len + 1);
@@ -543,6 +536,14 @@ int main(int argc, char **argv) {
   uv_loop_init(&loop);
   rc_context_opts co = {0};
   co.loop = &loop;
+  rc_session_config scfg;
+  if (no_bert) {
+    /* Do not offer Block-Wise-Transfer in our CSM: the server then uses
+     * 1024-byte blocks, not BERT (RFC 8323 §5.3.2). */
+    rc_session_config_default(&scfg, RC_FRAMING_TCP, RC_SESSION_CLIENT);
+    scfg.block_wise = 0;
+    co.session = &scfg;
+  }
   co.on_log = on_log;
   /* Without -v only the final outcome is printed (by on_response). */
   co.log_level = c.verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;
@@ -561,6 +562,31 @@ int main(int argc, char **argv) {
   ro.payload = body;
   ro.payload_len = body_len;
   ro.timeout_ms = (uint32_t)(timeout_s * 1000);
+  ro.no_bert = (uint8_t)no_bert;
+  if (use_src)
+    ro.body = &src;
+  rc_body_sink sink;
+  if (c.output) {
+    xfer_sink(&c.xf, c.output, &sink);
+    ro.sink = &sink;
+    c.streamed = 1;
+  }
+  c.xf.tty = isatty(STDERR_FILENO);
+  ro.on_progress = xfer_progress;
+  ro.progress_arg = &c.xf;
+  if (observe) {
+    ro.timeout_ms = 0;
+    int st = rcoap_observe(c.ctx, uri, &ro, obs_count, obs_duration);
+    rc_context_free(c.ctx);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    if (tls)
+      rc_tls_ctx_free(tls);
+    for (size_t i = 0; i < n_user; i++)
+      free(opt_store[i]);
+    free(body);
+    return st;
+  }
   rc_err err = rc_request(c.ctx, (uint8_t)method, uri, &ro, on_response, &c);
   if (err) {
     fprintf(stderr, "rcoap: %s: %s\n", uri, rc_strerror(err));
