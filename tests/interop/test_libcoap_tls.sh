@@ -126,8 +126,10 @@ rc_expect "$OUT" "4.04" "coap-client GET after DELETE: 4.04"
 lc -R "$PKI/rogue-ca.crt" "coaps+tcp://localhost:$PC/hello"
 rc_expect "$OUT" "ERR  cannot send CoAP pdu" "coap-client with another CA: refused"
 rc_expect_not "$OUT" "Hello" "coap-client with another CA: no body"
-rc_expect "$(log_of C)" "the peer rejected our certificate: unknown CA" \
-  "rcoapd log: libcoap rejected our certificate"
+# (under valgrind rcoapd may read libcoap's reset before its alert)
+[ "${RCOAP_VALGRIND:-0}" = 1 ] ||
+  rc_expect "$(log_of C)" "the peer rejected our certificate: unknown CA" \
+    "rcoapd log: libcoap rejected our certificate"
 d_stop C
 
 # ---- libcoap client -> rcoapd, PSK ---------------------------------------------
