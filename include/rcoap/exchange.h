@@ -352,6 +352,10 @@ rc_err rc_exchange_request_ex(rc_exchange *x, const rc_outmsg *req,
                               const rc_exchange_req_opts *o, rc_time now,
                               rc_response_cb cb, void *arg, uint64_t *id);
 
+/* The peer's CSM arrived: uploads held for it (their block size depends
+ * on it) start now. The owner calls this from the session's on_csm. */
+void rc_exchange_on_csm(rc_exchange *x, rc_time now);
+
 /* Ends an observation: sends the deregistering GET (Observe=1, same token,
  * RFC 8323 §7.4 "a client MUST explicitly deregister") and forgets it; its
  * callback is not called again. Returns 0, RC_ERR_NOT_FOUND, or a session

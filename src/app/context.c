@@ -188,6 +188,14 @@ static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
   return 0;
 }
 
+/* Uploads wait for the peer's CSM to pick their block size (BERT). */
+static void peer_on_csm(void *user, rc_conn *c) {
+  app_peer *p = user;
+  if (p->x)
+    rc_exchange_on_csm(p->x, rc__app_now(p->ctx));
+  rc_conn_flush(c);
+}
+
 static void peer_on_release(void *user, rc_conn *c,
                             const rc_session_release_info *info) {
   app_peer *p = user;
@@ -257,6 +265,7 @@ static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
 static const rc_conn_callbacks app_conn_callbacks = {
     .on_open = peer_on_open,
     .on_message = peer_on_message,
+    .on_csm = peer_on_csm,
     .on_release = peer_on_release,
     .on_abort = peer_on_abort,
     .custody_ready = peer_custody_ready,
@@ -268,6 +277,7 @@ static const rc_conn_callbacks app_conn_callbacks = {
 static const rc_conn_callbacks app_conn_callbacks_traced = {
     .on_open = peer_on_open,
     .on_message = peer_on_message,
+    .on_csm = peer_on_csm,
     .on_release = peer_on_release,
     .on_abort = peer_on_abort,
     .custody_ready = peer_custody_ready,

@@ -35,6 +35,7 @@ struct xblk {
   uint8_t has_src, has_sink, manual, observe;
   uint8_t deregistering;  /* a deregistration GET is out: swallow */
   uint8_t observing;      /* a first notification came */
+  uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
   /* upload */
   uint8_t uploading;      /* Block1 transfer under way */
   uint8_t up_bert;
@@ -215,7 +216,12 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
     /* BERT may start once the peer's CSM offered it (blocks stay 1024-byte
      * units, so NUM carries on), unless the server asked for smaller
      * blocks (RFC 7959 §2.3: the client then uses the server's size). */
-    if (b->up_szx_limit < 7 && szx > b->up_szx_limit) {
+    if (b->up_off > 0 && szx != b->up_szx) {
+      /* Keep the block size of the transfer: the server agreed to it
+       * (libcoap 4.3.1 does not follow a switch to BERT mid-transfer). */
+      szx = b->up_szx < b->up_szx_limit ? b->up_szx : b->up_szx_limit;
+      chunk = rc_block_size(szx);
+    } else if (b->up_szx_limit < 7 && szx > b->up_szx_limit) {
       szx = b->up_szx_limit;
       chunk = rc_block_size(szx);
     }
@@ -283,6 +289,28 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
   return RC_OK;
 }
 
+/* Block1 when the body does not fit in one message to this peer (or the
+ * caller asked for smaller blocks). */
+static void xcli_plan(rc_exchange *x, xblk *b) {
+  uint8_t szx;
+  size_t chunk = xcli_chunk(x, b, &szx);
+  size_t over = rc__xch_opts_size(b->opts, b->nopts) + RC_EXCHANGE_TOKEN_LEN +
+                XCLI_EXTRA_ROOM;
+  b->uploading = 0;
+  if (!b->manual &&
+      (b->up_total == RC_BODY_SIZE_UNKNOWN ||
+       b->up_total + over > rc_session_peer_max_msg_size(x->s) ||
+       b->up_total > x->bcfg.bert_max ||
+       (b->o.block_szx && b->up_total > chunk))) {
+    b->uploading = 1;
+    b->up_bert = szx == RC_BLOCK_SZX_BERT;
+    b->up_szx = szx;
+    b->up_szx_limit = 7;
+    uint32_t t = ++x->next_tag ^ (uint32_t)x->rng;
+    memcpy(b->tag, &t, sizeof b->tag);
+  }
+}
+
 /* Creates the transfer record and its token; sends the first message
  * unless child (a notification's rest, sent by the caller). */
 static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
@@ -343,24 +371,11 @@ static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
   }
   b->observe = o && o->observe;
   b->up_total = b->has_src ? b->src.size : b->plen;
-  /* Block1 when the body does not fit in one message to this peer (or
-   * the caller asked for smaller blocks). */
-  uint8_t szx;
-  size_t chunk = xcli_chunk(x, b, &szx);
-  size_t over = rc__xch_opts_size(b->opts, b->nopts) + RC_EXCHANGE_TOKEN_LEN +
-                XCLI_EXTRA_ROOM;
-  if (!b->manual &&
-      (b->up_total == RC_BODY_SIZE_UNKNOWN ||
-       b->up_total + over > rc_session_peer_max_msg_size(x->s) ||
-       b->up_total > x->bcfg.bert_max ||
-       (b->o.block_szx && b->up_total > chunk))) {
-    b->uploading = 1;
-    b->up_bert = szx == RC_BLOCK_SZX_BERT;
-    b->up_szx = szx;
-    b->up_szx_limit = 7;
-    uint32_t t = ++x->next_tag ^ (uint32_t)x->rng;
-    memcpy(b->tag, &t, sizeof b->tag);
-  }
+  xcli_plan(x, b);
+  /* The block size depends on the peer's CSM (BERT, Max-Message-Size):
+   * an upload waits for it rather than start in small blocks. */
+  if (b->uploading && !child && !rc_session_peer_csm_received(x->s))
+    b->csm_wait = 1;
   uint8_t token[8];
   xout *out;
   rc_err err = rc__xch_new_out(x, &out, token);
@@ -376,7 +391,7 @@ static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
   rc__xch_link_out(x, out, now + (b->timeout_ms ? b->timeout_ms
                                                : RC_EXCHANGE_DEFAULT_TIMEOUT_MS));
   *res = out;
-  if (child)
+  if (child || b->csm_wait)
     return RC_OK;
   err = xcli_send(x, out, now);
   if (err) {
@@ -716,4 +731,23 @@ rc_err rc_exchange_cancel_observe(rc_exchange *x, uint64_t id, rc_time now) {
   rc__xch_rearm(x, o, now + (b->timeout_ms ? b->timeout_ms
                                            : RC_EXCHANGE_DEFAULT_TIMEOUT_MS));
   return RC_OK;
+}
+
+void rc_exchange_on_csm(rc_exchange *x, rc_time now) {
+  if (!x || x->dead)
+    return;
+  for (xout *o = x->head; o;) {
+    xout *next = o->next;
+    xblk *b = o->blk;
+    if (b && b->csm_wait) {
+      b->csm_wait = 0;
+      xcli_plan(x, b);
+      rc_err err = xcli_send(x, o, now);
+      if (err) {
+        rc__xch_unlink(x, o);
+        xcli_finish(x, o, err, NULL);
+      }
+    }
+    o = next;
+  }
 }
