@@ -268,6 +268,10 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
   if (status < 0) {
     fprintf(stderr, "rcoap: %s%s%s\n", rc_strerror(status),
             detail && *detail ? ": " : "", detail ? detail : "");
+    if (status == RC_ERR_TLS_ALPN && detail &&
+        strstr(detail, "did not negotiate"))
+      fprintf(stderr, "rcoap: hint: --allow-no-alpn accepts a server that "
+                      "negotiates no ALPN (libcoap's PSK server is one)\n");
     c->status = status_for_error(status);
   } else {
     c->status = status_for_code(resp->code);
