@@ -312,7 +312,9 @@ typedef struct rc_observation rc_observation;
  */
 rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *opts,
                   rc_request_cb cb, void *arg, rc_observation **out);
-/* Deregisters (GET with Observe=1, RFC 8323 §7.4) and frees obs. NULL ok. */
+/* Deregisters (GET with Observe=1, RFC 8323 §7.4) and frees obs. NULL ok.
+ * rc_context_free frees the observations still open (do not cancel them
+ * after that). */
 void rc_observe_cancel(rc_observation *obs);
 /* Registrations made (1 after the first; more after reconnects). */
 unsigned rc_observe_registrations(const rc_observation *obs);

@@ -103,6 +103,7 @@ struct rc_context {
   uv_timer_t *shutdown_timer;
   int freeing;
   rc_xcapture *capture;       /* observe.c: renders notifications */
+  struct rc_observation *observations; /* observe_client.c */
   uint32_t notify_round;
 };
 
@@ -149,5 +150,6 @@ rc_err rc__app_request_observe(rc_context *ctx, const char *uri,
                                const rc_request_opts *ro, rc_request_cb cb,
                                void *arg, app_creq **creq);
 void rc__app_creq_cancel(app_creq *r);
+void rc__app_observations_free(rc_context *ctx);
 
 #endif

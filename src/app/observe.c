@@ -137,6 +137,7 @@ void rc__app_observe_res_gone(rc_resource *r) {
 }
 
 void rc__app_observe_free(rc_context *ctx) {
+  rc__app_observations_free(ctx);
   rc_xcapture_free(ctx->capture);
   ctx->capture = NULL;
 }

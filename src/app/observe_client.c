@@ -15,6 +15,7 @@
 #define OBS_BACKOFF_MAX_MS 30000u
 
 struct rc_observation {
+  rc_observation *prev, *next; /* ctx->observations */
   rc_context *ctx;
   char *uri;
   rc_request_opts ro;   /* opts point into blob */
@@ -67,6 +68,10 @@ static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
     return;
   }
   o->creq = NULL; /* rc_request freed it */
+  if (status < 0 && o->ctx->freeing) {
+    o->cb(o->arg, status, NULL, detail);
+    return;
+  }
   if (status < 0 && o->timer) {
     /* Connection lost (or refused, timed out): tell, then try again. */
     uv_timer_start(o->timer, obs_retry, o->backoff_ms, 0);
@@ -133,6 +138,10 @@ rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *ro,
     free(o);
     return err;
   }
+  o->next = ctx->observations;
+  if (o->next)
+    o->next->prev = o;
+  ctx->observations = o;
   *out = o;
   return RC_OK;
 }
@@ -140,6 +149,12 @@ rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *ro,
 void rc_observe_cancel(rc_observation *o) {
   if (!o)
     return;
+  if (o->prev)
+    o->prev->next = o->next;
+  else
+    o->ctx->observations = o->next;
+  if (o->next)
+    o->next->prev = o->prev;
   if (o->creq)
     rc__app_creq_cancel(o->creq);
   uv_timer_stop(o->timer);
@@ -151,4 +166,14 @@ void rc_observe_cancel(rc_observation *o) {
 
 unsigned rc_observe_registrations(const rc_observation *o) {
   return o ? o->regs : 0;
+}
+
+/* The context is being freed (its connections are gone): observations
+ * end with it. */
+void rc__app_observations_free(rc_context *ctx) {
+  while (ctx->observations) {
+    rc_observation *o = ctx->observations;
+    o->creq = NULL;
+    rc_observe_cancel(o);
+  }
 }

@@ -1,0 +1,293 @@
+/*
+ * Observe and block-wise through the whole stack in one process, over real
+ * loopback TCP: a server context with an observable resource and ten
+ * client contexts (ten connections), each observing it ten times (ten
+ * tokens on one connection: RFC 7641 §4.1 keeps every one). Every one of
+ * the 100 observers must get every notification, in order; closing a
+ * client's connection removes its observers (RFC 8323 §7.4), cancelling
+ * deregisters one. Also three block-wise transfers at once on one
+ * connection through rc_request (two downloads, one upload).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcoap/app.h"
+
+#define GUARD_MS 10000
+#define NCLIENTS 10
+#define NOBS 10
+#define ROUNDS 20
+
+typedef struct fixture {
+  uv_loop_t loop;
+  rc_context *server;
+  rc_context *clients[NCLIENTS];
+  rc_resource *res;
+  uint16_t port;
+  uv_timer_t guard;
+  int guard_fired;
+  int value;
+  char logs[4096];
+} fixture;
+
+typedef struct watcher {
+  rc_observation *obs;
+  int got;        /* notifications seen */
+  int last;       /* last value */
+  int out_of_order;
+  int errors;
+} watcher;
+
+static void on_log(void *user, int level, const char *text) {
+  fixture *f = user;
+  (void)level;
+  size_t n = strlen(f->logs);
+  if (n + 200 < sizeof f->logs)
+    snprintf(f->logs + n, sizeof f->logs - n, "%s\n", text);
+}
+
+static void h_obs(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                  void *user) {
+  (void)ctx;
+  (void)res;
+  fixture *f = user;
+  char body[16];
+  int n = snprintf(body, sizeof body, "%d", f->value);
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
+}
+
+static uint8_t pat(size_t i) { return (uint8_t)((i * 13 + 5) % 253); }
+
+static void h_big(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                  void *user) {
+  (void)ctx;
+  (void)user;
+  size_t n = 3u * 1024u * 1024u + 777u;
+  uint8_t *b = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    b[i] = pat(i + rc_resource_path(res)[4]);
+  rc_respond(req, RC_CONTENT, 42, b, n);
+  free(b);
+}
+
+static void h_up(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                 void *user) {
+  (void)ctx;
+  (void)res;
+  (void)user;
+  const rc_msg *m = rc_xreq_msg(req);
+  size_t bad = 0;
+  for (size_t i = 0; i < m->payload_len; i++)
+    bad += m->payload[i] != pat(i);
+  char body[48];
+  int k = snprintf(body, sizeof body, "%zu %zu", m->payload_len, bad);
+  rc_respond(req, RC_CHANGED, 0, body, (size_t)k);
+}
+
+static void on_note(void *arg, rc_err status, const rc_msg *resp,
+                    const char *detail) {
+  watcher *w = arg;
+  (void)detail;
+  if (status != RC_OK || !resp) {
+    w->errors++;
+    return;
+  }
+  int v = atoi(resp->payload ? (const char *)resp->payload : "0");
+  if (w->got && v <= w->last)
+    w->out_of_order++;
+  w->last = v;
+  w->got++;
+}
+
+static void guard_fire(uv_timer_t *t) {
+  fixture *f = t->data;
+  f->guard_fired = 1;
+}
+
+static int all_got(watcher *ws, int n, int want) {
+  for (int i = 0; i < n; i++)
+    if (ws[i].obs && ws[i].got < want)
+      return 0;
+  return 1;
+}
+
+/* Runs the loop until cond(f) or the guard. */
+#define RUN_UNTIL(f, cond)                                                     \
+  do {                                                                         \
+    uv_timer_start(&(f)->guard, guard_fire, GUARD_MS, 0);                      \
+    while (!(cond) && !(f)->guard_fired)                                       \
+      uv_run(&(f)->loop, UV_RUN_ONCE);                                         \
+    uv_timer_stop(&(f)->guard);                                                \
+    if ((f)->guard_fired)                                                      \
+      fail_msg("timed out waiting for %s (logs:\n%s)", #cond, (f)->logs);     \
+  } while (0)
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  uv_loop_init(&f->loop);
+  uv_timer_init(&f->loop, &f->guard);
+  f->guard.data = f;
+  rc_context_opts o = {0};
+  o.loop = &f->loop;
+  o.on_log = on_log;
+  o.log_user = f;
+  o.log_level = RC_SESSION_LOG_WARN;
+  assert_int_equal(rc_context_new(&f->server, &o), RC_OK);
+  for (int i = 0; i < NCLIENTS; i++)
+    assert_int_equal(rc_context_new(&f->clients[i], &o), RC_OK);
+  assert_int_equal(rc_resource_add(f->server, "/obs", 0, f, &f->res), RC_OK);
+  rc_resource_on(f->res, RC_GET, h_obs);
+  assert_int_equal(rc_resource_set_observable(f->res), RC_OK);
+  rc_resource *r;
+  assert_int_equal(rc_resource_add(f->server, "/bigA", 0, f, &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_big);
+  assert_int_equal(rc_resource_add(f->server, "/bigB", 0, f, &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_big);
+  assert_int_equal(rc_resource_add(f->server, "/up", 0, f, &r), RC_OK);
+  rc_resource_on(r, RC_PUT, h_up);
+  char err[256];
+  assert_int_equal(rc_context_listen(f->server, RC_CONN_TCP, "127.0.0.1:0",
+                                     NULL, NULL, &f->port, err, sizeof err),
+                   RC_OK);
+  *state = f;
+  return 0;
+}
+
+static void close_cb(uv_handle_t *h) { (void)h; }
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  for (int i = 0; i < NCLIENTS; i++)
+    rc_context_free(f->clients[i]);
+  rc_context_free(f->server);
+  uv_close((uv_handle_t *)&f->guard, close_cb);
+  for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
+    ;
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  free(f);
+  return 0;
+}
+
+static void test_hundred_observers(void **state) {
+  fixture *f = *state;
+  static watcher ws[NCLIENTS * NOBS];
+  memset(ws, 0, sizeof ws);
+  char uri[64];
+  snprintf(uri, sizeof uri, "coap+tcp://127.0.0.1:%u/obs", f->port);
+  for (int c = 0; c < NCLIENTS; c++)
+    for (int k = 0; k < NOBS; k++)
+      assert_int_equal(rc_observe(f->clients[c], uri, NULL, on_note,
+                                  &ws[c * NOBS + k], &ws[c * NOBS + k].obs),
+                       RC_OK);
+  RUN_UNTIL(f, all_got(ws, NCLIENTS * NOBS, 1));
+  assert_int_equal(rc_resource_observers(f->res), NCLIENTS * NOBS);
+  for (int i = 0; i < NCLIENTS; i++)
+    assert_int_equal(rc_context_connections(f->clients[i]), 1);
+  for (int round = 1; round <= ROUNDS; round++) {
+    f->value = round;
+    assert_int_equal(rc_resource_notify(f->res), RC_OK);
+    if (round % 5 == 0) /* some rounds back to back, some drained */
+      RUN_UNTIL(f, all_got(ws, NCLIENTS * NOBS, 1 + round));
+  }
+  RUN_UNTIL(f, all_got(ws, NCLIENTS * NOBS, 1 + ROUNDS));
+  for (int i = 0; i < NCLIENTS * NOBS; i++) {
+    assert_int_equal(ws[i].got, 1 + ROUNDS);
+    assert_int_equal(ws[i].last, ROUNDS);
+    assert_int_equal(ws[i].out_of_order, 0);
+    assert_int_equal(ws[i].errors, 0);
+  }
+  /* One observation cancelled: deregistered at the server. */
+  rc_observe_cancel(ws[0].obs);
+  ws[0].obs = NULL;
+  RUN_UNTIL(f, rc_resource_observers(f->res) == NCLIENTS * NOBS - 1);
+  /* A client gone: its connection's observers go with it. */
+  for (int k = 0; k < NOBS; k++) {
+    rc_observe_cancel(ws[NOBS + k].obs); /* frees handles; conn stays */
+    ws[NOBS + k].obs = NULL;
+  }
+  RUN_UNTIL(f, rc_resource_observers(f->res) == NCLIENTS * NOBS - 1 - NOBS);
+  for (int k = 1; k < NOBS; k++)
+    ws[k].obs = NULL; /* freed with the context below */
+  rc_context_free(f->clients[0]);
+  f->clients[0] = NULL;
+  RUN_UNTIL(f, rc_resource_observers(f->res) ==
+                   NCLIENTS * NOBS - 1 - NOBS - (NOBS - 1));
+  /* The others still get notifications. */
+  f->value = ROUNDS + 1;
+  assert_int_equal(rc_resource_notify(f->res), RC_OK);
+  RUN_UNTIL(f, all_got(ws, NCLIENTS * NOBS, 2 + ROUNDS));
+  for (int i = 2 * NOBS; i < NCLIENTS * NOBS; i++)
+    assert_int_equal(ws[i].last, ROUNDS + 1);
+}
+
+typedef struct result {
+  int calls;
+  rc_err status;
+  uint8_t code;
+  size_t len;
+  int bad;
+  char text[64];
+} result;
+
+static void on_big(void *arg, rc_err status, const rc_msg *resp,
+                   const char *detail) {
+  result *r = arg;
+  (void)detail;
+  r->calls++;
+  r->status = status;
+  if (!resp)
+    return;
+  r->code = resp->code;
+  r->len = resp->payload_len;
+  snprintf(r->text, sizeof r->text, "%.*s",
+           (int)(resp->payload_len < 60 ? resp->payload_len : 60),
+           resp->payload ? (const char *)resp->payload : "");
+  return;
+}
+
+static void test_three_transfers_one_connection(void **state) {
+  fixture *f = *state;
+  char ua[64], ub[64], uu[64];
+  snprintf(ua, sizeof ua, "coap+tcp://127.0.0.1:%u/bigA", f->port);
+  snprintf(ub, sizeof ub, "coap+tcp://127.0.0.1:%u/bigB", f->port);
+  snprintf(uu, sizeof uu, "coap+tcp://127.0.0.1:%u/up", f->port);
+  size_t n = 2u * 1024u * 1024u + 999u;
+  uint8_t *up = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    up[i] = pat(i);
+  rc_request_opts ro = {0};
+  ro.payload = up;
+  ro.payload_len = n;
+  result a = {0}, b = {0}, u = {0};
+  rc_context *c = f->clients[0];
+  assert_int_equal(rc_request(c, RC_GET, ua, NULL, on_big, &a), RC_OK);
+  assert_int_equal(rc_request(c, RC_GET, ub, NULL, on_big, &b), RC_OK);
+  assert_int_equal(rc_request(c, RC_PUT, uu, &ro, on_big, &u), RC_OK);
+  RUN_UNTIL(f, a.calls && b.calls && u.calls);
+  assert_int_equal(rc_context_connections(c), 1);
+  assert_int_equal(a.status, RC_OK);
+  assert_int_equal(b.status, RC_OK);
+  assert_int_equal(u.status, RC_OK);
+  assert_int_equal(a.len, 3u * 1024u * 1024u + 777u);
+  assert_int_equal(b.len, 3u * 1024u * 1024u + 777u);
+  char want[48];
+  snprintf(want, sizeof want, "%zu 0", n);
+  assert_string_equal(u.text, want);
+  free(up);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_hundred_observers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_three_transfers_one_connection,
+                                      setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
