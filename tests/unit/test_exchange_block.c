@@ -82,7 +82,8 @@ static void record(rec *r, const rc_msg *m) {
   memset(r, 0, sizeof *r);
   r->code = m->code;
   r->token_len = m->token_len < 8 ? m->token_len : 8;
-  memcpy(r->token, m->token, r->token_len);
+  if (r->token_len)
+    memcpy(r->token, m->token, r->token_len);
   r->payload_len = m->payload_len;
   rc_opt_iter_init(&it, m);
   size_t pn = 0;
