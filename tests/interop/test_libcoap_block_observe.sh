@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Block-wise transfer and observe against libcoap 4.3.1 (Debian
+# libcoap3-bin) over coap+tcp, both ways:
+#  1. coap-client-notls -> rcoapd: /large (102400 bytes) whole and in
+#     1024-byte Block2 blocks (-b 1024), a file from --serve-dir in Block2
+#     (-b 1024) and cmp'ed, a Block1 upload (-m put -b 1024 -f FILE) to
+#     /sink whose SHA-256 answer must match, and observe of /sensors/temp
+#     (-s 4: at least 2 notifications, each a temperature).
+#  2. rcoap -> coap-server-notls: a 300 kB PUT to /example_data (BERT, and
+#     --no-bert) read back with GET (BERT / 1024-byte Block2) and cmp'ed,
+#     and rcoap observe --count 3 of /time (three timestamped lines).
+# Usage: bash test_libcoap_block_observe.sh BUILD_DIR
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
+
+for t in coap-client-notls coap-server-notls; do
+  if ! command -v $t >/dev/null; then
+    echo "skipped: $t not installed (apt-get install libcoap3-bin)"
+    rc_done
+  fi
+done
+T=$((20 * RC_SLOW))
+
+echo "=== 1. coap-client-notls -> rcoapd"
+mkdir -p "$RC_TMP/files"
+head -c 300000 /dev/urandom >"$RC_TMP/files/f.bin"
+rcd_start d 1 -l coap+tcp://127.0.0.1:0 --serve-dir "$RC_TMP/files" || {
+  rc_fail "rcoapd starts"
+  rc_done
+}
+P=$(rcd_port d 127.0.0.1)
+U="coap+tcp://127.0.0.1:$P"
+lcc() { timeout "$T" coap-client-notls -B $((5 * RC_SLOW)) "$@" 2>"$RC_TMP/lc.err"; }
+
+lcc -o "$RC_TMP/large1" "$U/large"
+[ "$(stat -c %s "$RC_TMP/large1" 2>/dev/null)" = 102400 ] &&
+  rc_pass "libcoap GET /large: 102400 bytes" ||
+  rc_fail "libcoap GET /large: $(stat -c %s "$RC_TMP/large1" 2>&1) $(cat "$RC_TMP/lc.err")"
+lcc -b 1024 -o "$RC_TMP/large2" "$U/large"
+cmp -s "$RC_TMP/large1" "$RC_TMP/large2" && rc_pass "libcoap GET /large in 1024-byte Block2 blocks" ||
+  rc_fail "libcoap -b 1024 /large differs: $(cat "$RC_TMP/lc.err")"
+lcc -b 1024 -o "$RC_TMP/f.got" "$U/files/f.bin"
+cmp -s "$RC_TMP/files/f.bin" "$RC_TMP/f.got" && rc_pass "libcoap Block2 download of a served file" ||
+  rc_fail "libcoap Block2 download differs: $(cat "$RC_TMP/lc.err")"
+want=$(sha256sum <"$RC_TMP/files/f.bin" | cut -d' ' -f1)
+out=$(lcc -m put -b 1024 -f "$RC_TMP/files/f.bin" "$U/sink")
+rc_expect "$out" "$want 300000" "libcoap Block1 upload (2.31 per block) arrives whole"
+out=$(lcc -s 4 "$U/sensors/temp"; echo)
+n=$(grep -oE '[0-9]+\.[0-9]{2}' <<<"$out" | wc -l)
+[ "$n" -ge 2 ] && rc_pass "libcoap observes /sensors/temp ($n values in 4 s)" ||
+  rc_fail "libcoap observe: '$out' $(cat "$RC_TMP/lc.err")"
+rcd_stop d
+
+echo "=== 2. rcoap -> coap-server-notls"
+port=$((20000 + RANDOM % 20000))
+rcd_start_cmd ls 0 x coap-server-notls -A 127.0.0.1 -p "$port"
+for i in $(seq 50); do
+  timeout 2 "$(rc_tool rcoap)" -T 1 "coap+tcp://127.0.0.1:$port/time" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+S="coap+tcp://127.0.0.1:$port"
+head -c 300000 /dev/urandom >"$RC_TMP/up.bin"
+for mode in bert no-bert; do
+  fl=(-T "$T")
+  [ "$mode" = no-bert ] && fl+=(--no-bert)
+  coap "${fl[@]}" -d @"$RC_TMP/up.bin" put "$S/example_data"
+  rc_expect_status "$ST" 0 "rcoap $mode PUT 300 kB to libcoap /example_data"
+  rm -f "$RC_TMP/back.bin"
+  coap "${fl[@]}" -o "$RC_TMP/back.bin" "$S/example_data"
+  cmp -s "$RC_TMP/up.bin" "$RC_TMP/back.bin" && rc_pass "rcoap $mode GET reads it back" ||
+    rc_fail "rcoap $mode GET back: status $ST $ERR"
+done
+coap -T "$T" observe --count 3 "$S/time"
+rc_expect_status "$ST" 0 "rcoap observe --count 3 of libcoap /time"
+n=$(grep -cE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z 2\.05 ' <<<"$OUT")
+[ "$n" -eq 3 ] && rc_pass "three timestamped notifications" || rc_fail "observe output: $OUT"
+kill "$(rcd_pid ls)" 2>/dev/null
+wait "$(rcd_pid ls)" 2>/dev/null
+rc_done
