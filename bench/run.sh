@@ -2,13 +2,16 @@
 # Builds rcoap in Release and runs every benchmark in one go:
 #   - each bench/NAME.c, built as NAME (bench/CMakeLists.txt), run with no
 #     arguments;
-#   - each bench/bench_*.sh, run as `bash script BUILD_DIR` (load tests
-#     against running servers go there: rcoapd vs coap-server-notls).
+#   - each other bench/*.sh (load.sh, ws.sh, tls.sh, ...), run as
+#     `bash script BUILD_DIR`: load against running servers, rcoapd vs
+#     coap-server-notls or OpenSSL, each with its own environment knobs
+#     documented at its top.
 # Benchmarks print their own figures and rcoap/reference ratios; this script
 # prints them one after the other and says which failed. Benchmarks are not
 # tests: nothing here is registered with ctest, and no timing is asserted.
 #
 #   bash bench/run.sh [NAME...]     run only the named benchmarks
+#                                   (codec_bench, load, ws, ...)
 # Environment: BUILD_DIR (default <repo>/build-bench), JOBS,
 #   BENCH_MIN_SECONDS (per timing, default 0.5), RCOAP_SKIP_DEPS=1.
 set -uo pipefail
@@ -57,9 +60,10 @@ for src in "$ROOT"/bench/*.c; do
   "$BUILD_DIR/bench/$name" || failed+=("$name")
   ran=$((ran + 1))
 done
-for script in "$ROOT"/bench/bench_*.sh; do
+for script in "$ROOT"/bench/*.sh; do
   [ -e "$script" ] || continue
   name=$(basename "$script" .sh)
+  [ "$name" = run ] && continue
   selected "$name" || continue
   echo
   echo "== $name"

@@ -17,6 +17,8 @@
 #   FUZZ_SECONDS   seconds per fuzz target (default 30; 0 skips fuzzing)
 #   BUILD_ROOT     where the build folders go (default <repo>/build-test)
 #   JOBS           parallel compile jobs (default: nproc)
+#   VALGRIND_JOBS  integration tests run at once under valgrind (default 2)
+#   WEB_TEST_TIMEOUT  seconds for the node tests (default 300)
 #   RCOAP_SKIP_DEPS=1  do not run install-deps.sh
 set -uo pipefail
 
@@ -36,7 +38,7 @@ T0=$(date +%s)
 
 header() {
   STEP=$((STEP + 1))
-  printf '\n==== [%d] %s ====\n' "$STEP" "$*"
+  printf '\n==== [%d] %s (at %ds) ====\n' "$STEP" "$*" $(($(date +%s) - T0))
 }
 note() { SUMMARY+=("$1"); echo "$1"; }
 # Shows the end of a log after a failure.
@@ -213,7 +215,10 @@ elif ! command -v valgrind >/dev/null 2>&1; then
   FAILED=$((FAILED + 1))
   note "FAIL  valgrind: not installed"
 else
-  RCOAP_VALGRIND=1 run_ctest ctest-valgrind "$DIR_NORMAL" -L integration
+  # Tests take ephemeral ports, so two can run at once; valgrind is slow
+  # (TLS handshakes most of all) and this halves the step's wall time.
+  RCOAP_VALGRIND=1 run_ctest ctest-valgrind "$DIR_NORMAL" -L integration \
+    -j "${VALGRIND_JOBS:-2}"
 fi
 
 # ---- 7. fuzzing -------------------------------------------------------------
