@@ -50,7 +50,14 @@ for fam in 4 6; do
   echo "--- IPv$fam: $U"
 
   # -- every method on every resource ---------------------------------------
-  for res in "${!IMPL[@]}"; do
+  # (Under valgrind, where each run takes about a second, IPv6 gets every
+  # method on /hello only; the full matrix runs on IPv4.)
+  RESOURCES=("${!IMPL[@]}")
+  if [ $fam = 6 ] && [ "$RC_SLOW" != 1 ]; then
+    RESOURCES=(/hello)
+    echo "note: valgrind run: IPv6 checks the methods on /hello only"
+  fi
+  for res in "${RESOURCES[@]}"; do
     for m in "${METHODS[@]}"; do
       [[ " ${IMPL[$res]} " == *" $m "* ]] && continue
       coap -T $RC_TMO -i "$m" "$U$res"
@@ -185,8 +192,12 @@ for fam in 4 6; do
   ms=$((($(date +%s%N) - t0) / 1000000))
   rc_expect_status "$ST" 6 "v$fam: no answer within -T 1 exits 6"
   rc_expect "$ERR" "timed out" "v$fam: timeout says so"
-  [ "$ms" -lt 2900 ] && rc_pass "v$fam: -T 1 gave up after $ms ms, before the answer" ||
-    rc_fail "v$fam: -T 1 took $ms ms"
+  rc_expect_not "$OUT" "sorry for the wait" "v$fam: -T 1: no answer printed"
+  # Under valgrind, start-up and the leak check at exit take seconds.
+  if [ "$RC_SLOW" = 1 ]; then
+    [ "$ms" -lt 2900 ] && rc_pass "v$fam: -T 1 gave up after $ms ms, before the answer" ||
+      rc_fail "v$fam: -T 1 took $ms ms"
+  fi
 done
 
 echo "--- usage and URI errors"

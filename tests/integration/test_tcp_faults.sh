@@ -86,19 +86,22 @@ fi
 still_serving "a peer closed mid-frame"
 
 echo "--- peer resets (SO_LINGER 0 -> RST) after half a request frame"
-before=$(grep -c "RC_ERR_CONN_RESET" "$RC_TMP/d.err")
+before=$(grep -c ": closing: " "$RC_TMP/d.err")
 raw 127.0.0.1 "$P" send:$CSM expect:7 send:$HALF_GET reset
 rc_expect_status "$RAWST" 0 "raw peer: CSM exchanged, half a GET sent, reset"
 for i in $(seq 1 $((50 * RC_SLOW))); do
-  [ "$(grep -c "RC_ERR_CONN_RESET" "$RC_TMP/d.err")" -gt "$before" ] && break
+  [ "$(grep -c ": closing: " "$RC_TMP/d.err")" -gt "$before" ] && break
   sleep 0.1
 done
-if [ "$(grep -c "RC_ERR_CONN_RESET" "$RC_TMP/d.err")" -gt "$before" ]; then
-  rc_pass "rcoapd logs the reset (RC_ERR_CONN_RESET)"
-  grep -q "127.0.0.1:$LPORT: closing: RC_ERR_CONN_RESET" "$RC_TMP/d.err" ||
-    echo "note: the reset is logged without the peer's address (getpeername fails after RST): $(grep "RC_ERR_CONN_RESET" "$RC_TMP/d.err" | tail -n 1)"
+line=$(grep ": closing: " "$RC_TMP/d.err" | tail -n +$((before + 1)) | head -n 1)
+# Usually ECONNRESET; when rcoapd reads after the RST (slow, e.g. under
+# valgrind) the kernel reports a plain end of stream instead.
+if [[ "$line" == *"closing: RC_ERR_CONN_RESET"* || "$line" == *"closing: RC_ERR_CLOSED"* ]]; then
+  rc_pass "rcoapd logs the reset connection closing: ${line#* rcoapd: }"
+  [[ "$line" == *"127.0.0.1:$LPORT: closing:"* ]] ||
+    echo "note: the reset is logged without the peer's address (getpeername fails after RST): $line"
 else
-  rc_fail "no reset logged: $(tail -n 5 "$RC_TMP/d.err")"
+  rc_fail "no close logged after the reset: $(tail -n 5 "$RC_TMP/d.err")"
 fi
 still_serving "a peer reset mid-frame"
 
