@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
 # THE main-job command: installs what rcoap needs, builds it, and shows it
-# working. Today rcoap is a codec and a decoder tool, so the demo decodes
-# real CoAP-over-TCP frames with tools/rcoap-decode: the RFC 8323 §3.3
-# example, the CSM libcoap sends, and a GET and its 2.05 answer as one TCP
-# byte stream. When rcoapd and the rcoap client exist, this script starts
-# rcoapd with its demo resources on every transport and calls it with
-# rcoap (see the marked place below).
+# working: it decodes real CoAP-over-TCP frames with tools/rcoap-decode (the
+# RFC 8323 §3.3 example, the CSM libcoap sends, a GET and its 2.05 answer as
+# one TCP byte stream, a malformed frame), then starts rcoapd with its demo
+# resources on coap+tcp, coaps+tcp, coap+ws and coaps+ws (loopback, free
+# ports) and calls each with the rcoap client, and stops it again.
 #
 # Environment: BUILD_DIR (default <repo>/build), JOBS, RCOAP_SKIP_DEPS=1.
 set -euo pipefail
@@ -50,15 +49,53 @@ show "A TCP byte stream: CSM, GET /sensors/temp, 2.05 Content \"21.5 C\"" \
 show "A malformed frame (option delta nibble 15) is refused by name" \
   20 01 f0 00 || echo "(exit status $?: malformed input, as expected)"
 
-# ---- LATER: the server demo ---------------------------------------------------
-# When tools/rcoapd and tools/rcoap exist, start rcoapd here with its demo
-# resources on every transport (coap+tcp, coaps+tcp, coap+ws, coaps+ws, and
-# later coap over UDP and WebRTC), on loopback, in the background with a
-# trap that stops it on exit; then run `rcoap get` against each transport
-# and print the answers.
-if [ -x "$BUILD_DIR/rcoapd" ] && [ -x "$BUILD_DIR/rcoap" ]; then
+# ---- the server demo: rcoapd on every transport, rcoap against each ---------
+RCOAPD=$BUILD_DIR/rcoapd
+RCOAP=$BUILD_DIR/rcoap
+if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
+  STATE=$(mktemp -d "${TMPDIR:-/tmp}/rcoap-demo.XXXXXX")
   echo
-  echo "== rcoapd and rcoap are built; the server demo is not wired in yet"
+  echo "== rcoapd with its demo resources on every transport (loopback, free ports)"
+  "$RCOAPD" -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
+    -l coap+ws://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
+    --state-dir "$STATE" >"$STATE/rcoapd.log" 2>&1 &
+  RCOAPD_PID=$!
+  stop_rcoapd() {
+    kill "$RCOAPD_PID" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+      kill -0 "$RCOAPD_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$RCOAPD_PID" 2>/dev/null || true
+    rm -rf "$STATE"
+  }
+  trap stop_rcoapd EXIT
+  # Bounded wait for its four "listening on" lines.
+  for _ in $(seq 1 100); do
+    [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 4 ] && break
+    kill -0 "$RCOAPD_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  sed 's/^/  | /' "$STATE/rcoapd.log"
+  mapfile -t URLS < <(grep -o 'coaps\{0,1\}+\(tcp\|ws\)://127\.0\.0\.1:[0-9]*' \
+    "$STATE/rcoapd.log" | sort -u)
+  if [ "${#URLS[@]}" -lt 4 ]; then
+    echo "rcoapd did not start on every transport (log above)"
+    exit 1
+  fi
+  CA=$STATE/demo-cert.pem # the self-signed certificate rcoapd made
+  for url in "${URLS[@]}"; do
+    echo
+    echo "\$ rcoap --cafile demo-cert.pem get $url/hello"
+    "$RCOAP" --cafile "$CA" get "$url/hello"
+  done
+  tcp=$(printf '%s\n' "${URLS[@]}" | grep '^coap+tcp' | head -n 1)
+  echo
+  echo "\$ rcoap -i get $tcp/.well-known/core"
+  "$RCOAP" -i get "$tcp/.well-known/core"
+  echo
+  echo "Try it yourself: $RCOAPD (then: $RCOAP get coap+tcp://127.0.0.1/hello,"
+  echo "or open the web demo at http://127.0.0.1:8080/)."
 fi
 
 echo
