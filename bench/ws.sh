@@ -8,6 +8,12 @@
 # /proc/PID/stat) and the ws/tcp ratio (target: >= 0.8 at depth 16).
 # Nothing is asserted: a benchmark is not a test.
 #
+# Reading it: when neither rcoapd nor the generator has a whole core (a
+# shared machine), req/s is set by scheduling and by the generator's own
+# cost, which is higher for WS (it masks every frame, RFC 6455 §5.3); the
+# rcoapd CPU per request (and its tcp/ws ratio) is the server-side figure,
+# and the generator's CPU per request is printed beside it.
+#
 # Load generator: rcoap-bench when it speaks coap+ws (probed first); if it
 # does not, a small Python asyncio client (below) drives both listeners.
 # That client is far slower than rcoapd, so its figures measure the client
@@ -202,7 +208,7 @@ cpu_ticks() { # pid -> utime+stime in clock ticks
 }
 TCK=$(getconf CLK_TCK)
 
-# run_one URI DEPTH -> "rps p50 p99 cpu_us_per_req errors"
+# run_one URI DEPTH -> "rps p50 p99 cpu_us_per_req errors gen_cpu_us_per_req"
 run_one() {
   local uri=$1 depth=$2 out="$TMP/run.out"
   if [ "$USE" = bench ]; then
@@ -223,15 +229,17 @@ run_one() {
   line=$(grep '^RESULT' "$out" | tail -n 1)
   if [ -z "$line" ]; then
     echo "ws.sh: no RESULT from the load generator for $uri: $(tail -n 3 "$out" | tr '\n' ' ')" >&2
-    echo "0 0 0 0 fail"
+    echo "0 0 0 0 fail 0"
     return
   fi
   rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")
   p50=$(sed -E 's/.* p50_us=([0-9.]+).*/\1/' <<<"$line")
   p99=$(sed -E 's/.* p99_us=([0-9.]+).*/\1/' <<<"$line")
   err=$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$line")
+  local gen=0
+  [[ "$line" == *bench_cpu_us=* ]] && gen=$(sed -E 's/.* bench_cpu_us=([0-9.]+).*/\1/' <<<"$line")
   cpu=$(echo "if ($rps > 0) ($c1 - $c0) / $TCK * 1000000 / ($rps * ($t1 - $t0)) else 0" | bc -l)
-  echo "$rps $p50 $p99 $cpu $err"
+  echo "$rps $p50 $p99 $cpu $err $gen"
 }
 
 median() { sort -n -k1,1 | sed -n "$(((RUNS + 1) / 2))p"; }
@@ -260,8 +268,8 @@ printf '| %-5s | %-34s | %-34s | %-7s |\n' ----- "$(printf -- '-%.0s' $(seq 34))
   "$(printf -- '-%.0s' $(seq 34))" -------
 results=()
 for depth in $DEPTHS; do
-  read -r a ap50 ap99 acpu aerr <<<"${R[tcp-$depth]}"
-  read -r b bp50 bp99 bcpu berr <<<"${R[ws-$depth]}"
+  read -r a ap50 ap99 acpu aerr agen <<<"${R[tcp-$depth]}"
+  read -r b bp50 bp99 bcpu berr bgen <<<"${R[ws-$depth]}"
   ratio=$(echo "if ($a > 0) $b / $a else 0" | bc -l)
   printf '| %-5s | %8.0f  %7.0f/%-7.0f %5.2f us | %8.0f  %7.0f/%-7.0f %5.2f us | %5.2fx  |\n' \
     "$depth" "$a" "$ap50" "$ap99" "$acpu" "$b" "$bp50" "$bp99" "$bcpu" "$ratio"
@@ -272,7 +280,8 @@ for depth in $DEPTHS; do
   # rcoapd CPU per request does not depend on how fast the client is:
   # tcp/ws of it is the server-side cost ratio (1.0: WS costs nothing).
   cratio=$(echo "if ($bcpu > 0) $acpu / $bcpu else 0" | bc -l)
-  echo "  depth $depth: rcoapd CPU per request tcp/ws = $(printf '%.2f' "$cratio")"
+  echo "  depth $depth: rcoapd CPU per request tcp/ws = $(printf '%.2f' "$cratio");" \
+    "load generator CPU per request tcp $agen us, ws $bgen us"
   results+=("RESULT ws depth=$depth conns=$CONNS loadgen=$USE tcp_rps=$a ws_rps=$b ratio=$(printf '%.2f' "$ratio") tcp_cpu_us=$(printf '%.2f' "$acpu") ws_cpu_us=$(printf '%.2f' "$bcpu") cpu_ratio=$(printf '%.2f' "$cratio")$verdict")
 done
 echo
