@@ -225,7 +225,7 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
       szx = b->up_szx_limit;
       chunk = rc_block_size(szx);
     }
-    uint8_t more;
+    uint8_t more = 0; /* set by xcli_plan_upload; GCC -O2 cannot tell */
     rc_err err = xcli_plan_upload(x, b, chunk, &plen, &more);
     if (err)
       return err;
