@@ -43,10 +43,10 @@ start_server() { # N_LISTENERS RCOAPD_ARGS...
   return 1
 }
 stop_server() {
-  local i p
+  local p
   p=$(pgrep -P "$SERVER_PID" 2>/dev/null | head -n 1)
   [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     [ -e "$RC_TMP/rcoapd.rc" ] && break
     sleep 0.1
   done

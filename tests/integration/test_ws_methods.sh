@@ -43,11 +43,11 @@ start_server() { # N_LISTENERS RCOAPD_ARGS...
 # Stops rcoapd with SIGTERM (graceful) and checks it exited 0 (valgrind
 # reports its findings as exit status 99).
 stop_server() {
-  local i p
+  local p
   p=$(pgrep -P "$SERVER_PID" 2>/dev/null | head -n 1)
   # The subshell's child is rcoapd (or valgrind running it).
   [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
-  for i in $(seq 1 300); do
+  for _ in $(seq 1 300); do
     [ -e "$RC_TMP/rcoapd.rc" ] && break
     sleep 0.1
   done
