@@ -24,7 +24,7 @@ SLOW=1
 # --- the server (see test_ws_methods.sh) -----------------------------------
 SERVER_PID=
 start_server() { # N_LISTENERS RCOAPD_ARGS...
-  local want=$1 i
+  local want=$1
   shift
   rm -f "$RC_TMP/rcoapd.rc"
   (
@@ -33,7 +33,7 @@ start_server() { # N_LISTENERS RCOAPD_ARGS...
     echo "$rc" >"$RC_TMP/rcoapd.rc"
   ) &
   SERVER_PID=$!
-  for i in $(seq 1 600); do
+  for _ in $(seq 1 600); do
     [ "$(grep -c ' listening on ' "$RC_TMP/rcoapd.out" 2>/dev/null)" -ge "$want" ] && return 0
     [ -e "$RC_TMP/rcoapd.rc" ] && break
     sleep 0.1

@@ -20,7 +20,7 @@ TMO=10
 # asked); its exit status lands in $RC_TMP/rcoapd.rc when it ends.
 SERVER_PID=
 start_server() { # N_LISTENERS RCOAPD_ARGS...
-  local want=$1 i
+  local want=$1
   shift
   rm -f "$RC_TMP/rcoapd.rc"
   (
@@ -30,7 +30,7 @@ start_server() { # N_LISTENERS RCOAPD_ARGS...
   ) &
   SERVER_PID=$!
   # Bounded wait for the listener lines (valgrind: up to 60 s).
-  for i in $(seq 1 600); do
+  for _ in $(seq 1 600); do
     [ "$(grep -c ' listening on ' "$RC_TMP/rcoapd.out" 2>/dev/null)" -ge "$want" ] && return 0
     [ -e "$RC_TMP/rcoapd.rc" ] && break
     sleep 0.1
