@@ -76,7 +76,10 @@ stop_server() {
 }
 trap 'stop_server >/dev/null 2>&1; rm -rf "$RC_TMP"' EXIT
 
-start_server 2 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' --state-dir "$RC_TMP/state" || {
+# The page of this source tree (rcoapd's compiled-in default points at the
+# tree it was built from).
+start_server 2 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' --state-dir "$RC_TMP/state" \
+  --web-root "$RC_SRC/web" || {
   rc_fail "rcoapd starts"
   rc_done
 }
