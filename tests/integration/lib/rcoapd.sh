@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the coap+tcp integration and interop tests: start rcoapd (or
 # any long-running server) in the background, under valgrind when
 # RCOAP_VALGRIND=1, wait for its listener lines, stop it with SIGTERM and
