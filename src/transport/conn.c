@@ -403,6 +403,9 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 void rc__conn_start(rc_conn *c) {
   c->tcp.data = c;
   uv_tcp_nodelay(&c->tcp, 1);
+  int plen = sizeof c->peer;
+  if (uv_tcp_getpeername(&c->tcp, &c->peer.sa, &plen) != 0)
+    c->peer.sa.sa_family = AF_UNSPEC;
   c->last_io = conn_now(c);
   c->busy++;
   if (c->tls == NULL && c->ws == NULL) {
@@ -962,6 +965,8 @@ rc_err rc__conn_addr_str(const struct sockaddr *sa, char *buf, size_t len) {
 static rc_err conn_addr(const rc_conn *c, char *buf, size_t len, int peer) {
   if (!c->tcp_inited || c->state < RC__CONN_HANDSHAKE)
     return RC_ERR_STATE;
+  if (peer && c->peer.sa.sa_family != AF_UNSPEC)
+    return rc__conn_addr_str(&c->peer.sa, buf, len);
   struct sockaddr_storage ss;
   int sl = sizeof(ss);
   int r = peer ? uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl)

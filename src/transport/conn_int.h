@@ -8,6 +8,7 @@
 #ifndef RCOAP_CONN_INT_H
 #define RCOAP_CONN_INT_H
 
+#include <netinet/in.h>
 #include <uv.h>
 
 #include "rcoap/session.h"
@@ -29,6 +30,13 @@ typedef struct rc__connecting rc__connecting;
 
 struct rc_conn {
   uv_tcp_t tcp;
+  /* The peer's address, kept from the moment the connection is up so that
+   * logs can name it after the peer is gone (getpeername then fails). */
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+  } peer;
   uv_timer_t timer;
   uv_write_t *wreq; /* only while an async write runs */
   uv_loop_t *loop;
