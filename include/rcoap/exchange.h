@@ -239,7 +239,7 @@ typedef struct rc_exchange_block_config {
   uint32_t ttl_ms;    /* see RC_EXCHANGE_BLOCK_TTL_MS */
 } rc_exchange_block_config;
 
-/* Defaults: max_szx 6, bert on, bert_max 1 MiB, body_max 64 MiB,
+/* Defaults: max_szx 6, bert on, bert_max 4 MiB, body_max 64 MiB,
  * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS. */
 void rc_exchange_block_config_default(rc_exchange_block_config *cfg);
 /* Replaces x's block config (copied). Returns 0 or RC_ERR_INVAL. */

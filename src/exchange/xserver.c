@@ -17,7 +17,7 @@ void rc_exchange_block_config_default(rc_exchange_block_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   cfg->max_szx = 6;
   cfg->bert = 1;
-  cfg->bert_max = 1024u * 1024u;
+  cfg->bert_max = 4u * 1024u * 1024u;
   cfg->body_max = 64u * 1024u * 1024u;
   cfg->cache_max = 256u * 1024u * 1024u;
   cfg->ttl_ms = RC_EXCHANGE_BLOCK_TTL_MS;

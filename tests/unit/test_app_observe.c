@@ -139,6 +139,11 @@ static int setup(void **state) {
   o.on_log = on_log;
   o.log_user = f;
   o.log_level = RC_SESSION_LOG_WARN;
+  /* 1 MiB BERT messages: the 2-3 MiB bodies below go in several. */
+  static rc_exchange_block_config bc;
+  rc_exchange_block_config_default(&bc);
+  bc.bert_max = 1024u * 1024u;
+  o.block = &bc;
   assert_int_equal(rc_context_new(&f->server, &o), RC_OK);
   for (int i = 0; i < NCLIENTS; i++)
     assert_int_equal(rc_context_new(&f->clients[i], &o), RC_OK);

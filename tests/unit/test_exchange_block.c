@@ -488,11 +488,11 @@ static void test_bert_put_client(void **state) {
 }
 
 /* Without BERT (no Block-Wise-Transfer in either CSM, peer MMS 8 MiB):
- * a body over the 1 MiB per-message bound goes in 1024-byte Block2 and
+ * a body over the 4 MiB per-message bound goes in 1024-byte Block2 and
  * Block1 blocks; the client reassembles both ways. */
 static void test_plain_blocks_both_ways(void **state) {
   pair *p = *state;
-  p->b.body_len = 1024 * 1024 + 5000;
+  p->b.body_len = 4 * 1024 * 1024 + 5000;
   rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"big"};
   rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
   result res = {0};
