@@ -15,11 +15,15 @@
 #
 # Environment:
 #   FUZZ_SECONDS   seconds per fuzz target (default 30; 0 skips fuzzing)
+#   FUZZ_JOBS      fuzz targets run at once (default: JOBS)
 #   BUILD_ROOT     where the build folders go (default <repo>/build-test)
 #   JOBS           parallel compile jobs (default: nproc)
 #   VALGRIND_JOBS  integration tests run at once under valgrind (default 2)
 #   WEB_TEST_TIMEOUT  seconds for the node tests (default 300)
 #   RCOAP_SKIP_DEPS=1  do not run install-deps.sh
+#   STEPS          only these steps, e.g. STEPS="build fuzz" (names: layers
+#                  build asan web valgrind fuzz; default all; valgrind
+#                  needs build)
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -32,6 +36,14 @@ mkdir -p "$LOGDIR"
 
 PASSED=0
 FAILED=0
+NORMAL_OK=0
+STEPS=${STEPS:-layers build asan web valgrind fuzz}
+# want STEP: whether STEP is selected; notes a skip when it is not.
+want() {
+  [[ " $STEPS " == *" $1 "* ]] && return 0
+  note "SKIP  $1: not in STEPS"
+  return 1
+}
 SUMMARY=()
 STEP=0
 T0=$(date +%s)
@@ -111,7 +123,9 @@ fi
 # ---- 2. layering ------------------------------------------------------------
 header "layering check (shared/tools/layers.py)"
 LAYERS=$ROOT/../shared/tools/layers.py
-if [ -f "$LAYERS" ]; then
+if ! want layers; then
+  :
+elif [ -f "$LAYERS" ]; then
   out=$(python3 "$LAYERS" "$ROOT" 2>&1)
   rc=$?
   if [ -z "$out" ] && [ "$rc" -eq 0 ]; then
@@ -129,13 +143,14 @@ fi
 # ---- 3. normal build + ctest -------------------------------------------------
 header "build (-Werror) and ctest"
 DIR_NORMAL=$BUILD_ROOT/normal
-if build normal "$DIR_NORMAL" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+if ! want build; then
+  :
+elif build normal "$DIR_NORMAL" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=OFF \
      -DRCOAP_TESTS=ON -DRCOAP_BENCH=ON; then
   NORMAL_OK=1
   run_ctest ctest "$DIR_NORMAL"
 else
-  NORMAL_OK=0
   FAILED=$((FAILED + 1))
   note "FAIL  normal build (log: $LOGDIR/normal-build.log)"
 fi
@@ -145,7 +160,9 @@ header "build with ASan+UBSan and ctest"
 DIR_ASAN=$BUILD_ROOT/asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if build asan "$DIR_ASAN" -DCMAKE_BUILD_TYPE=Debug \
+if ! want asan; then
+  :
+elif build asan "$DIR_ASAN" -DCMAKE_BUILD_TYPE=Debug \
      -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=ON -DRCOAP_FUZZ=OFF \
      -DRCOAP_TESTS=ON -DRCOAP_BENCH=OFF; then
   run_ctest ctest-asan "$DIR_ASAN"
@@ -158,7 +175,9 @@ fi
 header "web client tests (node --test tests/web)"
 mapfile -t WEB_TESTS < <(cd "$ROOT" && find tests/web -name node_modules -prune \
   -o -name '*.test.mjs' -print 2>/dev/null | sort)
-if [ "${#WEB_TESTS[@]}" -eq 0 ]; then
+if ! want web; then
+  :
+elif [ "${#WEB_TESTS[@]}" -eq 0 ]; then
   note "SKIP  web tests: no tests/web/*.test.mjs yet"
 elif ! command -v node >/dev/null 2>&1; then
   FAILED=$((FAILED + 1))
@@ -207,10 +226,12 @@ fi
 # HOOK: every tests/integration/test_*.sh that starts tools through rc_run
 # (scripts/testlib.sh) runs them under memcheck here, on the normal build.
 header "integration tests under valgrind"
-if ! compgen -G "$ROOT/tests/integration/test_*.sh" >/dev/null; then
+if ! want valgrind; then
+  :
+elif ! compgen -G "$ROOT/tests/integration/test_*.sh" >/dev/null; then
   note "SKIP  valgrind: tests/integration has no tests yet"
 elif [ "$NORMAL_OK" != 1 ]; then
-  note "SKIP  valgrind: the normal build failed"
+  note "SKIP  valgrind: the normal build failed or did not run"
 elif ! command -v valgrind >/dev/null 2>&1; then
   FAILED=$((FAILED + 1))
   note "FAIL  valgrind: not installed"
@@ -224,7 +245,9 @@ fi
 # ---- 7. fuzzing -------------------------------------------------------------
 header "fuzz targets (${FUZZ_SECONDS}s each)"
 mapfile -t FUZZ_SRCS < <(cd "$ROOT" && ls fuzz/fuzz_*.c 2>/dev/null)
-if [ "${#FUZZ_SRCS[@]}" -eq 0 ]; then
+if ! want fuzz; then
+  :
+elif [ "${#FUZZ_SRCS[@]}" -eq 0 ]; then
   note "SKIP  fuzzing: no fuzz/fuzz_*.c targets yet"
 elif [ "$FUZZ_SECONDS" = 0 ]; then
   note "SKIP  fuzzing: FUZZ_SECONDS=0"
@@ -233,30 +256,40 @@ else
   WORK=$BUILD_ROOT/fuzz-run
   rm -rf "$WORK"
   mkdir -p "$WORK"
-  for src in "${FUZZ_SRCS[@]}"; do
-    target=$(basename "$src" .c)
-    name=${target#fuzz_}
-    echo "-- $target"
-    if ! build "$target" "$DIR_FUZZ" -DCMAKE_C_COMPILER=clang \
-         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRCOAP_WERROR=ON \
-         -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=ON -DRCOAP_TESTS=OFF \
-         -DRCOAP_BENCH=OFF -- "$target"; then
-      FAILED=$((FAILED + 1))
-      note "FAIL  $target: build failed (log: $LOGDIR/$target-build.log)"
-      continue
-    fi
+  FUZZ_CMAKE=(-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=ON
+    -DRCOAP_TESTS=OFF -DRCOAP_BENCH=OFF)
+  TARGETS=()
+  for src in "${FUZZ_SRCS[@]}"; do TARGETS+=("$(basename "$src" .c)"); done
+  # All targets in one build; if that fails, one by one to tell which.
+  BUILT=()
+  if build fuzz "$DIR_FUZZ" "${FUZZ_CMAKE[@]}" -- "${TARGETS[@]}"; then
+    BUILT=("${TARGETS[@]}")
+  else
+    for target in "${TARGETS[@]}"; do
+      if build "$target" "$DIR_FUZZ" "${FUZZ_CMAKE[@]}" -- "$target"; then
+        BUILT+=("$target")
+      else
+        FAILED=$((FAILED + 1))
+        note "FAIL  $target: build failed (log: $LOGDIR/$target-build.log)"
+      fi
+    done
+  fi
+
+  # run_fuzz TARGET: runs one target on a copy of its seeds; writes
+  # "PASS ..." or "FAIL ..." to $WORK/result-TARGET.
+  run_fuzz() {
+    local target=$1 name=${1#fuzz_} corpus seeds log exe rc runs
     corpus=$WORK/corpus-$name
     mkdir -p "$corpus" "$WORK/artifacts-$name"
     if [ -d "$ROOT/fuzz/corpus/$name" ]; then
       cp -R "$ROOT/fuzz/corpus/$name/." "$corpus/"
-    else
-      echo "note: no seed corpus fuzz/corpus/$name/, starting empty"
     fi
     seeds=$(find "$corpus" -type f | wc -l)
     log=$LOGDIR/$target-fuzz.log
-    # -timeout: one input running longer than this is a hang (a failure).
     exe=$DIR_FUZZ/fuzz/$target # fuzz/CMakeLists.txt is a subdirectory
     [ -x "$exe" ] || exe=$DIR_FUZZ/$target
+    # -timeout: one input running longer than this is a hang (a failure).
     timeout $((FUZZ_SECONDS * 2 + 120)) "$exe" \
       -max_total_time="$FUZZ_SECONDS" -timeout=25 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$WORK/artifacts-$name/" \
@@ -264,13 +297,37 @@ else
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ "$rc" -eq 0 ] && [ -z "$(ls -A "$WORK/artifacts-$name")" ]; then
-      PASSED=$((PASSED + 1))
-      note "PASS  $target: ${runs:-?} runs from $seeds seeds in ${FUZZ_SECONDS}s"
+      echo "PASS  $target: ${runs:-?} runs from $seeds seeds in ${FUZZ_SECONDS}s" \
+        >"$WORK/result-$target"
     else
-      show_log "$log" 40
-      FAILED=$((FAILED + 1))
-      note "FAIL  $target: exit $rc, artifacts in $WORK/artifacts-$name/ (log: $log)"
+      echo "FAIL  $target: exit $rc, artifacts in $WORK/artifacts-$name/ (log: $log)" \
+        >"$WORK/result-$target"
     fi
+  }
+
+  # FUZZ_JOBS targets at a time (default: one per core).
+  FUZZ_JOBS=${FUZZ_JOBS:-$JOBS}
+  running=0
+  for target in "${BUILT[@]}"; do
+    if [ "$running" -ge "$FUZZ_JOBS" ]; then
+      wait -n
+      running=$((running - 1))
+    fi
+    echo "fuzzing $target for ${FUZZ_SECONDS}s"
+    run_fuzz "$target" &
+    running=$((running + 1))
+  done
+  wait
+  for target in "${BUILT[@]}"; do
+    res=$(cat "$WORK/result-$target" 2>/dev/null ||
+      echo "FAIL  $target: no result (log: $LOGDIR/$target-fuzz.log)")
+    if [[ "$res" == PASS* ]]; then
+      PASSED=$((PASSED + 1))
+    else
+      show_log "$LOGDIR/$target-fuzz.log" 40
+      FAILED=$((FAILED + 1))
+    fi
+    note "$res"
   done
 fi
 
