@@ -180,6 +180,7 @@ typedef struct worker {
   /* this thread's CPU time at the window's start and end (ns) */
   uint64_t cpu_start, cpu_end;
   int cpu_started, cpu_ended;
+  char first_err[160]; /* why the first filter chain failed, "" if none */
   pthread_t th;
 } worker;
 
@@ -717,12 +718,15 @@ static rc_err conn_to_session(bconn *c, const uint8_t *d, size_t n) {
   return err == RC_ERR_CLOSED ? RC_OK : err;
 }
 
-static void conn_filter_event(bconn *c, int is_ws, rc_filter_event ev) {
+static void conn_filter_event(bconn *c, int is_ws, rc_filter_event ev,
+                              int arg, const char *detail) {
   if (ev == RC_FILTER_EV_OPEN) {
     if (!is_ws && c->ws != NULL) {
       /* TLS is up: the WebSocket upgrade goes inside it. */
-      if (rc_ws_client_start(c->ws) != RC_OK)
-        c->chain_dead = 1;
+      rc_err err = rc_ws_client_start(c->ws);
+      if (err != RC_OK)
+        conn_filter_event(c, 1, RC_FILTER_EV_ERROR, err,
+                          "cannot start the upgrade");
       return;
     }
     c->chain_open = 1; /* the session's CSM goes at the next flush */
@@ -732,6 +736,11 @@ static void conn_filter_event(bconn *c, int is_ws, rc_filter_event ev) {
    * connection is over; what the filter queued (an alert, a close
    * frame) is still written. */
   c->chain_dead = 1;
+  worker *w = c->w;
+  if (ev == RC_FILTER_EV_ERROR && w->first_err[0] == 0)
+    snprintf(w->first_err, sizeof(w->first_err), "%s: %s",
+             is_ws ? "WebSocket" : "TLS",
+             detail != NULL && detail[0] ? detail : rc_strerror((rc_err)arg));
 }
 
 static rc_err tls_up(void *ctx, const uint8_t *d, size_t n, int flags) {
@@ -746,9 +755,7 @@ static rc_err tls_down(void *ctx, const uint8_t *d, size_t n) {
 }
 static void tls_event(void *ctx, rc_filter_event ev, int arg,
                       const char *detail) {
-  (void)arg;
-  (void)detail;
-  conn_filter_event(ctx, 0, ev);
+  conn_filter_event(ctx, 0, ev, arg, detail);
 }
 static rc_err ws_up(void *ctx, const uint8_t *d, size_t n, int flags) {
   (void)flags; /* always RC_FILTER_MSG_END: one whole message */
@@ -762,9 +769,7 @@ static rc_err ws_down(void *ctx, const uint8_t *d, size_t n) {
 }
 static void ws_event(void *ctx, rc_filter_event ev, int arg,
                      const char *detail) {
-  (void)arg;
-  (void)detail;
-  conn_filter_event(ctx, 1, ev);
+  conn_filter_event(ctx, 1, ev, arg, detail);
 }
 
 /* Builds the chain for this connection and starts its handshakes: the
@@ -799,8 +804,12 @@ static int conn_chain_new(bconn *c, uint32_t max_msg) {
 static int conn_connected(bconn *c, uint64_t t) {
   int err = 0;
   socklen_t el = sizeof(err);
-  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0)
+  if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0 || err != 0) {
+    if (c->w->first_err[0] == 0)
+      snprintf(c->w->first_err, sizeof(c->w->first_err), "connect: %s",
+               strerror(err ? err : errno));
     return -1;
+  }
   const bench_cfg *cfg = c->w->cfg;
   rc_session_config sc;
   /* RFC 8323 §4: over WebSockets one CoAP message is one WS message, in
@@ -853,6 +862,9 @@ static void conn_on_readable(bconn *c) {
     if (n == 0) {
       if (c->tls != NULL && !c->chain_dead)
         (void)rc_tls_eof(c->tls);
+      if (c->state != C_OPEN && w->first_err[0] == 0)
+        snprintf(w->first_err, sizeof(w->first_err),
+                 "the server closed the connection before it was open");
       conn_fail(c, !w->stop_sending || c->outstanding > 0);
       return;
     }
@@ -1501,6 +1513,11 @@ int main(int argc, char **argv) {
                                     ? 0 : cfg.conns - opened),
            (unsigned long long)late,
            (unsigned long long)released);
+    for (unsigned i = 0; i < cfg.threads; i++)
+      if (ws[i].first_err[0]) {
+        printf("first connection error: %s\n", ws[i].first_err);
+        break;
+      }
     printf("latency:     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s%s\n", a, b,
            c, d, e, cfg.handshakes ? " (whole cycle)" : "");
     printf("generator:   %.2f us CPU per %s (%.0f %% of one core over the "
