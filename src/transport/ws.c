@@ -142,18 +142,24 @@ static ssize_t ws_cb_send(const uint8_t *data, size_t len, int flags,
 /* RFC 6455 §5.3: "The masking key is a 32-bit value chosen at random by
  * the client. When preparing a masked frame, the client MUST pick a fresh
  * masking key from the set of allowed 32-bit values." Keys come from
- * RAND_bytes, drawn a pool at a time. */
+ * RAND_bytes, drawn a pool at a time; the pool is per thread (a filter
+ * belongs to one thread), so it costs no memory per connection and one
+ * RAND_bytes call serves a thousand frames. */
+#define WS_MASK_POOL 4096u
+static _Thread_local uint8_t ws_mask_pool[WS_MASK_POOL];
+static _Thread_local size_t ws_mask_pos = WS_MASK_POOL;
+
 static int ws_cb_genmask(uint8_t *buf, size_t len, void *user) {
-  rc__ws *w = user;
-  if (len > sizeof(w->mask_pool))
+  (void)user;
+  if (len > WS_MASK_POOL)
     return -1;
-  if (w->mask_pos + len > sizeof(w->mask_pool)) {
-    if (RAND_bytes(w->mask_pool, (int)sizeof(w->mask_pool)) != 1)
+  if (ws_mask_pos + len > WS_MASK_POOL) {
+    if (RAND_bytes(ws_mask_pool, (int)WS_MASK_POOL) != 1)
       return -1;
-    w->mask_pos = 0;
+    ws_mask_pos = 0;
   }
-  memcpy(buf, w->mask_pool + w->mask_pos, len);
-  w->mask_pos += len;
+  memcpy(buf, ws_mask_pool + ws_mask_pos, len);
+  ws_mask_pos += len;
   return 0;
 }
 
@@ -173,6 +179,32 @@ static rc_err ws_frame_out(rc__ws *w, uint8_t opcode, const uint8_t *data,
   rc = rc__ws_reserve(w, n + WS_FRAME_HEADER_MAX);
   if (rc)
     return rc;
+  if (w->server) {
+    /* RFC 6455 §5.2: an unmasked frame is two bytes (FIN, opcode; length
+     * 0-125, or 126 / 127 announcing a 16- or 64-bit length), the extended
+     * length, then the payload. Written here directly: on the server's hot
+     * path wslay's per-frame callbacks cost more than the frame. */
+    uint8_t h[WS_FRAME_HEADER_MAX];
+    size_t hl = 2;
+    h[0] = (uint8_t)(0x80u | opcode);
+    if (n < 126) {
+      h[1] = (uint8_t)n;
+    } else if (n <= 0xffffu) {
+      h[1] = 126;
+      h[2] = (uint8_t)(n >> 8);
+      h[3] = (uint8_t)n;
+      hl = 4;
+    } else {
+      h[1] = 127;
+      for (int i = 0; i < 8; i++)
+        h[2 + i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+      hl = 10;
+    }
+    /* Room was reserved above: these cannot fail. */
+    rc__ws_append(w, h, hl);
+    rc__ws_append(w, data, n);
+    return RC_OK;
+  }
   memset(&io, 0, sizeof(io));
   io.fin = 1;
   io.opcode = opcode;
@@ -578,7 +610,6 @@ static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
   w->server = server;
   w->state = RC__WS_HANDSHAKE;
   w->max_message = cfg->max_message ? cfg->max_message : RC_WS_DEFAULT_MAX_MESSAGE;
-  w->mask_pos = sizeof(w->mask_pool);
   w->port = cfg->port;
   w->tls = cfg->tls;
   w->offer_v1 = cfg->offer_coap_v1;

@@ -68,8 +68,6 @@ typedef struct rc__ws {
   size_t out_len, out_cap;
   int in_recv;
   int cork;
-  uint8_t mask_pool[64];
-  size_t mask_pos;
 
   /* streamed HTTP body */
   rc_http_body_source src;
