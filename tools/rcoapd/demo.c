@@ -33,6 +33,8 @@ struct demo {
   char temp_last[32];
   char sink_digest[80];     /* of the streamed upload that just ended */
   uint64_t sink_bytes;
+  rc_resource *counter_res; /* /counter: observable, POST increments */
+  uint64_t counter;
 };
 
 /* The greeting is the benchmark's resource: it is built once, so that a
@@ -223,6 +225,25 @@ static void on_tick(uv_timer_t *t) {
   }
 }
 
+/* /counter: GET the number (observable), POST adds one and notifies every
+ * observer (what bench/observe.sh triggers). */
+static void on_counter(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                       void *user) {
+  (void)ctx;
+  (void)res;
+  demo *d = user;
+  const rc_msg *m = rc_xreq_msg(req);
+  if (m->code == RC_POST) {
+    d->counter++;
+    rc_respond(req, RC_CHANGED, -1, NULL, 0);
+    rc_resource_notify(d->counter_res);
+    return;
+  }
+  char body[24];
+  int n = snprintf(body, sizeof body, "%llu", (unsigned long long)d->counter);
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
+}
+
 /* /sink: PUT or POST any body (streamed in Block1, never held); answers
  * 2.04 with "SHA256HEX BYTES" so clients can check what arrived. */
 typedef struct sink_state {
@@ -379,6 +400,12 @@ rc_err demo_start(rc_context *ctx, demo **out) {
     goto fail;
   d->temp_res = r;
   snprintf(d->temp_last, sizeof d->temp_last, "%.2f", d->temp);
+  if ((err = add(ctx, "/counter", 0, d, on_counter, NULL, on_counter, NULL,
+                 &r)) ||
+      (err = rc_resource_set_observable(r)) ||
+      (err = rc_resource_attr(r, "title", "POST adds one; observable", 1)))
+    goto fail;
+  d->counter_res = r;
   if ((err = add(ctx, "/sink", 0, d, NULL, on_sink, on_sink, NULL, &r)) ||
       (err = rc_resource_on_body(r, on_sink_body)) ||
       (err = rc_resource_body_limit(r, UINT64_MAX)) ||
