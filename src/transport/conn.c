@@ -14,6 +14,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rcoap/transport_tls.h"
@@ -359,6 +360,7 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 }
 
 static void conn_eof(rc_conn *c) {
+  c->peer_eof = 1;
   if (c->tls != NULL && !c->chain_dead)
     rc_tls_eof(c->tls); /* events tell clean end or truncation */
   if (c->state >= RC__CONN_DRAINING)
@@ -669,6 +671,46 @@ static void conn_update_reading(rc_conn *c) {
 
 static void conn_timer_cb(uv_timer_t *t);
 
+static void conn_linger_done(uv_shutdown_t *req, int status) {
+  (void)status; /* UV_ECANCELED when the socket closed first */
+  free(req);
+}
+
+static void conn_linger_read(uv_stream_t *st, ssize_t nread,
+                             const uv_buf_t *buf) {
+  rc_conn *c = st->data;
+  (void)buf;
+  if (nread < 0 && c->state != RC__CONN_CLOSING)
+    conn_close_handles(c); /* the peer's FIN (or an error): done */
+}
+
+/*
+ * Everything is written: send our FIN and keep reading (and dropping)
+ * until the peer closes too, at most RC__CONN_LINGER_MS. Closing at once
+ * would make the kernel answer the peer's last bytes (its WebSocket Close
+ * answer, its close_notify) with a reset; RFC 6455 §7.1.1 also wants the
+ * server, not the client, to close the TCP connection first.
+ * Returns 0 while lingering, -1 when the socket should be closed now.
+ */
+static int conn_linger(rc_conn *c) {
+  if (c->lingering)
+    return 0;
+  uv_shutdown_t *req = malloc(sizeof *req);
+  if (req == NULL)
+    return -1;
+  if (uv_shutdown(req, (uv_stream_t *)&c->tcp, conn_linger_done) != 0) {
+    free(req);
+    return -1;
+  }
+  c->lingering = 1;
+  c->reading = 0;
+  if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_linger_read) !=
+      0)
+    return -1;
+  c->deadline = conn_now(c) + RC__CONN_LINGER_MS;
+  return 0;
+}
+
 static void conn_arm_timer(rc_conn *c) {
   rc_time due = c->deadline;
   if (c->s != NULL &&
@@ -723,8 +765,11 @@ static void conn_pump(rc_conn *c) {
     return;
   if (c->state == RC__CONN_DRAINING && !c->writing &&
       conn_unsent_bytes(c) == 0) {
-    conn_close_handles(c);
-    return;
+    if (c->peer_eof || c->reset || c->chain_dead || !c->tcp_inited ||
+        conn_linger(c) != 0) {
+      conn_close_handles(c);
+      return;
+    }
   }
   if (c->tcp_inited && c->state >= RC__CONN_HANDSHAKE)
     conn_update_reading(c);
@@ -752,6 +797,8 @@ static void conn_timer_cb(uv_timer_t *t) {
       rc__conn_set_detail(c, "peer did not close within %u ms of our Release",
                           RC_CONN_RELEASE_TIMEOUT);
       conn_drain(c, RC_ERR_TIMEOUT);
+    } else if (c->state == RC__CONN_DRAINING && c->lingering) {
+      conn_close_handles(c); /* the peer did not close: enough */
     } else if (c->state == RC__CONN_DRAINING) {
       rc__conn_set_detail(c, "output not drained after %u ms",
                           RC_CONN_DRAIN_TIMEOUT);

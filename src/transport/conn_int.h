@@ -82,7 +82,13 @@ struct rc_conn {
   unsigned accepted : 1; /* handed to the user (on_closed is owed) */
   unsigned gai_pending : 1;
   unsigned released : 1; /* rc_conn_release() queued our Release */
+  unsigned peer_eof : 1; /* the peer closed its side (FIN seen) */
+  unsigned lingering : 1; /* our FIN sent, reading until the peer's */
 };
+
+/* After our last bytes, how long we wait for the peer's FIN before the
+ * socket is closed anyway (see conn_linger in conn.c). */
+#define RC__CONN_LINGER_MS 2000u
 
 /* Allocates a conn with its timer initialised (not the tcp handle). */
 rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem);
