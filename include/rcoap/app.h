@@ -67,7 +67,8 @@ typedef struct rc_context_opts {
   uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the
                                     transport default */
   /* After a peer's Release with an Alternative-Address, send later
-   * requests for that origin to the alternative (after Hold-Off). */
+   * requests for that origin to the alternative. A Release's Hold-Off is
+   * honoured either way: no new connection to that origin before it. */
   int follow_release;
   rc_log_fn on_log;
   void *log_user;
@@ -120,6 +121,16 @@ rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
 rc_err rc_context_shutdown(rc_context *ctx, const char *diag,
                            uint32_t timeout_ms, void (*done)(void *arg),
                            void *arg);
+
+/*
+ * What the Release sent by rc_context_shutdown carries (RFC 8323 §5.5):
+ * alt, an Alternative-Address authority ("host:port", "[v6]:port") that
+ * clients should use instead (NULL: none), and hold_off_s, seconds before
+ * they reconnect (RC_SESSION_NO_HOLD_OFF: none). Copied. Returns 0,
+ * RC_ERR_INVAL (empty or over 255 bytes) or RC_ERR_NOMEM.
+ */
+rc_err rc_context_set_release(rc_context *ctx, const char *alt,
+                              uint32_t hold_off_s);
 
 uv_loop_t *rc_context_loop(const rc_context *ctx);
 /* Connections open right now (both directions). */

@@ -39,6 +39,16 @@ struct rc_resource {
   uint8_t observable;
 };
 
+/* A peer's Release instruction for an origin (release.c). */
+typedef struct app_redirect {
+  struct app_redirect *next;
+  char *origin;          /* origin key, stored after the struct */
+  rc_time not_before;    /* Hold-Off: no connection before this */
+  int has_alt;
+  char host[RC_URI_HOST_MAX + 1]; /* Alternative-Address, if has_alt */
+  uint16_t port;
+} app_redirect;
+
 typedef struct app_creq app_creq;
 typedef struct app_peer app_peer;
 
@@ -52,7 +62,13 @@ struct app_peer {
   char *origin;          /* origin key; NULL for server connections and
                             for released client connections */
   app_creq *wait_head, *wait_tail; /* requests waiting for on_open */
-  uv_timer_t *timer;     /* exchange timeouts; allocated on first use */
+  uv_timer_t *timer;     /* exchange timeouts, or the delayed connect
+                            below; allocated on first use */
+  /* A connect delayed by a Release's Hold-Off (conn is NULL until then). */
+  char *dial_host;
+  uint16_t dial_port;
+  uint8_t dial_kind;
+  rc_tls_ctx *dial_tls;
   const char *close_detail; /* during on_closed only */
   uint8_t open;
   uint8_t released;
@@ -102,6 +118,10 @@ struct rc_context {
   void *done_arg;
   uv_timer_t *shutdown_timer;
   int freeing;
+  app_redirect *redirects;    /* release.c */
+  /* What our own Release carries at shutdown (rc_context_set_release). */
+  char *release_alt;
+  uint32_t release_hold_off;
   rc_xcapture *capture;       /* observe.c: renders notifications */
   struct rc_observation *observations; /* observe_client.c */
   uint32_t notify_round;
@@ -136,6 +156,12 @@ void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
 void rc__app_observe_peer_gone(app_peer *p);
 void rc__app_observe_res_gone(rc_resource *r);
 void rc__app_observe_free(rc_context *ctx);
+
+/* release.c */
+void rc__app_note_release(rc_context *ctx, const char *origin,
+                          const rc_session_release_info *info);
+const app_redirect *rc__app_redirect(const rc_context *ctx, const char *key);
+void rc__app_redirects_free(rc_context *ctx);
 
 /* discovery.c */
 rc_err rc__app_add_well_known_core(rc_context *ctx);

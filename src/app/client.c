@@ -202,6 +202,38 @@ static app_peer *find_origin(rc_context *ctx, const char *key) {
   return NULL;
 }
 
+/* Opens p's connection to host:port. Returns 0 or rc_conn_connect's
+ * error. */
+static rc_err dial(app_peer *p, rc_conn_kind kind, const char *host,
+                   uint16_t port, rc_tls_ctx *tls) {
+  rc_context *ctx = p->ctx;
+  rc_conn_connect_opts co;
+  rc_conn_connect_opts_init(&co, ctx->loop, kind, host, port);
+  co.tls = tls;
+  co.ws = ctx->opts.client_ws;
+  co.session = ctx->has_session ? &ctx->session : NULL;
+  co.connect_timeout_ms = ctx->opts.connect_timeout_ms;
+  co.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
+  co.cb = *rc__app_conn_cb(ctx);
+  co.user = p;
+  co.mem = ctx->mem;
+  return rc_conn_connect(&co, &p->conn);
+}
+
+/* The Hold-Off is over: connect now. */
+static void dial_later(uv_timer_t *t) {
+  app_peer *p = t->data;
+  rc_err err = dial(p, (rc_conn_kind)p->dial_kind, p->dial_host, p->dial_port,
+                    p->dial_tls);
+  if (err) {
+    rc__app_peer_fail_waiting(p, err, "cannot connect after the Hold-Off");
+    rc__app_peer_free(p);
+  }
+}
+
+/* A new connection for origin key, to host:port, or after the origin's
+ * Release instruction (Hold-Off, Alternative-Address) to where and when
+ * it says. */
 static app_peer *open_origin(rc_context *ctx, const char *key,
                              rc_conn_kind kind, const rc_uri *u,
                              rc_tls_ctx *tls, rc_err *err) {
@@ -212,6 +244,17 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
   }
   memcpy(host, u->host, u->host_len);
   host[u->host_len] = 0;
+  uint16_t port = u->port;
+  rc_time wait = 0;
+  const app_redirect *rd = rc__app_redirect(ctx, key);
+  if (rd) {
+    if (rd->has_alt) {
+      snprintf(host, sizeof host, "%s", rd->host);
+      port = rd->port;
+    }
+    rc_time now = rc__app_now(ctx);
+    wait = rd->not_before > now ? rd->not_before - now : 0;
+  }
   app_peer *p = rc__app_peer_new(ctx, NULL);
   size_t klen = strlen(key) + 1;
   if (!p || !(p->origin = ctx->mem->malloc(klen, ctx->mem->user))) {
@@ -219,19 +262,31 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
     goto fail;
   }
   memcpy(p->origin, key, klen);
-  rc_conn_connect_opts co;
-  rc_conn_connect_opts_init(&co, ctx->loop, kind, host, u->port);
-  co.tls = tls;
-  co.ws = ctx->opts.client_ws;
-  co.session = ctx->has_session ? &ctx->session : NULL;
-  co.connect_timeout_ms = ctx->opts.connect_timeout_ms;
-  co.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
-  co.cb = *rc__app_conn_cb(ctx);
-  co.user = p;
-  co.mem = ctx->mem;
-  *err = rc_conn_connect(&co, &p->conn);
-  if (*err)
+  if (wait == 0) {
+    *err = dial(p, kind, host, port, tls);
+    if (*err)
+      goto fail;
+    return p;
+  }
+  /* RFC 8323 §5.5: Hold-Off asks "that the peer not reconnect to it for
+   * the number of seconds given": requests wait for the connection. */
+  p->timer = malloc(sizeof *p->timer);
+  p->dial_host = strdup(host);
+  if (!p->timer || !p->dial_host) {
+    free(p->timer);
+    p->timer = NULL;
+    *err = RC_ERR_NOMEM;
     goto fail;
+  }
+  p->dial_port = port;
+  p->dial_kind = (uint8_t)kind;
+  p->dial_tls = tls;
+  uv_timer_init(ctx->loop, p->timer);
+  p->timer->data = p;
+  uv_timer_start(p->timer, dial_later, wait, 0);
+  rc__app_log(ctx, RC_SESSION_LOG_INFO,
+              "waiting %llu ms (Hold-Off) before connecting to %s port %u",
+              (unsigned long long)wait, host, port);
   return p;
 fail:
   if (p)

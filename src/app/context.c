@@ -34,6 +34,7 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
   memset(ctx, 0, sizeof *ctx);
   ctx->loop = opts->loop;
   ctx->mem = mem;
+  ctx->release_hold_off = RC_SESSION_NO_HOLD_OFF;
   ctx->opts = *opts;
   if (!ctx->opts.log_level)
     ctx->opts.log_level = RC_SESSION_LOG_INFO;
@@ -151,6 +152,7 @@ void rc__app_peer_free(app_peer *p) {
   }
   rc__app_observe_peer_gone(p);
   rc_exchange_del(p->x);
+  free(p->dial_host);
   ctx->mem->free(p->origin, ctx->mem->user);
   ctx->mem->free(p, ctx->mem->user);
 }
@@ -210,6 +212,7 @@ static void peer_on_release(void *user, rc_conn *c,
               info->diag ? (int)info->diag_len : 0,
               info->diag ? info->diag : "");
   p->released = 1;
+  rc__app_note_release(ctx, p->origin, info);
   /* RFC 8323 §5.5: after a Release no new requests go on this connection;
    * forget it as the origin's connection so the next request opens a new
    * one, and close it once what is in flight has finished. */
@@ -364,6 +367,19 @@ static void ctx_close_listeners(rc_context *ctx) {
   ctx->nlisteners = 0;
 }
 
+rc_err rc_context_set_release(rc_context *ctx, const char *alt,
+                              uint32_t hold_off_s) {
+  if (alt && (!*alt || strlen(alt) > 255))
+    return RC_ERR_INVAL;
+  char *copy = NULL;
+  if (alt && !(copy = strdup(alt)))
+    return RC_ERR_NOMEM;
+  free(ctx->release_alt);
+  ctx->release_alt = copy;
+  ctx->release_hold_off = hold_off_s;
+  return RC_OK;
+}
+
 rc_err rc_context_shutdown(rc_context *ctx, const char *diag,
                            uint32_t timeout_ms, void (*done)(void *arg),
                            void *arg) {
@@ -373,11 +389,19 @@ rc_err rc_context_shutdown(rc_context *ctx, const char *diag,
   ctx->done = done;
   ctx->done_arg = arg;
   ctx_close_listeners(ctx);
-  for (app_peer *p = ctx->peers; p; p = p->next) {
-    if (rc_conn_is_server(p->conn))
-      rc_conn_release(p->conn, NULL, 0, RC_SESSION_NO_HOLD_OFF, diag);
-    else
+  const char *alt[1] = {ctx->release_alt};
+  for (app_peer *p = ctx->peers, *next; p; p = next) {
+    next = p->next;
+    if (!p->conn) {
+      /* A connect still waiting out a Hold-Off: never started. */
+      rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "shutting down");
+      rc__app_peer_free(p);
+    } else if (rc_conn_is_server(p->conn)) {
+      rc_conn_release(p->conn, alt, ctx->release_alt ? 1 : 0,
+                      ctx->release_hold_off, diag);
+    } else {
       rc_conn_close(p->conn, RC_CONN_CLOSE_FLUSH);
+    }
   }
   if (ctx->npeers == 0) {
     ctx_finish_shutdown(ctx);
@@ -414,8 +438,10 @@ void rc_context_free(rc_context *ctx) {
     rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
     if (p->x)
       rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
-    rc_conn_set_callbacks(p->conn, &none, NULL);
-    rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
+    if (p->conn) {
+      rc_conn_set_callbacks(p->conn, &none, NULL);
+      rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
+    }
     rc__app_peer_free(p);
   }
   if (ctx->shutdown_timer) {
@@ -424,6 +450,8 @@ void rc_context_free(rc_context *ctx) {
   }
   rc__app_resources_free(ctx);
   rc__app_observe_free(ctx);
+  rc__app_redirects_free(ctx);
+  free(ctx->release_alt);
   if (ctx->default_tls)
     rc_tls_ctx_free(ctx->default_tls);
   ctx->mem->free(ctx, ctx->mem->user);

@@ -370,6 +370,71 @@ static void test_graceful_shutdown_release(void **state) {
   assert_true(strlen(r2.detail) > 0);
 }
 
+/* A Release with Alternative-Address and Hold-Off (RFC 8323 §5.5): a
+ * client that follows it waits out the Hold-Off, then sends the origin's
+ * next request to the alternative server. */
+static void h_whoserves(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                        void *user) {
+  (void)ctx;
+  (void)res;
+  const char *name = user;
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, name, strlen(name));
+}
+
+static void test_follow_release(void **state) {
+  fixture *f = *state;
+  /* The client follows Release instructions. */
+  rc_context_free(f->client);
+  rc_context_opts o = {0};
+  o.loop = &f->loop;
+  o.on_log = on_log;
+  o.log_user = f;
+  o.log_level = RC_SESSION_LOG_DEBUG;
+  o.follow_release = 1;
+  assert_int_equal(rc_context_new(&f->client, &o), RC_OK);
+  /* A second server, the alternative. */
+  rc_context *alt;
+  o.follow_release = 0;
+  assert_int_equal(rc_context_new(&alt, &o), RC_OK);
+  rc_resource *r;
+  assert_int_equal(rc_resource_add(alt, "/who", 0, "alternative", &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_whoserves);
+  assert_int_equal(rc_resource_add(f->server, "/who", 0, "first", &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_whoserves);
+  uint16_t alt_port;
+  char err[256];
+  assert_int_equal(rc_context_listen(alt, RC_CONN_TCP, "127.0.0.1:0", NULL,
+                                     NULL, &alt_port, err, sizeof err),
+                   RC_OK);
+  char u[128];
+  uri(f, u, sizeof u, 0, "/who");
+  result r1 = {0};
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r1),
+                   RC_OK);
+  run_until(f, &r1.calls, 1);
+  assert_string_equal(r1.payload, "first");
+
+  char authority[32];
+  snprintf(authority, sizeof authority, "127.0.0.1:%u", alt_port);
+  assert_int_equal(rc_context_set_release(f->server, authority, 1), RC_OK);
+  assert_int_equal(rc_context_shutdown(f->server, "moving", 3000, on_shutdown,
+                                       f),
+                   RC_OK);
+  run_until(f, &f->shutdown_done, 1);
+  assert_non_null(strstr(f->logs, "following Release"));
+
+  uint64_t t0 = uv_now(&f->loop);
+  result r2 = {0};
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r2),
+                   RC_OK);
+  run_until(f, &r2.calls, 1);
+  assert_int_equal(r2.status, RC_OK);
+  assert_string_equal(r2.payload, "alternative");
+  /* Hold-Off 1 s: not before (a little slack for timer granularity). */
+  assert_true(uv_now(&f->loop) - t0 >= 990);
+  rc_context_free(alt);
+}
+
 static void test_bad_uris(void **state) {
   fixture *f = *state;
   result r = {0};
@@ -397,6 +462,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_graceful_shutdown_release, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_follow_release, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_uris, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

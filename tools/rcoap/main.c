@@ -552,6 +552,8 @@ int main(int argc, char **argv) {
   /* Without -v only the final outcome is printed (by on_response). */
   co.log_level = c.verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;
   co.client_tls = tls;
+  /* rcoap observe reconnects: go where a Release points, when it says. */
+  co.follow_release = 1;
   if (c.verbose) {
     co.on_trace = on_trace;
     co.on_conn_open = on_conn_open;

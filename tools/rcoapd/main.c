@@ -185,6 +185,14 @@ int main(int argc, char **argv) {
     fprintf(stderr, "rcoapd: cannot start: out of memory\n");
     return 1;
   }
+  if ((o.release_to || o.hold_off_s >= 0) &&
+      rc_context_set_release(d.ctx, o.release_to,
+                             o.hold_off_s >= 0 ? (uint32_t)o.hold_off_s
+                                               : RC_SESSION_NO_HOLD_OFF) !=
+          RC_OK) {
+    fprintf(stderr, "rcoapd: --release-to must be 1-255 bytes\n");
+    return 1;
+  }
   if (o.serve_dir && serve_dir_start(d.ctx, o.serve_dir) != RC_OK) {
     fprintf(stderr, "rcoapd: cannot serve %s\n", o.serve_dir);
     return 1;

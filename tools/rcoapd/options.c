@@ -25,6 +25,10 @@ static void usage(FILE *f) {
     "                   5683, coaps+tcp 5684, coap+ws 8080, coaps+ws 8443.\n"
     "      --handshake-timeout MS   TLS handshake + WS upgrade limit (10000)\n"
     "      --idle-timeout MS        close idle connections (0 = never)\n"
+    "      --release-to HOST:PORT   on shutdown, ask clients to reconnect\n"
+    "                   there (Release Alternative-Address, RFC 8323 §5.5)\n"
+    "      --hold-off SECONDS       on shutdown, ask clients to wait that\n"
+    "                   long before reconnecting (Release Hold-Off)\n"
     "TLS (coaps+tcp, coaps+ws):\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
@@ -55,7 +59,8 @@ static void usage(FILE *f) {
 
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
-  O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB, O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR
+  O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
+  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR
 };
 
 int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
@@ -75,6 +80,8 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"origin", required_argument, NULL, O_ORIGIN},
       {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
       {"idle-timeout", required_argument, NULL, O_IDLE},
+      {"release-to", required_argument, NULL, O_RELEASE_TO},
+      {"hold-off", required_argument, NULL, O_HOLD_OFF},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -83,6 +90,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   size_t nkeys = 0;
   int ch;
   memset(o, 0, sizeof *o);
+  o->hold_off_s = -1;
   while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'l':
@@ -152,6 +160,18 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     case O_HS_TIMEOUT:
       o->handshake_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
       break;
+    case O_RELEASE_TO:
+      o->release_to = optarg;
+      break;
+    case O_HOLD_OFF: {
+      char *end;
+      o->hold_off_s = strtol(optarg, &end, 10);
+      if (*end || o->hold_off_s < 0 || o->hold_off_s > 0xffffff) {
+        fprintf(stderr, "rcoapd: --hold-off takes seconds (0-16777215)\n");
+        return -1;
+      }
+      break;
+    }
     case O_IDLE:
       o->idle_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
       break;

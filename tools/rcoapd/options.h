@@ -27,6 +27,8 @@ typedef struct rcoapd_opts {
   const char *serve_dir;   /* --serve-dir: read-only folder under /files */
   const char *origins[OPT_MAX_ORIGINS];
   size_t norigins;
+  const char *release_to;  /* Alternative-Address in our shutdown Release */
+  long hold_off_s;         /* Hold-Off in it; -1: none */
   unsigned handshake_timeout_ms;
   unsigned idle_timeout_ms;
   int verbose;
