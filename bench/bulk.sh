@@ -10,19 +10,14 @@
 #   bash bench/bulk.sh [BUILD_DIR]
 # Environment (defaults): SIZE_MIB=256 RUNS=3 NOBERT=0 PORT=25990
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${1:-${BUILD_DIR:-$ROOT/build-bench}}
-SIZE_MIB=${SIZE_MIB:-256}
-RUNS=${RUNS:-3}
-NOBERT=${NOBERT:-0}
-PORT=${PORT:-25990}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+BUILD_DIR=${1:-$BUILD_DIR}
+# the environment knobs (see above), defaults where unset or empty
+: "${SIZE_MIB:=256}" "${RUNS:=3}" "${NOBERT:=0}" "${PORT:=25990}"
 RCOAP=$BUILD_DIR/rcoap
-RCOAPD=$BUILD_DIR/rcoapd
-[ -x "$RCOAP" ] && [ -x "$RCOAPD" ] || { echo "build rcoap and rcoapd in $BUILD_DIR first" >&2; exit 1; }
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
+bench_need rcoap rcoapd
+bench_tmp bulk
 mkdir -p "$TMP/files"
 head -c $((SIZE_MIB * 1024 * 1024)) /dev/urandom >"$TMP/files/big.bin"
 cat "$TMP/files/big.bin" >/dev/null # page cache
@@ -30,16 +25,14 @@ BYTES=$((SIZE_MIB * 1024 * 1024))
 
 now() { date +%s.%N; }
 mbps() { echo "scale=1; $BYTES / ($2 - $1) / 1000000" | bc; }
-median() { tr ' ' '\n' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { printf '%s\n' "$@" | bench_median; }
 
-"$RCOAPD" -l "coap+tcp://127.0.0.1:$PORT" --state-dir "$TMP/state" \
-  --serve-dir "$TMP/files" >"$TMP/d.out" 2>&1 &
-PIDS+=($!)
-for i in $(seq 50); do grep -q listening "$TMP/d.out" && break; sleep 0.1; done
-U="coap+tcp://127.0.0.1:$PORT"
+bench_start_rcoapd -l "coap+tcp://127.0.0.1:$PORT" --state-dir "$TMP/state" \
+  --serve-dir "$TMP/files" || exit 1
+U=${RCOAPD_URI[coap+tcp]}
 
 declare -a R_GET R_PUT R_NB R_IPERF R_SOCAT
-for r in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
   t0=$(now); "$RCOAP" -T 120 -o /dev/null "$U/files/big.bin" || echo "rcoap GET failed" >&2; t1=$(now)
   R_GET+=("$(mbps "$t0" "$t1")")
   t0=$(now); "$RCOAP" -T 120 -d @"$TMP/files/big.bin" put "$U/sink" >/dev/null || echo "rcoap PUT failed" >&2; t1=$(now)
@@ -52,29 +45,29 @@ for r in $(seq "$RUNS"); do
   sp=$((PORT + 1))
   socat -u "TCP-LISTEN:$sp,reuseaddr,bind=127.0.0.1" OPEN:/dev/null,wronly &
   sl=$!
-  for i in $(seq 50); do ss -ltn | grep -q ":$sp " && break; sleep 0.05; done
+  bench_wait_listen "$sp"
   t0=$(now); socat -u -b 131072 OPEN:"$TMP/files/big.bin" "TCP:127.0.0.1:$sp"; wait $sl; t1=$(now)
   R_SOCAT+=("$(mbps "$t0" "$t1")")
   if command -v iperf3 >/dev/null; then
     ip=$((PORT + 2))
     iperf3 -s -1 -B 127.0.0.1 -p "$ip" >/dev/null 2>&1 &
     isrv=$!
-    for i in $(seq 50); do ss -ltn | grep -q ":$ip " && break; sleep 0.05; done
+    bench_wait_listen "$ip"
     v=$(iperf3 -c 127.0.0.1 -p "$ip" -n "${SIZE_MIB}M" -l 128K -f m 2>/dev/null |
       awk '/receiver/ {for (i=1;i<=NF;i++) if ($(i+1) == "Mbits/sec") print $i}')
     R_IPERF+=("$(echo "scale=1; ${v:-0} / 8" | bc)")
     wait "$isrv" 2>/dev/null
   fi
 done
-G=$(echo "${R_GET[@]}" | median)
-P=$(echo "${R_PUT[@]}" | median)
-S=$(echo "${R_SOCAT[@]}" | median)
-I=$( [ ${#R_IPERF[@]} -gt 0 ] && echo "${R_IPERF[@]}" | median || echo 0)
+G=$(median "${R_GET[@]}")
+P=$(median "${R_PUT[@]}")
+S=$(median "${R_SOCAT[@]}")
+I=$( [ ${#R_IPERF[@]} -gt 0 ] && median "${R_IPERF[@]}" || echo 0)
 echo "bulk: $SIZE_MIB MiB over loopback, median of $RUNS (MB/s)"
 printf '  %-44s %8s\n' "raw TCP, socat file -> /dev/null" "$S"
 printf '  %-44s %8s\n' "raw TCP, iperf3 128 KiB writes" "$I"
 printf '  %-44s %8s\n' "rcoap GET coap+tcp BERT (-o /dev/null)" "$G"
 printf '  %-44s %8s\n' "rcoap PUT coap+tcp BERT (-d @FILE, /sink)" "$P"
-[ "$NOBERT" = 1 ] && printf '  %-44s %8s\n' "rcoap GET coap+tcp 1024-byte blocks" "$(echo "${R_NB[@]}" | median)"
+[ "$NOBERT" = 1 ] && printf '  %-44s %8s\n' "rcoap GET coap+tcp 1024-byte blocks" "$(median "${R_NB[@]}")"
 echo "  ratio BERT GET / raw socat:  $(echo "scale=2; $G / $S" | bc)"
 [ "$I" != 0 ] && echo "  ratio BERT GET / raw iperf3: $(echo "scale=2; $G / $I" | bc)"

@@ -14,40 +14,31 @@
 #   bash bench/observe.sh [BUILD_DIR]
 # Environment (defaults): CONNS=1000 PER=10 ROUNDS=10 PORT_BASE=26300
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${1:-${BUILD_DIR:-$ROOT/build-bench}}
-CONNS=${CONNS:-1000}
-PER=${PER:-10}
-ROUNDS=${ROUNDS:-10}
-PORT_BASE=${PORT_BASE:-26300}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+BUILD_DIR=${1:-$BUILD_DIR}
+# the environment knobs (see above), defaults where unset or empty
+: "${CONNS:=1000}" "${PER:=10}" "${ROUNDS:=10}" "${PORT_BASE:=26300}"
 OB=$BUILD_DIR/rcoap-obsbench
-RCOAPD=$BUILD_DIR/rcoapd
-[ -x "$OB" ] && [ -x "$RCOAPD" ] || { echo "build rcoapd and rcoap-obsbench in $BUILD_DIR first" >&2; exit 1; }
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$TMP"; }
-trap cleanup EXIT
+bench_need rcoapd rcoap-obsbench
+bench_tmp observe
 
 RP=$PORT_BASE
 LP=$((PORT_BASE + 1))
-"$RCOAPD" -q -l "coap+tcp://127.0.0.1:$RP" --state-dir "$TMP/state" >"$TMP/d.out" 2>&1 &
-PIDS+=($!)
+bench_start_rcoapd -q -l "coap+tcp://127.0.0.1:$RP" --state-dir "$TMP/state" || exit 1
 HAVE_LIBCOAP=0
-if command -v coap-server-notls >/dev/null; then
-  coap-server-notls -A 127.0.0.1 -p "$LP" >"$TMP/l.out" 2>&1 &
-  PIDS+=($!)
+if command -v coap-server-notls >/dev/null &&
+  bench_start_libcoap coap-server-notls "$LP"; then
   HAVE_LIBCOAP=1
 fi
-sleep 0.5
 
 run() { # NAME OBS_URI METHOD TRIGGER_URI CONNS PER
   local line
   line=$(timeout 600 "$OB" "$2" "$3" "$4" "$5" "$6" "$ROUNDS" 2>&1 | tee "$TMP/$1.log" | grep RESULT)
   if [ -n "$line" ]; then
     printf '  %-34s %6s obs  median %8s ms  max %8s ms\n' "$1 ($5 x $6)" \
-      "$(sed 's/.*observers=\([0-9]*\).*/\1/' <<<"$line")" \
-      "$(sed 's/.*median_ms=\([0-9.]*\).*/\1/' <<<"$line")" \
-      "$(sed 's/.*max_ms=\([0-9.]*\).*/\1/' <<<"$line")"
+      "$(bench_field observers "$line")" "$(bench_field median_ms "$line")" \
+      "$(bench_field max_ms "$line")"
   else
     printf '  %-34s %s\n' "$1 ($5 x $6)" "$(grep -m1 -E 'only [0-9]+ of|rcoap-obsbench' "$TMP/$1.log")"
   fi

@@ -5,7 +5,7 @@
 #   - each other bench/*.sh (load.sh, ws.sh, tls.sh, ...), run as
 #     `bash script BUILD_DIR`: load against running servers, rcoapd vs
 #     coap-server-notls or OpenSSL, each with its own environment knobs
-#     documented at its top.
+#     documented at its top (bench/lib.sh holds what they share).
 # Benchmarks print their own figures and rcoap/reference ratios; this script
 # prints them one after the other and says which failed. Benchmarks are not
 # tests: nothing here is registered with ctest, and no timing is asserted.
@@ -15,26 +15,18 @@
 # Environment: BUILD_DIR (default <repo>/build-bench), JOBS,
 #   BENCH_MIN_SECONDS (per timing, default 0.5), RCOAP_SKIP_DEPS=1.
 set -uo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$(pwd)
-BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT" || exit 1
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+log=$BUILD_DIR/bench-build.log
 
 if [ "${RCOAP_SKIP_DEPS:-0}" != 1 ]; then
   bash "$ROOT/scripts/install-deps.sh" || exit 1
 fi
 
 echo "== building (Release) in $BUILD_DIR"
-mkdir -p "$BUILD_DIR"
-log=$BUILD_DIR/bench-build.log
-if ! { cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-         -DRCOAP_BENCH=ON -DRCOAP_TESTS=OFF -DRCOAP_FUZZ=OFF \
-         -DRCOAP_SANITIZE=OFF &&
-       cmake --build "$BUILD_DIR" -j "$JOBS"; } >"$log" 2>&1; then
-  tail -n 40 "$log"
-  echo "build failed (log: $log)"
-  exit 1
-fi
+bench_build
 
 want=("$@")
 selected() {
@@ -63,7 +55,7 @@ done
 for script in "$ROOT"/bench/*.sh; do
   [ -e "$script" ] || continue
   name=$(basename "$script" .sh)
-  [ "$name" = run ] && continue
+  case $name in run | lib) continue ;; esac # the runner and the helpers
   selected "$name" || continue
   echo
   echo "== $name"

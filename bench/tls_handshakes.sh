@@ -22,110 +22,61 @@
 # Environment (defaults): TIME=5 (seconds per measurement), PAR=16,
 #   SERVER_CPU=0 BENCH_CPU=1 (taskset cores).
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${1:-${BUILD_DIR:-$ROOT/build-bench}}
-TIME=${TIME:-5}
-PAR=${PAR:-16}
-SERVER_CPU=${SERVER_CPU:-0}
-BENCH_CPU=${BENCH_CPU:-1}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+BUILD_DIR=${1:-$BUILD_DIR}
+# the environment knobs (see above), defaults where unset or empty
+: "${TIME:=5}" "${PAR:=16}"
 
 BENCH=$BUILD_DIR/rcoap-bench
-RCOAPD=$BUILD_DIR/rcoapd
-if [ ! -x "$BENCH" ] || [ ! -x "$RCOAPD" ]; then
-  echo "== building rcoapd and rcoap-bench (Release) in $BUILD_DIR"
-  mkdir -p "$BUILD_DIR"
-  { cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-      -DRCOAP_TESTS=OFF -DRCOAP_FUZZ=OFF -DRCOAP_SANITIZE=OFF &&
-    make -C "$BUILD_DIR" -j2 rcoapd rcoap-bench; } >"$BUILD_DIR/tls_handshakes-build.log" 2>&1 ||
-    { tail -n 30 "$BUILD_DIR/tls_handshakes-build.log"; echo "tls_handshakes.sh: build failed"; exit 1; }
-fi
-command -v openssl >/dev/null || { echo "tls_handshakes.sh: openssl not found"; exit 1; }
+bench_need rcoapd rcoap-bench
+command -v openssl >/dev/null || bench_fail "openssl not found"
+bench_pin servers clients
+bench_tmp handshakes
 
-PIN_SERVER=() PIN_BENCH=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  PIN_SERVER=(taskset -c "$SERVER_CPU")
-  PIN_BENCH=(taskset -c "$BENCH_CPU")
-  pinning="servers on cpu $SERVER_CPU, clients on cpu $BENCH_CPU"
-else
-  pinning="not pinned (no taskset or one cpu)"
-fi
-
-TMP=$(mktemp -d /tmp/rcoap-handshakes.XXXXXX)
-PIDS=()
-cleanup() {
-  local p
-  # TERM: a background job of a script ignores SIGINT unless it installs
-  # its own handler (rcoapd does, s_server does not)
-  for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}"; do
-    for _ in $(seq 1 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-"${PIN_SERVER[@]}" "$RCOAPD" -l coaps+tcp://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
-  -l coap+tcp://127.0.0.1:0 --allow-no-alpn --state-dir "$TMP/state" \
-  >"$TMP/rcoapd.out" 2>&1 &
-PID_RC=$!
-PIDS+=("$PID_RC")
-uri_of() { grep -o "listening on $1://127.0.0.1:[0-9]*" "$TMP/rcoapd.out" | head -n 1 | sed 's/^listening on //'; }
-for _ in $(seq 1 100); do
-  [ -n "$(uri_of coap+tcp)" ] && [ -n "$(uri_of coaps+ws)" ] && [ -n "$(uri_of coaps+tcp)" ] && break
-  sleep 0.1
-done
-U_TLS=$(uri_of coaps+tcp) U_WSS=$(uri_of coaps+ws) U_TCP=$(uri_of coap+tcp)
-[ -n "$U_TLS" ] && [ -n "$U_WSS" ] && [ -n "$U_TCP" ] ||
-  { cat "$TMP/rcoapd.out"; echo "tls_handshakes.sh: rcoapd did not start"; exit 1; }
+bench_start_rcoapd -l coaps+tcp://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
+  -l coap+tcp://127.0.0.1:0 --allow-no-alpn --state-dir "$TMP/state" || exit 1
+PID_RC=$RCOAPD_PID
+U_TLS=${RCOAPD_URI[coaps+tcp]} U_WSS=${RCOAPD_URI[coaps+ws]} U_TCP=${RCOAPD_URI[coap+tcp]}
 P_RC=${U_TLS##*:}
 CERT=$TMP/state/demo-cert.pem KEY=$TMP/state/demo-key.pem
 
-port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
-P_SS=$((P_RC + 1))
-for _ in $(seq 1 50); do port_free "$P_SS" && break; P_SS=$((P_SS + 1)); done
-"${PIN_SERVER[@]}" openssl s_server -quiet -accept "$P_SS" -cert "$CERT" -key "$KEY" -www \
-  >"$TMP/s_server.out" 2>&1 </dev/null &
-PID_SS=$!
-PIDS+=("$PID_SS")
-for _ in $(seq 1 50); do port_free "$P_SS" || break; sleep 0.1; done
-port_free "$P_SS" && { cat "$TMP/s_server.out"; echo "tls_handshakes.sh: s_server did not start"; exit 1; }
-
-cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-TCK=$(getconf CLK_TCK)
-field() { sed -E "s/.* $1=([0-9.]+).*/\\1/" <<<"$2"; }
+P_SS=$(bench_pick_port $((P_RC + 1)))
+bench_start_s_server "$P_SS" "$CERT" "$KEY" || exit 1
+PID_SS=$S_SERVER_PID
 
 # s_time PID PORT -> "rate server_cpu_us p50 p99" (s_time has no latencies)
 s_time_run() {
   local pid=$1 port=$2 c0 c1 t0 t1 n
-  c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+  c0=$(bench_cpu_ticks "$pid"); t0=$(date +%s.%N)
   n=$("${PIN_BENCH[@]}" openssl s_time -connect "127.0.0.1:$port" -new -time "$TIME" 2>&1 |
       sed -nE 's/^([0-9]+) connections in [0-9.]+s;.*/\1/p' | head -n 1)
-  t1=$(date +%s.%N); c1=$(cpu_ticks "$pid")
+  t1=$(date +%s.%N); c1=$(bench_cpu_ticks "$pid")
   n=${n:-0}
   local rate cpu
   rate=$(echo "$n / ($t1 - $t0)" | bc -l)
-  cpu=$(echo "if ($n > 0) ($c1 - $c0) / $TCK * 1000000 / $n else 0" | bc -l)
+  cpu=$(bench_cpu_us "($c1 - $c0)" "$n")
   echo "$rate $cpu - - 0"
 }
 
-# bench_run URI CONNS -> "rate server_cpu_us p50_us p99_us errors"
-bench_run() {
+# handshake_run URI CONNS -> "rate server_cpu_us p50_us p99_us errors"
+handshake_run() {
   local uri=$1 conns=$2 c0 c1 line out="$TMP/bench.out"
-  c0=$(cpu_ticks "$PID_RC")
+  c0=$(bench_cpu_ticks "$PID_RC")
   "${PIN_BENCH[@]}" "$BENCH" -q --handshakes -c "$conns" -w 0 -d "$TIME" \
     --cafile "$CERT" "$uri" >"$out" 2>&1
-  c1=$(cpu_ticks "$PID_RC")
+  c1=$(bench_cpu_ticks "$PID_RC")
   line=$(grep '^RESULT' "$out" | tail -n 1)
   [ -n "$line" ] || { echo "0 0 0 0 fail"; return; }
   local n rate
-  n=$(field requests "$line"); rate=$(field rps "$line")
-  echo "$rate $(echo "if ($n > 0) ($c1 - $c0) / $TCK * 1000000 / $n else 0" | bc -l) $(field p50_us "$line") $(field p99_us "$line") $(field errors "$line")"
+  n=$(bench_field requests "$line"); rate=$(bench_field rps "$line")
+  echo "$rate $(bench_cpu_us "($c1 - $c0)" "$n") $(bench_field p50_us "$line")" \
+    "$(bench_field p99_us "$line") $(bench_field errors "$line")"
 }
 
 echo "full TLS handshakes per second: rcoapd vs openssl s_server (same cert/key), 127.0.0.1"
 echo "${TIME}s per measurement; $pinning; $(openssl version)"
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cpu(s): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$(bench_machine), load $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -a ROWS
 row() { # label result
   local rate cpu p50 p99 err
@@ -138,16 +89,16 @@ row() { # label result
 RESULTS=()
 row "s_time -new -> s_server -www" "$(s_time_run "$PID_SS" "$P_SS")"
 row "s_time -new -> rcoapd coaps+tcp" "$(s_time_run "$PID_RC" "$P_RC")"
-row "rcoap-bench --handshakes -c 1 -> rcoapd coaps+tcp" "$(bench_run "$U_TLS" 1)"
-row "rcoap-bench --handshakes -c $PAR -> rcoapd coaps+tcp" "$(bench_run "$U_TLS" "$PAR")"
-row "rcoap-bench --handshakes -c $PAR -> rcoapd coaps+ws" "$(bench_run "$U_WSS" "$PAR")"
-row "rcoap-bench --handshakes -c $PAR -> rcoapd coap+tcp" "$(bench_run "$U_TCP" "$PAR")"
-kill -0 "$PID_RC" 2>/dev/null || echo "tls_handshakes.sh: rcoapd died: $(cat "$TMP/rcoapd.out")"
-kill -0 "$PID_SS" 2>/dev/null || echo "tls_handshakes.sh: s_server died: $(cat "$TMP/s_server.out")"
+row "rcoap-bench --handshakes -c 1 -> rcoapd coaps+tcp" "$(handshake_run "$U_TLS" 1)"
+row "rcoap-bench --handshakes -c $PAR -> rcoapd coaps+tcp" "$(handshake_run "$U_TLS" "$PAR")"
+row "rcoap-bench --handshakes -c $PAR -> rcoapd coaps+ws" "$(handshake_run "$U_WSS" "$PAR")"
+row "rcoap-bench --handshakes -c $PAR -> rcoapd coap+tcp" "$(handshake_run "$U_TCP" "$PAR")"
+bench_alive "$PID_RC" rcoapd "$TMP/rcoapd.out"
+bench_alive "$PID_SS" s_server "$TMP/s_server.log"
 
 echo
 printf '| %-52s | %8s | %12s | %s |\n' "client -> server" "per s" "server CPU" "cycle p50 / p99"
-printf '| %-52s | %8s | %12s | %s |\n' "$(printf -- '-%.0s' $(seq 52))" -------- ------------ ---------------
+printf '| %-52s | %8s | %12s | %s |\n' "$(bench_dashes 52)" -------- ------------ ---------------
 printf '%s\n' "${ROWS[@]}"
 echo
 printf '%s\n' "${RESULTS[@]}"

@@ -25,64 +25,23 @@
 #   (rcoap-bench threads), SERVER_CPU=0 BENCH_CPU=1 (taskset cores),
 #   MIX="GET /hello", LOADGEN=auto|bench|python.
 set -uo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD_DIR=${1:-${BUILD_DIR:-$ROOT/build-bench}}
-DURATION=${DURATION:-8}
-WARMUP=${WARMUP:-2}
-CONNS=${CONNS:-50}
-DEPTHS=${DEPTHS:-"16 1"}
-RUNS=${RUNS:-1}
-THREADS=${THREADS:-1}
-MIX=${MIX:-"GET /hello"}
-SERVER_CPU=${SERVER_CPU:-0}
-BENCH_CPU=${BENCH_CPU:-1}
-LOADGEN=${LOADGEN:-auto}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+BUILD_DIR=${1:-$BUILD_DIR}
+# the environment knobs (see above), defaults where unset or empty
+: "${DURATION:=8}" "${WARMUP:=2}" "${CONNS:=50}" "${DEPTHS:=16 1}" "${RUNS:=1}"
+: "${THREADS:=1}" "${MIX:=GET /hello}" "${LOADGEN:=auto}"
 
 BENCH=$BUILD_DIR/rcoap-bench
-RCOAPD=$BUILD_DIR/rcoapd
-if [ ! -x "$BENCH" ] || [ ! -x "$RCOAPD" ]; then
-  echo "== building rcoapd and rcoap-bench (Release) in $BUILD_DIR"
-  { cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release \
-      -DRCOAP_TESTS=OFF -DRCOAP_FUZZ=OFF -DRCOAP_SANITIZE=OFF &&
-    make -C "$BUILD_DIR" -j2 rcoapd rcoap-bench; } >"$BUILD_DIR.ws-build.log" 2>&1 ||
-    { tail -n 30 "$BUILD_DIR.ws-build.log"; echo "ws.sh: build failed"; exit 1; }
-fi
+bench_need rcoapd rcoap-bench
+bench_pin rcoapd "load generator"
+bench_tmp ws-bench
 
-PIN_SERVER=() PIN_BENCH=()
-if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
-  PIN_SERVER=(taskset -c "$SERVER_CPU")
-  PIN_BENCH=(taskset -c "$BENCH_CPU")
-  pinning="rcoapd on cpu $SERVER_CPU, load generator on cpu $BENCH_CPU"
-else
-  pinning="not pinned (no taskset or one cpu)"
-fi
-
-TMP=$(mktemp -d /tmp/rcoap-ws-bench.XXXXXX)
-PID_RC=
-cleanup() {
-  if [ -n "$PID_RC" ]; then
-    kill -TERM "$PID_RC" 2>/dev/null
-    for _ in $(seq 1 30); do kill -0 "$PID_RC" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$PID_RC" 2>/dev/null
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-"${PIN_SERVER[@]}" "$RCOAPD" -q -l coap+tcp://127.0.0.1:0 -l coap+ws://127.0.0.1:0 \
-  --state-dir "$TMP/state" --web-root "$TMP" >"$TMP/rcoapd.out" 2>&1 &
-PID_RC=$!
-for _ in $(seq 1 50); do
-  [ "$(grep -c ' listening on ' "$TMP/rcoapd.out")" -ge 2 ] && break
-  sleep 0.1
-done
-URI_TCP=$(grep -o 'coap+tcp://127\.0\.0\.1:[0-9]*' "$TMP/rcoapd.out" | head -n 1)
-URI_WS=$(grep -o 'coap+ws://127\.0\.0\.1:[0-9]*' "$TMP/rcoapd.out" | head -n 1)
-if [ -z "$URI_TCP" ] || [ -z "$URI_WS" ]; then
-  cat "$TMP/rcoapd.out"
-  echo "ws.sh: rcoapd did not start"
-  exit 1
-fi
+bench_start_rcoapd -q -l coap+tcp://127.0.0.1:0 -l coap+ws://127.0.0.1:0 \
+  --state-dir "$TMP/state" --web-root "$TMP" || exit 1
+PID_RC=$RCOAPD_PID
+URI_TCP=${RCOAPD_URI[coap+tcp]}
+URI_WS=${RCOAPD_URI[coap+ws]}
 
 # --- the Python fallback load generator ---------------------------------
 cat >"$TMP/pyload.py" <<'EOF'
@@ -203,52 +162,25 @@ if [ "$LOADGEN" != python ]; then
   fi
 fi
 
-cpu_ticks() { # pid -> utime+stime in clock ticks
-  awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0
-}
-TCK=$(getconf CLK_TCK)
-
 # run_one URI DEPTH -> "rps p50 p99 cpu_us_per_req errors gen_cpu_us_per_req"
 run_one() {
-  local uri=$1 depth=$2 out="$TMP/run.out"
+  local uri=$1 depth=$2
   if [ "$USE" = bench ]; then
-    "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" -p "$depth" -t "$THREADS" \
-      -d "$DURATION" -w "$WARMUP" -m "$MIX" "$uri" >"$out" 2>&1 &
+    bench_windowed "$PID_RC" "$TMP/run.out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" \
+      -p "$depth" -t "$THREADS" -d "$DURATION" -w "$WARMUP" -m "$MIX" "$uri"
   else
-    "${PIN_BENCH[@]}" /usr/bin/python3 "$TMP/pyload.py" "$uri" "$CONNS" "$depth" \
-      "$WARMUP" "$DURATION" >"$out" 2>&1 &
+    bench_windowed "$PID_RC" "$TMP/run.out" "${PIN_BENCH[@]}" /usr/bin/python3 \
+      "$TMP/pyload.py" "$uri" "$CONNS" "$depth" "$WARMUP" "$DURATION"
   fi
-  local bpid=$! settle=0.5 c0 t0 c1 t1
-  # rcoapd CPU over the middle of the measurement window.
-  sleep "$(echo "$WARMUP + $settle" | bc -l)"
-  c0=$(cpu_ticks "$PID_RC"); t0=$(date +%s.%N)
-  sleep "$(echo "$DURATION - 2 * $settle" | bc -l)"
-  c1=$(cpu_ticks "$PID_RC"); t1=$(date +%s.%N)
-  wait "$bpid"
-  local line rps p50 p99 err cpu
-  line=$(grep '^RESULT' "$out" | tail -n 1)
-  if [ -z "$line" ]; then
-    echo "ws.sh: no RESULT from the load generator for $uri: $(tail -n 3 "$out" | tr '\n' ' ')" >&2
-    echo "0 0 0 0 fail 0"
-    return
-  fi
-  rps=$(sed -E 's/.* rps=([0-9.]+).*/\1/' <<<"$line")
-  p50=$(sed -E 's/.* p50_us=([0-9.]+).*/\1/' <<<"$line")
-  p99=$(sed -E 's/.* p99_us=([0-9.]+).*/\1/' <<<"$line")
-  err=$(sed -E 's/.* errors=([0-9]+).*/\1/' <<<"$line")
-  local gen=0
-  [[ "$line" == *bench_cpu_us=* ]] && gen=$(sed -E 's/.* bench_cpu_us=([0-9.]+).*/\1/' <<<"$line")
-  cpu=$(echo "if ($rps > 0) ($c1 - $c0) / $TCK * 1000000 / ($rps * ($t1 - $t0)) else 0" | bc -l)
-  echo "$rps $p50 $p99 $cpu $err $gen"
+  bench_summary bench_cpu_us ||
+    echo "ws.sh: no RESULT from the load generator for $uri: $(tail -n 3 "$TMP/run.out" | tr '\n' ' ')" >&2
 }
-
-median() { sort -n -k1,1 | sed -n "$(((RUNS + 1) / 2))p"; }
 
 if [ "$USE" = bench ]; then gen="rcoap-bench ($THREADS thread(s))"; else gen="Python asyncio client (CLIENT-BOUND: compares the client more than rcoapd)"; fi
 echo "rcoapd coap+ws vs coap+tcp in one process ($MIX), 127.0.0.1"
 echo "$CONNS connections, ${DURATION}s measured after ${WARMUP}s warm-up, median of $RUNS, runs alternating tcp/ws"
 echo "load generator: $gen; $pinning"
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cpu(s): $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+bench_machine
 declare -A R
 for depth in $DEPTHS; do
   tcp=() wsr=()
@@ -256,30 +188,26 @@ for depth in $DEPTHS; do
     tcp+=("$(run_one "$URI_TCP" "$depth")")
     wsr+=("$(run_one "$URI_WS" "$depth")")
   done
-  R[tcp-$depth]=$(printf '%s\n' "${tcp[@]}" | median)
-  R[ws-$depth]=$(printf '%s\n' "${wsr[@]}" | median)
+  R[tcp-$depth]=$(printf '%s\n' "${tcp[@]}" | bench_median)
+  R[ws-$depth]=$(printf '%s\n' "${wsr[@]}" | bench_median)
 done
-kill -0 "$PID_RC" 2>/dev/null || echo "ws.sh: rcoapd died during the run: $(cat "$TMP/rcoapd.out")"
+bench_alive "$PID_RC" rcoapd "$TMP/rcoapd.out"
 
 echo
-printf '| %-5s | %-34s | %-34s | %-7s |\n' depth "coap+tcp: req/s  p50/p99 us  cpu/req" \
-  "coap+ws: req/s  p50/p99 us  cpu/req" "ws/tcp"
-printf '| %-5s | %-34s | %-34s | %-7s |\n' ----- "$(printf -- '-%.0s' $(seq 34))" \
-  "$(printf -- '-%.0s' $(seq 34))" -------
+bench_pair_header coap+tcp coap+ws ws/tcp
 results=()
 for depth in $DEPTHS; do
-  read -r a ap50 ap99 acpu aerr agen <<<"${R[tcp-$depth]}"
-  read -r b bp50 bp99 bcpu berr bgen <<<"${R[ws-$depth]}"
-  ratio=$(echo "if ($a > 0) $b / $a else 0" | bc -l)
-  printf '| %-5s | %8.0f  %7.0f/%-7.0f %5.2f us | %8.0f  %7.0f/%-7.0f %5.2f us | %5.2fx  |\n' \
-    "$depth" "$a" "$ap50" "$ap99" "$acpu" "$b" "$bp50" "$bp99" "$bcpu" "$ratio"
+  read -r a _ _ acpu aerr agen <<<"${R[tcp-$depth]}"
+  read -r b _ _ bcpu berr bgen <<<"${R[ws-$depth]}"
+  ratio=$(bench_div "$b" "$a")
+  bench_pair_row "$depth" "${R[tcp-$depth]}" "${R[ws-$depth]}" "$ratio"
   [ "$aerr" = 0 ] || echo "  coap+tcp depth $depth: errors=$aerr"
   [ "$berr" = 0 ] || echo "  coap+ws depth $depth: errors=$berr"
   verdict=""
   [ "$depth" = 16 ] && verdict=" target_0.8=$(echo "$ratio >= 0.8" | bc -l | sed 's/1/met/;s/0/missed/')"
   # rcoapd CPU per request does not depend on how fast the client is:
   # tcp/ws of it is the server-side cost ratio (1.0: WS costs nothing).
-  cratio=$(echo "if ($bcpu > 0) $acpu / $bcpu else 0" | bc -l)
+  cratio=$(bench_div "$acpu" "$bcpu")
   echo "  depth $depth: rcoapd CPU per request tcp/ws = $(printf '%.2f' "$cratio");" \
     "load generator CPU per request tcp $agen us, ws $bgen us"
   results+=("RESULT ws depth=$depth conns=$CONNS loadgen=$USE tcp_rps=$a ws_rps=$b ratio=$(printf '%.2f' "$ratio") tcp_cpu_us=$(printf '%.2f' "$acpu") ws_cpu_us=$(printf '%.2f' "$bcpu") cpu_ratio=$(printf '%.2f' "$cratio")$verdict")
