@@ -102,7 +102,9 @@ struct rc_exchange {
   int hold;
   rc_time now;        /* of the last input: for answers given later */
   rc_exchange_block_config bcfg;
-  xcache cache[RC_EXCHANGE_CACHE_SLOTS];
+  /* RC_EXCHANGE_CACHE_SLOTS entries, allocated by the first block-wise
+   * answer (most connections never need one: idle memory). */
+  xcache *cache;
   size_t cache_bytes;
   xup *ups;
   uint32_t next_tag;

@@ -61,6 +61,8 @@ static void cache_drop(rc_exchange *x, xcache *c) {
 }
 
 static xcache *cache_find(rc_exchange *x, uint64_t key, rc_time now) {
+  if (!x->cache)
+    return NULL;
   for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++) {
     xcache *c = &x->cache[i];
     if (!c->expires)
@@ -87,6 +89,12 @@ static xcache *cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
   size_t size = m->nopts * sizeof(rc_opt) + vals + m->payload_len;
   if (size > x->bcfg.cache_max)
     return NULL;
+  if (!x->cache) {
+    size_t n = RC_EXCHANGE_CACHE_SLOTS * sizeof(xcache);
+    if (!(x->cache = x->mem->malloc(n, x->mem->user)))
+      return NULL;
+    memset(x->cache, 0, n);
+  }
   xcache *slot = cache_find(x, key, now);
   if (slot)
     cache_drop(x, slot);
@@ -527,7 +535,7 @@ void rc__xsrv_block1_done(rc_exchange *x, rc_xreq *r) {
 
 rc_time rc__xsrv_expiry(const rc_exchange *x) {
   rc_time t = RC_TIME_NEVER;
-  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+  for (size_t i = 0; x->cache && i < RC_EXCHANGE_CACHE_SLOTS; i++)
     if (x->cache[i].expires && x->cache[i].expires < t)
       t = x->cache[i].expires;
   for (const xup *u = x->ups; u; u = u->next)
@@ -537,7 +545,7 @@ rc_time rc__xsrv_expiry(const rc_exchange *x) {
 }
 
 void rc__xsrv_expire(rc_exchange *x, rc_time now) {
-  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+  for (size_t i = 0; x->cache && i < RC_EXCHANGE_CACHE_SLOTS; i++)
     if (x->cache[i].expires && x->cache[i].expires <= now)
       cache_drop(x, &x->cache[i]);
   for (xup *u = x->ups; u;) {
@@ -549,9 +557,13 @@ void rc__xsrv_expire(rc_exchange *x, rc_time now) {
 }
 
 void rc__xsrv_free_all(rc_exchange *x, rc_err reason) {
-  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+  for (size_t i = 0; x->cache && i < RC_EXCHANGE_CACHE_SLOTS; i++)
     if (x->cache[i].expires)
       cache_drop(x, &x->cache[i]);
+  if (x->cache) {
+    x->mem->free(x->cache, x->mem->user);
+    x->cache = NULL;
+  }
   while (x->ups)
     up_free(x, x->ups, reason);
 }
