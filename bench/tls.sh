@@ -49,7 +49,7 @@ P_TLS=${RCOAPD_URI[coaps+tcp]##*:}
 run_one() {
   local out="$TMP/$1.out"
   bench_windowed "$PID_RC" "$out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" -p "$DEPTH" \
-    -d "$DURATION" -w "$WARMUP" "$2"
+    -d "$DURATION" -w "$WARMUP" --cafile "$PKI/ca.crt" "$2"
   bench_summary || sed 's/^/    | /' "$out" >&2
 }
 
@@ -68,7 +68,8 @@ echo "$(bench_machine); $(openssl version)"
 
 # Does rcoap-bench speak coaps+tcp yet?
 NATIVE=0
-if "$BENCH" -q -c 1 -p 1 -n 1 "coaps+tcp://127.0.0.1:$P_TLS/hello" >"$TMP/probe" 2>&1; then
+if "$BENCH" -q -c 1 -p 1 -n 1 --cafile "$PKI/ca.crt" \
+  "coaps+tcp://127.0.0.1:$P_TLS/hello" >"$TMP/probe" 2>&1; then
   NATIVE=1
 fi
 
