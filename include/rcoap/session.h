@@ -361,6 +361,13 @@ rc_err rc_session_abort(rc_session *s, uint16_t bad_csm_option,
  */
 void rc_session_close(rc_session *s, rc_err reason);
 
+/* Sets (or, with NULL, clears) the on_trace callback after creation: a
+ * transport whose user starts or stops watching. Tracing costs a parse of
+ * every sent message, so it is off unless someone watches. */
+void rc_session_set_trace(rc_session *s,
+                          void (*on_trace)(void *user, int sent,
+                                           const rc_msg *m));
+
 /* ---- queries ---- */
 
 rc_session_state rc_session_get_state(const rc_session *s);

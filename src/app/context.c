@@ -276,21 +276,12 @@ static const rc_conn_callbacks app_conn_callbacks = {
     .on_closed = peer_on_closed,
 };
 
-/* The same with on_trace, for contexts that watch every message. */
-static const rc_conn_callbacks app_conn_callbacks_traced = {
-    .on_open = peer_on_open,
-    .on_message = peer_on_message,
-    .on_csm = peer_on_csm,
-    .on_release = peer_on_release,
-    .on_abort = peer_on_abort,
-    .custody_ready = peer_custody_ready,
-    .on_log = peer_on_log,
-    .on_trace = peer_on_trace,
-    .on_closed = peer_on_closed,
-};
-
-const rc_conn_callbacks *rc__app_conn_cb(const rc_context *ctx) {
-  return ctx->opts.on_trace ? &app_conn_callbacks_traced : &app_conn_callbacks;
+rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx) {
+  rc_conn_callbacks cb = app_conn_callbacks;
+  /* Only a context that watches every message pays for tracing. */
+  if (ctx->opts.on_trace)
+    cb.on_trace = peer_on_trace;
+  return cb;
 }
 
 /* ---- listening ------------------------------------------------------------ */
@@ -304,7 +295,8 @@ static int ctx_on_accept(void *user, rc_listener *l, rc_conn *c) {
   if (!p)
     return -1;
   p->open = 0;
-  rc_conn_set_callbacks(c, rc__app_conn_cb(ctx), p);
+  rc_conn_callbacks cb = rc__app_conn_cb(ctx);
+  rc_conn_set_callbacks(c, &cb, p);
   return 0;
 }
 

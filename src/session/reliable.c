@@ -1290,6 +1290,12 @@ rc_session_state rc_session_get_state(const rc_session *s) {
   return (rc_session_state)s->state;
 }
 rc_framing rc_session_framing(const rc_session *s) { return s->cfg.framing; }
+void rc_session_set_trace(rc_session *s,
+                          void (*on_trace)(void *user, int sent,
+                                           const rc_msg *m)) {
+  s->cb.on_trace = on_trace;
+}
+
 int rc_session_peer_csm_received(const rc_session *s) { return s->peer_csm; }
 uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
   return s->peer_mms;

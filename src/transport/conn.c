@@ -321,7 +321,8 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
       .on_closed = sess_on_closed,
       .custody_ready = sess_custody_ready,
       .on_log = sess_on_log,
-      .on_trace = sess_on_trace,
+      /* Tracing parses every sent message: only when someone watches. */
+      .on_trace = c->cb.on_trace != NULL ? sess_on_trace : NULL,
   };
   rc_err err = rc_session_new(&c->s, &cfg, &scb, c, c->mem, conn_now(c));
   if (err != RC_OK)
@@ -923,6 +924,8 @@ rc_err rc_conn_set_callbacks(rc_conn *c, const rc_conn_callbacks *cb,
     return RC_ERR_INVAL;
   c->cb = *cb;
   c->user = user;
+  if (c->s != NULL)
+    rc_session_set_trace(c->s, cb->on_trace != NULL ? sess_on_trace : NULL);
   return RC_OK;
 }
 
