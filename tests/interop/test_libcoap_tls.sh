@@ -22,90 +22,13 @@ if ! command -v coap-client-openssl >/dev/null ||
   rc_done
 fi
 
-SLOW=1
-[ "${RCOAP_VALGRIND:-0}" = 1 ] && SLOW=8
-
-PKI=$RC_TMP/pki
-bash "$RC_SRC/tests/certs/gen.sh" "$PKI" >/dev/null ||
-  { rc_fail "tests/certs/gen.sh failed"; rc_done; }
-
-declare -A DPID
-
-# d_start NAME ARGS...: rcoapd in the background (under valgrind when
-# RCOAP_VALGRIND=1), stdout in $RC_TMP/NAME.out, stderr in NAME.err; waits
-# until every listener line is printed.
-d_start() {
-  local name=$1 bin
-  shift
-  bin=$(rc_tool rcoapd) || exit 1
-  if [ "${RCOAP_VALGRIND:-0}" = 1 ]; then
-    valgrind -q --error-exitcode=$RC_VALGRIND_EXIT --leak-check=full \
-      --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-      "$bin" "$@" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
-  else
-    "$bin" "$@" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
-  fi
-  DPID[$name]=$!
-  local want=0 a
-  for a in "$@"; do [ "$a" = -l ] && want=$((want + 1)); done
-  local i
-  for ((i = 0; i < 100 * SLOW; i++)); do
-    [ "$(grep -c 'listening on' "$RC_TMP/$name.out" 2>/dev/null)" -ge "$want" ] 2>/dev/null && return 0
-    kill -0 "${DPID[$name]}" 2>/dev/null || break
-    sleep 0.05
-  done
-  rc_fail "rcoapd $name did not start:"
-  sed 's/^/    | /' "$RC_TMP/$name.err"
-  return 1
-}
-
-# d_port NAME SCHEME://HOST: the port rcoapd printed for that listener.
-d_port() {
-  grep -F "listening on $2:" "$RC_TMP/$1.out" | head -1 | sed 's/.*://; s/ .*//'
-}
-
-# d_stop NAME: SIGTERM, a bounded wait, then the exit status is checked
-# (valgrind findings count as a failure).
-d_stop() {
-  local pid=${DPID[$1]} i rc=0
-  kill -TERM "$pid" 2>/dev/null
-  for ((i = 0; i < 100 * SLOW; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid"
-    rc_fail "rcoapd $1 did not stop after SIGTERM"
-  fi
-  wait "$pid" || rc=$?
-  if [ "$rc" -eq "$RC_VALGRIND_EXIT" ]; then
-    rc_fail "valgrind found errors in rcoapd $1:"
-    sed 's/^/    | /' "$RC_TMP/$1.err"
-  elif [ "$rc" -ne 0 ]; then
-    rc_fail "rcoapd $1 exit status $rc"
-  fi
-  unset "DPID[$1]"
-}
-
-cleanup() {
-  local n
-  for n in "${!DPID[@]}"; do kill -KILL "${DPID[$n]}" 2>/dev/null; done
-  rm -rf "$RC_TMP"
-}
-trap cleanup EXIT
-
-# client ARGS...: runs rcoap; sets OUT (stdout+stderr) and RC.
-client() {
-  RC=0
-  OUT=$(rc_run rcoap -T 10 "$@" 2>&1) || RC=$?
-}
+. "$RC_SRC/tests/integration/lib/tls.sh"
 
 # lc ARGS...: coap-client-openssl, bounded (-B 5 and a timeout); OUT.
 lc() {
   OUT=$(timeout 20 coap-client-openssl -B 5 "$@" 2>&1)
 }
 
-log_of() { cat "$RC_TMP/$1.err"; }
 
 # ---- libcoap client -> rcoapd, certificate -------------------------------------
 d_start C -l coaps+tcp://127.0.0.1:0 --cert "$PKI/server.crt" \
