@@ -766,8 +766,10 @@ static void conn_pump(rc_conn *c) {
     return;
   if (c->state == RC__CONN_DRAINING && !c->writing &&
       conn_unsent_bytes(c) == 0) {
-    if (c->peer_eof || c->reset || c->chain_dead || !c->tcp_inited ||
-        conn_linger(c) != 0) {
+    /* A dead filter chain (TLS garbage, a WS protocol error) lingers too:
+     * the peer's next bytes would otherwise draw a reset that can destroy
+     * our alert or Close frame, or our FIN, before the peer reads it. */
+    if (c->peer_eof || c->reset || !c->tcp_inited || conn_linger(c) != 0) {
       conn_close_handles(c);
       return;
     }
