@@ -85,11 +85,25 @@ typedef struct rc_context_opts {
   void *conn_user;
   /* Block-wise settings for every connection (NULL: defaults). */
   const rc_exchange_block_config *block;
+  /* Bytes of request bodies being reassembled and of response bodies
+   * cached between blocks, over all connections together (one
+   * rc_budget; see rc_exchange_set_budget); 0:
+   * RC_CONTEXT_BODY_MEMORY_DEFAULT. */
+  size_t body_memory_max;
+  /* Requests a peer may have waiting for a deferred answer on one
+   * connection (rc_exchange_set_unanswered_max); 0: the default. */
+  size_t unanswered_max;
 } rc_context_opts;
+
+#define RC_CONTEXT_BODY_MEMORY_DEFAULT ((size_t)512 * 1024 * 1024)
 
 /* Returns 0 and *out, or RC_ERR_INVAL / RC_ERR_NOMEM. Registers the
  * /.well-known/core resource. */
 rc_err rc_context_new(rc_context **out, const rc_context_opts *opts);
+
+/* The context's body memory budget (for its figures: rc_budget_used,
+ * rc_budget_peak, rc_budget_refusals). */
+const rc_budget *rc_context_body_budget(const rc_context *ctx);
 
 /*
  * Closes every listener and connection at once (no Release; use

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rcoap/budget.h"
 #include "rcoap/codec_block.h"
 #include "rcoap/codec_msg.h"
 #include "rcoap/codec_option.h"
@@ -205,6 +206,9 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
 /* Cached bodies per exchange (concurrent Block2 transfers served from
  * memory; more evict the oldest, whose next block calls the handler again). */
 #define RC_EXCHANGE_CACHE_SLOTS 8u
+/* Seconds a client is told to wait (Max-Age of a 5.03) when a limit below
+ * refuses its request for now. */
+#define RC_EXCHANGE_RETRY_AFTER_S 2u
 
 /* A body read on demand. read fills buf[0..cap) from byte off and returns
  * the count (cap unless the body ends first) or a negative rc_err; close
@@ -237,14 +241,39 @@ typedef struct rc_exchange_block_config {
                          side, Block2 client side without a sink */
   size_t cache_max;   /* bytes of cached bodies per exchange */
   uint32_t ttl_ms;    /* see RC_EXCHANGE_BLOCK_TTL_MS */
+  uint32_t uploads_max; /* Block1 uploads in progress at once per exchange
+                           (Request-Tag keeps them apart); the first block
+                           of one more gets 5.03 with Max-Age */
 } rc_exchange_block_config;
 
 /* Defaults: max_szx 6, bert on, bert_max 4 MiB, body_max 64 MiB,
- * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS. */
+ * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS, uploads_max 8. */
 void rc_exchange_block_config_default(rc_exchange_block_config *cfg);
 /* Replaces x's block config (copied). Returns 0 or RC_ERR_INVAL. */
 rc_err rc_exchange_set_block_config(rc_exchange *x,
                                     const rc_exchange_block_config *cfg);
+
+/*
+ * Takes the memory of reassembled Block1 bodies and cached Block2 bodies
+ * from b (not owned; it must outlive x; NULL: no shared bound), on top of
+ * the per-exchange bounds above. When b refuses: a Block2 body is not
+ * cached (its next block calls the handler again); an upload gets 4.13
+ * with Size1 = the budget's limit if its body could never fit, else 5.03
+ * Service Unavailable with Max-Age RC_EXCHANGE_RETRY_AFTER_S.
+ * Returns 0, or RC_ERR_STATE while x holds body memory already.
+ */
+rc_err rc_exchange_set_budget(rc_exchange *x, rc_budget *b);
+
+/* Default for rc_exchange_set_unanswered_max. */
+#define RC_EXCHANGE_UNANSWERED_MAX 1024u
+/*
+ * At most n incoming requests may be deferred (unanswered) at once; while
+ * that many are, a new request is answered 5.03 Service Unavailable with
+ * Max-Age RC_EXCHANGE_RETRY_AFTER_S without calling on_request, so that
+ * a peer cannot make us hold unbounded state on one connection.
+ * n 0: RC_EXCHANGE_UNANSWERED_MAX.
+ */
+void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n);
 
 /*
  * Answers req from a streaming source: like rc_exchange_respond, but the

@@ -42,14 +42,25 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
     ctx->session = *opts->session;
     ctx->has_session = 1;
   }
-  rc_err err = rc__app_add_well_known_core(ctx);
+  rc_err err = rc_budget_new(&ctx->bodies,
+                             opts->body_memory_max
+                                 ? opts->body_memory_max
+                                 : RC_CONTEXT_BODY_MEMORY_DEFAULT,
+                             mem);
+  if (err == RC_OK)
+    err = rc__app_add_well_known_core(ctx);
   if (err) {
     rc__app_resources_free(ctx);
+    rc_budget_free(ctx->bodies);
     mem->free(ctx, mem->user);
     return err;
   }
   *out = ctx;
   return RC_OK;
+}
+
+const rc_budget *rc_context_body_budget(const rc_context *ctx) {
+  return ctx->bodies;
 }
 
 uv_loop_t *rc_context_loop(const rc_context *ctx) { return ctx->loop; }
@@ -117,9 +128,13 @@ static rc_err peer_attach_exchange(app_peer *p) {
                                .on_body_start = rc__app_body_start};
   rc_err err = rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed,
                                p->ctx->mem);
-  if (err == RC_OK && p->ctx->opts.block)
+  if (err != RC_OK)
+    return err;
+  if (p->ctx->opts.block)
     rc_exchange_set_block_config(p->x, p->ctx->opts.block);
-  return err;
+  rc_exchange_set_budget(p->x, p->ctx->bodies);
+  rc_exchange_set_unanswered_max(p->x, p->ctx->opts.unanswered_max);
+  return RC_OK;
 }
 
 app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
@@ -446,5 +461,6 @@ void rc_context_free(rc_context *ctx) {
   free(ctx->release_alt);
   if (ctx->default_tls)
     rc_tls_ctx_free(ctx->default_tls);
+  rc_budget_free(ctx->bodies); /* after the peers: their exchanges gave back */
   ctx->mem->free(ctx, ctx->mem->user);
 }

@@ -61,6 +61,7 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
   x->user = user;
   x->mem = mem;
   x->next_id = 1;
+  x->unanswered_max = RC_EXCHANGE_UNANSWERED_MAX;
   rc_exchange_block_config_default(&x->bcfg);
   for (size_t i = 0; seed && i < seed_len; i++)
     x->rng = (x->rng * 131) ^ seed[i] ^ ((uint64_t)seed[i] << ((i % 8) * 8));
@@ -301,6 +302,23 @@ static rc_err xch_send(rc_exchange *x, const rc_outmsg *m,
                            NULL, m->payload, m->payload_len, NULL, 0);
 }
 
+rc_err rc__xch_busy(rc_exchange *x, const uint8_t *token, size_t token_len,
+                    const char *diag) {
+  /* RFC 7252 §5.9.3.4: 5.03 "The server is currently unable to handle the
+   * request due to a temporary overloading"; Max-Age says when to retry. */
+  uint8_t age = RC_EXCHANGE_RETRY_AFTER_S;
+  rc_opt o = {.num = RC_OPT_MAX_AGE, .len = 1, .val = &age};
+  rc_outmsg m = {RC_SERVICE_UNAVAILABLE, &o, 1, (const uint8_t *)diag,
+                 strlen(diag)};
+  rc__xch_log(x, RC_SESSION_LOG_WARN, diag);
+  return xch_send(x, &m, token, token_len);
+}
+
+void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n) {
+  if (x)
+    x->unanswered_max = n ? n : RC_EXCHANGE_UNANSWERED_MAX;
+}
+
 void rc_exchange_hold_output(rc_exchange *x, int hold) { x->hold = hold; }
 
 rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
@@ -434,6 +452,11 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
     rc_outmsg resp = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
     xch_req_put(x, r);
     return xch_send(x, &resp, m->token, m->token_len);
+  }
+  if (x->ndeferred >= x->unanswered_max) {
+    xch_req_put(x, r);
+    return rc__xch_busy(x, m->token, m->token_len,
+                        "too many requests in progress on this connection");
   }
   r->x = x;
   r->mem = x->mem;

@@ -107,7 +107,10 @@ struct rc_exchange {
   xcache *cache;
   size_t cache_bytes;
   xup *ups;
+  size_t nups;
   uint32_t next_tag;
+  rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
+  size_t unanswered_max;
 };
 
 /* exchange.c */
@@ -128,6 +131,10 @@ void rc__xch_rearm(rc_exchange *x, xout *o, rc_time deadline);
 rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]);
 void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline);
 void rc__xch_log(rc_exchange *x, int level, const char *text);
+/* Answers 5.03 Service Unavailable with Max-Age RC_EXCHANGE_RETRY_AFTER_S
+ * and diag as the payload: a limit refuses the request for now. */
+rc_err rc__xch_busy(rc_exchange *x, const uint8_t *token, size_t token_len,
+                    const char *diag);
 
 /* xserver.c */
 /* Handles a request carrying Block1: 0 answered (nothing more to do),

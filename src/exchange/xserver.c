@@ -21,15 +21,25 @@ void rc_exchange_block_config_default(rc_exchange_block_config *cfg) {
   cfg->body_max = 64u * 1024u * 1024u;
   cfg->cache_max = 256u * 1024u * 1024u;
   cfg->ttl_ms = RC_EXCHANGE_BLOCK_TTL_MS;
+  cfg->uploads_max = 8;
 }
 
 rc_err rc_exchange_set_block_config(rc_exchange *x,
                                     const rc_exchange_block_config *cfg) {
   if (!x || !cfg || cfg->max_szx > 6 || cfg->bert_max < 1024 ||
-      cfg->ttl_ms == 0)
+      cfg->ttl_ms == 0 || cfg->uploads_max == 0)
     return RC_ERR_INVAL;
   x->bcfg = *cfg;
   x->bcfg.bert_max &= ~1023u;
+  return RC_OK;
+}
+
+rc_err rc_exchange_set_budget(rc_exchange *x, rc_budget *b) {
+  if (!x)
+    return RC_ERR_INVAL;
+  if (x->cache_bytes || x->ups)
+    return RC_ERR_STATE; /* what is held was not taken from b */
+  x->budget = b;
   return RC_OK;
 }
 
@@ -56,6 +66,7 @@ static void cache_drop(rc_exchange *x, xcache *c) {
   if (c->blob) {
     x->mem->free(c->blob, x->mem->user);
     x->cache_bytes -= c->blob_size;
+    rc_budget_give(x->budget, c->blob_size);
   }
   memset(c, 0, sizeof *c);
 }
@@ -118,9 +129,13 @@ static xcache *cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
       break;
     cache_drop(x, old);
   }
-  uint8_t *blob = x->mem->malloc(size ? size : 1, x->mem->user);
-  if (!blob)
+  if (!rc_budget_take(x->budget, size))
     return NULL;
+  uint8_t *blob = x->mem->malloc(size ? size : 1, x->mem->user);
+  if (!blob) {
+    rc_budget_give(x->budget, size);
+    return NULL;
+  }
   slot->blob = blob;
   slot->blob_size = size;
   x->cache_bytes += size;
@@ -356,10 +371,13 @@ static void up_free(rc_exchange *x, xup *u, rc_err reason) {
   xup **pp = &x->ups;
   while (*pp && *pp != u)
     pp = &(*pp)->next;
-  if (*pp)
+  if (*pp) {
     *pp = u->next;
+    x->nups--;
+  }
   if (u->has_sink && u->sink.end)
     u->sink.end(u->sink.arg, reason);
+  rc_budget_give(x->budget, u->cap);
   x->mem->free(u->buf, x->mem->user);
   x->mem->free(u, x->mem->user);
 }
@@ -389,14 +407,24 @@ static rc_err up_append(rc_exchange *x, xup *u, const uint8_t *p, size_t n) {
     return RC_OK;
   }
   if (u->off + n > u->cap) {
+    size_t need = (size_t)u->off + n;
     size_t cap = u->cap ? u->cap : 4096;
-    while (cap < u->off + n)
+    while (cap < need)
       cap *= 2;
-    if (cap > u->limit && u->limit >= u->off + n)
+    if (cap > u->limit && u->limit >= need)
       cap = (size_t)u->limit;
+    /* Growth comes from the shared budget: doubled if it allows, else
+     * exactly what this block needs, else RC_ERR_LIMIT. */
+    if (!rc_budget_take(x->budget, cap - u->cap)) {
+      cap = need;
+      if (!rc_budget_take(x->budget, cap - u->cap))
+        return RC_ERR_LIMIT;
+    }
     uint8_t *nb = x->mem->malloc(cap, x->mem->user);
-    if (!nb)
+    if (!nb) {
+      rc_budget_give(x->budget, cap - u->cap);
       return RC_ERR_NOMEM;
+    }
     if (u->off)
       memcpy(nb, u->buf, (size_t)u->off);
     x->mem->free(u->buf, x->mem->user);
@@ -437,6 +465,12 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
       *whole = *m;
       return 1;
     }
+    if (x->nups >= x->bcfg.uploads_max) {
+      rc_err err = rc__xch_busy(x, m->token, m->token_len,
+                                "too many uploads in progress on this "
+                                "connection");
+      return err ? (int)err : 0;
+    }
     u = x->mem->malloc(sizeof *u, x->mem->user);
     if (!u)
       return RC_ERR_NOMEM;
@@ -445,6 +479,7 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
     u->limit = x->bcfg.body_max;
     u->next = x->ups;
     x->ups = u;
+    x->nups++;
     if (x->cb.on_body_start) {
       r->up = u;
       r->in_body_start = 1;
@@ -492,6 +527,20 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
     return err ? (int)err : 0;
   }
   rc_err err = up_append(x, u, m->payload, m->payload_len);
+  if (err == RC_ERR_LIMIT) {
+    /* The shared budget refused: never (4.13, with the most we could
+     * ever hold in Size1) or not now (5.03, retry later). */
+    uint64_t need = u->off + m->payload_len;
+    up_free(x, u, err);
+    size_t lim = rc_budget_limit(x->budget);
+    if (need > lim)
+      err = up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL, lim,
+                      "body larger than the server's memory for bodies");
+    else
+      err = rc__xch_busy(x, m->token, m->token_len,
+                         "the server's memory for bodies is in use");
+    return err ? (int)err : 0;
+  }
   if (err) {
     up_free(x, u, err);
     err = up_answer(x, m, err == RC_ERR_NOMEM ? RC_SERVICE_UNAVAILABLE

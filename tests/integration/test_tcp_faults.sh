@@ -9,7 +9,10 @@
 # timeout, RC_SESSION_DEFAULT_CSM_TIMEOUT 10 s); §5.3.1: a request over
 # our Max-Message-Size gets 4.13 with Size1, is never buffered, and the
 # connection stays usable. Then 1000 requests 16 deep and 100 deferred
-# requests at once on one connection (rcoap-bench), and the graceful
+# requests at once on one connection (rcoap-bench); the limits
+# (--max-pending: 5.03 with Max-Age for one request too many on a
+# connection; --body-memory: 4.13 with Size1 for a body that can never
+# fit); and the graceful
 # shutdown: SIGTERM while `rcoap -v get /slow?ms=1500` waits, the client
 # still gets its answer and sees the Release (§5.5), rcoapd exits 0 by
 # itself, and a new connection is refused. After every fault, rcoapd must
@@ -170,6 +173,43 @@ else
   echo "skipped: rcoap-bench is not built; 300 requests on one connection are in tests/unit/test_app.c"
 fi
 still_serving "the load"
+
+# -- limits: requests waiting on one connection, memory for bodies --------------
+echo "--- rcoapd --max-pending 2 --body-memory 256k"
+rcd_start L 1 -l coap+tcp://127.0.0.1:0 --max-pending 2 --body-memory 256k || {
+  rc_fail "rcoapd with limits starts"
+  rc_done
+}
+UL=coap+tcp://127.0.0.1:$(rcd_port L 127.0.0.1)
+# GET /slow?ms=1000 with token 01, 02, 03 on one connection: the third
+# finds two waiting and gets 5.03 with Max-Age at once; the first two
+# their answers a second later.
+SLOW1=d1000101b4736c6f77476d733d31303030
+raw 127.0.0.1 "${UL##*:}" send:$CSM send:$SLOW1 send:${SLOW1/d1000101/d1000102} \
+  send:${SLOW1/d1000101/d1000103} expect:111:$((10 * RC_SLOW)) close
+rc_expect_status "$RAWST" 0 "three /slow requests on one connection: 111 bytes back"
+decode "$RAW"
+rc_expect "$DEC" "$(printf '5.03 Service Unavailable (response)\ntoken:    03')" \
+  "--max-pending 2: the third request gets 5.03"
+rc_expect "$DEC" "Max-Age (14)                 2 s" "5.03 says when to retry (Max-Age 2)"
+rc_expect "$DEC" "too many requests in progress on this connection" "5.03 says why"
+[ "$(grep -c '2.05 Content' <<<"$DEC")" -eq 2 ] &&
+  rc_pass "the two waiting requests still get their answers" ||
+  rc_fail "expected two 2.05 answers in: $DEC"
+# A 9 MB POST goes block-wise (rcoapd's Max-Message-Size is 8 MiB); its
+# first 4 MiB BERT block already exceeds the 256 KiB for bodies: 4.13.
+head -c 9000000 /dev/zero >"$RC_TMP/nine.bin"
+coap -v post -d @"$RC_TMP/nine.bin" "$UL/echo"
+rc_expect_status "$ST" 4 "9 MB POST over --body-memory 256k: exit 4"
+rc_expect "$ERR" "4.13 Request Entity Too Large" "9 MB POST: 4.13"
+rc_expect "$ERR" "Size1:262144" "4.13 carries the limit in Size1"
+rc_expect "$ERR" "body larger than the server's memory for bodies" "4.13 says why"
+head -c 200000 /dev/urandom >"$RC_TMP/mid.bin"
+coap -o "$RC_TMP/mid.out" post -d @"$RC_TMP/mid.bin" "$UL/echo"
+rc_expect_status "$ST" 0 "a 200 kB POST fits: exit 0"
+cmp -s "$RC_TMP/mid.bin" "$RC_TMP/mid.out" && rc_pass "200 kB echoed intact" ||
+  rc_fail "200 kB echo differs"
+rcd_stop L
 
 # -- the peer without CSM: Abort once the CSM timeout (10 s) is over ----------
 echo "--- a peer that never sends its CSM"

@@ -23,8 +23,9 @@
 typedef struct rec {
   uint8_t code;
   int has_b1, has_b2, has_obs, has_size1, has_size2, has_etag, has_tag;
+  int has_max_age;
   rc_block b1, b2;
-  uint32_t obs, size1, size2;
+  uint32_t obs, size1, size2, max_age;
   uint8_t etag[8];
   size_t etag_len;
   uint8_t token[8];
@@ -48,6 +49,9 @@ typedef struct peer {
   int requests;
   int body_starts;
   uint64_t limit;        /* on_body_start sets it when non-zero */
+  int defer;             /* on_request defers every request into held */
+  rc_xreq *held[8];
+  int nheld;
   int use_sink;
   size_t sunk;
   int sink_ends;
@@ -119,6 +123,11 @@ static void record(rec *r, const rc_msg *m) {
     case RC_OPT_REQUEST_TAG:
       r->has_tag = 1;
       break;
+    case RC_OPT_MAX_AGE:
+      rc_opt_uint(&o, &v);
+      r->has_max_age = 1;
+      r->max_age = v;
+      break;
     case RC_OPT_URI_PATH:
       pn += (size_t)snprintf(r->path + pn, sizeof r->path - pn, "/%.*s",
                              (int)o.len, (const char *)o.val);
@@ -172,9 +181,13 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   peer *p = user;
   (void)x;
   p->requests++;
+  if (p->defer) {
+    assert_true(p->nheld < 8);
+    assert_int_equal(rc_xreq_defer(req), RC_OK);
+    p->held[p->nheld++] = req;
+    return;
+  }
   const rc_msg *m = rc_xreq_msg(req);
-  rec r;
-  record(&r, m);
   if (m->code == RC_GET) {
     int obs = rc_xreq_observe(req);
     if (obs == 0) {
@@ -755,8 +768,197 @@ static void test_capture(void **state) {
   rc_xcapture_free(c);
 }
 
+/* ---- limits: the shared body budget, uploads and unanswered requests --- */
+
+static void test_budget_counts(void **state) {
+  (void)state;
+  rc_budget *b;
+  assert_int_equal(rc_budget_new(&b, 100, NULL), RC_OK);
+  assert_int_equal(rc_budget_take(b, 60), 1);
+  assert_int_equal(rc_budget_take(b, 41), 0); /* 101 > 100: nothing taken */
+  assert_int_equal(rc_budget_used(b), 60);
+  assert_int_equal(rc_budget_take(b, 40), 1);
+  rc_budget_give(b, 70);
+  assert_int_equal(rc_budget_used(b), 30);
+  assert_int_equal(rc_budget_peak(b), 100);
+  assert_int_equal(rc_budget_refusals(b), 1);
+  assert_int_equal(rc_budget_take(b, SIZE_MAX), 0); /* no wrap-around */
+  rc_budget_free(b);
+  /* NULL: unlimited */
+  assert_int_equal(rc_budget_take(NULL, SIZE_MAX), 1);
+  assert_int_equal(rc_budget_limit(NULL), SIZE_MAX);
+}
+
+/* Sends blocks [from, to) of 1024 pattern bytes of an upload to path. */
+static void raw_blocks(peer *p, const char *path, uint8_t tok, uint32_t from,
+                       uint32_t to, int last) {
+  uint8_t buf[1024];
+  const uint8_t t[8] = {tok};
+  for (uint32_t n = from; n < to; n++) {
+    for (size_t i = 0; i < sizeof buf; i++)
+      buf[i] = pat(n * 1024u + i, 0);
+    rc_block b = {n, !(last && n + 1 == to), 6};
+    raw_request(p, RC_PUT, path, RC_OPT_BLOCK1, &b, buf, sizeof buf, t);
+  }
+}
+
+/* Two uploads share an 8 KiB budget: while one holds it, the other is
+ * told to come back later (5.03 + Max-Age); a body that could never fit
+ * gets 4.13 with the budget in Size1; finished or refused uploads give
+ * their memory back. */
+static void test_budget_uploads(void **state) {
+  pair *p = *state;
+  rc_budget *bud;
+  assert_int_equal(rc_budget_new(&bud, 8192, NULL), RC_OK);
+  assert_int_equal(rc_exchange_set_budget(p->b.x, bud), RC_OK);
+  p->a.raw = 1;
+  raw_blocks(&p->a, "u1", 1, 0, 4, 0);  /* u1 holds 4 KiB */
+  raw_blocks(&p->a, "u2", 2, 0, 2, 0);  /* u2 holds 4 KiB: budget full */
+  raw_blocks(&p->a, "u1", 1, 4, 5, 0);  /* u1 needs 5 KiB: refused */
+  pump(p);
+  assert_int_equal(p->a.nrec, 7);
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(p->a.recs[i].code, RC_CONTINUE);
+  assert_int_equal(p->a.recs[6].code, RC_SERVICE_UNAVAILABLE);
+  assert_true(p->a.recs[6].has_max_age);
+  assert_int_equal(p->a.recs[6].max_age, RC_EXCHANGE_RETRY_AFTER_S);
+  assert_int_equal(rc_budget_used(bud), 4096); /* u1 gave its 4 KiB back */
+  /* u2 grows into what u1 left and completes: everything given back. */
+  raw_blocks(&p->a, "u2", 2, 2, 8, 1);
+  pump(p);
+  assert_int_equal(p->a.recs[12].code, RC_CHANGED);
+  assert_int_equal(p->b.got_len, 8192);
+  for (size_t i = 0; i < 8192; i++)
+    assert_int_equal(p->b.got[i], pat(i, 0));
+  assert_int_equal(rc_budget_used(bud), 0);
+  assert_int_equal(rc_budget_peak(bud), 8192);
+  /* Nine blocks can never fit in 8 KiB: 4.13 with Size1 8192. */
+  raw_blocks(&p->a, "u3", 3, 0, 9, 0);
+  pump(p);
+  rec *last = &p->a.recs[p->a.nrec - 1];
+  assert_int_equal(last->code, RC_REQUEST_ENTITY_TOO_LARGE);
+  assert_true(last->has_size1);
+  assert_int_equal(last->size1, 8192);
+  assert_int_equal(rc_budget_used(bud), 0);
+  /* The budget cannot change while memory is held. */
+  raw_blocks(&p->a, "u4", 4, 0, 1, 0);
+  pump(p);
+  assert_int_equal(rc_exchange_set_budget(p->b.x, NULL), RC_ERR_STATE);
+  rc_exchange_del(p->b.x); /* frees u4: its memory goes back */
+  p->b.x = NULL;
+  assert_int_equal(rc_budget_used(bud), 0);
+  rc_budget_free(bud);
+}
+
+/* GETs a 30000-byte body in 2048-byte BERT blocks from b; returns how
+ * many times b's handler ran for it. */
+static int get_big(pair *p) {
+  set_bert_max(&p->a, 2048);
+  set_bert_max(&p->b, 2048);
+  p->b.body_len = 30000;
+  int before = p->b.requests;
+  rc_opt o = {RC_OPT_URI_PATH, 1, (const uint8_t *)"big"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.len, 30000);
+  for (size_t i = 0; i < 30000; i++)
+    assert_int_equal(res.body[i], pat(i, 0));
+  free(res.body);
+  return p->b.requests - before;
+}
+
+/* The body cache takes from the budget and gives back when the last block
+ * is out; a body the budget cannot hold is not cached: the handler renders
+ * it again for each block, and the client still gets it whole. */
+static void test_budget_cache(void **state) {
+  pair *p = *state;
+  rc_budget *roomy, *tight;
+  assert_int_equal(rc_budget_new(&roomy, 64 * 1024, NULL), RC_OK);
+  assert_int_equal(rc_budget_new(&tight, 1000, NULL), RC_OK);
+  assert_int_equal(rc_exchange_set_budget(p->b.x, roomy), RC_OK);
+  assert_int_equal(get_big(p), 1);
+  assert_true(rc_budget_peak(roomy) >= 30000);
+  assert_int_equal(rc_budget_used(roomy), 0);
+  assert_int_equal(rc_exchange_set_budget(p->b.x, tight), RC_OK);
+  assert_int_equal(get_big(p), (30000 + 2047) / 2048);
+  assert_true(rc_budget_refusals(tight) > 0);
+  assert_int_equal(rc_budget_used(tight), 0);
+  rc_exchange_del(p->b.x);
+  p->b.x = NULL;
+  rc_budget_free(roomy);
+  rc_budget_free(tight);
+}
+
+/* uploads_max: the third concurrent upload is refused for now. */
+static void test_uploads_max(void **state) {
+  pair *p = *state;
+  rc_exchange_block_config c;
+  rc_exchange_block_config_default(&c);
+  c.uploads_max = 2;
+  assert_int_equal(rc_exchange_set_block_config(p->b.x, &c), RC_OK);
+  c.uploads_max = 0;
+  assert_int_equal(rc_exchange_set_block_config(p->b.x, &c), RC_ERR_INVAL);
+  p->a.raw = 1;
+  raw_blocks(&p->a, "u1", 1, 0, 1, 0);
+  raw_blocks(&p->a, "u2", 2, 0, 1, 0);
+  raw_blocks(&p->a, "u3", 3, 0, 1, 0);
+  pump(p);
+  assert_int_equal(p->a.nrec, 3);
+  assert_int_equal(p->a.recs[0].code, RC_CONTINUE);
+  assert_int_equal(p->a.recs[1].code, RC_CONTINUE);
+  assert_int_equal(p->a.recs[2].code, RC_SERVICE_UNAVAILABLE);
+  assert_true(p->a.recs[2].has_max_age);
+  /* u1 finishes: a new upload fits again. */
+  raw_blocks(&p->a, "u1", 1, 1, 2, 1);
+  raw_blocks(&p->a, "u3", 3, 0, 1, 0);
+  pump(p);
+  assert_int_equal(p->a.recs[3].code, RC_CHANGED);
+  assert_int_equal(p->a.recs[4].code, RC_CONTINUE);
+}
+
+/* unanswered_max: while two requests wait for deferred answers, a third
+ * is answered 5.03 without reaching the handler; after one answer it
+ * gets through again. */
+static void test_unanswered_max(void **state) {
+  pair *p = *state;
+  rc_exchange_set_unanswered_max(p->b.x, 2);
+  p->b.defer = 1;
+  p->a.raw = 1;
+  for (uint8_t t = 1; t <= 3; t++) {
+    const uint8_t tok[8] = {t};
+    raw_request(&p->a, RC_GET, "slow", 0, NULL, NULL, 0, tok);
+  }
+  pump(p);
+  assert_int_equal(p->b.requests, 2);
+  assert_int_equal(rc_exchange_unanswered(p->b.x), 2);
+  assert_int_equal(p->a.nrec, 1);
+  assert_int_equal(p->a.recs[0].code, RC_SERVICE_UNAVAILABLE);
+  assert_int_equal(p->a.recs[0].token[0], 3);
+  assert_true(p->a.recs[0].has_max_age);
+  rc_outmsg ok = {RC_CONTENT, NULL, 0, NULL, 0};
+  assert_int_equal(rc_exchange_respond(p->b.held[0], &ok), RC_OK);
+  const uint8_t tok4[8] = {4};
+  raw_request(&p->a, RC_GET, "slow", 0, NULL, NULL, 0, tok4);
+  pump(p);
+  assert_int_equal(p->b.requests, 3);
+  assert_int_equal(p->a.nrec, 2);
+  assert_int_equal(p->a.recs[1].code, RC_CONTENT);
+  assert_int_equal(p->a.recs[1].token[0], 1);
+  for (int i = 1; i < p->b.nheld; i++)
+    assert_int_equal(rc_exchange_respond(p->b.held[i], &ok), RC_OK);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_budget_counts),
+      cmocka_unit_test_setup_teardown(test_budget_uploads, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_budget_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_uploads_max, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unanswered_max, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bert_get_server_vector, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_bert_get_client_vector, setup,

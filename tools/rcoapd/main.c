@@ -179,6 +179,8 @@ int main(int argc, char **argv) {
                              : RC_SESSION_LOG_INFO;
   co.idle_timeout_ms = o.idle_timeout_ms;
   co.handshake_timeout_ms = o.handshake_timeout_ms;
+  co.body_memory_max = o.body_memory;
+  co.unanswered_max = o.max_pending;
   if (o.verbose)
     co.on_trace = on_trace;
   if (rc_context_new(&d.ctx, &co) != RC_OK || demo_start(d.ctx, &d.demo)) {

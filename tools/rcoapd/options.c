@@ -2,6 +2,7 @@
  * rcoapd's command line: every option, its check, and the usage text.
  */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,13 @@ static void usage(FILE *f) {
     "                   there (Release Alternative-Address, RFC 8323 §5.5)\n"
     "      --hold-off SECONDS       on shutdown, ask clients to wait that\n"
     "                   long before reconnecting (Release Hold-Off)\n"
+    "limits:\n"
+    "      --body-memory SIZE       memory for request bodies being\n"
+    "                   reassembled and response bodies cached between\n"
+    "                   blocks, all connections together (512M; suffixes\n"
+    "                   k, M, G); beyond it uploads get 5.03 or 4.13\n"
+    "      --max-pending N          requests one connection may have\n"
+    "                   waiting for a slow answer (1024); more get 5.03\n"
     "TLS (coaps+tcp, coaps+ws):\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
@@ -60,8 +68,26 @@ static void usage(FILE *f) {
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
-  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR
+  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING
 };
+
+/* "512M", "64k", "1G" or plain bytes; 0 on a malformed or zero size. */
+static size_t parse_size(const char *s) {
+  char *end;
+  unsigned long long v = strtoull(s, &end, 10);
+  unsigned shift = 0;
+  if (end == s || *s == '-')
+    return 0;
+  switch (*end) {
+  case 'k': case 'K': shift = 10; end++; break;
+  case 'm': case 'M': shift = 20; end++; break;
+  case 'g': case 'G': shift = 30; end++; break;
+  default: break;
+  }
+  if (*end || v == 0 || v > (SIZE_MAX >> shift))
+    return 0;
+  return (size_t)v << shift;
+}
 
 int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   static const struct option longopts[] = {
@@ -82,6 +108,8 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"idle-timeout", required_argument, NULL, O_IDLE},
       {"release-to", required_argument, NULL, O_RELEASE_TO},
       {"hold-off", required_argument, NULL, O_HOLD_OFF},
+      {"body-memory", required_argument, NULL, O_BODY_MEMORY},
+      {"max-pending", required_argument, NULL, O_MAX_PENDING},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -175,6 +203,22 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     case O_IDLE:
       o->idle_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
       break;
+    case O_BODY_MEMORY:
+      if (!(o->body_memory = parse_size(optarg))) {
+        fprintf(stderr, "rcoapd: --body-memory takes a size such as 512M\n");
+        return -1;
+      }
+      break;
+    case O_MAX_PENDING: {
+      char *end;
+      unsigned long n = strtoul(optarg, &end, 10);
+      if (*end || n == 0 || n > 1000000) {
+        fprintf(stderr, "rcoapd: --max-pending takes 1-1000000\n");
+        return -1;
+      }
+      o->max_pending = n;
+      break;
+    }
     case 'v':
       o->verbose = 1;
       break;

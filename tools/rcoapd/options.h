@@ -31,6 +31,8 @@ typedef struct rcoapd_opts {
   long hold_off_s;         /* Hold-Off in it; -1: none */
   unsigned handshake_timeout_ms;
   unsigned idle_timeout_ms;
+  size_t body_memory;      /* --body-memory; 0: the library's default */
+  size_t max_pending;      /* --max-pending; 0: the library's default */
   int verbose;
   int quiet;
 } rcoapd_opts;
