@@ -210,7 +210,8 @@ rc_err rc_tls_eof(rc_filter *f);
 
 /* Non-zero once the handshake finished (EV_OPEN was reported). */
 int rc_tls_handshake_done(const rc_filter *f);
-/* Non-zero if the handshake resumed a cached session. */
+/* Non-zero if the handshake resumed a cached session (never for a
+ * handshake on an external pre-shared key). */
 int rc_tls_resumed(const rc_filter *f);
 /* "TLSv1.3" / "TLSv1.2", and the cipher suite name; "" before the
  * handshake. Static strings. */

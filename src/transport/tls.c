@@ -721,7 +721,10 @@ int rc_tls_handshake_done(const rc_filter *f) {
 }
 
 int rc_tls_resumed(const rc_filter *f) {
-  return hs_done(CF(f)) && SSL_session_reused(CF(f)->ssl);
+  /* OpenSSL counts a TLS 1.3 handshake on an external PSK as "reused"
+   * (the PSK travels as a session); ours noted its identity. */
+  return hs_done(CF(f)) && SSL_session_reused(CF(f)->ssl) &&
+         CF(f)->psk_id_len == 0;
 }
 
 const char *rc_tls_protocol(const rc_filter *f) {

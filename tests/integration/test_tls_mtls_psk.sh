@@ -79,6 +79,9 @@ rc_expect "$OUT" "Hello, world!" "PSK: /hello"
 client -v --psk-identity client1 --psk-key s3cr3t "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect "$OUT" 'pre-shared key, identity "client1"' "PSK: -v shows the identity"
 rc_expect "$OUT" "rcoap: TLS: TLSv1.3" "PSK: TLS 1.3"
+# Regression: OpenSSL reports a TLS 1.3 external-PSK handshake as a reused
+# session; rc_tls_resumed must not.
+rc_expect "$OUT" "ALPN coap, new session" "PSK: a new session, not 'resumed'"
 client --psk-identity client1 --psk-key wrong "coaps+tcp://localhost:$PK/hello"
 rc_expect_status "$RC" 3 "PSK: wrong key: exit 3"
 rc_expect "$OUT" "rejected our pre-shared key" "PSK: wrong key: rcoap says so"

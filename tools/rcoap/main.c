@@ -101,13 +101,10 @@ static void on_conn_open(void *user, rc_conn *c) {
   rc_tls_peer peer;
   if (rc_tls_peer_info(f, &peer) != RC_OK)
     return;
-  /* OpenSSL counts a TLS 1.3 external-PSK handshake as "reused": only a
-   * certificate handshake can tell a resumed session from a new one. */
-  fprintf(stderr, "rcoap: TLS: %s %s, ALPN %s%s\n", rc_tls_protocol(f),
-          rc_tls_cipher(f), rc_tls_alpn_coap(f) ? "coap" : "none",
-          peer.psk_identity_len ? ""
-          : rc_tls_resumed(f)   ? ", resumed session"
-                                : ", new session");
+  fprintf(stderr, "rcoap: TLS: %s %s, ALPN %s, %s session\n",
+          rc_tls_protocol(f), rc_tls_cipher(f),
+          rc_tls_alpn_coap(f) ? "coap" : "none",
+          rc_tls_resumed(f) ? "resumed" : "new");
   if (peer.has_cert) {
     char hex[RC_TLS_FINGERPRINT_HEX_LEN];
     rc_tls_fingerprint_hex(peer.fingerprint, hex);
