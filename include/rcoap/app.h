@@ -263,6 +263,25 @@ rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
                   const rc_request_opts *opts, rc_request_cb cb, void *arg);
 
 /*
+ * Outcome of a ping: status 0 with the round trip in microseconds (from
+ * the Ping leaving to the Pong arriving) and whether the Pong carried
+ * Custody; or status < 0 and detail as for rc_request_cb.
+ */
+typedef void (*rc_ping_cb)(void *arg, rc_err status, uint64_t rtt_us,
+                           int custody, const char *detail);
+
+/*
+ * Sends a Ping (RFC 8323 §5.4) on the connection to uri's origin, opened
+ * as rc_request would (its path and query are ignored), asking for
+ * Custody when custody is non-zero. A peer that stays silent for the
+ * session's ping_timeout_ms is declared dead: cb gets RC_ERR_PEER_DEAD.
+ * cb is called exactly once, never from inside this call. Returns what
+ * rc_request returns.
+ */
+rc_err rc_ping(rc_context *ctx, const char *uri, const rc_request_opts *opts,
+               int custody, rc_ping_cb cb, void *arg);
+
+/*
  * Sends a request back to the peer that sent req, over the same connection
  * (RFC 8323 lets either end send requests: this is how a server reaches a
  * device that connected to it from behind a NAT). path is "/a/b?q=1"

@@ -62,6 +62,7 @@ struct app_peer {
   char *origin;          /* origin key; NULL for server connections and
                             for released client connections */
   app_creq *wait_head, *wait_tail; /* requests waiting for on_open */
+  app_creq *pings;       /* Pings sent, waiting for their Pong */
   uv_timer_t *timer;     /* exchange timeouts, or the delayed connect
                             below; allocated on first use */
   /* A connect delayed by a Release's Hold-Off (conn is NULL until then). */
@@ -97,6 +98,11 @@ struct app_creq {
   uint64_t xid;
   uint8_t observe;   /* notifications keep it alive */
   uint8_t sent;
+  /* a Ping (rc_ping) instead of a request when ping_cb is set */
+  rc_ping_cb ping_cb;
+  uint32_t ping_id;
+  uint8_t custody;
+  uint64_t ping_sent_ns;
 };
 
 struct rc_context {
@@ -170,6 +176,9 @@ rc_err rc__app_add_well_known_core(rc_context *ctx);
 /* client.c */
 void rc__app_peer_opened(app_peer *p);
 void rc__app_peer_fail_waiting(app_peer *p, rc_err reason, const char *detail);
+/* The conn's on_pong: completes the rc_ping with that ping id. */
+void rc__app_on_pong(void *user, rc_conn *c, uint32_t ping_id, rc_time rtt,
+                     int custody);
 void rc__app_creq_free(rc_context *ctx, app_creq *r);
 /* rc_request with the observe flag (observe_client.c): the callback runs
  * for every notification; *creq is the live request (for cancelling). */

@@ -89,7 +89,53 @@ void rc__app_creq_cancel(app_creq *r) {
   rc__app_creq_free(ctx, r);
 }
 
+/* Ends a request or ping that never got an answer. */
+static void creq_fail(rc_context *ctx, app_creq *r, rc_err err,
+                      const char *detail) {
+  rc_request_cb cb = r->cb;
+  rc_ping_cb ping_cb = r->ping_cb;
+  void *arg = r->arg;
+  rc__app_creq_free(ctx, r);
+  if (ping_cb)
+    ping_cb(arg, err, 0, 0, detail);
+  else
+    cb(arg, err, NULL, detail);
+}
+
+static rc_err ping_send(app_creq *r) {
+  app_peer *p = r->peer;
+  rc_err err = rc_conn_ping(p->conn, r->custody, &r->ping_id);
+  if (err)
+    return err;
+  r->ping_sent_ns = uv_hrtime();
+  r->sent = 1;
+  r->next = p->pings;
+  p->pings = r;
+  return RC_OK;
+}
+
+void rc__app_on_pong(void *user, rc_conn *c, uint32_t ping_id, rc_time rtt,
+                     int custody) {
+  app_peer *p = user;
+  (void)c;
+  (void)rtt; /* milliseconds; the Ping's own clock is finer */
+  for (app_creq **pp = &p->pings; *pp; pp = &(*pp)->next) {
+    app_creq *r = *pp;
+    if (r->ping_id != ping_id)
+      continue;
+    *pp = r->next;
+    uint64_t us = (uv_hrtime() - r->ping_sent_ns) / 1000u;
+    rc_ping_cb cb = r->ping_cb;
+    void *arg = r->arg;
+    rc__app_creq_free(p->ctx, r);
+    cb(arg, RC_OK, us, custody, "");
+    return;
+  }
+}
+
 static rc_err creq_send(app_creq *r) {
+  if (r->ping_cb)
+    return ping_send(r);
   app_peer *p = r->peer;
   rc_outmsg m = {r->method, r->opts, r->nopts, r->payload, r->payload_len};
   r->xo.timeout_ms = r->timeout_ms;
@@ -110,25 +156,25 @@ void rc__app_peer_opened(app_peer *p) {
     if (!p->wait_head)
       p->wait_tail = NULL;
     rc_err err = creq_send(r);
-    if (err) {
-      rc_request_cb cb = r->cb;
-      void *arg = r->arg;
-      rc__app_creq_free(p->ctx, r);
-      cb(arg, err, NULL, rc_strerror(err));
-    }
+    if (err)
+      creq_fail(p->ctx, r, err, rc_strerror(err));
   }
 }
 
+/* Fails the requests still waiting for the connection, and the Pings
+ * still waiting for their Pong (sent requests end with the exchange). */
 void rc__app_peer_fail_waiting(app_peer *p, rc_err reason, const char *detail) {
   while (p->wait_head) {
     app_creq *r = p->wait_head;
     p->wait_head = r->next;
-    rc_request_cb cb = r->cb;
-    void *arg = r->arg;
-    rc__app_creq_free(p->ctx, r);
-    cb(arg, reason, NULL, detail ? detail : "");
+    creq_fail(p->ctx, r, reason, detail ? detail : "");
   }
   p->wait_tail = NULL;
+  while (p->pings) {
+    app_creq *r = p->pings;
+    p->pings = r->next;
+    creq_fail(p->ctx, r, reason, detail ? detail : "");
+  }
 }
 
 /* Copies options and payload into one allocation. */
@@ -355,25 +401,49 @@ rc_err rc_request_back(rc_xreq *req, uint8_t method, const char *path,
   return err;
 }
 
-static rc_err request_impl(rc_context *ctx, uint8_t method, const char *uri,
-                           const rc_request_opts *ro, rc_request_cb cb,
-                           void *arg, int observe, app_creq **out);
+/* What request_impl sends: a request (cb), or a Ping (ping_cb). */
+typedef struct creq_what {
+  uint8_t method;     /* 0 for a Ping */
+  uint8_t observe;
+  uint8_t custody;
+  rc_request_cb cb;
+  rc_ping_cb ping_cb;
+  void *arg;
+} creq_what;
+
+static rc_err request_impl(rc_context *ctx, const char *uri,
+                           const rc_request_opts *ro, const creq_what *w,
+                           app_creq **out);
 
 rc_err rc_request(rc_context *ctx, uint8_t method, const char *uri,
                   const rc_request_opts *ro, rc_request_cb cb, void *arg) {
-  return request_impl(ctx, method, uri, ro, cb, arg, 0, NULL);
+  if (!cb || !rc_code_is_request(method))
+    return RC_ERR_INVAL;
+  creq_what w = {.method = method, .cb = cb, .arg = arg};
+  return request_impl(ctx, uri, ro, &w, NULL);
 }
 
 rc_err rc__app_request_observe(rc_context *ctx, const char *uri,
                                const rc_request_opts *ro, rc_request_cb cb,
                                void *arg, app_creq **creq) {
-  return request_impl(ctx, RC_GET, uri, ro, cb, arg, 1, creq);
+  if (!cb)
+    return RC_ERR_INVAL;
+  creq_what w = {.method = RC_GET, .observe = 1, .cb = cb, .arg = arg};
+  return request_impl(ctx, uri, ro, &w, creq);
 }
 
-static rc_err request_impl(rc_context *ctx, uint8_t method, const char *uri,
-                           const rc_request_opts *ro, rc_request_cb cb,
-                           void *arg, int observe, app_creq **out) {
-  if (!ctx || !uri || !cb || !rc_code_is_request(method))
+rc_err rc_ping(rc_context *ctx, const char *uri, const rc_request_opts *ro,
+               int custody, rc_ping_cb cb, void *arg) {
+  if (!cb)
+    return RC_ERR_INVAL;
+  creq_what w = {.custody = custody != 0, .ping_cb = cb, .arg = arg};
+  return request_impl(ctx, uri, ro, &w, NULL);
+}
+
+static rc_err request_impl(rc_context *ctx, const char *uri,
+                           const rc_request_opts *ro, const creq_what *w,
+                           app_creq **out) {
+  if (!ctx || !uri)
     return RC_ERR_INVAL;
   size_t ulen = strlen(uri);
   if (ulen > CLIENT_URI_MAX)
@@ -390,11 +460,13 @@ static rc_err request_impl(rc_context *ctx, uint8_t method, const char *uri,
 
   rc_opt opts[RC_APP_MAX_OPTS];
   uint8_t scratch[RC_URI_SCRATCH_MAX(CLIENT_URI_MAX)];
-  size_t n;
+  size_t n = 0;
   /* RFC 7252 §6.4 step 7: Uri-Port only when the port differs from the
-   * request's destination port, which here is the URI's own port. */
-  err = build_opts(&u, RC_URI_OMIT_PORT, ro, opts, &n, scratch,
-                   sizeof scratch);
+   * request's destination port, which here is the URI's own port. A Ping
+   * has no options: the URI only names the connection. */
+  if (w->method)
+    err = build_opts(&u, RC_URI_OMIT_PORT, ro, opts, &n, scratch,
+                     sizeof scratch);
   if (err)
     return err;
 
@@ -408,14 +480,16 @@ static rc_err request_impl(rc_context *ctx, uint8_t method, const char *uri,
   snprintf(key, sizeof key, "%d|%.*s|%u|%p", kind, (int)u.host_len, u.host,
            u.port, (void *)tls);
 
-  app_creq *r = creq_new(ctx, method, opts, n, ro);
+  app_creq *r = creq_new(ctx, w->method, opts, n, w->method ? ro : NULL);
   if (!r)
     return RC_ERR_NOMEM;
-  r->observe = (uint8_t)observe;
+  r->observe = w->observe;
+  r->custody = w->custody;
   if (out)
     *out = r;
-  r->cb = cb;
-  r->arg = arg;
+  r->cb = w->cb;
+  r->ping_cb = w->ping_cb;
+  r->arg = w->arg;
   app_peer *p = find_origin(ctx, key);
   if (!p) {
     p = open_origin(ctx, key, (rc_conn_kind)kind, &u, tls, &err);

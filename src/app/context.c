@@ -289,6 +289,7 @@ static const rc_conn_callbacks app_conn_callbacks = {
     .custody_ready = peer_custody_ready,
     .on_log = peer_on_log,
     .on_closed = peer_on_closed,
+    .on_pong = rc__app_on_pong,
 };
 
 rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx) {

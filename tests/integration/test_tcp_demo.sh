@@ -214,6 +214,48 @@ for fam in 4 6; do
   fi
 done
 
+echo "--- rcoap ping (RFC 8323 §5.4)"
+coap -T $RC_TMO ping "coap+tcp://127.0.0.1:$P4"
+rc_expect_status "$ST" 0 "ping: exit 0"
+rc_expect_re "$OUT" '^Pong from coap\+tcp://127\.0\.0\.1:[0-9]+ in [0-9]+\.[0-9]{3} ms$' \
+  "ping: prints the round trip"
+coap -T $RC_TMO -v ping --custody "coap+tcp://[::1]:$P6/ignored/path"
+rc_expect_status "$ST" 0 "ping --custody over IPv6: exit 0"
+rc_expect "$OUT" ", with Custody" "ping --custody: rcoapd's Pong carries Custody"
+PTOK=$(sed -n 's/^> 7\.02 Ping tok=\([0-9a-f]*\) Custody$/\1/p' <<<"$ERR")
+[ -n "$PTOK" ] && rc_pass "ping -v: a Ping with a token and Custody ($PTOK)" ||
+  rc_fail "ping -v: no '> 7.02 Ping tok=... Custody' in: $ERR"
+rc_expect "$ERR" "< 7.03 Pong tok=$PTOK Custody" "ping -v: the Pong echoes the token (§5.4)"
+# A server that accepts and then says nothing at all: no Pong, no CSM.
+SILENT=$RC_TMP/silent.port
+/usr/bin/python3 - "$SILENT" $((15 * RC_SLOW)) <<'EOF' &
+import os, socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(4)
+open(sys.argv[1] + ".tmp", "w").write(str(s.getsockname()[1]))
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+s.settimeout(float(sys.argv[2]))
+try:
+    c, _ = s.accept()
+    c.settimeout(float(sys.argv[2]))
+    while c.recv(4096):
+        pass
+except (socket.timeout, ConnectionError):
+    pass
+EOF
+SILENT_PID=$!
+for i in $(seq 1 50); do [ -s "$SILENT" ] && break; sleep 0.1; done
+t0=$(date +%s%N)
+coap -T 1 ping "coap+tcp://127.0.0.1:$(cat "$SILENT")"
+ms=$((($(date +%s%N) - t0) / 1000000))
+rc_expect_status "$ST" 6 "ping a silent server: exit 6 (timeout)"
+rc_expect "$ERR" "did not answer a ping" "ping a silent server: says so"
+if [ "$RC_SLOW" = 1 ]; then
+  [ "$ms" -lt 3000 ] && rc_pass "ping -T 1 gave up after $ms ms" ||
+    rc_fail "ping -T 1 took $ms ms"
+fi
+kill "$SILENT_PID" 2>/dev/null
+wait "$SILENT_PID" 2>/dev/null
+
 echo "--- usage and URI errors"
 coap
 rc_expect_status "$ST" 1 "no URI: usage, exit 1"

@@ -181,6 +181,12 @@ fi
 # ...and after such a peer, rcoap still works against it.
 coap -T $RC_TMO get "$L/time"
 rc_expect_status "$ST" 0 "rcoap still talks to libcoap"
+# rcoap ping: its session matches libcoap's token-less Pong by order.
+coap -T $RC_TMO -v ping "$L"
+rc_expect_status "$ST" 0 "rcoap ping libcoap: exit 0"
+rc_expect "$OUT" "Pong from $L in " "rcoap ping libcoap: a Pong"
+rc_expect_re "$OUT" ' in [0-9]+\.[0-9]{3} ms' "rcoap ping libcoap: the round trip"
+rc_expect "$ERR" "< 7.03 Pong" "rcoap ping libcoap: -v shows libcoap's Pong"
 
 rcd_alive ls && rc_pass "coap-server-notls still running" || rc_fail "coap-server-notls died"
 kill -TERM "$(rcd_pid ls)"

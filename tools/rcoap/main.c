@@ -38,6 +38,7 @@ enum {
 #define MAX_USER_OPTS 32
 
 typedef struct cli {
+  const char *uri;
   int verbose;
   int include;
   const char *output;
@@ -53,7 +54,9 @@ static void usage(FILE *f) {
           "usage: rcoap [options] [METHOD] URI\n"
           "\n"
           "METHOD is get (default), post, put, delete, fetch, patch or ipatch;\n"
-          "observe prints each notification (--count N, --duration S).\n"
+          "observe prints each notification (--count N, --duration S);\n"
+          "ping sends a CoAP Ping (RFC 8323 §5.4) and prints the Pong's\n"
+          "round trip (--custody asks for Custody).\n"
           "-d @FILE streams FILE in Block1; a progress bar goes to stderr\n"
           "when it is a terminal.\n"
           "URI schemes: coap+tcp://, coaps+tcp://, coap+ws://, coaps+ws:// "
@@ -258,18 +261,40 @@ static int status_for_error(rc_err err) {
 
 static void on_shutdown_done(void *arg) { (void)arg; }
 
+/* A request or ping that failed: the reason, and the exit status. */
+static void report_error(cli *c, rc_err status, const char *detail) {
+  fprintf(stderr, "rcoap: %s%s%s\n", rc_strerror(status),
+          detail && *detail ? ": " : "", detail ? detail : "");
+  if (status == RC_ERR_TLS_ALPN && detail &&
+      strstr(detail, "did not negotiate"))
+    fprintf(stderr, "rcoap: hint: --allow-no-alpn accepts a server that "
+                    "negotiates no ALPN (libcoap's PSK server is one)\n");
+  c->status = status_for_error(status);
+}
+
+static void on_pong(void *arg, rc_err status, uint64_t rtt_us, int custody,
+                    const char *detail) {
+  cli *c = arg;
+  c->done = 1;
+  if (status < 0) {
+    report_error(c, status, detail);
+    if (status == RC_ERR_PEER_DEAD)
+      c->status = EX_TIMEOUT; /* no Pong (nor anything else) within -T */
+  } else {
+    printf("Pong from %s in %.3f ms%s\n", c->uri, (double)rtt_us / 1000.0,
+           custody ? ", with Custody" : "");
+    fflush(stdout);
+    c->status = EX_OK;
+  }
+  rc_context_shutdown(c->ctx, NULL, 2000, on_shutdown_done, c);
+}
+
 static void on_response(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail) {
   cli *c = arg;
   c->done = 1;
   if (status < 0) {
-    fprintf(stderr, "rcoap: %s%s%s\n", rc_strerror(status),
-            detail && *detail ? ": " : "", detail ? detail : "");
-    if (status == RC_ERR_TLS_ALPN && detail &&
-        strstr(detail, "did not negotiate"))
-      fprintf(stderr, "rcoap: hint: --allow-no-alpn accepts a server that "
-                      "negotiates no ALPN (libcoap's PSK server is one)\n");
-    c->status = status_for_error(status);
+    report_error(c, status, detail);
   } else {
     c->status = status_for_code(resp->code);
     if (c->include)
@@ -319,7 +344,8 @@ enum {
   OPT_NO_ALPN,
   OPT_NO_BERT,
   OPT_COUNT,
-  OPT_DURATION
+  OPT_DURATION,
+  OPT_CUSTODY
 };
 
 int main(int argc, char **argv) {
@@ -342,6 +368,7 @@ int main(int argc, char **argv) {
       {"no-bert", no_argument, NULL, OPT_NO_BERT},
       {"count", required_argument, NULL, OPT_COUNT},
       {"duration", required_argument, NULL, OPT_DURATION},
+      {"custody", no_argument, NULL, OPT_CUSTODY},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -355,6 +382,7 @@ int main(int argc, char **argv) {
   const char *cafile = NULL, *cert = NULL, *key = NULL, *psk_id = NULL,
              *psk_key = NULL;
   int insecure = 0, allow_no_alpn = 0, no_bert = 0, observe = 0;
+  int ping = 0, custody = 0;
   long obs_count = 0;
   double obs_duration = 0;
   int ch;
@@ -431,6 +459,9 @@ int main(int argc, char **argv) {
     case OPT_DURATION:
       obs_duration = atof(optarg);
       break;
+    case OPT_CUSTODY:
+      custody = 1;
+      break;
     case 'V':
       printf("rcoap %s\n", rc_version());
       return EX_OK;
@@ -449,6 +480,9 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[optind], "observe")) {
       observe = 1;
       method = RC_GET;
+    } else if (!strcmp(argv[optind], "ping")) {
+      ping = 1;
+      method = RC_GET; /* unused */
     }
     if (method < 0) {
       fprintf(stderr, "rcoap: unknown method '%s'\n", argv[optind]);
@@ -461,6 +495,7 @@ int main(int argc, char **argv) {
     usage(stderr);
     return EX_USAGE;
   }
+  c.uri = uri;
 
   uint8_t *body = NULL;
   size_t body_len = 0;
@@ -538,11 +573,16 @@ int main(int argc, char **argv) {
   rc_context_opts co = {0};
   co.loop = &loop;
   rc_session_config scfg;
+  rc_session_config_default(&scfg, RC_FRAMING_TCP, RC_SESSION_CLIENT);
   if (no_bert) {
     /* Do not offer Block-Wise-Transfer in our CSM: the server then uses
      * 1024-byte blocks, not BERT (RFC 8323 §5.3.2). */
-    rc_session_config_default(&scfg, RC_FRAMING_TCP, RC_SESSION_CLIENT);
     scfg.block_wise = 0;
+    co.session = &scfg;
+  }
+  if (ping) {
+    /* A peer that sends nothing within -T of our Ping is dead. */
+    scfg.ping_timeout_ms = (uint32_t)(timeout_s * 1000);
     co.session = &scfg;
   }
   co.on_log = on_log;
@@ -590,7 +630,9 @@ int main(int argc, char **argv) {
     free(body);
     return st;
   }
-  rc_err err = rc_request(c.ctx, (uint8_t)method, uri, &ro, on_response, &c);
+  rc_err err = ping ? rc_ping(c.ctx, uri, &ro, custody, on_pong, &c)
+                   : rc_request(c.ctx, (uint8_t)method, uri, &ro,
+                                on_response, &c);
   if (err) {
     fprintf(stderr, "rcoap: %s: %s\n", uri, rc_strerror(err));
     c.status = (err == RC_ERR_NOMEM) ? EX_LOCAL : EX_URI;
