@@ -363,7 +363,9 @@ void rc_session_close(rc_session *s, rc_err reason);
 
 /* Sets (or, with NULL, clears) the on_trace callback after creation: a
  * transport whose user starts or stops watching. Tracing costs a parse of
- * every sent message, so it is off unless someone watches. */
+ * every sent message, so it is off unless someone watches. Switching it on
+ * before any output was taken also traces what is queued already (the
+ * CSM queued at creation). */
 void rc_session_set_trace(rc_session *s,
                           void (*on_trace)(void *user, int sent,
                                            const rc_msg *m));

@@ -77,6 +77,8 @@ struct rc_session {
   uint8_t peer_csm;
   uint8_t peer_bwt;
   uint8_t we_released;
+  uint8_t consumed;      /* output was taken: queued bytes may start
+                            mid-message */
   uint8_t peer_released;
   uint8_t in_recv;
   uint32_t peer_mms;
@@ -1070,6 +1072,7 @@ rc_err rc_session_consume(rc_session *s, size_t n) {
   }
   c->head += n;
   s->out_bytes -= n;
+  s->consumed = 1;
   if (c->head == c->tail) {
     if (s->enc_open != NULL && s->enc_chunk == c) {
       /* an open message is being written at this chunk's tail: keep it */
@@ -1290,10 +1293,44 @@ rc_session_state rc_session_get_state(const rc_session *s) {
   return (rc_session_state)s->state;
 }
 rc_framing rc_session_framing(const rc_session *s) { return s->cfg.framing; }
+/* Shows the messages queued before anyone watched (a server's CSM is
+ * queued when its session is made, before the connection's owner has
+ * attached its callbacks), while none of the output has been taken yet. */
+static void trace_queued(rc_session *s) {
+  if (s->consumed)
+    return;
+  for (const out_chunk *c = s->out_first; c != NULL; c = c->next) {
+    size_t off = c->head;
+    while (off < c->tail) {
+      const uint8_t *p = c->data + off;
+      size_t len;
+      if (s->enc_prefix) {
+        len = get_be32(p);
+        p += MSG_PREFIX;
+        off += MSG_PREFIX;
+      } else {
+        rc_tcp_hdr h;
+        if (rc_tcp_hdr_parse(p, c->tail - off, &h) <= 0)
+          return;
+        len = h.hdr_len + h.token_len + (size_t)h.body_len;
+      }
+      if (len > c->tail - off)
+        return; /* a message still being written */
+      rc_msg view;
+      if (rc_msg_parse(s->cfg.framing, p, len, &view) == RC_OK)
+        s->cb.on_trace(s->user, 1, &view);
+      off += len;
+    }
+  }
+}
+
 void rc_session_set_trace(rc_session *s,
                           void (*on_trace)(void *user, int sent,
                                            const rc_msg *m)) {
+  int was_off = s->cb.on_trace == NULL;
   s->cb.on_trace = on_trace;
+  if (was_off && on_trace != NULL)
+    trace_queued(s);
 }
 
 int rc_session_peer_csm_received(const rc_session *s) { return s->peer_csm; }

@@ -81,6 +81,9 @@ raw 127.0.0.1 "$P" send:$CSM expect:7 send:$HALF_GET close
 rc_expect_status "$RAWST" 0 "raw peer: CSM exchanged, half a GET sent, closed"
 decode "$RAW"
 rc_expect "$DEC" "7.01 CSM" "rcoapd sent its CSM first"
+# Regression: -v never showed rcoapd's own CSM (queued before tracing).
+rc_expect "$(cat "$RC_TMP/d.err")" "> 7.01 CSM Max-Message-Size:8388864 Block-Wise-Transfer" \
+  "rcoapd -v traces its own CSM"
 if wait_log d "127.0.0.1:$LPORT: closing: RC_ERR_CLOSED" 5; then
   rc_pass "rcoapd logs the close of 127.0.0.1:$LPORT (mid-frame)"
 else

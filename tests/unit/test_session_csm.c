@@ -31,6 +31,41 @@ static void csm_is_first_output(void **state) {
   h_free(h);
 }
 
+static uint8_t traced[8];
+static int n_traced;
+static void trace_rec(void *user, int sent, const rc_msg *m) {
+  (void)user;
+  assert_true(sent);
+  if (n_traced < 8)
+    traced[n_traced] = m->code;
+  n_traced++;
+}
+
+/* Regression (rcoapd -v never showed its own CSM): tracing switched on
+ * after creation shows what is queued already, in order, once; after
+ * output was taken nothing is replayed. */
+static void trace_switched_on_late(void **state) {
+  (void)state;
+  for (int ws = 0; ws <= 1; ws++) {
+    harness *h = h_new(ws ? RC_FRAMING_WS : RC_FRAMING_TCP,
+                       RC_SESSION_SERVER, 0);
+    assert_int_equal(rc_session_ping(h->s, 1, 0, NULL), RC_OK);
+    n_traced = 0;
+    rc_session_set_trace(h->s, trace_rec);
+    assert_int_equal(n_traced, 2);
+    assert_int_equal(traced[0], RC_SIG_CSM);
+    assert_int_equal(traced[1], RC_SIG_PING);
+    rc_session_set_trace(h->s, trace_rec); /* already on: no replay */
+    assert_int_equal(n_traced, 2);
+    h_drain(h);
+    rc_session_set_trace(h->s, NULL);
+    assert_int_equal(rc_session_ping(h->s, 0, 0, NULL), RC_OK);
+    rc_session_set_trace(h->s, trace_rec);
+    assert_int_equal(n_traced, 2); /* output was taken: no replay */
+    h_free(h);
+  }
+}
+
 static void csm_extended_token_announced(void **state) {
   (void)state;
   harness hh, *h = &hh;
@@ -383,6 +418,7 @@ static void reserved_and_unknown_codes(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(csm_is_first_output),
+      cmocka_unit_test(trace_switched_on_late),
       cmocka_unit_test(csm_extended_token_announced),
       cmocka_unit_test(csm_bad_config),
       cmocka_unit_test(csm_base_values_until_peer_csm),
