@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fuzz_peer.h"
 #include "rcoap/exchange.h"
 
 #define FX_DEFER_MAX 4
@@ -31,29 +32,13 @@ typedef struct fx {
   uint32_t obs_seq;
 } fx;
 
-static uint8_t fx_big[FX_BIG];
-
-static rc_ssize src_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
-  (void)arg;
-  if (off >= FX_BIG)
-    return 0;
-  size_t n = FX_BIG - (size_t)off < cap ? FX_BIG - (size_t)off : cap;
-  memcpy(buf, fx_big + off, n);
-  return (rc_ssize)n;
-}
-
-static rc_err sink_write(void *arg, uint64_t off, const uint8_t *d, size_t n,
-                         uint64_t total) {
-  (void)arg, (void)d, (void)total;
-  return off + n > 3000 ? RC_ERR_ENTITY_TOO_LARGE : RC_OK;
-}
 
 /* Answers req per sel; gives up (drops when deferred) on a second refusal. */
 static void fx_answer(fx *f, rc_xreq *req, uint8_t sel, int deferred) {
   static const uint8_t etag[2] = {0xe7, 0x01};
   rc_opt opt = {RC_OPT_ETAG, sizeof etag, etag};
   rc_outmsg m = {RC_CONTENT, (sel & 8) ? &opt : NULL, (sel & 8) ? 1 : 0,
-                 fx_big, 5};
+                 fz_body, 5};
   rc_err err;
   switch (sel % 4) {
   case 1: /* large: Block2 (BERT when offered) from the cache */
@@ -61,7 +46,8 @@ static void fx_answer(fx *f, rc_xreq *req, uint8_t sel, int deferred) {
     err = rc_exchange_respond(req, &m);
     break;
   case 2: { /* streaming source */
-    rc_body_source src = {src_read, NULL, f, FX_BIG};
+    rc_body_source src = {fz_src_read, NULL, (void *)(uintptr_t)FX_BIG,
+                          FX_BIG};
     err = rc_exchange_respond_source(req, &m, &src);
     break;
   }
@@ -110,7 +96,7 @@ static void on_body_start(void *user, rc_exchange *x, rc_xreq *req) {
   if (sel & 0x80)
     rc_xreq_body_limit(req, 100u + (sel & 0x0f) * 300u);
   else if (sel & 0x10) {
-    rc_body_sink k = {sink_write, NULL, NULL};
+    rc_body_sink k = {fz_sink_write, NULL, (void *)(uintptr_t)3000};
     rc_xreq_body_sink(req, &k);
   }
 }
@@ -131,34 +117,21 @@ static void on_csm(void *user) {
   rc_exchange_on_csm(f->x, f->now);
 }
 
-static void fx_drain(fx *f) {
-  const uint8_t *p;
-  size_t len;
-  for (int i = 0; i < 64 && rc_session_pending(f->s, &p, &len) == RC_OK; i++)
-    rc_session_consume(f->s, len);
-}
+static void fx_drain(fx *f) { fz_drain(f->s, 64); }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  for (size_t i = 0; i < FX_BIG; i++)
-    fx_big[i] = (uint8_t)(i * 7 % 251);
+  fz_body_fill();
   fx f;
   memset(&f, 0, sizeof f);
-  rc_session_config cfg;
-  rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
-  cfg.max_msg_size = 2048; /* small, so Block2 and oversize paths are hit */
   rc_session_callbacks cb = {.on_message = on_message, .on_csm = on_csm,
                              .on_closed = on_closed};
-  if (rc_session_new(&f.s, &cfg, &cb, &f, NULL, 0) != RC_OK)
-    return 0;
   rc_exchange_callbacks xcb = {.on_request = on_request,
                                .on_body_start = on_body_start};
-  static const uint8_t seed[4] = {1, 2, 3, 4};
-  if (rc_exchange_new(&f.x, f.s, &xcb, &f, seed, sizeof seed, NULL) != RC_OK) {
-    rc_session_del(f.s);
+  /* Max-Message-Size 2048: small, so Block2 and oversize paths are hit. */
+  if (fz_open(RC_SESSION_SERVER, 2048, &cb, &xcb, &f, &f.s, &f.x) != 0)
     return 0;
-  }
   rc_exchange_block_config bc;
   rc_exchange_block_config_default(&bc);
   bc.body_max = 8192;
@@ -167,18 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   bc.ttl_ms = 500;
   rc_exchange_set_block_config(f.x, &bc);
 
-  /* The peer's CSM: Max-Message-Size (2) 1152 or 8192, Block-Wise (4). */
   uint8_t csm[8];
-  size_t cl = 0;
-  int bwt = data[0] & 1;
-  csm[cl++] = (uint8_t)((bwt ? 4 : 3) << 4);
-  csm[cl++] = RC_SIG_CSM;
-  csm[cl++] = 0x22; /* delta 2, len 2 */
-  csm[cl++] = (data[0] & 2) ? 0x20 : 0x04;
-  csm[cl++] = (data[0] & 2) ? 0x00 : 0x80;
-  if (bwt)
-    csm[cl++] = 0x20; /* delta 2 (option 4), len 0 */
-  rc_session_recv(f.s, csm, cl, f.now);
+  rc_session_recv(f.s, csm, fz_peer_csm(data[0], csm), f.now);
   fx_drain(&f);
 
   uint32_t rnd = data[0] * 2654435761u + 1;
@@ -198,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (f.observing && (rnd & 0x3000) == 0x3000 &&
         rc_session_get_state(f.s) != RC_SESSION_CLOSED) {
-      rc_outmsg m = {RC_CONTENT, NULL, 0, fx_big,
+      rc_outmsg m = {RC_CONTENT, NULL, 0, fz_body,
                      (rnd & 0x4000) ? 3000 : 3};
       rc_exchange_notify(f.x, f.obs_tok, f.obs_tok_len, f.obs_key,
                          f.obs_seq++, &m);

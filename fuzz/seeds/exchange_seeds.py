@@ -38,7 +38,8 @@ def ext(v):
     return 14, (v - 269).to_bytes(2, "big")
 
 
-def frame(code, token, opts=(), payload=b""):
+def options(opts=(), payload=b""):
+    """Options in ascending order (delta encoding), then 0xFF and payload."""
     body = b""
     last = 0
     for num, val in sorted(opts, key=lambda o: o[0]):
@@ -48,6 +49,11 @@ def frame(code, token, opts=(), payload=b""):
         last = num
     if payload:
         body += b"\xff" + payload
+    return body
+
+
+def frame(code, token, opts=(), payload=b""):
+    body = options(opts, payload)
     n = len(body)
     if n < 13:
         head, lenx = n, b""
