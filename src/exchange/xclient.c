@@ -297,7 +297,9 @@ static void xcli_plan(rc_exchange *x, xblk *b) {
   size_t over = rc__xch_opts_size(b->opts, b->nopts) + RC_EXCHANGE_TOKEN_LEN +
                 XCLI_EXTRA_ROOM;
   b->uploading = 0;
-  if (!b->manual &&
+  /* A request without a body never goes block-wise, even when its options
+   * alone exceed the peer's limit (the session refuses it then). */
+  if (!b->manual && b->up_total != 0 &&
       (b->up_total == RC_BODY_SIZE_UNKNOWN ||
        b->up_total + over > rc_session_peer_max_msg_size(x->s) ||
        b->up_total > x->bcfg.bert_max ||

@@ -261,11 +261,16 @@ static void pump(pair *p) {
   fail_msg("pump did not settle");
 }
 
+/* Max-Message-Size of the sessions pair_new makes; 0: the default. */
+static uint32_t pair_mms;
+
 static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed,
                       int block_wise) {
   rc_session_config cfg;
   rc_session_config_default(&cfg, RC_FRAMING_TCP, role);
   cfg.block_wise = (uint8_t)block_wise;
+  if (pair_mms)
+    cfg.max_msg_size = pair_mms;
   rc_session_callbacks cb = {0};
   cb.on_message = on_message;
   memset(p, 0, sizeof *p);
@@ -295,6 +300,14 @@ static int setup(void **state) {
 
 static int setup_nobert(void **state) {
   *state = pair_new(0, 0);
+  return 0;
+}
+
+/* Both ends announce Max-Message-Size 1152 (the RFC 8323 base value). */
+static int setup_small(void **state) {
+  pair_mms = 1152;
+  *state = pair_new(1, 1);
+  pair_mms = 0;
   return 0;
 }
 
@@ -768,6 +781,35 @@ static void test_capture(void **state) {
   rc_xcapture_free(c);
 }
 
+/* Regression (fuzz_xclient): a GET whose options came close to the peer's
+ * Max-Message-Size went "block-wise" with an empty body (Block1 0/0 and
+ * offset arithmetic on a NULL payload); a request without a body goes as
+ * it is, and one that cannot fit at all is refused. */
+static void test_no_block1_without_body(void **state) {
+  pair *p = *state;
+  p->b.raw = 1;
+  static uint8_t longpath[1200];
+  memset(longpath, 'p', sizeof longpath);
+  /* 1100 bytes of Uri-Path: a 1115-byte message, under 1152. */
+  rc_opt o = {RC_OPT_URI_PATH, 1100, longpath};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(p->b.nrec, 1);
+  assert_int_equal(p->b.recs[0].code, RC_GET);
+  assert_false(p->b.recs[0].has_b1);
+  assert_false(p->b.recs[0].has_tag);
+  o.len = sizeof longpath; /* 1215 bytes: cannot go at all */
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
+                                          on_response, &res, NULL),
+                   RC_ERR_PEER_TOO_LARGE);
+  pump(p);
+  assert_int_equal(p->b.nrec, 1);
+  assert_int_equal(res.calls, 0);
+}
+
 /* ---- limits: the shared body budget, uploads and unanswered requests --- */
 
 static void test_budget_counts(void **state) {
@@ -954,6 +996,8 @@ static void test_unanswered_max(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_no_block1_without_body,
+                                      setup_small, teardown),
       cmocka_unit_test(test_budget_counts),
       cmocka_unit_test_setup_teardown(test_budget_uploads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_budget_cache, setup, teardown),
