@@ -325,6 +325,14 @@ rc_err rc_respond_source(rc_xreq *req, uint8_t code, int content_format,
                          const uint8_t *etag, size_t etag_len,
                          const rc_body_source *src);
 
+/* For rc_fd_read: read from where the descriptor stands (a pipe). */
+#define RC_FD_STREAM UINT64_MAX
+/* What a file-backed rc_body_source's read needs: up to cap bytes of fd
+ * from offset off (pread; RC_FD_STREAM: read), again after EINTR and
+ * short reads. Returns the count (under cap only at the end of the file)
+ * or RC_ERR_IO. */
+rc_ssize rc_fd_read(int fd, uint64_t off, uint8_t *buf, size_t cap);
+
 /* Makes res observable (RFC 7641): GET with Observe=0 registers the
  * client (per connection and token), "obs" appears in /.well-known/core.
  * Returns 0 or RC_ERR_NOMEM. */

@@ -39,6 +39,17 @@ typedef struct rc_mem {
 /* The default allocator (C library). Never NULL. */
 const rc_mem *rc_mem_default(void);
 
+/* The value of hex digit c (either case), or -1. */
+static inline int rc_hex_digit(int c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 #ifdef __cplusplus
 }
 #endif

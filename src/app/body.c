@@ -3,9 +3,28 @@
  * upload sinks (the exchange's on_body_start hook, routed to the resource
  * the upload goes to), and answers read from a source.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app_int.h"
+
+rc_ssize rc_fd_read(int fd, uint64_t off, uint8_t *buf, size_t cap) {
+  size_t got = 0;
+  while (got < cap) {
+    ssize_t n = off == RC_FD_STREAM
+                    ? read(fd, buf + got, cap - got)
+                    : pread(fd, buf + got, cap - got, (off_t)(off + got));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return RC_ERR_IO;
+    if (n == 0)
+      break;
+    got += (size_t)n;
+  }
+  return (rc_ssize)got;
+}
 
 rc_err rc_resource_body_limit(rc_resource *res, uint64_t max) {
   if (!res)

@@ -93,15 +93,6 @@ static int uri_is_alpha(int c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 static int uri_is_digit(int c) { return c >= '0' && c <= '9'; }
-static int uri_hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
 /* unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~" */
 static int uri_is_unreserved(int c) {
   return uri_is_alpha(c) || uri_is_digit(c) || c == '-' || c == '.' ||
@@ -119,8 +110,8 @@ static int uri_is_pchar(int c) {
 
 /* Checks that s[i] starts a valid pct-encoded triplet. */
 static int uri_pct_ok(const char *s, size_t n, size_t i) {
-  return i + 3 <= n && uri_hexval((unsigned char)s[i + 1]) >= 0 &&
-         uri_hexval((unsigned char)s[i + 2]) >= 0;
+  return i + 3 <= n && rc_hex_digit((unsigned char)s[i + 1]) >= 0 &&
+         rc_hex_digit((unsigned char)s[i + 2]) >= 0;
 }
 
 /*
@@ -136,8 +127,8 @@ static rc_ssize uri_pct_decode(const char *s, size_t n, uint8_t *out,
     if (c == '%') {
       if (!uri_pct_ok(s, n, i))
         return RC_ERR_BAD_PERCENT;
-      c = uri_hexval((unsigned char)s[i + 1]) * 16 +
-          uri_hexval((unsigned char)s[i + 2]);
+      c = rc_hex_digit((unsigned char)s[i + 1]) * 16 +
+          rc_hex_digit((unsigned char)s[i + 2]);
       i += 2;
     } else if (lower) {
       c = uri_lower(c);
@@ -184,7 +175,7 @@ static int uri_ipv6_valid(const char *s, size_t n) {
   }
   while (i < n) {
     size_t start = i;
-    while (i < n && uri_hexval((unsigned char)s[i]) >= 0 && i - start < 5)
+    while (i < n && rc_hex_digit((unsigned char)s[i]) >= 0 && i - start < 5)
       i++;
     if (i < n && s[i] == '.') {
       if (!uri_ipv4_valid(s + start, n - start))

@@ -80,16 +80,6 @@ const char *rc_static_content_type(const char *name, size_t len) {
   return "application/octet-stream";
 }
 
-static int st_hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Percent-decodes the path part of target into out (NUL-terminated).
  * Returns RC_OK, RC_ERR_BAD_PERCENT, or RC_ERR_PATH_REFUSED. */
 static rc_err st_decode(const char *t, size_t len, char *out, size_t cap) {
@@ -100,8 +90,8 @@ static rc_err st_decode(const char *t, size_t len, char *out, size_t cap) {
       int hi, lo;
       if (i + 2 >= len)
         return RC_ERR_BAD_PERCENT;
-      hi = st_hex(t[i + 1]);
-      lo = st_hex(t[i + 2]);
+      hi = rc_hex_digit((unsigned char)t[i + 1]);
+      lo = rc_hex_digit((unsigned char)t[i + 2]);
       if (hi < 0 || lo < 0)
         return RC_ERR_BAD_PERCENT;
       c = (char)(hi * 16 + lo);

@@ -21,43 +21,8 @@ PY=/usr/bin/python3
 SLOW=1
 [ "${RCOAP_VALGRIND:-0}" = 1 ] && SLOW=5
 
-# --- the server (see test_ws_methods.sh) -----------------------------------
-SERVER_PID=
-start_server() { # N_LISTENERS RCOAPD_ARGS...
-  local want=$1
-  shift
-  rm -f "$RC_TMP/rcoapd.rc"
-  (
-    rc=0
-    rc_run rcoapd "$@" >"$RC_TMP/rcoapd.out" 2>"$RC_TMP/rcoapd.err" || rc=$?
-    echo "$rc" >"$RC_TMP/rcoapd.rc"
-  ) &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do
-    [ "$(grep -c ' listening on ' "$RC_TMP/rcoapd.out" 2>/dev/null)" -ge "$want" ] && return 0
-    [ -e "$RC_TMP/rcoapd.rc" ] && break
-    sleep 0.1
-  done
-  echo "rcoapd did not start:"
-  cat "$RC_TMP/rcoapd.out" "$RC_TMP/rcoapd.err"
-  return 1
-}
-stop_server() {
-  local p
-  p=$(pgrep -P "$SERVER_PID" 2>/dev/null | head -n 1)
-  [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
-  for _ in $(seq 1 300); do
-    [ -e "$RC_TMP/rcoapd.rc" ] && break
-    sleep 0.1
-  done
-  if [ ! -e "$RC_TMP/rcoapd.rc" ]; then
-    rc_fail "rcoapd did not stop within 30 s of SIGTERM"
-    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-    return
-  fi
-  rc_expect_status "$(cat "$RC_TMP/rcoapd.rc")" 0 "rcoapd exits 0 after SIGTERM (no valgrind findings)"
-}
-trap 'stop_server >/dev/null 2>&1; rm -rf "$RC_TMP"' EXIT
+# --- the server: lib/rcoapd.sh (rcd_start, rcd_port, rcd_stop) -----------
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
 # A web root: a copy of web/, a secret beside it, and symlinks leading out.
 WEB="$RC_TMP/www"
@@ -71,7 +36,7 @@ ln -s /etc "$WEB/sub/etc"
 echo "nested" >"$WEB/sub/inner.txt"
 
 ORIGIN_OK=http://good.example
-start_server 1 -l coap+ws://127.0.0.1:0 --state-dir "$RC_TMP/state" \
+rcd_start rcoapd 1 -l coap+ws://127.0.0.1:0 \
   --web-root "$WEB" --origin "$ORIGIN_OK" --handshake-timeout 2000 || {
   rc_fail "rcoapd starts"
   rc_done
@@ -492,5 +457,5 @@ ST=0
 OUT=$(rc_run rcoap -T $((10 * SLOW)) "coap+ws://127.0.0.1:$PORT/hello" 2>&1) || ST=$?
 rc_expect_status "$ST" 0 "rcoapd still answers CoAP after all that"
 
-stop_server
+rcd_stop rcoapd
 rc_done

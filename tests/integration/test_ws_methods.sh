@@ -15,60 +15,18 @@ rc_init "$@"
 TMO=10
 [ "${RCOAP_VALGRIND:-0}" = 1 ] && TMO=60
 
-# --- the server ------------------------------------------------------------
-# rcoapd runs in the background through rc_run (so under valgrind when
-# asked); its exit status lands in $RC_TMP/rcoapd.rc when it ends.
-SERVER_PID=
-start_server() { # N_LISTENERS RCOAPD_ARGS...
-  local want=$1
-  shift
-  rm -f "$RC_TMP/rcoapd.rc"
-  (
-    rc=0
-    rc_run rcoapd "$@" >"$RC_TMP/rcoapd.out" 2>"$RC_TMP/rcoapd.err" || rc=$?
-    echo "$rc" >"$RC_TMP/rcoapd.rc"
-  ) &
-  SERVER_PID=$!
-  # Bounded wait for the listener lines (valgrind: up to 60 s).
-  for _ in $(seq 1 600); do
-    [ "$(grep -c ' listening on ' "$RC_TMP/rcoapd.out" 2>/dev/null)" -ge "$want" ] && return 0
-    [ -e "$RC_TMP/rcoapd.rc" ] && break
-    sleep 0.1
-  done
-  echo "rcoapd did not start:"
-  cat "$RC_TMP/rcoapd.out" "$RC_TMP/rcoapd.err"
-  return 1
-}
+# --- the server: lib/rcoapd.sh (rcd_start, rcd_port, rcd_stop) -----------
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-# Stops rcoapd with SIGTERM (graceful) and checks it exited 0 (valgrind
-# reports its findings as exit status 99).
-stop_server() {
-  local p
-  p=$(pgrep -P "$SERVER_PID" 2>/dev/null | head -n 1)
-  # The subshell's child is rcoapd (or valgrind running it).
-  [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
-  for _ in $(seq 1 300); do
-    [ -e "$RC_TMP/rcoapd.rc" ] && break
-    sleep 0.1
-  done
-  if [ ! -e "$RC_TMP/rcoapd.rc" ]; then
-    rc_fail "rcoapd did not stop within 30 s of SIGTERM"
-    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-    return
-  fi
-  rc_expect_status "$(cat "$RC_TMP/rcoapd.rc")" 0 "rcoapd exits 0 after SIGTERM (no valgrind findings)"
-}
-trap 'stop_server >/dev/null 2>&1; rm -rf "$RC_TMP"' EXIT
-
-start_server 3 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' \
-  -l coaps+ws://127.0.0.1:0 --state-dir "$RC_TMP/state" || {
+rcd_start rcoapd 3 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' \
+  -l coaps+ws://127.0.0.1:0 || {
   rc_fail "rcoapd starts with three WebSocket listeners"
   rc_done
 }
 WS4=$(grep -o 'coap+ws://127\.0\.0\.1:[0-9]*' "$RC_TMP/rcoapd.out" | head -n 1)
 WS6=$(grep -o 'coap+ws://\[::1\]:[0-9]*' "$RC_TMP/rcoapd.out" | head -n 1)
 WSS=$(grep -o 'coaps+ws://127\.0\.0\.1:[0-9]*' "$RC_TMP/rcoapd.out" | head -n 1)
-CERT="$RC_TMP/state/demo-cert.pem"
+CERT="$RC_TMP/state-rcoapd/demo-cert.pem"
 [ -n "$WS4" ] && [ -n "$WS6" ] && [ -n "$WSS" ] &&
   rc_pass "listeners: $WS4 $WS6 $WSS" ||
   rc_fail "listener lines: $(cat "$RC_TMP/rcoapd.out")"
@@ -212,5 +170,5 @@ fi
 coap get "$WS4/hello"
 rc_expect_status "$ST" 0 "rcoapd still answers after the refusals"
 
-stop_server
+rcd_stop rcoapd
 rc_done

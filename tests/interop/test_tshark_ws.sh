@@ -25,52 +25,18 @@ command -v tshark >/dev/null || skip "no tshark (apt-get install tshark)"
 tshark -D 2>/dev/null | grep -q '(Loopback' || tshark -D 2>/dev/null | grep -qw lo ||
   skip "tshark cannot list the loopback interface (no capture permission?)"
 
-# --- the server (see tests/integration/test_ws_methods.sh) -----------------
-SERVER_PID=
-start_server() { # N_LISTENERS RCOAPD_ARGS...
-  local want=$1
-  shift
-  rm -f "$RC_TMP/rcoapd.rc"
-  (
-    rc=0
-    rc_run rcoapd "$@" >"$RC_TMP/rcoapd.out" 2>"$RC_TMP/rcoapd.err" || rc=$?
-    echo "$rc" >"$RC_TMP/rcoapd.rc"
-  ) &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do
-    [ "$(grep -c ' listening on ' "$RC_TMP/rcoapd.out" 2>/dev/null)" -ge "$want" ] && return 0
-    [ -e "$RC_TMP/rcoapd.rc" ] && break
-    sleep 0.1
-  done
-  echo "rcoapd did not start:"
-  cat "$RC_TMP/rcoapd.out" "$RC_TMP/rcoapd.err"
-  return 1
-}
-stop_server() {
-  local p
-  p=$(pgrep -P "$SERVER_PID" 2>/dev/null | head -n 1)
-  [ -n "$p" ] && kill -TERM "$p" 2>/dev/null
-  for _ in $(seq 1 300); do
-    [ -e "$RC_TMP/rcoapd.rc" ] && break
-    sleep 0.1
-  done
-  if [ ! -e "$RC_TMP/rcoapd.rc" ]; then
-    rc_fail "rcoapd did not stop within 30 s of SIGTERM"
-    [ -n "$p" ] && kill -KILL "$p" 2>/dev/null
-    return
-  fi
-  rc_expect_status "$(cat "$RC_TMP/rcoapd.rc")" 0 "rcoapd exits 0 after SIGTERM (no valgrind findings)"
-}
+# --- the server: lib/rcoapd.sh (rcd_start, rcd_port, rcd_stop) -----------
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
 TSHARK_PID=
 cleanup() {
   [ -n "$TSHARK_PID" ] && kill -TERM "$TSHARK_PID" 2>/dev/null
-  stop_server >/dev/null 2>&1
+  rcd_cleanup
   [ -n "${KEEP_CAP:-}" ] && cp "$CAP" "$RC_TMP/tshark.out" "$KEEP_CAP"
   rm -rf "$RC_TMP"
 }
 trap cleanup EXIT
 
-start_server 1 -l coap+ws://127.0.0.1:0 --state-dir "$RC_TMP/state" || {
+rcd_start rcoapd 1 -l coap+ws://127.0.0.1:0 || {
   rc_fail "rcoapd starts"
   rc_done
 }
@@ -206,5 +172,5 @@ OUT=$(tshark -r "$CAP" -d "tcp.port==$PORT,http" -q -z expert 2>/dev/null)
 printf '%s\n' "$OUT" | sed -n '/^Errors\|^Warns/,/^$/p' | sed 's/^/    | /'
 rc_expect_not "$OUT" "Errors (" "no expert errors"
 
-stop_server
+rcd_stop rcoapd
 rc_done

@@ -64,15 +64,6 @@ static int buf_push(dec_buf *b, uint8_t byte) {
   return 0;
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  c = tolower(c);
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
-}
-
 /* Appends the bytes of a hex text to out. Separators (space, ':', '-', ',')
  * and "0x" prefixes are skipped; a digit pair may not straddle a
  * separator. Returns 0, or -1 with a message in err. */
@@ -85,7 +76,7 @@ static int parse_hex(const char *s, size_t n, dec_buf *out, char *err,
       i++;
       continue;
     }
-    int v = hexval(c);
+    int v = rc_hex_digit(c);
     if (v >= 0) {
       if (hi < 0) {
         hi = v;
@@ -134,7 +125,7 @@ static int looks_like_hex(const dec_buf *raw) {
   int digits = 0;
   for (size_t i = 0; i < raw->len; i++) {
     int c = raw->data[i];
-    if (hexval(c) >= 0) {
+    if (rc_hex_digit(c) >= 0) {
       digits++;
     } else if (!(isspace(c) || c == ':' || c == '-' || c == ',' || c == 'x' ||
                  c == 'X')) {

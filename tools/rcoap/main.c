@@ -140,16 +140,6 @@ static int parse_cf(const char *s) {
   return rc_content_format_by_name(s);
 }
 
-static int hexval(int c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* "-O NUM,VALUE": the value is encoded by the option's registered format.
  * Values are written into store (caller's, at least strlen(arg) bytes). */
 static int parse_option(const char *arg, rc_opt *o, uint8_t *store) {
@@ -187,7 +177,8 @@ static int parse_option(const char *arg, rc_opt *o, uint8_t *store) {
       return -1;
     }
     for (size_t i = 0; i < n / 2; i++) {
-      int hi = hexval(val[2 + 2 * i]), lo = hexval(val[3 + 2 * i]);
+      int hi = rc_hex_digit((unsigned char)val[2 + 2 * i]),
+          lo = rc_hex_digit((unsigned char)val[3 + 2 * i]);
       if (hi < 0 || lo < 0) {
         fprintf(stderr, "rcoap: bad hex in '%s'\n", val);
         return -1;

@@ -24,21 +24,8 @@ static uint64_t now_ms(void) {
 
 static rc_ssize src_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
   xfer *x = arg;
-  size_t got = 0;
-  while (got < cap) {
-    ssize_t n = x->in_fd == STDIN_FILENO
-                    ? read(x->in_fd, buf + got, cap - got)
-                    : pread(x->in_fd, buf + got, cap - got,
-                            (off_t)(off + got));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return RC_ERR_IO;
-    if (n == 0)
-      break;
-    got += (size_t)n;
-  }
-  return (rc_ssize)got;
+  return rc_fd_read(x->in_fd, x->in_fd == STDIN_FILENO ? RC_FD_STREAM : off,
+                    buf, cap);
 }
 
 static void src_close(void *arg) {

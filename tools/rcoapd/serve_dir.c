@@ -42,19 +42,7 @@ static int cf_for(const char *name) {
 }
 
 static rc_ssize file_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
-  int fd = *(int *)arg;
-  size_t got = 0;
-  while (got < cap) {
-    ssize_t n = pread(fd, buf + got, cap - got, (off_t)(off + got));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return RC_ERR_IO;
-    if (n == 0)
-      break;
-    got += (size_t)n;
-  }
-  return (rc_ssize)got;
+  return rc_fd_read(*(int *)arg, off, buf, cap);
 }
 
 static void file_close(void *arg) { close(*(int *)arg); }
