@@ -85,10 +85,11 @@ typedef struct rc_context_opts {
   void *conn_user;
   /* Block-wise settings for every connection (NULL: defaults). */
   const rc_exchange_block_config *block;
-  /* Bytes of request bodies being reassembled and of response bodies
-   * cached between blocks, over all connections together (one
-   * rc_budget; see rc_exchange_set_budget); 0:
-   * RC_CONTEXT_BODY_MEMORY_DEFAULT. */
+  /* Bytes peers can make us hold, over all connections together (one
+   * rc_budget): messages over RC_SESSION_RX_FREE arriving in pieces
+   * (rc_session_config.rx_budget, unless opts->session names another),
+   * request bodies being reassembled and response bodies cached between
+   * blocks (rc_exchange_set_budget); 0: RC_CONTEXT_BODY_MEMORY_DEFAULT. */
   size_t body_memory_max;
   /* Requests a peer may have waiting for a deferred answer on one
    * connection (rc_exchange_set_unanswered_max); 0: the default. */

@@ -38,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rcoap/budget.h"
 #include "rcoap/codec_msg.h"
 #include "rcoap/common.h"
 
@@ -91,6 +92,10 @@ typedef enum rc_session_state {
 #define RC_SESSION_ALT_MAX 4
 /* Longest diagnostic payload we put in an Abort or Release. */
 #define RC_SESSION_DIAG_MAX 128u
+/* Messages up to this size are reassembled without asking rx_budget. */
+#define RC_SESSION_RX_FREE (64u * 1024u)
+/* Max-Age of the 5.03 for a message rx_budget cannot take now. */
+#define RC_SESSION_RETRY_AFTER_S 2u
 /* "No Hold-Off option" for rc_session_release(). */
 #define RC_SESSION_NO_HOLD_OFF UINT32_MAX
 
@@ -115,6 +120,15 @@ typedef struct rc_session_config {
                                   not closed by then; 0 = never */
   size_t out_high_water;       /* want_read() false at this much output */
   size_t out_max;              /* msg_begin() RC_ERR_LIMIT at this much */
+  /* Memory for messages that arrive in pieces and are larger than
+   * RC_SESSION_RX_FREE is taken from this budget (shared by many
+   * sessions, not owned; NULL: bounded by max_msg_size alone). Refused,
+   * the message is skipped unbuffered: a request gets 4.13 with Size1 =
+   * the budget's limit when it could never fit, else 5.03 with Max-Age
+   * RC_SESSION_RETRY_AFTER_S; any other message an Abort. The budget
+   * must outlive the session, or the session be closed first (a closed
+   * session has given back what it took and never touches it again). */
+  rc_budget *rx_budget;
 } rc_session_config;
 
 /* Fills cfg with the defaults above for this framing and role

@@ -38,15 +38,22 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
   ctx->opts = *opts;
   if (!ctx->opts.log_level)
     ctx->opts.log_level = RC_SESSION_LOG_INFO;
-  if (opts->session) {
-    ctx->session = *opts->session;
-    ctx->has_session = 1;
-  }
   rc_err err = rc_budget_new(&ctx->bodies,
                              opts->body_memory_max
                                  ? opts->body_memory_max
                                  : RC_CONTEXT_BODY_MEMORY_DEFAULT,
                              mem);
+  /* Every connection's session: the caller's settings or the defaults
+   * (role and framing are set per connection), large incoming messages
+   * charged to the same budget as bodies. */
+  if (opts->session)
+    ctx->session = *opts->session;
+  else
+    rc_session_config_default(&ctx->session, RC_FRAMING_TCP,
+                              RC_SESSION_SERVER);
+  ctx->has_session = 1;
+  if (!ctx->session.rx_budget)
+    ctx->session.rx_budget = ctx->bodies;
   if (err == RC_OK)
     err = rc__app_add_well_known_core(ctx);
   if (err) {

@@ -77,6 +77,9 @@ struct rc_session {
   uint8_t peer_csm;
   uint8_t peer_bwt;
   uint8_t we_released;
+  uint8_t rbusy;         /* the frame being skipped was refused by
+                            rx_budget (not over Max-Message-Size) */
+  size_t rtaken;         /* bytes of rx_budget held for rbuf */
   uint8_t consumed;      /* output was taken: queued bytes may start
                             mid-message */
   uint8_t peer_released;
@@ -159,10 +162,22 @@ static uint32_t get_be32(const uint8_t *p) {
 }
 
 /* Enters CLOSED and reports it once. */
+/* Gives back what rx_budget lent for rbuf. A closed session does so at
+ * once (rbuf itself may still hold the message being dispatched): the
+ * budget's owner may be gone before the transport deletes the session,
+ * so nothing touches the budget after the close. */
+static void rx_release(rc_session *s) {
+  if (s->rtaken != 0) {
+    rc_budget_give(s->cfg.rx_budget, s->rtaken);
+    s->rtaken = 0;
+  }
+}
+
 static void sess_closed(rc_session *s, rc_err reason) {
   if (s->state == RC_SESSION_CLOSED)
     return;
   s->state = RC_SESSION_CLOSED;
+  rx_release(s);
   /* The transport logs the connection's end; this is detail. */
   sess_log(s, RC_SESSION_LOG_DEBUG, "session closed: %s", rc_err_name(reason));
   if (s->cb.on_closed != NULL)
@@ -428,6 +443,7 @@ void rc_session_del(rc_session *s) {
   }
   sess_free(s, s->spare);
   sess_free(s, s->rbuf);
+  rx_release(s);
   s->mem.free(s, s->mem.user);
 }
 
@@ -749,6 +765,45 @@ static rc_err oversize(rc_session *s, uint8_t code, const uint8_t *tok,
   return RC_OK;
 }
 
+/* A message rx_budget would not take: only its code and token are kept. */
+static rc_err rx_refused(rc_session *s, uint8_t code, const uint8_t *tok,
+                         size_t tkl) {
+  if (!s->peer_csm || !rc_code_is_request(code) || tkl > s->cfg.max_token_len) {
+    sess_abort(s, RC_ERR_LIMIT, 0, "no memory for a message this large now");
+    return RC_OK;
+  }
+  size_t lim = rc_budget_limit(s->cfg.rx_budget);
+  int never = s->rtotal > lim;
+  sess_log(s, RC_SESSION_LOG_WARN, never
+               ? "request larger than the memory for messages: 4.13"
+               : "no memory for the request now: 5.03");
+  static const char diag_never[] = "message larger than the server's memory "
+                                   "for messages";
+  static const char diag_busy[] = "no memory for a message this large now";
+  const char *diag = never ? diag_never : diag_busy;
+  size_t dlen = never ? sizeof diag_never - 1 : sizeof diag_busy - 1;
+  rc_enc e;
+  out_chunk *c;
+  rc_err rc = enc_begin(s, &e, &c,
+                        never ? RC_REQUEST_ENTITY_TOO_LARGE
+                              : RC_SERVICE_UNAVAILABLE,
+                        tok, tkl, 16 + dlen);
+  if (rc == RC_OK) {
+    /* RFC 7252 §5.10.9: Size1 in a 4.13 is the largest request body the
+     * server is willing to take; §5.9.3.4: a 5.03 says in Max-Age when
+     * to retry. */
+    if (never)
+      rc_enc_opt_uint(&e, RC_OPT_SIZE1,
+                      lim > HDR_ALLOWANCE ? (uint32_t)(lim - HDR_ALLOWANCE)
+                                          : 0);
+    else
+      rc_enc_opt_uint(&e, RC_OPT_MAX_AGE, RC_SESSION_RETRY_AFTER_S);
+    rc_enc_payload(&e, diag, dlen);
+    rc = enc_end(s, &e, c);
+  }
+  return queue_or_die(s, rc);
+}
+
 static void rx_abort_codec(rc_session *s, rc_err err) {
   char diag[80];
   snprintf(diag, sizeof(diag), "malformed message: %s", rc_err_name(err));
@@ -764,6 +819,7 @@ static void rx_shrink(rc_session *s) {
   sess_free(s, s->rbuf);
   s->rbuf = NULL;
   s->rcap = 0;
+  rx_release(s);
 }
 
 static int rx_reserve(rc_session *s, size_t need) {
@@ -783,7 +839,17 @@ static int rx_reserve(rc_session *s, size_t need) {
 /* A header was parsed (from rbuf): decide how to read the rest. */
 static rc_err rx_header_done(rc_session *s) {
   s->rtotal = (uint64_t)s->rhdr.hdr_len + s->rhdr.token_len + s->rhdr.body_len;
-  if (s->rtotal > s->cfg.max_msg_size) {
+  s->rbusy = 0;
+  if (s->rtotal <= s->cfg.max_msg_size && s->rtotal > RC_SESSION_RX_FREE &&
+      s->cfg.rx_budget != NULL) {
+    /* A large message arriving in pieces is buffered whole: its memory
+     * comes from the budget shared with every other connection. */
+    if (rc_budget_take(s->cfg.rx_budget, (size_t)s->rtotal))
+      s->rtaken = (size_t)s->rtotal;
+    else
+      s->rbusy = 1;
+  }
+  if (s->rtotal > s->cfg.max_msg_size || s->rbusy) {
     /* Never buffer it (RFC 8323 §5.3.1 is our announced limit); keep
      * only its token, to answer a request with 4.13. */
     if (s->rhdr.token_len > s->cfg.max_token_len) {
@@ -877,8 +943,11 @@ static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
       s->rskip = s->rtotal - want;
       s->rstate = s->rskip ? RX_SKIP : RX_HDR;
       s->rhave = 0;
-      rc = oversize(s, s->rhdr.code, s->rbuf + s->rhdr.hdr_len,
-                    s->rhdr.token_len);
+      rc = s->rbusy ? rx_refused(s, s->rhdr.code, s->rbuf + s->rhdr.hdr_len,
+                                 s->rhdr.token_len)
+                    : oversize(s, s->rhdr.code, s->rbuf + s->rhdr.hdr_len,
+                               s->rhdr.token_len);
+      s->rbusy = 0;
       rx_shrink(s);
       if (rc != RC_OK)
         return rc;

@@ -794,8 +794,9 @@ static void test_no_block1_without_body(void **state) {
   rc_opt o = {RC_OPT_URI_PATH, 1100, longpath};
   rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
   result res = {0};
+  uint64_t id;
   assert_int_equal(rc_exchange_request_ex(p->a.x, &req, NULL, p->now,
-                                          on_response, &res, NULL), RC_OK);
+                                          on_response, &res, &id), RC_OK);
   pump(p);
   assert_int_equal(p->b.nrec, 1);
   assert_int_equal(p->b.recs[0].code, RC_GET);
@@ -808,6 +809,8 @@ static void test_no_block1_without_body(void **state) {
   pump(p);
   assert_int_equal(p->b.nrec, 1);
   assert_int_equal(res.calls, 0);
+  /* res lives on this stack: the unanswered GET must not outlive it */
+  assert_int_equal(rc_exchange_cancel(p->a.x, id), RC_OK);
 }
 
 /* ---- limits: the shared body budget, uploads and unanswered requests --- */

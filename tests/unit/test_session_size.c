@@ -54,6 +54,84 @@ static void oversize_request_413(void **state) {
   free(b);
 }
 
+/* Feeds frame b[0..n) to h in two pieces, so it is reassembled (a frame
+ * that arrives whole is parsed where it lies and never buffered). */
+static void feed_split(harness *h, const uint8_t *b, size_t n, size_t first) {
+  assert_int_equal(h_feed(h, b, first, 2), RC_OK);
+  assert_int_equal(h_feed(h, b + first, n - first, 2), RC_OK);
+}
+
+/* Large messages arriving in pieces share one rx_budget: while one
+ * connection holds most of it, another's request gets 5.03 with Max-Age
+ * (skipped unbuffered; the next request works), a request larger than the
+ * whole budget 4.13 with Size1; finished messages give their bytes back. */
+static void rx_budget_shared(void **state) {
+  (void)state;
+  rc_budget *bud;
+  assert_int_equal(rc_budget_new(&bud, 200 * 1024, NULL), RC_OK);
+  harness h1, h2;
+  harness *hs[2] = {&h1, &h2};
+  for (int i = 0; i < 2; i++) {
+    h_init_cfg(hs[i], RC_FRAMING_TCP, RC_SESSION_SERVER);
+    hs[i]->cfg.rx_budget = bud;
+    h_start(hs[i], 0);
+    h_handshake(hs[i], 1);
+  }
+  size_t cap = 400 * 1024;
+  uint8_t *big = malloc(cap), *mid = malloc(cap), *huge = malloc(cap);
+  size_t nbig = mk_post(big, cap, RC_POST, 1, 150 * 1024);
+  size_t nmid = mk_post(mid, cap, RC_POST, 2, 100 * 1024);
+  size_t nhuge = mk_post(huge, cap, RC_POST, 4, 300 * 1024);
+  static const uint8_t get[] = {0x01, 0x01, 0x03};
+
+  /* h1: the first 1000 bytes of 150 KiB: the whole frame is reserved */
+  assert_int_equal(h_feed(&h1, big, 1000, 2), RC_OK);
+  assert_int_equal(rc_budget_used(bud), nbig);
+  /* h2: 100 KiB does not fit next to it: 5.03, skipped, GET still works */
+  feed_split(&h2, mid, nmid, 1);
+  assert_int_equal(h_feed(&h2, get, sizeof get, 2), RC_OK);
+  assert_int_equal(h2.n_closed, 0);
+  assert_int_equal(h2.n_msg, 1);
+  assert_int_equal(h2.codes[0], RC_GET);
+  rc_msg m;
+  assert_int_equal(h_out_count(&h2), 2); /* CSM, 5.03 */
+  h_out_msg(&h2, 1, &m);
+  assert_int_equal(m.code, RC_SERVICE_UNAVAILABLE);
+  assert_int_equal(m.token[0], 2);
+  uint32_t v;
+  assert_true(h_opt_uint(&m, RC_OPT_MAX_AGE, &v));
+  assert_int_equal(v, RC_SESSION_RETRY_AFTER_S);
+  /* h2: 300 KiB can never fit in 200 KiB: 4.13 with Size1 */
+  feed_split(&h2, huge, nhuge, 3);
+  assert_int_equal(h_out_count(&h2), 3);
+  h_out_msg(&h2, 2, &m);
+  assert_int_equal(m.code, RC_REQUEST_ENTITY_TOO_LARGE);
+  assert_true(h_opt_uint(&m, RC_OPT_SIZE1, &v));
+  assert_int_equal(v, 200 * 1024 - 128);
+  assert_int_equal(rc_budget_used(bud), nbig);
+  /* h1 completes: delivered, its bytes given back; then h2's 100 KiB fits */
+  assert_int_equal(h_feed(&h1, big + 1000, nbig - 1000, 2), RC_OK);
+  assert_int_equal(h1.n_msg, 1);
+  assert_int_equal(h1.last_payload_len, 150 * 1024);
+  assert_int_equal(rc_budget_used(bud), 0);
+  feed_split(&h2, mid, nmid, 1);
+  assert_int_equal(h2.n_msg, 2);
+  assert_int_equal(h2.last_payload_len, 100 * 1024);
+  /* A message cut short by the end of the session gives its bytes back. */
+  assert_int_equal(h_feed(&h1, mid, 10, 2), RC_OK);
+  assert_int_equal(rc_budget_used(bud), nmid);
+  rc_session_close(h1.s, RC_ERR_CLOSED);
+  assert_int_equal(rc_budget_used(bud), 0);
+  for (int i = 0; i < 2; i++) {
+    rc_session_del(hs[i]->s);
+    free(hs[i]->out);
+  }
+  rc_budget_free(bud); /* after the sessions: nothing touches it later */
+  free(big);
+  free(mid);
+  free(huge);
+}
+
 /* An oversize response (or signal) -> Abort. */
 static void oversize_response_aborts(void **state) {
   (void)state;
@@ -339,6 +417,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(oversize_request_413),
       cmocka_unit_test(oversize_response_aborts),
+      cmocka_unit_test(rx_budget_shared),
       cmocka_unit_test(outbound_peer_limit),
       cmocka_unit_test(output_buffer),
       cmocka_unit_test(back_to_back),
