@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rcoap/budget.h"
 #include "rcoap/common.h"
 #include "rcoap/transport_filter.h"
 #include "rcoap/transport_http.h"
@@ -89,9 +90,18 @@ typedef enum rc_ws_subproto {
 typedef void (*rc_ws_http_cb)(void *user, const rc_http_head *req,
                               rc_http_response *resp);
 
+/* Reassembly up to this many bytes never asks rc_ws_config.budget. */
+#define RC_WS_MSG_FREE (64u * 1024u)
+
 typedef struct rc_ws_config {
   const rc_mem *mem;  /* NULL: rc_mem_default() */
   size_t max_message; /* largest message accepted; 0: the default */
+  /* A message reassembled from pieces beyond RC_WS_MSG_FREE bytes takes
+   * its buffer from this budget (shared, not owned; NULL: none). Refused:
+   * close 1009 when the message could never fit, else 1013 (try again
+   * later). Given back when the message is delivered, the filter fails or
+   * rc_ws_release() is called; the budget must outlive that. */
+  rc_budget *budget;
   const char *path;   /* NULL: RC_WS_PATH */
 
   /* Server only. Origins allowed (exact strings, e.g.
@@ -147,6 +157,9 @@ rc_ws_subproto rc_ws_subprotocol(const rc_filter *f);
  * Corks nest. Returns RC_OK or down()'s error.
  */
 void rc_ws_cork(rc_filter *f);
+/* Frees the reassembly buffer and gives back what the budget lent (the
+ * connection calls it when it closes, before the budget's owner may go). */
+void rc_ws_release(rc_filter *f);
 rc_err rc_ws_uncork(rc_filter *f);
 
 /*

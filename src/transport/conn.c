@@ -343,6 +343,8 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
       memset(&wc, 0, sizeof(wc));
     if (wc.max_message == 0)
       wc.max_message = cfg.max_msg_size;
+    if (wc.budget == NULL)
+      wc.budget = cfg.rx_budget; /* one budget with the session's input */
     if (wc.mem == NULL)
       wc.mem = c->mem;
     err = role == RC_SESSION_CLIENT ? rc_ws_client_new(&wc, &sink, &c->ws)
@@ -886,6 +888,8 @@ static void conn_close_handles(rc_conn *c) {
   conn_set_reason(c, RC_ERR_CLOSED);
   if (c->s != NULL)
     rc_session_close(c->s, c->reason);
+  if (c->ws != NULL)
+    rc_ws_release(c->ws); /* before the budget's owner may go */
   if (c->cn != NULL)
     rc__conn_connect_abandon(c);
   uv_close((uv_handle_t *)&c->timer, conn_handle_closed);

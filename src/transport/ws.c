@@ -396,6 +396,31 @@ static rc_err ws_frame_start(rc__ws *w, const struct wslay_frame_iocb *io) {
   return RC_OK;
 }
 
+/* Frees the reassembly buffer and gives its bytes back to the budget. */
+static void ws_msg_release(rc__ws *w) {
+  w->mem.free(w->msg, w->mem.user);
+  w->msg = NULL;
+  w->msg_cap = 0;
+  if (w->taken) {
+    rc_budget_give(w->budget, w->taken);
+    w->taken = 0;
+  }
+}
+
+void rc_ws_release(rc_filter *f) {
+  rc__ws *w = (rc__ws *)f;
+  if (!w)
+    return;
+  if (!w->delivering) {
+    ws_msg_release(w);
+  } else if (w->taken) {
+    /* The message is still being read above: keep its bytes (freed after
+     * delivery or at destroy), give the budget back now. */
+    rc_budget_give(w->budget, w->taken);
+    w->taken = 0;
+  }
+}
+
 static rc_err ws_msg_append(rc__ws *w, const uint8_t *d, size_t n) {
   if (n == 0)
     return RC_OK;
@@ -407,6 +432,17 @@ static rc_err ws_msg_append(rc__ws *w, const uint8_t *d, size_t n) {
       cap *= 2;
     if (cap > w->max_message)
       cap = w->max_message;
+    /* Past RC_WS_MSG_FREE the whole buffer is the budget's: exactly what
+     * this piece needs if doubling is refused, else RC_ERR_LIMIT. */
+    if (w->budget && cap > RC_WS_MSG_FREE) {
+      if (!rc_budget_take(w->budget, cap - w->taken)) {
+        size_t need = w->msg_len + n;
+        cap = need > w->msg_cap ? need : w->msg_cap;
+        if (cap <= w->taken || !rc_budget_take(w->budget, cap - w->taken))
+          return RC_ERR_LIMIT;
+      }
+      w->taken = cap;
+    }
     p = w->mem.realloc(w->msg, cap, w->mem.user);
     if (!p)
       return RC_ERR_NOMEM;
@@ -461,13 +497,32 @@ static rc_err ws_on_chunk(rc__ws *w, const struct wslay_frame_iocb *io) {
     return ws_deliver(w, io->data, io->data_length);
   }
   rc = ws_msg_append(w, io->data, io->data_length);
+  if (rc == RC_ERR_LIMIT) {
+    /* The shared budget refused: 1009 if the message alone is larger
+     * than it, else 1013 "Try Again Later" (IANA WebSocket Close Code
+     * registry). */
+    int never = w->msg_len + io->data_length + (w->f_len - w->f_off) >
+                rc_budget_limit(w->budget);
+    ws_msg_release(w);
+    return never ? ws_fail(w, 1009, RC_ERR_TOO_LARGE,
+                           "message larger than the server's memory for "
+                           "messages")
+                 : ws_fail(w, 1013, RC_ERR_LIMIT,
+                           "no memory for a message this large now");
+  }
   if (rc)
     return ws_fail(w, 1011, rc, "out of memory");
   if (last && w->f_fin) {
     size_t n = w->msg_len;
     w->msg_len = 0;
     w->msg_active = 0;
-    return ws_deliver(w, w->msg, n);
+    w->delivering = 1;
+    rc = ws_deliver(w, w->msg, n);
+    w->delivering = 0;
+    /* A large buffer goes back at once: idle connections hold none. */
+    if (w->msg_cap > RC_WS_MSG_FREE)
+      ws_msg_release(w);
+    return rc;
   }
   return RC_OK;
 }
@@ -572,7 +627,7 @@ static void ws_destroy(rc_filter *f) {
   if (w->wf)
     wslay_frame_context_free(w->wf);
   w->mem.free(w->hbuf, w->mem.user);
-  w->mem.free(w->msg, w->mem.user);
+  ws_msg_release(w);
   w->mem.free(w->out, w->mem.user);
   w->mem.free(w->path, w->mem.user);
   w->mem.free(w->host, w->mem.user);
@@ -610,6 +665,7 @@ static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
   w->server = server;
   w->state = RC__WS_HANDSHAKE;
   w->max_message = cfg->max_message ? cfg->max_message : RC_WS_DEFAULT_MAX_MESSAGE;
+  w->budget = cfg->budget;
   w->port = cfg->port;
   w->tls = cfg->tls;
   w->offer_v1 = cfg->offer_coap_v1;

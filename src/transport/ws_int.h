@@ -60,6 +60,9 @@ typedef struct rc__ws {
   size_t ctrl_len;
   uint8_t *msg; /* reassembly of fragmented messages */
   size_t msg_len, msg_cap;
+  rc_budget *budget;
+  size_t taken;  /* bytes of budget held for msg */
+  int delivering; /* msg is up() with the layer above */
   int msg_active;
   int close_sent, close_rcvd;
 

@@ -633,6 +633,71 @@ static void check_close(ep *s, unsigned code, int err) {
   }
 }
 
+/* Feeds a message of n pattern bytes to s in two fragments. */
+static rc_err feed_fragments(ep *s, size_t n) {
+  uint8_t *body = malloc(n), *wire = malloc(n + 64);
+  size_t i, o = 0, half = n / 2;
+  rc_err rc;
+  for (i = 0; i < n; i++)
+    body[i] = (uint8_t)(i % 253);
+  o += frame(wire, 0, 0, 2, 1, body, half);
+  o += frame(wire + o, 1, 0, 0, 1, body + half, n - half);
+  rc = rc_filter_recv(s->f, wire, o);
+  free(body);
+  free(wire);
+  return rc;
+}
+
+/* Reassembly past RC_WS_MSG_FREE takes its buffer from a shared budget:
+ * what fits is delivered and given back; a message that does not fit now
+ * closes with 1013, one larger than the whole budget with 1009; the
+ * connection's release gives back what a half-received message held. */
+static void test_reassembly_budget(void **state) {
+  rc_budget *bud;
+  rc_ws_config cfg;
+  ep a = {0}, b = {0};
+  uint8_t *wire = malloc(100000);
+  (void)state;
+  assert_int_equal(rc_budget_new(&bud, 100 * 1024, NULL), RC_OK);
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.max_message = 8u << 20;
+  cfg.budget = bud;
+  server_open(&a, &cfg);
+  server_open(&b, &cfg);
+  /* 70000 bytes in two fragments: doubling to 128 KiB is refused, the
+   * exact 70000 fit; delivered whole, then given back */
+  assert_int_equal(feed_fragments(&a, 70000), RC_OK);
+  assert_int_equal(a.n_msgs, 1);
+  assert_int_equal(a.msg_len[0], 70000);
+  assert_int_equal(a.msgs[0][69999], 69999 % 253);
+  assert_int_equal(rc_budget_used(bud), 0);
+  assert_true(rc_budget_peak(bud) >= 70000);
+  /* a holds 90000 of a message still arriving ... */
+  {
+    static uint8_t part[90000];
+    size_t o = frame(wire, 0, 0, 2, 1, part, sizeof part);
+    assert_int_equal(rc_filter_recv(a.f, wire, o), RC_OK);
+    assert_true(rc_budget_used(bud) >= 90000);
+  }
+  /* ... so b's 80000 cannot be taken now: 1013 */
+  ep_clear(&b);
+  assert_int_equal(feed_fragments(&b, 80000), RC_ERR_LIMIT);
+  check_close(&b, 1013, RC_ERR_LIMIT);
+  assert_int_equal(b.n_msgs, 0);
+  /* a larger message than the whole budget: 1009 */
+  ep_free(&b);
+  server_open(&b, &cfg);
+  assert_int_equal(feed_fragments(&b, 300000), RC_ERR_TOO_LARGE);
+  check_close(&b, 1009, RC_ERR_TOO_LARGE);
+  /* a's connection ends: its half message's bytes go back */
+  rc_ws_release(a.f);
+  assert_int_equal(rc_budget_used(bud), 0);
+  ep_free(&a);
+  ep_free(&b);
+  rc_budget_free(bud);
+  free(wire);
+}
+
 static void test_violations(void **state) {
   static uint8_t big[2000];
   violation v[16];
@@ -1081,6 +1146,7 @@ int main(void) {
       cmocka_unit_test(test_pair_messages),
       cmocka_unit_test(test_batching),
       cmocka_unit_test(test_fragments_and_ping),
+      cmocka_unit_test(test_reassembly_budget),
       cmocka_unit_test(test_violations),
       cmocka_unit_test(test_client_rejects_masked),
       cmocka_unit_test(test_close_both_ways),
