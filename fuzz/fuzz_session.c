@@ -2,6 +2,10 @@
  * Fuzz target: arbitrary bytes into a server session in stream mode. The
  * first input byte picks the split seed; the input is fed in pieces of
  * varying size, the output is drained, time advances and expiries run.
+ * With bit 7 of that byte set, Max-Message-Size is 1 MiB and messages
+ * over 64 KiB take their buffer from a 200 KiB rx_budget of which other
+ * "connections" already hold (byte & 0x3f) * 3 KiB: taken, refused now
+ * (5.03) or never (4.13); every byte must be given back by the end.
  * Must never crash, leak or hang, whatever the peer sends.
  */
 #include <stddef.h>
@@ -29,10 +33,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.max_msg_size = 2048; /* small, so oversize paths are reached */
   cfg.keepalive_ms = 50;
   cfg.ping_timeout_ms = 100;
+  rc_budget *bud = NULL;
+  size_t others = (size_t)(data[0] & 0x3f) * 3072u; /* under the limit */
+  if (data[0] & 0x80) {
+    if (rc_budget_new(&bud, 200u * 1024u, NULL) != RC_OK)
+      return 0;
+    rc_budget_take(bud, others);
+    cfg.max_msg_size = 1u << 20;
+    cfg.rx_budget = bud;
+  }
   rc_session *s = NULL;
   rc_session_callbacks cb = {.on_message = on_message};
-  if (rc_session_new(&s, &cfg, &cb, &s, NULL, 0) != RC_OK)
+  if (rc_session_new(&s, &cfg, &cb, &s, NULL, 0) != RC_OK) {
+    rc_budget_free(bud);
     return 0;
+  }
   uint32_t seed = data[0] * 2654435761u + 1;
   rc_time now = 0;
   for (size_t off = 1; off < size;) {
@@ -51,5 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       rc_session_handle_expiry(s, now);
   }
   rc_session_del(s);
+  if (bud && rc_budget_used(bud) != others)
+    __builtin_trap(); /* the session kept (or gave back) bytes not its own */
+  rc_budget_free(bud);
   return 0;
 }

@@ -43,3 +43,19 @@ os.makedirs(out, exist_ok=True)
 for i, (name, data) in enumerate(seeds.items()):
     with open(os.path.join(out, name), "wb") as f:
         f.write(bytes([i * 37 & 0xff]) + data)
+
+# rx_budget seeds: first byte 0x80 | k turns the budget on (200 KiB, of
+# which k * 3 KiB are held by others); frames over 64 KiB, cut short.
+def post_head(tok, size, keep):
+    return frame(0x02, tok, payload=b"a" * size)[:keep]
+
+budget_seeds = {
+    "budget_take": (0x80 | 5, CSM + post_head(b"\x11", 100 * 1024, 400)),
+    "budget_busy": (0x80 | 60, CSM + post_head(b"\x12", 100 * 1024, 300)),
+    "budget_never": (0x80 | 1, CSM + post_head(b"\x13", 300 * 1024, 300)),
+    "budget_two": (0x80 | 20, CSM + frame(0x01, b"\x01")
+                   + post_head(b"\x14", 70 * 1024, 200)),
+}
+for name, (first, data) in budget_seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(bytes([first]) + data)
