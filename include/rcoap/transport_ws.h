@@ -157,8 +157,9 @@ rc_ws_subproto rc_ws_subprotocol(const rc_filter *f);
  * Corks nest. Returns RC_OK or down()'s error.
  */
 void rc_ws_cork(rc_filter *f);
-/* Frees the reassembly buffer and gives back what the budget lent (the
- * connection calls it when it closes, before the budget's owner may go). */
+/* The connection is closing: frees the reassembly buffer, gives back what
+ * the budget lent, and ends the filter (nothing more is decoded, the
+ * budget is not touched again), before the budget's owner may go. */
 void rc_ws_release(rc_filter *f);
 rc_err rc_ws_uncork(rc_filter *f);
 

@@ -419,6 +419,13 @@ void rc_ws_release(rc_filter *f) {
     rc_budget_give(w->budget, w->taken);
     w->taken = 0;
   }
+  /* The connection is closing (perhaps from inside up(), with more frames
+   * in the same recv()): decode nothing more, and never touch the budget
+   * again, whose owner may be gone by the time the filter is destroyed. */
+  w->msg_len = 0;
+  w->msg_active = 0;
+  w->budget = NULL;
+  w->state = RC__WS_DONE;
 }
 
 static rc_err ws_msg_append(rc__ws *w, const uint8_t *d, size_t n) {

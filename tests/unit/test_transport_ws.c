@@ -692,6 +692,20 @@ static void test_reassembly_budget(void **state) {
   /* a's connection ends: its half message's bytes go back */
   rc_ws_release(a.f);
   assert_int_equal(rc_budget_used(bud), 0);
+  /* ... and after that the filter decodes nothing more and never touches
+   * the budget again (regression: the rest of a's half message, arriving
+   * after the release, was appended to the freed buffer) */
+  {
+    static uint8_t rest[60000];
+    size_t peak = rc_budget_peak(bud), refusals = rc_budget_refusals(bud);
+    size_t o = frame(wire, 1, 0, 0, 1, rest, sizeof rest); /* continuation */
+    ep_clear(&a);
+    assert_int_equal(rc_filter_recv(a.f, wire, o), RC_ERR_STATE);
+    assert_int_equal(a.n_msgs, 0);
+    assert_int_equal(rc_budget_used(bud), 0);
+    assert_int_equal(rc_budget_peak(bud), peak);
+    assert_int_equal(rc_budget_refusals(bud), refusals);
+  }
   ep_free(&a);
   ep_free(&b);
   rc_budget_free(bud);
