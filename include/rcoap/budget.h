@@ -31,6 +31,12 @@ void rc_budget_free(rc_budget *b);
 int rc_budget_take(rc_budget *b, size_t n);
 /* Gives back n bytes taken earlier. */
 void rc_budget_give(rc_budget *b, size_t n);
+/* Gives back all *held bytes and sets *held to 0. */
+void rc_budget_give_all(rc_budget *b, size_t *held);
+/* Grows what a buffer holds of b (*held bytes) to want bytes, or, if b
+ * refuses that, to need (need <= want): returns the new size (and sets
+ * *held to it), or 0 when b refuses both (nothing changes). */
+size_t rc_budget_grow(rc_budget *b, size_t *held, size_t want, size_t need);
 
 size_t rc_budget_used(const rc_budget *b);
 size_t rc_budget_limit(const rc_budget *b); /* SIZE_MAX for NULL */

@@ -208,7 +208,7 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
 #define RC_EXCHANGE_CACHE_SLOTS 8u
 /* Seconds a client is told to wait (Max-Age of a 5.03) when a limit below
  * refuses its request for now. */
-#define RC_EXCHANGE_RETRY_AFTER_S 2u
+#define RC_EXCHANGE_RETRY_AFTER_S RC_SESSION_RETRY_AFTER_S
 
 /* A body read on demand. read fills buf[0..cap) from byte off and returns
  * the count (cap unless the body ends first) or a negative rc_err; close

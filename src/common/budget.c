@@ -50,6 +50,21 @@ void rc_budget_give(rc_budget *b, size_t n) {
     b->used = n < b->used ? b->used - n : 0;
 }
 
+void rc_budget_give_all(rc_budget *b, size_t *held) {
+  if (*held) {
+    rc_budget_give(b, *held);
+    *held = 0;
+  }
+}
+
+size_t rc_budget_grow(rc_budget *b, size_t *held, size_t want, size_t need) {
+  if (want > *held && rc_budget_take(b, want - *held))
+    return *held = want;
+  if (need > *held && rc_budget_take(b, need - *held))
+    return *held = need;
+  return 0;
+}
+
 size_t rc_budget_used(const rc_budget *b) { return b ? b->used : 0; }
 size_t rc_budget_limit(const rc_budget *b) { return b ? b->limit : SIZE_MAX; }
 size_t rc_budget_peak(const rc_budget *b) { return b ? b->peak : 0; }

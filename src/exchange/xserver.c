@@ -415,11 +415,9 @@ static rc_err up_append(rc_exchange *x, xup *u, const uint8_t *p, size_t n) {
       cap = (size_t)u->limit;
     /* Growth comes from the shared budget: doubled if it allows, else
      * exactly what this block needs, else RC_ERR_LIMIT. */
-    if (!rc_budget_take(x->budget, cap - u->cap)) {
-      cap = need;
-      if (!rc_budget_take(x->budget, cap - u->cap))
-        return RC_ERR_LIMIT;
-    }
+    size_t held = u->cap;
+    if (!(cap = rc_budget_grow(x->budget, &held, cap, need)))
+      return RC_ERR_LIMIT;
     uint8_t *nb = x->mem->malloc(cap, x->mem->user);
     if (!nb) {
       rc_budget_give(x->budget, cap - u->cap);

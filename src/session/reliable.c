@@ -161,18 +161,15 @@ static uint32_t get_be32(const uint8_t *p) {
          ((uint32_t)p[2] << 8) | p[3];
 }
 
-/* Enters CLOSED and reports it once. */
 /* Gives back what rx_budget lent for rbuf. A closed session does so at
  * once (rbuf itself may still hold the message being dispatched): the
  * budget's owner may be gone before the transport deletes the session,
  * so nothing touches the budget after the close. */
 static void rx_release(rc_session *s) {
-  if (s->rtaken != 0) {
-    rc_budget_give(s->cfg.rx_budget, s->rtaken);
-    s->rtaken = 0;
-  }
+  rc_budget_give_all(s->cfg.rx_budget, &s->rtaken);
 }
 
+/* Enters CLOSED and reports it once. */
 static void sess_closed(rc_session *s, rc_err reason) {
   if (s->state == RC_SESSION_CLOSED)
     return;

@@ -401,24 +401,17 @@ static void ws_msg_release(rc__ws *w) {
   w->mem.free(w->msg, w->mem.user);
   w->msg = NULL;
   w->msg_cap = 0;
-  if (w->taken) {
-    rc_budget_give(w->budget, w->taken);
-    w->taken = 0;
-  }
+  rc_budget_give_all(w->budget, &w->taken);
 }
 
 void rc_ws_release(rc_filter *f) {
   rc__ws *w = (rc__ws *)f;
   if (!w)
     return;
-  if (!w->delivering) {
+  if (!w->delivering)
     ws_msg_release(w);
-  } else if (w->taken) {
-    /* The message is still being read above: keep its bytes (freed after
-     * delivery or at destroy), give the budget back now. */
-    rc_budget_give(w->budget, w->taken);
-    w->taken = 0;
-  }
+  else /* still being read above: freed after delivery or at destroy */
+    rc_budget_give_all(w->budget, &w->taken);
   /* The connection is closing (perhaps from inside up(), with more frames
    * in the same recv()): decode nothing more, and never touch the budget
    * again, whose owner may be gone by the time the filter is destroyed. */
@@ -441,15 +434,9 @@ static rc_err ws_msg_append(rc__ws *w, const uint8_t *d, size_t n) {
       cap = w->max_message;
     /* Past RC_WS_MSG_FREE the whole buffer is the budget's: exactly what
      * this piece needs if doubling is refused, else RC_ERR_LIMIT. */
-    if (w->budget && cap > RC_WS_MSG_FREE) {
-      if (!rc_budget_take(w->budget, cap - w->taken)) {
-        size_t need = w->msg_len + n;
-        cap = need > w->msg_cap ? need : w->msg_cap;
-        if (cap <= w->taken || !rc_budget_take(w->budget, cap - w->taken))
-          return RC_ERR_LIMIT;
-      }
-      w->taken = cap;
-    }
+    if (w->budget && cap > RC_WS_MSG_FREE &&
+        !(cap = rc_budget_grow(w->budget, &w->taken, cap, w->msg_len + n)))
+      return RC_ERR_LIMIT;
     p = w->mem.realloc(w->msg, cap, w->mem.user);
     if (!p)
       return RC_ERR_NOMEM;
