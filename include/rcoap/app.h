@@ -202,14 +202,8 @@ void *rc_resource_user(const rc_resource *res);
  * segments percent-encoded where they hold '/', '%' or control bytes.
  * Returns the length, or RC_ERR_NOBUF. */
 rc_ssize rc_req_path(const rc_xreq *req, char *buf, size_t cap);
-rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap);
-
-/* The request's Uri-Query options joined with '&' (percent-decoded as
- * they travel). Returns the length, or RC_ERR_NOBUF. */
-rc_ssize rc_msg_query(const rc_msg *m, char *buf, size_t cap);
-
-/* Content-Format of a message, or -1 when absent. */
-int rc_msg_content_format(const rc_msg *m);
+/* rc_msg_path, rc_msg_query and rc_msg_content_format for a message at hand
+ * are in codec_option.h. */
 
 /*
  * Answers with code, an optional Content-Format (-1: none) and payload.
@@ -371,9 +365,6 @@ rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *opts,
 void rc_observe_cancel(rc_observation *obs);
 /* Registrations made (1 after the first; more after reconnects). */
 unsigned rc_observe_registrations(const rc_observation *obs);
-
-/* Method code for "get", "POST", ...; -1 if unknown. */
-int rc_method_from_name(const char *name);
 
 /* The transport kind for a URI scheme, or -1 (UDP, WebRTC: not here). */
 int rc_scheme_conn_kind(rc_scheme scheme);

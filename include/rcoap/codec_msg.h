@@ -107,6 +107,9 @@ static inline int rc_code_is_signaling(uint8_t code) {
 char *rc_code_str(uint8_t code, char buf[5]);
 /* "Content", "GET", "CSM", ...; "Unknown" for unassigned codes. */
 const char *rc_code_name(uint8_t code);
+/* The method code for a name, case-insensitive ("get", "POST", "iPATCH"),
+ * the inverse of rc_code_name for requests; -1 if it names no method. */
+int rc_method_from_name(const char *name);
 
 /* Token lengths: RFC 7252 §3 allows 0-8; RFC 8974 §2.1 extends TKL 13 with
  * one byte (13 + n) and TKL 14 with two bytes (269 + n). */

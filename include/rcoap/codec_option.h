@@ -101,6 +101,18 @@ int rc_msg_find_opt(const rc_msg *m, uint16_t num, rc_opt *out);
 /* Number of options with this number. */
 size_t rc_msg_count_opt(const rc_msg *m, uint16_t num);
 
+/* A request's path rebuilt from its Uri-Path options into buf ("/store/a";
+ * "/" when there are none); a segment's '/', '%' and control bytes are
+ * percent-encoded so the result reads back unambiguously. NUL-terminated.
+ * Returns the length, or RC_ERR_NOBUF when cap is too small. */
+rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap);
+/* The Uri-Query options joined with '&', as they travel (already
+ * percent-decoded on the wire). NUL-terminated. Returns the length, or
+ * RC_ERR_NOBUF. */
+rc_ssize rc_msg_query(const rc_msg *m, char *buf, size_t cap);
+/* The Content-Format option's value, or -1 when absent or malformed. */
+int rc_msg_content_format(const rc_msg *m);
+
 /* uint option values (RFC 7252 §3.2): big-endian, shortest form; a
  * zero-length value is 0. Values longer than 4 bytes: RC_ERR_OPT_FORMAT. */
 rc_err rc_opt_uint(const rc_opt *o, uint32_t *value);

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "app_int.h"
 
@@ -27,15 +26,6 @@ int rc_scheme_conn_kind(rc_scheme scheme) {
   default:
     return -1;
   }
-}
-
-int rc_method_from_name(const char *name) {
-  static const char *const names[] = {NULL,     "get",   "post",  "put",
-                                      "delete", "fetch", "patch", "ipatch"};
-  for (int i = 1; i < 8; i++)
-    if (!strcasecmp(name, names[i]))
-      return i;
-  return -1;
 }
 
 void rc__app_creq_free(rc_context *ctx, app_creq *r) {

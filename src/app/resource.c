@@ -154,84 +154,11 @@ void *rc_resource_user(const rc_resource *res) { return res->user; }
 
 /* ---- reading requests ------------------------------------------------------ */
 
-static int path_needs_escape(uint8_t c) {
-  return c == '/' || c == '%' || c < 0x20 || c == 0x7f;
-}
-
-rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap) {
-  static const char hex[] = "0123456789ABCDEF";
-  size_t n = 0;
-  rc_opt_iter it;
-  rc_opt o;
-  rc_opt_iter_init(&it, m);
-  while (rc_opt_next(&it, &o)) {
-    if (o.num < RC_OPT_URI_PATH)
-      continue;
-    if (o.num > RC_OPT_URI_PATH)
-      break;
-    if (n + 1 >= cap)
-      return RC_ERR_NOBUF;
-    buf[n++] = '/';
-    for (uint32_t i = 0; i < o.len; i++) {
-      uint8_t c = o.val[i];
-      if (path_needs_escape(c)) {
-        if (n + 3 >= cap)
-          return RC_ERR_NOBUF;
-        buf[n++] = '%';
-        buf[n++] = hex[c >> 4];
-        buf[n++] = hex[c & 15];
-      } else {
-        if (n + 1 >= cap)
-          return RC_ERR_NOBUF;
-        buf[n++] = (char)c;
-      }
-    }
-  }
-  if (n == 0) {
-    if (cap < 2)
-      return RC_ERR_NOBUF;
-    buf[n++] = '/';
-  }
-  buf[n] = 0;
-  return (rc_ssize)n;
-}
-
 rc_ssize rc_req_path(const rc_xreq *req, char *buf, size_t cap) {
   const rc_msg *m = rc_xreq_msg(req);
   if (!m)
     return RC_ERR_STATE;
   return rc_msg_path(m, buf, cap);
-}
-
-rc_ssize rc_msg_query(const rc_msg *m, char *buf, size_t cap) {
-  size_t n = 0;
-  rc_opt_iter it;
-  rc_opt o;
-  if (cap == 0)
-    return RC_ERR_NOBUF;
-  rc_opt_iter_init(&it, m);
-  while (rc_opt_next(&it, &o)) {
-    if (o.num != RC_OPT_URI_QUERY)
-      continue;
-    size_t need = o.len + (n ? 1 : 0);
-    if (n + need >= cap)
-      return RC_ERR_NOBUF;
-    if (n)
-      buf[n++] = '&';
-    memcpy(buf + n, o.val, o.len);
-    n += o.len;
-  }
-  buf[n] = 0;
-  return (rc_ssize)n;
-}
-
-int rc_msg_content_format(const rc_msg *m) {
-  rc_opt o;
-  uint32_t v;
-  if (!rc_msg_find_opt(m, RC_OPT_CONTENT_FORMAT, &o) ||
-      rc_opt_uint(&o, &v) != RC_OK)
-    return -1;
-  return (int)v;
 }
 
 rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,

@@ -61,3 +61,22 @@ const char *rc_code_name(uint8_t code) {
   default: return "Unknown";
   }
 }
+
+/* ASCII-only case folding: method names are ASCII and the C library's
+ * tolower depends on the locale. */
+static int ascii_lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+int rc_method_from_name(const char *name) {
+  if (!name)
+    return -1;
+  for (uint8_t code = RC_GET; code <= RC_IPATCH; code++) {
+    const char *want = rc_code_name(code);
+    size_t i = 0;
+    while (want[i] && ascii_lower((unsigned char)name[i]) ==
+                          ascii_lower((unsigned char)want[i]))
+      i++;
+    if (!want[i] && !name[i])
+      return code;
+  }
+  return -1;
+}
