@@ -1,11 +1,11 @@
 /*
  * Static files under one root folder, for the browser client served on
- * rcoapd's WebSocket port. Safety comes from the walk, not from string
- * checks alone: the decoded path is split into segments, any "." or ".."
- * or dot-file segment is refused, and each segment is opened with
- * openat(O_NOFOLLOW) relative to the previous folder's descriptor,
- * starting from the root's, so neither a symlink nor a rename race can
- * lead outside the root. The response streams from the open descriptor.
+ * rcoapd's WebSocket port. The path is made safe by rc_path_clean
+ * (codec_path.h: decoded, "." / ".." / dot files / encoded slashes / NUL
+ * refused) and opened by rc_file_open_below (transport_file.h: each
+ * segment with openat(O_NOFOLLOW) below the root's descriptor), the same
+ * two steps rcoapd's CoAP /files tree takes. The response streams from the
+ * open descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rcoap/transport_file.h"
 #include "rcoap/transport_static.h"
 
 #define RC__STATIC_XSTR(x) #x
@@ -80,126 +81,25 @@ const char *rc_static_content_type(const char *name, size_t len) {
   return "application/octet-stream";
 }
 
-/* Percent-decodes the path part of target into out (NUL-terminated).
- * Returns RC_OK, RC_ERR_BAD_PERCENT, or RC_ERR_PATH_REFUSED. */
-static rc_err st_decode(const char *t, size_t len, char *out, size_t cap) {
-  size_t i, o = 0;
-  for (i = 0; i < len && t[i] != '?' && t[i] != '#'; i++) {
-    char c = t[i];
-    if (c == '%') {
-      int hi, lo;
-      if (i + 2 >= len)
-        return RC_ERR_BAD_PERCENT;
-      hi = rc_hex_digit((unsigned char)t[i + 1]);
-      lo = rc_hex_digit((unsigned char)t[i + 2]);
-      if (hi < 0 || lo < 0)
-        return RC_ERR_BAD_PERCENT;
-      c = (char)(hi * 16 + lo);
-      i += 2;
-      /* An encoded "/" would name a segment boundary the walk cannot
-       * see; an encoded NUL would cut the name short. */
-      if (c == '/' || c == '\0')
-        return RC_ERR_PATH_REFUSED;
-    }
-    if (c == '\\' || c == '\0')
-      return RC_ERR_PATH_REFUSED;
-    if (o + 1 >= cap)
-      return RC_ERR_PATH_REFUSED;
-    out[o++] = c;
-  }
-  out[o] = '\0';
-  return RC_OK;
-}
-
-/* Maps a failed openat of name (under dir) to an error, telling a
- * refused symlink from a missing file. */
-static rc_err st_open_error(int dir, const char *name, int err) {
-  struct stat st;
-  if (fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-    return RC_ERR_PATH_REFUSED;
-  if (err == ENOENT || err == ENOTDIR)
-    return RC_ERR_NOT_FOUND;
-  if (err == EACCES || err == ELOOP || err == EPERM)
-    return RC_ERR_PATH_REFUSED;
-  return RC_ERR_IO;
-}
-
 rc_err rc_static_open(const rc_static *s, const char *target, size_t len,
                       int *fd_out, const char **ctype) {
   char path[RC_STATIC_MAX_PATH + 16];
-  char *seg, *end;
   const char *name = "";
-  int dir, fd;
-  struct stat st;
+  rc_ssize n;
   rc_err rc;
 
   if (!s || !target || !fd_out)
     return RC_ERR_INVAL;
-  /* origin-form only (RFC 9112 §3.2.1): absolute-form and anything not
-   * starting with "/" is refused. */
-  if (len == 0 || target[0] != '/')
-    return RC_ERR_PATH_REFUSED;
-  rc = st_decode(target, len, path, RC_STATIC_MAX_PATH);
+  /* origin-form only (RFC 9112 §3.2.1): rc_path_clean refuses
+   * absolute-form and anything not starting with "/". */
+  n = rc_path_clean(target, len, RC_PATH_TARGET, path, RC_STATIC_MAX_PATH);
+  if (n < 0)
+    return (rc_err)n;
+  if (path[n - 1] == '/')
+    memcpy(path + n, "index.html", sizeof("index.html"));
+  rc = rc_file_open_below(s->root_fd, path, fd_out, &name);
   if (rc)
     return rc;
-  end = path + strlen(path);
-  if (end[-1] == '/') {
-    memcpy(end, "index.html", sizeof("index.html"));
-    end += sizeof("index.html") - 1;
-  }
-  dir = s->root_fd;
-  seg = path + 1;
-  for (;;) {
-    char *slash = strchr(seg, '/');
-    int last = slash == NULL;
-    if (slash)
-      *slash = '\0';
-    /* ".", ".." and dot files (.git, .env) are never served. */
-    if (seg[0] == '.') {
-      rc = RC_ERR_PATH_REFUSED;
-      break;
-    }
-    if (seg[0] == '\0' && !last) { /* "//": an empty segment */
-      seg = slash + 1;
-      continue;
-    }
-    fd = openat(dir, seg,
-                O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK |
-                    (last ? 0 : O_DIRECTORY));
-    if (fd < 0) {
-      rc = st_open_error(dir, seg, errno);
-      break;
-    }
-    if (dir != s->root_fd)
-      close(dir);
-    dir = fd;
-    if (last) {
-      name = seg;
-      break;
-    }
-    seg = slash + 1;
-  }
-  if (rc) {
-    if (dir != s->root_fd)
-      close(dir);
-    return rc;
-  }
-  fd = dir;
-  if (fstat(fd, &st) != 0) {
-    close(fd);
-    return RC_ERR_IO;
-  }
-  if (S_ISDIR(st.st_mode)) {
-    close(fd);
-    return RC_ERR_EXISTS;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    close(fd);
-    return RC_ERR_PATH_REFUSED;
-  }
-  /* O_NONBLOCK was only for not hanging on a FIFO. */
-  (void)fcntl(fd, F_SETFL, 0);
-  *fd_out = fd;
   if (ctype)
     *ctype = rc_static_content_type(name, strlen(name));
   return RC_OK;

@@ -69,6 +69,14 @@ coap -T "$RC_TMO" "coap+tcp://127.0.0.1:$P/files/../../etc/passwd"
   rc_fail "path outside the folder: status $ST, $OUT"
 coap -T "$RC_TMO" "coap+tcp://127.0.0.1:$P/files/.hidden"
 rc_expect_status "$ST" 4 "hidden names are refused"
+# A FIFO in the folder: opening it must neither block the daemon's loop
+# (no writer ever comes) nor serve it. Regression: serve_dir opened the
+# last segment blocking, and the open() of a FIFO waits for a writer.
+mkfifo "$RC_TMP/files/pipe"
+coap -T "$RC_TMO" "coap+tcp://127.0.0.1:$P/files/pipe"
+rc_expect_status "$ST" 4 "a FIFO is refused"
+coap -T "$RC_TMO" "coap+tcp://127.0.0.1:$P/files/nothere.bin"
+rc_expect_status "$ST" 4 "the daemon still answers after the FIFO"
 
 # Bounded memory: the download goes to disk as it arrives. Not measured
 # under valgrind or in an ASan build (the sanitizer's shadow memory and

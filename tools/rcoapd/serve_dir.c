@@ -4,10 +4,10 @@
  * (rc_respond_source), so files of many GiB go out in Block2/BERT without
  * being held in memory; every block request reopens the file, and the
  * ETag (from size, mtime and inode) tells a client when the file changed
- * under a transfer (RFC 7959 §2.4). Paths are resolved under the folder's
- * descriptor with no "..", no hidden names and no symbolic links.
+ * under a transfer (RFC 7959 §2.4). Paths are cleaned by rc_path_clean and
+ * opened by rc_file_open_below, as the HTTP side's static files are: no
+ * "..", no hidden names, no symbolic links, no FIFOs.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "rcoap/transport_file.h"
 #include "serve_dir.h"
 
 typedef struct serve_dir {
@@ -47,62 +48,37 @@ static rc_ssize file_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
 
 static void file_close(void *arg) { close(*(int *)arg); }
 
-/* Opens path (below the mount point, "/a/b") under the folder: each
- * segment with O_NOFOLLOW, refusing "." / ".." / hidden names. Returns an
- * fd or -1 with errno. */
-static int open_below(int dirfd, const char *path) {
-  char seg[256];
-  int fd = dup(dirfd);
-  if (fd < 0)
-    return -1;
-  const char *p = path;
-  while (*p == '/')
-    p++;
-  if (!*p) {
-    close(fd);
-    errno = EISDIR;
-    return -1;
-  }
-  while (*p) {
-    const char *e = strchr(p, '/');
-    size_t n = e ? (size_t)(e - p) : strlen(p);
-    if (n == 0 || n >= sizeof seg || p[0] == '.' || memchr(p, '%', n)) {
-      close(fd);
-      errno = EACCES;
-      return -1;
-    }
-    memcpy(seg, p, n);
-    seg[n] = 0;
-    int nfd = openat(fd, seg, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    close(fd);
-    if (nfd < 0)
-      return -1;
-    fd = nfd;
-    p += n;
-    while (*p == '/')
-      p++;
-  }
-  return fd;
-}
-
 static void on_file(rc_context *ctx, rc_resource *res, rc_xreq *req,
                     void *user) {
   (void)ctx;
   (void)res;
   serve_dir *sd = user;
-  char path[RC_APP_PATH_MAX];
+  char path[RC_APP_PATH_MAX], clean[RC_APP_PATH_MAX];
+  const char *name = "";
   if (rc_req_path(req, path, sizeof path) < 0) {
     rc_respond(req, RC_BAD_REQUEST, -1, NULL, 0);
     return;
   }
+  /* rc_req_path escapes a segment's '/', '%' and control bytes, so the
+   * same cleaning as the HTTP side's decodes them back and refuses an
+   * encoded '/'; "/files" itself is the folder. */
   const char *rel = path + strlen(SERVE_DIR_PREFIX);
-  int fd = open_below(sd->dirfd, rel);
+  rc_ssize n = rc_path_clean(*rel ? rel : "/", *rel ? strlen(rel) : 1, 0,
+                             clean, sizeof clean);
+  int fd = -1;
+  rc_err rc = n < 0 ? (rc_err)n
+                    : rc_file_open_below(sd->dirfd, clean, &fd, &name);
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int forbidden = fd < 0 && (errno == EACCES || errno == ELOOP);
-    if (fd >= 0)
-      close(fd);
-    rc_respond(req, forbidden ? RC_FORBIDDEN : RC_NOT_FOUND, -1, NULL, 0);
+  if (rc == RC_OK && fstat(fd, &st) != 0) {
+    close(fd);
+    rc = RC_ERR_IO;
+  }
+  if (rc) {
+    rc_respond(req,
+               rc == RC_ERR_PATH_REFUSED || rc == RC_ERR_BAD_PERCENT
+                   ? RC_FORBIDDEN
+                   : RC_NOT_FOUND,
+               -1, NULL, 0);
     return;
   }
   /* ETag from size, mtime and inode: stable across the block requests of
@@ -116,7 +92,7 @@ static void on_file(rc_context *ctx, rc_resource *res, rc_xreq *req,
   for (int i = 0; i < 8; i++)
     etag[i] = (uint8_t)(h >> (56 - 8 * i));
   rc_body_source src = {file_read, file_close, &fd, (uint64_t)st.st_size};
-  rc_respond_source(req, RC_CONTENT, cf_for(rel), etag, sizeof etag, &src);
+  rc_respond_source(req, RC_CONTENT, cf_for(name), etag, sizeof etag, &src);
 }
 
 rc_err serve_dir_start(rc_context *ctx, const char *dir) {
