@@ -3,7 +3,10 @@
  * is fed in pieces whose sizes come from a generator seeded by bytes 1-2;
  * byte 0 sets the maximum message size. Every event (message, oversize
  * report, error) must match a reference walk over the whole buffer with
- * rc_tcp_hdr_parse and rc_msg_parse.
+ * rc_tcp_hdr_parse and rc_msg_parse. With bit 5 of byte 1 the reader
+ * asks for a buffer per frame (rc_frame_reader_init_fn, as the session
+ * uses it) and gets one of exactly the size it asks for, freed after the
+ * frame's report: the events must be the same.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +74,23 @@ static size_t reference(const uint8_t *s, size_t len, size_t max, size_t cap,
   return n;
 }
 
+/* The per-frame buffer: exactly need bytes, the fixed buffer's answer
+ * (a token over cap is not kept). */
+static uint8_t *g_frame;
+static size_t g_cap;
+
+static uint8_t *fz_buf(void *user, const rc_tcp_hdr *h, size_t need,
+                       int token_only) {
+  (void)user;
+  (void)h;
+  (void)token_only;
+  fz_check(g_frame == NULL); /* one frame at a time */
+  if (need > g_cap)
+    return NULL;
+  g_frame = malloc(need ? need : 1);
+  return g_frame;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 3)
     return 0;
@@ -83,7 +103,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
   uint8_t *rbuf = malloc(cap ? cap : 1);
   rc_frame_reader r;
-  fz_check(rc_frame_reader_init(&r, rbuf, cap, max) == RC_OK);
+  int per_frame = (data[1] & 0x20) != 0;
+  g_cap = cap;
+  if (per_frame)
+    fz_check(rc_frame_reader_init_fn(&r, max, fz_buf, NULL) == RC_OK);
+  else
+    fz_check(rc_frame_reader_init(&r, rbuf, cap, max) == RC_OK);
   size_t off = 0;
   int dead = 0;
   while (off < len && !dead && got < MAX_EVENTS) {
@@ -114,6 +139,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                  m.payload_len == w->payload_len &&
                  m.opts_len == w->opts_len);
         fz_check(!m.token_len || memcmp(m.token, w->token, m.token_len) == 0);
+        free(g_frame); /* the reader never touches it after the report */
+        g_frame = NULL;
       }
       p += n;
       left -= (size_t)n;
@@ -122,6 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     off += piece;
   }
   fz_check(got == nwant);
+  free(g_frame);
+  g_frame = NULL;
   free(rbuf);
   return 0;
 }

@@ -3,12 +3,17 @@
  * TLS byte stream that arrives in arbitrary pieces (one byte at a time
  * works) into whole CoAP messages.
  *
- * The reader holds no memory of its own: the caller gives it a reassembly
- * buffer. When a whole frame already sits in the caller's input it is parsed
- * in place (no copy); otherwise its bytes are gathered in the reassembly
- * buffer. A frame whose header announces more than the configured maximum
- * is never buffered: the reader reports it (with its code and token, so a
- * request can be answered 4.13) and then discards its bytes by itself.
+ * The reader holds no memory of its own. When a whole frame already sits in
+ * the caller's input it is parsed in place (no copy); otherwise its bytes
+ * are gathered in a buffer the caller provides: either one fixed
+ * reassembly buffer given at init (rc_frame_reader_init), or one asked for
+ * per frame once its header is read and its size known
+ * (rc_frame_reader_init_fn: the session takes exactly the frame's size,
+ * from a shared budget, and gives it back after the frame). A frame whose
+ * header announces more than the configured maximum, or that the caller
+ * declines to buffer, is never buffered: the reader reports it (with its
+ * code and token, so a request can be answered 4.13 or 5.03) and then
+ * discards its bytes by itself.
  */
 #ifndef RCOAP_CODEC_FRAME_H
 #define RCOAP_CODEC_FRAME_H
@@ -49,10 +54,28 @@ typedef struct rc_tcp_hdr {
  */
 rc_ssize rc_tcp_hdr_parse(const uint8_t *buf, size_t len, rc_tcp_hdr *h);
 
+/*
+ * Asked for a buffer once a frame's header is read and the frame is not
+ * whole in the input. With token_only 0, need is the whole frame (header
+ * included, at most the maximum): return need bytes to gather it in, or
+ * NULL to decline it (it is then reported RC_FRAME_OVERSIZE like a frame
+ * over the maximum, and the function is asked again with token_only 1).
+ * With token_only 1, need is the token length of a frame that will not be
+ * delivered: return need bytes to keep the token in (the reader may use
+ * the input instead when the token is there whole), or NULL to report the
+ * frame without its token. The buffer is the caller's; the reader writes
+ * it only until it reports that frame, and never touches it afterwards.
+ */
+typedef uint8_t *(*rc_frame_buf_fn)(void *user, const rc_tcp_hdr *h,
+                                    size_t need, int token_only);
+
 typedef struct rc_frame_reader {
   /* all fields private */
-  uint8_t *buf;       /* reassembly buffer; caller's, not owned */
+  uint8_t *buf;       /* fixed reassembly buffer; caller's, not owned */
   size_t cap;
+  rc_frame_buf_fn get;/* where split frames go (fixed buffer or caller's) */
+  void *get_user;
+  uint8_t *frame;     /* the buffer of the frame being gathered */
   size_t max_msg;     /* frames over this many bytes are refused */
   size_t have;        /* bytes in buf (header + token + body so far) */
   uint64_t skip;      /* bytes of an oversize frame still to discard */
@@ -73,7 +96,21 @@ typedef struct rc_frame_reader {
 rc_err rc_frame_reader_init(rc_frame_reader *r, uint8_t *buf, size_t cap,
                             size_t max_msg);
 
-/* Changes the maximum (our own Max-Message-Size); cap must still hold it. */
+/*
+ * A reader with no fixed buffer: a frame that arrives split is gathered in
+ * the buffer get(user, ...) returns for it (see rc_frame_buf_fn); frames
+ * over max_msg bytes (header included) are reported, never buffered.
+ * Returns 0 or RC_ERR_INVAL.
+ */
+rc_err rc_frame_reader_init_fn(rc_frame_reader *r, size_t max_msg,
+                               rc_frame_buf_fn get, void *user);
+
+/* The header of the frame last reported or being read: for an OVERSIZE
+ * report, its token length and size even when the token was not kept. */
+const rc_tcp_hdr *rc_frame_reader_hdr(const rc_frame_reader *r);
+
+/* Changes the maximum (our own Max-Message-Size); cap must still hold it
+ * (a reader from rc_frame_reader_init_fn has no cap). */
 rc_err rc_frame_reader_set_max(rc_frame_reader *r, size_t max_msg);
 
 /*

@@ -2,9 +2,13 @@
  * The RFC 8323 §3.2 stream reader: cuts a TCP/TLS byte stream, arriving in
  * pieces of any size, into whole CoAP messages. A frame that sits whole in
  * the caller's input is parsed where it lies; a frame split across feeds is
- * gathered in the caller's reassembly buffer; a frame longer than the
- * configured maximum is reported (code and token, so a request can get its
- * 4.13) and its bytes are then skipped without being stored.
+ * gathered in a buffer of the caller's (one fixed buffer, or one asked for
+ * per frame through an rc_frame_buf_fn once the header tells its size); a
+ * frame longer than the configured maximum, or one the caller declines, is
+ * reported (code and token, so a request can get its 4.13 or 5.03) and its
+ * bytes are then skipped without being stored. This one reader serves
+ * both the codec's users (rcoap-decode --stream, fuzz_frame) and the
+ * session's stream input.
  */
 #include <string.h>
 
@@ -25,16 +29,41 @@ rc_ssize rc_tcp_hdr_parse(const uint8_t *buf, size_t len, rc_tcp_hdr *h) {
   return rc__tcp_hdr_parse(buf, len, h);
 }
 
+/* The fixed buffer as an rc_frame_buf_fn: every frame up to the maximum
+ * fits (cap >= max_msg); a token fits if cap holds it. */
+static uint8_t *fr_fixed(void *user, const rc_tcp_hdr *h, size_t need,
+                         int token_only) {
+  rc_frame_reader *r = user;
+  (void)h;
+  (void)token_only;
+  return need <= r->cap ? r->buf : NULL;
+}
+
+rc_err rc_frame_reader_init_fn(rc_frame_reader *r, size_t max_msg,
+                               rc_frame_buf_fn get, void *user) {
+  if (r == NULL || get == NULL)
+    return RC_ERR_INVAL;
+  memset(r, 0, sizeof(*r));
+  r->get = get;
+  r->get_user = user;
+  r->max_msg = max_msg;
+  r->cap = SIZE_MAX;
+  r->state = FR_HDR;
+  return RC_OK;
+}
+
 rc_err rc_frame_reader_init(rc_frame_reader *r, uint8_t *buf, size_t cap,
                             size_t max_msg) {
   if (r == NULL || (buf == NULL && cap != 0) || cap < max_msg)
     return RC_ERR_INVAL;
-  memset(r, 0, sizeof(*r));
+  rc_frame_reader_init_fn(r, max_msg, fr_fixed, r);
   r->buf = buf;
   r->cap = cap;
-  r->max_msg = max_msg;
-  r->state = FR_HDR;
   return RC_OK;
+}
+
+const rc_tcp_hdr *rc_frame_reader_hdr(const rc_frame_reader *r) {
+  return &r->hdr;
 }
 
 rc_err rc_frame_reader_set_max(rc_frame_reader *r, size_t max_msg) {
@@ -67,31 +96,51 @@ static void fr_oversize_msg(const rc_tcp_hdr *h, const uint8_t *token,
   msg->token = token_len ? token : NULL;
 }
 
-/* The header of an oversize frame has been consumed; avail bytes follow at
- * p. Returns how many of them were consumed; sets *ev when it reports. */
+/* Reports the frame in r->hdr as not delivered, with the token given. */
+static void fr_report_over(rc_frame_reader *r, const uint8_t *token,
+                           uint32_t token_len, rc_frame_event *ev,
+                           rc_msg *msg) {
+  fr_oversize_msg(&r->hdr, token, token_len, msg);
+  r->frame = NULL;
+  r->have = 0;
+  r->skip = r->hdr.body_len + (token ? 0 : r->hdr.token_len);
+  r->state = r->skip ? FR_SKIP : FR_HDR;
+  *ev = RC_FRAME_OVERSIZE;
+}
+
+/* The header of a frame that will not be delivered (over the maximum, or
+ * declined) has been consumed; avail bytes follow at p. Returns how many
+ * of them were consumed; sets *ev when it reports. */
 static size_t fr_oversize(rc_frame_reader *r, const uint8_t *p, size_t avail,
                           rc_frame_event *ev, rc_msg *msg) {
   const rc_tcp_hdr *h = &r->hdr;
-  if (h->token_len > r->cap) {
-    /* The token cannot be kept: report without it, skip it with the body. */
-    fr_oversize_msg(h, NULL, 0, msg);
-    r->skip = h->token_len + h->body_len;
-    r->state = r->skip ? FR_SKIP : FR_HDR;
-    *ev = RC_FRAME_OVERSIZE;
-    return 0;
+  uint8_t *tok = NULL;
+  if (h->token_len > 0) {
+    tok = r->get(r->get_user, h, h->token_len, 1);
+    if (tok == NULL) {
+      /* The token cannot be kept: report without it, skip it with the
+       * body. */
+      fr_report_over(r, NULL, 0, ev, msg);
+      return 0;
+    }
   }
   if (avail >= h->token_len) {
-    fr_oversize_msg(h, p, h->token_len, msg);
-    r->skip = h->body_len;
-    r->state = r->skip ? FR_SKIP : FR_HDR;
-    *ev = RC_FRAME_OVERSIZE;
+    fr_report_over(r, p, h->token_len, ev, msg);
     return h->token_len;
   }
   if (avail)
-    memcpy(r->buf, p, avail);
+    memcpy(tok, p, avail);
+  r->frame = tok;
   r->have = avail;
   r->state = FR_OVER_TOKEN;
   return avail;
+}
+
+/* Asks for the buffer of a frame that is not whole in the input; NULL when
+ * the caller declines it. */
+static uint8_t *fr_frame_buf(rc_frame_reader *r) {
+  r->frame = r->get(r->get_user, &r->hdr, (size_t)fr_total(&r->hdr), 0);
+  return r->frame;
 }
 
 rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
@@ -143,7 +192,14 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
           *ev = RC_FRAME_MSG;
           return (rc_ssize)(c + (size_t)total);
         }
-        memcpy(r->buf, p, avail);
+        if (fr_frame_buf(r) == NULL) {
+          c += (size_t)hn;
+          c += fr_oversize(r, in + c, len - c, ev, msg);
+          if (*ev != RC_FRAME_NONE)
+            return (rc_ssize)c;
+          break;
+        }
+        memcpy(r->frame, p, avail);
         r->have = avail;
         r->state = FR_BODY;
         return (rc_ssize)len;
@@ -163,13 +219,13 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
       used = (size_t)hn - r->hdr_have;
       c += used;
       r->hdr_have = 0;
-      if (fr_total(&r->hdr) > r->max_msg) {
+      if (fr_total(&r->hdr) > r->max_msg || fr_frame_buf(r) == NULL) {
         c += fr_oversize(r, in + c, len - c, ev, msg);
         if (*ev != RC_FRAME_NONE)
           return (rc_ssize)c;
         break;
       }
-      memcpy(r->buf, r->hdr_bytes, (size_t)hn);
+      memcpy(r->frame, r->hdr_bytes, (size_t)hn);
       r->have = (size_t)hn;
       r->state = FR_BODY;
       if (r->have == fr_total(&r->hdr))
@@ -179,7 +235,7 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
     case FR_BODY: {
       size_t need = (size_t)fr_total(&r->hdr) - r->have;
       size_t n = need < avail ? need : avail;
-      memcpy(r->buf + r->have, p, n);
+      memcpy(r->frame + r->have, p, n);
       r->have += n;
       c += n;
       if (n == need)
@@ -189,15 +245,11 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
     case FR_OVER_TOKEN: {
       size_t need = r->hdr.token_len - r->have;
       size_t n = need < avail ? need : avail;
-      memcpy(r->buf + r->have, p, n);
+      memcpy(r->frame + r->have, p, n);
       r->have += n;
       c += n;
       if (n == need) {
-        fr_oversize_msg(&r->hdr, r->buf, r->hdr.token_len, msg);
-        r->have = 0;
-        r->skip = r->hdr.body_len;
-        r->state = r->skip ? FR_SKIP : FR_HDR;
-        *ev = RC_FRAME_OVERSIZE;
+        fr_report_over(r, r->frame, r->hdr.token_len, ev, msg);
         return (rc_ssize)c;
       }
       break;
@@ -210,9 +262,11 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
 
 complete: {
   size_t total = r->have;
+  const uint8_t *frame = r->frame;
   r->have = 0;
+  r->frame = NULL;
   r->state = FR_HDR;
-  rc_err rc = rc_msg_parse(RC_FRAMING_TCP, r->buf, total, msg);
+  rc_err rc = rc_msg_parse(RC_FRAMING_TCP, frame, total, msg);
   if (rc)
     return fr_fail(r, rc);
   *ev = RC_FRAME_MSG;

@@ -10,12 +10,12 @@
  * queued message is preceded by a 4-byte length so whole messages can be
  * handed out one at a time.
  *
- * Input in stream mode is cut into frames here rather than with
- * rc_frame_reader: that reader needs a reassembly buffer as large as our
- * Max-Message-Size (8 MiB by default) for the whole life of the
- * connection, while this one parses frames that sit whole in the input
- * where they lie and grows a buffer only to the size of a frame that
- * arrives split, giving it back afterwards.
+ * Input in stream mode is cut into frames by the codec's rc_frame_reader,
+ * which parses frames that sit whole in the input where they lie. For a
+ * frame that arrives split it asks rx_buf for a buffer once the header
+ * tells the frame's size: the session grows one only to that size (taken
+ * from rx_budget past RC_SESSION_RX_FREE) and gives it back after the
+ * frame, so an idle connection holds none.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,7 +54,8 @@ typedef struct out_chunk {
   uint8_t data[];
 } out_chunk;
 
-enum { RX_HDR = 0, RX_BODY, RX_OVER_TOKEN, RX_SKIP };
+static uint8_t *rx_buf(void *user, const rc_tcp_hdr *h, size_t need,
+                       int token_only);
 
 typedef struct ping_ent {
   uint32_t id;
@@ -95,13 +96,10 @@ struct rc_session {
   size_t enc_prefix;     /* MSG_PREFIX in message mode, else 0 */
 
   /* input reassembly (stream mode) */
-  uint8_t *rbuf;
+  rc_frame_reader rx;
+  uint8_t *rbuf;         /* the split frame's (or token's) buffer */
   size_t rcap;
-  size_t rhave;
-  uint8_t rstate;
-  rc_tcp_hdr rhdr;
-  uint64_t rtotal;
-  uint64_t rskip;
+  rc_err rx_err;         /* why rx_buf closed the session (NOMEM) */
 
   /* time */
   rc_time created;
@@ -414,6 +412,7 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
   s->enc_prefix = cfg->framing == RC_FRAMING_WS ? MSG_PREFIX : 0;
   s->created = s->last_rx = s->last_ping = now;
   s->next_ping_id = 1;
+  rc_frame_reader_init_fn(&s->rx, cfg->max_msg_size, rx_buf, s);
   /* RFC 8323 §3.3: "each endpoint MUST send a Capabilities and Settings
    * message (CSM ...) as their first message on the connection", and "the
    * Connection Initiator MUST NOT wait for the Connection Acceptor to send
@@ -770,7 +769,8 @@ static rc_err rx_refused(rc_session *s, uint8_t code, const uint8_t *tok,
     return RC_OK;
   }
   size_t lim = rc_budget_limit(s->cfg.rx_budget);
-  int never = s->rtotal > lim;
+  const rc_tcp_hdr *h = rc_frame_reader_hdr(&s->rx);
+  int never = (uint64_t)h->hdr_len + h->token_len + h->body_len > lim;
   sess_log(s, RC_SESSION_LOG_WARN, never
                ? "request larger than the memory for messages: 4.13"
                : "no memory for the request now: 5.03");
@@ -833,146 +833,76 @@ static int rx_reserve(rc_session *s, size_t need) {
   return 1;
 }
 
-/* A header was parsed (from rbuf): decide how to read the rest. */
-static rc_err rx_header_done(rc_session *s) {
-  s->rtotal = (uint64_t)s->rhdr.hdr_len + s->rhdr.token_len + s->rhdr.body_len;
-  s->rbusy = 0;
-  if (s->rtotal <= s->cfg.max_msg_size && s->rtotal > RC_SESSION_RX_FREE &&
-      s->cfg.rx_budget != NULL) {
-    /* A large message arriving in pieces is buffered whole: its memory
-     * comes from the budget shared with every other connection. */
-    if (rc_budget_take(s->cfg.rx_budget, (size_t)s->rtotal))
-      s->rtaken = (size_t)s->rtotal;
-    else
-      s->rbusy = 1;
-  }
-  if (s->rtotal > s->cfg.max_msg_size || s->rbusy) {
-    /* Never buffer it (RFC 8323 §5.3.1 is our announced limit); keep
-     * only its token, to answer a request with 4.13. */
-    if (s->rhdr.token_len > s->cfg.max_token_len) {
-      sess_abort(s, RC_ERR_PROTOCOL, 0, "message over Max-Message-Size");
-      return RC_OK;
+/* The reader's rc_frame_buf_fn: a frame that arrives split is buffered
+ * whole, its memory past RC_SESSION_RX_FREE taken from the budget shared
+ * with every other connection; one the budget will not take now, or one
+ * over Max-Message-Size (RFC 8323 §5.3.1 is our announced limit), is never
+ * buffered: only its token is kept, to answer a request with 4.13 or
+ * 5.03. */
+static uint8_t *rx_buf(void *user, const rc_tcp_hdr *h, size_t need,
+                       int token_only) {
+  rc_session *s = user;
+  if (s->state == RC_SESSION_CLOSED)
+    return NULL;
+  if (!token_only) {
+    s->rbusy = 0;
+    if (need > RC_SESSION_RX_FREE && s->cfg.rx_budget != NULL) {
+      if (!rc_budget_take(s->cfg.rx_budget, need)) {
+        s->rbusy = 1;
+        return NULL;
+      }
+      s->rtaken = need;
     }
-    if (!rx_reserve(s, s->rhdr.hdr_len + s->rhdr.token_len)) {
-      sess_closed(s, RC_ERR_NOMEM);
-      return RC_ERR_NOMEM;
-    }
-    s->rstate = RX_OVER_TOKEN;
-    return RC_OK;
+  } else if (h->token_len > s->cfg.max_token_len) {
+    return NULL; /* rx_not_taken aborts */
   }
-  if (!rx_reserve(s, (size_t)s->rtotal)) {
+  if (!rx_reserve(s, need)) {
+    s->rx_err = RC_ERR_NOMEM;
     sess_closed(s, RC_ERR_NOMEM);
-    return RC_ERR_NOMEM;
+    return NULL;
   }
-  s->rstate = RX_BODY;
-  return RC_OK;
+  return s->rbuf;
+}
+
+/* A frame the reader reported but did not deliver: over Max-Message-Size,
+ * or refused by rx_budget (rbusy). */
+static rc_err rx_not_taken(rc_session *s, const rc_msg *m) {
+  rc_err rc = RC_OK;
+  if (rc_frame_reader_hdr(&s->rx)->token_len > s->cfg.max_token_len)
+    sess_abort(s, RC_ERR_PROTOCOL, 0, "message over Max-Message-Size");
+  else if (s->rbusy)
+    rc = rx_refused(s, m->code, m->token, m->token_len);
+  else
+    rc = oversize(s, m->code, m->token, m->token_len);
+  s->rbusy = 0;
+  rx_shrink(s);
+  return rc;
 }
 
 static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
                         rc_time now) {
   while (len > 0 && s->state != RC_SESSION_CLOSED) {
-    rc_err rc;
-    if (s->rstate == RX_SKIP) {
-      size_t n = s->rskip < len ? (size_t)s->rskip : len;
-      in += n;
-      len -= n;
-      s->rskip -= n;
-      if (s->rskip == 0)
-        s->rstate = RX_HDR;
-      continue;
+    rc_frame_event ev;
+    rc_msg m;
+    rc_ssize n = rc_frame_reader_feed(&s->rx, in, len, &ev, &m);
+    if (n < 0) {
+      rx_abort_codec(s, (rc_err)n);
+      return RC_OK;
     }
-    if (s->rstate == RX_HDR && s->rhave == 0) {
-      /* fast path: a whole frame in the input is parsed where it lies */
-      rc_tcp_hdr h;
-      rc_ssize hl = rc_tcp_hdr_parse(in, len, &h);
-      if (hl < 0 && hl != RC_ERR_NEED_MORE) {
-        rx_abort_codec(s, (rc_err)hl);
-        return RC_OK;
-      }
-      if (hl > 0) {
-        uint64_t total = (uint64_t)hl + h.token_len + h.body_len;
-        if (total <= len && total <= s->cfg.max_msg_size) {
-          rc_msg m;
-          rc = rc_msg_parse(RC_FRAMING_TCP, in, (size_t)total, &m);
-          if (rc != RC_OK) {
-            rx_abort_codec(s, rc);
-            return RC_OK;
-          }
-          in += total;
-          len -= (size_t)total;
-          rc = dispatch(s, &m, now);
-          if (rc != RC_OK)
-            return rc;
-          continue;
-        }
-      }
-    }
-    if (s->rstate == RX_HDR) {
-      /* Slow path: gather the header byte by byte (at most 8), so no byte
-       * of the next frame is taken. */
-      if (!rx_reserve(s, RC_TCP_HDR_MAX)) {
-        sess_closed(s, RC_ERR_NOMEM);
-        return RC_ERR_NOMEM;
-      }
-      s->rbuf[s->rhave++] = *in++;
-      len--;
-      rc_ssize hl = rc_tcp_hdr_parse(s->rbuf, s->rhave, &s->rhdr);
-      if (hl == RC_ERR_NEED_MORE)
-        continue;
-      if (hl < 0) {
-        rx_abort_codec(s, (rc_err)hl);
-        return RC_OK;
-      }
-      rc = rx_header_done(s);
-      if (rc != RC_OK)
-        return rc;
-      /* fall through to the states below with the remaining input */
-    }
-    if (s->rstate == RX_OVER_TOKEN) {
-      size_t want = s->rhdr.hdr_len + s->rhdr.token_len;
-      size_t n = want - s->rhave < len ? want - s->rhave : len;
-      memcpy(s->rbuf + s->rhave, in, n);
-      s->rhave += n;
-      in += n;
-      len -= n;
-      if (s->rhave < want)
-        continue;
-      s->rskip = s->rtotal - want;
-      s->rstate = s->rskip ? RX_SKIP : RX_HDR;
-      s->rhave = 0;
-      rc = s->rbusy ? rx_refused(s, s->rhdr.code, s->rbuf + s->rhdr.hdr_len,
-                                 s->rhdr.token_len)
-                    : oversize(s, s->rhdr.code, s->rbuf + s->rhdr.hdr_len,
-                               s->rhdr.token_len);
-      s->rbusy = 0;
-      rx_shrink(s);
-      if (rc != RC_OK)
-        return rc;
-      continue;
-    }
-    if (s->rstate == RX_BODY) {
-      size_t want = (size_t)s->rtotal;
-      size_t n = want - s->rhave < len ? want - s->rhave : len;
-      if (n > 0)
-        memcpy(s->rbuf + s->rhave, in, n);
-      s->rhave += n;
-      in += n;
-      len -= n;
-      if (s->rhave < want)
-        continue;
-      s->rhave = 0;
-      s->rstate = RX_HDR;
-      rc_msg m;
-      rc = rc_msg_parse(RC_FRAMING_TCP, s->rbuf, want, &m);
-      if (rc != RC_OK) {
-        rx_abort_codec(s, rc);
-        return RC_OK;
-      }
+    in += n;
+    len -= (size_t)n;
+    if (s->state == RC_SESSION_CLOSED)
+      return s->rx_err;
+    rc_err rc = RC_OK;
+    if (ev == RC_FRAME_MSG) {
       rc = dispatch(s, &m, now);
-      rx_shrink(s);
-      if (rc != RC_OK)
-        return rc;
+      if (s->rbuf != NULL)
+        rx_shrink(s); /* the frame was gathered, not parsed in place */
+    } else if (ev == RC_FRAME_OVERSIZE) {
+      rc = rx_not_taken(s, &m);
     }
+    if (rc != RC_OK)
+      return rc;
   }
   return RC_OK;
 }
@@ -1345,7 +1275,7 @@ void rc_session_close(rc_session *s, rc_err reason) {
     rc_session_msg_cancel(s, s->enc_open);
   }
   /* EOF after a Release is the orderly end RFC 8323 §5.5 describes. */
-  int mid_frame = s->rstate != RX_HDR || s->rhave != 0;
+  int mid_frame = rc_frame_reader_busy(&s->rx);
   if (reason == RC_ERR_CLOSED && (s->we_released || s->peer_released) &&
       !mid_frame)
     reason = RC_OK;
