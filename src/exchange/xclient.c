@@ -21,6 +21,16 @@
  * payloads under the peer's Max-Message-Size. */
 #define XCLI_EXTRA_ROOM 64u
 
+/* Where a client transfer stands; rc__xcli_on_response has one handler
+ * per state. */
+typedef enum xcli_state {
+  XCLI_WAITING = 0,   /* sent, no answer yet (or the upload just ended) */
+  XCLI_UPLOADING,     /* Block1 transfer under way: 2.31 asks for more */
+  XCLI_DOWNLOADING,   /* Block2 transfer under way */
+  XCLI_OBSERVING,     /* registered: a first notification came */
+  XCLI_DEREGISTERING  /* a deregistration GET is out: swallow the rest */
+} xcli_state;
+
 struct xblk {
   uint8_t code;
   rc_opt *opts;           /* the caller's, copied (into blob) */
@@ -33,11 +43,9 @@ struct xblk {
   rc_body_source src;
   rc_body_sink sink;
   uint8_t has_src, has_sink, manual, observe;
-  uint8_t deregistering;  /* a deregistration GET is out: swallow */
-  uint8_t observing;      /* a first notification came */
+  uint8_t state;          /* xcli_state: what a response means now */
   uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
   /* upload */
-  uint8_t uploading;      /* Block1 transfer under way */
   uint8_t up_bert;
   uint8_t up_szx;
   uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
@@ -49,7 +57,6 @@ struct xblk {
   uint8_t *stage;         /* source of unknown size: one block read ahead */
   size_t stage_cap;
   /* download */
-  uint8_t downloading;
   uint64_t down_off;
   uint64_t size2;
   uint8_t etag[8];
@@ -120,7 +127,7 @@ void rc__xcli_fail(rc_exchange *x, xout *o, rc_err reason) {
     rc__xcli_free(x, b, reason);
     return;
   }
-  if (b->deregistering) {
+  if (b->state == XCLI_DEREGISTERING) {
     rc__xch_release_out(x, o);
     rc__xcli_free(x, b, reason);
     return;
@@ -208,9 +215,9 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
   size_t plen = 0;
   const rc_body_source *src = NULL;
   uint64_t src_off = 0;
-  if (b->observe && !b->downloading)
+  if (b->observe && b->state != XCLI_DOWNLOADING)
     rc__xx_add_uint(&ex, RC_OPT_OBSERVE, 0);
-  if (b->uploading) {
+  if (b->state == XCLI_UPLOADING) {
     uint8_t szx;
     size_t chunk = xcli_chunk(x, b, &szx);
     /* BERT may start once the peer's CSM offered it (blocks stay 1024-byte
@@ -250,7 +257,7 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
     b->up_last = plen;
     b->up_last_more = more;
     b->up_szx = szx;
-  } else if (b->downloading) {
+  } else if (b->state == XCLI_DOWNLOADING) {
     uint8_t szx;
     xcli_chunk(x, b, &szx);
     if (b->up_szx && b->up_szx < szx && szx != RC_BLOCK_SZX_BERT)
@@ -296,7 +303,7 @@ static void xcli_plan(rc_exchange *x, xblk *b) {
   size_t chunk = xcli_chunk(x, b, &szx);
   size_t over = rc__xch_opts_size(b->opts, b->nopts) + RC_EXCHANGE_TOKEN_LEN +
                 XCLI_EXTRA_ROOM;
-  b->uploading = 0;
+  b->state = XCLI_WAITING;
   /* A request without a body never goes block-wise, even when its options
    * alone exceed the peer's limit (the session refuses it then). */
   if (!b->manual && b->up_total != 0 &&
@@ -304,7 +311,7 @@ static void xcli_plan(rc_exchange *x, xblk *b) {
        b->up_total + over > rc_session_peer_max_msg_size(x->s) ||
        b->up_total > x->bcfg.bert_max ||
        (b->o.block_szx && b->up_total > chunk))) {
-    b->uploading = 1;
+    b->state = XCLI_UPLOADING;
     b->up_bert = szx == RC_BLOCK_SZX_BERT;
     b->up_szx = szx;
     b->up_szx_limit = 7;
@@ -376,7 +383,7 @@ static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
   xcli_plan(x, b);
   /* The block size depends on the peer's CSM (BERT, Max-Message-Size):
    * an upload waits for it rather than start in small blocks. */
-  if (b->uploading && !child && !rc_session_peer_csm_received(x->s))
+  if (b->state == XCLI_UPLOADING && !child && !rc_session_peer_csm_received(x->s))
     b->csm_wait = 1;
   uint8_t token[8];
   xout *out;
@@ -484,152 +491,136 @@ static int xcli_has_observe(const rc_msg *m) {
   return rc_msg_find_opt(m, RC_OPT_OBSERVE, &o);
 }
 
-void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
-                          rc_time now) {
-  xblk *b = o->blk;
-  if (b->deregistering) {
-    /* The answer to our deregistration, or a late notification. */
-    if (!xcli_has_observe(m) || m->code != RC_CONTENT) {
-      rc__xch_unlink(x, o);
-      rc__xch_release_out(x, o);
-      rc__xcli_free(x, b, RC_ERR_CANCELLED);
-    }
-    return;
-  }
+/* A notification of our observation: Observe and a 2.xx (RFC 7641 §3.2). */
+static int xcli_is_notification(const xblk *b, const rc_msg *m) {
+  return b->observe && xcli_has_observe(m) && RC_CODE_CLASS(m->code) == 2;
+}
+
+/* The response's Block2, when the exchange drives block-wise for it. */
+static int xcli_block2(const xblk *b, const rc_msg *m, rc_block *blk) {
   rc_opt opt;
+  return !b->manual && rc_msg_find_opt(m, RC_OPT_BLOCK2, &opt) &&
+         rc_block_decode(opt.val, opt.len, blk) == RC_OK;
+}
+
+static int xcli_etag(const rc_msg *m, rc_opt *et) {
+  return rc_msg_find_opt(m, RC_OPT_ETAG, et) && et->len <= 8;
+}
+
+/* Ends the transfer with m as the final answer, its payload through the
+ * sink when there is one. */
+static void xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m) {
+  xblk *b = o->blk;
+  if (b->has_sink && m->payload_len) {
+    rc_err err = b->sink.write(b->sink.arg, 0, m->payload, m->payload_len,
+                               m->payload_len);
+    xcli_progress(b, 0, m->payload_len, m->payload_len);
+    rc_msg head = *m;
+    head.payload = NULL;
+    head.payload_len = 0;
+    rc__xch_unlink(x, o);
+    xcli_finish(x, o, err, err ? NULL : &head);
+    return;
+  }
+  rc__xch_unlink(x, o);
+  xcli_finish(x, o, RC_OK, m);
+}
+
+/* A notification: the observation is (still) registered. */
+static void xcli_notified(rc_exchange *x, xout *o, const rc_msg *m,
+                          rc_time now) {
   rc_block blk;
-  if (b->uploading) {
-    if (m->code == RC_CONTINUE) {
-      if (rc_msg_find_opt(m, RC_OPT_BLOCK1, &opt) &&
-          rc_block_decode(opt.val, opt.len, &blk) == RC_OK) {
-        /* The server may ask for smaller blocks (RFC 7959 §2.3); BERT
-         * ends when it answers with SZX < 7. */
-        if (blk.szx < b->up_szx && blk.szx < b->up_szx_limit)
-          b->up_szx_limit = blk.szx;
-      }
-      b->up_off += b->up_last;
-      xcli_progress(b, 1, b->up_off, b->up_total);
-      if (!b->up_last_more) {
-        /* 2.31 to the last block is not a final answer. */
-        rc__xch_unlink(x, o);
-        xcli_finish(x, o, RC_ERR_PROTOCOL, NULL);
-        return;
-      }
-      rc_err err = xcli_send(x, o, now);
-      if (err) {
-        rc__xch_unlink(x, o);
-        xcli_finish(x, o, err, NULL);
-      }
-      return;
-    }
-    /* A final answer ends the upload (success, or a refusal such as 4.13
-     * or 4.08 the caller sees). */
-    if (RC_CODE_CLASS(m->code) == 2) {
-      b->up_off += b->up_last;
-      xcli_progress(b, 1, b->up_off, b->up_total);
-    }
-    b->uploading = 0;
-  }
-  int notification = b->observe && xcli_has_observe(m) &&
-                     RC_CODE_CLASS(m->code) == 2;
-  int has_b2 = !b->manual && rc_msg_find_opt(m, RC_OPT_BLOCK2, &opt) &&
-               rc_block_decode(opt.val, opt.len, &blk) == RC_OK;
-  if (notification && !b->downloading) {
-    b->observing = 1;
-    /* Observations do not time out once registered. */
-    rc__xch_rearm(x, o, RC_TIME_NEVER);
-    if (has_b2 && blk.more) {
-      xcli_start_child(x, o, m, now);
-      return;
-    }
-    o->cb(o->arg, RC_OK, m);
+  o->blk->state = XCLI_OBSERVING;
+  /* Observations do not time out once registered. */
+  rc__xch_rearm(x, o, RC_TIME_NEVER);
+  if (xcli_block2(o->blk, m, &blk) && blk.more) {
+    xcli_start_child(x, o, m, now);
     return;
   }
-  if (b->observe && b->observing && !notification && !b->downloading) {
-    /* The server ended the observation (RFC 7641 §3.2: a notification
-     * without Observe, or an error). */
-    rc__xch_unlink(x, o);
-    xcli_finish(x, o, RC_OK, m);
-    return;
+  o->cb(o->arg, RC_OK, m);
+}
+
+/* Grows the in-memory body to hold n more bytes (Size2 as a hint). */
+static rc_err xcli_grow(rc_exchange *x, xblk *b, size_t n) {
+  if (b->len + n > x->bcfg.body_max)
+    return RC_ERR_ENTITY_TOO_LARGE;
+  if (b->len + n <= b->cap)
+    return RC_OK;
+  size_t cap = b->cap ? b->cap : 4096;
+  uint64_t want =
+      b->size2 != RC_BODY_SIZE_UNKNOWN && b->size2 <= x->bcfg.body_max
+          ? b->size2
+          : 0;
+  while (cap < b->len + n)
+    cap *= 2;
+  if (want > cap)
+    cap = (size_t)want;
+  uint8_t *nb = x->mem->malloc(cap, x->mem->user);
+  if (!nb)
+    return RC_ERR_NOMEM;
+  if (b->len)
+    memcpy(nb, b->buf, b->len);
+  x->mem->free(b->buf, x->mem->user);
+  b->buf = nb;
+  b->cap = cap;
+  return RC_OK;
+}
+
+/* The whole body is in: the first response's options with all the
+ * payload, to the caller or (for a notification's rest) the observation. */
+static void xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
+  xblk *b = o->blk;
+  rc_msg whole = *m;
+  whole.code = b->first_code;
+  whole.opts = b->first_opts;
+  whole.opts_len = b->first_opts_len;
+  whole.payload = b->has_sink || !b->len ? NULL : b->buf;
+  whole.payload_len = b->has_sink ? 0 : b->len;
+  /* Freeing b frees the buffers whole points into: detach them first. */
+  uint8_t *keep_buf = b->buf, *keep_opts = b->first_opts;
+  b->buf = NULL;
+  b->first_opts = NULL;
+  rc__xch_unlink(x, o);
+  if (b->parent) {
+    /* A child completing a notification: hand it to the observation. */
+    xout *parent = b->parent;
+    b->parent = NULL;
+    parent->blk->child = NULL;
+    rc_response_cb pcb = parent->cb;
+    void *parg = parent->arg;
+    rc__xch_release_out(x, o);
+    rc__xcli_free(x, b, RC_OK);
+    pcb(parg, RC_OK, &whole);
+  } else {
+    xcli_finish(x, o, RC_OK, &whole);
   }
-  if (!has_b2 || (!blk.more && !b->downloading)) {
-    if (b->has_sink && m->payload_len) {
-      rc_err err = b->sink.write(b->sink.arg, 0, m->payload, m->payload_len,
-                                 m->payload_len);
-      xcli_progress(b, 0, m->payload_len, m->payload_len);
-      rc_msg head = *m;
-      head.payload = NULL;
-      head.payload_len = 0;
-      rc__xch_unlink(x, o);
-      xcli_finish(x, o, err, err ? NULL : &head);
-      return;
-    }
-    rc__xch_unlink(x, o);
-    xcli_finish(x, o, RC_OK, m);
-    return;
-  }
-  /* A Block2 answer. */
-  uint64_t off = rc_block_offset(&blk);
-  rc_opt et;
-  int has_etag = rc_msg_find_opt(m, RC_OPT_ETAG, &et) && et.len <= 8;
-  rc_err err = RC_OK;
-  if (!b->downloading) {
-    b->downloading = 1;
-    b->down_off = 0;
-    b->size2 = RC_BODY_SIZE_UNKNOWN;
-    if (has_etag) {
-      memcpy(b->etag, et.val, et.len);
-      b->etag_len = (uint8_t)et.len;
-      b->have_etag = 1;
-    }
-    err = xcli_keep_first(x, b, m);
-  } else if (b->have_etag &&
-             (!has_etag || et.len != b->etag_len ||
-              memcmp(et.val, b->etag, et.len))) {
-    /* RFC 7959 §2.4: the ETag tells the client that "the representation
-     * has changed" between blocks. */
-    err = RC_ERR_BLOCK_CHANGED;
-  }
+  x->mem->free(keep_buf, x->mem->user);
+  x->mem->free(keep_opts, x->mem->user);
+}
+
+/* One Block2 answer of a download; err is what the caller already found
+ * wrong with it. Checks, stores and asks for the next block. */
+static void xcli_block_in(rc_exchange *x, xout *o, const rc_msg *m,
+                          const rc_block *blk, rc_err err, rc_time now) {
+  xblk *b = o->blk;
+  rc_opt opt;
   uint32_t s2;
   if (!err && rc_msg_find_opt(m, RC_OPT_SIZE2, &opt) &&
       rc_opt_uint(&opt, &s2) == RC_OK)
     b->size2 = s2;
-  if (!err && off != b->down_off)
+  if (!err && rc_block_offset(blk) != b->down_off)
     err = RC_ERR_BLOCK_ORDER;
-  if (!err && blk.more && blk.szx != RC_BLOCK_SZX_BERT &&
-      m->payload_len != rc_block_size(blk.szx))
+  if (!err && blk->more && blk->szx != RC_BLOCK_SZX_BERT &&
+      m->payload_len != rc_block_size(blk->szx))
     err = RC_ERR_PROTOCOL;
-  if (!err && blk.szx != RC_BLOCK_SZX_BERT)
-    b->up_szx = blk.szx; /* ask for the size the server uses */
-  if (!err) {
-    if (b->has_sink) {
-      if (m->payload_len)
-        err = b->sink.write(b->sink.arg, b->down_off, m->payload,
-                            m->payload_len, b->size2);
-    } else if (b->len + m->payload_len > x->bcfg.body_max) {
-      err = RC_ERR_ENTITY_TOO_LARGE;
-    } else if (b->len + m->payload_len > b->cap) {
-      size_t cap = b->cap ? b->cap : 4096;
-      uint64_t want = b->size2 != RC_BODY_SIZE_UNKNOWN &&
-                              b->size2 <= x->bcfg.body_max
-                          ? b->size2
-                          : 0;
-      while (cap < b->len + m->payload_len)
-        cap *= 2;
-      if (want > cap)
-        cap = (size_t)want;
-      uint8_t *nb = x->mem->malloc(cap, x->mem->user);
-      if (!nb) {
-        err = RC_ERR_NOMEM;
-      } else {
-        if (b->len)
-          memcpy(nb, b->buf, b->len);
-        x->mem->free(b->buf, x->mem->user);
-        b->buf = nb;
-        b->cap = cap;
-      }
-    }
-    if (!err && !b->has_sink && m->payload_len) {
+  if (!err && blk->szx != RC_BLOCK_SZX_BERT)
+    b->up_szx = blk->szx; /* ask for the size the server uses */
+  if (!err && b->has_sink && m->payload_len)
+    err = b->sink.write(b->sink.arg, b->down_off, m->payload, m->payload_len,
+                        b->size2);
+  if (!err && !b->has_sink) {
+    err = xcli_grow(x, b, m->payload_len);
+    if (!err && m->payload_len) {
       memcpy(b->buf + b->len, m->payload, m->payload_len);
       b->len += m->payload_len;
     }
@@ -641,63 +632,161 @@ void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
   }
   b->down_off += m->payload_len;
   xcli_progress(b, 0, b->down_off, b->size2);
-  if (blk.more) {
-    if (blk.szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024) {
-      rc__xch_unlink(x, o);
-      xcli_finish(x, o, RC_ERR_PROTOCOL, NULL);
-      return;
-    }
-    err = xcli_send(x, o, now);
-    if (err) {
-      rc__xch_unlink(x, o);
-      xcli_finish(x, o, err, NULL);
-    }
+  if (!blk->more) {
+    xcli_downloaded(x, o, m);
     return;
   }
-  /* The whole body: the first response's options with all the payload. */
-  rc_msg whole = *m;
-  whole.code = b->first_code;
-  whole.opts = b->first_opts;
-  whole.opts_len = b->first_opts_len;
-  whole.payload = b->has_sink || !b->len ? NULL : b->buf;
-  whole.payload_len = b->has_sink ? 0 : b->len;
-  if (b->parent) {
-    /* A child completing a notification: hand it to the observation. */
-    xout *parent = b->parent;
-    b->parent = NULL;
-    parent->blk->child = NULL;
+  /* BERT blocks are whole 1024-byte units (RFC 8323 §6). */
+  err = blk->szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024
+            ? RC_ERR_PROTOCOL
+            : xcli_send(x, o, now);
+  if (err) {
     rc__xch_unlink(x, o);
-    rc_response_cb pcb = parent->cb;
-    void *parg = parent->arg;
-    uint8_t *keep_buf = b->buf, *keep_opts = b->first_opts;
-    b->buf = NULL;
-    b->first_opts = NULL;
+    xcli_finish(x, o, err, NULL);
+  }
+}
+
+/* ---- one handler per state ------------------------------------------- */
+
+/* The answer to our deregistration, or a late notification. */
+static void xcli_on_deregistering(rc_exchange *x, xout *o, const rc_msg *m) {
+  xblk *b = o->blk;
+  if (!xcli_has_observe(m) || m->code != RC_CONTENT) {
+    rc__xch_unlink(x, o);
     rc__xch_release_out(x, o);
-    rc__xcli_free(x, b, RC_OK);
-    pcb(parg, RC_OK, &whole);
-    x->mem->free(keep_buf, x->mem->user);
-    x->mem->free(keep_opts, x->mem->user);
+    rc__xcli_free(x, b, RC_ERR_CANCELLED);
+  }
+}
+
+/* Nothing received yet (or the upload just ended): a plain answer, the
+ * first notification, or the first block of a download. */
+static void xcli_on_waiting(rc_exchange *x, xout *o, const rc_msg *m,
+                            rc_time now) {
+  xblk *b = o->blk;
+  rc_block blk;
+  rc_opt et;
+  if (xcli_is_notification(b, m)) {
+    xcli_notified(x, o, m, now);
+    return;
+  }
+  if (!xcli_block2(b, m, &blk) || !blk.more) {
+    xcli_deliver(x, o, m);
+    return;
+  }
+  b->state = XCLI_DOWNLOADING;
+  b->down_off = 0;
+  b->size2 = RC_BODY_SIZE_UNKNOWN;
+  if (xcli_etag(m, &et)) {
+    memcpy(b->etag, et.val, et.len);
+    b->etag_len = (uint8_t)et.len;
+    b->have_etag = 1;
+  }
+  xcli_block_in(x, o, m, &blk, xcli_keep_first(x, b, m), now);
+}
+
+/* A Block1 upload under way: 2.31 asks for the next block, anything else
+ * is the final answer, handled as in XCLI_WAITING. */
+static void xcli_on_uploading(rc_exchange *x, xout *o, const rc_msg *m,
+                              rc_time now) {
+  xblk *b = o->blk;
+  rc_opt opt;
+  rc_block blk;
+  if (m->code != RC_CONTINUE) {
+    /* A final answer ends the upload (success, or a refusal such as 4.13
+     * or 4.08 the caller sees). */
+    if (RC_CODE_CLASS(m->code) == 2) {
+      b->up_off += b->up_last;
+      xcli_progress(b, 1, b->up_off, b->up_total);
+    }
+    b->state = XCLI_WAITING;
+    xcli_on_waiting(x, o, m, now);
+    return;
+  }
+  if (rc_msg_find_opt(m, RC_OPT_BLOCK1, &opt) &&
+      rc_block_decode(opt.val, opt.len, &blk) == RC_OK) {
+    /* The server may ask for smaller blocks (RFC 7959 §2.3); BERT ends
+     * when it answers with SZX < 7. */
+    if (blk.szx < b->up_szx && blk.szx < b->up_szx_limit)
+      b->up_szx_limit = blk.szx;
+  }
+  b->up_off += b->up_last;
+  xcli_progress(b, 1, b->up_off, b->up_total);
+  if (!b->up_last_more) {
+    /* 2.31 to the last block is not a final answer. */
+    rc__xch_unlink(x, o);
+    xcli_finish(x, o, RC_ERR_PROTOCOL, NULL);
+    return;
+  }
+  rc_err err = xcli_send(x, o, now);
+  if (err) {
+    rc__xch_unlink(x, o);
+    xcli_finish(x, o, err, NULL);
+  }
+}
+
+/* Registered: notifications keep coming until one without Observe or an
+ * error ends the observation (RFC 7641 §3.2). */
+static void xcli_on_observing(rc_exchange *x, xout *o, const rc_msg *m,
+                              rc_time now) {
+  if (xcli_is_notification(o->blk, m)) {
+    xcli_notified(x, o, m, now);
     return;
   }
   rc__xch_unlink(x, o);
-  /* xcli_finish frees b (and the buffers whole points into) before the
-   * callback: detach them first. */
-  uint8_t *keep_buf = b->buf, *keep_opts = b->first_opts;
-  b->buf = NULL;
-  b->first_opts = NULL;
-  xcli_finish(x, o, RC_OK, &whole);
-  x->mem->free(keep_buf, x->mem->user);
-  x->mem->free(keep_opts, x->mem->user);
+  xcli_finish(x, o, RC_OK, m);
+}
+
+/* A Block2 download under way: the next block, or an answer without
+ * Block2 that ends it. */
+static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
+                                rc_time now) {
+  xblk *b = o->blk;
+  rc_block blk;
+  rc_opt et;
+  if (!xcli_block2(b, m, &blk)) {
+    xcli_deliver(x, o, m);
+    return;
+  }
+  int has_etag = xcli_etag(m, &et);
+  rc_err err = RC_OK;
+  if (b->have_etag && (!has_etag || et.len != b->etag_len ||
+                       memcmp(et.val, b->etag, et.len)))
+    /* RFC 7959 §2.4: the ETag tells the client that "the representation
+     * has changed" between blocks. */
+    err = RC_ERR_BLOCK_CHANGED;
+  xcli_block_in(x, o, m, &blk, err, now);
+}
+
+void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
+                          rc_time now) {
+  switch (o->blk->state) {
+  case XCLI_DEREGISTERING:
+    xcli_on_deregistering(x, o, m);
+    return;
+  case XCLI_UPLOADING:
+    xcli_on_uploading(x, o, m, now);
+    return;
+  case XCLI_OBSERVING:
+    xcli_on_observing(x, o, m, now);
+    return;
+  case XCLI_DOWNLOADING:
+    xcli_on_downloading(x, o, m, now);
+    return;
+  default:
+    xcli_on_waiting(x, o, m, now);
+    return;
+  }
 }
 
 rc_err rc_exchange_cancel_observe(rc_exchange *x, uint64_t id, rc_time now) {
   xout *o = x->head;
   while (o && o->id != id)
     o = o->next;
-  if (!o || !o->blk || !o->blk->observe || o->blk->deregistering)
+  if (!o || !o->blk || !o->blk->observe ||
+      o->blk->state == XCLI_DEREGISTERING)
     return RC_ERR_NOT_FOUND;
   xblk *b = o->blk;
-  b->deregistering = 1;
+  b->state = XCLI_DEREGISTERING;
   if (b->child) {
     xout *c = b->child;
     b->child = NULL;

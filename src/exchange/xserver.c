@@ -449,112 +449,26 @@ rc_err rc_xreq_body_limit(rc_xreq *req, uint64_t max) {
   return RC_OK;
 }
 
-int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
-                    rc_msg *whole, rc_time now) {
-  const rc_block *b = &r->b1;
-  uint64_t off = rc_block_offset(b);
-  xup **pp = NULL;
-  xup *u = up_find(x, r->key, &pp);
-  if (b->num == 0) {
-    if (u)
-      up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
-    if (!b->more) {
-      /* One block: an ordinary request, Block1 echoed in the answer. */
-      *whole = *m;
-      return 1;
-    }
-    if (x->nups >= x->bcfg.uploads_max) {
-      rc_err err = rc__xch_busy(x, m->token, m->token_len,
-                                "too many uploads in progress on this "
-                                "connection");
-      return err ? (int)err : 0;
-    }
-    u = x->mem->malloc(sizeof *u, x->mem->user);
-    if (!u)
-      return RC_ERR_NOMEM;
-    memset(u, 0, sizeof *u);
-    u->key = r->key;
-    u->limit = x->bcfg.body_max;
-    u->next = x->ups;
-    x->ups = u;
-    x->nups++;
-    if (x->cb.on_body_start) {
-      r->up = u;
-      r->in_body_start = 1;
-      x->cb.on_body_start(x->user, x, r);
-      r->in_body_start = 0;
-      r->up = NULL;
-      if (r->answered || r->deferred) {
-        /* Refused (or held) by the application: no upload. */
-        if (r->deferred && !r->answered) {
-          rc__xch_log(x, RC_SESSION_LOG_WARN,
-                      "on_body_start may not defer; answered 5.00");
-          rc_outmsg e = {RC_INTERNAL_SERVER_ERROR, NULL, 0, NULL, 0};
-          rc_exchange_respond(r, &e);
-        }
-        u->has_sink = 0; /* the sink never started */
-        up_free(x, u, RC_ERR_CANCELLED);
-        return 0;
-      }
-    }
-    /* RFC 7959 §4: Size1 "in a request carrying a Block1 Option, indicates
-     * the size of the resource representation"; a body over the limit is
-     * refused at once with 4.13 and the limit in Size1. */
-    if (r->size1 != RC_BODY_SIZE_UNKNOWN && r->size1 > u->limit) {
-      uint64_t lim = u->limit;
-      up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
-      rc_err err = up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL, lim,
-                             "body too large");
-      return err ? (int)err : 0;
-    }
-  } else if (!u || u->off != off) {
-    /* RFC 7959 §2.9.2: 4.08 when "the server has not received the blocks
-     * of the request body that it needs to proceed". */
-    if (u)
-      up_free(x, u, RC_ERR_BLOCK_ORDER);
-    rc_err err = up_answer(x, m, RC_REQUEST_ENTITY_INCOMPLETE, NULL,
-                           RC_BODY_SIZE_UNKNOWN, "block out of order");
-    return err ? (int)err : 0;
-  }
-  (void)pp;
-  if (u->off + m->payload_len > u->limit) {
-    uint64_t lim = u->limit;
-    up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
-    rc_err err = up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL, lim,
-                           "body too large");
-    return err ? (int)err : 0;
-  }
-  rc_err err = up_append(x, u, m->payload, m->payload_len);
-  if (err == RC_ERR_LIMIT) {
-    /* The shared budget refused: never (4.13, with the most we could
-     * ever hold in Size1) or not now (5.03, retry later). */
-    uint64_t need = u->off + m->payload_len;
-    up_free(x, u, err);
-    size_t lim = rc_budget_limit(x->budget);
-    if (need > lim)
-      err = up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL, lim,
-                      "body larger than the server's memory for bodies");
-    else
-      err = rc__xch_busy(x, m->token, m->token_len,
-                         "the server's memory for bodies is in use");
-    return err ? (int)err : 0;
-  }
-  if (err) {
-    up_free(x, u, err);
-    err = up_answer(x, m, err == RC_ERR_NOMEM ? RC_SERVICE_UNAVAILABLE
-                                              : RC_INTERNAL_SERVER_ERROR,
-                    NULL, RC_BODY_SIZE_UNKNOWN, "cannot store the body");
-    return err ? (int)err : 0;
-  }
-  u->expires = now + x->bcfg.ttl_ms;
-  if (b->more) {
-    /* RFC 7959 §2.3: 2.31 Continue "indicates that the transfer of this
-     * block of the request body was successful"; Block1 echoes the block
-     * (for BERT the NUM and SZX of the request, RFC 8323 Figure 11). */
-    err = up_answer(x, m, RC_CONTINUE, b, RC_BODY_SIZE_UNKNOWN, NULL);
-    return err ? (int)err : 0;
-  }
-  /* The last block: on_request sees the whole body. */
+/* What a request's Block1 block is, given the upload under way for its
+ * token (if any); rc__xsrv_block1 has one handler per kind. */
+typedef enum b1_kind {
+  B1_SINGLE,       /* NUM 0 and no more: an ordinary request */
+  B1_FIRST,        /* NUM 0 with more to come: a new upload */
+  B1_NEXT,         /* the block the upload expects next */
+  B1_OUT_OF_ORDER  /* any other block */
+} b1_kind;
+
+static b1_kind b1_kind_of(const rc_block *b, const xup *u) {
+  if (b->num == 0)
+    return b->more ? B1_FIRST : B1_SINGLE;
+  return u && u->off == rc_block_offset(b) ? B1_NEXT : B1_OUT_OF_ORDER;
+}
+
+/* rc__xsrv_block1's result once an answer went out (or failed to). */
+static int b1_answered(rc_err err) { return err ? (int)err : 0; }
+
+/* The last block: on_request sees the whole body. */
+static int b1_last(rc_xreq *r, xup *u, const rc_msg *m, rc_msg *whole) {
   *whole = *m;
   if (u->has_sink) {
     whole->payload = NULL;
@@ -569,6 +483,125 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
   }
   r->up = u; /* freed by rc__xsrv_block1_done */
   return 1;
+}
+
+/* The block the upload u expects: stored, then 2.31 or the whole body. */
+static int b1_next(rc_exchange *x, rc_xreq *r, xup *u, const rc_msg *m,
+                   rc_msg *whole, rc_time now) {
+  if (u->off + m->payload_len > u->limit) {
+    uint64_t lim = u->limit;
+    up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
+    return b1_answered(up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL,
+                                 lim, "body too large"));
+  }
+  rc_err err = up_append(x, u, m->payload, m->payload_len);
+  if (err == RC_ERR_LIMIT) {
+    /* The shared budget refused: never (4.13, with the most we could
+     * ever hold in Size1) or not now (5.03, retry later). */
+    uint64_t need = u->off + m->payload_len;
+    up_free(x, u, err);
+    size_t lim = rc_budget_limit(x->budget);
+    if (need > lim)
+      return b1_answered(
+          up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL, lim,
+                    "body larger than the server's memory for bodies"));
+    return b1_answered(rc__xch_busy(x, m->token, m->token_len,
+                                    "the server's memory for bodies is in "
+                                    "use"));
+  }
+  if (err) {
+    up_free(x, u, err);
+    return b1_answered(up_answer(
+        x, m,
+        err == RC_ERR_NOMEM ? RC_SERVICE_UNAVAILABLE
+                            : RC_INTERNAL_SERVER_ERROR,
+        NULL, RC_BODY_SIZE_UNKNOWN, "cannot store the body"));
+  }
+  u->expires = now + x->bcfg.ttl_ms;
+  if (!r->b1.more)
+    return b1_last(r, u, m, whole);
+  /* RFC 7959 §2.3: 2.31 Continue "indicates that the transfer of this
+   * block of the request body was successful"; Block1 echoes the block
+   * (for BERT the NUM and SZX of the request, RFC 8323 Figure 11). */
+  return b1_answered(
+      up_answer(x, m, RC_CONTINUE, &r->b1, RC_BODY_SIZE_UNKNOWN, NULL));
+}
+
+/* NUM 0 with more to come: a new upload, unless the connection has too
+ * many, the application refuses it, or its Size1 is over the limit. */
+static int b1_first(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                    rc_msg *whole, rc_time now) {
+  if (x->nups >= x->bcfg.uploads_max)
+    return b1_answered(rc__xch_busy(x, m->token, m->token_len,
+                                    "too many uploads in progress on this "
+                                    "connection"));
+  xup *u = x->mem->malloc(sizeof *u, x->mem->user);
+  if (!u)
+    return RC_ERR_NOMEM;
+  memset(u, 0, sizeof *u);
+  u->key = r->key;
+  u->limit = x->bcfg.body_max;
+  u->next = x->ups;
+  x->ups = u;
+  x->nups++;
+  if (x->cb.on_body_start) {
+    r->up = u;
+    r->in_body_start = 1;
+    x->cb.on_body_start(x->user, x, r);
+    r->in_body_start = 0;
+    r->up = NULL;
+    if (r->answered || r->deferred) {
+      /* Refused (or held) by the application: no upload. */
+      if (r->deferred && !r->answered) {
+        rc__xch_log(x, RC_SESSION_LOG_WARN,
+                    "on_body_start may not defer; answered 5.00");
+        rc_outmsg e = {RC_INTERNAL_SERVER_ERROR, NULL, 0, NULL, 0};
+        rc_exchange_respond(r, &e);
+      }
+      u->has_sink = 0; /* the sink never started */
+      up_free(x, u, RC_ERR_CANCELLED);
+      return 0;
+    }
+  }
+  /* RFC 7959 §4: Size1 "in a request carrying a Block1 Option, indicates
+   * the size of the resource representation"; a body over the limit is
+   * refused at once with 4.13 and the limit in Size1. */
+  if (r->size1 != RC_BODY_SIZE_UNKNOWN && r->size1 > u->limit) {
+    uint64_t lim = u->limit;
+    up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
+    return b1_answered(up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL,
+                                 lim, "body too large"));
+  }
+  return b1_next(x, r, u, m, whole, now);
+}
+
+int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                    rc_msg *whole, rc_time now) {
+  xup **pp = NULL;
+  xup *u = up_find(x, r->key, &pp);
+  (void)pp;
+  switch (b1_kind_of(&r->b1, u)) {
+  case B1_SINGLE:
+    if (u)
+      up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
+    /* One block: an ordinary request, Block1 echoed in the answer. */
+    *whole = *m;
+    return 1;
+  case B1_FIRST:
+    if (u)
+      up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
+    return b1_first(x, r, m, whole, now);
+  case B1_NEXT:
+    return b1_next(x, r, u, m, whole, now);
+  case B1_OUT_OF_ORDER:
+  default:
+    /* RFC 7959 §2.9.2: 4.08 when "the server has not received the blocks
+     * of the request body that it needs to proceed". */
+    if (u)
+      up_free(x, u, RC_ERR_BLOCK_ORDER);
+    return b1_answered(up_answer(x, m, RC_REQUEST_ENTITY_INCOMPLETE, NULL,
+                                 RC_BODY_SIZE_UNKNOWN, "block out of order"));
+  }
 }
 
 void rc__xsrv_block1_done(rc_exchange *x, rc_xreq *r) {
