@@ -7,9 +7,10 @@
  * Reconnects with back-off when the connection drops. `?coap=<uri>` in the
  * page URL points it at another coap+ws endpoint.
  */
+import { RcoapClient } from './rcoap.js';
 import {
-  RcoapClient, parseLinkFormat, codeString, contentFormatName, formatOptionValue, isSignaling,
-} from './rcoap.js';
+  parseLinkFormat, codeString, contentFormatName, formatOptionValue, isSignaling,
+} from './rcoap-codec.js';
 
 const $ = (id) => document.getElementById(id);
 const td = new TextDecoder();

@@ -7,9 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer, WebSocket } from 'ws';
+import { RcoapClient } from '../../web/rcoap.js';
 import {
-  RcoapClient, CoapError, encode, decode, decodeUint, decodeBlock, encodeBlock, hex, OPT, CODE,
-} from '../../web/rcoap.js';
+  CoapError, encode, decode, decodeUint, decodeBlock, encodeBlock, hex, OPT, CODE,
+} from '../../web/rcoap-codec.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();

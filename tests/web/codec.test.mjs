@@ -1,4 +1,5 @@
-// Tests of web/rcoap.js's pure parts: the CoAP-over-WebSocket codec (RFC
+// Tests of web/rcoap-codec.js, the pure part of the browser client: the
+// CoAP-over-WebSocket codec (RFC
 // 8323 §4.2 form) against the RFC's figures and appendix examples and the
 // bytes libcoap puts on the wire, option and TKL extension boundaries, a
 // seeded 10,000-message round-trip, malformed input, URI decomposition,
@@ -8,8 +9,9 @@ import assert from 'node:assert/strict';
 import {
   encode, decode, hex, fromHex, CoapError, codeName, codeString, parseCode,
   parseUri, parseLinkFormat, decodeBlock, encodeBlock, encodeUint, decodeUint,
-  optionInfo, describe, requestOptions, OPT, CODE, contentFormatNumber,
-} from '../../web/rcoap.js';
+  optionInfo, describe, OPT, CODE, contentFormatNumber,
+} from '../../web/rcoap-codec.js';
+import { requestOptions } from '../../web/rcoap.js';
 
 const te = new TextEncoder();
 const u8 = (s) => te.encode(s);

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import {
   encode, decode, describe, decodeUint, decodeBlock, encodeBlock, OPT, CODE,
-} from '../../web/rcoap.js';
+} from '../../web/rcoap-codec.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WEB_ROOT = path.resolve(HERE, '../../web');
