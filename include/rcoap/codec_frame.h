@@ -118,8 +118,10 @@ rc_err rc_frame_reader_set_max(rc_frame_reader *r, size_t max_msg);
  * and sets *ev:
  *   RC_FRAME_MSG       *msg is a whole message. Its pointers go into `in`
  *                      (whole frame was there) or into the reassembly
- *                      buffer; either way valid until the next feed call
- *                      and while `in` is.
+ *                      buffer (the fixed one, or the one rc_frame_buf_fn
+ *                      gave for this frame, which the caller may free
+ *                      once done with *msg); valid until the next feed
+ *                      call and while `in` is.
  *   RC_FRAME_OVERSIZE  *msg has code, token (token_len > 0 only if the
  *                      token fitted in the buffer) and nothing else; the
  *                      frame's remaining bytes are discarded by later feeds.
