@@ -29,8 +29,6 @@
 #define OUT_CHUNK 16384u
 /* In message mode every queued message has a 4-byte length in front. */
 #define MSG_PREFIX 4u
-/* Smallest reassembly buffer allocated. */
-#define RX_MIN 256u
 /* Outstanding Pings remembered for matching Pongs. */
 #define PING_RING 8u
 /* Pongs held back for a Custody Ping (RFC 8323 §5.4.1). */
@@ -97,8 +95,8 @@ struct rc_session {
 
   /* input reassembly (stream mode) */
   rc_frame_reader rx;
-  uint8_t *rbuf;         /* the split frame's (or token's) buffer */
-  size_t rcap;
+  uint8_t *rbuf;         /* the split frame's (or token's) buffer,
+                            exactly its size; NULL between frames */
   rc_err rx_err;         /* why rx_buf closed the session (NOMEM) */
 
   /* time */
@@ -815,22 +813,7 @@ static void rx_abort_codec(rc_session *s, rc_err err) {
 static void rx_shrink(rc_session *s) {
   sess_free(s, s->rbuf);
   s->rbuf = NULL;
-  s->rcap = 0;
   rx_release(s);
-}
-
-static int rx_reserve(rc_session *s, size_t need) {
-  if (s->rcap >= need)
-    return 1;
-  size_t cap = s->rcap ? s->rcap : RX_MIN;
-  while (cap < need)
-    cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-  uint8_t *nb = s->mem.realloc(s->rbuf, cap, s->mem.user);
-  if (nb == NULL)
-    return 0;
-  s->rbuf = nb;
-  s->rcap = cap;
-  return 1;
 }
 
 /* The reader's rc_frame_buf_fn: a frame that arrives split is buffered
@@ -856,7 +839,10 @@ static uint8_t *rx_buf(void *user, const rc_tcp_hdr *h, size_t need,
   } else if (h->token_len > s->cfg.max_token_len) {
     return NULL; /* rx_not_taken aborts */
   }
-  if (!rx_reserve(s, need)) {
+  /* The reader asks once per frame, after the previous one was given
+   * back, and tells the exact size. */
+  s->rbuf = s->mem.malloc(need, s->mem.user);
+  if (s->rbuf == NULL) {
     s->rx_err = RC_ERR_NOMEM;
     sess_closed(s, RC_ERR_NOMEM);
     return NULL;
