@@ -13,7 +13,7 @@
  * Input in stream mode is cut into frames by the codec's rc_frame_reader,
  * which parses frames that sit whole in the input where they lie. For a
  * frame that arrives split it asks rx_buf for a buffer once the header
- * tells the frame's size: the session grows one only to that size (taken
+ * tells the frame's size: the session allocates exactly that (taken
  * from rx_budget past RC_SESSION_RX_FREE) and gives it back after the
  * frame, so an idle connection holds none.
  */
