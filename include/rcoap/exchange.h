@@ -316,7 +316,9 @@ int rc_xreq_body_streamed(const rc_xreq *req);
  * with token (token_len bytes): resp with Observe=seq added, in Block2
  * when it does not fit (first block only; the client fetches the rest
  * with key's request, RFC 7959 §3.4: the body is cached under key).
- * Returns 0 or the session's errors.
+ * Returns 0, RC_ERR_STATE once a Release was sent or received on the
+ * connection (RFC 8323 §5.5: nothing new on a connection being released),
+ * or the session's errors.
  */
 rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
                           size_t token_len, uint64_t key, uint32_t seq,

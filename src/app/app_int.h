@@ -187,5 +187,9 @@ rc_err rc__app_request_observe(rc_context *ctx, const char *uri,
                                void *arg, app_creq **creq);
 void rc__app_creq_cancel(app_creq *r);
 void rc__app_observations_free(rc_context *ctx);
+/* p's server released the connection (RFC 8323 §5.5): every observation
+ * registered on p is forgotten there and registered again on the origin's
+ * next connection (after the Hold-Off, or at the Alternative-Address). */
+void rc__app_observations_move(app_peer *p);
 
 #endif

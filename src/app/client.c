@@ -58,7 +58,13 @@ static void creq_done(void *arg, rc_err status, const rc_msg *resp) {
 void rc__app_creq_cancel(app_creq *r) {
   app_peer *p = r->peer;
   rc_context *ctx = p->ctx;
-  if (r->sent) {
+  if (r->sent && p->released) {
+    /* No deregistering GET after the peer's Release (RFC 8323 §5.5, no
+     * new requests there): the connection's close ends the observation
+     * at the server ("remove all entries associated with the client
+     * endpoint ... when the connection is either closed", §7.4). */
+    rc_exchange_cancel(p->x, r->xid);
+  } else if (r->sent) {
     if (rc_exchange_cancel_observe(p->x, r->xid, rc__app_now(ctx)) ==
         RC_ERR_NOT_FOUND)
       rc_exchange_cancel(p->x, r->xid);

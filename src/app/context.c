@@ -80,12 +80,29 @@ size_t rc_context_connections(const rc_context *ctx) { return ctx->npeers; }
  * they come from the C library, not from the context's allocator. */
 static void app_handle_closed(uv_handle_t *h) { free(h); }
 
+/* RFC 8323 §5.5: the peer "SHOULD delay the closing of the connection
+ * until it has responded to all requests received by it before the
+ * Release message. It also MAY wait for the responses to its own
+ * requests." A connection the peer released closes (in order: FIN) once
+ * both are done; a client's observations have moved already. Returns 1
+ * if it is closing. */
+static int peer_close_if_released_done(app_peer *p) {
+  if (!p->released || !p->conn)
+    return 0;
+  if (p->x && (rc_exchange_outstanding(p->x) || rc_exchange_unanswered(p->x)))
+    return 0;
+  rc_conn_close(p->conn, RC_CONN_CLOSE_FLUSH);
+  return 1;
+}
+
 static void peer_on_timer(uv_timer_t *t) {
   app_peer *p = t->data;
   if (!p->x)
     return;
   rc_exchange_handle_expiry(p->x, rc__app_now(p->ctx));
   rc_conn_flush(p->conn);
+  if (peer_close_if_released_done(p))
+    return;
   rc__app_arm_timer(p);
 }
 
@@ -205,10 +222,8 @@ static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
   rc_err err = rc_exchange_on_message(p->x, m, rc__app_now(p->ctx));
   if (err == RC_ERR_NOMEM)
     return -1;
-  if (p->released && p->origin == NULL && rc_exchange_outstanding(p->x) == 0 &&
-      rc_exchange_unanswered(p->x) == 0 && !rc_conn_is_server(c))
-    rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
-  rc__app_arm_timer(p);
+  if (!peer_close_if_released_done(p))
+    rc__app_arm_timer(p);
   return 0;
 }
 
@@ -235,14 +250,18 @@ static void peer_on_release(void *user, rc_conn *c,
               info->diag ? info->diag : "");
   p->released = 1;
   rc__app_note_release(ctx, p->origin, info);
-  /* RFC 8323 §5.5: after a Release no new requests go on this connection;
-   * forget it as the origin's connection so the next request opens a new
-   * one, and close it once what is in flight has finished. */
+  /* RFC 8323 §5.5: "It is NOT RECOMMENDED for the sender of a Release
+   * message to continue sending requests on the connection it already
+   * indicated to be released: the peer might close the connection at any
+   * time". The same holds for us: forget this connection as the origin's
+   * so the next request opens a new one (after the Hold-Off, or to the
+   * Alternative-Address), move the observations there, and close this
+   * one once what is in flight has finished. */
   ctx->mem->free(p->origin, ctx->mem->user);
   p->origin = NULL;
-  if (!p->x || (rc_exchange_outstanding(p->x) == 0 &&
-                rc_exchange_unanswered(p->x) == 0))
-    rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
+  if (!rc_conn_is_server(c))
+    rc__app_observations_move(p);
+  peer_close_if_released_done(p);
 }
 
 static void peer_on_abort(void *user, rc_conn *c,
@@ -372,8 +391,11 @@ static void ctx_on_shutdown_timeout(uv_timer_t *t) {
   rc__app_log(ctx, RC_SESSION_LOG_WARN,
               "shutdown: %zu connection(s) still open after the timeout; "
               "closing them", ctx->npeers);
+  /* The peer ignored our Release: we start closing, but still in order
+   * (what is queued, then FIN; RFC 8323 §5.5 wants an orderly shutdown),
+   * never with a reset. The conn's drain and linger limits bound it. */
   for (app_peer *p = ctx->peers; p; p = p->next)
-    rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
+    rc_conn_close(p->conn, RC_CONN_CLOSE_FLUSH);
 }
 
 static void ctx_close_listeners(rc_context *ctx) {

@@ -44,8 +44,10 @@ static rc_err obs_register(rc_observation *o) {
   return err;
 }
 
-static void obs_retry(uv_timer_t *t) {
-  rc_observation *o = t->data;
+static void obs_retry(uv_timer_t *t);
+
+/* Registers again, or tells and tries later. */
+static void obs_again(rc_observation *o) {
   rc_err err = obs_register(o);
   if (err) {
     o->cb(o->arg, err, NULL, "cannot register again");
@@ -54,6 +56,8 @@ static void obs_retry(uv_timer_t *t) {
       o->backoff_ms *= 2;
   }
 }
+
+static void obs_retry(uv_timer_t *t) { obs_again(t->data); }
 
 static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
                             const char *detail) {
@@ -166,6 +170,20 @@ void rc_observe_cancel(rc_observation *o) {
 
 unsigned rc_observe_registrations(const rc_observation *o) {
   return o ? o->regs : 0;
+}
+
+void rc__app_observations_move(app_peer *p) {
+  for (rc_observation *o = p->ctx->observations, *next; o; o = next) {
+    next = o->next;
+    if (!o->creq || o->creq->peer != p)
+      continue;
+    /* Not a loss: the caller is not told, only the log says it. */
+    rc__app_log(p->ctx, RC_SESSION_LOG_INFO,
+                "moving the observation of %s to a new connection", o->uri);
+    rc__app_creq_cancel(o->creq);
+    o->creq = NULL;
+    obs_again(o);
+  }
 }
 
 /* The context is being freed (its connections are gone): observations

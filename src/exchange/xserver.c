@@ -334,6 +334,13 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
     return RC_ERR_INVAL;
   if (x->dead)
     return RC_ERR_CLOSED;
+  /* RFC 8323 §5.5: a Release means the connection is ending ("the peer
+   * might close the connection at any time"); a notification is new
+   * traffic that answers nothing in flight, so none goes out after a
+   * Release in either direction. The client moves its observation to a
+   * new connection instead. */
+  if (rc_session_get_state(x->s) == RC_SESSION_RELEASING)
+    return RC_ERR_STATE;
   xanswer a;
   memset(&a, 0, sizeof a);
   a.token = token;
