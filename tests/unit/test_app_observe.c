@@ -288,11 +288,165 @@ static void test_three_transfers_one_connection(void **state) {
   free(up);
 }
 
+/* ---- Release (RFC 8323 §5.5) ------------------------------------------ */
+
+typedef struct mover {
+  watcher w;
+  int saw_stale; /* a value the released server must not have sent */
+} mover;
+
+#define STALE_VALUE 99
+
+static void on_move_note(void *arg, rc_err status, const rc_msg *resp,
+                         const char *detail) {
+  mover *m = arg;
+  if (status == RC_OK && resp && resp->payload &&
+      atoi((const char *)resp->payload) == STALE_VALUE)
+    m->saw_stale = 1;
+  on_note(&m->w, status, resp, detail);
+}
+
+static void on_shutdown_done(void *arg) { *(int *)arg = 1; }
+
+/* A client context that follows Release instructions, replacing
+ * clients[0]. */
+static rc_context *following_client(fixture *f) {
+  rc_context_free(f->clients[0]);
+  rc_context_opts o = {0};
+  o.loop = &f->loop;
+  o.on_log = on_log;
+  o.log_user = f;
+  o.log_level = RC_SESSION_LOG_INFO;
+  o.follow_release = 1;
+  assert_int_equal(rc_context_new(&f->clients[0], &o), RC_OK);
+  return f->clients[0];
+}
+
+/* A second server with the same observable /obs (value from f). */
+static rc_context *second_server(fixture *f, const char *addr,
+                                 rc_resource **res, uint16_t *port) {
+  rc_context_opts o = {0};
+  o.loop = &f->loop;
+  o.on_log = on_log;
+  o.log_user = f;
+  rc_context *s;
+  assert_int_equal(rc_context_new(&s, &o), RC_OK);
+  assert_int_equal(rc_resource_add(s, "/obs", 0, f, res), RC_OK);
+  rc_resource_on(*res, RC_GET, h_obs);
+  assert_int_equal(rc_resource_set_observable(*res), RC_OK);
+  char err[256];
+  assert_int_equal(
+      rc_context_listen(s, RC_CONN_TCP, addr, NULL, NULL, port, err, sizeof err),
+      RC_OK);
+  return s;
+}
+
+/* Observes f's /obs, then shuts the server down with a Release (alt:
+ * Alternative-Address or NULL, hold_off_s) and tries one more
+ * notification right after it: the released connection must not carry
+ * it. Returns the loop time the Release was queued at. */
+static uint64_t observe_then_release(fixture *f, rc_context *c, mover *m,
+                                     const char *alt, uint32_t hold_off_s,
+                                     int *done) {
+  char uri[64];
+  snprintf(uri, sizeof uri, "coap+tcp://127.0.0.1:%u/obs", f->port);
+  f->value = 1;
+  assert_int_equal(rc_observe(c, uri, NULL, on_move_note, m, &m->w.obs),
+                   RC_OK);
+  RUN_UNTIL(f, m->w.got == 1);
+  f->value = 2;
+  assert_int_equal(rc_resource_notify(f->res), RC_OK);
+  RUN_UNTIL(f, m->w.got == 2);
+  assert_int_equal(rc_context_set_release(f->server, alt, hold_off_s), RC_OK);
+  /* A long shutdown timeout: the server ends early only if the client
+   * closes the released connection itself. */
+  assert_int_equal(rc_context_shutdown(f->server, "moving", 60000,
+                                       on_shutdown_done, done),
+                   RC_OK);
+  uint64_t t0 = uv_now(&f->loop);
+  f->value = STALE_VALUE;
+  assert_int_equal(rc_resource_notify(f->res), RC_OK);
+  f->value = 3;
+  return t0;
+}
+
+/* After the Release the old connection closes at the client's initiative
+ * (well before the server's 60 s timeout, which would log "still open"),
+ * the observation goes on without an error report, and the released
+ * server sent nothing after its Release. */
+static void assert_moved(fixture *f, mover *m, int *done) {
+  RUN_UNTIL(f, *done);
+  assert_null(strstr(f->logs, "still open after the timeout"));
+  assert_non_null(strstr(f->logs, "moving the observation"));
+  assert_int_equal(rc_observe_registrations(m->w.obs), 2);
+  assert_int_equal(m->w.errors, 0);
+  assert_int_equal(m->saw_stale, 0);
+  assert_int_equal(m->w.out_of_order, 0);
+}
+
+static void test_observe_follows_alternative_address(void **state) {
+  fixture *f = *state;
+  rc_context *c = following_client(f);
+  rc_resource *ares;
+  uint16_t aport;
+  rc_context *alt = second_server(f, "127.0.0.1:0", &ares, &aport);
+  char authority[32];
+  snprintf(authority, sizeof authority, "127.0.0.1:%u", aport);
+  mover m = {0};
+  int done = 0;
+  observe_then_release(f, c, &m, authority, RC_SESSION_NO_HOLD_OFF, &done);
+  /* Re-registered at the alternative server: its first answer is 3. */
+  RUN_UNTIL(f, m.w.got == 3 && done);
+  assert_int_equal(m.w.last, 3);
+  assert_int_equal(rc_resource_observers(ares), 1);
+  assert_moved(f, &m, &done);
+  f->value = 4;
+  assert_int_equal(rc_resource_notify(ares), RC_OK);
+  RUN_UNTIL(f, m.w.got == 4);
+  assert_int_equal(m.w.last, 4);
+  assert_int_equal(rc_context_connections(c), 1);
+  rc_observe_cancel(m.w.obs);
+  RUN_UNTIL(f, rc_resource_observers(ares) == 0);
+  rc_context_free(alt);
+}
+
+/* No Alternative-Address: the same origin again, not before the Hold-Off
+ * (a new server on the same port stands for the restarted one). */
+static void test_observe_waits_hold_off(void **state) {
+  fixture *f = *state;
+  rc_context *c = following_client(f);
+  mover m = {0};
+  int done = 0;
+  uint64_t t0 = observe_then_release(f, c, &m, NULL, 1, &done);
+  RUN_UNTIL(f, done);
+  char addr[32];
+  snprintf(addr, sizeof addr, "127.0.0.1:%u", f->port);
+  rc_resource *res2;
+  uint16_t port2;
+  rc_context *again = second_server(f, addr, &res2, &port2);
+  assert_int_equal(port2, f->port);
+  RUN_UNTIL(f, m.w.got == 3);
+  uint64_t gap = uv_now(&f->loop) - t0;
+  /* Hold-Off 1 s: not before it (timer slack), and without the 1 s
+   * back-off of a failed attempt it would take otherwise. */
+  assert_true(gap >= 990);
+  assert_int_equal(m.w.last, 3);
+  assert_moved(f, &m, &done);
+  assert_int_equal(rc_resource_observers(res2), 1);
+  rc_observe_cancel(m.w.obs);
+  RUN_UNTIL(f, rc_resource_observers(res2) == 0);
+  rc_context_free(again);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_hundred_observers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_three_transfers_one_connection,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_observe_follows_alternative_address,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_observe_waits_hold_off, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
