@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# A Release that is acted on (RFC 8323 §5.5), checked on the wire with
+# tshark on lo while an observation of /sensors/temp (one notification a
+# second) meets rcoapd's SIGTERM:
+#  1. rcoap observe -> rcoapd A started with --release-to B: A sends
+#     7.04 Release with Alternative-Address, then no notification; rcoap
+#     closes the released connection (FIN both ways, A exits without its
+#     shutdown timeout) and re-registers at B at once.
+#  2. rcoap observe -> rcoapd A with --hold-off 2, restarted on the same
+#     port: the new registration comes not before the Hold-Off and the
+#     notifications go on within Hold-Off + margin.
+#  3. libcoap's coap-client-notls -s observing rcoapd: Release, then no
+#     notification, and the connection ends with FIN.
+#  4. A raw peer that ignores the Release: after the shutdown timeout
+#     rcoapd closes with FIN.
+# In every capture: no RST at all, and rcoap never says "connection
+# reset". Without tshark (or capture rights on lo) or libcoap's client the
+# test is skipped (exit 77); with CI=true that is a failure.
+# Usage: bash test_release_observe.sh BUILD_DIR
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
+
+skip() {
+  echo "skipped: $*"
+  [ "${CI:-}" = true ] && { rc_fail "$* (CI=true: the peer must be there)"; rc_done; }
+  exit 77
+}
+command -v tshark >/dev/null || skip "tshark is not installed"
+command -v coap-client-notls >/dev/null ||
+  skip "coap-client-notls is not installed (libcoap3-bin)"
+# How long a move may take beyond the Hold-Off on a loaded machine.
+MARGIN=$((2 * RC_SLOW))
+
+# cap_start NAME FILTER: capture on lo into $RC_TMP/NAME.pcapng.
+cap_start() {
+  rcd_start_cmd "$1" 1 "Capture started" \
+    tshark -i lo -f "$2" -a duration:$((90 * RC_SLOW)) -w "$RC_TMP/$1.pcapng" -q
+  if ! rcd_alive "$1" || ! grep -q "Capture started" "$RC_TMP/$1.err"; then
+    kill -TERM "$(rcd_pid "$1")" 2>/dev/null
+    skip "tshark cannot capture on lo here: $(grep -v 'could be dangerous' "$RC_TMP/$1.err" | head -n 3 | tr '\n' ' ')"
+  fi
+}
+# cap_stop NAME PORT N: waits until the file holds N FINs from PORT
+# (dumpcap writes about once a second), then stops the capture.
+cap_stop() {
+  local i fins=0
+  for i in $(seq 1 $((100 * RC_SLOW))); do
+    fins=$(tshark -r "$RC_TMP/$1.pcapng" -Y "tcp.srcport == $2 && tcp.flags.fin == 1" 2>/dev/null | wc -l)
+    [ "$fins" -ge "$3" ] && break
+    sleep 0.2
+  done
+  kill -INT "$(rcd_pid "$1")" 2>/dev/null
+  rcd_wait_exit "$1" 10
+}
+# ts NAME ARGS...: tshark on the capture, every given port as CoAP.
+ts() {
+  local f=$RC_TMP/$1.pcapng
+  shift
+  tshark -r "$f" "${DEC[@]}" "$@" 2>/dev/null
+}
+# first_time NAME FILTER / last_time NAME FILTER: frame.time_epoch.
+first_time() { ts "$1" -Y "$2" -T fields -e frame.time_epoch | head -n 1; }
+last_time() { ts "$1" -Y "$2" -T fields -e frame.time_epoch | tail -n 1; }
+# le A B: A <= B for decimal seconds.
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0) }'; }
+# add A B: A + B, printed in full (awk's default would round an epoch).
+add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
+
+# check_release NAME PORT: the Release from PORT, nothing more from the
+# server on that TCP connection but its FIN, no RST anywhere in the
+# capture. Sets TREL (its time) and SREL (its tcp.stream).
+check_release() {
+  local name=$1 port=$2 late
+  TREL=$(first_time "$name" "tcp.srcport == $port && coap.code == 228")
+  SREL=$(ts "$name" -Y "tcp.srcport == $port && coap.code == 228" -T fields -e tcp.stream | head -n 1)
+  [ -n "$TREL" ] && rc_pass "$name: rcoapd sent 7.04 Release" ||
+    rc_fail "$name: no Release from port $port"
+  late=$(ts "$name" -Y "tcp.stream == ${SREL:-0} && tcp.srcport == $port && coap && frame.time_epoch > ${TREL:-0}" | wc -l)
+  rc_expect_eq "$late" 0 "$name: no CoAP message (no notification) from the released server after its Release"
+  [ "$(ts "$name" -Y "tcp.stream == ${SREL:-0} && tcp.srcport == $port && tcp.flags.fin == 1" | wc -l)" -ge 1 ] &&
+    rc_pass "$name: rcoapd closed the released connection with FIN" || rc_fail "$name: no FIN from rcoapd"
+  rc_expect_eq "$(ts "$name" -Y 'tcp.flags.reset == 1' | wc -l)" 0 "$name: no RST in the capture"
+}
+
+# start_observe: rcoap observe URI for SECONDS in the background.
+start_observe() {
+  local bin
+  bin=$(rc_tool rcoap)
+  "$bin" observe --duration "$2" "$1" >"$RC_TMP/obs.out" 2>"$RC_TMP/obs.err" &
+  OBS_PID=$!
+}
+# wait_lines FILE N: until FILE has N lines (bounded).
+wait_lines() {
+  local i
+  for i in $(seq 1 $((150 * RC_SLOW))); do
+    [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+echo "=== 1. rcoap observe, Release with Alternative-Address"
+rcd_start b 1 -l coap+tcp://127.0.0.1:0 || { rc_fail "rcoapd B starts"; rc_done; }
+PB=$(rcd_port b 127.0.0.1)
+rcd_start a 1 -l coap+tcp://127.0.0.1:0 --release-to "127.0.0.1:$PB" ||
+  { rc_fail "rcoapd A starts"; rc_done; }
+PA=$(rcd_port a 127.0.0.1)
+DEC=(-d "tcp.port==$PA,coap" -d "tcp.port==$PB,coap")
+cap_start c1 "tcp port $PA or tcp port $PB"
+start_observe "coap+tcp://127.0.0.1:$PA/sensors/temp" $((8 * RC_SLOW))
+wait_lines "$RC_TMP/obs.out" 2 || rc_fail "rcoap observe got 2 notifications from A"
+T0=$(date +%s.%N)
+kill -TERM "$(rcd_pid a)"
+rcd_wait_exit a 10
+rc_expect_status "$RCD_RC" 0 "rcoapd A exits 0 after SIGTERM"
+TA=$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { print a - b }')
+le "$TA" 2.5 && rc_pass "rcoapd A is done in ${TA}s, before its 3 s shutdown timeout (rcoap closed the released connection)" ||
+  rc_fail "rcoapd A took ${TA}s to stop"
+rc_expect_not "$(cat "$RC_TMP/a.err")" "still open after the timeout" "A did not have to close a connection itself"
+N0=$(wc -l <"$RC_TMP/obs.out")
+wait_lines "$RC_TMP/obs.out" $((N0 + 2)) || rc_fail "rcoap observe goes on at B"
+wait "$OBS_PID"
+rc_expect_status $? 0 "rcoap observe exits 0 at the end of --duration"
+cap_stop c1 "$PB" 1
+check_release c1 "$PA"
+# (Wireshark 4.0 does not decode signaling options: INTEROP-NOTES §2; the
+# Release's bytes are read instead: option 2, then the authority.)
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+rc_expect "$(ts c1 -Y "tcp.srcport == $PA && coap.code == 228" -T fields -e tcp.payload)" \
+  "$(hex "127.0.0.1:$PB")" "c1: the Release carries Alternative-Address 127.0.0.1:$PB"
+[ "$(ts c1 -Y "tcp.dstport == $PA && tcp.flags.fin == 1" | wc -l)" -ge 1 ] &&
+  rc_pass "c1: rcoap closed the released connection with FIN" ||
+  rc_fail "c1: rcoap did not close the released connection"
+LASTA=$(last_time c1 "tcp.srcport == $PA && coap.code == 69")
+REG=$(first_time c1 "tcp.dstport == $PB && coap.code == 1")
+FIRSTB=$(first_time c1 "tcp.srcport == $PB && coap.code == 69")
+echo "    last 2.05 from A $LASTA, Release $TREL, GET to B $REG, first 2.05 from B $FIRSTB"
+le "$TREL" "$REG" && rc_pass "c1: the registration at B follows the Release" ||
+  rc_fail "c1: no registration at B after the Release"
+GAP=$(awk -v a="$FIRSTB" -v b="$LASTA" 'BEGIN { print a - b }')
+le "$FIRSTB" "$(add "$TREL" $MARGIN)" &&
+  rc_pass "c1: notifications go on at B ${GAP}s after the last from A (Hold-Off 0 + ${MARGIN}s margin)" ||
+  rc_fail "c1: first notification from B at $FIRSTB, Release at $TREL"
+rc_expect_eq "$(ts c1 -Y "tcp.dstport == $PB && coap.code == 1 && coap.opt.observe == 0" | wc -l)" 1 "c1: one registration at B"
+OBSERR=$(cat "$RC_TMP/obs.err")
+rc_expect_not "$OBSERR" "reset" "rcoap never reports a connection reset"
+rc_expect_not "$OBSERR" "interrupted" "rcoap reports no interruption: the observation moved"
+rcd_stop b
+
+echo "=== 2. rcoap observe, Release with Hold-Off 2, same port after a restart"
+HOLD=2
+rcd_start a 1 -l coap+tcp://127.0.0.1:0 --hold-off $HOLD || { rc_fail "rcoapd A starts"; rc_done; }
+PA=$(rcd_port a 127.0.0.1)
+DEC=(-d "tcp.port==$PA,coap")
+cap_start c2 "tcp port $PA"
+start_observe "coap+tcp://127.0.0.1:$PA/sensors/temp" $((10 * RC_SLOW))
+wait_lines "$RC_TMP/obs.out" 2 || rc_fail "rcoap observe got 2 notifications"
+kill -TERM "$(rcd_pid a)"
+rcd_wait_exit a 10
+rc_expect_status "$RCD_RC" 0 "rcoapd A exits 0 after SIGTERM"
+rc_expect_not "$(cat "$RC_TMP/a.err")" "still open after the timeout" "A did not have to close a connection itself"
+rcd_start a2 1 -l "coap+tcp://127.0.0.1:$PA" || { rc_fail "rcoapd A restarts on port $PA"; rc_done; }
+N0=$(wc -l <"$RC_TMP/obs.out")
+wait_lines "$RC_TMP/obs.out" $((N0 + 2)) || rc_fail "rcoap observe goes on after the restart"
+wait "$OBS_PID"
+rc_expect_status $? 0 "rcoap observe exits 0 at the end of --duration"
+rcd_stop a2
+cap_stop c2 "$PA" 2
+check_release c2 "$PA"
+# Hold-Off: option 4 (delta 4, length 1), value 2, then the diagnostic.
+rc_expect "$(ts c2 -Y "tcp.srcport == $PA && coap.code == 228" -T fields -e tcp.payload)" \
+  "e44102ff$(hex "server shutting down")" "c2: the Release carries Hold-Off $HOLD"
+# The GETs to the port: the first registration, then the one after the Release.
+REG=$(first_time c2 "tcp.dstport == $PA && coap.code == 1 && coap.opt.observe == 0 && frame.time_epoch > $TREL")
+LASTA=$(last_time c2 "tcp.srcport == $PA && coap.code == 69 && frame.time_epoch < $TREL")
+FIRST2=$(first_time c2 "tcp.stream != $SREL && tcp.srcport == $PA && coap.code == 69")
+echo "    last 2.05 before the Release $LASTA, Release $TREL, new GET $REG, next 2.05 $FIRST2"
+le "$(add "$TREL" $HOLD)" "$(add "$REG" 0.05)" &&
+  rc_pass "c2: the new registration waits out the Hold-Off" ||
+  rc_fail "c2: registration at $REG, Release at $TREL, Hold-Off $HOLD"
+le "$FIRST2" "$(add "$TREL" $((HOLD + MARGIN)))" &&
+  rc_pass "c2: notifications go on $(awk -v a="$FIRST2" -v b="$LASTA" 'BEGIN { print a - b }')s after the last one (Hold-Off $HOLD + ${MARGIN}s margin)" ||
+  rc_fail "c2: next notification at $FIRST2, Release at $TREL"
+[ "$(ts c2 -Y "tcp.stream == $SREL && tcp.dstport == $PA && tcp.flags.fin == 1 && frame.time_epoch < ${REG:-0}" | wc -l)" -ge 1 ] &&
+  rc_pass "c2: rcoap closed the released connection with FIN before reconnecting" ||
+  rc_fail "c2: rcoap did not close the released connection"
+rc_expect_not "$(cat "$RC_TMP/obs.err")" "reset" "rcoap never reports a connection reset"
+
+echo "=== 3. libcoap's coap-client observing rcoapd"
+rcd_start a 1 -l coap+tcp://127.0.0.1:0 || { rc_fail "rcoapd starts"; rc_done; }
+PA=$(rcd_port a 127.0.0.1)
+DEC=(-d "tcp.port==$PA,coap")
+cap_start c3 "tcp port $PA"
+timeout $((20 * RC_SLOW)) coap-client-notls -s $((10 * RC_SLOW)) -m get \
+  "coap+tcp://127.0.0.1:$PA/sensors/temp" >"$RC_TMP/lc.out" 2>"$RC_TMP/lc.err" &
+LC_PID=$!
+for i in $(seq 1 $((100 * RC_SLOW))); do
+  [ "$(grep -o '[0-9][0-9]\.[0-9][0-9]' "$RC_TMP/lc.out" | wc -l)" -ge 2 ] && break
+  sleep 0.1
+done
+kill -TERM "$(rcd_pid a)"
+rcd_wait_exit a 10
+rc_expect_status "$RCD_RC" 0 "rcoapd exits 0 after SIGTERM"
+wait "$LC_PID"
+cap_stop c3 "$PA" 1
+check_release c3 "$PA"
+rc_expect_eq "$(ts c3 -Y "tcp.dstport == $PA && coap.code == 1 && coap.opt.observe == 0" | wc -l)" 1 \
+  "c3: libcoap registered once (it does not reconnect)"
+
+echo "=== 4. a raw peer that ignores the Release"
+rcd_start a 1 -l coap+tcp://127.0.0.1:0 || { rc_fail "rcoapd starts"; rc_done; }
+PA=$(rcd_port a 127.0.0.1)
+DEC=(-d "tcp.port==$PA,coap")
+cap_start c4 "tcp port $PA"
+# CSM, then GET /sensors/temp with Observe=0 (token ab), then read until
+# rcoapd closes.
+"${RC_RAWPEER[@]}" 127.0.0.1 "$PA" send:00e1 \
+  send:d10101ab605773656e736f72730474656d70 expect:10 \
+  drain:$((20 * RC_SLOW)) >"$RC_TMP/raw.out" 2>"$RC_TMP/raw.err" &
+RAW_PID=$!
+for i in $(seq 1 $((100 * RC_SLOW))); do
+  grep -q "local port" "$RC_TMP/raw.err" && break
+  sleep 0.1
+done
+sleep 1.5
+kill -TERM "$(rcd_pid a)"
+rcd_wait_exit a 15
+rc_expect_status "$RCD_RC" 0 "rcoapd exits 0 after SIGTERM"
+rc_expect "$(cat "$RC_TMP/a.err")" "still open after the timeout" "rcoapd waited for the peer, then closed"
+wait "$RAW_PID"
+rc_expect "$(cat "$RC_TMP/raw.err")" "eof" "the raw peer saw an orderly end of stream"
+cap_stop c4 "$PA" 1
+check_release c4 "$PA"
+rc_done
