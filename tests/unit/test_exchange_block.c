@@ -759,6 +759,49 @@ static void test_observe(void **state) {
   free(res.body);
 }
 
+/* RFC 8323 §5.5: no notification on a connection once a Release went
+ * either way; the registration itself stays answered. */
+static void observe_then_release(pair *p, peer *releaser) {
+  p->b.body_len = 10;
+  rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"obs"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  rc_exchange_req_opts xo = {0};
+  xo.observe = 1;
+  result res = {0};
+  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, &xo, p->now,
+                                          on_response, &res, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  uint8_t small[4] = {1, 2, 3, 4};
+  rc_outmsg n = {RC_CONTENT, NULL, 0, small, 4};
+  assert_int_equal(rc_exchange_notify(p->b.x, p->b.obs_token,
+                                      p->b.obs_token_len, p->b.obs_key, 2, &n),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 2);
+  assert_int_equal(rc_session_release(releaser->s, NULL, 0,
+                                      RC_SESSION_NO_HOLD_OFF, "bye", p->now),
+                   RC_OK);
+  pump(p);
+  assert_int_equal(rc_session_get_state(p->b.s), RC_SESSION_RELEASING);
+  assert_int_equal(rc_exchange_notify(p->b.x, p->b.obs_token,
+                                      p->b.obs_token_len, p->b.obs_key, 3, &n),
+                   RC_ERR_STATE);
+  pump(p);
+  assert_int_equal(res.calls, 2);
+  free(res.body);
+}
+
+static void test_no_notify_after_our_release(void **state) {
+  pair *p = *state;
+  observe_then_release(p, &p->b);
+}
+
+static void test_no_notify_after_peer_release(void **state) {
+  pair *p = *state;
+  observe_then_release(p, &p->a);
+}
+
 /* Captures: a handler's answer copied, not sent, buffers reused. */
 static void test_capture(void **state) {
   pair *p = *state;
@@ -1022,6 +1065,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_three_concurrent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_etag_change, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_notify_after_our_release, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_no_notify_after_peer_release, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_capture, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
