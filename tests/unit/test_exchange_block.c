@@ -703,18 +703,24 @@ static void test_etag_change(void **state) {
  * notification reaches the same callback, a large notification is
  * completed with requests without Observe, and cancelling sends the
  * deregistering GET with Observe=1 on the same token. */
-static void test_observe(void **state) {
-  pair *p = *state;
+/* a registers an observation of b's /obs (10-byte answers). */
+static uint64_t register_obs(pair *p, result *res) {
   p->b.body_len = 10;
   rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"obs"};
   rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
   rc_exchange_req_opts xo = {0};
   xo.observe = 1;
-  result res = {0};
   uint64_t id;
   assert_int_equal(rc_exchange_request_ex(p->a.x, &req, &xo, p->now,
-                                          on_response, &res, &id), RC_OK);
+                                          on_response, res, &id), RC_OK);
   pump(p);
+  return id;
+}
+
+static void test_observe(void **state) {
+  pair *p = *state;
+  result res = {0};
+  uint64_t id = register_obs(p, &res);
   assert_int_equal(p->b.obs_regs, 1);
   assert_int_equal(res.calls, 1);
   assert_true(res.has_obs);
@@ -762,15 +768,8 @@ static void test_observe(void **state) {
 /* RFC 8323 §5.5: no notification on a connection once a Release went
  * either way; the registration itself stays answered. */
 static void observe_then_release(pair *p, peer *releaser) {
-  p->b.body_len = 10;
-  rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"obs"};
-  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
-  rc_exchange_req_opts xo = {0};
-  xo.observe = 1;
   result res = {0};
-  assert_int_equal(rc_exchange_request_ex(p->a.x, &req, &xo, p->now,
-                                          on_response, &res, NULL), RC_OK);
-  pump(p);
+  register_obs(p, &res);
   assert_int_equal(res.calls, 1);
   uint8_t small[4] = {1, 2, 3, 4};
   rc_outmsg n = {RC_CONTENT, NULL, 0, small, 4};
