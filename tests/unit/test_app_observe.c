@@ -308,6 +308,17 @@ static void on_move_note(void *arg, rc_err status, const rc_msg *resp,
 
 static void on_shutdown_done(void *arg) { *(int *)arg = 1; }
 
+static rc_xreq *held; /* h_hold's request, answered by the test */
+
+static void h_hold(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                   void *user) {
+  (void)ctx;
+  (void)res;
+  (void)user;
+  assert_int_equal(rc_xreq_defer(req), RC_OK);
+  held = req;
+}
+
 /* A client context that follows Release instructions, replacing
  * clients[0]. */
 static rc_context *following_client(fixture *f) {
@@ -384,21 +395,43 @@ static void assert_moved(fixture *f, mover *m, int *done) {
   assert_int_equal(m->w.out_of_order, 0);
 }
 
+/* With a request in flight on the released connection: the observation
+ * moves at once, the old connection stays until that request's answer
+ * (RFC 8323 §5.5: the peer "MAY wait for the responses to its own
+ * requests"), then closes. */
 static void test_observe_follows_alternative_address(void **state) {
   fixture *f = *state;
   rc_context *c = following_client(f);
-  rc_resource *ares;
+  rc_resource *ares, *hres;
   uint16_t aport;
   rc_context *alt = second_server(f, "127.0.0.1:0", &ares, &aport);
-  char authority[32];
+  assert_int_equal(rc_resource_add(f->server, "/hold", 0, f, &hres), RC_OK);
+  rc_resource_on(hres, RC_GET, h_hold);
+  char authority[32], hold_uri[64];
   snprintf(authority, sizeof authority, "127.0.0.1:%u", aport);
+  snprintf(hold_uri, sizeof hold_uri, "coap+tcp://127.0.0.1:%u/hold",
+           f->port);
   mover m = {0};
   int done = 0;
+  result slow = {0};
+  held = NULL;
+  assert_int_equal(rc_request(c, RC_GET, hold_uri, NULL, on_big, &slow),
+                   RC_OK);
+  RUN_UNTIL(f, held != NULL);
   observe_then_release(f, c, &m, authority, RC_SESSION_NO_HOLD_OFF, &done);
-  /* Re-registered at the alternative server: its first answer is 3. */
-  RUN_UNTIL(f, m.w.got == 3 && done);
+  /* Re-registered at the alternative server (its first answer is 3)
+   * while the released connection waits for /hold. */
+  RUN_UNTIL(f, m.w.got == 3);
   assert_int_equal(m.w.last, 3);
   assert_int_equal(rc_resource_observers(ares), 1);
+  assert_int_equal(done, 0);
+  assert_int_equal(slow.calls, 0);
+  assert_int_equal(rc_context_connections(c), 2);
+  rc_respond(held, RC_CONTENT, RC_CF_TEXT_PLAIN, "late", 4);
+  held = NULL;
+  RUN_UNTIL(f, slow.calls == 1 && done);
+  assert_int_equal(slow.status, RC_OK);
+  assert_string_equal(slow.text, "late");
   assert_moved(f, &m, &done);
   f->value = 4;
   assert_int_equal(rc_resource_notify(ares), RC_OK);
