@@ -352,7 +352,11 @@ typedef struct rc_observation rc_observation;
  * Observes uri: cb gets every notification (status 0, resp). On
  * connection loss it gets status < 0 with a detail as a notice; the
  * observation then reconnects with back-off (1 s doubling to 30 s) and
- * registers again (the handle stays valid). A final answer that is not a
+ * registers again (the handle stays valid). When the server releases the
+ * connection (RFC 8323 §5.5) that is no loss: the observation registers
+ * again at once on a new connection (to the Alternative-Address with
+ * follow_release, else to the same origin after the Hold-Off) and cb is
+ * not told. A final answer that is not a
  * notification (4.04, 2.05 without Observe) is delivered with status 0
  * and ends it (the handle stays valid until rc_observe_cancel). Returns 0
  * and *out, or rc_request's errors.
