@@ -67,8 +67,9 @@ typedef struct rc_context_opts {
   uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the
                                     transport default */
   /* After a peer's Release with an Alternative-Address, send later
-   * requests for that origin to the alternative. A Release's Hold-Off is
-   * honoured either way: no new connection to that origin before it. */
+   * requests for that origin to the alternative, at once. A Release's
+   * Hold-Off is honoured whenever the origin itself would be dialled: no
+   * new connection to it before the Hold-Off is over. */
   int follow_release;
   rc_log_fn on_log;
   void *log_user;

@@ -289,11 +289,13 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
   uint16_t port = u->port;
   rc_time wait = 0;
   const app_redirect *rd = rc__app_redirect(ctx, key);
-  if (rd) {
-    if (rd->has_alt) {
-      snprintf(host, sizeof host, "%s", rd->host);
-      port = rd->port;
-    }
+  if (rd && rd->has_alt) {
+    /* RFC 8323 §5.5: Hold-Off asks "that the peer not reconnect to it",
+     * the server that released; the Alternative-Address is another one,
+     * so it is used at once. */
+    snprintf(host, sizeof host, "%s", rd->host);
+    port = rd->port;
+  } else if (rd) {
     rc_time now = rc__app_now(ctx);
     wait = rd->not_before > now ? rd->not_before - now : 0;
   }

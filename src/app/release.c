@@ -2,9 +2,10 @@
  * What a peer's Release (RFC 8323 §5.5) asks of later connections to the
  * same origin: "not reconnect to it for the number of seconds given" in
  * Hold-Off, and, with an Alternative-Address, "open a connection of the
- * same scheme ... to the alternative transport address given". The
- * context remembers one such instruction per origin; rc_request consults
- * it before opening a connection.
+ * same scheme ... to the alternative transport address given" (at once:
+ * the Hold-Off is about the server that released, not the alternative).
+ * The context remembers one such instruction per origin; rc_request
+ * consults it before opening a connection.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +77,8 @@ void rc__app_note_release(rc_context *ctx, const char *origin,
       if (parse_authority(r, origin, info->alt[i], info->alt_len[i]) == 0) {
         r->has_alt = 1;
         rc__app_log(ctx, RC_SESSION_LOG_INFO,
-                    "following Release: new connections go to %s port %u%s",
-                    r->host, r->port,
-                    has_hold ? " after the Hold-Off" : "");
+                    "following Release: new connections go to %s port %u",
+                    r->host, r->port);
         break;
       }
     }

@@ -371,8 +371,9 @@ static void test_graceful_shutdown_release(void **state) {
 }
 
 /* A Release with Alternative-Address and Hold-Off (RFC 8323 §5.5): a
- * client that follows it waits out the Hold-Off, then sends the origin's
- * next request to the alternative server. */
+ * client that follows it sends the origin's next request to the
+ * alternative server at once (the Hold-Off is about the server that
+ * released); one that does not follow it waits out the Hold-Off. */
 static void h_whoserves(rc_context *ctx, rc_resource *res, rc_xreq *req,
                         void *user) {
   (void)ctx;
@@ -392,10 +393,12 @@ static void test_follow_release(void **state) {
   o.log_level = RC_SESSION_LOG_DEBUG;
   o.follow_release = 1;
   assert_int_equal(rc_context_new(&f->client, &o), RC_OK);
-  /* A second server, the alternative. */
-  rc_context *alt;
+  /* A second server, the alternative, and a client that does not
+   * follow Release instructions. */
+  rc_context *alt, *stay;
   o.follow_release = 0;
   assert_int_equal(rc_context_new(&alt, &o), RC_OK);
+  assert_int_equal(rc_context_new(&stay, &o), RC_OK);
   rc_resource *r;
   assert_int_equal(rc_resource_add(alt, "/who", 0, "alternative", &r), RC_OK);
   rc_resource_on(r, RC_GET, h_whoserves);
@@ -411,12 +414,16 @@ static void test_follow_release(void **state) {
   result r1 = {0};
   assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r1),
                    RC_OK);
+  result rs = {0};
+  assert_int_equal(rc_request(stay, RC_GET, u, NULL, on_result, &rs), RC_OK);
   run_until(f, &r1.calls, 1);
+  run_until(f, &rs.calls, 1);
   assert_string_equal(r1.payload, "first");
+  assert_string_equal(rs.payload, "first");
 
   char authority[32];
   snprintf(authority, sizeof authority, "127.0.0.1:%u", alt_port);
-  assert_int_equal(rc_context_set_release(f->server, authority, 1), RC_OK);
+  assert_int_equal(rc_context_set_release(f->server, authority, 60), RC_OK);
   assert_int_equal(rc_context_shutdown(f->server, "moving", 3000, on_shutdown,
                                        f),
                    RC_OK);
@@ -430,8 +437,17 @@ static void test_follow_release(void **state) {
   run_until(f, &r2.calls, 1);
   assert_int_equal(r2.status, RC_OK);
   assert_string_equal(r2.payload, "alternative");
-  /* Hold-Off 1 s: not before (a little slack for timer granularity). */
-  assert_true(uv_now(&f->loop) - t0 >= 990);
+  /* Not held off: long before the 60 s Hold-Off. */
+  assert_true(uv_now(&f->loop) - t0 < 30000);
+  /* The client that stays with the origin waits the Hold-Off out before
+   * it dials (it is cancelled here rather than waited for). */
+  result r3 = {0};
+  assert_int_equal(rc_request(stay, RC_GET, u, NULL, on_result, &r3), RC_OK);
+  assert_non_null(strstr(f->logs, "(Hold-Off) before connecting"));
+  assert_int_equal(r3.calls, 0);
+  rc_context_free(stay);
+  assert_int_equal(r3.calls, 1);
+  assert_int_equal(r3.status, RC_ERR_CANCELLED);
   rc_context_free(alt);
 }
 
