@@ -115,10 +115,8 @@ T0=$(date +%s.%N)
 kill -TERM "$(rcd_pid a)"
 rcd_wait_exit a 10
 rc_expect_status "$RCD_RC" 0 "rcoapd A exits 0 after SIGTERM"
-TA=$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { print a - b }')
-le "$TA" 2.5 && rc_pass "rcoapd A is done in ${TA}s, before its 3 s shutdown timeout (rcoap closed the released connection)" ||
-  rc_fail "rcoapd A took ${TA}s to stop"
-rc_expect_not "$(cat "$RC_TMP/a.err")" "still open after the timeout" "A did not have to close a connection itself"
+echo "    rcoapd A stopped $(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { print a - b }')s after SIGTERM (shutdown timeout 3 s)"
+rc_expect_not "$(cat "$RC_TMP/a.err")" "still open after the timeout" "A did not have to close a connection itself (rcoap closed it)"
 N0=$(wc -l <"$RC_TMP/obs.out")
 wait_lines "$RC_TMP/obs.out" $((N0 + 2)) || rc_fail "rcoap observe goes on at B"
 wait "$OBS_PID"
@@ -220,11 +218,12 @@ cap_start c4 "tcp port $PA"
   send:d10101ab605773656e736f72730474656d70 expect:10 \
   drain:$((20 * RC_SLOW)) >"$RC_TMP/raw.out" 2>"$RC_TMP/raw.err" &
 RAW_PID=$!
+# Registered: the first 2.05 is in the capture (dumpcap writes about once
+# a second).
 for i in $(seq 1 $((100 * RC_SLOW))); do
-  grep -q "local port" "$RC_TMP/raw.err" && break
-  sleep 0.1
+  [ -n "$(first_time c4 "tcp.srcport == $PA && coap.code == 69")" ] && break
+  sleep 0.2
 done
-sleep 1.5
 kill -TERM "$(rcd_pid a)"
 rcd_wait_exit a 15
 rc_expect_status "$RCD_RC" 0 "rcoapd exits 0 after SIGTERM"
