@@ -91,6 +91,15 @@ static void h_up(rc_context *ctx, rc_resource *res, rc_xreq *req,
   rc_respond(req, RC_CHANGED, 0, body, (size_t)k);
 }
 
+/* The decimal payload (not NUL-terminated: it ends where the message
+ * does). */
+static int payload_int(const rc_msg *m) {
+  int v = 0;
+  for (size_t i = 0; i < m->payload_len && i < 9; i++)
+    v = v * 10 + (m->payload[i] - '0');
+  return v;
+}
+
 static void on_note(void *arg, rc_err status, const rc_msg *resp,
                     const char *detail) {
   watcher *w = arg;
@@ -99,7 +108,7 @@ static void on_note(void *arg, rc_err status, const rc_msg *resp,
     w->errors++;
     return;
   }
-  int v = atoi(resp->payload ? (const char *)resp->payload : "0");
+  int v = payload_int(resp);
   if (w->got && v <= w->last)
     w->out_of_order++;
   w->last = v;
@@ -300,8 +309,7 @@ typedef struct mover {
 static void on_move_note(void *arg, rc_err status, const rc_msg *resp,
                          const char *detail) {
   mover *m = arg;
-  if (status == RC_OK && resp && resp->payload &&
-      atoi((const char *)resp->payload) == STALE_VALUE)
+  if (status == RC_OK && resp && payload_int(resp) == STALE_VALUE)
     m->saw_stale = 1;
   on_note(&m->w, status, resp, detail);
 }
