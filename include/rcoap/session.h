@@ -99,10 +99,59 @@ typedef enum rc_session_state {
 /* "No Hold-Off option" for rc_session_release(). */
 #define RC_SESSION_NO_HOLD_OFF UINT32_MAX
 
+/* RFC 7252 §4.8 transmission parameters, their defaults. */
+#define RC_UDP_ACK_TIMEOUT 2000u        /* ms */
+#define RC_UDP_ACK_RANDOM_FACTOR 1500u  /* x 1/1000: 1.5 */
+#define RC_UDP_MAX_RETRANSMIT 4u
+#define RC_UDP_NSTART 1u
+#define RC_UDP_PROBING_RATE 1u          /* bytes/second */
+/* RFC 7252 §4.8.2: EXCHANGE_LIFETIME 247 s, NON_LIFETIME 145 s. */
+#define RC_UDP_EXCHANGE_LIFETIME 247000u
+#define RC_UDP_NON_LIFETIME 145000u
+/* A request not answered this long after it came gets an empty ACK and
+ * its response goes later as a separate CON (RFC 7252 §5.2.2). */
+#define RC_UDP_SEPARATE_DELAY 1000u
+/* RFC 7641 §4.5: a notification is sent as CON at least every 24 h. */
+#define RC_UDP_CON_NOTIFY_INTERVAL (24u * 3600u * 1000u)
+/* Message IDs remembered for deduplication, with the answer to replay. */
+#define RC_UDP_DEDUP_MAX 64u
+/* RFC 7252 §4.6: messages should fit 1152 bytes; our peer_max_msg_size
+ * on UDP, so block-wise transfers use SZX 6 (1024-byte blocks). */
+#define RC_UDP_MSG_SIZE 1152u
+
+/* CoAP over UDP (RFC 7252 §4): reliability settings of a session with
+ * framing RC_FRAMING_UDP. Filled by rc_session_config_default. */
+typedef struct rc_session_udp_config {
+  uint32_t ack_timeout_ms;        /* ACK_TIMEOUT */
+  uint32_t ack_random_factor;     /* ACK_RANDOM_FACTOR x 1000 (>= 1000) */
+  uint32_t max_retransmit;        /* MAX_RETRANSMIT */
+  uint32_t nstart;                /* outstanding CONs to the peer (>= 1) */
+  uint32_t probing_rate;          /* bytes/s of NON requests to a peer that
+                                     has not answered; 0 = no limit */
+  uint32_t exchange_lifetime_ms;  /* dedup of CON Message IDs */
+  uint32_t non_lifetime_ms;       /* dedup of NON Message IDs */
+  uint32_t separate_delay_ms;     /* empty ACK for a request not answered
+                                     by then; 0 = at once */
+  uint32_t con_notify_interval_ms; /* a CON notification at least this
+                                      often; 0 = every one */
+  uint32_t dedup_max;             /* Message IDs remembered (>= 1) */
+  uint8_t requests_non;           /* send our requests as NON */
+  uint8_t notify_con;             /* send every notification as CON */
+  /* Randomness for the first retransmission timeout and the first
+   * Message ID: returns 32 random bits. NULL: a xorshift PRNG seeded
+   * with seed (the session never reads a clock or /dev/urandom). */
+  uint32_t (*random)(void *user);
+  void *random_user;
+  uint64_t seed;
+} rc_session_udp_config;
+
 typedef struct rc_session_config {
   rc_framing framing;   /* RC_FRAMING_TCP: byte stream (TCP, TLS);
                            RC_FRAMING_WS: one call per whole message (WS,
-                           WebRTC data channel). Not RC_FRAMING_UDP. */
+                           WebRTC data channel); RC_FRAMING_UDP: one
+                           call per datagram from one peer, the RFC 7252
+                           message layer (src/session/udp.c): CON/NON/
+                           ACK/RST instead of CSM, Ping, Release, Abort */
   rc_session_role role;
   uint32_t max_msg_size;  /* our Max-Message-Size, whole message with its
                              header; >= RC_SESSION_MIN_MAX_MSG */
@@ -129,6 +178,8 @@ typedef struct rc_session_config {
    * must outlive the session, or the session be closed first (a closed
    * session has given back what it took and never touches it again). */
   rc_budget *rx_budget;
+  /* RC_FRAMING_UDP only. */
+  rc_session_udp_config udp;
 } rc_session_config;
 
 /* Fills cfg with the defaults above for this framing and role
@@ -203,6 +254,13 @@ typedef struct rc_session_callbacks {
    * acted on). For tools that show the conversation ("rcoap -v"); costs
    * nothing when NULL. */
   void (*on_trace)(void *user, int sent, const rc_msg *m);
+  /* UDP only: a message we sent with this token will get no answer: the
+   * peer rejected it with RST (RC_ERR_CONN_RESET: for a notification,
+   * RFC 7641 §3.6, the peer no longer observes) or a CON was never
+   * acknowledged (RC_ERR_TIMEOUT, RFC 7252 §4.2; for a notification RFC
+   * 7641 §4.5 removes the observer). Optional. */
+  void (*on_lost)(void *user, const uint8_t *token, size_t token_len,
+                  rc_err reason);
 } rc_session_callbacks;
 
 /*
@@ -212,7 +270,7 @@ typedef struct rc_session_callbacks {
  * cfg and cb are copied. mem NULL = C library allocator; it must outlive
  * the session. now starts the CSM timeout.
  * Returns 0 and *out (owned by the caller, free with rc_session_del), or
- * RC_ERR_INVAL (bad config: framing UDP, max_msg_size < 1152, no
+ * RC_ERR_INVAL (bad config: max_msg_size < 1152, no
  * on_message) or RC_ERR_NOMEM.
  */
 rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,

@@ -70,6 +70,10 @@ struct xblk {
   /* observe: completing a large notification */
   xout *child;            /* request fetching the rest (no Observe) */
   xout *parent;           /* for a child: the observation */
+  /* UDP: the freshest notification so far (RFC 7641 §3.4) */
+  uint8_t obs_seen;
+  uint32_t obs_v1;
+  rc_time obs_t1;
 };
 
 static void xcli_progress(xblk *b, int up, uint64_t done, uint64_t total) {
@@ -527,9 +531,38 @@ static void xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m) {
 }
 
 /* A notification: the observation is (still) registered. */
+/* RFC 7641 §3.4: over UDP notifications may arrive out of order; one is
+ * fresher than the last if "(V1 < V2 and V2 - V1 < 2^23) or (V1 > V2 and
+ * V1 - V2 > 2^23) or (T2 > T1 + 128 seconds)", and the client "MUST use
+ * the ... freshest" only. Reliable transports keep the order (RFC 8323
+ * §7.2), so there every notification counts. Returns non-zero to take m
+ * (and remembers it as the freshest). */
+static int xcli_fresh(rc_exchange *x, xblk *b, const rc_msg *m,
+                      rc_time now) {
+  if (rc_session_framing(x->s) != RC_FRAMING_UDP)
+    return 1;
+  rc_opt opt;
+  uint32_t v2 = 0;
+  if (!rc_msg_find_opt(m, RC_OPT_OBSERVE, &opt) ||
+      rc_opt_uint(&opt, &v2) != RC_OK)
+    return 1;
+  const uint32_t half = 1u << 23;
+  uint32_t v1 = b->obs_v1;
+  int fresh = !b->obs_seen || (v1 < v2 && v2 - v1 < half) ||
+              (v1 > v2 && v1 - v2 > half) || now > b->obs_t1 + 128000u;
+  if (fresh) {
+    b->obs_seen = 1;
+    b->obs_v1 = v2;
+    b->obs_t1 = now;
+  }
+  return fresh;
+}
+
 static void xcli_notified(rc_exchange *x, xout *o, const rc_msg *m,
                           rc_time now) {
   rc_block blk;
+  if (!xcli_fresh(x, o->blk, m, now))
+    return; /* older than one already shown */
   o->blk->state = XCLI_OBSERVING;
   /* Observations do not time out once registered. */
   rc__xch_rearm(x, o, RC_TIME_NEVER);

@@ -24,6 +24,7 @@
 #include "rcoap/codec_frame.h"
 #include "rcoap/codec_option.h"
 #include "rcoap/session.h"
+#include "session/udp_int.h"
 
 /* Output chunk size for ordinary traffic: many small messages per write. */
 #define OUT_CHUNK 16384u
@@ -43,6 +44,9 @@
 #define TOKEN_ABS_MAX RC_TOKEN_MAX_EXTENDED
 /* RFC 8323 §5.5: Alternative-Address is a string of 1-255 bytes. */
 #define ALT_ADDR_MAX 255u
+
+/* A UDP session (udp.c) behind the same handle. */
+#define UDP(s) ((s) != NULL && rc__session_is_udp(s))
 
 typedef struct out_chunk {
   struct out_chunk *next;
@@ -67,6 +71,7 @@ typedef struct held_pong {
 } held_pong;
 
 struct rc_session {
+  uint8_t is_udp; /* always 0 here; first member (udp_int.h) */
   rc_session_config cfg;
   rc_session_callbacks cb;
   void *user;
@@ -363,6 +368,7 @@ void rc_session_config_default(rc_session_config *cfg, rc_framing framing,
   cfg->release_timeout_ms = 0;
   cfg->out_high_water = RC_SESSION_DEFAULT_OUT_HIGH_WATER;
   cfg->out_max = RC_SESSION_DEFAULT_OUT_MAX;
+  rc__udp_config_default(&cfg->udp);
 }
 
 static rc_err send_csm(rc_session *s) {
@@ -386,6 +392,8 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
   if (out == NULL || cfg == NULL || cb == NULL || cb->on_message == NULL)
     return RC_ERR_INVAL;
   *out = NULL;
+  if (cfg->framing == RC_FRAMING_UDP)
+    return rc__udp_new(out, cfg, cb, user, mem, now);
   if (cfg->framing != RC_FRAMING_TCP && cfg->framing != RC_FRAMING_WS)
     return RC_ERR_INVAL;
   if (cfg->max_msg_size < RC_SESSION_MIN_MAX_MSG ||
@@ -427,6 +435,10 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
 void rc_session_del(rc_session *s) {
   if (s == NULL)
     return;
+  if (UDP(s)) {
+    rc__udp_del(s);
+    return;
+  }
   if (s->enc_open != NULL)
     out_unused(s, s->enc_chunk);
   out_chunk *c = s->out_first;
@@ -910,6 +922,9 @@ static rc_err rx_message(rc_session *s, const uint8_t *in, size_t len,
 
 rc_err rc_session_recv(rc_session *s, const uint8_t *data, size_t len,
                        rc_time now) {
+  if (UDP(s))
+    return rc__udp_recv(s, data, len, now);
+
   if (s == NULL || (data == NULL && len != 0))
     return RC_ERR_INVAL;
   if (s->enc_open != NULL || s->in_recv)
@@ -960,6 +975,9 @@ static rc_err check_user_msg(rc_session *s, uint8_t code, size_t tkl) {
 rc_err rc_session_msg_begin(rc_session *s, rc_enc *e, uint8_t code,
                             const uint8_t *token, size_t token_len,
                             size_t size_hint) {
+  if (UDP(s))
+    return rc__udp_msg_begin(s, e, code, token, token_len, size_hint);
+
   if (s == NULL || e == NULL || (token == NULL && token_len != 0))
     return RC_ERR_INVAL;
   rc_err rc = check_user_msg(s, code, token_len);
@@ -977,6 +995,9 @@ rc_err rc_session_msg_begin(rc_session *s, rc_enc *e, uint8_t code,
 }
 
 rc_err rc_session_msg_end(rc_session *s, rc_enc *e) {
+  if (UDP(s))
+    return rc__udp_msg_end(s, e);
+
   if (s == NULL || e == NULL || s->enc_open != e)
     return RC_ERR_STATE;
   out_chunk *c = s->enc_chunk;
@@ -986,6 +1007,11 @@ rc_err rc_session_msg_end(rc_session *s, rc_enc *e) {
 }
 
 void rc_session_msg_cancel(rc_session *s, rc_enc *e) {
+  if (UDP(s)) {
+    rc__udp_msg_cancel(s, e);
+    return;
+  }
+
   if (s == NULL || e == NULL || s->enc_open != e)
     return;
   out_unused(s, s->enc_chunk);
@@ -994,6 +1020,9 @@ void rc_session_msg_cancel(rc_session *s, rc_enc *e) {
 }
 
 rc_err rc_session_send(rc_session *s, const rc_msg *m) {
+  if (UDP(s) && m != NULL)
+    return rc__udp_send(s, m);
+
   if (s == NULL || m == NULL)
     return RC_ERR_INVAL;
   rc_err rc = check_user_msg(s, m->code, m->token_len);
@@ -1022,6 +1051,9 @@ rc_err rc_session_send(rc_session *s, const rc_msg *m) {
 /* draining                                                            */
 
 rc_err rc_session_pending(rc_session *s, const uint8_t **data, size_t *len) {
+  if (UDP(s) && data != NULL && len != NULL)
+    return rc__udp_pending(s, data, len);
+
   if (s == NULL || data == NULL || len == NULL)
     return RC_ERR_INVAL;
   out_chunk *c = s->out_first;
@@ -1038,6 +1070,9 @@ rc_err rc_session_pending(rc_session *s, const uint8_t **data, size_t *len) {
 }
 
 rc_err rc_session_consume(rc_session *s, size_t n) {
+  if (UDP(s))
+    return rc__udp_consume(s, n);
+
   if (s == NULL)
     return RC_ERR_INVAL;
   out_chunk *c = s->out_first;
@@ -1078,11 +1113,17 @@ rc_err rc_session_consume(rc_session *s, size_t n) {
   return RC_OK;
 }
 
-size_t rc_session_pending_bytes(const rc_session *s) { return s->out_bytes; }
+size_t rc_session_pending_bytes(const rc_session *s) {
+  return UDP(s) ? rc__udp_pending_bytes(s) : s->out_bytes;
+}
 
-int rc_session_want_write(const rc_session *s) { return s->out_bytes > 0; }
+int rc_session_want_write(const rc_session *s) {
+  return rc_session_pending_bytes(s) > 0;
+}
 
 int rc_session_want_read(const rc_session *s) {
+  if (UDP(s))
+    return rc__udp_want_read(s);
   return s->state != RC_SESSION_CLOSED &&
          s->out_bytes < s->cfg.out_high_water;
 }
@@ -1096,6 +1137,9 @@ static rc_time keepalive_at(const rc_session *s) {
 }
 
 rc_time rc_session_expiry(const rc_session *s) {
+  if (UDP(s))
+    return rc__udp_expiry(s);
+
   rc_time t = RC_TIME_NEVER;
   if (s->state == RC_SESSION_CLOSED)
     return t;
@@ -1141,6 +1185,9 @@ static rc_err send_ping(rc_session *s, int custody, rc_time now,
 }
 
 rc_err rc_session_handle_expiry(rc_session *s, rc_time now) {
+  if (UDP(s))
+    return rc__udp_handle_expiry(s, now);
+
   if (s == NULL)
     return RC_ERR_INVAL;
   if (s->enc_open != NULL)
@@ -1183,6 +1230,9 @@ rc_err rc_session_handle_expiry(rc_session *s, rc_time now) {
 
 rc_err rc_session_ping(rc_session *s, int custody, rc_time now,
                        uint32_t *ping_id) {
+  if (UDP(s))
+    return rc__udp_ping(s, now, ping_id);
+
   if (s == NULL)
     return RC_ERR_INVAL;
   if (s->enc_open != NULL)
@@ -1193,6 +1243,9 @@ rc_err rc_session_ping(rc_session *s, int custody, rc_time now,
 }
 
 rc_err rc_session_custody_ready(rc_session *s) {
+  if (UDP(s))
+    return RC_OK; /* no Custody on UDP */
+
   if (s == NULL)
     return RC_ERR_INVAL;
   if (s->enc_open != NULL)
@@ -1207,6 +1260,13 @@ rc_err rc_session_release(rc_session *s, const char *const *alt,
                           const char *diag, rc_time now) {
   if (s == NULL || (alt == NULL && n_alt != 0))
     return RC_ERR_INVAL;
+  if (UDP(s)) {
+    /* No Release on UDP: the peer simply hears nothing more. */
+    if (rc__udp_state(s) == RC_SESSION_CLOSED)
+      return RC_ERR_CLOSED;
+    rc__udp_close(s, RC_OK);
+    return RC_OK;
+  }
   if (s->enc_open != NULL || s->we_released)
     return RC_ERR_STATE;
   if (s->state == RC_SESSION_CLOSED)
@@ -1246,6 +1306,12 @@ rc_err rc_session_abort(rc_session *s, uint16_t bad_csm_option,
                         const char *diag) {
   if (s == NULL)
     return RC_ERR_INVAL;
+  if (UDP(s)) {
+    if (rc__udp_state(s) == RC_SESSION_CLOSED)
+      return RC_ERR_CLOSED;
+    rc__udp_close(s, RC_OK); /* no Abort on UDP */
+    return RC_OK;
+  }
   if (s->enc_open != NULL)
     return RC_ERR_STATE;
   if (s->state == RC_SESSION_CLOSED)
@@ -1255,6 +1321,11 @@ rc_err rc_session_abort(rc_session *s, uint16_t bad_csm_option,
 }
 
 void rc_session_close(rc_session *s, rc_err reason) {
+  if (UDP(s)) {
+    rc__udp_close(s, reason);
+    return;
+  }
+
   if (s == NULL || s->state == RC_SESSION_CLOSED)
     return;
   if (s->enc_open != NULL) {
@@ -1272,9 +1343,14 @@ void rc_session_close(rc_session *s, rc_err reason) {
 /* queries                                                             */
 
 rc_session_state rc_session_get_state(const rc_session *s) {
+  if (UDP(s))
+    return rc__udp_state(s);
+
   return (rc_session_state)s->state;
 }
-rc_framing rc_session_framing(const rc_session *s) { return s->cfg.framing; }
+rc_framing rc_session_framing(const rc_session *s) {
+  return UDP(s) ? RC_FRAMING_UDP : s->cfg.framing;
+}
 /* Shows the messages queued before anyone watched (a server's CSM is
  * queued when its session is made, before the connection's owner has
  * attached its callbacks), while none of the output has been taken yet. */
@@ -1309,26 +1385,40 @@ static void trace_queued(rc_session *s) {
 void rc_session_set_trace(rc_session *s,
                           void (*on_trace)(void *user, int sent,
                                            const rc_msg *m)) {
+  if (UDP(s)) {
+    rc__udp_set_trace(s, on_trace);
+    return;
+  }
+
   int was_off = s->cb.on_trace == NULL;
   s->cb.on_trace = on_trace;
   if (was_off && on_trace != NULL)
     trace_queued(s);
 }
 
-int rc_session_peer_csm_received(const rc_session *s) { return s->peer_csm; }
-uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
-  return s->peer_mms;
+/* UDP has no CSM: its settings are RFC 7252's from the start. */
+int rc_session_peer_csm_received(const rc_session *s) {
+  return UDP(s) ? 1 : s->peer_csm;
 }
-int rc_session_peer_block_wise(const rc_session *s) { return s->peer_bwt; }
+uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
+  /* RFC 7252 §4.6: "a CoAP message ... SHOULD fit within a single IP
+   * packet"; 1152 bytes, 1024 of payload, when the MTU is unknown. */
+  return UDP(s) ? RC_UDP_MSG_SIZE : s->peer_mms;
+}
+int rc_session_peer_block_wise(const rc_session *s) {
+  return UDP(s) ? 1 : s->peer_bwt;
+}
 int rc_session_peer_bert(const rc_session *s) {
+  if (UDP(s))
+    return 0; /* RFC 8323 §6: BERT exists only on reliable transports */
   /* RFC 8323 §5.3.2: "If a Max-Message-Size Option is indicated with a
    * value that is greater than 1152 ..., the Block-Wise-Transfer Option
    * also indicates support for BERT". */
   return s->peer_bwt && s->peer_mms > RC_MAX_MESSAGE_SIZE_BASE;
 }
 uint32_t rc_session_peer_max_token_len(const rc_session *s) {
-  return s->peer_max_tkl;
+  return UDP(s) ? RC_TOKEN_MAX : s->peer_max_tkl;
 }
 uint32_t rc_session_max_msg_size(const rc_session *s) {
-  return s->cfg.max_msg_size;
+  return UDP(s) ? RC_UDP_MSG_SIZE : s->cfg.max_msg_size;
 }

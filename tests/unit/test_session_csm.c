@@ -95,7 +95,14 @@ static void csm_bad_config(void **state) {
   assert_int_equal(rc_session_new(&s, &cfg, &h_callbacks, NULL, NULL, 0),
                    RC_ERR_INVAL);
   assert_null(s);
+  /* UDP framing is the RFC 7252 session now; a bad setting of it is
+   * refused (ACK_RANDOM_FACTOR below 1, NSTART 0). */
   rc_session_config_default(&cfg, RC_FRAMING_UDP, RC_SESSION_CLIENT);
+  cfg.udp.ack_random_factor = 999;
+  assert_int_equal(rc_session_new(&s, &cfg, &h_callbacks, NULL, NULL, 0),
+                   RC_ERR_INVAL);
+  rc_session_config_default(&cfg, RC_FRAMING_UDP, RC_SESSION_CLIENT);
+  cfg.udp.nstart = 0;
   assert_int_equal(rc_session_new(&s, &cfg, &h_callbacks, NULL, NULL, 0),
                    RC_ERR_INVAL);
   rc_session_callbacks cb = {0};

@@ -1,0 +1,921 @@
+/*
+ * The RFC 7252 message layer for one UDP peer, sans-I/O: Confirmable
+ * messages with exponential back-off (§4.2, §4.8), Non-confirmable ones
+ * (§4.3), piggybacked and separate responses (§5.2), Message-ID
+ * deduplication with the answer replayed (§4.5), Reset, CoAP ping (§4.3)
+ * and NSTART (§4.7). Upward it is the same rc_session the exchange uses
+ * on the reliable transports: requests and responses go up through
+ * on_message, the exchange writes its messages with rc_session_msg_begin
+ * / rc_enc_* / rc_session_msg_end, and this file picks the type and the
+ * Message ID:
+ *   our request                 CON (or NON with requests_non)
+ *   response to a CON request   piggybacked in the ACK; a separate CON
+ *                               once the empty ACK went out (after
+ *                               separate_delay_ms)
+ *   response to a NON request   NON
+ *   later responses (observe    NON, a CON at least every
+ *   notifications)              con_notify_interval_ms (RFC 7641 §4.5)
+ *
+ * Output is a list of whole datagrams; rc_session_pending hands out one at
+ * a time. A CON keeps its own copy for retransmission; the answer to a
+ * received CON is kept beside its Message ID so a duplicate gets it again.
+ * The session never reads a clock: a CON queued outside rc_session_recv /
+ * rc_session_handle_expiry / rc_session_ping has its timer started at the
+ * next rc_session_handle_expiry (rc_session_expiry returns 0 until then).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rcoap/codec_option.h"
+#include "session/udp_int.h"
+
+/* RFC 7252 §3: "Ver ... Implementations of this specification MUST set
+ * this field to 1". */
+#define UDP_VERSION 1u
+#define UDP_HDR 4u
+/* The largest UDP payload over IPv4. */
+#define UDP_DGRAM_MAX 65507u
+/* Requests from the peer not answered yet that we remember. */
+#define IN_MAX 32u
+/* Our last NON messages, to map a Reset back to its token. */
+#define NON_RING 16u
+/* Spare datagram nodes kept for reuse. */
+#define SPARE_MAX 4u
+/* Smallest datagram node allocated. */
+#define NODE_MIN 256u
+
+typedef struct dgram {
+  struct dgram *next;
+  size_t cap, len;
+  uint8_t data[];
+} dgram;
+
+/* A CON we sent (or will send once NSTART allows), until ACK or RST. */
+typedef struct udp_tx {
+  uint8_t *buf;
+  size_t len;
+  rc_time due;        /* next retransmission or give-up time */
+  rc_time first_sent;
+  uint32_t timeout;   /* current timeout, ms */
+  uint32_t ping_id;   /* non-zero: an empty CON (ping) */
+  uint16_t mid;
+  uint8_t tkl;
+  uint8_t tries;      /* retransmissions done */
+  uint8_t sent;       /* 0: waiting for NSTART */
+  uint8_t armed;      /* due is set (see the file comment) */
+  uint8_t token[RC_TOKEN_MAX];
+} udp_tx;
+
+/* A Message ID the peer used, for deduplication (RFC 7252 §4.5). */
+typedef struct udp_rx {
+  rc_time expires;
+  uint8_t *reply; /* our answer to replay for a duplicate CON, or NULL */
+  size_t reply_len;
+  uint16_t mid;
+  uint8_t used;
+} udp_rx;
+
+/* A request from the peer that has not been answered. */
+typedef struct udp_in {
+  rc_time ack_due;
+  uint16_t mid;
+  uint8_t tkl;
+  uint8_t con;
+  uint8_t acked; /* empty ACK sent: the response goes as a CON */
+  uint8_t token[RC_TOKEN_MAX];
+} udp_in;
+
+typedef struct udp_non {
+  uint16_t mid;
+  uint8_t tkl;
+  uint8_t used;
+  uint8_t token[RC_TOKEN_MAX];
+} udp_non;
+
+typedef struct rc__udp {
+  uint8_t is_udp; /* always 1; first member (udp_int.h) */
+  uint8_t state;
+  uint8_t in_call;   /* inside recv / handle_expiry / ping: now is known */
+  rc_session_config cfg;
+  rc_session_callbacks cb;
+  void *user;
+  rc_mem mem;
+  rc_time now;       /* the latest time we were given */
+  uint64_t prng;
+  uint16_t next_mid;
+  uint32_t next_ping_id;
+  rc_time last_con_notify;
+
+  dgram *out_first, *out_last, *spare;
+  unsigned n_spare;
+  size_t out_bytes;
+
+  rc_enc *enc_open;
+  uint8_t *ebuf;
+  size_t ecap;
+  uint8_t enc_tkl;
+  uint8_t enc_token[RC_TOKEN_MAX];
+
+  udp_tx *tx; /* in send order: sent ones, then those NSTART holds */
+  size_t ntx, txcap, nsent;
+
+  udp_rx *rx; /* ring of cfg.udp.dedup_max, allocated on first use */
+  size_t rx_next;
+
+  udp_in in[IN_MAX];
+  size_t nin;
+
+  udp_non non[NON_RING];
+  unsigned non_next;
+} rc__udp;
+
+#define U(s) ((rc__udp *)(void *)(s))
+#define CU(s) ((const rc__udp *)(const void *)(s))
+
+static void ulog(rc__udp *u, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void ulog(rc__udp *u, int level, const char *fmt, ...) {
+  if (u->cb.on_log == NULL)
+    return;
+  char line[160];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  u->cb.on_log(u->user, level, line);
+}
+
+static uint32_t urand(rc__udp *u) {
+  if (u->cfg.udp.random != NULL)
+    return u->cfg.udp.random(u->cfg.udp.random_user);
+  /* xorshift64* */
+  uint64_t x = u->prng;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  u->prng = x;
+  return (uint32_t)((x * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+static void closed(rc__udp *u, rc_err reason) {
+  if (u->state == RC_SESSION_CLOSED)
+    return;
+  u->state = RC_SESSION_CLOSED;
+  for (size_t i = 0; i < u->ntx; i++)
+    u->mem.free(u->tx[i].buf, u->mem.user);
+  u->ntx = u->nsent = 0;
+  u->nin = 0;
+  if (u->cb.on_closed != NULL)
+    u->cb.on_closed(u->user, reason);
+}
+
+/* ------------------------------------------------------------------ */
+/* output queue                                                        */
+
+static rc_err queue(rc__udp *u, const uint8_t *p, size_t n) {
+  dgram *d = u->spare;
+  if (d != NULL && d->cap >= n) {
+    u->spare = d->next;
+    u->n_spare--;
+  } else {
+    size_t cap = n < NODE_MIN ? NODE_MIN : n;
+    d = u->mem.malloc(sizeof(*d) + cap, u->mem.user);
+    if (d == NULL)
+      return RC_ERR_NOMEM;
+    d->cap = cap;
+  }
+  memcpy(d->data, p, n);
+  d->len = n;
+  d->next = NULL;
+  if (u->out_last != NULL)
+    u->out_last->next = d;
+  else
+    u->out_first = d;
+  u->out_last = d;
+  u->out_bytes += n;
+  if (u->cb.on_trace != NULL) {
+    rc_msg m;
+    if (rc_msg_parse(RC_FRAMING_UDP, p, n, &m) == RC_OK)
+      u->cb.on_trace(u->user, 1, &m);
+  }
+  return RC_OK;
+}
+
+static uint8_t *dup_bytes(rc__udp *u, const uint8_t *p, size_t n) {
+  uint8_t *b = u->mem.malloc(n, u->mem.user);
+  if (b != NULL)
+    memcpy(b, p, n);
+  return b;
+}
+
+/* ------------------------------------------------------------------ */
+/* deduplication                                                       */
+
+static udp_rx *rx_find(rc__udp *u, uint16_t mid) {
+  if (u->rx == NULL)
+    return NULL;
+  for (size_t i = 0; i < u->cfg.udp.dedup_max; i++) {
+    udp_rx *r = &u->rx[i];
+    if (r->used && r->mid == mid && r->expires > u->now)
+      return r;
+  }
+  return NULL;
+}
+
+/* Remembers mid; the oldest entry makes room. NULL when out of memory
+ * (then a duplicate is processed again: never worse than no dedup). */
+static udp_rx *rx_add(rc__udp *u, uint16_t mid, rc_time lifetime) {
+  if (u->rx == NULL) {
+    size_t sz = u->cfg.udp.dedup_max * sizeof(udp_rx);
+    u->rx = u->mem.malloc(sz, u->mem.user);
+    if (u->rx == NULL)
+      return NULL;
+    memset(u->rx, 0, sz);
+  }
+  udp_rx *r = &u->rx[u->rx_next];
+  u->rx_next = (u->rx_next + 1) % u->cfg.udp.dedup_max;
+  u->mem.free(r->reply, u->mem.user);
+  r->reply = NULL;
+  r->reply_len = 0;
+  r->mid = mid;
+  r->used = 1;
+  r->expires = u->now + lifetime;
+  return r;
+}
+
+static void rx_keep_reply(rc__udp *u, uint16_t mid, const uint8_t *p,
+                          size_t n) {
+  udp_rx *r = rx_find(u, mid);
+  if (r == NULL)
+    return;
+  u->mem.free(r->reply, u->mem.user);
+  r->reply = dup_bytes(u, p, n);
+  r->reply_len = r->reply != NULL ? n : 0;
+}
+
+/* An Empty message (ACK or RST) echoing mid; kept for replay if asked. */
+static rc_err queue_empty(rc__udp *u, uint8_t type, uint16_t mid, int keep) {
+  uint8_t h[UDP_HDR] = {(uint8_t)(UDP_VERSION << 6 | type << 4), 0,
+                        (uint8_t)(mid >> 8), (uint8_t)mid};
+  if (keep)
+    rx_keep_reply(u, mid, h, sizeof h);
+  return queue(u, h, sizeof h);
+}
+
+/* ------------------------------------------------------------------ */
+/* requests from the peer                                              */
+
+static udp_in *in_find(rc__udp *u, const uint8_t *tok, size_t tkl) {
+  for (size_t i = 0; i < u->nin; i++)
+    if (u->in[i].tkl == tkl && memcmp(u->in[i].token, tok, tkl) == 0)
+      return &u->in[i];
+  return NULL;
+}
+
+static void in_remove(rc__udp *u, udp_in *in) {
+  size_t i = (size_t)(in - u->in);
+  memmove(&u->in[i], &u->in[i + 1], (u->nin - i - 1) * sizeof(udp_in));
+  u->nin--;
+}
+
+/* RFC 7252 §5.2.2: "the server ... SHOULD send an Empty
+ * Acknowledgement" when it cannot answer at once; the response then
+ * comes as a separate message. */
+static rc_err in_ack(rc__udp *u, udp_in *in) {
+  in->acked = 1;
+  return queue_empty(u, RC_TYPE_ACK, in->mid, 1);
+}
+
+static rc_err in_add(rc__udp *u, const rc_msg *m) {
+  udp_in *in = in_find(u, m->token, m->token_len);
+  if (in == NULL) {
+    if (u->nin == IN_MAX) {
+      /* Forget the oldest; acknowledged first so the peer stops. */
+      if (u->in[0].con && !u->in[0].acked) {
+        rc_err err = in_ack(u, &u->in[0]);
+        if (err != RC_OK)
+          return err;
+      }
+      in_remove(u, &u->in[0]);
+    }
+    in = &u->in[u->nin++];
+  }
+  in->mid = m->mid;
+  in->tkl = (uint8_t)m->token_len;
+  memcpy(in->token, m->token, m->token_len);
+  in->con = m->type == RC_TYPE_CON;
+  in->acked = 0;
+  in->ack_due = u->now + u->cfg.udp.separate_delay_ms;
+  if (in->con && u->cfg.udp.separate_delay_ms == 0)
+    return in_ack(u, in);
+  return RC_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Confirmable messages we sent                                        */
+
+/* RFC 7252 §4.2: "the initial timeout is set to a random duration ...
+ * between ACK_TIMEOUT and (ACK_TIMEOUT * ACK_RANDOM_FACTOR)". */
+static uint32_t first_timeout(rc__udp *u) {
+  uint64_t span = (uint64_t)u->cfg.udp.ack_timeout_ms *
+                  (u->cfg.udp.ack_random_factor - 1000u) / 1000u;
+  return u->cfg.udp.ack_timeout_ms +
+         (uint32_t)((span * (uint64_t)urand(u)) >> 32);
+}
+
+static void tx_arm(rc__udp *u, udp_tx *t) {
+  t->armed = 1;
+  t->first_sent = u->now;
+  t->due = u->now + t->timeout;
+}
+
+static rc_err tx_start(rc__udp *u, udp_tx *t) {
+  t->sent = 1;
+  t->timeout = first_timeout(u);
+  t->armed = 0;
+  t->due = 0;
+  if (u->in_call)
+    tx_arm(u, t);
+  u->nsent++;
+  return queue(u, t->buf, t->len);
+}
+
+/* Sends what NSTART held back, in order. RFC 7252 §4.7: "the number of
+ * simultaneous outstanding interactions that a client maintains to a
+ * given server ... MUST NOT exceed NSTART". */
+static rc_err tx_promote(rc__udp *u) {
+  for (size_t i = 0; i < u->ntx && u->nsent < u->cfg.udp.nstart; i++) {
+    if (u->tx[i].sent)
+      continue;
+    rc_err err = tx_start(u, &u->tx[i]);
+    if (err != RC_OK)
+      return err;
+  }
+  return RC_OK;
+}
+
+static rc_err tx_add(rc__udp *u, const uint8_t *p, size_t n, uint16_t mid,
+                     const uint8_t *tok, size_t tkl, uint32_t ping_id) {
+  if (u->ntx == u->txcap) {
+    size_t cap = u->txcap ? u->txcap * 2 : 4;
+    udp_tx *nt = u->mem.realloc(u->tx, cap * sizeof(udp_tx), u->mem.user);
+    if (nt == NULL)
+      return RC_ERR_NOMEM;
+    u->tx = nt;
+    u->txcap = cap;
+  }
+  udp_tx *t = &u->tx[u->ntx];
+  memset(t, 0, sizeof *t);
+  t->buf = dup_bytes(u, p, n);
+  if (t->buf == NULL)
+    return RC_ERR_NOMEM;
+  t->len = n;
+  t->mid = mid;
+  t->tkl = (uint8_t)tkl;
+  memcpy(t->token, tok, tkl);
+  t->ping_id = ping_id;
+  u->ntx++;
+  if (u->nsent < u->cfg.udp.nstart)
+    return tx_start(u, t);
+  return RC_OK;
+}
+
+static udp_tx *tx_find(rc__udp *u, uint16_t mid) {
+  for (size_t i = 0; i < u->ntx; i++)
+    if (u->tx[i].sent && u->tx[i].mid == mid)
+      return &u->tx[i];
+  return NULL;
+}
+
+/* Forgets t (copied out first by callers that need it). */
+static void tx_remove(rc__udp *u, udp_tx *t) {
+  size_t i = (size_t)(t - u->tx);
+  u->mem.free(t->buf, u->mem.user);
+  if (t->sent)
+    u->nsent--;
+  memmove(&u->tx[i], &u->tx[i + 1], (u->ntx - i - 1) * sizeof(udp_tx));
+  u->ntx--;
+}
+
+static void lost(rc__udp *u, const uint8_t *tok, size_t tkl, rc_err why) {
+  if (u->cb.on_lost != NULL)
+    u->cb.on_lost(u->user, tok, tkl, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* creation                                                            */
+
+void rc__udp_config_default(rc_session_udp_config *c) {
+  memset(c, 0, sizeof *c);
+  c->ack_timeout_ms = RC_UDP_ACK_TIMEOUT;
+  c->ack_random_factor = RC_UDP_ACK_RANDOM_FACTOR;
+  c->max_retransmit = RC_UDP_MAX_RETRANSMIT;
+  c->nstart = RC_UDP_NSTART;
+  c->probing_rate = RC_UDP_PROBING_RATE;
+  c->exchange_lifetime_ms = RC_UDP_EXCHANGE_LIFETIME;
+  c->non_lifetime_ms = RC_UDP_NON_LIFETIME;
+  c->separate_delay_ms = RC_UDP_SEPARATE_DELAY;
+  c->con_notify_interval_ms = RC_UDP_CON_NOTIFY_INTERVAL;
+  c->dedup_max = RC_UDP_DEDUP_MAX;
+}
+
+rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
+                   const rc_session_callbacks *cb, void *user,
+                   const rc_mem *mem, rc_time now) {
+  const rc_session_udp_config *c = &cfg->udp;
+  if (c->ack_timeout_ms == 0 || c->ack_random_factor < 1000u ||
+      c->nstart == 0 || c->dedup_max == 0 || c->max_retransmit > 20)
+    return RC_ERR_INVAL;
+  if (mem == NULL)
+    mem = rc_mem_default();
+  rc__udp *u = mem->malloc(sizeof(*u), mem->user);
+  if (u == NULL)
+    return RC_ERR_NOMEM;
+  memset(u, 0, sizeof(*u));
+  u->is_udp = 1;
+  u->state = RC_SESSION_OPEN; /* nothing to negotiate on UDP */
+  u->cfg = *cfg;
+  u->cb = *cb;
+  u->user = user;
+  u->mem = *mem;
+  u->now = now;
+  u->last_con_notify = now;
+  u->prng = c->seed ? c->seed : 0x9E3779B97F4A7C15ULL;
+  /* RFC 7252 §4.4: "It is strongly recommended that the initial value of
+   * the variable (e.g., on startup) be randomized". */
+  u->next_mid = (uint16_t)urand(u);
+  u->next_ping_id = 1;
+  *out = (rc_session *)(void *)u;
+  return RC_OK;
+}
+
+void rc__udp_del(rc_session *s) {
+  rc__udp *u = U(s);
+  const rc_mem *m = &u->mem;
+  for (dgram *d = u->out_first; d != NULL;) {
+    dgram *n = d->next;
+    m->free(d, m->user);
+    d = n;
+  }
+  for (dgram *d = u->spare; d != NULL;) {
+    dgram *n = d->next;
+    m->free(d, m->user);
+    d = n;
+  }
+  for (size_t i = 0; i < u->ntx; i++)
+    m->free(u->tx[i].buf, m->user);
+  m->free(u->tx, m->user);
+  if (u->rx != NULL)
+    for (size_t i = 0; i < u->cfg.udp.dedup_max; i++)
+      m->free(u->rx[i].reply, m->user);
+  m->free(u->rx, m->user);
+  m->free(u->ebuf, m->user);
+  m->free(u, m->user);
+}
+
+/* ------------------------------------------------------------------ */
+/* input                                                               */
+
+/* RFC 7252 §3 and §4: the checks beyond the codec's parse. Returns 0 or
+ * the reason the message is a format error. */
+static rc_err check_format(const rc_msg *m) {
+  /* §3: "Lengths 9-15 are reserved, MUST NOT be sent, and MUST be
+   * processed as a message format error." */
+  if (m->token_len > RC_TOKEN_MAX)
+    return RC_ERR_TKL_RESERVED;
+  uint8_t cls = RC_CODE_CLASS(m->code);
+  if (m->code == RC_CODE_EMPTY) {
+    /* §4.3: "A Non-confirmable message always carries either a request
+     * or response and MUST NOT be Empty." */
+    return m->type == RC_TYPE_NON ? RC_ERR_BAD_CODE : RC_OK;
+  }
+  /* §4.2: a Reset message "MUST be empty"; an ACK carries a response or
+   * nothing. Classes 1, 6 and 7 are reserved (§12.1). */
+  if (m->type == RC_TYPE_RST)
+    return RC_ERR_BAD_TYPE;
+  if (cls == 1 || cls > 5)
+    return RC_ERR_BAD_CODE;
+  if (m->type == RC_TYPE_ACK && cls == 0)
+    return RC_ERR_BAD_TYPE;
+  return RC_OK;
+}
+
+static rc_err deliver(rc__udp *u, const rc_msg *m) {
+  if (u->cb.on_message(u->user, m) != 0) {
+    closed(u, RC_ERR_CALLBACK_FAILURE);
+    return RC_ERR_CALLBACK_FAILURE;
+  }
+  return RC_OK;
+}
+
+static rc_err on_ack_rst(rc__udp *u, const rc_msg *m) {
+  udp_tx *t = tx_find(u, m->mid);
+  if (t == NULL) {
+    if (m->type == RC_TYPE_RST) {
+      /* A Reset to one of our NONs (RFC 7641 §3.6: a notification the
+       * client does not want). */
+      for (unsigned i = 0; i < NON_RING; i++) {
+        udp_non *n = &u->non[i];
+        if (n->used && n->mid == m->mid) {
+          n->used = 0;
+          lost(u, n->token, n->tkl, RC_ERR_CONN_RESET);
+          break;
+        }
+      }
+    }
+    return RC_OK; /* a duplicate ACK, or one for a CON long given up */
+  }
+  udp_tx done = *t;
+  done.buf = NULL;
+  tx_remove(u, t);
+  rc_err err = tx_promote(u);
+  if (err != RC_OK)
+    return err;
+  if (done.ping_id != 0) {
+    /* §4.3: an Empty CON is answered with RST ("CoAP ping"). */
+    if (u->cb.on_pong != NULL)
+      u->cb.on_pong(u->user, done.ping_id,
+                    done.armed ? u->now - done.first_sent : 0, 0);
+    return RC_OK;
+  }
+  if (m->type == RC_TYPE_RST) {
+    lost(u, done.token, done.tkl, RC_ERR_CONN_RESET);
+    return RC_OK;
+  }
+  if (m->code != RC_CODE_EMPTY)
+    return deliver(u, m); /* a piggybacked response */
+  return RC_OK;           /* an empty ACK: the response comes separately */
+}
+
+static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
+  int con = m->type == RC_TYPE_CON;
+  if (m->code == RC_CODE_EMPTY) /* CON: a ping (NON was refused above) */
+    return queue_empty(u, RC_TYPE_RST, m->mid, 0);
+  udp_rx *dup = rx_find(u, m->mid);
+  if (dup != NULL) {
+    /* §4.5: "The recipient SHOULD acknowledge each duplicate copy of a
+     * Confirmable message using the same Acknowledgement or Reset
+     * message but SHOULD process any request or response in the message
+     * only once." NON duplicates are dropped. */
+    if (!con)
+      return RC_OK;
+    if (dup->reply != NULL)
+      return queue(u, dup->reply, dup->reply_len);
+    for (size_t i = 0; i < u->nin; i++)
+      if (u->in[i].con && u->in[i].mid == m->mid && !u->in[i].acked)
+        return in_ack(u, &u->in[i]);
+    return RC_OK;
+  }
+  rx_add(u, m->mid,
+         con ? u->cfg.udp.exchange_lifetime_ms : u->cfg.udp.non_lifetime_ms);
+  rc_err err;
+  if (rc_code_is_request(m->code)) {
+    err = in_add(u, m);
+  } else if (con) {
+    /* A separate response or a CON notification: acknowledged at once. */
+    err = queue_empty(u, RC_TYPE_ACK, m->mid, 1);
+  } else {
+    err = RC_OK;
+  }
+  if (err != RC_OK)
+    return err;
+  return deliver(u, m);
+}
+
+rc_err rc__udp_recv(rc_session *s, const uint8_t *data, size_t len,
+                    rc_time now) {
+  rc__udp *u = U(s);
+  if (data == NULL && len != 0)
+    return RC_ERR_INVAL;
+  if (u->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  if (u->enc_open != NULL)
+    return RC_ERR_STATE;
+  u->now = now;
+  /* §4.2: a message too short to hold a Message ID cannot be answered;
+   * §3: "Messages with unknown version numbers MUST be silently
+   * ignored." */
+  if (len < UDP_HDR || (data[0] >> 6) != UDP_VERSION) {
+    ulog(u, RC_SESSION_LOG_DEBUG, "ignored a %zu-byte datagram: %s", len,
+         len < UDP_HDR ? "shorter than a header" : "not CoAP version 1");
+    return RC_OK;
+  }
+  rc_msg m;
+  rc_err perr = rc_msg_parse(RC_FRAMING_UDP, data, len, &m);
+  if (perr == RC_OK)
+    perr = check_format(&m);
+  u->in_call = 1;
+  rc_err err = RC_OK;
+  if (perr != RC_OK) {
+    uint8_t type = (data[0] >> 4) & 3;
+    uint16_t mid = (uint16_t)(data[2] << 8 | data[3]);
+    ulog(u, RC_SESSION_LOG_INFO, "message format error (%s) in a %s",
+         rc_err_name(perr), type == RC_TYPE_CON ? "CON: Reset" : "non-CON: ignored");
+    /* §4.2: "A recipient MUST ... reject the message if ... a message
+     * format error"; "Rejecting a Confirmable message is effected by
+     * sending a matching Reset message"; NON (§4.3), ACK and RST are
+     * silently ignored. */
+    if (type == RC_TYPE_CON)
+      err = queue_empty(u, RC_TYPE_RST, mid, 0);
+  } else {
+    if (u->cb.on_trace != NULL)
+      u->cb.on_trace(u->user, 0, &m);
+    if (m.type == RC_TYPE_ACK || m.type == RC_TYPE_RST)
+      err = on_ack_rst(u, &m);
+    else
+      err = on_con_non(u, &m);
+  }
+  u->in_call = 0;
+  if (err == RC_ERR_NOMEM)
+    closed(u, RC_ERR_NOMEM);
+  return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* output                                                              */
+
+rc_err rc__udp_msg_begin(rc_session *s, rc_enc *e, uint8_t code,
+                         const uint8_t *token, size_t token_len,
+                         size_t size_hint) {
+  rc__udp *u = U(s);
+  if (e == NULL || (token == NULL && token_len != 0))
+    return RC_ERR_INVAL;
+  if (code == RC_CODE_EMPTY || rc_code_is_signaling(code))
+    return RC_ERR_BAD_CODE;
+  if (u->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  if (u->enc_open != NULL)
+    return RC_ERR_STATE;
+  if (token_len > RC_TOKEN_MAX)
+    return RC_ERR_TOKEN_TOO_LONG;
+  if (size_hint > UDP_DGRAM_MAX)
+    size_hint = UDP_DGRAM_MAX;
+  size_t need = RC_ENC_HEADROOM + token_len + size_hint + RC_SESSION_OPT_ROOM;
+  if (u->ecap < need) {
+    uint8_t *nb = u->mem.realloc(u->ebuf, need, u->mem.user);
+    if (nb == NULL)
+      return RC_ERR_NOMEM;
+    u->ebuf = nb;
+    u->ecap = need;
+  }
+  rc_enc_init(e, u->ebuf, u->ecap, code, token, token_len);
+  u->enc_open = e;
+  u->enc_tkl = (uint8_t)token_len;
+  if (token_len)
+    memcpy(u->enc_token, token, token_len);
+  return RC_OK;
+}
+
+void rc__udp_msg_cancel(rc_session *s, rc_enc *e) {
+  rc__udp *u = U(s);
+  if (e != NULL && u->enc_open == e)
+    u->enc_open = NULL;
+}
+
+/* Whether a message that answers no open request (an observe
+ * notification) goes as CON: RFC 7641 §4.5 "an acceptable approach is to
+ * send a notification as a confirmable message ... at least every 24
+ * hours". */
+static int notify_as_con(rc__udp *u) {
+  if (u->cfg.udp.notify_con ||
+      u->now - u->last_con_notify >= u->cfg.udp.con_notify_interval_ms) {
+    u->last_con_notify = u->now;
+    return 1;
+  }
+  return 0;
+}
+
+rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
+  rc__udp *u = U(s);
+  if (e == NULL || u->enc_open != e)
+    return RC_ERR_STATE;
+  u->enc_open = NULL;
+  const uint8_t *tok = u->enc_token;
+  size_t tkl = u->enc_tkl;
+  uint8_t type;
+  uint16_t mid;
+  udp_in *in = NULL;
+  if (rc_code_is_request(e->code)) {
+    type = u->cfg.udp.requests_non ? RC_TYPE_NON : RC_TYPE_CON;
+  } else if ((in = in_find(u, tok, tkl)) != NULL) {
+    /* §5.2.1: a response to a CON request that has not been acknowledged
+     * is piggybacked; §5.2.2: after the empty ACK it goes as CON; §5.2.3:
+     * "If the request message is Non-confirmable, then the response
+     * SHOULD be returned in a Non-confirmable message." */
+    type = !in->con ? RC_TYPE_NON : in->acked ? RC_TYPE_CON : RC_TYPE_ACK;
+  } else {
+    type = RC_TYPE_NON; /* decided below, once the message is whole */
+  }
+  mid = type == RC_TYPE_ACK ? in->mid : u->next_mid;
+  const uint8_t *p;
+  size_t n;
+  rc_err err = rc_enc_finish(e, RC_FRAMING_UDP, type, mid, &p, &n);
+  if (err != RC_OK)
+    return err;
+  if (n > UDP_DGRAM_MAX)
+    return RC_ERR_PEER_TOO_LARGE;
+  if (in == NULL && !rc_code_is_request(e->code) && notify_as_con(u)) {
+    type = RC_TYPE_CON;
+    ((uint8_t *)p)[0] = (uint8_t)(UDP_VERSION << 6 | RC_TYPE_CON << 4 | (p[0] & 0x0f));
+  }
+  if (type != RC_TYPE_ACK)
+    u->next_mid++;
+  switch (type) {
+  case RC_TYPE_ACK:
+    rx_keep_reply(u, mid, p, n);
+    err = queue(u, p, n);
+    break;
+  case RC_TYPE_CON:
+    err = tx_add(u, p, n, mid, tok, tkl, 0);
+    break;
+  default: {
+    udp_non *nn = &u->non[u->non_next];
+    u->non_next = (u->non_next + 1) % NON_RING;
+    nn->used = 1;
+    nn->mid = mid;
+    nn->tkl = (uint8_t)tkl;
+    memcpy(nn->token, tok, tkl);
+    err = queue(u, p, n);
+    break;
+  }
+  }
+  if (err == RC_OK && in != NULL)
+    in_remove(u, in);
+  return err;
+}
+
+rc_err rc__udp_send(rc_session *s, const rc_msg *m) {
+  rc_enc e;
+  rc_err err = rc__udp_msg_begin(s, &e, m->code, m->token, m->token_len,
+                                 m->opts_len + 1 + m->payload_len);
+  if (err != RC_OK)
+    return err;
+  if (m->opts_len)
+    rc_enc_opts_raw(&e, m->opts, m->opts_len);
+  rc_enc_payload(&e, m->payload, m->payload_len);
+  return rc__udp_msg_end(s, &e);
+}
+
+rc_err rc__udp_pending(rc_session *s, const uint8_t **data, size_t *len) {
+  rc__udp *u = U(s);
+  if (u->out_first == NULL)
+    return RC_ERR_NEED_MORE;
+  *data = u->out_first->data;
+  *len = u->out_first->len;
+  return RC_OK;
+}
+
+rc_err rc__udp_consume(rc_session *s, size_t n) {
+  rc__udp *u = U(s);
+  dgram *d = u->out_first;
+  if (d == NULL)
+    return n == 0 ? RC_OK : RC_ERR_INVAL;
+  if (n != d->len)
+    return RC_ERR_INVAL; /* a datagram goes whole or not at all */
+  u->out_first = d->next;
+  if (u->out_first == NULL)
+    u->out_last = NULL;
+  u->out_bytes -= n;
+  if (u->n_spare < SPARE_MAX) {
+    d->next = u->spare;
+    u->spare = d;
+    u->n_spare++;
+  } else {
+    u->mem.free(d, u->mem.user);
+  }
+  return RC_OK;
+}
+
+size_t rc__udp_pending_bytes(const rc_session *s) { return CU(s)->out_bytes; }
+
+int rc__udp_want_read(const rc_session *s) {
+  return CU(s)->state != RC_SESSION_CLOSED;
+}
+
+/* ------------------------------------------------------------------ */
+/* time                                                                */
+
+rc_time rc__udp_expiry(const rc_session *s) {
+  const rc__udp *u = CU(s);
+  rc_time t = RC_TIME_NEVER;
+  if (u->state == RC_SESSION_CLOSED)
+    return t;
+  for (size_t i = 0; i < u->ntx; i++) {
+    const udp_tx *x = &u->tx[i];
+    if (!x->sent)
+      continue;
+    rc_time d = x->armed ? x->due : 0;
+    if (d < t)
+      t = d;
+  }
+  for (size_t i = 0; i < u->nin; i++)
+    if (u->in[i].con && !u->in[i].acked && u->in[i].ack_due < t)
+      t = u->in[i].ack_due;
+  return t;
+}
+
+static rc_err expire_tx(rc__udp *u, rc_time now) {
+  for (size_t i = 0; i < u->ntx && u->state != RC_SESSION_CLOSED;) {
+    udp_tx *t = &u->tx[i];
+    if (!t->sent) {
+      i++;
+      continue;
+    }
+    if (!t->armed) {
+      tx_arm(u, t);
+      i++;
+      continue;
+    }
+    if (t->due > now) {
+      i++;
+      continue;
+    }
+    if (t->tries < u->cfg.udp.max_retransmit) {
+      /* §4.2: "the message is retransmitted, the retransmission counter
+       * is incremented, and the timeout is doubled" */
+      t->tries++;
+      t->timeout *= 2;
+      t->due += t->timeout;
+      if (t->due <= now)
+        t->due = now + t->timeout;
+      rc_err err = queue(u, t->buf, t->len);
+      if (err != RC_OK)
+        return err;
+      i++;
+      continue;
+    }
+    /* §4.2: "If the retransmission counter reaches MAX_RETRANSMIT on a
+     * timeout, then the attempt to transmit the message is canceled and
+     * the application process informed of failure." */
+    udp_tx done = *t;
+    tx_remove(u, t);
+    ulog(u, RC_SESSION_LOG_INFO, "CON %u not acknowledged after %u "
+         "retransmissions", (unsigned)done.mid, (unsigned)done.tries);
+    if (done.ping_id != 0) {
+      closed(u, RC_ERR_PEER_DEAD);
+      return RC_OK;
+    }
+    lost(u, done.token, done.tkl, RC_ERR_TIMEOUT);
+    rc_err err = tx_promote(u);
+    if (err != RC_OK)
+      return err;
+  }
+  return RC_OK;
+}
+
+rc_err rc__udp_handle_expiry(rc_session *s, rc_time now) {
+  rc__udp *u = U(s);
+  if (u->enc_open != NULL)
+    return RC_ERR_STATE;
+  if (u->state == RC_SESSION_CLOSED)
+    return RC_OK;
+  u->now = now;
+  u->in_call = 1;
+  rc_err err = RC_OK;
+  for (size_t i = 0; i < u->nin && err == RC_OK; i++)
+    if (u->in[i].con && !u->in[i].acked && u->in[i].ack_due <= now)
+      err = in_ack(u, &u->in[i]);
+  if (err == RC_OK)
+    err = expire_tx(u, now);
+  u->in_call = 0;
+  if (err == RC_ERR_NOMEM)
+    closed(u, RC_ERR_NOMEM);
+  return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* actions and queries                                                 */
+
+rc_err rc__udp_ping(rc_session *s, rc_time now, uint32_t *ping_id) {
+  rc__udp *u = U(s);
+  if (u->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  if (u->enc_open != NULL)
+    return RC_ERR_STATE;
+  u->now = now;
+  uint16_t mid = u->next_mid++;
+  uint32_t id = u->next_ping_id++;
+  if (u->next_ping_id == 0)
+    u->next_ping_id = 1;
+  uint8_t h[UDP_HDR] = {(uint8_t)(UDP_VERSION << 6 | RC_TYPE_CON << 4), 0,
+                        (uint8_t)(mid >> 8), (uint8_t)mid};
+  u->in_call = 1;
+  rc_err err = tx_add(u, h, sizeof h, mid, NULL, 0, id);
+  u->in_call = 0;
+  if (err == RC_OK && ping_id != NULL)
+    *ping_id = id;
+  return err;
+}
+
+void rc__udp_close(rc_session *s, rc_err reason) { closed(U(s), reason); }
+
+void rc__udp_set_trace(rc_session *s,
+                       void (*on_trace)(void *user, int sent,
+                                        const rc_msg *m)) {
+  U(s)->cb.on_trace = on_trace;
+}
+
+rc_session_state rc__udp_state(const rc_session *s) {
+  return (rc_session_state)CU(s)->state;
+}
