@@ -48,7 +48,9 @@ typedef enum rc_conn_kind {
   RC_CONN_TCP = 0,   /* coap+tcp:  tcp -> session            */
   RC_CONN_TLS = 1,   /* coaps+tcp: tcp -> tls -> session     */
   RC_CONN_WS = 2,    /* coap+ws:   tcp -> ws -> session      */
-  RC_CONN_TLS_WS = 3 /* coaps+ws:  tcp -> tls -> ws -> session */
+  RC_CONN_TLS_WS = 3, /* coaps+ws:  tcp -> tls -> ws -> session */
+  RC_CONN_UDP = 4     /* coap:      one peer on a shared UDP socket
+                         (transport/udp.c) -> session (RFC 7252) */
 } rc_conn_kind;
 
 /* Default ports: RFC 8323 §8.1 (coap+tcp 5683), §8.2 (coaps+tcp 5684),
@@ -57,6 +59,13 @@ typedef enum rc_conn_kind {
 #define RC_CONN_PORT_TLS 5684
 #define RC_CONN_PORT_WS 80
 #define RC_CONN_PORT_TLS_WS 443
+/* RFC 7252 §6.1: coap:// over UDP, 5683. */
+#define RC_CONN_PORT_UDP 5683
+/* Most UDP peers a listener keeps at once (the least recently active one
+ * makes room) and how long a silent one is kept (RFC 7252
+ * EXCHANGE_LIFETIME, so its Message-ID dedup outlives retransmissions). */
+#define RC_CONN_UDP_PEERS_MAX 4096u
+#define RC_CONN_UDP_PEER_IDLE 247000u
 
 /* Default per-address connect timeout. */
 #define RC_CONN_DEFAULT_CONNECT_TIMEOUT 10000u
@@ -115,6 +124,10 @@ typedef struct rc_conn_callbacks {
   /* Every whole message both ways, signaling included (session.h
    * on_trace): sent non-zero for ours. Optional; for "rcoap -v". */
   void (*on_trace)(void *user, rc_conn *c, int sent, const rc_msg *m);
+  /* UDP: a message with this token was rejected (RST) or never
+   * acknowledged (session.h on_lost). */
+  void (*on_lost)(void *user, rc_conn *c, const uint8_t *token,
+                  size_t token_len, rc_err reason);
   /*
    * The connection is over; called exactly once. reason: RC_OK (closed by
    * us, or an orderly end after a Release), RC_ERR_RESOLVE,
@@ -257,7 +270,7 @@ size_t rc_conn_unsent(const rc_conn *c);
  * or closing). */
 int rc_conn_reading(const rc_conn *c);
 
-/* "tcp", "tls", "ws", "tls+ws". */
+/* "tcp", "tls", "ws", "tls+ws", "udp". */
 const char *rc_conn_kind_name(rc_conn_kind kind);
 
 #ifdef __cplusplus

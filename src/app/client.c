@@ -15,6 +15,8 @@
 
 int rc_scheme_conn_kind(rc_scheme scheme) {
   switch (scheme) {
+  case RC_SCHEME_COAP:
+    return RC_CONN_UDP;
   case RC_SCHEME_COAP_TCP:
     return RC_CONN_TCP;
   case RC_SCHEME_COAPS_TCP:

@@ -23,6 +23,8 @@ static const char *key_scheme(const char *key) {
     return "coap+ws";
   case RC_CONN_TLS_WS:
     return "coaps+ws";
+  case RC_CONN_UDP:
+    return "coap";
   default:
     return "coap+tcp";
   }

@@ -423,7 +423,12 @@ void rc__udp_config_default(rc_session_udp_config *c) {
 rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
                    const rc_session_callbacks *cb, void *user,
                    const rc_mem *mem, rc_time now) {
+  rc_session_udp_config dflt;
   const rc_session_udp_config *c = &cfg->udp;
+  if (c->ack_timeout_ms == 0 && c->ack_random_factor == 0) {
+    rc__udp_config_default(&dflt); /* a template filled for TCP by hand */
+    c = &dflt;
+  }
   if (c->ack_timeout_ms == 0 || c->ack_random_factor < 1000u ||
       c->nstart == 0 || c->dedup_max == 0 || c->max_retransmit > 20)
     return RC_ERR_INVAL;
@@ -436,6 +441,7 @@ rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
   u->is_udp = 1;
   u->state = RC_SESSION_OPEN; /* nothing to negotiate on UDP */
   u->cfg = *cfg;
+  u->cfg.udp = *c;
   u->cb = *cb;
   u->user = user;
   u->mem = *mem;

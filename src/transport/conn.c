@@ -44,6 +44,7 @@ const char *rc_conn_kind_name(rc_conn_kind kind) {
   case RC_CONN_TLS: return "tls";
   case RC_CONN_WS: return "ws";
   case RC_CONN_TLS_WS: return "tls+ws";
+  case RC_CONN_UDP: return "udp";
   }
   return "?";
 }
@@ -155,6 +156,12 @@ static void sess_on_trace(void *u, int sent, const rc_msg *m) {
   rc_conn *c = u;
   if (c->cb.on_trace != NULL)
     c->cb.on_trace(c->user, c, sent, m);
+}
+static void sess_on_lost(void *u, const uint8_t *tok, size_t tkl,
+                         rc_err why) {
+  rc_conn *c = u;
+  if (c->cb.on_lost != NULL)
+    c->cb.on_lost(c->user, c, tok, tkl, why);
 }
 /* The session is CLOSED; the pump drains what it queued and closes. */
 static void sess_on_closed(void *u, rc_err reason) {
@@ -301,7 +308,9 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
                       const rc_session_config *tmpl, rc_tls_ctx *tls,
                       const char *server_name, uint16_t port,
                       const rc_ws_config *wscfg) {
-  rc_framing fr = kind_has_ws(c->kind) ? RC_FRAMING_WS : RC_FRAMING_TCP;
+  rc_framing fr = c->kind == RC_CONN_UDP ? RC_FRAMING_UDP
+                 : kind_has_ws(c->kind) ? RC_FRAMING_WS
+                                        : RC_FRAMING_TCP;
   rc_session_config cfg;
   if (tmpl != NULL)
     cfg = *tmpl;
@@ -321,6 +330,7 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
       .on_closed = sess_on_closed,
       .custody_ready = sess_custody_ready,
       .on_log = sess_on_log,
+      .on_lost = sess_on_lost,
       /* Tracing parses every sent message: only when someone watches. */
       .on_trace = c->cb.on_trace != NULL ? sess_on_trace : NULL,
   };
@@ -406,6 +416,10 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 }
 
 void rc__conn_start(rc_conn *c) {
+  if (c->udp != NULL) {
+    rc__conn_start_udp(c);
+    return;
+  }
   c->tcp.data = c;
   uv_tcp_nodelay(&c->tcp, 1);
   int plen = sizeof c->peer;
@@ -433,6 +447,23 @@ void rc__conn_start(rc_conn *c) {
       conn_drain(c, err);
     }
   }
+  c->busy--;
+  conn_pump(c);
+}
+
+void rc__conn_start_udp(rc_conn *c) {
+  c->last_io = conn_now(c);
+  c->state = RC__CONN_HANDSHAKE;
+  conn_chain_open(c);
+  conn_pump(c);
+}
+
+void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n) {
+  if (c->state != RC__CONN_OPEN)
+    return;
+  c->busy++;
+  c->last_io = conn_now(c);
+  conn_to_session(c, d, n);
   c->busy--;
   conn_pump(c);
 }
@@ -589,10 +620,26 @@ static void conn_write_out(rc_conn *c) {
   }
 }
 
+/* UDP: each queued datagram to the peer, at once (nothing waits: a
+ * datagram the kernel refuses is lost like one lost on the way). */
+static void conn_write_udp(rc_conn *c) {
+  const uint8_t *p;
+  size_t n;
+  while (rc_session_pending(c->s, &p, &n) == RC_OK) {
+    if (rc__udp_send_to(c, p, n) == RC_OK)
+      c->last_io = conn_now(c);
+    rc_session_consume(c->s, n);
+  }
+}
+
 static void conn_write(rc_conn *c) {
   if (c->state < RC__CONN_HANDSHAKE || c->state == RC__CONN_CLOSING ||
       c->s == NULL)
     return;
+  if (c->udp != NULL) {
+    conn_write_udp(c);
+    return;
+  }
   if (c->tls == NULL && c->ws == NULL) {
     if (c->state >= RC__CONN_OPEN)
       conn_write_plain(c);
@@ -892,6 +939,8 @@ static void conn_close_handles(rc_conn *c) {
     rc_ws_release(c->ws); /* before the budget's owner may go */
   if (c->cn != NULL)
     rc__conn_connect_abandon(c);
+  if (c->udp != NULL)
+    rc__udp_forget(c);
   uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
   if (c->tcp_inited && !uv_is_closing((uv_handle_t *)&c->tcp)) {
     c->tcp.data = c;
@@ -1019,6 +1068,15 @@ rc_err rc__conn_addr_str(const struct sockaddr *sa, char *buf, size_t len) {
 }
 
 static rc_err conn_addr(const rc_conn *c, char *buf, size_t len, int peer) {
+  if (c->udp != NULL) {
+    struct sockaddr_storage ss;
+    if (peer)
+      return rc__conn_addr_str(&c->peer.sa, buf, len);
+    rc_err err = rc__udp_sockname(c->udp, &ss);
+    return err != RC_OK ? err
+                        : rc__conn_addr_str((const struct sockaddr *)&ss, buf,
+                                            len);
+  }
   if (!c->tcp_inited || c->state < RC__CONN_HANDSHAKE)
     return RC_ERR_STATE;
   if (peer && c->peer.sa.sa_family != AF_UNSPEC)

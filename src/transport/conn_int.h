@@ -27,6 +27,7 @@ enum {
 };
 
 typedef struct rc__connecting rc__connecting;
+typedef struct rc__udp_ep rc__udp_ep;
 
 struct rc_conn {
   uv_tcp_t tcp;
@@ -47,6 +48,9 @@ struct rc_conn {
   rc_conn_callbacks cb;
   void *user;
   rc__connecting *cn; /* client connect state; NULL once connected */
+  /* UDP kind: the shared socket, and this peer's links in its table */
+  rc__udp_ep *udp;
+  rc_conn *udp_hnext, *udp_prev, *udp_next;
 
   /* Filter output (tls/ws kinds): down() appends to out; a write the
    * kernel did not take at once goes from wbuf (owned) asynchronously. */
@@ -132,6 +136,31 @@ void rc__conn_connect_abandon(rc_conn *c);
 /* Formats a socket address as "1.2.3.4:5" or "[::1]:5". Returns 0 or
  * RC_ERR_NOBUF / RC_ERR_INVAL. */
 rc_err rc__conn_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+/* conn.c: a UDP peer's conn starts (no socket of its own: the session
+ * opens at once). */
+void rc__conn_start_udp(rc_conn *c);
+/* conn.c: one datagram from the conn's UDP peer. */
+void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n);
+
+/* udp.c: the client side of a coap:// connection: a socket of its own
+ * (any port) for the peer at sa. Returns 0 or RC_ERR_IO / RC_ERR_NOMEM. */
+rc_err rc__udp_client_open(rc_conn *c, const struct sockaddr *sa);
+/* udp.c: a server socket; accept() gets each new peer's conn (kind UDP,
+ * is_server set, not started) and returns 0 to take it. */
+rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
+                      const rc_mem *mem, uint32_t idle_ms,
+                      int (*accept)(void *arg, rc_conn *c), void *arg,
+                      rc__udp_ep **out, int *uverr);
+/* udp.c: no new peers; the socket closes when its last peer is gone. */
+void rc__udp_unlisten(rc__udp_ep *ep);
+/* udp.c: the socket's address. */
+rc_err rc__udp_sockname(const rc__udp_ep *ep, struct sockaddr_storage *ss);
+/* udp.c: sends one datagram to the conn's peer. Returns 0, or RC_ERR_IO
+ * (dropped: UDP loses datagrams anyway; CONs are retransmitted). */
+rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n);
+/* udp.c: the conn is closing: out of its socket's table. */
+void rc__udp_forget(rc_conn *c);
 
 /* conn.c: close callback accounting, shared with resolve.c for a tcp
  * handle closed between attempts. */

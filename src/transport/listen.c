@@ -13,6 +13,7 @@
 
 struct rc_listener {
   uv_tcp_t tcp;
+  rc__udp_ep *udp; /* RC_CONN_UDP: the socket instead of tcp */
   uv_loop_t *loop;
   const rc_mem *mem;
   rc_conn_kind kind;
@@ -44,6 +45,7 @@ static uint16_t listen_default_port(rc_conn_kind kind) {
   case RC_CONN_TLS: return RC_CONN_PORT_TLS;
   case RC_CONN_WS: return RC_CONN_PORT_WS;
   case RC_CONN_TLS_WS: return RC_CONN_PORT_TLS_WS;
+  case RC_CONN_UDP: return RC_CONN_PORT_UDP;
   default: return RC_CONN_PORT_TCP;
   }
 }
@@ -124,6 +126,11 @@ static int listen_accept_conn(rc_listener *l, rc_conn *c) {
   return 0;
 }
 
+/* A new UDP peer (transport/udp.c): set up like an accepted socket. */
+static int listen_udp_accept(void *arg, rc_conn *c) {
+  return listen_accept_conn(arg, c);
+}
+
 static void listen_tmp_closed(uv_handle_t *h) {
   rc_listener *l = h->data;
   l->mem->free(h, l->mem->user);
@@ -172,7 +179,7 @@ rc_err rc_listener_new(const rc_listener_opts *o, rc_listener **out,
   if (errcap > 0)
     errbuf[0] = '\0';
   if (o == NULL || out == NULL || o->loop == NULL || o->on_accept == NULL ||
-      o->addr == NULL || o->kind > RC_CONN_TLS_WS) {
+      o->addr == NULL || o->kind > RC_CONN_UDP) {
     if (errcap > 0)
       snprintf(errbuf, errcap, "listener: missing loop, address or on_accept");
     return RC_ERR_INVAL;
@@ -213,9 +220,21 @@ rc_err rc_listener_new(const rc_listener_opts *o, rc_listener **out,
   l->on_accept = o->on_accept;
   l->user = o->user;
 
-  int r = uv_tcp_init_ex(o->loop, &l->tcp, ss.ss_family);
-  int inited = r == 0;
-  if (r == 0) {
+  int r = 0, inited = 0;
+  if (o->kind == RC_CONN_UDP) {
+    rc_err e = rc__udp_listen(o->loop, (const struct sockaddr *)&ss, m,
+                              l->idle_ms, listen_udp_accept, l, &l->udp, &r);
+    if (e == RC_ERR_NOMEM) {
+      m->free(l, m->user);
+      return e;
+    }
+    if (e != RC_OK && r == 0)
+      r = UV_EIO;
+  } else {
+    r = uv_tcp_init_ex(o->loop, &l->tcp, ss.ss_family);
+    inited = r == 0;
+  }
+  if (r == 0 && l->udp == NULL) {
     l->tcp.data = l;
     /* libuv sets SO_REUSEADDR on bind. */
     r = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&ss,
@@ -252,13 +271,25 @@ rc_err rc_listener_new(const rc_listener_opts *o, rc_listener **out,
 void rc_listener_free(rc_listener *l) {
   if (l == NULL)
     return;
+  if (l->udp != NULL) {
+    rc__udp_unlisten(l->udp);
+    l->mem->free(l, l->mem->user);
+    return;
+  }
   uv_close((uv_handle_t *)&l->tcp, listen_closed);
+}
+
+static int listen_sockname(const rc_listener *l,
+                           struct sockaddr_storage *ss) {
+  if (l->udp != NULL)
+    return rc__udp_sockname(l->udp, ss) == RC_OK ? 0 : -1;
+  int sl = sizeof(*ss);
+  return uv_tcp_getsockname(&l->tcp, (struct sockaddr *)ss, &sl);
 }
 
 uint16_t rc_listener_port(const rc_listener *l) {
   struct sockaddr_storage ss;
-  int sl = sizeof(ss);
-  if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &sl) != 0)
+  if (listen_sockname(l, &ss) != 0)
     return 0;
   if (ss.ss_family == AF_INET)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -267,8 +298,7 @@ uint16_t rc_listener_port(const rc_listener *l) {
 
 rc_err rc_listener_addr(const rc_listener *l, char *buf, size_t len) {
   struct sockaddr_storage ss;
-  int sl = sizeof(ss);
-  if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &sl) != 0)
+  if (listen_sockname(l, &ss) != 0)
     return RC_ERR_STATE;
   return rc__conn_addr_str((const struct sockaddr *)&ss, buf, len);
 }

@@ -84,6 +84,7 @@ static uint16_t default_port(rc_conn_kind kind) {
 }
 
 static void res_try_next(rc_conn *c);
+static void res_connected(rc_conn *c);
 
 static void res_fail(rc_conn *c) {
   rc__connecting *cn = c->cn;
@@ -150,7 +151,13 @@ static void res_on_connect(uv_connect_t *req, int status) {
     res_close_attempt(c);
     return;
   }
-  /* Connected. */
+  res_connected(c);
+}
+
+/* The socket is up (TCP connected, or the UDP socket made): chain,
+ * session, start. */
+static void res_connected(rc_conn *c) {
+  rc__connecting *cn = c->cn;
   c->deadline = RC_TIME_NEVER;
   char *old = c->detail;
   c->detail = NULL;
@@ -183,6 +190,22 @@ static void res_on_connect(uv_connect_t *req, int status) {
 /* Starts one connect attempt to the address in cn->lit. */
 static void res_attempt(rc_conn *c) {
   rc__connecting *cn = c->cn;
+  if (c->kind == RC_CONN_UDP) {
+    /* Nothing to connect: the first address that gets a socket is it. */
+    rc_err err = rc__udp_client_open(c, (const struct sockaddr *)&cn->lit);
+    if (err != RC_OK) {
+      res_note(c, err, (const struct sockaddr *)&cn->lit,
+               "cannot open a UDP socket");
+      res_try_next(c);
+      return;
+    }
+    /* Set up from the timer on the next loop turn: on_open never runs
+     * inside rc_conn_connect. */
+    c->state = RC__CONN_CONNECTING;
+    c->deadline = uv_now(c->loop);
+    rc__conn_arm(c);
+    return;
+  }
   uv_tcp_init(c->loop, &c->tcp);
   c->tcp.data = c;
   c->tcp_inited = 1;
@@ -254,6 +277,10 @@ static void res_on_resolved(uv_getaddrinfo_t *req, int status,
 
 void rc__conn_connect_timeout(rc_conn *c) {
   rc__connecting *cn = c->cn;
+  if (cn != NULL && c->state == RC__CONN_CONNECTING && c->udp != NULL) {
+    res_connected(c); /* the UDP socket is up (res_attempt) */
+    return;
+  }
   if (cn == NULL || c->state != RC__CONN_CONNECTING || !c->tcp_inited)
     return;
   char why[64];
@@ -276,7 +303,7 @@ void rc__conn_connect_abandon(rc_conn *c) {
 
 rc_err rc_conn_connect(const rc_conn_connect_opts *o, rc_conn **out) {
   if (o == NULL || out == NULL || o->loop == NULL || o->host == NULL ||
-      o->cb.on_message == NULL || o->kind > RC_CONN_TLS_WS)
+      o->cb.on_message == NULL || o->kind > RC_CONN_UDP)
     return RC_ERR_INVAL;
   if ((o->kind == RC_CONN_TLS || o->kind == RC_CONN_TLS_WS) && o->tls == NULL)
     return RC_ERR_INVAL;

@@ -39,6 +39,7 @@ typedef struct daemon {
 #endif
 
 static const char *const default_listen[] = {
+    "coap://127.0.0.1:5683",      "coap://[::1]:5683",
     "coap+tcp://127.0.0.1:5683",  "coap+tcp://[::1]:5683",
     "coaps+tcp://127.0.0.1:5684", "coaps+tcp://[::1]:5684",
     "coap+ws://127.0.0.1:8080",   "coap+ws://[::1]:8080",

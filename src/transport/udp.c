@@ -1,0 +1,327 @@
+/*
+ * CoAP over UDP on libuv (RFC 7252): one socket serving many peers. Each
+ * peer that sent a valid request gets an rc_conn of kind RC_CONN_UDP with
+ * its own RFC 7252 session (session/udp.c); the socket's table finds it by
+ * source address for every datagram that follows, and the conn writes its
+ * datagrams back through the same socket (rc__udp_send_to).
+ *
+ * What a stranger can make us hold is bounded: a datagram from an address
+ * not in the table costs nothing unless it is a well-formed request
+ * (a ping or a malformed CON is answered with RST from here, statelessly;
+ * everything else is dropped); the table holds at most peers_max peers
+ * (the least recently active one is closed to make room), and a peer
+ * silent for idle_ms is closed by its conn's idle timer.
+ *
+ * A client conn (rc_conn_connect with RC_CONN_UDP) has a socket of its
+ * own on an ephemeral port and takes datagrams from its peer's address
+ * only. The socket closes once its listener is freed and its last peer is
+ * gone.
+ */
+#include <string.h>
+
+#include "rcoap/codec_msg.h"
+#include "transport/conn_int.h"
+
+/* A UDP datagram is at most 64 KiB. */
+#define UDP_RBUF (64u * 1024u)
+
+struct rc__udp_ep {
+  uv_udp_t h;
+  uv_loop_t *loop;
+  const rc_mem *mem;
+  int (*accept)(void *arg, rc_conn *c); /* NULL: a client socket */
+  void *arg;
+  uint32_t idle_ms;
+  size_t refs;         /* peers + the listener */
+  size_t npeers, peers_max;
+  rc_conn **bucket;    /* hash of peers by address */
+  size_t nbucket;
+  rc_conn *lru_first, *lru_last; /* most recently active first */
+  uint8_t listening;
+  uint8_t closing;
+};
+
+static _Thread_local uint8_t udp_rbuf[UDP_RBUF];
+
+static socklen_t sa_len(const struct sockaddr *sa) {
+  return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                   : sizeof(struct sockaddr_in);
+}
+
+static int sa_equal(const struct sockaddr *a, const struct sockaddr *b) {
+  if (a->sa_family != b->sa_family)
+    return 0;
+  if (a->sa_family == AF_INET) {
+    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+    return x->sin_port == y->sin_port &&
+           x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+  return x->sin6_port == y->sin6_port &&
+         memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+         x->sin6_scope_id == y->sin6_scope_id;
+}
+
+static size_t sa_hash(const rc__udp_ep *ep, const struct sockaddr *sa) {
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+  const uint8_t *p;
+  size_t n;
+  uint16_t port;
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *a = (const void *)sa;
+    p = (const uint8_t *)&a->sin_addr;
+    n = 4;
+    port = a->sin_port;
+  } else {
+    const struct sockaddr_in6 *a = (const void *)sa;
+    p = (const uint8_t *)&a->sin6_addr;
+    n = 16;
+    port = a->sin6_port;
+  }
+  for (size_t i = 0; i < n; i++)
+    h = (h ^ p[i]) * 1099511628211ULL;
+  h = (h ^ (port & 0xff)) * 1099511628211ULL;
+  h = (h ^ (port >> 8)) * 1099511628211ULL;
+  return (size_t)(h & (ep->nbucket - 1));
+}
+
+static rc_conn *peer_find(rc__udp_ep *ep, const struct sockaddr *sa) {
+  for (rc_conn *c = ep->bucket[sa_hash(ep, sa)]; c != NULL; c = c->udp_hnext)
+    if (sa_equal(&c->peer.sa, sa))
+      return c;
+  return NULL;
+}
+
+static void lru_unlink(rc__udp_ep *ep, rc_conn *c) {
+  if (c->udp_prev != NULL)
+    c->udp_prev->udp_next = c->udp_next;
+  else
+    ep->lru_first = c->udp_next;
+  if (c->udp_next != NULL)
+    c->udp_next->udp_prev = c->udp_prev;
+  else
+    ep->lru_last = c->udp_prev;
+  c->udp_prev = c->udp_next = NULL;
+}
+
+static void lru_front(rc__udp_ep *ep, rc_conn *c) {
+  c->udp_next = ep->lru_first;
+  c->udp_prev = NULL;
+  if (ep->lru_first != NULL)
+    ep->lru_first->udp_prev = c;
+  else
+    ep->lru_last = c;
+  ep->lru_first = c;
+}
+
+static void peer_add(rc__udp_ep *ep, rc_conn *c) {
+  size_t b = sa_hash(ep, &c->peer.sa);
+  c->udp_hnext = ep->bucket[b];
+  ep->bucket[b] = c;
+  lru_front(ep, c);
+  ep->npeers++;
+  ep->refs++;
+}
+
+static void ep_closed(uv_handle_t *h) {
+  rc__udp_ep *ep = h->data;
+  ep->mem->free(ep->bucket, ep->mem->user);
+  ep->mem->free(ep, ep->mem->user);
+}
+
+static void ep_unref(rc__udp_ep *ep) {
+  if (--ep->refs > 0 || ep->closing)
+    return;
+  ep->closing = 1;
+  uv_close((uv_handle_t *)&ep->h, ep_closed);
+}
+
+void rc__udp_forget(rc_conn *c) {
+  rc__udp_ep *ep = c->udp;
+  c->udp = NULL;
+  rc_conn **pp = &ep->bucket[sa_hash(ep, &c->peer.sa)];
+  while (*pp != NULL && *pp != c)
+    pp = &(*pp)->udp_hnext;
+  if (*pp == c) {
+    *pp = c->udp_hnext;
+    lru_unlink(ep, c);
+    ep->npeers--;
+  }
+  c->udp_hnext = NULL;
+  ep_unref(ep);
+}
+
+rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n) {
+  uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
+  int r = uv_udp_try_send(&c->udp->h, &b, 1, &c->peer.sa);
+  return r == (int)n ? RC_OK : RC_ERR_IO;
+}
+
+/* RFC 7252 §4.2 for a stranger: a CON we will not take (a ping, a format
+ * error, a response we never asked for) is rejected with a matching RST,
+ * without keeping anything. Returns non-zero if the datagram is a
+ * request worth a peer. */
+static int stranger_wanted(rc__udp_ep *ep, const uint8_t *d, size_t n,
+                           const struct sockaddr *from) {
+  if (n < 4 || (d[0] >> 6) != 1)
+    return 0; /* §3: other versions are silently ignored */
+  uint8_t type = (d[0] >> 4) & 3;
+  rc_msg m;
+  if (rc_msg_parse(RC_FRAMING_UDP, d, n, &m) == RC_OK &&
+      m.token_len <= RC_TOKEN_MAX && rc_code_is_request(m.code) &&
+      (type == RC_TYPE_CON || type == RC_TYPE_NON))
+    return ep->listening;
+  if (type == RC_TYPE_CON) {
+    uint8_t rst[4] = {0x70, 0, d[2], d[3]};
+    uv_buf_t b = uv_buf_init((char *)rst, sizeof rst);
+    uv_udp_try_send(&ep->h, &b, 1, from);
+  }
+  return 0;
+}
+
+static void new_peer(rc__udp_ep *ep, const uint8_t *d, size_t n,
+                     const struct sockaddr *from) {
+  if (ep->npeers >= ep->peers_max && ep->lru_last != NULL) {
+    rc_conn *old = ep->lru_last;
+    rc__conn_set_detail(old, "UDP peer table full: least recently active "
+                             "peer dropped");
+    rc__conn_fail(old, RC_ERR_LIMIT, NULL); /* forgets it at once */
+  }
+  rc_conn *c = rc__conn_alloc(ep->loop, RC_CONN_UDP, ep->mem);
+  if (c == NULL)
+    return;
+  c->is_server = 1;
+  c->idle_ms = ep->idle_ms;
+  memcpy(&c->peer, from, sa_len(from));
+  c->udp = ep;
+  peer_add(ep, c);
+  if (ep->accept(ep->arg, c) != 0) {
+    rc__conn_discard(c);
+    return;
+  }
+  rc__conn_udp_input(c, d, n);
+}
+
+static void ep_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)h;
+  (void)suggested;
+  buf->base = (char *)udp_rbuf;
+  buf->len = sizeof udp_rbuf;
+}
+
+static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                    const struct sockaddr *from, unsigned flags) {
+  rc__udp_ep *ep = h->data;
+  (void)buf;
+  if (nread < 0 || from == NULL || ep->closing ||
+      (flags & UV_UDP_PARTIAL) ||
+      (from->sa_family != AF_INET && from->sa_family != AF_INET6))
+    return; /* errors (ICMP) and truncated datagrams are dropped */
+  const uint8_t *d = udp_rbuf;
+  size_t n = (size_t)nread;
+  rc_conn *c = peer_find(ep, from);
+  if (c != NULL) {
+    if (c != ep->lru_first) {
+      lru_unlink(ep, c);
+      lru_front(ep, c);
+    }
+    rc__conn_udp_input(c, d, n);
+    return;
+  }
+  if (ep->accept != NULL && stranger_wanted(ep, d, n, from))
+    new_peer(ep, d, n, from);
+}
+
+static rc_err ep_new(uv_loop_t *loop, const rc_mem *mem, int family,
+                     size_t peers_max, rc__udp_ep **out) {
+  rc__udp_ep *ep = mem->malloc(sizeof(*ep), mem->user);
+  if (ep == NULL)
+    return RC_ERR_NOMEM;
+  memset(ep, 0, sizeof(*ep));
+  ep->nbucket = 1;
+  while (ep->nbucket < peers_max)
+    ep->nbucket *= 2;
+  ep->bucket = mem->malloc(ep->nbucket * sizeof(rc_conn *), mem->user);
+  if (ep->bucket == NULL) {
+    mem->free(ep, mem->user);
+    return RC_ERR_NOMEM;
+  }
+  memset(ep->bucket, 0, ep->nbucket * sizeof(rc_conn *));
+  ep->loop = loop;
+  ep->mem = mem;
+  ep->peers_max = peers_max;
+  if (uv_udp_init_ex(loop, &ep->h, (unsigned)family) != 0) {
+    mem->free(ep->bucket, mem->user);
+    mem->free(ep, mem->user);
+    return RC_ERR_IO;
+  }
+  ep->h.data = ep;
+  *out = ep;
+  return RC_OK;
+}
+
+/* Closes a socket that never had a peer. */
+static void ep_abandon(rc__udp_ep *ep) {
+  ep->refs = 1;
+  ep_unref(ep);
+}
+
+rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
+                      const rc_mem *mem, uint32_t idle_ms,
+                      int (*accept)(void *arg, rc_conn *c), void *arg,
+                      rc__udp_ep **out, int *uverr) {
+  rc__udp_ep *ep;
+  rc_err err = ep_new(loop, mem, sa->sa_family, RC_CONN_UDP_PEERS_MAX, &ep);
+  if (err != RC_OK)
+    return err;
+  ep->accept = accept;
+  ep->arg = arg;
+  ep->idle_ms = idle_ms ? idle_ms : RC_CONN_UDP_PEER_IDLE;
+  int r = uv_udp_bind(&ep->h, sa,
+                      sa->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
+  if (r == 0)
+    r = uv_udp_recv_start(&ep->h, ep_alloc, ep_recv);
+  if (r != 0) {
+    *uverr = r;
+    ep_abandon(ep);
+    return r == UV_EADDRINUSE ? RC_ERR_ADDR_IN_USE : RC_ERR_IO;
+  }
+  ep->listening = 1;
+  ep->refs = 1;
+  *out = ep;
+  return RC_OK;
+}
+
+void rc__udp_unlisten(rc__udp_ep *ep) {
+  ep->listening = 0;
+  ep->accept = NULL;
+  ep_unref(ep);
+}
+
+rc_err rc__udp_sockname(const rc__udp_ep *ep, struct sockaddr_storage *ss) {
+  int sl = sizeof(*ss);
+  return uv_udp_getsockname(&ep->h, (struct sockaddr *)ss, &sl) == 0
+             ? RC_OK
+             : RC_ERR_STATE;
+}
+
+rc_err rc__udp_client_open(rc_conn *c, const struct sockaddr *sa) {
+  rc__udp_ep *ep;
+  rc_err err = ep_new(c->loop, c->mem, sa->sa_family, 1, &ep);
+  if (err != RC_OK)
+    return err;
+  struct sockaddr_storage any;
+  memset(&any, 0, sizeof any);
+  any.ss_family = sa->sa_family;
+  int r = uv_udp_bind(&ep->h, (const struct sockaddr *)&any, 0);
+  if (r == 0)
+    r = uv_udp_recv_start(&ep->h, ep_alloc, ep_recv);
+  if (r != 0) {
+    ep_abandon(ep);
+    return RC_ERR_IO;
+  }
+  memcpy(&c->peer, sa, sa_len(sa));
+  c->udp = ep;
+  peer_add(ep, c);
+  return RC_OK;
+}
