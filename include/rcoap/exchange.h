@@ -398,6 +398,13 @@ rc_err rc_exchange_cancel_observe(rc_exchange *x, uint64_t id, rc_time now);
  * rc_exchange_del. */
 void rc_exchange_fail_all(rc_exchange *x, rc_err reason);
 
+/* UDP: the request (or observation) we sent with this token will never
+ * be answered: the peer sent RST (RC_ERR_CONN_RESET) or never
+ * acknowledged it (RC_ERR_TIMEOUT) (session.h on_lost). Its callback gets
+ * reason now; an unknown token is ignored. */
+void rc_exchange_lost(rc_exchange *x, const uint8_t *token, size_t token_len,
+                      rc_err reason);
+
 #ifdef __cplusplus
 }
 #endif

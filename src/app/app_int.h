@@ -160,6 +160,9 @@ void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req);
  * observations: registers / deregisters and calls h. */
 void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
                               rc_xreq *req, rc_handler h);
+/* UDP: the notification on this token was rejected with RST or never
+ * acknowledged: RFC 7641 §3.6 / §4.5 remove the observer. */
+void rc__app_observe_lost(app_peer *p, const uint8_t *tok, size_t tkl);
 void rc__app_observe_peer_gone(app_peer *p);
 void rc__app_observe_res_gone(rc_resource *r);
 void rc__app_observe_free(rc_context *ctx);

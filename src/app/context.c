@@ -306,6 +306,18 @@ static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
   rc__app_check_shutdown(ctx);
 }
 
+/* UDP: a message of ours on this token will get no answer (RST, or a
+ * CON never acknowledged): a request of ours fails, an observer of ours
+ * goes (RFC 7641 §3.6, §4.5). */
+static void peer_on_lost(void *user, rc_conn *c, const uint8_t *tok,
+                         size_t tkl, rc_err why) {
+  app_peer *p = user;
+  (void)c;
+  rc__app_observe_lost(p, tok, tkl);
+  if (p->x)
+    rc_exchange_lost(p->x, tok, tkl, why);
+}
+
 static const rc_conn_callbacks app_conn_callbacks = {
     .on_open = peer_on_open,
     .on_message = peer_on_message,
@@ -316,6 +328,7 @@ static const rc_conn_callbacks app_conn_callbacks = {
     .on_log = peer_on_log,
     .on_closed = peer_on_closed,
     .on_pong = rc__app_on_pong,
+    .on_lost = peer_on_lost,
 };
 
 rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx) {

@@ -126,6 +126,15 @@ void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
     obs_unlink_free(cur); /* RFC 7641 §4.1: only 2.xx registers */
 }
 
+void rc__app_observe_lost(app_peer *p, const uint8_t *tok, size_t tkl) {
+  for (app_obs *o = p->obs; o; o = o->pnext) {
+    if (o->token_len == tkl && !memcmp(o->token, tok, tkl)) {
+      obs_unlink_free(o);
+      return;
+    }
+  }
+}
+
 void rc__app_observe_peer_gone(app_peer *p) {
   while (p->obs)
     obs_unlink_free(p->obs);

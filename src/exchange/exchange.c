@@ -705,6 +705,17 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now) {
   rc__xsrv_expire(x, now);
 }
 
+void rc_exchange_lost(rc_exchange *x, const uint8_t *token, size_t token_len,
+                      rc_err reason) {
+  if (token_len != RC_EXCHANGE_TOKEN_LEN)
+    return;
+  xout *o = rc__xch_find(x, xch_key(token));
+  if (!o)
+    return;
+  rc__xch_unlink(x, o);
+  xch_fail_out(x, o, reason);
+}
+
 void rc_exchange_fail_all(rc_exchange *x, rc_err reason) {
   x->dead = 1;
   while (x->head) {

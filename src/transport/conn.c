@@ -320,6 +320,12 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
   cfg.role = role;
   if (cfg.out_high_water > 0)
     c->high_water = cfg.out_high_water;
+  /* The session never reads a random source: its Message IDs start from
+   * this seed (RFC 7252 §4.4 wants the first one random) and its
+   * retransmission timeouts are jittered with it. */
+  if (fr == RC_FRAMING_UDP && cfg.udp.random == NULL && cfg.udp.seed == 0 &&
+      uv_random(NULL, NULL, &cfg.udp.seed, sizeof cfg.udp.seed, 0, NULL) != 0)
+    cfg.udp.seed = (uint64_t)(uintptr_t)c ^ uv_hrtime();
 
   rc_session_callbacks scb = {
       .on_message = sess_on_message,

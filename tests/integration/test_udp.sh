@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# rcoap <-> rcoapd over coap:// (CoAP over UDP, RFC 7252), IPv4 and IPv6:
+#  - GET /hello, PUT then GET /store/x, POST /echo, DELETE, 4.04 (exit 4);
+#    /large block-wise (SZX 6: 100 blocks of 1024) identical to the same
+#    body over coap+tcp; an upload of 5000 bytes in Block1 read back;
+#    observe /sensors/temp for 3 notifications; ping (RST = pong);
+#  - a raw UDP peer (lib/udp_peer.py) and the exact answer to each datagram
+#    (RFC 7252 §3, §4.2, §4.3, §4.5, §5.2, §5.4.1): a CON GET piggybacked
+#    in an ACK with its Message ID and token, its duplicate answered with
+#    the same bytes, a NON GET answered NON; silence for a header cut
+#    short, versions 0 and 2, NON with TKL 9, an Empty NON, a RST carrying
+#    a code; a matching RST for a CON with TKL 9 or 15, an option with
+#    delta 15, an option past the end, a lone payload marker, an Empty CON
+#    with a token, a CON 7.01; RST for a ping; 4.02 (piggybacked) for an
+#    unknown critical option; /slow?ms=1500: an empty ACK first, then the
+#    answer as a CON that the peer acknowledges;
+#  - the same malformed datagrams from 50 fresh source ports: rcoapd keeps
+#    no peer for them (its RSTs come statelessly) and still serves.
+# Usage: bash test_udp.sh BUILD_DIR  (RCOAP_VALGRIND=1: under memcheck)
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
+PY=/usr/bin/python3
+PEER="$RC_SRC/tests/integration/lib/udp_peer.py"
+
+rcd_start d 4 -v -l coap://127.0.0.1:0 -l 'coap://[::1]:0' \
+  -l coap+tcp://127.0.0.1:0 -l 'coap+tcp://[::1]:0' || {
+  rc_fail "rcoapd starts"
+  rc_done
+}
+P4=$(rcd_port d 127.0.0.1 coap)
+P6=$(rcd_port d ::1 coap)
+U=coap://127.0.0.1:$P4
+U6="coap://[::1]:$P6"
+T=coap+tcp://127.0.0.1:$(rcd_port d 127.0.0.1)
+
+echo "=== rcoap -> rcoapd over UDP"
+coap -T $RC_TMO get "$U/hello"
+rc_expect_status "$ST" 0 "GET /hello over UDP (v4) exits 0"
+rc_expect "$OUT" "Hello, world! (rcoap" "GET /hello over UDP (v4): body"
+coap -T $RC_TMO get "$U6/hello"
+rc_expect_status "$ST" 0 "GET /hello over UDP (v6) exits 0"
+rc_expect "$OUT" "Hello, world! (rcoap" "GET /hello over UDP (v6): body"
+
+coap -T $RC_TMO -i put -d "over udp" "$U/store/x"
+rc_expect_re "$OUT" '^2\.0[14] ' "PUT /store/x over UDP: 2.01/2.04"
+coap -T $RC_TMO get "$U6/store/x"
+rc_expect_eq "$OUT" "over udp" "GET /store/x back over UDP v6"
+coap -T $RC_TMO -i post -t text/plain -d "ping-pong" "$U/echo"
+rc_expect "$OUT" "ping-pong" "POST /echo over UDP echoes"
+coap -T $RC_TMO -i delete "$U/store/x"
+rc_expect "$OUT" "2.02" "DELETE /store/x over UDP: 2.02"
+coap -T $RC_TMO get "$U/store/x"
+rc_expect_status "$ST" 4 "GET a deleted key over UDP: 4.04 (exit 4)"
+
+coap -T $RC_TMO -v get "$U/large"
+rc_expect_status "$ST" 0 "GET /large over UDP exits 0"
+cp "$RC_TMP/coap.out" "$RC_TMP/large.udp"
+rc_expect "$ERR" "Block2:99/0/1024" "GET /large over UDP: the 100th block of 1024 (SZX 6)"
+rc_expect_not "$ERR" "BERT" "no BERT on UDP"
+coap -T $RC_TMO get "$T/large"
+if cmp -s "$RC_TMP/coap.out" "$RC_TMP/large.udp"; then
+  rc_pass "/large over UDP equals /large over coap+tcp ($(wc -c <"$RC_TMP/large.udp") bytes)"
+else
+  rc_fail "/large over UDP differs from coap+tcp"
+fi
+
+head -c 5000 /dev/urandom | base64 -w0 >"$RC_TMP/up.txt"
+coap -T $RC_TMO -v put -d @"$RC_TMP/up.txt" "$U/store/big"
+rc_expect_status "$ST" 0 "PUT 6668 bytes over UDP (Block1) exits 0"
+rc_expect "$ERR" "Block1:6/0/1024" "the upload's last Block1 is 6/0/1024"
+coap -T $RC_TMO get "$U6/store/big"
+rc_expect_eq "$OUT" "$(cat "$RC_TMP/up.txt")" "the upload reads back over UDP v6"
+
+coap -T $RC_TMO observe --count 3 "$U/sensors/temp"
+rc_expect_status "$ST" 0 "observe /sensors/temp over UDP exits 0"
+rc_expect_eq "$(grep -c . <<<"$OUT")" 3 "observe over UDP: 3 notifications"
+
+coap -T $RC_TMO ping "$U/"
+rc_expect_status "$ST" 0 "ping over UDP exits 0"
+rc_expect "$OUT" "Pong from coap://127.0.0.1:$P4/" "ping over UDP: the RST is the pong"
+
+echo "=== raw datagrams"
+# peer WAIT HEX...: one peer sends each datagram; its log in PO.
+peer() {
+  PO=$(timeout $((20 * RC_SLOW)) $PY "$PEER" 127.0.0.1 "$P4" "$@" 2>&1)
+}
+# answers HEX: the lines received after sending HEX (until the next send).
+answers() { awk -v h="-- $1" '$0==h{on=1;next} /^-- /{on=0} on' <<<"$PO"; }
+
+W=$(awk "BEGIN{print 0.3 * $RC_SLOW}")
+GET=41011001aab568656c6c6f
+NONGET=51011002aab568656c6c6f
+BADCRIT=4101100aaab568656c6c6fe106e901
+peer "$W" $GET $GET $NONGET 4001 400110 49011003010203040506070809 4f011004 \
+  59011005010203040506070809 81011006aa 01011007aa 40011008f100 \
+  40011009b561 $BADCRIT 4000100b 5000100c 4100100daa 7045100e 40e1100f \
+  40011010ff
+first=$(answers $GET | head -n 1)
+rc_expect_re "$first" '^<- 61451001aa' "CON GET: piggybacked 2.05 in an ACK, same MID and token"
+rc_expect "$first" "48656c6c6f2c20776f726c6421" "CON GET: the body"
+rc_expect_eq "$(answers $GET | sort -u | grep -c .)" 1 "the duplicate CON gets the same ACK, byte for byte"
+rc_expect_eq "$(grep -c '^<- 61451001' <<<"$PO")" 2 "the duplicate is answered (twice in all)"
+rc_expect_re "$(answers $NONGET)" '^<- 5145[0-9a-f]{4}aac0ff' "NON GET: a NON 2.05 with the token"
+for q in 4001 400110 59011005010203040506070809 81011006aa 01011007aa 5000100c 7045100e; do
+  rc_expect_eq "$(answers $q)" "" "silence for $q"
+done
+for q in 49011003010203040506070809 4f011004 40011008f100 40011009b561 4100100daa 40e1100f 40011010ff 4000100b; do
+  rc_expect_eq "$(answers $q)" "<- 7000${q:4:4}" "RST ${q:4:4} for $q"
+done
+rc_expect_re "$(answers $BADCRIT)" '^<- 6182100aaa' "unknown critical option: 4.02 piggybacked"
+
+SLOW=41011011aab4736c6f77476d733d31353030
+peer "$(awk "BEGIN{print 2.5 * $RC_SLOW}")" $SLOW
+rc_expect_eq "$(answers $SLOW | sed -n 1p)" "<- 60001011" "/slow: the empty ACK first"
+rc_expect_re "$(answers $SLOW | sed -n 2p)" '^<- 4145[0-9a-f]{4}aa' "/slow: then a separate CON 2.05"
+rc_expect_re "$(answers $SLOW | sed -n 3p)" '^-> ack ' "/slow: which the peer acknowledges"
+rc_expect_eq "$(answers $SLOW | grep -c '^<- 4145')" 1 "/slow: acknowledged, so not retransmitted"
+
+echo "=== strangers cost nothing"
+# A peer's session logs each format error; a stranger's garbage is
+# answered by the socket itself (udp.c) and never reaches a session.
+fe_before=$(grep -c 'message format error' "$RC_TMP/d.err")
+rc_expect_re "$fe_before" '^[1-9]' "format errors of a known peer reach its session's log"
+peer "$W" 4f011004
+rc_expect_eq "$(answers 4f011004)" "<- 70001004" "a stranger's bad CON: RST, statelessly"
+for i in $(seq 1 50); do
+  timeout 5 $PY "$PEER" 127.0.0.1 "$P4" 0.01 4f011004 5000100c 81011006aa 4000100b >/dev/null 2>&1
+done
+coap -T $RC_TMO get "$U/hello"
+rc_expect "$OUT" "Hello, world!" "rcoapd still serves after 50 strangers' garbage"
+rc_expect_eq "$(grep -c 'message format error' "$RC_TMP/d.err")" "$fe_before" \
+  "no session was made for the 50 strangers"
+
+rcd_stop d
+rc_done
