@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# rcoap against libcoap 4.3.1 (Debian libcoap3-bin) over coap:// (UDP,
+# RFC 7252), both ways (INTEROP-NOTES.md §6), with tshark decoding all of
+# it:
+#  1. coap-client-notls -> rcoapd: GET /hello as CON (rcoapd answers in a
+#     piggybacked ACK with the request's Message ID) and as NON (-N: a NON
+#     2.05); PUT /store/u then GET; /large in rcoapd's 1024-byte blocks and
+#     in the 64-byte blocks libcoap asks for (-b 64), both bodies equal to
+#     the one over coap+tcp; observe (-s) /sensors/temp: NON notifications
+#     with rising Observe numbers; /slow?ms=2500: an empty ACK first, then
+#     the answer as a separate CON. coap-client exits 0 whatever happens,
+#     so its -v 7 PDU log is what is checked.
+#  2. rcoap -> coap-server-notls: GET /time, PUT /example_data of 3000
+#     bytes (Block1) and GET it back (Block2), observe /time for 3
+#     notifications, ping (libcoap's RST), discovery; coap-server's -v 7
+#     log shows our CON requests and its ACKs.
+#  3. tshark: every UDP datagram on both ports decodes as CoAP and none
+#     is malformed.
+# A missing peer skips (exit 77); under CI=true it fails.
+# Usage: bash test_libcoap_udp.sh BUILD_DIR
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
+
+for t in coap-client-notls coap-server-notls tshark; do
+  if ! command -v $t >/dev/null; then
+    if [ "${CI:-}" = true ]; then
+      rc_fail "$t is not installed (scripts/install-deps.sh installs it)"
+      rc_done
+    fi
+    echo "skipped: $t not installed (apt-get install libcoap3-bin tshark)"
+    exit 77
+  fi
+done
+
+# A port free on both UDP and TCP (coap-server-notls opens both).
+LP=$(/usr/bin/python3 - <<'EOF'
+import socket
+for _ in range(20):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p))
+    except OSError:
+        t.close(); continue
+    u.close(); t.close(); print(p); break
+EOF
+)
+
+rcd_start d 2 -v -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 || {
+  rc_fail "rcoapd starts"
+  rc_done
+}
+P=$(rcd_port d 127.0.0.1 coap)
+U=coap://127.0.0.1:$P
+T=coap+tcp://127.0.0.1:$(rcd_port d 127.0.0.1)
+
+CAP=$RC_TMP/cap.pcapng
+rcd_start_cmd ts 1 "Capture started" \
+  tshark -i lo -f "udp port $P or udp port $LP" -a duration:$((120 * RC_SLOW)) -w "$CAP" -q
+if ! rcd_alive ts || ! grep -q "Capture started" "$RC_TMP/ts.err"; then
+  if [ "${CI:-}" = true ]; then
+    rc_fail "tshark cannot capture on lo: $(head -n 3 "$RC_TMP/ts.err" | tr '\n' ' ')"
+  else
+    echo "skipped: tshark cannot capture on lo here"
+    kill -TERM "$(rcd_pid ts)" 2>/dev/null
+    rcd_stop d
+    exit 77
+  fi
+fi
+
+# lc ARGS...: coap-client-notls -B 5 -v 7 -o FILE ARGS; LOUT (the body),
+# LERR (its log: one "v:1 t:TYPE c:CODE i:MID ..." line per PDU).
+lc() {
+  local st=0
+  rm -f "$RC_TMP/lc.body"
+  timeout $((30 * RC_SLOW)) coap-client-notls -B $((10 * RC_SLOW)) -v 7 \
+    -o "$RC_TMP/lc.body" "$@" >"$RC_TMP/lc.log" 2>&1 || st=$?
+  LOUT=$(cat "$RC_TMP/lc.body" 2>/dev/null)
+  LERR=$(grep '^v:1' "$RC_TMP/lc.log")
+  [ "$st" -eq 0 ] || rc_fail "coap-client-notls $* exited $st"
+}
+# The PDU lines with this type and code.
+pdus() { grep -E "t:$1 c:$2 " <<<"$LERR"; }
+
+echo "=== 1. coap-client-notls -> rcoapd"
+lc "$U/hello"
+rc_expect "$LOUT" "Hello, world! (rcoap" "libcoap CON GET /hello: body"
+mid=$(pdus CON GET | head -n 1 | sed 's/.* i:\([0-9a-f]*\) .*/\1/')
+rc_expect "$(pdus ACK 2.05)" "i:$mid " "the 2.05 is piggybacked in the ACK to MID $mid"
+
+lc -N "$U/hello"
+rc_expect "$LOUT" "Hello, world! (rcoap" "libcoap NON GET /hello: body"
+rc_expect_re "$(pdus NON 2.05)" 'Content-Format:text/plain' "NON request, NON 2.05 answer"
+rc_expect_eq "$(pdus ACK '[0-9.]+' | wc -l)" 0 "no ACK to a NON request"
+
+lc -m put -e "libcoap over udp" "$U/store/u"
+rc_expect_re "$(pdus ACK '2\.0[14]')" . "libcoap PUT /store/u: 2.01/2.04"
+lc "$U/store/u"
+rc_expect_eq "$LOUT" "libcoap over udp" "libcoap GET /store/u back"
+
+coap -T $RC_TMO get "$T/large"
+cp "$RC_TMP/coap.out" "$RC_TMP/large.tcp"
+lc "$U/large"
+cmp -s "$RC_TMP/lc.body" "$RC_TMP/large.tcp" &&
+  rc_pass "libcoap /large over UDP (rcoapd's blocks) equals coap+tcp" ||
+  rc_fail "libcoap /large over UDP differs ($(wc -c <"$RC_TMP/lc.body") bytes)"
+rc_expect "$LERR" "Block2:99/_/1024" "rcoapd's own block size: 100 blocks of 1024"
+lc -b 64 "$U/large"
+cmp -s "$RC_TMP/lc.body" "$RC_TMP/large.tcp" &&
+  rc_pass "libcoap -b 64 /large over UDP equals coap+tcp" ||
+  rc_fail "libcoap -b 64 /large differs ($(wc -c <"$RC_TMP/lc.body") bytes)"
+rc_expect "$LERR" "Block2:1599/_/64" "the 1600th block of 64 (libcoap's SZX 2 honoured)"
+
+lc -s $((3 * RC_SLOW)) "$U/sensors/temp"
+nn=$(pdus NON 2.05 | grep -c 'Observe:')
+rc_expect_re "$nn" '^([2-9]|[1-9][0-9]+)$' "observe /sensors/temp: $nn NON notifications"
+obs=$(pdus NON 2.05 | sed 's/.*Observe:\([0-9]*\).*/\1/' | tr '\n' ' ')
+sorted=$(tr ' ' '\n' <<<"$obs" | grep . | sort -n | tr '\n' ' ')
+rc_expect_eq "$obs" "$sorted" "Observe numbers rise ($obs)"
+
+lc "$U/slow?ms=2500"
+rc_expect "$LOUT" "sorry for the wait" "libcoap /slow: the answer"
+rc_expect_re "$(grep -E 't:ACK c:0.00' <<<"$LERR" | head -n 1)" . "/slow: rcoapd's empty ACK first"
+rc_expect_re "$(pdus CON 2.05)" . "/slow: then the 2.05 as a separate CON"
+
+echo "=== 2. rcoap -> coap-server-notls"
+rcd_start_cmd ls 0 '' coap-server-notls -v 7 -A 127.0.0.1 -p "$LP"
+for i in $(seq 1 100); do
+  ss -Hlun "sport = :$LP" 2>/dev/null | grep -q . && break
+  rcd_alive ls || break
+  sleep 0.1
+done
+L=coap://127.0.0.1:$LP
+coap -T $RC_TMO -i get "$L/time"
+rc_expect_status "$ST" 0 "rcoap GET libcoap /time exits 0"
+rc_expect_re "$(tail -n 1 <<<"$OUT")" '^[A-Z][a-z]{2} [ 0-9][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9]$' \
+  "libcoap /time: its 'Mon DD HH:MM:SS' text"
+head -c 2250 /dev/urandom | base64 -w0 >"$RC_TMP/up.txt"
+coap -T $RC_TMO -v put -d @"$RC_TMP/up.txt" "$L/example_data"
+rc_expect_status "$ST" 0 "rcoap PUT 3000 bytes to libcoap (Block1) exits 0"
+rc_expect "$ERR" "Block1:2/0/1024" "the upload went in 1024-byte blocks"
+coap -T $RC_TMO get "$L/example_data"
+rc_expect_eq "$OUT" "$(cat "$RC_TMP/up.txt")" "libcoap gives the 3000 bytes back (Block2)"
+coap -T $((3 * RC_TMO)) observe --count 3 "$L/time"
+rc_expect_status "$ST" 0 "rcoap observes libcoap /time"
+rc_expect_eq "$(grep -c . <<<"$OUT")" 3 "3 notifications from libcoap"
+coap -T $RC_TMO ping "$L/"
+rc_expect_status "$ST" 0 "rcoap ping libcoap over UDP"
+rc_expect "$OUT" "Pong from $L/" "libcoap's RST is the pong"
+coap -T $RC_TMO get "$L/.well-known/core"
+rc_expect "$OUT" '</time>' "discovery from libcoap"
+LS=$(grep '^v:1' "$RC_TMP/ls.out" "$RC_TMP/ls.err" 2>/dev/null | sed 's/^[^:]*://')
+rc_expect_re "$(grep -E 't:CON c:GET ' <<<"$LS")" . "libcoap saw our requests as CON"
+rc_expect_re "$(grep -E 't:ACK c:2.05 ' <<<"$LS")" . "and answered in piggybacked ACKs"
+rc_expect_re "$(grep -E 't:RST c:0.00' <<<"$LS")" . "and our ping with a RST"
+rcd_stop ls 0 2>/dev/null || true
+kill -TERM "$(rcd_pid ls)" 2>/dev/null
+rcd_stop d
+
+echo "=== 3. tshark"
+sleep $((1 * RC_SLOW))
+kill -TERM "$(rcd_pid ts)" 2>/dev/null
+rcd_wait_exit ts 10
+ts() { tshark -r "$CAP" -d "udp.port==$P,coap" -d "udp.port==$LP,coap" "$@" 2>/dev/null; }
+nudp=$(ts -Y udp | wc -l)
+ncoap=$(ts -Y 'udp && coap' | wc -l)
+rc_expect_re "$nudp" '^[1-9][0-9]{2,}$' "tshark captured $nudp datagrams"
+rc_expect_eq "$ncoap" "$nudp" "every datagram decodes as CoAP"
+# Wireshark 4.0 does not know Request-Tag (292, RFC 9175; our Block1
+# uploads carry it, RFC 9175 §3.4) and reports it as "Invalid Option
+# Number 292" in the Malformed group: that report alone is not ours.
+bad=$(ts -Y '_ws.malformed || _ws.expert.severity >= error || _ws.expert.group == "Malformed"' \
+  -T fields -e frame.number -e _ws.expert.message |
+  awk -F'\t' '{n=split($2,m,","); for(i=1;i<=n;i++) if (m[i] != "Invalid Option Number 292") {print; break}}' | head)
+rc_expect_eq "$bad" "" "no malformed or error reports (Request-Tag aside)"
+rc_expect_re "$(ts -Y 'coap.opt.name' -T fields -e _ws.expert.message | grep -c 'Option Number 292')" '^[1-9]' \
+  "(the Request-Tag reports are there: the filter above is not blind)"
+TYPES=$(ts -Y coap -T fields -e coap.type | sort -u | tr '\n' ' ')
+rc_expect_eq "$TYPES" "0 1 2 3 " "tshark sees CON, NON, ACK and RST"
+[ -n "${KEEP_CAP:-}" ] && cp "$CAP" "$KEEP_CAP"
+rc_done
