@@ -303,7 +303,8 @@ static rc_err in_add(rc__udp *u, const rc_msg *m) {
   }
   in->mid = m->mid;
   in->tkl = (uint8_t)m->token_len;
-  memcpy(in->token, m->token, m->token_len);
+  if (m->token_len)
+    memcpy(in->token, m->token, m->token_len);
   in->con = m->type == RC_TYPE_CON;
   in->acked = 0;
   in->ack_due = u->now + u->cfg.udp.separate_delay_ms;
@@ -373,7 +374,8 @@ static rc_err tx_add(rc__udp *u, const uint8_t *p, size_t n, uint16_t mid,
   t->len = n;
   t->mid = mid;
   t->tkl = (uint8_t)tkl;
-  memcpy(t->token, tok, tkl);
+  if (tkl) /* a ping has no token (tok NULL) */
+    memcpy(t->token, tok, tkl);
   t->ping_id = ping_id;
   u->ntx++;
   if (u->nsent < u->cfg.udp.nstart)

@@ -62,7 +62,8 @@ static int p_on_message(void *u, const rc_msg *m) {
   p->last_type = m->type;
   p->last_mid = m->mid;
   p->last_tkl = m->token_len;
-  memcpy(p->last_tok, m->token, m->token_len);
+  if (m->token_len)
+    memcpy(p->last_tok, m->token, m->token_len);
   if (p->reply && rc_code_is_request(m->code))
     respond(p, RC_CONTENT, m->token, m->token_len, "hi");
   return 0;
