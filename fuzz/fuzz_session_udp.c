@@ -28,7 +28,7 @@ typedef struct st {
 
 static int on_message(void *user, const rc_msg *m) {
   st *t = user;
-  if (m->token_len <= 8) {
+  if (m->token_len <= 8 && m->token_len > 0) {
     memcpy(t->tok, m->token, m->token_len);
     t->tkl = m->token_len;
   }
@@ -96,9 +96,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     drain(t.s);
   }
-  /* MAX_TRANSMIT_WAIT is 93 s: after 200 s nothing may be pending. */
-  for (int i = 0; i < 40 && rc_session_expiry(t.s) != RC_TIME_NEVER; i++) {
-    now += 5000;
+  /* A CON ends within MAX_TRANSMIT_WAIT (93 s), one after the other
+   * under NSTART: at most one CON per input byte, so after size * 100 s
+   * nothing may be pending. */
+  for (size_t i = 0; i <= size * 10 && rc_session_expiry(t.s) != RC_TIME_NEVER;
+       i++) {
+    now += 10000;
     rc_session_handle_expiry(t.s, now);
     drain(t.s);
   }

@@ -41,6 +41,12 @@ SEEDS = {
     + dgram(bytes.fromhex("60000000")) + dgram(bytes.fromhex("41451234020a")),
     # UBSan: a ping's NULL token was passed to memcpy (fixed).
     "regress_ping_no_token": bytes.fromhex("001040 00beef030d087000".replace(" ", "")),
+    # Five CONs one after the other under NSTART 1: each ends within
+    # MAX_TRANSMIT_WAIT, so together they take longer than one.
+    "nstart_queue_long": bytes.fromhex("000a051060180041" "0000eebac2020a"),
+    # UBSan: a request with no token reached memcmp with NULL (fixed).
+    "regress_empty_token_request": b"\x00" + dgram(bytes.fromhex("50010001"))
+    + dgram(bytes.fromhex("40010002")),
 }
 
 

@@ -268,7 +268,7 @@ static rc_err queue_empty(rc__udp *u, uint8_t type, uint16_t mid, int keep) {
 
 static udp_in *in_find(rc__udp *u, const uint8_t *tok, size_t tkl) {
   for (size_t i = 0; i < u->nin; i++)
-    if (u->in[i].tkl == tkl && memcmp(u->in[i].token, tok, tkl) == 0)
+    if (u->in[i].tkl == tkl && (tkl == 0 || !memcmp(u->in[i].token, tok, tkl)))
       return &u->in[i];
   return NULL;
 }

@@ -542,6 +542,28 @@ static void requests_as_non(void **state) {
   p_del(p);
 }
 
+/* Regression (fuzz_session_udp, UBSan): a request without a token was
+ * looked up with memcmp(NULL, ...). It is answered like any other. */
+static void empty_token_request(void **state) {
+  (void)state;
+  peer *p = p_new(NULL);
+  p->reply = 1;
+  const uint8_t non[4] = {0x50, 0x01, 0x00, 0x01};
+  feed(p, non, 4, 0);
+  assert_int_equal(drain(p), 1);
+  rc_msg m = parsed(p, 0);
+  assert_int_equal(m.type, RC_TYPE_NON);
+  assert_int_equal(m.code, RC_CONTENT);
+  assert_int_equal(m.token_len, 0);
+  const uint8_t con[4] = {0x40, 0x01, 0x00, 0x02};
+  feed(p, con, 4, 1);
+  assert_int_equal(drain(p), 1);
+  m = parsed(p, 0);
+  assert_int_equal(m.type, RC_TYPE_ACK);
+  assert_int_equal(m.mid, 2);
+  p_del(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(retransmission_schedule_exact),
@@ -558,6 +580,7 @@ int main(void) {
       cmocka_unit_test(malformed_datagrams),
       cmocka_unit_test(queries_and_refusals),
       cmocka_unit_test(requests_as_non),
+      cmocka_unit_test(empty_token_request),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

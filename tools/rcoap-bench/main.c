@@ -21,6 +21,10 @@
  * measurements). --handshakes measures connection set-up: each connection
  * connects, runs the TLS and/or WebSocket handshakes and the CSM exchange,
  * sends one request, closes on the answer and starts over.
+ * coap:// (UDP) runs each "connection" as a connected UDP socket with the
+ * library's RFC 7252 session (CON requests, NSTART = --depth so every
+ * slot may be outstanding, retransmissions from the scan), one datagram
+ * per send() and per recv().
  */
 #include <errno.h>
 #include <getopt.h>
@@ -88,6 +92,7 @@ typedef struct bench_cfg {
   struct sockaddr_storage addr;
   socklen_t addr_len;
   int use_tls, use_ws; /* coaps+tcp: tls; coap+ws: ws; coaps+ws: both */
+  int use_udp;         /* coap://: one UDP socket per "connection" */
   char host[RC_URI_HOST_MAX + 1]; /* URI host: SNI, certificate, WS Host */
   uint16_t port;
   const char *cafile;
@@ -456,7 +461,7 @@ static void conn_set_out(bconn *c, int on) {
  * every message produced since the last read. Returns 0 or -1 (conn
  * failed). */
 static int conn_flush_plain(bconn *c) {
-  for (int guard = 0; guard < 64; guard++) {
+  for (int guard = 0; guard < (c->w->cfg->use_udp ? 8192 : 64); guard++) {
     const uint8_t *p;
     size_t len;
     if (rc_session_pending(c->s, &p, &len) != RC_OK) {
@@ -690,12 +695,15 @@ static int conn_start(bconn *c, const bench_cfg *cfg, uint64_t t) {
     }
     c->free_slots[c->nfree++] = (uint16_t)s;
   }
-  c->fd = socket(cfg->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+  c->fd = socket(cfg->addr.ss_family,
+                 (cfg->use_udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK |
+                     SOCK_CLOEXEC,
                  0);
   if (c->fd < 0)
     return -1;
   int one = 1;
-  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (!cfg->use_udp)
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   c->state = C_CONNECTING;
   c->w->waiting++;
   if (connect(c->fd, (const struct sockaddr *)&cfg->addr, cfg->addr_len) != 0 &&
@@ -814,13 +822,20 @@ static int conn_connected(bconn *c, uint64_t t) {
   rc_session_config sc;
   /* RFC 8323 §4: over WebSockets one CoAP message is one WS message, in
    * the Len=0 form: the session runs in message mode. */
-  rc_session_config_default(&sc, cfg->use_ws ? RC_FRAMING_WS : RC_FRAMING_TCP,
+  rc_session_config_default(&sc,
+                            cfg->use_udp  ? RC_FRAMING_UDP
+                            : cfg->use_ws ? RC_FRAMING_WS
+                                          : RC_FRAMING_TCP,
                             RC_SESSION_CLIENT);
   sc.max_msg_size = BENCH_MAX_MSG;
   sc.csm_timeout_ms = 0; /* our own connect timeout covers it */
+  sc.udp.nstart = cfg->depth; /* every slot may be outstanding */
+  sc.udp.seed = (uint64_t)t ^ (uint64_t)(uintptr_t)c;
   if (rc_session_new(&c->s, &sc, &conn_cb, c, NULL, ms_of(t)) != RC_OK)
     return -1;
   c->state = C_WAIT_CSM;
+  if (cfg->use_udp)
+    conn_on_csm(c); /* nothing to wait for on UDP */
   if ((cfg->use_tls || cfg->use_ws) && conn_chain_new(c, sc.max_msg_size) != 0)
     return -1;
   return conn_flush(c);
@@ -849,7 +864,8 @@ static void conn_cycle_end(bconn *c, uint64_t t) {
 static void conn_on_readable(bconn *c) {
   worker *w = c->w;
   rc_filter *bottom = c->tls != NULL ? c->tls : c->ws;
-  for (int guard = 0; guard < 4; guard++) {
+  int udp = w->cfg->use_udp; /* one datagram per recv() */
+  for (int guard = 0; guard < (udp ? 1024 : 4); guard++) {
     ssize_t n = recv(c->fd, w->rbuf, sizeof(w->rbuf), 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -885,7 +901,7 @@ static void conn_on_readable(bconn *c) {
       conn_fail(c, 1);
       return;
     }
-    if ((size_t)n < sizeof(w->rbuf))
+    if ((size_t)n < sizeof(w->rbuf) && !udp)
       break;
   }
   if (c->cycle_done) {
@@ -963,6 +979,15 @@ static void worker_scan(worker *w, uint64_t t) {
         t - c->started_ns > cto) {
       conn_fail(c, 1);
       continue;
+    }
+    if (cfg->use_udp && c->state == C_OPEN && c->s != NULL &&
+        rc_session_expiry(c->s) <= ms_of(t)) {
+      /* CON retransmissions (RFC 7252 §4.2) */
+      rc_session_handle_expiry(c->s, ms_of(t));
+      if (conn_flush(c) != 0) {
+        conn_fail(c, 1);
+        continue;
+      }
     }
     if (c->state != C_OPEN || c->outstanding == 0 || to == 0)
       continue;
@@ -1084,7 +1109,8 @@ static void usage(FILE *f) {
           "usage: rcoap-bench [options] URI\n"
           "\n"
           "Load generator for CoAP over TCP, TLS and WebSockets (RFC 8323).\n"
-          "URI: coap+tcp://HOST:PORT, coaps+tcp://..., coap+ws://..., coaps+ws://...\n"
+          "URI: coap://HOST:PORT (UDP), coap+tcp://..., coaps+tcp://..., coap+ws://...,\n"
+          "coaps+ws://...\n"
           "(a path in the URI is the default request: GET PATH; else GET /hello).\n"
           "\n"
           "options:\n"
@@ -1130,10 +1156,11 @@ static int resolve(bench_cfg *cfg, const char *uri_s) {
     fprintf(stderr, "rcoap-bench: %s: %s\n", uri_s, rc_strerror(err));
     return -1;
   }
-  if (!u.is_tcp && !u.is_ws) {
+  cfg->use_udp = u.scheme == RC_SCHEME_COAP;
+  if (!u.is_tcp && !u.is_ws && !cfg->use_udp) {
     fprintf(stderr,
-            "rcoap-bench: %s: not an RFC 8323 scheme (coap+tcp, coaps+tcp, "
-            "coap+ws, coaps+ws)\n",
+            "rcoap-bench: %s: not a scheme it speaks (coap, coap+tcp, "
+            "coaps+tcp, coap+ws, coaps+ws)\n",
             rc_scheme_name(u.scheme));
     return -1;
   }
