@@ -22,8 +22,11 @@
 #include "rcoap/codec_msg.h"
 #include "transport/conn_int.h"
 
-/* A UDP datagram is at most 64 KiB. */
-#define UDP_RBUF (64u * 1024u)
+/* A UDP datagram is at most 64 KiB; a server socket reads up to
+ * UDP_RBUF / 64 KiB datagrams per recvmmsg (UV_UDP_RECVMMSG). */
+#define UDP_RBUF (16u * 64u * 1024u)
+/* SO_RCVBUF asked for a server socket. */
+#define UDP_SOCKBUF (4 * 1024 * 1024)
 
 struct rc__udp_ep {
   uv_udp_t h;
@@ -212,12 +215,11 @@ static void ep_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *from, unsigned flags) {
   rc__udp_ep *ep = h->data;
-  (void)buf;
-  if (nread < 0 || from == NULL || ep->closing ||
+  if (nread <= 0 || from == NULL || ep->closing ||
       (flags & UV_UDP_PARTIAL) ||
       (from->sa_family != AF_INET && from->sa_family != AF_INET6))
     return; /* errors (ICMP) and truncated datagrams are dropped */
-  const uint8_t *d = udp_rbuf;
+  const uint8_t *d = (const uint8_t *)buf->base; /* a recvmmsg chunk */
   size_t n = (size_t)nread;
   rc_conn *c = peer_find(ep, from);
   if (c != NULL) {
@@ -250,7 +252,8 @@ static rc_err ep_new(uv_loop_t *loop, const rc_mem *mem, int family,
   ep->loop = loop;
   ep->mem = mem;
   ep->peers_max = peers_max;
-  if (uv_udp_init_ex(loop, &ep->h, (unsigned)family) != 0) {
+  /* recvmmsg: one system call for a batch of datagrams (PERF-NOTES). */
+  if (uv_udp_init_ex(loop, &ep->h, (unsigned)family | UV_UDP_RECVMMSG) != 0) {
     mem->free(ep->bucket, mem->user);
     mem->free(ep, mem->user);
     return RC_ERR_IO;
@@ -279,8 +282,13 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
   ep->idle_ms = idle_ms ? idle_ms : RC_CONN_UDP_PEER_IDLE;
   int r = uv_udp_bind(&ep->h, sa,
                       sa->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
-  if (r == 0)
+  if (r == 0) {
+    /* Room for what many peers may have in flight (the kernel caps it at
+     * net.core.rmem_max); a full buffer drops requests (PERF-NOTES). */
+    int sz = UDP_SOCKBUF;
+    uv_recv_buffer_size((uv_handle_t *)&ep->h, &sz);
     r = uv_udp_recv_start(&ep->h, ep_alloc, ep_recv);
+  }
   if (r != 0) {
     *uverr = r;
     ep_abandon(ep);
