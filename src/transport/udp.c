@@ -18,6 +18,7 @@
  * gone.
  */
 #include <string.h>
+#include <sys/socket.h>
 
 #include "rcoap/codec_msg.h"
 #include "transport/conn_int.h"
@@ -25,6 +26,11 @@
 /* A UDP datagram is at most 64 KiB; a server socket reads up to
  * UDP_RBUF / 64 KiB datagrams per recvmmsg (UV_UDP_RECVMMSG). */
 #define UDP_RBUF (16u * 64u * 1024u)
+/* Answers collected while a recvmmsg batch is handled, sent with one
+ * sendmmsg at its end; a datagram larger than UDP_BATCH_DGRAM goes at
+ * once. */
+#define UDP_BATCH 32u
+#define UDP_BATCH_DGRAM 1280u
 /* SO_RCVBUF asked for a server socket. */
 #define UDP_SOCKBUF (4 * 1024 * 1024)
 
@@ -42,6 +48,12 @@ struct rc__udp_ep {
   rc_conn *lru_first, *lru_last; /* most recently active first */
   uint8_t listening;
   uint8_t closing;
+  uint8_t batching; /* inside a recvmmsg batch: sends are collected */
+  unsigned nbatch;
+  struct mmsghdr *msgs; /* UDP_BATCH each, allocated with the socket */
+  struct iovec *iov;
+  struct sockaddr_storage *to;
+  uint8_t *bbuf;        /* UDP_BATCH x UDP_BATCH_DGRAM */
 };
 
 static _Thread_local uint8_t udp_rbuf[UDP_RBUF];
@@ -128,6 +140,7 @@ static void peer_add(rc__udp_ep *ep, rc_conn *c) {
 
 static void ep_closed(uv_handle_t *h) {
   rc__udp_ep *ep = h->data;
+  ep->mem->free(ep->msgs, ep->mem->user);
   ep->mem->free(ep->bucket, ep->mem->user);
   ep->mem->free(ep, ep->mem->user);
 }
@@ -154,9 +167,43 @@ void rc__udp_forget(rc_conn *c) {
   ep_unref(ep);
 }
 
+/* Sends the collected answers: one sendmmsg (what the kernel does not
+ * take is dropped, as a datagram lost on the way would be). */
+static void ep_flush(rc__udp_ep *ep) {
+  uv_os_fd_t fd;
+  unsigned off = 0;
+  if (ep->nbatch > 0 && uv_fileno((uv_handle_t *)&ep->h, &fd) == 0) {
+    while (off < ep->nbatch) {
+      int r = sendmmsg(fd, ep->msgs + off, ep->nbatch - off, MSG_DONTWAIT);
+      if (r <= 0)
+        break;
+      off += (unsigned)r;
+    }
+  }
+  ep->nbatch = 0;
+}
+
 rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n) {
+  rc__udp_ep *ep = c->udp;
+  if (ep->batching && ep->msgs != NULL && n <= UDP_BATCH_DGRAM) {
+    if (ep->nbatch == UDP_BATCH)
+      ep_flush(ep);
+    unsigned i = ep->nbatch++;
+    uint8_t *slot = ep->bbuf + (size_t)i * UDP_BATCH_DGRAM;
+    memcpy(slot, d, n);
+    ep->iov[i].iov_base = slot;
+    ep->iov[i].iov_len = n;
+    socklen_t al = sa_len(&c->peer.sa);
+    memcpy(&ep->to[i], &c->peer, al);
+    memset(&ep->msgs[i], 0, sizeof ep->msgs[i]);
+    ep->msgs[i].msg_hdr.msg_name = &ep->to[i];
+    ep->msgs[i].msg_hdr.msg_namelen = al;
+    ep->msgs[i].msg_hdr.msg_iov = &ep->iov[i];
+    ep->msgs[i].msg_hdr.msg_iovlen = 1;
+    return RC_OK;
+  }
   uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
-  int r = uv_udp_try_send(&c->udp->h, &b, 1, &c->peer.sa);
+  int r = uv_udp_try_send(&ep->h, &b, 1, &c->peer.sa);
   return r == (int)n ? RC_OK : RC_ERR_IO;
 }
 
@@ -215,6 +262,14 @@ static void ep_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
                     const struct sockaddr *from, unsigned flags) {
   rc__udp_ep *ep = h->data;
+  if (flags & UV_UDP_MMSG_FREE) {
+    /* the end of a recvmmsg batch: its answers go out together */
+    ep->batching = 0;
+    ep_flush(ep);
+    return;
+  }
+  if (flags & UV_UDP_MMSG_CHUNK)
+    ep->batching = 1;
   if (nread <= 0 || from == NULL || ep->closing ||
       (flags & UV_UDP_PARTIAL) ||
       (from->sa_family != AF_INET && from->sa_family != AF_INET6))
@@ -252,8 +307,19 @@ static rc_err ep_new(uv_loop_t *loop, const rc_mem *mem, int family,
   ep->loop = loop;
   ep->mem = mem;
   ep->peers_max = peers_max;
+  /* The send batch, in one allocation (NULL: every send goes at once). */
+  size_t bsz = UDP_BATCH * (sizeof(struct mmsghdr) + sizeof(struct iovec) +
+                            sizeof(struct sockaddr_storage) + UDP_BATCH_DGRAM);
+  uint8_t *b = mem->malloc(bsz, mem->user);
+  if (b != NULL) {
+    ep->msgs = (struct mmsghdr *)(void *)b;
+    ep->to = (struct sockaddr_storage *)(void *)(b + UDP_BATCH * sizeof(struct mmsghdr));
+    ep->iov = (struct iovec *)(void *)(ep->to + UDP_BATCH);
+    ep->bbuf = (uint8_t *)(ep->iov + UDP_BATCH);
+  }
   /* recvmmsg: one system call for a batch of datagrams (PERF-NOTES). */
   if (uv_udp_init_ex(loop, &ep->h, (unsigned)family | UV_UDP_RECVMMSG) != 0) {
+    mem->free(ep->msgs, mem->user);
     mem->free(ep->bucket, mem->user);
     mem->free(ep, mem->user);
     return RC_ERR_IO;
