@@ -12,8 +12,9 @@
 #     so its -v 7 PDU log is what is checked.
 #  2. rcoap -> coap-server-notls: GET /time, PUT /example_data of 3000
 #     bytes (Block1) and GET it back (Block2), observe /time for 3
-#     notifications, ping (libcoap's RST), discovery; coap-server's -v 7
-#     log shows our CON requests and its ACKs.
+#     notifications, ping (libcoap's RST), discovery, a NON request
+#     (rcoap -N); coap-server's -v 7 log shows our CON requests and its
+#     ACKs, and the NON request with its NON answer.
 #  3. tshark: every UDP datagram on both ports decodes as CoAP and none
 #     is malformed.
 # A missing peer skips (exit 77); under CI=true it fails.
@@ -150,12 +151,16 @@ rc_expect_status "$ST" 0 "rcoap ping libcoap over UDP"
 rc_expect "$OUT" "Pong from $L/" "libcoap's RST is the pong"
 coap -T $RC_TMO get "$L/.well-known/core"
 rc_expect "$OUT" '</time>' "discovery from libcoap"
-LS=$(grep '^v:1' "$RC_TMP/ls.out" "$RC_TMP/ls.err" 2>/dev/null | sed 's/^[^:]*://')
+coap -T $RC_TMO -N get "$L/time"
+rc_expect_status "$ST" 0 "rcoap -N (NON) GET libcoap /time exits 0"
+# (coap-server's stdout is buffered: read its log once it has exited)
+rcd_stop ls 0
+LS=$(grep -ho 'v:1 t:.*' "$RC_TMP/ls.out" "$RC_TMP/ls.err" 2>/dev/null)
 rc_expect_re "$(grep -E 't:CON c:GET ' <<<"$LS")" . "libcoap saw our requests as CON"
 rc_expect_re "$(grep -E 't:ACK c:2.05 ' <<<"$LS")" . "and answered in piggybacked ACKs"
 rc_expect_re "$(grep -E 't:RST c:0.00' <<<"$LS")" . "and our ping with a RST"
-rcd_stop ls 0 2>/dev/null || true
-kill -TERM "$(rcd_pid ls)" 2>/dev/null
+rc_expect_re "$(grep -E 't:NON c:GET ' <<<"$LS")" . "libcoap saw rcoap -N's request as NON"
+rc_expect_re "$(grep -E 't:NON c:2.05 ' <<<"$LS")" . "and answered it NON"
 rcd_stop d
 
 echo "=== 3. tshark"

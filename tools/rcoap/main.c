@@ -72,6 +72,7 @@ static void usage(FILE *f) {
           "  -o, --output FILE      write the response body to FILE as it\n"
           "                         arrives (block-wise: bounded memory)\n"
           "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
+          "  -N, --non              coap://: send requests Non-confirmable\n"
           "  -i, --include          print the response code and options first\n"
           "  -v, --verbose          show every message both ways on stderr,\n"
           "                         signaling included\n"
@@ -358,6 +359,7 @@ int main(int argc, char **argv) {
       {"psk-key", required_argument, NULL, OPT_PSK_KEY},
       {"allow-no-alpn", no_argument, NULL, OPT_NO_ALPN},
       {"no-bert", no_argument, NULL, OPT_NO_BERT},
+      {"non", no_argument, NULL, 'N'},
       {"count", required_argument, NULL, OPT_COUNT},
       {"duration", required_argument, NULL, OPT_DURATION},
       {"custody", no_argument, NULL, OPT_CUSTODY},
@@ -374,11 +376,11 @@ int main(int argc, char **argv) {
   const char *cafile = NULL, *cert = NULL, *key = NULL, *psk_id = NULL,
              *psk_key = NULL;
   int insecure = 0, allow_no_alpn = 0, no_bert = 0, observe = 0;
-  int ping = 0, custody = 0;
+  int ping = 0, custody = 0, non = 0;
   long obs_count = 0;
   double obs_duration = 0;
   int ch;
-  while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivT:Vh", longopts, NULL)) !=
+  while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivNT:Vh", longopts, NULL)) !=
          -1) {
     switch (ch) {
     case 'd':
@@ -444,6 +446,9 @@ int main(int argc, char **argv) {
       break;
     case OPT_NO_BERT:
       no_bert = 1;
+      break;
+    case 'N':
+      non = 1;
       break;
     case OPT_COUNT:
       obs_count = atol(optarg);
@@ -570,6 +575,10 @@ int main(int argc, char **argv) {
     /* Do not offer Block-Wise-Transfer in our CSM: the server then uses
      * 1024-byte blocks, not BERT (RFC 8323 §5.3.2). */
     scfg.block_wise = 0;
+    co.session = &scfg;
+  }
+  if (non) {
+    scfg.udp.requests_non = 1; /* RFC 7252 §4.3 */
     co.session = &scfg;
   }
   if (ping) {
