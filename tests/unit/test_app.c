@@ -451,10 +451,75 @@ static void test_follow_release(void **state) {
   rc_context_free(alt);
 }
 
+/* coap:// end to end on real UDP sockets: every method on v4 and v6, 40
+ * requests at once on one peer (held back by NSTART 1 and sent in turn),
+ * one UDP peer per origin on each side. */
+static void test_udp_methods(void **state) {
+  fixture *f = *state;
+  char err[256];
+  uint16_t p4, p6;
+  assert_int_equal(rc_context_listen(f->server, RC_CONN_UDP, "127.0.0.1:0",
+                                     NULL, NULL, &p4, err, sizeof err),
+                   RC_OK);
+  assert_int_equal(rc_context_listen(f->server, RC_CONN_UDP, "[::1]:0", NULL,
+                                     NULL, &p6, err, sizeof err),
+                   RC_OK);
+  assert_true(p4 != 0 && p6 != 0);
+  static const uint8_t methods[] = {RC_GET, RC_POST, RC_PUT, RC_FETCH,
+                                    RC_PATCH, RC_IPATCH};
+  for (int v6 = 0; v6 < 2; v6++) {
+    for (size_t i = 0; i < sizeof methods; i++) {
+      char u[128];
+      if (v6)
+        snprintf(u, sizeof u, "coap://[::1]:%u/echo/a", p6);
+      else
+        snprintf(u, sizeof u, "coap://127.0.0.1:%u/echo/a", p4);
+      result r = {0};
+      rc_request_opts ro = {0};
+      ro.payload = (const uint8_t *)"body";
+      ro.payload_len = 4;
+      assert_int_equal(rc_request(f->client, methods[i], u, &ro, on_result, &r),
+                       RC_OK);
+      run_until(f, &r.calls, 1);
+      assert_int_equal(r.status, RC_OK);
+      char want[128];
+      snprintf(want, sizeof want, "%s /echo /echo/a body",
+               rc_code_name(methods[i]));
+      assert_string_equal(r.payload, want);
+    }
+  }
+  enum { N = 40 };
+  static result rs[N];
+  memset(rs, 0, sizeof rs);
+  for (int i = 0; i < N; i++) {
+    char u[128];
+    snprintf(u, sizeof u, "coap://127.0.0.1:%u/echo/%d", p4, i);
+    assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &rs[i]),
+                     RC_OK);
+  }
+  int done = 0;
+  uv_timer_start(&f->guard, guard_fire, GUARD_MS, 0);
+  while (!f->guard_fired && done < N) {
+    uv_run(&f->loop, UV_RUN_ONCE);
+    done = 0;
+    for (int i = 0; i < N; i++)
+      done += rs[i].calls;
+  }
+  uv_timer_stop(&f->guard);
+  assert_int_equal(done, N);
+  for (int i = 0; i < N; i++) {
+    char want[64];
+    snprintf(want, sizeof want, "GET /echo /echo/%d ", i);
+    assert_string_equal(rs[i].payload, want);
+  }
+  assert_int_equal(rc_context_connections(f->client), 2);
+  assert_int_equal(rc_context_connections(f->server), 2);
+}
+
 static void test_bad_uris(void **state) {
   fixture *f = *state;
   result r = {0};
-  assert_int_equal(rc_request(f->client, RC_GET, "coap://127.0.0.1/x", NULL,
+  assert_int_equal(rc_request(f->client, RC_GET, "coaps://127.0.0.1/x", NULL,
                               on_result, &r),
                    RC_ERR_NOT_SUPPORTED);
   assert_int_equal(rc_request(f->client, RC_GET, "http://127.0.0.1/x", NULL,
@@ -479,6 +544,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_graceful_shutdown_release, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_follow_release, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_methods, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_uris, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
