@@ -56,7 +56,7 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
   STATE=$(mktemp -d "${TMPDIR:-/tmp}/rcoap-demo.XXXXXX")
   echo
   echo "== rcoapd with its demo resources on every transport (loopback, free ports)"
-  "$RCOAPD" -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
+  "$RCOAPD" -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
     -l coap+ws://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
     --state-dir "$STATE" >"$STATE/rcoapd.log" 2>&1 &
   RCOAPD_PID=$!
@@ -70,16 +70,16 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
     rm -rf "$STATE"
   }
   trap stop_rcoapd EXIT
-  # Bounded wait for its four "listening on" lines.
+  # Bounded wait for its five "listening on" lines.
   for _ in $(seq 1 100); do
-    [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 4 ] && break
+    [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 5 ] && break
     kill -0 "$RCOAPD_PID" 2>/dev/null || break
     sleep 0.1
   done
   sed 's/^/  | /' "$STATE/rcoapd.log"
-  mapfile -t URLS < <(grep -o 'coaps\{0,1\}+\(tcp\|ws\)://127\.0\.0\.1:[0-9]*' \
+  mapfile -t URLS < <(grep -o 'coaps\{0,1\}\(+tcp\|+ws\)\{0,1\}://127\.0\.0\.1:[0-9]*' \
     "$STATE/rcoapd.log" | sort -u)
-  if [ "${#URLS[@]}" -lt 4 ]; then
+  if [ "${#URLS[@]}" -lt 5 ]; then
     echo "rcoapd did not start on every transport (log above)"
     exit 1
   fi
