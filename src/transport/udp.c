@@ -49,6 +49,7 @@ struct rc__udp_ep {
   uint8_t listening;
   uint8_t closing;
   uint8_t batching; /* inside a recvmmsg batch: sends are collected */
+  uint8_t connected; /* a client socket, connect()ed to its one peer */
   unsigned nbatch;
   struct mmsghdr *msgs; /* UDP_BATCH each, allocated with the socket */
   struct iovec *iov;
@@ -196,14 +197,14 @@ rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n) {
     socklen_t al = sa_len(&c->peer.sa);
     memcpy(&ep->to[i], &c->peer, al);
     memset(&ep->msgs[i], 0, sizeof ep->msgs[i]);
-    ep->msgs[i].msg_hdr.msg_name = &ep->to[i];
-    ep->msgs[i].msg_hdr.msg_namelen = al;
+    ep->msgs[i].msg_hdr.msg_name = ep->connected ? NULL : &ep->to[i];
+    ep->msgs[i].msg_hdr.msg_namelen = ep->connected ? 0 : al;
     ep->msgs[i].msg_hdr.msg_iov = &ep->iov[i];
     ep->msgs[i].msg_hdr.msg_iovlen = 1;
     return RC_OK;
   }
   uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
-  int r = uv_udp_try_send(&ep->h, &b, 1, &c->peer.sa);
+  int r = uv_udp_try_send(&ep->h, &b, 1, ep->connected ? NULL : &c->peer.sa);
   return r == (int)n ? RC_OK : RC_ERR_IO;
 }
 
@@ -270,6 +271,17 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   }
   if (flags & UV_UDP_MMSG_CHUNK)
     ep->batching = 1;
+  if (nread < 0 && ep->connected && ep->lru_first != NULL &&
+      (nread == UV_ECONNREFUSED || nread == UV_EHOSTUNREACH ||
+       nread == UV_ENETUNREACH)) {
+    /* ICMP unreachable for our one peer (a connected socket hears it):
+     * nothing listens there; fail now rather than at the timeout. */
+    rc_conn *c = ep->lru_first;
+    rc__conn_set_detail(c, "no CoAP server there (%s)", uv_strerror((int)nread));
+    rc__conn_fail(c, nread == UV_ECONNREFUSED ? RC_ERR_CONN_REFUSED
+                                              : RC_ERR_CONNECT, NULL);
+    return;
+  }
   if (nread <= 0 || from == NULL || ep->closing ||
       (flags & UV_UDP_PARTIAL) ||
       (from->sa_family != AF_INET && from->sa_family != AF_INET6))
@@ -388,8 +400,13 @@ rc_err rc__udp_client_open(rc_conn *c, const struct sockaddr *sa) {
   memset(&any, 0, sizeof any);
   any.ss_family = sa->sa_family;
   int r = uv_udp_bind(&ep->h, (const struct sockaddr *)&any, 0);
+  /* Connected: the kernel filters other sources and reports ICMP errors. */
   if (r == 0)
+    r = uv_udp_connect(&ep->h, sa);
+  if (r == 0) {
+    ep->connected = 1;
     r = uv_udp_recv_start(&ep->h, ep_alloc, ep_recv);
+  }
   if (r != 0) {
     ep_abandon(ep);
     return RC_ERR_IO;

@@ -267,9 +267,14 @@ coap 'coap+tcp://[::1/x'
 rc_expect_status "$ST" 2 "bad URI (unclosed IPv6 literal) exits 2"
 coap 'not a uri'
 rc_expect_status "$ST" 2 "not a URI exits 2"
-coap "coap://127.0.0.1:$P4/hello"
-rc_expect_status "$ST" 2 "coap:// (UDP) exits 2"
-rc_expect "$ERR" "not supported yet" "coap:// says not supported yet"
+coap "coaps://127.0.0.1:$P4/hello"
+rc_expect_status "$ST" 2 "coaps:// (DTLS) exits 2"
+rc_expect "$ERR" "not supported yet" "coaps:// says not supported yet"
+# rcoapd listens on TCP only here: the UDP port's ICMP unreachable ends
+# a coap:// request at once (a connected UDP socket hears it).
+coap -T 20 "coap://127.0.0.1:$P4/hello"
+rc_expect_status "$ST" 3 "coap:// to a port without a UDP server: exit 3"
+rc_expect "$ERR" "connection refused" "coap:// there: connection refused"
 coap "http://127.0.0.1:$P4/hello"
 rc_expect_status "$ST" 2 "http:// exits 2"
 
