@@ -40,6 +40,8 @@
 #define IN_MAX 32u
 /* Our last NON messages, to map a Reset back to its token. */
 #define NON_RING 16u
+/* NON requests held back by PROBING_RATE; more are refused (LIMIT). */
+#define PROBE_HELD_MAX 16u
 /* Spare datagram nodes kept for reuse. */
 #define SPARE_MAX 4u
 /* Smallest datagram node allocated. */
@@ -93,6 +95,12 @@ typedef struct udp_non {
   uint8_t token[RC_TOKEN_MAX];
 } udp_non;
 
+/* A NON request waiting for PROBING_RATE (RFC 7252 §4.7). */
+typedef struct udp_held {
+  uint8_t *buf;
+  size_t len;
+} udp_held;
+
 typedef struct rc__udp {
   uint8_t is_udp; /* always 1; first member (udp_int.h) */
   uint8_t state;
@@ -106,6 +114,13 @@ typedef struct rc__udp {
   uint16_t next_mid;
   uint32_t next_ping_id;
   rc_time last_con_notify;
+  /* PROBING_RATE: since when the peer has not answered our NON
+   * requests, and the bytes sent to it since then */
+  uint8_t probe_silent; /* NON requests sent, nothing heard since */
+  rc_time probe_since;
+  uint64_t probe_bytes;
+  udp_held held[PROBE_HELD_MAX];
+  size_t nheld;
 
   dgram *out_first, *out_last, *spare;
   unsigned n_spare;
@@ -166,6 +181,9 @@ static void closed(rc__udp *u, rc_err reason) {
     u->mem.free(u->tx[i].buf, u->mem.user);
   u->ntx = u->nsent = 0;
   u->nin = 0;
+  for (size_t i = 0; i < u->nheld; i++)
+    u->mem.free(u->held[i].buf, u->mem.user);
+  u->nheld = 0;
   if (u->cb.on_closed != NULL)
     u->cb.on_closed(u->user, reason);
 }
@@ -406,6 +424,60 @@ static void lost(rc__udp *u, const uint8_t *tok, size_t tkl, rc_err why) {
 }
 
 /* ------------------------------------------------------------------ */
+/* PROBING_RATE                                                        */
+
+/* RFC 7252 §4.7: "an endpoint MUST NOT exceed PROBING_RATE in sending to
+ * another endpoint that does not respond". Our NON requests are the
+ * messages whose answer we cannot otherwise wait for: once one is
+ * unanswered (nothing at all heard from the peer since it went), the
+ * following ones average at most probing_rate bytes per second. Returns
+ * the earliest time n more bytes may go (<= now: at once). */
+static rc_time probe_due(const rc__udp *u, size_t n) {
+  uint32_t rate = u->cfg.udp.probing_rate;
+  if (rate == 0 || !u->probe_silent)
+    return u->now;
+  return u->probe_since + (u->probe_bytes + n) * 1000u / rate;
+}
+
+static void probe_sent(rc__udp *u, size_t n) {
+  if (!u->probe_silent) {
+    u->probe_silent = 1; /* a new silence starts with this one */
+    u->probe_since = u->now;
+    u->probe_bytes = 0;
+  }
+  u->probe_bytes += n;
+}
+
+static void non_remember(rc__udp *u, const uint8_t *p, size_t n) {
+  rc_msg m;
+  if (rc_msg_parse(RC_FRAMING_UDP, p, n, &m) != RC_OK || m.token_len > 8)
+    return;
+  udp_non *nn = &u->non[u->non_next];
+  u->non_next = (u->non_next + 1) % NON_RING;
+  nn->used = 1;
+  nn->mid = m.mid;
+  nn->tkl = (uint8_t)m.token_len;
+  if (m.token_len)
+    memcpy(nn->token, m.token, m.token_len);
+}
+
+/* Sends the held NON requests whose turn has come, in order. */
+static rc_err probe_release(rc__udp *u) {
+  while (u->nheld > 0 && probe_due(u, u->held[0].len) <= u->now) {
+    udp_held h = u->held[0];
+    memmove(&u->held[0], &u->held[1], (u->nheld - 1) * sizeof(udp_held));
+    u->nheld--;
+    probe_sent(u, h.len);
+    non_remember(u, h.buf, h.len);
+    rc_err err = queue(u, h.buf, h.len);
+    u->mem.free(h.buf, u->mem.user);
+    if (err != RC_OK)
+      return err;
+  }
+  return RC_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* creation                                                            */
 
 void rc__udp_config_default(rc_session_udp_config *c) {
@@ -474,6 +546,8 @@ void rc__udp_del(rc_session *s) {
   for (size_t i = 0; i < u->ntx; i++)
     m->free(u->tx[i].buf, m->user);
   m->free(u->tx, m->user);
+  for (size_t i = 0; i < u->nheld; i++)
+    m->free(u->held[i].buf, m->user);
   if (u->rx != NULL)
     for (size_t i = 0; i < u->cfg.udp.dedup_max; i++)
       m->free(u->rx[i].reply, m->user);
@@ -627,6 +701,7 @@ rc_err rc__udp_recv(rc_session *s, const uint8_t *data, size_t len,
     if (type == RC_TYPE_CON)
       err = queue_empty(u, RC_TYPE_RST, mid, 0);
   } else {
+    u->probe_silent = 0; /* the peer responds (PROBING_RATE) */
     if (u->cb.on_trace != NULL)
       u->cb.on_trace(u->user, 0, &m);
     if (m.type == RC_TYPE_ACK || m.type == RC_TYPE_RST)
@@ -634,6 +709,8 @@ rc_err rc__udp_recv(rc_session *s, const uint8_t *data, size_t len,
     else
       err = on_con_non(u, &m);
   }
+  if (err == RC_OK && u->nheld > 0 && u->state != RC_SESSION_CLOSED)
+    err = probe_release(u);
   u->in_call = 0;
   if (err == RC_ERR_NOMEM)
     closed(u, RC_ERR_NOMEM);
@@ -737,16 +814,22 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
   case RC_TYPE_CON:
     err = tx_add(u, p, n, mid, tok, tkl, 0);
     break;
-  default: {
-    udp_non *nn = &u->non[u->non_next];
-    u->non_next = (u->non_next + 1) % NON_RING;
-    nn->used = 1;
-    nn->mid = mid;
-    nn->tkl = (uint8_t)tkl;
-    memcpy(nn->token, tok, tkl);
+  default:
+    if (rc_code_is_request(e->code)) {
+      if (u->nheld > 0 || probe_due(u, n) > u->now) {
+        if (u->nheld == PROBE_HELD_MAX)
+          return RC_ERR_LIMIT;
+        uint8_t *b = dup_bytes(u, p, n);
+        if (b == NULL)
+          return RC_ERR_NOMEM;
+        u->held[u->nheld++] = (udp_held){b, n};
+        break;
+      }
+      probe_sent(u, n);
+    }
+    non_remember(u, p, n);
     err = queue(u, p, n);
     break;
-  }
   }
   if (err == RC_OK && in != NULL)
     in_remove(u, in);
@@ -820,6 +903,11 @@ rc_time rc__udp_expiry(const rc_session *s) {
   for (size_t i = 0; i < u->nin; i++)
     if (u->in[i].con && !u->in[i].acked && u->in[i].ack_due < t)
       t = u->in[i].ack_due;
+  if (u->nheld > 0) {
+    rc_time d = probe_due(u, u->held[0].len);
+    if (d < t)
+      t = d;
+  }
   return t;
 }
 
@@ -886,6 +974,8 @@ rc_err rc__udp_handle_expiry(rc_session *s, rc_time now) {
       err = in_ack(u, &u->in[i]);
   if (err == RC_OK)
     err = expire_tx(u, now);
+  if (err == RC_OK && u->nheld > 0 && u->state != RC_SESSION_CLOSED)
+    err = probe_release(u);
   u->in_call = 0;
   if (err == RC_ERR_NOMEM)
     closed(u, RC_ERR_NOMEM);

@@ -542,6 +542,42 @@ static void requests_as_non(void **state) {
   p_del(p);
 }
 
+static void probing(rc_session_config *c) {
+  c->udp.requests_non = 1;
+  c->udp.probing_rate = 10; /* bytes per second */
+}
+
+/* RFC 7252 §4.7 PROBING_RATE: NON requests to a peer that has not
+ * answered average at most probing_rate bytes/s; an answer lifts it. */
+static void probing_rate_holds_non(void **state) {
+  (void)state;
+  peer *p = p_new(probing);
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"a", 1, ""), RC_OK);
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(p->out_len[0], 5); /* 4-byte header + 1-byte token */
+  rc_msg a = parsed(p, 0);
+  /* 5 more bytes at 10 B/s after 5 unanswered: at 1000 ms. */
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"b", 1, ""), RC_OK);
+  assert_int_equal(drain(p), 0);
+  assert_int_equal(rc_session_expiry(p->s), 1000);
+  assert_int_equal(rc_session_handle_expiry(p->s, 999), RC_OK);
+  assert_int_equal(drain(p), 0);
+  assert_int_equal(rc_session_handle_expiry(p->s, 1000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  assert_memory_equal(parsed(p, 0).token, "b", 1);
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"c", 1, ""), RC_OK);
+  assert_int_equal(drain(p), 0);
+  assert_int_equal(rc_session_expiry(p->s), 1500);
+  /* The peer answers "a": it responds, so "c" goes at once. */
+  uint8_t d[64];
+  size_t n = build(d, RC_TYPE_NON, RC_CONTENT, 0x7777, "a", NULL, "x");
+  (void)a;
+  feed(p, d, n, 1200);
+  assert_int_equal(drain(p), 1);
+  assert_memory_equal(parsed(p, 0).token, "c", 1);
+  p_del(p);
+}
+
 /* Regression (fuzz_session_udp, UBSan): a request without a token was
  * looked up with memcmp(NULL, ...). It is answered like any other. */
 static void empty_token_request(void **state) {
@@ -581,6 +617,7 @@ int main(void) {
       cmocka_unit_test(queries_and_refusals),
       cmocka_unit_test(requests_as_non),
       cmocka_unit_test(empty_token_request),
+      cmocka_unit_test(probing_rate_holds_non),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
