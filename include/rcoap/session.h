@@ -1,6 +1,23 @@
 /*
- * The RFC 8323 message layer for one reliable connection (TCP, TLS,
- * WebSockets, WebRTC data channels), sans-I/O.
+ * The CoAP message layer, sans-I/O: RFC 8323 for one reliable connection
+ * (TCP, TLS, WebSockets, WebRTC data channels), and RFC 7252 for one UDP
+ * peer (framing RC_FRAMING_UDP, src/session/udp.c) behind the same handle
+ * and the same functions.
+ *
+ * On UDP there is no CSM, Release, Abort or Custody: the session is OPEN
+ * from creation; rc_session_msg_end picks the message type and Message ID
+ * (requests CON, or NON with udp.requests_non; a response piggybacked in
+ * the ACK of its CON request, a separate CON after the empty ACK, NON for
+ * a NON request, notifications NON with a CON every
+ * udp.con_notify_interval_ms), rc_session_pending hands out one whole
+ * datagram at a time, rc_session_ping sends an Empty CON whose RST is the
+ * Pong, release/abort just close, and on_lost reports a CON never
+ * acknowledged or a RST. A CON queued outside rc_session_recv /
+ * rc_session_handle_expiry / rc_session_ping starts its retransmission
+ * timer at the next rc_session_handle_expiry (rc_session_expiry is 0
+ * until then), since the session has no clock of its own. The
+ * peer_* queries answer RFC 7252's fixed values (1152 bytes, no BERT,
+ * 8-byte tokens, block-wise).
  *
  * An rc_session sits between a transport (which owns the socket and the
  * clock) and the exchange layer (which matches requests and responses).
