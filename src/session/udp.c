@@ -72,8 +72,9 @@ typedef struct udp_tx {
 /* A Message ID the peer used, for deduplication (RFC 7252 §4.5). */
 typedef struct udp_rx {
   rc_time expires;
-  uint8_t *reply; /* our answer to replay for a duplicate CON, or NULL */
-  size_t reply_len;
+  uint8_t *reply; /* our answer to replay for a duplicate CON */
+  size_t reply_len; /* 0: none (yet) */
+  size_t reply_cap; /* the buffer stays with the slot for reuse */
   uint16_t mid;
   uint8_t used;
 } udp_rx;
@@ -253,9 +254,7 @@ static udp_rx *rx_add(rc__udp *u, uint16_t mid, rc_time lifetime) {
   }
   udp_rx *r = &u->rx[u->rx_next];
   u->rx_next = (u->rx_next + 1) % u->cfg.udp.dedup_max;
-  u->mem.free(r->reply, u->mem.user);
-  r->reply = NULL;
-  r->reply_len = 0;
+  r->reply_len = 0; /* the buffer is reused by the next answer kept */
   r->mid = mid;
   r->used = 1;
   r->expires = u->now + lifetime;
@@ -267,9 +266,17 @@ static void rx_keep_reply(rc__udp *u, uint16_t mid, const uint8_t *p,
   udp_rx *r = rx_find(u, mid);
   if (r == NULL)
     return;
-  u->mem.free(r->reply, u->mem.user);
-  r->reply = dup_bytes(u, p, n);
-  r->reply_len = r->reply != NULL ? n : 0;
+  r->reply_len = 0;
+  if (r->reply_cap < n) {
+    size_t cap = (n + 63) & ~(size_t)63; /* small: one per Message ID */
+    uint8_t *b = u->mem.realloc(r->reply, cap, u->mem.user);
+    if (b == NULL)
+      return; /* a duplicate then gets no replay: never worse than none */
+    r->reply = b;
+    r->reply_cap = cap;
+  }
+  memcpy(r->reply, p, n);
+  r->reply_len = n;
 }
 
 /* An Empty message (ACK or RST) echoing mid; kept for replay if asked. */
@@ -642,7 +649,7 @@ static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
      * only once." NON duplicates are dropped. */
     if (!con)
       return RC_OK;
-    if (dup->reply != NULL)
+    if (dup->reply_len > 0)
       return queue(u, dup->reply, dup->reply_len);
     for (size_t i = 0; i < u->nin; i++)
       if (u->in[i].con && u->in[i].mid == m->mid && !u->in[i].acked)
