@@ -18,14 +18,15 @@
 #   RCOAPD_MIX="GET /hello", LIBCOAP_MIX="GET /example_data",
 #   LIBCOAP_PAYLOAD="Hello, world! (rcoap VERSION)" (PUT into /example_data),
 #   LIBCOAP_SERVER=coap-server-notls, THREADS=1 (rcoap-bench threads),
-#   SERVER_CPU=0 BENCH_CPU=1 (taskset cores).
+#   SERVER_CPU=0 BENCH_CPU=1 (taskset cores), SCHEME=coap+tcp (coap: the
+#   same over UDP, RFC 7252, CON requests with piggybacked answers).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
 : "${DURATION:=8}" "${WARMUP:=2}" "${CONNS:=50}" "${DEPTHS:=16 1}" "${RUNS:=1}"
-: "${PORT_BASE:=25683}" "${THREADS:=1}" "${RCOAPD_MIX:=GET /hello}"
+: "${PORT_BASE:=25683}" "${THREADS:=1}" "${RCOAPD_MIX:=GET /hello}" "${SCHEME:=coap+tcp}"
 : "${LIBCOAP_MIX:=GET /example_data}" "${LIBCOAP_SERVER:=coap-server-notls}"
 
 BENCH=$BUILD_DIR/rcoap-bench
@@ -38,13 +39,13 @@ bench_tmp load
 
 P_RC=$(bench_pick_port "$PORT_BASE")
 P_LC=$(bench_pick_port $((P_RC + 1)))
-bench_start_rcoapd -q -l "coap+tcp://127.0.0.1:$P_RC" || exit 1
+bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P_RC" || exit 1
 PID_RC=$RCOAPD_PID
 bench_start_libcoap "$LIBCOAP_SERVER" "$P_LC" || exit 1
 PID_LC=$LIBCOAP_PID
 # libcoap's /example_data must hold the same small payload as /hello.
 LIBCOAP_PAYLOAD=${LIBCOAP_PAYLOAD:-"Hello, world! (rcoap $("$RCOAPD" -V | cut -d' ' -f2))"}
-"$BENCH" -q -c 1 -p 1 -n 1 -m "PUT /example_data=${LIBCOAP_PAYLOAD//,/\\,}" "coap+tcp://127.0.0.1:$P_LC" >/dev/null ||
+"$BENCH" -q -c 1 -p 1 -n 1 -m "PUT /example_data=${LIBCOAP_PAYLOAD//,/\\,}" "$SCHEME://127.0.0.1:$P_LC" >/dev/null ||
   echo "load.sh: warning: PUT /example_data failed"
 
 # run NAME PID PORT MIX DEPTH -> "rps p50 p99 cpu_us_per_req errors"
@@ -52,7 +53,7 @@ run_one() {
   local port=$3 mix=$4 depth=$5
   bench_windowed "$2" "$TMP/$1-$5.out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" \
     -p "$depth" -t "$THREADS" -d "$DURATION" -w "$WARMUP" -m "$mix" \
-    "coap+tcp://127.0.0.1:$port"
+    "$SCHEME://127.0.0.1:$port"
   bench_summary
 }
 
@@ -60,7 +61,7 @@ median_run() { # NAME PID PORT MIX DEPTH: median by rps of RUNS runs
   for _ in $(seq 1 "$RUNS"); do run_one "$@"; done | bench_median
 }
 
-echo "rcoapd ($RCOAPD_MIX) vs $LIBCOAP_SERVER ($LIBCOAP_MIX), coap+tcp on 127.0.0.1"
+echo "rcoapd ($RCOAPD_MIX) vs $LIBCOAP_SERVER ($LIBCOAP_MIX), $SCHEME on 127.0.0.1"
 echo "$CONNS connections, ${DURATION}s measured after ${WARMUP}s warm-up, median of $RUNS; $pinning"
 bench_machine
 declare -A R
