@@ -43,7 +43,9 @@
 /* NON requests held back by PROBING_RATE; more are refused (LIMIT). */
 #define PROBE_HELD_MAX 16u
 /* Spare datagram nodes kept for reuse. */
-#define SPARE_MAX 4u
+#define SPARE_MAX 1u
+/* First size of the dedup ring. */
+#define RX_MIN 4u
 /* Smallest datagram node allocated. */
 #define NODE_MIN 256u
 
@@ -136,8 +138,8 @@ typedef struct rc__udp {
   udp_tx *tx; /* in send order: sent ones, then those NSTART holds */
   size_t ntx, txcap, nsent;
 
-  udp_rx *rx; /* ring of cfg.udp.dedup_max, allocated on first use */
-  size_t rx_next;
+  udp_rx *rx; /* ring, grown by doubling up to cfg.udp.dedup_max */
+  size_t rx_next, rx_cap;
 
   udp_in in[IN_MAX];
   size_t nin;
@@ -234,7 +236,7 @@ static uint8_t *dup_bytes(rc__udp *u, const uint8_t *p, size_t n) {
 static udp_rx *rx_find(rc__udp *u, uint16_t mid) {
   if (u->rx == NULL)
     return NULL;
-  for (size_t i = 0; i < u->cfg.udp.dedup_max; i++) {
+  for (size_t i = 0; i < u->rx_cap; i++) {
     udp_rx *r = &u->rx[i];
     if (r->used && r->mid == mid && r->expires > u->now)
       return r;
@@ -245,15 +247,22 @@ static udp_rx *rx_find(rc__udp *u, uint16_t mid) {
 /* Remembers mid; the oldest entry makes room. NULL when out of memory
  * (then a duplicate is processed again: never worse than no dedup). */
 static udp_rx *rx_add(rc__udp *u, uint16_t mid, rc_time lifetime) {
-  if (u->rx == NULL) {
-    size_t sz = u->cfg.udp.dedup_max * sizeof(udp_rx);
-    u->rx = u->mem.malloc(sz, u->mem.user);
-    if (u->rx == NULL)
+  if (u->rx_next == u->rx_cap && u->rx_cap < u->cfg.udp.dedup_max) {
+    /* Grown only before the ring first wraps, so the order holds; a peer
+     * that sent a few messages costs a few entries. */
+    size_t cap = u->rx_cap ? u->rx_cap * 2 : RX_MIN;
+    if (cap > u->cfg.udp.dedup_max)
+      cap = u->cfg.udp.dedup_max;
+    udp_rx *nr = u->mem.realloc(u->rx, cap * sizeof(udp_rx), u->mem.user);
+    if (nr == NULL)
       return NULL;
-    memset(u->rx, 0, sz);
+    memset(nr + u->rx_cap, 0, (cap - u->rx_cap) * sizeof(udp_rx));
+    u->rx = nr;
+    u->rx_cap = cap;
   }
-  udp_rx *r = &u->rx[u->rx_next];
-  u->rx_next = (u->rx_next + 1) % u->cfg.udp.dedup_max;
+  if (u->rx_next == u->rx_cap)
+    u->rx_next = 0;
+  udp_rx *r = &u->rx[u->rx_next++];
   r->reply_len = 0; /* the buffer is reused by the next answer kept */
   r->mid = mid;
   r->used = 1;
@@ -556,7 +565,7 @@ void rc__udp_del(rc_session *s) {
   for (size_t i = 0; i < u->nheld; i++)
     m->free(u->held[i].buf, m->user);
   if (u->rx != NULL)
-    for (size_t i = 0; i < u->cfg.udp.dedup_max; i++)
+    for (size_t i = 0; i < u->rx_cap; i++)
       m->free(u->rx[i].reply, m->user);
   m->free(u->rx, m->user);
   m->free(u->ebuf, m->user);

@@ -578,6 +578,32 @@ static void probing_rate_holds_non(void **state) {
   p_del(p);
 }
 
+static void small_dedup(rc_session_config *c) { c->udp.dedup_max = 6; }
+
+/* The dedup ring grows (4, then 6) and then forgets the oldest: memory per
+ * peer is bounded by dedup_max whatever the peer sends. */
+static void dedup_ring_bounded(void **state) {
+  (void)state;
+  peer *p = p_new(small_dedup);
+  p->reply = 1;
+  uint8_t d[64];
+  for (uint16_t mid = 1; mid <= 7; mid++) {
+    size_t n = build(d, RC_TYPE_CON, RC_GET, mid, "r", "x", NULL);
+    feed(p, d, n, mid);
+    assert_int_equal(drain(p), 1);
+  }
+  assert_int_equal(p->n_msg, 7);
+  size_t n = build(d, RC_TYPE_CON, RC_GET, 7, "r", "x", NULL);
+  feed(p, d, n, 10); /* remembered: replayed, not processed */
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(p->n_msg, 7);
+  n = build(d, RC_TYPE_CON, RC_GET, 1, "r", "x", NULL);
+  feed(p, d, n, 11); /* the oldest was forgotten: a new request */
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(p->n_msg, 8);
+  p_del(p);
+}
+
 /* Regression (fuzz_session_udp, UBSan): a request without a token was
  * looked up with memcmp(NULL, ...). It is answered like any other. */
 static void empty_token_request(void **state) {
@@ -618,6 +644,7 @@ int main(void) {
       cmocka_unit_test(requests_as_non),
       cmocka_unit_test(empty_token_request),
       cmocka_unit_test(probing_rate_holds_non),
+      cmocka_unit_test(dedup_ring_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
