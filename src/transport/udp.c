@@ -23,9 +23,11 @@
 #include "rcoap/codec_msg.h"
 #include "transport/conn_int.h"
 
-/* A UDP datagram is at most 64 KiB; a server socket reads up to
- * UDP_RBUF / 64 KiB datagrams per recvmmsg (UV_UDP_RECVMMSG). */
-#define UDP_RBUF (16u * 64u * 1024u)
+/* A UDP datagram is at most 64 KiB (UDP_RBUF, one per thread, for client
+ * sockets); a server socket has its own buffer for UDP_MMSG of them per
+ * recvmmsg (UV_UDP_RECVMMSG). */
+#define UDP_RBUF (64u * 1024u)
+#define UDP_MMSG 16u
 /* Answers collected while a recvmmsg batch is handled, sent with one
  * sendmmsg at its end; a datagram larger than UDP_BATCH_DGRAM goes at
  * once. */
@@ -55,6 +57,7 @@ struct rc__udp_ep {
   struct iovec *iov;
   struct sockaddr_storage *to;
   uint8_t *bbuf;        /* UDP_BATCH x UDP_BATCH_DGRAM */
+  uint8_t *mbuf;        /* a server's recvmmsg buffer, or NULL */
 };
 
 static _Thread_local uint8_t udp_rbuf[UDP_RBUF];
@@ -142,6 +145,7 @@ static void peer_add(rc__udp_ep *ep, rc_conn *c) {
 static void ep_closed(uv_handle_t *h) {
   rc__udp_ep *ep = h->data;
   ep->mem->free(ep->msgs, ep->mem->user);
+  ep->mem->free(ep->mbuf, ep->mem->user);
   ep->mem->free(ep->bucket, ep->mem->user);
   ep->mem->free(ep, ep->mem->user);
 }
@@ -254,10 +258,15 @@ static void new_peer(rc__udp_ep *ep, const uint8_t *d, size_t n,
 }
 
 static void ep_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)h;
+  rc__udp_ep *ep = h->data;
   (void)suggested;
-  buf->base = (char *)udp_rbuf;
-  buf->len = sizeof udp_rbuf;
+  if (ep->mbuf != NULL) {
+    buf->base = (char *)ep->mbuf;
+    buf->len = UDP_MMSG * UDP_RBUF;
+  } else {
+    buf->base = (char *)udp_rbuf;
+    buf->len = sizeof udp_rbuf;
+  }
 }
 
 static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
@@ -357,6 +366,7 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
     return err;
   ep->accept = accept;
   ep->arg = arg;
+  ep->mbuf = mem->malloc(UDP_MMSG * UDP_RBUF, mem->user); /* NULL: one by one */
   ep->idle_ms = idle_ms ? idle_ms : RC_CONN_UDP_PEER_IDLE;
   int r = uv_udp_bind(&ep->h, sa,
                       sa->sa_family == AF_INET6 ? UV_UDP_IPV6ONLY : 0);
