@@ -13,7 +13,8 @@
 #    delta 15, an option past the end, a lone payload marker, an Empty CON
 #    with a token, a CON 7.01; RST for a ping; 4.02 (piggybacked) for an
 #    unknown critical option; /slow?ms=1500: an empty ACK first, then the
-#    answer as a CON that the peer acknowledges;
+#    answer as a CON that the peer acknowledges; an observation that
+#    ends when the peer answers a NON notification with RST;
 #  - the same malformed datagrams from 50 fresh source ports: rcoapd keeps
 #    no peer for them (its RSTs come statelessly) and still serves.
 # Usage: bash test_udp.sh BUILD_DIR  (RCOAP_VALGRIND=1: under memcheck)
@@ -116,6 +117,16 @@ rc_expect_eq "$(answers $SLOW | sed -n 1p)" "<- 60001011" "/slow: the empty ACK 
 rc_expect_re "$(answers $SLOW | sed -n 2p)" '^<- 4145[0-9a-f]{4}aa' "/slow: then a separate CON 2.05"
 rc_expect_re "$(answers $SLOW | sed -n 3p)" '^-> ack ' "/slow: which the peer acknowledges"
 rc_expect_eq "$(answers $SLOW | grep -c '^<- 4145')" 1 "/slow: acknowledged, so not retransmitted"
+
+# Observe (RFC 7641 §3.6): a RST to a notification ends the observation,
+# so after the first NON notification nothing more comes (/sensors/temp
+# notifies every second).
+OBS=41012001bb605773656e736f72730474656d70
+PO=$(RST_NON=1 timeout $((20 * RC_SLOW)) $PY "$PEER" 127.0.0.1 "$P4" "$(awk "BEGIN{print 4 * $RC_SLOW}")" $OBS 2>&1)
+rc_expect_re "$(answers $OBS | sed -n 1p)" '^<- 61452001bb' "observe: registered, first answer piggybacked"
+rc_expect_re "$(answers $OBS | sed -n 2p)" '^<- 5145[0-9a-f]{4}bb' "observe: a NON notification follows"
+rc_expect_re "$(answers $OBS | sed -n 3p)" '^-> rst ' "observe: the peer rejects it with RST"
+rc_expect_eq "$(answers $OBS | grep -c '^<- 5145')" 1 "observe: no notification after the RST (4 s)"
 
 echo "=== strangers cost nothing"
 # A peer's session logs each format error; a stranger's garbage is
