@@ -15,6 +15,8 @@
 #    unknown critical option; /slow?ms=1500: an empty ACK first, then the
 #    answer as a CON that the peer acknowledges; an observation that
 #    ends when the peer answers a NON notification with RST;
+#  - rcoap against a fake server sending notifications out of order
+#    (Observe 10, 12, 11, 13, 2^23+14, 14): only 10, 12, 13, 14 are shown;
 #  - the same malformed datagrams from 50 fresh source ports: rcoapd keeps
 #    no peer for them (its RSTs come statelessly) and still serves.
 # Usage: bash test_udp.sh BUILD_DIR  (RCOAP_VALGRIND=1: under memcheck)
@@ -127,6 +129,16 @@ rc_expect_re "$(answers $OBS | sed -n 1p)" '^<- 61452001bb' "observe: registered
 rc_expect_re "$(answers $OBS | sed -n 2p)" '^<- 5145[0-9a-f]{4}bb' "observe: a NON notification follows"
 rc_expect_re "$(answers $OBS | sed -n 3p)" '^-> rst ' "observe: the peer rejects it with RST"
 rc_expect_eq "$(answers $OBS | grep -c '^<- 5145')" 1 "observe: no notification after the RST (4 s)"
+
+echo "=== rcoap keeps only the freshest notification (RFC 7641 §3.4)"
+$PY "$RC_SRC/tests/integration/lib/udp_reorder_server.py" "$RC_TMP/rs.port" &
+RS_PID=$!
+for i in $(seq 1 50); do [ -s "$RC_TMP/rs.port" ] && break; sleep 0.1; done
+coap -T $RC_TMO observe --count 4 "coap://127.0.0.1:$(cat "$RC_TMP/rs.port")/obs"
+wait "$RS_PID" 2>/dev/null
+rc_expect_status "$ST" 0 "rcoap observes the reordering server"
+rc_expect_eq "$(awk '{print $NF}' <<<"$OUT" | tr '\n' ' ')" "n10 n12 n13 n14 " \
+  "Observe 11 after 12, and 2^23 + 14 after 13, are dropped as older"
 
 echo "=== strangers cost nothing"
 # A peer's session logs each format error; a stranger's garbage is
