@@ -570,8 +570,16 @@ static void tls_destroy(rc_filter *base) {
   really_destroy(f);
 }
 
-static const rc_filter_ops tls_ops = {"tls", tls_recv, tls_send, tls_shutdown,
-                                      tls_destroy};
+static const rc_filter_ops tls_ops = {
+    .name = "tls",
+    .label = "TLS",
+    .start = rc_tls_start,
+    .recv = tls_recv,
+    .send = tls_send,
+    .eof = rc_tls_eof,
+    .shutdown = tls_shutdown,
+    .destroy = tls_destroy,
+};
 
 /* ---- public API --------------------------------------------------------- */
 
