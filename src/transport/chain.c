@@ -51,6 +51,7 @@ struct rc_chain {
   unsigned dead : 1;
   unsigned closing : 1;
   unsigned shut_sent : 1;
+  unsigned end_told : 1; /* on_end was called */
 };
 
 /* ------------------------------------------------------------------ */
@@ -145,8 +146,13 @@ size_t rc_chain_unsent(const rc_chain *ch) {
 /* ------------------------------------------------------------------ */
 /* events and links                                                    */
 
+/* Tells the first end only: the peer closing WS and then TLS, or a
+ * failure after that, is one end of one connection. */
 static void chain_end_cb(rc_chain *ch, rc_chain_end_how how, rc_err err,
                          const char *detail) {
+  if (ch->end_told)
+    return;
+  ch->end_told = 1;
   if (ch->cb.on_end != NULL)
     ch->cb.on_end(ch->user, how, err, detail != NULL ? detail : "");
 }
