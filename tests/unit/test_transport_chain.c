@@ -204,6 +204,23 @@ static void tls_ws_pair(peer *c, peer *s) {
   assert_ptr_equal(rc_chain_find(c->ch, "ws"), rc_chain_filter(c->ch, 1));
 }
 
+typedef struct dc_stub dc_stub;
+static dc_stub *dc_pair(peer *c, peer *s);
+
+/* A pair (coaps+ws, or the data-channel stub), started and open. */
+static void open_pair(peer *c, peer *s, int dc) {
+  g_now = T0;
+  if (dc)
+    (void)dc_pair(c, s);
+  else
+    tls_ws_pair(c, s);
+  assert_int_equal(rc_chain_start(s->ch, g_now), RC_OK);
+  assert_int_equal(rc_chain_start(c->ch, g_now), RC_OK);
+  pump(c, s, 0);
+  assert_int_equal(c->opened + s->opened, 2);
+  assert_int_equal(rc_session_get_state(c->s), RC_SESSION_OPEN);
+}
+
 /* One whole conversation with both streams cut at split (0: not cut). */
 static void converse(size_t split, size_t *c_total, size_t *s_total) {
   peer c, s;
@@ -279,12 +296,7 @@ static void test_tls_ws_every_split(void **state) {
 static void test_expiry_on_fake_clock(void **state) {
   (void)state;
   peer c, s;
-  g_now = T0;
-  tls_ws_pair(&c, &s);
-  assert_int_equal(rc_chain_start(s.ch, g_now), RC_OK);
-  assert_int_equal(rc_chain_start(c.ch, g_now), RC_OK);
-  pump(&c, &s, 0);
-  assert_int_equal(rc_session_get_state(c.s), RC_SESSION_OPEN);
+  open_pair(&c, &s, 0);
   g_now += 100;
   assert_int_equal(rc_session_ping(c.s, 0, g_now, NULL), RC_OK);
   const uint8_t *d;
@@ -306,11 +318,7 @@ static void test_expiry_on_fake_clock(void **state) {
 static void test_stream_lend_partial(void **state) {
   (void)state;
   peer c, s;
-  g_now = T0;
-  tls_ws_pair(&c, &s);
-  assert_int_equal(rc_chain_start(s.ch, g_now), RC_OK);
-  assert_int_equal(rc_chain_start(c.ch, g_now), RC_OK);
-  pump(&c, &s, 0);
+  open_pair(&c, &s, 0);
   for (int i = 0; i < 3; i++)
     send_request(&c, "abc");
   const uint8_t *d, *d2;
@@ -337,11 +345,11 @@ static void test_stream_lend_partial(void **state) {
 
 enum { DC_OPEN = 3, DC_ACK = 2, DC_DATA = 0x10, DC_SACK = 0x20, DC_CLOSE = 4 };
 
-typedef struct dc_stub {
+struct dc_stub {
   rc_filter base;
   int server, open;
   int sacks_seen;
-} dc_stub;
+};
 
 static rc_err dc_down1(dc_stub *f, uint8_t type, const uint8_t *d, size_t n) {
   uint8_t pkt[2048];
@@ -516,12 +524,7 @@ static void test_datachannel_stub(void **state) {
 static void test_datachannel_bad_datagram(void **state) {
   (void)state;
   peer c, s;
-  g_now = T0;
-  (void)dc_pair(&c, &s);
-  assert_int_equal(rc_chain_start(s.ch, g_now), RC_OK);
-  assert_int_equal(rc_chain_start(c.ch, g_now), RC_OK);
-  pump(&c, &s, 0);
-  assert_int_equal(s.opened, 1);
+  open_pair(&c, &s, 1);
   static const uint8_t junk[3] = {0x77, 1, 2};
   assert_int_equal(rc_chain_recv(s.ch, junk, sizeof junk, g_now),
                    RC_ERR_PROTOCOL);

@@ -259,8 +259,10 @@ static void conn_chain_end(void *user, rc_chain_end_how how, rc_err err,
   worker *w = c->w;
   (void)err;
   c->chain_dead = 1;
+  const char *layer = rc_chain_waiting(c->chain); /* NULL once open */
   if (how == RC_CHAIN_END_ERROR && w->first_err[0] == 0)
-    snprintf(w->first_err, sizeof(w->first_err), "%s", detail);
+    snprintf(w->first_err, sizeof(w->first_err), "%s: %s",
+             layer != NULL ? layer : "transport", detail);
 }
 
 /* Open needs no action: the session's CSM goes at the next flush. */
