@@ -354,8 +354,9 @@ rc_err rc_chain_eof(rc_chain *ch, rc_time now) {
 /* output                                                              */
 
 /* Moves the session's queued output into the top filter, batched, up to
- * the high-water mark (all of it while closing). */
-static void chain_feed(rc_chain *ch) {
+ * the high-water mark (all of it while closing). Returns non-zero if
+ * anything went in. */
+static int chain_feed(rc_chain *ch) {
   rc_filter *top = ch->f[ch->n - 1];
   int msg = (top->ops->flags & RC_FILTER_F_MESSAGES) != 0;
   size_t queued = rc_chain_queued(ch), sent = 0;
@@ -372,21 +373,25 @@ static void chain_feed(rc_chain *ch) {
       snprintf(d, sizeof d, "%s filter refused data: %s", top->ops->name,
                rc_strerror(err));
       chain_fail(ch, err, d);
-      return;
+      return 1;
     }
     rc_session_consume(ch->s, n);
     sent += n;
   }
+  return sent > 0;
 }
 
-/* Each filter, top first, hands down what it held; a filter with output
- * of its own (an HTTP body) adds a slice of it once the queue is empty. */
-static void chain_flush(rc_chain *ch) {
+/* After a feed each filter, top first, hands down what it held; a filter
+ * with output of its own (an HTTP body) adds a slice of it once the queue
+ * is empty (then it is flushed even without a feed). */
+static void chain_flush(rc_chain *ch, int fed) {
   for (size_t i = ch->n; i-- > 0 && !ch->dead;) {
     rc_filter *f = ch->f[i];
     size_t own = rc_filter_pending(f) > 0 && rc_chain_queued(ch) == 0
                      ? RC_CHAIN_SLICE
                      : 0;
+    if (!fed && own == 0)
+      continue;
     rc_err err = rc_filter_flush(f, own);
     if (err != RC_OK && !ch->dead) {
       char d[CHAIN_DETAIL_MAX];
@@ -415,9 +420,8 @@ rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len) {
     return rc_session_pending(ch->s, data, len);
   }
   if (ch->lent == 0 && !ch->dead) {
-    if (ch->open)
-      chain_feed(ch);
-    chain_flush(ch);
+    int fed = ch->open && chain_feed(ch);
+    chain_flush(ch, fed);
     chain_shutdown(ch);
   }
   const chain_buf *q = &ch->q;
