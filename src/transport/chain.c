@@ -52,6 +52,7 @@ struct rc_chain {
   unsigned closing : 1;
   unsigned shut_sent : 1;
   unsigned end_told : 1; /* on_end was called */
+  unsigned own_out : 1;  /* some filter can have output of its own */
 };
 
 /* ------------------------------------------------------------------ */
@@ -300,6 +301,8 @@ rc_err rc_chain_push(rc_chain *ch, rc_filter *f) {
   }
   f->sink = rc_chain_next_sink(ch);
   ch->f[ch->n++] = f;
+  if (f->ops->pending != NULL)
+    ch->own_out = 1;
   return RC_OK;
 }
 
@@ -353,6 +356,18 @@ rc_err rc_chain_eof(rc_chain *ch, rc_time now) {
 /* ------------------------------------------------------------------ */
 /* output                                                              */
 
+/* A filter refused data or could not write: the chain fails with a
+ * sentence naming it (kept out of the feed loop's frame). */
+static __attribute__((noinline)) void chain_refused(rc_chain *ch,
+                                                    const rc_filter *f,
+                                                    const char *what,
+                                                    rc_err err) {
+  char d[CHAIN_DETAIL_MAX];
+  snprintf(d, sizeof d, "%s filter %s: %s", f->ops->name, what,
+           rc_strerror(err));
+  chain_fail(ch, err, d);
+}
+
 /* Moves the session's queued output into the top filter, batched, up to
  * the high-water mark (all of it while closing). Returns non-zero if
  * anything went in. */
@@ -369,10 +384,7 @@ static int chain_feed(rc_chain *ch) {
     rc_err err = rc_filter_send(top, p, n,
                                 (msg ? RC_FILTER_MSG_END : 0) | RC_FILTER_MORE);
     if (err != RC_OK) {
-      char d[CHAIN_DETAIL_MAX];
-      snprintf(d, sizeof d, "%s filter refused data: %s", top->ops->name,
-               rc_strerror(err));
-      chain_fail(ch, err, d);
+      chain_refused(ch, top, "refused data", err);
       return 1;
     }
     rc_session_consume(ch->s, n);
@@ -393,12 +405,8 @@ static void chain_flush(rc_chain *ch, int fed) {
     if (!fed && own == 0)
       continue;
     rc_err err = rc_filter_flush(f, own);
-    if (err != RC_OK && !ch->dead) {
-      char d[CHAIN_DETAIL_MAX];
-      snprintf(d, sizeof d, "%s filter cannot write: %s", f->ops->name,
-               rc_strerror(err));
-      chain_fail(ch, err, d);
-    }
+    if (err != RC_OK && !ch->dead)
+      chain_refused(ch, f, "cannot write", err);
   }
 }
 
@@ -421,8 +429,10 @@ rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len) {
   }
   if (ch->lent == 0 && !ch->dead) {
     int fed = ch->open && chain_feed(ch);
-    chain_flush(ch, fed);
-    chain_shutdown(ch);
+    if (fed || ch->own_out)
+      chain_flush(ch, fed);
+    if (ch->closing)
+      chain_shutdown(ch);
   }
   const chain_buf *q = &ch->q;
   if (ch->lent == 0) {
