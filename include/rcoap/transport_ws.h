@@ -100,7 +100,7 @@ typedef struct rc_ws_config {
    * its buffer from this budget (shared, not owned; NULL: none). Refused:
    * close 1009 when the message could never fit, else 1013 (try again
    * later). Given back when the message is delivered, the filter fails or
-   * rc_ws_release() is called; the budget must outlive that. */
+   * rc_filter_end() is called; the budget must outlive that. */
   rc_budget *budget;
   const char *path;   /* NULL: RC_WS_PATH */
 
@@ -154,20 +154,23 @@ rc_ws_subproto rc_ws_subprotocol(const rc_filter *f);
 /*
  * Batches sends: while corked, rc_filter_send() only encodes frames into
  * the filter's buffer; rc_ws_uncork() flushes them with one down() call.
- * Corks nest. Returns RC_OK or down()'s error.
+ * Corks nest. Returns RC_OK or down()'s error. (The chain uses the generic
+ * form: send() with RC_FILTER_MORE, then rc_filter_flush().)
+ *
+ * rc_filter_end() on a ws filter (the connection is closing) frees the
+ * reassembly buffer, gives back what the budget lent, and ends the filter
+ * (nothing more is decoded, the budget is not touched again), before the
+ * budget's owner may go.
  */
 void rc_ws_cork(rc_filter *f);
-/* The connection is closing: frees the reassembly buffer, gives back what
- * the budget lent, and ends the filter (nothing more is decoded, the
- * budget is not touched again), before the budget's owner may go. */
-void rc_ws_release(rc_filter *f);
 rc_err rc_ws_uncork(rc_filter *f);
 
 /*
  * Streams more of a plain HTTP response body: reads up to max_bytes from
  * the handler's body source and hands them down(). The connection calls
- * it whenever its write queue has drained while rc_ws_http_pending() is
- * non-zero. When the body is complete the filter reports EV_CLOSED with
+ * it (through the generic rc_filter_flush() with max_own > 0) whenever
+ * its write queue has drained while rc_ws_http_pending() is non-zero.
+ * When the body is complete the filter reports EV_CLOSED with
  * arg 0. Returns RC_OK, RC_ERR_STATE (nothing streaming), RC_ERR_IO (the
  * source failed or ended early; EV_ERROR was reported), or down()'s
  * error.

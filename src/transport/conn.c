@@ -1,11 +1,13 @@
 /*
- * The data path of one connection on a libuv loop: socket -> [tls] -> [ws]
- * -> session and back. Reads land in one 64 KiB buffer per thread and go
- * up the chain in one call; everything the session queued in response
- * goes down in one uv_try_write per read (plain TCP writes the session's
- * queued bytes in place; through filters the bytes from down() are
- * collected in a conn-owned buffer), and only what the kernel does not
- * take goes through uv_write. One uv_timer per connection serves the
+ * The libuv side of one connection: socket, timer, linger, and the close
+ * sequence. Everything between the socket and the application is the
+ * transport chain (transport_chain.h: filters + session, sans-I/O), which
+ * this file drives without knowing its filters: reads land in one 64 KiB
+ * buffer per thread and go into the chain in one call; everything the
+ * chain has for the socket goes out in one uv_try_write per read (plain
+ * TCP: the session's queued bytes in place; through filters: the chain's
+ * output queue), and only what the kernel does not take goes through
+ * uv_write, from the same bytes (the chain keeps them in place). One uv_timer per connection serves the
  * session's deadlines, the connect/handshake/drain deadline and the idle
  * timeout; it is re-armed only when the next deadline moves earlier.
  * Reading stops while the peer does not read our output (back-pressure).
@@ -17,13 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rcoap/transport_tls.h"
-#include "rcoap/transport_ws.h"
 #include "transport/conn_int.h"
 
-/* Most session output moved into the filters per flush before writing. */
-#define CONN_FILTER_SLICE (64u * 1024u)
-/* A filter output buffer larger than this is freed once written. */
+/* A chain output queue larger than this is freed once written. */
 #define CONN_OUT_KEEP 4096u
 /* Bound on the on_open / flush rounds of one pump. */
 #define CONN_PUMP_ROUNDS 4
@@ -47,13 +45,6 @@ const char *rc_conn_kind_name(rc_conn_kind kind) {
   case RC_CONN_UDP: return "udp";
   }
   return "?";
-}
-
-static int kind_has_tls(int kind) {
-  return kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS;
-}
-static int kind_has_ws(int kind) {
-  return kind == RC_CONN_WS || kind == RC_CONN_TLS_WS;
 }
 
 /* Maps a libuv error from a read or write to an rc_err. */
@@ -170,39 +161,10 @@ static void sess_on_closed(void *u, rc_err reason) {
 }
 
 /* ------------------------------------------------------------------ */
-/* filter sinks                                                        */
+/* chain callbacks                                                     */
 
-/* Appends bytes for the socket to the conn's output buffer. */
-static rc_err conn_out_append(rc_conn *c, const uint8_t *d, size_t n) {
-  if (n == 0)
-    return RC_OK;
-  if (c->out_cap - c->out_len < n) {
-    size_t cap = c->out_cap ? c->out_cap : 1024;
-    while (cap - c->out_len < n) {
-      if (cap > SIZE_MAX / 2)
-        return RC_ERR_NOMEM;
-      cap *= 2;
-    }
-    uint8_t *nb = c->mem->realloc(c->out, cap, c->mem->user);
-    if (nb == NULL)
-      return RC_ERR_NOMEM;
-    c->out = nb;
-    c->out_cap = cap;
-  }
-  memcpy(c->out + c->out_len, d, n);
-  c->out_len += n;
-  return RC_OK;
-}
-
-/* Plaintext (tls) or a whole message (ws) for the layer above. */
-static rc_err conn_to_session(rc_conn *c, const uint8_t *d, size_t n) {
-  if (c->s == NULL || rc_session_get_state(c->s) == RC_SESSION_CLOSED)
-    return RC_OK;
-  rc_err err = rc_session_recv(c->s, d, n, conn_now(c));
-  return err == RC_ERR_CLOSED ? RC_OK : err;
-}
-
-static void conn_chain_open(rc_conn *c) {
+static void conn_chain_open(void *u) {
+  rc_conn *c = u;
   if (c->state != RC__CONN_HANDSHAKE)
     return;
   c->state = RC__CONN_OPEN;
@@ -211,73 +173,24 @@ static void conn_chain_open(rc_conn *c) {
   c->open_pending = 1;
 }
 
-static void conn_filter_event(rc_conn *c, int is_ws, rc_filter_event ev,
-                              int arg, const char *detail) {
-  if (ev == RC_FILTER_EV_OPEN) {
-    if (!is_ws && c->ws != NULL) {
-      if (!c->is_server) {
-        rc_err err = rc_ws_client_start(c->ws);
-        if (err != RC_OK) {
-          c->chain_dead = 1;
-          rc__conn_set_detail(c, "cannot start the WebSocket upgrade: %s",
-                              rc_strerror(err));
-          conn_drain(c, err);
-        }
-      }
-      return;
-    }
-    conn_chain_open(c);
+static void conn_chain_end(void *u, rc_chain_end_how how, rc_err err,
+                           const char *detail) {
+  rc_conn *c = u;
+  if (how == RC_CHAIN_END_ERROR) {
+    rc__conn_set_detail(c, "%s", detail);
+    conn_drain(c, err);
     return;
   }
-  if (ev == RC_FILTER_EV_ERROR) {
-    c->chain_dead = 1;
-    rc__conn_set_detail(c, "%s", detail != NULL && detail[0] ? detail
-                                                             : rc_strerror(arg));
-    conn_drain(c, (rc_err)arg);
+  if (how == RC_CHAIN_END_DONE) {
+    conn_drain(c, RC_OK); /* e.g. a plain HTTP response went out in full */
     return;
   }
-  /* EV_CLOSED: the peer ended the TLS or WS session in order. */
-  if (is_ws && arg == 0) {
-    conn_drain(c, RC_OK); /* a plain HTTP response went out in full */
-    return;
-  }
+  /* The peer ended the TLS or WS session in order. */
   rc_err reason = RC_ERR_CLOSED;
   if (c->s != NULL && rc_session_get_state(c->s) == RC_SESSION_RELEASING)
     reason = RC_OK;
-  if (is_ws)
-    rc__conn_set_detail(c, "peer closed the WebSocket (code %d)", arg);
-  else
-    rc__conn_set_detail(c, "peer closed the TLS session (close_notify)");
+  rc__conn_set_detail(c, "%s", detail);
   conn_drain(c, reason);
-}
-
-static rc_err tls_up(void *ctx, const uint8_t *d, size_t n, int flags) {
-  rc_conn *c = ctx;
-  (void)flags;
-  if (c->ws != NULL)
-    return rc_filter_recv(c->ws, d, n);
-  return conn_to_session(c, d, n);
-}
-static rc_err tls_down(void *ctx, const uint8_t *d, size_t n) {
-  return conn_out_append(ctx, d, n);
-}
-static void tls_event(void *ctx, rc_filter_event ev, int arg,
-                      const char *detail) {
-  conn_filter_event(ctx, 0, ev, arg, detail);
-}
-static rc_err ws_up(void *ctx, const uint8_t *d, size_t n, int flags) {
-  (void)flags;
-  return conn_to_session(ctx, d, n);
-}
-static rc_err ws_down(void *ctx, const uint8_t *d, size_t n) {
-  rc_conn *c = ctx;
-  if (c->tls != NULL)
-    return rc_filter_send(c->tls, d, n, 0);
-  return conn_out_append(c, d, n);
-}
-static void ws_event(void *ctx, rc_filter_event ev, int arg,
-                     const char *detail) {
-  conn_filter_event(ctx, 1, ev, arg, detail);
 }
 
 /* ------------------------------------------------------------------ */
@@ -304,13 +217,10 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
   return c;
 }
 
-rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
-                      const rc_session_config *tmpl, rc_tls_ctx *tls,
-                      const char *server_name, uint16_t port,
-                      const rc_ws_config *wscfg) {
-  rc_framing fr = c->kind == RC_CONN_UDP ? RC_FRAMING_UDP
-                 : kind_has_ws(c->kind) ? RC_FRAMING_WS
-                                        : RC_FRAMING_TCP;
+rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
+                      rc_stack_config *stack) {
+  rc_session_role role = stack->role;
+  rc_framing fr = rc_stack_framing(stack);
   rc_session_config cfg;
   if (tmpl != NULL)
     cfg = *tmpl;
@@ -340,35 +250,22 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
       /* Tracing parses every sent message: only when someone watches. */
       .on_trace = c->cb.on_trace != NULL ? sess_on_trace : NULL,
   };
-  rc_err err = rc_session_new(&c->s, &cfg, &scb, c, c->mem, conn_now(c));
+  rc_session *s = NULL;
+  rc_err err = rc_session_new(&s, &cfg, &scb, c, c->mem, conn_now(c));
   if (err != RC_OK)
     return err;
-
-  if (kind_has_tls(c->kind)) {
-    rc_filter_sink sink = {tls_up, tls_down, tls_event, c};
-    err = rc_tls_filter_new(tls, server_name, port, &sink, &c->tls);
-    if (err != RC_OK)
-      return err;
-  }
-  if (kind_has_ws(c->kind)) {
-    rc_filter_sink sink = {ws_up, ws_down, ws_event, c};
-    rc_ws_config wc;
-    if (wscfg != NULL)
-      wc = *wscfg;
-    else
-      memset(&wc, 0, sizeof(wc));
-    if (wc.max_message == 0)
-      wc.max_message = cfg.max_msg_size;
-    if (wc.budget == NULL)
-      wc.budget = cfg.rx_budget; /* one budget with the session's input */
-    if (wc.mem == NULL)
-      wc.mem = c->mem;
-    err = role == RC_SESSION_CLIENT ? rc_ws_client_new(&wc, &sink, &c->ws)
-                                    : rc_ws_server_new(&wc, &sink, &c->ws);
-    if (err != RC_OK)
-      return err;
-  }
-  return RC_OK;
+  rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
+                          .keep = CONN_OUT_KEEP,
+                          .flags = stack->datagram ? RC_CHAIN_DATAGRAM : 0};
+  rc_chain_callbacks ccb = {conn_chain_open, conn_chain_end};
+  err = rc_chain_new(&c->chain, &ccfg, s, &ccb, c);
+  if (err != RC_OK)
+    return err;
+  c->s = s;
+  stack->max_message = cfg.max_msg_size;
+  stack->budget = cfg.rx_budget;
+  stack->mem = c->mem;
+  return rc_stack_build(c->chain, stack);
 }
 
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -380,8 +277,8 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
 
 static void conn_eof(rc_conn *c) {
   c->peer_eof = 1;
-  if (c->tls != NULL && !c->chain_dead)
-    rc_tls_eof(c->tls); /* events tell clean end or truncation */
+  if (c->chain != NULL)
+    rc_chain_eof(c->chain, conn_now(c)); /* events: clean end or truncation */
   if (c->state >= RC__CONN_DRAINING)
     return;
   rc_err reason = RC_ERR_CLOSED;
@@ -400,17 +297,7 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   c->busy++;
   if (nread > 0) {
     c->last_io = conn_now(c);
-    const uint8_t *d = conn_rbuf;
-    size_t n = (size_t)nread;
-    if (c->tls != NULL) {
-      if (!c->chain_dead)
-        rc_filter_recv(c->tls, d, n);
-    } else if (c->ws != NULL) {
-      if (!c->chain_dead)
-        rc_filter_recv(c->ws, d, n);
-    } else {
-      conn_to_session(c, d, n);
-    }
+    (void)rc_chain_recv(c->chain, conn_rbuf, (size_t)nread, conn_now(c));
   } else if (nread == UV_EOF) {
     conn_eof(c);
   } else {
@@ -433,34 +320,22 @@ void rc__conn_start(rc_conn *c) {
     c->peer.sa.sa_family = AF_UNSPEC;
   c->last_io = conn_now(c);
   c->busy++;
-  if (c->tls == NULL && c->ws == NULL) {
-    c->state = RC__CONN_HANDSHAKE;
-    conn_chain_open(c);
-  } else {
-    c->state = RC__CONN_HANDSHAKE;
-    c->deadline = conn_now(c) + c->handshake_ms;
-    rc_err err = RC_OK;
-    if (!c->is_server) {
-      if (c->tls != NULL)
-        err = rc_tls_start(c->tls);
-      else
-        err = rc_ws_client_start(c->ws);
-    }
-    if (err != RC_OK && !c->reason_set) {
-      c->chain_dead = 1;
-      rc__conn_set_detail(c, "cannot start the handshake: %s",
-                          rc_strerror(err));
-      conn_drain(c, err);
-    }
-  }
+  c->state = RC__CONN_HANDSHAKE;
+  /* Cleared when the chain opens (at once when it has no filters). */
+  c->deadline = conn_now(c) + c->handshake_ms;
+  (void)rc_chain_start(c->chain, conn_now(c)); /* failures: conn_chain_end */
   c->busy--;
   conn_pump(c);
 }
 
 void rc__conn_start_udp(rc_conn *c) {
   c->last_io = conn_now(c);
+  c->busy++;
   c->state = RC__CONN_HANDSHAKE;
-  conn_chain_open(c);
+  /* coap://: no filter, so the chain opens at once (conn_chain_open);
+   * with dtls it opens when the handshake is done. */
+  (void)rc_chain_start(c->chain, conn_now(c)); /* failures: conn_chain_end */
+  c->busy--;
   conn_pump(c);
 }
 
@@ -469,7 +344,7 @@ void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n) {
     return;
   c->busy++;
   c->last_io = conn_now(c);
-  conn_to_session(c, d, n);
+  (void)rc_chain_recv(c->chain, d, n, conn_now(c));
   c->busy--;
   conn_pump(c);
 }
@@ -484,12 +359,8 @@ static void conn_write_cb(uv_write_t *req, int status) {
   c->writing = 0;
   size_t n = c->inflight;
   c->inflight = 0;
-  if (c->wbuf != NULL) {
-    c->mem->free(c->wbuf, c->mem->user);
-    c->wbuf = NULL;
-  } else if (c->s != NULL && status == 0) {
-    rc_session_consume(c->s, n);
-  }
+  if (status == 0)
+    rc_chain_consume(c->chain, n);
   if (c->state == RC__CONN_CLOSING)
     return;
   if (status < 0) {
@@ -542,152 +413,44 @@ static ssize_t conn_try_write(rc_conn *c, const uint8_t *p, size_t n) {
   return r;
 }
 
-/* Plain TCP: the session's queued runs, written in place. */
-static void conn_write_plain(rc_conn *c) {
+/* UDP: each datagram the chain has for the peer, at once (nothing waits:
+ * a datagram the kernel refuses is lost like one lost on the way, and a
+ * CON is retransmitted). */
+static void conn_write_udp(rc_conn *c) {
+  const uint8_t *p;
+  size_t n;
+  while (rc_chain_pull(c->chain, &p, &n) == RC_OK) {
+    if (rc__udp_send_to(c, p, n) == RC_OK)
+      c->last_io = conn_now(c);
+    rc_chain_consume(c->chain, n);
+  }
+}
+
+/* Writes what the chain has for the socket: each run as far as the kernel
+ * takes it, the rest asynchronously from the same bytes. */
+static void conn_write(rc_conn *c) {
+  if (c->state < RC__CONN_HANDSHAKE || c->state == RC__CONN_CLOSING ||
+      c->chain == NULL)
+    return;
+  if (c->udp != NULL) {
+    conn_write_udp(c);
+    return;
+  }
   const uint8_t *p;
   size_t n;
   while (!c->writing && c->state != RC__CONN_CLOSING &&
-         rc_session_pending(c->s, &p, &n) == RC_OK) {
+         rc_chain_pull(c->chain, &p, &n) == RC_OK) {
     if (n > UINT32_MAX / 2)
       n = UINT32_MAX / 2;
     ssize_t w = conn_try_write(c, p, n);
     if (w < 0)
       return;
     if (w > 0)
-      rc_session_consume(c->s, (size_t)w);
+      rc_chain_consume(c->chain, (size_t)w);
     if ((size_t)w < n) {
-      /* The rest stays at the same address until consumed (session.h). */
+      /* The rest stays at the same address until consumed. */
       conn_write_async(c, p + w, n - (size_t)w);
       return;
-    }
-  }
-}
-
-/* Filters: move session output through the chain into c->out. */
-static void conn_feed_filters(rc_conn *c, int all) {
-  rc_filter *top = c->ws != NULL ? c->ws : c->tls;
-  const uint8_t *p;
-  size_t n, sent = 0;
-  if (c->ws != NULL)
-    rc_ws_cork(c->ws);
-  while (!c->chain_dead && (all || c->out_len + sent < c->high_water) &&
-         rc_session_pending(c->s, &p, &n) == RC_OK) {
-    rc_err err;
-    if (c->ws != NULL) {
-      err = rc_filter_send(top, p, n, RC_FILTER_MSG_END);
-    } else {
-      if (n > CONN_FILTER_SLICE)
-        n = CONN_FILTER_SLICE;
-      err = rc_filter_send(top, p, n, 0);
-    }
-    if (err != RC_OK) {
-      if (!c->chain_dead) {
-        rc__conn_set_detail(c, "%s filter refused data: %s", top->ops->name,
-                            rc_strerror(err));
-        c->chain_dead = 1;
-        conn_drain(c, err);
-      }
-      break;
-    }
-    rc_session_consume(c->s, n);
-    sent += n;
-  }
-  if (c->ws != NULL && !c->chain_dead)
-    rc_ws_uncork(c->ws);
-}
-
-/* Filters: write c->out; what the kernel does not take moves to wbuf. */
-static void conn_write_out(rc_conn *c) {
-  if (c->writing || c->out_len == 0 || c->state == RC__CONN_CLOSING)
-    return;
-  ssize_t w = conn_try_write(c, c->out, c->out_len);
-  if (w < 0)
-    return;
-  size_t left = c->out_len - (size_t)w;
-  if (left == 0) {
-    c->out_len = 0;
-    if (c->out_cap > CONN_OUT_KEEP) {
-      c->mem->free(c->out, c->mem->user);
-      c->out = NULL;
-      c->out_cap = 0;
-    }
-    return;
-  }
-  /* Hand the whole buffer to the async write; down() starts a new one. */
-  if (w > 0)
-    memmove(c->out, c->out + w, left);
-  c->wbuf = c->out;
-  c->out = NULL;
-  c->out_len = 0;
-  c->out_cap = 0;
-  if (conn_write_async(c, c->wbuf, left) < 0) {
-    c->mem->free(c->wbuf, c->mem->user);
-    c->wbuf = NULL;
-  }
-}
-
-/* UDP: each queued datagram to the peer, at once (nothing waits: a
- * datagram the kernel refuses is lost like one lost on the way). */
-static void conn_write_udp(rc_conn *c) {
-  const uint8_t *p;
-  size_t n;
-  while (rc_session_pending(c->s, &p, &n) == RC_OK) {
-    if (rc__udp_send_to(c, p, n) == RC_OK)
-      c->last_io = conn_now(c);
-    rc_session_consume(c->s, n);
-  }
-}
-
-static void conn_write(rc_conn *c) {
-  if (c->state < RC__CONN_HANDSHAKE || c->state == RC__CONN_CLOSING ||
-      c->s == NULL)
-    return;
-  if (c->udp != NULL) {
-    conn_write_udp(c);
-    return;
-  }
-  if (c->tls == NULL && c->ws == NULL) {
-    if (c->state >= RC__CONN_OPEN)
-      conn_write_plain(c);
-    return;
-  }
-  /* Each turn either empties c->out into the kernel and feeds more
-   * session output, or leaves the rest to an async write. */
-  for (;;) {
-    int draining = c->state == RC__CONN_DRAINING;
-    int feedable = (c->state == RC__CONN_OPEN ||
-                    (draining && c->open_reported)) && !c->chain_dead;
-    if (feedable)
-      conn_feed_filters(c, draining);
-    if (draining && !c->chain_dead && !c->shut_sent && c->open_reported &&
-        !rc_session_want_write(c->s)) {
-      /* Orderly end of the chain: WS close frame, then TLS close_notify. */
-      c->shut_sent = 1;
-      if (c->ws != NULL)
-        rc_filter_shutdown(c->ws);
-      if (c->tls != NULL && !c->chain_dead)
-        rc_filter_shutdown(c->tls);
-    }
-    conn_write_out(c);
-    if (c->writing || c->state == RC__CONN_CLOSING || c->chain_dead ||
-        !feedable || !rc_session_want_write(c->s))
-      break;
-  }
-  /* A streamed plain-HTTP body (static files) continues once drained. */
-  if (c->ws != NULL && c->is_server && !c->writing && c->out_len == 0 &&
-      !c->chain_dead && c->state != RC__CONN_CLOSING &&
-      rc_ws_http_pending(c->ws)) {
-    rc_ws_http_pump(c->ws, CONN_FILTER_SLICE);
-    if (c->out_len > 0 && c->state != RC__CONN_CLOSING) {
-      uint8_t *b = c->out;
-      size_t n = c->out_len;
-      c->wbuf = b;
-      c->out = NULL;
-      c->out_len = c->out_cap = 0;
-      if (conn_write_async(c, b, n) < 0) {
-        c->mem->free(c->wbuf, c->mem->user);
-        c->wbuf = NULL;
-      }
     }
   }
 }
@@ -695,26 +458,14 @@ static void conn_write(rc_conn *c) {
 /* ------------------------------------------------------------------ */
 /* the pump: after every entry point                                   */
 
-/* Non-zero if the session's queued output can still reach the socket. */
-static int conn_session_writable(const rc_conn *c) {
-  if (c->s == NULL || c->state < RC__CONN_OPEN)
-    return 0;
-  if (c->tls == NULL && c->ws == NULL)
-    return 1;
-  return c->open_reported && !c->chain_dead;
-}
-
 static size_t conn_unsent_bytes(const rc_conn *c) {
-  size_t n = c->out_len + (c->wbuf != NULL ? c->inflight : 0);
-  if (conn_session_writable(c))
-    n += rc_session_pending_bytes(c->s);
-  return n;
+  return c->chain != NULL ? rc_chain_unsent(c->chain) : 0;
 }
 
 static void conn_update_reading(rc_conn *c) {
   int want = (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN) &&
              c->s != NULL && rc_session_want_read(c->s) &&
-             c->out_len + (c->wbuf != NULL ? c->inflight : 0) < c->high_water;
+             rc_chain_queued(c->chain) < c->high_water;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) ==
         0)
@@ -769,9 +520,9 @@ static int conn_linger(rc_conn *c) {
 
 static void conn_arm_timer(rc_conn *c) {
   rc_time due = c->deadline;
-  if (c->s != NULL &&
+  if (c->chain != NULL &&
       (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN)) {
-    rc_time e = rc_session_expiry(c->s);
+    rc_time e = rc_chain_expiry(c->chain);
     if (e < due)
       due = e;
   }
@@ -846,8 +597,9 @@ static void conn_timer_cb(uv_timer_t *t) {
     if (c->state <= RC__CONN_CONNECTING) {
       rc__conn_connect_timeout(c);
     } else if (c->state == RC__CONN_HANDSHAKE) {
+      const char *layer = rc_chain_waiting(c->chain);
       rc__conn_set_detail(c, "%s handshake not done after %u ms",
-                          kind_has_ws(c->kind) ? "WebSocket" : "TLS",
+                          layer != NULL ? layer : "transport",
                           (unsigned)c->handshake_ms);
       rc__conn_fail(c, RC_ERR_TIMEOUT, NULL);
     } else if (c->state == RC__CONN_OPEN) {
@@ -863,10 +615,10 @@ static void conn_timer_cb(uv_timer_t *t) {
       rc__conn_fail(c, c->reason, NULL);
     }
   }
-  if (c->s != NULL &&
+  if (c->chain != NULL &&
       (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN) &&
-      rc_session_expiry(c->s) <= now)
-    rc_session_handle_expiry(c->s, now);
+      rc_chain_expiry(c->chain) <= now)
+    rc_chain_handle_expiry(c->chain, now);
   if (c->idle_ms > 0 && c->state <= RC__CONN_OPEN &&
       c->state >= RC__CONN_HANDSHAKE && now >= c->last_io + c->idle_ms) {
     rc__conn_set_detail(c, "idle for %u ms", (unsigned)c->idle_ms);
@@ -896,8 +648,10 @@ static void conn_drain(rc_conn *c, rc_err reason) {
     uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = 0;
   }
-  if (c->s != NULL)
+  if (c->chain != NULL) {
     rc_session_close(c->s, reason);
+    rc_chain_close(c->chain); /* then the filters' goodbyes, top first */
+  }
   /* An orderly end (ours, or the peer closing) is routine: debug. */
   conn_log(c,
            reason == RC_OK || reason == RC_ERR_CLOSED ? RC_SESSION_LOG_DEBUG
@@ -907,12 +661,8 @@ static void conn_drain(rc_conn *c, rc_err reason) {
 }
 
 static void conn_free(rc_conn *c) {
-  rc_filter_destroy(c->ws);
-  rc_filter_destroy(c->tls);
-  rc_session_del(c->s);
+  rc_chain_free(c->chain); /* filters, then the session */
   const rc_mem *m = c->mem;
-  m->free(c->out, m->user);
-  m->free(c->wbuf, m->user);
   m->free(c->detail, m->user);
   m->free(c, m->user);
 }
@@ -939,10 +689,10 @@ static void conn_close_handles(rc_conn *c) {
     return;
   c->state = RC__CONN_CLOSING;
   conn_set_reason(c, RC_ERR_CLOSED);
-  if (c->s != NULL)
+  if (c->chain != NULL) {
     rc_session_close(c->s, c->reason);
-  if (c->ws != NULL)
-    rc_ws_release(c->ws); /* before the budget's owner may go */
+    rc_chain_end(c->chain); /* budgets back before their owner may go */
+  }
   if (c->cn != NULL)
     rc__conn_connect_abandon(c);
   if (c->udp != NULL)
@@ -995,7 +745,9 @@ rc_session *rc_conn_session(rc_conn *c) { return c->s; }
 rc_conn_kind rc_conn_get_kind(const rc_conn *c) { return c->kind; }
 int rc_conn_is_open(const rc_conn *c) { return c->open_reported; }
 int rc_conn_is_server(const rc_conn *c) { return c->is_server; }
-rc_filter *rc_conn_tls(rc_conn *c) { return c->tls; }
+rc_filter *rc_conn_tls(rc_conn *c) {
+  return c->chain != NULL ? rc_chain_find(c->chain, "tls") : NULL;
+}
 size_t rc_conn_unsent(const rc_conn *c) { return conn_unsent_bytes(c); }
 int rc_conn_reading(const rc_conn *c) { return c->reading; }
 const char *rc_conn_error_detail(const rc_conn *c) {

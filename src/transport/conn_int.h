@@ -12,9 +12,9 @@
 #include <uv.h>
 
 #include "rcoap/session.h"
+#include "rcoap/transport_chain.h"
 #include "rcoap/transport_conn.h"
-#include "rcoap/transport_filter.h"
-#include "rcoap/transport_ws.h"
+#include "rcoap/transport_stack.h"
 
 /* Connection states, in the order a connection moves through them. */
 enum {
@@ -42,9 +42,8 @@ struct rc_conn {
   uv_write_t *wreq; /* only while an async write runs */
   uv_loop_t *loop;
   const rc_mem *mem;
-  rc_session *s;
-  rc_filter *tls; /* bottom filter (tls kinds) */
-  rc_filter *ws;  /* top filter (ws kinds) */
+  rc_chain *chain; /* filters + session + output queue (owns s) */
+  rc_session *s;   /* the chain's session */
   rc_conn_callbacks cb;
   void *user;
   rc__connecting *cn; /* client connect state; NULL once connected */
@@ -52,12 +51,7 @@ struct rc_conn {
   rc__udp_ep *udp;
   rc_conn *udp_hnext, *udp_prev, *udp_next;
 
-  /* Filter output (tls/ws kinds): down() appends to out; a write the
-   * kernel did not take at once goes from wbuf (owned) asynchronously. */
-  uint8_t *out;
-  size_t out_len, out_cap;
-  uint8_t *wbuf;
-  size_t inflight; /* bytes of the running uv_write */
+  size_t inflight; /* bytes of the running uv_write (lent by the chain) */
 
   rc_time deadline; /* connect / handshake / drain deadline */
   rc_time timer_due;
@@ -79,8 +73,6 @@ struct rc_conn {
   unsigned reason_set : 1;
   unsigned open_pending : 1;
   unsigned open_reported : 1;
-  unsigned chain_dead : 1;
-  unsigned shut_sent : 1;
   unsigned want_flush : 1;
   unsigned reset : 1;
   unsigned accepted : 1; /* handed to the user (on_closed is owed) */
@@ -102,15 +94,13 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem);
 void rc__conn_discard(rc_conn *c);
 
 /*
- * Creates the filter chain and the session for a connected socket. For a
- * client, host/port/server_name/ws feed the TLS and WS filters; for a
- * server, wscfg is the listener's WS config. Returns 0 or the error of the
- * filter or session constructor.
+ * Creates the session and the chain for a connected socket, with the
+ * filters stack describes (its tls/ws flags must match the conn's kind;
+ * max_message, budget and mem are filled in from the session config).
+ * Returns 0 or the error of the filter or session constructor.
  */
-rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
-                      const rc_session_config *tmpl, rc_tls_ctx *tls,
-                      const char *server_name, uint16_t port,
-                      const rc_ws_config *wscfg);
+rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
+                      rc_stack_config *stack);
 
 /* Starts the data path on a connected tcp handle: TCP_NODELAY, reading,
  * the client handshakes, the handshake deadline, and the first flush. */

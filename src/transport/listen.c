@@ -108,9 +108,15 @@ static int listen_accept_conn(rc_listener *l, rc_conn *c) {
   else
     memset(&wc, 0, sizeof(wc));
   c->state = RC__CONN_HANDSHAKE;
-  rc_err err = rc__conn_setup(c, RC_SESSION_SERVER,
-                              l->has_scfg ? &l->scfg : NULL, l->tls, NULL, 0,
-                              &wc);
+  rc_stack_config st = {.role = RC_SESSION_SERVER,
+                        .tls = c->kind == RC_CONN_TLS ||
+                               c->kind == RC_CONN_TLS_WS,
+                        .tls_ctx = l->tls,
+                        .ws = c->kind == RC_CONN_WS ||
+                              c->kind == RC_CONN_TLS_WS,
+                        .ws_cfg = &wc,
+                        .datagram = c->kind == RC_CONN_UDP};
+  rc_err err = rc__conn_setup(c, l->has_scfg ? &l->scfg : NULL, &st);
   if (err != RC_OK)
     return -1;
   l->accepted++;

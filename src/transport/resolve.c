@@ -172,11 +172,16 @@ static void res_connected(rc_conn *c) {
   wc.origin = cn->ws_origin;
   wc.max_message = cn->ws_max;
   c->state = RC__CONN_HANDSHAKE;
-  rc_err err = rc__conn_setup(c, RC_SESSION_CLIENT,
-                              cn->has_scfg ? &cn->scfg : NULL, cn->tls,
-                              cn->server_name != NULL ? cn->server_name
-                                                      : cn->host,
-                              cn->port, &wc);
+  rc_stack_config st = {
+      .role = RC_SESSION_CLIENT,
+      .tls = c->kind == RC_CONN_TLS || c->kind == RC_CONN_TLS_WS,
+      .tls_ctx = cn->tls,
+      .host = cn->server_name != NULL ? cn->server_name : cn->host,
+      .port = cn->port,
+      .ws = c->kind == RC_CONN_WS || c->kind == RC_CONN_TLS_WS,
+      .ws_cfg = &wc,
+      .datagram = c->kind == RC_CONN_UDP};
+  rc_err err = rc__conn_setup(c, cn->has_scfg ? &cn->scfg : NULL, &st);
   res_free_cn(c);
   if (err != RC_OK) {
     rc__conn_set_detail(c, "cannot set up the connection: %s",

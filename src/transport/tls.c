@@ -210,6 +210,74 @@ static void openssl_reason(unsigned long e, char *buf, size_t cap) {
 
 /* Turns what OpenSSL and our callbacks recorded into an rc_err and a
  * detail sentence; does not touch the error queue beyond reading it. */
+/* What we say about an OpenSSL reason: one row per reason we know. A row
+ * applies when all of its conditions hold; otherwise the reason is only
+ * named (OpenSSL's text) and the error is RC_ERR_TLS. */
+enum {
+  WHEN_PSK = 1,       /* a pre-shared key is configured */
+  WHEN_HANDSHAKE = 2, /* the handshake is not done yet */
+  WHEN_CLIENT = 4     /* we are the client */
+};
+
+typedef struct tls_reason {
+  int reason;
+  unsigned when;
+  rc_err code;
+  const char *what;
+  const char *what_psk; /* instead of what with a PSK configured */
+} tls_reason;
+
+static const tls_reason tls_reasons[] = {
+    {SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL, 0, RC_ERR_TLS_ALPN,
+     "server did not negotiate ALPN coap (no_application_protocol alert)",
+     NULL},
+    {SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED, 0, RC_ERR_TLS_CERT,
+     "the server requires a client certificate (mutual TLS)", NULL},
+    {SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE, 0, RC_ERR_TLS_CERT,
+     "client did not send a certificate (mutual TLS is required)", NULL},
+    {SSL_R_TLSV1_ALERT_UNKNOWN_CA, 0, RC_ERR_TLS_CERT,
+     "the peer rejected our certificate: unknown CA", NULL},
+    {SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED, 0, RC_ERR_TLS_CERT,
+     "the peer rejected our certificate: expired", NULL},
+    {SSL_R_SSLV3_ALERT_BAD_CERTIFICATE, 0, RC_ERR_TLS_CERT,
+     "the peer rejected our certificate", NULL},
+    {SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN, 0, RC_ERR_TLS_CERT,
+     "the peer rejected our certificate", NULL},
+    {SSL_R_BINDER_DOES_NOT_VERIFY, 0, RC_ERR_TLS,
+     "pre-shared key mismatch: the client's PSK binder does not verify",
+     NULL},
+    {SSL_R_TLSV1_ALERT_DECRYPT_ERROR, WHEN_PSK, RC_ERR_TLS,
+     "pre-shared key mismatch: the peer could not verify our PSK "
+     "(decrypt_error alert)",
+     NULL},
+    /* OpenSSL servers answer a TLS 1.3 PSK binder that does not verify
+     * with illegal_parameter. */
+    {SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER,
+     WHEN_PSK | WHEN_HANDSHAKE | WHEN_CLIENT, RC_ERR_TLS,
+     "handshake failed: illegal_parameter alert (the server rejected our "
+     "pre-shared key?)",
+     NULL},
+    {SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC, WHEN_PSK | WHEN_HANDSHAKE,
+     RC_ERR_TLS, "handshake failed: bad record MAC (wrong pre-shared key?)",
+     NULL},
+    {SSL_R_SSLV3_ALERT_BAD_RECORD_MAC, WHEN_PSK | WHEN_HANDSHAKE, RC_ERR_TLS,
+     "handshake failed: bad record MAC (wrong pre-shared key?)", NULL},
+    {SSL_R_WRONG_VERSION_NUMBER, WHEN_HANDSHAKE, RC_ERR_TLS_NOT_TLS,
+     "peer is not speaking TLS (bad record version)", NULL},
+    {SSL_R_NO_SHARED_CIPHER, 0, RC_ERR_TLS,
+     "handshake failed: no shared cipher suite",
+     "handshake failed: no shared cipher suite (no matching pre-shared key "
+     "identity, and no certificate?)"},
+};
+
+static const tls_reason *tls_reason_of(int reason) {
+  for (size_t i = 0; i < sizeof tls_reasons / sizeof tls_reasons[0]; i++)
+    if (tls_reasons[i].reason == reason)
+      return &tls_reasons[i];
+  return NULL;
+}
+
+/* Maps the failure at hand to an error and a detail sentence. */
 static rc_err classify(rc__tls_filter *f) {
   const char *phase = hs_done(f) ? "TLS error" : "handshake failed";
   char r[200];
@@ -226,93 +294,19 @@ static rc_err classify(rc__tls_filter *f) {
   int reason = 0;
   while ((e = ERR_get_error()) != 0) {
     last = e;
-    if (ERR_GET_LIB(e) != ERR_LIB_SSL)
-      continue;
-    switch (ERR_GET_REASON(e)) {
-    case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
-    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
-    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
-    case SSL_R_BINDER_DOES_NOT_VERIFY:
-    case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
-    case SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER:
-    case SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC:
-    case SSL_R_SSLV3_ALERT_BAD_RECORD_MAC:
-    case SSL_R_WRONG_VERSION_NUMBER:
-    case SSL_R_NO_SHARED_CIPHER:
-      if (!reason)
-        reason = ERR_GET_REASON(e);
-      break;
-    default:
-      break;
-    }
+    if (!reason && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+        tls_reason_of(ERR_GET_REASON(e)) != NULL)
+      reason = ERR_GET_REASON(e);
   }
   int psk = f->ctx->has_psk || f->ctx->psk_lookup;
+  unsigned now = (psk ? WHEN_PSK : 0) | (!hs_done(f) ? WHEN_HANDSHAKE : 0) |
+                 (!is_server(f) ? WHEN_CLIENT : 0);
+  const tls_reason *row = tls_reason_of(reason);
   rc_err code = RC_ERR_TLS;
   const char *what = NULL;
-  switch (reason) {
-  case SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL:
-    code = RC_ERR_TLS_ALPN;
-    what = "server did not negotiate ALPN coap (no_application_protocol "
-           "alert)";
-    break;
-  case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
-    code = RC_ERR_TLS_CERT;
-    what = "the server requires a client certificate (mutual TLS)";
-    break;
-  case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
-    code = RC_ERR_TLS_CERT;
-    what = "client did not send a certificate (mutual TLS is required)";
-    break;
-  case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
-    code = RC_ERR_TLS_CERT;
-    what = "the peer rejected our certificate: unknown CA";
-    break;
-  case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
-    code = RC_ERR_TLS_CERT;
-    what = "the peer rejected our certificate: expired";
-    break;
-  case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
-  case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
-    code = RC_ERR_TLS_CERT;
-    what = "the peer rejected our certificate";
-    break;
-  case SSL_R_BINDER_DOES_NOT_VERIFY:
-    what = "pre-shared key mismatch: the client's PSK binder does not verify";
-    break;
-  case SSL_R_TLSV1_ALERT_DECRYPT_ERROR:
-    if (psk)
-      what = "pre-shared key mismatch: the peer could not verify our PSK "
-             "(decrypt_error alert)";
-    break;
-  case SSL_R_SSLV3_ALERT_ILLEGAL_PARAMETER:
-    /* OpenSSL servers answer a TLS 1.3 PSK binder that does not verify
-     * with illegal_parameter. */
-    if (psk && !hs_done(f) && !is_server(f))
-      what = "handshake failed: illegal_parameter alert (the server "
-             "rejected our pre-shared key?)";
-    break;
-  case SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC:
-  case SSL_R_SSLV3_ALERT_BAD_RECORD_MAC:
-    if (psk && !hs_done(f))
-      what = "handshake failed: bad record MAC (wrong pre-shared key?)";
-    break;
-  case SSL_R_WRONG_VERSION_NUMBER:
-    if (!hs_done(f)) {
-      code = RC_ERR_TLS_NOT_TLS;
-      what = "peer is not speaking TLS (bad record version)";
-    }
-    break;
-  case SSL_R_NO_SHARED_CIPHER:
-    what = psk ? "handshake failed: no shared cipher suite (no matching "
-                 "pre-shared key identity, and no certificate?)"
-               : "handshake failed: no shared cipher suite";
-    break;
-  default:
-    break;
+  if (row != NULL && (row->when & now) == row->when) {
+    code = row->code;
+    what = psk && row->what_psk != NULL ? row->what_psk : row->what;
   }
   if (what) {
     snprintf(f->detail, sizeof(f->detail), "%s", what);
@@ -570,8 +564,16 @@ static void tls_destroy(rc_filter *base) {
   really_destroy(f);
 }
 
-static const rc_filter_ops tls_ops = {"tls", tls_recv, tls_send, tls_shutdown,
-                                      tls_destroy};
+static const rc_filter_ops tls_ops = {
+    .name = "tls",
+    .label = "TLS",
+    .start = rc_tls_start,
+    .recv = tls_recv,
+    .send = tls_send,
+    .eof = rc_tls_eof,
+    .shutdown = tls_shutdown,
+    .destroy = tls_destroy,
+};
 
 /* ---- public API --------------------------------------------------------- */
 

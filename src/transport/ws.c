@@ -404,10 +404,9 @@ static void ws_msg_release(rc__ws *w) {
   rc_budget_give_all(w->budget, &w->taken);
 }
 
-void rc_ws_release(rc_filter *f) {
+/* The end op: the connection is closing. */
+static void ws_end(rc_filter *f) {
   rc__ws *w = (rc__ws *)f;
-  if (!w)
-    return;
   if (!w->delivering)
     ws_msg_release(w);
   else /* still being read above: freed after delivery or at destroy */
@@ -581,14 +580,13 @@ static rc_err ws_send(rc_filter *f, const uint8_t *data, size_t len,
                       int flags) {
   rc__ws *w = (rc__ws *)f;
   rc_err rc;
-  (void)flags;
   if (w->state != RC__WS_OPEN || w->close_sent)
     return RC_ERR_STATE;
   if (!data && len)
     return RC_ERR_INVAL;
   rc = ws_frame_out(w, WSLAY_BINARY_FRAME, data, len);
-  if (rc)
-    return rc;
+  if (rc || (flags & RC_FILTER_MORE))
+    return rc; /* held until flush() */
   return ws_maybe_flush(w);
 }
 
@@ -632,8 +630,44 @@ static void ws_destroy(rc_filter *f) {
   w->mem.free(w, w->mem.user);
 }
 
-static const rc_filter_ops ws_ops = {"ws", ws_recv, ws_send, ws_shutdown,
-                                     ws_destroy};
+/* The generic start: a client sends its upgrade request; a server waits
+ * for the peer's. */
+static rc_err ws_start(rc_filter *f) {
+  return ((rc__ws *)f)->server ? RC_OK : rc_ws_client_start(f);
+}
+
+static size_t ws_pending(const rc_filter *f) {
+  const rc__ws *w = (const rc__ws *)f;
+  if (w->state != RC__WS_HTTP || w->src.read == NULL)
+    return 0;
+  return w->src_left < SIZE_MAX ? (size_t)w->src_left : SIZE_MAX;
+}
+
+/* Hands down the frames held by RC_FILTER_MORE, then up to max_own bytes
+ * of a streamed HTTP body (static files on the WS port). */
+static rc_err ws_flush_op(rc_filter *f, size_t max_own) {
+  rc__ws *w = (rc__ws *)f;
+  rc_err rc = RC_OK;
+  if (w->state != RC__WS_DONE)
+    rc = ws_maybe_flush(w);
+  if (rc == RC_OK && max_own > 0 && ws_pending(f) > 0)
+    rc = rc_ws_http_pump(f, max_own);
+  return rc;
+}
+
+static const rc_filter_ops ws_ops = {
+    .name = "ws",
+    .label = "WebSocket",
+    .flags = RC_FILTER_F_MESSAGES,
+    .start = ws_start,
+    .recv = ws_recv,
+    .send = ws_send,
+    .pending = ws_pending,
+    .flush = ws_flush_op,
+    .shutdown = ws_shutdown,
+    .end = ws_end,
+    .destroy = ws_destroy,
+};
 
 static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
                      int server, rc_filter **out) {

@@ -690,7 +690,7 @@ static void test_reassembly_budget(void **state) {
   assert_int_equal(feed_fragments(&b, 300000), RC_ERR_TOO_LARGE);
   check_close(&b, 1009, RC_ERR_TOO_LARGE);
   /* a's connection ends: its half message's bytes go back */
-  rc_ws_release(a.f);
+  rc_filter_end(a.f);
   assert_int_equal(rc_budget_used(bud), 0);
   /* ... and after that the filter decodes nothing more and never touches
    * the budget again (regression: the rest of a's half message, arriving

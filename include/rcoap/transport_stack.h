@@ -1,0 +1,60 @@
+/*
+ * The filter stacks of the RFC 8323 transports, built onto a chain
+ * (transport_chain.h): coap+tcp has none, coaps+tcp tls, coap+ws ws,
+ * coaps+ws tls then ws. This is the one place that knows which filters a
+ * transport needs; the connection (conn.c), rcoap-bench and the tests
+ * build their chains through it. (A datagram transport adds its own
+ * stacks here: dtls for coaps over UDP; ICE/UDP, dtls, sctp, dcep for a
+ * WebRTC data channel.)
+ */
+#ifndef RCOAP_TRANSPORT_STACK_H
+#define RCOAP_TRANSPORT_STACK_H
+
+#include "rcoap/session.h"
+#include "rcoap/transport_chain.h"
+#include "rcoap/transport_tls.h"
+#include "rcoap/transport_ws.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct rc_stack_config {
+  rc_session_role role;
+  /* tls: a TLS filter at the bottom, with tls_ctx (borrowed: the filter
+   * takes its own reference; NULL fails with RC_ERR_INVAL). */
+  int tls;
+  rc_tls_ctx *tls_ctx;
+  /* Client: the URI host (SNI, certificate name, WS Host) and port. */
+  const char *host;
+  uint16_t port;
+  /* ws: a WebSocket filter on top. ws_cfg may be NULL (defaults);
+   * max_message 0 takes max_message below, budget NULL takes budget
+   * below, mem NULL the chain's, and for a client host/port/tls come
+   * from the fields above when ws_cfg leaves them unset. */
+  int ws;
+  const rc_ws_config *ws_cfg;
+  /* datagram: the socket carries datagrams (coap:// over UDP); the
+   * session runs RFC 7252 framing and the chain keeps datagram
+   * boundaries. No filter yet (DTLS comes here for coaps://). */
+  int datagram;
+  size_t max_message;  /* the session's Max-Message-Size */
+  rc_budget *budget;   /* the session's rx_budget (may be NULL) */
+  const rc_mem *mem;
+} rc_stack_config;
+
+/* The framing the session of such a stack runs in: RC_FRAMING_UDP for a
+ * datagram stack, RC_FRAMING_WS when the top filter carries whole
+ * messages, else RC_FRAMING_TCP. */
+rc_framing rc_stack_framing(const rc_stack_config *cfg);
+
+/*
+ * Pushes the filters onto ch (before rc_chain_start). Returns 0 or the
+ * filter constructor's error (the chain still owns what was pushed).
+ */
+rc_err rc_stack_build(rc_chain *ch, const rc_stack_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,57 @@
+/*
+ * The RFC 8323 filter stacks (transport_stack.h): which filters each
+ * transport needs, made with the chain's sinks and pushed bottom first.
+ */
+#include <string.h>
+
+#include "rcoap/transport_stack.h"
+
+rc_framing rc_stack_framing(const rc_stack_config *cfg) {
+  if (cfg->datagram)
+    return RC_FRAMING_UDP;
+  /* RFC 8323 §4: over WebSockets one CoAP message is one WS message. */
+  return cfg->ws ? RC_FRAMING_WS : RC_FRAMING_TCP;
+}
+
+static rc_err stack_ws(rc_chain *ch, const rc_stack_config *cfg) {
+  rc_ws_config wc;
+  if (cfg->ws_cfg != NULL)
+    wc = *cfg->ws_cfg;
+  else
+    memset(&wc, 0, sizeof wc);
+  if (wc.max_message == 0)
+    wc.max_message = cfg->max_message;
+  if (wc.budget == NULL)
+    wc.budget = cfg->budget; /* one budget with the session's input */
+  if (wc.mem == NULL)
+    wc.mem = cfg->mem;
+  if (cfg->role == RC_SESSION_CLIENT) {
+    if (wc.host == NULL)
+      wc.host = cfg->host;
+    if (wc.port == 0)
+      wc.port = cfg->port;
+    if (cfg->tls)
+      wc.tls = 1;
+  }
+  rc_filter_sink sink = rc_chain_next_sink(ch);
+  rc_filter *f = NULL;
+  rc_err err = cfg->role == RC_SESSION_CLIENT
+                   ? rc_ws_client_new(&wc, &sink, &f)
+                   : rc_ws_server_new(&wc, &sink, &f);
+  return err != RC_OK ? err : rc_chain_push(ch, f);
+}
+
+rc_err rc_stack_build(rc_chain *ch, const rc_stack_config *cfg) {
+  if (cfg->tls) {
+    rc_filter_sink sink = rc_chain_next_sink(ch);
+    rc_filter *f = NULL;
+    const char *host = cfg->role == RC_SESSION_CLIENT ? cfg->host : NULL;
+    uint16_t port = cfg->role == RC_SESSION_CLIENT ? cfg->port : 0;
+    rc_err err = rc_tls_filter_new(cfg->tls_ctx, host, port, &sink, &f);
+    if (err == RC_OK)
+      err = rc_chain_push(ch, f);
+    if (err != RC_OK)
+      return err;
+  }
+  return cfg->ws ? stack_ws(ch, cfg) : RC_OK;
+}
