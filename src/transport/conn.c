@@ -347,6 +347,8 @@ rc_err rc__conn_setup(rc_conn *c, rc_session_role role,
   if (kind_has_tls(c->kind)) {
     rc_filter_sink sink = {tls_up, tls_down, tls_event, c};
     err = rc_tls_filter_new(tls, server_name, port, &sink, &c->tls);
+    if (err == RC_OK && kind_has_ws(c->kind))
+      err = rc_tls_set_http(c->tls); /* coaps+ws: HTTPS's ALPN */
     if (err != RC_OK)
       return err;
   }

@@ -43,10 +43,14 @@ export async function runBrowserTest(baseUrl, screenshotPath, { dark = false, wi
     steps.push(s);
     console.log(`browser-test: ${s}`);
   };
+  // https (rcoapd's coaps+ws port): the test's self-signed certificate is
+  // accepted for the page and its wss:// connection alike.
+  const https = baseUrl.startsWith('https:');
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: https ? [...CHROMIUM_ARGS, '--ignore-certificate-errors'] : CHROMIUM_ARGS,
+    ignoreHTTPSErrors: https,
     viewport: { width, height },
     colorScheme: dark ? 'dark' : 'light',
   });
@@ -200,6 +204,7 @@ async function main() {
     dark: process.env.RCOAP_WEB_DARK === '1',
     width: Number(process.env.RCOAP_WEB_WIDTH || 1280),
     height: Number(process.env.RCOAP_WEB_HEIGHT || 900),
+    expectTempMode: process.env.RCOAP_WEB_EXPECT_MODE || undefined, // observing / polling
   };
   let url = fake ? null : pos[0] || process.env.RCOAP_WEB_URL;
   const shot = (fake ? pos[0] : pos[1]) || process.env.RCOAP_WEB_SCREENSHOT;

@@ -790,6 +790,8 @@ static int conn_chain_new(bconn *c, uint32_t max_msg) {
     if (rc_tls_filter_new(c->w->tls, cfg->host, cfg->port, &sink, &c->tls) !=
         RC_OK)
       return -1;
+    if (cfg->use_ws && rc_tls_set_http(c->tls) != RC_OK)
+      return -1; /* coaps+ws: ALPN http/1.1 */
   }
   if (cfg->use_ws) {
     rc_filter_sink sink = {ws_up, ws_down, ws_event, c};

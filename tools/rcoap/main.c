@@ -108,7 +108,7 @@ static void on_conn_open(void *user, rc_conn *c) {
     return;
   fprintf(stderr, "rcoap: TLS: %s %s, ALPN %s, %s session\n",
           rc_tls_protocol(f), rc_tls_cipher(f),
-          rc_tls_alpn_coap(f) ? "coap" : "none",
+          rc_tls_alpn(f)[0] ? rc_tls_alpn(f) : "none",
           rc_tls_resumed(f) ? "resumed" : "new");
   if (peer.has_cert) {
     char hex[RC_TLS_FINGERPRINT_HEX_LEN];
