@@ -11,7 +11,7 @@
 #
 # Without /usr/bin/chromium, node or the node modules (tests/web: `npm ci`
 # with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, tried here when npm is there)
-# the test prints a SKIP line and passes, except in CI (CI=true), where
+# the test is skipped (rc_skip: exit 77), except in CI (CI=true), where
 # all of them must be there and their absence fails.
 # Usage: bash test_browser.sh BUILD_DIR  (RCOAP_VALGRIND=1: rcoapd under memcheck)
 . "$(dirname "$0")/../../scripts/testlib.sh"
@@ -19,17 +19,8 @@ rc_init "$@"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 WEBT="$RC_SRC/tests/web"
 
-skip() {
-  if [ "${CI:-}" = true ]; then
-    rc_fail "browser test cannot run in CI: $*"
-    rc_done
-  fi
-  echo "SKIP: browser test not run: $*"
-  rc_done
-}
-
-[ -x "$CHROMIUM" ] || skip "no chromium at $CHROMIUM (apt-get install chromium)"
-command -v node >/dev/null || skip "no node (apt-get install nodejs npm)"
+[ -x "$CHROMIUM" ] || rc_skip "no chromium at $CHROMIUM (apt-get install chromium)"
+command -v node >/dev/null || rc_skip "no node (apt-get install nodejs npm)"
 if [ ! -d "$WEBT/node_modules/playwright-core" ]; then
   if command -v npm >/dev/null; then
     echo "tests/web: npm ci (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1)"
@@ -37,7 +28,7 @@ if [ ! -d "$WEBT/node_modules/playwright-core" ]; then
       { tail -n 20 "$RC_TMP/npm.log"; }
   fi
   [ -d "$WEBT/node_modules/playwright-core" ] ||
-    skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
+    rc_skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
 fi
 
 # --- the server: lib/rcoapd.sh (rcd_start, rcd_port, rcd_stop) -----------
