@@ -137,7 +137,9 @@ typedef struct rc_tls_config {
    * always accepted, RFC 8323 §8.2). Off by default: RFC 8323 §8.2 wants
    * ALPN "coap" on every other port. Needed for libcoap 4.3.1 in PSK mode,
    * whose client offers no ALPN and whose server negotiates none. A client
-   * offering ALPN without "coap" is refused either way. */
+   * offering ALPN without "coap" is refused either way. All of this is
+   * coaps+tcp's: a filter under a WebSocket (rc_tls_set_http) follows
+   * HTTPS's rules whatever this says. */
   int allow_no_alpn;
   /* Client: sessions kept for resumption, one per (host, port); 0 turns
    * resumption off. rc_tls_config_init() sets 32. */
