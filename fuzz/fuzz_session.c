@@ -6,6 +6,8 @@
  * over 64 KiB take their buffer from a 200 KiB rx_budget of which other
  * "connections" already hold (byte & 0x3f) * 3 KiB: taken, refused now
  * (5.03) or never (4.13); every byte must be given back by the end.
+ * With bit 6 set, the session is in WebSocket message mode and each piece
+ * is one message, empty ones included (at most 64 of those per input).
  * Must never crash, leak or hang, whatever the peer sends.
  */
 #include <stddef.h>
@@ -28,8 +30,10 @@ static int on_message(void *user, const rc_msg *m) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
+  int ws = (data[0] & 0x40) != 0;
   rc_session_config cfg;
-  rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  rc_session_config_default(&cfg, ws ? RC_FRAMING_WS : RC_FRAMING_TCP,
+                            RC_SESSION_SERVER);
   cfg.max_msg_size = 2048; /* small, so oversize paths are reached */
   cfg.keepalive_ms = 50;
   cfg.ping_timeout_ms = 100;
@@ -50,9 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   uint32_t seed = data[0] * 2654435761u + 1;
   rc_time now = 0;
+  unsigned empties = 0;
   for (size_t off = 1; off < size;) {
     seed = seed * 1103515245u + 12345u;
     size_t n = 1 + (seed >> 16) % 64;
+    if (ws && (seed & 0x7000) == 0 && empties < 64) {
+      n = 0; /* an empty WebSocket message */
+      empties++;
+    }
     if (n > size - off)
       n = size - off;
     rc_session_recv(s, data + off, n, now);

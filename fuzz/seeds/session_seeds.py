@@ -2,7 +2,8 @@
 """Writes the seed corpus for fuzz_session into fuzz/corpus/session/: byte
 streams a server session may see (CSM first, then requests, signals,
 split and oversize frames). The first byte of each seed is the fuzzer's
-split seed."""
+split seed (bit 6 clear: stream mode; bit 7: the rx_budget); the ws_*
+seeds set bit 6: WebSocket message mode, each piece one message."""
 import os, sys
 
 def frame(code, token=b"", opts=b"", payload=b""):
@@ -42,7 +43,7 @@ out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file_
 os.makedirs(out, exist_ok=True)
 for i, (name, data) in enumerate(seeds.items()):
     with open(os.path.join(out, name), "wb") as f:
-        f.write(bytes([i * 37 & 0xff]) + data)
+        f.write(bytes([i * 37 & 0xbf]) + data)
 
 # rx_budget seeds: first byte 0x80 | k turns the budget on (200 KiB, of
 # which k * 3 KiB are held by others); frames over 64 KiB, cut short.
@@ -57,5 +58,16 @@ budget_seeds = {
                    + post_head(b"\x14", 70 * 1024, 200)),
 }
 for name, (first, data) in budget_seeds.items():
+    with open(os.path.join(out, name), "wb") as f:
+        f.write(bytes([first]) + data)
+
+# WebSocket message mode (bit 6): the pieces the fuzzer cuts are messages
+# (Len nibble 0), some of them empty or shorter than the 2-byte header.
+ws_seeds = {
+    "ws_csm_get": (0x40, b"\x00\xe1" + b"\x01\x01\x42\xb4time"),
+    "ws_short": (0x41, b"\x00\xe1" + b"\x00" + b"\x02\x01\xaa"),
+    "ws_len_nibble": (0x42, b"\x00\xe1" + b"\x50\x01\xb5hello"),
+}
+for name, (first, data) in ws_seeds.items():
     with open(os.path.join(out, name), "wb") as f:
         f.write(bytes([first]) + data)

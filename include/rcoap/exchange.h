@@ -244,10 +244,20 @@ typedef struct rc_exchange_block_config {
   uint32_t uploads_max; /* Block1 uploads in progress at once per exchange
                            (Request-Tag keeps them apart); the first block
                            of one more gets 5.03 with Max-Age */
+  size_t unrequested_max; /* largest body a response carries when the
+                             request asked for no block size (no Block2);
+                             a larger one goes block-wise from block 0 in
+                             blocks of at most this (RFC 7959 §2.4 lets a
+                             server choose Block2 unasked). For peers that
+                             receive less than their CSM's Max-Message-Size
+                             says (libcoap up to 4.3.5 over WebSockets:
+                             1472 bytes, docs/INTEROP.md). 0: no such cap;
+                             else at least 16. */
 } rc_exchange_block_config;
 
 /* Defaults: max_szx 6, bert on, bert_max 4 MiB, body_max 64 MiB,
- * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS, uploads_max 8. */
+ * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS, uploads_max 8,
+ * unrequested_max 0 (none). */
 void rc_exchange_block_config_default(rc_exchange_block_config *cfg);
 /* Replaces x's block config (copied). Returns 0 or RC_ERR_INVAL. */
 rc_err rc_exchange_set_block_config(rc_exchange *x,

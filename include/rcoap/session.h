@@ -302,8 +302,8 @@ void rc_session_del(rc_session *s);
 
 /*
  * Feeds received data. RC_FRAMING_TCP: any piece of the byte stream
- * (frames may be split anywhere). RC_FRAMING_WS: exactly one whole message.
- * Every byte is consumed. Callbacks run from inside this call; output may
+ * (frames may be split anywhere). RC_FRAMING_WS: exactly one whole message
+ * (an empty one, len 0, is malformed: Abort). Every byte is consumed. Callbacks run from inside this call; output may
  * be queued (Pong, 4.13, Abort).
  * Protocol errors from the peer are not returned: the session answers them
  * (Abort, 4.13), moves to CLOSED when needed and reports on_closed().

@@ -42,6 +42,10 @@ extern "C" {
 #define RC_TLS_COAPS_DEFAULT_PORT 5684
 /* RFC 8323 §11.5: the ALPN protocol identifier. */
 #define RC_TLS_ALPN_ID "coap"
+/* RFC 7301 §6: the ALPN identifier of HTTP/1.1, which coaps+ws uses: its
+ * TLS carries an HTTP/1.1 Upgrade (RFC 8323 §4 builds on RFC 6455), so it
+ * is HTTPS's TLS; ALPN "coap" (§8.2) is for CoAP directly over TLS. */
+#define RC_TLS_ALPN_HTTP11 "http/1.1"
 /* Certificates a server can choose from by SNI. */
 #define RC_TLS_MAX_CERTS 8
 /* RFC 4279 §5.3: PSK identities up to 128 bytes; keys up to 64 bytes. */
@@ -133,7 +137,9 @@ typedef struct rc_tls_config {
    * always accepted, RFC 8323 §8.2). Off by default: RFC 8323 §8.2 wants
    * ALPN "coap" on every other port. Needed for libcoap 4.3.1 in PSK mode,
    * whose client offers no ALPN and whose server negotiates none. A client
-   * offering ALPN without "coap" is refused either way. */
+   * offering ALPN without "coap" is refused either way. All of this is
+   * coaps+tcp's: a filter under a WebSocket (rc_tls_set_http) follows
+   * HTTPS's rules whatever this says. */
   int allow_no_alpn;
   /* Client: sessions kept for resumption, one per (host, port); 0 turns
    * resumption off. rc_tls_config_init() sets 32. */
@@ -217,8 +223,21 @@ int rc_tls_resumed(const rc_filter *f);
  * handshake. Static strings. */
 const char *rc_tls_protocol(const rc_filter *f);
 const char *rc_tls_cipher(const rc_filter *f);
+/*
+ * Marks a filter as the TLS under a WebSocket (coaps+ws): call it after
+ * rc_tls_filter_new() and before the handshake. A client then offers ALPN
+ * "http/1.1" instead of "coap" and accepts a server that selects none. A
+ * server selects "http/1.1" when offered, else "coap" (older rcoap
+ * clients), accepts a client with no ALPN extension, and refuses only a
+ * list with neither (no_application_protocol, RFC 7301 §3.2).
+ * Returns 0, or RC_ERR_STATE once the handshake began, RC_ERR_TLS.
+ */
+rc_err rc_tls_set_http(rc_filter *f);
 /* Non-zero if ALPN "coap" was negotiated. */
 int rc_tls_alpn_coap(const rc_filter *f);
+/* The negotiated ALPN identifier: "coap", "http/1.1" or "" (none).
+ * Static strings. */
+const char *rc_tls_alpn(const rc_filter *f);
 /* Server: the SNI name the client sent, or NULL. Valid while f lives. */
 const char *rc_tls_sni(const rc_filter *f);
 /* The detail sentence of the last error, "" if none. Valid while f

@@ -385,19 +385,38 @@ static void xch_req_put(rc_exchange *x, rc_xreq *r) {
 /*
  * One pass over the request's options: the first unrecognized critical
  * option, or one with a value the registry says is malformed (RFC 7252
- * §5.4.3: "treated like an unrecognized option"), goes to *bad; Block1,
+ * §5.4.3: "treated like an unrecognized option"), or a second occurrence
+ * of a critical option that is not repeatable (*repeated set), goes to
+ * *bad; later occurrences of a non-repeatable elective one are skipped;
+ * Block1,
  * Block2, Size1, Size2 and Observe are decoded into r; every other option
  * goes into r's key.
  */
-static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad) {
+static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
+                     int *repeated) {
   rc_opt_iter it;
   rc_opt o;
   uint64_t h = XCH_FNV_BASIS ^ m->code;
+  int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
+  *repeated = 0;
   rc_opt_iter_init(&it, m);
   while (rc_opt_next(&it, &o)) {
+    const rc_opt_def *d = rc_opt_lookup(m->code, o.num);
+    int again = (int32_t)o.num == prev;
+    prev = o.num;
+    /* RFC 7252 §5.4.5: "each supernumerary option occurrence that appears
+     * subsequently in the message MUST be treated like an unrecognized
+     * option": 4.02 when critical (§5.4.1), else ignored. */
+    if (again && d && !d->repeatable) {
+      if (rc_opt_is_critical(o.num) && !*bad) {
+        *bad = o.num;
+        *repeated = 1;
+      }
+      continue;
+    }
     if (rc_opt_is_critical(o.num) &&
-        (!rc_opt_lookup(m->code, o.num) || rc_opt_check(m->code, &o) != RC_OK)) {
+        (!d || rc_opt_check(m->code, &o) != RC_OK)) {
       if (!*bad)
         *bad = o.num;
       continue;
@@ -445,10 +464,15 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   r->obs_val = -1;
   r->size1 = RC_BODY_SIZE_UNKNOWN;
   uint16_t bad;
-  xch_scan(r, m, &bad);
+  int repeated;
+  xch_scan(r, m, &bad, &repeated);
   if (bad) {
     char diag[64];
-    int n = snprintf(diag, sizeof diag, "unrecognized critical option %u", bad);
+    int n = repeated ? snprintf(diag, sizeof diag,
+                                "critical option %u (%s) is not repeatable",
+                                bad, rc_opt_lookup(m->code, bad)->name)
+                     : snprintf(diag, sizeof diag,
+                                "unrecognized critical option %u", bad);
     rc_outmsg resp = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
     xch_req_put(x, r);
     return xch_send(x, &resp, m->token, m->token_len);

@@ -27,7 +27,8 @@ void rc_exchange_block_config_default(rc_exchange_block_config *cfg) {
 rc_err rc_exchange_set_block_config(rc_exchange *x,
                                     const rc_exchange_block_config *cfg) {
   if (!x || !cfg || cfg->max_szx > 6 || cfg->bert_max < 1024 ||
-      cfg->ttl_ms == 0 || cfg->uploads_max == 0)
+      cfg->ttl_ms == 0 || cfg->uploads_max == 0 ||
+      (cfg->unrequested_max && cfg->unrequested_max < 16))
     return RC_ERR_INVAL;
   x->bcfg = *cfg;
   x->bcfg.bert_max &= ~1023u;
@@ -220,9 +221,13 @@ static rc_err answer_send(rc_exchange *x, const xanswer *a,
   int manual = opts_find(m->opts, m->nopts, RC_OPT_BLOCK2, &user_b2);
   uint32_t mms = rc_session_peer_max_msg_size(x->s);
   size_t overhead = answer_overhead(a, m);
+  /* The client named no block size: the operator's cap on the payload
+   * such a client gets in one message (peers that cannot take what their
+   * CSM announces), whole bodies and first blocks alike. */
+  size_t cap = a->has_b2 ? 0 : x->bcfg.unrequested_max;
   if (manual || !success ||
       (!a->has_b2 && total + overhead <= mms &&
-       total <= x->bcfg.bert_max)) {
+       total <= x->bcfg.bert_max && (!cap || total <= cap))) {
     if (total > SIZE_MAX)
       return RC_ERR_TOO_LARGE;
     return rc__xch_send_full(x, m->code, a->token, a->token_len, m->opts,
@@ -235,6 +240,10 @@ static rc_err answer_send(rc_exchange *x, const xanswer *a,
   uint64_t off = a->has_b2 ? rc_block_offset(&a->b2) : 0;
   int bert = x->bcfg.bert && rc_session_peer_bert(x->s) &&
              (!a->has_b2 || a->b2.szx == RC_BLOCK_SZX_BERT);
+  /* Under the cap, no BERT: the client asks for the next blocks with the
+   * SZX of the first, and a BERT SZX would let them grow past the cap. */
+  if (cap)
+    bert = 0;
   size_t chunk = 0;
   uint8_t szx = 6;
   if (bert) {
@@ -250,7 +259,8 @@ static rc_err answer_send(rc_exchange *x, const xanswer *a,
     szx = x->bcfg.max_szx;
     if (a->has_b2 && a->b2.szx < szx)
       szx = a->b2.szx;
-    while (szx > 0 && ((size_t)16 << szx) + overhead > mms)
+    while (szx > 0 && (((size_t)16 << szx) + overhead > mms ||
+                       (cap && ((size_t)16 << szx) > cap)))
       szx--;
     chunk = (size_t)16 << szx;
   }

@@ -911,7 +911,9 @@ static rc_err rx_message(rc_session *s, const uint8_t *in, size_t len,
   rc_err rc = rc_msg_parse(RC_FRAMING_WS, in, len, &m);
   if (rc != RC_OK) {
     /* RFC 8323 §4.2: "The Length (Len) field MUST be set to zero because
-     * the WebSockets frame contains the length" (RC_ERR_BAD_LEN_NIBBLE). */
+     * the WebSockets frame contains the length" (RC_ERR_BAD_LEN_NIBBLE).
+     * A message shorter than its 2-byte header (or its token), the empty
+     * one included, is RC_ERR_TRUNCATED: malformed like any other. */
     rx_abort_codec(s, rc);
     return RC_OK;
   }
@@ -931,8 +933,6 @@ rc_err rc_session_recv(rc_session *s, const uint8_t *data, size_t len,
     return RC_ERR_STATE;
   if (s->state == RC_SESSION_CLOSED)
     return RC_ERR_CLOSED;
-  if (s->cfg.framing == RC_FRAMING_WS && len == 0)
-    return RC_ERR_INVAL;
   /* Any byte from the peer shows it is alive. */
   if (len > 0) {
     s->last_rx = now;

@@ -50,6 +50,8 @@ rc_err rc_stack_build(rc_chain *ch, const rc_stack_config *cfg) {
     rc_err err = rc_tls_filter_new(cfg->tls_ctx, host, port, &sink, &f);
     if (err == RC_OK)
       err = rc_chain_push(ch, f);
+    if (err == RC_OK && cfg->ws)
+      err = rc_tls_set_http(f); /* coaps+ws: HTTPS's ALPN (http/1.1) */
     if (err != RC_OK)
       return err;
   }

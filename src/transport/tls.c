@@ -284,7 +284,8 @@ static rc_err classify(rc__tls_filter *f) {
   if (f->verify_err)
     return RC_ERR_TLS_CERT; /* verify_cb wrote the detail */
   if (f->alpn_refused) {
-    snprintf(f->detail, sizeof(f->detail), "client did not offer ALPN coap%s",
+    snprintf(f->detail, sizeof(f->detail), "client did not offer ALPN %s%s",
+             f->http ? "http/1.1 or coap" : "coap",
              f->alpn_refused == 1 ? " (no ALPN extension)" : "");
     return RC_ERR_TLS_ALPN;
   }
@@ -376,9 +377,11 @@ static rc_err handshake_done(rc__tls_filter *f) {
   /* RFC 8323 §8.2: "If the TLS server either does not negotiate the ALPN
    * extension or returns a no_application_protocol alert, the TLS client
    * MUST close the connection" (ports other than 5684; on 5684 "coaps+tcp
-   * is implicitly selected"). */
-  if (!is_server(f) && !coap && f->port != RC_TLS_COAPS_DEFAULT_PORT &&
-      !f->ctx->allow_no_alpn) {
+   * is implicitly selected"). That is coaps+tcp's rule: under coaps+ws
+   * (f->http) we offered only "http/1.1", and a server selecting none is
+   * an HTTPS server like any other. */
+  if (!is_server(f) && !f->http && !coap &&
+      f->port != RC_TLS_COAPS_DEFAULT_PORT && !f->ctx->allow_no_alpn) {
     snprintf(f->detail, sizeof(f->detail),
              "server did not negotiate ALPN coap");
     return fail(f, RC_ERR_TLS_ALPN);
@@ -737,6 +740,29 @@ const char *rc_tls_cipher(const rc_filter *f) {
   const SSL_CIPHER *c = hs_done(CF(f)) ? SSL_get_current_cipher(CF(f)->ssl)
                                        : NULL;
   return c ? SSL_CIPHER_get_name(c) : "";
+}
+
+rc_err rc_tls_set_http(rc_filter *base) {
+  rc__tls_filter *f = F(base);
+  if (f->started || f->rx_total || f->state != RC__TLS_HANDSHAKE)
+    return RC_ERR_STATE;
+  static const unsigned char wire[] = "\x08" RC_TLS_ALPN_HTTP11;
+  /* (SSL_set_alpn_protos returns 0 on success.) */
+  if (!is_server(f) && SSL_set_alpn_protos(f->ssl, wire, sizeof(wire) - 1))
+    return RC_ERR_TLS;
+  f->http = 1;
+  return RC_OK;
+}
+
+const char *rc_tls_alpn(const rc_filter *f) {
+  const unsigned char *p;
+  unsigned int n;
+  SSL_get0_alpn_selected(CF(f)->ssl, &p, &n);
+  if (n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0)
+    return RC_TLS_ALPN_ID;
+  if (n == 8 && memcmp(p, RC_TLS_ALPN_HTTP11, 8) == 0)
+    return RC_TLS_ALPN_HTTP11;
+  return "";
 }
 
 int rc_tls_alpn_coap(const rc_filter *f) {

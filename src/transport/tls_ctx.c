@@ -40,6 +40,10 @@
  * matters (RFC 8446 §4.2.11: a PSK is associated with one hash). */
 static const unsigned char PSK_SUITE_ID[2] = {0x13, 0x01};
 static const unsigned char ALPN_WIRE[] = "\x04" RC_TLS_ALPN_ID;
+/* coaps+ws listeners: "http/1.1" first, then "coap" (what rcoap offered
+ * for coaps+ws before it offered "http/1.1"). */
+static const unsigned char ALPN_WIRE_WS[] = "\x08" RC_TLS_ALPN_HTTP11
+                                            "\x04" RC_TLS_ALPN_ID;
 
 void rc_tls_config_init(rc_tls_config *cfg, rc_tls_role role) {
   memset(cfg, 0, sizeof(*cfg));
@@ -258,35 +262,46 @@ static int verify_cb(int ok, X509_STORE_CTX *xs) {
 }
 
 /* RFC 8323 §8.2: a server on a port other than 5684 "MUST be ALPN
- * enabled"; we refuse offers that lack "coap" (RFC 7301 §3.2: "the server
- * SHALL respond with a fatal 'no_application_protocol' alert"). */
+ * enabled"; a coaps+tcp listener refuses offers that lack "coap" (RFC 7301
+ * §3.2: "the server SHALL respond with a fatal 'no_application_protocol'
+ * alert"). A coaps+ws listener serves HTTP/1.1 (RFC 8323 §4 runs CoAP
+ * inside an RFC 6455 upgrade): it selects "http/1.1", or "coap" for older
+ * rcoap clients, and refuses lists with neither. */
 static int alpn_select_cb(SSL *ssl, const unsigned char **out,
                           unsigned char *outlen, const unsigned char *in,
                           unsigned int inlen, void *arg) {
   (void)arg;
+  rc__tls_filter *f = rc__tls_from_ssl(ssl);
+  const unsigned char *ours = ALPN_WIRE;
+  unsigned int ours_len = sizeof(ALPN_WIRE) - 1;
+  if (f && f->http) {
+    ours = ALPN_WIRE_WS;
+    ours_len = sizeof(ALPN_WIRE_WS) - 1;
+  }
   unsigned char *sel;
-  if (SSL_select_next_proto(&sel, outlen, ALPN_WIRE, sizeof(ALPN_WIRE) - 1, in,
-                            inlen) == OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&sel, outlen, ours, ours_len, in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
   }
-  rc__tls_filter *f = rc__tls_from_ssl(ssl);
   if (f)
     f->alpn_refused = 2;
   return SSL_TLSEXT_ERR_ALERT_FATAL;
 }
 
 /* The ALPN callback is not called when the client sends no ALPN extension
- * at all, so that case is caught here, before anything else. */
+ * at all, so that case is caught here, before anything else. A coaps+ws
+ * listener accepts it: an HTTPS client need not use ALPN (RFC 7301 §3.1
+ * makes the extension optional). */
 static int client_hello_cb(SSL *ssl, int *al, void *arg) {
   rc_tls_ctx *ctx = arg;
   const unsigned char *p;
   size_t len;
-  if (ctx->allow_no_alpn ||
+  rc__tls_filter *f = rc__tls_from_ssl(ssl);
+  if (ctx->allow_no_alpn || (f && f->http) ||
       SSL_client_hello_get0_ext(
           ssl, TLSEXT_TYPE_application_layer_protocol_negotiation, &p, &len))
     return SSL_CLIENT_HELLO_SUCCESS;
-  rc__tls_filter *f = rc__tls_from_ssl(ssl);
   if (f)
     f->alpn_refused = 1;
   *al = SSL_AD_NO_APPLICATION_PROTOCOL;

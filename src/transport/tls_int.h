@@ -82,7 +82,8 @@ typedef struct rc__tls_filter {
   uint16_t port;
   /* Set by OpenSSL callbacks, read when a handshake fails. */
   int verify_err;       /* first X509_V_ERR_* seen, 0 if none */
-  int alpn_refused;     /* server: client's ALPN lacked "coap" */
+  int http;             /* coaps+ws: ALPN "http/1.1" (rc_tls_set_http) */
+  int alpn_refused;     /* server: client's ALPN lacked what we serve */
   int psk_unknown;      /* server: PSK identity not known */
   uint8_t psk_id[RC_TLS_MAX_PSK_IDENTITY];
   size_t psk_id_len;

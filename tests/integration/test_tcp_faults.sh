@@ -5,7 +5,8 @@
 # request before its CSM, a frame announcing 16 MB, or no CSM at all; what
 # rcoapd sends back is decoded with rcoap-decode --stream. RFC 8323 §5.6:
 # malformed input gets an Abort (7.05) with a diagnostic and the
-# connection closes; §3.3: the CSM must come first (and within the CSM
+# connection closes; RFC 7252 §5.4.5: a GET with two Accept options gets
+# 4.02 Bad Option naming it, on a connection that goes on; §3.3: the CSM must come first (and within the CSM
 # timeout, RC_SESSION_DEFAULT_CSM_TIMEOUT 10 s); §5.3.1: a request over
 # our Max-Message-Size gets 4.13 with Size1, is never buffered, and the
 # connection stays usable. Then 1000 requests 16 deep and 100 deferred
@@ -131,6 +132,26 @@ rc_expect "$DEC" "first message must be a CSM" "request before CSM: the diagnost
 rc_expect_not "$DEC" "2.05" "request before CSM: the request is not answered"
 rc_expect "$RAWERR" "eof" "request before CSM: connection closed"
 still_serving "a request before the CSM"
+
+# -- a critical option repeated that is not repeatable -------------------------
+echo "--- GET /hello with two Accept options"
+# RFC 7252 §5.4.5: the second Accept is treated like an unrecognized
+# critical option: 4.02 Bad Option naming it, and the connection goes on.
+# GET tok=44 Uri-Path "hello" Accept 0 Accept 50.
+GET_2ACCEPT=910144b568656c6c6f600132
+DIAG="critical option 17 (Accept) is not repeatable"
+DIAG_HEX=$(printf '%s' "$DIAG" | od -An -tx1 | tr -d ' \n')
+raw 127.0.0.1 "$P" send:$CSM send:$GET_2ACCEPT expect:57 send:$GET_HELLO expect:61 close
+rc_expect_status "$RAWST" 0 "two Accept: answered, then GET /hello answered on the same connection"
+# 7.01 CSM (7 bytes), then exactly: Len 13+33=46, TKL 1, 4.02, token 44,
+# payload marker, the diagnostic.
+rc_expect "$RAW" "50e12380010020d1218244ff$DIAG_HEX" "two Accept: 4.02 with the diagnostic, byte for byte"
+[[ "${RAW:114:8}" =~ ^d1..4543$ ]] && rc_pass "two Accept: the next GET /hello gets its 2.05 (tok 43)" ||
+  rc_fail "two Accept: after the 4.02 came ${RAW:114:8}, not a 2.05 for tok 43"
+decode "${RAW:0:114}"
+rc_expect "$DEC" "4.02 Bad Option" "two Accept: rcoap-decode reads 4.02 Bad Option"
+rc_expect "$DEC" "$DIAG" "two Accept: the diagnostic names Accept"
+still_serving "a request with two Accept options"
 
 # -- a frame announcing 16 MB ----------------------------------------------------
 echo "--- a 16 MiB request (over rcoapd's Max-Message-Size)"

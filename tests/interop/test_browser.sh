@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The demo page (web/) in headless Chromium against the real rcoapd: rcoapd
-# serves web/ and CoAP over WebSockets on one coap+ws port (127.0.0.1, and
-# a second run over [::1]); tests/web/browser-test.mjs (Playwright) loads
+# serves web/ and CoAP over WebSockets on one coap+ws port (127.0.0.1, a
+# second run over [::1], and a third over coaps+ws: https and wss:// with
+# the self-signed demo certificate, Chromium offering ALPN h2,http/1.1 and
+# --ignore-certificate-errors); tests/web/browser-test.mjs (Playwright) loads
 # the page, waits for "connected", checks the resource list, does GET
 # /hello, PUT then GET /store/browser-test, a discovery, reads the live
-# temperature (polling or observing) and the message log, and saves a
-# screenshot to BUILD_DIR/web-demo.png (BUILD_DIR/web-demo-v6.png).
+# temperature (observing) and the message log, and saves a screenshot to
+# BUILD_DIR/web-demo.png (web-demo-v6.png, web-demo-https.png).
 #
 # Without /usr/bin/chromium, node or the node modules (tests/web: `npm ci`
 # with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, tried here when npm is there)
-# the test prints a SKIP line and passes, except in CI (CI=true), where
+# the test is skipped (rc_skip: exit 77), except in CI (CI=true), where
 # all of them must be there and their absence fails.
 # Usage: bash test_browser.sh BUILD_DIR  (RCOAP_VALGRIND=1: rcoapd under memcheck)
 . "$(dirname "$0")/../../scripts/testlib.sh"
@@ -17,17 +19,8 @@ rc_init "$@"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 WEBT="$RC_SRC/tests/web"
 
-skip() {
-  if [ "${CI:-}" = true ]; then
-    rc_fail "browser test cannot run in CI: $*"
-    rc_done
-  fi
-  echo "SKIP: browser test not run: $*"
-  rc_done
-}
-
-[ -x "$CHROMIUM" ] || skip "no chromium at $CHROMIUM (apt-get install chromium)"
-command -v node >/dev/null || skip "no node (apt-get install nodejs npm)"
+[ -x "$CHROMIUM" ] || rc_skip "no chromium at $CHROMIUM (apt-get install chromium)"
+command -v node >/dev/null || rc_skip "no node (apt-get install nodejs npm)"
 if [ ! -d "$WEBT/node_modules/playwright-core" ]; then
   if command -v npm >/dev/null; then
     echo "tests/web: npm ci (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1)"
@@ -35,7 +28,7 @@ if [ ! -d "$WEBT/node_modules/playwright-core" ]; then
       { tail -n 20 "$RC_TMP/npm.log"; }
   fi
   [ -d "$WEBT/node_modules/playwright-core" ] ||
-    skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
+    rc_skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
 fi
 
 # --- the server: lib/rcoapd.sh (rcd_start, rcd_port, rcd_stop) -----------
@@ -43,21 +36,24 @@ fi
 
 # The page of this source tree (rcoapd's compiled-in default points at the
 # tree it was built from).
-rcd_start rcoapd 2 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' \
+rcd_start rcoapd 3 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' \
+  -l coaps+ws://127.0.0.1:0 \
   --web-root "$RC_SRC/web" || {
   rc_fail "rcoapd starts"
   rc_done
 }
 URL4=$(grep -o 'web demo: http://127\.0\.0\.1:[0-9]*/' "$RC_TMP/rcoapd.out" | sed 's/web demo: //')
 URL6=$(grep -o 'web demo: http://\[::1\]:[0-9]*/' "$RC_TMP/rcoapd.out" | sed 's/web demo: //')
-[ -n "$URL4" ] && [ -n "$URL6" ] && rc_pass "web demo at $URL4 and $URL6" ||
+URLS=$(grep -o 'web demo: https://127\.0\.0\.1:[0-9]*/' "$RC_TMP/rcoapd.out" | sed 's/web demo: //')
+[ -n "$URL4" ] && [ -n "$URL6" ] && [ -n "$URLS" ] && rc_pass "web demo at $URL4, $URL6 and $URLS" ||
   rc_fail "no web demo URLs in: $(cat "$RC_TMP/rcoapd.out")"
 
 # browser URL SHOT NAME: runs browser-test.mjs, checks its steps.
 browser() {
   local url=$1 shot=$2 name=$3 st=0 out
   rm -f "$shot"
-  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" timeout 180 node browser-test.mjs "$url" "$shot" 2>&1) || st=$?
+  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" RCOAP_WEB_EXPECT_MODE=observing \
+    timeout 180 node browser-test.mjs "$url" "$shot" 2>&1) || st=$?
   printf '%s\n' "$out" | sed 's/^/    | /'
   rc_expect_status "$st" 0 "$name: browser-test.mjs passes against rcoapd"
   rc_expect "$out" "browser-test: loaded $url" "$name: page loaded from rcoapd"
@@ -67,7 +63,7 @@ browser() {
   rc_expect "$out" "GET /store/browser-test -> 2.05" "$name: GET of what the page stored"
   rc_expect "$out" "discovery -> " "$name: discovery from the page"
   rc_expect "$out" "Ping -> Pong in " "$name: Ping button gets rcoapd's Pong"
-  rc_expect "$out" "temperature " "$name: live temperature shown"
+  rc_expect "$out" "(observing)" "$name: live temperature observed (RFC 7641)"
   if [ -s "$shot" ] && [ "$(head -c 8 "$shot" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then
     rc_pass "$name: screenshot saved to $shot"
   else
@@ -77,6 +73,10 @@ browser() {
 
 browser "$URL4" "$RC_BUILD/web-demo.png" "coap+ws 127.0.0.1"
 browser "$URL6" "$RC_BUILD/web-demo-v6.png" "coap+ws [::1]"
+# coaps+ws: Chromium offers ALPN h2,http/1.1 and gets http/1.1; the page
+# comes over https and its CoAP over wss:// on the same port. The demo
+# certificate is self-signed: --ignore-certificate-errors (test only).
+browser "$URLS" "$RC_BUILD/web-demo-https.png" "coaps+ws 127.0.0.1"
 
 # What the page stored is there for rcoap too.
 ST=0

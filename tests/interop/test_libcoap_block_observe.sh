@@ -15,10 +15,8 @@ rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
 for t in coap-client-notls coap-server-notls; do
-  if ! command -v $t >/dev/null; then
-    echo "skipped: $t not installed (apt-get install libcoap3-bin)"
-    rc_done
-  fi
+  command -v $t >/dev/null ||
+    rc_skip "$t not installed (apt-get install libcoap3-bin)"
 done
 T=$((20 * RC_SLOW))
 

@@ -20,10 +20,8 @@ rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
 for t in coap-client-notls coap-server-notls; do
-  if ! command -v $t >/dev/null; then
-    echo "skipped: $t not installed (apt-get install libcoap3-bin)"
-    rc_done
-  fi
+  command -v $t >/dev/null ||
+    rc_skip "$t not installed (apt-get install libcoap3-bin)"
 done
 
 # lc ARGS...: coap-client-notls -B 5 -v 7 -o FILE ARGS; LOUT (the body it

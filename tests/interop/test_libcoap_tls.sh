@@ -16,11 +16,9 @@
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
 
-if ! command -v coap-client-openssl >/dev/null ||
-  ! command -v coap-server-openssl >/dev/null; then
-  echo "SKIP: libcoap3-bin (coap-client-openssl, coap-server-openssl) not installed"
-  rc_done
-fi
+command -v coap-client-openssl >/dev/null &&
+  command -v coap-server-openssl >/dev/null ||
+  rc_skip "libcoap3-bin (coap-client-openssl, coap-server-openssl) not installed"
 
 . "$RC_SRC/tests/integration/lib/tls.sh"
 

@@ -22,14 +22,9 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-skip() {
-  echo "skipped: $*"
-  [ "${CI:-}" = true ] && { rc_fail "$* (CI=true: the peer must be there)"; rc_done; }
-  exit 77
-}
-command -v tshark >/dev/null || skip "tshark is not installed"
+command -v tshark >/dev/null || rc_skip "tshark is not installed"
 command -v coap-client-notls >/dev/null ||
-  skip "coap-client-notls is not installed (libcoap3-bin)"
+  rc_skip "coap-client-notls is not installed (libcoap3-bin)"
 # How long a move may take beyond the Hold-Off on a loaded machine.
 MARGIN=$((2 * RC_SLOW))
 
@@ -39,7 +34,7 @@ cap_start() {
     tshark -i lo -f "$2" -a duration:$((90 * RC_SLOW)) -w "$RC_TMP/$1.pcapng" -q
   if ! rcd_alive "$1" || ! grep -q "Capture started" "$RC_TMP/$1.err"; then
     kill -TERM "$(rcd_pid "$1")" 2>/dev/null
-    skip "tshark cannot capture on lo here: $(grep -v 'could be dangerous' "$RC_TMP/$1.err" | head -n 3 | tr '\n' ' ')"
+    rc_skip "tshark cannot capture on lo here: $(grep -v 'could be dangerous' "$RC_TMP/$1.err" | head -n 3 | tr '\n' ' ')"
   fi
 }
 # cap_stop NAME PORT N: waits until the file holds N FINs from PORT

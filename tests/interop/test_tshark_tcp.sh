@@ -12,16 +12,15 @@
 # payloads are the expected text, and the malformed filter from
 # INTEROP-NOTES (which excludes Wireshark 4.0's false reports on signaling
 # options) finds nothing. When tshark cannot capture on lo (not installed,
-# no root or wireshark group), the test says "skipped" and passes.
+# no root or wireshark group), the test is skipped (exit 77; a failure
+# under CI=true).
 # Usage: bash test_tshark_tcp.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-if ! command -v tshark >/dev/null; then
-  echo "skipped: tshark is not installed (apt-get install tshark)"
-  rc_done
-fi
+command -v tshark >/dev/null ||
+  rc_skip "tshark is not installed (apt-get install tshark)"
 
 rcd_start d 1 -v -l coap+tcp://127.0.0.1:0 || {
   rc_fail "rcoapd starts"
@@ -36,11 +35,11 @@ CAP=$RC_TMP/cap.pcapng
 rcd_start_cmd ts 1 "Capture started" \
   tshark -i lo -f "tcp port $P" -a duration:$((120 * RC_SLOW)) -w "$CAP" -q
 if ! rcd_alive ts || ! grep -q "Capture started" "$RC_TMP/ts.err"; then
-  echo "skipped: tshark cannot capture on lo here: $(grep -v 'could be dangerous' "$RC_TMP/ts.err" | head -n 3 | tr '\n' ' ')"
+  why=$(grep -v 'could be dangerous' "$RC_TMP/ts.err" | head -n 3 | tr '\n' ' ')
   kill -TERM "$(rcd_pid ts)" 2>/dev/null
   rcd_wait_exit ts 5
   rcd_stop d
-  rc_done
+  rc_skip "tshark cannot capture on lo here: $why"
 fi
 rc_pass "tshark captures on lo, filter tcp port $P"
 

@@ -10,17 +10,15 @@
 # frames not (RFC 6455 §5.1), the close handshake 1000 both ways, no RST
 # from rcoapd, and no malformed-packet expert info except Wireshark 4.0's
 # known false positives for the CSM's signaling options (INTEROP-NOTES §2).
-# Skips (passes with a SKIP line) when tshark is missing or cannot capture.
+# Skipped (exit 77; a failure under CI=true) when tshark is missing or
+# cannot capture.
 # Usage: bash test_tshark_ws.sh BUILD_DIR  (RCOAP_VALGRIND=1: under memcheck)
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
 TMO=10
 [ "${RCOAP_VALGRIND:-0}" = 1 ] && TMO=60
 
-skip() {
-  echo "SKIP: tshark capture not run: $*"
-  rc_done
-}
+skip() { rc_skip "tshark capture not run: $*"; } # cleanup stops tshark
 command -v tshark >/dev/null || skip "no tshark (apt-get install tshark)"
 tshark -D 2>/dev/null | grep -q '(Loopback' || tshark -D 2>/dev/null | grep -qw lo ||
   skip "tshark cannot list the loopback interface (no capture permission?)"

@@ -297,6 +297,80 @@ static void test_unknown_critical_option(void **state) {
   assert_int_equal(r.code, RC_CONTENT);
 }
 
+/* Sends req from a to b, moves everything; one answer must have come. */
+static void ask(pair *p, const rc_outmsg *req, result *r) {
+  int calls = r->calls;
+  assert_int_equal(rc_exchange_request(p->a.x, req, 0, p->now, on_response,
+                                       r, NULL), RC_OK);
+  pump(p);
+  assert_int_equal(r->calls, calls + 1);
+}
+
+/* RFC 7252 §5.4.5: a second occurrence of an option that is not
+ * repeatable is treated like an unrecognized option. Every critical,
+ * non-repeatable option of the registry, twice in a GET with valid values:
+ * 4.02 naming it, the handler never called. Repeatable critical ones
+ * (If-Match, Uri-Path, Uri-Query, Q-Block2) pass twice. */
+static void test_repeated_critical_options(void **state) {
+  pair *p = *state;
+  static const uint8_t val[8] = "aaaaaaaa";
+  int checked = 0, repeatable = 0;
+  for (uint32_t num = 1; num < 65536; num += 2) {
+    const rc_opt_def *d = rc_opt_lookup(RC_GET, (uint16_t)num);
+    if (!d)
+      continue;
+    rc_opt o[3];
+    rc_outmsg req = get_req(o, "x");
+    /* In ascending order: the pair before or after Uri-Path "x". */
+    size_t at = num < RC_OPT_URI_PATH ? 0 : 1;
+    if (at == 0)
+      o[2] = o[0];
+    o[at].num = o[at + 1].num = (uint16_t)num;
+    o[at].val = o[at + 1].val = val;
+    o[at].len = o[at + 1].len = d->min_len; /* valid for the registry */
+    req.nopts = 3;
+    result r = {0};
+    int seen = p->b.requests_seen;
+    ask(p, &req, &r);
+    if (d->repeatable) {
+      if (num != RC_OPT_IF_MATCH) /* no ETag here: If-Match may fail */
+        assert_int_equal(r.code, RC_CONTENT);
+      repeatable++;
+      continue;
+    }
+    char want[80];
+    snprintf(want, sizeof want, "critical option %u (%s) is not repeatable",
+             (unsigned)num, d->name);
+    if (r.code != RC_BAD_OPTION || strcmp(r.payload, want) != 0)
+      fail_msg("%s twice: %u.%02u \"%s\"", d->name, r.code >> 5, r.code & 31,
+               r.payload);
+    assert_int_equal(p->b.requests_seen, seen); /* never reached it */
+    checked++;
+  }
+  /* Uri-Host, If-None-Match, Uri-Port, OSCORE, Accept, Q-Block1, Block2,
+   * Block1, Proxy-Uri, Proxy-Scheme. */
+  assert_int_equal(checked, 10);
+  assert_int_equal(repeatable, 4);
+}
+
+/* An elective non-repeatable option twice: the later one is ignored and
+ * the request served (RFC 7252 §5.4.1: unrecognized elective options are
+ * ignored). */
+static void test_repeated_elective_option(void **state) {
+  pair *p = *state;
+  rc_opt o[3];
+  rc_outmsg req = get_req(o, "x");
+  o[1].num = o[2].num = RC_OPT_CONTENT_FORMAT;
+  o[1].val = (const uint8_t *)"\x32";
+  o[2].val = (const uint8_t *)"\x3c";
+  o[1].len = o[2].len = 1;
+  req.nopts = 3;
+  result r = {0};
+  ask(p, &req, &r);
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_string_equal(r.payload, "echo /x ");
+}
+
 static void test_fail_all_and_orphans(void **state) {
   pair *p = *state;
   p->b.defer = 1;
@@ -337,6 +411,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timeout_and_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deferred_answer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_critical_option, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_repeated_critical_options, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_repeated_elective_option, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fail_all_and_orphans, setup,
                                       teardown),

@@ -348,6 +348,17 @@ static void raw_request(peer *p, uint8_t code, const char *path, uint16_t bopt,
   assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
 }
 
+/* r is a 2.05 carrying Block2 num/more/szx and len payload bytes. */
+static void assert_block2(const rec *r, uint32_t num, int more, uint8_t szx,
+                          size_t len) {
+  assert_int_equal(r->code, RC_CONTENT);
+  assert_true(r->has_b2);
+  assert_int_equal(r->b2.num, num);
+  assert_int_equal(r->b2.more, more);
+  assert_int_equal(r->b2.szx, szx);
+  assert_int_equal(r->payload_len, len);
+}
+
 /* RFC 8323 Figure 10 ("GET with BERT blocks"), server side: a 12903-byte
  * body; the client asks for 2:3/0/BERT and 2:8/0/BERT as in the figure.
  * With 5120 bytes per BERT message the server answers 2:3/1/BERT(5120)
@@ -362,12 +373,7 @@ static void test_bert_get_server_vector(void **state) {
   pump(p);
   assert_int_equal(p->a.nrec, 1);
   rec *r = &p->a.recs[0];
-  assert_int_equal(r->code, RC_CONTENT);
-  assert_true(r->has_b2);
-  assert_int_equal(r->b2.num, 0);
-  assert_int_equal(r->b2.more, 1);
-  assert_int_equal(r->b2.szx, 7);
-  assert_int_equal(r->payload_len, 5120); /* a multiple of 1024 */
+  assert_block2(r, 0, 1, 7, 5120); /* a multiple of 1024 */
   assert_true(r->has_size2);
   assert_int_equal(r->size2, 12903);
   assert_true(r->has_etag);
@@ -788,6 +794,10 @@ static void observe_then_release(pair *p, peer *releaser) {
                    RC_ERR_STATE);
   pump(p);
   assert_int_equal(res.calls, 2);
+  /* The observation is still registered with res, which is on this
+   * stack: end it here, not in teardown after res is gone (ASan). */
+  rc_exchange_fail_all(p->a.x, RC_ERR_CLOSED);
+  assert_int_equal(res.calls, 3);
   free(res.body);
 }
 
@@ -1007,6 +1017,56 @@ static void test_uploads_max(void **state) {
   assert_int_equal(p->a.recs[4].code, RC_CONTINUE);
 }
 
+static rc_err set_unrequested(peer *p, size_t max) {
+  rc_exchange_block_config c;
+  rc_exchange_block_config_default(&c);
+  c.unrequested_max = max;
+  return rc_exchange_set_block_config(p->x, &c);
+}
+
+/* unrequested_max: a client that names no block size gets bodies over the
+ * cap block-wise from block 0, in blocks no larger than the cap and never
+ * BERT (the peer offers BERT here); bodies within it come whole; a client
+ * naming its own block size is served as it asks. */
+static void test_unrequested_max(void **state) {
+  pair *p = *state;
+  assert_int_equal(set_unrequested(&p->b, 15), RC_ERR_INVAL);
+  /* Between two block sizes: blocks of 512. */
+  assert_int_equal(set_unrequested(&p->b, 1000), RC_OK);
+  p->a.raw = 1;
+  const uint8_t tok[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+  p->b.body_len = 5000;
+  raw_request(&p->a, RC_GET, "big", 0, NULL, NULL, 0, tok);
+  pump(p);
+  rec *r = &p->a.recs[0];
+  assert_block2(r, 0, 1, 5, 512);
+  assert_true(r->has_size2);
+  assert_int_equal(r->size2, 5000);
+  /* The client goes on with that size and gets it. */
+  rc_block b1 = {1, 0, 5};
+  raw_request(&p->a, RC_GET, "big", RC_OPT_BLOCK2, &b1, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->a.recs[1].payload_len, 512);
+  assert_int_equal(p->a.recs[1].b2.num, 1);
+  /* A client asking for BERT from the start gets BERT: all 5000 bytes in
+   * one message, past the cap (it asked). */
+  rc_block bert0 = {0, 0, RC_BLOCK_SZX_BERT};
+  raw_request(&p->a, RC_GET, "big", RC_OPT_BLOCK2, &bert0, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->a.recs[2].b2.szx, RC_BLOCK_SZX_BERT);
+  assert_int_equal(p->a.recs[2].b2.more, 0);
+  assert_int_equal(p->a.recs[2].payload_len, 5000);
+  /* Within the cap: whole, no Block2. */
+  p->b.body_len = 1000;
+  const uint8_t tok2[8] = {8, 8, 8, 8, 8, 8, 8, 8};
+  raw_request(&p->a, RC_GET, "small", 0, NULL, NULL, 0, tok2);
+  pump(p);
+  r = &p->a.recs[3];
+  assert_int_equal(r->code, RC_CONTENT);
+  assert_false(r->has_b2);
+  assert_int_equal(r->payload_len, 1000);
+}
+
 /* unanswered_max: while two requests wait for deferred answers, a third
  * is answered 5.03 without reaching the handler; after one answer it
  * gets through again. */
@@ -1047,6 +1107,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_budget_uploads, setup, teardown),
       cmocka_unit_test_setup_teardown(test_budget_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(test_uploads_max, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unrequested_max, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unanswered_max, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bert_get_server_vector, setup,
                                       teardown),

@@ -372,6 +372,39 @@ static void ws_len_nonzero_aborts(void **state) {
   h_free(h);
 }
 
+/* RFC 8323 §4.2: every message has at least the 2-byte header (and its
+ * token). An empty WebSocket message, one byte, or a header promising a
+ * token that is not there: Abort "malformed message: RC_ERR_TRUNCATED", closed,
+ * nothing delivered (a regression: the empty one used to be refused with
+ * RC_ERR_INVAL and the connection hung). */
+static void ws_short_messages_abort(void **state) {
+  (void)state;
+  static const uint8_t one[] = {0x00};
+  static const uint8_t no_token[] = {0x02, 0x01, 0xaa}; /* TKL 2, 1 byte */
+  const struct {
+    const uint8_t *b;
+    size_t n;
+  } cases[] = {{NULL, 0}, {one, 0}, {one, 1}, {no_token, 3}};
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    harness *h = h_new(RC_FRAMING_WS, RC_SESSION_SERVER, 0);
+    h_handshake(h, 1);
+    size_t before = h_out_count(h);
+    assert_int_equal(h_feed(h, cases[i].b, cases[i].n, 2), RC_OK);
+    assert_int_equal(h->closed_reason, RC_ERR_PROTOCOL);
+    assert_int_equal(rc_session_get_state(h->s), RC_SESSION_CLOSED);
+    assert_int_equal(h->n_msg, 0);
+    size_t n = h_out_count(h);
+    assert_int_equal(n, before + 1);
+    rc_msg m;
+    h_out_msg(h, n - 1, &m);
+    assert_int_equal(m.code, RC_SIG_ABORT);
+    assert_int_equal(m.payload_len, strlen("malformed message: RC_ERR_TRUNCATED"));
+    assert_memory_equal(m.payload, "malformed message: RC_ERR_TRUNCATED",
+                        m.payload_len);
+    h_free(h);
+  }
+}
+
 /* Message mode: one message per recv, one message per pending(). */
 static void ws_messages(void **state) {
   (void)state;
@@ -436,6 +469,7 @@ int main(void) {
       cmocka_unit_test(csm_timeout),
       cmocka_unit_test(stream_split_everywhere),
       cmocka_unit_test(ws_len_nonzero_aborts),
+      cmocka_unit_test(ws_short_messages_abort),
       cmocka_unit_test(ws_messages),
       cmocka_unit_test(reserved_and_unknown_codes),
   };

@@ -499,34 +499,151 @@ static void test_sni_selects_certificate(void **state) {
 
 /* ---- tests: ALPN -------------------------------------------------------- */
 
-/* A raw OpenSSL client with the given ALPN list (NULL: no extension). */
-static void raw_client_refused(const unsigned char *alpn, unsigned alpn_len,
-                               const char *text) {
+/* A raw OpenSSL client with the given ALPN list (NULL: no extension)
+ * against a filter server (a coaps+ws one when http), handshake pumped. */
+typedef struct rawrun {
+  rc_tls_ctx *sctx;
+  SSL_CTX *rc;
+  end *srv, *cli;
+  rc_err err;
+} rawrun;
+
+static void raw_run(rawrun *r, int http, const unsigned char *alpn,
+                    unsigned alpn_len) {
   rc_tls_config s = server_cfg("server");
-  rc_tls_ctx *sctx = ctx_of(&s);
-  SSL_CTX *rc = SSL_CTX_new(TLS_client_method());
-  assert_non_null(rc);
+  r->sctx = ctx_of(&s);
+  r->rc = SSL_CTX_new(TLS_client_method());
+  assert_non_null(r->rc);
   if (alpn)
-    assert_int_equal(SSL_CTX_set_alpn_protos(rc, alpn, alpn_len), 0);
-  end *srv = filter_end(sctx, NULL, 0);
-  end *cli = raw_end(rc, 0);
-  raw_drain(cli);
-  assert_true(cli->wire_len > 0);
-  rc_err err = pump(cli, srv, 0);
-  assert_int_equal(err, RC_ERR_TLS_ALPN);
-  assert_int_equal(srv->errors, 1);
-  assert_int_equal(srv->err, RC_ERR_TLS_ALPN);
-  assert_contains(srv->detail, text);
-  /* The raw client got a fatal no_application_protocol alert. */
-  assert_int_equal(SSL_is_init_finished(cli->raw), 0);
+    assert_int_equal(SSL_CTX_set_alpn_protos(r->rc, alpn, alpn_len), 0);
+  r->srv = filter_end(r->sctx, NULL, 0);
+  if (http)
+    assert_int_equal(rc_tls_set_http(r->srv->f), RC_OK);
+  r->cli = raw_end(r->rc, 0);
+  raw_drain(r->cli);
+  assert_true(r->cli->wire_len > 0);
+  r->err = pump(r->cli, r->srv, 0);
+}
+
+static void raw_run_free(rawrun *r) {
+  end_free(r->srv);
+  end_free(r->cli);
+  SSL_CTX_free(r->rc);
+  rc_tls_ctx_free(r->sctx);
+  assert_int_equal(ERR_peek_error(), 0);
+}
+
+static void raw_client_refused_by(int http, const unsigned char *alpn,
+                                  unsigned alpn_len, const char *text) {
+  rawrun r;
+  raw_run(&r, http, alpn, alpn_len);
+  assert_int_equal(r.err, RC_ERR_TLS_ALPN);
+  assert_int_equal(r.srv->errors, 1);
+  assert_int_equal(r.srv->err, RC_ERR_TLS_ALPN);
+  assert_contains(r.srv->detail, text);
+  /* The raw client got a fatal no_application_protocol alert (120). */
+  assert_int_equal(SSL_is_init_finished(r.cli->raw), 0);
   unsigned long e = ERR_get_error();
   assert_int_equal(ERR_GET_REASON(e), SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL);
   ERR_clear_error();
+  raw_run_free(&r);
+}
+
+static void raw_client_refused(const unsigned char *alpn, unsigned alpn_len,
+                               const char *text) {
+  raw_client_refused_by(0, alpn, alpn_len, text);
+}
+
+/* A coaps+ws server accepts the raw client and selects want. */
+static void ws_server_selects(const unsigned char *alpn, unsigned alpn_len,
+                              const char *want) {
+  rawrun r;
+  raw_run(&r, 1, alpn, alpn_len);
+  assert_int_equal(r.err, RC_OK);
+  assert_int_equal(r.srv->opened, 1);
+  assert_int_equal(r.srv->errors, 0);
+  assert_string_equal(rc_tls_alpn(r.srv->f), want);
+  const unsigned char *p;
+  unsigned n;
+  SSL_get0_alpn_selected(r.cli->raw, &p, &n);
+  assert_int_equal(n, strlen(want));
+  if (n)
+    assert_memory_equal(p, want, n);
+  raw_run_free(&r);
+}
+
+/* coaps+ws is HTTPS: browsers and curl offer h2 and http/1.1, or nothing;
+ * "coap" is what rcoap offered before 0.1.1. Only a list without either
+ * identifier is refused. */
+static void test_ws_server_alpn(void **state) {
+  (void)state;
+  ws_server_selects((const unsigned char *)"\x08http/1.1", 9, "http/1.1");
+  ws_server_selects((const unsigned char *)"\x02h2\x08http/1.1", 12,
+                    "http/1.1");
+  ws_server_selects(NULL, 0, "");
+  ws_server_selects((const unsigned char *)"\x04" "coap", 5, "coap");
+  ws_server_selects((const unsigned char *)"\x04" "coap\x08http/1.1", 14,
+                    "http/1.1");
+  raw_client_refused_by(1, (const unsigned char *)"\x02h2", 3,
+                        "client did not offer ALPN http/1.1 or coap");
+}
+
+/* What a raw server saw offered, and selects nothing. */
+static unsigned char g_offered[64];
+static unsigned g_offered_len;
+static int record_alpn_cb(SSL *ssl, const unsigned char **out,
+                          unsigned char *outlen, const unsigned char *in,
+                          unsigned int inlen, void *arg) {
+  (void)ssl, (void)out, (void)outlen, (void)arg;
+  g_offered_len = inlen < sizeof(g_offered) ? inlen : 0;
+  memcpy(g_offered, in, g_offered_len);
+  return SSL_TLSEXT_ERR_NOACK;
+}
+
+/* A coaps+ws client offers only http/1.1 and accepts a server that
+ * selects none (any HTTPS server); after the start it is too late. */
+static void test_ws_client_alpn(void **state) {
+  (void)state;
+  SSL_CTX *rs = SSL_CTX_new(TLS_server_method());
+  assert_int_equal(SSL_CTX_use_certificate_chain_file(rs, P("server.crt")), 1);
+  assert_int_equal(
+      SSL_CTX_use_PrivateKey_file(rs, P("server.key"), SSL_FILETYPE_PEM), 1);
+  SSL_CTX_set_alpn_select_cb(rs, record_alpn_cb, NULL);
+  rc_tls_config c = client_cfg();
+  rc_tls_ctx *cctx = ctx_of(&c);
+  end *cli = filter_end(cctx, "localhost", TEST_PORT);
+  assert_int_equal(rc_tls_set_http(cli->f), RC_OK);
+  end *srv = raw_end(rs, 1);
+  g_offered_len = 0;
+  assert_int_equal(rc_tls_start(cli->f), RC_OK);
+  assert_int_equal(rc_tls_set_http(cli->f), RC_ERR_STATE);
+  assert_int_equal(pump(cli, srv, 0), RC_OK);
+  assert_int_equal(cli->opened, 1);
+  assert_int_equal(g_offered_len, 9);
+  assert_memory_equal(g_offered, "\x08http/1.1", 9);
+  assert_string_equal(rc_tls_alpn(cli->f), "");
+  ERR_clear_error();
   end_free(srv);
   end_free(cli);
-  SSL_CTX_free(rc);
-  rc_tls_ctx_free(sctx);
-  assert_int_equal(ERR_peek_error(), 0);
+  SSL_CTX_free(rs);
+  rc_tls_ctx_free(cctx);
+
+  /* Both ends ours: http/1.1. */
+  pair p;
+  rc_tls_config s = server_cfg("server");
+  p.sctx = ctx_of(&s);
+  p.cctx = ctx_of(&c);
+  p.s = filter_end(p.sctx, NULL, 0);
+  p.c = filter_end(p.cctx, "localhost", TEST_PORT);
+  assert_int_equal(rc_tls_set_http(p.s->f), RC_OK);
+  assert_int_equal(rc_tls_set_http(p.c->f), RC_OK);
+  assert_int_equal(rc_tls_start(p.c->f), RC_OK);
+  assert_int_equal(pump(p.c, p.s, 0), RC_OK);
+  assert_open(&p);
+  assert_string_equal(rc_tls_alpn(p.c->f), "http/1.1");
+  assert_string_equal(rc_tls_alpn(p.s->f), "http/1.1");
+  assert_false(rc_tls_alpn_coap(p.c->f));
+  pair_free(&p);
 }
 
 static void test_client_without_alpn_refused(void **state) {
@@ -1098,6 +1215,8 @@ int main(void) {
       cmocka_unit_test(test_sni_selects_certificate),
       cmocka_unit_test(test_client_without_alpn_refused),
       cmocka_unit_test(test_allow_no_alpn),
+      cmocka_unit_test(test_ws_server_alpn),
+      cmocka_unit_test(test_ws_client_alpn),
       cmocka_unit_test(test_server_without_alpn),
       cmocka_unit_test(test_plaintext_into_server),
       cmocka_unit_test(test_plaintext_into_client),

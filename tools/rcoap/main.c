@@ -81,9 +81,10 @@ static void usage(FILE *f) {
           "      --cert FILE --key FILE  client certificate (mutual TLS)\n"
           "      --psk-identity ID --psk-key KEY   TLS pre-shared key\n"
           "      --insecure         do not verify the server (prints a warning)\n"
-          "      --allow-no-alpn    accept a TLS server that negotiates no ALPN\n"
-          "                         on a port other than 5684 (libcoap's PSK\n"
-          "                         server is one; RFC 8323 §8.2)\n"
+          "      --allow-no-alpn    accept a coaps+tcp server that negotiates no\n"
+          "                         ALPN on a port other than 5684 (libcoap's\n"
+          "                         PSK server is one; RFC 8323 §8.2). coaps+ws\n"
+          "                         offers ALPN http/1.1 and needs no answer\n"
           "  -V, --version          print the version\n"
           "  -h, --help             this text\n"
           "\n"
@@ -108,7 +109,7 @@ static void on_conn_open(void *user, rc_conn *c) {
     return;
   fprintf(stderr, "rcoap: TLS: %s %s, ALPN %s, %s session\n",
           rc_tls_protocol(f), rc_tls_cipher(f),
-          rc_tls_alpn_coap(f) ? "coap" : "none",
+          rc_tls_alpn(f)[0] ? rc_tls_alpn(f) : "none",
           rc_tls_resumed(f) ? "resumed" : "new");
   if (peer.has_cert) {
     char hex[RC_TLS_FINGERPRINT_HEX_LEN];

@@ -182,6 +182,12 @@ int main(int argc, char **argv) {
   co.handshake_timeout_ms = o.handshake_timeout_ms;
   co.body_memory_max = o.body_memory;
   co.unanswered_max = o.max_pending;
+  rc_exchange_block_config block; /* lives as long as the context */
+  if (o.max_unrequested) {
+    rc_exchange_block_config_default(&block);
+    block.unrequested_max = o.max_unrequested;
+    co.block = &block;
+  }
   if (o.verbose)
     co.on_trace = on_trace;
   if (rc_context_new(&d.ctx, &co) != RC_OK || demo_start(d.ctx, &d.demo)) {

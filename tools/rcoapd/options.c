@@ -39,6 +39,11 @@ static void usage(FILE *f) {
     "                   beyond it requests get 5.03 (later) or 4.13 (never)\n"
     "      --max-pending N          requests one connection may have\n"
     "                   waiting for a slow answer (1024); more get 5.03\n"
+    "      --max-unrequested-body SIZE  largest body sent whole to a client\n"
+    "                   that asked for no block size; larger ones go\n"
+    "                   block-wise (Block2) in blocks of at most SIZE. 1024\n"
+    "                   serves libcoap <= 4.3.5 over WebSockets, which cannot\n"
+    "                   take more than 1472 bytes (docs/INTEROP.md)\n"
     "TLS (coaps+tcp, coaps+ws):\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
@@ -51,8 +56,10 @@ static void usage(FILE *f) {
     "      --client-auth MODE       none (default), request or require\n"
     "      --psk-identity ID --psk-key KEY  accept this pre-shared key\n"
     "                   (--psk-key alone accepts it for any identity)\n"
-    "      --allow-no-alpn          accept TLS clients that offer no ALPN\n"
-    "                   (RFC 8323 §8.2; libcoap's PSK client is one)\n"
+    "      --allow-no-alpn          accept coaps+tcp clients that offer no\n"
+    "                   ALPN (RFC 8323 §8.2; libcoap's PSK client is one).\n"
+    "                   coaps+ws is HTTPS: it selects ALPN http/1.1 (or\n"
+    "                   coap), and takes clients without ALPN anyway\n"
     "      --no-tickets             no TLS session tickets (no resumption)\n"
     "WebSockets (coap+ws, coaps+ws):\n"
     "      --web-root DIR           static files for plain HTTP GETs\n"
@@ -70,7 +77,8 @@ static void usage(FILE *f) {
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
-  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING
+  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
+  O_MAX_UNREQUESTED
 };
 
 /* "512M", "64k", "1G" or plain bytes; 0 on a malformed or zero size. */
@@ -111,6 +119,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"release-to", required_argument, NULL, O_RELEASE_TO},
       {"hold-off", required_argument, NULL, O_HOLD_OFF},
       {"body-memory", required_argument, NULL, O_BODY_MEMORY},
+      {"max-unrequested-body", required_argument, NULL, O_MAX_UNREQUESTED},
       {"max-pending", required_argument, NULL, O_MAX_PENDING},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
@@ -208,6 +217,14 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     case O_BODY_MEMORY:
       if (!(o->body_memory = parse_size(optarg))) {
         fprintf(stderr, "rcoapd: --body-memory takes a size such as 512M\n");
+        return -1;
+      }
+      break;
+    case O_MAX_UNREQUESTED:
+      o->max_unrequested = parse_size(optarg);
+      if (o->max_unrequested < 16) {
+        fprintf(stderr, "rcoapd: --max-unrequested-body takes a size of at "
+                        "least 16, such as 1024 or 1k\n");
         return -1;
       }
       break;

@@ -33,6 +33,7 @@ typedef struct rcoapd_opts {
   unsigned idle_timeout_ms;
   size_t body_memory;      /* --body-memory; 0: the library's default */
   size_t max_pending;      /* --max-pending; 0: the library's default */
+  size_t max_unrequested;  /* --max-unrequested-body; 0: no cap */
   int verbose;
   int quiet;
 } rcoapd_opts;
