@@ -1,0 +1,299 @@
+/*
+ * rcoap's command line: options, the method and the URI, checked and
+ * turned into one rcoap_args before a connection is opened.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "rcoap/app.h"
+#include "rcoap/codec_print.h"
+#include "rcoap/version.h"
+#include "status.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: rcoap [options] [METHOD] URI\n"
+          "\n"
+          "METHOD is get (default), post, put, delete, fetch, patch or ipatch;\n"
+          "observe prints each notification (--count N, --duration S);\n"
+          "ping sends a CoAP Ping (RFC 8323 §5.4) and prints the Pong's\n"
+          "round trip (--custody asks for Custody).\n"
+          "-d @FILE streams FILE in Block1; a progress bar goes to stderr\n"
+          "when it is a terminal.\n"
+          "URI schemes: coap:// (UDP), coap+tcp://, coaps+tcp://, coap+ws://,\n"
+          "coaps+ws:// "
+          "(coap+wss://).\n"
+          "\n"
+          "options:\n"
+          "  -d, --data DATA        request payload; @FILE reads a file, @- stdin\n"
+          "  -t, --content-format F payload Content-Format (name or number)\n"
+          "  -A, --accept F         Accept option (name or number)\n"
+          "  -O, --option NUM,VAL   any option (repeatable); VAL by the option's\n"
+          "                         format: number, text, or 0xHEX for opaque\n"
+          "  -o, --output FILE      write the response body to FILE as it\n"
+          "                         arrives (block-wise: bounded memory)\n"
+          "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
+          "  -N, --non              coap://: send requests Non-confirmable\n"
+          "  -i, --include          print the response code and options first\n"
+          "  -v, --verbose          show every message both ways on stderr,\n"
+          "                         signaling included\n"
+          "  -T, --timeout SECONDS  give up after this long (default 30)\n"
+          "      --cafile FILE      trust these CA certificates (coaps+...)\n"
+          "      --cert FILE --key FILE  client certificate (mutual TLS)\n"
+          "      --psk-identity ID --psk-key KEY   TLS pre-shared key\n"
+          "      --insecure         do not verify the server (prints a warning)\n"
+          "      --allow-no-alpn    accept a TLS server that negotiates no ALPN\n"
+          "                         on a port other than 5684 (libcoap's PSK\n"
+          "                         server is one; RFC 8323 §8.2)\n"
+          "  -V, --version          print the version\n"
+          "  -h, --help             this text\n"
+          "\n"
+          "exit status: 0 2.xx, 1 usage, 2 bad URI or scheme, 3 cannot connect,\n"
+          "4 4.xx, 5 5.xx, 6 timeout, 7 aborted / protocol error, 8 local error\n");
+}
+
+/* Content-Format by name or number; -1 if neither. */
+static int parse_cf(const char *s) {
+  char *end;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (*s && !*end && !errno && v >= 0 && v <= 65535)
+    return (int)v;
+  return rc_content_format_by_name(s);
+}
+
+/* "-O NUM,VALUE": the value is encoded by the option's registered format.
+ * Values are written into store (caller's, at least strlen(arg) bytes). */
+static int parse_option(const char *arg, rc_opt *o, uint8_t *store) {
+  char *end;
+  errno = 0;
+  unsigned long num = strtoul(arg, &end, 10);
+  if (errno || end == arg || num > 65535 || (*end && *end != ',')) {
+    fprintf(stderr, "rcoap: -O wants NUM,VALUE (got '%s')\n", arg);
+    return -1;
+  }
+  const char *val = *end ? end + 1 : "";
+  o->num = (uint16_t)num;
+  o->val = store;
+  const rc_opt_def *d = rc_opt_lookup(RC_GET, o->num);
+  if (d && d->format == RC_OPTF_UINT) {
+    uint8_t tmp[4];
+    unsigned long v;
+    if (num == RC_OPT_CONTENT_FORMAT || num == RC_OPT_ACCEPT)
+      v = (unsigned long)(long)parse_cf(val);
+    else
+      v = strtoul(val, &end, 0);
+    if ((long)v < 0 || v > UINT32_MAX) {
+      fprintf(stderr, "rcoap: option %lu wants a number (got '%s')\n", num,
+              val);
+      return -1;
+    }
+    o->len = (uint32_t)rc_opt_uint_encode((uint32_t)v, tmp);
+    memcpy(store, tmp, o->len);
+    return 0;
+  }
+  if (!strncmp(val, "0x", 2) && (!d || d->format == RC_OPTF_OPAQUE)) {
+    size_t n = strlen(val + 2);
+    if (n % 2) {
+      fprintf(stderr, "rcoap: odd number of hex digits in '%s'\n", val);
+      return -1;
+    }
+    for (size_t i = 0; i < n / 2; i++) {
+      int hi = rc_hex_digit((unsigned char)val[2 + 2 * i]),
+          lo = rc_hex_digit((unsigned char)val[3 + 2 * i]);
+      if (hi < 0 || lo < 0) {
+        fprintf(stderr, "rcoap: bad hex in '%s'\n", val);
+        return -1;
+      }
+      store[i] = (uint8_t)(hi << 4 | lo);
+    }
+    o->len = (uint32_t)(n / 2);
+    return 0;
+  }
+  o->len = (uint32_t)strlen(val);
+  memcpy(store, val, o->len);
+  return 0;
+}
+
+enum {
+  OPT_CAFILE = 256,
+  OPT_INSECURE,
+  OPT_CERT,
+  OPT_KEY,
+  OPT_PSK_ID,
+  OPT_PSK_KEY,
+  OPT_NO_ALPN,
+  OPT_NO_BERT,
+  OPT_COUNT,
+  OPT_DURATION,
+  OPT_CUSTODY
+};
+
+/* Adds a uint option the tool builds itself (-t, -A). */
+static void add_uint_opt(rcoap_args *a, uint16_t num, int v, uint8_t *buf) {
+  rc_opt *o = &a->opts[a->nopts];
+  a->opt_store[a->nopts++] = NULL;
+  o->num = num;
+  o->len = (uint32_t)rc_opt_uint_encode((uint32_t)v, buf);
+  o->val = buf;
+}
+
+int rcoap_parse(int argc, char **argv, rcoap_args *a) {
+  static const struct option longopts[] = {
+      {"data", required_argument, NULL, 'd'},
+      {"content-format", required_argument, NULL, 't'},
+      {"accept", required_argument, NULL, 'A'},
+      {"option", required_argument, NULL, 'O'},
+      {"output", required_argument, NULL, 'o'},
+      {"include", no_argument, NULL, 'i'},
+      {"verbose", no_argument, NULL, 'v'},
+      {"timeout", required_argument, NULL, 'T'},
+      {"cafile", required_argument, NULL, OPT_CAFILE},
+      {"insecure", no_argument, NULL, OPT_INSECURE},
+      {"cert", required_argument, NULL, OPT_CERT},
+      {"key", required_argument, NULL, OPT_KEY},
+      {"psk-identity", required_argument, NULL, OPT_PSK_ID},
+      {"psk-key", required_argument, NULL, OPT_PSK_KEY},
+      {"allow-no-alpn", no_argument, NULL, OPT_NO_ALPN},
+      {"no-bert", no_argument, NULL, OPT_NO_BERT},
+      {"non", no_argument, NULL, 'N'},
+      {"count", required_argument, NULL, OPT_COUNT},
+      {"duration", required_argument, NULL, OPT_DURATION},
+      {"custody", no_argument, NULL, OPT_CUSTODY},
+      {"version", no_argument, NULL, 'V'},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
+  memset(a, 0, sizeof *a);
+  a->timeout_s = 30;
+  int cf = -1, accept = -1;
+  int ch;
+  while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivNT:Vh", longopts, NULL)) !=
+         -1) {
+    switch (ch) {
+    case 'd':
+      a->data = optarg;
+      break;
+    case 't':
+    case 'A': {
+      int v = parse_cf(optarg);
+      if (v < 0) {
+        fprintf(stderr, "rcoap: unknown content-format '%s'\n", optarg);
+        return EX_USAGE;
+      }
+      *(ch == 't' ? &cf : &accept) = v;
+      break;
+    }
+    case 'O':
+      if (a->nopts == MAX_USER_OPTS) {
+        fprintf(stderr, "rcoap: too many -O options\n");
+        return EX_USAGE;
+      }
+      a->opt_store[a->nopts] = malloc(strlen(optarg) + 4);
+      if (!a->opt_store[a->nopts] ||
+          parse_option(optarg, &a->opts[a->nopts], a->opt_store[a->nopts]) !=
+              0) {
+        a->nopts++;
+        return EX_USAGE;
+      }
+      a->nopts++;
+      break;
+    case 'o':
+      a->output = optarg;
+      break;
+    case 'i':
+      a->include = 1;
+      break;
+    case 'v':
+      a->verbose = 1;
+      break;
+    case 'T':
+      a->timeout_s = atof(optarg);
+      if (a->timeout_s <= 0 || a->timeout_s > 86400) {
+        fprintf(stderr, "rcoap: bad timeout '%s'\n", optarg);
+        return EX_USAGE;
+      }
+      break;
+    case OPT_CAFILE:
+      a->cafile = optarg;
+      break;
+    case OPT_INSECURE:
+      a->insecure = 1;
+      break;
+    case OPT_CERT:
+      a->cert = optarg;
+      break;
+    case OPT_KEY:
+      a->key = optarg;
+      break;
+    case OPT_PSK_ID:
+      a->psk_id = optarg;
+      break;
+    case OPT_PSK_KEY:
+      a->psk_key = optarg;
+      break;
+    case OPT_NO_ALPN:
+      a->allow_no_alpn = 1;
+      break;
+    case OPT_NO_BERT:
+      a->no_bert = 1;
+      break;
+    case 'N':
+      a->non = 1;
+      break;
+    case OPT_COUNT:
+      a->obs_count = atol(optarg);
+      break;
+    case OPT_DURATION:
+      a->obs_duration = atof(optarg);
+      break;
+    case OPT_CUSTODY:
+      a->custody = 1;
+      break;
+    case 'V':
+      printf("rcoap %s\n", rc_version());
+      return EX_OK;
+    case 'h':
+      usage(stdout);
+      return EX_OK;
+    default:
+      usage(stderr);
+      return EX_USAGE;
+    }
+  }
+  a->method = RC_GET;
+  if (argc - optind == 2) {
+    a->method = rc_method_from_name(argv[optind]);
+    if (!strcmp(argv[optind], "observe")) {
+      a->observe = 1;
+      a->method = RC_GET;
+    } else if (!strcmp(argv[optind], "ping")) {
+      a->ping = 1;
+      a->method = RC_GET; /* unused */
+    }
+    if (a->method < 0) {
+      fprintf(stderr, "rcoap: unknown method '%s'\n", argv[optind]);
+      return EX_USAGE;
+    }
+    a->uri = argv[optind + 1];
+  } else if (argc - optind == 1) {
+    a->uri = argv[optind];
+  } else {
+    usage(stderr);
+    return EX_USAGE;
+  }
+  if (cf >= 0)
+    add_uint_opt(a, RC_OPT_CONTENT_FORMAT, cf, a->cfbuf);
+  if (accept >= 0)
+    add_uint_opt(a, RC_OPT_ACCEPT, accept, a->acbuf);
+  return -1;
+}
+
+void rcoap_args_free(rcoap_args *a) {
+  for (size_t i = 0; i < a->nopts; i++)
+    free(a->opt_store[i]);
+  a->nopts = 0;
+}
