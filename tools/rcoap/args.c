@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "rcoap/app.h"
@@ -18,30 +20,37 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: rcoap [options] [METHOD] URI\n"
           "\n"
-          "METHOD is get (default), post, put, delete, fetch, patch or ipatch;\n"
-          "observe prints each notification (--count N, --duration S);\n"
-          "ping sends a CoAP Ping (RFC 8323 §5.4) and prints the Pong's\n"
-          "round trip (--custody asks for Custody).\n"
-          "-d @FILE streams FILE in Block1; a progress bar goes to stderr\n"
-          "when it is a terminal.\n"
+          "METHOD is get (default; post with -d), post, put, delete, fetch,\n"
+          "patch or ipatch; observe prints each notification (--count N,\n"
+          "--duration S, --retries N); ping sends a CoAP Ping (RFC 8323 §5.4)\n"
+          "and prints the Pong's round trip (--custody asks for Custody).\n"
           "URI schemes: coap:// (UDP), coap+tcp://, coaps+tcp://, coap+ws://,\n"
-          "coaps+ws:// "
-          "(coap+wss://).\n"
+          "coaps+ws:// (coap+wss://).\n"
           "\n"
           "options:\n"
-          "  -d, --data DATA        request payload; @FILE reads a file, @- stdin\n"
+          "  -d, --data DATA        request payload; @FILE streams a file in\n"
+          "                         Block1, @- reads stdin\n"
           "  -t, --content-format F payload Content-Format (name or number)\n"
           "  -A, --accept F         Accept option (name or number)\n"
           "  -O, --option NUM,VAL   any option (repeatable); VAL by the option's\n"
-          "                         format: number, text, or 0xHEX for opaque\n"
-          "  -o, --output FILE      write the response body to FILE as it\n"
-          "                         arrives (block-wise: bounded memory)\n"
+          "                         format: number, text, or 0xHEX for opaque;\n"
+          "                         -O 23,SZX asks for blocks of that size\n"
+          "  -o, --output FILE      write the body to FILE as it arrives\n"
+          "                         (bounded memory; - is stdout); checked\n"
+          "                         before anything is sent\n"
+          "      --raw              the body as it is, even on a terminal\n"
+          "                         (no pretty JSON, no CBOR diagnostics)\n"
           "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
           "  -N, --non              coap://: send requests Non-confirmable\n"
-          "  -i, --include          print the response code and options first\n"
+          "  -i, --include          print the response code, then one option\n"
+          "                         per line, then the body\n"
           "  -v, --verbose          show every message both ways on stderr,\n"
           "                         signaling included\n"
-          "  -T, --timeout SECONDS  give up after this long (default 30)\n"
+          "  -T, --timeout SECONDS  the whole run, connection and handshakes\n"
+          "                         included (default 30); observe: the first\n"
+          "                         answer\n"
+          "      --retries N        observe: losses in a row to reconnect\n"
+          "                         after, with back-off (default 5)\n"
           "      --cafile FILE      trust these CA certificates (coaps+...)\n"
           "      --cert FILE --key FILE  client certificate (mutual TLS)\n"
           "      --psk-identity ID --psk-key KEY   TLS pre-shared key\n"
@@ -52,8 +61,22 @@ static void usage(FILE *f) {
           "  -V, --version          print the version\n"
           "  -h, --help             this text\n"
           "\n"
-          "exit status: 0 2.xx, 1 usage, 2 bad URI or scheme, 3 cannot connect,\n"
-          "4 4.xx, 5 5.xx, 6 timeout, 7 aborted / protocol error, 8 local error\n");
+          "A progress line goes to stderr when it is a terminal. On a\n"
+          "terminal JSON is indented and CBOR shown in diagnostic notation;\n"
+          "other binary bodies need -o FILE. Pipes get the body unchanged.\n"
+          "\n"
+          "exit status: 0 2.xx, 1 usage, 2 bad URI or scheme, 3 cannot connect\n"
+          "(refused, closed), 4 4.xx, 5 5.xx, 6 timeout, 7 aborted / protocol\n"
+          "error, 8 local error (file, memory), 9 host name not resolved,\n"
+          "10 TLS failure (untrusted certificate, handshake)\n"
+          "\n"
+          "examples:\n"
+          "  rcoap coap+tcp://127.0.0.1/hello\n"
+          "  rcoap -d 'new text' put coap+tcp://127.0.0.1/store/note\n"
+          "  rcoap -o big.bin coaps+tcp://host/large --cafile ca.pem\n"
+          "  rcoap observe --count 3 coap+ws://127.0.0.1:8080/sensors/temp\n"
+          "  rcoap -i coap+tcp://127.0.0.1/.well-known/core\n"
+          "  rcoap ping --custody coap+tcp://127.0.0.1\n");
 }
 
 /* Content-Format by name or number; -1 if neither. */
@@ -130,8 +153,88 @@ enum {
   OPT_NO_BERT,
   OPT_COUNT,
   OPT_DURATION,
-  OPT_CUSTODY
+  OPT_CUSTODY,
+  OPT_RETRIES,
+  OPT_RAW
 };
+
+/* A number that is all number, in [lo, hi]; -1 (reported) if not. */
+static int num_arg(const char *flag, const char *s, double lo, double hi,
+                   int whole, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || errno || v < lo || v > hi ||
+      (whole && v != (double)(long)v)) {
+    fprintf(stderr, "rcoap: %s wants %s (got '%s')\n", flag,
+            whole ? (lo > 0 ? "a whole number, 1 or more"
+                            : "a whole number, 0 or more")
+                  : "a number of seconds over 0",
+            s);
+    return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+/* Options that only mean something with one kind of run. */
+static int check_combination(const rcoap_args *a, const char *verb) {
+  const char *bad = NULL, *needs = NULL;
+  if (!a->observe && (a->obs_count || a->obs_duration || a->retries_set)) {
+    bad = a->obs_count      ? "--count"
+          : a->obs_duration ? "--duration"
+                            : "--retries";
+    needs = "observe";
+  } else if (!a->ping && a->custody) {
+    bad = "--custody";
+    needs = "ping";
+  } else if ((a->ping || a->observe) && a->data) {
+    bad = "-d";
+    needs = "a method that sends a body (post, put, fetch, patch, ipatch)";
+  } else if (a->ping && a->output) {
+    bad = "-o";
+    needs = "a request";
+  }
+  if (!bad)
+    return 0;
+  fprintf(stderr, "rcoap: %s goes with %s, not %s\n", bad, needs, verb);
+  return -1;
+}
+
+/* -o FILE must be writable before anything is sent: a PUT must not change
+ * the server and then fail to keep the answer. */
+static int check_output(const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "rcoap: cannot write %s: it is a directory\n", path);
+      return -1;
+    }
+    if (access(path, W_OK) != 0) {
+      fprintf(stderr, "rcoap: cannot write %s: %s\n", path, strerror(errno));
+      return -1;
+    }
+    return 0;
+  }
+  if (errno != ENOENT) {
+    fprintf(stderr, "rcoap: cannot write %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (!slash)
+    snprintf(dir, sizeof dir, ".");
+  else if (slash == dir)
+    dir[1] = 0;
+  else
+    *slash = 0;
+  if (access(dir, W_OK | X_OK) != 0) {
+    fprintf(stderr, "rcoap: cannot write %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
 
 /* Adds a uint option the tool builds itself (-t, -A). */
 static void add_uint_opt(rcoap_args *a, uint16_t num, int v, uint8_t *buf) {
@@ -164,11 +267,15 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"count", required_argument, NULL, OPT_COUNT},
       {"duration", required_argument, NULL, OPT_DURATION},
       {"custody", no_argument, NULL, OPT_CUSTODY},
+      {"retries", required_argument, NULL, OPT_RETRIES},
+      {"raw", no_argument, NULL, OPT_RAW},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->timeout_s = 30;
+  a->retries = 5;
+  double num;
   int cf = -1, accept = -1;
   int ch;
   while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivNT:Vh", longopts, NULL)) !=
@@ -211,11 +318,8 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       a->verbose = 1;
       break;
     case 'T':
-      a->timeout_s = atof(optarg);
-      if (a->timeout_s <= 0 || a->timeout_s > 86400) {
-        fprintf(stderr, "rcoap: bad timeout '%s'\n", optarg);
+      if (num_arg("-T", optarg, 0.001, 86400, 0, &a->timeout_s) != 0)
         return EX_USAGE;
-      }
       break;
     case OPT_CAFILE:
       a->cafile = optarg;
@@ -245,13 +349,26 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       a->non = 1;
       break;
     case OPT_COUNT:
-      a->obs_count = atol(optarg);
+      if (num_arg("--count", optarg, 1, 1e9, 1, &num) != 0)
+        return EX_USAGE;
+      a->obs_count = (long)num;
       break;
     case OPT_DURATION:
-      a->obs_duration = atof(optarg);
+      if (num_arg("--duration", optarg, 0.001, 1e9, 0, &a->obs_duration) !=
+          0)
+        return EX_USAGE;
       break;
     case OPT_CUSTODY:
       a->custody = 1;
+      break;
+    case OPT_RETRIES:
+      if (num_arg("--retries", optarg, 0, 1e6, 1, &num) != 0)
+        return EX_USAGE;
+      a->retries = (long)num;
+      a->retries_set = 1;
+      break;
+    case OPT_RAW:
+      a->raw = 1;
       break;
     case 'V':
       printf("rcoap %s\n", rc_version());
@@ -260,12 +377,15 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       usage(stdout);
       return EX_OK;
     default:
-      usage(stderr);
+      fprintf(stderr, "rcoap: try 'rcoap --help'\n");
       return EX_USAGE;
     }
   }
-  a->method = RC_GET;
+  /* -d without a method is a POST, as curl's -d is. */
+  a->method = a->data ? RC_POST : RC_GET;
+  const char *verb = a->data ? "post" : "get";
   if (argc - optind == 2) {
+    verb = argv[optind];
     a->method = rc_method_from_name(argv[optind]);
     if (!strcmp(argv[optind], "observe")) {
       a->observe = 1;
@@ -275,16 +395,30 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       a->method = RC_GET; /* unused */
     }
     if (a->method < 0) {
-      fprintf(stderr, "rcoap: unknown method '%s'\n", argv[optind]);
+      fprintf(stderr, "rcoap: unknown method '%s' (get, post, put, delete, "
+                      "fetch, patch, ipatch, observe or ping)\n",
+              argv[optind]);
       return EX_USAGE;
     }
     a->uri = argv[optind + 1];
   } else if (argc - optind == 1) {
     a->uri = argv[optind];
+  } else if (argc == optind) {
+    fprintf(stderr, "rcoap: no URI given (rcoap [options] [METHOD] URI; "
+                    "rcoap --help)\n");
+    return EX_USAGE;
   } else {
-    usage(stderr);
+    fprintf(stderr, "rcoap: one URI, at most one method before it: "
+                    "'%s' is one word too many\n",
+            argv[argc - 1]);
     return EX_USAGE;
   }
+  if (check_combination(a, verb) != 0)
+    return EX_USAGE;
+  if (a->output && !strcmp(a->output, "-"))
+    a->output = NULL; /* -o -: stdout */
+  else if (a->output && check_output(a->output) != 0)
+    return EX_LOCAL;
   if (cf >= 0)
     add_uint_opt(a, RC_OPT_CONTENT_FORMAT, cf, a->cfbuf);
   if (accept >= 0)

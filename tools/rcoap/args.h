@@ -31,6 +31,9 @@ typedef struct rcoap_args {
   int non;                 /* -N: Non-confirmable requests on coap:// */
   long obs_count;
   double obs_duration;
+  long retries;            /* --retries: losses in a row observe mends */
+  int retries_set;
+  int raw;                 /* --raw: bodies as they are, even on a tty */
 } rcoap_args;
 
 /* Parses argv into a. Returns -1 to run, or the exit status to exit with

@@ -28,16 +28,36 @@ typedef struct cli {
   int done;
   rc_context *ctx;
   xfer xf;        /* -o FILE streamed, -d @FILE, progress (transfer.c) */
+  uv_timer_t deadline; /* -T: the whole run, handshakes and linger too */
 } cli;
+
+/* -T is up: whatever is still going on ends now. */
+static void on_deadline(uv_timer_t *t) {
+  cli *c = t->data;
+  if (!c->done) {
+    c->done = 1;
+    xfer_progress_end(&c->xf);
+    if (c->a->ping)
+      fprintf(stderr, "rcoap: peer did not answer a ping within -T %g s\n",
+              c->a->timeout_s);
+    else
+      fprintf(stderr, "rcoap: timed out: no answer within -T %g s\n",
+              c->a->timeout_s);
+    c->status = EX_TIMEOUT;
+  }
+  uv_stop(t->loop);
+}
 
 static void on_shutdown_done(void *arg) { (void)arg; }
 
 static void on_pong(void *arg, rc_err status, uint64_t rtt_us, int custody,
                     const char *detail) {
   cli *c = arg;
+  if (c->done)
+    return;
   c->done = 1;
   if (status < 0) {
-    c->status = report_error(status, detail);
+    c->status = report_error(c->a, status, detail);
     if (status == RC_ERR_PEER_DEAD)
       c->status = EX_TIMEOUT; /* no Pong (nor anything else) within -T */
   } else {
@@ -52,9 +72,12 @@ static void on_pong(void *arg, rc_err status, uint64_t rtt_us, int custody,
 static void on_response(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail) {
   cli *c = arg;
+  if (c->done)
+    return; /* -T ended the run; this is the cancellation */
   c->done = 1;
+  xfer_progress_end(&c->xf);
   if (status < 0) {
-    c->status = report_error(status, detail);
+    c->status = report_error(c->a, status, detail);
   } else {
     c->status = status_for_code(resp->code);
     if (c->a->include)
@@ -64,7 +87,6 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
       fprintf(stderr, "%s %s\n", rc_code_str(resp->code, code),
               rc_code_name(resp->code));
     }
-    xfer_progress_end(&c->xf);
     if (c->a->output) {
       /* The body went to the file block by block (transfer.c). */
       if (xfer_finish(&c->xf) != 0)
@@ -159,6 +181,9 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls) {
   /* Without -v only the final outcome is printed (by on_response). */
   co.log_level = a->verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;
   co.client_tls = tls;
+  /* -T bounds the connection and the TLS / WebSocket handshakes too. */
+  co.connect_timeout_ms = (uint32_t)(a->timeout_s * 1000);
+  co.handshake_timeout_ms = co.connect_timeout_ms;
   /* rcoap observe reconnects: go where a Release points, when it says. */
   co.follow_release = 1;
   if (a->verbose) {
@@ -187,8 +212,7 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls) {
   ro.progress_arg = &c->xf;
   if (a->observe) {
     ro.timeout_ms = 0;
-    c->status = rcoap_observe(c->ctx, a->uri, &ro, a->obs_count,
-                              a->obs_duration);
+    c->status = rcoap_observe(c->ctx, a, &ro);
   } else {
     rc_err err = a->ping ? rc_ping(c->ctx, a->uri, &ro, a->custody, on_pong, c)
                          : rc_request(c->ctx, (uint8_t)a->method, a->uri, &ro,
@@ -197,7 +221,15 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls) {
       fprintf(stderr, "rcoap: %s: %s\n", a->uri, rc_strerror(err));
       c->status = (err == RC_ERR_NOMEM) ? EX_LOCAL : EX_URI;
     } else {
+      /* Unreferenced: the loop ends when the work does, and this ends it
+       * at -T if the work does not. */
+      uv_timer_init(loop, &c->deadline);
+      c->deadline.data = c;
+      uv_timer_start(&c->deadline, on_deadline,
+                     (uint64_t)(a->timeout_s * 1000), 0);
+      uv_unref((uv_handle_t *)&c->deadline);
       uv_run(loop, UV_RUN_DEFAULT);
+      uv_close((uv_handle_t *)&c->deadline, NULL);
       if (!c->done) {
         fprintf(stderr, "rcoap: no outcome (internal error)\n");
         c->status = EX_LOCAL;

@@ -1,20 +1,34 @@
 /*
  * "rcoap observe": keeps an rc_observe() handle and prints notifications
  * with an ISO timestamp until --count or --duration.
+ *
+ * The library re-registers after every loss (back-off from 1 s to 30 s);
+ * this file decides when that is pointless. Before the first answer
+ * every failure is final: a name that does not resolve, a refused port
+ * or an untrusted certificate will not fix itself, and a person is
+ * waiting. After a working observation a loss is retried up to --retries
+ * times in a row (a notification resets the count), except a name or a
+ * certificate that went bad.
  */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "observe.h"
+#include "rcoap/codec_print.h"
+#include "status.h"
 
 typedef struct obs_cli {
   rc_context *ctx;
+  const rcoap_args *a;
   rc_observation *obs;
-  long count, seen;
+  long seen;          /* notifications */
+  int answered;       /* any answer to a registration */
+  long losses;        /* in a row since the last notification */
   int status;
   int lost;
-  uv_timer_t timer;
+  uv_timer_t duration; /* --duration */
+  uv_timer_t first;    /* -T for the first answer */
   int stopping;
 } obs_cli;
 
@@ -29,12 +43,54 @@ static void obs_stop(obs_cli *o, int status) {
   o->status = status;
   rc_observe_cancel(o->obs);
   o->obs = NULL;
-  uv_timer_stop(&o->timer);
-  uv_close((uv_handle_t *)&o->timer, obs_timer_closed);
-  rc_context_shutdown(o->ctx, NULL, 2000, obs_shutdown_done, o);
+  uv_close((uv_handle_t *)&o->duration, obs_timer_closed);
+  uv_close((uv_handle_t *)&o->first, obs_timer_closed);
+  rc_context_shutdown(o->ctx, NULL, 1000, obs_shutdown_done, o);
 }
 
-static void obs_on_timer(uv_timer_t *t) { obs_stop(t->data, 0); }
+static void obs_on_duration(uv_timer_t *t) {
+  obs_cli *o = t->data;
+  if (!o->seen) {
+    fprintf(stderr, "rcoap: no notification within --duration %g s\n",
+            o->a->obs_duration);
+  }
+  obs_stop(o, o->seen ? EX_OK : EX_TIMEOUT);
+}
+
+static void obs_on_first(uv_timer_t *t) {
+  obs_cli *o = t->data;
+  fprintf(stderr, "rcoap: no answer to the registration within -T %g s\n",
+          o->a->timeout_s);
+  obs_stop(o, EX_TIMEOUT);
+}
+
+/* Failures that another attempt cannot mend. */
+static int permanent(const obs_cli *o, rc_err status) {
+  if (!o->answered)
+    return 1;
+  return status == RC_ERR_RESOLVE || status == RC_ERR_TLS_CERT ||
+         status == RC_ERR_TLS_NOT_TLS || status == RC_ERR_TLS_ALPN;
+}
+
+static void obs_lost(obs_cli *o, rc_err status, const char *detail) {
+  if (permanent(o, status)) {
+    obs_stop(o, report_error(o->a, status, detail));
+    return;
+  }
+  o->lost = 1;
+  if (++o->losses > o->a->retries) {
+    int st = report_error(o->a, status, detail);
+    fprintf(stderr, "rcoap: giving up after %ld attempt%s to register "
+                    "again (--retries %ld)\n",
+            o->a->retries, o->a->retries == 1 ? "" : "s", o->a->retries);
+    obs_stop(o, st);
+    return;
+  }
+  fprintf(stderr, "rcoap: observation interrupted: %s%s%s; reconnecting "
+                  "(attempt %ld of %ld)\n",
+          rc_strerror(status), detail && *detail ? ": " : "",
+          detail ? detail : "", o->losses, o->a->retries);
+}
 
 static void obs_cb(void *arg, rc_err status, const rc_msg *resp,
                    const char *detail) {
@@ -42,12 +98,11 @@ static void obs_cb(void *arg, rc_err status, const rc_msg *resp,
   if (o->stopping)
     return;
   if (status < 0) {
-    fprintf(stderr, "rcoap: observation interrupted: %s%s%s; reconnecting\n",
-            rc_strerror(status), detail && *detail ? ": " : "",
-            detail ? detail : "");
-    o->lost = 1;
+    obs_lost(o, status, detail);
     return;
   }
+  o->answered = 1;
+  uv_timer_stop(&o->first);
   rc_opt ob;
   int notification = RC_CODE_CLASS(resp->code) == 2 &&
                      rc_msg_find_opt(resp, RC_OPT_OBSERVE, &ob);
@@ -70,32 +125,37 @@ static void obs_cb(void *arg, rc_err status, const rc_msg *resp,
     if (RC_CODE_CLASS(resp->code) == 2)
       fprintf(stderr, "rcoap: the server does not offer observe here "
                       "(answer without Observe)\n");
-    obs_stop(o, RC_CODE_CLASS(resp->code) == 2   ? 0
-                : RC_CODE_CLASS(resp->code) == 4 ? 4
-                                                 : 5);
+    obs_stop(o, status_for_code(resp->code));
     return;
   }
-  if (o->count && ++o->seen >= o->count)
-    obs_stop(o, 0);
+  o->seen++;
+  o->losses = 0;
+  if (o->a->obs_count && o->seen >= o->a->obs_count)
+    obs_stop(o, EX_OK);
 }
 
-int rcoap_observe(rc_context *ctx, const char *uri, const rc_request_opts *ro,
-                  long count, double duration_s) {
+int rcoap_observe(rc_context *ctx, const rcoap_args *a,
+                  const rc_request_opts *ro) {
   obs_cli o;
   memset(&o, 0, sizeof o);
   o.ctx = ctx;
-  o.count = count;
-  uv_timer_init(rc_context_loop(ctx), &o.timer);
-  o.timer.data = &o;
-  rc_err err = rc_observe(ctx, uri, ro, obs_cb, &o, &o.obs);
+  o.a = a;
+  uv_loop_t *loop = rc_context_loop(ctx);
+  uv_timer_init(loop, &o.duration);
+  uv_timer_init(loop, &o.first);
+  o.duration.data = o.first.data = &o;
+  rc_err err = rc_observe(ctx, a->uri, ro, obs_cb, &o, &o.obs);
   if (err) {
-    fprintf(stderr, "rcoap: %s: %s\n", uri, rc_strerror(err));
-    uv_close((uv_handle_t *)&o.timer, obs_timer_closed);
-    uv_run(rc_context_loop(ctx), UV_RUN_DEFAULT);
-    return err == RC_ERR_NOMEM ? 8 : 2;
+    fprintf(stderr, "rcoap: %s: %s\n", a->uri, rc_strerror(err));
+    uv_close((uv_handle_t *)&o.duration, obs_timer_closed);
+    uv_close((uv_handle_t *)&o.first, obs_timer_closed);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return err == RC_ERR_NOMEM ? EX_LOCAL : EX_URI;
   }
-  if (duration_s > 0)
-    uv_timer_start(&o.timer, obs_on_timer, (uint64_t)(duration_s * 1000), 0);
-  uv_run(rc_context_loop(ctx), UV_RUN_DEFAULT);
+  if (a->obs_duration > 0)
+    uv_timer_start(&o.duration, obs_on_duration,
+                   (uint64_t)(a->obs_duration * 1000), 0);
+  uv_timer_start(&o.first, obs_on_first, (uint64_t)(a->timeout_s * 1000), 0);
+  uv_run(loop, UV_RUN_DEFAULT);
   return o.status;
 }
