@@ -81,7 +81,7 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
   } else {
     c->status = status_for_code(resp->code);
     if (c->a->include)
-      output_head(resp);
+      output_head(resp, c->a->verbose);
     else if (c->status != EX_OK) {
       char code[5];
       fprintf(stderr, "%s %s\n", rc_code_str(resp->code, code),
@@ -91,7 +91,7 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
       /* The body went to the file block by block (transfer.c). */
       if (xfer_finish(&c->xf) != 0)
         c->status = EX_LOCAL;
-    } else if (output_body(resp) != 0) {
+    } else if (output_body(resp, c->a->raw) != 0) {
       c->status = EX_LOCAL;
     }
     fflush(stdout);
@@ -228,6 +228,7 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls) {
       uv_timer_start(&c->deadline, on_deadline,
                      (uint64_t)(a->timeout_s * 1000), 0);
       uv_unref((uv_handle_t *)&c->deadline);
+      xfer_begin(&c->xf);
       uv_run(loop, UV_RUN_DEFAULT);
       uv_close((uv_handle_t *)&c->deadline, NULL);
       if (!c->done) {

@@ -125,6 +125,8 @@ static void human(double v, char *out, size_t cap) {
   snprintf(out, cap, i ? "%.1f %s" : "%.0f %s", v, u[i]);
 }
 
+void xfer_begin(xfer *x) { x->start_ms = now_ms(); }
+
 void xfer_progress(void *arg, int up, uint64_t done, uint64_t total) {
   xfer *x = arg;
   if (!x->tty)
@@ -138,8 +140,10 @@ void xfer_progress(void *arg, int up, uint64_t done, uint64_t total) {
   x->last_ms = t;
   char d[32], tot[32], rate[32];
   human((double)done, d, sizeof d);
-  double secs = (double)(t - x->start_ms) / 1000.0;
-  human(secs > 0 ? (double)done / secs : 0, rate, sizeof rate);
+  /* From the request's start (xfer_begin), so the first sample's rate
+   * is already the real one; under a millisecond counts as one. */
+  double secs = (double)(t > x->start_ms ? t - x->start_ms : 1) / 1000.0;
+  human((double)done / secs, rate, sizeof rate);
   if (total != RC_BODY_SIZE_UNKNOWN && total) {
     human((double)total, tot, sizeof tot);
     fprintf(stderr, "\r%s %s / %s  %3.0f%%  %s/s   ", up ? "up" : "down", d,

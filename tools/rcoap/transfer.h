@@ -27,6 +27,8 @@ void xfer_sink(xfer *x, const char *path, rc_body_sink *sink);
 /* Creates the output file when nothing was written (an empty body) and
  * closes it. Returns 0 or -1 (reported). */
 int xfer_finish(xfer *x);
+/* The request starts now: the progress rate counts from here. */
+void xfer_begin(xfer *x);
 /* rc_request_opts.on_progress: a bar on stderr when it is a TTY. */
 void xfer_progress(void *arg, int up, uint64_t done, uint64_t total);
 void xfer_progress_end(xfer *x);

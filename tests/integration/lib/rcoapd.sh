@@ -184,3 +184,32 @@ rc_timed() {
   "$@"
   printf -v "$var" '%d' $((($(date +%s%N) - t0) / 1000000))
 }
+
+# rc_links: link-format on stdin (RFC 6690: links joined by commas) to one
+# link per line on stdout; commas inside quotes and <> do not split.
+rc_links() {
+  /usr/bin/python3 -c 'import sys
+s = sys.stdin.read().rstrip("\n")
+out, cur, q, a = [], "", False, False
+for ch in s:
+    if ch == "\"" and not a:
+        q = not q
+    elif ch == "<" and not q:
+        a = True
+    elif ch == ">" and not q:
+        a = False
+    if ch == "," and not q and not a:
+        out.append(cur)
+        cur = ""
+    else:
+        cur += ch
+if cur:
+    out.append(cur)
+print("\n".join(out))'
+}
+
+# coap_links ARGS...: coap, then OUT one link per line (rc_links).
+coap_links() {
+  coap "$@"
+  OUT=$(printf '%s' "$OUT" | rc_links)
+}
