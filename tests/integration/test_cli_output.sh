@@ -112,5 +112,19 @@ rc_expect_re "$OUT" '^</s[^>]*>;[^"]*("[^"]*"[^"]*)*,</s' "pipe: links joined by
 cmp -s "$RC_TMP/c2.out" "$RC_TMP/c.cbor" && rc_pass "-o -: stdout, bytes unchanged" ||
   rc_fail "-o -: bytes differ"
 
+# -O 23,SZX (Block2 by hand, block 0): the whole body in blocks of that
+# size, not the first block alone.
+"$RCOAP" get "$U/large" >"$RC_TMP/large.all"
+coap -v -O 23,2 get "$U/large"
+printf '%s' "$OUT" | cmp -s - "$RC_TMP/large.all" &&
+  rc_pass "-O 23,2: the whole body ($(wc -c <"$RC_TMP/large.all") bytes)" ||
+  rc_fail "-O 23,2: $(printf '%s' "$OUT" | wc -c) bytes, not the whole body"
+rc_expect_status "$ST" 0 "-O 23,2: exit 0"
+n=$(grep -c '^< 2\.05 Content .*Block2:[0-9]*/[01]/64' <<<"$ERR")
+rc_expect_eq "$n" $((($(wc -c <"$RC_TMP/large.all") + 63) / 64)) "-O 23,2: in 64-byte blocks"
+coap -O 23,0x12 get "$U/large"
+rc_expect_eq "$(printf '%s' "$OUT" | wc -c)" 64 "-O 23 with block 1: that block only"
+rc_expect "$ERR" "rcoap: note: -O 23 asks for block 1 only" "-O 23 with block 1: says so"
+
 rcd_stop d
 rc_done

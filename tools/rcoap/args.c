@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "rcoap/app.h"
+#include "rcoap/codec_block.h"
 #include "rcoap/codec_print.h"
 #include "rcoap/version.h"
 #include "status.h"
@@ -236,6 +237,36 @@ static int check_output(const char *path) {
   return 0;
 }
 
+/* -O 23,V (Block2 by hand) with block number 0 means "fetch in blocks of
+ * this size": the option leaves the list and becomes the transfer's block
+ * size, so the whole body is followed (RFC 7959 §2.4: a client may ask
+ * for a smaller size in its first request). A later block number asks for
+ * that one block only, which is said. */
+static void block2_by_hand(rcoap_args *a) {
+  for (size_t i = 0; i < a->nopts; i++) {
+    rc_block b;
+    if (a->opts[i].num != RC_OPT_BLOCK2 ||
+        rc_block_decode(a->opts[i].val, a->opts[i].len, &b) != RC_OK)
+      continue;
+    if (b.num) {
+      fprintf(stderr, "rcoap: note: -O 23 asks for block %u only; with "
+                      "block number 0 the whole body is fetched in blocks "
+                      "of that size\n",
+              (unsigned)b.num);
+      return;
+    }
+    if (b.szx < 7) /* 7 is BERT: the default when the server offers it */
+      a->block_szx = (uint8_t)(b.szx + 1);
+    free(a->opt_store[i]);
+    memmove(&a->opts[i], &a->opts[i + 1],
+            (a->nopts - i - 1) * sizeof a->opts[0]);
+    memmove(&a->opt_store[i], &a->opt_store[i + 1],
+            (a->nopts - i - 1) * sizeof a->opt_store[0]);
+    a->nopts--;
+    return;
+  }
+}
+
 /* Adds a uint option the tool builds itself (-t, -A). */
 static void add_uint_opt(rcoap_args *a, uint16_t num, int v, uint8_t *buf) {
   rc_opt *o = &a->opts[a->nopts];
@@ -419,6 +450,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
     a->output = NULL; /* -o -: stdout */
   else if (a->output && check_output(a->output) != 0)
     return EX_LOCAL;
+  block2_by_hand(a);
   if (cf >= 0)
     add_uint_opt(a, RC_OPT_CONTENT_FORMAT, cf, a->cfbuf);
   if (accept >= 0)

@@ -34,6 +34,7 @@ typedef struct rcoap_args {
   long retries;            /* --retries: losses in a row observe mends */
   int retries_set;
   int raw;                 /* --raw: bodies as they are, even on a tty */
+  uint8_t block_szx;       /* -O 23,SZX: SZX + 1; 0: the default */
 } rcoap_args;
 
 /* Parses argv into a. Returns -1 to run, or the exit status to exit with
