@@ -131,6 +131,24 @@ rc_expect "$ERR" "rcoap: hint: the server refused the handshake: it may want a p
   "no PSK: hint names the flags"
 rcd_stop k
 
+# ---- IPv6 zone identifiers (RFC 6874) ---------------------------------------
+if rcd_start six 1 -l 'coap+tcp://[::1]:0'; then
+  P6=$(rcd_port six ::1)
+  coap -T 5 get "coap+tcp://[::1%25lo]:$P6/hello"
+  rc_expect_status "$ST" 0 "[::1%25lo]: the zone is accepted, exit 0"
+  rc_expect "$OUT" "Hello, world!" "[::1%25lo]: answered"
+  coap -T 5 get "coap+tcp://[::1%25no-such-if]:$P6/hello"
+  rc_expect_status "$ST" 2 "a zone naming no interface: exit 2, not dropped"
+  # lo has no link-local address here: what matters is that the zone
+  # reaches connect (without it the kernel says "invalid argument").
+  coap -T 5 get "coap+tcp://[fe80::1%25lo]:$P6/hello"
+  rc_expect "$ERR" "connect to fe80::1%lo" "[fe80::1%25lo]: connect gets the zone"
+  rc_expect_not "$ERR" "invalid argument" "[fe80::1%25lo]: not refused for a missing scope"
+  rcd_stop six
+else
+  rc_fail "rcoapd on [::1] (IPv6 loopback)"
+fi
+
 # ---- arguments checked before anything is sent ------------------------------
 coap -T 5 put "coap+tcp://127.0.0.1:$P/store/cli-o" -d first
 rc_expect_status "$ST" 0 "PUT /store/cli-o"
