@@ -309,6 +309,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
   double num;
   int cf = -1, accept = -1;
   int ch;
+  opterr = 0;
   while ((ch = getopt_long(argc, argv, "d:t:A:O:o:ivNT:Vh", longopts, NULL)) !=
          -1) {
     switch (ch) {
@@ -408,6 +409,14 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       usage(stdout);
       return EX_OK;
     default:
+      /* getopt's own message would name the program by its path. */
+      if (!optopt)
+        fprintf(stderr, "rcoap: unknown option '%s'\n", argv[optind - 1]);
+      else if (optopt >= 256 || strchr("d:t:A:O:o:ivNT:Vh", optopt))
+        fprintf(stderr, "rcoap: option '%s' needs a value\n",
+                argv[optind - 1]);
+      else
+        fprintf(stderr, "rcoap: unknown option '-%c'\n", optopt);
       fprintf(stderr, "rcoap: try 'rcoap --help'\n");
       return EX_USAGE;
     }

@@ -5,6 +5,8 @@
  * ports, and on SIGINT/SIGTERM sends every client a Release (RFC 8323
  * §5.5) and exits once they are gone.
  */
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,13 +14,11 @@
 #include <time.h>
 
 #include "demo.h"
+#include "listen.h"
 #include "serve_dir.h"
 #include "options.h"
-#include "tls_setup.h"
 #include "rcoap/app.h"
 #include "rcoap/codec_print.h"
-#include "rcoap/transport_static.h"
-#include "rcoap/version.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000u
 
@@ -28,22 +28,8 @@ typedef struct daemon {
   demo *demo;
   uv_signal_t sigint, sigterm;
   int stopping;
-  rc_tls_ctx *tls;       /* server TLS, made when a TLS listener exists */
-  rc_static *web;        /* static files on the WS ports */
-  rc_ws_config ws;
+  listeners ls;
 } daemon_t;
-
-/* The web folder of the source tree the daemon was built from. */
-#ifndef RCOAPD_DEFAULT_WEB_ROOT
-#define RCOAPD_DEFAULT_WEB_ROOT "web"
-#endif
-
-static const char *const default_listen[] = {
-    "coap://127.0.0.1:5683",      "coap://[::1]:5683",
-    "coap+tcp://127.0.0.1:5683",  "coap+tcp://[::1]:5683",
-    "coaps+tcp://127.0.0.1:5684", "coaps+tcp://[::1]:5684",
-    "coap+ws://127.0.0.1:8080",   "coap+ws://[::1]:8080",
-    "coaps+ws://127.0.0.1:8443",  "coaps+ws://[::1]:8443"};
 
 static void on_log(void *user, int level, const char *text) {
   (void)user;
@@ -87,86 +73,11 @@ static void on_signal(uv_signal_t *s, int signum) {
                       on_stopped, d);
 }
 
-/* "coap+tcp://127.0.0.1:5683" -> kind and "127.0.0.1:5683". */
-static int parse_listen(const char *spec, rc_conn_kind *kind, char *addr,
-                        size_t cap, const char **scheme_name) {
-  rc_uri u;
-  /* Port 0 (pick a free port) is no port a URI may name, so parse the
-   * spec without it and put it back below. */
-  size_t len = strlen(spec);
-  int port0 = len > 2 && !strcmp(spec + len - 2, ":0");
-  rc_err err = rc_uri_parse(spec, port0 ? len - 2 : len, &u);
-  if (!err && port0)
-    u.port = 0;
-  if (err) {
-    fprintf(stderr, "rcoapd: --listen %s: %s\n", spec, rc_strerror(err));
-    return -1;
-  }
-  int k = rc_scheme_conn_kind(u.scheme);
-  if (k < 0) {
-    fprintf(stderr, "rcoapd: --listen %s: scheme not supported yet\n", spec);
-    return -1;
-  }
-  if (u.path_len > 1 || u.has_query) {
-    fprintf(stderr, "rcoapd: --listen %s: give only scheme, address, port\n",
-            spec);
-    return -1;
-  }
-  *kind = (rc_conn_kind)k;
-  *scheme_name = rc_scheme_name(u.scheme);
-  snprintf(addr, cap, u.host_is_ipv6 ? "[%.*s]:%u" : "%.*s:%u",
-           (int)u.host_len, u.host, u.port);
-  return 0;
-}
-
-/* Opens one listener; returns 0 or -1 after saying why. */
-static int open_listener(daemon_t *d, const rcoapd_opts *o, const char *spec) {
-  rc_conn_kind kind;
-  char addr[128], err[256];
-  const char *scheme;
-  uint16_t port;
-  if (parse_listen(spec, &kind, addr, sizeof addr, &scheme) != 0)
-    return -1;
-  int tls = kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS;
-  int ws = kind == RC_CONN_WS || kind == RC_CONN_TLS_WS;
-  if (tls && !d->tls && rcoapd_tls_setup(o, &d->tls) != 0)
-    return -1;
-  if (ws && !d->web) {
-    const char *root = o->web_root ? o->web_root : RCOAPD_DEFAULT_WEB_ROOT;
-    if (rc_static_new(root, NULL, &d->web) != RC_OK)
-      fprintf(stderr, "rcoapd: web root %s not usable: plain HTTP gets 404\n",
-              root);
-    d->ws.on_http = d->web ? rc_static_respond : NULL;
-    d->ws.http_user = d->web;
-    d->ws.origins = o->norigins ? o->origins : NULL;
-    d->ws.n_origins = o->norigins;
-  }
-  if (rc_context_listen(d->ctx, kind, addr, tls ? d->tls : NULL,
-                        ws ? &d->ws : NULL, &port, err, sizeof err) != RC_OK) {
-    fprintf(stderr, "rcoapd: %s\n", err);
-    return -1;
-  }
-  /* Report the real port (port 0 picks one). */
-  char shown[128];
-  snprintf(shown, sizeof shown, "%s", addr);
-  char *colon = strrchr(shown, ':');
-  if (colon)
-    snprintf(colon, sizeof shown - (size_t)(colon - shown), ":%u", port);
-  printf("rcoapd %s listening on %s://%s", rc_version(), scheme, shown);
-  if (ws)
-    printf("  (web demo: %s://%s/)", tls ? "https" : "http", shown);
-  printf("\n");
-  return 0;
-}
-
 int main(int argc, char **argv) {
   rcoapd_opts o;
   int pr = rcoapd_parse(argc, argv, &o);
   if (pr != 0)
     return pr > 0 ? 0 : 1;
-  const char *const *specs = o.nlisten ? o.listen : default_listen;
-  size_t nspecs = o.nlisten ? o.nlisten
-                            : sizeof default_listen / sizeof default_listen[0];
   signal(SIGPIPE, SIG_IGN);
 
   daemon_t d;
@@ -196,14 +107,18 @@ int main(int argc, char **argv) {
     fprintf(stderr, "rcoapd: --release-to must be 1-255 bytes\n");
     return 1;
   }
-  if (o.serve_dir && serve_dir_start(d.ctx, o.serve_dir) != RC_OK) {
-    fprintf(stderr, "rcoapd: cannot serve %s\n", o.serve_dir);
-    return 1;
-  }
-  for (size_t i = 0; i < nspecs; i++)
-    if (open_listener(&d, &o, specs[i]) != 0)
+  if (o.serve_dir) {
+    char real[PATH_MAX];
+    if (serve_dir_start(d.ctx, o.serve_dir) != RC_OK ||
+        !realpath(o.serve_dir, real)) {
+      fprintf(stderr, "rcoapd: --serve-dir %s: %s\n", o.serve_dir,
+              strerror(errno));
       return 1;
-  fflush(stdout);
+    }
+    printf("rcoapd: serving %s read-only as %s/\n", real, SERVE_DIR_PREFIX);
+  }
+  if (listeners_open(d.ctx, &o, &d.ls) != 0)
+    return 1;
   uv_signal_init(&d.loop, &d.sigint);
   uv_signal_init(&d.loop, &d.sigterm);
   d.sigint.data = d.sigterm.data = &d;
@@ -214,8 +129,6 @@ int main(int argc, char **argv) {
   rc_context_free(d.ctx);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);
-  if (d.tls)
-    rc_tls_ctx_free(d.tls);
-  rc_static_free(d.web);
+  listeners_free(&d.ls);
   return 0;
 }
