@@ -42,6 +42,30 @@ static void on_log(void *user, int level, const char *text) {
           level <= RC_SESSION_LOG_ERR ? "error: " : "", text);
 }
 
+/* One ISO 8601 UTC time with milliseconds ("2026-12-07T00:40:01.123Z"). */
+static void iso_now(char *out, size_t cap) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  struct tm tm;
+  gmtime_r(&ts.tv_sec, &tm);
+  char s[32];
+  strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out, cap, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
+}
+
+/* --access-log: time, peer, transport, method, URI, code, bytes, ms. */
+static FILE *g_access;
+
+static void on_access(void *user, const rc_access_entry *e) {
+  (void)user;
+  char when[40], code[5];
+  iso_now(when, sizeof when);
+  fprintf(g_access, "%s %s %s %s %s %s %zu %.1fms\n", when, e->peer,
+          e->transport, e->method, e->uri, rc_code_str(e->code, code),
+          e->bytes, e->ms);
+  fflush(g_access);
+}
+
 static void on_trace(void *user, char dir, const rc_msg *m) {
   (void)user;
   char line[1024];
@@ -95,6 +119,15 @@ int main(int argc, char **argv) {
   co.unanswered_max = o.max_pending;
   if (o.verbose)
     co.on_trace = on_trace;
+  if (o.access_log) {
+    g_access = strcmp(o.access_log, "-") ? fopen(o.access_log, "a") : stdout;
+    if (!g_access) {
+      fprintf(stderr, "rcoapd: --access-log %s: %s\n", o.access_log,
+              strerror(errno));
+      return 1;
+    }
+    co.on_access = on_access;
+  }
   if (rc_context_new(&d.ctx, &co) != RC_OK || demo_start(d.ctx, &d.demo)) {
     fprintf(stderr, "rcoapd: cannot start: out of memory\n");
     return 1;
