@@ -17,9 +17,10 @@ static void usage(FILE *f) {
   fprintf(f,
     "usage: rcoapd [options]\n"
     "\n"
-    "Serves /hello, /time, /echo, /store/..., /sensors/temp, /large and\n"
-    "/.well-known/core over CoAP on UDP, TCP, TLS and WebSockets, and the\n"
-    "web demo page on its WebSocket ports.\n"
+    "Serves the demo resources (/hello, /time, /echo, /store/NAME,\n"
+    "/sensors/temp, /counter, /sink, /slow, /large, /.well-known/core;\n"
+    "README lists what each does) over CoAP on UDP, TCP, TLS and\n"
+    "WebSockets, and the web demo page on its WebSocket ports.\n"
     "\n"
     "listening:\n"
     "  -l, --listen SCHEME://ADDR[:PORT]  listen there (repeatable); schemes\n"
