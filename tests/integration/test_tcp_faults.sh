@@ -166,7 +166,7 @@ if [ -x "$RC_BUILD/rcoap-bench" ]; then
   echo "--- rcoap-bench: one connection, 100 deferred requests (/slow, 1 s) at once"
   t0=$(date +%s%N)
   ST=0
-  BOUT=$(rc_run rcoap-bench -q -c 1 -p 100 -n 100 -w 0 --timeout $((20000 * RC_SLOW)) "$U/slow" 2>&1) || ST=$?
+  BOUT=$(rc_run rcoap-bench -q -c 1 -p 100 -n 100 -w 0 -T $((20 * RC_SLOW)) "$U/slow" 2>&1) || ST=$?
   ms=$((($(date +%s%N) - t0) / 1000000))
   rc_expect_status "$ST" 0 "100 concurrent /slow requests: exit 0"
   rc_expect "$BOUT" " requests=100 " "100 concurrent /slow requests answered"

@@ -184,6 +184,7 @@ typedef struct worker {
   uint64_t cycles;  /* --handshakes: cycles completed inside the window */
   /* this thread's CPU time at the window's start and end (ns) */
   uint64_t cpu_start, cpu_end;
+  uint64_t cpu_wall_start, cpu_wall_end; /* wall clock at the same samples */
   int cpu_started, cpu_ended;
   char first_err[160]; /* why the first filter chain failed, "" if none */
   pthread_t th;
@@ -1061,10 +1062,12 @@ static void *worker_run(void *arg) {
     /* this thread's own CPU time over the window: the generator's cost */
     if (!w->cpu_started && t >= w->win_start) {
       w->cpu_start = thread_cpu_ns();
+      w->cpu_wall_start = now_ns();
       w->cpu_started = 1;
     }
     if (w->cpu_started && !w->cpu_ended && t >= w->win_end) {
       w->cpu_end = thread_cpu_ns();
+      w->cpu_wall_end = now_ns();
       w->cpu_ended = 1;
     }
     if (t >= next_scan) {
@@ -1096,6 +1099,7 @@ static void *worker_run(void *arg) {
   w->end_ns = now_ns();
   if (w->cpu_started && !w->cpu_ended) {
     w->cpu_end = thread_cpu_ns();
+    w->cpu_wall_end = now_ns();
     w->cpu_ended = 1;
   }
   return NULL;
@@ -1116,14 +1120,15 @@ static void usage(FILE *f) {
           "options:\n"
           "  -c, --connections N     connections (default 50)\n"
           "  -p, --depth N           requests outstanding per connection (default 16)\n"
-          "  -d, --duration S        measure for S seconds (default 10)\n"
+          "      --duration S        measure for S seconds (default 10)\n"
           "  -n, --requests N        send N requests in total instead of -d\n"
           "  -w, --warmup S          run S seconds before measuring (default 1)\n"
-          "  -t, --threads N         worker threads, one epoll loop each (default 1)\n"
+          "      --threads N         worker threads, one epoll loop each (default 1)\n"
           "  -m, --mix SPEC          request mix: \"METHOD /path[=payload][:weight],...\"\n"
           "                          (write a comma inside a payload as \\,)\n"
           "                          e.g. \"GET /hello:8,PUT /store/x=abc:1,POST /echo=hi:1\"\n"
-          "      --timeout MS        a request unanswered this long is an error (5000)\n"
+          "  -T, --timeout S         a request unanswered S seconds is an error (5), as\n"
+          "                          rcoap's -T (--timeout-ms MS: the same in ms)\n"
           "      --connect-rate R    open at most R connections per second (0: no limit)\n"
           "      --connect-inflight N  at most N connections waiting for the server's\n"
           "                          CSM at once (default 4: libcoap's backlog is 5)\n"
@@ -1146,7 +1151,12 @@ static void usage(FILE *f) {
           "The last line is machine-readable:\n"
           "  RESULT rps=... requests=... p50_us=... p90_us=... p99_us=... max_us=... errors=...\n"
           "  ... bench_cpu_us=... (this program's CPU time per request)\n"
-          "With --handshakes rps is handshake cycles per second.\n");
+          "With --handshakes rps is handshake cycles per second.\n"
+          "Short options mean what they mean in rcoap (no -d / -t here: those\n"
+          "are rcoap's payload and Content-Format).\n"
+          "\n"
+          "exit status: 0 every request answered 2.xx, 1 errors (timeouts,\n"
+          "connection failures, other codes) or nothing done, 2 usage\n");
 }
 
 static int resolve(bench_cfg *cfg, const char *uri_s) {
@@ -1234,17 +1244,18 @@ static void fmt_us(char *buf, size_t cap, uint64_t ns) {
 }
 
 int main(int argc, char **argv) {
-  enum { O_TIMEOUT = 256, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD,
+  enum { O_TIMEOUT = 256, O_TIMEOUT_MS, O_DURATION, O_THREADS, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD,
          O_HANDSHAKES, O_RESUME, O_CAFILE, O_INSECURE, O_PSK_ID, O_PSK_KEY };
   static const struct option longopts[] = {
       {"connections", required_argument, NULL, 'c'},
       {"depth", required_argument, NULL, 'p'},
-      {"duration", required_argument, NULL, 'd'},
+      {"duration", required_argument, NULL, O_DURATION},
       {"requests", required_argument, NULL, 'n'},
       {"warmup", required_argument, NULL, 'w'},
-      {"threads", required_argument, NULL, 't'},
+      {"threads", required_argument, NULL, O_THREADS},
       {"mix", required_argument, NULL, 'm'},
-      {"timeout", required_argument, NULL, O_TIMEOUT},
+      {"timeout", required_argument, NULL, 'T'},
+      {"timeout-ms", required_argument, NULL, O_TIMEOUT_MS},
       {"connect-rate", required_argument, NULL, O_CRATE},
       {"connect-inflight", required_argument, NULL, O_CINFL},
       {"connect-timeout", required_argument, NULL, O_CTIMEOUT},
@@ -1271,17 +1282,18 @@ int main(int argc, char **argv) {
   cfg.connect_timeout_s = 10;
   const char *mix = NULL;
   int ch;
-  while ((ch = getopt_long(argc, argv, "c:p:d:n:w:t:m:qVh", longopts, NULL)) !=
+  while ((ch = getopt_long(argc, argv, "c:p:n:w:m:T:qVh", longopts, NULL)) !=
          -1) {
     switch (ch) {
     case 'c': cfg.conns = (unsigned)parse_num(optarg, "--connections"); break;
     case 'p': cfg.depth = (unsigned)parse_num(optarg, "--depth"); break;
-    case 'd': cfg.duration_s = parse_num(optarg, "--duration"); break;
+    case O_DURATION: cfg.duration_s = parse_num(optarg, "--duration"); break;
     case 'n': cfg.count = (uint64_t)parse_num(optarg, "--requests"); break;
     case 'w': cfg.warmup_s = parse_num(optarg, "--warmup"); break;
-    case 't': cfg.threads = (unsigned)parse_num(optarg, "--threads"); break;
+    case O_THREADS: cfg.threads = (unsigned)parse_num(optarg, "--threads"); break;
     case 'm': mix = optarg; break;
-    case O_TIMEOUT: cfg.timeout_ms = (uint32_t)parse_num(optarg, "--timeout"); break;
+    case 'T': cfg.timeout_ms = (uint32_t)(parse_num(optarg, "-T") * 1000); break;
+    case O_TIMEOUT_MS: cfg.timeout_ms = (uint32_t)parse_num(optarg, "--timeout-ms"); break;
     case O_CRATE: cfg.connect_rate = parse_num(optarg, "--connect-rate"); break;
     case O_CINFL:
       cfg.connect_inflight = (unsigned)parse_num(optarg, "--connect-inflight");
@@ -1316,7 +1328,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   if (cfg.handshakes && (cfg.idle || cfg.count)) {
-    fprintf(stderr, "rcoap-bench: --handshakes runs for -d seconds (no -n, "
+    fprintf(stderr, "rcoap-bench: --handshakes runs for --duration seconds (no -n, "
                     "no --idle)\n");
     return 2;
   }
@@ -1457,7 +1469,7 @@ int main(int argc, char **argv) {
   static hist total;
   hist_reset(&total);
   uint64_t ok = 0, st[8] = {0}, timeouts = 0, late = 0, conn_err = 0;
-  uint64_t released = 0, cpu_ns = 0;
+  uint64_t released = 0, cpu_ns = 0, cpu_wall_ns = 0;
   uint64_t opened = 0, first = UINT64_MAX, last = 0;
   double window = 0;
   for (unsigned i = 0; i < cfg.threads; i++) {
@@ -1473,6 +1485,8 @@ int main(int argc, char **argv) {
     opened += w->open_count;
     if (w->cpu_ended && w->cpu_end > w->cpu_start)
       cpu_ns += w->cpu_end - w->cpu_start;
+    if (w->cpu_ended && w->cpu_wall_end - w->cpu_wall_start > cpu_wall_ns)
+      cpu_wall_ns = w->cpu_wall_end - w->cpu_wall_start;
     if (w->first_ns && w->first_ns < first)
       first = w->first_ns;
     if (w->last_ns > last)
@@ -1503,7 +1517,11 @@ int main(int argc, char **argv) {
            p999 = hist_quantile(&total, 0.999);
   /* the generator's own CPU time per request (per cycle: --handshakes) */
   double cpu_us = done > 0 ? (double)cpu_ns / 1e3 / (double)done : 0;
-  double cpu_share = window > 0 ? (double)cpu_ns / 1e9 / window : 0;
+  /* Over the wall time the CPU samples span (not the request window, which
+   * a short -n run makes far shorter than the set-up the samples include):
+   * one thread can show at most 100 %. */
+  double cpu_share =
+      cpu_wall_ns > 0 ? (double)cpu_ns / (double)cpu_wall_ns : 0;
   if (!cfg.quiet) {
     char a[32], b[32], c[32], d[32], e[32];
     fmt_us(a, sizeof(a), p50);
@@ -1547,8 +1565,8 @@ int main(int argc, char **argv) {
       }
     printf("latency:     p50 %s  p90 %s  p99 %s  p99.9 %s  max %s%s\n", a, b,
            c, d, e, cfg.handshakes ? " (whole cycle)" : "");
-    printf("generator:   %.2f us CPU per %s (%.0f %% of one core over the "
-           "window, %u thread(s))\n",
+    printf("generator:   %.2f us CPU per %s (%.0f %% of one core while "
+           "measuring, %u thread(s))\n",
            cpu_us, cfg.handshakes ? "cycle" : "request", cpu_share * 100,
            cfg.threads);
   }
