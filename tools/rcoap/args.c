@@ -54,7 +54,9 @@ static void usage(FILE *f) {
           "                         after, with back-off (default 5)\n"
           "      --cafile FILE      trust these CA certificates (coaps+...)\n"
           "      --cert FILE --key FILE  client certificate (mutual TLS)\n"
-          "      --psk-identity ID --psk-key KEY   TLS pre-shared key\n"
+          "      --psk-identity ID --psk-key-file FILE   TLS pre-shared key,\n"
+          "                         the key from FILE's first line\n"
+          "                         (--psk-key KEY: visible in ps)\n"
           "      --insecure         do not verify the server (prints a warning)\n"
           "      --allow-no-alpn    accept a TLS server that negotiates no ALPN\n"
           "                         on a port other than 5684 (libcoap's PSK\n"
@@ -156,8 +158,29 @@ enum {
   OPT_DURATION,
   OPT_CUSTODY,
   OPT_RETRIES,
-  OPT_RAW
+  OPT_RAW,
+  OPT_PSK_KEY_FILE
 };
+
+/* --psk-key-file: the key is the file's first line; ps shows arguments,
+ * so a key given with --psk-key is seen by every user of the machine. */
+static int read_key_file(const char *path, rcoap_args *a) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "rcoap: --psk-key-file %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  size_t n = fread(a->psk_key_buf, 1, sizeof a->psk_key_buf - 1, f);
+  fclose(f);
+  a->psk_key_buf[n] = 0;
+  a->psk_key_buf[strcspn(a->psk_key_buf, "\r\n")] = 0;
+  if (!a->psk_key_buf[0]) {
+    fprintf(stderr, "rcoap: --psk-key-file %s: empty\n", path);
+    return -1;
+  }
+  a->psk_key = a->psk_key_buf;
+  return 0;
+}
 
 /* A number that is all number, in [lo, hi]; -1 (reported) if not. */
 static int num_arg(const char *flag, const char *s, double lo, double hi,
@@ -300,6 +323,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"custody", no_argument, NULL, OPT_CUSTODY},
       {"retries", required_argument, NULL, OPT_RETRIES},
       {"raw", no_argument, NULL, OPT_RAW},
+      {"psk-key-file", required_argument, NULL, OPT_PSK_KEY_FILE},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -401,6 +425,10 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       break;
     case OPT_RAW:
       a->raw = 1;
+      break;
+    case OPT_PSK_KEY_FILE:
+      if (read_key_file(optarg, a) != 0)
+        return EX_LOCAL;
       break;
     case 'V':
       printf("rcoap %s\n", rc_version());

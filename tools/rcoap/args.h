@@ -27,6 +27,7 @@ typedef struct rcoap_args {
   int include;
   int verbose;
   const char *cafile, *cert, *key, *psk_id, *psk_key;
+  char psk_key_buf[512];   /* --psk-key-file's key */
   int insecure, allow_no_alpn, no_bert;
   int non;                 /* -N: Non-confirmable requests on coap:// */
   long obs_count;

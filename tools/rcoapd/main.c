@@ -70,7 +70,12 @@ static void on_trace(void *user, char dir, const rc_msg *m) {
   (void)user;
   char line[1024];
   rc_msg_format(m, line, sizeof line);
-  fprintf(stderr, "%c %s\n", dir, line);
+  char ts[32];
+  time_t t = time(NULL);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  strftime(ts, sizeof ts, "%H:%M:%S", &tm);
+  fprintf(stderr, "%s %c %s\n", ts, dir, line);
 }
 
 static void on_stopped(void *arg) {
@@ -79,20 +84,22 @@ static void on_stopped(void *arg) {
   uv_close((uv_handle_t *)&d->sigterm, NULL);
   demo_stop(d->demo);
   d->demo = NULL;
-  fprintf(stderr, "rcoapd: stopped\n");
+  on_log(NULL, RC_SESSION_LOG_INFO, "stopped");
 }
 
 static void on_signal(uv_signal_t *s, int signum) {
   daemon_t *d = s->data;
   if (d->stopping) {
-    fprintf(stderr, "rcoapd: second signal, exiting now\n");
+    on_log(NULL, RC_SESSION_LOG_INFO, "second signal, exiting now");
     exit(1);
   }
   d->stopping = 1;
-  fprintf(stderr,
-          "rcoapd: %s: shutting down, sending Release to %zu connection(s)\n",
-          signum == SIGINT ? "SIGINT" : "SIGTERM",
-          rc_context_connections(d->ctx));
+  char line[128];
+  snprintf(line, sizeof line,
+           "%s: shutting down, sending Release to %zu connection(s)",
+           signum == SIGINT ? "SIGINT" : "SIGTERM",
+           rc_context_connections(d->ctx));
+  on_log(NULL, RC_SESSION_LOG_INFO, line);
   rc_context_shutdown(d->ctx, "server shutting down", SHUTDOWN_TIMEOUT_MS,
                       on_stopped, d);
 }
