@@ -19,33 +19,31 @@ PT=$(rcd_port d 127.0.0.1 coaps+tcp)
 PW=$(rcd_port d 127.0.0.1 coap+ws)
 CA="$RC_TMP/state-d/demo-cert.pem"
 FREE=$(rcd_free_port 127.0.0.1)
-# "at once" on a loaded machine (valgrind: much longer).
-FAST=$((2000 * RC_SLOW))
 
 # ---- observe gives up on what retrying cannot fix -------------------------
-rc_timed ms coap -T 3 observe coap+tcp://no-such-host.invalid/sensors/temp
+rc_timed ms coap -T 10 observe coap+tcp://no-such-host.invalid/sensors/temp
 rc_expect_status "$ST" 9 "observe, unknown host: exit 9"
 rc_expect_eq "$(head -n 1 <<<"$ERR")" \
   "rcoap: host name could not be resolved: cannot resolve 'no-such-host.invalid': unknown node or service" \
   "observe, unknown host: one line says so"
 rc_expect_not "$ERR" "reconnecting" "observe, unknown host: no reconnecting"
-[ "$ms" -lt 3000 ] && rc_pass "observe, unknown host: ends in $ms ms (within -T 3)" ||
+[ "$ms" -lt 5000 ] && rc_pass "observe, unknown host: ends at once ($ms ms, -T 10)" ||
   rc_fail "observe, unknown host took $ms ms"
 
-rc_timed ms coap -T 3 observe "coap+tcp://127.0.0.1:$FREE/sensors/temp"
+rc_timed ms coap -T 10 observe "coap+tcp://127.0.0.1:$FREE/sensors/temp"
 rc_expect_status "$ST" 3 "observe, refused first connect: exit 3"
 rc_expect_eq "$ERR" \
   "rcoap: connection refused: connect to 127.0.0.1 (127.0.0.1:$FREE) failed: connection refused" \
   "observe, refused: one line"
-[ "$ms" -lt 3000 ] && rc_pass "observe, refused: ends in $ms ms" ||
+[ "$ms" -lt 5000 ] && rc_pass "observe, refused: ends at once ($ms ms, -T 10)" ||
   rc_fail "observe, refused took $ms ms"
 
-rc_timed ms coap -T 3 observe "coaps+tcp://127.0.0.1:$PT/sensors/temp"
+rc_timed ms coap -T 10 observe "coaps+tcp://127.0.0.1:$PT/sensors/temp"
 rc_expect_status "$ST" 10 "observe, untrusted certificate: exit 10"
 rc_expect_eq "$ERR" "rcoap: certificate verification failed: unknown CA: CN=localhost
 rcoap: hint: --cafile FILE trusts the CA that signed the server's certificate (rcoapd prints the path of its demo one); --insecure skips the check" \
   "observe, untrusted: the reason and the --cafile hint"
-[ "$ms" -lt 3000 ] && rc_pass "observe, untrusted: ends in $ms ms" ||
+[ "$ms" -lt 5000 ] && rc_pass "observe, untrusted: ends at once ($ms ms, -T 10)" ||
   rc_fail "observe, untrusted took $ms ms"
 
 coap -T 3 observe "coap+tcp://127.0.0.1:$P/nothing-here"
@@ -59,7 +57,9 @@ for scheme in coap+tcp coaps+tcp coap+ws coaps+ws; do
     rc_timed ms coap -T $t get "$scheme://127.0.0.1:$SILENT_PORT/x"
     rc_expect_status "$ST" 6 "$scheme, silent server, -T $t: exit 6"
     if [ "$RC_SLOW" = 1 ]; then
-      [ "$ms" -ge $((t * 1000 - 50)) ] && [ "$ms" -lt $((t * 1000 + 900)) ] &&
+      # Before this fix -T 1 took 3 s (a 2 s linger after the timeout)
+      # and the TLS / WS handshakes waited 10 s of their own.
+      [ "$ms" -ge $((t * 1000 - 50)) ] && [ "$ms" -lt $((t * 1000 + 1500)) ] &&
         rc_pass "$scheme -T $t: ended after $ms ms" ||
         rc_fail "$scheme -T $t: ended after $ms ms"
     fi

@@ -75,7 +75,7 @@ static int parse_listen(const char *flag, const char *spec, rc_conn_kind *kind,
 /* The address a person can type: a wildcard becomes this host's name. */
 static void shown_addr(const char *addr, uint16_t port, char *out,
                        size_t cap) {
-  char host[256];
+  char host[300];
   snprintf(host, sizeof host, "%s", addr);
   char *colon = strrchr(host, ':');
   if (colon)
@@ -126,11 +126,13 @@ static rc_err bind_one(rc_context *ctx, const rcoapd_opts *o, listeners *ls,
               spec, err, (int)(strrchr(spec, ':') - spec), spec);
     return e;
   }
-  shown_addr(addr, port, b->addr, sizeof b->addr);
+  char shown[300];
+  shown_addr(addr, port, shown, sizeof shown);
+  snprintf(b->addr, sizeof b->addr, "%s", shown);
   b->web[0] = 0;
   if (b->ws)
     snprintf(b->web, sizeof b->web, "%s://%s/", b->tls ? "https" : "http",
-             b->addr);
+             shown);
   return RC_OK;
 }
 
