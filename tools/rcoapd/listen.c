@@ -87,7 +87,7 @@ static void shown_addr(const char *addr, uint16_t port, char *out,
     name[sizeof name - 1] = 0;
     snprintf(host, sizeof host, "%s", name);
   }
-  snprintf(out, cap, "%s:%u", host, port);
+  snprintf(out, cap, "%.280s:%u", host, port);
 }
 
 /* Binds one listener into *b. Returns 0, or the error (said, unless

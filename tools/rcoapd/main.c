@@ -50,7 +50,7 @@ static void iso_now(char *out, size_t cap) {
   gmtime_r(&ts.tv_sec, &tm);
   char s[32];
   strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out, cap, "%s.%03ldZ", s, ts.tv_nsec / 1000000);
+  snprintf(out, cap, "%.24s.%03dZ", s, (int)(ts.tv_nsec / 1000000));
 }
 
 /* --access-log: time, peer, transport, method, URI, code, bytes, ms. */
