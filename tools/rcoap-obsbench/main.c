@@ -203,6 +203,7 @@ int main(int argc, char **argv) {
     rc_context_free(ctx[i]);
   for (int i = 0; i < 1000 && uv_run(&b.loop, UV_RUN_NOWAIT); i++)
     ;
+  uv_loop_close(&b.loop);
   free(ms);
   free(ws);
   free(obs);

@@ -110,7 +110,8 @@ int dir_list(int dirfd, const char *base, int (*cf_for)(const char *name),
   int bad = 0;
   *out = NULL;
   if (!fail) {
-    qsort(v, n, sizeof *v, by_name);
+    if (n)
+      qsort(v, n, sizeof *v, by_name);
     size_t need = write_links(v, n, base, cf_for, NULL, 0, &bad);
     *out = malloc(need + 1);
     if (!*out || bad)

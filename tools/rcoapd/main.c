@@ -104,6 +104,56 @@ static void on_signal(uv_signal_t *s, int signum) {
                       on_stopped, d);
 }
 
+/* Everything up to serving: the context, the demo, --serve-dir, the
+ * listeners. Returns 0, or 1 after saying why (main tears down). */
+static int start(daemon_t *d, const rcoapd_opts *o) {
+  rc_context_opts co = {0};
+  co.loop = &d->loop;
+  co.on_log = on_log;
+  co.log_level = o->quiet     ? RC_SESSION_LOG_WARN
+                 : o->verbose ? RC_SESSION_LOG_DEBUG
+                              : RC_SESSION_LOG_INFO;
+  co.idle_timeout_ms = o->idle_timeout_ms;
+  co.handshake_timeout_ms = o->handshake_timeout_ms;
+  co.body_memory_max = o->body_memory;
+  co.unanswered_max = o->max_pending;
+  if (o->verbose)
+    co.on_trace = on_trace;
+  if (o->access_log) {
+    g_access =
+        strcmp(o->access_log, "-") ? fopen(o->access_log, "a") : stdout;
+    if (!g_access) {
+      fprintf(stderr, "rcoapd: --access-log %s: %s\n", o->access_log,
+              strerror(errno));
+      return 1;
+    }
+    co.on_access = on_access;
+  }
+  if (rc_context_new(&d->ctx, &co) != RC_OK || demo_start(d->ctx, &d->demo)) {
+    fprintf(stderr, "rcoapd: cannot start: out of memory\n");
+    return 1;
+  }
+  if ((o->release_to || o->hold_off_s >= 0) &&
+      rc_context_set_release(d->ctx, o->release_to,
+                             o->hold_off_s >= 0 ? (uint32_t)o->hold_off_s
+                                                : RC_SESSION_NO_HOLD_OFF) !=
+          RC_OK) {
+    fprintf(stderr, "rcoapd: --release-to must be 1-255 bytes\n");
+    return 1;
+  }
+  if (o->serve_dir) {
+    char real[PATH_MAX];
+    if (serve_dir_start(d->ctx, o->serve_dir) != RC_OK ||
+        !realpath(o->serve_dir, real)) {
+      fprintf(stderr, "rcoapd: --serve-dir %s: %s\n", o->serve_dir,
+              strerror(errno));
+      return 1;
+    }
+    printf("rcoapd: serving %s read-only as %s/\n", real, SERVE_DIR_PREFIX);
+  }
+  return listeners_open(d->ctx, o, &d->ls) != 0;
+}
+
 int main(int argc, char **argv) {
   rcoapd_opts o;
   int pr = rcoapd_parse(argc, argv, &o);
@@ -114,61 +164,22 @@ int main(int argc, char **argv) {
   daemon_t d;
   memset(&d, 0, sizeof d);
   uv_loop_init(&d.loop);
-  rc_context_opts co = {0};
-  co.loop = &d.loop;
-  co.on_log = on_log;
-  co.log_level = o.quiet     ? RC_SESSION_LOG_WARN
-                 : o.verbose ? RC_SESSION_LOG_DEBUG
-                             : RC_SESSION_LOG_INFO;
-  co.idle_timeout_ms = o.idle_timeout_ms;
-  co.handshake_timeout_ms = o.handshake_timeout_ms;
-  co.body_memory_max = o.body_memory;
-  co.unanswered_max = o.max_pending;
-  if (o.verbose)
-    co.on_trace = on_trace;
-  if (o.access_log) {
-    g_access = strcmp(o.access_log, "-") ? fopen(o.access_log, "a") : stdout;
-    if (!g_access) {
-      fprintf(stderr, "rcoapd: --access-log %s: %s\n", o.access_log,
-              strerror(errno));
-      return 1;
-    }
-    co.on_access = on_access;
+  int status = start(&d, &o);
+  if (status == 0) {
+    uv_signal_init(&d.loop, &d.sigint);
+    uv_signal_init(&d.loop, &d.sigterm);
+    d.sigint.data = d.sigterm.data = &d;
+    uv_signal_start(&d.sigint, on_signal, SIGINT);
+    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+    uv_run(&d.loop, UV_RUN_DEFAULT);
   }
-  if (rc_context_new(&d.ctx, &co) != RC_OK || demo_start(d.ctx, &d.demo)) {
-    fprintf(stderr, "rcoapd: cannot start: out of memory\n");
-    return 1;
-  }
-  if ((o.release_to || o.hold_off_s >= 0) &&
-      rc_context_set_release(d.ctx, o.release_to,
-                             o.hold_off_s >= 0 ? (uint32_t)o.hold_off_s
-                                               : RC_SESSION_NO_HOLD_OFF) !=
-          RC_OK) {
-    fprintf(stderr, "rcoapd: --release-to must be 1-255 bytes\n");
-    return 1;
-  }
-  if (o.serve_dir) {
-    char real[PATH_MAX];
-    if (serve_dir_start(d.ctx, o.serve_dir) != RC_OK ||
-        !realpath(o.serve_dir, real)) {
-      fprintf(stderr, "rcoapd: --serve-dir %s: %s\n", o.serve_dir,
-              strerror(errno));
-      return 1;
-    }
-    printf("rcoapd: serving %s read-only as %s/\n", real, SERVE_DIR_PREFIX);
-  }
-  if (listeners_open(d.ctx, &o, &d.ls) != 0)
-    return 1;
-  uv_signal_init(&d.loop, &d.sigint);
-  uv_signal_init(&d.loop, &d.sigterm);
-  d.sigint.data = d.sigterm.data = &d;
-  uv_signal_start(&d.sigint, on_signal, SIGINT);
-  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
-
-  uv_run(&d.loop, UV_RUN_DEFAULT);
+  if (d.demo) /* start failed: the shutdown path did not stop it */
+    demo_stop(d.demo);
   rc_context_free(d.ctx);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);
   listeners_free(&d.ls);
-  return 0;
+  if (g_access && g_access != stdout)
+    fclose(g_access);
+  return status;
 }
