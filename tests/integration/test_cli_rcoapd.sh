@@ -77,27 +77,42 @@ if ! "${NS[@]}" ip link set lo up 2>/dev/null; then
 fi
 # In the namespace: a server on 127.0.0.1:5683, then rcoapd with no -l for
 # 2 s; prints rcoapd's stdout, then "--", then its stderr.
-"${NS[@]}" bash -c '
+RCOAPD="$RCOAPD" DIR="$RC_TMP/ns" "${NS[@]}" bash -c '
   ip link set lo up
   python3 -c "import socket,time
-s = socket.socket(); s.bind((\"127.0.0.1\", 5683)); s.listen(); time.sleep(8)" &
-  for i in $(seq 50); do
+s = socket.socket(); s.bind((\"127.0.0.1\", 5683)); s.listen(); time.sleep(60)" &
+  BUSY=$!
+  for i in $(seq 100); do
     python3 -c "import socket; socket.create_connection((\"127.0.0.1\", 5683))" 2>/dev/null && break
     sleep 0.1
   done
-  timeout --preserve-status -s TERM 3 "$1" --state-dir "$2" >"$2.out" 2>"$2.err"
-  echo "$?" >"$2.st"
-  timeout -s TERM 3 "$1" -l coap+ws://0.0.0.0:0 -l coaps+tcp://0.0.0.0:0 \
-    --state-dir "$2" >"$2.open.out" 2>"$2.open.err"
-  kill %1
-' _ "$RCOAPD" "$RC_TMP/ns"
-OUT=$(cat "$RC_TMP/ns.out")
-ERR=$(cat "$RC_TMP/ns.err")
+  # run NAME ARGS...: rcoapd until it listens (or exits), then SIGTERM.
+  run() {
+    local name=$1 i
+    shift
+    "$RCOAPD" "$@" --state-dir "$DIR" >"$DIR.$name.out" 2>"$DIR.$name.err" &
+    local pid=$!
+    for i in $(seq 300); do
+      grep -q "listening on" "$DIR.$name.out" 2>/dev/null && break
+      kill -0 $pid 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -TERM $pid 2>/dev/null
+    wait $pid
+    echo $? >"$DIR.$name.st"
+  }
+  run default
+  run open -l coap+ws://0.0.0.0:0 -l coaps+tcp://0.0.0.0:0
+  kill $BUSY
+' _
+
+OUT=$(cat "$RC_TMP/ns.default.out")
+ERR=$(cat "$RC_TMP/ns.default.err")
 rc_expect_eq "$(grep -c 'listening on' <<<"$OUT")" 7 "busy default: the 7 others listen"
 rc_expect_not "$OUT" "coap+tcp://127.0.0.1:5683" "busy default: 127.0.0.1:5683 is not announced"
 rc_expect "$ERR" "rcoapd: warning: default listener coap+tcp://127.0.0.1:5683 skipped: cannot listen on 127.0.0.1:5683: address already in use (another server is running there?); -l coap+tcp://127.0.0.1:0 picks a free port" \
   "busy default: skipped with a warning that suggests :0"
-rc_expect_eq "$(cat "$RC_TMP/ns.st")" 0 "busy default: rcoapd ran and stopped cleanly on SIGTERM"
+rc_expect_eq "$(cat "$RC_TMP/ns.default.st")" 0 "busy default: rcoapd ran and stopped cleanly on SIGTERM"
 OUT=$(cat "$RC_TMP/ns.open.out")
 ERR=$(cat "$RC_TMP/ns.open.err")
 H=$(hostname)

@@ -164,14 +164,19 @@ int main(int argc, char **argv) {
   daemon_t d;
   memset(&d, 0, sizeof d);
   uv_loop_init(&d.loop);
+  /* Signals are caught from before the first "listening on" line: a
+   * SIGTERM right after it gets the orderly shutdown. */
+  uv_signal_init(&d.loop, &d.sigint);
+  uv_signal_init(&d.loop, &d.sigterm);
+  d.sigint.data = d.sigterm.data = &d;
+  uv_signal_start(&d.sigint, on_signal, SIGINT);
+  uv_signal_start(&d.sigterm, on_signal, SIGTERM);
   int status = start(&d, &o);
   if (status == 0) {
-    uv_signal_init(&d.loop, &d.sigint);
-    uv_signal_init(&d.loop, &d.sigterm);
-    d.sigint.data = d.sigterm.data = &d;
-    uv_signal_start(&d.sigint, on_signal, SIGINT);
-    uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     uv_run(&d.loop, UV_RUN_DEFAULT);
+  } else {
+    uv_close((uv_handle_t *)&d.sigint, NULL);
+    uv_close((uv_handle_t *)&d.sigterm, NULL);
   }
   if (d.demo) /* start failed: the shutdown path did not stop it */
     demo_stop(d.demo);
