@@ -21,29 +21,30 @@ CA="$RC_TMP/state-d/demo-cert.pem"
 FREE=$(rcd_free_port 127.0.0.1)
 
 # ---- observe gives up on what retrying cannot fix -------------------------
-rc_timed ms coap -T 10 observe coap+tcp://no-such-host.invalid/sensors/temp
+# -T 10 (valgrind: 100): what retrying cannot fix ends well before it.
+rc_timed ms coap -T $((10 * RC_SLOW)) observe coap+tcp://no-such-host.invalid/sensors/temp
 rc_expect_status "$ST" 9 "observe, unknown host: exit 9"
 rc_expect_eq "$(head -n 1 <<<"$ERR")" \
   "rcoap: host name could not be resolved: cannot resolve 'no-such-host.invalid': unknown node or service" \
   "observe, unknown host: one line says so"
 rc_expect_not "$ERR" "reconnecting" "observe, unknown host: no reconnecting"
-[ "$ms" -lt 5000 ] && rc_pass "observe, unknown host: ends at once ($ms ms, -T 10)" ||
+[ "$ms" -lt $((5000 * RC_SLOW)) ] && rc_pass "observe, unknown host: ends at once ($ms ms, -T 10)" ||
   rc_fail "observe, unknown host took $ms ms"
 
-rc_timed ms coap -T 10 observe "coap+tcp://127.0.0.1:$FREE/sensors/temp"
+rc_timed ms coap -T $((10 * RC_SLOW)) observe "coap+tcp://127.0.0.1:$FREE/sensors/temp"
 rc_expect_status "$ST" 3 "observe, refused first connect: exit 3"
 rc_expect_eq "$ERR" \
   "rcoap: connection refused: connect to 127.0.0.1 (127.0.0.1:$FREE) failed: connection refused" \
   "observe, refused: one line"
-[ "$ms" -lt 5000 ] && rc_pass "observe, refused: ends at once ($ms ms, -T 10)" ||
+[ "$ms" -lt $((5000 * RC_SLOW)) ] && rc_pass "observe, refused: ends at once ($ms ms, -T 10)" ||
   rc_fail "observe, refused took $ms ms"
 
-rc_timed ms coap -T 10 observe "coaps+tcp://127.0.0.1:$PT/sensors/temp"
+rc_timed ms coap -T $((10 * RC_SLOW)) observe "coaps+tcp://127.0.0.1:$PT/sensors/temp"
 rc_expect_status "$ST" 10 "observe, untrusted certificate: exit 10"
 rc_expect_eq "$ERR" "rcoap: certificate verification failed: unknown CA: CN=localhost
 rcoap: hint: --cafile FILE trusts the CA that signed the server's certificate (rcoapd prints the path of its demo one); --insecure skips the check" \
   "observe, untrusted: the reason and the --cafile hint"
-[ "$ms" -lt 5000 ] && rc_pass "observe, untrusted: ends at once ($ms ms, -T 10)" ||
+[ "$ms" -lt $((5000 * RC_SLOW)) ] && rc_pass "observe, untrusted: ends at once ($ms ms, -T 10)" ||
   rc_fail "observe, untrusted took $ms ms"
 
 coap -T 3 observe "coap+tcp://127.0.0.1:$P/nothing-here"
@@ -70,7 +71,7 @@ rc_timed ms coap -T 1 observe "coap+tcp://127.0.0.1:$SILENT_PORT/x"
 rc_expect_status "$ST" 6 "observe, silent server: exit 6 at -T"
 rc_expect_eq "$ERR" "rcoap: no answer to the registration within -T 1 s" \
   "observe, silent server: says so"
-coap -T 5 --duration 1 observe "coap+tcp://127.0.0.1:$SILENT_PORT/x"
+coap -T $RC_TMO --duration 1 observe "coap+tcp://127.0.0.1:$SILENT_PORT/x"
 rc_expect_status "$ST" 6 "--duration that ends with nothing received: exit 6"
 rc_expect_eq "$ERR" "rcoap: no notification within --duration 1 s" \
   "--duration with nothing: says so"
@@ -100,32 +101,32 @@ else
 fi
 
 # ---- hints for the wrong scheme, PSK and the right exit statuses -----------
-coap -T 5 get "coap+tcp://127.0.0.1:$PT/hello"
+coap -T $RC_TMO get "coap+tcp://127.0.0.1:$PT/hello"
 rc_expect_status "$ST" 3 "coap+tcp to the TLS port: exit 3"
 rc_expect_eq "$ERR" "rcoap: connection closed: peer closed the connection
 rcoap: hint: if the port speaks TLS, try coaps+tcp://127.0.0.1:$PT/hello" \
   "coap+tcp to the TLS port: suggests coaps+tcp://"
-coap -T 5 get "coap+tcp://127.0.0.1:$PW/hello"
+coap -T $RC_TMO get "coap+tcp://127.0.0.1:$PW/hello"
 rc_expect_status "$ST" 7 "coap+tcp to the WebSocket port: exit 7"
 rc_expect "$ERR" "rcoap: hint: a WebSocket (HTTP) port answers like this: try coap+ws://127.0.0.1:$PW/hello" \
   "coap+tcp to the WebSocket port: suggests coap+ws://"
-coap -T 5 get "coaps+tcp://127.0.0.1:$PW/hello"
+coap -T $RC_TMO get "coaps+tcp://127.0.0.1:$PW/hello"
 rc_expect_status "$ST" 10 "coaps+tcp to the WebSocket port: exit 10"
 rc_expect_eq "$ERR" "rcoap: peer is not speaking TLS (it sent 0x48: plain HTTP?)
 rcoap: hint: the port answered HTTP: try coap+ws://127.0.0.1:$PW/hello" \
   "coaps+tcp to HTTP: no phrase twice, suggests coap+ws://"
-coap -T 5 get "coaps+tcp://127.0.0.1:$P/hello"
+coap -T $RC_TMO get "coaps+tcp://127.0.0.1:$P/hello"
 rc_expect_eq "$ERR" "rcoap: peer is not speaking TLS (it sent 0x50: plain CoAP?)
 rcoap: hint: the port speaks plain CoAP: try coap+tcp://127.0.0.1:$P/hello" \
   "coaps+tcp to plain CoAP: suggests coap+tcp://"
 rcd_start k 1 -l coaps+tcp://127.0.0.1:0 --psk-identity client1 --psk-key s3cr3t ||
   rc_fail "PSK rcoapd starts"
 PK=$(rcd_port k 127.0.0.1 coaps+tcp)
-coap -T 5 --psk-identity nobody --psk-key s3cr3t get "coaps+tcp://127.0.0.1:$PK/hello"
+coap -T $RC_TMO --psk-identity nobody --psk-key s3cr3t get "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect_status "$ST" 10 "unknown PSK identity: exit 10"
 rc_expect "$ERR" 'rcoap: hint: the server refused the handshake: does it know the pre-shared key identity "nobody"?' \
   "unknown PSK identity: hint names the identity"
-coap -T 5 --insecure get "coaps+tcp://127.0.0.1:$PK/hello"
+coap -T $RC_TMO --insecure get "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect_status "$ST" 10 "no PSK for a PSK server: exit 10"
 rc_expect "$ERR" "rcoap: hint: the server refused the handshake: it may want a pre-shared key (--psk-identity ID --psk-key KEY) or a client certificate (--cert FILE --key FILE)" \
   "no PSK: hint names the flags"
@@ -134,14 +135,14 @@ rcd_stop k
 # ---- IPv6 zone identifiers (RFC 6874) ---------------------------------------
 if rcd_start six 1 -l 'coap+tcp://[::1]:0'; then
   P6=$(rcd_port six ::1)
-  coap -T 5 get "coap+tcp://[::1%25lo]:$P6/hello"
+  coap -T $RC_TMO get "coap+tcp://[::1%25lo]:$P6/hello"
   rc_expect_status "$ST" 0 "[::1%25lo]: the zone is accepted, exit 0"
   rc_expect "$OUT" "Hello, world!" "[::1%25lo]: answered"
-  coap -T 5 get "coap+tcp://[::1%25no-such-if]:$P6/hello"
+  coap -T $RC_TMO get "coap+tcp://[::1%25no-such-if]:$P6/hello"
   rc_expect_status "$ST" 2 "a zone naming no interface: exit 2, not dropped"
   # lo has no link-local address here: what matters is that the zone
   # reaches connect (without it the kernel says "invalid argument").
-  coap -T 5 get "coap+tcp://[fe80::1%25lo]:$P6/hello"
+  coap -T $RC_TMO get "coap+tcp://[fe80::1%25lo]:$P6/hello"
   rc_expect "$ERR" "connect to fe80::1%lo" "[fe80::1%25lo]: connect gets the zone"
   rc_expect_not "$ERR" "invalid argument" "[fe80::1%25lo]: not refused for a missing scope"
   rcd_stop six
@@ -150,13 +151,13 @@ else
 fi
 
 # ---- arguments checked before anything is sent ------------------------------
-coap -T 5 put "coap+tcp://127.0.0.1:$P/store/cli-o" -d first
+coap -T $RC_TMO put "coap+tcp://127.0.0.1:$P/store/cli-o" -d first
 rc_expect_status "$ST" 0 "PUT /store/cli-o"
-coap -T 5 -o /nonexistent-dir/out put "coap+tcp://127.0.0.1:$P/store/cli-o" -d second
+coap -T $RC_TMO -o /nonexistent-dir/out put "coap+tcp://127.0.0.1:$P/store/cli-o" -d second
 rc_expect_status "$ST" 8 "-o to an unwritable place: exit 8 (local error)"
 rc_expect_eq "$ERR" "rcoap: cannot write /nonexistent-dir/out: No such file or directory" \
   "-o unwritable: one line"
-coap -T 5 get "coap+tcp://127.0.0.1:$P/store/cli-o"
+coap -T $RC_TMO get "coap+tcp://127.0.0.1:$P/store/cli-o"
 rc_expect_eq "$OUT" "first" "-o unwritable: the PUT was never sent"
 coap -o "$RC_TMP" get "coap+tcp://127.0.0.1:$P/hello"
 rc_expect_status "$ST" 8 "-o to a directory: exit 8"
@@ -184,7 +185,7 @@ rc_expect_eq "$ERR" "rcoap: one URI, at most one method before it: 'extra' is on
   "an extra word: one line"
 
 # -d without a method is a POST, as in curl: /echo answers POST only.
-coap -T 5 -d hi "coap+tcp://127.0.0.1:$P/echo"
+coap -T $RC_TMO -d hi "coap+tcp://127.0.0.1:$P/echo"
 rc_expect_status "$ST" 0 "-d without a method: POST"
 rc_expect "$OUT" "hi" "-d without a method: echoed"
 

@@ -36,15 +36,15 @@ tty() {
 }
 
 JSON='{"name":"a, b","list":[1,2,{"x":true}],"empty":{},"none":[]}'
-coap -T 5 -t json put "$U/store/j" -d "$JSON"
+coap -T $RC_TMO -t json put "$U/store/j" -d "$JSON"
 rc_expect_status "$ST" 0 "PUT a JSON item"
 # {"a": 1, "b": [2, 3]} in CBOR (RFC 8949 Appendix A)
 printf '\xa2\x61\x61\x01\x61\x62\x82\x02\x03' >"$RC_TMP/c.cbor"
-coap -T 5 -t cbor put "$U/store/c" -d @"$RC_TMP/c.cbor"
+coap -T $RC_TMO -t cbor put "$U/store/c" -d @"$RC_TMP/c.cbor"
 rc_expect_status "$ST" 0 "PUT a CBOR item"
 printf 'bin\000\001\002\377\376' >"$RC_TMP/b.bin"
 head -c 200 /dev/urandom >>"$RC_TMP/b.bin"
-coap -T 5 -t octet-stream put "$U/store/b" -d @"$RC_TMP/b.bin"
+coap -T $RC_TMO -t octet-stream put "$U/store/b" -d @"$RC_TMP/b.bin"
 rc_expect_status "$ST" 0 "PUT a binary item"
 
 # ---- on a terminal ---------------------------------------------------------

@@ -47,11 +47,11 @@ printf 's3cr3t\n' >"$RC_TMP/psk"
 rcd_start k 1 -l coaps+tcp://127.0.0.1:0 --psk-identity c1 \
   --psk-key-file "$RC_TMP/psk" || rc_fail "--psk-key-file starts"
 PK=$(rcd_port k 127.0.0.1 coaps+tcp)
-coap -T 5 --psk-identity c1 --psk-key s3cr3t get "coaps+tcp://127.0.0.1:$PK/hello"
+coap -T $RC_TMO --psk-identity c1 --psk-key s3cr3t get "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect_status "$ST" 0 "--psk-key-file: the key from the file works"
-coap -T 5 --psk-identity c1 --psk-key-file "$RC_TMP/psk" get "coaps+tcp://127.0.0.1:$PK/hello"
+coap -T $RC_TMO --psk-identity c1 --psk-key-file "$RC_TMP/psk" get "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect_status "$ST" 0 "rcoap --psk-key-file: the key from a file too"
-coap -T 5 --psk-identity c1 --psk-key-file "$RC_TMP/none" get "coaps+tcp://127.0.0.1:$PK/hello"
+coap -T $RC_TMO --psk-identity c1 --psk-key-file "$RC_TMP/none" get "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect_status "$ST" 8 "rcoap --psk-key-file that is missing: exit 8"
 rcd_stop k
 

@@ -40,7 +40,7 @@ PY
 }
 
 for path in /files /files/; do
-  coap -T 5 -i get "$U$path"
+  coap -T $RC_TMO -i get "$U$path"
   rc_expect_status "$ST" 0 "GET $path: 2.05"
   rc_expect "$OUT" "Content-Format: application/link-format" "GET $path: link-format"
   "$(rc_tool rcoap)" get "$U$path" >"$RC_TMP/list"
@@ -68,30 +68,30 @@ while read -r target ct sz; do
   rc_expect_eq "$got_ct" "Content-Format: $want" "$target: ct=$ct as listed"
 done < <(links "$RC_TMP/list"; links "$RC_TMP/sub")
 
-coap -T 5 get "$U/.well-known/core?href=/files*"
+coap -T $RC_TMO get "$U/.well-known/core?href=/files*"
 rc_expect_eq "$OUT" '</files>;ct=40;title="files (read-only)"' \
   "/.well-known/core lists /files as link-format, as GET /files answers"
 
 # ---- 4.06 Not Acceptable ---------------------------------------------------
-coap -T 5 -A json get "$U/hello"
+coap -T $RC_TMO -A json get "$U/hello"
 rc_expect_status "$ST" 4 "GET /hello (ct=0) with Accept: json: exit 4"
 rc_expect_eq "$ERR" "4.06 Not Acceptable" "GET /hello with Accept: json: 4.06"
-coap -T 5 -A text/plain get "$U/hello"
+coap -T $RC_TMO -A text/plain get "$U/hello"
 rc_expect_status "$ST" 0 "GET /hello with Accept: text/plain: 2.05"
-coap -T 5 -A json get "$U/files/a.txt"
+coap -T $RC_TMO -A json get "$U/files/a.txt"
 rc_expect_eq "$ERR" "4.06 Not Acceptable" "a text file with Accept: json: 4.06"
-coap -T 5 -A json get "$U/files/b.json"
+coap -T $RC_TMO -A json get "$U/files/b.json"
 rc_expect_eq "$OUT" '{"k":1}' "a JSON file with Accept: json: served"
-coap -T 5 -A json get "$U/files/"
+coap -T $RC_TMO -A json get "$U/files/"
 rc_expect_eq "$ERR" "4.06 Not Acceptable" "a folder with Accept: json: 4.06"
-coap -T 5 -A json get "$U/.well-known/core"
+coap -T $RC_TMO -A json get "$U/.well-known/core"
 rc_expect_eq "$ERR" "4.06 Not Acceptable" "/.well-known/core with Accept: json: 4.06"
-coap -T 5 -A json post "$U/echo" -d x
+coap -T $RC_TMO -A json post "$U/echo" -d x
 rc_expect_status "$ST" 0 "a resource that declares no format is not refused"
 
 # ---- the access log --------------------------------------------------------
-coap -T 5 get "$U/hello?x=1"
-coap -T 5 -O 23,6 -o "$RC_TMP/c.out" get "$U/files/sub/c.bin"
+coap -T $RC_TMO get "$U/hello?x=1"
+coap -T $RC_TMO -O 23,6 -o "$RC_TMP/c.out" get "$U/files/sub/c.bin"
 for i in $(seq 50); do grep -q 'GET /hello?x=1 ' "$RC_TMP/access.log" && break; sleep 0.1; done
 line=$(grep 'GET /hello?x=1 ' "$RC_TMP/access.log")
 rc_expect_re "$line" '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z 127\.0\.0\.1:[0-9]+ coap\+tcp GET /hello\?x=1 2\.05 27 [0-9]+\.[0-9]ms$' \
