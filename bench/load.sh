@@ -52,7 +52,7 @@ LIBCOAP_PAYLOAD=${LIBCOAP_PAYLOAD:-"Hello, world! (rcoap $("$RCOAPD" -V | cut -d
 run_one() {
   local port=$3 mix=$4 depth=$5
   bench_windowed "$2" "$TMP/$1-$5.out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" \
-    -p "$depth" -t "$THREADS" -d "$DURATION" -w "$WARMUP" -m "$mix" \
+    -p "$depth" --threads "$THREADS" --duration "$DURATION" -w "$WARMUP" -m "$mix" \
     "$SCHEME://127.0.0.1:$port"
   bench_summary
 }

@@ -49,7 +49,7 @@ P_TLS=${RCOAPD_URI[coaps+tcp]##*:}
 run_one() {
   local out="$TMP/$1.out"
   bench_windowed "$PID_RC" "$out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" -p "$DEPTH" \
-    -d "$DURATION" -w "$WARMUP" --cafile "$PKI/ca.crt" "$2"
+    --duration "$DURATION" -w "$WARMUP" --cafile "$PKI/ca.crt" "$2"
   bench_summary || sed 's/^/    | /' "$out" >&2
 }
 

@@ -63,7 +63,7 @@ s_time_run() {
 handshake_run() {
   local uri=$1 conns=$2 c0 c1 line out="$TMP/bench.out"
   c0=$(bench_cpu_ticks "$PID_RC")
-  "${PIN_BENCH[@]}" "$BENCH" -q --handshakes -c "$conns" -w 0 -d "$TIME" \
+  "${PIN_BENCH[@]}" "$BENCH" -q --handshakes -c "$conns" -w 0 --duration "$TIME" \
     --cafile "$CERT" "$uri" >"$out" 2>&1
   c1=$(bench_cpu_ticks "$PID_RC")
   line=$(grep '^RESULT' "$out" | tail -n 1)

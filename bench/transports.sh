@@ -37,7 +37,7 @@ CERT=$TMP/state/demo-cert.pem
 run_one() {
   local s=$1 depth=$2
   bench_windowed "$PID" "$TMP/$1-$2.out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" \
-    -p "$depth" -d "$DURATION" -w "$WARMUP" -m "$MIX" --cafile "$CERT" "${RCOAPD_URI[$s]}"
+    -p "$depth" --duration "$DURATION" -w "$WARMUP" -m "$MIX" --cafile "$CERT" "${RCOAPD_URI[$s]}"
   bench_summary bench_cpu_us
 }
 

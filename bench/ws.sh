@@ -167,7 +167,7 @@ run_one() {
   local uri=$1 depth=$2
   if [ "$USE" = bench ]; then
     bench_windowed "$PID_RC" "$TMP/run.out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" \
-      -p "$depth" -t "$THREADS" -d "$DURATION" -w "$WARMUP" -m "$MIX" "$uri"
+      -p "$depth" --threads "$THREADS" --duration "$DURATION" -w "$WARMUP" -m "$MIX" "$uri"
   else
     bench_windowed "$PID_RC" "$TMP/run.out" "${PIN_BENCH[@]}" /usr/bin/python3 \
       "$TMP/pyload.py" "$uri" "$CONNS" "$depth" "$WARMUP" "$DURATION"

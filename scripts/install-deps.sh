@@ -19,6 +19,9 @@ REQUIRED=(
   libcmocka-dev libuv1-dev libssl-dev libwslay-dev libhttp-parser-dev
   # real peers and wire checks in tests, benchmark reference
   libcoap3-dev libcoap3-bin openssl tshark ncat socat
+  # a network namespace of its own (unshare, ip) for tests that need the
+  # default ports or a wildcard address; a terminal (script) for output tests
+  util-linux iproute2 bsdutils
   python3 python3-websockets
   # memory checks and load tools
   valgrind wrk iperf3

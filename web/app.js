@@ -2,8 +2,11 @@
  * The demo page's behaviour: connects with rcoap.js to coap+ws (coaps+ws on
  * https) at the host and port the page came from, shows the connection and
  * the server's CSM, lists /.well-known/core, shows /sensors/temp live
- * (Observe, or polling once a second when the server does not observe),
- * sends requests from the form and logs every message in both directions.
+ * (Observe, or polling once a second when the server does not observe;
+ * "offline" or "stale" with the time of the last value when that stops),
+ * sends requests from the form (OBSERVE keeps any observable resource
+ * coming into the response panel) and logs every message in both
+ * directions.
  * Reconnects with back-off when the connection drops. `?coap=<uri>` in the
  * page URL points it at another coap+ws endpoint.
  */
@@ -27,6 +30,9 @@ let reconnectDelay = 1000;
 let reconnectTimer = null;
 let tempCancel = null;
 let pollTimer = null;
+let lastTempAt = 0;
+let formCancel = null; // the request form's observation
+let formNotes = 0;
 const temps = [];
 let tempCount = 0;
 
@@ -96,8 +102,19 @@ async function connect() {
   startTemp();
 }
 
+/* The temperature card once its source is gone: the last value stays,
+ * greyed, with when it came. */
+function tempGone(mode, why) {
+  setTempMode(mode);
+  $('card-temp')?.classList.add('stale');
+  const at = lastTempAt ? `; last value at ${time(lastTempAt)}` : '';
+  $('temp-note').textContent = `${why}${at}`;
+}
+
 function onClose(info) {
   stopTemp();
+  stopFormObserve();
+  tempGone('offline', 'Connection lost');
   const why = info.error ? info.error.message : `WebSocket closed (${info.code})`;
   log({ dir: 'info', text: `disconnected: ${why}`, err: true });
   setStatus('disconnected', 'disconnected');
@@ -204,6 +221,7 @@ function stopTemp() {
 }
 
 function showTemp(r) {
+  $('card-temp')?.classList.remove('stale');
   if (!r.ok) {
     $('temp-note').textContent = `Server answered ${r.codeName}`;
     return;
@@ -215,6 +233,7 @@ function showTemp(r) {
     temps.push(v);
     if (temps.length > SPARK_POINTS) temps.shift();
     tempCount++;
+    lastTempAt = Date.now();
     $('temp-count').textContent = String(tempCount);
     drawSpark();
   }
@@ -287,7 +306,7 @@ function startPolling() {
     try {
       showTemp(await client.get('/sensors/temp'));
     } catch (e) {
-      $('temp-note').textContent = `Polling failed: ${e.message}`;
+      tempGone('stale', `Polling failed: ${e.message}`);
     } finally {
       busy = false;
     }
@@ -390,9 +409,51 @@ function showError(e) {
   $('resp-payload').textContent = e.message;
 }
 
+function stopFormObserve() {
+  if (!formCancel) return;
+  const c = formCancel;
+  formCancel = null;
+  $('req-send').textContent = 'Send';
+  c().catch(() => {});
+}
+
+/* OBSERVE from the form: every notification replaces the response shown,
+ * counted in its meta line, until Stop (or another request). */
+async function observeFromForm(path) {
+  formNotes = 0;
+  const shown = (r) => {
+    formNotes++;
+    showResponse(r);
+    $('resp-meta').textContent += ` · notification ${formNotes}`;
+  };
+  try {
+    const cancel = await client.observe(path, shown, {
+      onEnd: (err) => {
+        if (formCancel === cancel) {
+          formCancel = null;
+          $('req-send').textContent = 'Send';
+          if (err) log({ dir: 'info', text: `observation of ${path} ended: ${err.message}`, err: true });
+        }
+      },
+    });
+    if (cancel.observing) {
+      formCancel = cancel;
+      $('req-send').textContent = 'Stop';
+    } else {
+      $('resp-meta').textContent += ' · not observable here (answer without Observe)';
+    }
+  } catch (e) {
+    showError(e);
+  }
+}
+
 async function send(ev) {
   if (ev) ev.preventDefault();
   if (!client || client.state !== 'open') return;
+  if (formCancel) {
+    stopFormObserve(); // the button says Stop while observing
+    return;
+  }
   const method = $('req-method').value;
   const path = $('req-path').value.trim() || '/';
   const cf = $('req-cf').value;
@@ -402,6 +463,11 @@ async function send(ev) {
   btn.disabled = true;
   $('resp-code').textContent = '…';
   $('resp-code').dataset.class = 'none';
+  if (method === 'OBSERVE') {
+    await observeFromForm(path);
+    btn.disabled = !client || client.state !== 'open';
+    return;
+  }
   try {
     const r = await client.request({
       method,

@@ -51,6 +51,18 @@ typedef struct rc_resource rc_resource;
  * (syslog numbering as in session.h). */
 typedef void (*rc_log_fn)(void *user, int level, const char *text);
 
+/* One answered request, for an access log (rc_context_opts.on_access).
+ * Strings are valid during the call only. */
+typedef struct rc_access_entry {
+  const char *peer;       /* "127.0.0.1:40312", "[::1]:40312" */
+  const char *transport;  /* rc_conn_kind_name: "coap+tcp", ... */
+  const char *method;     /* "GET", ... */
+  const char *uri;        /* path and query: "/store/a?x=1" */
+  uint8_t code;           /* the response's code */
+  size_t bytes;           /* its payload (this block, with block-wise) */
+  double ms;              /* from the request's arrival to the answer */
+} rc_access_entry;
+
 typedef struct rc_context_opts {
   uv_loop_t *loop;          /* required */
   const rc_mem *mem;        /* NULL: C library; must outlive the context */
@@ -79,6 +91,10 @@ typedef struct rc_context_opts {
    * "rcoap -v"): dir is '>' for sent, '<' for received. May be NULL. */
   void (*on_trace)(void *user, char dir, const rc_msg *m);
   void *trace_user;
+  /* Called once per request a server connection answered (each block of
+   * a block-wise transfer is one request): the access log. May be NULL;
+   * user is trace_user. */
+  void (*on_access)(void *user, const rc_access_entry *e);
   /* Called when a connection's chain is open, both directions (e.g. to
    * read rc_conn_tls(c) with rc_tls_peer_info, rc_tls_resumed). May be
    * NULL. */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "rcoap/codec_msg.h"
+#include "rcoap/codec_option.h"
 #include "rcoap/common.h"
 
 #ifdef __cplusplus
@@ -31,6 +32,14 @@ extern "C" {
  * Returns the length written (excluding the NUL).
  */
 size_t rc_msg_format(const rc_msg *m, char *buf, size_t cap);
+
+/*
+ * Renders one option of a message with code code as rc_msg_format does
+ * ("Content-Format:text/plain;charset=utf-8", "Block2:0/1/1024",
+ * "Observe:12"), into buf (NUL-terminated when cap > 0). Returns the
+ * length written.
+ */
+size_t rc_opt_print(uint8_t code, const rc_opt *o, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

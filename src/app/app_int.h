@@ -76,6 +76,7 @@ struct app_peer {
   struct app_obs *obs;        /* observations on this connection */
   app_peer *notify_next;      /* peers touched by a notify round */
   uint32_t notify_round;
+  struct app_access *access;  /* requests awaiting their answer (access.c) */
 };
 
 /* A client request of rc_request(). */
@@ -194,5 +195,12 @@ void rc__app_observations_free(rc_context *ctx);
  * registered on p is forgotten there and registered again on the origin's
  * next connection (after the Hold-Off, or at the Alternative-Address). */
 void rc__app_observations_move(app_peer *p);
+
+/* access.c: with opts.on_access, every message of a connection (both
+ * ways); an answered request becomes one rc_access_entry. */
+void rc__app_access_trace(app_peer *p, int sent, const rc_msg *m);
+void rc__app_access_free(app_peer *p);
+/* The URI scheme of a connection kind: "coap+tcp", "coaps+ws", ... */
+const char *rc__app_kind_scheme(rc_conn_kind k);
 
 #endif

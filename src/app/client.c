@@ -4,6 +4,7 @@
  * allocation, and sent on the origin's connection: an open one is reused,
  * otherwise one is opened and the request waits for it.
  */
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,16 +279,48 @@ static void dial_later(uv_timer_t *t) {
 /* A new connection for origin key, to host:port, or after the origin's
  * Release instruction (Hold-Off, Alternative-Address) to where and when
  * it says. */
+/* host, NUL-terminated, with an IPv6 zone as getaddrinfo wants it
+ * ("fe80::1%lo": RFC 6874's "%25" decoded). Returns 0 or -1 (too long,
+ * or a zone that names no interface: libuv would drop it silently). */
+static int dial_host(const rc_uri *u, char *host, size_t cap) {
+  size_t n;
+  if (u->host_len >= cap)
+    return -1;
+  memcpy(host, u->host, u->host_len);
+  n = u->host_len;
+  if (u->zone) {
+    if (n + 1 + u->zone_len >= cap)
+      return -1;
+    host[n++] = '%';
+    for (size_t i = 0; i < u->zone_len; i++) {
+      int hi, lo;
+      if (u->zone[i] == '%' && i + 2 < u->zone_len &&
+          (hi = rc_hex_digit((unsigned char)u->zone[i + 1])) >= 0 &&
+          (lo = rc_hex_digit((unsigned char)u->zone[i + 2])) >= 0) {
+        host[n++] = (char)(hi << 4 | lo);
+        i += 2;
+      } else {
+        host[n++] = u->zone[i];
+      }
+    }
+  }
+  host[n] = 0;
+  if (u->zone) {
+    const char *zone = strchr(host, '%') + 1;
+    if (!if_nametoindex(zone) && strspn(zone, "0123456789") != strlen(zone))
+      return -1;
+  }
+  return 0;
+}
+
 static app_peer *open_origin(rc_context *ctx, const char *key,
                              rc_conn_kind kind, const rc_uri *u,
                              rc_tls_ctx *tls, rc_err *err) {
-  char host[RC_URI_HOST_MAX + 1];
-  if (u->host_len > RC_URI_HOST_MAX) {
+  char host[2 * RC_URI_HOST_MAX + 2];
+  if (dial_host(u, host, sizeof host) != 0) {
     *err = RC_ERR_BAD_HOST;
     return NULL;
   }
-  memcpy(host, u->host, u->host_len);
-  host[u->host_len] = 0;
   uint16_t port = u->port;
   rc_time wait = 0;
   const app_redirect *rd = rc__app_redirect(ctx, key);
@@ -476,9 +509,10 @@ static rc_err request_impl(rc_context *ctx, const char *uri,
     if (!tls)
       return err ? err : RC_ERR_TLS;
   }
-  char key[RC_URI_HOST_MAX + 64];
-  snprintf(key, sizeof key, "%d|%.*s|%u|%p", kind, (int)u.host_len, u.host,
-           u.port, (void *)tls);
+  char key[3 * RC_URI_HOST_MAX + 64];
+  snprintf(key, sizeof key, "%d|%.*s%%%.*s|%u|%p", kind, (int)u.host_len,
+           u.host, (int)u.zone_len, u.zone ? u.zone : "", u.port,
+           (void *)tls);
 
   app_creq *r = creq_new(ctx, w->method, opts, n, w->method ? ro : NULL);
   if (!r)

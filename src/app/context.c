@@ -190,6 +190,7 @@ void rc__app_peer_free(app_peer *p) {
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
   }
   rc__app_observe_peer_gone(p);
+  rc__app_access_free(p);
   rc_exchange_del(p->x);
   free(p->dial_host);
   ctx->mem->free(p->origin, ctx->mem->user);
@@ -290,7 +291,10 @@ static void peer_on_log(void *user, rc_conn *c, int level, const char *text) {
 static void peer_on_trace(void *user, rc_conn *c, int sent, const rc_msg *m) {
   app_peer *p = user;
   (void)c;
-  p->ctx->opts.on_trace(p->ctx->opts.trace_user, sent ? '>' : '<', m);
+  if (p->ctx->opts.on_trace)
+    p->ctx->opts.on_trace(p->ctx->opts.trace_user, sent ? '>' : '<', m);
+  if (p->ctx->opts.on_access)
+    rc__app_access_trace(p, sent, m);
 }
 
 static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
@@ -334,7 +338,7 @@ static const rc_conn_callbacks app_conn_callbacks = {
 rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx) {
   rc_conn_callbacks cb = app_conn_callbacks;
   /* Only a context that watches every message pays for tracing. */
-  if (ctx->opts.on_trace)
+  if (ctx->opts.on_trace || ctx->opts.on_access)
     cb.on_trace = peer_on_trace;
   return cb;
 }

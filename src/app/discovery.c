@@ -105,7 +105,7 @@ static void on_get_core(rc_context *ctx, rc_resource *res, rc_xreq *req,
 rc_err rc__app_add_well_known_core(rc_context *ctx) {
   rc_resource *r;
   rc_err err = rc_resource_add(ctx, "/.well-known/core", RC_RES_HIDDEN, NULL, &r);
-  if (err)
+  if (err || (err = rc_resource_attr(r, "ct", "40", 0)))
     return err;
   return rc_resource_on(r, RC_GET, on_get_core);
 }

@@ -16,18 +16,7 @@
 /* The scheme of an origin key ("KIND|host|port|tls"): for the default
  * port of an alternative address without one. */
 static const char *key_scheme(const char *key) {
-  switch (atoi(key)) {
-  case RC_CONN_TLS:
-    return "coaps+tcp";
-  case RC_CONN_WS:
-    return "coap+ws";
-  case RC_CONN_TLS_WS:
-    return "coaps+ws";
-  case RC_CONN_UDP:
-    return "coap";
-  default:
-    return "coap+tcp";
-  }
+  return rc__app_kind_scheme((rc_conn_kind)atoi(key));
 }
 
 /* Parses an RFC 3986 authority ("host", "host:port", "[v6]:port") into

@@ -2,10 +2,12 @@
  * The resource table and request dispatch: resources by exact path in a
  * hash table (plus prefix resources that serve a whole subtree), the
  * request's path built once from its Uri-Path options, and the automatic
- * answers 4.04 and 4.05. Also the small helpers handlers use to read a
+ * answers 4.04, 4.05 and 4.06 (an Accept the resource's "ct" attribute
+ * does not list). Also the small helpers handlers use to read a
  * request and answer it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app_int.h"
@@ -196,6 +198,32 @@ rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n) {
   return best;
 }
 
+/* Whether r can answer in the format m's Accept names: yes without an
+ * Accept, or when r declares no formats (no "ct" attribute, RFC 6690
+ * §7.2.1), else only a format it lists. */
+static int acceptable(const rc_resource *r, const rc_msg *m) {
+  rc_opt o;
+  uint32_t want;
+  if (!rc_msg_find_opt(m, RC_OPT_ACCEPT, &o) || rc_opt_uint(&o, &want) != 0)
+    return 1;
+  int declared = 0;
+  for (const app_attr *a = r->attrs; a; a = a->next) {
+    if (strcmp(a->name, "ct") != 0 || !a->value)
+      continue;
+    declared = 1;
+    for (const char *p = a->value; *p;) {
+      char *end;
+      unsigned long v = strtoul(p, &end, 10);
+      if (end == p)
+        break;
+      if (v == want)
+        return 1;
+      p = end + strspn(end, " ");
+    }
+  }
+  return !declared;
+}
+
 void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   app_peer *peer = user;
   rc_context *ctx = peer->ctx;
@@ -218,6 +246,18 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
     /* RFC 7252 §5.9.2.6: 4.05 when the resource does not support the
      * method. */
     rc_respond(req, RC_METHOD_NOT_ALLOWED, -1, NULL, 0);
+    return;
+  }
+  /* A prefix resource's "ct" describes the resource itself, not the
+   * subtree it serves. */
+  if ((m->code == RC_GET || m->code == RC_FETCH) && r->path_len == (size_t)n &&
+      !acceptable(r, m)) {
+    /* RFC 7252 §5.10.4: "If the preferred Content-Format cannot be
+     * returned, then a 4.06 "Not Acceptable" MUST be sent as a
+     * response, unless another error code takes precedence for this
+     * response." */
+    rc_respond(req, RC_NOT_ACCEPTABLE, RC_CF_TEXT_PLAIN, "not acceptable",
+               14);
     return;
   }
   if (m->code == RC_GET && (r->observable || peer->obs)) {

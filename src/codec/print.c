@@ -116,6 +116,20 @@ static void put_opt(pbuf *b, uint8_t code, const rc_opt *o) {
   }
 }
 
+size_t rc_opt_print(uint8_t code, const rc_opt *o, char *buf, size_t cap) {
+  pbuf b = {buf, cap, 0, 0};
+  if (cap == 0)
+    return 0;
+  buf[0] = 0;
+  put_opt(&b, code, o);
+  /* put_opt writes the separator of rc_msg_format's line first. */
+  if (b.len && buf[0] == ' ') {
+    memmove(buf, buf + 1, b.len);
+    b.len--;
+  }
+  return b.len;
+}
+
 size_t rc_msg_format(const rc_msg *m, char *buf, size_t cap) {
   pbuf b = {buf, cap, 0, 0};
   char code[5];

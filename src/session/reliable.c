@@ -177,7 +177,8 @@ static void sess_closed(rc_session *s, rc_err reason) {
   s->state = RC_SESSION_CLOSED;
   rx_release(s);
   /* The transport logs the connection's end; this is detail. */
-  sess_log(s, RC_SESSION_LOG_DEBUG, "session closed: %s", rc_err_name(reason));
+  sess_log(s, RC_SESSION_LOG_DEBUG, "session closed: %s",
+           reason == RC_OK ? "by this end" : rc_strerror(reason));
   if (s->cb.on_closed != NULL)
     s->cb.on_closed(s->user, reason);
 }

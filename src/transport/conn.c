@@ -93,6 +93,11 @@ static void conn_log(rc_conn *c, int level, const char *fmt, ...) {
   c->cb.on_log(c->user, c, level, line);
 }
 
+/* Words for a log line: the detail when there is one, else these. */
+static const char *conn_reason_text(rc_err reason) {
+  return reason == RC_OK ? "closed by this end" : rc_strerror(reason);
+}
+
 static void conn_set_reason(rc_conn *c, rc_err reason) {
   if (c->reason_set)
     return;
@@ -656,8 +661,7 @@ static void conn_drain(rc_conn *c, rc_err reason) {
   conn_log(c,
            reason == RC_OK || reason == RC_ERR_CLOSED ? RC_SESSION_LOG_DEBUG
                                                       : RC_SESSION_LOG_WARN,
-           "closing: %s%s%s", rc_err_name(reason), c->detail ? ": " : "",
-           c->detail ? c->detail : "");
+           "closing: %s", c->detail ? c->detail : conn_reason_text(reason));
 }
 
 static void conn_free(rc_conn *c) {
@@ -715,8 +719,8 @@ void rc__conn_fail(rc_conn *c, rc_err reason, const char *detail) {
   if (detail != NULL)
     rc__conn_set_detail(c, "%s", detail);
   if (reason != RC_OK && c->state > RC__CONN_CONNECTING)
-    conn_log(c, RC_SESSION_LOG_WARN, "closing: %s%s%s", rc_err_name(reason),
-             c->detail ? ": " : "", c->detail ? c->detail : "");
+    conn_log(c, RC_SESSION_LOG_WARN, "closing: %s",
+             c->detail ? c->detail : conn_reason_text(reason));
   conn_close_handles(c);
 }
 

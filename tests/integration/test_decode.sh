@@ -105,4 +105,21 @@ rc_expect "$OUT" "stream ends inside frame 2" "stream cut: which frame"
 decode 0g
 rc_expect_status "$ST" 2 "bad hex is a usage error"
 
+# A UDP message given as TCP framing: the hint names --framing udp.
+decode 40 01 12 34 b4 74 69 6d 65
+rc_expect_status "$ST" 1 "a UDP message as TCP framing exits 1"
+rc_expect "$OUT" "hint: the input looks like a CoAP-over-UDP message (RFC 7252 header): try --framing udp" \
+  "a UDP message as TCP framing: the hint says --framing udp"
+rc_expect_not "$OUT" "try --stream" "a UDP message: not the --stream hint"
+decode --framing UDP 40 01 12 34 b4 74 69 6d 65
+rc_expect_status "$ST" 0 "--framing UDP (upper case) is udp"
+rc_expect "$OUT" "framing:  UDP (RFC 7252 §3)" "--framing UDP decodes UDP"
+decode --framing Ws 10 43 7f
+rc_expect_status "$ST" 1 "--framing Ws is ws (and checks its Len nibble)"
+rc_expect "$OUT" "RC_ERR_BAD_LEN_NIBBLE" "--framing Ws: the WS rule applies"
+decode --version
+rc_expect_status "$ST" 0 "--version exits 0"
+[[ "$OUT" =~ ^rcoap-decode\ [0-9]+\.[0-9]+\.[0-9]+$ ]] && rc_pass "--version prints the version" ||
+  rc_fail "--version printed '$OUT'"
+
 rc_done

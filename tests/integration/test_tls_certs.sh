@@ -46,10 +46,10 @@ rc_expect "$OUT" "SHA-256 fingerprint $fp" "-v: fingerprint matches openssl x509
 
 # unknown CA: the system store (no --cafile) and a rogue CA file
 client "coaps+tcp://localhost:$P4/hello"
-rc_expect_status "$RC" 3 "system store does not know the test CA: exit 3"
+rc_expect_status "$RC" 10 "system store does not know the test CA: exit 10 (TLS)"
 rc_expect "$OUT" "unknown CA" "system store: 'unknown CA'"
 client --cafile "$PKI/rogue-ca.crt" "coaps+tcp://localhost:$P4/hello"
-rc_expect_status "$RC" 3 "--cafile with another CA: exit 3"
+rc_expect_status "$RC" 10 "--cafile with another CA: exit 10 (TLS)"
 rc_expect "$OUT" "certificate verification failed: unknown CA: CN=rcoap test CA" \
   "another CA: says which issuer is unknown"
 rc_expect "$(log_of A)" "the peer rejected our certificate: unknown CA" \
@@ -102,7 +102,7 @@ rc_expect "$(log_of A)" "handshake failed: unsupported protocol" \
 
 # TLS to the plain port: "not speaking TLS", fast
 client --cafile "$PKI/ca.crt" "coaps+tcp://127.0.0.1:$PT/hello"
-rc_expect_status "$RC" 3 "TLS to the coap+tcp port: exit 3"
+rc_expect_status "$RC" 10 "TLS to the coap+tcp port: exit 10 (TLS)"
 rc_expect "$OUT" "peer is not speaking TLS (it sent 0x50: plain CoAP?)" \
   "TLS to the coap+tcp port: 'not speaking TLS ... plain CoAP?'"
 [ "$MS" -lt $((3000 * SLOW)) ] && rc_pass "TLS to the plain port ends in ${MS} ms" ||
@@ -203,11 +203,11 @@ d_start B -l coaps+tcp://127.0.0.1:0 --cert "$PKI/other.crt" \
   --key "$PKI/other.key" --state-dir "$RC_TMP/stateB" || rc_done
 PB=$(d_port B coaps+tcp://127.0.0.1)
 client --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$PB/hello"
-rc_expect_status "$RC" 3 "wrong host name: exit 3"
+rc_expect_status "$RC" 10 "wrong host name: exit 10 (TLS)"
 rc_expect "$OUT" "host name mismatch: certificate is for DNS:other.test, not localhost" \
   "wrong host name: says what the certificate is for"
 client --cafile "$PKI/ca.crt" "coaps+tcp://127.0.0.1:$PB/hello"
-rc_expect_status "$RC" 3 "wrong IP address: exit 3"
+rc_expect_status "$RC" 10 "wrong IP address: exit 10 (TLS)"
 rc_expect "$OUT" "host name mismatch: certificate is for DNS:other.test, not 127.0.0.1" \
   "wrong IP address: says what the certificate is for"
 rc_expect "$(log_of B)" "the peer rejected our certificate" \
@@ -219,7 +219,7 @@ d_start C -l coaps+tcp://127.0.0.1:0 --cert "$PKI/expired.crt" \
   --key "$PKI/expired.key" --state-dir "$RC_TMP/stateC" || rc_done
 PC=$(d_port C coaps+tcp://127.0.0.1)
 client --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$PC/hello"
-rc_expect_status "$RC" 3 "expired certificate: exit 3"
+rc_expect_status "$RC" 10 "expired certificate: exit 10 (TLS)"
 rc_expect "$OUT" "certificate has expired" "expired: 'certificate has expired'"
 rc_expect "$(log_of C)" "the peer rejected our certificate: expired" \
   "server log: the client rejected it as expired"
@@ -239,7 +239,7 @@ PD=$(d_port D1 coaps+tcp://127.0.0.1)
 client --cafile "$ST/demo-cert.pem" "coaps+tcp://localhost:$PD/hello"
 rc_expect_status "$RC" 0 "demo certificate trusted with --cafile"
 client "coaps+tcp://localhost:$PD/hello"
-rc_expect_status "$RC" 3 "demo certificate not trusted without --cafile"
+rc_expect_status "$RC" 10 "demo certificate not trusted without --cafile: exit 10 (TLS)"
 d_stop D1
 d_start D2 -l coaps+tcp://127.0.0.1:0 --state-dir "$ST" || rc_done
 rc_expect "$(cat "$RC_TMP/D2.out")" "using self-signed demo certificate" \

@@ -20,7 +20,7 @@ d_start R -l coaps+tcp://127.0.0.1:0 --cert "$PKI/server.crt" \
   --state-dir "$RC_TMP/stR" || rc_done
 PR=$(d_port R coaps+tcp://127.0.0.1)
 client "${CA[@]}" "coaps+tcp://localhost:$PR/hello"
-rc_expect_status "$RC" 3 "require, no client certificate: exit 3"
+rc_expect_status "$RC" 10 "require, no client certificate: exit 10 (TLS)"
 rc_expect "$OUT" "the server requires a client certificate (mutual TLS)" \
   "require, no client certificate: rcoap says so"
 rc_expect "$(log_of R)" "client did not send a certificate (mutual TLS is required)" \
@@ -36,7 +36,7 @@ client "${CA[@]}" "${CLIENT[@]}" "coaps+tcp://localhost:$PR/store/m"
 rc_expect "$OUT" "mtls" "require: GET /store/m gives the body back"
 client "${CA[@]}" --cert "$PKI/rogue-client.crt" --key "$PKI/rogue-client.key" \
   "coaps+tcp://localhost:$PR/hello"
-rc_expect_status "$RC" 3 "require, certificate from an unknown CA: exit 3"
+rc_expect_status "$RC" 10 "require, certificate from an unknown CA: exit 10 (TLS)"
 rc_expect "$OUT" "the peer rejected our certificate: unknown CA" \
   "unknown-CA client certificate: rcoap hears why"
 rc_expect "$(log_of R)" "client certificate: unknown CA: CN=rogue CA" \
@@ -44,7 +44,7 @@ rc_expect "$(log_of R)" "client certificate: unknown CA: CN=rogue CA" \
 # a server certificate (EKU serverAuth only) is no client certificate
 client "${CA[@]}" --cert "$PKI/server.crt" --key "$PKI/server.key" \
   "coaps+tcp://localhost:$PR/hello"
-rc_expect_status "$RC" 3 "require, serverAuth-only certificate: exit 3"
+rc_expect_status "$RC" 10 "require, serverAuth-only certificate: exit 10 (TLS)"
 rc_expect "$(log_of R)" "unsuitable certificate purpose" \
   "serverAuth-only certificate: rcoapd says wrong purpose"
 client "${CA[@]}" --cert "$PKI/client.crt" --key "$PKI/server.key" \
@@ -64,7 +64,7 @@ client "${CA[@]}" "${CLIENT[@]}" "coaps+tcp://localhost:$PQ/hello"
 rc_expect_status "$RC" 0 "request, client certificate: exit 0"
 client "${CA[@]}" --cert "$PKI/rogue-client.crt" --key "$PKI/rogue-client.key" \
   "coaps+tcp://localhost:$PQ/hello"
-rc_expect_status "$RC" 3 "request, a certificate that does not verify: exit 3"
+rc_expect_status "$RC" 10 "request, a certificate that does not verify: exit 10 (TLS)"
 d_stop Q
 
 # ---- PSK ------------------------------------------------------------------------
@@ -83,16 +83,16 @@ rc_expect "$OUT" "rcoap: TLS: TLSv1.3" "PSK: TLS 1.3"
 # session; rc_tls_resumed must not.
 rc_expect "$OUT" "ALPN coap, new session" "PSK: a new session, not 'resumed'"
 client --psk-identity client1 --psk-key wrong "coaps+tcp://localhost:$PK/hello"
-rc_expect_status "$RC" 3 "PSK: wrong key: exit 3"
+rc_expect_status "$RC" 10 "PSK: wrong key: exit 10 (TLS)"
 rc_expect "$OUT" "rejected our pre-shared key" "PSK: wrong key: rcoap says so"
 rc_expect "$(log_of K)" "pre-shared key mismatch" "PSK: wrong key: rcoapd says so"
 [ "$MS" -lt $((3000 * SLOW)) ] && rc_pass "wrong key refused in ${MS} ms" ||
   rc_fail "wrong key refusal took ${MS} ms"
 client --psk-identity client2 --psk-key s3cr3t "coaps+tcp://localhost:$PK/hello"
-rc_expect_status "$RC" 3 "PSK: unknown identity: exit 3"
+rc_expect_status "$RC" 10 "PSK: unknown identity: exit 10 (TLS)"
 # without any key: no way in (no certificate to fall back on)
 client --insecure put "coaps+tcp://localhost:$PK/store/x" -d intruder
-rc_expect_status "$RC" 3 "PSK only: a client without the key is refused (--insecure)"
+rc_expect_status "$RC" 10 "PSK only: a client without the key is refused (--insecure), exit 10"
 client --psk-identity client1 --psk-key s3cr3t "coaps+tcp://localhost:$PK/store/x"
 rc_expect_status "$RC" 4 "PSK only: nothing was stored by the keyless client"
 # TLS 1.2 PSK suites (RFC 4279), with openssl s_client

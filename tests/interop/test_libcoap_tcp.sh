@@ -135,7 +135,7 @@ L=coap+tcp://127.0.0.1:$LP
 coap -T $RC_TMO -v -i get "$L/time"
 rc_expect_status "$ST" 0 "rcoap GET libcoap /time exits 0"
 rc_expect "$OUT" "2.05 Content" "libcoap /time: 2.05"
-rc_expect "$OUT" "Max-Age:1" "libcoap /time: Max-Age 1"
+rc_expect "$OUT" "Max-Age: 1" "libcoap /time: Max-Age 1"
 rc_expect_re "$(tail -n 1 <<<"$OUT")" '^[A-Z][a-z]{2} [ 0-9][0-9] [0-2][0-9]:[0-5][0-9]:[0-6][0-9]$' \
   "libcoap /time: its 'Mon DD HH:MM:SS' text"
 rc_expect "$ERR" "< 7.01 CSM Max-Message-Size:8388864 Block-Wise-Transfer" "rcoap -v shows libcoap's CSM"
@@ -151,7 +151,7 @@ coap -T $RC_TMO delete "$L/example_data"
 rc_expect_status "$ST" 4 "libcoap DELETE /example_data: 4.xx, exit 4"
 rc_expect "$ERR" "4.05" "libcoap DELETE /example_data: 4.05"
 
-coap -T $RC_TMO get "$L/.well-known/core"
+coap_links -T $RC_TMO get "$L/.well-known/core"
 rc_expect_status "$ST" 0 "rcoap discovery on libcoap exits 0"
 for p in '</>;' '</time>;' '</async>;' '</example_data>;'; do
   rc_expect "$OUT" "$p" "libcoap discovery lists $p"

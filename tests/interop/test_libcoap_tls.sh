@@ -129,14 +129,14 @@ rc_expect_status "$RC" 0 "rcoap PUT /example_data to libcoap"
 client --cafile "$PKI/ca.crt" "coaps+tcp://localhost:$ST/example_data"
 rc_expect "$OUT" "from-rcoap" "rcoap GET /example_data: what it PUT"
 client --cafile "$PKI/rogue-ca.crt" "coaps+tcp://localhost:$ST/time"
-rc_expect_status "$RC" 3 "rcoap with another CA vs libcoap: exit 3"
+rc_expect_status "$RC" 10 "rcoap with another CA vs libcoap: exit 10 (TLS)"
 rc_expect "$OUT" "unknown CA" "rcoap with another CA: 'unknown CA'"
 S_stop
 
 S_start -k s3cr3t -h hint || rc_done
 ST=$((SN + 1))
 client --psk-identity client1 --psk-key s3cr3t "coaps+tcp://127.0.0.1:$ST/time"
-rc_expect_status "$RC" 3 "rcoap PSK vs libcoap without --allow-no-alpn: exit 3"
+rc_expect_status "$RC" 10 "rcoap PSK vs libcoap without --allow-no-alpn: exit 10 (TLS)"
 rc_expect "$OUT" "server did not negotiate ALPN coap" \
   "libcoap PSK server negotiates no ALPN: rcoap says so"
 client -v --allow-no-alpn --psk-identity client1 --psk-key s3cr3t \
@@ -146,7 +146,7 @@ rc_expect "$OUT" "ALPN none" "rcoap -v: no ALPN"
 rc_expect "$OUT" 'pre-shared key, identity "client1"' "rcoap -v: PSK identity"
 client --allow-no-alpn --psk-identity client1 --psk-key wrong \
   "coaps+tcp://127.0.0.1:$ST/time"
-rc_expect_status "$RC" 3 "rcoap wrong PSK vs libcoap: exit 3"
+rc_expect_status "$RC" 10 "rcoap wrong PSK vs libcoap: exit 10 (TLS)"
 rc_expect "$OUT" "pre-shared key" "rcoap wrong PSK: says the key was rejected"
 S_stop
 

@@ -152,6 +152,33 @@ export async function runBrowserTest(baseUrl, screenshotPath, { dark = false, wi
       await page.screenshot({ path: screenshotPath, fullPage: true });
       step(`screenshot saved to ${screenshotPath}`);
     }
+
+    // OBSERVE from the request form: notifications keep arriving in the
+    // response panel until Stop.
+    if (expectTempMode !== 'polling') {
+      await page.selectOption('#req-method', 'OBSERVE');
+      await page.fill('#req-path', '/sensors/temp');
+      await page.click('#req-send');
+      await page.waitForFunction(() => /notification [2-9]/.test(document.querySelector('#resp-meta').textContent))
+        .catch(async () => {
+          throw new Failure(`OBSERVE from the form: "${await page.textContent('#resp-meta')}"`);
+        });
+      check((await page.textContent('#req-send')).trim() === 'Stop', 'OBSERVE: the button does not say Stop');
+      await page.click('#req-send');
+      await page.waitForFunction(() => document.querySelector('#req-send').textContent.trim() === 'Send');
+      step(`OBSERVE /sensors/temp from the form -> ${(await page.textContent('#resp-meta')).trim()}`);
+    }
+
+    // The connection goes: the temperature card says so, with the time of
+    // its last value, instead of showing it as current.
+    await page.evaluate(() => window.rcoap.client.close());
+    await page.waitForFunction(() => document.querySelector('#temp-mode').textContent.trim() === 'offline')
+      .catch(async () => {
+        throw new Failure(`after the connection closed the card says "${await page.textContent('#temp-mode')}"`);
+      });
+    const note = await page.textContent('#temp-note');
+    check(/Connection lost; last value at \d\d:\d\d:\d\d/.test(note), `offline note: "${note}"`);
+    step(`connection closed -> temperature card offline ("${note.trim()}")`);
     return steps;
   } finally {
     await ctx.close().catch(() => {});

@@ -141,6 +141,7 @@ typedef struct worker {
   uint64_t cycles;  /* --handshakes: cycles completed inside the window */
   /* this thread's CPU time at the window's start and end (ns) */
   uint64_t cpu_start, cpu_end;
+  uint64_t cpu_wall_start, cpu_wall_end; /* wall clock at the same samples */
   int cpu_started, cpu_ended;
   char first_err[160]; /* why the first filter chain failed, "" if none */
   pthread_t th;

@@ -23,14 +23,15 @@ static void usage(FILE *f) {
           "options:\n"
           "  -c, --connections N     connections (default 50)\n"
           "  -p, --depth N           requests outstanding per connection (default 16)\n"
-          "  -d, --duration S        measure for S seconds (default 10)\n"
+          "      --duration S        measure for S seconds (default 10)\n"
           "  -n, --requests N        send N requests in total instead of -d\n"
           "  -w, --warmup S          run S seconds before measuring (default 1)\n"
-          "  -t, --threads N         worker threads, one epoll loop each (default 1)\n"
+          "      --threads N         worker threads, one epoll loop each (default 1)\n"
           "  -m, --mix SPEC          request mix: \"METHOD /path[=payload][:weight],...\"\n"
           "                          (write a comma inside a payload as \\,)\n"
           "                          e.g. \"GET /hello:8,PUT /store/x=abc:1,POST /echo=hi:1\"\n"
-          "      --timeout MS        a request unanswered this long is an error (5000)\n"
+          "  -T, --timeout S         a request unanswered S seconds is an error (5), as\n"
+          "                          rcoap's -T (--timeout-ms MS: the same in ms)\n"
           "      --connect-rate R    open at most R connections per second (0: no limit)\n"
           "      --connect-inflight N  at most N connections waiting for the server's\n"
           "                          CSM at once (default 4: libcoap's backlog is 5)\n"
@@ -53,7 +54,12 @@ static void usage(FILE *f) {
           "The last line is machine-readable:\n"
           "  RESULT rps=... requests=... p50_us=... p90_us=... p99_us=... max_us=... errors=...\n"
           "  ... bench_cpu_us=... (this program's CPU time per request)\n"
-          "With --handshakes rps is handshake cycles per second.\n");
+          "With --handshakes rps is handshake cycles per second.\n"
+          "Short options mean what they mean in rcoap (no -d / -t here: those\n"
+          "are rcoap's payload and Content-Format).\n"
+          "\n"
+          "exit status: 0 every request answered 2.xx, 1 errors (timeouts,\n"
+          "connection failures, other codes) or nothing done, 2 usage\n");
 }
 
 static int resolve(bench_cfg *cfg, const char *uri_s) {
@@ -134,17 +140,18 @@ static double parse_num(const char *s, const char *what) {
 }
 
 int options_parse(bench_cfg *cfg, int argc, char **argv) {
-  enum { O_TIMEOUT = 256, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD,
+  enum { O_TIMEOUT_MS = 256, O_DURATION, O_THREADS, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD,
          O_HANDSHAKES, O_RESUME, O_CAFILE, O_INSECURE, O_PSK_ID, O_PSK_KEY };
   static const struct option longopts[] = {
       {"connections", required_argument, NULL, 'c'},
       {"depth", required_argument, NULL, 'p'},
-      {"duration", required_argument, NULL, 'd'},
+      {"duration", required_argument, NULL, O_DURATION},
       {"requests", required_argument, NULL, 'n'},
       {"warmup", required_argument, NULL, 'w'},
-      {"threads", required_argument, NULL, 't'},
+      {"threads", required_argument, NULL, O_THREADS},
       {"mix", required_argument, NULL, 'm'},
-      {"timeout", required_argument, NULL, O_TIMEOUT},
+      {"timeout", required_argument, NULL, 'T'},
+      {"timeout-ms", required_argument, NULL, O_TIMEOUT_MS},
       {"connect-rate", required_argument, NULL, O_CRATE},
       {"connect-inflight", required_argument, NULL, O_CINFL},
       {"connect-timeout", required_argument, NULL, O_CTIMEOUT},
@@ -170,17 +177,18 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
   cfg->connect_timeout_s = 10;
   const char *mix = NULL;
   int ch;
-  while ((ch = getopt_long(argc, argv, "c:p:d:n:w:t:m:qVh", longopts, NULL)) !=
+  while ((ch = getopt_long(argc, argv, "c:p:n:w:m:T:qVh", longopts, NULL)) !=
          -1) {
     switch (ch) {
     case 'c': cfg->conns = (unsigned)parse_num(optarg, "--connections"); break;
     case 'p': cfg->depth = (unsigned)parse_num(optarg, "--depth"); break;
-    case 'd': cfg->duration_s = parse_num(optarg, "--duration"); break;
+    case O_DURATION: cfg->duration_s = parse_num(optarg, "--duration"); break;
     case 'n': cfg->count = (uint64_t)parse_num(optarg, "--requests"); break;
     case 'w': cfg->warmup_s = parse_num(optarg, "--warmup"); break;
-    case 't': cfg->threads = (unsigned)parse_num(optarg, "--threads"); break;
+    case O_THREADS: cfg->threads = (unsigned)parse_num(optarg, "--threads"); break;
     case 'm': mix = optarg; break;
-    case O_TIMEOUT: cfg->timeout_ms = (uint32_t)parse_num(optarg, "--timeout"); break;
+    case 'T': cfg->timeout_ms = (uint32_t)(parse_num(optarg, "-T") * 1000); break;
+    case O_TIMEOUT_MS: cfg->timeout_ms = (uint32_t)parse_num(optarg, "--timeout-ms"); break;
     case O_CRATE: cfg->connect_rate = parse_num(optarg, "--connect-rate"); break;
     case O_CINFL:
       cfg->connect_inflight = (unsigned)parse_num(optarg, "--connect-inflight");
@@ -215,7 +223,7 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
     return 2;
   }
   if (cfg->handshakes && (cfg->idle || cfg->count)) {
-    fprintf(stderr, "rcoap-bench: --handshakes runs for -d seconds (no -n, "
+    fprintf(stderr, "rcoap-bench: --handshakes runs for --duration seconds (no -n, "
                     "no --idle)\n");
     return 2;
   }

@@ -132,10 +132,12 @@ void *worker_run(void *arg) {
     /* this thread's own CPU time over the window: the generator's cost */
     if (!w->cpu_started && t >= w->win_start) {
       w->cpu_start = thread_cpu_ns();
+      w->cpu_wall_start = now_ns();
       w->cpu_started = 1;
     }
     if (w->cpu_started && !w->cpu_ended && t >= w->win_end) {
       w->cpu_end = thread_cpu_ns();
+      w->cpu_wall_end = now_ns();
       w->cpu_ended = 1;
     }
     if (t >= next_scan) {
@@ -167,6 +169,7 @@ void *worker_run(void *arg) {
   w->end_ns = now_ns();
   if (w->cpu_started && !w->cpu_ended) {
     w->cpu_end = thread_cpu_ns();
+    w->cpu_wall_end = now_ns();
     w->cpu_ended = 1;
   }
   return NULL;

@@ -16,12 +16,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rcoap/codec_block.h"
 #include "rcoap/codec_frame.h"
 #include "rcoap/codec_msg.h"
 #include "rcoap/codec_option.h"
 #include "rcoap/err.h"
+#include "rcoap/version.h"
 
 /* Largest input read from stdin; CoAP over TCP frames can be large, but a
  * tool for people reading messages need not take more. */
@@ -46,7 +48,9 @@ static void usage(FILE *f) {
         "  -             read from stdin: hex text, or raw bytes otherwise\n"
         "  --framing F   tcp (RFC 8323 §3.2, default; also TLS), ws (RFC 8323\n"
         "                §4.2; also WebRTC data channels), udp (RFC 7252 §3)\n"
+        "                (case does not matter)\n"
         "  --stream      the input is a TCP byte stream of several frames\n"
+        "  -V, --version print the version\n"
         "Exit status: 0 decoded, 1 malformed input, 2 bad usage.\n",
         f);
 }
@@ -546,6 +550,12 @@ static int decode_one(rc_framing framing, const uint8_t *buf, size_t len) {
         hint = "the input holds more than one frame: try --stream";
     }
   }
+  /* A UDP header (RFC 7252 §3: version 1 in the top two bits) parsed as
+   * TCP or WS framing fails somewhere; say what it looks like. */
+  if (framing != RC_FRAMING_UDP && len >= 4 && (buf[0] >> 6) == 1 &&
+      rc_msg_parse(RC_FRAMING_UDP, buf, len, &m) == RC_OK)
+    hint = "the input looks like a CoAP-over-UDP message (RFC 7252 "
+           "header): try --framing udp";
   return report_error(e, at, hint);
 }
 
@@ -614,6 +624,9 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
       usage(stdout);
       return 0;
+    } else if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+      printf("rcoap-decode %s\n", rc_version());
+      return 0;
     } else if (!strcmp(a, "--stream")) {
       stream = 1;
     } else if (!strcmp(a, "--framing") || !strcmp(a, "-f") ||
@@ -626,11 +639,11 @@ int main(int argc, char **argv) {
         }
         v = argv[i];
       }
-      if (!strcmp(v, "tcp") || !strcmp(v, "tls"))
+      if (!strcasecmp(v, "tcp") || !strcasecmp(v, "tls"))
         framing = RC_FRAMING_TCP;
-      else if (!strcmp(v, "ws") || !strcmp(v, "webrtc"))
+      else if (!strcasecmp(v, "ws") || !strcasecmp(v, "webrtc"))
         framing = RC_FRAMING_WS;
-      else if (!strcmp(v, "udp") || !strcmp(v, "dtls"))
+      else if (!strcasecmp(v, "udp") || !strcasecmp(v, "dtls"))
         framing = RC_FRAMING_UDP;
       else {
         fprintf(stderr, "rcoap-decode: unknown framing '%s'\n", v);

@@ -1,6 +1,6 @@
 /*
  * rcoap's large-body plumbing: -d @FILE as a streaming source, -o FILE as
- * a streaming sink, the progress bar, and "rcoap observe".
+ * a streaming sink and the progress bar.
  */
 #ifndef RCOAP_TOOL_TRANSFER_H
 #define RCOAP_TOOL_TRANSFER_H
@@ -27,14 +27,10 @@ void xfer_sink(xfer *x, const char *path, rc_body_sink *sink);
 /* Creates the output file when nothing was written (an empty body) and
  * closes it. Returns 0 or -1 (reported). */
 int xfer_finish(xfer *x);
+/* The request starts now: the progress rate counts from here. */
+void xfer_begin(xfer *x);
 /* rc_request_opts.on_progress: a bar on stderr when it is a TTY. */
 void xfer_progress(void *arg, int up, uint64_t done, uint64_t total);
 void xfer_progress_end(xfer *x);
-
-/* rcoap observe URI: prints each notification with a timestamp; stops
- * after count notifications (0: no limit) or duration_s seconds (0: no
- * limit). Returns the exit status. */
-int rcoap_observe(rc_context *ctx, const char *uri, const rc_request_opts *ro,
-                  long count, double duration_s);
 
 #endif

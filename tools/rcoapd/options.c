@@ -1,11 +1,13 @@
 /*
  * rcoapd's command line: every option, its check, and the usage text.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "options.h"
 #include "rcoap/transport_tls.h"
@@ -15,9 +17,10 @@ static void usage(FILE *f) {
   fprintf(f,
     "usage: rcoapd [options]\n"
     "\n"
-    "Serves /hello, /time, /echo, /store/..., /sensors/temp, /large and\n"
-    "/.well-known/core over CoAP on UDP, TCP, TLS and WebSockets, and the\n"
-    "web demo page on its WebSocket ports.\n"
+    "Serves the demo resources (/hello, /time, /echo, /store/NAME,\n"
+    "/sensors/temp, /counter, /sink, /slow, /large, /.well-known/core;\n"
+    "README lists what each does) over CoAP on UDP, TCP, TLS and\n"
+    "WebSockets, and the web demo page on its WebSocket ports.\n"
     "\n"
     "listening:\n"
     "  -l, --listen SCHEME://ADDR[:PORT]  listen there (repeatable); schemes\n"
@@ -54,8 +57,10 @@ static void usage(FILE *f) {
     "                   $HOME/.local/state/rcoapd\n"
     "      --cafile FILE            CAs for client certificates\n"
     "      --client-auth MODE       none (default), request or require\n"
-    "      --psk-identity ID --psk-key KEY  accept this pre-shared key\n"
-    "                   (--psk-key alone accepts it for any identity)\n"
+    "      --psk-identity ID --psk-key-file FILE  accept this pre-shared\n"
+    "                   key, read from FILE's first line (--psk-key KEY\n"
+    "                   works too, but ps shows it to every user); the key\n"
+    "                   alone accepts it for any identity\n"
     "      --allow-no-alpn          accept coaps+tcp clients that offer no\n"
     "                   ALPN (RFC 8323 §8.2; libcoap's PSK client is one).\n"
     "                   coaps+ws is HTTPS: it selects ALPN http/1.1 (or\n"
@@ -68,18 +73,53 @@ static void usage(FILE *f) {
     "      --origin ORIGIN          allowed browser Origin (repeatable;\n"
     "                   default: any)\n"
     "other:\n"
+    "      --access-log FILE        one line per request: time, peer,\n"
+    "                   transport, method, URI, code, bytes, milliseconds\n"
+    "                   (- is stdout)\n"
     "  -v, --verbose    log every message both ways\n"
     "  -q, --quiet      log only warnings and errors\n"
     "  -V, --version    print the version\n"
-    "  -h, --help       this text\n");
+    "  -h, --help       this text\n"
+    "\n"
+    "examples:\n"
+    "  rcoapd                                   # loopback, default ports\n"
+    "  rcoapd -l coap+tcp://127.0.0.1:0         # a free port\n"
+    "  rcoapd -l coaps+tcp://0.0.0.0:5684 --cert c.pem --key k.pem\n"
+    "  rcoapd --serve-dir ~/pub --access-log -  # files under /files\n");
 }
 
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
-  O_MAX_UNREQUESTED
+  O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG
 };
+
+/* --psk-key-file: the key is the file's first line (ps shows arguments,
+ * so a secret on the command line is not one). */
+static int read_key_file(rcoapd_opts *o) {
+  static char key[512];
+  FILE *f = fopen(o->psk_key_file, "r");
+  if (!f) {
+    fprintf(stderr, "rcoapd: --psk-key-file %s: %s\n", o->psk_key_file,
+            strerror(errno));
+    return -1;
+  }
+  size_t n = fread(key, 1, sizeof key - 1, f);
+  fclose(f);
+  key[n] = 0;
+  key[strcspn(key, "\r\n")] = 0;
+  if (!key[0]) {
+    fprintf(stderr, "rcoapd: --psk-key-file %s: empty\n", o->psk_key_file);
+    return -1;
+  }
+  if (o->psk_key) {
+    fprintf(stderr, "rcoapd: --psk-key and --psk-key-file: give one\n");
+    return -1;
+  }
+  o->psk_key = key;
+  return 0;
+}
 
 /* "512M", "64k", "1G" or plain bytes; 0 on a malformed or zero size. */
 static size_t parse_size(const char *s) {
@@ -108,6 +148,8 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"client-auth", required_argument, NULL, O_CLIENT_AUTH},
       {"psk-identity", required_argument, NULL, O_PSK_ID},
       {"psk-key", required_argument, NULL, O_PSK_KEY},
+      {"psk-key-file", required_argument, NULL, O_PSK_KEY_FILE},
+      {"access-log", required_argument, NULL, O_ACCESS_LOG},
       {"allow-no-alpn", no_argument, NULL, O_NO_ALPN},
       {"no-tickets", no_argument, NULL, O_NO_TICKETS},
       {"state-dir", required_argument, NULL, O_STATE},
@@ -130,6 +172,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   int ch;
   memset(o, 0, sizeof *o);
   o->hold_off_s = -1;
+  opterr = 0;
   while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
     switch (ch) {
     case 'l':
@@ -173,6 +216,12 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_PSK_KEY:
       o->psk_key = optarg;
+      break;
+    case O_PSK_KEY_FILE:
+      o->psk_key_file = optarg;
+      break;
+    case O_ACCESS_LOG:
+      o->access_log = optarg;
       break;
     case O_SERVE_DIR:
       o->serve_dir = optarg;
@@ -251,14 +300,46 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       usage(stdout);
       return 1;
     default:
-      usage(stderr);
+      /* getopt's own message would name the program by its path. */
+      if (!optopt)
+        fprintf(stderr, "rcoapd: unknown option '%s'\n", argv[optind - 1]);
+      else if (optopt >= 256 || strchr("l:vqVh", optopt))
+        fprintf(stderr, "rcoapd: option '%s' needs a value\n",
+                argv[optind - 1]);
+      else
+        fprintf(stderr, "rcoapd: unknown option '-%c'\n", optopt);
+      fprintf(stderr, "rcoapd: try 'rcoapd --help'\n");
       return -1;
     }
   }
   if (optind != argc) {
-    usage(stderr);
+    fprintf(stderr, "rcoapd: unexpected argument '%s' (listeners are given "
+                    "with -l SCHEME://ADDR:PORT; rcoapd --help)\n",
+            argv[optind]);
     return -1;
   }
+  for (size_t i = 0; i < o->nlisten; i++)
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(o->listen[i], o->listen[j]) &&
+          strcmp(o->listen[i] + strlen(o->listen[i]) - 2, ":0") != 0) {
+        fprintf(stderr, "rcoapd: -l %s is given twice\n", o->listen[i]);
+        return -1;
+      }
+  if (o->serve_dir) {
+    struct stat st;
+    if (stat(o->serve_dir, &st) != 0) {
+      fprintf(stderr, "rcoapd: --serve-dir %s: %s\n", o->serve_dir,
+              strerror(errno));
+      return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "rcoapd: --serve-dir %s: not a directory\n",
+              o->serve_dir);
+      return -1;
+    }
+  }
+  if (o->psk_key_file && read_key_file(o) != 0)
+    return -1;
   if (nkeys != o->ncerts) {
     fprintf(stderr, "rcoapd: give one --key for each --cert\n");
     return -1;
@@ -268,7 +349,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     return -1;
   }
   if (o->psk_identity && !o->psk_key) {
-    fprintf(stderr, "rcoapd: --psk-identity needs --psk-key\n");
+    fprintf(stderr, "rcoapd: --psk-identity needs --psk-key-file (or --psk-key)\n");
     return -1;
   }
   return 0;

@@ -20,6 +20,8 @@ typedef struct rcoapd_opts {
   int client_auth;         /* rc_tls_client_auth */
   const char *psk_identity;
   const char *psk_key;
+  const char *psk_key_file; /* the key from a file, not argv */
+  const char *access_log;  /* --access-log FILE ("-": stdout) */
   int allow_no_alpn;
   int no_tickets;
   const char *state_dir;   /* demo certificate lives here */

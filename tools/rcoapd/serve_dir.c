@@ -6,7 +6,8 @@
  * ETag (from size, mtime and inode) tells a client when the file changed
  * under a transfer (RFC 7959 §2.4). Paths are cleaned by rc_path_clean and
  * opened by rc_file_open_below, as the HTTP side's static files are: no
- * "..", no hidden names, no symbolic links, no FIFOs.
+ * "..", no hidden names, no symbolic links, no FIFOs. A folder (/files,
+ * /files/sub/) answers with its entries in link-format (dir_list.c).
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "dir_list.h"
 #include "rcoap/transport_file.h"
 #include "serve_dir.h"
 
@@ -48,6 +50,64 @@ static rc_ssize file_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
 
 static void file_close(void *arg) { close(*(int *)arg); }
 
+/* RFC 7252 §5.10.4: an Accept naming another format gets 4.06. */
+static int acceptable(rc_xreq *req, int cf) {
+  rc_opt o;
+  uint32_t want;
+  return !rc_msg_find_opt(rc_xreq_msg(req), RC_OPT_ACCEPT, &o) ||
+         rc_opt_uint(&o, &want) != RC_OK || want == (uint32_t)cf;
+}
+
+/* The folder clean names ("/" or "/a/b", from rc_path_clean, which
+ * rc_file_open_below found to be a folder), opened segment by segment
+ * without following links. Returns an fd or -1. */
+static int folder_open(int root, const char *clean) {
+  int fd = openat(root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  char seg[256];
+  for (const char *p = clean; fd >= 0 && *p;) {
+    p += strspn(p, "/");
+    size_t n = strcspn(p, "/");
+    if (!n)
+      break;
+    if (n >= sizeof seg) {
+      close(fd);
+      return -1;
+    }
+    memcpy(seg, p, n);
+    seg[n] = 0;
+    int next = openat(fd, seg, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    close(fd);
+    fd = next;
+    p += n;
+  }
+  return fd;
+}
+
+/* GET on a folder: its entries as link-format, targets under the
+ * request's path ("/files" lists as "/files/..."). */
+static void list_folder(rc_xreq *req, int root, const char *clean,
+                        const char *path) {
+  char base[RC_APP_PATH_MAX + 2];
+  size_t n = strlen(path);
+  snprintf(base, sizeof base, "%s%s", path, n && path[n - 1] == '/' ? "" : "/");
+  if (!acceptable(req, RC_CF_LINK_FORMAT)) {
+    rc_respond(req, RC_NOT_ACCEPTABLE, -1, NULL, 0);
+    return;
+  }
+  char *body = NULL;
+  size_t len = 0;
+  int fd = folder_open(root, clean);
+  int ok = fd >= 0 && dir_list(fd, base, cf_for, &body, &len) == 0;
+  if (fd >= 0)
+    close(fd);
+  if (!ok) {
+    rc_respond(req, RC_INTERNAL_SERVER_ERROR, -1, NULL, 0);
+    return;
+  }
+  rc_respond(req, RC_CONTENT, RC_CF_LINK_FORMAT, body, len);
+  free(body);
+}
+
 static void on_file(rc_context *ctx, rc_resource *res, rc_xreq *req,
                     void *user) {
   (void)ctx;
@@ -68,6 +128,10 @@ static void on_file(rc_context *ctx, rc_resource *res, rc_xreq *req,
   int fd = -1;
   rc_err rc = n < 0 ? (rc_err)n
                     : rc_file_open_below(sd->dirfd, clean, &fd, &name);
+  if (rc == RC_ERR_EXISTS) {
+    list_folder(req, sd->dirfd, clean, path);
+    return;
+  }
   struct stat st;
   if (rc == RC_OK && fstat(fd, &st) != 0) {
     close(fd);
@@ -91,6 +155,11 @@ static void on_file(rc_context *ctx, rc_resource *res, rc_xreq *req,
   uint8_t etag[8];
   for (int i = 0; i < 8; i++)
     etag[i] = (uint8_t)(h >> (56 - 8 * i));
+  if (!acceptable(req, cf_for(name))) {
+    close(fd);
+    rc_respond(req, RC_NOT_ACCEPTABLE, -1, NULL, 0);
+    return;
+  }
   rc_body_source src = {file_read, file_close, &fd, (uint64_t)st.st_size};
   rc_respond_source(req, RC_CONTENT, cf_for(name), etag, sizeof etag, &src);
 }
@@ -105,5 +174,8 @@ rc_err serve_dir_start(rc_context *ctx, const char *dir) {
   if (err)
     return err;
   rc_resource_on(r, RC_GET, on_file);
+  /* Agrees with GET /files: a folder listing in link-format. */
+  if ((err = rc_resource_attr(r, "ct", "40", 0)))
+    return err;
   return rc_resource_attr(r, "title", "files (read-only)", 1);
 }

@@ -154,3 +154,62 @@ rc_expect_eq() {
     rc_fail "$3: got '$1', expected '$2'"
   fi
 }
+
+# rcd_free_port ADDR: a port nothing listens on (bound and let go).
+rcd_free_port() {
+  /usr/bin/python3 -c 'import socket,sys
+s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
+s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+}
+
+# rcd_silent NAME SECS: starts a TCP server on 127.0.0.1 that accepts and
+# never answers (lib/silent.py) for SECS seconds; its port in SILENT_PORT.
+rcd_silent() {
+  local i
+  rcd_start_cmd "$1" 0 '' /usr/bin/python3 \
+    "$RC_SRC/tests/integration/lib/silent.py" "$RC_TMP/$1.port" "$2"
+  for i in $(seq 1 $((100 * RC_SLOW))); do
+    [ -s "$RC_TMP/$1.port" ] && break
+    sleep 0.1
+  done
+  SILENT_PORT=$(cat "$RC_TMP/$1.port" 2>/dev/null)
+  [ -n "$SILENT_PORT" ]
+}
+
+# rc_timed VAR CMD...: runs CMD, its wall time in milliseconds in VAR.
+rc_timed() {
+  local var=$1 t0
+  shift
+  t0=$(date +%s%N)
+  "$@"
+  printf -v "$var" '%d' $((($(date +%s%N) - t0) / 1000000))
+}
+
+# rc_links: link-format on stdin (RFC 6690: links joined by commas) to one
+# link per line on stdout; commas inside quotes and <> do not split.
+rc_links() {
+  /usr/bin/python3 -c 'import sys
+s = sys.stdin.read().rstrip("\n")
+out, cur, q, a = [], "", False, False
+for ch in s:
+    if ch == "\"" and not a:
+        q = not q
+    elif ch == "<" and not q:
+        a = True
+    elif ch == ">" and not q:
+        a = False
+    if ch == "," and not q and not a:
+        out.append(cur)
+        cur = ""
+    else:
+        cur += ch
+if cur:
+    out.append(cur)
+print("\n".join(out))'
+}
+
+# coap_links ARGS...: coap, then OUT one link per line (rc_links).
+coap_links() {
+  coap "$@"
+  OUT=$(printf '%s' "$OUT" | rc_links)
+}
