@@ -6,10 +6,12 @@
  * remove all entries associated with the client endpoint from the lists
  * of observers when the connection is either closed or times out").
  * A notify round renders the representation through the resource's GET
- * handler into a reused capture (once per distinct request), writes one
- * message per observer into its connection's session with output held,
- * then flushes each touched connection once: one write per connection
- * per round, and no allocation per notification.
+ * handler into a reused capture (once per distinct request) and encodes
+ * its options with Observe once; each observer's message is then that
+ * option region and payload copied behind its own token into its
+ * connection's session, with output held; each touched connection is
+ * flushed once at the end: one write per connection per round, and no
+ * allocation per notification.
  */
 #include <string.h>
 
@@ -190,6 +192,10 @@ rc_err rc_resource_notify(rc_resource *res) {
       rc_xreq *req = rc_xcapture_begin(ctx->capture, p->x, &m);
       h(ctx, res, req, res->user);
       out = rc_xcapture_result(ctx->capture);
+      /* Without memory for the encoded options (or for an answer that
+       * needs Block2) each observer's message is encoded in full. */
+      if (out)
+        (void)rc_xcapture_prepare_notify(ctx->capture, res->obs_seq);
       rendered = 1;
       rendered_key = o->key;
     }
@@ -206,8 +212,9 @@ rc_err rc_resource_notify(rc_resource *res) {
       p->notify_next = touched;
       touched = p;
     }
-    rc_err err = rc_exchange_notify(p->x, o->token, o->token_len, o->key,
-                                    res->obs_seq, out);
+    rc_err err = rc_exchange_notify_captured(p->x, o->token, o->token_len,
+                                             o->key, res->obs_seq,
+                                             ctx->capture);
     if (err)
       rc__app_log(ctx, RC_SESSION_LOG_DEBUG, "%s: notification not sent: %s",
                   res->path, rc_strerror(err));

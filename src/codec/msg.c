@@ -474,20 +474,18 @@ rc_err rc_msg_encode(const rc_msg *m, rc_framing framing, uint8_t *buf,
   *out_len = total;
   if (total > cap)
     return RC_ERR_NOBUF;
+  /* Small parts (the usual header, token, options and payload of a
+   * notification or a response) by fixed-size moves, not memcpy calls. */
   uint8_t *p = buf;
-  memcpy(p, hs, hn);
-  p += hn;
-  if (m->token_len) {
-    memcpy(p, m->token, m->token_len);
-    p += m->token_len;
-  }
-  if (m->opts_len) {
-    memcpy(p, m->opts, m->opts_len);
-    p += m->opts_len;
-  }
+  for (size_t i = 0; i < hn; i++) /* at most RC_ENC_HEADROOM bytes */
+    *p++ = hs[i];
+  rc__copy_small(p, m->token, m->token_len);
+  p += m->token_len;
+  rc__copy_small(p, m->opts, m->opts_len);
+  p += m->opts_len;
   if (m->payload_len) {
     *p++ = RC__PAYLOAD_MARKER;
-    memcpy(p, m->payload, m->payload_len);
+    rc__copy_small(p, m->payload, m->payload_len);
   }
   return RC_OK;
 }

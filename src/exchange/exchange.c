@@ -238,6 +238,27 @@ void rc__xx_add_block(xextra *ex, uint16_t num, const rc_block *b) {
   rc__xx_add(ex, num, v, n);
 }
 
+void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
+                      const xextra *ex) {
+  size_t nex = ex ? ex->n : 0;
+  size_t i = 0, j = 0;
+  while (i < nopts || j < nex) {
+    const rc_opt *a = i < nopts ? &opts[i] : NULL;
+    const rc_opt *b = j < nex ? &ex->o[j] : NULL;
+    if (a && nex && rc__xx_has(ex, a->num)) {
+      i++;
+      continue;
+    }
+    if (!b || (a && a->num <= b->num)) {
+      rc_enc_opt(e, a->num, a->val, a->len);
+      i++;
+    } else {
+      rc_enc_opt(e, b->num, b->val, b->len);
+      j++;
+    }
+  }
+}
+
 /*
  * Writes one message with token into the session's output: opts (sorted)
  * merged with ex (an option number present in ex replaces the caller's),
@@ -251,28 +272,12 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          size_t plen, const rc_body_source *src,
                          uint64_t src_off) {
   size_t hint = plen + 1 + rc__xch_opts_size(opts, nopts) + (ex ? 64 : 0);
-  size_t nex = ex ? ex->n : 0;
   for (int attempt = 0; attempt < 2; attempt++) {
     rc_enc e;
     rc_err err = rc_session_msg_begin(x->s, &e, code, token, token_len, hint);
     if (err)
       return err;
-    size_t i = 0, j = 0;
-    while (i < nopts || j < nex) {
-      const rc_opt *a = i < nopts ? &opts[i] : NULL;
-      const rc_opt *b = j < nex ? &ex->o[j] : NULL;
-      if (a && nex && rc__xx_has(ex, a->num)) {
-        i++;
-        continue;
-      }
-      if (!b || (a && a->num <= b->num)) {
-        rc_enc_opt(&e, a->num, a->val, a->len);
-        i++;
-      } else {
-        rc_enc_opt(&e, b->num, b->val, b->len);
-        j++;
-      }
-    }
+    rc__xch_enc_opts(&e, opts, nopts, ex);
     if (src && plen) {
       uint8_t *p = rc_enc_payload_ptr(&e, plen);
       if (p) {

@@ -124,6 +124,10 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          size_t plen, const rc_body_source *src,
                          uint64_t src_off);
 size_t rc__xch_opts_size(const rc_opt *opts, size_t nopts);
+/* Encodes opts (sorted) merged with ex (an option number present in ex
+ * replaces the caller's) into e. */
+void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
+                      const xextra *ex);
 xout *rc__xch_find(rc_exchange *x, uint64_t key);
 void rc__xch_unlink(rc_exchange *x, xout *o);
 void rc__xch_release_out(rc_exchange *x, xout *o);
