@@ -49,13 +49,6 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
   if (!x)
     return RC_ERR_NOMEM;
   memset(x, 0, sizeof *x);
-  x->buckets = mem->malloc(XCH_INITIAL_BUCKETS * sizeof(xout *), mem->user);
-  if (!x->buckets) {
-    mem->free(x, mem->user);
-    return RC_ERR_NOMEM;
-  }
-  memset(x->buckets, 0, XCH_INITIAL_BUCKETS * sizeof(xout *));
-  x->nbuckets = XCH_INITIAL_BUCKETS;
   x->s = s;
   x->cb = *cb;
   x->user = user;
@@ -76,6 +69,8 @@ static xout **xch_slot(rc_exchange *x, uint64_t key) {
 }
 
 xout *rc__xch_find(rc_exchange *x, uint64_t key) {
+  if (!x->buckets)
+    return NULL;
   for (xout *o = *xch_slot(x, key); o; o = o->hnext)
     if (o->key == key)
       return o;
@@ -153,8 +148,17 @@ void rc__xch_rearm(rc_exchange *x, xout *o, rc_time deadline) {
   xch_insert_deadline(x, o);
 }
 
-/* A fresh record with an unused token (written to token). */
+/* A fresh record with an unused token (written to token). The table is
+ * made by the first request: a server's connections, which never send
+ * one, hold none. */
 rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]) {
+  if (!x->buckets) {
+    size_t n = XCH_INITIAL_BUCKETS * sizeof(xout *);
+    if (!(x->buckets = x->mem->malloc(n, x->mem->user)))
+      return RC_ERR_NOMEM;
+    memset(x->buckets, 0, n);
+    x->nbuckets = XCH_INITIAL_BUCKETS;
+  }
   uint64_t key;
   do {
     key = xch_splitmix(&x->rng);
@@ -367,21 +371,17 @@ rc_err rc_exchange_cancel(rc_exchange *x, uint64_t id) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* A request record lives from the request to its answer: none is kept
+ * while the connection is idle (an allocator's per-thread cache makes the
+ * next one cheap). */
 static rc_xreq *xch_req_get(rc_exchange *x) {
-  rc_xreq *r = x->free_req;
-  if (r) {
-    x->free_req = r->next;
-    return r;
-  }
-  return x->mem->malloc(sizeof *r, x->mem->user);
+  return x->mem->malloc(sizeof(rc_xreq), x->mem->user);
 }
 
 static void xch_req_put(rc_exchange *x, rc_xreq *r) {
   if (r->tok_heap)
     x->mem->free(r->tok_heap, x->mem->user);
-  r->tok_heap = NULL;
-  r->next = x->free_req;
-  x->free_req = r;
+  x->mem->free(r, x->mem->user);
 }
 
 #define XCH_FNV_PRIME 0x100000001b3ull
@@ -747,11 +747,6 @@ void rc_exchange_del(rc_exchange *x) {
     xout *n = o->next;
     x->mem->free(o, x->mem->user);
     o = n;
-  }
-  for (rc_xreq *r = x->free_req; r;) {
-    rc_xreq *n = r->next;
-    x->mem->free(r, x->mem->user);
-    r = n;
   }
   x->mem->free(x->buckets, x->mem->user);
   x->mem->free(x, x->mem->user);

@@ -90,12 +90,11 @@ struct rc_exchange {
   const rc_mem *mem;
   uint64_t rng;
   uint64_t next_id;
-  xout **buckets;
+  xout **buckets;     /* NULL until the first request we send */
   size_t nbuckets; /* power of two */
   size_t nout;
   xout *head, *tail; /* deadline order */
   xout *free_out;
-  rc_xreq *free_req;
   rc_xreq *deferred;
   size_t ndeferred;
   int dead;

@@ -113,7 +113,8 @@ struct rc_session {
   rc_time held_deadline;
   uint8_t awaiting_life;
 
-  ping_ent pings[PING_RING];
+  ping_ent *pings;       /* PING_RING entries, allocated by the first Ping
+                            we send (most sessions never send one) */
   unsigned ping_head, ping_count;
   uint32_t next_ping_id;
 
@@ -449,6 +450,7 @@ void rc_session_del(rc_session *s) {
   }
   sess_free(s, s->spare);
   sess_free(s, s->rbuf);
+  sess_free(s, s->pings);
   rx_release(s);
   s->mem.free(s, s->mem.user);
 }
@@ -1158,6 +1160,9 @@ rc_time rc_session_expiry(const rc_session *s) {
 
 static rc_err send_ping(rc_session *s, int custody, rc_time now,
                         uint32_t *id_out) {
+  if (s->pings == NULL &&
+      (s->pings = sess_alloc(s, PING_RING * sizeof *s->pings)) == NULL)
+    return RC_ERR_NOMEM;
   uint32_t id = s->next_ping_id++;
   if (s->next_ping_id == 0)
     s->next_ping_id = 1;

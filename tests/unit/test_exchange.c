@@ -160,6 +160,106 @@ static rc_outmsg get_req(rc_opt *opts, const char *seg) {
   return m;
 }
 
+/* ---- what an idle connection's session and exchange hold --------------- */
+
+/* An allocator that counts the blocks and bytes live through it. */
+typedef struct counting {
+  size_t blocks, bytes;
+} counting;
+
+static void *cnt_malloc(size_t n, void *user) {
+  counting *c = user;
+  size_t *p = malloc(sizeof(size_t) + n);
+  if (!p)
+    return NULL;
+  *p = n;
+  c->blocks++;
+  c->bytes += n;
+  return p + 1;
+}
+
+static void cnt_free(void *ptr, void *user) {
+  counting *c = user;
+  if (!ptr)
+    return;
+  size_t *p = (size_t *)ptr - 1;
+  c->blocks--;
+  c->bytes -= *p;
+  free(p);
+}
+
+static void *cnt_realloc(void *ptr, size_t n, void *user) {
+  void *q = cnt_malloc(n, user);
+  if (q && ptr) {
+    size_t old = ((size_t *)ptr)[-1];
+    memcpy(q, ptr, old < n ? old : n);
+    cnt_free(ptr, user);
+  }
+  return q;
+}
+
+/* Bytes that the session and the exchange of an idle server connection
+ * hold: their two structures and nothing else (no output chunk, no ping
+ * ring, no outstanding-request table, no request record). Pinned so that
+ * growth is a decision: docs/BENCHMARKS.md has the breakdown. */
+#define IDLE_SERVER_BLOCKS 2u
+#define IDLE_SERVER_BYTES (sizeof(void *) == 8 ? 688u : cnt.bytes)
+
+static void test_idle_server_memory(void **state) {
+  (void)state;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pair *pr = calloc(1, sizeof *pr);
+  assert_non_null(pr);
+  pr->now = 1000;
+  peer_init(pr, &pr->a, RC_SESSION_CLIENT, 1);
+  /* the server side through the counting allocator */
+  rc_session_config cfg;
+  rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  rc_session_callbacks cb = {0};
+  cb.on_message = on_message;
+  peer *b = &pr->b;
+  b->pair = pr;
+  assert_int_equal(rc_session_new(&b->s, &cfg, &cb, b, &mem, pr->now), RC_OK);
+  rc_exchange_callbacks xcb = {.on_request = on_request};
+  assert_int_equal(rc_exchange_new(&b->x, b->s, &xcb, b, NULL, 0, &mem),
+                   RC_OK);
+  pump(pr); /* CSMs both ways; the server's output is written and freed */
+  assert_int_equal(cnt.blocks, IDLE_SERVER_BLOCKS);
+  assert_int_equal(cnt.bytes, IDLE_SERVER_BYTES);
+  /* requests come and are answered: afterwards the same again */
+  for (int i = 0; i < 3; i++) {
+    rc_opt o[1];
+    rc_outmsg req = get_req(o, "hello");
+    result r = {0};
+    assert_int_equal(rc_exchange_request(pr->a.x, &req, 0, pr->now,
+                                         on_response, &r, NULL),
+                     RC_OK);
+    pump(pr);
+    assert_int_equal(r.calls, 1);
+    assert_int_equal(r.code, RC_CONTENT);
+    assert_int_equal(cnt.blocks, IDLE_SERVER_BLOCKS);
+    assert_int_equal(cnt.bytes, IDLE_SERVER_BYTES);
+  }
+  /* a Ping from the server makes its ring; a request from the server its
+   * table: first use, not creation */
+  assert_int_equal(rc_session_ping(b->s, 0, pr->now, NULL), RC_OK);
+  size_t after_ping = cnt.blocks;
+  assert_true(after_ping > IDLE_SERVER_BLOCKS);
+  rc_opt o[1];
+  rc_outmsg req = get_req(o, "back");
+  result r = {0};
+  assert_int_equal(rc_exchange_request(b->x, &req, 0, pr->now, on_response,
+                                       &r, NULL),
+                   RC_OK);
+  pump(pr);
+  assert_int_equal(r.calls, 1);
+  assert_true(cnt.blocks > after_ping);
+  teardown((void **)&pr);
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+}
+
 static void test_request_response(void **state) {
   pair *p = *state;
   rc_opt o[1];
@@ -332,6 +432,7 @@ static void test_bad_arguments(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_request_response, setup, teardown),
+      cmocka_unit_test(test_idle_server_memory),
       cmocka_unit_test_setup_teardown(test_both_directions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipelined_many, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout_and_cancel, setup, teardown),
