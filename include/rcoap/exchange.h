@@ -324,6 +324,22 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
                           size_t token_len, uint64_t key, uint32_t seq,
                           const rc_outmsg *resp);
 
+/*
+ * Request records shared by many exchanges (e.g. every connection of one
+ * loop): a record lives from a request to its answer, and between requests
+ * it waits here instead of in its exchange, so an idle connection holds
+ * none and a busy one allocates none. At most RC_XREQ_POOL_MAX wait. The
+ * pool and the exchanges that use it share one allocator and one thread;
+ * free the pool after them. Without a pool an exchange allocates a record
+ * per request and frees it when answered.
+ */
+#define RC_XREQ_POOL_MAX 64
+typedef struct rc_xreq_pool rc_xreq_pool;
+rc_err rc_xreq_pool_new(rc_xreq_pool **out, const rc_mem *mem);
+void rc_xreq_pool_free(rc_xreq_pool *p);
+/* Returns 0, or RC_ERR_INVAL when p has another allocator than x. */
+rc_err rc_exchange_set_req_pool(rc_exchange *x, rc_xreq_pool *p);
+
 /* While held, queued messages do not call on_output (the owner flushes
  * once after a batch, e.g. a notification round). */
 void rc_exchange_hold_output(rc_exchange *x, int hold);

@@ -108,6 +108,7 @@ struct app_creq {
 struct rc_context {
   uv_loop_t *loop;
   const rc_mem *mem;
+  rc_xreq_pool *xreqs; /* request records of all its connections */
   rc_context_opts opts;
   rc_session_config session;
   int has_session;

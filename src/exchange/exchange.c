@@ -371,16 +371,68 @@ rc_err rc_exchange_cancel(rc_exchange *x, uint64_t id) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
-/* A request record lives from the request to its answer: none is kept
- * while the connection is idle (an allocator's per-thread cache makes the
- * next one cheap). */
+/* A request record lives from the request to its answer; in between it
+ * waits in the pool (shared by the loop's exchanges), not here. */
+struct rc_xreq_pool {
+  const rc_mem *mem;
+  rc_xreq *free;
+  size_t n;
+};
+
+rc_err rc_xreq_pool_new(rc_xreq_pool **out, const rc_mem *mem) {
+  if (!out)
+    return RC_ERR_INVAL;
+  if (!mem)
+    mem = rc_mem_default();
+  rc_xreq_pool *p = mem->malloc(sizeof *p, mem->user);
+  if (!p)
+    return RC_ERR_NOMEM;
+  memset(p, 0, sizeof *p);
+  p->mem = mem;
+  *out = p;
+  return RC_OK;
+}
+
+void rc_xreq_pool_free(rc_xreq_pool *p) {
+  if (!p)
+    return;
+  while (p->free) {
+    rc_xreq *r = p->free;
+    p->free = r->next;
+    p->mem->free(r, p->mem->user);
+  }
+  p->mem->free(p, p->mem->user);
+}
+
+rc_err rc_exchange_set_req_pool(rc_exchange *x, rc_xreq_pool *p) {
+  if (!x || (p && p->mem != x->mem))
+    return RC_ERR_INVAL;
+  x->pool = p;
+  return RC_OK;
+}
+
 static rc_xreq *xch_req_get(rc_exchange *x) {
+  rc_xreq_pool *p = x->pool;
+  if (p && p->free) {
+    rc_xreq *r = p->free;
+    p->free = r->next;
+    p->n--;
+    return r;
+  }
   return x->mem->malloc(sizeof(rc_xreq), x->mem->user);
 }
 
 static void xch_req_put(rc_exchange *x, rc_xreq *r) {
   if (r->tok_heap)
     x->mem->free(r->tok_heap, x->mem->user);
+  r->tok_heap = NULL;
+  rc_xreq_pool *p = x->pool;
+  if (p && p->n < RC_XREQ_POOL_MAX) {
+    r->next = p->free;
+    p->free = r;
+    p->n++;
+    return;
+  }
   x->mem->free(r, x->mem->user);
 }
 

@@ -109,6 +109,7 @@ struct rc_exchange {
   size_t nups;
   uint32_t next_tag;
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
+  rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;
 };
 
