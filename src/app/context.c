@@ -54,6 +54,11 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
   ctx->has_session = 1;
   if (!ctx->session.rx_budget)
     ctx->session.rx_budget = ctx->bodies;
+  /* Output chunks shared by the context's sessions: idle connections hold
+   * none, bursts allocate none (at most APP_CHUNKS_KEPT wait). */
+  if (err == RC_OK && !ctx->session.out_pool &&
+      (err = rc_chunk_pool_new(&ctx->chunks, mem, APP_CHUNKS_KEPT)) == RC_OK)
+    ctx->session.out_pool = ctx->chunks;
   if (err == RC_OK)
     err = rc_xreq_pool_new(&ctx->xreqs, mem);
   if (err == RC_OK)
@@ -61,6 +66,7 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
   if (err) {
     rc__app_resources_free(ctx);
     rc_xreq_pool_free(ctx->xreqs);
+    rc_chunk_pool_release(ctx->chunks);
     rc_budget_free(ctx->bodies);
     mem->free(ctx, mem->user);
     return err;
@@ -510,5 +516,6 @@ void rc_context_free(rc_context *ctx) {
     rc_tls_ctx_free(ctx->default_tls);
   rc_budget_free(ctx->bodies); /* after the peers: their exchanges gave back */
   rc_xreq_pool_free(ctx->xreqs); /* after the peers' exchanges too */
+  rc_chunk_pool_release(ctx->chunks); /* freed with the last session */
   ctx->mem->free(ctx, ctx->mem->user);
 }

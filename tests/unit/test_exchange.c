@@ -204,7 +204,7 @@ static void *cnt_realloc(void *ptr, size_t n, void *user) {
  * pool shared by the loop's exchanges). Pinned so that growth is a
  * decision: docs/BENCHMARKS.md has the breakdown. */
 #define IDLE_SERVER_BLOCKS 2u
-#define IDLE_SERVER_BYTES (sizeof(void *) == 8 ? 696u : cnt.bytes)
+#define IDLE_SERVER_BYTES (sizeof(void *) == 8 ? 704u : cnt.bytes)
 
 /* Three requests from a to b, one at a time, each answered 2.05; after
  * each the counting allocator has blocks live. */
@@ -272,6 +272,53 @@ static void test_idle_server_memory(void **state) {
   assert_true(cnt.blocks > after_ping);
   teardown((void **)&pr);
   rc_xreq_pool_free(pool); /* after the exchanges that used it */
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+}
+
+/* Two server sessions on one rc_chunk_pool (the way a context's
+ * connections share it): a drained session's 16 KiB output chunk waits in
+ * the pool and the other session's next burst takes it without
+ * allocating; the pool outlives its creator's release until the last
+ * session goes. */
+static void test_shared_output_chunks(void **state) {
+  (void)state;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  rc_chunk_pool *pool;
+  assert_int_equal(rc_chunk_pool_new(&pool, &mem, 4), RC_OK);
+  rc_session_config cfg;
+  rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  cfg.out_pool = pool;
+  rc_session_callbacks cb = {0};
+  cb.on_message = on_message;
+  rc_session *s[2];
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(rc_session_new(&s[i], &cfg, &cb, NULL, &mem, 1000),
+                     RC_OK);
+    const uint8_t *d;
+    size_t n;
+    assert_int_equal(rc_session_pending(s[i], &d, &n), RC_OK); /* CSM */
+    assert_int_equal(rc_session_consume(s[i], n), RC_OK);
+  }
+  /* pool + 2 sessions + the one chunk both CSMs went through */
+  assert_int_equal(cnt.blocks, 4);
+  rc_chunk_pool_release(pool); /* the sessions keep it */
+  for (int round = 0; round < 3; round++) {
+    for (int i = 0; i < 2; i++) {
+      rc_msg m = {0};
+      m.code = RC_CONTENT;
+      assert_int_equal(rc_session_send(s[i], &m), RC_OK);
+      assert_int_equal(cnt.blocks, 4); /* taken from the pool */
+      const uint8_t *d;
+      size_t n;
+      assert_int_equal(rc_session_pending(s[i], &d, &n), RC_OK);
+      assert_int_equal(rc_session_consume(s[i], n), RC_OK);
+    }
+  }
+  rc_session_del(s[0]);
+  assert_int_equal(cnt.blocks, 3);
+  rc_session_del(s[1]); /* the last user: the pool and its chunk go */
   assert_int_equal(cnt.blocks, 0);
   assert_int_equal(cnt.bytes, 0);
 }
@@ -449,6 +496,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_request_response, setup, teardown),
       cmocka_unit_test(test_idle_server_memory),
+      cmocka_unit_test(test_shared_output_chunks),
       cmocka_unit_test_setup_teardown(test_both_directions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipelined_many, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout_and_cancel, setup, teardown),
