@@ -61,7 +61,8 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
   o->key = key;
   o->token = (uint8_t *)(o + 1);
   o->token_len = m->token_len;
-  memcpy(o->token, m->token, m->token_len);
+  if (m->token_len) /* an empty token is NULL in a parsed message */
+    memcpy(o->token, m->token, m->token_len);
   o->opts = o->token + m->token_len;
   o->opts_len = m->opts_len;
   if (m->opts_len)

@@ -619,7 +619,8 @@ rc_err rc_xreq_defer(rc_xreq *req) {
     return req->deferred ? RC_OK : RC_ERR_STATE;
   rc_exchange *x = req->x;
   if (req->token_len <= RC_TOKEN_MAX) {
-    memcpy(req->tok, req->token, req->token_len);
+    if (req->token_len) /* an empty token may be NULL */
+      memcpy(req->tok, req->token, req->token_len);
     req->token = req->tok;
   } else {
     req->tok_heap = x->mem->malloc(req->token_len, x->mem->user);

@@ -656,7 +656,8 @@ static rc_err handle_ping(rc_session *s, const rc_msg *m, rc_time now) {
     return send_pong(s, m->token, m->token_len, 0);
   }
   held_pong *h = &s->held[s->n_held++];
-  memcpy(h->tok, m->token, m->token_len);
+  if (m->token_len) /* an empty token is NULL in a parsed message */
+    memcpy(h->tok, m->token, m->token_len);
   h->tkl = (uint8_t)m->token_len;
   h->want_custody = (uint8_t)want;
   if (s->n_held == 1)

@@ -436,6 +436,26 @@ static void test_deferred_answer(void **state) {
   assert_string_equal(r.payload, "done");
 }
 
+/* A request with an empty token, deferred and answered later: the answer
+ * has the empty token too (the NULL token of the parsed request was once
+ * handed to memcpy when deferring: UBSan). */
+static void test_deferred_empty_token(void **state) {
+  pair *p = *state;
+  p->b.defer = 1;
+  static const uint8_t get[] = {0x40, RC_GET, 0xb3, 'e', 'm', 'p'};
+  rc_session_recv(p->b.s, get, sizeof get, p->now);
+  assert_int_equal(rc_exchange_unanswered(p->b.x), 1);
+  rc_outmsg resp = {RC_CHANGED, NULL, 0, NULL, 0};
+  assert_int_equal(rc_exchange_respond(p->b.held, &resp), RC_OK);
+  const uint8_t *d;
+  size_t n;
+  assert_int_equal(rc_session_pending(p->b.s, &d, &n), RC_OK);
+  static const uint8_t want[] = {0x00, RC_CHANGED};
+  assert_int_equal(n, sizeof want);
+  assert_memory_equal(d, want, sizeof want);
+  assert_int_equal(rc_session_consume(p->b.s, n), RC_OK);
+}
+
 static void test_unknown_critical_option(void **state) {
   pair *p = *state;
   rc_opt o[2];
@@ -501,6 +521,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pipelined_many, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout_and_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deferred_answer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deferred_empty_token, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_unknown_critical_option, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_fail_all_and_orphans, setup,
