@@ -78,6 +78,7 @@ struct app_peer {
   struct app_obs *obs;        /* observations on this connection */
   app_peer *notify_next;      /* peers touched by a notify round */
   uint32_t notify_round;
+  uint32_t notify_left;       /* its observers the round has yet to write */
 };
 
 /* A client request of rc_request(). */

@@ -154,6 +154,15 @@ void rc__app_observe_free(rc_context *ctx) {
   ctx->capture = NULL;
 }
 
+/* One of p's observers is done for this round; after the last, its output
+ * goes out in one write. */
+static void notify_done(app_peer *p) {
+  if (p->notify_left && --p->notify_left == 0 && p->x) {
+    rc_exchange_hold_output(p->x, 0);
+    rc_conn_flush(p->conn);
+  }
+}
+
 rc_err rc_resource_notify(rc_resource *res) {
   if (!res || !res->handlers[RC_GET])
     return RC_ERR_STATE;
@@ -171,6 +180,23 @@ rc_err rc_resource_notify(rc_resource *res) {
   res->obs_seq = (res->obs_seq + 1) & 0xFFFFFFu;
   uint32_t round = ++ctx->notify_round;
   app_peer *touched = NULL;
+  /* Count each connection's observers first: a connection is flushed as
+   * soon as its last one is written (still one write per connection),
+   * so its output chunk goes back to the context's pool before the next
+   * connection needs one, instead of one chunk per connection at once. */
+  for (app_obs *o = res->observers; o; o = o->rnext) {
+    app_peer *p = o->peer;
+    if (!p->x)
+      continue;
+    if (p->notify_round != round) {
+      p->notify_round = round;
+      p->notify_left = 0;
+      rc_exchange_hold_output(p->x, 1);
+      p->notify_next = touched;
+      touched = p;
+    }
+    p->notify_left++;
+  }
   const rc_outmsg *out = NULL;
   uint64_t rendered_key = 0;
   int rendered = 0;
@@ -204,14 +230,9 @@ rc_err rc_resource_notify(rc_resource *res) {
       rc__app_log(ctx, RC_SESSION_LOG_WARN,
                   "%s: GET handler gave no answer for a notification",
                   res->path);
+      notify_done(p);
       o = next;
       continue;
-    }
-    if (p->notify_round != round) {
-      p->notify_round = round;
-      rc_exchange_hold_output(p->x, 1);
-      p->notify_next = touched;
-      touched = p;
     }
     rc_err err = rc_exchange_notify_captured(p->x, o->token, o->token_len,
                                              o->key, res->obs_seq,
@@ -223,11 +244,18 @@ rc_err rc_resource_notify(rc_resource *res) {
      * observation. */
     if (RC_CODE_CLASS(out->code) != 2)
       obs_unlink_free(o);
+    notify_done(p);
     o = next;
   }
-  for (app_peer *p = touched; p; p = p->notify_next) {
-    rc_exchange_hold_output(p->x, 0);
-    rc_conn_flush(p->conn);
-  }
+  /* Connections whose observers went away during the round (a handler
+   * that closed one, say) are flushed here. */
+  for (app_peer *p = touched; p; p = p->notify_next)
+    if (p->notify_left) {
+      p->notify_left = 0;
+      if (p->x) {
+        rc_exchange_hold_output(p->x, 0);
+        rc_conn_flush(p->conn);
+      }
+    }
   return RC_OK;
 }
