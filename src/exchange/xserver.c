@@ -333,11 +333,9 @@ static int notify_small(const rc_outmsg *resp) {
   return resp->payload_len <= 1024 && resp->nopts <= 8;
 }
 
-rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
-                          size_t token_len, uint64_t key, uint32_t seq,
-                          const rc_outmsg *resp) {
-  if (!x || !resp || !rc_code_is_response(resp->code))
-    return RC_ERR_INVAL;
+/* Whether a notification may go out on x: RC_OK, RC_ERR_CLOSED or
+ * RC_ERR_STATE. */
+static rc_err notify_gate(const rc_exchange *x) {
   if (x->dead)
     return RC_ERR_CLOSED;
   /* RFC 8323 §5.5: a Release means the connection is ending ("the peer
@@ -347,6 +345,17 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
    * new connection instead. */
   if (rc_session_get_state(x->s) == RC_SESSION_RELEASING)
     return RC_ERR_STATE;
+  return RC_OK;
+}
+
+rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
+                          size_t token_len, uint64_t key, uint32_t seq,
+                          const rc_outmsg *resp) {
+  if (!x || !resp || !rc_code_is_response(resp->code))
+    return RC_ERR_INVAL;
+  rc_err gate = notify_gate(x);
+  if (gate)
+    return gate;
   xanswer a;
   memset(&a, 0, sizeof a);
   a.token = token;
@@ -808,8 +817,9 @@ rc_err rc_exchange_notify_captured(rc_exchange *x, const uint8_t *token,
     return RC_ERR_INVAL;
   if (!c->prepared)
     return rc_exchange_notify(x, token, token_len, key, seq, &c->out);
-  if (x->dead)
-    return RC_ERR_CLOSED;
+  rc_err gate = notify_gate(x);
+  if (gate)
+    return gate;
   /* The bytes differ from one observer to the next only in the token (and
    * the header's TKL): the option region and the payload are copied. */
   rc_msg m;
