@@ -11,9 +11,14 @@
 # (~8.5 KiB per connection, both ends) are not in VmRSS.
 #
 #   bash bench/idle_memory.sh [BUILD_DIR]
+#   SCHEME=coaps+tcp N=2000 REF_BUILD_DIR=../old/build bash bench/idle_memory.sh
 # Environment (defaults): N=10000, PORT_BASE=26683, CONNECT_INFLIGHT=4,
 #   RCOAPD_PATH=/hello, LIBCOAP_PATH=/time, LIBCOAP_SERVER=coap-server-notls,
-#   SETTLE=1 (seconds to wait before reading VmRSS).
+#   SETTLE=1 (seconds to wait before reading VmRSS), SCHEME=coap+tcp
+#   (coaps+tcp: TLS 1.3 with a test PKI, ALPN coap; libcoap's notls server
+#   is then left out), REF_BUILD_DIR (another build, e.g. the previous
+#   commit's, whose rcoapd is measured right after this one's, in the same
+#   run: the comparison to read).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -21,6 +26,8 @@ BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
 : "${N:=10000}" "${PORT_BASE:=26683}" "${CONNECT_INFLIGHT:=4}" "${SETTLE:=1}"
 : "${RCOAPD_PATH:=/hello}" "${LIBCOAP_PATH:=/time}" "${LIBCOAP_SERVER:=coap-server-notls}"
+: "${SCHEME:=coap+tcp}" "${REF_BUILD_DIR:=}"
+case $SCHEME in coap+tcp | coaps+tcp) ;; *) bench_fail "SCHEME must be coap+tcp or coaps+tcp" ;; esac
 
 BENCH=$BUILD_DIR/rcoap-bench
 bench_need rcoapd rcoap-bench
@@ -37,18 +44,26 @@ ulimit -n "$want" || bench_fail "cannot raise ulimit -n to $want"
 
 bench_tmp idle
 
-# measure NAME PATH PORT SERVER_PID: prints a line and adds a RESULT line to
+# TLS: a test PKI; rcoapd gets its certificate, rcoap-bench the CA.
+RC_TLS_ARGS=() BENCH_TLS_ARGS=()
+if [ "$SCHEME" = coaps+tcp ]; then
+  bash "$ROOT/tests/certs/gen.sh" "$TMP/pki" >/dev/null || bench_fail "PKI failed"
+  RC_TLS_ARGS=(--cert "$TMP/pki/server.crt" --key "$TMP/pki/server.key" --state-dir "$TMP/state")
+  BENCH_TLS_ARGS=(--cafile "$TMP/pki/ca.crt")
+fi
+
+# measure NAME PATH PORT SERVER_PID SCHEME: prints a line and adds a RESULT line to
 # TMP/results; stops the server
 measure() {
   local name=$1 path=$2 port=$3 spid=$4
-  local uri="coap+tcp://127.0.0.1:$port"
+  local uri="$5://127.0.0.1:$port"
   # warm-up: a few connections come and go
-  "$BENCH" -q -c 8 -p 1 -n 64 -m "GET $path" "$uri" >/dev/null 2>&1
+  "$BENCH" -q -c 8 -p 1 -n 64 "${BENCH_TLS_ARGS[@]}" -m "GET $path" "$uri" >/dev/null 2>&1
   sleep "$SETTLE"
   local before after
   before=$(bench_rss_kib "$spid")
   "$BENCH" --idle -c "$N" --connect-inflight "$CONNECT_INFLIGHT" \
-    --connect-timeout 30 -m "GET $path" "$uri" >"$TMP/$name-bench.out" 2>&1 &
+    "${BENCH_TLS_ARGS[@]}" --connect-timeout 30 -m "GET $path" "$uri" >"$TMP/$name-bench.out" 2>&1 &
   local bpid=$!
   bench_track "$bpid"
   local ok=0 secs=0
@@ -72,17 +87,25 @@ measure() {
   [ "$est" -gt 0 ] && per=$(((after - before) * 1024 / est))
   printf '%-18s %6d connections in %6.1f s  VmRSS %7d KiB -> %7d KiB  %6d bytes/connection\n' \
     "$name" "$est" "$secs" "$before" "$after" "$per"
-  echo "RESULT idle server=$name connections=$est rss_before_kib=$before rss_after_kib=$after bytes_per_conn=$per" >>"$TMP/results"
+  echo "RESULT idle scheme=$5 server=$name connections=$est rss_before_kib=$before rss_after_kib=$after bytes_per_conn=$per" >>"$TMP/results"
   bench_stop "$bpid" "$spid"
 }
 
-echo "idle coap+tcp connections on 127.0.0.1: N=$N, CSM + one request each, then idle"
+echo "idle $SCHEME connections on 127.0.0.1: N=$N, CSM + one request each, then idle"
 bench_machine
 P1=$(bench_pick_port "$PORT_BASE")
-bench_start_rcoapd -q -l "coap+tcp://127.0.0.1:$P1" &&
-  measure rcoapd "$RCOAPD_PATH" "$P1" "$RCOAPD_PID"
-P2=$(bench_pick_port $((P1 + 1)))
-bench_start_libcoap "$LIBCOAP_SERVER" "$P2" &&
-  measure "$LIBCOAP_SERVER" "$LIBCOAP_PATH" "$P2" "$LIBCOAP_PID"
+bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P1" "${RC_TLS_ARGS[@]}" &&
+  measure rcoapd "$RCOAPD_PATH" "$P1" "$RCOAPD_PID" "$SCHEME"
+if [ -n "$REF_BUILD_DIR" ]; then
+  [ -x "$REF_BUILD_DIR/rcoapd" ] || bench_fail "no rcoapd in REF_BUILD_DIR=$REF_BUILD_DIR"
+  P3=$(bench_pick_port $((P1 + 2)))
+  BUILD_DIR=$REF_BUILD_DIR bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P3" "${RC_TLS_ARGS[@]}" &&
+    measure rcoapd-ref "$RCOAPD_PATH" "$P3" "$RCOAPD_PID" "$SCHEME"
+fi
+if [ "$SCHEME" = coap+tcp ]; then
+  P2=$(bench_pick_port $((P1 + 1)))
+  bench_start_libcoap "$LIBCOAP_SERVER" "$P2" &&
+    measure "$LIBCOAP_SERVER" "$LIBCOAP_PATH" "$P2" "$LIBCOAP_PID" "$SCHEME"
+fi
 echo
 [ -f "$TMP/results" ] && cat "$TMP/results"

@@ -334,6 +334,22 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
                           size_t token_len, uint64_t key, uint32_t seq,
                           const rc_outmsg *resp);
 
+/*
+ * Request records shared by many exchanges (e.g. every connection of one
+ * loop): a record lives from a request to its answer, and between requests
+ * it waits here instead of in its exchange, so an idle connection holds
+ * none and a busy one allocates none. At most RC_XREQ_POOL_MAX wait. The
+ * pool and the exchanges that use it share one allocator and one thread;
+ * free the pool after them. Without a pool an exchange allocates a record
+ * per request and frees it when answered.
+ */
+#define RC_XREQ_POOL_MAX 64
+typedef struct rc_xreq_pool rc_xreq_pool;
+rc_err rc_xreq_pool_new(rc_xreq_pool **out, const rc_mem *mem);
+void rc_xreq_pool_free(rc_xreq_pool *p);
+/* Returns 0, or RC_ERR_INVAL when p has another allocator than x. */
+rc_err rc_exchange_set_req_pool(rc_exchange *x, rc_xreq_pool *p);
+
 /* While held, queued messages do not call on_output (the owner flushes
  * once after a batch, e.g. a notification round). */
 void rc_exchange_hold_output(rc_exchange *x, int hold);
@@ -353,6 +369,20 @@ rc_err rc_xcapture_new(rc_xcapture **out, const rc_mem *mem);
 void rc_xcapture_free(rc_xcapture *c);
 rc_xreq *rc_xcapture_begin(rc_xcapture *c, rc_exchange *x, const rc_msg *msg);
 const rc_outmsg *rc_xcapture_result(const rc_xcapture *c);
+/*
+ * One notification for many observers: after the handler answered, encodes
+ * the captured answer's options with Observe=seq once (a 2.xx answer; RFC
+ * 7641 §4.2). rc_exchange_notify_captured then writes it for one observer:
+ * the option region and the payload are copied as they are, only the token
+ * (and the header's TKL) is that observer's. An answer that needs
+ * block-wise treatment is not prepared and goes through rc_exchange_notify.
+ * Valid until the next rc_xcapture_begin. Returns 0, RC_ERR_STATE (no
+ * answer captured) or RC_ERR_NOMEM.
+ */
+rc_err rc_xcapture_prepare_notify(rc_xcapture *c, uint32_t seq);
+rc_err rc_exchange_notify_captured(rc_exchange *x, const uint8_t *token,
+                                   size_t token_len, uint64_t key,
+                                   uint32_t seq, const rc_xcapture *c);
 
 /* ---- client requests with bodies of any size, and observe ---- */
 

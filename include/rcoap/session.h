@@ -197,7 +197,21 @@ typedef struct rc_session_config {
   rc_budget *rx_budget;
   /* RC_FRAMING_UDP only. */
   rc_session_udp_config udp;
+  /* Output chunks shared by many sessions (e.g. one loop's connections;
+   * not owned, NULL: none): a drained session's chunk goes back there
+   * instead of to the allocator, and the next burst of any session takes
+   * it, so neither an idle session holds one nor a busy one allocates.
+   * Used only when it has the session's allocator; reference-counted,
+   * so it may be released before the sessions that use it. */
+  struct rc_chunk_pool *out_pool;
 } rc_session_config;
+
+/* At most max free output chunks (16 KiB each) wait in the pool. The
+ * creator releases its reference with rc_chunk_pool_release; the pool is
+ * freed with the last session using it. One thread. */
+typedef struct rc_chunk_pool rc_chunk_pool;
+rc_err rc_chunk_pool_new(rc_chunk_pool **out, const rc_mem *mem, size_t max);
+void rc_chunk_pool_release(rc_chunk_pool *p);
 
 /* Fills cfg with the defaults above for this framing and role
  * (block_wise on, max_token_len 8, keepalive off). */

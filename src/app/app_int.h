@@ -11,6 +11,8 @@
 
 #define APP_MAX_LISTENERS 16
 #define APP_RES_BUCKETS 256u
+/* Free 16 KiB output chunks a context keeps for its sessions' bursts. */
+#define APP_CHUNKS_KEPT 16u
 
 typedef struct app_attr {
   struct app_attr *next;
@@ -77,6 +79,7 @@ struct app_peer {
   app_peer *notify_next;      /* peers touched by a notify round */
   uint32_t notify_round;
   struct app_access *access;  /* requests awaiting their answer (access.c) */
+  uint32_t notify_left;       /* its observers the round has yet to write */
 };
 
 /* A client request of rc_request(). */
@@ -109,6 +112,8 @@ struct app_creq {
 struct rc_context {
   uv_loop_t *loop;
   const rc_mem *mem;
+  rc_xreq_pool *xreqs; /* request records of all its connections */
+  rc_chunk_pool *chunks; /* output chunks of all its sessions (our ref) */
   rc_context_opts opts;
   rc_session_config session;
   int has_session;

@@ -54,10 +54,19 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
   ctx->has_session = 1;
   if (!ctx->session.rx_budget)
     ctx->session.rx_budget = ctx->bodies;
+  /* Output chunks shared by the context's sessions: idle connections hold
+   * none, bursts allocate none (at most APP_CHUNKS_KEPT wait). */
+  if (err == RC_OK && !ctx->session.out_pool &&
+      (err = rc_chunk_pool_new(&ctx->chunks, mem, APP_CHUNKS_KEPT)) == RC_OK)
+    ctx->session.out_pool = ctx->chunks;
+  if (err == RC_OK)
+    err = rc_xreq_pool_new(&ctx->xreqs, mem);
   if (err == RC_OK)
     err = rc__app_add_well_known_core(ctx);
   if (err) {
     rc__app_resources_free(ctx);
+    rc_xreq_pool_free(ctx->xreqs);
+    rc_chunk_pool_release(ctx->chunks);
     rc_budget_free(ctx->bodies);
     mem->free(ctx, mem->user);
     return err;
@@ -157,6 +166,7 @@ static rc_err peer_attach_exchange(app_peer *p) {
   if (p->ctx->opts.block)
     rc_exchange_set_block_config(p->x, p->ctx->opts.block);
   rc_exchange_set_budget(p->x, p->ctx->bodies);
+  rc_exchange_set_req_pool(p->x, p->ctx->xreqs);
   rc_exchange_set_unanswered_max(p->x, p->ctx->opts.unanswered_max);
   return RC_OK;
 }
@@ -509,5 +519,7 @@ void rc_context_free(rc_context *ctx) {
   if (ctx->default_tls)
     rc_tls_ctx_free(ctx->default_tls);
   rc_budget_free(ctx->bodies); /* after the peers: their exchanges gave back */
+  rc_xreq_pool_free(ctx->xreqs); /* after the peers' exchanges too */
+  rc_chunk_pool_release(ctx->chunks); /* freed with the last session */
   ctx->mem->free(ctx, ctx->mem->user);
 }

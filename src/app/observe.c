@@ -6,10 +6,12 @@
  * remove all entries associated with the client endpoint from the lists
  * of observers when the connection is either closed or times out").
  * A notify round renders the representation through the resource's GET
- * handler into a reused capture (once per distinct request), writes one
- * message per observer into its connection's session with output held,
- * then flushes each touched connection once: one write per connection
- * per round, and no allocation per notification.
+ * handler into a reused capture (once per distinct request) and encodes
+ * its options with Observe once; each observer's message is then that
+ * option region and payload copied behind its own token into its
+ * connection's session, with output held; each touched connection is
+ * flushed once at the end: one write per connection per round, and no
+ * allocation per notification.
  */
 #include <string.h>
 
@@ -59,7 +61,8 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
   o->key = key;
   o->token = (uint8_t *)(o + 1);
   o->token_len = m->token_len;
-  memcpy(o->token, m->token, m->token_len);
+  if (m->token_len) /* an empty token is NULL in a parsed message */
+    memcpy(o->token, m->token, m->token_len);
   o->opts = o->token + m->token_len;
   o->opts_len = m->opts_len;
   if (m->opts_len)
@@ -151,6 +154,15 @@ void rc__app_observe_free(rc_context *ctx) {
   ctx->capture = NULL;
 }
 
+/* One of p's observers is done for this round; after the last, its output
+ * goes out in one write. */
+static void notify_done(app_peer *p) {
+  if (p->notify_left && --p->notify_left == 0 && p->x) {
+    rc_exchange_hold_output(p->x, 0);
+    rc_conn_flush(p->conn);
+  }
+}
+
 rc_err rc_resource_notify(rc_resource *res) {
   if (!res || !res->handlers[RC_GET])
     return RC_ERR_STATE;
@@ -168,6 +180,23 @@ rc_err rc_resource_notify(rc_resource *res) {
   res->obs_seq = (res->obs_seq + 1) & 0xFFFFFFu;
   uint32_t round = ++ctx->notify_round;
   app_peer *touched = NULL;
+  /* Count each connection's observers first: a connection is flushed as
+   * soon as its last one is written (still one write per connection),
+   * so its output chunk goes back to the context's pool before the next
+   * connection needs one, instead of one chunk per connection at once. */
+  for (app_obs *o = res->observers; o; o = o->rnext) {
+    app_peer *p = o->peer;
+    if (!p->x)
+      continue;
+    if (p->notify_round != round) {
+      p->notify_round = round;
+      p->notify_left = 0;
+      rc_exchange_hold_output(p->x, 1);
+      p->notify_next = touched;
+      touched = p;
+    }
+    p->notify_left++;
+  }
   const rc_outmsg *out = NULL;
   uint64_t rendered_key = 0;
   int rendered = 0;
@@ -190,6 +219,10 @@ rc_err rc_resource_notify(rc_resource *res) {
       rc_xreq *req = rc_xcapture_begin(ctx->capture, p->x, &m);
       h(ctx, res, req, res->user);
       out = rc_xcapture_result(ctx->capture);
+      /* Without memory for the encoded options (or for an answer that
+       * needs Block2) each observer's message is encoded in full. */
+      if (out)
+        (void)rc_xcapture_prepare_notify(ctx->capture, res->obs_seq);
       rendered = 1;
       rendered_key = o->key;
     }
@@ -197,17 +230,13 @@ rc_err rc_resource_notify(rc_resource *res) {
       rc__app_log(ctx, RC_SESSION_LOG_WARN,
                   "%s: GET handler gave no answer for a notification",
                   res->path);
+      notify_done(p);
       o = next;
       continue;
     }
-    if (p->notify_round != round) {
-      p->notify_round = round;
-      rc_exchange_hold_output(p->x, 1);
-      p->notify_next = touched;
-      touched = p;
-    }
-    rc_err err = rc_exchange_notify(p->x, o->token, o->token_len, o->key,
-                                    res->obs_seq, out);
+    rc_err err = rc_exchange_notify_captured(p->x, o->token, o->token_len,
+                                             o->key, res->obs_seq,
+                                             ctx->capture);
     if (err)
       rc__app_log(ctx, RC_SESSION_LOG_DEBUG, "%s: notification not sent: %s",
                   res->path, rc_strerror(err));
@@ -215,11 +244,18 @@ rc_err rc_resource_notify(rc_resource *res) {
      * observation. */
     if (RC_CODE_CLASS(out->code) != 2)
       obs_unlink_free(o);
+    notify_done(p);
     o = next;
   }
-  for (app_peer *p = touched; p; p = p->notify_next) {
-    rc_exchange_hold_output(p->x, 0);
-    rc_conn_flush(p->conn);
-  }
+  /* Connections whose observers went away during the round (a handler
+   * that closed one, say) are flushed here. */
+  for (app_peer *p = touched; p; p = p->notify_next)
+    if (p->notify_left) {
+      p->notify_left = 0;
+      if (p->x) {
+        rc_exchange_hold_output(p->x, 0);
+        rc_conn_flush(p->conn);
+      }
+    }
   return RC_OK;
 }

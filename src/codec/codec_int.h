@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "rcoap/codec_frame.h"
 #include "rcoap/err.h"
@@ -93,34 +94,70 @@ static inline rc_err rc__opts_scan(const uint8_t *buf, size_t len,
   return RC_OK;
 }
 
-/* Writes the option header for (delta, len) to out (at most 5 bytes);
- * returns its length. delta and len must be <= RC__EXT2_MAX. */
+/* Stores v as 2 / 4 big-endian bytes at p (no alignment needed). */
+static inline void rc__put_be16(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 8);
+  p[1] = (uint8_t)v;
+}
+static inline void rc__put_be32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* The extended-field class of an option delta or length (RFC 7252 §3.1):
+ * 0 for 0..12 (in the nibble), 1 for 13..268 (one byte, value - 13), 2 for
+ * 269..65804 (two bytes, value - 269). */
+static inline uint32_t rc__opt_class(uint32_t v) {
+  return (uint32_t)(v >= RC__EXT1_BASE) + (uint32_t)(v >= RC__EXT2_BASE);
+}
+
+/*
+ * Writes the option header for (delta, len) to out; returns its length
+ * (1..5). delta and len must be <= RC__EXT2_MAX. One table step, no branch
+ * per field: each field's class gives its nibble (the value, 13 or 14) and
+ * its extended bytes, which are always stored as two bytes (the second is
+ * scratch when the field takes one byte, overwritten by what follows), so
+ * out must have 5 writable bytes even when the header is shorter. The
+ * common header, both fields in their nibbles, is one byte and one test.
+ */
 static inline size_t rc__opt_hdr(uint8_t out[5], uint32_t delta,
                                  uint32_t len) {
-  size_t n = 1;
-  uint8_t dn, ln;
-  if (delta < RC__EXT1_BASE) {
-    dn = (uint8_t)delta;
-  } else if (delta < RC__EXT2_BASE) {
-    dn = 13;
-    out[n++] = (uint8_t)(delta - RC__EXT1_BASE);
-  } else {
-    dn = 14;
-    out[n++] = (uint8_t)((delta - RC__EXT2_BASE) >> 8);
-    out[n++] = (uint8_t)(delta - RC__EXT2_BASE);
+  static const uint16_t base[3] = {0, RC__EXT1_BASE, RC__EXT2_BASE};
+  if (((uint32_t)(delta < RC__EXT1_BASE) & (uint32_t)(len < RC__EXT1_BASE))) {
+    out[0] = (uint8_t)(delta << 4 | len);
+    return 1;
   }
-  if (len < RC__EXT1_BASE) {
-    ln = (uint8_t)len;
-  } else if (len < RC__EXT2_BASE) {
-    ln = 13;
-    out[n++] = (uint8_t)(len - RC__EXT1_BASE);
-  } else {
-    ln = 14;
-    out[n++] = (uint8_t)((len - RC__EXT2_BASE) >> 8);
-    out[n++] = (uint8_t)(len - RC__EXT2_BASE);
+  uint32_t cd = rc__opt_class(delta), cl = rc__opt_class(len);
+  uint32_t nd = cd ? 12 + cd : delta, nl = cl ? 12 + cl : len;
+  out[0] = (uint8_t)(nd << 4 | nl);
+  /* class 1 puts its byte first (value << 8), class 2 both bytes; class 0
+   * stores scratch that the next field or the value overwrites */
+  rc__put_be16(out + 1, (delta - base[cd]) << (8 * (2 - cd)));
+  rc__put_be16(out + 1 + cd, (len - base[cl]) << (8 * (2 - cl)));
+  return 1 + cd + cl;
+}
+
+/* Copies n bytes for the small values options carry: overlapping fixed-size
+ * moves (no call, no byte loop) up to 16 bytes, memcpy beyond. */
+static inline void rc__copy_small(uint8_t *dst, const uint8_t *src,
+                                  size_t n) {
+  if (n >= 8) {
+    if (n > 16) {
+      memcpy(dst, src, n);
+      return;
+    }
+    memcpy(dst, src, 8);
+    memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy(dst, src, 4);
+    memcpy(dst + n - 4, src + n - 4, 4);
+  } else if (n) {
+    dst[0] = src[0];
+    dst[n / 2] = src[n / 2];
+    dst[n - 1] = src[n - 1];
   }
-  out[0] = (uint8_t)(dn << 4 | ln);
-  return n;
 }
 
 /* RFC 8323 §3.2: Len 13/14/15 add 1/2/4 bytes of extended length, holding

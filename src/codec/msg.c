@@ -134,97 +134,112 @@ options:;
 /* ---- headers -------------------------------------------------------------- */
 
 /* Writes the framing header for a body of body_len bytes after a token of
- * tl bytes into h[0..RC_ENC_HEADROOM); returns its length, or 0 and *err. */
-static size_t msg_hdr(uint8_t h[RC_ENC_HEADROOM], rc_framing framing,
-                      uint8_t type, uint8_t code, uint16_t mid, size_t tl,
-                      uint64_t body_len, rc_err *err) {
+ * tl bytes so that it ends right before end (backwards: it goes in front of
+ * a body already written); returns its first byte, or NULL and *err. At
+ * most RC_ENC_HEADROOM bytes before end are written. */
+static uint8_t *msg_hdr(uint8_t *end, rc_framing framing, uint8_t type,
+                        uint8_t code, uint16_t mid, size_t tl,
+                        uint64_t body_len, rc_err *err) {
+  uint8_t *p = end;
   uint8_t tkn;
-  uint8_t text[2];
-  size_t tn;
+  /* RFC 8974 §2.1: the extended token length follows the Code. */
   if (tl < RC__TKL_BASE1) {
     tkn = (uint8_t)tl;
-    tn = 0;
   } else if (tl < RC__TKL_BASE2) {
     tkn = 13;
-    text[0] = (uint8_t)(tl - RC__TKL_BASE1);
-    tn = 1;
+    *--p = (uint8_t)(tl - RC__TKL_BASE1);
   } else if (tl <= RC_TOKEN_MAX_EXTENDED) {
     tkn = 14;
-    text[0] = (uint8_t)((tl - RC__TKL_BASE2) >> 8);
-    text[1] = (uint8_t)(tl - RC__TKL_BASE2);
-    tn = 2;
+    p -= 2;
+    rc__put_be16(p, (uint32_t)(tl - RC__TKL_BASE2));
   } else {
     *err = RC_ERR_TOKEN_TOO_LONG;
-    return 0;
+    return NULL;
   }
 
-  size_t n = 0;
   switch (framing) {
+  case RC_FRAMING_TCP:
+    *--p = code;
+    /* RFC 8323 §3.2; the shortest Len form is always used. */
+    if (body_len < RC__TCP_LEN_BASE1) {
+      *--p = (uint8_t)(body_len << 4 | tkn);
+    } else if (body_len < RC__TCP_LEN_BASE2) {
+      *--p = (uint8_t)(body_len - RC__TCP_LEN_BASE1);
+      *--p = (uint8_t)(13 << 4 | tkn);
+    } else if (body_len < RC__TCP_LEN_BASE4) {
+      p -= 2;
+      rc__put_be16(p, (uint32_t)(body_len - RC__TCP_LEN_BASE2));
+      *--p = (uint8_t)(14 << 4 | tkn);
+    } else if (body_len <= MSG_TCP_BODY_MAX) {
+      p -= 4;
+      rc__put_be32(p, (uint32_t)(body_len - RC__TCP_LEN_BASE4));
+      *--p = (uint8_t)(15 << 4 | tkn);
+    } else {
+      *err = RC_ERR_TOO_LARGE;
+      return NULL;
+    }
+    return p;
+  case RC_FRAMING_WS:
+    *--p = code;
+    *--p = tkn; /* RFC 8323 §4.2: Len MUST be zero */
+    return p;
   case RC_FRAMING_UDP:
     if (type > RC_TYPE_RST) {
       *err = RC_ERR_INVAL;
-      return 0;
+      return NULL;
     }
     /* RFC 7252 §4.1: an Empty message carries no token and no bytes after
      * the Message ID. */
     if (code == RC_CODE_EMPTY && (tl != 0 || body_len != 0)) {
       *err = RC_ERR_BAD_CODE;
-      return 0;
+      return NULL;
     }
-    h[n++] = (uint8_t)(MSG_UDP_VERSION << 6 | (uint32_t)type << 4 | tkn);
-    h[n++] = code;
-    h[n++] = (uint8_t)(mid >> 8);
-    h[n++] = (uint8_t)mid;
-    break;
-  case RC_FRAMING_TCP:
-    /* RFC 8323 §3.2; the shortest Len form is always used. */
-    if (body_len < RC__TCP_LEN_BASE1) {
-      h[n++] = (uint8_t)(body_len << 4 | tkn);
-    } else if (body_len < RC__TCP_LEN_BASE2) {
-      h[n++] = (uint8_t)(13 << 4 | tkn);
-      h[n++] = (uint8_t)(body_len - RC__TCP_LEN_BASE1);
-    } else if (body_len < RC__TCP_LEN_BASE4) {
-      uint32_t v = (uint32_t)(body_len - RC__TCP_LEN_BASE2);
-      h[n++] = (uint8_t)(14 << 4 | tkn);
-      h[n++] = (uint8_t)(v >> 8);
-      h[n++] = (uint8_t)v;
-    } else if (body_len <= MSG_TCP_BODY_MAX) {
-      uint32_t v = (uint32_t)(body_len - RC__TCP_LEN_BASE4);
-      h[n++] = (uint8_t)(15 << 4 | tkn);
-      h[n++] = (uint8_t)(v >> 24);
-      h[n++] = (uint8_t)(v >> 16);
-      h[n++] = (uint8_t)(v >> 8);
-      h[n++] = (uint8_t)v;
-    } else {
-      *err = RC_ERR_TOO_LARGE;
-      return 0;
-    }
-    h[n++] = code;
-    break;
-  case RC_FRAMING_WS:
-    h[n++] = tkn; /* RFC 8323 §4.2: Len MUST be zero */
-    h[n++] = code;
-    break;
+    p -= 4;
+    p[0] = (uint8_t)(MSG_UDP_VERSION << 6 | (uint32_t)type << 4 | tkn);
+    p[1] = code;
+    rc__put_be16(p + 2, mid);
+    return p;
   default:
     *err = RC_ERR_INVAL;
-    return 0;
+    return NULL;
   }
-  for (size_t i = 0; i < tn; i++)
-    h[n++] = text[i];
-  return n;
 }
 
 /* ---- the encoder ---------------------------------------------------------- */
 
+/*
+ * Every append checks the room once, up front, for everything it writes
+ * (including the scratch bytes of rc__opt_hdr and the 4-byte store of a
+ * uint value: ENC_SLACK), then writes with fixed-size moves. Near the end
+ * of the buffer (or in a size query) the slow path writes what fits and
+ * counts the rest.
+ */
+#define ENC_SLACK 8u
+
 /* Appends n bytes if they fit; counts them either way. */
-static inline void enc_put(rc_enc *e, const void *src, size_t n) {
+static void enc_put(rc_enc *e, const void *src, size_t n) {
   if (n != 0 && e->pos + n <= e->cap && e->pos + n >= e->pos)
     memcpy(e->buf + e->pos, src, n);
   e->pos += n;
 }
 
+/* last_opt past any option number: no option may follow (a payload or a
+ * sticky error), so the fast path's order test also tests for those. */
+#define ENC_CLOSED 0x10000u
+
+static rc_err enc_fail(rc_enc *e, rc_err err) {
+  e->err = err;
+  e->last_opt = ENC_CLOSED;
+  return err;
+}
+
 static inline rc_err enc_status(const rc_enc *e) {
   return e->pos > e->cap ? RC_ERR_NOBUF : RC_OK;
+}
+
+/* Room for n more bytes plus the slack at pos. */
+static inline int enc_room(const rc_enc *e, size_t n) {
+  return e->cap >= e->pos && e->cap - e->pos >= n + ENC_SLACK;
 }
 
 void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
@@ -238,30 +253,40 @@ void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
   e->has_payload = 0;
   e->err = RC_OK;
   if (token_len > RC_TOKEN_MAX_EXTENDED) {
-    e->err = RC_ERR_TOKEN_TOO_LONG;
+    enc_fail(e, RC_ERR_TOKEN_TOO_LONG);
     return;
   }
   if (token_len != 0 && token == NULL) {
-    e->err = RC_ERR_INVAL;
+    enc_fail(e, RC_ERR_INVAL);
     return;
   }
   e->token_len = token_len;
+  if (token_len <= 16 && enc_room(e, 16)) {
+    rc__copy_small(buf + RC_ENC_HEADROOM, token, token_len);
+    e->pos += token_len;
+    return;
+  }
   enc_put(e, token, token_len);
 }
 
-rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
+/* Everything rc_enc_opt's fast path does not take: errors, a value not
+ * known to fit, long values. Kept out of line so that the fast paths need
+ * no stack frame. */
+static rc_err enc_opt_slow(rc_enc *e, uint32_t num, const void *val,
+                           size_t len) __attribute__((noinline));
+static rc_err enc_opt_slow(rc_enc *e, uint32_t num, const void *val,
+                           size_t len) {
   if (e->err)
     return e->err;
   if (e->has_payload)
-    return e->err = RC_ERR_STATE;
+    return enc_fail(e, RC_ERR_STATE);
   if (num < e->last_opt)
-    return e->err = RC_ERR_OPT_ORDER;
+    return enc_fail(e, RC_ERR_OPT_ORDER);
   if (len > RC__EXT2_MAX || (len != 0 && val == NULL))
-    return e->err = RC_ERR_INVAL;
+    return enc_fail(e, RC_ERR_INVAL);
   uint32_t delta = num - e->last_opt;
   e->last_opt = num;
-  if (e->pos + 5 + len <= e->cap) {
-    /* the common case: the header goes straight into the buffer */
+  if (enc_room(e, 5 + len)) {
     uint8_t *p = e->buf + e->pos;
     size_t hn = rc__opt_hdr(p, delta, (uint32_t)len);
     if (len)
@@ -276,17 +301,47 @@ rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
   return enc_status(e);
 }
 
+/* The fast path's test: the number in order (which also says no sticky
+ * error and no payload yet: ENC_CLOSED), nothing bad about the value
+ * (bad != 0), room for the longest header, a 16-byte value and the slack. */
+static inline int enc_fast(const rc_enc *e, uint32_t num, uint32_t bad) {
+  return ((uint32_t)(num < e->last_opt) | bad) == 0 && enc_room(e, 5 + 16);
+}
+
+rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
+  if (enc_fast(e, num,
+               (uint32_t)(len > 16) | (uint32_t)(val == NULL && len != 0))) {
+    uint8_t *p = e->buf + e->pos;
+    size_t hn = rc__opt_hdr(p, num - e->last_opt, (uint32_t)len);
+    rc__copy_small(p + hn, val, len);
+    e->last_opt = num;
+    e->pos += hn + len;
+    return RC_OK;
+  }
+  return enc_opt_slow(e, num, val, len);
+}
+
 rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value) {
+  /* RFC 7252 §3.2: the shortest form, no leading zero bytes; 0 is empty. */
+  uint32_t n = value ? (uint32_t)(39 - __builtin_clz(value)) >> 3 : 0;
+  if (enc_fast(e, num, 0)) {
+    /* Header (delta class 0..2, length 0..4 in the nibble), then the value
+     * as one 4-byte big-endian store shifted so its n bytes come first. */
+    uint8_t *p = e->buf + e->pos;
+    size_t hn = rc__opt_hdr(p, num - e->last_opt, n);
+    rc__put_be32(p + hn, (uint32_t)((uint64_t)value << (32 - 8 * n)));
+    e->last_opt = num;
+    e->pos += hn + n;
+    return RC_OK;
+  }
   uint8_t v[4];
-  size_t n = rc_opt_uint_encode(value, v);
-  return rc_enc_opt(e, num, v, n);
+  rc__put_be32(v, (uint32_t)((uint64_t)value << (32 - 8 * n)));
+  return enc_opt_slow(e, num, v, n);
 }
 
 rc_err rc_enc_opt_str(rc_enc *e, uint16_t num, const char *s) {
   if (s == NULL) {
-    if (!e->err)
-      e->err = RC_ERR_INVAL;
-    return e->err;
+    return e->err ? e->err : enc_fail(e, RC_ERR_INVAL);
   }
   return rc_enc_opt(e, num, s, strlen(s));
 }
@@ -296,17 +351,17 @@ rc_err rc_enc_opts_raw(rc_enc *e, const uint8_t *opts, size_t len) {
     return e->err;
   /* Only right after the token: the region's first delta is from 0. */
   if (e->has_payload || e->pos != RC_ENC_HEADROOM + e->token_len)
-    return e->err = RC_ERR_STATE;
+    return enc_fail(e, RC_ERR_STATE);
   if (len == 0)
     return RC_OK;
   if (opts == NULL)
-    return e->err = RC_ERR_INVAL;
+    return enc_fail(e, RC_ERR_INVAL);
   /* Walk the region once to learn its last option number (and refuse a
    * region that is not a plain, whole option list). */
   size_t olen, plen;
   const uint8_t *pl;
   if (rc__opts_scan(opts, len, &olen, &pl, &plen) != RC_OK || olen != len)
-    return e->err = RC_ERR_INVAL;
+    return enc_fail(e, RC_ERR_INVAL);
   const uint8_t *p = opts, *end = opts + len;
   uint32_t num = 0;
   while (p < end) {
@@ -332,12 +387,20 @@ rc_err rc_enc_payload(rc_enc *e, const void *data, size_t len) {
   if (e->err)
     return e->err;
   if (e->has_payload)
-    return e->err = RC_ERR_STATE;
+    return enc_fail(e, RC_ERR_STATE);
   if (len == 0)
     return RC_OK;
   if (data == NULL)
-    return e->err = RC_ERR_INVAL;
+    return enc_fail(e, RC_ERR_INVAL);
   e->has_payload = 1;
+  e->last_opt = ENC_CLOSED;
+  if (e->cap > e->pos && e->cap - e->pos > len) {
+    uint8_t *p = e->buf + e->pos;
+    *p = RC__PAYLOAD_MARKER;
+    memcpy(p + 1, data, len);
+    e->pos += 1 + len;
+    return RC_OK;
+  }
   uint8_t m = RC__PAYLOAD_MARKER;
   enc_put(e, &m, 1);
   enc_put(e, data, len);
@@ -348,12 +411,13 @@ uint8_t *rc_enc_payload_ptr(rc_enc *e, size_t len) {
   if (e->err)
     return NULL;
   if (e->has_payload) {
-    e->err = RC_ERR_STATE;
+    enc_fail(e, RC_ERR_STATE);
     return NULL;
   }
   if (len == 0)
     return e->buf != NULL && e->pos <= e->cap ? e->buf + e->pos : NULL;
   e->has_payload = 1;
+  e->last_opt = ENC_CLOSED;
   uint8_t m = RC__PAYLOAD_MARKER;
   enc_put(e, &m, 1);
   size_t at = e->pos;
@@ -371,16 +435,17 @@ rc_err rc_enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
     return e->err;
   if (e->pos > e->cap)
     return RC_ERR_NOBUF;
-  uint8_t h[RC_ENC_HEADROOM];
   rc_err err = RC_OK;
   size_t body = e->pos - RC_ENC_HEADROOM - e->token_len;
-  size_t hn = msg_hdr(h, framing, type, e->code, mid, e->token_len, body, &err);
-  if (hn == 0)
+  uint8_t *end = e->buf + RC_ENC_HEADROOM;
+  /* The header goes straight into the head room, ending where the token
+   * starts: nothing of the body moves. */
+  uint8_t *start =
+      msg_hdr(end, framing, type, e->code, mid, e->token_len, body, &err);
+  if (start == NULL)
     return err;
-  uint8_t *start = e->buf + RC_ENC_HEADROOM - hn;
-  memcpy(start, h, hn);
   *out = start;
-  *out_len = e->pos - RC_ENC_HEADROOM + hn;
+  *out_len = (size_t)(e->buf + e->pos - start);
   return RC_OK;
 }
 
@@ -400,28 +465,27 @@ rc_err rc_msg_encode(const rc_msg *m, rc_framing framing, uint8_t *buf,
   uint8_t h[RC_ENC_HEADROOM];
   rc_err err = RC_OK;
   size_t body = msg_body_len(m);
-  size_t hn =
-      msg_hdr(h, framing, m->type, m->code, m->mid, m->token_len, body, &err);
-  if (hn == 0)
+  const uint8_t *hs = msg_hdr(h + sizeof h, framing, m->type, m->code, m->mid,
+                              m->token_len, body, &err);
+  if (hs == NULL)
     return err;
+  size_t hn = (size_t)(h + sizeof h - hs);
   size_t total = hn + m->token_len + body;
   *out_len = total;
   if (total > cap)
     return RC_ERR_NOBUF;
+  /* Small parts (the usual header, token, options and payload of a
+   * notification or a response) by fixed-size moves, not memcpy calls. */
   uint8_t *p = buf;
-  memcpy(p, h, hn);
-  p += hn;
-  if (m->token_len) {
-    memcpy(p, m->token, m->token_len);
-    p += m->token_len;
-  }
-  if (m->opts_len) {
-    memcpy(p, m->opts, m->opts_len);
-    p += m->opts_len;
-  }
+  for (size_t i = 0; i < hn; i++) /* at most RC_ENC_HEADROOM bytes */
+    *p++ = hs[i];
+  rc__copy_small(p, m->token, m->token_len);
+  p += m->token_len;
+  rc__copy_small(p, m->opts, m->opts_len);
+  p += m->opts_len;
   if (m->payload_len) {
     *p++ = RC__PAYLOAD_MARKER;
-    memcpy(p, m->payload, m->payload_len);
+    rc__copy_small(p, m->payload, m->payload_len);
   }
   return RC_OK;
 }
@@ -430,9 +494,9 @@ size_t rc_msg_encoded_len(const rc_msg *m, rc_framing framing) {
   uint8_t h[RC_ENC_HEADROOM];
   rc_err err = RC_OK;
   size_t body = msg_body_len(m);
-  size_t hn = msg_hdr(h, framing, m->type, m->code, m->mid, m->token_len,
-                      body, &err);
-  if (hn == 0)
+  const uint8_t *hs = msg_hdr(h + sizeof h, framing, m->type, m->code, m->mid,
+                              m->token_len, body, &err);
+  if (hs == NULL)
     return 0; /* not encodable as given: rc_msg_encode says why */
-  return hn + m->token_len + body;
+  return (size_t)(h + sizeof h - hs) + m->token_len + body;
 }

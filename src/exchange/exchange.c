@@ -49,13 +49,6 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
   if (!x)
     return RC_ERR_NOMEM;
   memset(x, 0, sizeof *x);
-  x->buckets = mem->malloc(XCH_INITIAL_BUCKETS * sizeof(xout *), mem->user);
-  if (!x->buckets) {
-    mem->free(x, mem->user);
-    return RC_ERR_NOMEM;
-  }
-  memset(x->buckets, 0, XCH_INITIAL_BUCKETS * sizeof(xout *));
-  x->nbuckets = XCH_INITIAL_BUCKETS;
   x->s = s;
   x->cb = *cb;
   x->user = user;
@@ -76,6 +69,8 @@ static xout **xch_slot(rc_exchange *x, uint64_t key) {
 }
 
 xout *rc__xch_find(rc_exchange *x, uint64_t key) {
+  if (!x->buckets)
+    return NULL;
   for (xout *o = *xch_slot(x, key); o; o = o->hnext)
     if (o->key == key)
       return o;
@@ -153,8 +148,17 @@ void rc__xch_rearm(rc_exchange *x, xout *o, rc_time deadline) {
   xch_insert_deadline(x, o);
 }
 
-/* A fresh record with an unused token (written to token). */
+/* A fresh record with an unused token (written to token). The table is
+ * made by the first request: a server's connections, which never send
+ * one, hold none. */
 rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]) {
+  if (!x->buckets) {
+    size_t n = XCH_INITIAL_BUCKETS * sizeof(xout *);
+    if (!(x->buckets = x->mem->malloc(n, x->mem->user)))
+      return RC_ERR_NOMEM;
+    memset(x->buckets, 0, n);
+    x->nbuckets = XCH_INITIAL_BUCKETS;
+  }
   uint64_t key;
   do {
     key = xch_splitmix(&x->rng);
@@ -238,6 +242,27 @@ void rc__xx_add_block(xextra *ex, uint16_t num, const rc_block *b) {
   rc__xx_add(ex, num, v, n);
 }
 
+void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
+                      const xextra *ex) {
+  size_t nex = ex ? ex->n : 0;
+  size_t i = 0, j = 0;
+  while (i < nopts || j < nex) {
+    const rc_opt *a = i < nopts ? &opts[i] : NULL;
+    const rc_opt *b = j < nex ? &ex->o[j] : NULL;
+    if (a && nex && rc__xx_has(ex, a->num)) {
+      i++;
+      continue;
+    }
+    if (!b || (a && a->num <= b->num)) {
+      rc_enc_opt(e, a->num, a->val, a->len);
+      i++;
+    } else {
+      rc_enc_opt(e, b->num, b->val, b->len);
+      j++;
+    }
+  }
+}
+
 /*
  * Writes one message with token into the session's output: opts (sorted)
  * merged with ex (an option number present in ex replaces the caller's),
@@ -251,28 +276,12 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          size_t plen, const rc_body_source *src,
                          uint64_t src_off) {
   size_t hint = plen + 1 + rc__xch_opts_size(opts, nopts) + (ex ? 64 : 0);
-  size_t nex = ex ? ex->n : 0;
   for (int attempt = 0; attempt < 2; attempt++) {
     rc_enc e;
     rc_err err = rc_session_msg_begin(x->s, &e, code, token, token_len, hint);
     if (err)
       return err;
-    size_t i = 0, j = 0;
-    while (i < nopts || j < nex) {
-      const rc_opt *a = i < nopts ? &opts[i] : NULL;
-      const rc_opt *b = j < nex ? &ex->o[j] : NULL;
-      if (a && nex && rc__xx_has(ex, a->num)) {
-        i++;
-        continue;
-      }
-      if (!b || (a && a->num <= b->num)) {
-        rc_enc_opt(&e, a->num, a->val, a->len);
-        i++;
-      } else {
-        rc_enc_opt(&e, b->num, b->val, b->len);
-        j++;
-      }
-    }
+    rc__xch_enc_opts(&e, opts, nopts, ex);
     if (src && plen) {
       uint8_t *p = rc_enc_payload_ptr(&e, plen);
       if (p) {
@@ -362,21 +371,69 @@ rc_err rc_exchange_cancel(rc_exchange *x, uint64_t id) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
+/* A request record lives from the request to its answer; in between it
+ * waits in the pool (shared by the loop's exchanges), not here. */
+struct rc_xreq_pool {
+  const rc_mem *mem;
+  rc_xreq *free;
+  size_t n;
+};
+
+rc_err rc_xreq_pool_new(rc_xreq_pool **out, const rc_mem *mem) {
+  if (!out)
+    return RC_ERR_INVAL;
+  if (!mem)
+    mem = rc_mem_default();
+  rc_xreq_pool *p = mem->malloc(sizeof *p, mem->user);
+  if (!p)
+    return RC_ERR_NOMEM;
+  memset(p, 0, sizeof *p);
+  p->mem = mem;
+  *out = p;
+  return RC_OK;
+}
+
+void rc_xreq_pool_free(rc_xreq_pool *p) {
+  if (!p)
+    return;
+  while (p->free) {
+    rc_xreq *r = p->free;
+    p->free = r->next;
+    p->mem->free(r, p->mem->user);
+  }
+  p->mem->free(p, p->mem->user);
+}
+
+rc_err rc_exchange_set_req_pool(rc_exchange *x, rc_xreq_pool *p) {
+  if (!x || (p && p->mem != x->mem))
+    return RC_ERR_INVAL;
+  x->pool = p;
+  return RC_OK;
+}
+
 static rc_xreq *xch_req_get(rc_exchange *x) {
-  rc_xreq *r = x->free_req;
-  if (r) {
-    x->free_req = r->next;
+  rc_xreq_pool *p = x->pool;
+  if (p && p->free) {
+    rc_xreq *r = p->free;
+    p->free = r->next;
+    p->n--;
     return r;
   }
-  return x->mem->malloc(sizeof *r, x->mem->user);
+  return x->mem->malloc(sizeof(rc_xreq), x->mem->user);
 }
 
 static void xch_req_put(rc_exchange *x, rc_xreq *r) {
   if (r->tok_heap)
     x->mem->free(r->tok_heap, x->mem->user);
   r->tok_heap = NULL;
-  r->next = x->free_req;
-  x->free_req = r;
+  rc_xreq_pool *p = x->pool;
+  if (p && p->n < RC_XREQ_POOL_MAX) {
+    r->next = p->free;
+    p->free = r;
+    p->n++;
+    return;
+  }
+  x->mem->free(r, x->mem->user);
 }
 
 #define XCH_FNV_PRIME 0x100000001b3ull
@@ -586,7 +643,8 @@ rc_err rc_xreq_defer(rc_xreq *req) {
     return req->deferred ? RC_OK : RC_ERR_STATE;
   rc_exchange *x = req->x;
   if (req->token_len <= RC_TOKEN_MAX) {
-    memcpy(req->tok, req->token, req->token_len);
+    if (req->token_len) /* an empty token may be NULL */
+      memcpy(req->tok, req->token, req->token_len);
     req->token = req->tok;
   } else {
     req->tok_heap = x->mem->malloc(req->token_len, x->mem->user);
@@ -766,11 +824,6 @@ void rc_exchange_del(rc_exchange *x) {
     xout *n = o->next;
     x->mem->free(o, x->mem->user);
     o = n;
-  }
-  for (rc_xreq *r = x->free_req; r;) {
-    rc_xreq *n = r->next;
-    x->mem->free(r, x->mem->user);
-    r = n;
   }
   x->mem->free(x->buckets, x->mem->user);
   x->mem->free(x, x->mem->user);

@@ -90,12 +90,11 @@ struct rc_exchange {
   const rc_mem *mem;
   uint64_t rng;
   uint64_t next_id;
-  xout **buckets;
+  xout **buckets;     /* NULL until the first request we send */
   size_t nbuckets; /* power of two */
   size_t nout;
   xout *head, *tail; /* deadline order */
   xout *free_out;
-  rc_xreq *free_req;
   rc_xreq *deferred;
   size_t ndeferred;
   int dead;
@@ -110,6 +109,7 @@ struct rc_exchange {
   size_t nups;
   uint32_t next_tag;
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
+  rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;
 };
 
@@ -124,6 +124,10 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          size_t plen, const rc_body_source *src,
                          uint64_t src_off);
 size_t rc__xch_opts_size(const rc_opt *opts, size_t nopts);
+/* Encodes opts (sorted) merged with ex (an option number present in ex
+ * replaces the caller's) into e. */
+void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
+                      const xextra *ex);
 xout *rc__xch_find(rc_exchange *x, uint64_t key);
 void rc__xch_unlink(rc_exchange *x, xout *o);
 void rc__xch_release_out(rc_exchange *x, xout *o);

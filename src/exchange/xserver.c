@@ -337,11 +337,15 @@ int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
 
 /* ---- notifications ------------------------------------------------------ */
 
-rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
-                          size_t token_len, uint64_t key, uint32_t seq,
-                          const rc_outmsg *resp) {
-  if (!x || !resp || !rc_code_is_response(resp->code))
-    return RC_ERR_INVAL;
+/* A notification small enough to need no block-wise check (the answer
+ * rc_exchange_notify gives without Block2). */
+static int notify_small(const rc_outmsg *resp) {
+  return resp->payload_len <= 1024 && resp->nopts <= 8;
+}
+
+/* Whether a notification may go out on x: RC_OK, RC_ERR_CLOSED or
+ * RC_ERR_STATE. */
+static rc_err notify_gate(const rc_exchange *x) {
   if (x->dead)
     return RC_ERR_CLOSED;
   /* RFC 8323 §5.5: a Release means the connection is ending ("the peer
@@ -351,6 +355,17 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
    * new connection instead. */
   if (rc_session_get_state(x->s) == RC_SESSION_RELEASING)
     return RC_ERR_STATE;
+  return RC_OK;
+}
+
+rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
+                          size_t token_len, uint64_t key, uint32_t seq,
+                          const rc_outmsg *resp) {
+  if (!x || !resp || !rc_code_is_response(resp->code))
+    return RC_ERR_INVAL;
+  rc_err gate = notify_gate(x);
+  if (gate)
+    return gate;
   xanswer a;
   memset(&a, 0, sizeof a);
   a.token = token;
@@ -358,7 +373,7 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
   a.key = key;
   a.obs_set = 1;
   a.obs_seq = seq & 0xFFFFFF;
-  if (resp->payload_len <= 1024 && resp->nopts <= 8) {
+  if (notify_small(resp)) {
     /* Small notifications: no block-wise check needed. */
     xextra ex;
     memset(&ex, 0, sizeof ex);
@@ -676,7 +691,29 @@ struct rc_xcapture {
   size_t opts_cap;
   uint8_t *buf;   /* option values, then the payload */
   size_t buf_cap;
+  /* rc_xcapture_prepare_notify: the options with Observe, encoded once */
+  int prepared;
+  uint8_t *wire;  /* RC_ENC_HEADROOM, then the option region */
+  size_t wire_cap, wire_len;
 };
+
+/* Makes *buf hold at least need bytes (doubling from 256; the contents
+ * are not kept). Returns 0 or RC_ERR_NOMEM. */
+static rc_err cap_reserve(const rc_mem *mem, uint8_t **buf, size_t *cap,
+                          size_t need) {
+  if (need <= *cap)
+    return RC_OK;
+  size_t n = *cap ? *cap : 256;
+  while (n < need)
+    n *= 2;
+  uint8_t *nb = mem->malloc(n, mem->user);
+  if (!nb)
+    return RC_ERR_NOMEM;
+  mem->free(*buf, mem->user);
+  *buf = nb;
+  *cap = n;
+  return RC_OK;
+}
 
 rc_err rc_xcapture_new(rc_xcapture **out, const rc_mem *mem) {
   if (!out)
@@ -697,6 +734,7 @@ void rc_xcapture_free(rc_xcapture *c) {
     return;
   c->mem->free(c->opts, c->mem->user);
   c->mem->free(c->buf, c->mem->user);
+  c->mem->free(c->wire, c->mem->user);
   c->mem->free(c, c->mem->user);
 }
 
@@ -712,6 +750,7 @@ rc_xreq *rc_xcapture_begin(rc_xcapture *c, rc_exchange *x, const rc_msg *msg) {
   r->size1 = RC_BODY_SIZE_UNKNOWN;
   r->cap = c;
   c->have = 0;
+  c->prepared = 0;
   return r;
 }
 
@@ -731,17 +770,8 @@ rc_err rc__xcap_store(rc_xcapture *c, const rc_outmsg *m) {
     c->opts = no;
     c->opts_cap = m->nopts;
   }
-  if (vals > c->buf_cap) {
-    size_t cap = c->buf_cap ? c->buf_cap : 256;
-    while (cap < vals)
-      cap *= 2;
-    uint8_t *nb = c->mem->malloc(cap, c->mem->user);
-    if (!nb)
-      return RC_ERR_NOMEM;
-    c->mem->free(c->buf, c->mem->user);
-    c->buf = nb;
-    c->buf_cap = cap;
-  }
+  if (cap_reserve(c->mem, &c->buf, &c->buf_cap, vals))
+    return RC_ERR_NOMEM;
   uint8_t *v = c->buf;
   for (size_t i = 0; i < m->nopts; i++) {
     c->opts[i] = m->opts[i];
@@ -759,4 +789,60 @@ rc_err rc__xcap_store(rc_xcapture *c, const rc_outmsg *m) {
   c->out.payload_len = m->payload_len;
   c->have = 1;
   return RC_OK;
+}
+
+rc_err rc_xcapture_prepare_notify(rc_xcapture *c, uint32_t seq) {
+  if (!c || !c->have)
+    return RC_ERR_STATE;
+  c->prepared = 0;
+  const rc_outmsg *resp = &c->out;
+  if (!rc_code_is_response(resp->code) || !notify_small(resp))
+    return RC_OK; /* rc_exchange_notify_captured takes the general path */
+  xextra ex;
+  memset(&ex, 0, sizeof ex);
+  /* RFC 7641 §4.2: a 2.xx notification carries Observe; any other code
+   * ends the observation and goes without. */
+  if (RC_CODE_CLASS(resp->code) == 2)
+    rc__xx_add_uint(&ex, RC_OPT_OBSERVE, seq & 0xFFFFFF);
+  size_t need = RC_ENC_HEADROOM + rc__xch_opts_size(resp->opts, resp->nopts) +
+                rc__xch_opts_size(ex.o, ex.n);
+  if (cap_reserve(c->mem, &c->wire, &c->wire_cap, need))
+    return RC_ERR_NOMEM;
+  rc_enc e;
+  rc_enc_init(&e, c->wire, c->wire_cap, resp->code, NULL, 0);
+  rc__xch_enc_opts(&e, resp->opts, resp->nopts, &ex);
+  rc_err err = e.err ? e.err : rc_enc_needed(&e) > c->wire_cap ? RC_ERR_NOBUF
+                                                                : RC_OK;
+  if (err)
+    return err;
+  c->wire_len = rc_enc_needed(&e) - RC_ENC_HEADROOM;
+  c->prepared = 1;
+  return RC_OK;
+}
+
+rc_err rc_exchange_notify_captured(rc_exchange *x, const uint8_t *token,
+                                   size_t token_len, uint64_t key,
+                                   uint32_t seq, const rc_xcapture *c) {
+  if (!x || !c || !c->have)
+    return RC_ERR_INVAL;
+  if (!c->prepared)
+    return rc_exchange_notify(x, token, token_len, key, seq, &c->out);
+  rc_err gate = notify_gate(x);
+  if (gate)
+    return gate;
+  /* The bytes differ from one observer to the next only in the token (and
+   * the header's TKL): the option region and the payload are copied. */
+  rc_msg m;
+  memset(&m, 0, sizeof m);
+  m.code = c->out.code;
+  m.token = token;
+  m.token_len = (uint32_t)token_len;
+  m.opts = c->wire_len ? c->wire + RC_ENC_HEADROOM : NULL;
+  m.opts_len = c->wire_len;
+  m.payload = c->out.payload_len ? c->out.payload : NULL;
+  m.payload_len = c->out.payload_len;
+  rc_err err = rc_session_send(x->s, &m);
+  if (err == RC_OK && x->cb.on_output && !x->hold)
+    x->cb.on_output(x->user);
+  return err;
 }

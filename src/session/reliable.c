@@ -56,6 +56,13 @@ typedef struct out_chunk {
   uint8_t data[];
 } out_chunk;
 
+struct rc_chunk_pool {
+  rc_mem mem;
+  out_chunk *free; /* OUT_CHUNK-sized chunks */
+  size_t n, max;
+  size_t refs;     /* the creator's and one per session */
+};
+
 static uint8_t *rx_buf(void *user, const rc_tcp_hdr *h, size_t need,
                        int token_only);
 
@@ -113,7 +120,8 @@ struct rc_session {
   rc_time held_deadline;
   uint8_t awaiting_life;
 
-  ping_ent pings[PING_RING];
+  ping_ent *pings;       /* PING_RING entries, allocated by the first Ping
+                            we send (most sessions never send one) */
   unsigned ping_head, ping_count;
   uint32_t next_ping_id;
 
@@ -144,6 +152,60 @@ static void *sess_alloc(rc_session *s, size_t n) {
 static void sess_free(rc_session *s, void *p) {
   if (p != NULL)
     s->mem.free(p, s->mem.user);
+}
+
+/* ---- the shared chunk pool ---- */
+
+rc_err rc_chunk_pool_new(rc_chunk_pool **out, const rc_mem *mem, size_t max) {
+  if (out == NULL)
+    return RC_ERR_INVAL;
+  if (mem == NULL)
+    mem = rc_mem_default();
+  rc_chunk_pool *p = mem->malloc(sizeof *p, mem->user);
+  if (p == NULL)
+    return RC_ERR_NOMEM;
+  memset(p, 0, sizeof *p);
+  p->mem = *mem;
+  p->max = max;
+  p->refs = 1;
+  *out = p;
+  return RC_OK;
+}
+
+void rc_chunk_pool_release(rc_chunk_pool *p) {
+  if (p == NULL || --p->refs > 0)
+    return;
+  while (p->free != NULL) {
+    out_chunk *c = p->free;
+    p->free = c->next;
+    p->mem.free(c, p->mem.user);
+  }
+  p->mem.free(p, p->mem.user);
+}
+
+/* A new OUT_CHUNK-sized chunk, from the pool when it has one. */
+static out_chunk *chunk_take(rc_session *s) {
+  rc_chunk_pool *p = s->cfg.out_pool;
+  if (p != NULL && p->free != NULL) {
+    out_chunk *c = p->free;
+    p->free = c->next;
+    p->n--;
+    return c;
+  }
+  return sess_alloc(s, sizeof(out_chunk) + OUT_CHUNK);
+}
+
+/* Frees a chunk: an OUT_CHUNK-sized one back to the pool while it has
+ * room. */
+static void chunk_free(rc_session *s, out_chunk *c) {
+  rc_chunk_pool *p = s->cfg.out_pool;
+  if (c != NULL && p != NULL && c->cap == OUT_CHUNK && p->n < p->max) {
+    c->next = p->free;
+    p->free = c;
+    p->n++;
+    return;
+  }
+  sess_free(s, c);
 }
 
 static rc_time time_min(rc_time a, rc_time b) { return a < b ? a : b; }
@@ -192,7 +254,7 @@ static void chunk_recycle(rc_session *s, out_chunk *c) {
     c->next = NULL;
     s->spare = c;
   } else {
-    sess_free(s, c);
+    chunk_free(s, c);
   }
 }
 
@@ -208,7 +270,8 @@ static out_chunk *out_room(rc_session *s, size_t need) {
   size_t cap = need > OUT_CHUNK ? need : OUT_CHUNK;
   if (cap > SIZE_MAX - sizeof(out_chunk))
     return NULL;
-  c = sess_alloc(s, sizeof(out_chunk) + cap);
+  c = cap == OUT_CHUNK ? chunk_take(s)
+                       : sess_alloc(s, sizeof(out_chunk) + cap);
   if (c == NULL)
     return NULL;
   c->next = NULL;
@@ -411,6 +474,13 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
   s->cb = *cb;
   s->user = user;
   s->mem = *mem;
+  /* The pool is used only with the session's own allocator. */
+  rc_chunk_pool *pool = cfg->out_pool;
+  if (pool != NULL && pool->mem.malloc == mem->malloc &&
+      pool->mem.free == mem->free && pool->mem.user == mem->user)
+    pool->refs++;
+  else
+    s->cfg.out_pool = NULL;
   s->state = RC_SESSION_CONNECTING;
   /* RFC 8323 §5.3.1: until the peer's CSM, its Max-Message-Size is the
    * base value 1152; likewise no BERT and 8-byte tokens. */
@@ -445,11 +515,13 @@ void rc_session_del(rc_session *s) {
   out_chunk *c = s->out_first;
   while (c != NULL) {
     out_chunk *n = c->next;
-    sess_free(s, c);
+    chunk_free(s, c);
     c = n;
   }
-  sess_free(s, s->spare);
+  chunk_free(s, s->spare);
   sess_free(s, s->rbuf);
+  sess_free(s, s->pings);
+  rc_chunk_pool_release(s->cfg.out_pool);
   rx_release(s);
   s->mem.free(s, s->mem.user);
 }
@@ -585,7 +657,8 @@ static rc_err handle_ping(rc_session *s, const rc_msg *m, rc_time now) {
     return send_pong(s, m->token, m->token_len, 0);
   }
   held_pong *h = &s->held[s->n_held++];
-  memcpy(h->tok, m->token, m->token_len);
+  if (m->token_len) /* an empty token is NULL in a parsed message */
+    memcpy(h->tok, m->token, m->token_len);
   h->tkl = (uint8_t)m->token_len;
   h->want_custody = (uint8_t)want;
   if (s->n_held == 1)
@@ -1102,9 +1175,9 @@ rc_err rc_session_consume(rc_session *s, size_t n) {
     if (s->out_first == NULL) {
       /* All written: hold no output memory while the connection is idle
        * (the next burst allocates one chunk again). */
-      sess_free(s, c);
+      chunk_free(s, c);
       if (s->spare != NULL) {
-        sess_free(s, s->spare);
+        chunk_free(s, s->spare);
         s->spare = NULL;
       }
     } else {
@@ -1159,6 +1232,9 @@ rc_time rc_session_expiry(const rc_session *s) {
 
 static rc_err send_ping(rc_session *s, int custody, rc_time now,
                         uint32_t *id_out) {
+  if (s->pings == NULL &&
+      (s->pings = sess_alloc(s, PING_RING * sizeof *s->pings)) == NULL)
+    return RC_ERR_NOMEM;
   uint32_t id = s->next_ping_id++;
   if (s->next_ping_id == 0)
     s->next_ping_id = 1;

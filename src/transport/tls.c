@@ -156,7 +156,10 @@ static rc_err leave(rc__tls_filter *f, rc_err err) {
 
 /* Hands all gathered ciphertext to down() in one call. The buffer is
  * detached during the call so that a send() from inside down() cannot move
- * it; a large buffer is freed afterwards to keep idle connections small. */
+ * it. Afterwards it is kept only while the handshake runs (its flights come
+ * in several calls) and is small: once established, an idle connection
+ * holds no ciphertext buffer (the next write takes a fresh one, a size the
+ * allocator serves from its per-thread cache). */
 static rc_err flush(rc__tls_filter *f) {
   if (f->out_len == 0 || f->destroy_pending)
     return RC_OK;
@@ -165,7 +168,7 @@ static rc_err flush(rc__tls_filter *f) {
   f->out = NULL;
   f->out_len = f->out_cap = 0;
   rc_err err = f->base.sink.down(f->base.sink.ctx, buf, len);
-  if (f->out == NULL && cap <= RC__TLS_OUT_KEEP) {
+  if (f->out == NULL && cap <= RC__TLS_OUT_KEEP && !hs_done(f)) {
     f->out = buf;
     f->out_cap = cap;
   } else {

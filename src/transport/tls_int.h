@@ -15,8 +15,8 @@
 
 /* Detail sentences are cut at this length. */
 #define RC__TLS_DETAIL_MAX 384
-/* Output buffers larger than this are freed after each flush, so that an
- * idle connection holds no ciphertext buffer. */
+/* During the handshake, output buffers up to this size are kept from one
+ * flush to the next; afterwards none is kept (tls.c flush). */
 #define RC__TLS_OUT_KEEP 4096
 
 typedef struct rc__tls_cached {

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "rcoap/app.h"
+#include "rcoap/codec_frame.h"
 
 #define GUARD_MS 10000
 #define NCLIENTS 10
@@ -239,6 +240,210 @@ static void test_hundred_observers(void **state) {
   RUN_UNTIL(f, all_got(ws, NCLIENTS * NOBS, 2 + ROUNDS));
   for (int i = 2 * NOBS; i < NCLIENTS * NOBS; i++)
     assert_int_equal(ws[i].last, ROUNDS + 1);
+}
+
+/* ---- byte-exact notifications to raw peers -------------------------------
+ * Two raw TCP peers (a uv_tcp_t each, no rcoap client: the bytes are made
+ * and read here) register four observations each on /obs with tokens of 0,
+ * 1, 4 and 8 bytes, the two peers' tokens differing in every byte. After
+ * each rc_resource_notify every observation must receive exactly the
+ * bytes of a 2.05 with its own token, Observe = the round's value (the
+ * same for all), Content-Format 0 and the payload: the options are
+ * encoded once per round and copied behind each token, so a token of
+ * another length or another observer's token would show here. */
+
+#define RAW_PEERS 2
+#define RAW_OBS 4
+static const size_t raw_tkl[RAW_OBS] = {0, 1, 4, 8};
+
+typedef struct raw_peer {
+  uv_tcp_t tcp;
+  uv_connect_t conn;
+  uv_write_t wr;
+  uint8_t out[512];
+  size_t out_len;
+  uint8_t in[8192];
+  size_t in_len;
+  size_t in_done; /* bytes already split into messages */
+  int connected, closed;
+  uint8_t tok[RAW_OBS][8];
+  /* per observation: notifications seen and the bytes of the last one */
+  int got[RAW_OBS];
+  uint8_t last[RAW_OBS][64];
+  size_t last_len[RAW_OBS];
+  int foreign; /* messages whose token is none of this peer's */
+} raw_peer;
+
+static void raw_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
+  raw_peer *p = h->data;
+  (void)sz;
+  b->base = (char *)p->in + p->in_len;
+  b->len = sizeof p->in - p->in_len;
+}
+
+/* Splits what arrived into messages; files each 2.05 under its token. */
+static void raw_split(raw_peer *p) {
+  for (;;) {
+    rc_tcp_hdr h;
+    const uint8_t *b = p->in + p->in_done;
+    size_t avail = p->in_len - p->in_done;
+    if (rc_tcp_hdr_parse(b, avail, &h) <= 0)
+      return;
+    size_t len = h.hdr_len + h.token_len + (size_t)h.body_len;
+    if (len > avail)
+      return;
+    p->in_done += len;
+    if (h.code != RC_CONTENT)
+      continue; /* the server's CSM */
+    int k = -1;
+    for (int i = 0; i < RAW_OBS; i++)
+      if (h.token_len == raw_tkl[i] &&
+          !memcmp(b + h.hdr_len, p->tok[i], raw_tkl[i]))
+        k = i;
+    if (k < 0 || len > sizeof p->last[k]) {
+      p->foreign++;
+      continue;
+    }
+    p->got[k]++;
+    memcpy(p->last[k], b, len);
+    p->last_len[k] = len;
+  }
+}
+
+static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+  raw_peer *p = s->data;
+  (void)b;
+  if (n < 0) {
+    p->closed = 1;
+    uv_read_stop(s);
+    return;
+  }
+  p->in_len += (size_t)n;
+  raw_split(p);
+  if (p->in_done == p->in_len)
+    p->in_len = p->in_done = 0;
+}
+
+static void raw_written(uv_write_t *w, int st) {
+  (void)w;
+  assert_int_equal(st, 0);
+}
+
+static void raw_connected(uv_connect_t *c, int st) {
+  raw_peer *p = c->handle->data;
+  assert_int_equal(st, 0);
+  p->connected = 1;
+  uv_read_start((uv_stream_t *)&p->tcp, raw_alloc, raw_read);
+  uv_buf_t b = uv_buf_init((char *)p->out, (unsigned)p->out_len);
+  uv_write(&p->wr, (uv_stream_t *)&p->tcp, &b, 1, raw_written);
+}
+
+/* Appends one TCP-framed message made with rc_enc to p->out. */
+static void raw_put(raw_peer *p, uint8_t code, const uint8_t *tok, size_t tkl,
+                    int observe) {
+  uint8_t buf[64];
+  rc_enc e;
+  rc_enc_init(&e, buf, sizeof buf, code, tok, tkl);
+  if (observe)
+    rc_enc_opt_uint(&e, RC_OPT_OBSERVE, 0);
+  if (code == RC_GET)
+    rc_enc_opt(&e, RC_OPT_URI_PATH, "obs", 3);
+  const uint8_t *out;
+  size_t n;
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &n), RC_OK);
+  assert_true(p->out_len + n <= sizeof p->out);
+  memcpy(p->out + p->out_len, out, n);
+  p->out_len += n;
+}
+
+static int raw_all_got(raw_peer *ps, int want) {
+  for (int i = 0; i < RAW_PEERS; i++)
+    for (int k = 0; k < RAW_OBS; k++)
+      if (ps[i].got[k] < want)
+        return 0;
+  return 1;
+}
+
+static int raw_all_closed(raw_peer *ps) {
+  for (int i = 0; i < RAW_PEERS; i++)
+    if (!uv_is_closing((uv_handle_t *)&ps[i].tcp) || !ps[i].closed)
+      return 0;
+  return 1;
+}
+
+static void raw_close_cb(uv_handle_t *h) {
+  raw_peer *p = h->data;
+  p->closed = 1;
+}
+
+static void test_notification_bytes_per_token(void **state) {
+  fixture *f = *state;
+  static raw_peer ps[RAW_PEERS];
+  memset(ps, 0, sizeof ps);
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", f->port, &sa);
+  for (int i = 0; i < RAW_PEERS; i++) {
+    raw_peer *p = &ps[i];
+    raw_put(p, RC_SIG_CSM, NULL, 0, 0);
+    for (int k = 0; k < RAW_OBS; k++) {
+      for (size_t j = 0; j < raw_tkl[k]; j++)
+        p->tok[k][j] = (uint8_t)(0x10 * (i + 1) + 0x40 * k + j);
+      raw_put(p, RC_GET, p->tok[k], raw_tkl[k], 1);
+    }
+    assert_int_equal(uv_tcp_init(&f->loop, &p->tcp), 0);
+    p->tcp.data = p;
+    assert_int_equal(uv_tcp_connect(&p->conn, &p->tcp,
+                                    (const struct sockaddr *)&sa,
+                                    raw_connected),
+                     0);
+  }
+  /* registered: the first answer of each observation */
+  RUN_UNTIL(f, raw_all_got(ps, 1));
+  assert_int_equal(rc_resource_observers(f->res), RAW_PEERS * RAW_OBS);
+  uint32_t prev_seq = 0;
+  for (int round = 1; round <= 3; round++) {
+    f->value = 1000 * round + 7;
+    assert_int_equal(rc_resource_notify(f->res), RC_OK);
+    RUN_UNTIL(f, raw_all_got(ps, 1 + round));
+    /* the Observe value of this round, read from one notification */
+    rc_msg m;
+    assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, ps[0].last[0],
+                                  ps[0].last_len[0], &m),
+                     RC_OK);
+    rc_opt o;
+    assert_true(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
+    uint32_t seq;
+    assert_int_equal(rc_opt_uint(&o, &seq), RC_OK);
+    assert_true(seq > prev_seq);
+    prev_seq = seq;
+    char body[16];
+    int bl = snprintf(body, sizeof body, "%d", f->value);
+    for (int i = 0; i < RAW_PEERS; i++) {
+      assert_int_equal(ps[i].foreign, 0);
+      for (int k = 0; k < RAW_OBS; k++) {
+        assert_int_equal(ps[i].got[k], 1 + round);
+        uint8_t want[64];
+        rc_enc e;
+        rc_enc_init(&e, want, sizeof want, RC_CONTENT, ps[i].tok[k],
+                    raw_tkl[k]);
+        rc_enc_opt_uint(&e, RC_OPT_OBSERVE, seq);
+        rc_enc_opt_uint(&e, RC_OPT_CONTENT_FORMAT, RC_CF_TEXT_PLAIN);
+        rc_enc_payload(&e, body, (size_t)bl);
+        const uint8_t *w;
+        size_t wn;
+        assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &w, &wn),
+                         RC_OK);
+        assert_int_equal(ps[i].last_len[k], wn);
+        assert_memory_equal(ps[i].last[k], w, wn);
+      }
+    }
+  }
+  for (int i = 0; i < RAW_PEERS; i++) {
+    ps[i].closed = 0;
+    uv_close((uv_handle_t *)&ps[i].tcp, raw_close_cb);
+  }
+  RUN_UNTIL(f, raw_all_closed(ps));
+  RUN_UNTIL(f, rc_resource_observers(f->res) == 0);
 }
 
 typedef struct result {
@@ -482,6 +687,8 @@ static void test_observe_waits_hold_off(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_hundred_observers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notification_bytes_per_token,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_three_transfers_one_connection,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_follows_alternative_address,

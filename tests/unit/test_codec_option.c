@@ -237,6 +237,147 @@ static void test_uint(void **state) {
   assert_int_equal(v, 0);
 }
 
+/* A plain byte-at-a-time option encoder (RFC 7252 §3.1) to check rc_enc
+ * against: header nibbles, extended bytes, value. */
+static size_t ref_opt(uint8_t *out, uint32_t delta, const uint8_t *val,
+                      uint32_t len) {
+  size_t n = 1;
+  uint32_t f[2] = {delta, len};
+  uint8_t nib[2];
+  for (int k = 0; k < 2; k++) {
+    if (f[k] < 13) {
+      nib[k] = (uint8_t)f[k];
+    } else if (f[k] < 269) {
+      nib[k] = 13;
+      out[n++] = (uint8_t)(f[k] - 13);
+    } else {
+      nib[k] = 14;
+      out[n++] = (uint8_t)((f[k] - 269) >> 8);
+      out[n++] = (uint8_t)(f[k] - 269);
+    }
+  }
+  out[0] = (uint8_t)(nib[0] << 4 | nib[1]);
+  if (len)
+    memcpy(out + n, val, len);
+  return n + len;
+}
+
+/* Every delta class with every length class (headers of 1 to 5 bytes,
+ * lengths at 12/13/268/269/65804 and the 16/17 edge of the encoder's short
+ * copy), uint values at each byte-count edge, a token and a payload,
+ * encoded into every buffer size from 0 to what is needed: below it
+ * RC_ERR_NOBUF and the same rc_enc_needed; at it, exactly the bytes the
+ * plain encoder gives, and nothing written past the buffer (ASan). */
+static void test_enc_every_capacity(void **state) {
+  (void)state;
+  static uint8_t val[65804];
+  for (size_t i = 0; i < sizeof val; i++)
+    val[i] = (uint8_t)(i * 7 + 1);
+  static const struct {
+    uint16_t num;
+    uint32_t len; /* UINT32_MAX: a uint option with value uval */
+    uint32_t uval;
+  } opts[] = {
+      {1, 0, 0},        {1, 12, 0},          {12, 13, 0},
+      {25, 16, 0},      {25, 17, 0},         {38, 268, 0},
+      {306, 269, 0},    {306, UINT32_MAX, 0}, {307, UINT32_MAX, 0xff},
+      {320, UINT32_MAX, 0x100}, {588, UINT32_MAX, 0xffff},
+      {589, UINT32_MAX, 0x10000}, {600, UINT32_MAX, 0xffffff},
+      {600, UINT32_MAX, 0x1000000}, {65535, UINT32_MAX, 0xffffffff},
+  };
+  const size_t nopts = sizeof opts / sizeof opts[0];
+  static const uint8_t tok[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+  static const uint8_t pl[] = "payload";
+  for (int big = 0; big < 2; big++) {
+    /* big: one more option with the longest value (65804 bytes) */
+    size_t cap_ref = 2 * 65804 + 1024;
+    uint8_t *want = malloc(cap_ref);
+    assert_non_null(want);
+    size_t wn = 0;
+    memcpy(want, tok, sizeof tok);
+    wn += sizeof tok;
+    uint32_t last = 0;
+    for (size_t i = 0; i < nopts; i++) {
+      uint8_t u[4];
+      const uint8_t *v = val;
+      uint32_t l = opts[i].len;
+      if (l == UINT32_MAX) {
+        l = (uint32_t)rc_opt_uint_encode(opts[i].uval, u);
+        v = u;
+      }
+      wn += ref_opt(want + wn, opts[i].num - last, v, l);
+      last = opts[i].num;
+    }
+    if (big)
+      wn += ref_opt(want + wn, 0, val, 65804);
+    want[wn++] = 0xff;
+    memcpy(want + wn, pl, sizeof pl - 1);
+    wn += sizeof pl - 1;
+    size_t need = RC_ENC_HEADROOM + wn;
+    size_t step = big ? 997 : 1; /* every size is slow with a 64 KiB value */
+    for (size_t cap = 0;; cap += step) {
+      if (cap > need)
+        cap = need;
+      uint8_t *buf = malloc(cap ? cap : 1);
+      assert_non_null(buf);
+      rc_enc e;
+      rc_enc_init(&e, cap ? buf : NULL, cap, RC_CONTENT, tok, sizeof tok);
+      for (size_t i = 0; i < nopts; i++) {
+        rc_err r = opts[i].len == UINT32_MAX
+                       ? rc_enc_opt_uint(&e, opts[i].num, opts[i].uval)
+                       : rc_enc_opt(&e, opts[i].num, val, opts[i].len);
+        assert_true(r == RC_OK || r == RC_ERR_NOBUF);
+      }
+      if (big)
+        rc_enc_opt(&e, 65535, val, 65804);
+      rc_enc_payload(&e, pl, sizeof pl - 1);
+      assert_int_equal(rc_enc_needed(&e), need);
+      const uint8_t *out;
+      size_t n;
+      rc_err r = rc_enc_finish(&e, RC_FRAMING_WS, 0, 0, &out, &n);
+      if (cap < need) {
+        assert_int_equal(r, RC_ERR_NOBUF);
+      } else {
+        assert_int_equal(r, RC_OK);
+        assert_int_equal(n, 2 + wn);
+        assert_int_equal(out[0], 8); /* WS: Len 0, TKL 8 */
+        assert_int_equal(out[1], RC_CONTENT);
+        assert_memory_equal(out + 2, want, wn);
+      }
+      free(buf);
+      if (cap == need)
+        break;
+    }
+    free(want);
+  }
+}
+
+/* The sticky errors close the encoder to options on both paths; a payload
+ * closes it with RC_ERR_STATE. */
+static void test_enc_closed(void **state) {
+  (void)state;
+  uint8_t buf[256];
+  rc_enc e;
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_opt_uint(&e, 12, 50), RC_OK);
+  assert_int_equal(rc_enc_opt_uint(&e, 11, 1), RC_ERR_OPT_ORDER);
+  assert_int_equal(rc_enc_opt_uint(&e, 60, 1), RC_ERR_OPT_ORDER);
+  assert_int_equal(rc_enc_opt(&e, 60, "x", 1), RC_ERR_OPT_ORDER);
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_opt(&e, 11, NULL, 3), RC_ERR_INVAL);
+  assert_int_equal(rc_enc_opt(&e, 11, "abc", 3), RC_ERR_INVAL);
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_payload(&e, "p", 1), RC_OK);
+  assert_int_equal(rc_enc_opt(&e, 11, "abc", 3), RC_ERR_STATE);
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_payload(&e, "p", 1), RC_OK);
+  assert_int_equal(rc_enc_opt_uint(&e, 12, 0), RC_ERR_STATE);
+  uint8_t big[70000];
+  rc_enc_init(&e, big, sizeof big, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_opt(&e, 11, big, 65805), RC_ERR_INVAL);
+  assert_int_equal(rc_enc_opt_uint(&e, 12, 0), RC_ERR_INVAL);
+}
+
 static void test_sort(void **state) {
   (void)state;
   rc_opt o[] = {{11, 1, (const uint8_t *)"b"}, {3, 1, (const uint8_t *)"h"},
@@ -434,6 +575,8 @@ int main(void) {
       cmocka_unit_test(test_scan_prefixes),
       cmocka_unit_test(test_find_count),
       cmocka_unit_test(test_uint),
+      cmocka_unit_test(test_enc_every_capacity),
+      cmocka_unit_test(test_enc_closed),
       cmocka_unit_test(test_sort),
       cmocka_unit_test(test_registry),
       cmocka_unit_test(test_check),

@@ -83,6 +83,32 @@ static void custody_delays_pong(void **state) {
   h_free(h);
 }
 
+/* A Custody Ping without a token (libcoap's Pings have none) is held like
+ * any other and answered with an empty token; its NULL token was once
+ * handed to memcpy (UBSan: null pointer argument). */
+static void custody_ping_without_token(void **state) {
+  (void)state;
+  harness *h = h_new(RC_FRAMING_TCP, RC_SESSION_SERVER, 0);
+  h_handshake(h, 1);
+  h->custody = 0;
+  uint8_t b[16];
+  h_opt o[1] = {{RC_SIGOPT_CUSTODY, NULL, 0}};
+  size_t n = h_mk(b, sizeof b, RC_FRAMING_TCP, RC_SIG_PING, NULL, 0, o, 1,
+                  NULL, 0);
+  h_feed(h, b, n, 10);
+  assert_int_equal(h->n_custody_asked, 1);
+  assert_int_equal(h_out_count(h), 1); /* held */
+  h->custody = 1;
+  assert_int_equal(rc_session_custody_ready(h->s), RC_OK);
+  assert_int_equal(h_out_count(h), 2);
+  rc_msg m;
+  h_out_msg(h, 1, &m);
+  assert_int_equal(m.code, RC_SIG_PONG);
+  assert_int_equal(m.token_len, 0);
+  assert_int_equal(rc_msg_count_opt(&m, RC_SIGOPT_CUSTODY), 1);
+  h_free(h);
+}
+
 /* Custody never comes: after custody_delay the Pong goes without it. */
 static void custody_delay_expires(void **state) {
   (void)state;
@@ -210,6 +236,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(pong_echoes_token),
       cmocka_unit_test(custody_delays_pong),
+      cmocka_unit_test(custody_ping_without_token),
       cmocka_unit_test(custody_delay_expires),
       cmocka_unit_test(our_ping_matched),
       cmocka_unit_test(keepalive_dead_peer),
