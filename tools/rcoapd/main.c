@@ -16,6 +16,7 @@
 #include "options.h"
 #include "tls_setup.h"
 #include "rcoap/app.h"
+#include "rcoap/app_proxy.h"
 #include "rcoap/codec_print.h"
 #include "rcoap/transport_static.h"
 #include "rcoap/version.h"
@@ -119,6 +120,36 @@ static int parse_listen(const char *spec, rc_conn_kind *kind, char *addr,
   return 0;
 }
 
+/* --proxy, --proxy-allow, --route. Returns 0 or -1 after saying why. */
+static int proxy_setup(rc_context *ctx, const rcoapd_opts *o) {
+  if (!o->proxy && !o->nroutes)
+    return 0;
+  rc_proxy_opts po = {.forward = o->proxy,
+                      .timeout_ms = o->proxy_timeout_ms};
+  if (rc_proxy_enable(ctx, &po) != RC_OK)
+    return -1;
+  for (size_t i = 0; i < o->nproxy_allow; i++)
+    if (rc_proxy_allow(ctx, o->proxy_allow[i]) != RC_OK) {
+      fprintf(stderr, "rcoapd: --proxy-allow %s: want SCHEME://HOST:PORT\n",
+              o->proxy_allow[i]);
+      return -1;
+    }
+  for (size_t i = 0; i < o->nroutes; i++) {
+    char prefix[1024];
+    const char *eq = strchr(o->routes[i], '=');
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(eq - o->routes[i]),
+             o->routes[i]);
+    rc_err err = rc_proxy_route(ctx, prefix, eq + 1);
+    if (err) {
+      fprintf(stderr, "rcoapd: --route %s: %s\n", o->routes[i],
+              err == RC_ERR_EXISTS ? "that path is taken"
+                                   : "want /PREFIX=URI (coap, coap+tcp, ...)");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 /* Opens one listener; returns 0 or -1 after saying why. */
 static int open_listener(daemon_t *d, const rcoapd_opts *o, const char *spec) {
   rc_conn_kind kind;
@@ -200,6 +231,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "rcoapd: cannot serve %s\n", o.serve_dir);
     return 1;
   }
+  if (proxy_setup(d.ctx, &o) != 0)
+    return 1;
   for (size_t i = 0; i < nspecs; i++)
     if (open_listener(&d, &o, specs[i]) != 0)
       return 1;

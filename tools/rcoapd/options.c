@@ -39,6 +39,16 @@ static void usage(FILE *f) {
     "                   beyond it requests get 5.03 (later) or 4.13 (never)\n"
     "      --max-pending N          requests one connection may have\n"
     "                   waiting for a slow answer (1024); more get 5.03\n"
+    "proxy (RFC 7252 §5.7, RFC 8768 Hop-Limit):\n"
+    "      --proxy                  forward requests with Proxy-Uri or\n"
+    "                   Proxy-Scheme to allowed destinations (else 5.05)\n"
+    "      --proxy-allow PATTERN    allowed destination, repeatable:\n"
+    "                   SCHEME://HOST:PORT, each part may be '*', HOST may\n"
+    "                   end in '*' (e.g. coap://127.0.0.1:*); none by default\n"
+    "      --route PREFIX=URI       reverse proxy: PREFIX and the paths under\n"
+    "                   it go to URI with the rest of the path appended\n"
+    "                   (repeatable; listed in /.well-known/core)\n"
+    "      --proxy-timeout MS       upstream answer deadline (30000): 5.04\n"
     "TLS (coaps+tcp, coaps+ws):\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
@@ -70,7 +80,8 @@ static void usage(FILE *f) {
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
-  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING
+  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
+  O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT
 };
 
 /* "512M", "64k", "1G" or plain bytes; 0 on a malformed or zero size. */
@@ -112,6 +123,10 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"hold-off", required_argument, NULL, O_HOLD_OFF},
       {"body-memory", required_argument, NULL, O_BODY_MEMORY},
       {"max-pending", required_argument, NULL, O_MAX_PENDING},
+      {"proxy", no_argument, NULL, O_PROXY},
+      {"proxy-allow", required_argument, NULL, O_PROXY_ALLOW},
+      {"route", required_argument, NULL, O_ROUTE},
+      {"proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -221,6 +236,28 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       o->max_pending = n;
       break;
     }
+    case O_PROXY:
+      o->proxy = 1;
+      break;
+    case O_PROXY_ALLOW:
+    case O_ROUTE: {
+      int route = ch == O_ROUTE;
+      size_t *n = route ? &o->nroutes : &o->nproxy_allow;
+      if (*n == OPT_MAX_PROXY_RULES) {
+        fprintf(stderr, "rcoapd: at most %d --%s\n", OPT_MAX_PROXY_RULES,
+                route ? "route" : "proxy-allow");
+        return -1;
+      }
+      if (route && (optarg[0] != '/' || !strchr(optarg, '='))) {
+        fprintf(stderr, "rcoapd: --route wants /PREFIX=URI\n");
+        return -1;
+      }
+      (route ? o->routes : o->proxy_allow)[(*n)++] = optarg;
+      break;
+    }
+    case O_PROXY_TIMEOUT:
+      o->proxy_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
     case 'v':
       o->verbose = 1;
       break;
