@@ -5,8 +5,8 @@
 #    Uri-Port; the upstream sees Hop-Limit 16 and never the downstream
 #    token;
 #  - 1 MiB both ways across UDP <-> WS: GET a 1 MiB file from the UDP
-#    server through a coap+ws client (BERT downstream, 1024-byte blocks
-#    upstream), PUT 1 MiB through coap+ws to the UDP server and read it
+#    server through a coap+ws client (one message downstream, as the
+#    client's Max-Message-Size allows; 1024-byte blocks upstream), PUT 1 MiB through coap+ws to the UDP server and read it
 #    back directly; the same (GET, PUT) from a coap:// client to a
 #    coap+ws server;
 #  - two proxies routed at each other (coap+tcp one way, coap+ws the
@@ -86,8 +86,12 @@ rc_expect_status "$ST" 0 "GET by Proxy-Scheme + Uri-Host + Uri-Port"
 rc_expect "$OUT" "Hello, world!" "gets the UDP server's /hello"
 
 echo "=== 1 MiB across UDP <-> WS"
-coap -T $((30 * RC_SLOW)) get -o "$RC_TMP/got1" -O "35,$UPU/files/big.bin" "$PXW/"
+coap -T $((30 * RC_SLOW)) -v get -o "$RC_TMP/got1" -O "35,$UPU/files/big.bin" "$PXW/"
 rc_expect_status "$ST" 0 "GET 1 MiB from the UDP server through a coap+ws client"
+rc_expect_re "$ERR" '< 2\.05 Content .*\(1048576 bytes\)' \
+  "served to the coap+ws client whole (its CSM allows 8 MiB messages)"
+rc_expect_re "$(cat "$RC_TMP/up.err")" 'Block2:1023/0/1024' \
+  "fetched from the UDP server in 1024 blocks of 1024"
 if cmp -s "$RC_TMP/got1" "$RC_TMP/files/big.bin"; then
   rc_pass "the 1 MiB body arrives byte for byte (UDP -> WS)"
 else
@@ -122,6 +126,9 @@ coap -T $((10 * RC_SLOW)) -i get "$PXT/loop"
 rc_expect_status "$ST" 5 "the loop ends in a 5.xx"
 rc_expect "$OUT" "5.08 Hop Limit Reached" "5.08 Hop Limit Reached (RFC 8768)"
 rc_expect "$OUT" "hop limit reached" "with a diagnostic"
+
+coap -T $RC_TMO -i get -O 16,1 -O "35,$UPU/hello" "$PXW/"
+rc_expect "$OUT" "5.08 Hop Limit Reached" "a request arriving with Hop-Limit 1 is not forwarded: 5.08"
 
 echo "=== failures, each with a diagnostic"
 coap -T $RC_TMO -i get -O "35,coap+tcp://127.0.0.1:$CLOSED/x" "$PXW/"
