@@ -11,7 +11,7 @@
 #    coap+ws server;
 #  - two proxies routed at each other (coap+tcp one way, coap+ws the
 #    other): 5.08 Hop Limit Reached;
-#  - upstream refusing (closed TCP port) 5.02, silent (a UDP socket that
+#  - upstream refusing (closed TCP port, or UDP port: ICMP) 5.02, silent (a UDP socket that
 #    never answers) 5.04, a destination not allowed 5.05, the proxy's own
 #    listener 5.05, each with its text/plain diagnostic; a plain rcoapd
 #    answers Proxy-Uri 5.05; the proxy still serves afterwards;
@@ -134,6 +134,9 @@ echo "=== failures, each with a diagnostic"
 coap -T $RC_TMO -i get -O "35,coap+tcp://127.0.0.1:$CLOSED/x" "$PXW/"
 rc_expect "$OUT" "5.02 Bad Gateway" "upstream not listening: 5.02"
 rc_expect "$OUT" "proxy: coap+tcp://127.0.0.1:$CLOSED failed" "saying which upstream failed"
+coap -T $RC_TMO -i get -O "35,coap://127.0.0.1:$CLOSED/x" "$PXW/"
+rc_expect "$OUT" "5.02 Bad Gateway" "a UDP upstream not listening (ICMP port unreachable): 5.02"
+rc_expect "$OUT" "connection refused" "saying it was refused"
 coap -T $((10 * RC_SLOW)) -i get -O "35,coap://127.0.0.1:$SILENT/x" "$PXW/"
 rc_expect "$OUT" "5.04 Gateway Timeout" "upstream silent: 5.04"
 rc_expect "$OUT" "did not answer within $((2000 * RC_SLOW)) ms" "saying how long it waited"
