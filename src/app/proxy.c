@@ -251,9 +251,9 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
     return;
   }
   if (rc_scheme_conn_kind(u.scheme) < 0) {
-    /* RFC 7252 §5.7.2: "If the proxy does not know how to handle the
-     * request URI's scheme, it MUST return 5.05 (Proxying Not
-     * Supported)". */
+    /* RFC 7252 §5.10.2: "If the endpoint is unwilling or unable to act
+     * as proxy for the request URI, it MUST return a 5.05 (Proxying Not
+     * Supported) response." */
     answer(req, RC_PROXYING_NOT_SUPPORTED,
            "proxy: scheme %s not supported", rc_scheme_name(u.scheme));
     return;
@@ -263,8 +263,7 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
            (int)(u.host_raw_len > 64 ? 64 : u.host_raw_len), u.host_raw,
            u.port);
   if (check && !allowed(px, &u)) {
-    /* RFC 7252 §5.10.2: an endpoint "unwilling or unable to act as proxy
-     * for the request URI ... MUST return a 5.05". */
+    /* RFC 7252 §5.10.2, as above: unwilling, so 5.05. */
     answer(req, RC_PROXYING_NOT_SUPPORTED,
            "proxy: %s is not an allowed destination (--proxy-allow)", origin);
     return;
@@ -274,9 +273,10 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
            "proxy: %s is this proxy itself", origin);
     return;
   }
-  /* RFC 8768 §3: a proxy inserts Hop-Limit when it is missing, decrements
-   * it, and when the result is 0 "MUST return a 5.08 (Hop Limit
-   * Reached)" instead of forwarding. */
+  /* RFC 8768 §3 (paraphrased; its text is not in the shared specs): a
+   * proxy inserts Hop-Limit (default 16) when it is missing, decrements
+   * it before forwarding, and when that gives 0 it must not forward but
+   * answer 5.08 (Hop Limit Reached), which may carry a diagnostic. */
   uint32_t hops = px->opts.hop_limit + 1u; /* absent: we insert ours */
   rc_opt o;
   if (rc_msg_find_opt(m, RC_OPT_HOP_LIMIT, &o) && rc_opt_uint(&o, &hops))
