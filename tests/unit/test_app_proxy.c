@@ -149,6 +149,21 @@ static void test_forward_proxy_uri(void **state) {
   assert_string_equal(r.payload, "/echo/a?x=1 hops=16 proxy-uri=0");
 }
 
+static void test_forward_proxy_scheme(void **state) {
+  fx *f = *state;
+  uint8_t port[2] = {(uint8_t)(f->oport >> 8), (uint8_t)f->oport};
+  rc_opt o[3] = {str_opt(RC_OPT_URI_HOST, "127.0.0.1"),
+                 {.num = RC_OPT_URI_PORT, .len = 2, .val = port},
+                 str_opt(RC_OPT_PROXY_SCHEME, "coap+tcp")};
+  result r;
+  get(f, "/echo/z?k=v", o, 3, &r);
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_string_equal(r.payload, "/echo/z?k=v hops=16 proxy-uri=0");
+  get(f, "/echo/z", &o[2], 1, &r); /* no Uri-Host: this proxy itself */
+  assert_int_equal(r.code, RC_PROXYING_NOT_SUPPORTED);
+  assert_non_null(strstr(r.payload, "without Uri-Host"));
+}
+
 static void test_forward_hop_limit(void **state) {
   fx *f = *state;
   char target[96];
@@ -191,6 +206,10 @@ static void test_refusals(void **state) {
   get(f, "/", &o, 1, &r);
   assert_int_equal(r.code, RC_PROXYING_NOT_SUPPORTED);
   assert_non_null(strstr(r.payload, "is this proxy itself"));
+  o = str_opt(RC_OPT_PROXY_URI, "coaps://127.0.0.1/x"); /* no DTLS yet */
+  get(f, "/", &o, 1, &r);
+  assert_int_equal(r.code, RC_PROXYING_NOT_SUPPORTED);
+  assert_string_equal(r.payload, "proxy: scheme coaps not supported");
   o = str_opt(RC_OPT_PROXY_URI, "http://example.com/");
   get(f, "/", &o, 1, &r);
   assert_int_equal(r.code, RC_BAD_REQUEST);
@@ -237,6 +256,7 @@ static void test_patterns(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_forward_proxy_uri),
+      cmocka_unit_test(test_forward_proxy_scheme),
       cmocka_unit_test(test_forward_hop_limit),
       cmocka_unit_test(test_route),
       cmocka_unit_test(test_refusals),
