@@ -9,6 +9,8 @@
 #    client's Max-Message-Size allows; 1024-byte blocks upstream), PUT 1 MiB through coap+ws to the UDP server and read it
 #    back directly; the same (GET, PUT) from a coap:// client to a
 #    coap+ws server;
+#  - six concurrent clients (ws, udp, tcp) reach a coap+ws server through
+#    one upstream connection;
 #  - two proxies routed at each other (coap+tcp one way, coap+ws the
 #    other): 5.08 Hop Limit Reached;
 #  - upstream refusing (closed TCP port, or UDP port: ICMP) 5.02, silent (a UDP socket that
@@ -120,6 +122,20 @@ if cmp -s "$RC_TMP/got4" "$RC_TMP/files/big.bin"; then
 else
   rc_fail "the stored upload differs: $(wc -c <"$RC_TMP/got4" 2>/dev/null) bytes"
 fi
+
+echo "=== one upstream connection per origin, shared by every downstream client"
+WSPORT=$(rcd_port up 127.0.0.1 coap+ws)
+pids=()
+for i in 1 2 3 4 5 6; do
+  case $((i % 3)) in 0) via=$PXW ;; 1) via=$PXU ;; 2) via=$PXT ;; esac
+  rc_run rcoap -T $RC_TMO get -O "35,$UPW/hello" "$via/" >"$RC_TMP/c$i.out" 2>&1 &
+  pids+=($!)
+done
+wait "${pids[@]}"
+n_ok=$(grep -l "Hello, world!" "$RC_TMP"/c[1-6].out | wc -l)
+rc_expect_eq "$n_ok" 6 "six concurrent clients over ws, udp and tcp all get the WS server's /hello"
+rc_expect_eq "$(ss -Htn state established "( dport = :$WSPORT )" | wc -l)" 1 \
+  "through one coap+ws connection from the proxy to the server"
 
 echo "=== two proxies in a loop"
 coap -T $((10 * RC_SLOW)) -i get "$PXT/loop"
