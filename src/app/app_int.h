@@ -80,6 +80,7 @@ struct app_peer {
   uint32_t notify_round;
   struct app_access *access;  /* requests awaiting their answer (access.c) */
   uint32_t notify_left;       /* its observers the round has yet to write */
+  struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
 };
 
 /* A client request of rc_request(). */
@@ -118,6 +119,7 @@ struct rc_context {
   rc_session_config session;
   int has_session;
   rc_listener *listeners[APP_MAX_LISTENERS];
+  int listener_kinds[APP_MAX_LISTENERS]; /* rc_conn_kind of each */
   size_t nlisteners;
   rc_resource *resources; /* sorted by path */
   rc_resource *buckets[APP_RES_BUCKETS];
@@ -138,6 +140,7 @@ struct rc_context {
   rc_xcapture *capture;       /* observe.c: renders notifications */
   struct rc_observation *observations; /* observe_client.c */
   uint32_t notify_round;
+  struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
 };
 
 /* context.c */
@@ -178,6 +181,13 @@ void rc__app_note_release(rc_context *ctx, const char *origin,
                           const rc_session_release_info *info);
 const app_redirect *rc__app_redirect(const rc_context *ctx, const char *key);
 void rc__app_redirects_free(rc_context *ctx);
+
+/* proxy.c */
+/* m carries Proxy-Uri or Proxy-Scheme. */
+int rc__app_proxy_is_forward(const rc_msg *m);
+/* A forward-proxy request: forwarded or refused, and 1; else 0. */
+int rc__app_proxy_request(rc_context *ctx, rc_xreq *req);
+void rc__app_proxy_free(rc_context *ctx);
 
 /* discovery.c */
 rc_err rc__app_add_well_known_core(rc_context *ctx);

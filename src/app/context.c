@@ -388,6 +388,7 @@ rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
   rc_err err = rc_listener_new(&lo, &l, errbuf, errcap);
   if (err)
     return err;
+  ctx->listener_kinds[ctx->nlisteners] = (int)kind;
   ctx->listeners[ctx->nlisteners++] = l;
   if (port)
     *port = rc_listener_port(l);
@@ -515,6 +516,7 @@ void rc_context_free(rc_context *ctx) {
   rc__app_resources_free(ctx);
   rc__app_observe_free(ctx);
   rc__app_redirects_free(ctx);
+  rc__app_proxy_free(ctx);
   free(ctx->release_alt);
   if (ctx->default_tls)
     rc_tls_ctx_free(ctx->default_tls);

@@ -229,6 +229,9 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   rc_context *ctx = peer->ctx;
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
+  /* A request for another origin goes to the proxy (or gets 5.05). */
+  if (rc__app_proxy_request(ctx, req))
+    return;
   char path[RC_APP_PATH_MAX];
   rc_ssize n = rc_msg_path(m, path, sizeof path);
   if (n < 0) {

@@ -18,6 +18,7 @@
 #include "serve_dir.h"
 #include "options.h"
 #include "rcoap/app.h"
+#include "rcoap/app_proxy.h"
 #include "rcoap/codec_print.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000u
@@ -108,6 +109,36 @@ static void on_signal(uv_signal_t *s, int signum) {
 
 /* Everything up to serving: the context, the demo, --serve-dir, the
  * listeners. Returns 0, or 1 after saying why (main tears down). */
+/* --proxy, --proxy-allow, --route. Returns 0 or -1 after saying why. */
+static int proxy_setup(rc_context *ctx, const rcoapd_opts *o) {
+  if (!o->proxy && !o->nroutes)
+    return 0;
+  rc_proxy_opts po = {.forward = o->proxy,
+                      .timeout_ms = o->proxy_timeout_ms};
+  if (rc_proxy_enable(ctx, &po) != RC_OK)
+    return -1;
+  for (size_t i = 0; i < o->nproxy_allow; i++)
+    if (rc_proxy_allow(ctx, o->proxy_allow[i]) != RC_OK) {
+      fprintf(stderr, "rcoapd: --proxy-allow %s: want SCHEME://HOST:PORT\n",
+              o->proxy_allow[i]);
+      return -1;
+    }
+  for (size_t i = 0; i < o->nroutes; i++) {
+    char prefix[1024];
+    const char *eq = strchr(o->routes[i], '=');
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(eq - o->routes[i]),
+             o->routes[i]);
+    rc_err err = rc_proxy_route(ctx, prefix, eq + 1);
+    if (err) {
+      fprintf(stderr, "rcoapd: --route %s: %s\n", o->routes[i],
+              err == RC_ERR_EXISTS ? "that path is taken"
+                                   : "want /PREFIX=URI (coap, coap+tcp, ...)");
+      return -1;
+    }
+  }
+  return 0;
+}
+
 static int start(daemon_t *d, const rcoapd_opts *o) {
   rc_context_opts co = {0};
   co.loop = &d->loop;
@@ -158,6 +189,8 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
     }
     printf("rcoapd: serving %s read-only as %s/\n", real, SERVE_DIR_PREFIX);
   }
+  if (proxy_setup(d->ctx, o) != 0)
+    return 1;
   return listeners_open(d->ctx, o, &d->ls) != 0;
 }
 

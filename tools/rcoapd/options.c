@@ -47,6 +47,16 @@ static void usage(FILE *f) {
     "                   block-wise (Block2) in blocks of at most SIZE. 1024\n"
     "                   serves libcoap <= 4.3.5 over WebSockets, which cannot\n"
     "                   take more than 1472 bytes (docs/INTEROP.md)\n"
+    "proxy (RFC 7252 §5.7, RFC 8768 Hop-Limit):\n"
+    "      --proxy                  forward requests with Proxy-Uri or\n"
+    "                   Proxy-Scheme to allowed destinations (else 5.05)\n"
+    "      --proxy-allow PATTERN    allowed destination, repeatable:\n"
+    "                   SCHEME://HOST:PORT, each part may be '*', HOST may\n"
+    "                   end in '*' (e.g. coap://127.0.0.1:*); none by default\n"
+    "      --route PREFIX=URI       reverse proxy: PREFIX and the paths under\n"
+    "                   it go to URI with the rest of the path appended\n"
+    "                   (repeatable; listed in /.well-known/core)\n"
+    "      --proxy-timeout MS       upstream answer deadline (30000): 5.04\n"
     "TLS (coaps+tcp, coaps+ws):\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
@@ -92,7 +102,8 @@ enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
-  O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG
+  O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
+  O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT
 };
 
 /* --psk-key-file: the key is the file's first line (ps shows arguments,
@@ -163,6 +174,10 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"body-memory", required_argument, NULL, O_BODY_MEMORY},
       {"max-unrequested-body", required_argument, NULL, O_MAX_UNREQUESTED},
       {"max-pending", required_argument, NULL, O_MAX_PENDING},
+      {"proxy", no_argument, NULL, O_PROXY},
+      {"proxy-allow", required_argument, NULL, O_PROXY_ALLOW},
+      {"route", required_argument, NULL, O_ROUTE},
+      {"proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -287,6 +302,28 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       o->max_pending = n;
       break;
     }
+    case O_PROXY:
+      o->proxy = 1;
+      break;
+    case O_PROXY_ALLOW:
+    case O_ROUTE: {
+      int route = ch == O_ROUTE;
+      size_t *n = route ? &o->nroutes : &o->nproxy_allow;
+      if (*n == OPT_MAX_PROXY_RULES) {
+        fprintf(stderr, "rcoapd: at most %d --%s\n", OPT_MAX_PROXY_RULES,
+                route ? "route" : "proxy-allow");
+        return -1;
+      }
+      if (route && (optarg[0] != '/' || !strchr(optarg, '='))) {
+        fprintf(stderr, "rcoapd: --route wants /PREFIX=URI\n");
+        return -1;
+      }
+      (route ? o->routes : o->proxy_allow)[(*n)++] = optarg;
+      break;
+    }
+    case O_PROXY_TIMEOUT:
+      o->proxy_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+      break;
     case 'v':
       o->verbose = 1;
       break;

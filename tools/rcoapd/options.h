@@ -9,6 +9,7 @@
 #define OPT_MAX_LISTEN 16
 #define OPT_MAX_CERTS 8
 #define OPT_MAX_ORIGINS 16
+#define OPT_MAX_PROXY_RULES 32
 
 typedef struct rcoapd_opts {
   const char *listen[OPT_MAX_LISTEN];
@@ -36,6 +37,12 @@ typedef struct rcoapd_opts {
   size_t body_memory;      /* --body-memory; 0: the library's default */
   size_t max_pending;      /* --max-pending; 0: the library's default */
   size_t max_unrequested;  /* --max-unrequested-body; 0: no cap */
+  int proxy;               /* --proxy: forward proxying on */
+  const char *proxy_allow[OPT_MAX_PROXY_RULES];
+  size_t nproxy_allow;
+  const char *routes[OPT_MAX_PROXY_RULES]; /* "/prefix=uri" */
+  size_t nroutes;
+  unsigned proxy_timeout_ms;
   int verbose;
   int quiet;
 } rcoapd_opts;

@@ -1,0 +1,68 @@
+/*
+ * A context as a CoAP proxy (RFC 7252 §5.7, RFC 8323, RFC 8768).
+ *
+ * Forward proxy: a request carrying Proxy-Uri, or Proxy-Scheme with
+ * Uri-Host / Uri-Port / Uri-Path / Uri-Query, arriving on any listener is
+ * sent with rc_request to the target (any scheme rc_request speaks) on the
+ * origin's shared connection, and the answer is relayed back. Each side's
+ * message layer, tokens and block-wise transfer are its own: the upstream
+ * body is fetched whole (Block2 followed) and served downstream whole or
+ * block-wise as that peer allows; an upload reassembled from Block1 goes
+ * upstream in Block1 when it does not fit.
+ *
+ * Only destinations matching an allow rule are proxied; the context's own
+ * listeners never (unless a route names them). A context without a proxy
+ * answers Proxy-Uri / Proxy-Scheme requests 5.05.
+ *
+ * Reverse proxy: a route maps a path prefix to a target URI; requests
+ * under the prefix go to the target with the rest of the path appended.
+ * Routes are resources (RC_RES_PREFIX), so /.well-known/core lists them.
+ *
+ * Both insert Hop-Limit (RFC 8768) when absent, decrement it, and answer
+ * 5.08 when it reaches 0. Failures carry a text/plain diagnostic: 5.02
+ * (upstream refused, failed or sent an unsafe option we do not know), 5.04
+ * (upstream silent), 5.05 (scheme not supported, destination not allowed).
+ */
+#ifndef RCOAP_APP_PROXY_H
+#define RCOAP_APP_PROXY_H
+
+#include "rcoap/app.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RC_PROXY_HOP_LIMIT_DEFAULT 16u /* RFC 8768 §3 */
+
+typedef struct rc_proxy_opts {
+  int forward;          /* serve Proxy-Uri / Proxy-Scheme requests */
+  uint32_t timeout_ms;  /* per upstream request; 0: the exchange default */
+  uint8_t hop_limit;    /* inserted when absent; 0: the default */
+} rc_proxy_opts;
+
+/* Makes ctx a proxy (again: replaces the options). Returns 0,
+ * RC_ERR_INVAL or RC_ERR_NOMEM. */
+rc_err rc_proxy_enable(rc_context *ctx, const rc_proxy_opts *opts);
+
+/*
+ * Allows forward proxying to destinations matching pattern:
+ * "SCHEME://HOST:PORT" where SCHEME may be "*", HOST may be "*" or end in
+ * "*" (a prefix: "192.168.*"; IPv6 in brackets), PORT may be "*" or left
+ * out (any). Returns 0, RC_ERR_INVAL (bad pattern; rc_proxy_enable first)
+ * or RC_ERR_NOMEM.
+ */
+rc_err rc_proxy_allow(rc_context *ctx, const char *pattern);
+
+/*
+ * Reverse route: requests for prefix ("/devices/lamp") and every path
+ * below it go to target ("coap://[::1]:5690/lamp") with the rest of the
+ * path and the query appended. Routes may name any destination, our own
+ * listeners included. Returns 0, RC_ERR_INVAL (rc_proxy_enable first, bad
+ * prefix or target), RC_ERR_EXISTS, RC_ERR_NOMEM.
+ */
+rc_err rc_proxy_route(rc_context *ctx, const char *prefix, const char *target);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
