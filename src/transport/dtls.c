@@ -523,11 +523,15 @@ static rc_err dtls_timeout(rc_filter *base, rc_time now) {
   enter(d);
   rc_err err = RC_OK;
   if (now >= d->hs_deadline) {
+    /* RFC 6347 §4.1.2.7: records that fail to decrypt are discarded, so
+     * a wrong pre-shared key shows only as silence. */
+    int psk = t->ctx->has_psk || t->ctx->psk_lookup;
     snprintf(t->detail, sizeof(t->detail),
-             "handshake failed: not done within %u ms (%s)",
+             "handshake failed: not done within %u ms (%s%s)",
              (unsigned)t->ctx->hs_timeout_ms,
              t->rx_total ? "the peer stopped answering"
-                         : "no answer from the peer");
+                         : "no answer from the peer",
+             t->rx_total && psk ? "; wrong pre-shared key?" : "");
     err = fail(d, RC_ERR_TIMEOUT);
   } else if (now >= d->rtx_at) {
     /* Retransmits the last flight when OpenSSL's timer has run out; a
@@ -601,7 +605,7 @@ rc_err rc_dtls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
   d->hs_deadline = now + ctx->hs_timeout_ms;
   d->rtx_at = RC_TIME_NEVER;
   rc_err err = rc__tls_filter_init(&d->t, ctx, &dtls_ops, host, port, sink);
-  if (!err && SSL_set_mtu(d->t.ssl, (long)ctx->mtu) != 1)
+  if (!err && SSL_set_mtu(d->t.ssl, (long)ctx->mtu) <= 0)
     err = RC_ERR_TLS;
   if (err) {
     really_destroy(d);
