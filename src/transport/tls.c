@@ -268,6 +268,14 @@ static const tls_reason tls_reasons[] = {
      "handshake failed: bad record MAC (wrong pre-shared key?)", NULL},
     {SSL_R_WRONG_VERSION_NUMBER, WHEN_HANDSHAKE, RC_ERR_TLS_NOT_TLS,
      "peer is not speaking TLS (bad record version)", NULL},
+    /* OpenSSL servers (libcoap's too) answer a missing client certificate
+     * with handshake_failure in (D)TLS 1.2. */
+    {SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, WHEN_HANDSHAKE | WHEN_CLIENT,
+     RC_ERR_TLS,
+     "handshake failed: the server sent handshake_failure (it may require a "
+     "client certificate, or share no cipher suite with us)",
+     "handshake failed: the server sent handshake_failure (unknown PSK "
+     "identity, or no shared cipher suite?)"},
     {SSL_R_NO_SHARED_CIPHER, 0, RC_ERR_TLS,
      "handshake failed: no shared cipher suite",
      "handshake failed: no shared cipher suite (no matching pre-shared key "
