@@ -575,7 +575,8 @@ static void dtls_destroy(rc_filter *base) {
 static const rc_filter_ops dtls_ops = {
     .name = "dtls",
     .label = "DTLS",
-    .flags = RC_FILTER_F_DATAGRAM,
+    /* Datagrams below; above, one record is one whole message. */
+    .flags = RC_FILTER_F_DATAGRAM | RC_FILTER_F_MESSAGES,
     .start = dtls_start,
     .recv = dtls_recv,
     .send = dtls_send,

@@ -22,6 +22,9 @@
 
 #include <openssl/err.h>
 
+#include "rcoap/codec_msg.h"
+#include "rcoap/session.h"
+#include "rcoap/transport_chain.h"
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
 
@@ -609,6 +612,134 @@ static void test_config_errors(void **state) {
   end_free(e);
 }
 
+/* ---- in a chain ----------------------------------------------------------- */
+
+/* A session in message mode over [dtls] in a datagram chain, as a WebRTC
+ * data channel's DTLS or coaps:// will have it (there with session/udp.c
+ * above). */
+typedef struct cpeer {
+  rc_session *s;
+  rc_chain *ch;
+  int server, opened, ends, msgs;
+  rc_err end_err;
+  char payload[64];
+} cpeer;
+
+static void c_open(void *u) { ((cpeer *)u)->opened++; }
+static void c_end(void *u, rc_chain_end_how how, rc_err err, const char *d) {
+  cpeer *p = u;
+  (void)how, (void)d;
+  p->ends++;
+  p->end_err = err;
+}
+static const rc_chain_callbacks c_chain_cb = {c_open, c_end};
+
+static int c_msg(void *u, const rc_msg *m) {
+  cpeer *p = u;
+  p->msgs++;
+  snprintf(p->payload, sizeof(p->payload), "%.*s", (int)m->payload_len,
+           m->payload ? (const char *)m->payload : "");
+  if (p->server && rc_code_is_request(m->code)) {
+    rc_enc e;
+    assert_int_equal(rc_session_msg_begin(p->s, &e, RC_CONTENT, m->token,
+                                          m->token_len, 128),
+                     RC_OK);
+    assert_int_equal(rc_enc_payload(&e, "pong", 4), RC_OK);
+    assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+  }
+  return 0;
+}
+static const rc_session_callbacks c_sess_cb = {.on_message = c_msg};
+
+static void cpeer_init(cpeer *p, rc_tls_ctx *ctx, int server) {
+  memset(p, 0, sizeof(*p));
+  p->server = server;
+  rc_session_config sc;
+  rc_session_config_default(&sc, RC_FRAMING_WS,
+                            server ? RC_SESSION_SERVER : RC_SESSION_CLIENT);
+  assert_int_equal(rc_session_new(&p->s, &sc, &c_sess_cb, p, NULL, g_now_ms),
+                   RC_OK);
+  rc_chain_config cc = {.flags = RC_CHAIN_DATAGRAM};
+  assert_int_equal(rc_chain_new(&p->ch, &cc, p->s, &c_chain_cb, p), RC_OK);
+  rc_filter_sink sk = rc_chain_next_sink(p->ch);
+  rc_filter *f = NULL;
+  assert_int_equal(rc_dtls_filter_new(ctx, server ? NULL : "localhost",
+                                      server ? 0 : 5684, ADDR_C,
+                                      sizeof(ADDR_C), g_now_ms, &sk, &f),
+                   RC_OK);
+  assert_int_equal(rc_chain_push(p->ch, f), RC_OK);
+}
+
+/* Moves from's datagrams to to; drops them when lose. Returns the count. */
+static int cmove(cpeer *from, cpeer *to, int lose) {
+  const uint8_t *d;
+  size_t n;
+  int k = 0;
+  while (k < 100 && rc_chain_pull(from->ch, &d, &n) == RC_OK) {
+    assert_true(n > 0 && n <= RC_DTLS_DEFAULT_MTU);
+    if (!lose)
+      (void)rc_chain_recv(to->ch, d, n, g_now_ms);
+    assert_int_equal(rc_chain_consume(from->ch, n), RC_OK);
+    k++;
+  }
+  return k;
+}
+
+static void cpump(cpeer *a, cpeer *b) {
+  for (int i = 0; i < PUMP_MAX_TURNS; i++)
+    if (cmove(a, b, 0) + cmove(b, a, 0) == 0)
+      return;
+  fail_msg("chain pump did not settle");
+}
+
+static void test_in_a_chain(void **state) {
+  (void)state;
+  char b[4][300], err[256];
+  rc_tls_config scfg, ccfg;
+  server_cfg(&scfg, b);
+  client_cfg(&ccfg, b);
+  rc_tls_ctx *sctx, *cctx;
+  assert_int_equal(rc_tls_ctx_new(&scfg, &sctx, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_ctx_new(&ccfg, &cctx, err, sizeof(err)), RC_OK);
+  cpeer c, s;
+  cpeer_init(&c, cctx, 0);
+  cpeer_init(&s, sctx, 1);
+  assert_int_equal(rc_chain_start(s.ch, g_now_ms), RC_OK);
+  assert_int_equal(rc_chain_start(c.ch, g_now_ms), RC_OK);
+  /* The ClientHello is lost; the chain's deadline is the filter's. */
+  assert_int_equal(cmove(&c, &s, 1), 1);
+  rc_time at = rc_chain_expiry(c.ch);
+  assert_int_equal(at, g_now_ms + 1000);
+  g_now_ms = at;
+  rc_chain_handle_expiry(c.ch, g_now_ms);
+  cpump(&c, &s); /* HVR, ClientHello with cookie, ... */
+  assert_int_equal(c.opened, 1);
+  assert_int_equal(s.opened, 1);
+  /* CoAP messages (CSMs, a request and its answer) in DTLS records. */
+  rc_enc e;
+  static const uint8_t tok[2] = {1, 2};
+  assert_int_equal(rc_session_msg_begin(c.s, &e, RC_GET, tok, 2, 128), RC_OK);
+  assert_int_equal(rc_enc_payload(&e, "ping", 4), RC_OK);
+  assert_int_equal(rc_session_msg_end(c.s, &e), RC_OK);
+  cpump(&c, &s);
+  assert_string_equal(s.payload, "ping");
+  assert_string_equal(c.payload, "pong");
+  assert_int_equal(c.ends + s.ends, 0);
+  /* The orderly end: close_notify reaches the server's chain. */
+  rc_session_close(c.s, RC_OK);
+  rc_chain_close(c.ch);
+  cpump(&c, &s);
+  assert_int_equal(s.ends, 1);
+  assert_int_equal(s.end_err, RC_OK);
+  for (cpeer *p = &c; p; p = p == &c ? &s : NULL) {
+    rc_chain_end(p->ch);
+    rc_chain_free(p->ch);
+  }
+  rc_tls_ctx_free(sctx);
+  rc_tls_ctx_free(cctx);
+  assert_int_equal(ERR_peek_error(), 0);
+}
+
 /* ---- setup -------------------------------------------------------------- */
 
 static int setup_pki(void **state) {
@@ -648,6 +779,7 @@ int main(void) {
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_resumption_and_small_mtu),
       cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_in_a_chain),
   };
   return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
