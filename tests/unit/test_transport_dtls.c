@@ -612,6 +612,56 @@ static void test_config_errors(void **state) {
   end_free(e);
 }
 
+/* The cookie key changes every RC_DTLS_COOKIE_ROTATE_MS; a cookie made
+ * under the key before stays good, one two keys old does not, and a
+ * cookie is bound to the address. */
+static void test_cookie_rotation(void **state) {
+  (void)state;
+  char b[4][300], err[256];
+  rc_tls_config scfg, ccfg;
+  server_cfg(&scfg, b);
+  client_cfg(&ccfg, b);
+  rc_tls_ctx *sctx;
+  assert_int_equal(rc_tls_ctx_new(&scfg, &sctx, err, sizeof(err)), RC_OK);
+  pair p;
+  pair_open(&p, &scfg, &ccfg, "localhost");
+  uint8_t ch[DG_MAX], hvr[RC_DTLS_HVR_MAX], ch2[DG_MAX];
+  size_t chn = p.c->qlen[0], hn, ch2n;
+  memcpy(ch, p.c->q[0], chn);
+  p.c->nq = 0;
+  uint64_t t0 = g_now_ms;
+  assert_int_equal(rc_dtls_listen_check(sctx, ADDR_C, sizeof(ADDR_C), ch, chn,
+                                        t0, hvr, &hn),
+                   RC_DTLS_LISTEN_ANSWER);
+  assert_int_equal(hn, 60);
+  assert_int_equal(hvr[13], 3);                /* HelloVerifyRequest */
+  assert_memory_equal(hvr + 3, ch + 3, 8);     /* epoch and sequence */
+  assert_int_equal(rc_filter_recv(p.c->f, hvr, hn), RC_OK);
+  assert_int_equal(p.c->nq, 1); /* the ClientHello with the cookie */
+  ch2n = p.c->qlen[0];
+  memcpy(ch2, p.c->q[0], ch2n);
+  rc_dtls_listen r = rc_dtls_listen_check(sctx, ADDR_C, sizeof(ADDR_C), ch2,
+                                          ch2n, t0, hvr, &hn);
+  assert_int_equal(r, RC_DTLS_LISTEN_ACCEPT);
+  /* Another address: the same cookie is not good there. */
+  static const uint8_t other[] = {127, 0, 0, 2, 0x30, 0x39};
+  assert_int_equal(rc_dtls_listen_check(sctx, other, sizeof(other), ch2, ch2n,
+                                        t0, hvr, &hn),
+                   RC_DTLS_LISTEN_ANSWER);
+  /* One rotation: still good; two: a new HelloVerifyRequest. */
+  assert_int_equal(rc_dtls_listen_check(sctx, ADDR_C, sizeof(ADDR_C), ch2,
+                                        ch2n, t0 + RC_DTLS_COOKIE_ROTATE_MS,
+                                        hvr, &hn),
+                   RC_DTLS_LISTEN_ACCEPT);
+  assert_int_equal(rc_dtls_listen_check(sctx, ADDR_C, sizeof(ADDR_C), ch2,
+                                        ch2n,
+                                        t0 + 2 * RC_DTLS_COOKIE_ROTATE_MS,
+                                        hvr, &hn),
+                   RC_DTLS_LISTEN_ANSWER);
+  rc_tls_ctx_free(sctx);
+  pair_close(&p);
+}
+
 /* ---- in a chain ----------------------------------------------------------- */
 
 /* A session in message mode over [dtls] in a datagram chain, as a WebRTC
@@ -779,6 +829,7 @@ int main(void) {
       cmocka_unit_test(test_garbage),
       cmocka_unit_test(test_resumption_and_small_mtu),
       cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_cookie_rotation),
       cmocka_unit_test(test_in_a_chain),
   };
   return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
