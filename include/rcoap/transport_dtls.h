@@ -22,7 +22,12 @@
  * anything else is answered with a HelloVerifyRequest or dropped, and the
  * server keeps nothing. The cookie is an HMAC-SHA-256 of the address under
  * a per-context key that changes every RC_DTLS_COOKIE_ROTATE_MS (the key
- * before it stays valid).
+ * before it stays valid). A ClientHello in epoch 0 from an address that
+ * already has a peer may be that client restarted (RFC 6347 §4.2.8): the
+ * socket runs it through rc_dtls_listen_check() too and, on
+ * RC_DTLS_LISTEN_ACCEPT, replaces the old peer with a new one. A
+ * ClientHello split over several datagrams (larger than the client's
+ * MTU) cannot pass the stateless check.
  *
  * Threading: as for TLS; rc_dtls_listen_check() changes the context's
  * cookie key and belongs to the thread of the context's socket.
