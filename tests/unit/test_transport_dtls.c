@@ -422,6 +422,63 @@ static void test_fingerprint_mode(void **state) {
   pair_close(&p);
 }
 
+/* WebRTC's way (RFC 8827 §6.5, RFC 8122): both ends self-signed, each
+ * checks the other by the SHA-256 fingerprint from the SDP; the server
+ * (a=setup:passive) requires the client's certificate. */
+static void test_webrtc_style_fingerprints(void **state) {
+  (void)state;
+  char ca[300], ka[300], cb[300], kb[300];
+  uint8_t fpa[RC_TLS_FINGERPRINT_LEN], fpb[RC_TLS_FINGERPRINT_LEN];
+  assert_int_equal(rc_tls_make_self_signed(P("wa.crt", ca, 300),
+                                           P("wa.key", ka, 300), "peer-a"),
+                   RC_OK);
+  assert_int_equal(rc_tls_make_self_signed(P("wb.crt", cb, 300),
+                                           P("wb.key", kb, 300), "peer-b"),
+                   RC_OK);
+  assert_int_equal(rc_tls_fingerprint_file(ca, fpa), RC_OK);
+  assert_int_equal(rc_tls_fingerprint_file(cb, fpb), RC_OK);
+  rc_tls_config scfg, ccfg;
+  rc_tls_config_init(&scfg, RC_TLS_SERVER);
+  scfg.datagram = 1;
+  scfg.certs[0].cert_file = cb;
+  scfg.certs[0].key_file = kb;
+  scfg.ncerts = 1;
+  scfg.peer_fingerprint = fpa;
+  rc_tls_config_init(&ccfg, RC_TLS_CLIENT);
+  ccfg.datagram = 1;
+  ccfg.certs[0].cert_file = ca;
+  ccfg.certs[0].key_file = ka;
+  ccfg.ncerts = 1;
+  ccfg.peer_fingerprint = fpb;
+  pair p;
+  pair_open(&p, &scfg, &ccfg, "ignored");
+  pump(p.sctx, p.c, p.s);
+  assert_int_equal(p.c->opened, 1);
+  assert_int_equal(p.s->opened, 1);
+  rc_tls_peer si;
+  assert_int_equal(rc_tls_peer_info(p.s->f, &si), RC_OK);
+  assert_true(si.has_cert && si.verified);
+  assert_memory_equal(si.fingerprint, fpa, RC_TLS_FINGERPRINT_LEN);
+  assert_string_equal(si.subject_cn, "peer-a");
+  pair_close(&p);
+  /* The server expects another fingerprint: the client is refused. */
+  fpa[5] ^= 0x40;
+  pair_open(&p, &scfg, &ccfg, "ignored");
+  pump(p.sctx, p.c, p.s);
+  assert_int_equal(p.s->opened, 0);
+  assert_int_equal(p.s->err, RC_ERR_TLS_CERT);
+  assert_non_null(strstr(p.s->detail, "fingerprint mismatch"));
+  pair_close(&p);
+  /* A client without a certificate is refused too. */
+  fpa[5] ^= 0x40;
+  ccfg.ncerts = 0;
+  pair_open(&p, &scfg, &ccfg, "ignored");
+  pump(p.sctx, p.c, p.s);
+  assert_int_equal(p.s->opened, 0);
+  assert_int_equal(p.s->err, RC_ERR_TLS_CERT);
+  pair_close(&p);
+}
+
 static void test_lost_flight_retransmitted(void **state) {
   (void)state;
   char b[4][300];
@@ -824,6 +881,7 @@ int main(void) {
       cmocka_unit_test(test_psk_identity_and_hint),
       cmocka_unit_test(test_mutual_tls),
       cmocka_unit_test(test_fingerprint_mode),
+      cmocka_unit_test(test_webrtc_style_fingerprints),
       cmocka_unit_test(test_lost_flight_retransmitted),
       cmocka_unit_test(test_handshake_timeout),
       cmocka_unit_test(test_garbage),
