@@ -68,7 +68,7 @@ typedef struct rc_tls_ctx rc_tls_ctx;
 /*
  * Creates a DTLS filter on a datagram context (rc_tls_config.datagram).
  * Client: host and port as for rc_tls_filter_new (names checked, SNI,
- * the session cache key). Server: host NULL and port 0. peer/peer_len is
+ * the session cache key; host may be NULL with a peer fingerprint). Server: host NULL and port 0. peer/peer_len is
  * the remote address as the socket sees it (server: keys the cookie;
  * client: may be NULL). now is the caller's clock: the handshake deadline
  * counts from it. The client sends nothing until rc_filter_start().

@@ -626,7 +626,7 @@ static int is_ip_literal(char *host) {
 static rc_err setup_client(rc__tls_filter *f, const char *host) {
   rc_tls_ctx *ctx = f->ctx;
   if (!host)
-    return ctx->insecure ? RC_OK : RC_ERR_INVAL;
+    return ctx->insecure || ctx->has_peer_fp ? RC_OK : RC_ERR_INVAL;
   f->host = host_dup(&ctx->mem, host);
   if (!f->host)
     return RC_ERR_NOMEM;
@@ -636,13 +636,13 @@ static rc_err setup_client(rc__tls_filter *f, const char *host) {
   if (is_ip_literal(h)) {
     /* RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in
      * "HostName"": no SNI; the certificate needs an IP SAN. */
-    if (!ctx->insecure &&
+    if (!ctx->insecure && !ctx->has_peer_fp &&
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(f->ssl), h) != 1)
       return RC_ERR_INVAL;
   } else {
     if (SSL_set_tlsext_host_name(f->ssl, h) != 1)
       return RC_ERR_INVAL;
-    if (!ctx->insecure) {
+    if (!ctx->insecure && !ctx->has_peer_fp) {
       SSL_set_hostflags(f->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       if (SSL_set1_host(f->ssl, h) != 1)
         return RC_ERR_INVAL;
