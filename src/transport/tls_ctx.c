@@ -4,7 +4,9 @@
  * loads every certificate, key and CA once, and holds the OpenSSL
  * callbacks that need per-connection state (verification details, ALPN
  * refusal, SNI certificate choice, PSK look-up) plus the client's session
- * cache for resumption. Filters (tls.c) take a reference on the context.
+ * cache for resumption. Filters (tls.c, dtls.c) take a reference on the
+ * context; with rc_tls_config.datagram the SSL_CTX is DTLS 1.2 (no ALPN,
+ * the cookie callbacks of dtls.c on a server).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,8 +1,10 @@
 /*
- * Internal to src/transport/tls*.c: the context and filter structs shared
- * by the context code (tls_ctx.c: config, SSL_CTX, OpenSSL callbacks,
- * session cache), the filter (tls.c: the byte transform and its state
- * machine) and the certificate helpers (tls_cert.c).
+ * Internal to src/transport/tls*.c and dtls.c: the context and filter
+ * structs shared by the context code (tls_ctx.c: config, SSL_CTX, OpenSSL
+ * callbacks, session cache, for TLS and DTLS alike), the TLS filter
+ * (tls.c: the byte transform and its state machine), the DTLS filter
+ * (dtls.c: the datagram transform, whose struct begins with an
+ * rc__tls_filter) and the certificate helpers (tls_cert.c).
  */
 #ifndef RCOAP_TLS_INT_H
 #define RCOAP_TLS_INT_H
