@@ -142,9 +142,12 @@ void rc__tls_filter_release(rc__tls_filter *f);
  * rc_err and f->detail; reads (and empties) the OpenSSL error queue. */
 rc_err rc__tls_classify(rc__tls_filter *f);
 
-/* dtls.c: the datagram BIO method, and the server cookie callbacks set on
- * a DTLS SSL_CTX. */
+/* dtls.c: the datagram BIO method; the peer address a server filter was
+ * made for (0 if ssl has no filter). */
 BIO_METHOD *rc__dtls_bio_method_new(void);
+int rc__dtls_peer_of(const SSL *ssl, const uint8_t **peer, size_t *len);
+/* dtls_cookie.c: the DTLS options and server cookie callbacks of a DTLS
+ * SSL_CTX. */
 void rc__dtls_ctx_setup(rc_tls_ctx *ctx, SSL_CTX *sc);
 
 #endif
