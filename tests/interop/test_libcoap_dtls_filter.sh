@@ -16,12 +16,9 @@
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
 
-if ! command -v coap-client-openssl >/dev/null ||
-  ! command -v coap-server-openssl >/dev/null; then
-  echo "SKIP: libcoap3-bin (coap-client-openssl, coap-server-openssl) not installed"
-  [ "${CI:-}" = true ] && exit 1
-  exit 77
-fi
+command -v coap-client-openssl >/dev/null &&
+  command -v coap-server-openssl >/dev/null ||
+  rc_skip "libcoap3-bin (coap-client-openssl, coap-server-openssl) not installed"
 
 PKI=$RC_TMP/pki
 bash "$RC_SRC/tests/certs/gen.sh" "$PKI" >/dev/null ||
