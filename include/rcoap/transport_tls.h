@@ -144,6 +144,21 @@ typedef struct rc_tls_config {
   /* Client: sessions kept for resumption, one per (host, port); 0 turns
    * resumption off. rc_tls_config_init() sets 32. */
   size_t session_cache_size;
+  /* Check the peer's certificate by its SHA-256 fingerprint (the DER
+   * digest, RC_TLS_FINGERPRINT_LEN bytes) instead of a CA chain and names:
+   * WebRTC's a=fingerprint (RFC 8122 §5). A server then requires a client
+   * certificate. NULL: the CA and name checks above. */
+  const uint8_t *peer_fingerprint;
+  /* Datagram mode: a DTLS 1.2 context for rc_dtls_filter_new()
+   * (transport_dtls.h, coaps:// per RFC 7252 §9) instead of TLS for
+   * rc_tls_filter_new(). ALPN is neither offered nor demanded. */
+  int datagram;
+  /* DTLS: the largest datagram handed down (path MTU minus IP and UDP
+   * headers); 0: RC_DTLS_DEFAULT_MTU. */
+  size_t mtu;
+  /* DTLS: the whole handshake must be done within this many ms of the
+   * filter's creation; 0: RC_DTLS_HANDSHAKE_TIMEOUT_MS. */
+  uint32_t handshake_timeout_ms;
   const rc_mem *mem; /* NULL: C library */
 } rc_tls_config;
 
@@ -159,6 +174,8 @@ typedef struct rc_tls_peer {
   uint8_t fingerprint[RC_TLS_FINGERPRINT_LEN]; /* SHA-256 of the DER */
   uint8_t psk_identity[RC_TLS_MAX_PSK_IDENTITY]; /* PSK handshakes */
   size_t psk_identity_len;
+  char psk_hint[RC_TLS_MAX_PSK_IDENTITY + 1]; /* client: the server's
+                                                 TLS 1.2 identity hint */
 } rc_tls_peer;
 
 /* Sets defaults: the role, TLS 1.2..1.3, session cache 32, no auth. */

@@ -127,7 +127,7 @@ BIO_METHOD *rc__tls_bio_method_new(void) {
 
 /* ---- sink calls, re-entrancy -------------------------------------------- */
 
-static void really_destroy(rc__tls_filter *f) {
+void rc__tls_filter_release(rc__tls_filter *f) {
   rc_tls_ctx *ctx = f->ctx;
   /* OpenSSL invalidates the session of a connection freed without a
    * close_notify sent. Keep it resumable unless the connection failed
@@ -135,14 +135,20 @@ static void really_destroy(rc__tls_filter *f) {
   if (f->ssl && f->state != RC__TLS_DEAD)
     SSL_set_shutdown(f->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(f->ssl); /* frees the BIO */
+  f->ssl = NULL;
   ctx->mem.free(f->out, ctx->mem.user);
   if (f->pend)
     OPENSSL_cleanse(f->pend, f->pend_cap);
   ctx->mem.free(f->pend, ctx->mem.user);
   ctx->mem.free(f->host, ctx->mem.user);
-  ctx->mem.free(f, ctx->mem.user);
   ERR_clear_error();
   rc_tls_ctx_free(ctx);
+}
+
+static void really_destroy(rc__tls_filter *f) {
+  const rc_mem mem = f->ctx->mem;
+  rc__tls_filter_release(f);
+  mem.free(f, mem.user);
 }
 
 static void enter(rc__tls_filter *f) { f->cb_depth++; }
@@ -211,8 +217,6 @@ static void openssl_reason(unsigned long e, char *buf, size_t cap) {
     snprintf(buf, cap, "unexpected end of data");
 }
 
-/* Turns what OpenSSL and our callbacks recorded into an rc_err and a
- * detail sentence; does not touch the error queue beyond reading it. */
 /* What we say about an OpenSSL reason: one row per reason we know. A row
  * applies when all of its conditions hold; otherwise the reason is only
  * named (OpenSSL's text) and the error is RC_ERR_TLS. */
@@ -267,6 +271,14 @@ static const tls_reason tls_reasons[] = {
      "handshake failed: bad record MAC (wrong pre-shared key?)", NULL},
     {SSL_R_WRONG_VERSION_NUMBER, WHEN_HANDSHAKE, RC_ERR_TLS_NOT_TLS,
      "peer is not speaking TLS (bad record version)", NULL},
+    /* OpenSSL servers (libcoap's too) answer a missing client certificate
+     * with handshake_failure in (D)TLS 1.2. */
+    {SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE, WHEN_HANDSHAKE | WHEN_CLIENT,
+     RC_ERR_TLS,
+     "handshake failed: the server sent handshake_failure (it may require a "
+     "client certificate, or share no cipher suite with us)",
+     "handshake failed: the server sent handshake_failure (unknown PSK "
+     "identity, or no shared cipher suite?)"},
     {SSL_R_NO_SHARED_CIPHER, 0, RC_ERR_TLS,
      "handshake failed: no shared cipher suite",
      "handshake failed: no shared cipher suite (no matching pre-shared key "
@@ -281,7 +293,7 @@ static const tls_reason *tls_reason_of(int reason) {
 }
 
 /* Maps the failure at hand to an error and a detail sentence. */
-static rc_err classify(rc__tls_filter *f) {
+rc_err rc__tls_classify(rc__tls_filter *f) {
   const char *phase = hs_done(f) ? "TLS error" : "handshake failed";
   char r[200];
   if (f->verify_err)
@@ -365,7 +377,7 @@ static rc_err write_plain(rc__tls_filter *f, const uint8_t *data, size_t len) {
     int chunk = len > WRITE_CHUNK ? WRITE_CHUNK : (int)len;
     int n = SSL_write(f->ssl, data, chunk);
     if (n <= 0)
-      return fail(f, classify(f));
+      return fail(f, rc__tls_classify(f));
     data += n;
     len -= (size_t)n;
   }
@@ -415,7 +427,7 @@ static rc_err do_handshake(rc__tls_filter *f) {
     ERR_clear_error();
     return flush(f);
   }
-  return fail(f, classify(f));
+  return fail(f, rc__tls_classify(f));
 }
 
 static rc_err peer_closed(rc__tls_filter *f) {
@@ -473,7 +485,7 @@ static rc_err read_all(rc__tls_filter *f) {
     }
     if (e == SSL_ERROR_ZERO_RETURN)
       return peer_closed(f);
-    return fail(f, classify(f));
+    return fail(f, rc__tls_classify(f));
   }
   if (used) {
     err = deliver(f, buf, used);
@@ -617,7 +629,7 @@ static int is_ip_literal(char *host) {
 static rc_err setup_client(rc__tls_filter *f, const char *host) {
   rc_tls_ctx *ctx = f->ctx;
   if (!host)
-    return ctx->insecure ? RC_OK : RC_ERR_INVAL;
+    return ctx->insecure || ctx->has_peer_fp ? RC_OK : RC_ERR_INVAL;
   f->host = host_dup(&ctx->mem, host);
   if (!f->host)
     return RC_ERR_NOMEM;
@@ -627,13 +639,13 @@ static rc_err setup_client(rc__tls_filter *f, const char *host) {
   if (is_ip_literal(h)) {
     /* RFC 6066 §3: "Literal IPv4 and IPv6 addresses are not permitted in
      * "HostName"": no SNI; the certificate needs an IP SAN. */
-    if (!ctx->insecure &&
+    if (!ctx->insecure && !ctx->has_peer_fp &&
         X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(f->ssl), h) != 1)
       return RC_ERR_INVAL;
   } else {
     if (SSL_set_tlsext_host_name(f->ssl, h) != 1)
       return RC_ERR_INVAL;
-    if (!ctx->insecure) {
+    if (!ctx->insecure && !ctx->has_peer_fp) {
       SSL_set_hostflags(f->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
       if (SSL_set1_host(f->ssl, h) != 1)
         return RC_ERR_INVAL;
@@ -645,36 +657,41 @@ static rc_err setup_client(rc__tls_filter *f, const char *host) {
   return RC_OK;
 }
 
+rc_err rc__tls_filter_init(rc__tls_filter *f, rc_tls_ctx *ctx,
+                           const rc_filter_ops *ops, const char *host,
+                           uint16_t port, const rc_filter_sink *sink) {
+  f->base.ops = ops;
+  f->base.sink = *sink;
+  f->ctx = ctx;
+  f->port = port;
+  rc__tls_ctx_ref(ctx);
+  f->ssl = SSL_new(ctx->ssl_ctx);
+  BIO *b = f->ssl ? BIO_new(ctx->bio_meth) : NULL;
+  if (!b)
+    return RC_ERR_NOMEM;
+  BIO_set_data(b, f);
+  SSL_set_bio(f->ssl, b, b);
+  SSL_set_app_data(f->ssl, f);
+  if (ctx->role == RC_TLS_SERVER) {
+    SSL_set_accept_state(f->ssl);
+    return RC_OK;
+  }
+  SSL_set_connect_state(f->ssl);
+  return setup_client(f, host);
+}
+
 rc_err rc_tls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
                          const rc_filter_sink *sink, rc_filter **out) {
   if (!ctx || !sink || !sink->up || !sink->down || !sink->event || !out)
     return RC_ERR_INVAL;
   *out = NULL;
+  if (ctx->datagram)
+    return RC_ERR_INVAL; /* a DTLS context: rc_dtls_filter_new() */
   rc__tls_filter *f = ctx->mem.malloc(sizeof(*f), ctx->mem.user);
   if (!f)
     return RC_ERR_NOMEM;
   memset(f, 0, sizeof(*f));
-  f->base.ops = &tls_ops;
-  f->base.sink = *sink;
-  f->ctx = ctx;
-  f->port = port;
-  rc__tls_ctx_ref(ctx);
-  rc_err err = RC_OK;
-  f->ssl = SSL_new(ctx->ssl_ctx);
-  BIO *b = f->ssl ? BIO_new(ctx->bio_meth) : NULL;
-  if (!b) {
-    err = RC_ERR_NOMEM;
-  } else {
-    BIO_set_data(b, f);
-    SSL_set_bio(f->ssl, b, b);
-    SSL_set_app_data(f->ssl, f);
-    if (ctx->role == RC_TLS_SERVER)
-      SSL_set_accept_state(f->ssl);
-    else {
-      SSL_set_connect_state(f->ssl);
-      err = setup_client(f, host);
-    }
-  }
+  rc_err err = rc__tls_filter_init(f, ctx, &tls_ops, host, port, sink);
   if (err) {
     really_destroy(f);
     return err;
@@ -788,7 +805,8 @@ rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
   memset(out, 0, sizeof(*out));
   X509 *x = SSL_get0_peer_certificate(f->ssl);
   if (x) {
-    int checked = is_server(f) ? f->ctx->client_auth != RC_TLS_CLIENT_AUTH_NONE
+    int checked = is_server(f) ? f->ctx->client_auth != RC_TLS_CLIENT_AUTH_NONE ||
+                                     f->ctx->has_peer_fp
                                : !f->ctx->insecure;
     unsigned int n = 0;
     out->has_cert = 1;
@@ -800,6 +818,7 @@ rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
   }
   memcpy(out->psk_identity, f->psk_id, f->psk_id_len);
   out->psk_identity_len = f->psk_id_len;
+  memcpy(out->psk_hint, f->psk_hint, sizeof(out->psk_hint));
   ERR_clear_error();
   return RC_OK;
 }

@@ -4,7 +4,9 @@
  * loads every certificate, key and CA once, and holds the OpenSSL
  * callbacks that need per-connection state (verification details, ALPN
  * refusal, SNI certificate choice, PSK look-up) plus the client's session
- * cache for resumption. Filters (tls.c) take a reference on the context.
+ * cache for resumption. Filters (tls.c, dtls.c) take a reference on the
+ * context; with rc_tls_config.datagram the SSL_CTX is DTLS 1.2 (no ALPN,
+ * the cookie callbacks of dtls.c on a server).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 #include "transport/tls_int.h"
@@ -261,6 +264,39 @@ static int verify_cb(int ok, X509_STORE_CTX *xs) {
   return 0;
 }
 
+/* Verification by fingerprint (rc_tls_config.peer_fingerprint) in place
+ * of OpenSSL's chain and name checks: the leaf's SHA-256 DER digest must
+ * equal the configured one (RFC 8122 §5; a WebRTC peer's certificate is
+ * self-signed, so there is no chain to check). */
+static int fingerprint_verify_cb(X509_STORE_CTX *xs, void *arg) {
+  rc_tls_ctx *ctx = arg;
+  SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
+  rc__tls_filter *f = ssl ? rc__tls_from_ssl(ssl) : NULL;
+  X509 *leaf = X509_STORE_CTX_get0_cert(xs);
+  uint8_t md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (leaf && X509_digest(leaf, EVP_sha256(), md, &n) == 1 &&
+      n == RC_TLS_FINGERPRINT_LEN &&
+      CRYPTO_memcmp(md, ctx->peer_fp, n) == 0)
+    return 1;
+  X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
+  if (f && !f->verify_err) {
+    char got[RC_TLS_FINGERPRINT_HEX_LEN], want[RC_TLS_FINGERPRINT_HEX_LEN];
+    f->verify_err = X509_V_ERR_APPLICATION_VERIFICATION;
+    rc_tls_fingerprint_hex(md, got);
+    rc_tls_fingerprint_hex(ctx->peer_fp, want);
+    if (leaf && n == RC_TLS_FINGERPRINT_LEN)
+      snprintf(f->detail, sizeof(f->detail),
+               "certificate fingerprint mismatch: sha-256 %s, expected %s",
+               got, want);
+    else
+      snprintf(f->detail, sizeof(f->detail),
+               "certificate fingerprint mismatch: no certificate");
+  }
+  ERR_clear_error();
+  return 0;
+}
+
 /* RFC 8323 §8.2: a server on a port other than 5684 "MUST be ALPN
  * enabled"; a coaps+tcp listener refuses offers that lack "coap" (RFC 7301
  * §3.2: "the server SHALL respond with a fatal 'no_application_protocol'
@@ -413,8 +449,9 @@ static int psk_find_session_cb(SSL *ssl, const unsigned char *id,
 static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
                                   unsigned int max_id, unsigned char *psk,
                                   unsigned int max_psk) {
-  (void)hint;
   rc__tls_filter *f = rc__tls_from_ssl(ssl);
+  if (f && hint)
+    snprintf(f->psk_hint, sizeof(f->psk_hint), "%s", hint);
   if (!f || !f->ctx->has_psk || f->ctx->psk_id_len + 1 > max_id ||
       f->ctx->psk_key_len > max_psk)
     return 0;
@@ -532,6 +569,7 @@ void rc_tls_ctx_free(rc_tls_ctx *ctx) {
   SSL_CTX_free(ctx->ssl_ctx);
   BIO_meth_free(ctx->bio_meth);
   OPENSSL_cleanse(ctx->psk_key, sizeof(ctx->psk_key));
+  OPENSSL_cleanse(ctx->cookie_key, sizeof(ctx->cookie_key));
   ctx->mem.free(ctx, ctx->mem.user);
 }
 
@@ -571,6 +609,12 @@ static rc_err check_config(const rc_tls_config *cfg, char *errbuf,
   else if (cfg->min_version && cfg->max_version &&
            cfg->min_version > cfg->max_version)
     why = "min_version is above max_version";
+  else if (cfg->datagram && (cfg->min_version == RC_TLS_V1_3 ||
+                             cfg->max_version == RC_TLS_V1_3))
+    why = "DTLS is version 1.2 only here (no DTLS 1.3 in OpenSSL 3)";
+  else if (cfg->datagram && cfg->mtu &&
+           (cfg->mtu < RC_DTLS_MIN_MTU || cfg->mtu > RC_DTLS_MAX_MTU))
+    why = "DTLS mtu must be 256..65507 bytes";
   if (why) {
     set_err(errbuf, cap, "%s", why);
     return RC_ERR_INVAL;
@@ -581,7 +625,10 @@ static rc_err check_config(const rc_tls_config *cfg, char *errbuf,
 static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
                             char *errbuf, size_t cap) {
   int server = cfg->role == RC_TLS_SERVER;
-  SSL_CTX *sc = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+  int dgram = cfg->datagram;
+  SSL_CTX *sc = SSL_CTX_new(
+      dgram ? (server ? DTLS_server_method() : DTLS_client_method())
+            : (server ? TLS_server_method() : TLS_client_method()));
   if (!sc) {
     set_err(errbuf, cap, "cannot create an SSL_CTX");
     return RC_ERR_NOMEM;
@@ -589,10 +636,12 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
   ctx->ssl_ctx = sc;
   /* RFC 8323 §9.1 -> RFC 7525 §3.1.1: "Implementations MUST NOT negotiate
    * SSL version 2 ... SSL version 3"; TLS 1.2 is the floor. */
-  if (!SSL_CTX_set_min_proto_version(sc, proto_version(cfg->min_version,
-                                                       TLS1_2_VERSION)) ||
-      !SSL_CTX_set_max_proto_version(sc, proto_version(cfg->max_version,
-                                                       TLS1_3_VERSION))) {
+  int lo = dgram ? DTLS1_2_VERSION
+                 : proto_version(cfg->min_version, TLS1_2_VERSION);
+  int hi = dgram ? DTLS1_2_VERSION
+                 : proto_version(cfg->max_version, TLS1_3_VERSION);
+  if (!SSL_CTX_set_min_proto_version(sc, lo) ||
+      !SSL_CTX_set_max_proto_version(sc, hi)) {
     set_err(errbuf, cap, "cannot set the TLS versions");
     return RC_ERR_TLS;
   }
@@ -615,6 +664,8 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
       return RC_ERR_TLS_CERT;
     }
   }
+  if (ctx->has_peer_fp)
+    SSL_CTX_set_cert_verify_callback(sc, fingerprint_verify_cb, ctx);
   int have_ca = cfg->ca_file || cfg->ca_pem;
   if (have_ca) {
     rc_err err = load_ca(cfg, sc, errbuf, cap);
@@ -627,9 +678,15 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
       mode = SSL_VERIFY_PEER;
     else if (cfg->client_auth == RC_TLS_CLIENT_AUTH_REQUIRE)
       mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    if (ctx->has_peer_fp)
+      mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(sc, mode, mode ? verify_cb : NULL);
-    SSL_CTX_set_alpn_select_cb(sc, alpn_select_cb, ctx);
-    SSL_CTX_set_client_hello_cb(sc, client_hello_cb, ctx);
+    if (dgram) {
+      rc__dtls_ctx_setup(ctx, sc); /* no ALPN for coaps:// */
+    } else {
+      SSL_CTX_set_alpn_select_cb(sc, alpn_select_cb, ctx);
+      SSL_CTX_set_client_hello_cb(sc, client_hello_cb, ctx);
+    }
     if (ctx->ncerts > 1) {
       SSL_CTX_set_tlsext_servername_callback(sc, servername_cb);
       SSL_CTX_set_tlsext_servername_arg(sc, ctx);
@@ -654,6 +711,8 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
   } else {
     if (cfg->insecure) {
       SSL_CTX_set_verify(sc, SSL_VERIFY_NONE, NULL);
+    } else if (ctx->has_peer_fp) {
+      SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, NULL);
     } else {
       if (!have_ca && SSL_CTX_set_default_verify_paths(sc) != 1) {
         set_err(errbuf, cap, "cannot load the system CA store");
@@ -661,9 +720,12 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
       }
       SSL_CTX_set_verify(sc, SSL_VERIFY_PEER, verify_cb);
     }
+    if (dgram)
+      rc__dtls_ctx_setup(ctx, sc);
     /* RFC 8323 §8.2: "the TLS client MUST use the ALPN extension to
      * advertise the 'coap' protocol identifier". (0 means success.) */
-    if (SSL_CTX_set_alpn_protos(sc, ALPN_WIRE, sizeof(ALPN_WIRE) - 1) != 0) {
+    else if (SSL_CTX_set_alpn_protos(sc, ALPN_WIRE, sizeof(ALPN_WIRE) - 1) !=
+             0) {
       set_err(errbuf, cap, "cannot set ALPN");
       return RC_ERR_TLS;
     }
@@ -704,6 +766,15 @@ rc_err rc_tls_ctx_new(const rc_tls_config *cfg, rc_tls_ctx **out,
   ctx->client_auth = cfg->client_auth;
   ctx->psk_lookup = cfg->psk_lookup;
   ctx->psk_lookup_user = cfg->psk_lookup_user;
+  if (cfg->peer_fingerprint) {
+    memcpy(ctx->peer_fp, cfg->peer_fingerprint, RC_TLS_FINGERPRINT_LEN);
+    ctx->has_peer_fp = 1;
+  }
+  ctx->datagram = cfg->datagram;
+  ctx->mtu = cfg->mtu ? cfg->mtu : RC_DTLS_DEFAULT_MTU;
+  ctx->hs_timeout_ms = cfg->handshake_timeout_ms
+                           ? cfg->handshake_timeout_ms
+                           : RC_DTLS_HANDSHAKE_TIMEOUT_MS;
   if (cfg->psk_key_len) {
     ctx->has_psk = 1;
     memcpy(ctx->psk_key, cfg->psk_key, cfg->psk_key_len);
@@ -722,7 +793,14 @@ rc_err rc_tls_ctx_new(const rc_tls_config *cfg, rc_tls_ctx **out,
     }
     ctx->cache_cap = cfg->session_cache_size;
   }
-  ctx->bio_meth = rc__tls_bio_method_new();
+  ctx->bio_meth = cfg->datagram ? rc__dtls_bio_method_new()
+                                : rc__tls_bio_method_new();
+  if (cfg->datagram && cfg->role == RC_TLS_SERVER &&
+      RAND_bytes(ctx->cookie_key[0], (int)sizeof(ctx->cookie_key)) != 1) {
+    rc_tls_ctx_free(ctx);
+    ERR_clear_error();
+    return RC_ERR_TLS;
+  }
   if (!ctx->bio_meth) {
     rc_tls_ctx_free(ctx);
     ERR_clear_error();

@@ -1,8 +1,10 @@
 /*
- * Internal to src/transport/tls*.c: the context and filter structs shared
- * by the context code (tls_ctx.c: config, SSL_CTX, OpenSSL callbacks,
- * session cache), the filter (tls.c: the byte transform and its state
- * machine) and the certificate helpers (tls_cert.c).
+ * Internal to src/transport/tls*.c and dtls.c: the context and filter
+ * structs shared by the context code (tls_ctx.c: config, SSL_CTX, OpenSSL
+ * callbacks, session cache, for TLS and DTLS alike), the TLS filter
+ * (tls.c: the byte transform and its state machine), the DTLS filter
+ * (dtls.c: the datagram transform, whose struct begins with an
+ * rc__tls_filter) and the certificate helpers (tls_cert.c).
  */
 #ifndef RCOAP_TLS_INT_H
 #define RCOAP_TLS_INT_H
@@ -11,6 +13,7 @@
 
 #include <openssl/ssl.h>
 
+#include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
 
 /* Detail sentences are cut at this length. */
@@ -50,6 +53,17 @@ struct rc_tls_ctx {
   void *psk_lookup_user;
   rc__tls_cached *cache; /* client session cache, oldest first */
   size_t cache_len, cache_cap;
+  uint8_t peer_fp[RC_TLS_FINGERPRINT_LEN]; /* rc_tls_config.peer_fingerprint */
+  int has_peer_fp;
+  /* Datagram mode (DTLS): see dtls.c. */
+  int datagram;
+  size_t mtu;
+  uint32_t hs_timeout_ms;
+  /* Server: HMAC keys of the stateless cookie, the current one and the one
+   * before it (still accepted), and when the current one was made. */
+  uint8_t cookie_key[2][32];
+  rc_time cookie_made;
+  int cookie_keyed; /* cookie_made holds a caller time */
 };
 
 typedef enum rc__tls_state {
@@ -87,6 +101,7 @@ typedef struct rc__tls_filter {
   int psk_unknown;      /* server: PSK identity not known */
   uint8_t psk_id[RC_TLS_MAX_PSK_IDENTITY];
   size_t psk_id_len;
+  char psk_hint[RC_TLS_MAX_PSK_IDENTITY + 1]; /* client: the server's hint */
   char detail[RC__TLS_DETAIL_MAX];
   /* Re-entrancy: depth of sink callbacks running; destroy() inside one
    * is deferred until the outermost returns. */
@@ -113,5 +128,26 @@ void rc__tls_name(const X509_NAME *name, char *buf, size_t cap);
  * method that connects an SSL to a filter's buffers (one per ctx). */
 rc__tls_filter *rc__tls_from_ssl(const SSL *ssl);
 BIO_METHOD *rc__tls_bio_method_new(void);
+
+/* tls.c, shared with dtls.c (whose filter struct begins with an
+ * rc__tls_filter, so the OpenSSL callbacks above serve both):
+ * rc__tls_filter_init fills a zeroed f: ops, sink, a context reference, the
+ * SSL with a BIO of ctx->bio_meth, client host name checks, SNI and a
+ * cached session. rc__tls_filter_release frees what init made (not f). */
+rc_err rc__tls_filter_init(rc__tls_filter *f, rc_tls_ctx *ctx,
+                           const rc_filter_ops *ops, const char *host,
+                           uint16_t port, const rc_filter_sink *sink);
+void rc__tls_filter_release(rc__tls_filter *f);
+/* Turns what OpenSSL and the callbacks recorded about a failure into an
+ * rc_err and f->detail; reads (and empties) the OpenSSL error queue. */
+rc_err rc__tls_classify(rc__tls_filter *f);
+
+/* dtls.c: the datagram BIO method; the peer address a server filter was
+ * made for (0 if ssl has no filter). */
+BIO_METHOD *rc__dtls_bio_method_new(void);
+int rc__dtls_peer_of(const SSL *ssl, const uint8_t **peer, size_t *len);
+/* dtls_cookie.c: the DTLS options and server cookie callbacks of a DTLS
+ * SSL_CTX. */
+void rc__dtls_ctx_setup(rc_tls_ctx *ctx, SSL_CTX *sc);
 
 #endif
