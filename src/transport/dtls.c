@@ -120,22 +120,9 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
   }
 }
 
-static int bio_create(BIO *b) {
-  BIO_set_init(b, 1);
-  return 1;
-}
-
 BIO_METHOD *rc__dtls_bio_method_new(void) {
-  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                               "rcoap-dtls-filter");
-  if (!m)
-    return NULL;
-  if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
-      !BIO_meth_set_ctrl(m, bio_ctrl) || !BIO_meth_set_create(m, bio_create)) {
-    BIO_meth_free(m);
-    return NULL;
-  }
-  return m;
+  return rc__bio_method_new("rcoap-dtls-filter", bio_write, bio_read,
+                            bio_ctrl);
 }
 
 /* The peer address a server filter was made for (keys its cookie). */

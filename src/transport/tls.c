@@ -112,17 +112,25 @@ static int bio_create(BIO *b) {
   return 1;
 }
 
-BIO_METHOD *rc__tls_bio_method_new(void) {
-  BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
-                               "rcoap-tls-filter");
+BIO_METHOD *rc__bio_method_new(const char *name,
+                               int (*write)(BIO *, const char *, int),
+                               int (*read)(BIO *, char *, int),
+                               long (*ctrl)(BIO *, int, long, void *)) {
+  BIO_METHOD *m =
+      BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, name);
   if (!m)
     return NULL;
-  if (!BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
-      !BIO_meth_set_ctrl(m, bio_ctrl) || !BIO_meth_set_create(m, bio_create)) {
+  if (!BIO_meth_set_write(m, write) || !BIO_meth_set_read(m, read) ||
+      !BIO_meth_set_ctrl(m, ctrl) || !BIO_meth_set_create(m, bio_create)) {
     BIO_meth_free(m);
     return NULL;
   }
   return m;
+}
+
+BIO_METHOD *rc__tls_bio_method_new(void) {
+  return rc__bio_method_new("rcoap-tls-filter", bio_write, bio_read,
+                            bio_ctrl);
 }
 
 /* ---- sink calls, re-entrancy -------------------------------------------- */

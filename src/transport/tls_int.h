@@ -127,6 +127,12 @@ void rc__tls_name(const X509_NAME *name, char *buf, size_t cap);
 /* tls.c: the filter from an SSL (set as its app data), and the BIO
  * method that connects an SSL to a filter's buffers (one per ctx). */
 rc__tls_filter *rc__tls_from_ssl(const SSL *ssl);
+/* tls.c: a memory BIO method over a filter's buffers (both TLS and DTLS
+ * filters: only their read, write and ctrl differ). NULL on no memory. */
+BIO_METHOD *rc__bio_method_new(const char *name,
+                               int (*write)(BIO *, const char *, int),
+                               int (*read)(BIO *, char *, int),
+                               long (*ctrl)(BIO *, int, long, void *));
 BIO_METHOD *rc__tls_bio_method_new(void);
 
 /* tls.c, shared with dtls.c (whose filter struct begins with an
