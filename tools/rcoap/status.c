@@ -80,18 +80,20 @@ static const char *hint_for(const rcoap_args *a, rc_err status,
            "certificate (rcoapd prints the path of its demo one); "
            "--insecure skips the check";
   case RC_ERR_TLS:
-    if (a->psk_id && strstr(detail, "handshake failure")) {
+    /* OpenSSL's own words, or the TLS filter's sentence for the alert */
+    if (!strstr(detail, "handshake failure") &&
+        !strstr(detail, "handshake_failure"))
+      return NULL;
+    if (a->psk_id) {
       snprintf(buf, cap,
                "the server refused the handshake: does it know the "
                "pre-shared key identity \"%s\"?",
                a->psk_id);
       return buf;
     }
-    if (!a->psk_id && strstr(detail, "handshake failure"))
-      return "the server refused the handshake: it may want a pre-shared "
-             "key (--psk-identity ID --psk-key KEY) or a client certificate "
-             "(--cert FILE --key FILE)";
-    return NULL;
+    return "the server refused the handshake: it may want a pre-shared "
+           "key (--psk-identity ID --psk-key KEY) or a client certificate "
+           "(--cert FILE --key FILE)";
   case RC_ERR_TLS_NOT_TLS:
     if (strstr(detail, "HTTP")) {
       with_scheme(a, "coap+ws", uri, sizeof uri);
