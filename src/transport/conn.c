@@ -43,6 +43,7 @@ const char *rc_conn_kind_name(rc_conn_kind kind) {
   case RC_CONN_WS: return "ws";
   case RC_CONN_TLS_WS: return "tls+ws";
   case RC_CONN_UDP: return "udp";
+  case RC_CONN_DTLS: return "dtls";
   }
   return "?";
 }
@@ -267,6 +268,12 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   if (err != RC_OK)
     return err;
   c->s = s;
+  if (stack->datagram && stack->peer == NULL) {
+    /* the DTLS filter's peer: the bytes udp.c keys its cookie with */
+    stack->peer = &c->peer;
+    stack->peer_len = rc__sa_len(&c->peer.sa);
+  }
+  stack->now = conn_now(c);
   stack->max_message = cfg.max_msg_size;
   stack->budget = cfg.rx_budget;
   stack->mem = c->mem;
@@ -337,15 +344,16 @@ void rc__conn_start_udp(rc_conn *c) {
   c->last_io = conn_now(c);
   c->busy++;
   c->state = RC__CONN_HANDSHAKE;
-  /* coap://: no filter, so the chain opens at once (conn_chain_open);
-   * with dtls it opens when the handshake is done. */
+  /* coap://: no filter, so the chain opens at once (conn_chain_open)
+   * and clears this; with dtls it opens when the handshake is done. */
+  c->deadline = conn_now(c) + c->handshake_ms;
   (void)rc_chain_start(c->chain, conn_now(c)); /* failures: conn_chain_end */
   c->busy--;
   conn_pump(c);
 }
 
 void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n) {
-  if (c->state != RC__CONN_OPEN)
+  if (c->state != RC__CONN_OPEN && c->state != RC__CONN_HANDSHAKE)
     return;
   c->busy++;
   c->last_io = conn_now(c);
@@ -750,7 +758,9 @@ rc_conn_kind rc_conn_get_kind(const rc_conn *c) { return c->kind; }
 int rc_conn_is_open(const rc_conn *c) { return c->open_reported; }
 int rc_conn_is_server(const rc_conn *c) { return c->is_server; }
 rc_filter *rc_conn_tls(rc_conn *c) {
-  return c->chain != NULL ? rc_chain_find(c->chain, "tls") : NULL;
+  if (c->chain == NULL)
+    return NULL;
+  return rc_chain_find(c->chain, c->udp != NULL ? "dtls" : "tls");
 }
 size_t rc_conn_unsent(const rc_conn *c) { return conn_unsent_bytes(c); }
 int rc_conn_reading(const rc_conn *c) { return c->reading; }
