@@ -3,8 +3,11 @@
 # (Debian libcoap3-bin, INTEROP-NOTES §6), both ways:
 #  - coap-client-openssl -> rcoapd: PSK (-u identity -k key) GET /hello,
 #    PUT then GET /store/x, block-wise /large (100 KiB) identical to rcoap's
-#    copy over coap+tcp; a wrong key gets no answer; a certificate verified
-#    by libcoap against the test CA (-R).
+#    copy over coap+tcp; a wrong key gets no answer; a client killed
+#    mid-observation (no close_notify) and started again from the same
+#    port (-p) is served at once: its new ClientHello in epoch 0 replaces
+#    the old peer (RFC 6347 §4.2.8); a certificate verified by libcoap
+#    against the test CA (-R).
 #  - rcoap -> coap-server-openssl (DTLS on port N+1): PSK GET /time; the
 #    certificate verified by name with --cafile; an untrusted CA refused
 #    with exit 10 and a sentence.
@@ -50,6 +53,21 @@ lc -B 3 -u client1 -k wrong-key "$UK/hello"
 rc_expect_not "$OUT" "Hello, world" "coap-client with a wrong PSK: no answer"
 rcd_alive k && rc_pass "rcoapd still runs after the wrong key" ||
   rc_fail "rcoapd died after the wrong key"
+CP=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+timeout 20 coap-client-openssl -B 15 -p "$CP" -u client1 -k s3cr3t -s 15 \
+  "$UK/sensors/temp" >"$RC_TMP/obs.lc" 2>&1 &
+OPID=$!
+for _ in $(seq 100); do
+  [ -s "$RC_TMP/obs.lc" ] && break
+  sleep 0.1
+done
+kill -KILL "$OPID" 2>/dev/null
+wait "$OPID" 2>/dev/null
+rc_expect_re "$(cat "$RC_TMP/obs.lc")" '[0-9]' "coap-client observes /sensors/temp from port $CP"
+S0=$SECONDS
+lc -B 3 -p "$CP" -u client1 -k s3cr3t "$UK/hello"
+rc_expect "$OUT" "Hello, world! (rcoap" \
+  "a client restarted on the same port: its new handshake replaces the old peer ($((SECONDS - S0)) s)"
 rcd_stop k
 
 rcd_start c 1 -l coaps://127.0.0.1:0 \
