@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rcoap/transport_dtls.h"
 #include "transport/conn_int.h"
 
 /* A chain output queue larger than this is freed once written. */
@@ -176,6 +177,9 @@ static void conn_chain_open(void *u) {
   c->state = RC__CONN_OPEN;
   c->deadline = c->released ? conn_now(c) + RC_CONN_RELEASE_TIMEOUT
                             : RC_TIME_NEVER;
+  rc_filter *dtls = c->udp != NULL ? rc_chain_find(c->chain, "dtls") : NULL;
+  if (dtls != NULL) /* larger messages would not fit one record */
+    (void)rc_session_set_max_datagram(c->s, rc_dtls_max_payload(dtls));
   c->open_pending = 1;
 }
 

@@ -8,7 +8,8 @@
 #    (exit 10, "certificate verification failed"), accepted with it;
 #  - with a pre-shared key: GET and PUT/GET; a wrong key gets no answer
 #    and rcoap gives up within -T (DTLS drops the bad Finished record,
-#    RFC 6347 §4.1.2.7: no alert to read);
+#    RFC 6347 §4.1.2.7: no alert to read); a request too large for one
+#    record refused with a sentence;
 #  - a stranger's garbage and a cookie-less ClientHello leave rcoapd
 #    serving (the HelloVerifyRequest is stateless, RFC 6347 §4.2.1).
 # Usage: bash test_dtls.sh BUILD_DIR
@@ -122,6 +123,13 @@ coap -T $RC_TMO "${PSK[@]}" put -d "psk body" "$UK/store/p"
 rc_expect_status "$ST" 0 "PSK: PUT exits 0"
 coap -T $RC_TMO "${PSK[@]}" get "$UK/store/p"
 rc_expect_eq "$OUT" "psk body" "PSK: GET reads the PUT back"
+# 1250 bytes of Uri-Path: more than one DTLS record holds (MTU 1232); the
+# session refuses the message (rc_session_set_max_datagram) instead of the
+# filter failing the connection.
+L=$(printf 'a%.0s' $(seq 250))
+coap -T $RC_TMO "${PSK[@]}" get "$UK/store/$L/$L/$L/$L/$L"
+rc_expect "$ERR" "larger than the peer's Max-Message-Size" \
+  "PSK: a request too large for one record is refused with a sentence (exit $ST)"
 S0=$SECONDS
 coap -T 3 --psk-identity client1 --psk-key wrong get "$UK/hello"
 if [ "$ST" -ne 0 ]; then
