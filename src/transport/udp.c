@@ -12,6 +12,10 @@
  * (the least recently active one is closed to make room), and a peer
  * silent for idle_ms is closed by its conn's idle timer.
  *
+ * coaps:// (RC_CONN_DTLS) is the same with a dtls filter in each peer's
+ * chain; a stranger must first pass the stateless cookie check
+ * (rc_dtls_listen_check) instead of being vetted as a CoAP request.
+ *
  * A client conn (rc_conn_connect with RC_CONN_UDP) has a socket of its
  * own on an ephemeral port and takes datagrams from its peer's address
  * only. The socket closes once its listener is freed and its last peer is
