@@ -72,6 +72,10 @@ typedef struct rc_context_opts {
    * made on first use that verifies against the system CA store. Not
    * owned: it must outlive the context. */
   rc_tls_ctx *client_tls;
+  /* The same for coaps:// (DTLS): a context made with
+   * rc_tls_config.datagram; NULL: one is made on first use that
+   * verifies against the system CA store. Not owned. */
+  rc_tls_ctx *client_dtls;
   /* WebSocket client settings for coap+ws requests (Origin etc.). */
   rc_conn_ws_opts client_ws;
   uint32_t connect_timeout_ms; /* 0: transport default */
@@ -241,8 +245,10 @@ typedef struct rc_request_opts {
   uint32_t timeout_ms;    /* 0: RC_EXCHANGE_DEFAULT_TIMEOUT_MS */
   /* TLS for this request (NULL: the context's client TLS): for --cafile,
    * --insecure, PSK. Not owned: it must outlive the context. Connections
-   * are shared per origin and TLS context. */
+   * are shared per origin and TLS context. dtls: the same for coaps://
+   * (a datagram context; NULL: the context's client DTLS). */
   rc_tls_ctx *tls;
+  rc_tls_ctx *dtls;
   /* Block-wise (see rc_exchange_req_opts): the body from a source instead
    * of payload, the response body into a sink (the callback then gets the
    * response head with no payload), progress, no BERT, smaller blocks

@@ -481,6 +481,11 @@ rc_framing rc_session_framing(const rc_session *s);
 int rc_session_peer_csm_received(const rc_session *s);
 /* Peer's Max-Message-Size: 1152 until its CSM says otherwise. */
 uint32_t rc_session_peer_max_msg_size(const rc_session *s);
+/* UDP: the largest datagram the session sends (default 65507; coaps://
+ * sets the DTLS record's room): a bigger message is refused at
+ * rc_session_msg_end with RC_ERR_PEER_TOO_LARGE. Returns 0, or
+ * RC_ERR_INVAL (not a UDP session, n under 1152 or over 65507). */
+rc_err rc_session_set_max_datagram(rc_session *s, size_t n);
 /* Peer announced Block-Wise-Transfer. */
 int rc_session_peer_block_wise(const rc_session *s);
 /* Peer supports BERT: Block-Wise-Transfer and Max-Message-Size > 1152

@@ -49,8 +49,10 @@ typedef enum rc_conn_kind {
   RC_CONN_TLS = 1,   /* coaps+tcp: tcp -> tls -> session     */
   RC_CONN_WS = 2,    /* coap+ws:   tcp -> ws -> session      */
   RC_CONN_TLS_WS = 3, /* coaps+ws:  tcp -> tls -> ws -> session */
-  RC_CONN_UDP = 4     /* coap:      one peer on a shared UDP socket
+  RC_CONN_UDP = 4,    /* coap:      one peer on a shared UDP socket
                          (transport/udp.c) -> session (RFC 7252) */
+  RC_CONN_DTLS = 5    /* coaps:     as UDP, with a dtls filter under the
+                         session (RFC 7252 §9) */
 } rc_conn_kind;
 
 /* Default ports: RFC 8323 §8.1 (coap+tcp 5683), §8.2 (coaps+tcp 5684),
@@ -61,6 +63,8 @@ typedef enum rc_conn_kind {
 #define RC_CONN_PORT_TLS_WS 443
 /* RFC 7252 §6.1: coap:// over UDP, 5683. */
 #define RC_CONN_PORT_UDP 5683
+/* RFC 7252 §6.2: coaps:// over DTLS, 5684. */
+#define RC_CONN_PORT_DTLS 5684
 /* Most UDP peers a listener keeps at once (the least recently active one
  * makes room) and how long a silent one is kept (RFC 7252
  * EXCHANGE_LIFETIME, so its Message-ID dedup outlives retransmissions). */
@@ -260,8 +264,8 @@ rc_conn_kind rc_conn_get_kind(const rc_conn *c);
 int rc_conn_is_open(const rc_conn *c);
 /* Non-zero if this connection came from a listener. */
 int rc_conn_is_server(const rc_conn *c);
-/* The TLS filter (for rc_tls_peer_info, rc_tls_protocol, ...), or NULL
- * for kinds without TLS. */
+/* The TLS or DTLS filter (for rc_tls_peer_info, rc_tls_protocol, ...),
+ * or NULL for kinds without TLS. */
 rc_filter *rc_conn_tls(rc_conn *c);
 /* Bytes handed to the connection and not yet accepted by the kernel
  * (session queue plus filter output). */
@@ -270,7 +274,7 @@ size_t rc_conn_unsent(const rc_conn *c);
  * or closing). */
 int rc_conn_reading(const rc_conn *c);
 
-/* "tcp", "tls", "ws", "tls+ws", "udp". */
+/* "tcp", "tls", "ws", "tls+ws", "udp", "dtls". */
 const char *rc_conn_kind_name(rc_conn_kind kind);
 
 #ifdef __cplusplus

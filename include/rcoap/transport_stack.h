@@ -5,12 +5,13 @@
  * transport needs; the connection (conn.c), rcoap-bench and the tests
  * build their chains through it. (A datagram transport adds its own
  * stacks here: dtls for coaps over UDP; ICE/UDP, dtls, sctp, dcep for a
- * WebRTC data channel.)
+ * WebRTC data channel.) coaps:// (datagram with tls) has dtls.
  */
 #ifndef RCOAP_TRANSPORT_STACK_H
 #define RCOAP_TRANSPORT_STACK_H
 
 #include "rcoap/session.h"
+#include "rcoap/transport_dtls.h"
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_tls.h"
 #include "rcoap/transport_ws.h"
@@ -36,8 +37,14 @@ typedef struct rc_stack_config {
   const rc_ws_config *ws_cfg;
   /* datagram: the socket carries datagrams (coap:// over UDP); the
    * session runs RFC 7252 framing and the chain keeps datagram
-   * boundaries. No filter yet (DTLS comes here for coaps://). */
+   * boundaries. With tls too (coaps://) the filter is a DTLS one
+   * (transport_dtls.h) on tls_ctx, a datagram context; peer/peer_len
+   * is the remote address (a server's cookie key) and now starts its
+   * handshake deadline. */
   int datagram;
+  const void *peer;
+  size_t peer_len;
+  rc_time now;
   size_t max_message;  /* the session's Max-Message-Size */
   rc_budget *budget;   /* the session's rx_budget (may be NULL) */
   const rc_mem *mem;

@@ -39,6 +39,8 @@ const char *rc__app_kind_scheme(rc_conn_kind k) {
     return "coaps+ws";
   case RC_CONN_UDP:
     return "coap";
+  case RC_CONN_DTLS:
+    return "coaps";
   default:
     return "coap+tcp";
   }

@@ -126,6 +126,7 @@ struct rc_context {
   app_peer *peers;
   size_t npeers;
   rc_tls_ctx *default_tls; /* owned */
+  rc_tls_ctx *default_dtls; /* owned: the same for coaps:// */
   rc_budget *bodies;       /* owned: body memory of every exchange */
   /* shutdown */
   int shutting_down;

@@ -18,6 +18,8 @@ int rc_scheme_conn_kind(rc_scheme scheme) {
   switch (scheme) {
   case RC_SCHEME_COAP:
     return RC_CONN_UDP;
+  case RC_SCHEME_COAPS:
+    return RC_CONN_DTLS;
   case RC_SCHEME_COAP_TCP:
     return RC_CONN_TCP;
   case RC_SCHEME_COAPS_TCP:
@@ -221,23 +223,29 @@ static app_creq *creq_new(rc_context *ctx, uint8_t method, const rc_opt *opts,
   return r;
 }
 
+/* The client context for a TLS kind: the request's, the context's, or
+ * one made on first use (for coaps://, DTLS ones: dgram). */
 static rc_tls_ctx *client_tls(rc_context *ctx, const rc_request_opts *ro,
-                              rc_err *err) {
-  if (ro && ro->tls)
-    return ro->tls;
-  if (ctx->opts.client_tls)
-    return ctx->opts.client_tls;
-  if (!ctx->default_tls) {
+                              int dgram, rc_err *err) {
+  rc_tls_ctx *given = dgram ? (ro ? ro->dtls : NULL) : (ro ? ro->tls : NULL);
+  if (!given)
+    given = dgram ? ctx->opts.client_dtls : ctx->opts.client_tls;
+  if (given)
+    return given;
+  rc_tls_ctx **own = dgram ? &ctx->default_dtls : &ctx->default_tls;
+  if (!*own) {
     rc_tls_config cfg;
     rc_tls_config_init(&cfg, RC_TLS_CLIENT);
+    cfg.datagram = dgram;
     char errbuf[256];
-    *err = rc_tls_ctx_new(&cfg, &ctx->default_tls, errbuf, sizeof errbuf);
+    *err = rc_tls_ctx_new(&cfg, own, errbuf, sizeof errbuf);
     if (*err) {
-      rc__app_log(ctx, RC_SESSION_LOG_ERR, "TLS: %s", errbuf);
+      rc__app_log(ctx, RC_SESSION_LOG_ERR, "%s: %s", dgram ? "DTLS" : "TLS",
+                  errbuf);
       return NULL;
     }
   }
-  return ctx->default_tls;
+  return *own;
 }
 
 static app_peer *find_origin(rc_context *ctx, const char *key) {
@@ -504,8 +512,8 @@ static rc_err request_impl(rc_context *ctx, const char *uri,
     return err;
 
   rc_tls_ctx *tls = NULL;
-  if (kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS) {
-    tls = client_tls(ctx, ro, &err);
+  if (kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS || kind == RC_CONN_DTLS) {
+    tls = client_tls(ctx, ro, kind == RC_CONN_DTLS, &err);
     if (!tls)
       return err ? err : RC_ERR_TLS;
   }

@@ -520,6 +520,8 @@ void rc_context_free(rc_context *ctx) {
   free(ctx->release_alt);
   if (ctx->default_tls)
     rc_tls_ctx_free(ctx->default_tls);
+  if (ctx->default_dtls)
+    rc_tls_ctx_free(ctx->default_dtls);
   rc_budget_free(ctx->bodies); /* after the peers: their exchanges gave back */
   rc_xreq_pool_free(ctx->xreqs); /* after the peers' exchanges too */
   rc_chunk_pool_release(ctx->chunks); /* freed with the last session */

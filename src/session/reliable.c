@@ -1482,6 +1482,9 @@ uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
    * packet"; 1152 bytes, 1024 of payload, when the MTU is unknown. */
   return UDP(s) ? RC_UDP_MSG_SIZE : s->peer_mms;
 }
+rc_err rc_session_set_max_datagram(rc_session *s, size_t n) {
+  return UDP(s) ? rc__udp_set_max_datagram(s, n) : RC_ERR_INVAL;
+}
 int rc_session_peer_block_wise(const rc_session *s) {
   return UDP(s) ? 1 : s->peer_bwt;
 }

@@ -115,6 +115,7 @@ typedef struct rc__udp {
   rc_time now;       /* the latest time we were given */
   uint64_t prng;
   uint16_t next_mid;
+  uint16_t dgram_max; /* the largest datagram we send (DTLS: a record's room) */
   uint32_t next_ping_id;
   rc_time last_con_notify;
   /* PROBING_RATE: since when the peer has not answered our NON
@@ -542,7 +543,16 @@ rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
    * the variable (e.g., on startup) be randomized". */
   u->next_mid = (uint16_t)urand(u);
   u->next_ping_id = 1;
+  u->dgram_max = UDP_DGRAM_MAX;
   *out = (rc_session *)(void *)u;
+  return RC_OK;
+}
+
+rc_err rc__udp_set_max_datagram(rc_session *s, size_t n) {
+  rc__udp *u = (rc__udp *)(void *)s;
+  if (n < RC_UDP_MSG_SIZE || n > UDP_DGRAM_MAX)
+    return RC_ERR_INVAL;
+  u->dgram_max = (uint16_t)n;
   return RC_OK;
 }
 
@@ -814,7 +824,7 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
   rc_err err = rc_enc_finish(e, RC_FRAMING_UDP, type, mid, &p, &n);
   if (err != RC_OK)
     return err;
-  if (n > UDP_DGRAM_MAX)
+  if (n > u->dgram_max)
     return RC_ERR_PEER_TOO_LARGE;
   if (in == NULL && !rc_code_is_request(e->code) && notify_as_con(u)) {
     type = RC_TYPE_CON;

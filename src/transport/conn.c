@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rcoap/transport_dtls.h"
 #include "transport/conn_int.h"
 
 /* A chain output queue larger than this is freed once written. */
@@ -43,6 +44,7 @@ const char *rc_conn_kind_name(rc_conn_kind kind) {
   case RC_CONN_WS: return "ws";
   case RC_CONN_TLS_WS: return "tls+ws";
   case RC_CONN_UDP: return "udp";
+  case RC_CONN_DTLS: return "dtls";
   }
   return "?";
 }
@@ -175,6 +177,9 @@ static void conn_chain_open(void *u) {
   c->state = RC__CONN_OPEN;
   c->deadline = c->released ? conn_now(c) + RC_CONN_RELEASE_TIMEOUT
                             : RC_TIME_NEVER;
+  rc_filter *dtls = c->udp != NULL ? rc_chain_find(c->chain, "dtls") : NULL;
+  if (dtls != NULL) /* larger messages would not fit one record */
+    (void)rc_session_set_max_datagram(c->s, rc_dtls_max_payload(dtls));
   c->open_pending = 1;
 }
 
@@ -267,6 +272,12 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   if (err != RC_OK)
     return err;
   c->s = s;
+  if (stack->datagram && stack->peer == NULL) {
+    /* the DTLS filter's peer: the bytes udp.c keys its cookie with */
+    stack->peer = &c->peer;
+    stack->peer_len = rc__sa_len(&c->peer.sa);
+  }
+  stack->now = conn_now(c);
   stack->max_message = cfg.max_msg_size;
   stack->budget = cfg.rx_budget;
   stack->mem = c->mem;
@@ -337,15 +348,16 @@ void rc__conn_start_udp(rc_conn *c) {
   c->last_io = conn_now(c);
   c->busy++;
   c->state = RC__CONN_HANDSHAKE;
-  /* coap://: no filter, so the chain opens at once (conn_chain_open);
-   * with dtls it opens when the handshake is done. */
+  /* coap://: no filter, so the chain opens at once (conn_chain_open)
+   * and clears this; with dtls it opens when the handshake is done. */
+  c->deadline = conn_now(c) + c->handshake_ms;
   (void)rc_chain_start(c->chain, conn_now(c)); /* failures: conn_chain_end */
   c->busy--;
   conn_pump(c);
 }
 
 void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n) {
-  if (c->state != RC__CONN_OPEN)
+  if (c->state != RC__CONN_OPEN && c->state != RC__CONN_HANDSHAKE)
     return;
   c->busy++;
   c->last_io = conn_now(c);
@@ -750,7 +762,9 @@ rc_conn_kind rc_conn_get_kind(const rc_conn *c) { return c->kind; }
 int rc_conn_is_open(const rc_conn *c) { return c->open_reported; }
 int rc_conn_is_server(const rc_conn *c) { return c->is_server; }
 rc_filter *rc_conn_tls(rc_conn *c) {
-  return c->chain != NULL ? rc_chain_find(c->chain, "tls") : NULL;
+  if (c->chain == NULL)
+    return NULL;
+  return rc_chain_find(c->chain, c->udp != NULL ? "dtls" : "tls");
 }
 size_t rc_conn_unsent(const rc_conn *c) { return conn_unsent_bytes(c); }
 int rc_conn_reading(const rc_conn *c) { return c->reading; }

@@ -137,9 +137,10 @@ void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n);
  * (any port) for the peer at sa. Returns 0 or RC_ERR_IO / RC_ERR_NOMEM. */
 rc_err rc__udp_client_open(rc_conn *c, const struct sockaddr *sa);
 /* udp.c: a server socket; accept() gets each new peer's conn (kind UDP,
- * is_server set, not started) and returns 0 to take it. */
+ * or DTLS with dtls a server datagram context; is_server set, not
+ * started) and returns 0 to take it. */
 rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
-                      const rc_mem *mem, uint32_t idle_ms,
+                      const rc_mem *mem, uint32_t idle_ms, rc_tls_ctx *dtls,
                       int (*accept)(void *arg, rc_conn *c), void *arg,
                       rc__udp_ep **out, int *uverr);
 /* udp.c: no new peers; the socket closes when its last peer is gone. */
@@ -149,6 +150,8 @@ rc_err rc__udp_sockname(const rc__udp_ep *ep, struct sockaddr_storage *ss);
 /* udp.c: sends one datagram to the conn's peer. Returns 0, or RC_ERR_IO
  * (dropped: UDP loses datagrams anyway; CONs are retransmitted). */
 rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n);
+/* udp.c: the length of an AF_INET / AF_INET6 address. */
+socklen_t rc__sa_len(const struct sockaddr *sa);
 /* udp.c: the conn is closing: out of its socket's table. */
 void rc__udp_forget(rc_conn *c);
 

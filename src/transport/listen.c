@@ -13,7 +13,7 @@
 
 struct rc_listener {
   uv_tcp_t tcp;
-  rc__udp_ep *udp; /* RC_CONN_UDP: the socket instead of tcp */
+  rc__udp_ep *udp; /* RC_CONN_UDP, RC_CONN_DTLS: the socket instead of tcp */
   uv_loop_t *loop;
   const rc_mem *mem;
   rc_conn_kind kind;
@@ -46,6 +46,7 @@ static uint16_t listen_default_port(rc_conn_kind kind) {
   case RC_CONN_WS: return RC_CONN_PORT_WS;
   case RC_CONN_TLS_WS: return RC_CONN_PORT_TLS_WS;
   case RC_CONN_UDP: return RC_CONN_PORT_UDP;
+  case RC_CONN_DTLS: return RC_CONN_PORT_DTLS;
   default: return RC_CONN_PORT_TCP;
   }
 }
@@ -110,12 +111,14 @@ static int listen_accept_conn(rc_listener *l, rc_conn *c) {
   c->state = RC__CONN_HANDSHAKE;
   rc_stack_config st = {.role = RC_SESSION_SERVER,
                         .tls = c->kind == RC_CONN_TLS ||
-                               c->kind == RC_CONN_TLS_WS,
+                               c->kind == RC_CONN_TLS_WS ||
+                               c->kind == RC_CONN_DTLS,
                         .tls_ctx = l->tls,
                         .ws = c->kind == RC_CONN_WS ||
                               c->kind == RC_CONN_TLS_WS,
                         .ws_cfg = &wc,
-                        .datagram = c->kind == RC_CONN_UDP};
+                        .datagram = c->kind == RC_CONN_UDP ||
+                                    c->kind == RC_CONN_DTLS};
   rc_err err = rc__conn_setup(c, l->has_scfg ? &l->scfg : NULL, &st);
   if (err != RC_OK)
     return -1;
@@ -185,12 +188,13 @@ rc_err rc_listener_new(const rc_listener_opts *o, rc_listener **out,
   if (errcap > 0)
     errbuf[0] = '\0';
   if (o == NULL || out == NULL || o->loop == NULL || o->on_accept == NULL ||
-      o->addr == NULL || o->kind > RC_CONN_UDP) {
+      o->addr == NULL || o->kind > RC_CONN_DTLS) {
     if (errcap > 0)
       snprintf(errbuf, errcap, "listener: missing loop, address or on_accept");
     return RC_ERR_INVAL;
   }
-  if ((o->kind == RC_CONN_TLS || o->kind == RC_CONN_TLS_WS) && o->tls == NULL) {
+  if ((o->kind == RC_CONN_TLS || o->kind == RC_CONN_TLS_WS ||
+       o->kind == RC_CONN_DTLS) && o->tls == NULL) {
     if (errcap > 0)
       snprintf(errbuf, errcap, "a %s listener needs a TLS context",
                rc_conn_kind_name(o->kind));
@@ -227,9 +231,11 @@ rc_err rc_listener_new(const rc_listener_opts *o, rc_listener **out,
   l->user = o->user;
 
   int r = 0, inited = 0;
-  if (o->kind == RC_CONN_UDP) {
+  if (o->kind == RC_CONN_UDP || o->kind == RC_CONN_DTLS) {
     rc_err e = rc__udp_listen(o->loop, (const struct sockaddr *)&ss, m,
-                              l->idle_ms, listen_udp_accept, l, &l->udp, &r);
+                              l->idle_ms,
+                              o->kind == RC_CONN_DTLS ? o->tls : NULL,
+                              listen_udp_accept, l, &l->udp, &r);
     if (e == RC_ERR_NOMEM) {
       m->free(l, m->user);
       return e;

@@ -77,6 +77,7 @@ void rc_conn_connect_opts_init(rc_conn_connect_opts *opts, uv_loop_t *loop,
 static uint16_t default_port(rc_conn_kind kind) {
   switch (kind) {
   case RC_CONN_TLS: return RC_CONN_PORT_TLS;
+  case RC_CONN_DTLS: return RC_CONN_PORT_DTLS;
   case RC_CONN_WS: return RC_CONN_PORT_WS;
   case RC_CONN_TLS_WS: return RC_CONN_PORT_TLS_WS;
   default: return RC_CONN_PORT_TCP;
@@ -174,13 +175,14 @@ static void res_connected(rc_conn *c) {
   c->state = RC__CONN_HANDSHAKE;
   rc_stack_config st = {
       .role = RC_SESSION_CLIENT,
-      .tls = c->kind == RC_CONN_TLS || c->kind == RC_CONN_TLS_WS,
+      .tls = c->kind == RC_CONN_TLS || c->kind == RC_CONN_TLS_WS ||
+             c->kind == RC_CONN_DTLS,
       .tls_ctx = cn->tls,
       .host = cn->server_name != NULL ? cn->server_name : cn->host,
       .port = cn->port,
       .ws = c->kind == RC_CONN_WS || c->kind == RC_CONN_TLS_WS,
       .ws_cfg = &wc,
-      .datagram = c->kind == RC_CONN_UDP};
+      .datagram = c->kind == RC_CONN_UDP || c->kind == RC_CONN_DTLS};
   rc_err err = rc__conn_setup(c, cn->has_scfg ? &cn->scfg : NULL, &st);
   res_free_cn(c);
   if (err != RC_OK) {
@@ -195,7 +197,7 @@ static void res_connected(rc_conn *c) {
 /* Starts one connect attempt to the address in cn->lit. */
 static void res_attempt(rc_conn *c) {
   rc__connecting *cn = c->cn;
-  if (c->kind == RC_CONN_UDP) {
+  if (c->kind == RC_CONN_UDP || c->kind == RC_CONN_DTLS) {
     /* Nothing to connect: the first address that gets a socket is it. */
     rc_err err = rc__udp_client_open(c, (const struct sockaddr *)&cn->lit);
     if (err != RC_OK) {
@@ -308,9 +310,10 @@ void rc__conn_connect_abandon(rc_conn *c) {
 
 rc_err rc_conn_connect(const rc_conn_connect_opts *o, rc_conn **out) {
   if (o == NULL || out == NULL || o->loop == NULL || o->host == NULL ||
-      o->cb.on_message == NULL || o->kind > RC_CONN_UDP)
+      o->cb.on_message == NULL || o->kind > RC_CONN_DTLS)
     return RC_ERR_INVAL;
-  if ((o->kind == RC_CONN_TLS || o->kind == RC_CONN_TLS_WS) && o->tls == NULL)
+  if ((o->kind == RC_CONN_TLS || o->kind == RC_CONN_TLS_WS ||
+       o->kind == RC_CONN_DTLS) && o->tls == NULL)
     return RC_ERR_INVAL;
   size_t hl = strlen(o->host);
   if (hl == 0 || hl > RESOLVE_HOST_MAX)

@@ -42,6 +42,15 @@ static rc_err stack_ws(rc_chain *ch, const rc_stack_config *cfg) {
 }
 
 rc_err rc_stack_build(rc_chain *ch, const rc_stack_config *cfg) {
+  if (cfg->tls && cfg->datagram) {
+    rc_filter_sink sink = rc_chain_next_sink(ch);
+    rc_filter *f = NULL;
+    int client = cfg->role == RC_SESSION_CLIENT;
+    rc_err err = rc_dtls_filter_new(cfg->tls_ctx, client ? cfg->host : NULL,
+                                    client ? cfg->port : 0, cfg->peer,
+                                    cfg->peer_len, cfg->now, &sink, &f);
+    return err != RC_OK ? err : rc_chain_push(ch, f);
+  }
   if (cfg->tls) {
     rc_filter_sink sink = rc_chain_next_sink(ch);
     rc_filter *f = NULL;

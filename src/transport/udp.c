@@ -12,6 +12,10 @@
  * (the least recently active one is closed to make room), and a peer
  * silent for idle_ms is closed by its conn's idle timer.
  *
+ * coaps:// (RC_CONN_DTLS) is the same with a dtls filter in each peer's
+ * chain; a stranger must first pass the stateless cookie check
+ * (rc_dtls_listen_check) instead of being vetted as a CoAP request.
+ *
  * A client conn (rc_conn_connect with RC_CONN_UDP) has a socket of its
  * own on an ephemeral port and takes datagrams from its peer's address
  * only. The socket closes once its listener is freed and its last peer is
@@ -21,6 +25,7 @@
 #include <sys/socket.h>
 
 #include "rcoap/codec_msg.h"
+#include "rcoap/transport_dtls.h"
 #include "transport/conn_int.h"
 
 /* A UDP datagram is at most 64 KiB (UDP_RBUF, one per thread, for client
@@ -42,6 +47,7 @@ struct rc__udp_ep {
   const rc_mem *mem;
   int (*accept)(void *arg, rc_conn *c); /* NULL: a client socket */
   void *arg;
+  rc_tls_ctx *dtls;    /* coaps:// listener: the cookie check's context */
   uint32_t idle_ms;
   size_t refs;         /* peers + the listener */
   size_t npeers, peers_max;
@@ -62,7 +68,7 @@ struct rc__udp_ep {
 
 static _Thread_local uint8_t udp_rbuf[UDP_RBUF];
 
-static socklen_t sa_len(const struct sockaddr *sa) {
+socklen_t rc__sa_len(const struct sockaddr *sa) {
   return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                    : sizeof(struct sockaddr_in);
 }
@@ -198,7 +204,7 @@ rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n) {
     memcpy(slot, d, n);
     ep->iov[i].iov_base = slot;
     ep->iov[i].iov_len = n;
-    socklen_t al = sa_len(&c->peer.sa);
+    socklen_t al = rc__sa_len(&c->peer.sa);
     memcpy(&ep->to[i], &c->peer, al);
     memset(&ep->msgs[i], 0, sizeof ep->msgs[i]);
     ep->msgs[i].msg_hdr.msg_name = ep->connected ? NULL : &ep->to[i];
@@ -242,12 +248,14 @@ static void new_peer(rc__udp_ep *ep, const uint8_t *d, size_t n,
                              "peer dropped");
     rc__conn_fail(old, RC_ERR_LIMIT, NULL); /* forgets it at once */
   }
-  rc_conn *c = rc__conn_alloc(ep->loop, RC_CONN_UDP, ep->mem);
+  rc_conn *c = rc__conn_alloc(ep->loop,
+                              ep->dtls != NULL ? RC_CONN_DTLS : RC_CONN_UDP,
+                              ep->mem);
   if (c == NULL)
     return;
   c->is_server = 1;
   c->idle_ms = ep->idle_ms;
-  memcpy(&c->peer, from, sa_len(from));
+  memcpy(&c->peer, from, rc__sa_len(from));
   c->udp = ep;
   peer_add(ep, c);
   if (ep->accept(ep->arg, c) != 0) {
@@ -255,6 +263,39 @@ static void new_peer(rc__udp_ep *ep, const uint8_t *d, size_t n,
     return;
   }
   rc__conn_udp_input(c, d, n);
+}
+
+/* A ClientHello in epoch 0 (RFC 6347 §4.1 record header: type 22,
+ * epoch 0; §4.2.2 handshake header: type 1). */
+static int dtls_client_hello(const uint8_t *d, size_t n) {
+  return n > 13 && d[0] == 22 && d[3] == 0 && d[4] == 0 && d[13] == 1;
+}
+
+/* coaps://: a datagram from an address without an open peer goes
+ * through the stateless cookie check (RFC 6347 §4.2.1); only a
+ * ClientHello with a valid cookie gets a peer (replacing old, if any:
+ * "a restarted client", RFC 6347 §4.2.8), fed that same datagram. */
+static void dtls_stranger(rc__udp_ep *ep, rc_conn *old, const uint8_t *d,
+                          size_t n, const struct sockaddr *from) {
+  uint8_t out[RC_DTLS_HVR_MAX];
+  size_t olen = 0;
+  switch (rc_dtls_listen_check(ep->dtls, from, rc__sa_len(from), d, n,
+                               uv_now(ep->loop), out, &olen)) {
+  case RC_DTLS_LISTEN_ANSWER: {
+    uv_buf_t b = uv_buf_init((char *)out, (unsigned)olen);
+    uv_udp_try_send(&ep->h, &b, 1, from);
+    return;
+  }
+  case RC_DTLS_LISTEN_ACCEPT:
+    if (old != NULL) {
+      rc__conn_set_detail(old, "the peer started a new DTLS handshake");
+      rc__conn_fail(old, RC_ERR_CLOSED, NULL); /* forgets it at once */
+    }
+    new_peer(ep, d, n, from);
+    return;
+  default:
+    return;
+  }
 }
 
 static void ep_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -298,6 +339,11 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   const uint8_t *d = (const uint8_t *)buf->base; /* a recvmmsg chunk */
   size_t n = (size_t)nread;
   rc_conn *c = peer_find(ep, from);
+  if (c != NULL && ep->dtls != NULL && ep->accept != NULL &&
+      dtls_client_hello(d, n) && rc_conn_is_open(c)) {
+    dtls_stranger(ep, c, d, n, from);
+    return;
+  }
   if (c != NULL) {
     if (c != ep->lru_first) {
       lru_unlink(ep, c);
@@ -306,7 +352,9 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     rc__conn_udp_input(c, d, n);
     return;
   }
-  if (ep->accept != NULL && stranger_wanted(ep, d, n, from))
+  if (ep->accept != NULL && ep->dtls != NULL)
+    dtls_stranger(ep, NULL, d, n, from);
+  else if (ep->accept != NULL && stranger_wanted(ep, d, n, from))
     new_peer(ep, d, n, from);
 }
 
@@ -357,7 +405,7 @@ static void ep_abandon(rc__udp_ep *ep) {
 }
 
 rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
-                      const rc_mem *mem, uint32_t idle_ms,
+                      const rc_mem *mem, uint32_t idle_ms, rc_tls_ctx *dtls,
                       int (*accept)(void *arg, rc_conn *c), void *arg,
                       rc__udp_ep **out, int *uverr) {
   rc__udp_ep *ep;
@@ -366,6 +414,7 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
     return err;
   ep->accept = accept;
   ep->arg = arg;
+  ep->dtls = dtls;
   ep->mbuf = mem->malloc(UDP_MMSG * UDP_RBUF, mem->user); /* NULL: one by one */
   ep->idle_ms = idle_ms ? idle_ms : RC_CONN_UDP_PEER_IDLE;
   int r = uv_udp_bind(&ep->h, sa,
@@ -391,6 +440,7 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
 void rc__udp_unlisten(rc__udp_ep *ep) {
   ep->listening = 0;
   ep->accept = NULL;
+  ep->dtls = NULL;
   ep_unref(ep);
 }
 
@@ -421,7 +471,7 @@ rc_err rc__udp_client_open(rc_conn *c, const struct sockaddr *sa) {
     ep_abandon(ep);
     return RC_ERR_IO;
   }
-  memcpy(&c->peer, sa, sa_len(sa));
+  memcpy(&c->peer, sa, rc__sa_len(sa));
   c->udp = ep;
   peer_add(ep, c);
   return RC_OK;

@@ -108,7 +108,7 @@ s = socket.socket(); s.bind((\"127.0.0.1\", 5683)); s.listen(); time.sleep(60)" 
 
 OUT=$(cat "$RC_TMP/ns.default.out")
 ERR=$(cat "$RC_TMP/ns.default.err")
-rc_expect_eq "$(grep -c 'listening on' <<<"$OUT")" 9 "busy default: the 9 others listen (UDP 5683 is another socket)"
+rc_expect_eq "$(grep -c 'listening on' <<<"$OUT")" 11 "busy default: the 11 others listen (UDP 5683 and 5684 are other sockets)"
 rc_expect_not "$OUT" "coap+tcp://127.0.0.1:5683" "busy default: 127.0.0.1:5683 is not announced"
 rc_expect "$ERR" "rcoapd: warning: default listener coap+tcp://127.0.0.1:5683 skipped: cannot listen on 127.0.0.1:5683: address already in use (another server is running there?); -l coap+tcp://127.0.0.1:0 picks a free port" \
   "busy default: skipped with a warning that suggests :0"

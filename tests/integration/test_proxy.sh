@@ -13,7 +13,8 @@
 #    one upstream connection;
 #  - two proxies routed at each other (coap+tcp one way, coap+ws the
 #    other): 5.08 Hop Limit Reached;
-#  - upstream refusing (closed TCP port, or UDP port: ICMP) 5.02, silent (a UDP socket that
+#  - upstream refusing (closed TCP port, or UDP port: ICMP) or a coaps://
+#    upstream with an untrusted certificate 5.02, silent (a UDP socket that
 #    never answers) 5.04, a destination not allowed 5.05, the proxy's own
 #    listener 5.05, each with its text/plain diagnostic; a plain rcoapd
 #    answers Proxy-Uri 5.05; the proxy still serves afterwards;
@@ -34,8 +35,8 @@ free_port() {
 }
 
 # The upstream origin: UDP, TCP and WS, serving big.bin under /files.
-rcd_start up 3 -v -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 \
-  -l coap+ws://127.0.0.1:0 --serve-dir "$RC_TMP/files" || {
+rcd_start up 4 -v -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 \
+  -l coap+ws://127.0.0.1:0 -l coaps://127.0.0.1:0 --serve-dir "$RC_TMP/files" || {
   rc_fail "upstream rcoapd starts"
   rc_done
 }
@@ -54,7 +55,7 @@ B_TCP=$(free_port)
 
 rcd_start px 3 --proxy --proxy-timeout $((2000 * RC_SLOW)) \
   --proxy-allow 'coap://127.0.0.1:*' --proxy-allow 'coap+ws://127.0.0.1:*' \
-  --proxy-allow "coap+tcp://127.0.0.1:*" \
+  --proxy-allow "coap+tcp://127.0.0.1:*" --proxy-allow 'coaps://127.0.0.1:*' \
   --route "/lamp=$UPU/hello" --route "/loop=coap+tcp://127.0.0.1:$B_TCP/loop" \
   -l coap+ws://127.0.0.1:0 -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 || {
   rc_fail "proxy rcoapd starts"
@@ -153,6 +154,11 @@ rc_expect "$OUT" "proxy: coap+tcp://127.0.0.1:$CLOSED failed" "saying which upst
 coap -T $RC_TMO -i get -O "35,coap://127.0.0.1:$CLOSED/x" "$PXW/"
 rc_expect "$OUT" "5.02 Bad Gateway" "a UDP upstream not listening (ICMP port unreachable): 5.02"
 rc_expect "$OUT" "connection refused" "saying it was refused"
+# coaps:// upstreams are spoken (DTLS); the upstream's self-signed demo
+# certificate is not in the proxy's trust store: 5.02 saying so.
+coap -T $RC_TMO -i get -O "35,coaps://127.0.0.1:$(rcd_port up 127.0.0.1 coaps)/hello" "$PXW/"
+rc_expect "$OUT" "5.02 Bad Gateway" "a coaps:// upstream with an untrusted certificate: 5.02"
+rc_expect "$OUT" "certificate" "saying it was the certificate"
 coap -T $((10 * RC_SLOW)) -i get -O "35,coap://127.0.0.1:$SILENT/x" "$PXW/"
 rc_expect "$OUT" "5.04 Gateway Timeout" "upstream silent: 5.04"
 rc_expect "$OUT" "did not answer within $((2000 * RC_SLOW)) ms" "saying how long it waited"

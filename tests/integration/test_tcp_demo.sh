@@ -267,9 +267,6 @@ coap 'coap+tcp://[::1/x'
 rc_expect_status "$ST" 2 "bad URI (unclosed IPv6 literal) exits 2"
 coap 'not a uri'
 rc_expect_status "$ST" 2 "not a URI exits 2"
-coap "coaps://127.0.0.1:$P4/hello"
-rc_expect_status "$ST" 2 "coaps:// (DTLS) exits 2"
-rc_expect "$ERR" "not supported yet" "coaps:// says not supported yet"
 # rcoapd listens on TCP only here: the UDP port's ICMP unreachable ends
 # a coap:// request at once (a connected UDP socket hears it).
 coap -T 20 "coap://127.0.0.1:$P4/hello"

@@ -1,7 +1,7 @@
 /*
  * dtls_peer: the DTLS filter (src/transport/dtls.c) on a real UDP socket,
- * for tests/interop/test_libcoap_dtls_filter.sh until coaps:// is wired
- * into rcoap and rcoapd. One peer at a time, poll() and the monotonic
+ * for tests/interop/test_libcoap_dtls_filter.sh: the filter alone, apart
+ * from rcoap and rcoapd (test_libcoap_dtls.sh). One peer at a time, poll() and the monotonic
  * clock at the edge; the CoAP messages are built by hand (RFC 7252 §3).
  *
  *   dtls_peer client HOST PORT PATH [opts]   one CON GET; prints

@@ -2,8 +2,8 @@
 # coaps:// (DTLS 1.2, RFC 7252 §9) against libcoap 4.3.1 (Debian
 # libcoap3-bin, INTEROP-NOTES §6), a peer nobody here wrote, both ways,
 # through tests/dtls_peer: the DTLS filter (src/transport/dtls.c) on a real
-# UDP socket with the stateless cookie check in front (rcoap and rcoapd do
-# not speak coaps:// yet; this checks the filter itself):
+# UDP socket with the stateless cookie check in front (the filter itself;
+# test_libcoap_dtls.sh runs rcoap and rcoapd over coaps://):
 #  - coap-client-openssl -> dtls_peer server: PSK with identity and hint
 #    (after our HelloVerifyRequest), a wrong key gets nothing; certificate
 #    verified by libcoap against ca.crt; mutual authentication.

@@ -99,9 +99,9 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
   rc_context_shutdown(c->ctx, NULL, 2000, on_shutdown_done, c);
 }
 
-/* TLS settings for coaps+...: *out stays NULL without any. Returns 0 or
- * the exit status (reported). */
-static int make_tls(const rcoap_args *a, rc_tls_ctx **out) {
+/* TLS settings for coaps+... (and, with dgram, DTLS ones for coaps://):
+ * *out stays NULL without any. Returns 0 or the exit status (reported). */
+static int make_tls(const rcoap_args *a, int dgram, rc_tls_ctx **out) {
   *out = NULL;
   if (!(a->cafile || a->insecure || a->cert || a->psk_id || a->psk_key ||
         a->allow_no_alpn))
@@ -110,8 +110,9 @@ static int make_tls(const rcoap_args *a, rc_tls_ctx **out) {
   rc_tls_config_init(&tc, RC_TLS_CLIENT);
   tc.ca_file = a->cafile;
   tc.insecure = a->insecure;
-  tc.allow_no_alpn = a->allow_no_alpn;
-  if (a->insecure)
+  tc.allow_no_alpn = a->allow_no_alpn && !dgram; /* DTLS has no ALPN */
+  tc.datagram = dgram;
+  if (a->insecure && !dgram)
     fprintf(stderr, "rcoap: warning: --insecure: the server's certificate "
                     "is NOT verified; anyone on the path can read and "
                     "change this exchange\n");
@@ -139,7 +140,7 @@ static int make_tls(const rcoap_args *a, rc_tls_ctx **out) {
 }
 
 /* Runs the request (or ping, or observation) on loop; the exit status. */
-static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls) {
+static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
   const rcoap_args *a = c->a;
   uint8_t *body = NULL;
   rc_body_source src;
@@ -181,6 +182,7 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls) {
   /* Without -v only the final outcome is printed (by on_response). */
   co.log_level = a->verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;
   co.client_tls = tls;
+  co.client_dtls = dtls;
   /* -T bounds the connection and the TLS / WebSocket handshakes too. */
   co.connect_timeout_ms = (uint32_t)(a->timeout_s * 1000);
   co.handshake_timeout_ms = co.connect_timeout_ms;
@@ -251,8 +253,11 @@ int main(int argc, char **argv) {
     rcoap_args_free(&a);
     return st;
   }
-  rc_tls_ctx *tls;
-  if ((st = make_tls(&a, &tls)) != 0) {
+  rc_tls_ctx *tls, *dtls = NULL;
+  if ((st = make_tls(&a, 0, &tls)) != 0 ||
+      (st = make_tls(&a, 1, &dtls)) != 0) {
+    if (tls)
+      rc_tls_ctx_free(tls);
     rcoap_args_free(&a);
     return st;
   }
@@ -264,10 +269,12 @@ int main(int argc, char **argv) {
   uv_loop_init(&loop);
   cli c = {0};
   c.a = &a;
-  st = run(&c, &loop, tls);
+  st = run(&c, &loop, tls, dtls);
   uv_loop_close(&loop);
   if (tls)
     rc_tls_ctx_free(tls);
+  if (dtls)
+    rc_tls_ctx_free(dtls);
   rcoap_args_free(&a);
   return st;
 }

@@ -21,6 +21,7 @@
 
 static const char *const default_listen[] = {
     "coap://127.0.0.1:5683",      "coap://[::1]:5683",
+    "coaps://127.0.0.1:5684",     "coaps://[::1]:5684",
     "coap+tcp://127.0.0.1:5683",  "coap+tcp://[::1]:5683",
     "coaps+tcp://127.0.0.1:5684", "coaps+tcp://[::1]:5684",
     "coap+ws://127.0.0.1:8080",   "coap+ws://[::1]:8080",
@@ -100,9 +101,12 @@ static rc_err bind_one(rc_context *ctx, const rcoapd_opts *o, listeners *ls,
   if (parse_listen(flag, spec, &kind, addr, sizeof addr, &b->scheme,
                    &b->open_host) != 0)
     return RC_ERR_INVAL;
-  b->tls = kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS;
+  b->tls = kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS ||
+           kind == RC_CONN_DTLS;
   b->ws = kind == RC_CONN_WS || kind == RC_CONN_TLS_WS;
-  if (b->tls && !ls->tls && rcoapd_tls_setup(o, &ls->tls) != 0)
+  int dgram = kind == RC_CONN_DTLS;
+  rc_tls_ctx **tls = dgram ? &ls->dtls : &ls->tls;
+  if (b->tls && !*tls && rcoapd_tls_setup(o, dgram, tls) != 0)
     return RC_ERR_TLS;
   if (b->ws && !ls->web) {
     const char *root = o->web_root ? o->web_root : RCOAPD_DEFAULT_WEB_ROOT;
@@ -114,7 +118,7 @@ static rc_err bind_one(rc_context *ctx, const rcoapd_opts *o, listeners *ls,
     ls->ws.origins = o->norigins ? o->origins : NULL;
     ls->ws.n_origins = o->norigins;
   }
-  rc_err e = rc_context_listen(ctx, kind, addr, b->tls ? ls->tls : NULL,
+  rc_err e = rc_context_listen(ctx, kind, addr, b->tls ? *tls : NULL,
                                b->ws ? &ls->ws : NULL, &port, err, sizeof err);
   if (e != RC_OK) {
     if (o->nlisten)
@@ -188,5 +192,7 @@ int listeners_open(rc_context *ctx, const rcoapd_opts *o, listeners *ls) {
 void listeners_free(listeners *ls) {
   if (ls->tls)
     rc_tls_ctx_free(ls->tls);
+  if (ls->dtls)
+    rc_tls_ctx_free(ls->dtls);
   rc_static_free(ls->web);
 }

@@ -10,7 +10,8 @@
 #include "rcoap/transport_static.h"
 
 typedef struct listeners {
-  rc_tls_ctx *tls;   /* server TLS, made when a TLS listener exists */
+  rc_tls_ctx *tls;
+  rc_tls_ctx *dtls; /* coaps:// (the same settings, datagram) */   /* server TLS, made when a TLS listener exists */
   rc_static *web;    /* static files on the WS ports */
   rc_ws_config ws;
 } listeners;

@@ -68,7 +68,8 @@ static int demo_cert(const rcoapd_opts *o, char *cert, char *key,
   }
   uint8_t fp[RC_TLS_FINGERPRINT_LEN];
   char hex[RC_TLS_FINGERPRINT_HEX_LEN];
-  if (rc_tls_fingerprint_file(cert, fp) == RC_OK) {
+  static int told; /* once, for the TLS and the DTLS context */
+  if (!told++ && rc_tls_fingerprint_file(cert, fp) == RC_OK) {
     rc_tls_fingerprint_hex(fp, hex);
     printf("rcoapd: TLS: %s self-signed demo certificate %s\n"
            "rcoapd: TLS: SHA-256 fingerprint %s\n"
@@ -78,9 +79,10 @@ static int demo_cert(const rcoapd_opts *o, char *cert, char *key,
   return 0;
 }
 
-int rcoapd_tls_setup(const rcoapd_opts *o, rc_tls_ctx **out) {
+int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out) {
   rc_tls_config cfg;
   rc_tls_config_init(&cfg, RC_TLS_SERVER);
+  cfg.datagram = dgram;
   static char cert[4200], key[4200];
   if (o->ncerts) {
     for (size_t i = 0; i < o->ncerts; i++) {
@@ -105,16 +107,16 @@ int rcoapd_tls_setup(const rcoapd_opts *o, rc_tls_ctx **out) {
       cfg.psk_identity_len = strlen(o->psk_identity);
     }
     cfg.psk_hint = "rcoapd";
-    if (o->ncerts && o->client_auth != RC_TLS_CLIENT_AUTH_REQUIRE)
+    if (o->ncerts && !dgram && o->client_auth != RC_TLS_CLIENT_AUTH_REQUIRE)
       fprintf(stderr, "rcoapd: TLS: note: with --cert beside --psk-key, "
                       "clients without the key get in through the "
                       "certificate (--client-auth require to need one)\n");
   }
-  cfg.allow_no_alpn = o->allow_no_alpn;
+  cfg.allow_no_alpn = o->allow_no_alpn && !dgram; /* DTLS: no ALPN */
   cfg.no_tickets = o->no_tickets;
   char errbuf[512];
   if (rc_tls_ctx_new(&cfg, out, errbuf, sizeof errbuf) != RC_OK) {
-    fprintf(stderr, "rcoapd: TLS: %s\n", errbuf);
+    fprintf(stderr, "rcoapd: %s: %s\n", dgram ? "DTLS" : "TLS", errbuf);
     return -1;
   }
   return 0;

@@ -9,7 +9,8 @@
 #include "options.h"
 #include "rcoap/transport_tls.h"
 
-/* Returns 0 and *out, or -1 after printing why. */
-int rcoapd_tls_setup(const rcoapd_opts *o, rc_tls_ctx **out);
+/* Returns 0 and *out (a DTLS context for coaps:// with dgram), or -1
+ * after printing why. */
+int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out);
 
 #endif
