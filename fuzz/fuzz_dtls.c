@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (f && open)
     (void)rc_filter_shutdown(f);
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   if (ERR_peek_error() != 0)
     abort(); /* the filter leaves OpenSSL's error queue empty */
   return 0;

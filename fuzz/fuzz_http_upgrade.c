@@ -44,6 +44,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   if (rc_filter_recv(f, data, cut) == RC_OK)
     (void)rc_filter_recv(f, data + cut, size - cut);
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   return 0;
 }

@@ -52,6 +52,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc_filter_recv(f, data + off, n) != RC_OK)
       break;
   }
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   return 0;
 }

@@ -244,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       rc_session_handle_expiry(c.s, c.now);
     xc_drain(&c);
   }
-  rc_exchange_del(c.x); /* outstanding requests fail with CANCELLED */
-  rc_session_del(c.s);
+  rc_exchange_free(c.x); /* outstanding requests fail with CANCELLED */
+  rc_session_free(c.s);
   return 0;
 }

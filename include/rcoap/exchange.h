@@ -108,7 +108,7 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
 
 /* Fails every outstanding request with RC_ERR_CANCELLED (callbacks run),
  * forgets deferred incoming requests and frees the exchange. NULL ok. */
-void rc_exchange_del(rc_exchange *x);
+void rc_exchange_free(rc_exchange *x);
 
 /*
  * Dispatches one message the session delivered (its on_message):
@@ -435,7 +435,7 @@ rc_err rc_exchange_cancel_observe(rc_exchange *x, uint64_t id, rc_time now);
 
 /* Fails every outstanding request with reason (the session ended) and
  * drops deferred incoming requests. The exchange stays usable only for
- * rc_exchange_del. */
+ * rc_exchange_free. */
 void rc_exchange_fail_all(rc_exchange *x, rc_err reason);
 
 /* UDP: the request (or observation) we sent with this token will never

@@ -207,7 +207,7 @@ void *rc_conn_user(const rc_conn *c);
 
 /* The connection's session: write messages with rc_session_msg_begin /
  * rc_enc_* / rc_session_msg_end, then rc_conn_flush(). Never call
- * rc_session_del() on it. Valid until on_closed returns. A client's
+ * rc_session_free() on it. Valid until on_closed returns. A client's
  * session is created when its TCP connection is up (so its CSM timeout
  * does not run during name resolution): NULL before that, never NULL from
  * on_open on. Messages queued before on_open wait for the chain. */

@@ -208,7 +208,7 @@ size_t rc_tls_ctx_cached_sessions(const rc_tls_ctx *ctx);
  * session cache and decides whether ALPN may be skipped (§8.2). Server:
  * host may be NULL and port 0. sink is copied. The client sends nothing
  * until rc_tls_start().
- * Returns 0 and *out (destroy with rc_filter_destroy), or RC_ERR_INVAL,
+ * Returns 0 and *out (free with rc_filter_free), or RC_ERR_INVAL,
  * RC_ERR_NOMEM, RC_ERR_TLS.
  */
 rc_err rc_tls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,

@@ -123,7 +123,7 @@ typedef struct rc_ws_config {
 /*
  * Creates a server-side filter that waits for the opening handshake. cfg
  * and its strings are copied; sink is copied. Returns RC_OK and *out (the
- * caller destroys it with rc_filter_destroy()), RC_ERR_INVAL, or
+ * caller frees it with rc_filter_free()), RC_ERR_INVAL, or
  * RC_ERR_NOMEM.
  */
 rc_err rc_ws_server_new(const rc_ws_config *cfg, const rc_filter_sink *sink,

@@ -201,7 +201,7 @@ void rc__app_peer_free(app_peer *p) {
   }
   rc__app_observe_peer_gone(p);
   rc__app_access_free(p);
-  rc_exchange_del(p->x);
+  rc_exchange_free(p->x);
   free(p->dial_host);
   ctx->mem->free(p->origin, ctx->mem->user);
   ctx->mem->free(p, ctx->mem->user);

@@ -674,7 +674,7 @@ static void xch_undefer(rc_exchange *x, rc_xreq *req) {
 }
 
 /* Frees a deferred request whose exchange is gone (it was orphaned by
- * rc_exchange_fail_all / rc_exchange_del and is owned by the user). */
+ * rc_exchange_fail_all / rc_exchange_free and is owned by the user). */
 static void xch_free_orphan(rc_xreq *req) {
   const rc_mem *mem = req->mem;
   if (req->tok_heap)
@@ -815,7 +815,7 @@ void rc_exchange_fail_all(rc_exchange *x, rc_err reason) {
   }
 }
 
-void rc_exchange_del(rc_exchange *x) {
+void rc_exchange_free(rc_exchange *x) {
   if (!x)
     return;
   if (!x->dead)

@@ -496,18 +496,18 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
    * its initial CSM message before sending its own". We never wait. */
   rc_err rc = send_csm(s);
   if (rc != RC_OK) {
-    rc_session_del(s);
+    rc_session_free(s);
     return rc == RC_ERR_NOMEM ? RC_ERR_NOMEM : RC_ERR_INVAL;
   }
   *out = s;
   return RC_OK;
 }
 
-void rc_session_del(rc_session *s) {
+void rc_session_free(rc_session *s) {
   if (s == NULL)
     return;
   if (UDP(s)) {
-    rc__udp_del(s);
+    rc__udp_free(s);
     return;
   }
   if (s->enc_open != NULL)

@@ -546,7 +546,7 @@ rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
   return RC_OK;
 }
 
-void rc__udp_del(rc_session *s) {
+void rc__udp_free(rc_session *s) {
   rc__udp *u = U(s);
   const rc_mem *m = &u->mem;
   for (dgram *d = u->out_first; d != NULL;) {

@@ -409,7 +409,7 @@ static rc_err dtls_shutdown(rc_filter *base) {
   return leave(d, flush(d));
 }
 
-static void dtls_destroy(rc_filter *base) {
+static void dtls_free(rc_filter *base) {
   dtls_filter *d = D(base);
   if (d->t.cb_depth) {
     d->t.destroy_pending = 1;
@@ -429,7 +429,7 @@ static const rc_filter_ops dtls_ops = {
     .expiry = dtls_expiry,
     .timeout = dtls_timeout,
     .shutdown = dtls_shutdown,
-    .destroy = dtls_destroy,
+    .free = dtls_free,
 };
 
 /* ---- public API --------------------------------------------------------- */

@@ -232,7 +232,7 @@ int main(int argc, char **argv) {
         }
         if (r == RC_DTLS_LISTEN_DROP)
           continue;
-        rc_filter_destroy(p.f);
+        rc_filter_free(p.f);
         p.open = p.closed = 0;
         memcpy(&p.addr, &from, fl);
         p.addr_len = fl;
@@ -250,7 +250,7 @@ int main(int argc, char **argv) {
   int ok = p.served >= p.want && !p.failed;
   if (p.f && p.open && !p.closed)
     (void)rc_filter_shutdown(p.f);
-  rc_filter_destroy(p.f);
+  rc_filter_free(p.f);
   rc_tls_ctx_free(ctx);
   close(p.fd);
   if (!ok)

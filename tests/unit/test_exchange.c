@@ -144,10 +144,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   pair *p = *state;
-  rc_exchange_del(p->a.x);
-  rc_exchange_del(p->b.x);
-  rc_session_del(p->a.s);
-  rc_session_del(p->b.s);
+  rc_exchange_free(p->a.x);
+  rc_exchange_free(p->b.x);
+  rc_session_free(p->a.s);
+  rc_session_free(p->b.s);
   free(p);
   return 0;
 }
@@ -316,9 +316,9 @@ static void test_shared_output_chunks(void **state) {
       assert_int_equal(rc_session_consume(s[i], n), RC_OK);
     }
   }
-  rc_session_del(s[0]);
+  rc_session_free(s[0]);
   assert_int_equal(cnt.blocks, 3);
-  rc_session_del(s[1]); /* the last user: the pool and its chunk go */
+  rc_session_free(s[1]); /* the last user: the pool and its chunk go */
   assert_int_equal(cnt.blocks, 0);
   assert_int_equal(cnt.bytes, 0);
 }
@@ -571,7 +571,7 @@ static void test_fail_all_and_orphans(void **state) {
   /* The server's exchange goes away with a request still deferred: the
    * handler's later answer gets RC_ERR_CLOSED and frees it (ASan checks). */
   rc_xreq *held = p->b.held;
-  rc_exchange_del(p->b.x);
+  rc_exchange_free(p->b.x);
   p->b.x = NULL;
   rc_outmsg resp = {RC_CONTENT, NULL, 0, NULL, 0};
   assert_int_equal(rc_exchange_respond(held, &resp), RC_ERR_CLOSED);

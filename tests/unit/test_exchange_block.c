@@ -313,10 +313,10 @@ static int setup_small(void **state) {
 
 static int teardown(void **state) {
   pair *p = *state;
-  rc_exchange_del(p->a.x);
-  rc_exchange_del(p->b.x);
-  rc_session_del(p->a.s);
-  rc_session_del(p->b.s);
+  rc_exchange_free(p->a.x);
+  rc_exchange_free(p->b.x);
+  rc_session_free(p->a.s);
+  rc_session_free(p->b.s);
   free(p->a.got);
   free(p->b.got);
   free(p);
@@ -941,7 +941,7 @@ static void test_budget_uploads(void **state) {
   raw_blocks(&p->a, "u4", 4, 0, 1, 0);
   pump(p);
   assert_int_equal(rc_exchange_set_budget(p->b.x, NULL), RC_ERR_STATE);
-  rc_exchange_del(p->b.x); /* frees u4: its memory goes back */
+  rc_exchange_free(p->b.x); /* frees u4: its memory goes back */
   p->b.x = NULL;
   assert_int_equal(rc_budget_used(bud), 0);
   rc_budget_free(bud);
@@ -984,7 +984,7 @@ static void test_budget_cache(void **state) {
   assert_int_equal(get_big(p), (30000 + 2047) / 2048);
   assert_true(rc_budget_refusals(tight) > 0);
   assert_int_equal(rc_budget_used(tight), 0);
-  rc_exchange_del(p->b.x);
+  rc_exchange_free(p->b.x);
   p->b.x = NULL;
   rc_budget_free(roomy);
   rc_budget_free(tight);

@@ -90,7 +90,7 @@ static void our_release(void **state) {
   assert_int_equal(rc_session_expiry(h->s), 3010);
   rc_session_handle_expiry(h->s, 3010);
   assert_int_equal(h->closed_reason, RC_ERR_TIMEOUT);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 
@@ -169,7 +169,7 @@ static void abort_from_callback(void **state) {
   assert_int_equal(h_feed(h, two, sizeof(two), 2), RC_OK);
   assert_int_equal(h->n_msg, 1);
   assert_int_equal(h_last_out_code(h), RC_SIG_ABORT);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 

@@ -699,7 +699,7 @@ static void raw_free(fx *f, raw *r) {
     uv_close((uv_handle_t *)&r->tcp, raw_closed);
     RUN_UNTIL(f, r->closed == 2);
   }
-  rc_session_del(r->s);
+  rc_session_free(r->s);
   free(r->pend);
 }
 

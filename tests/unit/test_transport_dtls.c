@@ -113,7 +113,7 @@ static end *end_new(void) {
 
 static void end_free(end *e) {
   if (e->f)
-    rc_filter_destroy(e->f);
+    rc_filter_free(e->f);
   free(e);
 }
 

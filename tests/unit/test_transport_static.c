@@ -347,7 +347,7 @@ static void test_through_ws_filter(void **state) {
   assert_int_equal(rec.n_ev, 1);
   assert_int_equal(rec.ev, RC_FILTER_EV_CLOSED);
   assert_false(rc_ws_http_pending(f));
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   rc_static_free(st);
 }
 

@@ -69,7 +69,7 @@ static rc_err on_up(void *ctx, const uint8_t *d, size_t n, int flags) {
   if (e->echo)
     assert_int_equal(rc_filter_send(e->f, d, n, 0), RC_OK);
   if (e->destroy_on_up) {
-    rc_filter_destroy(e->f);
+    rc_filter_free(e->f);
     e->f = NULL;
   }
   return RC_OK;
@@ -111,7 +111,7 @@ static end *end_new(void) {
 static void end_free(end *e) {
   if (!e)
     return;
-  rc_filter_destroy(e->f);
+  rc_filter_free(e->f);
   SSL_free(e->raw);
   free(e->wire);
   free(e->rx);

@@ -101,7 +101,7 @@ static void ep_clear(ep *e) {
 static void ep_free(ep *e) {
   ep_clear(e);
   free(e->down);
-  rc_filter_destroy(e->f);
+  rc_filter_free(e->f);
   memset(e, 0, sizeof(*e));
 }
 
@@ -510,8 +510,8 @@ static void test_pair_messages(void **state) {
   /* over 64 KiB: the 8-byte length form, fed one byte at a time */
   ep_clear(&c);
   ep_clear(&s);
-  rc_filter_destroy(s.f);
-  rc_filter_destroy(c.f);
+  rc_filter_free(s.f);
+  rc_filter_free(c.f);
   c.f = s.f = NULL;
   {
     rc_ws_config cfg;
@@ -596,7 +596,7 @@ static void test_fragments_and_ping(void **state) {
   /* split at every boundary */
   for (i = 0; i <= o; i++) {
     ep_clear(&s);
-    rc_filter_destroy(s.f);
+    rc_filter_free(s.f);
     server_open(&s, NULL);
     assert_int_equal(rc_filter_recv(s.f, wire, i), RC_OK);
     assert_int_equal(rc_filter_recv(s.f, wire + i, o - i), RC_OK);
