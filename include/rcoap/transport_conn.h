@@ -195,7 +195,7 @@ void rc_conn_connect_opts_init(rc_conn_connect_opts *opts, uv_loop_t *loop,
  * session's or a filter's creation error. On error nothing is left behind
  * and no callback is called.
  */
-rc_err rc_conn_connect(const rc_conn_connect_opts *opts, rc_conn **out);
+rc_err rc_conn_connect(rc_conn **out, const rc_conn_connect_opts *opts);
 
 /* Replaces the callbacks (copied) and user pointer; for a server
  * connection, call it from on_accept. Returns 0 or RC_ERR_INVAL. */

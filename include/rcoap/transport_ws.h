@@ -126,16 +126,16 @@ typedef struct rc_ws_config {
  * caller frees it with rc_filter_free()), RC_ERR_INVAL, or
  * RC_ERR_NOMEM.
  */
-rc_err rc_ws_server_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out);
+rc_err rc_ws_server_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink);
 
 /*
  * Creates a client-side filter for cfg->host/port/path. Nothing is sent
  * until rc_ws_client_start(). Returns RC_OK, RC_ERR_INVAL (no host), or
  * RC_ERR_NOMEM.
  */
-rc_err rc_ws_client_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out);
+rc_err rc_ws_client_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink);
 
 /*
  * Sends the client's upgrade request through down(); call it once the

@@ -231,7 +231,7 @@ static rc_tls_ctx *client_tls(rc_context *ctx, const rc_request_opts *ro,
     rc_tls_config cfg;
     rc_tls_config_init(&cfg, RC_TLS_CLIENT);
     char errbuf[256];
-    *err = rc_tls_ctx_new(&cfg, &ctx->default_tls, errbuf, sizeof errbuf);
+    *err = rc_tls_ctx_new(&ctx->default_tls, &cfg, errbuf, sizeof errbuf);
     if (*err) {
       rc__app_log(ctx, RC_SESSION_LOG_ERR, "TLS: %s", errbuf);
       return NULL;
@@ -262,7 +262,7 @@ static rc_err dial(app_peer *p, rc_conn_kind kind, const char *host,
   co.cb = rc__app_conn_cb(ctx);
   co.user = p;
   co.mem = ctx->mem;
-  return rc_conn_connect(&co, &p->conn);
+  return rc_conn_connect(&p->conn, &co);
 }
 
 /* The Hold-Off is over: connect now. */

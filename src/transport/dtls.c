@@ -434,9 +434,9 @@ static const rc_filter_ops dtls_ops = {
 
 /* ---- public API --------------------------------------------------------- */
 
-rc_err rc_dtls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
-                          const void *peer, size_t peer_len, rc_time now,
-                          const rc_filter_sink *sink, rc_filter **out) {
+rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
+                          uint16_t port, const void *peer, size_t peer_len,
+                          rc_time now, const rc_filter_sink *sink) {
   if (!ctx || !sink || !sink->up || !sink->down || !sink->event || !out ||
       !ctx->datagram || peer_len > RC_DTLS_MAX_ADDR || (peer_len && !peer))
     return RC_ERR_INVAL;

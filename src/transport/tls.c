@@ -688,8 +688,8 @@ rc_err rc__tls_filter_init(rc__tls_filter *f, rc_tls_ctx *ctx,
   return setup_client(f, host);
 }
 
-rc_err rc_tls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
-                         const rc_filter_sink *sink, rc_filter **out) {
+rc_err rc_tls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
+                         uint16_t port, const rc_filter_sink *sink) {
   if (!ctx || !sink || !sink->up || !sink->down || !sink->event || !out)
     return RC_ERR_INVAL;
   *out = NULL;

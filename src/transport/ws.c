@@ -728,13 +728,13 @@ nomem:
   return RC_ERR_NOMEM;
 }
 
-rc_err rc_ws_server_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out) {
+rc_err rc_ws_server_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink) {
   return ws_new(cfg, sink, 1, out);
 }
 
-rc_err rc_ws_client_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out) {
+rc_err rc_ws_client_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink) {
   return ws_new(cfg, sink, 0, out);
 }
 

@@ -591,8 +591,8 @@ static int setup_pki(void **state) {
   snprintf(ca, sizeof ca, "%s/ca.crt", g_dir);
   cc.ca_file = ca;
   cc.session_cache_size = 0; /* every split: a full handshake */
-  if (rc_tls_ctx_new(&sc, &g_sctx, err, sizeof err) != RC_OK ||
-      rc_tls_ctx_new(&cc, &g_cctx, err, sizeof err) != RC_OK) {
+  if (rc_tls_ctx_new(&g_sctx, &sc, err, sizeof err) != RC_OK ||
+      rc_tls_ctx_new(&g_cctx, &cc, err, sizeof err) != RC_OK) {
     fprintf(stderr, "TLS context: %s\n", err);
     return -1;
   }

@@ -109,7 +109,7 @@ static void server_new(ep *e, const rc_ws_config *cfg) {
   rc_ws_config def;
   rc_filter_sink s = ep_sink(e);
   memset(&def, 0, sizeof(def));
-  assert_int_equal(rc_ws_server_new(cfg ? cfg : &def, &s, &e->f), RC_OK);
+  assert_int_equal(rc_ws_server_new(&e->f, cfg ? cfg : &def, &s), RC_OK);
 }
 
 static void client_new(ep *e, const rc_ws_config *cfg) {
@@ -117,7 +117,7 @@ static void client_new(ep *e, const rc_ws_config *cfg) {
   rc_filter_sink s = ep_sink(e);
   memset(&def, 0, sizeof(def));
   def.host = "example.org";
-  assert_int_equal(rc_ws_client_new(cfg ? cfg : &def, &s, &e->f), RC_OK);
+  assert_int_equal(rc_ws_client_new(&e->f, cfg ? cfg : &def, &s), RC_OK);
 }
 
 /* Moves a's output into b, and b's into a, until both are quiet. */
@@ -1143,9 +1143,9 @@ static void test_bad_args(void **state) {
   rc_filter_sink nosink = {NULL, ep_down, ep_event, NULL};
   (void)state;
   memset(&cfg, 0, sizeof(cfg));
-  assert_int_equal(rc_ws_client_new(&cfg, &sink, &f), RC_ERR_INVAL);
-  assert_int_equal(rc_ws_server_new(&cfg, &nosink, &f), RC_ERR_INVAL);
-  assert_int_equal(rc_ws_server_new(NULL, &sink, &f), RC_ERR_INVAL);
+  assert_int_equal(rc_ws_client_new(&f, &cfg, &sink), RC_ERR_INVAL);
+  assert_int_equal(rc_ws_server_new(&f, &cfg, &nosink), RC_ERR_INVAL);
+  assert_int_equal(rc_ws_server_new(&f, NULL, &sink), RC_ERR_INVAL);
   assert_false(rc_ws_handshake_done(NULL));
   assert_int_equal(rc_ws_http_pump(NULL, 1), RC_ERR_STATE);
 }

@@ -113,7 +113,7 @@ int rcoapd_tls_setup(const rcoapd_opts *o, rc_tls_ctx **out) {
   cfg.allow_no_alpn = o->allow_no_alpn;
   cfg.no_tickets = o->no_tickets;
   char errbuf[512];
-  if (rc_tls_ctx_new(&cfg, out, errbuf, sizeof errbuf) != RC_OK) {
+  if (rc_tls_ctx_new(out, &cfg, errbuf, sizeof errbuf) != RC_OK) {
     fprintf(stderr, "rcoapd: TLS: %s\n", errbuf);
     return -1;
   }
