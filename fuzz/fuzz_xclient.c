@@ -110,8 +110,8 @@ static void xc_start(xc *c, int k) {
   }
   xc_slots[k].c = c;
   xc_slots[k].i = k;
-  if (rc_exchange_request_ex(c->x, &m, &ro, c->now, on_response, &xc_slots[k],
-                             &c->ids[k]) == RC_OK) {
+  if (rc_exchange_request(c->x, &m, &ro, c->now, on_response, &xc_slots[k],
+                          &c->ids[k]) == RC_OK) {
     c->live[k] = 1;
     if (k == 0) {
       c->observing = 1;

@@ -139,8 +139,8 @@ static rc_err creq_send(app_creq *r) {
   rc_outmsg m = {r->method, r->opts, r->nopts, r->payload, r->payload_len};
   r->xo.timeout_ms = r->timeout_ms;
   r->xo.observe = r->observe;
-  rc_err err = rc_exchange_request_ex(p->x, &m, &r->xo, rc__app_now(p->ctx),
-                                      creq_done, r, &r->xid);
+  rc_err err = rc_exchange_request(p->x, &m, &r->xo, rc__app_now(p->ctx),
+                                   creq_done, r, &r->xid);
   if (err)
     return err;
   r->sent = 1;
