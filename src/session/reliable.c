@@ -916,7 +916,7 @@ static uint8_t *rx_buf(void *user, const rc_tcp_hdr *h, size_t need,
   if (!token_only) {
     s->rbusy = 0;
     if (need > RC_SESSION_RX_FREE && s->cfg.rx_budget != NULL) {
-      if (!rc_budget_take(s->cfg.rx_budget, need)) {
+      if (rc_budget_take(s->cfg.rx_budget, need) != RC_OK) {
         s->rbusy = 1;
         return NULL;
       }

@@ -877,18 +877,20 @@ static void test_budget_counts(void **state) {
   (void)state;
   rc_budget *b;
   assert_int_equal(rc_budget_new(&b, 100, NULL), RC_OK);
-  assert_int_equal(rc_budget_take(b, 60), 1);
-  assert_int_equal(rc_budget_take(b, 41), 0); /* 101 > 100: nothing taken */
+  assert_int_equal(rc_budget_take(b, 60), RC_OK);
+  /* 101 > 100: nothing taken */
+  assert_int_equal(rc_budget_take(b, 41), RC_ERR_LIMIT);
   assert_int_equal(rc_budget_used(b), 60);
-  assert_int_equal(rc_budget_take(b, 40), 1);
+  assert_int_equal(rc_budget_take(b, 40), RC_OK);
   rc_budget_give(b, 70);
   assert_int_equal(rc_budget_used(b), 30);
   assert_int_equal(rc_budget_peak(b), 100);
   assert_int_equal(rc_budget_refusals(b), 1);
-  assert_int_equal(rc_budget_take(b, SIZE_MAX), 0); /* no wrap-around */
+  assert_int_equal(rc_budget_take(b, SIZE_MAX),
+                   RC_ERR_LIMIT); /* no wrap-around */
   rc_budget_free(b);
   /* NULL: unlimited */
-  assert_int_equal(rc_budget_take(NULL, SIZE_MAX), 1);
+  assert_int_equal(rc_budget_take(NULL, SIZE_MAX), RC_OK);
   assert_int_equal(rc_budget_limit(NULL), SIZE_MAX);
 }
 
