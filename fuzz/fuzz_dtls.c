@@ -57,7 +57,7 @@ static rc_tls_ctx *ctx_once(void) {
   cfg.psk_key = (const uint8_t *)"0123456789abcdef";
   cfg.psk_key_len = 16;
   cfg.psk_hint = "hint";
-  if (rc_tls_ctx_new(&cfg, &g_ctx, NULL, 0) != RC_OK)
+  if (rc_tls_ctx_new(&g_ctx, &cfg, NULL, 0) != RC_OK)
     abort();
   memset(g_ctx->cookie_key, 0, sizeof(g_ctx->cookie_key));
   return g_ctx;
@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       deliver = 1;
     }
     if (deliver && !f &&
-        rc_dtls_filter_new(ctx, NULL, 0, ADDR, sizeof(ADDR), now, &sink, &f) !=
+        rc_dtls_filter_new(&f, ctx, NULL, 0, ADDR, sizeof(ADDR), now, &sink) !=
             RC_OK)
       abort();
     if (deliver)
@@ -106,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   if (f && open)
     (void)rc_filter_shutdown(f);
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   if (ERR_peek_error() != 0)
     abort(); /* the filter leaves OpenSSL's error queue empty */
   return 0;

@@ -177,10 +177,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (data[size - 1] & 1)
       fx_answer(&f, f.deferred[i], data[size - 1], 1), f.deferred[i] = NULL;
   fx_drain(&f);
-  rc_exchange_del(f.x);
+  rc_exchange_free(f.x);
   for (int i = 0; i < f.ndeferred; i++)
     if (f.deferred[i])
       rc_xreq_drop(f.deferred[i]); /* orphans: dropping frees them */
-  rc_session_del(f.s);
+  rc_session_free(f.s);
   return 0;
 }

@@ -40,10 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.origins = origins;
   cfg.n_origins = 1;
   cfg.on_http = http;
-  if (rc_ws_server_new(&cfg, &sink, &f) != RC_OK)
+  if (rc_ws_server_new(&f, &cfg, &sink) != RC_OK)
     return 0;
   if (rc_filter_recv(f, data, cut) == RC_OK)
     (void)rc_filter_recv(f, data + cut, size - cut);
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   return 0;
 }

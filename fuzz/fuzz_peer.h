@@ -69,7 +69,7 @@ static inline int fz_open(rc_session_role role, uint32_t mms,
     return -1;
   static const uint8_t seed[4] = {1, 2, 3, 4};
   if (rc_exchange_new(x, *s, xcb, user, seed, sizeof seed, NULL) != RC_OK) {
-    rc_session_del(*s);
+    rc_session_free(*s);
     return -1;
   }
   return 0;

@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc_session_expiry(s) <= now)
       rc_session_handle_expiry(s, now);
   }
-  rc_session_del(s);
+  rc_session_free(s);
   if (bud && rc_budget_used(bud) != others)
     __builtin_trap(); /* the session kept (or gave back) bytes not its own */
   rc_budget_free(bud);

@@ -108,6 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (rc_session_get_state(t.s) != RC_SESSION_CLOSED &&
       rc_session_expiry(t.s) != RC_TIME_NEVER)
     __builtin_trap(); /* a timer that never ends */
-  rc_session_del(t.s);
+  rc_session_free(t.s);
   return 0;
 }

@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     return 0;
   step = (size_t)(data[0] >> 1) + 1;
   cfg.max_message = FUZZ_MAX;
-  if (rc_ws_server_new(&cfg, &sink, &f) != RC_OK)
+  if (rc_ws_server_new(&f, &cfg, &sink) != RC_OK)
     return 0;
   if (rc_filter_recv(f, (const uint8_t *)req, sizeof(req) - 1) != RC_OK)
     abort();
@@ -52,6 +52,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc_filter_recv(f, data + off, n) != RC_OK)
       break;
   }
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   return 0;
 }

@@ -110,8 +110,8 @@ static void xc_start(xc *c, int k) {
   }
   xc_slots[k].c = c;
   xc_slots[k].i = k;
-  if (rc_exchange_request_ex(c->x, &m, &ro, c->now, on_response, &xc_slots[k],
-                             &c->ids[k]) == RC_OK) {
+  if (rc_exchange_request(c->x, &m, &ro, c->now, on_response, &xc_slots[k],
+                          &c->ids[k]) == RC_OK) {
     c->live[k] = 1;
     if (k == 0) {
       c->observing = 1;
@@ -244,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       rc_session_handle_expiry(c.s, c.now);
     xc_drain(&c);
   }
-  rc_exchange_del(c.x); /* outstanding requests fail with CANCELLED */
-  rc_session_del(c.s);
+  rc_exchange_free(c.x); /* outstanding requests fail with CANCELLED */
+  rc_session_free(c.s);
   return 0;
 }

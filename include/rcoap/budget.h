@@ -26,9 +26,9 @@ rc_err rc_budget_new(rc_budget **out, size_t limit, const rc_mem *mem);
 /* Frees b; what is still taken is forgotten. NULL ok. */
 void rc_budget_free(rc_budget *b);
 
-/* Takes n bytes: 1 when they fit under the limit, else 0 and nothing is
- * taken (and the refusal is counted). */
-int rc_budget_take(rc_budget *b, size_t n);
+/* Takes n bytes. Returns 0 when they fit under the limit, else
+ * RC_ERR_LIMIT and nothing is taken (the refusal is counted). */
+rc_err rc_budget_take(rc_budget *b, size_t n);
 /* Gives back n bytes taken earlier. */
 void rc_budget_give(rc_budget *b, size_t n);
 /* Gives back all *held bytes and sets *held to 0. */

@@ -2,9 +2,16 @@
  * rcoap error codes: one table for the whole library.
  *
  * Every function that can fail returns an rc_err: 0 on success, a negative
- * code from RC_ERR_MAP otherwise. Nothing global is set. Codes at or below
- * RC_ERR_FATAL_BELOW are fatal for the object that returned them (a session,
- * a connection): the only legal call afterwards is its destructor.
+ * code from RC_ERR_MAP otherwise. Nothing global is set.
+ *
+ * No code is fatal by its value: the same RC_ERR_NOMEM may leave the object
+ * as it was (nothing was queued) or end it (a receive buffer that could not
+ * grow mid-message). An object that cannot go on closes itself instead: it
+ * reports the reason once (a session's on_closed, a filter's
+ * RC_FILTER_EV_ERROR, a connection's on_closed), and every later call on it
+ * returns RC_ERR_CLOSED (or RC_ERR_STATE) and changes nothing; its
+ * destructor stays legal. A failed call that does not close the object left
+ * it as before the call.
  *
  * To add a code, add one line to RC_ERR_MAP in the group it belongs to; the
  * enum, rc_strerror() and rc_err_name() all come from that line.
@@ -62,6 +69,7 @@ extern "C" {
   X(PEER_DEAD, -73, "peer did not answer a ping")                              \
   X(PEER_TOO_LARGE, -74, "message larger than the peer's Max-Message-Size")    \
   X(PROTOCOL, -75, "protocol violation by the peer")                           \
+  X(CALLBACK_FAILURE, -76, "a user callback failed")                           \
   /* exchange */                                                               \
   X(TIMEOUT, -90, "timed out")                                                 \
   X(CANCELLED, -91, "cancelled")                                               \
@@ -83,10 +91,7 @@ extern "C" {
   X(WS_PROTOCOL, -120, "WebSocket protocol error")                             \
   X(HTTP_PARSE, -121, "malformed HTTP request")                                \
   X(ADDR_IN_USE, -122, "address already in use")                               \
-  X(PATH_REFUSED, -123, "path refused (traversal, symlink or hidden file)")    \
-  /* fatal: the object is dead; only its destructor may be called */          \
-  X(FATAL, -500, "fatal error")                                                \
-  X(CALLBACK_FAILURE, -501, "a user callback failed")
+  X(PATH_REFUSED, -123, "path refused (traversal, symlink or hidden file)")
 
 typedef enum rc_err {
   RC_OK = 0,
@@ -95,17 +100,11 @@ typedef enum rc_err {
 #undef RC__ERR_ENUM
 } rc_err;
 
-/* Codes at or below this value are fatal for the object that returned them. */
-#define RC_ERR_FATAL_BELOW RC_ERR_FATAL
-
 /* Human text for an error code; never NULL ("unknown error" for unknown). */
 const char *rc_strerror(int err);
 
 /* Symbolic name of an error code ("RC_ERR_TRUNCATED"); never NULL. */
 const char *rc_err_name(int err);
-
-/* Non-zero if err is in the fatal range. */
-static inline int rc_err_is_fatal(int err) { return err <= RC_ERR_FATAL_BELOW; }
 
 #ifdef __cplusplus
 }

@@ -108,7 +108,7 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
 
 /* Fails every outstanding request with RC_ERR_CANCELLED (callbacks run),
  * forgets deferred incoming requests and frees the exchange. NULL ok. */
-void rc_exchange_del(rc_exchange *x);
+void rc_exchange_free(rc_exchange *x);
 
 /*
  * Dispatches one message the session delivered (its on_message):
@@ -122,17 +122,6 @@ void rc_exchange_del(rc_exchange *x);
  */
 rc_err rc_exchange_on_message(rc_exchange *x, const rc_msg *m, rc_time now);
 
-/*
- * Sends a request. timeout_ms 0 = RC_EXCHANGE_DEFAULT_TIMEOUT_MS. *id (may
- * be NULL) identifies it for rc_exchange_cancel. cb is called exactly once
- * (never from inside this call).
- * Returns 0 or RC_ERR_INVAL (not a request code), RC_ERR_NOMEM, or a
- * session error (RC_ERR_PEER_TOO_LARGE, RC_ERR_PEER_RELEASE, RC_ERR_CLOSED,
- * RC_ERR_LIMIT, ...): on error nothing was sent and cb is not called.
- */
-rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
-                           uint32_t timeout_ms, rc_time now,
-                           rc_response_cb cb, void *arg, uint64_t *id);
 
 /* Forgets an outstanding request; its callback is not called. A response
  * arriving later is dropped. Returns 0 or RC_ERR_NOT_FOUND. */
@@ -193,7 +182,7 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
  * order, 4.13 with Size1 over the limit, Request-Tag keeping concurrent
  * uploads apart) or streamed into a sink; on_request sees the whole body.
  *
- * Client: rc_exchange_request_ex() sends a body of any size in Block1 (from
+ * Client: rc_exchange_request() sends a body of any size in Block1 (from
  * memory or a source), follows Block2 to the end (reassembling or into a
  * sink), and observes (RFC 7641).
  */
@@ -409,19 +398,28 @@ typedef struct rc_exchange_req_opts {
 } rc_exchange_req_opts;
 
 /*
- * Sends a request with automatic block-wise transfer both ways: a payload
- * or source larger than one message goes in Block1 (Request-Tag, Size1,
- * BERT when the peer offers it); a response in Block2 is followed to the
- * end and delivered whole (the first response's options, the whole body as
- * payload) or, with a sink, streamed. Options Block1/Block2 given by the
- * caller switch the automatic handling off (manual control). Other rules
- * as rc_exchange_request; the callback gets RC_ERR_BLOCK_CHANGED when the
- * ETag changes mid-transfer, RC_ERR_ENTITY_TOO_LARGE over body_max.
- * Returns 0 or rc_exchange_request's errors.
+ * Sends a request; o (may be NULL: defaults) carries the timeout, a body
+ * source or sink, progress, block size and Observe. Block-wise transfer is
+ * automatic both ways: a payload or source larger than one message goes in
+ * Block1 (Request-Tag, Size1, BERT when the peer offers it); a response in
+ * Block2 is followed to the end and delivered whole (the first response's
+ * options, the whole body as payload) or, with a sink, streamed. Options
+ * Block1/Block2 given by the caller switch the automatic handling off
+ * (manual control). *id (may be NULL) identifies the request for
+ * rc_exchange_cancel / rc_exchange_cancel_observe. cb is called exactly
+ * once (with Observe: once per notification and at the end), never from
+ * inside this call; it gets RC_ERR_TIMEOUT when o->timeout_ms (0:
+ * RC_EXCHANGE_DEFAULT_TIMEOUT_MS) passes without an answer,
+ * RC_ERR_BLOCK_CHANGED when the ETag changes mid-transfer,
+ * RC_ERR_ENTITY_TOO_LARGE over body_max.
+ * Returns 0 or RC_ERR_INVAL (not a request code, a source with a payload),
+ * RC_ERR_CLOSED, RC_ERR_NOMEM, or a session error (RC_ERR_PEER_TOO_LARGE,
+ * RC_ERR_PEER_RELEASE, RC_ERR_LIMIT, ...): on error nothing was sent and cb
+ * is not called.
  */
-rc_err rc_exchange_request_ex(rc_exchange *x, const rc_outmsg *req,
-                              const rc_exchange_req_opts *o, rc_time now,
-                              rc_response_cb cb, void *arg, uint64_t *id);
+rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
+                           const rc_exchange_req_opts *o, rc_time now,
+                           rc_response_cb cb, void *arg, uint64_t *id);
 
 /* The peer's CSM arrived: uploads held for it (their block size depends
  * on it) start now. The owner calls this from the session's on_csm. */
@@ -435,7 +433,7 @@ rc_err rc_exchange_cancel_observe(rc_exchange *x, uint64_t id, rc_time now);
 
 /* Fails every outstanding request with reason (the session ended) and
  * drops deferred incoming requests. The exchange stays usable only for
- * rc_exchange_del. */
+ * rc_exchange_free. */
 void rc_exchange_fail_all(rc_exchange *x, rc_err reason);
 
 /* UDP: the request (or observation) we sent with this token will never

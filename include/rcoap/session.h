@@ -37,7 +37,7 @@
  * Threading: one session belongs to one thread (its loop's). Callbacks run
  * synchronously inside rc_session_recv(), rc_session_handle_expiry() and the
  * actions; from inside a callback the user may call every function here
- * except rc_session_del() (and may not hold an rc_session_msg_begin() open
+ * except rc_session_free() (and may not hold an rc_session_msg_begin() open
  * across the return of the callback).
  *
  * Typical transport loop:
@@ -300,7 +300,7 @@ typedef struct rc_session_callbacks {
  * as their first message on the connection"; we never wait for the peer's).
  * cfg and cb are copied. mem NULL = C library allocator; it must outlive
  * the session. now starts the CSM timeout.
- * Returns 0 and *out (owned by the caller, free with rc_session_del), or
+ * Returns 0 and *out (owned by the caller, free with rc_session_free), or
  * RC_ERR_INVAL (bad config: max_msg_size < 1152, no
  * on_message) or RC_ERR_NOMEM.
  */
@@ -310,7 +310,7 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
 
 /* Frees the session and all its buffers. No callback is called. NULL ok.
  * Never call it from inside one of the session's callbacks. */
-void rc_session_del(rc_session *s);
+void rc_session_free(rc_session *s);
 
 /* ---- input ---- */
 

@@ -199,7 +199,7 @@ void rc_conn_connect_opts_init(rc_conn_connect_opts *opts, uv_loop_t *loop,
  * session's or a filter's creation error. On error nothing is left behind
  * and no callback is called.
  */
-rc_err rc_conn_connect(const rc_conn_connect_opts *opts, rc_conn **out);
+rc_err rc_conn_connect(rc_conn **out, const rc_conn_connect_opts *opts);
 
 /* Replaces the callbacks (copied) and user pointer; for a server
  * connection, call it from on_accept. Returns 0 or RC_ERR_INVAL. */
@@ -211,7 +211,7 @@ void *rc_conn_user(const rc_conn *c);
 
 /* The connection's session: write messages with rc_session_msg_begin /
  * rc_enc_* / rc_session_msg_end, then rc_conn_flush(). Never call
- * rc_session_del() on it. Valid until on_closed returns. A client's
+ * rc_session_free() on it. Valid until on_closed returns. A client's
  * session is created when its TCP connection is up (so its CSM timeout
  * does not run during name resolution): NULL before that, never NULL from
  * on_open on. Messages queued before on_open wait for the chain. */

@@ -68,16 +68,16 @@ typedef struct rc_tls_ctx rc_tls_ctx;
 /*
  * Creates a DTLS filter on a datagram context (rc_tls_config.datagram).
  * Client: host and port as for rc_tls_filter_new (names checked, SNI,
- * the session cache key; host may be NULL with a peer fingerprint). Server: host NULL and port 0. peer/peer_len is
- * the remote address as the socket sees it (server: keys the cookie;
- * client: may be NULL). now is the caller's clock: the handshake deadline
- * counts from it. The client sends nothing until rc_filter_start().
- * Returns 0 and *out, or RC_ERR_INVAL (not a datagram context, bad
- * arguments), RC_ERR_NOMEM, RC_ERR_TLS.
+ * the session cache key; host may be NULL with a peer fingerprint). Server:
+ * host NULL and port 0. peer/peer_len is the remote address as the socket sees
+ * it (server: keys the cookie; client: may be NULL). now is the caller's clock:
+ * the handshake deadline counts from it. The client sends nothing until
+ * rc_filter_start(). Returns 0 and *out, or RC_ERR_INVAL (not a datagram
+ * context, bad arguments), RC_ERR_NOMEM, RC_ERR_TLS.
  */
-rc_err rc_dtls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
-                          const void *peer, size_t peer_len, rc_time now,
-                          const rc_filter_sink *sink, rc_filter **out);
+rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
+                          uint16_t port, const void *peer, size_t peer_len,
+                          rc_time now, const rc_filter_sink *sink);
 
 /* Largest message send() takes once the handshake is done (the mtu less
  * the record overhead of the negotiated cipher); 0 before. */

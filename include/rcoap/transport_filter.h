@@ -60,7 +60,7 @@ typedef enum rc_filter_event {
                               peer by itself and is done (ws: a plain HTTP
                               response went out in full). */
   RC_FILTER_EV_ERROR = 3   /* fatal error; arg = rc_err. The filter will
-                              only accept end() and destroy() now. */
+                              only accept end() and free() now. */
 } rc_filter_event;
 
 typedef struct rc_filter_sink {
@@ -111,9 +111,9 @@ typedef struct rc_filter_ops {
   rc_err (*shutdown)(rc_filter *f);
   /* Optional. The connection is ending: decode nothing more and give back
    * what was taken from shared budgets now (their owner may go before the
-   * filter is destroyed). Only destroy() may follow. */
+   * filter is destroyed). Only free() may follow. */
   void (*end)(rc_filter *f);
-  void (*destroy)(rc_filter *f);
+  void (*free)(rc_filter *f);
 } rc_filter_ops;
 
 /* Every filter struct begins with this header. */
@@ -154,9 +154,9 @@ static inline void rc_filter_end(rc_filter *f) {
   if (f && f->ops->end)
     f->ops->end(f);
 }
-static inline void rc_filter_destroy(rc_filter *f) {
+static inline void rc_filter_free(rc_filter *f) {
   if (f)
-    f->ops->destroy(f);
+    f->ops->free(f);
 }
 
 #ifdef __cplusplus

@@ -87,7 +87,7 @@ void rc_listener_opts_init(rc_listener_opts *opts, uv_loop_t *loop,
  * an IP literal), RC_ERR_BAD_PORT, RC_ERR_ADDR_IN_USE, RC_ERR_IO (any
  * other socket error), RC_ERR_NOMEM.
  */
-rc_err rc_listener_new(const rc_listener_opts *opts, rc_listener **out,
+rc_err rc_listener_new(rc_listener **out, const rc_listener_opts *opts,
                        char *errbuf, size_t errcap);
 
 /* Stops listening and frees the listener (its handle closes on a later

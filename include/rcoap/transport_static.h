@@ -33,7 +33,7 @@ typedef struct rc_static rc_static;
  * rc_static_free(). Returns RC_OK, RC_ERR_INVAL, RC_ERR_NOT_FOUND (root
  * cannot be opened as a directory), or RC_ERR_NOMEM.
  */
-rc_err rc_static_new(const char *root, const rc_mem *mem, rc_static **out);
+rc_err rc_static_new(rc_static **out, const char *root, const rc_mem *mem);
 void rc_static_free(rc_static *s);
 
 /*

@@ -190,8 +190,8 @@ void rc_tls_config_init(rc_tls_config *cfg, rc_tls_role role);
  * RC_ERR_TLS_CERT (bad PEM, key does not match certificate), RC_ERR_NOMEM,
  * RC_ERR_TLS (OpenSSL refused a setting).
  */
-rc_err rc_tls_ctx_new(const rc_tls_config *cfg, rc_tls_ctx **out,
-                      char *errbuf, size_t errcap);
+rc_err rc_tls_ctx_new(rc_tls_ctx **out, const rc_tls_config *cfg, char *errbuf,
+                      size_t errcap);
 
 /* Drops the caller's reference; the context lives on while filters use
  * it. NULL is allowed. */
@@ -208,11 +208,11 @@ size_t rc_tls_ctx_cached_sessions(const rc_tls_ctx *ctx);
  * session cache and decides whether ALPN may be skipped (§8.2). Server:
  * host may be NULL and port 0. sink is copied. The client sends nothing
  * until rc_tls_start().
- * Returns 0 and *out (destroy with rc_filter_destroy), or RC_ERR_INVAL,
+ * Returns 0 and *out (free with rc_filter_free), or RC_ERR_INVAL,
  * RC_ERR_NOMEM, RC_ERR_TLS.
  */
-rc_err rc_tls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
-                         const rc_filter_sink *sink, rc_filter **out);
+rc_err rc_tls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
+                         uint16_t port, const rc_filter_sink *sink);
 
 /*
  * Starts the handshake: a client writes its ClientHello through down(); a

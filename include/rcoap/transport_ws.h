@@ -123,19 +123,19 @@ typedef struct rc_ws_config {
 /*
  * Creates a server-side filter that waits for the opening handshake. cfg
  * and its strings are copied; sink is copied. Returns RC_OK and *out (the
- * caller destroys it with rc_filter_destroy()), RC_ERR_INVAL, or
+ * caller frees it with rc_filter_free()), RC_ERR_INVAL, or
  * RC_ERR_NOMEM.
  */
-rc_err rc_ws_server_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out);
+rc_err rc_ws_server_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink);
 
 /*
  * Creates a client-side filter for cfg->host/port/path. Nothing is sent
  * until rc_ws_client_start(). Returns RC_OK, RC_ERR_INVAL (no host), or
  * RC_ERR_NOMEM.
  */
-rc_err rc_ws_client_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out);
+rc_err rc_ws_client_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink);
 
 /*
  * Sends the client's upgrade request through down(); call it once the

@@ -141,8 +141,8 @@ static rc_err creq_send(app_creq *r) {
   rc_outmsg m = {r->method, r->opts, r->nopts, r->payload, r->payload_len};
   r->xo.timeout_ms = r->timeout_ms;
   r->xo.observe = r->observe;
-  rc_err err = rc_exchange_request_ex(p->x, &m, &r->xo, rc__app_now(p->ctx),
-                                      creq_done, r, &r->xid);
+  rc_err err = rc_exchange_request(p->x, &m, &r->xo, rc__app_now(p->ctx),
+                                   creq_done, r, &r->xid);
   if (err)
     return err;
   r->sent = 1;
@@ -238,7 +238,7 @@ static rc_tls_ctx *client_tls(rc_context *ctx, const rc_request_opts *ro,
     rc_tls_config_init(&cfg, RC_TLS_CLIENT);
     cfg.datagram = dgram;
     char errbuf[256];
-    *err = rc_tls_ctx_new(&cfg, own, errbuf, sizeof errbuf);
+    *err = rc_tls_ctx_new(own, &cfg, errbuf, sizeof errbuf);
     if (*err) {
       rc__app_log(ctx, RC_SESSION_LOG_ERR, "%s: %s", dgram ? "DTLS" : "TLS",
                   errbuf);
@@ -270,7 +270,7 @@ static rc_err dial(app_peer *p, rc_conn_kind kind, const char *host,
   co.cb = rc__app_conn_cb(ctx);
   co.user = p;
   co.mem = ctx->mem;
-  return rc_conn_connect(&co, &p->conn);
+  return rc_conn_connect(&p->conn, &co);
 }
 
 /* The Hold-Off is over: connect now. */

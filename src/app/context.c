@@ -201,7 +201,7 @@ void rc__app_peer_free(app_peer *p) {
   }
   rc__app_observe_peer_gone(p);
   rc__app_access_free(p);
-  rc_exchange_del(p->x);
+  rc_exchange_free(p->x);
   free(p->dial_host);
   ctx->mem->free(p->origin, ctx->mem->user);
   ctx->mem->free(p, ctx->mem->user);
@@ -385,7 +385,7 @@ rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
   lo.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
   lo.mem = ctx->mem;
   rc_listener *l;
-  rc_err err = rc_listener_new(&lo, &l, errbuf, errcap);
+  rc_err err = rc_listener_new(&l, &lo, errbuf, errcap);
   if (err)
     return err;
   ctx->listener_kinds[ctx->nlisteners] = (int)kind;

@@ -32,17 +32,17 @@ void rc_budget_free(rc_budget *b) {
     b->mem->free(b, b->mem->user);
 }
 
-int rc_budget_take(rc_budget *b, size_t n) {
+rc_err rc_budget_take(rc_budget *b, size_t n) {
   if (!b)
-    return 1;
+    return RC_OK;
   if (n > b->limit - b->used) {
     b->refusals++;
-    return 0;
+    return RC_ERR_LIMIT;
   }
   b->used += n;
   if (b->used > b->peak)
     b->peak = b->used;
-  return 1;
+  return RC_OK;
 }
 
 void rc_budget_give(rc_budget *b, size_t n) {
@@ -58,9 +58,9 @@ void rc_budget_give_all(rc_budget *b, size_t *held) {
 }
 
 size_t rc_budget_grow(rc_budget *b, size_t *held, size_t want, size_t need) {
-  if (want > *held && rc_budget_take(b, want - *held))
+  if (want > *held && rc_budget_take(b, want - *held) == RC_OK)
     return *held = want;
-  if (need > *held && rc_budget_take(b, need - *held))
+  if (need > *held && rc_budget_take(b, need - *held) == RC_OK)
     return *held = need;
   return 0;
 }

@@ -330,32 +330,6 @@ void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n) {
 
 void rc_exchange_hold_output(rc_exchange *x, int hold) { x->hold = hold; }
 
-rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
-                           uint32_t timeout_ms, rc_time now,
-                           rc_response_cb cb, void *arg, uint64_t *id) {
-  if (!x || !req || !cb || !rc_code_is_request(req->code))
-    return RC_ERR_INVAL;
-  if (x->dead)
-    return RC_ERR_CLOSED;
-  uint8_t token[RC_EXCHANGE_TOKEN_LEN];
-  xout *o;
-  rc_err err = rc__xch_new_out(x, &o, token);
-  if (err)
-    return err;
-  err = xch_send(x, req, token, sizeof token);
-  if (err) {
-    rc__xch_release_out(x, o);
-    return err;
-  }
-  o->cb = cb;
-  o->arg = arg;
-  rc__xch_link_out(x, o, now + (timeout_ms ? timeout_ms
-                                           : RC_EXCHANGE_DEFAULT_TIMEOUT_MS));
-  if (id)
-    *id = o->id;
-  return RC_OK;
-}
-
 rc_err rc_exchange_cancel(rc_exchange *x, uint64_t id) {
   for (xout *o = x->head; o; o = o->next) {
     if (o->id == id) {
@@ -674,7 +648,7 @@ static void xch_undefer(rc_exchange *x, rc_xreq *req) {
 }
 
 /* Frees a deferred request whose exchange is gone (it was orphaned by
- * rc_exchange_fail_all / rc_exchange_del and is owned by the user). */
+ * rc_exchange_fail_all / rc_exchange_free and is owned by the user). */
 static void xch_free_orphan(rc_xreq *req) {
   const rc_mem *mem = req->mem;
   if (req->tok_heap)
@@ -815,7 +789,7 @@ void rc_exchange_fail_all(rc_exchange *x, rc_err reason) {
   }
 }
 
-void rc_exchange_del(rc_exchange *x) {
+void rc_exchange_free(rc_exchange *x) {
   if (!x)
     return;
   if (!x->dead)

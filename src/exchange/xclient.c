@@ -1,6 +1,6 @@
 /*
  * The client half of block-wise transfer and observe. A request sent with
- * rc_exchange_request_ex keeps a copy of its options (an xblk) so that the
+ * rc_exchange_request keeps a copy of its options (an xblk) so that the
  * exchange can send the next Block1 block after each 2.31 Continue and ask
  * for the next Block2 block after each response with M=1 (RFC 7959 §2.3,
  * §2.4), with BERT when the peer offers it (RFC 8323 §6). Every block of
@@ -418,9 +418,9 @@ static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
   return RC_OK;
 }
 
-rc_err rc_exchange_request_ex(rc_exchange *x, const rc_outmsg *req,
-                              const rc_exchange_req_opts *o, rc_time now,
-                              rc_response_cb cb, void *arg, uint64_t *id) {
+rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
+                           const rc_exchange_req_opts *o, rc_time now,
+                           rc_response_cb cb, void *arg, uint64_t *id) {
   xout *out;
   rc_err err = xcli_create(x, req, o, now, cb, arg, &out, 0);
   if (!err && id)

@@ -130,7 +130,7 @@ static xcache *cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
       break;
     cache_drop(x, old);
   }
-  if (!rc_budget_take(x->budget, size))
+  if (rc_budget_take(x->budget, size) != RC_OK)
     return NULL;
   uint8_t *blob = x->mem->malloc(size ? size : 1, x->mem->user);
   if (!blob) {

@@ -496,18 +496,18 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
    * its initial CSM message before sending its own". We never wait. */
   rc_err rc = send_csm(s);
   if (rc != RC_OK) {
-    rc_session_del(s);
+    rc_session_free(s);
     return rc == RC_ERR_NOMEM ? RC_ERR_NOMEM : RC_ERR_INVAL;
   }
   *out = s;
   return RC_OK;
 }
 
-void rc_session_del(rc_session *s) {
+void rc_session_free(rc_session *s) {
   if (s == NULL)
     return;
   if (UDP(s)) {
-    rc__udp_del(s);
+    rc__udp_free(s);
     return;
   }
   if (s->enc_open != NULL)
@@ -916,7 +916,7 @@ static uint8_t *rx_buf(void *user, const rc_tcp_hdr *h, size_t need,
   if (!token_only) {
     s->rbusy = 0;
     if (need > RC_SESSION_RX_FREE && s->cfg.rx_budget != NULL) {
-      if (!rc_budget_take(s->cfg.rx_budget, need)) {
+      if (rc_budget_take(s->cfg.rx_budget, need) != RC_OK) {
         s->rbusy = 1;
         return NULL;
       }

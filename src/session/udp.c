@@ -556,7 +556,7 @@ rc_err rc__udp_set_max_datagram(rc_session *s, size_t n) {
   return RC_OK;
 }
 
-void rc__udp_del(rc_session *s) {
+void rc__udp_free(rc_session *s) {
   rc__udp *u = U(s);
   const rc_mem *m = &u->mem;
   for (dgram *d = u->out_first; d != NULL;) {

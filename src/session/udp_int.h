@@ -21,7 +21,7 @@ void rc__udp_config_default(rc_session_udp_config *u);
 rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
                    const rc_session_callbacks *cb, void *user,
                    const rc_mem *mem, rc_time now);
-void rc__udp_del(rc_session *s);
+void rc__udp_free(rc_session *s);
 rc_err rc__udp_recv(rc_session *s, const uint8_t *data, size_t len,
                     rc_time now);
 rc_err rc__udp_msg_begin(rc_session *s, rc_enc *e, uint8_t code,

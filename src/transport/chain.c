@@ -257,12 +257,12 @@ rc_err rc_chain_new(rc_chain **out, const rc_chain_config *cfg, rc_session *s,
   const rc_mem *mem = cfg != NULL && cfg->mem != NULL ? cfg->mem
                                                       : rc_mem_default();
   if (out == NULL || s == NULL) {
-    rc_session_del(s);
+    rc_session_free(s);
     return RC_ERR_INVAL;
   }
   rc_chain *ch = mem->malloc(sizeof *ch, mem->user);
   if (ch == NULL) {
-    rc_session_del(s);
+    rc_session_free(s);
     return RC_ERR_NOMEM;
   }
   memset(ch, 0, sizeof *ch);
@@ -296,7 +296,7 @@ rc_err rc_chain_push(rc_chain *ch, rc_filter *f) {
   if (f == NULL)
     return RC_ERR_INVAL;
   if (ch->started || ch->n == RC_CHAIN_MAX_FILTERS) {
-    rc_filter_destroy(f);
+    rc_filter_free(f);
     return ch->started ? RC_ERR_STATE : RC_ERR_LIMIT;
   }
   f->sink = rc_chain_next_sink(ch);
@@ -316,8 +316,8 @@ void rc_chain_free(rc_chain *ch) {
   if (ch == NULL)
     return;
   for (size_t i = ch->n; i-- > 0;)
-    rc_filter_destroy(ch->f[i]);
-  rc_session_del(ch->s);
+    rc_filter_free(ch->f[i]);
+  rc_session_free(ch->s);
   buf_free(ch, &ch->q);
   buf_free(ch, &ch->q2);
   ch->mem->free(ch, ch->mem->user);

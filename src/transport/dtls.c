@@ -409,7 +409,7 @@ static rc_err dtls_shutdown(rc_filter *base) {
   return leave(d, flush(d));
 }
 
-static void dtls_destroy(rc_filter *base) {
+static void dtls_free(rc_filter *base) {
   dtls_filter *d = D(base);
   if (d->t.cb_depth) {
     d->t.destroy_pending = 1;
@@ -429,14 +429,14 @@ static const rc_filter_ops dtls_ops = {
     .expiry = dtls_expiry,
     .timeout = dtls_timeout,
     .shutdown = dtls_shutdown,
-    .destroy = dtls_destroy,
+    .free = dtls_free,
 };
 
 /* ---- public API --------------------------------------------------------- */
 
-rc_err rc_dtls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
-                          const void *peer, size_t peer_len, rc_time now,
-                          const rc_filter_sink *sink, rc_filter **out) {
+rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
+                          uint16_t port, const void *peer, size_t peer_len,
+                          rc_time now, const rc_filter_sink *sink) {
   if (!ctx || !sink || !sink->up || !sink->down || !sink->event || !out ||
       !ctx->datagram || peer_len > RC_DTLS_MAX_ADDR || (peer_len && !peer))
     return RC_ERR_INVAL;

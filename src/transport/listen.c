@@ -183,7 +183,7 @@ static void listen_on_connection(uv_stream_t *server, int status) {
     rc__conn_discard(c);
 }
 
-rc_err rc_listener_new(const rc_listener_opts *o, rc_listener **out,
+rc_err rc_listener_new(rc_listener **out, const rc_listener_opts *o,
                        char *errbuf, size_t errcap) {
   if (errcap > 0)
     errbuf[0] = '\0';

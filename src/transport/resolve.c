@@ -308,7 +308,7 @@ void rc__conn_connect_abandon(rc_conn *c) {
   res_free_cn(c);
 }
 
-rc_err rc_conn_connect(const rc_conn_connect_opts *o, rc_conn **out) {
+rc_err rc_conn_connect(rc_conn **out, const rc_conn_connect_opts *o) {
   if (o == NULL || out == NULL || o->loop == NULL || o->host == NULL ||
       o->cb.on_message == NULL || o->kind > RC_CONN_DTLS)
     return RC_ERR_INVAL;

@@ -36,8 +36,8 @@ static rc_err stack_ws(rc_chain *ch, const rc_stack_config *cfg) {
   rc_filter_sink sink = rc_chain_next_sink(ch);
   rc_filter *f = NULL;
   rc_err err = cfg->role == RC_SESSION_CLIENT
-                   ? rc_ws_client_new(&wc, &sink, &f)
-                   : rc_ws_server_new(&wc, &sink, &f);
+                   ? rc_ws_client_new(&f, &wc, &sink)
+                   : rc_ws_server_new(&f, &wc, &sink);
   return err != RC_OK ? err : rc_chain_push(ch, f);
 }
 
@@ -46,9 +46,10 @@ rc_err rc_stack_build(rc_chain *ch, const rc_stack_config *cfg) {
     rc_filter_sink sink = rc_chain_next_sink(ch);
     rc_filter *f = NULL;
     int client = cfg->role == RC_SESSION_CLIENT;
-    rc_err err = rc_dtls_filter_new(cfg->tls_ctx, client ? cfg->host : NULL,
+    rc_err err = rc_dtls_filter_new(&f, cfg->tls_ctx,
+                                    client ? cfg->host : NULL,
                                     client ? cfg->port : 0, cfg->peer,
-                                    cfg->peer_len, cfg->now, &sink, &f);
+                                    cfg->peer_len, cfg->now, &sink);
     return err != RC_OK ? err : rc_chain_push(ch, f);
   }
   if (cfg->tls) {
@@ -56,7 +57,7 @@ rc_err rc_stack_build(rc_chain *ch, const rc_stack_config *cfg) {
     rc_filter *f = NULL;
     const char *host = cfg->role == RC_SESSION_CLIENT ? cfg->host : NULL;
     uint16_t port = cfg->role == RC_SESSION_CLIENT ? cfg->port : 0;
-    rc_err err = rc_tls_filter_new(cfg->tls_ctx, host, port, &sink, &f);
+    rc_err err = rc_tls_filter_new(&f, cfg->tls_ctx, host, port, &sink);
     if (err == RC_OK)
       err = rc_chain_push(ch, f);
     if (err == RC_OK && cfg->ws)

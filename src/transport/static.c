@@ -27,7 +27,7 @@ struct rc_static {
   int root_fd;
 };
 
-rc_err rc_static_new(const char *root, const rc_mem *mem, rc_static **out) {
+rc_err rc_static_new(rc_static **out, const char *root, const rc_mem *mem) {
   rc_static *s;
   int fd;
   if (!root || !out)

@@ -581,7 +581,7 @@ static rc_err tls_shutdown(rc_filter *base) {
   return leave(f, flush(f));
 }
 
-static void tls_destroy(rc_filter *base) {
+static void tls_free(rc_filter *base) {
   rc__tls_filter *f = F(base);
   if (f->cb_depth) {
     f->destroy_pending = 1;
@@ -598,7 +598,7 @@ static const rc_filter_ops tls_ops = {
     .send = tls_send,
     .eof = rc_tls_eof,
     .shutdown = tls_shutdown,
-    .destroy = tls_destroy,
+    .free = tls_free,
 };
 
 /* ---- public API --------------------------------------------------------- */
@@ -688,8 +688,8 @@ rc_err rc__tls_filter_init(rc__tls_filter *f, rc_tls_ctx *ctx,
   return setup_client(f, host);
 }
 
-rc_err rc_tls_filter_new(rc_tls_ctx *ctx, const char *host, uint16_t port,
-                         const rc_filter_sink *sink, rc_filter **out) {
+rc_err rc_tls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
+                         uint16_t port, const rc_filter_sink *sink) {
   if (!ctx || !sink || !sink->up || !sink->down || !sink->event || !out)
     return RC_ERR_INVAL;
   *out = NULL;

@@ -743,8 +743,8 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
   return RC_OK;
 }
 
-rc_err rc_tls_ctx_new(const rc_tls_config *cfg, rc_tls_ctx **out,
-                      char *errbuf, size_t errcap) {
+rc_err rc_tls_ctx_new(rc_tls_ctx **out, const rc_tls_config *cfg, char *errbuf,
+                      size_t errcap) {
   if (errbuf && errcap)
     errbuf[0] = '\0';
   if (!cfg || !out)

@@ -611,7 +611,7 @@ static rc_err ws_shutdown(rc_filter *f) {
   }
 }
 
-static void ws_destroy(rc_filter *f) {
+static void ws_free(rc_filter *f) {
   rc__ws *w = (rc__ws *)f;
   size_t i;
   if (w->src.close)
@@ -666,7 +666,7 @@ static const rc_filter_ops ws_ops = {
     .flush = ws_flush_op,
     .shutdown = ws_shutdown,
     .end = ws_end,
-    .destroy = ws_destroy,
+    .free = ws_free,
 };
 
 static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
@@ -724,17 +724,17 @@ static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
   *out = &w->base;
   return RC_OK;
 nomem:
-  ws_destroy(&w->base);
+  ws_free(&w->base);
   return RC_ERR_NOMEM;
 }
 
-rc_err rc_ws_server_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out) {
+rc_err rc_ws_server_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink) {
   return ws_new(cfg, sink, 1, out);
 }
 
-rc_err rc_ws_client_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
-                        rc_filter **out) {
+rc_err rc_ws_client_new(rc_filter **out, const rc_ws_config *cfg,
+                        const rc_filter_sink *sink) {
   return ws_new(cfg, sink, 0, out);
 }
 

@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
     cfg.client_auth = RC_TLS_CLIENT_AUTH_REQUIRE;
   char err[256];
   rc_tls_ctx *ctx = NULL;
-  if (rc_tls_ctx_new(&cfg, &ctx, err, sizeof(err)) != RC_OK)
+  if (rc_tls_ctx_new(&ctx, &cfg, err, sizeof(err)) != RC_OK)
     return fprintf(stderr, "dtls_peer: %s\n", err), 1;
   rc_filter_sink sink = {on_up, on_down, on_event, &p};
   struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM},
@@ -185,9 +185,9 @@ int main(int argc, char **argv) {
     p.addr_len = ai->ai_addrlen;
     freeaddrinfo(ai);
     const char *name = opt(argc, argv, "--name", 1);
-    if (rc_dtls_filter_new(ctx, name ? name : argv[2],
-                           (uint16_t)atoi(argv[3]), NULL, 0, now_ms(), &sink,
-                           &p.f) != RC_OK ||
+    if (rc_dtls_filter_new(&p.f, ctx, name ? name : argv[2],
+                           (uint16_t)atoi(argv[3]), NULL, 0, now_ms(),
+                           &sink) != RC_OK ||
         rc_filter_start(p.f) != RC_OK)
       return fprintf(stderr, "dtls_peer: cannot start\n"), 1;
     p.want = 1;
@@ -232,12 +232,12 @@ int main(int argc, char **argv) {
         }
         if (r == RC_DTLS_LISTEN_DROP)
           continue;
-        rc_filter_destroy(p.f);
+        rc_filter_free(p.f);
         p.open = p.closed = 0;
         memcpy(&p.addr, &from, fl);
         p.addr_len = fl;
-        if (rc_dtls_filter_new(ctx, NULL, 0, &from, fl, now_ms(), &sink,
-                               &p.f) != RC_OK)
+        if (rc_dtls_filter_new(&p.f, ctx, NULL, 0, &from, fl, now_ms(),
+                               &sink) != RC_OK)
           return fprintf(stderr, "dtls_peer: no filter\n"), 1;
       }
       (void)rc_filter_recv(p.f, buf, (size_t)n);
@@ -250,7 +250,7 @@ int main(int argc, char **argv) {
   int ok = p.served >= p.want && !p.failed;
   if (p.f && p.open && !p.closed)
     (void)rc_filter_shutdown(p.f);
-  rc_filter_destroy(p.f);
+  rc_filter_free(p.f);
   rc_tls_ctx_free(ctx);
   close(p.fd);
   if (!ok)

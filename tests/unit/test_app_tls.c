@@ -205,7 +205,7 @@ static fixture *start(const setup_opts *so) {
     sc.client_auth = so->client_auth;
   }
   sc.no_tickets = so->no_tickets;
-  if (rc_tls_ctx_new(&sc, &f->server_tls, err, sizeof err) != RC_OK)
+  if (rc_tls_ctx_new(&f->server_tls, &sc, err, sizeof err) != RC_OK)
     fail_msg("server TLS: %s", err);
 
   rc_tls_config cc;
@@ -227,7 +227,7 @@ static fixture *start(const setup_opts *so) {
     cc.psk_key_len = 6;
   }
   cc.max_version = so->client_max;
-  if (rc_tls_ctx_new(&cc, &f->client_tls, err, sizeof err) != RC_OK)
+  if (rc_tls_ctx_new(&f->client_tls, &cc, err, sizeof err) != RC_OK)
     fail_msg("client TLS: %s", err);
 
   rc_context_opts o = {0};

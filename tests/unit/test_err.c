@@ -33,19 +33,10 @@ static void test_values_distinct(void **state) {
   }
 }
 
-static void test_fatal_range(void **state) {
-  (void)state;
-  assert_true(rc_err_is_fatal(RC_ERR_FATAL));
-  assert_true(rc_err_is_fatal(RC_ERR_CALLBACK_FAILURE));
-  assert_false(rc_err_is_fatal(RC_ERR_NOMEM));
-  assert_false(rc_err_is_fatal(RC_OK));
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names_and_texts),
       cmocka_unit_test(test_values_distinct),
-      cmocka_unit_test(test_fatal_range),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

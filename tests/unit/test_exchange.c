@@ -144,10 +144,10 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   pair *p = *state;
-  rc_exchange_del(p->a.x);
-  rc_exchange_del(p->b.x);
-  rc_session_del(p->a.s);
-  rc_session_del(p->b.s);
+  rc_exchange_free(p->a.x);
+  rc_exchange_free(p->b.x);
+  rc_session_free(p->a.s);
+  rc_session_free(p->b.s);
   free(p);
   return 0;
 }
@@ -213,7 +213,7 @@ static void served_three(pair *pr, const counting *cnt, size_t blocks) {
     rc_opt o[1];
     rc_outmsg req = get_req(o, "hello");
     result r = {0};
-    assert_int_equal(rc_exchange_request(pr->a.x, &req, 0, pr->now,
+    assert_int_equal(rc_exchange_request(pr->a.x, &req, NULL, pr->now,
                                          on_response, &r, NULL),
                      RC_OK);
     pump(pr);
@@ -264,9 +264,9 @@ static void test_idle_server_memory(void **state) {
   rc_opt o[1];
   rc_outmsg req = get_req(o, "back");
   result r = {0};
-  assert_int_equal(rc_exchange_request(b->x, &req, 0, pr->now, on_response,
-                                       &r, NULL),
-                   RC_OK);
+  assert_int_equal(
+      rc_exchange_request(b->x, &req, NULL, pr->now, on_response, &r, NULL),
+      RC_OK);
   pump(pr);
   assert_int_equal(r.calls, 1);
   assert_true(cnt.blocks > after_ping);
@@ -316,9 +316,9 @@ static void test_shared_output_chunks(void **state) {
       assert_int_equal(rc_session_consume(s[i], n), RC_OK);
     }
   }
-  rc_session_del(s[0]);
+  rc_session_free(s[0]);
   assert_int_equal(cnt.blocks, 3);
-  rc_session_del(s[1]); /* the last user: the pool and its chunk go */
+  rc_session_free(s[1]); /* the last user: the pool and its chunk go */
   assert_int_equal(cnt.blocks, 0);
   assert_int_equal(cnt.bytes, 0);
 }
@@ -328,9 +328,9 @@ static void test_request_response(void **state) {
   rc_opt o[1];
   rc_outmsg req = get_req(o, "hello");
   result r = {0};
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
-                                       &r, NULL),
-                   RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &r, NULL),
+      RC_OK);
   assert_int_equal(r.calls, 0); /* never from inside the call */
   assert_int_equal(rc_exchange_outstanding(p->a.x), 1);
   pump(p);
@@ -347,10 +347,12 @@ static void test_both_directions(void **state) {
   rc_outmsg r1 = get_req(o1, "from-client");
   rc_outmsg r2 = get_req(o2, "from-server");
   result a = {0}, b = {0};
-  assert_int_equal(rc_exchange_request(p->a.x, &r1, 0, p->now, on_response,
-                                       &a, NULL), RC_OK);
-  assert_int_equal(rc_exchange_request(p->b.x, &r2, 0, p->now, on_response,
-                                       &b, NULL), RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &r1, NULL, p->now, on_response, &a, NULL),
+      RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->b.x, &r2, NULL, p->now, on_response, &b, NULL),
+      RC_OK);
   pump(p);
   assert_string_equal(a.payload, "echo /from-client ");
   assert_string_equal(b.payload, "echo /from-server ");
@@ -370,8 +372,9 @@ static void test_pipelined_many(void **state) {
     int n = snprintf(bodies[i], sizeof bodies[i], "%d", i);
     req.payload = (const uint8_t *)bodies[i];
     req.payload_len = (size_t)n;
-    assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now,
-                                         on_response, &rs[i], NULL), RC_OK);
+    assert_int_equal(rc_exchange_request(p->a.x, &req, NULL, p->now,
+                                         on_response, &rs[i], NULL),
+                     RC_OK);
   }
   assert_int_equal(rc_exchange_outstanding(p->a.x), N);
   pump(p);
@@ -390,10 +393,13 @@ static void test_timeout_and_cancel(void **state) {
   rc_outmsg req = get_req(o, "slow");
   result r1 = {0}, r2 = {0};
   uint64_t id2;
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 500, p->now, on_response,
-                                       &r1, NULL), RC_OK);
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 500, p->now, on_response,
-                                       &r2, &id2), RC_OK);
+  rc_exchange_req_opts o500 = {.timeout_ms = 500};
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, &o500, p->now, on_response, &r1, NULL),
+      RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, &o500, p->now, on_response, &r2, &id2),
+      RC_OK);
   pump(p);
   assert_int_equal(rc_exchange_unanswered(p->b.x), 2);
   assert_int_equal(p->b.nheld, 2);
@@ -422,8 +428,9 @@ static void test_deferred_answer(void **state) {
   rc_opt o[1];
   rc_outmsg req = get_req(o, "later");
   result r = {0};
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
-                                       &r, NULL), RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &r, NULL),
+      RC_OK);
   pump(p);
   assert_int_equal(r.calls, 0);
   assert_int_equal(rc_exchange_unanswered(p->b.x), 1);
@@ -465,16 +472,18 @@ static void test_unknown_critical_option(void **state) {
   o[1].len = 1;
   req.nopts = 2;
   result r = {0};
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
-                                       &r, NULL), RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &r, NULL),
+      RC_OK);
   pump(p);
   assert_int_equal(r.calls, 1);
   assert_int_equal(r.code, RC_BAD_OPTION);
   assert_int_equal(p->b.requests_seen, 0); /* never reached the handler */
   /* An unknown elective option passes. */
   o[1].num = 65000;
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
-                                       &r, NULL), RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &r, NULL),
+      RC_OK);
   pump(p);
   assert_int_equal(r.calls, 2);
   assert_int_equal(r.code, RC_CONTENT);
@@ -483,8 +492,9 @@ static void test_unknown_critical_option(void **state) {
 /* Sends req from a to b, moves everything; one answer must have come. */
 static void ask(pair *p, const rc_outmsg *req, result *r) {
   int calls = r->calls;
-  assert_int_equal(rc_exchange_request(p->a.x, req, 0, p->now, on_response,
-                                       r, NULL), RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, req, NULL, p->now, on_response, r, NULL),
+      RC_OK);
   pump(p);
   assert_int_equal(r->calls, calls + 1);
 }
@@ -560,18 +570,20 @@ static void test_fail_all_and_orphans(void **state) {
   rc_opt o[1];
   rc_outmsg req = get_req(o, "gone");
   result r = {0};
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
-                                       &r, NULL), RC_OK);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &r, NULL),
+      RC_OK);
   pump(p);
   rc_exchange_fail_all(p->a.x, RC_ERR_PEER_DEAD);
   assert_int_equal(r.calls, 1);
   assert_int_equal(r.status, RC_ERR_PEER_DEAD);
-  assert_int_equal(rc_exchange_request(p->a.x, &req, 0, p->now, on_response,
-                                       &r, NULL), RC_ERR_CLOSED);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &r, NULL),
+      RC_ERR_CLOSED);
   /* The server's exchange goes away with a request still deferred: the
    * handler's later answer gets RC_ERR_CLOSED and frees it (ASan checks). */
   rc_xreq *held = p->b.held;
-  rc_exchange_del(p->b.x);
+  rc_exchange_free(p->b.x);
   p->b.x = NULL;
   rc_outmsg resp = {RC_CONTENT, NULL, 0, NULL, 0};
   assert_int_equal(rc_exchange_respond(held, &resp), RC_ERR_CLOSED);
@@ -581,8 +593,9 @@ static void test_bad_arguments(void **state) {
   pair *p = *state;
   rc_outmsg notreq = {RC_CONTENT, NULL, 0, NULL, 0};
   result r = {0};
-  assert_int_equal(rc_exchange_request(p->a.x, &notreq, 0, p->now,
-                                       on_response, &r, NULL), RC_ERR_INVAL);
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &notreq, NULL, p->now, on_response, &r, NULL),
+      RC_ERR_INVAL);
   assert_int_equal(rc_exchange_expiry(p->a.x), RC_TIME_NEVER);
 }
 

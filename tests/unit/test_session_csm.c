@@ -82,7 +82,7 @@ static void csm_extended_token_announced(void **state) {
   assert_true(h_opt_uint(&m, RC_SIGOPT_EXTENDED_TOKEN_LENGTH, &v));
   assert_int_equal(v, 16);
   assert_int_equal(rc_msg_count_opt(&m, RC_SIGOPT_BLOCK_WISE_TRANSFER), 0);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 

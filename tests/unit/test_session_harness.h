@@ -154,7 +154,7 @@ static inline harness *h_new(rc_framing f, rc_session_role role, rc_time now) {
 }
 
 static inline void h_free(harness *h) {
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
   free(h);
 }

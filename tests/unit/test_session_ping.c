@@ -193,7 +193,7 @@ static void keepalive_dead_peer(void **state) {
   assert_int_equal(h->closed_reason, RC_ERR_PEER_DEAD);
   assert_int_equal(rc_session_get_state(h->s), RC_SESSION_CLOSED);
   assert_int_equal(rc_session_expiry(h->s), RC_TIME_NEVER);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 
@@ -228,7 +228,7 @@ static void keepalive_data_keeps_alive(void **state) {
   assert_int_equal(h->pong_rtt, 100);
   assert_int_equal(rc_session_expiry(h->s), 3300);
   assert_int_equal(h->n_closed, 0);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 

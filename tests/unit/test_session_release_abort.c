@@ -90,7 +90,7 @@ static void our_release(void **state) {
   assert_int_equal(rc_session_expiry(h->s), 3010);
   rc_session_handle_expiry(h->s, 3010);
   assert_int_equal(h->closed_reason, RC_ERR_TIMEOUT);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 
@@ -169,7 +169,7 @@ static void abort_from_callback(void **state) {
   assert_int_equal(h_feed(h, two, sizeof(two), 2), RC_OK);
   assert_int_equal(h->n_msg, 1);
   assert_int_equal(h_last_out_code(h), RC_SIG_ABORT);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 
@@ -183,6 +183,18 @@ static void callback_failure(void **state) {
   assert_int_equal(h_feed(h, two, sizeof(two), 2), RC_ERR_CALLBACK_FAILURE);
   assert_int_equal(h->n_msg, 1);
   assert_int_equal(h->closed_reason, RC_ERR_CALLBACK_FAILURE);
+  /* err.h: a closed object answers every later call with RC_ERR_CLOSED
+   * and changes nothing; only the destructor remains. */
+  size_t out_len = h->out_len;
+  rc_msg m;
+  memset(&m, 0, sizeof m);
+  m.code = RC_GET;
+  assert_int_equal(rc_session_send(h->s, &m), RC_ERR_CLOSED);
+  assert_int_equal(rc_session_recv(h->s, two, sizeof two, 0), RC_ERR_CLOSED);
+  assert_int_equal(rc_session_ping(h->s, 0, 0, NULL), RC_ERR_CLOSED);
+  assert_int_equal(rc_session_release(h->s, NULL, 0, 0, NULL, 0), RC_ERR_CLOSED);
+  assert_int_equal(h->n_msg, 1);
+  assert_int_equal(h->out_len, out_len);
   h_free(h);
 }
 

@@ -48,7 +48,7 @@ static void oversize_request_413(void **state) {
     uint32_t v;
     assert_true(h_opt_uint(&m, RC_OPT_SIZE1, &v));
     assert_int_equal(v, 1152 - 128);
-    rc_session_del(h->s);
+    rc_session_free(h->s);
     free(h->out);
   }
   free(b);
@@ -123,7 +123,7 @@ static void rx_budget_shared(void **state) {
   rc_session_close(h1.s, RC_ERR_CLOSED);
   assert_int_equal(rc_budget_used(bud), 0);
   for (int i = 0; i < 2; i++) {
-    rc_session_del(hs[i]->s);
+    rc_session_free(hs[i]->s);
     free(hs[i]->out);
   }
   rc_budget_free(bud); /* after the sessions: nothing touches it later */
@@ -147,7 +147,7 @@ static void oversize_response_aborts(void **state) {
   assert_int_equal(h->n_msg, 0);
   assert_int_equal(h->closed_reason, RC_ERR_PROTOCOL);
   assert_int_equal(h_last_out_code(h), RC_SIG_ABORT);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 
   /* WS mode: same rules for a whole message */
@@ -164,7 +164,7 @@ static void oversize_response_aborts(void **state) {
   assert_int_equal(h_feed(h, b, n, 2), RC_OK);
   assert_int_equal(h_last_out_code(h), RC_SIG_ABORT);
   free(p);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
   free(b);
 }
@@ -272,7 +272,7 @@ static void output_buffer(void **state) {
                    RC_OK);
   rc_session_msg_cancel(h->s, &e);
   assert_false(rc_session_want_write(h->s));
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
 }
 
@@ -397,7 +397,7 @@ static int alloc_scenario(long nth) {
   }
   h_drain(h);
   rc_session_release(h->s, NULL, 0, 1, "bye", 3);
-  rc_session_del(h->s);
+  rc_session_free(h->s);
   free(h->out);
   free(b);
   return fm.count < nth; /* 1 once the failure point lies past the end */

@@ -108,7 +108,7 @@ static peer *p_new(void (*tweak)(rc_session_config *)) {
   return p;
 }
 static void p_del(peer *p) {
-  rc_session_del(p->s);
+  rc_session_free(p->s);
   free(p);
 }
 

@@ -417,7 +417,7 @@ static rc_err dc_shutdown(rc_filter *base) {
   return dc_down1((dc_stub *)base, DC_CLOSE, NULL, 0);
 }
 
-static void dc_destroy(rc_filter *base) { free(base); }
+static void dc_free(rc_filter *base) { free(base); }
 
 static const rc_filter_ops dc_ops = {
     .name = "dc",
@@ -427,7 +427,7 @@ static const rc_filter_ops dc_ops = {
     .recv = dc_recv,
     .send = dc_send,
     .shutdown = dc_shutdown,
-    .destroy = dc_destroy,
+    .free = dc_free,
 };
 
 static dc_stub *dc_pair(peer *c, peer *s) {
@@ -591,8 +591,8 @@ static int setup_pki(void **state) {
   snprintf(ca, sizeof ca, "%s/ca.crt", g_dir);
   cc.ca_file = ca;
   cc.session_cache_size = 0; /* every split: a full handshake */
-  if (rc_tls_ctx_new(&sc, &g_sctx, err, sizeof err) != RC_OK ||
-      rc_tls_ctx_new(&cc, &g_cctx, err, sizeof err) != RC_OK) {
+  if (rc_tls_ctx_new(&g_sctx, &sc, err, sizeof err) != RC_OK ||
+      rc_tls_ctx_new(&g_cctx, &cc, err, sizeof err) != RC_OK) {
     fprintf(stderr, "TLS context: %s\n", err);
     return -1;
   }

@@ -279,11 +279,11 @@ static void fx_init(fx *f, rc_conn_kind kind) {
     sc.certs[0].key_file = key;
     sc.ncerts = 1;
     char err[256];
-    assert_int_equal(rc_tls_ctx_new(&sc, &f->tls_srv, err, sizeof(err)), RC_OK);
+    assert_int_equal(rc_tls_ctx_new(&f->tls_srv, &sc, err, sizeof(err)), RC_OK);
     rc_tls_config cc;
     rc_tls_config_init(&cc, RC_TLS_CLIENT);
     cc.ca_file = ca;
-    assert_int_equal(rc_tls_ctx_new(&cc, &f->tls_cli, err, sizeof(err)), RC_OK);
+    assert_int_equal(rc_tls_ctx_new(&f->tls_cli, &cc, err, sizeof(err)), RC_OK);
   }
 }
 
@@ -293,7 +293,7 @@ static void fx_listen(fx *f, const char *addr, uint32_t idle_ms) {
   lo.tls = f->tls_srv;
   lo.idle_timeout_ms = idle_ms;
   char err[256];
-  rc_err e = rc_listener_new(&lo, &f->l, err, sizeof(err));
+  rc_err e = rc_listener_new(&f->l, &lo, err, sizeof(err));
   if (e != RC_OK)
     fail_msg("listen %s: %s", addr, err);
   f->port = rc_listener_port(f->l);
@@ -308,7 +308,7 @@ static rc_err fx_connect(fx *f, const char *host, uint16_t port) {
   co.user = &f->cli;
   co.connect_timeout_ms = 3000;
   f->cli.order_ok = 1;
-  return rc_conn_connect(&co, &f->cli.c);
+  return rc_conn_connect(&f->cli.c, &co);
 }
 
 static void fx_walk_close(uv_handle_t *h, void *arg) {
@@ -474,7 +474,7 @@ static void test_release_ignored(void **st) {
                         &f);
   lo.session = &sc;
   char err[200];
-  assert_int_equal(rc_listener_new(&lo, &f.l, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_listener_new(&f.l, &lo, err, sizeof(err)), RC_OK);
   f.port = rc_listener_port(f.l);
   f.cli_ignores_release = 1;
   fx_up(&f, "127.0.0.1");
@@ -553,27 +553,24 @@ static void test_bad_args(void **st) {
   rc_conn_connect_opts co;
   rc_conn *c = NULL;
   rc_conn_connect_opts_init(&co, &f.loop, RC_CONN_TCP, "127.0.0.1", 1);
-  assert_int_equal(rc_conn_connect(&co, &c), RC_ERR_INVAL); /* no cb */
+  assert_int_equal(rc_conn_connect(&c, &co), RC_ERR_INVAL); /* no cb */
   co.cb = cli_cb;
   co.host = "";
-  assert_int_equal(rc_conn_connect(&co, &c), RC_ERR_BAD_HOST);
+  assert_int_equal(rc_conn_connect(&c, &co), RC_ERR_BAD_HOST);
   co.host = "127.0.0.1";
   co.kind = RC_CONN_TLS; /* no tls ctx */
-  assert_int_equal(rc_conn_connect(&co, &c), RC_ERR_INVAL);
+  assert_int_equal(rc_conn_connect(&c, &co), RC_ERR_INVAL);
 
   rc_listener_opts lo;
   rc_listener *l = NULL;
   char err[200];
   rc_listener_opts_init(&lo, &f.loop, RC_CONN_TCP, "nonsense:1", on_accept,
                         &f);
-  assert_int_equal(rc_listener_new(&lo, &l, err, sizeof(err)),
-                   RC_ERR_BAD_HOST);
+  assert_int_equal(rc_listener_new(&l, &lo, err, sizeof(err)), RC_ERR_BAD_HOST);
   lo.addr = "127.0.0.1:99999";
-  assert_int_equal(rc_listener_new(&lo, &l, err, sizeof(err)),
-                   RC_ERR_BAD_PORT);
+  assert_int_equal(rc_listener_new(&l, &lo, err, sizeof(err)), RC_ERR_BAD_PORT);
   lo.addr = "[::1";
-  assert_int_equal(rc_listener_new(&lo, &l, err, sizeof(err)),
-                   RC_ERR_BAD_HOST);
+  assert_int_equal(rc_listener_new(&l, &lo, err, sizeof(err)), RC_ERR_BAD_HOST);
   fx_done(&f);
 }
 
@@ -588,14 +585,14 @@ static void test_addr_in_use_and_v6only(void **st) {
   rc_listener *l2 = NULL;
   char err[200];
   rc_listener_opts_init(&lo, &f.loop, RC_CONN_TCP, addr, on_accept, &f);
-  assert_int_equal(rc_listener_new(&lo, &l2, err, sizeof(err)),
+  assert_int_equal(rc_listener_new(&l2, &lo, err, sizeof(err)),
                    RC_ERR_ADDR_IN_USE);
   assert_non_null(strstr(err, "address already in use"));
   assert_non_null(strstr(err, addr));
   /* IPV6_V6ONLY: "::" on the same port coexists with the v4 listener. */
   snprintf(addr, sizeof(addr), "[::]:%u", (unsigned)f.port);
   lo.addr = addr;
-  assert_int_equal(rc_listener_new(&lo, &l2, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_listener_new(&l2, &lo, err, sizeof(err)), RC_OK);
   assert_int_equal(rc_listener_port(l2), f.port);
   rc_listener_free(l2);
   fx_done(&f);
@@ -699,7 +696,7 @@ static void raw_free(fx *f, raw *r) {
     uv_close((uv_handle_t *)&r->tcp, raw_closed);
     RUN_UNTIL(f, r->closed == 2);
   }
-  rc_session_del(r->s);
+  rc_session_free(r->s);
   free(r->pend);
 }
 
@@ -798,7 +795,7 @@ static void test_handshake_timeout(void **st) {
   lo.tls = f.tls_srv;
   lo.handshake_timeout_ms = 150;
   char err[200];
-  assert_int_equal(rc_listener_new(&lo, &f.l, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_listener_new(&f.l, &lo, err, sizeof(err)), RC_OK);
   f.port = rc_listener_port(f.l);
   raw r;
   raw_connect(&f, &r, "127.0.0.1"); /* connects, never says a word */
@@ -849,7 +846,7 @@ static void test_ws_plain_http(void **st) {
                         &f);
   lo.ws = &wc;
   char err[200];
-  assert_int_equal(rc_listener_new(&lo, &f.l, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_listener_new(&f.l, &lo, err, sizeof(err)), RC_OK);
   f.port = rc_listener_port(f.l);
   raw r;
   raw_connect(&f, &r, "127.0.0.1");
@@ -880,7 +877,7 @@ static void test_ping_and_keepalive(void **st) {
   co.cb = cli_cb;
   co.user = &f.cli;
   co.session = &sc;
-  assert_int_equal(rc_conn_connect(&co, &f.cli.c), RC_OK);
+  assert_int_equal(rc_conn_connect(&f.cli.c, &co), RC_OK);
   RUN_UNTIL(&f, f.cli.opened && f.srv.opened);
   uint32_t id = 0;
   assert_int_equal(rc_conn_ping(f.cli.c, 0, &id), RC_OK);
@@ -976,7 +973,7 @@ static void test_memory_idle(void **st) {
   rc_listener_opts_init(&lo, &f.loop, RC_CONN_TCP, "127.0.0.1:0", m_accept,
                         NULL);
   char err[200];
-  assert_int_equal(rc_listener_new(&lo, &f.l, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_listener_new(&f.l, &lo, err, sizeof(err)), RC_OK);
   memset(&g_many, 0, sizeof(g_many));
   rc_conn **cs = calloc(N, sizeof(*cs));
   assert_non_null(cs);
@@ -987,7 +984,7 @@ static void test_memory_idle(void **st) {
     rc_conn_connect_opts_init(&co, &f.loop, RC_CONN_TCP, "127.0.0.1",
                               rc_listener_port(f.l));
     co.cb = m_cb;
-    assert_int_equal(rc_conn_connect(&co, &cs[i]), RC_OK);
+    assert_int_equal(rc_conn_connect(&cs[i], &co), RC_OK);
     if (i % 64 == 63)
       RUN_UNTIL(&f, g_many.opened >= 2 * (i + 1) - 64);
   }

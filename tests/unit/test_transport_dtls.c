@@ -113,7 +113,7 @@ static end *end_new(void) {
 
 static void end_free(end *e) {
   if (e->f)
-    rc_filter_destroy(e->f);
+    rc_filter_free(e->f);
   free(e);
 }
 
@@ -150,9 +150,8 @@ static int serve(rc_tls_ctx *sctx, end *c, end *s) {
       if (r == RC_DTLS_LISTEN_DROP)
         continue;
       rc_filter_sink sk = sink_of(s);
-      assert_int_equal(rc_dtls_filter_new(sctx, NULL, 0, ADDR_C,
-                                          sizeof(ADDR_C), g_now_ms, &sk,
-                                          &s->f),
+      assert_int_equal(rc_dtls_filter_new(&s->f, sctx, NULL, 0, ADDR_C,
+                                          sizeof(ADDR_C), g_now_ms, &sk),
                        RC_OK);
     }
     (void)rc_filter_recv(s->f, c->q[i], c->qlen[i]);
@@ -196,14 +195,14 @@ static void pair_open(pair *p, const rc_tls_config *scfg,
                       const rc_tls_config *ccfg, const char *host) {
   char err[256];
   memset(p, 0, sizeof(*p));
-  assert_int_equal(rc_tls_ctx_new(scfg, &p->sctx, err, sizeof(err)), RC_OK);
-  assert_int_equal(rc_tls_ctx_new(ccfg, &p->cctx, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_ctx_new(&p->sctx, scfg, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_ctx_new(&p->cctx, ccfg, err, sizeof(err)), RC_OK);
   p->c = end_new();
   p->s = end_new();
   rc_filter_sink sk = sink_of(p->c);
-  assert_int_equal(rc_dtls_filter_new(p->cctx, host, 5684, NULL, 0, g_now_ms,
-                                      &sk, &p->c->f),
-                   RC_OK);
+  assert_int_equal(
+      rc_dtls_filter_new(&p->c->f, p->cctx, host, 5684, NULL, 0, g_now_ms, &sk),
+      RC_OK);
   assert_int_equal(rc_filter_start(p->c->f), RC_OK);
 }
 
@@ -577,8 +576,8 @@ static void test_garbage(void **state) {
                    RC_DTLS_LISTEN_DROP);
   /* A server filter fed garbage directly answers nothing and lives. */
   rc_filter_sink sk = sink_of(p.s);
-  assert_int_equal(rc_dtls_filter_new(p.sctx, NULL, 0, ADDR_C, sizeof(ADDR_C),
-                                      g_now_ms, &sk, &p.s->f),
+  assert_int_equal(rc_dtls_filter_new(&p.s->f, p.sctx, NULL, 0, ADDR_C,
+                                      sizeof(ADDR_C), g_now_ms, &sk),
                    RC_OK);
   for (size_t n = 1; n < sizeof(junk); n += 37)
     (void)rc_filter_recv(p.s->f, junk, n);
@@ -626,8 +625,8 @@ static void test_resumption_and_small_mtu(void **state) {
   /* A second filter on the same contexts resumes the session. */
   end *c2 = end_new(), *s2 = end_new();
   rc_filter_sink sk = sink_of(c2);
-  assert_int_equal(rc_dtls_filter_new(p.cctx, "localhost", 5684, NULL, 0,
-                                      g_now_ms, &sk, &c2->f),
+  assert_int_equal(rc_dtls_filter_new(&c2->f, p.cctx, "localhost", 5684, NULL,
+                                      0, g_now_ms, &sk),
                    RC_OK);
   assert_int_equal(rc_filter_start(c2->f), RC_OK);
   pump(p.sctx, c2, s2);
@@ -646,25 +645,25 @@ static void test_config_errors(void **state) {
   rc_tls_config_init(&cfg, RC_TLS_CLIENT);
   cfg.datagram = 1;
   cfg.max_version = RC_TLS_V1_3;
-  assert_int_equal(rc_tls_ctx_new(&cfg, &ctx, err, sizeof(err)), RC_ERR_INVAL);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &cfg, err, sizeof(err)), RC_ERR_INVAL);
   assert_non_null(strstr(err, "DTLS"));
   cfg.max_version = 0;
   cfg.mtu = 100;
-  assert_int_equal(rc_tls_ctx_new(&cfg, &ctx, err, sizeof(err)), RC_ERR_INVAL);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &cfg, err, sizeof(err)), RC_ERR_INVAL);
   assert_non_null(strstr(err, "mtu"));
   /* A stream context makes no DTLS filter, and the reverse. */
   cfg.mtu = 0;
   cfg.datagram = 0;
   cfg.insecure = 1;
-  assert_int_equal(rc_tls_ctx_new(&cfg, &ctx, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &cfg, err, sizeof(err)), RC_OK);
   end *e = end_new();
   rc_filter_sink sk = sink_of(e);
-  assert_int_equal(rc_dtls_filter_new(ctx, "x", 1, NULL, 0, 0, &sk, &e->f),
+  assert_int_equal(rc_dtls_filter_new(&e->f, ctx, "x", 1, NULL, 0, 0, &sk),
                    RC_ERR_INVAL);
   rc_tls_ctx_free(ctx);
   cfg.datagram = 1;
-  assert_int_equal(rc_tls_ctx_new(&cfg, &ctx, err, sizeof(err)), RC_OK);
-  assert_int_equal(rc_tls_filter_new(ctx, "x", 1, &sk, &e->f), RC_ERR_INVAL);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &cfg, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_filter_new(&e->f, ctx, "x", 1, &sk), RC_ERR_INVAL);
   rc_tls_ctx_free(ctx);
   end_free(e);
 }
@@ -679,7 +678,7 @@ static void test_cookie_rotation(void **state) {
   server_cfg(&scfg, b);
   client_cfg(&ccfg, b);
   rc_tls_ctx *sctx;
-  assert_int_equal(rc_tls_ctx_new(&scfg, &sctx, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_ctx_new(&sctx, &scfg, err, sizeof(err)), RC_OK);
   pair p;
   pair_open(&p, &scfg, &ccfg, "localhost");
   uint8_t ch[DG_MAX], hvr[RC_DTLS_HVR_MAX], ch2[DG_MAX];
@@ -770,9 +769,9 @@ static void cpeer_init(cpeer *p, rc_tls_ctx *ctx, int server) {
   assert_int_equal(rc_chain_new(&p->ch, &cc, p->s, &c_chain_cb, p), RC_OK);
   rc_filter_sink sk = rc_chain_next_sink(p->ch);
   rc_filter *f = NULL;
-  assert_int_equal(rc_dtls_filter_new(ctx, server ? NULL : "localhost",
-                                      server ? 0 : 5684, ADDR_C,
-                                      sizeof(ADDR_C), g_now_ms, &sk, &f),
+  assert_int_equal(rc_dtls_filter_new(&f, ctx, server ? NULL : "localhost",
+                                      server ? 0 : 5684, ADDR_C, sizeof(ADDR_C),
+                                      g_now_ms, &sk),
                    RC_OK);
   assert_int_equal(rc_chain_push(p->ch, f), RC_OK);
 }
@@ -806,8 +805,8 @@ static void test_in_a_chain(void **state) {
   server_cfg(&scfg, b);
   client_cfg(&ccfg, b);
   rc_tls_ctx *sctx, *cctx;
-  assert_int_equal(rc_tls_ctx_new(&scfg, &sctx, err, sizeof(err)), RC_OK);
-  assert_int_equal(rc_tls_ctx_new(&ccfg, &cctx, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_ctx_new(&sctx, &scfg, err, sizeof(err)), RC_OK);
+  assert_int_equal(rc_tls_ctx_new(&cctx, &ccfg, err, sizeof(err)), RC_OK);
   cpeer c, s;
   cpeer_init(&c, cctx, 0);
   cpeer_init(&s, sctx, 1);

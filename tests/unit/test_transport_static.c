@@ -80,7 +80,7 @@ static int teardown(void **state) {
 
 static rc_static *open_root(void) {
   rc_static *s = NULL;
-  assert_int_equal(rc_static_new(root, NULL, &s), RC_OK);
+  assert_int_equal(rc_static_new(&s, root, NULL), RC_OK);
   return s;
 }
 
@@ -168,7 +168,7 @@ static void test_resolve_ok(void **state) {
   assert_int_equal(try_open(s, "/x.unknownext", buf, sizeof(buf), &ct), RC_OK);
   assert_string_equal(ct, "application/octet-stream");
   rc_static_free(s);
-  assert_int_equal(rc_static_new("/nonexistent/rcoap", NULL, &s),
+  assert_int_equal(rc_static_new(&s, "/nonexistent/rcoap", NULL),
                    RC_ERR_NOT_FOUND);
 }
 
@@ -337,7 +337,7 @@ static void test_through_ws_filter(void **state) {
   memset(&cfg, 0, sizeof(cfg));
   cfg.on_http = rc_static_respond;
   cfg.http_user = st;
-  assert_int_equal(rc_ws_server_new(&cfg, &sink, &f), RC_OK);
+  assert_int_equal(rc_ws_server_new(&f, &cfg, &sink), RC_OK);
   assert_int_equal(rc_filter_recv(f, (const uint8_t *)req, strlen(req)), RC_OK);
   assert_int_equal(strncmp(rec.out, "HTTP/1.1 200 OK\r\n", 17), 0);
   assert_non_null(strstr(rec.out, "\r\nContent-Type: text/css; charset=utf-8\r\n"));
@@ -347,7 +347,7 @@ static void test_through_ws_filter(void **state) {
   assert_int_equal(rec.n_ev, 1);
   assert_int_equal(rec.ev, RC_FILTER_EV_CLOSED);
   assert_false(rc_ws_http_pending(f));
-  rc_filter_destroy(f);
+  rc_filter_free(f);
   rc_static_free(st);
 }
 

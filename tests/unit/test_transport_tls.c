@@ -69,7 +69,7 @@ static rc_err on_up(void *ctx, const uint8_t *d, size_t n, int flags) {
   if (e->echo)
     assert_int_equal(rc_filter_send(e->f, d, n, 0), RC_OK);
   if (e->destroy_on_up) {
-    rc_filter_destroy(e->f);
+    rc_filter_free(e->f);
     e->f = NULL;
   }
   return RC_OK;
@@ -111,7 +111,7 @@ static end *end_new(void) {
 static void end_free(end *e) {
   if (!e)
     return;
-  rc_filter_destroy(e->f);
+  rc_filter_free(e->f);
   SSL_free(e->raw);
   free(e->wire);
   free(e->rx);
@@ -126,7 +126,7 @@ static rc_filter_sink sink_of(end *e) {
 static end *filter_end(rc_tls_ctx *ctx, const char *host, uint16_t port) {
   end *e = end_new();
   rc_filter_sink s = sink_of(e);
-  assert_int_equal(rc_tls_filter_new(ctx, host, port, &s, &e->f), RC_OK);
+  assert_int_equal(rc_tls_filter_new(&e->f, ctx, host, port, &s), RC_OK);
   return e;
 }
 
@@ -215,7 +215,7 @@ static rc_tls_config client_cfg(void) {
 static rc_tls_ctx *ctx_of(const rc_tls_config *c) {
   rc_tls_ctx *ctx = NULL;
   char err[256];
-  rc_err r = rc_tls_ctx_new(c, &ctx, err, sizeof(err));
+  rc_err r = rc_tls_ctx_new(&ctx, c, err, sizeof(err));
   if (r)
     fail_msg("rc_tls_ctx_new: %s: %s", rc_err_name(r), err);
   return ctx;
@@ -1097,32 +1097,30 @@ static void test_config_errors(void **state) {
   char err[256];
   rc_tls_config s;
   rc_tls_config_init(&s, RC_TLS_SERVER);
-  assert_int_equal(rc_tls_ctx_new(&s, &ctx, err, sizeof(err)), RC_ERR_INVAL);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &s, err, sizeof(err)), RC_ERR_INVAL);
   assert_contains(err, "needs a certificate or a pre-shared key");
   s = server_cfg("server");
   s.certs[0].cert_file = "/nonexistent/x.crt";
-  assert_int_equal(rc_tls_ctx_new(&s, &ctx, err, sizeof(err)),
+  assert_int_equal(rc_tls_ctx_new(&ctx, &s, err, sizeof(err)),
                    RC_ERR_NOT_FOUND);
   assert_contains(err, "cannot read certificate file '/nonexistent/x.crt'");
   s = server_cfg("server");
   s.certs[0].key_file = "/dev/null";
-  assert_int_equal(rc_tls_ctx_new(&s, &ctx, err, sizeof(err)),
-                   RC_ERR_TLS_CERT);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &s, err, sizeof(err)), RC_ERR_TLS_CERT);
   assert_contains(err, "no PEM private key in /dev/null");
   /* A key that does not belong to the certificate. */
   static char k[512];
   s = server_cfg("server");
   snprintf(k, sizeof(k), "%s/client.key", g_dir);
   s.certs[0].key_file = k;
-  assert_int_equal(rc_tls_ctx_new(&s, &ctx, err, sizeof(err)),
-                   RC_ERR_TLS_CERT);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &s, err, sizeof(err)), RC_ERR_TLS_CERT);
   assert_contains(err, "does not match");
   s = server_cfg("server");
   s.client_auth = RC_TLS_CLIENT_AUTH_REQUIRE;
-  assert_int_equal(rc_tls_ctx_new(&s, &ctx, err, sizeof(err)), RC_ERR_INVAL);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &s, err, sizeof(err)), RC_ERR_INVAL);
   rc_tls_config c = psk_client("id", "k");
   c.psk_identity_len = 0;
-  assert_int_equal(rc_tls_ctx_new(&c, &ctx, err, sizeof(err)), RC_ERR_INVAL);
+  assert_int_equal(rc_tls_ctx_new(&ctx, &c, err, sizeof(err)), RC_ERR_INVAL);
   assert_null(ctx);
   assert_int_equal(ERR_peek_error(), 0);
   /* A client needs a host to check, unless insecure. */
@@ -1131,7 +1129,7 @@ static void test_config_errors(void **state) {
   rc_filter *f = NULL;
   end *e = end_new();
   rc_filter_sink sk = sink_of(e);
-  assert_int_equal(rc_tls_filter_new(ctx, NULL, TEST_PORT, &sk, &f),
+  assert_int_equal(rc_tls_filter_new(&f, ctx, NULL, TEST_PORT, &sk),
                    RC_ERR_INVAL);
   assert_null(f);
   end_free(e);

@@ -101,7 +101,7 @@ static void ep_clear(ep *e) {
 static void ep_free(ep *e) {
   ep_clear(e);
   free(e->down);
-  rc_filter_destroy(e->f);
+  rc_filter_free(e->f);
   memset(e, 0, sizeof(*e));
 }
 
@@ -109,7 +109,7 @@ static void server_new(ep *e, const rc_ws_config *cfg) {
   rc_ws_config def;
   rc_filter_sink s = ep_sink(e);
   memset(&def, 0, sizeof(def));
-  assert_int_equal(rc_ws_server_new(cfg ? cfg : &def, &s, &e->f), RC_OK);
+  assert_int_equal(rc_ws_server_new(&e->f, cfg ? cfg : &def, &s), RC_OK);
 }
 
 static void client_new(ep *e, const rc_ws_config *cfg) {
@@ -117,7 +117,7 @@ static void client_new(ep *e, const rc_ws_config *cfg) {
   rc_filter_sink s = ep_sink(e);
   memset(&def, 0, sizeof(def));
   def.host = "example.org";
-  assert_int_equal(rc_ws_client_new(cfg ? cfg : &def, &s, &e->f), RC_OK);
+  assert_int_equal(rc_ws_client_new(&e->f, cfg ? cfg : &def, &s), RC_OK);
 }
 
 /* Moves a's output into b, and b's into a, until both are quiet. */
@@ -510,8 +510,8 @@ static void test_pair_messages(void **state) {
   /* over 64 KiB: the 8-byte length form, fed one byte at a time */
   ep_clear(&c);
   ep_clear(&s);
-  rc_filter_destroy(s.f);
-  rc_filter_destroy(c.f);
+  rc_filter_free(s.f);
+  rc_filter_free(c.f);
   c.f = s.f = NULL;
   {
     rc_ws_config cfg;
@@ -596,7 +596,7 @@ static void test_fragments_and_ping(void **state) {
   /* split at every boundary */
   for (i = 0; i <= o; i++) {
     ep_clear(&s);
-    rc_filter_destroy(s.f);
+    rc_filter_free(s.f);
     server_open(&s, NULL);
     assert_int_equal(rc_filter_recv(s.f, wire, i), RC_OK);
     assert_int_equal(rc_filter_recv(s.f, wire + i, o - i), RC_OK);
@@ -1143,9 +1143,9 @@ static void test_bad_args(void **state) {
   rc_filter_sink nosink = {NULL, ep_down, ep_event, NULL};
   (void)state;
   memset(&cfg, 0, sizeof(cfg));
-  assert_int_equal(rc_ws_client_new(&cfg, &sink, &f), RC_ERR_INVAL);
-  assert_int_equal(rc_ws_server_new(&cfg, &nosink, &f), RC_ERR_INVAL);
-  assert_int_equal(rc_ws_server_new(NULL, &sink, &f), RC_ERR_INVAL);
+  assert_int_equal(rc_ws_client_new(&f, &cfg, &sink), RC_ERR_INVAL);
+  assert_int_equal(rc_ws_server_new(&f, &cfg, &nosink), RC_ERR_INVAL);
+  assert_int_equal(rc_ws_server_new(&f, NULL, &sink), RC_ERR_INVAL);
   assert_false(rc_ws_handshake_done(NULL));
   assert_int_equal(rc_ws_http_pump(NULL, 1), RC_ERR_STATE);
 }

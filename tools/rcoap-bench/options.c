@@ -120,7 +120,7 @@ int worker_tls_new(worker *w, const bench_cfg *cfg) {
   /* --handshakes measures full handshakes unless --resume */
   tc.session_cache_size = cfg->resume ? 32 : 0;
   char errbuf[256] = "";
-  rc_err err = rc_tls_ctx_new(&tc, &w->tls, errbuf, sizeof(errbuf));
+  rc_err err = rc_tls_ctx_new(&w->tls, &tc, errbuf, sizeof(errbuf));
   if (err != RC_OK) {
     fprintf(stderr, "rcoap-bench: TLS: %s\n",
             errbuf[0] ? errbuf : rc_strerror(err));

@@ -132,7 +132,7 @@ static int make_tls(const rcoap_args *a, int dgram, rc_tls_ctx **out) {
     tc.psk_key_len = strlen(a->psk_key);
   }
   char errbuf[256];
-  if (rc_tls_ctx_new(&tc, out, errbuf, sizeof errbuf) != RC_OK) {
+  if (rc_tls_ctx_new(out, &tc, errbuf, sizeof errbuf) != RC_OK) {
     fprintf(stderr, "rcoap: %s\n", errbuf);
     return EX_USAGE;
   }

@@ -110,7 +110,7 @@ static rc_err bind_one(rc_context *ctx, const rcoapd_opts *o, listeners *ls,
     return RC_ERR_TLS;
   if (b->ws && !ls->web) {
     const char *root = o->web_root ? o->web_root : RCOAPD_DEFAULT_WEB_ROOT;
-    if (rc_static_new(root, NULL, &ls->web) != RC_OK)
+    if (rc_static_new(&ls->web, root, NULL) != RC_OK)
       fprintf(stderr, "rcoapd: web root %s not usable: plain HTTP gets 404\n",
               root);
     ls->ws.on_http = ls->web ? rc_static_respond : NULL;
