@@ -3,8 +3,9 @@
 # working: it decodes real CoAP-over-TCP frames with tools/rcoap-decode (the
 # RFC 8323 §3.3 example, the CSM libcoap sends, a GET and its 2.05 answer as
 # one TCP byte stream, a malformed frame), then starts rcoapd with its demo
-# resources on coap+tcp, coaps+tcp, coap+ws and coaps+ws (loopback, free
-# ports) and calls each with the rcoap client, and stops it again.
+# resources on coap (UDP), coaps (DTLS), coap+tcp, coaps+tcp, coap+ws and
+# coaps+ws (loopback, free ports) and calls each with the rcoap client, and
+# stops it again.
 #
 # Environment: BUILD_DIR (default <repo>/build), JOBS, RCOAP_SKIP_DEPS=1.
 set -euo pipefail
@@ -56,7 +57,8 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
   STATE=$(mktemp -d "${TMPDIR:-/tmp}/rcoap-demo.XXXXXX")
   echo
   echo "== rcoapd with its demo resources on every transport (loopback, free ports)"
-  "$RCOAPD" -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
+  "$RCOAPD" -l coap://127.0.0.1:0 -l coaps://127.0.0.1:0 \
+    -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
     -l coap+ws://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
     --state-dir "$STATE" >"$STATE/rcoapd.log" 2>&1 &
   RCOAPD_PID=$!
@@ -70,16 +72,16 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
     rm -rf "$STATE"
   }
   trap stop_rcoapd EXIT
-  # Bounded wait for its five "listening on" lines.
+  # Bounded wait for its six "listening on" lines.
   for _ in $(seq 1 100); do
-    [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 5 ] && break
+    [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 6 ] && break
     kill -0 "$RCOAPD_PID" 2>/dev/null || break
     sleep 0.1
   done
   sed 's/^/  | /' "$STATE/rcoapd.log"
   mapfile -t URLS < <(grep -o 'coaps\{0,1\}\(+tcp\|+ws\)\{0,1\}://127\.0\.0\.1:[0-9]*' \
     "$STATE/rcoapd.log" | sort -u)
-  if [ "${#URLS[@]}" -lt 5 ]; then
+  if [ "${#URLS[@]}" -lt 6 ]; then
     echo "rcoapd did not start on every transport (log above)"
     exit 1
   fi
