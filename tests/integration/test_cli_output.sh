@@ -10,11 +10,8 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-if ! command -v script >/dev/null; then
-  echo "SKIP: script(1) (bsdutils) is not installed"
-  [ "${CI:-}" = true ] && exit 1
-  exit 77
-fi
+command -v script >/dev/null ||
+  rc_skip "script(1) (bsdutils) is not installed"
 
 rcd_start d 1 -l coap+tcp://127.0.0.1:0 || {
   rc_fail "rcoapd starts"

@@ -107,18 +107,7 @@ rcd_stop d
 
 echo "=== 2. rcoap -> coap-server-notls"
 # A port free for both TCP and UDP on 127.0.0.1 (libcoap takes both).
-LP=$(/usr/bin/python3 - <<'EOF'
-import socket
-for _ in range(20):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        t.close(); continue
-    u.close(); t.close(); print(p); break
-EOF
-)
+LP=$(rcd_free_port_udp_tcp)
 rcd_start_cmd ls 0 '' coap-server-notls -A 127.0.0.1 -p "$LP"
 for i in $(seq 1 100); do
   ss -Hltn "sport = :$LP" 2>/dev/null | grep -q LISTEN && break

@@ -29,18 +29,7 @@ for t in coap-client-notls coap-server-notls tshark; do
 done
 
 # A port free on both UDP and TCP (coap-server-notls opens both).
-LP=$(/usr/bin/python3 - <<'EOF'
-import socket
-for _ in range(20):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        t.close(); continue
-    u.close(); t.close(); print(p); break
-EOF
-)
+LP=$(rcd_free_port_udp_tcp)
 
 rcd_start d 2 -v -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 || {
   rc_fail "rcoapd starts"

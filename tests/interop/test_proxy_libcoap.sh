@@ -17,29 +17,12 @@ rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
 for t in coap-client-notls coap-server-notls; do
-  if ! command -v $t >/dev/null; then
-    if [ "${CI:-}" = true ]; then
-      rc_fail "$t is not installed (scripts/install-deps.sh installs it)"
-      rc_done
-    fi
-    echo "skipped: $t not installed (apt-get install libcoap3-bin)"
-    exit 77
-  fi
+  command -v $t >/dev/null ||
+    rc_skip "$t not installed (apt-get install libcoap3-bin)"
 done
 
 # A port free on both UDP and TCP (coap-server-notls opens both).
-LP=$(/usr/bin/python3 - <<'EOF'
-import socket
-for _ in range(20):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", p))
-    except OSError:
-        t.close(); continue
-    u.close(); t.close(); print(p); break
-EOF
-)
+LP=$(rcd_free_port_udp_tcp)
 
 rcd_start_cmd ls 0 '' coap-server-notls -v 7 -A 127.0.0.1 -p "$LP"
 for i in $(seq 1 100); do

@@ -162,6 +162,22 @@ s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)
 s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
 }
 
+# rcd_free_port_udp_tcp: a port on 127.0.0.1 free for both TCP and UDP
+# (libcoap's coap-server-notls opens both on -p PORT).
+rcd_free_port_udp_tcp() {
+  /usr/bin/python3 - <<'EOF'
+import socket
+for _ in range(20):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); p = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", p))
+    except OSError:
+        t.close(); continue
+    u.close(); t.close(); print(p); break
+EOF
+}
+
 # rcd_silent NAME SECS: starts a TCP server on 127.0.0.1 that accepts and
 # never answers (lib/silent.py) for SECS seconds; its port in SILENT_PORT.
 rcd_silent() {
