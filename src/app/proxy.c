@@ -76,6 +76,7 @@ rc_err rc_proxy_enable(rc_context *ctx, const rc_proxy_opts *opts) {
 }
 
 void rc__app_proxy_free(rc_context *ctx) {
+  rc__app_proxy_observe_free(ctx);
   struct app_proxy *px = ctx->proxy;
   if (!px)
     return;
@@ -185,8 +186,9 @@ static int is_own_listener(const rc_context *ctx, const rc_uri *u) {
 
 /* Options the proxy does not pass on: the target's own (set from the
  * URI), the proxy's, and the hop-by-hop ones each side's exchange makes
- * for itself (blocks, sizes, Request-Tag; Observe, not relayed yet). */
-static int hop_by_hop(uint16_t num) {
+ * for itself (blocks, sizes, Request-Tag; Observe: proxy_observe.c
+ * relays observations on one upstream registration of its own). */
+int rc__app_proxy_hop_by_hop(uint16_t num) {
   switch (num) {
   case RC_OPT_URI_HOST:
   case RC_OPT_URI_PORT:
@@ -226,7 +228,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     rc_opt o;
     rc_opt_iter_init(&it, resp);
     while (rc_opt_next(&it, &o) && n < RC_APP_MAX_OPTS)
-      if (!hop_by_hop(o.num))
+      if (!rc__app_proxy_hop_by_hop(o.num))
         opts[n++] = o;
     rc_outmsg m = {resp->code, opts, n, resp->payload, resp->payload_len};
     if (rc_exchange_respond(req, &m) == RC_ERR_PEER_TOO_LARGE)
@@ -293,7 +295,7 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
   rc_opt_iter it;
   rc_opt_iter_init(&it, m);
   while (rc_opt_next(&it, &o)) {
-    if (hop_by_hop(o.num))
+    if (rc__app_proxy_hop_by_hop(o.num))
       continue;
     if (rc_opt_is_unsafe(o.num) && !rc_opt_lookup(m->code, o.num)) {
       /* RFC 7252 §5.7.1: an unrecognized option that is unsafe to forward
@@ -308,6 +310,8 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
     }
     opts[n++] = o;
   }
+  if (rc__app_proxy_observe(ctx, req, uri, opts, n, px->opts.timeout_ms))
+    return;
   proxy_pending *pp = malloc(sizeof *pp);
   if (!pp || rc_xreq_defer(req) != RC_OK) {
     free(pp);
