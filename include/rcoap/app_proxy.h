@@ -38,6 +38,14 @@ typedef struct rc_proxy_opts {
   int forward;          /* serve Proxy-Uri / Proxy-Scheme requests */
   uint32_t timeout_ms;  /* per upstream request; 0: the exchange default */
   uint8_t hop_limit;    /* inserted when absent; 0: the default */
+  /* Response cache shared by every downstream transport (RFC 7252
+   * §5.6): bytes it may hold; 0: no cache. */
+  size_t cache_bytes;
+  /* An origin that cannot be reached is not dialled again for this long
+   * (doubling up to backoff_max_ms); meanwhile its requests get 5.03 at
+   * once. 0: 1000 and 30000. */
+  uint32_t backoff_min_ms;
+  uint32_t backoff_max_ms;
 } rc_proxy_opts;
 
 /* Makes ctx a proxy (again: replaces the options). Returns 0,

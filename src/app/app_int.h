@@ -146,6 +146,7 @@ struct rc_context {
   uint32_t notify_round;
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
   struct px_relay *relays;    /* proxy_observe.c */
+  struct px_upstream *px_up;  /* proxy_upstream.c */
 };
 
 /* context.c */

@@ -14,16 +14,16 @@ struct px_entry {
   px_entry *prev, *next; /* LRU: head most recent */
   px_entry *hnext;
   uint64_t hash;
-  size_t bytes;          /* what it counts against the bound */
+  size_t bytes; /* what it counts against the bound */
   uint8_t *key;
   size_t key_len;
   uint8_t code;
-  rc_opt *opts;          /* without Max-Age; values in the entry */
+  rc_opt *opts; /* without Max-Age; values in the entry */
   size_t nopts;
   uint8_t *payload;
   size_t payload_len;
-  rc_time stored;        /* when it was last fresh from the origin */
-  uint32_t max_age;      /* seconds from stored */
+  rc_time stored;   /* when it was last fresh from the origin */
+  uint32_t max_age; /* seconds from stored */
 };
 
 struct px_cache {
@@ -232,6 +232,16 @@ void rc__pxc_refresh(px_entry *e, const rc_opt *opts, size_t nopts,
   e->max_age = max_age_of(opts, nopts);
 }
 
+void rc__pxc_invalidate(px_cache *c, const char *uri) {
+  size_t ulen = strlen(uri);
+  for (px_entry *e = c->head, *next; e; e = next) {
+    next = e->next;
+    if (e->key_len > ulen + 1 && !memcmp(e->key + 1, uri, ulen) &&
+        e->key[ulen + 1] == 0)
+      entry_drop(c, e);
+  }
+}
+
 uint32_t rc__pxc_fresh_for(const px_entry *e, rc_time now) {
   rc_time age_ms = now > e->stored ? now - e->stored : 0;
   uint64_t life_ms = (uint64_t)e->max_age * 1000u;
@@ -252,8 +262,8 @@ size_t rc__pxc_render(const px_entry *e, rc_time now, uint8_t *code,
    * extend the Max-Age the origin gave, counting the time it spent in
    * the cache: proxy-max-age = original-max-age - cache-age. */
   size_t al = rc_opt_uint_encode(rc__pxc_fresh_for(e, now), age_buf);
-  out[n++] = (rc_opt){.num = RC_OPT_MAX_AGE, .len = (uint32_t)al,
-                      .val = age_buf};
+  out[n++] =
+      (rc_opt){.num = RC_OPT_MAX_AGE, .len = (uint32_t)al, .val = age_buf};
   rc_opts_sort(out, n);
   *code = e->code;
   *payload = e->payload;

@@ -61,6 +61,10 @@ rc_err rc__pxc_put(px_cache *c, const uint8_t *key, size_t klen, uint8_t code,
 void rc__pxc_refresh(px_entry *e, const rc_opt *opts, size_t nopts,
                      rc_time now);
 
+/* Drops every entry for uri (whatever method and options): an unsafe
+ * request changed the resource. */
+void rc__pxc_invalidate(px_cache *c, const char *uri);
+
 /* Seconds e stays fresh after now (0: stale). */
 uint32_t rc__pxc_fresh_for(const px_entry *e, rc_time now);
 

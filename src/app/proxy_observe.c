@@ -34,29 +34,29 @@ typedef struct px_wait {
 } px_wait;
 
 typedef struct px_relay {
-  struct px_relay *next;   /* ctx->relays */
-  rc_resource res;         /* observers and the render handler */
+  struct px_relay *next; /* ctx->relays */
+  rc_resource res;       /* observers and the render handler */
   rc_context *ctx;
   char *uri;
   uint8_t *key;
   size_t key_len;
-  rc_observation *up;      /* NULL once freed by the context */
+  rc_observation *up; /* NULL once freed by the context */
   px_wait *waiting;
-  uv_timer_t *timer;       /* freshness, or the idle check */
+  uv_timer_t *timer; /* freshness, or the idle check */
   /* the last notification: code, options without Max-Age, payload */
   uint8_t code;
   rc_opt *opts;
   size_t nopts;
   uint8_t *payload;
   size_t payload_len;
-  void *last;              /* owns opts' values and payload */
+  void *last; /* owns opts' values and payload */
   uint32_t max_age;
   rc_time last_at;
-  rc_opt *reg_opts;        /* what registering sends (owned, with values) */
+  rc_opt *reg_opts; /* what registering sends (owned, with values) */
   size_t reg_nopts;
   uint32_t timeout_ms;
   uint8_t have_last;
-  uint8_t dead;            /* ended upstream: freed at the next turn */
+  uint8_t dead; /* ended upstream: freed at the next turn */
 } px_relay;
 
 static px_relay *relay_of(rc_resource *res) {
@@ -75,9 +75,8 @@ static void relay_respond(px_relay *r, rc_xreq *req) {
   rc_time now = rc__app_now(r->ctx);
   uint64_t life = (uint64_t)r->max_age * 1000u, age = now - r->last_at;
   uint8_t ab[4];
-  size_t al = rc_opt_uint_encode(age < life ? (uint32_t)((life - age) / 1000u)
-                                            : 0,
-                                 ab);
+  size_t al =
+      rc_opt_uint_encode(age < life ? (uint32_t)((life - age) / 1000u) : 0, ab);
   opts[n++] = (rc_opt){.num = RC_OPT_MAX_AGE, .len = (uint32_t)al, .val = ab};
   rc_opts_sort(opts, n);
   rc_outmsg m = {r->code, opts, n, r->payload, r->payload_len};
@@ -247,12 +246,12 @@ static void relay_on_up(void *arg, rc_err status, const rc_msg *resp,
       px_wait *w = r->waiting;
       r->waiting = w->next;
       char diag[300];
-      int len = snprintf(diag, sizeof diag, "proxy: %s failed: %s%s%s",
-                         r->uri, rc_strerror(status), *detail ? ": " : "",
-                         detail);
+      int len = snprintf(diag, sizeof diag, "proxy: %s failed: %s%s%s", r->uri,
+                         rc_strerror(status), *detail ? ": " : "", detail);
       rc_respond(w->req, RC_BAD_GATEWAY, RC_CF_TEXT_PLAIN, diag,
-                 len < 0 ? 0 : (size_t)len >= sizeof diag ? sizeof diag - 1
-                                                          : (size_t)len);
+                 len < 0                      ? 0
+                 : (size_t)len >= sizeof diag ? sizeof diag - 1
+                                              : (size_t)len);
       free(w);
     }
     if (!r->res.nobservers)
@@ -287,9 +286,9 @@ static void relay_on_up(void *arg, rc_err status, const rc_msg *resp,
     relay_check_idle(r);
 }
 
-static px_relay *relay_new(rc_context *ctx, const char *uri,
-                           const uint8_t *key, size_t klen,
-                           const rc_opt *opts, size_t n, uint32_t timeout_ms) {
+static px_relay *relay_new(rc_context *ctx, const char *uri, const uint8_t *key,
+                           size_t klen, const rc_opt *opts, size_t n,
+                           uint32_t timeout_ms) {
   px_relay *r = calloc(1, sizeof *r);
   if (!r)
     return NULL;
@@ -351,8 +350,7 @@ int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
   if (m->code != RC_GET || obs < 0)
     return 0;
   uint8_t key[RC_PXC_KEY_MAX];
-  size_t klen = rc__pxc_key(RC_GET, uri, opts, nopts, NULL, 0, key,
-                            sizeof key);
+  size_t klen = rc__pxc_key(RC_GET, uri, opts, nopts, NULL, 0, key, sizeof key);
   if (!klen)
     return 0;
   px_relay *r = ctx->relays;
