@@ -242,14 +242,10 @@ void rc__pxc_invalidate(px_cache *c, const char *uri) {
   }
 }
 
-uint32_t rc__pxc_fresh_for(const px_entry *e, rc_time now) {
+uint64_t rc__pxc_fresh_ms(const px_entry *e, rc_time now) {
   rc_time age_ms = now > e->stored ? now - e->stored : 0;
   uint64_t life_ms = (uint64_t)e->max_age * 1000u;
-  if (age_ms >= life_ms)
-    return 0;
-  /* whole seconds left, rounded down: never longer than the origin said */
-  uint64_t left = (life_ms - age_ms) / 1000u;
-  return left ? (uint32_t)left : 0;
+  return age_ms < life_ms ? life_ms - age_ms : 0;
 }
 
 size_t rc__pxc_render(const px_entry *e, rc_time now, uint8_t *code,
@@ -261,7 +257,9 @@ size_t rc__pxc_render(const px_entry *e, rc_time now, uint8_t *code,
   /* RFC 7252 §5.6.1 (paraphrased): an answer from the cache must not
    * extend the Max-Age the origin gave, counting the time it spent in
    * the cache: proxy-max-age = original-max-age - cache-age. */
-  size_t al = rc_opt_uint_encode(rc__pxc_fresh_for(e, now), age_buf);
+  /* whole seconds left, rounded down: never longer than the origin said */
+  uint64_t left = rc__pxc_fresh_ms(e, now) / 1000u;
+  size_t al = rc_opt_uint_encode((uint32_t)left, age_buf);
   out[n++] =
       (rc_opt){.num = RC_OPT_MAX_AGE, .len = (uint32_t)al, .val = age_buf};
   rc_opts_sort(out, n);

@@ -65,8 +65,8 @@ void rc__pxc_refresh(px_entry *e, const rc_opt *opts, size_t nopts,
  * request changed the resource. */
 void rc__pxc_invalidate(px_cache *c, const char *uri);
 
-/* Seconds e stays fresh after now (0: stale). */
-uint32_t rc__pxc_fresh_for(const px_entry *e, rc_time now);
+/* Milliseconds e stays fresh after now (0: stale). */
+uint64_t rc__pxc_fresh_ms(const px_entry *e, rc_time now);
 
 /*
  * e's stored response as sent from the cache at now: *code, its options

@@ -34,11 +34,14 @@ typedef struct px_origin {
 typedef struct px_upstream {
   px_cache *cache;
   px_origin *origins;
+  struct px_job *retries; /* to send again on the next loop turn */
+  uv_timer_t *timer;      /* for those; closed with the context */
 } px_upstream;
 
 /* One request on its way upstream, with what a retry or the cache
  * needs (copies: the downstream message view ends with its handler). */
 typedef struct px_job {
+  struct px_job *next; /* px_upstream.retries */
   rc_context *ctx;
   rc_xreq *req;
   rc_proxy_opts po;
@@ -68,10 +71,20 @@ static px_upstream *upstream(rc_context *ctx, const rc_proxy_opts *po) {
   return ctx->px_up;
 }
 
+static void timer_closed(uv_handle_t *h) { free(h); }
+
 void rc__px_upstream_free(rc_context *ctx) {
   px_upstream *u = ctx->px_up;
   if (!u)
     return;
+  while (u->retries) {
+    px_job *j = u->retries;
+    u->retries = j->next;
+    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: shutting down");
+    free(j);
+  }
+  if (u->timer)
+    uv_close((uv_handle_t *)u->timer, timer_closed);
   while (u->origins) {
     px_origin *o = u->origins;
     u->origins = o->next;
@@ -158,6 +171,34 @@ static void answer_cached(rc_context *ctx, rc_xreq *req, const px_job *j,
 
 static void job_send(px_job *j);
 
+static void send_retries(uv_timer_t *t) {
+  px_upstream *u = t->data;
+  px_job *list = u->retries;
+  u->retries = NULL;
+  while (list) {
+    px_job *j = list;
+    list = j->next;
+    job_send(j);
+  }
+}
+
+/* Sends j again on the next loop turn: the connection that failed it is
+ * still the origin's while its close is reported. */
+static void retry_later(px_upstream *u, px_job *j) {
+  if (!u->timer && (u->timer = malloc(sizeof *u->timer))) {
+    uv_timer_init(j->ctx->loop, u->timer);
+    u->timer->data = u;
+  }
+  if (!u->timer) {
+    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: out of memory");
+    free(j);
+    return;
+  }
+  j->next = u->retries;
+  u->retries = j;
+  uv_timer_start(u->timer, send_retries, 0, 0);
+}
+
 static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail) {
   px_job *j = arg;
@@ -189,7 +230,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                   "proxy: %s dropped a request (%s); sending it again",
                   j->origin, rc_strerror(status));
       j->retried = 1;
-      job_send(j);
+      retry_later(u, j);
       return;
     }
   }
@@ -345,7 +386,7 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
     e = klen ? rc__pxc_get(u->cache, key, klen) : NULL;
   }
   px_job probe = {.opts = (rc_opt *)f->opts, .nopts = f->nopts};
-  if (e && rc__pxc_fresh_for(e, now)) {
+  if (e && rc__pxc_fresh_ms(e, now)) {
     answer_cached(ctx, req, &probe, e); /* RFC 7252 §5.6.1: fresh */
     return;
   }
