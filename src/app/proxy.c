@@ -68,6 +68,7 @@ rc_err rc_proxy_enable(rc_context *ctx, const rc_proxy_opts *opts) {
 
 void rc__app_proxy_free(rc_context *ctx) {
   rc__app_proxy_observe_free(ctx);
+  rc__px_upstream_free(ctx);
   struct app_proxy *px = ctx->proxy;
   if (!px)
     return;
