@@ -31,4 +31,9 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
                  const px_fwd *f);
 void rc__px_upstream_free(rc_context *ctx);
 
+/* Copies n options into dst, their values to v onwards (room for all of
+ * them); returns the byte after the last value. */
+uint8_t *rc__px_opts_copy(rc_opt *dst, uint8_t *v, const rc_opt *src,
+                          size_t n);
+
 #endif

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
 #include "proxy_cache.h"
+#include "proxy_int.h"
 
 /* Silence after Max-Age before the relay registers again (RFC 7641
  * §3.3.1: a client may re-register when the notification's freshness
@@ -182,14 +182,7 @@ static rc_err relay_keep(px_relay *r, const rc_msg *resp) {
   if (!blob)
     return RC_ERR_NOMEM;
   rc_opt *opts = (rc_opt *)blob;
-  uint8_t *v = blob + n * sizeof(rc_opt);
-  for (size_t i = 0; i < n; i++) {
-    opts[i] = tmp[i];
-    if (tmp[i].len)
-      memcpy(v, tmp[i].val, tmp[i].len);
-    opts[i].val = v;
-    v += tmp[i].len;
-  }
+  uint8_t *v = rc__px_opts_copy(opts, blob + n * sizeof(rc_opt), tmp, n);
   if (resp->payload_len)
     memcpy(v, resp->payload, resp->payload_len);
   free(r->last);
@@ -309,14 +302,7 @@ static px_relay *relay_new(rc_context *ctx, const char *uri, const uint8_t *key,
     free(r);
     return NULL;
   }
-  uint8_t *v = (uint8_t *)(r->reg_opts + n);
-  for (size_t i = 0; i < n; i++) {
-    r->reg_opts[i] = opts[i];
-    if (opts[i].len)
-      memcpy(v, opts[i].val, opts[i].len);
-    r->reg_opts[i].val = v;
-    v += opts[i].len;
-  }
+  rc__px_opts_copy(r->reg_opts, (uint8_t *)(r->reg_opts + n), opts, n);
   r->reg_nopts = n;
   memcpy(r->key, key, klen);
   r->key_len = klen;

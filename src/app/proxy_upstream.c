@@ -331,6 +331,18 @@ static void job_send(px_job *j) {
   }
 }
 
+uint8_t *rc__px_opts_copy(rc_opt *dst, uint8_t *v, const rc_opt *src,
+                          size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    dst[i] = src[i];
+    if (src[i].len)
+      memcpy(v, src[i].val, src[i].len);
+    dst[i].val = v;
+    v += src[i].len;
+  }
+  return v;
+}
+
 static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
                        const px_fwd *f, const uint8_t *key, size_t klen) {
   size_t ulen = strlen(f->uri) + 1, vals = 0;
@@ -347,14 +359,8 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   j->method = f->method;
   snprintf(j->origin, sizeof j->origin, "%s", f->origin);
   j->opts = (rc_opt *)j->blob;
-  uint8_t *v = (uint8_t *)(j->opts + f->nopts);
-  for (size_t i = 0; i < f->nopts; i++) {
-    j->opts[i] = f->opts[i];
-    if (f->opts[i].len)
-      memcpy(v, f->opts[i].val, f->opts[i].len);
-    j->opts[i].val = v;
-    v += f->opts[i].len;
-  }
+  uint8_t *v = rc__px_opts_copy(j->opts, (uint8_t *)(j->opts + f->nopts),
+                                f->opts, f->nopts);
   j->nopts = f->nopts;
   j->uri = (char *)v;
   memcpy(v, f->uri, ulen);
