@@ -33,7 +33,7 @@ origin() { # NAME ARGS...: starts an origin, its port in $PORT
 reqs() { grep -c -- "$2" "$RC_TMP/$1.out"; }
 
 # Times scale with RC_SLOW (valgrind): Max-Age, back-off.
-MA=$((RC_SLOW > 1 ? 6 : 2))
+MA=$((RC_SLOW > 1 ? 15 : 2))
 BO=$((RC_SLOW > 1 ? 5000 : 1500))
 origin oc --max-age $MA
 OC=coap+tcp://127.0.0.1:$PORT
