@@ -18,10 +18,26 @@
  * under the prefix go to the target with the rest of the path appended.
  * Routes are resources (RC_RES_PREFIX), so /.well-known/core lists them.
  *
+ * Observe (RFC 7641 §5): every downstream observer of one target (same
+ * URI and options, any transport) shares one upstream observation; a new
+ * observer gets the last notification at once; the upstream one is
+ * cancelled when the last observer leaves and registered again, with
+ * back-off, after a loss or when the origin stays silent past Max-Age.
+ *
+ * Cache (RFC 7252 §5.6, opts.cache_bytes): GET / FETCH answers are kept
+ * for their Max-Age (LRU within the bound) and served with the Max-Age
+ * left; stale ones are validated with their ETag (a 2.03 refreshes them).
+ *
+ * Upstream failures: an idempotent request (GET, FETCH, PUT, DELETE)
+ * whose connection drops goes once more on a new connection; an origin
+ * that cannot be reached backs off (opts.backoff_*), and until then its
+ * requests get 5.03 with Max-Age at once.
+ *
  * Both insert Hop-Limit (RFC 8768) when absent, decrement it, and answer
  * 5.08 when it reaches 0. Failures carry a text/plain diagnostic: 5.02
- * (upstream refused, failed or sent an unsafe option we do not know), 5.04
- * (upstream silent), 5.05 (scheme not supported, destination not allowed).
+ * (upstream refused, failed or sent an unsafe option we do not know), 5.03
+ * (origin backing off), 5.04 (upstream silent), 5.05 (scheme not
+ * supported, destination not allowed).
  */
 #ifndef RCOAP_APP_PROXY_H
 #define RCOAP_APP_PROXY_H
