@@ -333,7 +333,7 @@ int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
                           uint32_t timeout_ms) {
   const rc_msg *m = rc_xreq_msg(req);
   int obs = rc_xreq_observe(req);
-  if (m->code != RC_GET || obs < 0)
+  if (m->code != RC_GET || (obs < 0 && !ctx->relays))
     return 0;
   uint8_t key[RC_PXC_KEY_MAX];
   size_t klen = rc__pxc_key(RC_GET, uri, opts, nopts, NULL, 0, key, sizeof key);
@@ -346,6 +346,16 @@ int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
   app_peer *p = x ? rc_exchange_user(x) : NULL;
   if (!p)
     return 0;
+  if (obs < 0) {
+    /* A plain GET of an observed target: the last notification while it
+     * is fresh (RFC 7641 §5 (paraphrased): a proxy may answer from the
+     * representation its observation keeps up to date). */
+    if (!r || !r->have_last ||
+        rc__app_now(ctx) - r->last_at >= (uint64_t)r->max_age * 1000u)
+      return 0;
+    rc__app_observe_dispatch(ctx, &r->res, p, req, relay_render);
+    return 1;
+  }
   if (obs != 0) {
     /* Deregistration (RFC 7641 §3.6): a GET answered from the relay when
      * it has a representation; otherwise an ordinary GET upstream. */

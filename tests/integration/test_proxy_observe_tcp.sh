@@ -5,7 +5,7 @@
 #    same Proxy-Uri share one upstream registration (the origin's -v log)
 #    and each gets every notification in its own transport;
 #  - a fourth observer arriving later gets the current value at once,
-#    without a new upstream request;
+#    without a new upstream request, and so does a plain GET;
 #  - the origin killed (SIGKILL) and restarted on its port: the proxy
 #    registers again (back-off) and the observers, still registered, get
 #    the restarted origin's notifications.
@@ -67,6 +67,10 @@ observe 4 "${PX[0]}"
 wait_lines 1 4 || rc_fail "a late observer gets an answer"
 rc_expect_re "$(head -n 1 "$RC_TMP/o4.out")" ' 2\.05 1$' "a late observer gets the current value at once"
 rc_expect_eq "$(regs up)" 1 "without a new upstream registration"
+coap -T $RC_TMO get -O "35,$UP/counter" "${PX[2]}/"
+rc_expect_eq "$OUT" 1 "a plain GET of the observed target gets the current value"
+rc_expect_eq "$(grep 'GET .*Uri-Path:"counter"' "$RC_TMP/up.err" | grep -vc Observe)" 0 \
+  "from the relay's last notification, not from the origin"
 
 echo "=== the origin killed and restarted"
 kill -KILL "$(rcd_pid up)"
