@@ -94,9 +94,10 @@ for _ in $(seq 1 $((100 * RC_SLOW))); do
 done
 rc_expect_eq "$ok" 1 "all four observers get the restarted origin's notification"
 rc_expect_re "$(tail -n 1 "$RC_TMP/o1.out")" ' 2\.05 1$' "its counter (restarted at 0, one POST)"
+# The proxy stops with its relay and observers still there.
+rcd_stop px
 kill "${PIDS[@]}" 2>/dev/null
 wait "${PIDS[@]}" 2>/dev/null
 PIDS=()
-rcd_stop px
 rcd_stop up2
 rc_done
