@@ -10,6 +10,13 @@
  * stay registered meanwhile. A new observer gets the last notification at
  * once; the first one waits (deferred) for the first. When the last
  * observer leaves, the upstream observation is cancelled.
+ * RFC 8323 §7.2: "a proxy from a reordering transport to a reliable
+ * (in-order) transport (such as a UDP-to-TCP proxy) needs to process the
+ * Observe Option in notifications according to the rules in Section 3.4
+ * of [RFC7641]": the exchange's client side already drops a UDP
+ * notification older than the last one (xclient.c), so every one that
+ * reaches a relay is the newest, and each observer gets its own Observe
+ * numbers from the relay's resource.
  */
 #include <stdio.h>
 #include <stdlib.h>
