@@ -10,6 +10,9 @@
 #  - a connection reset with a GET in flight: the GET is sent again on a
 #    new connection (once) and answered; a POST in the same situation gets
 #    5.02 with a diagnostic and is not sent again; the proxy keeps serving;
+#  - an rcoapd origin killed (SIGKILL) during a slow GET: the GET is sent
+#    again, finds it gone, and the downstream gets 5.02 at once, with a
+#    diagnostic;
 #  - an origin that is down: 5.02 naming the refusal, then at once 5.03
 #    with Max-Age (the back-off left) without dialling; after the back-off
 #    it is tried again.
@@ -82,6 +85,30 @@ rc_expect_re "$OUT" "proxy: coap\+tcp://127.0.0.1:$PORT failed: " "with a diagno
 rc_expect_eq "$(reqs oe 'POST /y')" 1 "the POST is not sent again"
 coap -T $RC_TMO -i get -O "35,$OE/z" "$PXU/"
 rc_expect "$OUT" "ok /z" "the proxy keeps serving that origin"
+
+echo "=== an rcoapd origin killed while it works on a GET"
+rcd_start ok 1 -v -l coap+tcp://127.0.0.1:0 || {
+  rc_fail "rcoapd origin starts"
+  rc_done
+}
+OK=coap+tcp://127.0.0.1:$(rcd_port ok 127.0.0.1)
+coap -T $RC_TMO -i get -O "35,$OK/slow?ms=$((3000 * RC_SLOW))" "$PXW/" &
+CPID=$!
+for _ in $(seq 1 $((50 * RC_SLOW))); do
+  grep -q 'GET .*Uri-Path:"slow"' "$RC_TMP/ok.err" && break
+  sleep 0.1
+done
+kill -KILL "$(rcd_pid ok)"
+wait "$(rcd_pid ok)" 2>/dev/null
+unset "RCD_PID[ok]"
+wait "$CPID"
+OUT=$(cat "$RC_TMP/coap.out")
+rc_expect "$OUT" "5.02 Bad Gateway" "the downstream gets 5.02 (not 5.04 after the timeout)"
+# The retry finds the port closed, or (when it beat the dying process's
+# listener) a connection that is reset at once.
+rc_expect_re "$OUT" "proxy: coap\+tcp://127.0.0.1:[0-9]+ failed: connection (refused|reset by peer.*sent twice)" \
+  "naming the origin and why, after the retry"
+rcd_alive px && rc_pass "the proxy keeps running" || rc_fail "the proxy keeps running"
 
 echo "=== an origin that is down: back-off, fail fast"
 kill -KILL "$(rcd_pid od)"
