@@ -196,8 +196,8 @@ void rc__app_redirects_free(rc_context *ctx);
 /* proxy_observe.c: a GET with Observe for an upstream target, relayed
  * through one shared upstream observation; 1 when it took req. */
 int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
-                          const rc_opt *opts, size_t nopts,
-                          uint32_t timeout_ms);
+                          const char *origin, const rc_opt *opts,
+                          size_t nopts, uint32_t timeout_ms);
 void rc__app_proxy_observe_free(rc_context *ctx);
 
 /* proxy.c */

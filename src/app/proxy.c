@@ -274,7 +274,8 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
     }
     opts[n++] = o;
   }
-  if (rc__app_proxy_observe(ctx, req, uri, opts, n, px->opts.timeout_ms))
+  if (rc__app_proxy_observe(ctx, req, uri, origin, opts, n,
+                            px->opts.timeout_ms))
     return;
   px_fwd f = {.method = m->code,
               .uri = uri,

@@ -30,6 +30,9 @@ typedef struct px_fwd {
 void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
                  const px_fwd *f);
 void rc__px_upstream_free(rc_context *ctx);
+/* While origin backs off after a failure: answers req 5.03 with Max-Age
+ * (the seconds left) and returns 1; else 0. */
+int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin);
 
 /* Copies n options into dst, their values to v onwards (room for all of
  * them); returns the byte after the last value. */

@@ -336,8 +336,8 @@ static px_relay *relay_new(rc_context *ctx, const char *uri, const uint8_t *key,
 }
 
 int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
-                          const rc_opt *opts, size_t nopts,
-                          uint32_t timeout_ms) {
+                          const char *origin, const rc_opt *opts,
+                          size_t nopts, uint32_t timeout_ms) {
   const rc_msg *m = rc_xreq_msg(req);
   int obs = rc_xreq_observe(req);
   if (m->code != RC_GET || (obs < 0 && !ctx->relays))
@@ -371,6 +371,8 @@ int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
     rc__app_observe_dispatch(ctx, &r->res, p, req, relay_render);
     return 1;
   }
+  if (!r && rc__px_backing_off(ctx, req, origin))
+    return 1;
   if (!r && !(r = relay_new(ctx, uri, key, klen, opts, nopts, timeout_ms))) {
     rc_respond(req, RC_SERVICE_UNAVAILABLE, RC_CF_TEXT_PLAIN,
                "proxy: cannot observe upstream", 30);

@@ -378,11 +378,36 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   return j;
 }
 
+int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
+  px_upstream *u = ctx->px_up;
+  px_origin *o = u ? origin_get(u, origin, 0) : NULL;
+  rc_time now = rc__app_now(ctx);
+  if (!o || !o->backoff_ms || now >= o->retry_at)
+    return 0;
+  /* Fail fast while the origin backs off: 5.03 with Max-Age, the
+   * seconds until the next attempt (RFC 7252 §5.9.3.4). */
+  uint32_t left = (uint32_t)((o->retry_at - now + 999) / 1000);
+  uint8_t ma[4];
+  size_t mal = rc_opt_uint_encode(left, ma);
+  rc_opt opts[2] = {
+      {.num = RC_OPT_CONTENT_FORMAT, .len = 0, .val = NULL}, /* text */
+      {.num = RC_OPT_MAX_AGE, .len = (uint32_t)mal, .val = ma}};
+  char diag[200];
+  int dl = snprintf(diag, sizeof diag,
+                    "proxy: %s unreachable; next attempt in %llu ms", origin,
+                    (unsigned long long)(o->retry_at - now));
+  rc_outmsg m = {RC_SERVICE_UNAVAILABLE, opts, 2, (const uint8_t *)diag,
+                 dl < 0                       ? 0
+                 : dl >= (int)sizeof diag ? sizeof diag - 1
+                                          : (size_t)dl};
+  respond(req, &m);
+  return 1;
+}
+
 void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
                  const px_fwd *f) {
   px_upstream *u = upstream(ctx, po);
   rc_time now = rc__app_now(ctx);
-  px_origin *o = u ? origin_get(u, f->origin, 0) : NULL;
   uint8_t key[RC_PXC_KEY_MAX];
   size_t klen = 0;
   px_entry *e = NULL;
@@ -396,26 +421,8 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
     answer_cached(ctx, req, &probe, e); /* RFC 7252 §5.6.1: fresh */
     return;
   }
-  if (o && o->backoff_ms && now < o->retry_at) {
-    /* Fail fast while the origin backs off: 5.03 with Max-Age, the
-     * seconds until the next attempt (RFC 7252 §5.9.3.4). */
-    uint32_t left = (uint32_t)((o->retry_at - now + 999) / 1000);
-    uint8_t ma[4];
-    size_t mal = rc_opt_uint_encode(left, ma);
-    rc_opt opts[2] = {
-        {.num = RC_OPT_CONTENT_FORMAT, .len = 0, .val = NULL}, /* text */
-        {.num = RC_OPT_MAX_AGE, .len = (uint32_t)mal, .val = ma}};
-    char diag[200];
-    int dl = snprintf(diag, sizeof diag,
-                      "proxy: %s unreachable; next attempt in %llu ms",
-                      f->origin, (unsigned long long)(o->retry_at - now));
-    rc_outmsg m = {RC_SERVICE_UNAVAILABLE, opts, 2, (const uint8_t *)diag,
-                   dl < 0                   ? 0
-                   : dl >= (int)sizeof diag ? sizeof diag - 1
-                                            : (size_t)dl};
-    respond(req, &m);
+  if (rc__px_backing_off(ctx, req, f->origin))
     return;
-  }
   px_job *j = job_new(ctx, po, req, f, key, klen);
   if (!j || rc_xreq_defer(req) != RC_OK) {
     free(j);
