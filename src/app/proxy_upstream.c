@@ -132,11 +132,12 @@ static int dropped(rc_err e) {
          e == RC_ERR_WS_PROTOCOL || e == RC_ERR_IO;
 }
 
-/* Whether the downstream request lists etag among its ETags. */
-static int etag_listed(const px_job *j, const uint8_t *etag, size_t len) {
-  for (size_t i = 0; i < j->nopts; i++)
-    if (j->opts[i].num == RC_OPT_ETAG && j->opts[i].len == len &&
-        !memcmp(j->opts[i].val, etag, len))
+/* Whether the downstream request's options list etag among its ETags. */
+static int etag_listed(const rc_opt *opts, size_t n, const uint8_t *etag,
+                       size_t len) {
+  for (size_t i = 0; i < n; i++)
+    if (opts[i].num == RC_OPT_ETAG && opts[i].len == len &&
+        !memcmp(opts[i].val, etag, len))
       return 1;
   return 0;
 }
@@ -148,15 +149,15 @@ static void respond(rc_xreq *req, const rc_outmsg *m) {
 
 /* Answers from entry e: the stored response, or 2.03 when the
  * downstream already holds it (RFC 7252 §5.10.6.2: the ETag it sent). */
-static void answer_cached(rc_context *ctx, rc_xreq *req, const px_job *j,
-                          const px_entry *e) {
+static void answer_cached(rc_context *ctx, rc_xreq *req, const rc_opt *dopts,
+                          size_t dn, const px_entry *e) {
   rc_opt opts[RC_APP_MAX_OPTS];
   uint8_t age[4], code;
   const uint8_t *payload, *etag;
   size_t plen, elen = rc__pxc_etag(e, &etag);
   size_t n = rc__pxc_render(e, rc__app_now(ctx), &code, opts, RC_APP_MAX_OPTS,
                             age, &payload, &plen);
-  if (code == RC_CONTENT && elen && etag_listed(j, etag, elen)) {
+  if (code == RC_CONTENT && elen && etag_listed(dopts, dn, etag, elen)) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
       if (opts[i].num == RC_OPT_ETAG || opts[i].num == RC_OPT_MAX_AGE)
@@ -268,7 +269,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
       if (e) {
         rc__pxc_refresh(e, opts, n, now);
-        answer_cached(ctx, req, j, e);
+        answer_cached(ctx, req, j->opts, j->nopts, e);
         free(j);
         return;
       }
@@ -283,7 +284,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                   resp->payload_len, now);
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
       if (e) {
-        answer_cached(ctx, req, j, e);
+        answer_cached(ctx, req, j->opts, j->nopts, e);
         free(j);
         return;
       }
@@ -416,9 +417,9 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
                        f->payload_len, key, sizeof key);
     e = klen ? rc__pxc_get(u->cache, key, klen) : NULL;
   }
-  px_job probe = {.opts = (rc_opt *)f->opts, .nopts = f->nopts};
   if (e && rc__pxc_fresh_ms(e, now)) {
-    answer_cached(ctx, req, &probe, e); /* RFC 7252 §5.6.1: fresh */
+    /* RFC 7252 §5.6.1: fresh */
+    answer_cached(ctx, req, f->opts, f->nopts, e);
     return;
   }
   if (rc__px_backing_off(ctx, req, f->origin))
