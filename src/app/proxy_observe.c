@@ -131,7 +131,9 @@ static void relay_idle(uv_timer_t *t) {
   px_relay *r = t->data;
   if (r->dead || (!r->res.nobservers && !r->waiting)) {
     rc__app_log(r->ctx, RC_SESSION_LOG_INFO,
-                "proxy: no observer of %s left; cancelling upstream", r->uri);
+                r->dead ? "proxy: the observation of %s ended upstream"
+                        : "proxy: no observer of %s left; cancelling upstream",
+                r->uri);
     relay_free(r);
   }
 }
@@ -248,7 +250,9 @@ static void relay_on_up(void *arg, rc_err status, const rc_msg *resp,
       char diag[300];
       int len = snprintf(diag, sizeof diag, "proxy: %s failed: %s%s%s", r->uri,
                          rc_strerror(status), *detail ? ": " : "", detail);
-      rc_respond(w->req, RC_BAD_GATEWAY, RC_CF_TEXT_PLAIN, diag,
+      rc_respond(w->req,
+                 status == RC_ERR_TIMEOUT ? RC_GATEWAY_TIMEOUT : RC_BAD_GATEWAY,
+                 RC_CF_TEXT_PLAIN, diag,
                  len < 0                      ? 0
                  : (size_t)len >= sizeof diag ? sizeof diag - 1
                                               : (size_t)len);

@@ -6,6 +6,7 @@
 #    and each gets every notification in its own transport;
 #  - a fourth observer arriving later gets the current value at once,
 #    without a new upstream request, and so does a plain GET;
+#  - an observer of a silent UDP origin gets 5.04 after --proxy-timeout;
 #  - the origin killed (SIGKILL) and restarted on its port: the proxy
 #    registers again (back-off) and the observers, still registered, get
 #    the restarted origin's notifications.
@@ -21,6 +22,7 @@ rcd_start up 1 -v -l "coap+tcp://127.0.0.1:$UPP" || {
 }
 UP=coap+tcp://127.0.0.1:$UPP
 rcd_start px 3 -v --proxy --proxy-allow 'coap+tcp://127.0.0.1:*' \
+  --proxy-allow 'coap://127.0.0.1:*' --proxy-timeout $((1500 * RC_SLOW)) \
   -l coap+ws://127.0.0.1:0 -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 || {
   rc_fail "proxy rcoapd starts"
   rc_done
@@ -71,6 +73,17 @@ coap -T $RC_TMO get -O "35,$UP/counter" "${PX[2]}/"
 rc_expect_eq "$OUT" 1 "a plain GET of the observed target gets the current value"
 rc_expect_eq "$(grep 'GET .*Uri-Path:"counter"' "$RC_TMP/up.err" | grep -vc Observe)" 0 \
   "from the relay's last notification, not from the origin"
+
+echo "=== a silent origin"
+/usr/bin/python3 -c 'import socket,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0))
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$RC_TMP/silent.port" &
+PIDS+=($!)
+for _ in $(seq 1 50); do [ -s "$RC_TMP/silent.port" ] && break; sleep 0.1; done
+SILENT=coap://127.0.0.1:$(head -n 1 "$RC_TMP/silent.port")
+coap -T $((10 * RC_SLOW)) observe --count 1 -O "35,$SILENT/x" "${PX[0]}/"
+rc_expect "$OUT$ERR" "5.04" "an observer of a silent origin gets 5.04 after the proxy timeout"
+rc_expect "$OUT$ERR" "timed out" "with a diagnostic"
 
 echo "=== the origin killed and restarted"
 kill -KILL "$(rcd_pid up)"

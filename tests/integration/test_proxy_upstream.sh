@@ -37,7 +37,7 @@ reqs() { grep -c -- "$2" "$RC_TMP/$1.out"; }
 
 # Times scale with RC_SLOW (valgrind): Max-Age, back-off.
 MA=$((RC_SLOW > 1 ? 15 : 2))
-BO=$((RC_SLOW > 1 ? 9000 : 1500))
+BO=$((RC_SLOW > 1 ? 20000 : 1500))
 origin oc --max-age $MA
 OC=coap+tcp://127.0.0.1:$PORT
 rcd_start px 2 -v --proxy --proxy-timeout $((3000 * RC_SLOW)) \
