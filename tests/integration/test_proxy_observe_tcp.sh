@@ -27,9 +27,9 @@ rcd_start px 3 -v --proxy --proxy-allow 'coap+tcp://127.0.0.1:*' \
   rc_fail "proxy rcoapd starts"
   rc_done
 }
-PX=(coap+ws://127.0.0.1:$(rcd_port px 127.0.0.1 coap+ws)
-  coap://127.0.0.1:$(rcd_port px 127.0.0.1 coap)
-  coap+tcp://127.0.0.1:$(rcd_port px 127.0.0.1))
+PX=("coap+ws://127.0.0.1:$(rcd_port px 127.0.0.1 coap+ws)"
+  "coap://127.0.0.1:$(rcd_port px 127.0.0.1 coap)"
+  "coap+tcp://127.0.0.1:$(rcd_port px 127.0.0.1)")
 RCOAP=$(rc_tool rcoap)
 regs() { grep -c 'GET .*Observe:0.*Uri-Path:"counter"' "$RC_TMP/$1.err"; }
 lines() { wc -l <"$RC_TMP/o$1.out"; }

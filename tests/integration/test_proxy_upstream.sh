@@ -24,7 +24,7 @@ PY=/usr/bin/python3
 ORIGIN="$RC_SRC/tests/integration/lib/coap_tcp_origin.py"
 
 origin() { # NAME ARGS...: starts an origin, its port in $PORT
-  local name=$1 i
+  local name=$1
   shift
   rcd_start_cmd "$name" 1 '^port ' $PY "$ORIGIN" --life $((60 * RC_SLOW)) "$@" || {
     rc_fail "origin $name starts"
@@ -108,7 +108,7 @@ rc_expect "$OUT" "5.02 Bad Gateway" "the downstream gets 5.02 (not 5.04 after th
 # listener) a connection that is reset at once.
 rc_expect_re "$OUT" "proxy: coap\+tcp://127.0.0.1:[0-9]+ failed: connection (refused|reset by peer.*sent twice)" \
   "naming the origin and why, after the retry"
-rcd_alive px && rc_pass "the proxy keeps running" || rc_fail "the proxy keeps running"
+if rcd_alive px; then rc_pass "the proxy keeps running"; else rc_fail "the proxy keeps running"; fi
 
 echo "=== an origin that is down: back-off, fail fast"
 kill -KILL "$(rcd_pid od)"

@@ -58,8 +58,9 @@ all_have() { # COUNT: every observer has at least COUNT lines
   for i in $(seq 1 "$N"); do [ "$(lines "$i")" -ge "$1" ] || return 1; done
 }
 for _ in $(seq 1 $((300 * RC_SLOW))); do all_have 3 && break; sleep 0.1; done
-all_have 3 && rc_pass "all $N observers get notifications" ||
+if all_have 3; then rc_pass "all $N observers get notifications"; else
   rc_fail "all $N observers get notifications (o1 has $(lines 1))"
+fi
 rc_expect_eq "$(regs ls1)" 1 "libcoap saw exactly one registration for $N observers"
 
 # Every observer gets every notification: a notification observer 1 got
@@ -78,15 +79,16 @@ wait "$(rcd_pid ls1)" 2>/dev/null
 unset "RCD_PID[ls1]"
 sleep 2
 BEFORE=()
-for i in $(seq 1 "$N"); do BEFORE[$i]=$(lines "$i"); done
+for i in $(seq 1 "$N"); do BEFORE[i]=$(lines "$i"); done
 start_libcoap ls2
 got_new() {
   local i
   for i in $(seq 1 "$N"); do [ "$(lines "$i")" -ge $((BEFORE[i] + 2)) ] || return 1; done
 }
 for _ in $(seq 1 $((400 * RC_SLOW))); do got_new && break; sleep 0.1; done
-got_new && rc_pass "every observer gets the restarted server's notifications" ||
+if got_new; then rc_pass "every observer gets the restarted server's notifications"; else
   rc_fail "every observer gets the restarted server's notifications (o1: ${BEFORE[1]} -> $(lines 1))"
+fi
 rc_expect_eq "$(regs ls2)" 1 "the restarted libcoap saw exactly one registration"
 rc_expect "$(cat "$RC_TMP/px.err")" "registering again" "the proxy says it registers again"
 ERRS=$(cat "$RC_TMP"/o*.err | grep -c -v '^$')
