@@ -18,10 +18,26 @@
  * under the prefix go to the target with the rest of the path appended.
  * Routes are resources (RC_RES_PREFIX), so /.well-known/core lists them.
  *
+ * Observe (RFC 7641 §5): every downstream observer of one target (same
+ * URI and options, any transport) shares one upstream observation; a new
+ * observer gets the last notification at once; the upstream one is
+ * cancelled when the last observer leaves and registered again, with
+ * back-off, after a loss or when the origin stays silent past Max-Age.
+ *
+ * Cache (RFC 7252 §5.6, opts.cache_bytes): GET / FETCH answers are kept
+ * for their Max-Age (LRU within the bound) and served with the Max-Age
+ * left; stale ones are validated with their ETag (a 2.03 refreshes them).
+ *
+ * Upstream failures: an idempotent request (GET, FETCH, PUT, DELETE)
+ * whose connection drops goes once more on a new connection; an origin
+ * that cannot be reached backs off (opts.backoff_*), and until then its
+ * requests get 5.03 with Max-Age at once.
+ *
  * Both insert Hop-Limit (RFC 8768) when absent, decrement it, and answer
  * 5.08 when it reaches 0. Failures carry a text/plain diagnostic: 5.02
- * (upstream refused, failed or sent an unsafe option we do not know), 5.04
- * (upstream silent), 5.05 (scheme not supported, destination not allowed).
+ * (upstream refused, failed or sent an unsafe option we do not know), 5.03
+ * (origin backing off), 5.04 (upstream silent), 5.05 (scheme not
+ * supported, destination not allowed).
  */
 #ifndef RCOAP_APP_PROXY_H
 #define RCOAP_APP_PROXY_H
@@ -38,6 +54,14 @@ typedef struct rc_proxy_opts {
   int forward;          /* serve Proxy-Uri / Proxy-Scheme requests */
   uint32_t timeout_ms;  /* per upstream request; 0: the exchange default */
   uint8_t hop_limit;    /* inserted when absent; 0: the default */
+  /* Response cache shared by every downstream transport (RFC 7252
+   * §5.6): bytes it may hold; 0: no cache. */
+  size_t cache_bytes;
+  /* An origin that cannot be reached is not dialled again for this long
+   * (doubling up to backoff_max_ms); meanwhile its requests get 5.03 at
+   * once. 0: 1000 and 30000. */
+  uint32_t backoff_min_ms;
+  uint32_t backoff_max_ms;
 } rc_proxy_opts;
 
 /* Makes ctx a proxy (again: replaces the options). Returns 0,

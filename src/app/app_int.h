@@ -39,6 +39,9 @@ struct rc_resource {
   size_t nobservers;
   uint32_t obs_seq;
   uint8_t observable;
+  /* Called when its last observer goes (the proxy's relays; the callee
+   * must not free the resource from inside: a notify round may run). */
+  void (*on_unobserved)(rc_resource *r);
 };
 
 /* A peer's Release instruction for an origin (release.c). */
@@ -142,6 +145,8 @@ struct rc_context {
   struct rc_observation *observations; /* observe_client.c */
   uint32_t notify_round;
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
+  struct px_relay *relays;    /* proxy_observe.c */
+  struct px_upstream *px_up;  /* proxy_upstream.c */
 };
 
 /* context.c */
@@ -173,6 +178,11 @@ void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
 /* UDP: the notification on this token was rejected with RST or never
  * acknowledged: RFC 7641 §3.6 / §4.5 remove the observer. */
 void rc__app_observe_lost(app_peer *p, const uint8_t *tok, size_t tkl);
+/* Registers (p, m's token and options, key) as an observer of r outside a
+ * dispatch (a deferred registration: the proxy's first notification).
+ * Returns 0 or RC_ERR_NOMEM. */
+rc_err rc__app_observe_add(rc_resource *r, app_peer *p, const rc_msg *m,
+                           uint64_t key);
 void rc__app_observe_peer_gone(app_peer *p);
 void rc__app_observe_res_gone(rc_resource *r);
 void rc__app_observe_free(rc_context *ctx);
@@ -183,9 +193,18 @@ void rc__app_note_release(rc_context *ctx, const char *origin,
 const app_redirect *rc__app_redirect(const rc_context *ctx, const char *key);
 void rc__app_redirects_free(rc_context *ctx);
 
+/* proxy_observe.c: a GET with Observe for an upstream target, relayed
+ * through one shared upstream observation; 1 when it took req. */
+int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
+                          const char *origin, const rc_opt *opts,
+                          size_t nopts, uint32_t timeout_ms);
+void rc__app_proxy_observe_free(rc_context *ctx);
+
 /* proxy.c */
 /* m carries Proxy-Uri or Proxy-Scheme. */
 int rc__app_proxy_is_forward(const rc_msg *m);
+/* Options each side's exchange makes for itself, never relayed. */
+int rc__app_proxy_hop_by_hop(uint16_t num);
 /* A forward-proxy request: forwarded or refused, and 1; else 0. */
 int rc__app_proxy_request(rc_context *ctx, rc_xreq *req);
 void rc__app_proxy_free(rc_context *ctx);

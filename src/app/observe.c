@@ -47,6 +47,8 @@ static void obs_unlink_free(app_obs *o) {
     o->pnext->pprev = o->pprev;
   const rc_mem *mem = r->ctx->mem;
   mem->free(o, mem->user);
+  if (!r->nobservers && r->on_unobserved)
+    r->on_unobserved(r);
 }
 
 static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
@@ -83,6 +85,11 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
     p->obs->pprev = o;
   p->obs = o;
   return o;
+}
+
+rc_err rc__app_observe_add(rc_resource *r, app_peer *p, const rc_msg *m,
+                           uint64_t key) {
+  return obs_new(r, p, m, key) ? RC_OK : RC_ERR_NOMEM;
 }
 
 rc_err rc_resource_set_observable(rc_resource *res) {

@@ -12,8 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "app_int.h"
-#include "rcoap/app_proxy.h"
+#include "proxy_int.h"
 
 #define PROXY_URI_MAX 2048u
 #define PROXY_DIAG_MAX 300u
@@ -37,18 +36,10 @@ struct app_proxy {
   proxy_route *routes;
 };
 
-/* One request on its way upstream. */
-typedef struct proxy_pending {
-  rc_xreq *req;
-  char target[96]; /* scheme://authority, for diagnostics */
-  uint32_t timeout_ms;
-} proxy_pending;
+/* rc__px_answer (proxy_int.h), shared with proxy_upstream.c */
+#define answer rc__px_answer
 
-static void answer(rc_xreq *req, uint8_t code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Answers with a text/plain diagnostic payload (RFC 7252 §5.5.2). */
-static void answer(rc_xreq *req, uint8_t code, const char *fmt, ...) {
+void rc__px_answer(rc_xreq *req, uint8_t code, const char *fmt, ...) {
   char diag[PROXY_DIAG_MAX];
   va_list ap;
   va_start(ap, fmt);
@@ -76,6 +67,8 @@ rc_err rc_proxy_enable(rc_context *ctx, const rc_proxy_opts *opts) {
 }
 
 void rc__app_proxy_free(rc_context *ctx) {
+  rc__app_proxy_observe_free(ctx);
+  rc__px_upstream_free(ctx);
   struct app_proxy *px = ctx->proxy;
   if (!px)
     return;
@@ -185,8 +178,9 @@ static int is_own_listener(const rc_context *ctx, const rc_uri *u) {
 
 /* Options the proxy does not pass on: the target's own (set from the
  * URI), the proxy's, and the hop-by-hop ones each side's exchange makes
- * for itself (blocks, sizes, Request-Tag; Observe, not relayed yet). */
-static int hop_by_hop(uint16_t num) {
+ * for itself (blocks, sizes, Request-Tag; Observe: proxy_observe.c
+ * relays observations on one upstream registration of its own). */
+int rc__app_proxy_hop_by_hop(uint16_t num) {
   switch (num) {
   case RC_OPT_URI_HOST:
   case RC_OPT_URI_PORT:
@@ -205,34 +199,6 @@ static int hop_by_hop(uint16_t num) {
   default:
     return 0;
   }
-}
-
-static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
-                        const char *detail) {
-  proxy_pending *pp = arg;
-  rc_xreq *req = pp->req;
-  if (status == RC_ERR_TIMEOUT) {
-    answer(req, RC_GATEWAY_TIMEOUT,
-           "proxy: %s did not answer within %u ms", pp->target,
-           pp->timeout_ms ? pp->timeout_ms : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
-  } else if (status < 0) {
-    answer(req, RC_BAD_GATEWAY, "proxy: %s failed: %s%s%s", pp->target,
-           rc_strerror(status), detail && *detail ? ": " : "",
-           detail ? detail : "");
-  } else {
-    rc_opt opts[RC_APP_MAX_OPTS];
-    size_t n = 0;
-    rc_opt_iter it;
-    rc_opt o;
-    rc_opt_iter_init(&it, resp);
-    while (rc_opt_next(&it, &o) && n < RC_APP_MAX_OPTS)
-      if (!hop_by_hop(o.num))
-        opts[n++] = o;
-    rc_outmsg m = {resp->code, opts, n, resp->payload, resp->payload_len};
-    if (rc_exchange_respond(req, &m) == RC_ERR_PEER_TOO_LARGE)
-      answer(req, RC_BAD_GATEWAY, "proxy: the answer does not fit");
-  }
-  free(pp);
 }
 
 /*
@@ -293,7 +259,7 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
   rc_opt_iter it;
   rc_opt_iter_init(&it, m);
   while (rc_opt_next(&it, &o)) {
-    if (hop_by_hop(o.num))
+    if (rc__app_proxy_hop_by_hop(o.num))
       continue;
     if (rc_opt_is_unsafe(o.num) && !rc_opt_lookup(m->code, o.num)) {
       /* RFC 7252 §5.7.1: an unrecognized option that is unsafe to forward
@@ -308,26 +274,17 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
     }
     opts[n++] = o;
   }
-  proxy_pending *pp = malloc(sizeof *pp);
-  if (!pp || rc_xreq_defer(req) != RC_OK) {
-    free(pp);
-    answer(req, RC_SERVICE_UNAVAILABLE, "proxy: out of memory");
+  if (rc__app_proxy_observe(ctx, req, uri, origin, opts, n,
+                            px->opts.timeout_ms))
     return;
-  }
-  pp->req = req;
-  pp->timeout_ms = px->opts.timeout_ms;
-  snprintf(pp->target, sizeof pp->target, "%s", origin);
-  rc_request_opts ro = {.opts = opts,
-                        .nopts = n,
-                        .payload = m->payload,
-                        .payload_len = m->payload_len,
-                        .timeout_ms = px->opts.timeout_ms};
-  err = rc_request(ctx, m->code, uri, &ro, on_upstream, pp);
-  if (err) {
-    free(pp);
-    answer(req, RC_BAD_GATEWAY, "proxy: cannot send to %s: %s", origin,
-           rc_strerror(err));
-  }
+  px_fwd f = {.method = m->code,
+              .uri = uri,
+              .origin = origin,
+              .opts = opts,
+              .nopts = n,
+              .payload = m->payload,
+              .payload_len = m->payload_len};
+  rc__px_send(ctx, &px->opts, req, &f);
 }
 
 /* Proxy-Scheme + Uri-*: the URI they make (RFC 7252 §6.5). Returns 0, or

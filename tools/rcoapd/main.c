@@ -114,7 +114,10 @@ static int proxy_setup(rc_context *ctx, const rcoapd_opts *o) {
   if (!o->proxy && !o->nroutes)
     return 0;
   rc_proxy_opts po = {.forward = o->proxy,
-                      .timeout_ms = o->proxy_timeout_ms};
+                      .timeout_ms = o->proxy_timeout_ms,
+                      .cache_bytes = o->proxy_cache,
+                      .backoff_min_ms = o->proxy_backoff_min_ms,
+                      .backoff_max_ms = o->proxy_backoff_max_ms};
   if (rc_proxy_enable(ctx, &po) != RC_OK)
     return -1;
   for (size_t i = 0; i < o->nproxy_allow; i++)

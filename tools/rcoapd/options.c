@@ -57,6 +57,11 @@ static void usage(FILE *f) {
     "                   it go to URI with the rest of the path appended\n"
     "                   (repeatable; listed in /.well-known/core)\n"
     "      --proxy-timeout MS       upstream answer deadline (30000): 5.04\n"
+    "      --proxy-cache SIZE       response cache for every transport\n"
+    "                   (RFC 7252 §5.6; default 8M, 0: none)\n"
+    "      --proxy-backoff MIN,MAX  an unreachable origin is not tried\n"
+    "                   again for MIN ms, doubling up to MAX (1000,30000);\n"
+    "                   meanwhile its requests get 5.03 with Max-Age\n"
     "TLS (coaps, coaps+tcp, coaps+ws):\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
@@ -103,7 +108,8 @@ enum {
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
-  O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT
+  O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
+  O_PROXY_BACKOFF
 };
 
 /* --psk-key-file: the key is the file's first line (ps shows arguments,
@@ -178,6 +184,8 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"proxy-allow", required_argument, NULL, O_PROXY_ALLOW},
       {"route", required_argument, NULL, O_ROUTE},
       {"proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT},
+      {"proxy-cache", required_argument, NULL, O_PROXY_CACHE},
+      {"proxy-backoff", required_argument, NULL, O_PROXY_BACKOFF},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -186,6 +194,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   size_t nkeys = 0;
   int ch;
   memset(o, 0, sizeof *o);
+  o->proxy_cache = (size_t)8 << 20;
   o->hold_off_s = -1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
@@ -324,6 +333,27 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     case O_PROXY_TIMEOUT:
       o->proxy_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
       break;
+    case O_PROXY_CACHE:
+      o->proxy_cache = strcmp(optarg, "0") ? parse_size(optarg) : 0;
+      if (!o->proxy_cache && strcmp(optarg, "0")) {
+        fprintf(stderr, "rcoapd: --proxy-cache takes a size such as 8M, "
+                        "or 0\n");
+        return -1;
+      }
+      break;
+    case O_PROXY_BACKOFF: {
+      unsigned lo, hi;
+      char tail;
+      if (sscanf(optarg, "%u,%u%c", &lo, &hi, &tail) != 2 || !lo ||
+          hi < lo) {
+        fprintf(stderr, "rcoapd: --proxy-backoff wants MIN,MAX in ms "
+                        "(0 < MIN <= MAX)\n");
+        return -1;
+      }
+      o->proxy_backoff_min_ms = lo;
+      o->proxy_backoff_max_ms = hi;
+      break;
+    }
     case 'v':
       o->verbose = 1;
       break;

@@ -43,6 +43,8 @@ typedef struct rcoapd_opts {
   const char *routes[OPT_MAX_PROXY_RULES]; /* "/prefix=uri" */
   size_t nroutes;
   unsigned proxy_timeout_ms;
+  size_t proxy_cache;      /* --proxy-cache bytes; 0: no cache */
+  unsigned proxy_backoff_min_ms, proxy_backoff_max_ms; /* --proxy-backoff */
   int verbose;
   int quiet;
 } rcoapd_opts;

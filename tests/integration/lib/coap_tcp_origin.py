@@ -1,0 +1,181 @@
+#!/usr/bin/python3
+"""A scripted CoAP-over-TCP origin (RFC 8323) for the proxy tests: it
+serves on 127.0.0.1, prints "port N" first, then one line per request it
+receives ("req CONN METHOD /path etag=HEX|-") and what it did with it.
+
+  /r      2.05 "representation 1" with ETag "v1" and Max-Age --max-age;
+          a request carrying ETag "v1" gets 2.03 (Valid) with the same.
+  /slow   answered after 1 s
+  other   2.05 "ok /path" (GET, FETCH), 2.04 (PUT, POST), 2.02 (DELETE)
+
+--drop N: the first N requests are not answered; their connection is
+reset instead (a crash with the request in flight).
+Every wait is bounded: the process exits after --life seconds.
+
+usage: coap_tcp_origin.py [--max-age S] [--drop N] [--life S]
+"""
+import select
+import socket
+import struct
+import sys
+import time
+
+METHODS = {1: "GET", 2: "POST", 3: "PUT", 4: "DELETE", 5: "FETCH",
+           6: "PATCH", 7: "iPATCH"}
+
+
+def arg(name, default):
+    if name in sys.argv:
+        return int(sys.argv[sys.argv.index(name) + 1])
+    return default
+
+
+MAX_AGE = arg("--max-age", 1)
+DROP = arg("--drop", 0)
+LIFE = arg("--life", 120)
+
+
+def enc_ext(v):
+    if v < 13:
+        return v, b""
+    if v < 269:
+        return 13, bytes([v - 13])
+    return 14, struct.pack(">H", v - 269)
+
+
+def enc_opts(opts):
+    out, last = b"", 0
+    for num, val in sorted(opts, key=lambda o: o[0]):
+        d, dx = enc_ext(num - last)
+        ln, lx = enc_ext(len(val))
+        out += bytes([d << 4 | ln]) + dx + lx + val
+        last = num
+    return out
+
+
+def frame(code, token, opts, payload=b""):
+    body = enc_opts(opts) + (b"\xff" + payload if payload else b"")
+    n = len(body)
+    if n < 13:
+        first, ext = n, b""
+    elif n < 269:
+        first, ext = 13, bytes([n - 13])
+    else:
+        first, ext = 14, struct.pack(">H", n - 269)
+    return bytes([first << 4 | len(token)]) + ext + bytes([code]) + token + body
+
+
+def parse_opts(buf):
+    opts, num, i = [], 0, 0
+    while i < len(buf) and buf[i] != 0xFF:
+        d, ln = buf[i] >> 4, buf[i] & 15
+        i += 1
+        vals = []
+        for v in (d, ln):
+            if v == 13:
+                v = buf[i] + 13
+                i += 1
+            elif v == 14:
+                v = struct.unpack(">H", buf[i:i + 2])[0] + 269
+                i += 2
+            vals.append(v)
+        num += vals[0]
+        opts.append((num, bytes(buf[i:i + vals[1]])))
+        i += vals[1]
+    return opts, bytes(buf[i + 1:]) if i < len(buf) else b""
+
+
+def take(buf):
+    """One message from buf: (code, token, opts, payload, rest) or None."""
+    if len(buf) < 2:
+        return None
+    ln, tkl, i = buf[0] >> 4, buf[0] & 15, 1
+    if ln == 13:
+        ln, i = buf[1] + 13, 2
+    elif ln == 14:
+        if len(buf) < 3:
+            return None
+        ln, i = struct.unpack(">H", buf[1:3])[0] + 269, 3
+    end = i + 1 + tkl + ln
+    if len(buf) < end:
+        return None
+    code, token = buf[i], bytes(buf[i + 1:i + 1 + tkl])
+    opts, payload = parse_opts(buf[i + 1 + tkl:end])
+    return code, token, opts, payload, buf[end:]
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def main():
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(16)
+    say("port", ls.getsockname()[1])
+    conns, bufs, ids, later = [], {}, {}, []
+    drop, nconn = DROP, 0
+    deadline = time.monotonic() + LIFE
+    while time.monotonic() < deadline:
+        now = time.monotonic()
+        for item in [x for x in later if x[0] <= now]:
+            later.remove(item)
+            if item[1] in conns:
+                item[1].sendall(item[2])
+        r, _, _ = select.select([ls] + conns, [], [], 0.05)
+        for s in r:
+            if s is ls:
+                c, _ = ls.accept()
+                nconn += 1
+                conns.append(c)
+                bufs[c], ids[c] = bytearray(), nconn
+                c.sendall(frame(0xE1, b"", []))  # CSM
+                continue
+            data = s.recv(65536)
+            if not data:
+                conns.remove(s)
+                s.close()
+                continue
+            bufs[s] += data
+            while True:
+                m = take(bufs[s])
+                if not m:
+                    break
+                code, token, opts, payload, rest = m
+                bufs[s] = bytearray(rest)
+                if code == 0xE2:  # Ping -> Pong
+                    s.sendall(frame(0xE3, token, []))
+                if code not in METHODS:
+                    continue
+                path = "/" + "/".join(v.decode() for n, v in opts if n == 11)
+                etags = [v for n, v in opts if n == 4]
+                say("req", ids[s], METHODS[code], path,
+                    "etag=" + (etags[0].hex() if etags else "-"))
+                if drop:
+                    drop -= 1
+                    say("reset", ids[s])
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                 struct.pack("ii", 1, 0))
+                    conns.remove(s)
+                    s.close()
+                    break
+                age = (14, struct.pack(">I", MAX_AGE).lstrip(b"\0"))
+                if code in (1, 5) and path == "/r" and b"v1" in etags:
+                    out = frame(0x43, token, [(4, b"v1"), age])  # 2.03
+                    say("valid", ids[s])
+                elif code in (1, 5) and path == "/r":
+                    out = frame(0x45, token, [(4, b"v1"), age],
+                                b"representation 1")
+                elif code in (1, 5):
+                    out = frame(0x45, token, [age], ("ok " + path).encode())
+                else:
+                    out = frame({2: 0x44, 3: 0x44, 4: 0x42}.get(code, 0x44),
+                                token, [])
+                if path == "/slow":
+                    later.append((time.monotonic() + 1, s, out))
+                else:
+                    s.sendall(out)
+
+
+main()
