@@ -21,6 +21,7 @@
 
 #include "rcoap/transport_dtls.h"
 #include "transport/conn_int.h"
+#include "transport/webrtc/wr_int.h"
 
 /* A chain output queue larger than this is freed once written. */
 #define CONN_OUT_KEEP 4096u
@@ -45,6 +46,7 @@ const char *rc_conn_kind_name(rc_conn_kind kind) {
   case RC_CONN_TLS_WS: return "tls+ws";
   case RC_CONN_UDP: return "udp";
   case RC_CONN_DTLS: return "dtls";
+  case RC_CONN_WEBRTC: return "webrtc";
   }
   return "?";
 }
@@ -177,7 +179,9 @@ static void conn_chain_open(void *u) {
   c->state = RC__CONN_OPEN;
   c->deadline = c->released ? conn_now(c) + RC_CONN_RELEASE_TIMEOUT
                             : RC_TIME_NEVER;
-  rc_filter *dtls = c->udp != NULL ? rc_chain_find(c->chain, "dtls") : NULL;
+  rc_filter *dtls = c->udp != NULL && c->kind != RC_CONN_WEBRTC
+                        ? rc_chain_find(c->chain, "dtls")
+                        : NULL; /* under sctp, records are sctp's */
   if (dtls != NULL) /* larger messages would not fit one record */
     (void)rc_session_set_max_datagram(c->s, rc_dtls_max_payload(dtls));
   c->open_pending = 1;
@@ -711,6 +715,8 @@ static void conn_close_handles(rc_conn *c) {
   }
   if (c->cn != NULL)
     rc__conn_connect_abandon(c);
+  if (c->wr != NULL)
+    rc__wr_conn_gone(c);
   if (c->udp != NULL)
     rc__udp_forget(c);
   uv_close((uv_handle_t *)&c->timer, conn_handle_closed);

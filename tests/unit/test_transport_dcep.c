@@ -181,6 +181,7 @@ static void test_accept_peer_channel(void **state) {
   assert_int_equal(feed(f, RC__SCTP_DATA, 1, 53, "cd", 2), RC_OK);
   assert_int_equal(feed(f, RC__SCTP_DATA, 1, 57, "\0", 1), RC_OK);
   assert_int_equal(feed(f, RC__SCTP_DATA, 7, 53, "ef", 2), RC_OK);
+  assert_int_equal(feed(f, RC__SCTP_DATA, 1, 53, "", 0), RC_OK); /* fuzz */
   assert_int_equal(r.ups, 2);
   assert_memory_equal(r.up_body, "cd", 2);
   /* The peer resets its stream: we reset ours and report the close. */

@@ -153,6 +153,8 @@ static rc_err dcep_recv(rc_filter *base, const uint8_t *d, size_t n) {
   switch (m.ppid) {
   case RC_DCEP_PPID_STRING:
   case RC_DCEP_PPID_BINARY:
+    if (n == 0)
+      return RC_OK; /* SCTP carries no empty message; nothing to hand up */
     /* RFC 8832 §6.6: data before the ACK means the peer took the OPEN. */
     if (f->state == D_OPENING)
       opened(f);
