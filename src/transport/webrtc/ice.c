@@ -196,9 +196,9 @@ void rc_ice_make_credentials(char ufrag[9], char pwd[33]) {
     for (size_t i = 0; i < sizeof r; i++)
       r[i] = (uint8_t)(a >> (i % 8 * 8)) ^ (uint8_t)(i * 37);
   }
-  /* 64 symbols: 6 random bits each, so 32 characters carry 192 bits
-   * (RFC 8839 §5.4: the password "MUST have at least 128 bits of
-   * randomness", the ufrag at least 24). */
+  /* 64 symbols: 6 random bits each, so the ufrag carries 48 bits and the
+   * password 192 (RFC 8839 §5.4: at least 24 and 128 bits of randomness
+   * MUST be in them). */
   for (int i = 0; i < 8; i++)
     ufrag[i] = set[r[i] & 63];
   ufrag[8] = 0;
@@ -551,9 +551,8 @@ static rc_err on_response(rc_ice *ice, uint64_t now, const rc_stun_msg *m,
     return RC_OK;
   }
   if (m->cls == RC_STUN_ERROR) {
-    /* §7.2.5.1: on 487 the agent "MUST switch to the controlled role if it
-     * was in the controlling role ... and enqueue the candidate pair into
-     * the triggered-check queue". */
+    /* §7.2.5.1: on 487 the agent switches role (controlling to
+     * controlled, or back) and checks the pair again (triggered). */
     if (m->has_error && m->error_code == 487) {
       ice->controlling = !ice->controlling;
       pr->state = P_WAITING;

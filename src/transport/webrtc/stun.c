@@ -65,8 +65,8 @@ static bool hmac_sha1(const uint8_t *key, size_t key_len, const uint8_t *hdr,
 }
 
 bool rc_stun_is(const uint8_t *p, size_t n) {
-  /* RFC 7983 §7: "If the value [of the first byte] is in between 0 and 3
-   * (inclusive), then the packet is STUN". */
+  /* RFC 7983 §7: a first byte of 0 to 3 (inclusive) means STUN; 20-63
+   * DTLS. */
   return p && n >= RC_STUN_HEADER && p[0] <= 3 &&
          rd32(p + 4) == RC_STUN_MAGIC && (rd16(p + 2) & 3) == 0 &&
          (size_t)rd16(p + 2) + RC_STUN_HEADER == n;
@@ -368,8 +368,8 @@ rc_ssize rc_stun_enc_end(rc_stun_enc *e, bool fingerprint) {
 }
 
 void rc_stun_new_tid(uint8_t tid[RC_STUN_TID_LEN]) {
-  /* RFC 8489 §6: "The transaction ID MUST be uniformly and randomly chosen
-   * from the interval 0 .. 2**96-1 and MUST be cryptographically random." */
+  /* RFC 8489 §5: the transaction ID MUST be uniformly and randomly
+   * chosen from 0 .. 2**96-1, and MUST be cryptographically random. */
   if (RAND_bytes(tid, RC_STUN_TID_LEN) != 1) {
     /* No randomness: a fixed ID would be guessable; leave the caller with
      * one that no valid response can match (all bits set). */
