@@ -113,6 +113,23 @@ void rc_wr_offer_free(rc_wr_offer *o);
 rc_err rc_wr_connect(rc_conn **out, rc_wr_offer *o, const rc_wr_desc *answer,
                      const rc_conn_connect_opts *opts);
 
+/* Signaling text: {"type":"offer"|"answer","sdp":"..."} (the JSON a
+ * browser's RTCSessionDescription serialises to), both SDP forms (RFC 8841
+ * and the legacy DTLS/SCTP + a=sctpmap) read. */
+#define RC_WR_SIGNAL_MAX 16384
+
+/* Answerer: an offer in JSON to the answer in JSON (rc_wr_listener_answer
+ * between). Returns 0 and *len, RC_ERR_SDP (not JSON, not an offer, bad
+ * SDP), RC_ERR_NOBUF, or rc_wr_listener_answer's errors. */
+rc_err rc_wr_listener_answer_json(rc_listener *l, const char *offer_json,
+                                  size_t n, char *buf, size_t cap,
+                                  size_t *len);
+/* Offerer: our offer as JSON; the answer's JSON into a desc. */
+rc_err rc_wr_offer_json(const rc_wr_desc *offer, char *buf, size_t cap,
+                        size_t *len);
+rc_err rc_wr_answer_parse_json(const char *json, size_t n,
+                               rc_wr_desc *answer);
+
 /* Steps of a webrtc conn for "rcoap -v": "ICE connected to 1.2.3.4:5
  * (2 checks)". "" when none. Valid until on_closed returns. */
 const char *rc_wr_conn_steps(const rc_conn *c);

@@ -81,6 +81,7 @@ struct app_peer {
   struct app_access *access;  /* requests awaiting their answer (access.c) */
   uint32_t notify_left;       /* its observers the round has yet to write */
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
+  struct app_wr_dial *wr_dial; /* webrtc.c: signaling in flight */
 };
 
 /* A client request of rc_request(). */
@@ -142,7 +143,16 @@ struct rc_context {
   struct rc_observation *observations; /* observe_client.c */
   uint32_t notify_round;
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
+  struct rc_wr_identity *wr_id; /* webrtc.c: made on first use */
 };
+
+/* webrtc.c: the context's DTLS identity (NULL: cannot make one); its
+ * files removed; the signaling of a coaps+wr origin started; the peer of
+ * that origin is gone. */
+const struct rc_wr_identity *rc__app_wr_identity(rc_context *ctx);
+void rc__app_wr_free(rc_context *ctx);
+rc_err rc__app_wr_dial(app_peer *p, const char *host);
+void rc__app_wr_peer_gone(app_peer *p);
 
 /* context.c */
 void rc__app_log(rc_context *ctx, int level, const char *fmt, ...);

@@ -28,6 +28,8 @@ int rc_scheme_conn_kind(rc_scheme scheme) {
     return RC_CONN_WS;
   case RC_SCHEME_COAPS_WS:
     return RC_CONN_TLS_WS;
+  case RC_SCHEME_COAPS_WR:
+    return RC_CONN_WEBRTC;
   default:
     return -1;
   }
@@ -350,7 +352,8 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
   }
   memcpy(p->origin, key, klen);
   if (wait == 0) {
-    *err = dial(p, kind, host, port, tls);
+    *err = kind == RC_CONN_WEBRTC ? rc__app_wr_dial(p, host)
+                                  : dial(p, kind, host, port, tls);
     if (*err)
       goto fail;
     return p;

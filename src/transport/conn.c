@@ -244,6 +244,11 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   cfg.role = role;
   if (cfg.out_high_water > 0)
     c->high_water = cfg.out_high_water;
+  /* coaps+wr: draft-groves-coap-webrtcdc-02 §3.5, "The CoAP
+   * Max-Message-Size shall not exceed the SCTP message size" (ours, the
+   * a=max-message-size we announce). */
+  if (stack->webrtc && cfg.max_msg_size > RC_SCTP_DEFAULT_MAX_MESSAGE)
+    cfg.max_msg_size = RC_SCTP_DEFAULT_MAX_MESSAGE;
   /* The session never reads a random source: its Message IDs start from
    * this seed (RFC 7252 §4.4 wants the first one random) and its
    * retransmission timeouts are jittered with it. */
