@@ -331,7 +331,10 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     /* ICMP unreachable for our one peer (a connected socket hears it):
      * nothing listens there; fail now rather than at the timeout. */
     rc_conn *c = ep->lru_first;
-    rc__conn_set_detail(c, "no CoAP server there (%s)", uv_strerror((int)nread));
+    rc__conn_set_detail(c, c->kind == RC_CONN_WEBRTC
+                               ? "the WebRTC peer is gone (%s)"
+                               : "no CoAP server there (%s)",
+                        uv_strerror((int)nread));
     rc__conn_fail(c, nread == UV_ECONNREFUSED ? RC_ERR_CONN_REFUSED
                                               : RC_ERR_CONNECT, NULL);
     return;
@@ -505,7 +508,14 @@ int rc__udp_accept(rc__udp_ep *ep, rc_conn *c) {
 rc_err rc__udp_send_raw(rc__udp_ep *ep, const struct sockaddr *to,
                         const uint8_t *d, size_t n) {
   uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
-  return uv_udp_try_send(&ep->h, &b, 1, to) == (int)n ? RC_OK : RC_ERR_IO;
+  return uv_udp_try_send(&ep->h, &b, 1, ep->connected ? NULL : to) == (int)n
+             ? RC_OK
+             : RC_ERR_IO;
+}
+
+void rc__udp_connect_to(rc__udp_ep *ep, const struct sockaddr *sa) {
+  if (!ep->connected && uv_udp_connect(&ep->h, sa) == 0)
+    ep->connected = 1; /* ICMP errors reach us; other sources do not */
 }
 
 void rc__udp_set_wr(rc__udp_ep *ep, rc__wr_ep *w) { ep->wr = w; }

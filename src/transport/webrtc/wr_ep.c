@@ -164,6 +164,7 @@ static void sess_connected(wr_sess *s) {
   }
   rc_conn *c = s->c;
   rc__udp_attach(ep, c, sel);
+  rc__udp_connect_to(ep, sel);
   sess_drop_ref(s);
   rc_stack_config st = {.role = RC_SESSION_CLIENT};
   rc__wr_conn_stack(c, &st);

@@ -40,6 +40,9 @@ int rc__udp_accept(rc__udp_ep *ep, rc_conn *c);
 rc_err rc__udp_send_raw(rc__udp_ep *ep, const struct sockaddr *to,
                         const uint8_t *d, size_t n);
 void rc__udp_set_wr(rc__udp_ep *ep, rc__wr_ep *w);
+/* An offerer's socket, once ICE chose: connected to the pair's peer, so
+ * a peer gone is heard (ICMP port unreachable) at once. */
+void rc__udp_connect_to(rc__udp_ep *ep, const struct sockaddr *sa);
 /* A socket bound to sa (port 0: any), not connected, with no accept. */
 rc_err rc__udp_open_bound(uv_loop_t *loop, const rc_mem *mem,
                           const struct sockaddr *sa, rc__udp_ep **out);
