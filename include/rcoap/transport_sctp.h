@@ -66,6 +66,9 @@ typedef struct rc_sctp_config {
 rc_err rc_sctp_filter_new(rc_filter **out, const rc_sctp_config *cfg,
                           const rc_filter_sink *sink);
 
+/* Non-zero once the association is over (shut down, lost or failed). */
+int rc_sctp_closed(const rc_filter *f);
+
 /* Live SCTP filters in this process (0 once usrsctp is finished). */
 unsigned rc_sctp_live(void);
 

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "rcoap/transport_dtls.h"
+#include "rcoap/transport_sctp.h"
 #include "transport/conn_int.h"
 #include "transport/webrtc/wr_int.h"
 
@@ -366,8 +367,9 @@ void rc__conn_start_udp(rc_conn *c) {
 }
 
 void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n) {
-  if (c->state != RC__CONN_OPEN && c->state != RC__CONN_HANDSHAKE)
-    return;
+  if (c->state != RC__CONN_OPEN && c->state != RC__CONN_HANDSHAKE &&
+      !(c->state == RC__CONN_DRAINING && c->lingering))
+    return; /* a lingering coaps+wr conn still hears SCTP's goodbyes */
   c->busy++;
   c->last_io = conn_now(c);
   (void)rc_chain_recv(c->chain, d, n, conn_now(c));
@@ -544,6 +546,22 @@ static int conn_linger(rc_conn *c) {
   return 0;
 }
 
+/* coaps+wr draining: SCTP's SHUTDOWN needs the peer's answers, so the
+ * conn reads on until the association is shut down (or the peer gone)
+ * for at most RC__CONN_LINGER_MS. Non-zero when it may close now. */
+static int conn_wr_settled(rc_conn *c) {
+  const rc_filter *sctp =
+      c->chain != NULL ? rc_chain_find(c->chain, "sctp") : NULL;
+  if (c->reset || c->chain == NULL || rc_chain_is_dead(c->chain) ||
+      sctp == NULL || rc_sctp_closed(sctp))
+    return 1;
+  if (!c->lingering) {
+    c->lingering = 1;
+    c->deadline = conn_now(c) + RC__CONN_LINGER_MS;
+  }
+  return 0;
+}
+
 static void conn_arm_timer(rc_conn *c) {
   rc_time due = c->deadline;
   if (c->chain != NULL &&
@@ -601,7 +619,9 @@ static void conn_pump(rc_conn *c) {
     /* A dead filter chain (TLS garbage, a WS protocol error) lingers too:
      * the peer's next bytes would otherwise draw a reset that can destroy
      * our alert or Close frame, or our FIN, before the peer reads it. */
-    if (c->peer_eof || c->reset || !c->tcp_inited || conn_linger(c) != 0) {
+    if (c->kind == RC_CONN_WEBRTC ? conn_wr_settled(c)
+                                  : c->peer_eof || c->reset || !c->tcp_inited ||
+                                        conn_linger(c) != 0) {
       conn_close_handles(c);
       return;
     }

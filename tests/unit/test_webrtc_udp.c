@@ -168,6 +168,14 @@ static void test_get_over_udp(void **state) {
   assert_string_equal(f.cli_payload, "over wr");
   assert_int_equal(f.cli_closed, 1);
   assert_int_equal(f.cli_reason, RC_OK);
+  /* The client's orderly close (channel reset, SCTP SHUTDOWN,
+   * close_notify) ends the server's conn too. */
+  uint64_t until = uv_now(&f.loop) + 5000;
+  while (!f.srv_closed && uv_now(&f.loop) < until) {
+    uv_run(&f.loop, UV_RUN_ONCE);
+    uv_update_time(&f.loop);
+  }
+  assert_int_equal(f.srv_closed, 1);
   fx_done(&f);
 }
 

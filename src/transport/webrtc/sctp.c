@@ -99,6 +99,11 @@ static void lib_unref(void) {
 
 unsigned rc_sctp_live(void) { return g.refs; }
 
+int rc_sctp_closed(const rc_filter *base) {
+  const sctp_filter *f = (const sctp_filter *)base;
+  return f->state == S_CLOSED || f->state == S_DEAD;
+}
+
 static void lib_tick(rc_time now) {
   if (now > g.last) {
     uint64_t d = now - g.last;
