@@ -146,6 +146,11 @@ struct rc_context {
   struct rc_wr_identity *wr_id; /* webrtc.c: made on first use */
 };
 
+/* client.c: connect options for p's connection from the context's
+ * settings (callbacks, session, timeouts, WS). */
+void rc__app_connect_opts(app_peer *p, rc_conn_kind kind, const char *host,
+                          uint16_t port, rc_conn_connect_opts *co);
+
 /* webrtc.c: the context's DTLS identity (NULL: cannot make one); its
  * files removed; the signaling of a coaps+wr origin started; the peer of
  * that origin is gone. */

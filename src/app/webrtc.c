@@ -107,20 +107,14 @@ static void on_signal(void *arg, rc_err status, const rc_msg *resp,
     return;
   }
   rc__app_log(ctx, RC_SESSION_LOG_INFO,
-              "webrtc: answer from %s: %zu candidate(s), DTLS %s, ICE %s",
-              "signaling", ad.ncand,
+              "webrtc: answer from signaling: %zu candidate(s), DTLS %s, "
+              "ICE %s",
+              ad.ncand,
               ad.setup == RC_WR_SETUP_ACTIVE ? "server (peer active)"
                                              : "client",
               ad.ice_lite ? "lite" : "full");
   rc_conn_connect_opts co;
-  memset(&co, 0, sizeof co);
-  co.loop = ctx->loop;
-  co.session = ctx->has_session ? &ctx->session : NULL;
-  co.connect_timeout_ms = ctx->opts.connect_timeout_ms;
-  co.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
-  co.cb = rc__app_conn_cb(ctx);
-  co.user = p;
-  co.mem = ctx->mem;
+  rc__app_connect_opts(p, RC_CONN_WEBRTC, NULL, 0, &co);
   err = rc_wr_connect(&p->conn, o, &ad, &co);
   if (err != RC_OK)
     dial_fail(p, err, "cannot start ICE toward the answer's candidates");
