@@ -1,0 +1,74 @@
+// Chromium's ICE agent against rcoap's (tests/interop/ice_peer.c, the
+// webrtc/ ICE agent, SDP and signaling JSON on a UDP socket), run by
+// tests/interop/test_webrtc_ice_chromium.sh inside a network namespace.
+// The page makes a data-channel offer; JSON.stringify(localDescription) is
+// what ice_peer reads; its answer goes to setRemoteDescription; then
+// Chromium's iceConnectionState must reach "connected" and its selected
+// pair must name ice_peer's address. Prints one line per finding.
+//
+//   node webrtc-ice-test.mjs ICE_PEER BIND_IP MDNS(0|1) [SECONDS]
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const [peerPath, bindIp, mdns, seconds = "8"] = process.argv.slice(2);
+const args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"];
+if (mdns !== "1") args.push("--disable-features=WebRtcHideLocalIpsWithMdns");
+const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "rcoap-ice-")), {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args });
+let code = 1;
+try {
+  const page = await ctx.newPage();
+  const offer = await page.evaluate(async () => {
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    window.pc = pc;
+    window.states = [];
+    pc.addEventListener("iceconnectionstatechange", () => window.states.push(pc.iceConnectionState));
+    pc.createDataChannel("coap", { protocol: "coap" }).binaryType = "arraybuffer";
+    const done = new Promise((r) => pc.addEventListener("icegatheringstatechange",
+      () => pc.iceGatheringState === "complete" && r()));
+    await pc.setLocalDescription(await pc.createOffer());
+    if (pc.iceGatheringState !== "complete") await done;
+    return JSON.stringify(pc.localDescription);
+  });
+  console.log("offer candidates:", (offer.match(/a=candidate:[^\\]*/g) || []).join(" | "));
+  const peer = spawn(peerPath, [bindIp, seconds], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: peer.stdout });
+  const it = lines[Symbol.asyncIterator]();
+  peer.stdin.end(offer + "\n");
+  const answer = (await it.next()).value;
+  if (!answer) throw new Error("ice_peer gave no answer");
+  console.log("answer sdp:", JSON.stringify(JSON.parse(answer).sdp));
+  await page.evaluate(async (a) => window.pc.setRemoteDescription(JSON.parse(a)), answer);
+  console.log("setRemoteDescription: accepted");
+  const state = await page.evaluate(async () => {
+    for (let i = 0; i < 150; i++) {
+      const s = window.pc.iceConnectionState;
+      if (s === "connected" || s === "completed" || s === "failed") return s;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return window.pc.iceConnectionState;
+  });
+  console.log("chromium ice state:", state);
+  const pair = await page.evaluate(async () => {
+    const stats = await window.pc.getStats();
+    let sel;
+    stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) sel = stats.get(s.selectedCandidatePairId); });
+    if (!sel) return "none";
+    const r = stats.get(sel.remoteCandidateId), l = stats.get(sel.localCandidateId);
+    return `local ${l.candidateType} ${l.address}:${l.port} remote ${r.candidateType} ${r.address}:${r.port} nominated ${sel.nominated}`;
+  });
+  console.log("chromium selected pair:", pair);
+  for await (const line of lines) console.log("ice_peer:", line);
+  console.log("chromium ice states:", (await page.evaluate(() => window.states)).join(","));
+  code = 0;
+} catch (e) {
+  console.log("error:", e.message);
+} finally {
+  await ctx.close();
+}
+process.exit(code);
