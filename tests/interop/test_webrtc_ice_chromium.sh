@@ -44,7 +44,7 @@ ip -n "$NS" link set lo up &&
 for mdns in 0 1; do
   name="mdns=$mdns"
   out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$NS" \
-    timeout 90 node webrtc-ice-test.mjs "$PEER" 10.77.0.1 $mdns 6 2>&1)
+    timeout 90 node webrtc-ice-run.mjs "$PEER" 10.77.0.1 $mdns 6 2>&1)
   st=$?
   printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
   rc_expect_status "$st" 0 "$name: the run completes"

@@ -6,7 +6,7 @@
 // Chromium's iceConnectionState must reach "connected" and its selected
 // pair must name ice_peer's address. Prints one line per finding.
 //
-//   node webrtc-ice-test.mjs ICE_PEER BIND_IP MDNS(0|1) [SECONDS]
+//   node webrtc-ice-run.mjs ICE_PEER BIND_IP MDNS(0|1) [SECONDS]
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
