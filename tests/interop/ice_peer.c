@@ -3,12 +3,14 @@
  * socket, for test_webrtc_ice_chromium.sh: it answers a real browser's
  * offer and lets the browser's ICE agent connect to ours.
  *
- *   ice_peer BIND_IP SECONDS
+ *   ice_peer BIND_IP SECONDS [offer]
  *
  * Reads one signaling JSON offer ({"type":"offer","sdp":...}) on stdin
  * (one line), binds a UDP socket on BIND_IP (port 0), answers as an
  * ICE-lite, DTLS-passive peer with that socket as its one host candidate
- * and prints the answer as one JSON line. Then runs the agent until
+ * and prints the answer as one JSON line. With "offer" it offers instead
+ * (controlling full agent, a=setup:actpass, RFC 8841 form), prints the
+ * offer as one JSON line and reads the answer on stdin. Then runs the agent until
  * SECONDS pass, printing "state NAME", "selected ADDR:PORT" and, at the
  * end, "dtls N" (datagrams of the browser's DTLS handshake that reached
  * us from the selected address, RFC 7983 first byte 20..63). No DTLS is
@@ -62,30 +64,29 @@ static int same(const struct sockaddr_storage *a, const struct sockaddr *b) {
   return b && a->ss_family == b->sa_family && !memcmp(a, b, n);
 }
 
+/* One signaling JSON line from stdin, parsed into d. */
+static rc_err read_desc(char *line, size_t cap, char *sdp, size_t sdp_cap,
+                        rc_sdp *d) {
+  char type[RC_SIGNAL_TYPE_MAX + 1];
+  size_t sl;
+  if (!fgets(line, (int)cap, stdin))
+    return RC_ERR_NOT_FOUND;
+  rc_err err = rc_signal_json_parse(line, strcspn(line, "\n"), type, sdp,
+                                    sdp_cap, &sl);
+  return err ? err : rc_sdp_parse(d, sdp, sl);
+}
+
 int main(int argc, char **argv) {
   static char line[4 * RC_SDP_TEXT_MAX], sdp[RC_SDP_TEXT_MAX + 1],
       json[4 * RC_SDP_TEXT_MAX];
   static rc_sdp offer, answer;
-  char type[RC_SIGNAL_TYPE_MAX + 1];
-  if (argc != 3) {
-    fprintf(stderr, "usage: ice_peer BIND_IP SECONDS\n");
+  if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "offer"))) {
+    fprintf(stderr, "usage: ice_peer BIND_IP SECONDS [offer]\n");
     return 2;
   }
-  if (!fgets(line, sizeof line, stdin)) {
-    fprintf(stderr, "ice_peer: no offer on stdin\n");
-    return 1;
-  }
-  size_t sl, jl;
-  rc_err err = rc_signal_json_parse(line, strcspn(line, "\n"), type, sdp,
-                                    sizeof sdp, &sl);
-  if (!err)
-    err = rc_sdp_parse(&offer, sdp, sl);
-  if (err) {
-    fprintf(stderr, "ice_peer: offer: %s\n", rc_strerror(err));
-    return 1;
-  }
-  fprintf(stderr, "ice_peer: offer: %zu candidates, %zu skipped, %s\n",
-          offer.ncand, offer.skipped, offer.legacy ? "legacy" : "RFC 8841");
+  int offering = argc == 4;
+  size_t jl;
+  rc_err err;
 
   struct sockaddr_in a;
   memset(&a, 0, sizeof a);
@@ -103,13 +104,6 @@ int main(int argc, char **argv) {
   char ufrag[9], pwd[33];
   rc_ice_make_credentials(ufrag, pwd);
   uint64_t t0 = now_ms(), end = t0 + (uint64_t)atoi(argv[2]) * 1000;
-  rc_ice *ice;
-  rc_ice_cfg cfg = {0, ufrag, pwd};
-  if (rc_ice_new(&ice, &cfg, t0) || rc_ice_set_remote(ice, offer.ice_ufrag, offer.ice_pwd))
-    return 1;
-  for (size_t i = 0; i < offer.ncand; i++)
-    rc_ice_add_remote_candidate(ice, (struct sockaddr *)&offer.cand[i].addr,
-                                offer.cand[i].priority);
   rc_sdp_cand c;
   memset(&c, 0, sizeof c);
   strcpy(c.foundation, "1");
@@ -118,20 +112,44 @@ int main(int argc, char **argv) {
   memcpy(&c.addr, &a, sizeof a);
   uint8_t fp[RC_SDP_FINGERPRINT_LEN];
   memset(fp, 0xAB, sizeof fp);
-  rc_sdp_local l = {ufrag, pwd, fp, RC_SDP_SETUP_PASSIVE, true, &c, 1, 262144,
-                    (uint64_t)t0};
+  rc_sdp_local l = {ufrag, pwd, fp, RC_SDP_SETUP_PASSIVE, !offering, &c, 1,
+                    262144, (uint64_t)t0};
   size_t al2;
-  err = rc_sdp_answer_for(&answer, &offer, &l);
+  /* Ours (an answer, or with "offer" an offer), and theirs. */
+  rc_sdp *ours = offering ? &offer : &answer, *theirs = offering ? &answer : &offer;
+  if (offering) {
+    err = rc_sdp_offer(&offer, &l);
+  } else {
+    err = read_desc(line, sizeof line, sdp, sizeof sdp, &offer);
+    if (!err)
+      err = rc_sdp_answer_for(&answer, &offer, &l);
+  }
   if (!err)
-    err = rc_sdp_emit(sdp, sizeof sdp, &al2, &answer);
+    err = rc_sdp_emit(sdp, sizeof sdp, &al2, ours);
   if (!err)
-    err = rc_signal_json_emit(json, sizeof json, &jl, "answer", sdp, al2);
+    err = rc_signal_json_emit(json, sizeof json, &jl,
+                              offering ? "offer" : "answer", sdp, al2);
   if (err) {
-    fprintf(stderr, "ice_peer: answer: %s\n", rc_strerror(err));
+    fprintf(stderr, "ice_peer: %s: %s\n", offering ? "offer" : "answer",
+            rc_strerror(err));
     return 1;
   }
   printf("%s\n", json);
   fflush(stdout);
+  if (offering && (err = read_desc(line, sizeof line, sdp, sizeof sdp, &answer))) {
+    fprintf(stderr, "ice_peer: answer: %s\n", rc_strerror(err));
+    return 1;
+  }
+  fprintf(stderr, "ice_peer: %s: %zu candidates, %zu skipped, %s, setup %d\n",
+          offering ? "answer" : "offer", theirs->ncand, theirs->skipped,
+          theirs->legacy ? "legacy" : "RFC 8841", (int)theirs->setup);
+  rc_ice *ice;
+  rc_ice_cfg cfg = {offering, ufrag, pwd};
+  if (rc_ice_new(&ice, &cfg, t0) || rc_ice_set_remote(ice, theirs->ice_ufrag, theirs->ice_pwd))
+    return 1;
+  for (size_t i = 0; i < theirs->ncand; i++)
+    rc_ice_add_remote_candidate(ice, (struct sockaddr *)&theirs->cand[i].addr,
+                                theirs->cand[i].priority);
 
   rc_ice_state last = RC_ICE_NEW;
   unsigned dtls = 0, stun = 0;

@@ -26,24 +26,12 @@ command -v node >/dev/null || rc_skip "no node"
   rc_skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
 PEER=$(rc_tool tests/ice_peer)
 
-NS=rc-wrproto-$$
-ip netns add "$NS" 2>/dev/null || rc_skip "ip netns add not permitted here"
-cleanup() {
-  for pid in $(ip netns pids "$NS" 2>/dev/null); do kill "$pid" 2>/dev/null; done
-  ip netns del "$NS" 2>/dev/null
-  rm -rf "$RC_TMP"
-}
-trap cleanup EXIT
-ip -n "$NS" link set lo up &&
-  ip -n "$NS" link add v0 type veth peer name v1 &&
-  ip -n "$NS" addr add 10.77.0.1/24 dev v0 &&
-  ip -n "$NS" link set v0 up && ip -n "$NS" link set v1 up &&
-  ip -n "$NS" route add default via 10.77.0.254 dev v0 ||
-  rc_skip "cannot set up the veth pair in $NS"
+. "$RC_SRC/tests/interop/lib/netns.sh"
+rc_netns_up "rc-wrproto-$$" || rc_skip "cannot make a network namespace here (ip netns, veth)"
 
 for mdns in 0 1; do
   name="mdns=$mdns"
-  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$NS" \
+  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$RC_NETNS" \
     timeout 90 node webrtc-ice-run.mjs "$PEER" 10.77.0.1 $mdns 6 2>&1)
   st=$?
   printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'

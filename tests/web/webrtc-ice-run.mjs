@@ -54,13 +54,22 @@ try {
     return window.pc.iceConnectionState;
   });
   console.log("chromium ice state:", state);
+  // "connected" comes with the first successful check; the nomination
+  // (USE-CANDIDATE, answered) follows: wait up to 3 s for it.
   const pair = await page.evaluate(async () => {
-    const stats = await window.pc.getStats();
-    let sel;
-    stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) sel = stats.get(s.selectedCandidatePairId); });
-    if (!sel) return "none";
-    const r = stats.get(sel.remoteCandidateId), l = stats.get(sel.localCandidateId);
-    return `local ${l.candidateType} ${l.address}:${l.port} remote ${r.candidateType} ${r.address}:${r.port} nominated ${sel.nominated}`;
+    let text = "none";
+    for (let i = 0; i < 30; i++) {
+      const stats = await window.pc.getStats();
+      let sel;
+      stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) sel = stats.get(s.selectedCandidatePairId); });
+      if (sel) {
+        const r = stats.get(sel.remoteCandidateId), l = stats.get(sel.localCandidateId);
+        text = `local ${l.candidateType} ${l.address}:${l.port} remote ${r.candidateType} ${r.address}:${r.port} nominated ${sel.nominated}`;
+        if (sel.nominated) break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return text;
   });
   console.log("chromium selected pair:", pair);
   for await (const line of lines) console.log("ice_peer:", line);
