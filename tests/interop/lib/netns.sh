@@ -7,8 +7,10 @@
 #   ip netns exec "$RC_NETNS" CMD...
 #
 # Name it after the branch and PID (rc-<branch>-$$) so parallel runs do
-# not collide. On exit its processes are killed and it is deleted (and
-# $RC_TMP removed, which testlib.sh's own EXIT trap would have done).
+# not collide. On exit rcoapd.sh's servers are stopped (rcd_cleanup, when
+# that file is sourced), the namespace's other processes killed, the
+# namespace deleted and $RC_TMP removed (testlib.sh's own EXIT trap, which
+# this one replaces).
 RC_NETNS=
 RC_NETNS_IP=10.77.0.1
 
@@ -22,7 +24,7 @@ rc_netns_down() {
 rc_netns_up() {
   ip netns add "$1" 2>/dev/null || return 1
   RC_NETNS=$1
-  trap 'rc_netns_down; [ -n "${RC_TMP:-}" ] && rm -rf "$RC_TMP"' EXIT
+  trap 'declare -F rcd_cleanup >/dev/null && rcd_cleanup; rc_netns_down; [ -n "${RC_TMP:-}" ] && rm -rf "$RC_TMP"' EXIT
   ip -n "$1" link set lo up &&
     ip -n "$1" link add v0 type veth peer name v1 &&
     ip -n "$1" addr add "$RC_NETNS_IP/24" dev v0 &&
