@@ -17,6 +17,15 @@ export const CF_JSON = 50;
 export const SIGNAL_PATH = '/webrtc';
 const GATHER_TIMEOUT_MS = 5000;
 
+/* RFC 8841 §6.1: "If the SDP 'max-message-size' attribute is not present,
+ * the default value is 64K"; 0 means no limit. */
+export function sdpMaxMessageSize(sdp) {
+  const m = /^a=max-message-size:(\d+)\r?$/m.exec(sdp || '');
+  if (!m) return 65536;
+  const n = Number(m[1]);
+  return n === 0 ? Infinity : n;
+}
+
 /* Resolves once pc's ICE gathering is complete (or after timeoutMs: what
  * was gathered by then is offered). */
 export function gatheringComplete(pc, timeoutMs = GATHER_TIMEOUT_MS) {
@@ -38,7 +47,8 @@ export function gatheringComplete(pc, timeoutMs = GATHER_TIMEOUT_MS) {
 
 /**
  * Opens the peer connection and its channel: resolves to {pc, channel,
- * answer} once the answer is set (the channel opens later, when ICE, DTLS
+ * answer, localMax, remoteMax} (the a=max-message-size each side can
+ * receive) once the answer is set (the channel opens later, when ICE, DTLS
  * and SCTP are up). signaling: an open RcoapClient (its post() is used).
  * opts: RTCPeerConnection (constructor; default the global one),
  * path ('/webrtc'), timeout (ms, for the signaling request), onLog(text).
@@ -74,7 +84,7 @@ export async function openWebRtcChannel(signaling, opts = {}) {
     }
     await pc.setRemoteDescription({ type: 'answer', sdp: answer.sdp });
     log('WebRTC: answer set; ICE, DTLS and SCTP next');
-    return { pc, channel, answer };
+    return { pc, channel, answer, localMax: sdpMaxMessageSize(offer.sdp), remoteMax: sdpMaxMessageSize(answer.sdp) };
   } catch (e) {
     pc.close();
     throw e;

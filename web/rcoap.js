@@ -227,9 +227,13 @@ export class RcoapClient {
   static async connectWebRtc(signaling, opts = {}) {
     const onLog = opts.onLog;
     const info = (text) => onLog && onLog({ dir: 'info', time: Date.now(), transport: 'webrtc', text });
-    const { pc, channel } = await openWebRtcChannel(signaling, { ...opts, onLog: info });
+    const { pc, channel, localMax, remoteMax } = await openWebRtcChannel(signaling, { ...opts, onLog: info });
     const host = signaling.wsUrl.replace(/^wss?:\/\/([^/]*).*$/, '$1');
-    const c = new RcoapClient(`coaps+wr://${host}`, { ...opts, channel });
+    // draft-groves-coap-webrtcdc §3.5: "The CoAP Max-Message-Size shall not
+    // exceed the SCTP message size": ours is capped at what our SDP
+    // offered, and we send nothing larger than the answer's.
+    const maxMessageSize = Math.min(opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, localMax);
+    const c = new RcoapClient(`coaps+wr://${host}`, { ...opts, channel, maxMessageSize, channelMax: remoteMax });
     c.pc = pc;
     pc.addEventListener('connectionstatechange', () => {
       info(`WebRTC: connection ${pc.connectionState}`);
@@ -337,6 +341,9 @@ export class RcoapClient {
     if (this._sockState() !== 1) throw new CoapError('CLOSED', `${this.transport === 'webrtc' ? 'data channel' : 'WebSocket'} is not open`);
     if (!isSignaling(msg.code) && bytes.length > this.serverCsm.maxMessageSize) {
       throw new CoapError('PEER_TOO_LARGE', `${bytes.length} > ${this.serverCsm.maxMessageSize} bytes`);
+    }
+    if (this.opts.channelMax && bytes.length > this.opts.channelMax) {
+      throw new CoapError('PEER_TOO_LARGE', `${bytes.length} > ${this.opts.channelMax} bytes (the peer's a=max-message-size)`);
     }
     this._log('out', { ...msg, options: msg.options || [] }, bytes);
     this._ws.send(bytes);

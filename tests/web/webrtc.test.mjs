@@ -10,12 +10,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer, WebSocket } from 'ws';
 import { RcoapClient, openWebRtcChannel } from '../../web/rcoap.js';
-import { encode, decode, CODE, OPT } from '../../web/rcoap-codec.js';
+import { encode, decode, decodeUint, CODE, OPT } from '../../web/rcoap-codec.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
 const T = { timeout: 10000 };
-const OFFER_SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=candidate:1 1 udp 1 10.0.0.1 4000 typ host\r\n';
+const OFFER_SDP = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=candidate:1 1 udp 1 10.0.0.1 4000 typ host\r\na=max-message-size:262144\r\n';
+// No a=max-message-size: 64 KiB (RFC 8841 §6.1).
 const ANSWER = { type: 'answer', sdp: 'v=0\r\na=ice-lite\r\n' };
 
 /* A data channel stand-in: what the client sends lands in `sent`; the
@@ -112,6 +113,8 @@ test('coaps+wr: the offer is POSTed to /webrtc as JSON (50), the answer set, CoA
     const csm = await pc.channel.next();
     assert.equal(csm[0] >> 4, 0, 'no length in the first nibble (RFC 8323 §4)');
     assert.equal(decode(csm).code, CODE.CSM);
+    // Our Max-Message-Size is what our SDP offered, not the 1 MiB default.
+    assert.equal(decodeUint(opt(decode(csm), 2).value), 262144);
     pc.channel.deliver({ code: CODE.CSM, options: [{ number: 2, value: 262144 }, { number: 4, value: null }] });
     const c = await p;
     // The signaling request as the server saw it.
@@ -137,6 +140,9 @@ test('coaps+wr: the offer is POSTed to /webrtc as JSON (50), the answer set, CoA
     pc.channel.deliver({ code: 69, token: req.token, options: [], payload: te.encode('hi') });
     const r = await rp;
     assert.equal(r.text(), 'hi');
+    // The answer had no a=max-message-size: nothing over 64 KiB is sent,
+    // whatever the CSM said.
+    await assert.rejects(c.put('/big', new Uint8Array(70000)), (e) => e.code === 'RC_ERR_PEER_TOO_LARGE');
     assert.ok(log.some((e) => e.dir === 'in' && e.transport === 'webrtc' && e.msg.code === 69), 'log says which transport');
     // The channel closing ends the client, and the peer connection with it.
     const pending = c.get('/slow');
