@@ -4,8 +4,8 @@
 # Chromium needs to gather a candidate (see WEBRTC-NOTES). Needs root,
 # /usr/bin/chromium, python3-aiortc, and two folders with node packages:
 #   PW_DIR=<dir holding node_modules/playwright-core>/node_modules
-#   WERIFT_DIR=<dir where `npm install werift@0.24.4` ran>
-# Usage: PW_DIR=... WERIFT_DIR=... bash capture.sh
+#   PEERS_DIR=<dir where `npm install werift@0.24.4 node-datachannel@0.33.4` ran>
+# Usage: PW_DIR=... PEERS_DIR=... bash capture.sh
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../../interop/lib/netns.sh"
