@@ -8,7 +8,10 @@
 # USE-CANDIDATE and then see Chromium's DTLS ClientHello arrive from it.
 # Twice: with Chromium's real host address in the offer, and with mDNS on
 # (a <uuid>.local candidate ice_peer cannot use: Chromium's address is
-# learned peer-reflexively from its checks).
+# learned peer-reflexively from its checks). Then the other way (with mDNS
+# on): ice_peer offers as the controlling full agent, Chromium accepts
+# the offer and answers; ice_peer's paced checks and nomination must get
+# Chromium's ICE to connected on ice_peer's candidate.
 #
 # Runs in a private network namespace (rc-<branch>-PID, one closed veth
 # pair on 10.77.0.1 with a default route: Chromium gathers no candidate
@@ -50,4 +53,19 @@ for mdns in 0 1; do
     rc_fail "$name: no DTLS datagram from the selected address"
   rc_expect_not "$out" "ice_peer: state failed" "$name: consent held while Chromium ran"
 done
+# rcoap offers, Chromium answers (controlled): our checks and nomination.
+name="rcoap-offers"
+out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$RC_NETNS" \
+  timeout 90 node webrtc-ice-run.mjs "$PEER" "$RC_NETNS_IP" 1 6 rcoap-offers 2>&1)
+st=$?
+printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
+rc_expect_status "$st" 0 "$name: the run completes"
+rc_expect "$out" "setRemoteDescription: accepted" "$name: Chromium accepts rcoap's offer and answers"
+rc_expect "$out" "a=setup:actpass" "$name: the offer is actpass"
+rc_expect "$out" "ice_peer: answer: 0 candidates, 1 skipped, RFC 8841, setup 2" "$name: rcoap reads Chromium's answer (mDNS candidate skipped, setup active)"
+rc_expect "$out" "chromium ice state: connected" "$name: Chromium's ICE reaches connected on rcoap's checks"
+port=$(printf '%s\n' "$out" | sed -n 's/.*a=candidate:1 1 udp [0-9]* 10\.77\.0\.1 \([0-9]*\) typ host.*/\1/p' | head -n 1)
+rc_expect "$out" "remote host 10.77.0.1:$port nominated true" "$name: rcoap nominated the pair Chromium selected"
+rc_expect "$out" "ice_peer: state connected" "$name: rcoap's controlling agent selected the pair"
+rc_expect_not "$out" "ice_peer: state failed" "$name: consent held"
 rc_done
