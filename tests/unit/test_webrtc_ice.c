@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "transport/webrtc/ice.h"
@@ -341,6 +342,56 @@ static void test_role_conflict(void **st) {
   rc_ice_free(b.ice);
 }
 
+/* A check carrying a comprehension-required attribute we do not know is
+ * answered 420 naming it (RFC 8489 §6.3.1); an indication changes
+ * nothing. */
+static void test_unknown_attribute(void **st) {
+  (void)st;
+  end a, b;
+  make(&a, 1, "10.0.0.1", 1111);
+  make(&b, 0, "10.0.0.2", 2222);
+  learn(&b, &a, false);
+  char user[20];
+  snprintf(user, sizeof user, "%s:%s", b.ufrag, a.ufrag);
+  uint8_t tid[12], q[256], out[640];
+  rc_stun_new_tid(tid);
+  rc_stun_enc e;
+  rc_stun_enc_begin(&e, q, sizeof q, RC_STUN_BINDING, RC_STUN_REQUEST, tid);
+  rc_stun_enc_attr(&e, RC_STUN_ATTR_USERNAME, user, strlen(user));
+  rc_stun_enc_attr(&e, 0x7777, "xyz", 3);
+  rc_stun_enc_integrity(&e, (const uint8_t *)b.pwd, strlen(b.pwd));
+  rc_ssize n = rc_stun_enc_end(&e, true);
+  assert_int_equal(rc_ice_recv(b.ice, g_now, (struct sockaddr *)&a.addr, q, (size_t)n),
+                   RC_OK);
+  struct sockaddr_storage to;
+  size_t m = rc_ice_pull(b.ice, g_now, &to, out, sizeof out);
+  rc_stun_msg r;
+  assert_int_equal(rc_stun_parse(&r, out, m), RC_OK);
+  assert_int_equal(r.cls, RC_STUN_ERROR);
+  assert_int_equal(r.error_code, 420);
+  assert_true(rc_stun_integrity_ok(&r, out, m, (const uint8_t *)b.pwd, strlen(b.pwd)));
+  assert_int_equal(r.unknown_count, 0); /* UNKNOWN-ATTRIBUTES is known... */
+  const uint8_t *ua = NULL;
+  for (size_t off = RC_STUN_HEADER; off + 4 <= m;) {
+    size_t len = (size_t)(out[off + 2] << 8 | out[off + 3]);
+    if ((out[off] << 8 | out[off + 1]) == RC_STUN_ATTR_UNKNOWN_ATTRIBUTES)
+      ua = out + off;
+    off += 4 + ((len + 3) & ~(size_t)3);
+  }
+  assert_non_null(ua); /* ...which lists 0x7777 */
+  assert_int_equal(ua[3], 2);
+  assert_int_equal(ua[4] << 8 | ua[5], 0x7777);
+  assert_null(rc_ice_selected(b.ice));
+  /* A Binding indication (a keepalive) is taken and ignored. */
+  rc_stun_enc_begin(&e, q, sizeof q, RC_STUN_BINDING, RC_STUN_INDICATION, tid);
+  n = rc_stun_enc_end(&e, true);
+  assert_int_equal(rc_ice_recv(b.ice, g_now, (struct sockaddr *)&a.addr, q, (size_t)n),
+                   RC_OK);
+  assert_int_equal(rc_ice_pull(b.ice, g_now, &to, out, sizeof out), 0);
+  rc_ice_free(a.ice);
+  rc_ice_free(b.ice);
+}
+
 static void test_credentials(void **st) {
   (void)st;
   char u[9], p[33], u2[9], p2[33];
@@ -381,6 +432,7 @@ int main(void) {
       cmocka_unit_test_setup(test_consent_expiry, setup),
       cmocka_unit_test_setup(test_retransmission, setup),
       cmocka_unit_test_setup(test_role_conflict, setup),
+      cmocka_unit_test_setup(test_unknown_attribute, setup),
       cmocka_unit_test_setup(test_credentials, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

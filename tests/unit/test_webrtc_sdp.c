@@ -2,7 +2,8 @@
  * Tests for the data-channel SDP (src/transport/webrtc/sdp_parse.c,
  * sdp_emit.c) and the signaling JSON (signal_json.c) against real offers
  * and answers from Chromium 156 (mDNS on and off), aiortc 1.4 (legacy
- * SCTP SDP) and werift 0.24, captured by tests/unit/vectors/sdp/capture.sh:
+ * SCTP SDP), werift 0.24 and node-datachannel 0.33, captured by
+ * tests/unit/vectors/sdp/capture.sh:
  * each is parsed (fields checked against what the file says), emitted,
  * parsed again (same fields), answered, and carried through the JSON.
  */
@@ -45,6 +46,12 @@ static const vec VECS[] = {
     {"werift-offer.sdp", false, RC_SDP_SETUP_ACTPASS, 65536, 1, 0, "10.77.0.1", true},
     {"chromium-answer-to-werift.sdp", false, RC_SDP_SETUP_ACTIVE, 65536, 1, 0, "10.77.0.1", true},
     {"werift-answer-to-chromium.sdp", false, RC_SDP_SETUP_ACTIVE, 65536, 1, 0, "10.77.0.1", true},
+    /* libdatachannel puts the fingerprint and ice-options at session
+     * level, separates ice-options with a comma ("ice2,trickle") and
+     * writes "UDP" in capitals. */
+    {"node-datachannel-offer.sdp", false, RC_SDP_SETUP_ACTPASS, 262144, 1, 0, "10.77.0.1", true},
+    {"chromium-answer-to-node-datachannel.sdp", false, RC_SDP_SETUP_ACTIVE, 262144, 1, 0, "10.77.0.1", true},
+    {"node-datachannel-answer-to-chromium.sdp", false, RC_SDP_SETUP_ACTIVE, 262144, 1, 0, "10.77.0.1", true},
 };
 
 static size_t load(const char *name, char *buf, size_t cap) {
@@ -168,8 +175,9 @@ static void test_answers(void **st) {
   rc_sdp_local l = {"abcdEFGH", "0123456789abcdef0123456789ABCDEF", fp,
                     RC_SDP_SETUP_PASSIVE, true, c, 2, 262144, 42};
   const char *offers[] = {"chromium-offer.sdp", "chromium-offer-mdns.sdp",
-                          "aiortc-offer-legacy.sdp", "werift-offer.sdp"};
-  for (size_t k = 0; k < 4; k++) {
+                          "aiortc-offer-legacy.sdp", "werift-offer.sdp",
+                          "node-datachannel-offer.sdp"};
+  for (size_t k = 0; k < sizeof offers / sizeof *offers; k++) {
     size_t n = load(offers[k], text, sizeof text);
     assert_int_equal(rc_sdp_parse(&offer, text, n), RC_OK);
     assert_int_equal(rc_sdp_answer_for(&ans, &offer, &l), RC_OK);

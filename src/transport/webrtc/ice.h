@@ -20,6 +20,9 @@
  * FAILED, 30 s after the last authenticated response (controlling) or
  * request from the selected address (controlled).
  *
+ * With no remote candidate and no check arriving, the agent waits (NEW or
+ * CHECKING) for ever: the caller bounds the whole set-up.
+ *
  * The caller owns the socket and the clock: every datagram whose first
  * byte is 0..3 (rc_stun_is) goes to rc_ice_recv; rc_ice_pull hands out
  * what to send; rc_ice_next_timeout / rc_ice_timeout drive the timers.

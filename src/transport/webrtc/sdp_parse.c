@@ -183,8 +183,15 @@ static rc_err shared_attr(ice_attrs *a, span line) {
   if (eq(line, "a=ice-lite"))
     a->lite = true;
   else if (starts(line, "a=ice-options:", &v)) {
-    for (span t = token(&v); t.n; t = token(&v))
-      a->trickle |= eq(t, "trickle");
+    /* RFC 8839 §5.6 separates the options with spaces; libdatachannel
+     * writes "ice2,trickle": commas are taken as separators too. */
+    for (size_t i = 0; i < v.n; i++) {
+      size_t k = 0;
+      while (i + k < v.n && v.p[i + k] != ' ' && v.p[i + k] != ',')
+        k++;
+      a->trickle |= k == 7 && !memcmp(v.p + i, "trickle", 7);
+      i += k;
+    }
   } else if (starts(line, "a=fingerprint:", &v)) {
     span alg = token(&v), hex = token(&v);
     /* RFC 8122 §5: hash names are case-insensitive; we check sha-256

@@ -121,6 +121,9 @@ static rc_err read_attr(rc_stun_msg *m, const uint8_t *hdr, uint16_t type,
   case RC_STUN_ATTR_NONCE:
     m->nonce = v, m->nonce_len = len;
     return RC_OK;
+  case RC_STUN_ATTR_MAPPED_ADDRESS:
+  case RC_STUN_ATTR_UNKNOWN_ATTRIBUTES:
+    return RC_OK; /* known, not used: a 420's list is not acted on */
   case RC_STUN_ATTR_XOR_MAPPED_ADDRESS:
     m->has_xor_mapped = true;
     return xor_addr(v, len, hdr, &m->xor_mapped);

@@ -1,6 +1,6 @@
 // Captures the SDP test vectors of this folder from real peers: Chromium
-// (playwright-core, mDNS hidden and not), aiortc (capture_aiortc.py) and
-// werift. Run by capture.sh inside a private network namespace; writes
+// (playwright-core, mDNS hidden and not), aiortc (capture_aiortc.py),
+// werift and node-datachannel (libdatachannel). Run by capture.sh inside a private network namespace; writes
 // the *.sdp files next to itself. Offers carry one data channel "coap";
 // answers are each peer's answer to another's offer, after ICE gathering
 // completed (no trickle), as rcoap will see them.
@@ -15,7 +15,8 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(process.env.PW_DIR + "/");
 const { chromium } = require("playwright-core");
-const { RTCPeerConnection: WPC } = require(process.env.WERIFT_DIR + "/node_modules/werift");
+const { RTCPeerConnection: WPC } = require(process.env.PEERS_DIR + "/node_modules/werift");
+const ndc = require(process.env.PEERS_DIR + "/node_modules/node-datachannel");
 
 const out = (name, sdp) => { writeFileSync(join(here, name), sdp); console.log("wrote", name); };
 
@@ -72,6 +73,21 @@ async function weriftSdp(offer) {
   return sdp;
 }
 
+// node-datachannel: its description once gathering completed.
+function ndcSdp(offer) {
+  return new Promise((resolve) => {
+    const pc = new ndc.PeerConnection("capture", { iceServers: [] });
+    pc.onGatheringStateChange((state) => {
+      if (state !== "complete") return;
+      const d = pc.localDescription();
+      setTimeout(() => pc.close(), 100);
+      resolve(d.sdp);
+    });
+    if (offer) pc.setRemoteDescription(offer, "offer");
+    else pc.createDataChannel("coap", { protocol: "coap" });
+  });
+}
+
 const b = await browser(false);
 const bm = await browser(true);
 const py = aiortc();
@@ -88,6 +104,11 @@ try {
   out("werift-offer.sdp", wOffer);
   out("chromium-answer-to-werift.sdp", await pageSdp(b.page, wOffer));
   out("werift-answer-to-chromium.sdp", await weriftSdp(chOffer));
+  const nOffer = await ndcSdp();
+  out("node-datachannel-offer.sdp", nOffer);
+  out("chromium-answer-to-node-datachannel.sdp", await pageSdp(b.page, nOffer));
+  out("node-datachannel-answer-to-chromium.sdp", await ndcSdp(chOffer));
+  ndc.cleanup();
 } finally {
   py.close();
   await b.ctx.close();
