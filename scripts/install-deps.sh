@@ -17,6 +17,7 @@ REQUIRED=(
   clang libclang-rt-14-dev llvm
   # libraries
   libcmocka-dev libuv1-dev libssl-dev libwslay-dev libhttp-parser-dev
+  libusrsctp-dev  # SCTP over DTLS for WebRTC data channels
   # real peers and wire checks in tests, benchmark reference
   libcoap3-dev libcoap3-bin openssl tshark ncat socat
   # a network namespace of its own (unshare, ip) for tests that need the

@@ -9,6 +9,11 @@
  * directions.
  * Reconnects with back-off when the connection drops. `?coap=<uri>` in the
  * page URL points it at another coap+ws endpoint.
+ * "Run the session over WebRTC" (or `?webrtc=1`) moves the session onto a
+ * WebRTC data channel to the same server (coaps+wr), set up by POSTing the
+ * offer to /webrtc over the coap+ws connection; the log and the response
+ * panel say which transport carried each message. When the channel goes,
+ * the session falls back to coap+ws.
  */
 import { RcoapClient } from './rcoap.js';
 import {
@@ -25,7 +30,8 @@ const params = new URLSearchParams(location.search);
 const secure = location.protocol === 'https:';
 const coapUri = params.get('coap') || `${secure ? 'coaps+ws' : 'coap+ws'}://${location.host}`;
 
-let client = null;
+let client = null; // the session: wsClient, or a coaps+wr client
+let wsClient = null; // coap+ws: the page's connection, and the signaling
 let reconnectDelay = 1000;
 let reconnectTimer = null;
 let tempCancel = null;
@@ -67,6 +73,13 @@ function log(entry) {
     const span = document.createElement('span');
     span.className = cls;
     span.textContent = text;
+    if (cls === 'm' && entry.transport === 'webrtc') {
+      const tp = document.createElement('b');
+      tp.className = 'tp';
+      tp.textContent = 'wr';
+      tp.title = 'over the WebRTC data channel (coaps+wr)';
+      span.prepend(tp, ' ');
+    }
     li.append(span);
   }
   if (entry.bytes) li.title = `${entry.bytes.length} bytes`;
@@ -83,11 +96,12 @@ async function connect() {
   setStatus('connecting', 'connecting');
   $('endpoint').textContent = coapUri;
   try {
-    client = await RcoapClient.connect(coapUri, {
+    wsClient = await RcoapClient.connect(coapUri, {
       onLog: log,
-      onCsm: showCsm,
+      onCsm: (csm) => client === wsClient && showCsm(csm),
       onClose: onClose,
     });
+    client = wsClient;
   } catch (e) {
     log({ dir: 'info', text: `connect failed: ${e.message}`, err: true });
     setStatus('disconnected', 'disconnected');
@@ -96,7 +110,61 @@ async function connect() {
   }
   reconnectDelay = 1000;
   setStatus('connected', 'connected');
-  $('transport').textContent = `${secure ? 'coaps+ws (TLS)' : 'coap+ws'} over ${client.wsUrl}, subprotocol "coap"`;
+  if ($('use-webrtc').checked) await startWebRtc();
+  showTransport();
+  showCsm(client.serverCsm);
+  discover();
+  startTemp();
+}
+
+function showTransport(note) {
+  $('transport').textContent = client && client.transport === 'webrtc'
+    ? `coaps+wr: WebRTC data channel "coap" (ICE, DTLS, SCTP); signaling over ${wsClient.wsUrl}`
+    : `${secure ? 'coaps+ws (TLS)' : 'coap+ws'} over ${wsClient ? wsClient.wsUrl : coapUri}, subprotocol "coap"${note ? ` · ${note}` : ''}`;
+  $('transport').dataset.transport = client ? client.transport : '';
+}
+
+/* Moves the session onto a data channel (coaps+wr); stays on coap+ws if
+ * that fails. */
+async function startWebRtc() {
+  try {
+    const rtc = await RcoapClient.connectWebRtc(wsClient, { onLog: log, onCsm: showCsm, onClose: () => onRtcClose(rtc) });
+    client = rtc;
+  } catch (e) {
+    log({ dir: 'info', text: `WebRTC session failed: ${e.message}; staying on coap+ws`, err: true });
+    showTransport(`WebRTC failed: ${e.message}`);
+  }
+}
+
+function onRtcClose(rtc) {
+  if (client !== rtc) return;
+  log({ dir: 'info', text: 'WebRTC data channel closed; the session goes back to coap+ws', err: true });
+  stopTemp();
+  stopFormObserve();
+  client = wsClient;
+  if (!wsClient || wsClient.state !== 'open') return;
+  showTransport('WebRTC closed');
+  showCsm(wsClient.serverCsm);
+  startTemp();
+}
+
+/* The switch: the session moves between coap+ws and coaps+wr. */
+async function switchTransport() {
+  if (!wsClient || wsClient.state !== 'open') return;
+  const want = $('use-webrtc').checked;
+  if (want === (client.transport === 'webrtc')) return;
+  $('use-webrtc').disabled = true;
+  stopTemp();
+  stopFormObserve();
+  if (want) {
+    await startWebRtc();
+  } else {
+    const rtc = client;
+    client = wsClient;
+    await rtc.close('switched to coap+ws');
+  }
+  $('use-webrtc').disabled = false;
+  showTransport();
   showCsm(client.serverCsm);
   discover();
   startTemp();
@@ -112,6 +180,9 @@ function tempGone(mode, why) {
 }
 
 function onClose(info) {
+  const rtc = client;
+  client = wsClient;
+  if (rtc && rtc !== wsClient) rtc.close('signaling connection lost');
   stopTemp();
   stopFormObserve();
   tempGone('offline', 'Connection lost');
@@ -377,6 +448,7 @@ function showPayload(r) {
 }
 
 function showResponse(r) {
+  $('resp-transport').textContent = client && client.transport === 'webrtc' ? 'via coaps+wr (data channel)' : 'via coap+ws';
   const code = $('resp-code');
   code.textContent = r.codeName;
   code.dataset.class = String(r.code >> 5);
@@ -502,6 +574,8 @@ $('ping').addEventListener('click', async () => {
   }
 });
 $('log-clear').addEventListener('click', () => $('log').replaceChildren());
+$('use-webrtc').checked = params.get('webrtc') === '1';
+$('use-webrtc').addEventListener('change', switchTransport);
 $('log-signal').addEventListener('change', (ev) => $('log').classList.toggle('hide-sig', !ev.target.checked));
 $('req-method').addEventListener('change', () => {
   const m = $('req-method').value;
@@ -519,4 +593,4 @@ if (location.protocol === 'file:' && !params.get('coap')) {
 }
 
 // For tests and the console.
-window.rcoap = { get client() { return client; } };
+window.rcoap = { get client() { return client; }, get wsClient() { return wsClient; } };

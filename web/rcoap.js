@@ -8,6 +8,11 @@
  * so an application needs one import. It runs unchanged in Chromium and in
  * Node 20 (pass a WebSocket class, e.g. the 'ws' package, where there is no
  * global one).
+ *
+ * coaps+wr: RcoapClient.connectWebRtc(signaling) runs the same client over
+ * a WebRTC data channel instead (draft-groves-coap-webrtcdc), set up by
+ * rcoap-webrtc.js through a POST of the offer to /webrtc on an open
+ * client; the channel carries the messages in the same WebSocket form.
  */
 
 import {
@@ -17,8 +22,10 @@ import {
   decodeBlock, encodeBlock, hex, encode, decode, describe, pathSegments,
   querySegments, parseUri, parseLinkFormat, fail, toU8, concat
 } from './rcoap-codec.js';
+import { openWebRtcChannel } from './rcoap-webrtc.js';
 
 export * from './rcoap-codec.js';
+export * from './rcoap-webrtc.js';
 
 const utf8enc = new TextEncoder();
 const utf8dec = new TextDecoder('utf-8');
@@ -27,6 +34,9 @@ const utf8dec = new TextDecoder('utf-8');
 
 /* RFC 8323 §5.3.1: the base value of Max-Message-Size is 1152. */
 export const BASE_MAX_MESSAGE_SIZE = 1152;
+/* WebSocket readyState numbers for an RTCDataChannel's state names. */
+const CHANNEL_STATE = { connecting: 0, open: 1, closing: 2, closed: 3 };
+
 /* Our own Max-Message-Size: above 1152 together with Block-Wise-Transfer it
  * also offers BERT (RFC 8323 §5.3.2), which the Block2 reassembly handles. */
 const DEFAULT_MAX_MESSAGE_SIZE = 1 << 20;
@@ -151,8 +161,10 @@ function payloadBytes(payload) {
  */
 export class RcoapClient {
   constructor(uri, opts = {}) {
-    const u = /^wss?:\/\//i.test(uri) ? { wsUrl: uri, secure: /^wss/i.test(uri) } : parseUri(uri);
+    const u = opts.channel || /^wss?:\/\//i.test(uri) ? { wsUrl: uri, secure: /^wss/i.test(uri) } : parseUri(uri);
     this.uri = uri;
+    /* 'ws' (WebSocket) or 'webrtc' (a data channel given as opts.channel). */
+    this.transport = opts.channel ? 'webrtc' : 'ws';
     this.wsUrl = u.wsUrl;
     this.opts = {
       timeout: DEFAULT_TIMEOUT_MS,
@@ -183,7 +195,7 @@ export class RcoapClient {
 
   _log(dir, msg, bytes) {
     if (!this.opts.onLog) return;
-    const entry = { dir, time: Date.now() };
+    const entry = { dir, time: Date.now(), transport: this.transport };
     if (msg && typeof msg === 'object') {
       entry.msg = msg;
       entry.bytes = bytes;
@@ -198,8 +210,67 @@ export class RcoapClient {
     }
   }
 
+  /* The socket's (or channel's) readyState as WebSocket numbers. */
+  _sockState() {
+    const r = this._ws ? this._ws.readyState : 3;
+    return typeof r === 'string' ? CHANNEL_STATE[r] ?? 3 : r;
+  }
+
+  /**
+   * coaps+wr: opens a data channel to the server `signaling` (an open
+   * RcoapClient, e.g. over coap+ws) is connected to, by POSTing the offer
+   * to /webrtc (rcoap-webrtc.js), and resolves to a client on it once both
+   * CSMs are exchanged over the channel. opts: those of connect() plus
+   * RTCPeerConnection (constructor), path ('/webrtc'). client.pc is the
+   * RTCPeerConnection. Rejects like connect() and openWebRtcChannel().
+   */
+  static async connectWebRtc(signaling, opts = {}) {
+    const onLog = opts.onLog;
+    const info = (text) => onLog && onLog({ dir: 'info', time: Date.now(), transport: 'webrtc', text });
+    const { pc, channel, localMax, remoteMax } = await openWebRtcChannel(signaling, { ...opts, onLog: info });
+    const host = signaling.wsUrl.replace(/^wss?:\/\/([^/]*).*$/, '$1');
+    // draft-groves-coap-webrtcdc §3.5: "The CoAP Max-Message-Size shall not
+    // exceed the SCTP message size": ours is capped at what our SDP
+    // offered, and we send nothing larger than the answer's.
+    const maxMessageSize = Math.min(opts.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE, localMax);
+    const c = new RcoapClient(`coaps+wr://${host}`, { ...opts, channel, maxMessageSize, channelMax: remoteMax });
+    c.pc = pc;
+    pc.addEventListener('connectionstatechange', () => {
+      info(`WebRTC: connection ${pc.connectionState}`);
+      if (pc.connectionState === 'failed') c._fail(new CoapError('CONNECT', 'WebRTC connection failed (ICE or DTLS)'));
+    });
+    try {
+      await c._open();
+    } catch (e) {
+      pc.close();
+      throw e;
+    }
+    c.closed.then(() => pc.close());
+    return c;
+  }
+
+  /* Uses an RTCDataChannel (opts.channel) as the socket. */
+  _attachChannel(ch) {
+    this._ws = ch;
+    this.state = 'connecting';
+    this._log('info', `waiting for the data channel "${ch.label}" to open`);
+    ch.addEventListener('open', () => this._onOpen());
+    ch.addEventListener('message', (ev) => this._onData(ev.data));
+    ch.addEventListener('close', () => this._onClose(1000, 'data channel closed'));
+    if (this._sockState() === 1) this._onOpen();
+  }
+
   _open() {
     return new Promise((resolve, reject) => {
+      if (this.opts.channel) {
+        this._connect = { resolve, reject };
+        this._connectTimer = setTimeout(() => {
+          this._fail(new CoapError('TIMEOUT', `no CSM over the data channel within ${this.opts.connectTimeout} ms`),
+            'no CSM received');
+        }, this.opts.connectTimeout);
+        this._attachChannel(this.opts.channel);
+        return;
+      }
       const WS = this.opts.WebSocket || globalThis.WebSocket;
       if (!WS) {
         reject(new CoapError('CONNECT', 'no WebSocket implementation'));
@@ -242,12 +313,15 @@ export class RcoapClient {
   }
 
   _onOpen() {
+    if (this.state !== 'connecting') return;
+    // A data channel's protocol is the DCEP one we asked for (RFC 8832 §5.1).
     if (this._ws.protocol !== 'coap') {
       this._fail(new CoapError('WS_HANDSHAKE', `server chose subprotocol "${this._ws.protocol}", not "coap"`));
       return;
     }
     this.state = 'csm-wait';
-    this._log('info', `WebSocket open (${this.wsUrl}, subprotocol coap)`);
+    this._log('info', this.transport === 'webrtc' ? 'data channel open (protocol coap)'
+      : `WebSocket open (${this.wsUrl}, subprotocol coap)`);
     // RFC 8323 §4.3: "each endpoint MUST send a Capabilities and Settings
     // message (CSM see Section 5.3) as their first message on the WebSocket
     // connection." §3.3: the initiator "MUST NOT wait for the Connection
@@ -264,9 +338,12 @@ export class RcoapClient {
 
   _send(msg) {
     const bytes = encode(msg);
-    if (!this._ws || this._ws.readyState !== 1) throw new CoapError('CLOSED', 'WebSocket is not open');
+    if (this._sockState() !== 1) throw new CoapError('CLOSED', `${this.transport === 'webrtc' ? 'data channel' : 'WebSocket'} is not open`);
     if (!isSignaling(msg.code) && bytes.length > this.serverCsm.maxMessageSize) {
       throw new CoapError('PEER_TOO_LARGE', `${bytes.length} > ${this.serverCsm.maxMessageSize} bytes`);
+    }
+    if (this.opts.channelMax && bytes.length > this.opts.channelMax) {
+      throw new CoapError('PEER_TOO_LARGE', `${bytes.length} > ${this.opts.channelMax} bytes (the peer's a=max-message-size)`);
     }
     this._log('out', { ...msg, options: msg.options || [] }, bytes);
     this._ws.send(bytes);
@@ -422,20 +499,20 @@ export class RcoapClient {
   _fail(err, diagnostic, badCsmOption) {
     if (this.state === 'closed') return;
     this._closeError = this._closeError || err;
-    if (this._ws && this._ws.readyState === 1 && diagnostic !== undefined) {
+    if (this._sockState() === 1 && diagnostic !== undefined) {
       const options = badCsmOption !== undefined ? [{ number: SIGNAL_OPT.BAD_CSM_OPTION, value: badCsmOption }] : [];
       this._trySend({ code: CODE.ABORT, token: new Uint8Array(0), options, payload: diagnostic || undefined });
     }
     this._rejectAll(this._closeError);
     this._settleConnect(this._closeError);
     this._closeWs(1000, 'connection error');
-    if (!this._ws || this._ws.readyState === 3) this._onClose(1006, '');
+    if (this._sockState() === 3) this._onClose(1006, '');
   }
 
   _closeWs(code, reason) {
     if (this.state !== 'closed') this.state = 'closing';
     try {
-      if (this._ws && this._ws.readyState < 2) this._ws.close(code, reason);
+      if (this._sockState() < 2) this._ws.close(code, reason);
     } catch {
       /* already closing */
     }
@@ -446,7 +523,7 @@ export class RcoapClient {
     const opened = this.state !== 'connecting' && this.state !== 'new';
     this.state = 'closed';
     const err = this._closeError ||
-      new CoapError(opened ? 'CLOSED' : 'CONNECT', `${this.wsUrl}: WebSocket closed (${wsCode}${reason ? ` ${reason}` : ''})`);
+      new CoapError(opened ? 'CLOSED' : 'CONNECT', `${this.wsUrl}: ${this.transport === 'webrtc' ? 'data channel' : 'WebSocket'} closed (${wsCode}${reason ? ` ${reason}` : ''})`);
     this._log('info', `connection closed (${wsCode}${reason ? ` ${reason}` : ''})`);
     this._rejectAll(err);
     this._settleConnect(err);
@@ -818,7 +895,7 @@ export class RcoapClient {
     this._rejectAll(this._closeError);
     this._settleConnect(this._closeError);
     this._closeWs(1000, reason);
-    if (!this._ws || this._ws.readyState === 3) this._onClose(1000, reason);
+    if (this._sockState() === 3) this._onClose(1000, reason);
     return this.closed;
   }
 }

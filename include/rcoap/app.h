@@ -78,6 +78,8 @@ typedef struct rc_context_opts {
   rc_tls_ctx *client_dtls;
   /* WebSocket client settings for coap+ws requests (Origin etc.). */
   rc_conn_ws_opts client_ws;
+  /* coaps+wr: where offers are POSTed (NULL: coap+ws://HOST/webrtc). */
+  const char *webrtc_signal;
   uint32_t connect_timeout_ms; /* 0: transport default */
   uint32_t idle_timeout_ms;    /* server connections; 0: never */
   uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the
@@ -232,6 +234,16 @@ rc_ssize rc_req_path(const rc_xreq *req, char *buf, size_t cap);
  */
 rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
                   const void *payload, size_t len);
+
+/*
+ * coaps+wr answerer: an offer ({"type":"offer","sdp":...}, application/
+ * json) to the answer JSON, for the context's coaps+wr listener (the
+ * resource that takes offers is the application's: rcoapd's /webrtc).
+ * Returns 0 and *len, RC_ERR_NOT_FOUND (no coaps+wr listener), RC_ERR_SDP
+ * (not an offer we can answer), RC_ERR_NOBUF, RC_ERR_LIMIT.
+ */
+rc_err rc_context_webrtc_answer(rc_context *ctx, const void *offer_json,
+                                size_t n, char *buf, size_t cap, size_t *len);
 
 /* ---- client ------------------------------------------------------------- */
 

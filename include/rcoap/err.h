@@ -91,7 +91,10 @@ extern "C" {
   X(WS_PROTOCOL, -120, "WebSocket protocol error")                             \
   X(HTTP_PARSE, -121, "malformed HTTP request")                                \
   X(ADDR_IN_USE, -122, "address already in use")                               \
-  X(PATH_REFUSED, -123, "path refused (traversal, symlink or hidden file)")
+  X(PATH_REFUSED, -123, "path refused (traversal, symlink or hidden file)")   \
+  /* transport: WebRTC (ICE, STUN, SDP) */                                     \
+  X(STUN_AUTH, -140, "STUN username or message integrity check failed")        \
+  X(SDP, -141, "malformed or unusable SDP")
 
 typedef enum rc_err {
   RC_OK = 0,

@@ -51,8 +51,12 @@ typedef enum rc_conn_kind {
   RC_CONN_TLS_WS = 3, /* coaps+ws:  tcp -> tls -> ws -> session */
   RC_CONN_UDP = 4,    /* coap:      one peer on a shared UDP socket
                          (transport/udp.c) -> session (RFC 7252) */
-  RC_CONN_DTLS = 5    /* coaps:     as UDP, with a dtls filter under the
+  RC_CONN_DTLS = 5,   /* coaps:     as UDP, with a dtls filter under the
                          session (RFC 7252 §9) */
+  RC_CONN_WEBRTC = 6  /* coaps+wr:  a WebRTC data channel: ICE on a shared
+                         UDP socket, dtls -> sctp -> dcep -> session
+                         (message mode); made by transport_webrtc.h, not
+                         by rc_conn_connect */
 } rc_conn_kind;
 
 /* Default ports: RFC 8323 §8.1 (coap+tcp 5683), §8.2 (coaps+tcp 5684),

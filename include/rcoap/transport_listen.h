@@ -67,6 +67,8 @@ typedef struct rc_listener_opts {
   int backlog;                   /* 0: RC_LISTEN_DEFAULT_BACKLOG */
   uint32_t handshake_timeout_ms; /* TLS + WS; 0: the default */
   uint32_t idle_timeout_ms;      /* 0: never */
+  /* RC_CONN_WEBRTC: the DTLS identity (transport_webrtc.h; copied). */
+  const struct rc_wr_identity *webrtc;
   rc_listener_accept_cb on_accept;
   void *user;
   const rc_mem *mem; /* NULL: C library; must outlive every connection */

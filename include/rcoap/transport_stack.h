@@ -4,14 +4,16 @@
  * coaps+ws tls then ws. This is the one place that knows which filters a
  * transport needs; the connection (conn.c), rcoap-bench and the tests
  * build their chains through it. (A datagram transport adds its own
- * stacks here: dtls for coaps over UDP; ICE/UDP, dtls, sctp, dcep for a
- * WebRTC data channel.) coaps:// (datagram with tls) has dtls.
+ * stacks here.) coaps:// (datagram with tls) has dtls; coaps+wr (webrtc)
+ * has dtls, sctp and dcep (ICE runs beside the chain, on the socket).
  */
 #ifndef RCOAP_TRANSPORT_STACK_H
 #define RCOAP_TRANSPORT_STACK_H
 
 #include "rcoap/session.h"
+#include "rcoap/transport_dcep.h"
 #include "rcoap/transport_dtls.h"
+#include "rcoap/transport_sctp.h"
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_tls.h"
 #include "rcoap/transport_ws.h"
@@ -45,6 +47,15 @@ typedef struct rc_stack_config {
   const void *peer;
   size_t peer_len;
   rc_time now;
+  /* webrtc: a WebRTC data channel (coaps+wr): dtls on tls_ctx (a
+   * datagram context in the role a=setup gave, the peer checked by its
+   * a=fingerprint), sctp (transport_sctp.h) and dcep (transport_dcep.h);
+   * the session runs the WebSocket form in message mode. webrtc_open: we
+   * open the CoAP channel (else we wait for the peer's OPEN). sctp_port:
+   * the peer's a=sctp-port (0: 5000). now starts the timers. */
+  int webrtc;
+  int webrtc_open;
+  uint16_t sctp_port;
   size_t max_message;  /* the session's Max-Message-Size */
   rc_budget *budget;   /* the session's rx_budget (may be NULL) */
   const rc_mem *mem;
@@ -52,7 +63,7 @@ typedef struct rc_stack_config {
 
 /* The framing the session of such a stack runs in: RC_FRAMING_UDP for a
  * datagram stack, RC_FRAMING_WS when the top filter carries whole
- * messages, else RC_FRAMING_TCP. */
+ * messages (ws, webrtc), else RC_FRAMING_TCP. */
 rc_framing rc_stack_framing(const rc_stack_config *cfg);
 
 /*

@@ -197,6 +197,9 @@ rc_err rc_tls_ctx_new(rc_tls_ctx **out, const rc_tls_config *cfg, char *errbuf,
  * it. NULL is allowed. */
 void rc_tls_ctx_free(rc_tls_ctx *ctx);
 
+/* The role the context was made for. */
+rc_tls_role rc_tls_ctx_role(const rc_tls_ctx *ctx);
+
 /* Number of sessions in a client context's resumption cache. */
 size_t rc_tls_ctx_cached_sessions(const rc_tls_ctx *ctx);
 

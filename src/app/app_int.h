@@ -84,6 +84,7 @@ struct app_peer {
   struct app_access *access;  /* requests awaiting their answer (access.c) */
   uint32_t notify_left;       /* its observers the round has yet to write */
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
+  struct app_wr_dial *wr_dial; /* webrtc.c: signaling in flight */
 };
 
 /* A client request of rc_request(). */
@@ -147,7 +148,21 @@ struct rc_context {
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
   struct px_relay *relays;    /* proxy_observe.c */
   struct px_upstream *px_up;  /* proxy_upstream.c */
+  struct rc_wr_identity *wr_id; /* webrtc.c: made on first use */
 };
+
+/* client.c: connect options for p's connection from the context's
+ * settings (callbacks, session, timeouts, WS). */
+void rc__app_connect_opts(app_peer *p, rc_conn_kind kind, const char *host,
+                          uint16_t port, rc_conn_connect_opts *co);
+
+/* webrtc.c: the context's DTLS identity (NULL: cannot make one); its
+ * files removed; the signaling of a coaps+wr origin started; the peer of
+ * that origin is gone. */
+const struct rc_wr_identity *rc__app_wr_identity(rc_context *ctx);
+void rc__app_wr_free(rc_context *ctx);
+rc_err rc__app_wr_dial(app_peer *p, const char *host);
+void rc__app_wr_peer_gone(app_peer *p);
 
 /* context.c */
 void rc__app_log(rc_context *ctx, int level, const char *fmt, ...);

@@ -28,6 +28,8 @@ int rc_scheme_conn_kind(rc_scheme scheme) {
     return RC_CONN_WS;
   case RC_SCHEME_COAPS_WS:
     return RC_CONN_TLS_WS;
+  case RC_SCHEME_COAPS_WR:
+    return RC_CONN_WEBRTC;
   default:
     return -1;
   }
@@ -255,21 +257,26 @@ static app_peer *find_origin(rc_context *ctx, const char *key) {
   return NULL;
 }
 
+void rc__app_connect_opts(app_peer *p, rc_conn_kind kind, const char *host,
+                          uint16_t port, rc_conn_connect_opts *co) {
+  rc_context *ctx = p->ctx;
+  rc_conn_connect_opts_init(co, ctx->loop, kind, host, port);
+  co->ws = ctx->opts.client_ws;
+  co->session = ctx->has_session ? &ctx->session : NULL;
+  co->connect_timeout_ms = ctx->opts.connect_timeout_ms;
+  co->handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
+  co->cb = rc__app_conn_cb(ctx);
+  co->user = p;
+  co->mem = ctx->mem;
+}
+
 /* Opens p's connection to host:port. Returns 0 or rc_conn_connect's
  * error. */
 static rc_err dial(app_peer *p, rc_conn_kind kind, const char *host,
                    uint16_t port, rc_tls_ctx *tls) {
-  rc_context *ctx = p->ctx;
   rc_conn_connect_opts co;
-  rc_conn_connect_opts_init(&co, ctx->loop, kind, host, port);
+  rc__app_connect_opts(p, kind, host, port, &co);
   co.tls = tls;
-  co.ws = ctx->opts.client_ws;
-  co.session = ctx->has_session ? &ctx->session : NULL;
-  co.connect_timeout_ms = ctx->opts.connect_timeout_ms;
-  co.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
-  co.cb = rc__app_conn_cb(ctx);
-  co.user = p;
-  co.mem = ctx->mem;
   return rc_conn_connect(&p->conn, &co);
 }
 
@@ -350,7 +357,8 @@ static app_peer *open_origin(rc_context *ctx, const char *key,
   }
   memcpy(p->origin, key, klen);
   if (wait == 0) {
-    *err = dial(p, kind, host, port, tls);
+    *err = kind == RC_CONN_WEBRTC ? rc__app_wr_dial(p, host)
+                                  : dial(p, kind, host, port, tls);
     if (*err)
       goto fail;
     return p;

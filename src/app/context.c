@@ -200,6 +200,7 @@ void rc__app_peer_free(app_peer *p) {
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
   }
   rc__app_observe_peer_gone(p);
+  rc__app_wr_peer_gone(p);
   rc__app_access_free(p);
   rc_exchange_free(p->x);
   free(p->dial_host);
@@ -384,6 +385,9 @@ rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
   lo.idle_timeout_ms = ctx->opts.idle_timeout_ms;
   lo.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
   lo.mem = ctx->mem;
+  if (kind == RC_CONN_WEBRTC &&
+      (lo.webrtc = rc__app_wr_identity(ctx)) == NULL)
+    return RC_ERR_TLS;
   rc_listener *l;
   rc_err err = rc_listener_new(&l, &lo, errbuf, errcap);
   if (err)
@@ -522,6 +526,7 @@ void rc_context_free(rc_context *ctx) {
     rc_tls_ctx_free(ctx->default_tls);
   if (ctx->default_dtls)
     rc_tls_ctx_free(ctx->default_dtls);
+  rc__app_wr_free(ctx);
   rc_budget_free(ctx->bodies); /* after the peers: their exchanges gave back */
   rc_xreq_pool_free(ctx->xreqs); /* after the peers' exchanges too */
   rc_chunk_pool_release(ctx->chunks); /* freed with the last session */

@@ -20,7 +20,9 @@
 #include <string.h>
 
 #include "rcoap/transport_dtls.h"
+#include "rcoap/transport_sctp.h"
 #include "transport/conn_int.h"
+#include "transport/webrtc/wr_int.h"
 
 /* A chain output queue larger than this is freed once written. */
 #define CONN_OUT_KEEP 4096u
@@ -45,6 +47,7 @@ const char *rc_conn_kind_name(rc_conn_kind kind) {
   case RC_CONN_TLS_WS: return "tls+ws";
   case RC_CONN_UDP: return "udp";
   case RC_CONN_DTLS: return "dtls";
+  case RC_CONN_WEBRTC: return "webrtc";
   }
   return "?";
 }
@@ -177,7 +180,9 @@ static void conn_chain_open(void *u) {
   c->state = RC__CONN_OPEN;
   c->deadline = c->released ? conn_now(c) + RC_CONN_RELEASE_TIMEOUT
                             : RC_TIME_NEVER;
-  rc_filter *dtls = c->udp != NULL ? rc_chain_find(c->chain, "dtls") : NULL;
+  rc_filter *dtls = c->udp != NULL && c->kind != RC_CONN_WEBRTC
+                        ? rc_chain_find(c->chain, "dtls")
+                        : NULL; /* under sctp, records are sctp's */
   if (dtls != NULL) /* larger messages would not fit one record */
     (void)rc_session_set_max_datagram(c->s, rc_dtls_max_payload(dtls));
   c->open_pending = 1;
@@ -240,6 +245,11 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   cfg.role = role;
   if (cfg.out_high_water > 0)
     c->high_water = cfg.out_high_water;
+  /* coaps+wr: draft-groves-coap-webrtcdc-02 §3.5, "The CoAP
+   * Max-Message-Size shall not exceed the SCTP message size" (ours, the
+   * a=max-message-size we announce). */
+  if (stack->webrtc && cfg.max_msg_size > RC_SCTP_DEFAULT_MAX_MESSAGE)
+    cfg.max_msg_size = RC_SCTP_DEFAULT_MAX_MESSAGE;
   /* The session never reads a random source: its Message IDs start from
    * this seed (RFC 7252 §4.4 wants the first one random) and its
    * retransmission timeouts are jittered with it. */
@@ -357,8 +367,9 @@ void rc__conn_start_udp(rc_conn *c) {
 }
 
 void rc__conn_udp_input(rc_conn *c, const uint8_t *d, size_t n) {
-  if (c->state != RC__CONN_OPEN && c->state != RC__CONN_HANDSHAKE)
-    return;
+  if (c->state != RC__CONN_OPEN && c->state != RC__CONN_HANDSHAKE &&
+      !(c->state == RC__CONN_DRAINING && c->lingering))
+    return; /* a lingering coaps+wr conn still hears SCTP's goodbyes */
   c->busy++;
   c->last_io = conn_now(c);
   (void)rc_chain_recv(c->chain, d, n, conn_now(c));
@@ -535,6 +546,22 @@ static int conn_linger(rc_conn *c) {
   return 0;
 }
 
+/* coaps+wr draining: SCTP's SHUTDOWN needs the peer's answers, so the
+ * conn reads on until the association is shut down (or the peer gone)
+ * for at most RC__CONN_LINGER_MS. Non-zero when it may close now. */
+static int conn_wr_settled(rc_conn *c) {
+  const rc_filter *sctp =
+      c->chain != NULL ? rc_chain_find(c->chain, "sctp") : NULL;
+  if (c->reset || c->chain == NULL || rc_chain_is_dead(c->chain) ||
+      sctp == NULL || rc_sctp_closed(sctp))
+    return 1;
+  if (!c->lingering) {
+    c->lingering = 1;
+    c->deadline = conn_now(c) + RC__CONN_LINGER_MS;
+  }
+  return 0;
+}
+
 static void conn_arm_timer(rc_conn *c) {
   rc_time due = c->deadline;
   if (c->chain != NULL &&
@@ -592,7 +619,9 @@ static void conn_pump(rc_conn *c) {
     /* A dead filter chain (TLS garbage, a WS protocol error) lingers too:
      * the peer's next bytes would otherwise draw a reset that can destroy
      * our alert or Close frame, or our FIN, before the peer reads it. */
-    if (c->peer_eof || c->reset || !c->tcp_inited || conn_linger(c) != 0) {
+    if (c->kind == RC_CONN_WEBRTC ? conn_wr_settled(c)
+                                  : c->peer_eof || c->reset || !c->tcp_inited ||
+                                        conn_linger(c) != 0) {
       conn_close_handles(c);
       return;
     }
@@ -711,6 +740,8 @@ static void conn_close_handles(rc_conn *c) {
   }
   if (c->cn != NULL)
     rc__conn_connect_abandon(c);
+  if (c->wr != NULL)
+    rc__wr_conn_gone(c);
   if (c->udp != NULL)
     rc__udp_forget(c);
   uv_close((uv_handle_t *)&c->timer, conn_handle_closed);

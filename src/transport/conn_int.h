@@ -50,6 +50,7 @@ struct rc_conn {
   /* UDP kind: the shared socket, and this peer's links in its table */
   rc__udp_ep *udp;
   rc_conn *udp_hnext, *udp_prev, *udp_next;
+  void *wr; /* RC_CONN_WEBRTC: its ICE session (webrtc/wr_ep.c) */
 
   size_t inflight; /* bytes of the running uv_write (lent by the chain) */
 

@@ -10,10 +10,13 @@
 
 #include "rcoap/transport_listen.h"
 #include "transport/conn_int.h"
+#include "transport/webrtc/wr_int.h"
 
 struct rc_listener {
   uv_tcp_t tcp;
-  rc__udp_ep *udp; /* RC_CONN_UDP, RC_CONN_DTLS: the socket instead of tcp */
+  rc__udp_ep *udp; /* RC_CONN_UDP, RC_CONN_DTLS, RC_CONN_WEBRTC: the socket
+                      instead of tcp */
+  rc__wr_ep *wr;   /* RC_CONN_WEBRTC: ICE and the expected peers */
   uv_loop_t *loop;
   const rc_mem *mem;
   rc_conn_kind kind;
@@ -47,6 +50,7 @@ static uint16_t listen_default_port(rc_conn_kind kind) {
   case RC_CONN_TLS_WS: return RC_CONN_PORT_TLS_WS;
   case RC_CONN_UDP: return RC_CONN_PORT_UDP;
   case RC_CONN_DTLS: return RC_CONN_PORT_DTLS;
+  case RC_CONN_WEBRTC: return 0; /* any: the SDP names it */
   default: return RC_CONN_PORT_TCP;
   }
 }
@@ -119,6 +123,8 @@ static int listen_accept_conn(rc_listener *l, rc_conn *c) {
                         .ws_cfg = &wc,
                         .datagram = c->kind == RC_CONN_UDP ||
                                     c->kind == RC_CONN_DTLS};
+  if (c->kind == RC_CONN_WEBRTC)
+    rc__wr_conn_stack(c, &st); /* its own DTLS context, role, channel */
   rc_err err = rc__conn_setup(c, l->has_scfg ? &l->scfg : NULL, &st);
   if (err != RC_OK)
     return -1;
@@ -188,7 +194,8 @@ rc_err rc_listener_new(rc_listener **out, const rc_listener_opts *o,
   if (errcap > 0)
     errbuf[0] = '\0';
   if (o == NULL || out == NULL || o->loop == NULL || o->on_accept == NULL ||
-      o->addr == NULL || o->kind > RC_CONN_DTLS) {
+      o->addr == NULL || o->kind > RC_CONN_WEBRTC ||
+      (o->kind == RC_CONN_WEBRTC && o->webrtc == NULL)) {
     if (errcap > 0)
       snprintf(errbuf, errcap, "listener: missing loop, address or on_accept");
     return RC_ERR_INVAL;
@@ -231,11 +238,21 @@ rc_err rc_listener_new(rc_listener **out, const rc_listener_opts *o,
   l->user = o->user;
 
   int r = 0, inited = 0;
-  if (o->kind == RC_CONN_UDP || o->kind == RC_CONN_DTLS) {
+  if (o->kind == RC_CONN_UDP || o->kind == RC_CONN_DTLS ||
+      o->kind == RC_CONN_WEBRTC) {
     rc_err e = rc__udp_listen(o->loop, (const struct sockaddr *)&ss, m,
                               l->idle_ms,
                               o->kind == RC_CONN_DTLS ? o->tls : NULL,
                               listen_udp_accept, l, &l->udp, &r);
+    if (e == RC_OK && o->kind == RC_CONN_WEBRTC) {
+      l->wr = rc__wr_ep_new(l->udp, o->loop, m, o->webrtc, 1);
+      if (l->wr == NULL) {
+        rc__udp_unlisten(l->udp);
+        m->free(l, m->user);
+        return RC_ERR_NOMEM;
+      }
+      rc__udp_set_wr(l->udp, l->wr);
+    }
     if (e == RC_ERR_NOMEM) {
       m->free(l, m->user);
       return e;
@@ -283,6 +300,8 @@ rc_err rc_listener_new(rc_listener **out, const rc_listener_opts *o,
 void rc_listener_free(rc_listener *l) {
   if (l == NULL)
     return;
+  if (l->wr != NULL)
+    rc__wr_ep_unlisten(l->wr);
   if (l->udp != NULL) {
     rc__udp_unlisten(l->udp);
     l->mem->free(l, l->mem->user);
@@ -316,3 +335,10 @@ rc_err rc_listener_addr(const rc_listener *l, char *buf, size_t len) {
 }
 
 uint64_t rc_listener_accepted(const rc_listener *l) { return l->accepted; }
+
+rc_err rc_wr_listener_answer(rc_listener *l, const rc_wr_desc *offer,
+                             rc_wr_desc *answer) {
+  if (l == NULL || l->wr == NULL || offer == NULL || answer == NULL)
+    return RC_ERR_INVAL;
+  return rc__wr_answer(l->wr, offer, answer);
+}

@@ -284,6 +284,11 @@ static void res_on_resolved(uv_getaddrinfo_t *req, int status,
 
 void rc__conn_connect_timeout(rc_conn *c) {
   rc__connecting *cn = c->cn;
+  if (c->kind == RC_CONN_WEBRTC && c->state == RC__CONN_CONNECTING) {
+    rc__conn_set_detail(c, "ICE: no candidate pair answered in time");
+    rc__conn_fail(c, RC_ERR_TIMEOUT, NULL);
+    return;
+  }
   if (cn != NULL && c->state == RC__CONN_CONNECTING && c->udp != NULL) {
     res_connected(c); /* the UDP socket is up (res_attempt) */
     return;

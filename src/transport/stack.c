@@ -7,6 +7,10 @@
 #include "rcoap/transport_stack.h"
 
 rc_framing rc_stack_framing(const rc_stack_config *cfg) {
+  /* draft-groves-coap-webrtcdc-02 §3.6: the RFC 8323 header with the
+   * length "set to 0", one message per SCTP user message: the WS form. */
+  if (cfg->webrtc)
+    return RC_FRAMING_WS;
   if (cfg->datagram)
     return RC_FRAMING_UDP;
   /* RFC 8323 §4: over WebSockets one CoAP message is one WS message. */
@@ -41,7 +45,37 @@ static rc_err stack_ws(rc_chain *ch, const rc_stack_config *cfg) {
   return err != RC_OK ? err : rc_chain_push(ch, f);
 }
 
+/* coaps+wr: dtls (client or server as the context says), sctp, dcep. */
+static rc_err stack_webrtc(rc_chain *ch, const rc_stack_config *cfg) {
+  if (cfg->tls_ctx == NULL)
+    return RC_ERR_INVAL;
+  rc_filter_sink sink = rc_chain_next_sink(ch);
+  rc_filter *f = NULL;
+  rc_err err = rc_dtls_filter_new(&f, cfg->tls_ctx, NULL, 0, cfg->peer,
+                                  cfg->peer_len, cfg->now, &sink);
+  if (err != RC_OK || (err = rc_chain_push(ch, f)) != RC_OK)
+    return err;
+  int dtls_client = rc_tls_ctx_role(cfg->tls_ctx) == RC_TLS_CLIENT;
+  rc_sctp_config sc = {.remote_port = cfg->sctp_port,
+                       .max_message = cfg->max_message,
+                       .now = cfg->now,
+                       .mem = cfg->mem};
+  sink = rc_chain_next_sink(ch);
+  if ((err = rc_sctp_filter_new(&f, &sc, &sink)) != RC_OK ||
+      (err = rc_chain_push(ch, f)) != RC_OK)
+    return err;
+  rc_dcep_config dc = {.dtls_client = dtls_client,
+                       .open_channel = cfg->webrtc_open,
+                       .mem = cfg->mem};
+  sink = rc_chain_next_sink(ch);
+  if ((err = rc_dcep_filter_new(&f, &dc, &sink)) != RC_OK)
+    return err;
+  return rc_chain_push(ch, f);
+}
+
 rc_err rc_stack_build(rc_chain *ch, const rc_stack_config *cfg) {
+  if (cfg->webrtc)
+    return stack_webrtc(ch, cfg);
   if (cfg->tls && cfg->datagram) {
     rc_filter_sink sink = rc_chain_next_sink(ch);
     rc_filter *f = NULL;

@@ -551,6 +551,8 @@ size_t rc_tls_ctx_cached_sessions(const rc_tls_ctx *ctx) {
   return ctx ? ctx->cache_len : 0;
 }
 
+rc_tls_role rc_tls_ctx_role(const rc_tls_ctx *ctx) { return ctx->role; }
+
 /* ---- context ------------------------------------------------------------ */
 
 void rc__tls_ctx_ref(rc_tls_ctx *ctx) { atomic_fetch_add(&ctx->refs, 1); }

@@ -27,6 +27,7 @@
 #include "rcoap/codec_msg.h"
 #include "rcoap/transport_dtls.h"
 #include "transport/conn_int.h"
+#include "transport/webrtc/wr_int.h"
 
 /* A UDP datagram is at most 64 KiB (UDP_RBUF, one per thread, for client
  * sockets); a server socket has its own buffer for UDP_MMSG of them per
@@ -64,6 +65,7 @@ struct rc__udp_ep {
   struct sockaddr_storage *to;
   uint8_t *bbuf;        /* UDP_BATCH x UDP_BATCH_DGRAM */
   uint8_t *mbuf;        /* a server's recvmmsg buffer, or NULL */
+  rc__wr_ep *wr;        /* coaps+wr: every datagram goes to the endpoint */
 };
 
 static _Thread_local uint8_t udp_rbuf[UDP_RBUF];
@@ -150,6 +152,8 @@ static void peer_add(rc__udp_ep *ep, rc_conn *c) {
 
 static void ep_closed(uv_handle_t *h) {
   rc__udp_ep *ep = h->data;
+  if (ep->wr != NULL)
+    rc__wr_ep_closed(ep->wr);
   ep->mem->free(ep->msgs, ep->mem->user);
   ep->mem->free(ep->mbuf, ep->mem->user);
   ep->mem->free(ep->bucket, ep->mem->user);
@@ -327,7 +331,10 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     /* ICMP unreachable for our one peer (a connected socket hears it):
      * nothing listens there; fail now rather than at the timeout. */
     rc_conn *c = ep->lru_first;
-    rc__conn_set_detail(c, "no CoAP server there (%s)", uv_strerror((int)nread));
+    rc__conn_set_detail(c, c->kind == RC_CONN_WEBRTC
+                               ? "the WebRTC peer is gone (%s)"
+                               : "no CoAP server there (%s)",
+                        uv_strerror((int)nread));
     rc__conn_fail(c, nread == UV_ECONNREFUSED ? RC_ERR_CONN_REFUSED
                                               : RC_ERR_CONNECT, NULL);
     return;
@@ -338,6 +345,10 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     return; /* errors (ICMP) and truncated datagrams are dropped */
   const uint8_t *d = (const uint8_t *)buf->base; /* a recvmmsg chunk */
   size_t n = (size_t)nread;
+  if (ep->wr != NULL) { /* coaps+wr: ICE and DTLS on one socket */
+    rc__wr_input(ep->wr, d, n, from);
+    return;
+  }
   rc_conn *c = peer_find(ep, from);
   if (c != NULL && ep->dtls != NULL && ep->accept != NULL &&
       dtls_client_hello(d, n) && rc_conn_is_open(c)) {
@@ -476,3 +487,55 @@ rc_err rc__udp_client_open(rc_conn *c, const struct sockaddr *sa) {
   peer_add(ep, c);
   return RC_OK;
 }
+
+/* ---- for the webrtc endpoint (webrtc/wr_ep.c) --------------------------- */
+
+rc_conn *rc__udp_peer_find(rc__udp_ep *ep, const struct sockaddr *sa) {
+  return peer_find(ep, sa);
+}
+
+void rc__udp_attach(rc__udp_ep *ep, rc_conn *c, const struct sockaddr *sa) {
+  memcpy(&c->peer, sa, rc__sa_len(sa));
+  c->udp = ep;
+  c->idle_ms = c->idle_ms ? c->idle_ms : ep->idle_ms;
+  peer_add(ep, c);
+}
+
+int rc__udp_accept(rc__udp_ep *ep, rc_conn *c) {
+  return ep->accept != NULL ? ep->accept(ep->arg, c) : -1;
+}
+
+rc_err rc__udp_send_raw(rc__udp_ep *ep, const struct sockaddr *to,
+                        const uint8_t *d, size_t n) {
+  uv_buf_t b = uv_buf_init((char *)d, (unsigned)n);
+  return uv_udp_try_send(&ep->h, &b, 1, ep->connected ? NULL : to) == (int)n
+             ? RC_OK
+             : RC_ERR_IO;
+}
+
+void rc__udp_connect_to(rc__udp_ep *ep, const struct sockaddr *sa) {
+  if (!ep->connected && uv_udp_connect(&ep->h, sa) == 0)
+    ep->connected = 1; /* ICMP errors reach us; other sources do not */
+}
+
+void rc__udp_set_wr(rc__udp_ep *ep, rc__wr_ep *w) { ep->wr = w; }
+
+rc_err rc__udp_open_bound(uv_loop_t *loop, const rc_mem *mem,
+                          const struct sockaddr *sa, rc__udp_ep **out) {
+  rc__udp_ep *ep;
+  rc_err err = ep_new(loop, mem, sa->sa_family, 4, &ep);
+  if (err != RC_OK)
+    return err;
+  int r = uv_udp_bind(&ep->h, sa, 0);
+  if (r == 0)
+    r = uv_udp_recv_start(&ep->h, ep_alloc, ep_recv);
+  if (r != 0) {
+    ep_abandon(ep);
+    return RC_ERR_IO;
+  }
+  ep->refs = 1;
+  *out = ep;
+  return RC_OK;
+}
+
+void rc__udp_release(rc__udp_ep *ep) { ep_unref(ep); }

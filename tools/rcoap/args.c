@@ -26,7 +26,8 @@ static void usage(FILE *f) {
           "--duration S, --retries N); ping sends a CoAP Ping (RFC 8323 §5.4)\n"
           "and prints the Pong's round trip (--custody asks for Custody).\n"
           "URI schemes: coap:// (UDP), coaps:// (DTLS), coap+tcp://,\n"
-          "coaps+tcp://, coap+ws://, coaps+ws:// (coap+wss://).\n"
+          "coaps+tcp://, coap+ws://, coaps+ws:// (coap+wss://), coaps+wr://\n"
+          "(a WebRTC data channel; the offer goes to coap+ws://HOST/webrtc).\n"
           "\n"
           "options:\n"
           "  -d, --data DATA        request payload; @FILE streams a file in\n"
@@ -62,6 +63,8 @@ static void usage(FILE *f) {
           "                         ALPN on a port other than 5684 (libcoap's\n"
           "                         PSK server is one; RFC 8323 §8.2). coaps+ws\n"
           "                         offers ALPN http/1.1 and needs no answer\n"
+          "      --signal URI       coaps+wr: POST the WebRTC offer here\n"
+          "                         (default coap+ws://HOST/webrtc)\n"
           "  -V, --version          print the version\n"
           "  -h, --help             this text\n"
           "\n"
@@ -160,7 +163,8 @@ enum {
   OPT_CUSTODY,
   OPT_RETRIES,
   OPT_RAW,
-  OPT_PSK_KEY_FILE
+  OPT_PSK_KEY_FILE,
+  OPT_SIGNAL
 };
 
 /* --psk-key-file: the key is the file's first line; ps shows arguments,
@@ -325,6 +329,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"retries", required_argument, NULL, OPT_RETRIES},
       {"raw", no_argument, NULL, OPT_RAW},
       {"psk-key-file", required_argument, NULL, OPT_PSK_KEY_FILE},
+      {"signal", required_argument, NULL, OPT_SIGNAL},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -430,6 +435,9 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
     case OPT_PSK_KEY_FILE:
       if (read_key_file(optarg, a) != 0)
         return EX_LOCAL;
+      break;
+    case OPT_SIGNAL:
+      a->signal = optarg;
       break;
     case 'V':
       printf("rcoap %s\n", rc_version());

@@ -36,6 +36,7 @@ typedef struct rcoap_args {
   int retries_set;
   int raw;                 /* --raw: bodies as they are, even on a tty */
   uint8_t block_szx;       /* -O 23,SZX: SZX + 1; 0: the default */
+  const char *signal;      /* --signal: where coaps+wr offers go */
 } rcoap_args;
 
 /* Parses argv into a. Returns -1 to run, or the exit status to exit with

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "rcoap/codec_print.h"
+#include "rcoap/transport_webrtc.h"
 #include "verbose.h"
 
 void verbose_on_log(void *user, int level, const char *text) {
@@ -16,6 +17,9 @@ void verbose_on_log(void *user, int level, const char *text) {
 /* -v: what the TLS handshake settled, once the connection is open. */
 void verbose_on_conn_open(void *user, rc_conn *c) {
   (void)user;
+  const char *wr = rc_wr_conn_steps(c);
+  if (wr[0])
+    fprintf(stderr, "rcoap: WebRTC: %s; data channel open\n", wr);
   rc_filter *f = rc_conn_tls(c);
   if (!f)
     return;

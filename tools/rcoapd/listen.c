@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "listen.h"
+#include "webrtc.h"
 #include "rcoap/version.h"
 #include "tls_setup.h"
 
@@ -129,6 +130,11 @@ static rc_err bind_one(rc_context *ctx, const rcoapd_opts *o, listeners *ls,
               "-l %.*s:0 picks a free port\n",
               spec, err, (int)(strrchr(spec, ':') - spec), spec);
     return e;
+  }
+  if (kind == RC_CONN_WEBRTC && !ls->webrtc) {
+    if (webrtc_resource_add(ctx) != RC_OK)
+      return RC_ERR_NOMEM;
+    ls->webrtc = 1; /* offers POSTed to /webrtc on any transport */
   }
   char shown[300];
   shown_addr(addr, port, shown, sizeof shown);

@@ -1,0 +1,169 @@
+/*
+ * coaps+wr in the app: the context's DTLS identity (one self-signed
+ * certificate per context), the answer rcoapd's /webrtc resource gives
+ * (rc_context_webrtc_answer), and rc_request's way to a coaps+wr origin:
+ * an offer POSTed as application/json to the signaling URI (default
+ * coap+ws://HOST/webrtc), the answer handed to the transport, whose conn
+ * then becomes the origin's connection like any other.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+#include "rcoap/codec_option.h"
+#include "rcoap/transport_webrtc.h"
+
+/* RFC 7252 §12.3: application/json. */
+#define WR_CF_JSON 50
+
+typedef struct app_wr_dial {
+  app_peer *p; /* NULL once the peer is gone */
+  rc_wr_offer *o;
+  char signal[300];
+} app_wr_dial;
+
+const rc_wr_identity *rc__app_wr_identity(rc_context *ctx) {
+  if (ctx->wr_id == NULL) {
+    rc_wr_identity *id = ctx->mem->malloc(sizeof *id, ctx->mem->user);
+    if (id == NULL)
+      return NULL;
+    if (rc_wr_identity_make(id, NULL) != RC_OK) {
+      ctx->mem->free(id, ctx->mem->user);
+      rc__app_log(ctx, RC_SESSION_LOG_ERR,
+                  "webrtc: cannot make a certificate");
+      return NULL;
+    }
+    ctx->wr_id = id;
+  }
+  return ctx->wr_id;
+}
+
+void rc__app_wr_free(rc_context *ctx) {
+  if (ctx->wr_id != NULL) {
+    rc_wr_identity_remove(ctx->wr_id);
+    ctx->mem->free(ctx->wr_id, ctx->mem->user);
+    ctx->wr_id = NULL;
+  }
+}
+
+rc_err rc_context_webrtc_answer(rc_context *ctx, const void *offer_json,
+                                size_t n, char *buf, size_t cap,
+                                size_t *len) {
+  for (size_t i = 0; i < ctx->nlisteners; i++)
+    if (ctx->listener_kinds[i] == RC_CONN_WEBRTC)
+      return rc_wr_listener_answer_json(ctx->listeners[i], offer_json, n, buf,
+                                        cap, len);
+  return RC_ERR_NOT_FOUND;
+}
+
+void rc__app_wr_peer_gone(app_peer *p) {
+  app_wr_dial *d = p->wr_dial;
+  if (d != NULL)
+    d->p = NULL;
+  p->wr_dial = NULL;
+}
+
+static void dial_fail(app_peer *p, rc_err err, const char *detail) {
+  rc__app_peer_fail_waiting(p, err, detail);
+  rc__app_peer_free(p);
+}
+
+/* The signaling answer came (or did not). */
+static void on_signal(void *arg, rc_err status, const rc_msg *resp,
+                      const char *detail) {
+  app_wr_dial *d = arg;
+  app_peer *p = d->p;
+  rc_wr_offer *o = d->o;
+  char why[400];
+  if (p == NULL) { /* the origin went meanwhile */
+    rc_wr_offer_free(o);
+    free(d);
+    return;
+  }
+  rc_context *ctx = p->ctx;
+  p->wr_dial = NULL;
+  rc_wr_desc ad;
+  rc_err err = status;
+  if (err == RC_OK && RC_CODE_CLASS(resp->code) != 2) {
+    char code[5];
+    snprintf(why, sizeof why, "signaling at %s answered %s %.*s", d->signal,
+             rc_code_str(resp->code, code), (int)resp->payload_len,
+             resp->payload ? (const char *)resp->payload : "");
+    err = RC_ERR_CONNECT;
+  } else if (err == RC_OK) {
+    err = rc_wr_answer_parse_json((const char *)resp->payload,
+                                  resp->payload_len, &ad);
+    snprintf(why, sizeof why, "signaling at %s: the answer is not usable",
+             d->signal);
+  } else {
+    snprintf(why, sizeof why, "signaling at %s failed: %s%s%s", d->signal,
+             rc_strerror(status), detail[0] ? ": " : "", detail);
+  }
+  free(d);
+  if (err != RC_OK) {
+    rc_wr_offer_free(o);
+    dial_fail(p, err, why);
+    return;
+  }
+  rc__app_log(ctx, RC_SESSION_LOG_INFO,
+              "webrtc: answer from signaling: %zu candidate(s), DTLS %s, "
+              "ICE %s",
+              ad.ncand,
+              ad.setup == RC_WR_SETUP_ACTIVE ? "server (peer active)"
+                                             : "client",
+              ad.ice_lite ? "lite" : "full");
+  rc_conn_connect_opts co;
+  rc__app_connect_opts(p, RC_CONN_WEBRTC, NULL, 0, &co);
+  err = rc_wr_connect(&p->conn, o, &ad, &co);
+  if (err != RC_OK)
+    dial_fail(p, err, "cannot start ICE toward the answer's candidates");
+}
+
+static int host_is_loopback(const char *host) {
+  return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+         strcmp(host, "localhost") == 0;
+}
+
+rc_err rc__app_wr_dial(app_peer *p, const char *host) {
+  rc_context *ctx = p->ctx;
+  const rc_wr_identity *id = rc__app_wr_identity(ctx);
+  if (id == NULL)
+    return RC_ERR_TLS;
+  app_wr_dial *d = calloc(1, sizeof *d);
+  if (d == NULL)
+    return RC_ERR_NOMEM;
+  if (ctx->opts.webrtc_signal != NULL)
+    snprintf(d->signal, sizeof d->signal, "%s", ctx->opts.webrtc_signal);
+  else
+    snprintf(d->signal, sizeof d->signal,
+             strchr(host, ':') ? "coap+ws://[%s]/webrtc"
+                               : "coap+ws://%s/webrtc",
+             host);
+  rc_wr_desc offer;
+  rc_err err = rc_wr_offer_new(&d->o, ctx->loop, id, NULL,
+                               host_is_loopback(host), &offer);
+  static _Thread_local char json[RC_WR_SIGNAL_MAX];
+  size_t jl = 0;
+  if (err == RC_OK)
+    err = rc_wr_offer_json(&offer, json, sizeof json, &jl);
+  uint8_t cf = WR_CF_JSON;
+  rc_opt opt = {.num = RC_OPT_CONTENT_FORMAT, .val = &cf, .len = 1};
+  rc_request_opts ro = {.opts = &opt,
+                        .nopts = 1,
+                        .payload = (const uint8_t *)json,
+                        .payload_len = jl};
+  if (err == RC_OK)
+    err = rc_request(ctx, RC_POST, d->signal, &ro, on_signal, d);
+  if (err != RC_OK) {
+    rc_wr_offer_free(d->o);
+    free(d);
+    return err;
+  }
+  rc__app_log(ctx, RC_SESSION_LOG_INFO,
+              "webrtc: offer with %zu candidate(s) sent to %s", offer.ncand,
+              d->signal);
+  d->p = p;
+  p->wr_dial = d;
+  return RC_OK;
+}

@@ -1,0 +1,135 @@
+/*
+ * Signaling text for coaps+wr: the {"type":"offer","sdp":"..."} JSON
+ * (signal_json.c) around an SDP (sdp_parse.c, sdp_emit.c), turned into
+ * the plain rc_wr_desc the transport works with and back.
+ */
+#include <string.h>
+
+#include "rcoap/transport_sctp.h"
+#include "transport/webrtc/sdp.h"
+#include "transport/webrtc/signal_json.h"
+#include "transport/webrtc/wr_int.h"
+
+static int setup_to_wr(rc_sdp_setup s, int offer) {
+  switch (s) {
+  case RC_SDP_SETUP_ACTIVE:
+    return RC_WR_SETUP_ACTIVE;
+  case RC_SDP_SETUP_PASSIVE:
+    return RC_WR_SETUP_PASSIVE;
+  case RC_SDP_SETUP_ACTPASS:
+    return RC_WR_SETUP_ACTPASS;
+  default:
+    /* RFC 8842 §5.2: an offer without a=setup is actpass; an answer
+     * without one takes the active role. */
+    return offer ? RC_WR_SETUP_ACTPASS : RC_WR_SETUP_ACTIVE;
+  }
+}
+
+static void from_sdp(const rc_sdp *s, int offer, rc_wr_desc *d) {
+  memset(d, 0, sizeof *d);
+  memcpy(d->ufrag, s->ice_ufrag, sizeof d->ufrag);
+  memcpy(d->pwd, s->ice_pwd, sizeof d->pwd);
+  memcpy(d->fingerprint, s->fingerprint, sizeof d->fingerprint);
+  d->setup = setup_to_wr(s->setup, offer);
+  d->ice_lite = s->ice_lite;
+  d->sctp_port = s->sctp_port;
+  d->max_message = s->max_message_size;
+  for (size_t i = 0; i < s->ncand && d->ncand < RC_WR_CAND_MAX; i++) {
+    if (s->cand[i].component != 1)
+      continue;
+    d->cand[d->ncand] = s->cand[i].addr;
+    d->prio[d->ncand++] = s->cand[i].priority;
+  }
+}
+
+/* Parses {"type":want,"sdp":...} into *s. */
+static rc_err parse_json(const char *json, size_t n, const char *want,
+                         rc_sdp *s) {
+  char type[RC_SIGNAL_TYPE_MAX + 1];
+  static _Thread_local char text[RC_SDP_TEXT_MAX];
+  size_t tl = 0;
+  rc_err err = rc_signal_json_parse(json, n, type, text, sizeof text, &tl);
+  if (err != RC_OK)
+    return err;
+  if (strcmp(type, want) != 0)
+    return RC_ERR_SDP;
+  return rc_sdp_parse(s, text, tl);
+}
+
+static rc_err emit_json(const rc_sdp *s, const char *type, char *buf,
+                        size_t cap, size_t *len) {
+  static _Thread_local char text[RC_SDP_TEXT_MAX];
+  size_t tl = 0;
+  rc_err err = rc_sdp_emit(text, sizeof text, &tl, s);
+  if (err != RC_OK)
+    return err;
+  return rc_signal_json_emit(buf, cap, len, type, text, tl);
+}
+
+static size_t local_cands(const rc_wr_desc *d, rc_sdp_cand *c) {
+  memset(c, 0, sizeof(rc_sdp_cand) * RC_WR_CAND_MAX);
+  for (size_t i = 0; i < d->ncand; i++) {
+    c[i].foundation[0] = (char)('1' + i);
+    c[i].component = 1;
+    c[i].priority = d->prio[i];
+    c[i].addr = d->cand[i];
+    c[i].type = RC_SDP_CAND_HOST;
+  }
+  return d->ncand;
+}
+
+static uint64_t session_id(const rc_wr_desc *d) {
+  uint64_t id = 0;
+  memcpy(&id, d->fingerprint, sizeof id); /* random enough: our key's */
+  return id >> 1;
+}
+
+rc_err rc_wr_listener_answer_json(rc_listener *l, const char *offer_json,
+                                  size_t n, char *buf, size_t cap,
+                                  size_t *len) {
+  static _Thread_local rc_sdp offer, answer;
+  rc_err err = parse_json(offer_json, n, "offer", &offer);
+  if (err != RC_OK)
+    return err;
+  rc_wr_desc od, ad;
+  from_sdp(&offer, 1, &od);
+  if ((err = rc_wr_listener_answer(l, &od, &ad)) != RC_OK)
+    return err;
+  rc_sdp_cand cands[RC_WR_CAND_MAX];
+  rc_sdp_local loc = {.ice_ufrag = ad.ufrag,
+                      .ice_pwd = ad.pwd,
+                      .fingerprint = ad.fingerprint,
+                      .setup = RC_SDP_SETUP_ACTIVE,
+                      .ice_lite = true,
+                      .cand = cands,
+                      .ncand = local_cands(&ad, cands),
+                      .max_message_size = ad.max_message,
+                      .session_id = session_id(&ad)};
+  if ((err = rc_sdp_answer_for(&answer, &offer, &loc)) != RC_OK)
+    return err;
+  return emit_json(&answer, "answer", buf, cap, len);
+}
+
+rc_err rc_wr_offer_json(const rc_wr_desc *d, char *buf, size_t cap,
+                        size_t *len) {
+  static _Thread_local rc_sdp offer;
+  rc_sdp_cand cands[RC_WR_CAND_MAX];
+  rc_sdp_local loc = {.ice_ufrag = d->ufrag,
+                      .ice_pwd = d->pwd,
+                      .fingerprint = d->fingerprint,
+                      .setup = RC_SDP_SETUP_ACTPASS,
+                      .cand = cands,
+                      .ncand = local_cands(d, cands),
+                      .max_message_size = d->max_message,
+                      .session_id = session_id(d)};
+  rc_err err = rc_sdp_offer(&offer, &loc);
+  return err != RC_OK ? err : emit_json(&offer, "offer", buf, cap, len);
+}
+
+rc_err rc_wr_answer_parse_json(const char *json, size_t n, rc_wr_desc *d) {
+  static _Thread_local rc_sdp answer;
+  rc_err err = parse_json(json, n, "answer", &answer);
+  if (err == RC_OK)
+    from_sdp(&answer, 0, d);
+  return err;
+}

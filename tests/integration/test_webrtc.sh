@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# rcoap <-> rcoapd over coaps+wr (CoAP over a WebRTC data channel,
+# draft-groves-coap-webrtcdc-02) on 127.0.0.1: the offer goes to
+# rcoapd's /webrtc over coap+ws (--signal), rcoapd answers as the
+# ICE-lite DTLS client, then ICE, DTLS 1.2 (fingerprints from the SDP),
+# SCTP and the "coap" channel carry the requests:
+#  - GET /hello, PUT then GET /store/x, POST /echo, DELETE /store/x;
+#  - GET /large (100 KiB) identical to coap+tcp's; a 10 MiB upload to
+#    /sink whose SHA-256 rcoapd answers; observe /sensors/temp for 3
+#    notifications;
+#  - rcoap -v names the ICE pair, DTLS and the signaling;
+#  - rcoapd killed in the middle of a 10 MiB upload (1 MiB under
+#    valgrind, RCOAP_VALGRIND=1): rcoap notices (exit
+#    != 0, a sentence) long before its -T;
+#  - an offer that is not JSON: 4.15; a JSON that is no offer: 4.00.
+# Usage: bash test_webrtc.sh BUILD_DIR
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
+
+rcd_start w 3 -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 \
+  -l coap+tcp://127.0.0.1:0 || {
+  rc_fail "rcoapd starts with a coaps+wr listener"
+  rc_done
+}
+SIG=(--signal "coap+ws://127.0.0.1:$(rcd_port w 127.0.0.1 coap+ws)/webrtc")
+U=coaps+wr://127.0.0.1
+T=coap+tcp://127.0.0.1:$(rcd_port w 127.0.0.1)
+rc_expect "$(cat "$RC_TMP/w.out")" "listening on coaps+wr://127.0.0.1:" \
+  "rcoapd announces its coaps+wr UDP port"
+
+echo "=== methods"
+coap -T $RC_TMO "${SIG[@]}" -v get "$U/hello"
+rc_expect_status "$ST" 0 "GET /hello over coaps+wr exits 0"
+rc_expect "$OUT" "Hello, world! (rcoap" "GET /hello over coaps+wr: body"
+rc_expect "$ERR" "ICE pair selected: 127.0.0.1:" "rcoap -v: the ICE pair"
+rc_expect "$ERR" "TLS: DTLSv1.2" "rcoap -v: DTLS 1.2 under SCTP"
+rc_expect "$ERR" "Content-Format:application/json \"{\\\"type\\\":\\\"answer\\\"" \
+  "rcoap -v: the JSON answer came over coap+ws"
+coap -T $RC_TMO "${SIG[@]}" -i put -d "over a data channel" "$U/store/x"
+rc_expect_re "$OUT" '^2\.0[14] ' "PUT /store/x over coaps+wr: 2.01/2.04"
+coap -T $RC_TMO "${SIG[@]}" get "$U/store/x"
+rc_expect_eq "$OUT" "over a data channel" "GET /store/x back over coaps+wr"
+coap -T $RC_TMO "${SIG[@]}" post -d "echo me" "$U/echo"
+rc_expect_eq "$OUT" "echo me" "POST /echo over coaps+wr"
+coap -T $RC_TMO "${SIG[@]}" -i delete "$U/store/x"
+rc_expect_re "$OUT" '^2\.02 ' "DELETE /store/x over coaps+wr: 2.02"
+coap -T $RC_TMO "${SIG[@]}" -i get "$U/store/x"
+rc_expect_re "$OUT" '^4\.04 ' "GET /store/x after DELETE: 4.04"
+
+echo "=== bodies"
+coap -T $RC_TMO "${SIG[@]}" get "$U/large"
+cp "$RC_TMP/coap.out" "$RC_TMP/large.wr"
+coap -T $RC_TMO get "$T/large"
+if [ "$(wc -c <"$RC_TMP/large.wr")" -ge 102400 ] &&
+  cmp -s "$RC_TMP/coap.out" "$RC_TMP/large.wr"; then
+  rc_pass "/large over coaps+wr equals coap+tcp ($(wc -c <"$RC_TMP/large.wr") bytes)"
+else
+  rc_fail "/large over coaps+wr differs from coap+tcp"
+fi
+MIB=10
+[ "${RCOAP_VALGRIND:-0}" = 1 ] && MIB=1 # memcheck runs ~50x slower
+head -c $((MIB * 1024 * 1024)) /dev/urandom >"$RC_TMP/ten.bin"
+WANT=$(sha256sum "$RC_TMP/ten.bin" | cut -d' ' -f1)
+t0=$(date +%s%N)
+coap -T $RC_TMO "${SIG[@]}" put -d @"$RC_TMP/ten.bin" "$U/sink"
+ms=$((($(date +%s%N) - t0) / 1000000))
+rc_expect_status "$ST" 0 "PUT $MIB MiB to /sink over coaps+wr exits 0 (${ms} ms)"
+rc_expect "$OUT" "$WANT" "the $MIB MiB arrived whole (SHA-256 matches)"
+
+coap -T $RC_TMO "${SIG[@]}" observe --count 3 "$U/sensors/temp"
+rc_expect_status "$ST" 0 "observe /sensors/temp over coaps+wr exits 0"
+rc_expect_eq "$(grep -c . <<<"$OUT")" 3 "observe over coaps+wr: 3 notifications"
+
+echo "=== bad offers"
+coap -T $RC_TMO -i post -d "not json" "${SIG[1]}"
+rc_expect_re "$OUT" '^4\.15 ' "an offer as text/plain: 4.15"
+coap -T $RC_TMO -i post -t application/json -d '{"type":"answer","sdp":"v=0"}' \
+  "${SIG[1]}"
+rc_expect_re "$OUT" '^4\.00 ' "a JSON that is no offer: 4.00"
+rcd_stop w
+
+echo "=== peer killed mid-transfer"
+rcd_start k 2 -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 || {
+  rc_fail "rcoapd starts (kill test)"
+  rc_done
+}
+SIGK=(--signal "coap+ws://127.0.0.1:$(rcd_port k 127.0.0.1 coap+ws)/webrtc")
+t0=$(date +%s)
+rc_run rcoap -v -T $((30 * RC_SLOW)) "${SIGK[@]}" put -d @"$RC_TMP/ten.bin" "$U/sink" \
+  >"$RC_TMP/kill.out" 2>"$RC_TMP/kill.err" &
+CP=$!
+# Kill rcoapd once the upload is under way: its first 2.31 Continue came.
+for i in $(seq 1 $((200 * RC_SLOW))); do
+  grep -q '^< 2.31' "$RC_TMP/kill.err" 2>/dev/null && break
+  kill -0 $CP 2>/dev/null || break
+  sleep 0.02
+done
+grep -q '^< 2.31' "$RC_TMP/kill.err" ||
+  rc_fail "the upload never got under way before the kill"
+kill -KILL "$(rcd_pid k)"
+rcd_wait_exit k 5
+ST=0
+wait $CP || ST=$?
+secs=$(($(date +%s) - t0))
+if [ "$ST" -ne 0 ] && [ "$secs" -lt $((25 * RC_SLOW)) ]; then
+  rc_pass "rcoap noticed the dead peer: exit $ST after ${secs} s ($(grep -v '^[<>]' "$RC_TMP/kill.err" | tail -n 2 | tr '\n' ' '))"
+else
+  rc_fail "rcoap did not notice the dead peer (exit $ST after ${secs} s)"
+fi
+rc_done

@@ -1,0 +1,64 @@
+#!/bin/bash
+# The demo page in headless Chromium with its CoAP session over a WebRTC
+# data channel to rcoapd (coaps+wr): rcoapd serves web/ and coap+ws on
+# 127.0.0.1 and coaps+wr on 10.77.0.1 inside a private network namespace
+# (tests/interop/lib/netns.sh: Chromium gathers no candidates on loopback
+# alone); tests/web/browser-webrtc-run.mjs opens the page with ?webrtc=1:
+# the page's rcoap.js POSTs its offer to /webrtc over coap+ws, sets
+# rcoapd's answer, and runs CSM, discovery, GET /hello and the observed
+# temperature over the channel (ICE with rcoapd's lite agent, DTLS with
+# Chromium as server, SCTP, DCEP "coap"); the page says which transport
+# carried each response; then the switch back to coap+ws. Twice: with
+# Chromium's default mDNS host candidates (rcoapd learns Chromium's
+# address from its checks) and with real addresses. Screenshots:
+# BUILD_DIR/web-demo-webrtc.png, web-demo-webrtc-nomdns.png.
+# Exit 77 without root/netns, Chromium, node, tests/web/node_modules, or an
+# rcoapd without coaps+wr (a failure under CI=true).
+#
+#   bash tests/interop/test_browser_webrtc.sh BUILD_DIR
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+WEBT="$RC_SRC/tests/web"
+[ -x "$CHROMIUM" ] || rc_skip "no chromium at $CHROMIUM"
+command -v node >/dev/null || rc_skip "no node"
+[ -d "$WEBT/node_modules/playwright-core" ] ||
+  rc_skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
+RCOAPD=$(rc_tool rcoapd) || rc_done
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
+. "$RC_SRC/tests/interop/lib/netns.sh"
+rc_netns_up "rc-wrproto-$$" || rc_skip "cannot make a network namespace here (ip netns, veth)"
+
+rcd_start_cmd d 2 ' listening on ' ip netns exec "$RC_NETNS" "$RCOAPD" \
+  -l "coaps+wr://$RC_NETNS_IP:0" -l coap+ws://127.0.0.1:0 --web-root "$RC_SRC/web" \
+  --state-dir "$RC_TMP/state-d" ||
+  rc_skip "this rcoapd does not serve coaps+wr (-l coaps+wr://)"
+URL=$(grep -o 'web demo: http://127\.0\.0\.1:[0-9]*/' "$RC_TMP/d.out" | sed 's/web demo: //')
+[ -n "$URL" ] && rc_pass "rcoapd serves the page at $URL and coaps+wr on $RC_NETNS_IP" ||
+  { rc_fail "no web demo URL in: $(cat "$RC_TMP/d.out")"; rc_done; }
+
+for mdns in 1 0; do
+  name="mdns=$mdns"
+  shot="$RC_BUILD/web-demo-webrtc$([ $mdns = 0 ] && echo -nomdns).png"
+  rm -f "$shot"
+  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$RC_NETNS" \
+    timeout 120 node browser-webrtc-run.mjs "$URL" "$shot" $mdns 2>&1)
+  st=$?
+  printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
+  rc_expect_status "$st" 0 "$name: the page runs to the end"
+  rc_expect "$out" 'transport: coaps+wr: WebRTC data channel "coap"' "$name: the session moved onto the data channel"
+  rc_expect "$out" "status: connected" "$name: the page is connected"
+  rc_expect "$out" "discovered: " "$name: /.well-known/core answered over the channel"
+  rc_expect "$out" "GET /hello: 2.05 Content" "$name: GET /hello answered 2.05"
+  rc_expect "$out" "via coaps+wr (data channel)" "$name: the page says the data channel carried it"
+  rc_expect "$out" "temperature: observing" "$name: /sensors/temp observed over the channel"
+  rc_expect "$out" "log: CSM over the channel: true" "$name: CSMs exchanged over the channel"
+  rc_expect "$out" "dtls connected" "$name: Chromium's DTLS with rcoapd is up"
+  rc_expect "$out" "sctp connected" "$name: SCTP association up"
+  rc_expect "$out" "remote host $RC_NETNS_IP:" "$name: Chromium's selected pair is rcoapd's host candidate"
+  [ -s "$shot" ] && rc_pass "$name: screenshot $shot" || rc_fail "$name: no screenshot"
+  rc_expect "$out" "after the switch: coap+ws" "$name: switched back to coap+ws"
+  rc_expect "$out" "2.05 Content via coap+ws" "$name: GET over coap+ws after the switch"
+done
+rcd_alive d && rc_pass "rcoapd still running" || rc_fail "rcoapd died: $(cat "$RC_TMP/d.err")"
+rc_done

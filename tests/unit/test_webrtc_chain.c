@@ -1,0 +1,319 @@
+/*
+ * coaps+wr back to back in memory: two datagram chains built by
+ * rc_stack_build (dtls with self-signed certificates checked by
+ * fingerprint, sctp over real usrsctp, dcep) under RFC 8323 sessions in
+ * message mode, each datagram moved by hand on a fake clock that also
+ * drives usrsctp's timers. As in real WebRTC the answerer is the DTLS
+ * client; here the CoAP server is the answerer and the CoAP client (the
+ * DTLS server) opens the channel.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rcoap/codec_msg.h"
+#include "rcoap/codec_option.h"
+#include "rcoap/transport_chain.h"
+#include "rcoap/transport_stack.h"
+#include "transport/webrtc/sctp_int.h"
+
+#define T0 5000000u
+#define TURNS 20000
+#define BIG (1024u * 1024u)
+
+static char g_dir[64];
+static char g_crt[2][128], g_key[2][128];
+static uint8_t g_fp[2][RC_TLS_FINGERPRINT_LEN];
+static rc_time g_now;
+
+typedef struct peer {
+  rc_chain *ch;
+  rc_session *s;
+  int server, opened, ends, msgs;
+  rc_chain_end_how how;
+  rc_err end_err;
+  char detail[256];
+  uint8_t code;
+  size_t payload_len;
+  uint8_t first, last;
+} peer;
+
+static void on_open(void *u) { ((peer *)u)->opened++; }
+static void on_end(void *u, rc_chain_end_how how, rc_err err, const char *d) {
+  peer *p = u;
+  p->ends++;
+  p->how = how;
+  p->end_err = err;
+  snprintf(p->detail, sizeof p->detail, "%s", d);
+}
+static const rc_chain_callbacks chain_cb = {on_open, on_end};
+
+static int on_message(void *u, const rc_msg *m) {
+  peer *p = u;
+  p->msgs++;
+  p->code = m->code;
+  p->payload_len = m->payload_len;
+  p->first = m->payload_len ? m->payload[0] : 0;
+  p->last = m->payload_len ? m->payload[m->payload_len - 1] : 0;
+  if (p->server && m->code == RC_GET) {
+    rc_enc e;
+    assert_int_equal(rc_session_msg_begin(p->s, &e, RC_CONTENT, m->token,
+                                          m->token_len, 64),
+                     RC_OK);
+    assert_int_equal(rc_enc_payload(&e, "hello", 5), RC_OK);
+    assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+  }
+  return 0;
+}
+static const rc_session_callbacks sess_cb = {.on_message = on_message};
+
+/* server: the CoAP server, DTLS client (a=setup:active), waits for the
+ * channel. fp_bad: it expects a fingerprint that is not the peer's. */
+static rc_tls_ctx *ctx_for(int server, int fp_bad) {
+  rc_tls_config c;
+  rc_tls_config_init(&c, server ? RC_TLS_CLIENT : RC_TLS_SERVER);
+  c.datagram = 1;
+  c.certs[0].cert_file = g_crt[server];
+  c.certs[0].key_file = g_key[server];
+  c.ncerts = 1;
+  uint8_t fp[RC_TLS_FINGERPRINT_LEN];
+  memcpy(fp, g_fp[!server], sizeof fp);
+  if (fp_bad)
+    fp[7] ^= 1;
+  c.peer_fingerprint = fp;
+  rc_tls_ctx *ctx = NULL;
+  char err[256];
+  assert_int_equal(rc_tls_ctx_new(&ctx, &c, err, sizeof err), RC_OK);
+  return ctx;
+}
+
+static void peer_init(peer *p, rc_tls_ctx *ctx, int server) {
+  memset(p, 0, sizeof *p);
+  p->server = server;
+  rc_session_config sc;
+  rc_session_config_default(&sc, RC_FRAMING_WS,
+                            server ? RC_SESSION_SERVER : RC_SESSION_CLIENT);
+  sc.max_msg_size = 2 * BIG;
+  rc_stack_config st = {.role = server ? RC_SESSION_SERVER : RC_SESSION_CLIENT,
+                        .webrtc = 1,
+                        .webrtc_open = !server,
+                        .tls_ctx = ctx,
+                        .peer = "peer",
+                        .peer_len = 4,
+                        .now = g_now,
+                        .max_message = sc.max_msg_size};
+  assert_int_equal(rc_stack_framing(&st), RC_FRAMING_WS);
+  assert_int_equal(rc_session_new(&p->s, &sc, &sess_cb, p, NULL, g_now),
+                   RC_OK);
+  rc_chain_config cc = {.flags = RC_CHAIN_DATAGRAM};
+  assert_int_equal(rc_chain_new(&p->ch, &cc, p->s, &chain_cb, p), RC_OK);
+  assert_int_equal(rc_stack_build(p->ch, &st), RC_OK);
+  assert_int_equal(rc_chain_count(p->ch), 3);
+}
+
+static void peer_free(peer *p) {
+  rc_chain_end(p->ch);
+  rc_chain_free(p->ch);
+}
+
+static size_t move(peer *from, peer *to) {
+  const uint8_t *d;
+  size_t n, k = 0;
+  while (rc_chain_pull(from->ch, &d, &n) == RC_OK) {
+    assert_true(n > 0 && n <= RC_DTLS_DEFAULT_MTU);
+    (void)rc_chain_recv(to->ch, d, n, g_now);
+    assert_int_equal(rc_chain_consume(from->ch, n), RC_OK);
+    k++;
+  }
+  return k;
+}
+
+/* Moves datagrams until done(a, b) or nothing moves even after the
+ * clock runs on to the next deadline. Returns the turns taken. */
+static int pump_until(peer *a, peer *b, int (*done)(peer *, peer *)) {
+  for (int t = 0; t < TURNS; t++) {
+    if (done != NULL && done(a, b))
+      return t;
+    if (move(a, b) + move(b, a) > 0)
+      continue;
+    if (done == NULL)
+      return t;
+    rc_time ea = rc_chain_expiry(a->ch), eb = rc_chain_expiry(b->ch);
+    rc_time e = ea < eb ? ea : eb;
+    if (e == RC_TIME_NEVER)
+      return t;
+    g_now = e > g_now ? e : g_now + 1;
+    rc_chain_handle_expiry(a->ch, g_now);
+    rc_chain_handle_expiry(b->ch, g_now);
+  }
+  fail_msg("pump did not settle");
+  return TURNS;
+}
+
+static int both_open(peer *a, peer *b) {
+  return (a->opened && b->opened) || a->ends || b->ends;
+}
+static int client_has_msg(peer *c, peer *s) {
+  (void)s;
+  return c->msgs > 0 || c->ends;
+}
+static int server_has_msg(peer *c, peer *s) {
+  (void)c;
+  return s->msgs > 0 || s->ends;
+}
+static int any_end(peer *a, peer *b) { return a->ends || b->ends; }
+
+static void open_pair(peer *c, peer *s, int fp_bad) {
+  rc_tls_ctx *cctx = ctx_for(0, 0), *sctx = ctx_for(1, fp_bad);
+  peer_init(c, cctx, 0);
+  peer_init(s, sctx, 1);
+  rc_tls_ctx_free(cctx); /* the filters keep their references */
+  rc_tls_ctx_free(sctx);
+  assert_int_equal(rc_chain_start(c->ch, g_now), RC_OK);
+  assert_int_equal(rc_chain_start(s->ch, g_now), RC_OK);
+  (void)pump_until(c, s, both_open);
+}
+
+static void send_get(peer *p) {
+  rc_enc e;
+  static const uint8_t tok[2] = {0x77, 0x72};
+  assert_int_equal(rc_session_msg_begin(p->s, &e, RC_GET, tok, 2, 64), RC_OK);
+  assert_int_equal(rc_enc_opt(&e, RC_OPT_URI_PATH, "hello", 5), RC_OK);
+  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+}
+
+static void test_get_big_and_close(void **state) {
+  (void)state;
+  peer c, s;
+  open_pair(&c, &s, 0);
+  assert_int_equal(c.ends + s.ends, 0);
+  assert_int_equal(c.opened, 1);
+  assert_int_equal(s.opened, 1);
+  /* The channel: opened by the DTLS server, so an odd stream id. */
+  assert_int_equal(rc_dcep_stream(rc_chain_find(c.ch, "dcep")), 1);
+  assert_int_equal(rc_dcep_stream(rc_chain_find(s.ch, "dcep")), 1);
+  /* CSMs both ways, then a GET and its 2.05. */
+  (void)pump_until(&c, &s, NULL);
+  assert_int_equal(rc_session_get_state(c.s), RC_SESSION_OPEN);
+  assert_int_equal(rc_session_get_state(s.s), RC_SESSION_OPEN);
+  send_get(&c);
+  (void)pump_until(&c, &s, client_has_msg);
+  assert_int_equal(s.code, RC_GET);
+  assert_int_equal(c.code, RC_CONTENT);
+  assert_int_equal(c.payload_len, 5);
+  /* One 1 MiB message: far past one SCTP packet and the 64 KiB read
+   * chunk, it arrives in pieces (partial delivery) and goes up whole. */
+  rc_enc e;
+  static const uint8_t tok[1] = {9};
+  assert_int_equal(rc_session_msg_begin(c.s, &e, RC_PUT, tok, 1, BIG), RC_OK);
+  uint8_t *big = malloc(BIG);
+  for (size_t i = 0; i < BIG; i++)
+    big[i] = (uint8_t)(i * 7 + 3);
+  assert_int_equal(rc_enc_payload(&e, big, BIG), RC_OK);
+  assert_int_equal(rc_session_msg_end(c.s, &e), RC_OK);
+  s.msgs = 0;
+  int turns = pump_until(&c, &s, server_has_msg);
+  print_message("1 MiB over the data channel in %d turns, %llu ms of fake "
+                "clock\n",
+                turns, (unsigned long long)(g_now - T0));
+  assert_int_equal(s.ends, 0);
+  assert_int_equal(s.code, RC_PUT);
+  assert_int_equal(s.payload_len, BIG);
+  assert_int_equal(s.first, big[0]);
+  assert_int_equal(s.last, big[BIG - 1]);
+  free(big);
+  /* Orderly end from the client: channel reset, SCTP SHUTDOWN, then
+   * close_notify; the server's chain learns of the peer's close. */
+  rc_session_close(c.s, RC_OK);
+  rc_chain_close(c.ch);
+  (void)pump_until(&c, &s, any_end);
+  assert_int_equal(s.ends, 1);
+  assert_int_equal(s.how, RC_CHAIN_END_PEER);
+  assert_non_null(strstr(s.detail, "data channel"));
+  peer_free(&c);
+  peer_free(&s);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
+static void test_wrong_fingerprint(void **state) {
+  (void)state;
+  peer c, s;
+  open_pair(&c, &s, 1);
+  assert_int_equal(s.opened, 0);
+  assert_int_equal(s.ends, 1);
+  assert_int_equal(s.end_err, RC_ERR_TLS_CERT);
+  assert_non_null(strstr(s.detail, "fingerprint"));
+  assert_int_equal(c.opened, 0);
+  peer_free(&c);
+  peer_free(&s);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
+/* A peer killed: the other side's SCTP gives up after its retransmissions
+ * (fake clock), and the chain ends with an error. */
+static void test_peer_gone(void **state) {
+  (void)state;
+  peer c, s;
+  open_pair(&c, &s, 0);
+  (void)pump_until(&c, &s, NULL);
+  peer_free(&s); /* gone without a word (its ABORT is not delivered) */
+  const uint8_t *d;
+  size_t n;
+  while (rc_chain_pull(c.ch, &d, &n) == RC_OK)
+    (void)rc_chain_consume(c.ch, n);
+  send_get(&c);
+  for (int t = 0; t < TURNS && !c.ends; t++) {
+    while (rc_chain_pull(c.ch, &d, &n) == RC_OK)
+      (void)rc_chain_consume(c.ch, n); /* into the void */
+    g_now = rc_chain_expiry(c.ch) > g_now ? rc_chain_expiry(c.ch) : g_now + 1;
+    rc_chain_handle_expiry(c.ch, g_now);
+  }
+  assert_int_equal(c.ends, 1);
+  assert_int_equal(c.how, RC_CHAIN_END_ERROR);
+  assert_non_null(strstr(c.detail, "SCTP"));
+  peer_free(&c);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
+static int setup(void **state) {
+  (void)state;
+  g_now = T0;
+  snprintf(g_dir, sizeof g_dir, "/tmp/rcoap-wr-test-XXXXXX");
+  if (!mkdtemp(g_dir))
+    return -1;
+  for (int i = 0; i < 2; i++) {
+    snprintf(g_crt[i], sizeof g_crt[i], "%s/%d.crt", g_dir, i);
+    snprintf(g_key[i], sizeof g_key[i], "%s/%d.key", g_dir, i);
+    if (rc_tls_make_self_signed(g_crt[i], g_key[i], i ? "answerer" : "offerer") !=
+            RC_OK ||
+        rc_tls_fingerprint_file(g_crt[i], g_fp[i]) != RC_OK)
+      return -1;
+  }
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  for (int i = 0; i < 2; i++) {
+    remove(g_crt[i]);
+    remove(g_key[i]);
+  }
+  return rmdir(g_dir);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_get_big_and_close),
+      cmocka_unit_test(test_wrong_fingerprint),
+      cmocka_unit_test(test_peer_gone),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

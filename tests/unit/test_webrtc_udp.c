@@ -1,0 +1,230 @@
+/*
+ * coaps+wr on real UDP sockets (127.0.0.1) and libuv: a listener of kind
+ * RC_CONN_WEBRTC answers an offer (ICE-lite, DTLS client), the offerer
+ * connects with the answer (controlling ICE, DTLS server, opens the
+ * channel); a GET and its 2.05 cross the data channel. Also: a wrong
+ * fingerprint in the answer is refused, an answerer that never answers
+ * ICE times out, and no usrsctp state is left behind.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "rcoap/codec_msg.h"
+#include "rcoap/codec_option.h"
+#include "rcoap/transport_sctp.h"
+#include "rcoap/transport_webrtc.h"
+
+static rc_wr_identity g_sid, g_cid;
+
+typedef struct fx {
+  uv_loop_t loop;
+  rc_listener *l;
+  rc_conn *srv, *cli;
+  int srv_msgs, cli_msgs, cli_open, cli_closed, srv_closed;
+  rc_err cli_reason;
+  char cli_detail[256];
+  uint8_t cli_code;
+  char cli_payload[32];
+} fx;
+
+static int srv_msg(void *u, rc_conn *c, const rc_msg *m) {
+  fx *f = u;
+  f->srv_msgs++;
+  if (m->code != RC_GET)
+    return 0;
+  rc_session *s = rc_conn_session(c);
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(s, &e, RC_CONTENT, m->token,
+                                        m->token_len, 32),
+                   RC_OK);
+  assert_int_equal(rc_enc_payload(&e, "over wr", 7), RC_OK);
+  assert_int_equal(rc_session_msg_end(s, &e), RC_OK);
+  return 0;
+}
+
+static void srv_closed(void *u, rc_conn *c, rc_err r, const char *d) {
+  (void)c, (void)r, (void)d;
+  ((fx *)u)->srv_closed++;
+}
+
+static int on_accept(void *u, rc_listener *l, rc_conn *c) {
+  (void)l;
+  fx *f = u;
+  f->srv = c;
+  rc_conn_callbacks cb = {.on_message = srv_msg, .on_closed = srv_closed};
+  return rc_conn_set_callbacks(c, &cb, f) == RC_OK ? 0 : -1;
+}
+
+static void cli_open(void *u, rc_conn *c) {
+  fx *f = u;
+  f->cli_open++;
+  rc_enc e;
+  static const uint8_t tok[2] = {0x5a, 0xa5};
+  rc_session *s = rc_conn_session(c);
+  assert_int_equal(rc_session_msg_begin(s, &e, RC_GET, tok, 2, 32), RC_OK);
+  assert_int_equal(rc_enc_opt(&e, RC_OPT_URI_PATH, "x", 1), RC_OK);
+  assert_int_equal(rc_session_msg_end(s, &e), RC_OK);
+  (void)rc_conn_flush(c);
+}
+
+static int cli_msg(void *u, rc_conn *c, const rc_msg *m) {
+  fx *f = u;
+  f->cli_msgs++;
+  f->cli_code = m->code;
+  snprintf(f->cli_payload, sizeof f->cli_payload, "%.*s", (int)m->payload_len,
+           m->payload ? (const char *)m->payload : "");
+  (void)rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
+  return 0;
+}
+
+static void cli_closed(void *u, rc_conn *c, rc_err r, const char *d) {
+  (void)c;
+  fx *f = u;
+  f->cli_closed++;
+  f->cli_reason = r;
+  snprintf(f->cli_detail, sizeof f->cli_detail, "%s", d);
+}
+
+static void fx_init(fx *f) {
+  memset(f, 0, sizeof *f);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  rc_listener_opts lo;
+  rc_listener_opts_init(&lo, &f->loop, RC_CONN_WEBRTC, "127.0.0.1:0",
+                        on_accept, f);
+  lo.webrtc = &g_sid;
+  char err[256];
+  assert_int_equal(rc_listener_new(&f->l, &lo, err, sizeof err), RC_OK);
+}
+
+/* Runs the loop until the client conn is closed (bounded). */
+static void fx_run(fx *f) {
+  uint64_t until = uv_now(&f->loop) + 20000;
+  while (!f->cli_closed && uv_now(&f->loop) < until) {
+    uv_run(&f->loop, UV_RUN_ONCE);
+    uv_update_time(&f->loop);
+  }
+}
+
+static void fx_done(fx *f) {
+  rc_listener_free(f->l);
+  if (f->srv != NULL && !f->srv_closed)
+    (void)rc_conn_close(f->srv, RC_CONN_CLOSE_RESET);
+  for (int i = 0; i < 1000 && uv_loop_alive(&f->loop); i++)
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
+static rc_conn *connect_with(fx *f, rc_wr_desc *answer_edit, int tamper) {
+  rc_wr_desc offer, answer;
+  rc_wr_offer *o = NULL;
+  assert_int_equal(rc_wr_offer_new(&o, &f->loop, &g_cid, "127.0.0.1", 1,
+                                   &offer),
+                   RC_OK);
+  assert_int_equal(offer.setup, RC_WR_SETUP_ACTPASS);
+  assert_int_equal(offer.ncand, 1);
+  assert_int_equal(rc_wr_listener_answer(f->l, &offer, &answer), RC_OK);
+  assert_int_equal(answer.setup, RC_WR_SETUP_ACTIVE);
+  assert_true(answer.ice_lite);
+  assert_true(answer.ncand >= 1);
+  assert_memory_equal(answer.fingerprint, g_sid.fingerprint,
+                      RC_TLS_FINGERPRINT_LEN);
+  if (tamper == 1)
+    answer.fingerprint[3] ^= 0x10;
+  if (tamper == 2)
+    answer.pwd[0] = answer.pwd[0] == 'a' ? 'b' : 'a'; /* checks fail */
+  if (answer_edit != NULL)
+    *answer_edit = answer;
+  rc_conn_connect_opts co;
+  memset(&co, 0, sizeof co);
+  co.loop = &f->loop;
+  co.cb.on_open = cli_open;
+  co.cb.on_message = cli_msg;
+  co.cb.on_closed = cli_closed;
+  co.user = f;
+  co.connect_timeout_ms = 3000;
+  rc_conn *c = NULL;
+  assert_int_equal(rc_wr_connect(&c, o, &answer, &co), RC_OK);
+  return c;
+}
+
+static void test_get_over_udp(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f);
+  f.cli = connect_with(&f, NULL, 0);
+  fx_run(&f);
+  assert_int_equal(f.cli_open, 1);
+  assert_int_equal(f.srv_msgs, 1);
+  assert_int_equal(f.cli_code, RC_CONTENT);
+  assert_string_equal(f.cli_payload, "over wr");
+  assert_int_equal(f.cli_closed, 1);
+  assert_int_equal(f.cli_reason, RC_OK);
+  /* The client's orderly close (channel reset, SCTP SHUTDOWN,
+   * close_notify) ends the server's conn too. */
+  uint64_t until = uv_now(&f.loop) + 5000;
+  while (!f.srv_closed && uv_now(&f.loop) < until) {
+    uv_run(&f.loop, UV_RUN_ONCE);
+    uv_update_time(&f.loop);
+  }
+  assert_int_equal(f.srv_closed, 1);
+  fx_done(&f);
+}
+
+static void test_wrong_fingerprint(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f);
+  f.cli = connect_with(&f, NULL, 1);
+  fx_run(&f);
+  assert_int_equal(f.cli_open, 0);
+  assert_int_equal(f.cli_closed, 1);
+  assert_int_equal(f.cli_reason, RC_ERR_TLS_CERT);
+  fx_done(&f);
+}
+
+static void test_ice_fails(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f);
+  f.cli = connect_with(&f, NULL, 2);
+  fx_run(&f);
+  assert_int_equal(f.cli_open, 0);
+  assert_int_equal(f.cli_closed, 1);
+  assert_int_equal(f.cli_reason, RC_ERR_TIMEOUT);
+  assert_non_null(strstr(f.cli_detail, "ICE"));
+  assert_null(f.srv);
+  fx_done(&f);
+}
+
+static int setup(void **state) {
+  (void)state;
+  return rc_wr_identity_make(&g_sid, NULL) == RC_OK &&
+                 rc_wr_identity_make(&g_cid, NULL) == RC_OK
+             ? 0
+             : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  rc_wr_identity_remove(&g_sid);
+  rc_wr_identity_remove(&g_cid);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_get_over_udp),
+      cmocka_unit_test(test_wrong_fingerprint),
+      cmocka_unit_test(test_ice_fails),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,77 @@
+// The demo page (web/) in headless Chromium with its session over WebRTC
+// (coaps+wr) to the real rcoapd, run by tests/interop/test_browser_webrtc.sh
+// inside a network namespace. The page comes from rcoapd over coap+ws with
+// ?webrtc=1: it connects, POSTs its offer to /webrtc over that connection
+// and moves the session onto the data channel. Checked here: the
+// transport shown, discovery and GET /hello answered over the channel
+// (response panel and log say so), the live temperature observed over
+// it, a screenshot; then the switch back to coap+ws and a GET over that.
+// Prints one line per finding; exit 0 when the run got to the end.
+//
+//   node browser-webrtc-run.mjs URL SCREENSHOT MDNS(0|1)
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const [url, shot, mdns] = process.argv.slice(2);
+const args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync"];
+if (mdns !== "1") args.push("--disable-features=WebRtcHideLocalIpsWithMdns");
+const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "rcoap-wr-")), {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium", headless: true, args,
+  viewport: { width: 1280, height: 1000 } });
+const say = (...a) => console.log(...a);
+let code = 1;
+try {
+  const page = await ctx.newPage();
+  page.on("console", (m) => m.type() === "error" && say("page console error:", m.text()));
+  await page.goto(`${url}?webrtc=1`);
+  const T = { timeout: 30000 };
+  await page.waitForFunction(() => document.getElementById("transport").dataset.transport === "webrtc" ||
+    /WebRTC failed/.test(document.getElementById("transport").textContent), null, T);
+  say("transport:", await page.textContent("#transport"));
+  say("status:", await page.textContent("#status"));
+  await page.waitForFunction(() => [...document.querySelectorAll("#resources li")].some((li) => li.dataset.href === "/hello"), null, T);
+  say("discovered:", (await page.$$eval("#resources li", (l) => l.map((x) => x.dataset.href))).join(" "));
+  await page.selectOption("#req-method", "GET");
+  await page.fill("#req-path", "/hello");
+  await page.click("#req-send");
+  await page.waitForFunction(() => /^2\.05/.test(document.getElementById("resp-code").textContent), null, T);
+  say("GET /hello:", await page.textContent("#resp-code"), JSON.stringify(await page.textContent("#resp-payload")),
+    await page.textContent("#resp-transport"));
+  await page.waitForFunction(() => Number(document.getElementById("temp-count").textContent) >= 2, null, T);
+  say("temperature:", await page.textContent("#temp-mode"), "updates", await page.textContent("#temp-count"));
+  const logs = await page.$$eval("#log li", (l) => l.map((x) => `${x.className}|${x.querySelector(".tp") ? "wr" : "-"}|${x.querySelector(".m").textContent}`));
+  const wrIn = logs.filter((l) => l.startsWith("in") && l.includes("|wr|"));
+  say("log: messages in over the channel:", wrIn.length, "(2.05:", wrIn.filter((l) => l.includes("2.05")).length, ")");
+  say("log: CSM over the channel:", logs.some((l) => l.includes("|wr|") && /CSM|7\.01/.test(l)));
+  const pair = await page.evaluate(async () => {
+    const pc = window.rcoap.client.pc;
+    const stats = await pc.getStats();
+    let sel;
+    stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) sel = stats.get(s.selectedCandidatePairId); });
+    const tr = [...stats.values()].find((s) => s.type === "transport");
+    if (!sel) return "none";
+    const r = stats.get(sel.remoteCandidateId);
+    return `remote ${r.candidateType} ${r.address}:${r.port}; dtls ${tr.dtlsState} ${tr.tlsVersion} ${tr.dtlsCipher}; sctp ${pc.sctp && pc.sctp.state}`;
+  });
+  say("peer connection:", pair);
+  await page.screenshot({ path: shot, fullPage: true });
+  say("screenshot:", shot);
+  // Back to coap+ws.
+  await page.uncheck("#use-webrtc");
+  await page.waitForFunction(() => document.getElementById("transport").dataset.transport === "ws", null, T);
+  await page.fill("#req-path", "/hello");
+  await page.click("#req-send");
+  await page.waitForFunction(() => /coap\+ws/.test(document.getElementById("resp-transport").textContent) &&
+    /^2\.05/.test(document.getElementById("resp-code").textContent), null, T);
+  say("after the switch:", await page.textContent("#transport"), "|", await page.textContent("#resp-code"),
+    await page.textContent("#resp-transport"));
+  code = 0;
+} catch (e) {
+  say("error:", e.message.split("\n")[0]);
+} finally {
+  await ctx.close();
+}
+process.exit(code);
