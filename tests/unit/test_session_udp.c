@@ -210,6 +210,66 @@ static void retransmission_random_factor(void **state) {
   p_del(p);
 }
 
+static rc_udp_stats g_stats;
+static void with_stats(rc_session_config *c) { c->udp.stats = &g_stats; }
+
+/* rc_udp_stats: a CON given up after MAX_RETRANSMIT, one answered after
+ * two retransmissions, a duplicate CON and NON from the peer; and the
+ * line rcoap --stats prints. */
+static void stats_counted(void **state) {
+  (void)state;
+  memset(&g_stats, 0, sizeof g_stats);
+  peer *p = p_new(with_stats);
+  p->rnd = 0;
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"t1", 2, ""), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 0), RC_OK);
+  for (rc_time t = 2000; t <= 62000; t *= 2)
+    assert_int_equal(rc_session_handle_expiry(p->s, t - 2000), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 62000), RC_OK);
+  assert_int_equal(p->n_lost, 1);
+  assert_int_equal(g_stats.con_sent, 1);
+  assert_int_equal(g_stats.retransmits, 4);
+  assert_int_equal(g_stats.gave_up, 1);
+  assert_int_equal(g_stats.max_tries, 4);
+  assert_int_equal(g_stats.answered, 0);
+  drain(p);
+  /* the second CON: answered after two retransmissions */
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"t2", 2, ""), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 100000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  uint16_t mid = parsed(p, 0).mid;
+  assert_int_equal(rc_session_handle_expiry(p->s, 102000), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 106000), RC_OK);
+  assert_int_equal(drain(p), 2);
+  uint8_t d[64];
+  size_t n = build(d, RC_TYPE_ACK, RC_CONTENT, mid, "t2", NULL, "ok");
+  feed(p, d, n, 107000);
+  feed(p, d, n, 107001); /* a duplicate ACK counts once */
+  assert_int_equal(g_stats.con_sent, 2);
+  assert_int_equal(g_stats.retransmits, 6);
+  assert_int_equal(g_stats.answered, 1);
+  assert_int_equal(g_stats.answered_after[2], 1);
+  /* the peer's duplicates */
+  n = build(d, RC_TYPE_CON, RC_GET, 0x55, "c", "x", NULL);
+  feed(p, d, n, 108000);
+  feed(p, d, n, 108001);
+  n = build(d, RC_TYPE_NON, RC_GET, 0x56, "n", "x", NULL);
+  feed(p, d, n, 108002);
+  feed(p, d, n, 108003);
+  assert_int_equal(g_stats.dup_con, 1);
+  assert_int_equal(g_stats.dup_non, 1);
+  char line[256];
+  rc_udp_stats_format(&g_stats, line, sizeof line);
+  assert_string_equal(line, "con=2 retransmits=6 answered=1 gave_up=1 "
+                            "max_tries=4 dup_con=1 dup_non=1 "
+                            "after=0,0,1,0,0,0,0,0");
+  char small[8];
+  assert_true(rc_udp_stats_format(&g_stats, small, sizeof small) >
+              (int)sizeof small);
+  assert_string_equal(small, "con=2 r");
+  p_del(p);
+}
+
 static void piggybacked_and_replayed(void **state) {
   (void)state;
   peer *p = p_new(NULL);
@@ -630,6 +690,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(retransmission_schedule_exact),
       cmocka_unit_test(retransmission_random_factor),
+      cmocka_unit_test(stats_counted),
       cmocka_unit_test(piggybacked_and_replayed),
       cmocka_unit_test(separate_response),
       cmocka_unit_test(separate_delay_expires),

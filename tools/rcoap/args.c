@@ -48,6 +48,9 @@ static void usage(FILE *f) {
           "                         per line, then the body\n"
           "  -v, --verbose          show every message both ways on stderr,\n"
           "                         signaling included\n"
+          "      --stats            coap://, coaps://: at the end, one line on\n"
+          "                         stderr counting CONs sent, retransmitted,\n"
+          "                         answered after N retransmissions, given up\n"
           "  -T, --timeout SECONDS  the whole run, connection and handshakes\n"
           "                         included (default 30); observe: the first\n"
           "                         answer\n"
@@ -164,7 +167,8 @@ enum {
   OPT_RETRIES,
   OPT_RAW,
   OPT_PSK_KEY_FILE,
-  OPT_SIGNAL
+  OPT_SIGNAL,
+  OPT_STATS
 };
 
 /* --psk-key-file: the key is the file's first line; ps shows arguments,
@@ -330,6 +334,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"raw", no_argument, NULL, OPT_RAW},
       {"psk-key-file", required_argument, NULL, OPT_PSK_KEY_FILE},
       {"signal", required_argument, NULL, OPT_SIGNAL},
+      {"stats", no_argument, NULL, OPT_STATS},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -428,6 +433,9 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
         return EX_USAGE;
       a->retries = (long)num;
       a->retries_set = 1;
+      break;
+    case OPT_STATS:
+      a->stats = 1;
       break;
     case OPT_RAW:
       a->raw = 1;

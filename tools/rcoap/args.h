@@ -35,6 +35,7 @@ typedef struct rcoap_args {
   long retries;            /* --retries: losses in a row observe mends */
   int retries_set;
   int raw;                 /* --raw: bodies as they are, even on a tty */
+  int stats;               /* --stats: the RFC 7252 counters at the end */
   uint8_t block_szx;       /* -O 23,SZX: SZX + 1; 0: the default */
   const char *signal;      /* --signal: where coaps+wr offers go */
 } rcoap_args;

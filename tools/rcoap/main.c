@@ -241,6 +241,11 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
       }
     }
   }
+  if (a->stats) {
+    char line[256];
+    rc_udp_stats_format(rc_context_udp_stats(c->ctx), line, sizeof line);
+    fprintf(stderr, "rcoap: stats: %s\n", line);
+  }
   rc_context_free(c->ctx);
   uv_run(loop, UV_RUN_DEFAULT);
   free(body);

@@ -223,6 +223,11 @@ int main(int argc, char **argv) {
   }
   if (d.demo) /* start failed: the shutdown path did not stop it */
     demo_stop(d.demo);
+  if (o.stats && d.ctx) {
+    char line[256];
+    rc_udp_stats_format(rc_context_udp_stats(d.ctx), line, sizeof line);
+    fprintf(stderr, "rcoapd: stats: %s\n", line);
+  }
   rc_context_free(d.ctx);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);

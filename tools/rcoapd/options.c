@@ -91,6 +91,9 @@ static void usage(FILE *f) {
     "      --access-log FILE        one line per request: time, peer,\n"
     "                   transport, method, URI, code, bytes, milliseconds\n"
     "                   (- is stdout)\n"
+    "      --stats          at exit, one line on stderr counting the\n"
+    "                   coap:// and coaps:// CONs sent, retransmitted,\n"
+    "                   answered, given up and the peers' duplicates\n"
     "  -v, --verbose    log every message both ways\n"
     "  -q, --quiet      log only warnings and errors\n"
     "  -V, --version    print the version\n"
@@ -109,7 +112,8 @@ enum {
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
-  O_PROXY_BACKOFF
+  O_PROXY_BACKOFF,
+  O_STATS
 };
 
 /* --psk-key-file: the key is the file's first line (ps shows arguments,
@@ -186,6 +190,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT},
       {"proxy-cache", required_argument, NULL, O_PROXY_CACHE},
       {"proxy-backoff", required_argument, NULL, O_PROXY_BACKOFF},
+      {"stats", no_argument, NULL, O_STATS},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -246,6 +251,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_ACCESS_LOG:
       o->access_log = optarg;
+      break;
+    case O_STATS:
+      o->stats = 1;
       break;
     case O_SERVE_DIR:
       o->serve_dir = optarg;
