@@ -246,6 +246,14 @@ void rc_chunk_pool_release(rc_chunk_pool *p);
 void rc_session_config_default(rc_session_config *cfg, rc_framing framing,
                                rc_session_role role);
 
+/* Sets ACK_TIMEOUT (ms, >= 1) and MAX_RETRANSMIT (<= 20) and derives from
+ * them, with the default ACK_RANDOM_FACTOR and MAX_LATENCY (100 s), the
+ * dedup lifetimes of RFC 7252 §4.8.2 (EXCHANGE_LIFETIME, NON_LIFETIME),
+ * so that a CON's last retransmission still meets its Message ID. Returns
+ * RC_ERR_INVAL (c unchanged) for values out of range. */
+rc_err rc_session_udp_params(rc_session_udp_config *c, uint32_t ack_timeout_ms,
+                             uint32_t max_retransmit);
+
 /* What the peer said in a Release (RFC 8323 §5.5). Views into the received
  * message: valid only during the on_release() call. */
 typedef struct rc_session_release_info {

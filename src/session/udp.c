@@ -526,6 +526,28 @@ void rc__udp_config_default(rc_session_udp_config *c) {
   c->dedup_max = RC_UDP_DEDUP_MAX;
 }
 
+rc_err rc_session_udp_params(rc_session_udp_config *c, uint32_t ack_timeout_ms,
+                             uint32_t max_retransmit) {
+  if (ack_timeout_ms == 0 || ack_timeout_ms > 600000u || max_retransmit > 20)
+    return RC_ERR_INVAL;
+  /* §4.8.2: MAX_TRANSMIT_SPAN = ACK_TIMEOUT * ((2 ** MAX_RETRANSMIT) - 1)
+   * * ACK_RANDOM_FACTOR; EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + (2 *
+   * MAX_LATENCY) + PROCESSING_DELAY (= ACK_TIMEOUT); NON_LIFETIME =
+   * MAX_TRANSMIT_SPAN + MAX_LATENCY. */
+  const uint64_t max_latency = 100000u;
+  uint64_t span = (uint64_t)ack_timeout_ms * ((1u << max_retransmit) - 1u) *
+                  c->ack_random_factor / 1000u;
+  uint64_t exch = span + 2 * max_latency + ack_timeout_ms;
+  uint64_t non = span + max_latency;
+  if (exch > UINT32_MAX)
+    return RC_ERR_INVAL;
+  c->ack_timeout_ms = ack_timeout_ms;
+  c->max_retransmit = max_retransmit;
+  c->exchange_lifetime_ms = (uint32_t)exch;
+  c->non_lifetime_ms = (uint32_t)non;
+  return RC_OK;
+}
+
 rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
                    const rc_session_callbacks *cb, void *user,
                    const rc_mem *mem, rc_time now) {
@@ -533,6 +555,7 @@ rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
   const rc_session_udp_config *c = &cfg->udp;
   if (c->ack_timeout_ms == 0 && c->ack_random_factor == 0) {
     rc__udp_config_default(&dflt); /* a template filled for TCP by hand */
+    dflt.stats = cfg->udp.stats;
     c = &dflt;
   }
   if (c->ack_timeout_ms == 0 || c->ack_random_factor < 1000u ||

@@ -270,6 +270,40 @@ static void stats_counted(void **state) {
   p_del(p);
 }
 
+/* rc_session_udp_params: the RFC 7252 §4.8.2 lifetimes follow the
+ * parameters (the defaults give back 247 s and 145 s), and the new
+ * MAX_RETRANSMIT is what the session gives up after. */
+static void udp_params(rc_session_config *c) {
+  assert_int_equal(rc_session_udp_params(&c->udp, 300, 6), RC_OK);
+}
+static void udp_params_derived(void **state) {
+  (void)state;
+  rc_session_config c;
+  rc_session_config_default(&c, RC_FRAMING_UDP, RC_SESSION_CLIENT);
+  assert_int_equal(rc_session_udp_params(&c.udp, RC_UDP_ACK_TIMEOUT,
+                                         RC_UDP_MAX_RETRANSMIT), RC_OK);
+  assert_int_equal(c.udp.exchange_lifetime_ms, RC_UDP_EXCHANGE_LIFETIME);
+  assert_int_equal(c.udp.non_lifetime_ms, RC_UDP_NON_LIFETIME);
+  assert_int_equal(rc_session_udp_params(&c.udp, 0, 4), RC_ERR_INVAL);
+  assert_int_equal(rc_session_udp_params(&c.udp, 300, 21), RC_ERR_INVAL);
+  assert_int_equal(c.udp.ack_timeout_ms, RC_UDP_ACK_TIMEOUT);
+  peer *p = p_new(udp_params);
+  p->rnd = 0;
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"t", 1, ""), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 0), RC_OK);
+  rc_time t = 0;
+  for (int i = 0; i < 6; i++) { /* 300, 600, ... ms: six retransmissions */
+    t += (rc_time)300 << i;
+    assert_int_equal(rc_session_expiry(p->s), t);
+    assert_int_equal(rc_session_handle_expiry(p->s, t), RC_OK);
+  }
+  t += (rc_time)300 << 6;
+  assert_int_equal(rc_session_expiry(p->s), t);
+  assert_int_equal(rc_session_handle_expiry(p->s, t), RC_OK);
+  assert_int_equal(p->n_lost, 1);
+  p_del(p);
+}
+
 static void piggybacked_and_replayed(void **state) {
   (void)state;
   peer *p = p_new(NULL);
@@ -691,6 +725,7 @@ int main(void) {
       cmocka_unit_test(retransmission_schedule_exact),
       cmocka_unit_test(retransmission_random_factor),
       cmocka_unit_test(stats_counted),
+      cmocka_unit_test(udp_params_derived),
       cmocka_unit_test(piggybacked_and_replayed),
       cmocka_unit_test(separate_response),
       cmocka_unit_test(separate_delay_expires),

@@ -48,6 +48,9 @@ static void usage(FILE *f) {
           "                         per line, then the body\n"
           "  -v, --verbose          show every message both ways on stderr,\n"
           "                         signaling included\n"
+          "      --ack-timeout MS   coap://, coaps://: ACK_TIMEOUT (default 2000)\n"
+          "      --max-retransmit N coap://, coaps://: MAX_RETRANSMIT (default\n"
+          "                         4, at most 20); RFC 7252 §4.8\n"
           "      --stats            coap://, coaps://: at the end, one line on\n"
           "                         stderr counting CONs sent, retransmitted,\n"
           "                         answered after N retransmissions, given up\n"
@@ -168,7 +171,9 @@ enum {
   OPT_RAW,
   OPT_PSK_KEY_FILE,
   OPT_SIGNAL,
-  OPT_STATS
+  OPT_STATS,
+  OPT_ACK_TIMEOUT,
+  OPT_MAX_RETRANSMIT
 };
 
 /* --psk-key-file: the key is the file's first line; ps shows arguments,
@@ -335,11 +340,14 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"psk-key-file", required_argument, NULL, OPT_PSK_KEY_FILE},
       {"signal", required_argument, NULL, OPT_SIGNAL},
       {"stats", no_argument, NULL, OPT_STATS},
+      {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+      {"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->timeout_s = 30;
+  a->max_retransmit = -1;
   a->retries = 5;
   double num;
   int cf = -1, accept = -1;
@@ -436,6 +444,16 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       break;
     case OPT_STATS:
       a->stats = 1;
+      break;
+    case OPT_ACK_TIMEOUT:
+      if (num_arg("--ack-timeout", optarg, 1, 600000, 1, &num) != 0)
+        return EX_USAGE;
+      a->ack_timeout_ms = (uint32_t)num;
+      break;
+    case OPT_MAX_RETRANSMIT:
+      if (num_arg("--max-retransmit", optarg, 0, 20, 1, &num) != 0)
+        return EX_USAGE;
+      a->max_retransmit = (int)num;
       break;
     case OPT_RAW:
       a->raw = 1;

@@ -178,6 +178,16 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
     scfg.ping_timeout_ms = (uint32_t)(a->timeout_s * 1000);
     co.session = &scfg;
   }
+  if (a->ack_timeout_ms || a->max_retransmit >= 0) {
+    /* RFC 7252 §4.8.1: the transmission parameters may be changed;
+     * the dedup lifetimes follow them. Both ranges checked by args.c. */
+    rc_session_udp_params(&scfg.udp,
+                          a->ack_timeout_ms ? a->ack_timeout_ms
+                                            : RC_UDP_ACK_TIMEOUT,
+                          a->max_retransmit >= 0 ? (uint32_t)a->max_retransmit
+                                                 : RC_UDP_MAX_RETRANSMIT);
+    co.session = &scfg;
+  }
   co.on_log = verbose_on_log;
   /* Without -v only the final outcome is printed (by on_response). */
   co.log_level = a->verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;

@@ -91,6 +91,10 @@ static void usage(FILE *f) {
     "      --access-log FILE        one line per request: time, peer,\n"
     "                   transport, method, URI, code, bytes, milliseconds\n"
     "                   (- is stdout)\n"
+    "      --ack-timeout MS --max-retransmit N   coap://, coaps://: the\n"
+    "                   RFC 7252 §4.8 ACK_TIMEOUT (2000) and MAX_RETRANSMIT\n"
+    "                   (4, at most 20) of our CONs (separate responses,\n"
+    "                   notifications, the proxy's requests)\n"
     "      --stats          at exit, one line on stderr counting the\n"
     "                   coap:// and coaps:// CONs sent, retransmitted,\n"
     "                   answered, given up and the peers' duplicates\n"
@@ -113,8 +117,19 @@ enum {
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
   O_PROXY_BACKOFF,
-  O_STATS
+  O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT
 };
+
+/* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
+static long whole_arg(const char *flag, const char *s, long lo, long hi) {
+  char *end;
+  long n = strtol(s, &end, 10);
+  if (end == s || *end || n < lo || n > hi) {
+    fprintf(stderr, "rcoapd: %s takes %ld-%ld\n", flag, lo, hi);
+    return -1;
+  }
+  return n;
+}
 
 /* --psk-key-file: the key is the file's first line (ps shows arguments,
  * so a secret on the command line is not one). */
@@ -191,6 +206,8 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"proxy-cache", required_argument, NULL, O_PROXY_CACHE},
       {"proxy-backoff", required_argument, NULL, O_PROXY_BACKOFF},
       {"stats", no_argument, NULL, O_STATS},
+      {"ack-timeout", required_argument, NULL, O_ACK_TIMEOUT},
+      {"max-retransmit", required_argument, NULL, O_MAX_RETRANSMIT},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -201,6 +218,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   memset(o, 0, sizeof *o);
   o->proxy_cache = (size_t)8 << 20;
   o->hold_off_s = -1;
+  o->max_retransmit = -1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
     switch (ch) {
@@ -254,6 +272,16 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_STATS:
       o->stats = 1;
+      break;
+    case O_ACK_TIMEOUT:
+      if ((o->ack_timeout_ms = whole_arg("--ack-timeout", optarg, 1,
+                                         600000)) < 0)
+        return -1;
+      break;
+    case O_MAX_RETRANSMIT:
+      if ((o->max_retransmit = whole_arg("--max-retransmit", optarg, 0,
+                                         20)) < 0)
+        return -1;
       break;
     case O_SERVE_DIR:
       o->serve_dir = optarg;
