@@ -65,6 +65,9 @@ static void usage(FILE *f) {
           "                         the key from FILE's first line\n"
           "                         (--psk-key KEY: visible in ps)\n"
           "      --insecure         do not verify the server (prints a warning)\n"
+          "      --keylog FILE      append the TLS/DTLS secrets to FILE (NSS key\n"
+          "                         log format, for Wireshark/tshark; default:\n"
+          "                         $SSLKEYLOGFILE when set). Debugging only\n"
           "      --allow-no-alpn    accept a coaps+tcp server that negotiates no\n"
           "                         ALPN on a port other than 5684 (libcoap's\n"
           "                         PSK server is one; RFC 8323 §8.2). coaps+ws\n"
@@ -173,7 +176,8 @@ enum {
   OPT_SIGNAL,
   OPT_STATS,
   OPT_ACK_TIMEOUT,
-  OPT_MAX_RETRANSMIT
+  OPT_MAX_RETRANSMIT,
+  OPT_KEYLOG
 };
 
 /* --psk-key-file: the key is the file's first line; ps shows arguments,
@@ -342,6 +346,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"stats", no_argument, NULL, OPT_STATS},
       {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
       {"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
+      {"keylog", required_argument, NULL, OPT_KEYLOG},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
@@ -445,6 +450,9 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
     case OPT_STATS:
       a->stats = 1;
       break;
+    case OPT_KEYLOG:
+      a->keylog = optarg;
+      break;
     case OPT_ACK_TIMEOUT:
       if (num_arg("--ack-timeout", optarg, 1, 600000, 1, &num) != 0)
         return EX_USAGE;
@@ -523,6 +531,9 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
   else if (a->output && check_output(a->output) != 0)
     return EX_LOCAL;
   block2_by_hand(a);
+  /* the convention browsers, curl and gnutls-cli follow */
+  if (!a->keylog && getenv("SSLKEYLOGFILE") && *getenv("SSLKEYLOGFILE"))
+    a->keylog = getenv("SSLKEYLOGFILE");
   if (cf >= 0)
     add_uint_opt(a, RC_OPT_CONTENT_FORMAT, cf, a->cfbuf);
   if (accept >= 0)

@@ -104,7 +104,7 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
 static int make_tls(const rcoap_args *a, int dgram, rc_tls_ctx **out) {
   *out = NULL;
   if (!(a->cafile || a->insecure || a->cert || a->psk_id || a->psk_key ||
-        a->allow_no_alpn))
+        a->allow_no_alpn || a->keylog))
     return 0;
   rc_tls_config tc;
   rc_tls_config_init(&tc, RC_TLS_CLIENT);
@@ -112,6 +112,7 @@ static int make_tls(const rcoap_args *a, int dgram, rc_tls_ctx **out) {
   tc.insecure = a->insecure;
   tc.allow_no_alpn = a->allow_no_alpn && !dgram; /* DTLS has no ALPN */
   tc.datagram = dgram;
+  tc.keylog_file = a->keylog;
   if (a->insecure && !dgram)
     fprintf(stderr, "rcoap: warning: --insecure: the server's certificate "
                     "is NOT verified; anyone on the path can read and "

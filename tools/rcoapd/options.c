@@ -63,6 +63,9 @@ static void usage(FILE *f) {
     "                   again for MIN ms, doubling up to MAX (1000,30000);\n"
     "                   meanwhile its requests get 5.03 with Max-Age\n"
     "TLS (coaps, coaps+tcp, coaps+ws):\n"
+    "      --keylog FILE            append the TLS and DTLS secrets to FILE\n"
+    "                   (NSS key log format, for Wireshark/tshark; default:\n"
+    "                   $SSLKEYLOGFILE when set). Debugging only\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
     "                   a self-signed demo certificate is made in --state-dir\n"
@@ -117,7 +120,7 @@ enum {
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
   O_PROXY_BACKOFF,
-  O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT
+  O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG
 };
 
 /* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
@@ -206,6 +209,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"proxy-cache", required_argument, NULL, O_PROXY_CACHE},
       {"proxy-backoff", required_argument, NULL, O_PROXY_BACKOFF},
       {"stats", no_argument, NULL, O_STATS},
+      {"keylog", required_argument, NULL, O_KEYLOG},
       {"ack-timeout", required_argument, NULL, O_ACK_TIMEOUT},
       {"max-retransmit", required_argument, NULL, O_MAX_RETRANSMIT},
       {"verbose", no_argument, NULL, 'v'},
@@ -272,6 +276,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_STATS:
       o->stats = 1;
+      break;
+    case O_KEYLOG:
+      o->keylog = optarg;
       break;
     case O_ACK_TIMEOUT:
       if ((o->ack_timeout_ms = whole_arg("--ack-timeout", optarg, 1,
@@ -455,5 +462,11 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     fprintf(stderr, "rcoapd: --psk-identity needs --psk-key-file (or --psk-key)\n");
     return -1;
   }
+  /* the convention browsers, curl and gnutls-cli follow */
+  if (!o->keylog && getenv("SSLKEYLOGFILE") && *getenv("SSLKEYLOGFILE"))
+    o->keylog = getenv("SSLKEYLOGFILE");
+  if (o->keylog)
+    fprintf(stderr, "rcoapd: TLS: key log %s: anyone who reads it can "
+                    "decrypt this server's traffic\n", o->keylog);
   return 0;
 }
