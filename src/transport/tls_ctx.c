@@ -655,7 +655,14 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
   SSL_CTX_set_options(sc, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                               SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS);
-  const char *suites = ctx->has_psk || ctx->psk_lookup
+  /* A client given a PSK and nothing to check a certificate with offers
+   * only the PSK suites in TLS 1.2 / DTLS 1.2: else a server holding a
+   * certificate too picks a certificate suite first, and the handshake
+   * fails on a certificate the client never meant to check. */
+  int psk_only = !server && ctx->has_psk && cfg->ncerts == 0 &&
+                 !cfg->ca_file && !cfg->ca_pem && !ctx->has_peer_fp;
+  const char *suites = psk_only ? TLS12_PSK_SUITES
+                       : ctx->has_psk || ctx->psk_lookup
                            ? TLS12_CERT_SUITES ":" TLS12_PSK_SUITES
                            : TLS12_CERT_SUITES;
   if (!SSL_CTX_set_cipher_list(sc, suites) ||
