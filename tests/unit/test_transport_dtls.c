@@ -367,6 +367,55 @@ static void test_psk_identity_and_hint(void **state) {
   pair_close(&p);
 }
 
+/* A PSK client whose Finished the server cannot decrypt (a wrong key)
+ * gets no alert, only silence and the server's repeated flight: it gives
+ * up when it would send the Finished flight a fourth time (the second
+ * retransmission's timer, 1 + 2 + 4 s after the Finished; OpenSSL's
+ * timer) with RC_ERR_TLS and a sentence naming the key, long before its
+ * handshake deadline. The right key still opens after the same silence
+ * would have started. */
+static void test_wrong_psk_client_gives_up(void **state) {
+  (void)state;
+  rc_tls_config scfg, ccfg;
+  rc_tls_config_init(&scfg, RC_TLS_SERVER);
+  scfg.datagram = 1;
+  scfg.psk_key = (const uint8_t *)"secret-key-16byt";
+  scfg.psk_key_len = 16;
+  rc_tls_config_init(&ccfg, RC_TLS_CLIENT);
+  ccfg.datagram = 1;
+  ccfg.psk_identity = (const uint8_t *)"node-7";
+  ccfg.psk_identity_len = 6;
+  ccfg.psk_key = (const uint8_t *)"wrong-key-16byte";
+  ccfg.psk_key_len = 16;
+  pair p;
+  pair_open(&p, &scfg, &ccfg, "localhost");
+  pump(p.sctx, p.c, p.s); /* up to our Finished, which the server drops */
+  assert_int_equal(p.c->opened + p.s->opened + p.c->errors, 0);
+  uint64_t t_fin = g_now_ms;
+  int finished_flights = 0;
+  for (int i = 0; i < 20 && !p.c->errors; i++) {
+    rc_time cat = rc_filter_expiry(p.c->f), sat = rc_filter_expiry(p.s->f);
+    g_now_ms = cat < sat ? cat : sat;
+    if (g_now_ms == cat)
+      (void)rc_filter_timeout(p.c->f, g_now_ms);
+    else
+      (void)rc_filter_timeout(p.s->f, g_now_ms);
+    finished_flights += p.c->nq > 0;
+    deliver(p.c, p.s);
+    deliver(p.s, p.c);
+    finished_flights += p.c->nq > 0;
+    deliver(p.c, p.s);
+    deliver(p.s, p.c);
+  }
+  assert_int_equal(p.c->errors, 1);
+  assert_int_equal(p.c->err, RC_ERR_TLS);
+  assert_non_null(strstr(p.c->detail, "wrong pre-shared key?"));
+  assert_true(g_now_ms <= t_fin + 7000);
+  assert_true(g_now_ms < t_fin + RC_DTLS_HANDSHAKE_TIMEOUT_MS);
+  assert_int_equal(finished_flights, 2); /* retransmitted twice, no more */
+  pair_close(&p);
+}
+
 static void test_mutual_tls(void **state) {
   (void)state;
   char b[6][300];
@@ -878,6 +927,7 @@ int main(void) {
       cmocka_unit_test(test_host_name_mismatch),
       cmocka_unit_test(test_ip_literal_checked),
       cmocka_unit_test(test_psk_identity_and_hint),
+      cmocka_unit_test(test_wrong_psk_client_gives_up),
       cmocka_unit_test(test_mutual_tls),
       cmocka_unit_test(test_fingerprint_mode),
       cmocka_unit_test(test_webrtc_style_fingerprints),
