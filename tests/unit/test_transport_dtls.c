@@ -316,22 +316,29 @@ static void test_ip_literal_checked(void **state) {
   pair_close(&p);
 }
 
+/* A DTLS server and client with the PSK "node-7" / "secret-key-16byt";
+ * the client's key is client_key (16 bytes). */
+static void psk_cfgs(rc_tls_config *scfg, rc_tls_config *ccfg,
+                     const char *client_key) {
+  rc_tls_config_init(scfg, RC_TLS_SERVER);
+  scfg->datagram = 1;
+  scfg->psk_identity = (const uint8_t *)"node-7";
+  scfg->psk_identity_len = 6;
+  scfg->psk_key = (const uint8_t *)"secret-key-16byt";
+  scfg->psk_key_len = 16;
+  rc_tls_config_init(ccfg, RC_TLS_CLIENT);
+  ccfg->datagram = 1;
+  ccfg->psk_identity = scfg->psk_identity;
+  ccfg->psk_identity_len = 6;
+  ccfg->psk_key = (const uint8_t *)client_key;
+  ccfg->psk_key_len = 16;
+}
+
 static void test_psk_identity_and_hint(void **state) {
   (void)state;
   rc_tls_config scfg, ccfg;
-  rc_tls_config_init(&scfg, RC_TLS_SERVER);
-  scfg.datagram = 1;
-  scfg.psk_identity = (const uint8_t *)"node-7";
-  scfg.psk_identity_len = 6;
-  scfg.psk_key = (const uint8_t *)"secret-key-16byt";
-  scfg.psk_key_len = 16;
+  psk_cfgs(&scfg, &ccfg, "secret-key-16byt");
   scfg.psk_hint = "rcoap-hint";
-  rc_tls_config_init(&ccfg, RC_TLS_CLIENT);
-  ccfg.datagram = 1;
-  ccfg.psk_identity = scfg.psk_identity;
-  ccfg.psk_identity_len = 6;
-  ccfg.psk_key = scfg.psk_key;
-  ccfg.psk_key_len = 16;
   pair p;
   pair_open(&p, &scfg, &ccfg, "localhost");
   pump(p.sctx, p.c, p.s);
@@ -372,21 +379,11 @@ static void test_psk_identity_and_hint(void **state) {
  * up when it would send the Finished flight a fourth time (the second
  * retransmission's timer, 1 + 2 + 4 s after the Finished; OpenSSL's
  * timer) with RC_ERR_TLS and a sentence naming the key, long before its
- * handshake deadline. The right key still opens after the same silence
- * would have started. */
+ * handshake deadline. */
 static void test_wrong_psk_client_gives_up(void **state) {
   (void)state;
   rc_tls_config scfg, ccfg;
-  rc_tls_config_init(&scfg, RC_TLS_SERVER);
-  scfg.datagram = 1;
-  scfg.psk_key = (const uint8_t *)"secret-key-16byt";
-  scfg.psk_key_len = 16;
-  rc_tls_config_init(&ccfg, RC_TLS_CLIENT);
-  ccfg.datagram = 1;
-  ccfg.psk_identity = (const uint8_t *)"node-7";
-  ccfg.psk_identity_len = 6;
-  ccfg.psk_key = (const uint8_t *)"wrong-key-16byte";
-  ccfg.psk_key_len = 16;
+  psk_cfgs(&scfg, &ccfg, "wrong-key-16byte");
   pair p;
   pair_open(&p, &scfg, &ccfg, "localhost");
   pump(p.sctx, p.c, p.s); /* up to our Finished, which the server drops */
