@@ -87,7 +87,7 @@ elif command -v nft >/dev/null &&
      in_ns "$NR" nft add table inet lossy &&
      in_ns "$NR" nft add chain inet lossy lossy_fwd '{ type filter hook forward priority 0; }' &&
      in_ns "$NR" nft add rule inet lossy lossy_fwd meta l4proto udp numgen random mod 100 '<' $LOSS counter drop; then
-  LINK="nft numgen random $LOSS% UDP loss in R, both directions (no sch_netem: $(head -c 80 "$RC_TMP/tc.err" | tr '\n' ' '); no delay)"
+  LINK="nft numgen random $LOSS% UDP loss in R, both directions (tc netem: $(head -n 1 "$RC_TMP/tc.err"); no delay)"
 else
   rc_skip "neither tc netem nor nft can drop packets here: $(cat "$RC_TMP/tc.err")"
 fi
