@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <openssl/err.h>
@@ -411,6 +412,51 @@ static void test_wrong_psk_client_gives_up(void **state) {
   assert_true(g_now_ms < t_fin + RC_DTLS_HANDSHAKE_TIMEOUT_MS);
   assert_int_equal(finished_flights, 2); /* retransmitted twice, no more */
   pair_close(&p);
+}
+
+/* The key log (rc_tls_config.keylog_file): after a DTLS 1.2 handshake
+ * both ends have appended the same one NSS line, CLIENT_RANDOM with the
+ * 32-byte client random and the 48-byte master secret, to files of mode
+ * 0600; a path that cannot be opened fails the context with RC_ERR_IO. */
+static void test_keylog(void **state) {
+  (void)state;
+  char b[6][300];
+  rc_tls_config scfg, ccfg;
+  server_cfg(&scfg, b);
+  client_cfg(&ccfg, b);
+  scfg.keylog_file = P("server.keys", b[4], sizeof(b[4]));
+  ccfg.keylog_file = P("client.keys", b[5], sizeof(b[5]));
+  remove(scfg.keylog_file);
+  remove(ccfg.keylog_file);
+  pair p;
+  pair_open(&p, &scfg, &ccfg, "localhost");
+  pump(p.sctx, p.c, p.s);
+  assert_int_equal(p.c->opened, 1);
+  pair_close(&p);
+  char lines[2][512];
+  for (int i = 0; i < 2; i++) {
+    const char *path = i ? ccfg.keylog_file : scfg.keylog_file;
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(lines[i], 1, sizeof(lines[i]) - 1, f);
+    fclose(f);
+    lines[i][n] = 0;
+    /* "CLIENT_RANDOM " + 64 hex + " " + 96 hex + "\n" */
+    assert_int_equal(n, 14 + 64 + 1 + 96 + 1);
+    assert_memory_equal(lines[i], "CLIENT_RANDOM ", 14);
+    assert_int_equal(lines[i][14 + 64], ' ');
+    assert_int_equal(lines[i][n - 1], '\n');
+  }
+  assert_string_equal(lines[0], lines[1]);
+  char err[256];
+  rc_tls_ctx *ctx = NULL;
+  ccfg.keylog_file = "/nonexistent-dir/keys";
+  assert_int_equal(rc_tls_ctx_new(&ctx, &ccfg, err, sizeof(err)), RC_ERR_IO);
+  assert_null(ctx);
+  assert_non_null(strstr(err, "/nonexistent-dir/keys"));
 }
 
 static void test_mutual_tls(void **state) {
@@ -925,6 +971,7 @@ int main(void) {
       cmocka_unit_test(test_ip_literal_checked),
       cmocka_unit_test(test_psk_identity_and_hint),
       cmocka_unit_test(test_wrong_psk_client_gives_up),
+      cmocka_unit_test(test_keylog),
       cmocka_unit_test(test_mutual_tls),
       cmocka_unit_test(test_fingerprint_mode),
       cmocka_unit_test(test_webrtc_style_fingerprints),
