@@ -267,6 +267,7 @@ static void stats_counted(void **state) {
   assert_true(rc_udp_stats_format(&g_stats, small, sizeof small) >
               (int)sizeof small);
   assert_string_equal(small, "con=2 r");
+  assert_int_equal(rc_udp_stats_format(&g_stats, NULL, 0), (int)strlen(line));
   p_del(p);
 }
 
