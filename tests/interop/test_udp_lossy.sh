@@ -8,8 +8,8 @@
 # own interface sees every datagram the client sends, retransmissions
 # included, at the time it left.
 #   1. 25 PUTs then 25 GETs of /store/lossyN from rcoap in A to rcoapd in B,
-#      ten at a time: every one answered, every GET with its PUT's body.
-#   2. A block-wise GET of a file from --serve-dir (64 KiB by default;
+#      all 25 at once: every one answered, every GET with its PUT's body.
+#   2. A block-wise GET of a file from --serve-dir (32 KiB by default;
 #      RC_LOSSY_BIG_KIB=1024 for the 1 MiB run, minutes long: stop-and-wait
 #      blocks at 20% loss each way): sha256 equal.
 #   3. The counters (rcoap --stats, rcoapd --stats): no CON given up, none
@@ -44,7 +44,7 @@ ACK=250          # ms
 MAXR=10
 RAND=1.5         # ACK_RANDOM_FACTOR
 LOSS=20          # percent, each direction
-BIG_KIB=${RC_LOSSY_BIG_KIB:-64}
+BIG_KIB=${RC_LOSSY_BIG_KIB:-32}
 TMO=300          # rcoap -T: far beyond an unlucky exchange at these settings
 NS=rc-udpnet-$$
 NA=$NS-a NR=$NS-r NB=$NS-b
@@ -126,7 +126,7 @@ lossy_wait() {
   wait "${JOB[$1]}" || ST=$?
   unset "JOB[$1]"
 }
-BATCH=10
+BATCH=25
 N=25
 t0=$SECONDS
 for phase in put get; do
