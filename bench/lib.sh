@@ -181,12 +181,14 @@ bench_start_rcoapd() {
   return 1
 }
 
-# bench_start_libcoap SERVER PORT: starts libcoap's SERVER (coap-server-notls)
-# on 127.0.0.1:PORT in the background (pinned by PIN_SERVER, output in
-# TMP/libcoap.log) and waits for its listener. Sets LIBCOAP_PID (tracked).
-# Returns 1 after printing the output when it does not listen.
+# bench_start_libcoap SERVER PORT [ARG...]: starts libcoap's SERVER
+# (coap-server-notls) on 127.0.0.1:PORT with the ARGs (coap-server-openssl:
+# -k KEY or -c/-j for coaps:// on PORT + 1) in the background (pinned by
+# PIN_SERVER, output in TMP/libcoap.log) and waits for its listener. Sets
+# LIBCOAP_PID (tracked). Returns 1 after printing the output when it does
+# not listen.
 bench_start_libcoap() {
-  "${PIN_SERVER[@]}" "$1" -A 127.0.0.1 -p "$2" >"$TMP/libcoap.log" 2>&1 &
+  "${PIN_SERVER[@]}" "$1" -A 127.0.0.1 -p "$2" "${@:3}" >"$TMP/libcoap.log" 2>&1 &
   LIBCOAP_PID=$!
   bench_track "$LIBCOAP_PID"
   bench_wait_listen "$2" && return 0

@@ -23,6 +23,9 @@ REQUIRED=(
   # a network namespace of its own (unshare, ip) for tests that need the
   # default ports or a wildcard address; a terminal (script) for output tests
   util-linux iproute2 bsdutils
+  # random packet loss in a namespace where the kernel has no sch_netem
+  # (tests/interop/test_udp_lossy.sh)
+  nftables
   python3 python3-websockets
   # memory checks and load tools
   valgrind wrk iperf3

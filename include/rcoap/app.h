@@ -129,6 +129,12 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts);
  * rc_budget_peak, rc_budget_refusals). */
 const rc_budget *rc_context_body_budget(const rc_context *ctx);
 
+/* What the RFC 7252 message layer of the context's coap:// and coaps://
+ * connections did, added up (the context's own counters, or those
+ * opts->session->udp.stats names): CONs sent, retransmitted, answered
+ * after how many tries, given up; the peers' duplicates. */
+const rc_udp_stats *rc_context_udp_stats(const rc_context *ctx);
+
 /*
  * Closes every listener and connection at once (no Release; use
  * rc_context_shutdown first for a graceful end), fails outstanding client

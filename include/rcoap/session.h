@@ -136,6 +136,31 @@ typedef enum rc_session_state {
  * on UDP, so block-wise transfers use SZX 6 (1024-byte blocks). */
 #define RC_UDP_MSG_SIZE 1152u
 
+/* Buckets of rc_udp_stats.answered_after: CONs answered after 0, 1, ...
+ * retransmissions, the last bucket for that many or more. */
+#define RC_UDP_STATS_TRIES 8u
+
+/* What the RFC 7252 message layer did, counted over every session that
+ * shares the struct (rc_session_udp_config.stats; one loop, no locks).
+ * The figures a lossy link shows: how often our CONs went again, how
+ * many answers needed how many tries, and the peer's retransmissions we
+ * recognised as duplicates. */
+typedef struct rc_udp_stats {
+  uint64_t con_sent;      /* CONs sent a first time (pings included) */
+  uint64_t retransmits;   /* CONs sent again on a timeout (§4.2) */
+  uint64_t answered;      /* CONs ended by an ACK or a RST */
+  uint64_t gave_up;       /* CONs given up after MAX_RETRANSMIT */
+  uint64_t answered_after[RC_UDP_STATS_TRIES]; /* by retransmissions */
+  uint32_t max_tries;     /* most retransmissions one CON was sent with */
+  uint64_t dup_con;       /* the peer's CONs received again (§4.5) */
+  uint64_t dup_non;       /* the peer's NONs received again */
+} rc_udp_stats;
+
+/* One line "con=N retransmits=N answered=N gave_up=N max_tries=N
+ * dup_con=N dup_non=N after=N,N,..." (answered_after), NUL-terminated
+ * and truncated to size. Returns what snprintf returns. */
+int rc_udp_stats_format(const rc_udp_stats *st, char *buf, size_t size);
+
 /* CoAP over UDP (RFC 7252 §4): reliability settings of a session with
  * framing RC_FRAMING_UDP. Filled by rc_session_config_default. */
 typedef struct rc_session_udp_config {
@@ -160,6 +185,9 @@ typedef struct rc_session_udp_config {
   uint32_t (*random)(void *user);
   void *random_user;
   uint64_t seed;
+  /* Counters this session adds to (shared by many sessions, not owned;
+   * NULL: none). Must outlive the session. */
+  rc_udp_stats *stats;
 } rc_session_udp_config;
 
 typedef struct rc_session_config {
@@ -217,6 +245,14 @@ void rc_chunk_pool_release(rc_chunk_pool *p);
  * (block_wise on, max_token_len 8, keepalive off). */
 void rc_session_config_default(rc_session_config *cfg, rc_framing framing,
                                rc_session_role role);
+
+/* Sets ACK_TIMEOUT (ms, >= 1) and MAX_RETRANSMIT (<= 20) and derives from
+ * them, with the default ACK_RANDOM_FACTOR and MAX_LATENCY (100 s), the
+ * dedup lifetimes of RFC 7252 §4.8.2 (EXCHANGE_LIFETIME, NON_LIFETIME),
+ * so that a CON's last retransmission still meets its Message ID. Returns
+ * RC_ERR_INVAL (c unchanged) for values out of range. */
+rc_err rc_session_udp_params(rc_session_udp_config *c, uint32_t ack_timeout_ms,
+                             uint32_t max_retransmit);
 
 /* What the peer said in a Release (RFC 8323 §5.5). Views into the received
  * message: valid only during the on_release() call. */

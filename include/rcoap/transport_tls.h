@@ -159,6 +159,12 @@ typedef struct rc_tls_config {
   /* DTLS: the whole handshake must be done within this many ms of the
    * filter's creation; 0: RC_DTLS_HANDSHAKE_TIMEOUT_MS. */
   uint32_t handshake_timeout_ms;
+  /* Append every secret of every handshake (TLS and DTLS) to this file,
+   * one line each in the NSS key log format (SSLKEYLOGFILE) that
+   * Wireshark decrypts with; created 0600. A debugging aid: the file
+   * decrypts the traffic. NULL: none. rc_tls_ctx_new fails with
+   * RC_ERR_IO when it cannot be opened. */
+  const char *keylog_file;
   const rc_mem *mem; /* NULL: C library */
 } rc_tls_config;
 

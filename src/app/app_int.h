@@ -132,6 +132,7 @@ struct rc_context {
   rc_tls_ctx *default_tls; /* owned */
   rc_tls_ctx *default_dtls; /* owned: the same for coaps:// */
   rc_budget *bodies;       /* owned: body memory of every exchange */
+  rc_udp_stats udp_stats;  /* every coap:// and coaps:// session's */
   /* shutdown */
   int shutting_down;
   void (*done)(void *arg);

@@ -54,6 +54,8 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
   ctx->has_session = 1;
   if (!ctx->session.rx_budget)
     ctx->session.rx_budget = ctx->bodies;
+  if (!ctx->session.udp.stats)
+    ctx->session.udp.stats = &ctx->udp_stats;
   /* Output chunks shared by the context's sessions: idle connections hold
    * none, bursts allocate none (at most APP_CHUNKS_KEPT wait). */
   if (err == RC_OK && !ctx->session.out_pool &&
@@ -77,6 +79,10 @@ rc_err rc_context_new(rc_context **out, const rc_context_opts *opts) {
 
 const rc_budget *rc_context_body_budget(const rc_context *ctx) {
   return ctx->bodies;
+}
+
+const rc_udp_stats *rc_context_udp_stats(const rc_context *ctx) {
+  return ctx->session.udp.stats;
 }
 
 uv_loop_t *rc_context_loop(const rc_context *ctx) { return ctx->loop; }

@@ -366,8 +366,23 @@ static void tx_arm(rc__udp *u, udp_tx *t) {
   t->due = u->now + t->timeout;
 }
 
+/* The counters every session of a loop may share (NULL: none kept). */
+#define STAT(u) ((u)->cfg.udp.stats)
+
+/* A CON ended by an ACK or RST after t->tries retransmissions. */
+static void stat_answered(rc__udp *u, const udp_tx *t) {
+  rc_udp_stats *st = STAT(u);
+  if (st == NULL)
+    return;
+  st->answered++;
+  st->answered_after[t->tries < RC_UDP_STATS_TRIES ? t->tries
+                                                   : RC_UDP_STATS_TRIES - 1]++;
+}
+
 static rc_err tx_start(rc__udp *u, udp_tx *t) {
   t->sent = 1;
+  if (STAT(u) != NULL)
+    STAT(u)->con_sent++;
   t->timeout = first_timeout(u);
   t->armed = 0;
   t->due = 0;
@@ -511,6 +526,28 @@ void rc__udp_config_default(rc_session_udp_config *c) {
   c->dedup_max = RC_UDP_DEDUP_MAX;
 }
 
+rc_err rc_session_udp_params(rc_session_udp_config *c, uint32_t ack_timeout_ms,
+                             uint32_t max_retransmit) {
+  if (ack_timeout_ms == 0 || ack_timeout_ms > 600000u || max_retransmit > 20)
+    return RC_ERR_INVAL;
+  /* §4.8.2: MAX_TRANSMIT_SPAN = ACK_TIMEOUT * ((2 ** MAX_RETRANSMIT) - 1)
+   * * ACK_RANDOM_FACTOR; EXCHANGE_LIFETIME = MAX_TRANSMIT_SPAN + (2 *
+   * MAX_LATENCY) + PROCESSING_DELAY (= ACK_TIMEOUT); NON_LIFETIME =
+   * MAX_TRANSMIT_SPAN + MAX_LATENCY. */
+  const uint64_t max_latency = 100000u;
+  uint64_t span = (uint64_t)ack_timeout_ms * ((1u << max_retransmit) - 1u) *
+                  c->ack_random_factor / 1000u;
+  uint64_t exch = span + 2 * max_latency + ack_timeout_ms;
+  uint64_t non = span + max_latency;
+  if (exch > UINT32_MAX)
+    return RC_ERR_INVAL;
+  c->ack_timeout_ms = ack_timeout_ms;
+  c->max_retransmit = max_retransmit;
+  c->exchange_lifetime_ms = (uint32_t)exch;
+  c->non_lifetime_ms = (uint32_t)non;
+  return RC_OK;
+}
+
 rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
                    const rc_session_callbacks *cb, void *user,
                    const rc_mem *mem, rc_time now) {
@@ -518,6 +555,7 @@ rc_err rc__udp_new(rc_session **out, const rc_session_config *cfg,
   const rc_session_udp_config *c = &cfg->udp;
   if (c->ack_timeout_ms == 0 && c->ack_random_factor == 0) {
     rc__udp_config_default(&dflt); /* a template filled for TCP by hand */
+    dflt.stats = cfg->udp.stats;
     c = &dflt;
   }
   if (c->ack_timeout_ms == 0 || c->ack_random_factor < 1000u ||
@@ -636,6 +674,7 @@ static rc_err on_ack_rst(rc__udp *u, const rc_msg *m) {
   }
   udp_tx done = *t;
   done.buf = NULL;
+  stat_answered(u, t);
   tx_remove(u, t);
   rc_err err = tx_promote(u);
   if (err != RC_OK)
@@ -666,6 +705,8 @@ static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
      * Confirmable message using the same Acknowledgement or Reset
      * message but SHOULD process any request or response in the message
      * only once." NON duplicates are dropped. */
+    if (STAT(u) != NULL)
+      *(con ? &STAT(u)->dup_con : &STAT(u)->dup_non) += 1;
     if (!con)
       return RC_OK;
     if (dup->reply_len > 0)
@@ -957,6 +998,11 @@ static rc_err expire_tx(rc__udp *u, rc_time now) {
       /* §4.2: "the message is retransmitted, the retransmission counter
        * is incremented, and the timeout is doubled" */
       t->tries++;
+      if (STAT(u) != NULL) {
+        STAT(u)->retransmits++;
+        if (t->tries > STAT(u)->max_tries)
+          STAT(u)->max_tries = t->tries;
+      }
       t->timeout *= 2;
       t->due += t->timeout;
       if (t->due <= now)
@@ -971,6 +1017,8 @@ static rc_err expire_tx(rc__udp *u, rc_time now) {
      * timeout, then the attempt to transmit the message is canceled and
      * the application process informed of failure." */
     udp_tx done = *t;
+    if (STAT(u) != NULL)
+      STAT(u)->gave_up++;
     tx_remove(u, t);
     ulog(u, RC_SESSION_LOG_INFO, "CON %u not acknowledged after %u "
          "retransmissions", (unsigned)done.mid, (unsigned)done.tries);

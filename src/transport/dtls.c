@@ -20,6 +20,12 @@
 
 /* Plaintext of one DTLS record (RFC 6347 §4.1: at most 2^14 bytes). */
 #define READ_BUF 16384
+/* A PSK client whose Finished flight went this many times again with no
+ * answer gives up: the server drops a Finished it cannot decrypt (RFC
+ * 6347 §4.1.2.7), so a wrong key shows only as this silence. With
+ * OpenSSL's timer (1 s, doubled) that is about 7 s after the Finished,
+ * instead of the whole handshake deadline. */
+#define FINISHED_RETRIES 2
 
 typedef struct dtls_filter {
   rc__tls_filter t; /* first: the TLS callbacks see an rc__tls_filter */
@@ -30,6 +36,7 @@ typedef struct dtls_filter {
   rc_time now;         /* the caller's time, as last told */
   rc_time hs_deadline; /* the handshake must be done by then */
   rc_time rtx_at;      /* next flight retransmission, or RC_TIME_NEVER */
+  unsigned fin_flights; /* PSK client: our Finished flight sent so often */
   int listened;        /* server: a ClientHello with a good cookie came */
 } dtls_filter;
 
@@ -230,11 +237,41 @@ static rc_err opened(dtls_filter *d) {
   return err;
 }
 
+/* After an OpenSSL call in the handshake: true when a PSK client is
+ * about to send its Finished flight (ClientKeyExchange, ChangeCipherSpec,
+ * Finished) for the 1 + FINISHED_RETRIES + 1-th time, whether on its own
+ * timer or because the server repeated its flight: the server never took
+ * our Finished. (The client stays in "write finished" until the server's
+ * ChangeCipherSpec is read.) */
+static int finished_ignored(dtls_filter *d) {
+  const rc__tls_filter *t = &d->t;
+  if (is_server(d) || !(t->ctx->has_psk || t->ctx->psk_lookup) ||
+      SSL_get_state(t->ssl) != TLS_ST_CW_FINISHED) {
+    d->fin_flights = 0;
+    return 0;
+  }
+  if (d->nlens == 0)
+    return 0; /* nothing goes out now */
+  return ++d->fin_flights > FINISHED_RETRIES + 1;
+}
+
+static rc_err fail_finished(dtls_filter *d) {
+  ERR_clear_error();
+  d->t.out_len = d->nlens = 0; /* the flight OpenSSL just queued: not sent */
+  snprintf(d->t.detail, sizeof(d->t.detail),
+           "DTLS handshake failed: our Finished sent %u times, never "
+           "answered (wrong pre-shared key? the server drops what it cannot "
+           "decrypt)", FINISHED_RETRIES + 1);
+  return fail(d, RC_ERR_TLS);
+}
+
 static rc_err do_handshake(dtls_filter *d) {
   int r = SSL_do_handshake(d->t.ssl);
   if (r == 1)
     return opened(d);
   if (SSL_get_error(d->t.ssl, r) == SSL_ERROR_WANT_READ) {
+    if (finished_ignored(d))
+      return fail_finished(d);
     ERR_clear_error();
     rc_err err = flush(d);
     arm(d);
@@ -384,6 +421,8 @@ static rc_err dtls_timeout(rc_filter *base, rc_time now) {
      * timer that runs out too often (OpenSSL: 12 times) is a failure. */
     if (DTLSv1_handle_timeout(t->ssl) < 0)
       err = fail(d, rc__tls_classify(t));
+    else if (finished_ignored(d))
+      err = fail_finished(d);
     else {
       ERR_clear_error();
       err = flush(d);

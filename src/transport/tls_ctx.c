@@ -569,6 +569,7 @@ void rc_tls_ctx_free(rc_tls_ctx *ctx) {
     sk_X509_pop_free(ctx->certs[i].chain, X509_free);
   }
   SSL_CTX_free(ctx->ssl_ctx);
+  rc__tls_keylog_close(ctx);
   BIO_meth_free(ctx->bio_meth);
   OPENSSL_cleanse(ctx->psk_key, sizeof(ctx->psk_key));
   OPENSSL_cleanse(ctx->cookie_key, sizeof(ctx->cookie_key));
@@ -636,6 +637,10 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
     return RC_ERR_NOMEM;
   }
   ctx->ssl_ctx = sc;
+  if (rc__tls_keylog_open(ctx, sc, cfg->keylog_file) != RC_OK) {
+    set_err(errbuf, cap, "key log %s: %s", cfg->keylog_file, strerror(errno));
+    return RC_ERR_IO;
+  }
   /* RFC 8323 §9.1 -> RFC 7525 §3.1.1: "Implementations MUST NOT negotiate
    * SSL version 2 ... SSL version 3"; TLS 1.2 is the floor. */
   int lo = dgram ? DTLS1_2_VERSION
@@ -650,7 +655,14 @@ static rc_err setup_ssl_ctx(rc_tls_ctx *ctx, const rc_tls_config *cfg,
   SSL_CTX_set_options(sc, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
                               SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_mode(sc, SSL_MODE_RELEASE_BUFFERS);
-  const char *suites = ctx->has_psk || ctx->psk_lookup
+  /* A client given a PSK and nothing to check a certificate with offers
+   * only the PSK suites in TLS 1.2 / DTLS 1.2: else a server holding a
+   * certificate too picks a certificate suite first, and the handshake
+   * fails on a certificate the client never meant to check. */
+  int psk_only = !server && ctx->has_psk && cfg->ncerts == 0 &&
+                 !cfg->ca_file && !cfg->ca_pem && !ctx->has_peer_fp;
+  const char *suites = psk_only ? TLS12_PSK_SUITES
+                       : ctx->has_psk || ctx->psk_lookup
                            ? TLS12_CERT_SUITES ":" TLS12_PSK_SUITES
                            : TLS12_CERT_SUITES;
   if (!SSL_CTX_set_cipher_list(sc, suites) ||
@@ -762,6 +774,7 @@ rc_err rc_tls_ctx_new(rc_tls_ctx **out, const rc_tls_config *cfg, char *errbuf,
   memset(ctx, 0, sizeof(*ctx));
   atomic_init(&ctx->refs, 1);
   ctx->mem = *mem;
+  ctx->keylog_fd = -1;
   ctx->role = cfg->role;
   ctx->insecure = cfg->insecure;
   ctx->allow_no_alpn = cfg->allow_no_alpn;

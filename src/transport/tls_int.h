@@ -62,6 +62,7 @@ struct rc_tls_ctx {
   /* Server: HMAC keys of the stateless cookie, the current one and the one
    * before it (still accepted), and when the current one was made. */
   uint8_t cookie_key[2][32];
+  int keylog_fd; /* rc_tls_config.keylog_file; -1: none (tls_keylog.c) */
   rc_time cookie_made;
   int cookie_keyed; /* cookie_made holds a caller time */
 };
@@ -155,5 +156,11 @@ int rc__dtls_peer_of(const SSL *ssl, const uint8_t **peer, size_t *len);
 /* dtls_cookie.c: the DTLS options and server cookie callbacks of a DTLS
  * SSL_CTX. */
 void rc__dtls_ctx_setup(rc_tls_ctx *ctx, SSL_CTX *sc);
+
+/* tls_keylog.c: opens path (NULL or "": no key log) for appending and
+ * logs sc's secrets there; RC_ERR_IO when it cannot be opened. Sets
+ * ctx->keylog_fd (-1 for none) and sc's app data (ctx). */
+rc_err rc__tls_keylog_open(rc_tls_ctx *ctx, SSL_CTX *sc, const char *path);
+void rc__tls_keylog_close(rc_tls_ctx *ctx);
 
 #endif

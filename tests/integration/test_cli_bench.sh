@@ -2,7 +2,9 @@
 # rcoap-bench's command line agrees with rcoap's where a letter is shared
 # (-T is the request timeout in seconds; -d and -t, rcoap's payload and
 # Content-Format, are not rcoap-bench options), its exit statuses are
-# documented, and the CPU figure of a 5-request run stays within one core.
+# documented, and the CPU figure of a 5-request run stays within one core;
+# over coaps:// (DTLS, PSK) it sends requests and counts handshake cycles,
+# and a wrong key opens no connection (exit 1).
 # Usage: bash test_cli_bench.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
@@ -39,4 +41,24 @@ ST=0
 OUT=$(rc_run rcoap-bench -c 1 -n 3 -w 0 "$U/no-such-resource" 2>&1) || ST=$?
 rc_expect_status "$ST" 1 "requests answered 4.04: exit 1"
 rcd_stop d
+
+# coaps:// (DTLS 1.2) with a PSK: requests, handshake cycles, a wrong key
+rcd_start s 1 -l coaps://127.0.0.1:0 --psk-identity bench --psk-key bench-key || {
+  rc_fail "rcoapd starts on coaps://"
+  rc_done
+}
+S=coaps://127.0.0.1:$(rcd_port s 127.0.0.1 coaps)
+PSK=(--psk-identity bench --psk-key bench-key)
+ST=0
+OUT=$(rc_run rcoap-bench -c 2 -p 2 -n 40 -w 0 -T $RC_TMO --connect-timeout $RC_TMO "${PSK[@]}" "$S/hello" 2>&1) || ST=$?
+rc_expect_status "$ST" 0 "rcoap-bench over coaps:// (PSK): exit 0"
+rc_expect "$OUT" "requests=40 " "rcoap-bench over coaps://: 40 requests answered"
+ST=0
+OUT=$(rc_run rcoap-bench --handshakes -c 2 -p 1 --duration $RC_SLOW -w 0 -T $RC_TMO "${PSK[@]}" "$S/hello" 2>&1) || ST=$?
+rc_expect_status "$ST" 0 "rcoap-bench --handshakes over coaps://: exit 0"
+rc_expect_re "$OUT" "cycles: +[1-9][0-9]* in" "rcoap-bench --handshakes over coaps://: DTLS handshake cycles counted"
+ST=0
+OUT=$(rc_run rcoap-bench -c 1 -n 1 -w 0 --connect-timeout 2 --psk-identity bench --psk-key wrong "$S/hello" 2>&1) || ST=$?
+rc_expect_status "$ST" 1 "rcoap-bench with a wrong PSK: exit 1 (no connection opened)"
+rcd_stop s
 rc_done

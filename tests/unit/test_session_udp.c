@@ -210,6 +210,101 @@ static void retransmission_random_factor(void **state) {
   p_del(p);
 }
 
+static rc_udp_stats g_stats;
+static void with_stats(rc_session_config *c) { c->udp.stats = &g_stats; }
+
+/* rc_udp_stats: a CON given up after MAX_RETRANSMIT, one answered after
+ * two retransmissions, a duplicate CON and NON from the peer; and the
+ * line rcoap --stats prints. */
+static void stats_counted(void **state) {
+  (void)state;
+  memset(&g_stats, 0, sizeof g_stats);
+  peer *p = p_new(with_stats);
+  p->rnd = 0;
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"t1", 2, ""), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 0), RC_OK);
+  for (rc_time t = 2000; t <= 62000; t *= 2)
+    assert_int_equal(rc_session_handle_expiry(p->s, t - 2000), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 62000), RC_OK);
+  assert_int_equal(p->n_lost, 1);
+  assert_int_equal(g_stats.con_sent, 1);
+  assert_int_equal(g_stats.retransmits, 4);
+  assert_int_equal(g_stats.gave_up, 1);
+  assert_int_equal(g_stats.max_tries, 4);
+  assert_int_equal(g_stats.answered, 0);
+  drain(p);
+  /* the second CON: answered after two retransmissions */
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"t2", 2, ""), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 100000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  uint16_t mid = parsed(p, 0).mid;
+  assert_int_equal(rc_session_handle_expiry(p->s, 102000), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 106000), RC_OK);
+  assert_int_equal(drain(p), 2);
+  uint8_t d[64];
+  size_t n = build(d, RC_TYPE_ACK, RC_CONTENT, mid, "t2", NULL, "ok");
+  feed(p, d, n, 107000);
+  feed(p, d, n, 107001); /* a duplicate ACK counts once */
+  assert_int_equal(g_stats.con_sent, 2);
+  assert_int_equal(g_stats.retransmits, 6);
+  assert_int_equal(g_stats.answered, 1);
+  assert_int_equal(g_stats.answered_after[2], 1);
+  /* the peer's duplicates */
+  n = build(d, RC_TYPE_CON, RC_GET, 0x55, "c", "x", NULL);
+  feed(p, d, n, 108000);
+  feed(p, d, n, 108001);
+  n = build(d, RC_TYPE_NON, RC_GET, 0x56, "n", "x", NULL);
+  feed(p, d, n, 108002);
+  feed(p, d, n, 108003);
+  assert_int_equal(g_stats.dup_con, 1);
+  assert_int_equal(g_stats.dup_non, 1);
+  char line[256];
+  rc_udp_stats_format(&g_stats, line, sizeof line);
+  assert_string_equal(line, "con=2 retransmits=6 answered=1 gave_up=1 "
+                            "max_tries=4 dup_con=1 dup_non=1 "
+                            "after=0,0,1,0,0,0,0,0");
+  char small[8];
+  assert_true(rc_udp_stats_format(&g_stats, small, sizeof small) >
+              (int)sizeof small);
+  assert_string_equal(small, "con=2 r");
+  assert_int_equal(rc_udp_stats_format(&g_stats, NULL, 0), (int)strlen(line));
+  p_del(p);
+}
+
+/* rc_session_udp_params: the RFC 7252 §4.8.2 lifetimes follow the
+ * parameters (the defaults give back 247 s and 145 s), and the new
+ * MAX_RETRANSMIT is what the session gives up after. */
+static void udp_params(rc_session_config *c) {
+  assert_int_equal(rc_session_udp_params(&c->udp, 300, 6), RC_OK);
+}
+static void udp_params_derived(void **state) {
+  (void)state;
+  rc_session_config c;
+  rc_session_config_default(&c, RC_FRAMING_UDP, RC_SESSION_CLIENT);
+  assert_int_equal(rc_session_udp_params(&c.udp, RC_UDP_ACK_TIMEOUT,
+                                         RC_UDP_MAX_RETRANSMIT), RC_OK);
+  assert_int_equal(c.udp.exchange_lifetime_ms, RC_UDP_EXCHANGE_LIFETIME);
+  assert_int_equal(c.udp.non_lifetime_ms, RC_UDP_NON_LIFETIME);
+  assert_int_equal(rc_session_udp_params(&c.udp, 0, 4), RC_ERR_INVAL);
+  assert_int_equal(rc_session_udp_params(&c.udp, 300, 21), RC_ERR_INVAL);
+  assert_int_equal(c.udp.ack_timeout_ms, RC_UDP_ACK_TIMEOUT);
+  peer *p = p_new(udp_params);
+  p->rnd = 0;
+  assert_int_equal(respond(p, RC_GET, (const uint8_t *)"t", 1, ""), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 0), RC_OK);
+  rc_time t = 0;
+  for (int i = 0; i < 6; i++) { /* 300, 600, ... ms: six retransmissions */
+    t += (rc_time)300 << i;
+    assert_int_equal(rc_session_expiry(p->s), t);
+    assert_int_equal(rc_session_handle_expiry(p->s, t), RC_OK);
+  }
+  t += (rc_time)300 << 6;
+  assert_int_equal(rc_session_expiry(p->s), t);
+  assert_int_equal(rc_session_handle_expiry(p->s, t), RC_OK);
+  assert_int_equal(p->n_lost, 1);
+  p_del(p);
+}
+
 static void piggybacked_and_replayed(void **state) {
   (void)state;
   peer *p = p_new(NULL);
@@ -630,6 +725,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(retransmission_schedule_exact),
       cmocka_unit_test(retransmission_random_factor),
+      cmocka_unit_test(stats_counted),
+      cmocka_unit_test(udp_params_derived),
       cmocka_unit_test(piggybacked_and_replayed),
       cmocka_unit_test(separate_response),
       cmocka_unit_test(separate_delay_expires),

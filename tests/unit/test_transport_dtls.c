@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <openssl/err.h>
@@ -316,22 +317,29 @@ static void test_ip_literal_checked(void **state) {
   pair_close(&p);
 }
 
+/* A DTLS server and client with the PSK "node-7" / "secret-key-16byt";
+ * the client's key is client_key (16 bytes). */
+static void psk_cfgs(rc_tls_config *scfg, rc_tls_config *ccfg,
+                     const char *client_key) {
+  rc_tls_config_init(scfg, RC_TLS_SERVER);
+  scfg->datagram = 1;
+  scfg->psk_identity = (const uint8_t *)"node-7";
+  scfg->psk_identity_len = 6;
+  scfg->psk_key = (const uint8_t *)"secret-key-16byt";
+  scfg->psk_key_len = 16;
+  rc_tls_config_init(ccfg, RC_TLS_CLIENT);
+  ccfg->datagram = 1;
+  ccfg->psk_identity = scfg->psk_identity;
+  ccfg->psk_identity_len = 6;
+  ccfg->psk_key = (const uint8_t *)client_key;
+  ccfg->psk_key_len = 16;
+}
+
 static void test_psk_identity_and_hint(void **state) {
   (void)state;
   rc_tls_config scfg, ccfg;
-  rc_tls_config_init(&scfg, RC_TLS_SERVER);
-  scfg.datagram = 1;
-  scfg.psk_identity = (const uint8_t *)"node-7";
-  scfg.psk_identity_len = 6;
-  scfg.psk_key = (const uint8_t *)"secret-key-16byt";
-  scfg.psk_key_len = 16;
+  psk_cfgs(&scfg, &ccfg, "secret-key-16byt");
   scfg.psk_hint = "rcoap-hint";
-  rc_tls_config_init(&ccfg, RC_TLS_CLIENT);
-  ccfg.datagram = 1;
-  ccfg.psk_identity = scfg.psk_identity;
-  ccfg.psk_identity_len = 6;
-  ccfg.psk_key = scfg.psk_key;
-  ccfg.psk_key_len = 16;
   pair p;
   pair_open(&p, &scfg, &ccfg, "localhost");
   pump(p.sctx, p.c, p.s);
@@ -365,6 +373,90 @@ static void test_psk_identity_and_hint(void **state) {
   assert_int_equal(p.s->err, RC_ERR_TIMEOUT);
   assert_non_null(strstr(p.s->detail, "wrong pre-shared key?"));
   pair_close(&p);
+}
+
+/* A PSK client whose Finished the server cannot decrypt (a wrong key)
+ * gets no alert, only silence and the server's repeated flight: it gives
+ * up when it would send the Finished flight a fourth time (the second
+ * retransmission's timer, 1 + 2 + 4 s after the Finished; OpenSSL's
+ * timer) with RC_ERR_TLS and a sentence naming the key, long before its
+ * handshake deadline. */
+static void test_wrong_psk_client_gives_up(void **state) {
+  (void)state;
+  rc_tls_config scfg, ccfg;
+  psk_cfgs(&scfg, &ccfg, "wrong-key-16byte");
+  pair p;
+  pair_open(&p, &scfg, &ccfg, "localhost");
+  pump(p.sctx, p.c, p.s); /* up to our Finished, which the server drops */
+  assert_int_equal(p.c->opened + p.s->opened + p.c->errors, 0);
+  uint64_t t_fin = g_now_ms;
+  int finished_flights = 0;
+  for (int i = 0; i < 20 && !p.c->errors; i++) {
+    rc_time cat = rc_filter_expiry(p.c->f), sat = rc_filter_expiry(p.s->f);
+    g_now_ms = cat < sat ? cat : sat;
+    if (g_now_ms == cat)
+      (void)rc_filter_timeout(p.c->f, g_now_ms);
+    else
+      (void)rc_filter_timeout(p.s->f, g_now_ms);
+    finished_flights += p.c->nq > 0;
+    deliver(p.c, p.s);
+    deliver(p.s, p.c);
+    finished_flights += p.c->nq > 0;
+    deliver(p.c, p.s);
+    deliver(p.s, p.c);
+  }
+  assert_int_equal(p.c->errors, 1);
+  assert_int_equal(p.c->err, RC_ERR_TLS);
+  assert_non_null(strstr(p.c->detail, "wrong pre-shared key?"));
+  assert_true(g_now_ms <= t_fin + 7000);
+  assert_true(g_now_ms < t_fin + RC_DTLS_HANDSHAKE_TIMEOUT_MS);
+  assert_int_equal(finished_flights, 2); /* retransmitted twice, no more */
+  pair_close(&p);
+}
+
+/* The key log (rc_tls_config.keylog_file): after a DTLS 1.2 handshake
+ * both ends have appended the same one NSS line, CLIENT_RANDOM with the
+ * 32-byte client random and the 48-byte master secret, to files of mode
+ * 0600; a path that cannot be opened fails the context with RC_ERR_IO. */
+static void test_keylog(void **state) {
+  (void)state;
+  char b[6][300];
+  rc_tls_config scfg, ccfg;
+  server_cfg(&scfg, b);
+  client_cfg(&ccfg, b);
+  scfg.keylog_file = P("server.keys", b[4], sizeof(b[4]));
+  ccfg.keylog_file = P("client.keys", b[5], sizeof(b[5]));
+  remove(scfg.keylog_file);
+  remove(ccfg.keylog_file);
+  pair p;
+  pair_open(&p, &scfg, &ccfg, "localhost");
+  pump(p.sctx, p.c, p.s);
+  assert_int_equal(p.c->opened, 1);
+  pair_close(&p);
+  char lines[2][512];
+  for (int i = 0; i < 2; i++) {
+    const char *path = i ? ccfg.keylog_file : scfg.keylog_file;
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(lines[i], 1, sizeof(lines[i]) - 1, f);
+    fclose(f);
+    lines[i][n] = 0;
+    /* "CLIENT_RANDOM " + 64 hex + " " + 96 hex + "\n" */
+    assert_int_equal(n, 14 + 64 + 1 + 96 + 1);
+    assert_memory_equal(lines[i], "CLIENT_RANDOM ", 14);
+    assert_int_equal(lines[i][14 + 64], ' ');
+    assert_int_equal(lines[i][n - 1], '\n');
+  }
+  assert_string_equal(lines[0], lines[1]);
+  char err[256];
+  rc_tls_ctx *ctx = NULL;
+  ccfg.keylog_file = "/nonexistent-dir/keys";
+  assert_int_equal(rc_tls_ctx_new(&ctx, &ccfg, err, sizeof(err)), RC_ERR_IO);
+  assert_null(ctx);
+  assert_non_null(strstr(err, "/nonexistent-dir/keys"));
 }
 
 static void test_mutual_tls(void **state) {
@@ -878,6 +970,8 @@ int main(void) {
       cmocka_unit_test(test_host_name_mismatch),
       cmocka_unit_test(test_ip_literal_checked),
       cmocka_unit_test(test_psk_identity_and_hint),
+      cmocka_unit_test(test_wrong_psk_client_gives_up),
+      cmocka_unit_test(test_keylog),
       cmocka_unit_test(test_mutual_tls),
       cmocka_unit_test(test_fingerprint_mode),
       cmocka_unit_test(test_webrtc_style_fingerprints),

@@ -270,8 +270,16 @@ static void conn_chain_end(void *user, rc_chain_end_how how, rc_err err,
              layer != NULL ? layer : "transport", detail);
 }
 
-/* Open needs no action: the session's CSM goes at the next flush. */
-static const rc_chain_callbacks chain_cb = {NULL, conn_chain_end};
+/* Open needs no action on TCP: the session's CSM goes at the next
+ * flush. On DTLS the chain opens when the handshake is done: that is
+ * when requests may go (UDP has no CSM to wait for). */
+static void conn_chain_open(void *user) {
+  bconn *c = user;
+  if (c->w->cfg->use_udp)
+    conn_on_csm(c);
+}
+
+static const rc_chain_callbacks chain_cb = {conn_chain_open, conn_chain_end};
 
 /* The TCP connect finished: create the session (our CSM is its first
  * output, RFC 8323 §3.3) and the filters, and send the CSM (coap+tcp) or
@@ -317,12 +325,15 @@ static int conn_connected(bconn *c, uint64_t t) {
                         .port = cfg->port,
                         .ws = cfg->use_ws,
                         .datagram = cfg->use_udp,
+                        .peer = &cfg->addr,
+                        .peer_len = cfg->addr_len,
+                        .now = ms_of(t),
                         .max_message = sc.max_msg_size};
   if (rc_stack_build(c->chain, &st) != RC_OK ||
       rc_chain_start(c->chain, ms_of(t)) != RC_OK || c->chain_dead)
     return -1;
-  if (cfg->use_udp)
-    conn_on_csm(c); /* nothing to wait for on UDP */
+  if (cfg->use_udp && !cfg->use_tls)
+    conn_on_csm(c); /* nothing to wait for on UDP (the chain is open) */
   return conn_flush(c);
 }
 

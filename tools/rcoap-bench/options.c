@@ -15,9 +15,11 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: rcoap-bench [options] URI\n"
           "\n"
-          "Load generator for CoAP over TCP, TLS and WebSockets (RFC 8323).\n"
-          "URI: coap://HOST:PORT (UDP), coap+tcp://..., coaps+tcp://..., coap+ws://...,\n"
-          "coaps+ws://...\n"
+          "Load generator for CoAP over UDP and DTLS (RFC 7252), TCP, TLS and\n"
+          "WebSockets (RFC 8323).\n"
+          "URI: coap://HOST:PORT (UDP), coaps://... (DTLS), coap+tcp://...,\n"
+          "coaps+tcp://..., coap+ws://..., coaps+ws://...\n"
+          "(on UDP and DTLS a \"connection\" is a socket of its own: a peer)\n"
           "(a path in the URI is the default request: GET PATH; else GET /hello).\n"
           "\n"
           "options:\n"
@@ -40,7 +42,7 @@ static void usage(FILE *f) {
           "                          hold them idle; prints \"IDLE established=N\"\n"
           "      --hold S            with --idle: hold S seconds (default: until SIGINT)\n"
           "      --handshakes        connection set-up rate: each connection connects,\n"
-          "                          runs the TLS/WebSocket handshakes and the CSM\n"
+          "                          runs the TLS/DTLS/WebSocket handshakes and the CSM\n"
           "                          exchange, sends one request, closes on the answer\n"
           "                          and starts over (full TLS handshakes unless\n"
           "                          --resume); latency is the whole cycle\n"
@@ -69,11 +71,12 @@ static int resolve(bench_cfg *cfg, const char *uri_s) {
     fprintf(stderr, "rcoap-bench: %s: %s\n", uri_s, rc_strerror(err));
     return -1;
   }
-  cfg->use_udp = u.scheme == RC_SCHEME_COAP;
+  /* coaps:// is coap:// with the dtls filter under the session */
+  cfg->use_udp = u.scheme == RC_SCHEME_COAP || u.scheme == RC_SCHEME_COAPS;
   if (!u.is_tcp && !u.is_ws && !cfg->use_udp) {
     fprintf(stderr,
-            "rcoap-bench: %s: not a scheme it speaks (coap, coap+tcp, "
-            "coaps+tcp, coap+ws, coaps+ws)\n",
+            "rcoap-bench: %s: not a scheme it speaks (coap, coaps, "
+            "coap+tcp, coaps+tcp, coap+ws, coaps+ws)\n",
             rc_scheme_name(u.scheme));
     return -1;
   }
@@ -111,6 +114,7 @@ int worker_tls_new(worker *w, const bench_cfg *cfg) {
   rc_tls_config_init(&tc, RC_TLS_CLIENT);
   tc.ca_file = cfg->cafile;
   tc.insecure = cfg->insecure;
+  tc.datagram = cfg->use_udp; /* coaps://: a DTLS context */
   if (cfg->psk_id) {
     tc.psk_identity = (const uint8_t *)cfg->psk_id;
     tc.psk_identity_len = strlen(cfg->psk_id);

@@ -51,9 +51,9 @@ static void worker_scan(worker *w, uint64_t t) {
       conn_fail(c, 1);
       continue;
     }
-    if (cfg->use_udp && c->state == C_OPEN && c->s != NULL &&
-        rc_chain_expiry(c->chain) <= ms_of(t)) {
-      /* CON retransmissions (RFC 7252 §4.2) */
+    if (cfg->use_udp && (c->state == C_OPEN || c->state == C_WAIT_CSM) &&
+        c->s != NULL && rc_chain_expiry(c->chain) <= ms_of(t)) {
+      /* CON retransmissions (RFC 7252 §4.2); DTLS handshake flights */
       rc_chain_handle_expiry(c->chain, ms_of(t));
       if (conn_flush(c) != 0) {
         conn_fail(c, 1);

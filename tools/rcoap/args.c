@@ -48,6 +48,12 @@ static void usage(FILE *f) {
           "                         per line, then the body\n"
           "  -v, --verbose          show every message both ways on stderr,\n"
           "                         signaling included\n"
+          "      --ack-timeout MS   coap://, coaps://: ACK_TIMEOUT (default 2000)\n"
+          "      --max-retransmit N coap://, coaps://: MAX_RETRANSMIT (default\n"
+          "                         4, at most 20); RFC 7252 §4.8\n"
+          "      --stats            coap://, coaps://: at the end, one line on\n"
+          "                         stderr counting CONs sent, retransmitted,\n"
+          "                         answered after N retransmissions, given up\n"
           "  -T, --timeout SECONDS  the whole run, connection and handshakes\n"
           "                         included (default 30); observe: the first\n"
           "                         answer\n"
@@ -59,6 +65,9 @@ static void usage(FILE *f) {
           "                         the key from FILE's first line\n"
           "                         (--psk-key KEY: visible in ps)\n"
           "      --insecure         do not verify the server (prints a warning)\n"
+          "      --keylog FILE      append the TLS/DTLS secrets to FILE (NSS key\n"
+          "                         log format, for Wireshark/tshark; default:\n"
+          "                         $SSLKEYLOGFILE when set). Debugging only\n"
           "      --allow-no-alpn    accept a coaps+tcp server that negotiates no\n"
           "                         ALPN on a port other than 5684 (libcoap's\n"
           "                         PSK server is one; RFC 8323 §8.2). coaps+ws\n"
@@ -164,7 +173,11 @@ enum {
   OPT_RETRIES,
   OPT_RAW,
   OPT_PSK_KEY_FILE,
-  OPT_SIGNAL
+  OPT_SIGNAL,
+  OPT_STATS,
+  OPT_ACK_TIMEOUT,
+  OPT_MAX_RETRANSMIT,
+  OPT_KEYLOG
 };
 
 /* --psk-key-file: the key is the file's first line; ps shows arguments,
@@ -330,11 +343,16 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"raw", no_argument, NULL, OPT_RAW},
       {"psk-key-file", required_argument, NULL, OPT_PSK_KEY_FILE},
       {"signal", required_argument, NULL, OPT_SIGNAL},
+      {"stats", no_argument, NULL, OPT_STATS},
+      {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
+      {"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
+      {"keylog", required_argument, NULL, OPT_KEYLOG},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   memset(a, 0, sizeof *a);
   a->timeout_s = 30;
+  a->max_retransmit = -1;
   a->retries = 5;
   double num;
   int cf = -1, accept = -1;
@@ -429,6 +447,22 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       a->retries = (long)num;
       a->retries_set = 1;
       break;
+    case OPT_STATS:
+      a->stats = 1;
+      break;
+    case OPT_KEYLOG:
+      a->keylog = optarg;
+      break;
+    case OPT_ACK_TIMEOUT:
+      if (num_arg("--ack-timeout", optarg, 1, 600000, 1, &num) != 0)
+        return EX_USAGE;
+      a->ack_timeout_ms = (uint32_t)num;
+      break;
+    case OPT_MAX_RETRANSMIT:
+      if (num_arg("--max-retransmit", optarg, 0, 20, 1, &num) != 0)
+        return EX_USAGE;
+      a->max_retransmit = (int)num;
+      break;
     case OPT_RAW:
       a->raw = 1;
       break;
@@ -497,6 +531,9 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
   else if (a->output && check_output(a->output) != 0)
     return EX_LOCAL;
   block2_by_hand(a);
+  /* the convention browsers, curl and gnutls-cli follow */
+  if (!a->keylog && getenv("SSLKEYLOGFILE") && *getenv("SSLKEYLOGFILE"))
+    a->keylog = getenv("SSLKEYLOGFILE");
   if (cf >= 0)
     add_uint_opt(a, RC_OPT_CONTENT_FORMAT, cf, a->cfbuf);
   if (accept >= 0)

@@ -35,6 +35,10 @@ typedef struct rcoap_args {
   long retries;            /* --retries: losses in a row observe mends */
   int retries_set;
   int raw;                 /* --raw: bodies as they are, even on a tty */
+  int stats;               /* --stats: the RFC 7252 counters at the end */
+  const char *keylog;      /* --keylog FILE, else $SSLKEYLOGFILE */
+  uint32_t ack_timeout_ms; /* --ack-timeout; 0: the default */
+  int max_retransmit;      /* --max-retransmit; -1: the default */
   uint8_t block_szx;       /* -O 23,SZX: SZX + 1; 0: the default */
   const char *signal;      /* --signal: where coaps+wr offers go */
 } rcoap_args;

@@ -104,7 +104,7 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
 static int make_tls(const rcoap_args *a, int dgram, rc_tls_ctx **out) {
   *out = NULL;
   if (!(a->cafile || a->insecure || a->cert || a->psk_id || a->psk_key ||
-        a->allow_no_alpn))
+        a->allow_no_alpn || a->keylog))
     return 0;
   rc_tls_config tc;
   rc_tls_config_init(&tc, RC_TLS_CLIENT);
@@ -112,6 +112,7 @@ static int make_tls(const rcoap_args *a, int dgram, rc_tls_ctx **out) {
   tc.insecure = a->insecure;
   tc.allow_no_alpn = a->allow_no_alpn && !dgram; /* DTLS has no ALPN */
   tc.datagram = dgram;
+  tc.keylog_file = a->keylog;
   if (a->insecure && !dgram)
     fprintf(stderr, "rcoap: warning: --insecure: the server's certificate "
                     "is NOT verified; anyone on the path can read and "
@@ -178,6 +179,16 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
     scfg.ping_timeout_ms = (uint32_t)(a->timeout_s * 1000);
     co.session = &scfg;
   }
+  if (a->ack_timeout_ms || a->max_retransmit >= 0) {
+    /* RFC 7252 §4.8.1: the transmission parameters may be changed;
+     * the dedup lifetimes follow them. Both ranges checked by args.c. */
+    rc_session_udp_params(&scfg.udp,
+                          a->ack_timeout_ms ? a->ack_timeout_ms
+                                            : RC_UDP_ACK_TIMEOUT,
+                          a->max_retransmit >= 0 ? (uint32_t)a->max_retransmit
+                                                 : RC_UDP_MAX_RETRANSMIT);
+    co.session = &scfg;
+  }
   co.on_log = verbose_on_log;
   /* Without -v only the final outcome is printed (by on_response). */
   co.log_level = a->verbose ? RC_SESSION_LOG_INFO : RC_SESSION_LOG_ERR - 1;
@@ -240,6 +251,11 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
         c->status = EX_LOCAL;
       }
     }
+  }
+  if (a->stats) {
+    char line[256];
+    rc_udp_stats_format(rc_context_udp_stats(c->ctx), line, sizeof line);
+    fprintf(stderr, "rcoap: stats: %s\n", line);
   }
   rc_context_free(c->ctx);
   uv_run(loop, UV_RUN_DEFAULT);

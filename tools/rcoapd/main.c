@@ -28,6 +28,7 @@ typedef struct daemon {
   rc_context *ctx;
   rc_exchange_block_config block; /* --max-unrequested-body; lives as
                                      long as the context */
+  rc_session_config session;      /* --ack-timeout, --max-retransmit */
   demo *demo;
   uv_signal_t sigint, sigterm;
   int stopping;
@@ -158,6 +159,17 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
     d->block.unrequested_max = o->max_unrequested;
     co.block = &d->block;
   }
+  if (o->ack_timeout_ms || o->max_retransmit >= 0) {
+    /* RFC 7252 §4.8.1: the transmission parameters may be changed; the
+     * dedup lifetimes follow them. Both ranges checked by options.c. */
+    rc_session_config_default(&d->session, RC_FRAMING_TCP, RC_SESSION_SERVER);
+    rc_session_udp_params(&d->session.udp,
+                          o->ack_timeout_ms ? (uint32_t)o->ack_timeout_ms
+                                            : RC_UDP_ACK_TIMEOUT,
+                          o->max_retransmit >= 0 ? (uint32_t)o->max_retransmit
+                                                 : RC_UDP_MAX_RETRANSMIT);
+    co.session = &d->session;
+  }
   if (o->verbose)
     co.on_trace = on_trace;
   if (o->access_log) {
@@ -223,6 +235,11 @@ int main(int argc, char **argv) {
   }
   if (d.demo) /* start failed: the shutdown path did not stop it */
     demo_stop(d.demo);
+  if (o.stats && d.ctx) {
+    char line[256];
+    rc_udp_stats_format(rc_context_udp_stats(d.ctx), line, sizeof line);
+    fprintf(stderr, "rcoapd: stats: %s\n", line);
+  }
   rc_context_free(d.ctx);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);

@@ -63,6 +63,9 @@ static void usage(FILE *f) {
     "                   again for MIN ms, doubling up to MAX (1000,30000);\n"
     "                   meanwhile its requests get 5.03 with Max-Age\n"
     "TLS (coaps, coaps+tcp, coaps+ws):\n"
+    "      --keylog FILE            append the TLS and DTLS secrets to FILE\n"
+    "                   (NSS key log format, for Wireshark/tshark; default:\n"
+    "                   $SSLKEYLOGFILE when set). Debugging only\n"
     "      --cert FILE --key FILE   certificate and key (PEM); repeat the\n"
     "                   pair for several names (chosen by SNI). Without one,\n"
     "                   a self-signed demo certificate is made in --state-dir\n"
@@ -91,6 +94,13 @@ static void usage(FILE *f) {
     "      --access-log FILE        one line per request: time, peer,\n"
     "                   transport, method, URI, code, bytes, milliseconds\n"
     "                   (- is stdout)\n"
+    "      --ack-timeout MS --max-retransmit N   coap://, coaps://: the\n"
+    "                   RFC 7252 §4.8 ACK_TIMEOUT (2000) and MAX_RETRANSMIT\n"
+    "                   (4, at most 20) of our CONs (separate responses,\n"
+    "                   notifications, the proxy's requests)\n"
+    "      --stats          at exit, one line on stderr counting the\n"
+    "                   coap:// and coaps:// CONs sent, retransmitted,\n"
+    "                   answered, given up and the peers' duplicates\n"
     "  -v, --verbose    log every message both ways\n"
     "  -q, --quiet      log only warnings and errors\n"
     "  -V, --version    print the version\n"
@@ -109,8 +119,20 @@ enum {
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
-  O_PROXY_BACKOFF
+  O_PROXY_BACKOFF,
+  O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG
 };
+
+/* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
+static long whole_arg(const char *flag, const char *s, long lo, long hi) {
+  char *end;
+  long n = strtol(s, &end, 10);
+  if (end == s || *end || n < lo || n > hi) {
+    fprintf(stderr, "rcoapd: %s takes %ld-%ld\n", flag, lo, hi);
+    return -1;
+  }
+  return n;
+}
 
 /* --psk-key-file: the key is the file's first line (ps shows arguments,
  * so a secret on the command line is not one). */
@@ -186,6 +208,10 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT},
       {"proxy-cache", required_argument, NULL, O_PROXY_CACHE},
       {"proxy-backoff", required_argument, NULL, O_PROXY_BACKOFF},
+      {"stats", no_argument, NULL, O_STATS},
+      {"keylog", required_argument, NULL, O_KEYLOG},
+      {"ack-timeout", required_argument, NULL, O_ACK_TIMEOUT},
+      {"max-retransmit", required_argument, NULL, O_MAX_RETRANSMIT},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -196,6 +222,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   memset(o, 0, sizeof *o);
   o->proxy_cache = (size_t)8 << 20;
   o->hold_off_s = -1;
+  o->max_retransmit = -1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
     switch (ch) {
@@ -246,6 +273,22 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_ACCESS_LOG:
       o->access_log = optarg;
+      break;
+    case O_STATS:
+      o->stats = 1;
+      break;
+    case O_KEYLOG:
+      o->keylog = optarg;
+      break;
+    case O_ACK_TIMEOUT:
+      if ((o->ack_timeout_ms = whole_arg("--ack-timeout", optarg, 1,
+                                         600000)) < 0)
+        return -1;
+      break;
+    case O_MAX_RETRANSMIT:
+      if ((o->max_retransmit = whole_arg("--max-retransmit", optarg, 0,
+                                         20)) < 0)
+        return -1;
       break;
     case O_SERVE_DIR:
       o->serve_dir = optarg;
@@ -419,5 +462,11 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     fprintf(stderr, "rcoapd: --psk-identity needs --psk-key-file (or --psk-key)\n");
     return -1;
   }
+  /* the convention browsers, curl and gnutls-cli follow */
+  if (!o->keylog && getenv("SSLKEYLOGFILE") && *getenv("SSLKEYLOGFILE"))
+    o->keylog = getenv("SSLKEYLOGFILE");
+  if (o->keylog)
+    fprintf(stderr, "rcoapd: TLS: key log %s: anyone who reads it can "
+                    "decrypt this server's traffic\n", o->keylog);
   return 0;
 }

@@ -23,6 +23,10 @@ typedef struct rcoapd_opts {
   const char *psk_key;
   const char *psk_key_file; /* the key from a file, not argv */
   const char *access_log;  /* --access-log FILE ("-": stdout) */
+  int stats;               /* --stats: RFC 7252 counters at exit */
+  const char *keylog;      /* --keylog FILE, else $SSLKEYLOGFILE */
+  long ack_timeout_ms;     /* --ack-timeout; 0: the default */
+  long max_retransmit;     /* --max-retransmit; -1: the default */
   int allow_no_alpn;
   int no_tickets;
   const char *state_dir;   /* demo certificate lives here */
