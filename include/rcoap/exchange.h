@@ -195,6 +195,19 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
 /* Cached bodies per exchange (concurrent Block2 transfers served from
  * memory; more evict the oldest, whose next block calls the handler again). */
 #define RC_EXCHANGE_CACHE_SLOTS 8u
+/* Q-Block (RFC 9177 §7.2, its defaults): blocks sent back to back in one
+ * set; the wait after a set before the next one unless the peer asks
+ * (Q-Block2 "continue" request, 2.31 for Q-Block1); how long a receiver
+ * waits after the last block before it names the missing ones; how often
+ * it names them without progress before it gives up. */
+#define RC_QBLOCK_MAX_PAYLOADS 10u
+#define RC_QBLOCK_NON_TIMEOUT_MS 2000u
+#define RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS 4000u
+#define RC_QBLOCK_NON_MAX_RETRANSMIT 4u
+/* Q-Block2 options read from one request (more are ignored: the client
+ * asks again for what it still misses). */
+#define RC_QBLOCK_LIST_MAX 16u
+
 /* Seconds a client is told to wait (Max-Age of a 5.03) when a limit below
  * refuses its request for now. */
 #define RC_EXCHANGE_RETRY_AFTER_S RC_SESSION_RETRY_AFTER_S

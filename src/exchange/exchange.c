@@ -466,6 +466,17 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       if (rc_block_decode(o.val, o.len, &r->b1) == RC_OK)
         r->has_b1 = 1;
       continue;
+    case RC_OPT_Q_BLOCK1:
+      if (rc_block_decode(o.val, o.len, &r->qb1) == RC_OK)
+        r->has_qb1 = 1;
+      continue;
+    case RC_OPT_Q_BLOCK2:
+      /* Repeatable (RFC 9177 §4.1): each names a block asked for. */
+      if (r->nqb2 < RC_QBLOCK_LIST_MAX &&
+          rc_block_decode(o.val, o.len, &r->qb2[r->nqb2]) == RC_OK &&
+          r->qb2[r->nqb2].szx != RC_BLOCK_SZX_BERT)
+        r->nqb2++;
+      continue;
     case RC_OPT_SIZE2:
       r->size2_req = 1;
       continue;
@@ -519,14 +530,32 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   r->token = m->token;
   r->token_len = m->token_len;
   rc_msg whole;
-  if (r->has_b1 && m->code != RC_GET && m->code != RC_DELETE) {
+  if (r->has_qb1 && r->has_b1) {
+    /* RFC 9177 §4.1: Q-Block1 and Block1 are not to be mixed in one
+     * request. */
+    static const char diag[] = "Block1 and Q-Block1 in one request";
+    rc_outmsg resp = {RC_BAD_REQUEST, NULL, 0, (const uint8_t *)diag,
+                      sizeof diag - 1};
+    xch_req_put(x, r);
+    return xch_send(x, &resp, m->token, m->token_len);
+  }
+  if (r->has_qb1 && m->code != RC_GET && m->code != RC_DELETE) {
+    int st = rc__xqb1_request(x, r, m, &whole, now);
+    if (st <= 0) {
+      xch_req_put(x, r);
+      return st < 0 ? (rc_err)st : RC_OK;
+    }
+    r->msg = &whole;
+  } else if (r->has_b1 && m->code != RC_GET && m->code != RC_DELETE) {
     int st = rc__xsrv_block1(x, r, m, &whole, now);
     if (st <= 0) {
       xch_req_put(x, r);
       return st < 0 ? (rc_err)st : RC_OK;
     }
     r->msg = &whole;
-  } else if (r->has_b2 && r->b2.num > 0 && rc__xsrv_from_cache(x, r, now)) {
+  } else if (((r->has_b2 && r->b2.num > 0) ||
+              (r->nqb2 && (r->nqb2 > 1 || r->qb2[0].num > 0))) &&
+             rc__xsrv_from_cache(x, r, now)) {
     xch_req_put(x, r);
     return RC_OK;
   }

@@ -31,12 +31,14 @@ struct rc_xreq {
   uint8_t deferred;
   uint8_t answered;
   uint8_t has_b1, has_b2, size2_req, obs_set, streamed, in_body_start;
+  uint8_t has_qb1, nqb2; /* Q-Block1; Q-Block2 options (RFC 9177) */
   uint8_t resp_code;
   int32_t obs_val;    /* -1: no Observe option */
   uint32_t obs_seq;
   uint64_t size1;     /* RC_BODY_SIZE_UNKNOWN when absent */
   uint64_t key;
-  rc_block b1, b2;
+  rc_block b1, b2, qb1;
+  rc_block qb2[RC_QBLOCK_LIST_MAX];
   xup *up;            /* during on_body_start */
   rc_xcapture *cap;   /* a capture record: answers are copied, not sent */
   uint32_t token_len;
@@ -59,6 +61,12 @@ typedef struct xcache {
   size_t len;
   uint8_t *blob;
   size_t blob_size;
+  /* Q-Block2 (qblock.c): the next set goes out at qb_due (0: none) from
+   * block qb_next, to the token of the request that started it */
+  rc_time qb_due;
+  uint32_t qb_next;
+  uint8_t qb_szx, qb_tkl;
+  uint8_t qb_tok[RC_TOKEN_MAX];
 } xcache;
 
 /* An unfinished Block1 upload (server side). */
@@ -72,7 +80,26 @@ struct xup {
   size_t cap;
   uint8_t has_sink;
   rc_body_sink sink;
+  /* Q-Block1 (qblock.c): blocks land where they belong, have[] marks
+   * them; 4.08 names the holes at miss_due, to the latest token */
+  uint8_t qb, qb_szx, qb_last_known, qb_tries, qb_tkl;
+  uint8_t qb_tok[RC_TOKEN_MAX];
+  uint32_t qb_last, qb_top, qb_got; /* final NUM; highest NUM + 1; count */
+  uint8_t *qb_have;
+  size_t qb_have_len;
+  rc_time qb_miss_due;
 };
+
+/* One answer's target: token, cache key and the block options asked. */
+typedef struct xanswer {
+  const uint8_t *token;
+  size_t token_len;
+  uint64_t key;
+  uint8_t has_b2, size2_req, obs_set, has_b1, nqb2;
+  rc_block b2, b1;
+  rc_block qb2[RC_QBLOCK_LIST_MAX];
+  uint32_t obs_seq;
+} xanswer;
 
 /* Extra options the exchange adds to a message (Block, Size, ETag,
  * Observe, Request-Tag), kept sorted. */
@@ -146,6 +173,37 @@ rc_err rc__xch_busy(rc_exchange *x, const uint8_t *token, size_t token_len,
 int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
                     rc_msg *whole, rc_time now);
 void rc__xsrv_block1_done(rc_exchange *x, rc_xreq *r);
+/* Shared with qblock.c: the body cache, the upload records. */
+xcache *rc__xsrv_cache_find(rc_exchange *x, uint64_t key, rc_time now);
+xcache *rc__xsrv_cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
+                           const uint8_t etag[8], uint8_t etag_len,
+                           rc_time now);
+xup *rc__xsrv_up_find(rc_exchange *x, uint64_t key);
+void rc__xsrv_up_free(rc_exchange *x, xup *u, rc_err reason);
+/* A new upload for r's first block (uploads_max, on_body_start, Size1):
+ * 1 and *out, 0 answered, or an error. */
+int rc__xsrv_up_start(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                      xup **out);
+/* Makes u's buffer hold need bytes (budget, limit): 0, RC_ERR_LIMIT or
+ * RC_ERR_NOMEM. Keeps the first u->off bytes. */
+rc_err rc__xsrv_up_reserve(rc_exchange *x, xup *u, size_t need);
+/* The answer to a refused store: 4.13 / 5.03 / 5.00 (u is freed). */
+int rc__xsrv_up_refused(rc_exchange *x, xup *u, const rc_msg *m, rc_err err,
+                        uint64_t need);
+/* Room for token, options and header in one message. */
+size_t rc__xsrv_overhead(const xanswer *a, const rc_outmsg *m);
+
+/* qblock.c: Q-Block1 / Q-Block2 (RFC 9177), server side */
+/* A request carrying Q-Block1; same results as rc__xsrv_block1. */
+int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                     rc_msg *whole, rc_time now);
+/* Sends the Q-Block2 blocks a asks for of m's body (payload, or src of
+ * total bytes; cached: the body's cache entry, or NULL). */
+rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
+                       const rc_body_source *src, uint64_t total,
+                       xcache *cached, rc_time now);
+rc_time rc__xqb_expiry(const rc_exchange *x);
+void rc__xqb_expire(rc_exchange *x, rc_time now);
 /* Answers a Block2 request from the cache: 1 answered, 0 not cached. */
 int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now);
 rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
