@@ -1485,6 +1485,10 @@ uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
 rc_err rc_session_set_max_datagram(rc_session *s, size_t n) {
   return UDP(s) ? rc__udp_set_max_datagram(s, n) : RC_ERR_INVAL;
 }
+void rc_session_udp_set_non(rc_session *s, int on) {
+  if (UDP(s))
+    rc__udp_set_non(s, on);
+}
 int rc_session_peer_block_wise(const rc_session *s) {
   return UDP(s) ? 1 : s->peer_bwt;
 }
