@@ -176,6 +176,21 @@ rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]) {
   return RC_OK;
 }
 
+void rc__xch_retoken(rc_exchange *x, xout *o) {
+  xout **pp = xch_slot(x, o->key);
+  while (*pp != o)
+    pp = &(*pp)->hnext;
+  *pp = o->hnext;
+  uint64_t key;
+  do {
+    key = xch_splitmix(&x->rng);
+  } while (rc__xch_find(x, key));
+  o->key = key;
+  xout **slot = xch_slot(x, key);
+  o->hnext = *slot;
+  *slot = o;
+}
+
 /* Enters o (from rc__xch_new_out, its request sent) in the table. */
 void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline) {
   o->id = x->next_id++;
@@ -784,6 +799,8 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now) {
   x->now = now;
   while (x->head && x->head->deadline <= now) {
     xout *o = x->head;
+    if (o->blk && o->blk->qb && rc__xqcli_on_timer(x, o, now))
+      continue; /* a Q-Block step: o is rearmed later */
     rc__xch_unlink(x, o);
     xch_fail_out(x, o, RC_ERR_TIMEOUT);
   }

@@ -102,11 +102,11 @@ typedef struct xanswer {
 } xanswer;
 
 /* Extra options the exchange adds to a message (Block, Size, ETag,
- * Observe, Request-Tag), kept sorted. */
+ * Observe, Request-Tag, a list of Q-Block2), kept sorted. */
 typedef struct xextra {
-  rc_opt o[8];
+  rc_opt o[8 + RC_QBLOCK_LIST_MAX];
   size_t n;
-  uint8_t store[64];
+  uint8_t store[64 + 3 * RC_QBLOCK_LIST_MAX];
   size_t used;
 } xextra;
 
@@ -140,6 +140,71 @@ struct rc_exchange {
   size_t unanswered_max;
 };
 
+/* Where a client transfer stands; rc__xcli_on_response has one handler
+ * per state. */
+typedef enum xcli_state {
+  XCLI_WAITING = 0,   /* sent, no answer yet (or the upload just ended) */
+  XCLI_UPLOADING,     /* Block1 transfer under way: 2.31 asks for more */
+  XCLI_DOWNLOADING,   /* Block2 transfer under way */
+  XCLI_OBSERVING,     /* registered: a first notification came */
+  XCLI_DEREGISTERING  /* a deregistration GET is out: swallow the rest */
+} xcli_state;
+
+struct xblk {
+  uint8_t code;
+  rc_opt *opts;           /* the caller's, copied (into blob) */
+  size_t nopts;
+  uint8_t *blob;
+  uint8_t *payload;       /* copied request payload (into blob) */
+  size_t plen;
+  uint32_t timeout_ms;
+  rc_exchange_req_opts o;
+  rc_body_source src;
+  rc_body_sink sink;
+  uint8_t has_src, has_sink, manual, observe;
+  uint8_t state;          /* xcli_state: what a response means now */
+  uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
+  /* upload */
+  uint8_t up_bert;
+  uint8_t up_szx;
+  uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
+  uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
+  uint64_t up_off;        /* bytes acknowledged */
+  size_t up_last;         /* bytes in the block in flight */
+  uint8_t up_last_more;
+  uint8_t tag[4];
+  uint8_t *stage;         /* source of unknown size: one block read ahead */
+  size_t stage_cap;
+  /* download */
+  uint64_t down_off;
+  uint64_t size2;
+  uint8_t etag[8];
+  uint8_t etag_len;
+  uint8_t have_etag;
+  uint8_t *buf;
+  size_t len, cap;
+  uint8_t first_code;
+  uint8_t *first_opts;    /* raw options of the first response */
+  size_t first_opts_len;
+  /* observe: completing a large notification */
+  xout *child;            /* request fetching the rest (no Observe) */
+  xout *parent;           /* for a child: the observation */
+  /* UDP: the freshest notification so far (RFC 7641 §3.4) */
+  uint8_t obs_seen;
+  uint32_t obs_v1;
+  rc_time obs_t1;
+  /* Q-Block (qblock_client.c): offered while qb (o.qblock; cleared by a
+   * 4.02 fallback); blocks of a download marked in qb_have; the next
+   * timer action (missing blocks, next set) at qb_due, the transfer
+   * given up at qb_deadline */
+  uint8_t qb, qb_on, qb_szx, qb_tries, qb_last_known;
+  uint32_t qb_last, qb_top, qb_got;
+  uint32_t qb_next, qb_nblocks; /* upload: next block of the sets; count */
+  uint8_t *qb_have;
+  size_t qb_have_len;
+  rc_time qb_due, qb_deadline;
+};
+
 /* exchange.c */
 void rc__xx_add(xextra *ex, uint16_t num, const void *val, size_t len);
 void rc__xx_add_uint(xextra *ex, uint16_t num, uint64_t v);
@@ -160,6 +225,8 @@ void rc__xch_unlink(rc_exchange *x, xout *o);
 void rc__xch_release_out(rc_exchange *x, xout *o);
 void rc__xch_rearm(rc_exchange *x, xout *o, rc_time deadline);
 rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]);
+/* Gives o a fresh token: answers to the old one no longer find it. */
+void rc__xch_retoken(rc_exchange *x, xout *o);
 void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline);
 void rc__xch_log(rc_exchange *x, int level, const char *text);
 /* Answers 5.03 Service Unavailable with Max-Age RC_EXCHANGE_RETRY_AFTER_S
@@ -218,6 +285,25 @@ void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
                           rc_time now);
 void rc__xcli_fail(rc_exchange *x, xout *o, rc_err reason);
 void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason);
+/* Shared with qblock_client.c. */
+void rc__xcli_finish(rc_exchange *x, xout *o, rc_err status,
+                     const rc_msg *m);
+void rc__xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m);
+rc_err rc__xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m);
+rc_err rc__xcli_grow(rc_exchange *x, xblk *b, size_t n);
+void rc__xcli_progress(xblk *b, int up, uint64_t done, uint64_t total);
+rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now);
+uint8_t rc__xcli_szx(rc_exchange *x, const xblk *b);
+
+/* qblock_client.c: Q-Block1 / Q-Block2 (RFC 9177), client side */
+/* Handles m for a Q-Block transfer: 1 taken, 0 for the usual handlers. */
+int rc__xqcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
+                          rc_time now);
+/* o's deadline passed: 1 when it was a Q-Block timer (o rearmed), 0 when
+ * the transfer times out. */
+int rc__xqcli_on_timer(rc_exchange *x, xout *o, rc_time now);
+/* Sends the next set of a Q-Block1 upload. */
+rc_err rc__xqcli_send_set(rc_exchange *x, xout *o, rc_time now);
 
 uint64_t rc__xch_hash_body(const uint8_t *p, size_t n);
 
