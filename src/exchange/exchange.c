@@ -814,6 +814,9 @@ void rc_exchange_lost(rc_exchange *x, const uint8_t *token, size_t token_len,
   xout *o = rc__xch_find(x, xch_key(token));
   if (!o)
     return;
+  if (reason == RC_ERR_CONN_RESET && o->blk && o->blk->qb &&
+      rc__xqcli_on_reset(x, o, x->now))
+    return;
   rc__xch_unlink(x, o);
   xch_fail_out(x, o, reason);
 }

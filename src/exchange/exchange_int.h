@@ -302,6 +302,9 @@ int rc__xqcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
 /* o's deadline passed: 1 when it was a Q-Block timer (o rearmed), 0 when
  * the transfer times out. */
 int rc__xqcli_on_timer(rc_exchange *x, xout *o, rc_time now);
+/* A Reset to one of o's messages: 1 when it means "no Q-Block" and the
+ * transfer went on without it, 0 when o fails. */
+int rc__xqcli_on_reset(rc_exchange *x, xout *o, rc_time now);
 /* Sends the next set of a Q-Block1 upload. */
 rc_err rc__xqcli_send_set(rc_exchange *x, xout *o, rc_time now);
 

@@ -16,9 +16,10 @@
  * set), and RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS after the last block the
  * missing ones are asked for in one request with a Q-Block2 option each.
  *
- * A 4.02 to the first request or set (a server without Q-Block) sends
- * the request again with a fresh token as Block1/Block2 (the fresh token
- * keeps the 4.02s to the rest of the set away from the new transfer).
+ * A 4.02 to the first request or set, or a Reset to the first set (a
+ * server without Q-Block) sends the request again with a fresh token as
+ * Block1/Block2 (the fresh token keeps the answers to the rest of the
+ * set away from the new transfer).
  */
 #include <string.h>
 
@@ -81,7 +82,8 @@ static int qc_fallback(rc_exchange *x, xout *o, rc_time now) {
   b->state = b->up_total && b->qb_nblocks ? XCLI_UPLOADING : XCLI_WAITING;
   rc__xch_retoken(x, o);
   rc__xch_log(x, RC_SESSION_LOG_INFO,
-              "4.02 to Q-Block: the request goes again block-wise");
+              "no Q-Block at the server (4.02 or Reset): the request goes "
+              "again block-wise");
   rc_err err = rc__xcli_send(x, o, now);
   return err ? qc_fail(x, o, err) : 1;
 }
@@ -349,6 +351,17 @@ int rc__xqcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
     rc__xcli_finish(x, o, RC_OK, m);
     return 1;
   }
+  return 0;
+}
+
+int rc__xqcli_on_reset(rc_exchange *x, xout *o, rc_time now) {
+  xblk *b = o->blk;
+  /* RFC 7252 §5.4.1: a NON with an unrecognized critical option is
+   * rejected with a Reset: a server without Q-Block answers the first
+   * set so. */
+  if (b->qb_on && b->state == XCLI_UPLOADING &&
+      b->qb_next <= RC_QBLOCK_MAX_PAYLOADS)
+    return qc_fallback(x, o, now);
   return 0;
 }
 

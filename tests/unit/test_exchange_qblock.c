@@ -26,6 +26,7 @@
 typedef struct wire {
   int from_client;
   uint8_t type, code;
+  uint16_t mid;
   rc_time at;
   int nqb2, has_qb1, lost;
   rc_block qb2[4], qb1;
@@ -48,6 +49,14 @@ typedef struct peer {
   int requests;
 } peer;
 
+typedef struct result {
+  int calls;
+  rc_err status;
+  uint8_t code;
+  uint8_t *body;
+  size_t len;
+} result;
+
 typedef struct pair {
   peer c, s; /* client, server */
   rc_time now;
@@ -59,15 +68,9 @@ typedef struct pair {
   uint32_t lose_num;
   int lost;
   rc_budget *budget;
+  result res; /* the client request's outcome (outlives the test: a
+                 request still pending is failed in teardown) */
 } pair;
-
-typedef struct result {
-  int calls;
-  rc_err status;
-  uint8_t code;
-  uint8_t *body;
-  size_t len;
-} result;
 
 static uint8_t pat(size_t i) { return (uint8_t)((i * 7 + 3) % 251); }
 
@@ -76,6 +79,7 @@ static void see(wire *w, const rc_msg *m) {
   rc_opt o;
   w->type = m->type;
   w->code = m->code;
+  w->mid = m->mid;
   w->token_len = m->token_len;
   memcpy(w->token, m->token, m->token_len);
   w->payload_len = m->payload_len;
@@ -168,6 +172,12 @@ static int on_message(void *user, const rc_msg *m) {
   return rc_exchange_on_message(p->x, m, p->pair->now) == RC_OK ? 0 : -1;
 }
 
+static void on_lost(void *user, const uint8_t *tok, size_t tkl, rc_err why) {
+  peer *p = user;
+  if (p->x)
+    rc_exchange_lost(p->x, tok, tkl, why);
+}
+
 static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   peer *p = user;
   (void)x;
@@ -209,6 +219,7 @@ static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed) {
   cfg.udp.seed = seed;
   rc_session_callbacks cb = {0};
   cb.on_message = on_message;
+  cb.on_lost = on_lost;
   p->pair = pr;
   assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
   if (p->raw)
@@ -250,6 +261,7 @@ static int teardown(void **state) {
     free(ps[i]->got);
   }
   rc_budget_free(p->budget);
+  free(p->res.body);
   free(p);
   return 0;
 }
@@ -299,13 +311,13 @@ static void assert_body(const result *r, size_t len) {
  * for block 3 alone, and the handler ran once. */
 static void test_qb2_lost_block(void **state) {
   pair *p = *state;
-  result res = {0};
+  result *res = &p->res;
   size_t len = 25 * 1024 + 100;
   p->s.body_len = len;
   p->lose_from_client = 0;
   p->lose_opt = 2;
   p->lose_num = 3;
-  send_req(p, RC_GET, "big", 0, &res);
+  send_req(p, RC_GET, "big", 0, res);
   /* The request offered Q-Block2 0 with SZX 6. */
   assert_int_equal(p->w[0].code, RC_GET);
   assert_int_equal(p->w[0].nqb2, 1);
@@ -337,10 +349,10 @@ static void test_qb2_lost_block(void **state) {
         p->w[i].qb2[0].num == 20 && p->w[i].qb2[0].more)
       asked_rest = 1;
   assert_true(asked_rest);
-  assert_int_equal(res.calls, 0);
+  assert_int_equal(res->calls, 0);
   rc_time last = p->now;
   run_to(p, last + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS - 10);
-  assert_int_equal(res.calls, 0);
+  assert_int_equal(res->calls, 0);
   run_to(p, last + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS);
   const wire *ask = NULL;
   for (int i = 0; i < p->nw; i++)
@@ -350,21 +362,19 @@ static void test_qb2_lost_block(void **state) {
   assert_int_equal(ask->nqb2, 1);
   assert_int_equal(ask->qb2[0].num, 3);
   assert_int_equal(ask->qb2[0].more, 0);
-  assert_body(&res, len);
+  assert_body(res, len);
   assert_int_equal(p->s.requests, 1);
-  free(res.body);
-}
+  }
 
 /* No loss: a continue after each whole set, so no set waits NON_TIMEOUT. */
 static void test_qb2_whole_sets(void **state) {
   pair *p = *state;
-  result res = {0};
+  result *res = &p->res;
   p->s.body_len = 31 * 1024;
-  send_req(p, RC_GET, "big", 0, &res);
-  assert_body(&res, 31 * 1024);
+  send_req(p, RC_GET, "big", 0, res);
+  assert_body(res, 31 * 1024);
   assert_int_equal(p->now, 1000);
-  free(res.body);
-}
+  }
 
 /* 15 blocks, block 4 lost: no 2.31 for the first set (it has a hole), so
  * the second set goes NON_TIMEOUT later; NON_RECEIVE_TIMEOUT after the
@@ -373,12 +383,12 @@ static void test_qb2_whole_sets(void **state) {
  * and the server's 2.04 completes the upload. */
 static void test_qb1_lost_block(void **state) {
   pair *p = *state;
-  result res = {0};
+  result *res = &p->res;
   size_t len = 14 * 1024 + 512;
   p->lose_from_client = 1;
   p->lose_opt = 1;
   p->lose_num = 4;
-  send_req(p, RC_PUT, "up", len, &res);
+  send_req(p, RC_PUT, "up", len, res);
   int n = 0;
   for (int i = 0; i < p->nw; i++) {
     assert_true(p->w[i].from_client); /* no answer to a set with a hole */
@@ -407,25 +417,24 @@ static void test_qb1_lost_block(void **state) {
   const wire *again = w408 + 1;
   assert_true(again->from_client);
   assert_int_equal(again->qb1.num, 4);
-  assert_int_equal(res.calls, 1);
-  assert_int_equal(res.status, RC_OK);
-  assert_int_equal(res.code, RC_CHANGED);
+  assert_int_equal(res->calls, 1);
+  assert_int_equal(res->status, RC_OK);
+  assert_int_equal(res->code, RC_CHANGED);
   assert_int_equal(p->s.got_len, len);
   for (size_t i = 0; i < len; i++)
     assert_int_equal(p->s.got[i], pat(i));
   assert_int_equal(p->s.requests, 1);
-  free(res.body);
-}
+  }
 
 /* No loss: 2.31 after each whole set (carrying Q-Block1 of its last
  * block), so the sets follow each other without waiting. */
 static void test_qb1_continue_per_set(void **state) {
   pair *p = *state;
-  result res = {0};
+  result *res = &p->res;
   size_t len = 25 * 1024;
-  send_req(p, RC_PUT, "up", len, &res);
-  assert_int_equal(res.calls, 1);
-  assert_int_equal(res.code, RC_CHANGED);
+  send_req(p, RC_PUT, "up", len, res);
+  assert_int_equal(res->calls, 1);
+  assert_int_equal(res->code, RC_CHANGED);
   assert_int_equal(p->now, 1000);
   int n231 = 0;
   for (int i = 0; i < p->nw; i++)
@@ -438,8 +447,7 @@ static void test_qb1_continue_per_set(void **state) {
   assert_int_equal(p->s.got_len, len);
   for (size_t i = 0; i < len; i++)
     assert_int_equal(p->s.got[i], pat(i));
-  free(res.body);
-}
+  }
 
 /* The server answers by hand (raw): the client's token and a NON. */
 static void raw_answer(pair *p, uint8_t code, uint32_t cf,
@@ -471,16 +479,15 @@ static void test_qb1_malformed_408(void **state) {
              {{0x1f}, 1}};
   for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
     pair *p = pair_new(1);
-    result res = {0};
-    send_req(p, RC_PUT, "up", 12 * 1024, &res);
+    result *res = &p->res;
+    send_req(p, RC_PUT, "up", 12 * 1024, res);
     assert_int_equal(p->nw, RC_QBLOCK_MAX_PAYLOADS);
     raw_answer(p, RC_REQUEST_ENTITY_INCOMPLETE, RC_CF_MISSING_BLOCKS,
                bad[k].b, bad[k].n);
-    assert_int_equal(res.calls, 1);
-    assert_int_equal(res.status, RC_ERR_PROTOCOL);
+    assert_int_equal(res->calls, 1);
+    assert_int_equal(res->status, RC_ERR_PROTOCOL);
     assert_int_equal(p->nw, RC_QBLOCK_MAX_PAYLOADS + 1); /* nothing more */
-    free(res.body);
-    void *st = p;
+        void *st = p;
     teardown(&st);
   }
   (void)state;
@@ -490,29 +497,28 @@ static void test_qb1_malformed_408(void **state) {
  * Q-Block2 (and a fresh token), and its plain answer is delivered. */
 static void test_qb2_fallback(void **state) {
   pair *p = *state;
-  result res = {0};
-  send_req(p, RC_GET, "x", 0, &res);
+  result *res = &p->res;
+  send_req(p, RC_GET, "x", 0, res);
   assert_int_equal(p->w[0].nqb2, 1);
   raw_answer(p, RC_BAD_OPTION, UINT32_MAX, NULL, 0);
-  assert_int_equal(res.calls, 0);
+  assert_int_equal(res->calls, 0);
   const wire *again = &p->w[p->nw - 1];
   assert_true(again->from_client);
   assert_int_equal(again->code, RC_GET);
   assert_int_equal(again->nqb2, 0);
   assert_memory_not_equal(again->token, p->w[0].token, 8);
   raw_answer(p, RC_CONTENT, UINT32_MAX, (const uint8_t *)"ok", 2);
-  assert_int_equal(res.calls, 1);
-  assert_int_equal(res.code, RC_CONTENT);
-  assert_int_equal(res.len, 2);
-  free(res.body);
-}
+  assert_int_equal(res->calls, 1);
+  assert_int_equal(res->code, RC_CONTENT);
+  assert_int_equal(res->len, 2);
+  }
 
 /* The same for an upload: 4.02 to the set; the body goes in Block1 with a
  * fresh token, so further 4.02s to the old set are not its answer. */
 static void test_qb1_fallback(void **state) {
   pair *p = *state;
-  result res = {0};
-  send_req(p, RC_PUT, "up", 3 * 1024, &res);
+  result *res = &p->res;
+  send_req(p, RC_PUT, "up", 3 * 1024, res);
   assert_int_equal(p->nw, 3);
   raw_answer(p, RC_BAD_OPTION, UINT32_MAX, NULL, 0);
   const wire *b1 = &p->w[p->nw - 1];
@@ -527,23 +533,42 @@ static void test_qb1_fallback(void **state) {
                    RC_OK);
   assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
   pump(p);
-  assert_int_equal(res.calls, 0);
-  free(res.body);
-}
+  assert_int_equal(res->calls, 0);
+  }
+
+/* A server without Q-Block rejects a NON carrying it with a Reset (RFC
+ * 7252 §5.4.1), as libcoap 4.3.1 does: the same fallback. */
+static void test_qb1_reset_fallback(void **state) {
+  pair *p = *state;
+  result *res = &p->res;
+  send_req(p, RC_PUT, "up", 3 * 1024, res);
+  assert_int_equal(p->nw, 3);
+  for (int i = 0; i < 3; i++) {
+    uint8_t rst[4] = {0x70, 0, (uint8_t)(p->w[i].mid >> 8),
+                      (uint8_t)p->w[i].mid};
+    assert_int_equal(rc_session_recv(p->c.s, rst, 4, p->now), RC_OK);
+  }
+  tick(p);
+  const wire *b1 = &p->w[p->nw - 1];
+  assert_int_equal(p->nw, 4); /* one Block1 request, once */
+  assert_true(b1->from_client);
+  assert_false(b1->has_qb1);
+  assert_int_equal(b1->type, RC_TYPE_CON);
+  assert_int_equal(res->calls, 0);
+  }
 
 /* Q-Block1 reassembly takes its memory from the context's budget: a body
  * that can never fit gets 4.13 with Size1 = the budget's limit. */
 static void test_qb1_budget(void **state) {
   pair *p = *state;
-  result res = {0};
+  result *res = &p->res;
   assert_int_equal(rc_budget_new(&p->budget, 8192, NULL), RC_OK);
   assert_int_equal(rc_exchange_set_budget(p->s.x, p->budget), RC_OK);
-  send_req(p, RC_PUT, "up", 20 * 1024, &res);
-  assert_int_equal(res.calls, 1);
-  assert_int_equal(res.code, RC_REQUEST_ENTITY_TOO_LARGE);
+  send_req(p, RC_PUT, "up", 20 * 1024, res);
+  assert_int_equal(res->calls, 1);
+  assert_int_equal(res->code, RC_REQUEST_ENTITY_TOO_LARGE);
   assert_int_equal(p->s.requests, 0);
-  free(res.body);
-}
+  }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
@@ -555,6 +580,8 @@ int main(void) {
       cmocka_unit_test(test_qb1_malformed_408),
       cmocka_unit_test_setup_teardown(test_qb2_fallback, setup_raw, teardown),
       cmocka_unit_test_setup_teardown(test_qb1_fallback, setup_raw, teardown),
+      cmocka_unit_test_setup_teardown(test_qb1_reset_fallback, setup_raw,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_qb1_budget, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
