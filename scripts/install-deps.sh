@@ -23,6 +23,8 @@ REQUIRED=(
   # a network namespace of its own (unshare, ip) for tests that need the
   # default ports or a wildcard address; a terminal (script) for output tests
   util-linux iproute2 bsdutils
+  # random loss on a namespace's loopback where tc netem is missing
+  nftables
   python3 python3-websockets
   # memory checks and load tools
   valgrind wrk iperf3
