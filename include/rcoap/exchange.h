@@ -185,6 +185,11 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
  * Client: rc_exchange_request() sends a body of any size in Block1 (from
  * memory or a source), follows Block2 to the end (reassembling or into a
  * sink), and observes (RFC 7641).
+ *
+ * Q-Block (RFC 9177): a request with Q-Block2 gets the body in sets of
+ * RC_QBLOCK_MAX_PAYLOADS responses, Q-Block1 uploads are reassembled in
+ * any order (2.31 per whole set, 4.08 naming the missing blocks); the
+ * client side with rc_exchange_req_opts.qblock.
  */
 
 /* Marks an unknown size in rc_body_source.size / sink totals. */

@@ -81,11 +81,13 @@ static void see(wire *w, const rc_msg *m) {
   w->code = m->code;
   w->mid = m->mid;
   w->token_len = m->token_len;
-  memcpy(w->token, m->token, m->token_len);
+  if (m->token_len)
+    memcpy(w->token, m->token, m->token_len);
   w->payload_len = m->payload_len;
-  memcpy(w->payload, m->payload,
-         m->payload_len < sizeof w->payload ? m->payload_len
-                                            : sizeof w->payload);
+  if (m->payload_len)
+    memcpy(w->payload, m->payload,
+           m->payload_len < sizeof w->payload ? m->payload_len
+                                              : sizeof w->payload);
   rc_opt_iter_init(&it, m);
   while (rc_opt_next(&it, &o)) {
     if (o.num == RC_OPT_Q_BLOCK2 && w->nqb2 < 4)
@@ -194,7 +196,8 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   }
   free(p->got);
   p->got = malloc(m->payload_len + 1);
-  memcpy(p->got, m->payload, m->payload_len);
+  if (m->payload_len)
+    memcpy(p->got, m->payload, m->payload_len);
   p->got_len = m->payload_len;
   rc_outmsg resp = {RC_CHANGED, NULL, 0, NULL, 0};
   assert_int_equal(rc_exchange_respond(req, &resp), RC_OK);
@@ -208,7 +211,8 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
     r->code = resp->code;
     free(r->body);
     r->body = malloc(resp->payload_len + 1);
-    memcpy(r->body, resp->payload, resp->payload_len);
+    if (resp->payload_len)
+      memcpy(r->body, resp->payload, resp->payload_len);
     r->len = resp->payload_len;
   }
 }
