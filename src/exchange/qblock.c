@@ -45,6 +45,9 @@ static rc_err qb2_send_block(rc_exchange *x, const xanswer *a,
   size_t len = b->total - off < bs ? (size_t)(b->total - off) : bs;
   xextra ex;
   memset(&ex, 0, sizeof ex);
+  /* An observation's answer carries Observe in each of its blocks. */
+  if (a->obs_set)
+    rc__xx_add_uint(&ex, RC_OPT_OBSERVE, a->obs_seq);
   if (a->has_b1)
     rc__xx_add_block(&ex, RC_OPT_BLOCK1, &a->b1);
   rc_block qb = {num, num + 1 < b->nblocks, b->szx};
