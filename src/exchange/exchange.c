@@ -799,7 +799,7 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now) {
   x->now = now;
   while (x->head && x->head->deadline <= now) {
     xout *o = x->head;
-    if (o->blk && o->blk->qb && rc__xqcli_on_timer(x, o, now))
+    if (o->blk && o->blk->qb_on && rc__xqcli_on_timer(x, o, now))
       continue; /* a Q-Block step: o is rearmed later */
     rc__xch_unlink(x, o);
     xch_fail_out(x, o, RC_ERR_TIMEOUT);
@@ -814,7 +814,7 @@ void rc_exchange_lost(rc_exchange *x, const uint8_t *token, size_t token_len,
   xout *o = rc__xch_find(x, xch_key(token));
   if (!o)
     return;
-  if (reason == RC_ERR_CONN_RESET && o->blk && o->blk->qb &&
+  if (reason == RC_ERR_CONN_RESET && o->blk && o->blk->qb_on &&
       rc__xqcli_on_reset(x, o, x->now))
     return;
   rc__xch_unlink(x, o);

@@ -194,7 +194,8 @@ struct xblk {
   uint32_t obs_v1;
   rc_time obs_t1;
   /* Q-Block (qblock_client.c): offered while qb (o.qblock; cleared by a
-   * 4.02 fallback); blocks of a download marked in qb_have; the next
+   * 4.02 fallback or a plain answer); qb_on while a Q-Block upload or
+   * download is under way; blocks of a download marked in qb_have; the next
    * timer action (missing blocks, next set) at qb_due, the transfer
    * given up at qb_deadline */
   uint8_t qb, qb_on, qb_szx, qb_tries, qb_last_known;

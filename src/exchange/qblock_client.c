@@ -231,6 +231,7 @@ static int qc_first_block(rc_exchange *x, xout *o, const rc_msg *m,
   xblk *b = o->blk;
   rc_opt et;
   b->state = XCLI_DOWNLOADING;
+  b->qb_on = 1;
   b->size2 = RC_BODY_SIZE_UNKNOWN;
   b->len = 0;
   b->qb_szx = q->szx;
@@ -337,20 +338,25 @@ int rc__xqcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
     return qc_upload_answer(x, o, m, now);
   rc_opt opt;
   rc_block q;
-  if (RC_CODE_CLASS(m->code) == 2 &&
-      rc_msg_find_opt(m, RC_OPT_Q_BLOCK2, &opt) &&
-      rc_block_decode(opt.val, opt.len, &q) == RC_OK &&
-      q.szx != RC_BLOCK_SZX_BERT)
+  int q2 = RC_CODE_CLASS(m->code) == 2 &&
+           rc_msg_find_opt(m, RC_OPT_Q_BLOCK2, &opt) &&
+           rc_block_decode(opt.val, opt.len, &q) == RC_OK &&
+           q.szx != RC_BLOCK_SZX_BERT;
+  int down = b->state == XCLI_DOWNLOADING && b->qb_on;
+  if (q2 && (b->state == XCLI_WAITING || down))
     return qc_block_in(x, o, m, &q, now);
   if (b->state == XCLI_WAITING && m->code == RC_BAD_OPTION &&
       (b->code == RC_GET || b->code == RC_FETCH))
     return qc_fallback(x, o, now);
-  if (b->state == XCLI_DOWNLOADING) {
+  if (down) {
     /* An answer without Q-Block2 mid-transfer ends it as it is. */
     rc__xch_unlink(x, o);
     rc__xcli_finish(x, o, RC_OK, m);
     return 1;
   }
+  /* A plain answer (a server that chose Block2, a small body): the usual
+   * handlers take it, and the rest of the transfer. */
+  b->qb = 0;
   return 0;
 }
 
@@ -388,7 +394,7 @@ int rc__xqcli_on_timer(rc_exchange *x, xout *o, rc_time now) {
     qc_rearm(x, o, now + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS);
     return 1;
   }
-  if (b->state == XCLI_DOWNLOADING) {
+  if (b->state == XCLI_DOWNLOADING && b->qb_on) {
     if (b->qb_tries >= RC_QBLOCK_NON_MAX_RETRANSMIT)
       return 0;
     b->qb_tries++;

@@ -517,6 +517,44 @@ static void test_qb2_fallback(void **state) {
   assert_int_equal(res->len, 2);
   }
 
+/* A server that answers a Q-Block2 request with Block2 (its choice): the
+ * client follows Block2 to the end as usual. */
+static void test_qb2_server_chose_block2(void **state) {
+  pair *p = *state;
+  result *res = &p->res;
+  send_req(p, RC_GET, "x", 0, res);
+  uint8_t b2[3];
+  rc_block blk = {0, 1, 6};
+  size_t n = rc_block_encode(&blk, b2);
+  uint8_t body[1024];
+  for (size_t i = 0; i < sizeof body; i++)
+    body[i] = pat(i);
+  const wire *req = &p->w[p->nw - 1];
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s.s, &e, RC_CONTENT, req->token,
+                                        req->token_len, 1100),
+                   RC_OK);
+  rc_enc_opt(&e, RC_OPT_BLOCK2, b2, n);
+  rc_enc_payload(&e, body, sizeof body);
+  assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
+  pump(p);
+  const wire *next = &p->w[p->nw - 1];
+  assert_true(next->from_client);
+  assert_int_equal(next->nqb2, 0);
+  blk = (rc_block){1, 0, 6};
+  n = rc_block_encode(&blk, b2);
+  assert_int_equal(rc_session_msg_begin(p->s.s, &e, RC_CONTENT, next->token,
+                                        next->token_len, 64),
+                   RC_OK);
+  rc_enc_opt(&e, RC_OPT_BLOCK2, b2, n);
+  rc_enc_payload(&e, body, 10);
+  assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
+  pump(p);
+  assert_int_equal(res->calls, 1);
+  assert_int_equal(res->status, RC_OK);
+  assert_int_equal(res->len, 1034);
+}
+
 /* The same for an upload: 4.02 to the set; the body goes in Block1 with a
  * fresh token, so further 4.02s to the old set are not its answer. */
 static void test_qb1_fallback(void **state) {
@@ -584,6 +622,8 @@ int main(void) {
       cmocka_unit_test(test_qb1_malformed_408),
       cmocka_unit_test_setup_teardown(test_qb2_fallback, setup_raw, teardown),
       cmocka_unit_test_setup_teardown(test_qb1_fallback, setup_raw, teardown),
+      cmocka_unit_test_setup_teardown(test_qb2_server_chose_block2, setup_raw,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_qb1_reset_fallback, setup_raw,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_qb1_budget, setup, teardown),
