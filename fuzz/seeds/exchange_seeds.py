@@ -122,7 +122,8 @@ def main():
         "qblock1_whole": b"\x00" + put_blocks(b"\x00\x11", 700, 2, tag=b"q",
                                              size1=700, opt=Q_BLOCK1),
         "qblock1_hole": b"\x00" + put_blocks(b"\x00\x12", 400, 1, skip=3,
-                                            opt=Q_BLOCK1) + b"\x00" * 16,
+                                            tag=b"h", opt=Q_BLOCK1)
+        + b"\x00" * 16,
         "qblock2_sets": b"\x00" + frame(GET, b"\x01\x13", path("/big")
                                        + [(Q_BLOCK2, block(0, 0, 0))])
         + frame(GET, b"\x01\x14", path("/big") + [(Q_BLOCK2, block(10, 1, 0))])

@@ -499,6 +499,9 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       if (rc_opt_uint(&o, &v) == RC_OK)
         r->size1 = v;
       continue;
+    case RC_OPT_REQUEST_TAG:
+      r->has_rtag = 1;
+      break; /* and into the key */
     default:
       break;
     }
@@ -549,6 +552,16 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
     /* RFC 9177 §4.1: Q-Block1 and Block1 are not to be mixed in one
      * request. */
     static const char diag[] = "Block1 and Q-Block1 in one request";
+    rc_outmsg resp = {RC_BAD_REQUEST, NULL, 0, (const uint8_t *)diag,
+                      sizeof diag - 1};
+    xch_req_put(x, r);
+    return xch_send(x, &resp, m->token, m->token_len);
+  }
+  if (!rc__xqb2_list_ok(r)) {
+    /* RFC 9177 §4.4: the missing block numbers "MUST have an increasing
+     * block number in each additional Q-Block2 Option with no
+     * duplicates. The server SHOULD respond with a 4.00". */
+    static const char diag[] = "Q-Block2 options not in increasing order";
     rc_outmsg resp = {RC_BAD_REQUEST, NULL, 0, (const uint8_t *)diag,
                       sizeof diag - 1};
     xch_req_put(x, r);

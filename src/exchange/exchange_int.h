@@ -32,6 +32,7 @@ struct rc_xreq {
   uint8_t answered;
   uint8_t has_b1, has_b2, size2_req, obs_set, streamed, in_body_start;
   uint8_t has_qb1, nqb2; /* Q-Block1; Q-Block2 options (RFC 9177) */
+  uint8_t has_rtag;      /* Request-Tag present (it also goes into key) */
   uint8_t resp_code;
   int32_t obs_val;    /* -1: no Observe option */
   uint32_t obs_seq;
@@ -270,6 +271,8 @@ int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
 rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
                        const rc_body_source *src, uint64_t total,
                        xcache *cached, rc_time now);
+/* Q-Block2 options in strictly increasing order (RFC 9177 §4.4). */
+int rc__xqb2_list_ok(const rc_xreq *r);
 rc_time rc__xqb_expiry(const rc_exchange *x);
 void rc__xqb_expire(rc_exchange *x, rc_time now);
 /* Answers a Block2 request from the cache: 1 answered, 0 not cached. */

@@ -52,9 +52,11 @@ static rc_err qb2_send_block(rc_exchange *x, const xanswer *a,
     rc__xx_add_block(&ex, RC_OPT_BLOCK1, &a->b1);
   rc_block qb = {num, num + 1 < b->nblocks, b->szx};
   rc__xx_add_block(&ex, RC_OPT_Q_BLOCK2, &qb);
-  /* Size2 with the first block and when asked; the ETag on every block
-   * so that a client can tell a changed body apart (as for Block2). */
-  if ((num == 0 || a->size2_req) && b->total <= UINT32_MAX)
+  /* RFC 9177 §4.6: "The Size2 Option MUST be used with the Q-Block2
+   * Option when used in a response and MUST be present in all payloads
+   * of the response preserving the same value"; §4.4: "The payloads sent
+   * back from the server as a response MUST all have the same ETag". */
+  if (b->total <= UINT32_MAX)
     rc__xx_add_uint(&ex, RC_OPT_SIZE2, b->total);
   if (b->etag_len)
     rc__xx_add(&ex, RC_OPT_ETAG, b->etag, b->etag_len);
@@ -123,6 +125,11 @@ rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
       b.payload = cached->body;
     }
   }
+  /* Blocks already sent for this request: RFC 9177 §4.4, options that
+   * overlap ask for a block twice and "the server MUST only send back one
+   * instance of that block" (they come in increasing order, checked in
+   * rc__xqb2_list_ok). */
+  uint32_t sent_upto = 0;
   rc_err err = RC_OK;
   for (size_t i = 0; i < a->nqb2 && !err; i++) {
     rc_block q = a->qb2[i];
@@ -134,16 +141,26 @@ rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
                                NULL, 0, NULL, (const uint8_t *)diag,
                                sizeof diag - 1, NULL, 0);
     }
-    /* M set, or the single NUM 0 that starts a transfer: the set from
-     * NUM (RFC 9177 §4.4); M unset in a list: that one block. */
+    /* M unset: that one block; M set: NUM 0 the whole body, a multiple of
+     * MAX_PAYLOADS the next set ("Continue"), any other NUM the rest of
+     * its set (RFC 9177 §4.4). The single NUM 0 of a first request
+     * starts the transfer whatever its M. */
+    uint32_t from = q.num > sent_upto ? q.num : sent_upto;
     if (!q.more && !(a->nqb2 == 1 && q.num == 0)) {
-      err = qb2_send_block(x, a, &b, q.num);
+      if (q.num >= sent_upto) {
+        err = qb2_send_block(x, a, &b, q.num);
+        sent_upto = q.num + 1;
+      }
       continue;
     }
-    uint32_t end = q.num + RC_QBLOCK_MAX_PAYLOADS;
+    uint32_t end = (q.num / RC_QBLOCK_MAX_PAYLOADS + 1) *
+                   RC_QBLOCK_MAX_PAYLOADS;
     if (end > b.nblocks)
       end = b.nblocks;
-    err = qb2_send_run(x, a, &b, q.num, end);
+    if (from < end)
+      err = qb2_send_run(x, a, &b, from, end);
+    if (end > sent_upto)
+      sent_upto = end;
     if (cached) {
       /* The next set after NON_TIMEOUT unless the client asks first
        * (RFC 9177 §7.2). */
@@ -156,6 +173,13 @@ rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
     }
   }
   return err;
+}
+
+int rc__xqb2_list_ok(const rc_xreq *r) {
+  for (size_t i = 1; i < r->nqb2; i++)
+    if (r->qb2[i].num <= r->qb2[i - 1].num)
+      return 0;
+  return 1;
 }
 
 static void qb2_push(rc_exchange *x, xcache *c, rc_time now) {
@@ -283,11 +307,17 @@ int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
       *whole = *m; /* one block: an ordinary request */
       return 1;
     }
-    if (b->szx == RC_BLOCK_SZX_BERT) {
-      static const char diag[] = "Q-Block1 with BERT";
+    /* RFC 9177 §4.3: 4.00 "MUST be returned if the request does not
+     * include neither a Request-Tag Option nor a Size1 Option but does
+     * include a Q-Block1 option" (a body in several blocks). */
+    const char *bad = b->szx == RC_BLOCK_SZX_BERT ? "Q-Block1 with BERT"
+                      : !r->has_rtag && r->size1 == RC_BODY_SIZE_UNKNOWN
+                          ? "Q-Block1 without Request-Tag or Size1"
+                          : NULL;
+    if (bad) {
       rc_err err = rc__xch_send_full(x, RC_BAD_REQUEST, m->token,
                                      m->token_len, NULL, 0, NULL,
-                                     (const uint8_t *)diag, sizeof diag - 1,
+                                     (const uint8_t *)bad, strlen(bad),
                                      NULL, 0);
       return err ? (int)err : 0;
     }
@@ -319,8 +349,11 @@ int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
   u->qb_miss_due = now + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS;
   if (u->qb_last_known && u->qb_got == u->qb_last + 1)
     return qb1_whole(r, u, m, whole);
-  /* 2.31 Continue once per whole set, not per block (RFC 9177 §3.2). */
-  if (stored && b->more && (b->num + 1) % RC_QBLOCK_MAX_PAYLOADS == 0 &&
+  /* 2.31 "SHOULD only be generated when all the payload requests are
+   * Non-confirmable and a set of MAX_PAYLOADS ... payloads have been
+   * received" (RFC 9177 §4.3); a duplicate is answered "as if the block
+   * was received for the first time". */
+  if (b->more && (b->num + 1) % RC_QBLOCK_MAX_PAYLOADS == 0 &&
       qb1_prefix_whole(u, b->num)) {
     xextra ex;
     memset(&ex, 0, sizeof ex);

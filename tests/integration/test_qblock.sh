@@ -5,7 +5,7 @@
 #    Q-Block2 sets (a continue request per set): the bytes are the same;
 #    /large with --qblock equals /large without;
 #  - a raw UDP peer (python, one socket) uploads 4 blocks of 16 bytes
-#    with block 2 missing: 4 s after the last block rcoapd answers 4.08
+#    (Size1 60 in each) with block 2 missing: 4 s after the last block rcoapd answers 4.08
 #    with Content-Format 272 and the payload 0x02 (the CBOR unsigned
 #    integer 2) on the last request's token; block 2 then completes the
 #    body (2.01/2.04 on its token) and a plain GET reads it back whole.
@@ -54,6 +54,7 @@ def opt(last, num, val):
 def put(mid, tok, num, more, payload):
     o = opt(0, 11, b"store") + opt(11, 11, b"h")
     o += opt(11, 19, bytes([num << 4 | (8 if more else 0) | 0]))  # SZX 0
+    o += opt(19, 60, bytes([60]))  # Size1 60, in every block (§4.6)
     return bytes([0x50 | len(tok), 0x03, mid >> 8, mid & 0xff]) + tok + o \
         + b"\xff" + payload
 

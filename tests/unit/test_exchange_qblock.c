@@ -334,7 +334,7 @@ static void test_qb2_lost_block(void **state) {
     assert_int_equal(w->qb2[0].num, i);
     assert_int_equal(w->qb2[0].more, 1);
     assert_true(w->has_etag);
-    assert_int_equal(w->has_size2, i == 0);
+    assert_true(w->has_size2); /* RFC 9177 §4.6: in all payloads */
     /* the first piggybacked on the CON's ACK, the rest NON */
     assert_int_equal(w->type, i == 0 ? RC_TYPE_ACK : RC_TYPE_NON);
   }
@@ -599,6 +599,67 @@ static void test_qb1_reset_fallback(void **state) {
   assert_int_equal(res->calls, 0);
   }
 
+/* A NON request straight into the server's session (the client is only
+ * the address): Uri-Path "big" / "up" by code, then the given Q-Block
+ * options (number, NUM, M), payload of plen pattern bytes. */
+static void inject(pair *p, uint8_t code, uint8_t tok, uint16_t mid,
+                   const uint16_t *nums, const rc_block *blks, size_t n,
+                   size_t plen) {
+  rc_enc e;
+  uint8_t buf[1200];
+  rc_enc_init(&e, buf, sizeof buf, code, &tok, 1);
+  rc_enc_opt(&e, RC_OPT_URI_PATH, code == RC_GET ? "big" : "up", code == RC_GET ? 3 : 2);
+  for (size_t i = 0; i < n; i++) {
+    uint8_t v[3];
+    size_t vl = rc_block_encode(&blks[i], v);
+    rc_enc_opt(&e, nums[i], v, vl);
+  }
+  uint8_t pl[1024];
+  for (size_t i = 0; i < plen; i++)
+    pl[i] = pat(i);
+  if (plen)
+    rc_enc_payload(&e, pl, plen);
+  const uint8_t *d;
+  size_t len;
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_UDP, RC_TYPE_NON, mid, &d, &len),
+                   RC_OK);
+  assert_int_equal(rc_session_recv(p->s.s, d, len, p->now), RC_OK);
+  pump(p);
+}
+
+/* The server's checks of RFC 9177 §4.3 and §4.4: Q-Block1 without
+ * Request-Tag or Size1 is 4.00; Q-Block2 options not in increasing order
+ * are 4.00; overlapping ones send each block once, and M set on a NUM
+ * inside a set asks for the rest of that set only. */
+static void test_server_checks(void **state) {
+  pair *p = *state;
+  p->s.body_len = 30 * 1024;
+  static const uint16_t q1[] = {RC_OPT_Q_BLOCK1};
+  rc_block b = {0, 1, 6};
+  inject(p, RC_PUT, 1, 0x10, q1, &b, 1, 1024);
+  assert_int_equal(p->w[p->nw - 1].code, RC_BAD_REQUEST);
+  assert_int_equal(p->s.requests, 0);
+  static const uint16_t q2x2[] = {RC_OPT_Q_BLOCK2, RC_OPT_Q_BLOCK2};
+  rc_block down[2] = {{5, 0, 6}, {3, 0, 6}};
+  inject(p, RC_GET, 2, 0x11, q2x2, down, 2, 0);
+  assert_int_equal(p->w[p->nw - 1].code, RC_BAD_REQUEST);
+  /* start the body (blocks 0-9), then ask 13 with M (13..19) and 15 */
+  rc_block first = {0, 0, 6};
+  inject(p, RC_GET, 3, 0x12, q2x2, &first, 1, 0);
+  int before = p->nw;
+  rc_block list[2] = {{13, 1, 6}, {15, 0, 6}};
+  inject(p, RC_GET, 4, 0x13, q2x2, list, 2, 0);
+  uint32_t got[16];
+  int n = 0;
+  for (int i = before; i < p->nw && n < 16; i++)
+    if (!p->w[i].from_client && p->w[i].token[0] == 4)
+      got[n++] = p->w[i].qb2[0].num;
+  assert_int_equal(n, 7);
+  for (int i = 0; i < 7; i++)
+    assert_int_equal(got[i], 13 + (uint32_t)i);
+  assert_int_equal(p->s.requests, 1); /* the rest came from the cache */
+}
+
 /* Q-Block1 reassembly takes its memory from the context's budget: a body
  * that can never fit gets 4.13 with Size1 = the budget's limit. */
 static void test_qb1_budget(void **state) {
@@ -627,6 +688,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_qb1_reset_fallback, setup_raw,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_qb1_budget, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_server_checks, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
