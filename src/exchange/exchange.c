@@ -191,6 +191,16 @@ void rc__xch_retoken(rc_exchange *x, xout *o) {
   *slot = o;
 }
 
+xout *rc__xch_find_alias(rc_exchange *x, uint64_t key) {
+  for (xout *o = x->head; o; o = o->next) {
+    uint64_t d = key - o->key;
+    if (o->blk && o->blk->qb_seq && (d & 0xffffffffu) == 0 &&
+        (d >> 32) < o->blk->qb_seq)
+      return o;
+  }
+  return NULL;
+}
+
 /* Enters o (from rc__xch_new_out, its request sent) in the table. */
 void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline) {
   o->id = x->next_id++;
@@ -609,8 +619,11 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
 
 static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   xout *o = NULL;
-  if (m->token_len == RC_EXCHANGE_TOKEN_LEN)
-    o = rc__xch_find(x, xch_key(m->token));
+  if (m->token_len == RC_EXCHANGE_TOKEN_LEN) {
+    uint64_t key = xch_key(m->token);
+    if (!(o = rc__xch_find(x, key)))
+      o = rc__xch_find_alias(x, key);
+  }
   if (!o) {
     rc__xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
     return;
@@ -824,7 +837,10 @@ void rc_exchange_lost(rc_exchange *x, const uint8_t *token, size_t token_len,
                       rc_err reason) {
   if (token_len != RC_EXCHANGE_TOKEN_LEN)
     return;
-  xout *o = rc__xch_find(x, xch_key(token));
+  uint64_t key = xch_key(token);
+  xout *o = rc__xch_find(x, key);
+  if (!o)
+    o = rc__xch_find_alias(x, key);
   if (!o)
     return;
   if (reason == RC_ERR_CONN_RESET && o->blk && o->blk->qb_on &&

@@ -199,7 +199,8 @@ struct xblk {
    * download is under way; blocks of a download marked in qb_have; the next
    * timer action (missing blocks, next set) at qb_due, the transfer
    * given up at qb_deadline */
-  uint8_t qb, qb_on, qb_szx, qb_tries, qb_last_known;
+  uint8_t qb, qb_on, qb_szx, qb_tries, qb_last_known, qb_probed;
+  uint32_t qb_seq;  /* tokens used: request n goes with key + (n << 32) */
   uint32_t qb_last, qb_top, qb_got;
   uint32_t qb_next, qb_nblocks; /* upload: next block of the sets; count */
   uint8_t *qb_have;
@@ -229,6 +230,9 @@ void rc__xch_rearm(rc_exchange *x, xout *o, rc_time deadline);
 rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]);
 /* Gives o a fresh token: answers to the old one no longer find it. */
 void rc__xch_retoken(rc_exchange *x, xout *o);
+/* The Q-Block transfer one of whose request tokens is key (each of its
+ * requests has a token of its own, RFC 9177 §6), or NULL. */
+xout *rc__xch_find_alias(rc_exchange *x, uint64_t key);
 void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline);
 void rc__xch_log(rc_exchange *x, int level, const char *text);
 /* Answers 5.03 Service Unavailable with Max-Age RC_EXCHANGE_RETRY_AFTER_S

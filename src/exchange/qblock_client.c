@@ -7,9 +7,11 @@
  * with Size1, all with the transfer's Request-Tag and token. A 2.31
  * sends the next set at once, else it goes RC_QBLOCK_NON_TIMEOUT_MS
  * later; a 4.08 with a missing-blocks payload (Content-Format 272) gets
- * the blocks it names again; a malformed one ends the transfer with
- * RC_ERR_PROTOCOL. With nothing heard after the last set, the last block
- * goes again (at most RC_QBLOCK_NON_MAX_RETRANSMIT times).
+ * the blocks it names again; a malformed one is dropped (RFC 9177 §5).
+ * The body's first block goes CON (the support check RFC 9177 §4.1
+ * asks for), the rest NON. With nothing heard after the last set, the
+ * last block goes again (at most RC_QBLOCK_NON_MAX_RETRANSMIT times).
+ * Every request has a token of its own (key + n << 32, RFC 9177 §6).
  *
  * Download (Q-Block2): the first request carries Q-Block2 0; blocks land
  * where they belong (any order), a whole set asks for the next one ("M"
@@ -28,9 +30,15 @@
 /* Missing blocks read from one 4.08 (more are asked for by the next). */
 #define QC_MISSING_MAX 64u
 
-static void qc_token(const xout *o, uint8_t token[8]) {
+/* The token of o's next request: RFC 9177 §6, "Each new request
+ * generally uses a new Token"; following its implementation note, the
+ * low 32 bits stay the transfer's and the high 32 bits count its
+ * requests, so that answers to any of them find o
+ * (rc__xch_find_alias). */
+static void qc_token(xout *o, uint8_t token[8]) {
+  uint64_t key = o->key + ((uint64_t)o->blk->qb_seq++ << 32);
   for (int i = 7; i >= 0; i--)
-    token[7 - i] = (uint8_t)(o->key >> (i * 8));
+    token[7 - i] = (uint8_t)(key >> (i * 8));
 }
 
 static uint32_t qc_timeout(const xblk *b) {
@@ -77,6 +85,7 @@ static int qc_fallback(rc_exchange *x, xout *o, rc_time now) {
   xblk *b = o->blk;
   b->qb = 0;
   b->qb_on = 0;
+  b->qb_seq = 0;
   b->up_off = 0;
   b->up_szx_limit = 7;
   b->state = b->up_total && b->qb_nblocks ? XCLI_UPLOADING : XCLI_WAITING;
@@ -99,12 +108,21 @@ static rc_err qc_send_block(rc_exchange *x, xout *o, uint32_t num) {
   memset(&ex, 0, sizeof ex);
   rc_block q = {num, num + 1 < b->qb_nblocks, b->up_szx};
   rc__xx_add_block(&ex, RC_OPT_Q_BLOCK1, &q);
-  if (num == 0 && b->up_total <= UINT32_MAX)
+  /* RFC 9177 §4.6: "The Size1 Option MUST be used with the Q-Block1
+   * Option when used in a request and MUST be present in all payloads of
+   * the request preserving the same value"; §4.3: "the client MUST
+   * include a Request-Tag Option", the same for the whole body. */
+  if (b->up_total <= UINT32_MAX)
     rc__xx_add_uint(&ex, RC_OPT_SIZE1, b->up_total);
   rc__xx_add(&ex, RC_OPT_REQUEST_TAG, b->tag, sizeof b->tag);
   uint8_t token[8];
   qc_token(o, token);
-  rc_session_udp_set_non(x->s, 1);
+  /* RFC 9177 §4.1: "it is therefore REQUIRED that clients use a
+   * Confirmable message for determining support for Q-Block1 and
+   * Q-Block2 Options": the body's first block goes CON (a server
+   * without Q-Block answers it 4.02), the rest NON. */
+  rc_session_udp_set_non(x->s, b->qb_probed);
+  b->qb_probed = 1;
   rc_err err = rc__xch_send_full(
       x, b->code, token, sizeof token, b->opts, b->nopts, &ex,
       b->has_src ? NULL : b->payload + off, len, b->has_src ? &b->src : NULL,
@@ -142,9 +160,14 @@ static int qc_missing(rc_exchange *x, xout *o, const rc_msg *m,
   size_t n = 0;
   if (rc_missing_parse(m->payload, m->payload_len, nums, QC_MISSING_MAX,
                        &n) != RC_OK) {
+    /* RFC 9177 §5: "The missing blocks MUST be reported in ascending
+     * order without any duplicates. The client SHOULD silently drop 4.08
+     * (Request Entity Incomplete) responses not adhering with this
+     * behavior." (Anything else that is not a CBOR Sequence of block
+     * numbers goes the same way.) */
     rc__xch_log(x, RC_SESSION_LOG_WARN,
-                "malformed missing-blocks payload in a 4.08");
-    return qc_fail(x, o, RC_ERR_PROTOCOL);
+                "4.08 with a malformed missing-blocks payload dropped");
+    return 1;
   }
   for (size_t i = 0; i < n; i++) {
     if (nums[i] >= b->qb_nblocks || nums[i] >= b->qb_next)

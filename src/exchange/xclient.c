@@ -232,6 +232,8 @@ rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now) {
       xcli_chunk(x, b, &szx);
       rc_block blk = {0, 0, szx < RC_BLOCK_SZX_BERT ? szx : 6};
       rc__xx_add_block(&ex, RC_OPT_Q_BLOCK2, &blk);
+      b->qb_seq = 1; /* this request has the transfer's token; later
+                        ones their own (qblock_client.c) */
     } else if (b->o.block_szx && (b->code == RC_GET || b->code == RC_FETCH) &&
         !b->manual) {
       /* Early negotiation (RFC 7959 §2.4): ask for small blocks from the
