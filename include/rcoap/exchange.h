@@ -414,11 +414,13 @@ typedef struct rc_exchange_req_opts {
    * Observe / not 2.xx). End it with rc_exchange_cancel_observe. */
   uint8_t observe;
   /* Q-Block (RFC 9177), meant for UDP: a body that goes block-wise goes
-   * in Q-Block1 sets (NON, RC_QBLOCK_MAX_PAYLOADS at a time, the blocks
-   * a 4.08 names sent again), a GET/FETCH offers Q-Block2 and takes the
-   * body in sets, asking again for the blocks it missed after
-   * RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS. A server that answers 4.02 (no
-   * Q-Block) gets the request again with Block1/Block2. Not with
+   * in Q-Block1 sets (RC_QBLOCK_MAX_PAYLOADS at a time, the first block
+   * CON and the rest NON, the blocks a 4.08 names sent again), a
+   * GET/FETCH offers Q-Block2 and takes the body in sets, asking again
+   * for the blocks it missed after RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS; each
+   * request with a token of its own. A server without Q-Block (4.02, or
+   * a Reset to a NON block) gets the request again with Block1/Block2.
+   * The body is held in memory until whole, even with a sink. Not with
    * observe. */
   uint8_t qblock;
 } rc_exchange_req_opts;
