@@ -492,6 +492,14 @@ rc_err rc_session_set_max_datagram(rc_session *s, size_t n);
  * (the exchange sends a Q-Block1 body's blocks so, paced by RFC 9177
  * §7.2 instead). No effect on other framings. */
 void rc_session_udp_set_non(rc_session *s, int on);
+/* UDP: the unanswered CON request with this token is acknowledged now
+ * (an empty ACK) instead of after separate_delay_ms; its answer, if any,
+ * then goes as a separate CON. For requests answered later or never (a
+ * Q-Block1 block the server keeps, RFC 9177 §4.3: "the server continues
+ * to acknowledge each packet"). Returns 0 (also when there is nothing to
+ * acknowledge, and on other framings) or RC_ERR_STATE / RC_ERR_NOMEM. */
+rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
+                              size_t token_len);
 /* Peer announced Block-Wise-Transfer. */
 int rc_session_peer_block_wise(const rc_session *s);
 /* Peer supports BERT: Block-Wise-Transfer and Max-Message-Size > 1152

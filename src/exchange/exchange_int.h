@@ -83,7 +83,7 @@ struct xup {
   rc_body_sink sink;
   /* Q-Block1 (qblock.c): blocks land where they belong, have[] marks
    * them; 4.08 names the holes at miss_due, to the latest token */
-  uint8_t qb, qb_szx, qb_last_known, qb_tries, qb_tkl;
+  uint8_t qb, qb_szx, qb_last_known, qb_tries, qb_tkl, qb_con;
   uint8_t qb_tok[RC_TOKEN_MAX];
   uint32_t qb_last, qb_top, qb_got; /* final NUM; highest NUM + 1; count */
   uint8_t *qb_have;

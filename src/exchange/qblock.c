@@ -345,10 +345,19 @@ int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
     u->qb_tkl = (uint8_t)m->token_len;
     memcpy(u->qb_tok, m->token, m->token_len);
   }
+  u->qb_con = m->type == RC_TYPE_CON;
   u->expires = now + x->bcfg.ttl_ms;
   u->qb_miss_due = now + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS;
   if (u->qb_last_known && u->qb_got == u->qb_last + 1)
     return qb1_whole(r, u, m, whole);
+  if (u->qb_con) {
+    /* RFC 9177 §4.3: "For Confirmable transmission, the server continues
+     * to acknowledge each packet, but a response is not required ...
+     * until successful receipt of the body"; 2.31 "SHOULD NOT be
+     * generated for CON". */
+    rc_err err = rc_session_udp_ack_now(x->s, m->token, m->token_len);
+    return err ? (int)err : 0;
+  }
   /* 2.31 "SHOULD only be generated when all the payload requests are
    * Non-confirmable and a set of MAX_PAYLOADS ... payloads have been
    * received" (RFC 9177 §4.3); a duplicate is answered "as if the block
@@ -369,6 +378,12 @@ int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
  * last block is unknown, the one after it), as many as one message
  * holds (RFC 9177 §5: the list "MUST be limited" to fit one packet). */
 static void qb1_missing(rc_exchange *x, xup *u, rc_time now) {
+  u->qb_tries++;
+  u->qb_miss_due = now + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS;
+  /* RFC 9177 §5: this 4.08 "SHOULD NOT be used when using Confirmable
+   * requests" (the client's message layer retransmits those). */
+  if (u->qb_con)
+    return;
   uint32_t end = u->qb_last_known ? u->qb_last + 1 : u->qb_top;
   uint32_t nums[256];
   size_t n = 0;
@@ -387,8 +402,6 @@ static void qb1_missing(rc_exchange *x, xup *u, rc_time now) {
   if (rc__xch_send_full(x, RC_REQUEST_ENTITY_INCOMPLETE, u->qb_tok,
                         u->qb_tkl, NULL, 0, &ex, payload, len, NULL, 0))
     rc__xch_log(x, RC_SESSION_LOG_WARN, "cannot send a Q-Block1 4.08");
-  u->qb_tries++;
-  u->qb_miss_due = now + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS;
 }
 
 /* ---- timers --------------------------------------------------------------- */

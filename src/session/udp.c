@@ -1093,6 +1093,16 @@ void rc__udp_close(rc_session *s, rc_err reason) { closed(U(s), reason); }
 
 void rc__udp_set_non(rc_session *s, int on) { U(s)->requests_non = on != 0; }
 
+rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len) {
+  rc__udp *u = U(s);
+  if (u->enc_open != NULL)
+    return RC_ERR_STATE;
+  udp_in *in = in_find(u, token, token_len);
+  if (in == NULL || !in->con || in->acked)
+    return RC_OK;
+  return in_ack(u, in);
+}
+
 void rc__udp_set_trace(rc_session *s,
                        void (*on_trace)(void *user, int sent,
                                         const rc_msg *m)) {

@@ -393,17 +393,28 @@ static void test_qb1_lost_block(void **state) {
   p->lose_opt = 1;
   p->lose_num = 4;
   send_req(p, RC_PUT, "up", len, res);
-  int n = 0;
+  int n = 0, acks = 0;
+  const wire *prev = NULL;
   for (int i = 0; i < p->nw; i++) {
-    assert_true(p->w[i].from_client); /* no answer to a set with a hole */
+    if (!p->w[i].from_client) {
+      /* no answer to a set with a hole; the CON first block acknowledged
+       * at once (RFC 9177 §4.3), with an empty ACK */
+      assert_int_equal(p->w[i].type, RC_TYPE_ACK);
+      assert_int_equal(p->w[i].code, 0);
+      assert_int_equal(p->w[i].mid, p->w[0].mid);
+      acks++;
+      continue;
+    }
     /* the first block CON (the support check of RFC 9177 §4.1), the
      * rest NON, each with a token of its own */
-    assert_int_equal(p->w[i].type, i == 0 ? RC_TYPE_CON : RC_TYPE_NON);
+    assert_int_equal(p->w[i].type, n == 0 ? RC_TYPE_CON : RC_TYPE_NON);
     assert_int_equal(p->w[i].qb1.num, (uint32_t)n++);
-    if (i > 0)
-      assert_memory_not_equal(p->w[i].token, p->w[i - 1].token, 8);
+    if (prev)
+      assert_memory_not_equal(p->w[i].token, prev->token, 8);
+    prev = &p->w[i];
   }
   assert_int_equal(n, RC_QBLOCK_MAX_PAYLOADS);
+  assert_int_equal(acks, 1);
   rc_time t0 = p->now;
   run_to(p, t0 + RC_QBLOCK_NON_TIMEOUT_MS);
   const wire *w14 = NULL;
@@ -630,12 +641,13 @@ static void test_qb1_reset_fallback(void **state) {
   assert_int_equal(res->calls, 0);
   }
 
-/* A NON request straight into the server's session (the client is only
- * the address): Uri-Path "big" / "up" by code, then the given Q-Block
- * options (number, NUM, M), payload of plen pattern bytes. */
-static void inject(pair *p, uint8_t code, uint8_t tok, uint16_t mid,
-                   const uint16_t *nums, const rc_block *blks, size_t n,
-                   size_t plen) {
+/* A request straight into the server's session (the client is only the
+ * address): Uri-Path "big" / "up" by code, then the given options (a
+ * block value each; Size1 takes num as its value), payload of plen
+ * pattern bytes. */
+static void inject_t(pair *p, uint8_t type, uint8_t code, uint8_t tok,
+                     uint16_t mid, const uint16_t *nums, const rc_block *blks,
+                     size_t n, size_t plen) {
   rc_enc e;
   uint8_t buf[1200];
   rc_enc_init(&e, buf, sizeof buf, code, &tok, 1);
@@ -643,7 +655,10 @@ static void inject(pair *p, uint8_t code, uint8_t tok, uint16_t mid,
   for (size_t i = 0; i < n; i++) {
     uint8_t v[3];
     size_t vl = rc_block_encode(&blks[i], v);
-    rc_enc_opt(&e, nums[i], v, vl);
+    if (nums[i] == RC_OPT_SIZE1) /* a uint: its value in num */
+      rc_enc_opt_uint(&e, nums[i], blks[i].num);
+    else
+      rc_enc_opt(&e, nums[i], v, vl);
   }
   uint8_t pl[1024];
   for (size_t i = 0; i < plen; i++)
@@ -652,10 +667,50 @@ static void inject(pair *p, uint8_t code, uint8_t tok, uint16_t mid,
     rc_enc_payload(&e, pl, plen);
   const uint8_t *d;
   size_t len;
-  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_UDP, RC_TYPE_NON, mid, &d, &len),
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_UDP, type, mid, &d, &len),
                    RC_OK);
   assert_int_equal(rc_session_recv(p->s.s, d, len, p->now), RC_OK);
   pump(p);
+}
+
+static void inject(pair *p, uint8_t code, uint8_t tok, uint16_t mid,
+                   const uint16_t *nums, const rc_block *blks, size_t n,
+                   size_t plen) {
+  inject_t(p, RC_TYPE_NON, code, tok, mid, nums, blks, n, plen);
+}
+
+/* A client that sends every Q-Block1 block CON (RFC 9177 §4.3: "the
+ * server continues to acknowledge each packet, but a response is not
+ * required" until the body is whole; 2.31 "SHOULD NOT be generated for
+ * CON"; the 4.08 of §5 "SHOULD NOT be used when using Confirmable
+ * requests"): each block gets an empty ACK at once, nothing else (no
+ * 2.31 after block 9, no 4.08 for the hole at 10) until the block that
+ * completes the body, whose answer is piggybacked. Blocks 0-10 of 1024
+ * bytes and an empty last block 11. */
+static void test_qb1_all_con(void **state) {
+  pair *p = *state;
+  static const uint16_t nums[] = {RC_OPT_Q_BLOCK1, RC_OPT_SIZE1};
+  for (uint32_t i = 0; i < 12; i++) {
+    if (i == 10)
+      continue; /* a hole, filled below */
+    rc_block b[2] = {{i, i < 11, 6}, {11 * 1024, 0, 0}}; /* Size1 */
+    int before = p->nw;
+    inject_t(p, RC_TYPE_CON, RC_PUT, (uint8_t)(0x40 + i), (uint16_t)(0x200 + i),
+             nums, b, 2, i < 11 ? 1024 : 0);
+    assert_int_equal(p->nw, before + 1);
+    assert_int_equal(p->w[before].type, RC_TYPE_ACK);
+    assert_int_equal(p->w[before].code, 0);
+  }
+  run_to(p, p->now + 3 * RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS);
+  for (int i = 0; i < p->nw; i++)
+    assert_int_not_equal(p->w[i].code, RC_REQUEST_ENTITY_INCOMPLETE);
+  int before = p->nw;
+  rc_block b[2] = {{10, 1, 6}, {11 * 1024, 0, 0}};
+  inject_t(p, RC_TYPE_CON, RC_PUT, 0x4a, 0x20a, nums, b, 2, 1024);
+  assert_int_equal(p->nw, before + 1);
+  assert_int_equal(p->w[before].type, RC_TYPE_ACK);
+  assert_int_equal(p->w[before].code, RC_CHANGED);
+  assert_int_equal(p->s.got_len, 11 * 1024);
 }
 
 /* The server's checks of RFC 9177 §4.3 and §4.4: Q-Block1 without
@@ -720,6 +775,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_qb1_budget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_server_checks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_qb1_all_con, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
