@@ -3,7 +3,9 @@
 #  - rcoap --qblock PUTs 100 KiB to /store/q (Q-Block1 sets of 10 NON
 #    blocks, 2.31 after each) over IPv4 and GETs it back over IPv6 in
 #    Q-Block2 sets (a continue request per set): the bytes are the same;
-#    /large with --qblock equals /large without;
+#    /large with --qblock equals /large without; the same 100 KiB both
+#    ways through rcoapd --proxy (Q-Block is hop-by-hop: the proxy takes
+#    and gives Q-Block, the origin sees Block1/Block2);
 #  - a raw UDP peer (python, one socket) uploads 4 blocks of 16 bytes
 #    (Size1 60 in each) with block 2 missing: 4 s after the last block rcoapd answers 4.08
 #    with Content-Format 272 and the payload 0x02 (the CBOR unsigned
@@ -41,6 +43,22 @@ coap -T $((10 * RC_SLOW)) --qblock -o "$RC_TMP/l2.bin" get "$U/large"
 rc_expect_status "$ST" 0 "Q-Block2 GET /large exits 0"
 cmp -s "$RC_TMP/l1.bin" "$RC_TMP/l2.bin" && rc_pass "/large with --qblock equals Block2" ||
   rc_fail "/large with --qblock differs"
+
+echo "=== through rcoapd --proxy: Q-Block is hop-by-hop"
+rcd_start px 1 -l coap://127.0.0.1:0 --proxy --proxy-allow 'coap://127.0.0.1:*' || {
+  rc_fail "the proxy starts"
+  rc_done
+}
+X=coap://127.0.0.1:$(rcd_port px 127.0.0.1 coap)
+coap -T $((10 * RC_SLOW)) --qblock -d @"$RC_TMP/body.bin" \
+  -O "35,$U/store/viaproxy" put "$X/"
+rc_expect_status "$ST" 0 "Q-Block1 PUT through the proxy exits 0"
+coap -T $((10 * RC_SLOW)) -v --qblock -o "$RC_TMP/px.bin" -O "35,$U/store/viaproxy" get "$X/"
+rc_expect_status "$ST" 0 "Q-Block2 GET through the proxy exits 0"
+rc_expect "$ERR" "Q-Block2:99/0/1024" "the proxy answered in Q-Block2 sets"
+cmp -s "$RC_TMP/body.bin" "$RC_TMP/px.bin" && rc_pass "the 100 KiB went through the proxy both ways intact" ||
+  rc_fail "the body through the proxy differs"
+rcd_stop px
 
 echo "=== raw peer: a missing Q-Block1 block"
 PO=$(timeout $((30 * RC_SLOW)) /usr/bin/python3 - 127.0.0.1 "$(rcd_port d 127.0.0.1 coap)" <<'EOF' 2>&1
