@@ -301,7 +301,6 @@ rc_err rc__xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m);
 rc_err rc__xcli_grow(rc_exchange *x, xblk *b, size_t n);
 void rc__xcli_progress(xblk *b, int up, uint64_t done, uint64_t total);
 rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now);
-uint8_t rc__xcli_szx(rc_exchange *x, const xblk *b);
 
 /* qblock_client.c: Q-Block1 / Q-Block2 (RFC 9177), client side */
 /* Handles m for a Q-Block transfer: 1 taken, 0 for the usual handlers. */

@@ -54,7 +54,7 @@ void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason) {
 
 /* Ends o (already unlinked) with status and an optional response. */
 void rc__xcli_finish(rc_exchange *x, xout *o, rc_err status,
-                        const rc_msg *m) {
+                     const rc_msg *m) {
   xblk *b = o->blk;
   rc_response_cb cb = o->cb;
   void *arg = o->arg;
@@ -90,7 +90,7 @@ static int xcli_bert(rc_exchange *x, const xblk *b) {
          rc_session_peer_bert(x->s);
 }
 
-uint8_t rc__xcli_szx(rc_exchange *x, const xblk *b) {
+static uint8_t xcli_szx(rc_exchange *x, const xblk *b) {
   if (b->o.block_szx)
     return (uint8_t)(b->o.block_szx - 1 < 6 ? b->o.block_szx - 1 : 6);
   return x->bcfg.max_szx;
@@ -110,7 +110,7 @@ static size_t xcli_chunk(rc_exchange *x, xblk *b, uint8_t *szx_out) {
       return chunk;
     }
   }
-  uint8_t szx = rc__xcli_szx(x, b);
+  uint8_t szx = xcli_szx(x, b);
   while (szx > 0 && ((size_t)16 << szx) + over > mms)
     szx--;
   *szx_out = szx;
@@ -238,7 +238,7 @@ rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now) {
         !b->manual) {
       /* Early negotiation (RFC 7959 §2.4): ask for small blocks from the
        * start. */
-      rc_block blk = {0, 0, rc__xcli_szx(x, b)};
+      rc_block blk = {0, 0, xcli_szx(x, b)};
       rc__xx_add_block(&ex, RC_OPT_BLOCK2, &blk);
     }
     if (b->has_src) {
