@@ -592,8 +592,12 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
     }
     r->msg = &whole;
   } else if (((r->has_b2 && r->b2.num > 0) ||
-              (r->nqb2 && (r->nqb2 > 1 || r->qb2[0].num > 0))) &&
+              (r->nqb2 && (r->nqb2 > 1 || r->qb2[0].num > 0 ||
+                           !r->qb2[0].more))) &&
              rc__xsrv_from_cache(x, r, now)) {
+    /* Q-Block2 0 with M set asks for the whole body afresh (RFC 9177
+     * §4.4): the handler; any other Q-Block2 request is served from a
+     * body under way when there is one. */
     xch_req_put(x, r);
     return RC_OK;
   }

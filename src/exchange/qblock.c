@@ -95,6 +95,7 @@ rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
                        xcache *cached, rc_time now) {
   qb2_body b;
   memset(&b, 0, sizeof b);
+  int fresh = cached == NULL; /* the handler's answer, not the cache's */
   b.m = m;
   b.src = src;
   b.payload = m->payload;
@@ -143,10 +144,11 @@ rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
     }
     /* M unset: that one block; M set: NUM 0 the whole body, a multiple of
      * MAX_PAYLOADS the next set ("Continue"), any other NUM the rest of
-     * its set (RFC 9177 §4.4). The single NUM 0 of a first request
-     * starts the transfer whatever its M. */
+     * its set (RFC 9177 §4.4). A fresh request for block 0 alone starts
+     * the whole body too (the sets cost the client nothing it did not
+     * ask for next); from the cache it is that block. */
     uint32_t from = q.num > sent_upto ? q.num : sent_upto;
-    if (!q.more && !(a->nqb2 == 1 && q.num == 0)) {
+    if (!q.more && !(fresh && a->nqb2 == 1 && q.num == 0)) {
       if (q.num >= sent_upto) {
         err = qb2_send_block(x, a, &b, q.num);
         sent_upto = q.num + 1;
@@ -165,11 +167,15 @@ rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
       /* The next set after NON_TIMEOUT unless the client asks first
        * (RFC 9177 §7.2). */
       cached->qb_next = end;
-      cached->qb_due = end < b.nblocks && a->token_len <= RC_TOKEN_MAX
+      int keep = a->token_len <= RC_TOKEN_MAX; /* else no timer */
+      cached->qb_due = end < b.nblocks && keep
                            ? now + RC_QBLOCK_NON_TIMEOUT_MS
                            : 0;
-      cached->qb_tkl = (uint8_t)a->token_len;
-      memcpy(cached->qb_tok, a->token, a->token_len);
+      if (keep) {
+        cached->qb_tkl = (uint8_t)a->token_len;
+        if (a->token_len)
+          memcpy(cached->qb_tok, a->token, a->token_len);
+      }
     }
   }
   return err;

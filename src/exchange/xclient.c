@@ -226,11 +226,11 @@ rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now) {
   } else {
     if (b->qb && (b->code == RC_GET || b->code == RC_FETCH) && !b->manual &&
         !b->observe) {
-      /* RFC 9177 §4.4: Q-Block2 in the first request offers Q-Block and
-       * asks for the body from block 0. */
+      /* RFC 9177 §4.4: Q-Block2 in the first request offers Q-Block;
+       * NUM 0 with M set "is a request for the entire body". */
       uint8_t szx;
       xcli_chunk(x, b, &szx);
-      rc_block blk = {0, 0, szx < RC_BLOCK_SZX_BERT ? szx : 6};
+      rc_block blk = {0, 1, szx < RC_BLOCK_SZX_BERT ? szx : 6};
       rc__xx_add_block(&ex, RC_OPT_Q_BLOCK2, &blk);
       b->qb_seq = 1; /* this request has the transfer's token; later
                         ones their own (qblock_client.c) */

@@ -322,10 +322,12 @@ static void test_qb2_lost_block(void **state) {
   p->lose_opt = 2;
   p->lose_num = 3;
   send_req(p, RC_GET, "big", 0, res);
-  /* The request offered Q-Block2 0 with SZX 6. */
+  /* The request offered Q-Block2 0 with M set (the entire body, RFC 9177
+   * §4.4) and SZX 6. */
   assert_int_equal(p->w[0].code, RC_GET);
   assert_int_equal(p->w[0].nqb2, 1);
   assert_int_equal(p->w[0].qb2[0].num, 0);
+  assert_int_equal(p->w[0].qb2[0].more, 1);
   assert_int_equal(p->w[0].qb2[0].szx, 6);
   uint32_t nums[64];
   assert_int_equal(q2_out(p, nums, 64), RC_QBLOCK_MAX_PAYLOADS);
@@ -369,6 +371,34 @@ static void test_qb2_lost_block(void **state) {
   assert_body(res, len);
   assert_int_equal(p->s.requests, 1);
   }
+
+/* Block 0 lost: it went in the ACK of the CON request, so the client's
+ * message layer sends the request again and the server's dedup gives the
+ * same ACK back; the handler ran once and the body is whole. */
+static void test_qb2_lost_block0(void **state) {
+  pair *p = *state;
+  result *res = &p->res;
+  p->s.body_len = 5 * 1024 + 7;
+  p->lose_from_client = 0;
+  p->lose_opt = 2;
+  p->lose_num = 0;
+  send_req(p, RC_GET, "big", 0, res);
+  assert_true(p->lost);
+  assert_int_equal(res->calls, 0);
+  run_to(p, p->now + 10000);
+  assert_body(res, 5 * 1024 + 7);
+  assert_int_equal(p->s.requests, 1);
+  int asked0 = 0, resent = 0;
+  for (int i = 1; i < p->nw; i++) {
+    if (p->w[i].from_client && p->w[i].nqb2 == 1 && p->w[i].qb2[0].num == 0 &&
+        !p->w[i].qb2[0].more)
+      asked0++;
+    if (p->w[i].from_client && p->w[i].mid == p->w[0].mid)
+      resent++;
+  }
+  assert_int_equal(resent, 1); /* the CON again, same MID */
+  assert_int_equal(asked0, 0); /* no Q-Block2 request was needed */
+}
 
 /* No loss: a continue after each whole set, so no set waits NON_TIMEOUT. */
 static void test_qb2_whole_sets(void **state) {
@@ -763,6 +793,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_qb2_lost_block, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qb2_whole_sets, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_qb2_lost_block0, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qb1_lost_block, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qb1_continue_per_set, setup,
                                       teardown),
