@@ -10,7 +10,8 @@
  *
  * Input: byte 0 picks the server's CSM (bit 0 Block-Wise-Transfer, bit 1
  * Max-Message-Size 8192 instead of 1152) and the requests' options (bit 2
- * no BERT, bit 3 small blocks). Then records of
+ * no BERT, bit 3 small blocks, bit 4 Q-Block, RFC 9177: sets, 4.08
+ * missing-blocks payloads, Q-Block2 in any order). Then records of
  *   [ctl] [code] [len, 2 bytes] [len bytes: options and payload, as on the
  * wire; len at most 4096]
  * ctl bits 0-2 pick one of the last 8 request tokens; bit 3 jumps the
@@ -87,6 +88,7 @@ static void xc_start(xc *c, int k) {
   ro.timeout_ms = 2000;
   ro.no_bert = (c->opts_byte >> 2) & 1;
   ro.block_szx = ((c->opts_byte >> 3) & 1) ? 1 : 0; /* SZX 0: 16 bytes */
+  ro.qblock = (c->opts_byte >> 4) & 1;
   rc_body_sink sink = {fz_sink_write, sink_end, (void *)(uintptr_t)15000};
   rc_body_source src = {fz_src_read, NULL, (void *)(uintptr_t)XC_UP, XC_UP};
   switch (k) {

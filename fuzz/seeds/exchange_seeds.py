@@ -15,6 +15,7 @@ import sys
 GET, POST, PUT = 1, 2, 3
 URI_PATH, OBSERVE, ETAG, BLOCK2, BLOCK1, SIZE2, SIZE1, REQ_TAG = \
     11, 6, 4, 23, 27, 28, 60, 292
+Q_BLOCK1, Q_BLOCK2 = 19, 31
 
 
 def uint(v):
@@ -70,7 +71,8 @@ def path(p):
     return [(URI_PATH, s.encode()) for s in p.strip("/").split("/")]
 
 
-def put_blocks(tok, total, szx, tag=None, size1=None, skip=None):
+def put_blocks(tok, total, szx, tag=None, size1=None, skip=None,
+               opt=BLOCK1):
     out = b""
     bs = 16 << szx
     n = (total + bs - 1) // bs
@@ -78,7 +80,7 @@ def put_blocks(tok, total, szx, tag=None, size1=None, skip=None):
         if i == skip:
             continue
         chunk = bytes((i * bs + j) % 251 for j in range(min(bs, total - i * bs)))
-        opts = path("/up") + [(BLOCK1, block(i, i < n - 1, szx))]
+        opts = path("/up") + [(opt, block(i, i < n - 1, szx))]
         if tag is not None:
             opts.append((REQ_TAG, tag))
         if size1 is not None and i == 0:
@@ -115,6 +117,21 @@ def main():
         "bert_get": b"\x03" + frame(GET, b"\x09", path("/big")
                                     + [(BLOCK2, block(0, 0, 7))])
         + frame(GET, b"\x09", path("/big") + [(BLOCK2, block(1, 0, 7))]),
+        # Q-Block (RFC 9177): sets, a hole (4.08 after the timer), a
+        # continue, a list of missing blocks, mixed Block1 + Q-Block1
+        "qblock1_whole": b"\x00" + put_blocks(b"\x00\x11", 700, 2, tag=b"q",
+                                             size1=700, opt=Q_BLOCK1),
+        "qblock1_hole": b"\x00" + put_blocks(b"\x00\x12", 400, 1, skip=3,
+                                            tag=b"h", opt=Q_BLOCK1)
+        + b"\x00" * 16,
+        "qblock2_sets": b"\x00" + frame(GET, b"\x01\x13", path("/big")
+                                       + [(Q_BLOCK2, block(0, 0, 0))])
+        + frame(GET, b"\x01\x14", path("/big") + [(Q_BLOCK2, block(10, 1, 0))])
+        + frame(GET, b"\x01\x15", path("/big") + [(Q_BLOCK2, block(2, 0, 0)),
+                                                   (Q_BLOCK2, block(5, 0, 0))]),
+        "qblock_mixed": b"\x00" + frame(PUT, b"\x16", path("/up")
+                                       + [(Q_BLOCK1, block(0, 1, 0)),
+                                          (BLOCK1, block(0, 1, 0))], b"x" * 16),
         "deferred": b"\x00" + frame(GET, b"\x21", path("/slow"))
         + frame(GET, b"\x22", path("/slow")) + b"\x00" * 32,
     }

@@ -3,7 +3,7 @@
 
 Each seed is one config byte (bit 0: the server's CSM offers Block-Wise-
 Transfer, bit 1: its Max-Message-Size is 8192, bit 2: our requests use no
-BERT, bit 3: small blocks) and records [ctl, code, len (2 bytes), options
+BERT, bit 3: small blocks, bit 4: Q-Block) and records [ctl, code, len (2 bytes), options
 and payload]: the fuzzer wraps each in a frame with the token of one of
 our last 8 requests (ctl bits 0-2). Requests go out in the order
 observe /o, GET /a, GET /b (sink), then, once the server's CSM is in,
@@ -18,6 +18,8 @@ from exchange_seeds import block, options, uint  # same option encoding
 CONTENT, CHANGED, CONTINUE, NOT_FOUND, TOO_LARGE, UNAVAILABLE = \
     0x45, 0x44, 0x5F, 0x84, 0x8D, 0xA3
 OBSERVE, ETAG, MAX_AGE, BLOCK2, BLOCK1, SIZE2, SIZE1 = 6, 4, 14, 23, 27, 28, 60
+CONTENT_FORMAT, Q_BLOCK1, Q_BLOCK2 = 12, 19, 31
+INCOMPLETE, BAD_OPTION = 0x88, 0x82
 
 
 def opts(pairs, payload=b""):
@@ -72,6 +74,28 @@ SEEDS = {
                            pat(4)))
     + rec(0, CONTENT, opts([(OBSERVE, uint(3))], b"x"), ctl=0x20)
     + rec(2, CONTENT, opts([]), ctl=0x08 | 0x10),
+    # Q-Block2 (RFC 9177) blocks of /a out of order, then a clock jump
+    # (the missing one asked for)
+    "qblock2_sets": bytes([0x18])
+    + rec(1, CONTENT, opts([(ETAG, b"\x07"), (Q_BLOCK2, block(0, 1, 0)),
+                            (SIZE2, uint(40))], pat(16)))
+    + rec(1, CONTENT, opts([(ETAG, b"\x07"), (Q_BLOCK2, block(2, 0, 0))],
+                           pat(8, 32)))
+    + rec(1, CONTENT, opts([(ETAG, b"\x07")]), ctl=0x08)
+    + rec(1, CONTENT, opts([(ETAG, b"\x07"), (Q_BLOCK2, block(1, 1, 0))],
+                           pat(16, 16))),
+    # the Q-Block1 PUT /c: 2.31 for a set, a 4.08 naming blocks 1 and 3,
+    # a malformed 4.08, then 2.04
+    "qblock1_missing": bytes([0x18])
+    + rec(3, CONTINUE, opts([(Q_BLOCK1, block(9, 1, 0))]))
+    + rec(3, INCOMPLETE, opts([(CONTENT_FORMAT, uint(272))], b"\x01\x03"))
+    + rec(4, INCOMPLETE, opts([(CONTENT_FORMAT, uint(272))], b"\x82\x01\x02"))
+    + rec(3, CHANGED, opts([])),
+    # a server without Q-Block: 4.02 to the GET and to the upload
+    "qblock_fallback": bytes([0x10])
+    + rec(1, BAD_OPTION, opts([]))
+    + rec(3, BAD_OPTION, opts([]))
+    + rec(5, CONTENT, opts([], b"plain")),
     # raw bytes: a Pong, then garbage
     "raw": bytes([0x02])
     + bytes([0x80, 0, 0, 2]) + b"\x00\xe3"

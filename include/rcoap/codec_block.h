@@ -47,6 +47,26 @@ static inline uint64_t rc_block_offset(const rc_block *b) {
 /* Largest SZX (0..6) whose block size is <= bytes; -1 if bytes < 16. */
 int rc_block_szx_for(size_t bytes);
 
+/*
+ * The payload of a Q-Block1 4.08 Request Entity Incomplete (RFC 9177
+ * §5, Content-Format 272 application/missing-blocks+cbor-seq): "a CBOR
+ * Sequence ... of unsigned integers" naming the missing block numbers in
+ * ascending order.
+ */
+#define RC_CF_MISSING_BLOCKS 272u
+
+/* Writes nums[0..n) (ascending, each <= RC_BLOCK_NUM_MAX) into out;
+ * stops before the first that does not fit in cap. Returns the bytes
+ * written and sets *taken to how many numbers they hold. */
+size_t rc_missing_encode(const uint32_t *nums, size_t n, uint8_t *out,
+                         size_t cap, size_t *taken);
+/* Reads a missing-blocks payload into out (at most max numbers; later
+ * ones are checked, not stored). Returns 0 and *n, or RC_ERR_BAD_BLOCK
+ * when an item is not an unsigned integer, is over RC_BLOCK_NUM_MAX,
+ * runs past the end, or is not above the one before. */
+rc_err rc_missing_parse(const uint8_t *p, size_t len, uint32_t *out,
+                        size_t max, size_t *n);
+
 #ifdef __cplusplus
 }
 #endif

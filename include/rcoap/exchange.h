@@ -185,6 +185,11 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
  * Client: rc_exchange_request() sends a body of any size in Block1 (from
  * memory or a source), follows Block2 to the end (reassembling or into a
  * sink), and observes (RFC 7641).
+ *
+ * Q-Block (RFC 9177): a request with Q-Block2 gets the body in sets of
+ * RC_QBLOCK_MAX_PAYLOADS responses, Q-Block1 uploads are reassembled in
+ * any order (2.31 per whole set, 4.08 naming the missing blocks); the
+ * client side with rc_exchange_req_opts.qblock.
  */
 
 /* Marks an unknown size in rc_body_source.size / sink totals. */
@@ -195,6 +200,19 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
 /* Cached bodies per exchange (concurrent Block2 transfers served from
  * memory; more evict the oldest, whose next block calls the handler again). */
 #define RC_EXCHANGE_CACHE_SLOTS 8u
+/* Q-Block (RFC 9177 §7.2, its defaults): blocks sent back to back in one
+ * set; the wait after a set before the next one unless the peer asks
+ * (Q-Block2 "continue" request, 2.31 for Q-Block1); how long a receiver
+ * waits after the last block before it names the missing ones; how often
+ * it names them without progress before it gives up. */
+#define RC_QBLOCK_MAX_PAYLOADS 10u
+#define RC_QBLOCK_NON_TIMEOUT_MS 2000u
+#define RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS 4000u
+#define RC_QBLOCK_NON_MAX_RETRANSMIT 4u
+/* Q-Block2 options read from one request (more are ignored: the client
+ * asks again for what it still misses). */
+#define RC_QBLOCK_LIST_MAX 16u
+
 /* Seconds a client is told to wait (Max-Age of a 5.03) when a limit below
  * refuses its request for now. */
 #define RC_EXCHANGE_RETRY_AFTER_S RC_SESSION_RETRY_AFTER_S
@@ -395,6 +413,16 @@ typedef struct rc_exchange_req_opts {
    * time when the observation ends (status < 0, or a response without
    * Observe / not 2.xx). End it with rc_exchange_cancel_observe. */
   uint8_t observe;
+  /* Q-Block (RFC 9177), meant for UDP: a body that goes block-wise goes
+   * in Q-Block1 sets (RC_QBLOCK_MAX_PAYLOADS at a time, the first block
+   * CON and the rest NON, the blocks a 4.08 names sent again), a
+   * GET/FETCH offers Q-Block2 and takes the body in sets, asking again
+   * for the blocks it missed after RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS; each
+   * request with a token of its own. A server without Q-Block (4.02, or
+   * a Reset to a NON block) gets the request again with Block1/Block2.
+   * The body is held in memory until whole, even with a sink. Not with
+   * observe. */
+  uint8_t qblock;
 } rc_exchange_req_opts;
 
 /*

@@ -9,7 +9,9 @@
  * (requests CON, or NON with udp.requests_non; a response piggybacked in
  * the ACK of its CON request, a separate CON after the empty ACK, NON for
  * a NON request, notifications NON with a CON every
- * udp.con_notify_interval_ms), rc_session_pending hands out one whole
+ * udp.con_notify_interval_ms; a newer notification takes over the
+ * retransmission of an older CON one to the same token, RFC 7641
+ * §4.5.2), rc_session_pending hands out one whole
  * datagram at a time, rc_session_ping sends an Empty CON whose RST is the
  * Pong, release/abort just close, and on_lost reports a CON never
  * acknowledged or a RST. A CON queued outside rc_session_recv /
@@ -522,6 +524,18 @@ uint32_t rc_session_peer_max_msg_size(const rc_session *s);
  * rc_session_msg_end with RC_ERR_PEER_TOO_LARGE. Returns 0, or
  * RC_ERR_INVAL (not a UDP session, n under 1152 or over 65507). */
 rc_err rc_session_set_max_datagram(rc_session *s, size_t n);
+/* UDP: while on, our requests go as NON and are not held by PROBING_RATE
+ * (the exchange sends a Q-Block1 body's blocks so, paced by RFC 9177
+ * §7.2 instead). No effect on other framings. */
+void rc_session_udp_set_non(rc_session *s, int on);
+/* UDP: the unanswered CON request with this token is acknowledged now
+ * (an empty ACK) instead of after separate_delay_ms; its answer, if any,
+ * then goes as a separate CON. For requests answered later or never (a
+ * Q-Block1 block the server keeps, RFC 9177 §4.3: "the server continues
+ * to acknowledge each packet"). Returns 0 (also when there is nothing to
+ * acknowledge, and on other framings) or RC_ERR_STATE / RC_ERR_NOMEM. */
+rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
+                              size_t token_len);
 /* Peer announced Block-Wise-Transfer. */
 int rc_session_peer_block_wise(const rc_session *s);
 /* Peer supports BERT: Block-Wise-Transfer and Max-Message-Size > 1152

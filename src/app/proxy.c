@@ -178,7 +178,7 @@ static int is_own_listener(const rc_context *ctx, const rc_uri *u) {
 
 /* Options the proxy does not pass on: the target's own (set from the
  * URI), the proxy's, and the hop-by-hop ones each side's exchange makes
- * for itself (blocks, sizes, Request-Tag; Observe: proxy_observe.c
+ * for itself (blocks, Q-Block, sizes, Request-Tag; Observe: proxy_observe.c
  * relays observations on one upstream registration of its own). */
 int rc__app_proxy_hop_by_hop(uint16_t num) {
   switch (num) {
@@ -192,6 +192,8 @@ int rc__app_proxy_hop_by_hop(uint16_t num) {
   case RC_OPT_OBSERVE:
   case RC_OPT_BLOCK1:
   case RC_OPT_BLOCK2:
+  case RC_OPT_Q_BLOCK1:
+  case RC_OPT_Q_BLOCK2:
   case RC_OPT_SIZE1:
   case RC_OPT_SIZE2:
   case RC_OPT_REQUEST_TAG:

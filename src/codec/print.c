@@ -86,7 +86,8 @@ static void put_opt(pbuf *b, uint8_t code, const rc_opt *o) {
       return;
     }
     if (!rc_code_is_signaling(code) &&
-        (o->num == RC_OPT_BLOCK1 || o->num == RC_OPT_BLOCK2)) {
+        (o->num == RC_OPT_BLOCK1 || o->num == RC_OPT_BLOCK2 ||
+         o->num == RC_OPT_Q_BLOCK1 || o->num == RC_OPT_Q_BLOCK2)) {
       rc_block bl;
       if (rc_block_decode(o->val, o->len, &bl) == RC_OK)
         put(b, ":%u/%u/%u%s", bl.num, bl.more, (unsigned)rc_block_size(bl.szx),

@@ -176,6 +176,31 @@ rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]) {
   return RC_OK;
 }
 
+void rc__xch_retoken(rc_exchange *x, xout *o) {
+  xout **pp = xch_slot(x, o->key);
+  while (*pp != o)
+    pp = &(*pp)->hnext;
+  *pp = o->hnext;
+  uint64_t key;
+  do {
+    key = xch_splitmix(&x->rng);
+  } while (rc__xch_find(x, key));
+  o->key = key;
+  xout **slot = xch_slot(x, key);
+  o->hnext = *slot;
+  *slot = o;
+}
+
+xout *rc__xch_find_alias(rc_exchange *x, uint64_t key) {
+  for (xout *o = x->head; o; o = o->next) {
+    uint64_t d = key - o->key;
+    if (o->blk && o->blk->qb_seq && (d & 0xffffffffu) == 0 &&
+        (d >> 32) < o->blk->qb_seq)
+      return o;
+  }
+  return NULL;
+}
+
 /* Enters o (from rc__xch_new_out, its request sent) in the table. */
 void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline) {
   o->id = x->next_id++;
@@ -466,6 +491,17 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       if (rc_block_decode(o.val, o.len, &r->b1) == RC_OK)
         r->has_b1 = 1;
       continue;
+    case RC_OPT_Q_BLOCK1:
+      if (rc_block_decode(o.val, o.len, &r->qb1) == RC_OK)
+        r->has_qb1 = 1;
+      continue;
+    case RC_OPT_Q_BLOCK2:
+      /* Repeatable (RFC 9177 §4.1): each names a block asked for. */
+      if (r->nqb2 < RC_QBLOCK_LIST_MAX &&
+          rc_block_decode(o.val, o.len, &r->qb2[r->nqb2]) == RC_OK &&
+          r->qb2[r->nqb2].szx != RC_BLOCK_SZX_BERT)
+        r->nqb2++;
+      continue;
     case RC_OPT_SIZE2:
       r->size2_req = 1;
       continue;
@@ -473,6 +509,9 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       if (rc_opt_uint(&o, &v) == RC_OK)
         r->size1 = v;
       continue;
+    case RC_OPT_REQUEST_TAG:
+      r->has_rtag = 1;
+      break; /* and into the key */
     default:
       break;
     }
@@ -519,14 +558,46 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   r->token = m->token;
   r->token_len = m->token_len;
   rc_msg whole;
-  if (r->has_b1 && m->code != RC_GET && m->code != RC_DELETE) {
+  if (r->has_qb1 && r->has_b1) {
+    /* RFC 9177 §4.1: Q-Block1 and Block1 are not to be mixed in one
+     * request. */
+    static const char diag[] = "Block1 and Q-Block1 in one request";
+    rc_outmsg resp = {RC_BAD_REQUEST, NULL, 0, (const uint8_t *)diag,
+                      sizeof diag - 1};
+    xch_req_put(x, r);
+    return xch_send(x, &resp, m->token, m->token_len);
+  }
+  if (!rc__xqb2_list_ok(r)) {
+    /* RFC 9177 §4.4: the missing block numbers "MUST have an increasing
+     * block number in each additional Q-Block2 Option with no
+     * duplicates. The server SHOULD respond with a 4.00". */
+    static const char diag[] = "Q-Block2 options not in increasing order";
+    rc_outmsg resp = {RC_BAD_REQUEST, NULL, 0, (const uint8_t *)diag,
+                      sizeof diag - 1};
+    xch_req_put(x, r);
+    return xch_send(x, &resp, m->token, m->token_len);
+  }
+  if (r->has_qb1 && m->code != RC_GET && m->code != RC_DELETE) {
+    int st = rc__xqb1_request(x, r, m, &whole, now);
+    if (st <= 0) {
+      xch_req_put(x, r);
+      return st < 0 ? (rc_err)st : RC_OK;
+    }
+    r->msg = &whole;
+  } else if (r->has_b1 && m->code != RC_GET && m->code != RC_DELETE) {
     int st = rc__xsrv_block1(x, r, m, &whole, now);
     if (st <= 0) {
       xch_req_put(x, r);
       return st < 0 ? (rc_err)st : RC_OK;
     }
     r->msg = &whole;
-  } else if (r->has_b2 && r->b2.num > 0 && rc__xsrv_from_cache(x, r, now)) {
+  } else if (((r->has_b2 && r->b2.num > 0) ||
+              (r->nqb2 && (r->nqb2 > 1 || r->qb2[0].num > 0 ||
+                           !r->qb2[0].more))) &&
+             rc__xsrv_from_cache(x, r, now)) {
+    /* Q-Block2 0 with M set asks for the whole body afresh (RFC 9177
+     * §4.4): the handler; any other Q-Block2 request is served from a
+     * body under way when there is one. */
     xch_req_put(x, r);
     return RC_OK;
   }
@@ -552,8 +623,11 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
 
 static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   xout *o = NULL;
-  if (m->token_len == RC_EXCHANGE_TOKEN_LEN)
-    o = rc__xch_find(x, xch_key(m->token));
+  if (m->token_len == RC_EXCHANGE_TOKEN_LEN) {
+    uint64_t key = xch_key(m->token);
+    if (!(o = rc__xch_find(x, key)))
+      o = rc__xch_find_alias(x, key);
+  }
   if (!o) {
     rc__xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
     return;
@@ -755,6 +829,8 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now) {
   x->now = now;
   while (x->head && x->head->deadline <= now) {
     xout *o = x->head;
+    if (o->blk && o->blk->qb_on && rc__xqcli_on_timer(x, o, now))
+      continue; /* a Q-Block step: o is rearmed later */
     rc__xch_unlink(x, o);
     xch_fail_out(x, o, RC_ERR_TIMEOUT);
   }
@@ -765,8 +841,14 @@ void rc_exchange_lost(rc_exchange *x, const uint8_t *token, size_t token_len,
                       rc_err reason) {
   if (token_len != RC_EXCHANGE_TOKEN_LEN)
     return;
-  xout *o = rc__xch_find(x, xch_key(token));
+  uint64_t key = xch_key(token);
+  xout *o = rc__xch_find(x, key);
   if (!o)
+    o = rc__xch_find_alias(x, key);
+  if (!o)
+    return;
+  if (reason == RC_ERR_CONN_RESET && o->blk && o->blk->qb_on &&
+      rc__xqcli_on_reset(x, o, x->now))
     return;
   rc__xch_unlink(x, o);
   xch_fail_out(x, o, reason);

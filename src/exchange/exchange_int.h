@@ -31,12 +31,15 @@ struct rc_xreq {
   uint8_t deferred;
   uint8_t answered;
   uint8_t has_b1, has_b2, size2_req, obs_set, streamed, in_body_start;
+  uint8_t has_qb1, nqb2; /* Q-Block1; Q-Block2 options (RFC 9177) */
+  uint8_t has_rtag;      /* Request-Tag present (it also goes into key) */
   uint8_t resp_code;
   int32_t obs_val;    /* -1: no Observe option */
   uint32_t obs_seq;
   uint64_t size1;     /* RC_BODY_SIZE_UNKNOWN when absent */
   uint64_t key;
-  rc_block b1, b2;
+  rc_block b1, b2, qb1;
+  rc_block qb2[RC_QBLOCK_LIST_MAX];
   xup *up;            /* during on_body_start */
   rc_xcapture *cap;   /* a capture record: answers are copied, not sent */
   uint32_t token_len;
@@ -59,6 +62,12 @@ typedef struct xcache {
   size_t len;
   uint8_t *blob;
   size_t blob_size;
+  /* Q-Block2 (qblock.c): the next set goes out at qb_due (0: none) from
+   * block qb_next, to the token of the request that started it */
+  rc_time qb_due;
+  uint32_t qb_next;
+  uint8_t qb_szx, qb_tkl;
+  uint8_t qb_tok[RC_TOKEN_MAX];
 } xcache;
 
 /* An unfinished Block1 upload (server side). */
@@ -72,14 +81,33 @@ struct xup {
   size_t cap;
   uint8_t has_sink;
   rc_body_sink sink;
+  /* Q-Block1 (qblock.c): blocks land where they belong, have[] marks
+   * them; 4.08 names the holes at miss_due, to the latest token */
+  uint8_t qb, qb_szx, qb_last_known, qb_tries, qb_tkl, qb_con;
+  uint8_t qb_tok[RC_TOKEN_MAX];
+  uint32_t qb_last, qb_top, qb_got; /* final NUM; highest NUM + 1; count */
+  uint8_t *qb_have;
+  size_t qb_have_len;
+  rc_time qb_miss_due;
 };
 
+/* One answer's target: token, cache key and the block options asked. */
+typedef struct xanswer {
+  const uint8_t *token;
+  size_t token_len;
+  uint64_t key;
+  uint8_t has_b2, size2_req, obs_set, has_b1, nqb2;
+  rc_block b2, b1;
+  rc_block qb2[RC_QBLOCK_LIST_MAX];
+  uint32_t obs_seq;
+} xanswer;
+
 /* Extra options the exchange adds to a message (Block, Size, ETag,
- * Observe, Request-Tag), kept sorted. */
+ * Observe, Request-Tag, a list of Q-Block2), kept sorted. */
 typedef struct xextra {
-  rc_opt o[8];
+  rc_opt o[8 + RC_QBLOCK_LIST_MAX];
   size_t n;
-  uint8_t store[64];
+  uint8_t store[64 + 3 * RC_QBLOCK_LIST_MAX];
   size_t used;
 } xextra;
 
@@ -113,6 +141,73 @@ struct rc_exchange {
   size_t unanswered_max;
 };
 
+/* Where a client transfer stands; rc__xcli_on_response has one handler
+ * per state. */
+typedef enum xcli_state {
+  XCLI_WAITING = 0,   /* sent, no answer yet (or the upload just ended) */
+  XCLI_UPLOADING,     /* Block1 transfer under way: 2.31 asks for more */
+  XCLI_DOWNLOADING,   /* Block2 transfer under way */
+  XCLI_OBSERVING,     /* registered: a first notification came */
+  XCLI_DEREGISTERING  /* a deregistration GET is out: swallow the rest */
+} xcli_state;
+
+struct xblk {
+  uint8_t code;
+  rc_opt *opts;           /* the caller's, copied (into blob) */
+  size_t nopts;
+  uint8_t *blob;
+  uint8_t *payload;       /* copied request payload (into blob) */
+  size_t plen;
+  uint32_t timeout_ms;
+  rc_exchange_req_opts o;
+  rc_body_source src;
+  rc_body_sink sink;
+  uint8_t has_src, has_sink, manual, observe;
+  uint8_t state;          /* xcli_state: what a response means now */
+  uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
+  /* upload */
+  uint8_t up_bert;
+  uint8_t up_szx;
+  uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
+  uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
+  uint64_t up_off;        /* bytes acknowledged */
+  size_t up_last;         /* bytes in the block in flight */
+  uint8_t up_last_more;
+  uint8_t tag[4];
+  uint8_t *stage;         /* source of unknown size: one block read ahead */
+  size_t stage_cap;
+  /* download */
+  uint64_t down_off;
+  uint64_t size2;
+  uint8_t etag[8];
+  uint8_t etag_len;
+  uint8_t have_etag;
+  uint8_t *buf;
+  size_t len, cap;
+  uint8_t first_code;
+  uint8_t *first_opts;    /* raw options of the first response */
+  size_t first_opts_len;
+  /* observe: completing a large notification */
+  xout *child;            /* request fetching the rest (no Observe) */
+  xout *parent;           /* for a child: the observation */
+  /* UDP: the freshest notification so far (RFC 7641 §3.4) */
+  uint8_t obs_seen;
+  uint32_t obs_v1;
+  rc_time obs_t1;
+  /* Q-Block (qblock_client.c): offered while qb (o.qblock; cleared by a
+   * 4.02 fallback or a plain answer); qb_on while a Q-Block upload or
+   * download is under way; blocks of a download marked in qb_have; the next
+   * timer action (missing blocks, next set) at qb_due, the transfer
+   * given up at qb_deadline */
+  uint8_t qb, qb_on, qb_szx, qb_tries, qb_last_known, qb_probed;
+  uint32_t qb_seq;  /* tokens used: request n goes with key + (n << 32) */
+  uint32_t qb_last, qb_top, qb_got;
+  uint32_t qb_next, qb_nblocks; /* upload: next block of the sets; count */
+  uint8_t *qb_have;
+  size_t qb_have_len;
+  rc_time qb_due, qb_deadline;
+};
+
 /* exchange.c */
 void rc__xx_add(xextra *ex, uint16_t num, const void *val, size_t len);
 void rc__xx_add_uint(xextra *ex, uint16_t num, uint64_t v);
@@ -133,6 +228,11 @@ void rc__xch_unlink(rc_exchange *x, xout *o);
 void rc__xch_release_out(rc_exchange *x, xout *o);
 void rc__xch_rearm(rc_exchange *x, xout *o, rc_time deadline);
 rc_err rc__xch_new_out(rc_exchange *x, xout **out, uint8_t token[8]);
+/* Gives o a fresh token: answers to the old one no longer find it. */
+void rc__xch_retoken(rc_exchange *x, xout *o);
+/* The Q-Block transfer one of whose request tokens is key (each of its
+ * requests has a token of its own, RFC 9177 §6), or NULL. */
+xout *rc__xch_find_alias(rc_exchange *x, uint64_t key);
 void rc__xch_link_out(rc_exchange *x, xout *o, rc_time deadline);
 void rc__xch_log(rc_exchange *x, int level, const char *text);
 /* Answers 5.03 Service Unavailable with Max-Age RC_EXCHANGE_RETRY_AFTER_S
@@ -146,6 +246,39 @@ rc_err rc__xch_busy(rc_exchange *x, const uint8_t *token, size_t token_len,
 int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
                     rc_msg *whole, rc_time now);
 void rc__xsrv_block1_done(rc_exchange *x, rc_xreq *r);
+/* Shared with qblock.c: the body cache, the upload records. */
+xcache *rc__xsrv_cache_find(rc_exchange *x, uint64_t key, rc_time now);
+xcache *rc__xsrv_cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
+                           const uint8_t etag[8], uint8_t etag_len,
+                           rc_time now);
+xup *rc__xsrv_up_find(rc_exchange *x, uint64_t key);
+void rc__xsrv_up_free(rc_exchange *x, xup *u, rc_err reason);
+/* A new upload for r's first block (uploads_max, on_body_start, Size1):
+ * 1 and *out, 0 answered, or an error. */
+int rc__xsrv_up_start(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                      xup **out);
+/* Makes u's buffer hold need bytes (budget, limit): 0, RC_ERR_LIMIT or
+ * RC_ERR_NOMEM. Keeps the first u->off bytes. */
+rc_err rc__xsrv_up_reserve(rc_exchange *x, xup *u, size_t need);
+/* The answer to a refused store: 4.13 / 5.03 / 5.00 (u is freed). */
+int rc__xsrv_up_refused(rc_exchange *x, xup *u, const rc_msg *m, rc_err err,
+                        uint64_t need);
+/* Room for token, options and header in one message. */
+size_t rc__xsrv_overhead(const xanswer *a, const rc_outmsg *m);
+
+/* qblock.c: Q-Block1 / Q-Block2 (RFC 9177), server side */
+/* A request carrying Q-Block1; same results as rc__xsrv_block1. */
+int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                     rc_msg *whole, rc_time now);
+/* Sends the Q-Block2 blocks a asks for of m's body (payload, or src of
+ * total bytes; cached: the body's cache entry, or NULL). */
+rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
+                       const rc_body_source *src, uint64_t total,
+                       xcache *cached, rc_time now);
+/* Q-Block2 options in strictly increasing order (RFC 9177 §4.4). */
+int rc__xqb2_list_ok(const rc_xreq *r);
+rc_time rc__xqb_expiry(const rc_exchange *x);
+void rc__xqb_expire(rc_exchange *x, rc_time now);
 /* Answers a Block2 request from the cache: 1 answered, 0 not cached. */
 int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now);
 rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
@@ -160,6 +293,27 @@ void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
                           rc_time now);
 void rc__xcli_fail(rc_exchange *x, xout *o, rc_err reason);
 void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason);
+/* Shared with qblock_client.c. */
+void rc__xcli_finish(rc_exchange *x, xout *o, rc_err status,
+                     const rc_msg *m);
+void rc__xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m);
+rc_err rc__xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m);
+rc_err rc__xcli_grow(rc_exchange *x, xblk *b, size_t n);
+void rc__xcli_progress(xblk *b, int up, uint64_t done, uint64_t total);
+rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now);
+
+/* qblock_client.c: Q-Block1 / Q-Block2 (RFC 9177), client side */
+/* Handles m for a Q-Block transfer: 1 taken, 0 for the usual handlers. */
+int rc__xqcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
+                          rc_time now);
+/* o's deadline passed: 1 when it was a Q-Block timer (o rearmed), 0 when
+ * the transfer times out. */
+int rc__xqcli_on_timer(rc_exchange *x, xout *o, rc_time now);
+/* A Reset to one of o's messages: 1 when it means "no Q-Block" and the
+ * transfer went on without it, 0 when o fails. */
+int rc__xqcli_on_reset(rc_exchange *x, xout *o, rc_time now);
+/* Sends the next set of a Q-Block1 upload. */
+rc_err rc__xqcli_send_set(rc_exchange *x, xout *o, rc_time now);
 
 uint64_t rc__xch_hash_body(const uint8_t *p, size_t n);
 

@@ -21,62 +21,7 @@
  * payloads under the peer's Max-Message-Size. */
 #define XCLI_EXTRA_ROOM 64u
 
-/* Where a client transfer stands; rc__xcli_on_response has one handler
- * per state. */
-typedef enum xcli_state {
-  XCLI_WAITING = 0,   /* sent, no answer yet (or the upload just ended) */
-  XCLI_UPLOADING,     /* Block1 transfer under way: 2.31 asks for more */
-  XCLI_DOWNLOADING,   /* Block2 transfer under way */
-  XCLI_OBSERVING,     /* registered: a first notification came */
-  XCLI_DEREGISTERING  /* a deregistration GET is out: swallow the rest */
-} xcli_state;
-
-struct xblk {
-  uint8_t code;
-  rc_opt *opts;           /* the caller's, copied (into blob) */
-  size_t nopts;
-  uint8_t *blob;
-  uint8_t *payload;       /* copied request payload (into blob) */
-  size_t plen;
-  uint32_t timeout_ms;
-  rc_exchange_req_opts o;
-  rc_body_source src;
-  rc_body_sink sink;
-  uint8_t has_src, has_sink, manual, observe;
-  uint8_t state;          /* xcli_state: what a response means now */
-  uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
-  /* upload */
-  uint8_t up_bert;
-  uint8_t up_szx;
-  uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
-  uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
-  uint64_t up_off;        /* bytes acknowledged */
-  size_t up_last;         /* bytes in the block in flight */
-  uint8_t up_last_more;
-  uint8_t tag[4];
-  uint8_t *stage;         /* source of unknown size: one block read ahead */
-  size_t stage_cap;
-  /* download */
-  uint64_t down_off;
-  uint64_t size2;
-  uint8_t etag[8];
-  uint8_t etag_len;
-  uint8_t have_etag;
-  uint8_t *buf;
-  size_t len, cap;
-  uint8_t first_code;
-  uint8_t *first_opts;    /* raw options of the first response */
-  size_t first_opts_len;
-  /* observe: completing a large notification */
-  xout *child;            /* request fetching the rest (no Observe) */
-  xout *parent;           /* for a child: the observation */
-  /* UDP: the freshest notification so far (RFC 7641 §3.4) */
-  uint8_t obs_seen;
-  uint32_t obs_v1;
-  rc_time obs_t1;
-};
-
-static void xcli_progress(xblk *b, int up, uint64_t done, uint64_t total) {
+void rc__xcli_progress(xblk *b, int up, uint64_t done, uint64_t total) {
   if (b->o.on_progress)
     b->o.on_progress(b->o.progress_arg, up, done, total);
 }
@@ -100,6 +45,7 @@ void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason) {
   if (b->has_sink && b->sink.end)
     b->sink.end(b->sink.arg, reason);
   x->mem->free(b->stage, x->mem->user);
+  x->mem->free(b->qb_have, x->mem->user);
   x->mem->free(b->buf, x->mem->user);
   x->mem->free(b->first_opts, x->mem->user);
   x->mem->free(b->blob, x->mem->user);
@@ -107,8 +53,8 @@ void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason) {
 }
 
 /* Ends o (already unlinked) with status and an optional response. */
-static void xcli_finish(rc_exchange *x, xout *o, rc_err status,
-                        const rc_msg *m) {
+void rc__xcli_finish(rc_exchange *x, xout *o, rc_err status,
+                     const rc_msg *m) {
   xblk *b = o->blk;
   rc_response_cb cb = o->cb;
   void *arg = o->arg;
@@ -136,7 +82,7 @@ void rc__xcli_fail(rc_exchange *x, xout *o, rc_err reason) {
     rc__xcli_free(x, b, reason);
     return;
   }
-  xcli_finish(x, o, reason, NULL);
+  rc__xcli_finish(x, o, reason, NULL);
 }
 
 static int xcli_bert(rc_exchange *x, const xblk *b) {
@@ -208,7 +154,7 @@ static rc_err xcli_plan_upload(rc_exchange *x, xblk *b, size_t chunk,
 
 /* Sends the next message of o's transfer (first request, next Block1
  * block, or a Block2 request for the rest). */
-static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
+rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now) {
   xblk *b = o->blk;
   uint8_t token[8];
   for (int i = 7; i >= 0; i--)
@@ -221,6 +167,8 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
   uint64_t src_off = 0;
   if (b->observe && b->state != XCLI_DOWNLOADING)
     rc__xx_add_uint(&ex, RC_OPT_OBSERVE, 0);
+  if (b->state == XCLI_UPLOADING && b->qb_on)
+    return rc__xqcli_send_set(x, o, now);
   if (b->state == XCLI_UPLOADING) {
     uint8_t szx;
     size_t chunk = xcli_chunk(x, b, &szx);
@@ -276,7 +224,17 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
       plen = b->plen;
     }
   } else {
-    if (b->o.block_szx && (b->code == RC_GET || b->code == RC_FETCH) &&
+    if (b->qb && (b->code == RC_GET || b->code == RC_FETCH) && !b->manual &&
+        !b->observe) {
+      /* RFC 9177 §4.4: Q-Block2 in the first request offers Q-Block;
+       * NUM 0 with M set "is a request for the entire body". */
+      uint8_t szx;
+      xcli_chunk(x, b, &szx);
+      rc_block blk = {0, 1, szx < RC_BLOCK_SZX_BERT ? szx : 6};
+      rc__xx_add_block(&ex, RC_OPT_Q_BLOCK2, &blk);
+      b->qb_seq = 1; /* this request has the transfer's token; later
+                        ones their own (qblock_client.c) */
+    } else if (b->o.block_szx && (b->code == RC_GET || b->code == RC_FETCH) &&
         !b->manual) {
       /* Early negotiation (RFC 7959 §2.4): ask for small blocks from the
        * start. */
@@ -319,6 +277,16 @@ static void xcli_plan(rc_exchange *x, xblk *b) {
     b->up_bert = szx == RC_BLOCK_SZX_BERT;
     b->up_szx = szx;
     b->up_szx_limit = 7;
+    /* Q-Block1 (RFC 9177) for a body of known size: no BERT. */
+    b->qb_on = b->qb && b->up_total != RC_BODY_SIZE_UNKNOWN;
+    if (b->qb_on) {
+      b->up_bert = 0;
+      if (szx == RC_BLOCK_SZX_BERT)
+        b->up_szx = 6;
+      size_t bs = rc_block_size(b->up_szx);
+      b->qb_nblocks = (uint32_t)((b->up_total + bs - 1) / bs);
+      b->qb_next = 0;
+    }
     uint32_t t = ++x->next_tag ^ (uint32_t)x->rng;
     memcpy(b->tag, &t, sizeof b->tag);
   }
@@ -383,6 +351,7 @@ static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
     b->has_sink = 1;
   }
   b->observe = o && o->observe;
+  b->qb = o && o->qblock && !b->observe;
   b->up_total = b->has_src ? b->src.size : b->plen;
   xcli_plan(x, b);
   /* The block size depends on the peer's CSM (BERT, Max-Message-Size):
@@ -406,7 +375,7 @@ static rc_err xcli_create(rc_exchange *x, const rc_outmsg *req,
   *res = out;
   if (child || b->csm_wait)
     return RC_OK;
-  err = xcli_send(x, out, now);
+  err = rc__xcli_send(x, out, now);
   if (err) {
     rc__xch_unlink(x, out);
     rc__xch_release_out(x, out);
@@ -430,7 +399,7 @@ rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
 
 /* Keeps the first response's options (for the message delivered at the
  * end of a Block2 transfer). */
-static rc_err xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m) {
+rc_err rc__xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m) {
   b->first_code = m->code;
   x->mem->free(b->first_opts, x->mem->user);
   b->first_opts = NULL;
@@ -518,16 +487,16 @@ static void xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m) {
   if (b->has_sink && m->payload_len) {
     rc_err err = b->sink.write(b->sink.arg, 0, m->payload, m->payload_len,
                                m->payload_len);
-    xcli_progress(b, 0, m->payload_len, m->payload_len);
+    rc__xcli_progress(b, 0, m->payload_len, m->payload_len);
     rc_msg head = *m;
     head.payload = NULL;
     head.payload_len = 0;
     rc__xch_unlink(x, o);
-    xcli_finish(x, o, err, err ? NULL : &head);
+    rc__xcli_finish(x, o, err, err ? NULL : &head);
     return;
   }
   rc__xch_unlink(x, o);
-  xcli_finish(x, o, RC_OK, m);
+  rc__xcli_finish(x, o, RC_OK, m);
 }
 
 /* A notification: the observation is (still) registered. */
@@ -574,7 +543,7 @@ static void xcli_notified(rc_exchange *x, xout *o, const rc_msg *m,
 }
 
 /* Grows the in-memory body to hold n more bytes (Size2 as a hint). */
-static rc_err xcli_grow(rc_exchange *x, xblk *b, size_t n) {
+rc_err rc__xcli_grow(rc_exchange *x, xblk *b, size_t n) {
   if (b->len + n > x->bcfg.body_max)
     return RC_ERR_ENTITY_TOO_LARGE;
   if (b->len + n <= b->cap)
@@ -601,7 +570,7 @@ static rc_err xcli_grow(rc_exchange *x, xblk *b, size_t n) {
 
 /* The whole body is in: the first response's options with all the
  * payload, to the caller or (for a notification's rest) the observation. */
-static void xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
+void rc__xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
   xblk *b = o->blk;
   rc_msg whole = *m;
   whole.code = b->first_code;
@@ -625,7 +594,7 @@ static void xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
     rc__xcli_free(x, b, RC_OK);
     pcb(parg, RC_OK, &whole);
   } else {
-    xcli_finish(x, o, RC_OK, &whole);
+    rc__xcli_finish(x, o, RC_OK, &whole);
   }
   x->mem->free(keep_buf, x->mem->user);
   x->mem->free(keep_opts, x->mem->user);
@@ -652,7 +621,7 @@ static void xcli_block_in(rc_exchange *x, xout *o, const rc_msg *m,
     err = b->sink.write(b->sink.arg, b->down_off, m->payload, m->payload_len,
                         b->size2);
   if (!err && !b->has_sink) {
-    err = xcli_grow(x, b, m->payload_len);
+    err = rc__xcli_grow(x, b, m->payload_len);
     if (!err && m->payload_len) {
       memcpy(b->buf + b->len, m->payload, m->payload_len);
       b->len += m->payload_len;
@@ -660,22 +629,22 @@ static void xcli_block_in(rc_exchange *x, xout *o, const rc_msg *m,
   }
   if (err) {
     rc__xch_unlink(x, o);
-    xcli_finish(x, o, err, NULL);
+    rc__xcli_finish(x, o, err, NULL);
     return;
   }
   b->down_off += m->payload_len;
-  xcli_progress(b, 0, b->down_off, b->size2);
+  rc__xcli_progress(b, 0, b->down_off, b->size2);
   if (!blk->more) {
-    xcli_downloaded(x, o, m);
+    rc__xcli_downloaded(x, o, m);
     return;
   }
   /* BERT blocks are whole 1024-byte units (RFC 8323 §6). */
   err = blk->szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024
             ? RC_ERR_PROTOCOL
-            : xcli_send(x, o, now);
+            : rc__xcli_send(x, o, now);
   if (err) {
     rc__xch_unlink(x, o);
-    xcli_finish(x, o, err, NULL);
+    rc__xcli_finish(x, o, err, NULL);
   }
 }
 
@@ -714,7 +683,7 @@ static void xcli_on_waiting(rc_exchange *x, xout *o, const rc_msg *m,
     b->etag_len = (uint8_t)et.len;
     b->have_etag = 1;
   }
-  xcli_block_in(x, o, m, &blk, xcli_keep_first(x, b, m), now);
+  xcli_block_in(x, o, m, &blk, rc__xcli_keep_first(x, b, m), now);
 }
 
 /* A Block1 upload under way: 2.31 asks for the next block, anything else
@@ -729,7 +698,7 @@ static void xcli_on_uploading(rc_exchange *x, xout *o, const rc_msg *m,
      * or 4.08 the caller sees). */
     if (RC_CODE_CLASS(m->code) == 2) {
       b->up_off += b->up_last;
-      xcli_progress(b, 1, b->up_off, b->up_total);
+      rc__xcli_progress(b, 1, b->up_off, b->up_total);
     }
     b->state = XCLI_WAITING;
     xcli_on_waiting(x, o, m, now);
@@ -743,17 +712,17 @@ static void xcli_on_uploading(rc_exchange *x, xout *o, const rc_msg *m,
       b->up_szx_limit = blk.szx;
   }
   b->up_off += b->up_last;
-  xcli_progress(b, 1, b->up_off, b->up_total);
+  rc__xcli_progress(b, 1, b->up_off, b->up_total);
   if (!b->up_last_more) {
     /* 2.31 to the last block is not a final answer. */
     rc__xch_unlink(x, o);
-    xcli_finish(x, o, RC_ERR_PROTOCOL, NULL);
+    rc__xcli_finish(x, o, RC_ERR_PROTOCOL, NULL);
     return;
   }
-  rc_err err = xcli_send(x, o, now);
+  rc_err err = rc__xcli_send(x, o, now);
   if (err) {
     rc__xch_unlink(x, o);
-    xcli_finish(x, o, err, NULL);
+    rc__xcli_finish(x, o, err, NULL);
   }
 }
 
@@ -766,7 +735,7 @@ static void xcli_on_observing(rc_exchange *x, xout *o, const rc_msg *m,
     return;
   }
   rc__xch_unlink(x, o);
-  xcli_finish(x, o, RC_OK, m);
+  rc__xcli_finish(x, o, RC_OK, m);
 }
 
 /* A Block2 download under way: the next block, or an answer without
@@ -792,6 +761,8 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
 
 void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
                           rc_time now) {
+  if (o->blk->qb && rc__xqcli_on_response(x, o, m, now))
+    return;
   switch (o->blk->state) {
   case XCLI_DEREGISTERING:
     xcli_on_deregistering(x, o, m);
@@ -866,10 +837,10 @@ void rc_exchange_on_csm(rc_exchange *x, rc_time now) {
     if (b && b->csm_wait) {
       b->csm_wait = 0;
       xcli_plan(x, b);
-      rc_err err = xcli_send(x, o, now);
+      rc_err err = rc__xcli_send(x, o, now);
       if (err) {
         rc__xch_unlink(x, o);
-        xcli_finish(x, o, err, NULL);
+        rc__xcli_finish(x, o, err, NULL);
       }
     }
     o = next;

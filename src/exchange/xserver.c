@@ -72,7 +72,7 @@ static void cache_drop(rc_exchange *x, xcache *c) {
   memset(c, 0, sizeof *c);
 }
 
-static xcache *cache_find(rc_exchange *x, uint64_t key, rc_time now) {
+xcache *rc__xsrv_cache_find(rc_exchange *x, uint64_t key, rc_time now) {
   if (!x->cache)
     return NULL;
   for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++) {
@@ -92,9 +92,9 @@ static xcache *cache_find(rc_exchange *x, uint64_t key, rc_time now) {
 /* Keeps a copy of an answer under key (replacing one with the same key).
  * Returns the entry, or NULL when it cannot be kept (too big, no memory):
  * the next block then calls the handler again. */
-static xcache *cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
-                         const uint8_t etag[8], uint8_t etag_len,
-                         rc_time now) {
+xcache *rc__xsrv_cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
+                           const uint8_t etag[8], uint8_t etag_len,
+                           rc_time now) {
   size_t vals = 0;
   for (size_t i = 0; i < m->nopts; i++)
     vals += m->opts[i].len;
@@ -107,7 +107,7 @@ static xcache *cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
       return NULL;
     memset(x->cache, 0, n);
   }
-  xcache *slot = cache_find(x, key, now);
+  xcache *slot = rc__xsrv_cache_find(x, key, now);
   if (slot)
     cache_drop(x, slot);
   /* Free slot, else evict the entry that expires first; then make room. */
@@ -164,15 +164,6 @@ static xcache *cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
 
 /* ---- Block2 answers ---------------------------------------------------- */
 
-typedef struct xanswer {
-  const uint8_t *token;
-  size_t token_len;
-  uint64_t key;
-  uint8_t has_b2, size2_req, obs_set, has_b1;
-  rc_block b2, b1;
-  uint32_t obs_seq;
-} xanswer;
-
 static void answer_from_req(xanswer *a, const rc_xreq *r) {
   a->token = r->token;
   a->token_len = r->token_len;
@@ -184,6 +175,8 @@ static void answer_from_req(xanswer *a, const rc_xreq *r) {
   a->obs_seq = r->obs_seq;
   a->has_b1 = r->has_b1;
   a->b1 = r->b1;
+  a->nqb2 = r->nqb2;
+  memcpy(a->qb2, r->qb2, r->nqb2 * sizeof r->qb2[0]);
 }
 
 static int opts_find(const rc_opt *opts, size_t n, uint16_t num,
@@ -196,8 +189,7 @@ static int opts_find(const rc_opt *opts, size_t n, uint16_t num,
   return 0;
 }
 
-/* Room for token, options and header in one message. */
-static size_t answer_overhead(const xanswer *a, const rc_outmsg *m) {
+size_t rc__xsrv_overhead(const xanswer *a, const rc_outmsg *m) {
   return a->token_len + rc__xch_opts_size(m->opts, m->nopts) + 64 + 16;
 }
 
@@ -208,19 +200,22 @@ static size_t answer_overhead(const xanswer *a, const rc_outmsg *m) {
  */
 static rc_err answer_send(rc_exchange *x, const xanswer *a,
                           const rc_outmsg *m, const rc_body_source *src,
-                          uint64_t total, const xcache *cached, rc_time now,
+                          uint64_t total, xcache *cached, rc_time now,
                           int *more_out) {
   xextra ex;
   memset(&ex, 0, sizeof ex);
   int success = RC_CODE_CLASS(m->code) == 2;
+  const rc_opt *user_b2 = NULL;
+  int manual = opts_find(m->opts, m->nopts, RC_OPT_BLOCK2, &user_b2);
+  /* RFC 9177: a client that sent Q-Block2 gets the body in sets. */
+  if (a->nqb2 && success && !manual)
+    return rc__xqb2_answer(x, a, m, src, total, cached, now);
   if (a->obs_set && success)
     rc__xx_add_uint(&ex, RC_OPT_OBSERVE, a->obs_seq);
   if (a->has_b1)
     rc__xx_add_block(&ex, RC_OPT_BLOCK1, &a->b1);
-  const rc_opt *user_b2 = NULL;
-  int manual = opts_find(m->opts, m->nopts, RC_OPT_BLOCK2, &user_b2);
   uint32_t mms = rc_session_peer_max_msg_size(x->s);
-  size_t overhead = answer_overhead(a, m);
+  size_t overhead = rc__xsrv_overhead(a, m);
   /* The client named no block size: the operator's cap on the payload
    * such a client gets in one message (peers that cannot take what their
    * CSM announces), whole bodies and first blocks alike. */
@@ -305,7 +300,7 @@ static rc_err answer_send(rc_exchange *x, const xanswer *a,
                                  m->nopts, &ex,
                                  src ? NULL : m->payload + off, len, src, off);
   if (err == RC_OK && !src && b.more && !cached)
-    cache_put(x, a->key, m, etag, etag_len, now);
+    rc__xsrv_cache_put(x, a->key, m, etag, etag_len, now);
   return err;
 }
 
@@ -318,7 +313,7 @@ rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
 }
 
 int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
-  xcache *c = cache_find(x, r->key, now);
+  xcache *c = rc__xsrv_cache_find(x, r->key, now);
   if (!c)
     return 0;
   c->expires = now + x->bcfg.ttl_ms;
@@ -330,7 +325,8 @@ int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
   rc_err err = answer_send(x, &a, &m, NULL, c->len, c, now, &more);
   if (err)
     rc__xch_log(x, RC_SESSION_LOG_WARN, "cannot send a cached block");
-  if (!more) /* the last block went out: the transfer is over */
+  if (!more && !a.nqb2) /* the last block went out: the transfer is over
+                          (Q-Block2 keeps it for the missing ones) */
     cache_drop(x, c);
   return 1;
 }
@@ -389,17 +385,14 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
 
 /* ---- Block1 uploads ----------------------------------------------------- */
 
-static xup *up_find(rc_exchange *x, uint64_t key, xup ***prevp) {
-  for (xup **pp = &x->ups; *pp; pp = &(*pp)->next)
-    if ((*pp)->key == key) {
-      if (prevp)
-        *prevp = pp;
-      return *pp;
-    }
+xup *rc__xsrv_up_find(rc_exchange *x, uint64_t key) {
+  for (xup *u = x->ups; u; u = u->next)
+    if (u->key == key)
+      return u;
   return NULL;
 }
 
-static void up_free(rc_exchange *x, xup *u, rc_err reason) {
+void rc__xsrv_up_free(rc_exchange *x, xup *u, rc_err reason) {
   xup **pp = &x->ups;
   while (*pp && *pp != u)
     pp = &(*pp)->next;
@@ -411,6 +404,7 @@ static void up_free(rc_exchange *x, xup *u, rc_err reason) {
     u->sink.end(u->sink.arg, reason);
   rc_budget_give(x->budget, u->cap);
   x->mem->free(u->buf, x->mem->user);
+  x->mem->free(u->qb_have, x->mem->user);
   x->mem->free(u, x->mem->user);
 }
 
@@ -428,6 +422,32 @@ static rc_err up_answer(rc_exchange *x, const rc_msg *m, uint8_t code,
                            NULL, 0);
 }
 
+rc_err rc__xsrv_up_reserve(rc_exchange *x, xup *u, size_t need) {
+  if (need <= u->cap)
+    return RC_OK;
+  size_t cap = u->cap ? u->cap : 4096;
+  while (cap < need)
+    cap *= 2;
+  if (cap > u->limit && u->limit >= need)
+    cap = (size_t)u->limit;
+  /* Growth comes from the shared budget: doubled if it allows, else
+   * exactly what this block needs, else RC_ERR_LIMIT. */
+  size_t held = u->cap;
+  if (!(cap = rc_budget_grow(x->budget, &held, cap, need)))
+    return RC_ERR_LIMIT;
+  uint8_t *nb = x->mem->malloc(cap, x->mem->user);
+  if (!nb) {
+    rc_budget_give(x->budget, cap - u->cap);
+    return RC_ERR_NOMEM;
+  }
+  if (u->off)
+    memcpy(nb, u->buf, (size_t)u->off);
+  x->mem->free(u->buf, x->mem->user);
+  u->buf = nb;
+  u->cap = cap;
+  return RC_OK;
+}
+
 static rc_err up_append(rc_exchange *x, xup *u, const uint8_t *p, size_t n) {
   if (n == 0)
     return RC_OK;
@@ -438,29 +458,9 @@ static rc_err up_append(rc_exchange *x, xup *u, const uint8_t *p, size_t n) {
     u->off += n;
     return RC_OK;
   }
-  if (u->off + n > u->cap) {
-    size_t need = (size_t)u->off + n;
-    size_t cap = u->cap ? u->cap : 4096;
-    while (cap < need)
-      cap *= 2;
-    if (cap > u->limit && u->limit >= need)
-      cap = (size_t)u->limit;
-    /* Growth comes from the shared budget: doubled if it allows, else
-     * exactly what this block needs, else RC_ERR_LIMIT. */
-    size_t held = u->cap;
-    if (!(cap = rc_budget_grow(x->budget, &held, cap, need)))
-      return RC_ERR_LIMIT;
-    uint8_t *nb = x->mem->malloc(cap, x->mem->user);
-    if (!nb) {
-      rc_budget_give(x->budget, cap - u->cap);
-      return RC_ERR_NOMEM;
-    }
-    if (u->off)
-      memcpy(nb, u->buf, (size_t)u->off);
-    x->mem->free(u->buf, x->mem->user);
-    u->buf = nb;
-    u->cap = cap;
-  }
+  rc_err err = rc__xsrv_up_reserve(x, u, (size_t)u->off + n);
+  if (err)
+    return err;
   memcpy(u->buf + u->off, p, n);
   u->off += n;
   return RC_OK;
@@ -518,20 +518,15 @@ static int b1_last(rc_xreq *r, xup *u, const rc_msg *m, rc_msg *whole) {
 }
 
 /* The block the upload u expects: stored, then 2.31 or the whole body. */
-static int b1_next(rc_exchange *x, rc_xreq *r, xup *u, const rc_msg *m,
-                   rc_msg *whole, rc_time now) {
-  if (u->off + m->payload_len > u->limit) {
-    uint64_t lim = u->limit;
-    up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
+int rc__xsrv_up_refused(rc_exchange *x, xup *u, const rc_msg *m, rc_err err,
+                        uint64_t need) {
+  rc__xsrv_up_free(x, u, err);
+  if (err == RC_ERR_ENTITY_TOO_LARGE)
     return b1_answered(up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL,
-                                 lim, "body too large"));
-  }
-  rc_err err = up_append(x, u, m->payload, m->payload_len);
+                                 need, "body too large"));
   if (err == RC_ERR_LIMIT) {
     /* The shared budget refused: never (4.13, with the most we could
      * ever hold in Size1) or not now (5.03, retry later). */
-    uint64_t need = u->off + m->payload_len;
-    up_free(x, u, err);
     size_t lim = rc_budget_limit(x->budget);
     if (need > lim)
       return b1_answered(
@@ -541,14 +536,20 @@ static int b1_next(rc_exchange *x, rc_xreq *r, xup *u, const rc_msg *m,
                                     "the server's memory for bodies is in "
                                     "use"));
   }
-  if (err) {
-    up_free(x, u, err);
-    return b1_answered(up_answer(
-        x, m,
-        err == RC_ERR_NOMEM ? RC_SERVICE_UNAVAILABLE
-                            : RC_INTERNAL_SERVER_ERROR,
-        NULL, RC_BODY_SIZE_UNKNOWN, "cannot store the body"));
-  }
+  return b1_answered(up_answer(
+      x, m,
+      err == RC_ERR_NOMEM ? RC_SERVICE_UNAVAILABLE : RC_INTERNAL_SERVER_ERROR,
+      NULL, RC_BODY_SIZE_UNKNOWN, "cannot store the body"));
+}
+
+/* The block the upload u expects: stored, then 2.31 or the whole body. */
+static int b1_next(rc_exchange *x, rc_xreq *r, xup *u, const rc_msg *m,
+                   rc_msg *whole, rc_time now) {
+  if (u->off + m->payload_len > u->limit)
+    return rc__xsrv_up_refused(x, u, m, RC_ERR_ENTITY_TOO_LARGE, u->limit);
+  rc_err err = up_append(x, u, m->payload, m->payload_len);
+  if (err)
+    return rc__xsrv_up_refused(x, u, m, err, u->off + m->payload_len);
   u->expires = now + x->bcfg.ttl_ms;
   if (!r->b1.more)
     return b1_last(r, u, m, whole);
@@ -559,10 +560,10 @@ static int b1_next(rc_exchange *x, rc_xreq *r, xup *u, const rc_msg *m,
       up_answer(x, m, RC_CONTINUE, &r->b1, RC_BODY_SIZE_UNKNOWN, NULL));
 }
 
-/* NUM 0 with more to come: a new upload, unless the connection has too
- * many, the application refuses it, or its Size1 is over the limit. */
-static int b1_first(rc_exchange *x, rc_xreq *r, const rc_msg *m,
-                    rc_msg *whole, rc_time now) {
+/* A new upload, unless the connection has too many, the application
+ * refuses it, or its Size1 is over the limit. */
+int rc__xsrv_up_start(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                      xup **out) {
   if (x->nups >= x->bcfg.uploads_max)
     return b1_answered(rc__xch_busy(x, m->token, m->token_len,
                                     "too many uploads in progress on this "
@@ -591,37 +592,42 @@ static int b1_first(rc_exchange *x, rc_xreq *r, const rc_msg *m,
         rc_exchange_respond(r, &e);
       }
       u->has_sink = 0; /* the sink never started */
-      up_free(x, u, RC_ERR_CANCELLED);
+      rc__xsrv_up_free(x, u, RC_ERR_CANCELLED);
       return 0;
     }
   }
   /* RFC 7959 §4: Size1 "in a request carrying a Block1 Option, indicates
    * the size of the resource representation"; a body over the limit is
    * refused at once with 4.13 and the limit in Size1. */
-  if (r->size1 != RC_BODY_SIZE_UNKNOWN && r->size1 > u->limit) {
-    uint64_t lim = u->limit;
-    up_free(x, u, RC_ERR_ENTITY_TOO_LARGE);
-    return b1_answered(up_answer(x, m, RC_REQUEST_ENTITY_TOO_LARGE, NULL,
-                                 lim, "body too large"));
-  }
+  if (r->size1 != RC_BODY_SIZE_UNKNOWN && r->size1 > u->limit)
+    return rc__xsrv_up_refused(x, u, m, RC_ERR_ENTITY_TOO_LARGE, u->limit);
+  *out = u;
+  return 1;
+}
+
+/* NUM 0 with more to come: a new upload. */
+static int b1_first(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                    rc_msg *whole, rc_time now) {
+  xup *u = NULL;
+  int st = rc__xsrv_up_start(x, r, m, &u);
+  if (st <= 0)
+    return st;
   return b1_next(x, r, u, m, whole, now);
 }
 
 int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
                     rc_msg *whole, rc_time now) {
-  xup **pp = NULL;
-  xup *u = up_find(x, r->key, &pp);
-  (void)pp;
+  xup *u = rc__xsrv_up_find(x, r->key);
   switch (b1_kind_of(&r->b1, u)) {
   case B1_SINGLE:
     if (u)
-      up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
+      rc__xsrv_up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
     /* One block: an ordinary request, Block1 echoed in the answer. */
     *whole = *m;
     return 1;
   case B1_FIRST:
     if (u)
-      up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
+      rc__xsrv_up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
     return b1_first(x, r, m, whole, now);
   case B1_NEXT:
     return b1_next(x, r, u, m, whole, now);
@@ -630,7 +636,7 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
     /* RFC 7959 §2.9.2: 4.08 when "the server has not received the blocks
      * of the request body that it needs to proceed". */
     if (u)
-      up_free(x, u, RC_ERR_BLOCK_ORDER);
+      rc__xsrv_up_free(x, u, RC_ERR_BLOCK_ORDER);
     return b1_answered(up_answer(x, m, RC_REQUEST_ENTITY_INCOMPLETE, NULL,
                                  RC_BODY_SIZE_UNKNOWN, "block out of order"));
   }
@@ -638,7 +644,7 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
 
 void rc__xsrv_block1_done(rc_exchange *x, rc_xreq *r) {
   if (r->up) {
-    up_free(x, r->up, RC_OK);
+    rc__xsrv_up_free(x, r->up, RC_OK);
     r->up = NULL;
   }
 }
@@ -653,17 +659,19 @@ rc_time rc__xsrv_expiry(const rc_exchange *x) {
   for (const xup *u = x->ups; u; u = u->next)
     if (u->expires < t)
       t = u->expires;
-  return t;
+  rc_time q = rc__xqb_expiry(x);
+  return q < t ? q : t;
 }
 
 void rc__xsrv_expire(rc_exchange *x, rc_time now) {
+  rc__xqb_expire(x, now);
   for (size_t i = 0; x->cache && i < RC_EXCHANGE_CACHE_SLOTS; i++)
     if (x->cache[i].expires && x->cache[i].expires <= now)
       cache_drop(x, &x->cache[i]);
   for (xup *u = x->ups; u;) {
     xup *n = u->next;
     if (u->expires <= now)
-      up_free(x, u, RC_ERR_TIMEOUT);
+      rc__xsrv_up_free(x, u, RC_ERR_TIMEOUT);
     u = n;
   }
 }
@@ -677,7 +685,7 @@ void rc__xsrv_free_all(rc_exchange *x, rc_err reason) {
     x->cache = NULL;
   }
   while (x->ups)
-    up_free(x, x->ups, reason);
+    rc__xsrv_up_free(x, x->ups, reason);
 }
 
 /* ---- captures ----------------------------------------------------------- */

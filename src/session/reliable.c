@@ -1485,6 +1485,14 @@ uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
 rc_err rc_session_set_max_datagram(rc_session *s, size_t n) {
   return UDP(s) ? rc__udp_set_max_datagram(s, n) : RC_ERR_INVAL;
 }
+void rc_session_udp_set_non(rc_session *s, int on) {
+  if (UDP(s))
+    rc__udp_set_non(s, on);
+}
+rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
+                              size_t token_len) {
+  return UDP(s) ? rc__udp_ack_now(s, token, token_len) : RC_OK;
+}
 int rc_session_peer_block_wise(const rc_session *s) {
   return UDP(s) ? 1 : s->peer_bwt;
 }

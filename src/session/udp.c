@@ -14,7 +14,12 @@
  *                               separate_delay_ms)
  *   response to a NON request   NON
  *   later responses (observe    NON, a CON at least every
- *   notifications)              con_notify_interval_ms (RFC 7641 §4.5)
+ *   notifications)              con_notify_interval_ms (RFC 7641 §4.5);
+ *                               CON while an older CON notification to
+ *                               the token is still retransmitted, which
+ *                               it replaces (RFC 7641 §4.5.2)
+ *   requests while              NON, not held by PROBING_RATE (Q-Block1
+ *   rc_session_udp_set_non      sets, RFC 9177 §7.2)
  *
  * Output is a list of whole datagrams; rc_session_pending hands out one at
  * a time. A CON keeps its own copy for retransmission; the answer to a
@@ -68,6 +73,7 @@ typedef struct udp_tx {
   uint8_t tries;      /* retransmissions done */
   uint8_t sent;       /* 0: waiting for NSTART */
   uint8_t armed;      /* due is set (see the file comment) */
+  uint8_t notify;     /* an observe notification (carries Observe) */
   uint8_t token[RC_TOKEN_MAX];
 } udp_tx;
 
@@ -118,6 +124,7 @@ typedef struct rc__udp {
   uint16_t dgram_max; /* the largest datagram we send (DTLS: a record's room) */
   uint32_t next_ping_id;
   rc_time last_con_notify;
+  uint8_t requests_non; /* rc_session_udp_set_non: our requests go NON */
   /* PROBING_RATE: since when the peer has not answered our NON
    * requests, and the bytes sent to it since then */
   uint8_t probe_silent; /* NON requests sent, nothing heard since */
@@ -438,6 +445,33 @@ static udp_tx *tx_find(rc__udp *u, uint16_t mid) {
     if (u->tx[i].sent && u->tx[i].mid == mid)
       return &u->tx[i];
   return NULL;
+}
+
+/* The CON notification still being retransmitted for this token. */
+static udp_tx *tx_find_notify(rc__udp *u, const uint8_t *tok, size_t tkl) {
+  for (size_t i = 0; i < u->ntx; i++)
+    if (u->tx[i].notify && u->tx[i].tkl == tkl &&
+        (tkl == 0 || !memcmp(u->tx[i].token, tok, tkl)))
+      return &u->tx[i];
+  return NULL;
+}
+
+/* RFC 7641 §4.5.2: a newer notification replaces an older Confirmable one
+ * to the same observer that is still being retransmitted: the old one is
+ * no longer sent, and the new one carries on with its retransmission
+ * counter and timeout (its next retransmission comes when the old one's
+ * would have). The new one goes out at once (or when NSTART lets the old
+ * one go). */
+static rc_err tx_replace(rc__udp *u, udp_tx *t, const uint8_t *p, size_t n,
+                         uint16_t mid) {
+  uint8_t *buf = dup_bytes(u, p, n);
+  if (buf == NULL)
+    return RC_ERR_NOMEM;
+  u->mem.free(t->buf, u->mem.user);
+  t->buf = buf;
+  t->len = n;
+  t->mid = mid;
+  return t->sent ? queue(u, t->buf, t->len) : RC_OK;
 }
 
 /* Forgets t (copied out first by callers that need it). */
@@ -849,7 +883,8 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
   uint16_t mid;
   udp_in *in = NULL;
   if (rc_code_is_request(e->code)) {
-    type = u->cfg.udp.requests_non ? RC_TYPE_NON : RC_TYPE_CON;
+    type = u->cfg.udp.requests_non || u->requests_non ? RC_TYPE_NON
+                                                      : RC_TYPE_CON;
   } else if ((in = in_find(u, tok, tkl)) != NULL) {
     /* §5.2.1: a response to a CON request that has not been acknowledged
      * is piggybacked; §5.2.2: after the empty ACK it goes as CON; §5.2.3:
@@ -867,7 +902,15 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
     return err;
   if (n > u->dgram_max)
     return RC_ERR_PEER_TOO_LARGE;
-  if (in == NULL && !rc_code_is_request(e->code) && notify_as_con(u)) {
+  /* A notification: a response to no open request carrying Observe. */
+  rc_msg view;
+  rc_opt obs;
+  int notify = in == NULL && !rc_code_is_request(e->code) &&
+               rc_msg_parse(RC_FRAMING_UDP, p, n, &view) == RC_OK &&
+               rc_msg_find_opt(&view, RC_OPT_OBSERVE, &obs);
+  udp_tx *older = notify ? tx_find_notify(u, tok, tkl) : NULL;
+  if (in == NULL && !rc_code_is_request(e->code) &&
+      (older != NULL || notify_as_con(u))) {
     type = RC_TYPE_CON;
     ((uint8_t *)p)[0] = (uint8_t)(UDP_VERSION << 6 | RC_TYPE_CON << 4 | (p[0] & 0x0f));
   }
@@ -879,9 +922,23 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
     err = queue(u, p, n);
     break;
   case RC_TYPE_CON:
+    if (older != NULL) {
+      err = tx_replace(u, older, p, n, mid);
+      break;
+    }
     err = tx_add(u, p, n, mid, tok, tkl, 0);
+    if (err == RC_OK)
+      u->tx[u->ntx - 1].notify = (uint8_t)notify;
     break;
   default:
+    if (rc_code_is_request(e->code) && u->requests_non) {
+      /* RFC 9177 §7.2: a Q-Block body is paced by its own rules (sets
+       * of MAX_PAYLOADS, NON_TIMEOUT); PROBING_RATE applies to the body
+       * as a whole, not to each of its messages. */
+      non_remember(u, p, n);
+      err = queue(u, p, n);
+      break;
+    }
     if (rc_code_is_request(e->code)) {
       if (u->nheld > 0 || probe_due(u, n) > u->now) {
         if (u->nheld == PROBE_HELD_MAX)
@@ -1081,6 +1138,18 @@ rc_err rc__udp_ping(rc_session *s, rc_time now, uint32_t *ping_id) {
 }
 
 void rc__udp_close(rc_session *s, rc_err reason) { closed(U(s), reason); }
+
+void rc__udp_set_non(rc_session *s, int on) { U(s)->requests_non = on != 0; }
+
+rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len) {
+  rc__udp *u = U(s);
+  if (u->enc_open != NULL)
+    return RC_ERR_STATE;
+  udp_in *in = in_find(u, token, token_len);
+  if (in == NULL || !in->con || in->acked)
+    return RC_OK;
+  return in_ack(u, in);
+}
 
 void rc__udp_set_trace(rc_session *s,
                        void (*on_trace)(void *user, int sent,

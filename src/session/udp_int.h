@@ -38,6 +38,8 @@ rc_time rc__udp_expiry(const rc_session *s);
 rc_err rc__udp_handle_expiry(rc_session *s, rc_time now);
 rc_err rc__udp_ping(rc_session *s, rc_time now, uint32_t *ping_id);
 void rc__udp_close(rc_session *s, rc_err reason);
+void rc__udp_set_non(rc_session *s, int on);
+rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len);
 rc_err rc__udp_set_max_datagram(rc_session *s, size_t n);
 void rc__udp_set_trace(rc_session *s,
                        void (*on_trace)(void *user, int sent,

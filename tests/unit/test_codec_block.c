@@ -1,7 +1,8 @@
 /*
  * Tests for src/codec/block.c: RFC 7959 §2.2 block values (NUM, M, SZX in
  * 0-3 bytes), the shortest encoding, the BERT exponent of RFC 8323 §6, and
- * sizes and offsets.
+ * sizes and offsets; the RFC 9177 §5 missing-blocks CBOR Sequence
+ * (src/codec/missing.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,75 @@
 #include "rcoap/codec_block.h"
 
 #define BYTES(...) ((const uint8_t[]){__VA_ARGS__})
+
+/* RFC 9177 §5: the 4.08 payload is a CBOR Sequence of the missing block
+ * numbers, each a CBOR unsigned integer in its shortest form. */
+static void test_missing_encode(void **state) {
+  (void)state;
+  uint32_t nums[] = {4, 23, 24, 255, 256, 65536, RC_BLOCK_NUM_MAX};
+  uint8_t out[32];
+  size_t taken;
+  size_t n = rc_missing_encode(nums, 7, out, sizeof out, &taken);
+  static const uint8_t want[] = {0x04, 0x17, 0x18, 0x18, 0x18, 0xff,
+                                 0x19, 0x01, 0x00, 0x1a, 0x00, 0x01,
+                                 0x00, 0x00, 0x1a, 0x00, 0x0f, 0xff, 0xff};
+  assert_int_equal(taken, 7);
+  assert_int_equal(n, sizeof want);
+  assert_memory_equal(out, want, sizeof want);
+  /* Only whole numbers go in: 6 bytes of room hold 4, 23, 24 and 255. */
+  n = rc_missing_encode(nums, 7, out, 6, &taken);
+  assert_int_equal(n, 6);
+  assert_int_equal(taken, 4);
+  n = rc_missing_encode(nums, 7, out, 5, &taken);
+  assert_int_equal(n, 4);
+  assert_int_equal(taken, 3);
+}
+
+static void test_missing_parse(void **state) {
+  (void)state;
+  uint32_t got[4];
+  size_t n = 99;
+  assert_int_equal(rc_missing_parse(BYTES(0x00), 0, got, 4, &n), RC_OK);
+  assert_int_equal(n, 0);
+  assert_int_equal(rc_missing_parse(BYTES(0x03, 0x18, 0x20, 0x19, 0x01, 0x00),
+                                    6, got, 4, &n),
+                   RC_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(got[0], 3);
+  assert_int_equal(got[1], 32);
+  assert_int_equal(got[2], 256);
+  /* More than fit: checked, the first max kept. */
+  assert_int_equal(rc_missing_parse(BYTES(1, 2, 3, 4, 5, 6), 6, got, 4, &n),
+                   RC_OK);
+  assert_int_equal(n, 4);
+  assert_int_equal(got[3], 4);
+  /* An 8-byte head is read too (not shortest form, still a number). */
+  assert_int_equal(rc_missing_parse(BYTES(0x1b, 0, 0, 0, 0, 0, 0, 0, 9), 9,
+                                    got, 4, &n),
+                   RC_OK);
+  assert_int_equal(got[0], 9);
+  /* Malformed: not ascending, a repeat, over 20 bits, a cut head, another
+   * major type (an array, as a client might wrongly send), reserved and
+   * indefinite additional information, a stray break. */
+  assert_int_equal(rc_missing_parse(BYTES(5, 3), 2, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(4, 4), 2, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(0x1a, 0, 0x10, 0, 0), 5, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(0x19, 0x01), 2, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(0x18), 1, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(0x82, 1, 2), 3, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(0x1c), 1, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(0x1f), 1, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+  assert_int_equal(rc_missing_parse(BYTES(0xff), 1, got, 4, &n),
+                   RC_ERR_BAD_BLOCK);
+}
 
 static void test_decode(void **state) {
   (void)state;
@@ -103,6 +173,8 @@ static void test_szx_for(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decode),
+      cmocka_unit_test(test_missing_encode),
+      cmocka_unit_test(test_missing_parse),
       cmocka_unit_test(test_encode),
       cmocka_unit_test(test_szx_for),
   };

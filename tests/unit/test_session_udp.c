@@ -546,6 +546,104 @@ static void notifications_non_then_con(void **state) {
   p_del(p);
 }
 
+static void notify_always_con(rc_session_config *c) { c->udp.notify_con = 1; }
+
+/* A notification (Observe seq) on token "ob". */
+static int notify(peer *p, uint32_t seq, const char *payload) {
+  rc_enc e;
+  rc_err err = rc_session_msg_begin(p->s, &e, RC_CONTENT,
+                                    (const uint8_t *)"ob", 2, 64);
+  if (err)
+    return err;
+  rc_enc_opt_uint(&e, RC_OPT_OBSERVE, seq);
+  rc_enc_payload(&e, payload, strlen(payload));
+  return rc_session_msg_end(p->s, &e);
+}
+
+/* RFC 7641 §4.5.2: a newer notification while an older CON one to the
+ * same observer is still being retransmitted: the old one stops, the new
+ * one goes out and carries on with the old one's retransmission counter
+ * and timeout; ACKs of the old Message ID no longer count. */
+static void notification_takes_over_retransmission(void **state) {
+  (void)state;
+  peer *p = p_new(notify_always_con);
+  p->reply = 1;
+  p->rnd = 0; /* timeouts exactly 2, 4, 8, 16, 32 s */
+  uint8_t d[64];
+  size_t n = build(d, RC_TYPE_CON, RC_GET, 0x0606, "ob", "obs", NULL);
+  feed(p, d, n, 0);
+  assert_int_equal(drain(p), 1); /* the piggybacked first answer */
+  assert_int_equal(rc_session_handle_expiry(p->s, 1000), RC_OK);
+  assert_int_equal(notify(p, 2, "a"), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 1000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  rc_msg m = parsed(p, 0);
+  assert_int_equal(m.type, RC_TYPE_CON);
+  uint16_t old_mid = m.mid;
+  /* Retransmitted at +2 s and +6 s (two of MAX_RETRANSMIT 4 used). */
+  assert_int_equal(rc_session_handle_expiry(p->s, 3000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(rc_session_handle_expiry(p->s, 7000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(parsed(p, 0).mid, old_mid);
+  /* The newer notification goes out at once, as CON with a new MID ... */
+  assert_int_equal(rc_session_handle_expiry(p->s, 8000), RC_OK);
+  assert_int_equal(notify(p, 3, "b"), RC_OK);
+  assert_int_equal(drain(p), 1);
+  m = parsed(p, 0);
+  assert_int_equal(m.type, RC_TYPE_CON);
+  uint16_t new_mid = m.mid;
+  assert_int_not_equal(new_mid, old_mid);
+  assert_int_equal(m.payload_len, 1);
+  assert_int_equal(m.payload[0], 'b');
+  /* ... and only it is retransmitted, when the old one's third would
+   * have gone (+15 s) and its fourth (+31 s); the old one never again. */
+  assert_int_equal(rc_session_expiry(p->s), 15000);
+  assert_int_equal(rc_session_handle_expiry(p->s, 14999), RC_OK);
+  assert_int_equal(drain(p), 0);
+  assert_int_equal(rc_session_handle_expiry(p->s, 15000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(parsed(p, 0).mid, new_mid);
+  /* An ACK for the old Message ID does not stop it. */
+  uint8_t ack_old[4] = {0x60, 0, (uint8_t)(old_mid >> 8), (uint8_t)old_mid};
+  feed(p, ack_old, 4, 20000);
+  assert_int_equal(rc_session_handle_expiry(p->s, 31000), RC_OK);
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(parsed(p, 0).mid, new_mid);
+  /* The counter was inherited: given up after the old one's last
+   * timeout (+63 s), not four retransmissions after the takeover. */
+  assert_int_equal(p->n_lost, 0);
+  assert_int_equal(rc_session_handle_expiry(p->s, 63000), RC_OK);
+  assert_int_equal(drain(p), 0);
+  assert_int_equal(p->n_lost, 1);
+  assert_int_equal(p->lost_why, RC_ERR_TIMEOUT);
+  assert_memory_equal(p->lost_tok, "ob", 2);
+  p_del(p);
+}
+
+/* The same, acknowledged: an ACK for the newer Message ID ends it. */
+static void notification_takeover_acked(void **state) {
+  (void)state;
+  peer *p = p_new(notify_always_con);
+  p->reply = 1;
+  p->rnd = 0;
+  uint8_t d[64];
+  size_t n = build(d, RC_TYPE_CON, RC_GET, 0x0707, "ob", "obs", NULL);
+  feed(p, d, n, 0);
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(rc_session_handle_expiry(p->s, 0), RC_OK);
+  assert_int_equal(notify(p, 2, "a"), RC_OK);
+  assert_int_equal(rc_session_handle_expiry(p->s, 0), RC_OK);
+  assert_int_equal(notify(p, 3, "b"), RC_OK);
+  assert_int_equal(drain(p), 2);
+  uint16_t new_mid = parsed(p, 1).mid;
+  uint8_t ack[4] = {0x60, 0, (uint8_t)(new_mid >> 8), (uint8_t)new_mid};
+  feed(p, ack, 4, 500);
+  assert_int_equal(rc_session_expiry(p->s), RC_TIME_NEVER);
+  assert_int_equal(p->n_lost, 0);
+  p_del(p);
+}
+
 /* Each malformed datagram and its exact answer: NULL = silence. */
 static void malformed_datagrams(void **state) {
   (void)state;
@@ -742,6 +840,8 @@ int main(void) {
       cmocka_unit_test(empty_token_request),
       cmocka_unit_test(probing_rate_holds_non),
       cmocka_unit_test(dedup_ring_bounded),
+      cmocka_unit_test(notification_takes_over_retransmission),
+      cmocka_unit_test(notification_takeover_acked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,10 @@ static void usage(FILE *f) {
           "                         (no pretty JSON, no CBOR diagnostics)\n"
           "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
           "  -N, --non              coap://: send requests Non-confirmable\n"
+          "      --qblock           coap://, coaps://: bodies in Q-Block sets\n"
+          "                         (RFC 9177): NON blocks, lost ones asked\n"
+          "                         for again; a server without Q-Block\n"
+          "                         (4.02) gets Block1/Block2 instead\n"
           "  -i, --include          print the response code, then one option\n"
           "                         per line, then the body\n"
           "  -v, --verbose          show every message both ways on stderr,\n"
@@ -167,6 +171,7 @@ enum {
   OPT_PSK_KEY,
   OPT_NO_ALPN,
   OPT_NO_BERT,
+  OPT_QBLOCK,
   OPT_COUNT,
   OPT_DURATION,
   OPT_CUSTODY,
@@ -335,6 +340,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"psk-key", required_argument, NULL, OPT_PSK_KEY},
       {"allow-no-alpn", no_argument, NULL, OPT_NO_ALPN},
       {"no-bert", no_argument, NULL, OPT_NO_BERT},
+      {"qblock", no_argument, NULL, OPT_QBLOCK},
       {"non", no_argument, NULL, 'N'},
       {"count", required_argument, NULL, OPT_COUNT},
       {"duration", required_argument, NULL, OPT_DURATION},
@@ -424,6 +430,9 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       break;
     case OPT_NO_BERT:
       a->no_bert = 1;
+      break;
+    case OPT_QBLOCK:
+      a->qblock = 1;
       break;
     case 'N':
       a->non = 1;

@@ -30,6 +30,7 @@ typedef struct rcoap_args {
   char psk_key_buf[512];   /* --psk-key-file's key */
   int insecure, allow_no_alpn, no_bert;
   int non;                 /* -N: Non-confirmable requests on coap:// */
+  int qblock;              /* --qblock: Q-Block1/Q-Block2 (RFC 9177) */
   long obs_count;
   double obs_duration;
   long retries;            /* --retries: losses in a row observe mends */
