@@ -21,61 +21,6 @@
  * payloads under the peer's Max-Message-Size. */
 #define XCLI_EXTRA_ROOM 64u
 
-/* Where a client transfer stands; rc__xcli_on_response has one handler
- * per state. */
-typedef enum xcli_state {
-  XCLI_WAITING = 0,   /* sent, no answer yet (or the upload just ended) */
-  XCLI_UPLOADING,     /* Block1 transfer under way: 2.31 asks for more */
-  XCLI_DOWNLOADING,   /* Block2 transfer under way */
-  XCLI_OBSERVING,     /* registered: a first notification came */
-  XCLI_DEREGISTERING  /* a deregistration GET is out: swallow the rest */
-} xcli_state;
-
-struct xblk {
-  uint8_t code;
-  rc_opt *opts;           /* the caller's, copied (into blob) */
-  size_t nopts;
-  uint8_t *blob;
-  uint8_t *payload;       /* copied request payload (into blob) */
-  size_t plen;
-  uint32_t timeout_ms;
-  rc_exchange_req_opts o;
-  rc_body_source src;
-  rc_body_sink sink;
-  uint8_t has_src, has_sink, manual, observe;
-  uint8_t state;          /* xcli_state: what a response means now */
-  uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
-  /* upload */
-  uint8_t up_bert;
-  uint8_t up_szx;
-  uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
-  uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
-  uint64_t up_off;        /* bytes acknowledged */
-  size_t up_last;         /* bytes in the block in flight */
-  uint8_t up_last_more;
-  uint8_t tag[4];
-  uint8_t *stage;         /* source of unknown size: one block read ahead */
-  size_t stage_cap;
-  /* download */
-  uint64_t down_off;
-  uint64_t size2;
-  uint8_t etag[8];
-  uint8_t etag_len;
-  uint8_t have_etag;
-  uint8_t *buf;
-  size_t len, cap;
-  uint8_t first_code;
-  uint8_t *first_opts;    /* raw options of the first response */
-  size_t first_opts_len;
-  /* observe: completing a large notification */
-  xout *child;            /* request fetching the rest (no Observe) */
-  xout *parent;           /* for a child: the observation */
-  /* UDP: the freshest notification so far (RFC 7641 §3.4) */
-  uint8_t obs_seen;
-  uint32_t obs_v1;
-  rc_time obs_t1;
-};
-
 static void xcli_progress(xblk *b, int up, uint64_t done, uint64_t total) {
   if (b->o.on_progress)
     b->o.on_progress(b->o.progress_arg, up, done, total);
@@ -95,6 +40,9 @@ void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason) {
   }
   if (b->parent && b->parent->blk)
     b->parent->blk->child = NULL;
+  xwin *w = b->win;
+  b->win = NULL;
+  rc__xwin_free(x, w); /* its lanes' requests are cancelled */
   if (b->has_src && b->src.close)
     b->src.close(b->src.arg);
   if (b->has_sink && b->sink.end)
@@ -513,7 +461,7 @@ static int xcli_etag(const rc_msg *m, rc_opt *et) {
 
 /* Ends the transfer with m as the final answer, its payload through the
  * sink when there is one. */
-static void xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m) {
+void rc__xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m) {
   xblk *b = o->blk;
   if (b->has_sink && m->payload_len) {
     rc_err err = b->sink.write(b->sink.arg, 0, m->payload, m->payload_len,
@@ -601,7 +549,7 @@ static rc_err xcli_grow(rc_exchange *x, xblk *b, size_t n) {
 
 /* The whole body is in: the first response's options with all the
  * payload, to the caller or (for a notification's rest) the observation. */
-static void xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
+void rc__xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
   xblk *b = o->blk;
   rc_msg whole = *m;
   whole.code = b->first_code;
@@ -631,8 +579,32 @@ static void xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
   x->mem->free(keep_opts, x->mem->user);
 }
 
+void rc__xcli_end(rc_exchange *x, xout *o, rc_err status, const rc_msg *m) {
+  rc__xch_unlink(x, o);
+  xcli_finish(x, o, status, m);
+}
+
+rc_err rc__xcli_store(rc_exchange *x, xblk *b, const uint8_t *p, size_t n) {
+  rc_err err = RC_OK;
+  if (b->has_sink && n)
+    err = b->sink.write(b->sink.arg, b->down_off, p, n, b->size2);
+  if (!err && !b->has_sink) {
+    err = xcli_grow(x, b, n);
+    if (!err && n) {
+      memcpy(b->buf + b->len, p, n);
+      b->len += n;
+    }
+  }
+  if (err)
+    return err;
+  b->down_off += n;
+  xcli_progress(b, 0, b->down_off, b->size2);
+  return RC_OK;
+}
+
 /* One Block2 answer of a download; err is what the caller already found
- * wrong with it. Checks, stores and asks for the next block. */
+ * wrong with it. Checks, stores and asks for the next block (or, with a
+ * window, the next blocks: xwindow.c takes over after the first). */
 static void xcli_block_in(rc_exchange *x, xout *o, const rc_msg *m,
                           const rc_block *blk, rc_err err, rc_time now) {
   xblk *b = o->blk;
@@ -648,35 +620,29 @@ static void xcli_block_in(rc_exchange *x, xout *o, const rc_msg *m,
     err = RC_ERR_PROTOCOL;
   if (!err && blk->szx != RC_BLOCK_SZX_BERT)
     b->up_szx = blk->szx; /* ask for the size the server uses */
-  if (!err && b->has_sink && m->payload_len)
-    err = b->sink.write(b->sink.arg, b->down_off, m->payload, m->payload_len,
-                        b->size2);
-  if (!err && !b->has_sink) {
-    err = xcli_grow(x, b, m->payload_len);
-    if (!err && m->payload_len) {
-      memcpy(b->buf + b->len, m->payload, m->payload_len);
-      b->len += m->payload_len;
-    }
-  }
+  if (!err)
+    err = rc__xcli_store(x, b, m->payload, m->payload_len);
   if (err) {
-    rc__xch_unlink(x, o);
-    xcli_finish(x, o, err, NULL);
+    rc__xcli_end(x, o, err, NULL);
     return;
   }
-  b->down_off += m->payload_len;
-  xcli_progress(b, 0, b->down_off, b->size2);
   if (!blk->more) {
-    xcli_downloaded(x, o, m);
+    rc__xcli_downloaded(x, o, m);
     return;
   }
   /* BERT blocks are whole 1024-byte units (RFC 8323 §6). */
-  err = blk->szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024
-            ? RC_ERR_PROTOCOL
-            : xcli_send(x, o, now);
-  if (err) {
-    rc__xch_unlink(x, o);
-    xcli_finish(x, o, err, NULL);
-  }
+  if (blk->szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024)
+    err = RC_ERR_PROTOCOL;
+  else if (b->o.window > 1 && b->down_off == m->payload_len &&
+           rc_session_framing(x->s) != RC_FRAMING_UDP)
+    /* Not over UDP: RFC 7252 §4.7, "clients ... MUST strictly limit the
+     * number of simultaneous outstanding interactions that they maintain
+     * to a given server ... to NSTART" (1 by default). */
+    err = rc__xwin_start(x, o, blk, m->payload_len, now);
+  else
+    err = xcli_send(x, o, now);
+  if (err)
+    rc__xcli_end(x, o, err, NULL);
 }
 
 /* ---- one handler per state ------------------------------------------- */
@@ -703,7 +669,7 @@ static void xcli_on_waiting(rc_exchange *x, xout *o, const rc_msg *m,
     return;
   }
   if (!xcli_block2(b, m, &blk) || !blk.more) {
-    xcli_deliver(x, o, m);
+    rc__xcli_deliver(x, o, m);
     return;
   }
   b->state = XCLI_DOWNLOADING;
@@ -777,7 +743,7 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
   rc_block blk;
   rc_opt et;
   if (!xcli_block2(b, m, &blk)) {
-    xcli_deliver(x, o, m);
+    rc__xcli_deliver(x, o, m);
     return;
   }
   int has_etag = xcli_etag(m, &et);

@@ -12,6 +12,7 @@
 
 typedef struct counting {
   size_t blocks, bytes;
+  size_t peak; /* most bytes live at once */
 } counting;
 
 static void *cnt_malloc(size_t n, void *user) {
@@ -22,6 +23,8 @@ static void *cnt_malloc(size_t n, void *user) {
   *p = n;
   c->blocks++;
   c->bytes += n;
+  if (c->bytes > c->peak)
+    c->peak = c->bytes;
   return p + 1;
 }
 

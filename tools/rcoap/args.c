@@ -43,6 +43,8 @@ static void usage(FILE *f) {
           "      --raw              the body as it is, even on a terminal\n"
           "                         (no pretty JSON, no CBOR diagnostics)\n"
           "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
+          "      --window N         Block2 requests in flight at once, 1-16\n"
+          "                         (default 1; coap:// keeps to 1)\n"
           "  -N, --non              coap://: send requests Non-confirmable\n"
           "  -i, --include          print the response code, then one option\n"
           "                         per line, then the body\n"
@@ -158,6 +160,7 @@ enum {
   OPT_PSK_KEY,
   OPT_NO_ALPN,
   OPT_NO_BERT,
+  OPT_WINDOW,
   OPT_COUNT,
   OPT_DURATION,
   OPT_CUSTODY,
@@ -322,6 +325,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"psk-key", required_argument, NULL, OPT_PSK_KEY},
       {"allow-no-alpn", no_argument, NULL, OPT_NO_ALPN},
       {"no-bert", no_argument, NULL, OPT_NO_BERT},
+      {"window", required_argument, NULL, OPT_WINDOW},
       {"non", no_argument, NULL, 'N'},
       {"count", required_argument, NULL, OPT_COUNT},
       {"duration", required_argument, NULL, OPT_DURATION},
@@ -336,6 +340,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
   memset(a, 0, sizeof *a);
   a->timeout_s = 30;
   a->retries = 5;
+  a->window = RCOAP_WINDOW_DEFAULT;
   double num;
   int cf = -1, accept = -1;
   int ch;
@@ -422,6 +427,11 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       break;
     case OPT_CUSTODY:
       a->custody = 1;
+      break;
+    case OPT_WINDOW:
+      if (num_arg("--window", optarg, 1, RC_EXCHANGE_WINDOW_MAX, 1, &num) != 0)
+        return EX_USAGE;
+      a->window = (uint8_t)num;
       break;
     case OPT_RETRIES:
       if (num_arg("--retries", optarg, 0, 1e6, 1, &num) != 0)

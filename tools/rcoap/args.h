@@ -37,7 +37,12 @@ typedef struct rcoap_args {
   int raw;                 /* --raw: bodies as they are, even on a tty */
   uint8_t block_szx;       /* -O 23,SZX: SZX + 1; 0: the default */
   const char *signal;      /* --signal: where coaps+wr offers go */
+  uint8_t window;          /* --window: Block2 requests in flight */
 } rcoap_args;
+
+/* Block2 requests in flight by default (docs/BENCHMARKS.md, "Windowed
+ * Block2": what more buys on loopback). */
+#define RCOAP_WINDOW_DEFAULT 1
 
 /* Parses argv into a. Returns -1 to run, or the exit status to exit with
  * (0 after --help / --version; the usage status, reported, on errors). */

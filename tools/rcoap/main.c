@@ -204,6 +204,7 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
   ro.timeout_ms = (uint32_t)(a->timeout_s * 1000);
   ro.no_bert = (uint8_t)a->no_bert;
   ro.block_szx = a->block_szx;
+  ro.window = a->window;
   if (use_src)
     ro.body = &src;
   rc_body_sink sink;
