@@ -198,11 +198,15 @@ static int num_arg(const char *flag, const char *s, double lo, double hi,
   double v = strtod(s, &end);
   if (end == s || *end || errno || v < lo || v > hi ||
       (whole && v != (double)(long)v)) {
-    fprintf(stderr, "rcoap: %s wants %s (got '%s')\n", flag,
-            whole ? (lo > 0 ? "a whole number, 1 or more"
-                            : "a whole number, 0 or more")
-                  : "a number of seconds over 0",
-            s);
+    if (whole && hi < 1e6)
+      fprintf(stderr, "rcoap: %s wants a whole number from %.0f to %.0f "
+              "(got '%s')\n", flag, lo, hi, s);
+    else
+      fprintf(stderr, "rcoap: %s wants %s (got '%s')\n", flag,
+              whole ? (lo > 0 ? "a whole number, 1 or more"
+                              : "a whole number, 0 or more")
+                    : "a number of seconds over 0",
+              s);
     return -1;
   }
   *out = v;
