@@ -44,7 +44,7 @@ static void usage(FILE *f) {
           "                         (no pretty JSON, no CBOR diagnostics)\n"
           "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
           "      --window N         Block2 requests in flight at once, 1-16\n"
-          "                         (default 1; coap:// keeps to 1)\n"
+          "                         (default 4; coap:// keeps to 1)\n"
           "  -N, --non              coap://: send requests Non-confirmable\n"
           "  -i, --include          print the response code, then one option\n"
           "                         per line, then the body\n"
