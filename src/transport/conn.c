@@ -228,7 +228,7 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
   c->handshake_ms = RC_CONN_DEFAULT_HANDSHAKE_TIMEOUT;
   c->high_water = RC_SESSION_DEFAULT_OUT_HIGH_WATER;
   c->last_io = uv_now(loop);
-  c->lt = rc__loop_get(loop, mem);
+  c->lt = rc__loop_get(loop);
   if (c->lt == NULL) {
     mem->free(c, mem->user);
     return NULL;

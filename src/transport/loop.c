@@ -55,13 +55,14 @@ static void loop_fire(uv_timer_t *t) {
   loop_arm(l);
 }
 
-rc__loop *rc__loop_get(uv_loop_t *loop, const rc_mem *mem) {
+rc__loop *rc__loop_get(uv_loop_t *loop) {
   rc__loop *l = loops;
   while (l != NULL && l->loop != loop)
     l = l->next;
   if (l == NULL) {
-    if (mem == NULL)
-      mem = rc_mem_default();
+    /* The C library's allocator: the loop's state outlives the connection
+     * that made it, and with it that connection's allocator. */
+    const rc_mem *mem = rc_mem_default();
     l = mem->malloc(sizeof *l, mem->user);
     if (l == NULL)
       return NULL;

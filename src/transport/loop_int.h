@@ -15,9 +15,11 @@
 
 typedef struct rc__loop rc__loop;
 
-/* The loop's shared state, made on first use; each call takes a reference
- * and room for one timer node. Returns NULL when out of memory. */
-rc__loop *rc__loop_get(uv_loop_t *loop, const rc_mem *mem);
+/* The loop's shared state, made on first use (with the C library's
+ * allocator: it may outlive the allocator of the connection that made
+ * it); each call takes a reference and room for one timer node. Returns
+ * NULL when out of memory. */
+rc__loop *rc__loop_get(uv_loop_t *loop);
 
 /* Gives a reference back (t, the caller's node, is taken out of the queue
  * first). The last one closes the loop's timer; its memory goes in the

@@ -1031,8 +1031,8 @@ static void test_memory_idle(void **st) {
  * before the loop-wide timer rc_conn was 680 B, the chain 296 B), through
  * the listener's allocator, after the CSM exchange and one request: pinned so
  * that growth is a decision (docs/BENCHMARKS.md has the breakdown). The
- * loop's timer (one uv_timer_t and 8 bytes of heap slot per connection)
- * is made by the first connection, a client here, with its allocator. */
+ * loop's timer (one uv_timer_t, and 8 bytes of heap slot per connection)
+ * comes from the C library's allocator, not the listener's. */
 #define IDLE_CONN_BLOCKS 3u
 #define IDLE_CONN_BYTES 1344u
 
