@@ -90,14 +90,17 @@ static int xwin_busy(const xwin *w) {
 
 /* Gives every idle lane the next block to ask for, up to the end (or the
  * Size2 hint: past it only when nothing is in flight, in case the hint
- * was short). */
+ * was short), and never past the window's last block counted from the
+ * first one missing: blocks that arrive early can then never be more than
+ * window - 1, however the answers are ordered. */
 static rc_err xwin_fill(xwin *w) {
   xblk *b = w->o->blk;
+  uint64_t limit = b->down_off + (uint64_t)w->n * w->stride;
   for (int i = 0; i < w->n; i++) {
     xlane *l = &w->lane[i];
     if (l->busy)
       continue;
-    if (w->next >= w->end || w->next >= w->stop)
+    if (w->next >= w->end || w->next >= w->stop || w->next >= limit)
       break;
     if (b->size2 != RC_BODY_SIZE_UNKNOWN && w->next >= b->size2 &&
         xwin_busy(w))
@@ -144,7 +147,7 @@ static rc_err xwin_hold(xwin *w, uint64_t off, const uint8_t *p, size_t n) {
     h->len = n;
     return RC_OK;
   }
-  return RC_ERR_STATE; /* cannot happen: n lanes, n - 1 ahead at most */
+  return RC_ERR_STATE; /* cannot happen: xwin_fill keeps them under n */
 }
 
 /* One lane's block: checked, stored or held; returns 1 when the body is
