@@ -966,13 +966,14 @@ static int m_accept(void *user, rc_listener *l, rc_conn *c) {
 }
 
 /* A TCP listener on f's loop whose connections answer m_cb, through mem
- * (NULL: the C library). */
-static void m_listen(fx *f, const rc_mem *mem) {
+ * (NULL: the C library), closed after idle_ms without traffic (0: never). */
+static void m_listen(fx *f, const rc_mem *mem, uint32_t idle_ms) {
   fx_init(f, RC_CONN_TCP);
   rc_listener_opts lo;
   rc_listener_opts_init(&lo, &f->loop, RC_CONN_TCP, "127.0.0.1:0", m_accept,
                         NULL);
   lo.mem = mem;
+  lo.idle_timeout_ms = idle_ms;
   char err[200];
   assert_int_equal(rc_listener_new(&f->l, &lo, err, sizeof(err)), RC_OK);
   memset(&g_many, 0, sizeof(g_many));
@@ -999,7 +1000,7 @@ static void test_memory_idle(void **st) {
   (void)st;
   enum { N = 2000 };
   fx f;
-  m_listen(&f, NULL);
+  m_listen(&f, NULL, 0);
   rc_conn **cs = calloc(N, sizeof(*cs));
   assert_non_null(cs);
   long before = rss_kib();
@@ -1026,6 +1027,33 @@ static void test_memory_idle(void **st) {
   fx_done(&f);
 }
 
+/* Many connections' deadlines on one loop timer (loop.c): the server
+ * closes each idle connection once it has been silent idle_ms, all of
+ * them within bounds, and when the last connection is gone the loop's
+ * timer is closed too (only the listener and the guard keep the loop). */
+static void test_idle_timeouts_one_timer(void **st) {
+  (void)st;
+  enum { N = 40 };
+  fx f;
+  m_listen(&f, NULL, 200);
+  rc_conn *cs[N];
+  uint64_t t0 = uv_now(&f.loop);
+  m_connect_all(&f, cs, N);
+  RUN_UNTIL(&f, g_many.closed == 2 * N);
+  uint64_t dt = uv_now(&f.loop) - t0;
+  assert_true(dt >= 150 && dt < 5000);
+  /* the conns free themselves on the loop turn after on_closed */
+  for (int i = 0; i < 5; i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+  rc_listener_free(f.l);
+  f.l = NULL;
+  uv_close((uv_handle_t *)&f.guard, NULL);
+  for (int i = 0; i < 20 && uv_loop_alive(&f.loop); i++)
+    uv_run(&f.loop, UV_RUN_NOWAIT);
+  assert_false(uv_loop_alive(&f.loop)); /* no timer left behind */
+  assert_int_equal(uv_loop_close(&f.loop), 0);
+}
+
 /* What the transport holds for one idle server connection (rc_conn 552 B
  * with its uv_tcp_t and timer node, the chain 200 B, the session 592 B;
  * before the loop-wide timer rc_conn was 680 B, the chain 296 B), through
@@ -1042,7 +1070,7 @@ static void test_memory_idle_counted(void **st) {
   counting cnt = {0};
   rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
   fx f;
-  m_listen(&f, &mem);
+  m_listen(&f, &mem, 0);
   size_t base_blocks = cnt.blocks, base_bytes = cnt.bytes;
   rc_conn *cs[N];
   m_connect_all(&f, cs, N);
@@ -1080,6 +1108,7 @@ int main(void) {
       cmocka_unit_test(test_ping_and_keepalive),
       cmocka_unit_test(test_memory_idle),
       cmocka_unit_test(test_memory_idle_counted),
+      cmocka_unit_test(test_idle_timeouts_one_timer),
       cmocka_unit_test(test_tls_v4),
       cmocka_unit_test(test_ws_v6),
       cmocka_unit_test(test_tls_ws_v4),
