@@ -22,8 +22,9 @@ struct rc__loop {
 /* One loop runs on one thread, so this list is only touched by it. */
 static _Thread_local rc__loop *loops;
 
-/* Each fire runs at most this many callbacks; the rest run on the next
- * loop turn (timeout 0), so that I/O is not starved by a burst of them. */
+/* Each fire runs at most this many callbacks; the rest run 1 ms later
+ * (libuv would run a timer restarted with timeout 0 again at once, in the
+ * same phase), so that I/O is not starved by a burst of them. */
 #define LOOP_RUN_MAX 4096u
 
 static void loop_fire(uv_timer_t *t);
@@ -42,6 +43,17 @@ static void loop_arm(rc__loop *l) {
   l->armed = due;
 }
 
+/* After a run: what is left over is due in 1 ms at the earliest. */
+static void loop_rearm(rc__loop *l) {
+  rc_time now = uv_now(l->loop);
+  if (rc__timerq_next(&l->q) > now) {
+    loop_arm(l);
+    return;
+  }
+  uv_timer_start(&l->timer, loop_fire, 1, 0);
+  l->armed = now + 1;
+}
+
 static void loop_fire(uv_timer_t *t) {
   rc__loop *l = t->data;
   l->armed = RC_TIME_NEVER;
@@ -52,7 +64,7 @@ static void loop_fire(uv_timer_t *t) {
     rc__loop_put(l, NULL);
     return;
   }
-  loop_arm(l);
+  loop_rearm(l);
 }
 
 rc__loop *rc__loop_get(uv_loop_t *loop) {
