@@ -4,17 +4,22 @@
 # streamed, never held), against raw loopback TCP measured by this same
 # script: iperf3 (memory to memory, 128 KiB writes) and a socat pair
 # sending the same file (file -> TCP -> /dev/null). Prints MB/s for each
-# and the ratio BERT / raw (target >= 0.5). Also the BERT upload (-d @FILE
-# to /sink, which hashes it) and, with NOBERT=1, 1024-byte blocks. Median
-# of RUNS. Nothing is asserted: a benchmark is not a test.
+# and the ratio BERT / raw (target >= 0.5). The GET is run once per
+# window in WINDOWS (rcoap --window N: Block2 requests in flight), with
+# the peak RSS of rcoap and, after the GETs, rcoapd's peak (VmHWM). Also
+# the BERT upload (-d @FILE to /sink, which hashes it) and, with NOBERT=1,
+# 1024-byte blocks. Median of RUNS. Nothing is asserted: a benchmark is
+# not a test.
 #   bash bench/bulk.sh [BUILD_DIR]
+#   SIZE_MIB=1024 WINDOWS="1 2 4 8" bash bench/bulk.sh build-rel
 # Environment (defaults): SIZE_MIB=256 RUNS=3 NOBERT=0 PORT=25990
+#   WINDOWS="1 4"
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
-: "${SIZE_MIB:=256}" "${RUNS:=3}" "${NOBERT:=0}" "${PORT:=25990}"
+: "${SIZE_MIB:=256}" "${RUNS:=3}" "${NOBERT:=0}" "${PORT:=25990}" "${WINDOWS:=1 4}"
 RCOAP=$BUILD_DIR/rcoap
 bench_need rcoap rcoapd
 bench_tmp bulk
@@ -31,10 +36,18 @@ bench_start_rcoapd -l "coap+tcp://127.0.0.1:$PORT" --state-dir "$TMP/state" \
   --serve-dir "$TMP/files" || exit 1
 U=${RCOAPD_URI[coap+tcp]}
 
-declare -a R_GET R_PUT R_NB R_IPERF R_SOCAT
+declare -a R_PUT R_NB R_IPERF R_SOCAT
+declare -A R_GET CLI_KIB
 for _ in $(seq "$RUNS"); do
-  t0=$(now); "$RCOAP" -T 120 -o /dev/null "$U/files/big.bin" || echo "rcoap GET failed" >&2; t1=$(now)
-  R_GET+=("$(mbps "$t0" "$t1")")
+  for w in $WINDOWS; do
+    t0=$(now)
+    /usr/bin/time -f %M -o "$TMP/time.$w" "$RCOAP" --window "$w" -T 120 -o /dev/null "$U/files/big.bin" ||
+      echo "rcoap GET --window $w failed" >&2
+    t1=$(now)
+    R_GET[$w]="${R_GET[$w]:-} $(mbps "$t0" "$t1")"
+    CLI_KIB[$w]=$(tail -n 1 "$TMP/time.$w")
+  done
+  SRV_HWM=${SRV_HWM:-$(awk '/^VmHWM:/ { print $2 }' "/proc/$RCOAPD_PID/status")}
   t0=$(now); "$RCOAP" -T 120 -d @"$TMP/files/big.bin" put "$U/sink" >/dev/null || echo "rcoap PUT failed" >&2; t1=$(now)
   R_PUT+=("$(mbps "$t0" "$t1")")
   if [ "$NOBERT" = 1 ]; then
@@ -59,15 +72,22 @@ for _ in $(seq "$RUNS"); do
     wait "$isrv" 2>/dev/null
   fi
 done
-G=$(median "${R_GET[@]}")
 P=$(median "${R_PUT[@]}")
 S=$(median "${R_SOCAT[@]}")
 I=$( [ ${#R_IPERF[@]} -gt 0 ] && median "${R_IPERF[@]}" || echo 0)
 echo "bulk: $SIZE_MIB MiB over loopback, median of $RUNS (MB/s)"
 printf '  %-44s %8s\n' "raw TCP, socat file -> /dev/null" "$S"
 printf '  %-44s %8s\n' "raw TCP, iperf3 128 KiB writes" "$I"
-printf '  %-44s %8s\n' "rcoap GET coap+tcp BERT (-o /dev/null)" "$G"
+for w in $WINDOWS; do
+  # shellcheck disable=SC2086 # the list of figures
+  G=$(median ${R_GET[$w]})
+  printf '  %-44s %8s   ratio to socat %s, to iperf3 %s; rcoap peak RSS %s KiB\n' \
+    "rcoap GET coap+tcp BERT --window $w" "$G" "$(echo "scale=2; $G / $S" | bc)" \
+    "$( [ "$I" != 0 ] && echo "scale=2; $G / $I" | bc || echo -)" "${CLI_KIB[$w]}"
+  echo "RESULT bulk get window=$w size_mib=$SIZE_MIB mbps=$G socat_mbps=$S iperf3_mbps=$I client_peak_kib=${CLI_KIB[$w]}" >>"$TMP/results"
+done
+echo "  rcoapd peak RSS (VmHWM) after the GETs: $SRV_HWM KiB"
 printf '  %-44s %8s\n' "rcoap PUT coap+tcp BERT (-d @FILE, /sink)" "$P"
 [ "$NOBERT" = 1 ] && printf '  %-44s %8s\n' "rcoap GET coap+tcp 1024-byte blocks" "$(median "${R_NB[@]}")"
-echo "  ratio BERT GET / raw socat:  $(echo "scale=2; $G / $S" | bc)"
-[ "$I" != 0 ] && echo "  ratio BERT GET / raw iperf3: $(echo "scale=2; $G / $I" | bc)"
+echo "RESULT bulk rcoapd_peak_kib=$SRV_HWM"
+cat "$TMP/results"

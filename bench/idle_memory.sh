@@ -15,8 +15,9 @@
 # Environment (defaults): N=10000, PORT_BASE=26683, CONNECT_INFLIGHT=4,
 #   RCOAPD_PATH=/hello, LIBCOAP_PATH=/time, LIBCOAP_SERVER=coap-server-notls,
 #   SETTLE=1 (seconds to wait before reading VmRSS), SCHEME=coap+tcp
-#   (coaps+tcp: TLS 1.3 with a test PKI, ALPN coap; libcoap's notls server
-#   is then left out), REF_BUILD_DIR (another build, e.g. the previous
+#   (coaps+tcp: TLS 1.3 with a test PKI, ALPN coap; libcoap's server is
+#   then LIBCOAP_TLS_SERVER=coap-server-openssl with the same certificate,
+#   its coaps+tcp port being its -p port + 1), REF_BUILD_DIR (another build, e.g. the previous
 #   commit's, whose rcoapd is measured right after this one's, in the same
 #   run: the comparison to read).
 set -uo pipefail
@@ -26,7 +27,7 @@ BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
 : "${N:=10000}" "${PORT_BASE:=26683}" "${CONNECT_INFLIGHT:=4}" "${SETTLE:=1}"
 : "${RCOAPD_PATH:=/hello}" "${LIBCOAP_PATH:=/time}" "${LIBCOAP_SERVER:=coap-server-notls}"
-: "${SCHEME:=coap+tcp}" "${REF_BUILD_DIR:=}"
+: "${SCHEME:=coap+tcp}" "${REF_BUILD_DIR:=}" "${LIBCOAP_TLS_SERVER:=coap-server-openssl}"
 case $SCHEME in coap+tcp | coaps+tcp) ;; *) bench_fail "SCHEME must be coap+tcp or coaps+tcp" ;; esac
 
 BENCH=$BUILD_DIR/rcoap-bench
@@ -106,6 +107,18 @@ if [ "$SCHEME" = coap+tcp ]; then
   P2=$(bench_pick_port $((P1 + 1)))
   bench_start_libcoap "$LIBCOAP_SERVER" "$P2" &&
     measure "$LIBCOAP_SERVER" "$LIBCOAP_PATH" "$P2" "$LIBCOAP_PID" "$SCHEME"
+elif command -v "$LIBCOAP_TLS_SERVER" >/dev/null; then
+  # libcoap listens for coaps+tcp on its -p port + 1
+  P2=$(bench_pick_port $((P1 + 4)))
+  "$LIBCOAP_TLS_SERVER" -A 127.0.0.1 -p "$P2" -c "$TMP/pki/server.crt" \
+    -j "$TMP/pki/server.key" >"$TMP/libcoap.log" 2>&1 &
+  LIBCOAP_PID=$!
+  bench_track "$LIBCOAP_PID"
+  if bench_wait_listen $((P2 + 1)); then
+    measure "$LIBCOAP_TLS_SERVER" "$LIBCOAP_PATH" $((P2 + 1)) "$LIBCOAP_PID" "$SCHEME"
+  else
+    echo "$LIBCOAP_TLS_SERVER did not start: $(head -c 300 "$TMP/libcoap.log")"
+  fi
 fi
 echo
 [ -f "$TMP/results" ] && cat "$TMP/results"

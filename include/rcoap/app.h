@@ -270,8 +270,8 @@ typedef struct rc_request_opts {
   /* Block-wise (see rc_exchange_req_opts): the body from a source instead
    * of payload, the response body into a sink (the callback then gets the
    * response head with no payload), progress, no BERT, smaller blocks
-   * (SZX + 1; 0 default), Q-Block (RFC 9177, for coap:// and coaps://).
-   * Sources and sinks are copied. */
+   * (SZX + 1; 0 default), Q-Block (RFC 9177, for coap:// and coaps://),
+   * Block2 requests in flight (window). Sources and sinks are copied. */
   const rc_body_source *body;
   const rc_body_sink *sink;
   void (*on_progress)(void *arg, int up, uint64_t done, uint64_t total);
@@ -279,6 +279,7 @@ typedef struct rc_request_opts {
   uint8_t no_bert;
   uint8_t block_szx;
   uint8_t qblock;
+  uint8_t window;
 } rc_request_opts;
 
 /*

@@ -39,6 +39,10 @@ typedef struct rc_exchange rc_exchange;
 
 /* Default request timeout when a request gives none. */
 #define RC_EXCHANGE_DEFAULT_TIMEOUT_MS 30000u
+
+/* Most Block2 requests one transfer keeps in flight (rc_exchange_req_opts
+ * window). */
+#define RC_EXCHANGE_WINDOW_MAX 16u
 /* Token length we use for our own requests (RFC 7252 §5.3.1 advises
  * enough randomness to make tokens hard to guess; 8 bytes is the most a
  * peer without RFC 8974 accepts). */
@@ -408,6 +412,13 @@ typedef struct rc_exchange_req_opts {
   uint8_t no_bert;             /* never BERT, even when the peer offers it */
   uint8_t block_szx;           /* 0: the block config's max_szx; else
                                   SZX + 1 (1..7) for smaller blocks */
+  /* Block2 requests in flight at once once a response turns out to be
+   * block-wise (0 or 1: one at a time; at most RC_EXCHANGE_WINDOW_MAX).
+   * Each has its own token; blocks that arrive ahead of their turn are
+   * held (at most window - 1 of them) and the body still reaches the
+   * sink, or memory, in order. Needs every block but the last to be the
+   * first block's size, as a server that reads one file gives them. */
+  uint8_t window;
   /* Observe (RFC 7641): register with Observe=0; cb is then called for
    * every notification (status 0, response carrying Observe) and a last
    * time when the observation ends (status < 0, or a response without

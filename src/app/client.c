@@ -208,6 +208,7 @@ static app_creq *creq_new(rc_context *ctx, uint8_t method, const rc_opt *opts,
     r->xo.no_bert = ro->no_bert;
     r->xo.block_szx = ro->block_szx;
     r->xo.qblock = ro->qblock;
+    r->xo.window = ro->window;
   }
   r->opts = (rc_opt *)(r + 1);
   uint8_t *v = (uint8_t *)(r->opts + nopts);

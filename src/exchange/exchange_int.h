@@ -289,6 +289,74 @@ rc_time rc__xsrv_expiry(const rc_exchange *x);
 void rc__xsrv_free_all(rc_exchange *x, rc_err reason);
 
 /* xclient.c */
+typedef struct xwin xwin;
+/* Where a client transfer stands; rc__xcli_on_response has one handler
+ * per state. */
+typedef enum xcli_state {
+  XCLI_WAITING = 0,   /* sent, no answer yet (or the upload just ended) */
+  XCLI_UPLOADING,     /* Block1 transfer under way: 2.31 asks for more */
+  XCLI_DOWNLOADING,   /* Block2 transfer under way */
+  XCLI_OBSERVING,     /* registered: a first notification came */
+  XCLI_DEREGISTERING  /* a deregistration GET is out: swallow the rest */
+} xcli_state;
+
+struct xblk {
+  uint8_t code;
+  rc_opt *opts;           /* the caller's, copied (into blob) */
+  size_t nopts;
+  uint8_t *blob;
+  uint8_t *payload;       /* copied request payload (into blob) */
+  size_t plen;
+  uint32_t timeout_ms;
+  rc_exchange_req_opts o;
+  rc_body_source src;
+  rc_body_sink sink;
+  uint8_t has_src, has_sink, manual, observe;
+  uint8_t state;          /* xcli_state: what a response means now */
+  uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
+  /* upload */
+  uint8_t up_bert;
+  uint8_t up_szx;
+  uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
+  uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
+  uint64_t up_off;        /* bytes acknowledged */
+  size_t up_last;         /* bytes in the block in flight */
+  uint8_t up_last_more;
+  uint8_t tag[4];
+  uint8_t *stage;         /* source of unknown size: one block read ahead */
+  size_t stage_cap;
+  /* download */
+  uint64_t down_off;
+  uint64_t size2;
+  uint8_t etag[8];
+  uint8_t etag_len;
+  uint8_t have_etag;
+  uint8_t *buf;
+  size_t len, cap;
+  uint8_t first_code;
+  uint8_t *first_opts;    /* raw options of the first response */
+  size_t first_opts_len;
+  /* observe: completing a large notification */
+  xout *child;            /* request fetching the rest (no Observe) */
+  xout *parent;           /* for a child: the observation */
+  /* UDP: the freshest notification so far (RFC 7641 §3.4) */
+  uint8_t obs_seen;
+  uint32_t obs_v1;
+  rc_time obs_t1;
+  /* download with Block2 requests in flight at once (xwindow.c) */
+  xwin *win;
+};
+
+
+/* Stores the next in-order piece of a download (sink or memory) and
+ * reports progress. Returns 0 or the sink's / memory error. */
+rc_err rc__xcli_store(rc_exchange *x, xblk *b, const uint8_t *p, size_t n);
+/* Ends o (linked): status and an optional final response. */
+void rc__xcli_end(rc_exchange *x, xout *o, rc_err status, const rc_msg *m);
+/* Ends o (linked) with m as the final answer (its payload to the sink). */
+void rc__xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m);
+/* The whole body is in; m's payload is not part of it. */
+void rc__xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m);
 void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
                           rc_time now);
 void rc__xcli_fail(rc_exchange *x, xout *o, rc_err reason);
@@ -296,7 +364,6 @@ void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason);
 /* Shared with qblock_client.c. */
 void rc__xcli_finish(rc_exchange *x, xout *o, rc_err status,
                      const rc_msg *m);
-void rc__xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m);
 rc_err rc__xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m);
 rc_err rc__xcli_grow(rc_exchange *x, xblk *b, size_t n);
 void rc__xcli_progress(xblk *b, int up, uint64_t done, uint64_t total);
@@ -314,6 +381,16 @@ int rc__xqcli_on_timer(rc_exchange *x, xout *o, rc_time now);
 int rc__xqcli_on_reset(rc_exchange *x, xout *o, rc_time now);
 /* Sends the next set of a Q-Block1 upload. */
 rc_err rc__xqcli_send_set(rc_exchange *x, xout *o, rc_time now);
+
+/* xwindow.c: a download's other Block2 requests in flight. */
+/* After the first block (stored, b->down_off its length): asks for the
+ * next blocks on up to b->o.window tokens. Returns 0 or an error (the
+ * caller ends the transfer). */
+rc_err rc__xwin_start(rc_exchange *x, xout *o, const rc_block *first,
+                      size_t len, rc_time now);
+/* Cancels the requests in flight and frees held blocks (w may be NULL;
+ * its transfer's xout may be released already). */
+void rc__xwin_free(rc_exchange *x, xwin *w);
 
 uint64_t rc__xch_hash_body(const uint8_t *p, size_t n);
 

@@ -40,6 +40,9 @@ void rc__xcli_free(rc_exchange *x, xblk *b, rc_err reason) {
   }
   if (b->parent && b->parent->blk)
     b->parent->blk->child = NULL;
+  xwin *w = b->win;
+  b->win = NULL;
+  rc__xwin_free(x, w); /* its lanes' requests are cancelled */
   if (b->has_src && b->src.close)
     b->src.close(b->src.arg);
   if (b->has_sink && b->sink.end)
@@ -482,7 +485,7 @@ static int xcli_etag(const rc_msg *m, rc_opt *et) {
 
 /* Ends the transfer with m as the final answer, its payload through the
  * sink when there is one. */
-static void xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m) {
+void rc__xcli_deliver(rc_exchange *x, xout *o, const rc_msg *m) {
   xblk *b = o->blk;
   if (b->has_sink && m->payload_len) {
     rc_err err = b->sink.write(b->sink.arg, 0, m->payload, m->payload_len,
@@ -600,8 +603,32 @@ void rc__xcli_downloaded(rc_exchange *x, xout *o, const rc_msg *m) {
   x->mem->free(keep_opts, x->mem->user);
 }
 
+void rc__xcli_end(rc_exchange *x, xout *o, rc_err status, const rc_msg *m) {
+  rc__xch_unlink(x, o);
+  rc__xcli_finish(x, o, status, m);
+}
+
+rc_err rc__xcli_store(rc_exchange *x, xblk *b, const uint8_t *p, size_t n) {
+  rc_err err = RC_OK;
+  if (b->has_sink && n)
+    err = b->sink.write(b->sink.arg, b->down_off, p, n, b->size2);
+  if (!err && !b->has_sink) {
+    err = rc__xcli_grow(x, b, n);
+    if (!err && n) {
+      memcpy(b->buf + b->len, p, n);
+      b->len += n;
+    }
+  }
+  if (err)
+    return err;
+  b->down_off += n;
+  rc__xcli_progress(b, 0, b->down_off, b->size2);
+  return RC_OK;
+}
+
 /* One Block2 answer of a download; err is what the caller already found
- * wrong with it. Checks, stores and asks for the next block. */
+ * wrong with it. Checks, stores and asks for the next block (or, with a
+ * window, the next blocks: xwindow.c takes over after the first). */
 static void xcli_block_in(rc_exchange *x, xout *o, const rc_msg *m,
                           const rc_block *blk, rc_err err, rc_time now) {
   xblk *b = o->blk;
@@ -617,35 +644,29 @@ static void xcli_block_in(rc_exchange *x, xout *o, const rc_msg *m,
     err = RC_ERR_PROTOCOL;
   if (!err && blk->szx != RC_BLOCK_SZX_BERT)
     b->up_szx = blk->szx; /* ask for the size the server uses */
-  if (!err && b->has_sink && m->payload_len)
-    err = b->sink.write(b->sink.arg, b->down_off, m->payload, m->payload_len,
-                        b->size2);
-  if (!err && !b->has_sink) {
-    err = rc__xcli_grow(x, b, m->payload_len);
-    if (!err && m->payload_len) {
-      memcpy(b->buf + b->len, m->payload, m->payload_len);
-      b->len += m->payload_len;
-    }
-  }
+  if (!err)
+    err = rc__xcli_store(x, b, m->payload, m->payload_len);
   if (err) {
-    rc__xch_unlink(x, o);
-    rc__xcli_finish(x, o, err, NULL);
+    rc__xcli_end(x, o, err, NULL);
     return;
   }
-  b->down_off += m->payload_len;
-  rc__xcli_progress(b, 0, b->down_off, b->size2);
   if (!blk->more) {
     rc__xcli_downloaded(x, o, m);
     return;
   }
   /* BERT blocks are whole 1024-byte units (RFC 8323 §6). */
-  err = blk->szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024
-            ? RC_ERR_PROTOCOL
-            : rc__xcli_send(x, o, now);
-  if (err) {
-    rc__xch_unlink(x, o);
-    rc__xcli_finish(x, o, err, NULL);
-  }
+  if (blk->szx == RC_BLOCK_SZX_BERT && m->payload_len % 1024)
+    err = RC_ERR_PROTOCOL;
+  else if (b->o.window > 1 && b->down_off == m->payload_len &&
+           rc_session_framing(x->s) != RC_FRAMING_UDP)
+    /* Not over UDP: RFC 7252 §4.7, "clients ... MUST strictly limit the
+     * number of simultaneous outstanding interactions that they maintain
+     * to a given server ... to NSTART" (1 by default). */
+    err = rc__xwin_start(x, o, blk, m->payload_len, now);
+  else
+    err = rc__xcli_send(x, o, now);
+  if (err)
+    rc__xcli_end(x, o, err, NULL);
 }
 
 /* ---- one handler per state ------------------------------------------- */
@@ -672,7 +693,7 @@ static void xcli_on_waiting(rc_exchange *x, xout *o, const rc_msg *m,
     return;
   }
   if (!xcli_block2(b, m, &blk) || !blk.more) {
-    xcli_deliver(x, o, m);
+    rc__xcli_deliver(x, o, m);
     return;
   }
   b->state = XCLI_DOWNLOADING;
@@ -746,7 +767,7 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
   rc_block blk;
   rc_opt et;
   if (!xcli_block2(b, m, &blk)) {
-    xcli_deliver(x, o, m);
+    rc__xcli_deliver(x, o, m);
     return;
   }
   int has_etag = xcli_etag(m, &et);

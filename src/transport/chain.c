@@ -20,10 +20,6 @@
 #define CHAIN_DGRAM_HDR 4u
 #define CHAIN_DETAIL_MAX 256
 
-typedef struct chain_link {
-  rc_chain *ch;
-  uint8_t i;
-} chain_link;
 
 typedef struct chain_buf {
   uint8_t *p;
@@ -36,7 +32,9 @@ struct rc_chain {
   rc_chain_callbacks cb;
   void *user;
   rc_filter *f[RC_CHAIN_MAX_FILTERS];
-  chain_link link[RC_CHAIN_MAX_FILTERS];
+  /* link[i] == i: a filter's sink context is &link[i], from which the
+   * chain and the filter's place follow (no pointer per filter). */
+  uint8_t link[RC_CHAIN_MAX_FILTERS];
   uint8_t n;
   uint8_t n_open; /* filters [0, n_open) reported EV_OPEN */
   size_t high_water;
@@ -198,8 +196,23 @@ static rc_err chain_to_session(rc_chain *ch, const uint8_t *d, size_t n) {
   return err == RC_ERR_CLOSED ? RC_OK : err;
 }
 
+/* A filter's link: its chain and its place in it. */
+typedef struct chain_link {
+  rc_chain *ch;
+  uint8_t i;
+} chain_link;
+
+static chain_link link_of(void *ctx) {
+  const uint8_t *p = ctx;
+  chain_link l;
+  l.i = *p;
+  l.ch = (rc_chain *)(void *)((char *)(uintptr_t)(p - *p) -
+                              offsetof(rc_chain, link));
+  return l;
+}
+
 static rc_err link_up(void *ctx, const uint8_t *d, size_t n, int flags) {
-  chain_link *l = ctx;
+  chain_link lk = link_of(ctx), *l = &lk;
   rc_chain *ch = l->ch;
   (void)flags;
   if (l->i + 1u < ch->n)
@@ -208,7 +221,7 @@ static rc_err link_up(void *ctx, const uint8_t *d, size_t n, int flags) {
 }
 
 static rc_err link_down(void *ctx, const uint8_t *d, size_t n) {
-  chain_link *l = ctx;
+  chain_link lk = link_of(ctx), *l = &lk;
   rc_chain *ch = l->ch;
   if (l->i == 0)
     return queue_append(ch, d, n);
@@ -221,7 +234,7 @@ static rc_err link_down(void *ctx, const uint8_t *d, size_t n) {
 
 static void link_event(void *ctx, rc_filter_event ev, int arg,
                        const char *detail) {
-  chain_link *l = ctx;
+  chain_link lk = link_of(ctx), *l = &lk;
   rc_chain *ch = l->ch;
   const char *label = ch->f[l->i]->ops->label;
   char d[CHAIN_DETAIL_MAX];
@@ -278,10 +291,8 @@ rc_err rc_chain_new(rc_chain **out, const rc_chain_config *cfg, rc_session *s,
     ch->keep = cfg->keep;
     ch->datagram = (cfg->flags & RC_CHAIN_DATAGRAM) != 0;
   }
-  for (size_t i = 0; i < RC_CHAIN_MAX_FILTERS; i++) {
-    ch->link[i].ch = ch;
-    ch->link[i].i = (uint8_t)i;
-  }
+  for (size_t i = 0; i < RC_CHAIN_MAX_FILTERS; i++)
+    ch->link[i] = (uint8_t)i;
   *out = ch;
   return RC_OK;
 }

@@ -7,9 +7,11 @@
  * chain has for the socket goes out in one uv_try_write per read (plain
  * TCP: the session's queued bytes in place; through filters: the chain's
  * output queue), and only what the kernel does not take goes through
- * uv_write, from the same bytes (the chain keeps them in place). One uv_timer per connection serves the
- * session's deadlines, the connect/handshake/drain deadline and the idle
- * timeout; it is re-armed only when the next deadline moves earlier.
+ * uv_write, from the same bytes (the chain keeps them in place). One node
+ * per connection in the loop's timer queue (loop.c: one uv_timer for all
+ * of the loop's connections) serves the session's deadlines, the
+ * connect/handshake/drain deadline and the idle timeout; it is moved only
+ * when the next deadline moves earlier.
  * Reading stops while the peer does not read our output (back-pressure).
  * The close sequence ends in exactly one on_closed callback, after which
  * the connection frees itself once libuv has closed its handles.
@@ -34,6 +36,7 @@
 static _Thread_local uint8_t conn_rbuf[RC_CONN_READ_BUF];
 
 static void conn_pump(rc_conn *c);
+static void conn_timer_cb(rc__timer *t);
 static void conn_drain(rc_conn *c, rc_err reason);
 static void conn_close_handles(rc_conn *c);
 
@@ -222,13 +225,15 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
   c->mem = mem;
   c->kind = (uint8_t)kind;
   c->deadline = RC_TIME_NEVER;
-  c->timer_due = RC_TIME_NEVER;
   c->handshake_ms = RC_CONN_DEFAULT_HANDSHAKE_TIMEOUT;
   c->high_water = RC_SESSION_DEFAULT_OUT_HIGH_WATER;
   c->last_io = uv_now(loop);
-  uv_timer_init(loop, &c->timer);
-  c->timer.data = c;
-  c->handles = 1;
+  c->lt = rc__loop_get(loop);
+  if (c->lt == NULL) {
+    mem->free(c, mem->user);
+    return NULL;
+  }
+  rc__timer_init(&c->timer, conn_timer_cb);
   return c;
 }
 
@@ -504,8 +509,6 @@ static void conn_update_reading(rc_conn *c) {
   }
 }
 
-static void conn_timer_cb(uv_timer_t *t);
-
 static void conn_linger_done(uv_shutdown_t *req, int status) {
   (void)status; /* UV_ECANCELED when the socket closed first */
   free(req);
@@ -573,11 +576,10 @@ static void conn_arm_timer(rc_conn *c) {
   if (c->idle_ms > 0 && c->state >= RC__CONN_HANDSHAKE &&
       c->state <= RC__CONN_OPEN && c->last_io + c->idle_ms < due)
     due = c->last_io + c->idle_ms;
-  if (due == RC_TIME_NEVER || due >= c->timer_due)
-    return; /* a later deadline is found when the armed timer fires */
-  rc_time now = conn_now(c);
-  uv_timer_start(&c->timer, conn_timer_cb, due > now ? due - now : 0, 0);
-  c->timer_due = due;
+  rc_time armed = rc__timer_queued(&c->timer) ? c->timer.due : RC_TIME_NEVER;
+  if (due == RC_TIME_NEVER || due >= armed || c->state == RC__CONN_CLOSING)
+    return; /* a later deadline is found when the armed one comes */
+  rc__loop_timer_set(c->lt, &c->timer, due);
 }
 
 void rc__conn_arm(rc_conn *c) { conn_arm_timer(c); }
@@ -631,12 +633,14 @@ static void conn_pump(rc_conn *c) {
   conn_arm_timer(c);
 }
 
-static void conn_timer_cb(uv_timer_t *t) {
-  rc_conn *c = t->data;
+static void conn_timer_cb(rc__timer *t) {
+  rc_conn *c = (rc_conn *)((char *)t - offsetof(rc_conn, timer));
   rc_time now = conn_now(c);
-  c->timer_due = RC_TIME_NEVER;
-  if (c->state == RC__CONN_CLOSING)
+  if (c->state == RC__CONN_CLOSING) {
+    c->handles--; /* the turn conn_close_handles waits for */
+    rc__conn_maybe_free(c);
     return;
+  }
   c->busy++;
   if (now >= c->deadline) {
     c->deadline = RC_TIME_NEVER;
@@ -707,6 +711,7 @@ static void conn_drain(rc_conn *c, rc_err reason) {
 
 static void conn_free(rc_conn *c) {
   rc_chain_free(c->chain); /* filters, then the session */
+  rc__loop_put(c->lt, &c->timer);
   const rc_mem *m = c->mem;
   m->free(c->detail, m->user);
   m->free(c, m->user);
@@ -728,7 +733,8 @@ static void conn_handle_closed(uv_handle_t *h) {
   rc__conn_maybe_free(c);
 }
 
-/* Closes the libuv handles; on_closed follows from their callbacks. */
+/* Closes the libuv handles; on_closed follows from their callbacks and
+ * the timer node's next turn. */
 static void conn_close_handles(rc_conn *c) {
   if (c->state == RC__CONN_CLOSING)
     return;
@@ -744,7 +750,10 @@ static void conn_close_handles(rc_conn *c) {
     rc__wr_conn_gone(c);
   if (c->udp != NULL)
     rc__udp_forget(c);
-  uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+  /* Freed on a later loop turn even with no handle to close (a UDP peer, a
+   * conn that never got a socket): the timer node counts as one. */
+  c->handles++;
+  rc__loop_timer_set(c->lt, &c->timer, conn_now(c));
   if (c->tcp_inited && !uv_is_closing((uv_handle_t *)&c->tcp)) {
     c->tcp.data = c;
     c->handles++;

@@ -15,6 +15,7 @@
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_conn.h"
 #include "rcoap/transport_stack.h"
+#include "transport/loop_int.h"
 
 /* Connection states, in the order a connection moves through them. */
 enum {
@@ -38,7 +39,11 @@ struct rc_conn {
     struct sockaddr_in in;
     struct sockaddr_in6 in6;
   } peer;
-  uv_timer_t timer;
+  /* Every deadline of this conn in one node of its loop's timer queue
+   * (loop.c); also the "later loop turn" on which a closed conn with no
+   * handle left is freed. */
+  rc__timer timer;
+  rc__loop *lt;
   uv_write_t *wreq; /* only while an async write runs */
   uv_loop_t *loop;
   const rc_mem *mem;
@@ -55,7 +60,6 @@ struct rc_conn {
   size_t inflight; /* bytes of the running uv_write (lent by the chain) */
 
   rc_time deadline; /* connect / handshake / drain deadline */
-  rc_time timer_due;
   rc_time last_io;
   uint32_t idle_ms;
   uint32_t handshake_ms;
@@ -87,11 +91,12 @@ struct rc_conn {
  * socket is closed anyway (see conn_linger in conn.c). */
 #define RC__CONN_LINGER_MS 2000u
 
-/* Allocates a conn with its timer initialised (not the tcp handle). */
+/* Allocates a conn with its timer node on the loop's queue (not the tcp
+ * handle). NULL when out of memory. */
 rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem);
 
-/* Frees a conn that never started (no handle beyond the timer is open):
- * closes the timer and frees on a later loop turn, no callback. */
+/* Frees a conn that never started (no handle is open) on a later loop
+ * turn, no callback. */
 void rc__conn_discard(rc_conn *c);
 
 /*

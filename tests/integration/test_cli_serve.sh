@@ -89,6 +89,22 @@ rc_expect_eq "$ERR" "4.06 Not Acceptable" "/.well-known/core with Accept: json: 
 coap -T $RC_TMO -A json post "$U/echo" -d x
 rc_expect_status "$ST" 0 "a resource that declares no format is not refused"
 
+# ---- windowed Block2 (rcoap --window) ---------------------------------------
+head -c $((5 * 1024 * 1024 + 333)) /dev/urandom >"$D/w.bin"
+head -c 40000 /dev/urandom >"$D/w40k.bin"
+coap -T $RC_TMO --window 4 -o "$RC_TMP/w.out" get "$U/files/w.bin"
+rc_expect_status "$ST" 0 "GET with --window 4: 2.05"
+cmp -s "$D/w.bin" "$RC_TMP/w.out" && rc_pass "--window 4, BERT: the 5 MiB body arrives whole and in order" ||
+  rc_fail "--window 4, BERT: the body differs"
+coap -T $RC_TMO --window 3 --no-bert -O 23,6 -o "$RC_TMP/w40k.out" get "$U/files/w40k.bin"
+cmp -s "$D/w40k.bin" "$RC_TMP/w40k.out" && rc_pass "--window 3, 1024-byte blocks: the body arrives whole and in order" ||
+  rc_fail "--window 3, 1024-byte blocks: the body differs (exit $ST: $ERR)"
+for w in 0 17; do
+  coap -T $RC_TMO --window $w get "$U/files/w.bin"
+  rc_expect_status "$ST" 1 "--window $w is a usage error (1 to 16)"
+  rc_expect_re "$ERR" "^rcoap: --window " "--window $w: the message names the option"
+done
+
 # ---- the access log --------------------------------------------------------
 coap -T $RC_TMO get "$U/hello?x=1"
 coap -T $RC_TMO -O 23,6 -o "$RC_TMP/c.out" get "$U/files/sub/c.bin"
@@ -100,6 +116,10 @@ rc_expect_re "$(cat "$RC_TMP/access.log")" ' coap\+tcp GET /hello 4\.06 ' "acces
 n=$(grep -c ' GET /files/sub/c.bin 2\.05 1024 ' "$RC_TMP/access.log")
 [ "$n" -eq 2 ] && rc_pass "access log: a block-wise GET is one line per block (2 of 1024 bytes)" ||
   rc_fail "access log: $n lines for the 3000-byte block-wise GET"
+# one request per block, none past the end: 40000 bytes are 40 blocks
+n=$(grep -c ' GET /files/w40k.bin 2\.05 ' "$RC_TMP/access.log")
+[ "$n" -eq 40 ] && rc_pass "access log: --window 3 asked for each of the 40 blocks once" ||
+  rc_fail "access log: $n requests for the 40 blocks of w40k.bin"
 rc_expect_not "$(cat "$RC_TMP/d.err")" "RC_" "the log names no internal error code"
 rcd_stop d
 rc_done

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "rcoap/exchange.h"
+#include "test_counting.h"
 
 #define MAXREC 64
 #define BODY_MAX (4u * 1024u * 1024u)
@@ -62,6 +63,7 @@ typedef struct peer {
   uint64_t obs_key;
   int obs_regs, obs_deregs;
   int pattern_shift;
+  uint64_t src_len;      /* GET answers from a source of this many bytes */
 } peer;
 
 typedef struct pair {
@@ -177,10 +179,24 @@ static void on_body_start(void *user, rc_exchange *x, rc_xreq *req) {
   }
 }
 
+/* A source of pattern bytes, generated where they are read. */
+static rc_ssize src_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
+  (void)arg;
+  for (size_t i = 0; i < cap; i++)
+    buf[i] = pat((size_t)(off + i), 0);
+  return (rc_ssize)cap;
+}
+
 static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   peer *p = user;
   (void)x;
   p->requests++;
+  if (p->src_len) {
+    rc_body_source src = {src_read, NULL, NULL, p->src_len};
+    rc_outmsg resp = {RC_CONTENT, NULL, 0, NULL, 0};
+    assert_int_equal(rc_exchange_respond_source(req, &resp, &src), RC_OK);
+    return;
+  }
   if (p->defer) {
     assert_true(p->nheld < 8);
     assert_int_equal(rc_xreq_defer(req), RC_OK);
@@ -263,6 +279,8 @@ static void pump(pair *p) {
 
 /* Max-Message-Size of the sessions pair_new makes; 0: the default. */
 static uint32_t pair_mms;
+/* The client's allocator in pair_new; NULL: the C library. */
+static const rc_mem *pair_client_mem;
 
 static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed,
                       int block_wise) {
@@ -275,12 +293,13 @@ static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed,
   cb.on_message = on_message;
   memset(p, 0, sizeof *p);
   p->pair = pr;
-  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
+  const rc_mem *mem = role == RC_SESSION_CLIENT ? pair_client_mem : NULL;
+  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, mem, pr->now), RC_OK);
   rc_exchange_callbacks xcb = {.on_request = on_request,
                                .on_body_start = on_body_start};
   uint8_t s[16];
   memset(s, seed, sizeof s);
-  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, NULL),
+  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, mem),
                    RC_OK);
 }
 
@@ -554,21 +573,29 @@ static void test_plain_blocks_both_ways(void **state) {
   free(r2.body);
 }
 
+/* Sends GET /big from p's client with xo (its sink set to the client
+ * peer's checking sink); res gets the outcome. */
+static void get_big_into_sink(pair *p, rc_exchange_req_opts *xo,
+                              result *res) {
+  static rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"big"};
+  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
+  static rc_body_sink s;
+  s = (rc_body_sink){sink_write, sink_end, &p->a};
+  xo->sink = &s;
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, xo, p->now, on_response, res, NULL),
+      RC_OK);
+}
+
 /* A client asking for small blocks (SZX 2, 64 bytes) gets them, the
  * server's cache serving each; a streaming sink gets the bytes in order. */
 static void test_small_blocks_into_sink(void **state) {
   pair *p = *state;
   p->b.body_len = 1000;
-  rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"big"};
-  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
   rc_exchange_req_opts xo = {0};
-  rc_body_sink s = {sink_write, sink_end, &p->a};
-  xo.sink = &s;
   xo.block_szx = 2 + 1;
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, &xo, p->now, on_response, &res, NULL),
-      RC_OK);
+  get_big_into_sink(p, &xo, &res);
   pump(p);
   assert_int_equal(res.calls, 1);
   assert_int_equal(res.status, RC_OK);
@@ -1108,6 +1135,152 @@ static void test_unanswered_max(void **state) {
     assert_int_equal(rc_exchange_respond(p->b.held[i], &ok), RC_OK);
 }
 
+/* ---- windowed Block2 (rc_exchange_req_opts.window) --------------------- */
+
+/* A 64 MiB body streamed from a source into a sink with four Block2
+ * requests in flight and 64 KiB BERT blocks: every byte arrives in order,
+ * and the client (session and exchange, through the counting allocator)
+ * never holds more than the window's blocks of it. */
+static void test_window_streamed_bound(void **state) {
+  (void)state;
+  enum { WINDOW = 4, BLOCK = 64 * 1024 };
+  const uint64_t total = 64ull * 1024 * 1024 + 777;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pair_client_mem = &mem;
+  pair *p = pair_new(1, 1);
+  pair_client_mem = NULL;
+  set_bert_max(&p->b, BLOCK);
+  p->b.src_len = total;
+  rc_exchange_req_opts xo = {0};
+  xo.window = WINDOW;
+  result res = {0};
+  size_t base = cnt.bytes;
+  cnt.peak = base;
+  get_big_into_sink(p, &xo, &res);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.code, RC_CONTENT);
+  assert_true(p->a.sunk == total);
+  assert_int_equal(p->a.sink_ends, 1);
+  /* one request per block, none past the end (Size2 told where it is) */
+  assert_int_equal(p->b.requests, (int)((total + BLOCK - 1) / BLOCK));
+  size_t peak = cnt.peak - base;
+  fprintf(stderr, "  window %d, %d-byte blocks: client peak +%zu bytes\n",
+          WINDOW, BLOCK, peak);
+  assert_true(peak <= (size_t)WINDOW * (BLOCK + 1024));
+  free(res.body);
+  teardown((void **)&p);
+  assert_int_equal(cnt.bytes, 0);
+}
+
+/* Sends a 2.05 from raw peer p on token with Block2 b (SZX 6), Size2 and
+ * len pattern bytes of the body from the block's offset. */
+static void raw_block(peer *p, const uint8_t *token, const rc_block *b,
+                      uint32_t size2, size_t len) {
+  uint8_t body[1024];
+  uint64_t off = rc_block_offset(b);
+  for (size_t i = 0; i < len; i++)
+    body[i] = pat((size_t)(off + i), 0);
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s, &e, RC_CONTENT, token, 8,
+                                        len + 64),
+                   RC_OK);
+  uint8_t v[4];
+  rc_enc_opt(&e, RC_OPT_BLOCK2, v, rc_block_encode(b, v));
+  rc_enc_opt(&e, RC_OPT_SIZE2, v, rc_opt_uint_encode(size2, v));
+  rc_enc_payload(&e, body, len);
+  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+}
+
+/* Blocks answered out of order: the lanes ask for blocks 1-3 on three new
+ * tokens, 3 and 2 are held until 1 comes (no block past the window is
+ * asked for meanwhile), and the sink still gets the body in order; block
+ * 4, the last, ends it. */
+static void test_window_out_of_order(void **state) {
+  pair *p = *state;
+  p->b.raw = 1;
+  const uint32_t total = 4 * 1024 + 904;
+  rc_exchange_req_opts xo = {0};
+  xo.window = 3;
+  xo.no_bert = 1;
+  result res = {0};
+  get_big_into_sink(p, &xo, &res);
+  pump(p);
+  assert_int_equal(p->b.nrec, 1);
+  rc_block b0 = {0, 1, 6};
+  raw_block(&p->b, p->b.recs[0].token, &b0, total, 1024);
+  pump(p);
+  assert_int_equal(p->b.nrec, 4);
+  for (int i = 1; i <= 3; i++) {
+    assert_true(p->b.recs[i].has_b2);
+    assert_int_equal(p->b.recs[i].b2.num, (uint32_t)i);
+    assert_int_equal(p->b.recs[i].b2.szx, 6);
+    for (int j = 0; j < i; j++) /* a token of its own */
+      assert_memory_not_equal(p->b.recs[i].token, p->b.recs[j].token, 8);
+  }
+  rc_block b3 = {3, 1, 6}, b2 = {2, 1, 6}, b1 = {1, 1, 6};
+  raw_block(&p->b, p->b.recs[3].token, &b3, total, 1024);
+  raw_block(&p->b, p->b.recs[2].token, &b2, total, 1024);
+  pump(p);
+  assert_int_equal(p->a.sunk, 1024); /* 2 and 3 held */
+  /* nothing more is asked for: block 4 is past the window (1..3) while
+   * block 1 is missing */
+  assert_int_equal(p->b.nrec, 4);
+  raw_block(&p->b, p->b.recs[1].token, &b1, total, 1024);
+  pump(p);
+  assert_int_equal(p->a.sunk, 4096); /* 1, then the held 2 and 3 */
+  /* block 4, the last; a second lane would be past Size2 */
+  assert_int_equal(p->b.nrec, 5);
+  assert_int_equal(p->b.recs[4].b2.num, 4);
+  assert_int_equal(res.calls, 0);
+  rc_block b4 = {4, 0, 6};
+  raw_block(&p->b, p->b.recs[4].token, &b4, total, 904);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(p->a.sunk, total);
+  assert_int_equal(p->a.sink_ends, 1);
+  assert_int_equal(p->a.sink_status, RC_OK);
+  free(res.body);
+}
+
+/* A lane whose block never comes times the transfer out; the other lanes'
+ * requests are forgotten with it (their late answers are dropped). */
+static void test_window_lane_timeout(void **state) {
+  pair *p = *state;
+  p->b.raw = 1;
+  rc_exchange_req_opts xo = {0};
+  xo.window = 2;
+  xo.no_bert = 1;
+  xo.timeout_ms = 500;
+  result res = {0};
+  get_big_into_sink(p, &xo, &res);
+  pump(p);
+  rc_block b0 = {0, 1, 6};
+  raw_block(&p->b, p->b.recs[0].token, &b0, 8192, 1024);
+  pump(p);
+  assert_int_equal(p->b.nrec, 3);
+  rc_block b2 = {2, 1, 6};
+  raw_block(&p->b, p->b.recs[2].token, &b2, 8192, 1024);
+  pump(p);
+  assert_int_equal(p->b.nrec, 3); /* held: block 3 is past the window */
+  p->now += 501;
+  rc_exchange_handle_expiry(p->a.x, p->now);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_ERR_TIMEOUT);
+  assert_int_equal(p->a.sink_ends, 1);
+  assert_int_equal(p->a.sink_status, RC_ERR_TIMEOUT);
+  /* a late block on a forgotten lane changes nothing */
+  rc_block b1 = {1, 1, 6};
+  raw_block(&p->b, p->b.recs[1].token, &b1, 8192, 1024);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(p->a.sunk, 1024);
+  free(res.body);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_no_block1_without_body,
@@ -1127,6 +1300,11 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_bert_put_client, setup, teardown),
       cmocka_unit_test_setup_teardown(test_plain_blocks_both_ways,
                                       setup_nobert, teardown),
+      cmocka_unit_test(test_window_streamed_bound),
+      cmocka_unit_test_setup_teardown(test_window_out_of_order, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_window_lane_timeout, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_small_blocks_into_sink, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_block1_errors, setup, teardown),

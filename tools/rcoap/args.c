@@ -43,6 +43,8 @@ static void usage(FILE *f) {
           "      --raw              the body as it is, even on a terminal\n"
           "                         (no pretty JSON, no CBOR diagnostics)\n"
           "      --no-bert          no BERT: 1024-byte blocks (RFC 7959)\n"
+          "      --window N         Block2 requests in flight at once, 1-16\n"
+          "                         (default 4; coap:// keeps to 1)\n"
           "  -N, --non              coap://: send requests Non-confirmable\n"
           "      --qblock           coap://, coaps://: bodies in Q-Block sets\n"
           "                         (RFC 9177): NON blocks, lost ones asked\n"
@@ -172,6 +174,7 @@ enum {
   OPT_NO_ALPN,
   OPT_NO_BERT,
   OPT_QBLOCK,
+  OPT_WINDOW,
   OPT_COUNT,
   OPT_DURATION,
   OPT_CUSTODY,
@@ -213,11 +216,15 @@ static int num_arg(const char *flag, const char *s, double lo, double hi,
   double v = strtod(s, &end);
   if (end == s || *end || errno || v < lo || v > hi ||
       (whole && v != (double)(long)v)) {
-    fprintf(stderr, "rcoap: %s wants %s (got '%s')\n", flag,
-            whole ? (lo > 0 ? "a whole number, 1 or more"
-                            : "a whole number, 0 or more")
-                  : "a number of seconds over 0",
-            s);
+    if (whole && hi < 1e6)
+      fprintf(stderr, "rcoap: %s wants a whole number from %.0f to %.0f "
+              "(got '%s')\n", flag, lo, hi, s);
+    else
+      fprintf(stderr, "rcoap: %s wants %s (got '%s')\n", flag,
+              whole ? (lo > 0 ? "a whole number, 1 or more"
+                              : "a whole number, 0 or more")
+                    : "a number of seconds over 0",
+              s);
     return -1;
   }
   *out = v;
@@ -341,6 +348,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"allow-no-alpn", no_argument, NULL, OPT_NO_ALPN},
       {"no-bert", no_argument, NULL, OPT_NO_BERT},
       {"qblock", no_argument, NULL, OPT_QBLOCK},
+      {"window", required_argument, NULL, OPT_WINDOW},
       {"non", no_argument, NULL, 'N'},
       {"count", required_argument, NULL, OPT_COUNT},
       {"duration", required_argument, NULL, OPT_DURATION},
@@ -360,6 +368,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
   a->timeout_s = 30;
   a->max_retransmit = -1;
   a->retries = 5;
+  a->window = RCOAP_WINDOW_DEFAULT;
   double num;
   int cf = -1, accept = -1;
   int ch;
@@ -449,6 +458,11 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       break;
     case OPT_CUSTODY:
       a->custody = 1;
+      break;
+    case OPT_WINDOW:
+      if (num_arg("--window", optarg, 1, RC_EXCHANGE_WINDOW_MAX, 1, &num) != 0)
+        return EX_USAGE;
+      a->window = (uint8_t)num;
       break;
     case OPT_RETRIES:
       if (num_arg("--retries", optarg, 0, 1e6, 1, &num) != 0)

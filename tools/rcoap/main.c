@@ -216,6 +216,7 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
   ro.no_bert = (uint8_t)a->no_bert;
   ro.block_szx = a->block_szx;
   ro.qblock = (uint8_t)a->qblock;
+  ro.window = a->window;
   if (use_src)
     ro.body = &src;
   rc_body_sink sink;

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "demo.h"
 #include "listen.h"
@@ -22,13 +25,15 @@
 #include "rcoap/codec_print.h"
 
 #define SHUTDOWN_TIMEOUT_MS 3000u
+/* Payload bytes per BERT message rcoapd sends (see d->block). */
+#define RCOAPD_BERT_MAX (1024u * 1024u)
 
 typedef struct daemon {
   uv_loop_t loop;
   rc_context *ctx;
-  rc_exchange_block_config block; /* --max-unrequested-body; lives as
-                                     long as the context */
-  rc_session_config session;      /* --ack-timeout, --max-retransmit */
+  /* BERT size, --max-unrequested-body; lives as long as the context */
+  rc_exchange_block_config block;
+  rc_session_config session; /* --ack-timeout, --max-retransmit */
   demo *demo;
   uv_signal_t sigint, sigterm;
   int stopping;
@@ -154,11 +159,15 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
   co.handshake_timeout_ms = o->handshake_timeout_ms;
   co.body_memory_max = o->body_memory;
   co.unanswered_max = o->max_pending;
-  if (o->max_unrequested) {
-    rc_exchange_block_config_default(&d->block);
+  rc_exchange_block_config_default(&d->block);
+  /* BERT messages of 1 MiB rather than 4: a client with four Block2
+   * requests in flight (rcoap --window 4) then has 4 MiB, not 16, queued
+   * here per connection, at no cost in throughput on loopback
+   * (docs/BENCHMARKS.md, "Windowed Block2"). */
+  d->block.bert_max = RCOAPD_BERT_MAX;
+  if (o->max_unrequested)
     d->block.unrequested_max = o->max_unrequested;
-    co.block = &d->block;
-  }
+  co.block = &d->block;
   if (o->ack_timeout_ms || o->max_retransmit >= 0) {
     /* RFC 7252 §4.8.1: the transmission parameters may be changed; the
      * dedup lifetimes follow them. Both ranges checked by options.c. */
@@ -215,6 +224,14 @@ int main(int argc, char **argv) {
   if (pr != 0)
     return pr > 0 ? 0 : 1;
   signal(SIGPIPE, SIG_IGN);
+#ifdef __GLIBC__
+  /* A BERT answer's buffer (up to RCOAPD_BERT_MAX) comes from the heap
+   * and its pages are kept for the next one: with glibc's defaults each
+   * was mmapped and unmapped again, a page fault per 4 KiB of every block
+   * (about half the server's CPU time serving a file). */
+  mallopt(M_MMAP_THRESHOLD, 4 * RCOAPD_BERT_MAX);
+  mallopt(M_TRIM_THRESHOLD, 16 * RCOAPD_BERT_MAX);
+#endif
 
   daemon_t d;
   memset(&d, 0, sizeof d);
