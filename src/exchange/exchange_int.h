@@ -141,6 +141,7 @@ struct rc_exchange {
   size_t unanswered_max;
 };
 
+typedef struct xwin xwin;
 /* Where a client transfer stands; rc__xcli_on_response has one handler
  * per state. */
 typedef enum xcli_state {
@@ -206,6 +207,8 @@ struct xblk {
   uint8_t *qb_have;
   size_t qb_have_len;
   rc_time qb_due, qb_deadline;
+  /* download with Block2 requests in flight at once (xwindow.c) */
+  xwin *win;
 };
 
 /* exchange.c */
@@ -289,63 +292,6 @@ rc_time rc__xsrv_expiry(const rc_exchange *x);
 void rc__xsrv_free_all(rc_exchange *x, rc_err reason);
 
 /* xclient.c */
-typedef struct xwin xwin;
-/* Where a client transfer stands; rc__xcli_on_response has one handler
- * per state. */
-typedef enum xcli_state {
-  XCLI_WAITING = 0,   /* sent, no answer yet (or the upload just ended) */
-  XCLI_UPLOADING,     /* Block1 transfer under way: 2.31 asks for more */
-  XCLI_DOWNLOADING,   /* Block2 transfer under way */
-  XCLI_OBSERVING,     /* registered: a first notification came */
-  XCLI_DEREGISTERING  /* a deregistration GET is out: swallow the rest */
-} xcli_state;
-
-struct xblk {
-  uint8_t code;
-  rc_opt *opts;           /* the caller's, copied (into blob) */
-  size_t nopts;
-  uint8_t *blob;
-  uint8_t *payload;       /* copied request payload (into blob) */
-  size_t plen;
-  uint32_t timeout_ms;
-  rc_exchange_req_opts o;
-  rc_body_source src;
-  rc_body_sink sink;
-  uint8_t has_src, has_sink, manual, observe;
-  uint8_t state;          /* xcli_state: what a response means now */
-  uint8_t csm_wait;       /* upload held until the peer's CSM arrives */
-  /* upload */
-  uint8_t up_bert;
-  uint8_t up_szx;
-  uint8_t up_szx_limit;   /* smallest SZX a 2.31 asked for; 7: none */
-  uint64_t up_total;      /* RC_BODY_SIZE_UNKNOWN for unknown sources */
-  uint64_t up_off;        /* bytes acknowledged */
-  size_t up_last;         /* bytes in the block in flight */
-  uint8_t up_last_more;
-  uint8_t tag[4];
-  uint8_t *stage;         /* source of unknown size: one block read ahead */
-  size_t stage_cap;
-  /* download */
-  uint64_t down_off;
-  uint64_t size2;
-  uint8_t etag[8];
-  uint8_t etag_len;
-  uint8_t have_etag;
-  uint8_t *buf;
-  size_t len, cap;
-  uint8_t first_code;
-  uint8_t *first_opts;    /* raw options of the first response */
-  size_t first_opts_len;
-  /* observe: completing a large notification */
-  xout *child;            /* request fetching the rest (no Observe) */
-  xout *parent;           /* for a child: the observation */
-  /* UDP: the freshest notification so far (RFC 7641 §3.4) */
-  uint8_t obs_seen;
-  uint32_t obs_v1;
-  rc_time obs_t1;
-  /* download with Block2 requests in flight at once (xwindow.c) */
-  xwin *win;
-};
 
 
 /* Stores the next in-order piece of a download (sink or memory) and
