@@ -34,6 +34,7 @@ REQUIRED=(
 # that needs one of these checks for it itself and says so when it skips.
 OPTIONAL=(
   chromium # browser tests over coap+ws and WebRTC
+  python3-aiortc # WebRTC interop (aiortc, aioice): tests/interop/test_webrtc_*
 )
 
 die() { echo "install-deps: $*" >&2; exit 1; }

@@ -39,7 +39,7 @@ async def main(peer_path, bind_ip, mode):
         elif pc.iceConnectionState in ("failed", "closed"):
             done.set()
 
-    args = [peer_path, bind_ip, "8"] + (["offer"] if mode == "rcoap-offers" else [])
+    args = [peer_path, bind_ip, "4"] + (["offer"] if mode == "rcoap-offers" else [])
     peer = await asyncio.create_subprocess_exec(
         *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
 

@@ -61,4 +61,7 @@ for mdns in 1 0; do
   rc_expect "$out" "2.05 Content via coap+ws" "$name: GET over coap+ws after the switch"
 done
 rcd_alive d && rc_pass "rcoapd still running" || rc_fail "rcoapd died: $(cat "$RC_TMP/d.err")"
+rcd_stop d # exit 0 after SIGTERM (in the ASan build: no error, no leak)
+grep -q -E 'AddressSanitizer|runtime error' "$RC_TMP/d.err" &&
+  rc_fail "sanitizer report from rcoapd: $(grep -E -A5 'AddressSanitizer|runtime error' "$RC_TMP/d.err" | head -n 20)"
 rc_done
