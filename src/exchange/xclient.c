@@ -70,6 +70,10 @@ struct xblk {
   /* observe: completing a large notification */
   xout *child;            /* request fetching the rest (no Observe) */
   xout *parent;           /* for a child: the observation */
+  /* RFC 9175 §2.4: the Echo a 4.01 asked us to repeat the request with */
+  uint8_t echo[RC_UDP_ECHO_MAX];
+  uint8_t echo_len;       /* non-zero: the next request carries it */
+  uint8_t echo_tried;     /* repeated once already: the next 4.01 stands */
   /* UDP: the freshest notification so far (RFC 7641 §3.4) */
   uint8_t obs_seen;
   uint32_t obs_v1;
@@ -221,6 +225,10 @@ static rc_err xcli_send(rc_exchange *x, xout *o, rc_time now) {
   uint64_t src_off = 0;
   if (b->observe && b->state != XCLI_DOWNLOADING)
     rc__xx_add_uint(&ex, RC_OPT_OBSERVE, 0);
+  if (b->echo_len) {
+    rc__xx_add(&ex, RC_OPT_ECHO, b->echo, b->echo_len);
+    b->echo_len = 0;
+  }
   if (b->state == XCLI_UPLOADING) {
     uint8_t szx;
     size_t chunk = xcli_chunk(x, b, &szx);
@@ -790,8 +798,37 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
   xcli_block_in(x, o, m, &blk, err, now);
 }
 
+/* RFC 9175 §2.4: a server that will not send a large answer to an
+ * address it has not verified answers 4.01 with an Echo option; the
+ * client repeats the request with that Echo (RFC 9175 §2.3), once per
+ * request: a second 4.01 goes to the caller. Not inside a Block1 upload
+ * (its answers are small, and its next block is already planned). */
+static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
+                           rc_time now) {
+  xblk *b = o->blk;
+  rc_opt echo;
+  if (m->code != RC_UNAUTHORIZED || b->echo_tried ||
+      b->state == XCLI_UPLOADING || b->state == XCLI_DEREGISTERING ||
+      !rc_msg_find_opt(m, RC_OPT_ECHO, &echo) || echo.len == 0 ||
+      echo.len > RC_UDP_ECHO_MAX)
+    return 0;
+  b->echo_tried = 1;
+  memcpy(b->echo, echo.val, echo.len);
+  b->echo_len = (uint8_t)echo.len;
+  rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+              "4.01 with Echo: request repeated with it (RFC 9175 2.4)");
+  rc_err err = xcli_send(x, o, now);
+  if (err) {
+    rc__xch_unlink(x, o);
+    xcli_finish(x, o, err, NULL);
+  }
+  return 1;
+}
+
 void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
                           rc_time now) {
+  if (xcli_echo_retry(x, o, m, now))
+    return;
   switch (o->blk->state) {
   case XCLI_DEREGISTERING:
     xcli_on_deregistering(x, o, m);

@@ -1485,6 +1485,9 @@ uint32_t rc_session_peer_max_msg_size(const rc_session *s) {
 rc_err rc_session_set_max_datagram(rc_session *s, size_t n) {
   return UDP(s) ? rc__udp_set_max_datagram(s, n) : RC_ERR_INVAL;
 }
+rc_err rc_session_set_echo(rc_session *s, const rc_session_echo *echo) {
+  return UDP(s) ? rc__udp_set_echo(s, echo) : RC_ERR_INVAL;
+}
 int rc_session_peer_block_wise(const rc_session *s) {
   return UDP(s) ? 1 : s->peer_bwt;
 }

@@ -39,6 +39,7 @@ rc_err rc__udp_handle_expiry(rc_session *s, rc_time now);
 rc_err rc__udp_ping(rc_session *s, rc_time now, uint32_t *ping_id);
 void rc__udp_close(rc_session *s, rc_err reason);
 rc_err rc__udp_set_max_datagram(rc_session *s, size_t n);
+rc_err rc__udp_set_echo(rc_session *s, const rc_session_echo *echo);
 void rc__udp_set_trace(rc_session *s,
                        void (*on_trace)(void *user, int sent,
                                         const rc_msg *m));

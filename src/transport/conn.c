@@ -282,6 +282,9 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   if (err != RC_OK)
     return err;
   c->s = s;
+  if (fr == RC_FRAMING_UDP && c->kind == RC_CONN_UDP && c->is_server &&
+      c->udp != NULL)
+    rc__udp_echo_setup(c);
   if (stack->datagram && stack->peer == NULL) {
     /* the DTLS filter's peer: the bytes udp.c keys its cookie with */
     stack->peer = &c->peer;

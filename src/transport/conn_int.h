@@ -155,6 +155,10 @@ rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n);
 socklen_t rc__sa_len(const struct sockaddr *sa);
 /* udp.c: the conn is closing: out of its socket's table. */
 void rc__udp_forget(rc_conn *c);
+/* A server peer on plain UDP: its session's amplification limit gets Echo
+ * values bound to the peer's address and keyed by its socket (echo.c).
+ * DTLS peers need none: the cookie exchange proved their address. */
+void rc__udp_echo_setup(rc_conn *c);
 
 /* conn.c: close callback accounting, shared with resolve.c for a tcp
  * handle closed between attempts. */

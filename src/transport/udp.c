@@ -28,6 +28,7 @@
 #include "rcoap/transport_dtls.h"
 #include "transport/conn_int.h"
 #include "transport/webrtc/wr_int.h"
+#include "transport/echo.h"
 
 /* A UDP datagram is at most 64 KiB (UDP_RBUF, one per thread, for client
  * sockets); a server socket has its own buffer for UDP_MMSG of them per
@@ -49,6 +50,8 @@ struct rc__udp_ep {
   int (*accept)(void *arg, rc_conn *c); /* NULL: a client socket */
   void *arg;
   rc_tls_ctx *dtls;    /* coaps:// listener: the cookie check's context */
+  rc__hkey echo;       /* coap:// listener: the Echo values' keys */
+  uint8_t echo_ok;     /* echo is keyed */
   uint32_t idle_ms;
   size_t refs;         /* peers + the listener */
   size_t npeers, peers_max;
@@ -157,6 +160,7 @@ static void ep_closed(uv_handle_t *h) {
   ep->mem->free(ep->msgs, ep->mem->user);
   ep->mem->free(ep->mbuf, ep->mem->user);
   ep->mem->free(ep->bucket, ep->mem->user);
+  rc__hkey_wipe(&ep->echo);
   ep->mem->free(ep, ep->mem->user);
 }
 
@@ -426,6 +430,7 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
   ep->accept = accept;
   ep->arg = arg;
   ep->dtls = dtls;
+  ep->echo_ok = dtls == NULL && rc__hkey_init(&ep->echo) == RC_OK;
   ep->mbuf = mem->malloc(UDP_MMSG * UDP_RBUF, mem->user); /* NULL: one by one */
   ep->idle_ms = idle_ms ? idle_ms : RC_CONN_UDP_PEER_IDLE;
   int r = uv_udp_bind(&ep->h, sa,
@@ -446,6 +451,30 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
   ep->refs = 1;
   *out = ep;
   return RC_OK;
+}
+
+static size_t peer_echo_make(void *user, rc_time now,
+                             uint8_t out[RC_UDP_ECHO_MAX]) {
+  rc_conn *c = user;
+  if (c->udp == NULL)
+    return 0;
+  return rc__echo_make(&c->udp->echo, &c->peer, rc__sa_len(&c->peer.sa), now,
+                       out);
+}
+
+static int peer_echo_check(void *user, const uint8_t *v, size_t n,
+                           rc_time now) {
+  rc_conn *c = user;
+  return c->udp != NULL &&
+         rc__echo_check(&c->udp->echo, &c->peer, rc__sa_len(&c->peer.sa), v,
+                        n, now);
+}
+
+static const rc_session_echo peer_echo = {peer_echo_make, peer_echo_check};
+
+void rc__udp_echo_setup(rc_conn *c) {
+  if (c->udp->echo_ok) /* else no randomness for a key: no limit */
+    (void)rc_session_set_echo(c->s, &peer_echo);
 }
 
 void rc__udp_unlisten(rc__udp_ep *ep) {

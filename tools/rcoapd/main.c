@@ -158,6 +158,12 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
     d->block.unrequested_max = o->max_unrequested;
     co.block = &d->block;
   }
+  rc_session_config sess; /* copied by rc_context_new */
+  if (o->amp_factor >= 0) {
+    rc_session_config_default(&sess, RC_FRAMING_TCP, RC_SESSION_SERVER);
+    sess.udp.amp_factor = (uint32_t)o->amp_factor;
+    co.session = &sess;
+  }
   if (o->verbose)
     co.on_trace = on_trace;
   if (o->access_log) {

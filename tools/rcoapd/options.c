@@ -47,6 +47,12 @@ static void usage(FILE *f) {
     "                   block-wise (Block2) in blocks of at most SIZE. 1024\n"
     "                   serves libcoap <= 4.3.5 over WebSockets, which cannot\n"
     "                   take more than 1472 bytes (docs/INTEROP.md)\n"
+    "      --amplification-factor N  coap:// (UDP): to a client whose\n"
+    "                   address is not confirmed yet, a response more than\n"
+    "                   N times its request's size goes as 4.01 with an\n"
+    "                   Echo option instead; the client repeats the\n"
+    "                   request with it (RFC 9175 §2.4). 3 by default;\n"
+    "                   0 = off (coaps:// needs none: DTLS has a cookie)\n"
     "proxy (RFC 7252 §5.7, RFC 8768 Hop-Limit):\n"
     "      --proxy                  forward requests with Proxy-Uri or\n"
     "                   Proxy-Scheme to allowed destinations (else 5.05)\n"
@@ -109,7 +115,7 @@ enum {
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
-  O_PROXY_BACKOFF
+  O_PROXY_BACKOFF, O_AMP
 };
 
 /* --psk-key-file: the key is the file's first line (ps shows arguments,
@@ -175,6 +181,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"origin", required_argument, NULL, O_ORIGIN},
       {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
       {"idle-timeout", required_argument, NULL, O_IDLE},
+      {"amplification-factor", required_argument, NULL, O_AMP},
       {"release-to", required_argument, NULL, O_RELEASE_TO},
       {"hold-off", required_argument, NULL, O_HOLD_OFF},
       {"body-memory", required_argument, NULL, O_BODY_MEMORY},
@@ -196,6 +203,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   memset(o, 0, sizeof *o);
   o->proxy_cache = (size_t)8 << 20;
   o->hold_off_s = -1;
+  o->amp_factor = -1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
     switch (ch) {
@@ -301,6 +309,16 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
         return -1;
       }
       break;
+    case O_AMP: {
+      char *end;
+      o->amp_factor = strtol(optarg, &end, 10);
+      if (*end || end == optarg || o->amp_factor < 0 ||
+          o->amp_factor > 1000) {
+        fprintf(stderr, "rcoapd: --amplification-factor takes 0-1000\n");
+        return -1;
+      }
+      break;
+    }
     case O_MAX_PENDING: {
       char *end;
       unsigned long n = strtoul(optarg, &end, 10);
