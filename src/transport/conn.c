@@ -578,6 +578,10 @@ static void conn_arm_timer(rc_conn *c) {
     due = c->last_io + c->idle_ms;
   if (due == RC_TIME_NEVER || due >= c->timer_due)
     return; /* a later deadline is found when the armed timer fires */
+  if (c->udp != NULL) {
+    rc__udp_timer_start(c, due); /* the socket's one timer */
+    return;
+  }
   rc_time now = conn_now(c);
   uv_timer_start(&c->timer, conn_timer_cb, due > now ? due - now : 0, 0);
   c->timer_due = due;
@@ -634,8 +638,9 @@ static void conn_pump(rc_conn *c) {
   conn_arm_timer(c);
 }
 
-static void conn_timer_cb(uv_timer_t *t) {
-  rc_conn *c = t->data;
+static void conn_timer_cb(uv_timer_t *t) { rc__conn_timer_fire(t->data); }
+
+void rc__conn_timer_fire(rc_conn *c) {
   rc_time now = conn_now(c);
   c->timer_due = RC_TIME_NEVER;
   if (c->state == RC__CONN_CLOSING)
