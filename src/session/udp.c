@@ -87,8 +87,8 @@ typedef struct udp_rx {
 /* A request from the peer that has not been answered. */
 typedef struct udp_in {
   rc_time ack_due;
-  size_t req_len; /* the request's datagram (amplification limit) */
   uint16_t mid;
+  uint16_t req_len; /* the request's datagram (amplification limit) */
   uint8_t tkl;
   uint8_t con;
   uint8_t acked; /* empty ACK sent: the response goes as a CON */
@@ -349,7 +349,7 @@ static rc_err in_add(rc__udp *u, const rc_msg *m) {
     memcpy(in->token, m->token, m->token_len);
   in->con = m->type == RC_TYPE_CON;
   in->acked = 0;
-  in->req_len = u->in_len;
+  in->req_len = (uint16_t)(u->in_len < UINT16_MAX ? u->in_len : UINT16_MAX);
   in->ack_due = u->now + u->cfg.udp.separate_delay_ms;
   if (in->con && u->cfg.udp.separate_delay_ms == 0)
     return in_ack(u, in);
