@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "rcoap/exchange.h"
+#include "test_counting.h"
 
 typedef struct peer {
   rc_session *s;
@@ -162,41 +163,6 @@ static rc_outmsg get_req(rc_opt *opts, const char *seg) {
 
 /* ---- what an idle connection's session and exchange hold --------------- */
 
-/* An allocator that counts the blocks and bytes live through it. */
-typedef struct counting {
-  size_t blocks, bytes;
-} counting;
-
-static void *cnt_malloc(size_t n, void *user) {
-  counting *c = user;
-  size_t *p = malloc(sizeof(size_t) + n);
-  if (!p)
-    return NULL;
-  *p = n;
-  c->blocks++;
-  c->bytes += n;
-  return p + 1;
-}
-
-static void cnt_free(void *ptr, void *user) {
-  counting *c = user;
-  if (!ptr)
-    return;
-  size_t *p = (size_t *)ptr - 1;
-  c->blocks--;
-  c->bytes -= *p;
-  free(p);
-}
-
-static void *cnt_realloc(void *ptr, size_t n, void *user) {
-  void *q = cnt_malloc(n, user);
-  if (q && ptr) {
-    size_t old = ((size_t *)ptr)[-1];
-    memcpy(q, ptr, old < n ? old : n);
-    cnt_free(ptr, user);
-  }
-  return q;
-}
 
 /* Bytes that the session and the exchange of an idle server connection
  * hold: their two structures and nothing else (no output chunk, no ping

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "rcoap/app.h"
+#include "test_counting.h"
 #include "transport/peers.h"
 
 /* ---- the table alone ------------------------------------------------ */
@@ -160,38 +161,6 @@ static void lookup_lru_bound(void **state) {
 
 /* ---- what an idle peer costs ---------------------------------------- */
 
-typedef struct counting {
-  size_t blocks, bytes;
-} counting;
-
-static void *cnt_malloc(size_t n, void *user) {
-  counting *c = user;
-  size_t *p = malloc(sizeof(size_t) + n);
-  if (!p)
-    return NULL;
-  *p = n;
-  c->blocks++;
-  c->bytes += n;
-  return p + 1;
-}
-static void cnt_free(void *ptr, void *user) {
-  counting *c = user;
-  if (!ptr)
-    return;
-  size_t *p = (size_t *)ptr - 1;
-  c->blocks--;
-  c->bytes -= *p;
-  free(p);
-}
-static void *cnt_realloc(void *ptr, size_t n, void *user) {
-  void *q = cnt_malloc(n, user);
-  if (q && ptr) {
-    size_t old = ((size_t *)ptr)[-1];
-    memcpy(q, ptr, old < n ? old : n);
-    cnt_free(ptr, user);
-  }
-  return q;
-}
 
 /* Bytes one idle coap:// peer of an rc_context holds once its request is
  * answered: the conn, its session and chain, its exchange and app peer,
