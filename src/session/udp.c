@@ -842,7 +842,8 @@ static rc_err amp_answer(rc__udp *u, const udp_in *in, uint8_t type,
   rc_enc e;
   rc_enc_init(&e, buf, AMP_MSG_MAX, RC_UNAUTHORIZED, in->token, in->tkl);
   rc_enc_opt(&e, RC_OPT_ECHO, echo, elen);
-  ulog(u, RC_SESSION_LOG_INFO,
+  /* debug: a flood of spoofed requests must not flood the log */
+  ulog(u, RC_SESSION_LOG_DEBUG,
        "response held back: the peer's address is not confirmed (4.01 with "
        "Echo, RFC 9175 section 2.4)");
   return rc_enc_finish(&e, RC_FRAMING_UDP, type, mid, p, n);
