@@ -461,6 +461,16 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
   /* -d without a method is a POST, as curl's -d is. */
   a->method = a->data ? RC_POST : RC_GET;
   const char *verb = a->data ? "post" : "get";
+  if (argc - optind >= 1 && !strcmp(argv[optind], "discover")) {
+    /* rcoap discover [URI]: multicast (discover.c) */
+    if (argc - optind > 2) {
+      fprintf(stderr, "rcoap: discover takes at most one URI\n");
+      return EX_USAGE;
+    }
+    a->discover = 1;
+    a->uri = argc - optind == 2 ? argv[optind + 1] : NULL;
+    return -1;
+  }
   if (argc - optind == 2) {
     verb = argv[optind];
     a->method = rc_method_from_name(argv[optind]);

@@ -53,6 +53,15 @@ static void usage(FILE *f) {
     "                   Echo option instead; the client repeats the\n"
     "                   request with it (RFC 9175 §2.4). 3 by default;\n"
     "                   0 = off (coaps:// needs none: DTLS has a cookie)\n"
+    "multicast discovery (RFC 7252 §8):\n"
+    "      --multicast              answer GET /.well-known/core sent to\n"
+    "                   224.0.1.187 or ff02::fd port 5683 (NON, after a\n"
+    "                   random leisure, from the coap:// listener; nothing\n"
+    "                   for other requests or an empty filtered list)\n"
+    "      --multicast-if NAME      join on this interface (default: the\n"
+    "                   system's choice)\n"
+    "      --leisure MS             longest random delay of an answer\n"
+    "                   (5000, RFC 7252 DEFAULT_LEISURE)\n"
     "proxy (RFC 7252 §5.7, RFC 8768 Hop-Limit):\n"
     "      --proxy                  forward requests with Proxy-Uri or\n"
     "                   Proxy-Scheme to allowed destinations (else 5.05)\n"
@@ -115,7 +124,7 @@ enum {
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
-  O_PROXY_BACKOFF, O_AMP
+  O_PROXY_BACKOFF, O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE
 };
 
 /* --psk-key-file: the key is the file's first line (ps shows arguments,
@@ -182,6 +191,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
       {"idle-timeout", required_argument, NULL, O_IDLE},
       {"amplification-factor", required_argument, NULL, O_AMP},
+      {"multicast", no_argument, NULL, O_MCAST},
+      {"multicast-if", required_argument, NULL, O_MCAST_IF},
+      {"leisure", required_argument, NULL, O_LEISURE},
       {"release-to", required_argument, NULL, O_RELEASE_TO},
       {"hold-off", required_argument, NULL, O_HOLD_OFF},
       {"body-memory", required_argument, NULL, O_BODY_MEMORY},
@@ -317,6 +329,22 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
         fprintf(stderr, "rcoapd: --amplification-factor takes 0-1000\n");
         return -1;
       }
+      break;
+    }
+    case O_MCAST:
+      o->multicast = 1;
+      break;
+    case O_MCAST_IF:
+      o->multicast_if = optarg;
+      break;
+    case O_LEISURE: {
+      char *end;
+      unsigned long n = strtoul(optarg, &end, 10);
+      if (*end || end == optarg || n == 0 || n > 600000) {
+        fprintf(stderr, "rcoapd: --leisure takes 1-600000 (ms)\n");
+        return -1;
+      }
+      o->leisure_ms = (unsigned)n;
       break;
     }
     case O_MAX_PENDING: {
