@@ -801,13 +801,19 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
 /* RFC 9175 §2.4: a server that will not send a large answer to an
  * address it has not verified answers 4.01 with an Echo option; the
  * client repeats the request with that Echo (RFC 9175 §2.3), once per
- * request: a second 4.01 goes to the caller. Not inside a Block1 upload
+ * request: a second 4.01 in a row goes to the caller (each block request
+ * of a download may be repeated once: a server that dropped our address
+ * meanwhile asks again). Not inside a Block1 upload
  * (its answers are small, and its next block is already planned). */
 static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
                            rc_time now) {
   xblk *b = o->blk;
   rc_opt echo;
-  if (m->code != RC_UNAUTHORIZED || b->echo_tried ||
+  if (m->code != RC_UNAUTHORIZED) {
+    b->echo_tried = 0; /* the next block request may repeat once too */
+    return 0;
+  }
+  if (b->echo_tried ||
       b->state == XCLI_UPLOADING || b->state == XCLI_DEREGISTERING ||
       !rc_msg_find_opt(m, RC_OPT_ECHO, &echo) || echo.len == 0 ||
       echo.len > RC_UDP_ECHO_MAX)

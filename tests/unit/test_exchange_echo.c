@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rcoap/codec_block.h"
 #include "rcoap/codec_option.h"
 #include "rcoap/exchange.h"
 
@@ -193,10 +194,85 @@ static void repeated_once_only(void **state) {
   pair_free(p);
 }
 
+/* The client exchange against a scripted server that asks for an Echo
+ * before block 0 and again before block 1 of a 1040-byte body (it forgot
+ * the address in between): each block request is repeated once. */
+static void echo_mid_download(void **state) {
+  (void)state;
+  pair *p = calloc(1, sizeof *p);
+  p->now = 1000;
+  peer_init(p, &p->a, RC_SESSION_CLIENT, 1);
+  result r = {0};
+  rc_opt path = {RC_OPT_URI_PATH, 3, (const uint8_t *)"big"};
+  rc_outmsg req = {RC_GET, &path, 1, NULL, 0};
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &r, NULL),
+      RC_OK);
+  int step = 0;
+  for (int round = 0; round < 10 && r.calls == 0; round++) {
+    const uint8_t *d;
+    size_t n;
+    rc_session_handle_expiry(p->a.s, p->now);
+    assert_int_equal(rc_session_pending(p->a.s, &d, &n), RC_OK);
+    rc_msg m;
+    uint8_t in[1500];
+    memcpy(in, d, n);
+    assert_int_equal(rc_session_consume(p->a.s, n), RC_OK);
+    assert_int_equal(rc_msg_parse(RC_FRAMING_UDP, in, n, &m), RC_OK);
+    rc_opt o;
+    rc_block want = {0, 0, 0};
+    if (rc_msg_find_opt(&m, RC_OPT_BLOCK2, &o))
+      assert_int_equal(rc_block_decode(o.val, o.len, &want), RC_OK);
+    int has_echo = rc_msg_find_opt(&m, RC_OPT_ECHO, &o);
+    uint8_t out[1200];
+    rc_enc e;
+    uint8_t v[3];
+    const uint8_t *resp;
+    size_t rlen;
+    step++;
+    /* steps 1 and 3 ask without Echo (blocks 0 and 1): 4.01 + Echo e0 /
+     * e1; steps 2 and 4 repeat them with it: the block */
+    static const uint8_t want_num[5] = {0, 0, 0, 1, 1};
+    assert_true(step <= 4);
+    assert_int_equal(want.num, want_num[step]);
+    if (step == 1 || step == 3) {
+      assert_false(has_echo);
+      rc_enc_init(&e, out, sizeof out, RC_UNAUTHORIZED, m.token,
+                  m.token_len);
+      rc_enc_opt(&e, RC_OPT_ECHO, step == 1 ? "e0" : "e1", 2);
+    } else {
+      assert_true(has_echo);
+      assert_int_equal(o.len, 2);
+      assert_memory_equal(o.val, step == 2 ? "e0" : "e1", 2);
+      static uint8_t blk0[1024];
+      memset(blk0, 'a', sizeof blk0);
+      rc_block b = {want.num, want.num == 0, 6}; /* 1024-byte blocks */
+      rc_enc_init(&e, out, sizeof out, RC_CONTENT, m.token, m.token_len);
+      rc_enc_opt(&e, RC_OPT_BLOCK2, v, rc_block_encode(&b, v));
+      if (want.num == 0)
+        rc_enc_payload(&e, blk0, sizeof blk0);
+      else
+        rc_enc_payload(&e, "ghijklmnopqrstuv", 16);
+    }
+    assert_int_equal(
+        rc_enc_finish(&e, RC_FRAMING_UDP, RC_TYPE_ACK, m.mid, &resp, &rlen),
+        RC_OK);
+    rc_session_recv(p->a.s, resp, rlen, p->now);
+  }
+  assert_int_equal(step, 4);
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_int_equal(r.len, 1024 + 16);
+  rc_exchange_free(p->a.x);
+  rc_session_free(p->a.s);
+  free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(held_back_answer_fetched_with_echo),
       cmocka_unit_test(repeated_once_only),
+      cmocka_unit_test(echo_mid_download),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
