@@ -158,7 +158,7 @@ typedef struct rc_multicast_opts {
  * /.well-known/core sent there with the links passing its query, NON,
  * after a random leisure, from the context's coap:// listener of the
  * same family (else from the group socket). Nothing else sent to the
- * group is answered, nor a query that leaves no link (RFC 7252 §8.2.1).
+ * group is answered, nor a query that leaves no link (RFC 7252 §8.2).
  * Stops with rc_context_shutdown / rc_context_free. Returns RC_OK once
  * one family joined (errbuf may name the one that could not),
  * RC_ERR_NOT_FOUND (no such interface), RC_ERR_IO (no family joined:

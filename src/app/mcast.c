@@ -6,7 +6,7 @@
  * query) after a random leisure, as NON, from the context's unicast
  * coap:// listener of the same family (§8.2: the response comes from the
  * server's unicast address); anything else, and an empty filtered
- * result, gets nothing (§8.2.1). Answers waiting for their leisure are
+ * result, gets nothing (§8.2). Answers waiting for their leisure are
  * bounded (MC_PENDING); more requests meanwhile are dropped.
  */
 #include <arpa/inet.h>
@@ -97,9 +97,11 @@ static size_t mc_answer_for(app_mcast *mc, const uint8_t *d, size_t n,
                             mc_answer *a) {
   rc_msg m;
   rc_opt q;
-  /* RFC 7252 §8.1: "multicast requests MUST be Non-confirmable"; a CON
-   * (or anything unparsable) is not answered (§8.2.1: no error
-   * responses to multicast). */
+  /* RFC 7252 §8.1: "Such multicast requests MUST be Non-confirmable."
+   * A CON, anything unparsable and any other request get nothing: no
+   * error answers to a group (§8.2), and §8.2: a server that knows a
+   * request came by multicast "MUST NOT return a Reset message in reply
+   * to a Non-confirmable message" (this socket sends none). */
   if (rc_msg_parse(RC_FRAMING_UDP, d, n, &m) != RC_OK ||
       m.type != RC_TYPE_NON || m.token_len > RC_TOKEN_MAX ||
       !is_core_get(&m, &q))
@@ -112,8 +114,9 @@ static size_t mc_answer_for(app_mcast *mc, const uint8_t *d, size_t n,
   char links[4096];
   size_t len = 0;
   rc__app_core_links(mc->ctx, query, q.len, links, sizeof links, &len);
-  /* §8.2.1: a server "SHOULD NOT respond" when its filtered list is
-   * empty. */
+  /* An empty filtered list gets no answer (RFC 7252 §8.2 and RFC 6690
+   * §4.1 ask a server not to answer a multicast query it has nothing
+   * for). */
   if (len == 0)
     return 0;
   rc_enc e;
@@ -179,8 +182,8 @@ static void mc_recv(uv_udp_t *h, ssize_t n, const uv_buf_t *buf,
   memcpy(&a->to, from,
          from->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
                                      : sizeof(struct sockaddr_in));
-  /* §8.2: a server "SHOULD pick a random point of time within the
-   * chosen leisure period to send back the unicast response". */
+  /* RFC 7252 §8.2: the answer goes at a random time within the leisure
+   * period, so that the group's answers do not all arrive at once. */
   uint64_t wait = mc->leisure_ms
                       ? ((uint64_t)mc_rand(mc) * mc->leisure_ms) >> 32
                       : 0;

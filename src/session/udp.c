@@ -817,8 +817,8 @@ void rc__udp_msg_cancel(rc_session *s, rc_enc *e) {
     u->enc_open = NULL;
 }
 
-/* RFC 7252 §11.3: a server that answers a spoofed source sends its
- * answer to a victim, "a CoAP server can be used as an amplifier"; RFC
+/* RFC 7252 §11.3 (amplification): a server that answers a spoofed
+ * source sends its answer, larger than the request, to a victim; RFC
  * 9175 §2.4 has the server answer such a peer with 4.01 and an Echo
  * option instead of a large response until the peer proves its address
  * by repeating the request with that Echo. Large: more than amp_factor

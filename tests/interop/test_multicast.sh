@@ -6,10 +6,10 @@
 #  - GET /.well-known/core to 224.0.1.187: two answers, one from each
 #    server's unicast listener (its address and port), each its own
 #    link-format (the second with </files>), as NON 2.05 (§8.1);
-#  - ?href=/files* filters: only the second answers (§8.2.1: an empty
+#  - ?href=/files* filters: only the second answers (§8.2: an empty
 #    filtered list gets no answer);
 #  - GET /hello and GET /nothing to the group: no answer at all (no error
-#    responses to multicast, §8.2.1): exit 6;
+#    responses to multicast, §8.2): exit 6;
 #  - a CON to the group: ignored (§8.1: multicast requests are NON);
 #  - a discover where no server listens: exit 6.
 # IPv6 (ff02::fd) is joined too but not checked: loopback in a namespace
