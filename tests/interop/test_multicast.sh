@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Multicast discovery (RFC 7252 §8) in a network namespace this test makes
-# (rc-udpedge-PID: lo up with multicast on, 224.0.0.0/4 routed to it):
+# Multicast discovery (RFC 7252 §8) in network namespaces this test makes
+# (rc-udpedge-PID: lo up with multicast on, 224.0.0.0/4 routed to it;
+# rc-udpedge-cPID for the IPv6 client, deleted on exit):
 # two rcoapd --multicast (the second with --serve-dir: one more link,
 # /files) and rcoap discover:
 #  - GET /.well-known/core to 224.0.1.187: two answers, one from each
@@ -12,8 +13,9 @@
 #    responses to multicast, §8.2): exit 6;
 #  - a CON to the group: ignored (§8.1: multicast requests are NON);
 #  - a discover where no server listens: exit 6.
-# IPv6 (ff02::fd) is joined too but not checked: loopback in a namespace
-# does not deliver IPv6 multicast (a veth pair would be needed).
+#  - IPv6: ff02::fd across a veth pair from a second namespace (loopback
+#    does not carry IPv6 multicast), the group's interface named in the
+#    URI ([ff02::fd%25IF]); the answer from the server's unicast address.
 # Needs root for ip netns: skipped otherwise (a failure under CI=true).
 # Usage: bash test_multicast.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
@@ -112,4 +114,28 @@ rcd_stop a
 rcd_stop b
 disc -T 1 discover
 rc_expect_status "$ST" 6 "nobody listening: exit 6"
+
+echo "=== IPv6: ff02::fd over a veth pair (server and client namespaces)"
+NS6=rc-udpedge-c$$
+V=ue$$
+ip netns add "$NS6" || rc_fail "second namespace"
+trap 'rcd_cleanup; ip netns del "$NS" 2>/dev/null; ip netns del "$NS6" 2>/dev/null; rm -rf "$RC_TMP"' EXIT
+ip link add "${V}a" type veth peer name "${V}b" &&
+  ip link set "${V}a" netns "$NS" && ip link set "${V}b" netns "$NS6" &&
+  ip -n "$NS" link set "${V}a" up && ip -n "$NS6" link set "${V}b" up &&
+  ip -n "$NS6" link set lo up &&
+  ip -n "$NS" addr add fd00:99::1/64 dev "${V}a" nodad &&
+  ip -n "$NS6" addr add fd00:99::2/64 dev "${V}b" nodad ||
+  rc_fail "veth pair with fd00:99::1 and ::2"
+rcd_start_cmd v6 1 'multicast discovery on' ip netns exec "$NS" "$RC_BUILD/rcoapd" \
+  -l 'coap://[fd00:99::1]:0' --multicast --multicast-if "${V}a" --leisure 200 \
+  --state-dir "$RC_TMP/state-v6" || rc_fail "rcoapd on fd00:99::1 --multicast starts"
+P6=$(rcd_port v6 '\[fd00:99::1\]' coap)
+ST=0
+ip netns exec "$NS6" "$RC_BUILD/rcoap" -T 2 discover "coap://[ff02::fd%25${V}b]" \
+  >"$RC_TMP/d.out" 2>"$RC_TMP/d.err" || ST=$?
+OUT=$(cat "$RC_TMP/d.out")
+rc_expect_status "$ST" 0 "rcoap discover coap://[ff02::fd%25${V}b]: exit 0"
+rc_expect_re "$OUT" "^coap://\[fd00:99::1\]:$P6 </counter>;" "the answer comes from the server's unicast [fd00:99::1]:$P6"
+rcd_stop v6
 rc_done

@@ -1,12 +1,14 @@
 /*
  * rcoap discover [coap://GROUP[:PORT][/PATH?QUERY]]: one NON GET (default
  * /.well-known/core) to a multicast group (RFC 7252 §8.1; default
- * 224.0.1.187), then every answer that carries our token, until -T:
+ * 224.0.1.187; an IPv6 group may name its interface, [ff02::fd%25eth0]),
+ * then every answer that carries our token, until -T:
  * "coap://ADDR:PORT LINKS" per answer (RFC 7252 §8.2: answers come from
  * each server's unicast address and are matched by token only). Exit 0
  * if any came, 6 (EX_TIMEOUT) if none.
  */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -125,6 +127,22 @@ int rcoap_discover(const char *uri_text, double timeout_s) {
           : uv_ip4_addr(host, u.port, (struct sockaddr_in *)&to)) != 0) {
     fprintf(stderr, "rcoap: '%s' is not an IP address\n", host);
     return EX_URI;
+  }
+  if (v6 && u.zone != NULL) {
+    /* coap://[ff02::fd%25eth0]: the interface to send on (RFC 6874) */
+    char zone[IF_NAMESIZE];
+    unsigned idx = 0;
+    if (u.zone_len < sizeof zone) {
+      memcpy(zone, u.zone, u.zone_len);
+      zone[u.zone_len] = 0;
+      idx = if_nametoindex(zone);
+    }
+    if (idx == 0) {
+      fprintf(stderr, "rcoap: no interface '%.*s'\n", (int)u.zone_len,
+              u.zone);
+      return EX_URI;
+    }
+    ((struct sockaddr_in6 *)&to)->sin6_scope_id = idx;
   }
   uv_loop_t loop;
   uv_loop_init(&loop);
