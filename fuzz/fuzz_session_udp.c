@@ -2,7 +2,9 @@
  * Fuzz target: a UDP session (RFC 7252 message layer) driven by a script.
  * The first byte configures it (bit 0: answer requests inside on_message,
  * bit 1: NON requests, bit 2: every notification CON, bits 3-4: NSTART
- * 1-4, bit 5: separate delay 0). Then records, each an op byte:
+ * 1-4, bit 5: separate delay 0, bit 6: the amplification limit with
+ * factor 1 and a stub Echo that accepts "ok", answers twice the request's
+ * payload). Then records, each an op byte:
  *   op & 3 == 0  a datagram of (op >> 2) bytes from the input
  *   op & 3 == 1  time advances (op >> 2) * 250 ms; expiries run
  *   op & 3 == 2  we send a request (token = the op byte), or with bit 7
@@ -22,6 +24,7 @@
 typedef struct st {
   rc_session *s;
   int reply;
+  int twice;
   uint8_t tok[8];
   size_t tkl;
 } st;
@@ -33,14 +36,34 @@ static int on_message(void *user, const rc_msg *m) {
     t->tkl = m->token_len;
   }
   rc_enc e;
+  size_t n = m->payload_len * (t->twice ? 2 : 1);
   if (t->reply && rc_code_is_request(m->code) &&
       rc_session_msg_begin(t->s, &e, RC_CONTENT, m->token, m->token_len,
-                           m->payload_len) == RC_OK) {
-    rc_enc_payload(&e, m->payload, m->payload_len);
+                           n) == RC_OK) {
+    uint8_t *p = n ? rc_enc_payload_ptr(&e, n) : NULL;
+    if (p != NULL) {
+      memcpy(p, m->payload, m->payload_len);
+      if (t->twice)
+        memcpy(p + m->payload_len, m->payload, m->payload_len);
+    }
     rc_session_msg_end(t->s, &e);
   }
   return 0;
 }
+
+/* The Echo stub: "ok" is fresh, anything else is not. */
+static size_t echo_make(void *u, rc_time now, uint8_t out[RC_UDP_ECHO_MAX]) {
+  (void)u;
+  (void)now;
+  memcpy(out, "ok", 2);
+  return 2;
+}
+static int echo_check(void *u, const uint8_t *v, size_t n, rc_time now) {
+  (void)u;
+  (void)now;
+  return n == 2 && memcmp(v, "ok", 2) == 0;
+}
+static const rc_session_echo echo_stub = {echo_make, echo_check};
 
 static void drain(rc_session *s) {
   const uint8_t *p;
@@ -65,10 +88,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   cfg.udp.nstart = 1 + ((c >> 3) & 3);
   cfg.udp.separate_delay_ms = (c & 0x20) ? 0 : 1000;
   cfg.udp.dedup_max = 8; /* small, so the ring wraps */
-  st t = {.reply = c & 1};
+  cfg.udp.amp_factor = (c & 0x40) ? 1 : 0;
+  st t = {.reply = c & 1, .twice = (c >> 6) & 1};
   rc_session_callbacks cb = {.on_message = on_message};
   if (rc_session_new(&t.s, &cfg, &cb, &t, NULL, 0) != RC_OK)
     return 0;
+  if (c & 0x40)
+    rc_session_set_echo(t.s, &echo_stub);
   rc_time now = 0;
   for (size_t off = 1; off < size;) {
     uint8_t op = data[off++];

@@ -4,7 +4,8 @@ fuzz/corpus/session_udp/.
 
 A seed is a config byte (see the target: bit 0 answer in the callback,
 bit 1 NON requests, bit 2 CON notifications, bits 3-4 NSTART-1, bit 5 no
-separate delay) and op records: (n << 2) | 0 then n datagram bytes;
+separate delay, bit 6 the amplification limit, factor 1, stub Echo "ok")
+and op records: (n << 2) | 0 then n datagram bytes;
 (k << 2) | 1 advances time k * 250 ms; (t << 2) | 2 sends a request with
 token byte t (bit 7: a response on the last token seen); 3 pings.
 """
@@ -44,6 +45,12 @@ SEEDS = {
     # Five CONs one after the other under NSTART 1: each ends within
     # MAX_TRANSMIT_WAIT, so together they take longer than one.
     "nstart_queue_long": bytes.fromhex("000a051060180041" "0000eebac2020a"),
+    # Amplification limit: a POST with a payload answered twice as large
+    # goes as 4.01 + Echo; repeated with Echo "ok" (option 252 after
+    # Uri-Path 11: delta 241 = 13 + 228, length 2) it is answered.
+    "amp_echo": b"\x41" + dgram(bytes.fromhex("42021101aab568656c6c6fff6869"))
+    + dgram(bytes.fromhex("42021102aab568656c6c6fd2e46f6bff6869"))
+    + dgram(bytes.fromhex("42021101aab568656c6c6fff6869")) + tick(3),
     # UBSan: a request with no token reached memcmp with NULL (fixed).
     "regress_empty_token_request": b"\x00" + dgram(bytes.fromhex("50010001"))
     + dgram(bytes.fromhex("40010002")),

@@ -144,6 +144,35 @@ const rc_udp_stats *rc_context_udp_stats(const rc_context *ctx);
  */
 void rc_context_free(rc_context *ctx);
 
+/* Multicast discovery (RFC 7252 §8): "All CoAP Nodes" (§12.8) and the
+ * default leisure (§4.8: DEFAULT_LEISURE, 5 s). */
+#define RC_MULTICAST_GROUP4 "224.0.1.187"
+#define RC_MULTICAST_GROUP6 "ff02::fd"
+#define RC_MULTICAST_LEISURE_MS 5000u
+
+typedef struct rc_multicast_opts {
+  uint16_t port;        /* 0: 5683 */
+  const char *ifname;   /* join on this interface; NULL: the system's */
+  uint32_t leisure_ms;  /* answers wait a random time below it; 0: the
+                           default */
+  int no_ipv4, no_ipv6; /* skip a family */
+} rc_multicast_opts;
+
+/*
+ * Answers multicast discovery: joins the groups on port o->port (sockets
+ * shared with other servers on the host) and answers a NON GET
+ * /.well-known/core sent there with the links passing its query, NON,
+ * after a random leisure, from the context's coap:// listener of the
+ * same family (else from the group socket). Nothing else sent to the
+ * group is answered, nor a query that leaves no link (RFC 7252 §8.2).
+ * Stops with rc_context_shutdown / rc_context_free. Returns RC_OK once
+ * one family joined (errbuf may name the one that could not),
+ * RC_ERR_NOT_FOUND (no such interface), RC_ERR_IO (no family joined:
+ * errbuf says why), RC_ERR_INVAL, RC_ERR_NOMEM.
+ */
+rc_err rc_context_multicast(rc_context *ctx, const rc_multicast_opts *o,
+                            char *errbuf, size_t errcap);
+
 /*
  * Listens for kind on addr ("127.0.0.1:5683", "[::1]:8080", "::").
  * tls is required for TLS kinds, ws (may be NULL for defaults) for WS kinds.

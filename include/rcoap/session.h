@@ -134,6 +134,12 @@ typedef enum rc_session_state {
 #define RC_UDP_CON_NOTIFY_INTERVAL (24u * 3600u * 1000u)
 /* Message IDs remembered for deduplication, with the answer to replay. */
 #define RC_UDP_DEDUP_MAX 64u
+/* RFC 7252 §11.3 amplification limit (rc_session_udp_config.amp_factor):
+ * a response to a peer whose address is not confirmed may be at most this
+ * many times its request's size. */
+#define RC_UDP_AMP_FACTOR 3u
+/* RFC 9175 §2.2: an Echo option value is 1-40 bytes. */
+#define RC_UDP_ECHO_MAX 40u
 /* RFC 7252 §4.6: messages should fit 1152 bytes; our peer_max_msg_size
  * on UDP, so block-wise transfers use SZX 6 (1024-byte blocks). */
 #define RC_UDP_MSG_SIZE 1152u
@@ -163,6 +169,15 @@ typedef struct rc_udp_stats {
  * and truncated to size. Returns what snprintf returns. */
 int rc_udp_stats_format(const rc_udp_stats *st, char *buf, size_t size);
 
+/* Stateless Echo option values (RFC 9175 §2.2) for the amplification
+ * limit: make writes one (1-RC_UDP_ECHO_MAX bytes) and returns its length
+ * (0: none); check returns non-zero for a value that make wrote for this
+ * peer and that is still fresh. */
+typedef struct rc_session_echo {
+  size_t (*make)(void *user, rc_time now, uint8_t out[RC_UDP_ECHO_MAX]);
+  int (*check)(void *user, const uint8_t *v, size_t n, rc_time now);
+} rc_session_echo;
+
 /* CoAP over UDP (RFC 7252 §4): reliability settings of a session with
  * framing RC_FRAMING_UDP. Filled by rc_session_config_default. */
 typedef struct rc_session_udp_config {
@@ -181,6 +196,8 @@ typedef struct rc_session_udp_config {
   uint32_t dedup_max;             /* Message IDs remembered (>= 1) */
   uint8_t requests_non;           /* send our requests as NON */
   uint8_t notify_con;             /* send every notification as CON */
+  uint32_t amp_factor;            /* amplification limit, with
+                                     rc_session_set_echo; 0: none */
   /* Randomness for the first retransmission timeout and the first
    * Message ID: returns 32 random bits. NULL: a xorshift PRNG seeded
    * with seed (the session never reads a clock or /dev/urandom). */
@@ -536,6 +553,17 @@ void rc_session_udp_set_non(rc_session *s, int on);
  * acknowledge, and on other framings) or RC_ERR_STATE / RC_ERR_NOMEM. */
 rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
                               size_t token_len);
+
+/* UDP, server side: the amplification limit (RFC 7252 §11.3, RFC 9175
+ * §2.4) with these Echo values (echo->make / echo->check get the user
+ * pointer given to rc_session_new; echo must outlive the session). Until
+ * the peer's address is confirmed, a response larger than
+ * udp.amp_factor times its request's datagram goes instead as 4.01
+ * Unauthorized with an Echo option from echo->make (same type, Message ID
+ * and token); a request whose Echo passes echo->check, or an ACK or RST
+ * to one of our CONs, confirms the address. NULL: no limit (the
+ * default). Returns 0, or RC_ERR_INVAL (not a UDP session). */
+rc_err rc_session_set_echo(rc_session *s, const rc_session_echo *echo);
 /* Peer announced Block-Wise-Transfer. */
 int rc_session_peer_block_wise(const rc_session *s);
 /* Peer supports BERT: Block-Wise-Transfer and Max-Message-Size > 1152

@@ -103,6 +103,17 @@ uint16_t rc_listener_port(const rc_listener *l);
  * RC_ERR_NOBUF. */
 rc_err rc_listener_addr(const rc_listener *l, char *buf, size_t len);
 
+/* The bound address family (AF_INET, AF_INET6; 0 if unknown). */
+int rc_listener_family(const rc_listener *l);
+
+/* coap:// (RC_CONN_UDP) only: sends one datagram from the listener's
+ * socket (its unicast address and port), outside any peer's session:
+ * the answer to a multicast request (RFC 7252 §8.2: "the response is
+ * sent from the unicast address"). RC_OK, RC_ERR_INVAL (another kind)
+ * or RC_ERR_IO (not sent). */
+rc_err rc_listener_send_datagram(rc_listener *l, const struct sockaddr *to,
+                                 const void *d, size_t n);
+
 /* Connections accepted so far. */
 uint64_t rc_listener_accepted(const rc_listener *l);
 

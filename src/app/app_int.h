@@ -122,6 +122,7 @@ struct rc_context {
   rc_context_opts opts;
   rc_session_config session;
   int has_session;
+  struct app_mcast *mcast; /* rc_context_multicast, or NULL */
   rc_listener *listeners[APP_MAX_LISTENERS];
   int listener_kinds[APP_MAX_LISTENERS]; /* rc_conn_kind of each */
   size_t nlisteners;
@@ -227,6 +228,12 @@ void rc__app_proxy_free(rc_context *ctx);
 
 /* discovery.c */
 rc_err rc__app_add_well_known_core(rc_context *ctx);
+/* Serializes every visible resource passing the filter query[0..qlen)
+ * ("" passes all) into buf (*len bytes). Returns the size it needed. */
+size_t rc__app_core_links(rc_context *ctx, const char *query, size_t qlen,
+                          char *buf, size_t cap, size_t *len);
+/* mcast.c: closes the multicast responder (rc_context_multicast). */
+void rc__app_mcast_stop(rc_context *ctx);
 
 /* client.c */
 void rc__app_peer_opened(app_peer *p);

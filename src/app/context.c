@@ -437,6 +437,7 @@ static void ctx_on_shutdown_timeout(uv_timer_t *t) {
 }
 
 static void ctx_close_listeners(rc_context *ctx) {
+  rc__app_mcast_stop(ctx);
   for (size_t i = 0; i < ctx->nlisteners; i++)
     rc_listener_free(ctx->listeners[i]);
   ctx->nlisteners = 0;

@@ -45,9 +45,7 @@ static int link_passes(const rc_resource *res, const char *query,
   return rc_link_match_query(&link, query, qlen);
 }
 
-/* Serializes every visible resource passing the filter into buf. Returns
- * the writer's needed size. */
-static size_t build(rc_context *ctx, const char *query, size_t qlen, char *buf,
+size_t rc__app_core_links(rc_context *ctx, const char *query, size_t qlen, char *buf,
                     size_t cap, size_t *len) {
   rc_link_writer w;
   rc_link_writer_init(&w, buf, cap);
@@ -84,7 +82,8 @@ static void on_get_core(rc_context *ctx, rc_resource *res, rc_xreq *req,
   }
   char stack[DISCOVERY_STACK_BUF];
   size_t len;
-  size_t needed = build(ctx, query, qlen, stack, sizeof stack, &len);
+  size_t needed = rc__app_core_links(ctx, query, qlen, stack, sizeof stack,
+                                     &len);
   char *body = stack;
   if (needed > sizeof stack) {
     body = malloc(needed);
@@ -92,7 +91,7 @@ static void on_get_core(rc_context *ctx, rc_resource *res, rc_xreq *req,
       rc_respond(req, RC_INTERNAL_SERVER_ERROR, -1, NULL, 0);
       return;
     }
-    build(ctx, query, qlen, body, needed, &len);
+    rc__app_core_links(ctx, query, qlen, body, needed, &len);
   }
   rc_err err = rc_respond(req, RC_CONTENT, RC_CF_LINK_FORMAT, body, len);
   if (err == RC_ERR_PEER_TOO_LARGE)

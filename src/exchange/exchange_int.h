@@ -191,6 +191,10 @@ struct xblk {
   /* observe: completing a large notification */
   xout *child;            /* request fetching the rest (no Observe) */
   xout *parent;           /* for a child: the observation */
+  /* RFC 9175 §2.4: the Echo a 4.01 asked us to repeat the request with */
+  uint8_t echo[RC_UDP_ECHO_MAX];
+  uint8_t echo_len;       /* non-zero: the next request carries it */
+  uint8_t echo_tried;     /* repeated once already: the next 4.01 stands */
   /* UDP: the freshest notification so far (RFC 7641 §3.4) */
   uint8_t obs_seen;
   uint32_t obs_v1;

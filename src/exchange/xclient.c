@@ -172,6 +172,10 @@ rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now) {
     rc__xx_add_uint(&ex, RC_OPT_OBSERVE, 0);
   if (b->state == XCLI_UPLOADING && b->qb_on)
     return rc__xqcli_send_set(x, o, now);
+  if (b->echo_len) {
+    rc__xx_add(&ex, RC_OPT_ECHO, b->echo, b->echo_len);
+    b->echo_len = 0;
+  }
   if (b->state == XCLI_UPLOADING) {
     uint8_t szx;
     size_t chunk = xcli_chunk(x, b, &szx);
@@ -780,8 +784,41 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
   xcli_block_in(x, o, m, &blk, err, now);
 }
 
+/* RFC 9175 §2.4: a server that will not send a large answer to an
+ * address it has not verified answers 4.01 with an Echo option; the
+ * client repeats the request with that Echo (RFC 9175 §2.3), once per
+ * request: a second 4.01 in a row goes to the caller (each block request
+ * of a download may be repeated once: a server that dropped our address
+ * meanwhile asks again). Not inside a Block1 upload
+ * (its answers are small, and its next block is already planned). */
+static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
+                           rc_time now) {
+  xblk *b = o->blk;
+  rc_opt echo;
+  if (m->code != RC_UNAUTHORIZED) {
+    b->echo_tried = 0; /* the next block request may repeat once too */
+    return 0;
+  }
+  if (b->echo_tried ||
+      b->state == XCLI_UPLOADING || b->state == XCLI_DEREGISTERING ||
+      !rc_msg_find_opt(m, RC_OPT_ECHO, &echo) || echo.len == 0 ||
+      echo.len > RC_UDP_ECHO_MAX)
+    return 0;
+  b->echo_tried = 1;
+  memcpy(b->echo, echo.val, echo.len);
+  b->echo_len = (uint8_t)echo.len;
+  rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+              "4.01 with Echo: request repeated with it (RFC 9175 2.4)");
+  rc_err err = rc__xcli_send(x, o, now);
+  if (err)
+    rc__xcli_end(x, o, err, NULL);
+  return 1;
+}
+
 void rc__xcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
                           rc_time now) {
+  if (xcli_echo_retry(x, o, m, now))
+    return;
   if (o->blk->qb && rc__xqcli_on_response(x, o, m, now))
     return;
   switch (o->blk->state) {

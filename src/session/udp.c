@@ -47,6 +47,9 @@
 #define NON_RING 16u
 /* NON requests held back by PROBING_RATE; more are refused (LIMIT). */
 #define PROBE_HELD_MAX 16u
+/* Room for the 4.01 with Echo that stands for a large response:
+ * headroom, token, option header and value. */
+#define AMP_MSG_MAX (RC_ENC_HEADROOM + RC_TOKEN_MAX + 4u + RC_UDP_ECHO_MAX)
 /* Spare datagram nodes kept for reuse. */
 #define SPARE_MAX 1u
 /* First size of the dedup ring. */
@@ -91,6 +94,7 @@ typedef struct udp_rx {
 typedef struct udp_in {
   rc_time ack_due;
   uint16_t mid;
+  uint16_t req_len; /* the request's datagram (amplification limit) */
   uint8_t tkl;
   uint8_t con;
   uint8_t acked; /* empty ACK sent: the response goes as a CON */
@@ -114,11 +118,14 @@ typedef struct rc__udp {
   uint8_t is_udp; /* always 1; first member (udp_int.h) */
   uint8_t state;
   uint8_t in_call;   /* inside recv / handle_expiry / ping: now is known */
+  uint8_t confirmed; /* the peer's address is proven (amp_factor) */
+  const rc_session_echo *echo; /* amplification limit on: Echo values */
   rc_session_config cfg;
   rc_session_callbacks cb;
   void *user;
   rc_mem mem;
   rc_time now;       /* the latest time we were given */
+  size_t in_len;     /* the datagram being handled */
   uint64_t prng;
   uint16_t next_mid;
   uint16_t dgram_max; /* the largest datagram we send (DTLS: a record's room) */
@@ -349,6 +356,7 @@ static rc_err in_add(rc__udp *u, const rc_msg *m) {
     memcpy(in->token, m->token, m->token_len);
   in->con = m->type == RC_TYPE_CON;
   in->acked = 0;
+  in->req_len = (uint16_t)(u->in_len < UINT16_MAX ? u->in_len : UINT16_MAX);
   in->ack_due = u->now + u->cfg.udp.separate_delay_ms;
   if (in->con && u->cfg.udp.separate_delay_ms == 0)
     return in_ack(u, in);
@@ -558,6 +566,7 @@ void rc__udp_config_default(rc_session_udp_config *c) {
   c->separate_delay_ms = RC_UDP_SEPARATE_DELAY;
   c->con_notify_interval_ms = RC_UDP_CON_NOTIFY_INTERVAL;
   c->dedup_max = RC_UDP_DEDUP_MAX;
+  c->amp_factor = RC_UDP_AMP_FACTOR;
 }
 
 rc_err rc_session_udp_params(rc_session_udp_config *c, uint32_t ack_timeout_ms,
@@ -625,6 +634,11 @@ rc_err rc__udp_set_max_datagram(rc_session *s, size_t n) {
   if (n < RC_UDP_MSG_SIZE || n > UDP_DGRAM_MAX)
     return RC_ERR_INVAL;
   u->dgram_max = (uint16_t)n;
+  return RC_OK;
+}
+
+rc_err rc__udp_set_echo(rc_session *s, const rc_session_echo *echo) {
+  U(s)->echo = echo;
   return RC_OK;
 }
 
@@ -706,6 +720,9 @@ static rc_err on_ack_rst(rc__udp *u, const rc_msg *m) {
     }
     return RC_OK; /* a duplicate ACK, or one for a CON long given up */
   }
+  /* The peer saw our Message ID: its address is its own (RFC 7252
+   * §11.3). */
+  u->confirmed = 1;
   udp_tx done = *t;
   done.buf = NULL;
   stat_answered(u, t);
@@ -727,6 +744,20 @@ static rc_err on_ack_rst(rc__udp *u, const rc_msg *m) {
   if (m->code != RC_CODE_EMPTY)
     return deliver(u, m); /* a piggybacked response */
   return RC_OK;           /* an empty ACK: the response comes separately */
+}
+
+/* RFC 9175 §2.4 (amplification mitigation): a request that carries an
+ * Echo value we made for this address, and that is still fresh, proves
+ * the address. */
+static void echo_confirm(rc__udp *u, const rc_msg *m) {
+  rc_opt o;
+  if (u->confirmed || u->echo == NULL ||
+      !rc_msg_find_opt(m, RC_OPT_ECHO, &o))
+    return;
+  if (u->echo->check(u->user, o.val, o.len, u->now)) {
+    u->confirmed = 1;
+    ulog(u, RC_SESSION_LOG_DEBUG, "peer address confirmed by Echo");
+  }
 }
 
 static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
@@ -754,6 +785,7 @@ static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
          con ? u->cfg.udp.exchange_lifetime_ms : u->cfg.udp.non_lifetime_ms);
   rc_err err;
   if (rc_code_is_request(m->code)) {
+    echo_confirm(u, m);
     err = in_add(u, m);
   } else if (con) {
     /* A separate response or a CON notification: acknowledged at once. */
@@ -776,6 +808,7 @@ rc_err rc__udp_recv(rc_session *s, const uint8_t *data, size_t len,
   if (u->enc_open != NULL)
     return RC_ERR_STATE;
   u->now = now;
+  u->in_len = len;
   /* §4.2: a message too short to hold a Message ID cannot be answered;
    * §3: "Messages with unknown version numbers MUST be silently
    * ignored." */
@@ -859,6 +892,38 @@ void rc__udp_msg_cancel(rc_session *s, rc_enc *e) {
     u->enc_open = NULL;
 }
 
+/* RFC 7252 §11.3 (amplification): a server that answers a spoofed
+ * source sends its answer, larger than the request, to a victim; RFC
+ * 9175 §2.4 has the server answer such a peer with 4.01 and an Echo
+ * option instead of a large response until the peer proves its address
+ * by repeating the request with that Echo. Large: more than amp_factor
+ * times the request's datagram. */
+static int amp_limited(const rc__udp *u, const udp_in *in, size_t n) {
+  return !u->confirmed && u->cfg.udp.amp_factor != 0 &&
+         u->echo != NULL &&
+         n > (uint64_t)u->cfg.udp.amp_factor * in->req_len;
+}
+
+/* The 4.01 Unauthorized with an Echo option that replaces a large
+ * response to the request in (same token, type and Message ID), built in
+ * buf. */
+static rc_err amp_answer(rc__udp *u, const udp_in *in, uint8_t type,
+                         uint16_t mid, uint8_t buf[AMP_MSG_MAX],
+                         const uint8_t **p, size_t *n) {
+  uint8_t echo[RC_UDP_ECHO_MAX];
+  size_t elen = u->echo->make(u->user, u->now, echo);
+  if (elen == 0 || elen > RC_UDP_ECHO_MAX)
+    return RC_ERR_CALLBACK_FAILURE;
+  rc_enc e;
+  rc_enc_init(&e, buf, AMP_MSG_MAX, RC_UNAUTHORIZED, in->token, in->tkl);
+  rc_enc_opt(&e, RC_OPT_ECHO, echo, elen);
+  /* debug: a flood of spoofed requests must not flood the log */
+  ulog(u, RC_SESSION_LOG_DEBUG,
+       "response held back: the peer's address is not confirmed (4.01 with "
+       "Echo, RFC 9175 section 2.4)");
+  return rc_enc_finish(&e, RC_FRAMING_UDP, type, mid, p, n);
+}
+
 /* Whether a message that answers no open request (an observe
  * notification) goes as CON: RFC 7641 §4.5 "an acceptable approach is to
  * send a notification as a confirmable message ... at least every 24
@@ -902,6 +967,12 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
     return err;
   if (n > u->dgram_max)
     return RC_ERR_PEER_TOO_LARGE;
+  uint8_t small[AMP_MSG_MAX];
+  if (in != NULL && amp_limited(u, in, n)) {
+    err = amp_answer(u, in, type, mid, small, &p, &n);
+    if (err != RC_OK)
+      return err;
+  }
   /* A notification: a response to no open request carrying Observe. */
   rc_msg view;
   rc_opt obs;

@@ -234,6 +234,7 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
     return NULL;
   }
   rc__timer_init(&c->timer, conn_timer_cb);
+  c->timer_due = RC_TIME_NEVER;
   return c;
 }
 
@@ -287,6 +288,9 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   if (err != RC_OK)
     return err;
   c->s = s;
+  if (fr == RC_FRAMING_UDP && c->kind == RC_CONN_UDP && c->is_server &&
+      c->udp != NULL)
+    rc__udp_echo_setup(c);
   if (stack->datagram && stack->peer == NULL) {
     /* the DTLS filter's peer: the bytes udp.c keys its cookie with */
     stack->peer = &c->peer;
@@ -576,8 +580,14 @@ static void conn_arm_timer(rc_conn *c) {
   if (c->idle_ms > 0 && c->state >= RC__CONN_HANDSHAKE &&
       c->state <= RC__CONN_OPEN && c->last_io + c->idle_ms < due)
     due = c->last_io + c->idle_ms;
+  if (due == RC_TIME_NEVER || c->state == RC__CONN_CLOSING)
+    return;
+  if (c->udp != NULL) {
+    rc__udp_timer_start(c, due); /* the socket's one timer (peers.c heap) */
+    return;
+  }
   rc_time armed = rc__timer_queued(&c->timer) ? c->timer.due : RC_TIME_NEVER;
-  if (due == RC_TIME_NEVER || due >= armed || c->state == RC__CONN_CLOSING)
+  if (due >= armed)
     return; /* a later deadline is found when the armed one comes */
   rc__loop_timer_set(c->lt, &c->timer, due);
 }
@@ -634,7 +644,10 @@ static void conn_pump(rc_conn *c) {
 }
 
 static void conn_timer_cb(rc__timer *t) {
-  rc_conn *c = (rc_conn *)((char *)t - offsetof(rc_conn, timer));
+  rc__conn_timer_fire((rc_conn *)((char *)t - offsetof(rc_conn, timer)));
+}
+
+void rc__conn_timer_fire(rc_conn *c) {
   rc_time now = conn_now(c);
   if (c->state == RC__CONN_CLOSING) {
     c->handles--; /* the turn conn_close_handles waits for */

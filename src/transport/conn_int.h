@@ -52,10 +52,13 @@ struct rc_conn {
   rc_conn_callbacks cb;
   void *user;
   rc__connecting *cn; /* client connect state; NULL once connected */
-  /* UDP kind: the shared socket, and this peer's links in its table */
+  /* UDP kind: the shared socket, and this peer's links in its table
+   * (peers.c: hash chain, LRU list, index + 1 in the deadline heap) */
   rc__udp_ep *udp;
   rc_conn *udp_hnext, *udp_prev, *udp_next;
   void *wr; /* RC_CONN_WEBRTC: its ICE session (webrtc/wr_ep.c) */
+  uint32_t udp_heap;  /* place in the socket's deadline heap + 1 (peers.c) */
+  rc_time timer_due;  /* UDP peer: its deadline in that heap */
 
   size_t inflight; /* bytes of the running uv_write (lent by the chain) */
 
@@ -160,6 +163,14 @@ rc_err rc__udp_send_to(rc_conn *c, const uint8_t *d, size_t n);
 socklen_t rc__sa_len(const struct sockaddr *sa);
 /* udp.c: the conn is closing: out of its socket's table. */
 void rc__udp_forget(rc_conn *c);
+/* A server peer on plain UDP: its session's amplification limit gets Echo
+ * values bound to the peer's address and keyed by its socket (echo.c).
+ * DTLS peers need none: the cookie exchange proved their address. */
+void rc__udp_echo_setup(rc_conn *c);
+/* A UDP peer's timer: its socket's one timer serves it (peers.c heap);
+ * when due, the socket calls rc__conn_timer_fire. */
+void rc__udp_timer_start(rc_conn *c, rc_time due);
+void rc__conn_timer_fire(rc_conn *c);
 
 /* conn.c: close callback accounting, shared with resolve.c for a tcp
  * handle closed between attempts. */

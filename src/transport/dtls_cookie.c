@@ -7,11 +7,6 @@
  */
 #include <string.h>
 
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include "transport/tls_int.h"
 
 #define COOKIE_LEN 32
@@ -24,25 +19,12 @@
 
 /* RFC 6347 §4.2.1 suggests Cookie = HMAC(Secret, Client-IP,
  * Client-Parameters); OpenSSL's verify callback sees only the cookie, so
- * the address is what it covers. */
-static void cookie_of(const uint8_t key[32], const uint8_t *peer,
-                      size_t peer_len, uint8_t out[COOKIE_LEN]) {
-  unsigned int n = COOKIE_LEN;
-  if (!HMAC(EVP_sha256(), key, 32, peer, peer_len, out, &n))
-    memset(out, 0, COOKIE_LEN); /* matches nothing a peer can compute */
-}
-
+ * the address is what it covers (hkey.c: the current key signs, the one
+ * before it still verifies). */
 static int cookie_ok(const rc_tls_ctx *ctx, const uint8_t *peer,
                      size_t peer_len, const uint8_t *c, size_t clen) {
-  uint8_t want[COOKIE_LEN];
-  if (clen != COOKIE_LEN)
-    return 0;
-  for (int i = 0; i < 2; i++) {
-    cookie_of(ctx->cookie_key[i], peer, peer_len, want);
-    if (CRYPTO_memcmp(want, c, COOKIE_LEN) == 0)
-      return 1;
-  }
-  return 0;
+  return clen == COOKIE_LEN &&
+         rc__hkey_verify(&ctx->cookie, peer, peer_len, NULL, 0, c, clen);
 }
 
 static int gen_cookie_cb(SSL *ssl, unsigned char *cookie, unsigned int *len) {
@@ -51,7 +33,7 @@ static int gen_cookie_cb(SSL *ssl, unsigned char *cookie, unsigned int *len) {
   rc__tls_filter *f = rc__tls_from_ssl(ssl);
   if (!f || !rc__dtls_peer_of(ssl, &peer, &plen))
     return 0;
-  cookie_of(f->ctx->cookie_key[0], peer, plen, cookie);
+  rc__hkey_mac(&f->ctx->cookie, 0, peer, plen, NULL, 0, cookie);
   *len = COOKIE_LEN;
   return 1;
 }
@@ -75,25 +57,6 @@ void rc__dtls_ctx_setup(rc_tls_ctx *ctx, SSL_CTX *sc) {
   }
 }
 
-static void rotate_cookie_key(rc_tls_ctx *ctx, rc_time now) {
-  if (!ctx->cookie_keyed) {
-    ctx->cookie_keyed = 1;
-    ctx->cookie_made = now;
-    return;
-  }
-  if (now - ctx->cookie_made < RC_DTLS_COOKIE_ROTATE_MS || now < ctx->cookie_made)
-    return;
-  uint8_t fresh[32];
-  if (RAND_bytes(fresh, sizeof(fresh)) != 1) {
-    ERR_clear_error();
-    return; /* keep the old key a while longer */
-  }
-  memcpy(ctx->cookie_key[1], ctx->cookie_key[0], 32);
-  memcpy(ctx->cookie_key[0], fresh, 32);
-  OPENSSL_cleanse(fresh, sizeof(fresh));
-  ctx->cookie_made = now;
-}
-
 static uint32_t get24(const uint8_t *p) {
   return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
 }
@@ -106,7 +69,7 @@ rc_dtls_listen rc_dtls_listen_check(rc_tls_ctx *ctx, const void *peer,
   if (!ctx || !ctx->datagram || ctx->role != RC_TLS_SERVER || !dg || !out ||
       peer_len > RC_DTLS_MAX_ADDR || (peer_len && !peer))
     return RC_DTLS_LISTEN_DROP;
-  rotate_cookie_key(ctx, now);
+  rc__hkey_rotate(&ctx->cookie, now, RC_DTLS_COOKIE_ROTATE_MS);
   /* Record: type, version, epoch, sequence_number(6), length. */
   if (len < REC_HDR + HS_HDR || dg[0] != CT_HANDSHAKE || dg[1] != 0xFE ||
       dg[3] != 0 || dg[4] != 0)
@@ -161,7 +124,7 @@ rc_dtls_listen rc_dtls_listen_check(rc_tls_ctx *ctx, const void *peer,
   o[0] = 0xFE; /* server_version DTLS 1.0, as above */
   o[1] = 0xFF;
   o[2] = COOKIE_LEN;
-  cookie_of(ctx->cookie_key[0], peer, peer_len, o + 3);
+  rc__hkey_mac(&ctx->cookie, 0, peer, peer_len, NULL, 0, o + 3);
   *out_len = hvr_len;
   return RC_DTLS_LISTEN_ANSWER;
 }

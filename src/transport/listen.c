@@ -342,3 +342,15 @@ rc_err rc_wr_listener_answer(rc_listener *l, const rc_wr_desc *offer,
     return RC_ERR_INVAL;
   return rc__wr_answer(l->wr, offer, answer);
 }
+
+int rc_listener_family(const rc_listener *l) {
+  struct sockaddr_storage ss;
+  return listen_sockname(l, &ss) == 0 ? ss.ss_family : 0;
+}
+
+rc_err rc_listener_send_datagram(rc_listener *l, const struct sockaddr *to,
+                                 const void *d, size_t n) {
+  if (l == NULL || l->udp == NULL || l->kind != RC_CONN_UDP || to == NULL)
+    return RC_ERR_INVAL;
+  return rc__udp_send_raw(l->udp, to, (const uint8_t *)d, n);
+}

@@ -572,7 +572,7 @@ void rc_tls_ctx_free(rc_tls_ctx *ctx) {
   rc__tls_keylog_close(ctx);
   BIO_meth_free(ctx->bio_meth);
   OPENSSL_cleanse(ctx->psk_key, sizeof(ctx->psk_key));
-  OPENSSL_cleanse(ctx->cookie_key, sizeof(ctx->cookie_key));
+  rc__hkey_wipe(&ctx->cookie);
   ctx->mem.free(ctx, ctx->mem.user);
 }
 
@@ -811,9 +811,8 @@ rc_err rc_tls_ctx_new(rc_tls_ctx **out, const rc_tls_config *cfg, char *errbuf,
   ctx->bio_meth = cfg->datagram ? rc__dtls_bio_method_new()
                                 : rc__tls_bio_method_new();
   if (cfg->datagram && cfg->role == RC_TLS_SERVER &&
-      RAND_bytes(ctx->cookie_key[0], (int)sizeof(ctx->cookie_key)) != 1) {
+      rc__hkey_init(&ctx->cookie) != RC_OK) {
     rc_tls_ctx_free(ctx);
-    ERR_clear_error();
     return RC_ERR_TLS;
   }
   if (!ctx->bio_meth) {

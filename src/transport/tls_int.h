@@ -15,6 +15,7 @@
 
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
+#include "transport/hkey.h"
 
 /* Detail sentences are cut at this length. */
 #define RC__TLS_DETAIL_MAX 384
@@ -59,12 +60,9 @@ struct rc_tls_ctx {
   int datagram;
   size_t mtu;
   uint32_t hs_timeout_ms;
-  /* Server: HMAC keys of the stateless cookie, the current one and the one
-   * before it (still accepted), and when the current one was made. */
-  uint8_t cookie_key[2][32];
+  /* Server: the HMAC keys of the stateless cookie (hkey.h). */
+  rc__hkey cookie;
   int keylog_fd; /* rc_tls_config.keylog_file; -1: none (tls_keylog.c) */
-  rc_time cookie_made;
-  int cookie_keyed; /* cookie_made holds a caller time */
 };
 
 typedef enum rc__tls_state {

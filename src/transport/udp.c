@@ -28,6 +28,8 @@
 #include "rcoap/transport_dtls.h"
 #include "transport/conn_int.h"
 #include "transport/webrtc/wr_int.h"
+#include "transport/echo.h"
+#include "transport/peers.h"
 
 /* A UDP datagram is at most 64 KiB (UDP_RBUF, one per thread, for client
  * sockets); a server socket has its own buffer for UDP_MMSG of them per
@@ -49,12 +51,14 @@ struct rc__udp_ep {
   int (*accept)(void *arg, rc_conn *c); /* NULL: a client socket */
   void *arg;
   rc_tls_ctx *dtls;    /* coaps:// listener: the cookie check's context */
+  rc__hkey echo;       /* coap:// listener: the Echo values' keys */
+  uint8_t echo_ok;     /* echo is keyed */
   uint32_t idle_ms;
   size_t refs;         /* peers + the listener */
-  size_t npeers, peers_max;
-  rc_conn **bucket;    /* hash of peers by address */
-  size_t nbucket;
-  rc_conn *lru_first, *lru_last; /* most recently active first */
+  rc__peers peers;     /* by address, LRU, deadline heap (peers.c) */
+  uv_timer_t timer;    /* the one timer of every peer: the heap's first */
+  rc_time timer_due;   /* when it is armed for; RC_TIME_NEVER: idle */
+  uint8_t handles;     /* libuv handles (socket, timer) not yet closed */
   uint8_t listening;
   uint8_t closing;
   uint8_t batching; /* inside a recvmmsg batch: sends are collected */
@@ -75,88 +79,21 @@ socklen_t rc__sa_len(const struct sockaddr *sa) {
                                    : sizeof(struct sockaddr_in);
 }
 
-static int sa_equal(const struct sockaddr *a, const struct sockaddr *b) {
-  if (a->sa_family != b->sa_family)
-    return 0;
-  if (a->sa_family == AF_INET) {
-    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-    return x->sin_port == y->sin_port &&
-           x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-  return x->sin6_port == y->sin6_port &&
-         memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
-         x->sin6_scope_id == y->sin6_scope_id;
-}
-
-static size_t sa_hash(const rc__udp_ep *ep, const struct sockaddr *sa) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  const uint8_t *p;
-  size_t n;
-  uint16_t port;
-  if (sa->sa_family == AF_INET) {
-    const struct sockaddr_in *a = (const void *)sa;
-    p = (const uint8_t *)&a->sin_addr;
-    n = 4;
-    port = a->sin_port;
-  } else {
-    const struct sockaddr_in6 *a = (const void *)sa;
-    p = (const uint8_t *)&a->sin6_addr;
-    n = 16;
-    port = a->sin6_port;
-  }
-  for (size_t i = 0; i < n; i++)
-    h = (h ^ p[i]) * 1099511628211ULL;
-  h = (h ^ (port & 0xff)) * 1099511628211ULL;
-  h = (h ^ (port >> 8)) * 1099511628211ULL;
-  return (size_t)(h & (ep->nbucket - 1));
-}
-
-static rc_conn *peer_find(rc__udp_ep *ep, const struct sockaddr *sa) {
-  for (rc_conn *c = ep->bucket[sa_hash(ep, sa)]; c != NULL; c = c->udp_hnext)
-    if (sa_equal(&c->peer.sa, sa))
-      return c;
-  return NULL;
-}
-
-static void lru_unlink(rc__udp_ep *ep, rc_conn *c) {
-  if (c->udp_prev != NULL)
-    c->udp_prev->udp_next = c->udp_next;
-  else
-    ep->lru_first = c->udp_next;
-  if (c->udp_next != NULL)
-    c->udp_next->udp_prev = c->udp_prev;
-  else
-    ep->lru_last = c->udp_prev;
-  c->udp_prev = c->udp_next = NULL;
-}
-
-static void lru_front(rc__udp_ep *ep, rc_conn *c) {
-  c->udp_next = ep->lru_first;
-  c->udp_prev = NULL;
-  if (ep->lru_first != NULL)
-    ep->lru_first->udp_prev = c;
-  else
-    ep->lru_last = c;
-  ep->lru_first = c;
-}
-
 static void peer_add(rc__udp_ep *ep, rc_conn *c) {
-  size_t b = sa_hash(ep, &c->peer.sa);
-  c->udp_hnext = ep->bucket[b];
-  ep->bucket[b] = c;
-  lru_front(ep, c);
-  ep->npeers++;
+  rc__peers_add(&ep->peers, c);
   ep->refs++;
 }
 
 static void ep_closed(uv_handle_t *h) {
   rc__udp_ep *ep = h->data;
+  if (--ep->handles > 0)
+    return;
   if (ep->wr != NULL)
     rc__wr_ep_closed(ep->wr);
   ep->mem->free(ep->msgs, ep->mem->user);
   ep->mem->free(ep->mbuf, ep->mem->user);
-  ep->mem->free(ep->bucket, ep->mem->user);
+  rc__peers_free(&ep->peers);
+  rc__hkey_wipe(&ep->echo);
   ep->mem->free(ep, ep->mem->user);
 }
 
@@ -164,22 +101,60 @@ static void ep_unref(rc__udp_ep *ep) {
   if (--ep->refs > 0 || ep->closing)
     return;
   ep->closing = 1;
+  uv_close((uv_handle_t *)&ep->timer, ep_closed);
   uv_close((uv_handle_t *)&ep->h, ep_closed);
 }
 
 void rc__udp_forget(rc_conn *c) {
   rc__udp_ep *ep = c->udp;
   c->udp = NULL;
-  rc_conn **pp = &ep->bucket[sa_hash(ep, &c->peer.sa)];
-  while (*pp != NULL && *pp != c)
-    pp = &(*pp)->udp_hnext;
-  if (*pp == c) {
-    *pp = c->udp_hnext;
-    lru_unlink(ep, c);
-    ep->npeers--;
-  }
-  c->udp_hnext = NULL;
+  rc__peers_remove(&ep->peers, c);
   ep_unref(ep);
+}
+
+/* Arms the socket's timer for the heap's earliest deadline. */
+static void ep_timer_arm(rc__udp_ep *ep);
+
+/* The socket's timer: every peer whose deadline has come, earliest
+ * first; at most the peers due when it fired (a peer that is due again
+ * at once waits for the next loop turn). */
+static void ep_timer_cb(uv_timer_t *t) {
+  rc__udp_ep *ep = t->data;
+  rc_time now = uv_now(ep->loop);
+  ep->timer_due = RC_TIME_NEVER;
+  size_t n = ep->peers.nheap;
+  rc_conn *c;
+  ep->refs++; /* the socket outlives the peers it fires */
+  while (n-- > 0 && !ep->closing &&
+         (c = rc__peers_due(&ep->peers, now)) != NULL)
+    rc__conn_timer_fire(c);
+  if (!ep->closing)
+    ep_timer_arm(ep);
+  ep_unref(ep);
+}
+
+static void ep_timer_arm(rc__udp_ep *ep) {
+  rc_time due = rc__peers_next(&ep->peers);
+  if (due == ep->timer_due)
+    return;
+  ep->timer_due = due;
+  if (due == RC_TIME_NEVER) {
+    uv_timer_stop(&ep->timer);
+    return;
+  }
+  rc_time now = uv_now(ep->loop);
+  uv_timer_start(&ep->timer, ep_timer_cb, due > now ? due - now : 0, 0);
+}
+
+void rc__udp_timer_start(rc_conn *c, rc_time due) {
+  rc__udp_ep *ep = c->udp;
+  if (rc__peers_schedule(&ep->peers, c, due) != RC_OK) {
+    rc__conn_set_detail(c, "no memory for the UDP peer's timer");
+    rc__conn_fail(c, RC_ERR_NOMEM, NULL);
+    return;
+  }
+  if (due < ep->timer_due)
+    ep_timer_arm(ep);
 }
 
 /* Sends the collected answers: one sendmmsg (what the kernel does not
@@ -246,8 +221,8 @@ static int stranger_wanted(rc__udp_ep *ep, const uint8_t *d, size_t n,
 
 static void new_peer(rc__udp_ep *ep, const uint8_t *d, size_t n,
                      const struct sockaddr *from) {
-  if (ep->npeers >= ep->peers_max && ep->lru_last != NULL) {
-    rc_conn *old = ep->lru_last;
+  if (rc__peers_full(&ep->peers) && rc__peers_oldest(&ep->peers) != NULL) {
+    rc_conn *old = rc__peers_oldest(&ep->peers);
     rc__conn_set_detail(old, "UDP peer table full: least recently active "
                              "peer dropped");
     rc__conn_fail(old, RC_ERR_LIMIT, NULL); /* forgets it at once */
@@ -325,12 +300,12 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
   }
   if (flags & UV_UDP_MMSG_CHUNK)
     ep->batching = 1;
-  if (nread < 0 && ep->connected && ep->lru_first != NULL &&
+  if (nread < 0 && ep->connected && rc__peers_newest(&ep->peers) != NULL &&
       (nread == UV_ECONNREFUSED || nread == UV_EHOSTUNREACH ||
        nread == UV_ENETUNREACH)) {
     /* ICMP unreachable for our one peer (a connected socket hears it):
      * nothing listens there; fail now rather than at the timeout. */
-    rc_conn *c = ep->lru_first;
+    rc_conn *c = rc__peers_newest(&ep->peers);
     rc__conn_set_detail(c, c->kind == RC_CONN_WEBRTC
                                ? "the WebRTC peer is gone (%s)"
                                : "no CoAP server there (%s)",
@@ -349,17 +324,14 @@ static void ep_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
     rc__wr_input(ep->wr, d, n, from);
     return;
   }
-  rc_conn *c = peer_find(ep, from);
+  rc_conn *c = rc__peers_find(&ep->peers, from);
   if (c != NULL && ep->dtls != NULL && ep->accept != NULL &&
       dtls_client_hello(d, n) && rc_conn_is_open(c)) {
     dtls_stranger(ep, c, d, n, from);
     return;
   }
   if (c != NULL) {
-    if (c != ep->lru_first) {
-      lru_unlink(ep, c);
-      lru_front(ep, c);
-    }
+    rc__peers_touch(&ep->peers, c);
     rc__conn_udp_input(c, d, n);
     return;
   }
@@ -375,18 +347,13 @@ static rc_err ep_new(uv_loop_t *loop, const rc_mem *mem, int family,
   if (ep == NULL)
     return RC_ERR_NOMEM;
   memset(ep, 0, sizeof(*ep));
-  ep->nbucket = 1;
-  while (ep->nbucket < peers_max)
-    ep->nbucket *= 2;
-  ep->bucket = mem->malloc(ep->nbucket * sizeof(rc_conn *), mem->user);
-  if (ep->bucket == NULL) {
+  if (rc__peers_init(&ep->peers, mem, peers_max) != RC_OK) {
     mem->free(ep, mem->user);
     return RC_ERR_NOMEM;
   }
-  memset(ep->bucket, 0, ep->nbucket * sizeof(rc_conn *));
   ep->loop = loop;
   ep->mem = mem;
-  ep->peers_max = peers_max;
+  ep->timer_due = RC_TIME_NEVER;
   /* The send batch, in one allocation (NULL: every send goes at once). */
   size_t bsz = UDP_BATCH * (sizeof(struct mmsghdr) + sizeof(struct iovec) +
                             sizeof(struct sockaddr_storage) + UDP_BATCH_DGRAM);
@@ -400,11 +367,14 @@ static rc_err ep_new(uv_loop_t *loop, const rc_mem *mem, int family,
   /* recvmmsg: one system call for a batch of datagrams (PERF-NOTES). */
   if (uv_udp_init_ex(loop, &ep->h, (unsigned)family | UV_UDP_RECVMMSG) != 0) {
     mem->free(ep->msgs, mem->user);
-    mem->free(ep->bucket, mem->user);
+    rc__peers_free(&ep->peers);
     mem->free(ep, mem->user);
     return RC_ERR_IO;
   }
+  uv_timer_init(loop, &ep->timer);
   ep->h.data = ep;
+  ep->timer.data = ep;
+  ep->handles = 2;
   *out = ep;
   return RC_OK;
 }
@@ -426,6 +396,7 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
   ep->accept = accept;
   ep->arg = arg;
   ep->dtls = dtls;
+  ep->echo_ok = dtls == NULL && rc__hkey_init(&ep->echo) == RC_OK;
   ep->mbuf = mem->malloc(UDP_MMSG * UDP_RBUF, mem->user); /* NULL: one by one */
   ep->idle_ms = idle_ms ? idle_ms : RC_CONN_UDP_PEER_IDLE;
   int r = uv_udp_bind(&ep->h, sa,
@@ -446,6 +417,30 @@ rc_err rc__udp_listen(uv_loop_t *loop, const struct sockaddr *sa,
   ep->refs = 1;
   *out = ep;
   return RC_OK;
+}
+
+static size_t peer_echo_make(void *user, rc_time now,
+                             uint8_t out[RC_UDP_ECHO_MAX]) {
+  rc_conn *c = user;
+  if (c->udp == NULL)
+    return 0;
+  return rc__echo_make(&c->udp->echo, &c->peer, rc__sa_len(&c->peer.sa), now,
+                       out);
+}
+
+static int peer_echo_check(void *user, const uint8_t *v, size_t n,
+                           rc_time now) {
+  rc_conn *c = user;
+  return c->udp != NULL &&
+         rc__echo_check(&c->udp->echo, &c->peer, rc__sa_len(&c->peer.sa), v,
+                        n, now);
+}
+
+static const rc_session_echo peer_echo = {peer_echo_make, peer_echo_check};
+
+void rc__udp_echo_setup(rc_conn *c) {
+  if (c->udp->echo_ok) /* else no randomness for a key: no limit */
+    (void)rc_session_set_echo(c->s, &peer_echo);
 }
 
 void rc__udp_unlisten(rc__udp_ep *ep) {
@@ -491,7 +486,7 @@ rc_err rc__udp_client_open(rc_conn *c, const struct sockaddr *sa) {
 /* ---- for the webrtc endpoint (webrtc/wr_ep.c) --------------------------- */
 
 rc_conn *rc__udp_peer_find(rc__udp_ep *ep, const struct sockaddr *sa) {
-  return peer_find(ep, sa);
+  return rc__peers_find(&ep->peers, sa);
 }
 
 void rc__udp_attach(rc__udp_ep *ep, rc_conn *c, const struct sockaddr *sa) {

@@ -6,7 +6,8 @@
 #     piggybacked ACK with the request's Message ID) and as NON (-N: a NON
 #     2.05); PUT /store/u then GET; /large in rcoapd's 1024-byte blocks and
 #     in the 64-byte blocks libcoap asks for (-b 64), both bodies equal to
-#     the one over coap+tcp; observe (-s) /sensors/temp: NON notifications
+#     the one over coap+tcp; the first /large block held back as 4.01 with
+#     an Echo (amplification limit) that libcoap repeats its GET with; observe (-s) /sensors/temp: NON notifications
 #     with rising Observe numbers; /slow?ms=2500: an empty ACK first, then
 #     the answer as a separate CON. coap-client exits 0 whatever happens,
 #     so its -v 7 PDU log is what is checked.
@@ -85,6 +86,13 @@ lc "$U/large"
 cmp -s "$RC_TMP/lc.body" "$RC_TMP/large.tcp" &&
   rc_pass "libcoap /large over UDP (rcoapd's blocks) equals coap+tcp" ||
   rc_fail "libcoap /large over UDP differs ($(wc -c <"$RC_TMP/lc.body") bytes)"
+# Amplification limit (RFC 9175 §2.4): a fresh client port is not
+# confirmed, so the first block (over 3x the request) comes as 4.01 with
+# an Echo; libcoap 4.3.1 repeats the request with that Echo (new token).
+echo1=$(pdus ACK 4.01 | head -n 1 | sed -n 's/.*Echo:\(0x[0-9a-f]*\).*/\1/p')
+rc_expect_re "$echo1" '^0x[0-9a-f]{24}$' "rcoapd answers libcoap's first GET /large with 4.01 and a 12-byte Echo"
+rc_expect "$(pdus CON GET | sed -n 2p)" "Echo:$echo1" "libcoap repeats the GET with that Echo"
+rc_expect_eq "$(pdus ACK 4.01 | wc -l)" 1 "one 4.01 only: the Echo confirmed the address"
 rc_expect "$LERR" "Block2:99/_/1024" "rcoapd's own block size: 100 blocks of 1024"
 lc -b 64 "$U/large"
 cmp -s "$RC_TMP/lc.body" "$RC_TMP/large.tcp" &&
@@ -152,11 +160,13 @@ ncoap=$(ts -Y 'udp && coap' | wc -l)
 rc_expect_re "$nudp" '^[1-9][0-9]{2,}$' "tshark captured $nudp datagrams"
 rc_expect_eq "$ncoap" "$nudp" "every datagram decodes as CoAP"
 # Wireshark 4.0 does not know Request-Tag (292, RFC 9175; our Block1
-# uploads carry it, RFC 9175 §3.4) and reports it as "Invalid Option
-# Number 292" in the Malformed group: that report alone is not ours.
+# uploads carry it, RFC 9175 §3.4) nor Echo (252, RFC 9175 §2: our 4.01
+# to an unconfirmed address carries it) and reports them as "Invalid
+# Option Number 292/252" in the Malformed group: those reports are not
+# ours.
 bad=$(ts -Y '_ws.malformed || _ws.expert.severity >= error || _ws.expert.group == "Malformed"' \
   -T fields -e frame.number -e _ws.expert.message |
-  awk -F'\t' '{n=split($2,m,","); for(i=1;i<=n;i++) if (m[i] != "Invalid Option Number 292") {print; break}}' | head)
+  awk -F'\t' '{n=split($2,m,","); for(i=1;i<=n;i++) if (m[i] != "Invalid Option Number 292" && m[i] != "Invalid Option Number 252") {print; break}}' | head)
 rc_expect_eq "$bad" "" "no malformed or error reports (Request-Tag aside)"
 rc_expect_re "$(ts -Y 'coap.opt.name' -T fields -e _ws.expert.message | grep -c 'Option Number 292')" '^[1-9]' \
   "(the Request-Tag reports are there: the filter above is not blind)"

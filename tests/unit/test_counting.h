@@ -15,7 +15,7 @@ typedef struct counting {
   size_t peak; /* most bytes live at once */
 } counting;
 
-static void *cnt_malloc(size_t n, void *user) {
+static inline void *cnt_malloc(size_t n, void *user) {
   counting *c = user;
   size_t *p = malloc(sizeof(size_t) + n);
   if (!p)
@@ -28,7 +28,7 @@ static void *cnt_malloc(size_t n, void *user) {
   return p + 1;
 }
 
-static void cnt_free(void *ptr, void *user) {
+static inline void cnt_free(void *ptr, void *user) {
   counting *c = user;
   if (!ptr)
     return;
@@ -38,7 +38,7 @@ static void cnt_free(void *ptr, void *user) {
   free(p);
 }
 
-static void *cnt_realloc(void *ptr, size_t n, void *user) {
+static inline void *cnt_realloc(void *ptr, size_t n, void *user) {
   void *q = cnt_malloc(n, user);
   if (q && ptr) {
     size_t old = ((size_t *)ptr)[-1];

@@ -163,6 +163,7 @@ static rc_outmsg get_req(rc_opt *opts, const char *seg) {
 
 /* ---- what an idle connection's session and exchange hold --------------- */
 
+
 /* Bytes that the session and the exchange of an idle server connection
  * hold: their two structures and nothing else (no output chunk, no ping
  * ring, no outstanding-request table, no request record: those wait in a

@@ -25,6 +25,10 @@ static void usage(FILE *f) {
           "patch or ipatch; observe prints each notification (--count N,\n"
           "--duration S, --retries N); ping sends a CoAP Ping (RFC 8323 §5.4)\n"
           "and prints the Pong's round trip (--custody asks for Custody).\n"
+          "rcoap discover [coap://GROUP[/PATH?QUERY]] sends one NON GET to a\n"
+          "multicast group (default coap://224.0.1.187/.well-known/core,\n"
+          "RFC 7252 §8) and prints every answer until -T: its address and\n"
+          "links; exit 0 if any, 6 if none.\n"
           "URI schemes: coap:// (UDP), coaps:// (DTLS), coap+tcp://,\n"
           "coaps+tcp://, coap+ws://, coaps+ws:// (coap+wss://), coaps+wr://\n"
           "(a WebRTC data channel; the offer goes to coap+ws://HOST/webrtc).\n"
@@ -518,6 +522,16 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
   /* -d without a method is a POST, as curl's -d is. */
   a->method = a->data ? RC_POST : RC_GET;
   const char *verb = a->data ? "post" : "get";
+  if (argc - optind >= 1 && !strcmp(argv[optind], "discover")) {
+    /* rcoap discover [URI]: multicast (discover.c) */
+    if (argc - optind > 2) {
+      fprintf(stderr, "rcoap: discover takes at most one URI\n");
+      return EX_USAGE;
+    }
+    a->discover = 1;
+    a->uri = argc - optind == 2 ? argv[optind + 1] : NULL;
+    return -1;
+  }
   if (argc - optind == 2) {
     verb = argv[optind];
     a->method = rc_method_from_name(argv[optind]);

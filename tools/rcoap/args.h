@@ -16,6 +16,7 @@ typedef struct rcoap_args {
   int method;              /* RC_GET, ... */
   int observe;
   int ping;
+  int discover;            /* rcoap discover [URI]: uri may be NULL */
   int custody;
   const char *data;        /* -d; "@FILE" streams a file */
   double timeout_s;

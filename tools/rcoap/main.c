@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "discover.h"
 #include "observe.h"
 #include "output.h"
 #include "rcoap/app.h"
@@ -269,6 +270,11 @@ int main(int argc, char **argv) {
   rcoap_args a;
   int st = rcoap_parse(argc, argv, &a);
   if (st >= 0) {
+    rcoap_args_free(&a);
+    return st;
+  }
+  if (a.discover) {
+    st = rcoap_discover(a.uri, a.timeout_s);
     rcoap_args_free(&a);
     return st;
   }

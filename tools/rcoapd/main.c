@@ -148,6 +148,27 @@ static int proxy_setup(rc_context *ctx, const rcoapd_opts *o) {
   return 0;
 }
 
+/* --multicast: discovery on 224.0.1.187 and ff02::fd (RFC 7252 §8). */
+static int multicast_start(rc_context *ctx, const rcoapd_opts *o) {
+  rc_multicast_opts mo = {0};
+  mo.ifname = o->multicast_if;
+  mo.leisure_ms = o->leisure_ms;
+  char err[160];
+  rc_err e = rc_context_multicast(ctx, &mo, err, sizeof err);
+  if (e != RC_OK) {
+    fprintf(stderr, "rcoapd: --multicast: %s\n", err[0] ? err : rc_err_name(e));
+    return 1;
+  }
+  if (err[0])
+    fprintf(stderr, "rcoapd: warning: --multicast: %s\n", err);
+  printf("rcoapd multicast discovery on %s and %s port 5683%s%s\n",
+         RC_MULTICAST_GROUP4, RC_MULTICAST_GROUP6,
+         o->multicast_if ? " on " : "",
+         o->multicast_if ? o->multicast_if : "");
+  fflush(stdout);
+  return 0;
+}
+
 static int start(daemon_t *d, const rcoapd_opts *o) {
   rc_context_opts co = {0};
   co.loop = &d->loop;
@@ -178,6 +199,12 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
                           o->max_retransmit >= 0 ? (uint32_t)o->max_retransmit
                                                  : RC_UDP_MAX_RETRANSMIT);
     co.session = &d->session;
+  }
+  rc_session_config sess; /* copied by rc_context_new */
+  if (o->amp_factor >= 0) {
+    rc_session_config_default(&sess, RC_FRAMING_TCP, RC_SESSION_SERVER);
+    sess.udp.amp_factor = (uint32_t)o->amp_factor;
+    co.session = &sess;
   }
   if (o->verbose)
     co.on_trace = on_trace;
@@ -215,7 +242,9 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
   }
   if (proxy_setup(d->ctx, o) != 0)
     return 1;
-  return listeners_open(d->ctx, o, &d->ls) != 0;
+  if (listeners_open(d->ctx, o, &d->ls) != 0)
+    return 1;
+  return o->multicast ? multicast_start(d->ctx, o) : 0;
 }
 
 int main(int argc, char **argv) {

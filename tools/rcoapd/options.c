@@ -47,6 +47,21 @@ static void usage(FILE *f) {
     "                   block-wise (Block2) in blocks of at most SIZE. 1024\n"
     "                   serves libcoap <= 4.3.5 over WebSockets, which cannot\n"
     "                   take more than 1472 bytes (docs/INTEROP.md)\n"
+    "      --amplification-factor N  coap:// (UDP): to a client whose\n"
+    "                   address is not confirmed yet, a response more than\n"
+    "                   N times its request's size goes as 4.01 with an\n"
+    "                   Echo option instead; the client repeats the\n"
+    "                   request with it (RFC 9175 §2.4). 3 by default;\n"
+    "                   0 = off (coaps:// needs none: DTLS has a cookie)\n"
+    "multicast discovery (RFC 7252 §8):\n"
+    "      --multicast              answer GET /.well-known/core sent to\n"
+    "                   224.0.1.187 or ff02::fd port 5683 (NON, after a\n"
+    "                   random leisure, from the coap:// listener; nothing\n"
+    "                   for other requests or an empty filtered list)\n"
+    "      --multicast-if NAME      join on this interface (default: the\n"
+    "                   system's choice)\n"
+    "      --leisure MS             longest random delay of an answer\n"
+    "                   (5000, RFC 7252 DEFAULT_LEISURE)\n"
     "proxy (RFC 7252 §5.7, RFC 8768 Hop-Limit):\n"
     "      --proxy                  forward requests with Proxy-Uri or\n"
     "                   Proxy-Scheme to allowed destinations (else 5.05)\n"
@@ -120,7 +135,8 @@ enum {
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
   O_PROXY_BACKOFF,
-  O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG
+  O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG,
+  O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE
 };
 
 /* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
@@ -197,6 +213,10 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"origin", required_argument, NULL, O_ORIGIN},
       {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
       {"idle-timeout", required_argument, NULL, O_IDLE},
+      {"amplification-factor", required_argument, NULL, O_AMP},
+      {"multicast", no_argument, NULL, O_MCAST},
+      {"multicast-if", required_argument, NULL, O_MCAST_IF},
+      {"leisure", required_argument, NULL, O_LEISURE},
       {"release-to", required_argument, NULL, O_RELEASE_TO},
       {"hold-off", required_argument, NULL, O_HOLD_OFF},
       {"body-memory", required_argument, NULL, O_BODY_MEMORY},
@@ -223,6 +243,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   o->proxy_cache = (size_t)8 << 20;
   o->hold_off_s = -1;
   o->max_retransmit = -1;
+  o->amp_factor = -1;
   opterr = 0;
   while ((ch = getopt_long(argc, argv, "l:vqVh", longopts, NULL)) != -1) {
     switch (ch) {
@@ -344,6 +365,32 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
         return -1;
       }
       break;
+    case O_AMP: {
+      char *end;
+      o->amp_factor = strtol(optarg, &end, 10);
+      if (*end || end == optarg || o->amp_factor < 0 ||
+          o->amp_factor > 1000) {
+        fprintf(stderr, "rcoapd: --amplification-factor takes 0-1000\n");
+        return -1;
+      }
+      break;
+    }
+    case O_MCAST:
+      o->multicast = 1;
+      break;
+    case O_MCAST_IF:
+      o->multicast_if = optarg;
+      break;
+    case O_LEISURE: {
+      char *end;
+      unsigned long n = strtoul(optarg, &end, 10);
+      if (*end || end == optarg || n == 0 || n > 600000) {
+        fprintf(stderr, "rcoapd: --leisure takes 1-600000 (ms)\n");
+        return -1;
+      }
+      o->leisure_ms = (unsigned)n;
+      break;
+    }
     case O_MAX_PENDING: {
       char *end;
       unsigned long n = strtoul(optarg, &end, 10);

@@ -41,6 +41,10 @@ typedef struct rcoapd_opts {
   size_t body_memory;      /* --body-memory; 0: the library's default */
   size_t max_pending;      /* --max-pending; 0: the library's default */
   size_t max_unrequested;  /* --max-unrequested-body; 0: no cap */
+  long amp_factor;         /* --amplification-factor; -1: the default */
+  int multicast;           /* --multicast: discovery on the groups */
+  const char *multicast_if; /* --multicast-if NAME */
+  unsigned leisure_ms;     /* --leisure MS; 0: the default (5000) */
   int proxy;               /* --proxy: forward proxying on */
   const char *proxy_allow[OPT_MAX_PROXY_RULES];
   size_t nproxy_allow;
