@@ -26,7 +26,7 @@ static size_t unhex(const char *h, uint8_t *out) {
 }
 
 static rc_err diag(const char *hex, char *out, size_t cap) {
-  uint8_t in[256];
+  uint8_t in[256] = {0};
   size_t n = unhex(hex, in), len;
   return rc_cbor_diag(in, n, out, cap, &len);
 }

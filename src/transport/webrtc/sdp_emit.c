@@ -108,7 +108,8 @@ rc_err rc_sdp_emit(char *buf, size_t cap, size_t *len, const rc_sdp *d) {
     put(&o, "c=IN IP4 0.0.0.0");
   for (size_t i = 0; i < d->ncand; i++) {
     const rc_sdp_cand *c = &d->cand[i];
-    host_port(&c->addr, host, sizeof host, &port);
+    if (!host_port(&c->addr, host, sizeof host, &port))
+      continue; /* not an address family we can write */
     put(&o, "a=candidate:%s %u udp %lu %s %u typ %s", c->foundation,
         c->component, (unsigned long)c->priority, host, port,
         cand_type(c->type));
