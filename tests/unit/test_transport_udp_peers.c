@@ -6,7 +6,8 @@
  *    allocator: the bytes one idle peer holds (after one request answered)
  *    are pinned, and 64 peers cost 64 times one;
  *  - idle peers expire (through the loop's one timer, as every conn's
- *    deadlines do) and give all their memory back.
+ *    deadlines do: the loop has one libuv timer, armed, and no socket
+ *    has one) and give all their memory back.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,6 +116,14 @@ static void serve(uv_loop_t *loop, uint16_t port, int *fds, int n) {
     uv_run(loop, UV_RUN_NOWAIT); /* the answers' buffers go back */
 }
 
+static void count_timers(uv_handle_t *h, void *arg) {
+  int *n = arg;
+  if (h->type == UV_TIMER && !uv_is_closing(h)) {
+    n[0]++;
+    n[1] += uv_is_active(h) != 0;
+  }
+}
+
 /* With idle_ms: n peers, then the loop runs until their memory is back
  * (the loop's one timer expires them); returns the bytes still held
  * beyond those before the n peers came (0 when all expired). */
@@ -141,6 +150,12 @@ static size_t bytes_with_peers_idle(int n, counting *cnt, uint32_t idle_ms) {
   serve(&loop, port, fds, n);
   size_t after = cnt->bytes;
   if (idle_ms > 0) {
+    /* n + 1 peers waiting for their idle expiry: one libuv timer on the
+     * loop (the loop queue's), armed, and none per socket or peer. */
+    int timers[2] = {0, 0};
+    uv_walk(&loop, count_timers, timers);
+    assert_int_equal(timers[0], 1);
+    assert_int_equal(timers[1], 1);
     /* bounded: 200 x 25 ms */
     for (int i = 0; i < 200 && cnt->bytes > before; i++) {
       usleep(25000);
