@@ -234,7 +234,6 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
     return NULL;
   }
   rc__timer_init(&c->timer, conn_timer_cb);
-  c->timer_due = RC_TIME_NEVER;
   return c;
 }
 
@@ -582,10 +581,6 @@ static void conn_arm_timer(rc_conn *c) {
     due = c->last_io + c->idle_ms;
   if (due == RC_TIME_NEVER || c->state == RC__CONN_CLOSING)
     return;
-  if (c->udp != NULL) {
-    rc__udp_timer_start(c, due); /* the socket's one timer (peers.c heap) */
-    return;
-  }
   rc_time armed = rc__timer_queued(&c->timer) ? c->timer.due : RC_TIME_NEVER;
   if (due >= armed)
     return; /* a later deadline is found when the armed one comes */
@@ -643,11 +638,10 @@ static void conn_pump(rc_conn *c) {
   conn_arm_timer(c);
 }
 
+/* Every deadline of the conn, whatever its transport (UDP and DTLS peers
+ * too): the loop's one timer runs this node when it is due. */
 static void conn_timer_cb(rc__timer *t) {
-  rc__conn_timer_fire((rc_conn *)((char *)t - offsetof(rc_conn, timer)));
-}
-
-void rc__conn_timer_fire(rc_conn *c) {
+  rc_conn *c = (rc_conn *)((char *)t - offsetof(rc_conn, timer));
   rc_time now = conn_now(c);
   if (c->state == RC__CONN_CLOSING) {
     c->handles--; /* the turn conn_close_handles waits for */

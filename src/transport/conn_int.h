@@ -53,12 +53,10 @@ struct rc_conn {
   void *user;
   rc__connecting *cn; /* client connect state; NULL once connected */
   /* UDP kind: the shared socket, and this peer's links in its table
-   * (peers.c: hash chain, LRU list, index + 1 in the deadline heap) */
+   * (peers.c: hash chain, LRU list) */
   rc__udp_ep *udp;
   rc_conn *udp_hnext, *udp_prev, *udp_next;
   void *wr; /* RC_CONN_WEBRTC: its ICE session (webrtc/wr_ep.c) */
-  uint32_t udp_heap;  /* place in the socket's deadline heap + 1 (peers.c) */
-  rc_time timer_due;  /* UDP peer: its deadline in that heap */
 
   size_t inflight; /* bytes of the running uv_write (lent by the chain) */
 
@@ -167,10 +165,6 @@ void rc__udp_forget(rc_conn *c);
  * values bound to the peer's address and keyed by its socket (echo.c).
  * DTLS peers need none: the cookie exchange proved their address. */
 void rc__udp_echo_setup(rc_conn *c);
-/* A UDP peer's timer: its socket's one timer serves it (peers.c heap);
- * when due, the socket calls rc__conn_timer_fire. */
-void rc__udp_timer_start(rc_conn *c, rc_time due);
-void rc__conn_timer_fire(rc_conn *c);
 
 /* conn.c: close callback accounting, shared with resolve.c for a tcp
  * handle closed between attempts. */

@@ -1,15 +1,11 @@
 /*
- * The peer table of one UDP socket (peers.h): hash by source address, LRU
- * list, and the min-heap of timer deadlines behind the socket's one
- * timer. Pure data structure: no socket, no clock.
+ * The peer table of one UDP socket (peers.h): hash by source address and
+ * LRU list. Pure data structure: no socket, no clock.
  */
 #include <string.h>
 #include <sys/socket.h>
 
 #include "transport/peers.h"
-
-/* Smallest heap allocated (it grows by doubling up to max). */
-#define HEAP_MIN 16u
 
 rc_err rc__peers_init(rc__peers *t, const rc_mem *mem, size_t max) {
   memset(t, 0, sizeof *t);
@@ -27,9 +23,7 @@ rc_err rc__peers_init(rc__peers *t, const rc_mem *mem, size_t max) {
 
 void rc__peers_free(rc__peers *t) {
   t->mem->free(t->bucket, t->mem->user);
-  t->mem->free(t->heap, t->mem->user);
   t->bucket = NULL;
-  t->heap = NULL;
 }
 
 static int sa_equal(const struct sockaddr *a, const struct sockaddr *b) {
@@ -102,7 +96,6 @@ void rc__peers_add(rc__peers *t, rc_conn *c) {
   size_t b = sa_hash(t, &c->peer.sa);
   c->udp_hnext = t->bucket[b];
   t->bucket[b] = c;
-  c->udp_heap = 0;
   lru_front(t, c);
   t->n++;
 }
@@ -119,97 +112,7 @@ rc_conn *rc__peers_oldest(const rc__peers *t) { return t->lru_last; }
 rc_conn *rc__peers_newest(const rc__peers *t) { return t->lru_first; }
 size_t rc__peers_count(const rc__peers *t) { return t->n; }
 
-/* ---- the deadline heap ---------------------------------------------- */
-
-static void heap_set(rc__peers *t, size_t i, rc_conn *c) {
-  t->heap[i] = c;
-  c->udp_heap = (uint32_t)(i + 1);
-}
-
-static void heap_up(rc__peers *t, size_t i) {
-  rc_conn *c = t->heap[i];
-  while (i > 0) {
-    size_t p = (i - 1) / 2;
-    if (t->heap[p]->timer_due <= c->timer_due)
-      break;
-    heap_set(t, i, t->heap[p]);
-    i = p;
-  }
-  heap_set(t, i, c);
-}
-
-static void heap_down(rc__peers *t, size_t i) {
-  rc_conn *c = t->heap[i];
-  for (;;) {
-    size_t l = 2 * i + 1, m = i;
-    rc_time best = c->timer_due;
-    if (l < t->nheap && t->heap[l]->timer_due < best) {
-      m = l;
-      best = t->heap[l]->timer_due;
-    }
-    if (l + 1 < t->nheap && t->heap[l + 1]->timer_due < best)
-      m = l + 1;
-    if (m == i)
-      break;
-    heap_set(t, i, t->heap[m]);
-    i = m;
-  }
-  heap_set(t, i, c);
-}
-
-static void heap_remove(rc__peers *t, rc_conn *c) {
-  if (c->udp_heap == 0)
-    return;
-  size_t i = c->udp_heap - 1;
-  c->udp_heap = 0;
-  rc_conn *last = t->heap[--t->nheap];
-  if (i == t->nheap)
-    return;
-  t->heap[i] = last;
-  heap_up(t, i);
-  heap_down(t, last->udp_heap - 1);
-}
-
-rc_err rc__peers_schedule(rc__peers *t, rc_conn *c, rc_time due) {
-  if (due == RC_TIME_NEVER) {
-    heap_remove(t, c);
-    c->timer_due = RC_TIME_NEVER;
-    return RC_OK;
-  }
-  if (c->udp_heap == 0 && t->nheap == t->heap_cap) {
-    size_t cap = t->heap_cap ? t->heap_cap * 2 : HEAP_MIN;
-    rc_conn **h = t->mem->realloc(t->heap, cap * sizeof(rc_conn *),
-                                  t->mem->user);
-    if (h == NULL)
-      return RC_ERR_NOMEM;
-    t->heap = h;
-    t->heap_cap = cap;
-  }
-  c->timer_due = due;
-  if (c->udp_heap == 0) {
-    t->heap[t->nheap] = c;
-    c->udp_heap = (uint32_t)++t->nheap;
-  }
-  heap_up(t, c->udp_heap - 1);
-  heap_down(t, c->udp_heap - 1);
-  return RC_OK;
-}
-
-rc_time rc__peers_next(const rc__peers *t) {
-  return t->nheap > 0 ? t->heap[0]->timer_due : RC_TIME_NEVER;
-}
-
-rc_conn *rc__peers_due(rc__peers *t, rc_time now) {
-  if (t->nheap == 0 || t->heap[0]->timer_due > now)
-    return NULL;
-  rc_conn *c = t->heap[0];
-  heap_remove(t, c);
-  c->timer_due = RC_TIME_NEVER;
-  return c;
-}
-
 int rc__peers_remove(rc__peers *t, rc_conn *c) {
-  heap_remove(t, c);
   rc_conn **pp = &t->bucket[sa_hash(t, &c->peer.sa)];
   while (*pp != NULL && *pp != c)
     pp = &(*pp)->udp_hnext;

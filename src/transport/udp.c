@@ -55,10 +55,8 @@ struct rc__udp_ep {
   uint8_t echo_ok;     /* echo is keyed */
   uint32_t idle_ms;
   size_t refs;         /* peers + the listener */
-  rc__peers peers;     /* by address, LRU, deadline heap (peers.c) */
-  uv_timer_t timer;    /* the one timer of every peer: the heap's first */
-  rc_time timer_due;   /* when it is armed for; RC_TIME_NEVER: idle */
-  uint8_t handles;     /* libuv handles (socket, timer) not yet closed */
+  rc__peers peers;     /* by address, LRU (peers.c); the peers' deadlines
+                        * are in the loop's timer queue (loop_int.h) */
   uint8_t listening;
   uint8_t closing;
   uint8_t batching; /* inside a recvmmsg batch: sends are collected */
@@ -84,10 +82,9 @@ static void peer_add(rc__udp_ep *ep, rc_conn *c) {
   ep->refs++;
 }
 
+/* The socket's only libuv handle is closed: the endpoint goes. */
 static void ep_closed(uv_handle_t *h) {
   rc__udp_ep *ep = h->data;
-  if (--ep->handles > 0)
-    return;
   if (ep->wr != NULL)
     rc__wr_ep_closed(ep->wr);
   ep->mem->free(ep->msgs, ep->mem->user);
@@ -101,7 +98,6 @@ static void ep_unref(rc__udp_ep *ep) {
   if (--ep->refs > 0 || ep->closing)
     return;
   ep->closing = 1;
-  uv_close((uv_handle_t *)&ep->timer, ep_closed);
   uv_close((uv_handle_t *)&ep->h, ep_closed);
 }
 
@@ -110,51 +106,6 @@ void rc__udp_forget(rc_conn *c) {
   c->udp = NULL;
   rc__peers_remove(&ep->peers, c);
   ep_unref(ep);
-}
-
-/* Arms the socket's timer for the heap's earliest deadline. */
-static void ep_timer_arm(rc__udp_ep *ep);
-
-/* The socket's timer: every peer whose deadline has come, earliest
- * first; at most the peers due when it fired (a peer that is due again
- * at once waits for the next loop turn). */
-static void ep_timer_cb(uv_timer_t *t) {
-  rc__udp_ep *ep = t->data;
-  rc_time now = uv_now(ep->loop);
-  ep->timer_due = RC_TIME_NEVER;
-  size_t n = ep->peers.nheap;
-  rc_conn *c;
-  ep->refs++; /* the socket outlives the peers it fires */
-  while (n-- > 0 && !ep->closing &&
-         (c = rc__peers_due(&ep->peers, now)) != NULL)
-    rc__conn_timer_fire(c);
-  if (!ep->closing)
-    ep_timer_arm(ep);
-  ep_unref(ep);
-}
-
-static void ep_timer_arm(rc__udp_ep *ep) {
-  rc_time due = rc__peers_next(&ep->peers);
-  if (due == ep->timer_due)
-    return;
-  ep->timer_due = due;
-  if (due == RC_TIME_NEVER) {
-    uv_timer_stop(&ep->timer);
-    return;
-  }
-  rc_time now = uv_now(ep->loop);
-  uv_timer_start(&ep->timer, ep_timer_cb, due > now ? due - now : 0, 0);
-}
-
-void rc__udp_timer_start(rc_conn *c, rc_time due) {
-  rc__udp_ep *ep = c->udp;
-  if (rc__peers_schedule(&ep->peers, c, due) != RC_OK) {
-    rc__conn_set_detail(c, "no memory for the UDP peer's timer");
-    rc__conn_fail(c, RC_ERR_NOMEM, NULL);
-    return;
-  }
-  if (due < ep->timer_due)
-    ep_timer_arm(ep);
 }
 
 /* Sends the collected answers: one sendmmsg (what the kernel does not
@@ -353,7 +304,6 @@ static rc_err ep_new(uv_loop_t *loop, const rc_mem *mem, int family,
   }
   ep->loop = loop;
   ep->mem = mem;
-  ep->timer_due = RC_TIME_NEVER;
   /* The send batch, in one allocation (NULL: every send goes at once). */
   size_t bsz = UDP_BATCH * (sizeof(struct mmsghdr) + sizeof(struct iovec) +
                             sizeof(struct sockaddr_storage) + UDP_BATCH_DGRAM);
@@ -371,10 +321,7 @@ static rc_err ep_new(uv_loop_t *loop, const rc_mem *mem, int family,
     mem->free(ep, mem->user);
     return RC_ERR_IO;
   }
-  uv_timer_init(loop, &ep->timer);
   ep->h.data = ep;
-  ep->timer.data = ep;
-  ep->handles = 2;
   *out = ep;
   return RC_OK;
 }
