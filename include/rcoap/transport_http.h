@@ -53,6 +53,10 @@ typedef struct rc_http_head {
   int minor; /* HTTP/1.<minor>; only 0 and 1 are accepted */
   rc_http_header headers[RC_HTTP_MAX_HEADERS];
   size_t n_headers;
+  /* The request's body (Content-Length bytes), set by the taker (the ws
+   * filter) before a handler sees the request; the parser sets NULL, 0. */
+  const uint8_t *body;
+  size_t body_len;
 } rc_http_head;
 
 /*
@@ -112,6 +116,10 @@ typedef struct rc_http_body_source {
   void *ctx;
 } rc_http_body_source;
 
+/* A response given after the handler returned (rc_http_reply_send in
+ * transport_ws.h). */
+typedef struct rc_http_reply rc_http_reply;
+
 /* Room for responder-formatted header lines (ETag, Last-Modified, ...). */
 #define RC_HTTP_EXTRA_HEADERS_MAX 512
 
@@ -135,6 +143,14 @@ typedef struct rc_http_response {
   rc_http_body_source source; /* source.read == NULL: no stream */
   uint64_t content_length;    /* length of the streamed body */
   int head_only;
+  /* The connection may carry the client's next request after this one
+   * (HTTP/1.1 persistence, RFC 9112 §9.3), when the request allows it. */
+  int keep_alive;
+  /* Set by the taker when it can answer later (else NULL). A handler
+   * that keeps it sets deferred and leaves the rest of resp unused; it
+   * must then call rc_http_reply_send(reply, ...) exactly once. */
+  rc_http_reply *reply;
+  int deferred;
 } rc_http_response;
 
 /* Sets resp to a short text/plain response: status and a body that is

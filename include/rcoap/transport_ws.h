@@ -90,6 +90,20 @@ typedef enum rc_ws_subproto {
 typedef void (*rc_ws_http_cb)(void *user, const rc_http_head *req,
                               rc_http_response *resp);
 
+/*
+ * Answers a plain HTTP request whose handler deferred (resp->reply kept,
+ * resp->deferred set): resp as the handler would have filled it. Frees
+ * reply; the filter writes the answer and has the connection pull it
+ * (EV_ACTIVE). Call it exactly once per deferred reply, from the loop's
+ * thread, also when the answer is no longer wanted. Returns RC_OK,
+ * RC_ERR_CLOSED (the connection went: nothing sent, resp's source
+ * closed), RC_ERR_INVAL, or RC_ERR_NOMEM.
+ */
+rc_err rc_http_reply_send(rc_http_reply *reply, rc_http_response *resp);
+
+/* Default rc_ws_config.http_body_max. */
+#define RC_WS_HTTP_BODY_MAX (1024u * 1024u)
+
 /* Reassembly up to this many bytes never asks rc_ws_config.budget. */
 #define RC_WS_MSG_FREE (64u * 1024u)
 
@@ -110,6 +124,9 @@ typedef struct rc_ws_config {
   size_t n_origins;
   rc_ws_http_cb on_http; /* NULL: answer 404 */
   void *http_user;
+  /* Largest plain HTTP request body read (Content-Length; a larger one is
+   * answered 413, chunked 411); 0: RC_WS_HTTP_BODY_MAX. */
+  size_t http_body_max;
 
   /* Client only. host is the URI host (an IPv6 literal without
    * brackets); port 0 means the default (80, or 443 when tls). */

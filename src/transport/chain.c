@@ -259,6 +259,10 @@ static void link_event(void *ctx, rc_filter_event ev, int arg,
              detail != NULL && detail[0] ? ")" : "");
     chain_end_cb(ch, RC_CHAIN_END_PEER, RC_OK, d);
     return;
+  case RC_FILTER_EV_ACTIVE:
+    if (ch->cb.on_active != NULL)
+      ch->cb.on_active(ch->user, arg);
+    return;
   }
 }
 

@@ -177,6 +177,8 @@ static rc_ssize http_parse(const uint8_t *buf, size_t len, rc_http_head *h,
   h->status = 0;
   h->minor = 0;
   h->n_headers = 0;
+  h->body = NULL;
+  h->body_len = 0;
 
   n = http_line(p, end, &next);
   if (n == RC_ERR_NEED_MORE && request) {

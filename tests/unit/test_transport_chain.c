@@ -75,7 +75,7 @@ static void on_end(void *user, rc_chain_end_how how, rc_err err,
   snprintf(p->end_detail, sizeof p->end_detail, "%s", detail);
 }
 
-static const rc_chain_callbacks chain_cb = {on_open, on_end};
+static const rc_chain_callbacks chain_cb = {.on_open = on_open, .on_end = on_end};
 
 /* Records a message; a server answers a request with 2.05 "re:" +
  * payload on the same token. */
