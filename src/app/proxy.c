@@ -174,6 +174,33 @@ static int is_own_listener(const rc_context *ctx, const rc_uri *u) {
   return 0;
 }
 
+uint8_t rc__proxy_target_check(const rc_context *ctx, const rc_uri *u,
+                               int check, char *origin, size_t ocap,
+                               char *diag, size_t dcap) {
+  snprintf(origin, ocap, "%s://%.*s:%u", rc_scheme_name(u->scheme),
+           (int)(u->host_raw_len > 64 ? 64 : u->host_raw_len), u->host_raw,
+           u->port);
+  if (rc_scheme_conn_kind(u->scheme) < 0) {
+    /* RFC 7252 §5.10.2: "If the endpoint is unwilling or unable to act
+     * as proxy for the request URI, it MUST return a 5.05 (Proxying Not
+     * Supported) response." */
+    snprintf(diag, dcap, "proxy: scheme %s not supported",
+             rc_scheme_name(u->scheme));
+    return RC_PROXYING_NOT_SUPPORTED;
+  }
+  if (check && !allowed(ctx->proxy, u)) {
+    /* RFC 7252 §5.10.2, as above: unwilling, so 5.05. */
+    snprintf(diag, dcap,
+             "proxy: %s is not an allowed destination (--proxy-allow)", origin);
+    return RC_PROXYING_NOT_SUPPORTED;
+  }
+  if (check && is_own_listener(ctx, u)) {
+    snprintf(diag, dcap, "proxy: %s is this proxy itself", origin);
+    return RC_PROXYING_NOT_SUPPORTED;
+  }
+  return 0;
+}
+
 /* ---- forwarding ----------------------------------------------------------- */
 
 /* Options the proxy does not pass on: the target's own (set from the
@@ -218,27 +245,11 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
     answer(req, RC_BAD_REQUEST, "proxy: bad target URI: %s", rc_strerror(err));
     return;
   }
-  if (rc_scheme_conn_kind(u.scheme) < 0) {
-    /* RFC 7252 §5.10.2: "If the endpoint is unwilling or unable to act
-     * as proxy for the request URI, it MUST return a 5.05 (Proxying Not
-     * Supported) response." */
-    answer(req, RC_PROXYING_NOT_SUPPORTED,
-           "proxy: scheme %s not supported", rc_scheme_name(u.scheme));
-    return;
-  }
-  char origin[96];
-  snprintf(origin, sizeof origin, "%s://%.*s:%u", rc_scheme_name(u.scheme),
-           (int)(u.host_raw_len > 64 ? 64 : u.host_raw_len), u.host_raw,
-           u.port);
-  if (check && !allowed(px, &u)) {
-    /* RFC 7252 §5.10.2, as above: unwilling, so 5.05. */
-    answer(req, RC_PROXYING_NOT_SUPPORTED,
-           "proxy: %s is not an allowed destination (--proxy-allow)", origin);
-    return;
-  }
-  if (check && is_own_listener(ctx, &u)) {
-    answer(req, RC_PROXYING_NOT_SUPPORTED,
-           "proxy: %s is this proxy itself", origin);
+  char origin[96], diag[PROXY_DIAG_MAX];
+  uint8_t refused = rc__proxy_target_check(ctx, &u, check, origin,
+                                           sizeof origin, diag, sizeof diag);
+  if (refused) {
+    answer(req, refused, "%s", diag);
     return;
   }
   /* RFC 8768 §3 (paraphrased; its text is not in the shared specs): a
@@ -375,6 +386,38 @@ static void on_route(rc_context *ctx, rc_resource *res, rc_xreq *req,
     return;
   }
   forward(ctx, req, uri, 0);
+}
+
+int rc__proxy_route_uri(const rc_context *ctx, const char *path, size_t len,
+                        char *out, size_t cap) {
+  const proxy_route *best = NULL;
+  size_t best_len = 0;
+  if (!ctx->proxy)
+    return 0;
+  for (const proxy_route *r = ctx->proxy->routes; r; r = r->next) {
+    size_t pl = strlen(r->prefix);
+    if (pl > len || memcmp(path, r->prefix, pl) ||
+        (pl < len && path[pl] != '/' && path[pl] != '?'))
+      continue;
+    if (pl > best_len) {
+      best = r;
+      best_len = pl;
+    }
+  }
+  if (!best)
+    return 0;
+  const char *rest = path + best_len;
+  size_t rl = len - best_len;
+  if (rl && rest[0] == '/' && (rl == 1 || rest[1] == '?')) {
+    rest++; /* "/lamp/" is "/lamp" */
+    rl--;
+  }
+  int n = snprintf(out, cap, "%s%.*s", best->target, (int)rl, rest);
+  return n >= 0 && (size_t)n < cap ? 1 : -1;
+}
+
+const rc_proxy_opts *rc__proxy_opts(const rc_context *ctx) {
+  return ctx->proxy ? &ctx->proxy->opts : NULL;
 }
 
 rc_err rc_proxy_route(rc_context *ctx, const char *prefix,

@@ -288,17 +288,32 @@ const char *rc_http_reason(int status) {
   switch (status) {
   case 101: return "Switching Protocols";
   case 200: return "OK";
+  case 201: return "Created";
+  case 204: return "No Content";
   case 301: return "Moved Permanently";
   case 304: return "Not Modified";
   case 400: return "Bad Request";
   case 403: return "Forbidden";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 409: return "Conflict";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Content Too Large";
   case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Content";
   case 426: return "Upgrade Required";
+  case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
   case 505: return "HTTP Version Not Supported";
+  case 508: return "Loop Detected";
   default: return "Unknown";
   }
 }

@@ -101,7 +101,9 @@ static rc_err http_answer(rc__ws *w, rc_http_head *h) {
   w->hbuf = NULL;
   w->hlen = w->head_len = 0;
   if (r && resp.deferred) {
-    rc__ws_event(w, RC_FILTER_EV_ACTIVE, 1, "HTTP answer deferred");
+    /* Still due (w->reply), or answered from inside the handler. */
+    if (w->reply != NULL)
+      rc__ws_event(w, RC_FILTER_EV_ACTIVE, 1, "HTTP answer deferred");
     return RC_OK;
   }
   w->reply = NULL;
