@@ -230,6 +230,34 @@ int rc__app_proxy_hop_by_hop(uint16_t num) {
   }
 }
 
+/* ---- Block2 relayed block by block -------------------------------------- */
+
+/* Largest message a peer takes in one datagram (RFC 7252 §4.6): peers
+ * this small get every body block by block. */
+#define PROXY_RELAY_MSG_MAX 1152u
+
+/*
+ * Whether req's answer is relayed one block at a time instead of fetched
+ * whole (so a body of any size passes with one block in memory): the
+ * client asked for a block (Block2), or its connection takes no more than
+ * one 1152-byte message (UDP, DTLS, a default CSM), so it would get the
+ * body block-wise anyway. GET only. *b is the block to ask upstream for: the
+ * client's, or block 0 of 1024 bytes (RFC 7959 §2.4 lets the server,
+ * here the proxy, pick Block2 for a request that named none).
+ */
+static int relay_block(rc_xreq *req, rc_block *b) {
+  if (rc_xreq_msg(req)->code != RC_GET)
+    return 0; /* bodies going up are reassembled (Block1), not relayed */
+  if (rc_xreq_block2(req, b))
+    return 1;
+  rc_conn *c = rc_xreq_conn(req);
+  rc_session *s = c ? rc_conn_session(c) : NULL;
+  if (!s || rc_session_peer_max_msg_size(s) > PROXY_RELAY_MSG_MAX)
+    return 0;
+  *b = (rc_block){.num = 0, .more = 0, .szx = 6};
+  return 1;
+}
+
 /*
  * Sends req's method, options and body to uri; answers req when the
  * upstream does. check: a forward request (the allow list and the own
@@ -290,13 +318,27 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
   if (rc__app_proxy_observe(ctx, req, uri, origin, opts, n,
                             px->opts.timeout_ms))
     return;
+  /* A relayed block: the exchange sends our Block2 as given and leaves
+   * the answer's alone (its "manual" mode); Size2 0 asks for the size
+   * with block 0 (RFC 7959 §4). */
+  rc_block blk;
+  uint8_t b2[3], zero = 0;
+  int relay = relay_block(req, &blk);
+  if (relay) {
+    opts[n++] = (rc_opt){.num = RC_OPT_BLOCK2,
+                         .len = (uint16_t)rc_block_encode(&blk, b2),
+                         .val = b2};
+    if (blk.num == 0)
+      opts[n++] = (rc_opt){.num = RC_OPT_SIZE2, .len = 0, .val = &zero};
+  }
   px_fwd f = {.method = m->code,
               .uri = uri,
               .origin = origin,
               .opts = opts,
               .nopts = n,
               .payload = m->payload,
-              .payload_len = m->payload_len};
+              .payload_len = m->payload_len,
+              .relay = relay};
   rc__px_send(ctx, &px->opts, req, &f);
 }
 

@@ -23,6 +23,8 @@ typedef struct px_fwd {
   size_t nopts;
   const uint8_t *payload;
   size_t payload_len;
+  int relay; /* one block relayed (proxy.c relay_block): Block2 / Size2
+                come back as-is, and the cache stays out of it */
 } px_fwd;
 
 /* Sends f upstream (or answers from the cache, or fails fast while the

@@ -49,6 +49,7 @@ typedef struct px_job {
   uint8_t method;
   uint8_t retried;
   uint8_t validating; /* the upstream request carries our entry's ETag */
+  uint8_t relay;      /* px_fwd.relay */
   char *uri;          /* into blob */
   rc_opt *opts;       /* into blob: the downstream's options */
   size_t nopts;
@@ -254,8 +255,9 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     rc_opt op;
     rc_opt_iter_init(&it, resp);
     while (rc_opt_next(&it, &op) && n < RC_APP_MAX_OPTS)
-      if (!rc__app_proxy_hop_by_hop(op.num))
-        opts[n++] = op;
+      if (!rc__app_proxy_hop_by_hop(op.num) ||
+          (j->relay && (op.num == RC_OPT_BLOCK2 || op.num == RC_OPT_SIZE2)))
+        opts[n++] = op; /* a relayed block keeps the upstream's */
     px_cache *c = u ? u->cache : NULL;
     rc_time now = rc__app_now(ctx);
     if (c && j->method != RC_GET && j->method != RC_FETCH &&
@@ -358,6 +360,7 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   j->req = req;
   j->po = *po;
   j->method = f->method;
+  j->relay = (uint8_t)f->relay;
   snprintf(j->origin, sizeof j->origin, "%s", f->origin);
   j->opts = (rc_opt *)j->blob;
   uint8_t *v = rc__px_opts_copy(j->opts, (uint8_t *)(j->opts + f->nopts),
@@ -412,7 +415,8 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   uint8_t key[RC_PXC_KEY_MAX];
   size_t klen = 0;
   px_entry *e = NULL;
-  if (u && u->cache && (f->method == RC_GET || f->method == RC_FETCH)) {
+  if (u && u->cache && !f->relay &&
+      (f->method == RC_GET || f->method == RC_FETCH)) {
     klen = rc__pxc_key(f->method, f->uri, f->opts, f->nopts, f->payload,
                        f->payload_len, key, sizeof key);
     e = klen ? rc__pxc_get(u->cache, key, klen) : NULL;
