@@ -40,7 +40,8 @@ typedef enum rc_hc_kind {
  *
  * Returns RC_HC_URI or RC_HC_PATH with *out_len set, RC_HC_NONE when the
  * target is not under the prefix; or RC_ERR_BAD_PERCENT (bad or control
- * escape when decoding), RC_ERR_NOBUF (does not fit cap),
+ * escape when decoding), RC_ERR_BAD_URI (a byte that is not visible
+ * ASCII), RC_ERR_NOBUF (does not fit cap),
  * RC_ERR_INVAL (NULL argument).
  */
 int rc_hc_target(const char *target, size_t len, const char *prefix,

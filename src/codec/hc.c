@@ -41,6 +41,12 @@ int rc_hc_target(const char *target, size_t len, const char *prefix,
     return RC_HC_NONE;
   const char *s = target + pl;
   size_t n = len - pl;
+  /* A request-target is visible ASCII (RFC 9112 §3.2); the HTTP parser
+   * sees to that, and so does this for any other caller (no NUL may cut
+   * the NUL-terminated result short). */
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+      return RC_ERR_BAD_URI;
   if (hc_is_coap_uri(s, n)) { /* {+tu}: the URI as it is */
     if (n >= cap)
       return RC_ERR_NOBUF;

@@ -80,6 +80,15 @@ static void test_target_bad(void **state) {
                    RC_ERR_BAD_PERCENT);
   assert_int_equal(rc_hc_target(NULL, 0, NULL, out, sizeof out, NULL),
                    RC_ERR_INVAL);
+  /* Raw bytes that no request-target holds (found by fuzz_hc: a NUL made
+   * the result shorter than its length). */
+  size_t len;
+  assert_int_equal(rc_hc_target("/hc/cr/\0la", 10, NULL, out, sizeof out,
+                                &len),
+                   RC_ERR_BAD_URI);
+  assert_int_equal(target("/hc/a b", out, sizeof out), RC_ERR_BAD_URI);
+  assert_int_equal(target("/hc/coap://h/\x7f", out, sizeof out),
+                   RC_ERR_BAD_URI);
   /* Each kind one byte short, then exactly fitting. */
   const char *uri = "/hc/coap://h/abc"; /* 12 bytes out + NUL */
   assert_int_equal(target(uri, out, 12), RC_ERR_NOBUF);
