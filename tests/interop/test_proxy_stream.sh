@@ -17,13 +17,16 @@ rcd_start up 1 -l coap+tcp://127.0.0.1:0 --serve-dir "$RC_TMP/files" || {
   rc_fail "origin rcoapd starts"
   rc_done
 }
-# A small ASan quarantine: freed blocks are not kept as if they were live.
-ASAN_OPTIONS="quarantine_size_mb=4:${ASAN_OPTIONS:-}" \
-  rcd_start px 1 --proxy --proxy-allow 'coap+tcp://127.0.0.1:*' \
+# No ASan quarantine for the proxy (the ASan build): freed blocks are
+# reused at once instead of being kept as if they were live.
+SAVED_ASAN=${ASAN_OPTIONS-}
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+rcd_start px 1 --proxy --proxy-allow 'coap+tcp://127.0.0.1:*' \
   -l coap://127.0.0.1:0 || {
   rc_fail "proxy rcoapd starts"
   rc_done
 }
+export ASAN_OPTIONS=$SAVED_ASAN
 UPT=coap+tcp://127.0.0.1:$(rcd_port up 127.0.0.1)
 PXU=coap://127.0.0.1:$(rcd_port px 127.0.0.1 coap)
 hwm() { awk '/^VmHWM/ {print $2}' "/proc/$(rcd_pid px)/status"; }
