@@ -28,6 +28,10 @@ typedef struct hc_pending {
   int conditional; /* If-None-Match was mapped: 2.03 is 304 */
   uint32_t timeout_ms;
   char origin[96];
+  /* the target, for Location: scheme, host (no brackets), port */
+  rc_scheme scheme;
+  uint16_t port;
+  char host[RC_URI_HOST_MAX + 1];
 } hc_pending;
 
 static void hc_fail(rc_http_reply *reply, int status, const char *fmt, ...)
@@ -53,6 +57,31 @@ static void hc_fail(rc_http_reply *reply, int status, const char *fmt, ...) {
   resp.body_len = (size_t)n;
   resp.keep_alive = 1;
   (void)rc_http_reply_send(reply, &resp);
+}
+
+/* Location-Path / Location-Query (a 2.01's new resource) as an HTTP
+ * Location under /hc/: the target's origin and the options as its path
+ * and query (RFC 7252 §6.5 on Uri-* options renamed). Appends the field
+ * line to x[*n..cap) when it fits. */
+static void hc_location(const hc_pending *hp, const rc_msg *m, char *x,
+                        size_t *n, size_t cap) {
+  rc_opt lo[16], o;
+  size_t k = 0, len;
+  rc_opt_iter it;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o) && k < sizeof lo / sizeof lo[0]) {
+    if (o.num == RC_OPT_LOCATION_PATH || o.num == RC_OPT_LOCATION_QUERY) {
+      lo[k] = o;
+      lo[k++].num =
+          o.num == RC_OPT_LOCATION_PATH ? RC_OPT_URI_PATH : RC_OPT_URI_QUERY;
+    }
+  }
+  char uri[320];
+  if (k && rc_uri_compose(hp->scheme, hp->host, strlen(hp->host), hp->port, lo,
+                          k, uri, sizeof uri, &len) == RC_OK &&
+      *n + len + 20 < cap)
+    *n += (size_t)snprintf(x + *n, cap - *n, "Location: %s%s\r\n",
+                           RC_HC_PREFIX, uri);
 }
 
 /* The CoAP answer as an HTTP response (RFC 8075 §7). */
@@ -85,6 +114,7 @@ static void hc_answer(hc_pending *hp, const rc_msg *m) {
   if (has_age || m->code == RC_CONTENT)
     n += (size_t)snprintf(x + n, cap - n, "Cache-Control: max-age=%u\r\n",
                           (unsigned)age);
+  hc_location(hp, m, x, &n, cap);
   resp.extra_headers = x;
   resp.body = m->payload;
   resp.body_len = m->payload_len;
@@ -195,6 +225,9 @@ static void hc_forward(rc_context *ctx, const rc_http_head *req,
   hp->conditional = conditional;
   hp->timeout_ms = po->timeout_ms;
   snprintf(hp->origin, sizeof hp->origin, "%s", origin);
+  hp->scheme = u.scheme;
+  hp->port = u.port;
+  snprintf(hp->host, sizeof hp->host, "%.*s", (int)u.host_len, u.host);
   rc_request_opts ro = {.opts = opts,
                         .nopts = n,
                         .payload = req->body,

@@ -9,6 +9,7 @@
 #  - a small origin (lib/coap_origin.py): ETag out as an entity-tag, back
 #    in (If-None-Match) as a CoAP ETag whose 2.03 is 304; an unknown
 #    Content-Format is application/octet-stream; Hop-Limit 16 inserted;
+#    a 2.01's Location-Path / Location-Query as Location;
 #  - over HTTPS (the coaps+ws port) the same;
 #  - libcoap's coap-server-notls as the origin, when installed;
 #  - failures: a closed UDP port 502, a silent one 504, a destination not
@@ -113,6 +114,9 @@ rc_expect_eq "$CODE" 304 "If-None-Match \"0102\": the origin's 2.03 Valid is 304
 rc_expect_eq "$BODY" "" "without a body"
 rc_expect "$(cat "$RC_TMP/origin.out")" "opts=4:0102,11:76,16:10" \
   "upstream the validation carried ETag 0x0102 and Hop-Limit 16"
+hc "$H/hc/$ORIGIN/c" -X POST -H 'Content-Type: text/plain' --data-binary 'new'
+rc_expect_eq "$CODE" 201 "POST /c: 2.01 is 201"
+rc_expect "$HD" "Location: /hc/$ORIGIN/c/a%20b?x=1" "Location-Path / Location-Query are the Location, under /hc/"
 hc "$H/hc/$ORIGIN/x"
 rc_expect "$CODE $BODY" "404 no such thing" "a 4.04's diagnostic payload is the body"
 rc_expect "$HD" "Content-Type: text/plain; charset=utf-8" "as text"

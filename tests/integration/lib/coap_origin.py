@@ -8,6 +8,7 @@ Binds 127.0.0.1:0, writes the port to PORTFILE, serves for SECONDS.
 Each request is logged on stdout as "REQ code=0.01 path=/v opts=N:hex,..."
 (N the option number). GET /v without ETag: 2.05, ETag 0x0102, Max-Age 5,
 Content-Format 9999, payload "v1"; with ETag 0x0102: 2.03 and the ETag.
+POST /c: 2.01 with Location-Path "c", "a b" and Location-Query "x=1".
 Anything else: 4.04 with the diagnostic "no such thing".
 """
 import socket
@@ -81,6 +82,9 @@ def main():
             ropts = [(4, b"\x01\x02"), (12, (9999).to_bytes(2, "big")),
                      (14, b"\x05")]
             body = b"v1"
+        elif path == "/c" and d[1] == 2:
+            code, body = 0x41, b""
+            ropts = [(8, b"c"), (8, b"a b"), (20, b"x=1")]
         else:
             code, ropts, body = 0x84, [], b"no such thing"
         typ = 2 << 4 if (d[0] >> 4) & 3 == 0 else 1 << 4  # ACK to a CON
