@@ -4,8 +4,8 @@
  * small strict parser for request and response heads (RFC 9112 §2-§5), a
  * few header helpers, and the response description a plain-HTTP handler
  * fills in. The parser allocates nothing: it takes a complete or partial
- * head in a caller's buffer and returns views into that buffer. It never
- * reads message bodies (the WebSocket port has no use for them).
+ * head in a caller's buffer and returns views into that buffer. Bodies are
+ * the taker's (ws_http.c), with the chunked decoder below.
  */
 #ifndef RCOAP_TRANSPORT_HTTP_H
 #define RCOAP_TRANSPORT_HTTP_H
@@ -83,6 +83,31 @@ rc_ssize rc_http_parse_request(const uint8_t *buf, size_t len, rc_http_head *h,
  */
 rc_ssize rc_http_parse_response(const uint8_t *buf, size_t len,
                                 rc_http_head *h);
+
+/*
+ * The chunked transfer coding of a request body (RFC 9112 §7.1), decoded
+ * sans-I/O: zero-fill, then feed the bytes after the head as they come.
+ * Chunk extensions are skipped, trailer fields read and dropped. A size
+ * line or trailer line longer than RC_HTTP_MAX_LINE is malformed.
+ */
+typedef struct rc_http_chunked {
+  int state;
+  uint64_t left;  /* bytes of the current chunk still to come */
+  size_t line;    /* bytes of the current size or trailer line */
+  int digits;     /* hex digits of the current size */
+} rc_http_chunked;
+
+/*
+ * Decodes in[0..len): data bytes go to out[0..cap) (*out_len of them).
+ * Stops at the end of the body, or when out is full. Returns the input
+ * bytes consumed (rc_http_chunked_done() tells whether the body ended),
+ * or RC_ERR_HTTP_PARSE (malformed: answer 400 and close).
+ */
+rc_ssize rc_http_chunked_decode(rc_http_chunked *c, const uint8_t *in,
+                                size_t len, uint8_t *out, size_t cap,
+                                size_t *out_len);
+/* Non-zero once the last chunk and the trailer section were read. */
+int rc_http_chunked_done(const rc_http_chunked *c);
 
 /* The first header named name (case-insensitive), or NULL. If count is
  * not NULL it receives how many fields carry that name. */

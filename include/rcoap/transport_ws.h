@@ -131,8 +131,8 @@ typedef struct rc_ws_config {
   size_t n_origins;
   rc_ws_http_cb on_http; /* NULL: answer 404 */
   void *http_user;
-  /* Largest plain HTTP request body read (Content-Length; a larger one is
-   * answered 413, chunked 411); 0: RC_WS_HTTP_BODY_MAX. */
+  /* Largest plain HTTP request body read (Content-Length or chunked; a
+   * larger one is answered 413); 0: RC_WS_HTTP_BODY_MAX. */
   size_t http_body_max;
 
   /* Client only. host is the URI host (an IPv6 literal without

@@ -4,7 +4,8 @@
  * with its body (Content-Length only, bounded), answered at once or later
  * (rc_http_reply_send: the HTTP-to-CoAP proxy waits for the origin), and
  * the connection then carries the next request when both sides allow it
- * (RFC 9112 §9.3), else closes. Bytes of a next request that arrive while
+ * (RFC 9112 §9.3), else closes. A chunked body (RFC 9112 §7.1) is decoded
+ * as it comes, within the same bound. Bytes of a next request that arrive while
  * one is served are held (at most one head's worth) and parsed after it.
  * Sans-I/O like the rest of the filter: output goes down() and, when it
  * is made outside a recv(), EV_ACTIVE asks the connection to pull it.
@@ -145,14 +146,29 @@ rc_err rc__ws_http_request(rc__ws *w, const rc_http_head *h0,
   /* HTTP/1.1 persists unless "close" is sent (RFC 9112 §9.3); HTTP/1.0's
    * keep-alive extension is not honoured: it closes. */
   w->keep_alive = h.minor == 1 && !rc_http_has_token(&h, "Connection", "close");
-  if (rc_http_find(&h, "Transfer-Encoding", NULL))
-    /* RFC 9112 §6.3 lets a server that wants the length first refuse a
-     * body without Content-Length with 411 (Length Required); the
-     * connection cannot be reused (the body's end is unknown). */
-    return rc__ws_refuse(w, 411, NULL,
-                         "chunked request bodies are not read here: send "
-                         "Content-Length",
-                         RC_ERR_HTTP_PARSE);
+  const rc_http_header *te = rc_http_find(&h, "Transfer-Encoding", NULL);
+  if (te) {
+    /* RFC 9112 §6.1: a server that receives a transfer coding it does not
+     * understand should answer 501; we understand "chunked" alone. With
+     * Content-Length too the message is ambiguous (§6.3: a smuggling
+     * attempt perhaps): 400, and the connection closes. */
+    if (!rc_http_eq(te->value, te->value_len, "chunked"))
+      return rc__ws_refuse(w, 501, NULL,
+                           "only the chunked transfer coding is understood",
+                           RC_ERR_HTTP_PARSE);
+    if (rc_http_find(&h, "Content-Length", NULL))
+      return rc__ws_refuse(w, 400, NULL,
+                           "Transfer-Encoding and Content-Length together",
+                           RC_ERR_HTTP_PARSE);
+    w->hlen = head_len;
+    w->head_len = head_len;
+    memset(&w->chunk, 0, sizeof w->chunk);
+    w->chunked = 1;
+    w->body_len = w->body_need = 0;
+    w->state = RC__WS_HTTP_BODY;
+    return RC_OK;
+  }
+  w->chunked = 0;
   len = http_content_length(&h);
   if (len < 0)
     return rc__ws_refuse(w, 400, NULL, "invalid Content-Length",
@@ -197,6 +213,43 @@ static void http_hold(rc__ws *w, const uint8_t *data, size_t len) {
   w->held_len += len;
 }
 
+/* Decodes chunked body bytes into the body buffer, grown (doubling) up
+ * to the limit. Returns RC_OK with *used set, or the error that ended the
+ * filter (400 malformed, 413 too large). */
+static rc_err http_chunked_in(rc__ws *w, const uint8_t *data, size_t len,
+                              size_t *used) {
+  size_t max = w->http_body_max ? w->http_body_max : RC_WS_HTTP_BODY_MAX;
+  size_t off = 0;
+  while (off < len && !rc_http_chunked_done(&w->chunk)) {
+    if (w->body_len == w->body_need) {
+      size_t cap = w->body_need ? 2 * w->body_need : 1024;
+      uint8_t *p;
+      if (w->body_need >= max)
+        return rc__ws_refuse(w, 413, NULL, "request body too large",
+                             RC_ERR_TOO_LARGE);
+      if (cap > max)
+        cap = max;
+      p = w->mem.realloc(w->body, cap, w->mem.user);
+      if (!p)
+        return rc__ws_refuse(w, 503, NULL, "out of memory for the body",
+                             RC_ERR_NOMEM);
+      w->body = p;
+      w->body_need = cap;
+    }
+    size_t got = 0;
+    rc_ssize r = rc_http_chunked_decode(&w->chunk, data + off, len - off,
+                                        w->body + w->body_len,
+                                        w->body_need - w->body_len, &got);
+    if (r < 0)
+      return rc__ws_refuse(w, 400, NULL, "malformed chunked body",
+                           RC_ERR_HTTP_PARSE);
+    w->body_len += got;
+    off += (size_t)r;
+  }
+  *used = off;
+  return RC_OK;
+}
+
 rc_err rc__ws_http_input(rc__ws *w, const uint8_t *data, size_t len,
                          size_t *used) {
   rc_http_head h;
@@ -206,14 +259,21 @@ rc_err rc__ws_http_input(rc__ws *w, const uint8_t *data, size_t len,
     http_hold(w, data, len);
     return RC_OK;
   }
-  n = w->body_need - w->body_len;
-  if (n > len)
-    n = len;
-  memcpy(w->body + w->body_len, data, n);
-  w->body_len += n;
-  *used = n;
-  if (w->body_len < w->body_need)
-    return RC_OK;
+  if (w->chunked) {
+    rc_err rc = http_chunked_in(w, data, len, used);
+    if (rc || !rc_http_chunked_done(&w->chunk))
+      return rc;
+  } else {
+    n = w->body_need - w->body_len;
+    if (n > len)
+      n = len;
+    memcpy(w->body + w->body_len, data, n);
+    w->body_len += n;
+    *used = n;
+    if (w->body_len < w->body_need)
+      return RC_OK;
+  }
+  /* The body is complete: the head again (kept in hbuf), and the answer. */
   if (rc_http_parse_request(w->hbuf, w->head_len, &h, NULL) < 0) {
     rc__ws_finish(w, RC_FILTER_EV_ERROR, RC_ERR_STATE, "HTTP head lost");
     return RC_ERR_STATE;

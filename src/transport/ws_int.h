@@ -80,8 +80,11 @@ typedef struct rc__ws {
 
   /* plain HTTP requests (ws_http.c) */
   size_t http_body_max;
-  uint8_t *body;        /* the request's body, Content-Length bytes */
-  size_t body_len, body_need;
+  uint8_t *body;        /* the request's body */
+  size_t body_len, body_need; /* body_need: Content-Length, or the
+                                 buffer's size for a chunked body */
+  int chunked;          /* the body comes in the chunked coding */
+  rc_http_chunked chunk;
   size_t head_len;      /* the head in hbuf, kept while the body comes */
   rc_http_reply *reply; /* the deferred answer, while one is due */
   int keep_alive;       /* this request's connection persists */
