@@ -323,13 +323,14 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
    * with block 0 (RFC 7959 §4). */
   rc_block blk;
   uint8_t b2[3], zero = 0;
-  int relay = relay_block(req, &blk);
-  if (relay) {
-    opts[n++] = (rc_opt){.num = RC_OPT_BLOCK2,
-                         .len = (uint16_t)rc_block_encode(&blk, b2),
-                         .val = b2};
+  rc_opt relay[2];
+  size_t nrelay = 0;
+  if (relay_block(req, &blk)) {
+    relay[nrelay++] = (rc_opt){.num = RC_OPT_BLOCK2,
+                               .len = (uint16_t)rc_block_encode(&blk, b2),
+                               .val = b2};
     if (blk.num == 0)
-      opts[n++] = (rc_opt){.num = RC_OPT_SIZE2, .len = 0, .val = &zero};
+      relay[nrelay++] = (rc_opt){.num = RC_OPT_SIZE2, .len = 0, .val = &zero};
   }
   px_fwd f = {.method = m->code,
               .uri = uri,
@@ -338,7 +339,8 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
               .nopts = n,
               .payload = m->payload,
               .payload_len = m->payload_len,
-              .relay = relay};
+              .relay_opts = relay,
+              .nrelay = nrelay};
   rc__px_send(ctx, &px->opts, req, &f);
 }
 

@@ -281,7 +281,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       free(j);
       return;
     }
-    if (c && j->key && rc__pxc_cacheable(resp->code)) {
+    if (c && j->key && !j->relay && rc__pxc_cacheable(resp->code)) {
       rc__pxc_put(c, j->key, j->key_len, resp->code, opts, n, resp->payload,
                   resp->payload_len, now);
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
@@ -351,8 +351,10 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   size_t ulen = strlen(f->uri) + 1, vals = 0;
   for (size_t i = 0; i < f->nopts; i++)
     vals += f->opts[i].len;
-  px_job *j = malloc(sizeof *j + f->nopts * sizeof(rc_opt) + ulen + vals +
-                     f->payload_len + klen);
+  for (size_t i = 0; i < f->nrelay; i++)
+    vals += f->relay_opts[i].len;
+  px_job *j = malloc(sizeof *j + (f->nopts + f->nrelay) * sizeof(rc_opt) +
+                     ulen + vals + f->payload_len + klen);
   if (!j)
     return NULL;
   memset(j, 0, sizeof *j);
@@ -360,12 +362,14 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   j->req = req;
   j->po = *po;
   j->method = f->method;
-  j->relay = (uint8_t)f->relay;
+  j->relay = f->nrelay > 0;
   snprintf(j->origin, sizeof j->origin, "%s", f->origin);
   j->opts = (rc_opt *)j->blob;
-  uint8_t *v = rc__px_opts_copy(j->opts, (uint8_t *)(j->opts + f->nopts),
+  size_t nall = f->nopts + f->nrelay;
+  uint8_t *v = rc__px_opts_copy(j->opts, (uint8_t *)(j->opts + nall),
                                 f->opts, f->nopts);
-  j->nopts = f->nopts;
+  v = rc__px_opts_copy(j->opts + f->nopts, v, f->relay_opts, f->nrelay);
+  j->nopts = nall;
   j->uri = (char *)v;
   memcpy(v, f->uri, ulen);
   v += ulen;
@@ -415,8 +419,7 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   uint8_t key[RC_PXC_KEY_MAX];
   size_t klen = 0;
   px_entry *e = NULL;
-  if (u && u->cache && !f->relay &&
-      (f->method == RC_GET || f->method == RC_FETCH)) {
+  if (u && u->cache && (f->method == RC_GET || f->method == RC_FETCH)) {
     klen = rc__pxc_key(f->method, f->uri, f->opts, f->nopts, f->payload,
                        f->payload_len, key, sizeof key);
     e = klen ? rc__pxc_get(u->cache, key, klen) : NULL;
