@@ -241,13 +241,17 @@ int rc__app_proxy_hop_by_hop(uint16_t num) {
  * whole (so a body of any size passes with one block in memory): the
  * client asked for a block (Block2), or its connection takes no more than
  * one 1152-byte message (UDP, DTLS, a default CSM), so it would get the
- * body block-wise anyway. GET only. *b is the block to ask upstream for: the
+ * body block-wise anyway. GET only, and not with Q-Block2. *b is the block to ask upstream for: the
  * client's, or block 0 of 1024 bytes (RFC 7959 §2.4 lets the server,
  * here the proxy, pick Block2 for a request that named none).
  */
 static int relay_block(rc_xreq *req, rc_block *b) {
-  if (rc_xreq_msg(req)->code != RC_GET)
+  const rc_msg *m = rc_xreq_msg(req);
+  rc_opt q;
+  if (m->code != RC_GET)
     return 0; /* bodies going up are reassembled (Block1), not relayed */
+  if (rc_msg_find_opt(m, RC_OPT_Q_BLOCK2, &q))
+    return 0; /* Q-Block2 (RFC 9177) is served in sets from a whole body */
   if (rc_xreq_block2(req, b))
     return 1;
   rc_conn *c = rc_xreq_conn(req);
