@@ -4,8 +4,11 @@
 # RFC 8323 §3.3 example, the CSM libcoap sends, a GET and its 2.05 answer as
 # one TCP byte stream, a malformed frame), then starts rcoapd with its demo
 # resources on coap (UDP), coaps (DTLS), coap+tcp, coaps+tcp, coap+ws and
-# coaps+ws (loopback, free ports) and calls each with the rcoap client, and
-# stops it again.
+# coaps+ws (loopback, free ports) and calls each with the rcoap client; a
+# second rcoapd on UDP only plays a device (its /sensors/temp and
+# /store/lamp), which the first proxies as /devices/temp and /devices/lamp
+# (--route): rcoap reads and switches it through the proxy, curl reads it
+# over HTTP (RFC 8075, /hc/), and the web demo page shows it. Then both stop.
 #
 # Environment: BUILD_DIR (default <repo>/build), JOBS, RCOAP_SKIP_DEPS=1.
 set -euo pipefail
@@ -55,23 +58,44 @@ RCOAPD=$BUILD_DIR/rcoapd
 RCOAP=$BUILD_DIR/rcoap
 if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
   STATE=$(mktemp -d "${TMPDIR:-/tmp}/rcoap-demo.XXXXXX")
-  echo
-  echo "== rcoapd with its demo resources on every transport (loopback, free ports)"
-  "$RCOAPD" -l coap://127.0.0.1:0 -l coaps://127.0.0.1:0 \
-    -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
-    -l coap+ws://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
-    --state-dir "$STATE" >"$STATE/rcoapd.log" 2>&1 &
-  RCOAPD_PID=$!
+  mkdir -p "$STATE/device"
+  PIDS=()
   stop_rcoapd() {
-    kill "$RCOAPD_PID" 2>/dev/null || true
-    for _ in $(seq 1 50); do
-      kill -0 "$RCOAPD_PID" 2>/dev/null || break
-      sleep 0.1
+    for pid in "${PIDS[@]}"; do
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -9 "$pid" 2>/dev/null || true
     done
-    kill -9 "$RCOAPD_PID" 2>/dev/null || true
     rm -rf "$STATE"
   }
   trap stop_rcoapd EXIT
+  echo
+  echo "== a device: rcoapd on UDP only (loopback, a free port)"
+  "$RCOAPD" -l coap://127.0.0.1:0 --state-dir "$STATE/device" \
+    >"$STATE/device.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do
+    grep -q ' listening on ' "$STATE/device.log" && break
+    sleep 0.1
+  done
+  sed 's/^/  | /' "$STATE/device.log"
+  DEVICE=$(grep -o 'coap://127\.0\.0\.1:[0-9]*' "$STATE/device.log" | head -n 1)
+  [ -n "$DEVICE" ] || { echo "the device rcoapd did not start"; exit 1; }
+  "$RCOAP" put -d off "$DEVICE/store/lamp"
+  echo
+  echo "== rcoapd with its demo resources on every transport, proxying the device"
+  "$RCOAPD" -l coap://127.0.0.1:0 -l coaps://127.0.0.1:0 \
+    -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
+    -l coap+ws://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
+    --proxy --proxy-allow "$DEVICE" \
+    --route "/devices/temp=$DEVICE/sensors/temp" \
+    --route "/devices/lamp=$DEVICE/store/lamp" \
+    --state-dir "$STATE" >"$STATE/rcoapd.log" 2>&1 &
+  PIDS+=($!)
+  RCOAPD_PID=$!
   # Bounded wait for its six "listening on" lines.
   for _ in $(seq 1 100); do
     [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 6 ] && break
@@ -95,6 +119,22 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
   echo
   echo "\$ rcoap -i get $tcp/.well-known/core"
   "$RCOAP" -i get "$tcp/.well-known/core"
+  echo
+  echo "== the UDP device through the proxy (coap+tcp in, coap:// out)"
+  for cmd in "get $tcp/devices/temp" "put -d on $tcp/devices/lamp" \
+    "get $DEVICE/store/lamp"; do
+    echo "\$ rcoap $cmd"
+    # shellcheck disable=SC2086
+    out=$("$RCOAP" $cmd)
+    [ -z "$out" ] || echo "$out"
+  done
+  ws=$(printf '%s\n' "${URLS[@]}" | grep '^coap+ws' | head -n 1)
+  if command -v curl >/dev/null && [ -n "$ws" ]; then
+    echo
+    echo "== HTTP to CoAP (RFC 8075): curl -i ${ws/coap+ws/http}/hc/devices/temp"
+    curl -s -i --max-time 10 "${ws/coap+ws/http}/hc/devices/temp"
+    echo
+  fi
   echo
   echo "Try it yourself: $RCOAPD (then: $RCOAP get coap+tcp://127.0.0.1/hello,"
   echo "or open the web demo at http://127.0.0.1:8080/)."

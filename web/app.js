@@ -4,6 +4,8 @@
  * the server's CSM, lists /.well-known/core, shows /sensors/temp live
  * (Observe, or polling once a second when the server does not observe;
  * "offline" or "stale" with the time of the last value when that stops),
+ * reads the proxy's routes under /devices/ (resources of other servers,
+ * e.g. a UDP device) once a second, with a toggle for a lamp,
  * sends requests from the form (OBSERVE keeps any observable resource
  * coming into the response panel) and logs every message in both
  * directions.
@@ -41,6 +43,7 @@ let formCancel = null; // the request form's observation
 let formNotes = 0;
 const temps = [];
 let tempCount = 0;
+let devicesTimer = null;
 
 /* ------------------------------------------------------------- status */
 
@@ -223,12 +226,78 @@ async function discover() {
     ul.replaceChildren();
     for (const link of links) ul.append(resourceItem(link));
     if (!links.length) ul.innerHTML = '<li class="empty">No resources listed.</li>';
+    showDevices(links);
   } catch (e) {
     ul.replaceChildren();
     const li = document.createElement('li');
     li.className = 'empty';
     li.textContent = `Discovery failed: ${e.message}`;
     ul.append(li);
+  }
+}
+
+/* ------------------------------------------------------------ devices */
+
+/* The proxy's routes under /devices/: each polled once a second; a lamp
+ * ("/devices/lamp") gets a button that PUTs "on" or "off". */
+function showDevices(links) {
+  clearInterval(devicesTimer);
+  const devs = links.map((l) => l.href).filter((h) => h.startsWith('/devices/'));
+  $('card-devices').hidden = !devs.length;
+  const ul = $('devices');
+  ul.replaceChildren();
+  for (const href of devs) {
+    const li = document.createElement('li');
+    li.dataset.href = href;
+    const name = document.createElement('span');
+    name.className = 'href';
+    name.textContent = href;
+    const value = document.createElement('span');
+    value.className = 'value';
+    value.dataset.testid = 'device-value';
+    value.textContent = '—';
+    const count = document.createElement('span');
+    count.className = 'count';
+    count.dataset.n = '0';
+    li.append(name, value, count);
+    if (href.endsWith('/lamp')) {
+      const b = document.createElement('button');
+      b.className = 'btn ghost';
+      b.type = 'button';
+      b.textContent = 'Toggle';
+      b.dataset.testid = 'lamp-toggle';
+      b.addEventListener('click', async () => {
+        const next = value.textContent === 'on' ? 'off' : 'on';
+        try {
+          await client.put(href, next, { contentFormat: 0 });
+        } catch (e) {
+          log({ dir: 'info', text: `lamp: ${e.message}`, err: true });
+        }
+        readDevice(li);
+      });
+      li.append(b);
+    }
+    ul.append(li);
+  }
+  const all = () => ul.querySelectorAll('li').forEach(readDevice);
+  if (devs.length) {
+    all();
+    devicesTimer = setInterval(all, 1000);
+  }
+}
+
+async function readDevice(li) {
+  if (!client || client.state !== 'open') return;
+  const value = li.querySelector('.value');
+  const count = li.querySelector('.count');
+  try {
+    const r = await client.get(li.dataset.href);
+    value.textContent = r.ok ? td.decode(r.payload).trim() : r.codeName;
+    const n = Number(count.dataset.n) + 1;
+    count.dataset.n = String(n);
+    count.textContent = `${n} reads`;
+  } catch (e) {
+    value.textContent = e.message;
   }
 }
 

@@ -43,6 +43,7 @@
 #define RCOAP_APP_PROXY_H
 
 #include "rcoap/app.h"
+#include "rcoap/transport_http.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -85,6 +86,28 @@ rc_err rc_proxy_allow(rc_context *ctx, const char *pattern);
  * prefix or target), RC_ERR_EXISTS, RC_ERR_NOMEM.
  */
 rc_err rc_proxy_route(rc_context *ctx, const char *prefix, const char *target);
+
+/*
+ * HTTP-to-CoAP (RFC 8075), a handler for plain HTTP requests on the WS
+ * ports (rc_ws_config.on_http, beside the static files). A request whose
+ * target is under "/hc/" becomes a CoAP request: "/hc/coap://h:p/x" (or
+ * that URI percent-encoded whole) goes to the URI when forward proxying
+ * is on and an allow rule matches; "/hc/devices/lamp/x" follows the
+ * route for "/devices/lamp". Method, body, Content-Type (as
+ * Content-Format; unknown: 415), Accept and If-None-Match / If-Match
+ * (our entity-tags, as ETag / If-Match) are mapped, Hop-Limit inserted,
+ * and the CoAP answer comes back as status (RFC 8075 §7), Content-Type,
+ * ETag, Cache-Control: max-age (from Max-Age) and the payload, on a
+ * connection kept alive. Upstream failures are 502 / 504 with a text
+ * diagnostic, like the CoAP side's 5.02 / 5.04.
+ *
+ * Returns 1 when req was taken (resp filled, or deferred through
+ * resp->reply and answered later), 0 when it is not an HTTP-to-CoAP
+ * request (ctx is no proxy, or the target is not under "/hc/"): the
+ * caller answers it (static files).
+ */
+int rc_proxy_http(rc_context *ctx, const rc_http_head *req,
+                  rc_http_response *resp);
 
 #ifdef __cplusplus
 }

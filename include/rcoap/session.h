@@ -466,6 +466,11 @@ int rc_session_want_read(const rc_session *s);
  * release timeout), or RC_TIME_NEVER. */
 rc_time rc_session_expiry(const rc_session *s);
 
+/* The transport under s opened only now (the ws filter's upgrade, after
+ * plain HTTP requests kept the connection): the peer's CSM is due
+ * csm_timeout_ms from now, not from rc_session_new. No-op on UDP. */
+void rc_session_transport_open(rc_session *s, rc_time now);
+
 /* Runs whatever is due at now: may queue a Ping or a Pong, or close the
  * session (on_closed with RC_ERR_BAD_CSM, RC_ERR_PEER_DEAD,
  * RC_ERR_TIMEOUT). Returns 0, RC_ERR_STATE (a message is open) or

@@ -68,6 +68,9 @@ typedef struct rc_chain_callbacks {
    * sentence naming the layer (valid during the call). Called once. */
   void (*on_end)(void *user, rc_chain_end_how how, rc_err err,
                  const char *detail);
+  /* A filter's EV_ACTIVE (may be NULL): pull the chain now; waiting is
+   * its arg (1: no handshake deadline while it waits, 0: a new one). */
+  void (*on_active)(void *user, int waiting);
 } rc_chain_callbacks;
 
 enum {

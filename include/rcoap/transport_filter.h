@@ -59,8 +59,14 @@ typedef enum rc_filter_event {
                               Before EV_OPEN it means the filter served the
                               peer by itself and is done (ws: a plain HTTP
                               response went out in full). */
-  RC_FILTER_EV_ERROR = 3   /* fatal error; arg = rc_err. The filter will
+  RC_FILTER_EV_ERROR = 3,  /* fatal error; arg = rc_err. The filter will
                               only accept end() and free() now. */
+  RC_FILTER_EV_ACTIVE = 4  /* before EV_OPEN, the filter serves the peer by
+                              itself (ws: plain HTTP, kept alive) and has
+                              new output to pull now (outside any recv);
+                              arg 1: it waits on its own user (a deferred
+                              HTTP answer: no handshake deadline), arg 0:
+                              ready for the peer's next request */
 } rc_filter_event;
 
 typedef struct rc_filter_sink {

@@ -4,8 +4,8 @@
  * small strict parser for request and response heads (RFC 9112 §2-§5), a
  * few header helpers, and the response description a plain-HTTP handler
  * fills in. The parser allocates nothing: it takes a complete or partial
- * head in a caller's buffer and returns views into that buffer. It never
- * reads message bodies (the WebSocket port has no use for them).
+ * head in a caller's buffer and returns views into that buffer. Bodies are
+ * the taker's (ws_http.c), with the chunked decoder below.
  */
 #ifndef RCOAP_TRANSPORT_HTTP_H
 #define RCOAP_TRANSPORT_HTTP_H
@@ -53,6 +53,10 @@ typedef struct rc_http_head {
   int minor; /* HTTP/1.<minor>; only 0 and 1 are accepted */
   rc_http_header headers[RC_HTTP_MAX_HEADERS];
   size_t n_headers;
+  /* The request's body (Content-Length bytes), set by the taker (the ws
+   * filter) before a handler sees the request; the parser sets NULL, 0. */
+  const uint8_t *body;
+  size_t body_len;
 } rc_http_head;
 
 /*
@@ -79,6 +83,31 @@ rc_ssize rc_http_parse_request(const uint8_t *buf, size_t len, rc_http_head *h,
  */
 rc_ssize rc_http_parse_response(const uint8_t *buf, size_t len,
                                 rc_http_head *h);
+
+/*
+ * The chunked transfer coding of a request body (RFC 9112 §7.1), decoded
+ * sans-I/O: zero-fill, then feed the bytes after the head as they come.
+ * Chunk extensions are skipped, trailer fields read and dropped. A size
+ * line or trailer line longer than RC_HTTP_MAX_LINE is malformed.
+ */
+typedef struct rc_http_chunked {
+  int state;
+  uint64_t left;  /* bytes of the current chunk still to come */
+  size_t line;    /* bytes of the current size or trailer line */
+  int digits;     /* hex digits of the current size */
+} rc_http_chunked;
+
+/*
+ * Decodes in[0..len): data bytes go to out[0..cap) (*out_len of them).
+ * Stops at the end of the body, or when out is full. Returns the input
+ * bytes consumed (rc_http_chunked_done() tells whether the body ended),
+ * or RC_ERR_HTTP_PARSE (malformed: answer 400 and close).
+ */
+rc_ssize rc_http_chunked_decode(rc_http_chunked *c, const uint8_t *in,
+                                size_t len, uint8_t *out, size_t cap,
+                                size_t *out_len);
+/* Non-zero once the last chunk and the trailer section were read. */
+int rc_http_chunked_done(const rc_http_chunked *c);
 
 /* The first header named name (case-insensitive), or NULL. If count is
  * not NULL it receives how many fields carry that name. */
@@ -112,6 +141,10 @@ typedef struct rc_http_body_source {
   void *ctx;
 } rc_http_body_source;
 
+/* A response given after the handler returned (rc_http_reply_send in
+ * transport_ws.h). */
+typedef struct rc_http_reply rc_http_reply;
+
 /* Room for responder-formatted header lines (ETag, Last-Modified, ...). */
 #define RC_HTTP_EXTRA_HEADERS_MAX 512
 
@@ -135,6 +168,14 @@ typedef struct rc_http_response {
   rc_http_body_source source; /* source.read == NULL: no stream */
   uint64_t content_length;    /* length of the streamed body */
   int head_only;
+  /* The connection may carry the client's next request after this one
+   * (HTTP/1.1 persistence, RFC 9112 §9.3), when the request allows it. */
+  int keep_alive;
+  /* Set by the taker when it can answer later (else NULL). A handler
+   * that keeps it sets deferred and leaves the rest of resp unused; it
+   * must then call rc_http_reply_send(reply, ...) exactly once. */
+  rc_http_reply *reply;
+  int deferred;
 } rc_http_response;
 
 /* Sets resp to a short text/plain response: status and a body that is

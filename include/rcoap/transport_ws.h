@@ -24,7 +24,10 @@
  *
  * Events: EV_OPEN (arg = rc_ws_subproto chosen) once the handshake
  * completes; EV_CLOSED (arg = the peer's close code, 1005 if it gave none,
- * or 0 after a plain HTTP response was sent in full); EV_ERROR (arg = an
+ * or 0 after a plain HTTP response was sent in full and the connection is
+ * not kept alive); EV_ACTIVE (plain HTTP on a kept-alive connection: arg
+ * 1 when a handler deferred its answer, 0 when an answer made outside a
+ * recv() is ready to pull or the next request may come); EV_ERROR (arg = an
  * rc_err: RC_ERR_WS_HANDSHAKE for a refused or failed opening handshake,
  * RC_ERR_HTTP_PARSE for a malformed request, RC_ERR_WS_PROTOCOL or
  * RC_ERR_TOO_LARGE after the filter sent a close frame for a peer's
@@ -81,14 +84,32 @@ typedef enum rc_ws_subproto {
 
 /*
  * Handler for a plain HTTP request arriving on a server port: a valid
- * request that is not a WebSocket upgrade for the configured path. It
- * fills resp (already zeroed; an unset status is answered 500). req and
- * the request's bytes are valid only during the call; resp's body and
- * header strings must stay valid until the call returns (the filter
- * copies them), resp->source belongs to the filter from then on.
+ * request that is not a WebSocket upgrade for the configured path, with
+ * its body (req->body, Content-Length bytes). It fills resp (already
+ * zeroed but for resp->reply; an unset status is answered 500), or keeps
+ * resp->reply, sets resp->deferred and answers later with
+ * rc_http_reply_send. req, its body and the request's bytes are valid
+ * only during the call; resp's body and header strings must stay valid
+ * until the call returns (the filter copies them), resp->source belongs
+ * to the filter from then on. resp->keep_alive lets the connection carry
+ * the client's next request.
  */
 typedef void (*rc_ws_http_cb)(void *user, const rc_http_head *req,
                               rc_http_response *resp);
+
+/*
+ * Answers a plain HTTP request whose handler deferred (resp->reply kept,
+ * resp->deferred set): resp as the handler would have filled it. Frees
+ * reply; the filter writes the answer and has the connection pull it
+ * (EV_ACTIVE). Call it exactly once per deferred reply, from the loop's
+ * thread, also when the answer is no longer wanted. Returns RC_OK,
+ * RC_ERR_CLOSED (the connection went: nothing sent, resp's source
+ * closed), RC_ERR_INVAL, or RC_ERR_NOMEM.
+ */
+rc_err rc_http_reply_send(rc_http_reply *reply, rc_http_response *resp);
+
+/* Default rc_ws_config.http_body_max. */
+#define RC_WS_HTTP_BODY_MAX (1024u * 1024u)
 
 /* Reassembly up to this many bytes never asks rc_ws_config.budget. */
 #define RC_WS_MSG_FREE (64u * 1024u)
@@ -110,6 +131,9 @@ typedef struct rc_ws_config {
   size_t n_origins;
   rc_ws_http_cb on_http; /* NULL: answer 404 */
   void *http_user;
+  /* Largest plain HTTP request body read (Content-Length or chunked; a
+   * larger one is answered 413); 0: RC_WS_HTTP_BODY_MAX. */
+  size_t http_body_max;
 
   /* Client only. host is the URI host (an IPv6 literal without
    * brackets); port 0 means the default (80, or 443 when tls). */

@@ -225,6 +225,19 @@ int rc__app_proxy_hop_by_hop(uint16_t num);
 /* A forward-proxy request: forwarded or refused, and 1; else 0. */
 int rc__app_proxy_request(rc_context *ctx, rc_xreq *req);
 void rc__app_proxy_free(rc_context *ctx);
+/* Whether u may be a target: 0, or the code to refuse with (5.05: scheme,
+ * and when check the allow rules and our own listeners) and a sentence
+ * in diag. origin receives "scheme://host:port" for diagnostics. */
+uint8_t rc__proxy_target_check(const rc_context *ctx, const rc_uri *u,
+                               int check, char *origin, size_t ocap,
+                               char *diag, size_t dcap);
+/* The target URI of the longest route whose prefix starts path[0..len)
+ * ("/devices/lamp/x?q"), the rest appended, into out: 1, 0 when no route
+ * matches, -1 when it does not fit. */
+int rc__proxy_route_uri(const rc_context *ctx, const char *path, size_t len,
+                        char *out, size_t cap);
+/* The proxy's options, NULL when ctx is not a proxy. */
+const struct rc_proxy_opts *rc__proxy_opts(const rc_context *ctx);
 
 /* discovery.c */
 rc_err rc__app_add_well_known_core(rc_context *ctx);

@@ -174,6 +174,33 @@ static int is_own_listener(const rc_context *ctx, const rc_uri *u) {
   return 0;
 }
 
+uint8_t rc__proxy_target_check(const rc_context *ctx, const rc_uri *u,
+                               int check, char *origin, size_t ocap,
+                               char *diag, size_t dcap) {
+  snprintf(origin, ocap, "%s://%.*s:%u", rc_scheme_name(u->scheme),
+           (int)(u->host_raw_len > 64 ? 64 : u->host_raw_len), u->host_raw,
+           u->port);
+  if (rc_scheme_conn_kind(u->scheme) < 0) {
+    /* RFC 7252 §5.10.2: "If the endpoint is unwilling or unable to act
+     * as proxy for the request URI, it MUST return a 5.05 (Proxying Not
+     * Supported) response." */
+    snprintf(diag, dcap, "proxy: scheme %s not supported",
+             rc_scheme_name(u->scheme));
+    return RC_PROXYING_NOT_SUPPORTED;
+  }
+  if (check && !allowed(ctx->proxy, u)) {
+    /* RFC 7252 §5.10.2, as above: unwilling, so 5.05. */
+    snprintf(diag, dcap,
+             "proxy: %s is not an allowed destination (--proxy-allow)", origin);
+    return RC_PROXYING_NOT_SUPPORTED;
+  }
+  if (check && is_own_listener(ctx, u)) {
+    snprintf(diag, dcap, "proxy: %s is this proxy itself", origin);
+    return RC_PROXYING_NOT_SUPPORTED;
+  }
+  return 0;
+}
+
 /* ---- forwarding ----------------------------------------------------------- */
 
 /* Options the proxy does not pass on: the target's own (set from the
@@ -203,6 +230,38 @@ int rc__app_proxy_hop_by_hop(uint16_t num) {
   }
 }
 
+/* ---- Block2 relayed block by block -------------------------------------- */
+
+/* Largest message a peer takes in one datagram (RFC 7252 §4.6): peers
+ * this small get every body block by block. */
+#define PROXY_RELAY_MSG_MAX 1152u
+
+/*
+ * Whether req's answer is relayed one block at a time instead of fetched
+ * whole (so a body of any size passes with one block in memory): the
+ * client asked for a block (Block2), or its connection takes no more than
+ * one 1152-byte message (UDP, DTLS, a default CSM), so it would get the
+ * body block-wise anyway. GET only, and not with Q-Block2. *b is the block to ask upstream for: the
+ * client's, or block 0 of 1024 bytes (RFC 7959 §2.4 lets the server,
+ * here the proxy, pick Block2 for a request that named none).
+ */
+static int relay_block(rc_xreq *req, rc_block *b) {
+  const rc_msg *m = rc_xreq_msg(req);
+  rc_opt q;
+  if (m->code != RC_GET)
+    return 0; /* bodies going up are reassembled (Block1), not relayed */
+  if (rc_msg_find_opt(m, RC_OPT_Q_BLOCK2, &q))
+    return 0; /* Q-Block2 (RFC 9177) is served in sets from a whole body */
+  if (rc_xreq_block2(req, b))
+    return 1;
+  rc_conn *c = rc_xreq_conn(req);
+  rc_session *s = c ? rc_conn_session(c) : NULL;
+  if (!s || rc_session_peer_max_msg_size(s) > PROXY_RELAY_MSG_MAX)
+    return 0;
+  *b = (rc_block){.num = 0, .more = 0, .szx = 6};
+  return 1;
+}
+
 /*
  * Sends req's method, options and body to uri; answers req when the
  * upstream does. check: a forward request (the allow list and the own
@@ -218,27 +277,11 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
     answer(req, RC_BAD_REQUEST, "proxy: bad target URI: %s", rc_strerror(err));
     return;
   }
-  if (rc_scheme_conn_kind(u.scheme) < 0) {
-    /* RFC 7252 §5.10.2: "If the endpoint is unwilling or unable to act
-     * as proxy for the request URI, it MUST return a 5.05 (Proxying Not
-     * Supported) response." */
-    answer(req, RC_PROXYING_NOT_SUPPORTED,
-           "proxy: scheme %s not supported", rc_scheme_name(u.scheme));
-    return;
-  }
-  char origin[96];
-  snprintf(origin, sizeof origin, "%s://%.*s:%u", rc_scheme_name(u.scheme),
-           (int)(u.host_raw_len > 64 ? 64 : u.host_raw_len), u.host_raw,
-           u.port);
-  if (check && !allowed(px, &u)) {
-    /* RFC 7252 §5.10.2, as above: unwilling, so 5.05. */
-    answer(req, RC_PROXYING_NOT_SUPPORTED,
-           "proxy: %s is not an allowed destination (--proxy-allow)", origin);
-    return;
-  }
-  if (check && is_own_listener(ctx, &u)) {
-    answer(req, RC_PROXYING_NOT_SUPPORTED,
-           "proxy: %s is this proxy itself", origin);
+  char origin[96], diag[PROXY_DIAG_MAX];
+  uint8_t refused = rc__proxy_target_check(ctx, &u, check, origin,
+                                           sizeof origin, diag, sizeof diag);
+  if (refused) {
+    answer(req, refused, "%s", diag);
     return;
   }
   /* RFC 8768 §3 (paraphrased; its text is not in the shared specs): a
@@ -279,13 +322,29 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
   if (rc__app_proxy_observe(ctx, req, uri, origin, opts, n,
                             px->opts.timeout_ms))
     return;
+  /* A relayed block: the exchange sends our Block2 as given and leaves
+   * the answer's alone (its "manual" mode); Size2 0 asks for the size
+   * with block 0 (RFC 7959 §4). */
+  rc_block blk;
+  uint8_t b2[3], zero = 0;
+  rc_opt relay[2];
+  size_t nrelay = 0;
+  if (relay_block(req, &blk)) {
+    relay[nrelay++] = (rc_opt){.num = RC_OPT_BLOCK2,
+                               .len = (uint16_t)rc_block_encode(&blk, b2),
+                               .val = b2};
+    if (blk.num == 0)
+      relay[nrelay++] = (rc_opt){.num = RC_OPT_SIZE2, .len = 0, .val = &zero};
+  }
   px_fwd f = {.method = m->code,
               .uri = uri,
               .origin = origin,
               .opts = opts,
               .nopts = n,
               .payload = m->payload,
-              .payload_len = m->payload_len};
+              .payload_len = m->payload_len,
+              .relay_opts = relay,
+              .nrelay = nrelay};
   rc__px_send(ctx, &px->opts, req, &f);
 }
 
@@ -375,6 +434,38 @@ static void on_route(rc_context *ctx, rc_resource *res, rc_xreq *req,
     return;
   }
   forward(ctx, req, uri, 0);
+}
+
+int rc__proxy_route_uri(const rc_context *ctx, const char *path, size_t len,
+                        char *out, size_t cap) {
+  const proxy_route *best = NULL;
+  size_t best_len = 0;
+  if (!ctx->proxy)
+    return 0;
+  for (const proxy_route *r = ctx->proxy->routes; r; r = r->next) {
+    size_t pl = strlen(r->prefix);
+    if (pl > len || memcmp(path, r->prefix, pl) ||
+        (pl < len && path[pl] != '/' && path[pl] != '?'))
+      continue;
+    if (pl > best_len) {
+      best = r;
+      best_len = pl;
+    }
+  }
+  if (!best)
+    return 0;
+  const char *rest = path + best_len;
+  size_t rl = len - best_len;
+  if (rl && rest[0] == '/' && (rl == 1 || rest[1] == '?')) {
+    rest++; /* "/lamp/" is "/lamp" */
+    rl--;
+  }
+  int n = snprintf(out, cap, "%s%.*s", best->target, (int)rl, rest);
+  return n >= 0 && (size_t)n < cap ? 1 : -1;
+}
+
+const rc_proxy_opts *rc__proxy_opts(const rc_context *ctx) {
+  return ctx->proxy ? &ctx->proxy->opts : NULL;
 }
 
 rc_err rc_proxy_route(rc_context *ctx, const char *prefix,

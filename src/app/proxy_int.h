@@ -23,6 +23,12 @@ typedef struct px_fwd {
   size_t nopts;
   const uint8_t *payload;
   size_t payload_len;
+  /* One block relayed (proxy.c relay_block): these options (Block2, and
+   * Size2 for block 0) go upstream after opts, the answer's Block2 /
+   * Size2 come back as-is, and the answer is not stored (a fresh whole
+   * entry still answers, and a stale one is validated). */
+  const rc_opt *relay_opts;
+  size_t nrelay;
 } px_fwd;
 
 /* Sends f upstream (or answers from the cache, or fails fast while the

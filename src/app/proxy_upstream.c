@@ -49,6 +49,7 @@ typedef struct px_job {
   uint8_t method;
   uint8_t retried;
   uint8_t validating; /* the upstream request carries our entry's ETag */
+  uint8_t relay;      /* px_fwd.relay */
   char *uri;          /* into blob */
   rc_opt *opts;       /* into blob: the downstream's options */
   size_t nopts;
@@ -254,8 +255,9 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     rc_opt op;
     rc_opt_iter_init(&it, resp);
     while (rc_opt_next(&it, &op) && n < RC_APP_MAX_OPTS)
-      if (!rc__app_proxy_hop_by_hop(op.num))
-        opts[n++] = op;
+      if (!rc__app_proxy_hop_by_hop(op.num) ||
+          (j->relay && (op.num == RC_OPT_BLOCK2 || op.num == RC_OPT_SIZE2)))
+        opts[n++] = op; /* a relayed block keeps the upstream's */
     px_cache *c = u ? u->cache : NULL;
     rc_time now = rc__app_now(ctx);
     if (c && j->method != RC_GET && j->method != RC_FETCH &&
@@ -279,7 +281,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       free(j);
       return;
     }
-    if (c && j->key && rc__pxc_cacheable(resp->code)) {
+    if (c && j->key && !j->relay && rc__pxc_cacheable(resp->code)) {
       rc__pxc_put(c, j->key, j->key_len, resp->code, opts, n, resp->payload,
                   resp->payload_len, now);
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
@@ -349,8 +351,10 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   size_t ulen = strlen(f->uri) + 1, vals = 0;
   for (size_t i = 0; i < f->nopts; i++)
     vals += f->opts[i].len;
-  px_job *j = malloc(sizeof *j + f->nopts * sizeof(rc_opt) + ulen + vals +
-                     f->payload_len + klen);
+  for (size_t i = 0; i < f->nrelay; i++)
+    vals += f->relay_opts[i].len;
+  px_job *j = malloc(sizeof *j + (f->nopts + f->nrelay) * sizeof(rc_opt) +
+                     ulen + vals + f->payload_len + klen);
   if (!j)
     return NULL;
   memset(j, 0, sizeof *j);
@@ -358,11 +362,14 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   j->req = req;
   j->po = *po;
   j->method = f->method;
+  j->relay = f->nrelay > 0;
   snprintf(j->origin, sizeof j->origin, "%s", f->origin);
   j->opts = (rc_opt *)j->blob;
-  uint8_t *v = rc__px_opts_copy(j->opts, (uint8_t *)(j->opts + f->nopts),
+  size_t nall = f->nopts + f->nrelay;
+  uint8_t *v = rc__px_opts_copy(j->opts, (uint8_t *)(j->opts + nall),
                                 f->opts, f->nopts);
-  j->nopts = f->nopts;
+  v = rc__px_opts_copy(j->opts + f->nopts, v, f->relay_opts, f->nrelay);
+  j->nopts = nall;
   j->uri = (char *)v;
   memcpy(v, f->uri, ulen);
   v += ulen;

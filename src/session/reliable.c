@@ -1205,6 +1205,12 @@ int rc_session_want_read(const rc_session *s) {
 /* ------------------------------------------------------------------ */
 /* time                                                                */
 
+void rc_session_transport_open(rc_session *s, rc_time now) {
+  if (s == NULL || UDP(s))
+    return;
+  s->created = s->last_rx = now;
+}
+
 static rc_time keepalive_at(const rc_session *s) {
   rc_time base = s->last_rx > s->last_ping ? s->last_rx : s->last_ping;
   return time_add(base, s->cfg.keepalive_ms);

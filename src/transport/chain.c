@@ -169,6 +169,10 @@ static void chain_open(rc_chain *ch) {
   if (ch->open || ch->dead)
     return;
   ch->open = 1;
+  /* The session's clock (the peer's CSM deadline) runs from here: before,
+   * the filters were handshaking, or serving plain HTTP, for as long as
+   * the connection allowed. */
+  rc_session_transport_open(ch->s, ch->now);
   if (ch->cb.on_open != NULL)
     ch->cb.on_open(ch->user);
 }
@@ -258,6 +262,10 @@ static void link_event(void *ctx, rc_filter_event ev, int arg,
              detail != NULL ? detail : "",
              detail != NULL && detail[0] ? ")" : "");
     chain_end_cb(ch, RC_CHAIN_END_PEER, RC_OK, d);
+    return;
+  case RC_FILTER_EV_ACTIVE:
+    if (ch->cb.on_active != NULL)
+      ch->cb.on_active(ch->user, arg);
     return;
   }
 }
@@ -488,7 +496,9 @@ rc_err rc_chain_consume(rc_chain *ch, size_t n) {
 /* time, closing, queries                                              */
 
 rc_time rc_chain_expiry(const rc_chain *ch) {
-  rc_time due = rc_session_expiry(ch->s);
+  /* Before the chain opens only the filters have deadlines (the
+   * connection bounds the handshake itself). */
+  rc_time due = ch->open || ch->dead ? rc_session_expiry(ch->s) : RC_TIME_NEVER;
   if (ch->dead)
     return due;
   for (size_t i = 0; i < ch->n; i++) {
@@ -507,7 +517,7 @@ void rc_chain_handle_expiry(rc_chain *ch, rc_time now) {
       if (err != RC_OK)
         chain_fail(ch, err, NULL);
     }
-  if (rc_session_expiry(ch->s) <= now)
+  if ((ch->open || ch->dead) && rc_session_expiry(ch->s) <= now)
     rc_session_handle_expiry(ch->s, now);
 }
 

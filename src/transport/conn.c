@@ -37,6 +37,7 @@ static _Thread_local uint8_t conn_rbuf[RC_CONN_READ_BUF];
 
 static void conn_pump(rc_conn *c);
 static void conn_timer_cb(rc__timer *t);
+static void conn_arm_timer(rc_conn *c);
 static void conn_drain(rc_conn *c, rc_err reason);
 static void conn_close_handles(rc_conn *c);
 
@@ -191,6 +192,18 @@ static void conn_chain_open(void *u) {
   c->open_pending = 1;
 }
 
+/* A filter serving the peer by itself (plain HTTP on the WS port, kept
+ * alive) has output, or is ready for the next request: write now, and
+ * no handshake deadline while it waits on its own user. */
+static void conn_chain_active(void *u, int waiting) {
+  rc_conn *c = u;
+  if (c->state == RC__CONN_HANDSHAKE)
+    c->deadline =
+        waiting ? RC_TIME_NEVER : conn_now(c) + c->handshake_ms;
+  conn_pump(c);
+  conn_arm_timer(c);
+}
+
 static void conn_chain_end(void *u, rc_chain_end_how how, rc_err err,
                            const char *detail) {
   rc_conn *c = u;
@@ -282,7 +295,8 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
                           .keep = CONN_OUT_KEEP,
                           .flags = stack->datagram ? RC_CHAIN_DATAGRAM : 0};
-  rc_chain_callbacks ccb = {conn_chain_open, conn_chain_end};
+  rc_chain_callbacks ccb = {conn_chain_open, conn_chain_end,
+                           conn_chain_active};
   err = rc_chain_new(&c->chain, &ccfg, s, &ccb, c);
   if (err != RC_OK)
     return err;
@@ -598,7 +612,9 @@ static void conn_pump(rc_conn *c) {
     c->want_flush = 0;
     if (c->state == RC__CONN_CLOSING)
       return;
+    c->busy++; /* a filter's EV_ACTIVE from inside the pull: next round */
     conn_write(c);
+    c->busy--;
     if (c->state == RC__CONN_CLOSING)
       return;
     if (c->open_pending && c->state == RC__CONN_OPEN) {

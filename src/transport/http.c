@@ -177,6 +177,8 @@ static rc_ssize http_parse(const uint8_t *buf, size_t len, rc_http_head *h,
   h->status = 0;
   h->minor = 0;
   h->n_headers = 0;
+  h->body = NULL;
+  h->body_len = 0;
 
   n = http_line(p, end, &next);
   if (n == RC_ERR_NEED_MORE && request) {
@@ -286,17 +288,32 @@ const char *rc_http_reason(int status) {
   switch (status) {
   case 101: return "Switching Protocols";
   case 200: return "OK";
+  case 201: return "Created";
+  case 204: return "No Content";
   case 301: return "Moved Permanently";
   case 304: return "Not Modified";
   case 400: return "Bad Request";
   case 403: return "Forbidden";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
+  case 406: return "Not Acceptable";
+  case 409: return "Conflict";
+  case 411: return "Length Required";
+  case 412: return "Precondition Failed";
+  case 413: return "Content Too Large";
   case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Content";
   case 426: return "Upgrade Required";
+  case 429: return "Too Many Requests";
   case 431: return "Request Header Fields Too Large";
   case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
   case 505: return "HTTP Version Not Supported";
+  case 508: return "Loop Detected";
   default: return "Unknown";
   }
 }
@@ -313,3 +330,4 @@ void rc_http_response_text(rc_http_response *resp, int status,
   resp->source.ctx = NULL;
   resp->content_length = 0;
 }
+

@@ -559,16 +559,24 @@ static rc_err ws_recv(rc_filter *f, const uint8_t *data, size_t len) {
   rc_err rc = RC_OK, frc;
   if (w->state == RC__WS_DONE)
     return RC_ERR_STATE;
-  if (w->state == RC__WS_HTTP)
-    return RC_OK; /* the request is answered; the rest is ignored */
   if (!data && len)
     return RC_ERR_INVAL;
   w->in_recv++;
-  if (w->state == RC__WS_HANDSHAKE)
-    rc = w->server ? rc__ws_server_handshake(w, data, len, &used)
-                   : rc__ws_client_handshake(w, data, len, &used);
-  if (rc == RC_OK && w->state == RC__WS_OPEN && used < len)
-    rc = ws_frames_in(w, data + used, len - used);
+  /* A server's plain HTTP requests follow one another on a kept-alive
+   * connection: each state takes what is its own and hands on the rest. */
+  for (size_t off = 0; rc == RC_OK && off < len; off += used) {
+    rc__ws_state before = w->state;
+    used = 0;
+    if (w->state == RC__WS_HANDSHAKE)
+      rc = w->server ? rc__ws_server_handshake(w, data + off, len - off, &used)
+                     : rc__ws_client_handshake(w, data + off, len - off, &used);
+    else if (w->state == RC__WS_OPEN)
+      rc = ws_frames_in(w, data + off, (used = len - off));
+    else if (w->state != RC__WS_DONE)
+      rc = rc__ws_http_input(w, data + off, len - off, &used);
+    if (used == 0 && w->state == before)
+      break;
+  }
   w->in_recv--;
   if (w->state == RC__WS_DONE)
     return rc;
@@ -605,6 +613,8 @@ static rc_err ws_shutdown(rc_filter *f) {
     w->state = RC__WS_DONE;
     return RC_OK;
   case RC__WS_HTTP:
+  case RC__WS_HTTP_BODY:
+  case RC__WS_HTTP_WAIT:
     return RC_ERR_STATE;
   default:
     return RC_OK;
@@ -616,6 +626,7 @@ static void ws_free(rc_filter *f) {
   size_t i;
   if (w->src.close)
     w->src.close(w->src.ctx);
+  rc__ws_http_free(w);
   if (w->wf)
     wslay_frame_context_free(w->wf);
   w->mem.free(w->hbuf, w->mem.user);
@@ -650,8 +661,13 @@ static rc_err ws_flush_op(rc_filter *f, size_t max_own) {
   rc_err rc = RC_OK;
   if (w->state != RC__WS_DONE)
     rc = ws_maybe_flush(w);
-  if (rc == RC_OK && max_own > 0 && ws_pending(f) > 0)
+  if (rc == RC_OK && max_own > 0 && ws_pending(f) > 0) {
+    w->in_recv++; /* the next kept-alive request flushes once, below */
     rc = rc_ws_http_pump(f, max_own);
+    w->in_recv--;
+    if (rc == RC_OK && w->state != RC__WS_DONE)
+      rc = ws_maybe_flush(w);
+  }
   return rc;
 }
 
@@ -699,6 +715,7 @@ static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
   w->offer_v1 = cfg->offer_coap_v1;
   w->on_http = cfg->on_http;
   w->http_user = cfg->http_user;
+  w->http_body_max = cfg->http_body_max;
   w->path = ws_strdup(w, cfg->path ? cfg->path : RC_WS_PATH);
   if (!w->path)
     goto nomem;
@@ -801,14 +818,19 @@ rc_err rc_ws_http_pump(rc_filter *f, size_t max_bytes) {
   rc = rc__ws_flush(w);
   if (rc)
     return rc;
-  if (w->src_left == 0)
-    rc__ws_finish(w, RC_FILTER_EV_CLOSED, 0, "HTTP response sent");
+  if (w->src_left == 0) {
+    if (w->src.close)
+      w->src.close(w->src.ctx);
+    w->src.read = NULL;
+    w->src.close = NULL;
+    rc__ws_http_done(w);
+  }
   return RC_OK;
 }
 
 rc_err rc__ws_http_start_body(rc__ws *w) {
   if (w->src_left == 0) {
-    rc__ws_finish(w, RC_FILTER_EV_CLOSED, 0, "HTTP response sent");
+    rc__ws_http_done(w);
     return RC_OK;
   }
   w->state = RC__WS_HTTP;

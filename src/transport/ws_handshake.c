@@ -1,7 +1,7 @@
 /*
  * The WebSocket opening handshake (RFC 6455 §4) as RFC 8323 §4.1 uses it,
- * for both ends of the ws filter, plus the plain HTTP answers a server
- * port gives to requests that are not upgrades. The server collects the
+ * for both ends of the ws filter, plus the refusals a server port gives
+ * (requests that are not upgrades go to ws_http.c). The server collects the
  * request head (at most RC_HTTP_MAX_HEAD bytes), decides, and answers
  * either 101 or a refusal whose status line, Content-Type, Content-Length,
  * Connection: close and one-line body say why; the client sends its
@@ -82,37 +82,12 @@ static void hs_done_with_head(rc__ws *w) {
 
 /* ---- server ------------------------------------------------------------ */
 
-/* Writes a response head into the output buffer. clen < 0: no
- * Content-Length. Returns RC_OK or RC_ERR_NOMEM. */
-static rc_err hs_head_out(rc__ws *w, int status, const char *ctype,
-                          long long clen, const char *extra) {
-  size_t cap = 256 + (ctype ? strlen(ctype) : 0) + (extra ? strlen(extra) : 0);
-  rc_err rc = rc__ws_reserve(w, cap);
-  int n;
-  char *p;
-  if (rc)
-    return rc;
-  p = (char *)w->out + w->out_len;
-  n = snprintf(p, cap, "HTTP/1.1 %d %s\r\n", status, rc_http_reason(status));
-  if (ctype)
-    n += snprintf(p + n, cap - (size_t)n, "Content-Type: %s\r\n", ctype);
-  if (clen >= 0)
-    n += snprintf(p + n, cap - (size_t)n, "Content-Length: %lld\r\n", clen);
-  n += snprintf(p + n, cap - (size_t)n, "Connection: close\r\n%s\r\n",
-                extra ? extra : "");
-  if (n < 0 || (size_t)n >= cap)
-    return RC_ERR_NOMEM;
-  w->out_len += (size_t)n;
-  return RC_OK;
-}
-
-/* Answers with a refusal and fails the filter. Returns err. */
-static rc_err hs_refuse(rc__ws *w, int status, const char *extra,
-                        const char *why, rc_err err) {
+rc_err rc__ws_refuse(rc__ws *w, int status, const char *extra,
+                     const char *why, rc_err err) {
   char detail[200];
   size_t wl = strlen(why);
-  if (hs_head_out(w, status, "text/plain; charset=utf-8", (long long)wl + 1,
-                  extra) == RC_OK &&
+  if (rc__ws_http_head_out(w, status, "text/plain; charset=utf-8",
+                           (long long)wl + 1, extra, 0) == RC_OK &&
       rc__ws_append(w, why, wl) == RC_OK)
     (void)rc__ws_append(w, "\n", 1);
   snprintf(detail, sizeof(detail), "refused the WebSocket upgrade: %d %s: %s",
@@ -138,48 +113,6 @@ static int hs_key_valid(const char *k, size_t n) {
   return EVP_DecodeBlock(raw, (const unsigned char *)k, (int)n) == 18;
 }
 
-/* Answers a request that is not an upgrade for our path through the
- * configured handler. */
-static rc_err hs_plain_http(rc__ws *w, const rc_http_head *h) {
-  rc_http_response resp;
-  int streaming, no_body;
-  uint64_t clen;
-  rc_err rc;
-  memset(&resp, 0, sizeof(resp));
-  if (w->on_http)
-    w->on_http(w->http_user, h, &resp);
-  else
-    rc_http_response_text(&resp, 404, "not found\n");
-  if (rc_http_eq(h->method, h->method_len, "HEAD"))
-    resp.head_only = 1;
-  if (resp.status < 200 || resp.status > 599) {
-    if (resp.source.close)
-      resp.source.close(resp.source.ctx);
-    rc_http_response_text(&resp, 500, "no response\n");
-  }
-  streaming = resp.source.read != NULL;
-  clen = streaming ? resp.content_length : resp.body_len;
-  /* RFC 9110 §15.4.5 / §15.3.5: 304 and 204 have no content. */
-  no_body = resp.head_only || resp.status == 304 || resp.status == 204;
-  rc = hs_head_out(w, resp.status, resp.content_type,
-                   (resp.status == 304 || resp.status == 204) ? -1
-                                                              : (long long)clen,
-                   resp.extra_headers);
-  if (rc == RC_OK && !no_body && !streaming)
-    rc = rc__ws_append(w, resp.body, resp.body_len);
-  if (streaming && !no_body && rc == RC_OK) {
-    w->src = resp.source;
-    w->src_left = clen;
-  } else if (resp.source.close) {
-    resp.source.close(resp.source.ctx);
-  }
-  if (rc) {
-    rc__ws_finish(w, RC_FILTER_EV_ERROR, rc, "out of memory answering HTTP");
-    return rc;
-  }
-  return rc__ws_http_start_body(w);
-}
-
 static rc_err hs_open(rc__ws *w, rc_ws_subproto proto) {
   char detail[64];
   rc_err rc;
@@ -197,7 +130,8 @@ static rc_err hs_open(rc__ws *w, rc_ws_subproto proto) {
   return RC_OK;
 }
 
-static rc_err hs_server_decide(rc__ws *w, const rc_http_head *h) {
+static rc_err hs_server_decide(rc__ws *w, const rc_http_head *h,
+                               size_t head_len) {
   const rc_http_header *key, *ver, *origin;
   size_t n_key, n_ver, n_host, plen = 0, i;
   char accept[RC_WS_ACCEPT_SIZE];
@@ -210,21 +144,21 @@ static rc_err hs_server_decide(rc__ws *w, const rc_http_head *h) {
   path_match = plen == strlen(w->path) && memcmp(h->target, w->path, plen) == 0;
   if (!rc_http_has_token(h, "Upgrade", "websocket")) {
     if (path_match)
-      return hs_refuse(w, 426, "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+      return rc__ws_refuse(w, 426, "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
                        "this is a CoAP over WebSocket endpoint: send a "
                        "WebSocket upgrade (subprotocol coap)",
                        RC_ERR_WS_HANDSHAKE);
-    return hs_plain_http(w, h);
+    return rc__ws_http_request(w, h, head_len);
   }
   if (!path_match)
-    return hs_plain_http(w, h);
+    return rc__ws_http_request(w, h, head_len);
 
   /* RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request". */
   if (!rc_http_eq(h->method, h->method_len, "GET"))
-    return hs_refuse(w, 405, "Allow: GET\r\n",
+    return rc__ws_refuse(w, 405, "Allow: GET\r\n",
                      "a WebSocket upgrade must use GET", RC_ERR_WS_HANDSHAKE);
   if (h->minor != 1)
-    return hs_refuse(w, 400, NULL, "a WebSocket upgrade needs HTTP/1.1",
+    return rc__ws_refuse(w, 400, NULL, "a WebSocket upgrade needs HTTP/1.1",
                      RC_ERR_WS_HANDSHAKE);
   /* RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
    * code to any HTTP/1.1 request message that lacks a Host header field
@@ -232,12 +166,12 @@ static rc_err hs_server_decide(rc__ws *w, const rc_http_head *h) {
    * field line". */
   (void)rc_http_find(h, "Host", &n_host);
   if (n_host != 1)
-    return hs_refuse(w, 400, NULL, "missing or repeated Host header",
+    return rc__ws_refuse(w, 400, NULL, "missing or repeated Host header",
                      RC_ERR_WS_HANDSHAKE);
   /* RFC 6455 §4.2.1 item 4: "A |Connection| header field that includes
    * the token "Upgrade"". */
   if (!rc_http_has_token(h, "Connection", "Upgrade"))
-    return hs_refuse(w, 400, NULL, "Connection header lacks Upgrade",
+    return rc__ws_refuse(w, 400, NULL, "Connection header lacks Upgrade",
                      RC_ERR_WS_HANDSHAKE);
   /* RFC 6455 §4.4: "If the server doesn't support the requested version,
    * it MUST respond with a |Sec-WebSocket-Version| header field (or
@@ -245,12 +179,12 @@ static rc_err hs_server_decide(rc__ws *w, const rc_http_head *h) {
    * versions it is willing to use", with 426 (§4.2.2). */
   ver = rc_http_find(h, "Sec-WebSocket-Version", &n_ver);
   if (n_ver != 1 || !rc_http_eq(ver->value, ver->value_len, "13"))
-    return hs_refuse(w, 426, "Sec-WebSocket-Version: 13\r\n",
+    return rc__ws_refuse(w, 426, "Sec-WebSocket-Version: 13\r\n",
                      "unsupported WebSocket version: this server speaks 13",
                      RC_ERR_WS_HANDSHAKE);
   key = rc_http_find(h, "Sec-WebSocket-Key", &n_key);
   if (n_key != 1 || !hs_key_valid(key->value, key->value_len))
-    return hs_refuse(w, 400, NULL,
+    return rc__ws_refuse(w, 400, NULL,
                      "Sec-WebSocket-Key must be base64 of 16 bytes",
                      RC_ERR_WS_HANDSHAKE);
   /* RFC 6455 §4.2.2 item 4 / §10.2: a server that checks origins answers
@@ -262,7 +196,7 @@ static rc_err hs_server_decide(rc__ws *w, const rc_http_head *h) {
     for (i = 0; i < w->n_origins && !ok; i++)
       ok = rc_http_eq(origin->value, origin->value_len, w->origins[i]);
     if (!ok)
-      return hs_refuse(w, 403, NULL, "origin not allowed",
+      return rc__ws_refuse(w, 403, NULL, "origin not allowed",
                        RC_ERR_WS_HANDSHAKE);
   }
   /* RFC 8323 §4.1: "The WebSocket client MUST include the subprotocol name
@@ -273,18 +207,18 @@ static rc_err hs_server_decide(rc__ws *w, const rc_http_head *h) {
   else if (rc_http_has_token(h, "Sec-WebSocket-Protocol", "coap.v1"))
     proto = RC_WS_SUBPROTO_COAP_V1;
   else
-    return hs_refuse(w, 400, NULL,
+    return rc__ws_refuse(w, 400, NULL,
                      "no acceptable subprotocol: offer \"coap\" (RFC 8323)",
                      RC_ERR_WS_HANDSHAKE);
 
   rc = rc_ws_accept_key(key->value, key->value_len, accept);
   if (rc)
-    return hs_refuse(w, 500, NULL, "cannot compute Sec-WebSocket-Accept", rc);
+    return rc__ws_refuse(w, 500, NULL, "cannot compute Sec-WebSocket-Accept", rc);
   /* Extensions (Sec-WebSocket-Extensions) are not accepted: the answer
    * names none, so none is in use (RFC 6455 §9.1). */
   rc = rc__ws_reserve(w, 256);
   if (rc)
-    return hs_refuse(w, 500, NULL, "out of memory", rc);
+    return rc__ws_refuse(w, 500, NULL, "out of memory", rc);
   status = snprintf((char *)w->out + w->out_len, 256,
                     "HTTP/1.1 101 Switching Protocols\r\n"
                     "Upgrade: websocket\r\n"
@@ -319,12 +253,12 @@ rc_err rc__ws_server_handshake(rc__ws *w, const uint8_t *data, size_t len,
   if (r == RC_ERR_NEED_MORE)
     return RC_OK;
   if (r < 0)
-    return hs_refuse(w, status,
+    return rc__ws_refuse(w, status,
                      NULL,
                      why[status == 414 ? 1 : status == 431 ? 2 : status == 505 ? 3 : 0],
                      RC_ERR_HTTP_PARSE);
   *used = (size_t)r - before;
-  return hs_server_decide(w, &h);
+  return hs_server_decide(w, &h, (size_t)r);
 }
 
 /* ---- client ------------------------------------------------------------ */

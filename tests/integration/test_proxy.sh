@@ -8,7 +8,8 @@
 #    server through a coap+ws client (one message downstream, as the
 #    client's Max-Message-Size allows; 1024-byte blocks upstream), PUT 1 MiB through coap+ws to the UDP server and read it
 #    back directly; the same (GET, PUT) from a coap:// client to a
-#    coap+ws server;
+#    coap+ws server, the GET relayed block by block (a GET upstream per
+#    block);
 #  - six concurrent clients (ws, udp, tcp) reach a coap+ws server through
 #    one upstream connection;
 #  - two proxies routed at each other (coap+tcp one way, coap+ws the
@@ -108,8 +109,17 @@ if cmp -s "$RC_TMP/got2" "$RC_TMP/files/big.bin"; then
 else
   rc_fail "the stored upload differs: $(wc -c <"$RC_TMP/got2" 2>/dev/null) bytes"
 fi
+BIG_GETS=$(grep -c 'Uri-Path:"big.bin"' "$RC_TMP/up.err")
 coap -T $((30 * RC_SLOW)) get -o "$RC_TMP/got3" -O "35,$UPW/files/big.bin" "$PXU/"
 rc_expect_status "$ST" 0 "GET 1 MiB from the WS server through a coap:// client"
+# Relayed block by block (proxy.c relay_block): one upstream GET per
+# 1024-byte block the UDP client asks for, not one BERT fetch of the body.
+BIG_GETS=$(($(grep -c 'Uri-Path:"big.bin"' "$RC_TMP/up.err") - BIG_GETS))
+if [ "$BIG_GETS" -ge 1024 ]; then
+  rc_pass "relayed block by block: $BIG_GETS GETs reached the WS server"
+else
+  rc_fail "relayed block by block: only $BIG_GETS GETs reached the WS server"
+fi
 if cmp -s "$RC_TMP/got3" "$RC_TMP/files/big.bin"; then
   rc_pass "the 1 MiB body arrives byte for byte (WS -> UDP)"
 else

@@ -7,7 +7,11 @@
 # the page, waits for "connected", checks the resource list, does GET
 # /hello, PUT then GET /store/browser-test, a discovery, reads the live
 # temperature (observing) and the message log, and saves a screenshot to
-# BUILD_DIR/web-demo.png (web-demo-v6.png, web-demo-https.png).
+# BUILD_DIR/web-demo.png (web-demo-v6.png, web-demo-https.png). A second
+# rcoapd on UDP only plays a device: the first proxies /devices/temp and
+# /devices/lamp to it (--route), and the page must show the device's
+# temperature read live and toggle its lamp, which rcoap then reads from
+# the device itself.
 #
 # Without /usr/bin/chromium, node or the node modules (tests/web: `npm ci`
 # with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1, tried here when npm is there)
@@ -36,8 +40,17 @@ fi
 
 # The page of this source tree (rcoapd's compiled-in default points at the
 # tree it was built from).
+rcd_start dev 1 -l coap://127.0.0.1:0 || {
+  rc_fail "the UDP device rcoapd starts"
+  rc_done
+}
+DEV=coap://127.0.0.1:$(rcd_port dev 127.0.0.1 coap)
+ST=0
+rc_run rcoap -T 10 put -d off "$DEV/store/lamp" >/dev/null 2>&1 || ST=$?
+rc_expect_status "$ST" 0 "the device's lamp starts off"
 rcd_start rcoapd 3 -l coap+ws://127.0.0.1:0 -l 'coap+ws://[::1]:0' \
   -l coaps+ws://127.0.0.1:0 \
+  --route "/devices/temp=$DEV/sensors/temp" --route "/devices/lamp=$DEV/store/lamp" \
   --web-root "$RC_SRC/web" || {
   rc_fail "rcoapd starts"
   rc_done
@@ -53,6 +66,7 @@ browser() {
   local url=$1 shot=$2 name=$3 st=0 out
   rm -f "$shot"
   out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" RCOAP_WEB_EXPECT_MODE=observing \
+    RCOAP_WEB_EXPECT_DEVICES=1 \
     timeout 180 node browser-test.mjs "$url" "$shot" 2>&1) || st=$?
   printf '%s\n' "$out" | sed 's/^/    | /'
   rc_expect_status "$st" 0 "$name: browser-test.mjs passes against rcoapd"
@@ -64,6 +78,9 @@ browser() {
   rc_expect "$out" "discovery -> " "$name: discovery from the page"
   rc_expect "$out" "Ping -> Pong in " "$name: Ping button gets rcoapd's Pong"
   rc_expect "$out" "(observing)" "$name: live temperature observed (RFC 7641)"
+  rc_expect_re "$out" "device /devices/temp -> [0-9.-]+ \\(read live" "$name: the UDP device's temperature shown live through the proxy"
+  rc_expect_re "$out" "device /devices/lamp toggled (on|off) -> (on|off)" "$name: the lamp toggled from the page"
+  LAMP=$(printf '%s\n' "$out" | sed -n 's/.*device \/devices\/lamp toggled [a-z]* -> \([a-z]*\).*/\1/p')
   if [ -s "$shot" ] && [ "$(head -c 8 "$shot" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; then
     rc_pass "$name: screenshot saved to $shot"
   else
@@ -78,6 +95,11 @@ browser "$URL6" "$RC_BUILD/web-demo-v6.png" "coap+ws [::1]"
 # certificate is self-signed: --ignore-certificate-errors (test only).
 browser "$URLS" "$RC_BUILD/web-demo-https.png" "coaps+ws 127.0.0.1"
 
+# The lamp the page toggled last, read from the UDP device itself.
+ST=0
+OUT=$(rc_run rcoap -T 10 get "$DEV/store/lamp" 2>&1) || ST=$?
+rc_expect_eq "$OUT" "$LAMP" "rcoap reads the lamp the page set from the UDP device: $LAMP"
+
 # What the page stored is there for rcoap too.
 ST=0
 OUT=$(rc_run rcoap -T 30 "${URL4/http:/coap+ws:}store/browser-test" 2>&1) || ST=$?
@@ -85,4 +107,5 @@ rc_expect_status "$ST" 0 "rcoap reads /store/browser-test after the browser"
 rc_expect "$OUT" "browser test " "rcoap sees the value the page PUT"
 
 rcd_stop rcoapd
+rcd_stop dev
 rc_done

@@ -33,6 +33,7 @@
 #include "rcoap/codec_option.h"
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_stack.h"
+#include "rcoap/transport_ws.h"
 
 #define TEST_PORT 15684
 #define PUMP_TURNS 1000
@@ -75,7 +76,7 @@ static void on_end(void *user, rc_chain_end_how how, rc_err err,
   snprintf(p->end_detail, sizeof p->end_detail, "%s", detail);
 }
 
-static const rc_chain_callbacks chain_cb = {on_open, on_end};
+static const rc_chain_callbacks chain_cb = {.on_open = on_open, .on_end = on_end};
 
 /* Records a message; a server answers a request with 2.05 "re:" +
  * payload on the same token. */
@@ -310,6 +311,84 @@ static void test_expiry_on_fake_clock(void **state) {
   assert_int_equal(c.closed, 1);
   assert_int_equal(c.closed_reason, RC_ERR_PEER_DEAD);
   peer_free(&c);
+  peer_free(&s);
+}
+
+/* ---- plain HTTP before the WebSocket: the session's clock waits ------- */
+
+static rc_http_reply *g_reply;
+
+static void defer_http(void *user, const rc_http_head *req,
+                       rc_http_response *r) {
+  (void)user;
+  (void)req;
+  g_reply = r->reply;
+  r->deferred = 1;
+}
+
+/* Everything the chain has for the wire, as text (NUL-terminated). */
+static void pull_text(peer *p, char *out, size_t cap) {
+  const uint8_t *d;
+  size_t n, o = 0;
+  while (rc_chain_pull(p->ch, &d, &n) == RC_OK) {
+    size_t k = n < cap - 1 - o ? n : cap - 1 - o;
+    memcpy(out + o, d, k);
+    o += k;
+    assert_int_equal(rc_chain_consume(p->ch, n), RC_OK);
+  }
+  out[o] = 0;
+}
+
+/* A coap+ws server connection first answers a plain HTTP request late
+ * (the HTTP-to-CoAP proxy waiting for its origin) and then upgrades: the
+ * session's CSM deadline neither runs during the HTTP part (regression:
+ * 10 s into a slow answer the session aborted, "no CSM received in
+ * time") nor counts from before the upgrade. */
+static void test_http_then_upgrade(void **state) {
+  (void)state;
+  peer s;
+  g_now = T0;
+  rc_session_config sc = peer_init(&s, 1, RC_FRAMING_WS, 0);
+  rc_ws_config wc = {.on_http = defer_http};
+  rc_stack_config ss = {.role = RC_SESSION_SERVER, .ws = 1, .ws_cfg = &wc,
+                        .max_message = sc.max_msg_size};
+  assert_int_equal(rc_stack_build(s.ch, &ss), RC_OK);
+  assert_int_equal(rc_chain_start(s.ch, g_now), RC_OK);
+  const char *get = "GET /hc/later HTTP/1.1\r\nHost: h\r\n\r\n";
+  assert_int_equal(rc_chain_recv(s.ch, (const uint8_t *)get, strlen(get), g_now),
+                   RC_OK);
+  assert_non_null(g_reply);
+  assert_int_equal(rc_chain_expiry(s.ch), RC_TIME_NEVER);
+  g_now += 3 * sc.csm_timeout_ms;
+  rc_chain_handle_expiry(s.ch, g_now);
+  assert_int_equal(s.closed, 0);
+  rc_http_response resp = {0};
+  rc_http_response_text(&resp, 200, "late\n");
+  resp.keep_alive = 1;
+  assert_int_equal(rc_http_reply_send(g_reply, &resp), RC_OK);
+  g_reply = NULL;
+  char out[1024];
+  pull_text(&s, out, sizeof out);
+  assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
+  assert_non_null(strstr(out, "\r\n\r\nlate\n"));
+  assert_int_equal(s.ends, 0);
+  /* The same connection upgrades: the peer's CSM is due from now on. */
+  const char *up = "GET /.well-known/coap HTTP/1.1\r\nHost: h\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Protocol: coap\r\n"
+                   "Sec-WebSocket-Version: 13\r\n\r\n";
+  assert_int_equal(rc_chain_recv(s.ch, (const uint8_t *)up, strlen(up), g_now),
+                   RC_OK);
+  assert_int_equal(s.opened, 1);
+  pull_text(&s, out, sizeof out);
+  assert_non_null(strstr(out, "HTTP/1.1 101 "));
+  assert_int_equal(rc_chain_expiry(s.ch), g_now + sc.csm_timeout_ms);
+  rc_chain_handle_expiry(s.ch, g_now + sc.csm_timeout_ms - 1);
+  assert_int_equal(s.closed, 0);
+  rc_chain_handle_expiry(s.ch, g_now + sc.csm_timeout_ms);
+  assert_int_equal(s.closed, 1);
+  assert_int_equal(s.closed_reason, RC_ERR_BAD_CSM);
   peer_free(&s);
 }
 
@@ -615,6 +694,7 @@ int main(void) {
       cmocka_unit_test(test_plain_zero_copy),
       cmocka_unit_test(test_stream_lend_partial),
       cmocka_unit_test(test_expiry_on_fake_clock),
+      cmocka_unit_test(test_http_then_upgrade),
       cmocka_unit_test(test_datachannel_stub),
       cmocka_unit_test(test_datachannel_bad_datagram),
       cmocka_unit_test(test_tls_ws_every_split),

@@ -830,7 +830,7 @@ static void c_end(void *u, rc_chain_end_how how, rc_err err, const char *d) {
   p->ends++;
   p->end_err = err;
 }
-static const rc_chain_callbacks c_chain_cb = {c_open, c_end};
+static const rc_chain_callbacks c_chain_cb = {.on_open = c_open, .on_end = c_end};
 
 static int c_msg(void *u, const rc_msg *m) {
   cpeer *p = u;

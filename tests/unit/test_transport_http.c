@@ -253,8 +253,63 @@ static void test_response_text(void **state) {
   assert_string_equal(rc_http_reason(299), "Unknown");
 }
 
+
+/* The chunked coding (RFC 9112 §7.1): sizes in either case, extensions,
+ * trailers, every split, an output buffer that fills, and malformed input
+ * refused. */
+static void test_chunked(void **state) {
+  (void)state;
+  const char *in = "4;name=\"v\"\r\nWiki\r\n6\r\npedia \r\nE\r\nin \r\n\r\nchunks."
+                   "\r\n0\r\nTrailer: x\r\n\r\nNEXT";
+  const char *want = "Wikipedia in \r\n\r\nchunks.";
+  size_t n = strlen(in) - 4;
+  for (size_t split = 0; split <= n; split++) {
+    rc_http_chunked c = {0};
+    uint8_t out[64];
+    size_t got = 0, o = 0;
+    rc_ssize r = rc_http_chunked_decode(&c, (const uint8_t *)in, split, out,
+                                        sizeof out, &got);
+    assert_int_equal(r, (rc_ssize)split);
+    o = got;
+    r = rc_http_chunked_decode(&c, (const uint8_t *)in + split,
+                               strlen(in) - split, out + o, sizeof out - o,
+                               &got);
+    assert_int_equal((size_t)r, n - split); /* "NEXT" is not the body's */
+    o += got;
+    assert_true(rc_http_chunked_done(&c));
+    assert_int_equal(o, strlen(want));
+    assert_memory_equal(out, want, o);
+  }
+  /* An output of 3 bytes at a time. */
+  rc_http_chunked c = {0};
+  uint8_t out[32];
+  size_t o = 0, off = 0;
+  for (int round = 0; round < 100 && !rc_http_chunked_done(&c); round++) {
+    size_t got = 0;
+    rc_ssize r = rc_http_chunked_decode(&c, (const uint8_t *)in + off, n - off,
+                                        out + o, 3, &got);
+    assert_true(r >= 0);
+    off += (size_t)r;
+    o += got;
+  }
+  assert_true(rc_http_chunked_done(&c));
+  assert_memory_equal(out, want, strlen(want));
+  const char *bad[] = {"x\r\n", ";\r\n", "4\n", "4\r\nabcdX", "4\r\nabcd\rX",
+                       "0\r\nbad\nline\r\n", "1234567890abcdef0\r\n",
+                       "0\r\n\rX", "4 \x01\r\n"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    rc_http_chunked b = {0};
+    size_t got;
+    assert_int_equal(rc_http_chunked_decode(&b, (const uint8_t *)bad[i],
+                                            strlen(bad[i]), out, sizeof out,
+                                            &got),
+                     RC_ERR_HTTP_PARSE);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_chunked),
       cmocka_unit_test(test_rfc8323_request),
       cmocka_unit_test(test_every_prefix),
       cmocka_unit_test(test_refusals),

@@ -1136,6 +1136,184 @@ static void test_plain_http(void **state) {
   ep_free(&s);
 }
 
+/* ---- plain HTTP kept alive, with bodies and deferred answers ------------- */
+
+static rc_http_reply *kept_reply;
+static char kept_body[64];
+static size_t kept_calls;
+
+/* /later is answered through the reply later; /now at once, kept alive;
+ * both record the body they were given. */
+static void ka_cb(void *user, const rc_http_head *req, rc_http_response *r) {
+  (void)user;
+  kept_calls++;
+  snprintf(kept_body, sizeof kept_body, "%.*s", (int)req->body_len,
+           req->body ? (const char *)req->body : "");
+  if (rc_http_eq(req->target, req->target_len, "/later")) {
+    assert_non_null(r->reply);
+    kept_reply = r->reply;
+    r->deferred = 1;
+    return;
+  }
+  rc_http_response_text(r, 200, "now\n");
+  r->keep_alive = 1;
+}
+
+static size_t count(const ep *e, const char *needle) {
+  size_t n = 0, l = strlen(needle);
+  const uint8_t *p = e->down, *end = e->down + e->down_len;
+  while (p < end && (p = memmem(p, (size_t)(end - p), needle, l)) != NULL) {
+    n++;
+    p += l;
+  }
+  return n;
+}
+
+static void ka_answer(int status, const char *text) {
+  rc_http_response resp;
+  memset(&resp, 0, sizeof resp);
+  rc_http_response_text(&resp, status, text);
+  resp.keep_alive = 1;
+  assert_int_equal(rc_http_reply_send(kept_reply, &resp), RC_OK);
+  kept_reply = NULL;
+}
+
+static void test_plain_http_kept_alive(void **state) {
+  rc_ws_config cfg;
+  ep s = {0};
+  const char *r;
+  (void)state;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.on_http = ka_cb;
+  cfg.http_body_max = 16;
+  /* A body fed one byte at a time, the next request right behind it while
+   * the first waits: answered in order, neither with Connection: close. */
+  server_new(&s, &cfg);
+  kept_calls = 0;
+  r = "PUT /later HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+      "GET /now HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (size_t i = 0; i < strlen(r); i++)
+    assert_int_equal(rc_filter_recv(s.f, (const uint8_t *)r + i, 1), RC_OK);
+  assert_int_equal(kept_calls, 1);
+  assert_string_equal(kept_body, "hello");
+  assert_int_equal(s.down_len, 0);
+  assert_int_equal(s.n_ev, 1);
+  assert_int_equal(s.ev[0], RC_FILTER_EV_ACTIVE);
+  assert_int_equal(s.ev_arg[0], 1); /* waiting: no handshake deadline */
+  ka_answer(201, "made\n");
+  assert_int_equal(kept_calls, 2);
+  assert_string_equal(kept_body, "");
+  assert_memory_equal(s.down, "HTTP/1.1 201 Created\r\n", 22);
+  assert_int_equal(count(&s, "HTTP/1.1 "), 2);
+  assert_non_null(memmem(s.down, s.down_len, "made\nHTTP/1.1 200 OK\r\n", 22));
+  assert_int_equal(count(&s, "Connection: close"), 0);
+  assert_int_equal(s.ev[s.n_ev - 1], RC_FILTER_EV_ACTIVE);
+  assert_int_equal(s.ev_arg[s.n_ev - 1], 0);
+  /* ... and the same connection still upgrades to a WebSocket. */
+  ep_clear(&s);
+  r = "GET /.well-known/coap HTTP/1.1\r\n" H_HOST H_UPG H_CONN H_KEY H_PROTO
+      H_VER "\r\n";
+  assert_int_equal(rc_filter_recv(s.f, (const uint8_t *)r, strlen(r)), RC_OK);
+  assert_true(rc_ws_handshake_done(s.f));
+  ep_free(&s);
+  /* Connection: close, and HTTP/1.0: closed after the answer. */
+  const char *closing[] = {
+      "GET /now HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+      "GET /now HTTP/1.0\r\n\r\n"};
+  for (size_t i = 0; i < 2; i++) {
+    server_new(&s, &cfg);
+    rc_filter_recv(s.f, (const uint8_t *)closing[i], strlen(closing[i]));
+    assert_int_equal(count(&s, "Connection: close\r\n"), 1);
+    assert_int_equal(s.ev[0], RC_FILTER_EV_CLOSED);
+    ep_free(&s);
+  }
+  /* A chunked body (RFC 9112 §7.1), one byte at a time, with a chunk
+   * extension and a trailer field, then the next request. */
+  server_new(&s, &cfg);
+  kept_calls = 0;
+  r = "PUT /now HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3;x=y\r\nhel\r\nA\r\nlo, chunks\r\n0\r\nX-T: 1\r\n\r\n"
+      "GET /now HTTP/1.1\r\nHost: h\r\n\r\n";
+  for (size_t i = 0; i < strlen(r); i++)
+    assert_int_equal(rc_filter_recv(s.f, (const uint8_t *)r + i, 1), RC_OK);
+  assert_int_equal(kept_calls, 2);
+  assert_int_equal(count(&s, "HTTP/1.1 200 OK"), 2);
+  ep_free(&s);
+  server_new(&s, &cfg);
+  r = "PUT /now HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n0\r\n\r\n";
+  rc_filter_recv(s.f, (const uint8_t *)r, strlen(r));
+  assert_string_equal(kept_body, "hello");
+  ep_free(&s);
+  /* Bodies refused: another coding 501, chunked with Content-Length or
+   * malformed 400, too large (either way) 413, bad or disagreeing lengths
+   * 400; each closes. */
+  const struct {
+    const char *req;
+    const char *status;
+  } bad[] = {
+      {"POST /now HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+       "HTTP/1.1 501 "},
+      {"POST /now HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n"
+       "Content-Length: 3\r\n\r\n",
+       "HTTP/1.1 400 "},
+      {"POST /now HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "zz\r\n",
+       "HTTP/1.1 400 "},
+      {"POST /now HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "3\r\nabcX",
+       "HTTP/1.1 400 "},
+      {"POST /now HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+       "11\r\n0123456789abcdefg\r\n0\r\n\r\n",
+       "HTTP/1.1 413 "},
+      {"POST /now HTTP/1.1\r\nHost: h\r\nContent-Length: 17\r\n\r\n",
+       "HTTP/1.1 413 "},
+      {"POST /now HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n",
+       "HTTP/1.1 400 "},
+      {"POST /now HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n"
+       "Content-Length: 2\r\n\r\n",
+       "HTTP/1.1 400 "},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    server_new(&s, &cfg);
+    kept_calls = 0;
+    rc_filter_recv(s.f, (const uint8_t *)bad[i].req, strlen(bad[i].req));
+    assert_memory_equal(s.down, bad[i].status, 13);
+    assert_int_equal(count(&s, "Connection: close\r\n"), 1);
+    assert_int_equal(s.ev[0], RC_FILTER_EV_ERROR);
+    assert_int_equal(kept_calls, 0);
+    ep_free(&s);
+  }
+  /* The connection goes before the answer: the reply says so and is
+   * freed (ASan checks the leak), nothing is written. */
+  server_new(&s, &cfg);
+  r = "GET /later HTTP/1.1\r\nHost: h\r\n\r\n";
+  rc_filter_recv(s.f, (const uint8_t *)r, strlen(r));
+  assert_non_null(kept_reply);
+  ep_free(&s);
+  {
+    rc_http_response resp;
+    memset(&resp, 0, sizeof resp);
+    rc_http_response_text(&resp, 200, "late\n");
+    assert_int_equal(rc_http_reply_send(kept_reply, &resp), RC_ERR_CLOSED);
+    kept_reply = NULL;
+  }
+  /* A client that pipelines more than one head's worth: answered, then
+   * closed (no persistence for it). */
+  server_new(&s, &cfg);
+  rc_filter_recv(s.f, (const uint8_t *)r, strlen(r));
+  {
+    static uint8_t junk[RC_HTTP_MAX_HEAD + 1];
+    memset(junk, 'x', sizeof junk);
+    assert_int_equal(rc_filter_recv(s.f, junk, sizeof junk), RC_OK);
+  }
+  ka_answer(200, "ok\n");
+  assert_int_equal(count(&s, "Connection: close\r\n"), 1);
+  assert_int_equal(s.ev[s.n_ev - 2], RC_FILTER_EV_CLOSED);
+  ep_free(&s);
+  assert_int_equal(rc_http_reply_send(NULL, NULL), RC_ERR_INVAL);
+}
+
 static void test_bad_args(void **state) {
   rc_ws_config cfg;
   rc_filter *f = NULL;
@@ -1168,6 +1346,7 @@ int main(void) {
       cmocka_unit_test(test_client_checks),
       cmocka_unit_test(test_pair_refused),
       cmocka_unit_test(test_plain_http),
+      cmocka_unit_test(test_plain_http_kept_alive),
       cmocka_unit_test(test_bad_args),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -54,7 +54,7 @@ static void on_end(void *u, rc_chain_end_how how, rc_err err, const char *d) {
   p->end_err = err;
   snprintf(p->detail, sizeof p->detail, "%s", d);
 }
-static const rc_chain_callbacks chain_cb = {on_open, on_end};
+static const rc_chain_callbacks chain_cb = {.on_open = on_open, .on_end = on_end};
 
 static int on_message(void *u, const rc_msg *m) {
   peer *p = u;

@@ -10,7 +10,10 @@
 //   node tests/web/browser-test.mjs --fake [SCREENSHOT]     (starts fake-server.mjs itself)
 // Optional env: CHROMIUM (default /usr/bin/chromium), RCOAP_WEB_DARK=1 (dark
 // colour scheme), RCOAP_WEB_WIDTH / RCOAP_WEB_HEIGHT (viewport),
-// RCOAP_WEB_EXPECT_MODE=observing|polling (what the temperature must use).
+// RCOAP_WEB_EXPECT_MODE=observing|polling (what the temperature must use),
+// RCOAP_WEB_EXPECT_DEVICES=1 (the server proxies /devices/temp and
+// /devices/lamp: the Devices card must show the temperature read live, twice,
+// and the lamp's Toggle must change the lamp).
 // An https BASE_URL (rcoapd's coaps+ws port) launches Chromium with
 // --ignore-certificate-errors: the demo certificate is self-signed.
 //
@@ -35,7 +38,7 @@ const check = (cond, msg) => {
 };
 
 /** Runs the whole browser check against baseUrl; resolves to a summary, throws on failure. */
-export async function runBrowserTest(baseUrl, screenshotPath, { dark = false, width = 1280, height = 900, expectTempMode } = {}) {
+export async function runBrowserTest(baseUrl, screenshotPath, { dark = false, width = 1280, height = 900, expectTempMode, expectDevices = false } = {}) {
   process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
   const { chromium } = await import('playwright-core');
   check(fs.existsSync(CHROMIUM), `no Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
@@ -138,6 +141,28 @@ export async function runBrowserTest(baseUrl, screenshotPath, { dark = false, wi
     check(!expectTempMode || mode === expectTempMode, `temperature mode "${mode}", want "${expectTempMode}"`);
     step(`temperature ${await page.textContent('#temp')} °C (${mode})`);
 
+    if (expectDevices) {
+      // The proxy's routes: a UDP device read through rcoapd, live.
+      const dev = (href) => `#devices li[data-href="${href}"]`;
+      await page.waitForFunction((sel) => {
+        const li = document.querySelector(sel);
+        return li && /^-?\d+(\.\d+)?$/.test(li.querySelector('.value').textContent.trim()) &&
+          Number(li.querySelector('.count').dataset.n) >= 2;
+      }, dev('/devices/temp'), { timeout: STEP_TIMEOUT_MS }).catch(async () => {
+        throw new Failure(`device temperature not shown: "${await page.textContent('#devices').catch(() => '')}"`);
+      });
+      step(`device /devices/temp -> ${(await page.textContent(`${dev('/devices/temp')} .value`)).trim()} (read live through the proxy)`);
+      const before = (await page.textContent(`${dev('/devices/lamp')} .value`)).trim();
+      await page.click(`${dev('/devices/lamp')} button`);
+      await page.waitForFunction(([sel, b]) => {
+        const v = document.querySelector(sel).textContent.trim();
+        return (v === 'on' || v === 'off') && v !== b;
+      }, [`${dev('/devices/lamp')} .value`, before], { timeout: STEP_TIMEOUT_MS }).catch(async () => {
+        throw new Failure(`lamp did not change from "${before}": "${await page.textContent(dev('/devices/lamp'))}"`);
+      });
+      step(`device /devices/lamp toggled ${before} -> ${(await page.textContent(`${dev('/devices/lamp')} .value`)).trim()}`);
+    }
+
     const sig = await page.$$eval('#log li.sig', (lis) => lis.map((li) => li.textContent));
     check(sig.filter((t) => t.includes('7.01 CSM')).length >= 2, `log lacks the two CSMs: ${sig.join(' | ')}`);
     check(sig.some((t) => t.includes('→') && t.includes('7.01 CSM')), 'log lacks our CSM');
@@ -236,6 +261,7 @@ async function main() {
     width: Number(process.env.RCOAP_WEB_WIDTH || 1280),
     height: Number(process.env.RCOAP_WEB_HEIGHT || 900),
     expectTempMode: process.env.RCOAP_WEB_EXPECT_MODE || undefined, // observing / polling
+    expectDevices: process.env.RCOAP_WEB_EXPECT_DEVICES === '1',
   };
   let url = fake ? null : pos[0] || process.env.RCOAP_WEB_URL;
   const shot = (fake ? pos[0] : pos[1]) || process.env.RCOAP_WEB_SCREENSHOT;

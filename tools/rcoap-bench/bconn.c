@@ -279,7 +279,8 @@ static void conn_chain_open(void *user) {
     conn_on_csm(c);
 }
 
-static const rc_chain_callbacks chain_cb = {conn_chain_open, conn_chain_end};
+static const rc_chain_callbacks chain_cb = {.on_open = conn_chain_open,
+                                            .on_end = conn_chain_end};
 
 /* The TCP connect finished: create the session (our CSM is its first
  * output, RFC 8323 §3.3) and the filters, and send the CSM (coap+tcp) or

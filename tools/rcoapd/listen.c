@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "listen.h"
+#include "rcoap/app_proxy.h"
 #include "webrtc.h"
 #include "rcoap/version.h"
 #include "tls_setup.h"
@@ -92,6 +93,19 @@ static void shown_addr(const char *addr, uint16_t port, char *out,
   snprintf(out, cap, "%.280s:%u", host, port);
 }
 
+/* Plain HTTP on the WS ports: HTTP-to-CoAP under /hc/ (RFC 8075, when
+ * rcoapd proxies), else the web demo's files. */
+static void on_http(void *user, const rc_http_head *req,
+                    rc_http_response *resp) {
+  listeners *ls = user;
+  if (rc_proxy_http(ls->ctx, req, resp))
+    return;
+  if (ls->web)
+    rc_static_respond(ls->web, req, resp);
+  else
+    rc_http_response_text(resp, 404, "not found\n");
+}
+
 /* Binds one listener into *b. Returns 0, or the error (said, unless
  * quiet_busy and the address is in use or not available here). */
 static rc_err bind_one(rc_context *ctx, const rcoapd_opts *o, listeners *ls,
@@ -114,8 +128,9 @@ static rc_err bind_one(rc_context *ctx, const rcoapd_opts *o, listeners *ls,
     if (rc_static_new(&ls->web, root, NULL) != RC_OK)
       fprintf(stderr, "rcoapd: web root %s not usable: plain HTTP gets 404\n",
               root);
-    ls->ws.on_http = ls->web ? rc_static_respond : NULL;
-    ls->ws.http_user = ls->web;
+    ls->ctx = ctx;
+    ls->ws.on_http = on_http;
+    ls->ws.http_user = ls;
     ls->ws.origins = o->norigins ? o->origins : NULL;
     ls->ws.n_origins = o->norigins;
   }

@@ -13,6 +13,7 @@ typedef struct listeners {
   rc_tls_ctx *tls;
   rc_tls_ctx *dtls; /* coaps:// (the same settings, datagram) */   /* server TLS, made when a TLS listener exists */
   rc_static *web;    /* static files on the WS ports */
+  rc_context *ctx;   /* HTTP-to-CoAP under /hc/ (when a proxy) */
   rc_ws_config ws;
   int webrtc;        /* a coaps+wr listener is open: /webrtc answers */
 } listeners;

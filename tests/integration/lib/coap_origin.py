@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""A tiny CoAP-over-UDP origin that answers what rcoap's demo server does
+not: validation (ETag -> 2.03), an unregistered Content-Format and a
+Max-Age, and logs every request's options, for the HTTP-to-CoAP tests.
+
+usage: coap_origin.py PORTFILE SECONDS
+Binds 127.0.0.1:0, writes the port to PORTFILE, serves for SECONDS.
+Each request is logged on stdout as "REQ code=0.01 path=/v opts=N:hex,..."
+(N the option number). GET /v without ETag: 2.05, ETag 0x0102, Max-Age 5,
+Content-Format 9999, payload "v1"; with ETag 0x0102: 2.03 and the ETag.
+POST /c: 2.01 with Location-Path "c", "a b" and Location-Query "x=1".
+Anything else: 4.04 with the diagnostic "no such thing".
+"""
+import socket
+import sys
+import time
+
+
+def parse(d):
+    tkl = d[0] & 15
+    tok = d[4:4 + tkl]
+    i, num, opts = 4 + tkl, 0, []
+    while i < len(d) and d[i] != 0xFF:
+        delta, ln = d[i] >> 4, d[i] & 15
+        i += 1
+        vals = []
+        for v in (delta, ln):
+            if v == 13:
+                v = d[i] + 13
+                i += 1
+            elif v == 14:
+                v = (d[i] << 8 | d[i + 1]) + 269
+                i += 2
+            vals.append(v)
+        num += vals[0]
+        opts.append((num, d[i:i + vals[1]]))
+        i += vals[1]
+    return tok, opts
+
+
+def opt_bytes(opts):
+    out, last = b"", 0
+    for num, val in opts:
+        delta, ln = num - last, len(val)
+        last = num
+        def ext(v):
+            if v < 13:
+                return v, b""
+            if v < 269:
+                return 13, bytes([v - 13])
+            return 14, (v - 269).to_bytes(2, "big")
+        dn, de = ext(delta)
+        ln_n, le = ext(ln)
+        out += bytes([dn << 4 | ln_n]) + de + le + val
+    return out
+
+
+def main():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    with open(sys.argv[1], "w") as f:
+        f.write("%d\n" % s.getsockname()[1])
+    end = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < end:
+        s.settimeout(max(0.05, end - time.monotonic()))
+        try:
+            d, peer = s.recvfrom(2048)
+        except socket.timeout:
+            break
+        if len(d) < 4 or d[1] == 0:
+            continue
+        tok, opts = parse(d)
+        path = "/" + "/".join(v.decode() for n, v in opts if n == 11)
+        print("REQ code=%d.%02d path=%s opts=%s" % (
+            d[1] >> 5, d[1] & 31, path,
+            ",".join("%d:%s" % (n, v.hex()) for n, v in opts)), flush=True)
+        etag = [v for n, v in opts if n == 4]
+        if path == "/v" and etag == [b"\x01\x02"]:
+            code, ropts, body = 0x43, [(4, b"\x01\x02")], b""
+        elif path == "/v":
+            code = 0x45
+            ropts = [(4, b"\x01\x02"), (12, (9999).to_bytes(2, "big")),
+                     (14, b"\x05")]
+            body = b"v1"
+        elif path == "/c" and d[1] == 2:
+            code, body = 0x41, b""
+            ropts = [(8, b"c"), (8, b"a b"), (20, b"x=1")]
+        else:
+            code, ropts, body = 0x84, [], b"no such thing"
+        typ = 2 << 4 if (d[0] >> 4) & 3 == 0 else 1 << 4  # ACK to a CON
+        hdr = bytes([0x40 | typ | len(tok), code]) + d[2:4] + tok
+        s.sendto(hdr + opt_bytes(ropts) + (b"\xff" + body if body else b""),
+                 peer)
+
+
+main()
