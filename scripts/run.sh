@@ -3,8 +3,9 @@
 # working: it decodes real CoAP-over-TCP frames with tools/rcoap-decode (the
 # RFC 8323 §3.3 example, the CSM libcoap sends, a GET and its 2.05 answer as
 # one TCP byte stream, a malformed frame), then starts rcoapd with its demo
-# resources on coap (UDP), coaps (DTLS), coap+tcp, coaps+tcp, coap+ws and
-# coaps+ws (loopback, free ports) and calls each with the rcoap client; a
+# resources on coap (UDP), coaps (DTLS), coap+tcp, coaps+tcp, coap+ws,
+# coaps+ws and coaps+wr (WebRTC; loopback, free ports) and calls each with
+# the rcoap client; a
 # second rcoapd on UDP only plays a device (its /sensors/temp and
 # /store/lamp), which the first proxies as /devices/temp and /devices/lamp
 # (--route): rcoap reads and switches it through the proxy, curl reads it
@@ -90,15 +91,16 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
   "$RCOAPD" -l coap://127.0.0.1:0 -l coaps://127.0.0.1:0 \
     -l coap+tcp://127.0.0.1:0 -l coaps+tcp://127.0.0.1:0 \
     -l coap+ws://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
+    -l coaps+wr://127.0.0.1:0 \
     --proxy --proxy-allow "$DEVICE" \
     --route "/devices/temp=$DEVICE/sensors/temp" \
     --route "/devices/lamp=$DEVICE/store/lamp" \
     --state-dir "$STATE" >"$STATE/rcoapd.log" 2>&1 &
   PIDS+=($!)
   RCOAPD_PID=$!
-  # Bounded wait for its six "listening on" lines.
+  # Bounded wait for its seven "listening on" lines.
   for _ in $(seq 1 100); do
-    [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 6 ] && break
+    [ "$(grep -c ' listening on ' "$STATE/rcoapd.log")" -ge 7 ] && break
     kill -0 "$RCOAPD_PID" 2>/dev/null || break
     sleep 0.1
   done
@@ -116,6 +118,14 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
     "$RCOAP" --cafile "$CA" get "$url/hello"
   done
   tcp=$(printf '%s\n' "${URLS[@]}" | grep '^coap+tcp' | head -n 1)
+  ws=$(printf '%s\n' "${URLS[@]}" | grep '^coap+ws' | head -n 1)
+  # coaps+wr: a WebRTC data channel (ICE, DTLS, SCTP) set up through the
+  # offer/answer that rcoapd's /webrtc resource takes over coap+ws.
+  if grep -q 'listening on coaps+wr://' "$STATE/rcoapd.log"; then
+    echo
+    echo "\$ rcoap --signal $ws/webrtc get coaps+wr://127.0.0.1/hello"
+    "$RCOAP" --signal "$ws/webrtc" get coaps+wr://127.0.0.1/hello
+  fi
   echo
   echo "\$ rcoap -i get $tcp/.well-known/core"
   "$RCOAP" -i get "$tcp/.well-known/core"
@@ -128,7 +138,6 @@ if [ -x "$RCOAPD" ] && [ -x "$RCOAP" ]; then
     out=$("$RCOAP" $cmd)
     [ -z "$out" ] || echo "$out"
   done
-  ws=$(printf '%s\n' "${URLS[@]}" | grep '^coap+ws' | head -n 1)
   if command -v curl >/dev/null && [ -n "$ws" ]; then
     echo
     echo "== HTTP to CoAP (RFC 8075): curl -i ${ws/coap+ws/http}/hc/devices/temp"
