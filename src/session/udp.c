@@ -161,6 +161,14 @@ typedef struct rc__udp {
 
   udp_non non[NON_RING];
   unsigned non_next;
+
+  /* The amplification budget (amp_factor times the request) of the
+   * latest request answered to an unconfirmed address: every answer on
+   * its token draws on it (an RFC 9177 set is many answers to one). */
+  uint64_t amp_left;
+  uint8_t amp_tkl;
+  uint8_t amp_set; /* amp_token is that request's */
+  uint8_t amp_token[RC_TOKEN_MAX];
 } rc__udp;
 
 #define U(s) ((rc__udp *)(void *)(s))
@@ -897,11 +905,34 @@ void rc__udp_msg_cancel(rc_session *s, rc_enc *e) {
  * 9175 §2.4 has the server answer such a peer with 4.01 and an Echo
  * option instead of a large response until the peer proves its address
  * by repeating the request with that Echo. Large: more than amp_factor
- * times the request's datagram. */
-static int amp_limited(const rc__udp *u, const udp_in *in, size_t n) {
-  return !u->confirmed && u->cfg.udp.amp_factor != 0 &&
-         u->echo != NULL &&
-         n > (uint64_t)u->cfg.udp.amp_factor * in->req_len;
+ * times the request's datagram, counted over all the answers to the
+ * request (a Q-Block2 set, RFC 9177 §4.4, is up to MAX_PAYLOADS of
+ * them). The first answer over the budget becomes the 4.01; the rest of
+ * the set is not sent (the peer, once confirmed, asks again). */
+enum { AMP_SEND, AMP_ECHO, AMP_DROP };
+static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
+                     size_t tkl, size_t n) {
+  if (u->confirmed || u->cfg.udp.amp_factor == 0 || u->echo == NULL)
+    return AMP_SEND;
+  if (in != NULL) {
+    u->amp_set = 1;
+    u->amp_tkl = in->tkl;
+    memcpy(u->amp_token, in->token, in->tkl);
+    u->amp_left = (uint64_t)u->cfg.udp.amp_factor * in->req_len;
+  } else if (!u->amp_set || u->amp_tkl != tkl ||
+             (tkl && memcmp(u->amp_token, tok, tkl))) {
+    return AMP_SEND; /* answers no request (a notification) */
+  }
+  if (n <= u->amp_left) {
+    u->amp_left -= n;
+    return AMP_SEND;
+  }
+  u->amp_left = 0;
+  if (in != NULL)
+    return AMP_ECHO;
+  ulog(u, RC_SESSION_LOG_DEBUG,
+       "answer of a set held back: the peer's address is not confirmed");
+  return AMP_DROP;
 }
 
 /* The 4.01 Unauthorized with an Echo option that replaces a large
@@ -968,7 +999,11 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
   if (n > u->dgram_max)
     return RC_ERR_PEER_TOO_LARGE;
   uint8_t small[AMP_MSG_MAX];
-  if (in != NULL && amp_limited(u, in, n)) {
+  int amp = rc_code_is_request(e->code) ? AMP_SEND
+                                         : amp_check(u, in, tok, tkl, n);
+  if (amp == AMP_DROP)
+    return RC_OK;
+  if (amp == AMP_ECHO) {
     err = amp_answer(u, in, type, mid, small, &p, &n);
     if (err != RC_OK)
       return err;
