@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "rcoap/exchange.h"
+#include "test_echo_stub.h"
 
 #define MAXWIRE 256
 
@@ -797,20 +798,7 @@ static void test_qb1_budget(void **state) {
   assert_int_equal(p->s.requests, 0);
   }
 
-/* ---- with the amplification limit and Echo (RFC 9175 §2.4) ---------------- */
-
-static size_t e_make(void *u, rc_time now, uint8_t out[RC_UDP_ECHO_MAX]) {
-  (void)u;
-  (void)now;
-  memcpy(out, "fresh-echo", 10);
-  return 10;
-}
-static int e_check(void *u, const uint8_t *v, size_t n, rc_time now) {
-  (void)u;
-  (void)now;
-  return n == 10 && memcmp(v, "fresh-echo", 10) == 0;
-}
-static const rc_session_echo stub_echo = {e_make, e_check};
+/* ---- with the amplification limit and Echo (RFC 9175 §2.4) ---------- */
 
 static int count_code(const pair *p, int from_client, uint8_t code) {
   int n = 0;
@@ -876,6 +864,19 @@ static void raw_block(pair *p, int idx, uint32_t num, int more) {
   assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
 }
 
+/* The server answers the client request seen as wire record idx with
+ * 4.01 and Echo "xyz" (RFC 9175 §2.4). */
+static void raw_401_echo(pair *p, int idx) {
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s.s, &e, RC_UNAUTHORIZED,
+                                        p->w[idx].token, p->w[idx].token_len,
+                                        16),
+                   RC_OK);
+  rc_enc_opt(&e, RC_OPT_ECHO, "xyz", 3);
+  assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
+  pump(p);
+}
+
 static int last_from_client(const pair *p) {
   for (int i = p->nw - 1; i >= 0; i--)
     if (p->w[i].from_client)
@@ -902,14 +903,7 @@ static void test_qb2_echo_mid_download(void **state) {
   assert_true(cont > first);
   assert_int_equal(p->w[cont].nqb2, 1);
   assert_int_equal(p->w[cont].qb2[0].num, 10);
-  rc_enc e;
-  assert_int_equal(rc_session_msg_begin(p->s.s, &e, RC_UNAUTHORIZED,
-                                        p->w[cont].token,
-                                        p->w[cont].token_len, 16),
-                   RC_OK);
-  rc_enc_opt(&e, RC_OPT_ECHO, "xyz", 3);
-  assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
-  pump(p);
+  raw_401_echo(p, cont);
   int rep = last_from_client(p);
   assert_true(rep > cont);
   const wire *r = &p->w[rep];
@@ -938,14 +932,7 @@ static void test_qb1_echo_at_end(void **state) {
   assert_true(p->w[last].has_qb1);
   uint32_t lastnum = p->w[last].qb1.num;
   assert_int_equal(p->w[last].qb1.more, 0);
-  rc_enc e;
-  assert_int_equal(rc_session_msg_begin(p->s.s, &e, RC_UNAUTHORIZED,
-                                        p->w[last].token,
-                                        p->w[last].token_len, 16),
-                   RC_OK);
-  rc_enc_opt(&e, RC_OPT_ECHO, "xyz", 3);
-  assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
-  pump(p);
+  raw_401_echo(p, last);
   int rep = last_from_client(p);
   assert_true(rep > last);
   assert_true(p->w[rep].has_qb1);
