@@ -119,6 +119,8 @@ typedef struct rc__udp {
   uint8_t state;
   uint8_t in_call;   /* inside recv / handle_expiry / ping: now is known */
   uint8_t confirmed; /* the peer's address is proven (amp_factor) */
+  uint8_t amp_set;   /* amp_token is the latest answered request's */
+  uint8_t amp_tkl;
   const rc_session_echo *echo; /* amplification limit on: Echo values */
   rc_session_config cfg;
   rc_session_callbacks cb;
@@ -165,9 +167,7 @@ typedef struct rc__udp {
   /* The amplification budget (amp_factor times the request) of the
    * latest request answered to an unconfirmed address: every answer on
    * its token draws on it (an RFC 9177 set is many answers to one). */
-  uint64_t amp_left;
-  uint8_t amp_tkl;
-  uint8_t amp_set; /* amp_token is that request's */
+  uint32_t amp_left;
   uint8_t amp_token[RC_TOKEN_MAX];
 } rc__udp;
 
@@ -910,6 +910,11 @@ void rc__udp_msg_cancel(rc_session *s, rc_enc *e) {
  * them). The first answer over the budget becomes the 4.01; the rest of
  * the set is not sent (the peer, once confirmed, asks again). */
 enum { AMP_SEND, AMP_ECHO, AMP_DROP };
+static int amp_drop(rc__udp *u) {
+  ulog(u, RC_SESSION_LOG_DEBUG,
+       "answer of a set held back: the peer's address is not confirmed");
+  return AMP_DROP;
+}
 static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
                      size_t tkl, size_t n) {
   if (u->confirmed || u->cfg.udp.amp_factor == 0 || u->echo == NULL)
@@ -918,21 +923,22 @@ static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
     u->amp_set = 1;
     u->amp_tkl = in->tkl;
     memcpy(u->amp_token, in->token, in->tkl);
-    u->amp_left = (uint64_t)u->cfg.udp.amp_factor * in->req_len;
+    uint64_t budget = (uint64_t)u->cfg.udp.amp_factor * in->req_len;
+    u->amp_left = budget < UINT32_MAX ? (uint32_t)budget : UINT32_MAX;
   } else if (!u->amp_set || u->amp_tkl != tkl ||
              (tkl && memcmp(u->amp_token, tok, tkl))) {
-    return AMP_SEND; /* answers no request (a notification) */
+    /* No open request and no Observe, and not the latest request's: a
+     * set the server pushes on its own (RFC 9177 §7.2, after
+     * NON_TIMEOUT) for an older request, or the answer to a request
+     * forgotten (IN_MAX): no budget to draw on. */
+    return amp_drop(u);
   }
   if (n <= u->amp_left) {
     u->amp_left -= n;
     return AMP_SEND;
   }
   u->amp_left = 0;
-  if (in != NULL)
-    return AMP_ECHO;
-  ulog(u, RC_SESSION_LOG_DEBUG,
-       "answer of a set held back: the peer's address is not confirmed");
-  return AMP_DROP;
+  return in != NULL ? AMP_ECHO : amp_drop(u);
 }
 
 /* The 4.01 Unauthorized with an Echo option that replaces a large
@@ -998,9 +1004,16 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
     return err;
   if (n > u->dgram_max)
     return RC_ERR_PEER_TOO_LARGE;
+  /* A notification: a response to no open request carrying Observe. */
+  rc_msg view;
+  rc_opt obs;
+  int notify = in == NULL && !rc_code_is_request(e->code) &&
+               rc_msg_parse(RC_FRAMING_UDP, p, n, &view) == RC_OK &&
+               rc_msg_find_opt(&view, RC_OPT_OBSERVE, &obs);
   uint8_t small[AMP_MSG_MAX];
-  int amp = rc_code_is_request(e->code) ? AMP_SEND
-                                         : amp_check(u, in, tok, tkl, n);
+  int amp = rc_code_is_request(e->code) || notify
+                ? AMP_SEND
+                : amp_check(u, in, tok, tkl, n);
   if (amp == AMP_DROP)
     return RC_OK;
   if (amp == AMP_ECHO) {
@@ -1008,12 +1021,6 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
     if (err != RC_OK)
       return err;
   }
-  /* A notification: a response to no open request carrying Observe. */
-  rc_msg view;
-  rc_opt obs;
-  int notify = in == NULL && !rc_code_is_request(e->code) &&
-               rc_msg_parse(RC_FRAMING_UDP, p, n, &view) == RC_OK &&
-               rc_msg_find_opt(&view, RC_OPT_OBSERVE, &obs);
   udp_tx *older = notify ? tx_find_notify(u, tok, tkl) : NULL;
   if (in == NULL && !rc_code_is_request(e->code) &&
       (older != NULL || notify_as_con(u))) {
