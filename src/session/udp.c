@@ -915,6 +915,7 @@ static int amp_drop(rc__udp *u) {
        "answer of a set held back: the peer's address is not confirmed");
   return AMP_DROP;
 }
+/* in: the request n answers; NULL for the rest of a Q-Block2 set. */
 static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
                      size_t tkl, size_t n) {
   if (u->confirmed || u->cfg.udp.amp_factor == 0 || u->echo == NULL)
@@ -927,10 +928,9 @@ static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
     u->amp_left = budget < UINT32_MAX ? (uint32_t)budget : UINT32_MAX;
   } else if (!u->amp_set || u->amp_tkl != tkl ||
              (tkl && memcmp(u->amp_token, tok, tkl))) {
-    /* No open request and no Observe, and not the latest request's: a
-     * set the server pushes on its own (RFC 9177 §7.2, after
-     * NON_TIMEOUT) for an older request, or the answer to a request
-     * forgotten (IN_MAX): no budget to draw on. */
+    /* A set's answer, not the latest request's: a set the server
+     * pushes on its own (RFC 9177 §7.2, after NON_TIMEOUT) for an older
+     * request: no budget to draw on. */
     return amp_drop(u);
   }
   if (n <= u->amp_left) {
@@ -1004,16 +1004,16 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
     return err;
   if (n > u->dgram_max)
     return RC_ERR_PEER_TOO_LARGE;
-  /* A notification: a response to no open request carrying Observe. */
+  /* A notification: a response to no open request carrying Observe; a
+   * set's: one carrying Q-Block2 (RFC 9177). */
   rc_msg view;
   rc_opt obs;
-  int notify = in == NULL && !rc_code_is_request(e->code) &&
-               rc_msg_parse(RC_FRAMING_UDP, p, n, &view) == RC_OK &&
-               rc_msg_find_opt(&view, RC_OPT_OBSERVE, &obs);
+  int alone = in == NULL && !rc_code_is_request(e->code) &&
+              rc_msg_parse(RC_FRAMING_UDP, p, n, &view) == RC_OK;
+  int notify = alone && rc_msg_find_opt(&view, RC_OPT_OBSERVE, &obs);
+  int of_set = alone && rc_msg_find_opt(&view, RC_OPT_Q_BLOCK2, &obs);
   uint8_t small[AMP_MSG_MAX];
-  int amp = rc_code_is_request(e->code) || notify
-                ? AMP_SEND
-                : amp_check(u, in, tok, tkl, n);
+  int amp = in != NULL || of_set ? amp_check(u, in, tok, tkl, n) : AMP_SEND;
   if (amp == AMP_DROP)
     return RC_OK;
   if (amp == AMP_ECHO) {

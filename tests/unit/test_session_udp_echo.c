@@ -53,17 +53,20 @@ static int e_check(void *u, const uint8_t *v, size_t n, rc_time now) {
 }
 static const rc_session_echo stub_echo = {e_make, e_check};
 
-/* A 2.05 of body_len bytes on the 1-byte token tok (with Observe: a
- * notification). */
-static void answer(peer *p, uint8_t tok, int observe) {
+/* A 2.05 of body_len bytes on the 1-byte token tok: a notification
+ * (Observe), an answer of a Q-Block2 set, or plain. */
+enum { PLAIN, NOTIFY, OF_SET };
+static void answer(peer *p, uint8_t tok, int kind) {
   rc_enc e;
   uint8_t body[1024];
   memset(body, 'x', sizeof body);
   assert_int_equal(
       rc_session_msg_begin(p->s, &e, RC_CONTENT, &tok, 1, p->body_len + 4),
       RC_OK);
-  if (observe)
+  if (kind == NOTIFY)
     rc_enc_opt_uint(&e, RC_OPT_OBSERVE, 7);
+  if (kind == OF_SET)
+    rc_enc_opt_uint(&e, RC_OPT_Q_BLOCK2, 1 << 4 | 1 << 3 | 6);
   rc_enc_payload(&e, body, p->body_len);
   assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
 }
@@ -74,7 +77,7 @@ static int on_message(void *u, const rc_msg *m) {
     return 0;
   p->n_req++;
   for (int i = 0; i < (p->n_answers ? p->n_answers : 1); i++)
-    answer(p, m->token[0], 0);
+    answer(p, m->token[0], p->n_answers > 1 ? OF_SET : PLAIN);
   return 0;
 }
 
@@ -278,7 +281,7 @@ static void ack_to_our_con_confirms(void **state) {
 
 /* RFC 9177 §4.4 answers one request with a set of up to 10 responses:
  * the limit counts them all against the one request's budget. Small
- * answers (11 bytes each) to a NON GET of 9 bytes with factor 3: two
+ * answers (13 bytes each) to a NON GET of 9 bytes with factor 3: two
  * fit the 27 bytes, the third and the rest do not leave, nor a set the
  * server pushes later on that token or on an older one (RFC 9177 §7.2);
  * a notification is not a set. A large set to a CON GET: one 4.01 and
@@ -286,21 +289,21 @@ static void ack_to_our_con_confirms(void **state) {
 static void set_counted_against_one_budget(void **state) {
   (void)state;
   peer *p = p_new(3, 1);
-  p->body_len = 5;
+  p->body_len = 4;
   p->n_answers = 10;
   uint8_t d[64];
   size_t n = get_big(d, 1, 0);
   feed(p, d, n, 1000);
   assert_int_equal(drain(p), 2);
   for (int i = 0; i < 2; i++) {
-    assert_int_equal(p->out_len[i], 4 + 1 + 1 + 5);
+    assert_int_equal(p->out_len[i], 4 + 1 + 3 + 1 + 4);
     assert_int_equal(p->out[i][1], RC_CONTENT);
   }
-  answer(p, 0xaa, 0); /* the next set, pushed after NON_TIMEOUT */
+  answer(p, 0xaa, OF_SET); /* the next set, pushed after NON_TIMEOUT */
   assert_int_equal(drain(p), 0);
-  answer(p, 0xbb, 0); /* a set of a request no longer the latest */
+  answer(p, 0xbb, OF_SET); /* a set of a request no longer the latest */
   assert_int_equal(drain(p), 0);
-  answer(p, 0xbb, 1); /* a notification: not limited here */
+  answer(p, 0xbb, NOTIFY); /* a notification: not limited here */
   assert_int_equal(drain(p), 1);
   p->body_len = 100;
   n = get_big(d, 0, 1);
@@ -309,7 +312,7 @@ static void set_counted_against_one_budget(void **state) {
   expect_echo_401(p, RC_TYPE_ACK, 1, 0x1235, 2000);
   uint8_t echo[10];
   memcpy(echo, p->out[0] + 7, sizeof echo);
-  answer(p, 0xaa, 0);
+  answer(p, 0xaa, OF_SET);
   assert_int_equal(drain(p), 0);
   n = get_big_echo(d, 2, echo);
   feed(p, d, n, 2500);
@@ -317,9 +320,9 @@ static void set_counted_against_one_budget(void **state) {
   assert_int_equal(p->out[0][0], 0x61); /* the first in the ACK */
   for (int i = 0; i < 10; i++) {
     assert_int_equal(p->out[i][1], RC_CONTENT);
-    assert_int_equal(p->out_len[i], 4 + 1 + 1 + 100);
+    assert_int_equal(p->out_len[i], 4 + 1 + 3 + 1 + 100);
   }
-  answer(p, 0xaa, 0); /* confirmed: later sets go */
+  answer(p, 0xaa, OF_SET); /* confirmed: later sets go */
   assert_int_equal(drain(p), 1);
   assert_int_equal(p->n_make, 1);
   rc_session_free(p->s);
