@@ -331,6 +331,9 @@ int rc__xqcli_on_timer(rc_exchange *x, xout *o, rc_time now);
 int rc__xqcli_on_reset(rc_exchange *x, xout *o, rc_time now);
 /* Sends the next set of a Q-Block1 upload. */
 rc_err rc__xqcli_send_set(rc_exchange *x, xout *o, rc_time now);
+/* A 4.01 with Echo (b->echo) to one request of o's Q-Block transfer:
+ * that request's part of the transfer goes again, with the Echo. */
+rc_err rc__xqcli_echo_repeat(rc_exchange *x, xout *o, rc_time now);
 
 /* xwindow.c: a download's other Block2 requests in flight. */
 /* After the first block (stored, b->down_off its length): asks for the

@@ -97,6 +97,15 @@ static int qc_fallback(rc_exchange *x, xout *o, rc_time now) {
   return err ? qc_fail(x, o, err) : 1;
 }
 
+/* The Echo of a 4.01 (RFC 9175 §2.3), on the one request that repeats
+ * the answered one. */
+static void qc_add_echo(xblk *b, xextra *ex) {
+  if (b->echo_len) {
+    rc__xx_add(ex, RC_OPT_ECHO, b->echo, b->echo_len);
+    b->echo_len = 0;
+  }
+}
+
 /* ---- upload --------------------------------------------------------------- */
 
 static rc_err qc_send_block(rc_exchange *x, xout *o, uint32_t num) {
@@ -115,6 +124,7 @@ static rc_err qc_send_block(rc_exchange *x, xout *o, uint32_t num) {
   if (b->up_total <= UINT32_MAX)
     rc__xx_add_uint(&ex, RC_OPT_SIZE1, b->up_total);
   rc__xx_add(&ex, RC_OPT_REQUEST_TAG, b->tag, sizeof b->tag);
+  qc_add_echo(b, &ex);
   uint8_t token[8];
   qc_token(o, token);
   /* RFC 9177 §4.1: "it is therefore REQUIRED that clients use a
@@ -229,6 +239,7 @@ static rc_err qc_ask(rc_exchange *x, xout *o, const uint32_t *list,
     rc_block q = {list[i], (uint8_t)more, b->qb_szx};
     rc__xx_add_block(&ex, RC_OPT_Q_BLOCK2, &q);
   }
+  qc_add_echo(b, &ex);
   uint8_t token[8];
   qc_token(o, token);
   const uint8_t *payload = b->code == RC_FETCH ? b->payload : NULL;
@@ -381,6 +392,24 @@ int rc__xqcli_on_response(rc_exchange *x, xout *o, const rc_msg *m,
    * handlers take it, and the rest of the transfer. */
   b->qb = 0;
   return 0;
+}
+
+rc_err rc__xqcli_echo_repeat(rc_exchange *x, xout *o, rc_time now) {
+  xblk *b = o->blk;
+  rc_err err;
+  if (b->state == XCLI_UPLOADING) {
+    /* The answer to the body's end (the only one large enough to be
+     * held back): the last block sent goes again. */
+    err = qc_send_block(x, o, b->qb_next ? b->qb_next - 1 : 0);
+    if (err == RC_OK)
+      qc_rearm(x, o, now + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS);
+    return err;
+  }
+  /* A download: the blocks still missing, or the rest of the body. */
+  err = qc_ask_missing(x, o);
+  if (err == RC_OK)
+    qc_rearm(x, o, now + RC_QBLOCK_NON_RECEIVE_TIMEOUT_MS);
+  return err;
 }
 
 int rc__xqcli_on_reset(rc_exchange *x, xout *o, rc_time now) {

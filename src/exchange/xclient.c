@@ -789,8 +789,9 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
  * client repeats the request with that Echo (RFC 9175 §2.3), once per
  * request: a second 4.01 in a row goes to the caller (each block request
  * of a download may be repeated once: a server that dropped our address
- * meanwhile asks again). Not inside a Block1 upload
- * (its answers are small, and its next block is already planned). */
+ * meanwhile asks again). Not inside a Block1 upload (its answers are
+ * small, and its next block is already planned); inside a Q-Block1
+ * upload, the set's last block goes again. */
 static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
                            rc_time now) {
   xblk *b = o->blk;
@@ -799,8 +800,8 @@ static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
     b->echo_tried = 0; /* the next block request may repeat once too */
     return 0;
   }
-  if (b->echo_tried ||
-      b->state == XCLI_UPLOADING || b->state == XCLI_DEREGISTERING ||
+  if (b->echo_tried || (b->state == XCLI_UPLOADING && !b->qb_on) ||
+      b->state == XCLI_DEREGISTERING ||
       !rc_msg_find_opt(m, RC_OPT_ECHO, &echo) || echo.len == 0 ||
       echo.len > RC_UDP_ECHO_MAX)
     return 0;
@@ -809,7 +810,11 @@ static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
   b->echo_len = (uint8_t)echo.len;
   rc__xch_log(x, RC_SESSION_LOG_DEBUG,
               "4.01 with Echo: request repeated with it (RFC 9175 2.4)");
-  rc_err err = rc__xcli_send(x, o, now);
+  /* RFC 9177: one request of a Q-Block set answered 4.01 repeats on the
+   * Q-Block path (its options, the set's tokens), the rest of the
+   * transfer untouched. */
+  rc_err err = b->qb_on ? rc__xqcli_echo_repeat(x, o, now)
+                        : rc__xcli_send(x, o, now);
   if (err)
     rc__xcli_end(x, o, err, NULL);
   return 1;

@@ -119,6 +119,8 @@ typedef struct rc__udp {
   uint8_t state;
   uint8_t in_call;   /* inside recv / handle_expiry / ping: now is known */
   uint8_t confirmed; /* the peer's address is proven (amp_factor) */
+  uint8_t amp_set;   /* amp_token is the latest answered request's */
+  uint8_t amp_tkl;
   const rc_session_echo *echo; /* amplification limit on: Echo values */
   rc_session_config cfg;
   rc_session_callbacks cb;
@@ -161,6 +163,12 @@ typedef struct rc__udp {
 
   udp_non non[NON_RING];
   unsigned non_next;
+
+  /* The amplification budget (amp_factor times the request) of the
+   * latest request answered to an unconfirmed address: every answer on
+   * its token draws on it (an RFC 9177 set is many answers to one). */
+  uint32_t amp_left;
+  uint8_t amp_token[RC_TOKEN_MAX];
 } rc__udp;
 
 #define U(s) ((rc__udp *)(void *)(s))
@@ -897,11 +905,40 @@ void rc__udp_msg_cancel(rc_session *s, rc_enc *e) {
  * 9175 §2.4 has the server answer such a peer with 4.01 and an Echo
  * option instead of a large response until the peer proves its address
  * by repeating the request with that Echo. Large: more than amp_factor
- * times the request's datagram. */
-static int amp_limited(const rc__udp *u, const udp_in *in, size_t n) {
-  return !u->confirmed && u->cfg.udp.amp_factor != 0 &&
-         u->echo != NULL &&
-         n > (uint64_t)u->cfg.udp.amp_factor * in->req_len;
+ * times the request's datagram, counted over all the answers to the
+ * request (a Q-Block2 set, RFC 9177 §4.4, is up to MAX_PAYLOADS of
+ * them). The first answer over the budget becomes the 4.01; the rest of
+ * the set is not sent (the peer, once confirmed, asks again). */
+enum { AMP_SEND, AMP_ECHO, AMP_DROP };
+static int amp_drop(rc__udp *u) {
+  ulog(u, RC_SESSION_LOG_DEBUG,
+       "answer of a set held back: the peer's address is not confirmed");
+  return AMP_DROP;
+}
+/* in: the request n answers; NULL for the rest of a Q-Block2 set. */
+static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
+                     size_t tkl, size_t n) {
+  if (u->confirmed || u->cfg.udp.amp_factor == 0 || u->echo == NULL)
+    return AMP_SEND;
+  if (in != NULL) {
+    u->amp_set = 1;
+    u->amp_tkl = in->tkl;
+    memcpy(u->amp_token, in->token, in->tkl);
+    uint64_t budget = (uint64_t)u->cfg.udp.amp_factor * in->req_len;
+    u->amp_left = budget < UINT32_MAX ? (uint32_t)budget : UINT32_MAX;
+  } else if (!u->amp_set || u->amp_tkl != tkl ||
+             (tkl && memcmp(u->amp_token, tok, tkl))) {
+    /* A set's answer, not the latest request's: a set the server
+     * pushes on its own (RFC 9177 §7.2, after NON_TIMEOUT) for an older
+     * request: no budget to draw on. */
+    return amp_drop(u);
+  }
+  if (n <= u->amp_left) {
+    u->amp_left -= n;
+    return AMP_SEND;
+  }
+  u->amp_left = 0;
+  return in != NULL ? AMP_ECHO : amp_drop(u);
 }
 
 /* The 4.01 Unauthorized with an Echo option that replaces a large
@@ -967,18 +1004,23 @@ rc_err rc__udp_msg_end(rc_session *s, rc_enc *e) {
     return err;
   if (n > u->dgram_max)
     return RC_ERR_PEER_TOO_LARGE;
+  /* A notification: a response to no open request carrying Observe; a
+   * set's: one carrying Q-Block2 (RFC 9177). */
+  rc_msg view;
+  rc_opt obs;
+  int alone = in == NULL && !rc_code_is_request(e->code) &&
+              rc_msg_parse(RC_FRAMING_UDP, p, n, &view) == RC_OK;
+  int notify = alone && rc_msg_find_opt(&view, RC_OPT_OBSERVE, &obs);
+  int of_set = alone && rc_msg_find_opt(&view, RC_OPT_Q_BLOCK2, &obs);
   uint8_t small[AMP_MSG_MAX];
-  if (in != NULL && amp_limited(u, in, n)) {
+  int amp = in != NULL || of_set ? amp_check(u, in, tok, tkl, n) : AMP_SEND;
+  if (amp == AMP_DROP)
+    return RC_OK;
+  if (amp == AMP_ECHO) {
     err = amp_answer(u, in, type, mid, small, &p, &n);
     if (err != RC_OK)
       return err;
   }
-  /* A notification: a response to no open request carrying Observe. */
-  rc_msg view;
-  rc_opt obs;
-  int notify = in == NULL && !rc_code_is_request(e->code) &&
-               rc_msg_parse(RC_FRAMING_UDP, p, n, &view) == RC_OK &&
-               rc_msg_find_opt(&view, RC_OPT_OBSERVE, &obs);
   udp_tx *older = notify ? tx_find_notify(u, tok, tkl) : NULL;
   if (in == NULL && !rc_code_is_request(e->code) &&
       (older != NULL || notify_as_con(u))) {

@@ -37,6 +37,12 @@ cmp -s "$RC_TMP/body.bin" "$RC_TMP/back.bin" &&
   rc_fail "the body differs ($(wc -c <"$RC_TMP/back.bin") bytes)"
 rc_expect_eq "$(grep -c '^> .*Q-Block2:[1-9]0/1/1024' <<<"$ERR")" 9 \
   "one continue request (Q-Block2 N0/1) per set"
+# A new address (IPv6 here): rcoapd holds the first set back (RFC 9175
+# §2.4, amplification limit): one 4.01 with Echo, the GET again with that
+# Echo, then each of the 100 blocks once (none of the held-back set).
+rc_expect_eq "$(grep -c '^< 4.01 .*Echo:' <<<"$ERR")" 1 "exactly one 4.01 with Echo"
+rc_expect_eq "$(grep -c '^> .*GET.*Q-Block2:0/1/1024 Echo:' <<<"$ERR")" 1 \
+  "the GET repeated once with the Echo, its Q-Block2 option kept"
 rc_expect_eq "$(grep -c '^< 2.05.*Q-Block2:' <<<"$ERR")" 100 "100 Q-Block2 responses"
 coap -T $((10 * RC_SLOW)) -o "$RC_TMP/l1.bin" get "$U/large"
 coap -T $((10 * RC_SLOW)) --qblock -o "$RC_TMP/l2.bin" get "$U/large"

@@ -18,6 +18,7 @@
 #include "rcoap/codec_block.h"
 #include "rcoap/codec_option.h"
 #include "rcoap/exchange.h"
+#include "test_echo_stub.h"
 
 typedef struct peer {
   rc_session *s;
@@ -40,19 +41,6 @@ typedef struct result {
   uint8_t code;
   size_t len;
 } result;
-
-static size_t e_make(void *u, rc_time now, uint8_t out[RC_UDP_ECHO_MAX]) {
-  (void)u;
-  (void)now;
-  memcpy(out, "fresh-echo", 10);
-  return 10;
-}
-static int e_check(void *u, const uint8_t *v, size_t n, rc_time now) {
-  (void)u;
-  (void)now;
-  return n == 10 && memcmp(v, "fresh-echo", 10) == 0;
-}
-static const rc_session_echo stub_echo = {e_make, e_check};
 
 static int on_message(void *user, const rc_msg *m) {
   peer *p = user;

@@ -6,7 +6,9 @@
  * tests check the wire as well as the bodies: a set with a lost block and
  * its re-request, MAX_PAYLOADS pacing against NON_TIMEOUT, 2.31 per whole
  * set, a lost upload block named by a 4.08 with the exact CBOR payload,
- * a malformed 4.08, the 4.02 fallback, and the body budget.
+ * a malformed 4.08, the 4.02 fallback, the body budget, and Q-Block
+ * with the amplification limit and Echo (RFC 9175 §2.4): a held-back set
+ * (one 4.01, no block out), a 4.01 mid-download and at an upload's end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +21,7 @@
 #include <string.h>
 
 #include "rcoap/exchange.h"
+#include "test_echo_stub.h"
 
 #define MAXWIRE 256
 
@@ -31,6 +34,8 @@ typedef struct wire {
   int nqb2, has_qb1, lost;
   rc_block qb2[4], qb1;
   int has_cf, has_etag, has_size2;
+  uint8_t echo[16];
+  size_t echo_len;
   uint32_t cf;
   uint8_t payload[16];
   size_t payload_len;
@@ -100,6 +105,10 @@ static void see(wire *w, const rc_msg *m) {
     if (o.num == RC_OPT_CONTENT_FORMAT) {
       w->has_cf = 1;
       assert_int_equal(rc_opt_uint(&o, &w->cf), RC_OK);
+    }
+    if (o.num == RC_OPT_ECHO && o.len <= sizeof w->echo) {
+      memcpy(w->echo, o.val, o.len);
+      w->echo_len = o.len;
     }
     w->has_etag |= o.num == RC_OPT_ETAG;
     w->has_size2 |= o.num == RC_OPT_SIZE2;
@@ -789,6 +798,152 @@ static void test_qb1_budget(void **state) {
   assert_int_equal(p->s.requests, 0);
   }
 
+/* ---- with the amplification limit and Echo (RFC 9175 §2.4) ---------- */
+
+static int count_code(const pair *p, int from_client, uint8_t code) {
+  int n = 0;
+  for (int i = 0; i < p->nw; i++)
+    n += p->w[i].from_client == from_client && p->w[i].code == code;
+  return n;
+}
+
+/* A Q-Block2 GET to a server whose address limit holds back large answers
+ * to an unconfirmed peer: the set's first answer becomes one 4.01 with
+ * Echo and none of the other nine blocks leaves (the limit counts the
+ * set, not its first message); the client repeats the GET with the Echo
+ * and its Q-Block2 option; the server, now sure of the address, sends
+ * every set unlimited: each of the 26 blocks exactly once. */
+static void test_qb2_echo_set_held_back(void **state) {
+  pair *p = *state;
+  result *res = &p->res;
+  size_t len = 25 * 1024 + 100;
+  p->s.body_len = len;
+  assert_int_equal(rc_session_set_echo(p->s.s, &stub_echo), RC_OK);
+  send_req(p, RC_GET, "big", 0, res);
+  assert_body(res, len);
+  assert_int_equal(p->now, 1000); /* no timer was needed */
+  assert_int_equal(p->w[1].code, RC_UNAUTHORIZED);
+  assert_int_equal(p->w[1].type, RC_TYPE_ACK);
+  assert_int_equal(p->w[1].echo_len, 10);
+  assert_memory_equal(p->w[1].echo, "fresh-echo", 10);
+  assert_int_equal(count_code(p, 0, RC_UNAUTHORIZED), 1);
+  /* the repeat: the same GET with Q-Block2 0/M and the Echo */
+  const wire *r = &p->w[2];
+  assert_true(r->from_client);
+  assert_int_equal(r->code, RC_GET);
+  assert_int_equal(r->nqb2, 1);
+  assert_int_equal(r->qb2[0].num, 0);
+  assert_int_equal(r->qb2[0].more, 1);
+  assert_int_equal(r->echo_len, 10);
+  assert_memory_equal(r->echo, "fresh-echo", 10);
+  uint32_t nums[64];
+  assert_int_equal(q2_out(p, nums, 64), 26);
+  for (uint32_t i = 0; i < 26; i++)
+    assert_int_equal(nums[i], i);
+  /* the continue requests carry no Echo: one was enough */
+  for (int i = 3; i < p->nw; i++)
+    assert_int_equal(p->w[i].echo_len, 0);
+  assert_int_equal(p->s.requests, 2);
+}
+
+/* The server answers the client request seen as wire record idx with
+ * Q-Block2 block num of a body of 16-byte blocks (SZX 0). */
+static void raw_block(pair *p, int idx, uint32_t num, int more) {
+  const wire *req = &p->w[idx];
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s.s, &e, RC_CONTENT, req->token,
+                                        req->token_len, 64),
+                   RC_OK);
+  rc_block b = {num, (uint8_t)more, 0};
+  uint8_t v[3];
+  rc_enc_opt(&e, RC_OPT_Q_BLOCK2, v, rc_block_encode(&b, v));
+  uint8_t pl[16];
+  for (size_t i = 0; i < sizeof pl; i++)
+    pl[i] = pat(num * 16 + i);
+  rc_enc_payload(&e, pl, sizeof pl);
+  assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
+}
+
+/* The server answers the client request seen as wire record idx with
+ * 4.01 and Echo "xyz" (RFC 9175 §2.4). */
+static void raw_401_echo(pair *p, int idx) {
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s.s, &e, RC_UNAUTHORIZED,
+                                        p->w[idx].token, p->w[idx].token_len,
+                                        16),
+                   RC_OK);
+  rc_enc_opt(&e, RC_OPT_ECHO, "xyz", 3);
+  assert_int_equal(rc_session_msg_end(p->s.s, &e), RC_OK);
+  pump(p);
+}
+
+static int last_from_client(const pair *p) {
+  for (int i = p->nw - 1; i >= 0; i--)
+    if (p->w[i].from_client)
+      return i;
+  fail_msg("no client request");
+  return -1;
+}
+
+/* A server that forgot the client's address mid-download answers the
+ * continue request of the second set with 4.01 + Echo: the client asks
+ * for the rest of the body again on the Q-Block path (Q-Block2 10 with M,
+ * the Echo, a fresh token), the set and the body stay whole. (The
+ * repeat went out as a plain request before, and the Block2 answer
+ * ended the Q-Block transfer with a tenth of the body.) */
+static void test_qb2_echo_mid_download(void **state) {
+  pair *p = *state;
+  result *res = &p->res;
+  send_req(p, RC_GET, "big", 0, res);
+  int first = last_from_client(p);
+  for (uint32_t i = 0; i < 10; i++)
+    raw_block(p, first, i, 1);
+  pump(p);
+  int cont = last_from_client(p);
+  assert_true(cont > first);
+  assert_int_equal(p->w[cont].nqb2, 1);
+  assert_int_equal(p->w[cont].qb2[0].num, 10);
+  raw_401_echo(p, cont);
+  int rep = last_from_client(p);
+  assert_true(rep > cont);
+  const wire *r = &p->w[rep];
+  assert_int_equal(r->code, RC_GET);
+  assert_int_equal(r->nqb2, 1);
+  assert_int_equal(r->qb2[0].num, 10);
+  assert_int_equal(r->qb2[0].more, 1);
+  assert_int_equal(r->echo_len, 3);
+  assert_memory_equal(r->echo, "xyz", 3);
+  assert_memory_not_equal(r->token, p->w[cont].token, 8);
+  assert_int_equal(res->calls, 0);
+  for (uint32_t i = 10; i < 20; i++)
+    raw_block(p, rep, i, i < 19);
+  pump(p);
+  assert_body(res, 320);
+}
+
+/* The end of a Q-Block1 upload answered 4.01 + Echo (a large final
+ * answer held back): the last block goes again with the Echo, Q-Block1
+ * and Request-Tag kept, and the answer to it ends the upload. */
+static void test_qb1_echo_at_end(void **state) {
+  pair *p = *state;
+  result *res = &p->res;
+  send_req(p, RC_PUT, "up", 3 * 1024 + 5, res);
+  int last = last_from_client(p);
+  assert_true(p->w[last].has_qb1);
+  uint32_t lastnum = p->w[last].qb1.num;
+  assert_int_equal(p->w[last].qb1.more, 0);
+  raw_401_echo(p, last);
+  int rep = last_from_client(p);
+  assert_true(rep > last);
+  assert_true(p->w[rep].has_qb1);
+  assert_int_equal(p->w[rep].qb1.num, lastnum);
+  assert_int_equal(p->w[rep].echo_len, 3);
+  assert_int_equal(res->calls, 0);
+  raw_answer(p, RC_CHANGED, UINT32_MAX, NULL, 0);
+  assert_int_equal(res->calls, 1);
+  assert_int_equal(res->code, RC_CHANGED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_qb2_lost_block, setup, teardown),
@@ -807,6 +962,12 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_qb1_budget, setup, teardown),
       cmocka_unit_test_setup_teardown(test_server_checks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_qb1_all_con, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_qb2_echo_set_held_back, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_qb2_echo_mid_download, setup_raw,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_qb1_echo_at_end, setup_raw,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,7 +6,8 @@
  * token; replayed for a duplicate CON; NON for a NON request), a request
  * with a valid Echo confirms the peer for good, a stale one does not, a
  * small response and a limit of 0 pass untouched, and an ACK to our own
- * CON confirms too. The Echo values come from a stub here (the real,
+ * CON confirms too; the answers of a Q-Block2 set (RFC 9177) draw on
+ * their one request's budget. The Echo values come from a stub here (the real,
  * HMAC ones are tested in test_transport_echo.c).
  */
 #include <setjmp.h>
@@ -26,10 +27,11 @@ typedef struct peer {
   rc_session *s;
   int n_req;
   size_t body_len;      /* answer each request with this many bytes */
+  int n_answers;        /* that many times (a Q-Block2 set: 10) */
   int n_make, n_check;
   rc_time valid_until;  /* the stub's Echo values are good until then */
-  uint8_t out[4][1500];
-  size_t out_len[4];
+  uint8_t out[12][1500];
+  size_t out_len[12];
   size_t n_out;
 } peer;
 
@@ -51,19 +53,31 @@ static int e_check(void *u, const uint8_t *v, size_t n, rc_time now) {
 }
 static const rc_session_echo stub_echo = {e_make, e_check};
 
+/* A 2.05 of body_len bytes on the 1-byte token tok: a notification
+ * (Observe), an answer of a Q-Block2 set, or plain. */
+enum { PLAIN, NOTIFY, OF_SET };
+static void answer(peer *p, uint8_t tok, int kind) {
+  rc_enc e;
+  uint8_t body[1024];
+  memset(body, 'x', sizeof body);
+  assert_int_equal(
+      rc_session_msg_begin(p->s, &e, RC_CONTENT, &tok, 1, p->body_len + 4),
+      RC_OK);
+  if (kind == NOTIFY)
+    rc_enc_opt_uint(&e, RC_OPT_OBSERVE, 7);
+  if (kind == OF_SET)
+    rc_enc_opt_uint(&e, RC_OPT_Q_BLOCK2, 1 << 4 | 1 << 3 | 6);
+  rc_enc_payload(&e, body, p->body_len);
+  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+}
+
 static int on_message(void *u, const rc_msg *m) {
   peer *p = u;
   if (!rc_code_is_request(m->code))
     return 0;
   p->n_req++;
-  rc_enc e;
-  uint8_t body[1024];
-  memset(body, 'x', sizeof body);
-  assert_int_equal(rc_session_msg_begin(p->s, &e, RC_CONTENT, m->token,
-                                        m->token_len, p->body_len),
-                   RC_OK);
-  rc_enc_payload(&e, body, p->body_len);
-  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+  for (int i = 0; i < (p->n_answers ? p->n_answers : 1); i++)
+    answer(p, m->token[0], p->n_answers > 1 ? OF_SET : PLAIN);
   return 0;
 }
 
@@ -88,7 +102,7 @@ static size_t drain(peer *p) {
   size_t n;
   p->n_out = 0;
   while (rc_session_pending(p->s, &d, &n) == RC_OK) {
-    assert_true(p->n_out < 4 && n <= sizeof p->out[0]);
+    assert_true(p->n_out < 12 && n <= sizeof p->out[0]);
     memcpy(p->out[p->n_out], d, n);
     p->out_len[p->n_out++] = n;
     assert_int_equal(rc_session_consume(p->s, n), RC_OK);
@@ -265,6 +279,56 @@ static void ack_to_our_con_confirms(void **state) {
   free(p);
 }
 
+/* RFC 9177 §4.4 answers one request with a set of up to 10 responses:
+ * the limit counts them all against the one request's budget. Small
+ * answers (13 bytes each) to a NON GET of 9 bytes with factor 3: two
+ * fit the 27 bytes, the third and the rest do not leave, nor a set the
+ * server pushes later on that token or on an older one (RFC 9177 §7.2);
+ * a notification is not a set. A large set to a CON GET: one 4.01 and
+ * nothing else; the GET again with its Echo: all 10. */
+static void set_counted_against_one_budget(void **state) {
+  (void)state;
+  peer *p = p_new(3, 1);
+  p->body_len = 4;
+  p->n_answers = 10;
+  uint8_t d[64];
+  size_t n = get_big(d, 1, 0);
+  feed(p, d, n, 1000);
+  assert_int_equal(drain(p), 2);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(p->out_len[i], 4 + 1 + 3 + 1 + 4);
+    assert_int_equal(p->out[i][1], RC_CONTENT);
+  }
+  answer(p, 0xaa, OF_SET); /* the next set, pushed after NON_TIMEOUT */
+  assert_int_equal(drain(p), 0);
+  answer(p, 0xbb, OF_SET); /* a set of a request no longer the latest */
+  assert_int_equal(drain(p), 0);
+  answer(p, 0xbb, NOTIFY); /* a notification: not limited here */
+  assert_int_equal(drain(p), 1);
+  p->body_len = 100;
+  n = get_big(d, 0, 1);
+  feed(p, d, n, 2000);
+  assert_int_equal(drain(p), 1);
+  expect_echo_401(p, RC_TYPE_ACK, 1, 0x1235, 2000);
+  uint8_t echo[10];
+  memcpy(echo, p->out[0] + 7, sizeof echo);
+  answer(p, 0xaa, OF_SET);
+  assert_int_equal(drain(p), 0);
+  n = get_big_echo(d, 2, echo);
+  feed(p, d, n, 2500);
+  assert_int_equal(drain(p), 10);
+  assert_int_equal(p->out[0][0], 0x61); /* the first in the ACK */
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(p->out[i][1], RC_CONTENT);
+    assert_int_equal(p->out_len[i], 4 + 1 + 3 + 1 + 100);
+  }
+  answer(p, 0xaa, OF_SET); /* confirmed: later sets go */
+  assert_int_equal(drain(p), 1);
+  assert_int_equal(p->n_make, 1);
+  rc_session_free(p->s);
+  free(p);
+}
+
 static void set_echo_only_on_udp(void **state) {
   (void)state;
   rc_session_config cfg;
@@ -284,6 +348,7 @@ int main(void) {
       cmocka_unit_test(small_or_unlimited_pass),
       cmocka_unit_test(ack_to_our_con_confirms),
       cmocka_unit_test(set_echo_only_on_udp),
+      cmocka_unit_test(set_counted_against_one_budget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
