@@ -15,11 +15,11 @@
 # with the line "N passed, N failed"; it exits non-zero if anything failed.
 #
 # Environment:
-#   FUZZ_SECONDS   seconds per fuzz target (default 30; 0 skips fuzzing)
+#   FUZZ_SECONDS   seconds per fuzz target (default 20; 0 skips fuzzing)
 #   FUZZ_JOBS      fuzz targets run at once (default: JOBS)
 #   BUILD_ROOT     where the build folders go (default <repo>/build-test)
 #   JOBS           parallel compile jobs (default: nproc)
-#   VALGRIND_JOBS  integration tests run at once under valgrind (default 2)
+#   VALGRIND_JOBS  integration tests run at once under valgrind (default 3)
 #   WEB_TEST_TIMEOUT  seconds for the node tests (default 300)
 #   RCOAP_SKIP_DEPS=1  do not run install-deps.sh
 #   STEPS          only these steps, e.g. STEPS="build fuzz" (names: layers
@@ -30,7 +30,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD_ROOT=${BUILD_ROOT:-$ROOT/build-test}
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 LOGDIR=$BUILD_ROOT/logs
 mkdir -p "$LOGDIR"
@@ -246,7 +246,7 @@ else
   # Tests take ephemeral ports, so two can run at once; valgrind is slow
   # (TLS handshakes most of all) and this halves the step's wall time.
   RCOAP_VALGRIND=1 run_ctest ctest-valgrind "$DIR_NORMAL" -L integration \
-    -j "${VALGRIND_JOBS:-2}"
+    -j "${VALGRIND_JOBS:-3}"
 fi
 
 # ---- 7. fuzzing -------------------------------------------------------------
