@@ -19,6 +19,7 @@
 #   FUZZ_JOBS      fuzz targets run at once (default: JOBS)
 #   BUILD_ROOT     where the build folders go (default <repo>/build-test)
 #   JOBS           parallel compile jobs (default: nproc)
+#   CTEST_JOBS     tests run at once in the normal and ASan ctest (default 2)
 #   VALGRIND_JOBS  integration tests run at once under valgrind (default 3)
 #   WEB_TEST_TIMEOUT  seconds for the node tests (default 300)
 #   RCOAP_SKIP_DEPS=1  do not run install-deps.sh
@@ -153,7 +154,7 @@ elif build normal "$DIR_NORMAL" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=OFF \
      -DRCOAP_TESTS=ON -DRCOAP_BENCH=ON; then
   NORMAL_OK=1
-  run_ctest ctest "$DIR_NORMAL"
+  run_ctest ctest "$DIR_NORMAL" -j "${CTEST_JOBS:-2}"
 else
   FAILED=$((FAILED + 1))
   note "FAIL  normal build (log: $LOGDIR/normal-build.log)"
@@ -169,7 +170,7 @@ if ! want asan; then
 elif build asan "$DIR_ASAN" -DCMAKE_BUILD_TYPE=Debug \
      -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=ON -DRCOAP_FUZZ=OFF \
      -DRCOAP_TESTS=ON -DRCOAP_BENCH=OFF; then
-  run_ctest ctest-asan "$DIR_ASAN"
+  run_ctest ctest-asan "$DIR_ASAN" -j "${CTEST_JOBS:-2}"
 else
   FAILED=$((FAILED + 1))
   note "FAIL  sanitizer build (log: $LOGDIR/asan-build.log)"
