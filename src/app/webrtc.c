@@ -34,6 +34,7 @@ const rc_wr_identity *rc__app_wr_identity(rc_context *ctx) {
                   "webrtc: cannot make a certificate");
       return NULL;
     }
+    id->keylog_file = ctx->opts.webrtc_keylog;
     ctx->wr_id = id;
   }
   return ctx->wr_id;

@@ -252,6 +252,7 @@ static rc_err sess_tls(wr_sess *s, const rc_wr_identity *id,
    * says, no CA; a server then requires the client's certificate. */
   tc.peer_fingerprint = fp;
   tc.session_cache_size = 0;
+  tc.keylog_file = id->keylog_file;
   char e[128];
   return rc_tls_ctx_new(&s->tls, &tc, e, sizeof e);
 }
