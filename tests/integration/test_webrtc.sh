@@ -147,6 +147,11 @@ coap -T $RC_TMO "${SIG[@]}" get "$U/hello"
 rc_expect_status "$ST" 0 "coaps+wr still works after the Binding burst"
 
 rcd_stop w
+# regression: the signaling refused used to crash rcoap (its peer freed
+# twice when the failed request shut the context down)
+coap -T $RC_TMO "${SIG[@]}" get "$U/hello"
+rc_expect_status "$ST" 3 "signaling at a closed port: exit 3, no crash"
+rc_expect "$ERR" "signaling at coap+ws://127.0.0.1:" "rcoap names the signaling that failed"
 
 echo "=== peer killed mid-transfer"
 rcd_start k 2 -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 || {
