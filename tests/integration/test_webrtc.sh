@@ -12,7 +12,10 @@
 #  - rcoapd killed in the middle of a 10 MiB upload (1 MiB under
 #    valgrind, RCOAP_VALGRIND=1): rcoap notices (exit
 #    != 0, a sentence) long before its -T;
-#  - an offer that is not JSON: 4.15; a JSON that is no offer: 4.00.
+#  - an offer that is not JSON: 4.15; a JSON that is no offer: 4.00;
+#  - a plain STUN Binding request (python3, no credentials) answered with
+#    the sender's address, with FINGERPRINT when asked, rate limited;
+#  - the signaling port closed: rcoap exits 3 with a sentence (it crashed).
 # Usage: bash test_webrtc.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
