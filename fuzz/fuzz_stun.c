@@ -3,8 +3,10 @@
  * STUN datagram; when it parses, check what a success promises (the
  * demultiplexer agrees it is STUN, views lie inside the input, an error
  * code is in range), check MESSAGE-INTEGRITY with a fixed key, and encode
- * the parsed values again: the result must parse to the same values.
+ * the parsed values again: the result must parse to the same values;
+ * a plain Binding answer only for a credential-less Binding request.
  */
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_check(!m.has_error || (m.error_code >= 300 && m.error_code <= 699));
   (void)rc_stun_integrity_ok(&m, data, size, (const uint8_t *)key,
                              sizeof key - 1);
+
+  /* the plain Binding answer: only to a credential-less Binding request,
+   * never longer than it plus an IPv6 XOR-MAPPED-ADDRESS */
+  struct sockaddr_in6 from = {.sin6_family = AF_INET6, .sin6_port = 5683};
+  uint8_t ans[RC_STUN_HEADER + 24 + 8];
+  size_t an = rc_stun_binding_answer(data, size, (const struct sockaddr *)&from,
+                                     ans, sizeof ans);
+  fz_check(an == 0 || (m.method == RC_STUN_BINDING &&
+                       m.cls == RC_STUN_REQUEST && m.username == NULL &&
+                       m.integrity_off == 0 && an <= size + 24));
 
   uint8_t out[2048];
   rc_stun_enc e;

@@ -80,6 +80,10 @@ typedef struct rc_context_opts {
   rc_conn_ws_opts client_ws;
   /* coaps+wr: where offers are POSTed (NULL: coap+ws://HOST/webrtc). */
   const char *webrtc_signal;
+  /* coaps+wr: the DTLS contexts made for WebRTC peers append their
+   * secrets to this NSS key log (rc_tls_config.keylog_file); NULL:
+   * none. Must outlive the context. */
+  const char *webrtc_keylog;
   uint32_t connect_timeout_ms; /* 0: transport default */
   uint32_t idle_timeout_ms;    /* server connections; 0: never */
   uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the

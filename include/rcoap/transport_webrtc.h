@@ -68,6 +68,10 @@ typedef struct rc_wr_identity {
   char cert_file[256];
   char key_file[256];
   uint8_t fingerprint[RC_TLS_FINGERPRINT_LEN];
+  /* The DTLS contexts made with this identity (one per peer) append
+   * their secrets here (rc_tls_config.keylog_file); NULL: none. Not
+   * owned: it must outlive the identity. */
+  const char *keylog_file;
 } rc_wr_identity;
 
 /* Makes a new identity in a fresh directory under dir (NULL: $TMPDIR or

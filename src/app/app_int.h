@@ -251,6 +251,9 @@ void rc__app_mcast_stop(rc_context *ctx);
 /* client.c */
 void rc__app_peer_opened(app_peer *p);
 void rc__app_peer_fail_waiting(app_peer *p, rc_err reason, const char *detail);
+/* A peer that never got a conn given up: freed, then its waiting requests
+ * and Pings failed (their callbacks may shut the context down). */
+void rc__app_peer_fail_free(app_peer *p, rc_err reason, const char *detail);
 /* The conn's on_pong: completes the rc_ping with that ping id. */
 void rc__app_on_pong(void *user, rc_conn *c, uint32_t ping_id, rc_time rtt,
                      int custody);

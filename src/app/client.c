@@ -180,6 +180,22 @@ void rc__app_peer_fail_waiting(app_peer *p, rc_err reason, const char *detail) {
   }
 }
 
+void rc__app_peer_fail_free(app_peer *p, rc_err reason, const char *detail) {
+  /* The callbacks may shut the context down, which frees a peer without
+   * a conn: p is freed first, its requests failed after. */
+  rc_context *ctx = p->ctx;
+  app_creq *wait = p->wait_head, *pings = p->pings;
+  p->wait_head = p->wait_tail = NULL;
+  p->pings = NULL;
+  rc__app_peer_free(p);
+  for (app_creq *lists[2] = {wait, pings}, **l = lists; l < lists + 2; l++)
+    while (*l) {
+      app_creq *r = *l;
+      *l = r->next;
+      creq_fail(ctx, r, reason, detail ? detail : "");
+    }
+}
+
 /* Copies options and payload into one allocation. */
 static app_creq *creq_new(rc_context *ctx, uint8_t method, const rc_opt *opts,
                           size_t nopts, const rc_request_opts *ro) {
@@ -287,10 +303,8 @@ static void dial_later(uv_timer_t *t) {
   app_peer *p = t->data;
   rc_err err = dial(p, (rc_conn_kind)p->dial_kind, p->dial_host, p->dial_port,
                     p->dial_tls);
-  if (err) {
-    rc__app_peer_fail_waiting(p, err, "cannot connect after the Hold-Off");
-    rc__app_peer_free(p);
-  }
+  if (err)
+    rc__app_peer_fail_free(p, err, "cannot connect after the Hold-Off");
 }
 
 /* A new connection for origin key, to host:port, or after the origin's

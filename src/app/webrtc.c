@@ -34,6 +34,7 @@ const rc_wr_identity *rc__app_wr_identity(rc_context *ctx) {
                   "webrtc: cannot make a certificate");
       return NULL;
     }
+    id->keylog_file = ctx->opts.webrtc_keylog;
     ctx->wr_id = id;
   }
   return ctx->wr_id;
@@ -62,11 +63,6 @@ void rc__app_wr_peer_gone(app_peer *p) {
   if (d != NULL)
     d->p = NULL;
   p->wr_dial = NULL;
-}
-
-static void dial_fail(app_peer *p, rc_err err, const char *detail) {
-  rc__app_peer_fail_waiting(p, err, detail);
-  rc__app_peer_free(p);
 }
 
 /* The signaling answer came (or did not). */
@@ -103,7 +99,7 @@ static void on_signal(void *arg, rc_err status, const rc_msg *resp,
   free(d);
   if (err != RC_OK) {
     rc_wr_offer_free(o);
-    dial_fail(p, err, why);
+    rc__app_peer_fail_free(p, err, why);
     return;
   }
   rc__app_log(ctx, RC_SESSION_LOG_INFO,
@@ -117,7 +113,7 @@ static void on_signal(void *arg, rc_err status, const rc_msg *resp,
   rc__app_connect_opts(p, RC_CONN_WEBRTC, NULL, 0, &co);
   err = rc_wr_connect(&p->conn, o, &ad, &co);
   if (err != RC_OK)
-    dial_fail(p, err, "cannot start ICE toward the answer's candidates");
+    rc__app_peer_fail_free(p, err, "cannot start ICE toward the answer's candidates");
 }
 
 static int host_is_loopback(const char *host) {

@@ -12,7 +12,10 @@
 #  - rcoapd killed in the middle of a 10 MiB upload (1 MiB under
 #    valgrind, RCOAP_VALGRIND=1): rcoap notices (exit
 #    != 0, a sentence) long before its -T;
-#  - an offer that is not JSON: 4.15; a JSON that is no offer: 4.00.
+#  - an offer that is not JSON: 4.15; a JSON that is no offer: 4.00;
+#  - a plain STUN Binding request (python3, no credentials) answered with
+#    the sender's address, with FINGERPRINT when asked, rate limited;
+#  - the signaling port closed: rcoap exits 3 with a sentence (it crashed).
 # Usage: bash test_webrtc.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
@@ -78,7 +81,80 @@ rc_expect_re "$OUT" '^4\.15 ' "an offer as text/plain: 4.15"
 coap -T $RC_TMO -i post -t application/json -d '{"type":"answer","sdp":"v=0"}' \
   "${SIG[1]}"
 rc_expect_re "$OUT" '^4\.00 ' "a JSON that is no offer: 4.00"
+
+echo "=== plain STUN Binding (RFC 8489 §3: a server-reflexive address)"
+# A python3 socket sends RFC 5389 Binding requests without credentials to
+# the coaps+wr port: the success response names its own address and port
+# in XOR-MAPPED-ADDRESS, with the request's transaction ID, no longer
+# than the request plus that address; a burst of 250 gets at most 200
+# answers (100 a second, over two seconds at most).
+PW=$(rcd_port w 127.0.0.1 coaps+wr)
+R=$(python3 - "$PW" "$RC_TMO" <<'PY'
+import os, socket, struct, sys, time, zlib
+port, tmo = int(sys.argv[1]), float(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.settimeout(tmo)
+me = s.getsockname()
+def req(tid, fp):
+    if not fp:
+        return struct.pack("!HHI", 1, 0, 0x2112A442) + tid
+    h = struct.pack("!HHI", 1, 8, 0x2112A442) + tid
+    crc = (zlib.crc32(h) ^ 0x5354554E) & 0xFFFFFFFF
+    return h + struct.pack("!HHI", 0x8028, 4, crc)
+out = []
+for fp in (0, 1):
+    tid = os.urandom(12)
+    q = req(tid, fp)
+    s.sendto(q, ("127.0.0.1", port))
+    d, _ = s.recvfrom(2048)
+    typ, ln, cookie = struct.unpack("!HHI", d[:8])
+    assert typ == 0x0101 and cookie == 0x2112A442 and d[8:20] == tid, d.hex()
+    assert len(d) <= len(q) + 12, (len(d), len(q))
+    i, xma, fpok = 20, None, False
+    while i + 4 <= len(d):
+        t, l = struct.unpack("!HH", d[i:i + 4])
+        v = d[i + 4:i + 4 + l]
+        if t == 0x0020:
+            xp = struct.unpack("!H", v[2:4])[0] ^ 0x2112
+            xa = struct.unpack("!I", v[4:8])[0] ^ 0x2112A442
+            xma = (socket.inet_ntoa(struct.pack("!I", xa)), xp)
+        if t == 0x8028:
+            fpok = struct.unpack("!I", v)[0] == (zlib.crc32(d[:i]) ^ 0x5354554E) & 0xFFFFFFFF
+        i += 4 + ((l + 3) & ~3)
+    assert xma == me, (xma, me)
+    assert fpok == bool(fp), "fingerprint %s" % fpok
+    out.append("mapped %s:%d fp=%d len=%d/%d" % (xma[0], xma[1], fp, len(d), len(q)))
+time.sleep(1.1)  # a fresh second's budget
+for _ in range(250):
+    s.sendto(req(os.urandom(12), 0), ("127.0.0.1", port))
+s.settimeout(1.0)
+n = 0
+try:
+    while True:
+        s.recvfrom(2048)
+        n += 1
+except socket.timeout:
+    pass
+out.append("burst %d" % n)
+print(" ".join(out))
+PY
+) || rc_fail "python3 STUN Binding client: $R"
+rc_expect "$R" "mapped 127.0.0.1:" "a plain Binding request is answered with the sender's address"
+rc_expect "$R" "fp=1" "with a FINGERPRINT when the request had one"
+nb=$(sed -n 's/.*burst \([0-9]*\).*/\1/p' <<<"$R")
+[ -n "$nb" ] && [ "$nb" -ge 1 ] && [ "$nb" -le 200 ] &&
+  rc_pass "250 Binding requests at once: $nb answers (rate limited)" ||
+  rc_fail "250 Binding requests at once: ${nb:-no} answers"
+coap -T $RC_TMO "${SIG[@]}" get "$U/hello"
+rc_expect_status "$ST" 0 "coaps+wr still works after the Binding burst"
+
 rcd_stop w
+# regression: the signaling refused used to crash rcoap (its peer freed
+# twice when the failed request shut the context down)
+coap -T $RC_TMO "${SIG[@]}" get "$U/hello"
+rc_expect_status "$ST" 3 "signaling at a closed port: exit 3, no crash"
+rc_expect "$ERR" "signaling at coap+ws://127.0.0.1:" "rcoap names the signaling that failed"
 
 echo "=== peer killed mid-transfer"
 rcd_start k 2 -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 || {

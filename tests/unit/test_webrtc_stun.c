@@ -257,6 +257,89 @@ static void test_error_and_attrs_after_integrity(void **st) {
   assert_int_equal(rc_stun_enc_end(&e, true), RC_ERR_NOBUF);
 }
 
+/* A plain Binding request (no credentials) answered with the sender's
+ * address, never longer than the request plus that address. */
+static void test_plain_binding_answer(void **st) {
+  (void)st;
+  static const uint8_t tid[RC_STUN_TID_LEN] = {1, 2, 3, 4, 5, 6,
+                                               7, 8, 9, 10, 11, 12};
+  struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(32853)};
+  inet_pton(AF_INET, "192.0.2.1", &a4.sin_addr);
+  struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+                            .sin6_port = htons(32853)};
+  inet_pton(AF_INET6, "2001:db8:1234:5678:11:2233:4455:6677", &a6.sin6_addr);
+  uint8_t req[64], out[80];
+  rc_stun_enc e;
+  for (int fp = 0; fp <= 1; fp++) {
+    rc_stun_enc_begin(&e, req, sizeof req, RC_STUN_BINDING, RC_STUN_REQUEST,
+                      tid);
+    rc_ssize rn = rc_stun_enc_end(&e, fp);
+    assert_int_equal(rn, fp ? 28 : 20);
+    const struct sockaddr *from[2] = {(const struct sockaddr *)&a4,
+                                      (const struct sockaddr *)&a6};
+    for (int i = 0; i < 2; i++) {
+      size_t an = rc_stun_binding_answer(req, (size_t)rn, from[i], out,
+                                         sizeof out);
+      size_t xma = i == 0 ? 12 : 24; /* XOR-MAPPED-ADDRESS v4 / v6 */
+      assert_int_equal(an, (size_t)rn + xma);
+      rc_stun_msg m;
+      assert_int_equal(rc_stun_parse(&m, out, an), RC_OK);
+      assert_int_equal(m.method, RC_STUN_BINDING);
+      assert_int_equal(m.cls, RC_STUN_SUCCESS);
+      assert_memory_equal(m.tid, tid, RC_STUN_TID_LEN);
+      assert_true(m.has_xor_mapped);
+      assert_int_equal(m.has_fingerprint, fp);
+      if (i == 0) {
+        const struct sockaddr_in *g = (const struct sockaddr_in *)&m.xor_mapped;
+        assert_int_equal(g->sin_family, AF_INET);
+        assert_int_equal(g->sin_port, a4.sin_port);
+        assert_memory_equal(&g->sin_addr, &a4.sin_addr, 4);
+      } else {
+        const struct sockaddr_in6 *g =
+            (const struct sockaddr_in6 *)&m.xor_mapped;
+        assert_int_equal(g->sin6_family, AF_INET6);
+        assert_int_equal(g->sin6_port, a6.sin6_port);
+        assert_memory_equal(&g->sin6_addr, &a6.sin6_addr, 16);
+      }
+      /* no room: no answer */
+      assert_int_equal(rc_stun_binding_answer(req, (size_t)rn, from[i], out,
+                                              an - 1),
+                       0);
+    }
+  }
+  const struct sockaddr *f = (const struct sockaddr *)&a4;
+  /* ICE checks (USERNAME, MESSAGE-INTEGRITY) are not answered here */
+  assert_int_equal(rc_stun_binding_answer(req_v, sizeof req_v, f, out,
+                                          sizeof out),
+                   0);
+  rc_stun_enc_begin(&e, req, sizeof req, RC_STUN_BINDING, RC_STUN_REQUEST,
+                    tid);
+  rc_stun_enc_integrity(&e, KEY(PWD));
+  rc_ssize rn = rc_stun_enc_end(&e, false);
+  assert_int_equal(rc_stun_binding_answer(req, (size_t)rn, f, out, sizeof out),
+                   0);
+  /* an unknown comprehension-required attribute */
+  rc_stun_enc_begin(&e, req, sizeof req, RC_STUN_BINDING, RC_STUN_REQUEST,
+                    tid);
+  rc_stun_enc_u32(&e, 0x7777, 1);
+  rn = rc_stun_enc_end(&e, false);
+  assert_int_equal(rc_stun_binding_answer(req, (size_t)rn, f, out, sizeof out),
+                   0);
+  /* responses and indications are not requests */
+  assert_int_equal(rc_stun_binding_answer(resp4_v, sizeof resp4_v, f, out,
+                                          sizeof out),
+                   0);
+  rc_stun_enc_begin(&e, req, sizeof req, RC_STUN_BINDING, RC_STUN_INDICATION,
+                    tid);
+  rn = rc_stun_enc_end(&e, false);
+  assert_int_equal(rc_stun_binding_answer(req, (size_t)rn, f, out, sizeof out),
+                   0);
+  /* not STUN */
+  assert_int_equal(rc_stun_binding_answer((const uint8_t *)"\x16\xfe\xfd", 3,
+                                          f, out, sizeof out),
+                   0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sample_request),
@@ -266,6 +349,7 @@ int main(void) {
       cmocka_unit_test(test_damaged),
       cmocka_unit_test(test_demux),
       cmocka_unit_test(test_error_and_attrs_after_integrity),
+      cmocka_unit_test(test_plain_binding_answer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -196,6 +196,7 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
   co.client_tls = tls;
   co.client_dtls = dtls;
   co.webrtc_signal = a->signal;
+  co.webrtc_keylog = a->keylog;
   /* -T bounds the connection and the TLS / WebSocket handshakes too. */
   co.connect_timeout_ms = (uint32_t)(a->timeout_s * 1000);
   co.handshake_timeout_ms = co.connect_timeout_ms;

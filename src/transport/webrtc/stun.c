@@ -379,3 +379,22 @@ void rc_stun_new_tid(uint8_t tid[RC_STUN_TID_LEN]) {
     memset(tid, 0xFF, RC_STUN_TID_LEN);
   }
 }
+
+size_t rc_stun_binding_answer(const uint8_t *req, size_t n,
+                              const struct sockaddr *from, uint8_t *out,
+                              size_t cap) {
+  rc_stun_msg m;
+  if (!rc_stun_is(req, n) || rc_stun_parse(&m, req, n) != RC_OK ||
+      m.method != RC_STUN_BINDING || m.cls != RC_STUN_REQUEST ||
+      m.username != NULL || m.integrity_off != 0)
+    return 0;
+  /* RFC 8489 §6.3.1: unknown comprehension-required attributes would
+   * need a 420; an unauthenticated request gets no answer instead. */
+  if (m.unknown_count != 0)
+    return 0;
+  rc_stun_enc e;
+  rc_stun_enc_begin(&e, out, cap, RC_STUN_BINDING, RC_STUN_SUCCESS, m.tid);
+  rc_stun_enc_xor_addr(&e, from);
+  rc_ssize len = rc_stun_enc_end(&e, m.has_fingerprint);
+  return len > 0 ? (size_t)len : 0;
+}

@@ -113,6 +113,18 @@ void rc_stun_enc_integrity(rc_stun_enc *e, const uint8_t *key,
  * or RC_ERR_NOBUF / RC_ERR_INVAL. */
 rc_ssize rc_stun_enc_end(rc_stun_enc *e, bool fingerprint);
 
+/* A plain Binding request (RFC 8489 §3: no USERNAME, no
+ * MESSAGE-INTEGRITY; a client learning its server-reflexive address) in
+ * req (n bytes) answered into out: a Binding success response with the
+ * request's transaction ID and from as XOR-MAPPED-ADDRESS, and a
+ * FINGERPRINT only when the request had one, so the answer is never
+ * longer than the request plus the mapped address (no amplifier).
+ * Returns the answer's length, or 0 when req is no such request (not
+ * STUN, not a Binding request, credentials, a comprehension-required
+ * attribute we do not know) or cap is too small. */
+size_t rc_stun_binding_answer(const uint8_t *req, size_t n,
+                              const struct sockaddr *from, uint8_t *out,
+                              size_t cap);
 /* A fresh, cryptographically random transaction ID. */
 void rc_stun_new_tid(uint8_t tid[RC_STUN_TID_LEN]);
 

@@ -18,6 +18,10 @@
 
 #define WR_PENDING_MAX 64
 #define WR_PULL_MAX 16
+/* Plain Binding requests answered per second on a listener's socket: a
+ * bound on what a forged source can draw (each answer is at most the
+ * request plus the mapped address, rc_stun_binding_answer). */
+#define WR_BINDING_PER_S 100
 
 typedef struct wr_sess wr_sess;
 
@@ -31,6 +35,8 @@ struct rc__wr_ep {
   int server;
   int listening;
   int sock_closed; /* the socket is gone: free with the last session */
+  uint64_t bind_sec; /* the second of the plain Binding answers counted */
+  unsigned bind_n;   /* how many were sent in it */
 };
 
 struct wr_sess {
@@ -252,6 +258,7 @@ static rc_err sess_tls(wr_sess *s, const rc_wr_identity *id,
    * says, no CA; a server then requires the client's certificate. */
   tc.peer_fingerprint = fp;
   tc.session_cache_size = 0;
+  tc.keylog_file = id->keylog_file;
   char e[128];
   return rc_tls_ctx_new(&s->tls, &tc, e, sizeof e);
 }
@@ -305,11 +312,34 @@ static wr_sess *find_by_ufrag(rc__wr_ep *w, const uint8_t *d, size_t n) {
   return NULL;
 }
 
+/* RFC 8489 §3: a Binding request without credentials is how a client
+ * learns its server-reflexive address; a listener answers it (rate
+ * limited, WR_BINDING_PER_S). Returns whether d was one. */
+static bool plain_binding(rc__wr_ep *w, const uint8_t *d, size_t n,
+                          const struct sockaddr *from) {
+  uint8_t out[RC_STUN_HEADER + 24 + 8];
+  size_t len = rc_stun_binding_answer(d, n, from, out, sizeof out);
+  if (len == 0)
+    return false;
+  uint64_t sec = now_ms(w) / 1000;
+  if (sec != w->bind_sec) {
+    w->bind_sec = sec;
+    w->bind_n = 0;
+  }
+  if (w->bind_n < WR_BINDING_PER_S) {
+    w->bind_n++;
+    (void)rc__udp_send_raw(w->ep, from, out, len);
+  }
+  return true;
+}
+
 void rc__wr_input(rc__wr_ep *w, const uint8_t *d, size_t n,
                   const struct sockaddr *from) {
   if (n == 0)
     return;
   if (rc_stun_is(d, n)) {
+    if (w->server && plain_binding(w, d, n, from))
+      return;
     wr_sess *s = w->server ? find_by_ufrag(w, d, n) : w->list;
     if (s == NULL || s->dying)
       return; /* not for anyone here: no answer, nothing kept */

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# What a WebRTC data channel costs against WebSockets, in one run: ONE
+# rcoapd with coaps+wr, coaps+ws and coap+ws (the signaling) listeners on
+# 127.0.0.1 and --serve-dir of a generated 64 MiB file;
+#   - requests/s over ONE connection of the library's client (bench/wr_rps:
+#     one GET opens it, then REQUESTS GETs of /hello with DEPTH in flight),
+#     coaps+wr (one "coap" channel over SCTP/DTLS) and coaps+ws, alternated
+#     RUNS times, medians and the wr/ws ratio;
+#   - a 64 MiB GET (rcoap -o FILE, BERT and --window as rcoap's defaults)
+#     over each, wall time and MiB/s, checked against the file, and the
+#     ratio;
+#   - first (before the transfers grow rcoapd's heap): rcoapd's RSS per
+#     idle WebRTC peer: PEERS rcoap observe clients held on /sensors/temp
+#     over coaps+wr, (RSS with them - RSS before) / PEERS.
+# Nothing is asserted: a benchmark is not a test. The load average is
+# printed beside the figures (a shared machine moves them).
+#
+#   bash bench/webrtc.sh [BUILD_DIR]
+# Environment (defaults): REQUESTS=20000 DEPTH=16 RUNS=3 SIZE_MIB=64
+#   PEERS=20 SERVER_CPU=0 BENCH_CPU=1 (taskset cores).
+set -uo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+BUILD_DIR=${1:-$BUILD_DIR}
+: "${REQUESTS:=20000}" "${DEPTH:=16}" "${RUNS:=3}" "${SIZE_MIB:=64}" "${PEERS:=20}"
+
+bench_need rcoapd rcoap
+RPS=$BUILD_DIR/bench/wr_rps
+[ -x "$RPS" ] || bench_build wr_rps
+bench_pin rcoapd "clients"
+bench_tmp webrtc-bench
+mkdir -p "$TMP/files"
+head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$TMP/files/big.bin"
+bench_start_rcoapd -q -l coaps+wr://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
+  -l coap+ws://127.0.0.1:0 --serve-dir "$TMP/files" --state-dir "$TMP/state" || exit 1
+PID_RC=$RCOAPD_PID
+WS=${RCOAPD_URI[coaps+ws]}
+SIG=${RCOAPD_URI[coap+ws]}/webrtc
+WR=coaps+wr://127.0.0.1
+
+echo "rcoap over coaps+wr against coaps+ws, one rcoapd ($pinning)"
+echo "machine: $(bench_machine); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+
+# --- rcoapd memory per idle WebRTC peer -------------------------------------
+rss0=$(bench_rss_kib "$PID_RC")
+pids=()
+for i in $(seq 1 "$PEERS"); do
+  "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --signal "$SIG" observe --duration 120 \
+    "$WR/sensors/temp" >"$TMP/obs.$i" 2>&1 &
+  pids+=("$!")
+  bench_track "$!"
+done
+up=0
+for _ in $(seq 1 300); do
+  up=0
+  for i in $(seq 1 "$PEERS"); do [ -s "$TMP/obs.$i" ] && up=$((up + 1)); done
+  [ "$up" -ge "$PEERS" ] && break
+  sleep 0.1
+done
+sleep 1
+rss1=$(bench_rss_kib "$PID_RC")
+bench_stop "${pids[@]}"
+printf 'rcoapd RSS: %s KiB before, %s KiB with %s idle coaps+wr observers (%s up): %.0f KiB per peer\n' \
+  "$rss0" "$rss1" "$PEERS" "$up" "$(bench_div "$((rss1 - rss0))" "$up")"
+echo "RESULT bench=webrtc what=idle peers=$up kib_per_peer=$(printf '%.0f' "$(bench_div "$((rss1 - rss0))" "$up")")"
+echo
+
+# --- requests/s over one connection -----------------------------------------
+wr_r=() ws_r=()
+for _ in $(seq 1 "$RUNS"); do
+  r=$("${PIN_BENCH[@]}" "$RPS" "$WR/hello" "$REQUESTS" "$DEPTH" "$SIG")
+  wr_r+=("$(bench_field rps "$r")")
+  r=$("${PIN_BENCH[@]}" "$RPS" "$WS/hello" "$REQUESTS" "$DEPTH")
+  ws_r+=("$(bench_field rps "$r")")
+done
+wr_m=$(printf '%s\n' "${wr_r[@]}" | bench_median)
+ws_m=$(printf '%s\n' "${ws_r[@]}" | bench_median)
+printf 'GET /hello, one connection, depth %s, %s requests (median of %s)\n' \
+  "$DEPTH" "$REQUESTS" "$RUNS"
+printf '  coaps+wr %8s req/s   (%s)\n' "$wr_m" "${wr_r[*]}"
+printf '  coaps+ws %8s req/s   (%s)\n' "$ws_m" "${ws_r[*]}"
+printf '  wr/ws    %8.2f\n' "$(bench_div "$wr_m" "$ws_m")"
+echo "RESULT bench=webrtc what=rps depth=$DEPTH wr=$wr_m ws=$ws_m"
+echo
+
+# --- one large GET over each ------------------------------------------------
+get_s() { # URI [ARGS...]: prints the seconds of rcoap -o; checks the body
+  local u=$1 t0 t1
+  shift
+  rm -f "$TMP/got.bin"
+  t0=$(date +%s.%N)
+  "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --insecure "$@" -o "$TMP/got.bin" \
+    "$u/files/big.bin" 2>/dev/null || { echo "fail"; return; }
+  t1=$(date +%s.%N)
+  cmp -s "$TMP/got.bin" "$TMP/files/big.bin" || { echo "differs"; return; }
+  echo "$t1 - $t0" | bc -l
+}
+wr_s=$(get_s "$WR" --signal "$SIG") ws_s=$(get_s "$WS")
+mibs() { [[ $1 =~ ^[0-9.]+$ ]] && printf '%.1f' "$(bench_div "$SIZE_MIB" "$1")" || echo "-"; }
+printf 'GET of %s MiB (rcoap -o FILE, checked)\n' "$SIZE_MIB"
+printf '  coaps+wr %7.2f s  %6s MiB/s\n' "${wr_s/fail/0}" "$(mibs "$wr_s")"
+printf '  coaps+ws %7.2f s  %6s MiB/s\n' "${ws_s/fail/0}" "$(mibs "$ws_s")"
+printf '  wr/ws throughput %.2f\n' "$(bench_div "$ws_s" "$wr_s")"
+echo "RESULT bench=webrtc what=get size_mib=$SIZE_MIB wr_s=$wr_s ws_s=$ws_s"
+echo
+
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
