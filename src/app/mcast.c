@@ -109,7 +109,8 @@ static size_t mc_answer_for(app_mcast *mc, const uint8_t *d, size_t n,
   char query[256];
   if (q.len >= sizeof query)
     return 0;
-  memcpy(query, q.val, q.len);
+  if (q.len > 0) /* no query: q.val is NULL, which memcpy may not take */
+    memcpy(query, q.val, q.len);
   query[q.len] = 0;
   char links[4096];
   size_t len = 0;
