@@ -59,7 +59,7 @@ static rc_tls_ctx *ctx_once(void) {
   cfg.psk_hint = "hint";
   if (rc_tls_ctx_new(&g_ctx, &cfg, NULL, 0) != RC_OK)
     abort();
-  memset(g_ctx->cookie_key, 0, sizeof(g_ctx->cookie_key));
+  memset(g_ctx->cookie.key, 0, sizeof(g_ctx->cookie.key));
   return g_ctx;
 }
 
