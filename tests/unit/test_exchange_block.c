@@ -17,6 +17,7 @@
 
 #include "rcoap/exchange.h"
 #include "test_counting.h"
+#include "test_exchange_harness.h"
 
 #define MAXREC 64
 #define BODY_MAX (4u * 1024u * 1024u)
@@ -253,28 +254,9 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
   }
 }
 
-static int pump_one(peer *from, peer *to, rc_time now) {
-  const uint8_t *d;
-  size_t len;
-  int moved = 0;
-  while (rc_session_pending(from->s, &d, &len) == RC_OK) {
-    uint8_t *copy = malloc(len);
-    memcpy(copy, d, len);
-    assert_int_equal(rc_session_consume(from->s, len), RC_OK);
-    rc_session_recv(to->s, copy, len, now);
-    free(copy);
-    moved = 1;
-  }
-  return moved;
-}
 
 static void pump(pair *p) {
-  for (int i = 0; i < 10000; i++) {
-    int m = pump_one(&p->a, &p->b, p->now) | pump_one(&p->b, &p->a, p->now);
-    if (!m)
-      return;
-  }
-  fail_msg("pump did not settle");
+  th_pump(p->a.s, p->b.s, p->now, 10000, 0, NULL, NULL);
 }
 
 /* Max-Message-Size of the sessions pair_new makes; 0: the default. */
@@ -289,18 +271,13 @@ static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed,
   cfg.block_wise = (uint8_t)block_wise;
   if (pair_mms)
     cfg.max_msg_size = pair_mms;
-  rc_session_callbacks cb = {0};
-  cb.on_message = on_message;
+  rc_session_callbacks cb = {.on_message = on_message};
+  rc_exchange_callbacks xcb = {.on_request = on_request,
+                               .on_body_start = on_body_start};
   memset(p, 0, sizeof *p);
   p->pair = pr;
   const rc_mem *mem = role == RC_SESSION_CLIENT ? pair_client_mem : NULL;
-  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, mem, pr->now), RC_OK);
-  rc_exchange_callbacks xcb = {.on_request = on_request,
-                               .on_body_start = on_body_start};
-  uint8_t s[16];
-  memset(s, seed, sizeof s);
-  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, mem),
-                   RC_OK);
+  th_end_new(&cfg, &cb, &xcb, p, seed, mem, pr->now, &p->s, &p->x);
 }
 
 static pair *pair_new(int bw_a, int bw_b) {
@@ -332,10 +309,8 @@ static int setup_small(void **state) {
 
 static int teardown(void **state) {
   pair *p = *state;
-  rc_exchange_free(p->a.x);
-  rc_exchange_free(p->b.x);
-  rc_session_free(p->a.s);
-  rc_session_free(p->b.s);
+  th_end_free(p->a.s, p->a.x, 0);
+  th_end_free(p->b.s, p->b.x, 0);
   free(p->a.got);
   free(p->b.got);
   free(p);
@@ -726,8 +701,8 @@ static void test_etag_change(void **state) {
       rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
       RC_OK);
   /* Move only the request and the first answer. */
-  pump_one(&p->a, &p->b, p->now);
-  pump_one(&p->b, &p->a, p->now); /* first block arrives; next asked */
+  th_move(p->a.s, p->b.s, p->now, 0, NULL, NULL);
+  th_move(p->b.s, p->a.s, p->now, 0, NULL, NULL); /* first block arrives; next asked */
   rc_exchange_handle_expiry(p->b.x, p->now + RC_EXCHANGE_BLOCK_TTL_MS + 1);
   p->b.pattern_shift = 1;
   pump(p);
