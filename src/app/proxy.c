@@ -322,6 +322,13 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
   if (rc__app_proxy_observe(ctx, req, uri, origin, opts, n,
                             px->opts.timeout_ms))
     return;
+  px_upload *up = rc__px_upload_of(req);
+  if (up) {
+    px_fwd uf = {.method = m->code, .uri = uri, .origin = origin,
+                 .opts = opts, .nopts = n};
+    rc__px_upload_start(up, req, &uf);
+    return;
+  }
   /* A relayed block: the exchange sends our Block2 as given and leaves
    * the answer's alone (its "manual" mode); Size2 0 asks for the size
    * with block 0 (RFC 7959 §4). */
@@ -390,6 +397,9 @@ int rc__app_proxy_request(rc_context *ctx, rc_xreq *req) {
            "proxy: this endpoint is not a forward proxy");
     return 1;
   }
+  px_upload *up = rc__px_upload_of(req);
+  if (up && rc__px_upload_next(up, req))
+    return 1; /* a later block of a streamed upload */
   char uri[PROXY_URI_MAX + 1];
   rc_opt o;
   if (rc_msg_find_opt(m, RC_OPT_PROXY_URI, &o)) {

@@ -143,9 +143,22 @@ static int etag_listed(const rc_opt *opts, size_t n, const uint8_t *etag,
   return 0;
 }
 
-static void respond(rc_xreq *req, const rc_outmsg *m) {
+void rc__px_respond(rc_xreq *req, const rc_outmsg *m) {
   if (rc_exchange_respond(req, m) == RC_ERR_PEER_TOO_LARGE)
     rc__px_answer(req, RC_BAD_GATEWAY, "proxy: the answer does not fit");
+}
+
+size_t rc__px_resp_opts(const rc_msg *resp, int relay, rc_opt *out,
+                        size_t cap) {
+  size_t n = 0;
+  rc_opt_iter it;
+  rc_opt op;
+  rc_opt_iter_init(&it, resp);
+  while (rc_opt_next(&it, &op) && n < cap)
+    if (!rc__app_proxy_hop_by_hop(op.num) ||
+        (relay && (op.num == RC_OPT_BLOCK2 || op.num == RC_OPT_SIZE2)))
+      out[n++] = op; /* a relayed block keeps the upstream's */
+  return n;
 }
 
 /* Answers from entry e: the stored response, or 2.03 when the
@@ -164,11 +177,11 @@ static void answer_cached(rc_context *ctx, rc_xreq *req, const rc_opt *dopts,
       if (opts[i].num == RC_OPT_ETAG || opts[i].num == RC_OPT_MAX_AGE)
         opts[k++] = opts[i];
     rc_outmsg m = {RC_VALID, opts, k, NULL, 0};
-    respond(req, &m);
+    rc__px_respond(req, &m);
     return;
   }
   rc_outmsg m = {code, opts, n, payload, plen};
-  respond(req, &m);
+  rc__px_respond(req, &m);
 }
 
 static void job_send(px_job *j);
@@ -250,14 +263,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     if (o)
       o->backoff_ms = 0; /* the origin answers again */
     rc_opt opts[RC_APP_MAX_OPTS];
-    size_t n = 0;
-    rc_opt_iter it;
-    rc_opt op;
-    rc_opt_iter_init(&it, resp);
-    while (rc_opt_next(&it, &op) && n < RC_APP_MAX_OPTS)
-      if (!rc__app_proxy_hop_by_hop(op.num) ||
-          (j->relay && (op.num == RC_OPT_BLOCK2 || op.num == RC_OPT_SIZE2)))
-        opts[n++] = op; /* a relayed block keeps the upstream's */
+    size_t n = rc__px_resp_opts(resp, j->relay, opts, RC_APP_MAX_OPTS);
     px_cache *c = u ? u->cache : NULL;
     rc_time now = rc__app_now(ctx);
     if (c && j->method != RC_GET && j->method != RC_FETCH &&
@@ -292,7 +298,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       }
     }
     rc_outmsg m = {resp->code, opts, n, resp->payload, resp->payload_len};
-    respond(req, &m);
+    rc__px_respond(req, &m);
   }
   free(j);
 }
@@ -408,7 +414,7 @@ int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
                  dl < 0                       ? 0
                  : dl >= (int)sizeof diag ? sizeof diag - 1
                                           : (size_t)dl};
-  respond(req, &m);
+  rc__px_respond(req, &m);
   return 1;
 }
 
