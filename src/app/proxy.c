@@ -352,7 +352,8 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
               .payload_len = m->payload_len,
               .relay_opts = relay,
               .nrelay = nrelay};
-  rc__px_send(ctx, &px->opts, req, &f);
+  px_dest d = {.req = req};
+  rc__px_send(ctx, &px->opts, &d, &f);
 }
 
 /* Proxy-Scheme + Uri-*: the URI they make (RFC 7252 §6.5). Returns 0, or

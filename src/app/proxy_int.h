@@ -31,9 +31,18 @@ typedef struct px_fwd {
   size_t nrelay;
 } px_fwd;
 
+/* Where a forwarded request's answer goes: a CoAP request (deferred by
+ * rc__px_send, answered with rc_exchange_respond), or, req NULL, answer
+ * (proxy_http.c: an HTTP reply), called exactly once. */
+typedef struct px_dest {
+  rc_xreq *req;
+  void (*answer)(void *arg, const rc_outmsg *m);
+  void *arg;
+} px_dest;
+
 /* Sends f upstream (or answers from the cache, or fails fast while the
- * origin backs off) and answers req when done; req is deferred here. */
-void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
+ * origin backs off) and answers d when done. */
+void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, const px_dest *d,
                  const px_fwd *f);
 void rc__px_upstream_free(rc_context *ctx);
 /* Answers req with m; 5.02 when it does not fit the downstream peer. */

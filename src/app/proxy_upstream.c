@@ -13,6 +13,7 @@
  *    backoff_max_ms) is over; meanwhile requests for it get 5.03 at once
  *    with Max-Age = the seconds left (RFC 7252 §5.9.3.4).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ typedef struct px_upstream {
 typedef struct px_job {
   struct px_job *next; /* px_upstream.retries */
   rc_context *ctx;
-  rc_xreq *req;
+  px_dest dest;
   rc_proxy_opts po;
   char origin[PX_ORIGIN_MAX];
   uint8_t method;
@@ -72,6 +73,32 @@ static px_upstream *upstream(rc_context *ctx, const rc_proxy_opts *po) {
   return ctx->px_up;
 }
 
+static void dest_answer(const px_dest *d, const rc_outmsg *m) {
+  if (d->req)
+    rc__px_respond(d->req, m);
+  else
+    d->answer(d->arg, m);
+}
+
+static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Answers d with code and a text/plain diagnostic (RFC 7252 §5.5.2). */
+static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...) {
+  char diag[300];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(diag, sizeof diag, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= sizeof diag)
+    n = (int)sizeof diag - 1;
+  rc_opt cf = {.num = RC_OPT_CONTENT_FORMAT, .len = 0, .val = NULL}; /* text */
+  rc_outmsg m = {code, &cf, 1, (const uint8_t *)diag, (size_t)n};
+  dest_answer(d, &m);
+}
+
 static void timer_closed(uv_handle_t *h) { free(h); }
 
 void rc__px_upstream_free(rc_context *ctx) {
@@ -81,7 +108,7 @@ void rc__px_upstream_free(rc_context *ctx) {
   while (u->retries) {
     px_job *j = u->retries;
     u->retries = j->next;
-    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: shutting down");
+    dest_fail(&j->dest, RC_BAD_GATEWAY, "proxy: shutting down");
     free(j);
   }
   if (u->timer)
@@ -163,7 +190,7 @@ size_t rc__px_resp_opts(const rc_msg *resp, int relay, rc_opt *out,
 
 /* Answers from entry e: the stored response, or 2.03 when the
  * downstream already holds it (RFC 7252 §5.10.6.2: the ETag it sent). */
-static void answer_cached(rc_context *ctx, rc_xreq *req, const rc_opt *dopts,
+static void answer_cached(rc_context *ctx, const px_dest *d, const rc_opt *dopts,
                           size_t dn, const px_entry *e) {
   rc_opt opts[RC_APP_MAX_OPTS];
   uint8_t age[4], code;
@@ -177,11 +204,11 @@ static void answer_cached(rc_context *ctx, rc_xreq *req, const rc_opt *dopts,
       if (opts[i].num == RC_OPT_ETAG || opts[i].num == RC_OPT_MAX_AGE)
         opts[k++] = opts[i];
     rc_outmsg m = {RC_VALID, opts, k, NULL, 0};
-    rc__px_respond(req, &m);
+    dest_answer(d, &m);
     return;
   }
   rc_outmsg m = {code, opts, n, payload, plen};
-  rc__px_respond(req, &m);
+  dest_answer(d, &m);
 }
 
 static void job_send(px_job *j);
@@ -205,7 +232,7 @@ static void retry_later(px_upstream *u, px_job *j) {
     u->timer->data = u;
   }
   if (!u->timer) {
-    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: out of memory");
+    dest_fail(&j->dest, RC_BAD_GATEWAY, "proxy: out of memory");
     free(j);
     return;
   }
@@ -218,7 +245,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail) {
   px_job *j = arg;
   rc_context *ctx = j->ctx;
-  rc_xreq *req = j->req;
+  const px_dest *d = &j->dest;
   px_upstream *u = ctx->px_up;
   const char *sep = detail && *detail ? ": " : "";
   if (!detail)
@@ -234,7 +261,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       if (o->backoff_ms > max)
         o->backoff_ms = max;
       o->retry_at = rc__app_now(ctx) + o->backoff_ms;
-      rc__px_answer(req, RC_BAD_GATEWAY,
+      dest_fail(d, RC_BAD_GATEWAY,
                     "proxy: %s failed: %s%s%s (next attempt in %u ms)",
                     j->origin, rc_strerror(status), sep, detail, o->backoff_ms);
       free(j);
@@ -250,12 +277,12 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     }
   }
   if (status == RC_ERR_TIMEOUT) {
-    rc__px_answer(req, RC_GATEWAY_TIMEOUT,
+    dest_fail(d, RC_GATEWAY_TIMEOUT,
                   "proxy: %s did not answer within %u ms", j->origin,
                   j->po.timeout_ms ? j->po.timeout_ms
                                    : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
   } else if (status < 0) {
-    rc__px_answer(req, RC_BAD_GATEWAY, "proxy: %s failed: %s%s%s%s", j->origin,
+    dest_fail(d, RC_BAD_GATEWAY, "proxy: %s failed: %s%s%s%s", j->origin,
                   rc_strerror(status), sep, detail,
                   j->retried ? " (sent twice)" : "");
   } else {
@@ -277,11 +304,11 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
       if (e) {
         rc__pxc_refresh(e, opts, n, now);
-        answer_cached(ctx, req, j->opts, j->nopts, e);
+        answer_cached(ctx, d, j->opts, j->nopts, e);
         free(j);
         return;
       }
-      rc__px_answer(req, RC_BAD_GATEWAY,
+      dest_fail(d, RC_BAD_GATEWAY,
                     "proxy: %s validated an entry the cache no longer has",
                     j->origin);
       free(j);
@@ -292,13 +319,13 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                   resp->payload_len, now);
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
       if (e) {
-        answer_cached(ctx, req, j->opts, j->nopts, e);
+        answer_cached(ctx, d, j->opts, j->nopts, e);
         free(j);
         return;
       }
     }
     rc_outmsg m = {resp->code, opts, n, resp->payload, resp->payload_len};
-    rc__px_respond(req, &m);
+    dest_answer(d, &m);
   }
   free(j);
 }
@@ -334,7 +361,7 @@ static void job_send(px_job *j) {
                         .timeout_ms = j->po.timeout_ms};
   rc_err err = rc_request(j->ctx, j->method, j->uri, &ro, on_upstream, j);
   if (err) {
-    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: cannot send to %s: %s",
+    dest_fail(&j->dest, RC_BAD_GATEWAY, "proxy: cannot send to %s: %s",
                   j->origin, rc_strerror(err));
     free(j);
   }
@@ -352,7 +379,7 @@ uint8_t *rc__px_opts_copy(rc_opt *dst, uint8_t *v, const rc_opt *src,
   return v;
 }
 
-static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
+static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, const px_dest *d,
                        const px_fwd *f, const uint8_t *key, size_t klen) {
   size_t ulen = strlen(f->uri) + 1, vals = 0;
   for (size_t i = 0; i < f->nopts; i++)
@@ -365,7 +392,7 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
     return NULL;
   memset(j, 0, sizeof *j);
   j->ctx = ctx;
-  j->req = req;
+  j->dest = *d;
   j->po = *po;
   j->method = f->method;
   j->relay = f->nrelay > 0;
@@ -392,7 +419,7 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   return j;
 }
 
-int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
+static int backing_off(rc_context *ctx, const px_dest *d, const char *origin) {
   px_upstream *u = ctx->px_up;
   px_origin *o = u ? origin_get(u, origin, 0) : NULL;
   rc_time now = rc__app_now(ctx);
@@ -414,11 +441,16 @@ int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
                  dl < 0                       ? 0
                  : dl >= (int)sizeof diag ? sizeof diag - 1
                                           : (size_t)dl};
-  rc__px_respond(req, &m);
+  dest_answer(d, &m);
   return 1;
 }
 
-void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
+int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
+  px_dest d = {.req = req};
+  return backing_off(ctx, &d, origin);
+}
+
+void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, const px_dest *d,
                  const px_fwd *f) {
   px_upstream *u = upstream(ctx, po);
   rc_time now = rc__app_now(ctx);
@@ -432,15 +464,15 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   }
   if (e && rc__pxc_fresh_ms(e, now)) {
     /* RFC 7252 §5.6.1: fresh */
-    answer_cached(ctx, req, f->opts, f->nopts, e);
+    answer_cached(ctx, d, f->opts, f->nopts, e);
     return;
   }
-  if (rc__px_backing_off(ctx, req, f->origin))
+  if (backing_off(ctx, d, f->origin))
     return;
-  px_job *j = job_new(ctx, po, req, f, key, klen);
-  if (!j || rc_xreq_defer(req) != RC_OK) {
+  px_job *j = job_new(ctx, po, d, f, key, klen);
+  if (!j || (d->req && rc_xreq_defer(d->req) != RC_OK)) {
     free(j);
-    rc__px_answer(req, RC_SERVICE_UNAVAILABLE, "proxy: out of memory");
+    dest_fail(d, RC_SERVICE_UNAVAILABLE, "proxy: out of memory");
     return;
   }
   const uint8_t *etag;
