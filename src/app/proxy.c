@@ -6,7 +6,6 @@
  * decremented), and failures into 5.02 / 5.04 / 5.05 / 5.08 with a
  * diagnostic. Message layer, tokens and blocks stay each side's own.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,21 +35,8 @@ struct app_proxy {
   proxy_route *routes;
 };
 
-/* rc__px_answer (proxy_int.h), shared with proxy_upstream.c */
+/* rc__px_answer (proxy_int.h, proxy_upstream.c) */
 #define answer rc__px_answer
-
-void rc__px_answer(rc_xreq *req, uint8_t code, const char *fmt, ...) {
-  char diag[PROXY_DIAG_MAX];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(diag, sizeof diag, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    n = 0;
-  if ((size_t)n >= sizeof diag)
-    n = (int)sizeof diag - 1;
-  rc_respond(req, code, RC_CF_TEXT_PLAIN, diag, (size_t)n);
-}
 
 rc_err rc_proxy_enable(rc_context *ctx, const rc_proxy_opts *opts) {
   if (!ctx || !opts)

@@ -80,23 +80,40 @@ static void dest_answer(const px_dest *d, const rc_outmsg *m) {
     d->answer(d->arg, m);
 }
 
-static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
 /* Answers d with code and a text/plain diagnostic (RFC 7252 §5.5.2). */
-static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...) {
+static void dest_vfail(const px_dest *d, uint8_t code, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+static void dest_vfail(const px_dest *d, uint8_t code, const char *fmt,
+                       va_list ap) {
   char diag[300];
-  va_list ap;
-  va_start(ap, fmt);
   int n = vsnprintf(diag, sizeof diag, fmt, ap);
-  va_end(ap);
   if (n < 0)
     n = 0;
   if ((size_t)n >= sizeof diag)
     n = (int)sizeof diag - 1;
   rc_opt cf = {.num = RC_OPT_CONTENT_FORMAT, .len = 0, .val = NULL}; /* text */
   rc_outmsg m = {code, &cf, 1, (const uint8_t *)diag, (size_t)n};
-  dest_answer(d, &m);
+  if (d->req)
+    rc_exchange_respond(d->req, &m);
+  else
+    d->answer(d->arg, &m);
+}
+
+static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  dest_vfail(d, code, fmt, ap);
+  va_end(ap);
+}
+
+void rc__px_answer(rc_xreq *req, uint8_t code, const char *fmt, ...) {
+  px_dest d = {.req = req};
+  va_list ap;
+  va_start(ap, fmt);
+  dest_vfail(&d, code, fmt, ap);
+  va_end(ap);
 }
 
 static void timer_closed(uv_handle_t *h) { free(h); }
