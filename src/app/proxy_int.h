@@ -51,6 +51,9 @@ void rc__px_respond(rc_xreq *req, const rc_outmsg *m);
  * ones; relay: a relayed block's Block2 / Size2 too) into out. */
 size_t rc__px_resp_opts(const rc_msg *resp, int relay, rc_opt *out,
                         size_t cap);
+/* What the cache holds for uri is stale now (a 2.xx to an unsafe request
+ * that did not go through rc__px_send: proxy_upload.c). */
+void rc__px_invalidate(rc_context *ctx, const char *uri);
 /* While origin backs off after a failure: answers req 5.03 with Max-Age
  * (the seconds left) and returns 1; else 0. */
 int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin);

@@ -113,6 +113,9 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     /* The origin's final answer: to the last block, the upload's outcome;
      * to an earlier one, a refusal (4.13, 4.01 ...) that ends it. */
     up->failed = !last;
+    if (last && RC_CODE_CLASS(resp->code) == 2 && up->method != RC_FETCH)
+      /* As proxy_upstream.c does for unsafe requests (RFC 9111 §4.4). */
+      rc__px_invalidate(up->ctx, up->uri);
     done_block(up, 0, resp);
   } else if (last) {
     fail(up, RC_BAD_GATEWAY, "2.31 to the last block");

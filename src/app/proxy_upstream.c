@@ -462,6 +462,12 @@ static int backing_off(rc_context *ctx, const px_dest *d, const char *origin) {
   return 1;
 }
 
+void rc__px_invalidate(rc_context *ctx, const char *uri) {
+  px_upstream *u = ctx->px_up;
+  if (u && u->cache)
+    rc__pxc_invalidate(u->cache, uri);
+}
+
 int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
   px_dest d = {.req = req};
   return backing_off(ctx, &d, origin);

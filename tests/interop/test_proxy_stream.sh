@@ -11,7 +11,8 @@
 # the file's; the proxy's peak RSS grows by a bound set by the client's
 # BERT block (4 MiB: held once by the proxy and once in its receive
 # buffer), not by the body. Then an origin killed mid-upload: the client
-# gets 5.02 or 5.04 from the proxy.
+# gets 5.02 or 5.04 from the proxy. A streamed PUT's 2.04 makes the
+# proxy's cached answer for its target stale.
 # Interop, not integration: tens of thousands of round trips.
 # Usage: bash test_proxy_stream.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
@@ -84,6 +85,17 @@ if [ -n "$AFTER" ] && [ "$GROW" -lt 16 ]; then
 else
   rc_fail "the proxy's peak RSS grew by ${GROW} MiB for a ${UMIB} MiB upload"
 fi
+
+# ---- a streamed upload makes the cached entry of its target stale ----
+coap -T 5 put -d old -O "35,$UDP/store/inv" "$PXW/"
+coap -T 5 get -O "35,$UDP/store/inv" "$PXW/"
+rc_expect_eq "$OUT" old "GET /store/inv through the proxy (now in its cache)"
+head -c 3000 /dev/zero | tr '\0' n >"$RC_TMP/inv.bin"
+coap -T 10 -v put -d "@$RC_TMP/inv.bin" -O "35,$UDP/store/inv" "$PXU/"
+rc_expect_status "$ST" 0 "PUT 3000 bytes from a UDP client through the proxy"
+rc_expect "$ERR" "Block1:2/0/1024" "in 1024-byte Block1 blocks (streamed)"
+coap -T 5 get -O "35,$UDP/store/inv" "$PXW/"
+rc_expect_eq "${#OUT}" 3000 "the next GET is not the stale cached entry: the new 3000 bytes"
 
 # ---- the origin killed mid-upload: 5.02 / 5.04 downstream ----
 rc_run rcoap -T $((60 * RC_SLOW)) put -d "@$RC_TMP/up.bin" -O "35,$UDP/sink" \
