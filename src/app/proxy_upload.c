@@ -112,11 +112,19 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
   } else if (resp->code != RC_CONTINUE) {
     /* The origin's final answer: to the last block, the upload's outcome;
      * to an earlier one, a refusal (4.13, 4.01 ...) that ends it. */
+    rc_opt o;
+    rc_block b2;
     up->failed = !last;
-    if (last && RC_CODE_CLASS(resp->code) == 2 && up->method != RC_FETCH)
+    if (last && RC_CODE_CLASS(resp->code) == 2)
       /* As proxy_upstream.c does for unsafe requests (RFC 9111 §4.4). */
       rc__px_invalidate(up->ctx, up->uri);
-    done_block(up, 0, resp);
+    if (rc_msg_find_opt(resp, RC_OPT_BLOCK2, &o) &&
+        rc_block_decode(o.val, o.len, &b2) == RC_OK && b2.more)
+      /* An answer in Block2 (RFC 7959 §2.6) is not fetched on: say so
+       * rather than pass its first block off as the whole. */
+      fail(up, RC_BAD_GATEWAY, "its answer comes in Block2, not relayed");
+    else
+      done_block(up, 0, resp);
   } else if (last) {
     fail(up, RC_BAD_GATEWAY, "2.31 to the last block");
   } else {
@@ -214,8 +222,9 @@ static void take_block(px_upload *up, rc_xreq *req) {
 void rc__app_proxy_body_start(rc_context *ctx, rc_xreq *req) {
   const rc_msg *m = rc_xreq_msg(req);
   const rc_proxy_opts *po = rc__proxy_opts(ctx);
-  if (!po || !po->forward || m->code == RC_GET || m->code == RC_DELETE)
-    return; /* answered whole by rc__app_proxy_request */
+  if (!po || !po->forward || m->code == RC_GET || m->code == RC_DELETE ||
+      m->code == RC_FETCH)
+    return; /* reassembled; FETCH for the cache (its body is in the key) */
   px_upload *up = calloc(1, sizeof *up);
   if (!up)
     return; /* reassembled instead */
