@@ -440,6 +440,10 @@ typedef struct rc_observation rc_observation;
  */
 rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *opts,
                   rc_request_cb cb, void *arg, rc_observation **out);
+/* The re-registration back-off of obs: from min_ms doubling to max_ms
+ * (0: the default 1000 / 30000). Returns 0 or RC_ERR_INVAL (min > max). */
+rc_err rc_observe_backoff(rc_observation *obs, uint32_t min_ms,
+                          uint32_t max_ms);
 /* Deregisters (GET with Observe=1, RFC 8323 §7.4) and frees obs. NULL ok.
  * rc_context_free frees the observations still open (do not cancel them
  * after that). */

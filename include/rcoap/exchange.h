@@ -326,6 +326,21 @@ uint8_t rc_xreq_response_code(const rc_xreq *req);
  * reassembling it; on_request later gets the last block's message with no
  * payload (rc_xreq_body_streamed true). Returns 0 or RC_ERR_STATE. */
 rc_err rc_xreq_body_sink(rc_xreq *req, const rc_body_sink *sink);
+/* Inside on_body_start: hand the upload on block by block instead of
+ * reassembling it. Every block in order (this first one too) reaches
+ * on_request as a request of its own: its payload the block, its Block1
+ * as sent; the handler answers each one (2.31 Continue for more; it may
+ * defer that answer, and the client waits for it). Blocks out of order
+ * still get 4.08. arg is the upload's (rc_xreq_upload_arg); end (may be
+ * NULL) is called once when the upload is over: RC_OK after the last
+ * block's on_request, else why it stopped (RC_ERR_TIMEOUT after the block
+ * TTL, RC_ERR_CANCELLED when the client starts over, the connection's
+ * reason when it goes). Not for Q-Block1. Returns 0 or RC_ERR_STATE. */
+rc_err rc_xreq_body_blocks(rc_xreq *req, void (*end)(void *arg, rc_err status),
+                           void *arg);
+/* In on_request: the arg of the block-by-block upload req belongs to, or
+ * NULL. */
+void *rc_xreq_upload_arg(const rc_xreq *req);
 /* Inside on_body_start: refuse bodies over max bytes (4.13 with Size1).
  * Returns 0 or RC_ERR_STATE. */
 rc_err rc_xreq_body_limit(rc_xreq *req, uint64_t max);

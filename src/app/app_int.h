@@ -222,6 +222,8 @@ void rc__app_proxy_observe_free(rc_context *ctx);
 int rc__app_proxy_is_forward(const rc_msg *m);
 /* Options each side's exchange makes for itself, never relayed. */
 int rc__app_proxy_hop_by_hop(uint16_t num);
+/* on_body_start of a forward-proxy upload (proxy_upload.c). */
+void rc__app_proxy_body_start(rc_context *ctx, rc_xreq *req);
 /* A forward-proxy request: forwarded or refused, and 1; else 0. */
 int rc__app_proxy_request(rc_context *ctx, rc_xreq *req);
 void rc__app_proxy_free(rc_context *ctx);

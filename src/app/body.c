@@ -45,8 +45,10 @@ void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req) {
   rc_context *ctx = peer->ctx;
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
-  if (rc__app_proxy_is_forward(m))
-    return; /* reassembled, then forwarded (proxy.c) */
+  if (rc__app_proxy_is_forward(m)) {
+    rc__app_proxy_body_start(ctx, req); /* streamed, block by block */
+    return;
+  }
   char path[RC_APP_PATH_MAX];
   rc_ssize n = rc_msg_path(m, path, sizeof path);
   if (n < 0)

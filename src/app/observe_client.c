@@ -3,7 +3,8 @@
  * 7641 §3.1) through rc_request's machinery and keeps the observation
  * alive across connection losses: after a loss the caller is told (status
  * < 0) and the registration is repeated on a new connection after a
- * back-off that doubles from 1 s to 30 s (reset by every notification).
+ * back-off that doubles from 1 s to 30 s (rc_observe_backoff sets other
+ * bounds; reset by every notification).
  * rc_observe_cancel deregisters explicitly, as RFC 8323 §7.4 requires.
  */
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct rc_observation {
   app_creq *creq;       /* the live registration, or NULL */
   uv_timer_t *timer;    /* retry; from the C library (closed async) */
   uint32_t backoff_ms;
+  uint32_t backoff_min_ms, backoff_max_ms;
   unsigned regs;
   int ended;
 };
@@ -46,14 +48,19 @@ static rc_err obs_register(rc_observation *o) {
 
 static void obs_retry(uv_timer_t *t);
 
+/* Tries again after the back-off, which doubles (up to its bound). */
+static void obs_later(rc_observation *o) {
+  uv_timer_start(o->timer, obs_retry, o->backoff_ms, 0);
+  o->backoff_ms = o->backoff_ms > o->backoff_max_ms / 2 ? o->backoff_max_ms
+                                                        : o->backoff_ms * 2;
+}
+
 /* Registers again, or tells and tries later. */
 static void obs_again(rc_observation *o) {
   rc_err err = obs_register(o);
   if (err) {
     o->cb(o->arg, err, NULL, "cannot register again");
-    uv_timer_start(o->timer, obs_retry, o->backoff_ms, 0);
-    if (o->backoff_ms < OBS_BACKOFF_MAX_MS)
-      o->backoff_ms *= 2;
+    obs_later(o);
   }
 }
 
@@ -67,7 +74,7 @@ static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
                      RC_CODE_CLASS(resp->code) == 2 &&
                      rc_msg_find_opt(resp, RC_OPT_OBSERVE, &ob);
   if (notification) {
-    o->backoff_ms = OBS_BACKOFF_MIN_MS;
+    o->backoff_ms = o->backoff_min_ms;
     o->cb(o->arg, status, resp, detail);
     return;
   }
@@ -78,9 +85,7 @@ static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
   }
   if (status < 0 && o->timer) {
     /* Connection lost (or refused, timed out): tell, then try again. */
-    uv_timer_start(o->timer, obs_retry, o->backoff_ms, 0);
-    if (o->backoff_ms < OBS_BACKOFF_MAX_MS)
-      o->backoff_ms *= 2;
+    obs_later(o);
     o->cb(o->arg, status, NULL, detail);
     return;
   }
@@ -131,7 +136,8 @@ rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *ro,
   o->ctx = ctx;
   o->cb = cb;
   o->arg = arg;
-  o->backoff_ms = OBS_BACKOFF_MIN_MS;
+  o->backoff_min_ms = o->backoff_ms = OBS_BACKOFF_MIN_MS;
+  o->backoff_max_ms = OBS_BACKOFF_MAX_MS;
   uv_timer_init(rc_context_loop(ctx), o->timer);
   o->timer->data = o;
   rc_err err = obs_register(o);
@@ -147,6 +153,23 @@ rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *ro,
     o->next->prev = o;
   ctx->observations = o;
   *out = o;
+  return RC_OK;
+}
+
+rc_err rc_observe_backoff(rc_observation *o, uint32_t min_ms,
+                          uint32_t max_ms) {
+  if (!min_ms)
+    min_ms = OBS_BACKOFF_MIN_MS;
+  if (!max_ms)
+    max_ms = min_ms > OBS_BACKOFF_MAX_MS ? min_ms : OBS_BACKOFF_MAX_MS;
+  if (!o || min_ms > max_ms)
+    return RC_ERR_INVAL;
+  if (o->backoff_ms == o->backoff_min_ms || o->backoff_ms < min_ms)
+    o->backoff_ms = min_ms; /* not backing off yet, or below the new min */
+  else if (o->backoff_ms > max_ms)
+    o->backoff_ms = max_ms;
+  o->backoff_min_ms = min_ms;
+  o->backoff_max_ms = max_ms;
   return RC_OK;
 }
 

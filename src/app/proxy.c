@@ -6,7 +6,6 @@
  * decremented), and failures into 5.02 / 5.04 / 5.05 / 5.08 with a
  * diagnostic. Message layer, tokens and blocks stay each side's own.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,21 +35,8 @@ struct app_proxy {
   proxy_route *routes;
 };
 
-/* rc__px_answer (proxy_int.h), shared with proxy_upstream.c */
+/* rc__px_answer (proxy_int.h, proxy_upstream.c) */
 #define answer rc__px_answer
-
-void rc__px_answer(rc_xreq *req, uint8_t code, const char *fmt, ...) {
-  char diag[PROXY_DIAG_MAX];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(diag, sizeof diag, fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    n = 0;
-  if ((size_t)n >= sizeof diag)
-    n = (int)sizeof diag - 1;
-  rc_respond(req, code, RC_CF_TEXT_PLAIN, diag, (size_t)n);
-}
 
 rc_err rc_proxy_enable(rc_context *ctx, const rc_proxy_opts *opts) {
   if (!ctx || !opts)
@@ -322,6 +308,13 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
   if (rc__app_proxy_observe(ctx, req, uri, origin, opts, n,
                             px->opts.timeout_ms))
     return;
+  px_upload *up = rc__px_upload_of(req);
+  if (up) {
+    px_fwd uf = {.method = m->code, .uri = uri, .origin = origin,
+                 .opts = opts, .nopts = n};
+    rc__px_upload_start(up, req, &uf);
+    return;
+  }
   /* A relayed block: the exchange sends our Block2 as given and leaves
    * the answer's alone (its "manual" mode); Size2 0 asks for the size
    * with block 0 (RFC 7959 §4). */
@@ -345,7 +338,8 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
               .payload_len = m->payload_len,
               .relay_opts = relay,
               .nrelay = nrelay};
-  rc__px_send(ctx, &px->opts, req, &f);
+  px_dest d = {.req = req};
+  rc__px_send(ctx, &px->opts, &d, &f);
 }
 
 /* Proxy-Scheme + Uri-*: the URI they make (RFC 7252 §6.5). Returns 0, or
@@ -390,6 +384,9 @@ int rc__app_proxy_request(rc_context *ctx, rc_xreq *req) {
            "proxy: this endpoint is not a forward proxy");
     return 1;
   }
+  px_upload *up = rc__px_upload_of(req);
+  if (up && rc__px_upload_next(up, req))
+    return 1; /* a later block of a streamed upload */
   char uri[PROXY_URI_MAX + 1];
   rc_opt o;
   if (rc_msg_find_opt(m, RC_OPT_PROXY_URI, &o)) {

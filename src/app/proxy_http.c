@@ -1,9 +1,11 @@
 /*
  * HTTP-to-CoAP (app_proxy.h rc_proxy_http, RFC 8075): a plain HTTP
- * request on a WS port under "/hc/" becomes an rc_request to the CoAP
- * URI it names (or a route's target), with the proxy's own checks
- * (allow rules, own listeners, Hop-Limit, timeout), and the CoAP answer
- * an HTTP response given later through the ws filter's rc_http_reply.
+ * request on a WS port under "/hc/" becomes a CoAP request to the URI it
+ * names (or a route's target), with the proxy's own checks (allow rules,
+ * own listeners, Hop-Limit), sent by the same upstream machinery as a
+ * CoAP request's (proxy_upstream.c: the cache, retry, back-off with 5.03
+ * + Max-Age, timeout), and the CoAP answer an HTTP response given later
+ * through the ws filter's rc_http_reply.
  * The tables (target, method, media types, status codes, entity-tags) are
  * codec_hc.h's; this file joins them to an HTTP head and a CoAP message.
  */
@@ -12,8 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "app_int.h"
-#include "rcoap/app_proxy.h"
+#include "proxy_int.h"
 #include "rcoap/codec_hc.h"
 #include "rcoap/transport_ws.h"
 
@@ -26,8 +27,6 @@
 typedef struct hc_pending {
   rc_http_reply *reply;
   int conditional; /* If-None-Match was mapped: 2.03 is 304 */
-  uint32_t timeout_ms;
-  char origin[96];
   /* the target, for Location: scheme, host (no brackets), port */
   rc_scheme scheme;
   uint16_t port;
@@ -59,17 +58,26 @@ static void hc_fail(rc_http_reply *reply, int status, const char *fmt, ...) {
   (void)rc_http_reply_send(reply, &resp);
 }
 
+/* The first option num of m into *o: 1, or 0 when m has none. */
+static int out_find(const rc_outmsg *m, uint16_t num, rc_opt *o) {
+  for (size_t i = 0; i < m->nopts; i++)
+    if (m->opts[i].num == num) {
+      *o = m->opts[i];
+      return 1;
+    }
+  return 0;
+}
+
 /* Location-Path / Location-Query (a 2.01's new resource) as an HTTP
  * Location under /hc/: the target's origin and the options as its path
  * and query (RFC 7252 §6.5 on Uri-* options renamed). Appends the field
  * line to x[*n..cap) when it fits. */
-static void hc_location(const hc_pending *hp, const rc_msg *m, char *x,
+static void hc_location(const hc_pending *hp, const rc_outmsg *m, char *x,
                         size_t *n, size_t cap) {
-  rc_opt lo[16], o;
+  rc_opt lo[16];
   size_t k = 0, len;
-  rc_opt_iter it;
-  rc_opt_iter_init(&it, m);
-  while (rc_opt_next(&it, &o) && k < sizeof lo / sizeof lo[0]) {
+  for (size_t i = 0; i < m->nopts && k < sizeof lo / sizeof lo[0]; i++) {
+    rc_opt o = m->opts[i];
     if (o.num == RC_OPT_LOCATION_PATH || o.num == RC_OPT_LOCATION_QUERY) {
       lo[k] = o;
       lo[k++].num =
@@ -84,13 +92,20 @@ static void hc_location(const hc_pending *hp, const rc_msg *m, char *x,
                            RC_HC_PREFIX, uri);
 }
 
-/* The CoAP answer as an HTTP response (RFC 8075 §7). */
-static void hc_answer(hc_pending *hp, const rc_msg *m) {
+/* The CoAP answer (or the proxy's failure) as an HTTP response (RFC 8075
+ * §7); px_dest.answer of the request, so hp goes here. */
+static void hc_answer(void *arg, const rc_outmsg *m) {
+  hc_pending *hp = arg;
   rc_http_response resp;
   memset(&resp, 0, sizeof resp);
   resp.keep_alive = 1;
   resp.status = rc_hc_status(m->code, m->payload_len > 0, hp->conditional);
-  int cf = rc_msg_content_format(m);
+  rc_opt o;
+  uint32_t cfv;
+  int cf = out_find(m, RC_OPT_CONTENT_FORMAT, &o) &&
+                   rc_opt_uint(&o, &cfv) == RC_OK
+               ? (int)cfv
+               : -1;
   resp.content_type = rc_hc_media_type(cf);
   if (!resp.content_type && m->payload_len)
     /* RFC 7252 §5.5.2: an error's payload without Content-Format is a
@@ -100,18 +115,22 @@ static void hc_answer(hc_pending *hp, const rc_msg *m) {
                             : "text/plain; charset=utf-8";
   size_t n = 0, cap = sizeof resp.extra_buf;
   char *x = resp.extra_buf;
-  rc_opt o;
-  if (rc_msg_find_opt(m, RC_OPT_ETAG, &o) && o.len <= 8) {
+  if (out_find(m, RC_OPT_ETAG, &o) && o.len <= 8) {
     char tag[24];
     if (rc_hc_etag_out(o.val, o.len, tag, sizeof tag) > 0)
       n += (size_t)snprintf(x + n, cap - n, "ETag: %s\r\n", tag);
   }
   uint32_t age = HC_MAX_AGE_DEFAULT;
-  int has_age = rc_msg_find_opt(m, RC_OPT_MAX_AGE, &o) &&
+  int has_age = out_find(m, RC_OPT_MAX_AGE, &o) &&
                 rc_opt_uint(&o, &age) == RC_OK;
+  if (m->code == RC_SERVICE_UNAVAILABLE && has_age)
+    /* RFC 8075 §7 (paraphrased): 5.03 is 503, its Max-Age the
+     * Retry-After header field (the proxy's back-off: when to ask again). */
+    n += (size_t)snprintf(x + n, cap - n, "Retry-After: %u\r\n",
+                          (unsigned)age);
   /* RFC 8075 §7: Max-Age becomes Cache-Control max-age (a 2.05 without
    * it is fresh for the default 60 s, RFC 7252 §5.10.5). */
-  if (has_age || m->code == RC_CONTENT)
+  else if (has_age || m->code == RC_CONTENT)
     n += (size_t)snprintf(x + n, cap - n, "Cache-Control: max-age=%u\r\n",
                           (unsigned)age);
   hc_location(hp, m, x, &n, cap);
@@ -119,21 +138,6 @@ static void hc_answer(hc_pending *hp, const rc_msg *m) {
   resp.body = m->payload;
   resp.body_len = m->payload_len;
   (void)rc_http_reply_send(hp->reply, &resp);
-}
-
-static void hc_on_upstream(void *arg, rc_err status, const rc_msg *m,
-                           const char *detail) {
-  hc_pending *hp = arg;
-  if (status == RC_ERR_TIMEOUT)
-    hc_fail(hp->reply, 504, "proxy: %s did not answer within %u ms",
-            hp->origin,
-            hp->timeout_ms ? hp->timeout_ms : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
-  else if (status < 0)
-    hc_fail(hp->reply, 502, "proxy: %s failed: %s%s%s", hp->origin,
-            rc_strerror(status), detail && *detail ? ": " : "",
-            detail ? detail : "");
-  else
-    hc_answer(hp, m);
   free(hp);
 }
 
@@ -223,22 +227,18 @@ static void hc_forward(rc_context *ctx, const rc_http_head *req,
   }
   hp->reply = reply;
   hp->conditional = conditional;
-  hp->timeout_ms = po->timeout_ms;
-  snprintf(hp->origin, sizeof hp->origin, "%s", origin);
   hp->scheme = u.scheme;
   hp->port = u.port;
   snprintf(hp->host, sizeof hp->host, "%.*s", (int)u.host_len, u.host);
-  rc_request_opts ro = {.opts = opts,
-                        .nopts = n,
-                        .payload = req->body,
-                        .payload_len = req->body_len,
-                        .timeout_ms = po->timeout_ms};
-  err = rc_request(ctx, (uint8_t)method, uri, &ro, hc_on_upstream, hp);
-  if (err) {
-    free(hp);
-    hc_fail(reply, 502, "proxy: cannot send to %s: %s", origin,
-            rc_strerror(err));
-  }
+  px_fwd f = {.method = (uint8_t)method,
+              .uri = uri,
+              .origin = origin,
+              .opts = opts,
+              .nopts = n,
+              .payload = req->body,
+              .payload_len = req->body_len};
+  px_dest d = {.req = NULL, .answer = hc_answer, .arg = hp};
+  rc__px_send(ctx, po, &d, &f);
 }
 
 int rc_proxy_http(rc_context *ctx, const rc_http_head *req,

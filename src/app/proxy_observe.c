@@ -6,7 +6,8 @@
  * (observe.c), so a notification is rendered once and written to every
  * observer with its own token in its own transport's form (one write per
  * connection). The upstream side is an rc_observe, which re-registers
- * with back-off when the upstream connection drops; downstream observers
+ * with back-off (the proxy's: --proxy-backoff) when the upstream
+ * connection drops; downstream observers
  * stay registered meanwhile. A new observer gets the last notification at
  * once; the first one waits (deferred) for the first. When the last
  * observer leaves, the upstream observation is cancelled.
@@ -153,7 +154,13 @@ static void relay_on_up(void *arg, rc_err status, const rc_msg *resp,
 
 static rc_err relay_register(px_relay *r, const rc_opt *opts, size_t n) {
   rc_request_opts ro = {.opts = opts, .nopts = n, .timeout_ms = r->timeout_ms};
-  return rc_observe(r->ctx, r->uri, &ro, relay_on_up, r, &r->up);
+  rc_err err = rc_observe(r->ctx, r->uri, &ro, relay_on_up, r, &r->up);
+  const rc_proxy_opts *po = rc__proxy_opts(r->ctx);
+  if (!err && po)
+    /* Registering again after a loss backs off as requests to a failing
+     * origin do (--proxy-backoff MIN,MAX), not by rc_observe's defaults. */
+    (void)rc_observe_backoff(r->up, po->backoff_min_ms, po->backoff_max_ms);
+  return err;
 }
 
 /* No notification for Max-Age and the grace: register again (the old

@@ -13,6 +13,7 @@
  *    backoff_max_ms) is over; meanwhile requests for it get 5.03 at once
  *    with Max-Age = the seconds left (RFC 7252 §5.9.3.4).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,7 @@ typedef struct px_upstream {
 typedef struct px_job {
   struct px_job *next; /* px_upstream.retries */
   rc_context *ctx;
-  rc_xreq *req;
+  px_dest dest;
   rc_proxy_opts po;
   char origin[PX_ORIGIN_MAX];
   uint8_t method;
@@ -72,6 +73,49 @@ static px_upstream *upstream(rc_context *ctx, const rc_proxy_opts *po) {
   return ctx->px_up;
 }
 
+static void dest_answer(const px_dest *d, const rc_outmsg *m) {
+  if (d->req)
+    rc__px_respond(d->req, m);
+  else
+    d->answer(d->arg, m);
+}
+
+/* Answers d with code and a text/plain diagnostic (RFC 7252 §5.5.2). */
+static void dest_vfail(const px_dest *d, uint8_t code, const char *fmt,
+                       va_list ap) __attribute__((format(printf, 3, 0)));
+static void dest_vfail(const px_dest *d, uint8_t code, const char *fmt,
+                       va_list ap) {
+  char diag[300];
+  int n = vsnprintf(diag, sizeof diag, fmt, ap);
+  if (n < 0)
+    n = 0;
+  if ((size_t)n >= sizeof diag)
+    n = (int)sizeof diag - 1;
+  rc_opt cf = {.num = RC_OPT_CONTENT_FORMAT, .len = 0, .val = NULL}; /* text */
+  rc_outmsg m = {code, &cf, 1, (const uint8_t *)diag, (size_t)n};
+  if (d->req)
+    rc_exchange_respond(d->req, &m);
+  else
+    d->answer(d->arg, &m);
+}
+
+static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void dest_fail(const px_dest *d, uint8_t code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  dest_vfail(d, code, fmt, ap);
+  va_end(ap);
+}
+
+void rc__px_answer(rc_xreq *req, uint8_t code, const char *fmt, ...) {
+  px_dest d = {.req = req};
+  va_list ap;
+  va_start(ap, fmt);
+  dest_vfail(&d, code, fmt, ap);
+  va_end(ap);
+}
+
 static void timer_closed(uv_handle_t *h) { free(h); }
 
 void rc__px_upstream_free(rc_context *ctx) {
@@ -81,7 +125,7 @@ void rc__px_upstream_free(rc_context *ctx) {
   while (u->retries) {
     px_job *j = u->retries;
     u->retries = j->next;
-    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: shutting down");
+    dest_fail(&j->dest, RC_BAD_GATEWAY, "proxy: shutting down");
     free(j);
   }
   if (u->timer)
@@ -143,14 +187,27 @@ static int etag_listed(const rc_opt *opts, size_t n, const uint8_t *etag,
   return 0;
 }
 
-static void respond(rc_xreq *req, const rc_outmsg *m) {
+void rc__px_respond(rc_xreq *req, const rc_outmsg *m) {
   if (rc_exchange_respond(req, m) == RC_ERR_PEER_TOO_LARGE)
     rc__px_answer(req, RC_BAD_GATEWAY, "proxy: the answer does not fit");
 }
 
+size_t rc__px_resp_opts(const rc_msg *resp, int relay, rc_opt *out,
+                        size_t cap) {
+  size_t n = 0;
+  rc_opt_iter it;
+  rc_opt op;
+  rc_opt_iter_init(&it, resp);
+  while (rc_opt_next(&it, &op) && n < cap)
+    if (!rc__app_proxy_hop_by_hop(op.num) ||
+        (relay && (op.num == RC_OPT_BLOCK2 || op.num == RC_OPT_SIZE2)))
+      out[n++] = op; /* a relayed block keeps the upstream's */
+  return n;
+}
+
 /* Answers from entry e: the stored response, or 2.03 when the
  * downstream already holds it (RFC 7252 §5.10.6.2: the ETag it sent). */
-static void answer_cached(rc_context *ctx, rc_xreq *req, const rc_opt *dopts,
+static void answer_cached(rc_context *ctx, const px_dest *d, const rc_opt *dopts,
                           size_t dn, const px_entry *e) {
   rc_opt opts[RC_APP_MAX_OPTS];
   uint8_t age[4], code;
@@ -164,11 +221,11 @@ static void answer_cached(rc_context *ctx, rc_xreq *req, const rc_opt *dopts,
       if (opts[i].num == RC_OPT_ETAG || opts[i].num == RC_OPT_MAX_AGE)
         opts[k++] = opts[i];
     rc_outmsg m = {RC_VALID, opts, k, NULL, 0};
-    respond(req, &m);
+    dest_answer(d, &m);
     return;
   }
   rc_outmsg m = {code, opts, n, payload, plen};
-  respond(req, &m);
+  dest_answer(d, &m);
 }
 
 static void job_send(px_job *j);
@@ -192,7 +249,7 @@ static void retry_later(px_upstream *u, px_job *j) {
     u->timer->data = u;
   }
   if (!u->timer) {
-    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: out of memory");
+    dest_fail(&j->dest, RC_BAD_GATEWAY, "proxy: out of memory");
     free(j);
     return;
   }
@@ -205,7 +262,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail) {
   px_job *j = arg;
   rc_context *ctx = j->ctx;
-  rc_xreq *req = j->req;
+  const px_dest *d = &j->dest;
   px_upstream *u = ctx->px_up;
   const char *sep = detail && *detail ? ": " : "";
   if (!detail)
@@ -221,7 +278,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       if (o->backoff_ms > max)
         o->backoff_ms = max;
       o->retry_at = rc__app_now(ctx) + o->backoff_ms;
-      rc__px_answer(req, RC_BAD_GATEWAY,
+      dest_fail(d, RC_BAD_GATEWAY,
                     "proxy: %s failed: %s%s%s (next attempt in %u ms)",
                     j->origin, rc_strerror(status), sep, detail, o->backoff_ms);
       free(j);
@@ -237,12 +294,12 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     }
   }
   if (status == RC_ERR_TIMEOUT) {
-    rc__px_answer(req, RC_GATEWAY_TIMEOUT,
+    dest_fail(d, RC_GATEWAY_TIMEOUT,
                   "proxy: %s did not answer within %u ms", j->origin,
                   j->po.timeout_ms ? j->po.timeout_ms
                                    : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
   } else if (status < 0) {
-    rc__px_answer(req, RC_BAD_GATEWAY, "proxy: %s failed: %s%s%s%s", j->origin,
+    dest_fail(d, RC_BAD_GATEWAY, "proxy: %s failed: %s%s%s%s", j->origin,
                   rc_strerror(status), sep, detail,
                   j->retried ? " (sent twice)" : "");
   } else {
@@ -250,14 +307,7 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
     if (o)
       o->backoff_ms = 0; /* the origin answers again */
     rc_opt opts[RC_APP_MAX_OPTS];
-    size_t n = 0;
-    rc_opt_iter it;
-    rc_opt op;
-    rc_opt_iter_init(&it, resp);
-    while (rc_opt_next(&it, &op) && n < RC_APP_MAX_OPTS)
-      if (!rc__app_proxy_hop_by_hop(op.num) ||
-          (j->relay && (op.num == RC_OPT_BLOCK2 || op.num == RC_OPT_SIZE2)))
-        opts[n++] = op; /* a relayed block keeps the upstream's */
+    size_t n = rc__px_resp_opts(resp, j->relay, opts, RC_APP_MAX_OPTS);
     px_cache *c = u ? u->cache : NULL;
     rc_time now = rc__app_now(ctx);
     if (c && j->method != RC_GET && j->method != RC_FETCH &&
@@ -271,11 +321,11 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
       if (e) {
         rc__pxc_refresh(e, opts, n, now);
-        answer_cached(ctx, req, j->opts, j->nopts, e);
+        answer_cached(ctx, d, j->opts, j->nopts, e);
         free(j);
         return;
       }
-      rc__px_answer(req, RC_BAD_GATEWAY,
+      dest_fail(d, RC_BAD_GATEWAY,
                     "proxy: %s validated an entry the cache no longer has",
                     j->origin);
       free(j);
@@ -286,13 +336,13 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                   resp->payload_len, now);
       px_entry *e = rc__pxc_get(c, j->key, j->key_len);
       if (e) {
-        answer_cached(ctx, req, j->opts, j->nopts, e);
+        answer_cached(ctx, d, j->opts, j->nopts, e);
         free(j);
         return;
       }
     }
     rc_outmsg m = {resp->code, opts, n, resp->payload, resp->payload_len};
-    respond(req, &m);
+    dest_answer(d, &m);
   }
   free(j);
 }
@@ -328,7 +378,7 @@ static void job_send(px_job *j) {
                         .timeout_ms = j->po.timeout_ms};
   rc_err err = rc_request(j->ctx, j->method, j->uri, &ro, on_upstream, j);
   if (err) {
-    rc__px_answer(j->req, RC_BAD_GATEWAY, "proxy: cannot send to %s: %s",
+    dest_fail(&j->dest, RC_BAD_GATEWAY, "proxy: cannot send to %s: %s",
                   j->origin, rc_strerror(err));
     free(j);
   }
@@ -346,7 +396,7 @@ uint8_t *rc__px_opts_copy(rc_opt *dst, uint8_t *v, const rc_opt *src,
   return v;
 }
 
-static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
+static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, const px_dest *d,
                        const px_fwd *f, const uint8_t *key, size_t klen) {
   size_t ulen = strlen(f->uri) + 1, vals = 0;
   for (size_t i = 0; i < f->nopts; i++)
@@ -359,7 +409,7 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
     return NULL;
   memset(j, 0, sizeof *j);
   j->ctx = ctx;
-  j->req = req;
+  j->dest = *d;
   j->po = *po;
   j->method = f->method;
   j->relay = f->nrelay > 0;
@@ -386,7 +436,7 @@ static px_job *job_new(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   return j;
 }
 
-int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
+static int backing_off(rc_context *ctx, const px_dest *d, const char *origin) {
   px_upstream *u = ctx->px_up;
   px_origin *o = u ? origin_get(u, origin, 0) : NULL;
   rc_time now = rc__app_now(ctx);
@@ -408,11 +458,22 @@ int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
                  dl < 0                       ? 0
                  : dl >= (int)sizeof diag ? sizeof diag - 1
                                           : (size_t)dl};
-  respond(req, &m);
+  dest_answer(d, &m);
   return 1;
 }
 
-void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
+void rc__px_invalidate(rc_context *ctx, const char *uri) {
+  px_upstream *u = ctx->px_up;
+  if (u && u->cache)
+    rc__pxc_invalidate(u->cache, uri);
+}
+
+int rc__px_backing_off(rc_context *ctx, rc_xreq *req, const char *origin) {
+  px_dest d = {.req = req};
+  return backing_off(ctx, &d, origin);
+}
+
+void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, const px_dest *d,
                  const px_fwd *f) {
   px_upstream *u = upstream(ctx, po);
   rc_time now = rc__app_now(ctx);
@@ -426,15 +487,15 @@ void rc__px_send(rc_context *ctx, const rc_proxy_opts *po, rc_xreq *req,
   }
   if (e && rc__pxc_fresh_ms(e, now)) {
     /* RFC 7252 §5.6.1: fresh */
-    answer_cached(ctx, req, f->opts, f->nopts, e);
+    answer_cached(ctx, d, f->opts, f->nopts, e);
     return;
   }
-  if (rc__px_backing_off(ctx, req, f->origin))
+  if (backing_off(ctx, d, f->origin))
     return;
-  px_job *j = job_new(ctx, po, req, f, key, klen);
-  if (!j || rc_xreq_defer(req) != RC_OK) {
+  px_job *j = job_new(ctx, po, d, f, key, klen);
+  if (!j || (d->req && rc_xreq_defer(d->req) != RC_OK)) {
     free(j);
-    rc__px_answer(req, RC_SERVICE_UNAVAILABLE, "proxy: out of memory");
+    dest_fail(d, RC_SERVICE_UNAVAILABLE, "proxy: out of memory");
     return;
   }
   const uint8_t *etag;

@@ -80,6 +80,8 @@ struct xup {
   uint8_t *buf;
   size_t cap;
   uint8_t has_sink;
+  uint8_t blocks;     /* rc_xreq_body_blocks: each block to on_request;
+                         sink.end / sink.arg are its end and arg */
   rc_body_sink sink;
   /* Q-Block1 (qblock.c): blocks land where they belong, have[] marks
    * them; 4.08 names the holes at miss_due, to the latest token */

@@ -400,7 +400,7 @@ void rc__xsrv_up_free(rc_exchange *x, xup *u, rc_err reason) {
     *pp = u->next;
     x->nups--;
   }
-  if (u->has_sink && u->sink.end)
+  if ((u->has_sink || u->blocks) && u->sink.end)
     u->sink.end(u->sink.arg, reason);
   rc_budget_give(x->budget, u->cap);
   x->mem->free(u->buf, x->mem->user);
@@ -474,6 +474,24 @@ rc_err rc_xreq_body_sink(rc_xreq *req, const rc_body_sink *sink) {
   return RC_OK;
 }
 
+rc_err rc_xreq_body_blocks(rc_xreq *req, void (*end)(void *arg, rc_err status),
+                           void *arg) {
+  if (!req || !req->in_body_start || !req->up || req->has_qb1)
+    return RC_ERR_STATE;
+  req->up->blocks = 1;
+  req->up->has_sink = 0;
+  req->up->sink = (rc_body_sink){NULL, end, arg};
+  req->up->limit = UINT64_MAX; /* nothing is held here */
+  return RC_OK;
+}
+
+void *rc_xreq_upload_arg(const rc_xreq *req) {
+  if (!req || !req->x || !req->has_b1)
+    return NULL;
+  xup *u = req->up ? req->up : rc__xsrv_up_find(req->x, req->key);
+  return u && u->blocks ? u->sink.arg : NULL;
+}
+
 rc_err rc_xreq_body_limit(rc_xreq *req, uint64_t max) {
   if (!req || !req->in_body_start || !req->up)
     return RC_ERR_STATE;
@@ -545,6 +563,15 @@ int rc__xsrv_up_refused(rc_exchange *x, xup *u, const rc_msg *m, rc_err err,
 /* The block the upload u expects: stored, then 2.31 or the whole body. */
 static int b1_next(rc_exchange *x, rc_xreq *r, xup *u, const rc_msg *m,
                    rc_msg *whole, rc_time now) {
+  if (u->blocks) {
+    /* Handed on as it is: the handler answers it (2.31 to go on). */
+    u->off += m->payload_len;
+    u->expires = now + x->bcfg.ttl_ms;
+    *whole = *m;
+    if (!r->b1.more)
+      r->up = u; /* the last: freed by rc__xsrv_block1_done */
+    return 1;
+  }
   if (u->off + m->payload_len > u->limit)
     return rc__xsrv_up_refused(x, u, m, RC_ERR_ENTITY_TOO_LARGE, u->limit);
   rc_err err = up_append(x, u, m->payload, m->payload_len);

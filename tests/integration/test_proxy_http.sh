@@ -12,6 +12,10 @@
 #    a 2.01's Location-Path / Location-Query as Location;
 #  - over HTTPS (the coaps+ws port) the same;
 #  - libcoap's coap-server-notls as the origin, when installed;
+#  - the upstream machinery of CoAP proxying (proxy_upstream.c): a GET
+#    answered again from the response cache (the origin asked once), an
+#    If-None-Match of the cached ETag 304 from the cache; a closed port's
+#    back-off: the next request 503 with Retry-After (5.03 + Max-Age);
 #  - failures: a closed UDP port 502, a silent one 504, a destination not
 #    allowed 502, no route 404, a Content-Type without Content-Format 415,
 #    a malformed request 400; a chunked body decoded; the static files
@@ -44,6 +48,7 @@ ORIGIN=coap://127.0.0.1:$(cat "$RC_TMP/origin.port")
 SILENT=$(cat "$RC_TMP/silent.port")
 
 rcd_start px 2 --proxy --proxy-timeout $((1500 * RC_SLOW)) \
+  --proxy-backoff $((5000 * RC_SLOW)),$((5000 * RC_SLOW)) \
   --proxy-allow 'coap://127.0.0.1:*' --route "/devices/hello=$UP/hello" \
   --web-root "$RC_SRC/web" \
   -l coap+ws://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 || {
@@ -110,11 +115,20 @@ rc_expect "$CODE $BODY" "200 v1" "GET /v from the small origin"
 rc_expect "$HD" 'ETag: "0102"' "ETag 0x0102 is the entity-tag \"0102\""
 rc_expect "$HD" "Content-Type: application/octet-stream" "Content-Format 9999 (unregistered) is application/octet-stream"
 rc_expect "$HD" "Cache-Control: max-age=5" "Max-Age 5 is max-age=5"
+nv() { grep -c 'path=/v opts=11:76,16:10$' "$RC_TMP/origin.out"; }
+rc_expect_eq "$(nv)" 1 "the origin saw one GET /v"
+hc "$H/hc/$ORIGIN/v"
+rc_expect "$CODE $BODY" "200 v1" "GET /v again: answered from the proxy's cache (--proxy-cache)"
+rc_expect_eq "$(nv)" 1 "the origin still saw only one GET /v"
+rc_expect_re "$HD" "Cache-Control: max-age=[1-5]" "max-age lowered by the entry's age"
 hc "$H/hc/$ORIGIN/v" -H 'If-None-Match: "0102"'
-rc_expect_eq "$CODE" 304 "If-None-Match \"0102\": the origin's 2.03 Valid is 304"
+rc_expect "$CODE $BODY" "304 " "If-None-Match \"0102\" of the cached entry: 304 from the cache, no body"
+rc_expect_eq "$(nv)" 1 "without asking the origin"
+hc "$H/hc/$ORIGIN/v" -H 'If-None-Match: "0102"' -H 'Accept: application/octet-stream'
+rc_expect_eq "$CODE" 304 "another cache key (Accept): the origin's 2.03 Valid is 304"
 rc_expect_eq "$BODY" "" "without a body"
-rc_expect "$(cat "$RC_TMP/origin.out")" "opts=4:0102,11:76,16:10" \
-  "upstream the validation carried ETag 0x0102 and Hop-Limit 16"
+rc_expect "$(cat "$RC_TMP/origin.out")" "opts=4:0102,11:76,16:10,17:2a" \
+  "upstream the validation carried ETag 0x0102, Hop-Limit 16 and Accept 42"
 hc "$H/hc/$ORIGIN/c" -X POST -H 'Content-Type: text/plain' --data-binary 'new'
 rc_expect_eq "$CODE" 201 "POST /c: 2.01 is 201"
 rc_expect "$HD" "Location: /hc/$ORIGIN/c/a%20b?x=1" "Location-Path / Location-Query are the Location, under /hc/"
@@ -130,6 +144,10 @@ echo "=== failures"
 hc "$H/hc/coap://127.0.0.1:$CLOSED/x"
 rc_expect_eq "$CODE" 502 "a UDP port nobody listens on: 502"
 rc_expect "$BODY" "connection refused" "saying it was refused"
+hc "$H/hc/coap://127.0.0.1:$CLOSED/y"
+rc_expect_eq "$CODE" 503 "again while the origin backs off (--proxy-backoff): 5.03 is 503"
+rc_expect_re "$HD" "Retry-After: [1-9][0-9]*" "its Max-Age is Retry-After"
+rc_expect "$BODY" "unreachable; next attempt in" "saying when the next attempt is"
 hc "$H/hc/coap://127.0.0.1:$SILENT/x"
 rc_expect_eq "$CODE" 504 "a silent upstream: 504"
 rc_expect "$BODY" "did not answer within $((1500 * RC_SLOW)) ms" "saying how long it waited"

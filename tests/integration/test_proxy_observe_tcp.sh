@@ -7,9 +7,11 @@
 #  - a fourth observer arriving later gets the current value at once,
 #    without a new upstream request, and so does a plain GET;
 #  - an observer of a silent UDP origin gets 5.04 after --proxy-timeout;
-#  - the origin killed (SIGKILL) and restarted on its port: the proxy
-#    registers again (back-off) and the observers, still registered, get
-#    the restarted origin's notifications.
+#  - the origin killed (SIGKILL): while it is down the relay tries to
+#    register again at the pace of --proxy-backoff 100,200 (several tries
+#    a second, not rc_observe's default 1 s doubling to 30 s); restarted
+#    on its port: the proxy registers again and the observers, still
+#    registered, get the restarted origin's notifications.
 # Usage: bash test_proxy_observe_tcp.sh BUILD_DIR  (RCOAP_VALGRIND=1: memcheck)
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
@@ -23,7 +25,7 @@ rcd_start up 1 -v -l "coap+tcp://127.0.0.1:$UPP" || {
 UP=coap+tcp://127.0.0.1:$UPP
 rcd_start px 3 -v --proxy --proxy-allow 'coap+tcp://127.0.0.1:*' \
   --proxy-allow 'coap://127.0.0.1:*' --proxy-timeout $((1500 * RC_SLOW)) \
-  -l coap+ws://127.0.0.1:0 -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 || {
+  --proxy-backoff 100,200 -l coap+ws://127.0.0.1:0 -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 || {
   rc_fail "proxy rcoapd starts"
   rc_done
 }
@@ -89,6 +91,13 @@ echo "=== the origin killed and restarted"
 kill -KILL "$(rcd_pid up)"
 wait "$(rcd_pid up)" 2>/dev/null
 unset "RCD_PID[up]"
+# The relay's tries while the origin is down (its -v log: one line each).
+tries() { grep -c "observation of $UP/counter lost" "$RC_TMP/px.err"; }
+T0=$(tries)
+for _ in $(seq 1 $((30 * RC_SLOW))); do [ "$(tries)" -ge $((T0 + 5)) ] && break; sleep 0.1; done
+# With rc_observe's default back-off five tries take 1+2+4+8 s and more.
+rc_expect_re "$(($(tries) - T0))" "^([5-9]|[1-9][0-9]+)$" \
+  "the relay tried again five times within $((3 * RC_SLOW)) s (--proxy-backoff 100,200)"
 rcd_start up2 1 -v -l "coap+tcp://127.0.0.1:$UPP" || {
   rc_fail "origin rcoapd restarts"
   rc_done

@@ -14,10 +14,8 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-for t in coap-client-notls coap-server-notls; do
-  command -v $t >/dev/null ||
-    rc_skip "$t not installed (apt-get install libcoap3-bin)"
-done
+. "$RC_SRC/tests/interop/lib/libcoap.sh"
+lc_need coap-client-notls coap-server-notls
 T=$((20 * RC_SLOW))
 
 echo "=== 1. coap-client-notls -> rcoapd"

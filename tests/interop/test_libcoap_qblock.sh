@@ -21,10 +21,8 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-for t in coap-client-notls coap-server-notls tshark; do
-  command -v $t >/dev/null ||
-    rc_skip "$t not installed (apt-get install libcoap3-bin tshark)"
-done
+. "$RC_SRC/tests/interop/lib/libcoap.sh"
+lc_need coap-client-notls coap-server-notls tshark
 
 LP=$(rcd_free_port_udp_tcp)
 rcd_start d 1 -l coap://127.0.0.1:0 || {
@@ -34,27 +32,14 @@ rcd_start d 1 -l coap://127.0.0.1:0 || {
 P=$(rcd_port d 127.0.0.1 coap)
 U=coap://127.0.0.1:$P
 
-CAP=$RC_TMP/cap.pcapng
-rcd_start_cmd ts 1 "Capture started" \
-  tshark -i lo -f "udp port $P or udp port $LP" -a duration:$((120 * RC_SLOW)) -w "$CAP" -q
-if ! rcd_alive ts || ! grep -q "Capture started" "$RC_TMP/ts.err"; then
-  why=$(head -n 3 "$RC_TMP/ts.err" | tr '\n' ' ')
-  kill -TERM "$(rcd_pid ts)" 2>/dev/null
-  rcd_stop d
-  rc_skip "tshark cannot capture on lo here: $why"
-fi
+ts_start "$P" "$LP"
 
 head -c 102400 /dev/urandom >"$RC_TMP/body.bin"
 head -c 102400 /dev/urandom >"$RC_TMP/body2.bin"
 
-# lc ARGS...: coap-client-notls -L 5 -v 7 ARGS; LERR: its PDU lines.
-lc() {
-  local st=0
-  timeout $((60 * RC_SLOW)) coap-client-notls -L 5 -B $((30 * RC_SLOW)) -v 7 \
-    "$@" >"$RC_TMP/lc.log" 2>&1 || st=$?
-  LERR=$(grep '^v:1' "$RC_TMP/lc.log")
-  [ "$st" -eq 0 ] || rc_fail "coap-client-notls $* exited $st"
-}
+# lc (lib/libcoap.sh) with -L 5 (COAP_BLOCK_TRY_Q_BLOCK): LERR its PDU lines.
+LC_T=$((60 * RC_SLOW))
+LC_B=$((30 * RC_SLOW))
 same() { cmp -s "$1" "$2" && rc_pass "$3" || rc_fail "$3 ($(wc -c <"$2") bytes differ)"; }
 
 echo "=== 1. coap-client-notls -L 5 -> rcoapd"
@@ -72,12 +57,7 @@ else
 fi
 
 echo "=== 2. rcoap --qblock -> coap-server-notls (no Q-Block)"
-rcd_start_cmd ls 0 '' coap-server-notls -v 7 -A 127.0.0.1 -p "$LP"
-for i in $(seq 1 100); do
-  ss -Hlun "sport = :$LP" 2>/dev/null | grep -q . && break
-  rcd_alive ls || break
-  sleep 0.1
-done
+lc_server ls "$LP" -v 7
 L=coap://127.0.0.1:$LP
 coap -T $((20 * RC_SLOW)) -v --qblock put -d @"$RC_TMP/body2.bin" "$L/example_data"
 rc_expect_status "$ST" 0 "rcoap --qblock PUT 100 KiB to libcoap exits 0"
@@ -92,24 +72,11 @@ rcd_stop ls 0
 rcd_stop d
 
 echo "=== 3. tshark"
-sleep $((1 * RC_SLOW))
-kill -TERM "$(rcd_pid ts)" 2>/dev/null
-rcd_wait_exit ts 10
-ts() { tshark -r "$CAP" -d "udp.port==$P,coap" -d "udp.port==$LP,coap" "$@" 2>/dev/null; }
-nudp=$(ts -Y udp | wc -l)
-ncoap=$(ts -Y 'udp && coap' | wc -l)
-rc_expect_re "$nudp" '^[1-9][0-9]{2,}$' "tshark captured $nudp datagrams"
-rc_expect_eq "$ncoap" "$nudp" "every datagram decodes as CoAP"
 # Wireshark 4.0 knows neither Request-Tag (292), Echo (252: rcoapd's
 # 4.01 to a new address and the request repeated with it, RFC 9175 §2.4)
 # nor Q-Block1 (19) and Q-Block2 (31), and reports each as "Invalid
 # Option Number N" in the Malformed group.
-bad=$(ts -Y '_ws.malformed || _ws.expert.severity >= error || _ws.expert.group == "Malformed"' \
-  -T fields -e frame.number -e _ws.expert.message |
-  awk -F'\t' '{n=split($2,m,","); for(i=1;i<=n;i++) if (m[i] !~ /^Invalid Option Number (292|252|19|31)$/) {print; break}}' | head)
-rc_expect_eq "$bad" "" "no malformed or error reports (Request-Tag, Echo, Q-Block aside)"
-rc_expect_re "$(ts -Y coap -T fields -e _ws.expert.message | grep -c 'Option Number 19')" '^[1-9]' \
-  "(the Q-Block1 reports are there: the filter above is not blind)"
+ts_check "19 31 292 252" "Request-Tag, Echo, Q-Block"
 
 echo "=== 4. rcoap --qblock <-> rcoapd, 5% loss (netns + netem)"
 # Parts 1-3 stand on their own: without namespaces part 4 is left out

@@ -19,25 +19,12 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-for t in coap-client-notls coap-server-notls; do
-  command -v $t >/dev/null ||
-    rc_skip "$t not installed (apt-get install libcoap3-bin)"
-done
+. "$RC_SRC/tests/interop/lib/libcoap.sh"
+lc_need coap-client-notls coap-server-notls
 
-# lc ARGS...: coap-client-notls -B 5 -v 7 -o FILE ARGS; LOUT (the body it
-# wrote to FILE), LERR (its log, stdout and stderr: one "v:1 t:CON c:CODE
-# ..." line per PDU sent or received).
-lc() {
-  local st=0
-  rm -f "$RC_TMP/lc.body"
-  timeout $((20 * RC_SLOW)) coap-client-notls -B $((5 * RC_SLOW)) -v 7 \
-    -o "$RC_TMP/lc.body" "$@" >"$RC_TMP/lc.log" 2>&1 || st=$?
-  LOUT=$(cat "$RC_TMP/lc.body" 2>/dev/null)
-  LERR=$(cat "$RC_TMP/lc.log")
-  [ "$st" -eq 0 ] || rc_fail "coap-client-notls $* exited $st"
-}
+# lc (lib/libcoap.sh): LOUT the body, LLOG the whole log.
 # The PDUs coap-client received (it logs each PDU after "received N bytes").
-lc_received() { grep -A1 'TCP : received' <<<"$LERR" | grep '^v:1'; }
+lc_received() { grep -A1 'TCP : received' <<<"$LLOG" | grep '^v:1'; }
 # rcoapd's -v trace lines added since the mark.
 mark_d() { DMARK=$(wc -l <"$RC_TMP/d.err"); }
 since_d() { tail -n +$((DMARK + 1)) "$RC_TMP/d.err"; }
@@ -56,8 +43,8 @@ rc_expect "$LOUT" "Hello, world! (rcoap" "libcoap GET /hello: body"
 rc_expect "$(lc_received)" "c:CSM i:0000 {} [ Max-Message-Size:8388864, Block-Wise-Transfer: ]" \
   "libcoap receives rcoapd's CSM (Max-Message-Size, Block-Wise-Transfer)"
 rc_expect "$(lc_received)" "c:2.05 i:0000 {01} [ Content-Format:text/plain ]" "libcoap GET /hello: 2.05 text/plain"
-rc_expect_not "$LERR" " ERR " "libcoap GET /hello: no errors logged"
-rc_expect_not "$LERR" " WARN " "libcoap GET /hello: no warnings logged"
+rc_expect_not "$LLOG" " ERR " "libcoap GET /hello: no errors logged"
+rc_expect_not "$LLOG" " WARN " "libcoap GET /hello: no warnings logged"
 rc_expect "$(since_d)" "peer CSM: max-message-size 8388864, block-wise" "rcoapd reads libcoap's CSM"
 rc_expect "$(since_d)" '< 0.01 GET tok=01 Uri-Port:' "rcoapd sees libcoap's GET (with its Uri-Port)"
 lc "$U6/hello"
@@ -82,7 +69,7 @@ lc -m delete "$U/store/x"
 rc_expect "$(lc_received)" "c:2.02 " "libcoap DELETE /store/x: 2.02"
 lc "$U/store/x"
 rc_expect "$(lc_received)" "c:4.04 " "libcoap GET after DELETE: 4.04"
-rc_expect "$LERR" "4.04" "coap-client reports the 4.04"
+rc_expect "$LLOG" "4.04" "coap-client reports the 4.04"
 
 lc "$U/.well-known/core?rt=time"
 rc_expect_re "$LOUT" '^</time>;[^,]*rt="time"[^,]*$' "libcoap discovery ?rt=time: only /time"
@@ -100,7 +87,7 @@ rc_expect_eq "$LOUT" "sorry for the wait" "libcoap -K 1 GET /slow?ms=2500: answe
 rc_expect "$(lc_received)" "c:Pong" "libcoap gets rcoapd's Pong to its keepalive Ping"
 rc_expect "$(since_d)" "< 7.02 Ping" "rcoapd sees libcoap's Ping"
 rc_expect "$(since_d)" "> 7.03 Pong" "rcoapd answers with a Pong"
-rc_expect_not "$LERR" " ERR " "libcoap keepalive: no errors logged"
+rc_expect_not "$LLOG" " ERR " "libcoap keepalive: no errors logged"
 
 rcd_alive d && rc_pass "rcoapd still running" || rc_fail "rcoapd died"
 rcd_stop d
@@ -109,11 +96,7 @@ echo "=== 2. rcoap -> coap-server-notls"
 # A port free for both TCP and UDP on 127.0.0.1 (libcoap takes both).
 LP=$(rcd_free_port_udp_tcp)
 rcd_start_cmd ls 0 '' coap-server-notls -A 127.0.0.1 -p "$LP"
-for i in $(seq 1 100); do
-  ss -Hltn "sport = :$LP" 2>/dev/null | grep -q LISTEN && break
-  rcd_alive ls || break
-  sleep 0.1
-done
+lc_wait_bound ls "$LP" tcp
 if ! ss -Hltn "sport = :$LP" | grep -q LISTEN; then
   rc_fail "coap-server-notls does not listen on $LP: $(cat "$RC_TMP/ls.err")"
   rc_done

@@ -16,35 +16,28 @@
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
 
-command -v coap-client-openssl >/dev/null &&
-  command -v coap-server-openssl >/dev/null ||
-  rc_skip "libcoap3-bin (coap-client-openssl, coap-server-openssl) not installed"
+. "$RC_SRC/tests/interop/lib/libcoap.sh" # lc_need, lcs (no rcd_* here)
+lc_need coap-client-openssl coap-server-openssl
 
 . "$RC_SRC/tests/integration/lib/tls.sh"
-
-# lc ARGS...: coap-client-openssl, bounded (-B 5 and a timeout); OUT.
-lc() {
-  OUT=$(timeout 20 coap-client-openssl -B 5 "$@" 2>&1)
-}
-
 
 # ---- libcoap client -> rcoapd, certificate -------------------------------------
 d_start C -l coaps+tcp://127.0.0.1:0 --cert "$PKI/server.crt" \
   --key "$PKI/server.key" --state-dir "$RC_TMP/stC" || rc_done
 PC=$(d_port C coaps+tcp://127.0.0.1)
-lc -R "$PKI/ca.crt" "coaps+tcp://127.0.0.1:$PC/hello"
+lcs -R "$PKI/ca.crt" "coaps+tcp://127.0.0.1:$PC/hello"
 rc_expect "$OUT" "Hello, world!" "coap-client -R ca.crt GET /hello (127.0.0.1)"
 rc_expect_not "$OUT" "ERR" "coap-client: no error"
-lc -R "$PKI/ca.crt" "coaps+tcp://localhost:$PC/hello"
+lcs -R "$PKI/ca.crt" "coaps+tcp://localhost:$PC/hello"
 rc_expect "$OUT" "Hello, world!" "coap-client -R ca.crt GET /hello (localhost)"
-lc -R "$PKI/ca.crt" -m put -e "libcoap was here" "coaps+tcp://localhost:$PC/store/lc"
+lcs -R "$PKI/ca.crt" -m put -e "libcoap was here" "coaps+tcp://localhost:$PC/store/lc"
 rc_expect_not "$OUT" "ERR" "coap-client PUT /store/lc"
-lc -R "$PKI/ca.crt" "coaps+tcp://localhost:$PC/store/lc"
+lcs -R "$PKI/ca.crt" "coaps+tcp://localhost:$PC/store/lc"
 rc_expect "$OUT" "libcoap was here" "coap-client GET /store/lc gives the PUT body"
-lc -R "$PKI/ca.crt" -m delete "coaps+tcp://localhost:$PC/store/lc"
-lc -R "$PKI/ca.crt" "coaps+tcp://localhost:$PC/store/lc"
+lcs -R "$PKI/ca.crt" -m delete "coaps+tcp://localhost:$PC/store/lc"
+lcs -R "$PKI/ca.crt" "coaps+tcp://localhost:$PC/store/lc"
 rc_expect "$OUT" "4.04" "coap-client GET after DELETE: 4.04"
-lc -R "$PKI/rogue-ca.crt" "coaps+tcp://localhost:$PC/hello"
+lcs -R "$PKI/rogue-ca.crt" "coaps+tcp://localhost:$PC/hello"
 rc_expect "$OUT" "ERR  cannot send CoAP pdu" "coap-client with another CA: refused"
 rc_expect_not "$OUT" "Hello" "coap-client with another CA: no body"
 # (under valgrind rcoapd may read libcoap's reset before its alert)
@@ -57,17 +50,17 @@ d_stop C
 d_start K -l coaps+tcp://127.0.0.1:0 --psk-identity client1 --psk-key s3cr3t \
   --allow-no-alpn --state-dir "$RC_TMP/stK" || rc_done
 PK=$(d_port K coaps+tcp://127.0.0.1)
-lc -u client1 -k s3cr3t "coaps+tcp://127.0.0.1:$PK/hello"
+lcs -u client1 -k s3cr3t "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect "$OUT" "Hello, world!" "coap-client -u/-k PSK GET /hello (--allow-no-alpn)"
-lc -u client1 -k s3cr3t -m put -e psk-body "coaps+tcp://127.0.0.1:$PK/store/p"
-lc -u client1 -k s3cr3t "coaps+tcp://127.0.0.1:$PK/store/p"
+lcs -u client1 -k s3cr3t -m put -e psk-body "coaps+tcp://127.0.0.1:$PK/store/p"
+lcs -u client1 -k s3cr3t "coaps+tcp://127.0.0.1:$PK/store/p"
 rc_expect "$OUT" "psk-body" "coap-client PSK PUT then GET /store/p"
-lc -u client1 -k wrong "coaps+tcp://127.0.0.1:$PK/hello"
+lcs -u client1 -k wrong "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect "$OUT" "bad record mac" "coap-client wrong PSK: bad_record_mac"
 rc_expect_not "$OUT" "Hello" "coap-client wrong PSK: no body"
-lc -u client9 -k s3cr3t "coaps+tcp://127.0.0.1:$PK/hello"
+lcs -u client9 -k s3cr3t "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect "$OUT" "unknown psk identity" "coap-client unknown identity: refused"
-lc "coaps+tcp://127.0.0.1:$PK/hello"
+lcs "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect_not "$OUT" "Hello" "coap-client without PSK or CA: no way in"
 rc_expect "$(log_of K)" "bad record MAC (wrong pre-shared key?)" \
   "rcoapd log: wrong PSK"
@@ -77,7 +70,7 @@ d_stop K
 d_start A -l coaps+tcp://127.0.0.1:0 --psk-identity client1 --psk-key s3cr3t \
   --state-dir "$RC_TMP/stA" || rc_done
 PA=$(d_port A coaps+tcp://127.0.0.1)
-lc -u client1 -k s3cr3t "coaps+tcp://127.0.0.1:$PA/hello"
+lcs -u client1 -k s3cr3t "coaps+tcp://127.0.0.1:$PA/hello"
 rc_expect "$OUT" "no application protocol" \
   "libcoap PSK client (no ALPN) refused without --allow-no-alpn"
 rc_expect "$(log_of A)" "client did not offer ALPN coap (no ALPN extension)" \

@@ -24,10 +24,8 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-for t in coap-client-notls coap-server-notls tshark; do
-  command -v $t >/dev/null ||
-    rc_skip "$t not installed (apt-get install libcoap3-bin tshark)"
-done
+. "$RC_SRC/tests/interop/lib/libcoap.sh"
+lc_need coap-client-notls coap-server-notls tshark
 
 # A port free on both UDP and TCP (coap-server-notls opens both).
 LP=$(rcd_free_port_udp_tcp)
@@ -40,27 +38,9 @@ P=$(rcd_port d 127.0.0.1 coap)
 U=coap://127.0.0.1:$P
 T=coap+tcp://127.0.0.1:$(rcd_port d 127.0.0.1)
 
-CAP=$RC_TMP/cap.pcapng
-rcd_start_cmd ts 1 "Capture started" \
-  tshark -i lo -f "udp port $P or udp port $LP" -a duration:$((120 * RC_SLOW)) -w "$CAP" -q
-if ! rcd_alive ts || ! grep -q "Capture started" "$RC_TMP/ts.err"; then
-  why=$(head -n 3 "$RC_TMP/ts.err" | tr '\n' ' ')
-  kill -TERM "$(rcd_pid ts)" 2>/dev/null
-  rcd_stop d
-  rc_skip "tshark cannot capture on lo here: $why"
-fi
+ts_start "$P" "$LP"
 
-# lc ARGS...: coap-client-notls -B 5 -v 7 -o FILE ARGS; LOUT (the body),
-# LERR (its log: one "v:1 t:TYPE c:CODE i:MID ..." line per PDU).
-lc() {
-  local st=0
-  rm -f "$RC_TMP/lc.body"
-  timeout $((30 * RC_SLOW)) coap-client-notls -B $((10 * RC_SLOW)) -v 7 \
-    -o "$RC_TMP/lc.body" "$@" >"$RC_TMP/lc.log" 2>&1 || st=$?
-  LOUT=$(cat "$RC_TMP/lc.body" 2>/dev/null)
-  LERR=$(grep '^v:1' "$RC_TMP/lc.log")
-  [ "$st" -eq 0 ] || rc_fail "coap-client-notls $* exited $st"
-}
+# lc (lib/libcoap.sh): LOUT the body, LERR its PDU lines.
 # The PDU lines with this type and code.
 pdus() { grep -E "t:$1 c:$2 " <<<"$LERR"; }
 
@@ -113,12 +93,7 @@ rc_expect_re "$(grep -E 't:ACK c:0.00' <<<"$LERR" | head -n 1)" . "/slow: rcoapd
 rc_expect_re "$(pdus CON 2.05)" . "/slow: then the 2.05 as a separate CON"
 
 echo "=== 2. rcoap -> coap-server-notls"
-rcd_start_cmd ls 0 '' coap-server-notls -v 7 -A 127.0.0.1 -p "$LP"
-for i in $(seq 1 100); do
-  ss -Hlun "sport = :$LP" 2>/dev/null | grep -q . && break
-  rcd_alive ls || break
-  sleep 0.1
-done
+lc_server ls "$LP" -v 7
 L=coap://127.0.0.1:$LP
 coap -T $RC_TMO -i get "$L/time"
 rc_expect_status "$ST" 0 "rcoap GET libcoap /time exits 0"
@@ -151,25 +126,12 @@ rc_expect_re "$(grep -E 't:NON c:2.05 ' <<<"$LS")" . "and answered it NON"
 rcd_stop d
 
 echo "=== 3. tshark"
-sleep $((1 * RC_SLOW))
-kill -TERM "$(rcd_pid ts)" 2>/dev/null
-rcd_wait_exit ts 10
-ts() { tshark -r "$CAP" -d "udp.port==$P,coap" -d "udp.port==$LP,coap" "$@" 2>/dev/null; }
-nudp=$(ts -Y udp | wc -l)
-ncoap=$(ts -Y 'udp && coap' | wc -l)
-rc_expect_re "$nudp" '^[1-9][0-9]{2,}$' "tshark captured $nudp datagrams"
-rc_expect_eq "$ncoap" "$nudp" "every datagram decodes as CoAP"
 # Wireshark 4.0 does not know Request-Tag (292, RFC 9175; our Block1
 # uploads carry it, RFC 9175 §3.4) nor Echo (252, RFC 9175 §2: our 4.01
 # to an unconfirmed address carries it) and reports them as "Invalid
 # Option Number 292/252" in the Malformed group: those reports are not
 # ours.
-bad=$(ts -Y '_ws.malformed || _ws.expert.severity >= error || _ws.expert.group == "Malformed"' \
-  -T fields -e frame.number -e _ws.expert.message |
-  awk -F'\t' '{n=split($2,m,","); for(i=1;i<=n;i++) if (m[i] != "Invalid Option Number 292" && m[i] != "Invalid Option Number 252") {print; break}}' | head)
-rc_expect_eq "$bad" "" "no malformed or error reports (Request-Tag aside)"
-rc_expect_re "$(ts -Y 'coap.opt.name' -T fields -e _ws.expert.message | grep -c 'Option Number 292')" '^[1-9]' \
-  "(the Request-Tag reports are there: the filter above is not blind)"
+ts_check "292 252" "Request-Tag, Echo"
 TYPES=$(ts -Y coap -T fields -e coap.type | sort -u | tr '\n' ' ')
 rc_expect_eq "$TYPES" "0 1 2 3 " "tshark sees CON, NON, ACK and RST"
 [ -n "${KEEP_CAP:-}" ] && cp "$CAP" "$KEEP_CAP"

@@ -16,20 +16,13 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-for t in coap-client-notls coap-server-notls; do
-  command -v $t >/dev/null ||
-    rc_skip "$t not installed (apt-get install libcoap3-bin)"
-done
+. "$RC_SRC/tests/interop/lib/libcoap.sh"
+lc_need coap-client-notls coap-server-notls
 
 # A port free on both UDP and TCP (coap-server-notls opens both).
 LP=$(rcd_free_port_udp_tcp)
 
-rcd_start_cmd ls 0 '' coap-server-notls -v 7 -A 127.0.0.1 -p "$LP"
-for i in $(seq 1 100); do
-  ss -Hlun "sport = :$LP" 2>/dev/null | grep -q . && break
-  rcd_alive ls || break
-  sleep 0.1
-done
+lc_server ls "$LP" -v 7
 L=coap://127.0.0.1:$LP
 
 rcd_start d2 1 -v -l coap+tcp://127.0.0.1:0 || {
@@ -64,15 +57,6 @@ rc_expect_not "$LLOG" "Proxy-Uri" "and never Proxy-Uri"
 rc_expect_re "$LLOG" 'c:PUT .*Block1:' "the upload reaches libcoap in Block1 over UDP"
 
 echo "=== 2. coap-client-notls -P -> rcoapd proxy -> rcoapd (coap+tcp)"
-lc() {
-  local st=0
-  rm -f "$RC_TMP/lc.body"
-  timeout $((30 * RC_SLOW)) coap-client-notls -B $((10 * RC_SLOW)) -v 7 \
-    -o "$RC_TMP/lc.body" "$@" >"$RC_TMP/lc.log" 2>&1 || st=$?
-  LOUT=$(cat "$RC_TMP/lc.body" 2>/dev/null)
-  LERR=$(grep '^v:1' "$RC_TMP/lc.log")
-  [ "$st" -eq 0 ] || rc_fail "coap-client-notls $* exited $st"
-}
 lc -P "$PXU" "$D2/hello"
 rc_expect "$LOUT" "Hello, world! (rcoap" "libcoap through the proxy gets the coap+tcp server's /hello"
 rc_expect "$LERR" "Proxy-Uri:$D2/hello" "libcoap sent Proxy-Uri"

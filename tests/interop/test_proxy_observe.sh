@@ -16,20 +16,13 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-command -v coap-server-notls >/dev/null ||
-  rc_skip "coap-server-notls not installed (apt-get install libcoap3-bin)"
+. "$RC_SRC/tests/interop/lib/libcoap.sh"
+lc_need coap-server-notls
 N=${OBSERVERS:-50}
 LP=$(rcd_free_port_udp_tcp)
 L=coap://127.0.0.1:$LP
 
-start_libcoap() { # NAME
-  rcd_start_cmd "$1" 0 '' coap-server-notls -v 7 -A 127.0.0.1 -p "$LP"
-  for i in $(seq 1 100); do
-    ss -Hlun "sport = :$LP" 2>/dev/null | grep -q . && break
-    rcd_alive "$1" || break
-    sleep 0.1
-  done
-}
+start_libcoap() { lc_server "$1" "$LP" -v 7; } # NAME
 # Registrations libcoap logged: the proxy's GET with Observe:0 (libcoap
 # logs the PDUs it builds for its own handler with Hop-Limit 15).
 regs() { grep -c '^v:1 t:CON c:GET .*Observe:0.*Hop-Limit:16' "$RC_TMP/$1.out" "$RC_TMP/$1.err" | awk -F: '{s+=$NF} END {print s}'; }

@@ -17,6 +17,7 @@
 
 #include "rcoap/exchange.h"
 #include "test_counting.h"
+#include "test_exchange_harness.h"
 
 typedef struct peer {
   rc_session *s;
@@ -93,44 +94,19 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
   }
 }
 
-/* Moves everything queued in from's session into to's session. */
-static int pump_one(peer *from, peer *to, rc_time now) {
-  const uint8_t *d;
-  size_t len;
-  int moved = 0;
-  while (rc_session_pending(from->s, &d, &len) == RC_OK) {
-    uint8_t copy[65536];
-    assert_true(len <= sizeof copy);
-    memcpy(copy, d, len);
-    assert_int_equal(rc_session_consume(from->s, len), RC_OK);
-    rc_session_recv(to->s, copy, len, now);
-    moved = 1;
-  }
-  return moved;
-}
 
 static void pump(pair *p) {
-  for (int i = 0; i < 100; i++) {
-    int m = pump_one(&p->a, &p->b, p->now) | pump_one(&p->b, &p->a, p->now);
-    if (!m)
-      return;
-  }
-  fail_msg("pump did not settle");
+  th_pump(p->a.s, p->b.s, p->now, 100, 0, NULL, NULL);
 }
 
 static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed) {
   rc_session_config cfg;
   rc_session_config_default(&cfg, RC_FRAMING_TCP, role);
-  rc_session_callbacks cb = {0};
-  cb.on_message = on_message;
+  rc_session_callbacks cb = {.on_message = on_message};
+  rc_exchange_callbacks xcb = {.on_request = on_request};
   memset(p, 0, sizeof *p);
   p->pair = pr;
-  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
-  rc_exchange_callbacks xcb = {.on_request = on_request};
-  uint8_t s[16];
-  memset(s, seed, sizeof s);
-  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, NULL),
-                   RC_OK);
+  th_end_new(&cfg, &cb, &xcb, p, seed, NULL, pr->now, &p->s, &p->x);
 }
 
 static int setup(void **state) {
@@ -145,10 +121,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   pair *p = *state;
-  rc_exchange_free(p->a.x);
-  rc_exchange_free(p->b.x);
-  rc_session_free(p->a.s);
-  rc_session_free(p->b.s);
+  th_end_free(p->a.s, p->a.x, 0);
+  th_end_free(p->b.s, p->b.x, 0);
   free(p);
   return 0;
 }

@@ -17,6 +17,7 @@
 
 #include "rcoap/exchange.h"
 #include "test_counting.h"
+#include "test_exchange_harness.h"
 
 #define MAXREC 64
 #define BODY_MAX (4u * 1024u * 1024u)
@@ -54,6 +55,10 @@ typedef struct peer {
   rc_xreq *held[8];
   int nheld;
   int use_sink;
+  int use_blocks;        /* on_body_start: rc_xreq_body_blocks */
+  int blocks_seen, blocks_ends;
+  rc_err blocks_status;
+  size_t blocks_off;     /* bytes of the block-by-block upload so far */
   size_t sunk;
   int sink_ends;
   rc_err sink_status;
@@ -167,6 +172,12 @@ static void sink_end(void *arg, rc_err status) {
   p->sink_status = status;
 }
 
+static void blocks_end(void *arg, rc_err status) {
+  peer *p = arg;
+  p->blocks_ends++;
+  p->blocks_status = status;
+}
+
 static void on_body_start(void *user, rc_exchange *x, rc_xreq *req) {
   peer *p = user;
   (void)x;
@@ -177,6 +188,8 @@ static void on_body_start(void *user, rc_exchange *x, rc_xreq *req) {
     rc_body_sink s = {sink_write, sink_end, p};
     assert_int_equal(rc_xreq_body_sink(req, &s), RC_OK);
   }
+  if (p->use_blocks)
+    assert_int_equal(rc_xreq_body_blocks(req, blocks_end, p), RC_OK);
 }
 
 /* A source of pattern bytes, generated where they are read. */
@@ -191,6 +204,20 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   peer *p = user;
   (void)x;
   p->requests++;
+  if (rc_xreq_upload_arg(req)) {
+    /* One block of a block-by-block upload: checked, then held for the
+     * test to answer (2.31 or the final code). */
+    assert_ptr_equal(rc_xreq_upload_arg(req), p);
+    const rc_msg *m = rc_xreq_msg(req);
+    for (size_t i = 0; i < m->payload_len; i++)
+      assert_int_equal(m->payload[i], pat(p->blocks_off + i, 0));
+    p->blocks_off += m->payload_len;
+    p->blocks_seen++;
+    assert_int_equal(rc_xreq_defer(req), RC_OK);
+    p->held[0] = req;
+    p->nheld = 1;
+    return;
+  }
   if (p->src_len) {
     rc_body_source src = {src_read, NULL, NULL, p->src_len};
     rc_outmsg resp = {RC_CONTENT, NULL, 0, NULL, 0};
@@ -253,28 +280,9 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
   }
 }
 
-static int pump_one(peer *from, peer *to, rc_time now) {
-  const uint8_t *d;
-  size_t len;
-  int moved = 0;
-  while (rc_session_pending(from->s, &d, &len) == RC_OK) {
-    uint8_t *copy = malloc(len);
-    memcpy(copy, d, len);
-    assert_int_equal(rc_session_consume(from->s, len), RC_OK);
-    rc_session_recv(to->s, copy, len, now);
-    free(copy);
-    moved = 1;
-  }
-  return moved;
-}
 
 static void pump(pair *p) {
-  for (int i = 0; i < 10000; i++) {
-    int m = pump_one(&p->a, &p->b, p->now) | pump_one(&p->b, &p->a, p->now);
-    if (!m)
-      return;
-  }
-  fail_msg("pump did not settle");
+  th_pump(p->a.s, p->b.s, p->now, 10000, 0, NULL, NULL);
 }
 
 /* Max-Message-Size of the sessions pair_new makes; 0: the default. */
@@ -289,18 +297,13 @@ static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed,
   cfg.block_wise = (uint8_t)block_wise;
   if (pair_mms)
     cfg.max_msg_size = pair_mms;
-  rc_session_callbacks cb = {0};
-  cb.on_message = on_message;
+  rc_session_callbacks cb = {.on_message = on_message};
+  rc_exchange_callbacks xcb = {.on_request = on_request,
+                               .on_body_start = on_body_start};
   memset(p, 0, sizeof *p);
   p->pair = pr;
   const rc_mem *mem = role == RC_SESSION_CLIENT ? pair_client_mem : NULL;
-  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, mem, pr->now), RC_OK);
-  rc_exchange_callbacks xcb = {.on_request = on_request,
-                               .on_body_start = on_body_start};
-  uint8_t s[16];
-  memset(s, seed, sizeof s);
-  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, mem),
-                   RC_OK);
+  th_end_new(&cfg, &cb, &xcb, p, seed, mem, pr->now, &p->s, &p->x);
 }
 
 static pair *pair_new(int bw_a, int bw_b) {
@@ -332,10 +335,8 @@ static int setup_small(void **state) {
 
 static int teardown(void **state) {
   pair *p = *state;
-  rc_exchange_free(p->a.x);
-  rc_exchange_free(p->b.x);
-  rc_session_free(p->a.s);
-  rc_session_free(p->b.s);
+  th_end_free(p->a.s, p->a.x, 0);
+  th_end_free(p->b.s, p->b.x, 0);
   free(p->a.got);
   free(p->b.got);
   free(p);
@@ -668,6 +669,76 @@ static void test_block1_sink(void **state) {
   free(res.body);
 }
 
+/* An upload handed on block by block (rc_xreq_body_blocks): every block
+ * reaches on_request in order with its own payload, the client sends the
+ * next only once the handler's 2.31 went out, the last block's answer is
+ * the upload's, and the end callback runs once, RC_OK. */
+static void test_block1_blocks(void **state) {
+  pair *p = *state;
+  p->b.use_blocks = 1;
+  set_bert_max(&p->a, 2048);
+  size_t total = 10000;
+  uint8_t *body = malloc(total);
+  for (size_t i = 0; i < total; i++)
+    body[i] = pat(i, 0);
+  rc_opt o = {RC_OPT_URI_PATH, 2, (const uint8_t *)"up"};
+  rc_outmsg req = {RC_PUT, &o, 1, body, total};
+  result res = {0};
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
+      RC_OK);
+  pump(p);
+  int rounds = 0;
+  while (p->b.nheld && rounds++ < 20) {
+    /* One block at a time: nothing more arrives while it is held. */
+    assert_int_equal(p->b.blocks_seen, rounds);
+    rc_xreq *h = p->b.held[0];
+    p->b.nheld = 0;
+    int last = p->b.blocks_off == total;
+    rc_outmsg a = {last ? RC_CHANGED : RC_CONTINUE, NULL, 0, NULL, 0};
+    assert_int_equal(p->b.blocks_ends, last);
+    assert_int_equal(rc_exchange_respond(h, &a), RC_OK);
+    pump(p);
+  }
+  assert_int_equal(p->b.blocks_seen, 5); /* 2048-byte BERT blocks */
+  assert_int_equal(p->b.blocks_off, total);
+  assert_int_equal(p->b.blocks_ends, 1);
+  assert_int_equal(p->b.blocks_status, RC_OK);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.code, RC_CHANGED);
+  free(body);
+  free(res.body);
+}
+
+/* A block-by-block upload whose client goes quiet: the block TTL ends it
+ * (end gets RC_ERR_TIMEOUT), and the held block is still answerable. */
+static void test_block1_blocks_expire(void **state) {
+  pair *p = *state;
+  p->b.use_blocks = 1;
+  set_bert_max(&p->a, 1024);
+  uint8_t body[3000];
+  for (size_t i = 0; i < sizeof body; i++)
+    body[i] = pat(i, 0);
+  rc_opt o = {RC_OPT_URI_PATH, 2, (const uint8_t *)"up"};
+  rc_outmsg req = {RC_POST, &o, 1, body, sizeof body};
+  result res = {0};
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
+      RC_OK);
+  pump(p);
+  assert_int_equal(p->b.blocks_seen, 1);
+  rc_exchange_handle_expiry(p->b.x, p->now + RC_EXCHANGE_BLOCK_TTL_MS + 1);
+  assert_int_equal(p->b.blocks_ends, 1);
+  assert_int_equal(p->b.blocks_status, RC_ERR_TIMEOUT);
+  rc_outmsg a = {RC_SERVICE_UNAVAILABLE, NULL, 0, NULL, 0};
+  assert_int_equal(rc_exchange_respond(p->b.held[0], &a), RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.code, RC_SERVICE_UNAVAILABLE);
+  free(res.body);
+}
+
 /* Three block-wise transfers on one connection at once (two downloads of
  * different resources, one upload) stay apart. */
 static void test_three_concurrent(void **state) {
@@ -726,8 +797,8 @@ static void test_etag_change(void **state) {
       rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
       RC_OK);
   /* Move only the request and the first answer. */
-  pump_one(&p->a, &p->b, p->now);
-  pump_one(&p->b, &p->a, p->now); /* first block arrives; next asked */
+  th_move(p->a.s, p->b.s, p->now, 0, NULL, NULL);
+  th_move(p->b.s, p->a.s, p->now, 0, NULL, NULL); /* first block arrives; next asked */
   rc_exchange_handle_expiry(p->b.x, p->now + RC_EXCHANGE_BLOCK_TTL_MS + 1);
   p->b.pattern_shift = 1;
   pump(p);
@@ -1309,6 +1380,9 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_block1_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_block1_sink, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_block1_blocks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_block1_blocks_expire, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_three_concurrent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_etag_change, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe, setup, teardown),

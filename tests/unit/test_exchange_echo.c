@@ -19,6 +19,7 @@
 #include "rcoap/codec_option.h"
 #include "rcoap/exchange.h"
 #include "test_echo_stub.h"
+#include "test_exchange_harness.h"
 
 typedef struct peer {
   rc_session *s;
@@ -80,45 +81,20 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
   }
 }
 
-static int pump_one(peer *from, peer *to, rc_time now) {
-  const uint8_t *d;
-  size_t len;
-  int moved = 0;
-  rc_session_handle_expiry(from->s, now); /* starts CON timers */
-  while (rc_session_pending(from->s, &d, &len) == RC_OK) {
-    uint8_t copy[2048];
-    assert_true(len <= sizeof copy);
-    memcpy(copy, d, len);
-    assert_int_equal(rc_session_consume(from->s, len), RC_OK);
-    rc_session_recv(to->s, copy, len, now);
-    moved = 1;
-  }
-  return moved;
-}
 
 static void pump(pair *p) {
-  for (int i = 0; i < 100; i++) {
-    int m = pump_one(&p->a, &p->b, p->now) | pump_one(&p->b, &p->a, p->now);
-    if (!m)
-      return;
-  }
-  fail_msg("pump did not settle");
+  th_pump(p->a.s, p->b.s, p->now, 100, 1, NULL, NULL);
 }
 
 static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed) {
   rc_session_config cfg;
   rc_session_config_default(&cfg, RC_FRAMING_UDP, role);
   cfg.udp.seed = seed;
-  rc_session_callbacks cb = {0};
-  cb.on_message = on_message;
+  rc_session_callbacks cb = {.on_message = on_message};
+  rc_exchange_callbacks xcb = {.on_request = on_request};
   memset(p, 0, sizeof *p);
   p->pair = pr;
-  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
-  rc_exchange_callbacks xcb = {.on_request = on_request};
-  uint8_t s[16];
-  memset(s, seed, sizeof s);
-  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, NULL),
-                   RC_OK);
+  th_end_new(&cfg, &cb, &xcb, p, seed, NULL, pr->now, &p->s, &p->x);
 }
 
 static pair *pair_new(void) {
@@ -131,10 +107,8 @@ static pair *pair_new(void) {
 }
 
 static void pair_free(pair *p) {
-  rc_exchange_free(p->a.x);
-  rc_exchange_free(p->b.x);
-  rc_session_free(p->a.s);
-  rc_session_free(p->b.s);
+  th_end_free(p->a.s, p->a.x, 0);
+  th_end_free(p->b.s, p->b.x, 0);
   free(p);
 }
 
@@ -251,8 +225,7 @@ static void echo_mid_download(void **state) {
   assert_int_equal(r.calls, 1);
   assert_int_equal(r.code, RC_CONTENT);
   assert_int_equal(r.len, 1024 + 16);
-  rc_exchange_free(p->a.x);
-  rc_session_free(p->a.s);
+  th_end_free(p->a.s, p->a.x, 0);
   free(p);
 }
 

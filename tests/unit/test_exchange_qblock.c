@@ -22,6 +22,7 @@
 
 #include "rcoap/exchange.h"
 #include "test_echo_stub.h"
+#include "test_exchange_harness.h"
 
 #define MAXWIRE 256
 
@@ -126,36 +127,22 @@ static int lose(pair *p, const wire *w) {
   return 0;
 }
 
-static int pump_one(pair *p, peer *from, peer *to) {
-  const uint8_t *d;
-  size_t len;
-  int moved = 0;
-  while (rc_session_pending(from->s, &d, &len) == RC_OK) {
-    uint8_t copy[1500];
-    assert_true(len <= sizeof copy);
-    memcpy(copy, d, len);
-    assert_int_equal(rc_session_consume(from->s, len), RC_OK);
-    rc_msg m;
-    assert_int_equal(rc_msg_parse(RC_FRAMING_UDP, copy, len, &m), RC_OK);
-    assert_true(p->nw < MAXWIRE);
-    wire *w = &p->w[p->nw++];
-    memset(w, 0, sizeof *w);
-    w->from_client = from == &p->c;
-    w->at = p->now;
-    see(w, &m);
-    w->lost = lose(p, w);
-    if (!w->lost)
-      rc_session_recv(to->s, copy, len, p->now);
-    moved = 1;
-  }
-  return moved;
+/* The pump's tap: every datagram recorded in p->w, one lost on demand. */
+static int tap(void *arg, rc_session *from, const uint8_t *d, size_t len) {
+  pair *p = arg;
+  rc_msg m;
+  assert_int_equal(rc_msg_parse(RC_FRAMING_UDP, d, len, &m), RC_OK);
+  assert_true(p->nw < MAXWIRE);
+  wire *w = &p->w[p->nw++];
+  memset(w, 0, sizeof *w);
+  w->from_client = from == p->c.s;
+  w->at = p->now;
+  see(w, &m);
+  return w->lost = lose(p, w);
 }
 
 static void pump(pair *p) {
-  for (int i = 0; i < 1000; i++)
-    if (!(pump_one(p, &p->c, &p->s) | pump_one(p, &p->s, &p->c)))
-      return;
-  fail_msg("pump did not settle");
+  th_pump(p->c.s, p->s.s, p->now, 1000, 0, tap, p);
 }
 
 static void tick(pair *p) {
@@ -230,18 +217,11 @@ static void peer_init(pair *pr, peer *p, rc_session_role role, uint8_t seed) {
   rc_session_config cfg;
   rc_session_config_default(&cfg, RC_FRAMING_UDP, role);
   cfg.udp.seed = seed;
-  rc_session_callbacks cb = {0};
-  cb.on_message = on_message;
-  cb.on_lost = on_lost;
-  p->pair = pr;
-  assert_int_equal(rc_session_new(&p->s, &cfg, &cb, p, NULL, pr->now), RC_OK);
-  if (p->raw)
-    return;
+  rc_session_callbacks cb = {.on_message = on_message, .on_lost = on_lost};
   rc_exchange_callbacks xcb = {.on_request = on_request};
-  uint8_t s[16];
-  memset(s, seed, sizeof s);
-  assert_int_equal(rc_exchange_new(&p->x, p->s, &xcb, p, s, sizeof s, NULL),
-                   RC_OK);
+  p->pair = pr;
+  th_end_new(&cfg, &cb, p->raw ? NULL : &xcb, p, seed, NULL, pr->now, &p->s,
+             &p->x);
 }
 
 static pair *pair_new(int raw_server) {
@@ -267,10 +247,7 @@ static int teardown(void **state) {
   pair *p = *state;
   peer *ps[2] = {&p->c, &p->s};
   for (int i = 0; i < 2; i++) {
-    if (ps[i]->x)
-      rc_exchange_fail_all(ps[i]->x, RC_ERR_CLOSED);
-    rc_exchange_free(ps[i]->x);
-    rc_session_free(ps[i]->s);
+    th_end_free(ps[i]->s, ps[i]->x, 1);
     free(ps[i]->got);
   }
   rc_budget_free(p->budget);
