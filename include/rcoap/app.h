@@ -284,6 +284,14 @@ rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
 rc_err rc_context_webrtc_answer(rc_context *ctx, const void *offer_json,
                                 size_t n, char *buf, size_t cap, size_t *len);
 
+/*
+ * coaps+wr answerer behind a NAT: rc_wr_listener_stun for the context's
+ * coaps+wr listener (a plain STUN Binding request to server, NULL: the
+ * one before; answers then come from a full ICE agent with the learnt
+ * server-reflexive candidate). Returns 0 or RC_ERR_NOT_FOUND.
+ */
+rc_err rc_context_webrtc_stun(rc_context *ctx, const struct sockaddr *server);
+
 /* ---- client ------------------------------------------------------------- */
 
 typedef struct rc_request_opts {

@@ -54,9 +54,10 @@ typedef struct rc_wr_desc {
   int ice_lite;          /* a=ice-lite */
   uint16_t sctp_port;    /* a=sctp-port; 0: 5000 */
   uint32_t max_message;  /* a=max-message-size; 0: 65536 (RFC 8841 §6) */
-  size_t ncand;          /* host candidates (UDP) */
+  size_t ncand;          /* candidates (UDP) */
   struct sockaddr_storage cand[RC_WR_CAND_MAX];
   uint32_t prio[RC_WR_CAND_MAX];
+  uint8_t srflx[RC_WR_CAND_MAX]; /* 1: server-reflexive, 0: host */
 } rc_wr_desc;
 
 enum { RC_WR_SETUP_PASSIVE = 0, RC_WR_SETUP_ACTIVE = 1, RC_WR_SETUP_ACTPASS = 2 };
@@ -90,6 +91,20 @@ void rc_wr_identity_remove(const rc_wr_identity *id);
  */
 rc_err rc_wr_listener_answer(rc_listener *l, const rc_wr_desc *offer,
                              rc_wr_desc *answer);
+
+/*
+ * Answerer behind a NAT (a device that registered with a rendezvous
+ * broker): sends a plain STUN Binding request (RFC 8489 §3) from l's
+ * socket to server (NULL: the one given before) and keeps the
+ * XOR-MAPPED-ADDRESS of its answer as a server-reflexive candidate
+ * (RFC 8445 §5.1.1.1). From the first call on, answers are those of a
+ * full ICE agent (no a=ice-lite) that sends checks to the offer's
+ * candidates, so the NAT opens a mapping toward the peer, and they name
+ * the srflx candidate once known. Call it again now and then: each
+ * request refreshes the NAT's mapping (every answer sends one too).
+ * Returns 0 or RC_ERR_INVAL (not a webrtc listener).
+ */
+rc_err rc_wr_listener_stun(rc_listener *l, const struct sockaddr *server);
 
 typedef struct rc_wr_offer rc_wr_offer;
 

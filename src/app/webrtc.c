@@ -58,6 +58,13 @@ rc_err rc_context_webrtc_answer(rc_context *ctx, const void *offer_json,
   return RC_ERR_NOT_FOUND;
 }
 
+rc_err rc_context_webrtc_stun(rc_context *ctx, const struct sockaddr *server) {
+  for (size_t i = 0; i < ctx->nlisteners; i++)
+    if (ctx->listener_kinds[i] == RC_CONN_WEBRTC)
+      return rc_wr_listener_stun(ctx->listeners[i], server);
+  return RC_ERR_NOT_FOUND;
+}
+
 void rc__app_wr_peer_gone(app_peer *p) {
   app_wr_dial *d = p->wr_dial;
   if (d != NULL)

@@ -39,7 +39,7 @@ static void mkaddr(struct sockaddr_in *a, const char *ip, uint16_t port) {
 static void make(end *e, int controlling, const char *ip, uint16_t port) {
   memset(e, 0, sizeof *e);
   rc_ice_make_credentials(e->ufrag, e->pwd);
-  rc_ice_cfg cfg = {controlling, e->ufrag, e->pwd};
+  rc_ice_cfg cfg = {controlling, e->ufrag, e->pwd, 0};
   assert_int_equal(rc_ice_new(&e->ice, &cfg, g_now), RC_OK);
   mkaddr(&e->addr, ip, port);
 }
@@ -401,11 +401,11 @@ static void test_credentials(void **st) {
   assert_int_equal(strlen(p), 32);
   assert_string_not_equal(p, p2);
   rc_ice *ice;
-  rc_ice_cfg bad = {0, "ab", p};
+  rc_ice_cfg bad = {0, "ab", p, 0};
   assert_int_equal(rc_ice_new(&ice, &bad, 0), RC_ERR_INVAL);
-  rc_ice_cfg bad2 = {0, u, "short"};
+  rc_ice_cfg bad2 = {0, u, "short", 0};
   assert_int_equal(rc_ice_new(&ice, &bad2, 0), RC_ERR_INVAL);
-  rc_ice_cfg ok = {0, u, p};
+  rc_ice_cfg ok = {0, u, p, 0};
   assert_int_equal(rc_ice_new(&ice, &ok, 0), RC_OK);
   assert_int_equal(rc_ice_set_remote(ice, "a:b", p), RC_ERR_INVAL);
   for (int i = 0; i < RC_ICE_REMOTE_MAX; i++) {

@@ -20,6 +20,8 @@
 #include "listen.h"
 #include "serve_dir.h"
 #include "options.h"
+#include "wr_broker.h"
+#include "wr_register.h"
 #include "rcoap/app.h"
 #include "rcoap/app_proxy.h"
 #include "rcoap/codec_print.h"
@@ -35,6 +37,8 @@ typedef struct daemon {
   rc_exchange_block_config block;
   rc_session_config session; /* --ack-timeout, --max-retransmit */
   demo *demo;
+  wr_broker *broker;     /* --webrtc-peers-allow */
+  wr_register *wr_reg;   /* --webrtc-register */
   uv_signal_t sigint, sigterm;
   int stopping;
   listeners ls;
@@ -109,6 +113,8 @@ static void on_signal(uv_signal_t *s, int signum) {
            signum == SIGINT ? "SIGINT" : "SIGTERM",
            rc_context_connections(d->ctx));
   on_log(NULL, RC_SESSION_LOG_INFO, line);
+  wr_register_stop(d->wr_reg); /* no re-registration while going */
+  d->wr_reg = NULL;
   rc_context_shutdown(d->ctx, "server shutting down", SHUTDOWN_TIMEOUT_MS,
                       on_stopped, d);
 }
@@ -245,6 +251,9 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
     return 1;
   if (listeners_open(d->ctx, o, &d->ls) != 0)
     return 1;
+  if (wr_broker_start(d->ctx, o, &d->broker) != 0 ||
+      wr_register_start(d->ctx, o, &d->wr_reg) != 0)
+    return 1;
   return o->multicast ? multicast_start(d->ctx, o) : 0;
 }
 
@@ -287,6 +296,8 @@ int main(int argc, char **argv) {
     rc_udp_stats_format(rc_context_udp_stats(d.ctx), line, sizeof line);
     fprintf(stderr, "rcoapd: stats: %s\n", line);
   }
+  wr_register_stop(d.wr_reg);
+  wr_broker_stop(d.broker); /* answers the offers still held */
   rc_context_free(d.ctx);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);

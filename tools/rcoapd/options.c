@@ -77,6 +77,23 @@ static void usage(FILE *f) {
     "      --proxy-backoff MIN,MAX  an unreachable origin is not tried\n"
     "                   again for MIN ms, doubling up to MAX (1000,30000);\n"
     "                   meanwhile its requests get 5.03 with Max-Age\n"
+    "WebRTC rendezvous (coaps+wr to a peer behind a NAT, docs/RENDEZVOUS.md):\n"
+    "      --webrtc-peers-allow NAME=RULE  broker: serve /webrtc/peers/NAME;\n"
+    "                   the device that may register NAME is the client\n"
+    "                   matching RULE (repeatable; any rule of the name):\n"
+    "                   cn:CN (TLS client certificate, --cafile and\n"
+    "                   --client-auth), psk:IDENTITY (coaps+tcp/coaps+ws\n"
+    "                   PSK), key-file:FILE (a shared key, the file's first\n"
+    "                   line, sent as ?key=), addr:IP (its address)\n"
+    "      --webrtc-peers-timeout MS  an offer waits that long for the\n"
+    "                   device's answer, then 5.04 (10000)\n"
+    "      --webrtc-register URI    device: register at a broker\n"
+    "                   (coap+ws://BROKER/webrtc/peers/NAME; coaps+ws,\n"
+    "                   coap+tcp, coaps+tcp) and answer the offers it\n"
+    "                   passes on, from -l coaps+wr://...\n"
+    "      --webrtc-register-key-file FILE  the shared key to send\n"
+    "      --webrtc-stun HOST:PORT  where to learn our address outside the\n"
+    "                   NAT (a broker's coaps+wr port; default BROKER:3478)\n"
     "TLS (coaps, coaps+tcp, coaps+ws):\n"
     "      --keylog FILE            append the TLS and DTLS secrets to FILE\n"
     "                   (NSS key log format, for Wireshark/tshark; default:\n"
@@ -136,7 +153,9 @@ enum {
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
   O_PROXY_BACKOFF,
   O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG,
-  O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE
+  O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE,
+  O_PEERS_ALLOW, O_PEERS_TIMEOUT, O_WR_REGISTER, O_WR_REGISTER_KEY,
+  O_WR_STUN
 };
 
 /* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
@@ -232,6 +251,12 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"keylog", required_argument, NULL, O_KEYLOG},
       {"ack-timeout", required_argument, NULL, O_ACK_TIMEOUT},
       {"max-retransmit", required_argument, NULL, O_MAX_RETRANSMIT},
+      {"webrtc-peers-allow", required_argument, NULL, O_PEERS_ALLOW},
+      {"webrtc-peers-timeout", required_argument, NULL, O_PEERS_TIMEOUT},
+      {"webrtc-register", required_argument, NULL, O_WR_REGISTER},
+      {"webrtc-register-key-file", required_argument, NULL,
+       O_WR_REGISTER_KEY},
+      {"webrtc-stun", required_argument, NULL, O_WR_STUN},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -444,6 +469,30 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       o->proxy_backoff_max_ms = hi;
       break;
     }
+    case O_PEERS_ALLOW:
+      if (o->npeer_rules == OPT_MAX_PEERS_ALLOW) {
+        fprintf(stderr, "rcoapd: at most %d --webrtc-peers-allow\n",
+                OPT_MAX_PEERS_ALLOW);
+        return -1;
+      }
+      o->peer_rules[o->npeer_rules++] = optarg;
+      break;
+    case O_PEERS_TIMEOUT: {
+      long ms = whole_arg("--webrtc-peers-timeout", optarg, 100, 600000);
+      if (ms < 0)
+        return -1;
+      o->peers_timeout_ms = (unsigned)ms;
+      break;
+    }
+    case O_WR_REGISTER:
+      o->webrtc_register = optarg;
+      break;
+    case O_WR_REGISTER_KEY:
+      o->webrtc_register_key = optarg;
+      break;
+    case O_WR_STUN:
+      o->webrtc_stun = optarg;
+      break;
     case 'v':
       o->verbose = 1;
       break;

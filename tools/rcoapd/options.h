@@ -10,6 +10,8 @@
 #define OPT_MAX_CERTS 8
 #define OPT_MAX_ORIGINS 16
 #define OPT_MAX_PROXY_RULES 32
+#define OPT_MAX_PEER_RULES 8 /* per name */
+#define OPT_MAX_PEERS_ALLOW 64
 
 typedef struct rcoapd_opts {
   const char *listen[OPT_MAX_LISTEN];
@@ -53,6 +55,14 @@ typedef struct rcoapd_opts {
   unsigned proxy_timeout_ms;
   size_t proxy_cache;      /* --proxy-cache bytes; 0: no cache */
   unsigned proxy_backoff_min_ms, proxy_backoff_max_ms; /* --proxy-backoff */
+  /* coaps+wr rendezvous: broker side (wr_broker.c) */
+  const char *peer_rules[OPT_MAX_PEERS_ALLOW]; /* --webrtc-peers-allow */
+  size_t npeer_rules;
+  unsigned peers_timeout_ms;   /* --webrtc-peers-timeout; 0: 10000 */
+  /* device side (wr_register.c) */
+  const char *webrtc_register; /* --webrtc-register URI */
+  const char *webrtc_register_key; /* --webrtc-register-key-file */
+  const char *webrtc_stun;     /* --webrtc-stun HOST:PORT */
   int verbose;
   int quiet;
 } rcoapd_opts;

@@ -38,6 +38,7 @@ static void from_sdp(const rc_sdp *s, int offer, rc_wr_desc *d) {
     if (s->cand[i].component != 1)
       continue;
     d->cand[d->ncand] = s->cand[i].addr;
+    d->srflx[d->ncand] = s->cand[i].type == RC_SDP_CAND_SRFLX;
     d->prio[d->ncand++] = s->cand[i].priority;
   }
 }
@@ -73,7 +74,7 @@ static size_t local_cands(const rc_wr_desc *d, rc_sdp_cand *c) {
     c[i].component = 1;
     c[i].priority = d->prio[i];
     c[i].addr = d->cand[i];
-    c[i].type = RC_SDP_CAND_HOST;
+    c[i].type = d->srflx[i] ? RC_SDP_CAND_SRFLX : RC_SDP_CAND_HOST;
   }
   return d->ncand;
 }
@@ -100,7 +101,7 @@ rc_err rc_wr_listener_answer_json(rc_listener *l, const char *offer_json,
                       .ice_pwd = ad.pwd,
                       .fingerprint = ad.fingerprint,
                       .setup = RC_SDP_SETUP_ACTIVE,
-                      .ice_lite = true,
+                      .ice_lite = ad.ice_lite != 0,
                       .cand = cands,
                       .ncand = local_cands(&ad, cands),
                       .max_message_size = ad.max_message,

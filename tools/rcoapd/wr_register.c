@@ -1,0 +1,254 @@
+/*
+ * The device side of the coaps+wr rendezvous (wr_broker.c has the
+ * protocol): an observation of the broker's /webrtc/peers/NAME is the
+ * registration. rc_observe re-registers after a lost connection (back-off
+ * 1 s doubling to 30 s); a refusal (4.01, 4.03: the name is still held by
+ * our previous, not yet dead, connection) ends an observation, so this
+ * file starts a new one after the same kind of back-off. Each
+ * notification with an ETag is an offer: answered by the context's
+ * coaps+wr listener and POSTed back with If-Match: that ETag.
+ *
+ * Through the NAT: a plain STUN Binding request goes from the coaps+wr
+ * socket to the broker's coaps+wr port (--webrtc-stun) at start and every
+ * STUN_REFRESH_MS, keeping the NAT's mapping and teaching the listener
+ * its server-reflexive address; it then answers as a full ICE agent that
+ * sends checks to the client's candidates, which opens the NAT toward the
+ * client (transport_webrtc.h, rc_wr_listener_stun).
+ */
+#include "wr_register.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rcoap/codec_option.h"
+#include "rcoap/transport_webrtc.h"
+
+#define CF_JSON 50
+#define STUN_REFRESH_MS 15000u
+#define STUN_PORT_DEFAULT "3478" /* RFC 8489 §9 */
+#define BACKOFF_MIN_MS 1000u
+#define BACKOFF_MAX_MS 30000u
+#define ETAG_MAX 8
+
+struct wr_register {
+  rc_context *ctx;
+  char uri[1024];   /* with ?key= when there is one */
+  const char *shown; /* the URI as given, without the key */
+  rc_observation *obs;
+  uv_timer_t retry, stun;
+  unsigned backoff_ms;
+  unsigned registered : 1;
+  uint8_t last[ETAG_MAX]; /* the ETag answered last */
+  size_t last_len;
+};
+
+static void note(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "rcoapd: webrtc register: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, "\n");
+}
+
+static void on_posted(void *arg, rc_err status, const rc_msg *resp,
+                      const char *detail) {
+  wr_register *r = arg;
+  char code[5];
+  if (status != RC_OK)
+    note("answer not delivered: %s %s", rc_strerror(status), detail);
+  else if (RC_CODE_CLASS(resp->code) != 2)
+    note("broker took no answer: %s%s", rc_code_str(resp->code, code), "");
+  (void)r;
+}
+
+/* An offer (the notification's payload, its ETag) to the broker's
+ * answer. */
+static void answer(wr_register *r, const rc_msg *m, const rc_opt *etag) {
+  static char buf[RC_WR_SIGNAL_MAX];
+  size_t len = 0;
+  rc_err err = rc_context_webrtc_answer(r->ctx, m->payload, m->payload_len,
+                                        buf, sizeof buf, &len);
+  uint8_t cf = CF_JSON;
+  if (err != RC_OK) {
+    cf = RC_CF_TEXT_PLAIN;
+    len = (size_t)snprintf(buf, sizeof buf, "cannot answer the offer: %s",
+                           rc_strerror(err));
+  }
+  rc_opt opts[2] = {{.num = RC_OPT_IF_MATCH, .val = etag->val,
+                     .len = etag->len},
+                    {.num = RC_OPT_CONTENT_FORMAT, .val = &cf, .len = 1}};
+  rc_request_opts ro = {.opts = opts,
+                        .nopts = 2,
+                        .payload = (const uint8_t *)buf,
+                        .payload_len = len};
+  if (cf == RC_CF_TEXT_PLAIN)
+    opts[1].len = 0; /* Content-Format 0: the empty uint */
+  if (rc_request(r->ctx, RC_POST, r->uri, &ro, on_posted, r) != RC_OK)
+    note("cannot send the answer to %s%s", r->shown, "");
+}
+
+static void start_observe(wr_register *r);
+
+static void retry_cb(uv_timer_t *t) { start_observe(t->data); }
+
+static void on_note(void *arg, rc_err status, const rc_msg *resp,
+                    const char *detail) {
+  wr_register *r = arg;
+  if (status != RC_OK) { /* connection lost: rc_observe tries again */
+    if (r->registered)
+      note("lost the broker (%s%s), registering again", rc_strerror(status),
+           detail[0] ? "" : "");
+    r->registered = 0;
+    return;
+  }
+  rc_opt ob, etag;
+  if (RC_CODE_CLASS(resp->code) != 2 ||
+      !rc_msg_find_opt(resp, RC_OPT_OBSERVE, &ob)) {
+    char code[5], why[200];
+    snprintf(why, sizeof why, "%.*s", (int)resp->payload_len,
+             resp->payload ? (const char *)resp->payload : "");
+    note("refused (%s %s); trying again later", rc_code_str(resp->code, code),
+         why);
+    r->registered = 0;
+    uv_timer_start(&r->retry, retry_cb, r->backoff_ms, 0);
+    if (r->backoff_ms < BACKOFF_MAX_MS)
+      r->backoff_ms *= 2;
+    return;
+  }
+  if (!r->registered) {
+    note("registered at %s%s", r->shown, "");
+    r->registered = 1;
+    r->backoff_ms = BACKOFF_MIN_MS;
+    rc_context_webrtc_stun(r->ctx, NULL);
+  }
+  if (!rc_msg_find_opt(resp, RC_OPT_ETAG, &etag) || etag.len == 0 ||
+      etag.len > ETAG_MAX || resp->payload_len == 0)
+    return; /* no offer waiting */
+  if (etag.len == r->last_len && !memcmp(etag.val, r->last, etag.len))
+    return; /* answered already (a repeated notification) */
+  memcpy(r->last, etag.val, etag.len);
+  r->last_len = etag.len;
+  answer(r, resp, &etag);
+}
+
+static void start_observe(wr_register *r) {
+  if (r->obs) {
+    rc_observe_cancel(r->obs);
+    r->obs = NULL;
+  }
+  rc_err err = rc_observe(r->ctx, r->uri, NULL, on_note, r, &r->obs);
+  if (err != RC_OK) {
+    note("cannot observe %s: %s", r->shown, rc_strerror(err));
+    uv_timer_start(&r->retry, retry_cb, BACKOFF_MAX_MS, 0);
+  }
+}
+
+static void stun_cb(uv_timer_t *t) {
+  wr_register *r = t->data;
+  rc_context_webrtc_stun(r->ctx, NULL);
+}
+
+/* --webrtc-stun HOST:PORT, default the broker's host, port 3478. */
+static int stun_addr(const rcoapd_opts *o, struct sockaddr_storage *ss) {
+  char host[256], port[16] = STUN_PORT_DEFAULT;
+  if (o->webrtc_stun) {
+    const char *c = strrchr(o->webrtc_stun, ':');
+    if (!c || c == o->webrtc_stun)
+      return -1;
+    size_t hl = (size_t)(c - o->webrtc_stun);
+    if (o->webrtc_stun[0] == '[' && hl >= 2 && o->webrtc_stun[hl - 1] == ']')
+      snprintf(host, sizeof host, "%.*s", (int)hl - 2, o->webrtc_stun + 1);
+    else
+      snprintf(host, sizeof host, "%.*s", (int)hl, o->webrtc_stun);
+    snprintf(port, sizeof port, "%s", c + 1);
+  } else {
+    rc_uri u;
+    if (rc_uri_parse(o->webrtc_register, strlen(o->webrtc_register), &u) !=
+        RC_OK)
+      return -1;
+    snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
+  }
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
+  if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+    return -1;
+  memset(ss, 0, sizeof *ss);
+  memcpy(ss, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return 0;
+}
+
+int wr_register_start(rc_context *ctx, const rcoapd_opts *o,
+                      wr_register **out) {
+  *out = NULL;
+  if (!o->webrtc_register)
+    return 0;
+  rc_uri u;
+  if (rc_uri_parse(o->webrtc_register, strlen(o->webrtc_register), &u) !=
+          RC_OK ||
+      u.is_udp || u.is_wr) {
+    note("--webrtc-register %s: want coap+ws, coaps+ws, coap+tcp or "
+         "coaps+tcp://BROKER/webrtc/peers/NAME%s",
+         o->webrtc_register, "");
+    return -1;
+  }
+  struct sockaddr_storage ss;
+  if (stun_addr(o, &ss) != 0) {
+    note("--webrtc-stun: cannot resolve %s%s",
+         o->webrtc_stun ? o->webrtc_stun : "the broker's host", "");
+    return -1;
+  }
+  wr_register *r = calloc(1, sizeof *r);
+  if (!r)
+    return -1;
+  r->ctx = ctx;
+  r->backoff_ms = BACKOFF_MIN_MS;
+  r->shown = o->webrtc_register;
+  int n = snprintf(r->uri, sizeof r->uri, "%s", o->webrtc_register);
+  if (o->webrtc_register_key) {
+    char key[200] = "";
+    FILE *f = fopen(o->webrtc_register_key, "r");
+    if (f) {
+      if (!fgets(key, sizeof key, f))
+        key[0] = 0;
+      fclose(f);
+    }
+    key[strcspn(key, "\r\n")] = 0;
+    if (!key[0]) {
+      note("--webrtc-register-key-file %s: no key in it%s",
+           o->webrtc_register_key, "");
+      free(r);
+      return -1;
+    }
+    n += snprintf(r->uri + n, sizeof r->uri - (size_t)n, "%skey=%s",
+                  u.has_query ? "&" : "?", key);
+  }
+  if ((size_t)n >= sizeof r->uri ||
+      rc_context_webrtc_stun(ctx, (const struct sockaddr *)&ss) != RC_OK) {
+    note("--webrtc-register needs -l coaps+wr://ADDR:PORT (the peer's "
+         "data channels)%s%s",
+         "", "");
+    free(r);
+    return -1;
+  }
+  uv_timer_init(rc_context_loop(ctx), &r->retry);
+  uv_timer_init(rc_context_loop(ctx), &r->stun);
+  r->retry.data = r->stun.data = r;
+  uv_timer_start(&r->stun, stun_cb, STUN_REFRESH_MS, STUN_REFRESH_MS);
+  *out = r;
+  start_observe(r);
+  return 0;
+}
+
+static void reg_closed(uv_handle_t *h) {
+  wr_register *r = h->data;
+  free(r);
+}
+
+void wr_register_stop(wr_register *r) {
+  if (!r)
+    return;
+  rc_observe_cancel(r->obs);
+  r->obs = NULL;
+  uv_close((uv_handle_t *)&r->retry, NULL);
+  uv_close((uv_handle_t *)&r->stun, reg_closed);
+}
