@@ -109,10 +109,13 @@ static void on_signal(void *arg, rc_err status, const rc_msg *resp,
     rc__app_peer_fail_free(p, err, why);
     return;
   }
+  size_t nsrflx = 0;
+  for (size_t i = 0; i < ad.ncand; i++)
+    nsrflx += ad.srflx[i];
   rc__app_log(ctx, RC_SESSION_LOG_INFO,
-              "webrtc: answer from signaling: %zu candidate(s), DTLS %s, "
-              "ICE %s",
-              ad.ncand,
+              "webrtc: answer from signaling: %zu candidate(s) (%zu "
+              "server-reflexive), DTLS %s, ICE %s",
+              ad.ncand, nsrflx,
               ad.setup == RC_WR_SETUP_ACTIVE ? "server (peer active)"
                                              : "client",
               ad.ice_lite ? "lite" : "full");

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# coaps+wr rendezvous through a NAT (issue #20; docs/RENDEZVOUS.md): four
+# network namespaces,
+#
+#   D (device, 10.0.0.2) -- R (router: nftables masquerade, 192.0.2.1 on
+#                              a bridge) -- B (broker rcoapd, 192.0.2.10)
+#                                        `- C (client rcoap, 192.0.2.20)
+#
+# R forwards nothing new from the public bridge into 10.0.0.0/24 (a NAT:
+# only answers to what D sent out come back). D's rcoapd registers "dev1"
+# at B (--webrtc-register, a shared key) and learns its server-reflexive
+# address from B's coaps+wr port (STUN); C's rcoap reaches D's resources
+# over coaps+wr with the offer POSTed to B's /webrtc/peers/dev1.
+#   1. GET /hello, PUT then GET /store/rdv, one observe notification of
+#      /counter: answered over a data channel whose ICE pair on C is R's
+#      public address (rcoap -v), D's answer names its srflx candidate.
+#   2. nftables counters show the data path: C received DTLS application
+#      data (first byte 23) from 192.0.2.1 (R), B sent or received no DTLS
+#      datagram at all (only STUN on UDP; TCP: the signaling), and R
+#      dropped C's checks to D's private host candidate.
+#   3. Registration is refused without the key (4.01), with a wrong one
+#      (4.03), and for a name already held (4.03); an offer to an unknown
+#      name gets 4.04; a PSK identity over coaps+tcp authorises another
+#      name (2.05) and a wrong identity does not (4.03).
+#   4. D frozen (SIGSTOP): an offer gets 5.04 after --webrtc-peers-timeout;
+#      B restarted: D registers again by itself and is reachable; D gone:
+#      4.04.
+# Needs root (ip netns), nft and a bridge; skipped (77) without them, a
+# failure under CI=true. Namespaces rc-wrrdv-PID-{d,r,b,c}.
+# Usage: bash test_webrtc_rendezvous.sh BUILD_DIR
+. "$(dirname "$0")/../../scripts/testlib.sh"
+rc_init "$@"
+. "$RC_SRC/tests/integration/lib/rcoapd.sh"
+
+NS=rc-wrrdv-$$
+ND=$NS-d NR=$NS-r NB=$NS-b NC=$NS-c
+PUB=192.0.2.1 BRK=192.0.2.10 CLI=192.0.2.20
+TMO=10 # peers' timeout below is 2 s
+
+command -v ip >/dev/null || rc_skip "no ip (apt-get install iproute2)"
+command -v nft >/dev/null || rc_skip "no nft (apt-get install nftables)"
+[ "$(id -u)" = 0 ] || rc_skip "ip netns needs root"
+
+cleanup() {
+  local p
+  for p in "${RCD_PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
+  for n in "$ND" "$NR" "$NB" "$NC"; do ip netns del "$n" 2>/dev/null; done
+  rm -rf "$RC_TMP"
+}
+trap cleanup EXIT
+ip netns add "$ND" 2>"$RC_TMP/ns.err" || rc_skip "ip netns add is not permitted: $(cat "$RC_TMP/ns.err")"
+ip netns add "$NR" && ip netns add "$NB" && ip netns add "$NC" || rc_skip "ip netns add failed"
+
+in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
+for n in "$ND" "$NR" "$NB" "$NC"; do ip -n "$n" link set lo up || rc_skip "no lo"; done
+ip -n "$ND" link add vd type veth peer name rd netns "$NR" &&
+  ip -n "$NB" link add vb type veth peer name rb netns "$NR" &&
+  ip -n "$NC" link add vc type veth peer name rc netns "$NR" &&
+  ip -n "$NR" link add br0 type bridge &&
+  ip -n "$NR" link set rb master br0 && ip -n "$NR" link set rc master br0 &&
+  ip -n "$ND" addr add 10.0.0.2/24 dev vd &&
+  ip -n "$NR" addr add 10.0.0.1/24 dev rd &&
+  ip -n "$NR" addr add $PUB/24 dev br0 &&
+  ip -n "$NB" addr add $BRK/24 dev vb &&
+  ip -n "$NC" addr add $CLI/24 dev vc &&
+  for l in "$ND vd" "$NR rd" "$NR rb" "$NR rc" "$NR br0" "$NB vb" "$NC vc"; do
+    # shellcheck disable=SC2086
+    set -- $l; ip -n "$1" link set "$2" up || exit 1
+  done &&
+  ip -n "$ND" route add default via 10.0.0.1 &&
+  ip -n "$NB" route add default via $PUB &&
+  ip -n "$NC" route add default via $PUB &&
+  in_ns "$NR" sysctl -qw net.ipv4.ip_forward=1 ||
+  rc_skip "cannot build the veth/bridge topology"
+
+# R: masquerade D's traffic out of the bridge; from the bridge into D's
+# net only what conntrack knows (answers to D's own packets).
+in_ns "$NR" nft -f - <<EOF || rc_skip "nft cannot set up the NAT"
+table ip nat {
+  chain c_post { type nat hook postrouting priority srcnat; oifname "br0" ip saddr 10.0.0.0/24 masquerade; }
+}
+table ip fw {
+  counter new_in { }
+  chain c_fwd {
+    type filter hook forward priority filter; policy accept;
+    iifname "br0" oifname "rd" ct state established,related accept
+    iifname "br0" oifname "rd" counter name new_in drop
+  }
+}
+EOF
+# B: every UDP datagram by its first byte (RFC 7983: 0-3 STUN, 20-63
+# DTLS); C: DTLS application data (content type 23) from R's address.
+in_ns "$NB" nft -f - <<'EOF' || rc_skip "nft counters"
+table inet cnt {
+  counter n_stun { }
+  counter n_dtls { }
+  counter n_tcp { }
+  chain c_in {
+    type filter hook input priority filter;
+    udp dport 3478 @th,64,8 0-3 counter name n_stun
+    meta l4proto udp @th,64,8 20-63 counter name n_dtls
+    meta l4proto tcp counter name n_tcp
+  }
+  chain c_out {
+    type filter hook output priority filter;
+    meta l4proto udp @th,64,8 20-63 counter name n_dtls
+    meta l4proto tcp counter name n_tcp
+  }
+}
+EOF
+in_ns "$NC" nft -f - <<EOF || rc_skip "nft counters"
+table inet cnt {
+  counter appdata_from_nat { }
+  chain c_in {
+    type filter hook input priority filter;
+    ip saddr $PUB udp sport != 3478 @th,64,8 23 counter name appdata_from_nat
+  }
+}
+EOF
+nft_count() { # NS COUNTER: its packets
+  in_ns "$1" nft list counter inet cnt "$2" 2>/dev/null |
+    sed -n 's/.*packets \([0-9]*\).*/\1/p'
+}
+nft_bytes() {
+  in_ns "$1" nft list counter inet cnt "$2" 2>/dev/null |
+    sed -n 's/.*bytes \([0-9][0-9]*\).*/\1/p' | tail -n 1
+}
+rc_pass "four namespaces, NAT in R (masquerade, no inbound from the bridge)"
+
+echo dev1-secret >"$RC_TMP/key"
+echo wrong-secret >"$RC_TMP/badkey"
+echo 0123456789abcdef >"$RC_TMP/psk"
+BROKER=(ip netns exec "$NB" "$(rc_tool rcoapd)" -l "coap+ws://$BRK:8080"
+  -l "coaps+tcp://$BRK:5684" -l "coaps+wr://$BRK:3478"
+  --psk-key-file "$RC_TMP/psk"
+  --webrtc-peers-allow "dev1=key-file:$RC_TMP/key"
+  --webrtc-peers-allow "dev2=psk:dev2"
+  --webrtc-peers-timeout 2000 --state-dir "$RC_TMP/state-b")
+rcd_start_cmd b 3 ' listening on ' "${BROKER[@]}" ||
+  { rc_fail "the broker starts in B"; rc_done; }
+REG=coap+ws://$BRK:8080/webrtc/peers/dev1
+rcd_start_cmd d 1 'registered at' ip netns exec "$ND" "$(rc_tool rcoapd)" \
+  -l "coaps+wr://0.0.0.0:0" --webrtc-register "$REG" \
+  --webrtc-register-key-file "$RC_TMP/key" --state-dir "$RC_TMP/state-d" ||
+  { rc_fail "the device registers at the broker through the NAT"; rc_done; }
+rc_pass "the device in D registered dev1 at B through the NAT"
+
+# wr ARGS...: rcoap in C over coaps+wr to dev1 via the broker.
+wr() {
+  in_ns "$NC" "$(rc_tool rcoap)" -T $TMO --signal "$REG" "$@" \
+    >"$RC_TMP/c.out" 2>"$RC_TMP/c.err"
+  ST=$?
+  OUT=$(cat "$RC_TMP/c.out")
+  ERR=$(cat "$RC_TMP/c.err")
+}
+
+wr -v get coaps+wr://dev1/hello
+rc_expect "$OUT" "Hello, world!" "GET /hello from C reaches D over coaps+wr"
+rc_expect "$ERR" "ICE pair selected: $PUB:" "C's data channel peer is R's public address (the NAT's mapping)"
+rc_expect "$ERR" "ICE full" "D answers as a full ICE agent"
+rc_expect "$ERR" "(1 server-reflexive)" "D's answer names a server-reflexive candidate"
+wr put -d "through the NAT" coaps+wr://dev1/store/rdv
+rc_expect_status "$ST" 0 "PUT /store/rdv over coaps+wr"
+wr get coaps+wr://dev1/store/rdv
+rc_expect "$OUT" "through the NAT" "GET /store/rdv returns what the PUT stored"
+wr observe --count 1 coaps+wr://dev1/counter
+rc_expect_status "$ST" 0 "observe /counter: a notification arrives over coaps+wr"
+
+APP=$(nft_count "$NC" appdata_from_nat)
+[ "${APP:-0}" -gt 0 ] && rc_pass "C got $APP DTLS application-data datagrams from R's address $PUB" ||
+  rc_fail "C saw no DTLS application data from $PUB"
+DTLS_B=$(nft_count "$NB" n_dtls) STUN_B=$(nft_count "$NB" n_stun) TCPB=$(nft_bytes "$NB" n_tcp)
+[ "${DTLS_B:-x}" = 0 ] && rc_pass "B carried no DTLS datagram (no CoAP payload): STUN $STUN_B, TCP $TCPB bytes of signaling" ||
+  rc_fail "B saw $DTLS_B DTLS datagrams"
+[ "${STUN_B:-0}" -gt 0 ] && rc_pass "D asked B's STUN port for its srflx address" ||
+  rc_fail "no STUN reached B"
+DROP=$(in_ns "$NR" nft list counter ip fw new_in | sed -n 's/.*packets \([0-9]*\).*/\1/p')
+[ "${DROP:-0}" -gt 0 ] && rc_pass "R dropped $DROP unsolicited datagrams toward D's private address (a real NAT)" ||
+  rc_fail "R dropped nothing inbound: is D reachable without the NAT?"
+
+# --- who may register ---------------------------------------------------
+coapc() { in_ns "$NC" "$(rc_tool rcoap)" -T 5 -i "$@" 2>&1; }
+rc_expect "$(coapc get "$REG")" "4.01" "a look at dev1 without the key: 4.01"
+rc_expect "$(coapc get "$REG?key=wrong-secret")" "4.03" "with a wrong key: 4.03"
+rc_expect "$(coapc observe --count 1 "$REG?key=dev1-secret")" \
+  "4.03" "a second registration of the held name dev1: 4.03"
+rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk" --insecure \
+  get "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "2.05" \
+  "PSK identity dev2 over coaps+tcp may use dev2"
+rc_expect "$(coapc --psk-identity eve --psk-key-file "$RC_TMP/psk" --insecure \
+  get "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "4.03" \
+  "PSK identity eve may not"
+in_ns "$NC" "$(rc_tool rcoap)" -T 5 --signal "coap+ws://$BRK:8080/webrtc/peers/nosuch" \
+  get coaps+wr://nosuch/hello >"$RC_TMP/c.out" 2>"$RC_TMP/c.err"
+rc_expect "$(cat "$RC_TMP/c.err")" "4.04" "an offer to an unknown name: 4.04"
+in_ns "$NC" "$(rc_tool rcoap)" -T 5 --signal "coap+ws://$BRK:8080/webrtc/peers/dev2" \
+  get coaps+wr://dev2/hello >"$RC_TMP/c.out" 2>"$RC_TMP/c.err"
+rc_expect "$(cat "$RC_TMP/c.err")" "4.04" "an offer to an allowed name nobody registered: 4.04"
+
+# --- the device frozen, the broker restarted, the device gone -------------
+kill -STOP "$(rcd_pid d)"
+T0=$(date +%s%N)
+wr get coaps+wr://dev1/hello
+T1=$(date +%s%N)
+kill -CONT "$(rcd_pid d)"
+rc_expect "$ERR" "5.04" "D frozen: the offer gets 5.04 Gateway Timeout"
+MS=$(((T1 - T0) / 1000000))
+[ "$MS" -ge 1900 ] && [ "$MS" -lt 9000 ] && rc_pass "after the 2 s timeout ($MS ms)" ||
+  rc_fail "5.04 after $MS ms, expected about 2000"
+
+rcd_stop b
+rcd_start_cmd b 3 ' listening on ' "${BROKER[@]}" ||
+  { rc_fail "the broker starts again"; rc_done; }
+for _ in $(seq 1 100); do
+  [ "$(grep -c 'registered at' "$RC_TMP/d.err")" -ge 2 ] && break
+  sleep 0.1
+done
+rc_expect "$(grep -c 'registered at' "$RC_TMP/d.err")" "2" "D registered again after the broker restarted"
+wr get coaps+wr://dev1/hello
+rc_expect "$OUT" "Hello, world!" "and is reachable through the new broker"
+
+rcd_stop d
+wr get coaps+wr://dev1/hello
+rc_expect "$ERR" "4.04" "D gone: 4.04 (no peer registered under dev1)"
+rcd_stop b
+rc_done
