@@ -8,20 +8,25 @@
 #
 # R forwards nothing new from the public bridge into 10.0.0.0/24 (a NAT:
 # only answers to what D sent out come back). D's rcoapd registers "dev1"
-# at B (--webrtc-register, a shared key) and learns its server-reflexive
-# address from B's coaps+wr port (STUN); C's rcoap reaches D's resources
-# over coaps+wr with the offer POSTed to B's /webrtc/peers/dev1.
+# at B (--webrtc-register over coap+ws with a shared secret; a second
+# rcoapd in D registers "dev2" over coaps+tcp with a PSK identity) and
+# learns its server-reflexive address from B's coaps+wr port (STUN); C's
+# rcoap reaches D's resources over coaps+wr with the offer POSTed to B's
+# /webrtc/peers/dev1.
 #   1. GET /hello, PUT then GET /store/rdv, one observe notification of
 #      /counter: answered over a data channel whose ICE pair on C is R's
-#      public address (rcoap -v), D's answer names its srflx candidate.
+#      public address (rcoap -v), D's answer names its srflx candidate;
+#      offers to dev1 and dev2 at once are both answered; an offer D cannot
+#      parse comes back 5.02 with D's reason.
 #   2. nftables counters show the data path: C received DTLS application
 #      data (first byte 23) from 192.0.2.1 (R), B sent or received no DTLS
 #      datagram at all (only STUN on UDP; TCP: the signaling), and R
 #      dropped C's checks to D's private host candidate.
 #   3. Registration is refused without the key (4.01), with a wrong one
 #      (4.03), and for a name already held (4.03); an offer to an unknown
-#      name gets 4.04; a PSK identity over coaps+tcp authorises another
-#      name (2.05) and a wrong identity does not (4.03).
+#      name, and to an allowed name nobody registered, 4.04; a PSK
+#      identity over coaps+tcp authorises dev2 (2.05), a wrong identity
+#      does not (4.03), nor a wrong address for an addr: rule.
 #   4. D frozen (SIGSTOP): an offer gets 5.04 after --webrtc-peers-timeout;
 #      B restarted: D registers again by itself and is reachable; D gone:
 #      4.04.
@@ -133,17 +138,24 @@ echo 0123456789abcdef >"$RC_TMP/psk"
 BROKER=(ip netns exec "$NB" "$(rc_tool rcoapd)" -l "coap+ws://$BRK:8080"
   -l "coaps+tcp://$BRK:5684" -l "coaps+wr://$BRK:3478"
   --psk-key-file "$RC_TMP/psk"
-  --webrtc-peers-allow "dev1=key-file:$RC_TMP/key"
+  --webrtc-peers-allow "dev1=secret-file:$RC_TMP/key"
   --webrtc-peers-allow "dev2=psk:dev2"
+  --webrtc-peers-allow "dev3=addr:198.51.100.7"
   --webrtc-peers-timeout 2000 --state-dir "$RC_TMP/state-b")
 rcd_start_cmd b 3 ' listening on ' "${BROKER[@]}" ||
   { rc_fail "the broker starts in B"; rc_done; }
 REG=coap+ws://$BRK:8080/webrtc/peers/dev1
 rcd_start_cmd d 1 'registered at' ip netns exec "$ND" "$(rc_tool rcoapd)" \
   -l "coaps+wr://0.0.0.0:0" --webrtc-register "$REG" \
-  --webrtc-register-key-file "$RC_TMP/key" --state-dir "$RC_TMP/state-d" ||
+  --webrtc-register-secret-file "$RC_TMP/key" --state-dir "$RC_TMP/state-d" ||
   { rc_fail "the device registers at the broker through the NAT"; rc_done; }
-rc_pass "the device in D registered dev1 at B through the NAT"
+rcd_start_cmd d2 1 'registered at' ip netns exec "$ND" "$(rc_tool rcoapd)" \
+  -l "coaps+wr://0.0.0.0:0" --webrtc-stun "$BRK:3478" \
+  --webrtc-register "coaps+tcp://$BRK:5684/webrtc/peers/dev2" \
+  --webrtc-register-psk-identity dev2 --webrtc-register-psk-key-file "$RC_TMP/psk" \
+  --state-dir "$RC_TMP/state-d2" ||
+  { rc_fail "a second device registers dev2 over coaps+tcp with a PSK"; rc_done; }
+rc_pass "devices in D registered dev1 (coap+ws, shared secret) and dev2 (coaps+tcp, PSK identity) at B through the NAT"
 
 # wr ARGS...: rcoap in C over coaps+wr to dev1 via the broker.
 wr() {
@@ -166,6 +178,17 @@ rc_expect "$OUT" "through the NAT" "GET /store/rdv returns what the PUT stored"
 wr observe --count 1 coaps+wr://dev1/counter
 rc_expect_status "$ST" 0 "observe /counter: a notification arrives over coaps+wr"
 
+# Two offers at once are queued and both answered; dev2 (PSK) too.
+wr get coaps+wr://dev1/hello & P1=$!
+in_ns "$NC" "$(rc_tool rcoap)" -T $TMO --signal "coap+ws://$BRK:8080/webrtc/peers/dev2" \
+  get coaps+wr://dev2/hello >"$RC_TMP/c2.out" 2>"$RC_TMP/c2.err"
+rc_expect "$(cat "$RC_TMP/c2.out")" "Hello, world!" "dev2 (registered with a PSK) is reached by name, at the same time as dev1"
+wait $P1
+rc_expect "$(cat "$RC_TMP/c.out")" "Hello, world!" "and dev1's concurrent offer was answered too"
+# An offer the device cannot answer: its reason, as 5.02 Bad Gateway.
+rc_expect "$(in_ns "$NC" "$(rc_tool rcoap)" -T 5 -i post -t json -d '{"type":"offer","sdp":"v=0"}' "$REG" 2>&1)" \
+  "5.02" "a broken offer: the device's refusal comes back as 5.02"
+
 APP=$(nft_count "$NC" appdata_from_nat)
 [ "${APP:-0}" -gt 0 ] && rc_pass "C got $APP DTLS application-data datagrams from R's address $PUB" ||
   rc_fail "C saw no DTLS application data from $PUB"
@@ -181,9 +204,12 @@ DROP=$(in_ns "$NR" nft list counter ip fw new_in | sed -n 's/.*packets \([0-9]*\
 # --- who may register ---------------------------------------------------
 coapc() { in_ns "$NC" "$(rc_tool rcoap)" -T 5 -i "$@" 2>&1; }
 rc_expect "$(coapc get "$REG")" "4.01" "a look at dev1 without the key: 4.01"
-rc_expect "$(coapc get "$REG?key=wrong-secret")" "4.03" "with a wrong key: 4.03"
-rc_expect "$(coapc observe --count 1 "$REG?key=dev1-secret")" \
+rc_expect "$(coapc get "$REG?secret=wrong-secret")" "4.03" "with a wrong key: 4.03"
+rc_expect "$(coapc observe --count 1 "$REG?secret=dev1-secret")" \
   "4.03" "a second registration of the held name dev1: 4.03"
+rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk" --insecure \
+  observe --count 1 "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "4.03" \
+  "a second registration of dev2, even with dev2's PSK identity: 4.03"
 rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk" --insecure \
   get "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "2.05" \
   "PSK identity dev2 over coaps+tcp may use dev2"
@@ -193,9 +219,11 @@ rc_expect "$(coapc --psk-identity eve --psk-key-file "$RC_TMP/psk" --insecure \
 in_ns "$NC" "$(rc_tool rcoap)" -T 5 --signal "coap+ws://$BRK:8080/webrtc/peers/nosuch" \
   get coaps+wr://nosuch/hello >"$RC_TMP/c.out" 2>"$RC_TMP/c.err"
 rc_expect "$(cat "$RC_TMP/c.err")" "4.04" "an offer to an unknown name: 4.04"
-in_ns "$NC" "$(rc_tool rcoap)" -T 5 --signal "coap+ws://$BRK:8080/webrtc/peers/dev2" \
-  get coaps+wr://dev2/hello >"$RC_TMP/c.out" 2>"$RC_TMP/c.err"
+in_ns "$NC" "$(rc_tool rcoap)" -T 5 --signal "coap+ws://$BRK:8080/webrtc/peers/dev3" \
+  get coaps+wr://dev3/hello >"$RC_TMP/c.out" 2>"$RC_TMP/c.err"
 rc_expect "$(cat "$RC_TMP/c.err")" "4.04" "an offer to an allowed name nobody registered: 4.04"
+rc_expect "$(coapc get "coap+ws://$BRK:8080/webrtc/peers/dev3")" "4.03" \
+  "dev3 only from its address: 4.03 from C's"
 
 # --- the device frozen, the broker restarted, the device gone -------------
 kill -STOP "$(rcd_pid d)"
@@ -220,6 +248,7 @@ wr get coaps+wr://dev1/hello
 rc_expect "$OUT" "Hello, world!" "and is reachable through the new broker"
 
 rcd_stop d
+rcd_stop d2
 wr get coaps+wr://dev1/hello
 rc_expect "$ERR" "4.04" "D gone: 4.04 (no peer registered under dev1)"
 rcd_stop b

@@ -114,7 +114,6 @@ static void on_signal(uv_signal_t *s, int signum) {
            rc_context_connections(d->ctx));
   on_log(NULL, RC_SESSION_LOG_INFO, line);
   wr_register_stop(d->wr_reg); /* no re-registration while going */
-  d->wr_reg = NULL;
   rc_context_shutdown(d->ctx, "server shutting down", SHUTDOWN_TIMEOUT_MS,
                       on_stopped, d);
 }
@@ -299,6 +298,7 @@ int main(int argc, char **argv) {
   wr_register_stop(d.wr_reg);
   wr_broker_stop(d.broker); /* answers the offers still held */
   rc_context_free(d.ctx);
+  wr_register_free(d.wr_reg);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);
   listeners_free(&d.ls);

@@ -83,15 +83,20 @@ static void usage(FILE *f) {
     "                   matching RULE (repeatable; any rule of the name):\n"
     "                   cn:CN (TLS client certificate, --cafile and\n"
     "                   --client-auth), psk:IDENTITY (coaps+tcp/coaps+ws\n"
-    "                   PSK), key-file:FILE (a shared key, the file's first\n"
-    "                   line, sent as ?key=), addr:IP (its address)\n"
+    "                   PSK), secret-file:FILE (a shared key, the file's first\n"
+    "                   line, sent as ?secret=), addr:IP (its address)\n"
     "      --webrtc-peers-timeout MS  an offer waits that long for the\n"
     "                   device's answer, then 5.04 (10000)\n"
     "      --webrtc-register URI    device: register at a broker\n"
     "                   (coap+ws://BROKER/webrtc/peers/NAME; coaps+ws,\n"
     "                   coap+tcp, coaps+tcp) and answer the offers it\n"
     "                   passes on, from -l coaps+wr://...\n"
-    "      --webrtc-register-key-file FILE  the shared key to send\n"
+    "      --webrtc-register-secret-file FILE  the shared key to send\n"
+    "      --webrtc-register-cert FILE --webrtc-register-cert-key FILE\n"
+    "                   client certificate toward a coaps+ broker\n"
+    "      --webrtc-register-psk-identity ID --webrtc-register-psk-key-file\n"
+    "                   FILE   PSK toward a coaps+ broker\n"
+    "      --webrtc-register-cafile FILE  CAs to verify the broker with\n"
     "      --webrtc-stun HOST:PORT  where to learn our address outside the\n"
     "                   NAT (a broker's coaps+wr port; default BROKER:3478)\n"
     "TLS (coaps, coaps+tcp, coaps+ws):\n"
@@ -154,8 +159,9 @@ enum {
   O_PROXY_BACKOFF,
   O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG,
   O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE,
-  O_PEERS_ALLOW, O_PEERS_TIMEOUT, O_WR_REGISTER, O_WR_REGISTER_KEY,
-  O_WR_STUN
+  O_PEERS_ALLOW, O_PEERS_TIMEOUT, O_WR_REGISTER, O_WR_REGISTER_SECRET,
+  O_WR_STUN, O_REG_CERT, O_REG_CERT_KEY, O_REG_PSK_ID, O_REG_PSK_KEY,
+  O_REG_CAFILE
 };
 
 /* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
@@ -169,7 +175,7 @@ static long whole_arg(const char *flag, const char *s, long lo, long hi) {
   return n;
 }
 
-/* --psk-key-file: the key is the file's first line (ps shows arguments,
+/* --psk-secret-file: the key is the file's first line (ps shows arguments,
  * so a secret on the command line is not one). */
 static int read_key_file(rcoapd_opts *o) {
   static char key[512];
@@ -188,7 +194,7 @@ static int read_key_file(rcoapd_opts *o) {
     return -1;
   }
   if (o->psk_key) {
-    fprintf(stderr, "rcoapd: --psk-key and --psk-key-file: give one\n");
+    fprintf(stderr, "rcoapd: --psk-key and --psk-secret-file: give one\n");
     return -1;
   }
   o->psk_key = key;
@@ -254,9 +260,16 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"webrtc-peers-allow", required_argument, NULL, O_PEERS_ALLOW},
       {"webrtc-peers-timeout", required_argument, NULL, O_PEERS_TIMEOUT},
       {"webrtc-register", required_argument, NULL, O_WR_REGISTER},
-      {"webrtc-register-key-file", required_argument, NULL,
-       O_WR_REGISTER_KEY},
+      {"webrtc-register-secret-file", required_argument, NULL,
+       O_WR_REGISTER_SECRET},
       {"webrtc-stun", required_argument, NULL, O_WR_STUN},
+      {"webrtc-register-cert", required_argument, NULL, O_REG_CERT},
+      {"webrtc-register-cert-key", required_argument, NULL, O_REG_CERT_KEY},
+      {"webrtc-register-psk-identity", required_argument, NULL,
+       O_REG_PSK_ID},
+      {"webrtc-register-psk-key-file", required_argument, NULL,
+       O_REG_PSK_KEY},
+      {"webrtc-register-cafile", required_argument, NULL, O_REG_CAFILE},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -487,11 +500,26 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     case O_WR_REGISTER:
       o->webrtc_register = optarg;
       break;
-    case O_WR_REGISTER_KEY:
-      o->webrtc_register_key = optarg;
+    case O_WR_REGISTER_SECRET:
+      o->webrtc_register_secret = optarg;
       break;
     case O_WR_STUN:
       o->webrtc_stun = optarg;
+      break;
+    case O_REG_CERT:
+      o->reg_cert = optarg;
+      break;
+    case O_REG_CERT_KEY:
+      o->reg_cert_key = optarg;
+      break;
+    case O_REG_PSK_ID:
+      o->reg_psk_identity = optarg;
+      break;
+    case O_REG_PSK_KEY:
+      o->reg_psk_key_file = optarg;
+      break;
+    case O_REG_CAFILE:
+      o->reg_cafile = optarg;
       break;
     case 'v':
       o->verbose = 1;

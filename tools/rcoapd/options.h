@@ -61,7 +61,13 @@ typedef struct rcoapd_opts {
   unsigned peers_timeout_ms;   /* --webrtc-peers-timeout; 0: 10000 */
   /* device side (wr_register.c) */
   const char *webrtc_register; /* --webrtc-register URI */
-  const char *webrtc_register_key; /* --webrtc-register-key-file */
+  const char *webrtc_register_secret; /* --webrtc-register-secret-file */
+  /* TLS toward the broker (coaps+tcp, coaps+ws): who we are, whom we
+   * trust */
+  const char *reg_cert, *reg_cert_key; /* --webrtc-register-cert[-key] */
+  const char *reg_psk_identity;        /* --webrtc-register-psk-identity */
+  const char *reg_psk_key_file;        /* --webrtc-register-psk-key-file */
+  const char *reg_cafile;              /* --webrtc-register-cafile */
   const char *webrtc_stun;     /* --webrtc-stun HOST:PORT */
   int verbose;
   int quiet;

@@ -7,7 +7,7 @@
  *
  *   device:  GET /webrtc/peers/NAME, Observe 0   (registration; the
  *            client must pass one of NAME's rules: TLS client certificate
- *            CN, PSK identity, a shared key in Uri-Query key=..., or its
+ *            CN, PSK identity, a shared key in Uri-Query secret=..., or its
  *            address; else 4.01 without credentials, 4.03 with wrong
  *            ones; 4.03 too while another connection holds NAME)
  *            <- 2.05, Observe: the resource's state: the oldest offer not
@@ -35,6 +35,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,17 +87,19 @@ struct wr_broker {
   unsigned timeout_ms;
 };
 
-static void say(rc_context *ctx, const char *fmt, const char *a,
-                const char *b) {
-  (void)ctx;
-  fprintf(stderr, "rcoapd: webrtc peers: ");
-  fprintf(stderr, fmt, a, b);
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt,
+                                                       ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "rcoapd: ");
+  vfprintf(stderr, fmt, ap);
   fprintf(stderr, "\n");
+  va_end(ap);
 }
 
 /* ---- who may use a name ------------------------------------------------ */
 
-/* The Uri-Query parameter key=..., "" when none. */
+/* The Uri-Query parameter secret=..., "" when none. */
 static void query_key(const rc_msg *m, char *out, size_t cap) {
   char q[512];
   out[0] = 0;
@@ -106,8 +109,8 @@ static void query_key(const rc_msg *m, char *out, size_t cap) {
     char *amp = strchr(s, '&');
     if (amp)
       *amp = 0;
-    if (strncmp(s, "key=", 4) == 0) {
-      snprintf(out, cap, "%s", s + 4);
+    if (strncmp(s, "secret=", 4) == 0) {
+      snprintf(out, cap, "%s", s + 7);
       return;
     }
     s = amp ? amp + 1 : NULL;
@@ -165,8 +168,13 @@ static uint8_t authorise(const wr_name *n, rc_xreq *req) {
       break;
     }
   }
+  /* RFC 7252 §5.9.2.2: 4.01 when credentials could help (none shown, and
+   * a rule wants some), else 4.03. */
   int shown = key[0] || (tls && (pi.has_cert || pi.psk_identity_len));
-  return shown ? RC_FORBIDDEN : RC_UNAUTHORIZED;
+  int wanted = 0;
+  for (size_t i = 0; i < n->nrules; i++)
+    wanted |= n->rules[i].kind != R_ADDR;
+  return shown || !wanted ? RC_FORBIDDEN : RC_UNAUTHORIZED;
 }
 
 static void refuse(rc_xreq *req, uint8_t code, const char *why) {
@@ -214,7 +222,7 @@ static void on_get(rc_context *ctx, rc_resource *res, rc_xreq *req,
     refuse(req, code,
            code == RC_UNAUTHORIZED
                ? "registration needs credentials (TLS client certificate, "
-                 "PSK, or ?key=)"
+                 "PSK, or ?secret=)"
                : "not allowed to register this name");
     return;
   }
@@ -340,7 +348,7 @@ static int parse_rule(const char *spec, rule *r) {
   static const struct {
     const char *pfx;
     rule_kind kind;
-  } kinds[] = {{"cn:", R_CN}, {"psk:", R_PSK}, {"key-file:", R_KEY},
+  } kinds[] = {{"cn:", R_CN}, {"psk:", R_PSK}, {"secret-file:", R_KEY},
                {"addr:", R_ADDR}};
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
     size_t pl = strlen(kinds[i].pfx);
@@ -398,14 +406,17 @@ int wr_broker_start(rc_context *ctx, const rcoapd_opts *o, wr_broker **out) {
     rule r;
     if (!eq || !name_ok(spec, (size_t)(eq - spec)) ||
         parse_rule(eq + 1, &r) != 0) {
-      say(ctx, "--webrtc-peers-allow %s: want NAME=cn:CN, NAME=psk:ID, "
-               "NAME=key-file:FILE or NAME=addr:IP%s",
-          spec, "");
+      say("--webrtc-peers-allow %s: want NAME=cn:CN, NAME=psk:ID, "
+          "NAME=secret-file:FILE (a readable file, the secret on its first "
+          "line) or NAME=addr:IP; NAME 1-63 of A-Z a-z 0-9 . _ -",
+          spec);
       return -1;
     }
     wr_name *n = name_get(b, spec, (size_t)(eq - spec));
     if (!n || n->nrules == OPT_MAX_PEER_RULES) {
-      say(ctx, "%s: cannot add the name%s", spec, "");
+      say("--webrtc-peers-allow %s: out of memory, or more than %d rules "
+          "for the name",
+          spec, OPT_MAX_PEER_RULES);
       return -1;
     }
     n->rules[n->nrules++] = r;

@@ -10,7 +10,9 @@
  *
  * Through the NAT: a plain STUN Binding request goes from the coaps+wr
  * socket to the broker's coaps+wr port (--webrtc-stun) at start and every
- * STUN_REFRESH_MS, keeping the NAT's mapping and teaching the listener
+ * STUN_REFRESH_MS (with a CoAP Ping on the registration's connection, so
+ * a broker with --idle-timeout closes only dead registrations, and a NAT
+ * keeps the TCP mapping), keeping the NAT's mapping and teaching the listener
  * its server-reflexive address; it then answers as a full ICE agent that
  * sends checks to the client's candidates, which opens the NAT toward the
  * client (transport_webrtc.h, rc_wr_listener_stun).
@@ -18,11 +20,13 @@
 #include "wr_register.h"
 
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "rcoap/codec_option.h"
+#include "rcoap/transport_tls.h"
 #include "rcoap/transport_webrtc.h"
 
 #define CF_JSON 50
@@ -34,9 +38,11 @@
 
 struct wr_register {
   rc_context *ctx;
-  char uri[1024];   /* with ?key= when there is one */
+  char uri[1024];   /* with ?secret= when there is one */
   const char *shown; /* the URI as given, without the key */
   rc_observation *obs;
+  rc_tls_ctx *tls;   /* toward a coaps+ broker; NULL: the context's */
+  char psk[256];     /* --webrtc-register-psk-key-file's key */
   uv_timer_t retry, stun;
   unsigned backoff_ms;
   unsigned registered : 1;
@@ -44,10 +50,14 @@ struct wr_register {
   size_t last_len;
 };
 
-static void note(const char *fmt, const char *a, const char *b) {
+__attribute__((format(printf, 1, 2))) static void note(const char *fmt,
+                                                        ...) {
+  va_list ap;
+  va_start(ap, fmt);
   fprintf(stderr, "rcoapd: webrtc register: ");
-  fprintf(stderr, fmt, a, b);
+  vfprintf(stderr, fmt, ap);
   fprintf(stderr, "\n");
+  va_end(ap);
 }
 
 static void on_posted(void *arg, rc_err status, const rc_msg *resp,
@@ -57,7 +67,7 @@ static void on_posted(void *arg, rc_err status, const rc_msg *resp,
   if (status != RC_OK)
     note("answer not delivered: %s %s", rc_strerror(status), detail);
   else if (RC_CODE_CLASS(resp->code) != 2)
-    note("broker took no answer: %s%s", rc_code_str(resp->code, code), "");
+    note("broker took no answer: %s", rc_code_str(resp->code, code));
   (void)r;
 }
 
@@ -80,11 +90,12 @@ static void answer(wr_register *r, const rc_msg *m, const rc_opt *etag) {
   rc_request_opts ro = {.opts = opts,
                         .nopts = 2,
                         .payload = (const uint8_t *)buf,
-                        .payload_len = len};
+                        .payload_len = len,
+                        .tls = r->tls};
   if (cf == RC_CF_TEXT_PLAIN)
     opts[1].len = 0; /* Content-Format 0: the empty uint */
   if (rc_request(r->ctx, RC_POST, r->uri, &ro, on_posted, r) != RC_OK)
-    note("cannot send the answer to %s%s", r->shown, "");
+    note("cannot send the answer to %s", r->shown);
 }
 
 static void start_observe(wr_register *r);
@@ -96,8 +107,8 @@ static void on_note(void *arg, rc_err status, const rc_msg *resp,
   wr_register *r = arg;
   if (status != RC_OK) { /* connection lost: rc_observe tries again */
     if (r->registered)
-      note("lost the broker (%s%s), registering again", rc_strerror(status),
-           detail[0] ? "" : "");
+      note("lost the broker (%s%s%s), registering again",
+           rc_strerror(status), detail[0] ? ": " : "", detail);
     r->registered = 0;
     return;
   }
@@ -116,7 +127,7 @@ static void on_note(void *arg, rc_err status, const rc_msg *resp,
     return;
   }
   if (!r->registered) {
-    note("registered at %s%s", r->shown, "");
+    note("registered at %s", r->shown);
     r->registered = 1;
     r->backoff_ms = BACKOFF_MIN_MS;
     rc_context_webrtc_stun(r->ctx, NULL);
@@ -136,16 +147,66 @@ static void start_observe(wr_register *r) {
     rc_observe_cancel(r->obs);
     r->obs = NULL;
   }
-  rc_err err = rc_observe(r->ctx, r->uri, NULL, on_note, r, &r->obs);
+  rc_request_opts ro = {.tls = r->tls};
+  rc_err err = rc_observe(r->ctx, r->uri, &ro, on_note, r, &r->obs);
   if (err != RC_OK) {
     note("cannot observe %s: %s", r->shown, rc_strerror(err));
     uv_timer_start(&r->retry, retry_cb, BACKOFF_MAX_MS, 0);
   }
 }
 
+static void on_pong(void *arg, rc_err status, uint64_t rtt_us, int custody,
+                    const char *detail) {
+  (void)arg, (void)status, (void)rtt_us, (void)custody, (void)detail;
+  /* A lost connection is the observation's to notice and mend. */
+}
+
 static void stun_cb(uv_timer_t *t) {
   wr_register *r = t->data;
   rc_context_webrtc_stun(r->ctx, NULL);
+  if (r->registered) {
+    rc_request_opts ro = {.tls = r->tls};
+    (void)rc_ping(r->ctx, r->uri, &ro, 0, on_pong, r);
+  }
+}
+
+/* The TLS context toward a coaps+ broker from --webrtc-register-cert,
+ * -psk-*, -cafile (none given: the context's default client, which
+ * verifies against the system's CAs). Returns 0 or -1 (said). */
+static int make_tls(wr_register *r, const rcoapd_opts *o) {
+  if (!o->reg_cert && !o->reg_psk_identity && !o->reg_cafile)
+    return 0;
+  rc_tls_config tc;
+  rc_tls_config_init(&tc, RC_TLS_CLIENT);
+  tc.ca_file = o->reg_cafile;
+  if (o->reg_cert) {
+    tc.certs[0].cert_file = o->reg_cert;
+    tc.certs[0].key_file = o->reg_cert_key ? o->reg_cert_key : o->reg_cert;
+    tc.ncerts = 1;
+  }
+  if (o->reg_psk_identity) {
+    FILE *f = o->reg_psk_key_file ? fopen(o->reg_psk_key_file, "r") : NULL;
+    if (!f || !fgets(r->psk, sizeof r->psk, f))
+      r->psk[0] = 0;
+    if (f)
+      fclose(f);
+    r->psk[strcspn(r->psk, "\r\n")] = 0;
+    if (!r->psk[0]) {
+      note("--webrtc-register-psk-identity needs "
+           "--webrtc-register-psk-key-file with the key on its first line");
+      return -1;
+    }
+    tc.psk_identity = (const uint8_t *)o->reg_psk_identity;
+    tc.psk_identity_len = strlen(o->reg_psk_identity);
+    tc.psk_key = (const uint8_t *)r->psk;
+    tc.psk_key_len = strlen(r->psk);
+  }
+  char err[256];
+  if (rc_tls_ctx_new(&r->tls, &tc, err, sizeof err) != RC_OK) {
+    note("TLS toward the broker: %s", err);
+    return -1;
+  }
+  return 0;
 }
 
 /* --webrtc-stun HOST:PORT, default the broker's host, port 3478. */
@@ -187,14 +248,14 @@ int wr_register_start(rc_context *ctx, const rcoapd_opts *o,
           RC_OK ||
       u.is_udp || u.is_wr) {
     note("--webrtc-register %s: want coap+ws, coaps+ws, coap+tcp or "
-         "coaps+tcp://BROKER/webrtc/peers/NAME%s",
-         o->webrtc_register, "");
+         "coaps+tcp://BROKER/webrtc/peers/NAME",
+         o->webrtc_register);
     return -1;
   }
   struct sockaddr_storage ss;
   if (stun_addr(o, &ss) != 0) {
-    note("--webrtc-stun: cannot resolve %s%s",
-         o->webrtc_stun ? o->webrtc_stun : "the broker's host", "");
+    note("--webrtc-stun: cannot resolve %s",
+         o->webrtc_stun ? o->webrtc_stun : "the broker's host");
     return -1;
   }
   wr_register *r = calloc(1, sizeof *r);
@@ -203,10 +264,14 @@ int wr_register_start(rc_context *ctx, const rcoapd_opts *o,
   r->ctx = ctx;
   r->backoff_ms = BACKOFF_MIN_MS;
   r->shown = o->webrtc_register;
+  if (make_tls(r, o) != 0) {
+    free(r);
+    return -1;
+  }
   int n = snprintf(r->uri, sizeof r->uri, "%s", o->webrtc_register);
-  if (o->webrtc_register_key) {
+  if (o->webrtc_register_secret) {
     char key[200] = "";
-    FILE *f = fopen(o->webrtc_register_key, "r");
+    FILE *f = fopen(o->webrtc_register_secret, "r");
     if (f) {
       if (!fgets(key, sizeof key, f))
         key[0] = 0;
@@ -214,19 +279,20 @@ int wr_register_start(rc_context *ctx, const rcoapd_opts *o,
     }
     key[strcspn(key, "\r\n")] = 0;
     if (!key[0]) {
-      note("--webrtc-register-key-file %s: no key in it%s",
-           o->webrtc_register_key, "");
+      note("--webrtc-register-secret-file %s: no secret on its first line",
+           o->webrtc_register_secret);
+      rc_tls_ctx_free(r->tls);
       free(r);
       return -1;
     }
-    n += snprintf(r->uri + n, sizeof r->uri - (size_t)n, "%skey=%s",
+    n += snprintf(r->uri + n, sizeof r->uri - (size_t)n, "%ssecret=%s",
                   u.has_query ? "&" : "?", key);
   }
   if ((size_t)n >= sizeof r->uri ||
       rc_context_webrtc_stun(ctx, (const struct sockaddr *)&ss) != RC_OK) {
     note("--webrtc-register needs -l coaps+wr://ADDR:PORT (the peer's "
-         "data channels)%s%s",
-         "", "");
+         "data channels)");
+    rc_tls_ctx_free(r->tls);
     free(r);
     return -1;
   }
@@ -239,16 +305,21 @@ int wr_register_start(rc_context *ctx, const rcoapd_opts *o,
   return 0;
 }
 
-static void reg_closed(uv_handle_t *h) {
-  wr_register *r = h->data;
-  free(r);
-}
+static void reg_closed(uv_handle_t *h) { free(h->data); }
 
 void wr_register_stop(wr_register *r) {
   if (!r)
     return;
   rc_observe_cancel(r->obs);
   r->obs = NULL;
+  uv_timer_stop(&r->retry);
+  uv_timer_stop(&r->stun);
+}
+
+void wr_register_free(wr_register *r) {
+  if (!r)
+    return;
+  rc_tls_ctx_free(r->tls); /* the connections hold their own references */
   uv_close((uv_handle_t *)&r->retry, NULL);
   uv_close((uv_handle_t *)&r->stun, reg_closed);
 }

@@ -18,7 +18,11 @@ typedef struct wr_register wr_register;
  * saying why. */
 int wr_register_start(rc_context *ctx, const rcoapd_opts *o,
                       wr_register **out);
-/* Deregisters and frees. NULL ok. Call before rc_context_free. */
+/* Deregisters and stops (no new registration). NULL ok; again ok. Call
+ * before rc_context_free. */
 void wr_register_stop(wr_register *r);
+/* Frees, after rc_context_free (which may still use its TLS context), and
+ * before the loop's last run. NULL ok. */
+void wr_register_free(wr_register *r);
 
 #endif
