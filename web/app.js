@@ -134,8 +134,13 @@ function showTransport(note) {
 async function startWebRtc() {
   try {
     // A name: a peer registered at this server as a rendezvous broker.
+    // The broker answers STUN on its coaps+wr port (3478 unless ?stun=
+    // says HOST:PORT): our server-reflexive address is one the peer behind
+    // its NAT can send checks to, where an mDNS host name is not.
     const peer = $('webrtc-peer').value.trim() || undefined;
-    const rtc = await RcoapClient.connectWebRtc(wsClient, { peer, onLog: log, onCsm: showCsm, onClose: () => onRtcClose(rtc) });
+    const stun = params.get('stun') || `${location.hostname}:3478`;
+    const iceServers = peer ? [{ urls: `stun:${stun}` }] : [];
+    const rtc = await RcoapClient.connectWebRtc(wsClient, { peer, iceServers, onLog: log, onCsm: showCsm, onClose: () => onRtcClose(rtc) });
     client = rtc;
   } catch (e) {
     log({ dir: 'info', text: `WebRTC session failed: ${e.message}; staying on coap+ws`, err: true });

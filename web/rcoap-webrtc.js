@@ -65,7 +65,8 @@ export function gatheringComplete(pc, timeoutMs = GATHER_TIMEOUT_MS) {
  * and SCTP are up). signaling: an open RcoapClient (its post() is used).
  * opts: RTCPeerConnection (constructor; default the global one),
  * path ('/webrtc'), peer (a registered peer's name: path
- * /webrtc/peers/NAME), timeout (ms, for the signaling request), onLog(text).
+ * /webrtc/peers/NAME), iceServers (RTCIceServer list, default none),
+ * timeout (ms, for the signaling request), onLog(text).
  * Rejects RC_ERR_NOT_SUPPORTED (no RTCPeerConnection), RC_ERR_PROTOCOL
  * (the server's answer is not an answer), or the signaling request's error
  * (a CoapError, or RC_ERR_CONNECT for a non-2.xx response).
@@ -75,9 +76,13 @@ export async function openWebRtcChannel(signaling, opts = {}) {
   const PC = opts.RTCPeerConnection || globalThis.RTCPeerConnection;
   if (!PC) fail('NOT_SUPPORTED', 'no RTCPeerConnection here');
   const log = (t) => opts.onLog && opts.onLog(t);
-  // No STUN or TURN servers: the peers reach each other directly (host and
-  // peer-reflexive candidates), and nothing is sent to third parties.
-  const pc = new PC({ iceServers: [] });
+  // No STUN or TURN servers unless given: the peers reach each other
+  // directly (host and peer-reflexive candidates), and nothing is sent to
+  // third parties. A peer behind a NAT (opts.peer) must send its checks to
+  // an address of ours it can read: with mDNS host names only, that is
+  // the server-reflexive one a STUN server (the broker's coaps+wr port)
+  // tells us.
+  const pc = new PC({ iceServers: opts.iceServers || [] });
   try {
     const channel = pc.createDataChannel('coap', { protocol: 'coap' });
     channel.binaryType = 'arraybuffer';

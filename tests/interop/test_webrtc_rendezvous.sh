@@ -27,7 +27,11 @@
 #      name, and to an allowed name nobody registered, 4.04; a PSK
 #      identity over coaps+tcp authorises dev2 (2.05), a wrong identity
 #      does not (4.03), nor a wrong address for an addr: rule.
-#   4. D frozen (SIGSTOP): an offer gets 5.04 after --webrtc-peers-timeout;
+#   4. The demo page in headless Chromium (in C, mDNS host names on; the
+#      page gives it B's STUN port) reaches dev1 by name (?peer=dev1):
+#      its selected pair is R's public address (skipped without Chromium,
+#      node or tests/web/node_modules; a failure under CI=true).
+#   5. D frozen (SIGSTOP): an offer gets 5.04 after --webrtc-peers-timeout;
 #      B restarted: D registers again by itself and is reachable; D gone:
 #      4.04.
 # Needs root (ip netns), nft and a bridge; skipped (77) without them, a
@@ -200,6 +204,27 @@ DTLS_B=$(nft_count "$NB" n_dtls) STUN_B=$(nft_count "$NB" n_stun) TCPB=$(nft_byt
 DROP=$(in_ns "$NR" nft list counter ip fw new_in | sed -n 's/.*packets \([0-9]*\).*/\1/p')
 [ "${DROP:-0}" -gt 0 ] && rc_pass "R dropped $DROP unsolicited datagrams toward D's private address (a real NAT)" ||
   rc_fail "R dropped nothing inbound: is D reachable without the NAT?"
+
+# --- the demo page in Chromium (in C), by name -----------------------------
+# With its default mDNS host names: the page gives Chromium the broker's
+# STUN port, so its srflx address is one D can send checks to.
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+WEBT="$RC_SRC/tests/web"
+if [ -x "$CHROMIUM" ] && command -v node >/dev/null && [ -d "$WEBT/node_modules/playwright-core" ]; then
+  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$NC" \
+    timeout 60 node browser-webrtc-run.mjs "http://$BRK:8080/" "$RC_BUILD/web-demo-rendezvous.png" 1 "&peer=dev1" 2>&1)
+  st=$?
+  printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
+  rc_expect_status "$st" 0 "Chromium: the demo page reaches dev1 by name"
+  rc_expect "$out" 'transport: coaps+wr: WebRTC data channel "coap"' "Chromium: the session runs on the data channel to D"
+  rc_expect "$out" "GET /hello: 2.05 Content" "Chromium: GET /hello answered by D"
+  rc_expect "$out" "temperature: observing" "Chromium: D's /sensors/temp observed over the channel"
+  rc_expect "$out" "flx $PUB:" "Chromium: its selected pair is R's public address"
+elif [ "${CI:-}" = true ]; then
+  rc_fail "no Chromium, node or tests/web/node_modules for the browser part"
+else
+  echo "note: browser part skipped (no $CHROMIUM, node or tests/web/node_modules)"
+fi
 
 # --- who may register ---------------------------------------------------
 coapc() { in_ns "$NC" "$(rc_tool rcoap)" -T 5 -i "$@" 2>&1; }

@@ -178,7 +178,9 @@ test('coaps+wr to a registered peer: the offer goes to /webrtc/peers/NAME; a bad
   for (const bad of ['', 'a/b', '../x', 'x'.repeat(64), 'dev 1', 'dév', undefined])
     assert.throws(() => peerPath(bad), (e) => e.code === 'RC_ERR_INVAL');
   await withSignaling(() => jsonAnswer(ANSWER), async (sig, seen) => {
-    const r = await openWebRtcChannel(sig, { RTCPeerConnection: FakePC, peer: 'dev1' });
+    const ice = [{ urls: 'stun:192.0.2.10:3478' }];
+    const r = await openWebRtcChannel(sig, { RTCPeerConnection: FakePC, peer: 'dev1', iceServers: ice });
+    assert.deepEqual(r.pc.config, { iceServers: ice }, 'the STUN server given reaches the peer connection');
     const post = seen.find((m) => m.code === CODE.POST);
     assert.equal(uriPath(post), 'webrtc/peers/dev1');
     assert.deepEqual(JSON.parse(td.decode(post.payload)), { type: 'offer', sdp: OFFER_SDP });
