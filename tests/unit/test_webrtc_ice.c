@@ -135,21 +135,28 @@ static void pump_nat(end *c, end *d, nat *n, uint64_t until) {
   }
 }
 
+/* Client c (public) and device d behind n, d full or lite; c knows d's
+ * host candidate (unreachable) and its server-reflexive one (n's). */
+static void behind_nat(end *c, end *d, nat *n, int full) {
+  memset(n, 0, sizeof *n);
+  mkaddr(&n->mapped, "192.0.2.1", 2222);
+  make(c, 1, "192.0.2.20", 1111);
+  make_full(d, 0, full, "10.0.0.2", 2222);
+  learn(c, d, true);
+  assert_int_equal(rc_ice_add_remote_candidate(
+                       c->ice, (const struct sockaddr *)&n->mapped, 90),
+                   RC_OK);
+  learn(d, c, true);
+}
+
 /* A device behind a NAT answers as a controlled full agent: its own
  * checks open the NAT, the client's checks to the server-reflexive
  * candidate get through, the client nominates that pair. */
 static void test_full_controlled_behind_nat(void **st) {
   (void)st;
   end c, d;
-  nat n = {.open = false};
-  mkaddr(&n.mapped, "192.0.2.1", 2222);
-  make(&c, 1, "192.0.2.20", 1111);
-  make_full(&d, 0, 1, "10.0.0.2", 2222);
-  learn(&c, &d, true); /* d's host candidate: unreachable */
-  assert_int_equal(rc_ice_add_remote_candidate(
-                       c.ice, (const struct sockaddr *)&n.mapped, 90),
-                   RC_OK); /* d's srflx */
-  learn(&d, &c, true);
+  nat n;
+  behind_nat(&c, &d, &n, 1);
   /* The client's first checks go before the device's (they come first
    * in pump_nat): dropped by the NAT, then retransmitted. */
   pump_nat(&c, &d, &n, g_now + 10000);
@@ -168,15 +175,8 @@ static void test_full_controlled_behind_nat(void **st) {
 static void test_lite_behind_nat_fails(void **st) {
   (void)st;
   end c, d;
-  nat n = {.open = false};
-  mkaddr(&n.mapped, "192.0.2.1", 2222);
-  make(&c, 1, "192.0.2.20", 1111);
-  make(&d, 0, "10.0.0.2", 2222);
-  learn(&c, &d, true);
-  assert_int_equal(rc_ice_add_remote_candidate(
-                       c.ice, (const struct sockaddr *)&n.mapped, 90),
-                   RC_OK);
-  learn(&d, &c, true);
+  nat n;
+  behind_nat(&c, &d, &n, 0);
   pump_nat(&c, &d, &n, g_now + 10000);
   assert_int_not_equal(rc_ice_get_state(c.ice), RC_ICE_CONNECTED);
   assert_int_equal(d.requests, 0);

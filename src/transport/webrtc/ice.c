@@ -112,8 +112,8 @@ static bool norm_addr(const struct sockaddr *a, struct sockaddr_storage *out) {
   return true;
 }
 
-static bool same_addr(const struct sockaddr_storage *a,
-                      const struct sockaddr_storage *b) {
+int rc_ice_same_addr(const struct sockaddr_storage *a,
+                     const struct sockaddr_storage *b) {
   if (a->ss_family != b->ss_family)
     return false;
   if (a->ss_family == AF_INET) {
@@ -128,7 +128,7 @@ static bool same_addr(const struct sockaddr_storage *a,
 
 static int find_pair(const rc_ice *ice, const struct sockaddr_storage *a) {
   for (size_t i = 0; i < ice->npairs; i++)
-    if (same_addr(&ice->pairs[i].addr, a))
+    if (rc_ice_same_addr(&ice->pairs[i].addr, a))
       return (int)i;
   return -1;
 }
@@ -543,7 +543,7 @@ static rc_err on_response(rc_ice *ice, uint64_t now, const rc_stun_msg *m,
   /* RFC 8445 §7.2.5.2.1: "The ICE agent MUST check that the source and
    * destination transport addresses in the Binding request and response
    * are symmetric." */
-  if (!same_addr(&ice->pairs[i].addr, from))
+  if (!rc_ice_same_addr(&ice->pairs[i].addr, from))
     return RC_OK;
   if (!rc_stun_integrity_ok(m, p, n, (const uint8_t *)ice->rpwd,
                             strlen(ice->rpwd)))

@@ -119,4 +119,8 @@ const struct sockaddr *rc_ice_selected(const rc_ice *ice);
 /* Whether we are controlling now (a role conflict may have switched). */
 int rc_ice_controlling(const rc_ice *ice);
 
+/* Whether a and b (AF_INET or AF_INET6) are the same address and port. */
+int rc_ice_same_addr(const struct sockaddr_storage *a,
+                     const struct sockaddr_storage *b);
+
 #endif

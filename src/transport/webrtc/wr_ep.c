@@ -484,27 +484,13 @@ static void fill_candidates(rc__udp_ep *ep, int loopback, rc_wr_desc *d) {
     d->prio[i] = (126u << 24) | ((uint32_t)(65535 - i) << 8) | 255u;
 }
 
-static bool same_addr(const struct sockaddr_storage *a,
-                      const struct sockaddr_storage *b) {
-  if (a->ss_family != b->ss_family)
-    return false;
-  if (a->ss_family == AF_INET) {
-    const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-    return x->sin_port == y->sin_port &&
-           x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-  return x->sin6_port == y->sin6_port &&
-         memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
-}
-
 /* The server-reflexive candidate after the host ones (type preference
  * 100, RFC 8445 §5.1.2.2), unless it is one of them (no NAT after all). */
 static void add_srflx(const rc__wr_ep *w, rc_wr_desc *d) {
   if (!w->has_srflx || d->ncand >= RC_WR_CAND_MAX)
     return;
   for (size_t i = 0; i < d->ncand; i++)
-    if (same_addr(&d->cand[i], &w->srflx))
+    if (rc_ice_same_addr(&d->cand[i], &w->srflx))
       return;
   d->cand[d->ncand] = w->srflx;
   d->prio[d->ncand] = (100u << 24) | (65535u << 8) | 255u;
