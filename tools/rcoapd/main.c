@@ -248,10 +248,9 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
   }
   if (proxy_setup(d->ctx, o) != 0)
     return 1;
-  if (listeners_open(d->ctx, o, &d->ls) != 0)
-    return 1;
   if (wr_broker_start(d->ctx, o, &d->broker) != 0 ||
-      wr_register_start(d->ctx, o, &d->wr_reg) != 0)
+      listeners_open(d->ctx, o, &d->ls) != 0 ||
+      wr_register_start(d->ctx, o, &d->wr_reg) != 0) /* needs coaps+wr */
     return 1;
   return o->multicast ? multicast_start(d->ctx, o) : 0;
 }

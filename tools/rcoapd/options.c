@@ -572,6 +572,16 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       return -1;
     }
   }
+  if (o->webrtc_register) {
+    int wr = 0;
+    for (size_t i = 0; i < o->nlisten; i++)
+      wr |= !strncmp(o->listen[i], "coaps+wr://", 11);
+    if (!wr) {
+      fprintf(stderr, "rcoapd: --webrtc-register needs -l "
+                      "coaps+wr://ADDR:PORT (the data channels it offers)\n");
+      return -1;
+    }
+  }
   if (o->psk_key_file && read_key_file(o) != 0)
     return -1;
   if (nkeys != o->ncerts) {

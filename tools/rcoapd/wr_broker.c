@@ -35,7 +35,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,16 +85,6 @@ struct wr_broker {
   wr_name *names;
   unsigned timeout_ms;
 };
-
-__attribute__((format(printf, 1, 2))) static void say(const char *fmt,
-                                                       ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "rcoapd: ");
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n");
-  va_end(ap);
-}
 
 /* ---- who may use a name ------------------------------------------------ */
 
@@ -406,17 +395,19 @@ int wr_broker_start(rc_context *ctx, const rcoapd_opts *o, wr_broker **out) {
     rule r;
     if (!eq || !name_ok(spec, (size_t)(eq - spec)) ||
         parse_rule(eq + 1, &r) != 0) {
-      say("--webrtc-peers-allow %s: want NAME=cn:CN, NAME=psk:ID, "
-          "NAME=secret-file:FILE (a readable file, the secret on its first "
-          "line) or NAME=addr:IP; NAME 1-63 of A-Z a-z 0-9 . _ -",
-          spec);
+      fprintf(stderr,
+              "rcoapd: --webrtc-peers-allow %s: want NAME=cn:CN, NAME=psk:ID, "
+              "NAME=secret-file:FILE (a readable file, the secret on its "
+              "first line) or NAME=addr:IP; NAME 1-63 of A-Z a-z 0-9 . _ -\n",
+              spec);
       return -1;
     }
     wr_name *n = name_get(b, spec, (size_t)(eq - spec));
     if (!n || n->nrules == OPT_MAX_PEER_RULES) {
-      say("--webrtc-peers-allow %s: out of memory, or more than %d rules "
-          "for the name",
-          spec, OPT_MAX_PEER_RULES);
+      fprintf(stderr,
+              "rcoapd: --webrtc-peers-allow %s: out of memory, or more than "
+              "%d rules for the name\n",
+              spec, OPT_MAX_PEER_RULES);
       return -1;
     }
     n->rules[n->nrules++] = r;
