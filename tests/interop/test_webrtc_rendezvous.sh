@@ -145,7 +145,8 @@ BROKER=(ip netns exec "$NB" "$(rc_tool rcoapd)" -l "coap+ws://$BRK:8080"
   --webrtc-peers-allow "dev1=secret-file:$RC_TMP/key"
   --webrtc-peers-allow "dev2=psk:dev2"
   --webrtc-peers-allow "dev3=addr:198.51.100.7"
-  --webrtc-peers-timeout 2000 --state-dir "$RC_TMP/state-b")
+  --webrtc-peers-timeout 2000 --access-log "$RC_TMP/access.log"
+  --state-dir "$RC_TMP/state-b")
 rcd_start_cmd b 3 ' listening on ' "${BROKER[@]}" ||
   { rc_fail "the broker starts in B"; rc_done; }
 REG=coap+ws://$BRK:8080/webrtc/peers/dev1
@@ -228,6 +229,10 @@ fi
 
 # --- who may register ---------------------------------------------------
 coapc() { in_ns "$NC" "$(rc_tool rcoap)" -T 5 -i "$@" 2>&1; }
+grep -q ' GET /webrtc/peers/dev1?secret=- 2.05 ' "$RC_TMP/access.log" &&
+  rc_pass "the access log shows the registration with its secret masked" ||
+  rc_fail "no masked registration in the access log: $(head -n 5 "$RC_TMP/access.log")"
+rc_expect_not "$(cat "$RC_TMP/access.log")" "dev1-secret" "the secret is in no log line"
 rc_expect "$(coapc get "$REG")" "4.01" "a look at dev1 without the key: 4.01"
 rc_expect "$(coapc get "$REG?secret=wrong-secret")" "4.03" "with a wrong key: 4.03"
 rc_expect "$(coapc observe --count 1 "$REG?secret=dev1-secret")" \

@@ -69,13 +69,31 @@ static void iso_now(char *out, size_t cap) {
 /* --access-log: time, peer, transport, method, URI, code, bytes, ms. */
 static FILE *g_access;
 
+/* uri with the value of a secret= query parameter (a rendezvous
+ * registration's shared secret, wr_broker.c) replaced by "-": a log is no
+ * place for it. */
+static const char *redact(const char *uri, char *buf, size_t cap) {
+  const char *q = strchr(uri, '?');
+  if (!q || !strstr(q, "secret="))
+    return uri;
+  size_t n = (size_t)snprintf(buf, cap, "%.*s", (int)(q + 1 - uri), uri);
+  for (const char *p = q + 1; *p && n < cap;) {
+    int len = (int)strcspn(p, "&");
+    int secret = !strncmp(p, "secret=", 7);
+    n += (size_t)snprintf(buf + n, cap - n, "%.*s%s%s", secret ? 7 : len, p,
+                          secret ? "-" : "", p[len] ? "&" : "");
+    p += len + (p[len] != 0);
+  }
+  return buf;
+}
+
 static void on_access(void *user, const rc_access_entry *e) {
   (void)user;
-  char when[40], code[5];
+  char when[40], code[5], uri[1100];
   iso_now(when, sizeof when);
   fprintf(g_access, "%s %s %s %s %s %s %zu %.1fms\n", when, e->peer,
-          e->transport, e->method, e->uri, rc_code_str(e->code, code),
-          e->bytes, e->ms);
+          e->transport, e->method, redact(e->uri, uri, sizeof uri),
+          rc_code_str(e->code, code), e->bytes, e->ms);
   fflush(g_access);
 }
 

@@ -322,15 +322,21 @@ static int name_ok(const char *s, size_t len) {
   return 1;
 }
 
-/* The first line of file into out. */
-static int read_key(const char *file, char *out, size_t cap) {
+int wr_secret_read(const char *file, char *out, size_t cap) {
   FILE *f = fopen(file, "r");
   if (!f)
     return -1;
   int ok = fgets(out, (int)cap, f) != NULL;
   fclose(f);
   out[strcspn(out, "\r\n")] = 0;
-  return ok && out[0] ? 0 : -1;
+  /* It travels in a Uri-Query: RFC 3986 unreserved characters only, so
+   * it is the same bytes on both sides without any encoding. */
+  size_t n = strlen(out);
+  if (!ok || n == 0 || n != strspn(out, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                         "abcdefghijklmnopqrstuvwxyz"
+                                         "0123456789-._~"))
+    return -1;
+  return 0;
 }
 
 static int parse_rule(const char *spec, rule *r) {
@@ -346,7 +352,7 @@ static int parse_rule(const char *spec, rule *r) {
       continue;
     r->kind = kinds[i].kind;
     if (r->kind == R_KEY)
-      return read_key(spec + pl, r->value, sizeof r->value);
+      return wr_secret_read(spec + pl, r->value, sizeof r->value);
     snprintf(r->value, sizeof r->value, "%s", spec + pl);
     return 0;
   }
@@ -398,7 +404,7 @@ int wr_broker_start(rc_context *ctx, const rcoapd_opts *o, wr_broker **out) {
       fprintf(stderr,
               "rcoapd: --webrtc-peers-allow %s: want NAME=cn:CN, NAME=psk:ID, "
               "NAME=secret-file:FILE (a readable file, the secret on its "
-              "first line) or NAME=addr:IP; NAME 1-63 of A-Z a-z 0-9 . _ -\n",
+              "first line: A-Z a-z 0-9 - . _ ~) or NAME=addr:IP; NAME 1-63 of A-Z a-z 0-9 . _ -\n",
               spec);
       return -1;
     }

@@ -17,6 +17,11 @@ typedef struct wr_broker wr_broker;
 /* Adds the resources for o->peers_allow. Returns 0 (and *out, NULL when
  * no rule is given), or -1 after saying why. */
 int wr_broker_start(rc_context *ctx, const rcoapd_opts *o, wr_broker **out);
+/* A shared secret (secret-file:, --webrtc-register-secret-file): FILE's
+ * first line, 1 to cap-1 characters of A-Z a-z 0-9 - . _ ~. Returns 0 or
+ * -1 (unreadable, empty, other characters). */
+int wr_secret_read(const char *file, char *out, size_t cap);
+
 /* Answers the offers still waiting (5.03) and frees the broker. NULL ok. */
 void wr_broker_stop(wr_broker *b);
 

@@ -18,6 +18,7 @@
  * client (transport_webrtc.h, rc_wr_listener_stun).
  */
 #include "wr_register.h"
+#include "wr_broker.h"
 
 #include <netdb.h>
 #include <stdarg.h>
@@ -270,16 +271,10 @@ int wr_register_start(rc_context *ctx, const rcoapd_opts *o,
   }
   int n = snprintf(r->uri, sizeof r->uri, "%s", o->webrtc_register);
   if (o->webrtc_register_secret) {
-    char key[200] = "";
-    FILE *f = fopen(o->webrtc_register_secret, "r");
-    if (f) {
-      if (!fgets(key, sizeof key, f))
-        key[0] = 0;
-      fclose(f);
-    }
-    key[strcspn(key, "\r\n")] = 0;
-    if (!key[0]) {
-      note("--webrtc-register-secret-file %s: no secret on its first line",
+    char key[200];
+    if (wr_secret_read(o->webrtc_register_secret, key, sizeof key) != 0) {
+      note("--webrtc-register-secret-file %s: want the secret on its first "
+           "line (A-Z a-z 0-9 - . _ ~)",
            o->webrtc_register_secret);
       rc_tls_ctx_free(r->tls);
       free(r);
