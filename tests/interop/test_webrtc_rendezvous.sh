@@ -282,4 +282,6 @@ rcd_stop d2
 wr get coaps+wr://dev1/hello
 rc_expect "$ERR" "4.04" "D gone: 4.04 (no peer registered under dev1)"
 rcd_stop b
+cat "$RC_TMP"/{b,d,d2}.err | grep -q -E 'AddressSanitizer|LeakSanitizer|runtime error' &&
+  rc_fail "sanitizer report: $(cat "$RC_TMP"/{b,d,d2}.err | grep -E -A5 'Sanitizer|runtime error' | head -n 20)"
 rc_done
