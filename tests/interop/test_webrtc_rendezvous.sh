@@ -26,7 +26,9 @@
 #      (4.03), and for a name already held (4.03); an offer to an unknown
 #      name, and to an allowed name nobody registered, 4.04; a PSK
 #      identity over coaps+tcp authorises dev2 (2.05), a wrong identity
-#      does not (4.03), nor a wrong address for an addr: rule.
+#      does not (4.03), nor a wrong address for an addr: rule; a client
+#      certificate with CN dev4 from the broker's CA registers dev4, one
+#      with CN eve does not.
 #   4. The demo page in headless Chromium (in C, mDNS host names on; the
 #      page gives it B's STUN port) reaches dev1 by name (?peer=dev1):
 #      its selected pair is R's public address (skipped without Chromium,
@@ -34,7 +36,7 @@
 #   5. D frozen (SIGSTOP): an offer gets 5.04 after --webrtc-peers-timeout;
 #      B restarted: D registers again by itself and is reachable; D gone:
 #      4.04.
-# Needs root (ip netns), nft and a bridge; skipped (77) without them, a
+# Needs root (ip netns), nft, a bridge and openssl; skipped (77) without them, a
 # failure under CI=true. Namespaces rc-wrrdv-PID-{d,r,b,c}.
 # Usage: bash test_webrtc_rendezvous.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
@@ -139,12 +141,25 @@ rc_pass "four namespaces, NAT in R (masquerade, no inbound from the bridge)"
 echo dev1-secret >"$RC_TMP/key"
 echo wrong-secret >"$RC_TMP/badkey"
 echo 0123456789abcdef >"$RC_TMP/psk"
+# A CA, two client certificates for the cn: rule (CN dev4 and eve) and
+# the broker's own (a PSK alone would make it offer no certificate).
+(cd "$RC_TMP" &&
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout ca.key -out ca.pem -subj /CN=rdv-test-ca -days 2 &&
+  for cn in dev4 eve broker; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout $cn.key -out $cn.csr -subj /CN=$cn &&
+      openssl x509 -req -in $cn.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+        -out $cn.pem -days 2 || exit 1
+  done) >"$RC_TMP/openssl.log" 2>&1 || rc_skip "openssl cannot make test certificates"
 BROKER=(ip netns exec "$NB" "$(rc_tool rcoapd)" -l "coap+ws://$BRK:8080"
   -l "coaps+tcp://$BRK:5684" -l "coaps+wr://$BRK:3478"
-  --psk-key-file "$RC_TMP/psk"
+  --psk-key-file "$RC_TMP/psk" --cafile "$RC_TMP/ca.pem" --client-auth request
+  --cert "$RC_TMP/broker.pem" --key "$RC_TMP/broker.key"
   --webrtc-peers-allow "dev1=secret-file:$RC_TMP/key"
   --webrtc-peers-allow "dev2=psk:dev2"
   --webrtc-peers-allow "dev3=addr:198.51.100.7"
+  --webrtc-peers-allow "dev4=cn:dev4"
   --webrtc-peers-timeout 2000 --access-log "$RC_TMP/access.log"
   --state-dir "$RC_TMP/state-b")
 rcd_start_cmd b 3 ' listening on ' "${BROKER[@]}" ||
@@ -246,6 +261,13 @@ rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk" --insecure \
 rc_expect "$(coapc --psk-identity eve --psk-key-file "$RC_TMP/psk" --insecure \
   get "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "4.03" \
   "PSK identity eve may not"
+U4=coaps+tcp://$BRK:5684/webrtc/peers/dev4
+rc_expect "$(coapc --cert "$RC_TMP/dev4.pem" --key "$RC_TMP/dev4.key" --insecure \
+  observe --count 1 "$U4")" "2.05" "a client certificate CN=dev4 (CA-verified) registers dev4"
+rc_expect "$(coapc --cert "$RC_TMP/eve.pem" --key "$RC_TMP/eve.key" --insecure \
+  get "$U4")" "4.03" "CN=eve may not"
+rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk" --insecure get "$U4")" \
+  "4.03" "nor dev2's PSK identity"
 in_ns "$NC" "$(rc_tool rcoap)" -T 5 --signal "coap+ws://$BRK:8080/webrtc/peers/nosuch" \
   get coaps+wr://nosuch/hello >"$RC_TMP/c.out" 2>"$RC_TMP/c.err"
 rc_expect "$(cat "$RC_TMP/c.err")" "4.04" "an offer to an unknown name: 4.04"
