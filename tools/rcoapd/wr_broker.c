@@ -88,22 +88,22 @@ struct wr_broker {
 
 /* ---- who may use a name ------------------------------------------------ */
 
-/* The Uri-Query parameter secret=..., "" when none. */
-static void query_key(const rc_msg *m, char *out, size_t cap) {
+/* The Uri-Query parameter secret=... into out: 1, or 0 when there is
+ * none, -1 when it is too long to be any rule's (never cut to fit). */
+static int query_secret(const rc_msg *m, char *out, size_t cap) {
   char q[512];
   out[0] = 0;
   if (rc_msg_query(m, q, sizeof q) < 0)
-    return;
+    return -1;
   for (char *s = q; s != NULL && *s;) {
     char *amp = strchr(s, '&');
     if (amp)
       *amp = 0;
-    if (strncmp(s, "secret=", 4) == 0) {
-      snprintf(out, cap, "%s", s + 7);
-      return;
-    }
+    if (strncmp(s, "secret=", 7) == 0)
+      return (size_t)snprintf(out, cap, "%s", s + 7) < cap ? 1 : -1;
     s = amp ? amp + 1 : NULL;
   }
+  return 0;
 }
 
 static int same_secret(const char *a, const char *b) {
@@ -118,7 +118,7 @@ static uint8_t authorise(const wr_name *n, rc_xreq *req) {
   if (c == NULL)
     return RC_FORBIDDEN;
   char key[KEY_MAX + 1], peer[80] = "";
-  query_key(rc_xreq_msg(req), key, sizeof key);
+  int has_key = query_secret(rc_xreq_msg(req), key, sizeof key);
   rc_tls_peer pi;
   memset(&pi, 0, sizeof pi);
   rc_filter *f = rc_conn_tls(c);
@@ -134,6 +134,8 @@ static uint8_t authorise(const wr_name *n, rc_xreq *req) {
     char *rb = strchr(peer, ']');
     if (rb)
       *rb = 0;
+    if (!strncmp(host, "::ffff:", 7) && strchr(host, '.'))
+      host += 7; /* IPv4 on a dual-stack socket */
   }
   for (size_t i = 0; i < n->nrules; i++) {
     const rule *r = &n->rules[i];
@@ -148,7 +150,7 @@ static uint8_t authorise(const wr_name *n, rc_xreq *req) {
         return 0;
       break;
     case R_KEY:
-      if (same_secret(key, r->value))
+      if (has_key == 1 && same_secret(key, r->value))
         return 0;
       break;
     case R_ADDR:
@@ -159,7 +161,7 @@ static uint8_t authorise(const wr_name *n, rc_xreq *req) {
   }
   /* RFC 7252 §5.9.2.2: 4.01 when credentials could help (none shown, and
    * a rule wants some), else 4.03. */
-  int shown = key[0] || (tls && (pi.has_cert || pi.psk_identity_len));
+  int shown = has_key != 0 || (tls && (pi.has_cert || pi.psk_identity_len));
   int wanted = 0;
   for (size_t i = 0; i < n->nrules; i++)
     wanted |= n->rules[i].kind != R_ADDR;
