@@ -42,6 +42,8 @@ extern "C" {
 #define RC_WR_CRED_MAX 256
 /* How long an answered offer waits for the peer's ICE checks. */
 #define RC_WR_PENDING_MS 30000u
+/* How long an offerer waits for its STUN answer (rc_wr_offer_stun). */
+#define RC_WR_STUN_WAIT_MS 500u
 
 /* One side's transport facts from its session description. */
 typedef struct rc_wr_desc {
@@ -106,6 +108,13 @@ rc_err rc_wr_listener_answer(rc_listener *l, const rc_wr_desc *offer,
  */
 rc_err rc_wr_listener_stun(rc_listener *l, const struct sockaddr *server);
 
+/* A STUN server's address from text: "HOST:PORT", "[V6]:PORT", or a bare
+ * host (a name, an IPv4 address, or an IPv6 one in brackets) with
+ * default_port. Resolves names (blocking: for start-up). Returns 0 and
+ * *out, or RC_ERR_BAD_HOST. */
+rc_err rc_wr_stun_addr(const char *text, const char *default_port,
+                       struct sockaddr_storage *out);
+
 typedef struct rc_wr_offer rc_wr_offer;
 
 /*
@@ -120,6 +129,14 @@ rc_err rc_wr_offer_new(rc_wr_offer **out, uv_loop_t *loop,
                        int loopback, rc_wr_desc *offer);
 /* Drops an offer never connected. */
 void rc_wr_offer_free(rc_wr_offer *o);
+
+/* Offerer behind a NAT: a plain STUN Binding request from the offer's
+ * socket to server (sent again by calling again); once its answer came,
+ * rc_wr_offer_srflx appends that server-reflexive candidate to offer and
+ * returns 1 (0: none known yet, or it is one of the host candidates).
+ * Returns 0 or RC_ERR_INVAL. */
+rc_err rc_wr_offer_stun(rc_wr_offer *o, const struct sockaddr *server);
+int rc_wr_offer_srflx(const rc_wr_offer *o, rc_wr_desc *offer);
 
 /*
  * Offerer: the answer came. Takes o over (also on error), starts ICE

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# coaps+wr rendezvous through a NAT (issue #20; docs/RENDEZVOUS.md): four
+# coaps+wr rendezvous through a NAT (issue #20; docs/RENDEZVOUS.md): six
 # network namespaces,
 #
 #   D (device, 10.0.0.2) -- R (router: nftables masquerade, 192.0.2.1 on
 #                              a bridge) -- B (broker rcoapd, 192.0.2.10)
-#                                        `- C (client rcoap, 192.0.2.20)
+#                                        |- C (client rcoap, 192.0.2.20)
+#                                        `- R2 (second NAT, 192.0.2.30)
+#                                             -- C2 (client, 10.1.0.2)
 #
-# R forwards nothing new from the public bridge into 10.0.0.0/24 (a NAT:
-# only answers to what D sent out come back). D's rcoapd registers "dev1"
+# R and R2 forward nothing new from the public side into their nets and
+# take nothing new themselves (a NAT: only answers to what went out come
+# back). D's rcoapd registers "dev1"
 # at B (--webrtc-register over coap+ws with a shared secret; a second
 # rcoapd in D registers "dev2" over coaps+tcp with a PSK identity) and
 # learns its server-reflexive address from B's coaps+wr port (STUN); C's
@@ -29,6 +32,9 @@
 #      does not (4.03), nor a wrong address for an addr: rule; a client
 #      certificate with CN dev4 from the broker's CA registers dev4, one
 #      with CN eve does not.
+#   3b. A client C2 behind a second NAT (R2, on the bridge at
+#      192.0.2.30) cannot reach D without --stun (timeout), and does with
+#      --stun (it offers its srflx address, learnt from B): both NATs open.
 #   4. The demo page in headless Chromium (in C, mDNS host names on; the
 #      page gives it B's STUN port) reaches dev1 by name (?peer=dev1):
 #      its selected pair is R's public address (skipped without Chromium,
@@ -37,15 +43,15 @@
 #      B restarted: D registers again by itself and is reachable; D gone:
 #      4.04.
 # Needs root (ip netns), nft, a bridge and openssl; skipped (77) without them, a
-# failure under CI=true. Namespaces rc-wrrdv-PID-{d,r,b,c}.
+# failure under CI=true. Namespaces rc-wrrdv-PID-{d,r,b,c,r2,c2}.
 # Usage: bash test_webrtc_rendezvous.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
 NS=rc-wrrdv-$$
-ND=$NS-d NR=$NS-r NB=$NS-b NC=$NS-c
-PUB=192.0.2.1 BRK=192.0.2.10 CLI=192.0.2.20
+ND=$NS-d NR=$NS-r NB=$NS-b NC=$NS-c NR2=$NS-r2 NC2=$NS-c2
+PUB=192.0.2.1 BRK=192.0.2.10 CLI=192.0.2.20 PUB2=192.0.2.30
 TMO=10 # peers' timeout below is 2 s
 
 command -v ip >/dev/null || rc_skip "no ip (apt-get install iproute2)"
@@ -55,50 +61,71 @@ command -v nft >/dev/null || rc_skip "no nft (apt-get install nftables)"
 cleanup() {
   local p
   for p in "${RCD_PID[@]}"; do kill -CONT "$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-  for n in "$ND" "$NR" "$NB" "$NC"; do ip netns del "$n" 2>/dev/null; done
+  for n in "$ND" "$NR" "$NB" "$NC" "$NR2" "$NC2"; do ip netns del "$n" 2>/dev/null; done
   rm -rf "$RC_TMP"
 }
 trap cleanup EXIT
 ip netns add "$ND" 2>"$RC_TMP/ns.err" || rc_skip "ip netns add is not permitted: $(cat "$RC_TMP/ns.err")"
-ip netns add "$NR" && ip netns add "$NB" && ip netns add "$NC" || rc_skip "ip netns add failed"
+for n in "$NR" "$NB" "$NC" "$NR2" "$NC2"; do ip netns add "$n" || rc_skip "ip netns add failed"; done
 
 in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
-for n in "$ND" "$NR" "$NB" "$NC"; do ip -n "$n" link set lo up || rc_skip "no lo"; done
+for n in "$ND" "$NR" "$NB" "$NC" "$NR2" "$NC2"; do ip -n "$n" link set lo up || rc_skip "no lo"; done
 ip -n "$ND" link add vd type veth peer name rd netns "$NR" &&
   ip -n "$NB" link add vb type veth peer name rb netns "$NR" &&
   ip -n "$NC" link add vc type veth peer name rc netns "$NR" &&
   ip -n "$NR" link add br0 type bridge &&
+  ip -n "$NC2" link add vc2 type veth peer name r2c netns "$NR2" &&
+  ip -n "$NR2" link add r2pub type veth peer name rr2 netns "$NR" &&
   ip -n "$NR" link set rb master br0 && ip -n "$NR" link set rc master br0 &&
+  ip -n "$NR" link set rr2 master br0 &&
+  ip -n "$NR2" addr add $PUB2/24 dev r2pub && ip -n "$NR2" addr add 10.1.0.1/24 dev r2c &&
+  ip -n "$NC2" addr add 10.1.0.2/24 dev vc2 &&
   ip -n "$ND" addr add 10.0.0.2/24 dev vd &&
   ip -n "$NR" addr add 10.0.0.1/24 dev rd &&
   ip -n "$NR" addr add $PUB/24 dev br0 &&
   ip -n "$NB" addr add $BRK/24 dev vb &&
   ip -n "$NC" addr add $CLI/24 dev vc &&
-  for l in "$ND vd" "$NR rd" "$NR rb" "$NR rc" "$NR br0" "$NB vb" "$NC vc"; do
+  for l in "$ND vd" "$NR rd" "$NR rb" "$NR rc" "$NR rr2" "$NR br0" "$NB vb" "$NC vc" \
+    "$NR2 r2pub" "$NR2 r2c" "$NC2 vc2"; do
     # shellcheck disable=SC2086
     set -- $l; ip -n "$1" link set "$2" up || exit 1
   done &&
   ip -n "$ND" route add default via 10.0.0.1 &&
   ip -n "$NB" route add default via $PUB &&
   ip -n "$NC" route add default via $PUB &&
-  in_ns "$NR" sysctl -qw net.ipv4.ip_forward=1 ||
+  ip -n "$NC2" route add default via 10.1.0.1 &&
+  in_ns "$NR" sysctl -qw net.ipv4.ip_forward=1 &&
+  in_ns "$NR2" sysctl -qw net.ipv4.ip_forward=1 ||
   rc_skip "cannot build the veth/bridge topology"
 
-# R: masquerade D's traffic out of the bridge; from the bridge into D's
-# net only what conntrack knows (answers to D's own packets).
-in_ns "$NR" nft -f - <<EOF || rc_skip "nft cannot set up the NAT"
+# nat NS PUBIF PRIVIF NET: masquerade NET's traffic out of PUBIF; from
+# PUBIF into NET only what conntrack knows (answers to what NET sent), and
+# nothing new to the router itself, as a home router's firewall: a packet
+# dropped there leaves no conntrack entry behind, where one answered with
+# an ICMP error would take the very address and port the NAT's mapping
+# for an outgoing packet of NET then wants (Linux would pick another
+# port, and a peer behind a NAT of its own could never answer).
+nat() {
+  in_ns "$1" nft -f - <<EOF
 table ip nat {
-  chain c_post { type nat hook postrouting priority srcnat; oifname "br0" ip saddr 10.0.0.0/24 masquerade; }
+  chain c_post { type nat hook postrouting priority srcnat; oifname "$2" ip saddr $4 masquerade; }
 }
 table ip fw {
   counter new_in { }
   chain c_fwd {
     type filter hook forward priority filter; policy accept;
-    iifname "br0" oifname "rd" ct state established,related accept
-    iifname "br0" oifname "rd" counter name new_in drop
+    iifname "$2" oifname "$3" ct state established,related accept
+    iifname "$2" oifname "$3" counter name new_in drop
+  }
+  chain c_in {
+    type filter hook input priority filter; policy accept;
+    iifname "$2" ct state new counter drop
   }
 }
 EOF
+}
+nat "$NR" br0 rd 10.0.0.0/24 && nat "$NR2" r2pub r2c 10.1.0.0/24 ||
+  rc_skip "nft cannot set up the NATs"
 # B: every UDP datagram by its first byte (RFC 7983: 0-3 STUN, 20-63
 # DTLS); C: DTLS application data (content type 23) from R's address.
 in_ns "$NB" nft -f - <<'EOF' || rc_skip "nft counters"
@@ -221,6 +248,22 @@ DTLS_B=$(nft_count "$NB" n_dtls) STUN_B=$(nft_count "$NB" n_stun) TCPB=$(nft_byt
 DROP=$(in_ns "$NR" nft list counter ip fw new_in | sed -n 's/.*packets \([0-9]*\).*/\1/p')
 [ "${DROP:-0}" -gt 0 ] && rc_pass "R dropped $DROP unsolicited datagrams toward D's private address (a real NAT)" ||
   rc_fail "R dropped nothing inbound: is D reachable without the NAT?"
+
+# --- a client behind a NAT of its own (C2 behind R2) ----------------------
+# Its host candidate (10.1.0.2) is out of D's reach, and D's checks to it
+# go nowhere: only with --stun (its srflx address, R2's) do D's checks
+# open R2 toward D while C2's open R toward C2.
+c2() {
+  in_ns "$NC2" "$(rc_tool rcoap)" -v --signal "$REG" "$@" \
+    >"$RC_TMP/c2.out" 2>"$RC_TMP/c2.err"
+  ST=$?
+}
+c2 -T 3 get coaps+wr://dev1/hello
+rc_expect_status "$ST" 6 "C2 behind R2 without --stun: no candidate pair works (timeout)"
+c2 -T $TMO --stun "$BRK:3478" get coaps+wr://dev1/hello
+rc_expect "$(cat "$RC_TMP/c2.out")" "Hello, world!" "C2 with --stun reaches D: both behind NATs"
+rc_expect "$(cat "$RC_TMP/c2.err")" "offer with 2 candidate(s)" "C2 offered its srflx address too"
+rc_expect "$(cat "$RC_TMP/c2.err")" "ICE pair selected: $PUB:" "C2's pair: R's public address"
 
 # --- the demo page in Chromium (in C), by name -----------------------------
 # With its default mDNS host names: the page gives Chromium the broker's

@@ -206,6 +206,26 @@ static void test_not_webrtc(void **st) {
                    RC_ERR_INVAL);
 }
 
+/* STUN server addresses as rcoap --stun and rcoapd --webrtc-stun take
+ * them. */
+static void test_stun_addr(void **st) {
+  (void)st;
+  struct sockaddr_storage ss;
+  assert_int_equal(rc_wr_stun_addr("127.0.0.1:3478", NULL, &ss), RC_OK);
+  assert_true(is_addr(&ss, "127.0.0.1", 3478));
+  assert_int_equal(rc_wr_stun_addr("127.0.0.1", "9", &ss), RC_OK);
+  assert_true(is_addr(&ss, "127.0.0.1", 9));
+  assert_int_equal(rc_wr_stun_addr("[::1]:5", NULL, &ss), RC_OK);
+  assert_int_equal(ss.ss_family, AF_INET6);
+  assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 5);
+  assert_int_equal(rc_wr_stun_addr("[::1]", "7", &ss), RC_OK);
+  assert_int_equal(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port), 7);
+  const char *bad[] = {"127.0.0.1", "", ":5", "127.0.0.1:", "::1:5",
+                       "[::1", "[::1]x", "[]:5", "127.0.0.1:notaport"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal(rc_wr_stun_addr(bad[i], NULL, &ss), RC_ERR_BAD_HOST);
+}
+
 static int setup(void **st) {
   (void)st;
   return rc_wr_identity_make(&g_id, NULL) == RC_OK ? 0 : -1;
@@ -221,6 +241,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_srflx_and_full_agent),
       cmocka_unit_test(test_not_webrtc),
+      cmocka_unit_test(test_stun_addr),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

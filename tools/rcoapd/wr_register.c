@@ -20,7 +20,6 @@
 #include "wr_register.h"
 #include "wr_broker.h"
 
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,31 +211,16 @@ static int make_tls(wr_register *r, const rcoapd_opts *o) {
 
 /* --webrtc-stun HOST:PORT, default the broker's host, port 3478. */
 static int stun_addr(const rcoapd_opts *o, struct sockaddr_storage *ss) {
-  char host[256], port[16] = STUN_PORT_DEFAULT;
-  if (o->webrtc_stun) {
-    const char *c = strrchr(o->webrtc_stun, ':');
-    if (!c || c == o->webrtc_stun)
-      return -1;
-    size_t hl = (size_t)(c - o->webrtc_stun);
-    if (o->webrtc_stun[0] == '[' && hl >= 2 && o->webrtc_stun[hl - 1] == ']')
-      snprintf(host, sizeof host, "%.*s", (int)hl - 2, o->webrtc_stun + 1);
-    else
-      snprintf(host, sizeof host, "%.*s", (int)hl, o->webrtc_stun);
-    snprintf(port, sizeof port, "%s", c + 1);
-  } else {
-    rc_uri u;
-    if (rc_uri_parse(o->webrtc_register, strlen(o->webrtc_register), &u) !=
-        RC_OK)
-      return -1;
-    snprintf(host, sizeof host, "%.*s", (int)u.host_len, u.host);
-  }
-  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
-  if (getaddrinfo(host, port, &hints, &res) != 0 || !res)
+  if (o->webrtc_stun)
+    return rc_wr_stun_addr(o->webrtc_stun, NULL, ss) == RC_OK ? 0 : -1;
+  rc_uri u;
+  if (rc_uri_parse(o->webrtc_register, strlen(o->webrtc_register), &u) !=
+      RC_OK)
     return -1;
-  memset(ss, 0, sizeof *ss);
-  memcpy(ss, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  return 0;
+  char host[260];
+  snprintf(host, sizeof host, u.host_is_ipv6 ? "[%.*s]" : "%.*s",
+           (int)u.host_len, u.host);
+  return rc_wr_stun_addr(host, STUN_PORT_DEFAULT, ss) == RC_OK ? 0 : -1;
 }
 
 int wr_register_start(rc_context *ctx, const rcoapd_opts *o,

@@ -386,7 +386,7 @@ void rc__wr_input(rc__wr_ep *w, const uint8_t *d, size_t n,
   if (n == 0)
     return;
   if (rc_stun_is(d, n)) {
-    if (w->server && (plain_binding(w, d, n, from) || stun_answer(w, d, n)))
+    if (stun_answer(w, d, n) || (w->server && plain_binding(w, d, n, from)))
       return;
     wr_sess *s = w->server ? find_by_ufrag(w, d, n) : w->list;
     if (s == NULL || s->dying)
@@ -591,6 +591,19 @@ rc_err rc_wr_offer_new(rc_wr_offer **out, uv_loop_t *loop,
   fill_candidates(o->ep, loopback, offer);
   *out = o;
   return RC_OK;
+}
+
+rc_err rc_wr_offer_stun(rc_wr_offer *o, const struct sockaddr *server) {
+  if (o == NULL || server == NULL)
+    return RC_ERR_INVAL;
+  rc__wr_stun_send(o->w, server);
+  return RC_OK;
+}
+
+int rc_wr_offer_srflx(const rc_wr_offer *o, rc_wr_desc *offer) {
+  size_t n = offer->ncand;
+  add_srflx(o->w, offer);
+  return offer->ncand > n;
 }
 
 void rc_wr_offer_free(rc_wr_offer *o) {
