@@ -249,6 +249,11 @@ DROP=$(in_ns "$NR" nft list counter ip fw new_in | sed -n 's/.*packets \([0-9]*\
 [ "${DROP:-0}" -gt 0 ] && rc_pass "R dropped $DROP unsolicited datagrams toward D's private address (a real NAT)" ||
   rc_fail "R dropped nothing inbound: is D reachable without the NAT?"
 
+# A STUN server that does not answer delays the offer by 500 ms at most.
+wr -v --stun "$BRK:9" get coaps+wr://dev1/hello
+rc_expect "$OUT" "Hello, world!" "--stun with no STUN server there: the offer goes without srflx, and works"
+rc_expect "$ERR" "no STUN answer in 500 ms" "and says so"
+
 # --- a client behind a NAT of its own (C2 behind R2) ----------------------
 # Its host candidate (10.1.0.2) is out of D's reach, and D's checks to it
 # go nowhere: only with --stun (its srflx address, R2's) do D's checks
