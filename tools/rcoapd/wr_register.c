@@ -60,15 +60,18 @@ __attribute__((format(printf, 1, 2))) static void note(const char *fmt,
   va_end(ap);
 }
 
+/* The broker's word on an answer: 2.04, or 4.12 when the offer had
+ * timed out meanwhile (the client got 5.04). */
 static void on_posted(void *arg, rc_err status, const rc_msg *resp,
                       const char *detail) {
-  wr_register *r = arg;
+  (void)arg;
   char code[5];
   if (status != RC_OK)
     note("answer not delivered: %s %s", rc_strerror(status), detail);
   else if (RC_CODE_CLASS(resp->code) != 2)
-    note("broker took no answer: %s", rc_code_str(resp->code, code));
-  (void)r;
+    note("the broker took no answer: %s %.*s", rc_code_str(resp->code, code),
+         (int)resp->payload_len,
+         resp->payload ? (const char *)resp->payload : "");
 }
 
 /* An offer (the notification's payload, its ETag) to the broker's
@@ -94,7 +97,7 @@ static void answer(wr_register *r, const rc_msg *m, const rc_opt *etag) {
                         .tls = r->tls};
   if (cf == RC_CF_TEXT_PLAIN)
     opts[1].len = 0; /* Content-Format 0: the empty uint */
-  if (rc_request(r->ctx, RC_POST, r->uri, &ro, on_posted, r) != RC_OK)
+  if (rc_request(r->ctx, RC_POST, r->uri, &ro, on_posted, NULL) != RC_OK)
     note("cannot send the answer to %s", r->shown);
 }
 
