@@ -168,7 +168,11 @@ rc_pass "four namespaces, NAT in R (masquerade, no inbound from the bridge)"
 # dev1's secret: 128 characters, the longest a rule takes.
 SECRET=dev1-$(printf '%0123d' 7)
 echo "$SECRET" >"$RC_TMP/key"
-echo 0123456789abcdef >"$RC_TMP/psk"
+# The broker's PSKs, one per identity (--psk-keys-file).
+echo dev2-0123456789abcdef >"$RC_TMP/psk"
+echo eve-fedcba9876543210 >"$RC_TMP/psk-eve"
+printf '# identity key\ndev2 %s\neve %s\n' "$(cat "$RC_TMP/psk")" "$(cat "$RC_TMP/psk-eve")" \
+  >"$RC_TMP/psk-keys"
 # A CA, two client certificates for the cn: rule (CN dev4 and eve) and
 # the broker's own (a PSK alone would make it offer no certificate).
 (cd "$RC_TMP" &&
@@ -182,7 +186,7 @@ echo 0123456789abcdef >"$RC_TMP/psk"
   done) >"$RC_TMP/openssl.log" 2>&1 || rc_skip "openssl cannot make test certificates"
 BROKER=(ip netns exec "$NB" "$(rc_tool rcoapd)" -l "coap+ws://$BRK:8080"
   -l "coaps+tcp://$BRK:5684" -l "coaps+wr://$BRK:3478"
-  --psk-key-file "$RC_TMP/psk" --cafile "$RC_TMP/ca.pem" --client-auth request
+  --psk-keys-file "$RC_TMP/psk-keys" --cafile "$RC_TMP/ca.pem" --client-auth request
   --cert "$RC_TMP/broker.pem" --key "$RC_TMP/broker.key"
   --webrtc-peers-allow "dev1=secret-file:$RC_TMP/key"
   --webrtc-peers-allow "dev2=psk:dev2"
@@ -308,9 +312,12 @@ rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk" --insecure \
 rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk" --insecure \
   get "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "2.05" \
   "PSK identity dev2 over coaps+tcp may use dev2"
-rc_expect "$(coapc --psk-identity eve --psk-key-file "$RC_TMP/psk" --insecure \
+rc_expect "$(coapc --psk-identity eve --psk-key-file "$RC_TMP/psk-eve" --insecure \
   get "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "4.03" \
-  "PSK identity eve may not"
+  "PSK identity eve (with eve's key) may not"
+rc_expect "$(coapc --psk-identity dev2 --psk-key-file "$RC_TMP/psk-eve" --insecure \
+  get "coaps+tcp://$BRK:5684/webrtc/peers/dev2")" "TLS failure" \
+  "identity dev2 with eve's key: no TLS handshake (each identity its own key)"
 U4=coaps+tcp://$BRK:5684/webrtc/peers/dev4
 rc_expect "$(coapc --cert "$RC_TMP/dev4.pem" --key "$RC_TMP/dev4.key" --insecure \
   observe --count 1 "$U4")" "2.05" "a client certificate CN=dev4 (CA-verified) registers dev4"

@@ -116,6 +116,10 @@ static void usage(FILE *f) {
     "                   key, read from FILE's first line (--psk-key KEY\n"
     "                   works too, but ps shows it to every user); the key\n"
     "                   alone accepts it for any identity\n"
+    "      --psk-keys-file FILE     a key per identity: lines 'IDENTITY KEY'\n"
+    "                   (# comments); a client gets in only with its own\n"
+    "                   identity's key (what --webrtc-peers-allow psk: needs\n"
+    "                   to tell devices apart)\n"
     "      --allow-no-alpn          accept coaps+tcp clients that offer no\n"
     "                   ALPN (RFC 8323 §8.2; libcoap's PSK client is one).\n"
     "                   coaps+ws is HTTPS: it selects ALPN http/1.1 (or\n"
@@ -160,7 +164,7 @@ enum {
   O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG,
   O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE,
   O_PEERS_ALLOW, O_PEERS_TIMEOUT, O_WR_REGISTER, O_WR_REGISTER_SECRET,
-  O_WR_STUN, O_REG_CERT, O_REG_CERT_KEY, O_REG_PSK_ID, O_REG_PSK_KEY,
+  O_WR_STUN, O_PSK_KEYS, O_REG_CERT, O_REG_CERT_KEY, O_REG_PSK_ID, O_REG_PSK_KEY,
   O_REG_CAFILE
 };
 
@@ -229,6 +233,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"psk-identity", required_argument, NULL, O_PSK_ID},
       {"psk-key", required_argument, NULL, O_PSK_KEY},
       {"psk-key-file", required_argument, NULL, O_PSK_KEY_FILE},
+      {"psk-keys-file", required_argument, NULL, O_PSK_KEYS},
       {"access-log", required_argument, NULL, O_ACCESS_LOG},
       {"allow-no-alpn", no_argument, NULL, O_NO_ALPN},
       {"no-tickets", no_argument, NULL, O_NO_TICKETS},
@@ -506,6 +511,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     case O_WR_STUN:
       o->webrtc_stun = optarg;
       break;
+    case O_PSK_KEYS:
+      o->psk_keys_file = optarg;
+      break;
     case O_REG_CERT:
       o->reg_cert = optarg;
       break;
@@ -584,6 +592,11 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   }
   if (o->psk_key_file && read_key_file(o) != 0)
     return -1;
+  if (o->psk_keys_file && (o->psk_key || o->psk_identity)) {
+    fprintf(stderr, "rcoapd: --psk-keys-file replaces --psk-identity and "
+                    "--psk-key(-file): give one\n");
+    return -1;
+  }
   if (nkeys != o->ncerts) {
     fprintf(stderr, "rcoapd: give one --key for each --cert\n");
     return -1;
