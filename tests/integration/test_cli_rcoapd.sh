@@ -55,6 +55,14 @@ rcoapd_run -l coap+tcp://127.0.0.1:0 --webrtc-register coap+ws://127.0.0.1:1/web
 rc_expect_eq "$ERR" "rcoapd: --webrtc-register needs -l coaps+wr://ADDR:PORT (the data channels it offers)" \
   "--webrtc-register without a coaps+wr listener: one line"
 printf 's3cr3t\n' >"$RC_TMP/psk"
+rcoapd_run -l coaps+tcp://127.0.0.1:0 --psk-keys-file "$RC_TMP/psk" --psk-key-file "$RC_TMP/psk"
+rc_expect_eq "$ERR" "rcoapd: --psk-keys-file replaces --psk-identity and --psk-key(-file): give one" \
+  "--psk-keys-file with --psk-key-file: one line"
+printf 'c1 k1\nc2\n' >"$RC_TMP/keys"
+rcoapd_run -l coaps+tcp://127.0.0.1:0 --psk-keys-file "$RC_TMP/keys"
+rc_expect "$ERR" "--psk-keys-file $RC_TMP/keys: line 2: want 'IDENTITY KEY'" \
+  "--psk-keys-file: a line without a key is named"
+rc_expect_not "$OUT" "listening on" "a bad --psk-keys-file: nothing listens"
 rcd_start k 1 -l coaps+tcp://127.0.0.1:0 --psk-identity c1 \
   --psk-key-file "$RC_TMP/psk" || rc_fail "--psk-key-file starts"
 PK=$(rcd_port k 127.0.0.1 coaps+tcp)
