@@ -218,7 +218,9 @@ wr() {
   ERR=$(cat "$RC_TMP/c.err")
 }
 
+T0=$(date +%s%N)
 wr -v get coaps+wr://dev1/hello
+echo "note: rcoap get through the broker, ICE, DTLS, SCTP and the request: $((($(date +%s%N) - T0) / 1000000)) ms (load $(cut -d' ' -f1 /proc/loadavg))"
 rc_expect "$OUT" "Hello, world!" "GET /hello from C reaches D over coaps+wr"
 rc_expect "$ERR" "ICE pair selected: $PUB:" "C's data channel peer is R's public address (the NAT's mapping)"
 rc_expect "$ERR" "ICE full" "D answers as a full ICE agent"
