@@ -260,6 +260,13 @@ wr -v --stun "$BRK:9" get coaps+wr://dev1/hello
 rc_expect "$OUT" "Hello, world!" "--stun with no STUN server there: the offer goes without srflx, and works"
 rc_expect "$ERR" "no STUN answer in 500 ms" "and says so"
 
+# For reference (after the counters), a GET to B itself (its own /webrtc, no rendezvous).
+T0=$(date +%s%N)
+in_ns "$NC" "$(rc_tool rcoap)" -T $TMO --signal "coap+ws://$BRK:8080/webrtc" \
+  get "coaps+wr://$BRK/hello" >"$RC_TMP/ref.out" 2>&1
+echo "note: the same to B directly (its /webrtc, ICE-lite): $((($(date +%s%N) - T0) / 1000000)) ms"
+rc_expect "$(cat "$RC_TMP/ref.out")" "Hello, world!" "B still answers offers to its own /webrtc (ICE-lite, no STUN set)"
+
 # --- a client behind a NAT of its own (C2 behind R2) ----------------------
 # Its host candidate (10.1.0.2) is out of D's reach, and D's checks to it
 # go nowhere: only with --stun (its srflx address, R2's) do D's checks
