@@ -50,7 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rc_ice *ice[2];
   uint64_t now = 1000;
   for (int r = 0; r < 2; r++) {
-    rc_ice_cfg cfg = {r, "LOCL", "localpasswordlocalpass00"};
+    /* An input of odd length makes the controlled agent a full one
+     * (behind a NAT: it sends checks too). */
+    rc_ice_cfg cfg = {r, "LOCL", "localpasswordlocalpass00", (int)(size & 1)};
     fz_check(rc_ice_new(&ice[r], &cfg, now) == RC_OK);
     fz_check(rc_ice_set_remote(ice[r], "REMT", "remotepasswordremotepass") ==
              RC_OK);

@@ -13,7 +13,9 @@
  * page URL points it at another coap+ws endpoint.
  * "Run the session over WebRTC" (or `?webrtc=1`) moves the session onto a
  * WebRTC data channel to the same server (coaps+wr), set up by POSTing the
- * offer to /webrtc over the coap+ws connection; the log and the response
+ * offer to /webrtc over the coap+ws connection (to /webrtc/peers/NAME when
+ * a peer name is given, or `?peer=NAME`: a device registered at this
+ * server as a rendezvous broker); the log and the response
  * panel say which transport carried each message. When the channel goes,
  * the session falls back to coap+ws.
  */
@@ -131,7 +133,14 @@ function showTransport(note) {
  * that fails. */
 async function startWebRtc() {
   try {
-    const rtc = await RcoapClient.connectWebRtc(wsClient, { onLog: log, onCsm: showCsm, onClose: () => onRtcClose(rtc) });
+    // A name: a peer registered at this server as a rendezvous broker.
+    // The broker answers STUN on its coaps+wr port (3478 unless ?stun=
+    // says HOST:PORT): our server-reflexive address is one the peer behind
+    // its NAT can send checks to, where an mDNS host name is not.
+    const peer = $('webrtc-peer').value.trim() || undefined;
+    const stun = params.get('stun') || `${location.hostname}:3478`;
+    const iceServers = peer ? [{ urls: `stun:${stun}` }] : [];
+    const rtc = await RcoapClient.connectWebRtc(wsClient, { peer, iceServers, onLog: log, onCsm: showCsm, onClose: () => onRtcClose(rtc) });
     client = rtc;
   } catch (e) {
     log({ dir: 'info', text: `WebRTC session failed: ${e.message}; staying on coap+ws`, err: true });
@@ -644,6 +653,7 @@ $('ping').addEventListener('click', async () => {
 });
 $('log-clear').addEventListener('click', () => $('log').replaceChildren());
 $('use-webrtc').checked = params.get('webrtc') === '1';
+$('webrtc-peer').value = params.get('peer') || '';
 $('use-webrtc').addEventListener('change', switchTransport);
 $('log-signal').addEventListener('change', (ev) => $('log').classList.toggle('hide-sig', !ev.target.checked));
 $('req-method').addEventListener('change', () => {

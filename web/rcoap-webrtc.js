@@ -15,6 +15,19 @@ import { fail } from './rcoap-codec.js';
 /* RFC 7252 §12.3: application/json. */
 export const CF_JSON = 50;
 export const SIGNAL_PATH = '/webrtc';
+/* A peer registered at a rendezvous broker by name (rcoapd
+ * --webrtc-register): the offer goes to /webrtc/peers/NAME instead, and
+ * the broker answers with that peer's answer (docs/RENDEZVOUS.md). */
+export const PEERS_PATH = '/webrtc/peers/';
+const PEER_NAME = /^[A-Za-z0-9._-]{1,63}$/;
+
+/* The signaling path for a registered peer's name; rejects RC_ERR_INVAL
+ * for a name rcoapd cannot register (1-63 of A-Z a-z 0-9 . _ -). */
+export function peerPath(name) {
+  if (typeof name !== 'string' || !PEER_NAME.test(name))
+    fail('INVAL', `a peer name is 1-63 letters, digits, '.', '_' or '-': ${JSON.stringify(name)}`);
+  return PEERS_PATH + name;
+}
 const GATHER_TIMEOUT_MS = 5000;
 
 /* RFC 8841 §6.1: "If the SDP 'max-message-size' attribute is not present,
@@ -51,18 +64,25 @@ export function gatheringComplete(pc, timeoutMs = GATHER_TIMEOUT_MS) {
  * receive) once the answer is set (the channel opens later, when ICE, DTLS
  * and SCTP are up). signaling: an open RcoapClient (its post() is used).
  * opts: RTCPeerConnection (constructor; default the global one),
- * path ('/webrtc'), timeout (ms, for the signaling request), onLog(text).
+ * path ('/webrtc'), peer (a registered peer's name: path
+ * /webrtc/peers/NAME), iceServers (RTCIceServer list, default none),
+ * timeout (ms, for the signaling request), onLog(text).
  * Rejects RC_ERR_NOT_SUPPORTED (no RTCPeerConnection), RC_ERR_PROTOCOL
  * (the server's answer is not an answer), or the signaling request's error
  * (a CoapError, or RC_ERR_CONNECT for a non-2.xx response).
  */
 export async function openWebRtcChannel(signaling, opts = {}) {
+  if (opts.peer) opts = { ...opts, path: peerPath(opts.peer) };
   const PC = opts.RTCPeerConnection || globalThis.RTCPeerConnection;
   if (!PC) fail('NOT_SUPPORTED', 'no RTCPeerConnection here');
   const log = (t) => opts.onLog && opts.onLog(t);
-  // No STUN or TURN servers: the peers reach each other directly (host and
-  // peer-reflexive candidates), and nothing is sent to third parties.
-  const pc = new PC({ iceServers: [] });
+  // No STUN or TURN servers unless given: the peers reach each other
+  // directly (host and peer-reflexive candidates), and nothing is sent to
+  // third parties. A peer behind a NAT (opts.peer) must send its checks to
+  // an address of ours it can read: with mDNS host names only, that is
+  // the server-reflexive one a STUN server (the broker's coaps+wr port)
+  // tells us.
+  const pc = new PC({ iceServers: opts.iceServers || [] });
   try {
     const channel = pc.createDataChannel('coap', { protocol: 'coap' });
     channel.binaryType = 'arraybuffer';

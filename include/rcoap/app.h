@@ -80,6 +80,12 @@ typedef struct rc_context_opts {
   rc_conn_ws_opts client_ws;
   /* coaps+wr: where offers are POSTed (NULL: coap+ws://HOST/webrtc). */
   const char *webrtc_signal;
+  /* coaps+wr behind a NAT: a STUN server (a rendezvous broker's coaps+wr
+   * port) asked for our server-reflexive address before the offer goes,
+   * so a peer behind a NAT of its own can send checks to it (up to
+   * RC_WR_STUN_WAIT_MS; without an answer the offer goes without).
+   * NULL: none. Not owned: it must outlive the context. */
+  const struct sockaddr *webrtc_stun;
   /* coaps+wr: the DTLS contexts made for WebRTC peers append their
    * secrets to this NSS key log (rc_tls_config.keylog_file); NULL:
    * none. Must outlive the context. */
@@ -283,6 +289,14 @@ rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
  */
 rc_err rc_context_webrtc_answer(rc_context *ctx, const void *offer_json,
                                 size_t n, char *buf, size_t cap, size_t *len);
+
+/*
+ * coaps+wr answerer behind a NAT: rc_wr_listener_stun for the context's
+ * coaps+wr listener (a plain STUN Binding request to server, NULL: the
+ * one before; answers then come from a full ICE agent with the learnt
+ * server-reflexive candidate). Returns 0 or RC_ERR_NOT_FOUND.
+ */
+rc_err rc_context_webrtc_stun(rc_context *ctx, const struct sockaddr *server);
 
 /* ---- client ------------------------------------------------------------- */
 

@@ -42,6 +42,8 @@ extern "C" {
 #define RC_WR_CRED_MAX 256
 /* How long an answered offer waits for the peer's ICE checks. */
 #define RC_WR_PENDING_MS 30000u
+/* How long an offerer waits for its STUN answer (rc_wr_offer_stun). */
+#define RC_WR_STUN_WAIT_MS 500u
 
 /* One side's transport facts from its session description. */
 typedef struct rc_wr_desc {
@@ -54,9 +56,10 @@ typedef struct rc_wr_desc {
   int ice_lite;          /* a=ice-lite */
   uint16_t sctp_port;    /* a=sctp-port; 0: 5000 */
   uint32_t max_message;  /* a=max-message-size; 0: 65536 (RFC 8841 §6) */
-  size_t ncand;          /* host candidates (UDP) */
+  size_t ncand;          /* candidates (UDP) */
   struct sockaddr_storage cand[RC_WR_CAND_MAX];
   uint32_t prio[RC_WR_CAND_MAX];
+  uint8_t srflx[RC_WR_CAND_MAX]; /* 1: server-reflexive, 0: host */
 } rc_wr_desc;
 
 enum { RC_WR_SETUP_PASSIVE = 0, RC_WR_SETUP_ACTIVE = 1, RC_WR_SETUP_ACTPASS = 2 };
@@ -91,6 +94,27 @@ void rc_wr_identity_remove(const rc_wr_identity *id);
 rc_err rc_wr_listener_answer(rc_listener *l, const rc_wr_desc *offer,
                              rc_wr_desc *answer);
 
+/*
+ * Answerer behind a NAT (a device that registered with a rendezvous
+ * broker): sends a plain STUN Binding request (RFC 8489 §3) from l's
+ * socket to server (NULL: the one given before) and keeps the
+ * XOR-MAPPED-ADDRESS of its answer as a server-reflexive candidate
+ * (RFC 8445 §5.1.1.1). From the first call on, answers are those of a
+ * full ICE agent (no a=ice-lite) that sends checks to the offer's
+ * candidates, so the NAT opens a mapping toward the peer, and they name
+ * the srflx candidate once known. Call it again now and then: each
+ * request refreshes the NAT's mapping (every answer sends one too).
+ * Returns 0 or RC_ERR_INVAL (not a webrtc listener).
+ */
+rc_err rc_wr_listener_stun(rc_listener *l, const struct sockaddr *server);
+
+/* A STUN server's address from text: "HOST:PORT", "[V6]:PORT", or a bare
+ * host (a name, an IPv4 address, or an IPv6 one in brackets) with
+ * default_port. Resolves names (blocking: for start-up). Returns 0 and
+ * *out, or RC_ERR_BAD_HOST. */
+rc_err rc_wr_stun_addr(const char *text, const char *default_port,
+                       struct sockaddr_storage *out);
+
 typedef struct rc_wr_offer rc_wr_offer;
 
 /*
@@ -105,6 +129,14 @@ rc_err rc_wr_offer_new(rc_wr_offer **out, uv_loop_t *loop,
                        int loopback, rc_wr_desc *offer);
 /* Drops an offer never connected. */
 void rc_wr_offer_free(rc_wr_offer *o);
+
+/* Offerer behind a NAT: a plain STUN Binding request from the offer's
+ * socket to server (sent again by calling again); once its answer came,
+ * rc_wr_offer_srflx appends that server-reflexive candidate to offer and
+ * returns 1 (0: none known yet, or it is one of the host candidates).
+ * Returns 0 or RC_ERR_INVAL. */
+rc_err rc_wr_offer_stun(rc_wr_offer *o, const struct sockaddr *server);
+int rc_wr_offer_srflx(const rc_wr_offer *o, rc_wr_desc *offer);
 
 /*
  * Offerer: the answer came. Takes o over (also on error), starts ICE

@@ -343,6 +343,13 @@ rc_err rc_wr_listener_answer(rc_listener *l, const rc_wr_desc *offer,
   return rc__wr_answer(l->wr, offer, answer);
 }
 
+rc_err rc_wr_listener_stun(rc_listener *l, const struct sockaddr *server) {
+  if (l == NULL || l->wr == NULL)
+    return RC_ERR_INVAL;
+  rc__wr_stun_send(l->wr, server);
+  return RC_OK;
+}
+
 int rc_listener_family(const rc_listener *l) {
   struct sockaddr_storage ss;
   return listen_sockname(l, &ss) == 0 ? ss.ss_family : 0;

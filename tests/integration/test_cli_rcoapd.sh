@@ -43,7 +43,26 @@ rc_expect_eq "$ERR" "rcoapd: -l coap+tcp://127.0.0.1:$FP is given twice" \
 rcoapd_run --bogus
 rc_expect_eq "$ERR" "rcoapd: unknown option '--bogus'
 rcoapd: try 'rcoapd --help'" "an unknown option: two lines, not the usage"
+# coaps+wr rendezvous options (docs/RENDEZVOUS.md): refused before any
+# listener is announced.
+rcoapd_run -l coap+tcp://127.0.0.1:0 --webrtc-peers-allow 'a/b=addr:10.0.0.1'
+rc_expect_status "$ST" 1 "--webrtc-peers-allow with a bad name: exit 1"
+rc_expect "$ERR" "--webrtc-peers-allow a/b=addr:10.0.0.1: want NAME=cn:CN" "a bad name: says what is wanted"
+rc_expect_not "$OUT" "listening on" "a bad rule: nothing listens"
+rcoapd_run -l coap+tcp://127.0.0.1:0 --webrtc-peers-allow "d=secret-file:$RC_TMP/none"
+rc_expect_status "$ST" 1 "--webrtc-peers-allow with an unreadable secret file: exit 1"
+rcoapd_run -l coap+tcp://127.0.0.1:0 --webrtc-register coap+ws://127.0.0.1:1/webrtc/peers/d
+rc_expect_eq "$ERR" "rcoapd: --webrtc-register needs -l coaps+wr://ADDR:PORT (the data channels it offers)" \
+  "--webrtc-register without a coaps+wr listener: one line"
 printf 's3cr3t\n' >"$RC_TMP/psk"
+rcoapd_run -l coaps+tcp://127.0.0.1:0 --psk-keys-file "$RC_TMP/psk" --psk-key-file "$RC_TMP/psk"
+rc_expect_eq "$ERR" "rcoapd: --psk-keys-file replaces --psk-identity and --psk-key(-file): give one" \
+  "--psk-keys-file with --psk-key-file: one line"
+printf 'c1 k1\nc2\n' >"$RC_TMP/keys"
+rcoapd_run -l coaps+tcp://127.0.0.1:0 --psk-keys-file "$RC_TMP/keys"
+rc_expect "$ERR" "--psk-keys-file $RC_TMP/keys: line 2: want 'IDENTITY KEY'" \
+  "--psk-keys-file: a line without a key is named"
+rc_expect_not "$OUT" "listening on" "a bad --psk-keys-file: nothing listens"
 rcd_start k 1 -l coaps+tcp://127.0.0.1:0 --psk-identity c1 \
   --psk-key-file "$RC_TMP/psk" || rc_fail "--psk-key-file starts"
 PK=$(rcd_port k 127.0.0.1 coaps+tcp)

@@ -144,7 +144,7 @@ int main(int argc, char **argv) {
           offering ? "answer" : "offer", theirs->ncand, theirs->skipped,
           theirs->legacy ? "legacy" : "RFC 8841", (int)theirs->setup);
   rc_ice *ice;
-  rc_ice_cfg cfg = {offering, ufrag, pwd};
+  rc_ice_cfg cfg = {offering, ufrag, pwd, 0};
   if (rc_ice_new(&ice, &cfg, t0) || rc_ice_set_remote(ice, theirs->ice_ufrag, theirs->ice_pwd))
     return 1;
   for (size_t i = 0; i < theirs->ncand; i++)

@@ -36,12 +36,17 @@ static void mkaddr(struct sockaddr_in *a, const char *ip, uint16_t port) {
   inet_pton(AF_INET, ip, &a->sin_addr);
 }
 
-static void make(end *e, int controlling, const char *ip, uint16_t port) {
+static void make_full(end *e, int controlling, int full, const char *ip,
+                      uint16_t port) {
   memset(e, 0, sizeof *e);
   rc_ice_make_credentials(e->ufrag, e->pwd);
-  rc_ice_cfg cfg = {controlling, e->ufrag, e->pwd};
+  rc_ice_cfg cfg = {controlling, e->ufrag, e->pwd, full};
   assert_int_equal(rc_ice_new(&e->ice, &cfg, g_now), RC_OK);
   mkaddr(&e->addr, ip, port);
+}
+
+static void make(end *e, int controlling, const char *ip, uint16_t port) {
+  make_full(e, controlling, 0, ip, port);
 }
 
 /* a knows b's credentials (and, if cand, its address from the SDP). */
@@ -81,6 +86,129 @@ static void pump(end *a, end *b, uint64_t until, bool stop_connected) {
       return;
     g_now += 10;
   }
+}
+
+/* A NAT in front of d (Linux masquerade: the mapping keeps d's port, the
+ * filter lets in only answers to what d sent): d's datagrams leave from
+ * `mapped`; the peer's reach d only when sent to `mapped` from an address
+ * d has sent to. */
+typedef struct nat {
+  struct sockaddr_in mapped;
+  bool open; /* d has sent to the peer */
+  unsigned dropped;
+} nat;
+
+static bool to_is(const struct sockaddr_storage *to,
+                  const struct sockaddr_in *a) {
+  const struct sockaddr_in *t = (const struct sockaddr_in *)to;
+  return to->ss_family == AF_INET && t->sin_port == a->sin_port &&
+         t->sin_addr.s_addr == a->sin_addr.s_addr;
+}
+
+static void pump_nat(end *c, end *d, nat *n, uint64_t until) {
+  uint8_t buf[640];
+  struct sockaddr_storage to;
+  size_t len;
+  while (g_now < until) {
+    while ((len = rc_ice_pull(c->ice, g_now, &to, buf, sizeof buf)) > 0) {
+      if (n->open && to_is(&to, &n->mapped))
+        (void)rc_ice_recv(d->ice, g_now, (const struct sockaddr *)&c->addr,
+                          buf, len);
+      else
+        n->dropped++;
+    }
+    while ((len = rc_ice_pull(d->ice, g_now, &to, buf, sizeof buf)) > 0) {
+      rc_stun_msg m;
+      assert_int_equal(rc_stun_parse(&m, buf, len), RC_OK);
+      if (m.cls == RC_STUN_REQUEST)
+        d->requests++;
+      if (to_is(&to, &c->addr)) {
+        n->open = true;
+        (void)rc_ice_recv(c->ice, g_now, (const struct sockaddr *)&n->mapped,
+                          buf, len);
+      }
+    }
+    if (rc_ice_get_state(c->ice) == RC_ICE_CONNECTED &&
+        rc_ice_get_state(d->ice) == RC_ICE_CONNECTED)
+      return;
+    g_now += 10;
+  }
+}
+
+/* Client c (public) and device d behind n, d full or lite; c knows d's
+ * host candidate (unreachable) and its server-reflexive one (n's). */
+static void behind_nat(end *c, end *d, nat *n, int full) {
+  memset(n, 0, sizeof *n);
+  mkaddr(&n->mapped, "192.0.2.1", 2222);
+  make(c, 1, "192.0.2.20", 1111);
+  make_full(d, 0, full, "10.0.0.2", 2222);
+  learn(c, d, true);
+  assert_int_equal(rc_ice_add_remote_candidate(
+                       c->ice, (const struct sockaddr *)&n->mapped, 90),
+                   RC_OK);
+  learn(d, c, true);
+}
+
+/* A device behind a NAT answers as a controlled full agent: its own
+ * checks open the NAT, the client's checks to the server-reflexive
+ * candidate get through, the client nominates that pair. */
+static void test_full_controlled_behind_nat(void **st) {
+  (void)st;
+  end c, d;
+  nat n;
+  behind_nat(&c, &d, &n, 1);
+  /* The client's first checks go before the device's (they come first
+   * in pump_nat): dropped by the NAT, then retransmitted. */
+  pump_nat(&c, &d, &n, g_now + 10000);
+  assert_int_equal(rc_ice_get_state(c.ice), RC_ICE_CONNECTED);
+  assert_int_equal(rc_ice_get_state(d.ice), RC_ICE_CONNECTED);
+  assert_memory_equal(rc_ice_selected(c.ice), &n.mapped, sizeof n.mapped);
+  assert_memory_equal(rc_ice_selected(d.ice), &c.addr, sizeof c.addr);
+  assert_true(d.requests > 0);  /* it did send checks */
+  assert_true(n.dropped > 0);   /* and the NAT did filter */
+  assert_false(rc_ice_controlling(d.ice));
+  rc_ice_free(c.ice);
+  rc_ice_free(d.ice);
+}
+
+/* The same device as ICE-lite never opens the NAT: no pair in 10 s. */
+static void test_lite_behind_nat_fails(void **st) {
+  (void)st;
+  end c, d;
+  nat n;
+  behind_nat(&c, &d, &n, 0);
+  pump_nat(&c, &d, &n, g_now + 10000);
+  assert_int_not_equal(rc_ice_get_state(c.ice), RC_ICE_CONNECTED);
+  assert_int_equal(d.requests, 0);
+  rc_ice_free(c.ice);
+  rc_ice_free(d.ice);
+}
+
+/* A controlled full agent whose checks all fail keeps waiting for the
+ * controlling side (the caller bounds the wait), and never nominates. */
+static void test_full_controlled_checks_fail(void **st) {
+  (void)st;
+  end c, d;
+  make(&c, 1, "192.0.2.20", 1111);
+  make_full(&d, 0, 1, "10.0.0.2", 2222);
+  learn(&d, &c, true);
+  uint8_t buf[640];
+  struct sockaddr_storage to;
+  unsigned reqs = 0;
+  size_t len;
+  for (uint64_t end_at = g_now + 60000; g_now < end_at; g_now += 10)
+    while ((len = rc_ice_pull(d.ice, g_now, &to, buf, sizeof buf)) > 0) {
+      rc_stun_msg m;
+      assert_int_equal(rc_stun_parse(&m, buf, len), RC_OK);
+      assert_int_equal(m.cls, RC_STUN_REQUEST);
+      assert_true(m.has_controlled); /* RFC 8445 §7.1.3 */
+      assert_false(m.use_candidate);
+      reqs++;
+    }
+  assert_int_equal(reqs, RC_ICE_MAX_SENDS); /* one pair, all its sends */
+  assert_int_not_equal(rc_ice_get_state(d.ice), RC_ICE_FAILED);
+  rc_ice_free(c.ice);
+  rc_ice_free(d.ice);
 }
 
 static int setup(void **st) {
@@ -401,11 +529,11 @@ static void test_credentials(void **st) {
   assert_int_equal(strlen(p), 32);
   assert_string_not_equal(p, p2);
   rc_ice *ice;
-  rc_ice_cfg bad = {0, "ab", p};
+  rc_ice_cfg bad = {0, "ab", p, 0};
   assert_int_equal(rc_ice_new(&ice, &bad, 0), RC_ERR_INVAL);
-  rc_ice_cfg bad2 = {0, u, "short"};
+  rc_ice_cfg bad2 = {0, u, "short", 0};
   assert_int_equal(rc_ice_new(&ice, &bad2, 0), RC_ERR_INVAL);
-  rc_ice_cfg ok = {0, u, p};
+  rc_ice_cfg ok = {0, u, p, 0};
   assert_int_equal(rc_ice_new(&ice, &ok, 0), RC_OK);
   assert_int_equal(rc_ice_set_remote(ice, "a:b", p), RC_ERR_INVAL);
   for (int i = 0; i < RC_ICE_REMOTE_MAX; i++) {
@@ -434,6 +562,9 @@ int main(void) {
       cmocka_unit_test_setup(test_role_conflict, setup),
       cmocka_unit_test_setup(test_unknown_attribute, setup),
       cmocka_unit_test_setup(test_credentials, setup),
+      cmocka_unit_test_setup(test_full_controlled_behind_nat, setup),
+      cmocka_unit_test_setup(test_lite_behind_nat_fails, setup),
+      cmocka_unit_test_setup(test_full_controlled_checks_fail, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -220,6 +220,45 @@ static void test_answers(void **st) {
   same(&offer, &back);
 }
 
+/* A full agent's answer behind a NAT: no a=ice-lite, a srflx candidate
+ * with rel-addr and rel-port (RFC 8839 §5.1), read back as srflx. */
+static void test_srflx_answer(void **st) {
+  (void)st;
+  static char text[RC_SDP_TEXT_MAX + 1], out[RC_SDP_TEXT_MAX];
+  static rc_sdp offer, ans, back;
+  uint8_t fp[32] = {1};
+  rc_sdp_cand c[2];
+  memset(c, 0, sizeof c);
+  const char *ip[2] = {"10.0.0.2", "192.0.2.1"};
+  for (int i = 0; i < 2; i++) {
+    c[i].foundation[0] = (char)('1' + i);
+    c[i].component = 1;
+    c[i].priority = i ? 1694498815u : 2130706431u;
+    c[i].type = i ? RC_SDP_CAND_SRFLX : RC_SDP_CAND_HOST;
+    struct sockaddr_in *s4 = (void *)&c[i].addr;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(40000);
+    inet_pton(AF_INET, ip[i], &s4->sin_addr);
+  }
+  rc_sdp_local l = {"abcdEFGH", "0123456789abcdef0123456789ABCDEF", fp,
+                    RC_SDP_SETUP_ACTIVE, false, c, 2, 262144, 42};
+  size_t n = load("chromium-offer.sdp", text, sizeof text);
+  assert_int_equal(rc_sdp_parse(&offer, text, n), RC_OK);
+  assert_int_equal(rc_sdp_answer_for(&ans, &offer, &l), RC_OK);
+  size_t len;
+  assert_int_equal(rc_sdp_emit(out, sizeof out, &len, &ans), RC_OK);
+  assert_null(strstr(out, "a=ice-lite"));
+  assert_non_null(strstr(out, "\r\na=candidate:1 1 udp 2130706431 10.0.0.2 "
+                              "40000 typ host\r\n"));
+  assert_non_null(strstr(out, "\r\na=candidate:2 1 udp 1694498815 192.0.2.1 "
+                              "40000 typ srflx raddr 0.0.0.0 rport 0\r\n"));
+  assert_int_equal(rc_sdp_parse(&back, out, len), RC_OK);
+  assert_false(back.ice_lite);
+  assert_int_equal(back.ncand, 2);
+  assert_int_equal(back.cand[1].type, RC_SDP_CAND_SRFLX);
+  same(&ans, &back);
+}
+
 static void test_bad_sdp(void **st) {
   (void)st;
   static char text[RC_SDP_TEXT_MAX + 1], mod[RC_SDP_TEXT_MAX + 64];
@@ -320,6 +359,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_vectors_roundtrip),
       cmocka_unit_test(test_answers),
+      cmocka_unit_test(test_srflx_answer),
       cmocka_unit_test(test_bad_sdp),
       cmocka_unit_test(test_signal_json),
   };

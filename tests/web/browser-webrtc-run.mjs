@@ -8,13 +8,13 @@
 // it, a screenshot; then the switch back to coap+ws and a GET over that.
 // Prints one line per finding; exit 0 when the run got to the end.
 //
-//   node browser-webrtc-run.mjs URL SCREENSHOT MDNS(0|1)
+//   node browser-webrtc-run.mjs URL SCREENSHOT MDNS(0|1) [&MORE=QUERY]
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const [url, shot, mdns] = process.argv.slice(2);
+const [url, shot, mdns, more = ""] = process.argv.slice(2);
 const args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
               "--disable-component-update", "--disable-sync"];
 if (mdns !== "1") args.push("--disable-features=WebRtcHideLocalIpsWithMdns");
@@ -26,7 +26,7 @@ let code = 1;
 try {
   const page = await ctx.newPage();
   page.on("console", (m) => m.type() === "error" && say("page console error:", m.text()));
-  await page.goto(`${url}?webrtc=1`);
+  await page.goto(`${url}?webrtc=1${more}`);
   const T = { timeout: 30000 };
   await page.waitForFunction(() => document.getElementById("transport").dataset.transport === "webrtc" ||
     /WebRTC failed/.test(document.getElementById("transport").textContent), null, T);

@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer, WebSocket } from 'ws';
-import { RcoapClient, openWebRtcChannel } from '../../web/rcoap.js';
+import { RcoapClient, openWebRtcChannel, peerPath } from '../../web/rcoap.js';
 import { encode, decode, decodeUint, CODE, OPT } from '../../web/rcoap-codec.js';
 
 const te = new TextEncoder();
@@ -170,6 +170,30 @@ test('coaps+wr: an error response to the offer rejects with its code and diagnos
     await assert.rejects(openWebRtcChannel(sig, { RTCPeerConnection: FakePC }),
       (e) => e.code === 'RC_ERR_CONNECT' && /4\.15|Unsupported/.test(e.message) && /application\/json/.test(e.message));
     assert.equal(FakePC.last.closed, true);
+  });
+});
+
+test('coaps+wr to a registered peer: the offer goes to /webrtc/peers/NAME; a bad name is refused before anything is sent', T, async () => {
+  assert.equal(peerPath('dev1'), '/webrtc/peers/dev1');
+  for (const bad of ['', 'a/b', '../x', 'x'.repeat(64), 'dev 1', 'dév', undefined])
+    assert.throws(() => peerPath(bad), (e) => e.code === 'RC_ERR_INVAL');
+  await withSignaling(() => jsonAnswer(ANSWER), async (sig, seen) => {
+    const ice = [{ urls: 'stun:192.0.2.10:3478' }];
+    const r = await openWebRtcChannel(sig, { RTCPeerConnection: FakePC, peer: 'dev1', iceServers: ice });
+    assert.deepEqual(r.pc.config, { iceServers: ice }, 'the STUN server given reaches the peer connection');
+    const post = seen.find((m) => m.code === CODE.POST);
+    assert.equal(uriPath(post), 'webrtc/peers/dev1');
+    assert.deepEqual(JSON.parse(td.decode(post.payload)), { type: 'offer', sdp: OFFER_SDP });
+    assert.deepEqual(r.pc.remoteDescription, ANSWER);
+    r.pc.close();
+    const before = seen.length;
+    await assert.rejects(openWebRtcChannel(sig, { RTCPeerConnection: FakePC, peer: 'a/b' }), (e) => e.code === 'RC_ERR_INVAL');
+    assert.equal(seen.length, before, 'nothing sent for a bad name');
+  });
+  // The broker's "nobody registered that name" reaches the caller.
+  await withSignaling(() => ({ code: 132, options: [], payload: te.encode('no peer is registered under this name') }), async (sig) => {
+    await assert.rejects(openWebRtcChannel(sig, { RTCPeerConnection: FakePC, peer: 'nosuch' }),
+      (e) => e.code === 'RC_ERR_CONNECT' && /4\.04/.test(e.message) && /no peer is registered/.test(e.message));
   });
 });
 

@@ -84,6 +84,10 @@ static void usage(FILE *f) {
           "                         offers ALPN http/1.1 and needs no answer\n"
           "      --signal URI       coaps+wr: POST the WebRTC offer here\n"
           "                         (default coap+ws://HOST/webrtc)\n"
+          "      --stun HOST:PORT   coaps+wr from behind a NAT: ask this STUN\n"
+          "                         server (a rendezvous broker's coaps+wr\n"
+          "                         port) for our public address and offer\n"
+          "                         it too (docs/RENDEZVOUS.md)\n"
           "  -V, --version          print the version\n"
           "  -h, --help             this text\n"
           "\n"
@@ -186,6 +190,7 @@ enum {
   OPT_RAW,
   OPT_PSK_KEY_FILE,
   OPT_SIGNAL,
+  OPT_STUN,
   OPT_STATS,
   OPT_ACK_TIMEOUT,
   OPT_MAX_RETRANSMIT,
@@ -361,6 +366,7 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       {"raw", no_argument, NULL, OPT_RAW},
       {"psk-key-file", required_argument, NULL, OPT_PSK_KEY_FILE},
       {"signal", required_argument, NULL, OPT_SIGNAL},
+      {"stun", required_argument, NULL, OPT_STUN},
       {"stats", no_argument, NULL, OPT_STATS},
       {"ack-timeout", required_argument, NULL, OPT_ACK_TIMEOUT},
       {"max-retransmit", required_argument, NULL, OPT_MAX_RETRANSMIT},
@@ -499,6 +505,9 @@ int rcoap_parse(int argc, char **argv, rcoap_args *a) {
       break;
     case OPT_SIGNAL:
       a->signal = optarg;
+      break;
+    case OPT_STUN:
+      a->stun = optarg;
       break;
     case 'V':
       printf("rcoap %s\n", rc_version());

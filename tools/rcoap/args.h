@@ -43,6 +43,7 @@ typedef struct rcoap_args {
   int max_retransmit;      /* --max-retransmit; -1: the default */
   uint8_t block_szx;       /* -O 23,SZX: SZX + 1; 0: the default */
   const char *signal;      /* --signal: where coaps+wr offers go */
+  const char *stun;        /* --stun HOST:PORT: our srflx address first */
   uint8_t window;          /* --window: Block2 requests in flight */
 } rcoap_args;
 

@@ -19,6 +19,7 @@
 #include "output.h"
 #include "rcoap/app.h"
 #include "rcoap/codec_print.h"
+#include "rcoap/transport_webrtc.h"
 #include "status.h"
 #include "transfer.h"
 #include "verbose.h"
@@ -196,6 +197,16 @@ static int run(cli *c, uv_loop_t *loop, rc_tls_ctx *tls, rc_tls_ctx *dtls) {
   co.client_tls = tls;
   co.client_dtls = dtls;
   co.webrtc_signal = a->signal;
+  static struct sockaddr_storage stun; /* lives as long as the context */
+  if (a->stun) {
+    if (rc_wr_stun_addr(a->stun, NULL, &stun) != RC_OK) {
+      fprintf(stderr, "rcoap: --stun %s: want HOST:PORT of a STUN server "
+                      "that resolves\n", a->stun);
+      free(body);
+      return EX_RESOLVE;
+    }
+    co.webrtc_stun = (const struct sockaddr *)&stun;
+  }
   co.webrtc_keylog = a->keylog;
   /* -T bounds the connection and the TLS / WebSocket handshakes too. */
   co.connect_timeout_ms = (uint32_t)(a->timeout_s * 1000);

@@ -7,6 +7,7 @@
  * any browser Origin, a certificate for localhost) is said at start.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,9 +48,23 @@ static int parse_listen(const char *flag, const char *spec, rc_conn_kind *kind,
    * spec without it and put it back below. */
   size_t len = strlen(spec);
   int port0 = len > 2 && !strcmp(spec + len - 2, ":0");
+  /* Nor does a coaps+wr URI name one (its peers are found by signaling),
+   * but its listener needs a fixed port to be a STUN server for peers
+   * behind a NAT (--webrtc-stun): the same treatment. */
+  long wr_port = -1;
+  const char *colon = strrchr(spec, ':'), *rb = strrchr(spec, ']');
+  if (!strncmp(spec, "coaps+wr://", 11) && colon > spec + 10 &&
+      (!rb || colon > rb) && colon[1]) {
+    char *end;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (!*end && p <= 65535)
+      wr_port = (long)p, len = (size_t)(colon - spec), port0 = 0;
+  }
   rc_err err = rc_uri_parse(spec, port0 ? len - 2 : len, &u);
   if (!err && port0)
     u.port = 0;
+  if (!err && wr_port >= 0)
+    u.port = (uint16_t)wr_port;
   if (err) {
     fprintf(stderr, "rcoapd: %s %s: %s\n", flag, spec, rc_strerror(err));
     return -1;

@@ -20,6 +20,8 @@
 #include "listen.h"
 #include "serve_dir.h"
 #include "options.h"
+#include "wr_broker.h"
+#include "wr_register.h"
 #include "rcoap/app.h"
 #include "rcoap/app_proxy.h"
 #include "rcoap/codec_print.h"
@@ -35,6 +37,8 @@ typedef struct daemon {
   rc_exchange_block_config block;
   rc_session_config session; /* --ack-timeout, --max-retransmit */
   demo *demo;
+  wr_broker *broker;     /* --webrtc-peers-allow */
+  wr_register *wr_reg;   /* --webrtc-register */
   uv_signal_t sigint, sigterm;
   int stopping;
   listeners ls;
@@ -65,13 +69,31 @@ static void iso_now(char *out, size_t cap) {
 /* --access-log: time, peer, transport, method, URI, code, bytes, ms. */
 static FILE *g_access;
 
+/* uri with the value of a secret= query parameter (a rendezvous
+ * registration's shared secret, wr_broker.c) replaced by "-": a log is no
+ * place for it. */
+static const char *redact(const char *uri, char *buf, size_t cap) {
+  const char *q = strchr(uri, '?');
+  if (!q || !strstr(q, "secret="))
+    return uri;
+  size_t n = (size_t)snprintf(buf, cap, "%.*s", (int)(q + 1 - uri), uri);
+  for (const char *p = q + 1; *p && n < cap;) {
+    int len = (int)strcspn(p, "&");
+    int secret = !strncmp(p, "secret=", 7);
+    n += (size_t)snprintf(buf + n, cap - n, "%.*s%s%s", secret ? 7 : len, p,
+                          secret ? "-" : "", p[len] ? "&" : "");
+    p += len + (p[len] != 0);
+  }
+  return buf;
+}
+
 static void on_access(void *user, const rc_access_entry *e) {
   (void)user;
-  char when[40], code[5];
+  char when[40], code[5], uri[1100];
   iso_now(when, sizeof when);
   fprintf(g_access, "%s %s %s %s %s %s %zu %.1fms\n", when, e->peer,
-          e->transport, e->method, e->uri, rc_code_str(e->code, code),
-          e->bytes, e->ms);
+          e->transport, e->method, redact(e->uri, uri, sizeof uri),
+          rc_code_str(e->code, code), e->bytes, e->ms);
   fflush(g_access);
 }
 
@@ -109,6 +131,7 @@ static void on_signal(uv_signal_t *s, int signum) {
            signum == SIGINT ? "SIGINT" : "SIGTERM",
            rc_context_connections(d->ctx));
   on_log(NULL, RC_SESSION_LOG_INFO, line);
+  wr_register_stop(d->wr_reg); /* no re-registration while going */
   rc_context_shutdown(d->ctx, "server shutting down", SHUTDOWN_TIMEOUT_MS,
                       on_stopped, d);
 }
@@ -243,7 +266,9 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
   }
   if (proxy_setup(d->ctx, o) != 0)
     return 1;
-  if (listeners_open(d->ctx, o, &d->ls) != 0)
+  if (wr_broker_start(d->ctx, o, &d->broker) != 0 ||
+      listeners_open(d->ctx, o, &d->ls) != 0 ||
+      wr_register_start(d->ctx, o, &d->wr_reg) != 0) /* needs coaps+wr */
     return 1;
   return o->multicast ? multicast_start(d->ctx, o) : 0;
 }
@@ -287,7 +312,10 @@ int main(int argc, char **argv) {
     rc_udp_stats_format(rc_context_udp_stats(d.ctx), line, sizeof line);
     fprintf(stderr, "rcoapd: stats: %s\n", line);
   }
+  wr_register_stop(d.wr_reg);
+  wr_broker_stop(d.broker); /* answers the offers still held */
   rc_context_free(d.ctx);
+  wr_register_free(d.wr_reg);
   uv_run(&d.loop, UV_RUN_DEFAULT);
   uv_loop_close(&d.loop);
   listeners_free(&d.ls);

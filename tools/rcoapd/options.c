@@ -77,7 +77,29 @@ static void usage(FILE *f) {
     "      --proxy-backoff MIN,MAX  an unreachable origin is not tried\n"
     "                   again for MIN ms, doubling up to MAX (1000,30000);\n"
     "                   meanwhile its requests get 5.03 with Max-Age;\n"
-    "                   a lost observe relay registers again after it\n"
+    "                   a lost observe relay registers again at that pace\n"
+    "WebRTC rendezvous (coaps+wr to a peer behind a NAT, docs/RENDEZVOUS.md):\n"
+    "      --webrtc-peers-allow NAME=RULE  broker: serve /webrtc/peers/NAME;\n"
+    "                   the device that may register NAME is the client\n"
+    "                   matching RULE (repeatable; any rule of the name):\n"
+    "                   cn:CN (TLS client certificate, --cafile and\n"
+    "                   --client-auth), psk:IDENTITY (coaps+tcp/coaps+ws\n"
+    "                   PSK), secret-file:FILE (a shared key, the file's first\n"
+    "                   line, sent as ?secret=), addr:IP (its address)\n"
+    "      --webrtc-peers-timeout MS  an offer waits that long for the\n"
+    "                   device's answer, then 5.04 (10000)\n"
+    "      --webrtc-register URI    device: register at a broker\n"
+    "                   (coap+ws://BROKER/webrtc/peers/NAME; coaps+ws,\n"
+    "                   coap+tcp, coaps+tcp) and answer the offers it\n"
+    "                   passes on, from -l coaps+wr://...\n"
+    "      --webrtc-register-secret-file FILE  the shared key to send\n"
+    "      --webrtc-register-cert FILE --webrtc-register-cert-key FILE\n"
+    "                   client certificate toward a coaps+ broker\n"
+    "      --webrtc-register-psk-identity ID --webrtc-register-psk-key-file\n"
+    "                   FILE   PSK toward a coaps+ broker\n"
+    "      --webrtc-register-cafile FILE  CAs to verify the broker with\n"
+    "      --webrtc-stun HOST:PORT  where to learn our address outside the\n"
+    "                   NAT (a broker's coaps+wr port; default BROKER:3478)\n"
     "TLS (coaps, coaps+tcp, coaps+ws):\n"
     "      --keylog FILE            append the TLS and DTLS secrets to FILE\n"
     "                   (NSS key log format, for Wireshark/tshark; default:\n"
@@ -95,6 +117,10 @@ static void usage(FILE *f) {
     "                   key, read from FILE's first line (--psk-key KEY\n"
     "                   works too, but ps shows it to every user); the key\n"
     "                   alone accepts it for any identity\n"
+    "      --psk-keys-file FILE     a key per identity: lines 'IDENTITY KEY'\n"
+    "                   (# comments); a client gets in only with its own\n"
+    "                   identity's key (what --webrtc-peers-allow psk: needs\n"
+    "                   to tell devices apart)\n"
     "      --allow-no-alpn          accept coaps+tcp clients that offer no\n"
     "                   ALPN (RFC 8323 §8.2; libcoap's PSK client is one).\n"
     "                   coaps+ws is HTTPS: it selects ALPN http/1.1 (or\n"
@@ -137,7 +163,10 @@ enum {
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
   O_PROXY_BACKOFF,
   O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG,
-  O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE
+  O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE,
+  O_PEERS_ALLOW, O_PEERS_TIMEOUT, O_WR_REGISTER, O_WR_REGISTER_SECRET,
+  O_WR_STUN, O_PSK_KEYS, O_REG_CERT, O_REG_CERT_KEY, O_REG_PSK_ID, O_REG_PSK_KEY,
+  O_REG_CAFILE
 };
 
 /* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
@@ -151,7 +180,7 @@ static long whole_arg(const char *flag, const char *s, long lo, long hi) {
   return n;
 }
 
-/* --psk-key-file: the key is the file's first line (ps shows arguments,
+/* --psk-secret-file: the key is the file's first line (ps shows arguments,
  * so a secret on the command line is not one). */
 static int read_key_file(rcoapd_opts *o) {
   static char key[512];
@@ -170,7 +199,7 @@ static int read_key_file(rcoapd_opts *o) {
     return -1;
   }
   if (o->psk_key) {
-    fprintf(stderr, "rcoapd: --psk-key and --psk-key-file: give one\n");
+    fprintf(stderr, "rcoapd: --psk-key and --psk-secret-file: give one\n");
     return -1;
   }
   o->psk_key = key;
@@ -205,6 +234,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"psk-identity", required_argument, NULL, O_PSK_ID},
       {"psk-key", required_argument, NULL, O_PSK_KEY},
       {"psk-key-file", required_argument, NULL, O_PSK_KEY_FILE},
+      {"psk-keys-file", required_argument, NULL, O_PSK_KEYS},
       {"access-log", required_argument, NULL, O_ACCESS_LOG},
       {"allow-no-alpn", no_argument, NULL, O_NO_ALPN},
       {"no-tickets", no_argument, NULL, O_NO_TICKETS},
@@ -233,6 +263,19 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"keylog", required_argument, NULL, O_KEYLOG},
       {"ack-timeout", required_argument, NULL, O_ACK_TIMEOUT},
       {"max-retransmit", required_argument, NULL, O_MAX_RETRANSMIT},
+      {"webrtc-peers-allow", required_argument, NULL, O_PEERS_ALLOW},
+      {"webrtc-peers-timeout", required_argument, NULL, O_PEERS_TIMEOUT},
+      {"webrtc-register", required_argument, NULL, O_WR_REGISTER},
+      {"webrtc-register-secret-file", required_argument, NULL,
+       O_WR_REGISTER_SECRET},
+      {"webrtc-stun", required_argument, NULL, O_WR_STUN},
+      {"webrtc-register-cert", required_argument, NULL, O_REG_CERT},
+      {"webrtc-register-cert-key", required_argument, NULL, O_REG_CERT_KEY},
+      {"webrtc-register-psk-identity", required_argument, NULL,
+       O_REG_PSK_ID},
+      {"webrtc-register-psk-key-file", required_argument, NULL,
+       O_REG_PSK_KEY},
+      {"webrtc-register-cafile", required_argument, NULL, O_REG_CAFILE},
       {"verbose", no_argument, NULL, 'v'},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
@@ -445,6 +488,48 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       o->proxy_backoff_max_ms = hi;
       break;
     }
+    case O_PEERS_ALLOW:
+      if (o->npeer_rules == OPT_MAX_PEERS_ALLOW) {
+        fprintf(stderr, "rcoapd: at most %d --webrtc-peers-allow\n",
+                OPT_MAX_PEERS_ALLOW);
+        return -1;
+      }
+      o->peer_rules[o->npeer_rules++] = optarg;
+      break;
+    case O_PEERS_TIMEOUT: {
+      long ms = whole_arg("--webrtc-peers-timeout", optarg, 100, 600000);
+      if (ms < 0)
+        return -1;
+      o->peers_timeout_ms = (unsigned)ms;
+      break;
+    }
+    case O_WR_REGISTER:
+      o->webrtc_register = optarg;
+      break;
+    case O_WR_REGISTER_SECRET:
+      o->webrtc_register_secret = optarg;
+      break;
+    case O_WR_STUN:
+      o->webrtc_stun = optarg;
+      break;
+    case O_PSK_KEYS:
+      o->psk_keys_file = optarg;
+      break;
+    case O_REG_CERT:
+      o->reg_cert = optarg;
+      break;
+    case O_REG_CERT_KEY:
+      o->reg_cert_key = optarg;
+      break;
+    case O_REG_PSK_ID:
+      o->reg_psk_identity = optarg;
+      break;
+    case O_REG_PSK_KEY:
+      o->reg_psk_key_file = optarg;
+      break;
+    case O_REG_CAFILE:
+      o->reg_cafile = optarg;
+      break;
     case 'v':
       o->verbose = 1;
       break;
@@ -496,8 +581,23 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       return -1;
     }
   }
+  if (o->webrtc_register) {
+    int wr = 0;
+    for (size_t i = 0; i < o->nlisten; i++)
+      wr |= !strncmp(o->listen[i], "coaps+wr://", 11);
+    if (!wr) {
+      fprintf(stderr, "rcoapd: --webrtc-register needs -l "
+                      "coaps+wr://ADDR:PORT (the data channels it offers)\n");
+      return -1;
+    }
+  }
   if (o->psk_key_file && read_key_file(o) != 0)
     return -1;
+  if (o->psk_keys_file && (o->psk_key || o->psk_identity)) {
+    fprintf(stderr, "rcoapd: --psk-keys-file replaces --psk-identity and "
+                    "--psk-key(-file): give one\n");
+    return -1;
+  }
   if (nkeys != o->ncerts) {
     fprintf(stderr, "rcoapd: give one --key for each --cert\n");
     return -1;

@@ -10,6 +10,8 @@
 #define OPT_MAX_CERTS 8
 #define OPT_MAX_ORIGINS 16
 #define OPT_MAX_PROXY_RULES 32
+#define OPT_MAX_PEER_RULES 8 /* per name */
+#define OPT_MAX_PEERS_ALLOW 64
 
 typedef struct rcoapd_opts {
   const char *listen[OPT_MAX_LISTEN];
@@ -22,6 +24,7 @@ typedef struct rcoapd_opts {
   const char *psk_identity;
   const char *psk_key;
   const char *psk_key_file; /* the key from a file, not argv */
+  const char *psk_keys_file; /* --psk-keys-file: a key per identity */
   const char *access_log;  /* --access-log FILE ("-": stdout) */
   int stats;               /* --stats: RFC 7252 counters at exit */
   const char *keylog;      /* --keylog FILE, else $SSLKEYLOGFILE */
@@ -53,6 +56,20 @@ typedef struct rcoapd_opts {
   unsigned proxy_timeout_ms;
   size_t proxy_cache;      /* --proxy-cache bytes; 0: no cache */
   unsigned proxy_backoff_min_ms, proxy_backoff_max_ms; /* --proxy-backoff */
+  /* coaps+wr rendezvous: broker side (wr_broker.c) */
+  const char *peer_rules[OPT_MAX_PEERS_ALLOW]; /* --webrtc-peers-allow */
+  size_t npeer_rules;
+  unsigned peers_timeout_ms;   /* --webrtc-peers-timeout; 0: 10000 */
+  /* device side (wr_register.c) */
+  const char *webrtc_register; /* --webrtc-register URI */
+  const char *webrtc_register_secret; /* --webrtc-register-secret-file */
+  /* TLS toward the broker (coaps+tcp, coaps+ws): who we are, whom we
+   * trust */
+  const char *reg_cert, *reg_cert_key; /* --webrtc-register-cert[-key] */
+  const char *reg_psk_identity;        /* --webrtc-register-psk-identity */
+  const char *reg_psk_key_file;        /* --webrtc-register-psk-key-file */
+  const char *reg_cafile;              /* --webrtc-register-cafile */
+  const char *webrtc_stun;     /* --webrtc-stun HOST:PORT */
   int verbose;
   int quiet;
 } rcoapd_opts;

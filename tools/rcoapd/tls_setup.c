@@ -79,6 +79,67 @@ static int demo_cert(const rcoapd_opts *o, char *cert, char *key,
   return 0;
 }
 
+/* --psk-keys-file: one key per identity ("IDENTITY KEY" lines), read
+ * once for the TLS and the DTLS context. */
+#define PSK_KEYS_MAX 256
+typedef struct psk_entry {
+  char id[RC_TLS_MAX_PSK_IDENTITY + 1];
+  char key[128];
+} psk_entry;
+static psk_entry g_psk[PSK_KEYS_MAX];
+static size_t g_npsk;
+
+static int psk_keys_load(const char *file) {
+  if (g_npsk)
+    return 0;
+  FILE *f = fopen(file, "r");
+  if (!f) {
+    fprintf(stderr, "rcoapd: --psk-keys-file %s: %s\n", file, strerror(errno));
+    return -1;
+  }
+  char line[512];
+  unsigned no = 0;
+  int bad = 0;
+  while (!bad && fgets(line, sizeof line, f)) {
+    no++;
+    line[strcspn(line, "\r\n")] = 0;
+    char *id = line + strspn(line, " \t");
+    if (!*id || *id == '#')
+      continue;
+    size_t il = strcspn(id, " \t");
+    char *key = id + il + strspn(id + il, " \t");
+    key[strcspn(key, " \t")] = 0;
+    bad = il == 0 || il > RC_TLS_MAX_PSK_IDENTITY || !*key ||
+          strlen(key) >= sizeof g_psk[0].key || g_npsk == PSK_KEYS_MAX;
+    if (!bad) {
+      snprintf(g_psk[g_npsk].id, sizeof g_psk[0].id, "%.*s", (int)il, id);
+      snprintf(g_psk[g_npsk].key, sizeof g_psk[0].key, "%s", key);
+      g_npsk++;
+    }
+  }
+  fclose(f);
+  if (bad || !g_npsk) {
+    fprintf(stderr, "rcoapd: --psk-keys-file %s: line %u: want 'IDENTITY KEY' "
+                    "(at most %d)\n", file, no, PSK_KEYS_MAX);
+    return -1;
+  }
+  return 0;
+}
+
+static int psk_lookup(void *user, const uint8_t *identity, size_t len,
+                      uint8_t *key, size_t cap) {
+  (void)user;
+  for (size_t i = 0; i < g_npsk; i++) {
+    size_t kl = strlen(g_psk[i].key);
+    if (strlen(g_psk[i].id) == len && !memcmp(g_psk[i].id, identity, len) &&
+        kl <= cap) {
+      memcpy(key, g_psk[i].key, kl);
+      return (int)kl;
+    }
+  }
+  return -1;
+}
+
 int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out) {
   rc_tls_config cfg;
   rc_tls_config_init(&cfg, RC_TLS_SERVER);
@@ -90,7 +151,7 @@ int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out) {
       cfg.certs[i].key_file = o->key[i];
     }
     cfg.ncerts = o->ncerts;
-  } else if (!o->psk_key) {
+  } else if (!o->psk_key && !o->psk_keys_file) {
     if (demo_cert(o, cert, key, sizeof cert) != 0)
       return -1;
     cfg.certs[0].cert_file = cert;
@@ -111,6 +172,12 @@ int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out) {
       fprintf(stderr, "rcoapd: TLS: note: with --cert beside --psk-key, "
                       "clients without the key get in through the "
                       "certificate (--client-auth require to need one)\n");
+  }
+  if (o->psk_keys_file) {
+    if (psk_keys_load(o->psk_keys_file) != 0)
+      return -1;
+    cfg.psk_lookup = psk_lookup;
+    cfg.psk_hint = "rcoapd";
   }
   cfg.allow_no_alpn = o->allow_no_alpn && !dgram; /* DTLS: no ALPN */
   cfg.no_tickets = o->no_tickets;

@@ -45,6 +45,7 @@ typedef struct dgram {
 
 struct rc_ice {
   bool controlling;
+  bool full; /* controlled, yet sending checks */
   rc_ice_state state;
   char lufrag[CRED_MAX + 1], lpwd[CRED_MAX + 1];
   char rufrag[CRED_MAX + 1], rpwd[CRED_MAX + 1];
@@ -111,8 +112,8 @@ static bool norm_addr(const struct sockaddr *a, struct sockaddr_storage *out) {
   return true;
 }
 
-static bool same_addr(const struct sockaddr_storage *a,
-                      const struct sockaddr_storage *b) {
+int rc_ice_same_addr(const struct sockaddr_storage *a,
+                     const struct sockaddr_storage *b) {
   if (a->ss_family != b->ss_family)
     return false;
   if (a->ss_family == AF_INET) {
@@ -127,7 +128,7 @@ static bool same_addr(const struct sockaddr_storage *a,
 
 static int find_pair(const rc_ice *ice, const struct sockaddr_storage *a) {
   for (size_t i = 0; i < ice->npairs; i++)
-    if (same_addr(&ice->pairs[i].addr, a))
+    if (rc_ice_same_addr(&ice->pairs[i].addr, a))
       return (int)i;
   return -1;
 }
@@ -176,6 +177,7 @@ rc_err rc_ice_new(rc_ice **out, const rc_ice_cfg *cfg, uint64_t now_ms) {
   if (!ice)
     return RC_ERR_NOMEM;
   ice->controlling = cfg->controlling != 0;
+  ice->full = cfg->full != 0;
   strcpy(ice->lufrag, cfg->local_ufrag);
   strcpy(ice->lpwd, cfg->local_pwd);
   ice->tie_breaker = rand_u64();
@@ -298,7 +300,8 @@ static int next_waiting(const rc_ice *ice) {
 }
 
 static bool may_check(const rc_ice *ice) {
-  return ice->controlling && ice->have_remote && ice->selected < 0 &&
+  return (ice->controlling || ice->full) && ice->have_remote &&
+         ice->selected < 0 &&
          ice->state != RC_ICE_FAILED;
 }
 
@@ -355,7 +358,7 @@ void rc_ice_timeout(rc_ice *ice, uint64_t now) {
     }
     live |= p->state != P_FAILED;
   }
-  if (ice->npairs && !live) {
+  if (ice->npairs && !live && ice->controlling) {
     fail(ice);
     return;
   }
@@ -512,8 +515,9 @@ static rc_err on_request(rc_ice *ice, uint64_t now, const rc_stun_msg *m,
       select_pair(ice, i, now);
     else if (m->use_candidate)
       ice->selected = i, ice->consent_last = now;
-  } else if (ice->selected < 0 && ice->have_remote &&
-             (pr->state == P_WAITING || pr->state == P_FAILED)) {
+  }
+  if ((ice->controlling || ice->full) && ice->selected < 0 &&
+      ice->have_remote && (pr->state == P_WAITING || pr->state == P_FAILED)) {
     /* §7.3.1.4: a triggered check on the pair. */
     pr->state = P_WAITING;
     pr->triggered = true;
@@ -539,7 +543,7 @@ static rc_err on_response(rc_ice *ice, uint64_t now, const rc_stun_msg *m,
   /* RFC 8445 §7.2.5.2.1: "The ICE agent MUST check that the source and
    * destination transport addresses in the Binding request and response
    * are symmetric." */
-  if (!same_addr(&ice->pairs[i].addr, from))
+  if (!rc_ice_same_addr(&ice->pairs[i].addr, from))
     return RC_OK;
   if (!rc_stun_integrity_ok(m, p, n, (const uint8_t *)ice->rpwd,
                             strlen(ice->rpwd)))

@@ -14,6 +14,13 @@
  * (RTO 500 ms doubling, 7 sends), then regular nomination (a second check
  * with USE-CANDIDATE on the first pair that succeeded).
  *
+ * Controlled and full (cfg.full): as controlling, checks go out to every
+ * remote candidate (without USE-CANDIDATE), so that a NAT in front of us
+ * opens a mapping toward the peer (RFC 8445 §2.5: a lite agent cannot sit
+ * behind a NAT); the pair is still selected on the controlling side's
+ * USE-CANDIDATE. Checks that all fail do not fail the agent: the
+ * controlling side's may still come.
+ *
  * Both roles answer checks, resolve role conflicts (487) and keep consent
  * (RFC 7675): once connected the controlling agent sends a consent
  * request every 5 s (randomised 0.8..1.2); consent is lost, and the state
@@ -50,6 +57,7 @@ typedef struct rc_ice_cfg {
   /* From rc_ice_make_credentials or the caller; copied. ufrag 4..256
    * ice-chars, pwd 22..256 (RFC 8839 §5.4). */
   const char *local_ufrag, *local_pwd;
+  int full; /* controlled: send checks too (behind a NAT) */
 } rc_ice_cfg;
 
 /* Remote candidates kept (from the SDP and learned peer-reflexive). */
@@ -110,5 +118,9 @@ const struct sockaddr *rc_ice_selected(const rc_ice *ice);
 
 /* Whether we are controlling now (a role conflict may have switched). */
 int rc_ice_controlling(const rc_ice *ice);
+
+/* Whether a and b (AF_INET or AF_INET6) are the same address and port. */
+int rc_ice_same_addr(const struct sockaddr_storage *a,
+                     const struct sockaddr_storage *b);
 
 #endif

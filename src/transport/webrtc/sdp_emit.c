@@ -110,9 +110,16 @@ rc_err rc_sdp_emit(char *buf, size_t cap, size_t *len, const rc_sdp *d) {
     const rc_sdp_cand *c = &d->cand[i];
     if (!host_port(&c->addr, host, sizeof host, &port))
       continue; /* not an address family we can write */
-    put(&o, "a=candidate:%s %u udp %lu %s %u typ %s", c->foundation,
+    /* RFC 8839 §5.1: "<rel-addr> and <rel-port> ... MUST be present for
+     * server reflexive, peer-reflexive, and relayed candidates"; we name
+     * no base (0.0.0.0 0, as browsers do that hide their addresses). */
+    put(&o, "a=candidate:%s %u udp %lu %s %u typ %s%s", c->foundation,
         c->component, (unsigned long)c->priority, host, port,
-        cand_type(c->type));
+        cand_type(c->type),
+        c->type == RC_SDP_CAND_HOST
+            ? ""
+            : c->addr.ss_family == AF_INET6 ? " raddr :: rport 0"
+                                            : " raddr 0.0.0.0 rport 0");
   }
   if (d->end_of_candidates)
     put(&o, "a=end-of-candidates");

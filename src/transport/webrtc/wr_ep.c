@@ -37,6 +37,15 @@ struct rc__wr_ep {
   int sock_closed; /* the socket is gone: free with the last session */
   uint64_t bind_sec; /* the second of the plain Binding answers counted */
   unsigned bind_n;   /* how many were sent in it */
+  /* Behind a NAT (rc_wr_listener_stun): where our plain Binding requests
+   * go, the last one's transaction ID, and the server-reflexive address
+   * they taught us. Answers then come from a full ICE agent that sends
+   * checks of its own (ice.h, cfg.full), with the srflx candidate. */
+  struct sockaddr_storage stun_srv;
+  uint8_t stun_tid[RC_STUN_TID_LEN];
+  struct sockaddr_storage srflx;
+  unsigned has_stun : 1;
+  unsigned has_srflx : 1;
 };
 
 struct wr_sess {
@@ -224,6 +233,7 @@ static wr_sess *sess_new(rc__wr_ep *w, int controlling, const rc_wr_desc *remote
   s->born = now_ms(w);
   rc_ice_make_credentials(s->ufrag, s->pwd);
   rc_ice_cfg ic = {.controlling = controlling,
+                   .full = w->has_stun,
                    .local_ufrag = s->ufrag,
                    .local_pwd = s->pwd};
   *err = rc_ice_new(&s->ice, &ic, s->born);
@@ -333,12 +343,50 @@ static bool plain_binding(rc__wr_ep *w, const uint8_t *d, size_t n,
   return true;
 }
 
+/* The answer to our own plain Binding request (rc__wr_stun_send):
+ * RFC 8489 §5: XOR-MAPPED-ADDRESS is our address as the server saw it,
+ * the server-reflexive candidate (RFC 8445 §5.1.1.1). Returns whether d
+ * was that answer. */
+static bool stun_answer(rc__wr_ep *w, const uint8_t *d, size_t n) {
+  rc_stun_msg m;
+  if (!w->has_stun || rc_stun_parse(&m, d, n) != RC_OK ||
+      m.method != RC_STUN_BINDING || m.cls != RC_STUN_SUCCESS ||
+      memcmp(m.tid, w->stun_tid, RC_STUN_TID_LEN) != 0)
+    return false;
+  if (m.has_xor_mapped) {
+    w->srflx = m.xor_mapped;
+    w->has_srflx = 1;
+  }
+  return true;
+}
+
+void rc__wr_stun_send(rc__wr_ep *w, const struct sockaddr *server) {
+  if (server != NULL) {
+    memset(&w->stun_srv, 0, sizeof w->stun_srv);
+    memcpy(&w->stun_srv, server,
+           server->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                         : sizeof(struct sockaddr_in));
+    w->has_stun = 1;
+  }
+  if (!w->has_stun || w->ep == NULL)
+    return;
+  uint8_t out[RC_STUN_HEADER + 8];
+  rc_stun_enc e;
+  rc_stun_new_tid(w->stun_tid);
+  rc_stun_enc_begin(&e, out, sizeof out, RC_STUN_BINDING, RC_STUN_REQUEST,
+                    w->stun_tid);
+  rc_ssize len = rc_stun_enc_end(&e, true);
+  if (len > 0)
+    (void)rc__udp_send_raw(w->ep, (const struct sockaddr *)&w->stun_srv, out,
+                           (size_t)len);
+}
+
 void rc__wr_input(rc__wr_ep *w, const uint8_t *d, size_t n,
                   const struct sockaddr *from) {
   if (n == 0)
     return;
   if (rc_stun_is(d, n)) {
-    if (w->server && plain_binding(w, d, n, from))
+    if (stun_answer(w, d, n) || (w->server && plain_binding(w, d, n, from)))
       return;
     wr_sess *s = w->server ? find_by_ufrag(w, d, n) : w->list;
     if (s == NULL || s->dying)
@@ -436,6 +484,19 @@ static void fill_candidates(rc__udp_ep *ep, int loopback, rc_wr_desc *d) {
     d->prio[i] = (126u << 24) | ((uint32_t)(65535 - i) << 8) | 255u;
 }
 
+/* The server-reflexive candidate after the host ones (type preference
+ * 100, RFC 8445 §5.1.2.2), unless it is one of them (no NAT after all). */
+static void add_srflx(const rc__wr_ep *w, rc_wr_desc *d) {
+  if (!w->has_srflx || d->ncand >= RC_WR_CAND_MAX)
+    return;
+  for (size_t i = 0; i < d->ncand; i++)
+    if (rc_ice_same_addr(&d->cand[i], &w->srflx))
+      return;
+  d->cand[d->ncand] = w->srflx;
+  d->prio[d->ncand] = (100u << 24) | (65535u << 8) | 255u;
+  d->srflx[d->ncand++] = 1;
+}
+
 static int any_loopback(const rc_wr_desc *d) {
   for (size_t i = 0; i < d->ncand; i++)
     if (is_loopback(&d->cand[i]))
@@ -467,11 +528,15 @@ rc_err rc__wr_answer(rc__wr_ep *w, const rc_wr_desc *offer,
   snprintf(answer->pwd, sizeof answer->pwd, "%s", s->pwd);
   memcpy(answer->fingerprint, w->id.fingerprint, sizeof answer->fingerprint);
   answer->setup = RC_WR_SETUP_ACTIVE;
-  answer->ice_lite = 1;
+  answer->ice_lite = !w->has_stun;
   answer->sctp_port = RC_SCTP_DEFAULT_PORT;
   answer->max_message = RC_SCTP_DEFAULT_MAX_MESSAGE;
   fill_candidates(w->ep, any_loopback(offer), answer);
-  sess_flush(s); /* arms the pending deadline */
+  add_srflx(w, answer);
+  /* Behind a NAT the mapping is refreshed with every offer (conntrack
+   * forgets an idle UDP mapping after 30 s to 3 min). */
+  rc__wr_stun_send(w, NULL);
+  sess_flush(s); /* arms the pending deadline; a full agent's checks */
   return RC_OK;
 }
 
@@ -526,6 +591,19 @@ rc_err rc_wr_offer_new(rc_wr_offer **out, uv_loop_t *loop,
   fill_candidates(o->ep, loopback, offer);
   *out = o;
   return RC_OK;
+}
+
+rc_err rc_wr_offer_stun(rc_wr_offer *o, const struct sockaddr *server) {
+  if (o == NULL || server == NULL)
+    return RC_ERR_INVAL;
+  rc__wr_stun_send(o->w, server);
+  return RC_OK;
+}
+
+int rc_wr_offer_srflx(const rc_wr_offer *o, rc_wr_desc *offer) {
+  size_t n = offer->ncand;
+  add_srflx(o->w, offer);
+  return offer->ncand > n;
 }
 
 void rc_wr_offer_free(rc_wr_offer *o) {

@@ -27,6 +27,10 @@ void rc__wr_input(rc__wr_ep *w, const uint8_t *d, size_t n,
 /* listen.c: rc_wr_listener_answer's work. */
 rc_err rc__wr_answer(rc__wr_ep *w, const rc_wr_desc *offer,
                      rc_wr_desc *answer);
+/* listen.c: a plain Binding request to server (NULL: the one given
+ * before) from the endpoint's socket; its answer is kept as our
+ * server-reflexive address, and answers become a full agent's. */
+void rc__wr_stun_send(rc__wr_ep *w, const struct sockaddr *server);
 /* listen.c / wr_ep.c: the stack of a webrtc conn (its DTLS context, the
  * role, whether we open the channel, the peer's SCTP port). */
 void rc__wr_conn_stack(rc_conn *c, rc_stack_config *st);

@@ -3,6 +3,8 @@
  * (signal_json.c) around an SDP (sdp_parse.c, sdp_emit.c), turned into
  * the plain rc_wr_desc the transport works with and back.
  */
+#include <netdb.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rcoap/transport_sctp.h"
@@ -38,6 +40,7 @@ static void from_sdp(const rc_sdp *s, int offer, rc_wr_desc *d) {
     if (s->cand[i].component != 1)
       continue;
     d->cand[d->ncand] = s->cand[i].addr;
+    d->srflx[d->ncand] = s->cand[i].type == RC_SDP_CAND_SRFLX;
     d->prio[d->ncand++] = s->cand[i].priority;
   }
 }
@@ -73,7 +76,7 @@ static size_t local_cands(const rc_wr_desc *d, rc_sdp_cand *c) {
     c[i].component = 1;
     c[i].priority = d->prio[i];
     c[i].addr = d->cand[i];
-    c[i].type = RC_SDP_CAND_HOST;
+    c[i].type = d->srflx[i] ? RC_SDP_CAND_SRFLX : RC_SDP_CAND_HOST;
   }
   return d->ncand;
 }
@@ -100,7 +103,7 @@ rc_err rc_wr_listener_answer_json(rc_listener *l, const char *offer_json,
                       .ice_pwd = ad.pwd,
                       .fingerprint = ad.fingerprint,
                       .setup = RC_SDP_SETUP_ACTIVE,
-                      .ice_lite = true,
+                      .ice_lite = ad.ice_lite != 0,
                       .cand = cands,
                       .ncand = local_cands(&ad, cands),
                       .max_message_size = ad.max_message,
@@ -132,4 +135,37 @@ rc_err rc_wr_answer_parse_json(const char *json, size_t n, rc_wr_desc *d) {
   if (err == RC_OK)
     from_sdp(&answer, 0, d);
   return err;
+}
+
+rc_err rc_wr_stun_addr(const char *text, const char *default_port,
+                       struct sockaddr_storage *out) {
+  const char *hs = text, *port = default_port;
+  size_t hl;
+  if (text[0] == '[') { /* [V6] or [V6]:PORT */
+    const char *rb = strchr(text, ']');
+    if (rb == NULL || (rb[1] && rb[1] != ':'))
+      return RC_ERR_BAD_HOST;
+    hs = text + 1;
+    hl = (size_t)(rb - hs);
+    if (rb[1] == ':')
+      port = rb + 2;
+  } else { /* HOST or HOST:PORT; a bare IPv6 address needs brackets */
+    const char *c = strchr(text, ':');
+    if (c != NULL && strchr(c + 1, ':') != NULL)
+      return RC_ERR_BAD_HOST;
+    hl = c != NULL ? (size_t)(c - text) : strlen(text);
+    if (c != NULL)
+      port = c + 1;
+  }
+  char host[256];
+  if (hl == 0 || hl >= sizeof host || port == NULL || port[0] == '\0')
+    return RC_ERR_BAD_HOST;
+  snprintf(host, sizeof host, "%.*s", (int)hl, hs);
+  struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *res = NULL;
+  if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
+    return RC_ERR_BAD_HOST;
+  memset(out, 0, sizeof *out);
+  memcpy(out, res->ai_addr, res->ai_addrlen);
+  freeaddrinfo(res);
+  return RC_OK;
 }
