@@ -35,7 +35,8 @@ struct rc_resource {
   rc_context *ctx;
   uint64_t body_max;          /* 0: the exchange default */
   rc_body_start_fn on_body;
-  struct app_obs *observers;  /* observe.c */
+  struct app_obs *observers;  /* observe.c; registration order */
+  struct app_obs *observers_tail;
   size_t nobservers;
   uint32_t obs_seq;
   uint8_t observable;

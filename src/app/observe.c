@@ -38,6 +38,8 @@ static void obs_unlink_free(app_obs *o) {
     r->observers = o->rnext;
   if (o->rnext)
     o->rnext->rprev = o->rprev;
+  else
+    r->observers_tail = o->rprev;
   r->nobservers--;
   if (o->pprev)
     o->pprev->pnext = o->pnext;
@@ -71,14 +73,12 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
     memcpy(o->opts, m->opts, m->opts_len);
   /* Newest last on the resource (notifications go out in registration
    * order), first on the peer. */
-  app_obs **pp = &r->observers;
-  app_obs *prev = NULL;
-  while (*pp) {
-    prev = *pp;
-    pp = &(*pp)->rnext;
-  }
-  o->rprev = prev;
-  *pp = o;
+  o->rprev = r->observers_tail;
+  if (r->observers_tail)
+    r->observers_tail->rnext = o;
+  else
+    r->observers = o;
+  r->observers_tail = o;
   r->nobservers++;
   o->pnext = p->obs;
   if (p->obs)
