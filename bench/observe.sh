@@ -40,7 +40,7 @@ if command -v coap-server-notls >/dev/null &&
   HAVE_LIBCOAP=1
 fi
 
-declare -A P50 CPU_NOTE
+declare -A P50
 # one NAME PID OBS_URI METHOD CONNS PER ROUNDS: one rcoap-bench run; its
 # RESULT line in TMP/NAME.result, the server's CPU ticks over it in
 # TMP/NAME.ticks.
@@ -65,7 +65,6 @@ run() { # NAME PID OBS_URI METHOD CONNS PER
   fi
   if [ -n "$line" ]; then
     P50[$1]=$(bench_field p50_ms "$line")
-    CPU_NOTE[$1]=$us
     printf '  %-24s %6s obs  p50 %8s ms  max %8s ms  %9s notes/s  server %s us CPU/note\n' \
       "$1 ($5 x $6)" "$(bench_field observers "$line")" "${P50[$1]}" \
       "$(bench_field max_ms "$line")" "$(bench_field notes_per_s "$line")" "$us"
