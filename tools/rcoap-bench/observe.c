@@ -7,8 +7,10 @@
  * --trigger-uri, default POST to the URI: rcoapd's /counter; PUT
  * /example_data on libcoap's coap-server) that makes the server notify,
  * and takes the time from sending the trigger until every observer has
- * its notification. Reports each round, p50 and max over the rounds, and
- * notifications per second over the rounds' time.
+ * its notification. Reports each round, p50 and max over the rounds,
+ * notifications per second over the rounds' time, and this process's
+ * CPU time per notification over the rounds (bench_cpu_us: when it
+ * nears the round's time per notification, the client is the limit).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,6 +143,7 @@ int observe_run_main(const bench_cfg *cfg, rc_tls_ctx *tls) {
            "observers of %s; trigger %s %s\n",
            conns, per, total, cfg->uri, rc_code_name(cfg->trigger_method),
            trig_uri);
+  double cpu0 = bench_cpu_s(); /* this process over the rounds */
   for (int r = 0; r < rounds && st == 0 && !g_stop; r++) {
     char payload[32];
     int n = snprintf(payload, sizeof payload, "round %d", r + 1);
@@ -175,12 +178,14 @@ int observe_run_main(const bench_cfg *cfg, rc_tls_ctx *tls) {
     /* Drain stragglers (none expected) before the next round. */
     run_until(&b, &b.notes, want + 1, 50);
   }
+  double cpu_us = (bench_cpu_s() - cpu0) * 1e6;
   if (done) {
     qsort(ms, (size_t)done, sizeof *ms, cmp_d);
     printf("RESULT observe observers=%ld connections=%d rounds=%d p50_ms=%.2f "
-           "max_ms=%.2f notes_per_s=%.0f errors=%ld\n",
+           "max_ms=%.2f notes_per_s=%.0f errors=%ld bench_cpu_us=%.2f\n",
            total, conns, done, ms[(done - 1) / 2], ms[done - 1],
-           sum_ms > 0 ? (double)total * done / (sum_ms / 1e3) : 0, b.errors);
+           sum_ms > 0 ? (double)total * done / (sum_ms / 1e3) : 0, b.errors,
+           cpu_us / ((double)total * rounds));
   }
   fflush(stdout);
   for (int i = 0; i < conns * per; i++)
