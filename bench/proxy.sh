@@ -5,7 +5,7 @@
 #   cache:   rcoap-bench GET /r/hello through a proxy with its cache (every
 #            answer after the first from the cache) and through one with
 #            --proxy-cache 0 (every request upstream); req/s and the ratio.
-#   observe: rcoap-obsbench registers CONNS x PER observations of /c on
+#   observe: rcoap-bench --observe registers CONNS x PER observations of /c on
 #            the proxy (one upstream observation of /counter) and POSTs to
 #            the upstream's /counter; the time until every downstream
 #            observer has the notification, beside the same observers on
@@ -18,7 +18,7 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 BUILD_DIR=${1:-$BUILD_DIR}
 : "${CONNS:=1000}" "${PER:=10}" "${ROUNDS:=10}" "${DURATION:=5}" "${BCONNS:=50}"
-bench_need rcoapd rcoap-bench rcoap-obsbench
+bench_need rcoapd rcoap-bench
 bench_tmp proxy
 
 # start NAME ARG...: an rcoapd with one coap+tcp listener on a free port;
@@ -61,13 +61,14 @@ fi
 
 fanout() { # NAME OBS_URI: median / max ms until every observer is notified
   local line
-  line=$(timeout 600 "$BUILD_DIR/rcoap-obsbench" "$2" post "$UP/counter" \
-    "$CONNS" "$PER" "$ROUNDS" 2>&1 | tee "$TMP/$1.log" | grep RESULT)
+  line=$(timeout 600 "$BUILD_DIR/rcoap-bench" --observe -c "$CONNS" --per "$PER" \
+    --rounds "$ROUNDS" -T 10 --trigger post --trigger-uri "$UP/counter" "$2" \
+    2>&1 | tee "$TMP/$1.log" | grep RESULT)
   if [ -n "$line" ]; then
     printf '  %-34s %6s obs  median %8s ms  max %8s ms\n' "$1 ($CONNS x $PER)" \
-      "$(bench_field observers "$line")" "$(bench_field median_ms "$line")" \
+      "$(bench_field observers "$line")" "$(bench_field p50_ms "$line")" \
       "$(bench_field max_ms "$line")"
-    bench_field median_ms "$line"
+    bench_field p50_ms "$line"
   else
     printf '  %-34s %s\n' "$1" "$(tail -n 1 "$TMP/$1.log")" >&2
   fi

@@ -428,11 +428,23 @@ rc_err rc_resource_set_observable(rc_resource *res);
  * Notifies every observer of res: its GET handler renders the current
  * representation (once per distinct request; the handler must answer at
  * once), and each observer gets it with its token and a larger Observe
- * number, one write per connection. Observers whose render is not 2.xx
+ * number. The messages are queued at once and written at the end of the
+ * loop's turn (its check phase, or its prepare phase when that comes
+ * first): one write per connection per turn, however many notifies of
+ * this or other resources ran in it. Observers whose render is not 2.xx
  * are removed after that last notification (RFC 7641 §3.2). Returns 0, or
  * RC_ERR_STATE when res has no GET handler.
  */
 rc_err rc_resource_notify(rc_resource *res);
+
+/* What the context's notify rounds did: rounds run, notifications
+ * queued, and connection flushes (writes) they led to. */
+typedef struct rc_notify_stats {
+  uint64_t rounds;
+  uint64_t notifications;
+  uint64_t flushes;
+} rc_notify_stats;
+void rc_context_notify_stats(const rc_context *ctx, rc_notify_stats *out);
 /* Current number of observers of res. */
 size_t rc_resource_observers(const rc_resource *res);
 

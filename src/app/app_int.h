@@ -35,7 +35,8 @@ struct rc_resource {
   rc_context *ctx;
   uint64_t body_max;          /* 0: the exchange default */
   rc_body_start_fn on_body;
-  struct app_obs *observers;  /* observe.c */
+  struct app_obs *observers;  /* observe.c; registration order */
+  struct app_obs *observers_tail;
   size_t nobservers;
   uint32_t obs_seq;
   uint8_t observable;
@@ -79,10 +80,9 @@ struct app_peer {
   uint8_t open;
   uint8_t released;
   struct app_obs *obs;        /* observations on this connection */
-  app_peer *notify_next;      /* peers touched by a notify round */
-  uint32_t notify_round;
+  app_peer *turn_next;        /* turn_flush.c: output held to the turn's end */
+  uint8_t turn_held;
   struct app_access *access;  /* requests awaiting their answer (access.c) */
-  uint32_t notify_left;       /* its observers the round has yet to write */
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
   struct app_wr_dial *wr_dial; /* webrtc.c: signaling in flight */
 };
@@ -146,7 +146,8 @@ struct rc_context {
   uint32_t release_hold_off;
   rc_xcapture *capture;       /* observe.c: renders notifications */
   struct rc_observation *observations; /* observe_client.c */
-  uint32_t notify_round;
+  struct app_turn *turn;      /* turn_flush.c: made by the first notify */
+  rc_notify_stats notify_stats;
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
   struct px_relay *relays;    /* proxy_observe.c */
   struct px_upstream *px_up;  /* proxy_upstream.c */
@@ -165,6 +166,16 @@ const struct rc_wr_identity *rc__app_wr_identity(rc_context *ctx);
 void rc__app_wr_free(rc_context *ctx);
 rc_err rc__app_wr_dial(app_peer *p, const char *host);
 void rc__app_wr_peer_gone(app_peer *p);
+
+/* turn_flush.c: the context's end-of-turn handles, made once (0 or
+ * RC_ERR_NOMEM); p's output held until the end of the loop's turn, then
+ * flushed once (p->x must be set); p leaves the waiting list when it is
+ * freed; the handles are closed with the context. */
+typedef struct app_turn app_turn;
+rc_err rc__app_turn_init(rc_context *ctx);
+void rc__app_turn_hold(app_peer *p);
+void rc__app_turn_forget(app_peer *p);
+void rc__app_turn_free(rc_context *ctx);
 
 /* context.c */
 void rc__app_log(rc_context *ctx, int level, const char *fmt, ...);

@@ -206,6 +206,7 @@ void rc__app_peer_free(app_peer *p) {
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
   }
   rc__app_observe_peer_gone(p);
+  rc__app_turn_forget(p);
   rc__app_wr_peer_gone(p);
   rc__app_access_free(p);
   rc_exchange_free(p->x);
@@ -526,6 +527,7 @@ void rc_context_free(rc_context *ctx) {
   }
   rc__app_resources_free(ctx);
   rc__app_observe_free(ctx);
+  rc__app_turn_free(ctx);
   rc__app_redirects_free(ctx);
   rc__app_proxy_free(ctx);
   free(ctx->release_alt);

@@ -9,9 +9,9 @@
  * handler into a reused capture (once per distinct request) and encodes
  * its options with Observe once; each observer's message is then that
  * option region and payload copied behind its own token into its
- * connection's session, with output held; each touched connection is
- * flushed once at the end: one write per connection per round, and no
- * allocation per notification.
+ * connection's session, with output held to the end of the loop's turn
+ * (turn_flush.c): one write per connection per turn, however many rounds
+ * ran in it, and no allocation per notification.
  */
 #include <string.h>
 
@@ -38,6 +38,8 @@ static void obs_unlink_free(app_obs *o) {
     r->observers = o->rnext;
   if (o->rnext)
     o->rnext->rprev = o->rprev;
+  else
+    r->observers_tail = o->rprev;
   r->nobservers--;
   if (o->pprev)
     o->pprev->pnext = o->pnext;
@@ -71,14 +73,12 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
     memcpy(o->opts, m->opts, m->opts_len);
   /* Newest last on the resource (notifications go out in registration
    * order), first on the peer. */
-  app_obs **pp = &r->observers;
-  app_obs *prev = NULL;
-  while (*pp) {
-    prev = *pp;
-    pp = &(*pp)->rnext;
-  }
-  o->rprev = prev;
-  *pp = o;
+  o->rprev = r->observers_tail;
+  if (r->observers_tail)
+    r->observers_tail->rnext = o;
+  else
+    r->observers = o;
+  r->observers_tail = o;
   r->nobservers++;
   o->pnext = p->obs;
   if (p->obs)
@@ -161,15 +161,6 @@ void rc__app_observe_free(rc_context *ctx) {
   ctx->capture = NULL;
 }
 
-/* One of p's observers is done for this round; after the last, its output
- * goes out in one write. */
-static void notify_done(app_peer *p) {
-  if (p->notify_left && --p->notify_left == 0 && p->x) {
-    rc_exchange_hold_output(p->x, 0);
-    rc_conn_flush(p->conn);
-  }
-}
-
 rc_err rc_resource_notify(rc_resource *res) {
   if (!res || !res->handlers[RC_GET])
     return RC_ERR_STATE;
@@ -181,29 +172,14 @@ rc_err rc_resource_notify(rc_resource *res) {
     if (err)
       return err;
   }
+  rc_err err = rc__app_turn_init(ctx);
+  if (err)
+    return err;
   /* RFC 7641 §4.4: the Observe value grows with every notification
    * (24 bits, wrapping); over reliable transports it is not needed for
    * ordering (RFC 8323 §7.1) but still sent. */
   res->obs_seq = (res->obs_seq + 1) & 0xFFFFFFu;
-  uint32_t round = ++ctx->notify_round;
-  app_peer *touched = NULL;
-  /* Count each connection's observers first: a connection is flushed as
-   * soon as its last one is written (still one write per connection),
-   * so its output chunk goes back to the context's pool before the next
-   * connection needs one, instead of one chunk per connection at once. */
-  for (app_obs *o = res->observers; o; o = o->rnext) {
-    app_peer *p = o->peer;
-    if (!p->x)
-      continue;
-    if (p->notify_round != round) {
-      p->notify_round = round;
-      p->notify_left = 0;
-      rc_exchange_hold_output(p->x, 1);
-      p->notify_next = touched;
-      touched = p;
-    }
-    p->notify_left++;
-  }
+  ctx->notify_stats.rounds++;
   const rc_outmsg *out = NULL;
   uint64_t rendered_key = 0;
   int rendered = 0;
@@ -215,6 +191,9 @@ rc_err rc_resource_notify(rc_resource *res) {
       o = next;
       continue;
     }
+    /* Its output waits for the end of the loop's turn (turn_flush.c):
+     * one write per connection however many rounds run in this turn. */
+    rc__app_turn_hold(p);
     if (!rendered || o->key != rendered_key) {
       rc_msg m;
       memset(&m, 0, sizeof m);
@@ -237,11 +216,10 @@ rc_err rc_resource_notify(rc_resource *res) {
       rc__app_log(ctx, RC_SESSION_LOG_WARN,
                   "%s: GET handler gave no answer for a notification",
                   res->path);
-      notify_done(p);
       o = next;
       continue;
     }
-    rc_err err = rc_exchange_notify_captured(p->x, o->token, o->token_len,
+    err = rc_exchange_notify_captured(p->x, o->token, o->token_len,
                                              o->key, res->obs_seq,
                                              ctx->capture);
     if (err)
@@ -251,18 +229,9 @@ rc_err rc_resource_notify(rc_resource *res) {
      * observation. */
     if (RC_CODE_CLASS(out->code) != 2)
       obs_unlink_free(o);
-    notify_done(p);
+    else if (!err)
+      ctx->notify_stats.notifications++;
     o = next;
   }
-  /* Connections whose observers went away during the round (a handler
-   * that closed one, say) are flushed here. */
-  for (app_peer *p = touched; p; p = p->notify_next)
-    if (p->notify_left) {
-      p->notify_left = 0;
-      if (p->x) {
-        rc_exchange_hold_output(p->x, 0);
-        rc_conn_flush(p->conn);
-      }
-    }
   return RC_OK;
 }

@@ -288,10 +288,17 @@ static void out_unused(rc_session *s, out_chunk *c) {
 }
 
 /* Queues framed[0..len), which lies inside c past c->tail + prefix
- * (the encoder wrote it there), moving it down to close the gap. */
+ * (the encoder wrote it there), moving it down to close the gap. When
+ * nothing is queued in c, c starts where the message does instead: a
+ * large body (a 1 MiB BERT block read straight into the message) is not
+ * copied once more to close the few bytes of header room. */
 static void out_commit(rc_session *s, out_chunk *c, const uint8_t *framed,
                        size_t len) {
   uint8_t *dst = c->data + c->tail;
+  if (c->head == c->tail) {
+    c->head = c->tail = (size_t)(framed - s->enc_prefix - c->data);
+    dst = c->data + c->tail;
+  }
   if (s->enc_prefix) {
     put_be32(dst, (uint32_t)len);
     dst += MSG_PREFIX;

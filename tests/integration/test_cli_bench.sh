@@ -4,17 +4,24 @@
 # Content-Format, are not rcoap-bench options), its exit statuses are
 # documented, and the CPU figure of a 5-request run stays within one core;
 # over coaps:// (DTLS, PSK) it sends requests and counts handshake cycles,
-# and a wrong key opens no connection (exit 1).
+# and a wrong key opens no connection (exit 1). --bulk fetches a file
+# from rcoapd --serve-dir with 1 and 4 Block2 requests in flight over
+# coap+tcp and coap+ws and counts exactly its bytes; --observe notifies
+# 3 x 2 observers in 2 rounds (rcoapd's POST /counter); the modes
+# exclude each other and --bulk refuses UDP (exit 2).
 # Usage: bash test_cli_bench.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-rcd_start d 1 -l coap+tcp://127.0.0.1:0 || {
+mkdir -p "$RC_TMP/files"
+head -c $((1024 * 1024 + 333)) /dev/urandom >"$RC_TMP/files/f.bin"
+rcd_start d 2 -l coap+tcp://127.0.0.1:0 -l coap+ws://127.0.0.1:0 --serve-dir "$RC_TMP/files" || {
   rc_fail "rcoapd starts"
   rc_done
 }
 U="coap+tcp://127.0.0.1:$(rcd_port d 127.0.0.1)"
+W="coap+ws://127.0.0.1:$(rcd_port d 127.0.0.1 coap+ws)"
 
 ST=0
 OUT=$(rc_run rcoap-bench -c 1 -p 1 -n 5 -w 0 -T 5 "$U/hello" 2>&1) || ST=$?
@@ -40,6 +47,33 @@ rc_expect "$H" "-T, --timeout S" "--help: -T is the timeout in seconds, as in rc
 ST=0
 OUT=$(rc_run rcoap-bench -c 1 -n 3 -w 0 "$U/no-such-resource" 2>&1) || ST=$?
 rc_expect_status "$ST" 1 "requests answered 4.04: exit 1"
+
+# --bulk: the whole body, counted byte for byte, with 1 and 4 in flight
+SZ=$((1024 * 1024 + 333)) # two BERT blocks from rcoapd (1 MiB each)
+for uw in "$U 1" "$U 4" "$W 4"; do
+  read -r base win <<<"$uw"
+  ST=0
+  OUT=$(rc_run rcoap-bench --bulk --window "$win" -T $RC_TMO "$base/files/f.bin" 2>&1) || ST=$?
+  rc_expect_status "$ST" 0 "--bulk --window $win ${base%%:*}: exit 0"
+  rc_expect_re "$OUT" "RESULT bulk transfers=1 bytes=$SZ seconds=[0-9.]+ mbps=[0-9.]+ window=$win peak_rss_kib=[1-9][0-9]* " \
+    "--bulk --window $win ${base%%:*}: $SZ bytes, peak RSS reported"
+done
+ST=0
+OUT=$(rc_run rcoap-bench --bulk -T $RC_TMO "$U/files/none.bin" 2>&1) || ST=$?
+rc_expect_status "$ST" 1 "--bulk of a missing file (4.04): exit 1"
+rc_expect "$OUT" "answered 4.04" "--bulk of a missing file: says 4.04"
+# --observe: 3 connections x 2 observations, 2 rounds of POST /counter
+ST=0
+OUT=$(rc_run rcoap-bench --observe -c 3 --per 2 --rounds 2 -T $RC_TMO "$U/counter" 2>&1) || ST=$?
+rc_expect_status "$ST" 0 "--observe 3 x 2, 2 rounds: exit 0"
+rc_expect_re "$OUT" "RESULT observe observers=6 connections=3 rounds=2 p50_ms=[0-9.]+ max_ms=[0-9.]+ notes_per_s=[1-9][0-9]* errors=0" \
+  "--observe: every round complete, a RESULT line"
+for bad in "--bulk --observe $U/counter" "--bulk --window 17 coap://127.0.0.1:5683/x"; do
+  ST=0
+  # shellcheck disable=SC2086 # the arguments of each case
+  OUT=$(rc_run rcoap-bench $bad 2>&1) || ST=$?
+  rc_expect_status "$ST" 2 "rcoap-bench $bad: usage error, exit 2"
+done
 rcd_stop d
 
 # coaps:// (DTLS 1.2) with a PSK: requests, handshake cycles, a wrong key

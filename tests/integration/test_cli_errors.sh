@@ -198,13 +198,6 @@ for t in rcoap rcoapd; do
     rc_pass "$t --help ends with $n examples" ||
     rc_fail "$t --help does not end with examples: $(tail -n 3 <<<"$H")"
 done
-H=$(rc_run rcoap-obsbench --help)
-rc_expect "$H" "usage: rcoap-obsbench OBSERVE_URI TRIGGER_METHOD TRIGGER_URI" "rcoap-obsbench --help"
-OB=$(rc_run rcoap-obsbench "coap+tcp://127.0.0.1:$P/counter" post \
-  "coap+tcp://127.0.0.1:$P/counter" 2 2 2 2>&1)
-rc_expect_status $? 0 "rcoap-obsbench: 2 x 2 observers, 2 rounds: exit 0"
-rc_expect_re "$OB" 'RESULT observers=4 rounds=2 median_ms=[0-9.]+ max_ms=[0-9.]+ errors=0' \
-  "rcoap-obsbench: a RESULT line"
 
 rcd_stop d
 rc_done

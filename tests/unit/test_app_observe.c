@@ -242,6 +242,104 @@ static void test_hundred_observers(void **state) {
     assert_int_equal(ws[i].last, ROUNDS + 1);
 }
 
+/* ---- several notifies in one loop turn: one write per connection --------
+ * Two observable resources, each observed twice on every one of the ten
+ * client connections. Two rounds of /obs and one of /obs2 in one turn
+ * (called outside uv_run, then from a timer callback) must reach every
+ * observer, and the server must write each connection once per turn:
+ * its notify statistics count 10 flushes for 30 rounds' worth of
+ * output, and the kernel's count of this process's write calls
+ * (/proc/self/io syscw) grows by exactly 10 over the loop iteration
+ * that flushes (the clients write nothing on a notification). From a
+ * timer, the flush must come before the loop blocks (its prepare
+ * phase): otherwise the poll would wait for the guard. */
+
+static int proc_syscw(unsigned long long *out) {
+  FILE *fp = fopen("/proc/self/io", "r");
+  if (!fp)
+    return -1;
+  char line[128];
+  int found = -1;
+  while (fgets(line, sizeof line, fp))
+    if (sscanf(line, "syscw: %llu", out) == 1)
+      found = 0;
+  fclose(fp);
+  return found;
+}
+
+typedef struct turn_ctx {
+  fixture *f;
+  rc_resource *res2;
+} turn_ctx;
+
+static void notify_three(fixture *f, rc_resource *res2) {
+  f->value++;
+  assert_int_equal(rc_resource_notify(f->res), RC_OK);
+  f->value++;
+  assert_int_equal(rc_resource_notify(f->res), RC_OK);
+  assert_int_equal(rc_resource_notify(res2), RC_OK);
+}
+
+static void turn_timer_fire(uv_timer_t *t) {
+  turn_ctx *tc = t->data;
+  notify_three(tc->f, tc->res2);
+}
+
+static void test_notifies_one_write_per_turn(void **state) {
+  fixture *f = *state;
+  rc_resource *res2;
+  assert_int_equal(rc_resource_add(f->server, "/obs2", 0, f, &res2), RC_OK);
+  rc_resource_on(res2, RC_GET, h_obs);
+  assert_int_equal(rc_resource_set_observable(res2), RC_OK);
+  static watcher ws[NCLIENTS * 4];
+  memset(ws, 0, sizeof ws);
+  char uri[2][64];
+  snprintf(uri[0], sizeof uri[0], "coap+tcp://127.0.0.1:%u/obs", f->port);
+  snprintf(uri[1], sizeof uri[1], "coap+tcp://127.0.0.1:%u/obs2", f->port);
+  for (int c = 0; c < NCLIENTS; c++)
+    for (int k = 0; k < 4; k++)
+      assert_int_equal(rc_observe(f->clients[c], uri[k / 2], NULL, on_note,
+                                  &ws[c * 4 + k], &ws[c * 4 + k].obs),
+                       RC_OK);
+  RUN_UNTIL(f, all_got(ws, NCLIENTS * 4, 1));
+  /* /obs: 1 + 2 notifications, /obs2: 1 + 1 */
+  rc_notify_stats a, b;
+  rc_context_notify_stats(f->server, &a);
+  unsigned long long w0 = 0, w1 = 0;
+  int have_io = proc_syscw(&w0) == 0;
+  notify_three(f, res2);
+  uv_run(&f->loop, UV_RUN_NOWAIT); /* prepare: the flush */
+  if (have_io && proc_syscw(&w1) == 0)
+    assert_int_equal(w1 - w0, NCLIENTS);
+  rc_context_notify_stats(f->server, &b);
+  assert_int_equal(b.rounds - a.rounds, 3);
+  assert_int_equal(b.notifications - a.notifications, NCLIENTS * 6);
+  assert_int_equal(b.flushes - a.flushes, NCLIENTS);
+  for (int c = 0; c < NCLIENTS; c++)
+    RUN_UNTIL(f, ws[c * 4].got == 3 && ws[c * 4 + 1].got == 3 &&
+                     ws[c * 4 + 2].got == 2 && ws[c * 4 + 3].got == 2);
+  /* From a timer callback: flushed before the loop waits again. */
+  rc_context_notify_stats(f->server, &a);
+  uv_timer_t t;
+  turn_ctx tc = {f, res2};
+  uv_timer_init(&f->loop, &t);
+  t.data = &tc;
+  uv_timer_start(&t, turn_timer_fire, 1, 0);
+  for (int c = 0; c < NCLIENTS; c++)
+    RUN_UNTIL(f, ws[c * 4].got == 5 && ws[c * 4 + 1].got == 5 &&
+                     ws[c * 4 + 2].got == 3 && ws[c * 4 + 3].got == 3);
+  rc_context_notify_stats(f->server, &b);
+  assert_int_equal(b.rounds - a.rounds, 3);
+  assert_int_equal(b.flushes - a.flushes, NCLIENTS);
+  for (int i = 0; i < NCLIENTS * 4; i++) {
+    assert_int_equal(ws[i].last, f->value);
+    assert_int_equal(ws[i].out_of_order, 0);
+    assert_int_equal(ws[i].errors, 0);
+  }
+  uv_close((uv_handle_t *)&t, close_cb);
+  uv_run(&f->loop, UV_RUN_NOWAIT); /* t lives on this stack */
+}
+
 /* ---- byte-exact notifications to raw peers -------------------------------
  * Two raw TCP peers (a uv_tcp_t each, no rcoap client: the bytes are made
  * and read here) register four observations each on /obs with tokens of 0,
@@ -689,6 +787,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_hundred_observers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_notification_bytes_per_token,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_notifies_one_write_per_turn, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_three_transfers_one_connection,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_follows_alternative_address,

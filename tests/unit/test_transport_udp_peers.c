@@ -79,12 +79,14 @@ static void lookup_lru_bound(void **state) {
  * growth is a decision (64-bit; 32-bit builds only check the
  * linearity). */
 #define IDLE_UDP_PEER_BYTES (sizeof(void *) == 8 ? IDLE_UDP_PEER_64 : per)
-#define IDLE_UDP_PEER_64 3706u /* 3714 with the socket's deadline heap
+#define IDLE_UDP_PEER_64 3698u /* 3714 with the socket's deadline heap
                                   * (8 B a peer, 16 B in rc_conn); 3922
                                   * with a uv_timer_t per conn; +8 B for
                                   * the chain's on_active callback; +8 B
                                   * for the amplification budget of a
-                                  * Q-Block2 set (udp.c) */
+                                  * Q-Block2 set (udp.c); -8 B in the app
+                                  * peer since notify output waits for the
+                                  * loop's turn (turn_flush.c) */
 
 /* n sockets each send one CON GET; returns once all got their answer. */
 static void serve(uv_loop_t *loop, uint16_t port, int *fds, int n) {

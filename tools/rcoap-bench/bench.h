@@ -70,7 +70,14 @@ typedef struct bench_cfg {
   double connect_timeout_s;
   uint32_t timeout_ms;
   int idle;
-  double idle_hold_s; /* 0: until SIGINT/SIGTERM */
+  double idle_hold_s;
+  /* --bulk (bulk.c): -n GETs of the URI's body, window Block2 requests
+   * in flight; --observe (observe.c): conns x per observers, rounds
+   * triggers (trigger_method to trigger_uri, "" = the URI) */
+  int bulk, observe;
+  unsigned window, per, rounds;
+  uint8_t trigger_method;
+  char trigger_uri[512]; /* 0: until SIGINT/SIGTERM */
   int quiet;
   mix_entry mix[MAX_MIX];
   unsigned n_mix;
@@ -165,8 +172,18 @@ int mix_parse(bench_cfg *cfg, const char *spec);
 /* options.c: parses the command line into cfg and resolves the URI.
  * Returns 0 to run, 1 when done (--help, --version), 2 on a usage error. */
 int options_parse(bench_cfg *cfg, int argc, char **argv);
-/* options.c: this worker's client TLS context. Returns 0 or -1. */
-int worker_tls_new(worker *w, const bench_cfg *cfg);
+/* options.c: a client TLS context for one thread. Returns 0 or -1. */
+int bench_tls_new(rc_tls_ctx **out, const bench_cfg *cfg);
+
+/* bulk.c: the --bulk run; observe.c: the --observe run. Each prints its
+ * RESULT line and returns the exit status. tls: NULL or the client
+ * context for coaps schemes. */
+int bulk_run_main(const bench_cfg *cfg, rc_tls_ctx *tls);
+int observe_run_main(const bench_cfg *cfg, rc_tls_ctx *tls);
+/* bulk.c: this process's peak RSS (VmHWM, KiB; 0 unknown), its CPU time
+ * (user + system, s). */
+unsigned long bench_peak_rss_kib(void);
+double bench_cpu_s(void);
 
 /* bconn.c */
 int conn_start(bconn *c, const bench_cfg *cfg, uint64_t t);

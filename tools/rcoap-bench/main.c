@@ -26,9 +26,14 @@
  * --depth so every slot may be outstanding, retransmissions from the
  * scan), one datagram per send() and per recv().
  *
+ * --bulk and --observe run the library's own client (rc_context on
+ * libuv) instead: windowed block-wise GET throughput (bulk.c) and observe
+ * fan-out latency (observe.c).
+ *
  * Files: options.c (command line), mix.c (request mix), bconn.c (one
  * connection), worker.c (one thread's epoll loop), report.c (results),
- * hist.c (latency histogram), main.c (threads and the --idle run).
+ * hist.c (latency histogram), bulk.c, observe.c, main.c (threads and the
+ * --idle run).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -66,6 +71,16 @@ int main(int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 
+  if (cfg.bulk || cfg.observe) {
+    rc_tls_ctx *tls = NULL;
+    if (cfg.use_tls && bench_tls_new(&tls, &cfg) != 0)
+      return 2;
+    int rc = cfg.bulk ? bulk_run_main(&cfg, tls) : observe_run_main(&cfg, tls);
+    if (tls)
+      rc_tls_ctx_free(tls);
+    return rc;
+  }
+
   unsigned depth = cfg.idle ? 1 : cfg.depth;
   worker *ws = calloc(cfg.threads, sizeof(worker));
   bconn *conns = calloc(cfg.conns, sizeof(bconn));
@@ -79,7 +94,7 @@ int main(int argc, char **argv) {
   for (unsigned i = 0; i < cfg.threads; i++) {
     worker *w = &ws[i];
     w->cfg = &cfg;
-    if (cfg.use_tls && worker_tls_new(w, &cfg) != 0)
+    if (cfg.use_tls && bench_tls_new(&w->tls, &cfg) != 0)
       return 2;
     w->id = i;
     w->ep = epoll_create1(EPOLL_CLOEXEC);

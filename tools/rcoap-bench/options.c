@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "rcoap/exchange.h"
 #include "rcoap/version.h"
 
 static void usage(FILE *f) {
@@ -47,6 +48,22 @@ static void usage(FILE *f) {
           "                          and starts over (full TLS handshakes unless\n"
           "                          --resume); latency is the whole cycle\n"
           "      --resume            allow TLS session resumption (client cache)\n"
+          "      --bulk              windowed block-wise GET of the URI's body, -n times\n"
+          "                          (default once), one after the other, through the\n"
+          "                          library's client (BERT when offered), the body\n"
+          "                          counted and dropped; reports MB/s, peak RSS and CPU\n"
+          "                          (reliable schemes: coap+tcp, coaps+tcp, coap+ws,\n"
+          "                          coaps+ws)\n"
+          "      --window N          with --bulk: Block2 requests in flight, 1-%d (4)\n"
+          "      --observe           observe fan-out: -c connections (in batches of 10)\n"
+          "                          with --per observations of the URI each, then\n"
+          "                          --rounds triggers; each round is timed from the\n"
+          "                          trigger until every observer has its notification\n"
+          "                          (-T bounds a round); reports p50, max, notes/s\n"
+          "      --per N             with --observe: observations per connection (10)\n"
+          "      --rounds N          with --observe: triggers (10)\n"
+          "      --trigger METHOD    with --observe: the trigger's method (post)\n"
+          "      --trigger-uri URI   with --observe: where it goes (default: the URI)\n"
           "      --cafile FILE       trust anchors for coaps (PEM); default: system store\n"
           "      --insecure          do not verify the server's certificate\n"
           "      --psk-identity ID --psk-key KEY  TLS pre-shared key (text)\n"
@@ -57,11 +74,17 @@ static void usage(FILE *f) {
           "  RESULT rps=... requests=... p50_us=... p90_us=... p99_us=... max_us=... errors=...\n"
           "  ... bench_cpu_us=... (this program's CPU time per request)\n"
           "With --handshakes rps is handshake cycles per second.\n"
+          "--bulk ends with RESULT bulk transfers=... bytes=... seconds=... mbps=...\n"
+          "  window=... peak_rss_kib=... bench_cpu_s=... errors=...\n"
+          "--observe ends with RESULT observe observers=... connections=... rounds=...\n"
+          "  p50_ms=... max_ms=... notes_per_s=... errors=... bench_cpu_us=... (its\n"
+          "  own CPU per notification over the rounds)\n"
           "Short options mean what they mean in rcoap (no -d / -t here: those\n"
           "are rcoap's payload and Content-Format).\n"
           "\n"
           "exit status: 0 every request answered 2.xx, 1 errors (timeouts,\n"
-          "connection failures, other codes) or nothing done, 2 usage\n");
+          "connection failures, other codes) or nothing done, 2 usage\n",
+          RC_EXCHANGE_WINDOW_MAX);
 }
 
 static int resolve(bench_cfg *cfg, const char *uri_s) {
@@ -109,7 +132,7 @@ static int resolve(bench_cfg *cfg, const char *uri_s) {
 
 /* One client TLS context per worker thread (a client context holds the
  * session cache and belongs to one thread). Returns 0 or -1 (said why). */
-int worker_tls_new(worker *w, const bench_cfg *cfg) {
+int bench_tls_new(rc_tls_ctx **out, const bench_cfg *cfg) {
   rc_tls_config tc;
   rc_tls_config_init(&tc, RC_TLS_CLIENT);
   tc.ca_file = cfg->cafile;
@@ -124,7 +147,7 @@ int worker_tls_new(worker *w, const bench_cfg *cfg) {
   /* --handshakes measures full handshakes unless --resume */
   tc.session_cache_size = cfg->resume ? 32 : 0;
   char errbuf[256] = "";
-  rc_err err = rc_tls_ctx_new(&w->tls, &tc, errbuf, sizeof(errbuf));
+  rc_err err = rc_tls_ctx_new(out, &tc, errbuf, sizeof(errbuf));
   if (err != RC_OK) {
     fprintf(stderr, "rcoap-bench: TLS: %s\n",
             errbuf[0] ? errbuf : rc_strerror(err));
@@ -145,7 +168,8 @@ static double parse_num(const char *s, const char *what) {
 
 int options_parse(bench_cfg *cfg, int argc, char **argv) {
   enum { O_TIMEOUT_MS = 256, O_DURATION, O_THREADS, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD,
-         O_HANDSHAKES, O_RESUME, O_CAFILE, O_INSECURE, O_PSK_ID, O_PSK_KEY };
+         O_HANDSHAKES, O_RESUME, O_CAFILE, O_INSECURE, O_PSK_ID, O_PSK_KEY,
+         O_BULK, O_WINDOW, O_OBSERVE, O_PER, O_ROUNDS, O_TRIGGER, O_TRIGGER_URI };
   static const struct option longopts[] = {
       {"connections", required_argument, NULL, 'c'},
       {"depth", required_argument, NULL, 'p'},
@@ -167,6 +191,13 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
       {"insecure", no_argument, NULL, O_INSECURE},
       {"psk-identity", required_argument, NULL, O_PSK_ID},
       {"psk-key", required_argument, NULL, O_PSK_KEY},
+      {"bulk", no_argument, NULL, O_BULK},
+      {"window", required_argument, NULL, O_WINDOW},
+      {"observe", no_argument, NULL, O_OBSERVE},
+      {"per", required_argument, NULL, O_PER},
+      {"rounds", required_argument, NULL, O_ROUNDS},
+      {"trigger", required_argument, NULL, O_TRIGGER},
+      {"trigger-uri", required_argument, NULL, O_TRIGGER_URI},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
@@ -179,7 +210,12 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
   cfg->timeout_ms = 5000;
   cfg->connect_inflight = 4;
   cfg->connect_timeout_s = 10;
+  cfg->window = 4;
+  cfg->per = 10;
+  cfg->rounds = 10;
+  cfg->trigger_method = RC_POST;
   const char *mix = NULL;
+  int m;
   int ch;
   while ((ch = getopt_long(argc, argv, "c:p:n:w:m:T:qVh", longopts, NULL)) !=
          -1) {
@@ -208,6 +244,21 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
     case O_INSECURE: cfg->insecure = 1; break;
     case O_PSK_ID: cfg->psk_id = optarg; break;
     case O_PSK_KEY: cfg->psk_key = optarg; break;
+    case O_BULK: cfg->bulk = 1; break;
+    case O_WINDOW: cfg->window = (unsigned)parse_num(optarg, "--window"); break;
+    case O_OBSERVE: cfg->observe = 1; break;
+    case O_PER: cfg->per = (unsigned)parse_num(optarg, "--per"); break;
+    case O_ROUNDS: cfg->rounds = (unsigned)parse_num(optarg, "--rounds"); break;
+    case O_TRIGGER:
+      if ((m = rc_method_from_name(optarg)) <= 0) {
+        fprintf(stderr, "rcoap-bench: bad --trigger method \"%s\"\n", optarg);
+        return 2;
+      }
+      cfg->trigger_method = (uint8_t)m;
+      break;
+    case O_TRIGGER_URI:
+      snprintf(cfg->trigger_uri, sizeof(cfg->trigger_uri), "%s", optarg);
+      break;
     case 'q': cfg->quiet = 1; break;
     case 'V': printf("rcoap-bench %s\n", rc_version()); return 1;
     case 'h': usage(stdout); return 1;
@@ -231,6 +282,17 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
                     "no --idle)\n");
     return 2;
   }
+  if (cfg->bulk + cfg->observe + cfg->handshakes + cfg->idle > 1) {
+    fprintf(stderr, "rcoap-bench: --bulk, --observe, --handshakes and --idle "
+                    "are modes: one at a time\n");
+    return 2;
+  }
+  if (cfg->window < 1 || cfg->window > RC_EXCHANGE_WINDOW_MAX ||
+      cfg->per < 1 || cfg->rounds < 1) {
+    fprintf(stderr, "rcoap-bench: --window (1-%d), --per and --rounds must be "
+                    "positive\n", RC_EXCHANGE_WINDOW_MAX);
+    return 2;
+  }
   if (!cfg->psk_id != !cfg->psk_key) {
     fprintf(stderr, "rcoap-bench: --psk-identity and --psk-key go together\n");
     return 2;
@@ -248,6 +310,11 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
     return 2;
   if (resolve(cfg, cfg->uri) != 0)
     return 2;
+  if (cfg->bulk && cfg->use_udp) {
+    fprintf(stderr, "rcoap-bench: --bulk: a reliable scheme (coap+tcp, "
+                    "coaps+tcp, coap+ws, coaps+ws)\n");
+    return 2;
+  }
 
   return 0;
 }
