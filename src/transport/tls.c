@@ -45,8 +45,10 @@ static int is_server(const rc__tls_filter *f) {
   return f->ctx->role == RC_TLS_SERVER;
 }
 
+/* After the hand-over (tls_handoff.c) the SSL is gone and f->rec
+ * protects the records. */
 static int hs_done(const rc__tls_filter *f) {
-  return f->ssl && SSL_is_init_finished(f->ssl);
+  return f->ssl ? SSL_is_init_finished(f->ssl) : f->rec != NULL;
 }
 
 /* ---- the BIO ------------------------------------------------------------ */
@@ -144,6 +146,7 @@ void rc__tls_filter_release(rc__tls_filter *f) {
     SSL_set_shutdown(f->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(f->ssl); /* frees the BIO */
   f->ssl = NULL;
+  rc__tls_handoff_free(f);
   ctx->mem.free(f->out, ctx->mem.user);
   if (f->pend)
     OPENSSL_cleanse(f->pend, f->pend_cap);
@@ -380,7 +383,38 @@ static rc_err check_first(rc__tls_filter *f, const uint8_t *d, size_t n) {
 
 /* ---- the state machine -------------------------------------------------- */
 
+/* Seals content of type into records at the end of f->out (after the
+ * hand-over). */
+static rc_err seal(rc__tls_filter *f, uint8_t type, const uint8_t *data,
+                   size_t len) {
+  do {
+    size_t n = len > RC__TLS_REC_PLAIN_MAX ? RC__TLS_REC_PLAIN_MAX : len;
+    if (out_reserve(f, n + RC__TLS_REC_OVERHEAD) != 0)
+      return RC_ERR_NOMEM;
+    size_t w = rc__tls_rec_seal(f->rec, type, data, n, f->out + f->out_len);
+    if (w == 0)
+      return RC_ERR_TLS;
+    f->out_len += w;
+    data += n;
+    len -= n;
+  } while (len);
+  return RC_OK;
+}
+
+/* Our close_notify (RFC 8446 §6.1) after the hand-over. */
+static void seal_close_notify(rc__tls_filter *f) {
+  static const uint8_t close_notify[2] = {1, RC__TLS_AL_CLOSE_NOTIFY};
+  (void)seal(f, RC__TLS_CT_ALERT, close_notify, sizeof(close_notify));
+}
+
 static rc_err write_plain(rc__tls_filter *f, const uint8_t *data, size_t len) {
+  if (!f->ssl) {
+    rc_err err = seal(f, RC__TLS_CT_APPDATA, data, len);
+    if (err)
+      snprintf(f->detail, sizeof(f->detail), "TLS error: %s",
+               rc_strerror(err));
+    return err ? fail(f, err) : RC_OK;
+  }
   while (len) {
     int chunk = len > WRITE_CHUNK ? WRITE_CHUNK : (int)len;
     int n = SSL_write(f->ssl, data, chunk);
@@ -410,6 +444,8 @@ static rc_err handshake_done(rc__tls_filter *f) {
     return fail(f, RC_ERR_TLS_ALPN);
   }
   f->state = RC__TLS_OPEN;
+  if (is_server(f) && f->rec)
+    (void)rc__tls_handoff(f); /* else this connection keeps its SSL */
   rc_err err = RC_OK;
   if (f->pend_len) {
     err = write_plain(f, f->pend, f->pend_len);
@@ -442,8 +478,12 @@ static rc_err peer_closed(rc__tls_filter *f) {
   ERR_clear_error();
   /* RFC 8446 §6.1: "Each party MUST send a "close_notify" alert before
    * closing its write side"; answer the peer's with ours. */
-  if (f->state != RC__TLS_CLOSING)
-    (void)SSL_shutdown(f->ssl);
+  if (f->state != RC__TLS_CLOSING) {
+    if (f->ssl)
+      (void)SSL_shutdown(f->ssl);
+    else
+      seal_close_notify(f);
+  }
   ERR_clear_error();
   f->state = RC__TLS_CLOSED;
   rc_err err = flush(f);
@@ -455,9 +495,60 @@ static rc_err deliver(rc__tls_filter *f, const uint8_t *buf, size_t len) {
   return f->base.sink.up(f->base.sink.ctx, buf, len, 0);
 }
 
+/* ---- after the hand-over: tls_record.c does the records --------------- */
+
+typedef struct rec_call {
+  rc__tls_filter *f;
+  rc_err err;
+} rec_call;
+
+static int rec_data(void *user, const uint8_t *d, size_t n) {
+  rec_call *c = user;
+  if (n)
+    c->err = deliver(c->f, d, n);
+  return c->err || c->f->destroy_pending || c->f->state == RC__TLS_DEAD;
+}
+
+static int rec_out(void *user, const uint8_t *d, size_t n) {
+  rc__tls_filter *f = ((rec_call *)user)->f;
+  if (out_reserve(f, n) != 0)
+    return 1;
+  memcpy(f->out + f->out_len, d, n);
+  f->out_len += n;
+  return 0;
+}
+
+static rc_err read_records(rc__tls_filter *f) {
+  rec_call c = {f, RC_OK};
+  rc__tls_rec_io io = {rec_data, rec_out, &c};
+  rc__tls_rec_ev ev =
+      rc__tls_rec_read(f->rec, &f->ctx->mem, f->in, f->in_len, &io);
+  const char *alert = SSL_alert_desc_string_long(f->rec->alert);
+  switch (ev) {
+  case RC__TLS_REC_MORE:
+    return flush(f); /* our KeyUpdate, if the peer asked for one */
+  case RC__TLS_REC_STOPPED:
+    return c.err;
+  case RC__TLS_REC_CLOSE_NOTIFY:
+    return peer_closed(f);
+  case RC__TLS_REC_PEER_ALERT:
+    snprintf(f->detail, sizeof(f->detail), "TLS error: the peer sent alert %s",
+             alert);
+    return fail(f, RC_ERR_TLS);
+  case RC__TLS_REC_FAILED:
+    snprintf(f->detail, sizeof(f->detail),
+             "TLS error: bad record from the peer (we sent alert %s)", alert);
+    return fail(f, RC_ERR_TLS);
+  default:
+    return fail(f, RC_ERR_NOMEM);
+  }
+}
+
 /* Decrypts everything OpenSSL can get from the current input. The loop
  * ends when the BIO runs dry (each turn consumes input) or on close/error. */
 static rc_err read_all(rc__tls_filter *f) {
+  if (!f->ssl)
+    return read_records(f);
   uint8_t buf[READ_BUF];
   size_t used = 0;
   rc_err err = RC_OK;
@@ -576,7 +667,10 @@ static rc_err tls_shutdown(rc_filter *base) {
   if (!hs_done(f))
     return RC_OK; /* nothing to protect yet: the caller closes TCP */
   enter(f);
-  (void)SSL_shutdown(f->ssl); /* 0: sent, the peer's is still to come */
+  if (f->ssl)
+    (void)SSL_shutdown(f->ssl); /* 0: sent, the peer's is still to come */
+  else
+    seal_close_notify(f);
   ERR_clear_error();
   return leave(f, flush(f));
 }
@@ -756,15 +850,24 @@ int rc_tls_handshake_done(const rc_filter *f) {
 int rc_tls_resumed(const rc_filter *f) {
   /* OpenSSL counts a TLS 1.3 handshake on an external PSK as "reused"
    * (the PSK travels as a session); ours noted its identity. */
+  if (!CF(f)->ssl)
+    return hs_done(CF(f)) && CF(f)->resumed;
   return hs_done(CF(f)) && SSL_session_reused(CF(f)->ssl) &&
          CF(f)->psk_id_len == 0;
 }
 
 const char *rc_tls_protocol(const rc_filter *f) {
+  if (!CF(f)->ssl)
+    return hs_done(CF(f)) ? "TLSv1.3" : "";
   return hs_done(CF(f)) ? SSL_get_version(CF(f)->ssl) : "";
 }
 
 const char *rc_tls_cipher(const rc_filter *f) {
+  static const char *const names[RC__TLS_SUITES] = {
+      "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+      "TLS_CHACHA20_POLY1305_SHA256"};
+  if (!CF(f)->ssl)
+    return hs_done(CF(f)) ? names[CF(f)->rec->suite] : "";
   const SSL_CIPHER *c = hs_done(CF(f)) ? SSL_get_current_cipher(CF(f)->ssl)
                                        : NULL;
   return c ? SSL_CIPHER_get_name(c) : "";
@@ -782,25 +885,30 @@ rc_err rc_tls_set_http(rc_filter *base) {
   return RC_OK;
 }
 
-const char *rc_tls_alpn(const rc_filter *f) {
+/* The negotiated ALPN: from the SSL, or noted at the hand-over. */
+static const char *alpn_of(const rc__tls_filter *f) {
   const unsigned char *p;
-  unsigned int n;
-  SSL_get0_alpn_selected(CF(f)->ssl, &p, &n);
-  if (n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0)
+  unsigned int n = 0;
+  if (f->ssl)
+    SSL_get0_alpn_selected(f->ssl, &p, &n);
+  if (f->ssl ? n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0
+             : f->alpn == RC__TLS_ALPN_COAP)
     return RC_TLS_ALPN_ID;
-  if (n == 8 && memcmp(p, RC_TLS_ALPN_HTTP11, 8) == 0)
+  if (f->ssl ? n == 8 && memcmp(p, RC_TLS_ALPN_HTTP11, 8) == 0
+             : f->alpn == RC__TLS_ALPN_HTTP11)
     return RC_TLS_ALPN_HTTP11;
   return "";
 }
 
+const char *rc_tls_alpn(const rc_filter *f) { return alpn_of(CF(f)); }
+
 int rc_tls_alpn_coap(const rc_filter *f) {
-  const unsigned char *p;
-  unsigned int n;
-  SSL_get0_alpn_selected(CF(f)->ssl, &p, &n);
-  return n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0;
+  return strcmp(alpn_of(CF(f)), RC_TLS_ALPN_ID) == 0;
 }
 
 const char *rc_tls_sni(const rc_filter *f) {
+  if (!CF(f)->ssl)
+    return CF(f)->host; /* copied at the hand-over */
   return SSL_get_servername(CF(f)->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
@@ -811,7 +919,8 @@ rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
   if (!hs_done(f))
     return RC_ERR_STATE;
   memset(out, 0, sizeof(*out));
-  X509 *x = SSL_get0_peer_certificate(f->ssl);
+  /* (A connection with a client certificate keeps its SSL.) */
+  X509 *x = f->ssl ? SSL_get0_peer_certificate(f->ssl) : NULL;
   if (x) {
     int checked = is_server(f) ? f->ctx->client_auth != RC_TLS_CLIENT_AUTH_NONE ||
                                      f->ctx->has_peer_fp

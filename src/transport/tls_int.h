@@ -16,6 +16,7 @@
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
 #include "transport/hkey.h"
+#include "transport/tls_record.h"
 
 /* Detail sentences are cut at this length. */
 #define RC__TLS_DETAIL_MAX 384
@@ -63,6 +64,10 @@ struct rc_tls_ctx {
   /* Server: the HMAC keys of the stateless cookie (hkey.h). */
   rc__hkey cookie;
   int keylog_fd; /* rc_tls_config.keylog_file; -1: none (tls_keylog.c) */
+  /* Server, TLS: after a TLS 1.3 handshake the filter takes over the
+   * record layer and frees the SSL (tls_handoff.c); off with
+   * rc_tls_config.keep_ssl. */
+  int handoff;
 };
 
 typedef enum rc__tls_state {
@@ -106,7 +111,17 @@ typedef struct rc__tls_filter {
    * is deferred until the outermost returns. */
   int cb_depth;
   int destroy_pending;
+  /* Record layer after the hand-over (tls_handoff.c): while the handshake
+   * runs, rec holds the traffic secrets logged so far (secrets: bit 0
+   * client's, bit 1 server's); once ssl is NULL, rec protects the records
+   * and these say what the SSL said. */
+  rc__tls_rec *rec;
+  uint8_t secrets;
+  uint8_t alpn;    /* RC__TLS_ALPN_* */
+  uint8_t resumed; /* the handshake resumed a session */
 } rc__tls_filter;
+
+enum { RC__TLS_ALPN_NONE = 0, RC__TLS_ALPN_COAP, RC__TLS_ALPN_HTTP11 };
 
 /* tls_ctx.c */
 void rc__tls_cache_put(rc_tls_ctx *ctx, const char *host, uint16_t port,
@@ -160,5 +175,16 @@ void rc__dtls_ctx_setup(rc_tls_ctx *ctx, SSL_CTX *sc);
  * ctx->keylog_fd (-1 for none) and sc's app data (ctx). */
 rc_err rc__tls_keylog_open(rc_tls_ctx *ctx, SSL_CTX *sc, const char *path);
 void rc__tls_keylog_close(rc_tls_ctx *ctx);
+
+/* tls_handoff.c: keeps the application traffic secrets of a key log line
+ * for f's hand-over (a server TLS filter of a ctx with handoff). */
+void rc__tls_handoff_capture(rc__tls_filter *f, const char *line);
+/* At the end of a server's TLS 1.3 handshake, before its output is
+ * flushed: derives the record keys, notes what the queries need and frees
+ * the SSL. 0 when done; -1 when this connection keeps its SSL (TLS 1.2, a
+ * client certificate, early data, OpenSSL holding input...). */
+int rc__tls_handoff(rc__tls_filter *f);
+/* Frees f->rec (keys wiped). */
+void rc__tls_handoff_free(rc__tls_filter *f);
 
 #endif
