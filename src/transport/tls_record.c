@@ -5,7 +5,6 @@
  * (§5.2, §5.3), and the post-handshake messages a client may send: alerts
  * (§6) and KeyUpdate (§4.6.3). See tls_record.h.
  */
-#include <pthread.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -35,23 +34,12 @@ size_t rc__tls_suite_hash_len(rc__tls_suite s) {
   return s == RC__TLS_AES_256_GCM_SHA384 ? 48 : 32;
 }
 
-static size_t key_len(rc__tls_suite s) {
+size_t rc__tls_suite_key_len(rc__tls_suite s) {
   return s == RC__TLS_AES_128_GCM_SHA256 ? 16 : 32;
 }
 
 static const EVP_MD *md_of(rc__tls_suite s) {
   return s == RC__TLS_AES_256_GCM_SHA384 ? EVP_sha384() : EVP_sha256();
-}
-
-static const EVP_CIPHER *cipher_of(rc__tls_suite s) {
-  switch (s) {
-  case RC__TLS_AES_128_GCM_SHA256:
-    return EVP_aes_128_gcm();
-  case RC__TLS_AES_256_GCM_SHA384:
-    return EVP_aes_256_gcm();
-  default:
-    return EVP_chacha20_poly1305();
-  }
 }
 
 /* ---- key schedule (RFC 8446 §7.1) --------------------------------------- */
@@ -85,7 +73,7 @@ static int expand_label(rc__tls_suite s, const uint8_t *secret,
 /* §7.3: [sender]_write_key and [sender]_write_iv from the secret. */
 static int derive(rc__tls_suite s, rc__tls_dir *d) {
   d->seq = 0;
-  return expand_label(s, d->secret, "key", d->key, key_len(s)) ||
+  return expand_label(s, d->secret, "key", d->key, rc__tls_suite_key_len(s)) ||
                  expand_label(s, d->secret, "iv", d->iv, sizeof(d->iv))
              ? -1
              : 0;
@@ -123,57 +111,6 @@ int rc__tls_rec_update_write(rc__tls_rec *r) {
   return next_secret((rc__tls_suite)r->suite, &r->wr);
 }
 
-/* ---- AEAD contexts, one per thread, suite and direction ----------------- */
-
-/* A context is keyed for the last connection that used it; another key
- * re-keys it (the key schedule of AES or ChaCha20 plus GHASH's table),
- * which is what a connection that sleeps between requests pays instead of
- * holding ~1 KB of OpenSSL context per direction. */
-typedef struct aead_slot {
-  EVP_CIPHER_CTX *c;
-  uint8_t key[32];
-  int keyed;
-} aead_slot;
-
-static _Thread_local aead_slot slots[RC__TLS_SUITES][2];
-static pthread_key_t slots_key;
-static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
-
-static void slots_free(void *p) {
-  (void)p;
-  for (int s = 0; s < RC__TLS_SUITES; s++)
-    for (int e = 0; e < 2; e++) {
-      EVP_CIPHER_CTX_free(slots[s][e].c);
-      OPENSSL_cleanse(&slots[s][e], sizeof(slots[s][e]));
-    }
-}
-
-static void slots_init(void) { (void)pthread_key_create(&slots_key, slots_free); }
-
-static EVP_CIPHER_CTX *aead_ctx(rc__tls_suite s, int enc, const uint8_t *key) {
-  aead_slot *sl = &slots[s][enc];
-  size_t kl = key_len(s);
-  if (!sl->c) {
-    (void)pthread_once(&slots_once, slots_init);
-    sl->c = EVP_CIPHER_CTX_new();
-    if (!sl->c || EVP_CipherInit_ex(sl->c, cipher_of(s), NULL, NULL, NULL,
-                                    enc) != 1) {
-      EVP_CIPHER_CTX_free(sl->c);
-      sl->c = NULL;
-      return NULL;
-    }
-    (void)pthread_setspecific(slots_key, slots); /* a thread's exit frees */
-  }
-  if (!sl->keyed || CRYPTO_memcmp(sl->key, key, kl) != 0) {
-    sl->keyed = 0;
-    if (EVP_CipherInit_ex(sl->c, NULL, NULL, key, NULL, enc) != 1)
-      return NULL;
-    memcpy(sl->key, key, kl);
-    sl->keyed = 1;
-  }
-  return sl->c;
-}
-
 /* §5.3: "The 64-bit record sequence number is encoded in network byte
  * order and padded to the left with zeros to iv_length. The padded
  * sequence number is XORed with either the static client_write_iv or
@@ -205,7 +142,7 @@ size_t rc__tls_rec_seal(rc__tls_rec *r, uint8_t type, const uint8_t *d,
     memmove(p, d, n);
   p[n] = type; /* TLSInnerPlaintext: content, type, no padding */
   EVP_CIPHER_CTX *c =
-      aead_ctx((rc__tls_suite)r->suite, 1, r->wr.key);
+      rc__tls_aead_ctx((rc__tls_suite)r->suite, 1, r->wr.key);
   nonce_of(&r->wr, nonce);
   if (!c || EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 1) != 1 ||
       EVP_CipherUpdate(c, NULL, &l, out, RC__TLS_REC_HDR) != 1 ||
@@ -225,7 +162,7 @@ static long open_rec(rc__tls_rec *r, const uint8_t *hdr, const uint8_t *ct,
   uint8_t nonce[12];
   int l = 0, l2 = 0;
   size_t n = len - RC__TLS_REC_TAG;
-  EVP_CIPHER_CTX *c = aead_ctx((rc__tls_suite)r->suite, 0, r->rd.key);
+  EVP_CIPHER_CTX *c = rc__tls_aead_ctx((rc__tls_suite)r->suite, 0, r->rd.key);
   nonce_of(&r->rd, nonce);
   if (!c || EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, 0) != 1 ||
       EVP_CipherUpdate(c, NULL, &l, hdr, RC__TLS_REC_HDR) != 1 ||

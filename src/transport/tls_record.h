@@ -8,15 +8,18 @@
  * Sans-I/O: rc__tls_rec_read consumes ciphertext and hands plaintext,
  * records it must send (an alert, a KeyUpdate) and what happened to the
  * caller through rc__tls_rec_io; rc__tls_rec_seal writes one record into a
- * caller buffer. The AEAD contexts are per thread (one per suite and
- * direction, re-keyed when another connection's key comes along), so no
- * OpenSSL object is held per connection.
+ * caller buffer. The AEAD contexts belong to the thread (tls_aead.c: 64
+ * per suite and direction, picked by key, re-keyed when another
+ * connection's key comes along), so no OpenSSL object is held per
+ * connection.
  */
 #ifndef RCOAP_TLS_RECORD_H
 #define RCOAP_TLS_RECORD_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/types.h>
 
 #include "rcoap/common.h"
 #include "rcoap/err.h"
@@ -118,6 +121,18 @@ size_t rc__tls_rec_seal(rc__tls_rec *r, uint8_t type, const uint8_t *d,
                         size_t n, uint8_t *out);
 /* Updates our write key after a KeyUpdate of ours went out (§7.2). */
 int rc__tls_rec_update_write(rc__tls_rec *r);
+
+/* The key length of a suite (16 or 32). */
+size_t rc__tls_suite_key_len(rc__tls_suite suite);
+
+/* tls_aead.c: the calling thread's AEAD context for suite and direction
+ * (enc 1: seal), keyed with key (rc__tls_suite_key_len bytes); the caller
+ * sets the nonce. NULL on a crypto failure. Valid until the next call. */
+EVP_CIPHER_CTX *rc__tls_aead_ctx(rc__tls_suite suite, int enc,
+                                 const uint8_t *key);
+/* Frees the calling thread's AEAD contexts (its exit does too); the next
+ * record makes them again. */
+void rc__tls_aead_release(void);
 
 /* Frees what r holds (the partial record) and wipes its keys. */
 void rc__tls_rec_clear(rc__tls_rec *r, const rc_mem *mem);
