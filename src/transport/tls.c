@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -152,8 +153,36 @@ void rc__tls_filter_release(rc__tls_filter *f) {
     OPENSSL_cleanse(f->pend, f->pend_cap);
   ctx->mem.free(f->pend, ctx->mem.user);
   ctx->mem.free(f->host, ctx->mem.user);
+  ctx->mem.free(f->detail, ctx->mem.user);
+  f->detail = NULL;
+  ctx->mem.free(f->psk, ctx->mem.user);
+  f->psk = NULL;
   ERR_clear_error();
   rc_tls_ctx_free(ctx);
+}
+
+void rc__tls_say(rc__tls_filter *f, const char *fmt, ...) {
+  if (!f->detail)
+    f->detail = f->ctx->mem.malloc(RC__TLS_DETAIL_MAX, f->ctx->mem.user);
+  if (!f->detail)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(f->detail, RC__TLS_DETAIL_MAX, fmt, ap);
+  va_end(ap);
+}
+
+rc__tls_psk *rc__tls_psk_of(rc__tls_filter *f) {
+  if (!f->psk) {
+    f->psk = f->ctx->mem.malloc(sizeof(*f->psk), f->ctx->mem.user);
+    if (f->psk)
+      memset(f->psk, 0, sizeof(*f->psk));
+  }
+  return f->psk;
+}
+
+const char *rc__tls_detail(const rc__tls_filter *f) {
+  return f->detail ? f->detail : "";
 }
 
 static void really_destroy(rc__tls_filter *f) {
@@ -208,11 +237,11 @@ static rc_err fail(rc__tls_filter *f, rc_err err) {
     return err;
   f->state = RC__TLS_DEAD;
   f->err = err;
-  if (!f->detail[0])
-    snprintf(f->detail, sizeof(f->detail), "%s", rc_strerror(err));
+  if (!rc__tls_detail(f)[0])
+    rc__tls_say(f, "%s", rc_strerror(err));
   (void)flush(f); /* the alert, if any; the socket may be gone already */
   f->out_len = 0;
-  emit(f, RC_FILTER_EV_ERROR, err, f->detail);
+  emit(f, RC_FILTER_EV_ERROR, err, rc__tls_detail(f));
   return err;
 }
 
@@ -310,7 +339,7 @@ rc_err rc__tls_classify(rc__tls_filter *f) {
   if (f->verify_err)
     return RC_ERR_TLS_CERT; /* verify_cb wrote the detail */
   if (f->alpn_refused) {
-    snprintf(f->detail, sizeof(f->detail), "client did not offer ALPN %s%s",
+    rc__tls_say(f, "client did not offer ALPN %s%s",
              f->http ? "http/1.1 or coap" : "coap",
              f->alpn_refused == 1 ? " (no ALPN extension)" : "");
     return RC_ERR_TLS_ALPN;
@@ -336,16 +365,15 @@ rc_err rc__tls_classify(rc__tls_filter *f) {
     what = psk && row->what_psk != NULL ? row->what_psk : row->what;
   }
   if (what) {
-    snprintf(f->detail, sizeof(f->detail), "%s", what);
+    rc__tls_say(f, "%s", what);
   } else {
     if (!reason && f->psk_unknown && !hs_done(f)) {
-      snprintf(f->detail, sizeof(f->detail),
-               "handshake failed: unknown PSK identity");
+      rc__tls_say(f, "handshake failed: unknown PSK identity");
       return code;
     }
     openssl_reason(reason ? ERR_PACK(ERR_LIB_SSL, 0, reason) : last, r,
                    sizeof(r));
-    snprintf(f->detail, sizeof(f->detail), "%s: %s", phase, r);
+    rc__tls_say(f, "%s: %s", phase, r);
   }
   return code;
 }
@@ -372,8 +400,7 @@ static rc_err check_first(rc__tls_filter *f, const uint8_t *d, size_t n) {
       uint8_t next = at == 1 ? b : (i + 1 < n ? d[i + 1] : 'A');
       int http = f->first[0] >= 'A' && f->first[0] <= 'Z' &&
                  ((next >= 'A' && next <= 'Z') || next == ' ');
-      snprintf(f->detail, sizeof(f->detail),
-               "peer is not speaking TLS (it sent %s: plain %s?)", got,
+      rc__tls_say(f, "peer is not speaking TLS (it sent %s: plain %s?)", got,
                http ? "HTTP" : "CoAP");
       return RC_ERR_TLS_NOT_TLS;
     }
@@ -411,7 +438,7 @@ static rc_err write_plain(rc__tls_filter *f, const uint8_t *data, size_t len) {
   if (!f->ssl) {
     rc_err err = seal(f, RC__TLS_CT_APPDATA, data, len);
     if (err)
-      snprintf(f->detail, sizeof(f->detail), "TLS error: %s",
+      rc__tls_say(f, "TLS error: %s",
                rc_strerror(err));
     return err ? fail(f, err) : RC_OK;
   }
@@ -439,8 +466,7 @@ static rc_err handshake_done(rc__tls_filter *f) {
    * an HTTPS server like any other. */
   if (!is_server(f) && !f->http && !coap &&
       f->port != RC_TLS_COAPS_DEFAULT_PORT && !f->ctx->allow_no_alpn) {
-    snprintf(f->detail, sizeof(f->detail),
-             "server did not negotiate ALPN coap");
+    rc__tls_say(f, "server did not negotiate ALPN coap");
     return fail(f, RC_ERR_TLS_ALPN);
   }
   f->state = RC__TLS_OPEN;
@@ -532,12 +558,11 @@ static rc_err read_records(rc__tls_filter *f) {
   case RC__TLS_REC_CLOSE_NOTIFY:
     return peer_closed(f);
   case RC__TLS_REC_PEER_ALERT:
-    snprintf(f->detail, sizeof(f->detail), "TLS error: the peer sent alert %s",
+    rc__tls_say(f, "TLS error: the peer sent alert %s",
              alert);
     return fail(f, RC_ERR_TLS);
   case RC__TLS_REC_FAILED:
-    snprintf(f->detail, sizeof(f->detail),
-             "TLS error: bad record from the peer (we sent alert %s)", alert);
+    rc__tls_say(f, "TLS error: bad record from the peer (we sent alert %s)", alert);
     return fail(f, RC_ERR_TLS);
   default:
     return fail(f, RC_ERR_NOMEM);
@@ -829,15 +854,13 @@ rc_err rc_tls_eof(rc_filter *base) {
     f->state = RC__TLS_CLOSED;
     emit(f, RC_FILTER_EV_CLOSED, 0, "connection closed after our close_notify");
   } else if (!hs_done(f)) {
-    snprintf(f->detail, sizeof(f->detail),
-             "handshake failed: the peer closed the connection%s",
+    rc__tls_say(f, "handshake failed: the peer closed the connection%s",
              f->rx_total ? "" : " without answering");
     err = fail(f, RC_ERR_TLS);
   } else {
     /* RFC 8446 §6.1: a close without close_notify may be a truncation
      * attack; what was already handed up was authenticated. */
-    snprintf(f->detail, sizeof(f->detail),
-             "connection closed without close_notify");
+    rc__tls_say(f, "connection closed without close_notify");
     err = fail(f, RC_ERR_TLS);
   }
   return leave(f, err);
@@ -853,7 +876,7 @@ int rc_tls_resumed(const rc_filter *f) {
   if (!CF(f)->ssl)
     return hs_done(CF(f)) && CF(f)->resumed;
   return hs_done(CF(f)) && SSL_session_reused(CF(f)->ssl) &&
-         CF(f)->psk_id_len == 0;
+         !(CF(f)->psk && CF(f)->psk->id_len);
 }
 
 const char *rc_tls_protocol(const rc_filter *f) {
@@ -912,7 +935,9 @@ const char *rc_tls_sni(const rc_filter *f) {
   return SSL_get_servername(CF(f)->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
-const char *rc_tls_error_detail(const rc_filter *f) { return CF(f)->detail; }
+const char *rc_tls_error_detail(const rc_filter *f) {
+  return rc__tls_detail(CF(f));
+}
 
 rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
   const rc__tls_filter *f = CF(base);
@@ -933,9 +958,11 @@ rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
     if (X509_digest(x, EVP_sha256(), out->fingerprint, &n) != 1)
       memset(out->fingerprint, 0, sizeof(out->fingerprint));
   }
-  memcpy(out->psk_identity, f->psk_id, f->psk_id_len);
-  out->psk_identity_len = f->psk_id_len;
-  memcpy(out->psk_hint, f->psk_hint, sizeof(out->psk_hint));
+  if (f->psk) {
+    memcpy(out->psk_identity, f->psk->id, f->psk->id_len);
+    out->psk_identity_len = f->psk->id_len;
+    memcpy(out->psk_hint, f->psk->hint, sizeof(out->psk_hint));
+  }
   ERR_clear_error();
   return RC_OK;
 }

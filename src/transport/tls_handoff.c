@@ -142,7 +142,7 @@ int rc__tls_handoff(rc__tls_filter *f) {
     return -1;
   }
   f->alpn = alpn_code(ssl);
-  f->resumed = SSL_session_reused(ssl) && f->psk_id_len == 0;
+  f->resumed = SSL_session_reused(ssl) && !(f->psk && f->psk->id_len);
   /* The session stays resumable (tls.c rc__tls_filter_release). */
   SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(ssl);

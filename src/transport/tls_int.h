@@ -70,6 +70,13 @@ struct rc_tls_ctx {
   int handoff;
 };
 
+/* The PSK identity a handshake used and the hint the server gave. */
+typedef struct rc__tls_psk {
+  uint8_t id[RC_TLS_MAX_PSK_IDENTITY];
+  size_t id_len;
+  char hint[RC_TLS_MAX_PSK_IDENTITY + 1]; /* client: the server's hint */
+} rc__tls_psk;
+
 typedef enum rc__tls_state {
   RC__TLS_HANDSHAKE = 0,
   RC__TLS_OPEN,
@@ -103,10 +110,8 @@ typedef struct rc__tls_filter {
   int http;             /* coaps+ws: ALPN "http/1.1" (rc_tls_set_http) */
   int alpn_refused;     /* server: client's ALPN lacked what we serve */
   int psk_unknown;      /* server: PSK identity not known */
-  uint8_t psk_id[RC_TLS_MAX_PSK_IDENTITY];
-  size_t psk_id_len;
-  char psk_hint[RC_TLS_MAX_PSK_IDENTITY + 1]; /* client: the server's hint */
-  char detail[RC__TLS_DETAIL_MAX];
+  rc__tls_psk *psk; /* allocated when a PSK identity or hint is seen */
+  char *detail; /* rc__tls_say: allocated at the first sentence */
   /* Re-entrancy: depth of sink callbacks running; destroy() inside one
    * is deferred until the outermost returns. */
   int cb_depth;
@@ -161,6 +166,15 @@ void rc__tls_filter_release(rc__tls_filter *f);
 /* Turns what OpenSSL and the callbacks recorded about a failure into an
  * rc_err and f->detail; reads (and empties) the OpenSSL error queue. */
 rc_err rc__tls_classify(rc__tls_filter *f);
+/* Sets f's detail sentence (cut at RC__TLS_DETAIL_MAX), allocating its
+ * buffer the first time: an idle connection holds none. Without memory
+ * the sentence is lost (the error code still says what failed). */
+void rc__tls_say(rc__tls_filter *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* f->psk, allocated (zeroed) the first time; NULL without memory. */
+rc__tls_psk *rc__tls_psk_of(rc__tls_filter *f);
+/* f's detail sentence, "" when none. */
+const char *rc__tls_detail(const rc__tls_filter *f);
 
 /* dtls.c: the datagram BIO method; the peer address a server filter was
  * made for (0 if ssl has no filter). */
