@@ -537,6 +537,8 @@ static int rec_data(void *user, const uint8_t *d, size_t n) {
 
 static int rec_out(void *user, const uint8_t *d, size_t n) {
   rc__tls_filter *f = ((rec_call *)user)->f;
+  if (f->state == RC__TLS_CLOSING)
+    return 0; /* our close_notify went out: nothing follows it */
   if (out_reserve(f, n) != 0)
     return 1;
   memcpy(f->out + f->out_len, d, n);
@@ -556,6 +558,8 @@ static rc_err read_records(rc__tls_filter *f) {
   case RC__TLS_REC_STOPPED:
     return c.err;
   case RC__TLS_REC_CLOSE_NOTIFY:
+    /* RFC 8446 §6.1: "Any data received after a closure alert has been
+     * received MUST be ignored." (tls_recv reads nothing once CLOSED.) */
     return peer_closed(f);
   case RC__TLS_REC_PEER_ALERT:
     rc__tls_say(f, "TLS error: the peer sent alert %s",

@@ -286,6 +286,21 @@ static void test_close_notify(void **state) {
   assert_int_equal(k.s->closed, 1);
   assert_int_equal(k.s->errors, 0);
   conn_close(&k);
+  /* the server closes while the client asks for a KeyUpdate: the data is
+   * read, and nothing follows our close_notify */
+  conn_open(&k, sctx, cctx, NULL, 0);
+  assert_int_equal(rc_filter_shutdown(k.s->f), RC_OK);
+  size_t sent = k.s->wire_len;
+  assert_true(sent > 0);
+  assert_true(SSL_key_update(k.c->raw, SSL_KEY_UPDATE_REQUESTED));
+  assert_int_equal(SSL_write(k.c->raw, "late", 4), 4);
+  raw_drain(k.c);
+  assert_int_equal(rc_filter_recv(k.s->f, k.c->wire, k.c->wire_len), RC_OK);
+  k.c->wire_len = 0;
+  assert_int_equal(k.s->wire_len, sent);
+  assert_int_equal(k.s->rx_len, 4);
+  assert_int_equal(k.s->errors, 0);
+  conn_close(&k);
   both_free(sctx, cctx);
 }
 
