@@ -3,7 +3,7 @@
  * OpenSSL to the TLS filter (src/transport/tls_handoff.c, tls_record.c),
  * against a plain OpenSSL 3 client over an in-memory wire: each of the
  * three cipher suites with data both ways (whole, multi-record and byte by
- * byte), KeyUpdate from the client with and without update_requested,
+ * byte), the client's Finished and first requests in one read, KeyUpdate from the client with and without update_requested,
  * close_notify both ways, a tampered record, an oversized record, records
  * the client's own keys seal with a bad inner content, resumption of a
  * session whose ticket the record layer's first record followed, and the
@@ -212,6 +212,36 @@ static void test_each_suite(void **state) {
     }
   }
   rc_tls_ctx_free(sctx);
+}
+
+/* The client's Finished and its first request in one recv(): OpenSSL
+ * reads the Finished alone, the request is the record layer's first. */
+static void test_request_with_finished(void **state) {
+  (void)state;
+  rc_tls_ctx *sctx = server_ctx();
+  SSL_CTX *cctx = client_ctx(NULL);
+  conn k;
+  memset(&k, 0, sizeof(k));
+  k.s = filter_end(sctx, NULL, 0);
+  k.c = raw_end(cctx, 0);
+  raw_drain(k.c); /* ClientHello */
+  assert_int_equal(deliver(k.s, k.c->wire, k.c->wire_len), RC_OK);
+  k.c->wire_len = 0;
+  assert_int_equal(deliver(k.c, k.s->wire, k.s->wire_len), RC_OK);
+  k.s->wire_len = 0;
+  assert_int_equal(SSL_is_init_finished(k.c->raw), 1);
+  assert_int_equal(SSL_write(k.c->raw, "GET /a", 6), 6);
+  assert_int_equal(SSL_write(k.c->raw, "GET /b", 6), 6);
+  raw_drain(k.c); /* Finished, then two application data records */
+  assert_int_equal(rc_filter_recv(k.s->f, k.c->wire, k.c->wire_len), RC_OK);
+  k.c->wire_len = 0;
+  assert_int_equal(k.s->opened, 1);
+  assert_null(TF(k.s)->ssl);
+  assert_int_equal(k.s->rx_len, 12);
+  assert_memory_equal(k.s->rx, "GET /aGET /b", 12);
+  both_ways(&k, 0); /* the ticket and answers reach the client */
+  conn_close(&k);
+  both_free(sctx, cctx);
 }
 
 static void test_keep_ssl(void **state) {
@@ -488,6 +518,7 @@ int main(void) {
     return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_each_suite),
+      cmocka_unit_test(test_request_with_finished),
       cmocka_unit_test(test_keep_ssl),
       cmocka_unit_test(test_key_update),
       cmocka_unit_test(test_close_notify),
