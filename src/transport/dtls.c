@@ -205,10 +205,10 @@ static rc_err fail(dtls_filter *d, rc_err err) {
   t->state = RC__TLS_DEAD;
   t->err = err;
   d->rtx_at = RC_TIME_NEVER;
-  if (!t->detail[0])
-    snprintf(t->detail, sizeof(t->detail), "%s", rc_strerror(err));
+  if (!rc__tls_detail(t)[0])
+    rc__tls_say(t, "%s", rc_strerror(err));
   (void)flush(d); /* the alert, if any */
-  emit(d, RC_FILTER_EV_ERROR, err, t->detail);
+  emit(d, RC_FILTER_EV_ERROR, err, rc__tls_detail(t));
   return err;
 }
 
@@ -258,8 +258,7 @@ static int finished_ignored(dtls_filter *d) {
 static rc_err fail_finished(dtls_filter *d) {
   ERR_clear_error();
   d->t.out_len = d->nlens = 0; /* the flight OpenSSL just queued: not sent */
-  snprintf(d->t.detail, sizeof(d->t.detail),
-           "DTLS handshake failed: our Finished sent %u times, never "
+  rc__tls_say(&d->t, "DTLS handshake failed: our Finished sent %u times, never "
            "answered (wrong pre-shared key? the server drops what it cannot "
            "decrypt)", FINISHED_RETRIES + 1);
   return fail(d, RC_ERR_TLS);
@@ -409,8 +408,7 @@ static rc_err dtls_timeout(rc_filter *base, rc_time now) {
     /* RFC 6347 §4.1.2.7: records that fail to decrypt are discarded, so
      * a wrong pre-shared key shows only as silence. */
     int psk = t->ctx->has_psk || t->ctx->psk_lookup;
-    snprintf(t->detail, sizeof(t->detail),
-             "handshake failed: not done within %u ms (%s%s)",
+    rc__tls_say(t, "handshake failed: not done within %u ms (%s%s)",
              (unsigned)t->ctx->hs_timeout_ms,
              t->rx_total ? "the peer stopped answering"
                          : "no answer from the peer",

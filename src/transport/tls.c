@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -45,8 +46,10 @@ static int is_server(const rc__tls_filter *f) {
   return f->ctx->role == RC_TLS_SERVER;
 }
 
+/* After the hand-over (tls_handoff.c) the SSL is gone and f->rec
+ * protects the records. */
 static int hs_done(const rc__tls_filter *f) {
-  return f->ssl && SSL_is_init_finished(f->ssl);
+  return f->ssl ? SSL_is_init_finished(f->ssl) : f->rec != NULL;
 }
 
 /* ---- the BIO ------------------------------------------------------------ */
@@ -144,13 +147,42 @@ void rc__tls_filter_release(rc__tls_filter *f) {
     SSL_set_shutdown(f->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(f->ssl); /* frees the BIO */
   f->ssl = NULL;
+  rc__tls_handoff_free(f);
   ctx->mem.free(f->out, ctx->mem.user);
   if (f->pend)
     OPENSSL_cleanse(f->pend, f->pend_cap);
   ctx->mem.free(f->pend, ctx->mem.user);
   ctx->mem.free(f->host, ctx->mem.user);
+  ctx->mem.free(f->detail, ctx->mem.user);
+  f->detail = NULL;
+  ctx->mem.free(f->psk, ctx->mem.user);
+  f->psk = NULL;
   ERR_clear_error();
   rc_tls_ctx_free(ctx);
+}
+
+void rc__tls_say(rc__tls_filter *f, const char *fmt, ...) {
+  if (!f->detail)
+    f->detail = f->ctx->mem.malloc(RC__TLS_DETAIL_MAX, f->ctx->mem.user);
+  if (!f->detail)
+    return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(f->detail, RC__TLS_DETAIL_MAX, fmt, ap);
+  va_end(ap);
+}
+
+rc__tls_psk *rc__tls_psk_of(rc__tls_filter *f) {
+  if (!f->psk) {
+    f->psk = f->ctx->mem.malloc(sizeof(*f->psk), f->ctx->mem.user);
+    if (f->psk)
+      memset(f->psk, 0, sizeof(*f->psk));
+  }
+  return f->psk;
+}
+
+const char *rc__tls_detail(const rc__tls_filter *f) {
+  return f->detail ? f->detail : "";
 }
 
 static void really_destroy(rc__tls_filter *f) {
@@ -205,11 +237,11 @@ static rc_err fail(rc__tls_filter *f, rc_err err) {
     return err;
   f->state = RC__TLS_DEAD;
   f->err = err;
-  if (!f->detail[0])
-    snprintf(f->detail, sizeof(f->detail), "%s", rc_strerror(err));
+  if (!rc__tls_detail(f)[0])
+    rc__tls_say(f, "%s", rc_strerror(err));
   (void)flush(f); /* the alert, if any; the socket may be gone already */
   f->out_len = 0;
-  emit(f, RC_FILTER_EV_ERROR, err, f->detail);
+  emit(f, RC_FILTER_EV_ERROR, err, rc__tls_detail(f));
   return err;
 }
 
@@ -307,7 +339,7 @@ rc_err rc__tls_classify(rc__tls_filter *f) {
   if (f->verify_err)
     return RC_ERR_TLS_CERT; /* verify_cb wrote the detail */
   if (f->alpn_refused) {
-    snprintf(f->detail, sizeof(f->detail), "client did not offer ALPN %s%s",
+    rc__tls_say(f, "client did not offer ALPN %s%s",
              f->http ? "http/1.1 or coap" : "coap",
              f->alpn_refused == 1 ? " (no ALPN extension)" : "");
     return RC_ERR_TLS_ALPN;
@@ -333,16 +365,15 @@ rc_err rc__tls_classify(rc__tls_filter *f) {
     what = psk && row->what_psk != NULL ? row->what_psk : row->what;
   }
   if (what) {
-    snprintf(f->detail, sizeof(f->detail), "%s", what);
+    rc__tls_say(f, "%s", what);
   } else {
     if (!reason && f->psk_unknown && !hs_done(f)) {
-      snprintf(f->detail, sizeof(f->detail),
-               "handshake failed: unknown PSK identity");
+      rc__tls_say(f, "handshake failed: unknown PSK identity");
       return code;
     }
     openssl_reason(reason ? ERR_PACK(ERR_LIB_SSL, 0, reason) : last, r,
                    sizeof(r));
-    snprintf(f->detail, sizeof(f->detail), "%s: %s", phase, r);
+    rc__tls_say(f, "%s: %s", phase, r);
   }
   return code;
 }
@@ -369,8 +400,7 @@ static rc_err check_first(rc__tls_filter *f, const uint8_t *d, size_t n) {
       uint8_t next = at == 1 ? b : (i + 1 < n ? d[i + 1] : 'A');
       int http = f->first[0] >= 'A' && f->first[0] <= 'Z' &&
                  ((next >= 'A' && next <= 'Z') || next == ' ');
-      snprintf(f->detail, sizeof(f->detail),
-               "peer is not speaking TLS (it sent %s: plain %s?)", got,
+      rc__tls_say(f, "peer is not speaking TLS (it sent %s: plain %s?)", got,
                http ? "HTTP" : "CoAP");
       return RC_ERR_TLS_NOT_TLS;
     }
@@ -380,7 +410,38 @@ static rc_err check_first(rc__tls_filter *f, const uint8_t *d, size_t n) {
 
 /* ---- the state machine -------------------------------------------------- */
 
+/* Seals content of type into records at the end of f->out (after the
+ * hand-over). */
+static rc_err seal(rc__tls_filter *f, uint8_t type, const uint8_t *data,
+                   size_t len) {
+  do {
+    size_t n = len > RC__TLS_REC_PLAIN_MAX ? RC__TLS_REC_PLAIN_MAX : len;
+    if (out_reserve(f, n + RC__TLS_REC_OVERHEAD) != 0)
+      return RC_ERR_NOMEM;
+    size_t w = rc__tls_rec_seal(f->rec, type, data, n, f->out + f->out_len);
+    if (w == 0)
+      return RC_ERR_TLS;
+    f->out_len += w;
+    data += n;
+    len -= n;
+  } while (len);
+  return RC_OK;
+}
+
+/* Our close_notify (RFC 8446 §6.1) after the hand-over. */
+static void seal_close_notify(rc__tls_filter *f) {
+  static const uint8_t close_notify[2] = {1, RC__TLS_AL_CLOSE_NOTIFY};
+  (void)seal(f, RC__TLS_CT_ALERT, close_notify, sizeof(close_notify));
+}
+
 static rc_err write_plain(rc__tls_filter *f, const uint8_t *data, size_t len) {
+  if (!f->ssl) {
+    rc_err err = seal(f, RC__TLS_CT_APPDATA, data, len);
+    if (err)
+      rc__tls_say(f, "TLS error: %s",
+               rc_strerror(err));
+    return err ? fail(f, err) : RC_OK;
+  }
   while (len) {
     int chunk = len > WRITE_CHUNK ? WRITE_CHUNK : (int)len;
     int n = SSL_write(f->ssl, data, chunk);
@@ -405,11 +466,12 @@ static rc_err handshake_done(rc__tls_filter *f) {
    * an HTTPS server like any other. */
   if (!is_server(f) && !f->http && !coap &&
       f->port != RC_TLS_COAPS_DEFAULT_PORT && !f->ctx->allow_no_alpn) {
-    snprintf(f->detail, sizeof(f->detail),
-             "server did not negotiate ALPN coap");
+    rc__tls_say(f, "server did not negotiate ALPN coap");
     return fail(f, RC_ERR_TLS_ALPN);
   }
   f->state = RC__TLS_OPEN;
+  if (is_server(f) && f->rec)
+    (void)rc__tls_handoff(f); /* else this connection keeps its SSL */
   rc_err err = RC_OK;
   if (f->pend_len) {
     err = write_plain(f, f->pend, f->pend_len);
@@ -442,8 +504,12 @@ static rc_err peer_closed(rc__tls_filter *f) {
   ERR_clear_error();
   /* RFC 8446 §6.1: "Each party MUST send a "close_notify" alert before
    * closing its write side"; answer the peer's with ours. */
-  if (f->state != RC__TLS_CLOSING)
-    (void)SSL_shutdown(f->ssl);
+  if (f->state != RC__TLS_CLOSING) {
+    if (f->ssl)
+      (void)SSL_shutdown(f->ssl);
+    else
+      seal_close_notify(f);
+  }
   ERR_clear_error();
   f->state = RC__TLS_CLOSED;
   rc_err err = flush(f);
@@ -455,9 +521,63 @@ static rc_err deliver(rc__tls_filter *f, const uint8_t *buf, size_t len) {
   return f->base.sink.up(f->base.sink.ctx, buf, len, 0);
 }
 
+/* ---- after the hand-over: tls_record.c does the records --------------- */
+
+typedef struct rec_call {
+  rc__tls_filter *f;
+  rc_err err;
+} rec_call;
+
+static int rec_data(void *user, const uint8_t *d, size_t n) {
+  rec_call *c = user;
+  if (n)
+    c->err = deliver(c->f, d, n);
+  return c->err || c->f->destroy_pending || c->f->state == RC__TLS_DEAD;
+}
+
+static int rec_out(void *user, const uint8_t *d, size_t n) {
+  rc__tls_filter *f = ((rec_call *)user)->f;
+  if (f->state == RC__TLS_CLOSING)
+    return 0; /* our close_notify went out: nothing follows it */
+  if (out_reserve(f, n) != 0)
+    return 1;
+  memcpy(f->out + f->out_len, d, n);
+  f->out_len += n;
+  return 0;
+}
+
+static rc_err read_records(rc__tls_filter *f) {
+  rec_call c = {f, RC_OK};
+  rc__tls_rec_io io = {rec_data, rec_out, &c};
+  rc__tls_rec_ev ev =
+      rc__tls_rec_read(f->rec, &f->ctx->mem, f->in, f->in_len, &io);
+  const char *alert = SSL_alert_desc_string_long(f->rec->alert);
+  switch (ev) {
+  case RC__TLS_REC_MORE:
+    return flush(f); /* our KeyUpdate, if the peer asked for one */
+  case RC__TLS_REC_STOPPED:
+    return c.err;
+  case RC__TLS_REC_CLOSE_NOTIFY:
+    /* RFC 8446 §6.1: "Any data received after a closure alert has been
+     * received MUST be ignored." (tls_recv reads nothing once CLOSED.) */
+    return peer_closed(f);
+  case RC__TLS_REC_PEER_ALERT:
+    rc__tls_say(f, "TLS error: the peer sent alert %s",
+             alert);
+    return fail(f, RC_ERR_TLS);
+  case RC__TLS_REC_FAILED:
+    rc__tls_say(f, "TLS error: bad record from the peer (we sent alert %s)", alert);
+    return fail(f, RC_ERR_TLS);
+  default:
+    return fail(f, RC_ERR_NOMEM);
+  }
+}
+
 /* Decrypts everything OpenSSL can get from the current input. The loop
  * ends when the BIO runs dry (each turn consumes input) or on close/error. */
 static rc_err read_all(rc__tls_filter *f) {
+  if (!f->ssl)
+    return read_records(f);
   uint8_t buf[READ_BUF];
   size_t used = 0;
   rc_err err = RC_OK;
@@ -576,7 +696,10 @@ static rc_err tls_shutdown(rc_filter *base) {
   if (!hs_done(f))
     return RC_OK; /* nothing to protect yet: the caller closes TCP */
   enter(f);
-  (void)SSL_shutdown(f->ssl); /* 0: sent, the peer's is still to come */
+  if (f->ssl)
+    (void)SSL_shutdown(f->ssl); /* 0: sent, the peer's is still to come */
+  else
+    seal_close_notify(f);
   ERR_clear_error();
   return leave(f, flush(f));
 }
@@ -735,15 +858,13 @@ rc_err rc_tls_eof(rc_filter *base) {
     f->state = RC__TLS_CLOSED;
     emit(f, RC_FILTER_EV_CLOSED, 0, "connection closed after our close_notify");
   } else if (!hs_done(f)) {
-    snprintf(f->detail, sizeof(f->detail),
-             "handshake failed: the peer closed the connection%s",
+    rc__tls_say(f, "handshake failed: the peer closed the connection%s",
              f->rx_total ? "" : " without answering");
     err = fail(f, RC_ERR_TLS);
   } else {
     /* RFC 8446 §6.1: a close without close_notify may be a truncation
      * attack; what was already handed up was authenticated. */
-    snprintf(f->detail, sizeof(f->detail),
-             "connection closed without close_notify");
+    rc__tls_say(f, "connection closed without close_notify");
     err = fail(f, RC_ERR_TLS);
   }
   return leave(f, err);
@@ -756,15 +877,24 @@ int rc_tls_handshake_done(const rc_filter *f) {
 int rc_tls_resumed(const rc_filter *f) {
   /* OpenSSL counts a TLS 1.3 handshake on an external PSK as "reused"
    * (the PSK travels as a session); ours noted its identity. */
+  if (!CF(f)->ssl)
+    return hs_done(CF(f)) && CF(f)->resumed;
   return hs_done(CF(f)) && SSL_session_reused(CF(f)->ssl) &&
-         CF(f)->psk_id_len == 0;
+         !(CF(f)->psk && CF(f)->psk->id_len);
 }
 
 const char *rc_tls_protocol(const rc_filter *f) {
+  if (!CF(f)->ssl)
+    return hs_done(CF(f)) ? "TLSv1.3" : "";
   return hs_done(CF(f)) ? SSL_get_version(CF(f)->ssl) : "";
 }
 
 const char *rc_tls_cipher(const rc_filter *f) {
+  static const char *const names[RC__TLS_SUITES] = {
+      "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+      "TLS_CHACHA20_POLY1305_SHA256"};
+  if (!CF(f)->ssl)
+    return hs_done(CF(f)) ? names[CF(f)->rec->suite] : "";
   const SSL_CIPHER *c = hs_done(CF(f)) ? SSL_get_current_cipher(CF(f)->ssl)
                                        : NULL;
   return c ? SSL_CIPHER_get_name(c) : "";
@@ -782,36 +912,44 @@ rc_err rc_tls_set_http(rc_filter *base) {
   return RC_OK;
 }
 
-const char *rc_tls_alpn(const rc_filter *f) {
+/* The negotiated ALPN: from the SSL, or noted at the hand-over. */
+static const char *alpn_of(const rc__tls_filter *f) {
   const unsigned char *p;
-  unsigned int n;
-  SSL_get0_alpn_selected(CF(f)->ssl, &p, &n);
-  if (n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0)
+  unsigned int n = 0;
+  if (f->ssl)
+    SSL_get0_alpn_selected(f->ssl, &p, &n);
+  if (f->ssl ? n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0
+             : f->alpn == RC__TLS_ALPN_COAP)
     return RC_TLS_ALPN_ID;
-  if (n == 8 && memcmp(p, RC_TLS_ALPN_HTTP11, 8) == 0)
+  if (f->ssl ? n == 8 && memcmp(p, RC_TLS_ALPN_HTTP11, 8) == 0
+             : f->alpn == RC__TLS_ALPN_HTTP11)
     return RC_TLS_ALPN_HTTP11;
   return "";
 }
 
+const char *rc_tls_alpn(const rc_filter *f) { return alpn_of(CF(f)); }
+
 int rc_tls_alpn_coap(const rc_filter *f) {
-  const unsigned char *p;
-  unsigned int n;
-  SSL_get0_alpn_selected(CF(f)->ssl, &p, &n);
-  return n == 4 && memcmp(p, RC_TLS_ALPN_ID, 4) == 0;
+  return strcmp(alpn_of(CF(f)), RC_TLS_ALPN_ID) == 0;
 }
 
 const char *rc_tls_sni(const rc_filter *f) {
+  if (!CF(f)->ssl)
+    return CF(f)->host; /* copied at the hand-over */
   return SSL_get_servername(CF(f)->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
-const char *rc_tls_error_detail(const rc_filter *f) { return CF(f)->detail; }
+const char *rc_tls_error_detail(const rc_filter *f) {
+  return rc__tls_detail(CF(f));
+}
 
 rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
   const rc__tls_filter *f = CF(base);
   if (!hs_done(f))
     return RC_ERR_STATE;
   memset(out, 0, sizeof(*out));
-  X509 *x = SSL_get0_peer_certificate(f->ssl);
+  /* (A connection with a client certificate keeps its SSL.) */
+  X509 *x = f->ssl ? SSL_get0_peer_certificate(f->ssl) : NULL;
   if (x) {
     int checked = is_server(f) ? f->ctx->client_auth != RC_TLS_CLIENT_AUTH_NONE ||
                                      f->ctx->has_peer_fp
@@ -824,9 +962,11 @@ rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
     if (X509_digest(x, EVP_sha256(), out->fingerprint, &n) != 1)
       memset(out->fingerprint, 0, sizeof(out->fingerprint));
   }
-  memcpy(out->psk_identity, f->psk_id, f->psk_id_len);
-  out->psk_identity_len = f->psk_id_len;
-  memcpy(out->psk_hint, f->psk_hint, sizeof(out->psk_hint));
+  if (f->psk) {
+    memcpy(out->psk_identity, f->psk->id, f->psk->id_len);
+    out->psk_identity_len = f->psk->id_len;
+    memcpy(out->psk_hint, f->psk->hint, sizeof(out->psk_hint));
+  }
   ERR_clear_error();
   return RC_OK;
 }

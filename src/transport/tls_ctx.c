@@ -230,21 +230,19 @@ static int verify_cb(int ok, X509_STORE_CTX *xs) {
   switch (e) {
   case X509_V_ERR_CERT_HAS_EXPIRED:
     rc__tls_name(cur ? X509_get_subject_name(cur) : NULL, b, sizeof(b));
-    snprintf(f->detail, sizeof(f->detail), "%scertificate has expired (%s)",
+    rc__tls_say(f, "%scertificate has expired (%s)",
              who, b);
     break;
   case X509_V_ERR_CERT_NOT_YET_VALID:
     rc__tls_name(cur ? X509_get_subject_name(cur) : NULL, b, sizeof(b));
-    snprintf(f->detail, sizeof(f->detail),
-             "%scertificate is not yet valid (%s)", who, b);
+    rc__tls_say(f, "%scertificate is not yet valid (%s)", who, b);
     break;
   case X509_V_ERR_HOSTNAME_MISMATCH:
   case X509_V_ERR_IP_ADDRESS_MISMATCH:
     rc__tls_sans(leaf, a, sizeof(a));
     if (!a[0])
       rc__tls_cn(leaf, a, sizeof(a));
-    snprintf(f->detail, sizeof(f->detail),
-             "host name mismatch: certificate is for %s, not %s",
+    rc__tls_say(f, "host name mismatch: certificate is for %s, not %s",
              a[0] ? a : "no names", f->host ? f->host : "?");
     break;
   case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
@@ -253,11 +251,10 @@ static int verify_cb(int ok, X509_STORE_CTX *xs) {
   case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
   case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
     rc__tls_name(cur ? X509_get_issuer_name(cur) : NULL, b, sizeof(b));
-    snprintf(f->detail, sizeof(f->detail), "%sunknown CA: %s", who, b);
+    rc__tls_say(f, "%sunknown CA: %s", who, b);
     break;
   default:
-    snprintf(f->detail, sizeof(f->detail),
-             "%scertificate verification failed: %s", who,
+    rc__tls_say(f, "%scertificate verification failed: %s", who,
              X509_verify_cert_error_string(e));
     break;
   }
@@ -286,12 +283,10 @@ static int fingerprint_verify_cb(X509_STORE_CTX *xs, void *arg) {
     rc_tls_fingerprint_hex(md, got);
     rc_tls_fingerprint_hex(ctx->peer_fp, want);
     if (leaf && n == RC_TLS_FINGERPRINT_LEN)
-      snprintf(f->detail, sizeof(f->detail),
-               "certificate fingerprint mismatch: sha-256 %s, expected %s",
+      rc__tls_say(f, "certificate fingerprint mismatch: sha-256 %s, expected %s",
                got, want);
     else
-      snprintf(f->detail, sizeof(f->detail),
-               "certificate fingerprint mismatch: no certificate");
+      rc__tls_say(f, "certificate fingerprint mismatch: no certificate");
   }
   ERR_clear_error();
   return 0;
@@ -385,10 +380,13 @@ static int psk_key_for(rc__tls_filter *f, const uint8_t *id, size_t idlen,
 }
 
 static void note_psk_id(rc__tls_filter *f, const uint8_t *id, size_t len) {
-  if (len > sizeof(f->psk_id))
-    len = sizeof(f->psk_id);
-  memcpy(f->psk_id, id, len);
-  f->psk_id_len = len;
+  rc__tls_psk *p = rc__tls_psk_of(f);
+  if (!p)
+    return; /* rc_tls_peer_info then names no identity */
+  if (len > sizeof(p->id))
+    len = sizeof(p->id);
+  memcpy(p->id, id, len);
+  p->id_len = len;
 }
 
 /* A TLS 1.3 session object carrying an external PSK. */
@@ -450,8 +448,9 @@ static unsigned int psk_client_cb(SSL *ssl, const char *hint, char *identity,
                                   unsigned int max_id, unsigned char *psk,
                                   unsigned int max_psk) {
   rc__tls_filter *f = rc__tls_from_ssl(ssl);
-  if (f && hint)
-    snprintf(f->psk_hint, sizeof(f->psk_hint), "%s", hint);
+  rc__tls_psk *p = f && hint ? rc__tls_psk_of(f) : NULL;
+  if (p)
+    snprintf(p->hint, sizeof(p->hint), "%s", hint);
   if (!f || !f->ctx->has_psk || f->ctx->psk_id_len + 1 > max_id ||
       f->ctx->psk_key_len > max_psk)
     return 0;
@@ -786,6 +785,7 @@ rc_err rc_tls_ctx_new(rc_tls_ctx **out, const rc_tls_config *cfg, char *errbuf,
     ctx->has_peer_fp = 1;
   }
   ctx->datagram = cfg->datagram;
+  ctx->handoff = cfg->role == RC_TLS_SERVER && !cfg->datagram && !cfg->keep_ssl;
   ctx->mtu = cfg->mtu ? cfg->mtu : RC_DTLS_DEFAULT_MTU;
   ctx->hs_timeout_ms = cfg->handshake_timeout_ms
                            ? cfg->handshake_timeout_ms

@@ -16,6 +16,7 @@
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
 #include "transport/hkey.h"
+#include "transport/tls_record.h"
 
 /* Detail sentences are cut at this length. */
 #define RC__TLS_DETAIL_MAX 384
@@ -63,7 +64,18 @@ struct rc_tls_ctx {
   /* Server: the HMAC keys of the stateless cookie (hkey.h). */
   rc__hkey cookie;
   int keylog_fd; /* rc_tls_config.keylog_file; -1: none (tls_keylog.c) */
+  /* Server, TLS: after a TLS 1.3 handshake the filter takes over the
+   * record layer and frees the SSL (tls_handoff.c); off with
+   * rc_tls_config.keep_ssl. */
+  int handoff;
 };
+
+/* The PSK identity a handshake used and the hint the server gave. */
+typedef struct rc__tls_psk {
+  uint8_t id[RC_TLS_MAX_PSK_IDENTITY];
+  size_t id_len;
+  char hint[RC_TLS_MAX_PSK_IDENTITY + 1]; /* client: the server's hint */
+} rc__tls_psk;
 
 typedef enum rc__tls_state {
   RC__TLS_HANDSHAKE = 0,
@@ -98,15 +110,23 @@ typedef struct rc__tls_filter {
   int http;             /* coaps+ws: ALPN "http/1.1" (rc_tls_set_http) */
   int alpn_refused;     /* server: client's ALPN lacked what we serve */
   int psk_unknown;      /* server: PSK identity not known */
-  uint8_t psk_id[RC_TLS_MAX_PSK_IDENTITY];
-  size_t psk_id_len;
-  char psk_hint[RC_TLS_MAX_PSK_IDENTITY + 1]; /* client: the server's hint */
-  char detail[RC__TLS_DETAIL_MAX];
+  rc__tls_psk *psk; /* allocated when a PSK identity or hint is seen */
+  char *detail; /* rc__tls_say: allocated at the first sentence */
   /* Re-entrancy: depth of sink callbacks running; destroy() inside one
    * is deferred until the outermost returns. */
   int cb_depth;
   int destroy_pending;
+  /* Record layer after the hand-over (tls_handoff.c): while the handshake
+   * runs, rec holds the traffic secrets logged so far (secrets: bit 0
+   * client's, bit 1 server's); once ssl is NULL, rec protects the records
+   * and these say what the SSL said. */
+  rc__tls_rec *rec;
+  uint8_t secrets;
+  uint8_t alpn;    /* RC__TLS_ALPN_* */
+  uint8_t resumed; /* the handshake resumed a session */
 } rc__tls_filter;
+
+enum { RC__TLS_ALPN_NONE = 0, RC__TLS_ALPN_COAP, RC__TLS_ALPN_HTTP11 };
 
 /* tls_ctx.c */
 void rc__tls_cache_put(rc_tls_ctx *ctx, const char *host, uint16_t port,
@@ -146,6 +166,15 @@ void rc__tls_filter_release(rc__tls_filter *f);
 /* Turns what OpenSSL and the callbacks recorded about a failure into an
  * rc_err and f->detail; reads (and empties) the OpenSSL error queue. */
 rc_err rc__tls_classify(rc__tls_filter *f);
+/* Sets f's detail sentence (cut at RC__TLS_DETAIL_MAX), allocating its
+ * buffer the first time: an idle connection holds none. Without memory
+ * the sentence is lost (the error code still says what failed). */
+void rc__tls_say(rc__tls_filter *f, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* f->psk, allocated (zeroed) the first time; NULL without memory. */
+rc__tls_psk *rc__tls_psk_of(rc__tls_filter *f);
+/* f's detail sentence, "" when none. */
+const char *rc__tls_detail(const rc__tls_filter *f);
 
 /* dtls.c: the datagram BIO method; the peer address a server filter was
  * made for (0 if ssl has no filter). */
@@ -160,5 +189,16 @@ void rc__dtls_ctx_setup(rc_tls_ctx *ctx, SSL_CTX *sc);
  * ctx->keylog_fd (-1 for none) and sc's app data (ctx). */
 rc_err rc__tls_keylog_open(rc_tls_ctx *ctx, SSL_CTX *sc, const char *path);
 void rc__tls_keylog_close(rc_tls_ctx *ctx);
+
+/* tls_handoff.c: keeps the application traffic secrets of a key log line
+ * for f's hand-over (a server TLS filter of a ctx with handoff). */
+void rc__tls_handoff_capture(rc__tls_filter *f, const char *line);
+/* At the end of a server's TLS 1.3 handshake, before its output is
+ * flushed: derives the record keys, notes what the queries need and frees
+ * the SSL. 0 when done; -1 when this connection keeps its SSL (TLS 1.2, a
+ * client certificate, early data, OpenSSL holding input...). */
+int rc__tls_handoff(rc__tls_filter *f);
+/* Frees f->rec (keys wiped). */
+void rc__tls_handoff_free(rc__tls_filter *f);
 
 #endif

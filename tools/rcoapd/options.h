@@ -32,6 +32,7 @@ typedef struct rcoapd_opts {
   long max_retransmit;     /* --max-retransmit; -1: the default */
   int allow_no_alpn;
   int no_tickets;
+  int keep_ssl; /* --tls-keep-ssl */
   const char *state_dir;   /* demo certificate lives here */
   const char *web_root;
   const char *serve_dir;   /* --serve-dir: read-only folder under /files */

@@ -181,6 +181,7 @@ int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out) {
   }
   cfg.allow_no_alpn = o->allow_no_alpn && !dgram; /* DTLS: no ALPN */
   cfg.no_tickets = o->no_tickets;
+  cfg.keep_ssl = o->keep_ssl;
   cfg.keylog_file = o->keylog;
   char errbuf[512];
   if (rc_tls_ctx_new(out, &cfg, errbuf, sizeof errbuf) != RC_OK) {
