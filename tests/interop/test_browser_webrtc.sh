@@ -16,7 +16,11 @@
 # device itself with rcoap over UDP; then the switch back to coap+ws. Twice: with
 # Chromium's default mDNS host candidates (rcoapd learns Chromium's
 # address from its checks) and with real addresses. Screenshots:
-# BUILD_DIR/web-demo-webrtc.png, web-demo-webrtc-nomdns.png.
+# BUILD_DIR/web-demo-webrtc.png, web-demo-webrtc-nomdns.png. A third run
+# (web-demo-webrtc-media.png): the page's connection also has audio and
+# video transceivers and sends its offer at once (trickle, no candidate):
+# rcoapd's answer rejects those sections with port 0 in their places,
+# BUNDLE only the data channel, and the session runs as before.
 # Exit 77 without root/netns, Chromium, node, tests/web/node_modules, or an
 # rcoapd without coaps+wr (a failure under CI=true).
 #
@@ -52,12 +56,14 @@ URL=$(grep -o 'web demo: http://127\.0\.0\.1:[0-9]*/' "$RC_TMP/d.out" | sed 's/w
 [ -n "$URL" ] && rc_pass "rcoapd serves the page at $URL and coaps+wr on $RC_NETNS_IP" ||
   { rc_fail "no web demo URL in: $(cat "$RC_TMP/d.out")"; rc_done; }
 
-for mdns in 1 0; do
-  name="mdns=$mdns"
-  shot="$RC_BUILD/web-demo-webrtc$([ $mdns = 0 ] && echo -nomdns).png"
+for run in mdns nomdns media; do
+  mdns=1 media=0 name="mdns=1"
+  [ $run = nomdns ] && mdns=0 name="mdns=0"
+  [ $run = media ] && media=1 name="audio+video+data, trickle"
+  shot="$RC_BUILD/web-demo-webrtc$([ $run != mdns ] && echo "-$run").png"
   rm -f "$shot"
   out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" RCOAP_WEB_EXPECT_DEVICES=1 ip netns exec "$RC_NETNS" \
-    timeout 120 node browser-webrtc-run.mjs "$URL" "$shot" $mdns 2>&1)
+    env RCOAP_WEB_MEDIA=$media timeout 120 node browser-webrtc-run.mjs "$URL" "$shot" $mdns 2>&1)
   st=$?
   printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
   rc_expect_status "$st" 0 "$name: the page runs to the end"
@@ -67,6 +73,7 @@ for mdns in 1 0; do
   rc_expect "$out" "GET /hello: 2.05 Content" "$name: GET /hello answered 2.05"
   rc_expect "$out" "via coaps+wr (data channel)" "$name: the page says the data channel carried it"
   rc_expect "$out" "temperature: observing" "$name: /sensors/temp observed over the channel"
+  if [ $media = 0 ]; then
   rc_expect_re "$out" 'PUT store: 2\.01 Created .* via coaps\+wr' "$name: PUT /store/NAME over the channel: 2.01"
   rc_expect_re "$out" 'GET store back: 2\.05 Content "first value [0-9]*" .* via coaps\+wr.* equal: true' \
     "$name: GET reads the PUT value back over the channel"
@@ -79,6 +86,7 @@ for mdns in 1 0; do
   LAMP=$(printf '%s\n' "$out" | sed -n 's/.*device \/devices\/lamp toggled [a-z]* -> \([a-z]*\).*/\1/p')
   GOT=$(devcoap get "$DEV/store/lamp" 2>&1)
   [ -n "$LAMP" ] && rc_expect_eq "$GOT" "$LAMP" "$name: the UDP device itself has the lamp the page set: $LAMP"
+  fi
   rc_expect "$out" "log: CSM over the channel: true" "$name: CSMs exchanged over the channel"
   rc_expect "$out" "dtls connected" "$name: Chromium's DTLS with rcoapd is up"
   rc_expect "$out" "sctp connected" "$name: SCTP association up"
@@ -86,6 +94,20 @@ for mdns in 1 0; do
   [ -s "$shot" ] && rc_pass "$name: screenshot $shot" || rc_fail "$name: no screenshot"
   rc_expect "$out" "after the switch: coap+ws" "$name: switched back to coap+ws"
   rc_expect "$out" "2.05 Content via coap+ws" "$name: GET over coap+ws after the switch"
+  if [ $media = 1 ]; then
+    # RFC 3264 §6 / RFC 8843 §7.3.3: audio and video rejected in place,
+    # the data channel alone in the BUNDLE group; the offer went out with
+    # no candidate (rcoapd, ICE-lite, learns Chromium's address from its
+    # checks: no trickled candidate is needed).
+    rc_expect_re "$out" 'offer sections: a=group:BUNDLE 0 1 2 \| m=audio 9 .*\| m=video 9 .*\| m=application 9 UDP/DTLS/SCTP' \
+      "$name: Chromium offered audio, video and data (port 9: no candidate yet)"
+    rc_expect "$out" "WebRTC: offer ready (0 candidates)" "$name: the page sent its offer before any candidate"
+    rc_expect_re "$out" 'answer sections: a=group:BUNDLE 2 \| m=audio 0 [^|]*\| m=video 0 [^|]*\| m=application [1-9][0-9]* UDP/DTLS/SCTP' \
+      "$name: rcoapd's answer rejects audio and video (port 0) and keeps the data channel"
+    # Chromium drops the transceivers of rejected sections.
+    rc_expect_re "$out" 'transceivers: (none|0:audio:stopped 1:video:stopped)' \
+      "$name: Chromium took the rejection (its audio and video transceivers are gone)"
+  fi
 done
 rcd_alive d && rc_pass "rcoapd still running" || rc_fail "rcoapd died: $(cat "$RC_TMP/d.err")"
 rcd_stop dev

@@ -11,15 +11,21 @@
 // with RCOAP_WEB_EXPECT_DEVICES=1 the Devices card (the proxy's routes to
 // a UDP device) read live and its lamp toggled over the channel; a
 // screenshot; then the switch back to coap+ws and a GET over that.
+// RCOAP_WEB_MEDIA=1: the page's RTCPeerConnection also has an audio and a video
+// transceiver (its offer has m=audio and m=video before the data
+// channel's m=application) and claims ICE gathering complete at once, so
+// the offer goes out as a trickling page sends it: no candidate yet.
 // Prints one line per finding; exit 0 when the run got to the end.
 //
 //   node browser-webrtc-run.mjs URL SCREENSHOT MDNS(0|1) [&MORE=QUERY]
+//   (RCOAP_WEB_MEDIA=1: the MEDIA run)
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 const [url, shot, mdns, more = ""] = process.argv.slice(2);
+const media = process.env.RCOAP_WEB_MEDIA === "1" ? "1" : "0";
 const args = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
               "--disable-component-update", "--disable-sync"];
 if (mdns !== "1") args.push("--disable-features=WebRtcHideLocalIpsWithMdns");
@@ -29,6 +35,19 @@ const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "r
 const say = (...a) => console.log(...a);
 let code = 1;
 try {
+  if (media === "1") {
+    await ctx.addInitScript(() => {
+      const PC = window.RTCPeerConnection;
+      window.RTCPeerConnection = class extends PC {
+        constructor(cfg) {
+          super(cfg);
+          this.addTransceiver("audio", { direction: "recvonly" });
+          this.addTransceiver("video", { direction: "recvonly" });
+        }
+        get iceGatheringState() { return "complete"; } // the offer at once
+      };
+    });
+  }
   const page = await ctx.newPage();
   page.on("console", (m) => m.type() === "error" && say("page console error:", m.text()));
   await page.goto(`${url}?webrtc=1${more}`);
@@ -45,7 +64,9 @@ try {
   await page.waitForFunction(() => /^2\.05/.test(document.getElementById("resp-code").textContent), null, T);
   say("GET /hello:", await page.textContent("#resp-code"), JSON.stringify(await page.textContent("#resp-payload")),
     await page.textContent("#resp-transport"));
-  // PUT, GET back, then observe and a second PUT seen as a notification.
+  // PUT, GET back, then observe and a second PUT seen as a notification
+  // (not again in the MEDIA run, which is about the session's set-up).
+  if (media !== "1") {
   const key = `/store/wr-${process.pid}-${mdns}`;
   const v1 = `first value ${Date.now()}`, v2 = `second value ${Date.now()}`;
   const panel = async () => `${await page.textContent("#resp-code")} ${JSON.stringify(await page.textContent("#resp-payload"))} ` +
@@ -73,7 +94,8 @@ try {
   say(`after PUT ${put2}:`, await panel(), "notified:", (await page.textContent("#resp-payload")) === v2);
   await page.click("#req-send"); // Stop
   await page.waitForFunction(() => document.getElementById("req-send").textContent === "Send", null, T);
-  if (process.env.RCOAP_WEB_EXPECT_DEVICES === "1") {
+  }
+  if (process.env.RCOAP_WEB_EXPECT_DEVICES === "1" && media !== "1") {
     const dev = (href) => `#devices li[data-href="${href}"]`;
     await page.waitForFunction((sel) => { const v = document.querySelector(sel);
       return v && /^-?[0-9.]+$/.test(v.textContent.trim()) && Number(v.parentElement.querySelector(".count").dataset.n) >= 2; },
@@ -105,6 +127,17 @@ try {
     return `remote ${r.candidateType} ${r.address}:${r.port}; dtls ${tr.dtlsState} ${tr.tlsVersion} ${tr.dtlsCipher}; sctp ${pc.sctp && pc.sctp.state}`;
   });
   say("peer connection:", pair);
+  const sdps = await page.evaluate(() => {
+    const pc = window.rcoap.client.pc;
+    const m = (sdp) => sdp.split(/\r?\n/).filter((l) => /^(m=|a=group:|a=candidate)/.test(l)).map((l) => l.split(" ").slice(0, 4).join(" ")).join(" | ");
+    return { offer: m(pc.localDescription.sdp), answer: m(pc.remoteDescription.sdp),
+      tr: pc.getTransceivers().map((t) => `${t.mid}:${t.receiver.track.kind}:${t.currentDirection}`).join(" ") };
+  });
+  say("offer sections:", sdps.offer);
+  say("answer sections:", sdps.answer);
+  say("transceivers:", sdps.tr || "none");
+  const offerLog = await page.$$eval("#log li", (l) => l.map((x) => x.textContent).find((t) => /offer ready/.test(t)) || "");
+  say("log:", offerLog.replace(/^.*?(WebRTC: )/, "$1"));
   await page.screenshot({ path: shot, fullPage: true });
   say("screenshot:", shot);
   // Back to coap+ws.
