@@ -148,7 +148,9 @@ static bool datachannel_media(rc_sdp *d, span v) {
   const char *slash = memchr(port.p, '/', port.n); /* <port>/<count> */
   if (slash)
     pn.n = (size_t)(slash - port.p);
-  if (!number(pn, 65535, &n))
+  /* RFC 3264 §6: port 0 is a rejected (or bundle-only) section, never
+   * the one we answer. */
+  if (!number(pn, 65535, &n) || n == 0)
     return false;
   if ((eq(proto, "UDP/DTLS/SCTP") || eq(proto, "TCP/DTLS/SCTP")) &&
       eq(fmt, "webrtc-datachannel")) {
