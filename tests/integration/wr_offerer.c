@@ -77,6 +77,7 @@ int main(int argc, char **argv) {
     rc_wr_offer_free(o);
     goto out;
   }
+  uv_update_time(&loop); /* the loop's clock stood still while we read */
   rc_conn_connect_opts co;
   memset(&co, 0, sizeof co);
   co.loop = &loop;
