@@ -32,7 +32,7 @@ offer_run() {
   [ "${RCOAP_VALGRIND:-0}" = 1 ] && read -r -a pre <<<"$(rc_valgrind_cmd)"
   rm -f "$RC_TMP/$name.in"
   mkfifo "$RC_TMP/$name.in"
-  "${pre[@]}" "$OFFERER" "$@" <"$RC_TMP/$name.in" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
+  "${pre[@]}" "$OFFERER" --timeout $((10000 * RC_SLOW)) "$@" <"$RC_TMP/$name.in" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
   local pid=$! i
   exec 7>"$RC_TMP/$name.in"
   for i in $(seq 1 $((100 * RC_SLOW))); do

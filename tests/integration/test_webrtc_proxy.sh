@@ -45,6 +45,7 @@ U=coaps+wr://127.0.0.1
 
 echo "=== from coaps+wr: data channel -> proxy -> coap:// device"
 coap -T $RC_TMO "${SIG[@]}" -i put -d on "$U/devices/lamp"
+[ "$ST" = 0 ] || printf '    | rcoap exit %s: %s\n' "$ST" "$(tail -n 3 <<<"$ERR")"
 rc_expect_re "$OUT" '^2\.0[14] ' "PUT /devices/lamp over coaps+wr through the route: 2.01/2.04"
 coap -T $RC_TMO "${SIG[@]}" get "$U/devices/lamp"
 rc_expect_eq "$OUT" "on" "GET /devices/lamp back over coaps+wr"

@@ -5,14 +5,17 @@
  * script carries both to rcoapd's /webrtc), then runs ICE and DTLS toward
  * the answer and waits for the data channel.
  *
- *   wr_offerer [--wrong]   --wrong: the offer's a=fingerprint is a second
- *                          certificate's, not the one our DTLS shows
+ *   wr_offerer [--wrong] [--timeout MS]
+ *     --wrong: the offer's a=fingerprint is a second certificate's, not
+ *              the one our DTLS shows
+ *     --timeout: the connect and handshake deadlines (default 10000)
  *
  * Prints "open" when the channel came up (then closes it), else
  * "closed: <reason>: <detail>". Exit 0: open; 1: closed before; 2: set-up
  * failed (the reason on stderr).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rcoap/transport_webrtc.h"
@@ -44,7 +47,14 @@ static void on_closed(void *user, rc_conn *c, rc_err reason,
 }
 
 int main(int argc, char **argv) {
-  int wrong = argc > 1 && strcmp(argv[1], "--wrong") == 0;
+  int wrong = 0;
+  uint32_t tmo = 10000;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--wrong") == 0)
+      wrong = 1;
+    else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc)
+      tmo = (uint32_t)strtoul(argv[++i], NULL, 10);
+  }
   static char json[RC_WR_SIGNAL_MAX + 2];
   uv_loop_t loop;
   uv_loop_init(&loop);
@@ -82,8 +92,8 @@ int main(int argc, char **argv) {
   memset(&co, 0, sizeof co);
   co.loop = &loop;
   co.kind = RC_CONN_WEBRTC;
-  co.handshake_timeout_ms = 10000;
-  co.connect_timeout_ms = 10000;
+  co.handshake_timeout_ms = tmo;
+  co.connect_timeout_ms = tmo;
   co.cb.on_open = on_open;
   co.cb.on_message = on_message;
   co.cb.on_closed = on_closed;
