@@ -81,57 +81,6 @@ static void put_rejected(out *o, const rc_sdp_media *m) {
     put(o, "a=mid:%s", m->mid);
 }
 
-static void put_ours(out *o, const rc_sdp *d);
-
-rc_err rc_sdp_emit(char *buf, size_t cap, size_t *len, const rc_sdp *d) {
-  char host[INET6_ADDRSTRLEN];
-  unsigned port;
-  *len = 0;
-  if (!token_ok(d->ice_ufrag) || !token_ok(d->ice_pwd) || !token_ok(d->mid) ||
-      d->setup == RC_SDP_SETUP_NONE || d->setup > RC_SDP_SETUP_PASSIVE ||
-      d->ncand > RC_SDP_CAND_MAX || d->nmedia > RC_SDP_MEDIA_MAX ||
-      (d->nmedia && d->ours >= d->nmedia))
-    return RC_ERR_INVAL;
-  for (size_t i = 0; i < d->ncand; i++)
-    if (!token_ok(d->cand[i].foundation) ||
-        !host_port(&d->cand[i].addr, host, sizeof host, &port))
-      return RC_ERR_INVAL;
-  for (size_t i = 0; i < d->nmedia; i++)
-    if (i != d->ours &&
-        (!token_ok(d->media[i].media) || !token_ok(d->media[i].proto) ||
-         !token_ok(d->media[i].fmt) ||
-         (d->media[i].mid[0] && !token_ok(d->media[i].mid))))
-      return RC_ERR_INVAL;
-  if (!buf || cap < 3)
-    return RC_ERR_NOBUF;
-  out o = {buf, cap, 0, RC_OK};
-  put(&o, "v=0");
-  put(&o, "o=- %llu %llu IN IP4 127.0.0.1", (unsigned long long)d->session_id,
-      (unsigned long long)d->session_version);
-  put(&o, "s=-");
-  put(&o, "t=0 0");
-  /* RFC 8843 §7.3.3: a rejected m-section is not in the answer's group;
-   * ours, the only one left, is the answerer-tagged one. */
-  put(&o, "a=group:BUNDLE %s", d->mid);
-  /* RFC 8839 §5.3: ice-lite is a session-level attribute. */
-  if (d->ice_lite)
-    put(&o, "a=ice-lite");
-  put(&o, "a=msid-semantic: WMS");
-  /* RFC 3264 §6: "the answer MUST contain exactly the same number of
-   * "m=" lines as the offer", in the same order. */
-  for (size_t i = 0; i < d->nmedia; i++)
-    if (i == d->ours)
-      put_ours(&o, d);
-    else
-      put_rejected(&o, &d->media[i]);
-  if (d->nmedia == 0)
-    put_ours(&o, d);
-  if (o.err)
-    return o.err;
-  *len = o.len;
-  return RC_OK;
-}
-
 /* Our data-channel section. */
 static void put_ours(out *o, const rc_sdp *d) {
   char host[INET6_ADDRSTRLEN];
@@ -180,6 +129,55 @@ static void put_ours(out *o, const rc_sdp *d) {
   else
     put(o, "a=sctp-port:%u", d->sctp_port);
   put(o, "a=max-message-size:%lu", (unsigned long)d->max_message_size);
+}
+
+rc_err rc_sdp_emit(char *buf, size_t cap, size_t *len, const rc_sdp *d) {
+  char host[INET6_ADDRSTRLEN];
+  unsigned port;
+  *len = 0;
+  if (!token_ok(d->ice_ufrag) || !token_ok(d->ice_pwd) || !token_ok(d->mid) ||
+      d->setup == RC_SDP_SETUP_NONE || d->setup > RC_SDP_SETUP_PASSIVE ||
+      d->ncand > RC_SDP_CAND_MAX || d->nmedia > RC_SDP_MEDIA_MAX ||
+      (d->nmedia && d->ours >= d->nmedia))
+    return RC_ERR_INVAL;
+  for (size_t i = 0; i < d->ncand; i++)
+    if (!token_ok(d->cand[i].foundation) ||
+        !host_port(&d->cand[i].addr, host, sizeof host, &port))
+      return RC_ERR_INVAL;
+  for (size_t i = 0; i < d->nmedia; i++)
+    if (i != d->ours &&
+        (!token_ok(d->media[i].media) || !token_ok(d->media[i].proto) ||
+         !token_ok(d->media[i].fmt) ||
+         (d->media[i].mid[0] && !token_ok(d->media[i].mid))))
+      return RC_ERR_INVAL;
+  if (!buf || cap < 3)
+    return RC_ERR_NOBUF;
+  out o = {buf, cap, 0, RC_OK};
+  put(&o, "v=0");
+  put(&o, "o=- %llu %llu IN IP4 127.0.0.1", (unsigned long long)d->session_id,
+      (unsigned long long)d->session_version);
+  put(&o, "s=-");
+  put(&o, "t=0 0");
+  /* RFC 8843 §7.3.3: a rejected m-section is not in the answer's group;
+   * ours, the only one left, is the answerer-tagged one. */
+  put(&o, "a=group:BUNDLE %s", d->mid);
+  /* RFC 8839 §5.3: ice-lite is a session-level attribute. */
+  if (d->ice_lite)
+    put(&o, "a=ice-lite");
+  put(&o, "a=msid-semantic: WMS");
+  /* RFC 3264 §6: "the answer MUST contain exactly the same number of
+   * "m=" lines as the offer", in the same order. */
+  for (size_t i = 0; i < d->nmedia; i++)
+    if (i == d->ours)
+      put_ours(&o, d);
+    else
+      put_rejected(&o, &d->media[i]);
+  if (d->nmedia == 0)
+    put_ours(&o, d);
+  if (o.err)
+    return o.err;
+  *len = o.len;
+  return RC_OK;
 }
 
 /* Our side of a description, from local. */
