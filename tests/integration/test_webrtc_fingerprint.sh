@@ -11,7 +11,8 @@
 #    rcoapd logs the refusal and frees the peer (no conn left: the next
 #    offer and a coaps+wr GET from rcoap work; under valgrind, no leak
 #    at exit);
-#  - twice in a row, then rcoap's GET /hello over coaps+wr still works.
+#  - twice in a row (once under valgrind), then rcoap's GET /hello over
+#    coaps+wr still works.
 # Usage: bash test_webrtc_fingerprint.sh BUILD_DIR  (RCOAP_VALGRIND=1)
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
@@ -27,12 +28,13 @@ SIGURI=coap+ws://127.0.0.1:$(rcd_port w 127.0.0.1 coap+ws)/webrtc
 # offer_run NAME [--wrong]: the offerer's offer through rcoap to /webrtc
 # and the answer back; sets OUT (what the offerer printed), ST, MS.
 offer_run() {
-  local name=$1 pre=()
+  local name=$1
   shift
-  [ "${RCOAP_VALGRIND:-0}" = 1 ] && read -r -a pre <<<"$(rc_valgrind_cmd)"
   rm -f "$RC_TMP/$name.in"
   mkfifo "$RC_TMP/$name.in"
-  "${pre[@]}" "$OFFERER" --timeout $((10000 * RC_SLOW)) "$@" <"$RC_TMP/$name.in" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
+  # The offerer is the test's tool: not under valgrind (rcoapd and rcoap
+  # are), only its deadlines scaled.
+  "$OFFERER" --timeout $((10000 * RC_SLOW)) "$@" <"$RC_TMP/$name.in" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
   local pid=$! i
   exec 7>"$RC_TMP/$name.in"
   for i in $(seq 1 $((100 * RC_SLOW))); do
@@ -58,7 +60,7 @@ rc_expect_status "$ST" 0 "the data channel opens (${MS} ms)"
 rc_expect "$OUT" "open" "the offerer says open"
 
 echo "=== the offer names another certificate's fingerprint"
-for n in 1 2; do
+for n in $(seq 1 $((RC_SLOW > 1 ? 1 : 2))); do
   offer_run bad$n --wrong
   rc_expect_status "$ST" 1 "refused ($n): the offerer exits 1"
   rc_expect_re "$OUT" '^closed: ' "refused ($n): with a sentence: $OUT"
@@ -69,7 +71,7 @@ for n in 1 2; do
 done
 sleep 0.3
 nref=$(grep -c 'closing: certificate fingerprint mismatch: sha-256 ' "$RC_TMP/w.err")
-rc_expect_eq "$nref" 2 "rcoapd closed both peers: certificate fingerprint mismatch"
+rc_expect_eq "$nref" "$n" "rcoapd closed each refused peer: certificate fingerprint mismatch"
 
 echo "=== rcoapd keeps serving"
 coap -T $RC_TMO --signal "$SIGURI" get coaps+wr://127.0.0.1/hello
