@@ -34,7 +34,11 @@ static void sdp_round(const char *text, size_t size) {
              d2.max_message_size == d.max_message_size &&
              !strcmp(d2.ice_ufrag, d.ice_ufrag) &&
              !strcmp(d2.ice_pwd, d.ice_pwd) && !strcmp(d2.mid, d.mid) &&
-             !memcmp(d2.fingerprint, d.fingerprint, sizeof d.fingerprint));
+             !memcmp(d2.fingerprint, d.fingerprint, sizeof d.fingerprint) &&
+             d2.nmedia == d.nmedia && d2.ours == d.ours);
+    for (size_t i = 0; i < d.nmedia; i++)
+      fz_check(!strcmp(d2.media[i].media, d.media[i].media) &&
+               !strcmp(d2.media[i].mid, d.media[i].mid));
     for (size_t i = 0; i < d.ncand; i++)
       fz_check(!memcmp(&d2.cand[i].addr, &d.cand[i].addr, sizeof d.cand[i].addr));
   }
@@ -42,7 +46,8 @@ static void sdp_round(const char *text, size_t size) {
   rc_sdp_local l = {"abcd", "0123456789012345678901", fp, RC_SDP_SETUP_ACTIVE,
                     true, d.cand, d.ncand, 0, 1};
   if (rc_sdp_answer_for(&ans, &d, &l) == RC_OK && rc_sdp_emit(out, sizeof out, &len, &ans) == RC_OK)
-    fz_check(rc_sdp_parse(&d2, out, len) == RC_OK && d2.legacy == d.legacy);
+    fz_check(rc_sdp_parse(&d2, out, len) == RC_OK && d2.legacy == d.legacy &&
+             d2.nmedia == d.nmedia && d2.ours == d.ours);
 }
 
 static void json_round(const char *text, size_t size) {

@@ -285,7 +285,9 @@ rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
  * json) to the answer JSON, for the context's coaps+wr listener (the
  * resource that takes offers is the application's: rcoapd's /webrtc).
  * Returns 0 and *len, RC_ERR_NOT_FOUND (no coaps+wr listener), RC_ERR_SDP
- * (not an offer we can answer), RC_ERR_NOBUF, RC_ERR_LIMIT.
+ * (not an offer we can answer), RC_ERR_NOBUF, RC_ERR_LIMIT; on an error
+ * buf may hold a sentence saying why (*len bytes; rc_wr_listener_answer_
+ * json).
  */
 rc_err rc_context_webrtc_answer(rc_context *ctx, const void *offer_json,
                                 size_t n, char *buf, size_t cap, size_t *len);

@@ -156,7 +156,14 @@ rc_err rc_wr_connect(rc_conn **out, rc_wr_offer *o, const rc_wr_desc *answer,
 
 /* Answerer: an offer in JSON to the answer in JSON (rc_wr_listener_answer
  * between). Returns 0 and *len, RC_ERR_SDP (not JSON, not an offer, bad
- * SDP), RC_ERR_NOBUF, or rc_wr_listener_answer's errors. */
+ * SDP: no data-channel section, no ICE credentials or fingerprint,
+ * a=setup:active), RC_ERR_NOBUF, or rc_wr_listener_answer's errors; on an
+ * error buf holds a sentence saying why (*len its length, maybe 0).
+ * Media sections besides the data channel's are rejected in the answer
+ * (port 0). A complete offer is expected (every candidate gathered); one
+ * with none is fine too: the peer's checks reach our ICE-lite agent, which
+ * learns the peer's address from them, so trickled candidates are never
+ * needed. */
 rc_err rc_wr_listener_answer_json(rc_listener *l, const char *offer_json,
                                   size_t n, char *buf, size_t cap,
                                   size_t *len);

@@ -67,6 +67,7 @@ void rc__app_wr_free(rc_context *ctx) {
 rc_err rc_context_webrtc_answer(rc_context *ctx, const void *offer_json,
                                 size_t n, char *buf, size_t cap,
                                 size_t *len) {
+  *len = 0;
   for (size_t i = 0; i < ctx->nlisteners; i++)
     if (ctx->listener_kinds[i] == RC_CONN_WEBRTC)
       return rc_wr_listener_answer_json(ctx->listeners[i], offer_json, n, buf,

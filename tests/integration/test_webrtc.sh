@@ -12,7 +12,9 @@
 #  - rcoapd killed in the middle of a 10 MiB upload (1 MiB under
 #    valgrind, RCOAP_VALGRIND=1): rcoap notices (exit
 #    != 0, a sentence) long before its -T;
-#  - an offer that is not JSON: 4.15; a JSON that is no offer: 4.00;
+#  - an offer that is not JSON: 4.15; a JSON that is no offer: 4.00; an
+#    offer with no data-channel section or with a=setup:active, or a
+#    trickled candidate: 4.00 with a sentence saying so;
 #  - a plain STUN Binding request (python3, no credentials) answered with
 #    the sender's address, with FINGERPRINT when asked, rate limited;
 #  - the signaling port closed: rcoap exits 3 with a sentence (it crashed).
@@ -81,6 +83,21 @@ rc_expect_re "$OUT" '^4\.15 ' "an offer as text/plain: 4.15"
 coap -T $RC_TMO -i post -t application/json -d '{"type":"answer","sdp":"v=0"}' \
   "${SIG[1]}"
 rc_expect_re "$OUT" '^4\.00 ' "a JSON that is no offer: 4.00"
+# An offer without a data-channel section (audio only): 4.00 saying so.
+coap -T $RC_TMO -i post -t application/json \
+  -d '{"type":"offer","sdp":"v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n"}' "${SIG[1]}"
+rc_expect_re "$OUT" '^4\.00 ' "an offer with no data-channel section: 4.00"
+rc_expect "$OUT" "no data-channel section" "saying there is no data-channel section"
+# A trickled candidate (what a browser's onicecandidate gives): rcoapd
+# takes complete offers only (ICE-lite: it never needs them), 4.00.
+coap -T $RC_TMO -i post -t application/json \
+  -d '{"candidate":"candidate:1 1 udp 1 10.0.0.1 9 typ host","sdpMid":"0"}' "${SIG[1]}"
+rc_expect_re "$OUT" '^4\.00 .*' "a trickled candidate POSTed: 4.00"
+rc_expect "$OUT" "not a trickled candidate" "saying a complete description is wanted"
+# a=setup:active would make rcoapd the DTLS server: 4.00 saying why.
+coap -T $RC_TMO -i post -t application/json -d '{"type":"offer","sdp":"v=0\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=ice-ufrag:abcd\r\na=ice-pwd:0123456789012345678901\r\na=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF\r\na=setup:active\r\na=mid:0\r\n"}' "${SIG[1]}"
+rc_expect_re "$OUT" '^4\.00 ' "an offer with a=setup:active: 4.00"
+rc_expect "$OUT" "offer actpass" "saying to offer actpass"
 
 echo "=== plain STUN Binding (RFC 8489 §3: a server-reflexive address)"
 # A python3 socket sends RFC 5389 Binding requests without credentials to

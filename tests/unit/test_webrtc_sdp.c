@@ -2,7 +2,8 @@
  * Tests for the data-channel SDP (src/transport/webrtc/sdp_parse.c,
  * sdp_emit.c) and the signaling JSON (signal_json.c) against real offers
  * and answers from Chromium 156 (mDNS on and off), aiortc 1.4 (legacy
- * SCTP SDP), werift 0.24 and node-datachannel 0.33, captured by
+ * SCTP SDP), werift 0.24 and node-datachannel 0.33 (and Chromium offers
+ * with audio and video sections, gathered and trickling), captured by
  * tests/unit/vectors/sdp/capture.sh:
  * each is parsed (fields checked against what the file says), emitted,
  * parsed again (same fields), answered, and carried through the JSON.
@@ -303,6 +304,112 @@ static void test_bad_sdp(void **st) {
   assert_int_equal(d.fingerprint[15], 0xFF);
 }
 
+/* Position of needle in hay (must be there). */
+static size_t at(const char *hay, const char *needle) {
+  const char *p = strstr(hay, needle);
+  if (p == NULL)
+    fail_msg("\"%s\" not in:\n%s", needle, hay);
+  return (size_t)(p - hay);
+}
+
+/* Chromium offers with an audio and a video section before the data
+ * channel (a page with media transceivers): read, answered with both
+ * rejected in place (RFC 3264 §6) and out of the BUNDLE group; the same
+ * offer read at once after setLocalDescription (trickle, no candidate). */
+static void test_media_sections(void **st) {
+  (void)st;
+  static char text[RC_SDP_TEXT_MAX + 1], out[RC_SDP_TEXT_MAX], mod[RC_SDP_TEXT_MAX + 1];
+  static rc_sdp offer, ans, back;
+  uint8_t fp[32] = {1};
+  rc_sdp_cand c;
+  memset(&c, 0, sizeof c);
+  strcpy(c.foundation, "1");
+  c.component = 1;
+  c.priority = 2130706431u;
+  struct sockaddr_in *s4 = (void *)&c.addr;
+  s4->sin_family = AF_INET;
+  s4->sin_port = htons(5684);
+  inet_pton(AF_INET, "10.77.0.1", &s4->sin_addr);
+  rc_sdp_local l = {"abcdEFGH", "0123456789abcdef0123456789ABCDEF", fp,
+                    RC_SDP_SETUP_ACTIVE, true, &c, 1, 262144, 42};
+  const char *files[] = {"chromium-offer-av-data.sdp", "chromium-offer-av-data-trickle.sdp"};
+  for (size_t k = 0; k < 2; k++) {
+    size_t n = load(files[k], text, sizeof text);
+    assert_int_equal(rc_sdp_parse(&offer, text, n), RC_OK);
+    assert_int_equal(offer.nmedia, 3);
+    assert_int_equal(offer.ours, 2);
+    assert_string_equal(offer.mid, "2");
+    assert_string_equal(offer.media[0].media, "audio");
+    assert_string_equal(offer.media[0].proto, "UDP/TLS/RTP/SAVPF");
+    assert_string_equal(offer.media[0].fmt, "111");
+    assert_string_equal(offer.media[0].mid, "0");
+    assert_string_equal(offer.media[1].media, "video");
+    assert_string_equal(offer.media[1].fmt, "96");
+    assert_string_equal(offer.media[1].mid, "1");
+    assert_true(offer.ice_trickle);
+    assert_false(offer.end_of_candidates);
+    /* Gathered: the data section's own candidate (not audio's or
+     * video's); trickling: none, port 9. */
+    assert_int_equal(offer.ncand, k == 0 ? 1 : 0);
+    if (k == 0) {
+      char line[64];
+      snprintf(line, sizeof line, "m=application %u ", offer.media_port);
+      assert_int_equal(ntohs(((struct sockaddr_in *)&offer.cand[0].addr)->sin_port),
+                       offer.media_port);
+      at(text, line);
+    } else {
+      assert_int_equal(offer.media_port, 9);
+    }
+    assert_int_equal(rc_sdp_answer_for(&ans, &offer, &l), RC_OK);
+    size_t len;
+    assert_int_equal(rc_sdp_emit(out, sizeof out, &len, &ans), RC_OK);
+    size_t g = at(out, "\r\na=group:BUNDLE 2\r\n"),
+           a = at(out, "\r\nm=audio 0 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=mid:0\r\n"),
+           v = at(out, "\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n"),
+           d = at(out, "\r\nm=application 5684 UDP/DTLS/SCTP webrtc-datachannel\r\n"),
+           m = at(out, "\r\na=mid:2\r\n");
+    assert_true(g < a && a < v && v < d && d < m);
+    size_t lines = 0;
+    for (const char *p = out; (p = strstr(p, "\nm=")) != NULL; p++)
+      lines++;
+    assert_int_equal(lines, 3); /* RFC 3264 §6: as many m= lines */
+    assert_int_equal(rc_sdp_parse(&back, out, len), RC_OK);
+    same(&ans, &back);
+    assert_int_equal(back.nmedia, 3);
+    assert_int_equal(back.ours, 2);
+    assert_string_equal(back.media[1].mid, "1");
+  }
+  /* No data-channel section (the audio and video ones only): refused,
+   * saying so. */
+  size_t n = load("chromium-offer-av-data.sdp", text, sizeof text);
+  size_t cut = at(text, "m=application");
+  assert_int_equal(rc_sdp_parse(&offer, text, cut), RC_ERR_SDP);
+  assert_non_null(offer.why);
+  assert_non_null(strstr(offer.why, "no data-channel section"));
+  /* A second data-channel section after ours is rejected like media. */
+  memcpy(mod, text, n);
+  const char extra[] = "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
+  memcpy(mod + n, extra, sizeof extra - 1);
+  assert_int_equal(rc_sdp_parse(&offer, mod, n + sizeof extra - 1), RC_OK);
+  assert_int_equal(offer.nmedia, 4);
+  assert_int_equal(offer.ours, 2);
+  size_t len;
+  assert_int_equal(rc_sdp_answer_for(&ans, &offer, &l), RC_OK);
+  assert_int_equal(rc_sdp_emit(out, sizeof out, &len, &ans), RC_OK);
+  assert_true(at(out, "a=mid:2\r\n") <
+              at(out, "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\na=mid:3\r\n"));
+  /* More m-sections than RC_SDP_MEDIA_MAX: refused, not overrun. */
+  size_t ml = 0;
+  for (int i = 0; i < RC_SDP_MEDIA_MAX; i++)
+    ml += (size_t)snprintf(mod + ml, sizeof mod - ml, "m=audio 9 RTP/AVP 0\r\na=mid:a%d\r\n", i);
+  ml += (size_t)snprintf(mod + ml, sizeof mod - ml, "%s", text + cut);
+  assert_int_equal(rc_sdp_parse(&offer, mod, ml), RC_ERR_SDP);
+  assert_non_null(strstr(offer.why, "more m-sections"));
+  /* A malformed m= line of another section. */
+  const char *badm = "v=0\r\nm=audio\r\n";
+  assert_int_equal(rc_sdp_parse(&offer, badm, strlen(badm)), RC_ERR_SDP);
+}
+
 static void test_signal_json(void **st) {
   (void)st;
   static char text[RC_SDP_TEXT_MAX + 1], json[2 * RC_SDP_TEXT_MAX],
@@ -361,6 +468,7 @@ int main(void) {
       cmocka_unit_test(test_answers),
       cmocka_unit_test(test_srflx_answer),
       cmocka_unit_test(test_bad_sdp),
+      cmocka_unit_test(test_media_sections),
       cmocka_unit_test(test_signal_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -35,6 +35,7 @@ struct demo {
   uint64_t sink_bytes;
   rc_resource *counter_res; /* /counter: observable, POST increments */
   uint64_t counter;
+  rc_resource *store_res;   /* /store/NAME: observable, PUT/DELETE notify */
 };
 
 /* The greeting is the benchmark's resource: it is built once, so that a
@@ -158,12 +159,17 @@ static void on_store(rc_context *ctx, rc_resource *res, rc_xreq *req,
     }
     /* RFC 7252 §5.8.3: 2.01 when PUT created the resource, else 2.04. */
     rc_respond(req, r == 1 ? RC_CREATED : RC_CHANGED, -1, NULL, 0);
+    /* RFC 7641 §4.2: observers hear of the new state (each observer's
+     * own /store/NAME is rendered again; others get theirs unchanged). */
+    rc_resource_notify(d->store_res);
     return;
   }
   case RC_DELETE:
     /* RFC 7252 §5.8.4: 2.02 Deleted, also when it did not exist. */
     store_del(d->store, key);
     rc_respond(req, RC_DELETED, -1, NULL, 0);
+    /* RFC 7641 §3.2: the 4.04 they now get ends their observation. */
+    rc_resource_notify(d->store_res);
     return;
   default:
     rc_respond(req, RC_METHOD_NOT_ALLOWED, -1, NULL, 0);
@@ -389,8 +395,10 @@ rc_err demo_start(rc_context *ctx, demo **out) {
     goto fail;
   if ((err = add(ctx, "/store", RC_RES_PREFIX, d, on_store, on_store, NULL,
                  on_store, &r)) ||
-      (err = rc_resource_attr(r, "title", "PUT/GET/DELETE /store/NAME", 1)))
+      (err = rc_resource_attr(r, "title", "PUT/GET/DELETE /store/NAME", 1)) ||
+      (err = rc_resource_set_observable(r)))
     goto fail;
+  d->store_res = r;
   if ((err = add(ctx, "/sensors/temp", 0, d, on_temp, NULL, NULL, NULL, &r)) ||
       (err = rc_resource_attr(r, "title", "Temperature (C)", 1)) ||
       (err = rc_resource_attr(r, "rt", "temperature-c", 1)) ||

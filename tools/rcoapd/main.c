@@ -204,6 +204,7 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
   co.body_memory_max = o->body_memory;
   co.unanswered_max = o->max_pending;
   co.webrtc_keylog = o->keylog; /* coaps+wr's DTLS, like tls_setup.c's */
+  co.webrtc_signal = o->proxy_signal; /* the proxy's coaps+wr upstreams */
   rc_exchange_block_config_default(&d->block);
   /* BERT messages of 1 MiB rather than 4: a client with four Block2
    * requests in flight (rcoap --window 4) then has 4 MiB, not 16, queued

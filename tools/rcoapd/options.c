@@ -78,6 +78,8 @@ static void usage(FILE *f) {
     "                   again for MIN ms, doubling up to MAX (1000,30000);\n"
     "                   meanwhile its requests get 5.03 with Max-Age;\n"
     "                   a lost observe relay registers again at that pace\n"
+    "      --proxy-signal URI       coaps+wr upstreams: POST the WebRTC offer\n"
+    "                   here (default coap+ws://HOST/webrtc; no answer: 5.02)\n"
     "WebRTC rendezvous (coaps+wr to a peer behind a NAT, docs/RENDEZVOUS.md):\n"
     "      --webrtc-peers-allow NAME=RULE  broker: serve /webrtc/peers/NAME;\n"
     "                   the device that may register NAME is the client\n"
@@ -164,7 +166,7 @@ enum {
   O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
-  O_PROXY_BACKOFF,
+  O_PROXY_BACKOFF, O_PROXY_SIGNAL,
   O_STATS, O_ACK_TIMEOUT, O_MAX_RETRANSMIT, O_KEYLOG,
   O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE,
   O_PEERS_ALLOW, O_PEERS_TIMEOUT, O_WR_REGISTER, O_WR_REGISTER_SECRET,
@@ -263,6 +265,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT},
       {"proxy-cache", required_argument, NULL, O_PROXY_CACHE},
       {"proxy-backoff", required_argument, NULL, O_PROXY_BACKOFF},
+      {"proxy-signal", required_argument, NULL, O_PROXY_SIGNAL},
       {"stats", no_argument, NULL, O_STATS},
       {"keylog", required_argument, NULL, O_KEYLOG},
       {"ack-timeout", required_argument, NULL, O_ACK_TIMEOUT},
@@ -348,6 +351,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_KEYLOG:
       o->keylog = optarg;
+      break;
+    case O_PROXY_SIGNAL:
+      o->proxy_signal = optarg;
       break;
     case O_ACK_TIMEOUT:
       if ((o->ack_timeout_ms = whole_arg("--ack-timeout", optarg, 1,

@@ -57,6 +57,7 @@ typedef struct rcoapd_opts {
   unsigned proxy_timeout_ms;
   size_t proxy_cache;      /* --proxy-cache bytes; 0: no cache */
   unsigned proxy_backoff_min_ms, proxy_backoff_max_ms; /* --proxy-backoff */
+  const char *proxy_signal; /* --proxy-signal: coaps+wr upstreams' offers */
   /* coaps+wr rendezvous: broker side (wr_broker.c) */
   const char *peer_rules[OPT_MAX_PEERS_ALLOW]; /* --webrtc-peers-allow */
   size_t npeer_rules;

@@ -5,6 +5,7 @@
  * answerer on its coaps+wr UDP port (rc_context_webrtc_answer).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "rcoap/codec_option.h"
 #include "rcoap/transport_webrtc.h"
@@ -32,9 +33,12 @@ static void on_offer(rc_context *ctx, rc_resource *res, rc_xreq *req,
     rc_respond(req, RC_CONTENT, CF_JSON, answer, len);
     return;
   }
-  char why[160];
-  int n = snprintf(why, sizeof why, "cannot answer the offer: %s",
-                   rc_strerror(err));
+  /* The transport's sentence when it gave one (answer holds it). */
+  const char *text = len > 0 ? answer : rc_strerror(err);
+  size_t tl = len > 0 ? len : strlen(text);
+  char why[200];
+  int n = snprintf(why, sizeof why, "cannot answer the offer: %.*s",
+                   (int)(tl > 150 ? 150 : tl), text);
   uint8_t code = err == RC_ERR_LIMIT || err == RC_ERR_NOMEM
                      ? RC_SERVICE_UNAVAILABLE
                      : RC_BAD_REQUEST;

@@ -9,12 +9,18 @@
  * ice-ufrag/pwd, ice-lite, ice-options, the sha-256 fingerprint, setup,
  * mid, max-message-size (65536 when absent, RFC 8841 §6.1) and UDP
  * candidates with numeric IPv4/IPv6 addresses (mDNS `.local` names and
- * anything else unusable are counted in `skipped`, not fatal). Other
- * m-sections and unknown lines are ignored. Session-level ICE and
- * fingerprint attributes apply unless the section has its own.
+ * anything else unusable are counted in `skipped`, not fatal). Every
+ * other m-section (audio, video, a second application section: what a
+ * browser offers when the page also has media) is kept by its m= line's
+ * media, proto, first format and a=mid, in order, so that an answer can
+ * reject it; its other lines are ignored, as are unknown lines.
+ * Session-level ICE and fingerprint attributes apply unless the section
+ * has its own. A failure says why in `why`.
  *
  * Written (parse(emit(x)) == x for every field emitted): CRLF lines, the
- * session then one m=application section in the form `legacy` says.
+ * session then the m-sections in order: ours in the form `legacy` says,
+ * the others rejected (RFC 3264 §6: port 0, same media, proto and a
+ * format; RFC 8843 §7.3.3: not in the BUNDLE group).
  * Sans-I/O: bytes in, bytes out.
  */
 #ifndef RCOAP_TRANSPORT_WEBRTC_SDP_H
@@ -34,6 +40,7 @@
 #define RC_SDP_FINGERPRINT_LEN 32 /* sha-256 */
 #define RC_SDP_TEXT_MAX 16384     /* the longest SDP we read */
 #define RC_SDP_DEFAULT_MAX_MESSAGE 65536
+#define RC_SDP_MEDIA_MAX 8 /* m-sections in one description */
 
 typedef enum rc_sdp_setup {
   RC_SDP_SETUP_NONE, /* no a=setup line */
@@ -57,6 +64,14 @@ typedef struct rc_sdp_cand {
   rc_sdp_cand_type type;
 } rc_sdp_cand;
 
+/* An m-section that is not our data channel (an answer rejects it). */
+typedef struct rc_sdp_media {
+  char media[16]; /* audio, video, application, ... */
+  char proto[32]; /* UDP/TLS/RTP/SAVPF, ... */
+  char fmt[32];   /* its first format */
+  char mid[RC_SDP_MID_MAX + 1];
+} rc_sdp_media;
+
 typedef struct rc_sdp {
   uint64_t session_id, session_version; /* o= line */
   bool legacy;         /* DTLS/SCTP + a=sctpmap instead of RFC 8841 */
@@ -71,6 +86,11 @@ typedef struct rc_sdp {
   rc_sdp_cand cand[RC_SDP_CAND_MAX];
   size_t ncand;
   size_t skipped; /* candidates not kept (.local, TCP, hostnames, full) */
+  /* Every m-section in order (0: only ours); media[ours] is ours (its
+   * mid in `mid` above), the others are rejected in an answer. */
+  rc_sdp_media media[RC_SDP_MEDIA_MAX];
+  size_t nmedia, ours;
+  const char *why; /* rc_sdp_parse's reason for RC_ERR_SDP (static text) */
 } rc_sdp;
 
 /* Reads an offer or answer (len bytes, no NUL needed). Returns RC_OK, or
@@ -98,7 +118,7 @@ typedef struct rc_sdp_local {
 } rc_sdp_local;
 
 /* The answer to offer from local: same form (legacy or not), same mid,
- * SCTP port 5000. Setup (RFC 8842 §5.3): to actpass, local->setup
+ * SCTP port 5000, the offer's other m-sections rejected in their places. Setup (RFC 8842 §5.3): to actpass, local->setup
  * (ACTIVE or PASSIVE); to active, passive; to passive, active. Returns
  * RC_OK or RC_ERR_INVAL (local incomplete, more than RC_SDP_CAND_MAX
  * candidates, setup not ACTIVE/PASSIVE) or RC_ERR_SDP (the offer has

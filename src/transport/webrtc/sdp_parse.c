@@ -148,7 +148,9 @@ static bool datachannel_media(rc_sdp *d, span v) {
   const char *slash = memchr(port.p, '/', port.n); /* <port>/<count> */
   if (slash)
     pn.n = (size_t)(slash - port.p);
-  if (!number(pn, 65535, &n))
+  /* RFC 3264 §6: port 0 is a rejected (or bundle-only) section, never
+   * the one we answer. */
+  if (!number(pn, 65535, &n) || n == 0)
     return false;
   if ((eq(proto, "UDP/DTLS/SCTP") || eq(proto, "TCP/DTLS/SCTP")) &&
       eq(fmt, "webrtc-datachannel")) {
@@ -164,6 +166,26 @@ static bool datachannel_media(rc_sdp *d, span v) {
   }
   d->media_port = (uint16_t)n;
   return true;
+}
+
+/* m=<media> <port> <proto> <fmt> ...: kept in order (media, proto and
+ * the first format), our data channel's or not. */
+static rc_err media_line(rc_sdp *d, span v) {
+  if (d->nmedia == RC_SDP_MEDIA_MAX) {
+    d->why = "more m-sections than rcoap keeps (8)";
+    return RC_ERR_SDP;
+  }
+  rc_sdp_media *m = &d->media[d->nmedia++];
+  span media = token(&v);
+  token(&v); /* port */
+  span proto = token(&v), fmt = token(&v);
+  if (!copy(m->media, sizeof m->media, media) ||
+      !copy(m->proto, sizeof m->proto, proto) ||
+      !copy(m->fmt, sizeof m->fmt, fmt)) {
+    d->why = "a malformed m= line";
+    return RC_ERR_SDP;
+  }
+  return RC_OK;
 }
 
 /* Attributes the session level and our section share. */
@@ -250,7 +272,8 @@ rc_err rc_sdp_parse(rc_sdp *d, const char *text, size_t len) {
   ice_attrs sess, med;
   memset(&sess, 0, sizeof sess);
   memset(&med, 0, sizeof med);
-  enum { SESSION, OURS, OTHER, DONE } where = SESSION;
+  enum { SESSION, OURS, OTHER } where = SESSION;
+  bool found = false;
   bool has_mms = false;
   d->sctp_port = 5000; /* RFC 8841 §5.2: absent sctp-port means 5000 */
   for (size_t at = 0; at < len;) {
@@ -262,11 +285,16 @@ rc_err rc_sdp_parse(rc_sdp *d, const char *text, size_t len) {
     span v;
     rc_err err = RC_OK;
     if (starts(line, "m=", &v)) {
-      if (where == OURS)
-        where = DONE;
-      else if (where != DONE)
-        where = starts(v, "application ", &v) && datachannel_media(d, v)
-                    ? OURS : OTHER;
+      if ((err = media_line(d, v)) != RC_OK)
+        return err;
+      /* The first data-channel section is ours; any later one is
+       * another section (rejected in an answer). */
+      where = !found && starts(v, "application ", &v) && datachannel_media(d, v)
+                  ? OURS : OTHER;
+      if (where == OURS) {
+        found = true;
+        d->ours = d->nmedia - 1;
+      }
       continue;
     }
     if (where == SESSION && starts(line, "o=", &v)) {
@@ -280,12 +308,22 @@ rc_err rc_sdp_parse(rc_sdp *d, const char *text, size_t len) {
       err = shared_attr(&med, line);
       if (!err)
         err = media_attr(d, line, &has_mms);
+    } else if (starts(line, "a=mid:", &v) &&
+               !copy(d->media[d->nmedia - 1].mid, sizeof d->media[0].mid, v)) {
+      err = RC_ERR_SDP; /* another section's, which an answer repeats */
     }
-    if (err)
+    if (err) {
+      if (!d->why)
+        d->why = "a malformed line (m=, a=mid, or an ICE, DTLS or SCTP attribute)";
       return err;
+    }
   }
-  if (where != OURS && where != DONE)
+  if (!found) {
+    d->why = "no data-channel section (m=application ... "
+             "UDP/DTLS/SCTP webrtc-datachannel)";
     return RC_ERR_SDP;
+  }
+  memcpy(d->media[d->ours].mid, d->mid, sizeof d->mid);
   /* RFC 8839 §5.4 / RFC 8122 §5: media-level values win over session
    * level ones. */
   const ice_attrs *u = med.ufrag[0] ? &med : &sess, *p = med.pwd[0] ? &med : &sess;
@@ -300,7 +338,13 @@ rc_err rc_sdp_parse(rc_sdp *d, const char *text, size_t len) {
    * present, the default value is 64K." */
   if (!has_mms)
     d->max_message_size = RC_SDP_DEFAULT_MAX_MESSAGE;
-  if (!d->ice_ufrag[0] || !d->ice_pwd[0] || !f->has_fp)
+  if (!d->ice_ufrag[0] || !d->ice_pwd[0]) {
+    d->why = "no a=ice-ufrag or a=ice-pwd for the data channel";
     return RC_ERR_SDP;
+  }
+  if (!f->has_fp) {
+    d->why = "no a=fingerprint:sha-256 for the data channel";
+    return RC_ERR_SDP;
+  }
   return RC_OK;
 }

@@ -6,12 +6,14 @@
  * session of an offerer's socket), DTLS to the conn of its source address
  * (a pair ICE selected); anything else is dropped.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "rcoap/transport_sctp.h"
+#include "transport/loop_int.h"
 #include "transport/webrtc/ice.h"
 #include "transport/webrtc/stun.h"
 #include "transport/webrtc/wr_int.h"
@@ -54,7 +56,8 @@ struct wr_sess {
   rc_ice *ice;
   rc_tls_ctx *tls;
   rc_conn *c;
-  uv_timer_t timer;
+  rc__loop *lt;    /* the loop's one timer queue (loop_int.h) */
+  rc__timer timer; /* ICE's next deadline, the pending offer's end */
   uint64_t born;
   char ufrag[9], pwd[33];
   int dtls_client;
@@ -77,9 +80,11 @@ static void ep_maybe_free(rc__wr_ep *w) {
     w->mem->free(w, w->mem->user);
 }
 
-static void sess_closed(uv_handle_t *h) {
-  wr_sess *s = h->data;
+/* A dying session's node, due on the next turn: the memory goes there, as
+ * a conn's does (nothing above may still hold s on this turn). */
+static void sess_release(wr_sess *s) {
   rc__wr_ep *w = s->w;
+  rc__loop_put(s->lt, &s->timer);
   rc_ice_free(s->ice);
   rc_tls_ctx_free(s->tls);
   w->mem->free(s, w->mem->user);
@@ -107,11 +112,9 @@ static void sess_free(wr_sess *s) {
     }
   if (s->c != NULL)
     s->c->wr = NULL;
-  uv_close((uv_handle_t *)&s->timer, sess_closed);
+  rc__loop_timer_set(s->lt, &s->timer, now_ms(s->w));
   sess_drop_ref(s); /* may close the socket: last */
 }
-
-static void sess_timer_cb(uv_timer_t *t);
 
 /* Sends what ICE has, then re-arms the session's timer. */
 static void sess_flush(wr_sess *s) {
@@ -126,12 +129,8 @@ static void sess_flush(wr_sess *s) {
   uint64_t due = rc_ice_next_timeout(s->ice);
   if (s->c == NULL && s->w->server) /* an answered offer waits so long */
     due = due < s->born + RC_WR_PENDING_MS ? due : s->born + RC_WR_PENDING_MS;
-  if (due == UINT64_MAX) {
-    uv_timer_stop(&s->timer);
-    return;
-  }
-  uint64_t now = now_ms(s->w);
-  uv_timer_start(&s->timer, sess_timer_cb, due > now ? due - now : 0, 0);
+  rc__loop_timer_set(s->lt, &s->timer,
+                     due == UINT64_MAX ? RC_TIME_NEVER : (rc_time)due);
 }
 
 static void sess_fail(wr_sess *s, rc_err err, const char *why) {
@@ -210,8 +209,12 @@ static void sess_after(wr_sess *s) {
     sess_flush(s);
 }
 
-static void sess_timer_cb(uv_timer_t *t) {
-  wr_sess *s = t->data;
+static void sess_timer_cb(rc__timer *t) {
+  wr_sess *s = (wr_sess *)((char *)t - offsetof(wr_sess, timer));
+  if (s->dying) {
+    sess_release(s);
+    return;
+  }
   uint64_t now = now_ms(s->w);
   if (s->c == NULL && s->w->server && now >= s->born + RC_WR_PENDING_MS) {
     sess_free(s); /* the peer never came */
@@ -232,6 +235,13 @@ static wr_sess *sess_new(rc__wr_ep *w, int controlling, const rc_wr_desc *remote
   s->w = w;
   s->born = now_ms(w);
   rc_ice_make_credentials(s->ufrag, s->pwd);
+  s->lt = rc__loop_get(w->loop);
+  if (s->lt == NULL) {
+    w->mem->free(s, w->mem->user);
+    *err = RC_ERR_NOMEM;
+    return NULL;
+  }
+  rc__timer_init(&s->timer, sess_timer_cb);
   rc_ice_cfg ic = {.controlling = controlling,
                    .full = w->has_stun,
                    .local_ufrag = s->ufrag,
@@ -244,11 +254,10 @@ static wr_sess *sess_new(rc__wr_ep *w, int controlling, const rc_wr_desc *remote
         s->ice, (const struct sockaddr *)&remote->cand[i], remote->prio[i]);
   if (*err != RC_OK) {
     rc_ice_free(s->ice);
+    rc__loop_put(s->lt, &s->timer);
     w->mem->free(s, w->mem->user);
     return NULL;
   }
-  uv_timer_init(w->loop, &s->timer);
-  s->timer.data = s;
   s->next = w->list;
   w->list = s;
   w->nsess++;

@@ -45,18 +45,36 @@ static void from_sdp(const rc_sdp *s, int offer, rc_wr_desc *d) {
   }
 }
 
-/* Parses {"type":want,"sdp":...} into *s. */
+/* Parses {"type":want,"sdp":...} into *s; s->why says what failed. */
 static rc_err parse_json(const char *json, size_t n, const char *want,
                          rc_sdp *s) {
   char type[RC_SIGNAL_TYPE_MAX + 1];
   static _Thread_local char text[RC_SDP_TEXT_MAX];
   size_t tl = 0;
+  memset(s, 0, sizeof *s);
   rc_err err = rc_signal_json_parse(json, n, type, text, sizeof text, &tl);
-  if (err != RC_OK)
+  if (err != RC_OK) {
+    s->why = "not {\"type\":...,\"sdp\":\"...\"} JSON (a complete "
+             "description, not a trickled candidate)";
     return err;
-  if (strcmp(type, want) != 0)
+  }
+  if (strcmp(type, want) != 0) {
+    s->why = strcmp(want, "offer") == 0 ? "the JSON's type is not \"offer\""
+                                        : "the JSON's type is not \"answer\"";
     return RC_ERR_SDP;
-  return rc_sdp_parse(s, text, tl);
+  }
+  err = rc_sdp_parse(s, text, tl);
+  if (err == RC_ERR_TOO_LARGE)
+    s->why = "the SDP is longer than 16 KiB";
+  return err;
+}
+
+/* On a refused offer, buf says why (rc_wr_listener_answer_json). */
+static rc_err refused(rc_err err, const char *why, char *buf, size_t cap,
+                      size_t *len) {
+  int n = cap > 0 ? snprintf(buf, cap, "%s", why) : 0;
+  *len = n > 0 ? ((size_t)n < cap ? (size_t)n : cap - 1) : 0;
+  return err;
 }
 
 static rc_err emit_json(const rc_sdp *s, const char *type, char *buf,
@@ -91,13 +109,20 @@ rc_err rc_wr_listener_answer_json(rc_listener *l, const char *offer_json,
                                   size_t n, char *buf, size_t cap,
                                   size_t *len) {
   static _Thread_local rc_sdp offer, answer;
+  *len = 0;
   rc_err err = parse_json(offer_json, n, "offer", &offer);
   if (err != RC_OK)
-    return err;
+    return refused(err, offer.why ? offer.why : rc_strerror(err), buf, cap,
+                   len);
   rc_wr_desc od, ad;
   from_sdp(&offer, 1, &od);
+  if (od.setup == RC_WR_SETUP_ACTIVE)
+    return refused(RC_ERR_SDP,
+                   "a=setup:active: rcoap answers as the DTLS client, so "
+                   "offer actpass (RFC 8842 §5.2)",
+                   buf, cap, len);
   if ((err = rc_wr_listener_answer(l, &od, &ad)) != RC_OK)
-    return err;
+    return refused(err, rc_strerror(err), buf, cap, len);
   rc_sdp_cand cands[RC_WR_CAND_MAX];
   rc_sdp_local loc = {.ice_ufrag = ad.ufrag,
                       .ice_pwd = ad.pwd,

@@ -11,3 +11,4 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../../interop/lib/netns.sh"
 rc_netns_up "rc-wrproto-cap-$$"
 ip netns exec "$RC_NETNS" timeout 120 node "$here/capture.mjs"
+ip netns exec "$RC_NETNS" timeout 60 node "$here/capture_media.mjs"
