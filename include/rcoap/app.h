@@ -92,6 +92,12 @@ typedef struct rc_context_opts {
   const char *webrtc_keylog;
   uint32_t connect_timeout_ms; /* 0: transport default */
   uint32_t idle_timeout_ms;    /* server connections; 0: never */
+  /* Server coap+tcp connections quiet this long, with nothing in flight
+   * either way (no request, observation, block-wise transfer, output or
+   * half-read frame), are parked: their session, chain and exchange are
+   * folded into a record of a few dozen bytes and rebuilt on the next
+   * byte (rc_listener_opts.park_after_ms). 0: never. */
+  uint32_t park_after_ms;
   uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the
                                     transport default */
   /* After a peer's Release with an Alternative-Address, send later

@@ -184,7 +184,7 @@ app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c);
 /* Unlinks and frees a peer (its conn is not touched). */
 void rc__app_peer_free(app_peer *p);
 /* The connection callbacks for ctx's connections. */
-rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx);
+const rc_conn_callbacks *rc__app_conn_cb(const rc_context *ctx);
 void rc__app_arm_timer(app_peer *p);
 void rc__app_check_shutdown(rc_context *ctx);
 

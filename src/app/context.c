@@ -340,25 +340,46 @@ static void peer_on_lost(void *user, rc_conn *c, const uint8_t *tok,
     rc_exchange_lost(p->x, tok, tkl, why);
 }
 
-static const rc_conn_callbacks app_conn_callbacks = {
-    .on_open = peer_on_open,
-    .on_message = peer_on_message,
-    .on_csm = peer_on_csm,
-    .on_release = peer_on_release,
-    .on_abort = peer_on_abort,
-    .custody_ready = peer_custody_ready,
-    .on_log = peer_on_log,
-    .on_closed = peer_on_closed,
-    .on_pong = rc__app_on_pong,
-    .on_lost = peer_on_lost,
-};
+/* Parking (transport_conn.h): a server connection with nothing of ours in
+ * flight either: no observation, no access-log entry waiting, no Release,
+ * and an exchange holding nothing (rc_exchange_idle). */
+static int peer_can_park(void *user, rc_conn *c) {
+  app_peer *p = user;
+  return rc_conn_is_server(c) && p->open && !p->released && !p->obs &&
+         !p->access && !p->wait_head && !p->pings && !p->proxy &&
+         !p->wr_dial && !p->notify_left && (!p->x || rc_exchange_idle(p->x));
+}
 
-rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx) {
-  rc_conn_callbacks cb = app_conn_callbacks;
-  /* Only a context that watches every message pays for tracing. */
-  if (ctx->opts.on_trace || ctx->opts.on_access)
-    cb.on_trace = peer_on_trace;
-  return cb;
+/* The session goes: so does the exchange over it (made again by the
+ * next message, peer_on_message), and the timer it no longer needs. */
+static void peer_on_park(void *user, rc_conn *c) {
+  app_peer *p = user;
+  (void)c;
+  rc_exchange_free(p->x);
+  p->x = NULL;
+  if (p->timer) {
+    uv_timer_stop(p->timer);
+    uv_close((uv_handle_t *)p->timer, app_handle_closed);
+    p->timer = NULL;
+  }
+}
+
+/* Every server connection shares one of two tables (with tracing or
+ * without: only a context that watches every message pays for it). */
+#define APP_CONN_CALLBACKS                                                     \
+  .on_open = peer_on_open, .on_message = peer_on_message,                      \
+  .on_csm = peer_on_csm, .on_release = peer_on_release,                        \
+  .on_abort = peer_on_abort, .custody_ready = peer_custody_ready,              \
+  .on_log = peer_on_log, .on_closed = peer_on_closed,                          \
+  .on_pong = rc__app_on_pong, .on_lost = peer_on_lost,                         \
+  .can_park = peer_can_park, .on_park = peer_on_park
+static const rc_conn_callbacks app_conn_callbacks = {APP_CONN_CALLBACKS};
+static const rc_conn_callbacks app_conn_callbacks_traced = {
+    APP_CONN_CALLBACKS, .on_trace = peer_on_trace};
+
+const rc_conn_callbacks *rc__app_conn_cb(const rc_context *ctx) {
+  return ctx->opts.on_trace || ctx->opts.on_access ? &app_conn_callbacks_traced
+                                                   : &app_conn_callbacks;
 }
 
 /* ---- listening ------------------------------------------------------------ */
@@ -372,8 +393,7 @@ static int ctx_on_accept(void *user, rc_listener *l, rc_conn *c) {
   if (!p)
     return -1;
   p->open = 0;
-  rc_conn_callbacks cb = rc__app_conn_cb(ctx);
-  rc_conn_set_callbacks(c, &cb, p);
+  rc_conn_set_callbacks_shared(c, rc__app_conn_cb(ctx), p);
   return 0;
 }
 
@@ -390,6 +410,7 @@ rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
   lo.ws = ws;
   lo.session = ctx->has_session ? &ctx->session : NULL;
   lo.idle_timeout_ms = ctx->opts.idle_timeout_ms;
+  lo.park_after_ms = ctx->opts.park_after_ms;
   lo.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
   lo.mem = ctx->mem;
   if (kind == RC_CONN_WEBRTC &&
@@ -516,7 +537,7 @@ void rc_context_free(rc_context *ctx) {
     if (p->x)
       rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
     if (p->conn) {
-      rc_conn_set_callbacks(p->conn, &none, NULL);
+      rc_conn_set_callbacks_shared(p->conn, &none, NULL);
       rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
     }
     rc__app_peer_free(p);
