@@ -224,6 +224,8 @@ rc_err rc_context_set_release(rc_context *ctx, const char *alt,
 uv_loop_t *rc_context_loop(const rc_context *ctx);
 /* Connections open right now (both directions). */
 size_t rc_context_connections(const rc_context *ctx);
+/* Of those, the ones parked right now (rc_context_opts.park_after_ms). */
+size_t rc_context_parked(const rc_context *ctx);
 
 /* ---- resources ---------------------------------------------------------- */
 

@@ -89,6 +89,13 @@ uv_loop_t *rc_context_loop(const rc_context *ctx) { return ctx->loop; }
 
 size_t rc_context_connections(const rc_context *ctx) { return ctx->npeers; }
 
+size_t rc_context_parked(const rc_context *ctx) {
+  size_t n = 0;
+  for (const app_peer *p = ctx->peers; p; p = p->next)
+    n += p->conn && rc_conn_is_parked(p->conn);
+  return n;
+}
+
 /* ---- peers ---------------------------------------------------------------- */
 
 /* libuv handles outlive their owners until their close callback runs, so
