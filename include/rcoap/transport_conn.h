@@ -158,11 +158,14 @@ typedef struct rc_conn_callbacks {
    * what it keeps for the session (the app frees its exchange) before the
    * chain and the session are folded into a small record and freed. The
    * next bytes from the peer, a due keepalive, rc_conn_session,
-   * rc_conn_ping or rc_conn_release rebuild them; the owner rebuilds its
-   * part when it next needs it. Both NULL: never parked.
+   * rc_conn_ping or rc_conn_release rebuild them, and then call
+   * on_unpark (optional) before any other callback: return 0, or non-zero
+   * to fail the connection (RC_ERR_NOMEM). While parked only on_log and
+   * on_closed are called. can_park or on_park NULL: never parked.
    */
   int (*can_park)(void *user, rc_conn *c);
   void (*on_park)(void *user, rc_conn *c);
+  int (*on_unpark)(void *user, rc_conn *c);
 } rc_conn_callbacks;
 
 /* WebSocket client settings (coap+ws, coaps+ws). Strings are copied. */

@@ -199,6 +199,20 @@ app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
   return p;
 }
 
+/* p now lives at q (moved by a realloc): its neighbours, the context and
+ * its conn are told. */
+static void peer_moved(app_peer *q) {
+  rc_context *ctx = q->ctx;
+  if (q->prev)
+    q->prev->next = q;
+  else
+    ctx->peers = q;
+  if (q->next)
+    q->next->prev = q;
+  if (q->conn)
+    rc_conn_set_callbacks_shared(q->conn, rc__app_conn_cb(ctx), q);
+}
+
 void rc__app_peer_free(app_peer *p) {
   rc_context *ctx = p->ctx;
   if (p->prev)
@@ -208,6 +222,10 @@ void rc__app_peer_free(app_peer *p) {
   if (p->next)
     p->next->prev = p->prev;
   ctx->npeers--;
+  if (p->parked) { /* only the head is there, and holds nothing more */
+    ctx->mem->free(p, ctx->mem->user);
+    return;
+  }
   if (p->timer) {
     uv_timer_stop(p->timer);
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
@@ -327,10 +345,12 @@ static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
   app_peer *p = user;
   rc_context *ctx = p->ctx;
   (void)c;
-  p->close_detail = detail;
-  rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
-  if (p->x)
-    rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
+  if (!p->parked) { /* a parked one has nothing waiting */
+    p->close_detail = detail;
+    rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
+    if (p->x)
+      rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
+  }
   rc__app_peer_free(p);
   rc__app_check_shutdown(ctx);
 }
@@ -362,6 +382,7 @@ static int peer_can_park(void *user, rc_conn *c) {
 static void peer_on_park(void *user, rc_conn *c) {
   app_peer *p = user;
   (void)c;
+  rc_context *ctx = p->ctx;
   rc_exchange_free(p->x);
   p->x = NULL;
   if (p->timer) {
@@ -369,6 +390,34 @@ static void peer_on_park(void *user, rc_conn *c) {
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
     p->timer = NULL;
   }
+  /* Only the head stays (the rest is zero but for open, peer_can_park). */
+  app_peer *q = ctx->mem->realloc(p, APP_PEER_PARKED_SIZE, ctx->mem->user);
+  if (!q)
+    return; /* kept whole: nothing to grow back */
+  q->parked = 1;
+  if (q != p)
+    peer_moved(q);
+}
+
+/* The connection is back: so is the whole peer (its exchange is made by
+ * the next message, peer_on_message). Returns 0 or -1 (no memory: the
+ * conn fails). */
+static int peer_on_unpark(void *user, rc_conn *c) {
+  app_peer *p = user;
+  (void)c;
+  if (!p->parked)
+    return 0;
+  rc_context *ctx = p->ctx;
+  app_peer *q = ctx->mem->realloc(p, sizeof *q, ctx->mem->user);
+  if (!q)
+    return -1;
+  memset((char *)q + APP_PEER_PARKED_SIZE, 0,
+         sizeof *q - APP_PEER_PARKED_SIZE);
+  q->parked = 0;
+  q->open = 1;
+  if (q != p)
+    peer_moved(q);
+  return 0;
 }
 
 /* Every server connection shares one of two tables (with tracing or
@@ -379,7 +428,8 @@ static void peer_on_park(void *user, rc_conn *c) {
   .on_abort = peer_on_abort, .custody_ready = peer_custody_ready,              \
   .on_log = peer_on_log, .on_closed = peer_on_closed,                          \
   .on_pong = rc__app_on_pong, .on_lost = peer_on_lost,                         \
-  .can_park = peer_can_park, .on_park = peer_on_park
+  .can_park = peer_can_park, .on_park = peer_on_park,                          \
+  .on_unpark = peer_on_unpark
 static const rc_conn_callbacks app_conn_callbacks = {APP_CONN_CALLBACKS};
 static const rc_conn_callbacks app_conn_callbacks_traced = {
     APP_CONN_CALLBACKS, .on_trace = peer_on_trace};
@@ -540,9 +590,11 @@ void rc_context_free(rc_context *ctx) {
   while (ctx->peers) {
     app_peer *p = ctx->peers;
     static const rc_conn_callbacks none = {.on_message = detached_message};
-    rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
-    if (p->x)
-      rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
+    if (!p->parked) {
+      rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
+      if (p->x)
+        rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
+    }
     if (p->conn) {
       rc_conn_set_callbacks_shared(p->conn, &none, NULL);
       rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);

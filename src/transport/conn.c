@@ -798,6 +798,11 @@ static int conn_unpark(rc_conn *c) {
   }
   c->s = s;
   c->is_parked = 0;
+  if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
+    rc__conn_set_detail(c, "no memory to wake the parked connection");
+    rc__conn_fail(c, RC_ERR_NOMEM, NULL);
+    return -1;
+  }
   return 0;
 }
 

@@ -26,6 +26,7 @@
 #include "rcoap/transport_tls.h"
 #include "rcoap/transport_ws.h"
 #include "test_counting.h"
+#include "test_run.h"
 
 /* Longest any single wait may take before the test fails. */
 #define GUARD_MS 8000
@@ -73,21 +74,7 @@ typedef struct fx {
 /* ------------------------------------------------------------------ */
 /* loop helpers                                                        */
 
-static void guard_cb(uv_timer_t *t) {
-  fx *f = t->data;
-  f->timed_out = 1;
-}
-
-#define RUN_UNTIL(f, cond)                                                     \
-  do {                                                                         \
-    (f)->timed_out = 0;                                                        \
-    uv_timer_start(&(f)->guard, guard_cb, GUARD_MS, 0);                        \
-    while (!(cond) && !(f)->timed_out)                                         \
-      uv_run(&(f)->loop, UV_RUN_ONCE);                                         \
-    uv_timer_stop(&(f)->guard);                                                \
-    if (!(cond))                                                               \
-      fail_msg("timed out waiting for: %s", #cond);                            \
-  } while (0)
+#define RUN_UNTIL(f, cond) RUN_UNTIL_MS(f, cond, GUARD_MS)
 
 static void put32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24);
@@ -255,7 +242,7 @@ static void fx_init(fx *f, rc_conn_kind kind) {
   memset(f, 0, sizeof(*f));
   assert_int_equal(uv_loop_init(&f->loop), 0);
   uv_timer_init(&f->loop, &f->guard);
-  f->guard.data = f;
+  f->guard.data = &f->timed_out;
   f->kind = kind;
   f->cli.order_ok = 1;
   if (kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS) {

@@ -31,6 +31,7 @@
 #include "rcoap/transport_conn.h"
 #include "rcoap/transport_listen.h"
 #include "test_counting.h"
+#include "test_run.h"
 
 #define GUARD_MS 8000
 #define PARK_MS 30u
@@ -62,31 +63,7 @@ typedef struct pk {
   uint64_t t_srv_rx, t_srv_pong;
 } pk;
 
-static void guard_cb(uv_timer_t *t) {
-  pk *f = t->data;
-  f->timed_out = 1;
-}
-
-#define RUN_UNTIL(f, cond)                                                     \
-  do {                                                                         \
-    (f)->timed_out = 0;                                                        \
-    uv_timer_start(&(f)->guard, guard_cb, GUARD_MS, 0);                        \
-    while (!(cond) && !(f)->timed_out)                                         \
-      uv_run(&(f)->loop, UV_RUN_ONCE);                                         \
-    uv_timer_stop(&(f)->guard);                                                \
-    if (!(cond))                                                               \
-      fail_msg("timed out waiting for: %s", #cond);                            \
-  } while (0)
-
-/* Runs the loop for about ms (other timers fire meanwhile). */
-static void run_for(pk *f, uint64_t ms) {
-  uint64_t end = uv_now(&f->loop) + ms;
-  f->timed_out = 0;
-  uv_timer_start(&f->guard, guard_cb, ms, 0);
-  while (!f->timed_out && uv_now(&f->loop) < end)
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_timer_stop(&f->guard);
-}
+#define RUN_UNTIL(f, cond) RUN_UNTIL_MS(f, cond, GUARD_MS)
 
 static void put32(uint8_t *p, uint32_t v) {
   p[0] = (uint8_t)(v >> 24);
@@ -251,7 +228,7 @@ static void pk_init(pk *f, uint32_t keepalive_ms, const rc_mem *mem) {
   memset(f, 0, sizeof *f);
   assert_int_equal(uv_loop_init(&f->loop), 0);
   uv_timer_init(&f->loop, &f->guard);
-  f->guard.data = f;
+  f->guard.data = &f->timed_out;
   f->allow_park = 1;
   rc_session_config_default(&f->scfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
   f->scfg.keepalive_ms = keepalive_ms;
@@ -343,7 +320,7 @@ static void test_owner_refuses(void **st) {
   pk_init(&f, 0, NULL);
   f.allow_park = 0;
   pk_connect(&f, 0);
-  run_for(&f, 10 * PARK_MS);
+  RUN_FOR(&f, 10 * PARK_MS);
   assert_false(rc_conn_is_parked(f.srv));
   assert_int_equal(f.parks, 0);
   f.allow_park = 1;
@@ -529,7 +506,7 @@ static void test_frame_split_across_park(void **st) {
                                 0x04, 0xb2, 0x68, 0x69};
   raw_send(fd, get, 3);
   RUN_UNTIL(&f, !rc_conn_is_parked(f.srv));
-  run_for(&f, 6 * PARK_MS);
+  RUN_FOR(&f, 6 * PARK_MS);
   assert_false(rc_conn_is_parked(f.srv)); /* half a frame is state */
   assert_int_equal(f.srv_requests, 0);
   raw_send(fd, get + 3, sizeof get - 3);
