@@ -39,6 +39,7 @@ struct rc_conn {
     struct sockaddr_in in;
     struct sockaddr_in6 in6;
   } peer;
+  uint32_t park_ms; /* 0: never park (here: in the hole after peer) */
   /* Every deadline of this conn in one node of its loop's timer queue
    * (loop.c); also the "later loop turn" on which a closed conn with no
    * handle left is freed. */
@@ -61,7 +62,6 @@ struct rc_conn {
   const rc_session_config *scfg;
   rc_session_parked parked;
   rc_time park_tried; /* last attempt that found the conn busy */
-  uint32_t park_ms;   /* 0: never park */
   rc__connecting *cn; /* client connect state; NULL once connected */
   /* UDP kind: the shared socket, and this peer's links in its table
    * (peers.c: hash chain, LRU list) */

@@ -31,7 +31,7 @@
  * rc_conn (544 B) and the app peer's head (40 B); its exchange (248 B),
  * session (600 B) and chain (208 B) are freed, the peer's 176 B shrunk. */
 #define PARKED_BLOCKS 2u
-#define PARKED_BYTES 584u
+#define PARKED_BYTES 576u
 
 typedef struct fx {
   uv_loop_t loop;

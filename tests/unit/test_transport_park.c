@@ -39,7 +39,7 @@
  * allocator: its rc_conn alone (uv_tcp_t, timer node, the session's
  * 40-byte record); the chain (208 B) and session (600 B) are freed. */
 #define PARKED_CONN_BLOCKS 1u
-#define PARKED_CONN_BYTES 544u
+#define PARKED_CONN_BYTES 536u
 
 typedef struct pk {
   uv_loop_t loop;
