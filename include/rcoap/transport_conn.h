@@ -241,7 +241,9 @@ void *rc_conn_user(const rc_conn *c);
  * rc_session_free() on it. Valid until on_closed returns. A client's
  * session is created when its TCP connection is up (so its CSM timeout
  * does not run during name resolution): NULL before that, never NULL from
- * on_open on. Messages queued before on_open wait for the chain. */
+ * on_open on. Messages queued before on_open wait for the chain. A
+ * parked connection is woken for it (and the session is NULL if that
+ * fails: no memory; the connection then closes). */
 rc_session *rc_conn_session(rc_conn *c);
 
 /*
