@@ -763,6 +763,8 @@ static void conn_try_park(rc_conn *c, rc_time now) {
   c->chain = NULL;
   c->s = NULL;
   c->is_parked = 1;
+  conn_log(c, RC_SESSION_LOG_DEBUG, "parked (quiet for %u ms)",
+           (unsigned)c->park_ms);
 }
 
 /* Rebuilds the chain and session of a parked conn from its record (one
@@ -798,6 +800,7 @@ static int conn_unpark(rc_conn *c) {
   }
   c->s = s;
   c->is_parked = 0;
+  conn_log(c, RC_SESSION_LOG_DEBUG, "woken");
   if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
     rc__conn_set_detail(c, "no memory to wake the parked connection");
     rc__conn_fail(c, RC_ERR_NOMEM, NULL);
