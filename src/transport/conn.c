@@ -757,7 +757,11 @@ static void conn_try_park(rc_conn *c, rc_time now) {
   }
   c->cb->on_park(c->user, c);
   if (rc_chain_park(c->chain, &c->parked) != RC_OK) {
-    c->park_tried = now; /* parkable a moment ago: not reached */
+    /* parkable a moment ago, so not reached; the owner takes its part
+     * back as from a wake (or the conn fails: no memory) */
+    c->park_tried = now;
+    if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0)
+      rc__conn_fail(c, RC_ERR_NOMEM, "no memory to keep the connection");
     return;
   }
   c->chain = NULL;

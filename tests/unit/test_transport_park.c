@@ -231,7 +231,8 @@ static const rc_conn_callbacks cli_cb = {.on_open = cli_open,
 
 /* A listener parking after PARK_MS, its sessions pinging after
  * keepalive_ms of silence (0: never), through mem (NULL: libc). */
-static void pk_init(pk *f, uint32_t keepalive_ms, const rc_mem *mem) {
+static void pk_init_idle(pk *f, uint32_t keepalive_ms, const rc_mem *mem,
+                         uint32_t idle_ms) {
   memset(f, 0, sizeof *f);
   assert_int_equal(uv_loop_init(&f->loop), 0);
   uv_timer_init(&f->loop, &f->guard);
@@ -244,10 +245,15 @@ static void pk_init(pk *f, uint32_t keepalive_ms, const rc_mem *mem) {
                         f);
   lo.session = &f->scfg;
   lo.park_after_ms = PARK_MS;
+  lo.idle_timeout_ms = idle_ms;
   lo.mem = mem;
   char err[200];
   assert_int_equal(rc_listener_new(&f->l, &lo, err, sizeof err), RC_OK);
   f->port = rc_listener_port(f->l);
+}
+
+static void pk_init(pk *f, uint32_t keepalive_ms, const rc_mem *mem) {
+  pk_init_idle(f, keepalive_ms, mem, 0);
 }
 
 /* Connects the client (announcing Max-Message-Size mms, 0: the default)
@@ -444,6 +450,30 @@ static void test_abort_to_parked(void **st) {
   pk_done(&f);
 }
 
+/* The idle timeout still ends a parked connection, on time, with its
+ * reason; and the client's close (FIN) ends one too. */
+static void test_idle_timeout_parked(void **st) {
+  (void)st;
+  enum { IDLE = 200 };
+  pk f;
+  pk_init_idle(&f, 0, NULL, IDLE);
+  pk_connect(&f, 0);
+  uint64_t t0 = uv_now(&f.loop);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, f.srv_closed == 1);
+  assert_int_equal(f.srv_reason, RC_ERR_TIMEOUT);
+  assert_true(uv_now(&f.loop) - t0 >= IDLE - 20);
+  RUN_UNTIL(&f, f.cli_closed == 1);
+  pk_done(&f);
+  pk_init(&f, 0, NULL);
+  pk_connect(&f, 0);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  rc_conn_close(f.cli, RC_CONN_CLOSE_FLUSH);
+  RUN_UNTIL(&f, f.srv_closed == 1);
+  assert_int_equal(f.srv_reason, RC_ERR_CLOSED);
+  pk_done(&f);
+}
+
 /* ---- a raw socket: bytes cut where we like ---- */
 
 static int raw_connect(uint16_t port) {
@@ -598,6 +628,7 @@ int main(void) {
       cmocka_unit_test(test_keepalive_while_parked),
       cmocka_unit_test(test_release_parked),
       cmocka_unit_test(test_abort_to_parked),
+      cmocka_unit_test(test_idle_timeout_parked),
       cmocka_unit_test(test_frame_split_across_park),
       cmocka_unit_test(test_memory_parked_counted),
   };
