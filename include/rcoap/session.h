@@ -369,7 +369,7 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
  * event. The record is opaque (only this layer reads it).
  */
 typedef struct rc_session_parked {
-  uint64_t opaque[5];
+  uint64_t opaque[4];
 } rc_session_parked;
 
 /* Non-zero when s can be folded without the peer noticing: reliable
@@ -383,9 +383,11 @@ int rc_session_parkable(const rc_session *s);
  * RC_ERR_STATE (not parkable). */
 rc_err rc_session_park(const rc_session *s, rc_session_parked *rec);
 
-/* When the parked session would next act (its keepalive Ping), or
- * RC_TIME_NEVER: the transport wakes it then. */
-rc_time rc_session_parked_expiry(const rc_session_parked *rec);
+/* When the parked session, made with cfg (NULL: the defaults), would next
+ * act (its keepalive Ping), or RC_TIME_NEVER: the transport wakes it
+ * then. */
+rc_time rc_session_parked_expiry(const rc_session_parked *rec,
+                                 const rc_session_config *cfg);
 
 /*
  * Rebuilds a session from rec, as rc_session_new with the same cfg would

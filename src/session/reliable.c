@@ -552,7 +552,6 @@ void rc_session_free(rc_session *s) {
 /* What a parked session keeps (rc_session_parked is its opaque box). */
 typedef struct park_rec {
   rc_time last_rx, last_ping;
-  rc_time due;           /* rc_session_expiry when parked */
   uint32_t peer_mms, peer_max_tkl;
   uint32_t next_ping_id;
   uint8_t magic;         /* PARK_MAGIC: a record made by rc_session_park */
@@ -576,7 +575,6 @@ rc_err rc_session_park(const rc_session *s, rc_session_parked *rec) {
     return RC_ERR_STATE;
   park_rec r = {.last_rx = s->last_rx,
                 .last_ping = s->last_ping,
-                .due = rc_session_expiry(s),
                 .peer_mms = s->peer_mms,
                 .peer_max_tkl = s->peer_max_tkl,
                 .next_ping_id = s->next_ping_id,
@@ -588,10 +586,16 @@ rc_err rc_session_park(const rc_session *s, rc_session_parked *rec) {
   return RC_OK;
 }
 
-rc_time rc_session_parked_expiry(const rc_session_parked *rec) {
+rc_time rc_session_parked_expiry(const rc_session_parked *rec,
+                                 const rc_session_config *cfg) {
   park_rec r;
   memcpy(&r, rec, sizeof r);
-  return r.magic == PARK_MAGIC ? r.due : RC_TIME_NEVER;
+  /* Parked means OPEN, no Ping out, no Pong held, no Release: of
+   * rc_session_expiry's deadlines only the keepalive can be due. */
+  if (r.magic != PARK_MAGIC || cfg == NULL || cfg->keepalive_ms == 0)
+    return RC_TIME_NEVER;
+  return time_add(r.last_rx > r.last_ping ? r.last_rx : r.last_ping,
+                  cfg->keepalive_ms);
 }
 
 rc_err rc_session_unpark(rc_session **out, const rc_session_config *cfg,

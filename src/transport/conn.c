@@ -288,7 +288,8 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   cfg.framing = fr;
   cfg.role = role;
   if (cfg.out_high_water > 0)
-    c->high_water = cfg.out_high_water;
+    c->high_water = cfg.out_high_water > UINT32_MAX ? UINT32_MAX
+                                                    : (uint32_t)cfg.out_high_water;
   /* coaps+wr: draft-groves-coap-webrtcdc-02 §3.5, "The CoAP
    * Max-Message-Size shall not exceed the SCTP message size" (ours, the
    * a=max-message-size we announce). */
@@ -615,7 +616,7 @@ static void conn_arm_timer(rc_conn *c) {
       c->state <= RC__CONN_OPEN && c->last_io + c->idle_ms < due)
     due = c->last_io + c->idle_ms;
   if (c->park_ms > 0 && c->state == RC__CONN_OPEN) {
-    rc_time p = c->is_parked ? rc_session_parked_expiry(&c->parked)
+    rc_time p = c->is_parked ? rc_session_parked_expiry(&c->parked, c->scfg)
                              : conn_park_due(c);
     if (p < due)
       due = p;
@@ -693,7 +694,7 @@ static void conn_timer_cb(rc__timer *t) {
   }
   c->busy++;
   if (c->is_parked && c->state == RC__CONN_OPEN &&
-      now >= rc_session_parked_expiry(&c->parked))
+      now >= rc_session_parked_expiry(&c->parked, c->scfg))
     (void)conn_unpark(c); /* its keepalive Ping is due */
   if (now >= c->deadline) {
     c->deadline = RC_TIME_NEVER;

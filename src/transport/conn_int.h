@@ -75,7 +75,6 @@ struct rc_conn {
   rc_time last_io;
   uint32_t idle_ms;
   uint32_t handshake_ms;
-  size_t high_water;
 
   char *detail;
   rc_err reason;
@@ -83,6 +82,7 @@ struct rc_conn {
   uint8_t state;
   uint8_t busy; /* depth of library code running on this conn */
   uint8_t handles; /* libuv handles not yet closed */
+  uint32_t high_water; /* chain bytes queued before reading stops */
   unsigned is_server : 1;
   unsigned tcp_inited : 1;
   unsigned reading : 1;

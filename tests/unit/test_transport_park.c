@@ -37,9 +37,9 @@
 #define PARK_MS 30u
 /* What a parked idle server connection holds through the listener's
  * allocator: its rc_conn alone (uv_tcp_t, timer node, the session's
- * 40-byte record); the chain (208 B) and session (600 B) are freed. */
+ * 32-byte record); the chain (208 B) and session (600 B) are freed. */
 #define PARKED_CONN_BLOCKS 1u
-#define PARKED_CONN_BYTES 536u
+#define PARKED_CONN_BYTES 520u
 
 typedef struct pk {
   uv_loop_t loop;
