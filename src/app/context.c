@@ -326,6 +326,8 @@ static int peer_custody_ready(void *user, rc_conn *c) {
 
 static void peer_on_log(void *user, rc_conn *c, int level, const char *text) {
   app_peer *p = user;
+  if (!p->ctx->opts.on_log || level > p->ctx->opts.log_level)
+    return; /* before the address is formatted: parking logs each wake */
   char addr[64] = "";
   rc_conn_peer_addr(c, addr, sizeof addr);
   rc__app_log(p->ctx, level, "%s: %s", addr, text);
