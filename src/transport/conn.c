@@ -742,15 +742,16 @@ static void conn_timer_cb(rc__timer *t) {
  * from the timer only, with nothing of the conn running; a conn found
  * busy is tried again park_ms later. */
 static void conn_try_park(rc_conn *c, rc_time now) {
-  if (c->is_parked || c->park_ms == 0 || c->state != RC__CONN_OPEN ||
-      c->busy > 0 || c->writing || c->released || c->open_pending ||
-      !c->open_reported || c->want_flush || c->chain == NULL ||
-      now < conn_park_due(c))
+  if (c->is_parked || c->park_ms == 0 || c->chain == NULL)
     return;
   if (!rc_chain_park_capable(c->chain)) {
     c->park_ms = 0; /* its filters cannot fold: no more tries */
     return;
   }
+  if (c->state != RC__CONN_OPEN || c->busy > 0 || c->writing ||
+      c->released || c->open_pending || !c->open_reported || c->want_flush ||
+      now < conn_park_due(c))
+    return;
   if (c->cb->can_park == NULL || c->cb->on_park == NULL ||
       !rc_chain_parkable(c->chain) || !c->cb->can_park(c->user, c)) {
     c->park_tried = now;
