@@ -376,7 +376,7 @@ static int peer_can_park(void *user, rc_conn *c) {
   app_peer *p = user;
   return rc_conn_is_server(c) && p->open && !p->released && !p->obs &&
          !p->access && !p->wait_head && !p->pings && !p->proxy &&
-         !p->wr_dial && !p->notify_left && (!p->x || rc_exchange_idle(p->x));
+         !p->wr_dial && !p->turn_held && (!p->x || rc_exchange_idle(p->x));
 }
 
 /* The session goes: so does the exchange over it (made again by the
