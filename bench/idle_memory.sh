@@ -14,20 +14,23 @@
 #   SCHEME=coaps+tcp N=2000 REF_BUILD_DIR=../old/build bash bench/idle_memory.sh
 # Environment (defaults): N=10000, PORT_BASE=26683, CONNECT_INFLIGHT=4,
 #   RCOAPD_PATH=/hello, LIBCOAP_PATH=/time, LIBCOAP_SERVER=coap-server-notls,
-#   SETTLE=1 (seconds to wait before reading VmRSS), SCHEME=coap+tcp
+#   SETTLE=3 (seconds to wait before reading VmRSS), SCHEME=coap+tcp
 #   (coaps+tcp: TLS 1.3 with a test PKI, ALPN coap; libcoap's server is
 #   then LIBCOAP_TLS_SERVER=coap-server-openssl with the same certificate,
 #   its coaps+tcp port being its -p port + 1), REF_BUILD_DIR (another build, e.g. the previous
 #   commit's, whose rcoapd is measured right after this one's, in the same
-#   run: the comparison to read).
+#   run: the comparison to read), RCOAPD_ARGS (more arguments for this
+#   build's rcoapd only, e.g. "--park-after 0.5"; rcoapd parks an idle
+#   coap+tcp connection after --park-after, default 2 s, so SETTLE must be
+#   longer than that for the parked figure: SETTLE=3 is the default).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
-: "${N:=10000}" "${PORT_BASE:=26683}" "${CONNECT_INFLIGHT:=4}" "${SETTLE:=1}"
+: "${N:=10000}" "${PORT_BASE:=26683}" "${CONNECT_INFLIGHT:=4}" "${SETTLE:=3}"
 : "${RCOAPD_PATH:=/hello}" "${LIBCOAP_PATH:=/time}" "${LIBCOAP_SERVER:=coap-server-notls}"
-: "${SCHEME:=coap+tcp}" "${REF_BUILD_DIR:=}" "${LIBCOAP_TLS_SERVER:=coap-server-openssl}"
+: "${SCHEME:=coap+tcp}" "${REF_BUILD_DIR:=}" "${RCOAPD_ARGS:=}" "${LIBCOAP_TLS_SERVER:=coap-server-openssl}"
 case $SCHEME in coap+tcp | coaps+tcp) ;; *) bench_fail "SCHEME must be coap+tcp or coaps+tcp" ;; esac
 
 BENCH=$BUILD_DIR/rcoap-bench
@@ -95,7 +98,8 @@ measure() {
 echo "idle $SCHEME connections on 127.0.0.1: N=$N, CSM + one request each, then idle"
 bench_machine
 P1=$(bench_pick_port "$PORT_BASE")
-bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P1" "${RC_TLS_ARGS[@]}" &&
+# shellcheck disable=SC2086 # RCOAPD_ARGS: words
+bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P1" "${RC_TLS_ARGS[@]}" $RCOAPD_ARGS &&
   measure rcoapd "$RCOAPD_PATH" "$P1" "$RCOAPD_PID" "$SCHEME"
 if [ -n "$REF_BUILD_DIR" ]; then
   [ -x "$REF_BUILD_DIR/rcoapd" ] || bench_fail "no rcoapd in REF_BUILD_DIR=$REF_BUILD_DIR"

@@ -92,6 +92,12 @@ typedef struct rc_context_opts {
   const char *webrtc_keylog;
   uint32_t connect_timeout_ms; /* 0: transport default */
   uint32_t idle_timeout_ms;    /* server connections; 0: never */
+  /* Server coap+tcp connections quiet this long, with nothing in flight
+   * either way (no request, observation, block-wise transfer, output or
+   * half-read frame), are parked: their session, chain and exchange are
+   * folded into a record of a few dozen bytes and rebuilt on the next
+   * byte (rc_listener_opts.park_after_ms). 0: never. */
+  uint32_t park_after_ms;
   uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the
                                     transport default */
   /* After a peer's Release with an Alternative-Address, send later
@@ -218,6 +224,8 @@ rc_err rc_context_set_release(rc_context *ctx, const char *alt,
 uv_loop_t *rc_context_loop(const rc_context *ctx);
 /* Connections open right now (both directions). */
 size_t rc_context_connections(const rc_context *ctx);
+/* Of those, the ones parked right now (rc_context_opts.park_after_ms). */
+size_t rc_context_parked(const rc_context *ctx);
 
 /* ---- resources ---------------------------------------------------------- */
 

@@ -165,6 +165,13 @@ size_t rc_exchange_unanswered(const rc_exchange *x);
 
 /* Next request timeout, or RC_TIME_NEVER. */
 rc_time rc_exchange_expiry(const rc_exchange *x);
+
+/* Non-zero when x holds nothing a later message could need (no request
+ * outstanding either way, no Block1 upload, no cached Block2 answer, no
+ * Q-Block set, no observation of ours): freeing it and making a new one
+ * for the same session's successor changes nothing the peer can see.
+ * The connection can then be parked (transport_conn.h). */
+int rc_exchange_idle(const rc_exchange *x);
 /* Fails requests whose timeout passed with RC_ERR_TIMEOUT. */
 void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
 

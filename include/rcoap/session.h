@@ -363,6 +363,43 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
                       const rc_session_callbacks *cb, void *user,
                       const rc_mem *mem, rc_time now);
 
+/*
+ * Parking: an idle session folded into a record the transport keeps while
+ * it frees the session, and rebuilt from it on the connection's next
+ * event. The record is opaque (only this layer reads it).
+ */
+typedef struct rc_session_parked {
+  uint64_t opaque[4];
+} rc_session_parked;
+
+/* Non-zero when s can be folded without the peer noticing: reliable
+ * framing, OPEN (both CSMs seen, no Release either way), no output
+ * queued, no message open, no frame half read, no Ping awaiting its Pong
+ * and no Pong held back. */
+int rc_session_parkable(const rc_session *s);
+
+/* Writes s's record (the peer's CSM values, the keepalive clock, the next
+ * Ping id) into rec. s is left as it was: free it after. Returns 0 or
+ * RC_ERR_STATE (not parkable). */
+rc_err rc_session_park(const rc_session *s, rc_session_parked *rec);
+
+/* When the parked session, made with cfg (NULL: the defaults), would next
+ * act (its keepalive Ping), or RC_TIME_NEVER: the transport wakes it
+ * then. */
+rc_time rc_session_parked_expiry(const rc_session_parked *rec,
+                                 const rc_session_config *cfg);
+
+/*
+ * Rebuilds a session from rec, as rc_session_new with the same cfg would
+ * have made it and the traffic since would have left it: OPEN, the peer's
+ * Max-Message-Size, Block-Wise-Transfer and token length as its CSMs set
+ * them, no CSM queued (ours went long ago), the keepalive timing where it
+ * was. Returns 0, RC_ERR_INVAL (a bad record or cfg) or RC_ERR_NOMEM.
+ */
+rc_err rc_session_unpark(rc_session **out, const rc_session_config *cfg,
+                         const rc_session_callbacks *cb, void *user,
+                         const rc_mem *mem, const rc_session_parked *rec);
+
 /* Frees the session and all its buffers. No callback is called. NULL ok.
  * Never call it from inside one of the session's callbacks. */
 void rc_session_free(rc_session *s);

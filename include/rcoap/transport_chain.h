@@ -163,6 +163,27 @@ void rc_chain_close(rc_chain *ch);
  * rc_session_close). Only rc_chain_free() may follow. */
 void rc_chain_end(rc_chain *ch);
 
+/*
+ * Parking (conn.c folds an idle connection): rc_chain_park writes the
+ * session's record into rec and frees the chain, filters and session, when
+ * rc_chain_parkable says nothing would be lost: the chain open and not
+ * closing, no output queued or lent, the session parkable
+ * (rc_session_parkable), and every filter able to park. A filter folds
+ * only through an export/import pair of its own; none has one yet, so
+ * today only a chain without filters (coap+tcp) parks.
+ * rc_chain_unpark makes an open chain (started, no on_open) over s, a
+ * session rebuilt with rc_session_unpark; s is taken over as by
+ * rc_chain_new. Returns RC_ERR_STATE (not parkable) / as rc_chain_new.
+ */
+int rc_chain_parkable(const rc_chain *ch);
+/* Whether ch could ever park (its filters all can): a connection whose
+ * chain cannot stops trying. */
+int rc_chain_park_capable(const rc_chain *ch);
+rc_err rc_chain_park(rc_chain *ch, rc_session_parked *rec);
+rc_err rc_chain_unpark(rc_chain **out, const rc_chain_config *cfg,
+                       rc_session *s, const rc_chain_callbacks *cb,
+                       void *user);
+
 /* Destroys the filters (top first) and the session. NULL is ignored. */
 void rc_chain_free(rc_chain *ch);
 

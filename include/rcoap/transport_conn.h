@@ -150,6 +150,22 @@ typedef struct rc_conn_callbacks {
    * its session are freed after this returns.
    */
   void (*on_closed)(void *user, rc_conn *c, rc_err reason, const char *detail);
+  /*
+   * Parking (a server connection with rc_listener_opts.park_after_ms):
+   * when the connection has been quiet that long and its chain and
+   * session hold nothing in flight, can_park asks whether the owner does
+   * (return non-zero: it may park); on_park then tells it to let go of
+   * what it keeps for the session (the app frees its exchange) before the
+   * chain and the session are folded into a small record and freed. The
+   * next bytes from the peer, a due keepalive, rc_conn_session,
+   * rc_conn_ping or rc_conn_release rebuild them, and then call
+   * on_unpark (optional) before any other callback: return 0, or non-zero
+   * to fail the connection (RC_ERR_NOMEM). While parked only on_log and
+   * on_closed are called. can_park or on_park NULL: never parked.
+   */
+  int (*can_park)(void *user, rc_conn *c);
+  void (*on_park)(void *user, rc_conn *c);
+  int (*on_unpark)(void *user, rc_conn *c);
 } rc_conn_callbacks;
 
 /* WebSocket client settings (coap+ws, coaps+ws). Strings are copied. */
@@ -206,9 +222,16 @@ void rc_conn_connect_opts_init(rc_conn_connect_opts *opts, uv_loop_t *loop,
 rc_err rc_conn_connect(rc_conn **out, const rc_conn_connect_opts *opts);
 
 /* Replaces the callbacks (copied) and user pointer; for a server
- * connection, call it from on_accept. Returns 0 or RC_ERR_INVAL. */
+ * connection, call it from on_accept. Returns 0, RC_ERR_INVAL or
+ * RC_ERR_NOMEM. */
 rc_err rc_conn_set_callbacks(rc_conn *c, const rc_conn_callbacks *cb,
                              void *user);
+/* The same, with cb kept by pointer (it must outlive the connection): one
+ * table shared by many connections instead of a copy in each. */
+rc_err rc_conn_set_callbacks_shared(rc_conn *c, const rc_conn_callbacks *cb,
+                                    void *user);
+/* Non-zero while the connection is parked (rc_conn_callbacks.can_park). */
+int rc_conn_is_parked(const rc_conn *c);
 
 /* The user pointer. */
 void *rc_conn_user(const rc_conn *c);
@@ -218,7 +241,9 @@ void *rc_conn_user(const rc_conn *c);
  * rc_session_free() on it. Valid until on_closed returns. A client's
  * session is created when its TCP connection is up (so its CSM timeout
  * does not run during name resolution): NULL before that, never NULL from
- * on_open on. Messages queued before on_open wait for the chain. */
+ * on_open on. Messages queued before on_open wait for the chain. A
+ * parked connection is woken for it (and the session is NULL if that
+ * fails: no memory; the connection then closes). */
 rc_session *rc_conn_session(rc_conn *c);
 
 /*

@@ -67,6 +67,11 @@ typedef struct rc_listener_opts {
   int backlog;                   /* 0: RC_LISTEN_DEFAULT_BACKLOG */
   uint32_t handshake_timeout_ms; /* TLS + WS; 0: the default */
   uint32_t idle_timeout_ms;      /* 0: never */
+  /* Park a connection quiet this long (rc_conn_callbacks.can_park):
+   * 0: never. Then session, when given, is also kept by pointer (a parked
+   * connection's session is rebuilt from it): it must outlive every
+   * connection. */
+  uint32_t park_after_ms;
   /* RC_CONN_WEBRTC: the DTLS identity (transport_webrtc.h; copied). */
   const struct rc_wr_identity *webrtc;
   rc_listener_accept_cb on_accept;

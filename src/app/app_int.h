@@ -6,6 +6,8 @@
 #ifndef RCOAP_APP_INT_H
 #define RCOAP_APP_INT_H
 
+#include <stddef.h>
+
 #include "rcoap/app.h"
 #include "rcoap/transport_listen.h"
 
@@ -60,10 +62,14 @@ typedef struct app_peer app_peer;
 
 /* One connection of the context, in either direction. */
 struct app_peer {
+  /* While its connection is parked a peer is only this head (the rest is
+   * given back: APP_PEER_PARKED_SIZE); every field after it is zero then,
+   * but for open. */
   rc_context *ctx;
   rc_conn *conn;
-  rc_exchange *x;
   app_peer *prev, *next; /* ctx->peers */
+  uint8_t parked;
+  rc_exchange *x;
   /* client side */
   char *origin;          /* origin key; NULL for server connections and
                             for released client connections */
@@ -86,6 +92,8 @@ struct app_peer {
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
   struct app_wr_dial *wr_dial; /* webrtc.c: signaling in flight */
 };
+
+#define APP_PEER_PARKED_SIZE offsetof(app_peer, x)
 
 /* A client request of rc_request(). */
 struct app_creq {
@@ -184,7 +192,7 @@ app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c);
 /* Unlinks and frees a peer (its conn is not touched). */
 void rc__app_peer_free(app_peer *p);
 /* The connection callbacks for ctx's connections. */
-rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx);
+const rc_conn_callbacks *rc__app_conn_cb(const rc_context *ctx);
 void rc__app_arm_timer(app_peer *p);
 void rc__app_check_shutdown(rc_context *ctx);
 

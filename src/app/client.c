@@ -270,7 +270,7 @@ static rc_tls_ctx *client_tls(rc_context *ctx, const rc_request_opts *ro,
 
 static app_peer *find_origin(rc_context *ctx, const char *key) {
   for (app_peer *p = ctx->peers; p; p = p->next)
-    if (p->origin && !p->released && !strcmp(p->origin, key))
+    if (!p->parked && p->origin && !p->released && !strcmp(p->origin, key))
       return p;
   return NULL;
 }
@@ -283,7 +283,7 @@ void rc__app_connect_opts(app_peer *p, rc_conn_kind kind, const char *host,
   co->session = ctx->has_session ? &ctx->session : NULL;
   co->connect_timeout_ms = ctx->opts.connect_timeout_ms;
   co->handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
-  co->cb = rc__app_conn_cb(ctx);
+  co->cb = *rc__app_conn_cb(ctx);
   co->user = p;
   co->mem = ctx->mem;
 }

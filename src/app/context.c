@@ -89,6 +89,13 @@ uv_loop_t *rc_context_loop(const rc_context *ctx) { return ctx->loop; }
 
 size_t rc_context_connections(const rc_context *ctx) { return ctx->npeers; }
 
+size_t rc_context_parked(const rc_context *ctx) {
+  size_t n = 0;
+  for (const app_peer *p = ctx->peers; p; p = p->next)
+    n += p->conn && rc_conn_is_parked(p->conn);
+  return n;
+}
+
 /* ---- peers ---------------------------------------------------------------- */
 
 /* libuv handles outlive their owners until their close callback runs, so
@@ -192,6 +199,20 @@ app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
   return p;
 }
 
+/* p now lives at q (moved by a realloc): its neighbours, the context and
+ * its conn are told. */
+static void peer_moved(app_peer *q) {
+  rc_context *ctx = q->ctx;
+  if (q->prev)
+    q->prev->next = q;
+  else
+    ctx->peers = q;
+  if (q->next)
+    q->next->prev = q;
+  if (q->conn)
+    rc_conn_set_callbacks_shared(q->conn, rc__app_conn_cb(ctx), q);
+}
+
 void rc__app_peer_free(app_peer *p) {
   rc_context *ctx = p->ctx;
   if (p->prev)
@@ -201,6 +222,10 @@ void rc__app_peer_free(app_peer *p) {
   if (p->next)
     p->next->prev = p->prev;
   ctx->npeers--;
+  if (p->parked) { /* only the head is there, and holds nothing more */
+    ctx->mem->free(p, ctx->mem->user);
+    return;
+  }
   if (p->timer) {
     uv_timer_stop(p->timer);
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
@@ -301,6 +326,8 @@ static int peer_custody_ready(void *user, rc_conn *c) {
 
 static void peer_on_log(void *user, rc_conn *c, int level, const char *text) {
   app_peer *p = user;
+  if (!p->ctx->opts.on_log || level > p->ctx->opts.log_level)
+    return; /* before the address is formatted: parking logs each wake */
   char addr[64] = "";
   rc_conn_peer_addr(c, addr, sizeof addr);
   rc__app_log(p->ctx, level, "%s: %s", addr, text);
@@ -320,10 +347,12 @@ static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
   app_peer *p = user;
   rc_context *ctx = p->ctx;
   (void)c;
-  p->close_detail = detail;
-  rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
-  if (p->x)
-    rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
+  if (!p->parked) { /* a parked one has nothing waiting */
+    p->close_detail = detail;
+    rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
+    if (p->x)
+      rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
+  }
   rc__app_peer_free(p);
   rc__app_check_shutdown(ctx);
 }
@@ -340,25 +369,76 @@ static void peer_on_lost(void *user, rc_conn *c, const uint8_t *tok,
     rc_exchange_lost(p->x, tok, tkl, why);
 }
 
-static const rc_conn_callbacks app_conn_callbacks = {
-    .on_open = peer_on_open,
-    .on_message = peer_on_message,
-    .on_csm = peer_on_csm,
-    .on_release = peer_on_release,
-    .on_abort = peer_on_abort,
-    .custody_ready = peer_custody_ready,
-    .on_log = peer_on_log,
-    .on_closed = peer_on_closed,
-    .on_pong = rc__app_on_pong,
-    .on_lost = peer_on_lost,
-};
+/* Parking (transport_conn.h): a server connection with nothing of ours in
+ * flight either: no observation, no access-log entry waiting, no Release,
+ * and an exchange holding nothing (rc_exchange_idle). */
+static int peer_can_park(void *user, rc_conn *c) {
+  app_peer *p = user;
+  return rc_conn_is_server(c) && p->open && !p->released && !p->obs &&
+         !p->access && !p->wait_head && !p->pings && !p->proxy &&
+         !p->wr_dial && !p->turn_held && (!p->x || rc_exchange_idle(p->x));
+}
 
-rc_conn_callbacks rc__app_conn_cb(const rc_context *ctx) {
-  rc_conn_callbacks cb = app_conn_callbacks;
-  /* Only a context that watches every message pays for tracing. */
-  if (ctx->opts.on_trace || ctx->opts.on_access)
-    cb.on_trace = peer_on_trace;
-  return cb;
+/* The session goes: so does the exchange over it (made again by the
+ * next message, peer_on_message), and the timer it no longer needs. */
+static void peer_on_park(void *user, rc_conn *c) {
+  app_peer *p = user;
+  (void)c;
+  rc_context *ctx = p->ctx;
+  rc_exchange_free(p->x);
+  p->x = NULL;
+  if (p->timer) {
+    uv_timer_stop(p->timer);
+    uv_close((uv_handle_t *)p->timer, app_handle_closed);
+    p->timer = NULL;
+  }
+  /* Only the head stays (the rest is zero but for open, peer_can_park). */
+  app_peer *q = ctx->mem->realloc(p, APP_PEER_PARKED_SIZE, ctx->mem->user);
+  if (!q)
+    return; /* kept whole: nothing to grow back */
+  q->parked = 1;
+  if (q != p)
+    peer_moved(q);
+}
+
+/* The connection is back: so is the whole peer (its exchange is made by
+ * the next message, peer_on_message). Returns 0 or -1 (no memory: the
+ * conn fails). */
+static int peer_on_unpark(void *user, rc_conn *c) {
+  app_peer *p = user;
+  (void)c;
+  if (!p->parked)
+    return 0;
+  rc_context *ctx = p->ctx;
+  app_peer *q = ctx->mem->realloc(p, sizeof *q, ctx->mem->user);
+  if (!q)
+    return -1;
+  memset((char *)q + APP_PEER_PARKED_SIZE, 0,
+         sizeof *q - APP_PEER_PARKED_SIZE);
+  q->parked = 0;
+  q->open = 1;
+  if (q != p)
+    peer_moved(q);
+  return 0;
+}
+
+/* Every server connection shares one of two tables (with tracing or
+ * without: only a context that watches every message pays for it). */
+#define APP_CONN_CALLBACKS                                                     \
+  .on_open = peer_on_open, .on_message = peer_on_message,                      \
+  .on_csm = peer_on_csm, .on_release = peer_on_release,                        \
+  .on_abort = peer_on_abort, .custody_ready = peer_custody_ready,              \
+  .on_log = peer_on_log, .on_closed = peer_on_closed,                          \
+  .on_pong = rc__app_on_pong, .on_lost = peer_on_lost,                         \
+  .can_park = peer_can_park, .on_park = peer_on_park,                          \
+  .on_unpark = peer_on_unpark
+static const rc_conn_callbacks app_conn_callbacks = {APP_CONN_CALLBACKS};
+static const rc_conn_callbacks app_conn_callbacks_traced = {
+    APP_CONN_CALLBACKS, .on_trace = peer_on_trace};
+
+const rc_conn_callbacks *rc__app_conn_cb(const rc_context *ctx) {
+  return ctx->opts.on_trace || ctx->opts.on_access ? &app_conn_callbacks_traced
+                                                   : &app_conn_callbacks;
 }
 
 /* ---- listening ------------------------------------------------------------ */
@@ -372,8 +452,7 @@ static int ctx_on_accept(void *user, rc_listener *l, rc_conn *c) {
   if (!p)
     return -1;
   p->open = 0;
-  rc_conn_callbacks cb = rc__app_conn_cb(ctx);
-  rc_conn_set_callbacks(c, &cb, p);
+  rc_conn_set_callbacks_shared(c, rc__app_conn_cb(ctx), p);
   return 0;
 }
 
@@ -390,6 +469,7 @@ rc_err rc_context_listen(rc_context *ctx, rc_conn_kind kind, const char *addr,
   lo.ws = ws;
   lo.session = ctx->has_session ? &ctx->session : NULL;
   lo.idle_timeout_ms = ctx->opts.idle_timeout_ms;
+  lo.park_after_ms = ctx->opts.park_after_ms;
   lo.handshake_timeout_ms = ctx->opts.handshake_timeout_ms;
   lo.mem = ctx->mem;
   if (kind == RC_CONN_WEBRTC &&
@@ -512,11 +592,13 @@ void rc_context_free(rc_context *ctx) {
   while (ctx->peers) {
     app_peer *p = ctx->peers;
     static const rc_conn_callbacks none = {.on_message = detached_message};
-    rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
-    if (p->x)
-      rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
+    if (!p->parked) {
+      rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
+      if (p->x)
+        rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
+    }
     if (p->conn) {
-      rc_conn_set_callbacks(p->conn, &none, NULL);
+      rc_conn_set_callbacks_shared(p->conn, &none, NULL);
       rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);
     }
     rc__app_peer_free(p);

@@ -807,6 +807,11 @@ size_t rc_exchange_outstanding(const rc_exchange *x) { return x->nout; }
 
 size_t rc_exchange_unanswered(const rc_exchange *x) { return x->ndeferred; }
 
+int rc_exchange_idle(const rc_exchange *x) {
+  return x->nout == 0 && x->ndeferred == 0 && x->ups == NULL &&
+         rc__xsrv_expiry(x) == RC_TIME_NEVER;
+}
+
 rc_time rc_exchange_expiry(const rc_exchange *x) {
   rc_time t = x->head ? x->head->deadline : RC_TIME_NEVER;
   rc_time s = rc__xsrv_expiry(x);

@@ -457,14 +457,11 @@ static rc_err send_csm(rc_session *s) {
   return queue_signal(s, RC_SIG_CSM, NULL, 0, o, n, NULL, 0);
 }
 
-rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
-                      const rc_session_callbacks *cb, void *user,
-                      const rc_mem *mem, rc_time now) {
-  if (out == NULL || cfg == NULL || cb == NULL || cb->on_message == NULL)
-    return RC_ERR_INVAL;
-  *out = NULL;
-  if (cfg->framing == RC_FRAMING_UDP)
-    return rc__udp_new(out, cfg, cb, user, mem, now);
+/* A reliable session in CONNECTING, nothing queued (rc_session_new and
+ * rc_session_unpark). */
+static rc_err sess_make(rc_session **out, const rc_session_config *cfg,
+                        const rc_session_callbacks *cb, void *user,
+                        const rc_mem *mem, rc_time now) {
   if (cfg->framing != RC_FRAMING_TCP && cfg->framing != RC_FRAMING_WS)
     return RC_ERR_INVAL;
   if (cfg->max_msg_size < RC_SESSION_MIN_MAX_MSG ||
@@ -497,6 +494,22 @@ rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
   s->created = s->last_rx = s->last_ping = now;
   s->next_ping_id = 1;
   rc_frame_reader_init_fn(&s->rx, cfg->max_msg_size, rx_buf, s);
+  *out = s;
+  return RC_OK;
+}
+
+rc_err rc_session_new(rc_session **out, const rc_session_config *cfg,
+                      const rc_session_callbacks *cb, void *user,
+                      const rc_mem *mem, rc_time now) {
+  if (out == NULL || cfg == NULL || cb == NULL || cb->on_message == NULL)
+    return RC_ERR_INVAL;
+  *out = NULL;
+  if (cfg->framing == RC_FRAMING_UDP)
+    return rc__udp_new(out, cfg, cb, user, mem, now);
+  rc_session *s;
+  rc_err err = sess_make(&s, cfg, cb, user, mem, now);
+  if (err != RC_OK)
+    return err;
   /* RFC 8323 §3.3: "each endpoint MUST send a Capabilities and Settings
    * message (CSM ...) as their first message on the connection", and "the
    * Connection Initiator MUST NOT wait for the Connection Acceptor to send
@@ -531,6 +544,87 @@ void rc_session_free(rc_session *s) {
   rc_chunk_pool_release(s->cfg.out_pool);
   rx_release(s);
   s->mem.free(s, s->mem.user);
+}
+
+/* ------------------------------------------------------------------ */
+/* parking                                                             */
+
+/* What a parked session keeps (rc_session_parked is its opaque box). */
+typedef struct park_rec {
+  rc_time last_rx, last_ping;
+  uint32_t peer_mms, peer_max_tkl;
+  uint32_t next_ping_id;
+  uint8_t magic;         /* PARK_MAGIC: a record made by rc_session_park */
+  uint8_t framing;
+  uint8_t peer_bwt;
+} park_rec;
+_Static_assert(sizeof(park_rec) <= sizeof(rc_session_parked),
+               "rc_session_parked too small for the record");
+#define PARK_MAGIC 0xa5u
+
+int rc_session_parkable(const rc_session *s) {
+  return s != NULL && !UDP(s) && s->state == RC_SESSION_OPEN &&
+         !s->we_released && !s->peer_released && s->out_bytes == 0 &&
+         s->enc_open == NULL && !s->in_recv && s->rbuf == NULL &&
+         s->rtaken == 0 && !rc_frame_reader_busy(&s->rx) &&
+         !s->awaiting_life && s->ping_count == 0 && s->n_held == 0;
+}
+
+rc_err rc_session_park(const rc_session *s, rc_session_parked *rec) {
+  if (rec == NULL || !rc_session_parkable(s))
+    return RC_ERR_STATE;
+  park_rec r = {.last_rx = s->last_rx,
+                .last_ping = s->last_ping,
+                .peer_mms = s->peer_mms,
+                .peer_max_tkl = s->peer_max_tkl,
+                .next_ping_id = s->next_ping_id,
+                .magic = PARK_MAGIC,
+                .framing = (uint8_t)s->cfg.framing,
+                .peer_bwt = s->peer_bwt};
+  memset(rec, 0, sizeof *rec);
+  memcpy(rec, &r, sizeof r);
+  return RC_OK;
+}
+
+rc_time rc_session_parked_expiry(const rc_session_parked *rec,
+                                 const rc_session_config *cfg) {
+  park_rec r;
+  memcpy(&r, rec, sizeof r);
+  /* Parked means OPEN, no Ping out, no Pong held, no Release: of
+   * rc_session_expiry's deadlines only the keepalive can be due. */
+  if (r.magic != PARK_MAGIC || cfg == NULL || cfg->keepalive_ms == 0)
+    return RC_TIME_NEVER;
+  return time_add(r.last_rx > r.last_ping ? r.last_rx : r.last_ping,
+                  cfg->keepalive_ms);
+}
+
+rc_err rc_session_unpark(rc_session **out, const rc_session_config *cfg,
+                         const rc_session_callbacks *cb, void *user,
+                         const rc_mem *mem, const rc_session_parked *rec) {
+  if (out == NULL || cfg == NULL || cb == NULL || cb->on_message == NULL ||
+      rec == NULL)
+    return RC_ERR_INVAL;
+  *out = NULL;
+  park_rec r;
+  memcpy(&r, rec, sizeof r);
+  if (r.magic != PARK_MAGIC || r.framing != (uint8_t)cfg->framing)
+    return RC_ERR_INVAL;
+  rc_session *s;
+  rc_err err = sess_make(&s, cfg, cb, user, mem, r.last_rx);
+  if (err != RC_OK)
+    return err;
+  /* RFC 8323 §3.3: the CSM went out when the connection began, once;
+   * the peer's (§5.3: cumulative) values are what its CSMs left. */
+  s->state = RC_SESSION_OPEN;
+  s->peer_csm = 1;
+  s->peer_bwt = r.peer_bwt;
+  s->peer_mms = r.peer_mms;
+  s->peer_max_tkl = r.peer_max_tkl;
+  s->last_ping = r.last_ping;
+  s->next_ping_id = r.next_ping_id;
+  s->consumed = 1; /* nothing queued before a watcher came */
+  *out = s;
+  return RC_OK;
 }
 
 /* ------------------------------------------------------------------ */

@@ -39,9 +39,14 @@ static void conn_pump(rc_conn *c);
 static void conn_timer_cb(rc__timer *t);
 static void conn_arm_timer(rc_conn *c);
 static void conn_drain(rc_conn *c, rc_err reason);
+static void conn_try_park(rc_conn *c, rc_time now);
 static void conn_close_handles(rc_conn *c);
+static int conn_unpark(rc_conn *c);
 
 static rc_time conn_now(const rc_conn *c) { return uv_now(c->loop); }
+
+/* A conn's callbacks until its owner gives some. */
+static const rc_conn_callbacks conn_no_callbacks;
 
 const char *rc_conn_kind_name(rc_conn_kind kind) {
   switch (kind) {
@@ -92,14 +97,14 @@ void rc__conn_set_detail(rc_conn *c, const char *fmt, ...) {
 static void conn_log(rc_conn *c, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void conn_log(rc_conn *c, int level, const char *fmt, ...) {
-  if (c->cb.on_log == NULL)
+  if (c->cb->on_log == NULL)
     return;
   char line[RC_CONN_DETAIL_MAX];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line, sizeof(line), fmt, ap);
   va_end(ap);
-  c->cb.on_log(c->user, c, level, line);
+  c->cb->on_log(c->user, c, level, line);
 }
 
 /* Words for a log line: the detail when there is one, else these. */
@@ -119,24 +124,24 @@ static void conn_set_reason(rc_conn *c, rc_err reason) {
 
 static int sess_on_message(void *u, const rc_msg *m) {
   rc_conn *c = u;
-  if (c->cb.on_message == NULL)
+  if (c->cb->on_message == NULL)
     return 0;
-  return c->cb.on_message(c->user, c, m);
+  return c->cb->on_message(c->user, c, m);
 }
 static void sess_on_csm(void *u) {
   rc_conn *c = u;
-  if (c->cb.on_csm != NULL)
-    c->cb.on_csm(c->user, c);
+  if (c->cb->on_csm != NULL)
+    c->cb->on_csm(c->user, c);
 }
 static void sess_on_pong(void *u, uint32_t id, rc_time rtt, int custody) {
   rc_conn *c = u;
-  if (c->cb.on_pong != NULL)
-    c->cb.on_pong(c->user, c, id, rtt, custody);
+  if (c->cb->on_pong != NULL)
+    c->cb->on_pong(c->user, c, id, rtt, custody);
 }
 static void sess_on_release(void *u, const rc_session_release_info *info) {
   rc_conn *c = u;
-  if (c->cb.on_release != NULL)
-    c->cb.on_release(c->user, c, info);
+  if (c->cb->on_release != NULL)
+    c->cb->on_release(c->user, c, info);
 }
 static void sess_on_abort(void *u, const rc_session_abort_info *info) {
   rc_conn *c = u;
@@ -145,28 +150,28 @@ static void sess_on_abort(void *u, const rc_session_abort_info *info) {
                         info->diag);
   else
     rc__conn_set_detail(c, "peer sent Abort");
-  if (c->cb.on_abort != NULL)
-    c->cb.on_abort(c->user, c, info);
+  if (c->cb->on_abort != NULL)
+    c->cb->on_abort(c->user, c, info);
 }
 static int sess_custody_ready(void *u) {
   rc_conn *c = u;
-  return c->cb.custody_ready != NULL ? c->cb.custody_ready(c->user, c) : 1;
+  return c->cb->custody_ready != NULL ? c->cb->custody_ready(c->user, c) : 1;
 }
 static void sess_on_log(void *u, int level, const char *text) {
   rc_conn *c = u;
-  if (c->cb.on_log != NULL)
-    c->cb.on_log(c->user, c, level, text);
+  if (c->cb->on_log != NULL)
+    c->cb->on_log(c->user, c, level, text);
 }
 static void sess_on_trace(void *u, int sent, const rc_msg *m) {
   rc_conn *c = u;
-  if (c->cb.on_trace != NULL)
-    c->cb.on_trace(c->user, c, sent, m);
+  if (c->cb->on_trace != NULL)
+    c->cb->on_trace(c->user, c, sent, m);
 }
 static void sess_on_lost(void *u, const uint8_t *tok, size_t tkl,
                          rc_err why) {
   rc_conn *c = u;
-  if (c->cb.on_lost != NULL)
-    c->cb.on_lost(c->user, c, tok, tkl, why);
+  if (c->cb->on_lost != NULL)
+    c->cb->on_lost(c->user, c, tok, tkl, why);
 }
 /* The session is CLOSED; the pump drains what it queued and closes. */
 static void sess_on_closed(void *u, rc_err reason) {
@@ -224,6 +229,26 @@ static void conn_chain_end(void *u, rc_chain_end_how how, rc_err err,
   conn_drain(c, reason);
 }
 
+static const rc_chain_callbacks conn_chain_cb = {
+    conn_chain_open, conn_chain_end, conn_chain_active};
+
+/* The session's callbacks, all forwarded with the conn. */
+static void conn_session_callbacks(const rc_conn *c, rc_session_callbacks *scb) {
+  *scb = (rc_session_callbacks){
+      .on_message = sess_on_message,
+      .on_csm = sess_on_csm,
+      .on_pong = sess_on_pong,
+      .on_release = sess_on_release,
+      .on_abort = sess_on_abort,
+      .on_closed = sess_on_closed,
+      .custody_ready = sess_custody_ready,
+      .on_log = sess_on_log,
+      .on_lost = sess_on_lost,
+      /* Tracing parses every sent message: only when someone watches. */
+      .on_trace = c->cb->on_trace != NULL ? sess_on_trace : NULL,
+  };
+}
+
 /* ------------------------------------------------------------------ */
 /* construction                                                        */
 
@@ -241,6 +266,7 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
   c->handshake_ms = RC_CONN_DEFAULT_HANDSHAKE_TIMEOUT;
   c->high_water = RC_SESSION_DEFAULT_OUT_HIGH_WATER;
   c->last_io = uv_now(loop);
+  c->cb = &conn_no_callbacks;
   c->lt = rc__loop_get(loop);
   if (c->lt == NULL) {
     mem->free(c, mem->user);
@@ -262,7 +288,8 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   cfg.framing = fr;
   cfg.role = role;
   if (cfg.out_high_water > 0)
-    c->high_water = cfg.out_high_water;
+    c->high_water = cfg.out_high_water > UINT32_MAX ? UINT32_MAX
+                                                    : (uint32_t)cfg.out_high_water;
   /* coaps+wr: draft-groves-coap-webrtcdc-02 §3.5, "The CoAP
    * Max-Message-Size shall not exceed the SCTP message size" (ours, the
    * a=max-message-size we announce). */
@@ -275,19 +302,8 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
       uv_random(NULL, NULL, &cfg.udp.seed, sizeof cfg.udp.seed, 0, NULL) != 0)
     cfg.udp.seed = (uint64_t)(uintptr_t)c ^ uv_hrtime();
 
-  rc_session_callbacks scb = {
-      .on_message = sess_on_message,
-      .on_csm = sess_on_csm,
-      .on_pong = sess_on_pong,
-      .on_release = sess_on_release,
-      .on_abort = sess_on_abort,
-      .on_closed = sess_on_closed,
-      .custody_ready = sess_custody_ready,
-      .on_log = sess_on_log,
-      .on_lost = sess_on_lost,
-      /* Tracing parses every sent message: only when someone watches. */
-      .on_trace = c->cb.on_trace != NULL ? sess_on_trace : NULL,
-  };
+  rc_session_callbacks scb;
+  conn_session_callbacks(c, &scb);
   rc_session *s = NULL;
   rc_err err = rc_session_new(&s, &cfg, &scb, c, c->mem, conn_now(c));
   if (err != RC_OK)
@@ -295,9 +311,7 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
                           .keep = CONN_OUT_KEEP,
                           .flags = stack->datagram ? RC_CHAIN_DATAGRAM : 0};
-  rc_chain_callbacks ccb = {conn_chain_open, conn_chain_end,
-                           conn_chain_active};
-  err = rc_chain_new(&c->chain, &ccfg, s, &ccb, c);
+  err = rc_chain_new(&c->chain, &ccfg, s, &conn_chain_cb, c);
   if (err != RC_OK)
     return err;
   c->s = s;
@@ -345,7 +359,8 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   c->busy++;
   if (nread > 0) {
     c->last_io = conn_now(c);
-    (void)rc_chain_recv(c->chain, conn_rbuf, (size_t)nread, conn_now(c));
+    if (!c->is_parked || conn_unpark(c) == 0)
+      (void)rc_chain_recv(c->chain, conn_rbuf, (size_t)nread, conn_now(c));
   } else if (nread == UV_EOF) {
     conn_eof(c);
   } else {
@@ -514,8 +529,9 @@ static size_t conn_unsent_bytes(const rc_conn *c) {
 
 static void conn_update_reading(rc_conn *c) {
   int want = (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN) &&
-             c->s != NULL && rc_session_want_read(c->s) &&
-             rc_chain_queued(c->chain) < c->high_water;
+             (c->s != NULL ? rc_session_want_read(c->s) &&
+                                 rc_chain_queued(c->chain) < c->high_water
+                           : c->is_parked);
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) ==
         0)
@@ -582,6 +598,12 @@ static int conn_wr_settled(rc_conn *c) {
   return 0;
 }
 
+/* When an unparked conn is next tried for parking. */
+static rc_time conn_park_due(const rc_conn *c) {
+  rc_time base = c->last_io > c->park_tried ? c->last_io : c->park_tried;
+  return base + c->park_ms;
+}
+
 static void conn_arm_timer(rc_conn *c) {
   rc_time due = c->deadline;
   if (c->chain != NULL &&
@@ -593,6 +615,12 @@ static void conn_arm_timer(rc_conn *c) {
   if (c->idle_ms > 0 && c->state >= RC__CONN_HANDSHAKE &&
       c->state <= RC__CONN_OPEN && c->last_io + c->idle_ms < due)
     due = c->last_io + c->idle_ms;
+  if (c->park_ms > 0 && c->state == RC__CONN_OPEN) {
+    rc_time p = c->is_parked ? rc_session_parked_expiry(&c->parked, c->scfg)
+                             : conn_park_due(c);
+    if (p < due)
+      due = p;
+  }
   if (due == RC_TIME_NEVER || c->state == RC__CONN_CLOSING)
     return;
   rc_time armed = rc__timer_queued(&c->timer) ? c->timer.due : RC_TIME_NEVER;
@@ -620,9 +648,9 @@ static void conn_pump(rc_conn *c) {
     if (c->open_pending && c->state == RC__CONN_OPEN) {
       c->open_pending = 0;
       c->open_reported = 1;
-      if (c->cb.on_open != NULL) {
+      if (c->cb->on_open != NULL) {
         c->busy++;
-        c->cb.on_open(c->user, c);
+        c->cb->on_open(c->user, c);
         c->busy--;
       }
       continue;
@@ -665,6 +693,9 @@ static void conn_timer_cb(rc__timer *t) {
     return;
   }
   c->busy++;
+  if (c->is_parked && c->state == RC__CONN_OPEN &&
+      now >= rc_session_parked_expiry(&c->parked, c->scfg))
+    (void)conn_unpark(c); /* its keepalive Ping is due */
   if (now >= c->deadline) {
     c->deadline = RC_TIME_NEVER;
     if (c->state <= RC__CONN_CONNECTING) {
@@ -698,7 +729,90 @@ static void conn_timer_cb(rc__timer *t) {
     conn_drain(c, RC_ERR_TIMEOUT);
   }
   c->busy--;
+  conn_try_park(c, now);
   conn_pump(c);
+}
+
+/* ------------------------------------------------------------------ */
+/* parking                                                             */
+
+/* Folds an idle open server conn whose park_ms have passed without
+ * traffic: the owner's part first (on_park: the app frees its exchange),
+ * then the chain and the session into c->parked (rc_chain_park). Called
+ * from the timer only, with nothing of the conn running; a conn found
+ * busy is tried again park_ms later. */
+static void conn_try_park(rc_conn *c, rc_time now) {
+  if (c->is_parked || c->park_ms == 0 || c->chain == NULL)
+    return;
+  if (!rc_chain_park_capable(c->chain)) {
+    c->park_ms = 0; /* its filters cannot fold: no more tries */
+    return;
+  }
+  if (c->state != RC__CONN_OPEN || c->busy > 0 || c->writing ||
+      c->released || c->open_pending || !c->open_reported || c->want_flush ||
+      now < conn_park_due(c))
+    return;
+  if (c->cb->can_park == NULL || c->cb->on_park == NULL ||
+      !rc_chain_parkable(c->chain) || !c->cb->can_park(c->user, c)) {
+    c->park_tried = now;
+    return;
+  }
+  c->cb->on_park(c->user, c);
+  if (rc_chain_park(c->chain, &c->parked) != RC_OK) {
+    /* parkable a moment ago, so not reached; the owner takes its part
+     * back as from a wake (or the conn fails: no memory) */
+    c->park_tried = now;
+    if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0)
+      rc__conn_fail(c, RC_ERR_NOMEM, "no memory to keep the connection");
+    return;
+  }
+  c->chain = NULL;
+  c->s = NULL;
+  c->is_parked = 1;
+  conn_log(c, RC_SESSION_LOG_DEBUG, "parked (quiet for %u ms)",
+           (unsigned)c->park_ms);
+}
+
+/* Rebuilds the chain and session of a parked conn from its record (one
+ * allocation each, no CSM sent: the peer sees the same session). The
+ * owner's part is rebuilt on its first use (the app makes its exchange on
+ * the first message). Returns 0, or -1 after failing the conn. */
+static int conn_unpark(rc_conn *c) {
+  if (!c->is_parked)
+    return 0;
+  rc_session_config cfg;
+  if (c->scfg != NULL)
+    cfg = *c->scfg;
+  else
+    rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  cfg.framing = RC_FRAMING_TCP; /* only coap+tcp chains park */
+  cfg.role = RC_SESSION_SERVER;
+  rc_session_callbacks scb;
+  conn_session_callbacks(c, &scb);
+  rc_session *s = NULL;
+  rc_err err = rc_session_unpark(&s, &cfg, &scb, c, c->mem, &c->parked);
+  if (err == RC_OK) {
+    rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
+                            .keep = CONN_OUT_KEEP};
+    err = rc_chain_unpark(&c->chain, &ccfg, s, &conn_chain_cb, c);
+    if (err != RC_OK)
+      c->chain = NULL; /* s went with it */
+  }
+  if (err != RC_OK) {
+    rc__conn_set_detail(c, "cannot wake the parked connection: %s",
+                        rc_strerror(err));
+    rc__conn_fail(c, err, NULL);
+    return -1;
+  }
+  c->s = s;
+  c->is_parked = 0;
+  conn_log(c, RC_SESSION_LOG_DEBUG, "woken");
+  if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
+    rc__conn_set_detail(c, "no memory to wake the parked connection");
+    rc__conn_fail(c, RC_ERR_NOMEM, NULL);
+    return -1;
+  }
+  return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -737,15 +851,17 @@ static void conn_free(rc_conn *c) {
   rc__loop_put(c->lt, &c->timer);
   const rc_mem *m = c->mem;
   m->free(c->detail, m->user);
+  if (c->cb_owned)
+    m->free((void *)c->cb, m->user);
   m->free(c, m->user);
 }
 
 void rc__conn_maybe_free(rc_conn *c) {
   if (c->handles > 0 || c->gai_pending || c->state != RC__CONN_CLOSING)
     return;
-  if (c->accepted && c->cb.on_closed != NULL) {
+  if (c->accepted && c->cb->on_closed != NULL) {
     c->busy++; /* calls on a closed conn only record, never recurse */
-    c->cb.on_closed(c->user, c, c->reason, c->detail ? c->detail : "");
+    c->cb->on_closed(c->user, c, c->reason, c->detail ? c->detail : "");
   }
   conn_free(c);
 }
@@ -808,11 +924,37 @@ void rc__conn_discard(rc_conn *c) {
 /* ------------------------------------------------------------------ */
 /* public API                                                          */
 
+rc_err rc__conn_copy_callbacks(rc_conn *c, const rc_conn_callbacks *cb) {
+  rc_conn_callbacks *copy = c->mem->malloc(sizeof *copy, c->mem->user);
+  if (copy == NULL)
+    return RC_ERR_NOMEM;
+  *copy = *cb;
+  if (c->cb_owned)
+    c->mem->free((void *)c->cb, c->mem->user);
+  c->cb = copy;
+  c->cb_owned = 1;
+  return RC_OK;
+}
+
 rc_err rc_conn_set_callbacks(rc_conn *c, const rc_conn_callbacks *cb,
                              void *user) {
   if (c == NULL || cb == NULL)
     return RC_ERR_INVAL;
-  c->cb = *cb;
+  rc_err err = rc__conn_copy_callbacks(c, cb);
+  if (err != RC_OK)
+    return err;
+  return rc_conn_set_callbacks_shared(c, c->cb, user);
+}
+
+rc_err rc_conn_set_callbacks_shared(rc_conn *c, const rc_conn_callbacks *cb,
+                                    void *user) {
+  if (c == NULL || cb == NULL)
+    return RC_ERR_INVAL;
+  if (c->cb_owned && cb != c->cb) {
+    c->mem->free((void *)c->cb, c->mem->user);
+    c->cb_owned = 0;
+  }
+  c->cb = cb;
   c->user = user;
   if (c->s != NULL)
     rc_session_set_trace(c->s, cb->on_trace != NULL ? sess_on_trace : NULL);
@@ -820,7 +962,12 @@ rc_err rc_conn_set_callbacks(rc_conn *c, const rc_conn_callbacks *cb,
 }
 
 void *rc_conn_user(const rc_conn *c) { return c->user; }
-rc_session *rc_conn_session(rc_conn *c) { return c->s; }
+rc_session *rc_conn_session(rc_conn *c) {
+  if (c->is_parked && c->state == RC__CONN_OPEN)
+    (void)conn_unpark(c);
+  return c->s;
+}
+int rc_conn_is_parked(const rc_conn *c) { return c->is_parked; }
 rc_conn_kind rc_conn_get_kind(const rc_conn *c) { return c->kind; }
 int rc_conn_is_open(const rc_conn *c) { return c->open_reported; }
 int rc_conn_is_server(const rc_conn *c) { return c->is_server; }
@@ -866,6 +1013,8 @@ rc_err rc_conn_close(rc_conn *c, rc_conn_close_mode mode) {
 
 rc_err rc_conn_release(rc_conn *c, const char *const *alt, size_t n_alt,
                        uint32_t hold_off_s, const char *diag) {
+  if (c->is_parked && c->state == RC__CONN_OPEN && conn_unpark(c) != 0)
+    return RC_ERR_CLOSED;
   if (c->state >= RC__CONN_DRAINING || c->s == NULL)
     return RC_ERR_CLOSED;
   rc_err err =
@@ -880,6 +1029,8 @@ rc_err rc_conn_release(rc_conn *c, const char *const *alt, size_t n_alt,
 }
 
 rc_err rc_conn_ping(rc_conn *c, int custody, uint32_t *ping_id) {
+  if (c->is_parked && c->state == RC__CONN_OPEN && conn_unpark(c) != 0)
+    return RC_ERR_CLOSED;
   if (c->state >= RC__CONN_DRAINING || c->s == NULL)
     return RC_ERR_CLOSED;
   rc_err err = rc_session_ping(c->s, custody, conn_now(c), ping_id);

@@ -39,6 +39,7 @@ struct rc_conn {
     struct sockaddr_in in;
     struct sockaddr_in6 in6;
   } peer;
+  uint32_t park_ms; /* 0: never park (here: in the hole after peer) */
   /* Every deadline of this conn in one node of its loop's timer queue
    * (loop.c); also the "later loop turn" on which a closed conn with no
    * handle left is freed. */
@@ -49,8 +50,18 @@ struct rc_conn {
   const rc_mem *mem;
   rc_chain *chain; /* filters + session + output queue (owns s) */
   rc_session *s;   /* the chain's session */
-  rc_conn_callbacks cb;
+  /* The user's callbacks: a shared table (rc_conn_set_callbacks_shared),
+   * or a copy this conn owns (cb_owned). */
+  const rc_conn_callbacks *cb;
   void *user;
+  /* Parking (conn_park): after park_ms without traffic an idle server
+   * conn frees its chain, session (and, through on_park, the app's
+   * exchange); parked holds what the session needs to be rebuilt, scfg
+   * the template it is rebuilt from (the listener's caller's: it
+   * outlives every conn). */
+  const rc_session_config *scfg;
+  rc_session_parked parked;
+  rc_time park_tried; /* last attempt that found the conn busy */
   rc__connecting *cn; /* client connect state; NULL once connected */
   /* UDP kind: the shared socket, and this peer's links in its table
    * (peers.c: hash chain, LRU list) */
@@ -64,7 +75,6 @@ struct rc_conn {
   rc_time last_io;
   uint32_t idle_ms;
   uint32_t handshake_ms;
-  size_t high_water;
 
   char *detail;
   rc_err reason;
@@ -72,6 +82,7 @@ struct rc_conn {
   uint8_t state;
   uint8_t busy; /* depth of library code running on this conn */
   uint8_t handles; /* libuv handles not yet closed */
+  uint32_t high_water; /* chain bytes queued before reading stops */
   unsigned is_server : 1;
   unsigned tcp_inited : 1;
   unsigned reading : 1;
@@ -86,6 +97,8 @@ struct rc_conn {
   unsigned released : 1; /* rc_conn_release() queued our Release */
   unsigned peer_eof : 1; /* the peer closed its side (FIN seen) */
   unsigned lingering : 1; /* our FIN sent, reading until the peer's */
+  unsigned cb_owned : 1;  /* cb is a copy to free with the conn */
+  unsigned is_parked : 1; /* chain and session folded into parked */
 };
 
 /* After our last bytes, how long we wait for the peer's FIN before the
@@ -95,6 +108,10 @@ struct rc_conn {
 /* Allocates a conn with its timer node on the loop's queue (not the tcp
  * handle). NULL when out of memory. */
 rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem);
+
+/* Gives c a copy of cb, owned by c (freed with it). Returns 0 or
+ * RC_ERR_NOMEM. */
+rc_err rc__conn_copy_callbacks(rc_conn *c, const rc_conn_callbacks *cb);
 
 /* Frees a conn that never started (no handle is open) on a later loop
  * turn, no callback. */

@@ -27,6 +27,8 @@ struct rc_listener {
   int has_scfg;
   uint32_t handshake_ms;
   uint32_t idle_ms;
+  uint32_t park_ms;
+  const rc_session_config *scfg_kept; /* the caller's, for parking */
   rc_listener_accept_cb on_accept;
   void *user;
   uint64_t accepted;
@@ -132,7 +134,7 @@ static int listen_accept_conn(rc_listener *l, rc_conn *c) {
   if (l->on_accept(l->user, l, c) != 0)
     return -1;
   c->accepted = 1;
-  if (c->cb.on_message == NULL) {
+  if (c->cb->on_message == NULL) {
     rc__conn_set_detail(c, "on_accept attached no on_message callback");
     rc__conn_fail(c, RC_ERR_INVAL, NULL);
     return 0;
@@ -176,6 +178,8 @@ static void listen_on_connection(uv_stream_t *server, int status) {
   }
   c->is_server = 1;
   c->idle_ms = l->idle_ms;
+  c->park_ms = l->park_ms;
+  c->scfg = l->scfg_kept;
   if (l->handshake_ms > 0)
     c->handshake_ms = l->handshake_ms;
   uv_tcp_init(l->loop, &c->tcp);
@@ -234,6 +238,9 @@ rc_err rc_listener_new(rc_listener **out, const rc_listener_opts *o,
   }
   l->handshake_ms = o->handshake_timeout_ms;
   l->idle_ms = o->idle_timeout_ms;
+  l->park_ms = o->park_after_ms;
+  if (o->park_after_ms > 0)
+    l->scfg_kept = o->session;
   l->on_accept = o->on_accept;
   l->user = o->user;
 

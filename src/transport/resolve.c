@@ -329,13 +329,13 @@ rc_err rc_conn_connect(rc_conn **out, const rc_conn_connect_opts *o) {
     return RC_ERR_NOMEM;
   const rc_mem *m = c->mem;
   rc__connecting *cn = m->malloc(sizeof(*cn), m->user);
-  if (cn == NULL) {
+  if (cn == NULL || rc__conn_copy_callbacks(c, &o->cb) != RC_OK) {
+    m->free(cn, m->user);
     rc__conn_discard(c);
     return RC_ERR_NOMEM;
   }
   memset(cn, 0, sizeof(*cn));
   c->cn = cn;
-  c->cb = o->cb;
   c->user = o->user;
   c->idle_ms = o->idle_timeout_ms;
   if (o->handshake_timeout_ms > 0)

@@ -79,7 +79,10 @@ static void lookup_lru_bound(void **state) {
  * growth is a decision (64-bit; 32-bit builds only check the
  * linearity). */
 #define IDLE_UDP_PEER_BYTES (sizeof(void *) == 8 ? IDLE_UDP_PEER_64 : per)
-#define IDLE_UDP_PEER_64 3698u /* 3714 with the socket's deadline heap
+#define IDLE_UDP_PEER_64 3666u /* 3698 before rc_conn kept its callbacks
+                                  * by pointer (-80 B), a parking record
+                                  * (+56 B) and a 32-bit high-water mark
+                                  * (-8 B); 3714 with the socket's deadline heap
                                   * (8 B a peer, 16 B in rc_conn); 3922
                                   * with a uv_timer_t per conn; +8 B for
                                   * the chain's on_active callback; +8 B

@@ -200,6 +200,7 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
                  : o->verbose ? RC_SESSION_LOG_DEBUG
                               : RC_SESSION_LOG_INFO;
   co.idle_timeout_ms = o->idle_timeout_ms;
+  co.park_after_ms = o->park_after_ms;
   co.handshake_timeout_ms = o->handshake_timeout_ms;
   co.body_memory_max = o->body_memory;
   co.unanswered_max = o->max_pending;

@@ -30,6 +30,9 @@ static void usage(FILE *f) {
     "                   coaps+tcp 5684, coap+ws 8080, coaps+ws 8443.\n"
     "      --handshake-timeout MS   TLS handshake + WS upgrade limit (10000)\n"
     "      --idle-timeout MS        close idle connections (0 = never)\n"
+    "      --park-after SECONDS     fold a coap+tcp connection quiet that\n"
+    "                   long into a small record until its next byte\n"
+    "                   (decimals allowed; 0 = never; default 2)\n"
     "      --release-to HOST:PORT   on shutdown, ask clients to reconnect\n"
     "                   there (Release Alternative-Address, RFC 8323 §5.5)\n"
     "      --hold-off SECONDS       on shutdown, ask clients to wait that\n"
@@ -163,7 +166,7 @@ static void usage(FILE *f) {
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
-  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
+  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_PARK_AFTER, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
   O_PROXY_BACKOFF, O_PROXY_SIGNAL,
@@ -250,6 +253,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"origin", required_argument, NULL, O_ORIGIN},
       {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
       {"idle-timeout", required_argument, NULL, O_IDLE},
+      {"park-after", required_argument, NULL, O_PARK_AFTER},
       {"amplification-factor", required_argument, NULL, O_AMP},
       {"multicast", no_argument, NULL, O_MCAST},
       {"multicast-if", required_argument, NULL, O_MCAST_IF},
@@ -293,6 +297,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   memset(o, 0, sizeof *o);
   o->proxy_cache = (size_t)8 << 20;
   o->hold_off_s = -1;
+  o->park_after_ms = 2000;
   o->max_retransmit = -1;
   o->amp_factor = -1;
   opterr = 0;
@@ -408,6 +413,16 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
     case O_IDLE:
       o->idle_timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
       break;
+    case O_PARK_AFTER: {
+      char *end;
+      double v = strtod(optarg, &end);
+      if (end == optarg || *end || !(v >= 0) || v > 86400) {
+        fprintf(stderr, "rcoapd: --park-after takes seconds (0-86400)\n");
+        return -1;
+      }
+      o->park_after_ms = (unsigned)(v * 1000 + 0.5);
+      break;
+    }
     case O_BODY_MEMORY:
       if (!(o->body_memory = parse_size(optarg))) {
         fprintf(stderr, "rcoapd: --body-memory takes a size such as 512M\n");

@@ -42,6 +42,7 @@ typedef struct rcoapd_opts {
   long hold_off_s;         /* Hold-Off in it; -1: none */
   unsigned handshake_timeout_ms;
   unsigned idle_timeout_ms;
+  unsigned park_after_ms;  /* --park-after; 0: never park */
   size_t body_memory;      /* --body-memory; 0: the library's default */
   size_t max_pending;      /* --max-pending; 0: the library's default */
   size_t max_unrequested;  /* --max-unrequested-body; 0: no cap */

@@ -648,11 +648,15 @@ rc_err rc_wr_connect(rc_conn **out, rc_wr_offer *o, const rc_wr_desc *answer,
   rc_conn *c = err == RC_OK ? rc__conn_alloc(opts->loop, RC_CONN_WEBRTC,
                                              opts->mem)
                             : NULL;
+  if (c != NULL && rc__conn_copy_callbacks(c, &opts->cb) != RC_OK) {
+    rc__conn_discard(c);
+    c = NULL;
+    err = RC_ERR_NOMEM;
+  }
   if (c == NULL) {
     rc_wr_offer_free(o);
     return err != RC_OK ? err : RC_ERR_NOMEM;
   }
-  c->cb = opts->cb;
   c->user = opts->user;
   c->idle_ms = opts->idle_timeout_ms;
   if (opts->handshake_timeout_ms > 0)

@@ -19,6 +19,10 @@ usage: rawpeer.py HOST PORT STEP...
   reset            close with SO_LINGER 0 (the kernel sends RST)
   exit             end the process without closing anything first
                    (os._exit: the kernel closes the socket as for a crash)
+  awaitlog:FILE|TEXT|N[|SECS]
+                   wait until N lines of FILE (the server's log) contain
+                   TEXT, "{port}" in it replaced by our local port
+                   (default 10 s); exit status 4 if they do not come
 """
 import os
 import socket
@@ -103,6 +107,22 @@ def main():
                             struct.pack("ii", 1, 0))
             sock.close()
             break
+        elif kind == "awaitlog":
+            parts = arg.split("|")
+            path, text, n = parts[0], parts[1], int(parts[2])
+            secs = float(parts[3]) if len(parts) > 3 else 10.0
+            text = text.replace("{port}", str(sock.getsockname()[1]))
+            deadline = time.monotonic() + secs
+            while True:
+                with open(path, errors="replace") as f:
+                    if sum(text in line for line in f) >= n:
+                        break
+                if time.monotonic() > deadline:
+                    sys.stderr.write("rawpeer: %d lines with %r not in %s\n"
+                                     % (n, text, path))
+                    out()
+                    return 4
+                time.sleep(0.05)
         elif kind == "exit":
             out()
             os._exit(0)

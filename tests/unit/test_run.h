@@ -1,0 +1,37 @@
+/*
+ * For unit tests on a real libuv loop: run it until a condition holds,
+ * or for a while, under a guard timer that fails the test. The fixture f
+ * has uv_loop_t loop, uv_timer_t guard (guard.data = &f->timed_out) and
+ * int timed_out.
+ */
+#ifndef RCOAP_TEST_RUN_H
+#define RCOAP_TEST_RUN_H
+
+#include <uv.h>
+
+static inline void test_run_guard_cb(uv_timer_t *t) { *(int *)t->data = 1; }
+
+/* Runs f's loop until cond holds; fails after ms. */
+#define RUN_UNTIL_MS(f, cond, ms)                                              \
+  do {                                                                         \
+    (f)->timed_out = 0;                                                        \
+    uv_timer_start(&(f)->guard, test_run_guard_cb, (ms), 0);                   \
+    while (!(cond) && !(f)->timed_out)                                         \
+      uv_run(&(f)->loop, UV_RUN_ONCE);                                         \
+    uv_timer_stop(&(f)->guard);                                                \
+    if (!(cond))                                                               \
+      fail_msg("timed out waiting for: %s", #cond);                            \
+  } while (0)
+
+/* Runs f's loop for about ms (its other timers fire meanwhile). */
+#define RUN_FOR(f, ms)                                                         \
+  do {                                                                         \
+    uint64_t end_ = uv_now(&(f)->loop) + (ms);                                 \
+    (f)->timed_out = 0;                                                        \
+    uv_timer_start(&(f)->guard, test_run_guard_cb, (ms), 0);                   \
+    while (!(f)->timed_out && uv_now(&(f)->loop) < end_)                       \
+      uv_run(&(f)->loop, UV_RUN_ONCE);                                         \
+    uv_timer_stop(&(f)->guard);                                                \
+  } while (0)
+
+#endif

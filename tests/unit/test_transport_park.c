@@ -1,0 +1,636 @@
+/*
+ * Parking over real loopback sockets: a coap+tcp server connection quiet
+ * for PARK_MS folds its chain and session into a record (rc_chain_park,
+ * rc_session_park) and is rebuilt by the next byte, a due keepalive, a
+ * Ping or a Release, and the peer cannot tell: a request after parking is
+ * answered, a Ping gets its Pong, a frame split across the park boundary
+ * is read whole (and the conn does not park while half of it is in), no
+ * second CSM is ever sent, the peer's Max-Message-Size and
+ * Block-Wise-Transfer still hold after the wake, the keepalive Ping comes
+ * on time, a Release from the parked side and an Abort to it end the
+ * connection as before, and a parked idle connection holds one block of
+ * PARKED_CONN_BYTES (counted through the listener's rc_mem). Every wait
+ * runs the loop under a guard timer; nothing sleeps.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "rcoap/transport_conn.h"
+#include "rcoap/transport_listen.h"
+#include "test_counting.h"
+#include "test_run.h"
+
+#define GUARD_MS 8000
+#define PARK_MS 30u
+/* What a parked idle server connection holds through the listener's
+ * allocator: its rc_conn alone (uv_tcp_t, timer node, the session's
+ * 32-byte record); the chain (208 B) and session (600 B) are freed. */
+#define PARKED_CONN_BLOCKS 1u
+#define PARKED_CONN_BYTES 520u
+
+typedef struct pk {
+  uv_loop_t loop;
+  uv_timer_t guard;
+  int timed_out;
+  rc_listener *l;
+  uint16_t port;
+  rc_session_config scfg; /* the server's template, kept by pointer */
+  rc_conn *srv, *cli;
+  int allow_park;
+  int parks, wakes, srv_requests, srv_pongs, srv_closed, srv_aborted;
+  rc_err srv_reason;
+  int cli_opened, cli_csm, cli_responses, cli_pongs, cli_released,
+      cli_closed;
+  uint32_t last_tok;
+  size_t last_len;
+  size_t big_len;   /* > 0: answer with this many bytes */
+  rc_err big_err;   /* what queueing that answer said */
+  uint32_t seen_mms;
+  int seen_bwt;
+  uint64_t t_srv_rx, t_srv_pong;
+} pk;
+
+#define RUN_UNTIL(f, cond) RUN_UNTIL_MS(f, cond, GUARD_MS)
+
+static void put32(uint8_t *p, uint32_t v) {
+  p[0] = (uint8_t)(v >> 24);
+  p[1] = (uint8_t)(v >> 16);
+  p[2] = (uint8_t)(v >> 8);
+  p[3] = (uint8_t)v;
+}
+
+/* Queues one message with a 4-byte token and len bytes of payload
+ * (payload, or 'x' when NULL). */
+static rc_err queue_msg(rc_session *s, uint8_t code, uint32_t tok,
+                        const uint8_t *payload, size_t len) {
+  uint8_t t[4];
+  put32(t, tok);
+  rc_enc e;
+  rc_err err = rc_session_msg_begin(s, &e, code, t, 4, len + 16);
+  if (err != RC_OK)
+    return err;
+  if (len > 0) {
+    uint8_t *p = rc_enc_payload_ptr(&e, len);
+    if (p == NULL) {
+      rc_session_msg_cancel(s, &e);
+      return RC_ERR_NOBUF;
+    }
+    if (payload != NULL)
+      memcpy(p, payload, len);
+    else
+      memset(p, 'x', len);
+  }
+  return rc_session_msg_end(s, &e);
+}
+
+/* ---- the server: answers requests, parks when allowed ---- */
+
+static int srv_message(void *u, rc_conn *c, const rc_msg *m) {
+  pk *f = u;
+  if (!rc_code_is_request(m->code))
+    return 0;
+  f->srv_requests++;
+  f->t_srv_rx = uv_now(&f->loop);
+  rc_session *s = rc_conn_session(c);
+  f->seen_mms = rc_session_peer_max_msg_size(s);
+  f->seen_bwt = rc_session_peer_block_wise(s);
+  uint32_t tok = 0;
+  for (size_t i = 0; i < m->token_len; i++)
+    tok = tok << 8 | m->token[i];
+  rc_err err;
+  if (f->big_len > 0) {
+    err = f->big_err = queue_msg(s, RC_CONTENT, tok, NULL, f->big_len);
+    if (err == RC_ERR_PEER_TOO_LARGE) /* RFC 8323 §5.3.1: 4.13-like */
+      err = queue_msg(s, RC_CONTENT, tok, (const uint8_t *)"too big", 7);
+  } else {
+    err = queue_msg(s, RC_CONTENT, tok, m->payload, m->payload_len);
+  }
+  assert_int_equal(err, RC_OK);
+  return 0;
+}
+static int srv_can_park(void *u, rc_conn *c) {
+  pk *f = u;
+  (void)c;
+  return f->allow_park;
+}
+static void srv_on_park(void *u, rc_conn *c) {
+  pk *f = u;
+  (void)c;
+  f->parks++;
+}
+static int srv_on_unpark(void *u, rc_conn *c) {
+  pk *f = u;
+  (void)c;
+  f->wakes++;
+  return 0;
+}
+static void srv_pong(void *u, rc_conn *c, uint32_t id, rc_time rtt,
+                     int custody) {
+  pk *f = u;
+  (void)c;
+  (void)id;
+  (void)rtt;
+  (void)custody;
+  if (f->srv_pongs++ == 0)
+    f->t_srv_pong = uv_now(&f->loop);
+}
+static void srv_abort(void *u, rc_conn *c, const rc_session_abort_info *i) {
+  pk *f = u;
+  (void)c;
+  (void)i;
+  f->srv_aborted++;
+}
+static void srv_closed(void *u, rc_conn *c, rc_err reason, const char *d) {
+  pk *f = u;
+  (void)c;
+  (void)d;
+  f->srv_closed++;
+  f->srv_reason = reason;
+  f->srv = NULL;
+}
+static const rc_conn_callbacks srv_cb = {.on_message = srv_message,
+                                         .on_pong = srv_pong,
+                                         .on_abort = srv_abort,
+                                         .on_closed = srv_closed,
+                                         .can_park = srv_can_park,
+                                         .on_park = srv_on_park,
+                                         .on_unpark = srv_on_unpark};
+
+static int pk_accept(void *user, rc_listener *l, rc_conn *c) {
+  pk *f = user;
+  (void)l;
+  f->srv = c;
+  return rc_conn_set_callbacks_shared(c, &srv_cb, f) == RC_OK ? 0 : -1;
+}
+
+/* ---- the client (an rc_conn, or a raw socket) ---- */
+
+static void cli_open(void *u, rc_conn *c) {
+  pk *f = u;
+  (void)c;
+  f->cli_opened++;
+}
+static void cli_csm(void *u, rc_conn *c) {
+  pk *f = u;
+  (void)c;
+  f->cli_csm++;
+}
+static int cli_message(void *u, rc_conn *c, const rc_msg *m) {
+  pk *f = u;
+  (void)c;
+  f->cli_responses++;
+  f->last_tok = 0;
+  for (size_t i = 0; i < m->token_len; i++)
+    f->last_tok = f->last_tok << 8 | m->token[i];
+  f->last_len = m->payload_len;
+  return 0;
+}
+static void cli_pong(void *u, rc_conn *c, uint32_t id, rc_time rtt,
+                     int custody) {
+  pk *f = u;
+  (void)c;
+  (void)id;
+  (void)rtt;
+  (void)custody;
+  f->cli_pongs++;
+}
+static void cli_release(void *u, rc_conn *c,
+                        const rc_session_release_info *info) {
+  pk *f = u;
+  (void)info;
+  f->cli_released++;
+  rc_conn_close(c, RC_CONN_CLOSE_FLUSH); /* RFC 8323 §5.5 */
+}
+static void cli_closed(void *u, rc_conn *c, rc_err reason, const char *d) {
+  pk *f = u;
+  (void)c;
+  (void)reason;
+  (void)d;
+  f->cli_closed++;
+  f->cli = NULL;
+}
+static const rc_conn_callbacks cli_cb = {.on_open = cli_open,
+                                         .on_csm = cli_csm,
+                                         .on_message = cli_message,
+                                         .on_pong = cli_pong,
+                                         .on_release = cli_release,
+                                         .on_closed = cli_closed};
+
+/* A listener parking after PARK_MS, its sessions pinging after
+ * keepalive_ms of silence (0: never), through mem (NULL: libc). */
+static void pk_init_idle(pk *f, uint32_t keepalive_ms, const rc_mem *mem,
+                         uint32_t idle_ms) {
+  memset(f, 0, sizeof *f);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  uv_timer_init(&f->loop, &f->guard);
+  f->guard.data = &f->timed_out;
+  f->allow_park = 1;
+  rc_session_config_default(&f->scfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  f->scfg.keepalive_ms = keepalive_ms;
+  rc_listener_opts lo;
+  rc_listener_opts_init(&lo, &f->loop, RC_CONN_TCP, "127.0.0.1:0", pk_accept,
+                        f);
+  lo.session = &f->scfg;
+  lo.park_after_ms = PARK_MS;
+  lo.idle_timeout_ms = idle_ms;
+  lo.mem = mem;
+  char err[200];
+  assert_int_equal(rc_listener_new(&f->l, &lo, err, sizeof err), RC_OK);
+  f->port = rc_listener_port(f->l);
+}
+
+static void pk_init(pk *f, uint32_t keepalive_ms, const rc_mem *mem) {
+  pk_init_idle(f, keepalive_ms, mem, 0);
+}
+
+/* Connects the client (announcing Max-Message-Size mms, 0: the default)
+ * and waits for both CSMs. */
+static void pk_connect(pk *f, uint32_t mms) {
+  rc_session_config sc;
+  rc_session_config_default(&sc, RC_FRAMING_TCP, RC_SESSION_CLIENT);
+  if (mms > 0)
+    sc.max_msg_size = mms;
+  rc_conn_connect_opts co;
+  rc_conn_connect_opts_init(&co, &f->loop, RC_CONN_TCP, "127.0.0.1", f->port);
+  co.cb = cli_cb;
+  co.user = f;
+  co.session = &sc;
+  assert_int_equal(rc_conn_connect(&f->cli, &co), RC_OK);
+  RUN_UNTIL(f, f->cli_opened && f->cli_csm && f->srv != NULL);
+}
+
+static void pk_request(pk *f, uint32_t tok, const char *payload) {
+  assert_int_equal(queue_msg(rc_conn_session(f->cli), RC_GET, tok,
+                             (const uint8_t *)payload, strlen(payload)),
+                   RC_OK);
+  assert_int_equal(rc_conn_flush(f->cli), RC_OK);
+}
+
+static void pk_walk_close(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h))
+    uv_close(h, NULL);
+}
+
+static void pk_done(pk *f) {
+  if (f->cli != NULL)
+    rc_conn_close(f->cli, RC_CONN_CLOSE_RESET);
+  if (f->srv != NULL)
+    rc_conn_close(f->srv, RC_CONN_CLOSE_RESET);
+  RUN_UNTIL(f, f->cli == NULL && f->srv == NULL);
+  rc_listener_free(f->l);
+  uv_close((uv_handle_t *)&f->guard, NULL);
+  for (int i = 0; i < 50 && uv_loop_alive(&f->loop); i++)
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+  uv_walk(&f->loop, pk_walk_close, NULL);
+  uv_run(&f->loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&f->loop), 0);
+}
+
+/* Parked at least once more than before (a slow machine may park between
+ * any two steps of a test: only the increase is certain). */
+#define PARKED_AGAIN(f, before)                                                \
+  RUN_UNTIL(f, (f)->parks > (before) && (f)->parks == (f)->wakes + 1)
+
+/* ---- tests ---- */
+
+/* Parked, then a request: answered with its token and payload, no second
+ * CSM; parked again afterwards. */
+static void test_request_after_park(void **st) {
+  (void)st;
+  pk f;
+  pk_init(&f, 0, NULL);
+  pk_connect(&f, 0);
+  pk_request(&f, 1, "first");
+  RUN_UNTIL(&f, f.cli_responses == 1);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  assert_int_equal(f.parks, f.wakes + 1);
+  assert_null(rc_conn_tls(f.srv)); /* nothing of the chain is left */
+  int parks = f.parks;
+  pk_request(&f, 2, "after parking");
+  RUN_UNTIL(&f, f.cli_responses == 2);
+  assert_int_equal(f.last_tok, 2);
+  assert_int_equal(f.last_len, strlen("after parking"));
+  assert_int_equal(f.srv_requests, 2);
+  assert_true(f.wakes >= parks);
+  PARKED_AGAIN(&f, parks);
+  /* RFC 8323 §3.3: one CSM per connection, also across the wake. */
+  assert_int_equal(f.cli_csm, 1);
+  pk_done(&f);
+}
+
+/* A connection whose owner says no (an observation, a transfer) stays
+ * up; once it says yes, it parks. */
+static void test_owner_refuses(void **st) {
+  (void)st;
+  pk f;
+  pk_init(&f, 0, NULL);
+  f.allow_park = 0;
+  pk_connect(&f, 0);
+  RUN_FOR(&f, 10 * PARK_MS);
+  assert_false(rc_conn_is_parked(f.srv));
+  assert_int_equal(f.parks, 0);
+  f.allow_park = 1;
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  pk_done(&f);
+}
+
+/* A Ping to a parked connection gets its Pong. */
+static void test_ping_after_park(void **st) {
+  (void)st;
+  pk f;
+  pk_init(&f, 0, NULL);
+  pk_connect(&f, 0);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  int parks = f.parks;
+  assert_int_equal(rc_conn_ping(f.cli, 0, NULL), RC_OK);
+  RUN_UNTIL(&f, f.cli_pongs == 1);
+  PARKED_AGAIN(&f, parks);
+  /* and a Ping from the parked side (rc_conn_ping wakes it) */
+  parks = f.parks;
+  assert_int_equal(rc_conn_ping(f.srv, 0, NULL), RC_OK);
+  RUN_UNTIL(&f, f.srv_pongs == 1);
+  PARKED_AGAIN(&f, parks);
+  assert_int_equal(f.cli_csm, 1);
+  pk_done(&f);
+}
+
+/* The peer's CSM values survive: a message over its Max-Message-Size is
+ * refused after the wake as before it, one under it goes out, and its
+ * Block-Wise-Transfer is still known. */
+static void test_peer_limits_after_park(void **st) {
+  (void)st;
+  pk f;
+  pk_init(&f, 0, NULL);
+  pk_connect(&f, 2000);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  f.big_len = 2500; /* over 2000 with the header */
+  pk_request(&f, 7, "");
+  RUN_UNTIL(&f, f.cli_responses == 1);
+  assert_int_equal(f.seen_mms, 2000);
+  assert_true(f.seen_bwt);
+  assert_int_equal(f.big_err, RC_ERR_PEER_TOO_LARGE);
+  assert_int_equal(f.last_len, 7); /* "too big" */
+  PARKED_AGAIN(&f, 1);
+  f.big_len = 1900; /* fits */
+  pk_request(&f, 8, "");
+  RUN_UNTIL(&f, f.cli_responses == 2);
+  assert_int_equal(f.big_err, RC_OK);
+  assert_int_equal(f.last_len, 1900);
+  assert_int_equal(f.seen_mms, 2000);
+  pk_done(&f);
+}
+
+/* The server's keepalive (RFC 8323 §5.4) pings keepalive_ms after the
+ * last thing it heard, parked or not: the conn wakes for it, and parks
+ * again once the Pong is in. */
+static void test_keepalive_while_parked(void **st) {
+  (void)st;
+  enum { KEEPALIVE = 250 };
+  pk f;
+  pk_init(&f, KEEPALIVE, NULL);
+  pk_connect(&f, 0);
+  pk_request(&f, 1, "x");
+  RUN_UNTIL(&f, f.cli_responses == 1);
+  PARKED_AGAIN(&f, 0);
+  int parks = f.parks;
+  RUN_UNTIL(&f, f.srv_pongs == 1);
+  uint64_t waited = f.t_srv_pong - f.t_srv_rx;
+  assert_true(waited >= KEEPALIVE);
+  assert_true(f.wakes >= parks); /* the Ping woke it */
+  PARKED_AGAIN(&f, parks);
+  RUN_UNTIL(&f, f.srv_pongs == 2); /* and again, from the Pong's time */
+  assert_int_equal(f.cli_csm, 1);
+  assert_int_equal(f.srv_closed + f.cli_closed, 0);
+  pk_done(&f);
+}
+
+/* rc_conn_release on a parked connection: the Release goes out, the
+ * client closes, the server ends in order. */
+static void test_release_parked(void **st) {
+  (void)st;
+  pk f;
+  pk_init(&f, 0, NULL);
+  pk_connect(&f, 0);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  assert_int_equal(
+      rc_conn_release(f.srv, NULL, 0, RC_SESSION_NO_HOLD_OFF, "bye"), RC_OK);
+  RUN_UNTIL(&f, f.cli_released == 1);
+  RUN_UNTIL(&f, f.srv_closed == 1 && f.cli_closed == 1);
+  assert_int_equal(f.srv_reason, RC_OK);
+  pk_done(&f);
+}
+
+/* An Abort to a parked connection ends it with the peer's reason. */
+static void test_abort_to_parked(void **st) {
+  (void)st;
+  pk f;
+  pk_init(&f, 0, NULL);
+  pk_connect(&f, 0);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  assert_int_equal(rc_session_abort(rc_conn_session(f.cli), 0, "stop"),
+                   RC_OK);
+  rc_conn_flush(f.cli);
+  RUN_UNTIL(&f, f.srv_closed == 1);
+  assert_int_equal(f.srv_aborted, 1);
+  assert_int_equal(f.srv_reason, RC_ERR_PEER_ABORT);
+  pk_done(&f);
+}
+
+/* The idle timeout still ends a parked connection, on time, with its
+ * reason; and the client's close (FIN) ends one too. */
+static void test_idle_timeout_parked(void **st) {
+  (void)st;
+  enum { IDLE = 200 };
+  pk f;
+  pk_init_idle(&f, 0, NULL, IDLE);
+  pk_connect(&f, 0);
+  uint64_t t0 = uv_now(&f.loop);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, f.srv_closed == 1);
+  assert_int_equal(f.srv_reason, RC_ERR_TIMEOUT);
+  assert_true(uv_now(&f.loop) - t0 >= IDLE - 20);
+  RUN_UNTIL(&f, f.cli_closed == 1);
+  pk_done(&f);
+  pk_init(&f, 0, NULL);
+  pk_connect(&f, 0);
+  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  rc_conn_close(f.cli, RC_CONN_CLOSE_FLUSH);
+  RUN_UNTIL(&f, f.srv_closed == 1);
+  assert_int_equal(f.srv_reason, RC_ERR_CLOSED);
+  pk_done(&f);
+}
+
+/* ---- a raw socket: bytes cut where we like ---- */
+
+static int raw_connect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+  return fd;
+}
+
+static void raw_send(int fd, const uint8_t *p, size_t n) {
+  assert_int_equal(send(fd, p, n, 0), (ssize_t)n);
+}
+
+/* Reads what has arrived into buf at *len. */
+static void raw_read(int fd, uint8_t *buf, size_t cap, size_t *len) {
+  for (;;) {
+    ssize_t r = recv(fd, buf + *len, cap - *len, 0);
+    if (r <= 0) {
+      assert_true(r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+      return;
+    }
+    *len += (size_t)r;
+  }
+}
+
+/* The codes of the whole RFC 8323 frames in buf[0..len), in order;
+ * returns their count. */
+static size_t frame_codes(const uint8_t *buf, size_t len, uint8_t *codes,
+                          size_t max) {
+  size_t n = 0, at = 0;
+  while (at + 2 <= len && n < max) {
+    size_t l = buf[at] >> 4, tkl = buf[at] & 15, ext = 0;
+    if (l == 13) {
+      ext = 1;
+      if (at + 3 > len)
+        break;
+      l = 13u + buf[at + 1];
+    } else if (l == 14) {
+      ext = 2;
+      if (at + 4 > len)
+        break;
+      l = 269u + ((size_t)buf[at + 1] << 8 | buf[at + 2]);
+    }
+    size_t whole = 1 + ext + 1 + tkl + l;
+    if (at + whole > len)
+      break;
+    codes[n++] = buf[at + 1 + ext];
+    at += whole;
+  }
+  return n;
+}
+
+/* A GET split across the park boundary: its first bytes wake the parked
+ * connection, which does not park again while the frame is half in, and
+ * the rest completes it; the answer is the only thing sent after the
+ * first CSM. */
+static void test_frame_split_across_park(void **st) {
+  (void)st;
+  pk f;
+  pk_init(&f, 0, NULL);
+  int fd = raw_connect(f.port);
+  /* CSM: Max-Message-Size 2048, Block-Wise-Transfer */
+  static const uint8_t csm[] = {0x40, 0xe1, 0x22, 0x08, 0x00, 0x20};
+  raw_send(fd, csm, sizeof csm);
+  RUN_UNTIL(&f, f.srv != NULL && rc_conn_is_parked(f.srv));
+  uint8_t in[512];
+  size_t have = 0;
+  raw_read(fd, in, sizeof in, &have);
+  uint8_t codes[8];
+  assert_int_equal(frame_codes(in, have, codes, 8), 1);
+  assert_int_equal(codes[0], 0xe1); /* the server's CSM */
+  size_t csm_end = have;
+  /* GET, token 01020304, Uri-Path "hi" */
+  static const uint8_t get[] = {0x34, 0x01, 0x01, 0x02, 0x03,
+                                0x04, 0xb2, 0x68, 0x69};
+  raw_send(fd, get, 3);
+  RUN_UNTIL(&f, !rc_conn_is_parked(f.srv));
+  RUN_FOR(&f, 6 * PARK_MS);
+  assert_false(rc_conn_is_parked(f.srv)); /* half a frame is state */
+  assert_int_equal(f.srv_requests, 0);
+  raw_send(fd, get + 3, sizeof get - 3);
+  RUN_UNTIL(&f, f.srv_requests == 1);
+  assert_int_equal(f.seen_mms, 2048);
+  assert_true(f.seen_bwt);
+  PARKED_AGAIN(&f, 1);
+  raw_read(fd, in, sizeof in, &have);
+  assert_int_equal(frame_codes(in + csm_end, have - csm_end, codes, 8), 1);
+  assert_int_equal(codes[0], RC_CONTENT);
+  close(fd);
+  RUN_UNTIL(&f, f.srv == NULL);
+  pk_done(&f);
+}
+
+/* What a parked connection holds, counted through the listener's
+ * allocator: one block (the rc_conn); after a wake and another request
+ * the same again; nothing left after the close. */
+static void test_memory_parked_counted(void **st) {
+  (void)st;
+  enum { N = 32 };
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pk f;
+  pk_init(&f, 0, &mem);
+  size_t base_blocks = cnt.blocks, base_bytes = cnt.bytes;
+  rc_conn *cs[N];
+  for (int i = 0; i < N; i++) {
+    rc_conn_connect_opts co;
+    rc_conn_connect_opts_init(&co, &f.loop, RC_CONN_TCP, "127.0.0.1",
+                              f.port);
+    co.cb = cli_cb;
+    co.user = &f;
+    assert_int_equal(rc_conn_connect(&cs[i], &co), RC_OK);
+  }
+  RUN_UNTIL(&f, f.cli_csm == N);
+  for (int round = 1; round <= 2; round++) {
+    for (int i = 0; i < N; i++) {
+      assert_int_equal(queue_msg(rc_conn_session(cs[i]), RC_GET, (uint32_t)i,
+                                 NULL, 0),
+                       RC_OK);
+      rc_conn_flush(cs[i]);
+    }
+    RUN_UNTIL(&f, f.cli_responses == round * N);
+    RUN_UNTIL(&f, f.parks - f.wakes == N); /* all of them parked */
+    size_t blocks = cnt.blocks - base_blocks, bytes = cnt.bytes - base_bytes;
+    fprintf(stderr, "  memory: parked server connection: %zu blocks, %zu "
+            "bytes (counted)\n", blocks / N, bytes / N);
+    assert_int_equal(blocks, PARKED_CONN_BLOCKS * N);
+    if (sizeof(void *) == 8)
+      assert_int_equal(bytes, (size_t)PARKED_CONN_BYTES * N);
+  }
+  assert_int_equal(f.cli_csm, N);
+  f.srv = NULL; /* srv_closed tracks one; count them instead */
+  for (int i = 0; i < N; i++)
+    rc_conn_close(cs[i], RC_CONN_CLOSE_FLUSH);
+  RUN_UNTIL(&f, f.cli_closed == N && f.srv_closed == N);
+  f.cli = NULL;
+  f.srv = NULL;
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_request_after_park),
+      cmocka_unit_test(test_owner_refuses),
+      cmocka_unit_test(test_ping_after_park),
+      cmocka_unit_test(test_peer_limits_after_park),
+      cmocka_unit_test(test_keepalive_while_parked),
+      cmocka_unit_test(test_release_parked),
+      cmocka_unit_test(test_abort_to_parked),
+      cmocka_unit_test(test_idle_timeout_parked),
+      cmocka_unit_test(test_frame_split_across_park),
+      cmocka_unit_test(test_memory_parked_counted),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
