@@ -10,6 +10,7 @@
  * (critical-option check, Block/Size/Observe values, the request key) and
  * writes every message, merging the options the exchange adds.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -460,6 +461,8 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
   while (rc_opt_next(&it, &o)) {
     const rc_opt_def *d = rc_opt_lookup(m->code, o.num);
     int again = (int32_t)o.num == prev;
+    if (o.num < 64)
+      r->opts_seen |= 1ull << o.num;
     prev = o.num;
     /* RFC 7252 §5.4.5: "each supernumerary option occurrence that appears
      * subsequently in the message MUST be treated like an unrecognized
@@ -530,7 +533,8 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
     return RC_ERR_NOMEM;
-  memset(r, 0, sizeof *r);
+  /* everything but the Q-Block2 list, which nqb2 (0) says is empty */
+  memset(r, 0, offsetof(rc_xreq, qb2));
   r->obs_val = -1;
   r->size1 = RC_BODY_SIZE_UNKNOWN;
   uint16_t bad;
@@ -675,6 +679,13 @@ const uint8_t *rc_xreq_token(const rc_xreq *req, size_t *len) {
 
 uint64_t rc_xreq_key(const rc_xreq *req) { return req->key; }
 
+int rc_xreq_has_opt(const rc_xreq *req, uint16_t num) {
+  rc_opt o;
+  if (num < 64 && !req->cap) /* a capture's request was not scanned */
+    return (int)(req->opts_seen >> num & 1);
+  return req->msg && rc_msg_find_opt(req->msg, num, &o);
+}
+
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq) {
   req->obs_set = 1;
   req->obs_seq = seq & 0xFFFFFF;
@@ -808,6 +819,9 @@ size_t rc_exchange_outstanding(const rc_exchange *x) { return x->nout; }
 size_t rc_exchange_unanswered(const rc_exchange *x) { return x->ndeferred; }
 
 rc_time rc_exchange_expiry(const rc_exchange *x) {
+  /* nothing out, cached or being uploaded (every small request) */
+  if (!x->head && !x->cache && !x->ups)
+    return RC_TIME_NEVER;
   rc_time t = x->head ? x->head->deadline : RC_TIME_NEVER;
   rc_time s = rc__xsrv_expiry(x);
   return s < t ? s : t;
