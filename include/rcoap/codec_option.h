@@ -206,6 +206,9 @@ const rc_opt_def *rc_opt_lookup(uint8_t code, uint16_t num);
  * §5.4.1), and so does a repeated non-repeatable option: one option at a
  * time cannot tell (RFC 7252 §5.4.5 is the caller's to apply). */
 rc_err rc_opt_check(uint8_t code, const rc_opt *o);
+/* The same check against a definition the caller already looked up
+ * (rc_opt_lookup; NULL: unknown, RC_OK). */
+rc_err rc_opt_check_def(const rc_opt_def *d, const rc_opt *o);
 
 /* Sorts an option array by number, keeping the order of equal numbers
  * (repeated options keep their meaning). Stable, in place, no allocation

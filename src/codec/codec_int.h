@@ -213,4 +213,10 @@ static inline rc_ssize rc__tcp_hdr_parse(const uint8_t *buf, size_t len,
   return (rc_ssize)hlen;
 }
 
+/* rc_msg_parse(RC_FRAMING_TCP) of the frame buf[0..total) whose header h
+ * (h->hdr_len bytes, total = header + token + body) is already parsed: the
+ * stream reader's fast path, which has parsed it to find the frame. */
+rc_err rc__msg_parse_tcp(const uint8_t *buf, const rc_tcp_hdr *h,
+                         size_t total, rc_msg *out);
+
 #endif

@@ -69,15 +69,7 @@ rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
       return RC_ERR_TRUNCATED;
     if (total < len)
       return RC_ERR_TRAILING_BYTES;
-    code = h.code;
-    out->type = 0;
-    out->code = code;
-    out->mid = 0;
-    out->token_len = h.token_len;
-    p = buf + n;
-    out->token = h.token_len ? p : NULL;
-    p += h.token_len;
-    goto options;
+    return rc__msg_parse_tcp(buf, &h, (size_t)total, out);
   }
   case RC_FRAMING_WS: {
     if (len < MSG_WS_HDR)
@@ -120,10 +112,28 @@ rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
   out->token = tkl ? p : NULL;
   p += tkl;
 
-options:;
   size_t olen;
   rc_err rc = rc__opts_scan(p, (size_t)(end - p), &olen, &out->payload,
                             &out->payload_len);
+  if (rc)
+    return rc;
+  out->opts = olen ? p : NULL;
+  out->opts_len = olen;
+  return RC_OK;
+}
+
+rc_err rc__msg_parse_tcp(const uint8_t *buf, const rc_tcp_hdr *h,
+                         size_t total, rc_msg *out) {
+  const uint8_t *p = buf + h->hdr_len;
+  out->type = 0;
+  out->code = h->code;
+  out->mid = 0;
+  out->token_len = h->token_len;
+  out->token = h->token_len ? p : NULL;
+  p += h->token_len;
+  size_t olen;
+  rc_err rc = rc__opts_scan(p, (size_t)(buf + total - p), &olen,
+                            &out->payload, &out->payload_len);
   if (rc)
     return rc;
   out->opts = olen ? p : NULL;

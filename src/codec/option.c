@@ -79,7 +79,10 @@ size_t rc_opt_uint_encode(uint32_t value, uint8_t out[4]) {
 }
 
 rc_err rc_opt_check(uint8_t code, const rc_opt *o) {
-  const rc_opt_def *d = rc_opt_lookup(code, o->num);
+  return rc_opt_check_def(rc_opt_lookup(code, o->num), o);
+}
+
+rc_err rc_opt_check_def(const rc_opt_def *d, const rc_opt *o) {
   if (d == NULL)
     return RC_OK;
   if (o->len < d->min_len || o->len > d->max_len)

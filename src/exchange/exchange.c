@@ -475,7 +475,7 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       continue;
     }
     if (rc_opt_is_critical(o.num) &&
-        (!d || rc_opt_check(m->code, &o) != RC_OK)) {
+        (!d || rc_opt_check_def(d, &o) != RC_OK)) {
       if (!*bad)
         *bad = o.num;
       continue;
