@@ -272,6 +272,11 @@ void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
                       const xextra *ex) {
   size_t nex = ex ? ex->n : 0;
   size_t i = 0, j = 0;
+  if (nex == 0) { /* nothing to merge: a handler's answer */
+    for (; i < nopts; i++)
+      rc_enc_opt(e, opts[i].num, opts[i].val, opts[i].len);
+    return;
+  }
   while (i < nopts || j < nex) {
     const rc_opt *a = i < nopts ? &opts[i] : NULL;
     const rc_opt *b = j < nex ? &ex->o[j] : NULL;
