@@ -5,7 +5,11 @@
 # rcoap-bench load (CONNS connections, each pipelining DEPTH requests) is
 # run against each at every depth, and a table gives requests/s, p50/p99
 # latency, server CPU time per request (from /proc/PID/stat) and the
-# rcoapd/libcoap ratio. Nothing is asserted: a benchmark is not a test.
+# rcoapd/libcoap ratio. Over coap+tcp the same load also runs against
+# bench/floor_responder (a minimal epoll responder: one read and one write
+# per batch, no library), and a second table gives rcoapd's CPU per request
+# as a multiple of that floor's (FLOOR=0 leaves it out). Nothing is
+# asserted: a benchmark is not a test.
 #
 # Request used for the comparison (both small, both 2.05 Content with the
 # same 27-byte text/plain payload): rcoapd "GET /hello" (it answers
@@ -19,7 +23,8 @@
 #   LIBCOAP_PAYLOAD="Hello, world! (rcoap VERSION)" (PUT into /example_data),
 #   LIBCOAP_SERVER=coap-server-notls, THREADS=1 (rcoap-bench threads),
 #   SERVER_CPU=0 BENCH_CPU=1 (taskset cores), SCHEME=coap+tcp (coap: the
-#   same over UDP, RFC 7252, CON requests with piggybacked answers).
+#   same over UDP, RFC 7252, CON requests with piggybacked answers),
+#   FLOOR=1 (coap+tcp only: bench/floor_responder as the floor).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -28,10 +33,13 @@ BUILD_DIR=${1:-$BUILD_DIR}
 : "${DURATION:=8}" "${WARMUP:=2}" "${CONNS:=50}" "${DEPTHS:=16 1}" "${RUNS:=1}"
 : "${PORT_BASE:=25683}" "${THREADS:=1}" "${RCOAPD_MIX:=GET /hello}" "${SCHEME:=coap+tcp}"
 : "${LIBCOAP_MIX:=GET /example_data}" "${LIBCOAP_SERVER:=coap-server-notls}"
+: "${FLOOR:=1}"
+[ "$SCHEME" = coap+tcp ] || FLOOR=0
 
 BENCH=$BUILD_DIR/rcoap-bench
 RCOAPD=$BUILD_DIR/rcoapd
 bench_need rcoapd rcoap-bench
+[ "$FLOOR" = 0 ] || [ -x "$BUILD_DIR/bench/floor_responder" ] || bench_build floor_responder
 command -v "$LIBCOAP_SERVER" >/dev/null ||
   bench_fail "$LIBCOAP_SERVER not found (apt-get install libcoap3-bin)"
 bench_pin server rcoap-bench
@@ -43,6 +51,14 @@ bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P_RC" || exit 1
 PID_RC=$RCOAPD_PID
 bench_start_libcoap "$LIBCOAP_SERVER" "$P_LC" || exit 1
 PID_LC=$LIBCOAP_PID
+if [ "$FLOOR" != 0 ]; then
+  "${PIN_SERVER[@]}" "$BUILD_DIR/bench/floor_responder" 0 >"$TMP/floor.out" 2>&1 &
+  PID_FL=$!
+  bench_track "$PID_FL"
+  for _ in $(seq 1 100); do grep -q '^listening' "$TMP/floor.out" && break; sleep 0.05; done
+  P_FL=$(awk '/^listening/ { print $2 }' "$TMP/floor.out")
+  [ -n "$P_FL" ] || bench_fail "floor_responder did not start: $(cat "$TMP/floor.out")"
+fi
 # libcoap's /example_data must hold the same small payload as /hello.
 LIBCOAP_PAYLOAD=${LIBCOAP_PAYLOAD:-"Hello, world! (rcoap $("$RCOAPD" -V | cut -d' ' -f2))"}
 "$BENCH" -q -c 1 -p 1 -n 1 -m "PUT /example_data=${LIBCOAP_PAYLOAD//,/\\,}" "$SCHEME://127.0.0.1:$P_LC" >/dev/null ||
@@ -68,6 +84,8 @@ declare -A R
 for depth in $DEPTHS; do
   R[rc-$depth]=$(median_run rcoapd "$PID_RC" "$P_RC" "$RCOAPD_MIX" "$depth")
   R[lc-$depth]=$(median_run libcoap "$PID_LC" "$P_LC" "$LIBCOAP_MIX" "$depth")
+  [ "$FLOOR" = 0 ] ||
+    R[fl-$depth]=$(median_run floor "$PID_FL" "$P_FL" "$RCOAPD_MIX" "$depth")
 done
 bench_alive "$PID_RC" rcoapd "$TMP/rcoapd.out"
 bench_alive "$PID_LC" "$LIBCOAP_SERVER" "$TMP/libcoap.log"
@@ -84,5 +102,18 @@ for depth in $DEPTHS; do
   [ "$berr" = 0 ] || echo "  libcoap depth $depth: errors=$berr"
   results+=("RESULT load depth=$depth conns=$CONNS rcoapd_rps=$a50 libcoap_rps=$b50 ratio=$(printf '%.2f' "$ratio") rcoapd_cpu_us=$(printf '%.2f' "$acpu") libcoap_cpu_us=$(printf '%.2f' "$bcpu")")
 done
+if [ "$FLOOR" != 0 ]; then
+  echo
+  echo "rcoapd against the floor (bench/floor_responder): ratio = rcoapd's server CPU per request / the floor's"
+  bench_pair_header rcoapd floor "cpu x"
+  for depth in $DEPTHS; do
+    read -r a50 _ _ acpu _ <<<"${R[rc-$depth]}"
+    read -r f50 _ _ fcpu ferr <<<"${R[fl-$depth]}"
+    cratio=$(bench_div "$acpu" "$fcpu")
+    bench_pair_row "$depth" "${R[rc-$depth]}" "${R[fl-$depth]}" "$cratio"
+    [ "$ferr" = 0 ] || echo "  floor depth $depth: errors=$ferr"
+    results+=("RESULT floor depth=$depth conns=$CONNS rcoapd_rps=$a50 floor_rps=$f50 rps_ratio=$(printf '%.2f' "$(bench_div "$a50" "$f50")") rcoapd_cpu_us=$(printf '%.2f' "$acpu") floor_cpu_us=$(printf '%.2f' "$fcpu") cpu_ratio=$(printf '%.2f' "$cratio")")
+  done
+fi
 echo
 printf '%s\n' "${results[@]}"

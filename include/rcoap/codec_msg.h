@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "rcoap/common.h"
 
@@ -187,16 +188,18 @@ typedef struct rc_enc {
 
 /* Starts a message in buf[0..cap). token may be NULL when token_len is 0.
  * A token over RC_TOKEN_MAX_EXTENDED sets RC_ERR_TOKEN_TOO_LONG. */
-void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
-                 const uint8_t *token, size_t token_len);
+static inline void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap,
+                               uint8_t code, const uint8_t *token,
+                               size_t token_len);
 
 /* Appends an option. num must be >= the previous option's number
  * (RC_ERR_OPT_ORDER otherwise); len at most 65804 (RC_ERR_INVAL); no option
  * after the payload (RC_ERR_STATE). Returns 0, RC_ERR_NOBUF (not sticky) or
  * the sticky error. */
-rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len);
+static inline rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val,
+                                size_t len);
 /* Appends a uint option in its shortest form (RFC 7252 §3.2). */
-rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value);
+static inline rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value);
 /* Appends a string option (strlen(s) bytes). */
 rc_err rc_enc_opt_str(rc_enc *e, uint16_t num, const char *s);
 /* Copies an already-encoded, already-validated option region (such as
@@ -208,7 +211,7 @@ rc_err rc_enc_opts_raw(rc_enc *e, const uint8_t *opts, size_t len);
 
 /* Appends the payload marker and the payload. len 0 writes nothing. A
  * second payload is RC_ERR_STATE. */
-rc_err rc_enc_payload(rc_enc *e, const void *data, size_t len);
+static inline rc_err rc_enc_payload(rc_enc *e, const void *data, size_t len);
 /* Reserves len payload bytes and returns where to write them (NULL if they
  * do not fit; rc_enc_finish then returns RC_ERR_NOBUF). */
 uint8_t *rc_enc_payload_ptr(rc_enc *e, size_t len);
@@ -228,8 +231,9 @@ size_t rc_enc_needed(const rc_enc *e);
  * RC_ERR_INVAL for a UDP type > 3 or an unknown framing, RC_ERR_TOO_LARGE
  * for a TCP body over the 32-bit extended length.
  */
-rc_err rc_enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
-                     uint16_t mid, const uint8_t **out, size_t *out_len);
+static inline rc_err rc_enc_finish(rc_enc *e, rc_framing framing,
+                                   uint8_t type, uint16_t mid,
+                                   const uint8_t **out, size_t *out_len);
 
 /*
  * One-shot: encodes a message view (for instance one parsed from another
@@ -244,6 +248,197 @@ rc_err rc_msg_encode(const rc_msg *m, rc_framing framing, uint8_t *buf,
  * cannot be encoded in it (rc_msg_encode would return an error other than
  * RC_ERR_NOBUF, e.g. a UDP Empty message with a token). */
 size_t rc_msg_encoded_len(const rc_msg *m, rc_framing framing);
+
+
+/* ---- the encoder's fast paths, inline -------------------------------------
+ *
+ * The encoder runs once per message and once per option on every response,
+ * so its common cases are inline here (no call, no stack frame): a token of
+ * 0-8 bytes, an option whose delta is below 269 and whose value is 0-12
+ * bytes, a uint option, a payload, a TCP header for a body under 64 KiB.
+ * Each tests the case in one or two compares and otherwise calls the
+ * out-of-line rc__enc_* function, which is the whole encoder (every check,
+ * every error, the counting mode): the result of a call never depends on
+ * which path took it. Nothing below is API; the rc__ names are internal to
+ * the codec.
+ */
+
+/* last_opt past any option number: no option may follow (a payload or a
+ * sticky error), so the fast paths' order test also tests for those. */
+#define RC__ENC_CLOSED 0x10000u
+/* Room the option fast paths need at pos: a 2-byte header and 12 value
+ * bytes, or a 4-byte store of a uint value (its bytes past the value are
+ * scratch that the next append overwrites). */
+#define RC__ENC_FAST_ROOM 16u
+
+void rc__enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
+                  const uint8_t *token, size_t token_len);
+rc_err rc__enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len);
+rc_err rc__enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value);
+rc_err rc__enc_payload(rc_enc *e, const void *data, size_t len);
+rc_err rc__enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
+                      uint16_t mid, const uint8_t **out, size_t *out_len);
+
+/* GCC's -Warray-bounds looks into the branches of the copies below that a
+ * caller's length rules out (a 4-byte move from a 3-byte array when the
+ * length is 3 or less); the moves run only inside [0, n). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Warray-bounds"
+#pragma GCC diagnostic ignored "-Wstringop-overread"
+#endif
+
+/* Copies 0..12 bytes by overlapping fixed-size moves (no call). */
+static inline void rc__enc_copy12(uint8_t *dst, const uint8_t *src,
+                                  size_t n) {
+  if (n >= 4) {
+    if (n > 8) {
+      memcpy(dst, src, 8);
+      memcpy(dst + n - 4, src + n - 4, 4);
+    } else {
+      memcpy(dst, src, 4);
+      memcpy(dst + n - 4, src + n - 4, 4);
+    }
+  } else if (n) {
+    dst[0] = src[0];
+    dst[n / 2] = src[n / 2];
+    dst[n - 1] = src[n - 1];
+  }
+}
+
+/* Room for the option fast paths; pos + RC__ENC_FAST_ROOM cannot wrap while
+ * an option may still follow (pos grows only by what was appended). */
+static inline int rc__enc_opt_room(const rc_enc *e) {
+  return e->pos + RC__ENC_FAST_ROOM <= e->cap;
+}
+
+/* RFC 7252 §3.1 option header for a delta below 269 and a length below 13:
+ * the delta in the nibble (0..12), or 13 there and one byte (delta - 13).
+ * Returns the header's length. */
+static inline size_t rc__enc_opt_hdr(uint8_t *p, uint32_t delta,
+                                     uint32_t len) {
+  if (delta < 13) {
+    p[0] = (uint8_t)(delta << 4 | len);
+    return 1;
+  }
+  p[0] = (uint8_t)(13u << 4 | len);
+  p[1] = (uint8_t)(delta - 13);
+  return 2;
+}
+
+static inline void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap,
+                               uint8_t code, const uint8_t *token,
+                               size_t token_len) {
+  if (token_len <= RC_TOKEN_MAX && buf != NULL &&
+      cap >= RC_ENC_HEADROOM + RC_TOKEN_MAX &&
+      (token != NULL || token_len == 0)) {
+    e->buf = buf;
+    e->cap = cap;
+    e->pos = RC_ENC_HEADROOM + token_len;
+    e->token_len = token_len;
+    e->last_opt = 0;
+    e->code = code;
+    e->has_payload = 0;
+    e->err = RC_OK;
+    rc__enc_copy12(buf + RC_ENC_HEADROOM, token, token_len);
+    return;
+  }
+  rc__enc_init(e, buf, cap, code, token, token_len);
+}
+
+static inline rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val,
+                                size_t len) {
+  /* one unsigned compare: num below last_opt (or a closed encoder) wraps */
+  uint32_t delta = (uint32_t)num - e->last_opt;
+  if (delta < 269 && len < 13 && (val != NULL || len == 0) &&
+      rc__enc_opt_room(e)) {
+    uint8_t *p = e->buf + e->pos;
+    size_t hn = rc__enc_opt_hdr(p, delta, (uint32_t)len);
+    rc__enc_copy12(p + hn, (const uint8_t *)val, len);
+    e->last_opt = num;
+    e->pos += hn + len;
+    return RC_OK;
+  }
+  return rc__enc_opt(e, num, val, len);
+}
+
+static inline rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num,
+                                     uint32_t value) {
+  uint32_t delta = (uint32_t)num - e->last_opt;
+  if (delta < 269 && rc__enc_opt_room(e)) {
+    /* RFC 7252 §3.2: the shortest form, no leading zero bytes; 0 is empty.
+     * The value goes as one 4-byte big-endian store shifted so that its n
+     * bytes come first (the rest is scratch). */
+    uint32_t n = value ? (uint32_t)(39 - __builtin_clz(value)) >> 3 : 0;
+    uint32_t v = (uint32_t)((uint64_t)value << (32 - 8 * n));
+    uint8_t *p = e->buf + e->pos;
+    uint8_t *q = p + rc__enc_opt_hdr(p, delta, n);
+    q[0] = (uint8_t)(v >> 24);
+    q[1] = (uint8_t)(v >> 16);
+    q[2] = (uint8_t)(v >> 8);
+    q[3] = (uint8_t)v;
+    e->last_opt = num;
+    e->pos += (size_t)(q - p) + n;
+    return RC_OK;
+  }
+  return rc__enc_opt_uint(e, num, value);
+}
+
+static inline rc_err rc_enc_payload(rc_enc *e, const void *data,
+                                    size_t len) {
+  /* last_opt below RC__ENC_CLOSED: no sticky error and no payload yet */
+  if (e->last_opt < RC__ENC_CLOSED && len != 0 && data != NULL &&
+      e->cap > e->pos && e->cap - e->pos > len) {
+    uint8_t *p = e->buf + e->pos;
+    e->has_payload = 1;
+    e->last_opt = RC__ENC_CLOSED;
+    *p = 0xFF; /* RFC 7252 §3.1 payload marker */
+    memcpy(p + 1, data, len);
+    e->pos += 1 + len;
+    return RC_OK;
+  }
+  return rc__enc_payload(e, data, len);
+}
+
+static inline rc_err rc_enc_finish(rc_enc *e, rc_framing framing,
+                                   uint8_t type, uint16_t mid,
+                                   const uint8_t **out, size_t *out_len) {
+  /* RFC 8323 §3.2 with a token of 0-12 bytes (TKL in the nibble) and a body
+   * under 65805 bytes (Len in the nibble, or 13 / 14 and 1 / 2 bytes):
+   * written backwards into the head room, ending where the token starts. */
+  if (framing == RC_FRAMING_TCP && e->err == RC_OK && e->pos <= e->cap &&
+      e->token_len < 13) {
+    size_t tl = e->token_len;
+    size_t body = e->pos - RC_ENC_HEADROOM - tl;
+    uint8_t *p = e->buf + RC_ENC_HEADROOM;
+    if (body < 13) {
+      p -= 2;
+      p[0] = (uint8_t)(body << 4 | tl);
+      p[1] = e->code;
+    } else if (body < 269) {
+      p -= 3;
+      p[0] = (uint8_t)(13u << 4 | tl);
+      p[1] = (uint8_t)(body - 13);
+      p[2] = e->code;
+    } else if (body < 65805) {
+      p -= 4;
+      p[0] = (uint8_t)(14u << 4 | tl);
+      p[1] = (uint8_t)((body - 269) >> 8);
+      p[2] = (uint8_t)(body - 269);
+      p[3] = e->code;
+    } else {
+      return rc__enc_finish(e, framing, type, mid, out, out_len);
+    }
+    *out = p;
+    *out_len = (size_t)(e->buf + e->pos - p);
+    return RC_OK;
+  }
+  return rc__enc_finish(e, framing, type, mid, out, out_len);
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -89,12 +89,63 @@ typedef struct rc_opt_iter {
   uint32_t num;
 } rc_opt_iter;
 
-void rc_opt_iter_init(rc_opt_iter *it, const rc_msg *m);
 /* Iterates a raw, validated option region (as rc_msg.opts). */
-void rc_opt_iter_init_raw(rc_opt_iter *it, const uint8_t *opts, size_t len);
-/* Returns 1 and fills *out, or 0 at the end. Regions come validated from
- * rc_msg_parse / rc_opts_scan, so iteration cannot fail. */
-int rc_opt_next(rc_opt_iter *it, rc_opt *out);
+static inline void rc_opt_iter_init_raw(rc_opt_iter *it, const uint8_t *opts,
+                                        size_t len) {
+  if (opts == NULL || len == 0) {
+    it->p = it->end = NULL;
+  } else {
+    it->p = opts;
+    it->end = opts + len;
+  }
+  it->num = 0;
+}
+
+static inline void rc_opt_iter_init(rc_opt_iter *it, const rc_msg *m) {
+  rc_opt_iter_init_raw(it, m->opts, m->opts_len);
+}
+
+/* Returns 1 and fills *out, or 0 at the end (*out then zeroed). Regions come validated from
+ * rc_msg_parse / rc_opts_scan, so iteration cannot fail. Inline: every
+ * request's options are walked by the exchange and the app. */
+static inline int rc_opt_next(rc_opt_iter *it, rc_opt *out) {
+  const uint8_t *p = it->p;
+  /* The region was validated; the checks below only keep a misused
+   * iterator (an unvalidated region) from reading past its end. 0xFF is
+   * the payload marker (RFC 7252 §3.1). */
+  if (p >= it->end || *p == 0xFF) {
+    /* *out is defined at the end too: callers that test it after a
+     * failed assertion read no uninitialized bytes */
+    out->num = 0;
+    out->len = 0;
+    out->val = NULL;
+    return 0;
+  }
+  uint32_t d = *p >> 4, l = *p & 0x0f;
+  p++;
+  if (d >= 13 || l >= 13) {
+    /* RFC 7252 §3.1: nibble 13 adds one byte (value - 13), 14 two bytes
+     * (value - 269) */
+    if (d == 13) {
+      d = 13 + *p++;
+    } else if (d == 14) {
+      d = 269 + ((uint32_t)p[0] << 8 | p[1]);
+      p += 2;
+    }
+    if (l == 13) {
+      l = 13 + *p++;
+    } else if (l == 14) {
+      l = 269 + ((uint32_t)p[0] << 8 | p[1]);
+      p += 2;
+    }
+  }
+  it->num += d;
+  out->num = (uint16_t)it->num;
+  out->len = l;
+  out->val = p;
+  it->p = p + l;
+  return 1;
+}
 
 /* First option with this number: 1 and *out filled, or 0. */
 int rc_msg_find_opt(const rc_msg *m, uint16_t num, rc_opt *out);
@@ -155,6 +206,9 @@ const rc_opt_def *rc_opt_lookup(uint8_t code, uint16_t num);
  * §5.4.1), and so does a repeated non-repeatable option: one option at a
  * time cannot tell (RFC 7252 §5.4.5 is the caller's to apply). */
 rc_err rc_opt_check(uint8_t code, const rc_opt *o);
+/* The same check against a definition the caller already looked up
+ * (rc_opt_lookup; NULL: unknown, RC_OK). */
+rc_err rc_opt_check_def(const rc_opt_def *d, const rc_opt *o);
 
 /* Sorts an option array by number, keeping the order of equal numbers
  * (repeated options keep their meaning). Stable, in place, no allocation

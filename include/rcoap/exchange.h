@@ -324,6 +324,11 @@ const uint8_t *rc_xreq_token(const rc_xreq *req, size_t *len);
  * Observe, Block1/2, Size1/2 (and a FETCH payload). Equal keys mean "the
  * same resource representation requested". */
 uint64_t rc_xreq_key(const rc_xreq *req);
+/* Whether the request carries option num: for numbers below 64 (Uri-Path,
+ * Accept, Proxy-Uri, Proxy-Scheme, ...) read from the one scan the exchange
+ * made of its options on arrival, without walking them again; larger
+ * numbers are looked up in the message. */
+int rc_xreq_has_opt(const rc_xreq *req, uint16_t num);
 /* Makes the answer to req a notification: 2.xx answers carry Observe=seq
  * (RFC 7641 §4.1); others go without it. */
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq);

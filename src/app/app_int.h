@@ -237,8 +237,8 @@ int rc__app_proxy_observe(rc_context *ctx, rc_xreq *req, const char *uri,
 void rc__app_proxy_observe_free(rc_context *ctx);
 
 /* proxy.c */
-/* m carries Proxy-Uri or Proxy-Scheme. */
-int rc__app_proxy_is_forward(const rc_msg *m);
+/* The request carries Proxy-Uri or Proxy-Scheme. */
+int rc__app_proxy_is_forward(const rc_xreq *req);
 /* Options each side's exchange makes for itself, never relayed. */
 int rc__app_proxy_hop_by_hop(uint16_t num);
 /* on_body_start of a forward-proxy upload (proxy_upload.c). */

@@ -45,7 +45,7 @@ void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req) {
   rc_context *ctx = peer->ctx;
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
-  if (rc__app_proxy_is_forward(m)) {
+  if (rc__app_proxy_is_forward(req)) {
     rc__app_proxy_body_start(ctx, req); /* streamed, block by block */
     return;
   }

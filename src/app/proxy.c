@@ -369,16 +369,15 @@ static int scheme_uri(rc_xreq *req, const rc_opt *ps, char *buf, size_t cap) {
   return 0;
 }
 
-int rc__app_proxy_is_forward(const rc_msg *m) {
-  rc_opt o;
-  return rc_msg_find_opt(m, RC_OPT_PROXY_URI, &o) ||
-         rc_msg_find_opt(m, RC_OPT_PROXY_SCHEME, &o);
+int rc__app_proxy_is_forward(const rc_xreq *req) {
+  return rc_xreq_has_opt(req, RC_OPT_PROXY_URI) ||
+         rc_xreq_has_opt(req, RC_OPT_PROXY_SCHEME);
 }
 
 int rc__app_proxy_request(rc_context *ctx, rc_xreq *req) {
-  const rc_msg *m = rc_xreq_msg(req);
-  if (!rc__app_proxy_is_forward(m))
+  if (!rc__app_proxy_is_forward(req))
     return 0;
+  const rc_msg *m = rc_xreq_msg(req);
   if (!ctx->proxy || !ctx->proxy->opts.forward) {
     answer(req, RC_PROXYING_NOT_SUPPORTED,
            "proxy: this endpoint is not a forward proxy");

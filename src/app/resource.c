@@ -201,10 +201,12 @@ rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n) {
 /* Whether r can answer in the format m's Accept names: yes without an
  * Accept, or when r declares no formats (no "ct" attribute, RFC 6690
  * §7.2.1), else only a format it lists. */
-static int acceptable(const rc_resource *r, const rc_msg *m) {
+static int acceptable(const rc_resource *r, const rc_xreq *req) {
   rc_opt o;
   uint32_t want;
-  if (!rc_msg_find_opt(m, RC_OPT_ACCEPT, &o) || rc_opt_uint(&o, &want) != 0)
+  if (!rc_xreq_has_opt(req, RC_OPT_ACCEPT) ||
+      !rc_msg_find_opt(rc_xreq_msg(req), RC_OPT_ACCEPT, &o) ||
+      rc_opt_uint(&o, &want) != 0)
     return 1;
   int declared = 0;
   for (const app_attr *a = r->attrs; a; a = a->next) {
@@ -254,7 +256,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   /* A prefix resource's "ct" describes the resource itself, not the
    * subtree it serves. */
   if ((m->code == RC_GET || m->code == RC_FETCH) && r->path_len == (size_t)n &&
-      !acceptable(r, m)) {
+      !acceptable(r, req)) {
     /* RFC 7252 §5.10.4: "If the preferred Content-Format cannot be
      * returned, then a 4.06 "Not Acceptable" MUST be sent as a
      * response, unless another error code takes precedence for this

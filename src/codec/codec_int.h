@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "rcoap/codec_frame.h"
+#include "rcoap/codec_msg.h"
 #include "rcoap/err.h"
 
 /* RFC 7252 §3.1: the byte 0xFF ends the options and starts the payload. */
@@ -140,23 +141,17 @@ static inline size_t rc__opt_hdr(uint8_t out[5], uint32_t delta,
 }
 
 /* Copies n bytes for the small values options carry: overlapping fixed-size
- * moves (no call, no byte loop) up to 16 bytes, memcpy beyond. */
+ * moves (no call, no byte loop) up to 16 bytes (rc__enc_copy12 in
+ * codec_msg.h up to 12), memcpy beyond. */
 static inline void rc__copy_small(uint8_t *dst, const uint8_t *src,
                                   size_t n) {
-  if (n >= 8) {
-    if (n > 16) {
-      memcpy(dst, src, n);
-      return;
-    }
+  if (n <= 12) {
+    rc__enc_copy12(dst, src, n);
+  } else if (n <= 16) {
     memcpy(dst, src, 8);
     memcpy(dst + n - 8, src + n - 8, 8);
-  } else if (n >= 4) {
-    memcpy(dst, src, 4);
-    memcpy(dst + n - 4, src + n - 4, 4);
-  } else if (n) {
-    dst[0] = src[0];
-    dst[n / 2] = src[n / 2];
-    dst[n - 1] = src[n - 1];
+  } else {
+    memcpy(dst, src, n);
   }
 }
 
@@ -217,5 +212,11 @@ static inline rc_ssize rc__tcp_hdr_parse(const uint8_t *buf, size_t len,
   h->body_len = body;
   return (rc_ssize)hlen;
 }
+
+/* rc_msg_parse(RC_FRAMING_TCP) of the frame buf[0..total) whose header h
+ * (h->hdr_len bytes, total = header + token + body) is already parsed: the
+ * stream reader's fast path, which has parsed it to find the frame. */
+rc_err rc__msg_parse_tcp(const uint8_t *buf, const rc_tcp_hdr *h,
+                         size_t total, rc_msg *out);
 
 #endif

@@ -186,7 +186,7 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
         }
         if (avail >= total) {
           /* Fast path: the whole frame is in the input, parse it there. */
-          rc_err rc = rc_msg_parse(RC_FRAMING_TCP, p, (size_t)total, msg);
+          rc_err rc = rc__msg_parse_tcp(p, &r->hdr, (size_t)total, msg);
           if (rc)
             return fr_fail(r, rc);
           *ev = RC_FRAME_MSG;

@@ -69,15 +69,7 @@ rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
       return RC_ERR_TRUNCATED;
     if (total < len)
       return RC_ERR_TRAILING_BYTES;
-    code = h.code;
-    out->type = 0;
-    out->code = code;
-    out->mid = 0;
-    out->token_len = h.token_len;
-    p = buf + n;
-    out->token = h.token_len ? p : NULL;
-    p += h.token_len;
-    goto options;
+    return rc__msg_parse_tcp(buf, &h, (size_t)total, out);
   }
   case RC_FRAMING_WS: {
     if (len < MSG_WS_HDR)
@@ -120,10 +112,28 @@ rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
   out->token = tkl ? p : NULL;
   p += tkl;
 
-options:;
   size_t olen;
   rc_err rc = rc__opts_scan(p, (size_t)(end - p), &olen, &out->payload,
                             &out->payload_len);
+  if (rc)
+    return rc;
+  out->opts = olen ? p : NULL;
+  out->opts_len = olen;
+  return RC_OK;
+}
+
+rc_err rc__msg_parse_tcp(const uint8_t *buf, const rc_tcp_hdr *h,
+                         size_t total, rc_msg *out) {
+  const uint8_t *p = buf + h->hdr_len;
+  out->type = 0;
+  out->code = h->code;
+  out->mid = 0;
+  out->token_len = h->token_len;
+  out->token = h->token_len ? p : NULL;
+  p += h->token_len;
+  size_t olen;
+  rc_err rc = rc__opts_scan(p, (size_t)(buf + total - p), &olen,
+                            &out->payload, &out->payload_len);
   if (rc)
     return rc;
   out->opts = olen ? p : NULL;
@@ -223,9 +233,8 @@ static void enc_put(rc_enc *e, const void *src, size_t n) {
   e->pos += n;
 }
 
-/* last_opt past any option number: no option may follow (a payload or a
- * sticky error), so the fast path's order test also tests for those. */
-#define ENC_CLOSED 0x10000u
+/* RC__ENC_CLOSED (codec_msg.h): no option may follow. */
+#define ENC_CLOSED RC__ENC_CLOSED
 
 static rc_err enc_fail(rc_enc *e, rc_err err) {
   e->err = err;
@@ -242,8 +251,8 @@ static inline int enc_room(const rc_enc *e, size_t n) {
   return e->cap >= e->pos && e->cap - e->pos >= n + ENC_SLACK;
 }
 
-void rc_enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
-                 const uint8_t *token, size_t token_len) {
+void rc__enc_init(rc_enc *e, uint8_t *buf, size_t cap, uint8_t code,
+                  const uint8_t *token, size_t token_len) {
   e->buf = buf;
   e->cap = buf ? cap : 0;
   e->pos = RC_ENC_HEADROOM;
@@ -308,7 +317,7 @@ static inline int enc_fast(const rc_enc *e, uint32_t num, uint32_t bad) {
   return ((uint32_t)(num < e->last_opt) | bad) == 0 && enc_room(e, 5 + 16);
 }
 
-rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
+rc_err rc__enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
   if (enc_fast(e, num,
                (uint32_t)(len > 16) | (uint32_t)(val == NULL && len != 0))) {
     uint8_t *p = e->buf + e->pos;
@@ -321,7 +330,7 @@ rc_err rc_enc_opt(rc_enc *e, uint16_t num, const void *val, size_t len) {
   return enc_opt_slow(e, num, val, len);
 }
 
-rc_err rc_enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value) {
+rc_err rc__enc_opt_uint(rc_enc *e, uint16_t num, uint32_t value) {
   /* RFC 7252 §3.2: the shortest form, no leading zero bytes; 0 is empty. */
   uint32_t n = value ? (uint32_t)(39 - __builtin_clz(value)) >> 3 : 0;
   if (enc_fast(e, num, 0)) {
@@ -383,7 +392,7 @@ rc_err rc_enc_opts_raw(rc_enc *e, const uint8_t *opts, size_t len) {
   return enc_status(e);
 }
 
-rc_err rc_enc_payload(rc_enc *e, const void *data, size_t len) {
+rc_err rc__enc_payload(rc_enc *e, const void *data, size_t len) {
   if (e->err)
     return e->err;
   if (e->has_payload)
@@ -429,8 +438,8 @@ uint8_t *rc_enc_payload_ptr(rc_enc *e, size_t len) {
 
 size_t rc_enc_needed(const rc_enc *e) { return e->pos; }
 
-rc_err rc_enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
-                     uint16_t mid, const uint8_t **out, size_t *out_len) {
+rc_err rc__enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
+                      uint16_t mid, const uint8_t **out, size_t *out_len) {
   if (e->err)
     return e->err;
   if (e->pos > e->cap)

@@ -30,7 +30,16 @@ rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap) {
     if (n + 1 >= cap)
       return RC_ERR_NOBUF;
     buf[n++] = '/';
-    for (uint32_t i = 0; i < o.len; i++) {
+    uint32_t i = 0;
+    if (n + o.len < cap) {
+      /* the usual segment: copied as it is up to a byte to escape */
+      while (i < o.len && !path_needs_escape(o.val[i])) {
+        buf[n + i] = (char)o.val[i];
+        i++;
+      }
+      n += i;
+    }
+    for (; i < o.len; i++) {
       uint8_t c = o.val[i];
       if (path_needs_escape(c)) {
         if (n + 3 >= cap)

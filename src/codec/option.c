@@ -24,50 +24,6 @@ rc_err rc_opts_scan(const uint8_t *buf, size_t len, size_t *opts_len,
   return rc__opts_scan(buf, len, opts_len, payload, payload_len);
 }
 
-void rc_opt_iter_init_raw(rc_opt_iter *it, const uint8_t *opts, size_t len) {
-  if (opts == NULL || len == 0) {
-    it->p = it->end = NULL;
-  } else {
-    it->p = opts;
-    it->end = opts + len;
-  }
-  it->num = 0;
-}
-
-void rc_opt_iter_init(rc_opt_iter *it, const rc_msg *m) {
-  rc_opt_iter_init_raw(it, m->opts, m->opts_len);
-}
-
-int rc_opt_next(rc_opt_iter *it, rc_opt *out) {
-  const uint8_t *p = it->p;
-  /* The region was validated; the checks below only keep a misused
-   * iterator (an unvalidated region) from reading past its end. */
-  if (p >= it->end || *p == RC__PAYLOAD_MARKER)
-    return 0;
-  uint32_t d = *p >> 4, l = *p & 0x0f;
-  p++;
-  if (d >= 13 || l >= 13) {
-    if (d == 13) {
-      d = RC__EXT1_BASE + *p++;
-    } else if (d == 14) {
-      d = RC__EXT2_BASE + ((uint32_t)p[0] << 8 | p[1]);
-      p += 2;
-    }
-    if (l == 13) {
-      l = RC__EXT1_BASE + *p++;
-    } else if (l == 14) {
-      l = RC__EXT2_BASE + ((uint32_t)p[0] << 8 | p[1]);
-      p += 2;
-    }
-  }
-  it->num += d;
-  out->num = (uint16_t)it->num;
-  out->len = l;
-  out->val = p;
-  it->p = p + l;
-  return 1;
-}
-
 int rc_msg_find_opt(const rc_msg *m, uint16_t num, rc_opt *out) {
   rc_opt_iter it;
   rc_opt o;
@@ -123,7 +79,10 @@ size_t rc_opt_uint_encode(uint32_t value, uint8_t out[4]) {
 }
 
 rc_err rc_opt_check(uint8_t code, const rc_opt *o) {
-  const rc_opt_def *d = rc_opt_lookup(code, o->num);
+  return rc_opt_check_def(rc_opt_lookup(code, o->num), o);
+}
+
+rc_err rc_opt_check_def(const rc_opt_def *d, const rc_opt *o) {
   if (d == NULL)
     return RC_OK;
   if (o->len < d->min_len || o->len > d->max_len)

@@ -10,6 +10,7 @@
  * (critical-option check, Block/Size/Observe values, the request key) and
  * writes every message, merging the options the exchange adds.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -271,6 +272,11 @@ void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
                       const xextra *ex) {
   size_t nex = ex ? ex->n : 0;
   size_t i = 0, j = 0;
+  if (nex == 0) { /* nothing to merge: a handler's answer */
+    for (; i < nopts; i++)
+      rc_enc_opt(e, opts[i].num, opts[i].val, opts[i].len);
+    return;
+  }
   while (i < nopts || j < nex) {
     const rc_opt *a = i < nopts ? &opts[i] : NULL;
     const rc_opt *b = j < nex ? &ex->o[j] : NULL;
@@ -460,6 +466,8 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
   while (rc_opt_next(&it, &o)) {
     const rc_opt_def *d = rc_opt_lookup(m->code, o.num);
     int again = (int32_t)o.num == prev;
+    if (o.num < 64)
+      r->opts_seen |= 1ull << o.num;
     prev = o.num;
     /* RFC 7252 §5.4.5: "each supernumerary option occurrence that appears
      * subsequently in the message MUST be treated like an unrecognized
@@ -472,7 +480,7 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       continue;
     }
     if (rc_opt_is_critical(o.num) &&
-        (!d || rc_opt_check(m->code, &o) != RC_OK)) {
+        (!d || rc_opt_check_def(d, &o) != RC_OK)) {
       if (!*bad)
         *bad = o.num;
       continue;
@@ -530,7 +538,8 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
     return RC_ERR_NOMEM;
-  memset(r, 0, sizeof *r);
+  /* everything but the Q-Block2 list, which nqb2 (0) says is empty */
+  memset(r, 0, offsetof(rc_xreq, qb2));
   r->obs_val = -1;
   r->size1 = RC_BODY_SIZE_UNKNOWN;
   uint16_t bad;
@@ -675,6 +684,13 @@ const uint8_t *rc_xreq_token(const rc_xreq *req, size_t *len) {
 
 uint64_t rc_xreq_key(const rc_xreq *req) { return req->key; }
 
+int rc_xreq_has_opt(const rc_xreq *req, uint16_t num) {
+  rc_opt o;
+  if (num < 64 && !req->cap) /* a capture's request was not scanned */
+    return (int)(req->opts_seen >> num & 1);
+  return req->msg && rc_msg_find_opt(req->msg, num, &o);
+}
+
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq) {
   req->obs_set = 1;
   req->obs_seq = seq & 0xFFFFFF;
@@ -813,6 +829,9 @@ int rc_exchange_idle(const rc_exchange *x) {
 }
 
 rc_time rc_exchange_expiry(const rc_exchange *x) {
+  /* nothing out, cached or being uploaded (every small request) */
+  if (!x->head && !x->cache && !x->ups)
+    return RC_TIME_NEVER;
   rc_time t = x->head ? x->head->deadline : RC_TIME_NEVER;
   rc_time s = rc__xsrv_expiry(x);
   return s < t ? s : t;

@@ -38,8 +38,8 @@ struct rc_xreq {
   uint32_t obs_seq;
   uint64_t size1;     /* RC_BODY_SIZE_UNKNOWN when absent */
   uint64_t key;
+  uint64_t opts_seen; /* bit n: option n (< 64) is present */
   rc_block b1, b2, qb1;
-  rc_block qb2[RC_QBLOCK_LIST_MAX];
   xup *up;            /* during on_body_start */
   rc_xcapture *cap;   /* a capture record: answers are copied, not sent */
   uint32_t token_len;
@@ -47,6 +47,8 @@ struct rc_xreq {
   uint8_t *tok_heap;    /* extended tokens of deferred requests */
   uint8_t tok[RC_TOKEN_MAX];
   rc_xreq *prev, *next; /* deferred list, or free list (next) */
+  /* last: a new request clears only what comes before (nqb2 counts) */
+  rc_block qb2[RC_QBLOCK_LIST_MAX];
 };
 
 /* A body kept for the next Block2 requests of a transfer. */

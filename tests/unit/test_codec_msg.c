@@ -627,6 +627,216 @@ static void test_enc_raw_and_ptr(void **state) {
                    RC_ERR_INVAL);
 }
 
+/* ---- the inline fast paths at their edges ---------------------------------
+ * The encoder's common cases are inline in codec_msg.h (a token of 0-8
+ * bytes, a delta below 269 with a value of 0-12 bytes, uint options, the
+ * TCP header for a body under 65805 bytes); everything else goes out of
+ * line. Each case below is checked byte for byte against a reference
+ * written here from RFC 7252 §3.1 / RFC 8323 §3.2, on both sides of every
+ * boundary, at every capacity around the fast paths' room test. */
+
+/* One field of an RFC 7252 §3.1 option header. */
+static size_t ref_field(uint32_t v, uint32_t *nibble, uint8_t *ext) {
+  if (v < 13) {
+    *nibble = v;
+    return 0;
+  }
+  if (v < 269) {
+    *nibble = 13;
+    ext[0] = (uint8_t)(v - 13);
+    return 1;
+  }
+  *nibble = 14;
+  ext[0] = (uint8_t)((v - 269) >> 8);
+  ext[1] = (uint8_t)(v - 269);
+  return 2;
+}
+
+/* Writes option (delta, value) to out; returns the bytes written. */
+static size_t ref_opt(uint8_t *out, uint32_t delta, const uint8_t *val,
+                      size_t len) {
+  uint32_t nd, nl;
+  uint8_t ed[2], el[2];
+  size_t a = ref_field(delta, &nd, ed), b = ref_field((uint32_t)len, &nl, el);
+  size_t n = 0;
+  out[n++] = (uint8_t)(nd << 4 | nl);
+  memcpy(out + n, ed, a);
+  n += a;
+  memcpy(out + n, el, b);
+  n += b;
+  if (len)
+    memcpy(out + n, val, len);
+  return n + len;
+}
+
+/* The shortest big-endian form of v (RFC 7252 §3.2). */
+static size_t ref_uint(uint8_t out[4], uint32_t v) {
+  size_t n = v > 0xffffff ? 4 : v > 0xffff ? 3 : v > 0xff ? 2 : v ? 1 : 0;
+  for (size_t i = 0; i < n; i++)
+    out[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+  return n;
+}
+
+/* RFC 8323 §3.2 frame of body[0..blen) after a token of tl (< 13) bytes. */
+static size_t ref_tcp(uint8_t *out, uint8_t code, const uint8_t *tok,
+                      size_t tl, const uint8_t *body, size_t blen) {
+  uint32_t nl;
+  uint8_t ext[4];
+  size_t en;
+  if (blen < 65805) {
+    en = ref_field((uint32_t)blen, &nl, ext);
+  } else {
+    nl = 15;
+    en = 4;
+    uint32_t v = (uint32_t)(blen - 65805);
+    for (int i = 0; i < 4; i++)
+      ext[i] = (uint8_t)(v >> (24 - 8 * i));
+  }
+  size_t n = 0;
+  out[n++] = (uint8_t)(nl << 4 | tl);
+  memcpy(out + n, ext, en);
+  n += en;
+  out[n++] = code;
+  if (tl)
+    memcpy(out + n, tok, tl);
+  n += tl;
+  if (blen)
+    memcpy(out + n, body, blen);
+  return n + blen;
+}
+
+/* An empty option at number first, then one at num: encoded at every
+ * capacity from 0 to the need + 24 (so the inline room test sees both
+ * sides) and checked against the reference. A uint option (value u) when
+ * is_uint, else val[0..len). */
+static void check_one_opt(uint16_t first, uint16_t num, int is_uint,
+                          uint32_t u, const uint8_t *val, size_t len) {
+  static const uint8_t tok[4] = {0xa1, 0xb2, 0xc3, 0xd4};
+  uint8_t body[400], uv[4], want[420];
+  size_t bn = ref_opt(body, first, NULL, 0);
+  if (is_uint) {
+    len = ref_uint(uv, u);
+    val = uv;
+  }
+  bn += ref_opt(body + bn, (uint32_t)(num - first), val, len);
+  size_t wn = ref_tcp(want, RC_CONTENT, tok, sizeof tok, body, bn);
+  size_t need = RC_ENC_HEADROOM + sizeof tok + bn;
+  for (size_t cap = 0; cap <= need + 24; cap++) {
+    uint8_t *buf = malloc(cap ? cap : 1); /* exact size: ASan sees overruns */
+    assert_non_null(buf);
+    rc_enc e;
+    const uint8_t *out;
+    size_t olen;
+    rc_enc_init(&e, cap ? buf : NULL, cap, RC_CONTENT, tok, sizeof tok);
+    rc_err r1 = rc_enc_opt(&e, first, NULL, 0);
+    rc_err r2 = is_uint ? rc_enc_opt_uint(&e, num, u)
+                        : rc_enc_opt(&e, num, val, len);
+    assert_int_equal(rc_enc_needed(&e), need);
+    rc_err rf = rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &olen);
+    if (cap < need) {
+      assert_int_equal(rf, RC_ERR_NOBUF);
+      assert_true(r1 == RC_ERR_NOBUF || r2 == RC_ERR_NOBUF);
+    } else {
+      assert_int_equal(r1, RC_OK);
+      assert_int_equal(r2, RC_OK);
+      assert_int_equal(rf, RC_OK);
+      assert_int_equal(olen, wn);
+      assert_memory_equal(out, want, wn);
+    }
+    free(buf);
+  }
+}
+
+static void test_enc_inline_option_edges(void **state) {
+  (void)state;
+  static const uint32_t deltas[] = {0,   1,   12,  13,   14,   267,
+                                    268, 269, 270, 1000, 65535};
+  static const uint32_t us[] = {0,       1,        0xff,
+                                0x100,   0xffff,   0x10000,
+                                0xffffff, 0x1000000, 0xffffffffu};
+  uint8_t val[300];
+  for (size_t i = 0; i < sizeof val; i++)
+    val[i] = (uint8_t)(i * 7 + 1);
+  for (size_t d = 0; d < sizeof deltas / sizeof deltas[0]; d++) {
+    /* the same delta from a first option at 0 and at 1 */
+    for (uint32_t first = 0; first <= 1; first++) {
+      uint32_t num = deltas[d] + first;
+      if (num > 65535)
+        continue;
+      for (size_t len = 0; len <= 16; len++)
+        check_one_opt((uint16_t)first, (uint16_t)num, 0, 0, val, len);
+      check_one_opt((uint16_t)first, (uint16_t)num, 0, 0, val, 268);
+      check_one_opt((uint16_t)first, (uint16_t)num, 0, 0, val, 269);
+      /* uint values of 0 to 4 bytes, at each length's edges */
+      for (size_t k = 0; k < sizeof us / sizeof us[0]; k++)
+        check_one_opt((uint16_t)first, (uint16_t)num, 1, us[k], NULL, 0);
+    }
+  }
+}
+
+/* Tokens of 0-12 bytes (the inline init takes 0-8) and TCP bodies at every
+ * Len boundary (12/13, 268/269, 65804/65805: the inline finish takes bodies
+ * under 65805), against the reference frame; then the errors that the
+ * inline paths hand to the out-of-line encoder. */
+static void test_enc_inline_token_and_len(void **state) {
+  (void)state;
+  static uint8_t payload[65900], buf[66000], want[66000], rb[65900];
+  static const size_t bodies[] = {0,   2,   12,   13,    14,    268,
+                                  269, 270, 1024, 65804, 65805, 65806};
+  for (size_t i = 0; i < sizeof payload; i++)
+    payload[i] = (uint8_t)(i * 13 + 5);
+  for (size_t tl = 0; tl <= 12; tl++) {
+    for (size_t b = 0; b < sizeof bodies / sizeof bodies[0]; b++) {
+      /* a body of blen bytes: the marker and blen - 1 payload bytes */
+      size_t blen = bodies[b];
+      rc_enc e;
+      const uint8_t *out;
+      size_t olen;
+      rc_enc_init(&e, buf, sizeof buf, RC_CONTENT, payload + 100, tl);
+      if (blen)
+        assert_int_equal(rc_enc_payload(&e, payload, blen - 1), RC_OK);
+      assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &olen),
+                       RC_OK);
+      rb[0] = 0xff;
+      memcpy(rb + 1, payload, blen ? blen - 1 : 0);
+      size_t wn = ref_tcp(want, RC_CONTENT, payload + 100, tl, rb, blen);
+      assert_int_equal(olen, wn);
+      assert_memory_equal(out, want, wn);
+    }
+  }
+  rc_enc e;
+  const uint8_t *out;
+  size_t olen;
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 3);
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &olen),
+                   RC_ERR_INVAL);
+  rc_enc_init(&e, buf, 12, RC_GET, payload, 8); /* below the inline room */
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &olen),
+                   RC_ERR_NOBUF);
+  assert_int_equal(rc_enc_needed(&e), RC_ENC_HEADROOM + 8);
+  rc_enc_init(&e, buf, 16, RC_GET, payload, 8);
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &olen),
+                   RC_OK);
+  assert_int_equal(olen, 2 + 8);
+  assert_memory_equal(out + 2, payload, 8);
+  /* option errors after inline appends: a NULL value, order, closed */
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_opt(&e, 11, "a", 1), RC_OK);
+  assert_int_equal(rc_enc_opt(&e, 12, NULL, 2), RC_ERR_INVAL);
+  assert_int_equal(rc_enc_opt_uint(&e, 60, 1), RC_ERR_INVAL);
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_opt_uint(&e, 12, 0), RC_OK);
+  assert_int_equal(rc_enc_opt_uint(&e, 11, 0), RC_ERR_OPT_ORDER);
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_payload(&e, "p", 1), RC_OK);
+  assert_int_equal(rc_enc_opt_uint(&e, 65535, 0), RC_ERR_STATE);
+  assert_int_equal(rc_enc_payload(&e, NULL, 0), RC_ERR_STATE);
+  rc_enc_init(&e, buf, sizeof buf, RC_GET, NULL, 0);
+  assert_int_equal(rc_enc_payload(&e, NULL, 1), RC_ERR_INVAL);
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &olen),
+                   RC_ERR_INVAL);
+}
+
 static void test_code_text(void **state) {
   (void)state;
   char b[5];
@@ -711,6 +921,8 @@ int main(void) {
       cmocka_unit_test(test_enc_nobuf),
       cmocka_unit_test(test_enc_sticky),
       cmocka_unit_test(test_enc_raw_and_ptr),
+      cmocka_unit_test(test_enc_inline_option_edges),
+      cmocka_unit_test(test_enc_inline_token_and_len),
       cmocka_unit_test(test_code_text),
       cmocka_unit_test(test_round_trip_udp),
       cmocka_unit_test(test_round_trip_tcp),
