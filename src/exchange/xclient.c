@@ -803,8 +803,10 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
  * request: a second 4.01 in a row goes to the caller (each block request
  * of a download may be repeated once: a server that dropped our address
  * meanwhile asks again). Not inside a Block1 upload (its answers are
- * small, and its next block is already planned); inside a Q-Block1
- * upload, the set's last block goes again. */
+ * small, and its next block is already planned) except for its last
+ * block, whose answer can be the first block of a large one (read again
+ * from the source: not for a source of unknown size, which may not read
+ * twice); inside a Q-Block1 upload, the set's last block goes again. */
 static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
                            rc_time now) {
   xblk *b = o->blk;
@@ -813,7 +815,9 @@ static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
     b->echo_tried = 0; /* the next block request may repeat once too */
     return 0;
   }
-  if (b->echo_tried || (b->state == XCLI_UPLOADING && !b->qb_on) ||
+  if (b->echo_tried || (b->state == XCLI_UPLOADING && !b->qb_on &&
+                         (b->up_last_more ||
+                          b->up_total == RC_BODY_SIZE_UNKNOWN)) ||
       b->state == XCLI_DEREGISTERING ||
       !rc_msg_find_opt(m, RC_OPT_ECHO, &echo) || echo.len == 0 ||
       echo.len > RC_UDP_ECHO_MAX)

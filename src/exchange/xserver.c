@@ -683,6 +683,12 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
     return b1_next(x, r, u, m, whole, now);
   case B1_OUT_OF_ORDER:
   default:
+    /* The last block again, its upload over: the client repeats it (with
+     * the Echo of the 4.01 that the amplification limit, RFC 9175 §2.4,
+     * put in place of the answer's first block); the answer is the one
+     * kept, not a second run of the handler. */
+    if (!u && !r->b1.more && r->b1.num > 0 && rc__xsrv_from_cache(x, r, now))
+      return 0;
     /* RFC 7959 §2.9.2: 4.08 when "the server has not received the blocks
      * of the request body that it needs to proceed". */
     if (u)

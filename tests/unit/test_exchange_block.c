@@ -687,8 +687,8 @@ static void raw_upload(pair *pr, const char *tag, uint8_t tok) {
   assert_true(r->b2.more);
 }
 
-/* Server side of the continuation: the Block2 requests after an upload
- * find its kept answer with the upload's Request-Tag, with an Echo option
+/* Server side of the continuation: the last Block1 block repeated, and
+ * the Block2 requests after an upload, find its kept answer with the upload's Request-Tag, with an Echo option
  * added (RFC 9175 §2.2.1: not part of the cache key; what a repeat after
  * an amplification 4.01 carries) and, from a client that leaves the tag
  * out, without it while one kept answer matches; with two (two uploads
@@ -699,6 +699,17 @@ static void test_post_continuation_server(void **state) {
   p->raw = 1;
   pr->b.echo = 1;
   raw_upload(pr, "A", 1);
+  assert_int_equal(pr->b.requests, 1);
+  /* The last block again, with an Echo (the client's repeat after an
+   * amplification 4.01 over UDP): the kept answer's first block. */
+  rc_block last = {2, 0, 6};
+  raw_post(p, &last, NULL, "A", 1, 2048, 1024, 1);
+  pump(pr);
+  rec *r0 = &p->recs[p->nrec - 1];
+  assert_int_equal(r0->code, RC_CHANGED);
+  assert_int_equal(r0->b2.num, 0);
+  assert_true(r0->b2.more);
+  assert_int_equal(r0->payload_len, 1024);
   assert_int_equal(pr->b.requests, 1);
   rc_block b2 = {1, 0, 6};
   raw_post(p, NULL, &b2, NULL, 0, 0, 0, 2); /* no tag: the one match */
