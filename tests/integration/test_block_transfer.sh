@@ -67,18 +67,19 @@ done
 # (the answer in 64-byte blocks; the upload in 1024-byte BERT-less ones
 # with --no-bert, as one 5128-byte message otherwise).
 head -c 4000 /dev/urandom | base64 -w 0 | head -c 5128 >"$RC_TMP/post.bin"
-for scheme in coap coap+tcp coap+ws; do
+for run in "coap" "coap -O 23,2" "coap+tcp -O 23,2" \
+  "coap+ws --no-bert -O 23,2"; do
+  scheme=${run%% *}
+  flags=${run#"$scheme"}
   port=$(rcd_port d 127.0.0.1 "$scheme")
-  for flags in "" "-O 23,2" "--no-bert -O 23,2"; do
-    # shellcheck disable=SC2086
-    coap $flags -T "$RC_TMO" -d @"$RC_TMP/post.bin" post \
-      "$scheme://127.0.0.1:$port/echo"
-    if [ "$ST" -eq 0 ] && cmp -s "$RC_TMP/post.bin" "$RC_TMP/coap.out"; then
-      rc_pass "$scheme ${flags:-(defaults)}: POST 5128 bytes to /echo, the answer is the body"
-    else
-      rc_fail "$scheme ${flags:-(defaults)}: POST /echo: status $ST, $(wc -c <"$RC_TMP/coap.out") bytes back, stderr: $ERR"
-    fi
-  done
+  # shellcheck disable=SC2086
+  coap $flags -T "$RC_TMO" -d @"$RC_TMP/post.bin" post \
+    "$scheme://127.0.0.1:$port/echo"
+  if [ "$ST" -eq 0 ] && cmp -s "$RC_TMP/post.bin" "$RC_TMP/coap.out"; then
+    rc_pass "$run: POST 5128 bytes to /echo, the answer is the body"
+  else
+    rc_fail "$run: POST /echo: status $ST, $(wc -c <"$RC_TMP/coap.out") bytes back, stderr: $ERR"
+  fi
 done
 
 P=$(rcd_port d 127.0.0.1)
