@@ -70,10 +70,10 @@ head -c 4000 /dev/urandom | base64 -w 0 | head -c 5128 >"$RC_TMP/post.bin"
 for run in "coap" "coap -O 23,2" "coap+tcp -O 23,2" \
   "coap+ws --no-bert -O 23,2"; do
   scheme=${run%% *}
-  flags=${run#"$scheme"}
+  popts=${run#"$scheme"}
   port=$(rcd_port d 127.0.0.1 "$scheme")
   # shellcheck disable=SC2086
-  coap $flags -T "$RC_TMO" -d @"$RC_TMP/post.bin" post \
+  coap $popts -T "$RC_TMO" -d @"$RC_TMP/post.bin" post \
     "$scheme://127.0.0.1:$port/echo"
   if [ "$ST" -eq 0 ] && cmp -s "$RC_TMP/post.bin" "$RC_TMP/coap.out"; then
     rc_pass "$run: POST 5128 bytes to /echo, the answer is the body"
