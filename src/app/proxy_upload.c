@@ -9,7 +9,10 @@
  * downstream block, whatever the body's size, and the client's pace is the
  * origin's. The origin sees one upload (its own Request-Tag, RFC 9175 §3,
  * so two clients uploading to one resource stay apart) and acts on it at
- * the last block (atomic); its final answer is the last block's. A failure
+ * the last block (atomic); its final answer is the last block's, fetched
+ * whole first when the origin gives it in Block2 (RFC 7959 §2.6: Block2
+ * requests with the upload's options and Request-Tag; up to 4 MiB held),
+ * the downstream exchange slicing it again for the client. A failure
  * upstream answers the downstream block 5.02 / 5.04 and ends the upload.
  */
 #include <stdio.h>
@@ -19,6 +22,8 @@
 #include "proxy_int.h"
 
 #define PXU_SZX_MAX 6u /* 1024-byte blocks upstream (RFC 7252 §4.6) */
+/* An origin's answer in Block2 is fetched whole, up to this size. */
+#define PXU_ANSWER_MAX (4u * 1024u * 1024u)
 
 struct px_upload {
   rc_context *ctx;
@@ -36,6 +41,8 @@ struct px_upload {
   uint8_t tag[4];
   rc_xreq *req;    /* the downstream block being forwarded (deferred) */
   uint8_t *block;  /* its payload */
+  uint8_t *ans;    /* the origin's answer in Block2 so far (fetching) */
+  size_t ans_len;
   size_t len, sent, in_flight;
   uint64_t off;    /* the block's offset in the body */
   char origin[96];
@@ -46,6 +53,7 @@ struct px_upload {
 };
 
 static void upload_free(px_upload *up) {
+  free(up->ans);
   free(up->block);
   free(up->blob);
   free(up);
@@ -77,6 +85,10 @@ static void done_block(px_upload *up, uint8_t code, const rc_msg *resp) {
   rc_opt opts[RC_APP_MAX_OPTS];
   size_t n = rc__px_resp_opts(resp, 0, opts, RC_APP_MAX_OPTS);
   rc_outmsg m = {resp->code, opts, n, resp->payload, resp->payload_len};
+  if (up->ans) { /* the whole answer fetched in Block2 */
+    m.payload = up->ans;
+    m.payload_len = up->ans_len;
+  }
   rc__px_respond(req, &m);
 }
 
@@ -91,6 +103,37 @@ static void fail(px_upload *up, uint8_t code, const char *diag) {
 }
 
 static void send_next(px_upload *up);
+static void ask_block2(px_upload *up, const rc_block *b2);
+
+/* One block of the origin's final answer in Block2 (RFC 7959 §2.6):
+ * kept, and the next one asked for; returns 0 once the answer is whole
+ * (in up->ans), 1 while fetching, -1 after a failure. */
+static int answer_block(px_upload *up, const rc_msg *resp,
+                        const rc_block *b2) {
+  size_t unit = b2->szx == RC_BLOCK_SZX_BERT ? 1024u : rc_block_size(b2->szx);
+  if (rc_block_offset(b2) != up->ans_len ||
+      (b2->more && (!resp->payload_len || resp->payload_len % unit))) {
+    fail(up, RC_BAD_GATEWAY, "its answer's blocks do not fit together");
+    return -1;
+  }
+  if (resp->payload_len > PXU_ANSWER_MAX - up->ans_len) {
+    fail(up, RC_BAD_GATEWAY, "its answer is larger than 4 MiB");
+    return -1;
+  }
+  uint8_t *a = realloc(up->ans, up->ans_len + resp->payload_len + 1);
+  if (!a) {
+    fail(up, RC_SERVICE_UNAVAILABLE, "out of memory");
+    return -1;
+  }
+  up->ans = a;
+  memcpy(a + up->ans_len, resp->payload, resp->payload_len);
+  up->ans_len += resp->payload_len;
+  if (!b2->more)
+    return 0;
+  rc_block next = {(uint32_t)(up->ans_len / unit), 0, b2->szx};
+  ask_block2(up, &next);
+  return up->busy ? 1 : -1;
+}
 
 static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail) {
@@ -114,17 +157,20 @@ static void on_upstream(void *arg, rc_err status, const rc_msg *resp,
      * to an earlier one, a refusal (4.13, 4.01 ...) that ends it. */
     rc_opt o;
     rc_block b2;
+    int in_blocks = rc_msg_find_opt(resp, RC_OPT_BLOCK2, &o) &&
+                    rc_block_decode(o.val, o.len, &b2) == RC_OK;
     up->failed = !last;
-    if (last && RC_CODE_CLASS(resp->code) == 2)
+    if (last && RC_CODE_CLASS(resp->code) == 2 && !up->ans)
       /* As proxy_upstream.c does for unsafe requests (RFC 9111 §4.4). */
       rc__px_invalidate(up->ctx, up->uri);
-    if (rc_msg_find_opt(resp, RC_OPT_BLOCK2, &o) &&
-        rc_block_decode(o.val, o.len, &b2) == RC_OK && b2.more)
-      /* An answer in Block2 (RFC 7959 §2.6) is not fetched on: say so
-       * rather than pass its first block off as the whole. */
-      fail(up, RC_BAD_GATEWAY, "its answer comes in Block2, not relayed");
-    else
+    if (up->ans && (!in_blocks || RC_CODE_CLASS(resp->code) != 2))
+      fail(up, RC_BAD_GATEWAY, "its answer ended before its last block");
+    else if (!in_blocks || (!b2.more && !up->ans))
       done_block(up, 0, resp);
+    else if (!last)
+      fail(up, RC_BAD_GATEWAY, "an answer in Block2 before the last block");
+    else if (answer_block(up, resp, &b2) == 0)
+      done_block(up, 0, resp); /* the whole answer, in up->ans */
   } else if (last) {
     fail(up, RC_BAD_GATEWAY, "2.31 to the last block");
   } else {
@@ -173,6 +219,28 @@ static void send_next(px_upload *up) {
                         .payload_len = n,
                         .timeout_ms = up->po.timeout_ms};
   up->in_flight = n;
+  rc_err err = rc_request(up->ctx, up->method, up->uri, &ro, on_upstream, up);
+  if (err) {
+    fail(up, RC_BAD_GATEWAY, rc_strerror(err));
+    return;
+  }
+  up->busy = 1;
+}
+
+/* Asks the origin for block b2 of the upload's answer: the upload's
+ * request options and Request-Tag, no Block1 and no payload (RFC 7959
+ * §2.6; RFC 9175 §3.1: the tag goes in "Block2 requests following"). */
+static void ask_block2(px_upload *up, const rc_block *b2) {
+  rc_opt opts[RC_APP_MAX_OPTS];
+  size_t k = 0;
+  uint8_t bv[3];
+  for (size_t i = 0; i < up->nopts && k < RC_APP_MAX_OPTS - 2; i++)
+    opts[k++] = up->opts[i];
+  opts[k++] = (rc_opt){.num = RC_OPT_BLOCK2,
+                       .len = (uint32_t)rc_block_encode(b2, bv), .val = bv};
+  opts[k++] = (rc_opt){.num = RC_OPT_REQUEST_TAG, .len = 4, .val = up->tag};
+  rc_request_opts ro = {.opts = opts, .nopts = k,
+                        .timeout_ms = up->po.timeout_ms};
   rc_err err = rc_request(up->ctx, up->method, up->uri, &ro, on_upstream, up);
   if (err) {
     fail(up, RC_BAD_GATEWAY, rc_strerror(err));

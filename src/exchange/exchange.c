@@ -450,15 +450,24 @@ static void xch_req_put(rc_exchange *x, rc_xreq *r) {
  * §5.4.3: "treated like an unrecognized option"), or a second occurrence
  * of a critical option that is not repeatable (*repeated set), goes to
  * *bad; later occurrences of a non-repeatable elective one are skipped;
- * Block1,
- * Block2, Size1, Size2 and Observe are decoded into r; every other option
- * goes into r's key.
+ * Block1, Block2, Size1, Size2 and Observe are decoded into r, Echo
+ * skipped; every other option goes into r's key, and all but Request-Tag
+ * into key_untagged.
  */
+static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
+  h = (h ^ o->num) * XCH_FNV_PRIME;
+  h = (h ^ o->len) * XCH_FNV_PRIME;
+  for (uint32_t i = 0; i < o->len; i++)
+    h = (h ^ o->val[i]) * XCH_FNV_PRIME;
+  return h;
+}
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
                      int *repeated) {
   rc_opt_iter it;
   rc_opt o;
   uint64_t h = XCH_FNV_BASIS ^ m->code;
+  uint64_t hu = h; /* the same without Request-Tag */
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
   *repeated = 0;
@@ -517,21 +526,28 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       if (rc_opt_uint(&o, &v) == RC_OK)
         r->size1 = v;
       continue;
+    case RC_OPT_ECHO:
+      /* RFC 9175 §2.2.1: Echo is not part of the cache key. A request
+       * repeated with the Echo a 4.01 asked for (the amplification limit
+       * on a Block2 continuation) is still the same request. */
+      continue;
     case RC_OPT_REQUEST_TAG:
       r->has_rtag = 1;
-      break; /* and into the key */
+      h = xch_hash_opt(h, &o); /* into the key, not into key_untagged */
+      continue;
     default:
       break;
     }
-    h = (h ^ o.num) * XCH_FNV_PRIME;
-    h = (h ^ o.len) * XCH_FNV_PRIME;
-    for (uint32_t i = 0; i < o.len; i++)
-      h = (h ^ o.val[i]) * XCH_FNV_PRIME;
+    h = xch_hash_opt(h, &o);
+    hu = xch_hash_opt(hu, &o);
   }
   if (m->code == RC_FETCH && !r->has_b1)
-    for (size_t i = 0; i < m->payload_len; i++)
+    for (size_t i = 0; i < m->payload_len; i++) {
       h = (h ^ m->payload[i]) * XCH_FNV_PRIME;
+      hu = (hu ^ m->payload[i]) * XCH_FNV_PRIME;
+    }
   r->key = h;
+  r->key_untagged = hu;
 }
 
 static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {

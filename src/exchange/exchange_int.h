@@ -39,6 +39,7 @@ struct rc_xreq {
   uint64_t size1;     /* RC_BODY_SIZE_UNKNOWN when absent */
   uint64_t key;
   uint64_t opts_seen; /* bit n: option n (< 64) is present */
+  uint64_t key_untagged; /* key without Request-Tag (== key when none) */
   rc_block b1, b2, qb1;
   xup *up;            /* during on_body_start */
   rc_xcapture *cap;   /* a capture record: answers are copied, not sent */
@@ -54,6 +55,7 @@ struct rc_xreq {
 /* A body kept for the next Block2 requests of a transfer. */
 typedef struct xcache {
   uint64_t key;
+  uint64_t key_untagged; /* the request's key without its Request-Tag */
   rc_time expires;    /* 0: slot free */
   uint8_t code;
   uint8_t etag_len;
@@ -99,7 +101,7 @@ struct xup {
 typedef struct xanswer {
   const uint8_t *token;
   size_t token_len;
-  uint64_t key;
+  uint64_t key, key_untagged;
   uint8_t has_b2, size2_req, obs_set, has_b1, nqb2;
   rc_block b2, b1;
   rc_block qb2[RC_QBLOCK_LIST_MAX];
@@ -179,6 +181,7 @@ struct xblk {
   size_t up_last;         /* bytes in the block in flight */
   uint8_t up_last_more;
   uint8_t tag[4];
+  uint8_t has_tag;        /* tag was sent with Block1: Block2 asks repeat it */
   uint8_t *stage;         /* source of unknown size: one block read ahead */
   size_t stage_cap;
   /* download */
@@ -259,9 +262,9 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
 void rc__xsrv_block1_done(rc_exchange *x, rc_xreq *r);
 /* Shared with qblock.c: the body cache, the upload records. */
 xcache *rc__xsrv_cache_find(rc_exchange *x, uint64_t key, rc_time now);
-xcache *rc__xsrv_cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
-                           const uint8_t etag[8], uint8_t etag_len,
-                           rc_time now);
+xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
+                           const rc_outmsg *m, const uint8_t etag[8],
+                           uint8_t etag_len, rc_time now);
 xup *rc__xsrv_up_find(rc_exchange *x, uint64_t key);
 void rc__xsrv_up_free(rc_exchange *x, xup *u, rc_err reason);
 /* A new upload for r's first block (uploads_max, on_body_start, Size1):
@@ -321,6 +324,8 @@ void rc__xcli_finish(rc_exchange *x, xout *o, rc_err status,
 rc_err rc__xcli_keep_first(rc_exchange *x, xblk *b, const rc_msg *m);
 rc_err rc__xcli_grow(rc_exchange *x, xblk *b, size_t n);
 void rc__xcli_progress(xblk *b, int up, uint64_t done, uint64_t total);
+/* The upload's Request-Tag into ex, for the Block2 requests after it. */
+void rc__xcli_add_tag(const xblk *b, xextra *ex);
 rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now);
 
 /* qblock_client.c: Q-Block1 / Q-Block2 (RFC 9177), client side */

@@ -120,7 +120,7 @@ rc_err rc__xqb2_answer(rc_exchange *x, const xanswer *a, const rc_outmsg *m,
   /* A body of several blocks is kept for the sets still to go and the
    * blocks the client will miss. */
   if (!cached && !src && b.nblocks > 1) {
-    cached = rc__xsrv_cache_put(x, a->key, m, b.etag, b.etag_len, now);
+    cached = rc__xsrv_cache_put(x, a, m, b.etag, b.etag_len, now);
     if (cached) {
       cached->qb_szx = b.szx;
       b.payload = cached->body;
@@ -194,6 +194,7 @@ static void qb2_push(rc_exchange *x, xcache *c, rc_time now) {
   a.token = c->qb_tok;
   a.token_len = c->qb_tkl;
   a.key = c->key;
+  a.key_untagged = c->key_untagged;
   a.nqb2 = 1;
   a.qb2[0] = (rc_block){c->qb_next, 1, c->qb_szx};
   c->qb_due = 0;

@@ -239,6 +239,7 @@ static rc_err qc_ask(rc_exchange *x, xout *o, const uint32_t *list,
     rc_block q = {list[i], (uint8_t)more, b->qb_szx};
     rc__xx_add_block(&ex, RC_OPT_Q_BLOCK2, &q);
   }
+  rc__xcli_add_tag(b, &ex);
   qc_add_echo(b, &ex);
   uint8_t token[8];
   qc_token(o, token);

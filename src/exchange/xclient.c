@@ -155,6 +155,16 @@ static rc_err xcli_plan_upload(rc_exchange *x, xblk *b, size_t chunk,
   return RC_OK;
 }
 
+/* RFC 7959 §2.6: after a Block1 upload, the client asks for the rest of
+ * the answer with "requests similar to the requests in the Block1 phase"
+ * minus Block1; RFC 9175 §3.1 has Request-Tag in Block1 requests "and in
+ * Block2 requests following these", so the server finds the answer it
+ * produced for this upload and not another one's. */
+void rc__xcli_add_tag(const xblk *b, xextra *ex) {
+  if (b->has_tag)
+    rc__xx_add(ex, RC_OPT_REQUEST_TAG, b->tag, sizeof b->tag);
+}
+
 /* Sends the next message of o's transfer (first request, next Block1
  * block, or a Block2 request for the rest). */
 rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now) {
@@ -225,6 +235,7 @@ rc_err rc__xcli_send(rc_exchange *x, xout *o, rc_time now) {
     if (blk.num > RC_BLOCK_NUM_MAX)
       return RC_ERR_TOO_LARGE;
     rc__xx_add_block(&ex, RC_OPT_BLOCK2, &blk);
+    rc__xcli_add_tag(b, &ex);
     /* Requests that carry their body in every message (FETCH) repeat it. */
     if (b->code == RC_FETCH && !b->has_src) {
       payload = b->payload;
@@ -273,6 +284,7 @@ static void xcli_plan(rc_exchange *x, xblk *b) {
   size_t over = rc__xch_opts_size(b->opts, b->nopts) + RC_EXCHANGE_TOKEN_LEN +
                 XCLI_EXTRA_ROOM;
   b->state = XCLI_WAITING;
+  b->has_tag = 0; /* planned again once the peer's CSM came */
   /* A request without a body never goes block-wise, even when its options
    * alone exceed the peer's limit (the session refuses it then). */
   if (!b->manual && b->up_total != 0 &&
@@ -296,6 +308,7 @@ static void xcli_plan(rc_exchange *x, xblk *b) {
     }
     uint32_t t = ++x->next_tag ^ (uint32_t)x->rng;
     memcpy(b->tag, &t, sizeof b->tag);
+    b->has_tag = 1;
   }
 }
 
@@ -790,8 +803,10 @@ static void xcli_on_downloading(rc_exchange *x, xout *o, const rc_msg *m,
  * request: a second 4.01 in a row goes to the caller (each block request
  * of a download may be repeated once: a server that dropped our address
  * meanwhile asks again). Not inside a Block1 upload (its answers are
- * small, and its next block is already planned); inside a Q-Block1
- * upload, the set's last block goes again. */
+ * small, and its next block is already planned) except for its last
+ * block, whose answer can be the first block of a large one (read again
+ * from the source: not for a source of unknown size, which may not read
+ * twice); inside a Q-Block1 upload, the set's last block goes again. */
 static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
                            rc_time now) {
   xblk *b = o->blk;
@@ -800,7 +815,9 @@ static int xcli_echo_retry(rc_exchange *x, xout *o, const rc_msg *m,
     b->echo_tried = 0; /* the next block request may repeat once too */
     return 0;
   }
-  if (b->echo_tried || (b->state == XCLI_UPLOADING && !b->qb_on) ||
+  if (b->echo_tried || (b->state == XCLI_UPLOADING && !b->qb_on &&
+                         (b->up_last_more ||
+                          b->up_total == RC_BODY_SIZE_UNKNOWN)) ||
       b->state == XCLI_DEREGISTERING ||
       !rc_msg_find_opt(m, RC_OPT_ECHO, &echo) || echo.len == 0 ||
       echo.len > RC_UDP_ECHO_MAX)

@@ -89,12 +89,31 @@ xcache *rc__xsrv_cache_find(rc_exchange *x, uint64_t key, rc_time now) {
   return NULL;
 }
 
+/* The one live entry whose request, without its Request-Tag, had key: a
+ * client that leaves the tag out of the Block2 requests after its upload
+ * still gets the answer to that upload, unless several uploads' answers
+ * match (then none: the handler decides). */
+static xcache *cache_find_untagged(rc_exchange *x, uint64_t key,
+                                   rc_time now) {
+  xcache *found = NULL;
+  for (size_t i = 0; x->cache && i < RC_EXCHANGE_CACHE_SLOTS; i++) {
+    xcache *c = &x->cache[i];
+    if (!c->expires || c->expires <= now || c->key_untagged != key)
+      continue;
+    if (found)
+      return NULL;
+    found = c;
+  }
+  return found;
+}
+
 /* Keeps a copy of an answer under key (replacing one with the same key).
  * Returns the entry, or NULL when it cannot be kept (too big, no memory):
  * the next block then calls the handler again. */
-xcache *rc__xsrv_cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
-                           const uint8_t etag[8], uint8_t etag_len,
-                           rc_time now) {
+xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
+                           const rc_outmsg *m, const uint8_t etag[8],
+                           uint8_t etag_len, rc_time now) {
+  uint64_t key = a->key;
   size_t vals = 0;
   for (size_t i = 0; i < m->nopts; i++)
     vals += m->opts[i].len;
@@ -155,6 +174,7 @@ xcache *rc__xsrv_cache_put(rc_exchange *x, uint64_t key, const rc_outmsg *m,
   slot->body = v;
   slot->len = m->payload_len;
   slot->key = key;
+  slot->key_untagged = a->key_untagged;
   slot->code = m->code;
   memcpy(slot->etag, etag, etag_len);
   slot->etag_len = etag_len;
@@ -168,6 +188,7 @@ static void answer_from_req(xanswer *a, const rc_xreq *r) {
   a->token = r->token;
   a->token_len = r->token_len;
   a->key = r->key;
+  a->key_untagged = r->key_untagged;
   a->has_b2 = r->has_b2;
   a->b2 = r->b2;
   a->size2_req = r->size2_req;
@@ -300,7 +321,7 @@ static rc_err answer_send(rc_exchange *x, const xanswer *a,
                                  m->nopts, &ex,
                                  src ? NULL : m->payload + off, len, src, off);
   if (err == RC_OK && !src && b.more && !cached)
-    rc__xsrv_cache_put(x, a->key, m, etag, etag_len, now);
+    rc__xsrv_cache_put(x, a, m, etag, etag_len, now);
   return err;
 }
 
@@ -314,6 +335,8 @@ rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
 
 int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
   xcache *c = rc__xsrv_cache_find(x, r->key, now);
+  if (!c && !r->has_rtag)
+    c = cache_find_untagged(x, r->key, now);
   if (!c)
     return 0;
   c->expires = now + x->bcfg.ttl_ms;
@@ -366,7 +389,7 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
   memset(&a, 0, sizeof a);
   a.token = token;
   a.token_len = token_len;
-  a.key = key;
+  a.key = a.key_untagged = key;
   a.obs_set = 1;
   a.obs_seq = seq & 0xFFFFFF;
   if (notify_small(resp)) {
@@ -660,6 +683,12 @@ int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
     return b1_next(x, r, u, m, whole, now);
   case B1_OUT_OF_ORDER:
   default:
+    /* The last block again, its upload over: the client repeats it (with
+     * the Echo of the 4.01 that the amplification limit, RFC 9175 §2.4,
+     * put in place of the answer's first block); the answer is the one
+     * kept, not a second run of the handler. */
+    if (!u && !r->b1.more && r->b1.num > 0 && rc__xsrv_from_cache(x, r, now))
+      return 0;
     /* RFC 7959 §2.9.2: 4.08 when "the server has not received the blocks
      * of the request body that it needs to proceed". */
     if (u)

@@ -56,6 +56,7 @@ static rc_err xwin_ask(xwin *w, xlane *l, uint64_t off) {
   xextra ex;
   memset(&ex, 0, sizeof ex);
   rc__xx_add_block(&ex, RC_OPT_BLOCK2, &blk);
+  rc__xcli_add_tag(b, &ex);
   xout *lo;
   uint8_t token[8];
   rc_err err = rc__xch_new_out(x, &lo, token);

@@ -5,7 +5,11 @@
 #     1024-byte Block2 blocks (-b 1024), a file from --serve-dir in Block2
 #     (-b 1024) and cmp'ed, a Block1 upload (-m put -b 1024 -f FILE) to
 #     /sink whose SHA-256 answer must match, and observe of /sensors/temp
-#     (-s 4: at least 2 notifications, each a temperature).
+#     (-s 4: at least 2 notifications, each a temperature); a 5128-byte
+#     POST to /echo in Block1 (-m post -b 1024) over coap:// whose answer
+#     (the body) comes back in Block2: libcoap repeats the last block with
+#     the Echo of the amplification 4.01 and asks for the rest with the
+#     upload's Request-Tag, rcoapd serves both from the answer it kept.
 #  2. rcoap -> coap-server-notls: a 300 kB PUT to /example_data (BERT, and
 #     --no-bert) read back with GET (BERT / 1024-byte Block2) and cmp'ed,
 #     and rcoap observe --count 3 of /time (three timestamped lines).
@@ -21,7 +25,8 @@ T=$((20 * RC_SLOW))
 echo "=== 1. coap-client-notls -> rcoapd"
 mkdir -p "$RC_TMP/files"
 head -c 300000 /dev/urandom >"$RC_TMP/files/f.bin"
-rcd_start d 1 -l coap+tcp://127.0.0.1:0 --serve-dir "$RC_TMP/files" || {
+rcd_start d 2 -l coap+tcp://127.0.0.1:0 -l coap://127.0.0.1:0 \
+  --serve-dir "$RC_TMP/files" || {
   rc_fail "rcoapd starts"
   rc_done
 }
@@ -42,6 +47,13 @@ cmp -s "$RC_TMP/files/f.bin" "$RC_TMP/f.got" && rc_pass "libcoap Block2 download
 want=$(sha256sum <"$RC_TMP/files/f.bin" | cut -d' ' -f1)
 out=$(lcc -m put -b 1024 -f "$RC_TMP/files/f.bin" "$U/sink")
 rc_expect "$out" "$want 300000" "libcoap Block1 upload (2.31 per block) arrives whole"
+head -c 4000 /dev/urandom | base64 -w 0 | head -c 5128 >"$RC_TMP/post.bin"
+rm -f "$RC_TMP/post.got"
+lcc -m post -b 1024 -f "$RC_TMP/post.bin" -o "$RC_TMP/post.got" \
+  "coap://127.0.0.1:$(rcd_port d 127.0.0.1 coap)/echo"
+cmp -s "$RC_TMP/post.bin" "$RC_TMP/post.got" &&
+  rc_pass "libcoap POST 5128 bytes to /echo over coap://: Block1 up, Block2 down, the body back" ||
+  rc_fail "libcoap POST /echo: $(stat -c %s "$RC_TMP/post.got" 2>&1) bytes back, $(cat "$RC_TMP/lc.err")"
 out=$(lcc -s 4 "$U/sensors/temp"; echo)
 n=$(grep -oE '[0-9]+\.[0-9]{2}' <<<"$out" | wc -l)
 [ "$n" -ge 2 ] && rc_pass "libcoap observes /sensors/temp ($n values in 4 s)" ||

@@ -69,6 +69,7 @@ typedef struct peer {
   int obs_regs, obs_deregs;
   int pattern_shift;
   uint64_t src_len;      /* GET answers from a source of this many bytes */
+  int echo;              /* a POST is answered 2.04 with its body */
 } peer;
 
 typedef struct pair {
@@ -261,6 +262,10 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
     memcpy(p->got, m->payload, m->payload_len);
   }
   rc_outmsg resp = {RC_CHANGED, NULL, 0, NULL, 0};
+  if (p->echo && m->code == RC_POST) {
+    resp.payload = p->got;
+    resp.payload_len = p->got_len;
+  }
   assert_int_equal(rc_exchange_respond(req, &resp), RC_OK);
 }
 
@@ -606,6 +611,138 @@ static void test_small_blocks_into_sink(void **state) {
   assert_int_equal(p->a.sink_status, RC_OK);
   assert_int_equal(p->b.requests, 1); /* 15 more blocks from the cache */
   free(res.body);
+}
+
+/* RFC 7959 §2.6 / §3.3: a POST whose body and answer both need blocks
+ * (Max-Message-Size 1152): the Block1 upload, the answer's Block2 0 with
+ * the last block, and the rest asked for with the upload's Request-Tag,
+ * served from the answer kept: the handler runs once and the client gets
+ * the body it sent. Regression: the Block2 requests carried no
+ * Request-Tag, the server's key missed, and the handler ran again on an
+ * empty body (4.02 "block beyond the end of the body"). */
+static void test_post_block1_then_block2(void **state) {
+  pair *p = *state;
+  p->b.echo = 1;
+  size_t n = 5000;
+  uint8_t *body = malloc(n);
+  for (size_t i = 0; i < n; i++)
+    body[i] = pat(i, 0);
+  rc_opt o = {RC_OPT_URI_PATH, 4, (const uint8_t *)"echo"};
+  rc_outmsg req = {RC_POST, &o, 1, body, n};
+  result res = {0};
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
+      RC_OK);
+  pump(p);
+  assert_int_equal(res.calls, 1);
+  assert_int_equal(res.status, RC_OK);
+  assert_int_equal(res.code, RC_CHANGED);
+  assert_int_equal(res.len, n);
+  assert_memory_equal(res.body, body, n);
+  assert_int_equal(p->b.requests, 1);
+  free(res.body);
+  free(body);
+}
+
+/* Sends a raw POST /echo from p: Block1 b1 and Block2 b2 when given,
+ * Request-Tag tag when given, an Echo option when echo. */
+static void raw_post(peer *p, const rc_block *b1, const rc_block *b2,
+                     const char *tag, int echo, size_t off, size_t plen,
+                     uint8_t tok) {
+  uint8_t token[8] = {9, 9, 9, 9, 9, 9, 9, tok};
+  uint8_t *payload = malloc(plen + 1);
+  for (size_t i = 0; i < plen; i++)
+    payload[i] = pat(off + i, 0);
+  rc_enc e;
+  uint8_t v[3];
+  assert_int_equal(
+      rc_session_msg_begin(p->s, &e, RC_POST, token, 8, plen + 64), RC_OK);
+  rc_enc_opt(&e, RC_OPT_URI_PATH, "echo", 4);
+  if (b2)
+    rc_enc_opt(&e, RC_OPT_BLOCK2, v, rc_block_encode(b2, v));
+  if (b1)
+    rc_enc_opt(&e, RC_OPT_BLOCK1, v, rc_block_encode(b1, v));
+  if (echo)
+    rc_enc_opt(&e, RC_OPT_ECHO, "\x01\x02\x03\x04", 4);
+  if (tag)
+    rc_enc_opt(&e, RC_OPT_REQUEST_TAG, tag, strlen(tag));
+  rc_enc_payload(&e, payload, plen);
+  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+  free(payload);
+}
+
+/* Uploads 3072 bytes to /echo from the raw peer p in three 1024-byte
+ * Block1 blocks with Request-Tag tag; the last answer carries Block2 0. */
+static void raw_upload(pair *pr, const char *tag, uint8_t tok) {
+  peer *p = &pr->a;
+  for (uint32_t i = 0; i < 3; i++) {
+    rc_block b1 = {i, i < 2, 6};
+    raw_post(p, &b1, NULL, tag, 0, i * 1024u, 1024, tok);
+    pump(pr);
+  }
+  rec *r = &p->recs[p->nrec - 1];
+  assert_int_equal(r->code, RC_CHANGED);
+  assert_true(r->has_b2);
+  assert_int_equal(r->b2.num, 0);
+  assert_true(r->b2.more);
+}
+
+/* Server side of the continuation: the last Block1 block repeated, and
+ * the Block2 requests after an upload, find its kept answer with the upload's Request-Tag, with an Echo option
+ * added (RFC 9175 §2.2.1: not part of the cache key; what a repeat after
+ * an amplification 4.01 carries) and, from a client that leaves the tag
+ * out, without it while one kept answer matches; with two (two uploads
+ * to the same resource) a tagless request is the handler's again. */
+static void test_post_continuation_server(void **state) {
+  pair *pr = *state;
+  peer *p = &pr->a;
+  p->raw = 1;
+  pr->b.echo = 1;
+  raw_upload(pr, "A", 1);
+  assert_int_equal(pr->b.requests, 1);
+  /* The last block again, with an Echo (the client's repeat after an
+   * amplification 4.01 over UDP): the kept answer's first block. */
+  rc_block last = {2, 0, 6};
+  raw_post(p, &last, NULL, "A", 1, 2048, 1024, 1);
+  pump(pr);
+  rec *r0 = &p->recs[p->nrec - 1];
+  assert_int_equal(r0->code, RC_CHANGED);
+  assert_int_equal(r0->b2.num, 0);
+  assert_true(r0->b2.more);
+  assert_int_equal(r0->payload_len, 1024);
+  assert_int_equal(pr->b.requests, 1);
+  rc_block b2 = {1, 0, 6};
+  raw_post(p, NULL, &b2, NULL, 0, 0, 0, 2); /* no tag: the one match */
+  pump(pr);
+  rec *r = &p->recs[p->nrec - 1];
+  assert_int_equal(r->code, RC_CHANGED);
+  assert_int_equal(r->b2.num, 1);
+  assert_int_equal(r->payload_len, 1024);
+  b2.num = 2;
+  raw_post(p, NULL, &b2, "A", 1, 0, 0, 3); /* tag and an Echo */
+  pump(pr);
+  r = &p->recs[p->nrec - 1];
+  assert_int_equal(r->code, RC_CHANGED);
+  assert_int_equal(r->b2.num, 2);
+  assert_false(r->b2.more);
+  assert_int_equal(r->payload_len, 1024);
+  assert_int_equal(pr->b.requests, 1); /* all from the kept answer */
+  /* Two uploads' answers kept: the tag picks one; no tag, none. */
+  raw_upload(pr, "B", 4);
+  raw_upload(pr, "C", 5);
+  assert_int_equal(pr->b.requests, 3);
+  b2.num = 1;
+  raw_post(p, NULL, &b2, "C", 0, 0, 0, 6);
+  pump(pr);
+  r = &p->recs[p->nrec - 1];
+  assert_int_equal(r->code, RC_CHANGED);
+  assert_int_equal(r->b2.num, 1);
+  assert_int_equal(pr->b.requests, 3);
+  raw_post(p, NULL, &b2, NULL, 0, 0, 0, 7);
+  pump(pr);
+  assert_int_equal(pr->b.requests, 4); /* ambiguous: the handler */
+  r = &p->recs[p->nrec - 1];
+  assert_int_equal(r->code, RC_BAD_OPTION); /* its empty body has no block 1 */
 }
 
 /* 4.08 for a block out of order, 4.13 with Size1 over the limit. */
@@ -1378,6 +1515,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_small_blocks_into_sink, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_post_block1_then_block2,
+                                      setup_small, teardown),
+      cmocka_unit_test_setup_teardown(test_post_continuation_server,
+                                      setup_small, teardown),
       cmocka_unit_test_setup_teardown(test_block1_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_block1_sink, setup, teardown),
       cmocka_unit_test_setup_teardown(test_block1_blocks, setup, teardown),
