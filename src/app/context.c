@@ -10,6 +10,7 @@
 #include <sys/random.h>
 
 #include "app_int.h"
+#include "common/slab.h"
 
 void rc__app_log(rc_context *ctx, int level, const char *fmt, ...) {
   if (!ctx->opts.on_log || level > ctx->opts.log_level)
@@ -199,7 +200,16 @@ app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
   return p;
 }
 
-/* p now lives at q (moved by a realloc): its neighbours, the context and
+/* With the C library's allocator a parked peer's head lives in pages of
+ * its own (common/slab.h), beside its conn's, not in the heap pages its
+ * freed exchange and session leave behind. */
+static _Thread_local rc__slab peer_heads = RC__SLAB_INIT(APP_PEER_PARKED_SIZE);
+
+static int peer_head_slab(const rc_context *ctx) {
+  return ctx->mem == rc_mem_default();
+}
+
+/* p now lives at q (moved by a realloc or to its head's slot): its neighbours, the context and
  * its conn are told. */
 static void peer_moved(app_peer *q) {
   rc_context *ctx = q->ctx;
@@ -223,6 +233,10 @@ void rc__app_peer_free(app_peer *p) {
     p->next->prev = p->prev;
   ctx->npeers--;
   if (p->parked) { /* only the head is there, and holds nothing more */
+    if (peer_head_slab(ctx)) {
+      rc__slab_free(&peer_heads, p);
+      return;
+    }
     ctx->mem->free(p, ctx->mem->user);
     return;
   }
@@ -393,9 +407,18 @@ static void peer_on_park(void *user, rc_conn *c) {
     p->timer = NULL;
   }
   /* Only the head stays (the rest is zero but for open, peer_can_park). */
-  app_peer *q = ctx->mem->realloc(p, APP_PEER_PARKED_SIZE, ctx->mem->user);
-  if (!q)
-    return; /* kept whole: nothing to grow back */
+  app_peer *q;
+  if (peer_head_slab(ctx)) {
+    q = rc__slab_alloc(&peer_heads);
+    if (!q)
+      return; /* kept whole: nothing to grow back */
+    memcpy(q, p, APP_PEER_PARKED_SIZE);
+    ctx->mem->free(p, ctx->mem->user);
+  } else {
+    q = ctx->mem->realloc(p, APP_PEER_PARKED_SIZE, ctx->mem->user);
+    if (!q)
+      return; /* kept whole: nothing to grow back */
+  }
   q->parked = 1;
   if (q != p)
     peer_moved(q);
@@ -410,9 +433,18 @@ static int peer_on_unpark(void *user, rc_conn *c) {
   if (!p->parked)
     return 0;
   rc_context *ctx = p->ctx;
-  app_peer *q = ctx->mem->realloc(p, sizeof *q, ctx->mem->user);
-  if (!q)
-    return -1;
+  app_peer *q;
+  if (peer_head_slab(ctx)) {
+    q = ctx->mem->malloc(sizeof *q, ctx->mem->user);
+    if (!q)
+      return -1;
+    memcpy(q, p, APP_PEER_PARKED_SIZE);
+    rc__slab_free(&peer_heads, p);
+  } else {
+    q = ctx->mem->realloc(p, sizeof *q, ctx->mem->user);
+    if (!q)
+      return -1;
+  }
   memset((char *)q + APP_PEER_PARKED_SIZE, 0,
          sizeof *q - APP_PEER_PARKED_SIZE);
   q->parked = 0;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/slab.h"
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_sctp.h"
 #include "transport/conn_int.h"
@@ -252,10 +253,29 @@ static void conn_session_callbacks(const rc_conn *c, rc_session_callbacks *scb) 
 /* ------------------------------------------------------------------ */
 /* construction                                                        */
 
+/* With the C library's allocator, conns live in pages of their own
+ * (common/slab.h): a parked conn then pins no heap page of the session,
+ * chain and exchange it freed. Another allocator gets every byte asked of
+ * it (and counts them). */
+static _Thread_local rc__slab conn_slab = RC__SLAB_INIT(sizeof(rc_conn));
+
+static rc_conn *conn_mem_alloc(const rc_mem *mem) {
+  if (mem == rc_mem_default())
+    return rc__slab_alloc(&conn_slab);
+  return mem->malloc(sizeof(rc_conn), mem->user);
+}
+
+static void conn_mem_free(rc_conn *c) {
+  if (c->mem == rc_mem_default())
+    rc__slab_free(&conn_slab, c);
+  else
+    c->mem->free(c, c->mem->user);
+}
+
 rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
   if (mem == NULL)
     mem = rc_mem_default();
-  rc_conn *c = mem->malloc(sizeof(*c), mem->user);
+  rc_conn *c = conn_mem_alloc(mem);
   if (c == NULL)
     return NULL;
   memset(c, 0, sizeof(*c));
@@ -269,7 +289,7 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
   c->cb = &conn_no_callbacks;
   c->lt = rc__loop_get(loop);
   if (c->lt == NULL) {
-    mem->free(c, mem->user);
+    conn_mem_free(c);
     return NULL;
   }
   rc__timer_init(&c->timer, conn_timer_cb);
@@ -769,6 +789,7 @@ static void conn_try_park(rc_conn *c, rc_time now) {
   c->chain = NULL;
   c->s = NULL;
   c->is_parked = 1;
+  rc__loop_parked(c->lt);
   conn_log(c, RC_SESSION_LOG_DEBUG, "parked (quiet for %u ms)",
            (unsigned)c->park_ms);
 }
@@ -853,7 +874,7 @@ static void conn_free(rc_conn *c) {
   m->free(c->detail, m->user);
   if (c->cb_owned)
     m->free((void *)c->cb, m->user);
-  m->free(c, m->user);
+  conn_mem_free(c);
 }
 
 void rc__conn_maybe_free(rc_conn *c) {

@@ -5,7 +5,11 @@
  * armed again for what is left. libuv only: nothing here knows what a
  * connection does with its deadline.
  */
+#include <stddef.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "transport/loop_int.h"
 
@@ -17,6 +21,7 @@ struct rc__loop {
   size_t refs;
   rc__loop *next; /* this thread's list */
   const rc_mem *mem;
+  rc__timer trim; /* after parking: give the heap's free pages back */
 };
 
 /* One loop runs on one thread, so this list is only touched by it. */
@@ -28,6 +33,19 @@ static _Thread_local rc__loop *loops;
 #define LOOP_RUN_MAX 4096u
 
 static void loop_fire(uv_timer_t *t);
+
+/* Parked connections freed their sessions, chains and exchanges while
+ * what they keep lives outside the heap (common/slab.h): the heap's free
+ * pages go back to the system. glibc gives back only the top of its heap
+ * by itself; malloc_trim walks the free chunks (once a second at most). */
+#define LOOP_TRIM_DELAY_MS 1000u
+
+static void loop_trim(rc__timer *t) {
+  (void)t;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+}
 
 static void loop_arm(rc__loop *l) {
   rc_time due = rc__timerq_next(&l->q);
@@ -85,10 +103,11 @@ rc__loop *rc__loop_get(uv_loop_t *loop) {
     l->armed = RC_TIME_NEVER;
     l->refs = 0;
     rc__timerq_init(&l->q, mem);
+    rc__timer_init(&l->trim, loop_trim);
     l->next = loops;
     loops = l;
   }
-  if (rc__timerq_reserve(&l->q, (uint32_t)(l->refs + 1 - l->q.len)) != RC_OK) {
+  if (rc__timerq_reserve(&l->q, (uint32_t)(l->refs + 2 - l->q.len)) != RC_OK) {
     if (l->refs == 0)
       rc__loop_put(l, NULL);
     return NULL;
@@ -112,6 +131,7 @@ void rc__loop_put(rc__loop *l, rc__timer *t) {
     loop_arm(l);
     return;
   }
+  rc__timerq_cancel(&l->q, &l->trim);
   for (rc__loop **pp = &loops; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == l) {
       *pp = l->next;
@@ -124,4 +144,9 @@ void rc__loop_put(rc__loop *l, rc__timer *t) {
 void rc__loop_timer_set(rc__loop *l, rc__timer *t, rc_time due) {
   (void)rc__timerq_set(&l->q, t, due); /* room reserved by rc__loop_get */
   loop_arm(l);
+}
+
+void rc__loop_parked(rc__loop *l) {
+  if (!rc__timer_queued(&l->trim))
+    rc__loop_timer_set(l, &l->trim, uv_now(l->loop) + LOOP_TRIM_DELAY_MS);
 }

@@ -31,4 +31,8 @@ void rc__loop_put(rc__loop *l, rc__timer *t);
  * reference reserved its node's room. */
 void rc__loop_timer_set(rc__loop *l, rc__timer *t, rc_time due);
 
+/* A connection parked: the heap's free pages are given back a little
+ * later (once for a burst of parks). */
+void rc__loop_parked(rc__loop *l);
+
 #endif

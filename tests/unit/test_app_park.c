@@ -120,7 +120,7 @@ static rc_context *client_new(fx *f, uint32_t mms) {
   return c;
 }
 
-static int setup(void **state) {
+static int setup_mem(void **state, int counted) {
   fx *f = calloc(1, sizeof *f);
   uv_loop_init(&f->loop);
   uv_timer_init(&f->loop, &f->guard);
@@ -128,7 +128,7 @@ static int setup(void **state) {
   f->mem = (rc_mem){cnt_malloc, cnt_realloc, cnt_free, &f->cnt};
   rc_context_opts o = {0};
   o.loop = &f->loop;
-  o.mem = &f->mem;
+  o.mem = counted ? &f->mem : NULL;
   o.park_after_ms = PARK_MS;
   o.on_trace = on_trace;
   o.trace_user = f;
@@ -150,6 +150,11 @@ static int setup(void **state) {
   *state = f;
   return 0;
 }
+
+static int setup(void **state) { return setup_mem(state, 1); }
+/* The server on the C library's allocator: conns and parked heads in
+ * slab pages (common/slab.h). */
+static int setup_default(void **state) { return setup_mem(state, 0); }
 
 static int teardown(void **state) {
   fx *f = *state;
@@ -292,6 +297,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_parked_bytes_counted, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_requests_across_parking,
+                                      setup_default, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
