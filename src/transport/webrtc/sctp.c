@@ -44,6 +44,13 @@ struct sctp_filter {
   int rx_busy; /* a message has begun */
   tx_msg *txq, **txq_tail;
   size_t tx_bytes;
+  /* The batch's latest small message, held until the next one or the
+   * flush: handed over last with SCTP_NODELAY on, it sends the messages
+   * before it (taken with Nagle on) bundled in as few packets as fit. */
+  tx_msg *held;
+  size_t held_cap;
+  int has_held;
+  int nagle; /* SCTP_NODELAY is off (inside a batch) */
   int in_drain;
   char detail[160];
 };
@@ -298,6 +305,17 @@ static rc_err reset_stream(sctp_filter *f, uint16_t sid) {
   return RC_OK;
 }
 
+/* Inside a batch Nagle is on (usrsctp keeps small messages while data is
+ * in flight); the batch's last message goes with it off. */
+static void set_nagle(sctp_filter *f, int on) {
+  if (f->nagle == on)
+    return;
+  const int nodelay = !on;
+  if (usrsctp_setsockopt(f->sock, IPPROTO_SCTP, SCTP_NODELAY, &nodelay,
+                         sizeof nodelay) == 0)
+    f->nagle = on;
+}
+
 /* Moves held messages into usrsctp while it takes them. */
 static rc_err tx_drain(sctp_filter *f) {
   while (f->txq != NULL && f->state == S_OPEN) {
@@ -331,6 +349,25 @@ static rc_err tx_hold(sctp_filter *f, const rc__sctp_meta *m, const uint8_t *d,
   f->txq_tail = &t->next;
   f->tx_bytes += n;
   return RC_OK;
+}
+
+/* The held message goes to usrsctp (or behind the queue), Nagle as
+ * asked. */
+static rc_err held_push(sctp_filter *f, int nagle) {
+  if (!f->has_held)
+    return RC_OK;
+  f->has_held = 0;
+  tx_msg *t = f->held;
+  set_nagle(f, nagle);
+  if (f->txq == NULL) {
+    int r = send_one(f, &t->meta, t->data, t->len);
+    if (r > 0)
+      return RC_OK;
+    if (r < 0)
+      return fail(f, RC_ERR_LIMIT, "message refused");
+  }
+  rc_err err = tx_hold(f, &t->meta, t->data, t->len);
+  return err != RC_OK ? fail(f, err, "send queue full") : RC_OK;
 }
 
 /* After anything usrsctp did: read all, send what waits, report. */
@@ -388,7 +425,7 @@ static rc_err sctp_recv(rc_filter *base, const uint8_t *d, size_t n) {
 
 static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
                         int flags) {
-  (void)flags;
+  (void)flags; /* a batch is told in the meta (RC__SCTP_MORE) */
   sctp_filter *f = F(base);
   if (f->state == S_DEAD)
     return RC_ERR_CLOSED;
@@ -401,13 +438,39 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
   d += sizeof m;
   n -= sizeof m;
   if (m.op == RC__SCTP_RESET) {
-    rc_err err = reset_stream(f, m.sid);
+    rc_err err = held_push(f, 0); /* the stream's data before its reset */
+    if (err == RC_OK)
+      err = reset_stream(f, m.sid);
     return err != RC_OK ? fail(f, err, "stream reset refused") : drain(f);
   }
   /* draft-groves-coap-webrtcdc-02 §4.1: "PPIDs for empty data MUST not
    * be used": a CoAP message is never empty, and nothing else is sent. */
   if (n == 0)
     return RC_ERR_INVAL;
+  int more = (m.flags & RC__SCTP_MORE) != 0;
+  m.flags &= (uint8_t)~RC__SCTP_MORE;
+  /* A batch (RC_FILTER_MORE from the chain): each message goes in with
+   * Nagle on once the next one comes; the last waits for flush. One SCTP
+   * packet then carries many messages (one DTLS record, one datagram). */
+  rc_err err = held_push(f, 1);
+  if (err != RC_OK)
+    return err;
+  if (more && n <= f->cfg.mtu && f->state == S_OPEN) {
+    if (f->held_cap < n) {
+      tx_msg *t = f->mem->realloc(f->held, sizeof *t + f->cfg.mtu,
+                                  f->mem->user);
+      if (t == NULL)
+        return fail(f, RC_ERR_NOMEM, "no memory for a message");
+      f->held = t;
+      f->held_cap = f->cfg.mtu;
+    }
+    f->held->meta = m;
+    f->held->len = n;
+    memcpy(f->held->data, d, n);
+    f->has_held = 1;
+    return RC_OK;
+  }
+  set_nagle(f, 0);
   if (f->txq == NULL) {
     int r = send_one(f, &m, d, n);
     if (r > 0)
@@ -416,10 +479,21 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
       return fail(f, RC_ERR_LIMIT, "message refused (larger than the send "
                                    "buffer?)");
   }
-  rc_err err = tx_hold(f, &m, d, n);
+  err = tx_hold(f, &m, d, n);
   if (err != RC_OK)
     return fail(f, err, "send queue full");
   return RC_OK;
+}
+
+/* The end of a batch: its last message goes with Nagle off, which sends
+ * everything usrsctp holds. */
+static rc_err sctp_flush(rc_filter *base, size_t max_own) {
+  (void)max_own;
+  sctp_filter *f = F(base);
+  if (!f->has_held || f->state == S_DEAD)
+    return RC_OK;
+  rc_err err = held_push(f, 0);
+  return err != RC_OK ? err : drain(f);
 }
 
 static rc_time sctp_expiry(const rc_filter *base) {
@@ -441,6 +515,9 @@ static rc_err sctp_shutdown(rc_filter *base) {
   sctp_filter *f = F(base);
   if (f->state != S_OPEN)
     return RC_OK;
+  rc_err err = held_push(f, 0);
+  if (err != RC_OK)
+    return err;
   /* RFC 4960 §9.2: SHUTDOWN once our data is acknowledged. */
   if (usrsctp_shutdown(f->sock, SHUT_WR) != 0)
     return RC_OK; /* already going */
@@ -456,6 +533,10 @@ static void sctp_end(rc_filter *base) {
   }
   f->txq_tail = &f->txq;
   f->tx_bytes = 0;
+  f->has_held = 0;
+  f->mem->free(f->held, f->mem->user);
+  f->held = NULL;
+  f->held_cap = 0;
 }
 
 static void sctp_free(rc_filter *base) {
@@ -486,6 +567,7 @@ static const rc_filter_ops sctp_ops = {
     .start = sctp_start,
     .recv = sctp_recv,
     .send = sctp_send,
+    .flush = sctp_flush,
     .expiry = sctp_expiry,
     .timeout = sctp_timeout,
     .shutdown = sctp_shutdown,
