@@ -79,6 +79,11 @@ rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
                           uint16_t port, const void *peer, size_t peer_len,
                           rc_time now, const rc_filter_sink *sink);
 
+/* This filter's datagrams may be up to mtu bytes (in place of the
+ * context's; before rc_filter_start). Records still carry at most 2^14
+ * bytes of plaintext (RFC 6347 §4.1). Returns 0 or RC_ERR_TLS. */
+rc_err rc_dtls_set_mtu(rc_filter *f, size_t mtu);
+
 /* Largest message send() takes once the handshake is done (the mtu less
  * the record overhead of the negotiated cipher); 0 before. */
 size_t rc_dtls_max_payload(const rc_filter *f);

@@ -48,8 +48,6 @@ struct sctp_filter {
    * flush: handed over last with SCTP_NODELAY on, it sends the messages
    * before it (taken with Nagle on) bundled in as few packets as fit. */
   tx_msg *held;
-  size_t held_cap;
-  int has_held;
   int nagle; /* SCTP_NODELAY is off (inside a batch) */
   int in_drain;
   char detail[160];
@@ -354,20 +352,23 @@ static rc_err tx_hold(sctp_filter *f, const rc__sctp_meta *m, const uint8_t *d,
 /* The held message goes to usrsctp (or behind the queue), Nagle as
  * asked. */
 static rc_err held_push(sctp_filter *f, int nagle) {
-  if (!f->has_held)
-    return RC_OK;
-  f->has_held = 0;
   tx_msg *t = f->held;
+  if (t == NULL)
+    return RC_OK;
+  f->held = NULL;
   set_nagle(f, nagle);
-  if (f->txq == NULL) {
-    int r = send_one(f, &t->meta, t->data, t->len);
-    if (r > 0)
-      return RC_OK;
-    if (r < 0)
-      return fail(f, RC_ERR_LIMIT, "message refused");
+  int r = f->txq == NULL ? send_one(f, &t->meta, t->data, t->len) : 0;
+  if (r == 0 && f->tx_bytes + t->len <= f->cfg.max_queued) {
+    t->next = NULL;
+    *f->txq_tail = t;
+    f->txq_tail = &t->next;
+    f->tx_bytes += t->len;
+    return RC_OK;
   }
-  rc_err err = tx_hold(f, &t->meta, t->data, t->len);
-  return err != RC_OK ? fail(f, err, "send queue full") : RC_OK;
+  f->mem->free(t, f->mem->user);
+  return r > 0 ? RC_OK
+               : fail(f, RC_ERR_LIMIT,
+                      r < 0 ? "message refused" : "send queue full");
 }
 
 /* After anything usrsctp did: read all, send what waits, report. */
@@ -456,18 +457,13 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
   if (err != RC_OK)
     return err;
   if (more && n <= f->cfg.mtu && f->state == S_OPEN) {
-    if (f->held_cap < n) {
-      tx_msg *t = f->mem->realloc(f->held, sizeof *t + f->cfg.mtu,
-                                  f->mem->user);
-      if (t == NULL)
-        return fail(f, RC_ERR_NOMEM, "no memory for a message");
-      f->held = t;
-      f->held_cap = f->cfg.mtu;
-    }
-    f->held->meta = m;
-    f->held->len = n;
-    memcpy(f->held->data, d, n);
-    f->has_held = 1;
+    tx_msg *t = f->mem->malloc(sizeof *t + n, f->mem->user);
+    if (t == NULL)
+      return fail(f, RC_ERR_NOMEM, "no memory for a message");
+    t->meta = m;
+    t->len = n;
+    memcpy(t->data, d, n);
+    f->held = t;
     return RC_OK;
   }
   set_nagle(f, 0);
@@ -490,7 +486,7 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
 static rc_err sctp_flush(rc_filter *base, size_t max_own) {
   (void)max_own;
   sctp_filter *f = F(base);
-  if (!f->has_held || f->state == S_DEAD)
+  if (f->held == NULL || f->state == S_DEAD)
     return RC_OK;
   rc_err err = held_push(f, 0);
   return err != RC_OK ? err : drain(f);
@@ -533,10 +529,8 @@ static void sctp_end(rc_filter *base) {
   }
   f->txq_tail = &f->txq;
   f->tx_bytes = 0;
-  f->has_held = 0;
   f->mem->free(f->held, f->mem->user);
   f->held = NULL;
-  f->held_cap = 0;
 }
 
 static void sctp_free(rc_filter *base) {

@@ -24,6 +24,10 @@
  * bound on what a forged source can draw (each answer is at most the
  * request plus the mapped address, rc_stun_binding_answer). */
 #define WR_BINDING_PER_S 100
+/* The SCTP path MTU over a loopback pair: a DTLS record's most plaintext
+ * (RFC 6347 §4.1: 2^14) less room for the SCTP common header, which
+ * usrsctp adds on top of it (an AF_CONN packet has no IP header). */
+#define RC_WR_LOOPBACK_PACKET (16384u - 16u)
 
 typedef struct wr_sess wr_sess;
 
@@ -71,6 +75,8 @@ struct wr_sess {
 };
 
 static uint64_t now_ms(const rc__wr_ep *w) { return uv_now(w->loop); }
+
+static int is_loopback(const struct sockaddr_storage *ss);
 
 /* ------------------------------------------------------------------ */
 /* sessions                                                            */
@@ -421,6 +427,15 @@ void rc__wr_conn_stack(rc_conn *c, rc_stack_config *st) {
   /* The CoAP client opens the channel (the offerer, DTLS server here). */
   st->webrtc_open = !c->is_server;
   st->sctp_port = s != NULL ? s->sctp_port : 0;
+  /* RFC 8261 §5 leaves the SCTP packet size to the path: a pair on the
+   * loopback interface (MTU 64 KiB; no browser takes one, WEBRTC-NOTES
+   * §2) carries one full DTLS record per datagram, 14 times fewer packets
+   * for a bulk transfer; any other path keeps the 1152 bytes browsers
+   * expect. */
+  struct sockaddr_storage peer;
+  memset(&peer, 0, sizeof peer);
+  memcpy(&peer, &c->peer, sizeof c->peer);
+  st->webrtc_packet = is_loopback(&peer) ? RC_WR_LOOPBACK_PACKET : 0;
 }
 
 void rc__wr_conn_gone(rc_conn *c) {
