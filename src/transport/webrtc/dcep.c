@@ -204,8 +204,8 @@ static rc_err dcep_send(rc_filter *base, const uint8_t *d, size_t n,
   /* RFC 8831 §6.6: binary data on PPID 53 (WebRTC Binary). */
   rc_err err = put(f, RC__SCTP_DATA, (uint16_t)f->sid, RC_DCEP_PPID_BINARY, d,
                    n, (flags & RC_FILTER_MORE) ? RC__SCTP_MORE : 0);
-  /* A large message sits in tx only for the call. */
-  if (f->tx_cap > 64u * 1024u) {
+  /* Only a small message's buffer stays (an idle channel keeps little). */
+  if (f->tx_cap > 2048u) {
     f->mem->free(f->tx, f->mem->user);
     f->tx = NULL;
     f->tx_cap = 0;

@@ -18,6 +18,9 @@
 
 #define SCTP_RX_CHUNK (64u * 1024u)
 #define SCTP_BUF (1024u * 1024u)
+/* A peer's reassembly buffer is kept while messages in pieces keep
+ * coming (a bulk transfer), given back after this long without data. */
+#define SCTP_RX_KEEP_MS 1000u
 
 typedef struct tx_msg tx_msg;
 struct tx_msg {
@@ -43,6 +46,7 @@ struct sctp_filter {
   uint8_t *rx;
   size_t rx_len, rx_cap;
   int rx_busy; /* a message has begun */
+  rc_time last_rx; /* rx goes once no data came for SCTP_RX_KEEP_MS */
   tx_msg *txq, **txq_tail;
   size_t tx_bytes;
   /* The batch's latest small message, held until the next one or the
@@ -221,21 +225,35 @@ static rc_err rx_grow(sctp_filter *f, size_t need) {
   return RC_OK;
 }
 
+/* One read buffer for every filter of the process (one thread, see
+ * transport_sctp.h): a message that arrives whole goes up from it, so an
+ * idle peer keeps no buffer; only a message in pieces (partial delivery)
+ * is gathered in the filter's own rx. Busy while a message from it is
+ * being handed up (the layers above may make another filter read). */
+static uint8_t g_rbuf[RC__SCTP_META_LEN + SCTP_RX_CHUNK];
+static int g_rbuf_busy;
+
+static rc_err up_whole(sctp_filter *f, uint8_t *buf, size_t len) {
+  return f->base.sink.up(f->base.sink.ctx, buf, len, RC_FILTER_MSG_END);
+}
+
 /* One recvv; returns 1 if something was read, 0 if it would block. */
 static int read_one(sctp_filter *f, rc_err *err) {
   size_t have = RC__SCTP_META_LEN + f->rx_len;
   size_t room = f->cfg.max_message - f->rx_len + 1; /* one more: too long */
   if (room > SCTP_RX_CHUNK)
     room = SCTP_RX_CHUNK;
-  if ((*err = rx_grow(f, have + room)) != RC_OK)
+  int shared = !f->rx_busy && !g_rbuf_busy;
+  if (!shared && (*err = rx_grow(f, have + room)) != RC_OK)
     return 0;
+  uint8_t *buf = shared ? g_rbuf : f->rx;
   struct sctp_rcvinfo ri;
   socklen_t il = sizeof ri;
   unsigned it = 0;
   int fl = 0;
   struct sockaddr_conn from;
   socklen_t fromlen = sizeof from;
-  ssize_t n = usrsctp_recvv(f->sock, f->rx + have, room,
+  ssize_t n = usrsctp_recvv(f->sock, buf + have, room,
                             (struct sockaddr *)&from, &fromlen, &ri, &il,
                             &it, &fl);
   if (n < 0)
@@ -244,9 +262,10 @@ static int read_one(sctp_filter *f, rc_err *err) {
     return 0;
   if (fl & MSG_NOTIFICATION) {
     /* notifications are small: never split, never mixed with data */
-    *err = on_notification(f, f->rx + have, (size_t)n);
+    *err = on_notification(f, buf + have, (size_t)n);
     return 1;
   }
+  f->last_rx = g.last;
   if (!f->rx_busy) {
     rc__sctp_meta m;
     memset(&m, 0, sizeof m);
@@ -254,7 +273,7 @@ static int read_one(sctp_filter *f, rc_err *err) {
     m.sid = ri.rcv_sid;
     m.ppid = ntohl(ri.rcv_ppid);
     m.flags = (ri.rcv_flags & SCTP_UNORDERED) ? RC__SCTP_UNORDERED : 0;
-    memcpy(f->rx, &m, sizeof m);
+    memcpy(buf, &m, sizeof m);
     f->rx_busy = 1;
   }
   f->rx_len += (size_t)n;
@@ -262,11 +281,22 @@ static int read_one(sctp_filter *f, rc_err *err) {
     *err = fail(f, RC_ERR_LIMIT, "message larger than our max-message-size");
     return 0;
   }
+  size_t len = RC__SCTP_META_LEN + f->rx_len;
   if (fl & MSG_EOR) {
-    size_t len = RC__SCTP_META_LEN + f->rx_len;
     f->rx_busy = 0;
     f->rx_len = 0;
-    *err = f->base.sink.up(f->base.sink.ctx, f->rx, len, RC_FILTER_MSG_END);
+    if (!shared)
+      return (*err = up_whole(f, f->rx, len)), 1;
+    g_rbuf_busy = 1;
+    *err = up_whole(f, g_rbuf, len);
+    g_rbuf_busy = 0;
+    return 1;
+  }
+  /* The first piece of a longer message: gathered in the filter's own. */
+  if (shared) {
+    if ((*err = rx_grow(f, len + SCTP_RX_CHUNK)) != RC_OK)
+      return 0;
+    memcpy(f->rx, g_rbuf, len);
   }
   return 1;
 }
@@ -516,6 +546,11 @@ static rc_err sctp_timeout(rc_filter *base, rc_time now) {
   f->next_tick = now + RC_SCTP_TICK_MS;
   if (f->state == S_DEAD)
     return RC_OK;
+  if (f->rx != NULL && !f->rx_busy && now - f->last_rx > SCTP_RX_KEEP_MS) {
+    f->mem->free(f->rx, f->mem->user);
+    f->rx = NULL;
+    f->rx_cap = 0;
+  }
   return drain(f);
 }
 
