@@ -32,6 +32,7 @@ typedef struct dtls_filter {
   uint8_t peer[RC_DTLS_MAX_ADDR];
   size_t peer_len;
   size_t mtu;   /* the datagram size (the context's, or rc_dtls_set_mtu) */
+  uint8_t fp[RC_TLS_FINGERPRINT_LEN]; /* rc_dtls_set_peer_fingerprint */
   size_t *lens; /* lengths of the datagrams queued in t.out */
   size_t nlens, lens_cap;
   rc_time now;         /* the caller's time, as last told */
@@ -514,6 +515,15 @@ rc_err rc_dtls_set_mtu(rc_filter *base, size_t mtu) {
     ERR_clear_error();
     return RC_ERR_TLS;
   }
+  return RC_OK;
+}
+
+rc_err rc_dtls_set_peer_fingerprint(rc_filter *base, const uint8_t *fp) {
+  dtls_filter *d = D(base);
+  if (!d->t.ctx->has_peer_fp || d->t.started)
+    return RC_ERR_INVAL; /* a context made to check fingerprints, unused */
+  memcpy(d->fp, fp, sizeof d->fp);
+  d->t.own_fp = d->fp;
   return RC_OK;
 }
 

@@ -61,6 +61,9 @@ static rc_err stack_webrtc(rc_chain *ch, const rc_stack_config *cfg) {
       (err = rc_dtls_set_mtu(f, cfg->webrtc_packet + RC_DTLS_DEFAULT_MTU -
                                     RC_SCTP_DEFAULT_MTU)) != RC_OK)
     return err;
+  if (cfg->peer_fp != NULL &&
+      (err = rc_dtls_set_peer_fingerprint(f, cfg->peer_fp)) != RC_OK)
+    return err;
   int dtls_client = rc_tls_ctx_role(cfg->tls_ctx) == RC_TLS_CLIENT;
   rc_sctp_config sc = {.remote_port = cfg->sctp_port,
                        .mtu = cfg->webrtc_packet,

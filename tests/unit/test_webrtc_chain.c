@@ -33,6 +33,7 @@ static char g_dir[64];
 static size_t g_max_dgram = RC_DTLS_DEFAULT_MTU; /* the largest allowed */
 static size_t g_big_dgram;                        /* the largest seen */
 static size_t g_packet;                           /* webrtc_packet */
+static const uint8_t *g_srv_fp; /* the server's stack peer_fp, or NULL */
 
 /* Counts what the sctp and dcep filters hold through rc_mem. */
 static long g_live;
@@ -145,6 +146,7 @@ static void peer_init(peer *p, rc_tls_ctx *ctx, int server) {
                         .peer_len = 4,
                         .now = g_now,
                         .webrtc_packet = g_packet,
+                        .peer_fp = server ? g_srv_fp : NULL,
                         .mem = &g_cnt,
                         .max_message = sc.max_msg_size};
   assert_int_equal(rc_stack_framing(&st), RC_FRAMING_WS);
@@ -403,6 +405,33 @@ static void test_big_packets(void **state) {
   assert_int_equal(rc_sctp_live(), 0);
 }
 
+/* One context for many peers (wr_ep.c shares one per role): each DTLS
+ * filter checks its own peer's fingerprint, not the context's. */
+static void test_fingerprint_per_filter(void **state) {
+  (void)state;
+  /* the context names a wrong fingerprint, the filter the right one */
+  g_srv_fp = g_fp[0];
+  peer c, s;
+  open_pair(&c, &s, 1);
+  assert_int_equal(s.ends + c.ends, 0);
+  assert_int_equal(s.opened, 1);
+  peer_free(&c);
+  peer_free(&s);
+  /* the context names the right one, the filter a wrong one */
+  uint8_t bad[RC_TLS_FINGERPRINT_LEN];
+  memcpy(bad, g_fp[0], sizeof bad);
+  bad[3] ^= 0x80;
+  g_srv_fp = bad;
+  open_pair(&c, &s, 0);
+  g_srv_fp = NULL;
+  assert_int_equal(s.opened, 0);
+  assert_int_equal(s.end_err, RC_ERR_TLS_CERT);
+  assert_non_null(strstr(s.detail, "fingerprint"));
+  peer_free(&c);
+  peer_free(&s);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
 static int setup(void **state) {
   (void)state;
   g_now = T0;
@@ -436,6 +465,7 @@ int main(void) {
       cmocka_unit_test(test_peer_gone),
       cmocka_unit_test(test_batch_bundled),
       cmocka_unit_test(test_big_packets),
+      cmocka_unit_test(test_fingerprint_per_filter),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
