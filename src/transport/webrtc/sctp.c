@@ -21,6 +21,12 @@
 /* A peer's reassembly buffer is kept while messages in pieces keep
  * coming (a bulk transfer), given back after this long without data. */
 #define SCTP_RX_KEEP_MS 1000u
+/* A filter without traffic for SCTP_QUIET_TICKS ticks (past usrsctp's
+ * 20 ms delayed SACK) and nothing unacknowledged or unsent is ticked every
+ * SCTP_IDLE_TICK_MS: an idle peer's timers are its heartbeats, 30 s
+ * apart, and it should not wake the loop 100 times a second. */
+#define SCTP_QUIET_TICKS 5u
+#define SCTP_IDLE_TICK_MS 1000u
 
 typedef struct tx_msg tx_msg;
 struct tx_msg {
@@ -54,6 +60,9 @@ struct sctp_filter {
    * before it (taken with Nagle on) bundled in as few packets as fit. */
   tx_msg *held;
   int nagle; /* SCTP_NODELAY is off (inside a batch) */
+  int io;           /* traffic since the last tick */
+  int shut;         /* our SHUTDOWN asked for: ticks until it is done */
+  unsigned quiet;   /* ticks in a row without traffic */
   int in_drain;
   char detail[160];
 };
@@ -127,6 +136,37 @@ static void lib_tick(rc_time now) {
     usrsctp_handle_timers(d > UINT32_MAX ? UINT32_MAX : (uint32_t)d);
     g.last = now;
   }
+}
+
+/* Traffic: the 10 ms tick again (from the library's clock, which may
+ * be behind when every filter is quiet: the tick is then due at once). */
+static void wake(sctp_filter *f) {
+  f->io = 1;
+  rc_time t = g.last + RC_SCTP_TICK_MS;
+  if (f->next_tick > t)
+    f->next_tick = t;
+}
+
+/* After a tick: whether the filter may be ticked slowly now. */
+static int quiet(sctp_filter *f) {
+  if (f->io) {
+    f->io = 0;
+    f->quiet = 0;
+    return 0;
+  }
+  if (f->quiet < SCTP_QUIET_TICKS) {
+    f->quiet++;
+    return 0;
+  }
+  if (f->state != S_OPEN || f->shut || f->txq != NULL || f->held != NULL ||
+      f->rx_busy)
+    return 0;
+  struct sctp_status st;
+  memset(&st, 0, sizeof st);
+  socklen_t l = (socklen_t)sizeof st;
+  if (usrsctp_getsockopt(f->sock, IPPROTO_SCTP, SCTP_STATUS, &st, &l) != 0)
+    return 0;
+  return st.sstat_unackdata == 0 && st.sstat_penddata == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -462,6 +502,7 @@ static rc_err sctp_recv(rc_filter *base, const uint8_t *d, size_t n) {
    * dropped, as if lost; usrsctp checks none (offload, lib_ref). */
   if (n < 12 || !rc__sctp_checksum_ok(d, n))
     return RC_OK;
+  wake(f);
   usrsctp_conninput(f, d, n, 0);
   return drain(f);
 }
@@ -480,6 +521,7 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
   memcpy(&m, d, sizeof m);
   d += sizeof m;
   n -= sizeof m;
+  wake(f);
   if (m.op == RC__SCTP_RESET) {
     rc_err err = held_push(f, 0); /* the stream's data before its reset */
     if (err == RC_OK)
@@ -551,7 +593,10 @@ static rc_err sctp_timeout(rc_filter *base, rc_time now) {
     f->rx = NULL;
     f->rx_cap = 0;
   }
-  return drain(f);
+  rc_err err = drain(f);
+  if (quiet(f))
+    f->next_tick = now + SCTP_IDLE_TICK_MS;
+  return err;
 }
 
 static rc_err sctp_shutdown(rc_filter *base) {
@@ -561,6 +606,8 @@ static rc_err sctp_shutdown(rc_filter *base) {
   rc_err err = held_push(f, 0);
   if (err != RC_OK)
     return err;
+  f->shut = 1;
+  wake(f);
   /* RFC 4960 §9.2: SHUTDOWN once our data is acknowledged. */
   if (usrsctp_shutdown(f->sock, SHUT_WR) != 0)
     return RC_OK; /* already going */
