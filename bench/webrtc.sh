@@ -7,11 +7,12 @@
 #     coaps+wr (one "coap" channel over SCTP/DTLS) and coaps+ws, alternated
 #     RUNS times, medians and the wr/ws ratio;
 #   - a 64 MiB GET (rcoap -o FILE, BERT and --window as rcoap's defaults)
-#     over each, wall time and MiB/s, checked against the file, and the
-#     ratio;
+#     over each, alternated RUNS times, median wall time and MiB/s, each
+#     checked against the file, and the ratio;
 #   - first (before the transfers grow rcoapd's heap): rcoapd's RSS per
-#     idle WebRTC peer: PEERS rcoap observe clients held on /sensors/temp
-#     over coaps+wr, (RSS with them - RSS before) / PEERS.
+#     idle peer: PEERS rcoap observe clients held on /sensors/temp over
+#     coaps+wr, (RSS with them - RSS before) / PEERS; then the same over
+#     coaps+ws for reference.
 # Nothing is asserted: a benchmark is not a test. The load average is
 # printed beside the figures (a shared machine moves them).
 #
@@ -42,28 +43,36 @@ echo "rcoap over coaps+wr against coaps+ws, one rcoapd ($pinning)"
 echo "machine: $(bench_machine); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 
-# --- rcoapd memory per idle WebRTC peer -------------------------------------
-rss0=$(bench_rss_kib "$PID_RC")
-pids=()
-for i in $(seq 1 "$PEERS"); do
-  "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --signal "$SIG" observe --duration 120 \
-    "$WR/sensors/temp" >"$TMP/obs.$i" 2>&1 &
-  pids+=("$!")
-  bench_track "$!"
-done
-up=0
-for _ in $(seq 1 300); do
-  up=0
-  for i in $(seq 1 "$PEERS"); do [ -s "$TMP/obs.$i" ] && up=$((up + 1)); done
-  [ "$up" -ge "$PEERS" ] && break
-  sleep 0.1
-done
+# --- rcoapd memory per idle peer: coaps+wr, then coaps+ws for reference --
+idle_kib() { # URI [ARGS...]: rcoapd's VmRSS growth per idle observer of URI
+  local u=$1 rss0 rss1 up pids=() i
+  shift
+  rss0=$(bench_rss_kib "$PID_RC")
+  for i in $(seq 1 "$PEERS"); do
+    "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --insecure "$@" observe --duration 120 \
+      "$u/sensors/temp" >"$TMP/obs.$i" 2>&1 &
+    pids+=("$!")
+    bench_track "$!"
+  done
+  for _ in $(seq 1 300); do
+    up=0
+    for i in $(seq 1 "$PEERS"); do [ -s "$TMP/obs.$i" ] && up=$((up + 1)); done
+    [ "$up" -ge "$PEERS" ] && break
+    sleep 0.1
+  done
+  sleep 1
+  rss1=$(bench_rss_kib "$PID_RC")
+  bench_stop "${pids[@]}"
+  rm -f "$TMP"/obs.*
+  echo "$rss0 $rss1 $up $(printf '%.0f' "$(bench_div "$((rss1 - rss0))" "$up")")"
+}
+read -r w0 w1 wup wkib < <(idle_kib "$WR" --signal "$SIG")
 sleep 1
-rss1=$(bench_rss_kib "$PID_RC")
-bench_stop "${pids[@]}"
-printf 'rcoapd RSS: %s KiB before, %s KiB with %s idle coaps+wr observers (%s up): %.0f KiB per peer\n' \
-  "$rss0" "$rss1" "$PEERS" "$up" "$(bench_div "$((rss1 - rss0))" "$up")"
-echo "RESULT bench=webrtc what=idle peers=$up kib_per_peer=$(printf '%.0f' "$(bench_div "$((rss1 - rss0))" "$up")")"
+read -r s0 s1 sup skib < <(idle_kib "$WS")
+printf 'rcoapd RSS per idle peer (%s rcoap observe clients on /sensors/temp)\n' "$PEERS"
+printf '  coaps+wr %5s KiB   (%s KiB before, %s KiB with %s up)\n' "$wkib" "$w0" "$w1" "$wup"
+printf '  coaps+ws %5s KiB   (%s KiB before, %s KiB with %s up)\n' "$skib" "$s0" "$s1" "$sup"
+echo "RESULT bench=webrtc what=idle peers=$wup kib_per_peer=$wkib ws_kib_per_peer=$skib"
 echo
 
 # --- requests/s over one connection -----------------------------------------
@@ -96,11 +105,17 @@ get_s() { # URI [ARGS...]: prints the seconds of rcoap -o; checks the body
   cmp -s "$TMP/got.bin" "$TMP/files/big.bin" || { echo "differs"; return; }
   echo "$t1 - $t0" | bc -l
 }
-wr_s=$(get_s "$WR" --signal "$SIG") ws_s=$(get_s "$WS")
+wr_g=() ws_g=()
+for _ in $(seq 1 "$RUNS"); do
+  wr_g+=("$(get_s "$WR" --signal "$SIG")")
+  ws_g+=("$(get_s "$WS")")
+done
+wr_s=$(printf '%s\n' "${wr_g[@]}" | bench_median)
+ws_s=$(printf '%s\n' "${ws_g[@]}" | bench_median)
 mibs() { [[ $1 =~ ^[0-9.]+$ ]] && printf '%.1f' "$(bench_div "$SIZE_MIB" "$1")" || echo "-"; }
-printf 'GET of %s MiB (rcoap -o FILE, checked)\n' "$SIZE_MIB"
-printf '  coaps+wr %7.2f s  %6s MiB/s\n' "${wr_s/fail/0}" "$(mibs "$wr_s")"
-printf '  coaps+ws %7.2f s  %6s MiB/s\n' "${ws_s/fail/0}" "$(mibs "$ws_s")"
+printf 'GET of %s MiB (rcoap -o FILE, checked; median of %s)\n' "$SIZE_MIB" "$RUNS"
+printf '  coaps+wr %7.2f s  %6s MiB/s   (%s)\n' "${wr_s/fail/0}" "$(mibs "$wr_s")" "${wr_g[*]}"
+printf '  coaps+ws %7.2f s  %6s MiB/s   (%s)\n' "${ws_s/fail/0}" "$(mibs "$ws_s")" "${ws_g[*]}"
 printf '  wr/ws throughput %.2f\n' "$(bench_div "$ws_s" "$wr_s")"
 echo "RESULT bench=webrtc what=get size_mib=$SIZE_MIB wr_s=$wr_s ws_s=$ws_s"
 echo

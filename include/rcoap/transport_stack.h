@@ -56,6 +56,12 @@ typedef struct rc_stack_config {
   int webrtc;
   int webrtc_open;
   uint16_t sctp_port;
+  /* webrtc: the largest SCTP packet (one DTLS record, one datagram) the
+   * path takes; 0: RC_SCTP_DEFAULT_MTU on the context's DTLS mtu. */
+  size_t webrtc_packet;
+  /* webrtc: the peer's a=fingerprint when tls_ctx is shared by many peers
+   * (rc_dtls_set_peer_fingerprint); NULL: the context's. */
+  const uint8_t *peer_fp;
   size_t max_message;  /* the session's Max-Message-Size */
   rc_budget *budget;   /* the session's rx_budget (may be NULL) */
   const rc_mem *mem;

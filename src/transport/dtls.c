@@ -31,6 +31,8 @@ typedef struct dtls_filter {
   rc__tls_filter t; /* first: the TLS callbacks see an rc__tls_filter */
   uint8_t peer[RC_DTLS_MAX_ADDR];
   size_t peer_len;
+  size_t mtu;   /* the datagram size (the context's, or rc_dtls_set_mtu) */
+  uint8_t fp[RC_TLS_FINGERPRINT_LEN]; /* rc_dtls_set_peer_fingerprint */
   size_t *lens; /* lengths of the datagrams queued in t.out */
   size_t nlens, lens_cap;
   rc_time now;         /* the caller's time, as last told */
@@ -121,7 +123,7 @@ static long bio_ctrl(BIO *b, int cmd, long num, void *ptr) {
     return d ? (long)d->t.in_len : 0;
   case BIO_CTRL_DGRAM_QUERY_MTU:
   case BIO_CTRL_DGRAM_GET_FALLBACK_MTU:
-    return d ? (long)d->t.ctx->mtu : RC_DTLS_DEFAULT_MTU;
+    return d ? (long)d->mtu : RC_DTLS_DEFAULT_MTU;
   default: /* no peer address, no socket timeouts, MTU never exceeded */
     return 0;
   }
@@ -489,14 +491,8 @@ rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
   d->hs_deadline = now + ctx->hs_timeout_ms;
   d->rtx_at = RC_TIME_NEVER;
   rc_err err = rc__tls_filter_init(&d->t, ctx, &dtls_ops, host, port, sink);
-  if (!err && SSL_set_mtu(d->t.ssl, (long)ctx->mtu) <= 0)
-    err = RC_ERR_TLS;
-  /* No record we send is larger than a datagram, so OpenSSL's write
-   * buffer needs no more (15 KB less per open peer, measured); 512 is
-   * OpenSSL's floor. */
-  if (!err && SSL_set_max_send_fragment(
-                  d->t.ssl, (long)(ctx->mtu > 512 ? ctx->mtu : 512)) != 1)
-    err = RC_ERR_TLS;
+  if (!err)
+    err = rc_dtls_set_mtu(&d->t.base, ctx->mtu);
   if (err) {
     really_destroy(d);
     ERR_clear_error();
@@ -504,6 +500,30 @@ rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
   }
   ERR_clear_error();
   *out = &d->t.base;
+  return RC_OK;
+}
+
+rc_err rc_dtls_set_mtu(rc_filter *base, size_t mtu) {
+  dtls_filter *d = D(base);
+  /* No record we send is larger than a datagram, so OpenSSL's write
+   * buffer needs no more (15 KB less per open peer, measured); 512 is
+   * OpenSSL's floor, 2^14 its ceiling. */
+  long frag = (long)(mtu < 512 ? 512 : mtu > READ_BUF ? READ_BUF : mtu);
+  d->mtu = mtu; /* what the BIO answers when OpenSSL asks again */
+  if (SSL_set_mtu(d->t.ssl, (long)mtu) <= 0 ||
+      SSL_set_max_send_fragment(d->t.ssl, frag) != 1) {
+    ERR_clear_error();
+    return RC_ERR_TLS;
+  }
+  return RC_OK;
+}
+
+rc_err rc_dtls_set_peer_fingerprint(rc_filter *base, const uint8_t *fp) {
+  dtls_filter *d = D(base);
+  if (!d->t.ctx->has_peer_fp || d->t.started)
+    return RC_ERR_INVAL; /* a context made to check fingerprints, unused */
+  memcpy(d->fp, fp, sizeof d->fp);
+  d->t.own_fp = d->fp;
   return RC_OK;
 }
 

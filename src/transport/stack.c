@@ -55,8 +55,18 @@ static rc_err stack_webrtc(rc_chain *ch, const rc_stack_config *cfg) {
                                   cfg->peer_len, cfg->now, &sink);
   if (err != RC_OK || (err = rc_chain_push(ch, f)) != RC_OK)
     return err;
+  /* A larger SCTP packet: the DTLS datagram grows by the record's
+   * overhead, as RC_SCTP_DEFAULT_MTU sits under RC_DTLS_DEFAULT_MTU. */
+  if (cfg->webrtc_packet > 0 &&
+      (err = rc_dtls_set_mtu(f, cfg->webrtc_packet + RC_DTLS_DEFAULT_MTU -
+                                    RC_SCTP_DEFAULT_MTU)) != RC_OK)
+    return err;
+  if (cfg->peer_fp != NULL &&
+      (err = rc_dtls_set_peer_fingerprint(f, cfg->peer_fp)) != RC_OK)
+    return err;
   int dtls_client = rc_tls_ctx_role(cfg->tls_ctx) == RC_TLS_CLIENT;
   rc_sctp_config sc = {.remote_port = cfg->sctp_port,
+                       .mtu = cfg->webrtc_packet,
                        .max_message = cfg->max_message,
                        .now = cfg->now,
                        .mem = cfg->mem};

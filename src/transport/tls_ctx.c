@@ -272,19 +272,19 @@ static int fingerprint_verify_cb(X509_STORE_CTX *xs, void *arg) {
   X509 *leaf = X509_STORE_CTX_get0_cert(xs);
   uint8_t md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
+  const uint8_t *want = f && f->own_fp ? f->own_fp : ctx->peer_fp;
   if (leaf && X509_digest(leaf, EVP_sha256(), md, &n) == 1 &&
-      n == RC_TLS_FINGERPRINT_LEN &&
-      CRYPTO_memcmp(md, ctx->peer_fp, n) == 0)
+      n == RC_TLS_FINGERPRINT_LEN && CRYPTO_memcmp(md, want, n) == 0)
     return 1;
   X509_STORE_CTX_set_error(xs, X509_V_ERR_APPLICATION_VERIFICATION);
   if (f && !f->verify_err) {
-    char got[RC_TLS_FINGERPRINT_HEX_LEN], want[RC_TLS_FINGERPRINT_HEX_LEN];
+    char got[RC_TLS_FINGERPRINT_HEX_LEN], wanthex[RC_TLS_FINGERPRINT_HEX_LEN];
     f->verify_err = X509_V_ERR_APPLICATION_VERIFICATION;
     rc_tls_fingerprint_hex(md, got);
-    rc_tls_fingerprint_hex(ctx->peer_fp, want);
+    rc_tls_fingerprint_hex(want, wanthex);
     if (leaf && n == RC_TLS_FINGERPRINT_LEN)
       rc__tls_say(f, "certificate fingerprint mismatch: sha-256 %s, expected %s",
-               got, want);
+               got, wanthex);
     else
       rc__tls_say(f, "certificate fingerprint mismatch: no certificate");
   }

@@ -107,6 +107,10 @@ typedef struct rc__tls_filter {
   uint16_t port;
   /* Set by OpenSSL callbacks, read when a handshake fails. */
   int verify_err;       /* first X509_V_ERR_* seen, 0 if none */
+  /* dtls: this peer's expected certificate digest when the context is
+   * shared by many peers (rc_dtls_set_peer_fingerprint), else NULL and
+   * the context's peer_fp is checked */
+  const uint8_t *own_fp;
   int http;             /* coaps+ws: ALPN "http/1.1" (rc_tls_set_http) */
   int alpn_refused;     /* server: client's ALPN lacked what we serve */
   int psk_unknown;      /* server: PSK identity not known */

@@ -30,6 +30,42 @@
 #define BIG (1024u * 1024u)
 
 static char g_dir[64];
+static size_t g_max_dgram = RC_DTLS_DEFAULT_MTU; /* the largest allowed */
+static size_t g_big_dgram;                        /* the largest seen */
+static size_t g_packet;                           /* webrtc_packet */
+static const uint8_t *g_srv_fp; /* the server's stack peer_fp, or NULL */
+
+/* Counts what the sctp and dcep filters hold through rc_mem. */
+static long g_live;
+static void *cnt_malloc(size_t n, void *u) {
+  (void)u;
+  size_t *p = malloc(sizeof(size_t) + n);
+  if (p == NULL)
+    return NULL;
+  *p = n;
+  g_live += (long)n;
+  return p + 1;
+}
+static void cnt_free(void *q, void *u) {
+  (void)u;
+  if (q == NULL)
+    return;
+  size_t *p = (size_t *)q - 1;
+  g_live -= (long)*p;
+  free(p);
+}
+static void *cnt_realloc(void *q, size_t n, void *u) {
+  if (q == NULL)
+    return cnt_malloc(n, u);
+  size_t *p = (size_t *)q - 1, old = *p;
+  size_t *r = realloc(p, sizeof(size_t) + n);
+  if (r == NULL)
+    return NULL;
+  *r = n;
+  g_live += (long)n - (long)old;
+  return r + 1;
+}
+static const rc_mem g_cnt = {cnt_malloc, cnt_realloc, cnt_free, NULL};
 static char g_crt[2][128], g_key[2][128];
 static uint8_t g_fp[2][RC_TLS_FINGERPRINT_LEN];
 static rc_time g_now;
@@ -109,6 +145,9 @@ static void peer_init(peer *p, rc_tls_ctx *ctx, int server) {
                         .peer = "peer",
                         .peer_len = 4,
                         .now = g_now,
+                        .webrtc_packet = g_packet,
+                        .peer_fp = server ? g_srv_fp : NULL,
+                        .mem = &g_cnt,
                         .max_message = sc.max_msg_size};
   assert_int_equal(rc_stack_framing(&st), RC_FRAMING_WS);
   assert_int_equal(rc_session_new(&p->s, &sc, &sess_cb, p, NULL, g_now),
@@ -128,7 +167,9 @@ static size_t move(peer *from, peer *to) {
   const uint8_t *d;
   size_t n, k = 0;
   while (rc_chain_pull(from->ch, &d, &n) == RC_OK) {
-    assert_true(n > 0 && n <= RC_DTLS_DEFAULT_MTU);
+    assert_true(n > 0 && n <= g_max_dgram);
+    if (n > g_big_dgram)
+      g_big_dgram = n;
     (void)rc_chain_recv(to->ch, d, n, g_now);
     assert_int_equal(rc_chain_consume(from->ch, n), RC_OK);
     k++;
@@ -283,6 +324,114 @@ static void test_peer_gone(void **state) {
   assert_int_equal(rc_sctp_live(), 0);
 }
 
+static void send_get_tok(peer *p, uint8_t tok) {
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s, &e, RC_GET, &tok, 1, 64), RC_OK);
+  assert_int_equal(rc_enc_opt(&e, RC_OPT_URI_PATH, "hello", 5), RC_OK);
+  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+}
+
+/* Sixteen requests queued at once leave as one batch (the chain's
+ * RC_FILTER_MORE down to SCTP): one or two SCTP packets (one DTLS record
+ * and one datagram each), not sixteen; the sixteen answers, made in one
+ * recv, at most three. Then, idle, the sctp and dcep filters of both peers
+ * hold at most 2 KiB through the library's allocator. */
+static void test_batch_bundled(void **state) {
+  (void)state;
+  peer c, s;
+  open_pair(&c, &s, 0);
+  (void)pump_until(&c, &s, NULL);
+  assert_int_equal(rc_session_get_state(c.s), RC_SESSION_OPEN);
+  c.msgs = s.msgs = 0;
+  for (int i = 0; i < 16; i++)
+    send_get_tok(&c, (uint8_t)(0x40 + i));
+  size_t up = move(&c, &s);
+  print_message("16 requests: %zu datagrams\n", up);
+  assert_in_range(up, 1, 2);
+  assert_int_equal(s.msgs, 16);
+  size_t down = move(&s, &c);
+  print_message("16 answers: %zu datagrams\n", down);
+  /* the SACK of the requests, the first answer (nothing in flight, so
+   * Nagle holds nothing), then the fifteen others together */
+  assert_in_range(down, 1, 3);
+  assert_int_equal(c.msgs, 16);
+  assert_int_equal(c.code, RC_CONTENT);
+  /* Idle after the clock ran on (delayed SACKs, the reassembly buffer's
+   * hold): the filters' own allocations are small and bounded. */
+  (void)pump_until(&c, &s, NULL);
+  g_now += 2000;
+  rc_chain_handle_expiry(c.ch, g_now);
+  rc_chain_handle_expiry(s.ch, g_now);
+  (void)pump_until(&c, &s, NULL);
+  print_message("idle: %ld bytes held by sctp+dcep of two peers\n", g_live);
+  assert_in_range(g_live, 1, 2 * 2048);
+  peer_free(&c);
+  peer_free(&s);
+  assert_int_equal(g_live, 0);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
+/* webrtc_packet (a loopback pair): a 1 MiB message in SCTP packets of a
+ * whole DTLS record, each one datagram of at most 2^14 bytes plus the
+ * record's overhead. */
+static void test_big_packets(void **state) {
+  (void)state;
+  g_packet = 16384 - 16;
+  g_max_dgram = 16384 + 80;
+  g_big_dgram = 0;
+  peer c, s;
+  open_pair(&c, &s, 0);
+  (void)pump_until(&c, &s, NULL);
+  rc_enc e;
+  static const uint8_t tok[1] = {5};
+  assert_int_equal(rc_session_msg_begin(c.s, &e, RC_PUT, tok, 1, BIG), RC_OK);
+  uint8_t *big = malloc(BIG);
+  for (size_t i = 0; i < BIG; i++)
+    big[i] = (uint8_t)(i * 13 + 1);
+  assert_int_equal(rc_enc_payload(&e, big, BIG), RC_OK);
+  assert_int_equal(rc_session_msg_end(c.s, &e), RC_OK);
+  s.msgs = 0;
+  (void)pump_until(&c, &s, server_has_msg);
+  g_packet = 0;
+  g_max_dgram = RC_DTLS_DEFAULT_MTU;
+  assert_int_equal(s.ends, 0);
+  assert_int_equal(s.payload_len, BIG);
+  assert_int_equal(s.last, big[BIG - 1]);
+  print_message("largest datagram: %zu bytes\n", g_big_dgram);
+  assert_true(g_big_dgram > 8 * RC_DTLS_DEFAULT_MTU);
+  free(big);
+  peer_free(&c);
+  peer_free(&s);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
+/* One context for many peers (wr_ep.c shares one per role): each DTLS
+ * filter checks its own peer's fingerprint, not the context's. */
+static void test_fingerprint_per_filter(void **state) {
+  (void)state;
+  /* the context names a wrong fingerprint, the filter the right one */
+  g_srv_fp = g_fp[0];
+  peer c, s;
+  open_pair(&c, &s, 1);
+  assert_int_equal(s.ends + c.ends, 0);
+  assert_int_equal(s.opened, 1);
+  peer_free(&c);
+  peer_free(&s);
+  /* the context names the right one, the filter a wrong one */
+  uint8_t bad[RC_TLS_FINGERPRINT_LEN];
+  memcpy(bad, g_fp[0], sizeof bad);
+  bad[3] ^= 0x80;
+  g_srv_fp = bad;
+  open_pair(&c, &s, 0);
+  g_srv_fp = NULL;
+  assert_int_equal(s.opened, 0);
+  assert_int_equal(s.end_err, RC_ERR_TLS_CERT);
+  assert_non_null(strstr(s.detail, "fingerprint"));
+  peer_free(&c);
+  peer_free(&s);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
 static int setup(void **state) {
   (void)state;
   g_now = T0;
@@ -314,6 +463,9 @@ int main(void) {
       cmocka_unit_test(test_get_big_and_close),
       cmocka_unit_test(test_wrong_fingerprint),
       cmocka_unit_test(test_peer_gone),
+      cmocka_unit_test(test_batch_bundled),
+      cmocka_unit_test(test_big_packets),
+      cmocka_unit_test(test_fingerprint_per_filter),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,7 +38,7 @@ static rc_err fail(dcep_filter *f, rc_err err, const char *why) {
 
 /* One message down to SCTP on stream sid, behind its meta. */
 static rc_err put(dcep_filter *f, uint8_t op, uint16_t sid, uint32_t ppid,
-                  const uint8_t *d, size_t n) {
+                  const uint8_t *d, size_t n, uint8_t more) {
   size_t need = RC__SCTP_META_LEN + n;
   if (need > f->tx_cap) {
     uint8_t *p = f->mem->realloc(f->tx, need, f->mem->user);
@@ -59,6 +59,7 @@ static rc_err put(dcep_filter *f, uint8_t op, uint16_t sid, uint32_t ppid,
     m.pr_policy = f->pr_policy;
     m.pr_value = f->pr_value;
   }
+  m.flags |= more;
   memcpy(f->tx, &m, sizeof m);
   if (n > 0)
     memcpy(f->tx + sizeof m, d, n);
@@ -109,7 +110,7 @@ static rc_err on_control(dcep_filter *f, uint16_t sid, const uint8_t *d,
     /* RFC 8832 §6 (paraphrased): a peer that accepts an OPEN answers it
      * with a DATA_CHANNEL_ACK on the same stream, PPID 50. */
     rc_err err = put(f, RC__SCTP_DATA, sid, RC_DCEP_PPID_CONTROL,
-                     (const uint8_t[]){RC_DCEP_ACK}, RC_DCEP_ACK_LEN);
+                     (const uint8_t[]){RC_DCEP_ACK}, RC_DCEP_ACK_LEN, 0);
     if (err != RC_OK)
       return fail(f, err, "cannot send DATA_CHANNEL_ACK");
     opened(f);
@@ -117,7 +118,7 @@ static rc_err on_control(dcep_filter *f, uint16_t sid, const uint8_t *d,
   }
   /* Not a CoAP channel, a second one, or the wrong parity: refused by
    * closing its stream (RFC 8831 §6.7, an outgoing stream reset). */
-  return put(f, RC__SCTP_RESET, sid, 0, NULL, 0);
+  return put(f, RC__SCTP_RESET, sid, 0, NULL, 0, 0);
 }
 
 static rc_err on_reset(dcep_filter *f, uint16_t sid) {
@@ -126,7 +127,7 @@ static rc_err on_reset(dcep_filter *f, uint16_t sid) {
   /* RFC 8831 §6.7: the other side resets its outgoing stream in turn. */
   int was = f->state;
   f->state = D_CLOSED;
-  (void)put(f, RC__SCTP_RESET, sid, 0, NULL, 0);
+  (void)put(f, RC__SCTP_RESET, sid, 0, NULL, 0, 0);
   if (was == D_OPENING) /* refused our OPEN */
     return fail(f, RC_ERR_CONN_REFUSED, "the peer refused the CoAP channel");
   f->base.sink.event(f->base.sink.ctx, RC_FILTER_EV_CLOSED, 0,
@@ -187,13 +188,12 @@ static rc_err dcep_start(rc_filter *base) {
   rc_err err = rc_dcep_encode_open(&o, b, sizeof b, &len);
   if (err == RC_OK)
     err = put(f, RC__SCTP_DATA, (uint16_t)f->sid, RC_DCEP_PPID_CONTROL, b,
-              len);
+              len, 0);
   return err != RC_OK ? fail(f, err, "cannot send DATA_CHANNEL_OPEN") : RC_OK;
 }
 
 static rc_err dcep_send(rc_filter *base, const uint8_t *d, size_t n,
                         int flags) {
-  (void)flags;
   dcep_filter *f = D(base);
   if (f->state == D_DEAD)
     return RC_ERR_CLOSED;
@@ -203,9 +203,9 @@ static rc_err dcep_send(rc_filter *base, const uint8_t *d, size_t n,
     return RC_ERR_INVAL; /* §4.1: no empty messages */
   /* RFC 8831 §6.6: binary data on PPID 53 (WebRTC Binary). */
   rc_err err = put(f, RC__SCTP_DATA, (uint16_t)f->sid, RC_DCEP_PPID_BINARY, d,
-                   n);
-  /* A large message sits in tx only for the call. */
-  if (f->tx_cap > 64u * 1024u) {
+                   n, (flags & RC_FILTER_MORE) ? RC__SCTP_MORE : 0);
+  /* Only a small message's buffer stays (an idle channel keeps little). */
+  if (f->tx_cap > 2048u) {
     f->mem->free(f->tx, f->mem->user);
     f->tx = NULL;
     f->tx_cap = 0;
@@ -219,7 +219,7 @@ static rc_err dcep_shutdown(rc_filter *base) {
     return RC_OK;
   f->state = D_CLOSED;
   /* RFC 8831 §6.7: a channel is closed by resetting its outgoing stream. */
-  return put(f, RC__SCTP_RESET, (uint16_t)f->sid, 0, NULL, 0);
+  return put(f, RC__SCTP_RESET, (uint16_t)f->sid, 0, NULL, 0, 0);
 }
 
 static void dcep_free(rc_filter *base) {

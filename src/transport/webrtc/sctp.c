@@ -13,10 +13,20 @@
 #include <usrsctp.h>
 
 #include "rcoap/transport_sctp.h"
+#include "transport/webrtc/crc32c.h"
 #include "transport/webrtc/sctp_int.h"
 
 #define SCTP_RX_CHUNK (64u * 1024u)
 #define SCTP_BUF (1024u * 1024u)
+/* A peer's reassembly buffer is kept while messages in pieces keep
+ * coming (a bulk transfer), given back after this long without data. */
+#define SCTP_RX_KEEP_MS 1000u
+/* A filter without traffic for SCTP_QUIET_TICKS ticks (past usrsctp's
+ * 20 ms delayed SACK) and nothing unacknowledged or unsent is ticked every
+ * SCTP_IDLE_TICK_MS: an idle peer's timers are its heartbeats, 30 s
+ * apart, and it should not wake the loop 100 times a second. */
+#define SCTP_QUIET_TICKS 5u
+#define SCTP_IDLE_TICK_MS 1000u
 
 typedef struct tx_msg tx_msg;
 struct tx_msg {
@@ -42,8 +52,17 @@ struct sctp_filter {
   uint8_t *rx;
   size_t rx_len, rx_cap;
   int rx_busy; /* a message has begun */
+  rc_time last_rx; /* rx goes once no data came for SCTP_RX_KEEP_MS */
   tx_msg *txq, **txq_tail;
   size_t tx_bytes;
+  /* The batch's latest small message, held until the next one or the
+   * flush: handed over last with SCTP_NODELAY on, it sends the messages
+   * before it (taken with Nagle on) bundled in as few packets as fit. */
+  tx_msg *held;
+  int nagle; /* SCTP_NODELAY is off (inside a batch) */
+  int io;           /* traffic since the last tick */
+  int shut;         /* our SHUTDOWN asked for: ticks until it is done */
+  unsigned quiet;   /* ticks in a row without traffic */
   int in_drain;
   char detail[160];
 };
@@ -70,6 +89,9 @@ static int sctp_output(void *addr, void *buf, size_t len, uint8_t tos,
   sctp_filter *f = live_find(addr);
   if (f == NULL || f->state == S_DEAD || f->out_err != RC_OK)
     return 0; /* the filter went: the packet is lost, as on a wire */
+  /* usrsctp leaves the checksum to us (crc32c offload, lib_ref). */
+  if (len >= 12)
+    rc__sctp_checksum_put(buf, len);
   rc_err err = f->base.sink.down(f->base.sink.ctx, buf, len);
   if (err != RC_OK)
     f->out_err = err;
@@ -81,6 +103,10 @@ static int lib_ref(rc_time now) {
     usrsctp_init_nothreads(0, sctp_output, NULL);
     /* No ECN over DTLS (there is no IP header to carry it). */
     usrsctp_sysctl_set_sctp_ecn_enable(0);
+    /* The CRC32c of every packet is computed at the filter's edge
+     * (crc32c.c: the CPU's crc32 instruction) instead of by usrsctp's
+     * byte-wise loop, the largest cost of a bulk transfer (measured). */
+    usrsctp_enable_crc32c_offload();
     /* Short delayed SACK: a CoAP answer waits for it otherwise. */
     usrsctp_sysctl_set_sctp_delayed_sack_time_default(20);
     g.last = now;
@@ -110,6 +136,37 @@ static void lib_tick(rc_time now) {
     usrsctp_handle_timers(d > UINT32_MAX ? UINT32_MAX : (uint32_t)d);
     g.last = now;
   }
+}
+
+/* Traffic: the 10 ms tick again (from the library's clock, which may
+ * be behind when every filter is quiet: the tick is then due at once). */
+static void wake(sctp_filter *f) {
+  f->io = 1;
+  rc_time t = g.last + RC_SCTP_TICK_MS;
+  if (f->next_tick > t)
+    f->next_tick = t;
+}
+
+/* After a tick: whether the filter may be ticked slowly now. */
+static int quiet(sctp_filter *f) {
+  if (f->io) {
+    f->io = 0;
+    f->quiet = 0;
+    return 0;
+  }
+  if (f->quiet < SCTP_QUIET_TICKS) {
+    f->quiet++;
+    return 0;
+  }
+  if (f->state != S_OPEN || f->shut || f->txq != NULL || f->held != NULL ||
+      f->rx_busy)
+    return 0;
+  struct sctp_status st;
+  memset(&st, 0, sizeof st);
+  socklen_t l = (socklen_t)sizeof st;
+  if (usrsctp_getsockopt(f->sock, IPPROTO_SCTP, SCTP_STATUS, &st, &l) != 0)
+    return 0;
+  return st.sstat_unackdata == 0 && st.sstat_penddata == 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -208,21 +265,35 @@ static rc_err rx_grow(sctp_filter *f, size_t need) {
   return RC_OK;
 }
 
+/* One read buffer for every filter of the process (one thread, see
+ * transport_sctp.h): a message that arrives whole goes up from it, so an
+ * idle peer keeps no buffer; only a message in pieces (partial delivery)
+ * is gathered in the filter's own rx. Busy while a message from it is
+ * being handed up (the layers above may make another filter read). */
+static uint8_t g_rbuf[RC__SCTP_META_LEN + SCTP_RX_CHUNK];
+static int g_rbuf_busy;
+
+static rc_err up_whole(sctp_filter *f, uint8_t *buf, size_t len) {
+  return f->base.sink.up(f->base.sink.ctx, buf, len, RC_FILTER_MSG_END);
+}
+
 /* One recvv; returns 1 if something was read, 0 if it would block. */
 static int read_one(sctp_filter *f, rc_err *err) {
   size_t have = RC__SCTP_META_LEN + f->rx_len;
   size_t room = f->cfg.max_message - f->rx_len + 1; /* one more: too long */
   if (room > SCTP_RX_CHUNK)
     room = SCTP_RX_CHUNK;
-  if ((*err = rx_grow(f, have + room)) != RC_OK)
+  int shared = !f->rx_busy && !g_rbuf_busy;
+  if (!shared && (*err = rx_grow(f, have + room)) != RC_OK)
     return 0;
+  uint8_t *buf = shared ? g_rbuf : f->rx;
   struct sctp_rcvinfo ri;
   socklen_t il = sizeof ri;
   unsigned it = 0;
   int fl = 0;
   struct sockaddr_conn from;
   socklen_t fromlen = sizeof from;
-  ssize_t n = usrsctp_recvv(f->sock, f->rx + have, room,
+  ssize_t n = usrsctp_recvv(f->sock, buf + have, room,
                             (struct sockaddr *)&from, &fromlen, &ri, &il,
                             &it, &fl);
   if (n < 0)
@@ -231,9 +302,10 @@ static int read_one(sctp_filter *f, rc_err *err) {
     return 0;
   if (fl & MSG_NOTIFICATION) {
     /* notifications are small: never split, never mixed with data */
-    *err = on_notification(f, f->rx + have, (size_t)n);
+    *err = on_notification(f, buf + have, (size_t)n);
     return 1;
   }
+  f->last_rx = g.last;
   if (!f->rx_busy) {
     rc__sctp_meta m;
     memset(&m, 0, sizeof m);
@@ -241,7 +313,7 @@ static int read_one(sctp_filter *f, rc_err *err) {
     m.sid = ri.rcv_sid;
     m.ppid = ntohl(ri.rcv_ppid);
     m.flags = (ri.rcv_flags & SCTP_UNORDERED) ? RC__SCTP_UNORDERED : 0;
-    memcpy(f->rx, &m, sizeof m);
+    memcpy(buf, &m, sizeof m);
     f->rx_busy = 1;
   }
   f->rx_len += (size_t)n;
@@ -249,11 +321,22 @@ static int read_one(sctp_filter *f, rc_err *err) {
     *err = fail(f, RC_ERR_LIMIT, "message larger than our max-message-size");
     return 0;
   }
+  size_t len = RC__SCTP_META_LEN + f->rx_len;
   if (fl & MSG_EOR) {
-    size_t len = RC__SCTP_META_LEN + f->rx_len;
     f->rx_busy = 0;
     f->rx_len = 0;
-    *err = f->base.sink.up(f->base.sink.ctx, f->rx, len, RC_FILTER_MSG_END);
+    if (!shared)
+      return (*err = up_whole(f, f->rx, len)), 1;
+    g_rbuf_busy = 1;
+    *err = up_whole(f, g_rbuf, len);
+    g_rbuf_busy = 0;
+    return 1;
+  }
+  /* The first piece of a longer message: gathered in the filter's own. */
+  if (shared) {
+    if ((*err = rx_grow(f, len + SCTP_RX_CHUNK)) != RC_OK)
+      return 0;
+    memcpy(f->rx, g_rbuf, len);
   }
   return 1;
 }
@@ -298,6 +381,17 @@ static rc_err reset_stream(sctp_filter *f, uint16_t sid) {
   return RC_OK;
 }
 
+/* Inside a batch Nagle is on (usrsctp keeps small messages while data is
+ * in flight); the batch's last message goes with it off. */
+static void set_nagle(sctp_filter *f, int on) {
+  if (f->nagle == on)
+    return;
+  const int nodelay = !on;
+  if (usrsctp_setsockopt(f->sock, IPPROTO_SCTP, SCTP_NODELAY, &nodelay,
+                         sizeof nodelay) == 0)
+    f->nagle = on;
+}
+
 /* Moves held messages into usrsctp while it takes them. */
 static rc_err tx_drain(sctp_filter *f) {
   while (f->txq != NULL && f->state == S_OPEN) {
@@ -331,6 +425,28 @@ static rc_err tx_hold(sctp_filter *f, const rc__sctp_meta *m, const uint8_t *d,
   f->txq_tail = &t->next;
   f->tx_bytes += n;
   return RC_OK;
+}
+
+/* The held message goes to usrsctp (or behind the queue), Nagle as
+ * asked. */
+static rc_err held_push(sctp_filter *f, int nagle) {
+  tx_msg *t = f->held;
+  if (t == NULL)
+    return RC_OK;
+  f->held = NULL;
+  set_nagle(f, nagle);
+  int r = f->txq == NULL ? send_one(f, &t->meta, t->data, t->len) : 0;
+  if (r == 0 && f->tx_bytes + t->len <= f->cfg.max_queued) {
+    t->next = NULL;
+    *f->txq_tail = t;
+    f->txq_tail = &t->next;
+    f->tx_bytes += t->len;
+    return RC_OK;
+  }
+  f->mem->free(t, f->mem->user);
+  return r > 0 ? RC_OK
+               : fail(f, RC_ERR_LIMIT,
+                      r < 0 ? "message refused" : "send queue full");
 }
 
 /* After anything usrsctp did: read all, send what waits, report. */
@@ -382,13 +498,18 @@ static rc_err sctp_recv(rc_filter *base, const uint8_t *d, size_t n) {
     if (err != RC_OK)
       return err;
   }
+  /* RFC 9260 §6.8 (paraphrased): a packet whose CRC32c does not match is
+   * dropped, as if lost; usrsctp checks none (offload, lib_ref). */
+  if (n < 12 || !rc__sctp_checksum_ok(d, n))
+    return RC_OK;
+  wake(f);
   usrsctp_conninput(f, d, n, 0);
   return drain(f);
 }
 
 static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
                         int flags) {
-  (void)flags;
+  (void)flags; /* a batch is told in the meta (RC__SCTP_MORE) */
   sctp_filter *f = F(base);
   if (f->state == S_DEAD)
     return RC_ERR_CLOSED;
@@ -400,14 +521,36 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
   memcpy(&m, d, sizeof m);
   d += sizeof m;
   n -= sizeof m;
+  wake(f);
   if (m.op == RC__SCTP_RESET) {
-    rc_err err = reset_stream(f, m.sid);
+    rc_err err = held_push(f, 0); /* the stream's data before its reset */
+    if (err == RC_OK)
+      err = reset_stream(f, m.sid);
     return err != RC_OK ? fail(f, err, "stream reset refused") : drain(f);
   }
   /* draft-groves-coap-webrtcdc-02 §4.1: "PPIDs for empty data MUST not
    * be used": a CoAP message is never empty, and nothing else is sent. */
   if (n == 0)
     return RC_ERR_INVAL;
+  int more = (m.flags & RC__SCTP_MORE) != 0;
+  m.flags &= (uint8_t)~RC__SCTP_MORE;
+  /* A batch (RC_FILTER_MORE from the chain): each message goes in with
+   * Nagle on once the next one comes; the last waits for flush. One SCTP
+   * packet then carries many messages (one DTLS record, one datagram). */
+  rc_err err = held_push(f, 1);
+  if (err != RC_OK)
+    return err;
+  if (more && n <= f->cfg.mtu && f->state == S_OPEN) {
+    tx_msg *t = f->mem->malloc(sizeof *t + n, f->mem->user);
+    if (t == NULL)
+      return fail(f, RC_ERR_NOMEM, "no memory for a message");
+    t->meta = m;
+    t->len = n;
+    memcpy(t->data, d, n);
+    f->held = t;
+    return RC_OK;
+  }
+  set_nagle(f, 0);
   if (f->txq == NULL) {
     int r = send_one(f, &m, d, n);
     if (r > 0)
@@ -416,10 +559,21 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
       return fail(f, RC_ERR_LIMIT, "message refused (larger than the send "
                                    "buffer?)");
   }
-  rc_err err = tx_hold(f, &m, d, n);
+  err = tx_hold(f, &m, d, n);
   if (err != RC_OK)
     return fail(f, err, "send queue full");
   return RC_OK;
+}
+
+/* The end of a batch: its last message goes with Nagle off, which sends
+ * everything usrsctp holds. */
+static rc_err sctp_flush(rc_filter *base, size_t max_own) {
+  (void)max_own;
+  sctp_filter *f = F(base);
+  if (f->held == NULL || f->state == S_DEAD)
+    return RC_OK;
+  rc_err err = held_push(f, 0);
+  return err != RC_OK ? err : drain(f);
 }
 
 static rc_time sctp_expiry(const rc_filter *base) {
@@ -434,13 +588,26 @@ static rc_err sctp_timeout(rc_filter *base, rc_time now) {
   f->next_tick = now + RC_SCTP_TICK_MS;
   if (f->state == S_DEAD)
     return RC_OK;
-  return drain(f);
+  if (f->rx != NULL && !f->rx_busy && now - f->last_rx > SCTP_RX_KEEP_MS) {
+    f->mem->free(f->rx, f->mem->user);
+    f->rx = NULL;
+    f->rx_cap = 0;
+  }
+  rc_err err = drain(f);
+  if (quiet(f))
+    f->next_tick = now + SCTP_IDLE_TICK_MS;
+  return err;
 }
 
 static rc_err sctp_shutdown(rc_filter *base) {
   sctp_filter *f = F(base);
   if (f->state != S_OPEN)
     return RC_OK;
+  rc_err err = held_push(f, 0);
+  if (err != RC_OK)
+    return err;
+  f->shut = 1;
+  wake(f);
   /* RFC 4960 §9.2: SHUTDOWN once our data is acknowledged. */
   if (usrsctp_shutdown(f->sock, SHUT_WR) != 0)
     return RC_OK; /* already going */
@@ -456,6 +623,8 @@ static void sctp_end(rc_filter *base) {
   }
   f->txq_tail = &f->txq;
   f->tx_bytes = 0;
+  f->mem->free(f->held, f->mem->user);
+  f->held = NULL;
 }
 
 static void sctp_free(rc_filter *base) {
@@ -486,6 +655,7 @@ static const rc_filter_ops sctp_ops = {
     .start = sctp_start,
     .recv = sctp_recv,
     .send = sctp_send,
+    .flush = sctp_flush,
     .expiry = sctp_expiry,
     .timeout = sctp_timeout,
     .shutdown = sctp_shutdown,
@@ -549,11 +719,14 @@ static int sock_setup(sctp_filter *f) {
           0 ||
       usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_ASSOCINFO, &ap, sizeof ap) != 0)
     return -1;
-  /* Many streams: channel ids go up to 65534 (RFC 8832 §6). */
+  /* RC_SCTP_STREAMS each way: usrsctp keeps a stream's state from the
+   * association's start, about 100 bytes per stream (1024 streams were
+   * 100 KiB of every idle peer, measured), and a peer's channel ids
+   * (RFC 8832 §6) beyond it are refused as any second channel is. */
   struct sctp_initmsg im;
   memset(&im, 0, sizeof im);
-  im.sinit_num_ostreams = 1024;
-  im.sinit_max_instreams = 1024;
+  im.sinit_num_ostreams = RC_SCTP_STREAMS;
+  im.sinit_max_instreams = RC_SCTP_STREAMS;
   if (usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_INITMSG, &im, sizeof im) != 0)
     return -1;
   struct sockaddr_conn sc;
