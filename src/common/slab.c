@@ -9,6 +9,27 @@
 
 #include "common/slab.h"
 
+/* Under AddressSanitizer the slots a pool does not hand out are poisoned,
+ * so a use after rc__slab_free (or of a slot never handed out) is reported
+ * as it would be for malloc'd memory (slots have no redzones between them:
+ * an overflow into the next slot is not caught). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_ASAN 1
+#endif
+#ifdef SLAB_ASAN
+#include <sanitizer/asan_interface.h>
+#define SLAB_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define SLAB_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define SLAB_POISON(p, n) ((void)(p), (void)(n))
+#define SLAB_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 struct rc__slab_chunk {
   rc__slab_chunk *prev, *next; /* the pool's avail list */
   void *free;                  /* slots given back, linked through them */
@@ -52,6 +73,7 @@ static rc__slab_chunk *chunk_map(rc__slab *s) {
   if (al + n < m + 2 * n)
     munmap(al + n, (size_t)(m + 2 * n - (al + n)));
   rc__slab_chunk *c = (rc__slab_chunk *)al; /* zero from mmap */
+  SLAB_POISON(al + SLAB_HDR, n - SLAB_HDR);
   c->cap = (uint32_t)((n - SLAB_HDR) / s->size);
   s->chunks++;
   return c;
@@ -69,10 +91,12 @@ void *rc__slab_alloc(rc__slab *s) {
   void *p;
   if (c->free != NULL) {
     p = c->free;
+    SLAB_UNPOISON(p, s->size);
     c->free = *(void **)p;
     *(void **)p = NULL; /* the rest of the slot is as the user left it */
   } else {
     p = (uint8_t *)c + SLAB_HDR + (size_t)c->bump++ * s->size;
+    SLAB_UNPOISON(p, s->size);
   }
   if (++c->used == c->cap)
     chunk_unlist(s, c);
@@ -85,12 +109,14 @@ void rc__slab_free(rc__slab *s, void *p) {
   rc__slab_chunk *c =
       (rc__slab_chunk *)((uintptr_t)p & ~(uintptr_t)(RC__SLAB_CHUNK - 1));
   *(void **)p = c->free;
+  SLAB_POISON(p, s->size);
   c->free = p;
   c->used--;
   if (c->used == 0 && s->chunks > 1) {
     if (c->listed)
       chunk_unlist(s, c);
     s->chunks--;
+    SLAB_UNPOISON(c, RC__SLAB_CHUNK);
     munmap(c, RC__SLAB_CHUNK);
     return;
   }

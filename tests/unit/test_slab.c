@@ -16,6 +16,18 @@
 
 #include "common/slab.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 enum { SLOT = 200, N = 1500 }; /* 200 -> 208 B: ~314 a chunk, 5 chunks */
 
 static void test_slots_distinct_and_reused(void **state) {
@@ -52,9 +64,33 @@ static void test_slots_distinct_and_reused(void **state) {
   assert_int_equal(s.chunks, 1);
 }
 
+#ifdef TEST_ASAN
+/* Under ASan a slot is addressable only while it is handed out: a use
+ * after free (or of a slot never handed out) is reported like malloc's. */
+static void test_free_slots_poisoned(void **state) {
+  (void)state;
+  rc__slab s = RC__SLAB_INIT(SLOT);
+  uint8_t *a = rc__slab_alloc(&s);
+  uint8_t *b = rc__slab_alloc(&s);
+  assert_int_equal(__asan_region_is_poisoned(a, SLOT), 0);
+  assert_non_null(__asan_region_is_poisoned(b + 208, SLOT)); /* not yet out */
+  rc__slab_free(&s, a);
+  assert_true(__asan_address_is_poisoned(a));
+  assert_true(__asan_address_is_poisoned(a + SLOT - 1));
+  uint8_t *c = rc__slab_alloc(&s);
+  assert_ptr_equal(c, a);
+  assert_int_equal(__asan_region_is_poisoned(c, SLOT), 0);
+  rc__slab_free(&s, b);
+  rc__slab_free(&s, c);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_slots_distinct_and_reused),
+#ifdef TEST_ASAN
+      cmocka_unit_test(test_free_slots_poisoned),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
