@@ -32,6 +32,7 @@
 #include "rcoap/transport_listen.h"
 #include "test_counting.h"
 #include "test_run.h"
+#include "test_session_msg.h"
 
 #define GUARD_MS 8000
 #define PARK_MS 30u
@@ -64,37 +65,6 @@ typedef struct pk {
 } pk;
 
 #define RUN_UNTIL(f, cond) RUN_UNTIL_MS(f, cond, GUARD_MS)
-
-static void put32(uint8_t *p, uint32_t v) {
-  p[0] = (uint8_t)(v >> 24);
-  p[1] = (uint8_t)(v >> 16);
-  p[2] = (uint8_t)(v >> 8);
-  p[3] = (uint8_t)v;
-}
-
-/* Queues one message with a 4-byte token and len bytes of payload
- * (payload, or 'x' when NULL). */
-static rc_err queue_msg(rc_session *s, uint8_t code, uint32_t tok,
-                        const uint8_t *payload, size_t len) {
-  uint8_t t[4];
-  put32(t, tok);
-  rc_enc e;
-  rc_err err = rc_session_msg_begin(s, &e, code, t, 4, len + 16);
-  if (err != RC_OK)
-    return err;
-  if (len > 0) {
-    uint8_t *p = rc_enc_payload_ptr(&e, len);
-    if (p == NULL) {
-      rc_session_msg_cancel(s, &e);
-      return RC_ERR_NOBUF;
-    }
-    if (payload != NULL)
-      memcpy(p, payload, len);
-    else
-      memset(p, 'x', len);
-  }
-  return rc_session_msg_end(s, &e);
-}
 
 /* ---- the server: answers requests, parks when allowed ---- */
 
