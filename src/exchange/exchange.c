@@ -444,16 +444,6 @@ static void xch_req_put(rc_exchange *x, rc_xreq *r) {
 #define XCH_FNV_PRIME 0x100000001b3ull
 #define XCH_FNV_BASIS 0xcbf29ce484222325ull
 
-/*
- * One pass over the request's options: the first unrecognized critical
- * option, or one with a value the registry says is malformed (RFC 7252
- * §5.4.3: "treated like an unrecognized option"), or a second occurrence
- * of a critical option that is not repeatable (*repeated set), goes to
- * *bad; later occurrences of a non-repeatable elective one are skipped;
- * Block1, Block2, Size1, Size2 and Observe are decoded into r, Echo
- * skipped; every other option goes into r's key, and all but Request-Tag
- * into key_untagged.
- */
 static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
   h = (h ^ o->num) * XCH_FNV_PRIME;
   h = (h ^ o->len) * XCH_FNV_PRIME;
@@ -462,12 +452,19 @@ static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
   return h;
 }
 
+/*
+ * One pass over the request's options: the first unrecognized critical
+ * option, or one with a value the registry says is malformed (RFC 7252
+ * §5.4.3: "treated like an unrecognized option"), or a second occurrence
+ * of a critical option that is not repeatable (*repeated set), goes to
+ * *bad; later occurrences of a non-repeatable elective one are skipped;
+ * Block1, Block2, Size1, Size2 and Observe are decoded into r. The keys
+ * are not made here (xch_keys, when something asks for them).
+ */
 static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
                      int *repeated) {
   rc_opt_iter it;
   rc_opt o;
-  uint64_t h = XCH_FNV_BASIS ^ m->code;
-  uint64_t hu = h; /* the same without Request-Tag */
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
   *repeated = 0;
@@ -526,13 +523,53 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       if (rc_opt_uint(&o, &v) == RC_OK)
         r->size1 = v;
       continue;
-    case RC_OPT_ECHO:
-      /* RFC 9175 §2.2.1: Echo is not part of the cache key. A request
-       * repeated with the Echo a 4.01 asked for (the amplification limit
-       * on a Block2 continuation) is still the same request. */
-      continue;
     case RC_OPT_REQUEST_TAG:
       r->has_rtag = 1;
+      continue;
+    default:
+      continue;
+    }
+  }
+}
+
+/*
+ * The request's keys (the answer cache's and the uploads'), taken from
+ * r->key_msg the first time something asks (rc__xreq_keys): a plain
+ * request answered at once never needs them. FNV-1a over the code and
+ * every option xch_scan did not decode or skip (number, length, value);
+ * Request-Tag goes into key only, not into key_untagged; Echo into
+ * neither (RFC 9175 §2.2.1: Echo is not part of the cache key: a request
+ * repeated with the Echo a 4.01 asked for is still the same request); a
+ * FETCH without Block1 adds its payload to both.
+ */
+void rc__xreq_keys_make(rc_xreq *r) {
+  const rc_msg *m = r->key_msg;
+  rc_opt_iter it;
+  rc_opt o;
+  uint64_t h = XCH_FNV_BASIS ^ m->code;
+  uint64_t hu = h; /* the same without Request-Tag */
+  int32_t prev = -1;
+  r->key_msg = NULL;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    const rc_opt_def *d = rc_opt_lookup(m->code, o.num);
+    int again = (int32_t)o.num == prev;
+    prev = o.num;
+    if ((again && d && !d->repeatable) ||
+        (rc_opt_is_critical(o.num) &&
+         (!d || rc_opt_check_def(d, &o) != RC_OK)))
+      continue; /* skipped by xch_scan (or the request refused) */
+    switch (o.num) {
+    case RC_OPT_OBSERVE:
+    case RC_OPT_BLOCK2:
+    case RC_OPT_BLOCK1:
+    case RC_OPT_Q_BLOCK1:
+    case RC_OPT_Q_BLOCK2:
+    case RC_OPT_SIZE2:
+    case RC_OPT_SIZE1:
+    case RC_OPT_ECHO:
+      continue;
+    case RC_OPT_REQUEST_TAG:
       h = xch_hash_opt(h, &o); /* into the key, not into key_untagged */
       continue;
     default:
@@ -558,6 +595,7 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   memset(r, 0, offsetof(rc_xreq, qb2));
   r->obs_val = -1;
   r->size1 = RC_BODY_SIZE_UNKNOWN;
+  r->key_msg = m; /* the keys are made when asked for (rc__xreq_keys) */
   uint16_t bad;
   int repeated;
   xch_scan(r, m, &bad, &repeated);
@@ -630,8 +668,10 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   if (r->msg == &whole)
     rc__xsrv_block1_done(x, r);
   r->msg = NULL;
-  if (r->deferred && !r->answered)
+  if (r->deferred && !r->answered) {
+    rc__xreq_keys(r); /* while m is still there: its answer may need them */
     return RC_OK; /* the user holds it now */
+  }
   rc_err err = RC_OK;
   if (!r->answered) {
     /* A handler that neither answered nor deferred would leave the client
@@ -698,7 +738,10 @@ const uint8_t *rc_xreq_token(const rc_xreq *req, size_t *len) {
   return req->token;
 }
 
-uint64_t rc_xreq_key(const rc_xreq *req) { return req->key; }
+uint64_t rc_xreq_key(const rc_xreq *req) {
+  rc__xreq_keys((rc_xreq *)req); /* made on first use (during on_request) */
+  return req->key;
+}
 
 int rc_xreq_has_opt(const rc_xreq *req, uint16_t num) {
   rc_opt o;

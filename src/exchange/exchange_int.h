@@ -37,9 +37,10 @@ struct rc_xreq {
   int32_t obs_val;    /* -1: no Observe option */
   uint32_t obs_seq;
   uint64_t size1;     /* RC_BODY_SIZE_UNKNOWN when absent */
-  uint64_t key;
+  uint64_t key;       /* read through rc__xreq_keys */
   uint64_t opts_seen; /* bit n: option n (< 64) is present */
   uint64_t key_untagged; /* key without Request-Tag (== key when none) */
+  const rc_msg *key_msg; /* the keys are still to be made from it */
   rc_block b1, b2, qb1;
   xup *up;            /* during on_body_start */
   rc_xcapture *cap;   /* a capture record: answers are copied, not sent */
@@ -237,6 +238,15 @@ size_t rc__xch_opts_size(const rc_opt *opts, size_t nopts);
  * replaces the caller's) into e. */
 void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
                       const xextra *ex);
+/* A request's key and key_untagged are made from its message the first
+ * time they are needed (only while on_request runs: a request the user
+ * holds has them made before it returns). */
+void rc__xreq_keys_make(rc_xreq *r);
+static inline void rc__xreq_keys(rc_xreq *r) {
+  if (r->key_msg)
+    rc__xreq_keys_make(r);
+}
+
 xout *rc__xch_find(rc_exchange *x, uint64_t key);
 void rc__xch_unlink(rc_exchange *x, xout *o);
 void rc__xch_release_out(rc_exchange *x, xout *o);
