@@ -266,9 +266,14 @@ static size_t segs_prefix(const app_segs *s, const char *path, size_t len) {
   size_t at = 0;
   for (size_t k = 0; k < s->n && at < len; k++) {
     size_t l = s->len[k];
-    if (path[at] != '/' || at + 1 + l > len ||
-        (l && memcmp(path + at + 1, s->val[k], l) != 0))
+    if (path[at] != '/' || at + 1 + l > len)
       return 0;
+    /* segments are short: a loop beats a call to memcmp */
+    const uint8_t *v = s->val[k];
+    const char *q = path + at + 1;
+    for (size_t i = 0; i < l; i++)
+      if ((uint8_t)q[i] != v[i])
+        return 0;
     at += 1 + l;
   }
   return at == len ? len : 0;

@@ -461,6 +461,12 @@ static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
  * Block1, Block2, Size1, Size2 and Observe are decoded into r. The keys
  * are not made here (xch_keys, when something asks for them).
  */
+/* The options below 64 xch_scan decodes (the switch there). */
+#define XCH_DECODED                                                            \
+  (1ull << RC_OPT_OBSERVE | 1ull << RC_OPT_BLOCK2 | 1ull << RC_OPT_BLOCK1 |    \
+   1ull << RC_OPT_Q_BLOCK1 | 1ull << RC_OPT_Q_BLOCK2 | 1ull << RC_OPT_SIZE2 | \
+   1ull << RC_OPT_SIZE1)
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
                      int *repeated) {
   rc_opt_iter it;
@@ -491,6 +497,8 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
         *bad = o.num;
       continue;
     }
+    if (o.num < 64 && !(XCH_DECODED >> o.num & 1))
+      continue; /* Uri-Path, Content-Format, ...: nothing to decode */
     uint32_t v;
     switch (o.num) {
     case RC_OPT_OBSERVE:
@@ -591,8 +599,8 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
     return RC_ERR_NOMEM;
-  /* everything but the Q-Block2 list, which nqb2 (0) says is empty */
-  memset(r, 0, offsetof(rc_xreq, qb2));
+  /* the flags and what they guard; the rest is set below before use */
+  memset(r, 0, offsetof(rc_xreq, x));
   r->obs_val = -1;
   r->size1 = RC_BODY_SIZE_UNKNOWN;
   r->key_msg = m; /* the keys are made when asked for (rc__xreq_keys) */
