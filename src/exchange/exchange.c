@@ -306,6 +306,13 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          const xextra *ex, const uint8_t *payload,
                          size_t plen, const rc_body_source *src,
                          uint64_t src_off) {
+  if (!ex && !src) { /* a message from memory: the session frames it */
+    rc_err err = rc_session_send_parts(x->s, code, token, token_len, opts,
+                                       nopts, payload, plen);
+    if (err == RC_OK && x->cb.on_output && !x->hold)
+      x->cb.on_output(x->user);
+    return err;
+  }
   size_t hint = plen + 1 + rc__xch_opts_size(opts, nopts) + (ex ? 64 : 0);
   for (int attempt = 0; attempt < 2; attempt++) {
     rc_enc e;
