@@ -170,7 +170,12 @@ rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
   rc_outmsg m = {code, NULL, 0, payload, len};
   if (content_format >= 0) {
     opt.num = RC_OPT_CONTENT_FORMAT;
-    opt.len = (uint32_t)rc_opt_uint_encode((uint32_t)content_format, cf);
+    if (content_format < 256) { /* the usual one: 0 or 1 byte (RFC 7252 §3.2) */
+      cf[0] = (uint8_t)content_format;
+      opt.len = content_format != 0;
+    } else {
+      opt.len = (uint32_t)rc_opt_uint_encode((uint32_t)content_format, cf);
+    }
     opt.val = cf;
     m.opts = &opt;
     m.nopts = 1;
@@ -347,7 +352,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
   /* A request for another origin goes to the proxy (or gets 5.05). */
-  if (rc__app_proxy_request(ctx, req))
+  if (rc__app_proxy_is_forward(req) && rc__app_proxy_request(ctx, req))
     return;
   rc_resource *r;
   int exact;

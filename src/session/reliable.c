@@ -1262,14 +1262,12 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
     *q++ = (uint8_t)(body - 269);
   }
   *q++ = code;
-  if (tkl)
-    memcpy(q, token, tkl);
+  rc__enc_copy12(q, token, tkl); /* the encoder's inline copy of 0-12 */
   q += tkl;
   last = 0;
   for (size_t i = 0; i < nopts; i++) {
     q += rc__enc_opt_hdr(q, (uint32_t)opts[i].num - last, opts[i].len);
-    if (opts[i].len)
-      memcpy(q, opts[i].val, opts[i].len);
+    rc__enc_copy12(q, opts[i].val, opts[i].len);
     q += opts[i].len;
     last = opts[i].num;
   }
