@@ -235,6 +235,19 @@ static rc_err parts_vs_enc(harness *a, harness *b, uint8_t code,
   return ra;
 }
 
+/* A session that has the peer's CSM (Max-Message-Size mms), its own
+ * output drained. */
+static harness *csm_done(rc_framing f, rc_session_role role, uint32_t mms) {
+  harness *h = h_new(f, role, 0);
+  uint8_t csm[32];
+  size_t n = h_peer_csm(csm, sizeof csm, f, mms, 0);
+  h_feed(h, csm, n, 1);
+  h_drain(h);
+  h->out_len = 0;
+  h->n_out_msgs = 0;
+  return h;
+}
+
 /* rc_session_send_parts writes the bytes the encoder would, on both sides
  * of every limit of its own path (token 0-8 and longer, option deltas
  * 12/13 and 268/269, option values of 12/13 bytes, a body of 12/13,
@@ -250,14 +263,8 @@ static void send_parts_same_bytes(void **state) {
   static const uint8_t tok[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   for (int ws = 0; ws < 2; ws++) {
     rc_framing f = ws ? RC_FRAMING_WS : RC_FRAMING_TCP;
-    harness *a = h_new(f, RC_SESSION_SERVER, 0);
-    harness *b = h_new(f, RC_SESSION_SERVER, 0);
-    uint8_t csm[32];
-    size_t n = h_peer_csm(csm, sizeof csm, f, 200000, 0);
-    h_feed(a, csm, n, 1);
-    h_feed(b, csm, n, 1);
-    h_drain(a);
-    h_drain(b);
+    harness *a = csm_done(f, RC_SESSION_SERVER, 200000);
+    harness *b = csm_done(f, RC_SESSION_SERVER, 200000);
     for (size_t tkl = 0; tkl <= 9; tkl++)
       parts_vs_enc(a, b, RC_CONTENT, tok, tkl, NULL, 0, pay, 27);
     rc_opt o[4];
@@ -297,14 +304,8 @@ static void send_parts_same_bytes(void **state) {
     h_free(b);
   }
   /* the peer's Max-Message-Size, exactly and one byte over */
-  harness *a = h_new(RC_FRAMING_TCP, RC_SESSION_CLIENT, 0);
-  harness *b = h_new(RC_FRAMING_TCP, RC_SESSION_CLIENT, 0);
-  uint8_t csm[32];
-  size_t n = h_peer_csm(csm, sizeof csm, RC_FRAMING_TCP, 1200, 0);
-  h_feed(a, csm, n, 1);
-  h_feed(b, csm, n, 1);
-  h_drain(a);
-  h_drain(b);
+  harness *a = csm_done(RC_FRAMING_TCP, RC_SESSION_CLIENT, 1200);
+  harness *b = csm_done(RC_FRAMING_TCP, RC_SESSION_CLIENT, 1200);
   /* 1 + 2 ext + 1 code + 1 token + 1 marker + 1194 = 1200 */
   assert_int_equal(parts_vs_enc(a, b, RC_PUT, tok, 1, NULL, 0, pay, 1194),
                    RC_OK);
