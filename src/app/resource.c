@@ -262,6 +262,42 @@ static int segs_read(const rc_msg *m, app_segs *s) {
   return 1;
 }
 
+/* a[0..n) == b[0..n): segments are short, so up to 16 bytes are
+ * compared as two overlapping words each way, not by a call to memcmp. */
+static int seg_eq(const uint8_t *a, const uint8_t *b, size_t n) {
+  uint64_t x, y, u, v;
+  if (n >= 8 && n <= 16) {
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    memcpy(&u, a + n - 8, 8);
+    memcpy(&v, b + n - 8, 8);
+    return ((x ^ y) | (u ^ v)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t x4, y4, u4, v4;
+    memcpy(&x4, a, 4);
+    memcpy(&y4, b, 4);
+    memcpy(&u4, a + n - 4, 4);
+    memcpy(&v4, b + n - 4, 4);
+    return ((x4 ^ y4) | (u4 ^ v4)) == 0;
+  }
+  if (n < 4)
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+  return memcmp(a, b, n) == 0;
+}
+
+/* path (of length s->plen) is the path the segments make. */
+static int segs_equal(const app_segs *s, const char *path) {
+  size_t at = 0;
+  for (size_t k = 0; k < s->n; k++) {
+    if (path[at] != '/' ||
+        !seg_eq((const uint8_t *)path + at + 1, s->val[k], s->len[k]))
+      return 0;
+    at += 1 + (size_t)s->len[k];
+  }
+  return 1; /* no segments: plen 1, and every path starts with '/' */
+}
+
 /* How much of path[0..len) the first segments of s make up, to a segment
  * boundary: len when path is "/", or the join of the first k segments for
  * some k; else 0. */
@@ -273,12 +309,8 @@ static size_t segs_prefix(const app_segs *s, const char *path, size_t len) {
     size_t l = s->len[k];
     if (path[at] != '/' || at + 1 + l > len)
       return 0;
-    /* segments are short: a loop beats a call to memcmp */
-    const uint8_t *v = s->val[k];
-    const char *q = path + at + 1;
-    for (size_t i = 0; i < l; i++)
-      if ((uint8_t)q[i] != v[i])
-        return 0;
+    if (!seg_eq((const uint8_t *)path + at + 1, s->val[k], l))
+      return 0;
     at += 1 + l;
   }
   return at == len ? len : 0;
@@ -302,8 +334,7 @@ rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
   }
   for (rc_resource *r = ctx->buckets[s.hash % APP_RES_BUCKETS]; r;
        r = r->hnext)
-    if (r->hash == s.hash && r->path_len == s.plen &&
-        segs_prefix(&s, r->path, r->path_len)) {
+    if (r->hash == s.hash && r->path_len == s.plen && segs_equal(&s, r->path)) {
       *out = r;
       *exact = 1;
       return RC_OK;

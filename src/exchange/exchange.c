@@ -294,6 +294,18 @@ void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
   }
 }
 
+/* One message from memory (opts sorted), framed by the session. */
+static rc_err xch_send_parts(rc_exchange *x, uint8_t code,
+                             const uint8_t *token, size_t token_len,
+                             const rc_opt *opts, size_t nopts,
+                             const uint8_t *payload, size_t plen) {
+  rc_err err = rc_session_send_parts(x->s, code, token, token_len, opts, nopts,
+                                     payload, plen);
+  if (err == RC_OK && x->cb.on_output && !x->hold)
+    x->cb.on_output(x->user);
+  return err;
+}
+
 /*
  * Writes one message with token into the session's output: opts (sorted)
  * merged with ex (an option number present in ex replaces the caller's),
@@ -306,13 +318,9 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          const xextra *ex, const uint8_t *payload,
                          size_t plen, const rc_body_source *src,
                          uint64_t src_off) {
-  if (!ex && !src) { /* a message from memory: the session frames it */
-    rc_err err = rc_session_send_parts(x->s, code, token, token_len, opts,
-                                       nopts, payload, plen);
-    if (err == RC_OK && x->cb.on_output && !x->hold)
-      x->cb.on_output(x->user);
-    return err;
-  }
+  if (!ex && !src) /* a message from memory: the session frames it */
+    return xch_send_parts(x, code, token, token_len, opts, nopts, payload,
+                          plen);
   size_t hint = plen + 1 + rc__xch_opts_size(opts, nopts) + (ex ? 64 : 0);
   for (int attempt = 0; attempt < 2; attempt++) {
     rc_enc e;
@@ -345,8 +353,8 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
 
 static rc_err xch_send(rc_exchange *x, const rc_outmsg *m,
                        const uint8_t *token, size_t token_len) {
-  return rc__xch_send_full(x, m->code, token, token_len, m->opts, m->nopts,
-                           NULL, m->payload, m->payload_len, NULL, 0);
+  return xch_send_parts(x, m->code, token, token_len, m->opts, m->nopts,
+                        m->payload, m->payload_len);
 }
 
 rc_err rc__xch_busy(rc_exchange *x, const uint8_t *token, size_t token_len,

@@ -268,9 +268,12 @@ static void test_not_found_and_method(void **state) {
  * segments than the option walk keeps, and a path too long. */
 static void test_path_matching(void **state) {
   fixture *f = *state;
-  static const char *const res[] = {"/m", "/m/a", "/m/a/b", "/m/x%2Fy",
-                                    "/m/sp ace"};
-  static const unsigned prefix[] = {1, 0, 1, 0, 0};
+  static const char *const res[] = {
+      "/m",          "/m/a",          "/m/a/b",
+      "/m/x%2Fy",    "/m/sp ace",     "/p",
+      "/p/abc",      "/p/abcdefgh",   "/p/abcdefghijkl",
+      "/p/abcdefghijklmnop",          "/p/abcdefghijklmnopqrst"};
+  static const unsigned prefix[] = {1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1};
   for (size_t i = 0; i < sizeof res / sizeof *res; i++) {
     rc_resource *r;
     assert_int_equal(rc_resource_add(f->server, res[i],
@@ -301,6 +304,25 @@ static void test_path_matching(void **state) {
       {"/mm", NULL},
       {"/", NULL},
       {"/echo/a/b", "GET /echo /echo/a/b "},
+      /* prefix segments of 3-20 bytes, one byte off at either end or inside */
+      {"/p/abc/x", "GET /p/abc /p/abc/x "},
+      {"/p/abd/x", "GET /p /p/abd/x "},
+      {"/p/xbc/x", "GET /p /p/xbc/x "},
+      {"/p/aXc/x", "GET /p /p/aXc/x "},
+      {"/p/abcdefgh/x", "GET /p/abcdefgh /p/abcdefgh/x "},
+      {"/p/abcdefgX/x", "GET /p /p/abcdefgX/x "},
+      {"/p/Xbcdefgh/x", "GET /p /p/Xbcdefgh/x "},
+      {"/p/abcdefghijkl/x", "GET /p/abcdefghijkl /p/abcdefghijkl/x "},
+      {"/p/abcdefghijkX/x", "GET /p /p/abcdefghijkX/x "},
+      {"/p/abcdeXghijkl/x", "GET /p /p/abcdeXghijkl/x "},
+      {"/p/abcdefghijklmnop/x",
+       "GET /p/abcdefghijklmnop /p/abcdefghijklmnop/x "},
+      {"/p/abcdefghijklmnoX/x", "GET /p /p/abcdefghijklmnoX/x "},
+      {"/p/abcdefghijklmnopqrst", "GET /p/abcdefghijklmnopqrst "
+                                  "/p/abcdefghijklmnopqrst "},
+      {"/p/abcdefghijklmnopqrst/x", "GET /p/abcdefghijklmnopqrst "
+                                    "/p/abcdefghijklmnopqrst/x "},
+      {"/p/abcdefghijklmnopqrsX/x", "GET /p /p/abcdefghijklmnopqrsX/x "},
   };
   int calls = 0;
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
