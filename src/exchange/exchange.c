@@ -653,7 +653,7 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
     xch_req_put(x, r);
     return xch_send(x, &resp, m->token, m->token_len);
   }
-  if (!rc__xqb2_list_ok(r)) {
+  if (r->nqb2 > 1 && !rc__xqb2_list_ok(r)) {
     /* RFC 9177 §4.4: the missing block numbers "MUST have an increasing
      * block number in each additional Q-Block2 Option with no
      * duplicates. The server SHOULD respond with a 4.00". */
