@@ -147,6 +147,18 @@ static inline int rc_opt_next(rc_opt_iter *it, rc_opt *out) {
   return 1;
 }
 
+/* The next option numbered num: 1 and *out filled, or 0 once the walk
+ * passes num (options come sorted, so the walk stops there). */
+static inline int rc_opt_next_of(rc_opt_iter *it, uint16_t num, rc_opt *out) {
+  while (rc_opt_next(it, out)) {
+    if (out->num == num)
+      return 1;
+    if (out->num > num)
+      return 0;
+  }
+  return 0;
+}
+
 /* First option with this number: 1 and *out filled, or 0. */
 int rc_msg_find_opt(const rc_msg *m, uint16_t num, rc_opt *out);
 /* Number of options with this number. */

@@ -59,6 +59,7 @@
 
 #include "rcoap/budget.h"
 #include "rcoap/codec_msg.h"
+#include "rcoap/codec_option.h"
 #include "rcoap/common.h"
 
 #ifdef __cplusplus
@@ -456,6 +457,18 @@ rc_err rc_session_msg_begin(rc_session *s, rc_enc *e, uint8_t code,
  *   any sticky encoder error (RC_ERR_OPT_ORDER, ...)
  */
 rc_err rc_session_msg_end(rc_session *s, rc_enc *e);
+
+/*
+ * Queues a request or response given as its parts: code, token, options
+ * (sorted by number, as for rc_enc_opt) and payload (NULL when plen is 0).
+ * Same rules and errors as msg_begin + rc_enc_opt per option +
+ * rc_enc_payload + msg_end, and the same bytes; never RC_ERR_NOBUF. On a
+ * stream the usual small message is written in one pass without the
+ * encoder.
+ */
+rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
+                             size_t tkl, const rc_opt *opts, size_t nopts,
+                             const uint8_t *payload, size_t plen);
 
 /* Abandons the message begun on e; nothing is queued. */
 void rc_session_msg_cancel(rc_session *s, rc_enc *e);

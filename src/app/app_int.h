@@ -202,6 +202,11 @@ void rc__app_resources_free(rc_context *ctx);
 uint32_t rc__app_path_hash(const char *s, size_t n);
 
 rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n);
+/* The resource for m's Uri-Path (matched on the options, no string
+ * built): exact (*exact = 1), else the longest prefix resource above it,
+ * else NULL. RC_ERR_NOBUF when the path is longer than RC_APP_PATH_MAX. */
+rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
+                         int *exact);
 
 /* body.c */
 void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req);

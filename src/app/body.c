@@ -49,11 +49,10 @@ void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req) {
     rc__app_proxy_body_start(ctx, req); /* streamed, block by block */
     return;
   }
-  char path[RC_APP_PATH_MAX];
-  rc_ssize n = rc_msg_path(m, path, sizeof path);
-  if (n < 0)
+  rc_resource *r;
+  int exact;
+  if (rc__app_match_msg(ctx, m, &r, &exact) != RC_OK)
     return; /* the whole request gets its 4.13 from dispatch */
-  rc_resource *r = rc__app_match(ctx, path, (size_t)n);
   if (!r)
     return; /* the handler dispatch answers 4.04 at the end */
   if (m->code > RC_IPATCH || !r->handlers[m->code]) {

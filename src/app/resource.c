@@ -170,7 +170,12 @@ rc_err rc_respond(rc_xreq *req, uint8_t code, int content_format,
   rc_outmsg m = {code, NULL, 0, payload, len};
   if (content_format >= 0) {
     opt.num = RC_OPT_CONTENT_FORMAT;
-    opt.len = (uint32_t)rc_opt_uint_encode((uint32_t)content_format, cf);
+    if (content_format < 256) { /* the usual one: 0 or 1 byte (RFC 7252 §3.2) */
+      cf[0] = (uint8_t)content_format;
+      opt.len = content_format != 0;
+    } else {
+      opt.len = (uint32_t)rc_opt_uint_encode((uint32_t)content_format, cf);
+    }
     opt.val = cf;
     m.opts = &opt;
     m.nopts = 1;
@@ -196,6 +201,152 @@ rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n) {
       best = p;
   }
   return best;
+}
+
+/*
+ * A request's path looked up straight from its Uri-Path options, without
+ * writing the path out: the options' values are the segments of
+ * "/seg/seg", hashed as that string would be (FNV-1a, rc__app_path_hash)
+ * in the same walk, and a candidate resource's path is compared with them
+ * segment by segment. A path that rc_msg_path would escape (a segment
+ * holding '/', '%' or a control byte), or one of more than APP_SEGS_MAX
+ * segments, is matched as a string instead (rc__app_match).
+ */
+#define APP_SEGS_MAX 16
+
+typedef struct app_segs {
+  const uint8_t *val[APP_SEGS_MAX];
+  uint32_t len[APP_SEGS_MAX];
+  size_t n;     /* segments */
+  size_t plen;  /* length of the path they make ("/" for none) */
+  uint32_t hash;
+} app_segs;
+
+/* 1 for a byte rc_msg_path writes as %XX (msg_read.c: path_needs_escape). */
+static int seg_byte_escaped(uint8_t c) {
+  return c == '/' || c == '%' || c < 0x20 || c == 0x7f;
+}
+
+/* Reads m's Uri-Path options into s; 0 when they have to be matched as a
+ * string (escaped bytes, too many segments, a path too long). */
+static int segs_read(const rc_msg *m, app_segs *s) {
+  rc_opt_iter it;
+  rc_opt o;
+  uint32_t h = 2166136261u; /* FNV-1a, as rc__app_path_hash */
+  size_t n = 0, plen = 0;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next_of(&it, RC_OPT_URI_PATH, &o)) {
+    if (n == APP_SEGS_MAX)
+      return 0;
+    h = (h ^ (uint8_t)'/') * 16777619u;
+    for (uint32_t i = 0; i < o.len; i++) {
+      uint8_t c = o.val[i];
+      if (seg_byte_escaped(c))
+        return 0;
+      h = (h ^ c) * 16777619u;
+    }
+    s->val[n] = o.val;
+    s->len[n] = o.len;
+    n++;
+    plen += 1 + (size_t)o.len;
+  }
+  if (plen + 1 >= RC_APP_PATH_MAX)
+    return 0; /* rc_msg_path tells whether it fits */
+  if (n == 0) {
+    h = (2166136261u ^ (uint8_t)'/') * 16777619u;
+    plen = 1;
+  }
+  s->n = n;
+  s->plen = plen;
+  s->hash = h;
+  return 1;
+}
+
+/* a[0..n) == b[0..n): segments are short, so up to 16 bytes are
+ * compared as two overlapping words each way, not by a call to memcmp. */
+static int seg_eq(const uint8_t *a, const uint8_t *b, size_t n) {
+  uint64_t x, y, u, v;
+  if (n >= 8 && n <= 16) {
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    memcpy(&u, a + n - 8, 8);
+    memcpy(&v, b + n - 8, 8);
+    return ((x ^ y) | (u ^ v)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t x4, y4, u4, v4;
+    memcpy(&x4, a, 4);
+    memcpy(&y4, b, 4);
+    memcpy(&u4, a + n - 4, 4);
+    memcpy(&v4, b + n - 4, 4);
+    return ((x4 ^ y4) | (u4 ^ v4)) == 0;
+  }
+  if (n < 4)
+    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
+  return memcmp(a, b, n) == 0;
+}
+
+/* path (of length s->plen) is the path the segments make. */
+static int segs_equal(const app_segs *s, const char *path) {
+  size_t at = 0;
+  for (size_t k = 0; k < s->n; k++) {
+    if (path[at] != '/' ||
+        !seg_eq((const uint8_t *)path + at + 1, s->val[k], s->len[k]))
+      return 0;
+    at += 1 + (size_t)s->len[k];
+  }
+  return 1; /* no segments: plen 1, and every path starts with '/' */
+}
+
+/* How much of path[0..len) the first segments of s make up, to a segment
+ * boundary: len when path is "/", or the join of the first k segments for
+ * some k; else 0. */
+static size_t segs_prefix(const app_segs *s, const char *path, size_t len) {
+  if (len == 1)
+    return 1; /* "/": the root is every path's ancestor */
+  size_t at = 0;
+  for (size_t k = 0; k < s->n && at < len; k++) {
+    size_t l = s->len[k];
+    if (path[at] != '/' || at + 1 + l > len)
+      return 0;
+    if (!seg_eq((const uint8_t *)path + at + 1, s->val[k], l))
+      return 0;
+    at += 1 + l;
+  }
+  return at == len ? len : 0;
+}
+
+/* The resource for m's path: the exact one (*exact = 1), else the longest
+ * prefix resource above it. RC_ERR_NOBUF when the path is too long. */
+rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
+                         int *exact) {
+  app_segs s;
+  *out = NULL;
+  *exact = 0;
+  if (!segs_read(m, &s)) {
+    char path[RC_APP_PATH_MAX];
+    rc_ssize n = rc_msg_path(m, path, sizeof path);
+    if (n < 0)
+      return RC_ERR_NOBUF;
+    *out = rc__app_match(ctx, path, (size_t)n);
+    *exact = *out && (*out)->path_len == (size_t)n;
+    return RC_OK;
+  }
+  for (rc_resource *r = ctx->buckets[s.hash % APP_RES_BUCKETS]; r;
+       r = r->hnext)
+    if (r->hash == s.hash && r->path_len == s.plen && segs_equal(&s, r->path)) {
+      *out = r;
+      *exact = 1;
+      return RC_OK;
+    }
+  rc_resource *best = NULL;
+  for (rc_resource *p = ctx->resources; p; p = p->next)
+    if ((p->flags & RC_RES_PREFIX) && p->path_len < s.plen &&
+        (!best || p->path_len > best->path_len) &&
+        segs_prefix(&s, p->path, p->path_len))
+      best = p;
+  *out = best;
+  return RC_OK;
 }
 
 /* Whether r can answer in the format m's Accept names: yes without an
@@ -232,16 +383,15 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
   /* A request for another origin goes to the proxy (or gets 5.05). */
-  if (rc__app_proxy_request(ctx, req))
+  if (rc__app_proxy_is_forward(req) && rc__app_proxy_request(ctx, req))
     return;
-  char path[RC_APP_PATH_MAX];
-  rc_ssize n = rc_msg_path(m, path, sizeof path);
-  if (n < 0) {
+  rc_resource *r;
+  int exact;
+  if (rc__app_match_msg(ctx, m, &r, &exact) != RC_OK) {
     rc_respond(req, RC_REQUEST_ENTITY_TOO_LARGE, RC_CF_TEXT_PLAIN,
                "path too long", 13);
     return;
   }
-  rc_resource *r = rc__app_match(ctx, path, (size_t)n);
   if (!r) {
     rc_respond(req, RC_NOT_FOUND, -1, NULL, 0);
     return;
@@ -255,7 +405,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   }
   /* A prefix resource's "ct" describes the resource itself, not the
    * subtree it serves. */
-  if ((m->code == RC_GET || m->code == RC_FETCH) && r->path_len == (size_t)n &&
+  if ((m->code == RC_GET || m->code == RC_FETCH) && exact &&
       !acceptable(r, req)) {
     /* RFC 7252 §5.10.4: "If the preferred Content-Format cannot be
      * returned, then a 4.06 "Not Acceptable" MUST be sent as a

@@ -22,11 +22,7 @@ rc_ssize rc_msg_path(const rc_msg *m, char *buf, size_t cap) {
   rc_opt_iter it;
   rc_opt o;
   rc_opt_iter_init(&it, m);
-  while (rc_opt_next(&it, &o)) {
-    if (o.num < RC_OPT_URI_PATH)
-      continue;
-    if (o.num > RC_OPT_URI_PATH)
-      break;
+  while (rc_opt_next_of(&it, RC_OPT_URI_PATH, &o)) {
     if (n + 1 >= cap)
       return RC_ERR_NOBUF;
     buf[n++] = '/';

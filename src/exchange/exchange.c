@@ -294,6 +294,18 @@ void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
   }
 }
 
+/* One message from memory (opts sorted), framed by the session. */
+static rc_err xch_send_parts(rc_exchange *x, uint8_t code,
+                             const uint8_t *token, size_t token_len,
+                             const rc_opt *opts, size_t nopts,
+                             const uint8_t *payload, size_t plen) {
+  rc_err err = rc_session_send_parts(x->s, code, token, token_len, opts, nopts,
+                                     payload, plen);
+  if (err == RC_OK && x->cb.on_output && !x->hold)
+    x->cb.on_output(x->user);
+  return err;
+}
+
 /*
  * Writes one message with token into the session's output: opts (sorted)
  * merged with ex (an option number present in ex replaces the caller's),
@@ -306,6 +318,9 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          const xextra *ex, const uint8_t *payload,
                          size_t plen, const rc_body_source *src,
                          uint64_t src_off) {
+  if (!ex && !src) /* a message from memory: the session frames it */
+    return xch_send_parts(x, code, token, token_len, opts, nopts, payload,
+                          plen);
   size_t hint = plen + 1 + rc__xch_opts_size(opts, nopts) + (ex ? 64 : 0);
   for (int attempt = 0; attempt < 2; attempt++) {
     rc_enc e;
@@ -338,8 +353,8 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
 
 static rc_err xch_send(rc_exchange *x, const rc_outmsg *m,
                        const uint8_t *token, size_t token_len) {
-  return rc__xch_send_full(x, m->code, token, token_len, m->opts, m->nopts,
-                           NULL, m->payload, m->payload_len, NULL, 0);
+  return xch_send_parts(x, m->code, token, token_len, m->opts, m->nopts,
+                        m->payload, m->payload_len);
 }
 
 rc_err rc__xch_busy(rc_exchange *x, const uint8_t *token, size_t token_len,
@@ -444,16 +459,6 @@ static void xch_req_put(rc_exchange *x, rc_xreq *r) {
 #define XCH_FNV_PRIME 0x100000001b3ull
 #define XCH_FNV_BASIS 0xcbf29ce484222325ull
 
-/*
- * One pass over the request's options: the first unrecognized critical
- * option, or one with a value the registry says is malformed (RFC 7252
- * §5.4.3: "treated like an unrecognized option"), or a second occurrence
- * of a critical option that is not repeatable (*repeated set), goes to
- * *bad; later occurrences of a non-repeatable elective one are skipped;
- * Block1, Block2, Size1, Size2 and Observe are decoded into r, Echo
- * skipped; every other option goes into r's key, and all but Request-Tag
- * into key_untagged.
- */
 static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
   h = (h ^ o->num) * XCH_FNV_PRIME;
   h = (h ^ o->len) * XCH_FNV_PRIME;
@@ -462,12 +467,25 @@ static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
   return h;
 }
 
+/*
+ * One pass over the request's options: the first unrecognized critical
+ * option, or one with a value the registry says is malformed (RFC 7252
+ * §5.4.3: "treated like an unrecognized option"), or a second occurrence
+ * of a critical option that is not repeatable (*repeated set), goes to
+ * *bad; later occurrences of a non-repeatable elective one are skipped;
+ * Block1, Block2, Size1, Size2 and Observe are decoded into r. The keys
+ * are not made here (xch_keys, when something asks for them).
+ */
+/* The options below 64 xch_scan decodes (the switch there). */
+#define XCH_DECODED                                                            \
+  (1ull << RC_OPT_OBSERVE | 1ull << RC_OPT_BLOCK2 | 1ull << RC_OPT_BLOCK1 |    \
+   1ull << RC_OPT_Q_BLOCK1 | 1ull << RC_OPT_Q_BLOCK2 | 1ull << RC_OPT_SIZE2 | \
+   1ull << RC_OPT_SIZE1)
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
                      int *repeated) {
   rc_opt_iter it;
   rc_opt o;
-  uint64_t h = XCH_FNV_BASIS ^ m->code;
-  uint64_t hu = h; /* the same without Request-Tag */
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
   *repeated = 0;
@@ -494,6 +512,8 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
         *bad = o.num;
       continue;
     }
+    if (o.num < 64 && !(XCH_DECODED >> o.num & 1))
+      continue; /* Uri-Path, Content-Format, ...: nothing to decode */
     uint32_t v;
     switch (o.num) {
     case RC_OPT_OBSERVE:
@@ -526,13 +546,53 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       if (rc_opt_uint(&o, &v) == RC_OK)
         r->size1 = v;
       continue;
-    case RC_OPT_ECHO:
-      /* RFC 9175 §2.2.1: Echo is not part of the cache key. A request
-       * repeated with the Echo a 4.01 asked for (the amplification limit
-       * on a Block2 continuation) is still the same request. */
-      continue;
     case RC_OPT_REQUEST_TAG:
       r->has_rtag = 1;
+      continue;
+    default:
+      continue;
+    }
+  }
+}
+
+/*
+ * The request's keys (the answer cache's and the uploads'), taken from
+ * r->key_msg the first time something asks (rc__xreq_keys): a plain
+ * request answered at once never needs them. FNV-1a over the code and
+ * every option xch_scan did not decode or skip (number, length, value);
+ * Request-Tag goes into key only, not into key_untagged; Echo into
+ * neither (RFC 9175 §2.2.1: Echo is not part of the cache key: a request
+ * repeated with the Echo a 4.01 asked for is still the same request); a
+ * FETCH without Block1 adds its payload to both.
+ */
+void rc__xreq_keys_make(rc_xreq *r) {
+  const rc_msg *m = r->key_msg;
+  rc_opt_iter it;
+  rc_opt o;
+  uint64_t h = XCH_FNV_BASIS ^ m->code;
+  uint64_t hu = h; /* the same without Request-Tag */
+  int32_t prev = -1;
+  r->key_msg = NULL;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    const rc_opt_def *d = rc_opt_lookup(m->code, o.num);
+    int again = (int32_t)o.num == prev;
+    prev = o.num;
+    if ((again && d && !d->repeatable) ||
+        (rc_opt_is_critical(o.num) &&
+         (!d || rc_opt_check_def(d, &o) != RC_OK)))
+      continue; /* skipped by xch_scan (or the request refused) */
+    switch (o.num) {
+    case RC_OPT_OBSERVE:
+    case RC_OPT_BLOCK2:
+    case RC_OPT_BLOCK1:
+    case RC_OPT_Q_BLOCK1:
+    case RC_OPT_Q_BLOCK2:
+    case RC_OPT_SIZE2:
+    case RC_OPT_SIZE1:
+    case RC_OPT_ECHO:
+      continue;
+    case RC_OPT_REQUEST_TAG:
       h = xch_hash_opt(h, &o); /* into the key, not into key_untagged */
       continue;
     default:
@@ -554,10 +614,11 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
     return RC_ERR_NOMEM;
-  /* everything but the Q-Block2 list, which nqb2 (0) says is empty */
-  memset(r, 0, offsetof(rc_xreq, qb2));
+  /* the flags and what they guard; the rest is set below before use */
+  memset(r, 0, offsetof(rc_xreq, x));
   r->obs_val = -1;
   r->size1 = RC_BODY_SIZE_UNKNOWN;
+  r->key_msg = m; /* the keys are made when asked for (rc__xreq_keys) */
   uint16_t bad;
   int repeated;
   xch_scan(r, m, &bad, &repeated);
@@ -592,7 +653,7 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
     xch_req_put(x, r);
     return xch_send(x, &resp, m->token, m->token_len);
   }
-  if (!rc__xqb2_list_ok(r)) {
+  if (r->nqb2 > 1 && !rc__xqb2_list_ok(r)) {
     /* RFC 9177 §4.4: the missing block numbers "MUST have an increasing
      * block number in each additional Q-Block2 Option with no
      * duplicates. The server SHOULD respond with a 4.00". */
@@ -630,8 +691,10 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   if (r->msg == &whole)
     rc__xsrv_block1_done(x, r);
   r->msg = NULL;
-  if (r->deferred && !r->answered)
+  if (r->deferred && !r->answered) {
+    rc__xreq_keys(r); /* while m is still there: its answer may need them */
     return RC_OK; /* the user holds it now */
+  }
   rc_err err = RC_OK;
   if (!r->answered) {
     /* A handler that neither answered nor deferred would leave the client
@@ -698,7 +761,10 @@ const uint8_t *rc_xreq_token(const rc_xreq *req, size_t *len) {
   return req->token;
 }
 
-uint64_t rc_xreq_key(const rc_xreq *req) { return req->key; }
+uint64_t rc_xreq_key(const rc_xreq *req) {
+  rc__xreq_keys((rc_xreq *)req); /* made on first use (during on_request) */
+  return req->key;
+}
 
 int rc_xreq_has_opt(const rc_xreq *req, uint16_t num) {
   rc_opt o;

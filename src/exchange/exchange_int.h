@@ -25,30 +25,33 @@ struct xout {
 };
 
 struct rc_xreq {
-  rc_exchange *x;     /* NULL once the exchange is gone */
-  const rc_mem *mem;  /* frees an orphan (x gone) */
-  const rc_msg *msg;  /* during on_request only */
+  /* cleared for every new request (xch_on_request: up to x) */
   uint8_t deferred;
   uint8_t answered;
   uint8_t has_b1, has_b2, size2_req, obs_set, streamed, in_body_start;
   uint8_t has_qb1, nqb2; /* Q-Block1; Q-Block2 options (RFC 9177) */
   uint8_t has_rtag;      /* Request-Tag present (it also goes into key) */
   uint8_t resp_code;
-  int32_t obs_val;    /* -1: no Observe option */
   uint32_t obs_seq;
-  uint64_t size1;     /* RC_BODY_SIZE_UNKNOWN when absent */
-  uint64_t key;
   uint64_t opts_seen; /* bit n: option n (< 64) is present */
-  uint64_t key_untagged; /* key without Request-Tag (== key when none) */
   rc_block b1, b2, qb1;
   xup *up;            /* during on_body_start */
   rc_xcapture *cap;   /* a capture record: answers are copied, not sent */
+  uint8_t *tok_heap;    /* extended tokens of deferred requests */
+  /* set for every new request before anything reads them */
+  rc_exchange *x;     /* NULL once the exchange is gone */
+  const rc_mem *mem;  /* frees an orphan (x gone) */
+  const rc_msg *msg;  /* during on_request only */
+  int32_t obs_val;    /* -1: no Observe option */
+  uint64_t size1;     /* RC_BODY_SIZE_UNKNOWN when absent */
+  const rc_msg *key_msg; /* the keys are still to be made from it */
+  uint64_t key;       /* read through rc__xreq_keys */
+  uint64_t key_untagged; /* key without Request-Tag (== key when none) */
   uint32_t token_len;
   const uint8_t *token; /* into msg, tok, or tok_heap */
-  uint8_t *tok_heap;    /* extended tokens of deferred requests */
   uint8_t tok[RC_TOKEN_MAX];
   rc_xreq *prev, *next; /* deferred list, or free list (next) */
-  /* last: a new request clears only what comes before (nqb2 counts) */
+  /* Q-Block2 options asked for: nqb2 (cleared) says how many are set */
   rc_block qb2[RC_QBLOCK_LIST_MAX];
 };
 
@@ -237,6 +240,15 @@ size_t rc__xch_opts_size(const rc_opt *opts, size_t nopts);
  * replaces the caller's) into e. */
 void rc__xch_enc_opts(rc_enc *e, const rc_opt *opts, size_t nopts,
                       const xextra *ex);
+/* A request's key and key_untagged are made from its message the first
+ * time they are needed (only while on_request runs: a request the user
+ * holds has them made before it returns). */
+void rc__xreq_keys_make(rc_xreq *r);
+static inline void rc__xreq_keys(rc_xreq *r) {
+  if (r->key_msg)
+    rc__xreq_keys_make(r);
+}
+
 xout *rc__xch_find(rc_exchange *x, uint64_t key);
 void rc__xch_unlink(rc_exchange *x, xout *o);
 void rc__xch_release_out(rc_exchange *x, xout *o);

@@ -304,7 +304,7 @@ static int qb1_whole(rc_xreq *r, xup *u, const rc_msg *m, rc_msg *whole) {
 int rc__xqb1_request(rc_exchange *x, rc_xreq *r, const rc_msg *m,
                      rc_msg *whole, rc_time now) {
   const rc_block *b = &r->qb1;
-  xup *u = rc__xsrv_up_find(x, r->key);
+  xup *u = rc__xsrv_up_find(x, rc_xreq_key(r));
   if (u && (!u->qb || u->qb_szx != b->szx)) {
     rc__xsrv_up_free(x, u, RC_ERR_CANCELLED); /* the client started over */
     u = NULL;

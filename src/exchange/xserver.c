@@ -187,7 +187,7 @@ xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
 static void answer_from_req(xanswer *a, const rc_xreq *r) {
   a->token = r->token;
   a->token_len = r->token_len;
-  a->key = r->key;
+  a->key = rc_xreq_key(r); /* makes key_untagged too */
   a->key_untagged = r->key_untagged;
   a->has_b2 = r->has_b2;
   a->b2 = r->b2;
@@ -334,6 +334,7 @@ rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
 }
 
 int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
+  rc__xreq_keys(r);
   xcache *c = rc__xsrv_cache_find(x, r->key, now);
   if (!c && !r->has_rtag)
     c = cache_find_untagged(x, r->key, now);
@@ -511,7 +512,7 @@ rc_err rc_xreq_body_blocks(rc_xreq *req, void (*end)(void *arg, rc_err status),
 void *rc_xreq_upload_arg(const rc_xreq *req) {
   if (!req || !req->x || !req->has_b1)
     return NULL;
-  xup *u = req->up ? req->up : rc__xsrv_up_find(req->x, req->key);
+  xup *u = req->up ? req->up : rc__xsrv_up_find(req->x, rc_xreq_key(req));
   return u && u->blocks ? u->sink.arg : NULL;
 }
 
@@ -622,7 +623,7 @@ int rc__xsrv_up_start(rc_exchange *x, rc_xreq *r, const rc_msg *m,
   if (!u)
     return RC_ERR_NOMEM;
   memset(u, 0, sizeof *u);
-  u->key = r->key;
+  u->key = rc_xreq_key(r);
   u->limit = x->bcfg.body_max;
   u->next = x->ups;
   x->ups = u;
@@ -667,7 +668,7 @@ static int b1_first(rc_exchange *x, rc_xreq *r, const rc_msg *m,
 
 int rc__xsrv_block1(rc_exchange *x, rc_xreq *r, const rc_msg *m,
                     rc_msg *whole, rc_time now) {
-  xup *u = rc__xsrv_up_find(x, r->key);
+  xup *u = rc__xsrv_up_find(x, rc_xreq_key(r));
   switch (b1_kind_of(&r->b1, u)) {
   case B1_SINGLE:
     if (u)

@@ -42,6 +42,8 @@
 #define HDR_ALLOWANCE 128u
 /* RFC 8974 §2.1: longest token there can be. */
 #define TOKEN_ABS_MAX RC_TOKEN_MAX_EXTENDED
+/* rc_session_send_parts writes a payload up to this size itself. */
+#define PARTS_PLEN_MAX 65536u
 /* RFC 8323 §5.5: Alternative-Address is a string of 1-255 bytes. */
 #define ALT_ADDR_MAX 255u
 
@@ -1192,6 +1194,89 @@ void rc_session_msg_cancel(rc_session *s, rc_enc *e) {
   out_unused(s, s->enc_chunk);
   s->enc_open = NULL;
   s->enc_chunk = NULL;
+}
+
+/* The general way for rc_session_send_parts: the encoder, in any framing
+ * (UDP's rc__udp_msg_* included), with room for the options' longest
+ * headers, so it fits the first time. */
+static rc_err send_parts_enc(rc_session *s, uint8_t code, const uint8_t *token,
+                             size_t tkl, const rc_opt *opts, size_t nopts,
+                             const uint8_t *payload, size_t plen) {
+  size_t hint = plen + 1;
+  for (size_t i = 0; i < nopts; i++)
+    hint += 5 + (size_t)opts[i].len; /* at most 5 bytes of option header */
+  rc_enc e;
+  rc_err rc = rc_session_msg_begin(s, &e, code, token, tkl, hint);
+  if (rc != RC_OK)
+    return rc;
+  for (size_t i = 0; i < nopts; i++)
+    rc_enc_opt(&e, opts[i].num, opts[i].val, opts[i].len);
+  rc_enc_payload(&e, payload, plen);
+  return rc_session_msg_end(s, &e);
+}
+
+rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
+                             size_t tkl, const rc_opt *opts, size_t nopts,
+                             const uint8_t *payload, size_t plen) {
+  /* The common answer on a stream (a short token, options whose header is
+   * one or two bytes, a body under 65,805 bytes, no trace) is written
+   * here, its exact size known before a byte is written: where the last
+   * message ended, in one pass, never moved. Everything else, errors
+   * included, goes through the encoder (send_parts_enc). */
+  if (s == NULL || UDP(s) || s->enc_prefix != 0 || s->cb.on_trace != NULL ||
+      tkl > RC_TOKEN_MAX || (token == NULL && tkl != 0) ||
+      (payload == NULL && plen != 0) || plen > PARTS_PLEN_MAX)
+    return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
+  size_t body = plen ? 1 + plen : 0; /* options and payload: RFC 8323 Len */
+  uint32_t last = 0;
+  for (size_t i = 0; i < nopts; i++) {
+    uint32_t d = (uint32_t)opts[i].num - last; /* wraps when out of order */
+    if (d >= 269 || opts[i].len >= 13 || (opts[i].val == NULL && opts[i].len))
+      return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
+    body += (d < 13 ? 1u : 2u) + opts[i].len;
+    last = opts[i].num;
+  }
+  if (body >= 65805)
+    return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
+  rc_err rc = check_user_msg(s, code, tkl);
+  if (rc != RC_OK)
+    return rc;
+  /* RFC 8323 §3.2: Len 0-12 in the nibble; 13: one more byte (Len - 13);
+   * 14: two more (Len - 269) */
+  size_t ext = body < 13 ? 0 : body < 269 ? 1 : 2;
+  size_t total = 2 + ext + tkl + body;
+  if (total > s->peer_mms)
+    return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
+  out_chunk *c = out_room(s, total);
+  if (c == NULL)
+    return RC_ERR_NOMEM;
+  uint8_t *p = c->data + c->tail, *q = p;
+  if (ext == 0) {
+    *q++ = (uint8_t)(body << 4 | tkl);
+  } else if (ext == 1) {
+    *q++ = (uint8_t)(13u << 4 | tkl);
+    *q++ = (uint8_t)(body - 13);
+  } else {
+    *q++ = (uint8_t)(14u << 4 | tkl);
+    *q++ = (uint8_t)((body - 269) >> 8);
+    *q++ = (uint8_t)(body - 269);
+  }
+  *q++ = code;
+  rc__enc_copy12(q, token, tkl); /* the encoder's inline copy of 0-12 */
+  q += tkl;
+  last = 0;
+  for (size_t i = 0; i < nopts; i++) {
+    q += rc__enc_opt_hdr(q, (uint32_t)opts[i].num - last, opts[i].len);
+    rc__enc_copy12(q, opts[i].val, opts[i].len);
+    q += opts[i].len;
+    last = opts[i].num;
+  }
+  if (plen) {
+    *q++ = 0xFF; /* RFC 7252 §3.1 payload marker */
+    memcpy(q, payload, plen);
+  }
+  out_commit(s, c, p, total);
+  return RC_OK;
 }
 
 rc_err rc_session_send(rc_session *s, const rc_msg *m) {

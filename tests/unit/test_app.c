@@ -262,6 +262,100 @@ static void test_not_found_and_method(void **state) {
   assert_int_equal(r.code, RC_METHOD_NOT_ALLOWED);
 }
 
+/* Resources are found on the request's Uri-Path options (resource.c,
+ * rc__app_match_msg): exact paths, the longest prefix resource, paths a
+ * segment of which holds an escaped byte (matched as a string), more
+ * segments than the option walk keeps, and a path too long. */
+static void test_path_matching(void **state) {
+  fixture *f = *state;
+  static const char *const res[] = {
+      "/m",          "/m/a",          "/m/a/b",
+      "/m/x%2Fy",    "/m/sp ace",     "/p",
+      "/p/abc",      "/p/abcdefgh",   "/p/abcdefghijkl",
+      "/p/abcdefghijklmnop",          "/p/abcdefghijklmnopqrst"};
+  static const unsigned prefix[] = {1, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1};
+  for (size_t i = 0; i < sizeof res / sizeof *res; i++) {
+    rc_resource *r;
+    assert_int_equal(rc_resource_add(f->server, res[i],
+                                     prefix[i] ? RC_RES_PREFIX : 0, f, &r),
+                     RC_OK);
+    rc_resource_on(r, RC_GET, h_echo);
+  }
+  char deep[200] = "/m";
+  for (int i = 0; i < 20; i++)
+    snprintf(deep + strlen(deep), sizeof deep - strlen(deep), "/%d", i);
+  char deep_want[300];
+  snprintf(deep_want, sizeof deep_want, "GET /m %s ", deep);
+  struct {
+    const char *path, *want; /* want NULL: 4.04 */
+  } cases[] = {
+      {"/m", "GET /m /m "},
+      {"/m/a", "GET /m/a /m/a "},
+      {"/m/a/b", "GET /m/a/b /m/a/b "},
+      {"/m/a/b/c/d", "GET /m/a/b /m/a/b/c/d "},
+      {"/m/a/bc", "GET /m /m/a/bc "},
+      {"/m/ab", "GET /m /m/ab "},
+      {"/m/a/", "GET /m /m/a/ "}, /* an empty last segment */
+      {"/m/x%2Fy", "GET /m/x%2Fy /m/x%2Fy "},
+      {"/m/x%2Fy/z", "GET /m /m/x%2Fy/z "},
+      {"/m/sp%20ace", "GET /m/sp ace /m/sp ace "},
+      {"/m/%25", "GET /m /m/%25 "},
+      {deep, deep_want},
+      {"/mm", NULL},
+      {"/", NULL},
+      {"/echo/a/b", "GET /echo /echo/a/b "},
+      /* prefix segments of 3-20 bytes, one byte off at either end or inside */
+      {"/p/abc/x", "GET /p/abc /p/abc/x "},
+      {"/p/abd/x", "GET /p /p/abd/x "},
+      {"/p/xbc/x", "GET /p /p/xbc/x "},
+      {"/p/aXc/x", "GET /p /p/aXc/x "},
+      {"/p/abcdefgh/x", "GET /p/abcdefgh /p/abcdefgh/x "},
+      {"/p/abcdefgX/x", "GET /p /p/abcdefgX/x "},
+      {"/p/Xbcdefgh/x", "GET /p /p/Xbcdefgh/x "},
+      {"/p/abcdefghijkl/x", "GET /p/abcdefghijkl /p/abcdefghijkl/x "},
+      {"/p/abcdefghijkX/x", "GET /p /p/abcdefghijkX/x "},
+      {"/p/abcdeXghijkl/x", "GET /p /p/abcdeXghijkl/x "},
+      {"/p/abcdefghijklmnop/x",
+       "GET /p/abcdefghijklmnop /p/abcdefghijklmnop/x "},
+      {"/p/abcdefghijklmnoX/x", "GET /p /p/abcdefghijklmnoX/x "},
+      {"/p/abcdefghijklmnopqrst", "GET /p/abcdefghijklmnopqrst "
+                                  "/p/abcdefghijklmnopqrst "},
+      {"/p/abcdefghijklmnopqrst/x", "GET /p/abcdefghijklmnopqrst "
+                                    "/p/abcdefghijklmnopqrst/x "},
+      {"/p/abcdefghijklmnopqrsX/x", "GET /p /p/abcdefghijklmnopqrsX/x "},
+  };
+  int calls = 0;
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char u[300];
+    result r = {0};
+    uri(f, u, sizeof u, 0, cases[i].path);
+    assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
+                     RC_OK);
+    run_until(f, &r.calls, 1);
+    calls++;
+    assert_int_equal(r.status, RC_OK);
+    if (!cases[i].want) {
+      assert_int_equal(r.code, RC_NOT_FOUND);
+      continue;
+    }
+    assert_int_equal(r.code, RC_CONTENT);
+    assert_string_equal(r.payload, cases[i].want);
+  }
+  /* a path of RC_APP_PATH_MAX bytes or more: 4.13 */
+  char lng[RC_APP_PATH_MAX + 200];
+  snprintf(lng, sizeof lng, "/m");
+  while (strlen(lng) < RC_APP_PATH_MAX + 20)
+    strcat(lng, "/abcdefghijklmnopqrstuvwxyz");
+  char u[RC_APP_PATH_MAX + 300];
+  result r = {0};
+  uri(f, u, sizeof u, 0, lng);
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
+                   RC_OK);
+  run_until(f, &r.calls, 1);
+  assert_int_equal(r.code, RC_REQUEST_ENTITY_TOO_LARGE);
+  (void)calls;
+}
+
 static void test_discovery_filter(void **state) {
   fixture *f = *state;
   char u[128];
@@ -533,6 +627,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_methods_v4_v6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_found_and_method, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_path_matching, setup, teardown),
       cmocka_unit_test_setup_teardown(test_discovery_filter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_one_connection, setup,
                                       teardown),

@@ -204,6 +204,117 @@ static void outbound_peer_limit(void **state) {
   h_free(h);
 }
 
+/* One message two ways: rc_session_send_parts on a, the encoder
+ * (msg_begin, rc_enc_opt each, rc_enc_payload, msg_end) on b. Both must
+ * give the same status, and the same bytes. Returns the status. */
+static rc_err parts_vs_enc(harness *a, harness *b, uint8_t code,
+                         const uint8_t *tok, size_t tkl, const rc_opt *opts,
+                         size_t nopts, const uint8_t *pay, size_t plen) {
+  rc_err ra = rc_session_send_parts(a->s, code, tok, tkl, opts, nopts, pay,
+                                    plen);
+  rc_enc e;
+  size_t hint = plen + 1;
+  for (size_t i = 0; i < nopts; i++)
+    hint += 5 + opts[i].len;
+  rc_err rb = rc_session_msg_begin(b->s, &e, code, tok, tkl, hint);
+  if (rb == RC_OK) {
+    for (size_t i = 0; i < nopts; i++)
+      rc_enc_opt(&e, opts[i].num, opts[i].val, opts[i].len);
+    rc_enc_payload(&e, pay, plen);
+    rb = rc_session_msg_end(b->s, &e);
+  }
+  assert_int_equal(ra, rb);
+  h_drain(a);
+  h_drain(b);
+  assert_int_equal(a->out_len, b->out_len);
+  assert_memory_equal(a->out, b->out, a->out_len);
+  if (ra == RC_OK)
+    assert_true(a->out_len > 0);
+  a->out_len = b->out_len = 0; /* compared: the next message starts anew */
+  a->n_out_msgs = b->n_out_msgs = 0;
+  return ra;
+}
+
+/* A session that has the peer's CSM (Max-Message-Size mms), its own
+ * output drained. */
+static harness *csm_done(rc_framing f, rc_session_role role, uint32_t mms) {
+  harness *h = h_new(f, role, 0);
+  uint8_t csm[32];
+  size_t n = h_peer_csm(csm, sizeof csm, f, mms, 0);
+  h_feed(h, csm, n, 1);
+  h_drain(h);
+  h->out_len = 0;
+  h->n_out_msgs = 0;
+  return h;
+}
+
+/* rc_session_send_parts writes the bytes the encoder would, on both sides
+ * of every limit of its own path (token 0-8 and longer, option deltas
+ * 12/13 and 268/269, option values of 12/13 bytes, a body of 12/13,
+ * 268/269 and 65804/65805 bytes, the peer's Max-Message-Size) and in
+ * message mode (WS), and gives the same errors. */
+static void send_parts_same_bytes(void **state) {
+  (void)state;
+  static uint8_t pay[200000], val[20];
+  for (size_t i = 0; i < sizeof pay; i++)
+    pay[i] = (uint8_t)(i * 7);
+  for (size_t i = 0; i < sizeof val; i++)
+    val[i] = (uint8_t)('a' + i);
+  static const uint8_t tok[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  for (int ws = 0; ws < 2; ws++) {
+    rc_framing f = ws ? RC_FRAMING_WS : RC_FRAMING_TCP;
+    harness *a = csm_done(f, RC_SESSION_SERVER, 200000);
+    harness *b = csm_done(f, RC_SESSION_SERVER, 200000);
+    for (size_t tkl = 0; tkl <= 9; tkl++)
+      parts_vs_enc(a, b, RC_CONTENT, tok, tkl, NULL, 0, pay, 27);
+    rc_opt o[4];
+    static const uint16_t nums[][3] = {
+        {12, 0, 0}, {11, 11, 12}, {13, 0, 0},   {14, 0, 0},
+        {268, 0, 0}, {269, 0, 0}, {270, 0, 0},  {1000, 0, 0},
+        {4, 11, 60}, {11, 12, 282}, {60, 12, 0}};
+    static const uint8_t counts[] = {1, 3, 1, 1, 1, 1, 1, 1, 3, 3, 2};
+    for (size_t c = 0; c < sizeof counts; c++)
+      for (uint32_t len = 0; len <= 14; len += 1) {
+        for (size_t i = 0; i < counts[c]; i++)
+          o[i] = (rc_opt){nums[c][i], len, val};
+        parts_vs_enc(a, b, RC_CONTENT, tok, 2, o, counts[c], pay, 5);
+      }
+    static const size_t plens[] = {0,   1,   10,  11,    12,    266,  267,
+                                   268, 1000, 65800, 65801, 65802, 65803,
+                                   65804, 65805, 65900};
+    o[0] = (rc_opt){RC_OPT_CONTENT_FORMAT, 0, val};
+    for (size_t i = 0; i < sizeof plens / sizeof *plens; i++) {
+      parts_vs_enc(a, b, RC_CONTENT, tok, 1, o, 1, pay, plens[i]);
+      parts_vs_enc(a, b, RC_CONTENT, tok, 1, NULL, 0, pay, plens[i]);
+    }
+    /* errors: the same ones, nothing queued */
+    o[0] = (rc_opt){12, 0, val};
+    o[1] = (rc_opt){11, 1, val};
+    parts_vs_enc(a, b, RC_CONTENT, tok, 1, o, 2, pay, 3); /* order */
+    parts_vs_enc(a, b, RC_SIG_PING, tok, 1, NULL, 0, NULL, 0);
+    parts_vs_enc(a, b, RC_CODE_EMPTY, tok, 1, NULL, 0, NULL, 0);
+    parts_vs_enc(a, b, RC_GET, tok, 9, NULL, 0, NULL, 0); /* token */
+    parts_vs_enc(a, b, RC_GET, tok, 8, o + 1, 1, NULL, 0);
+    assert_int_equal(
+        parts_vs_enc(a, b, RC_CONTENT, tok, 1, NULL, 0, pay, 199999),
+        RC_ERR_PEER_TOO_LARGE);
+    assert_int_equal(parts_vs_enc(a, b, RC_CONTENT, tok, 1, NULL, 0, pay, 70000),
+                     RC_OK);
+    h_free(a);
+    h_free(b);
+  }
+  /* the peer's Max-Message-Size, exactly and one byte over */
+  harness *a = csm_done(RC_FRAMING_TCP, RC_SESSION_CLIENT, 1200);
+  harness *b = csm_done(RC_FRAMING_TCP, RC_SESSION_CLIENT, 1200);
+  /* 1 + 2 ext + 1 code + 1 token + 1 marker + 1194 = 1200 */
+  assert_int_equal(parts_vs_enc(a, b, RC_PUT, tok, 1, NULL, 0, pay, 1194),
+                   RC_OK);
+  assert_int_equal(parts_vs_enc(a, b, RC_PUT, tok, 1, NULL, 0, pay, 1195),
+                   RC_ERR_PEER_TOO_LARGE);
+  h_free(a);
+  h_free(b);
+}
+
 /* NOBUF: a message larger than the room given is retried with
  * rc_enc_needed(); back-pressure; pending bytes do not move. */
 static void output_buffer(void **state) {
@@ -472,6 +583,7 @@ int main(void) {
       cmocka_unit_test(rx_budget_shared),
       cmocka_unit_test(outbound_peer_limit),
       cmocka_unit_test(output_buffer),
+      cmocka_unit_test(send_parts_same_bytes),
       cmocka_unit_test(large_body_not_moved),
       cmocka_unit_test(back_to_back),
       cmocka_unit_test(allocation_failure),
