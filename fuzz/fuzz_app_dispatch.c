@@ -8,7 +8,7 @@
  * routes. Any disagreement aborts.
  *
  * Two contexts hold a fixed table: exact and prefix resources, segments of
- * 1-67 bytes sharing prefixes (3, 4, 7, 8, 9, 16, 17 bytes: each compare
+ * 0-68 bytes sharing prefixes (3, 4, 7, 8, 9, 16, 17 bytes: each compare
  * width of seg_eq), bytes >= 0x80, empty segments, '%' and space in names,
  * 16 and 17 segments, paths of 1022 and 1023 bytes; the second context
  * also has a root prefix resource "/".
@@ -89,7 +89,8 @@ static void pool_add(const char *path) {
       p++;
     size_t i;
     for (i = 0; i < g_pool.n; i++)
-      if (g_pool.len[i] == (size_t)(p - s) && !memcmp(g_pool.val[i], s, g_pool.len[i]))
+      if (g_pool.len[i] == (size_t)(p - s) &&
+          !memcmp(g_pool.val[i], s, g_pool.len[i]))
         break;
     if (i == g_pool.n) {
       g_pool.val[g_pool.n] = (const uint8_t *)s;
