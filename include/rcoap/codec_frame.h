@@ -142,6 +142,16 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
 /* Non-zero while a frame is partly read (EOF now would lose data). */
 int rc_frame_reader_busy(const rc_frame_reader *r);
 
+/*
+ * Where the next bytes of the frame being gathered go: while a split frame
+ * is gathered in its own buffer, sets *at to the first missing byte and
+ * returns how many are missing; else returns 0. A caller may read up to
+ * that many bytes from the stream straight to *at and then pass exactly
+ * them (in == *at) to rc_frame_reader_feed, which then copies nothing: a
+ * large frame is read into place instead of through a read buffer.
+ */
+size_t rc_frame_reader_room(const rc_frame_reader *r, uint8_t **at);
+
 #ifdef __cplusplus
 }
 #endif

@@ -82,6 +82,13 @@ static inline uint64_t fr_total(const rc_tcp_hdr *h) {
   return (uint64_t)h->hdr_len + h->token_len + h->body_len;
 }
 
+size_t rc_frame_reader_room(const rc_frame_reader *r, uint8_t **at) {
+  if (r->state != FR_BODY)
+    return 0;
+  *at = r->frame + r->have;
+  return (size_t)fr_total(&r->hdr) - r->have;
+}
+
 static rc_ssize fr_fail(rc_frame_reader *r, rc_ssize err) {
   r->state = FR_DEAD;
   return err;
@@ -235,7 +242,8 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
     case FR_BODY: {
       size_t need = (size_t)fr_total(&r->hdr) - r->have;
       size_t n = need < avail ? need : avail;
-      memcpy(r->frame + r->have, p, n);
+      if (p != r->frame + r->have) /* else read into place (_room) */
+        memcpy(r->frame + r->have, p, n);
       r->have += n;
       c += n;
       if (n == need)

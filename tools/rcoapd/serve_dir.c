@@ -50,6 +50,9 @@ static rc_ssize file_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
 
 static void file_close(void *arg) { close(*(int *)arg); }
 
+/* The file itself: over plain coap+tcp a block goes out by sendfile. */
+static int file_fd(void *arg) { return *(int *)arg; }
+
 /* RFC 7252 §5.10.4: an Accept naming another format gets 4.06. */
 static int acceptable(rc_xreq *req, int cf) {
   rc_opt o;
@@ -160,7 +163,8 @@ static void on_file(rc_context *ctx, rc_resource *res, rc_xreq *req,
     rc_respond(req, RC_NOT_ACCEPTABLE, -1, NULL, 0);
     return;
   }
-  rc_body_source src = {file_read, file_close, &fd, (uint64_t)st.st_size};
+  rc_body_source src = {file_read, file_close, &fd, (uint64_t)st.st_size,
+                        S_ISREG(st.st_mode) ? file_fd : NULL};
   rc_respond_source(req, RC_CONTENT, cf_for(name), etag, sizeof etag, &src);
 }
 
