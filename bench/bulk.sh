@@ -40,7 +40,7 @@ bench_start_rcoapd -l "coap+tcp://127.0.0.1:$PORT" --state-dir "$TMP/state" \
 U=${RCOAPD_URI[coap+tcp]}
 
 declare -a R_PUT R_NB R_IPERF R_SOCAT
-declare -A R_GET CLI_KIB SRV_TICKS
+declare -A R_GET CLI_KIB SRV_TICKS CLI_CPU
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for _ in $(seq "$RUNS"); do
   for w in $WINDOWS; do
@@ -50,6 +50,7 @@ for _ in $(seq "$RUNS"); do
     c1=$(bench_cpu_ticks "$RCOAPD_PID")
     R_GET[$w]="${R_GET[$w]:-} $(bench_field mbps "$line")"
     CLI_KIB[$w]=$(bench_field peak_rss_kib "$line")
+    CLI_CPU[$w]="${CLI_CPU[$w]:-} $(bench_field bench_cpu_s "$line")"
     SRV_TICKS[$w]="${SRV_TICKS[$w]:-} $((c1 - c0))"
   done
   SRV_HWM=${SRV_HWM:-$(awk '/^VmHWM:/ { print $2 }' "/proc/$RCOAPD_PID/status")}
@@ -89,10 +90,12 @@ for w in $WINDOWS; do
   # shellcheck disable=SC2086 # the list of figures
   T=$(median ${SRV_TICKS[$w]})
   SG=$(awk -v t="$T" -v hz="$BENCH_TCK" -v m="$SIZE_MIB" 'BEGIN { printf "%.2f", t / hz / (m / 1024) }')
-  printf '  %-44s %8s   ratio to socat %s, to iperf3 %s; bench peak RSS %s KiB; rcoapd %s s CPU/GiB\n' \
+  # shellcheck disable=SC2086 # the list of figures
+  CG=$(awk -v t="$(median ${CLI_CPU[$w]})" -v m="$SIZE_MIB" 'BEGIN { printf "%.2f", t / (m / 1024) }')
+  printf '  %-44s %8s   ratio to socat %s, to iperf3 %s; bench peak RSS %s KiB, %s s CPU/GiB; rcoapd %s s CPU/GiB\n' \
     "GET coap+tcp BERT --window $w" "$G" "$(echo "scale=2; $G / $S" | bc)" \
-    "$( [ "$I" != 0 ] && echo "scale=2; $G / $I" | bc || echo -)" "${CLI_KIB[$w]}" "$SG"
-  echo "RESULT bulk get window=$w size_mib=$SIZE_MIB mbps=$G socat_mbps=$S iperf3_mbps=$I client_peak_kib=${CLI_KIB[$w]} server_cpu_s_per_gib=$SG" >>"$TMP/results"
+    "$( [ "$I" != 0 ] && echo "scale=2; $G / $I" | bc || echo -)" "${CLI_KIB[$w]}" "$CG" "$SG"
+  echo "RESULT bulk get window=$w size_mib=$SIZE_MIB mbps=$G socat_mbps=$S iperf3_mbps=$I client_peak_kib=${CLI_KIB[$w]} client_cpu_s_per_gib=$CG server_cpu_s_per_gib=$SG" >>"$TMP/results"
 done
 echo "  rcoapd peak RSS (VmHWM) after the GETs: $SRV_HWM KiB"
 printf '  %-44s %8s\n' "rcoap PUT coap+tcp BERT (-d @FILE, /sink)" "$P"

@@ -360,16 +360,7 @@ static void conn_on_readable(bconn *c) {
   worker *w = c->w;
   int udp = w->cfg->use_udp; /* one datagram per recv() */
   for (int guard = 0; guard < (udp ? 1024 : 4); guard++) {
-    /* The rest of a large frame (a BERT block) straight into place. */
-    uint8_t *at = w->rbuf;
-    size_t cap = sizeof(w->rbuf);
-    uint8_t *room_at;
-    size_t room = c->chain_dead || udp ? 0 : rc_chain_read_room(c->chain, &room_at);
-    if (room >= cap) {
-      at = room_at;
-      cap = room;
-    }
-    ssize_t n = recv(c->fd, at, cap, 0);
+    ssize_t n = recv(c->fd, w->rbuf, sizeof(w->rbuf), 0);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK)
         break;
@@ -389,7 +380,7 @@ static void conn_on_readable(bconn *c) {
     }
     w->t_read = now_ns();
     rc_err err = c->chain_dead ? RC_ERR_STATE
-                               : rc_chain_recv(c->chain, at, (size_t)n,
+                               : rc_chain_recv(c->chain, w->rbuf, (size_t)n,
                                                ms_of(w->t_read));
     if (err != RC_OK || c->chain_dead ||
         rc_session_get_state(c->s) == RC_SESSION_CLOSED) {
@@ -401,7 +392,7 @@ static void conn_on_readable(bconn *c) {
       conn_fail(c, 1);
       return;
     }
-    if ((size_t)n < cap && !udp)
+    if ((size_t)n < sizeof(w->rbuf) && !udp)
       break;
   }
   if (c->cycle_done) {
