@@ -31,9 +31,14 @@ TMO=$((120 * RC_SLOW))
 for scheme in coap+tcp coaps+tcp coap+ws; do
   port=$(rcd_port d 127.0.0.1 "$scheme")
   base="$scheme://127.0.0.1:$port"
-  for mode in bert no-bert; do
+  modes="bert no-bert"
+  # plain coap+tcp sends BERT blocks from the file (sendfile): one block
+  # in flight too (rcoap's default is 4)
+  [ "$scheme" = coap+tcp ] && modes="bert bert-window-1 no-bert"
+  for mode in $modes; do
     flags=(--cafile "$CA" -T "$TMO")
     [ "$mode" = no-bert ] && flags+=(--no-bert)
+    [ "$mode" = bert-window-1 ] && flags+=(--window 1)
     rm -f "$RC_TMP/got.bin"
     t0=$(date +%s.%N)
     coap "${flags[@]}" -o "$RC_TMP/got.bin" "$base/files/big.bin"
