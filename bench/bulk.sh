@@ -18,6 +18,8 @@
 # Environment (defaults): SIZE_MIB=256 RUNS=3 NOBERT=0 PORT=25990
 #   WINDOWS="1 4" REF_BUILD= (another build, e.g. main's: its rcoapd and
 #   rcoap-bench run the same GETs, alternated with ours in every run)
+#   PREAD=0 (1: also our rcoapd with --no-sendfile, blocks read and
+#   written, as a third row)
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -36,16 +38,20 @@ now() { date +%s.%N; }
 mbps() { echo "scale=1; $BYTES / ($2 - $1) / 1000000" | bc; }
 median() { printf '%s\n' "$@" | bench_median; }
 
-# The builds compared: ours, and REF_BUILD's when given (its own rcoapd
-# on PORT+3, the same file).
+# The servers compared: ours; REF_BUILD's when given; ours with
+# --no-sendfile when PREAD=1 (each its own rcoapd, the same file).
 declare -A B_DIR B_PID B_URI
 BUILDS="this"
 B_DIR[this]=$BUILD_DIR
-[ -n "${REF_BUILD:-}" ] && BUILDS="this ref" && B_DIR[ref]=$REF_BUILD
+[ -n "${REF_BUILD:-}" ] && BUILDS="$BUILDS ref" && B_DIR[ref]=$REF_BUILD
+[ "${PREAD:-0}" = 1 ] && BUILDS="$BUILDS pread" && B_DIR[pread]=$BUILD_DIR
+p=$PORT
 for b in $BUILDS; do
-  p=$PORT; [ "$b" = ref ] && p=$((PORT + 3))
+  extra=()
+  [ "$b" = pread ] && extra=(--no-sendfile)
   BUILD_DIR=${B_DIR[$b]} bench_start_rcoapd -l "coap+tcp://127.0.0.1:$p" \
-    --state-dir "$TMP/state-$b" --serve-dir "$TMP/files" || exit 1
+    --state-dir "$TMP/state-$b" "${extra[@]}" --serve-dir "$TMP/files" || exit 1
+  p=$((p + 3))
   B_PID[$b]=$RCOAPD_PID
   B_URI[$b]=${RCOAPD_URI[coap+tcp]}
 done
