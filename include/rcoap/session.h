@@ -516,7 +516,7 @@ size_t rc_session_pending_bytes(const rc_session *s);
  * queued, encode the payload instead), RC_ERR_PEER_TOO_LARGE, RC_ERR_NOMEM,
  * RC_ERR_IO (dup failed), the encoder's errors.
  * While a file run is at the head of the output, rc_session_pending
- * returns RC_ERR_NEED_MORE and rc_session_pending_file sets the run's
+ * returns RC_ERR_FILE_NEXT and rc_session_pending_file sets the run's
  * descriptor, next offset and remaining length (else RC_ERR_NEED_MORE);
  * rc_session_consume(s, n) marks n of its bytes sent. A run that cannot be
  * sent whole (the file shrank) leaves the stream mid-message: the
@@ -534,7 +534,8 @@ rc_err rc_session_pending_file(rc_session *s, int *fd, uint64_t *off,
  * *at to where its next byte goes and returns how many bytes it still
  * needs (rc_frame_reader_room); else 0. A transport may read up to that
  * many bytes from the socket straight to *at and pass them to
- * rc_session_recv (data == *at): a large message is read into place.
+ * rc_session_recv (data == *at, nothing else in the call): a large message
+ * is read into place, not copied.
  */
 size_t rc_session_read_room(rc_session *s, uint8_t **at);
 

@@ -143,13 +143,15 @@ rc_err rc_chain_eof(rc_chain *ch, rc_time now);
  * run. Datagram: exactly one datagram. The bytes stay at the same address
  * until consumed, so an asynchronous write may use them in place; while
  * they are out, new output is queued behind them.
- * Returns 0 and *data and *len, or RC_ERR_NEED_MORE when nothing is queued.
+ * Returns 0 and *data and *len, RC_ERR_NEED_MORE when nothing is queued,
+ * or RC_ERR_FILE_NEXT when a file run is next (RC_CHAIN_FILES).
  */
 rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len);
 
-/* RC_CHAIN_FILES: when rc_chain_pull has nothing because a file run is
- * next, its descriptor, offset and length (rc_session_pending_file);
- * rc_chain_consume marks its bytes sent. Else RC_ERR_NEED_MORE. */
+/* RC_CHAIN_FILES: when rc_chain_pull returned RC_ERR_FILE_NEXT (a file
+ * run is next), its descriptor, offset and length
+ * (rc_session_pending_file); rc_chain_consume marks its bytes sent. Else
+ * RC_ERR_NEED_MORE. */
 rc_err rc_chain_pull_file(rc_chain *ch, int *fd, uint64_t *off, size_t *len);
 
 /* Marks n bytes of the last pull as written (stream: any n up to its

@@ -1071,8 +1071,32 @@ static rc_err rx_not_taken(rc_session *s, const rc_msg *m) {
   return rc;
 }
 
+/* len bytes read into place (rc_session_read_room), all of the split
+ * frame's; out of rx_stream's frame, which small messages use. */
+static __attribute__((noinline)) rc_err rx_in_place(rc_session *s, size_t len,
+                                                    rc_time now) {
+  rc_frame_event ev;
+  rc_msg m;
+  rc_ssize n = rc_frame_reader_commit(&s->rx, len, &ev, &m);
+  if (n < 0) {
+    rx_abort_codec(s, (rc_err)n);
+    return RC_OK;
+  }
+  if (ev != RC_FRAME_MSG)
+    return RC_OK;
+  rc_err rc = dispatch(s, &m, now);
+  if (s->rbuf != NULL)
+    rx_shrink(s);
+  return rc;
+}
+
 static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
                         rc_time now) {
+  /* Read into place (rc_session_read_room): the split frame's own buffer
+   * holds the bytes already, and they are all its. */
+  uint8_t *at;
+  if (s->rbuf != NULL && rc_frame_reader_room(&s->rx, &at) > 0 && in == at)
+    return rx_in_place(s, len, now);
   while (len > 0 && s->state != RC_SESSION_CLOSED) {
     rc_frame_event ev;
     rc_msg m;
@@ -1389,7 +1413,7 @@ rc_err rc_session_pending(rc_session *s, const uint8_t **data, size_t *len) {
     return RC_ERR_INVAL;
   out_chunk *c = s->out_first;
   if (c == NULL || c->head == c->tail)
-    return RC_ERR_NEED_MORE;
+    return c != NULL && c->cap == 0 ? RC_ERR_FILE_NEXT : RC_ERR_NEED_MORE;
   if (s->enc_prefix) {
     *data = c->data + c->head + MSG_PREFIX;
     *len = get_be32(c->data + c->head);
@@ -1449,13 +1473,15 @@ rc_err rc_session_consume(rc_session *s, size_t n) {
     if (n != get_be32(c->data + c->head))
       return RC_ERR_INVAL;
     n += MSG_PREFIX;
-  } else if (n > c->tail - c->head || c->cap == 0) {
+  } else if (n > c->tail - c->head) {
     return c->cap == 0 ? file_consume(s, c, n) : RC_ERR_INVAL;
   }
   c->head += n;
   s->out_bytes -= n;
   s->consumed = 1;
   if (c->head == c->tail) {
+    if (c->cap == 0)
+      return RC_OK; /* 0 bytes of a file run */
     if (s->enc_open != NULL && s->enc_chunk == c) {
       /* an open message is being written at this chunk's tail: keep it */
       return RC_OK;

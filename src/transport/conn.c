@@ -361,13 +361,15 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
 
 /* Reads land in conn_rbuf, except the rest of a large frame being
  * gathered on a chain without filters: that goes straight into the
- * frame's buffer (rc_chain_read_room), in one large read, uncopied. */
+ * frame's buffer (rc_chain_read_room), in one large read, uncopied. Only
+ * asked after a read that filled its buffer (small requests never are). */
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   rc_conn *c = h->data;
   uint8_t *at;
   size_t room;
   (void)suggested;
-  if (c->state == RC__CONN_OPEN && !c->lingering && !c->is_parked &&
+  if (c->read_full && c->state == RC__CONN_OPEN && !c->lingering &&
+      !c->is_parked &&
       (room = rc_chain_read_room(c->chain, &at)) >= sizeof conn_rbuf) {
     buf->base = (char *)at;
     buf->len = room;
@@ -397,6 +399,7 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     return;
   c->busy++;
   if (nread > 0) {
+    c->read_full = (size_t)nread == buf->len;
     c->last_io = conn_now(c);
     if (!c->is_parked || conn_unpark(c) == 0)
       (void)rc_chain_recv(c->chain, (const uint8_t *)buf->base,
@@ -599,9 +602,10 @@ static void conn_write(rc_conn *c) {
   }
   const uint8_t *p;
   size_t n;
+  rc_err more = RC_ERR_NEED_MORE;
   do {
     while (!c->writing && c->state != RC__CONN_CLOSING &&
-           rc_chain_pull(c->chain, &p, &n) == RC_OK) {
+           (more = rc_chain_pull(c->chain, &p, &n)) == RC_OK) {
       if (n > UINT32_MAX / 2)
         n = UINT32_MAX / 2;
       ssize_t w = conn_try_write(c, p, n);
@@ -615,8 +619,8 @@ static void conn_write(rc_conn *c) {
         return;
       }
     }
-  } while (!c->writing && c->state != RC__CONN_CLOSING &&
-           conn_write_file(c) > 0);
+  } while (more == RC_ERR_FILE_NEXT && !c->writing &&
+           c->state != RC__CONN_CLOSING && conn_write_file(c) > 0);
 }
 
 /* ------------------------------------------------------------------ */
