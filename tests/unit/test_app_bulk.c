@@ -6,7 +6,9 @@
  * sendfile) and the client at most window x block; a file that shrinks
  * under the transfer ends it with an error, never a hang or garbage; a
  * client that goes away mid-transfer leaves the server no descriptor and
- * a server that still answers. Every wait is bounded by a guard timer.
+ * a server that still answers; a client that reads slowly through a 4 KiB
+ * receive buffer (the server's socket full, its sendfile waiting for
+ * room) gets every block whole. Every wait is bounded by a guard timer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,13 +16,18 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "rcoap/app.h"
+#include "rcoap/codec_frame.h"
 #include "test_counting.h"
 
 #define GUARD_MS 20000
@@ -283,6 +290,90 @@ static void test_client_goes_away(void **state) {
   assert_false(g2.mismatch);
 }
 
+static size_t put_msg(uint8_t *out, size_t cap, rc_enc *e) {
+  const uint8_t *m;
+  size_t n;
+  assert_int_equal(rc_enc_finish(e, RC_FRAMING_TCP, 0, 0, &m, &n), RC_OK);
+  assert_true(n <= cap);
+  memcpy(out, m, n);
+  return n;
+}
+
+/* A raw client with a 4 KiB receive buffer asks for 16 blocks at once
+ * (BERT, 4 MiB) and reads them 4 KiB per loop turn: the server queues all
+ * sixteen as file runs, its socket fills long before they are out, so
+ * sendfile meets EAGAIN and waits for room (one byte by uv_write) again
+ * and again; every block must arrive whole and right, in order. */
+#define SLOW_BLOCKS 16u
+static void test_slow_reader(void **state) {
+  fixture *f = *state;
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(s >= 0);
+  int small = 4096;
+  assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small),
+                   0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
+  uint8_t out[64 * SLOW_BLOCKS], tmp[128];
+  size_t n = 0;
+  rc_enc e;
+  rc_enc_init(&e, tmp, sizeof tmp, RC_SIG_CSM, NULL, 0);
+  rc_enc_opt_uint(&e, RC_SIGOPT_MAX_MESSAGE_SIZE, 1u << 20);
+  rc_enc_opt(&e, RC_SIGOPT_BLOCK_WISE_TRANSFER, NULL, 0);
+  n += put_msg(out + n, sizeof out - n, &e);
+  for (uint8_t b = 0; b < SLOW_BLOCKS; b++) {
+    /* Block2 num b, SZX 7 (BERT): num counts 1 KiB units, 256 per block */
+    uint32_t num = (uint32_t)b * (BLOCK / 1024u);
+    rc_enc_init(&e, tmp, sizeof tmp, RC_GET, &b, 1);
+    rc_enc_opt_str(&e, RC_OPT_URI_PATH, "f");
+    rc_enc_opt_uint(&e, RC_OPT_BLOCK2, num << 4 | RC_BLOCK_SZX_BERT);
+    n += put_msg(out + n, sizeof out - n, &e);
+  }
+  assert_int_equal(write(s, out, n), (ssize_t)n);
+  assert_int_equal(fcntl(s, F_SETFL, O_NONBLOCK), 0);
+
+  size_t cap = (BLOCK + 4096) * 2, have = 0;
+  uint8_t *in = malloc(cap);
+  unsigned blocks = 0;
+  uv_timer_start(&f->guard, guard_fire, GUARD_MS, 0);
+  while (blocks < SLOW_BLOCKS && !f->guard_fired) {
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    ssize_t r = recv(s, in + have, cap - have < 4096 ? cap - have : 4096, 0);
+    if (r > 0)
+      have += (size_t)r;
+    else
+      usleep(100);
+    /* the server's CSM, then the answers in order */
+    rc_tcp_hdr h;
+    size_t off = 0;
+    while (rc_tcp_hdr_parse(in + off, have - off, &h) > 0) {
+      size_t total = (size_t)(h.hdr_len + h.token_len + h.body_len);
+      if (have - off < total)
+        break;
+      rc_msg m;
+      assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, in + off, total, &m),
+                       RC_OK);
+      if (m.code != RC_SIG_CSM) {
+        assert_int_equal(m.code, RC_CONTENT);
+        assert_int_equal(m.token_len, 1);
+        assert_int_equal(m.token[0], blocks);
+        assert_int_equal(m.payload_len, BLOCK);
+        assert_memory_equal(m.payload, f->want + (size_t)blocks * BLOCK, BLOCK);
+        blocks++;
+      }
+      off += total;
+    }
+    memmove(in, in + off, have - off);
+    have -= off;
+  }
+  uv_timer_stop(&f->guard);
+  if (f->guard_fired)
+    fail_msg("%u of %u blocks came (logs:\n%s)", blocks, SLOW_BLOCKS, f->logs);
+  free(in);
+  close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_whole_body_bounded, setup,
@@ -290,6 +381,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_file_shrinks, setup, teardown),
       cmocka_unit_test_setup_teardown(test_client_goes_away, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
