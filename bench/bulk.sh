@@ -14,8 +14,12 @@
 # asserted: a benchmark is not a test.
 #   bash bench/bulk.sh [BUILD_DIR]
 #   SIZE_MIB=1024 WINDOWS="1 2 4 8" bash bench/bulk.sh build-rel
+#   REF_BUILD=/tmp/main/build bash bench/bulk.sh build-rel
 # Environment (defaults): SIZE_MIB=256 RUNS=3 NOBERT=0 PORT=25990
-#   WINDOWS="1 4"
+#   WINDOWS="1 4" REF_BUILD= (another build, e.g. main's: its rcoapd and
+#   rcoap-bench run the same GETs, alternated with ours in every run)
+#   PREAD=0 (1: also our rcoapd with --no-sendfile, blocks read and
+#   written, as a third row)
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +27,6 @@ BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
 : "${SIZE_MIB:=256}" "${RUNS:=3}" "${NOBERT:=0}" "${PORT:=25990}" "${WINDOWS:=1 4}"
 RCOAP=$BUILD_DIR/rcoap
-RB=$BUILD_DIR/rcoap-bench
 bench_need rcoap rcoapd rcoap-bench
 bench_tmp bulk
 mkdir -p "$TMP/files"
@@ -35,24 +38,46 @@ now() { date +%s.%N; }
 mbps() { echo "scale=1; $BYTES / ($2 - $1) / 1000000" | bc; }
 median() { printf '%s\n' "$@" | bench_median; }
 
-bench_start_rcoapd -l "coap+tcp://127.0.0.1:$PORT" --state-dir "$TMP/state" \
-  --serve-dir "$TMP/files" || exit 1
-U=${RCOAPD_URI[coap+tcp]}
+# The servers compared: ours; REF_BUILD's when given; ours with
+# --no-sendfile when PREAD=1 (each its own rcoapd, the same file).
+declare -A B_DIR B_PID B_URI
+BUILDS="this"
+B_DIR[this]=$BUILD_DIR
+[ -n "${REF_BUILD:-}" ] && BUILDS="$BUILDS ref" && B_DIR[ref]=$REF_BUILD
+[ "${PREAD:-0}" = 1 ] && BUILDS="$BUILDS pread" && B_DIR[pread]=$BUILD_DIR
+p=$PORT
+for b in $BUILDS; do
+  extra=()
+  [ "$b" = pread ] && extra=(--no-sendfile)
+  BUILD_DIR=${B_DIR[$b]} bench_start_rcoapd -l "coap+tcp://127.0.0.1:$p" \
+    --state-dir "$TMP/state-$b" "${extra[@]}" --serve-dir "$TMP/files" || exit 1
+  p=$((p + 3))
+  B_PID[$b]=$RCOAPD_PID
+  B_URI[$b]=${RCOAPD_URI[coap+tcp]}
+done
+U=${B_URI[this]}
+RCOAPD_PID=${B_PID[this]}
 
 declare -a R_PUT R_NB R_IPERF R_SOCAT
-declare -A R_GET CLI_KIB SRV_TICKS
+declare -A R_GET CLI_KIB SRV_TICKS CLI_CPU SRV_HWM
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 for _ in $(seq "$RUNS"); do
   for w in $WINDOWS; do
-    c0=$(bench_cpu_ticks "$RCOAPD_PID")
-    line=$("$RB" --bulk --window "$w" -T 120 -q "$U/files/big.bin" | grep '^RESULT bulk')
-    [ "$(bench_field transfers "$line")" = 1 ] || echo "rcoap-bench --bulk --window $w failed: $line" >&2
-    c1=$(bench_cpu_ticks "$RCOAPD_PID")
-    R_GET[$w]="${R_GET[$w]:-} $(bench_field mbps "$line")"
-    CLI_KIB[$w]=$(bench_field peak_rss_kib "$line")
-    SRV_TICKS[$w]="${SRV_TICKS[$w]:-} $((c1 - c0))"
+    for b in $BUILDS; do
+      k=$b:$w
+      c0=$(bench_cpu_ticks "${B_PID[$b]}")
+      line=$("${B_DIR[$b]}/rcoap-bench" --bulk --window "$w" -T 120 -q "${B_URI[$b]}/files/big.bin" | grep '^RESULT bulk')
+      [ "$(bench_field transfers "$line")" = 1 ] || echo "$b rcoap-bench --bulk --window $w failed: $line" >&2
+      c1=$(bench_cpu_ticks "${B_PID[$b]}")
+      R_GET[$k]="${R_GET[$k]:-} $(bench_field mbps "$line")"
+      CLI_KIB[$k]=$(bench_field peak_rss_kib "$line")
+      CLI_CPU[$k]="${CLI_CPU[$k]:-} $(bench_field bench_cpu_s "$line")"
+      SRV_TICKS[$k]="${SRV_TICKS[$k]:-} $((c1 - c0))"
+    done
   done
-  SRV_HWM=${SRV_HWM:-$(awk '/^VmHWM:/ { print $2 }' "/proc/$RCOAPD_PID/status")}
+  for b in $BUILDS; do
+    SRV_HWM[$b]=${SRV_HWM[$b]:-$(awk '/^VmHWM:/ { print $2 }' "/proc/${B_PID[$b]}/status")}
+  done
   t0=$(now); "$RCOAP" -T 120 -d @"$TMP/files/big.bin" put "$U/sink" >/dev/null || echo "rcoap PUT failed" >&2; t1=$(now)
   R_PUT+=("$(mbps "$t0" "$t1")")
   if [ "$NOBERT" = 1 ]; then
@@ -83,19 +108,24 @@ I=$( [ ${#R_IPERF[@]} -gt 0 ] && median "${R_IPERF[@]}" || echo 0)
 echo "bulk: $SIZE_MIB MiB over loopback, median of $RUNS (MB/s); load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 printf '  %-44s %8s\n' "raw TCP, socat file -> /dev/null" "$S"
 printf '  %-44s %8s\n' "raw TCP, iperf3 128 KiB writes" "$I"
-for w in $WINDOWS; do
+for k in $(for w in $WINDOWS; do for b in $BUILDS; do echo "$b:$w"; done; done); do
+  b=${k%%:*} w=${k#*:}
   # shellcheck disable=SC2086 # the list of figures
-  G=$(median ${R_GET[$w]})
+  G=$(median ${R_GET[$k]})
   # shellcheck disable=SC2086 # the list of figures
-  T=$(median ${SRV_TICKS[$w]})
+  T=$(median ${SRV_TICKS[$k]})
   SG=$(awk -v t="$T" -v hz="$BENCH_TCK" -v m="$SIZE_MIB" 'BEGIN { printf "%.2f", t / hz / (m / 1024) }')
-  printf '  %-44s %8s   ratio to socat %s, to iperf3 %s; bench peak RSS %s KiB; rcoapd %s s CPU/GiB\n' \
-    "GET coap+tcp BERT --window $w" "$G" "$(echo "scale=2; $G / $S" | bc)" \
-    "$( [ "$I" != 0 ] && echo "scale=2; $G / $I" | bc || echo -)" "${CLI_KIB[$w]}" "$SG"
-  echo "RESULT bulk get window=$w size_mib=$SIZE_MIB mbps=$G socat_mbps=$S iperf3_mbps=$I client_peak_kib=${CLI_KIB[$w]} server_cpu_s_per_gib=$SG" >>"$TMP/results"
+  # shellcheck disable=SC2086 # the list of figures
+  CG=$(awk -v t="$(median ${CLI_CPU[$k]})" -v m="$SIZE_MIB" 'BEGIN { printf "%.2f", t / (m / 1024) }')
+  printf '  %-44s %8s   ratio to socat %s, to iperf3 %s; bench peak RSS %s KiB, %s s CPU/GiB; rcoapd %s s CPU/GiB\n' \
+    "GET coap+tcp BERT --window $w ($b)" "$G" "$(echo "scale=2; $G / $S" | bc)" \
+    "$( [ "$I" != 0 ] && echo "scale=2; $G / $I" | bc || echo -)" "${CLI_KIB[$k]}" "$CG" "$SG"
+  echo "RESULT bulk get build=$b window=$w size_mib=$SIZE_MIB mbps=$G socat_mbps=$S iperf3_mbps=$I client_peak_kib=${CLI_KIB[$k]} client_cpu_s_per_gib=$CG server_cpu_s_per_gib=$SG" >>"$TMP/results"
 done
-echo "  rcoapd peak RSS (VmHWM) after the GETs: $SRV_HWM KiB"
+for b in $BUILDS; do
+  echo "  rcoapd ($b) peak RSS (VmHWM) after the GETs: ${SRV_HWM[$b]} KiB"
+  echo "RESULT bulk build=$b rcoapd_peak_kib=${SRV_HWM[$b]}" >>"$TMP/results"
+done
 printf '  %-44s %8s\n' "rcoap PUT coap+tcp BERT (-d @FILE, /sink)" "$P"
 [ "$NOBERT" = 1 ] && printf '  %-44s %8s\n' "rcoap GET coap+tcp 1024-byte blocks" "$(median "${R_NB[@]}")"
-echo "RESULT bulk rcoapd_peak_kib=$SRV_HWM"
 cat "$TMP/results"

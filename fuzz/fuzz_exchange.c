@@ -47,7 +47,7 @@ static void fx_answer(fx *f, rc_xreq *req, uint8_t sel, int deferred) {
     break;
   case 2: { /* streaming source */
     rc_body_source src = {fz_src_read, NULL, (void *)(uintptr_t)FX_BIG,
-                          FX_BIG};
+                          FX_BIG, NULL};
     err = rc_exchange_respond_source(req, &m, &src);
     break;
   }

@@ -6,7 +6,10 @@
  * rc_tcp_hdr_parse and rc_msg_parse. With bit 5 of byte 1 the reader
  * asks for a buffer per frame (rc_frame_reader_init_fn, as the session
  * uses it) and gets one of exactly the size it asks for, freed after the
- * frame's report: the events must be the same.
+ * frame's report: the events must be the same; then, with bit 4 of byte
+ * 1, the rest of a half-read frame is written where rc_frame_reader_room
+ * says and handed over with rc_frame_reader_commit (a read into place)
+ * instead of fed.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *rbuf = malloc(cap ? cap : 1);
   rc_frame_reader r;
   int per_frame = (data[1] & 0x20) != 0;
+  int in_place = per_frame && (data[1] & 0x10) != 0;
   g_cap = cap;
   if (per_frame)
     fz_check(rc_frame_reader_init_fn(&r, max, fz_buf, NULL) == RC_OK);
@@ -124,7 +128,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while (left > 0) {
       rc_frame_event e;
       rc_msg m;
-      rc_ssize n = rc_frame_reader_feed(&r, p, left, &e, &m);
+      uint8_t *at;
+      size_t room = in_place ? rc_frame_reader_room(&r, &at) : 0;
+      rc_ssize n;
+      if (room) {
+        size_t k = left < room ? left : room;
+        memcpy(at, p, k);
+        n = rc_frame_reader_commit(&r, k, &e, &m);
+        fz_check(n < 0 || (size_t)n == k);
+      } else {
+        n = rc_frame_reader_feed(&r, p, left, &e, &m);
+      }
       if (n < 0) {
         fz_check(got < nwant && want[got].kind == (int)n);
         got++;

@@ -90,7 +90,8 @@ static void xc_start(xc *c, int k) {
   ro.block_szx = ((c->opts_byte >> 3) & 1) ? 1 : 0; /* SZX 0: 16 bytes */
   ro.qblock = (c->opts_byte >> 4) & 1;
   rc_body_sink sink = {fz_sink_write, sink_end, (void *)(uintptr_t)15000};
-  rc_body_source src = {fz_src_read, NULL, (void *)(uintptr_t)XC_UP, XC_UP};
+  rc_body_source src = {fz_src_read, NULL, (void *)(uintptr_t)XC_UP, XC_UP,
+                        NULL};
   switch (k) {
   case 0:
     ro.observe = 1;

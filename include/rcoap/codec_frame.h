@@ -142,6 +142,26 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
 /* Non-zero while a frame is partly read (EOF now would lose data). */
 int rc_frame_reader_busy(const rc_frame_reader *r);
 
+/*
+ * Where the next bytes of the frame being gathered go: while a split frame
+ * is gathered in its own buffer, sets *at to the first missing byte and
+ * returns how many are missing; else returns 0. A caller may read up to
+ * that many bytes from the stream straight to *at and then hand them over
+ * with rc_frame_reader_commit instead of rc_frame_reader_feed: a large
+ * frame is read into place, not copied from a read buffer.
+ */
+size_t rc_frame_reader_room(const rc_frame_reader *r, uint8_t **at);
+
+/*
+ * n bytes (at most what rc_frame_reader_room returned) were written where
+ * it said. Returns n with *ev RC_FRAME_NONE, or RC_FRAME_MSG and *msg when
+ * they complete the frame (as rc_frame_reader_feed), or a negative rc_err
+ * (RC_ERR_STATE: no frame being gathered or n too large; the frame's
+ * parse error).
+ */
+rc_ssize rc_frame_reader_commit(rc_frame_reader *r, size_t n,
+                                rc_frame_event *ev, rc_msg *msg);
+
 #ifdef __cplusplus
 }
 #endif

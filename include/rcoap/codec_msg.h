@@ -236,6 +236,17 @@ static inline rc_err rc_enc_finish(rc_enc *e, rc_framing framing,
                                    const uint8_t **out, size_t *out_len);
 
 /*
+ * RFC 8323 framing (RC_FRAMING_TCP) of a message whose last tail payload
+ * bytes are not in the buffer: appends the payload marker (no payload may
+ * have been added; tail > 0) and writes a header whose length counts the
+ * tail too. *out / *out_len are the bytes in the buffer; the caller sends
+ * the tail's bytes right after them (sendfile from a file). Returns
+ * rc_enc_finish's errors, or RC_ERR_STATE after a payload.
+ */
+rc_err rc_enc_finish_tail(rc_enc *e, size_t tail, const uint8_t **out,
+                          size_t *out_len);
+
+/*
  * One-shot: encodes a message view (for instance one parsed from another
  * framing: this is how a message is re-framed) contiguously at buf[0].
  * *out_len is set to the encoded length, or on RC_ERR_NOBUF to the length

@@ -36,6 +36,7 @@ extern "C" {
   X(STATE, -8, "not allowed in the current state")                             \
   X(LIMIT, -9, "configured limit reached")                                     \
   X(IO, -10, "I/O error")                                                      \
+  X(FILE_NEXT, -11, "a file run is next in the output")                        \
   /* codec: message and framing */                                             \
   X(TRUNCATED, -20, "message truncated")                                       \
   X(TKL_RESERVED, -21, "reserved token length 15")                             \

@@ -230,12 +230,18 @@ void rc_exchange_handle_expiry(rc_exchange *x, rc_time now);
 
 /* A body read on demand. read fills buf[0..cap) from byte off and returns
  * the count (cap unless the body ends first) or a negative rc_err; close
- * (may be NULL) is called once when the exchange is done with it. */
+ * (may be NULL) is called once when the exchange is done with it. file
+ * (may be NULL): a descriptor whose bytes at offset off are the body's at
+ * off (the body is a whole regular file), or -1; a server answering over a
+ * transport that sends files itself (plain coap+tcp, sendfile) then
+ * queues the block as a run of that file (a dup of the descriptor) instead
+ * of reading it, so the body's bytes never pass through memory. */
 typedef struct rc_body_source {
   rc_ssize (*read)(void *arg, uint64_t off, uint8_t *buf, size_t cap);
   void (*close)(void *arg);
   void *arg;
   uint64_t size; /* total bytes, or RC_BODY_SIZE_UNKNOWN (client only) */
+  int (*file)(void *arg);
 } rc_body_source;
 
 /* A body delivered in order as it arrives: write gets the next bytes

@@ -500,8 +500,44 @@ rc_err rc_session_pending(rc_session *s, const uint8_t **data, size_t *len);
  */
 rc_err rc_session_consume(rc_session *s, size_t n);
 
-/* Total bytes queued and not yet consumed. */
+/* Total bytes queued and not yet consumed (file runs included). */
 size_t rc_session_pending_bytes(const rc_session *s);
+
+/*
+ * File runs (stream framing only): a transport that can send bytes from a
+ * file itself (sendfile(2) on a plain TCP socket) says so with
+ * rc_session_set_files(s, 1); rc_session_files tells a caller whether it
+ * did (never while a trace callback is set: it is shown every byte). Then rc_session_msg_end_file ends a message begun with
+ * rc_session_msg_begin, its options written and no payload, whose payload
+ * is len bytes of the file fd from offset off: the header and options are
+ * queued as usual, then a file run the session holds as a descriptor of
+ * its own (a dup of fd, closed once sent or with the session), never as
+ * bytes. Returns 0, RC_ERR_NOT_SUPPORTED (file runs not enabled: nothing
+ * queued, encode the payload instead), RC_ERR_PEER_TOO_LARGE, RC_ERR_NOMEM,
+ * RC_ERR_IO (dup failed), the encoder's errors.
+ * While a file run is at the head of the output, rc_session_pending
+ * returns RC_ERR_FILE_NEXT and rc_session_pending_file sets the run's
+ * descriptor, next offset and remaining length (else RC_ERR_NEED_MORE);
+ * rc_session_consume(s, n) marks n of its bytes sent. A run that cannot be
+ * sent whole (the file shrank) leaves the stream mid-message: the
+ * transport must close the connection.
+ */
+void rc_session_set_files(rc_session *s, int on);
+int rc_session_files(const rc_session *s);
+rc_err rc_session_msg_end_file(rc_session *s, rc_enc *e, int fd,
+                               uint64_t off, size_t len);
+rc_err rc_session_pending_file(rc_session *s, int *fd, uint64_t *off,
+                               size_t *len);
+
+/*
+ * Stream framing only: while a frame that arrived split is gathered, sets
+ * *at to where its next byte goes and returns how many bytes it still
+ * needs (rc_frame_reader_room); else 0. A transport may read up to that
+ * many bytes from the socket straight to *at and pass them to
+ * rc_session_recv (data == *at, nothing else in the call): a large message
+ * is read into place, not copied.
+ */
+size_t rc_session_read_room(rc_session *s, uint8_t **at);
 
 /* Non-zero if output is queued. */
 int rc_session_want_write(const rc_session *s);

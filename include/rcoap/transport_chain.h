@@ -76,7 +76,11 @@ typedef struct rc_chain_callbacks {
 enum {
   /* The socket carries datagrams: one recv() is one datagram, and the
    * output queue keeps datagram boundaries. */
-  RC_CHAIN_DATAGRAM = 1
+  RC_CHAIN_DATAGRAM = 1,
+  /* The driver sends file runs (rc_chain_pull_file, sendfile): a stream
+   * chain that opens with no filters lets its session queue them
+   * (rc_session_set_files); through filters the bytes are read instead. */
+  RC_CHAIN_FILES = 2
 };
 
 typedef struct rc_chain_config {
@@ -121,6 +125,11 @@ rc_err rc_chain_start(rc_chain *ch, rc_time now);
 rc_err rc_chain_recv(rc_chain *ch, const uint8_t *data, size_t len,
                      rc_time now);
 
+/* With no filters: where the session's next stream bytes go and how many
+ * (rc_session_read_room), so the caller may read them into place and pass
+ * them to rc_chain_recv; 0 with filters or when no frame is half read. */
+size_t rc_chain_read_room(rc_chain *ch, uint8_t **at);
+
 /* The stream below ended (TCP FIN): the bottom filter decides whether
  * that is a clean end or a truncation. */
 rc_err rc_chain_eof(rc_chain *ch, rc_time now);
@@ -134,9 +143,16 @@ rc_err rc_chain_eof(rc_chain *ch, rc_time now);
  * run. Datagram: exactly one datagram. The bytes stay at the same address
  * until consumed, so an asynchronous write may use them in place; while
  * they are out, new output is queued behind them.
- * Returns 0 and *data and *len, or RC_ERR_NEED_MORE when nothing is queued.
+ * Returns 0 and *data and *len, RC_ERR_NEED_MORE when nothing is queued,
+ * or RC_ERR_FILE_NEXT when a file run is next (RC_CHAIN_FILES).
  */
 rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len);
+
+/* RC_CHAIN_FILES: when rc_chain_pull returned RC_ERR_FILE_NEXT (a file
+ * run is next), its descriptor, offset and length
+ * (rc_session_pending_file); rc_chain_consume marks its bytes sent. Else
+ * RC_ERR_NEED_MORE. */
+rc_err rc_chain_pull_file(rc_chain *ch, int *fd, uint64_t *off, size_t *len);
 
 /* Marks n bytes of the last pull as written (stream: any n up to its
  * length; datagram: the whole datagram). Returns 0 or RC_ERR_INVAL. */

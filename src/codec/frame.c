@@ -82,6 +82,7 @@ static inline uint64_t fr_total(const rc_tcp_hdr *h) {
   return (uint64_t)h->hdr_len + h->token_len + h->body_len;
 }
 
+
 static rc_ssize fr_fail(rc_frame_reader *r, rc_ssize err) {
   r->state = FR_DEAD;
   return err;
@@ -141,6 +142,30 @@ static size_t fr_oversize(rc_frame_reader *r, const uint8_t *p, size_t avail,
 static uint8_t *fr_frame_buf(rc_frame_reader *r) {
   r->frame = r->get(r->get_user, &r->hdr, (size_t)fr_total(&r->hdr), 0);
   return r->frame;
+}
+
+/* The frame gathered in r->frame is whole: parses it (RC_FRAME_MSG) and
+ * makes the reader ready for the next header. Returns 0 or the error
+ * that broke the stream. */
+static rc_err fr_complete(rc_frame_reader *r, rc_frame_event *ev,
+                          rc_msg *msg) {
+  size_t total = r->have;
+  const uint8_t *frame = r->frame;
+  r->have = 0;
+  r->frame = NULL;
+  r->state = FR_HDR;
+  rc_err rc = rc_msg_parse(RC_FRAMING_TCP, frame, total, msg);
+  if (rc)
+    return (rc_err)fr_fail(r, rc);
+  *ev = RC_FRAME_MSG;
+  return RC_OK;
+}
+
+size_t rc_frame_reader_room(const rc_frame_reader *r, uint8_t **at) {
+  if (r->state != FR_BODY)
+    return 0;
+  *at = r->frame + r->have;
+  return (size_t)fr_total(&r->hdr) - r->have;
 }
 
 rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
@@ -261,15 +286,21 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
   return (rc_ssize)c;
 
 complete: {
-  size_t total = r->have;
-  const uint8_t *frame = r->frame;
-  r->have = 0;
-  r->frame = NULL;
-  r->state = FR_HDR;
-  rc_err rc = rc_msg_parse(RC_FRAMING_TCP, frame, total, msg);
-  if (rc)
-    return fr_fail(r, rc);
-  *ev = RC_FRAME_MSG;
-  return (rc_ssize)c;
+  rc_err rc = fr_complete(r, ev, msg);
+  return rc ? rc : (rc_ssize)c;
 }
+}
+
+rc_ssize rc_frame_reader_commit(rc_frame_reader *r, size_t n,
+                                rc_frame_event *ev, rc_msg *msg) {
+  *ev = RC_FRAME_NONE;
+  if (r->state != FR_BODY || n > (size_t)fr_total(&r->hdr) - r->have)
+    return fr_fail(r, RC_ERR_STATE);
+  r->have += n;
+  if (r->have == fr_total(&r->hdr)) {
+    rc_err rc = fr_complete(r, ev, msg);
+    if (rc)
+      return rc;
+  }
+  return (rc_ssize)n;
 }

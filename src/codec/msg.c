@@ -458,6 +458,31 @@ rc_err rc__enc_finish(rc_enc *e, rc_framing framing, uint8_t type,
   return RC_OK;
 }
 
+rc_err rc_enc_finish_tail(rc_enc *e, size_t tail, const uint8_t **out,
+                          size_t *out_len) {
+  if (tail == 0)
+    return RC_ERR_INVAL;
+  if (e->err)
+    return e->err;
+  if (e->has_payload)
+    return RC_ERR_STATE;
+  uint8_t m = RC__PAYLOAD_MARKER;
+  enc_put(e, &m, 1);
+  e->has_payload = 1;
+  e->last_opt = ENC_CLOSED;
+  if (e->pos > e->cap)
+    return RC_ERR_NOBUF;
+  rc_err err = RC_OK;
+  uint64_t body = (uint64_t)(e->pos - RC_ENC_HEADROOM - e->token_len) + tail;
+  uint8_t *start = msg_hdr(e->buf + RC_ENC_HEADROOM, RC_FRAMING_TCP, 0,
+                           e->code, 0, e->token_len, body, &err);
+  if (start == NULL)
+    return err;
+  *out = start;
+  *out_len = (size_t)(e->buf + e->pos - start);
+  return RC_OK;
+}
+
 /* ---- one-shot ------------------------------------------------------------- */
 
 static inline size_t msg_body_len(const rc_msg *m) {

@@ -313,6 +313,32 @@ static rc_err xch_send_parts(rc_exchange *x, uint8_t code,
  * straight into the output buffer). Returns 0, RC_ERR_IO when the source
  * gave fewer bytes, its error, or the session's.
  */
+/* rc__xch_send_full for a block of a source with a file, over a session
+ * that queues file runs: header and options encoded, the body left in
+ * the file (sendfile). A source whose file is -1 is read instead. */
+static rc_err xch_send_file(rc_exchange *x, uint8_t code, const uint8_t *token,
+                            size_t token_len, const rc_opt *opts, size_t nopts,
+                            const xextra *ex, size_t plen,
+                            const rc_body_source *src, uint64_t src_off,
+                            size_t hint) {
+  int fd = src->file(src->arg);
+  if (fd < 0) {
+    rc_body_source plain = *src;
+    plain.file = NULL;
+    return rc__xch_send_full(x, code, token, token_len, opts, nopts, ex, NULL,
+                             plen, &plain, src_off);
+  }
+  rc_enc e;
+  rc_err err = rc_session_msg_begin(x->s, &e, code, token, token_len, hint);
+  if (err)
+    return err;
+  rc__xch_enc_opts(&e, opts, nopts, ex);
+  err = rc_session_msg_end_file(x->s, &e, fd, src_off, plen);
+  if (err == RC_OK && x->cb.on_output && !x->hold)
+    x->cb.on_output(x->user);
+  return err;
+}
+
 rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
                          size_t token_len, const rc_opt *opts, size_t nopts,
                          const xextra *ex, const uint8_t *payload,
@@ -322,6 +348,9 @@ rc_err rc__xch_send_full(rc_exchange *x, uint8_t code, const uint8_t *token,
     return xch_send_parts(x, code, token, token_len, opts, nopts, payload,
                           plen);
   size_t hint = plen + 1 + rc__xch_opts_size(opts, nopts) + (ex ? 64 : 0);
+  if (src && plen && src->file && rc_session_files(x->s))
+    return xch_send_file(x, code, token, token_len, opts, nopts, ex, plen,
+                         src, src_off, hint - plen);
   for (int attempt = 0; attempt < 2; attempt++) {
     rc_enc e;
     rc_err err = rc_session_msg_begin(x->s, &e, code, token, token_len, hint);

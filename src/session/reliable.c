@@ -17,9 +17,11 @@
  * from rx_budget past RC_SESSION_RX_FREE) and gives it back after the
  * frame, so an idle connection holds none.
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rcoap/codec_frame.h"
 #include "rcoap/codec_option.h"
@@ -57,6 +59,18 @@ typedef struct out_chunk {
   size_t tail; /* end of queued bytes */
   uint8_t data[];
 } out_chunk;
+
+/* A file run (rc_session_msg_end_file): an out_chunk of cap 0, which no
+ * message is ever encoded into, whose data holds this. The transport sends
+ * the bytes from the file itself (sendfile), so the session holds none of
+ * them. */
+typedef struct out_file {
+  int fd;       /* the session's own descriptor (a dup), closed when done */
+  uint64_t off; /* next byte to send */
+  size_t left;  /* bytes still to send */
+} out_file;
+
+static out_file *chunk_file(out_chunk *c) { return (out_file *)(void *)c->data; }
 
 struct rc_chunk_pool {
   rc_mem mem;
@@ -97,6 +111,7 @@ struct rc_session {
                             mid-message */
   uint8_t peer_released;
   uint8_t in_recv;
+  uint8_t files;         /* the transport sends file runs (set_files) */
   uint32_t peer_mms;
   uint32_t peer_max_tkl;
 
@@ -537,6 +552,8 @@ void rc_session_free(rc_session *s) {
   out_chunk *c = s->out_first;
   while (c != NULL) {
     out_chunk *n = c->next;
+    if (c->cap == 0)
+      close(chunk_file(c)->fd);
     chunk_free(s, c);
     c = n;
   }
@@ -1054,8 +1071,32 @@ static rc_err rx_not_taken(rc_session *s, const rc_msg *m) {
   return rc;
 }
 
+/* len bytes read into place (rc_session_read_room), all of the split
+ * frame's; out of rx_stream's frame, which small messages use. */
+static __attribute__((noinline)) rc_err rx_in_place(rc_session *s, size_t len,
+                                                    rc_time now) {
+  rc_frame_event ev;
+  rc_msg m;
+  rc_ssize n = rc_frame_reader_commit(&s->rx, len, &ev, &m);
+  if (n < 0) {
+    rx_abort_codec(s, (rc_err)n);
+    return RC_OK;
+  }
+  if (ev != RC_FRAME_MSG)
+    return RC_OK;
+  rc_err rc = dispatch(s, &m, now);
+  if (s->rbuf != NULL)
+    rx_shrink(s);
+  return rc;
+}
+
 static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
                         rc_time now) {
+  /* Read into place (rc_session_read_room): the split frame's own buffer
+   * holds the bytes already, and they are all its. */
+  uint8_t *at;
+  if (s->rbuf != NULL && rc_frame_reader_room(&s->rx, &at) > 0 && in == at)
+    return rx_in_place(s, len, now);
   while (len > 0 && s->state != RC_SESSION_CLOSED) {
     rc_frame_event ev;
     rc_msg m;
@@ -1122,6 +1163,13 @@ rc_err rc_session_recv(rc_session *s, const uint8_t *data, size_t len,
   return rc;
 }
 
+size_t rc_session_read_room(rc_session *s, uint8_t **at) {
+  if (UDP(s) || s->cfg.framing != RC_FRAMING_TCP ||
+      s->state == RC_SESSION_CLOSED)
+    return 0;
+  return rc_frame_reader_room(&s->rx, at);
+}
+
 /* ------------------------------------------------------------------ */
 /* user messages                                                       */
 
@@ -1181,6 +1229,53 @@ rc_err rc_session_msg_end(rc_session *s, rc_enc *e) {
   s->enc_open = NULL;
   s->enc_chunk = NULL;
   return enc_end(s, e, c);
+}
+
+void rc_session_set_files(rc_session *s, int on) {
+  if (s != NULL && !UDP(s) && s->cfg.framing == RC_FRAMING_TCP)
+    s->files = on != 0;
+}
+
+int rc_session_files(const rc_session *s) {
+  /* A trace (rcoapd -v, its access log) is shown each message's bytes. */
+  return s != NULL && !UDP(s) && s->files && s->cb.on_trace == NULL;
+}
+
+rc_err rc_session_msg_end_file(rc_session *s, rc_enc *e, int fd,
+                               uint64_t off, size_t len) {
+  if (s == NULL || UDP(s) || e == NULL || s->enc_open != e)
+    return RC_ERR_STATE;
+  out_chunk *c = s->enc_chunk;
+  s->enc_open = NULL;
+  s->enc_chunk = NULL;
+  const uint8_t *framed = NULL;
+  size_t n = 0;
+  rc_err rc = rc_session_files(s) ? rc_enc_finish_tail(e, len, &framed, &n)
+                                   : RC_ERR_NOT_SUPPORTED;
+  /* RFC 8323 §5.3.1: never more than the peer's Max-Message-Size. */
+  if (rc == RC_OK && (n > s->peer_mms || len > s->peer_mms - n))
+    rc = RC_ERR_PEER_TOO_LARGE;
+  out_chunk *fc = NULL;
+  int dfd = -1;
+  if (rc == RC_OK &&
+      (fc = sess_alloc(s, sizeof(out_chunk) + sizeof(out_file))) == NULL)
+    rc = RC_ERR_NOMEM;
+  if (rc == RC_OK && (dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+    sess_free(s, fc);
+    rc = RC_ERR_IO;
+  }
+  if (rc != RC_OK) {
+    out_unused(s, c);
+    return rc;
+  }
+  out_commit(s, c, framed, n); /* c is now out_last */
+  fc->next = NULL;
+  fc->cap = fc->head = fc->tail = 0;
+  *chunk_file(fc) = (out_file){dfd, off, len};
+  s->out_last->next = fc;
+  s->out_last = fc;
+  s->out_bytes += len;
+  return RC_OK;
 }
 
 void rc_session_msg_cancel(rc_session *s, rc_enc *e) {
@@ -1318,13 +1413,47 @@ rc_err rc_session_pending(rc_session *s, const uint8_t **data, size_t *len) {
     return RC_ERR_INVAL;
   out_chunk *c = s->out_first;
   if (c == NULL || c->head == c->tail)
-    return RC_ERR_NEED_MORE;
+    return c != NULL && c->cap == 0 ? RC_ERR_FILE_NEXT : RC_ERR_NEED_MORE;
   if (s->enc_prefix) {
     *data = c->data + c->head + MSG_PREFIX;
     *len = get_be32(c->data + c->head);
   } else {
     *data = c->data + c->head;
     *len = c->tail - c->head;
+  }
+  return RC_OK;
+}
+
+/* Drops the head chunk c, all of it written; with nothing queued after
+ * it, holds no output memory while the connection is idle (the next burst
+ * allocates one chunk again). */
+static void out_drop_head(rc_session *s, out_chunk *c) {
+  s->out_first = c->next;
+  if (s->out_last == c)
+    s->out_last = NULL;
+  if (s->out_first == NULL) {
+    chunk_free(s, c);
+    if (s->spare != NULL) {
+      chunk_free(s, s->spare);
+      s->spare = NULL;
+    }
+  } else {
+    chunk_recycle(s, c);
+  }
+}
+
+/* n bytes of the file run c (the head) were sent. */
+static rc_err file_consume(rc_session *s, out_chunk *c, size_t n) {
+  out_file *f = chunk_file(c);
+  if (n > f->left)
+    return RC_ERR_INVAL;
+  f->off += n;
+  f->left -= n;
+  s->out_bytes -= n;
+  s->consumed = 1;
+  if (f->left == 0) {
+    close(f->fd);
+    out_drop_head(s, c);
   }
   return RC_OK;
 }
@@ -1345,31 +1474,32 @@ rc_err rc_session_consume(rc_session *s, size_t n) {
       return RC_ERR_INVAL;
     n += MSG_PREFIX;
   } else if (n > c->tail - c->head) {
-    return RC_ERR_INVAL;
+    return c->cap == 0 ? file_consume(s, c, n) : RC_ERR_INVAL;
   }
   c->head += n;
   s->out_bytes -= n;
   s->consumed = 1;
   if (c->head == c->tail) {
+    if (c->cap == 0)
+      return RC_OK; /* 0 bytes of a file run */
     if (s->enc_open != NULL && s->enc_chunk == c) {
       /* an open message is being written at this chunk's tail: keep it */
       return RC_OK;
     }
-    s->out_first = c->next;
-    if (s->out_last == c)
-      s->out_last = NULL;
-    if (s->out_first == NULL) {
-      /* All written: hold no output memory while the connection is idle
-       * (the next burst allocates one chunk again). */
-      chunk_free(s, c);
-      if (s->spare != NULL) {
-        chunk_free(s, s->spare);
-        s->spare = NULL;
-      }
-    } else {
-      chunk_recycle(s, c);
-    }
+    out_drop_head(s, c);
   }
+  return RC_OK;
+}
+
+rc_err rc_session_pending_file(rc_session *s, int *fd, uint64_t *off,
+                               size_t *len) {
+  out_chunk *c = s == NULL || UDP(s) ? NULL : s->out_first;
+  if (c == NULL || c->cap != 0)
+    return RC_ERR_NEED_MORE;
+  out_file *f = chunk_file(c);
+  *fd = f->fd;
+  *off = f->off;
+  *len = f->left;
   return RC_OK;
 }
 

@@ -51,6 +51,7 @@ struct rc_chain {
   unsigned shut_sent : 1;
   unsigned end_told : 1; /* on_end was called */
   unsigned own_out : 1;  /* some filter can have output of its own */
+  unsigned files : 1;    /* RC_CHAIN_FILES */
 };
 
 /* ------------------------------------------------------------------ */
@@ -169,6 +170,8 @@ static void chain_open(rc_chain *ch) {
   if (ch->open || ch->dead)
     return;
   ch->open = 1;
+  if (ch->files && ch->n == 0)
+    rc_session_set_files(ch->s, 1);
   /* The session's clock (the peer's CSM deadline) runs from here: before,
    * the filters were handshaking, or serving plain HTTP, for as long as
    * the connection allowed. */
@@ -298,6 +301,7 @@ rc_err rc_chain_new(rc_chain **out, const rc_chain_config *cfg, rc_session *s,
       ch->high_water = cfg->high_water;
     ch->keep = cfg->keep;
     ch->datagram = (cfg->flags & RC_CHAIN_DATAGRAM) != 0;
+    ch->files = (cfg->flags & RC_CHAIN_FILES) != 0 && !ch->datagram;
   }
   for (size_t i = 0; i < RC_CHAIN_MAX_FILTERS; i++)
     ch->link[i] = (uint8_t)i;
@@ -373,6 +377,8 @@ rc_err rc_chain_unpark(rc_chain **out, const rc_chain_config *cfg,
     return err;
   (*out)->started = 1;
   (*out)->open = 1;
+  if ((*out)->files)
+    rc_session_set_files(s, 1); /* only filterless chains park */
   return RC_OK;
 }
 
@@ -397,6 +403,12 @@ rc_err rc_chain_recv(rc_chain *ch, const uint8_t *data, size_t len,
   if (len == 0)
     return RC_OK; /* an empty read is not the end of the stream */
   return rc_filter_recv(ch->f[0], data, len);
+}
+
+size_t rc_chain_read_room(rc_chain *ch, uint8_t **at) {
+  if (ch->n != 0 || ch->dead)
+    return 0;
+  return rc_session_read_room(ch->s, at);
 }
 
 rc_err rc_chain_eof(rc_chain *ch, rc_time now) {
@@ -507,6 +519,12 @@ rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len) {
     *len = ch->lent;
   }
   return RC_OK;
+}
+
+rc_err rc_chain_pull_file(rc_chain *ch, int *fd, uint64_t *off, size_t *len) {
+  if (ch->n != 0 || !ch->open || ch->dead)
+    return RC_ERR_NEED_MORE;
+  return rc_session_pending_file(ch->s, fd, off, len);
 }
 
 rc_err rc_chain_consume(rc_chain *ch, size_t n) {

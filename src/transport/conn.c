@@ -16,10 +16,18 @@
  * The close sequence ends in exactly one on_closed callback, after which
  * the connection frees itself once libuv has closed its handles.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/sendfile.h>
+#define CONN_FILES RC_CHAIN_FILES /* file runs by sendfile(2) */
+#else
+#define CONN_FILES 0
+#endif
 
 #include "common/slab.h"
 #include "rcoap/transport_dtls.h"
@@ -330,7 +338,8 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
     return err;
   rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
                           .keep = CONN_OUT_KEEP,
-                          .flags = stack->datagram ? RC_CHAIN_DATAGRAM : 0};
+                          .flags = stack->datagram ? RC_CHAIN_DATAGRAM
+                                                   : CONN_FILES};
   err = rc_chain_new(&c->chain, &ccfg, s, &conn_chain_cb, c);
   if (err != RC_OK)
     return err;
@@ -350,9 +359,22 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   return rc_stack_build(c->chain, stack);
 }
 
+/* Reads land in conn_rbuf, except the rest of a large frame being
+ * gathered on a chain without filters: that goes straight into the
+ * frame's buffer (rc_chain_read_room), in one large read, uncopied. Only
+ * asked after a read that filled its buffer (small requests never are). */
 static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
-  (void)h;
+  rc_conn *c = h->data;
+  uint8_t *at;
+  size_t room;
   (void)suggested;
+  if (c->read_full && c->state == RC__CONN_OPEN && !c->lingering &&
+      !c->is_parked &&
+      (room = rc_chain_read_room(c->chain, &at)) >= sizeof conn_rbuf) {
+    buf->base = (char *)at;
+    buf->len = room;
+    return;
+  }
   buf->base = (char *)conn_rbuf;
   buf->len = sizeof(conn_rbuf);
 }
@@ -373,14 +395,15 @@ static void conn_eof(rc_conn *c) {
 
 static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   rc_conn *c = st->data;
-  (void)buf;
   if (nread == 0 || c->state == RC__CONN_CLOSING)
     return;
   c->busy++;
   if (nread > 0) {
+    c->read_full = (size_t)nread == buf->len;
     c->last_io = conn_now(c);
     if (!c->is_parked || conn_unpark(c) == 0)
-      (void)rc_chain_recv(c->chain, conn_rbuf, (size_t)nread, conn_now(c));
+      (void)rc_chain_recv(c->chain, (const uint8_t *)buf->base,
+                          (size_t)nread, conn_now(c));
   } else if (nread == UV_EOF) {
     conn_eof(c);
   } else {
@@ -459,15 +482,20 @@ static void conn_write_cb(uv_write_t *req, int status) {
 
 /* Starts an asynchronous write of p[0..n) (only when the kernel did not
  * take everything at once, so the request is allocated then rather than
- * kept in every idle connection). Returns 0 or fails the conn. */
-static int conn_write_async(rc_conn *c, const uint8_t *p, size_t n) {
-  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-  uv_write_t *req = c->mem->malloc(sizeof(*req), c->mem->user);
+ * kept in every idle connection); copy: p's bytes are copied behind the
+ * request (a byte of a file run). Returns 0 or fails the conn. */
+static int conn_write_async(rc_conn *c, const uint8_t *p, size_t n,
+                            int copy) {
+  uv_write_t *req = c->mem->malloc(sizeof(*req) + (copy ? n : 0),
+                                   c->mem->user);
   if (req == NULL) {
     rc__conn_set_detail(c, "no memory for a write request");
     rc__conn_fail(c, RC_ERR_NOMEM, NULL);
     return -1;
   }
+  if (copy)
+    p = memcpy(req + 1, p, n);
+  uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
   req->data = c;
   int r = uv_write(req, (uv_stream_t *)&c->tcp, &b, 1, conn_write_cb);
   if (r < 0) {
@@ -511,8 +539,59 @@ static void conn_write_udp(rc_conn *c) {
   }
 }
 
+#ifdef __linux__
+/* A file run of the output (a BERT block from a file, RC_CHAIN_FILES):
+ * sendfile(2) from the file to the socket, no copy through user space.
+ * When the socket is full, one byte of the run goes by uv_write, which
+ * waits for room; its callback consumes it and the pump resumes here.
+ * Returns 1 when a run was sent whole (more may follow), 0 when there is
+ * none or it waits, -1 after failing the conn. */
+static int conn_write_file(rc_conn *c) {
+  int fd;
+  uint64_t off;
+  size_t len;
+  uv_os_fd_t sock;
+  if (rc_chain_pull_file(c->chain, &fd, &off, &len) != RC_OK ||
+      uv_fileno((const uv_handle_t *)&c->tcp, &sock) != 0)
+    return 0;
+  while (len > 0) {
+    off_t o = (off_t)off;
+    ssize_t w = sendfile(sock, fd, &o, len < (1u << 30) ? len : 1u << 30);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0 && errno == EAGAIN) {
+      uint8_t b;
+      if (pread(fd, &b, 1, (off_t)off) == 1)
+        return conn_write_async(c, &b, 1, 1) == 0 ? 0 : -1;
+      w = 0; /* the file ends here */
+    }
+    if (w <= 0) {
+      /* The header promised len more bytes: the stream cannot go on. */
+      if (w == 0)
+        rc__conn_set_detail(c, "file shorter than its answer said (changed "
+                               "under the transfer?)");
+      else
+        rc__conn_set_detail(c, "sendfile failed: %s", strerror(errno));
+      rc__conn_fail(c, RC_ERR_IO, NULL);
+      return -1;
+    }
+    rc_chain_consume(c->chain, (size_t)w);
+    c->last_io = conn_now(c);
+    off += (size_t)w;
+    len -= (size_t)w;
+  }
+  return 1;
+}
+#else
+static int conn_write_file(rc_conn *c) {
+  (void)c;
+  return 0;
+}
+#endif
+
 /* Writes what the chain has for the socket: each run as far as the kernel
- * takes it, the rest asynchronously from the same bytes. */
+ * takes it, the rest asynchronously from the same bytes; file runs by
+ * sendfile. */
 static void conn_write(rc_conn *c) {
   if (c->state < RC__CONN_HANDSHAKE || c->state == RC__CONN_CLOSING ||
       c->chain == NULL)
@@ -523,21 +602,25 @@ static void conn_write(rc_conn *c) {
   }
   const uint8_t *p;
   size_t n;
-  while (!c->writing && c->state != RC__CONN_CLOSING &&
-         rc_chain_pull(c->chain, &p, &n) == RC_OK) {
-    if (n > UINT32_MAX / 2)
-      n = UINT32_MAX / 2;
-    ssize_t w = conn_try_write(c, p, n);
-    if (w < 0)
-      return;
-    if (w > 0)
-      rc_chain_consume(c->chain, (size_t)w);
-    if ((size_t)w < n) {
-      /* The rest stays at the same address until consumed. */
-      conn_write_async(c, p + w, n - (size_t)w);
-      return;
+  rc_err more = RC_ERR_NEED_MORE;
+  do {
+    while (!c->writing && c->state != RC__CONN_CLOSING &&
+           (more = rc_chain_pull(c->chain, &p, &n)) == RC_OK) {
+      if (n > UINT32_MAX / 2)
+        n = UINT32_MAX / 2;
+      ssize_t w = conn_try_write(c, p, n);
+      if (w < 0)
+        return;
+      if (w > 0)
+        rc_chain_consume(c->chain, (size_t)w);
+      if ((size_t)w < n) {
+        /* The rest stays at the same address until consumed. */
+        conn_write_async(c, p + w, n - (size_t)w, 0);
+        return;
+      }
     }
-  }
+  } while (more == RC_ERR_FILE_NEXT && !c->writing &&
+           c->state != RC__CONN_CLOSING && conn_write_file(c) > 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -814,7 +897,7 @@ static int conn_unpark(rc_conn *c) {
   rc_err err = rc_session_unpark(&s, &cfg, &scb, c, c->mem, &c->parked);
   if (err == RC_OK) {
     rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
-                            .keep = CONN_OUT_KEEP};
+                            .keep = CONN_OUT_KEEP, .flags = CONN_FILES};
     err = rc_chain_unpark(&c->chain, &ccfg, s, &conn_chain_cb, c);
     if (err != RC_OK)
       c->chain = NULL; /* s went with it */

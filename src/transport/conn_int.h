@@ -99,6 +99,8 @@ struct rc_conn {
   unsigned lingering : 1; /* our FIN sent, reading until the peer's */
   unsigned cb_owned : 1;  /* cb is a copy to free with the conn */
   unsigned is_parked : 1; /* chain and session folded into parked */
+  unsigned read_full : 1; /* the last read filled its buffer: a large
+                             frame may be half read (conn_alloc_cb) */
 };
 
 /* After our last bytes, how long we wait for the peer's FIN before the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Block-wise transfer end to end (RFC 7959, BERT RFC 8323 §6): rcoap
-# against rcoapd over coap+tcp, coaps+tcp and coap+ws, with and without
+# against rcoapd over coap+tcp (one and four blocks in flight; blocks by
+# sendfile), coaps+tcp and coap+ws (blocks read), with and without
 # BERT (--no-bert: rcoap offers no Block-Wise-Transfer in its CSM, so both
 # directions use 1024-byte blocks). A 100 MiB random file is fetched from
 # rcoapd --serve-dir with -o (streamed to disk) and uploaded with -d @FILE
@@ -31,9 +32,14 @@ TMO=$((120 * RC_SLOW))
 for scheme in coap+tcp coaps+tcp coap+ws; do
   port=$(rcd_port d 127.0.0.1 "$scheme")
   base="$scheme://127.0.0.1:$port"
-  for mode in bert no-bert; do
+  modes="bert no-bert"
+  # plain coap+tcp sends BERT blocks from the file (sendfile): one block
+  # in flight too (rcoap's default is 4)
+  [ "$scheme" = coap+tcp ] && modes="bert bert-window-1 no-bert"
+  for mode in $modes; do
     flags=(--cafile "$CA" -T "$TMO")
     [ "$mode" = no-bert ] && flags+=(--no-bert)
+    [ "$mode" = bert-window-1 ] && flags+=(--window 1)
     rm -f "$RC_TMP/got.bin"
     t0=$(date +%s.%N)
     coap "${flags[@]}" -o "$RC_TMP/got.bin" "$base/files/big.bin"
@@ -44,6 +50,7 @@ for scheme in coap+tcp coaps+tcp coap+ws; do
     else
       rc_fail "$scheme $mode: GET $MIB MiB: status $ST, sha256 $got, stderr: $ERR"
     fi
+    [ "$mode" = bert-window-1 ] && continue # the upload is the same
     t0=$(date +%s.%N)
     coap "${flags[@]}" -d @"$RC_TMP/files/big.bin" put "$base/sink"
     t1=$(date +%s.%N)

@@ -8,7 +8,9 @@
  * is reported OVERSIZE with its token (asked for separately), or without
  * it when the token buffer is declined too; frames over the maximum never
  * ask for a frame buffer; rc_frame_reader_hdr tells the token length even
- * when the token was not kept. Every split point and one byte at a time.
+ * when the token was not kept; the rest of a split frame read into place
+ * (rc_frame_reader_room / rc_frame_reader_commit). Every split point and
+ * one byte at a time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,8 +196,71 @@ static void test_over_maximum_never_asks_for_the_frame(void **state) {
   assert_int_equal(rc_frame_reader_init_fn(&r, 1, NULL, &a), RC_ERR_INVAL);
 }
 
+/* The rest of a split frame read into place: rc_frame_reader_room names
+ * the first missing byte and how many are missing, rc_frame_reader_commit
+ * counts bytes written there (in pieces) and delivers the frame when they
+ * complete it; with no frame being gathered there is no room, and a
+ * commit past the frame's end breaks the stream. Every first cut. */
+static void test_room_and_commit(void **state) {
+  (void)state;
+  uint8_t f[2048];
+  size_t len = put_frame(f, sizeof f, 1000);
+  uint8_t *at;
+  for (size_t cut = 1; cut < len; cut++) {
+    for (size_t piece = 1; piece <= 700; piece += 233) {
+      asks a = {0};
+      rc_frame_reader r;
+      rc_frame_event ev;
+      rc_msg m;
+      assert_int_equal(rc_frame_reader_init_fn(&r, 4096, give, &a), RC_OK);
+      assert_int_equal(rc_frame_reader_room(&r, &at), 0);
+      rc_ssize c = rc_frame_reader_feed(&r, f, cut, &ev, &m);
+      assert_int_equal(c, cut);
+      size_t room = rc_frame_reader_room(&r, &at);
+      if (room == 0) { /* the header itself is split: feed on */
+        assert_null(a.held);
+        continue;
+      }
+      assert_non_null(a.held);
+      size_t have = len - room;
+      assert_ptr_equal(at, a.held + have);
+      while (have < len) {
+        size_t n = len - have < piece ? len - have : piece;
+        assert_int_equal(rc_frame_reader_room(&r, &at), len - have);
+        memcpy(at, f + have, n); /* as a read() into place would */
+        c = rc_frame_reader_commit(&r, n, &ev, &m);
+        assert_int_equal(c, n);
+        have += n;
+        assert_int_equal(ev, have == len ? RC_FRAME_MSG : RC_FRAME_NONE);
+      }
+      assert_int_equal(m.payload_len, 1000);
+      assert_int_equal(m.payload[0], 'x');
+      assert_int_equal(m.payload[999], 'x');
+      assert_false(rc_frame_reader_busy(&r));
+      assert_int_equal(rc_frame_reader_room(&r, &at), 0);
+      free(a.held);
+      a.held = NULL;
+      /* No frame being gathered: a commit is refused and the stream is
+       * broken, as for any reader misuse. */
+      assert_int_equal(rc_frame_reader_commit(&r, 1, &ev, &m), RC_ERR_STATE);
+    }
+  }
+  /* More than the frame misses: refused. */
+  asks a = {0};
+  rc_frame_reader r;
+  rc_frame_event ev;
+  rc_msg m;
+  assert_int_equal(rc_frame_reader_init_fn(&r, 4096, give, &a), RC_OK);
+  assert_int_equal(rc_frame_reader_feed(&r, f, 100, &ev, &m), 100);
+  assert_int_equal(rc_frame_reader_room(&r, &at), len - 100);
+  assert_int_equal(rc_frame_reader_commit(&r, len - 99, &ev, &m),
+                   RC_ERR_STATE);
+  free(a.held);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_room_and_commit),
       cmocka_unit_test(test_split_frames_ask_once),
       cmocka_unit_test(test_declined_frame),
       cmocka_unit_test(test_over_maximum_never_asks_for_the_frame),

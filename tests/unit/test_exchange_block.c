@@ -220,7 +220,7 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
     return;
   }
   if (p->src_len) {
-    rc_body_source src = {src_read, NULL, NULL, p->src_len};
+    rc_body_source src = {src_read, NULL, NULL, p->src_len, NULL};
     rc_outmsg resp = {RC_CONTENT, NULL, 0, NULL, 0};
     assert_int_equal(rc_exchange_respond_source(req, &resp, &src), RC_OK);
     return;

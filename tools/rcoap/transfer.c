@@ -53,6 +53,7 @@ int xfer_source(xfer *x, const char *path, rc_body_source *src) {
   src->read = src_read;
   src->close = src_close;
   src->arg = x;
+  src->file = NULL; /* a client upload is read block by block */
   return 0;
 }
 

@@ -258,7 +258,7 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
   }
   if (o->serve_dir) {
     char real[PATH_MAX];
-    if (serve_dir_start(d->ctx, o->serve_dir) != RC_OK ||
+    if (serve_dir_start(d->ctx, o->serve_dir, !o->no_sendfile) != RC_OK ||
         !realpath(o->serve_dir, real)) {
       fprintf(stderr, "rcoapd: --serve-dir %s: %s\n", o->serve_dir,
               strerror(errno));

@@ -137,7 +137,10 @@ static void usage(FILE *f) {
     "WebSockets (coap+ws, coaps+ws):\n"
     "      --web-root DIR           static files for plain HTTP GETs\n"
     "      --serve-dir DIR          serve DIR read-only as /files/... (CoAP,\n"
-    "                               block-wise, streamed from disk)\n"
+    "                               block-wise, streamed from disk; over\n"
+    "                               coap+tcp a block goes by sendfile)\n"
+    "      --no-sendfile            --serve-dir reads every block into\n"
+    "                               memory and writes it\n"
     "      --origin ORIGIN          allowed browser Origin (repeatable;\n"
     "                   default: any)\n"
     "other:\n"
@@ -166,7 +169,7 @@ static void usage(FILE *f) {
 enum {
   O_CERT = 256, O_KEY, O_CAFILE, O_CLIENT_AUTH, O_PSK_ID, O_PSK_KEY,
   O_RELEASE_TO, O_HOLD_OFF, O_NO_ALPN, O_NO_TICKETS, O_STATE, O_WEB,
-  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_PARK_AFTER, O_SERVE_DIR, O_BODY_MEMORY, O_MAX_PENDING,
+  O_ORIGIN, O_HS_TIMEOUT, O_IDLE, O_PARK_AFTER, O_SERVE_DIR, O_NO_SENDFILE, O_BODY_MEMORY, O_MAX_PENDING,
   O_MAX_UNREQUESTED, O_PSK_KEY_FILE, O_ACCESS_LOG,
   O_PROXY, O_PROXY_ALLOW, O_ROUTE, O_PROXY_TIMEOUT, O_PROXY_CACHE,
   O_PROXY_BACKOFF, O_PROXY_SIGNAL,
@@ -250,6 +253,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"state-dir", required_argument, NULL, O_STATE},
       {"web-root", required_argument, NULL, O_WEB},
       {"serve-dir", required_argument, NULL, O_SERVE_DIR},
+      {"no-sendfile", no_argument, NULL, O_NO_SENDFILE},
       {"origin", required_argument, NULL, O_ORIGIN},
       {"handshake-timeout", required_argument, NULL, O_HS_TIMEOUT},
       {"idle-timeout", required_argument, NULL, O_IDLE},
@@ -372,6 +376,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_SERVE_DIR:
       o->serve_dir = optarg;
+      break;
+    case O_NO_SENDFILE:
+      o->no_sendfile = 1;
       break;
     case O_NO_ALPN:
       o->allow_no_alpn = 1;

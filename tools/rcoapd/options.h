@@ -36,6 +36,7 @@ typedef struct rcoapd_opts {
   const char *state_dir;   /* demo certificate lives here */
   const char *web_root;
   const char *serve_dir;   /* --serve-dir: read-only folder under /files */
+  int no_sendfile;         /* --no-sendfile: its blocks read, not sent */
   const char *origins[OPT_MAX_ORIGINS];
   size_t norigins;
   const char *release_to;  /* Alternative-Address in our shutdown Release */
