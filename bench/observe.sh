@@ -20,8 +20,8 @@
 # /proc/PID/stat ticks without python3), the generator's own CPU per
 # notification over the rounds (rcoap-bench's bench_cpu_us), and the
 # ratios rcoapd / floor and rcoapd / ref. RUNS repeats the whole set,
-# servers interleaved, the load average beside each run: on a shared
-# machine wall clock swings 2x. Issue #16 targets for rcoapd, 10,000
+# servers interleaved (each run starting with the next one), the load
+# average beside each run: on a shared machine wall clock swings 2x. Issue #16 targets for rcoapd, 10,000
 # observers on 1,000 connections: p50 <= 12 ms, max <= 25 ms, <= 1 us
 # server CPU per notification. Nothing is asserted: a benchmark is not a
 # test.
@@ -132,14 +132,16 @@ ratio() {
 echo "observe fan-out: trigger -> every observer notified; $ROUNDS rounds (CPU: $ROUNDS minus $SHORT)"
 for R in $(seq 1 "$RUNS"); do
   echo "run $R (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-  for s in "${SERVERS[@]}"; do run "$s" "$CONNS" "$PER"; done
+  # each run starts with the next server: none is always first
+  ORDER=("${SERVERS[@]:$(((R - 1) % ${#SERVERS[@]}))}" "${SERVERS[@]:0:$(((R - 1) % ${#SERVERS[@]}))}")
+  for s in "${ORDER[@]}"; do run "$s" "$CONNS" "$PER"; done
   if [ "$HAVE_LIBCOAP" = 1 ] && [ "$R" = 1 ] && [ "$PER" -gt 1 ]; then
     one "libcoap-$CONNS-$PER" libcoap "$CONNS" "$PER" 1
     printf '  %-8s %4s x %-3s %s\n' libcoap "$CONNS" "$PER" \
       "$(grep -m1 -E 'only [0-9]+ of|^rcoap-bench: |^RESULT' "$TMP/libcoap-$CONNS-$PER.log")"
   fi
   if [ "$ONE" = 1 ] && [ "$PER" -gt 1 ]; then
-    for s in "${SERVERS[@]}"; do run "$s" "$CONNS" 1; done
+    for s in "${ORDER[@]}"; do run "$s" "$CONNS" 1; done
     [ "$HAVE_LIBCOAP" = 1 ] && run libcoap "$CONNS" 1
   fi
   for s in ref floor; do ratio rcoapd "$s" "$CONNS" "$PER"; done
