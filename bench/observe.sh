@@ -2,89 +2,153 @@
 # Observe fan-out benchmark, in one run: the time from a trigger request
 # (the server calls its notify at once) until every observer has the
 # notification, measured by rcoap-bench --observe (all clients in one
-# process on rcoap's client stack; the same client for both servers).
-#   rcoapd:   POST /counter notifies GET /counter's observers
-#   libcoap:  PUT /example_data notifies its observers (coap-server-notls),
-#             the reference
+# process on rcoap's client stack; the same client for every server).
+#   rcoapd:   POST /counter notifies GET /counter's observers (this build,
+#             and REF_BUILD_DIR's rcoapd, e.g. main's, when set)
+#   floor:    bench/floor_notifier, the physical floor: the same bytes,
+#             built once per round, one write per connection, no library
+#   libcoap:  PUT /example_data notifies its observers (coap-server-notls)
 # Configurations: CONNS connections x PER observations each (different
-# tokens on one connection, RFC 7641 §4.1), and CONNS x 1. libcoap 4.3.1
-# keeps one observation per connection and resource, so in the first
-# configuration only CONNS of its observers are notified (reported as
-# such). Printed: p50 / max over ROUNDS rounds, notifications per second,
-# the ratio rcoapd / libcoap for CONNS x 1, and each server's CPU time
-# per notification: the difference of its CPU time (/proc/PID/stat) over
-# a ROUNDS-round and a 2-round run, so registration cancels out (clock
-# ticks: coarse; callgrind for instructions, see BENCHMARKS.md). The load
-# average is printed with the figures: on a shared machine wall clock
-# swings 2x. Issue #16 targets for rcoapd, 10,000 observers on 1,000
-# connections: p50 <= 12 ms, max <= 25 ms, <= 1 us server CPU per
-# notification. Nothing is asserted: a benchmark is not a test.
+# tokens on one connection, RFC 7641 §4.1), and CONNS x 1 (ONE=1).
+# libcoap 4.3.1 keeps one observation per connection and resource, so in
+# the first configuration only CONNS of its observers are notified: it is
+# run for one round to show that, and compared at CONNS x 1. Printed per
+# server: p50 / max over ROUNDS rounds, notifications per second, the
+# server's CPU time per notification (the difference of its CPU time over
+# a ROUNDS-round and a SHORT-round run, so registration and teardown
+# cancel out; read with clock_getcpuclockid through python3, in ns, or
+# /proc/PID/stat ticks without python3), the generator's own CPU per
+# notification over the rounds (rcoap-bench's bench_cpu_us), and the
+# ratios rcoapd / floor and rcoapd / ref. RUNS repeats the whole set,
+# servers interleaved (each run starting with the next one), the load
+# average beside each run: on a shared machine wall clock swings 2x. Issue #16 targets for rcoapd, 10,000
+# observers on 1,000 connections: p50 <= 12 ms, max <= 25 ms, <= 1 us
+# server CPU per notification. Nothing is asserted: a benchmark is not a
+# test.
 #   bash bench/observe.sh [BUILD_DIR]
-# Environment (defaults): CONNS=1000 PER=10 ROUNDS=10 PORT_BASE=26300
+# Environment (defaults): CONNS=1000 PER=10 ROUNDS=20 SHORT=2 RUNS=1
+#   REF_BUILD_DIR= FLOOR=1 LIBCOAP=1 ONE=1 PORT_BASE=26300
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
-: "${CONNS:=1000}" "${PER:=10}" "${ROUNDS:=10}" "${PORT_BASE:=26300}"
+: "${CONNS:=1000}" "${PER:=10}" "${ROUNDS:=20}" "${SHORT:=2}" "${RUNS:=1}"
+: "${REF_BUILD_DIR:=}" "${FLOOR:=1}" "${LIBCOAP:=1}" "${ONE:=1}" "${PORT_BASE:=26300}"
 RB=$BUILD_DIR/rcoap-bench
 bench_need rcoapd rcoap-bench
+[ "$FLOOR" = 0 ] || [ -x "$BUILD_DIR/bench/floor_notifier" ] || bench_build floor_notifier
 bench_tmp observe
 
-RP=$PORT_BASE
-LP=$((PORT_BASE + 1))
-bench_start_rcoapd -q -l "coap+tcp://127.0.0.1:$RP" --state-dir "$TMP/state" || exit 1
+# cpu_ns PID: PID's CPU time (user + system) in ns.
+cpu_ns() {
+  if command -v python3 >/dev/null; then
+    python3 - "$1" <<'PY'
+import ctypes, sys
+libc = ctypes.CDLL(None)
+cid = ctypes.c_int()
+class ts(ctypes.Structure): _fields_ = [("s", ctypes.c_long), ("ns", ctypes.c_long)]
+t = ts()
+if libc.clock_getcpuclockid(int(sys.argv[1]), ctypes.byref(cid)) or \
+   libc.clock_gettime(cid.value, ctypes.byref(t)):
+    print(0)
+else:
+    print(t.s * 1000000000 + t.ns)
+PY
+  else
+    echo $(($(bench_cpu_ticks "$1") * 1000000000 / BENCH_TCK))
+  fi
+}
+
+declare -A PID URI P50 MAX CPU GEN
+bench_start_rcoapd -q -l "coap+tcp://127.0.0.1:$PORT_BASE" --state-dir "$TMP/state" || exit 1
+SERVERS=(rcoapd)
+PID[rcoapd]=$RCOAPD_PID URI[rcoapd]="coap+tcp://127.0.0.1:$PORT_BASE/counter"
+if [ -n "$REF_BUILD_DIR" ]; then
+  [ -x "$REF_BUILD_DIR/rcoapd" ] || bench_fail "no rcoapd in REF_BUILD_DIR=$REF_BUILD_DIR"
+  BUILD_DIR=$REF_BUILD_DIR bench_start_rcoapd -q -l "coap+tcp://127.0.0.1:$((PORT_BASE + 2))" \
+    --state-dir "$TMP/state-ref" || exit 1
+  SERVERS+=(ref)
+  PID[ref]=$RCOAPD_PID URI[ref]="coap+tcp://127.0.0.1:$((PORT_BASE + 2))/counter"
+fi
+if [ "$FLOOR" != 0 ]; then
+  "${PIN_SERVER[@]}" "$BUILD_DIR/bench/floor_notifier" "$((PORT_BASE + 3))" >"$TMP/floor.out" 2>&1 &
+  PID[floor]=$!
+  bench_track "${PID[floor]}"
+  bench_wait_listen "$((PORT_BASE + 3))" || bench_fail "floor_notifier did not start: $(cat "$TMP/floor.out")"
+  SERVERS+=(floor)
+  URI[floor]="coap+tcp://127.0.0.1:$((PORT_BASE + 3))/counter"
+fi
 HAVE_LIBCOAP=0
-if command -v coap-server-notls >/dev/null &&
-  bench_start_libcoap coap-server-notls "$LP"; then
+if [ "$LIBCOAP" != 0 ] && command -v coap-server-notls >/dev/null &&
+  bench_start_libcoap coap-server-notls "$((PORT_BASE + 1))"; then
   HAVE_LIBCOAP=1
+  PID[libcoap]=$LIBCOAP_PID URI[libcoap]="coap+tcp://127.0.0.1:$((PORT_BASE + 1))/example_data"
 fi
 
-declare -A P50
-# one NAME PID OBS_URI METHOD CONNS PER ROUNDS: one rcoap-bench run; its
-# RESULT line in TMP/NAME.result, the server's CPU ticks over it in
-# TMP/NAME.ticks.
+# one NAME SERVER CONNS PER ROUNDS: one rcoap-bench run; its RESULT line
+# in TMP/NAME.result, the server's CPU ns over it in TMP/NAME.ns.
 one() {
-  local c0 c1
-  c0=$(bench_cpu_ticks "$2")
-  timeout 600 "$RB" --observe -c "$5" --per "$6" --rounds "$7" -T 10 \
-    --trigger "$4" "$3" >"$TMP/$1.log" 2>&1
-  c1=$(bench_cpu_ticks "$2")
+  local c0 c1 m=post
+  [ "$2" = libcoap ] && m=put
+  c0=$(cpu_ns "${PID[$2]}")
+  timeout 600 "${PIN_BENCH[@]}" "$RB" --observe -c "$3" --per "$4" --rounds "$5" -T 10 \
+    --trigger "$m" "${URI[$2]}" >"$TMP/$1.log" 2>&1
+  c1=$(cpu_ns "${PID[$2]}")
   grep RESULT "$TMP/$1.log" >"$TMP/$1.result"
-  echo $((c1 - c0)) >"$TMP/$1.ticks"
+  echo $((c1 - c0)) >"$TMP/$1.ns"
 }
-run() { # NAME PID OBS_URI METHOD CONNS PER
-  local line us=-
-  one "$1" "$2" "$3" "$4" "$5" "$6" "$ROUNDS"
-  one "$1-2" "$2" "$3" "$4" "$5" "$6" 2
-  line=$(cat "$TMP/$1.result")
-  if [ -n "$line" ] && [ -s "$TMP/$1-2.result" ] && [ "$ROUNDS" -gt 2 ]; then
-    us=$(awk -v a="$(cat "$TMP/$1.ticks")" -v b="$(cat "$TMP/$1-2.ticks")" \
-      -v n=$(($5 * $6 * (ROUNDS - 2))) -v hz="$BENCH_TCK" \
-      'BEGIN { printf "%.2f", (a - b) / hz * 1e6 / n }')
+# run SERVER CONNS PER: the ROUNDS- and SHORT-round runs, one line.
+run() {
+  local k="$1-$2x$3" line us=-
+  one "$k" "$1" "$2" "$3" "$ROUNDS"
+  one "$k-short" "$1" "$2" "$3" "$SHORT"
+  line=$(cat "$TMP/$k.result")
+  if [ -n "$line" ] && [ -s "$TMP/$k-short.result" ]; then
+    us=$(awk -v a="$(cat "$TMP/$k.ns")" -v b="$(cat "$TMP/$k-short.ns")" \
+      -v n=$(($2 * $3 * (ROUNDS - SHORT))) 'BEGIN { printf "%.3f", (a - b) / 1e3 / n }')
   fi
-  if [ -n "$line" ]; then
-    P50[$1]=$(bench_field p50_ms "$line")
-    printf '  %-24s %6s obs  p50 %8s ms  max %8s ms  %9s notes/s  server %s us CPU/note\n' \
-      "$1 ($5 x $6)" "$(bench_field observers "$line")" "${P50[$1]}" \
-      "$(bench_field max_ms "$line")" "$(bench_field notes_per_s "$line")" "$us"
-    echo "RESULT observe_bench server=$1 conns=$5 per=$6 $(cut -d' ' -f3- <<<"$line") server_cpu_us_per_note=$us" >>"$TMP/results"
-  else
-    printf '  %-24s %s\n' "$1 ($5 x $6)" "$(grep -m1 -E 'only [0-9]+ of|^rcoap-bench: ' "$TMP/$1.log")"
+  if [ -z "$line" ]; then
+    printf '  %-8s %4s x %-3s %s\n' "$1" "$2" "$3" \
+      "$(grep -m1 -E 'only [0-9]+ of|^rcoap-bench: ' "$TMP/$k.log")"
+    return
   fi
+  P50[$k]=$(bench_field p50_ms "$line") MAX[$k]=$(bench_field max_ms "$line")
+  CPU[$k]=$us GEN[$k]=$(bench_field bench_cpu_us "$line")
+  printf '  %-8s %4s x %-3s p50 %7s ms  max %7s ms  %8s notes/s  server %6s us/note  generator %5s us/note\n' \
+    "$1" "$2" "$3" "${P50[$k]}" "${MAX[$k]}" "$(bench_field notes_per_s "$line")" "$us" "${GEN[$k]}"
+  echo "RESULT observe_bench run=$R server=$1 conns=$2 per=$3 $(cut -d' ' -f3- <<<"$line") server_cpu_us_per_note=$us" >>"$TMP/results"
 }
-echo "observe fan-out: trigger -> every observer notified, $ROUNDS rounds" \
-  "(load average $(cut -d' ' -f1-3 /proc/loadavg))"
-run rcoapd "$RCOAPD_PID" "coap+tcp://127.0.0.1:$RP/counter" post "$CONNS" "$PER"
-[ "$HAVE_LIBCOAP" = 1 ] &&
-  run libcoap "$LIBCOAP_PID" "coap+tcp://127.0.0.1:$LP/example_data" put "$CONNS" "$PER"
-run rcoapd-1 "$RCOAPD_PID" "coap+tcp://127.0.0.1:$RP/counter" post "$CONNS" 1
-[ "$HAVE_LIBCOAP" = 1 ] &&
-  run libcoap-1 "$LIBCOAP_PID" "coap+tcp://127.0.0.1:$LP/example_data" put "$CONNS" 1
-if [ -n "${P50[rcoapd-1]:-}" ] && [ -n "${P50[libcoap-1]:-}" ]; then
-  echo "  p50 ratio rcoapd / libcoap, $CONNS x 1: $(awk -v a="${P50[rcoapd-1]}" \
-    -v b="${P50[libcoap-1]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')"
-fi
-echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+# ratio A B CONNS PER: "A / B" of p50, max and server CPU per notification.
+ratio() {
+  local a="$1-$3x$4" b="$2-$3x$4"
+  [ -n "${P50[$a]:-}" ] && [ -n "${P50[$b]:-}" ] || return 0
+  awk -v n="$1 / $2, $3 x $4:" -v a="${P50[$a]}" -v b="${P50[$b]}" -v c="${MAX[$a]}" \
+    -v d="${MAX[$b]}" -v e="${CPU[$a]}" -v f="${CPU[$b]}" 'function r(x, y) {
+      return (y + 0 > 0 && x != "-") ? sprintf("%.2f", x / y) : "-" }
+    BEGIN { printf "  %-28s p50 %s  max %s  server CPU %s\n", n, r(a, b), r(c, d), r(e, f) }'
+}
+
+echo "observe fan-out: trigger -> every observer notified; $ROUNDS rounds (CPU: $ROUNDS minus $SHORT)"
+for R in $(seq 1 "$RUNS"); do
+  echo "run $R (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  # each run starts with the next server: none is always first
+  ORDER=("${SERVERS[@]:$(((R - 1) % ${#SERVERS[@]}))}" "${SERVERS[@]:0:$(((R - 1) % ${#SERVERS[@]}))}")
+  for s in "${ORDER[@]}"; do run "$s" "$CONNS" "$PER"; done
+  if [ "$HAVE_LIBCOAP" = 1 ] && [ "$R" = 1 ] && [ "$PER" -gt 1 ]; then
+    one "libcoap-$CONNS-$PER" libcoap "$CONNS" "$PER" 1
+    printf '  %-8s %4s x %-3s %s\n' libcoap "$CONNS" "$PER" \
+      "$(grep -m1 -E 'only [0-9]+ of|^rcoap-bench: |^RESULT' "$TMP/libcoap-$CONNS-$PER.log")"
+  fi
+  if [ "$ONE" = 1 ] && [ "$PER" -gt 1 ]; then
+    for s in "${ORDER[@]}"; do run "$s" "$CONNS" 1; done
+    [ "$HAVE_LIBCOAP" = 1 ] && run libcoap "$CONNS" 1
+  fi
+  for s in ref floor; do ratio rcoapd "$s" "$CONNS" "$PER"; done
+  if [ "$ONE" = 1 ] && [ "$PER" -gt 1 ]; then
+    for s in ref floor libcoap; do ratio rcoapd "$s" "$CONNS" 1; done
+  fi
+  echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+done
 cat "$TMP/results" 2>/dev/null
 exit 0

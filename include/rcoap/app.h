@@ -448,11 +448,16 @@ rc_err rc_resource_set_observable(rc_resource *res);
 rc_err rc_resource_notify(rc_resource *res);
 
 /* What the context's notify rounds did: rounds run, notifications
- * queued, and connection flushes (writes) they led to. */
+ * queued, connection flushes (writes) they led to, and notifications
+ * skipped because their connection's unsent output was already past
+ * RC_NOTIFY_BACKLOG_MAX (a peer that does not read; it gets the state of
+ * the first round after it drains). */
+#define RC_NOTIFY_BACKLOG_MAX (256u * 1024u)
 typedef struct rc_notify_stats {
   uint64_t rounds;
   uint64_t notifications;
   uint64_t flushes;
+  uint64_t skipped;
 } rc_notify_stats;
 void rc_context_notify_stats(const rc_context *ctx, rc_notify_stats *out);
 /* Current number of observers of res. */

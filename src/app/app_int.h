@@ -284,6 +284,10 @@ void rc__app_peer_fail_free(app_peer *p, rc_err reason, const char *detail);
 void rc__app_on_pong(void *user, rc_conn *c, uint32_t ping_id, rc_time rtt,
                      int custody);
 void rc__app_creq_free(rc_context *ctx, app_creq *r);
+/* The detail a request's callback gets with a notification (a 2.xx with
+ * Observe on an observing request): the same empty text as before, told
+ * apart by its address. */
+extern const char rc__app_notified[];
 /* rc_request with the observe flag (observe_client.c): the callback runs
  * for every notification; *creq is the live request (for cancelling). */
 rc_err rc__app_request_observe(rc_context *ctx, const char *uri,

@@ -39,23 +39,28 @@ void rc__app_creq_free(rc_context *ctx, app_creq *r) {
   ctx->mem->free(r, ctx->mem->user);
 }
 
+const char rc__app_notified[] = "";
+
 static void creq_done(void *arg, rc_err status, const rc_msg *resp) {
   app_creq *r = arg;
   app_peer *p = r->peer;
   rc_context *ctx = p->ctx;
-  char detail[160] = "";
+  rc_opt obs;
+  if (r->observe && status == RC_OK && resp &&
+      RC_CODE_CLASS(resp->code) == 2 &&
+      rc_msg_find_opt(resp, RC_OPT_OBSERVE, &obs)) {
+    /* a notification: more follow (the detail says so to observe_client.c,
+     * which need not look for Observe again) */
+    r->cb(r->arg, status, resp, rc__app_notified);
+    return;
+  }
+  char detail[160];
+  detail[0] = '\0';
   if (status == RC_ERR_TIMEOUT)
     snprintf(detail, sizeof detail, "no response within %u ms",
              r->timeout_ms ? r->timeout_ms : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
   else if (status < 0 && p->close_detail)
     snprintf(detail, sizeof detail, "%s", p->close_detail);
-  rc_opt obs;
-  if (r->observe && status == RC_OK && resp &&
-      RC_CODE_CLASS(resp->code) == 2 &&
-      rc_msg_find_opt(resp, RC_OPT_OBSERVE, &obs)) {
-    r->cb(r->arg, status, resp, detail); /* a notification: more follow */
-    return;
-  }
   rc_request_cb cb = r->cb;
   void *cb_arg = r->arg;
   rc__app_creq_free(ctx, r);

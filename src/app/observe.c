@@ -11,7 +11,11 @@
  * option region and payload copied behind its own token into its
  * connection's session, with output held to the end of the loop's turn
  * (turn_flush.c): one write per connection per turn, however many rounds
- * ran in it, and no allocation per notification.
+ * ran in it, and no allocation per notification. A connection whose peer
+ * does not read holds at most RC_NOTIFY_BACKLOG_MAX unsent bytes: past
+ * that its observers skip rounds (counted) until it drains, and the next
+ * round after that brings them the current state, so a stalled observer
+ * neither stalls the others nor grows the server's memory.
  */
 #include <string.h>
 
@@ -184,10 +188,24 @@ rc_err rc_resource_notify(rc_resource *res) {
   uint64_t rendered_key = 0;
   int rendered = 0;
   rc_handler h = res->handlers[RC_GET];
+  app_peer *seen = NULL; /* the last connection checked for its backlog */
+  int backlogged = 0;
   for (app_obs *o = res->observers; o;) {
     app_obs *next = o->rnext;
     app_peer *p = o->peer;
     if (!p->x) {
+      o = next;
+      continue;
+    }
+    /* Observers of one connection mostly come one after another: its
+     * backlog is looked at once per run of them (what this round adds to
+     * it is at most a run's worth past the bound). */
+    if (p != seen) {
+      seen = p;
+      backlogged = rc_conn_unsent(p->conn) > RC_NOTIFY_BACKLOG_MAX;
+    }
+    if (backlogged) {
+      ctx->notify_stats.skipped++;
       o = next;
       continue;
     }

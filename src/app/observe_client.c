@@ -69,11 +69,7 @@ static void obs_retry(uv_timer_t *t) { obs_again(t->data); }
 static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
                             const char *detail) {
   rc_observation *o = arg;
-  rc_opt ob;
-  int notification = status == RC_OK && resp &&
-                     RC_CODE_CLASS(resp->code) == 2 &&
-                     rc_msg_find_opt(resp, RC_OPT_OBSERVE, &ob);
-  if (notification) {
+  if (detail == rc__app_notified) { /* client.c found Observe in a 2.xx */
     o->backoff_ms = o->backoff_min_ms;
     o->cb(o->arg, status, resp, detail);
     return;

@@ -21,6 +21,8 @@
 #include "rcoap/app.h"
 #include "rcoap/codec_frame.h"
 
+#include <sys/socket.h>
+
 #define GUARD_MS 10000
 #define NCLIENTS 10
 #define NOBS 10
@@ -367,9 +369,12 @@ typedef struct raw_peer {
   uint8_t tok[RAW_OBS][8];
   /* per observation: notifications seen and the bytes of the last one */
   int got[RAW_OBS];
+  int last_val[RAW_OBS]; /* the last one's payload as a number */
   uint8_t last[RAW_OBS][64];
   size_t last_len[RAW_OBS];
   int foreign; /* messages whose token is none of this peer's */
+  int stall;   /* stops reading once its 1-byte token's observation is
+                  answered */
 } raw_peer;
 
 static void raw_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
@@ -398,13 +403,17 @@ static void raw_split(raw_peer *p) {
       if (h.token_len == raw_tkl[i] &&
           !memcmp(b + h.hdr_len, p->tok[i], raw_tkl[i]))
         k = i;
-    if (k < 0 || len > sizeof p->last[k]) {
+    if (k < 0) {
       p->foreign++;
       continue;
     }
     p->got[k]++;
-    memcpy(p->last[k], b, len);
+    rc_msg m;
+    if (rc_msg_parse(RC_FRAMING_TCP, b, len, &m) == RC_OK)
+      p->last_val[k] = payload_int(&m);
     p->last_len[k] = len;
+    if (len <= sizeof p->last[k])
+      memcpy(p->last[k], b, len);
   }
 }
 
@@ -420,6 +429,13 @@ static void raw_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
   raw_split(p);
   if (p->in_done == p->in_len)
     p->in_len = p->in_done = 0;
+  else if (p->in_done) { /* keep the unfinished message at the front */
+    memmove(p->in, p->in + p->in_done, p->in_len - p->in_done);
+    p->in_len -= p->in_done;
+    p->in_done = 0;
+  }
+  if (p->stall && p->got[1])
+    uv_read_stop(s);
 }
 
 static void raw_written(uv_write_t *w, int st) {
@@ -438,14 +454,14 @@ static void raw_connected(uv_connect_t *c, int st) {
 
 /* Appends one TCP-framed message made with rc_enc to p->out. */
 static void raw_put(raw_peer *p, uint8_t code, const uint8_t *tok, size_t tkl,
-                    int observe) {
+                    int observe, const char *path) {
   uint8_t buf[64];
   rc_enc e;
   rc_enc_init(&e, buf, sizeof buf, code, tok, tkl);
   if (observe)
     rc_enc_opt_uint(&e, RC_OPT_OBSERVE, 0);
   if (code == RC_GET)
-    rc_enc_opt(&e, RC_OPT_URI_PATH, "obs", 3);
+    rc_enc_opt(&e, RC_OPT_URI_PATH, path, strlen(path));
   const uint8_t *out;
   size_t n;
   assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &n), RC_OK);
@@ -482,11 +498,11 @@ static void test_notification_bytes_per_token(void **state) {
   uv_ip4_addr("127.0.0.1", f->port, &sa);
   for (int i = 0; i < RAW_PEERS; i++) {
     raw_peer *p = &ps[i];
-    raw_put(p, RC_SIG_CSM, NULL, 0, 0);
+    raw_put(p, RC_SIG_CSM, NULL, 0, 0, NULL);
     for (int k = 0; k < RAW_OBS; k++) {
       for (size_t j = 0; j < raw_tkl[k]; j++)
         p->tok[k][j] = (uint8_t)(0x10 * (i + 1) + 0x40 * k + j);
-      raw_put(p, RC_GET, p->tok[k], raw_tkl[k], 1);
+      raw_put(p, RC_GET, p->tok[k], raw_tkl[k], 1, "obs");
     }
     assert_int_equal(uv_tcp_init(&f->loop, &p->tcp), 0);
     p->tcp.data = p;
@@ -542,6 +558,170 @@ static void test_notification_bytes_per_token(void **state) {
   }
   RUN_UNTIL(f, raw_all_closed(ps));
   RUN_UNTIL(f, rc_resource_observers(f->res) == 0);
+}
+
+
+/* ---- a peer that stops reading ------------------------------------------
+ * A server with a counting allocator and a resource whose notifications
+ * are 1 KiB; a raw peer registers one observation on it and then stops
+ * reading, two rcoap clients observe it too. Over 3,000 rounds (3 MiB
+ * owed to the stalled peer, far more than the kernel's socket buffers
+ * take) the two clients must get every notification in order, without
+ * waiting for the stalled one; the server must hold a bounded backlog
+ * for it (its allocated bytes stay under 2 MiB, the notifications it
+ * could not queue are counted as skipped) and, once the peer reads
+ * again, the next round brings it the current state. */
+
+typedef struct counting_mem {
+  size_t now, peak;
+} counting_mem;
+
+static void *cm_malloc(size_t n, void *user) {
+  counting_mem *m = user;
+  size_t *b = malloc(n + 16);
+  if (!b)
+    return NULL;
+  b[0] = n;
+  m->now += n;
+  if (m->now > m->peak)
+    m->peak = m->now;
+  return (uint8_t *)b + 16;
+}
+
+static void cm_free(void *ptr, void *user) {
+  counting_mem *m = user;
+  if (!ptr)
+    return;
+  size_t *b = (size_t *)((uint8_t *)ptr - 16);
+  m->now -= b[0];
+  free(b);
+}
+
+static void *cm_realloc(void *ptr, size_t n, void *user) {
+  counting_mem *m = user;
+  size_t old = ptr ? ((size_t *)((uint8_t *)ptr - 16))[0] : 0;
+  void *q = cm_malloc(n, user);
+  if (!q)
+    return NULL;
+  if (ptr) {
+    memcpy(q, ptr, old < n ? old : n);
+    cm_free(ptr, user);
+  }
+  (void)m;
+  return q;
+}
+
+#define WIDE_BODY 1024u
+#define STALL_ROUNDS 6000
+
+static void h_wide(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                   void *user) {
+  (void)ctx;
+  (void)res;
+  fixture *f = user;
+  char body[WIDE_BODY];
+  memset(body, 'x', sizeof body);
+  char num[16];
+  snprintf(num, sizeof num, "%09d", f->value); /* payload_int reads 9 */
+  memcpy(body, num, 9);
+  rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, sizeof body);
+}
+
+static void test_stalled_observer_bounded(void **state) {
+  fixture *f = *state;
+  static counting_mem cm;
+  memset(&cm, 0, sizeof cm);
+  rc_mem mem = {cm_malloc, cm_realloc, cm_free, &cm};
+  rc_context_opts o = {0};
+  o.loop = &f->loop;
+  o.mem = &mem;
+  o.on_log = on_log;
+  o.log_user = f;
+  o.log_level = RC_SESSION_LOG_WARN;
+  rc_context *srv;
+  assert_int_equal(rc_context_new(&srv, &o), RC_OK);
+  rc_resource *res;
+  assert_int_equal(rc_resource_add(srv, "/wide", 0, f, &res), RC_OK);
+  rc_resource_on(res, RC_GET, h_wide);
+  assert_int_equal(rc_resource_set_observable(res), RC_OK);
+  uint16_t port;
+  char err[256];
+  assert_int_equal(rc_context_listen(srv, RC_CONN_TCP, "127.0.0.1:0", NULL,
+                                     NULL, &port, err, sizeof err),
+                   RC_OK);
+  static raw_peer slow;
+  memset(&slow, 0, sizeof slow);
+  slow.stall = 1;
+  slow.tok[1][0] = 0x5a; /* slot 1: the 1-byte token */
+  raw_put(&slow, RC_SIG_CSM, NULL, 0, 0, NULL);
+  raw_put(&slow, RC_GET, slow.tok[1], 1, 1, "wide");
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", port, &sa);
+  assert_int_equal(uv_tcp_init(&f->loop, &slow.tcp), 0);
+  slow.tcp.data = &slow;
+  /* a small receive window, so the kernel soon stops taking the bytes */
+  int fd = socket(AF_INET, SOCK_STREAM, 0), rcvbuf = 4096;
+  assert_true(fd >= 0);
+  assert_int_equal(
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  assert_int_equal(uv_tcp_open(&slow.tcp, fd), 0);
+  assert_int_equal(uv_tcp_connect(&slow.conn, &slow.tcp,
+                                  (const struct sockaddr *)&sa, raw_connected),
+                   0);
+  static watcher ws[2];
+  memset(ws, 0, sizeof ws);
+  char uri[64];
+  snprintf(uri, sizeof uri, "coap+tcp://127.0.0.1:%u/wide", port);
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(
+        rc_observe(f->clients[i], uri, NULL, on_note, &ws[i], &ws[i].obs),
+        RC_OK);
+  RUN_UNTIL(f, slow.got[1] == 1);
+  RUN_UNTIL(f, all_got(ws, 2, 1));
+  assert_int_equal(rc_resource_observers(res), 3);
+  rc_notify_stats a, b;
+  rc_context_notify_stats(srv, &a);
+  for (int round = 1; round <= STALL_ROUNDS; round++) {
+    f->value = round;
+    assert_int_equal(rc_resource_notify(res), RC_OK);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    if (round % 100 == 0) /* the readers keep up; nobody waits for slow */
+      RUN_UNTIL(f, all_got(ws, 2, 1 + round));
+  }
+  RUN_UNTIL(f, all_got(ws, 2, 1 + STALL_ROUNDS));
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(ws[i].got, 1 + STALL_ROUNDS);
+    assert_int_equal(ws[i].last, STALL_ROUNDS);
+    assert_int_equal(ws[i].out_of_order, 0);
+    assert_int_equal(ws[i].errors, 0);
+  }
+  rc_context_notify_stats(srv, &b);
+  assert_true(b.skipped - a.skipped > 0);
+  assert_int_equal(b.notifications - a.notifications + b.skipped - a.skipped,
+                   3 * STALL_ROUNDS);
+  if (cm.peak > 2u * 1024u * 1024u)
+    fail_msg("server held %zu bytes for a peer that does not read", cm.peak);
+  /* The peer reads again: what was queued, then the current state. */
+  uv_read_start((uv_stream_t *)&slow.tcp, raw_alloc, raw_read);
+  slow.stall = 0;
+  for (int i = 0; i < 1000 && slow.last_val[1] != f->value; i++) {
+    int want = ws[0].got + 1;
+    f->value++;
+    assert_int_equal(rc_resource_notify(res), RC_OK);
+    RUN_UNTIL(f, ws[0].got >= want && ws[1].got >= want);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+  }
+  assert_int_equal(slow.last_val[1], f->value);
+  uv_close((uv_handle_t *)&slow.tcp, raw_close_cb);
+  for (int i = 0; i < 2; i++) {
+    rc_observe_cancel(ws[i].obs);
+    ws[i].obs = NULL;
+  }
+  RUN_UNTIL(f, slow.closed && rc_resource_observers(res) == 0);
+  rc_context_free(srv);
+  for (int i = 0; i < 100 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
+    ;
+  assert_int_equal(cm.now, 0);
 }
 
 typedef struct result {
@@ -788,6 +968,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_notification_bytes_per_token,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifies_one_write_per_turn, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_stalled_observer_bounded, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_three_transfers_one_connection,
                                       setup, teardown),
