@@ -26,6 +26,7 @@
 #include "rcoap/transport_tls.h"
 #include "rcoap/transport_ws.h"
 #include "test_counting.h"
+#include "test_pki.h"
 #include "test_run.h"
 #include "test_session_msg.h"
 
@@ -68,7 +69,6 @@ typedef struct fx {
   int accepts;
   int cli_ignores_release;
   rc_tls_ctx *tls_srv, *tls_cli;
-  char certdir[64];
   uint8_t *large; /* LARGE_LEN pattern */
 } fx;
 
@@ -204,6 +204,19 @@ static int on_accept(void *user, rc_listener *l, rc_conn *c) {
 /* ------------------------------------------------------------------ */
 /* fixture                                                             */
 
+/* The test PKI (tests/certs/gen.sh), made once for the TLS tests. */
+static char g_pki[64];
+
+static int setup_pki(void **state) {
+  (void)state;
+  return test_pki_make(g_pki, sizeof g_pki, "rc-conn-certs");
+}
+
+static int teardown_pki(void **state) {
+  (void)state;
+  return test_pki_remove(g_pki, "rc-conn-certs");
+}
+
 static void fx_init(fx *f, rc_conn_kind kind) {
   memset(f, 0, sizeof(*f));
   assert_int_equal(uv_loop_init(&f->loop), 0);
@@ -212,21 +225,10 @@ static void fx_init(fx *f, rc_conn_kind kind) {
   f->kind = kind;
   f->cli.order_ok = 1;
   if (kind == RC_CONN_TLS || kind == RC_CONN_TLS_WS) {
-    snprintf(f->certdir, sizeof(f->certdir), "/tmp/rc-conn-certs-%d",
-             (int)getpid());
-    char cmd[512];
-    char src[256];
-    snprintf(src, sizeof(src), "%s", __FILE__);
-    char *slash = strrchr(src, '/');
-    assert_non_null(slash);
-    *slash = '\0';
-    snprintf(cmd, sizeof(cmd), "test -f %s/server.crt || bash %s/../certs/gen.sh %s",
-             f->certdir, src, f->certdir);
-    assert_int_equal(system(cmd), 0);
     char crt[128], key[128], ca[128];
-    snprintf(crt, sizeof(crt), "%s/server.crt", f->certdir);
-    snprintf(key, sizeof(key), "%s/server.key", f->certdir);
-    snprintf(ca, sizeof(ca), "%s/ca.crt", f->certdir);
+    snprintf(crt, sizeof(crt), "%s/server.crt", g_pki);
+    snprintf(key, sizeof(key), "%s/server.key", g_pki);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", g_pki);
     rc_tls_config sc;
     rc_tls_config_init(&sc, RC_TLS_SERVER);
     sc.certs[0].cert_file = crt;
@@ -290,12 +292,6 @@ static void fx_done(fx *f) {
     fail_msg("handles left open on the loop");
   }
   free(f->large);
-  if (f->certdir[0]) {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", f->certdir);
-    if (system(cmd) != 0)
-      fprintf(stderr, "cannot remove %s\n", f->certdir);
-  }
 }
 
 /* Connects a client to the listener and waits for both sides to be open
@@ -1077,5 +1073,5 @@ int main(void) {
       cmocka_unit_test(test_tls_to_plain_server),
       cmocka_unit_test(test_ws_plain_http),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_pki, teardown_pki);
 }
