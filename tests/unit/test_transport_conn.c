@@ -757,6 +757,38 @@ static void test_handshake_timeout(void **st) {
   fx_done(&f);
 }
 
+/* A connection accepted late in a long loop turn (a slow host, valgrind)
+ * has its whole handshake time from its start, not from the loop's time
+ * cached when the turn began. Regression: under valgrind at high load
+ * rcoapd closed coaps+wr conns "DTLS handshake not done after 10000 ms"
+ * about a second after making them, its loop time being 9 s old; the
+ * peer heard nothing and reported "ICE: consent lost" 30 s later. */
+#define LONG_TURN_MS 1500
+static int accept_after_long_turn(void *user, rc_listener *l, rc_conn *c) {
+  usleep(LONG_TURN_MS * 1000); /* the rest of a turn that took long */
+  return on_accept(user, l, c);
+}
+
+static void test_handshake_after_long_turn(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f, RC_CONN_TLS);
+  rc_listener_opts lo;
+  rc_listener_opts_init(&lo, &f.loop, RC_CONN_TLS, "127.0.0.1:0",
+                        accept_after_long_turn, &f);
+  lo.tls = f.tls_srv;
+  lo.handshake_timeout_ms = LONG_TURN_MS - 500;
+  char err[200];
+  assert_int_equal(rc_listener_new(&f.l, &lo, err, sizeof(err)), RC_OK);
+  f.port = rc_listener_port(f.l);
+  assert_int_equal(fx_connect(&f, "127.0.0.1", f.port), RC_OK);
+  RUN_UNTIL(&f, (f.cli.csm && f.srv.csm) || f.srv.closed);
+  if (f.srv.closed)
+    fail_msg("server closed: %s", f.srv.detail);
+  assert_int_equal(f.srv.opened, 1);
+  fx_done(&f);
+}
+
 static void test_tls_to_plain_server(void **st) {
   (void)st;
   fx f;
@@ -1070,6 +1102,7 @@ int main(void) {
       cmocka_unit_test(test_tls_ws_v4),
       cmocka_unit_test(test_release_tls_ws),
       cmocka_unit_test(test_handshake_timeout),
+      cmocka_unit_test(test_handshake_after_long_turn),
       cmocka_unit_test(test_tls_to_plain_server),
       cmocka_unit_test(test_ws_plain_http),
   };
