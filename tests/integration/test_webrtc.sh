@@ -23,7 +23,7 @@
 rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
-rcd_start w 3 -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 \
+rcd_start w 3 "${RCD_HS[@]}" -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 \
   -l coap+tcp://127.0.0.1:0 || {
   rc_fail "rcoapd starts with a coaps+wr listener"
   rc_done
@@ -174,7 +174,7 @@ rc_expect_status "$ST" 3 "signaling at a closed port: exit 3, no crash"
 rc_expect "$ERR" "signaling at coap+ws://127.0.0.1:" "rcoap names the signaling that failed"
 
 echo "=== peer killed mid-transfer"
-rcd_start k 2 -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 || {
+rcd_start k 2 "${RCD_HS[@]}" -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 || {
   rc_fail "rcoapd starts (kill test)"
   rc_done
 }
