@@ -415,6 +415,11 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 }
 
 void rc__conn_start(rc_conn *c) {
+  /* The handshake deadline and the idle clock count from now, not from
+   * the time libuv cached when this loop turn began: a conn made late in
+   * a long turn (a slow host, valgrind) would lose the turn's length
+   * from its handshake time. */
+  uv_update_time(c->loop);
   if (c->udp != NULL) {
     rc__conn_start_udp(c);
     return;

@@ -19,7 +19,7 @@ rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 OFFERER=$(rc_tool tests/wr_offerer) || rc_done
 
-rcd_start w 2 -v -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 || {
+rcd_start w 2 "${RCD_HS[@]}" -v -l coaps+wr://127.0.0.1:0 -l coap+ws://127.0.0.1:0 || {
   rc_fail "rcoapd starts with a coaps+wr listener"
   rc_done
 }

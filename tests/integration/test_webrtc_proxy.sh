@@ -21,7 +21,7 @@ rc_init "$@"
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"
 
 # The device: coap:// (UDP), and coaps+wr with its signaling on coap+ws.
-rcd_start dev 3 -l coap://127.0.0.1:0 -l coaps+wr://127.0.0.1:0 \
+rcd_start dev 3 "${RCD_HS[@]}" -l coap://127.0.0.1:0 -l coaps+wr://127.0.0.1:0 \
   -l coap+ws://127.0.0.1:0 || {
   rc_fail "the device rcoapd starts"
   rc_done
@@ -31,7 +31,7 @@ DEVSIG=coap+ws://127.0.0.1:$(rcd_port dev 127.0.0.1 coap+ws)/webrtc
 # A TCP port nobody listens on: the second proxy's dead signaling.
 DEAD=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-rcd_start px 2 -v --proxy --proxy-timeout $((8000 * RC_SLOW)) \
+rcd_start px 2 "${RCD_HS[@]}" -v --proxy --proxy-timeout $((8000 * RC_SLOW)) \
   --proxy-allow 'coap://127.0.0.1:*' --proxy-allow 'coaps+wr://127.0.0.1:*' \
   --proxy-signal "$DEVSIG" --route "/devices/lamp=$DEV/store/lamp" \
   --route "/devices/temp=$DEV/sensors/temp" \

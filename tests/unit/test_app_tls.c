@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include <openssl/err.h>
 
 #include "rcoap/app.h"
+#include "test_pki.h"
 
 /* Generous: under valgrind on a loaded machine the first handshake alone
  * can take seconds; the guard only bounds a failing run. */
@@ -475,23 +475,12 @@ static void test_wrong_name(void **state) {
 
 static int setup_pki(void **state) {
   (void)state;
-  char src[512], cmd[1400];
-  snprintf(src, sizeof src, "%s", __FILE__);
-  snprintf(g_dir, sizeof g_dir, "/tmp/rcoap-app-tls-XXXXXX");
-  if (!mkdtemp(g_dir))
-    return -1;
-  snprintf(cmd, sizeof cmd, "bash '%s/../certs/gen.sh' '%s' >/dev/null",
-           dirname(src), g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return test_pki_make(g_dir, sizeof g_dir, "rcoap-app-tls");
 }
 
 static int teardown_pki(void **state) {
   (void)state;
-  char cmd[400];
-  if (!g_dir[0] || strncmp(g_dir, "/tmp/rcoap-app-tls-", 19) != 0)
-    return 0;
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return test_pki_remove(g_dir, "rcoap-app-tls");
 }
 
 int main(void) {

@@ -88,6 +88,15 @@ typedef struct result {
 
 static uint8_t pat(size_t i, int shift) { return (uint8_t)((i * 7 + shift) % 251); }
 
+/* n bytes of the test pattern; the caller frees them. */
+static uint8_t *pat_body(size_t n) {
+  uint8_t *b = malloc(n);
+  assert_non_null(b);
+  for (size_t i = 0; i < n; i++)
+    b[i] = pat(i, 0);
+  return b;
+}
+
 static void record(rec *r, const rc_msg *m) {
   rc_opt_iter it;
   rc_opt o;
@@ -290,6 +299,18 @@ static void pump(pair *p) {
   th_pump(p->a.s, p->b.s, p->now, 10000, 0, NULL, NULL);
 }
 
+/* a sends CODE /path (body: len bytes, may be NULL) to b and everything
+ * is moved across until both sides are quiet; res gets the answer. */
+static void request(pair *p, uint8_t code, const char *path,
+                    const uint8_t *body, size_t len, result *res) {
+  rc_opt o = {RC_OPT_URI_PATH, (uint32_t)strlen(path), (const uint8_t *)path};
+  rc_outmsg req = {code, &o, 1, body, len};
+  assert_int_equal(
+      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, res, NULL),
+      RC_OK);
+  pump(p);
+}
+
 /* Max-Message-Size of the sessions pair_new makes; 0: the default. */
 static uint32_t pair_mms;
 /* The client's allocator in pair_new; NULL: the C library. */
@@ -435,21 +456,14 @@ static void test_bert_get_server_vector(void **state) {
 static void test_bert_get_client_vector(void **state) {
   pair *p = *state;
   p->b.raw = 1;
-  rc_opt o = {RC_OPT_URI_PATH, 6, (const uint8_t *)"status"};
-  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_GET, "status", NULL, 0, &res);
   assert_int_equal(p->b.nrec, 1);
   assert_false(p->b.recs[0].has_b2);
   static const size_t sizes[3] = {3072, 5120, 4711};
   static const uint32_t nums[3] = {0, 3, 8};
   size_t off = 0;
-  uint8_t *body = malloc(12903);
-  for (size_t i = 0; i < 12903; i++)
-    body[i] = pat(i, 0);
+  uint8_t *body = pat_body(12903);
   for (int step = 0; step < 3; step++) {
     rec *q = &p->b.recs[step];
     if (step > 0) {
@@ -487,9 +501,7 @@ static void test_bert_put_server_vector(void **state) {
   pair *p = *state;
   p->a.raw = 1;
   size_t total = 8192 + 16384 + 5683;
-  uint8_t *body = malloc(total);
-  for (size_t i = 0; i < total; i++)
-    body[i] = pat(i, 0);
+  uint8_t *body = pat_body(total);
   const uint8_t tok[8] = {9, 9, 9, 9, 9, 9, 9, 9};
   rc_block b0 = {0, 1, 7}, b8 = {8, 1, 7}, b24 = {24, 0, 7};
   raw_request(&p->a, RC_PUT, "options", RC_OPT_BLOCK1, &b0, body, 8192, tok);
@@ -524,16 +536,9 @@ static void test_bert_put_client(void **state) {
   pair *p = *state;
   set_bert_max(&p->a, 8192);
   size_t total = 8192 + 16384 + 5683;
-  uint8_t *body = malloc(total);
-  for (size_t i = 0; i < total; i++)
-    body[i] = pat(i, 0);
-  rc_opt o = {RC_OPT_URI_PATH, 7, (const uint8_t *)"options"};
-  rc_outmsg req = {RC_PUT, &o, 1, body, total};
+  uint8_t *body = pat_body(total);
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_PUT, "options", body, total, &res);
   assert_int_equal(res.calls, 1);
   assert_int_equal(res.status, RC_OK);
   assert_int_equal(res.code, RC_CHANGED);
@@ -550,13 +555,8 @@ static void test_bert_put_client(void **state) {
 static void test_plain_blocks_both_ways(void **state) {
   pair *p = *state;
   p->b.body_len = 4 * 1024 * 1024 + 5000;
-  rc_opt o = {RC_OPT_URI_PATH, 3, (const uint8_t *)"big"};
-  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_GET, "big", NULL, 0, &res);
   assert_int_equal(res.calls, 1);
   assert_int_equal(res.status, RC_OK);
   assert_int_equal(res.len, p->b.body_len);
@@ -565,12 +565,8 @@ static void test_plain_blocks_both_ways(void **state) {
       fail_msg("byte %zu differs", i);
   assert_int_equal(p->b.requests, 1); /* the rest came from the cache */
   /* Upload the same in Block1 (szx 6). */
-  rc_outmsg put = {RC_PUT, &o, 1, res.body, res.len};
   result r2 = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &put, NULL, p->now, on_response, &r2, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_PUT, "big", res.body, res.len, &r2);
   assert_int_equal(r2.status, RC_OK);
   assert_int_equal(r2.code, RC_CHANGED);
   assert_int_equal(p->b.got_len, res.len);
@@ -624,16 +620,9 @@ static void test_post_block1_then_block2(void **state) {
   pair *p = *state;
   p->b.echo = 1;
   size_t n = 5000;
-  uint8_t *body = malloc(n);
-  for (size_t i = 0; i < n; i++)
-    body[i] = pat(i, 0);
-  rc_opt o = {RC_OPT_URI_PATH, 4, (const uint8_t *)"echo"};
-  rc_outmsg req = {RC_POST, &o, 1, body, n};
+  uint8_t *body = pat_body(n);
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_POST, "echo", body, n, &res);
   assert_int_equal(res.calls, 1);
   assert_int_equal(res.status, RC_OK);
   assert_int_equal(res.code, RC_CHANGED);
@@ -785,16 +774,9 @@ static void test_block1_sink(void **state) {
   p->b.use_sink = 1;
   set_bert_max(&p->a, 4096);
   size_t total = 50000;
-  uint8_t *body = malloc(total);
-  for (size_t i = 0; i < total; i++)
-    body[i] = pat(i, 0);
-  rc_opt o = {RC_OPT_URI_PATH, 2, (const uint8_t *)"up"};
-  rc_outmsg req = {RC_POST, &o, 1, body, total};
+  uint8_t *body = pat_body(total);
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_POST, "up", body, total, &res);
   assert_int_equal(res.status, RC_OK);
   assert_int_equal(res.code, RC_CHANGED);
   assert_int_equal(p->b.sunk, total);
@@ -815,16 +797,9 @@ static void test_block1_blocks(void **state) {
   p->b.use_blocks = 1;
   set_bert_max(&p->a, 2048);
   size_t total = 10000;
-  uint8_t *body = malloc(total);
-  for (size_t i = 0; i < total; i++)
-    body[i] = pat(i, 0);
-  rc_opt o = {RC_OPT_URI_PATH, 2, (const uint8_t *)"up"};
-  rc_outmsg req = {RC_PUT, &o, 1, body, total};
+  uint8_t *body = pat_body(total);
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_PUT, "up", body, total, &res);
   int rounds = 0;
   while (p->b.nheld && rounds++ < 20) {
     /* One block at a time: nothing more arrives while it is held. */
@@ -857,13 +832,8 @@ static void test_block1_blocks_expire(void **state) {
   uint8_t body[3000];
   for (size_t i = 0; i < sizeof body; i++)
     body[i] = pat(i, 0);
-  rc_opt o = {RC_OPT_URI_PATH, 2, (const uint8_t *)"up"};
-  rc_outmsg req = {RC_POST, &o, 1, body, sizeof body};
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_POST, "up", body, sizeof body, &res);
   assert_int_equal(p->b.blocks_seen, 1);
   rc_exchange_handle_expiry(p->b.x, p->now + RC_EXCHANGE_BLOCK_TTL_MS + 1);
   assert_int_equal(p->b.blocks_ends, 1);
@@ -886,9 +856,7 @@ static void test_three_concurrent(void **state) {
   rc_opt o1 = {RC_OPT_URI_PATH, 1, (const uint8_t *)"x"};
   rc_opt o2 = {RC_OPT_URI_PATH, 1, (const uint8_t *)"y"};
   rc_opt o3 = {RC_OPT_URI_PATH, 1, (const uint8_t *)"z"};
-  uint8_t *up = malloc(20000);
-  for (size_t i = 0; i < 20000; i++)
-    up[i] = pat(i, 0);
+  uint8_t *up = pat_body(20000);
   rc_outmsg r1 = {RC_GET, &o1, 1, NULL, 0};
   rc_outmsg r2 = {RC_GET, &o2, 1, NULL, 0};
   rc_outmsg r3 = {RC_PUT, &o3, 1, up, 20000};
@@ -986,9 +954,7 @@ static void test_observe(void **state) {
    * notification, the rest fetched without Observe, delivered whole. */
   set_bert_max(&p->b, 2048);
   size_t big = 7000;
-  uint8_t *body = malloc(big);
-  for (size_t i = 0; i < big; i++)
-    body[i] = pat(i, 0);
+  uint8_t *body = pat_body(big);
   p->b.body_len = big; /* what GET renders for the follow-ups */
   rc_outmsg n2 = {RC_CONTENT, NULL, 0, body, big};
   int before = p->b.obs_regs;
@@ -1197,13 +1163,8 @@ static int get_big(pair *p) {
   set_bert_max(&p->b, 2048);
   p->b.body_len = 30000;
   int before = p->b.requests;
-  rc_opt o = {RC_OPT_URI_PATH, 1, (const uint8_t *)"big"};
-  rc_outmsg req = {RC_GET, &o, 1, NULL, 0};
   result res = {0};
-  assert_int_equal(
-      rc_exchange_request(p->a.x, &req, NULL, p->now, on_response, &res, NULL),
-      RC_OK);
-  pump(p);
+  request(p, RC_GET, "big", NULL, 0, &res);
   assert_int_equal(res.calls, 1);
   assert_int_equal(res.len, 30000);
   for (size_t i = 0; i < 30000; i++)

@@ -24,7 +24,6 @@
 
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_stack.h"
 #include "rcoap/transport_ws.h"
+#include "test_pki.h"
 
 #define TEST_PORT 15684
 #define PUMP_TURNS 1000
@@ -650,14 +650,8 @@ static void test_plain_zero_copy(void **state) {
 
 static int setup_pki(void **state) {
   (void)state;
-  char src[512], cmd[1400], cert[600], key[600], ca[600], err[256];
-  snprintf(src, sizeof src, "%s", __FILE__);
-  snprintf(g_dir, sizeof g_dir, "/tmp/rcoap-chain-test-XXXXXX");
-  if (!mkdtemp(g_dir))
-    return -1;
-  snprintf(cmd, sizeof cmd, "bash '%s/../certs/gen.sh' '%s' >/dev/null",
-           dirname(src), g_dir);
-  if (system(cmd) != 0)
+  char cert[600], key[600], ca[600], err[256];
+  if (test_pki_make(g_dir, sizeof g_dir, "rcoap-chain-test") != 0)
     return -1;
   rc_tls_config sc, cc;
   rc_tls_config_init(&sc, RC_TLS_SERVER);
@@ -680,13 +674,9 @@ static int setup_pki(void **state) {
 
 static int teardown_pki(void **state) {
   (void)state;
-  char cmd[400];
   rc_tls_ctx_free(g_sctx);
   rc_tls_ctx_free(g_cctx);
-  if (!g_dir[0] || strncmp(g_dir, "/tmp/rcoap-chain-test-", 22) != 0)
-    return 0;
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return test_pki_remove(g_dir, "rcoap-chain-test");
 }
 
 int main(void) {

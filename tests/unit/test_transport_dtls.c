@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +27,7 @@
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
+#include "test_pki.h"
 
 #define QMAX 64
 #define DG_MAX 2048
@@ -942,26 +942,15 @@ static void test_in_a_chain(void **state) {
 
 static int setup_pki(void **state) {
   (void)state;
-  char src[512], cmd[1400];
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   g_now_ms = (uint64_t)ts.tv_sec * 1000;
-  snprintf(src, sizeof(src), "%s", __FILE__);
-  snprintf(g_dir, sizeof(g_dir), "/tmp/rcoap-dtls-test-XXXXXX");
-  if (!mkdtemp(g_dir))
-    return -1;
-  snprintf(cmd, sizeof(cmd), "bash '%s/../certs/gen.sh' '%s' >/dev/null",
-           dirname(src), g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return test_pki_make(g_dir, sizeof g_dir, "rcoap-dtls-test");
 }
 
 static int teardown_pki(void **state) {
   (void)state;
-  char cmd[400];
-  if (!g_dir[0] || strncmp(g_dir, "/tmp/rcoap-dtls-test-", 21) != 0)
-    return 0;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return test_pki_remove(g_dir, "rcoap-dtls-test");
 }
 
 int main(void) {

@@ -242,6 +242,14 @@ static void pk_connect(pk *f, uint32_t mms) {
   RUN_UNTIL(f, f->cli_opened && f->cli_csm && f->srv != NULL);
 }
 
+/* A fresh fixture, the client connected (pk_connect's mms) and the
+ * server's connection parked. */
+static void pk_parked(pk *f, uint32_t mms) {
+  pk_init(f, 0, NULL);
+  pk_connect(f, mms);
+  RUN_UNTIL(f, rc_conn_is_parked(f->srv));
+}
+
 static void pk_request(pk *f, uint32_t tok, const char *payload) {
   assert_int_equal(queue_msg(rc_conn_session(f->cli), RC_GET, tok,
                              (const uint8_t *)payload, strlen(payload)),
@@ -322,9 +330,7 @@ static void test_owner_refuses(void **st) {
 static void test_ping_after_park(void **st) {
   (void)st;
   pk f;
-  pk_init(&f, 0, NULL);
-  pk_connect(&f, 0);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  pk_parked(&f, 0);
   int parks = f.parks;
   assert_int_equal(rc_conn_ping(f.cli, 0, NULL), RC_OK);
   RUN_UNTIL(&f, f.cli_pongs == 1);
@@ -344,9 +350,7 @@ static void test_ping_after_park(void **st) {
 static void test_peer_limits_after_park(void **st) {
   (void)st;
   pk f;
-  pk_init(&f, 0, NULL);
-  pk_connect(&f, 2000);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  pk_parked(&f, 2000);
   f.big_len = 2500; /* over 2000 with the header */
   pk_request(&f, 7, "");
   RUN_UNTIL(&f, f.cli_responses == 1);
@@ -393,9 +397,7 @@ static void test_keepalive_while_parked(void **st) {
 static void test_release_parked(void **st) {
   (void)st;
   pk f;
-  pk_init(&f, 0, NULL);
-  pk_connect(&f, 0);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  pk_parked(&f, 0);
   assert_int_equal(
       rc_conn_release(f.srv, NULL, 0, RC_SESSION_NO_HOLD_OFF, "bye"), RC_OK);
   RUN_UNTIL(&f, f.cli_released == 1);
@@ -408,9 +410,7 @@ static void test_release_parked(void **st) {
 static void test_abort_to_parked(void **st) {
   (void)st;
   pk f;
-  pk_init(&f, 0, NULL);
-  pk_connect(&f, 0);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  pk_parked(&f, 0);
   assert_int_equal(rc_session_abort(rc_conn_session(f.cli), 0, "stop"),
                    RC_OK);
   rc_conn_flush(f.cli);
@@ -435,9 +435,7 @@ static void test_idle_timeout_parked(void **st) {
   assert_true(uv_now(&f.loop) - t0 >= IDLE - 20);
   RUN_UNTIL(&f, f.cli_closed == 1);
   pk_done(&f);
-  pk_init(&f, 0, NULL);
-  pk_connect(&f, 0);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  pk_parked(&f, 0);
   rc_conn_close(f.cli, RC_CONN_CLOSE_FLUSH);
   RUN_UNTIL(&f, f.srv_closed == 1);
   assert_int_equal(f.srv_reason, RC_ERR_CLOSED);

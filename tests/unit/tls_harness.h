@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +23,7 @@
 #include <openssl/ssl.h>
 
 #include "rcoap/transport_tls.h"
+#include "test_pki.h"
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -269,23 +269,12 @@ static void assert_open(pair *p) {
 
 static int setup_pki(void **state) {
   (void)state;
-  char src[512], cmd[1400];
-  snprintf(src, sizeof(src), "%s", __FILE__);
-  snprintf(g_dir, sizeof(g_dir), "/tmp/rcoap-tls-test-XXXXXX");
-  if (!mkdtemp(g_dir))
-    return -1;
-  snprintf(cmd, sizeof(cmd), "bash '%s/../certs/gen.sh' '%s' >/dev/null",
-           dirname(src), g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return test_pki_make(g_dir, sizeof g_dir, "rcoap-tls-test");
 }
 
 static int teardown_pki(void **state) {
   (void)state;
-  char cmd[400];
-  if (!g_dir[0] || strncmp(g_dir, "/tmp/rcoap-tls-test-", 20) != 0)
-    return 0;
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
-  return system(cmd) == 0 ? 0 : -1;
+  return test_pki_remove(g_dir, "rcoap-tls-test");
 }
 
 #if defined(__GNUC__)

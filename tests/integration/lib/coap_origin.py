@@ -15,44 +15,13 @@ import socket
 import sys
 import time
 
+from coap_opts import enc_opts, parse_opts
+
 
 def parse(d):
+    """Token and options of a UDP message."""
     tkl = d[0] & 15
-    tok = d[4:4 + tkl]
-    i, num, opts = 4 + tkl, 0, []
-    while i < len(d) and d[i] != 0xFF:
-        delta, ln = d[i] >> 4, d[i] & 15
-        i += 1
-        vals = []
-        for v in (delta, ln):
-            if v == 13:
-                v = d[i] + 13
-                i += 1
-            elif v == 14:
-                v = (d[i] << 8 | d[i + 1]) + 269
-                i += 2
-            vals.append(v)
-        num += vals[0]
-        opts.append((num, d[i:i + vals[1]]))
-        i += vals[1]
-    return tok, opts
-
-
-def opt_bytes(opts):
-    out, last = b"", 0
-    for num, val in opts:
-        delta, ln = num - last, len(val)
-        last = num
-        def ext(v):
-            if v < 13:
-                return v, b""
-            if v < 269:
-                return 13, bytes([v - 13])
-            return 14, (v - 269).to_bytes(2, "big")
-        dn, de = ext(delta)
-        ln_n, le = ext(ln)
-        out += bytes([dn << 4 | ln_n]) + de + le + val
-    return out
+    return d[4:4 + tkl], parse_opts(d[4 + tkl:])[0]
 
 
 def main():
@@ -89,7 +58,7 @@ def main():
             code, ropts, body = 0x84, [], b"no such thing"
         typ = 2 << 4 if (d[0] >> 4) & 3 == 0 else 1 << 4  # ACK to a CON
         hdr = bytes([0x40 | typ | len(tok), code]) + d[2:4] + tok
-        s.sendto(hdr + opt_bytes(ropts) + (b"\xff" + body if body else b""),
+        s.sendto(hdr + enc_opts(ropts) + (b"\xff" + body if body else b""),
                  peer)
 
 

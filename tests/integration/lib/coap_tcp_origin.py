@@ -20,6 +20,8 @@ import struct
 import sys
 import time
 
+from coap_opts import enc_opts, parse_opts
+
 METHODS = {1: "GET", 2: "POST", 3: "PUT", 4: "DELETE", 5: "FETCH",
            6: "PATCH", 7: "iPATCH"}
 
@@ -35,24 +37,6 @@ DROP = arg("--drop", 0)
 LIFE = arg("--life", 120)
 
 
-def enc_ext(v):
-    if v < 13:
-        return v, b""
-    if v < 269:
-        return 13, bytes([v - 13])
-    return 14, struct.pack(">H", v - 269)
-
-
-def enc_opts(opts):
-    out, last = b"", 0
-    for num, val in sorted(opts, key=lambda o: o[0]):
-        d, dx = enc_ext(num - last)
-        ln, lx = enc_ext(len(val))
-        out += bytes([d << 4 | ln]) + dx + lx + val
-        last = num
-    return out
-
-
 def frame(code, token, opts, payload=b""):
     body = enc_opts(opts) + (b"\xff" + payload if payload else b"")
     n = len(body)
@@ -63,26 +47,6 @@ def frame(code, token, opts, payload=b""):
     else:
         first, ext = 14, struct.pack(">H", n - 269)
     return bytes([first << 4 | len(token)]) + ext + bytes([code]) + token + body
-
-
-def parse_opts(buf):
-    opts, num, i = [], 0, 0
-    while i < len(buf) and buf[i] != 0xFF:
-        d, ln = buf[i] >> 4, buf[i] & 15
-        i += 1
-        vals = []
-        for v in (d, ln):
-            if v == 13:
-                v = buf[i] + 13
-                i += 1
-            elif v == 14:
-                v = struct.unpack(">H", buf[i:i + 2])[0] + 269
-                i += 2
-            vals.append(v)
-        num += vals[0]
-        opts.append((num, bytes(buf[i:i + vals[1]])))
-        i += vals[1]
-    return opts, bytes(buf[i + 1:]) if i < len(buf) else b""
 
 
 def take(buf):
