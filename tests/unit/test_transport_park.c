@@ -1,16 +1,18 @@
 /*
  * Parking over real loopback sockets: a coap+tcp server connection quiet
- * for PARK_MS folds its chain and session into a record (rc_chain_park,
- * rc_session_park) and is rebuilt by the next byte, a due keepalive, a
- * Ping or a Release, and the peer cannot tell: a request after parking is
+ * for PARK_MS leaves libuv (its rc_conn freed, its socket, session record
+ * and callbacks in a record of the loop's parking set) and is rebuilt as
+ * a new rc_conn (on_unpark) by the next byte, a due keepalive, the peer's
+ * close or rc_conn_wake_parked, and the peer cannot tell: a request after parking is
  * answered, a Ping gets its Pong, a frame split across the park boundary
  * is read whole (and the conn does not park while half of it is in), no
  * second CSM is ever sent, the peer's Max-Message-Size and
  * Block-Wise-Transfer still hold after the wake, the keepalive Ping comes
  * on time, a Release from the parked side and an Abort to it end the
- * connection as before, and a parked idle connection holds one block of
- * PARKED_CONN_BYTES (counted through the listener's rc_mem). Every wait
- * runs the loop under a guard timer; nothing sleeps.
+ * connection as before, a parked idle connection holds one block of
+ * PARKED_CONN_BYTES (counted through the listener's rc_mem), and
+ * rc_conn_drop_parked closes parked ones with nothing left behind. Every
+ * wait runs the loop under a guard timer; nothing sleeps.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,16 +33,22 @@
 #include "rcoap/transport_conn.h"
 #include "rcoap/transport_listen.h"
 #include "test_counting.h"
+#include "test_fds.h"
 #include "test_run.h"
 #include "test_session_msg.h"
 
 #define GUARD_MS 8000
 #define PARK_MS 30u
 /* What a parked idle server connection holds through the listener's
- * allocator: its rc_conn alone (uv_tcp_t, timer node, the session's
- * 32-byte record); the chain (208 B) and session (600 B) are freed. */
+ * allocator (64-bit): one record of the loop's parking set
+ * (src/transport/park_int.h): its timer node 24 B, the session's record
+ * 32 B, the set's list links 16 B, the loop, the callbacks, the user, the
+ * allocator and the session template by pointer 40 B, the last I/O time
+ * 8 B, the socket, idle and park times and two flags 16 B. The rc_conn
+ * (uv_tcp_t and all, 488 B), chain (208 B) and session (600 B) are
+ * freed. */
 #define PARKED_CONN_BLOCKS 1u
-#define PARKED_CONN_BYTES 520u
+#define PARKED_CONN_BYTES 136u
 
 typedef struct pk {
   uv_loop_t loop;
@@ -96,14 +104,17 @@ static int srv_can_park(void *u, rc_conn *c) {
   (void)c;
   return f->allow_park;
 }
+/* After on_park the conn is freed: the test forgets it, and gets the
+ * new one from on_unpark. */
 static void srv_on_park(void *u, rc_conn *c) {
   pk *f = u;
-  (void)c;
+  if (f->srv == c)
+    f->srv = NULL;
   f->parks++;
 }
 static int srv_on_unpark(void *u, rc_conn *c) {
   pk *f = u;
-  (void)c;
+  f->srv = c;
   f->wakes++;
   return 0;
 }
@@ -247,7 +258,21 @@ static void pk_connect(pk *f, uint32_t mms) {
 static void pk_parked(pk *f, uint32_t mms) {
   pk_init(f, 0, NULL);
   pk_connect(f, mms);
-  RUN_UNTIL(f, rc_conn_is_parked(f->srv));
+  RUN_UNTIL(f, f->parks == f->wakes + 1 && f->srv == NULL);
+}
+
+/* Connects n plain clients (each its own rc_conn, in cs) and waits for
+ * their CSMs. */
+static void pk_connect_n(pk *f, rc_conn **cs, int n) {
+  for (int i = 0; i < n; i++) {
+    rc_conn_connect_opts co;
+    rc_conn_connect_opts_init(&co, &f->loop, RC_CONN_TCP, "127.0.0.1",
+                              f->port);
+    co.cb = cli_cb;
+    co.user = f;
+    assert_int_equal(rc_conn_connect(&cs[i], &co), RC_OK);
+  }
+  RUN_UNTIL(f, f->cli_csm == n);
 }
 
 static void pk_request(pk *f, uint32_t tok, const char *payload) {
@@ -264,6 +289,7 @@ static void pk_walk_close(uv_handle_t *h, void *arg) {
 }
 
 static void pk_done(pk *f) {
+  rc_conn_drop_parked(&f->loop, f);
   if (f->cli != NULL)
     rc_conn_close(f->cli, RC_CONN_CLOSE_RESET);
   if (f->srv != NULL)
@@ -282,6 +308,8 @@ static void pk_done(pk *f) {
  * any two steps of a test: only the increase is certain). */
 #define PARKED_AGAIN(f, before)                                                \
   RUN_UNTIL(f, (f)->parks > (before) && (f)->parks == (f)->wakes + 1)
+/* Parked now (its rc_conn gone). */
+#define IS_PARKED(f) ((f)->parks == (f)->wakes + 1 && (f)->srv == NULL)
 
 /* ---- tests ---- */
 
@@ -294,9 +322,7 @@ static void test_request_after_park(void **st) {
   pk_connect(&f, 0);
   pk_request(&f, 1, "first");
   RUN_UNTIL(&f, f.cli_responses == 1);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
-  assert_int_equal(f.parks, f.wakes + 1);
-  assert_null(rc_conn_tls(f.srv)); /* nothing of the chain is left */
+  RUN_UNTIL(&f, IS_PARKED(&f));
   int parks = f.parks;
   pk_request(&f, 2, "after parking");
   RUN_UNTIL(&f, f.cli_responses == 2);
@@ -319,10 +345,10 @@ static void test_owner_refuses(void **st) {
   f.allow_park = 0;
   pk_connect(&f, 0);
   RUN_FOR(&f, 10 * PARK_MS);
-  assert_false(rc_conn_is_parked(f.srv));
+  assert_non_null(f.srv);
   assert_int_equal(f.parks, 0);
   f.allow_park = 1;
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, IS_PARKED(&f));
   pk_done(&f);
 }
 
@@ -335,8 +361,11 @@ static void test_ping_after_park(void **st) {
   assert_int_equal(rc_conn_ping(f.cli, 0, NULL), RC_OK);
   RUN_UNTIL(&f, f.cli_pongs == 1);
   PARKED_AGAIN(&f, parks);
-  /* and a Ping from the parked side (rc_conn_ping wakes it) */
+  /* and a Ping from the parked side, woken by its owner */
   parks = f.parks;
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 1);
+  assert_non_null(f.srv);
+  assert_int_equal(f.wakes, parks);
   assert_int_equal(rc_conn_ping(f.srv, 0, NULL), RC_OK);
   RUN_UNTIL(&f, f.srv_pongs == 1);
   PARKED_AGAIN(&f, parks);
@@ -392,12 +421,15 @@ static void test_keepalive_while_parked(void **st) {
   pk_done(&f);
 }
 
-/* rc_conn_release on a parked connection: the Release goes out, the
- * client closes, the server ends in order. */
+/* A parked connection woken by its owner (rc_conn_wake_parked, as the
+ * app's shutdown does) and released: the Release goes out, the client
+ * closes, the server ends in order. */
 static void test_release_parked(void **st) {
   (void)st;
   pk f;
   pk_parked(&f, 0);
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 1);
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 0); /* none left */
   assert_int_equal(
       rc_conn_release(f.srv, NULL, 0, RC_SESSION_NO_HOLD_OFF, "bye"), RC_OK);
   RUN_UNTIL(&f, f.cli_released == 1);
@@ -429,7 +461,7 @@ static void test_idle_timeout_parked(void **st) {
   pk_init_idle(&f, 0, NULL, IDLE);
   pk_connect(&f, 0);
   uint64_t t0 = uv_now(&f.loop);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, IS_PARKED(&f));
   RUN_UNTIL(&f, f.srv_closed == 1);
   assert_int_equal(f.srv_reason, RC_ERR_TIMEOUT);
   assert_true(uv_now(&f.loop) - t0 >= IDLE - 20);
@@ -509,7 +541,7 @@ static void test_frame_split_across_park(void **st) {
   /* CSM: Max-Message-Size 2048, Block-Wise-Transfer */
   static const uint8_t csm[] = {0x40, 0xe1, 0x22, 0x08, 0x00, 0x20};
   raw_send(fd, csm, sizeof csm);
-  RUN_UNTIL(&f, f.srv != NULL && rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, IS_PARKED(&f));
   uint8_t in[512];
   size_t have = 0;
   raw_read(fd, in, sizeof in, &have);
@@ -521,9 +553,11 @@ static void test_frame_split_across_park(void **st) {
   static const uint8_t get[] = {0x34, 0x01, 0x01, 0x02, 0x03,
                                 0x04, 0xb2, 0x68, 0x69};
   raw_send(fd, get, 3);
-  RUN_UNTIL(&f, !rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, f.srv != NULL);
+  int parks = f.parks;
   RUN_FOR(&f, 6 * PARK_MS);
-  assert_false(rc_conn_is_parked(f.srv)); /* half a frame is state */
+  assert_non_null(f.srv); /* half a frame is state */
+  assert_int_equal(f.parks, parks);
   assert_int_equal(f.srv_requests, 0);
   raw_send(fd, get + 3, sizeof get - 3);
   RUN_UNTIL(&f, f.srv_requests == 1);
@@ -550,15 +584,7 @@ static void test_memory_parked_counted(void **st) {
   pk_init(&f, 0, &mem);
   size_t base_blocks = cnt.blocks, base_bytes = cnt.bytes;
   rc_conn *cs[N];
-  for (int i = 0; i < N; i++) {
-    rc_conn_connect_opts co;
-    rc_conn_connect_opts_init(&co, &f.loop, RC_CONN_TCP, "127.0.0.1",
-                              f.port);
-    co.cb = cli_cb;
-    co.user = &f;
-    assert_int_equal(rc_conn_connect(&cs[i], &co), RC_OK);
-  }
-  RUN_UNTIL(&f, f.cli_csm == N);
+  pk_connect_n(&f, cs, N);
   for (int round = 1; round <= 2; round++) {
     for (int i = 0; i < N; i++) {
       assert_int_equal(queue_msg(rc_conn_session(cs[i]), RC_GET, (uint32_t)i,
@@ -568,6 +594,7 @@ static void test_memory_parked_counted(void **st) {
     }
     RUN_UNTIL(&f, f.cli_responses == round * N);
     RUN_UNTIL(&f, f.parks - f.wakes == N); /* all of them parked */
+    RUN_FOR(&f, 5); /* the parked conns are freed on a later loop turn */
     size_t blocks = cnt.blocks - base_blocks, bytes = cnt.bytes - base_bytes;
     fprintf(stderr, "  memory: parked server connection: %zu blocks, %zu "
             "bytes (counted)\n", blocks / N, bytes / N);
@@ -587,6 +614,36 @@ static void test_memory_parked_counted(void **st) {
   assert_int_equal(cnt.bytes, 0);
 }
 
+/* rc_conn_drop_parked (the app's context free): every parked connection
+ * of that user is reset at once, no callback, its record and socket gone;
+ * the peers see the reset. Every descriptor the parked conns took (the
+ * socket kept by the record, the loop's parking set) is given back when
+ * the loop's last connection goes. */
+static void test_drop_parked(void **st) {
+  (void)st;
+  enum { N = 8 };
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  int fds0 = fd_count();
+  pk f;
+  pk_init(&f, 0, &mem);
+  rc_conn *cs[N];
+  pk_connect_n(&f, cs, N);
+  RUN_UNTIL(&f, f.parks - f.wakes == N);
+  assert_int_equal(rc_conn_drop_parked(&f.loop, NULL), 0); /* not theirs */
+  assert_int_equal(rc_conn_drop_parked(&f.loop, &f), N);
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 0);
+  RUN_UNTIL(&f, f.cli_closed == N); /* each client saw the reset */
+  assert_int_equal(f.srv_closed, 0); /* and the server owner nothing */
+  assert_int_equal(f.wakes, 0);
+  f.cli = NULL;
+  f.srv = NULL;
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+  assert_int_equal(fd_count(), fds0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_after_park),
@@ -599,6 +656,7 @@ int main(void) {
       cmocka_unit_test(test_idle_timeout_parked),
       cmocka_unit_test(test_frame_split_across_park),
       cmocka_unit_test(test_memory_parked_counted),
+      cmocka_unit_test(test_drop_parked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
