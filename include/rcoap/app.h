@@ -95,7 +95,7 @@ typedef struct rc_context_opts {
   /* Server coap+tcp connections quiet this long, with nothing in flight
    * either way (no request, observation, block-wise transfer, output or
    * half-read frame), are parked: everything of theirs but the socket
-   * and a record of ~136 bytes is freed (connection, session, chain,
+   * and a record of ~96 bytes is freed (connection, session, chain,
    * exchange), and rebuilt on the next byte, the peer's close or a due
    * keepalive (rc_listener_opts.park_after_ms). 0: never. */
   uint32_t park_after_ms;

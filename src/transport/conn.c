@@ -848,9 +848,10 @@ static void conn_timer_cb(rc__timer *t) {
 /* When a parked conn must be woken by its clock: its keepalive Ping, or
  * its idle timeout. */
 static rc_time conn_parked_due(const rc__parked *pr) {
-  rc_time due = rc_session_parked_expiry(&pr->rec, pr->scfg);
-  if (pr->idle_ms > 0 && pr->last_io + pr->idle_ms < due)
-    due = pr->last_io + pr->idle_ms;
+  const rc__park_prof *prof = pr->prof;
+  rc_time due = rc_session_parked_expiry(&pr->rec, prof->scfg);
+  if (prof->idle_ms > 0 && pr->last_io + prof->idle_ms < due)
+    due = pr->last_io + prof->idle_ms;
   return due;
 }
 
@@ -878,7 +879,10 @@ static void conn_try_park(rc_conn *c, rc_time now) {
       !rc_chain_parkable(c->chain) || !c->cb->can_park(c->user, c))
     return;
   uv_os_fd_t fd;
-  rc__parked *pr = rc__park_new(c->loop, c->mem);
+  rc__park_prof want = {.cb = c->cb, .user = c->user, .mem = c->mem,
+                        .scfg = c->scfg, .idle_ms = c->idle_ms,
+                        .park_ms = c->park_ms};
+  rc__parked *pr = rc__park_new(c->loop, &want);
   if (pr == NULL)
     return;
   if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
@@ -887,7 +891,7 @@ static void conn_try_park(rc_conn *c, rc_time now) {
     if (pr->fd >= 0)
       close(pr->fd);
     pr->fd = -1;
-    rc__park_free(pr);
+    rc__park_free(pr, 0);
     return;
   }
   /* the last words of this conn: after on_park its user may be another */
@@ -898,7 +902,7 @@ static void conn_try_park(rc_conn *c, rc_time now) {
     /* parkable a moment ago, so not reached; the owner takes its part
      * back as from a wake (or the conn fails: no memory) */
     close(pr->fd);
-    rc__park_free(pr);
+    rc__park_free(pr, 0);
     if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
       c->accepted = 0; /* the owner has let go */
       c->cb = &conn_no_callbacks;
@@ -908,13 +912,8 @@ static void conn_try_park(rc_conn *c, rc_time now) {
   }
   c->chain = NULL;
   c->s = NULL;
-  pr->cb = c->cb;
-  pr->user = c->user;
-  pr->cb_owned = c->cb_owned;
-  pr->scfg = c->scfg;
+  rc__park_reown(pr, c->cb, c->user, c->cb_owned);
   pr->last_io = c->last_io;
-  pr->idle_ms = c->idle_ms;
-  pr->park_ms = c->park_ms;
   rc__park_arm(pr, conn_parked_due(pr));
   rc__loop_parked(c->lt);
   /* The conn goes without a word (its owner has the record's events). */
@@ -967,27 +966,28 @@ static rc_err conn_unpark_session(rc_conn *c, const rc_session_parked *rec) {
  * work runs now (the keepalive Ping, the idle timeout). */
 void rc__conn_wake(rc__parked *pr, int due) {
   uv_loop_t *loop = rc__park_loop(pr);
-  rc_conn *c = rc__conn_alloc(loop, RC_CONN_TCP, pr->mem);
+  const rc__park_prof *prof = pr->prof;
+  rc_conn *c = rc__conn_alloc(loop, RC_CONN_TCP, prof->mem);
   if (c == NULL) {
     rc__park_hold(pr, uv_now(loop) + CONN_WAKE_RETRY_MS);
     return;
   }
   c->is_server = 1;
-  c->scfg = pr->scfg;
-  c->idle_ms = pr->idle_ms;
-  c->park_ms = pr->park_ms;
+  c->scfg = prof->scfg;
+  c->idle_ms = prof->idle_ms;
+  c->park_ms = prof->park_ms;
   /* input now: the bytes are read on libuv's next turn, and the conn must
    * not park again before that */
   c->last_io = due ? pr->last_io : conn_now(c);
-  c->cb = pr->cb;
-  c->user = pr->user;
-  c->cb_owned = pr->cb_owned;
+  c->cb = prof->cb;
+  c->user = prof->user;
+  c->cb_owned = prof->cb_owned;
   c->state = RC__CONN_OPEN;
   c->accepted = 1;
   c->open_reported = 1;
   rc_session_parked rec = pr->rec;
   int fd = pr->fd;
-  rc__park_free(pr);
+  rc__park_free(pr, 1); /* prof goes with it: its callbacks are c's */
   uv_tcp_init(loop, &c->tcp);
   c->tcp.data = c;
   c->tcp_inited = 1;

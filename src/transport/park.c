@@ -6,7 +6,10 @@
  * each wakes its record's connection (conn.c); a record freed during a
  * batch (woken, dropped by a callback) keeps its memory until the batch
  * ends, so a later event of the same batch for it is skipped, not a use
- * after free.
+ * after free. The profiles records share live in the set, with one spare
+ * made before a park so that a park that has begun cannot fail; the set
+ * and its profiles come from the C library (shared, like the loop's
+ * state), each record from its listener's allocator.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +25,12 @@
 typedef struct park_set {
   uv_poll_t poll;
   int epfd;
-  rc__parked *head;  /* the live records */
+  rc__parked *head;     /* the live records */
   size_t n;
-  rc__parked *dead;  /* freed during the batch, linked through prev */
-  unsigned batch;    /* depth of running batches */
+  rc__parked *dead;     /* freed during the batch, linked through prev */
+  unsigned batch;       /* depth of running batches */
+  rc__park_prof *profs; /* in use */
+  rc__park_prof *spare; /* for rc__park_reown */
 } park_set;
 
 /* Events taken from the set per readiness (the rest: the next turn). */
@@ -35,60 +40,106 @@ typedef struct park_set {
  * (common/slab.h), like the conns they replace. */
 static _Thread_local rc__slab park_slab = RC__SLAB_INIT(sizeof(rc__parked));
 
+uv_loop_t *rc__park_loop(const rc__parked *pr) {
+  return rc__loop_uv(pr->prof->lt);
+}
+
+void rc__park_arm(rc__parked *pr, rc_time due) {
+  rc__loop_timer_set(pr->prof->lt, &pr->timer, due);
+}
+
+#ifdef __linux__
+
+static park_set *park_set_of(const rc__park_prof *prof) {
+  return *rc__loop_park_set(prof->lt);
+}
+
 static void park_timer_cb(rc__timer *t) {
   rc__parked *pr = (rc__parked *)((char *)t - offsetof(rc__parked, timer));
   rc__conn_wake(pr, 1);
 }
 
-uv_loop_t *rc__park_loop(const rc__parked *pr) { return rc__loop_uv(pr->lt); }
-
-rc__parked *rc__park_new(uv_loop_t *loop, const rc_mem *mem) {
-#ifndef __linux__
-  (void)loop;
-  (void)mem;
-  return NULL;
-#else
-  rc__parked *pr = mem == rc_mem_default()
-                       ? rc__slab_alloc(&park_slab)
-                       : mem->malloc(sizeof *pr, mem->user);
-  if (pr == NULL)
-    return NULL;
-  memset(pr, 0, sizeof *pr);
-  pr->mem = mem;
-  pr->fd = -1;
-  pr->lt = rc__loop_get(loop);
-  if (pr->lt == NULL) {
-    if (mem == rc_mem_default())
-      rc__slab_free(&park_slab, pr);
-    else
-      mem->free(pr, mem->user);
-    return NULL;
+/* Gives a reference to prof back; the last one frees the callbacks it
+ * owns, and prof becomes the set's spare (or goes). */
+static void park_prof_put(park_set *set, rc__park_prof *prof) {
+  if (--prof->refs > 0)
+    return;
+  for (rc__park_prof **pp = &set->profs; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == prof) {
+      *pp = prof->next;
+      break;
+    }
   }
-  rc__timer_init(&pr->timer, park_timer_cb);
-  return pr;
-#endif
+  if (prof->cb_owned)
+    prof->mem->free((void *)prof->cb, prof->mem->user);
+  if (set->spare == NULL)
+    set->spare = prof;
+  else
+    free(prof);
 }
 
-static void park_mem_free(rc__parked *pr) {
-  rc__loop_put(pr->lt, &pr->timer);
-  const rc_mem *mem = pr->mem;
+/* A reference to the set's profile like want: one in use, else a new one
+ * (alloc set: allocated, so that the spare stays for rc__park_reown; else
+ * the spare). NULL: no memory. */
+static rc__park_prof *park_prof_get(park_set *set, rc__loop *lt,
+                                    const rc__park_prof *want, int alloc) {
+  rc__park_prof *prof = NULL;
+  if (!want->cb_owned) {
+    for (prof = set->profs; prof != NULL; prof = prof->next)
+      if (!prof->cb_owned && prof->cb == want->cb &&
+          prof->user == want->user && prof->mem == want->mem &&
+          prof->scfg == want->scfg && prof->idle_ms == want->idle_ms &&
+          prof->park_ms == want->park_ms)
+        break;
+  }
+  if (prof == NULL) {
+    if (alloc) {
+      prof = malloc(sizeof *prof);
+    } else {
+      prof = set->spare;
+      set->spare = NULL;
+    }
+    if (prof == NULL)
+      return NULL;
+    *prof = *want;
+    prof->lt = lt;
+    prof->refs = 0;
+    prof->next = set->profs;
+    set->profs = prof;
+  }
+  prof->refs++;
+  return prof;
+}
+
+static void park_mem_free(rc__parked *pr, const rc_mem *mem) {
   if (mem == rc_mem_default())
     rc__slab_free(&park_slab, pr);
   else
     mem->free(pr, mem->user);
 }
 
-#ifdef __linux__
+/* Frees a record out of the set, with its profile's and the loop's
+ * references (the last loop reference closes the set: last). */
+static void park_release(park_set *set, rc__parked *pr) {
+  rc__park_prof *prof = pr->prof;
+  rc__loop *lt = prof->lt;
+  const rc_mem *mem = prof->mem;
+  park_prof_put(set, prof);
+  rc__loop_put(lt, &pr->timer);
+  park_mem_free(pr, mem);
+}
 
 static void park_batch_begin(park_set *set) { set->batch++; }
 
+/* The batch's dead go (the last may give the loop's last reference: the
+ * set then closes, its memory freed on a later turn). */
 static void park_batch_end(park_set *set) {
   if (--set->batch > 0)
     return;
   while (set->dead != NULL) {
     rc__parked *pr = set->dead;
     set->dead = pr->prev;
-    park_mem_free(pr);
+    park_release(set, pr);
   }
 }
 
@@ -99,8 +150,6 @@ static void park_poll_cb(uv_poll_t *h, int status, int events) {
     return;
   struct epoll_event ev[PARK_EVENTS];
   int n = epoll_wait(set->epfd, ev, PARK_EVENTS, 0);
-  /* the loop's state (and this set) stays while a record is alive or
-   * dead in this batch: every one of them holds a reference */
   park_batch_begin(set);
   for (int i = 0; i < n; i++) {
     rc__parked *pr = ev[i].data.ptr;
@@ -133,7 +182,16 @@ static park_set *park_set_get(rc__loop *lt) {
   return set;
 }
 
-static void park_set_closed(uv_handle_t *h) { free(h->data); }
+static void park_set_closed(uv_handle_t *h) {
+  park_set *set = h->data;
+  while (set->profs != NULL) { /* none: every record held a reference */
+    rc__park_prof *prof = set->profs;
+    set->profs = prof->next;
+    free(prof);
+  }
+  free(set->spare);
+  free(set);
+}
 
 void rc__park_set_close(void *p) {
   park_set *set = p;
@@ -141,10 +199,49 @@ void rc__park_set_close(void *p) {
   close(set->epfd);
 }
 
+rc__parked *rc__park_new(uv_loop_t *loop, const rc__park_prof *want) {
+  const rc_mem *mem = want->mem;
+  rc__parked *pr = mem == rc_mem_default()
+                       ? rc__slab_alloc(&park_slab)
+                       : mem->malloc(sizeof *pr, mem->user);
+  if (pr == NULL)
+    return NULL;
+  memset(pr, 0, sizeof *pr);
+  pr->fd = -1;
+  rc__timer_init(&pr->timer, park_timer_cb);
+  rc__loop *lt = rc__loop_get(loop);
+  park_set *set = lt != NULL ? park_set_get(lt) : NULL;
+  if (set != NULL && set->spare == NULL)
+    set->spare = malloc(sizeof *set->spare); /* for rc__park_reown */
+  if (set != NULL && set->spare != NULL)
+    pr->prof = park_prof_get(set, lt, want, 1);
+  if (pr->prof == NULL) {
+    if (lt != NULL)
+      rc__loop_put(lt, &pr->timer);
+    park_mem_free(pr, mem);
+    return NULL;
+  }
+  return pr;
+}
+
+void rc__park_reown(rc__parked *pr, const rc_conn_callbacks *cb, void *user,
+                    int cb_owned) {
+  rc__park_prof *old = pr->prof;
+  if (old->cb == cb && old->user == user && old->cb_owned == !!cb_owned)
+    return;
+  park_set *set = park_set_of(old);
+  rc__park_prof want = *old;
+  want.cb = cb;
+  want.user = user;
+  want.cb_owned = (uint8_t)!!cb_owned;
+  /* the spare made by rc__park_new is there: no allocation */
+  pr->prof = park_prof_get(set, old->lt, &want, 0);
+  old->cb_owned = 0; /* the callbacks the conn owned are want's now */
+  park_prof_put(set, old);
+}
+
 rc_err rc__park_add(rc__parked *pr) {
-  park_set *set = park_set_get(pr->lt);
-  if (set == NULL)
-    return RC_ERR_NOMEM;
+  park_set *set = park_set_of(pr->prof);
   struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = pr};
   if (epoll_ctl(set->epfd, EPOLL_CTL_ADD, pr->fd, &ev) != 0)
     return RC_ERR_IO;
@@ -153,37 +250,43 @@ rc_err rc__park_add(rc__parked *pr) {
   if (set->head != NULL)
     set->head->prev = pr;
   set->head = pr;
+  pr->listed = 1;
   if (set->n++ == 0)
     uv_poll_start(&set->poll, UV_READABLE, park_poll_cb);
   return RC_OK;
 }
 
 void rc__park_hold(rc__parked *pr, rc_time due) {
-  park_set *set = *rc__loop_park_set(pr->lt);
+  park_set *set = park_set_of(pr->prof);
   struct epoll_event ev = {0};
   (void)epoll_ctl(set->epfd, EPOLL_CTL_DEL, pr->fd, &ev);
   rc__park_arm(pr, due);
 }
 
-void rc__park_free(rc__parked *pr) {
-  park_set *set = *rc__loop_park_set(pr->lt);
-  struct epoll_event ev = {0};
-  (void)epoll_ctl(set->epfd, EPOLL_CTL_DEL, pr->fd, &ev); /* ENOENT: held */
-  if (pr->prev != NULL)
-    pr->prev->next = pr->next;
-  else
-    set->head = pr->next;
-  if (pr->next != NULL)
-    pr->next->prev = pr->prev;
-  if (--set->n == 0)
-    uv_poll_stop(&set->poll);
+void rc__park_free(rc__parked *pr, int keep_cb) {
+  park_set *set = park_set_of(pr->prof);
+  if (keep_cb)
+    pr->prof->cb_owned = 0; /* a conn owns them now (one record's only) */
+  if (pr->listed) {
+    pr->listed = 0;
+    struct epoll_event ev = {0};
+    (void)epoll_ctl(set->epfd, EPOLL_CTL_DEL, pr->fd, &ev); /* ENOENT: held */
+    if (pr->prev != NULL)
+      pr->prev->next = pr->next;
+    else
+      set->head = pr->next;
+    if (pr->next != NULL)
+      pr->next->prev = pr->prev;
+    if (--set->n == 0)
+      uv_poll_stop(&set->poll);
+  }
   pr->dead = 1;
   if (set->batch > 0) {
     pr->prev = set->dead; /* next stays: a walk may still go through it */
     set->dead = pr;
     return;
   }
-  park_mem_free(pr);
+  park_release(set, pr);
 }
 
 /* Calls fn on every live record of user on loop (a walk is a batch: the
@@ -198,7 +301,7 @@ static size_t park_each(uv_loop_t *loop, void *user,
   park_batch_begin(set);
   for (rc__parked *pr = set->head, *next; pr != NULL; pr = next) {
     next = pr->next;
-    if (!pr->dead && pr->user == user) {
+    if (!pr->dead && pr->prof->user == user) {
       fn(pr);
       n++;
     }
@@ -207,17 +310,30 @@ static size_t park_each(uv_loop_t *loop, void *user,
   return n;
 }
 
-#else /* no parking: rc__park_new never made a record */
+#else /* no parking: rc__park_new never makes a record */
 
+rc__parked *rc__park_new(uv_loop_t *loop, const rc__park_prof *want) {
+  (void)loop;
+  (void)want;
+  return NULL;
+}
 void rc__park_set_close(void *set) { (void)set; }
+void rc__park_reown(rc__parked *pr, const rc_conn_callbacks *cb, void *user,
+                    int cb_owned) {
+  (void)pr;
+  (void)cb;
+  (void)user;
+  (void)cb_owned;
+}
 rc_err rc__park_add(rc__parked *pr) {
   (void)pr;
   return RC_ERR_IO;
 }
-void rc__park_hold(rc__parked *pr, rc_time due) {
-  rc__park_arm(pr, due);
+void rc__park_hold(rc__parked *pr, rc_time due) { rc__park_arm(pr, due); }
+void rc__park_free(rc__parked *pr, int keep_cb) {
+  (void)pr;
+  (void)keep_cb;
 }
-void rc__park_free(rc__parked *pr) { park_mem_free(pr); }
 static size_t park_each(uv_loop_t *loop, void *user,
                         void (*fn)(rc__parked *pr)) {
   (void)loop;
@@ -228,10 +344,6 @@ static size_t park_each(uv_loop_t *loop, void *user,
 
 #endif
 
-void rc__park_arm(rc__parked *pr, rc_time due) {
-  rc__loop_timer_set(pr->lt, &pr->timer, due);
-}
-
 static void park_wake_one(rc__parked *pr) { rc__conn_wake(pr, 0); }
 
 /* As rc_conn_close(RC_CONN_CLOSE_RESET) would: RST, no linger. */
@@ -239,9 +351,7 @@ static void park_drop_one(rc__parked *pr) {
   struct linger lg = {.l_onoff = 1, .l_linger = 0};
   (void)setsockopt(pr->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
   close(pr->fd);
-  if (pr->cb_owned)
-    pr->mem->free((void *)pr->cb, pr->mem->user);
-  rc__park_free(pr);
+  rc__park_free(pr, 0);
 }
 
 size_t rc_conn_wake_parked(uv_loop_t *loop, void *user) {

@@ -30,13 +30,15 @@
 #define PARK_MS 30u
 #define BIG_LEN 3000u
 /* A parked server connection, counted through the context's rc_mem
- * (64-bit): one record of the loop's parking set (136 B: the socket, the
- * session's 32-byte record, a timer node, the callbacks, the context as
- * its user, the listener's settings; src/transport/park_int.h). Its
- * rc_conn (488 B with libuv's uv_tcp_t), chain (208 B), session (600 B),
- * exchange (248 B) and app peer (168 B) are freed. */
+ * (64-bit): one record of the loop's parking set (96 B: the socket, the
+ * session's 32-byte record, a timer node, list links, the last I/O time
+ * and a pointer to the profile that the context's parked connections
+ * share: the app's callbacks, the context as their user, the listener's
+ * settings; src/transport/park_int.h). Its rc_conn (488 B with libuv's
+ * uv_tcp_t), chain (208 B), session (600 B), exchange (248 B) and app
+ * peer (168 B) are freed. */
 #define PARKED_BLOCKS 1u
-#define PARKED_BYTES 136u
+#define PARKED_BYTES 96u
 
 typedef struct fx {
   uv_loop_t loop;

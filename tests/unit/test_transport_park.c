@@ -42,13 +42,14 @@
 /* What a parked idle server connection holds through the listener's
  * allocator (64-bit): one record of the loop's parking set
  * (src/transport/park_int.h): its timer node 24 B, the session's record
- * 32 B, the set's list links 16 B, the loop, the callbacks, the user, the
- * allocator and the session template by pointer 40 B, the last I/O time
- * 8 B, the socket, idle and park times and two flags 16 B. The rc_conn
- * (uv_tcp_t and all, 488 B), chain (208 B) and session (600 B) are
- * freed. */
+ * 32 B, the set's list links 16 B, its profile by pointer 8 B (the
+ * callbacks, user, allocator, session template, idle and park times it
+ * shares with the loop's other parked connections of that owner and
+ * listener: kept once per loop, from the C library), the last I/O time
+ * 8 B, the socket and two flags 8 B. The rc_conn (uv_tcp_t and all,
+ * 488 B), chain (208 B) and session (600 B) are freed. */
 #define PARKED_CONN_BLOCKS 1u
-#define PARKED_CONN_BYTES 136u
+#define PARKED_CONN_BYTES 96u
 
 typedef struct pk {
   uv_loop_t loop;
@@ -59,6 +60,7 @@ typedef struct pk {
   rc_session_config scfg; /* the server's template, kept by pointer */
   rc_conn *srv, *cli;
   int allow_park;
+  int copy_cb; /* accept with rc_conn_set_callbacks (a copy the conn owns) */
   int parks, wakes, srv_requests, srv_pongs, srv_closed, srv_aborted;
   rc_err srv_reason;
   int cli_opened, cli_csm, cli_responses, cli_pongs, cli_released,
@@ -154,6 +156,8 @@ static int pk_accept(void *user, rc_listener *l, rc_conn *c) {
   pk *f = user;
   (void)l;
   f->srv = c;
+  if (f->copy_cb)
+    return rc_conn_set_callbacks(c, &srv_cb, f) == RC_OK ? 0 : -1;
   return rc_conn_set_callbacks_shared(c, &srv_cb, f) == RC_OK ? 0 : -1;
 }
 
@@ -644,6 +648,33 @@ static void test_drop_parked(void **st) {
   assert_int_equal(fd_count(), fds0);
 }
 
+/* Callbacks the conn owns (rc_conn_set_callbacks copies them, through
+ * the listener's allocator) go into the parked record's profile and back
+ * into the woken conn, and are freed with a dropped one: nothing left. */
+static void test_owned_callbacks_parked(void **st) {
+  (void)st;
+  enum { N = 3 };
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pk f;
+  pk_init(&f, 0, &mem);
+  f.copy_cb = 1;
+  rc_conn *cs[N];
+  pk_connect_n(&f, cs, N);
+  RUN_UNTIL(&f, f.parks - f.wakes == N);
+  f.cli = cs[0];
+  pk_request(&f, 1, "x");
+  RUN_UNTIL(&f, f.srv_requests == 1 && f.cli_responses == 1);
+  RUN_UNTIL(&f, f.parks - f.wakes == N); /* the woken one parked again */
+  assert_int_equal(rc_conn_drop_parked(&f.loop, &f), N);
+  RUN_UNTIL(&f, f.cli_closed == N);
+  f.cli = NULL;
+  f.srv = NULL;
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_after_park),
@@ -657,6 +688,7 @@ int main(void) {
       cmocka_unit_test(test_frame_split_across_park),
       cmocka_unit_test(test_memory_parked_counted),
       cmocka_unit_test(test_drop_parked),
+      cmocka_unit_test(test_owned_callbacks_parked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
