@@ -9,7 +9,8 @@
  * second CSM is ever sent, the peer's Max-Message-Size and
  * Block-Wise-Transfer still hold after the wake, the keepalive Ping comes
  * on time, a Release from the parked side and an Abort to it end the
- * connection as before, a parked idle connection holds one block of
+ * connection as before, a reset from the peer ends a parked one, a
+ * parked idle connection holds one block of
  * PARKED_CONN_BYTES (counted through the listener's rc_mem), and
  * rc_conn_drop_parked closes parked ones with nothing left behind. Every
  * wait runs the loop under a guard timer; nothing sleeps.
@@ -576,6 +577,29 @@ static void test_frame_split_across_park(void **st) {
   pk_done(&f);
 }
 
+/* A peer that resets a parked connection (RST, no FIN): the socket in the
+ * parking set reports it, the connection is woken to read it, and ends
+ * with RC_ERR_CONN_RESET; nothing is left (counted allocator). */
+static void test_reset_while_parked(void **st) {
+  (void)st;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pk f;
+  pk_init(&f, 0, &mem);
+  int fd = raw_connect(f.port);
+  static const uint8_t csm[] = {0x00, 0xe1}; /* CSM, no options */
+  raw_send(fd, csm, sizeof csm);
+  RUN_UNTIL(&f, IS_PARKED(&f));
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  close(fd);
+  RUN_UNTIL(&f, f.srv_closed == 1);
+  assert_int_equal(f.srv_reason, RC_ERR_CONN_RESET);
+  assert_int_equal(f.wakes, f.parks);
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+}
+
 /* What a parked connection holds, counted through the listener's
  * allocator: one block (the rc_conn); after a wake and another request
  * the same again; nothing left after the close. */
@@ -686,6 +710,7 @@ int main(void) {
       cmocka_unit_test(test_abort_to_parked),
       cmocka_unit_test(test_idle_timeout_parked),
       cmocka_unit_test(test_frame_split_across_park),
+      cmocka_unit_test(test_reset_while_parked),
       cmocka_unit_test(test_memory_parked_counted),
       cmocka_unit_test(test_drop_parked),
       cmocka_unit_test(test_owned_callbacks_parked),
