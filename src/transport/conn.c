@@ -842,6 +842,18 @@ static void conn_timer_cb(rc__timer *t) {
 /* ------------------------------------------------------------------ */
 /* parking                                                             */
 
+/* The owner is gone from c (it let go, or parking took its callbacks:
+ * own set when a copy c owns is still to be freed): nothing more is
+ * called, not even on_closed. */
+static void conn_forget_owner(rc_conn *c, int own) {
+  if (own && c->cb_owned)
+    c->mem->free((void *)c->cb, c->mem->user);
+  c->cb_owned = 0;
+  c->cb = &conn_no_callbacks;
+  c->user = NULL;
+  c->accepted = 0;
+}
+
 /* A conn whose rebuild found no memory tries again this much later. */
 #define CONN_WAKE_RETRY_MS 1000u
 
@@ -904,8 +916,7 @@ static void conn_try_park(rc_conn *c, rc_time now) {
     close(pr->fd);
     rc__park_free(pr, 0);
     if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
-      c->accepted = 0; /* the owner has let go */
-      c->cb = &conn_no_callbacks;
+      conn_forget_owner(c, 1); /* the owner has let go */
       rc__conn_fail(c, RC_ERR_NOMEM, "no memory to keep the connection");
     }
     return;
@@ -917,10 +928,7 @@ static void conn_try_park(rc_conn *c, rc_time now) {
   rc__park_arm(pr, conn_parked_due(pr));
   rc__loop_parked(c->lt);
   /* The conn goes without a word (its owner has the record's events). */
-  c->cb_owned = 0;
-  c->cb = &conn_no_callbacks;
-  c->user = NULL;
-  c->accepted = 0;
+  conn_forget_owner(c, 0);
   c->state = RC__CONN_CLOSING;
   rc__loop_timer_set(c->lt, &c->timer, RC_TIME_NEVER);
   c->handles = 1; /* freed from the handle's close callback */
@@ -999,8 +1007,7 @@ void rc__conn_wake(rc__parked *pr, int due) {
     c->peer.sa.sa_family = AF_UNSPEC;
   c->busy++;
   if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
-    c->accepted = 0; /* the owner could not take it back */
-    c->cb = &conn_no_callbacks;
+    conn_forget_owner(c, 1); /* the owner could not take it back */
     rc__conn_fail(c, RC_ERR_NOMEM, NULL);
   } else if (r != 0) {
     rc__conn_set_detail(c, "cannot take the parked socket back: %s",

@@ -62,6 +62,7 @@ typedef struct pk {
   rc_conn *srv, *cli;
   int allow_park;
   int copy_cb; /* accept with rc_conn_set_callbacks (a copy the conn owns) */
+  int refuse_wake; /* on_unpark says no (as with no memory) */
   int parks, wakes, srv_requests, srv_pongs, srv_closed, srv_aborted;
   rc_err srv_reason;
   int cli_opened, cli_csm, cli_responses, cli_pongs, cli_released,
@@ -117,8 +118,10 @@ static void srv_on_park(void *u, rc_conn *c) {
 }
 static int srv_on_unpark(void *u, rc_conn *c) {
   pk *f = u;
-  f->srv = c;
   f->wakes++;
+  if (f->refuse_wake)
+    return -1;
+  f->srv = c;
   return 0;
 }
 static void srv_pong(void *u, rc_conn *c, uint32_t id, rc_time rtt,
@@ -699,6 +702,29 @@ static void test_owned_callbacks_parked(void **st) {
   assert_int_equal(cnt.bytes, 0);
 }
 
+/* An owner that cannot take a woken connection back (on_unpark non-zero,
+ * as the app without memory for its peer): the connection closes, the
+ * owner hears nothing more, the callbacks copy it owned is freed. */
+static void test_owner_refuses_wake(void **st) {
+  (void)st;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pk f;
+  pk_init(&f, 0, &mem);
+  f.copy_cb = 1;
+  pk_connect(&f, 0);
+  RUN_UNTIL(&f, IS_PARKED(&f));
+  f.refuse_wake = 1;
+  pk_request(&f, 1, "x");
+  RUN_UNTIL(&f, f.cli_closed == 1);
+  assert_int_equal(f.cli_responses, 0);
+  assert_int_equal(f.srv_requests, 0);
+  assert_int_equal(f.srv_closed, 0);
+  assert_null(f.srv);
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_after_park),
@@ -714,6 +740,7 @@ int main(void) {
       cmocka_unit_test(test_memory_parked_counted),
       cmocka_unit_test(test_drop_parked),
       cmocka_unit_test(test_owned_callbacks_parked),
+      cmocka_unit_test(test_owner_refuses_wake),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
