@@ -20,7 +20,8 @@
 #   its coaps+tcp port being its -p port + 1), REF_BUILD_DIR (another build, e.g. the previous
 #   commit's, whose rcoapd is measured right after this one's, in the same
 #   run: the comparison to read), RCOAPD_ARGS (more arguments for this
-#   build's rcoapd only, e.g. "--park-after 0.5"; rcoapd parks an idle
+#   build's rcoapd only, e.g. "--park-after 0.5"; REF_RCOAPD_ARGS the same
+#   for REF_BUILD_DIR's, default none; rcoapd parks an idle
 #   coap+tcp connection after --park-after, default 2 s, so SETTLE must be
 #   longer than that for the parked figure: SETTLE=3 is the default).
 set -uo pipefail
@@ -31,6 +32,7 @@ BUILD_DIR=${1:-$BUILD_DIR}
 : "${N:=10000}" "${PORT_BASE:=26683}" "${CONNECT_INFLIGHT:=4}" "${SETTLE:=3}"
 : "${RCOAPD_PATH:=/hello}" "${LIBCOAP_PATH:=/time}" "${LIBCOAP_SERVER:=coap-server-notls}"
 : "${SCHEME:=coap+tcp}" "${REF_BUILD_DIR:=}" "${RCOAPD_ARGS:=}" "${LIBCOAP_TLS_SERVER:=coap-server-openssl}"
+: "${REF_RCOAPD_ARGS:=}"
 case $SCHEME in coap+tcp | coaps+tcp) ;; *) bench_fail "SCHEME must be coap+tcp or coaps+tcp" ;; esac
 
 BENCH=$BUILD_DIR/rcoap-bench
@@ -104,7 +106,8 @@ bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P1" "${RC_TLS_ARGS[@]}" $RCOAPD_A
 if [ -n "$REF_BUILD_DIR" ]; then
   [ -x "$REF_BUILD_DIR/rcoapd" ] || bench_fail "no rcoapd in REF_BUILD_DIR=$REF_BUILD_DIR"
   P3=$(bench_pick_port $((P1 + 2)))
-  BUILD_DIR=$REF_BUILD_DIR bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P3" "${RC_TLS_ARGS[@]}" &&
+  # shellcheck disable=SC2086 # REF_RCOAPD_ARGS: words
+  BUILD_DIR=$REF_BUILD_DIR bench_start_rcoapd -q -l "$SCHEME://127.0.0.1:$P3" "${RC_TLS_ARGS[@]}" $REF_RCOAPD_ARGS &&
     measure rcoapd-ref "$RCOAPD_PATH" "$P3" "$RCOAPD_PID" "$SCHEME"
 fi
 if [ "$SCHEME" = coap+tcp ]; then

@@ -94,9 +94,10 @@ typedef struct rc_context_opts {
   uint32_t idle_timeout_ms;    /* server connections; 0: never */
   /* Server coap+tcp connections quiet this long, with nothing in flight
    * either way (no request, observation, block-wise transfer, output or
-   * half-read frame), are parked: their session, chain and exchange are
-   * folded into a record of a few dozen bytes and rebuilt on the next
-   * byte (rc_listener_opts.park_after_ms). 0: never. */
+   * half-read frame), are parked: everything of theirs but the socket
+   * and a record of ~96 bytes is freed (connection, session, chain,
+   * exchange), and rebuilt on the next byte, the peer's close or a due
+   * keepalive (rc_listener_opts.park_after_ms). 0: never. */
   uint32_t park_after_ms;
   uint32_t handshake_timeout_ms; /* TLS + WS, both directions; 0: the
                                     transport default */

@@ -155,13 +155,17 @@ typedef struct rc_conn_callbacks {
    * when the connection has been quiet that long and its chain and
    * session hold nothing in flight, can_park asks whether the owner does
    * (return non-zero: it may park); on_park then tells it to let go of
-   * what it keeps for the session (the app frees its exchange) before the
-   * chain and the session are folded into a small record and freed. The
-   * next bytes from the peer, a due keepalive, rc_conn_session,
-   * rc_conn_ping or rc_conn_release rebuild them, and then call
-   * on_unpark (optional) before any other callback: return 0, or non-zero
-   * to fail the connection (RC_ERR_NOMEM). While parked only on_log and
-   * on_closed are called. can_park or on_park NULL: never parked.
+   * everything it keeps for c: after on_park returns, c is freed (its
+   * socket, the session's record and the callbacks and user pointer it
+   * has then, which on_park may change with rc_conn_set_callbacks_shared,
+   * are kept in a small record of the loop's parking set). The next bytes
+   * from the peer, its close, a due keepalive or idle timeout, or
+   * rc_conn_wake_parked make a NEW rc_conn for the connection and call
+   * on_unpark with it before any other callback: return 0 (the owner
+   * keeps it, and gets on_closed at its end as for any conn), or non-zero
+   * (no memory: it is closed and nothing more is called). A parked
+   * connection calls nothing else. can_park or on_park NULL: never
+   * parked.
    */
   int (*can_park)(void *user, rc_conn *c);
   void (*on_park)(void *user, rc_conn *c);
@@ -230,8 +234,14 @@ rc_err rc_conn_set_callbacks(rc_conn *c, const rc_conn_callbacks *cb,
  * table shared by many connections instead of a copy in each. */
 rc_err rc_conn_set_callbacks_shared(rc_conn *c, const rc_conn_callbacks *cb,
                                     void *user);
-/* Non-zero while the connection is parked (rc_conn_callbacks.can_park). */
-int rc_conn_is_parked(const rc_conn *c);
+/* Wakes every parked connection on loop whose user pointer is user (as
+ * on_park left it): each gets a new rc_conn through on_unpark before this
+ * returns (e.g. to send them a Release). Returns how many. */
+size_t rc_conn_wake_parked(uv_loop_t *loop, void *user);
+/* Closes every parked connection on loop whose user pointer is user, at
+ * once and with a reset (as rc_conn_close(RC_CONN_CLOSE_RESET)), calling
+ * nothing. Returns how many. */
+size_t rc_conn_drop_parked(uv_loop_t *loop, void *user);
 
 /* The user pointer. */
 void *rc_conn_user(const rc_conn *c);
@@ -241,9 +251,7 @@ void *rc_conn_user(const rc_conn *c);
  * rc_session_free() on it. Valid until on_closed returns. A client's
  * session is created when its TCP connection is up (so its CSM timeout
  * does not run during name resolution): NULL before that, never NULL from
- * on_open on. Messages queued before on_open wait for the chain. A
- * parked connection is woken for it (and the session is NULL if that
- * fails: no memory; the connection then closes). */
+ * on_open on. Messages queued before on_open wait for the chain. */
 rc_session *rc_conn_session(rc_conn *c);
 
 /*

@@ -62,13 +62,12 @@ typedef struct app_peer app_peer;
 
 /* One connection of the context, in either direction. */
 struct app_peer {
-  /* While its connection is parked a peer is only this head (the rest is
-   * given back: APP_PEER_PARKED_SIZE); every field after it is zero then,
-   * but for open. */
+  /* A parked connection has no peer (peer_on_park frees it: the
+   * transport keeps the connection, and gives it back through
+   * peer_on_unpark to a new one). */
   rc_context *ctx;
   rc_conn *conn;
   app_peer *prev, *next; /* ctx->peers */
-  uint8_t parked;
   rc_exchange *x;
   /* client side */
   char *origin;          /* origin key; NULL for server connections and
@@ -93,7 +92,6 @@ struct app_peer {
   struct app_wr_dial *wr_dial; /* webrtc.c: signaling in flight */
 };
 
-#define APP_PEER_PARKED_SIZE offsetof(app_peer, x)
 
 /* A client request of rc_request(). */
 struct app_creq {
@@ -138,6 +136,7 @@ struct rc_context {
   rc_resource *buckets[APP_RES_BUCKETS];
   app_peer *peers;
   size_t npeers;
+  size_t nparked; /* connections parked (their user pointer is ctx) */
   rc_tls_ctx *default_tls; /* owned */
   rc_tls_ctx *default_dtls; /* owned: the same for coaps:// */
   rc_budget *bodies;       /* owned: body memory of every exchange */

@@ -275,7 +275,7 @@ static rc_tls_ctx *client_tls(rc_context *ctx, const rc_request_opts *ro,
 
 static app_peer *find_origin(rc_context *ctx, const char *key) {
   for (app_peer *p = ctx->peers; p; p = p->next)
-    if (!p->parked && p->origin && !p->released && !strcmp(p->origin, key))
+    if (p->origin && !p->released && !strcmp(p->origin, key))
       return p;
   return NULL;
 }

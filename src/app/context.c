@@ -10,7 +10,6 @@
 #include <sys/random.h>
 
 #include "app_int.h"
-#include "common/slab.h"
 
 void rc__app_log(rc_context *ctx, int level, const char *fmt, ...) {
   if (!ctx->opts.on_log || level > ctx->opts.log_level)
@@ -88,14 +87,11 @@ const rc_udp_stats *rc_context_udp_stats(const rc_context *ctx) {
 
 uv_loop_t *rc_context_loop(const rc_context *ctx) { return ctx->loop; }
 
-size_t rc_context_connections(const rc_context *ctx) { return ctx->npeers; }
-
-size_t rc_context_parked(const rc_context *ctx) {
-  size_t n = 0;
-  for (const app_peer *p = ctx->peers; p; p = p->next)
-    n += p->conn && rc_conn_is_parked(p->conn);
-  return n;
+size_t rc_context_connections(const rc_context *ctx) {
+  return ctx->npeers + ctx->nparked;
 }
+
+size_t rc_context_parked(const rc_context *ctx) { return ctx->nparked; }
 
 /* ---- peers ---------------------------------------------------------------- */
 
@@ -200,29 +196,6 @@ app_peer *rc__app_peer_new(rc_context *ctx, rc_conn *c) {
   return p;
 }
 
-/* With the C library's allocator a parked peer's head lives in pages of
- * its own (common/slab.h), beside its conn's, not in the heap pages its
- * freed exchange and session leave behind. */
-static _Thread_local rc__slab peer_heads = RC__SLAB_INIT(APP_PEER_PARKED_SIZE);
-
-static int peer_head_slab(const rc_context *ctx) {
-  return ctx->mem == rc_mem_default();
-}
-
-/* p now lives at q (moved by a realloc or to its head's slot): its neighbours, the context and
- * its conn are told. */
-static void peer_moved(app_peer *q) {
-  rc_context *ctx = q->ctx;
-  if (q->prev)
-    q->prev->next = q;
-  else
-    ctx->peers = q;
-  if (q->next)
-    q->next->prev = q;
-  if (q->conn)
-    rc_conn_set_callbacks_shared(q->conn, rc__app_conn_cb(ctx), q);
-}
-
 void rc__app_peer_free(app_peer *p) {
   rc_context *ctx = p->ctx;
   if (p->prev)
@@ -232,14 +205,6 @@ void rc__app_peer_free(app_peer *p) {
   if (p->next)
     p->next->prev = p->prev;
   ctx->npeers--;
-  if (p->parked) { /* only the head is there, and holds nothing more */
-    if (peer_head_slab(ctx)) {
-      rc__slab_free(&peer_heads, p);
-      return;
-    }
-    ctx->mem->free(p, ctx->mem->user);
-    return;
-  }
   if (p->timer) {
     uv_timer_stop(p->timer);
     uv_close((uv_handle_t *)p->timer, app_handle_closed);
@@ -361,12 +326,10 @@ static void peer_on_closed(void *user, rc_conn *c, rc_err reason,
   app_peer *p = user;
   rc_context *ctx = p->ctx;
   (void)c;
-  if (!p->parked) { /* a parked one has nothing waiting */
-    p->close_detail = detail;
-    rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
-    if (p->x)
-      rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
-  }
+  p->close_detail = detail;
+  rc__app_peer_fail_waiting(p, reason ? reason : RC_ERR_CLOSED, detail);
+  if (p->x)
+    rc_exchange_fail_all(p->x, reason ? reason : RC_ERR_CLOSED);
   rc__app_peer_free(p);
   rc__app_check_shutdown(ctx);
 }
@@ -388,69 +351,35 @@ static void peer_on_lost(void *user, rc_conn *c, const uint8_t *tok,
  * and an exchange holding nothing (rc_exchange_idle). */
 static int peer_can_park(void *user, rc_conn *c) {
   app_peer *p = user;
-  return rc_conn_is_server(c) && p->open && !p->released && !p->obs &&
+  return rc_conn_is_server(c) && p->open && !p->released &&
+         !p->ctx->shutting_down && !p->obs &&
          !p->access && !p->wait_head && !p->pings && !p->proxy &&
          !p->wr_dial && !p->turn_held && (!p->x || rc_exchange_idle(p->x));
 }
 
-/* The session goes: so does the exchange over it (made again by the
- * next message, peer_on_message), and the timer it no longer needs. */
+/* The connection leaves libuv and its rc_conn is freed (transport_conn.h):
+ * the whole peer goes (exchange, timer; peer_can_park made sure nothing
+ * else is held), and the parked connection keeps ctx as its user: only
+ * the count is ours until peer_on_unpark. */
 static void peer_on_park(void *user, rc_conn *c) {
   app_peer *p = user;
-  (void)c;
   rc_context *ctx = p->ctx;
-  rc_exchange_free(p->x);
-  p->x = NULL;
-  if (p->timer) {
-    uv_timer_stop(p->timer);
-    uv_close((uv_handle_t *)p->timer, app_handle_closed);
-    p->timer = NULL;
-  }
-  /* Only the head stays (the rest is zero but for open, peer_can_park). */
-  app_peer *q;
-  if (peer_head_slab(ctx)) {
-    q = rc__slab_alloc(&peer_heads);
-    if (!q)
-      return; /* kept whole: nothing to grow back */
-    memcpy(q, p, APP_PEER_PARKED_SIZE);
-    ctx->mem->free(p, ctx->mem->user);
-  } else {
-    q = ctx->mem->realloc(p, APP_PEER_PARKED_SIZE, ctx->mem->user);
-    if (!q)
-      return; /* kept whole: nothing to grow back */
-  }
-  q->parked = 1;
-  if (q != p)
-    peer_moved(q);
+  rc__app_peer_free(p);
+  ctx->nparked++;
+  rc_conn_set_callbacks_shared(c, rc__app_conn_cb(ctx), ctx);
 }
 
-/* The connection is back: so is the whole peer (its exchange is made by
- * the next message, peer_on_message). Returns 0 or -1 (no memory: the
- * conn fails). */
+/* The connection is back as a new rc_conn: a new peer for it (its
+ * exchange is made by the next message, peer_on_message). Returns 0 or
+ * -1 (no memory: the conn is closed). */
 static int peer_on_unpark(void *user, rc_conn *c) {
-  app_peer *p = user;
-  (void)c;
-  if (!p->parked)
-    return 0;
-  rc_context *ctx = p->ctx;
-  app_peer *q;
-  if (peer_head_slab(ctx)) {
-    q = ctx->mem->malloc(sizeof *q, ctx->mem->user);
-    if (!q)
-      return -1;
-    memcpy(q, p, APP_PEER_PARKED_SIZE);
-    rc__slab_free(&peer_heads, p);
-  } else {
-    q = ctx->mem->realloc(p, sizeof *q, ctx->mem->user);
-    if (!q)
-      return -1;
-  }
-  memset((char *)q + APP_PEER_PARKED_SIZE, 0,
-         sizeof *q - APP_PEER_PARKED_SIZE);
-  q->parked = 0;
-  q->open = 1;
-  if (q != p)
-    peer_moved(q);
+  rc_context *ctx = user;
+  ctx->nparked--;
+  app_peer *p = rc__app_peer_new(ctx, c);
+  if (!p)
+    return -1;
+  p->open = 1;
+  rc_conn_set_callbacks_shared(c, rc__app_conn_cb(ctx), p);
   return 0;
 }
 
@@ -533,7 +462,7 @@ static void ctx_finish_shutdown(rc_context *ctx) {
 }
 
 void rc__app_check_shutdown(rc_context *ctx) {
-  if (ctx->shutting_down && ctx->npeers == 0 && !ctx->freeing)
+  if (ctx->shutting_down && ctx->npeers + ctx->nparked == 0 && !ctx->freeing)
     ctx_finish_shutdown(ctx);
 }
 
@@ -578,6 +507,8 @@ rc_err rc_context_shutdown(rc_context *ctx, const char *diag,
   ctx->done = done;
   ctx->done_arg = arg;
   ctx_close_listeners(ctx);
+  /* parked connections come back as peers, to be released as the rest */
+  rc_conn_wake_parked(ctx->loop, ctx);
   const char *alt[1] = {ctx->release_alt};
   for (app_peer *p = ctx->peers, *next; p; p = next) {
     next = p->next;
@@ -592,7 +523,7 @@ rc_err rc_context_shutdown(rc_context *ctx, const char *diag,
       rc_conn_close(p->conn, RC_CONN_CLOSE_FLUSH);
     }
   }
-  if (ctx->npeers == 0) {
+  if (ctx->npeers + ctx->nparked == 0) {
     ctx_finish_shutdown(ctx);
     return RC_OK;
   }
@@ -619,16 +550,16 @@ void rc_context_free(rc_context *ctx) {
     return;
   ctx->freeing = 1;
   ctx_close_listeners(ctx);
+  rc_conn_drop_parked(ctx->loop, ctx); /* reset, nothing called */
+  ctx->nparked = 0;
   /* Closing reports on_closed later; detach every peer now so those
    * callbacks (which would touch ctx) never run, and fail its requests. */
   while (ctx->peers) {
     app_peer *p = ctx->peers;
     static const rc_conn_callbacks none = {.on_message = detached_message};
-    if (!p->parked) {
-      rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
-      if (p->x)
-        rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
-    }
+    rc__app_peer_fail_waiting(p, RC_ERR_CANCELLED, "the context was freed");
+    if (p->x)
+      rc_exchange_fail_all(p->x, RC_ERR_CANCELLED);
     if (p->conn) {
       rc_conn_set_callbacks_shared(p->conn, &none, NULL);
       rc_conn_close(p->conn, RC_CONN_CLOSE_RESET);

@@ -17,6 +17,7 @@
  * the connection frees itself once libuv has closed its handles.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_sctp.h"
 #include "transport/conn_int.h"
+#include "transport/park_int.h"
 #include "transport/webrtc/wr_int.h"
 
 /* A chain output queue larger than this is freed once written. */
@@ -50,7 +52,7 @@ static void conn_arm_timer(rc_conn *c);
 static void conn_drain(rc_conn *c, rc_err reason);
 static void conn_try_park(rc_conn *c, rc_time now);
 static void conn_close_handles(rc_conn *c);
-static int conn_unpark(rc_conn *c);
+static void conn_handle_closed(uv_handle_t *h);
 
 static rc_time conn_now(const rc_conn *c) { return uv_now(c->loop); }
 
@@ -304,6 +306,14 @@ rc_conn *rc__conn_alloc(uv_loop_t *loop, rc_conn_kind kind, const rc_mem *mem) {
   return c;
 }
 
+/* The high-water mark of a conn whose session is made from cfg. */
+static void conn_set_high_water(rc_conn *c, const rc_session_config *cfg) {
+  if (cfg->out_high_water > 0)
+    c->high_water = cfg->out_high_water > UINT32_MAX
+                        ? UINT32_MAX
+                        : (uint32_t)cfg->out_high_water;
+}
+
 rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
                       rc_stack_config *stack) {
   rc_session_role role = stack->role;
@@ -315,9 +325,7 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
     rc_session_config_default(&cfg, fr, role);
   cfg.framing = fr;
   cfg.role = role;
-  if (cfg.out_high_water > 0)
-    c->high_water = cfg.out_high_water > UINT32_MAX ? UINT32_MAX
-                                                    : (uint32_t)cfg.out_high_water;
+  conn_set_high_water(c, &cfg);
   /* coaps+wr: draft-groves-coap-webrtcdc-02 §3.5, "The CoAP
    * Max-Message-Size shall not exceed the SCTP message size" (ours, the
    * a=max-message-size we announce). */
@@ -369,7 +377,6 @@ static void conn_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   size_t room;
   (void)suggested;
   if (c->read_full && c->state == RC__CONN_OPEN && !c->lingering &&
-      !c->is_parked &&
       (room = rc_chain_read_room(c->chain, &at)) >= sizeof conn_rbuf) {
     buf->base = (char *)at;
     buf->len = room;
@@ -401,9 +408,8 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
   if (nread > 0) {
     c->read_full = (size_t)nread == buf->len;
     c->last_io = conn_now(c);
-    if (!c->is_parked || conn_unpark(c) == 0)
-      (void)rc_chain_recv(c->chain, (const uint8_t *)buf->base,
-                          (size_t)nread, conn_now(c));
+    (void)rc_chain_recv(c->chain, (const uint8_t *)buf->base, (size_t)nread,
+                        conn_now(c));
   } else if (nread == UV_EOF) {
     conn_eof(c);
   } else {
@@ -637,9 +643,8 @@ static size_t conn_unsent_bytes(const rc_conn *c) {
 
 static void conn_update_reading(rc_conn *c) {
   int want = (c->state == RC__CONN_HANDSHAKE || c->state == RC__CONN_OPEN) &&
-             (c->s != NULL ? rc_session_want_read(c->s) &&
-                                 rc_chain_queued(c->chain) < c->high_water
-                           : c->is_parked);
+             c->s != NULL && rc_session_want_read(c->s) &&
+             rc_chain_queued(c->chain) < c->high_water;
   if (want && !c->reading) {
     if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc_cb, conn_read_cb) ==
         0)
@@ -723,12 +728,8 @@ static void conn_arm_timer(rc_conn *c) {
   if (c->idle_ms > 0 && c->state >= RC__CONN_HANDSHAKE &&
       c->state <= RC__CONN_OPEN && c->last_io + c->idle_ms < due)
     due = c->last_io + c->idle_ms;
-  if (c->park_ms > 0 && c->state == RC__CONN_OPEN) {
-    rc_time p = c->is_parked ? rc_session_parked_expiry(&c->parked, c->scfg)
-                             : conn_park_due(c);
-    if (p < due)
-      due = p;
-  }
+  if (c->park_ms > 0 && c->state == RC__CONN_OPEN && conn_park_due(c) < due)
+    due = conn_park_due(c);
   if (due == RC_TIME_NEVER || c->state == RC__CONN_CLOSING)
     return;
   rc_time armed = rc__timer_queued(&c->timer) ? c->timer.due : RC_TIME_NEVER;
@@ -801,9 +802,6 @@ static void conn_timer_cb(rc__timer *t) {
     return;
   }
   c->busy++;
-  if (c->is_parked && c->state == RC__CONN_OPEN &&
-      now >= rc_session_parked_expiry(&c->parked, c->scfg))
-    (void)conn_unpark(c); /* its keepalive Ping is due */
   if (now >= c->deadline) {
     c->deadline = RC_TIME_NEVER;
     if (c->state <= RC__CONN_CONNECTING) {
@@ -844,13 +842,41 @@ static void conn_timer_cb(rc__timer *t) {
 /* ------------------------------------------------------------------ */
 /* parking                                                             */
 
+/* The owner is gone from c (it let go, or parking took its callbacks:
+ * own set when a copy c owns is still to be freed): nothing more is
+ * called, not even on_closed. */
+static void conn_forget_owner(rc_conn *c, int own) {
+  if (own && c->cb_owned)
+    c->mem->free((void *)c->cb, c->mem->user);
+  c->cb_owned = 0;
+  c->cb = &conn_no_callbacks;
+  c->user = NULL;
+  c->accepted = 0;
+}
+
+/* A conn whose rebuild found no memory tries again this much later. */
+#define CONN_WAKE_RETRY_MS 1000u
+
+/* When a parked conn must be woken by its clock: its keepalive Ping, or
+ * its idle timeout. */
+static rc_time conn_parked_due(const rc__parked *pr) {
+  const rc__park_prof *prof = pr->prof;
+  rc_time due = rc_session_parked_expiry(&pr->rec, prof->scfg);
+  if (prof->idle_ms > 0 && pr->last_io + prof->idle_ms < due)
+    due = pr->last_io + prof->idle_ms;
+  return due;
+}
+
 /* Folds an idle open server conn whose park_ms have passed without
- * traffic: the owner's part first (on_park: the app frees its exchange),
- * then the chain and the session into c->parked (rc_chain_park). Called
- * from the timer only, with nothing of the conn running; a conn found
- * busy is tried again park_ms later. */
+ * traffic, and frees it: its socket (a dup of the fd, which libuv then
+ * closes with the handle), the session's record (rc_chain_park), the
+ * callbacks and the listener's settings go into a record of the loop's
+ * parking set (park_int.h). The owner lets go of its part first
+ * (on_park: the app frees its peer), and may give the record another
+ * user pointer there. Called from the timer only, with nothing of the
+ * conn running; a conn found busy is tried again park_ms later. */
 static void conn_try_park(rc_conn *c, rc_time now) {
-  if (c->is_parked || c->park_ms == 0 || c->chain == NULL)
+  if (c->park_ms == 0 || c->chain == NULL)
     return;
   if (!rc_chain_park_capable(c->chain)) {
     c->park_ms = 0; /* its filters cannot fold: no more tries */
@@ -860,35 +886,61 @@ static void conn_try_park(rc_conn *c, rc_time now) {
       c->released || c->open_pending || !c->open_reported || c->want_flush ||
       now < conn_park_due(c))
     return;
+  c->park_tried = now;
   if (c->cb->can_park == NULL || c->cb->on_park == NULL ||
-      !rc_chain_parkable(c->chain) || !c->cb->can_park(c->user, c)) {
-    c->park_tried = now;
+      !rc_chain_parkable(c->chain) || !c->cb->can_park(c->user, c))
+    return;
+  uv_os_fd_t fd;
+  rc__park_prof want = {.cb = c->cb, .user = c->user, .mem = c->mem,
+                        .scfg = c->scfg, .idle_ms = c->idle_ms,
+                        .park_ms = c->park_ms};
+  rc__parked *pr = rc__park_new(c->loop, &want);
+  if (pr == NULL)
+    return;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 ||
+      (pr->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+      rc__park_add(pr) != RC_OK) {
+    if (pr->fd >= 0)
+      close(pr->fd);
+    pr->fd = -1;
+    rc__park_free(pr, 0);
     return;
   }
+  /* the last words of this conn: after on_park its user may be another */
+  conn_log(c, RC_SESSION_LOG_DEBUG, "parked (quiet for %u ms)",
+           (unsigned)c->park_ms);
   c->cb->on_park(c->user, c);
-  if (rc_chain_park(c->chain, &c->parked) != RC_OK) {
+  if (rc_chain_park(c->chain, &pr->rec) != RC_OK) {
     /* parkable a moment ago, so not reached; the owner takes its part
      * back as from a wake (or the conn fails: no memory) */
-    c->park_tried = now;
-    if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0)
+    close(pr->fd);
+    rc__park_free(pr, 0);
+    if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
+      conn_forget_owner(c, 1); /* the owner has let go */
       rc__conn_fail(c, RC_ERR_NOMEM, "no memory to keep the connection");
+    }
     return;
   }
   c->chain = NULL;
   c->s = NULL;
-  c->is_parked = 1;
+  rc__park_reown(pr, c->cb, c->user, c->cb_owned);
+  pr->last_io = c->last_io;
+  rc__park_arm(pr, conn_parked_due(pr));
   rc__loop_parked(c->lt);
-  conn_log(c, RC_SESSION_LOG_DEBUG, "parked (quiet for %u ms)",
-           (unsigned)c->park_ms);
+  /* The conn goes without a word (its owner has the record's events). */
+  conn_forget_owner(c, 0);
+  c->state = RC__CONN_CLOSING;
+  rc__loop_timer_set(c->lt, &c->timer, RC_TIME_NEVER);
+  c->handles = 1; /* freed from the handle's close callback */
+  c->tcp_inited = 0;
+  uv_close((uv_handle_t *)&c->tcp, conn_handle_closed); /* closes its fd */
 }
 
-/* Rebuilds the chain and session of a parked conn from its record (one
+/* Rebuilds the chain and session of a woken conn from the record (one
  * allocation each, no CSM sent: the peer sees the same session). The
  * owner's part is rebuilt on its first use (the app makes its exchange on
- * the first message). Returns 0, or -1 after failing the conn. */
-static int conn_unpark(rc_conn *c) {
-  if (!c->is_parked)
-    return 0;
+ * the first message). Returns 0, or the error. */
+static rc_err conn_unpark_session(rc_conn *c, const rc_session_parked *rec) {
   rc_session_config cfg;
   if (c->scfg != NULL)
     cfg = *c->scfg;
@@ -896,32 +948,87 @@ static int conn_unpark(rc_conn *c) {
     rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
   cfg.framing = RC_FRAMING_TCP; /* only coap+tcp chains park */
   cfg.role = RC_SESSION_SERVER;
+  conn_set_high_water(c, &cfg);
   rc_session_callbacks scb;
   conn_session_callbacks(c, &scb);
   rc_session *s = NULL;
-  rc_err err = rc_session_unpark(&s, &cfg, &scb, c, c->mem, &c->parked);
-  if (err == RC_OK) {
-    rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
-                            .keep = CONN_OUT_KEEP, .flags = CONN_FILES};
-    err = rc_chain_unpark(&c->chain, &ccfg, s, &conn_chain_cb, c);
-    if (err != RC_OK)
-      c->chain = NULL; /* s went with it */
-  }
+  rc_err err = rc_session_unpark(&s, &cfg, &scb, c, c->mem, rec);
+  if (err != RC_OK)
+    return err;
+  rc_chain_config ccfg = {.mem = c->mem, .high_water = c->high_water,
+                          .keep = CONN_OUT_KEEP, .flags = CONN_FILES};
+  err = rc_chain_unpark(&c->chain, &ccfg, s, &conn_chain_cb, c);
   if (err != RC_OK) {
-    rc__conn_set_detail(c, "cannot wake the parked connection: %s",
-                        rc_strerror(err));
-    rc__conn_fail(c, err, NULL);
-    return -1;
+    c->chain = NULL; /* s went with it */
+    return err;
   }
   c->s = s;
-  c->is_parked = 0;
-  conn_log(c, RC_SESSION_LOG_DEBUG, "woken");
-  if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
-    rc__conn_set_detail(c, "no memory to wake the parked connection");
-    rc__conn_fail(c, RC_ERR_NOMEM, NULL);
-    return -1;
+  return RC_OK;
+}
+
+/* A parked conn's socket has input (or the peer's end), or its deadline
+ * came (due): a new rc_conn takes the socket back into libuv, the owner
+ * gets it through on_unpark before anything else, and the session and
+ * chain are rebuilt. The event is then handled as an unparked conn
+ * would: libuv reads the socket on its next turn, or the conn's timer
+ * work runs now (the keepalive Ping, the idle timeout). */
+void rc__conn_wake(rc__parked *pr, int due) {
+  uv_loop_t *loop = rc__park_loop(pr);
+  const rc__park_prof *prof = pr->prof;
+  rc_conn *c = rc__conn_alloc(loop, RC_CONN_TCP, prof->mem);
+  if (c == NULL) {
+    rc__park_hold(pr, uv_now(loop) + CONN_WAKE_RETRY_MS);
+    return;
   }
-  return 0;
+  c->is_server = 1;
+  c->scfg = prof->scfg;
+  c->idle_ms = prof->idle_ms;
+  c->park_ms = prof->park_ms;
+  /* input now: the bytes are read on libuv's next turn, and the conn must
+   * not park again before that */
+  c->last_io = due ? pr->last_io : conn_now(c);
+  c->cb = prof->cb;
+  c->user = prof->user;
+  c->cb_owned = prof->cb_owned;
+  c->state = RC__CONN_OPEN;
+  c->accepted = 1;
+  c->open_reported = 1;
+  rc_session_parked rec = pr->rec;
+  int fd = pr->fd;
+  rc__park_free(pr, 1); /* prof goes with it: its callbacks are c's */
+  uv_tcp_init(loop, &c->tcp);
+  c->tcp.data = c;
+  c->tcp_inited = 1;
+  int r = uv_tcp_open(&c->tcp, fd);
+  if (r != 0)
+    close(fd);
+  else if (uv_tcp_getpeername(&c->tcp, &c->peer.sa,
+                              &(int){sizeof c->peer}) != 0)
+    c->peer.sa.sa_family = AF_UNSPEC;
+  c->busy++;
+  if (c->cb->on_unpark != NULL && c->cb->on_unpark(c->user, c) != 0) {
+    conn_forget_owner(c, 1); /* the owner could not take it back */
+    rc__conn_fail(c, RC_ERR_NOMEM, NULL);
+  } else if (r != 0) {
+    rc__conn_set_detail(c, "cannot take the parked socket back: %s",
+                        uv_strerror(r));
+    rc__conn_fail(c, RC_ERR_IO, NULL);
+  } else {
+    rc_err err = conn_unpark_session(c, &rec);
+    if (err != RC_OK) {
+      rc__conn_set_detail(c, "cannot wake the parked connection: %s",
+                          rc_strerror(err));
+      rc__conn_fail(c, err, NULL);
+    } else {
+      conn_log(c, RC_SESSION_LOG_DEBUG, "woken");
+    }
+  }
+  c->busy--;
+  if (due && c->state == RC__CONN_OPEN) {
+    conn_timer_cb(&c->timer); /* the keepalive or the idle timeout */
+    return;
+  }
+  conn_pump(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1071,12 +1178,7 @@ rc_err rc_conn_set_callbacks_shared(rc_conn *c, const rc_conn_callbacks *cb,
 }
 
 void *rc_conn_user(const rc_conn *c) { return c->user; }
-rc_session *rc_conn_session(rc_conn *c) {
-  if (c->is_parked && c->state == RC__CONN_OPEN)
-    (void)conn_unpark(c);
-  return c->s;
-}
-int rc_conn_is_parked(const rc_conn *c) { return c->is_parked; }
+rc_session *rc_conn_session(rc_conn *c) { return c->s; }
 rc_conn_kind rc_conn_get_kind(const rc_conn *c) { return c->kind; }
 int rc_conn_is_open(const rc_conn *c) { return c->open_reported; }
 int rc_conn_is_server(const rc_conn *c) { return c->is_server; }
@@ -1122,8 +1224,6 @@ rc_err rc_conn_close(rc_conn *c, rc_conn_close_mode mode) {
 
 rc_err rc_conn_release(rc_conn *c, const char *const *alt, size_t n_alt,
                        uint32_t hold_off_s, const char *diag) {
-  if (c->is_parked && c->state == RC__CONN_OPEN && conn_unpark(c) != 0)
-    return RC_ERR_CLOSED;
   if (c->state >= RC__CONN_DRAINING || c->s == NULL)
     return RC_ERR_CLOSED;
   rc_err err =
@@ -1138,8 +1238,6 @@ rc_err rc_conn_release(rc_conn *c, const char *const *alt, size_t n_alt,
 }
 
 rc_err rc_conn_ping(rc_conn *c, int custody, uint32_t *ping_id) {
-  if (c->is_parked && c->state == RC__CONN_OPEN && conn_unpark(c) != 0)
-    return RC_ERR_CLOSED;
   if (c->state >= RC__CONN_DRAINING || c->s == NULL)
     return RC_ERR_CLOSED;
   rc_err err = rc_session_ping(c->s, custody, conn_now(c), ping_id);

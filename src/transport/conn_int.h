@@ -54,13 +54,12 @@ struct rc_conn {
    * or a copy this conn owns (cb_owned). */
   const rc_conn_callbacks *cb;
   void *user;
-  /* Parking (conn_park): after park_ms without traffic an idle server
-   * conn frees its chain, session (and, through on_park, the app's
-   * exchange); parked holds what the session needs to be rebuilt, scfg
-   * the template it is rebuilt from (the listener's caller's: it
-   * outlives every conn). */
+  /* Parking (conn_try_park): after park_ms without traffic an idle
+   * server conn leaves libuv: its socket, session record and callbacks
+   * go into a record of the loop's parking set (park_int.h) and the conn
+   * is freed; scfg is the template its session is rebuilt from (the
+   * listener's caller's: it outlives every conn). */
   const rc_session_config *scfg;
-  rc_session_parked parked;
   rc_time park_tried; /* last attempt that found the conn busy */
   rc__connecting *cn; /* client connect state; NULL once connected */
   /* UDP kind: the shared socket, and this peer's links in its table
@@ -98,7 +97,6 @@ struct rc_conn {
   unsigned peer_eof : 1; /* the peer closed its side (FIN seen) */
   unsigned lingering : 1; /* our FIN sent, reading until the peer's */
   unsigned cb_owned : 1;  /* cb is a copy to free with the conn */
-  unsigned is_parked : 1; /* chain and session folded into parked */
   unsigned read_full : 1; /* the last read filled its buffer: a large
                              frame may be half read (conn_alloc_cb) */
 };

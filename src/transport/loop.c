@@ -12,6 +12,7 @@
 #endif
 
 #include "transport/loop_int.h"
+#include "transport/park_int.h"
 
 struct rc__loop {
   uv_timer_t timer;
@@ -22,6 +23,7 @@ struct rc__loop {
   rc__loop *next; /* this thread's list */
   const rc_mem *mem;
   rc__timer trim; /* after parking: give the heap's free pages back */
+  void *park;     /* park.c's set, made by the first park */
 };
 
 /* One loop runs on one thread, so this list is only touched by it. */
@@ -85,10 +87,19 @@ static void loop_fire(uv_timer_t *t) {
   loop_rearm(l);
 }
 
-rc__loop *rc__loop_get(uv_loop_t *loop) {
+rc__loop *rc__loop_find(uv_loop_t *loop) {
   rc__loop *l = loops;
   while (l != NULL && l->loop != loop)
     l = l->next;
+  return l;
+}
+
+uv_loop_t *rc__loop_uv(const rc__loop *l) { return l->loop; }
+
+void **rc__loop_park_set(rc__loop *l) { return &l->park; }
+
+rc__loop *rc__loop_get(uv_loop_t *loop) {
+  rc__loop *l = rc__loop_find(loop);
   if (l == NULL) {
     /* The C library's allocator: the loop's state outlives the connection
      * that made it, and with it that connection's allocator. */
@@ -102,6 +113,7 @@ rc__loop *rc__loop_get(uv_loop_t *loop) {
     l->mem = mem;
     l->armed = RC_TIME_NEVER;
     l->refs = 0;
+    l->park = NULL;
     rc__timerq_init(&l->q, mem);
     rc__timer_init(&l->trim, loop_trim);
     l->next = loops;
@@ -132,6 +144,9 @@ void rc__loop_put(rc__loop *l, rc__timer *t) {
     return;
   }
   rc__timerq_cancel(&l->q, &l->trim);
+  if (l->park != NULL)
+    rc__park_set_close(l->park);
+  l->park = NULL;
   for (rc__loop **pp = &loops; *pp != NULL; pp = &(*pp)->next) {
     if (*pp == l) {
       *pp = l->next;

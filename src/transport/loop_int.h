@@ -21,6 +21,16 @@ typedef struct rc__loop rc__loop;
  * NULL when out of memory. */
 rc__loop *rc__loop_get(uv_loop_t *loop);
 
+/* The loop's state if it has one (no reference taken), else NULL. */
+rc__loop *rc__loop_find(uv_loop_t *loop);
+
+/* The libuv loop of l. */
+uv_loop_t *rc__loop_uv(const rc__loop *l);
+
+/* Where park.c keeps the loop's parking set (NULL until the first park;
+ * closed with the loop's state through rc__park_set_close). */
+void **rc__loop_park_set(rc__loop *l);
+
 /* Gives a reference back (t, the caller's node, is taken out of the queue
  * first). The last one closes the loop's timer; its memory goes in the
  * timer's close callback, on this loop turn. */

@@ -1,16 +1,19 @@
 /*
  * Parking over real loopback sockets: a coap+tcp server connection quiet
- * for PARK_MS folds its chain and session into a record (rc_chain_park,
- * rc_session_park) and is rebuilt by the next byte, a due keepalive, a
- * Ping or a Release, and the peer cannot tell: a request after parking is
+ * for PARK_MS leaves libuv (its rc_conn freed, its socket, session record
+ * and callbacks in a record of the loop's parking set) and is rebuilt as
+ * a new rc_conn (on_unpark) by the next byte, a due keepalive, the peer's
+ * close or rc_conn_wake_parked, and the peer cannot tell: a request after parking is
  * answered, a Ping gets its Pong, a frame split across the park boundary
  * is read whole (and the conn does not park while half of it is in), no
  * second CSM is ever sent, the peer's Max-Message-Size and
  * Block-Wise-Transfer still hold after the wake, the keepalive Ping comes
  * on time, a Release from the parked side and an Abort to it end the
- * connection as before, and a parked idle connection holds one block of
- * PARKED_CONN_BYTES (counted through the listener's rc_mem). Every wait
- * runs the loop under a guard timer; nothing sleeps.
+ * connection as before, a reset from the peer ends a parked one, a
+ * parked idle connection holds one block of
+ * PARKED_CONN_BYTES (counted through the listener's rc_mem), and
+ * rc_conn_drop_parked closes parked ones with nothing left behind. Every
+ * wait runs the loop under a guard timer; nothing sleeps.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,16 +34,23 @@
 #include "rcoap/transport_conn.h"
 #include "rcoap/transport_listen.h"
 #include "test_counting.h"
+#include "test_fds.h"
 #include "test_run.h"
 #include "test_session_msg.h"
 
 #define GUARD_MS 8000
 #define PARK_MS 30u
 /* What a parked idle server connection holds through the listener's
- * allocator: its rc_conn alone (uv_tcp_t, timer node, the session's
- * 32-byte record); the chain (208 B) and session (600 B) are freed. */
+ * allocator (64-bit): one record of the loop's parking set
+ * (src/transport/park_int.h): its timer node 24 B, the session's record
+ * 32 B, the set's list links 16 B, its profile by pointer 8 B (the
+ * callbacks, user, allocator, session template, idle and park times it
+ * shares with the loop's other parked connections of that owner and
+ * listener: kept once per loop, from the C library), the last I/O time
+ * 8 B, the socket and two flags 8 B. The rc_conn (uv_tcp_t and all,
+ * 488 B), chain (208 B) and session (600 B) are freed. */
 #define PARKED_CONN_BLOCKS 1u
-#define PARKED_CONN_BYTES 520u
+#define PARKED_CONN_BYTES 96u
 
 typedef struct pk {
   uv_loop_t loop;
@@ -51,6 +61,8 @@ typedef struct pk {
   rc_session_config scfg; /* the server's template, kept by pointer */
   rc_conn *srv, *cli;
   int allow_park;
+  int copy_cb; /* accept with rc_conn_set_callbacks (a copy the conn owns) */
+  int refuse_wake; /* on_unpark says no (as with no memory) */
   int parks, wakes, srv_requests, srv_pongs, srv_closed, srv_aborted;
   rc_err srv_reason;
   int cli_opened, cli_csm, cli_responses, cli_pongs, cli_released,
@@ -96,15 +108,20 @@ static int srv_can_park(void *u, rc_conn *c) {
   (void)c;
   return f->allow_park;
 }
+/* After on_park the conn is freed: the test forgets it, and gets the
+ * new one from on_unpark. */
 static void srv_on_park(void *u, rc_conn *c) {
   pk *f = u;
-  (void)c;
+  if (f->srv == c)
+    f->srv = NULL;
   f->parks++;
 }
 static int srv_on_unpark(void *u, rc_conn *c) {
   pk *f = u;
-  (void)c;
   f->wakes++;
+  if (f->refuse_wake)
+    return -1;
+  f->srv = c;
   return 0;
 }
 static void srv_pong(void *u, rc_conn *c, uint32_t id, rc_time rtt,
@@ -143,6 +160,8 @@ static int pk_accept(void *user, rc_listener *l, rc_conn *c) {
   pk *f = user;
   (void)l;
   f->srv = c;
+  if (f->copy_cb)
+    return rc_conn_set_callbacks(c, &srv_cb, f) == RC_OK ? 0 : -1;
   return rc_conn_set_callbacks_shared(c, &srv_cb, f) == RC_OK ? 0 : -1;
 }
 
@@ -247,7 +266,21 @@ static void pk_connect(pk *f, uint32_t mms) {
 static void pk_parked(pk *f, uint32_t mms) {
   pk_init(f, 0, NULL);
   pk_connect(f, mms);
-  RUN_UNTIL(f, rc_conn_is_parked(f->srv));
+  RUN_UNTIL(f, f->parks == f->wakes + 1 && f->srv == NULL);
+}
+
+/* Connects n plain clients (each its own rc_conn, in cs) and waits for
+ * their CSMs. */
+static void pk_connect_n(pk *f, rc_conn **cs, int n) {
+  for (int i = 0; i < n; i++) {
+    rc_conn_connect_opts co;
+    rc_conn_connect_opts_init(&co, &f->loop, RC_CONN_TCP, "127.0.0.1",
+                              f->port);
+    co.cb = cli_cb;
+    co.user = f;
+    assert_int_equal(rc_conn_connect(&cs[i], &co), RC_OK);
+  }
+  RUN_UNTIL(f, f->cli_csm == n);
 }
 
 static void pk_request(pk *f, uint32_t tok, const char *payload) {
@@ -264,6 +297,7 @@ static void pk_walk_close(uv_handle_t *h, void *arg) {
 }
 
 static void pk_done(pk *f) {
+  rc_conn_drop_parked(&f->loop, f);
   if (f->cli != NULL)
     rc_conn_close(f->cli, RC_CONN_CLOSE_RESET);
   if (f->srv != NULL)
@@ -282,6 +316,8 @@ static void pk_done(pk *f) {
  * any two steps of a test: only the increase is certain). */
 #define PARKED_AGAIN(f, before)                                                \
   RUN_UNTIL(f, (f)->parks > (before) && (f)->parks == (f)->wakes + 1)
+/* Parked now (its rc_conn gone). */
+#define IS_PARKED(f) ((f)->parks == (f)->wakes + 1 && (f)->srv == NULL)
 
 /* ---- tests ---- */
 
@@ -294,9 +330,7 @@ static void test_request_after_park(void **st) {
   pk_connect(&f, 0);
   pk_request(&f, 1, "first");
   RUN_UNTIL(&f, f.cli_responses == 1);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
-  assert_int_equal(f.parks, f.wakes + 1);
-  assert_null(rc_conn_tls(f.srv)); /* nothing of the chain is left */
+  RUN_UNTIL(&f, IS_PARKED(&f));
   int parks = f.parks;
   pk_request(&f, 2, "after parking");
   RUN_UNTIL(&f, f.cli_responses == 2);
@@ -319,10 +353,10 @@ static void test_owner_refuses(void **st) {
   f.allow_park = 0;
   pk_connect(&f, 0);
   RUN_FOR(&f, 10 * PARK_MS);
-  assert_false(rc_conn_is_parked(f.srv));
+  assert_non_null(f.srv);
   assert_int_equal(f.parks, 0);
   f.allow_park = 1;
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, IS_PARKED(&f));
   pk_done(&f);
 }
 
@@ -335,8 +369,11 @@ static void test_ping_after_park(void **st) {
   assert_int_equal(rc_conn_ping(f.cli, 0, NULL), RC_OK);
   RUN_UNTIL(&f, f.cli_pongs == 1);
   PARKED_AGAIN(&f, parks);
-  /* and a Ping from the parked side (rc_conn_ping wakes it) */
+  /* and a Ping from the parked side, woken by its owner */
   parks = f.parks;
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 1);
+  assert_non_null(f.srv);
+  assert_int_equal(f.wakes, parks);
   assert_int_equal(rc_conn_ping(f.srv, 0, NULL), RC_OK);
   RUN_UNTIL(&f, f.srv_pongs == 1);
   PARKED_AGAIN(&f, parks);
@@ -392,12 +429,15 @@ static void test_keepalive_while_parked(void **st) {
   pk_done(&f);
 }
 
-/* rc_conn_release on a parked connection: the Release goes out, the
- * client closes, the server ends in order. */
+/* A parked connection woken by its owner (rc_conn_wake_parked, as the
+ * app's shutdown does) and released: the Release goes out, the client
+ * closes, the server ends in order. */
 static void test_release_parked(void **st) {
   (void)st;
   pk f;
   pk_parked(&f, 0);
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 1);
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 0); /* none left */
   assert_int_equal(
       rc_conn_release(f.srv, NULL, 0, RC_SESSION_NO_HOLD_OFF, "bye"), RC_OK);
   RUN_UNTIL(&f, f.cli_released == 1);
@@ -429,7 +469,7 @@ static void test_idle_timeout_parked(void **st) {
   pk_init_idle(&f, 0, NULL, IDLE);
   pk_connect(&f, 0);
   uint64_t t0 = uv_now(&f.loop);
-  RUN_UNTIL(&f, rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, IS_PARKED(&f));
   RUN_UNTIL(&f, f.srv_closed == 1);
   assert_int_equal(f.srv_reason, RC_ERR_TIMEOUT);
   assert_true(uv_now(&f.loop) - t0 >= IDLE - 20);
@@ -509,7 +549,7 @@ static void test_frame_split_across_park(void **st) {
   /* CSM: Max-Message-Size 2048, Block-Wise-Transfer */
   static const uint8_t csm[] = {0x40, 0xe1, 0x22, 0x08, 0x00, 0x20};
   raw_send(fd, csm, sizeof csm);
-  RUN_UNTIL(&f, f.srv != NULL && rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, IS_PARKED(&f));
   uint8_t in[512];
   size_t have = 0;
   raw_read(fd, in, sizeof in, &have);
@@ -521,9 +561,11 @@ static void test_frame_split_across_park(void **st) {
   static const uint8_t get[] = {0x34, 0x01, 0x01, 0x02, 0x03,
                                 0x04, 0xb2, 0x68, 0x69};
   raw_send(fd, get, 3);
-  RUN_UNTIL(&f, !rc_conn_is_parked(f.srv));
+  RUN_UNTIL(&f, f.srv != NULL);
+  int parks = f.parks;
   RUN_FOR(&f, 6 * PARK_MS);
-  assert_false(rc_conn_is_parked(f.srv)); /* half a frame is state */
+  assert_non_null(f.srv); /* half a frame is state */
+  assert_int_equal(f.parks, parks);
   assert_int_equal(f.srv_requests, 0);
   raw_send(fd, get + 3, sizeof get - 3);
   RUN_UNTIL(&f, f.srv_requests == 1);
@@ -538,6 +580,29 @@ static void test_frame_split_across_park(void **st) {
   pk_done(&f);
 }
 
+/* A peer that resets a parked connection (RST, no FIN): the socket in the
+ * parking set reports it, the connection is woken to read it, and ends
+ * with RC_ERR_CONN_RESET; nothing is left (counted allocator). */
+static void test_reset_while_parked(void **st) {
+  (void)st;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pk f;
+  pk_init(&f, 0, &mem);
+  int fd = raw_connect(f.port);
+  static const uint8_t csm[] = {0x00, 0xe1}; /* CSM, no options */
+  raw_send(fd, csm, sizeof csm);
+  RUN_UNTIL(&f, IS_PARKED(&f));
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+  close(fd);
+  RUN_UNTIL(&f, f.srv_closed == 1);
+  assert_int_equal(f.srv_reason, RC_ERR_CONN_RESET);
+  assert_int_equal(f.wakes, f.parks);
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+}
+
 /* What a parked connection holds, counted through the listener's
  * allocator: one block (the rc_conn); after a wake and another request
  * the same again; nothing left after the close. */
@@ -550,15 +615,7 @@ static void test_memory_parked_counted(void **st) {
   pk_init(&f, 0, &mem);
   size_t base_blocks = cnt.blocks, base_bytes = cnt.bytes;
   rc_conn *cs[N];
-  for (int i = 0; i < N; i++) {
-    rc_conn_connect_opts co;
-    rc_conn_connect_opts_init(&co, &f.loop, RC_CONN_TCP, "127.0.0.1",
-                              f.port);
-    co.cb = cli_cb;
-    co.user = &f;
-    assert_int_equal(rc_conn_connect(&cs[i], &co), RC_OK);
-  }
-  RUN_UNTIL(&f, f.cli_csm == N);
+  pk_connect_n(&f, cs, N);
   for (int round = 1; round <= 2; round++) {
     for (int i = 0; i < N; i++) {
       assert_int_equal(queue_msg(rc_conn_session(cs[i]), RC_GET, (uint32_t)i,
@@ -568,6 +625,7 @@ static void test_memory_parked_counted(void **st) {
     }
     RUN_UNTIL(&f, f.cli_responses == round * N);
     RUN_UNTIL(&f, f.parks - f.wakes == N); /* all of them parked */
+    RUN_FOR(&f, 5); /* the parked conns are freed on a later loop turn */
     size_t blocks = cnt.blocks - base_blocks, bytes = cnt.bytes - base_bytes;
     fprintf(stderr, "  memory: parked server connection: %zu blocks, %zu "
             "bytes (counted)\n", blocks / N, bytes / N);
@@ -587,6 +645,86 @@ static void test_memory_parked_counted(void **st) {
   assert_int_equal(cnt.bytes, 0);
 }
 
+/* rc_conn_drop_parked (the app's context free): every parked connection
+ * of that user is reset at once, no callback, its record and socket gone;
+ * the peers see the reset. Every descriptor the parked conns took (the
+ * socket kept by the record, the loop's parking set) is given back when
+ * the loop's last connection goes. */
+static void test_drop_parked(void **st) {
+  (void)st;
+  enum { N = 8 };
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  int fds0 = fd_count();
+  pk f;
+  pk_init(&f, 0, &mem);
+  rc_conn *cs[N];
+  pk_connect_n(&f, cs, N);
+  RUN_UNTIL(&f, f.parks - f.wakes == N);
+  assert_int_equal(rc_conn_drop_parked(&f.loop, NULL), 0); /* not theirs */
+  assert_int_equal(rc_conn_drop_parked(&f.loop, &f), N);
+  assert_int_equal(rc_conn_wake_parked(&f.loop, &f), 0);
+  RUN_UNTIL(&f, f.cli_closed == N); /* each client saw the reset */
+  assert_int_equal(f.srv_closed, 0); /* and the server owner nothing */
+  assert_int_equal(f.wakes, 0);
+  f.cli = NULL;
+  f.srv = NULL;
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+  assert_int_equal(fd_count(), fds0);
+}
+
+/* Callbacks the conn owns (rc_conn_set_callbacks copies them, through
+ * the listener's allocator) go into the parked record's profile and back
+ * into the woken conn, and are freed with a dropped one: nothing left. */
+static void test_owned_callbacks_parked(void **st) {
+  (void)st;
+  enum { N = 3 };
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pk f;
+  pk_init(&f, 0, &mem);
+  f.copy_cb = 1;
+  rc_conn *cs[N];
+  pk_connect_n(&f, cs, N);
+  RUN_UNTIL(&f, f.parks - f.wakes == N);
+  f.cli = cs[0];
+  pk_request(&f, 1, "x");
+  RUN_UNTIL(&f, f.srv_requests == 1 && f.cli_responses == 1);
+  RUN_UNTIL(&f, f.parks - f.wakes == N); /* the woken one parked again */
+  assert_int_equal(rc_conn_drop_parked(&f.loop, &f), N);
+  RUN_UNTIL(&f, f.cli_closed == N);
+  f.cli = NULL;
+  f.srv = NULL;
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+}
+
+/* An owner that cannot take a woken connection back (on_unpark non-zero,
+ * as the app without memory for its peer): the connection closes, the
+ * owner hears nothing more, the callbacks copy it owned is freed. */
+static void test_owner_refuses_wake(void **st) {
+  (void)st;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  pk f;
+  pk_init(&f, 0, &mem);
+  f.copy_cb = 1;
+  pk_connect(&f, 0);
+  RUN_UNTIL(&f, IS_PARKED(&f));
+  f.refuse_wake = 1;
+  pk_request(&f, 1, "x");
+  RUN_UNTIL(&f, f.cli_closed == 1);
+  assert_int_equal(f.cli_responses, 0);
+  assert_int_equal(f.srv_requests, 0);
+  assert_int_equal(f.srv_closed, 0);
+  assert_null(f.srv);
+  pk_done(&f);
+  assert_int_equal(cnt.blocks, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_after_park),
@@ -598,7 +736,11 @@ int main(void) {
       cmocka_unit_test(test_abort_to_parked),
       cmocka_unit_test(test_idle_timeout_parked),
       cmocka_unit_test(test_frame_split_across_park),
+      cmocka_unit_test(test_reset_while_parked),
       cmocka_unit_test(test_memory_parked_counted),
+      cmocka_unit_test(test_drop_parked),
+      cmocka_unit_test(test_owned_callbacks_parked),
+      cmocka_unit_test(test_owner_refuses_wake),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,7 +79,10 @@ static void lookup_lru_bound(void **state) {
  * growth is a decision (64-bit; 32-bit builds only check the
  * linearity). */
 #define IDLE_UDP_PEER_BYTES (sizeof(void *) == 8 ? IDLE_UDP_PEER_64 : per)
-#define IDLE_UDP_PEER_64 3666u /* 3698 before rc_conn kept its callbacks
+#define IDLE_UDP_PEER_64 3626u /* 3666 before parking left libuv (the
+                                  * session's parked record out of rc_conn:
+                                  * -32 B; the app peer's parked flag: -8 B);
+                                  * 3698 before rc_conn kept its callbacks
                                   * by pointer (-80 B), a parking record
                                   * (+56 B) and a 32-bit high-water mark
                                   * (-8 B); 3714 with the socket's deadline heap
