@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <usrsctp.h>
 
@@ -115,7 +116,29 @@ static int lib_ref(rc_time now) {
   return 0;
 }
 
+/* RCOAP_SCTP_STATS set: usrsctp's counters for the process go to
+ * stderr whenever a filter is freed (what bench/webrtc.sh counts). */
+static void stats_dump(void) {
+  if (getenv("RCOAP_SCTP_STATS") == NULL)
+    return;
+  struct sctpstat st;
+  usrsctp_get_stat(&st);
+  fprintf(stderr,
+          "SCTPSTAT out_packets=%u in_packets=%u out_data=%u in_data=%u "
+          "out_sacks=%u in_sacks=%u retrans=%u fast_retrans=%u t3=%u "
+          "sack_timer=%u window_probes=%u wu_sacks=%u maxburst_queued=%u "
+          "cwnd_avoid=%u dup_data=%u rwnd_drops=%u\n",
+          st.sctps_outpackets, st.sctps_inpackets, st.sctps_senddata,
+          st.sctps_recvdata, st.sctps_sendsacks, st.sctps_recvsacks,
+          st.sctps_sendretransdata, st.sctps_sendfastretrans,
+          st.sctps_timodata, st.sctps_timosack, st.sctps_windowprobed,
+          st.sctps_wu_sacks_sent, st.sctps_maxburstqueued,
+          st.sctps_send_cwnd_avoid, st.sctps_recvdupdata,
+          st.sctps_datadroprwnd);
+}
+
 static void lib_unref(void) {
+  stats_dump();
   if (g.refs == 0 || --g.refs > 0)
     return;
   /* Sockets closed with an abort are freed by the next timer run. */
