@@ -539,11 +539,8 @@ static rc_err sctp_send(rc_filter *base, const uint8_t *d, size_t n,
   if (f->state != S_OPEN)
     return RC_ERR_STATE;
   rc__sctp_meta m;
-  if (n < sizeof m)
+  if (rc__sctp_down_view(d, n, &m, &d, &n) != 0)
     return RC_ERR_INVAL;
-  memcpy(&m, d, sizeof m);
-  d += sizeof m;
-  n -= sizeof m;
   wake(f);
   if (m.op == RC__SCTP_RESET) {
     rc_err err = held_push(f, 0); /* the stream's data before its reset */
