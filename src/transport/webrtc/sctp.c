@@ -304,9 +304,14 @@ static rc_err up_whole(sctp_filter *f, uint8_t *buf, size_t len) {
 static int read_one(sctp_filter *f, rc_err *err) {
   size_t have = RC__SCTP_META_LEN + f->rx_len;
   size_t room = f->cfg.max_message - f->rx_len + 1; /* one more: too long */
-  if (room > SCTP_RX_CHUNK)
-    room = SCTP_RX_CHUNK;
-  int shared = !f->rx_busy && !g_rbuf_busy;
+  /* A filter that kept its own buffer (messages in pieces came lately: a
+   * bulk transfer) reads into it, as much as it holds: no copy out of the
+   * shared one, fewer reads. */
+  int shared = !f->rx_busy && !g_rbuf_busy && f->rx == NULL;
+  size_t chunk = shared || f->rx_cap - have < SCTP_RX_CHUNK ? SCTP_RX_CHUNK
+                                                            : f->rx_cap - have;
+  if (room > chunk)
+    room = chunk;
   if (!shared && (*err = rx_grow(f, have + room)) != RC_OK)
     return 0;
   uint8_t *buf = shared ? g_rbuf : f->rx;
