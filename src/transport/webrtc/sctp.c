@@ -28,6 +28,8 @@
  * apart, and it should not wake the loop 100 times a second. */
 #define SCTP_QUIET_TICKS 5u
 #define SCTP_IDLE_TICK_MS 1000u
+/* A tick later than this is a stall of the process (lib_tick). */
+#define SCTP_STALL_MS 100u
 
 typedef struct tx_msg tx_msg;
 struct tx_msg {
@@ -160,13 +162,16 @@ int rc_sctp_closed(const rc_filter *base) {
  * retransmission timer counted over the stall would fire for data the
  * peer has (measured under load: 7 T3 timeouts and 55 needless
  * retransmissions in one 64 MiB GET). Our own stall is not the path's
- * loss; usrsctp's clock falls behind by it, its timers count from it. */
+ * loss; usrsctp's clock falls behind by it, its timers count from it.
+ * Only a stall past SCTP_STALL_MS counts (half the 200 ms minimum RTO):
+ * a loop merely slow (valgrind, a busy turn) keeps usrsctp's timers on
+ * the wall clock. */
 static void lib_tick(rc_time now, rc_time late) {
   if (now <= g.last)
     return;
   uint64_t d = now - g.last;
-  if (late > RC_SCTP_TICK_MS) {
-    uint64_t lost = late - RC_SCTP_TICK_MS;
+  if (late > SCTP_STALL_MS) {
+    uint64_t lost = late - SCTP_STALL_MS;
     d = d > lost ? d - lost : 0;
   }
   usrsctp_handle_timers(d > UINT32_MAX ? UINT32_MAX : (uint32_t)d);
