@@ -111,25 +111,36 @@ get_s() { # URI [ARGS...]: prints the seconds of rcoap -o; checks the body
   cmp -s "$TMP/got.bin" "$TMP/files/big.bin" || { echo "differs"; return; }
   echo "$t1 - $t0" | bc -l
 }
-stat_of() { # FIELD FILE: FIELD of FILE's last SCTPSTAT line (0: none)
+# usrsctp's counters are the process's since usrsctp started (it stops,
+# and they start again, when its last association goes).
+stat_of() { # FIELD FILE: FIELD of FILE's last SCTPSTAT line (-: none)
   local v
   v=$(grep SCTPSTAT "$2" 2>/dev/null | tail -n 1 | grep -o " $1=[0-9]*" | cut -d= -f2)
-  echo "${v:-0}"
+  echo "${v:--}"
+}
+srv_stat() { # FIELD N: FIELD in rcoapd's SCTPSTAT lines after its Nth
+  local f=$TMP/rcoapd.out a b d0 d1
+  [ "$(grep -c SCTPSTAT "$f")" -gt "$2" ] || { echo -; return; }
+  b=$(stat_of "$1" "$f")
+  [ "$2" -gt 0 ] || { echo "$b"; return; }
+  a=$(grep SCTPSTAT "$f" | sed -n "${2}p" | grep -o " $1=[0-9]*" | cut -d= -f2)
+  d0=$(grep SCTPSTAT "$f" | sed -n "${2}p" | grep -o " out_data=[0-9]*" | cut -d= -f2)
+  d1=$(stat_of out_data "$f")
+  [ "$d1" -ge "$d0" ] && echo $((b - a)) || echo "$b" # else usrsctp restarted
 }
 rcvbuf_errors() { awk '/^Udp:/ { getline; print $6; exit }' /proc/net/snmp; }
 wr_g=() ws_g=() counts=()
 for _ in $(seq 1 "$RUNS"); do
   e0=$(rcvbuf_errors)
-  r0=$(stat_of retrans "$TMP/rcoapd.out") o0=$(stat_of t3 "$TMP/rcoapd.out")
+  n0=$(grep -c SCTPSTAT "$TMP/rcoapd.out")
   wr_g+=("$(get_s "$WR" --signal "$SIG")")
   sleep 0.3 # rcoapd's filter goes once the client's abort came
   e1=$(rcvbuf_errors)
-  r1=$(stat_of retrans "$TMP/rcoapd.out") o1=$(stat_of t3 "$TMP/rcoapd.out")
   counts+=("$(printf '%.0f %.0f %.1f %s %s %s' \
     "$(bench_div "$(stat_of in_packets "$TMP/get.err")" "$SIZE_MIB")" \
     "$(bench_div "$(stat_of out_sacks "$TMP/get.err")" "$SIZE_MIB")" \
     "$(bench_div "$(stat_of out_data "$TMP/get.err")" "$SIZE_MIB")" \
-    "$((r1 - r0))" "$((o1 - o0))" "$((e1 - e0))")")
+    "$(srv_stat retrans "$n0")" "$(srv_stat t3 "$n0")" "$((e1 - e0))")")
   ws_g+=("$(get_s "$WS")")
 done
 wr_s=$(printf '%s\n' "${wr_g[@]}" | bench_median)
