@@ -9,6 +9,11 @@
 #   - a 64 MiB GET (rcoap -o FILE, BERT and --window as rcoap's defaults)
 #     over each, alternated RUNS times, median wall time and MiB/s, each
 #     checked against the file, and the ratio;
+#     With each coaps+wr GET, what SCTP did (RCOAP_SCTP_STATS: usrsctp's
+#     counters printed by each side when its SCTP filter goes): packets
+#     the client took and SACKs it sent per MiB, Block2 requests (the
+#     client's DATA chunks) per MiB, rcoapd's retransmissions and T3
+#     timeouts, and the host's UDP RcvbufErrors over the GET;
 #   - first (before the transfers grow rcoapd's heap): rcoapd's RSS per
 #     idle peer: PEERS rcoap observe clients held on /sensors/temp over
 #     coaps+wr, (RSS with them - RSS before) / PEERS; then the same over
@@ -32,7 +37,8 @@ bench_pin rcoapd "clients"
 bench_tmp webrtc-bench
 mkdir -p "$TMP/files"
 head -c $((SIZE_MIB * 1048576)) /dev/urandom >"$TMP/files/big.bin"
-bench_start_rcoapd -q -l coaps+wr://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
+# rcoapd and the GET's rcoap print usrsctp's counters (stderr)
+RCOAP_SCTP_STATS=1 bench_start_rcoapd -q -l coaps+wr://127.0.0.1:0 -l coaps+ws://127.0.0.1:0 \
   -l coap+ws://127.0.0.1:0 --serve-dir "$TMP/files" --state-dir "$TMP/state" || exit 1
 PID_RC=$RCOAPD_PID
 WS=${RCOAPD_URI[coaps+ws]}
@@ -99,15 +105,42 @@ get_s() { # URI [ARGS...]: prints the seconds of rcoap -o; checks the body
   shift
   rm -f "$TMP/got.bin"
   t0=$(date +%s.%N)
-  "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --insecure "$@" -o "$TMP/got.bin" \
-    "$u/files/big.bin" 2>/dev/null || { echo "fail"; return; }
+  RCOAP_SCTP_STATS=1 "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --insecure \
+    "$@" -o "$TMP/got.bin" "$u/files/big.bin" 2>"$TMP/get.err" || { echo "fail"; return; }
   t1=$(date +%s.%N)
   cmp -s "$TMP/got.bin" "$TMP/files/big.bin" || { echo "differs"; return; }
   echo "$t1 - $t0" | bc -l
 }
-wr_g=() ws_g=()
+# usrsctp's counters are the process's since usrsctp started (it stops,
+# and they start again, when its last association goes).
+stat_of() { # FIELD FILE: FIELD of FILE's last SCTPSTAT line (-: none)
+  local v
+  v=$(grep SCTPSTAT "$2" 2>/dev/null | tail -n 1 | grep -o " $1=[0-9]*" | cut -d= -f2)
+  echo "${v:--}"
+}
+srv_stat() { # FIELD N: FIELD in rcoapd's SCTPSTAT lines after its Nth
+  local f=$TMP/rcoapd.out a b d0 d1
+  [ "$(grep -c SCTPSTAT "$f")" -gt "$2" ] || { echo -; return; }
+  b=$(stat_of "$1" "$f")
+  [ "$2" -gt 0 ] || { echo "$b"; return; }
+  a=$(grep SCTPSTAT "$f" | sed -n "${2}p" | grep -o " $1=[0-9]*" | cut -d= -f2)
+  d0=$(grep SCTPSTAT "$f" | sed -n "${2}p" | grep -o " out_data=[0-9]*" | cut -d= -f2)
+  d1=$(stat_of out_data "$f")
+  [ "$d1" -ge "$d0" ] && echo $((b - a)) || echo "$b" # else usrsctp restarted
+}
+rcvbuf_errors() { awk '/^Udp:/ { getline; print $6; exit }' /proc/net/snmp; }
+wr_g=() ws_g=() counts=()
 for _ in $(seq 1 "$RUNS"); do
+  e0=$(rcvbuf_errors)
+  n0=$(grep -c SCTPSTAT "$TMP/rcoapd.out")
   wr_g+=("$(get_s "$WR" --signal "$SIG")")
+  sleep 0.3 # rcoapd's filter goes once the client's abort came
+  e1=$(rcvbuf_errors)
+  counts+=("$(printf '%.0f %.0f %.1f %s %s %s' \
+    "$(bench_div "$(stat_of in_packets "$TMP/get.err")" "$SIZE_MIB")" \
+    "$(bench_div "$(stat_of out_sacks "$TMP/get.err")" "$SIZE_MIB")" \
+    "$(bench_div "$(stat_of out_data "$TMP/get.err")" "$SIZE_MIB")" \
+    "$(srv_stat retrans "$n0")" "$(srv_stat t3 "$n0")" "$((e1 - e0))")")
   ws_g+=("$(get_s "$WS")")
 done
 wr_s=$(printf '%s\n' "${wr_g[@]}" | bench_median)
@@ -117,7 +150,15 @@ printf 'GET of %s MiB (rcoap -o FILE, checked; median of %s)\n' "$SIZE_MIB" "$RU
 printf '  coaps+wr %7.2f s  %6s MiB/s   (%s)\n' "${wr_s/fail/0}" "$(mibs "$wr_s")" "${wr_g[*]}"
 printf '  coaps+ws %7.2f s  %6s MiB/s   (%s)\n' "${ws_s/fail/0}" "$(mibs "$ws_s")" "${ws_g[*]}"
 printf '  wr/ws throughput %.2f\n' "$(bench_div "$ws_s" "$wr_s")"
-echo "RESULT bench=webrtc what=get size_mib=$SIZE_MIB wr_s=$wr_s ws_s=$ws_s"
+echo "  coaps+wr, each GET: packets in/MiB, SACKs out/MiB, requests/MiB (client);"
+echo "  retransmissions, T3 timeouts (rcoapd); UDP RcvbufErrors (host)"
+for c in "${counts[@]}"; do
+  read -r -a f <<<"$c"
+  printf '    %6s %6s %6s %6s %6s %6s\n' "${f[@]}"
+done
+read -r pk sk rq rt t3 rb <<<"${counts[0]}"
+echo "RESULT bench=webrtc what=get size_mib=$SIZE_MIB wr_s=$wr_s ws_s=$ws_s" \
+  "pkts_per_mib=$pk sacks_per_mib=$sk reqs_per_mib=$rq retrans=$rt t3=$t3 rcvbuf_errors=$rb"
 echo
 
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -30,15 +30,16 @@ static rc_err fz_up(void *ctx, const uint8_t *d, size_t n, int flags) {
 static rc_err fz_down(void *ctx, const uint8_t *d, size_t n) {
   (void)ctx;
   rc__sctp_meta m;
-  fz_check(n >= sizeof m);
-  memcpy(&m, d, sizeof m);
+  const uint8_t *msg;
+  size_t len;
+  fz_check(rc__sctp_down_view(d, n, &m, &msg, &len) == 0);
   if (m.op == RC__SCTP_RESET)
     return RC_OK;
   rc_dcep_msg dm;
   if (m.ppid == RC_DCEP_PPID_CONTROL)
-    fz_check(rc_dcep_parse(d + sizeof m, n - sizeof m, &dm) == RC_OK);
+    fz_check(rc_dcep_parse(msg, len, &dm) == RC_OK);
   else
-    fz_check(m.ppid == RC_DCEP_PPID_BINARY && n > sizeof m);
+    fz_check(m.ppid == RC_DCEP_PPID_BINARY && len > 0);
   return RC_OK;
 }
 

@@ -41,10 +41,15 @@ static rc_err r_up(void *ctx, const uint8_t *d, size_t n, int flags) {
 
 static rc_err r_down(void *ctx, const uint8_t *d, size_t n) {
   rec *r = ctx;
-  assert_true(n >= RC__SCTP_META_LEN && r->ndown < 8);
-  memcpy(&r->down[r->ndown], d, RC__SCTP_META_LEN);
-  r->down_len[r->ndown] = n - RC__SCTP_META_LEN;
-  memcpy(r->down_body[r->ndown], d + RC__SCTP_META_LEN,
+  const uint8_t *msg = NULL;
+  assert_true(r->ndown < 8);
+  /* a message goes down by reference (RC__SCTP_REF), a reset inline */
+  assert_int_equal(rc__sctp_down_view(d, n, &r->down[r->ndown], &msg,
+                                      &r->down_len[r->ndown]),
+                   0);
+  assert_true(r->down[r->ndown].op == RC__SCTP_RESET ||
+              n == sizeof(rc__sctp_ref));
+  memcpy(r->down_body[r->ndown], msg,
          r->down_len[r->ndown] < 64 ? r->down_len[r->ndown] : 64);
   r->ndown++;
   return RC_OK;

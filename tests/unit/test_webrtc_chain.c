@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <usrsctp.h>
 
 #include "rcoap/codec_msg.h"
 #include "rcoap/codec_option.h"
@@ -405,6 +406,53 @@ static void test_big_packets(void **state) {
   assert_int_equal(rc_sctp_live(), 0);
 }
 
+/* Regression: the process stalls (a busy machine) while the peer's SACKs
+ * wait in the socket; the loop then runs timers before it reads. The
+ * late tick must not hand usrsctp the stalled time: a T3 timer counted
+ * over it fired for data the peer had, cut the congestion window to one
+ * packet and sent the data again (bench/webrtc.sh under load: 7 T3s and
+ * 55 retransmissions in one 64 MiB GET). */
+static void test_stall_no_t3(void **state) {
+  (void)state;
+  g_packet = 16384 - 16;
+  g_max_dgram = 16384 + 80;
+  peer c, s;
+  open_pair(&c, &s, 0);
+  (void)pump_until(&c, &s, NULL);
+  struct sctpstat st0, st1;
+  usrsctp_get_stat(&st0);
+  rc_enc e;
+  static const uint8_t tok[1] = {6};
+  assert_int_equal(rc_session_msg_begin(c.s, &e, RC_PUT, tok, 1, BIG), RC_OK);
+  uint8_t *big = calloc(1, BIG);
+  assert_non_null(big);
+  assert_int_equal(rc_enc_payload(&e, big, BIG), RC_OK);
+  assert_int_equal(rc_session_msg_end(c.s, &e), RC_OK);
+  /* The client's first burst reaches the server, whose SACKs wait... */
+  assert_true(move(&c, &s) > 0);
+  /* ...while the client does not run for 1.5 s (RTO here: 200 ms), then
+   * its timers run first, late. */
+  g_now += 1500;
+  rc_chain_handle_expiry(c.ch, g_now);
+  rc_chain_handle_expiry(s.ch, g_now);
+  s.msgs = 0;
+  (void)pump_until(&c, &s, server_has_msg);
+  usrsctp_get_stat(&st1);
+  g_packet = 0;
+  g_max_dgram = RC_DTLS_DEFAULT_MTU;
+  assert_int_equal(s.ends, 0);
+  assert_int_equal(s.payload_len, BIG);
+  print_message("T3 timeouts %u, retransmitted chunks %u\n",
+                st1.sctps_timodata - st0.sctps_timodata,
+                st1.sctps_sendretransdata - st0.sctps_sendretransdata);
+  assert_int_equal(st1.sctps_timodata - st0.sctps_timodata, 0);
+  assert_int_equal(st1.sctps_sendretransdata - st0.sctps_sendretransdata, 0);
+  free(big);
+  peer_free(&c);
+  peer_free(&s);
+  assert_int_equal(rc_sctp_live(), 0);
+}
+
 /* One context for many peers (wr_ep.c shares one per role): each DTLS
  * filter checks its own peer's fingerprint, not the context's. */
 static void test_fingerprint_per_filter(void **state) {
@@ -466,6 +514,7 @@ int main(void) {
       cmocka_unit_test(test_batch_bundled),
       cmocka_unit_test(test_big_packets),
       cmocka_unit_test(test_fingerprint_per_filter),
+      cmocka_unit_test(test_stall_no_t3),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,7 +4,8 @@
  * connects with the answer (controlling ICE, DTLS server, opens the
  * channel); a GET and its 2.05 cross the data channel. Also: a wrong
  * fingerprint in the answer is refused, an answerer that never answers
- * ICE times out, and no usrsctp state is left behind.
+ * ICE times out, and no usrsctp state is left behind; the offerer's socket
+ * has a listener's receive buffer (a bulk GET's bursts land there).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,8 +14,12 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "rcoap/codec_msg.h"
 #include "rcoap/codec_option.h"
@@ -205,6 +210,64 @@ static void test_ice_fails(void **state) {
   fx_done(&f);
 }
 
+/* The socket of this process bound to 127.0.0.1:port (UDP), or -1. */
+static int udp_fd_of_port(uint16_t port) {
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL)
+    return -1;
+  int found = -1;
+  for (struct dirent *e; found < 0 && (e = readdir(d)) != NULL;) {
+    int fd = atoi(e->d_name);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    int type = 0;
+    socklen_t tl = sizeof type;
+    if (e->d_name[0] == '.' ||
+        getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+        ss.ss_family != AF_INET ||
+        getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) != 0 ||
+        type != SOCK_DGRAM)
+      continue;
+    if (ntohs(((struct sockaddr_in *)&ss)->sin_port) == port)
+      found = fd;
+  }
+  closedir(d);
+  return found;
+}
+
+/* Regression: the offerer's socket kept the kernel's default receive
+ * buffer (208 KiB), and SCTP over a loopback pair sends up to its peer's
+ * window (1 MiB) in 16 KiB datagrams: a 64 MiB GET lost ~200 of them
+ * (RcvbufErrors), each a retransmission. It now asks for 4 MiB as a
+ * listener does; Linux grants twice the request, capped at rmem_max. */
+static void test_offer_socket_buffer(void **state) {
+  (void)state;
+  uv_loop_t loop;
+  assert_int_equal(uv_loop_init(&loop), 0);
+  rc_wr_desc offer;
+  rc_wr_offer *o = NULL;
+  assert_int_equal(rc_wr_offer_new(&o, &loop, &g_cid, "127.0.0.1", 1, &offer),
+                   RC_OK);
+  assert_true(offer.ncand >= 1);
+  uint16_t port = ntohs(((struct sockaddr_in *)&offer.cand[0])->sin_port);
+  int fd = udp_fd_of_port(port);
+  assert_true(fd >= 0);
+  int have = 0;
+  socklen_t hl = sizeof have;
+  assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &have, &hl), 0);
+  long max = 0;
+  FILE *fp = fopen("/proc/sys/net/core/rmem_max", "r");
+  assert_non_null(fp);
+  assert_int_equal(fscanf(fp, "%ld", &max), 1);
+  fclose(fp);
+  long want = 2 * (max < 4 * 1024 * 1024 ? max : 4 * 1024 * 1024);
+  printf("offer socket SO_RCVBUF %d (rmem_max %ld)\n", have, max);
+  assert_true(have >= want);
+  rc_wr_offer_free(o);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static int setup(void **state) {
   (void)state;
   return rc_wr_identity_make(&g_sid, NULL) == RC_OK &&
@@ -225,6 +288,7 @@ int main(void) {
       cmocka_unit_test(test_get_over_udp),
       cmocka_unit_test(test_wrong_fingerprint),
       cmocka_unit_test(test_ice_fails),
+      cmocka_unit_test(test_offer_socket_buffer),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,8 +19,6 @@ typedef struct dcep_filter {
   int sid; /* the CoAP channel's stream, -1 before */
   uint8_t flags, pr_policy;
   uint32_t pr_value;
-  uint8_t *tx; /* meta + one message */
-  size_t tx_cap;
   char detail[160];
 } dcep_filter;
 
@@ -39,31 +37,27 @@ static rc_err fail(dcep_filter *f, rc_err err, const char *why) {
 /* One message down to SCTP on stream sid, behind its meta. */
 static rc_err put(dcep_filter *f, uint8_t op, uint16_t sid, uint32_t ppid,
                   const uint8_t *d, size_t n, uint8_t more) {
-  size_t need = RC__SCTP_META_LEN + n;
-  if (need > f->tx_cap) {
-    uint8_t *p = f->mem->realloc(f->tx, need, f->mem->user);
-    if (p == NULL)
-      return RC_ERR_NOMEM;
-    f->tx = p;
-    f->tx_cap = need;
-  }
-  rc__sctp_meta m;
-  memset(&m, 0, sizeof m);
-  m.op = op;
-  m.sid = sid;
-  m.ppid = ppid;
+  rc__sctp_ref r;
+  memset(&r, 0, sizeof r);
+  rc__sctp_meta *m = &r.meta;
+  m->op = op;
+  m->sid = sid;
+  m->ppid = ppid;
   /* Control messages go reliable and ordered (RFC 8832 §6 sends OPEN and
    * ACK that way); CoAP messages take the channel's reliability. */
   if (ppid != RC_DCEP_PPID_CONTROL && (int)sid == f->sid) {
-    m.flags = f->flags;
-    m.pr_policy = f->pr_policy;
-    m.pr_value = f->pr_value;
+    m->flags = f->flags;
+    m->pr_policy = f->pr_policy;
+    m->pr_value = f->pr_value;
   }
-  m.flags |= more;
-  memcpy(f->tx, &m, sizeof m);
-  if (n > 0)
-    memcpy(f->tx + sizeof m, d, n);
-  return f->base.sink.down(f->base.sink.ctx, f->tx, need);
+  m->flags |= more;
+  if (n == 0) /* a stream reset: the meta alone */
+    return f->base.sink.down(f->base.sink.ctx, (const uint8_t *)m, sizeof *m);
+  /* The message by reference: sctp copies it before returning. */
+  m->flags |= RC__SCTP_REF;
+  r.data = d;
+  r.len = n;
+  return f->base.sink.down(f->base.sink.ctx, (const uint8_t *)&r, sizeof r);
 }
 
 /* The channel type the peer opened, as our sending reliability. */
@@ -202,15 +196,8 @@ static rc_err dcep_send(rc_filter *base, const uint8_t *d, size_t n,
   if (n == 0)
     return RC_ERR_INVAL; /* §4.1: no empty messages */
   /* RFC 8831 §6.6: binary data on PPID 53 (WebRTC Binary). */
-  rc_err err = put(f, RC__SCTP_DATA, (uint16_t)f->sid, RC_DCEP_PPID_BINARY, d,
-                   n, (flags & RC_FILTER_MORE) ? RC__SCTP_MORE : 0);
-  /* Only a small message's buffer stays (an idle channel keeps little). */
-  if (f->tx_cap > 2048u) {
-    f->mem->free(f->tx, f->mem->user);
-    f->tx = NULL;
-    f->tx_cap = 0;
-  }
-  return err;
+  return put(f, RC__SCTP_DATA, (uint16_t)f->sid, RC_DCEP_PPID_BINARY, d, n,
+             (flags & RC_FILTER_MORE) ? RC__SCTP_MORE : 0);
 }
 
 static rc_err dcep_shutdown(rc_filter *base) {
@@ -224,7 +211,6 @@ static rc_err dcep_shutdown(rc_filter *base) {
 
 static void dcep_free(rc_filter *base) {
   dcep_filter *f = D(base);
-  f->mem->free(f->tx, f->mem->user);
   f->mem->free(f, f->mem->user);
 }
 
