@@ -61,12 +61,12 @@ n=$(grep -oE '[0-9]+\.[0-9]{2}' <<<"$out" | wc -l)
 rcd_stop d
 
 echo "=== 2. rcoap -> coap-server-notls"
-port=$((20000 + RANDOM % 20000))
+# A port free for UDP and TCP (a random one could be taken, and the
+# server would then exit at once), and its TCP listener waited for.
+port=$(lc_free_pair)
 rcd_start_cmd ls 0 x coap-server-notls -A 127.0.0.1 -p "$port"
-for i in $(seq 50); do
-  timeout 2 "$(rc_tool rcoap)" -T 1 "coap+tcp://127.0.0.1:$port/time" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+lc_wait_bound ls "$port" tcp ||
+  rc_fail "coap-server-notls not listening on TCP $port: $(cat "$RC_TMP/ls.err" 2>/dev/null)"
 S="coap+tcp://127.0.0.1:$port"
 head -c 300000 /dev/urandom >"$RC_TMP/up.bin"
 for mode in bert no-bert; do
