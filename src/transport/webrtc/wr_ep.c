@@ -427,6 +427,11 @@ void rc__wr_input(rc__wr_ep *w, const uint8_t *d, size_t n,
     wr_sess *s = w->server ? find_by_ufrag(w, d, n) : w->list;
     if (s == NULL || s->dying)
       return; /* not for anyone here: no answer, nothing kept */
+    /* The loop's cached time is the start of this turn; a turn that
+     * ran long (a busy or slowed process) would stamp a fresh consent
+     * answer as old, and the next timer would find consent expired
+     * although the peer just answered. STUN is rare: read the clock. */
+    uv_update_time(w->loop);
     (void)rc_ice_recv(s->ice, now_ms(w), from, d, n);
     sess_after(s);
     return;
