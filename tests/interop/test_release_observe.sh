@@ -15,7 +15,9 @@
 #  4. A raw peer that ignores the Release: after the shutdown timeout
 #     rcoapd closes with FIN.
 # In every capture: no RST at all, and rcoap never says "connection
-# reset". Without tshark (or capture rights on lo) or libcoap's client the
+# reset". Sections 1 and 2 end when rcoap observe's --duration runs out:
+# their last checks (end1, end2) come after section 4, so that the
+# sections run while those observations run out. Without tshark (or capture rights on lo) or libcoap's client the
 # test is skipped (exit 77); with CI=true that is a failure.
 # Usage: bash test_release_observe.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
@@ -83,6 +85,8 @@ first_time() { sel "$1" "$2" 2 | head -n 1; }
 last_time() { sel "$1" "$2" 2 | tail -n 1; }
 # le A B: A <= B for decimal seconds.
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a != "" && b != "" && a + 0 <= b + 0) }'; }
+# hex STRING: its bytes in hex, as tshark prints tcp.payload.
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 # add A B: A + B, printed in full (awk's default would round an epoch).
 add() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", a + b }'; }
 
@@ -102,11 +106,12 @@ check_release() {
   rc_expect_eq "$(sel "$name" 'rst == 1' | wc -l)" 0 "$name: no RST in the capture"
 }
 
-# start_observe: rcoap observe URI for SECONDS in the background.
+# start_observe URI SECONDS NAME: rcoap observe URI for SECONDS in the
+# background, output in $RC_TMP/NAME.out and NAME.err.
 start_observe() {
   local bin
   bin=$(rc_tool rcoap)
-  "$bin" observe --duration "$2" "$1" >"$RC_TMP/obs.out" 2>"$RC_TMP/obs.err" &
+  "$bin" observe --duration "$2" "$1" >"$RC_TMP/$3.out" 2>"$RC_TMP/$3.err" &
   OBS_PID=$!
 }
 # wait_lines FILE N: until FILE has N lines (bounded).
@@ -119,6 +124,65 @@ wait_lines() {
   return 1
 }
 
+end1() {
+  echo "=== 1. (end) rcoap observe runs out at B"
+  PA=${S1[0]} PB=${S1[1]} OBS_PID=${S1[2]}
+  wait "$OBS_PID"
+  rc_expect_status $? 0 "rcoap observe exits 0 at the end of --duration"
+  cap_stop c1 "$PB" 1
+  check_release c1 "$PA"
+  # (Wireshark 4.0 does not decode signaling options: INTEROP-NOTES §2; the
+  # Release's bytes are read instead: option 2, then the authority.)
+  rc_expect "$(sel c1 "sp == $PA && has(code, 228)" 10)" \
+    "$(hex "127.0.0.1:$PB")" "c1: the Release carries Alternative-Address 127.0.0.1:$PB"
+  [ "$(sel c1 "dp == $PA && fin == 1" | wc -l)" -ge 1 ] &&
+    rc_pass "c1: rcoap closed the released connection with FIN" ||
+    rc_fail "c1: rcoap did not close the released connection"
+  LASTA=$(last_time c1 "sp == $PA && has(code, 69)")
+  REG=$(first_time c1 "dp == $PB && has(code, 1)")
+  FIRSTB=$(first_time c1 "sp == $PB && has(code, 69)")
+  echo "    last 2.05 from A $LASTA, Release $TREL, GET to B $REG, first 2.05 from B $FIRSTB"
+  le "$TREL" "$REG" && rc_pass "c1: the registration at B follows the Release" ||
+    rc_fail "c1: no registration at B after the Release"
+  GAP=$(awk -v a="$FIRSTB" -v b="$LASTA" 'BEGIN { print a - b }')
+  le "$FIRSTB" "$(add "$TREL" $MARGIN)" &&
+    rc_pass "c1: notifications go on at B ${GAP}s after the last from A (at once + ${MARGIN}s margin)" ||
+    rc_fail "c1: first notification from B at $FIRSTB, Release at $TREL"
+  rc_expect_eq "$(sel c1 "dp == $PB && has(code, 1) && has(obs, 0)" | wc -l)" 1 "c1: one registration at B"
+  OBSERR=$(cat "$RC_TMP/obs1.err")
+  rc_expect_not "$OBSERR" "reset" "rcoap never reports a connection reset"
+  rc_expect_not "$OBSERR" "interrupted" "rcoap reports no interruption: the observation moved"
+  rcd_stop b
+}
+
+end2() {
+  echo "=== 2. (end) rcoap observe runs out after the restart"
+  PA=${S2[0]} OBS_PID=${S2[1]}
+  wait "$OBS_PID"
+  rc_expect_status $? 0 "rcoap observe exits 0 at the end of --duration"
+  rcd_stop a2
+  cap_stop c2 "$PA" 2
+  check_release c2 "$PA"
+  # Hold-Off: option 4 (delta 4, length 1), value 2, then the diagnostic.
+  rc_expect "$(sel c2 "sp == $PA && has(code, 228)" 10)" \
+    "e44102ff$(hex "server shutting down")" "c2: the Release carries Hold-Off $HOLD"
+  # The GETs to the port: the first registration, then the one after the Release.
+  REG=$(first_time c2 "dp == $PA && has(code, 1) && has(obs, 0) && t > $TREL")
+  LASTA=$(last_time c2 "sp == $PA && has(code, 69) && t < $TREL")
+  FIRST2=$(first_time c2 "st != $SREL && sp == $PA && has(code, 69)")
+  echo "    last 2.05 before the Release $LASTA, Release $TREL, new GET $REG, next 2.05 $FIRST2"
+  le "$(add "$TREL" $HOLD)" "$(add "$REG" 0.05)" &&
+    rc_pass "c2: the new registration waits out the Hold-Off" ||
+    rc_fail "c2: registration at $REG, Release at $TREL, Hold-Off $HOLD"
+  le "$FIRST2" "$(add "$TREL" $((HOLD + MARGIN)))" &&
+    rc_pass "c2: notifications go on $(awk -v a="$FIRST2" -v b="$LASTA" 'BEGIN { print a - b }')s after the last one (Hold-Off $HOLD + ${MARGIN}s margin)" ||
+    rc_fail "c2: next notification at $FIRST2, Release at $TREL"
+  [ "$(sel c2 "st == $SREL && dp == $PA && fin == 1 && t < ${REG:-0}" | wc -l)" -ge 1 ] &&
+    rc_pass "c2: rcoap closed the released connection with FIN before reconnecting" ||
+    rc_fail "c2: rcoap did not close the released connection"
+  rc_expect_not "$(cat "$RC_TMP/obs2.err")" "reset" "rcoap never reports a connection reset"
+}
+
 echo "=== 1. rcoap observe, Release with Alternative-Address"
 rcd_start b 1 -l coap+tcp://127.0.0.1:0 || { rc_fail "rcoapd B starts"; rc_done; }
 PB=$(rcd_port b 127.0.0.1)
@@ -127,43 +191,19 @@ rcd_start a 1 -l coap+tcp://127.0.0.1:0 --release-to "127.0.0.1:$PB" --hold-off 
 PA=$(rcd_port a 127.0.0.1)
 DEC=(-d "tcp.port==$PA,coap" -d "tcp.port==$PB,coap")
 cap_start c1 "tcp port $PA or tcp port $PB"
-start_observe "coap+tcp://127.0.0.1:$PA/sensors/temp" $((8 * RC_SLOW))
-wait_lines "$RC_TMP/obs.out" 2 || rc_fail "rcoap observe got 2 notifications from A"
+start_observe "coap+tcp://127.0.0.1:$PA/sensors/temp" $((8 * RC_SLOW)) obs1
+wait_lines "$RC_TMP/obs1.out" 2 || rc_fail "rcoap observe got 2 notifications from A"
 T0=$(date +%s.%N)
 kill -TERM "$(rcd_pid a)"
 rcd_wait_exit a 10
 rc_expect_status "$RCD_RC" 0 "rcoapd A exits 0 after SIGTERM"
 echo "    rcoapd A stopped $(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN { print a - b }')s after SIGTERM (shutdown timeout 3 s)"
 rc_expect_not "$(cat "$RC_TMP/a.err")" "still open after the timeout" "A did not have to close a connection itself (rcoap closed it)"
-N0=$(wc -l <"$RC_TMP/obs.out")
-wait_lines "$RC_TMP/obs.out" $((N0 + 2)) || rc_fail "rcoap observe goes on at B"
-wait "$OBS_PID"
-rc_expect_status $? 0 "rcoap observe exits 0 at the end of --duration"
-cap_stop c1 "$PB" 1
-check_release c1 "$PA"
-# (Wireshark 4.0 does not decode signaling options: INTEROP-NOTES §2; the
-# Release's bytes are read instead: option 2, then the authority.)
-hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
-rc_expect "$(sel c1 "sp == $PA && has(code, 228)" 10)" \
-  "$(hex "127.0.0.1:$PB")" "c1: the Release carries Alternative-Address 127.0.0.1:$PB"
-[ "$(sel c1 "dp == $PA && fin == 1" | wc -l)" -ge 1 ] &&
-  rc_pass "c1: rcoap closed the released connection with FIN" ||
-  rc_fail "c1: rcoap did not close the released connection"
-LASTA=$(last_time c1 "sp == $PA && has(code, 69)")
-REG=$(first_time c1 "dp == $PB && has(code, 1)")
-FIRSTB=$(first_time c1 "sp == $PB && has(code, 69)")
-echo "    last 2.05 from A $LASTA, Release $TREL, GET to B $REG, first 2.05 from B $FIRSTB"
-le "$TREL" "$REG" && rc_pass "c1: the registration at B follows the Release" ||
-  rc_fail "c1: no registration at B after the Release"
-GAP=$(awk -v a="$FIRSTB" -v b="$LASTA" 'BEGIN { print a - b }')
-le "$FIRSTB" "$(add "$TREL" $MARGIN)" &&
-  rc_pass "c1: notifications go on at B ${GAP}s after the last from A (at once + ${MARGIN}s margin)" ||
-  rc_fail "c1: first notification from B at $FIRSTB, Release at $TREL"
-rc_expect_eq "$(sel c1 "dp == $PB && has(code, 1) && has(obs, 0)" | wc -l)" 1 "c1: one registration at B"
-OBSERR=$(cat "$RC_TMP/obs.err")
-rc_expect_not "$OBSERR" "reset" "rcoap never reports a connection reset"
-rc_expect_not "$OBSERR" "interrupted" "rcoap reports no interruption: the observation moved"
-rcd_stop b
+N0=$(wc -l <"$RC_TMP/obs1.out")
+wait_lines "$RC_TMP/obs1.out" $((N0 + 2)) || rc_fail "rcoap observe goes on at B"
+# The observation runs to the end of its --duration: sections 2 to 4 run
+# meanwhile, and end1 (after them) checks its exit and the capture.
+S1=("$PA" "$PB" "$OBS_PID")
 
 echo "=== 2. rcoap observe, Release with Hold-Off 2, same port after a restart"
 HOLD=2
@@ -171,38 +211,17 @@ rcd_start a 1 -l coap+tcp://127.0.0.1:0 --hold-off $HOLD || { rc_fail "rcoapd A 
 PA=$(rcd_port a 127.0.0.1)
 DEC=(-d "tcp.port==$PA,coap")
 cap_start c2 "tcp port $PA"
-start_observe "coap+tcp://127.0.0.1:$PA/sensors/temp" $((10 * RC_SLOW))
-wait_lines "$RC_TMP/obs.out" 2 || rc_fail "rcoap observe got 2 notifications"
+start_observe "coap+tcp://127.0.0.1:$PA/sensors/temp" $((10 * RC_SLOW)) obs2
+wait_lines "$RC_TMP/obs2.out" 2 || rc_fail "rcoap observe got 2 notifications"
 kill -TERM "$(rcd_pid a)"
 rcd_wait_exit a 10
 rc_expect_status "$RCD_RC" 0 "rcoapd A exits 0 after SIGTERM"
 rc_expect_not "$(cat "$RC_TMP/a.err")" "still open after the timeout" "A did not have to close a connection itself"
 rcd_start a2 1 -l "coap+tcp://127.0.0.1:$PA" || { rc_fail "rcoapd A restarts on port $PA"; rc_done; }
-N0=$(wc -l <"$RC_TMP/obs.out")
-wait_lines "$RC_TMP/obs.out" $((N0 + 2)) || rc_fail "rcoap observe goes on after the restart"
-wait "$OBS_PID"
-rc_expect_status $? 0 "rcoap observe exits 0 at the end of --duration"
-rcd_stop a2
-cap_stop c2 "$PA" 2
-check_release c2 "$PA"
-# Hold-Off: option 4 (delta 4, length 1), value 2, then the diagnostic.
-rc_expect "$(sel c2 "sp == $PA && has(code, 228)" 10)" \
-  "e44102ff$(hex "server shutting down")" "c2: the Release carries Hold-Off $HOLD"
-# The GETs to the port: the first registration, then the one after the Release.
-REG=$(first_time c2 "dp == $PA && has(code, 1) && has(obs, 0) && t > $TREL")
-LASTA=$(last_time c2 "sp == $PA && has(code, 69) && t < $TREL")
-FIRST2=$(first_time c2 "st != $SREL && sp == $PA && has(code, 69)")
-echo "    last 2.05 before the Release $LASTA, Release $TREL, new GET $REG, next 2.05 $FIRST2"
-le "$(add "$TREL" $HOLD)" "$(add "$REG" 0.05)" &&
-  rc_pass "c2: the new registration waits out the Hold-Off" ||
-  rc_fail "c2: registration at $REG, Release at $TREL, Hold-Off $HOLD"
-le "$FIRST2" "$(add "$TREL" $((HOLD + MARGIN)))" &&
-  rc_pass "c2: notifications go on $(awk -v a="$FIRST2" -v b="$LASTA" 'BEGIN { print a - b }')s after the last one (Hold-Off $HOLD + ${MARGIN}s margin)" ||
-  rc_fail "c2: next notification at $FIRST2, Release at $TREL"
-[ "$(sel c2 "st == $SREL && dp == $PA && fin == 1 && t < ${REG:-0}" | wc -l)" -ge 1 ] &&
-  rc_pass "c2: rcoap closed the released connection with FIN before reconnecting" ||
-  rc_fail "c2: rcoap did not close the released connection"
-rc_expect_not "$(cat "$RC_TMP/obs.err")" "reset" "rcoap never reports a connection reset"
+N0=$(wc -l <"$RC_TMP/obs2.out")
+wait_lines "$RC_TMP/obs2.out" $((N0 + 2)) || rc_fail "rcoap observe goes on after the restart"
+# As in section 1: end2, after sections 3 and 4, finishes this one.
+S2=("$PA" "$OBS_PID")
 
 echo "=== 3. libcoap's coap-client observing rcoapd"
 rcd_start a 1 -l coap+tcp://127.0.0.1:0 || { rc_fail "rcoapd starts"; rc_done; }
@@ -249,4 +268,6 @@ wait "$RAW_PID"
 rc_expect "$(cat "$RC_TMP/raw.err")" "eof" "the raw peer saw an orderly end of stream"
 cap_stop c4 "$PA" 1
 check_release c4 "$PA"
+end1
+end2
 rc_done
