@@ -36,6 +36,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "floor_net.h"
+
 #define FLOOR_IN 16384
 #define FLOOR_OUT 16384
 #define FLOOR_OBS 64
@@ -58,31 +60,6 @@ static floor_conn *conns[FLOOR_CONNS];
 static unsigned nconns;
 static uint32_t obs_seq;
 static unsigned long long counter;
-
-/* Length of the whole frame at p[0..n), 0 when it is not all there;
- * *hdr is the header's length (up to and with the code byte). */
-static size_t frame_len(const uint8_t *p, size_t n, size_t *hdr) {
-  if (n < 2)
-    return 0;
-  size_t ln = p[0] >> 4, tkl = p[0] & 15, e = 0, body;
-  if (ln < 13) {
-    body = ln;
-  } else if (ln == 13) {
-    e = 1;
-    body = 13u + p[1];
-  } else if (ln == 14) {
-    e = 2;
-    body = n > 2 ? 269u + ((size_t)p[1] << 8 | p[2]) : 0;
-  } else {
-    e = 4;
-    body = n > 4 ? 65805u + ((size_t)p[1] << 24 | (size_t)p[2] << 16 |
-                            (size_t)p[3] << 8 | p[4])
-                 : 0;
-  }
-  *hdr = 1 + e + 1;
-  size_t total = *hdr + (tkl > 8 ? 0 : tkl) + body;
-  return n >= *hdr && n >= total ? total : 0;
-}
 
 /* The Observe value of the options at p[0..n) (-1: none), reading only
  * as far as option 6. */
@@ -172,15 +149,7 @@ static int put_frame(floor_conn *c, uint8_t code, const uint8_t *tok,
 }
 
 static int flush_out(floor_conn *c) {
-  while (c->out_at < c->out_len) {
-    ssize_t n = send(c->fd, c->out + c->out_at, c->out_len - c->out_at,
-                     MSG_NOSIGNAL);
-    if (n < 0)
-      return errno == EAGAIN ? 0 : -1;
-    c->out_at += (size_t)n;
-  }
-  c->out_len = c->out_at = 0;
-  return 0;
+  return floor_send(c->fd, c->out, &c->out_at, &c->out_len);
 }
 
 static void want_out(int ep, floor_conn *c) {
@@ -273,7 +242,7 @@ static int on_readable(int ep, floor_conn *c) {
     return n < 0 && errno == EAGAIN ? 0 : -1;
   size_t have = c->in_len + (size_t)n, at = 0, hdr = 0, fl;
   int trigger = 0;
-  while ((fl = frame_len(c->in + at, have - at, &hdr)) != 0) {
+  while ((fl = floor_frame_len(c->in + at, have - at, &hdr)) != 0) {
     trigger |= answer(c, c->in + at, hdr, fl);
     at += fl;
   }
@@ -304,22 +273,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons((uint16_t)atoi(argv[1])),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t al = sizeof a;
-  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof a) != 0 ||
-      listen(ls, 1024) != 0 || getsockname(ls, (struct sockaddr *)&a, &al)) {
-    perror("floor_notifier: listen");
-    return 1;
-  }
-  int ep = epoll_create1(0);
-  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
-  epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
-  printf("listening %u\n", ntohs(a.sin_port));
-  fflush(stdout);
+  int ep, one = 1, ls = floor_listen("floor_notifier", argv[1], &ep);
   struct epoll_event evs[FLOOR_EVENTS];
   for (;;) {
     int k = epoll_wait(ep, evs, FLOOR_EVENTS, -1);
