@@ -40,7 +40,8 @@ static void turn_flush_all(rc_context *ctx) {
       rc_conn_flush(p->conn);
       /* Skipped observers are owed the current state if this flush
        * brought the backlog under the bound (re-held, flushed below). */
-      rc__app_observe_catch_up(p);
+      if (p->obs_skipped)
+        rc__app_observe_catch_up(p);
     }
   }
 }
