@@ -640,47 +640,63 @@ static void h_wide(rc_context *ctx, rc_resource *res, rc_xreq *req,
   rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, sizeof body);
 }
 
-static void test_stalled_observer_bounded(void **state) {
-  fixture *f = *state;
-  static counting_mem cm;
-  memset(&cm, 0, sizeof cm);
-  rc_mem mem = {cm_malloc, cm_realloc, cm_free, &cm};
+/* A server context (allocator mem, NULL: the C library's) with /wide
+ * observable; its port in *port. */
+static rc_context *wide_server(fixture *f, const rc_mem *mem,
+                               rc_resource **res, uint16_t *port) {
   rc_context_opts o = {0};
   o.loop = &f->loop;
-  o.mem = &mem;
+  o.mem = mem;
   o.on_log = on_log;
   o.log_user = f;
   o.log_level = RC_SESSION_LOG_WARN;
   rc_context *srv;
   assert_int_equal(rc_context_new(&srv, &o), RC_OK);
-  rc_resource *res;
-  assert_int_equal(rc_resource_add(srv, "/wide", 0, f, &res), RC_OK);
-  rc_resource_on(res, RC_GET, h_wide);
-  assert_int_equal(rc_resource_set_observable(res), RC_OK);
-  uint16_t port;
+  assert_int_equal(rc_resource_add(srv, "/wide", 0, f, res), RC_OK);
+  rc_resource_on(*res, RC_GET, h_wide);
+  assert_int_equal(rc_resource_set_observable(*res), RC_OK);
   char err[256];
   assert_int_equal(rc_context_listen(srv, RC_CONN_TCP, "127.0.0.1:0", NULL,
-                                     NULL, &port, err, sizeof err),
+                                     NULL, port, err, sizeof err),
                    RC_OK);
+  return srv;
+}
+
+/* Connects raw peer p to port and observes /wide on its 1-byte token;
+ * rcvbuf > 0 sets the socket's receive buffer first. */
+static void raw_observe_wide(fixture *f, raw_peer *p, uint16_t port,
+                             int rcvbuf) {
+  p->tok[1][0] = 0x5a; /* slot 1: the 1-byte token */
+  raw_put(p, RC_SIG_CSM, NULL, 0, 0, NULL);
+  raw_put(p, RC_GET, p->tok[1], 1, 1, "wide");
+  struct sockaddr_in sa;
+  uv_ip4_addr("127.0.0.1", port, &sa);
+  assert_int_equal(uv_tcp_init(&f->loop, &p->tcp), 0);
+  p->tcp.data = p;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  if (rcvbuf > 0)
+    assert_int_equal(
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  assert_int_equal(uv_tcp_open(&p->tcp, fd), 0);
+  assert_int_equal(uv_tcp_connect(&p->conn, &p->tcp,
+                                  (const struct sockaddr *)&sa, raw_connected),
+                   0);
+}
+
+static void test_stalled_observer_bounded(void **state) {
+  fixture *f = *state;
+  static counting_mem cm;
+  memset(&cm, 0, sizeof cm);
+  rc_mem mem = {cm_malloc, cm_realloc, cm_free, &cm};
+  rc_resource *res;
+  uint16_t port;
+  rc_context *srv = wide_server(f, &mem, &res, &port);
   static raw_peer slow;
   memset(&slow, 0, sizeof slow);
   slow.stall = 1;
-  slow.tok[1][0] = 0x5a; /* slot 1: the 1-byte token */
-  raw_put(&slow, RC_SIG_CSM, NULL, 0, 0, NULL);
-  raw_put(&slow, RC_GET, slow.tok[1], 1, 1, "wide");
-  struct sockaddr_in sa;
-  uv_ip4_addr("127.0.0.1", port, &sa);
-  assert_int_equal(uv_tcp_init(&f->loop, &slow.tcp), 0);
-  slow.tcp.data = &slow;
   /* a small receive window, so the kernel soon stops taking the bytes */
-  int fd = socket(AF_INET, SOCK_STREAM, 0), rcvbuf = 4096;
-  assert_true(fd >= 0);
-  assert_int_equal(
-      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
-  assert_int_equal(uv_tcp_open(&slow.tcp, fd), 0);
-  assert_int_equal(uv_tcp_connect(&slow.conn, &slow.tcp,
-                                  (const struct sockaddr *)&sa, raw_connected),
-                   0);
+  raw_observe_wide(f, &slow, port, 4096);
   static watcher ws[2];
   memset(ws, 0, sizeof ws);
   char uri[64];
@@ -751,6 +767,42 @@ static void test_stalled_observer_bounded(void **state) {
   for (int i = 0; i < 100 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
     ;
   assert_int_equal(cm.now, 0);
+}
+
+/* Many rounds in one turn of the loop, for a peer that reads: the
+ * output held for the turn passes RC_NOTIFY_BACKLOG_MAX, so the later
+ * rounds skip it, and the turn's one flush may leave nothing unsent (no
+ * write completes later to tell). The peer must still end with the last
+ * round's value, Observe growing, with no further round. */
+static void test_skipped_in_one_turn_caught_up(void **state) {
+  fixture *f = *state;
+  rc_resource *res;
+  uint16_t port;
+  rc_context *srv = wide_server(f, NULL, &res, &port);
+  static raw_peer p;
+  memset(&p, 0, sizeof p);
+  raw_observe_wide(f, &p, port, 0);
+  RUN_UNTIL(f, p.got[1] == 1);
+  rc_notify_stats a, b;
+  rc_context_notify_stats(srv, &a);
+  int rounds = (int)(RC_NOTIFY_BACKLOG_MAX / WIDE_BODY) + 100;
+  for (int round = 1; round <= rounds; round++) {
+    f->value = round;
+    assert_int_equal(rc_resource_notify(res), RC_OK); /* no loop turn */
+  }
+  RUN_UNTIL(f, p.last_val[1] == rounds);
+  rc_context_notify_stats(srv, &b);
+  assert_true(b.skipped - a.skipped > 0);
+  assert_int_equal(b.caught_up - a.caught_up, 1);
+  assert_int_equal((uint64_t)p.got[1],
+                   1u + (b.notifications - a.notifications) + 1u);
+  assert_int_equal(p.obs_backwards, 0);
+  assert_int_equal(p.foreign, 0);
+  uv_close((uv_handle_t *)&p.tcp, raw_close_cb);
+  RUN_UNTIL(f, p.closed && rc_resource_observers(res) == 0);
+  rc_context_free(srv);
+  for (int i = 0; i < 100 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
+    ;
 }
 
 typedef struct result {
@@ -998,6 +1050,8 @@ int main(void) {
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifies_one_write_per_turn, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_skipped_in_one_turn_caught_up,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_stalled_observer_bounded, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_three_transfers_one_connection,
