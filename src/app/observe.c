@@ -280,8 +280,8 @@ rc_err rc_resource_notify(rc_resource *res) {
  * sending new representations to clients and provides eventual
  * consistency between the state observed by each client and the actual
  * resource state at the server." Skipping rounds for a peer that does not
- * read is the best effort (§4.5 lets a server leave out states a client
- * cannot take in time); the consistency is this: once the connection's
+ * read is the best effort (§1.3: a client is not promised every state a
+ * resource goes through); the consistency is this: once the connection's
  * unsent output is back under RC_NOTIFY_BACKLOG_MAX, every observation on
  * it whose last round was skipped is sent the resource's current state,
  * once, as a fresh notification with the next Observe number (§4.4).
