@@ -451,14 +451,17 @@ rc_err rc_resource_notify(rc_resource *res);
 /* What the context's notify rounds did: rounds run, notifications
  * queued, connection flushes (writes) they led to, and notifications
  * skipped because their connection's unsent output was already past
- * RC_NOTIFY_BACKLOG_MAX (a peer that does not read; it gets the state of
- * the first round after it drains). */
+ * RC_NOTIFY_BACKLOG_MAX (a peer that does not read; once its unsent
+ * output is under the bound again, each skipped observation is sent the
+ * resource's current state, counted in caught_up). */
 #define RC_NOTIFY_BACKLOG_MAX (256u * 1024u)
 typedef struct rc_notify_stats {
   uint64_t rounds;
   uint64_t notifications;
   uint64_t flushes;
   uint64_t skipped;
+  uint64_t caught_up; /* skipped observations sent the current state once
+                         their connection drained under the bound */
 } rc_notify_stats;
 void rc_context_notify_stats(const rc_context *ctx, rc_notify_stats *out);
 /* Current number of observers of res. */

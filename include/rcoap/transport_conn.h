@@ -170,6 +170,11 @@ typedef struct rc_conn_callbacks {
   int (*can_park)(void *user, rc_conn *c);
   void (*on_park)(void *user, rc_conn *c);
   int (*on_unpark)(void *user, rc_conn *c);
+  /* Optional: an asynchronous write finished (a stream connection whose
+   * peer had stopped taking bytes took them); rc_conn_unsent tells what
+   * is still waiting. Called before the rest is written, so what the
+   * owner queues now goes out with it. */
+  void (*on_writable)(void *user, rc_conn *c);
 } rc_conn_callbacks;
 
 /* WebSocket client settings (coap+ws, coaps+ws). Strings are copied. */

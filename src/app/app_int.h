@@ -87,6 +87,8 @@ struct app_peer {
   struct app_obs *obs;        /* observations on this connection */
   app_peer *turn_next;        /* turn_flush.c: output held to the turn's end */
   uint8_t turn_held;
+  uint8_t obs_skipped;        /* observe.c: an observation here is owed the
+                                 current state (rc__app_observe_catch_up) */
   struct app_access *access;  /* requests awaiting their answer (access.c) */
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
   struct app_wr_dial *wr_dial; /* webrtc.c: signaling in flight */
@@ -218,6 +220,8 @@ void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
 /* UDP: the notification on this token was rejected with RST or never
  * acknowledged: RFC 7641 §3.6 / §4.5 remove the observer. */
 void rc__app_observe_lost(app_peer *p, const uint8_t *tok, size_t tkl);
+void rc__app_observe_catch_up(app_peer *p);
+void rc__app_observe_on_writable(void *user, rc_conn *c);
 /* Registers (p, m's token and options, key) as an observer of r outside a
  * dispatch (a deferred registration: the proxy's first notification).
  * Returns 0 or RC_ERR_NOMEM. */

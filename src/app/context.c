@@ -392,7 +392,7 @@ static int peer_on_unpark(void *user, rc_conn *c) {
   .on_log = peer_on_log, .on_closed = peer_on_closed,                          \
   .on_pong = rc__app_on_pong, .on_lost = peer_on_lost,                         \
   .can_park = peer_can_park, .on_park = peer_on_park,                          \
-  .on_unpark = peer_on_unpark
+  .on_unpark = peer_on_unpark, .on_writable = rc__app_observe_on_writable
 static const rc_conn_callbacks app_conn_callbacks = {APP_CONN_CALLBACKS};
 static const rc_conn_callbacks app_conn_callbacks_traced = {
     APP_CONN_CALLBACKS, .on_trace = peer_on_trace};

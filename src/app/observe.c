@@ -13,9 +13,13 @@
  * (turn_flush.c): one write per connection per turn, however many rounds
  * ran in it, and no allocation per notification. A connection whose peer
  * does not read holds at most RC_NOTIFY_BACKLOG_MAX unsent bytes: past
- * that its observers skip rounds (counted) until it drains, and the next
- * round after that brings them the current state, so a stalled observer
- * neither stalls the others nor grows the server's memory.
+ * that its observers skip rounds (counted) until it drains, so a stalled
+ * observer neither stalls the others nor grows the server's memory. A
+ * skipped observation is marked (a bit in it, and one in its peer); when
+ * the connection's output is back under the bound (an asynchronous write
+ * completed: the conn's on_writable; or the turn's flush took it) each
+ * marked one gets the resource's current state once, with a new Observe
+ * number, so the last state reaches it even if nothing changes again.
  */
 #include <string.h>
 
@@ -27,7 +31,8 @@ typedef struct app_obs {
   rc_resource *res;
   app_peer *peer;
   uint64_t key;
-  size_t token_len;
+  uint32_t token_len;
+  uint8_t skipped;  /* its last round skipped it: owed the current state */
   uint8_t *token;   /* inline, after the struct */
   uint8_t *opts;    /* the request's options, inline: for re-rendering */
   size_t opts_len;
@@ -68,7 +73,7 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
   o->peer = p;
   o->key = key;
   o->token = (uint8_t *)(o + 1);
-  o->token_len = m->token_len;
+  o->token_len = (uint32_t)m->token_len;
   if (m->token_len) /* an empty token is NULL in a parsed message */
     memcpy(o->token, m->token, m->token_len);
   o->opts = o->token + m->token_len;
@@ -165,6 +170,50 @@ void rc__app_observe_free(rc_context *ctx) {
   ctx->capture = NULL;
 }
 
+/* Renders res for o's request into the context's capture, its options
+ * encoded once with Observe seq. NULL: the handler gave no answer. */
+static const rc_outmsg *obs_render(rc_context *ctx, rc_resource *res,
+                                   app_obs *o, uint32_t seq) {
+  rc_msg m;
+  memset(&m, 0, sizeof m);
+  m.code = RC_GET;
+  m.token = o->token;
+  m.token_len = o->token_len;
+  m.opts = o->opts_len ? o->opts : NULL;
+  m.opts_len = o->opts_len;
+  rc_xreq *req = rc_xcapture_begin(ctx->capture, o->peer->x, &m);
+  res->handlers[RC_GET](ctx, res, req, res->user);
+  const rc_outmsg *out = rc_xcapture_result(ctx->capture);
+  /* Without memory for the encoded options (or for an answer that needs
+   * Block2) each observer's message is encoded in full. */
+  if (out)
+    (void)rc_xcapture_prepare_notify(ctx->capture, seq);
+  else
+    rc__app_log(ctx, RC_SESSION_LOG_WARN,
+                "%s: GET handler gave no answer for a notification",
+                res->path);
+  return out;
+}
+
+/* Writes the rendered notification behind o's token. Returns 0 when it
+ * went, -1 when not (o freed if the answer ended the observation). */
+static inline int obs_send(rc_context *ctx, app_obs *o,
+                           const rc_outmsg *out) {
+  rc_resource *res = o->res;
+  rc_err err = rc_exchange_notify_captured(o->peer->x, o->token, o->token_len,
+                                           o->key, res->obs_seq, ctx->capture);
+  if (err)
+    rc__app_log(ctx, RC_SESSION_LOG_DEBUG, "%s: notification not sent: %s",
+                res->path, rc_strerror(err));
+  /* RFC 7641 §3.2: a notification that is not 2.xx ends the
+   * observation. */
+  if (RC_CODE_CLASS(out->code) != 2) {
+    obs_unlink_free(o);
+    return -1;
+  }
+  return err ? -1 : 0;
+}
+
 rc_err rc_resource_notify(rc_resource *res) {
   if (!res || !res->handlers[RC_GET])
     return RC_ERR_STATE;
@@ -187,7 +236,6 @@ rc_err rc_resource_notify(rc_resource *res) {
   const rc_outmsg *out = NULL;
   uint64_t rendered_key = 0;
   int rendered = 0;
-  rc_handler h = res->handlers[RC_GET];
   app_peer *seen = NULL; /* the last connection checked for its backlog */
   int backlogged = 0;
   for (app_obs *o = res->observers; o;) {
@@ -206,50 +254,68 @@ rc_err rc_resource_notify(rc_resource *res) {
     }
     if (backlogged) {
       ctx->notify_stats.skipped++;
+      o->skipped = 1; /* owed the current state once it drains */
+      p->obs_skipped = 1;
       o = next;
       continue;
     }
+    o->skipped = 0;
     /* Its output waits for the end of the loop's turn (turn_flush.c):
      * one write per connection however many rounds run in this turn. */
     rc__app_turn_hold(p);
     if (!rendered || o->key != rendered_key) {
-      rc_msg m;
-      memset(&m, 0, sizeof m);
-      m.code = RC_GET;
-      m.token = o->token;
-      m.token_len = (uint32_t)o->token_len;
-      m.opts = o->opts_len ? o->opts : NULL;
-      m.opts_len = o->opts_len;
-      rc_xreq *req = rc_xcapture_begin(ctx->capture, p->x, &m);
-      h(ctx, res, req, res->user);
-      out = rc_xcapture_result(ctx->capture);
-      /* Without memory for the encoded options (or for an answer that
-       * needs Block2) each observer's message is encoded in full. */
-      if (out)
-        (void)rc_xcapture_prepare_notify(ctx->capture, res->obs_seq);
+      out = obs_render(ctx, res, o, res->obs_seq);
       rendered = 1;
       rendered_key = o->key;
     }
-    if (!out) {
-      rc__app_log(ctx, RC_SESSION_LOG_WARN,
-                  "%s: GET handler gave no answer for a notification",
-                  res->path);
-      o = next;
-      continue;
-    }
-    err = rc_exchange_notify_captured(p->x, o->token, o->token_len,
-                                             o->key, res->obs_seq,
-                                             ctx->capture);
-    if (err)
-      rc__app_log(ctx, RC_SESSION_LOG_DEBUG, "%s: notification not sent: %s",
-                  res->path, rc_strerror(err));
-    /* RFC 7641 §3.2: a notification that is not 2.xx ends the
-     * observation. */
-    if (RC_CODE_CLASS(out->code) != 2)
-      obs_unlink_free(o);
-    else if (!err)
+    if (out && obs_send(ctx, o, out) == 0)
       ctx->notify_stats.notifications++;
     o = next;
   }
   return RC_OK;
+}
+
+/*
+ * RFC 7641, Abstract: "The protocol follows a best-effort approach for
+ * sending new representations to clients and provides eventual
+ * consistency between the state observed by each client and the actual
+ * resource state at the server." Skipping rounds for a peer that does not
+ * read is the best effort (§1.3: a client is not promised every state a
+ * resource goes through); the consistency is this: once the connection's
+ * unsent output is back under RC_NOTIFY_BACKLOG_MAX, every observation on
+ * it whose last round was skipped is sent the resource's current state,
+ * once, as a fresh notification with the next Observe number (§4.4).
+ * Called when the peer's connection made progress (on_writable) and after
+ * the turn's flush; p->obs_skipped makes it one bit test otherwise.
+ */
+void rc__app_observe_catch_up(app_peer *p) {
+  if (!p->obs_skipped || !p->x ||
+      rc_conn_unsent(p->conn) > RC_NOTIFY_BACKLOG_MAX)
+    return;
+  p->obs_skipped = 0;
+  rc_context *ctx = p->ctx;
+  for (app_obs *o = p->obs; o;) {
+    app_obs *next = o->pnext;
+    if (!o->skipped) {
+      o = next;
+      continue;
+    }
+    o->skipped = 0;
+    rc_resource *res = o->res;
+    if (!res->handlers[RC_GET]) {
+      o = next;
+      continue;
+    }
+    rc__app_turn_hold(p); /* written with the turn's other output */
+    res->obs_seq = (res->obs_seq + 1) & 0xFFFFFFu;
+    const rc_outmsg *out = obs_render(ctx, res, o, res->obs_seq);
+    if (out && obs_send(ctx, o, out) == 0)
+      ctx->notify_stats.caught_up++;
+    o = next;
+  }
+}
+
+void rc__app_observe_on_writable(void *user, rc_conn *c) {
+  (void)c;
+  rc__app_observe_catch_up(user);
 }

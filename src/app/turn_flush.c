@@ -38,6 +38,10 @@ static void turn_flush_all(rc_context *ctx) {
       rc_exchange_hold_output(p->x, 0);
       ctx->notify_stats.flushes++;
       rc_conn_flush(p->conn);
+      /* Skipped observers are owed the current state if this flush
+       * brought the backlog under the bound (re-held, flushed below). */
+      if (p->obs_skipped)
+        rc__app_observe_catch_up(p);
     }
   }
 }

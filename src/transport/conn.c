@@ -488,6 +488,11 @@ static void conn_write_cb(uv_write_t *req, int status) {
     return;
   }
   c->last_io = conn_now(c);
+  if (c->cb->on_writable != NULL) {
+    c->busy++;
+    c->cb->on_writable(c->user, c);
+    c->busy--;
+  }
   conn_pump(c);
 }
 
