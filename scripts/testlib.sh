@@ -116,6 +116,25 @@ rc_skip() {
   exit $RC_SKIP_EXIT
 }
 
+# rc_web_deps: 0 when tests/web/node_modules has playwright-core, after
+# one `npm ci` (pinned by package-lock.json) if it is missing. The browser
+# tests run side by side under ctest -j: the install is done under a lock,
+# so a second test waits for the first one's install instead of finding a
+# half-made node_modules (or none) and skipping.
+rc_web_deps() {
+  local webt=$RC_SRC/tests/web
+  [ -d "$webt/node_modules/playwright-core" ] && return 0
+  command -v npm >/dev/null || return 1
+  (
+    flock -w 600 9 || exit 1
+    [ -d "$webt/node_modules/playwright-core" ] && exit 0
+    echo "tests/web: npm ci (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1)"
+    cd "$webt" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
+      >"$RC_TMP/npm.log" 2>&1 || tail -n 20 "$RC_TMP/npm.log"
+  ) 9>"$webt/.npm-ci.lock"
+  [ -d "$webt/node_modules/playwright-core" ]
+}
+
 rc_done() {
   echo "$RC_PASSED passed, $RC_FAILED failed"
   [ "$RC_FAILED" -eq 0 ]

@@ -25,15 +25,8 @@ WEBT="$RC_SRC/tests/web"
 
 [ -x "$CHROMIUM" ] || rc_skip "no chromium at $CHROMIUM (apt-get install chromium)"
 command -v node >/dev/null || rc_skip "no node (apt-get install nodejs npm)"
-if [ ! -d "$WEBT/node_modules/playwright-core" ]; then
-  if command -v npm >/dev/null; then
-    echo "tests/web: npm ci (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1)"
-    (cd "$WEBT" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund) >"$RC_TMP/npm.log" 2>&1 ||
-      { tail -n 20 "$RC_TMP/npm.log"; }
-  fi
-  [ -d "$WEBT/node_modules/playwright-core" ] ||
-    rc_skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
-fi
+rc_web_deps ||
+  rc_skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
 
 # --- the server: lib/rcoapd.sh (rcd_start, rcd_port, rcd_stop) -----------
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"

@@ -31,7 +31,7 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 WEBT="$RC_SRC/tests/web"
 [ -x "$CHROMIUM" ] || rc_skip "no chromium at $CHROMIUM"
 command -v node >/dev/null || rc_skip "no node"
-[ -d "$WEBT/node_modules/playwright-core" ] ||
+rc_web_deps ||
   rc_skip "no tests/web/node_modules (cd tests/web && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci)"
 RCOAPD=$(rc_tool rcoapd) || rc_done
 . "$RC_SRC/tests/integration/lib/rcoapd.sh"

@@ -288,7 +288,7 @@ rc_expect "$(cat "$RC_TMP/c2.err")" "ICE pair selected: $PUB:" "C2's pair: R's p
 # STUN port, so its srflx address is one D can send checks to.
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 WEBT="$RC_SRC/tests/web"
-if [ -x "$CHROMIUM" ] && command -v node >/dev/null && [ -d "$WEBT/node_modules/playwright-core" ]; then
+if [ -x "$CHROMIUM" ] && command -v node >/dev/null && rc_web_deps; then
   out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$NC" \
     timeout 60 node browser-webrtc-run.mjs "http://$BRK:8080/" "$RC_BUILD/web-demo-rendezvous.png" 1 "&peer=dev1" 2>&1)
   st=$?
