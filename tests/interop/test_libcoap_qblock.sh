@@ -68,6 +68,7 @@ coap -T $((20 * RC_SLOW)) -v --qblock -o "$RC_TMP/ls.body" get "$L/example_data"
 rc_expect_status "$ST" 0 "rcoap --qblock GET from libcoap exits 0"
 rc_expect "$ERR" "4.02 Bad Option" "libcoap answered the Q-Block2 GET 4.02"
 same "$RC_TMP/body2.bin" "$RC_TMP/ls.body" "the 100 KiB came back intact (Block2)"
+ts_stop # while both servers still hold their ports
 rcd_stop ls 0
 rcd_stop d
 

@@ -115,6 +115,7 @@ coap -T $RC_TMO get "$L/.well-known/core"
 rc_expect "$OUT" '</time>' "discovery from libcoap"
 coap -T $RC_TMO -N get "$L/time"
 rc_expect_status "$ST" 0 "rcoap -N (NON) GET libcoap /time exits 0"
+ts_stop # while both servers still hold their ports
 # (coap-server's stdout is buffered: read its log once it has exited)
 rcd_stop ls 0
 LS=$(grep -ho 'v:1 t:.*' "$RC_TMP/ls.out" "$RC_TMP/ls.err" 2>/dev/null)

@@ -124,16 +124,25 @@ ts_start() {
 # ts ARGS...: tshark reading CAP, both ports decoded as CoAP.
 ts() { tshark -r "$CAP" -d "udp.port==$TS_P,coap" -d "udp.port==$TS_LP,coap" "$@" 2>/dev/null; }
 
-# ts_check NUMS WHAT: stops the capture, then: a few hundred datagrams or
+# ts_stop: ends the capture once the last datagrams are written out. Call
+# it while the servers still hold ports P and LP: once they exit, a test
+# running beside this one may get either port as its ephemeral source
+# port, and its datagrams (DTLS, say) would be captured as ours.
+ts_stop() {
+  rcd_alive ts || return 0
+  sleep $((1 * RC_SLOW)) # the last datagrams written out
+  kill -TERM "$(rcd_pid ts)" 2>/dev/null
+  rcd_wait_exit ts 10
+}
+
+# ts_check NUMS WHAT: stops the capture (ts_stop), then: a few hundred datagrams or
 # more, every one CoAP, no malformed or error reports except "Invalid
 # Option Number N" for N in NUMS ("292 252": options Wireshark 4.0 does
 # not know), and at least one report for the first of NUMS (the filter
 # is not blind). WHAT names them in the messages.
 ts_check() {
   local nums=$1 what=$2 nudp ncoap bad
-  sleep $((1 * RC_SLOW)) # the last datagrams written out
-  kill -TERM "$(rcd_pid ts)" 2>/dev/null
-  rcd_wait_exit ts 10
+  ts_stop
   nudp=$(ts -Y udp | wc -l)
   ncoap=$(ts -Y 'udp && coap' | wc -l)
   rc_expect_re "$nudp" '^[1-9][0-9]{2,}$' "tshark captured $nudp datagrams"
