@@ -640,26 +640,37 @@ static void h_wide(rc_context *ctx, rc_resource *res, rc_xreq *req,
   rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, sizeof body);
 }
 
-/* A server context (allocator mem, NULL: the C library's) with /wide
- * observable; its port in *port. */
-static rc_context *wide_server(fixture *f, const rc_mem *mem,
-                               rc_resource **res, uint16_t *port) {
+/* A server context on f's loop (allocator mem, NULL: the C library's;
+ * log level level) listening on addr over TCP, with path observable and
+ * answered by h; its port in *port. */
+static rc_context *observable_server(fixture *f, const rc_mem *mem,
+                                     int level, const char *addr,
+                                     const char *path, rc_handler h,
+                                     rc_resource **res, uint16_t *port) {
   rc_context_opts o = {0};
   o.loop = &f->loop;
   o.mem = mem;
   o.on_log = on_log;
   o.log_user = f;
-  o.log_level = RC_SESSION_LOG_WARN;
+  o.log_level = level;
   rc_context *srv;
   assert_int_equal(rc_context_new(&srv, &o), RC_OK);
-  assert_int_equal(rc_resource_add(srv, "/wide", 0, f, res), RC_OK);
-  rc_resource_on(*res, RC_GET, h_wide);
+  assert_int_equal(rc_resource_add(srv, path, 0, f, res), RC_OK);
+  rc_resource_on(*res, RC_GET, h);
   assert_int_equal(rc_resource_set_observable(*res), RC_OK);
   char err[256];
-  assert_int_equal(rc_context_listen(srv, RC_CONN_TCP, "127.0.0.1:0", NULL,
-                                     NULL, port, err, sizeof err),
+  assert_int_equal(rc_context_listen(srv, RC_CONN_TCP, addr, NULL, NULL, port,
+                                     err, sizeof err),
                    RC_OK);
   return srv;
+}
+
+/* A server context (allocator mem, NULL: the C library's) with /wide
+ * observable; its port in *port. */
+static rc_context *wide_server(fixture *f, const rc_mem *mem,
+                               rc_resource **res, uint16_t *port) {
+  return observable_server(f, mem, RC_SESSION_LOG_WARN, "127.0.0.1:0",
+                           "/wide", h_wide, res, port);
 }
 
 /* Connects raw peer p to port and observes /wide on its 1-byte token;
@@ -908,20 +919,7 @@ static rc_context *following_client(fixture *f) {
 /* A second server with the same observable /obs (value from f). */
 static rc_context *second_server(fixture *f, const char *addr,
                                  rc_resource **res, uint16_t *port) {
-  rc_context_opts o = {0};
-  o.loop = &f->loop;
-  o.on_log = on_log;
-  o.log_user = f;
-  rc_context *s;
-  assert_int_equal(rc_context_new(&s, &o), RC_OK);
-  assert_int_equal(rc_resource_add(s, "/obs", 0, f, res), RC_OK);
-  rc_resource_on(*res, RC_GET, h_obs);
-  assert_int_equal(rc_resource_set_observable(*res), RC_OK);
-  char err[256];
-  assert_int_equal(
-      rc_context_listen(s, RC_CONN_TCP, addr, NULL, NULL, port, err, sizeof err),
-      RC_OK);
-  return s;
+  return observable_server(f, NULL, 0, addr, "/obs", h_obs, res, port);
 }
 
 /* Observes f's /obs, then shuts the server down with a Release (alt:
