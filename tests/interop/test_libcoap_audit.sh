@@ -10,7 +10,9 @@
 #     If-None-Match creates (2.01 with an ETag) and then gets 4.12; PUT
 #     with If-Match of another ETag gets 4.12, with the current one 2.04;
 #     an empty If-Match on a missing item 4.12; GET with the current ETag
-#     2.03 (§5.10.6.2).
+#     2.03 (§5.10.6.2). A PUT over the store's 1 MiB item limit whose
+#     Size1 says so gets 4.13 with Size1 at its first block (RFC 7959
+#     §2.9.3), not after the whole upload.
 #  3. rcoapd as a forward proxy to coap-server-notls (§5.7.2): a request
 #     with an unrecognized safe-to-forward critical option (2049) is
 #     forwarded, and libcoap's own 4.02 comes back (its echo of the option
@@ -79,6 +81,12 @@ lc -m put -e three -O "1,0x$etag" "$U/store/cond"
 rc_expect_re "$(answers)" 't:ACK c:2\.04 ' "PUT If-Match of the current ETag: 2.04"
 lc -m put -e four -O 1 "$U/store/missing"
 rc_expect_re "$(answers)" 't:ACK c:4\.12 ' "PUT empty If-Match on a missing item: 4.12"
+
+head -c 1100000 /dev/zero >"$RC_TMP/big.bin"
+lc -m put -b 1024 -f "$RC_TMP/big.bin" "$U/store/big"
+rc_expect_re "$(answers)" '^v:1 t:ACK c:4\.13 .*Size1:1048576' \
+  "PUT of 1.1 MB (Size1 said so): 4.13 with Size1 1 MiB at its first block"
+rc_expect_eq "$(answers | grep -c ' c:2\.31 ')" 0 "no block taken before the 4.13"
 
 echo "=== 3. forward proxy to libcoap (Proxy-Uri over coap+tcp)"
 coap -T $((10 * RC_SLOW)) -i -O 2049,x -O "35,$L/time" get "$T/"

@@ -460,6 +460,10 @@ rc_err demo_start(rc_context *ctx, demo **out) {
   if ((err = add(ctx, "/store", RC_RES_PREFIX, d, on_store, on_store, NULL,
                  on_store, &r)) ||
       (err = rc_resource_attr(r, "title", "PUT/GET/DELETE /store/NAME", 1)) ||
+      /* an item over the limit is refused by its first block when the
+       * client says its size (Size1), else once it is over: 4.13 with
+       * Size1 naming the limit (RFC 7959 §2.9.3, §4) */
+      (err = rc_resource_body_limit(r, STORE_ITEM_MAX)) ||
       (err = rc_resource_set_observable(r)))
     goto fail;
   d->store_res = r;
