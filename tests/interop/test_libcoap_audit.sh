@@ -23,6 +23,12 @@
 #     a CON notification and the cancelling GET (Observe: 1) reach
 #     coap-server-notls (they were collected for a batch and dropped with
 #     the socket; libcoap retransmitted the response to no one).
+#  5. rcoap observe over coap:// outlives a crash of the server: libcoap
+#     killed (SIGKILL: no 4.04 farewell, no connection to lose) and
+#     restarted on its port; once the last notification's Max-Age (1 s)
+#     and the grace (2 s) pass in silence, rcoap registers again (RFC
+#     7641 §3.3.1) and prints the new server's notifications (it went
+#     silent until --duration before).
 # coap-client exits 0 whatever happens, so its -v 7 PDU log is checked.
 # A missing peer skips (exit 77); under CI=true it fails.
 # Usage: bash test_libcoap_audit.sh BUILD_DIR
@@ -112,6 +118,29 @@ sleep $((1 * RC_SLOW))
 rc_expect_re "$(cat "$RC_TMP/ls.err" "$RC_TMP/ls.out" 2>/dev/null | grep -a '^v:1 t:CON c:GET ')" \
   'Observe:1, Uri-Path:time' "libcoap got the cancelling GET (Observe: 1)"
 
+echo "=== 5. observe over coap:// survives a server crash"
+RCOAP=$(rc_tool rcoap)
+timeout $((40 * RC_SLOW)) "$RCOAP" observe --duration $((30 * RC_SLOW)) "$L/time" \
+  >"$RC_TMP/obs.out" 2>"$RC_TMP/obs.err" &
+OBS=$!
+trap 'kill "$OBS" 2>/dev/null; rcd_cleanup; rm -rf "$RC_TMP"' EXIT
+nlines() { wc -l <"$RC_TMP/obs.out"; }
+for _ in $(seq 1 $((50 * RC_SLOW))); do [ "$(nlines)" -ge 2 ] && break; sleep 0.1; done
+kill -KILL "$(rcd_pid ls)"
+wait "$(rcd_pid ls)" 2>/dev/null
+unset "RCD_PID[ls]"
+sleep 1
+lc_server ls2 "$LP" -v 7
+BEFORE=$(nlines)
+for _ in $(seq 1 $((100 * RC_SLOW))); do [ "$(nlines)" -ge $((BEFORE + 2)) ] && break; sleep 0.1; done
+rc_expect_re "$(nlines)" "^[0-9]+$" "(observer output: $BEFORE lines at the restart, $(nlines) now)"
+[ "$(nlines)" -ge $((BEFORE + 2)) ] && rc_pass "rcoap prints the restarted server's notifications" ||
+  rc_fail "rcoap prints the restarted server's notifications ($BEFORE -> $(nlines))"
+rc_expect_re "$(cat "$RC_TMP/ls2.out" "$RC_TMP/ls2.err" 2>/dev/null | grep -a '^v:1 t:CON c:GET ')" \
+  'Observe:0, Uri-Path:time' "the restarted libcoap got a new registration"
+kill "$OBS" 2>/dev/null
+wait "$OBS" 2>/dev/null
+
 rcd_stop d
-rcd_stop ls
+rcd_stop ls2
 rc_done
