@@ -489,6 +489,12 @@ rc_err rc_observe(rc_context *ctx, const char *uri, const rc_request_opts *opts,
  * (0: the default 1000 / 30000). Returns 0 or RC_ERR_INVAL (min > max). */
 rc_err rc_observe_backoff(rc_observation *obs, uint32_t min_ms,
                           uint32_t max_ms);
+/* Over coap:// and coaps:// (no connection tells of a server that
+ * crashed and came back without its observers), on: when a notification's
+ * Max-Age (default 60 s) plus half of it (at least 2 s) passes without
+ * another, obs registers again (RFC 7641 §3.3.1). Off by default (the
+ * proxy's relays do this themselves). NULL ok. */
+void rc_observe_refresh(rc_observation *obs, int on);
 /* Deregisters (GET with Observe=1, RFC 8323 §7.4) and frees obs. NULL ok.
  * rc_context_free frees the observations still open (do not cancel them
  * after that). */

@@ -644,6 +644,12 @@ void rc_session_udp_set_non(rc_session *s, int on);
  * acknowledge, and on other framings) or RC_ERR_STATE / RC_ERR_NOMEM. */
 rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
                               size_t token_len);
+/* UDP: the NON request with this token is rejected (RFC 7252 §4.3: a
+ * Reset with its Message ID) and gets no answer. Returns 0, or
+ * RC_ERR_STATE when there is no such NON request (a CON, or another
+ * framing: answer it instead) / RC_ERR_NOMEM. */
+rc_err rc_session_udp_reject(rc_session *s, const uint8_t *token,
+                             size_t token_len);
 
 /* UDP, server side: the amplification limit (RFC 7252 §11.3, RFC 9175
  * §2.4) with these Echo values (echo->make / echo->check get the user

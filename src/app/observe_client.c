@@ -4,11 +4,15 @@
  * alive across connection losses: after a loss the caller is told (status
  * < 0) and the registration is repeated on a new connection after a
  * back-off that doubles from 1 s to 30 s (rc_observe_backoff sets other
- * bounds; reset by every notification).
+ * bounds; reset by every notification). Over coap:// and coaps://, where
+ * no connection tells of a lost server, a notification's Max-Age passing
+ * in silence (plus half of it, at least 2 s) registers again when asked
+ * (rc_observe_refresh).
  * rc_observe_cancel deregisters explicitly, as RFC 8323 §7.4 requires.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "app_int.h"
 
@@ -29,6 +33,7 @@ struct rc_observation {
   uint32_t backoff_min_ms, backoff_max_ms;
   unsigned regs;
   int ended;
+  int refresh;          /* rc_observe_refresh: re-register when stale */
 };
 
 static void obs_timer_closed(uv_handle_t *h) { free(h); }
@@ -66,11 +71,51 @@ static void obs_again(rc_observation *o) {
 
 static void obs_retry(uv_timer_t *t) { obs_again(t->data); }
 
+/* coap:// and coaps:// only: a stream transport tells of a lost peer, a
+ * datagram one never does (a server that crashed and came back has
+ * forgotten us and stays silent). */
+static int obs_on_datagrams(const rc_observation *o) {
+  return !strncasecmp(o->uri, "coap://", 7) ||
+         !strncasecmp(o->uri, "coaps://", 8);
+}
+
+/* No notification since the last one's Max-Age (and a grace) ran out:
+ * RFC 7641 §3.3.1, "a client MAY issue a new GET request with the same
+ * token as the original at any time" to re-register; ours goes as a new
+ * registration (the old one cancelled), which a restarted server takes
+ * as new and a live one as a refresh. */
+static void obs_stale(uv_timer_t *t) {
+  rc_observation *o = t->data;
+  rc__app_log(o->ctx, RC_SESSION_LOG_INFO,
+              "no notification of %s within its Max-Age: registering again",
+              o->uri);
+  if (o->creq)
+    rc__app_creq_cancel(o->creq);
+  o->creq = NULL;
+  obs_again(o);
+}
+
+/* After a notification: re-register if none comes within its Max-Age
+ * (default 60 s, RFC 7252 §5.10.5) plus half of it, at least 2 s. */
+static void obs_arm_stale(rc_observation *o, const rc_msg *resp) {
+  rc_opt opt;
+  uint32_t max_age = 60;
+  if (!o->refresh || !resp || !obs_on_datagrams(o))
+    return;
+  if (rc_msg_find_opt(resp, RC_OPT_MAX_AGE, &opt) &&
+      rc_opt_uint(&opt, &max_age) != RC_OK)
+    max_age = 60;
+  uint64_t ms = (uint64_t)max_age * 1000u;
+  ms += ms / 2 > 2000 ? ms / 2 : 2000;
+  uv_timer_start(o->timer, obs_stale, ms, 0);
+}
+
 static void obs_on_response(void *arg, rc_err status, const rc_msg *resp,
                             const char *detail) {
   rc_observation *o = arg;
   if (detail == rc__app_notified) { /* client.c found Observe in a 2.xx */
     o->backoff_ms = o->backoff_min_ms;
+    obs_arm_stale(o, resp);
     o->cb(o->arg, status, resp, detail);
     return;
   }
@@ -167,6 +212,11 @@ rc_err rc_observe_backoff(rc_observation *o, uint32_t min_ms,
   o->backoff_min_ms = min_ms;
   o->backoff_max_ms = max_ms;
   return RC_OK;
+}
+
+void rc_observe_refresh(rc_observation *o, int on) {
+  if (o)
+    o->refresh = on != 0;
 }
 
 void rc_observe_cancel(rc_observation *o) {

@@ -293,9 +293,11 @@ static void forward(rc_context *ctx, rc_xreq *req, const char *uri,
     if (rc__app_proxy_hop_by_hop(o.num))
       continue;
     if (rc_opt_is_unsafe(o.num) && !rc_opt_lookup(m->code, o.num)) {
-      /* RFC 7252 §5.7.1: an unrecognized option that is unsafe to forward
-       * makes the proxy return 5.02 (Bad Gateway). */
-      answer(req, RC_BAD_GATEWAY, "proxy: cannot forward unsafe option %u",
+      /* RFC 7252 §5.7.2: "Unsafe options in a request that are not
+       * recognized by the proxy MUST lead to a 4.02 (Bad Option) response
+       * being returned by the proxy." (5.02 is for such an option in the
+       * origin's response, §5.7.1.) */
+      answer(req, RC_BAD_OPTION, "proxy: cannot forward unsafe option %u",
              o.num);
       return;
     }

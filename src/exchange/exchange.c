@@ -496,6 +496,16 @@ static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
   return h;
 }
 
+/* The registry's entry for an option the exchange and app act on; NULL
+ * for OSCORE, which the registry names (for printing) but rcoap does not
+ * implement: RFC 8613 §2, "The OSCORE option is critical, safe to
+ * forward, part of the cache key, and not repeatable", so a server
+ * without OSCORE refuses it with 4.02 (RFC 7252 §5.4.1) and a proxy
+ * forwards it (§5.7.2). */
+static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
+  return num == RC_OPT_OSCORE ? NULL : rc_opt_lookup(code, num);
+}
+
 /*
  * One pass over the request's options: the first unrecognized critical
  * option, or one with a value the registry says is malformed (RFC 7252
@@ -504,6 +514,12 @@ static uint64_t xch_hash_opt(uint64_t h, const rc_opt *o) {
  * *bad; later occurrences of a non-repeatable elective one are skipped;
  * Block1, Block2, Size1, Size2 and Observe are decoded into r. The keys
  * are not made here (xch_keys, when something asks for them).
+ * An unrecognized critical option that is safe to forward goes to *bad
+ * only when the request names no proxy target (Proxy-Uri, Proxy-Scheme):
+ * RFC 7252 §5.7.2, "A CoAP-to-CoAP proxy MUST forward to the origin
+ * server all Safe-to-Forward options that it does not recognize." (the
+ * app answers 5.05 when it is no proxy, and the proxy refuses unsafe
+ * ones with 4.02).
  */
 /* The options below 64 xch_scan decodes (the switch there). */
 #define XCH_DECODED                                                            \
@@ -519,8 +535,9 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
   *bad = 0;
   *repeated = 0;
   rc_opt_iter_init(&it, m);
+  uint16_t fwd = 0; /* the first unrecognized safe-to-forward critical one */
   while (rc_opt_next(&it, &o)) {
-    const rc_opt_def *d = rc_opt_lookup(m->code, o.num);
+    const rc_opt_def *d = xch_opt_def(m->code, o.num);
     int again = (int32_t)o.num == prev;
     if (o.num < 64)
       r->opts_seen |= 1ull << o.num;
@@ -537,8 +554,12 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
     }
     if (rc_opt_is_critical(o.num) &&
         (!d || rc_opt_check_def(d, &o) != RC_OK)) {
-      if (!*bad)
+      if (!d && !rc_opt_is_unsafe(o.num)) {
+        if (!fwd)
+          fwd = o.num;
+      } else if (!*bad) {
         *bad = o.num;
+      }
       continue;
     }
     if (o.num < 64 && !(XCH_DECODED >> o.num & 1))
@@ -582,6 +603,9 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
       continue;
     }
   }
+  if (!*bad && fwd &&
+      !(r->opts_seen & (1ull << RC_OPT_PROXY_URI | 1ull << RC_OPT_PROXY_SCHEME)))
+    *bad = fwd;
 }
 
 /*
@@ -604,7 +628,7 @@ void rc__xreq_keys_make(rc_xreq *r) {
   r->key_msg = NULL;
   rc_opt_iter_init(&it, m);
   while (rc_opt_next(&it, &o)) {
-    const rc_opt_def *d = rc_opt_lookup(m->code, o.num);
+    const rc_opt_def *d = xch_opt_def(m->code, o.num);
     int again = (int32_t)o.num == prev;
     prev = o.num;
     if ((again && d && !d->repeatable) ||
@@ -651,6 +675,16 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   uint16_t bad;
   int repeated;
   xch_scan(r, m, &bad, &repeated);
+  /* RFC 7252 §5.4.1: "Unrecognized options of class "critical" that occur
+   * in a Non-confirmable message MUST cause the message to be rejected
+   * (Section 4.3)"; only a Confirmable request gets the 4.02. */
+  if (bad && m->type == RC_TYPE_NON &&
+      rc_session_udp_reject(x->s, m->token, m->token_len) == RC_OK) {
+    rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+                "NON request with a bad critical option: Reset");
+    xch_req_put(x, r);
+    return RC_OK;
+  }
   if (bad) {
     char diag[64];
     int n = repeated ? snprintf(diag, sizeof diag,

@@ -1815,6 +1815,10 @@ rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
                               size_t token_len) {
   return UDP(s) ? rc__udp_ack_now(s, token, token_len) : RC_OK;
 }
+rc_err rc_session_udp_reject(rc_session *s, const uint8_t *token,
+                             size_t token_len) {
+  return UDP(s) ? rc__udp_reject(s, token, token_len) : RC_ERR_STATE;
+}
 rc_err rc_session_set_echo(rc_session *s, const rc_session_echo *echo) {
   return UDP(s) ? rc__udp_set_echo(s, echo) : RC_ERR_INVAL;
 }

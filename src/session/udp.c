@@ -1264,6 +1264,21 @@ rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len) {
   return in_ack(u, in);
 }
 
+rc_err rc__udp_reject(rc_session *s, const uint8_t *token, size_t token_len) {
+  rc__udp *u = U(s);
+  if (u->enc_open != NULL)
+    return RC_ERR_STATE;
+  udp_in *in = in_find(u, token, token_len);
+  if (in == NULL || in->con)
+    return RC_ERR_STATE;
+  /* §4.3: "Rejecting a Non-confirmable message MAY involve sending a
+   * matching Reset message, and apart from that the message MUST be
+   * silently ignored." */
+  uint16_t mid = in->mid;
+  in_remove(u, in);
+  return queue_empty(u, RC_TYPE_RST, mid, 0);
+}
+
 void rc__udp_set_trace(rc_session *s,
                        void (*on_trace)(void *user, int sent,
                                         const rc_msg *m)) {

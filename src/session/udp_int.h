@@ -40,6 +40,7 @@ rc_err rc__udp_ping(rc_session *s, rc_time now, uint32_t *ping_id);
 void rc__udp_close(rc_session *s, rc_err reason);
 void rc__udp_set_non(rc_session *s, int on);
 rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len);
+rc_err rc__udp_reject(rc_session *s, const uint8_t *token, size_t token_len);
 rc_err rc__udp_set_max_datagram(rc_session *s, size_t n);
 rc_err rc__udp_set_echo(rc_session *s, const rc_session_echo *echo);
 void rc__udp_set_trace(rc_session *s,

@@ -94,10 +94,18 @@ static void ep_closed(uv_handle_t *h) {
   ep->mem->free(ep, ep->mem->user);
 }
 
+static void ep_flush(rc__udp_ep *ep);
+
 static void ep_unref(rc__udp_ep *ep) {
   if (--ep->refs > 0 || ep->closing)
     return;
   ep->closing = 1;
+  /* Inside a recvmmsg batch the last peer's final datagrams (the ACK of
+   * a separate response or notification it ends on, RFC 7252 §4.2; an
+   * observe cancellation) are still collected: out before the socket
+   * goes, or the peer retransmits to no one. */
+  ep_flush(ep);
+  ep->batching = 0;
   uv_close((uv_handle_t *)&ep->h, ep_closed);
 }
 

@@ -188,6 +188,14 @@ coap --duration x observe coap+tcp://127.0.0.1/
 rc_expect_eq "$ERR" "rcoap: --duration wants a number of seconds over 0 (got 'x')" "--duration x: one line"
 coap -T 0 get coap+tcp://127.0.0.1/
 rc_expect_eq "$ERR" "rcoap: -T wants a number of seconds over 0 (got '0')" "-T 0: one line"
+coap -O 5,abc get coap+tcp://127.0.0.1/
+rc_expect_status "$ST" 1 "-O 5,abc: exit 1"
+rc_expect_eq "$ERR" "rcoap: option 5 (If-None-Match) takes no value (got 'abc')" "-O 5,abc: one line"
+# "-O 5,0x" is If-None-Match, empty (it went out as the text "0x": 4.02).
+coap -d x -O 5,0x put "coap+tcp://127.0.0.1:$P/store/inm"
+rc_expect_status "$ST" 0 "PUT -O 5,0x (If-None-Match) creates"
+coap -d y -O 5,0x put "coap+tcp://127.0.0.1:$P/store/inm"
+rc_expect_status "$ST" 4 "PUT -O 5,0x again: 4.12 (exit 4)"
 coap --count 3 ping coap+tcp://127.0.0.1/
 rc_expect_status "$ST" 1 "ping --count 3: exit 1"
 rc_expect_eq "$ERR" "rcoap: --count goes with observe, not ping" "ping --count 3: one line"

@@ -133,6 +133,17 @@ static int parse_option(const char *arg, rc_opt *o, uint8_t *store) {
   o->num = (uint16_t)num;
   o->val = store;
   const rc_opt_def *d = rc_opt_lookup(RC_GET, o->num);
+  if (d && d->format == RC_OPTF_EMPTY) {
+    /* If-None-Match: "-O 5" or "-O 5,0x"; a value would go on the wire
+     * as text and make the option malformed (a 4.02). */
+    if (*val && strcmp(val, "0x")) {
+      fprintf(stderr, "rcoap: option %lu (%s) takes no value (got '%s')\n",
+              num, d->name, val);
+      return -1;
+    }
+    o->len = 0;
+    return 0;
+  }
   if (d && d->format == RC_OPTF_UINT) {
     uint8_t tmp[4];
     unsigned long v;

@@ -152,6 +152,7 @@ int rcoap_observe(rc_context *ctx, const rcoap_args *a,
     uv_run(loop, UV_RUN_DEFAULT);
     return err == RC_ERR_NOMEM ? EX_LOCAL : EX_URI;
   }
+  rc_observe_refresh(o.obs, 1); /* coap://: a restarted server */
   if (a->obs_duration > 0)
     uv_timer_start(&o.duration, obs_on_duration,
                    (uint64_t)(a->obs_duration * 1000), 0);

@@ -118,6 +118,36 @@ static int store_key(rc_xreq *req, char *key, size_t cap) {
   return 1;
 }
 
+/* An item's ETag: its version, 4 bytes big-endian. */
+static void store_etag(const store_item *it, uint8_t tag[4]) {
+  for (int i = 0; i < 4; i++)
+    tag[i] = (uint8_t)(it->version >> (24 - 8 * i));
+}
+
+/* Whether a conditional request may go on against the item (NULL: there
+ * is none). RFC 7252 §5.10.8.1: "If any of the ETags match, or the
+ * option is empty and the resource exists" (If-Match), and §5.10.8.2:
+ * "If the target resource does exist, then the server MUST NOT perform
+ * the requested method" (If-None-Match); else "the server MUST respond
+ * with the 4.12 (Precondition Failed) response code". */
+static int store_precondition(const rc_msg *m, const store_item *it) {
+  uint8_t tag[4];
+  if (it)
+    store_etag(it, tag);
+  rc_opt o;
+  if (rc_msg_find_opt(m, RC_OPT_IF_NONE_MATCH, &o) && it)
+    return 0;
+  rc_opt_iter iter;
+  int any = 0;
+  rc_opt_iter_init(&iter, m);
+  while (rc_opt_next_of(&iter, RC_OPT_IF_MATCH, &o)) {
+    if (it && (o.len == 0 || (o.len == 4 && !memcmp(o.val, tag, 4))))
+      return 1;
+    any = 1;
+  }
+  return !any;
+}
+
 static void on_store(rc_context *ctx, rc_resource *res, rc_xreq *req,
                      void *user) {
   (void)ctx;
@@ -137,14 +167,41 @@ static void on_store(rc_context *ctx, rc_resource *res, rc_xreq *req,
     return;
   }
   store_item it;
+  int exists = store_get(d->store, key, &it);
+  if (!store_precondition(m, exists ? &it : NULL)) {
+    rc_respond(req, RC_PRECONDITION_FAILED, -1, NULL, 0);
+    return;
+  }
   switch (m->code) {
-  case RC_GET:
-    if (!store_get(d->store, key, &it)) {
+  case RC_GET: {
+    if (!exists) {
       rc_respond(req, RC_NOT_FOUND, -1, NULL, 0);
       return;
     }
-    rc_respond(req, RC_CONTENT, it.content_format, it.data, it.len);
+    uint8_t tag[4], cf[4];
+    store_etag(&it, tag);
+    rc_opt opts[2] = {{.num = RC_OPT_ETAG, .val = tag, .len = 4}};
+    size_t n = 1;
+    if (it.content_format >= 0)
+      opts[n++] = (rc_opt){.num = RC_OPT_CONTENT_FORMAT, .val = cf,
+                           .len = (uint16_t)rc_opt_uint_encode(
+                               (uint32_t)it.content_format, cf)};
+    /* RFC 7252 §5.10.6.2: a request ETag that is the current one is
+     * answered 2.03 (Valid) with that ETag, without the body. */
+    rc_opt o;
+    rc_opt_iter iter;
+    rc_opt_iter_init(&iter, m);
+    int valid = 0;
+    while (!valid && rc_opt_next_of(&iter, RC_OPT_ETAG, &o))
+      valid = o.len == 4 && !memcmp(o.val, tag, 4);
+    rc_outmsg out = {.code = valid ? RC_VALID : RC_CONTENT,
+                     .opts = opts,
+                     .nopts = valid ? 1 : n,
+                     .payload = valid ? NULL : it.data,
+                     .payload_len = valid ? 0 : it.len};
+    rc_exchange_respond(req, &out);
     return;
+  }
   case RC_PUT: {
     int r = store_put(d->store, key, m->payload, m->payload_len,
                       rc_msg_content_format(m));
@@ -157,8 +214,15 @@ static void on_store(rc_context *ctx, rc_resource *res, rc_xreq *req,
       rc_respond(req, RC_INTERNAL_SERVER_ERROR, -1, NULL, 0);
       return;
     }
-    /* RFC 7252 §5.8.3: 2.01 when PUT created the resource, else 2.04. */
-    rc_respond(req, r == 1 ? RC_CREATED : RC_CHANGED, -1, NULL, 0);
+    /* RFC 7252 §5.8.3: 2.01 when PUT created the resource, else 2.04;
+     * with the new ETag (§5.10.6.1), for a later If-Match. */
+    uint8_t tag[4];
+    store_get(d->store, key, &it);
+    store_etag(&it, tag);
+    rc_opt etag = {.num = RC_OPT_ETAG, .val = tag, .len = 4};
+    rc_outmsg out = {.code = r == 1 ? RC_CREATED : RC_CHANGED,
+                     .opts = &etag, .nopts = 1};
+    rc_exchange_respond(req, &out);
     /* RFC 7641 §4.2: observers hear of the new state (each observer's
      * own /store/NAME is rendered again; others get theirs unchanged). */
     rc_resource_notify(d->store_res);
@@ -396,6 +460,10 @@ rc_err demo_start(rc_context *ctx, demo **out) {
   if ((err = add(ctx, "/store", RC_RES_PREFIX, d, on_store, on_store, NULL,
                  on_store, &r)) ||
       (err = rc_resource_attr(r, "title", "PUT/GET/DELETE /store/NAME", 1)) ||
+      /* an item over the limit is refused by its first block when the
+       * client says its size (Size1), else once it is over: 4.13 with
+       * Size1 naming the limit (RFC 7959 §2.9.3, §4) */
+      (err = rc_resource_body_limit(r, STORE_ITEM_MAX)) ||
       (err = rc_resource_set_observable(r)))
     goto fail;
   d->store_res = r;
