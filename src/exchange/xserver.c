@@ -27,13 +27,11 @@ void rc_exchange_block_config_default(rc_exchange_block_config *cfg) {
 rc_err rc_exchange_set_block_config(rc_exchange *x,
                                     const rc_exchange_block_config *cfg) {
   if (!x || !cfg || cfg->max_szx > 6 || cfg->bert_max < 1024 ||
-      (cfg->bert_file_max && cfg->bert_file_max < 1024) ||
       cfg->ttl_ms == 0 || cfg->uploads_max == 0 ||
       (cfg->unrequested_max && cfg->unrequested_max < 16))
     return RC_ERR_INVAL;
   x->bcfg = *cfg;
   x->bcfg.bert_max &= ~1023u;
-  x->bcfg.bert_file_max &= ~1023u;
   return RC_OK;
 }
 
@@ -216,14 +214,14 @@ size_t rc__xsrv_overhead(const xanswer *a, const rc_outmsg *m) {
   return a->token_len + rc__xch_opts_size(m->opts, m->nopts) + 64 + 16;
 }
 
-/* The most payload one BERT message of this body carries: bert_file_max
- * when its blocks go out as file runs (held nowhere here), else
+/* The most payload one BERT message of this body carries: bert_file_kib
+ * KiB when its blocks go out as file runs (held nowhere here), else
  * bert_max. */
 static size_t answer_bert_max(const rc_exchange *x,
                               const rc_body_source *src) {
-  if (x->bcfg.bert_file_max && src && src->file && rc_session_files(x->s) &&
+  if (x->bcfg.bert_file_kib && src && src->file && rc_session_files(x->s) &&
       src->file(src->arg) >= 0)
-    return x->bcfg.bert_file_max;
+    return (size_t)x->bcfg.bert_file_kib * 1024u;
   return x->bcfg.bert_max;
 }
 

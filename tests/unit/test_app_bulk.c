@@ -8,7 +8,7 @@
  * client that goes away mid-transfer leaves the server no descriptor and
  * a server that still answers; a client that reads slowly through a 4 KiB
  * receive buffer (the server's socket full, its sendfile waiting for
- * room) gets every block whole. The file's blocks are bert_file_max
+ * room) gets every block whole. The file's blocks are bert_file_kib
  * (no block is held on the server), a body read into memory bert_max,
  * both bounded by the client's Max-Message-Size; a block number past the
  * end gets 4.02. Every wait is bounded by a guard timer.
@@ -188,7 +188,7 @@ static int setup(void **state) {
 
   rc_exchange_block_config_default(&f->bc);
   f->bc.bert_max = MEM_BLOCK;
-  f->bc.bert_file_max = BLOCK;
+  f->bc.bert_file_kib = BLOCK / 1024u;
   rc_context_opts o = {0};
   o.loop = &f->loop;
   o.mem = &f->smem;
@@ -449,7 +449,7 @@ static void raw_block(fixture *f, int s, raw_in *in, const char *path,
 }
 
 /* RFC 8323 §6: a BERT block is any multiple of 1024 bytes the peer's
- * Max-Message-Size allows. A file's blocks are bert_file_max (BLOCK) long
+ * Max-Message-Size allows. A file's blocks are bert_file_kib (BLOCK) long
  * where the peer takes them, a body read into memory gets bert_max
  * (MEM_BLOCK); a peer whose Max-Message-Size is smaller gets the largest
  * multiple of 1024 that fits it, the message within it; a block number

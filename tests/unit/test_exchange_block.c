@@ -1204,12 +1204,6 @@ static void test_uploads_max(void **state) {
   assert_int_equal(rc_exchange_set_block_config(p->b.x, &c), RC_OK);
   c.uploads_max = 0;
   assert_int_equal(rc_exchange_set_block_config(p->b.x, &c), RC_ERR_INVAL);
-  /* and bert_file_max: 0 (bert_max) or at least one 1024-byte unit */
-  c.uploads_max = 2;
-  c.bert_file_max = 1000;
-  assert_int_equal(rc_exchange_set_block_config(p->b.x, &c), RC_ERR_INVAL);
-  c.bert_file_max = 0;
-  assert_int_equal(rc_exchange_set_block_config(p->b.x, &c), RC_OK);
   p->a.raw = 1;
   raw_blocks(&p->a, "u1", 1, 0, 1, 0);
   raw_blocks(&p->a, "u2", 2, 0, 1, 0);

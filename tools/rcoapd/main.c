@@ -221,7 +221,7 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
    * one Block2 request in flight waits a round trip per 8 MiB, not per
    * 1 MiB, and holds window x 8 MiB (docs/BENCHMARKS.md, "BERT with one
    * request in flight"). */
-  d->block.bert_file_max = RCOAPD_BERT_FILE_MAX;
+  d->block.bert_file_kib = RCOAPD_BERT_FILE_MAX / 1024u;
   if (o->max_unrequested)
     d->block.unrequested_max = o->max_unrequested;
   co.block = &d->block;
