@@ -216,7 +216,9 @@ size_t rc__xsrv_overhead(const xanswer *a, const rc_outmsg *m) {
 
 /* The most payload one BERT message of this body carries: bert_file_kib
  * KiB when its blocks go out as file runs (held nowhere here), else
- * bert_max. */
+ * bert_max. Any multiple of 1024 will do: RFC 8323 §6, "For non-final
+ * BERT blocks, the payload is always a multiple of 1024 bytes"; the
+ * caller keeps it within the peer's Max-Message-Size (§5.3.1). */
 static size_t answer_bert_max(const rc_exchange *x,
                               const rc_body_source *src) {
   if (x->bcfg.bert_file_kib && src && src->file && rc_session_files(x->s) &&
