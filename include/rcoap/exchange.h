@@ -259,6 +259,15 @@ typedef struct rc_body_sink {
 typedef struct rc_exchange_block_config {
   uint8_t max_szx;    /* largest non-BERT SZX we send or ask for (0..6) */
   uint8_t bert;       /* use BERT when the peer offers it */
+  uint16_t bert_file_kib; /* payload per BERT message, in 1024-byte units,
+                             of a body whose blocks go out as file runs
+                             (rc_body_source.file over a session that
+                             sends files: no block is ever in this
+                             process, so a larger one costs no memory here
+                             and saves the client round trips); further
+                             bounded by the peer's Max-Message-Size. 0:
+                             bert_max. (KiB: it fits beside the bytes
+                             above, every connection holds a copy.) */
   uint32_t bert_max;  /* payload bytes per BERT message (multiple of 1024;
                          further bounded by the peer's Max-Message-Size) */
   size_t body_max;    /* largest body reassembled in memory: Block1 server
@@ -279,7 +288,8 @@ typedef struct rc_exchange_block_config {
                              else at least 16. */
 } rc_exchange_block_config;
 
-/* Defaults: max_szx 6, bert on, bert_max 4 MiB, body_max 64 MiB,
+/* Defaults: max_szx 6, bert on, bert_max 4 MiB, bert_file_kib 0
+ * (bert_max), body_max 64 MiB,
  * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS, uploads_max 8,
  * unrequested_max 0 (none). */
 void rc_exchange_block_config_default(rc_exchange_block_config *cfg);

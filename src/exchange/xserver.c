@@ -214,6 +214,19 @@ size_t rc__xsrv_overhead(const xanswer *a, const rc_outmsg *m) {
   return a->token_len + rc__xch_opts_size(m->opts, m->nopts) + 64 + 16;
 }
 
+/* The most payload one BERT message of this body carries: bert_file_kib
+ * KiB when its blocks go out as file runs (held nowhere here), else
+ * bert_max. Any multiple of 1024 will do: RFC 8323 §6, "For non-final
+ * BERT blocks, the payload is always a multiple of 1024 bytes"; the
+ * caller keeps it within the peer's Max-Message-Size (§5.3.1). */
+static size_t answer_bert_max(const rc_exchange *x,
+                              const rc_body_source *src) {
+  if (x->bcfg.bert_file_kib && src && src->file && rc_session_files(x->s) &&
+      src->file(src->arg) >= 0)
+    return (size_t)x->bcfg.bert_file_kib * 1024u;
+  return x->bcfg.bert_max;
+}
+
 /*
  * Sends the answer m (body from m->payload, or src of size total) for a:
  * whole when it fits and no Block2 was asked for, else the block a asks
@@ -241,9 +254,10 @@ static rc_err answer_send(rc_exchange *x, const xanswer *a,
    * such a client gets in one message (peers that cannot take what their
    * CSM announces), whole bodies and first blocks alike. */
   size_t cap = a->has_b2 ? 0 : x->bcfg.unrequested_max;
+  size_t bert_max = answer_bert_max(x, src);
   if (manual || !success ||
-      (!a->has_b2 && total + overhead <= mms &&
-       total <= x->bcfg.bert_max && (!cap || total <= cap))) {
+      (!a->has_b2 && total + overhead <= mms && total <= bert_max &&
+       (!cap || total <= cap))) {
     if (total > SIZE_MAX)
       return RC_ERR_TOO_LARGE;
     return rc__xch_send_full(x, m->code, a->token, a->token_len, m->opts,
@@ -264,7 +278,7 @@ static rc_err answer_send(rc_exchange *x, const xanswer *a,
   uint8_t szx = 6;
   if (bert) {
     size_t room = mms > overhead ? mms - overhead : 0;
-    chunk = room < x->bcfg.bert_max ? room : x->bcfg.bert_max;
+    chunk = room < bert_max ? room : bert_max;
     chunk &= ~(size_t)1023;
     if (chunk < 1024)
       bert = 0;

@@ -8,7 +8,10 @@
  * client that goes away mid-transfer leaves the server no descriptor and
  * a server that still answers; a client that reads slowly through a 4 KiB
  * receive buffer (the server's socket full, its sendfile waiting for
- * room) gets every block whole. Every wait is bounded by a guard timer.
+ * room) gets every block whole. The file's blocks are bert_file_kib
+ * (no block is held on the server), a body read into memory bert_max,
+ * both bounded by the client's Max-Message-Size; a block number past the
+ * end gets 4.02. Every wait is bounded by a guard timer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,6 +35,7 @@
 
 #define GUARD_MS 20000
 #define BLOCK (256u * 1024u)             /* the server's BERT payload */
+#define MEM_BLOCK (16u * 1024u)          /* ... of a body read into memory */
 #define BODY (24u * BLOCK + 777u)        /* 25 blocks, the last short */
 
 typedef struct fixture {
@@ -76,6 +80,17 @@ static rc_ssize src_read(void *arg, uint64_t off, uint8_t *buf, size_t cap) {
 }
 
 static int src_file(void *arg) { return ((fixture *)arg)->fd; }
+
+/* /m: the same bytes from a source with no descriptor, each block read
+ * into memory. */
+static void h_mem(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                  void *user) {
+  (void)ctx;
+  (void)res;
+  static const uint8_t etag[4] = {1, 2, 3, 4};
+  rc_body_source src = {src_read, NULL, user, BODY, NULL};
+  rc_respond_source(req, RC_CONTENT, 42, etag, sizeof etag, &src);
+}
 
 static void h_file(rc_context *ctx, rc_resource *res, rc_xreq *req,
                    void *user) {
@@ -172,7 +187,8 @@ static int setup(void **state) {
   assert_int_equal(pwrite(f->fd, f->want, BODY, 0), (ssize_t)BODY);
 
   rc_exchange_block_config_default(&f->bc);
-  f->bc.bert_max = BLOCK;
+  f->bc.bert_max = MEM_BLOCK;
+  f->bc.bert_file_kib = BLOCK / 1024u;
   rc_context_opts o = {0};
   o.loop = &f->loop;
   o.mem = &f->smem;
@@ -183,6 +199,8 @@ static int setup(void **state) {
   rc_resource *r;
   assert_int_equal(rc_resource_add(f->server, "/f", 0, f, &r), RC_OK);
   rc_resource_on(r, RC_GET, h_file);
+  assert_int_equal(rc_resource_add(f->server, "/m", 0, f, &r), RC_OK);
+  rc_resource_on(r, RC_GET, h_mem);
   char err[256];
   assert_int_equal(rc_context_listen(f->server, RC_CONN_TCP, "127.0.0.1:0",
                                      NULL, NULL, &f->port, err, sizeof err),
@@ -299,6 +317,82 @@ static size_t put_msg(uint8_t *out, size_t cap, rc_enc *e) {
   return n;
 }
 
+/* A raw coap+tcp client: connected to the server, with a receive buffer
+ * of rcvbuf bytes (0: the system's). */
+static int raw_connect(fixture *f, int rcvbuf) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  assert_true(s >= 0);
+  if (rcvbuf)
+    assert_int_equal(
+        setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf), 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port)};
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
+  return s;
+}
+
+/* Our CSM: Max-Message-Size mms, Block-Wise-Transfer (BERT). */
+static size_t raw_csm(uint8_t *out, size_t cap, uint32_t mms) {
+  uint8_t tmp[64];
+  rc_enc e;
+  rc_enc_init(&e, tmp, sizeof tmp, RC_SIG_CSM, NULL, 0);
+  rc_enc_opt_uint(&e, RC_SIGOPT_MAX_MESSAGE_SIZE, mms);
+  rc_enc_opt(&e, RC_SIGOPT_BLOCK_WISE_TRANSFER, NULL, 0);
+  return put_msg(out, cap, &e);
+}
+
+/* GET /path, token tok, Block2 NUM num (1 KiB units) SZX 7 (BERT). */
+static size_t raw_get(uint8_t *out, size_t cap, uint8_t tok,
+                      const char *path, uint32_t num) {
+  uint8_t tmp[64];
+  rc_enc e;
+  rc_enc_init(&e, tmp, sizeof tmp, RC_GET, &tok, 1);
+  rc_enc_opt_str(&e, RC_OPT_URI_PATH, path);
+  rc_enc_opt_uint(&e, RC_OPT_BLOCK2, num << 4 | RC_BLOCK_SZX_BERT);
+  return put_msg(out, cap, &e);
+}
+
+/* The raw client's input: bytes read, up to cap. */
+typedef struct raw_in {
+  uint8_t *p;
+  size_t cap, have;
+} raw_in;
+
+/* Reads (at most chunk bytes per loop turn, running the server's loop in
+ * between) until a whole message other than a CSM is in; it is parsed
+ * into m and stays in `in` until the next call. Returns its length. */
+static size_t raw_next(fixture *f, int s, raw_in *in, size_t last,
+                       size_t chunk, rc_msg *m) {
+  memmove(in->p, in->p + last, in->have - last);
+  in->have -= last;
+  uv_timer_start(&f->guard, guard_fire, GUARD_MS, 0);
+  for (;;) {
+    rc_tcp_hdr h;
+    while (rc_tcp_hdr_parse(in->p, in->have, &h) > 0) {
+      size_t total = (size_t)(h.hdr_len + h.token_len + h.body_len);
+      assert_true(total <= in->cap);
+      if (in->have < total)
+        break;
+      assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, in->p, total, m), RC_OK);
+      if (m->code != RC_SIG_CSM) {
+        uv_timer_stop(&f->guard);
+        return total;
+      }
+      memmove(in->p, in->p + total, in->have - total);
+      in->have -= total;
+    }
+    if (f->guard_fired)
+      fail_msg("no answer came (logs:\n%s)", f->logs);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    size_t room = in->cap - in->have;
+    ssize_t r = recv(s, in->p + in->have, room < chunk ? room : chunk, 0);
+    if (r > 0)
+      in->have += (size_t)r;
+    else
+      usleep(100);
+  }
+}
+
 /* A raw client with a 4 KiB receive buffer asks for 16 blocks at once
  * (BERT, 4 MiB) and reads them 4 KiB per loop turn: the server queues all
  * sixteen as file runs, its socket fills long before they are out, so
@@ -307,70 +401,98 @@ static size_t put_msg(uint8_t *out, size_t cap, rc_enc *e) {
 #define SLOW_BLOCKS 16u
 static void test_slow_reader(void **state) {
   fixture *f = *state;
-  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  assert_true(s >= 0);
-  int small = 4096;
-  assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVBUF, &small, sizeof small),
-                   0);
-  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(f->port)};
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof sa), 0);
-  uint8_t out[64 * SLOW_BLOCKS], tmp[128];
-  size_t n = 0;
-  rc_enc e;
-  rc_enc_init(&e, tmp, sizeof tmp, RC_SIG_CSM, NULL, 0);
-  rc_enc_opt_uint(&e, RC_SIGOPT_MAX_MESSAGE_SIZE, 1u << 20);
-  rc_enc_opt(&e, RC_SIGOPT_BLOCK_WISE_TRANSFER, NULL, 0);
-  n += put_msg(out + n, sizeof out - n, &e);
-  for (uint8_t b = 0; b < SLOW_BLOCKS; b++) {
-    /* Block2 num b, SZX 7 (BERT): num counts 1 KiB units, 256 per block */
-    uint32_t num = (uint32_t)b * (BLOCK / 1024u);
-    rc_enc_init(&e, tmp, sizeof tmp, RC_GET, &b, 1);
-    rc_enc_opt_str(&e, RC_OPT_URI_PATH, "f");
-    rc_enc_opt_uint(&e, RC_OPT_BLOCK2, num << 4 | RC_BLOCK_SZX_BERT);
-    n += put_msg(out + n, sizeof out - n, &e);
-  }
+  int s = raw_connect(f, 4096);
+  uint8_t out[64 * SLOW_BLOCKS];
+  size_t n = raw_csm(out, sizeof out, 1u << 20);
+  /* Block2 num b, SZX 7 (BERT): num counts 1 KiB units, 256 per block */
+  for (uint8_t b = 0; b < SLOW_BLOCKS; b++)
+    n += raw_get(out + n, sizeof out - n, b, "f", b * (BLOCK / 1024u));
   assert_int_equal(write(s, out, n), (ssize_t)n);
   assert_int_equal(fcntl(s, F_SETFL, O_NONBLOCK), 0);
 
-  size_t cap = (BLOCK + 4096) * 2, have = 0;
-  uint8_t *in = malloc(cap);
-  unsigned blocks = 0;
-  uv_timer_start(&f->guard, guard_fire, GUARD_MS, 0);
-  while (blocks < SLOW_BLOCKS && !f->guard_fired) {
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    ssize_t r = recv(s, in + have, cap - have < 4096 ? cap - have : 4096, 0);
-    if (r > 0)
-      have += (size_t)r;
-    else
-      usleep(100);
-    /* the server's CSM, then the answers in order */
-    rc_tcp_hdr h;
-    size_t off = 0;
-    while (rc_tcp_hdr_parse(in + off, have - off, &h) > 0) {
-      size_t total = (size_t)(h.hdr_len + h.token_len + h.body_len);
-      if (have - off < total)
-        break;
-      rc_msg m;
-      assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, in + off, total, &m),
-                       RC_OK);
-      if (m.code != RC_SIG_CSM) {
-        assert_int_equal(m.code, RC_CONTENT);
-        assert_int_equal(m.token_len, 1);
-        assert_int_equal(m.token[0], blocks);
-        assert_int_equal(m.payload_len, BLOCK);
-        assert_memory_equal(m.payload, f->want + (size_t)blocks * BLOCK, BLOCK);
-        blocks++;
-      }
-      off += total;
-    }
-    memmove(in, in + off, have - off);
-    have -= off;
+  raw_in in = {malloc((BLOCK + 4096) * 2), (BLOCK + 4096) * 2, 0};
+  size_t last = 0;
+  for (unsigned b = 0; b < SLOW_BLOCKS; b++) {
+    rc_msg m;
+    last = raw_next(f, s, &in, last, 4096, &m);
+    assert_int_equal(m.code, RC_CONTENT);
+    assert_int_equal(m.token_len, 1);
+    assert_int_equal(m.token[0], b);
+    assert_int_equal(m.payload_len, BLOCK);
+    assert_memory_equal(m.payload, f->want + (size_t)b * BLOCK, BLOCK);
   }
-  uv_timer_stop(&f->guard);
-  if (f->guard_fired)
-    fail_msg("%u of %u blocks came (logs:\n%s)", blocks, SLOW_BLOCKS, f->logs);
-  free(in);
+  free(in.p);
+  close(s);
+}
+
+/* One BERT block asked for with Block2 NUM num over a raw connection:
+ * checks code, Block2 (NUM num, SZX 7) and that the payload, of len
+ * bytes, is the file's at num KiB. */
+static void raw_block(fixture *f, int s, raw_in *in, const char *path,
+                      uint32_t num, size_t len) {
+  uint8_t out[64];
+  size_t n = raw_get(out, sizeof out, 7, path, num);
+  assert_int_equal(write(s, out, n), (ssize_t)n);
+  rc_msg m;
+  size_t total = raw_next(f, s, in, 0, 1u << 20, &m);
+  rc_opt o;
+  rc_block b;
+  assert_int_equal(m.code, RC_CONTENT);
+  assert_true(rc_msg_find_opt(&m, RC_OPT_BLOCK2, &o));
+  assert_int_equal(rc_block_decode(o.val, o.len, &b), RC_OK);
+  assert_int_equal(b.szx, RC_BLOCK_SZX_BERT);
+  assert_int_equal(b.num, num);
+  assert_int_equal(m.payload_len, len);
+  assert_memory_equal(m.payload, f->want + (size_t)num * 1024u, len);
+  memmove(in->p, in->p + total, in->have - total);
+  in->have -= total;
+}
+
+/* RFC 8323 §6: a BERT block is any multiple of 1024 bytes the peer's
+ * Max-Message-Size allows. A file's blocks are bert_file_kib (BLOCK) long
+ * where the peer takes them, a body read into memory gets bert_max
+ * (MEM_BLOCK); a peer whose Max-Message-Size is smaller gets the largest
+ * multiple of 1024 that fits it, the message within it; a block number
+ * past the body's end gets 4.02 (RFC 7959 §2.2). */
+static void test_block_sizes(void **state) {
+  fixture *f = *state;
+  raw_in in = {malloc(4 * BLOCK), 4 * BLOCK, 0};
+  int s = raw_connect(f, 0);
+  uint8_t out[64];
+  size_t n = raw_csm(out, sizeof out, 1u << 20);
+  assert_int_equal(write(s, out, n), (ssize_t)n);
+  assert_int_equal(fcntl(s, F_SETFL, O_NONBLOCK), 0);
+  raw_block(f, s, &in, "f", 0, BLOCK);
+  raw_block(f, s, &in, "f", 3 * (BLOCK / 1024u), BLOCK);
+  raw_block(f, s, &in, "f", 24 * (BLOCK / 1024u), 777); /* the last */
+  raw_block(f, s, &in, "m", 0, MEM_BLOCK);
+  raw_block(f, s, &in, "m", 5 * (MEM_BLOCK / 1024u), MEM_BLOCK);
+  /* past the end: NUM of the first KiB after the body */
+  n = raw_get(out, sizeof out, 9, "f", BODY / 1024u + 1u);
+  assert_int_equal(write(s, out, n), (ssize_t)n);
+  rc_msg m;
+  size_t total = raw_next(f, s, &in, 0, 1u << 20, &m);
+  assert_int_equal(m.code, RC_BAD_OPTION);
+  assert_int_equal(m.token[0], 9);
+  in.have = 0;
+  (void)total;
+  close(s);
+
+  /* Max-Message-Size 64 KiB + 256: 64 KiB blocks of the file, each
+   * message no larger than that. */
+  const uint32_t mms = 64u * 1024u + 256u;
+  s = raw_connect(f, 0);
+  n = raw_csm(out, sizeof out, mms);
+  assert_int_equal(write(s, out, n), (ssize_t)n);
+  assert_int_equal(fcntl(s, F_SETFL, O_NONBLOCK), 0);
+  n = raw_get(out, sizeof out, 1, "f", 64);
+  assert_int_equal(write(s, out, n), (ssize_t)n);
+  total = raw_next(f, s, &in, 0, 1u << 20, &m);
+  assert_int_equal(m.code, RC_CONTENT);
+  assert_int_equal(m.payload_len, 64u * 1024u);
+  assert_true(total <= mms);
+  assert_memory_equal(m.payload, f->want + 64u * 1024u, 64u * 1024u);
+  free(in.p);
   close(s);
 }
 
@@ -382,6 +504,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_client_goes_away, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_slow_reader, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_block_sizes, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,9 @@
 #define SHUTDOWN_TIMEOUT_MS 3000u
 /* Payload bytes per BERT message rcoapd sends (see d->block). */
 #define RCOAPD_BERT_MAX (1024u * 1024u)
+/* ... of a --serve-dir file over plain coap+tcp (sendfile: never in
+ * memory here); the client's Max-Message-Size bounds it further. */
+#define RCOAPD_BERT_FILE_MAX (8u * 1024u * 1024u)
 
 typedef struct daemon {
   uv_loop_t loop;
@@ -212,6 +215,13 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
    * here per connection, at no cost in throughput on loopback
    * (docs/BENCHMARKS.md, "Windowed Block2"). */
   d->block.bert_max = RCOAPD_BERT_MAX;
+  /* A block sent from a file by sendfile is never in this process, so
+   * there it is as large as the client's Max-Message-Size allows, up to
+   * 8 MiB (8 MiB + 256 is what rcoap and libcoap announce): a client with
+   * one Block2 request in flight waits a round trip per 8 MiB, not per
+   * 1 MiB, and holds window x 8 MiB (docs/BENCHMARKS.md, "BERT with one
+   * request in flight"). */
+  d->block.bert_file_kib = RCOAPD_BERT_FILE_MAX / 1024u;
   if (o->max_unrequested)
     d->block.unrequested_max = o->max_unrequested;
   co.block = &d->block;
