@@ -24,16 +24,11 @@
  *   floor_notifier PORT      (prints "listening PORT" when ready; port 0
  *                             picks one)
  */
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "floor_net.h"
@@ -41,14 +36,10 @@
 #define FLOOR_IN 16384
 #define FLOOR_OUT 16384
 #define FLOOR_OBS 64
-#define FLOOR_EVENTS 64
 #define FLOOR_CONNS 65536
 
 typedef struct floor_conn {
-  int fd;
-  int want_out;           /* EPOLLOUT registered */
-  size_t in_len;          /* bytes of an unfinished frame kept in in[] */
-  size_t out_len, out_at; /* bytes the kernel has not taken yet */
+  floor_io io; /* first: a floor_io * is a floor_conn * */
   unsigned nobs;
   uint8_t tkl[FLOOR_OBS];
   uint8_t tok[FLOOR_OBS][8];
@@ -124,9 +115,9 @@ static size_t build_tail(uint8_t *o, int with_obs) {
  * -1 when it does not fit. */
 static int put_frame(floor_conn *c, uint8_t code, const uint8_t *tok,
                      size_t tkl, const uint8_t *tail, size_t tl) {
-  if (c->out_len + 6 + tkl + tl > FLOOR_OUT)
+  if (c->io.out_len + 6 + tkl + tl > FLOOR_OUT)
     return -1;
-  uint8_t *o = c->out + c->out_len;
+  uint8_t *o = c->out + c->io.out_len;
   size_t h;
   if (tl < 13) {
     o[0] = (uint8_t)(tl << 4 | tkl);
@@ -144,22 +135,8 @@ static int put_frame(floor_conn *c, uint8_t code, const uint8_t *tok,
   o[h++] = code;
   memcpy(o + h, tok, tkl);
   memcpy(o + h + tkl, tail, tl);
-  c->out_len += h + tkl + tl;
+  c->io.out_len += h + tkl + tl;
   return 0;
-}
-
-static int flush_out(floor_conn *c) {
-  return floor_send(c->fd, c->out, &c->out_at, &c->out_len);
-}
-
-static void want_out(int ep, floor_conn *c) {
-  int want = c->out_len != 0;
-  if (want == c->want_out)
-    return;
-  struct epoll_event mev = {.events = EPOLLIN | (want ? EPOLLOUT : 0u),
-                            .data.ptr = c};
-  epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &mev);
-  c->want_out = want;
 }
 
 /* The round: every kept token of every connection gets the notification,
@@ -172,17 +149,17 @@ static void fan_out(int ep) {
     floor_conn *c = conns[i];
     if (!c->nobs)
       continue;
-    size_t mark = c->out_len;
+    size_t mark = c->io.out_len;
     unsigned k = 0;
     while (k < c->nobs &&
            put_frame(c, 0x45, c->tok[k], c->tkl[k], tail, tl) == 0)
       k++;
     if (k < c->nobs) {
-      c->out_len = mark; /* no room: this connection skips the round */
+      c->io.out_len = mark; /* no room: this connection skips the round */
       continue;
     }
-    if (flush_out(c) == 0)
-      want_out(ep, c);
+    if (floor_flush(&c->io) == 0)
+      floor_want_out(ep, &c->io);
   }
 }
 
@@ -207,7 +184,8 @@ static void keep_token(floor_conn *c, const uint8_t *tok, size_t tkl,
 
 /* One frame at f (header hdr bytes, total fl): answered into c->out.
  * Returns 1 for a trigger (the fan-out runs after this read's answers). */
-static int answer(floor_conn *c, const uint8_t *f, size_t hdr, size_t fl) {
+static int answer(floor_io *io, const uint8_t *f, size_t hdr, size_t fl) {
+  floor_conn *c = (floor_conn *)io;
   size_t tkl = f[0] & 15;
   uint8_t code = f[hdr - 1];
   const uint8_t *tok = f + hdr;
@@ -234,37 +212,36 @@ static int answer(floor_conn *c, const uint8_t *f, size_t hdr, size_t fl) {
   return 0;
 }
 
-/* One read event: read, answer every whole frame, one send, then the
- * fan-out if a trigger came. -1: close. */
-static int on_readable(int ep, floor_conn *c) {
-  ssize_t n = recv(c->fd, c->in + c->in_len, FLOOR_IN - c->in_len, 0);
-  if (n <= 0)
-    return n < 0 && errno == EAGAIN ? 0 : -1;
-  size_t have = c->in_len + (size_t)n, at = 0, hdr = 0, fl;
-  int trigger = 0;
-  while ((fl = floor_frame_len(c->in + at, have - at, &hdr)) != 0) {
-    trigger |= answer(c, c->in + at, hdr, fl);
-    at += fl;
-  }
-  if (at == 0 && have == FLOOR_IN)
-    return -1; /* a frame larger than the buffer: not this benchmark */
-  memmove(c->in, c->in + at, have - at);
-  c->in_len = have - at;
-  if (flush_out(c) != 0)
+/* One read event: answer every whole frame, one send, then the fan-out
+ * if a trigger came. -1: close. */
+static int conn_readable(int ep, floor_io *c) {
+  int trigger = floor_read_frames(c, answer);
+  if (trigger < 0)
     return -1;
   if (trigger)
     fan_out(ep);
   return 0;
 }
 
-static void conn_close(floor_conn *c) {
-  close(c->fd);
+static floor_io *conn_open(void) {
+  floor_conn *c = nconns < FLOOR_CONNS ? calloc(1, sizeof *c) : NULL;
+  if (!c)
+    return NULL;
+  c->io.in = c->in;
+  c->io.in_cap = sizeof c->in;
+  c->io.out = c->out;
+  conns[nconns++] = c;
+  return &c->io;
+}
+
+static void conn_close(floor_io *io) {
+  close(io->fd);
   for (unsigned i = 0; i < nconns; i++)
-    if (conns[i] == c) {
+    if (&conns[i]->io == io) {
       conns[i] = conns[--nconns];
       break;
     }
-  free(c);
+  free(io);
 }
 
 int main(int argc, char **argv) {
@@ -273,43 +250,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
-  int ep, one = 1, ls = floor_listen("floor_notifier", argv[1], &ep);
-  struct epoll_event evs[FLOOR_EVENTS];
-  for (;;) {
-    int k = epoll_wait(ep, evs, FLOOR_EVENTS, -1);
-    for (int i = 0; i < k; i++) {
-      floor_conn *c = evs[i].data.ptr;
-      if (!c) {
-        int fd;
-        while ((fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
-          floor_conn *nc = nconns < FLOOR_CONNS ? calloc(1, sizeof *nc) : NULL;
-          if (!nc) {
-            close(fd);
-            continue;
-          }
-          nc->fd = fd;
-          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-          nc->out[0] = 0x00; /* CSM: Len 0, TKL 0, 7.01 */
-          nc->out[1] = 0xe1;
-          nc->out_len = 2;
-          conns[nconns++] = nc;
-          struct epoll_event cev = {.events = EPOLLIN, .data.ptr = nc};
-          epoll_ctl(ep, EPOLL_CTL_ADD, fd, &cev);
-          if (flush_out(nc) != 0)
-            conn_close(nc);
-        }
-        continue;
-      }
-      int r = 0;
-      if (evs[i].events & EPOLLOUT)
-        r = flush_out(c);
-      if (r == 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-        r = on_readable(ep, c);
-      if (r != 0) {
-        conn_close(c);
-        continue;
-      }
-      want_out(ep, c);
-    }
-  }
+  int ep, ls = floor_listen("floor_notifier", argv[1], &ep);
+  static const floor_ops ops = {conn_open, conn_readable, conn_close};
+  floor_serve(ep, ls, &ops);
 }

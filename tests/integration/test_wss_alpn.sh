@@ -38,7 +38,7 @@ rc_expect "$OUT" "ALPN protocol: coap" "coaps+ws: coap selected when it is all t
 sclient -connect "127.0.0.1:$PW" -alpn h2 -CAfile "$PKI/ca.crt"
 rc_expect_status "$((RC != 0))" 1 "coaps+ws: s_client -alpn h2 fails"
 rc_expect "$OUT" "SSL alert number 120" "coaps+ws: only h2 -> no_application_protocol (alert 120)"
-rc_expect "$(log_of W)" "client did not offer ALPN http/1.1 or coap" \
+expect_log W "client did not offer ALPN http/1.1 or coap" \
   "server log: says what coaps+ws wanted"
 
 # coaps+tcp is unchanged: coap or nothing

@@ -42,7 +42,7 @@ rc_expect "$OUT" "ERR  cannot send CoAP pdu" "coap-client with another CA: refus
 rc_expect_not "$OUT" "Hello" "coap-client with another CA: no body"
 # (under valgrind rcoapd may read libcoap's reset before its alert)
 [ "${RCOAP_VALGRIND:-0}" = 1 ] ||
-  rc_expect "$(log_of C)" "the peer rejected our certificate: unknown CA" \
+  expect_log C "the peer rejected our certificate: unknown CA" \
     "rcoapd log: libcoap rejected our certificate"
 d_stop C
 
@@ -62,9 +62,9 @@ lcs -u client9 -k s3cr3t "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect "$OUT" "unknown psk identity" "coap-client unknown identity: refused"
 lcs "coaps+tcp://127.0.0.1:$PK/hello"
 rc_expect_not "$OUT" "Hello" "coap-client without PSK or CA: no way in"
-rc_expect "$(log_of K)" "bad record MAC (wrong pre-shared key?)" \
+expect_log K "bad record MAC (wrong pre-shared key?)" \
   "rcoapd log: wrong PSK"
-rc_expect "$(log_of K)" "unknown PSK identity" "rcoapd log: unknown identity"
+expect_log K "unknown PSK identity" "rcoapd log: unknown identity"
 d_stop K
 
 d_start A -l coaps+tcp://127.0.0.1:0 --psk-identity client1 --psk-key s3cr3t \
@@ -73,7 +73,7 @@ PA=$(d_port A coaps+tcp://127.0.0.1)
 lcs -u client1 -k s3cr3t "coaps+tcp://127.0.0.1:$PA/hello"
 rc_expect "$OUT" "no application protocol" \
   "libcoap PSK client (no ALPN) refused without --allow-no-alpn"
-rc_expect "$(log_of A)" "client did not offer ALPN coap (no ALPN extension)" \
+expect_log A "client did not offer ALPN coap (no ALPN extension)" \
   "rcoapd log: no ALPN extension"
 d_stop A
 

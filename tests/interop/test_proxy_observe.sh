@@ -56,13 +56,23 @@ if all_have 3; then rc_pass "all $N observers get notifications"; else
 fi
 rc_expect_eq "$(regs ls1)" 1 "libcoap saw exactly one registration for $N observers"
 
-# Every observer gets every notification: a notification observer 1 got
-# after all were registered (not the newest: others may be a moment
-# behind) is in every observer's output.
-sleep 2.5
-PICK=$(tail -n 2 "$RC_TMP/o1.out" | head -n 1 | cut -d' ' -f2-)
-MISS=0
-for i in $(seq 1 "$N"); do grep -qF -- "$PICK" "$RC_TMP/o$i.out" || MISS=$((MISS + 1)); done
+# Every observer gets every notification: one that libcoap made after all
+# were registered is in every observer's output. All were registered once
+# each had 3 lines (now); observer 1's second line from now was made after
+# its first line from now arrived, so after now: that one, once observer
+# 1 has it, must reach every observer (waited for, not slept on).
+n1=$(lines 1)
+for _ in $(seq 1 $((100 * RC_SLOW))); do [ "$(lines 1)" -ge $((n1 + 2)) ] && break; sleep 0.1; done
+PICK=$(sed -n "$((n1 + 2))p" "$RC_TMP/o1.out" | cut -d' ' -f2-)
+missing() {
+  local i m=0
+  for i in $(seq 1 "$N"); do grep -qF -- "$PICK" "$RC_TMP/o$i.out" || m=$((m + 1)); done
+  echo $m
+}
+MISS=1
+if [ -n "$PICK" ]; then
+  for _ in $(seq 1 $((50 * RC_SLOW))); do MISS=$(missing); [ "$MISS" = 0 ] && break; sleep 0.1; done
+fi
 rc_expect_eq "$MISS" 0 "every observer got the notification '$PICK'"
 rc_expect_re "$PICK" '^2\.05 [A-Z][a-z]{2} [ 0-9][0-9] ' "it is libcoap's /time text"
 
@@ -96,7 +106,10 @@ for _ in $(seq 1 $((100 * RC_SLOW))); do
   sleep 0.1
 done
 rc_expect "$(cat "$RC_TMP/px.err")" "cancelling upstream" "the last observer gone, the proxy cancels"
-sleep 0.5
+for _ in $(seq 1 $((50 * RC_SLOW))); do
+  grep -qE 'c:GET .*Observe:1[],]' "$RC_TMP/ls2.out" "$RC_TMP/ls2.err" && break
+  sleep 0.1
+done
 rc_expect_re "$(cat "$RC_TMP/ls2.out" "$RC_TMP/ls2.err")" 'c:GET .*Observe:1[],]' \
   "libcoap gets the deregistering GET (Observe:1)"
 coap -T $RC_TMO get -O "35,$L/time" "$PXW/"

@@ -21,9 +21,11 @@
 #   4. The capture on A's interface (tshark): the retransmissions counted
 #      there equal rcoap's counters, no message was sent more than
 #      MAX_RETRANSMIT + 1 times, and the k-th retransmission of a message
-#      left at T0 x (2^k - 1) after its first transmission with one T0 per
-#      message in [ACK_TIMEOUT, ACK_TIMEOUT x ACK_RANDOM_FACTOR] (give or
-#      take 300 ms / (2^k - 1) for a loaded machine's scheduling).
+#      left no earlier than ACK_TIMEOUT x (2^k - 1) after its first
+#      transmission (lateness, all a loaded machine can cause, is allowed;
+#      see below for the one way it can look like earliness), and the
+#      median times match one T0 in [ACK_TIMEOUT, ACK_TIMEOUT x
+#      ACK_RANDOM_FACTOR] doubling each time.
 #   5. The same through the proxy: rcoap over coap+tcp (in A, on lo) ->
 #      rcoapd --proxy (in A) -> the lossy link -> rcoapd on coap:// (B):
 #      every one of 20 GETs answered with its body, the proxy's upstream
@@ -217,34 +219,52 @@ rcd_wait_exit ts 10
 rc_expect_eq "$got" "$SENT" "the capture on va holds every CON transmission rcoap counted ($CON + $RTX)"
 ts -Y "udp.dstport == 5683 && coap.type == 0" -T fields -e frame.time_epoch \
   -e udp.srcport -e coap.mid >"$RC_TMP/cons.txt"
-# Per message (client port, Message ID): transmissions in time order.
-# The k-th retransmission is due at T0 x (2^k - 1) after the first
-# transmission was armed (the due time advances from the previous due
-# time, so lateness does not add up); each leaves up to LATE ms late, and
-# the first transmission itself may leave up to LATE ms after it was
-# armed (a process descheduled on a loaded machine: seen once at load 17,
-# a retransmission 0.0 ms after the first transmission). For each message
-# the T0 that every retransmission allows, [max (d_k - LATE) / (2^k - 1),
-# min (d_k + LATE) / (2^k - 1)], must be non-empty and meet [ACK_TIMEOUT,
-# ACK_TIMEOUT x ACK_RANDOM_FACTOR]: loose for k = 1, within 100, 43, 20,
-# ... ms for k = 2, 3, 4, ...
-LATE=300
-SCHED=$(sort -k2,2n -k3,3n -k1,1n "$RC_TMP/cons.txt" | awk -v A="$ACK" -v R="$RAND" -v M="$MAXR" -v L="$LATE" '
-  function flush() {
+# Per message (client port, Message ID): transmissions in time order,
+# d_k = the k-th retransmission's time after the first transmission. RFC
+# 7252 §4.2 sets the EARLIEST time each may go: the timer is armed at the
+# first transmission with one T0 in [ACK_TIMEOUT, ACK_TIMEOUT x
+# ACK_RANDOM_FACTOR] and doubles, so d_k >= ACK_TIMEOUT x (2^k - 1) (the
+# due time advances from the previous due time: lateness does not add up
+# to make a later one early). A loaded machine can only make a datagram
+# leave LATE, which the RFC allows and this check never fails on, with
+# one exception it must know: the timer is armed at the loop turn's time,
+# read before the first transmission leaves, so a process taken off the
+# CPU inside that turn sends its first transmission late and every
+# retransmission looks early from it by the same amount (seen at load
+# 17: a retransmission 0.0 ms after the first). So:
+#   1. earliness, per message: the shift "need" that the first
+#      transmission would have to have been late by for every d_k to meet
+#      its bound; over EARLY_MS it is flagged. A stall flags a message
+#      now and then; a wrong timer (ACK_TIMEOUT too short, no doubling)
+#      flags most of them: at most 1 in 20 messages (and at least 1) may
+#      be flagged.
+#   2. lateness, as a whole: the median d_1, and the median d_k / (2^k -
+#      1) over k >= 2, lie in [ACK_TIMEOUT, ACK_TIMEOUT x ACK_RANDOM_FACTOR]
+#      (+ EARLY_MS): a timer too slow or not doubling moves the median, a
+#      few late datagrams do not.
+EARLY_MS=20
+SCHED=$(sort -k2,2n -k3,3n -k1,1n "$RC_TMP/cons.txt" | awk -v A="$ACK" -v R="$RAND" -v M="$MAXR" -v E="$EARLY_MS" '
+  function median(v, m,   i, j, x) {
+    for (i = 2; i <= m; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+    return m == 0 ? -1 : (m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2)
+  }
+  function flush(   k, d, need) {
     if (n == 0) return
     if (n - 1 > maxn) maxn = n - 1
     if (n > M + 1) over++
-    lo = 0; hi = 1e12
+    need = -1e12
     for (k = 1; k < n; k++) {
-      d = (t[k] - t[0]) * 1000; f = 2 ^ k - 1
-      if ((d - L) / f > lo) lo = (d - L) / f
-      if ((d + L) / f < hi) hi = (d + L) / f
+      d = (t[k] - t[0]) * 1000
+      if (A * (2 ^ k - 1) - d > need) need = A * (2 ^ k - 1) - d
+      if (k == 1) d1[++n1] = d; else dk[++nk] = d / (2 ^ k - 1)
       checked++
     }
-    if (n > 1 && (lo > hi + 0.5 || hi < A - 0.5 || lo > A * R + 0.5)) {
-      bad++
-      if (badline == "") {
-        badline = sprintf("port %s mid %s: T0 would be in [%.1f, %.1f] ms; sent again at", port, mid, lo, hi)
+    if (n > 1) msgs++
+    if (n > 1 && need > E) {
+      early++
+      if (need > worst) {
+        worst = need
+        badline = sprintf("port %s mid %s, %.1f ms early, sent again at", port, mid, need)
         for (k = 1; k < n; k++) badline = badline sprintf(" +%.1f", (t[k] - t[0]) * 1000)
       }
     }
@@ -253,14 +273,29 @@ SCHED=$(sort -k2,2n -k3,3n -k1,1n "$RC_TMP/cons.txt" | awk -v A="$ACK" -v R="$RA
     rtx += n - 1
   }
   { key = $2 " " $3; if (key != last) { flush(); n = 0; last = key; port = $2; mid = $3 } t[n++] = $1 }
-  END { flush(); printf "%d %d %d %d %d|%s|%s\n", rtx, maxn, over, checked, bad, shown, badline }')
+  END { flush()
+    printf "%d %d %d %d %d %d %.1f %.1f %d|%s|%s\n", rtx, maxn, over, checked, msgs, early + 0,
+      median(d1, n1), median(dk, nk), nk, shown, badline }')
 IFS='|' read -r nums shown badline <<<"$SCHED"
-read -r crtx cmax cover cchecked cbad <<<"$nums"
+read -r crtx cmax cover cchecked cmsgs cearly med1 medk nk <<<"$nums"
 echo "capture: $crtx retransmissions; the most-retransmitted message went again at$shown ms"
 rc_expect_eq "$crtx" "$RTX" "retransmissions in the capture equal rcoap's counters"
 rc_expect_eq "$cover" 0 "no message sent more than MAX_RETRANSMIT + 1 times (most: $((cmax + 1)))"
-[ "$cchecked" -gt 0 ] && rc_pass "$cchecked retransmission times checked" || rc_fail "no retransmission in the capture"
-rc_expect_eq "$cbad" 0 "every message's retransmissions at T0 x (2^k - 1) (give or take $LATE ms / (2^k - 1)), one T0 in [$ACK, $ACK x $RAND] ms ${badline:+($badline)}"
+[ "$cchecked" -gt 0 ] && rc_pass "$cchecked retransmission times of $cmsgs messages checked" ||
+  rc_fail "no retransmission in the capture"
+allow=$((cmsgs / 20 > 1 ? cmsgs / 20 : 1))
+[ "$cearly" -le "$allow" ] &&
+  rc_pass "retransmissions never before ACK_TIMEOUT x (2^k - 1) after the first transmission: $cearly of $cmsgs messages over $EARLY_MS ms early (a first transmission held up; at most $allow) ${badline:+($badline)}" ||
+  rc_fail "retransmissions before ACK_TIMEOUT x (2^k - 1): $cearly of $cmsgs messages over $EARLY_MS ms early, more than a stall explains ($allow) ($badline)"
+hi=$(awk -v A="$ACK" -v R="$RAND" -v E="$EARLY_MS" 'BEGIN { print A * R + E }')
+awk -v m="$med1" -v A="$ACK" -v h="$hi" 'BEGIN { exit !(m >= A && m <= h) }' &&
+  rc_pass "median first retransmission +$med1 ms, in [$ACK, $hi]" ||
+  rc_fail "median first retransmission +$med1 ms, outside [$ACK, $hi] (a timer too fast or too slow)"
+if [ "$nk" -ge 3 ]; then
+  awk -v m="$medk" -v A="$ACK" -v h="$hi" 'BEGIN { exit !(m >= A && m <= h) }' &&
+    rc_pass "median T0 implied by the later retransmissions (d_k / (2^k - 1), $nk of them) $medk ms, in [$ACK, $hi]: the timeout doubles" ||
+    rc_fail "median T0 implied by the later retransmissions (d_k / (2^k - 1), $nk of them) $medk ms, outside [$ACK, $hi]: the timeout does not double"
+fi
 
 # ---- through the proxy -----------------------------------------------------
 rcd_start_cmd px 1 ' listening on ' ip netns exec "$NA" "$(rc_tool rcoapd)" --stats "${XMIT[@]}" \

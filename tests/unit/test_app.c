@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "rcoap/app.h"
+#include "test_run.h"
 
 #define GUARD_MS 5000
 
@@ -203,11 +204,8 @@ static int teardown(void **state) {
   fixture *f = *state;
   rc_context_free(f->client);
   rc_context_free(f->server);
-  uv_close((uv_handle_t *)&f->guard, close_cb);
   uv_close((uv_handle_t *)&f->later, close_cb);
-  for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-    ;
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  test_loop_end(&f->loop, &f->guard);
   free(f);
   return 0;
 }

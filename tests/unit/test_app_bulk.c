@@ -32,6 +32,7 @@
 #include "rcoap/app.h"
 #include "rcoap/codec_frame.h"
 #include "test_counting.h"
+#include "test_run.h"
 
 #define GUARD_MS 20000
 #define BLOCK (256u * 1024u)             /* the server's BERT payload */
@@ -210,17 +211,12 @@ static int setup(void **state) {
   return 0;
 }
 
-static void close_cb(uv_handle_t *h) { (void)h; }
-
 static int teardown(void **state) {
   fixture *f = *state;
   if (f->client)
     rc_context_free(f->client);
   rc_context_free(f->server);
-  uv_close((uv_handle_t *)&f->guard, close_cb);
-  for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-    ;
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  test_loop_end(&f->loop, &f->guard);
   close(f->fd);
   free(f->want);
   free(f);

@@ -169,10 +169,7 @@ static int teardown(void **state) {
   fx *f = *state;
   rc_context_free(f->client);
   rc_context_free(f->server);
-  uv_close((uv_handle_t *)&f->guard, NULL);
-  for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-    ;
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  test_loop_end(&f->loop, &f->guard);
   assert_int_equal(f->cnt.blocks, 0);
   /* a parked connection's socket and the parking set's epoll too */
   assert_int_equal(fd_count(), f->fds);

@@ -24,6 +24,7 @@
 
 #include "rcoap/app.h"
 #include "test_pki.h"
+#include "test_run.h"
 
 /* Generous: under valgrind on a loaded machine the first handshake alone
  * can take seconds; the guard only bounds a failing run. */
@@ -249,15 +250,10 @@ static fixture *start(const setup_opts *so) {
   return f;
 }
 
-static void close_cb(uv_handle_t *h) { (void)h; }
-
 static void stop(fixture *f) {
   rc_context_free(f->client);
   rc_context_free(f->server);
-  uv_close((uv_handle_t *)&f->guard, close_cb);
-  for (int i = 0; i < 1000 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-    ;
-  assert_int_equal(uv_loop_close(&f->loop), 0);
+  test_loop_end(&f->loop, &f->guard);
   rc_tls_ctx_free(f->client_tls);
   rc_tls_ctx_free(f->server_tls);
   free(f);

@@ -14,7 +14,9 @@ usage: rawpeer.py HOST PORT STEP...
   zeros:N          send N zero bytes (a large body, in 64 KiB writes)
   expect:N[:SECS]  read until N bytes in total were received (default 5 s)
   drain[:SECS]     read until the peer closes (default 5 s); prints
-                   "eof" or "open" on stderr
+                   "eof" or "open" on stderr, and "after MS ms since
+                   connected" (the peer's timers count from there, not
+                   from when this script was started)
   close            close normally (FIN)
   reset            close with SO_LINGER 0 (the kernel sends RST)
   exit             end the process without closing anything first
@@ -68,6 +70,7 @@ def main():
     sock.settimeout(5)
     try:
         sock.connect((host, port))
+        connected = time.monotonic()
     except OSError as e:
         sys.stderr.write("rawpeer: connect: %s\n" % e)
         return 3
@@ -98,7 +101,9 @@ def main():
                 return 4
         elif kind == "drain":
             eof = read_until(sock, None, float(arg or 5))
-            sys.stderr.write("eof\n" if eof else "open\n")
+            sys.stderr.write("%s after %d ms since connected\n" % (
+                "eof" if eof else "open",
+                (time.monotonic() - connected) * 1000))
         elif kind == "close":
             sock.close()
             break
