@@ -214,6 +214,40 @@ static inline int obs_send(rc_context *ctx, app_obs *o,
   return err ? -1 : 0;
 }
 
+/* A run of observers on one connection whose requests share the rendered
+ * notification: written with one session call (rc_exchange_notify_
+ * captured_n: the tail after the token built once, each observer's
+ * header and token in front of it). */
+#define OBS_RUN 32
+typedef struct obs_run {
+  app_peer *peer;
+  uint64_t key;
+  size_t n;
+  app_obs *obs[OBS_RUN];
+  const uint8_t *tok[OBS_RUN];
+  size_t tkl[OBS_RUN];
+} obs_run;
+
+static void run_send(rc_context *ctx, rc_resource *res, obs_run *run,
+                     const rc_outmsg *out) {
+  size_t n = run->n, sent = 0;
+  run->n = 0;
+  if (!n)
+    return;
+  rc_err err = rc_exchange_notify_captured_n(run->peer->x, run->tok, run->tkl,
+                                             n, run->key, res->obs_seq,
+                                             ctx->capture, &sent);
+  ctx->notify_stats.notifications += sent;
+  if (err)
+    rc__app_log(ctx, RC_SESSION_LOG_DEBUG, "%s: notification not sent: %s",
+                res->path, rc_strerror(err));
+  /* RFC 7641 §3.2: a notification that is not 2.xx ends the
+   * observation. */
+  if (RC_CODE_CLASS(out->code) != 2)
+    for (size_t i = 0; i < n; i++)
+      obs_unlink_free(run->obs[i]);
+}
+
 rc_err rc_resource_notify(rc_resource *res) {
   if (!res || !res->handlers[RC_GET])
     return RC_ERR_STATE;
@@ -234,8 +268,11 @@ rc_err rc_resource_notify(rc_resource *res) {
   res->obs_seq = (res->obs_seq + 1) & 0xFFFFFFu;
   ctx->notify_stats.rounds++;
   const rc_outmsg *out = NULL;
-  uint64_t rendered_key = 0;
   int rendered = 0;
+  obs_run run;
+  run.n = 0;
+  run.peer = NULL;
+  run.key = 0;
   app_peer *seen = NULL; /* the last connection checked for its backlog */
   int backlogged = 0;
   for (app_obs *o = res->observers; o;) {
@@ -260,18 +297,30 @@ rc_err rc_resource_notify(rc_resource *res) {
       continue;
     }
     o->skipped = 0;
+    /* The run so far goes out before another connection's observer, a
+     * full run, or one whose request renders differently (the capture
+     * is reused). */
+    if (run.n && (p != run.peer || o->key != run.key || run.n == OBS_RUN))
+      run_send(ctx, res, &run, out);
     /* Its output waits for the end of the loop's turn (turn_flush.c):
      * one write per connection however many rounds run in this turn. */
     rc__app_turn_hold(p);
-    if (!rendered || o->key != rendered_key) {
+    if (!rendered || o->key != run.key) {
       out = obs_render(ctx, res, o, res->obs_seq);
       rendered = 1;
-      rendered_key = o->key;
     }
-    if (out && obs_send(ctx, o, out) == 0)
-      ctx->notify_stats.notifications++;
+    run.key = o->key;
+    run.peer = p;
+    if (out) {
+      run.obs[run.n] = o;
+      run.tok[run.n] = o->token;
+      run.tkl[run.n] = o->token_len;
+      run.n++;
+    }
     o = next;
   }
+  if (run.n)
+    run_send(ctx, res, &run, out);
   return RC_OK;
 }
 
