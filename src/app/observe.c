@@ -7,9 +7,11 @@
  * of observers when the connection is either closed or times out").
  * A notify round renders the representation through the resource's GET
  * handler into a reused capture (once per distinct request) and encodes
- * its options with Observe once; each observer's message is then that
- * option region and payload copied behind its own token into its
- * connection's session, with output held to the end of the loop's turn
+ * its options with Observe once, with the payload behind them: the tail
+ * of every observer's message. Consecutive observers on one connection
+ * (up to OBS_RUN) are queued with one session call that writes each
+ * header and token in front of a copy of that tail (no message object
+ * per observer), with output held to the end of the loop's turn
  * (turn_flush.c): one write per connection per turn, however many rounds
  * ran in it, and no allocation per notification. A connection whose peer
  * does not read holds at most RC_NOTIFY_BACKLOG_MAX unsent bytes: past
