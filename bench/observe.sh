@@ -25,9 +25,17 @@
 # observers on 1,000 connections: p50 <= 12 ms, max <= 25 ms, <= 1 us
 # server CPU per notification. Nothing is asserted: a benchmark is not a
 # test.
+# Two generator modes, each a full set of rows (MODES): "sleep", the
+# generator's loop sleeps in epoll_wait between reads, so a write the
+# server makes may have to wake it (loopback TCP charges that wake-up, a
+# cross-CPU IPI on a VM, to the writing server); "busy", rcoap-bench
+# --busy-poll, the generator polls with timeout 0 and never sleeps over
+# the rounds: closer to what the server pays with its clients on another
+# host (it burns the generator's CPU; its bench_cpu_us then counts the
+# spinning). "sleep" is the historical figure and comes first.
 #   bash bench/observe.sh [BUILD_DIR]
 # Environment (defaults): CONNS=1000 PER=10 ROUNDS=20 SHORT=2 RUNS=1
-#   REF_BUILD_DIR= FLOOR=1 LIBCOAP=1 ONE=1 PORT_BASE=26300
+#   REF_BUILD_DIR= FLOOR=1 LIBCOAP=1 ONE=1 PORT_BASE=26300 MODES="sleep busy"
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -35,6 +43,7 @@ BUILD_DIR=${1:-$BUILD_DIR}
 # the environment knobs (see above), defaults where unset or empty
 : "${CONNS:=1000}" "${PER:=10}" "${ROUNDS:=20}" "${SHORT:=2}" "${RUNS:=1}"
 : "${REF_BUILD_DIR:=}" "${FLOOR:=1}" "${LIBCOAP:=1}" "${ONE:=1}" "${PORT_BASE:=26300}"
+: "${MODES:=sleep busy}"
 RB=$BUILD_DIR/rcoap-bench
 bench_need rcoapd rcoap-bench
 [ "$FLOOR" = 0 ] || [ -x "$BUILD_DIR/bench/floor_notifier" ] || bench_build floor_notifier
@@ -89,10 +98,11 @@ fi
 # one NAME SERVER CONNS PER ROUNDS: one rcoap-bench run; its RESULT line
 # in TMP/NAME.result, the server's CPU ns over it in TMP/NAME.ns.
 one() {
-  local c0 c1 m=post
+  local c0 c1 m=post busy=()
   [ "$2" = libcoap ] && m=put
+  [ "$MODE" = busy ] && busy=(--busy-poll)
   c0=$(cpu_ns "${PID[$2]}")
-  timeout 600 "${PIN_BENCH[@]}" "$RB" --observe -c "$3" --per "$4" --rounds "$5" -T 10 \
+  timeout 600 "${PIN_BENCH[@]}" "$RB" --observe "${busy[@]}" -c "$3" --per "$4" --rounds "$5" -T 10 \
     --trigger "$m" "${URI[$2]}" >"$TMP/$1.log" 2>&1
   c1=$(cpu_ns "${PID[$2]}")
   grep RESULT "$TMP/$1.log" >"$TMP/$1.result"
@@ -100,7 +110,7 @@ one() {
 }
 # run SERVER CONNS PER: the ROUNDS- and SHORT-round runs, one line.
 run() {
-  local k="$1-$2x$3" line us=-
+  local k="$MODE-$1-$2x$3" line us=-
   one "$k" "$1" "$2" "$3" "$ROUNDS"
   one "$k-short" "$1" "$2" "$3" "$SHORT"
   line=$(cat "$TMP/$k.result")
@@ -109,24 +119,24 @@ run() {
       -v n=$(($2 * $3 * (ROUNDS - SHORT))) 'BEGIN { printf "%.3f", (a - b) / 1e3 / n }')
   fi
   if [ -z "$line" ]; then
-    printf '  %-8s %4s x %-3s %s\n' "$1" "$2" "$3" \
+    printf '  %-5s %-8s %4s x %-3s %s\n' "$MODE" "$1" "$2" "$3" \
       "$(grep -m1 -E 'only [0-9]+ of|^rcoap-bench: ' "$TMP/$k.log")"
     return
   fi
   P50[$k]=$(bench_field p50_ms "$line") MAX[$k]=$(bench_field max_ms "$line")
   CPU[$k]=$us GEN[$k]=$(bench_field bench_cpu_us "$line")
-  printf '  %-8s %4s x %-3s p50 %7s ms  max %7s ms  %8s notes/s  server %6s us/note  generator %5s us/note\n' \
-    "$1" "$2" "$3" "${P50[$k]}" "${MAX[$k]}" "$(bench_field notes_per_s "$line")" "$us" "${GEN[$k]}"
-  echo "RESULT observe_bench run=$R server=$1 conns=$2 per=$3 $(cut -d' ' -f3- <<<"$line") server_cpu_us_per_note=$us" >>"$TMP/results"
+  printf '  %-5s %-8s %4s x %-3s p50 %7s ms  max %7s ms  %8s notes/s  server %6s us/note  generator %5s us/note\n' \
+    "$MODE" "$1" "$2" "$3" "${P50[$k]}" "${MAX[$k]}" "$(bench_field notes_per_s "$line")" "$us" "${GEN[$k]}"
+  echo "RESULT observe_bench run=$R mode=$MODE server=$1 conns=$2 per=$3 $(cut -d' ' -f3- <<<"$line") server_cpu_us_per_note=$us" >>"$TMP/results"
 }
 # ratio A B CONNS PER: "A / B" of p50, max and server CPU per notification.
 ratio() {
-  local a="$1-$3x$4" b="$2-$3x$4"
+  local a="$MODE-$1-$3x$4" b="$MODE-$2-$3x$4"
   [ -n "${P50[$a]:-}" ] && [ -n "${P50[$b]:-}" ] || return 0
-  awk -v n="$1 / $2, $3 x $4:" -v a="${P50[$a]}" -v b="${P50[$b]}" -v c="${MAX[$a]}" \
+  awk -v n="$MODE $1 / $2, $3 x $4:" -v a="${P50[$a]}" -v b="${P50[$b]}" -v c="${MAX[$a]}" \
     -v d="${MAX[$b]}" -v e="${CPU[$a]}" -v f="${CPU[$b]}" 'function r(x, y) {
       return (y + 0 > 0 && x != "-") ? sprintf("%.2f", x / y) : "-" }
-    BEGIN { printf "  %-28s p50 %s  max %s  server CPU %s\n", n, r(a, b), r(c, d), r(e, f) }'
+    BEGIN { printf "  %-34s p50 %s  max %s  server CPU %s\n", n, r(a, b), r(c, d), r(e, f) }'
 }
 
 echo "observe fan-out: trigger -> every observer notified; $ROUNDS rounds (CPU: $ROUNDS minus $SHORT)"
@@ -134,20 +144,22 @@ for R in $(seq 1 "$RUNS"); do
   echo "run $R (load average $(cut -d' ' -f1-3 /proc/loadavg))"
   # each run starts with the next server: none is always first
   ORDER=("${SERVERS[@]:$(((R - 1) % ${#SERVERS[@]}))}" "${SERVERS[@]:0:$(((R - 1) % ${#SERVERS[@]}))}")
-  for s in "${ORDER[@]}"; do run "$s" "$CONNS" "$PER"; done
-  if [ "$HAVE_LIBCOAP" = 1 ] && [ "$R" = 1 ] && [ "$PER" -gt 1 ]; then
-    one "libcoap-$CONNS-$PER" libcoap "$CONNS" "$PER" 1
-    printf '  %-8s %4s x %-3s %s\n' libcoap "$CONNS" "$PER" \
-      "$(grep -m1 -E 'only [0-9]+ of|^rcoap-bench: |^RESULT' "$TMP/libcoap-$CONNS-$PER.log")"
-  fi
-  if [ "$ONE" = 1 ] && [ "$PER" -gt 1 ]; then
-    for s in "${ORDER[@]}"; do run "$s" "$CONNS" 1; done
-    [ "$HAVE_LIBCOAP" = 1 ] && run libcoap "$CONNS" 1
-  fi
-  for s in ref floor; do ratio rcoapd "$s" "$CONNS" "$PER"; done
-  if [ "$ONE" = 1 ] && [ "$PER" -gt 1 ]; then
-    for s in ref floor libcoap; do ratio rcoapd "$s" "$CONNS" 1; done
-  fi
+  for MODE in $MODES; do
+    for s in "${ORDER[@]}"; do run "$s" "$CONNS" "$PER"; done
+    if [ "$HAVE_LIBCOAP" = 1 ] && [ "$R" = 1 ] && [ "$PER" -gt 1 ]; then
+      one "$MODE-libcoap-$CONNS-$PER" libcoap "$CONNS" "$PER" 1
+      printf '  %-5s %-8s %4s x %-3s %s\n' "$MODE" libcoap "$CONNS" "$PER" \
+        "$(grep -m1 -E 'only [0-9]+ of|^rcoap-bench: |^RESULT' "$TMP/$MODE-libcoap-$CONNS-$PER.log")"
+    fi
+    if [ "$ONE" = 1 ] && [ "$PER" -gt 1 ]; then
+      for s in "${ORDER[@]}"; do run "$s" "$CONNS" 1; done
+      [ "$HAVE_LIBCOAP" = 1 ] && run libcoap "$CONNS" 1
+    fi
+    for s in ref floor; do ratio rcoapd "$s" "$CONNS" "$PER"; done
+    if [ "$ONE" = 1 ] && [ "$PER" -gt 1 ]; then
+      for s in ref floor libcoap; do ratio rcoapd "$s" "$CONNS" 1; done
+    fi
+  done
   echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
 cat "$TMP/results" 2>/dev/null

@@ -437,6 +437,14 @@ rc_err rc_xcapture_prepare_notify(rc_xcapture *c, uint32_t seq);
 rc_err rc_exchange_notify_captured(rc_exchange *x, const uint8_t *token,
                                    size_t token_len, uint64_t key,
                                    uint32_t seq, const rc_xcapture *c);
+/* The same for n observers on x, tokens[i] of tkls[i] bytes each, whose
+ * requests share key: on a stream the n notifications are queued as one
+ * piece (rc_session_send_tails). *sent (may be NULL): how many went. */
+rc_err rc_exchange_notify_captured_n(rc_exchange *x,
+                                     const uint8_t *const *tokens,
+                                     const size_t *tkls, size_t n,
+                                     uint64_t key, uint32_t seq,
+                                     const rc_xcapture *c, size_t *sent);
 
 /* ---- client requests with bodies of any size, and observe ---- */
 

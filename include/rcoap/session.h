@@ -480,6 +480,25 @@ void rc_session_msg_cancel(rc_session *s, rc_enc *e);
  */
 rc_err rc_session_send(rc_session *s, const rc_msg *m);
 
+/*
+ * Queues n requests or responses that differ only in their tokens
+ * (tokens[i], tkls[i] bytes each; an observe notification for the n
+ * observers on one connection): the bytes after the token were built
+ * once by the caller, tail[0..tail_len), the encoded option region (its
+ * first opts_len bytes) followed, when tail_len > opts_len, by the
+ * payload marker 0xFF and the payload. On a TCP stream the n messages go
+ * in one piece of the output, only each header and token written, the
+ * tail copied as it is; other framings (and a traced session) take
+ * rc_session_send's way with the same bytes, one message after another.
+ * The option region is not checked here: it must be one the encoder
+ * wrote. Same rules and errors as rc_session_send; *sent (may be NULL)
+ * is how many were queued (on a stream all or none).
+ */
+rc_err rc_session_send_tails(rc_session *s, uint8_t code,
+                             const uint8_t *const *tokens, const size_t *tkls,
+                             size_t n, const uint8_t *tail, size_t opts_len,
+                             size_t tail_len, size_t *sent);
+
 /* ---- output: draining ---- */
 
 /*

@@ -7,9 +7,11 @@
  * of observers when the connection is either closed or times out").
  * A notify round renders the representation through the resource's GET
  * handler into a reused capture (once per distinct request) and encodes
- * its options with Observe once; each observer's message is then that
- * option region and payload copied behind its own token into its
- * connection's session, with output held to the end of the loop's turn
+ * its options with Observe once, with the payload behind them: the tail
+ * of every observer's message. Consecutive observers on one connection
+ * (up to OBS_RUN) are queued with one session call that writes each
+ * header and token in front of a copy of that tail (no message object
+ * per observer), with output held to the end of the loop's turn
  * (turn_flush.c): one write per connection per turn, however many rounds
  * ran in it, and no allocation per notification. A connection whose peer
  * does not read holds at most RC_NOTIFY_BACKLOG_MAX unsent bytes: past
@@ -214,6 +216,40 @@ static inline int obs_send(rc_context *ctx, app_obs *o,
   return err ? -1 : 0;
 }
 
+/* A run of observers on one connection whose requests share the rendered
+ * notification: written with one session call (rc_exchange_notify_
+ * captured_n: the tail after the token built once, each observer's
+ * header and token in front of it). */
+#define OBS_RUN 32
+typedef struct obs_run {
+  app_peer *peer;
+  uint64_t key;
+  size_t n;
+  app_obs *obs[OBS_RUN];
+  const uint8_t *tok[OBS_RUN];
+  size_t tkl[OBS_RUN];
+} obs_run;
+
+static void run_send(rc_context *ctx, rc_resource *res, obs_run *run,
+                     const rc_outmsg *out) {
+  size_t n = run->n, sent = 0;
+  run->n = 0;
+  if (!n)
+    return;
+  rc_err err = rc_exchange_notify_captured_n(run->peer->x, run->tok, run->tkl,
+                                             n, run->key, res->obs_seq,
+                                             ctx->capture, &sent);
+  ctx->notify_stats.notifications += sent;
+  if (err)
+    rc__app_log(ctx, RC_SESSION_LOG_DEBUG, "%s: notification not sent: %s",
+                res->path, rc_strerror(err));
+  /* RFC 7641 §3.2: a notification that is not 2.xx ends the
+   * observation. */
+  if (RC_CODE_CLASS(out->code) != 2)
+    for (size_t i = 0; i < n; i++)
+      obs_unlink_free(run->obs[i]);
+}
+
 rc_err rc_resource_notify(rc_resource *res) {
   if (!res || !res->handlers[RC_GET])
     return RC_ERR_STATE;
@@ -234,8 +270,11 @@ rc_err rc_resource_notify(rc_resource *res) {
   res->obs_seq = (res->obs_seq + 1) & 0xFFFFFFu;
   ctx->notify_stats.rounds++;
   const rc_outmsg *out = NULL;
-  uint64_t rendered_key = 0;
   int rendered = 0;
+  obs_run run;
+  run.n = 0;
+  run.peer = NULL;
+  run.key = 0;
   app_peer *seen = NULL; /* the last connection checked for its backlog */
   int backlogged = 0;
   for (app_obs *o = res->observers; o;) {
@@ -260,18 +299,30 @@ rc_err rc_resource_notify(rc_resource *res) {
       continue;
     }
     o->skipped = 0;
+    /* The run so far goes out before another connection's observer, a
+     * full run, or one whose request renders differently (the capture
+     * is reused). */
+    if (run.n && (p != run.peer || o->key != run.key || run.n == OBS_RUN))
+      run_send(ctx, res, &run, out);
     /* Its output waits for the end of the loop's turn (turn_flush.c):
      * one write per connection however many rounds run in this turn. */
     rc__app_turn_hold(p);
-    if (!rendered || o->key != rendered_key) {
+    if (!rendered || o->key != run.key) {
       out = obs_render(ctx, res, o, res->obs_seq);
       rendered = 1;
-      rendered_key = o->key;
     }
-    if (out && obs_send(ctx, o, out) == 0)
-      ctx->notify_stats.notifications++;
+    run.key = o->key;
+    run.peer = p;
+    if (out) {
+      run.obs[run.n] = o;
+      run.tok[run.n] = o->token;
+      run.tkl[run.n] = o->token_len;
+      run.n++;
+    }
     o = next;
   }
+  if (run.n)
+    run_send(ctx, res, &run, out);
   return RC_OK;
 }
 

@@ -770,10 +770,10 @@ struct rc_xcapture {
   size_t opts_cap;
   uint8_t *buf;   /* option values, then the payload */
   size_t buf_cap;
-  /* rc_xcapture_prepare_notify: the options with Observe, encoded once */
+  /* rc_xcapture_prepare_notify: what follows the token, built once */
   int prepared;
-  uint8_t *wire;  /* RC_ENC_HEADROOM, then the option region */
-  size_t wire_cap, wire_len;
+  uint8_t *wire;  /* RC_ENC_HEADROOM, the option region, 0xFF + payload */
+  size_t wire_cap, wire_opts, wire_len; /* option region's length, all */
 };
 
 /* Makes *buf hold at least need bytes (doubling from 256; the contents
@@ -884,7 +884,7 @@ rc_err rc_xcapture_prepare_notify(rc_xcapture *c, uint32_t seq) {
   if (RC_CODE_CLASS(resp->code) == 2)
     rc__xx_add_uint(&ex, RC_OPT_OBSERVE, seq & 0xFFFFFF);
   size_t need = RC_ENC_HEADROOM + rc__xch_opts_size(resp->opts, resp->nopts) +
-                rc__xch_opts_size(ex.o, ex.n);
+                rc__xch_opts_size(ex.o, ex.n) + 1 + resp->payload_len;
   if (cap_reserve(c->mem, &c->wire, &c->wire_cap, need))
     return RC_ERR_NOMEM;
   rc_enc e;
@@ -894,34 +894,51 @@ rc_err rc_xcapture_prepare_notify(rc_xcapture *c, uint32_t seq) {
                                                                 : RC_OK;
   if (err)
     return err;
-  c->wire_len = rc_enc_needed(&e) - RC_ENC_HEADROOM;
+  c->wire_opts = c->wire_len = rc_enc_needed(&e) - RC_ENC_HEADROOM;
+  if (resp->payload_len) { /* RFC 7252 §3.1: the marker, then the payload */
+    uint8_t *pl = c->wire + RC_ENC_HEADROOM + c->wire_opts;
+    pl[0] = 0xFF;
+    memcpy(pl + 1, resp->payload, resp->payload_len);
+    c->wire_len += 1 + resp->payload_len;
+  }
   c->prepared = 1;
   return RC_OK;
+}
+
+rc_err rc_exchange_notify_captured_n(rc_exchange *x,
+                                     const uint8_t *const *tokens,
+                                     const size_t *tkls, size_t n,
+                                     uint64_t key, uint32_t seq,
+                                     const rc_xcapture *c, size_t *sent) {
+  if (sent)
+    *sent = 0;
+  if (!x || !c || !c->have || (n && (!tokens || !tkls)))
+    return RC_ERR_INVAL;
+  rc_err err = RC_OK;
+  if (!c->prepared) {
+    size_t i = 0;
+    for (; i < n && err == RC_OK; i += err == RC_OK)
+      err = rc_exchange_notify(x, tokens[i], tkls[i], key, seq, &c->out);
+    if (sent)
+      *sent = i;
+    return err;
+  }
+  err = notify_gate(x);
+  if (err)
+    return err;
+  /* The bytes differ from one observer to the next only in the token (and
+   * the header's TKL): what follows the token is copied as built. */
+  err = rc_session_send_tails(x->s, c->out.code, tokens, tkls, n,
+                              c->wire + RC_ENC_HEADROOM, c->wire_opts,
+                              c->wire_len, sent);
+  if (err == RC_OK && x->cb.on_output && !x->hold)
+    x->cb.on_output(x->user);
+  return err;
 }
 
 rc_err rc_exchange_notify_captured(rc_exchange *x, const uint8_t *token,
                                    size_t token_len, uint64_t key,
                                    uint32_t seq, const rc_xcapture *c) {
-  if (!x || !c || !c->have)
-    return RC_ERR_INVAL;
-  if (!c->prepared)
-    return rc_exchange_notify(x, token, token_len, key, seq, &c->out);
-  rc_err gate = notify_gate(x);
-  if (gate)
-    return gate;
-  /* The bytes differ from one observer to the next only in the token (and
-   * the header's TKL): the option region and the payload are copied. */
-  rc_msg m;
-  memset(&m, 0, sizeof m);
-  m.code = c->out.code;
-  m.token = token;
-  m.token_len = (uint32_t)token_len;
-  m.opts = c->wire_len ? c->wire + RC_ENC_HEADROOM : NULL;
-  m.opts_len = c->wire_len;
-  m.payload = c->out.payload_len ? c->out.payload : NULL;
-  m.payload_len = c->out.payload_len;
-  rc_err err = rc_session_send(x->s, &m);
-  if (err == RC_OK && x->cb.on_output && !x->hold)
-    x->cb.on_output(x->user);
-  return err;
+  return rc_exchange_notify_captured_n(x, &token, &token_len, 1, key, seq, c,
+                                       NULL);
 }

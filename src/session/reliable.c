@@ -1402,6 +1402,86 @@ rc_err rc_session_send(rc_session *s, const rc_msg *m) {
   return RC_OK;
 }
 
+/* RFC 8323 §3.2: a frame header for body bytes of options and payload
+ * (Len 0-12 in the nibble, 13: one more byte, 14: two more) and a token
+ * of tkl bytes (at most 8), then code and token; returns its end. */
+static uint8_t *put_tcp_head(uint8_t *q, size_t body, uint8_t code,
+                             const uint8_t *token, size_t tkl) {
+  if (body < 13) {
+    *q++ = (uint8_t)(body << 4 | tkl);
+  } else if (body < 269) {
+    *q++ = (uint8_t)(13u << 4 | tkl);
+    *q++ = (uint8_t)(body - 13);
+  } else {
+    *q++ = (uint8_t)(14u << 4 | tkl);
+    *q++ = (uint8_t)((body - 269) >> 8);
+    *q++ = (uint8_t)(body - 269);
+  }
+  *q++ = code;
+  rc__enc_copy12(q, token, tkl);
+  return q + tkl;
+}
+
+rc_err rc_session_send_tails(rc_session *s, uint8_t code,
+                             const uint8_t *const *tokens, const size_t *tkls,
+                             size_t n, const uint8_t *tail, size_t opts_len,
+                             size_t tail_len, size_t *sent) {
+  size_t done = 0, toks = 0, tkl_max = 0;
+  if (sent != NULL)
+    *sent = 0;
+  if (s == NULL || (n && (tokens == NULL || tkls == NULL)) ||
+      opts_len > tail_len || (tail == NULL && tail_len) ||
+      (tail_len > opts_len &&
+       (tail_len == opts_len + 1 || tail[opts_len] != 0xFF)))
+    return RC_ERR_INVAL;
+  for (size_t i = 0; i < n; i++) {
+    if (tokens[i] == NULL && tkls[i])
+      return RC_ERR_INVAL;
+    toks += tkls[i];
+    tkl_max = tkls[i] > tkl_max ? tkls[i] : tkl_max;
+  }
+  /* Extended tokens (RFC 8974), other framings, traces: the general way */
+  if (UDP(s) || s->cfg.framing != RC_FRAMING_TCP || s->enc_prefix != 0 ||
+      tkl_max > RC_TOKEN_MAX ||
+      s->cb.on_trace != NULL || tail_len >= 65805) {
+    rc_msg m = {.code = code, .opts = opts_len ? tail : NULL,
+                .opts_len = opts_len};
+    if (tail_len > opts_len) {
+      m.payload = tail + opts_len + 1;
+      m.payload_len = tail_len - opts_len - 1;
+    }
+    rc_err rc = RC_OK;
+    for (; done < n && rc == RC_OK; done += rc == RC_OK) {
+      m.token = tokens[done];
+      m.token_len = (uint32_t)tkls[done];
+      rc = rc_session_send(s, &m);
+    }
+    if (sent != NULL)
+      *sent = done;
+    return rc;
+  }
+  rc_err rc = check_user_msg(s, code, tkl_max);
+  if (rc != RC_OK || n == 0)
+    return rc;
+  size_t ext = tail_len < 13 ? 0 : tail_len < 269 ? 1 : 2;
+  if (2 + ext + tkl_max + tail_len > s->peer_mms)
+    return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
+  size_t total = n * (2 + ext + tail_len) + toks;
+  out_chunk *c = out_room(s, total);
+  if (c == NULL)
+    return RC_ERR_NOMEM;
+  uint8_t *p = c->data + c->tail, *q = p;
+  for (size_t i = 0; i < n; i++) {
+    q = put_tcp_head(q, tail_len, code, tokens[i], tkls[i]);
+    memcpy(q, tail, tail_len);
+    q += tail_len;
+  }
+  out_commit(s, c, p, total);
+  if (sent != NULL)
+    *sent = n;
+  return RC_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* draining                                                            */
 

@@ -68,6 +68,12 @@ OUT=$(rc_run rcoap-bench --observe -c 3 --per 2 --rounds 2 -T $RC_TMO "$U/counte
 rc_expect_status "$ST" 0 "--observe 3 x 2, 2 rounds: exit 0"
 rc_expect_re "$OUT" "RESULT observe observers=6 connections=3 rounds=2 p50_ms=[0-9.]+ max_ms=[0-9.]+ notes_per_s=[1-9][0-9]* errors=0" \
   "--observe: every round complete, a RESULT line"
+# --busy-poll: the same rounds with a loop that never sleeps while timed
+ST=0
+OUT=$(rc_run rcoap-bench --observe --busy-poll -c 3 --per 2 --rounds 2 -T $RC_TMO "$U/counter" 2>&1) || ST=$?
+rc_expect_status "$ST" 0 "--observe --busy-poll 3 x 2, 2 rounds: exit 0"
+rc_expect_re "$OUT" "RESULT observe observers=6 connections=3 rounds=2 p50_ms=[0-9.]+ max_ms=[0-9.]+ notes_per_s=[1-9][0-9]* errors=0" \
+  "--observe --busy-poll: every round complete, a RESULT line"
 for bad in "--bulk --observe $U/counter" "--bulk --window 17 coap://127.0.0.1:5683/x"; do
   ST=0
   # shellcheck disable=SC2086 # the arguments of each case

@@ -244,6 +244,57 @@ static void test_hundred_observers(void **state) {
     assert_int_equal(ws[i].last, ROUNDS + 1);
 }
 
+/* ---- runs of one connection's observers ---------------------------------
+ * A round queues each connection's consecutive observers with one session
+ * call, at most 32 at a time. Client 0 registers 70 observations (runs of
+ * 32, 32 and 6), clients 1 and 2 one each between its 35th and 36th (the
+ * resource's list then changes connection in the middle of client 0's
+ * observers). Over ten rounds, some back to back in one turn, every
+ * observer must get every value in order, and the statistics must count
+ * exactly one notification per observer per round. */
+#define RUN_OBS 70
+static void test_runs_of_one_connection(void **state) {
+  fixture *f = *state;
+  static watcher ws[RUN_OBS + 2];
+  memset(ws, 0, sizeof ws);
+  char uri[64];
+  snprintf(uri, sizeof uri, "coap+tcp://127.0.0.1:%u/obs", f->port);
+  for (int k = 0; k < RUN_OBS + 2; k++) {
+    int c = k == 35 ? 1 : k == 36 ? 2 : 0;
+    assert_int_equal(rc_observe(f->clients[c], uri, NULL, on_note, &ws[k],
+                                &ws[k].obs),
+                     RC_OK);
+    if (k >= 34 && k <= 36) /* registered in this order at the server */
+      RUN_UNTIL(f, ws[k].got == 1);
+  }
+  RUN_UNTIL(f, all_got(ws, RUN_OBS + 2, 1));
+  assert_int_equal(rc_resource_observers(f->res), RUN_OBS + 2);
+  rc_notify_stats a, b;
+  rc_context_notify_stats(f->server, &a);
+  for (int round = 1; round <= 10; round++) {
+    f->value = 100 + round;
+    assert_int_equal(rc_resource_notify(f->res), RC_OK);
+    if (round % 3 == 0)
+      RUN_UNTIL(f, all_got(ws, RUN_OBS + 2, 1 + round));
+  }
+  RUN_UNTIL(f, all_got(ws, RUN_OBS + 2, 11));
+  rc_context_notify_stats(f->server, &b);
+  assert_int_equal(b.rounds - a.rounds, 10);
+  assert_int_equal(b.notifications - a.notifications, 10 * (RUN_OBS + 2));
+  assert_int_equal(b.skipped - a.skipped, 0);
+  for (int k = 0; k < RUN_OBS + 2; k++) {
+    assert_int_equal(ws[k].got, 11);
+    assert_int_equal(ws[k].last, 110);
+    assert_int_equal(ws[k].out_of_order, 0);
+    assert_int_equal(ws[k].errors, 0);
+  }
+  for (int k = 0; k < RUN_OBS + 2; k++) {
+    rc_observe_cancel(ws[k].obs);
+    ws[k].obs = NULL;
+  }
+  RUN_UNTIL(f, rc_resource_observers(f->res) == 0);
+}
+
 /* ---- several notifies in one loop turn: one write per connection --------
  * Two observable resources, each observed twice on every one of the ten
  * client connections. Two rounds of /obs and one of /obs2 in one turn
@@ -1044,6 +1095,8 @@ static void test_observe_waits_hold_off(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_hundred_observers, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_runs_of_one_connection, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_notification_bytes_per_token,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifies_one_write_per_turn, setup,

@@ -315,6 +315,87 @@ static void send_parts_same_bytes(void **state) {
   h_free(b);
 }
 
+/* rc_session_send_tails: n messages that differ only in their tokens
+ * (tokens of 0-8 bytes, and 9 and 12: RFC 8974's extended lengths) with
+ * one tail, an option region then 0xFF and the payload, must be exactly
+ * the bytes rc_session_send writes for each token in turn, on a stream
+ * (one piece) and in message mode (WS, one message each); bodies on both
+ * sides of Len 13 and 269; a tail whose marker is missing or has no
+ * payload after it is refused with nothing queued. */
+static void send_tails_same_bytes(void **state) {
+  (void)state;
+  static uint8_t tail[400];
+  static const uint8_t tok[12] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  const uint8_t *toks[11];
+  size_t tkls[11];
+  for (size_t i = 0; i < 11; i++) {
+    tkls[i] = i < 10 ? i : 12;
+    toks[i] = tkls[i] > 9 ? tok : tok + (i % 3); /* neighbours differ */
+  }
+  /* options: Observe 3 bytes, Content-Format 0 */
+  uint8_t opts[] = {0x63, 0x01, 0x02, 0x03, 0x60};
+  memcpy(tail, opts, sizeof opts);
+  for (int ws = 0; ws < 2; ws++) {
+    rc_framing f = ws ? RC_FRAMING_WS : RC_FRAMING_TCP;
+    harness *a = csm_done(f, RC_SESSION_SERVER, 200000);
+    harness *b = csm_done(f, RC_SESSION_SERVER, 200000);
+    static const size_t plens[] = {0, 1, 6, 7, 8, 262, 263, 264, 390};
+    for (size_t k = 0; k < sizeof plens / sizeof *plens; k++) {
+      size_t tl = sizeof opts + (plens[k] ? 1 + plens[k] : 0);
+      if (plens[k]) {
+        tail[sizeof opts] = 0xFF;
+        for (size_t i = 0; i < plens[k]; i++)
+          tail[sizeof opts + 1 + i] = (uint8_t)('a' + i % 26);
+      }
+      /* tokens of 0-8 bytes in one call (a stream's one piece), then the
+       * two extended ones (the general way) */
+      size_t sent = 99;
+      assert_int_equal(rc_session_send_tails(a->s, RC_CONTENT, toks, tkls, 9,
+                                             tail, sizeof opts, tl, &sent),
+                       RC_OK);
+      assert_int_equal(sent, 9);
+      assert_int_equal(rc_session_send_tails(a->s, RC_CONTENT, toks + 9,
+                                             tkls + 9, 2, tail, sizeof opts,
+                                             tl, &sent),
+                       RC_OK);
+      assert_int_equal(sent, 2);
+      rc_msg m = {.code = RC_CONTENT, .opts = tail, .opts_len = sizeof opts};
+      if (plens[k]) {
+        m.payload = tail + sizeof opts + 1;
+        m.payload_len = plens[k];
+      }
+      for (size_t i = 0; i < 11; i++) {
+        m.token = toks[i];
+        m.token_len = (uint32_t)tkls[i];
+        assert_int_equal(rc_session_send(b->s, &m), RC_OK);
+      }
+      h_drain(a);
+      h_drain(b);
+      assert_int_equal(a->n_out_msgs, b->n_out_msgs);
+      assert_int_equal(a->out_len, b->out_len);
+      assert_memory_equal(a->out, b->out, a->out_len);
+      assert_int_equal(h_out_count(a), 11);
+      a->out_len = b->out_len = 0;
+      a->n_out_msgs = b->n_out_msgs = 0;
+    }
+    /* no marker where the options end; a marker with no payload */
+    tail[sizeof opts] = 0x11;
+    assert_int_equal(rc_session_send_tails(a->s, RC_CONTENT, toks, tkls, 2,
+                                           tail, sizeof opts, sizeof opts + 3,
+                                           NULL),
+                     RC_ERR_INVAL);
+    tail[sizeof opts] = 0xFF;
+    assert_int_equal(rc_session_send_tails(a->s, RC_CONTENT, toks, tkls, 2,
+                                           tail, sizeof opts, sizeof opts + 1,
+                                           NULL),
+                     RC_ERR_INVAL);
+    h_drain(a);
+    assert_int_equal(a->out_len, 0);
+    h_free(a);
+    h_free(b);
+  }
+}
+
 /* NOBUF: a message larger than the room given is retried with
  * rc_enc_needed(); back-pressure; pending bytes do not move. */
 static void output_buffer(void **state) {
@@ -584,6 +665,7 @@ int main(void) {
       cmocka_unit_test(outbound_peer_limit),
       cmocka_unit_test(output_buffer),
       cmocka_unit_test(send_parts_same_bytes),
+      cmocka_unit_test(send_tails_same_bytes),
       cmocka_unit_test(large_body_not_moved),
       cmocka_unit_test(back_to_back),
       cmocka_unit_test(allocation_failure),

@@ -73,8 +73,9 @@ typedef struct bench_cfg {
   double idle_hold_s;
   /* --bulk (bulk.c): -n GETs of the URI's body, window Block2 requests
    * in flight; --observe (observe.c): conns x per observers, rounds
-   * triggers (trigger_method to trigger_uri, "" = the URI) */
-  int bulk, observe;
+   * triggers (trigger_method to trigger_uri, "" = the URI); busy_poll:
+   * the loop polls (epoll timeout 0) instead of sleeping */
+  int bulk, observe, busy_poll;
   unsigned window, per, rounds;
   uint8_t trigger_method;
   char trigger_uri[512]; /* 0: until SIGINT/SIGTERM */

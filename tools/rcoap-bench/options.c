@@ -64,6 +64,9 @@ static void usage(FILE *f) {
           "      --rounds N          with --observe: triggers (10)\n"
           "      --trigger METHOD    with --observe: the trigger's method (post)\n"
           "      --trigger-uri URI   with --observe: where it goes (default: the URI)\n"
+          "      --busy-poll         with --observe: poll the sockets without sleeping\n"
+          "                          (epoll timeout 0), so a server's write wakes no\n"
+          "                          sleeping reader (as with clients on another host)\n"
           "      --cafile FILE       trust anchors for coaps (PEM); default: system store\n"
           "      --insecure          do not verify the server's certificate\n"
           "      --psk-identity ID --psk-key KEY  TLS pre-shared key (text)\n"
@@ -169,7 +172,8 @@ static double parse_num(const char *s, const char *what) {
 int options_parse(bench_cfg *cfg, int argc, char **argv) {
   enum { O_TIMEOUT_MS = 256, O_DURATION, O_THREADS, O_CRATE, O_CINFL, O_CTIMEOUT, O_IDLE, O_HOLD,
          O_HANDSHAKES, O_RESUME, O_CAFILE, O_INSECURE, O_PSK_ID, O_PSK_KEY,
-         O_BULK, O_WINDOW, O_OBSERVE, O_PER, O_ROUNDS, O_TRIGGER, O_TRIGGER_URI };
+         O_BULK, O_WINDOW, O_OBSERVE, O_PER, O_ROUNDS, O_TRIGGER, O_TRIGGER_URI,
+         O_BUSY_POLL };
   static const struct option longopts[] = {
       {"connections", required_argument, NULL, 'c'},
       {"depth", required_argument, NULL, 'p'},
@@ -198,6 +202,7 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
       {"rounds", required_argument, NULL, O_ROUNDS},
       {"trigger", required_argument, NULL, O_TRIGGER},
       {"trigger-uri", required_argument, NULL, O_TRIGGER_URI},
+      {"busy-poll", no_argument, NULL, O_BUSY_POLL},
       {"quiet", no_argument, NULL, 'q'},
       {"version", no_argument, NULL, 'V'},
       {"help", no_argument, NULL, 'h'},
@@ -247,6 +252,7 @@ int options_parse(bench_cfg *cfg, int argc, char **argv) {
     case O_BULK: cfg->bulk = 1; break;
     case O_WINDOW: cfg->window = (unsigned)parse_num(optarg, "--window"); break;
     case O_OBSERVE: cfg->observe = 1; break;
+    case O_BUSY_POLL: cfg->busy_poll = 1; break;
     case O_PER: cfg->per = (unsigned)parse_num(optarg, "--per"); break;
     case O_ROUNDS: cfg->rounds = (unsigned)parse_num(optarg, "--rounds"); break;
     case O_TRIGGER:
