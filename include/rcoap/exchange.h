@@ -477,6 +477,10 @@ typedef struct rc_exchange_req_opts {
    * The body is held in memory until whole, even with a sink. Not with
    * observe. */
   uint8_t qblock;
+  /* A proxy relays the response: an unrecognized critical option that is
+   * safe to forward is kept, not a reason to reject it (RFC 7252 §5.7.1;
+   * see rc_exchange_unknown_critical). */
+  uint8_t relay;
 } rc_exchange_req_opts;
 
 /*
@@ -493,7 +497,15 @@ typedef struct rc_exchange_req_opts {
  * inside this call; it gets RC_ERR_TIMEOUT when o->timeout_ms (0:
  * RC_EXCHANGE_DEFAULT_TIMEOUT_MS) passes without an answer,
  * RC_ERR_BLOCK_CHANGED when the ETag changes mid-transfer,
- * RC_ERR_ENTITY_TOO_LARGE over body_max.
+ * RC_ERR_ENTITY_TOO_LARGE over body_max, RC_ERR_CRITICAL_OPTION with the
+ * response itself (resp not NULL, its code whatever it was: a 4.02 that
+ * names the option it refuses is one) when that response carries a
+ * critical option rcoap does not recognize (RFC 7252 §5.4.1; with
+ * o->relay only an unsafe one). The response is rejected on the wire as
+ * the transport says: a separate CON response over UDP gets a Reset
+ * instead of its ACK, a piggybacked or NON one is ignored (RFC 7252
+ * §4.2, §4.3), and on TCP, TLS and WebSockets the session sends an Abort
+ * and closes (RFC 8323 §5.6). An observation ends so too.
  * Returns 0 or RC_ERR_INVAL (not a request code, a source with a payload),
  * RC_ERR_CLOSED, RC_ERR_NOMEM, or a session error (RC_ERR_PEER_TOO_LARGE,
  * RC_ERR_PEER_RELEASE, RC_ERR_LIMIT, ...): on error nothing was sent and cb
@@ -502,6 +514,12 @@ typedef struct rc_exchange_req_opts {
 rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
                            const rc_exchange_req_opts *o, rc_time now,
                            rc_response_cb cb, void *arg, uint64_t *id);
+
+/* The first option in m that is critical (RFC 7252 §5.4.6: odd number)
+ * and that the exchange does not recognize (not in the codec's registry,
+ * or OSCORE, which rcoap does not implement); only an unsafe one when
+ * unsafe_only. 0 when there is none. */
+uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only);
 
 /* The peer's CSM arrived: uploads held for it (their block size depends
  * on it) start now. The owner calls this from the session's on_csm. */

@@ -772,6 +772,52 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   return err;
 }
 
+uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only) {
+  rc_opt_iter it;
+  rc_opt o;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o))
+    if (rc_opt_is_critical(o.num) && !xch_opt_def(m->code, o.num) &&
+        (!unsafe_only || rc_opt_is_unsafe(o.num)))
+      return o.num;
+  return 0;
+}
+
+/*
+ * RFC 7252 §5.4.1: "Unrecognized options of class "critical" that occur
+ * in a Confirmable response, or piggybacked in an Acknowledgement, MUST
+ * cause the response to be rejected (Section 4.2)." Over UDP the session
+ * turns a separate CON response's ACK into a Reset (rc_session_udp_reject;
+ * an ACK or a NON is ignored, §4.2, §4.3); RFC 8323 §5.6: "For CoAP over
+ * reliable transports, the recipient rejects such messages by sending an
+ * Abort message and otherwise ignoring (not processing) the message." The
+ * request (or observation) ends with RC_ERR_CRITICAL_OPTION and the
+ * response it was not given, so that the user can say what came.
+ */
+static void xch_reject_response(rc_exchange *x, xout *o, const rc_msg *m,
+                                uint16_t num) {
+  char diag[96];
+  snprintf(diag, sizeof diag,
+           "response rejected: unrecognized critical option %u", num);
+  rc__xch_log(x, RC_SESSION_LOG_WARN, diag);
+  int reliable = rc_session_framing(x->s) != RC_FRAMING_UDP;
+  if (!reliable)
+    (void)rc_session_udp_reject(x->s, m->token, m->token_len);
+  rc__xch_unlink(x, o);
+  if (!o->blk) {
+    rc_response_cb cb = o->cb;
+    void *arg = o->arg;
+    rc__xch_release_out(x, o);
+    cb(arg, RC_ERR_CRITICAL_OPTION, m);
+  } else if (o->blk->parent || o->blk->state == XCLI_DEREGISTERING) {
+    rc__xcli_fail(x, o, RC_ERR_CRITICAL_OPTION);
+  } else {
+    rc__xcli_finish(x, o, RC_ERR_CRITICAL_OPTION, m);
+  }
+  if (reliable && !x->dead)
+    (void)rc_session_abort(x->s, 0, diag);
+}
+
 static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   xout *o = NULL;
   if (m->token_len == RC_EXCHANGE_TOKEN_LEN) {
@@ -781,6 +827,11 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   }
   if (!o) {
     rc__xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
+    return;
+  }
+  uint16_t crit = rc_exchange_unknown_critical(m, o->blk && o->blk->o.relay);
+  if (crit) {
+    xch_reject_response(x, o, m, crit);
     return;
   }
   if (o->blk) {

@@ -119,6 +119,8 @@ typedef struct rc__udp {
   uint8_t state;
   uint8_t in_call;   /* inside recv / handle_expiry / ping: now is known */
   uint8_t confirmed; /* the peer's address is proven (amp_factor) */
+  const rc_msg *resp_con; /* the CON response being delivered */
+  struct dgram *resp_ack; /* and its ACK, queued before */
   uint8_t amp_set;   /* amp_token is the latest answered request's */
   uint8_t amp_tkl;
   const rc_session_echo *echo; /* amplification limit on: Echo values */
@@ -796,8 +798,19 @@ static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
     echo_confirm(u, m);
     err = in_add(u, m);
   } else if (con) {
-    /* A separate response or a CON notification: acknowledged at once. */
+    /* A separate response or a CON notification: acknowledged at once
+     * (the ACK is queued before the exchange sees the response, so that
+     * it leaves even when the owner closes in its callback), unless the
+     * exchange rejects it (rc__udp_reject turns the ACK into a Reset). */
     err = queue_empty(u, RC_TYPE_ACK, m->mid, 1);
+    if (err != RC_OK)
+      return err;
+    u->resp_con = m;
+    u->resp_ack = u->out_last;
+    err = deliver(u, m);
+    u->resp_con = NULL;
+    u->resp_ack = NULL;
+    return err;
   } else {
     err = RC_OK;
   }
@@ -1268,6 +1281,22 @@ rc_err rc__udp_reject(rc_session *s, const uint8_t *token, size_t token_len) {
   rc__udp *u = U(s);
   if (u->enc_open != NULL)
     return RC_ERR_STATE;
+  const rc_msg *r = u->resp_con;
+  if (r != NULL && r->token_len == token_len &&
+      (token_len == 0 || !memcmp(r->token, token, token_len))) {
+    /* §4.2: "Rejecting a Confirmable message is effected by sending a
+     * matching Reset message and otherwise ignoring it": its ACK, still
+     * queued, becomes that Reset (and so does the reply a duplicate
+     * gets, §4.5). */
+    dgram *d = u->out_first;
+    while (d != NULL && d != u->resp_ack)
+      d = d->next;
+    if (d == NULL)
+      return RC_ERR_STATE; /* the ACK left already */
+    d->data[0] = (uint8_t)(UDP_VERSION << 6 | RC_TYPE_RST << 4);
+    rx_keep_reply(u, r->mid, d->data, d->len);
+    return RC_OK;
+  }
   udp_in *in = in_find(u, token, token_len);
   if (in == NULL || in->con)
     return RC_ERR_STATE;

@@ -70,6 +70,13 @@ rc_expect_re "$(answers)" 't:ACK c:4\.02 .*unrecognized critical option 9' \
 rc_expect_not "$LOUT" "Hello" "OSCORE: not served in the clear"
 lc -O 9,0x00 "$L/time"
 rc_expect_re "$(answers)" 't:ACK c:4\.02 ' "(libcoap's server answers OSCORE with 4.02 too)"
+# rcoap's client (§5.4.1: a response with an unrecognized critical option
+# "MUST cause the response to be rejected"): libcoap's 4.02 echoes 2049.
+coap -T $((10 * RC_SLOW)) -i -O 2049,x get "$L/time"
+rc_expect_status "$ST" 4 "rcoap -O 2049 to libcoap: exit 4 (the server refused)"
+rc_expect_re "$ERR" 'response rejected: it carries an unrecognized critical option: option 2049 in a 4\.02 Bad Option response' \
+  "rcoap rejects libcoap's 4.02 that carries option 2049"
+rc_expect_re "$OUT" $'^4\\.02 .*\nOption-2049: 78' "rcoap -i still shows what came"
 
 echo "=== 2. conditional requests on /store"
 lc -m put -e one -O 5 "$U/store/cond"
@@ -99,6 +106,12 @@ coap -T $((10 * RC_SLOW)) -i -O 2049,x -O "35,$L/time" get "$T/"
 rc_expect_status "$ST" 4 "option 2049 through the proxy: a 4.xx"
 rc_expect_re "$OUT" $'^4\\.02 .*\nOption-2049: 78' "the origin's 4.02 (it echoes option 2049): forwarded"
 rc_expect_not "$OUT" "unrecognized critical option" "not refused by the proxy itself"
+# rcoap itself rejects that 4.02 (RFC 7252 §5.4.1; over TCP an Abort,
+# RFC 8323 §5.6) and says what it was; the proxy lives on.
+rc_expect_re "$ERR" 'response rejected: .*option 2049 in a 4\.02 Bad Option response' \
+  "rcoap rejects the relayed 4.02 carrying critical option 2049"
+coap -T $((10 * RC_SLOW)) get "$T/hello"
+rc_expect_status "$ST" 0 "the proxy answers the next connection"
 coap -T $((10 * RC_SLOW)) -i -O 2050,x -O "35,$L/time" get "$T/"
 rc_expect_re "$OUT" '^4\.02 .*cannot forward unsafe option 2050' "an unknown unsafe option: 4.02 from the proxy"
 
