@@ -318,6 +318,12 @@ rc_err rc_exchange_set_budget(rc_exchange *x, rc_budget *b);
  * n 0: RC_EXCHANGE_UNANSWERED_MAX.
  */
 void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n);
+/* on: a request's unrecognized critical option that is safe to forward,
+ * in a request that names no proxy target, no longer gets the exchange's
+ * 4.02 (or Reset): the request reaches on_body_start / on_request, which
+ * decide (rc_xreq_unknown_forwardable, rc_xreq_refuse_option), so that a
+ * reverse proxy can forward it. Off by default. */
+void rc_exchange_set_forward_unknown(rc_exchange *x, int on);
 
 /*
  * Answers req from a streaming source: like rc_exchange_respond, but the
@@ -345,6 +351,21 @@ uint64_t rc_xreq_key(const rc_xreq *req);
  * made of its options on arrival, without walking them again; larger
  * numbers are looked up in the message. */
 int rc_xreq_has_opt(const rc_xreq *req, uint16_t num);
+/* The first critical option in req that the exchange does not recognize
+ * but that is safe to forward (RFC 7252 §5.4.6), when req names no proxy
+ * target (Proxy-Uri, Proxy-Scheme); 0 when there is none. With
+ * rc_exchange_set_forward_unknown on, such a request reaches
+ * on_body_start / on_request, which refuse it with
+ * rc_xreq_refuse_option unless it goes on to another server (a reverse
+ * proxy's route, RFC 7252 §5.7.2: "A CoAP-to-CoAP proxy MUST forward to
+ * the origin server all Safe-to-Forward options that it does not
+ * recognize"). An unsafe one, or one in a proxy request, never gets
+ * here: the exchange answers 4.02 itself. */
+uint16_t rc_xreq_unknown_forwardable(const rc_xreq *req);
+/* Answers req as the exchange answers an unrecognized critical option num
+ * (RFC 7252 §5.4.1): 4.02 with a diagnostic, or over UDP a Reset for a
+ * NON request. Returns 0 or the error of sending. */
+rc_err rc_xreq_refuse_option(rc_xreq *req, uint16_t num);
 /* Makes the answer to req a notification: 2.xx answers carry Observe=seq
  * (RFC 7641 §4.1); others go without it. */
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq);

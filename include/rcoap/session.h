@@ -646,8 +646,8 @@ rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
                               size_t token_len);
 /* UDP: the NON request with this token is rejected (RFC 7252 §4.3: a
  * Reset with its Message ID) and gets no answer; called from on_message
- * for the separate CON response being delivered, that response gets a
- * Reset instead of its ACK (§4.2). Returns 0, or RC_ERR_STATE when there
+ * while a separate CON response is delivered (with its token), that
+ * response gets a Reset instead of its ACK (§4.2). Returns 0, or RC_ERR_STATE when there
  * is no such message (a CON request: answer it instead; a piggybacked or
  * NON response: ignoring it is the rejection; another framing) /
  * RC_ERR_NOMEM. */

@@ -119,8 +119,6 @@ typedef struct rc__udp {
   uint8_t state;
   uint8_t in_call;   /* inside recv / handle_expiry / ping: now is known */
   uint8_t confirmed; /* the peer's address is proven (amp_factor) */
-  const rc_msg *resp_con; /* the CON response being delivered */
-  struct dgram *resp_ack; /* and its ACK, queued before */
   uint8_t amp_set;   /* amp_token is the latest answered request's */
   uint8_t amp_tkl;
   const rc_session_echo *echo; /* amplification limit on: Echo values */
@@ -139,6 +137,8 @@ typedef struct rc__udp {
   /* PROBING_RATE: since when the peer has not answered our NON
    * requests, and the bytes sent to it since then */
   uint8_t probe_silent; /* NON requests sent, nothing heard since */
+  uint8_t resp_on;      /* a CON response is being delivered: */
+  uint16_t resp_mid;    /* its Message ID (its ACK is queued) */
   rc_time probe_since;
   uint64_t probe_bytes;
   udp_held held[PROBE_HELD_MAX];
@@ -805,11 +805,10 @@ static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
     err = queue_empty(u, RC_TYPE_ACK, m->mid, 1);
     if (err != RC_OK)
       return err;
-    u->resp_con = m;
-    u->resp_ack = u->out_last;
+    u->resp_on = 1;
+    u->resp_mid = m->mid;
     err = deliver(u, m);
-    u->resp_con = NULL;
-    u->resp_ack = NULL;
+    u->resp_on = 0;
     return err;
   } else {
     err = RC_OK;
@@ -1277,27 +1276,30 @@ rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len) {
   return in_ack(u, in);
 }
 
+/* §4.2: "Rejecting a Confirmable message is effected by sending a
+ * matching Reset message and otherwise ignoring it": the ACK of the CON
+ * response being delivered, still queued, becomes that Reset (and so
+ * does the reply a duplicate gets, §4.5). */
+static rc_err reject_response(rc__udp *u) {
+  const uint8_t ack[UDP_HDR] = {(uint8_t)(UDP_VERSION << 6 | RC_TYPE_ACK << 4),
+                                0, (uint8_t)(u->resp_mid >> 8),
+                                (uint8_t)u->resp_mid};
+  for (dgram *d = u->out_first; d != NULL; d = d->next)
+    if (d->len == UDP_HDR && !memcmp(d->data, ack, UDP_HDR)) {
+      d->data[0] = (uint8_t)(UDP_VERSION << 6 | RC_TYPE_RST << 4);
+      rx_keep_reply(u, u->resp_mid, d->data, d->len);
+      return RC_OK;
+    }
+  return RC_ERR_STATE; /* the ACK left already */
+}
+
 rc_err rc__udp_reject(rc_session *s, const uint8_t *token, size_t token_len) {
   rc__udp *u = U(s);
   if (u->enc_open != NULL)
     return RC_ERR_STATE;
-  const rc_msg *r = u->resp_con;
-  if (r != NULL && r->token_len == token_len &&
-      (token_len == 0 || !memcmp(r->token, token, token_len))) {
-    /* §4.2: "Rejecting a Confirmable message is effected by sending a
-     * matching Reset message and otherwise ignoring it": its ACK, still
-     * queued, becomes that Reset (and so does the reply a duplicate
-     * gets, §4.5). */
-    dgram *d = u->out_first;
-    while (d != NULL && d != u->resp_ack)
-      d = d->next;
-    if (d == NULL)
-      return RC_ERR_STATE; /* the ACK left already */
-    d->data[0] = (uint8_t)(UDP_VERSION << 6 | RC_TYPE_RST << 4);
-    rx_keep_reply(u, r->mid, d->data, d->len);
-    return RC_OK;
-  }
   udp_in *in = in_find(u, token, token_len);
+  if (in == NULL && u->resp_on)
+    return reject_response(u);
   if (in == NULL || in->con)
     return RC_ERR_STATE;
   /* §4.3: "Rejecting a Non-confirmable message MAY involve sending a
