@@ -524,8 +524,8 @@ typedef struct rc_exchange_req_opts {
  * critical option rcoap does not recognize (RFC 7252 §5.4.1; with
  * o->relay only an unsafe one). The response is rejected on the wire as
  * the transport says: a separate CON response over UDP gets a Reset
- * instead of its ACK, a piggybacked or NON one is ignored (RFC 7252
- * §4.2, §4.3), and on TCP, TLS and WebSockets the session sends an Abort
+ * instead of its ACK, a NON one a Reset too (§4.3), a piggybacked one is
+ * ignored (§4.2), and on TCP, TLS and WebSockets the session sends an Abort
  * and closes (RFC 8323 §5.6). An observation ends so too.
  * Returns 0 or RC_ERR_INVAL (not a request code, a source with a payload),
  * RC_ERR_CLOSED, RC_ERR_NOMEM, or a session error (RC_ERR_PEER_TOO_LARGE,

@@ -646,10 +646,10 @@ rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
                               size_t token_len);
 /* UDP: the NON request with this token is rejected (RFC 7252 §4.3: a
  * Reset with its Message ID) and gets no answer; called from on_message
- * while a separate CON response is delivered (with its token), that
- * response gets a Reset instead of its ACK (§4.2). Returns 0, or RC_ERR_STATE when there
- * is no such message (a CON request: answer it instead; a piggybacked or
- * NON response: ignoring it is the rejection; another framing) /
+ * while a separate CON or a NON response is delivered (with its token),
+ * that response gets a Reset (for a CON instead of its ACK, §4.2). Returns 0, or RC_ERR_STATE when there
+ * is no such message (a CON request: answer it instead; a piggybacked
+ * response: ignoring it is the rejection; another framing) /
  * RC_ERR_NOMEM. */
 rc_err rc_session_udp_reject(rc_session *s, const uint8_t *token,
                              size_t token_len);

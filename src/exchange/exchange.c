@@ -810,8 +810,10 @@ uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only) {
  * RFC 7252 §5.4.1: "Unrecognized options of class "critical" that occur
  * in a Confirmable response, or piggybacked in an Acknowledgement, MUST
  * cause the response to be rejected (Section 4.2)." Over UDP the session
- * turns a separate CON response's ACK into a Reset (rc_session_udp_reject;
- * an ACK or a NON is ignored, §4.2, §4.3); RFC 8323 §5.6: "For CoAP over
+ * turns a separate CON response's ACK into a Reset and answers a NON one
+ * with a Reset (rc_session_udp_reject; §4.3: "Rejecting a Non-confirmable
+ * message MAY involve sending a matching Reset message"); a response
+ * piggybacked in an ACK is ignored (§4.2); RFC 8323 §5.6: "For CoAP over
  * reliable transports, the recipient rejects such messages by sending an
  * Abort message and otherwise ignoring (not processing) the message." The
  * request (or observation) ends with RC_ERR_CRITICAL_OPTION and the

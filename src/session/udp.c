@@ -137,8 +137,8 @@ typedef struct rc__udp {
   /* PROBING_RATE: since when the peer has not answered our NON
    * requests, and the bytes sent to it since then */
   uint8_t probe_silent; /* NON requests sent, nothing heard since */
-  uint8_t resp_on;      /* a CON response is being delivered: */
-  uint16_t resp_mid;    /* its Message ID (its ACK is queued) */
+  uint8_t resp_on;      /* a response is being delivered: 1 CON, 2 NON */
+  uint16_t resp_mid;    /* its Message ID (a CON's ACK is queued) */
   rc_time probe_since;
   uint64_t probe_bytes;
   udp_held held[PROBE_HELD_MAX];
@@ -803,19 +803,17 @@ static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
      * it leaves even when the owner closes in its callback), unless the
      * exchange rejects it (rc__udp_reject turns the ACK into a Reset). */
     err = queue_empty(u, RC_TYPE_ACK, m->mid, 1);
-    if (err != RC_OK)
-      return err;
-    u->resp_on = 1;
-    u->resp_mid = m->mid;
-    err = deliver(u, m);
-    u->resp_on = 0;
-    return err;
   } else {
     err = RC_OK;
   }
   if (err != RC_OK)
     return err;
-  return deliver(u, m);
+  /* A response: the exchange may reject it (rc__udp_reject). */
+  u->resp_on = rc_code_is_request(m->code) ? 0 : con ? 1 : 2;
+  u->resp_mid = m->mid;
+  err = deliver(u, m);
+  u->resp_on = 0;
+  return err;
 }
 
 rc_err rc__udp_recv(rc_session *s, const uint8_t *data, size_t len,
@@ -1281,6 +1279,11 @@ rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len) {
  * response being delivered, still queued, becomes that Reset (and so
  * does the reply a duplicate gets, §4.5). */
 static rc_err reject_response(rc__udp *u) {
+  /* §4.3: "Rejecting a Non-confirmable message MAY involve sending a
+   * matching Reset message": sent, so that a server stops the NON
+   * notifications of an observation the client ended (RFC 7641 §3.6). */
+  if (u->resp_on == 2)
+    return queue_empty(u, RC_TYPE_RST, u->resp_mid, 0);
   const uint8_t ack[UDP_HDR] = {(uint8_t)(UDP_VERSION << 6 | RC_TYPE_ACK << 4),
                                 0, (uint8_t)(u->resp_mid >> 8),
                                 (uint8_t)u->resp_mid};

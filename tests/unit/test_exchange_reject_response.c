@@ -3,7 +3,9 @@
  * on an RFC 7252 (UDP) session, byte for byte (RFC 7252 §5.4.1: such a
  * response "MUST cause the response to be rejected"): a separate CON
  * response gets a Reset instead of its ACK, a piggybacked one (in the
- * ACK) nothing (§4.2: ignoring is its rejection); the request ends with
+ * ACK) nothing (§4.2: ignoring is its rejection), a NON one a Reset
+ * (§4.3 allows it; it ends an observation at the server, RFC 7641 §3.6);
+ * the request ends with
  * RC_ERR_CRITICAL_OPTION and the response (a 4.02 naming the option it
  * refuses, as libcoap 4.3.1 sends, included); with relay set (a proxy's
  * upstream request) a safe-to-forward one is kept (§5.7.1) and an unsafe
@@ -164,6 +166,22 @@ static void separate_con_gets_reset(void **state) {
   assert_int_equal(c->status, RC_ERR_CRITICAL_OPTION);
 }
 
+/* A NON response (to a CON request whose empty ACK came first, as a
+ * server may answer) gets a Reset with its Message ID. */
+static void non_response_gets_reset(void **state) {
+  client *c = *state;
+  send_get(c, 0);
+  const uint8_t ack[] = {0x60, 0x00, c->mid[0], c->mid[1]};
+  feed_expect(c, ack, sizeof ack, NULL, 0);
+  static const uint8_t mid[2] = {0x77, 0x03};
+  uint8_t resp[32];
+  size_t n = response(c, RC_TYPE_NON, RC_CONTENT, mid, 2049, resp);
+  static const uint8_t rst[] = {0x70, 0x00, 0x77, 0x03};
+  feed_expect(c, resp, n, rst, sizeof rst);
+  assert_int_equal(c->calls, 1);
+  assert_int_equal(c->status, RC_ERR_CRITICAL_OPTION);
+}
+
 /* An unknown elective option (2048) is no reason to reject. */
 static void elective_unknown_is_acked(void **state) {
   client *c = *state;
@@ -244,6 +262,8 @@ static void tcp_response_gets_abort(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(separate_con_gets_reset, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(non_response_gets_reset, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(piggybacked_402_is_rejected, setup,
                                       teardown),
