@@ -338,6 +338,8 @@ typedef struct rc_request_opts {
   uint8_t block_szx;
   uint8_t qblock;
   uint8_t window;
+  /* A proxy's upstream request: see rc_exchange_req_opts.relay. */
+  uint8_t relay;
 } rc_request_opts;
 
 /*

@@ -78,6 +78,8 @@ extern "C" {
   X(BLOCK_ORDER, -93, "block received out of order")                           \
   X(ENTITY_TOO_LARGE, -94, "request entity too large")                         \
   X(BLOCK_CHANGED, -95, "representation changed during a block-wise transfer")\
+  X(CRITICAL_OPTION, -96,                                                      \
+    "response rejected: it carries an unrecognized critical option")           \
   /* transport */                                                              \
   X(RESOLVE, -110, "host name could not be resolved")                          \
   X(CONNECT, -111, "connection failed")                                        \

@@ -318,6 +318,12 @@ rc_err rc_exchange_set_budget(rc_exchange *x, rc_budget *b);
  * n 0: RC_EXCHANGE_UNANSWERED_MAX.
  */
 void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n);
+/* on: a request's unrecognized critical option that is safe to forward,
+ * in a request that names no proxy target, no longer gets the exchange's
+ * 4.02 (or Reset): the request reaches on_body_start / on_request, which
+ * decide (rc_xreq_unknown_forwardable, rc_xreq_refuse_option), so that a
+ * reverse proxy can forward it. Off by default. */
+void rc_exchange_set_forward_unknown(rc_exchange *x, int on);
 
 /*
  * Answers req from a streaming source: like rc_exchange_respond, but the
@@ -345,6 +351,21 @@ uint64_t rc_xreq_key(const rc_xreq *req);
  * made of its options on arrival, without walking them again; larger
  * numbers are looked up in the message. */
 int rc_xreq_has_opt(const rc_xreq *req, uint16_t num);
+/* The first critical option in req that the exchange does not recognize
+ * but that is safe to forward (RFC 7252 §5.4.6), when req names no proxy
+ * target (Proxy-Uri, Proxy-Scheme); 0 when there is none. With
+ * rc_exchange_set_forward_unknown on, such a request reaches
+ * on_body_start / on_request, which refuse it with
+ * rc_xreq_refuse_option unless it goes on to another server (a reverse
+ * proxy's route, RFC 7252 §5.7.2: "A CoAP-to-CoAP proxy MUST forward to
+ * the origin server all Safe-to-Forward options that it does not
+ * recognize"). An unsafe one, or one in a proxy request, never gets
+ * here: the exchange answers 4.02 itself. */
+uint16_t rc_xreq_unknown_forwardable(const rc_xreq *req);
+/* Answers req as the exchange answers an unrecognized critical option num
+ * (RFC 7252 §5.4.1): 4.02 with a diagnostic, or over UDP a Reset for a
+ * NON request. Returns 0 or the error of sending. */
+rc_err rc_xreq_refuse_option(rc_xreq *req, uint16_t num);
 /* Makes the answer to req a notification: 2.xx answers carry Observe=seq
  * (RFC 7641 §4.1); others go without it. */
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq);
@@ -485,6 +506,10 @@ typedef struct rc_exchange_req_opts {
    * The body is held in memory until whole, even with a sink. Not with
    * observe. */
   uint8_t qblock;
+  /* A proxy relays the response: an unrecognized critical option that is
+   * safe to forward is kept, not a reason to reject it (RFC 7252 §5.7.1;
+   * see rc_exchange_unknown_critical). */
+  uint8_t relay;
 } rc_exchange_req_opts;
 
 /*
@@ -501,7 +526,15 @@ typedef struct rc_exchange_req_opts {
  * inside this call; it gets RC_ERR_TIMEOUT when o->timeout_ms (0:
  * RC_EXCHANGE_DEFAULT_TIMEOUT_MS) passes without an answer,
  * RC_ERR_BLOCK_CHANGED when the ETag changes mid-transfer,
- * RC_ERR_ENTITY_TOO_LARGE over body_max.
+ * RC_ERR_ENTITY_TOO_LARGE over body_max, RC_ERR_CRITICAL_OPTION with the
+ * response itself (resp not NULL, its code whatever it was: a 4.02 that
+ * names the option it refuses is one) when that response carries a
+ * critical option rcoap does not recognize (RFC 7252 §5.4.1; with
+ * o->relay only an unsafe one). The response is rejected on the wire as
+ * the transport says: a separate CON response over UDP gets a Reset
+ * instead of its ACK, a NON one a Reset too (§4.3), a piggybacked one is
+ * ignored (§4.2), and on TCP, TLS and WebSockets the session sends an Abort
+ * and closes (RFC 8323 §5.6). An observation ends so too.
  * Returns 0 or RC_ERR_INVAL (not a request code, a source with a payload),
  * RC_ERR_CLOSED, RC_ERR_NOMEM, or a session error (RC_ERR_PEER_TOO_LARGE,
  * RC_ERR_PEER_RELEASE, RC_ERR_LIMIT, ...): on error nothing was sent and cb
@@ -510,6 +543,12 @@ typedef struct rc_exchange_req_opts {
 rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
                            const rc_exchange_req_opts *o, rc_time now,
                            rc_response_cb cb, void *arg, uint64_t *id);
+
+/* The first option in m that is critical (RFC 7252 §5.4.6: odd number)
+ * and that the exchange does not recognize (not in the codec's registry,
+ * or OSCORE, which rcoap does not implement); only an unsafe one when
+ * unsafe_only. 0 when there is none. */
+uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only);
 
 /* The peer's CSM arrived: uploads held for it (their block size depends
  * on it) start now. The owner calls this from the session's on_csm. */

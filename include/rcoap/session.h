@@ -664,9 +664,12 @@ void rc_session_udp_set_non(rc_session *s, int on);
 rc_err rc_session_udp_ack_now(rc_session *s, const uint8_t *token,
                               size_t token_len);
 /* UDP: the NON request with this token is rejected (RFC 7252 §4.3: a
- * Reset with its Message ID) and gets no answer. Returns 0, or
- * RC_ERR_STATE when there is no such NON request (a CON, or another
- * framing: answer it instead) / RC_ERR_NOMEM. */
+ * Reset with its Message ID) and gets no answer; called from on_message
+ * while a separate CON or a NON response is delivered (with its token),
+ * that response gets a Reset (for a CON instead of its ACK, §4.2). Returns 0, or RC_ERR_STATE when there
+ * is no such message (a CON request: answer it instead; a piggybacked
+ * response: ignoring it is the rejection; another framing) /
+ * RC_ERR_NOMEM. */
 rc_err rc_session_udp_reject(rc_session *s, const uint8_t *token,
                              size_t token_len);
 

@@ -15,6 +15,10 @@
 #define APP_RES_BUCKETS 256u
 /* Free 16 KiB output chunks a context keeps for its sessions' bursts. */
 #define APP_CHUNKS_KEPT 16u
+/* Internal rc_resource flag: a reverse proxy's route, which forwards the
+ * unrecognized safe-to-forward critical options of its requests (RFC
+ * 7252 §5.7.2) instead of refusing them (rc_xreq_unknown_forwardable). */
+#define APP_RES_FORWARDS (1u << 31)
 
 typedef struct app_attr {
   struct app_attr *next;
@@ -22,6 +26,11 @@ typedef struct app_attr {
   char *value; /* NULL: a flag */
   int quoted;
 } app_attr;
+
+/* A request whose unrecognized critical option (safe to forward) no route
+ * takes is refused as the exchange refuses one (RFC 7252 §5.4.1): 1 when
+ * it was answered so. */
+int rc__app_refuse_unknown(const rc_resource *r, rc_xreq *req);
 
 struct rc_resource {
   rc_resource *next;  /* all resources, sorted by path */

@@ -53,6 +53,8 @@ void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req) {
   int exact;
   if (rc__app_match_msg(ctx, m, &r, &exact) != RC_OK)
     return; /* the whole request gets its 4.13 from dispatch */
+  if (rc__app_refuse_unknown(r, req))
+    return; /* at the first block, not after the whole body */
   if (!r)
     return; /* the handler dispatch answers 4.04 at the end */
   if (m->code > RC_IPATCH || !r->handlers[m->code]) {

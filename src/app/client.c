@@ -59,7 +59,14 @@ static void creq_done(void *arg, rc_err status, const rc_msg *resp) {
   if (status == RC_ERR_TIMEOUT)
     snprintf(detail, sizeof detail, "no response within %u ms",
              r->timeout_ms ? r->timeout_ms : RC_EXCHANGE_DEFAULT_TIMEOUT_MS);
-  else if (status < 0 && p->close_detail)
+  else if (status == RC_ERR_CRITICAL_OPTION && resp) {
+    /* The answer came and was rejected (RFC 7252 §5.4.1): say what it
+     * was, a 4.02 that names the option it refuses included. */
+    char code[5];
+    snprintf(detail, sizeof detail, "option %u in a %s %s response",
+             rc_exchange_unknown_critical(resp, r->xo.relay),
+             rc_code_str(resp->code, code), rc_code_name(resp->code));
+  } else if (status < 0 && p->close_detail)
     snprintf(detail, sizeof detail, "%s", p->close_detail);
   rc_request_cb cb = r->cb;
   void *cb_arg = r->arg;
@@ -230,6 +237,7 @@ static app_creq *creq_new(rc_context *ctx, uint8_t method, const rc_opt *opts,
     r->xo.block_szx = ro->block_szx;
     r->xo.qblock = ro->qblock;
     r->xo.window = ro->window;
+    r->xo.relay = ro->relay;
   }
   r->opts = (rc_opt *)(r + 1);
   uint8_t *v = (uint8_t *)(r->opts + nopts);

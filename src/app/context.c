@@ -178,6 +178,8 @@ static rc_err peer_attach_exchange(app_peer *p) {
   rc_exchange_set_budget(p->x, p->ctx->bodies);
   rc_exchange_set_req_pool(p->x, p->ctx->xreqs);
   rc_exchange_set_unanswered_max(p->x, p->ctx->opts.unanswered_max);
+  /* dispatch refuses what no route forwards (rc__app_refuse_unknown) */
+  rc_exchange_set_forward_unknown(p->x, 1);
   return RC_OK;
 }
 

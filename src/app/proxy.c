@@ -500,6 +500,9 @@ rc_err rc_proxy_route(rc_context *ctx, const char *prefix,
   }
   for (uint8_t mth = RC_GET; mth <= RC_IPATCH; mth++)
     rc_resource_on(res, mth, on_route);
+  /* RFC 7252 §5.7.2: "A CoAP-to-CoAP proxy MUST forward to the origin
+   * server all Safe-to-Forward options that it does not recognize." */
+  res->flags |= APP_RES_FORWARDS;
   r->next = ctx->proxy->routes;
   ctx->proxy->routes = r;
   return RC_OK;

@@ -153,7 +153,8 @@ static void relay_on_up(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail);
 
 static rc_err relay_register(px_relay *r, const rc_opt *opts, size_t n) {
-  rc_request_opts ro = {.opts = opts, .nopts = n, .timeout_ms = r->timeout_ms};
+  rc_request_opts ro = {.opts = opts, .nopts = n, .timeout_ms = r->timeout_ms,
+                        .relay = 1};
   rc_err err = rc_observe(r->ctx, r->uri, &ro, relay_on_up, r, &r->up);
   const rc_proxy_opts *po = rc__proxy_opts(r->ctx);
   if (!err && po)

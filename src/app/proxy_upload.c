@@ -217,7 +217,8 @@ static void send_next(px_upload *up) {
                         .nopts = k,
                         .payload = up->block + up->sent,
                         .payload_len = n,
-                        .timeout_ms = up->po.timeout_ms};
+                        .timeout_ms = up->po.timeout_ms,
+                        .relay = 1};
   up->in_flight = n;
   rc_err err = rc_request(up->ctx, up->method, up->uri, &ro, on_upstream, up);
   if (err) {
@@ -240,7 +241,8 @@ static void ask_block2(px_upload *up, const rc_block *b2) {
                        .len = (uint32_t)rc_block_encode(b2, bv), .val = bv};
   opts[k++] = (rc_opt){.num = RC_OPT_REQUEST_TAG, .len = 4, .val = up->tag};
   rc_request_opts ro = {.opts = opts, .nopts = k,
-                        .timeout_ms = up->po.timeout_ms};
+                        .timeout_ms = up->po.timeout_ms,
+                        .relay = 1};
   rc_err err = rc_request(up->ctx, up->method, up->uri, &ro, on_upstream, up);
   if (err) {
     fail(up, RC_BAD_GATEWAY, rc_strerror(err));

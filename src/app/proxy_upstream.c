@@ -375,7 +375,8 @@ static void job_send(px_job *j) {
                         .nopts = n,
                         .payload = j->payload,
                         .payload_len = j->payload_len,
-                        .timeout_ms = j->po.timeout_ms};
+                        .timeout_ms = j->po.timeout_ms,
+                        .relay = 1};
   rc_err err = rc_request(j->ctx, j->method, j->uri, &ro, on_upstream, j);
   if (err) {
     dest_fail(&j->dest, RC_BAD_GATEWAY, "proxy: cannot send to %s: %s",

@@ -377,6 +377,14 @@ static int acceptable(const rc_resource *r, const rc_xreq *req) {
   return !declared;
 }
 
+int rc__app_refuse_unknown(const rc_resource *r, rc_xreq *req) {
+  uint16_t num = rc_xreq_unknown_forwardable(req);
+  if (!num || (r && (r->flags & APP_RES_FORWARDS)))
+    return 0;
+  (void)rc_xreq_refuse_option(req, num);
+  return 1;
+}
+
 void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   app_peer *peer = user;
   rc_context *ctx = peer->ctx;
@@ -392,6 +400,8 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
                "path too long", 13);
     return;
   }
+  if (rc__app_refuse_unknown(r, req))
+    return;
   if (!r) {
     rc_respond(req, RC_NOT_FOUND, -1, NULL, 0);
     return;

@@ -398,6 +398,10 @@ rc_err rc__xch_busy(rc_exchange *x, const uint8_t *token, size_t token_len,
   return xch_send(x, &m, token, token_len);
 }
 
+void rc_exchange_set_forward_unknown(rc_exchange *x, int on) {
+  x->fwd_to_app = on != 0;
+}
+
 void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n) {
   if (x)
     x->unanswered_max = n ? n : RC_EXCHANGE_UNANSWERED_MAX;
@@ -514,12 +518,14 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
  * *bad; later occurrences of a non-repeatable elective one are skipped;
  * Block1, Block2, Size1, Size2 and Observe are decoded into r. The keys
  * are not made here (xch_keys, when something asks for them).
- * An unrecognized critical option that is safe to forward goes to *bad
- * only when the request names no proxy target (Proxy-Uri, Proxy-Scheme):
- * RFC 7252 §5.7.2, "A CoAP-to-CoAP proxy MUST forward to the origin
- * server all Safe-to-Forward options that it does not recognize." (the
- * app answers 5.05 when it is no proxy, and the proxy refuses unsafe
- * ones with 4.02).
+ * An unrecognized critical option that is safe to forward never goes to
+ * *bad: RFC 7252 §5.7.2, "A CoAP-to-CoAP proxy MUST forward to the origin
+ * server all Safe-to-Forward options that it does not recognize." In a
+ * request that names a proxy target (Proxy-Uri, Proxy-Scheme) it passes
+ * (the app answers 5.05 when it is no proxy, and the proxy refuses unsafe
+ * ones with 4.02); otherwise to *bad, or with fwd_to_app to
+ * r->fwd_unknown, and the app refuses it (rc_xreq_refuse_option) unless a
+ * reverse-proxy route takes the request.
  */
 /* The options below 64 xch_scan decodes (the switch there). */
 #define XCH_DECODED                                                            \
@@ -527,8 +533,8 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
    1ull << RC_OPT_Q_BLOCK1 | 1ull << RC_OPT_Q_BLOCK2 | 1ull << RC_OPT_SIZE2 | \
    1ull << RC_OPT_SIZE1)
 
-static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
-                     int *repeated) {
+static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
+                     uint16_t *bad, int *repeated) {
   rc_opt_iter it;
   rc_opt o;
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
@@ -604,8 +610,12 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, uint16_t *bad,
     }
   }
   if (!*bad && fwd &&
-      !(r->opts_seen & (1ull << RC_OPT_PROXY_URI | 1ull << RC_OPT_PROXY_SCHEME)))
-    *bad = fwd;
+      !(r->opts_seen & (1ull << RC_OPT_PROXY_URI | 1ull << RC_OPT_PROXY_SCHEME))) {
+    if (fwd_to_app)
+      r->fwd_unknown = fwd;
+    else
+      *bad = fwd;
+  }
 }
 
 /*
@@ -663,6 +673,36 @@ void rc__xreq_keys_make(rc_xreq *r) {
   r->key_untagged = hu;
 }
 
+static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
+                          const rc_body_source *src);
+
+/* Refuses request m for its critical option num (unrecognized, or a
+ * repeat of a non-repeatable one); through req when the user holds it
+ * (rc_xreq_refuse_option), else straight to the session. */
+static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
+                             uint16_t num, int repeated) {
+  /* RFC 7252 §5.4.1: "Unrecognized options of class "critical" that occur
+   * in a Non-confirmable message MUST cause the message to be rejected
+   * (Section 4.3)"; only a Confirmable request gets the 4.02. */
+  if (m->type == RC_TYPE_NON && !(req && req->in_body_start) &&
+      rc_session_udp_reject(x->s, m->token, m->token_len) == RC_OK) {
+    rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+                "NON request with a bad critical option: Reset");
+    if (req)
+      req->answered = 1;
+    return RC_OK;
+  }
+  char diag[64];
+  int n = repeated ? snprintf(diag, sizeof diag,
+                              "critical option %u (%s) is not repeatable",
+                              num, rc_opt_lookup(m->code, num)->name)
+                   : snprintf(diag, sizeof diag,
+                              "unrecognized critical option %u", num);
+  rc_outmsg resp = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
+  return req ? xch_respond(req, &resp, NULL)
+             : xch_send(x, &resp, m->token, m->token_len);
+}
+
 static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
@@ -674,27 +714,10 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   r->key_msg = m; /* the keys are made when asked for (rc__xreq_keys) */
   uint16_t bad;
   int repeated;
-  xch_scan(r, m, &bad, &repeated);
-  /* RFC 7252 §5.4.1: "Unrecognized options of class "critical" that occur
-   * in a Non-confirmable message MUST cause the message to be rejected
-   * (Section 4.3)"; only a Confirmable request gets the 4.02. */
-  if (bad && m->type == RC_TYPE_NON &&
-      rc_session_udp_reject(x->s, m->token, m->token_len) == RC_OK) {
-    rc__xch_log(x, RC_SESSION_LOG_DEBUG,
-                "NON request with a bad critical option: Reset");
-    xch_req_put(x, r);
-    return RC_OK;
-  }
+  xch_scan(r, m, x->fwd_to_app, &bad, &repeated);
   if (bad) {
-    char diag[64];
-    int n = repeated ? snprintf(diag, sizeof diag,
-                                "critical option %u (%s) is not repeatable",
-                                bad, rc_opt_lookup(m->code, bad)->name)
-                     : snprintf(diag, sizeof diag,
-                                "unrecognized critical option %u", bad);
-    rc_outmsg resp = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
     xch_req_put(x, r);
-    return xch_send(x, &resp, m->token, m->token_len);
+    return xch_bad_option(x, NULL, m, bad, repeated);
   }
   if (x->ndeferred >= x->unanswered_max) {
     xch_req_put(x, r);
@@ -772,6 +795,54 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   return err;
 }
 
+uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only) {
+  rc_opt_iter it;
+  rc_opt o;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o))
+    if (rc_opt_is_critical(o.num) && !xch_opt_def(m->code, o.num) &&
+        (!unsafe_only || rc_opt_is_unsafe(o.num)))
+      return o.num;
+  return 0;
+}
+
+/*
+ * RFC 7252 §5.4.1: "Unrecognized options of class "critical" that occur
+ * in a Confirmable response, or piggybacked in an Acknowledgement, MUST
+ * cause the response to be rejected (Section 4.2)." Over UDP the session
+ * turns a separate CON response's ACK into a Reset and answers a NON one
+ * with a Reset (rc_session_udp_reject; §4.3: "Rejecting a Non-confirmable
+ * message MAY involve sending a matching Reset message"); a response
+ * piggybacked in an ACK is ignored (§4.2); RFC 8323 §5.6: "For CoAP over
+ * reliable transports, the recipient rejects such messages by sending an
+ * Abort message and otherwise ignoring (not processing) the message." The
+ * request (or observation) ends with RC_ERR_CRITICAL_OPTION and the
+ * response it was not given, so that the user can say what came.
+ */
+static void xch_reject_response(rc_exchange *x, xout *o, const rc_msg *m,
+                                uint16_t num) {
+  char diag[96];
+  snprintf(diag, sizeof diag,
+           "response rejected: unrecognized critical option %u", num);
+  rc__xch_log(x, RC_SESSION_LOG_WARN, diag);
+  int reliable = rc_session_framing(x->s) != RC_FRAMING_UDP;
+  if (!reliable)
+    (void)rc_session_udp_reject(x->s, m->token, m->token_len);
+  rc__xch_unlink(x, o);
+  if (!o->blk) {
+    rc_response_cb cb = o->cb;
+    void *arg = o->arg;
+    rc__xch_release_out(x, o);
+    cb(arg, RC_ERR_CRITICAL_OPTION, m);
+  } else if (o->blk->parent || o->blk->state == XCLI_DEREGISTERING) {
+    rc__xcli_fail(x, o, RC_ERR_CRITICAL_OPTION);
+  } else {
+    rc__xcli_finish(x, o, RC_ERR_CRITICAL_OPTION, m);
+  }
+  if (reliable && !x->dead)
+    (void)rc_session_abort(x->s, 0, diag);
+}
+
 static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   xout *o = NULL;
   if (m->token_len == RC_EXCHANGE_TOKEN_LEN) {
@@ -781,6 +852,11 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   }
   if (!o) {
     rc__xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
+    return;
+  }
+  uint16_t crit = rc_exchange_unknown_critical(m, o->blk && o->blk->o.relay);
+  if (crit) {
+    xch_reject_response(x, o, m, crit);
     return;
   }
   if (o->blk) {
@@ -842,6 +918,16 @@ void rc_xreq_set_observe(rc_xreq *req, uint32_t seq) {
 }
 
 uint8_t rc_xreq_response_code(const rc_xreq *req) { return req->resp_code; }
+
+uint16_t rc_xreq_unknown_forwardable(const rc_xreq *req) {
+  return req->fwd_unknown;
+}
+
+rc_err rc_xreq_refuse_option(rc_xreq *req, uint16_t num) {
+  if (!req || !req->msg || !req->x || req->answered || req->cap)
+    return RC_ERR_STATE;
+  return xch_bad_option(req->x, req, req->msg, num, 0);
+}
 
 int rc_xreq_body_streamed(const rc_xreq *req) { return req->streamed; }
 

@@ -32,6 +32,7 @@ struct rc_xreq {
   uint8_t has_qb1, nqb2; /* Q-Block1; Q-Block2 options (RFC 9177) */
   uint8_t has_rtag;      /* Request-Tag present (it also goes into key) */
   uint8_t resp_code;
+  uint16_t fwd_unknown; /* rc_xreq_unknown_forwardable */
   uint32_t obs_seq;
   uint64_t opts_seen; /* bit n: option n (< 64) is present */
   rc_block b1, b2, qb1;
@@ -145,6 +146,7 @@ struct rc_exchange {
   xup *ups;
   size_t nups;
   uint32_t next_tag;
+  uint8_t fwd_to_app; /* rc_exchange_set_forward_unknown */
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
   rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;

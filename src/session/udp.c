@@ -137,6 +137,8 @@ typedef struct rc__udp {
   /* PROBING_RATE: since when the peer has not answered our NON
    * requests, and the bytes sent to it since then */
   uint8_t probe_silent; /* NON requests sent, nothing heard since */
+  uint8_t resp_on;      /* a response is being delivered: 1 CON, 2 NON */
+  uint16_t resp_mid;    /* its Message ID (a CON's ACK is queued) */
   rc_time probe_since;
   uint64_t probe_bytes;
   udp_held held[PROBE_HELD_MAX];
@@ -796,14 +798,22 @@ static rc_err on_con_non(rc__udp *u, const rc_msg *m) {
     echo_confirm(u, m);
     err = in_add(u, m);
   } else if (con) {
-    /* A separate response or a CON notification: acknowledged at once. */
+    /* A separate response or a CON notification: acknowledged at once
+     * (the ACK is queued before the exchange sees the response, so that
+     * it leaves even when the owner closes in its callback), unless the
+     * exchange rejects it (rc__udp_reject turns the ACK into a Reset). */
     err = queue_empty(u, RC_TYPE_ACK, m->mid, 1);
   } else {
     err = RC_OK;
   }
   if (err != RC_OK)
     return err;
-  return deliver(u, m);
+  /* A response: the exchange may reject it (rc__udp_reject). */
+  u->resp_on = rc_code_is_request(m->code) ? 0 : con ? 1 : 2;
+  u->resp_mid = m->mid;
+  err = deliver(u, m);
+  u->resp_on = 0;
+  return err;
 }
 
 rc_err rc__udp_recv(rc_session *s, const uint8_t *data, size_t len,
@@ -1264,11 +1274,35 @@ rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len) {
   return in_ack(u, in);
 }
 
+/* §4.2: "Rejecting a Confirmable message is effected by sending a
+ * matching Reset message and otherwise ignoring it": the ACK of the CON
+ * response being delivered, still queued, becomes that Reset (and so
+ * does the reply a duplicate gets, §4.5). */
+static rc_err reject_response(rc__udp *u) {
+  /* §4.3: "Rejecting a Non-confirmable message MAY involve sending a
+   * matching Reset message": sent, so that a server stops the NON
+   * notifications of an observation the client ended (RFC 7641 §3.6). */
+  if (u->resp_on == 2)
+    return queue_empty(u, RC_TYPE_RST, u->resp_mid, 0);
+  const uint8_t ack[UDP_HDR] = {(uint8_t)(UDP_VERSION << 6 | RC_TYPE_ACK << 4),
+                                0, (uint8_t)(u->resp_mid >> 8),
+                                (uint8_t)u->resp_mid};
+  for (dgram *d = u->out_first; d != NULL; d = d->next)
+    if (d->len == UDP_HDR && !memcmp(d->data, ack, UDP_HDR)) {
+      d->data[0] = (uint8_t)(UDP_VERSION << 6 | RC_TYPE_RST << 4);
+      rx_keep_reply(u, u->resp_mid, d->data, d->len);
+      return RC_OK;
+    }
+  return RC_ERR_STATE; /* the ACK left already */
+}
+
 rc_err rc__udp_reject(rc_session *s, const uint8_t *token, size_t token_len) {
   rc__udp *u = U(s);
   if (u->enc_open != NULL)
     return RC_ERR_STATE;
   udp_in *in = in_find(u, token, token_len);
+  if (in == NULL && u->resp_on)
+    return reject_response(u);
   if (in == NULL || in->con)
     return RC_ERR_STATE;
   /* §4.3: "Rejecting a Non-confirmable message MAY involve sending a

@@ -17,7 +17,10 @@
 #     with an unrecognized safe-to-forward critical option (2049) is
 #     forwarded, and libcoap's own 4.02 comes back (its echo of the option
 #     and its "Bad Option" text); an unrecognized unsafe option (2050) is
-#     refused by the proxy with 4.02 (it was 5.02).
+#     refused by the proxy with 4.02 (it was 5.02). The same through a
+#     reverse route (--route /lc=coap://libcoap): 2049 reaches libcoap
+#     (it answered 4.02 from the route itself); off a route rcoapd still
+#     refuses it.
 #  4. rcoap's last datagrams leave before it exits: the ACK of a separate
 #     response (libcoap's /async) and, after observe --count, the ACK of
 #     a CON notification and the cancelling GET (Observe: 1) reach
@@ -45,7 +48,7 @@ lc_server ls "$LP" -v 7 || {
   rc_done
 }
 rcd_start d 2 -l coap://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 \
-  --proxy --proxy-allow "coap://127.0.0.1:$LP" || {
+  --proxy --proxy-allow "coap://127.0.0.1:$LP" --route "/lc=coap://127.0.0.1:$LP" || {
   rc_fail "rcoapd starts"
   rc_done
 }
@@ -70,6 +73,13 @@ rc_expect_re "$(answers)" 't:ACK c:4\.02 .*unrecognized critical option 9' \
 rc_expect_not "$LOUT" "Hello" "OSCORE: not served in the clear"
 lc -O 9,0x00 "$L/time"
 rc_expect_re "$(answers)" 't:ACK c:4\.02 ' "(libcoap's server answers OSCORE with 4.02 too)"
+# rcoap's client (§5.4.1: a response with an unrecognized critical option
+# "MUST cause the response to be rejected"): libcoap's 4.02 echoes 2049.
+coap -T $((10 * RC_SLOW)) -i -O 2049,x get "$L/time"
+rc_expect_status "$ST" 4 "rcoap -O 2049 to libcoap: exit 4 (the server refused)"
+rc_expect_re "$ERR" 'response rejected: it carries an unrecognized critical option: option 2049 in a 4\.02 Bad Option response' \
+  "rcoap rejects libcoap's 4.02 that carries option 2049"
+rc_expect_re "$OUT" $'^4\\.02 .*\nOption-2049: 78' "rcoap -i still shows what came"
 
 echo "=== 2. conditional requests on /store"
 lc -m put -e one -O 5 "$U/store/cond"
@@ -99,6 +109,20 @@ coap -T $((10 * RC_SLOW)) -i -O 2049,x -O "35,$L/time" get "$T/"
 rc_expect_status "$ST" 4 "option 2049 through the proxy: a 4.xx"
 rc_expect_re "$OUT" $'^4\\.02 .*\nOption-2049: 78' "the origin's 4.02 (it echoes option 2049): forwarded"
 rc_expect_not "$OUT" "unrecognized critical option" "not refused by the proxy itself"
+# rcoap itself rejects that 4.02 (RFC 7252 §5.4.1; over TCP an Abort,
+# RFC 8323 §5.6) and says what it was; the proxy lives on.
+rc_expect_re "$ERR" 'response rejected: .*option 2049 in a 4\.02 Bad Option response' \
+  "rcoap rejects the relayed 4.02 carrying critical option 2049"
+coap -T $((10 * RC_SLOW)) get "$T/hello"
+rc_expect_status "$ST" 0 "the proxy answers the next connection"
+coap -T $((10 * RC_SLOW)) -i -O 2049,y get "$U/lc/time"
+rc_expect_re "$OUT" $'^4\\.02 .*\nOption-2049: 79' "a route forwards option 2049 (libcoap's 4.02 echoes it)"
+rc_expect_re "$(grep -a ' c:GET ' "$RC_TMP/ls.err" "$RC_TMP/ls.out" 2>/dev/null)" '2049:\\x79' \
+  "libcoap got option 2049 through the route"
+coap -T $((10 * RC_SLOW)) -i -O 2049,y get "$U/hello"
+rc_expect_re "$OUT" '^4\.02 .*unrecognized critical option 2049' "off a route: rcoapd's own 4.02"
+coap -T $((10 * RC_SLOW)) -i -O 2050,y get "$U/lc/time"
+rc_expect_re "$OUT" '^4\.02 .*cannot forward unsafe option 2050' "an unsafe one on a route: the proxy's 4.02"
 coap -T $((10 * RC_SLOW)) -i -O 2050,x -O "35,$L/time" get "$T/"
 rc_expect_re "$OUT" '^4\.02 .*cannot forward unsafe option 2050' "an unknown unsafe option: 4.02 from the proxy"
 

@@ -6,6 +6,9 @@
  * does not implement, counts as unrecognized; a proxy request (Proxy-Uri)
  * reaches the handler with an unrecognized safe-to-forward critical
  * option (§5.7.2: the proxy forwards it) but not with an unsafe one.
+ * With rc_exchange_set_forward_unknown (the app: a reverse route forwards
+ * it) a request without Proxy-Uri reaches the handler too, which refuses
+ * it with rc_xreq_refuse_option: the same bytes as the exchange's own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +27,8 @@ typedef struct server {
   rc_exchange *x;
   rc_time now;
   int requests_seen;
+  uint16_t fwd_seen;  /* rc_xreq_unknown_forwardable of the last request */
+  int refuse;         /* the handler refuses it with rc_xreq_refuse_option */
 } server;
 
 static int on_message(void *user, const rc_msg *m) {
@@ -35,6 +40,11 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   server *sv = user;
   (void)x;
   sv->requests_seen++;
+  sv->fwd_seen = rc_xreq_unknown_forwardable(req);
+  if (sv->refuse) {
+    assert_int_equal(rc_xreq_refuse_option(req, sv->fwd_seen), RC_OK);
+    return;
+  }
   rc_outmsg resp = {RC_CONTENT, NULL, 0, (const uint8_t *)"ok", 2};
   assert_int_equal(rc_exchange_respond(req, &resp), RC_OK);
 }
@@ -86,14 +96,20 @@ static void non_request_is_reset(void **state) {
   assert_int_equal(sv->requests_seen, 0);
 }
 
-static void con_request_is_402(void **state) {
-  server *sv = *state;
+/* CON GET /x with 2049 gets the 4.02 naming it; the handler saw it or
+ * not (the count grows by seen). */
+static void con_request_is_402_seen(server *sv) {
+  int before = sv->requests_seen;
   static const uint8_t con[] = GET_X_2049(0, 0x35);
   static const char diag[] = "unrecognized critical option 2049";
   uint8_t want[6 + sizeof diag - 1] = {0x61, 0x82, 0x12, 0x35, 0xaa, 0xff};
   memcpy(want + 6, diag, sizeof diag - 1);
   feed_expect(sv, con, sizeof con, want, sizeof want);
-  assert_int_equal(sv->requests_seen, 0);
+  assert_int_equal(sv->requests_seen, before + sv->refuse);
+}
+
+static void con_request_is_402(void **state) {
+  con_request_is_402_seen(*state);
 }
 
 /* CON GET /x with OSCORE (option 9, value 0x00): 4.02 naming option 9. */
@@ -138,6 +154,25 @@ static void proxy_request_forwards_safe_critical(void **state) {
   assert_int_equal(rc_session_consume(sv->s, len), RC_OK);
 }
 
+/* The app's way: the handler sees 2049 and refuses it byte for byte as
+ * the exchange does (4.02 for a CON, a Reset for a NON); or serves it. */
+static void forward_unknown_to_handler(void **state) {
+  server *sv = *state;
+  rc_exchange_set_forward_unknown(sv->x, 1);
+  sv->refuse = 1;
+  con_request_is_402_seen(sv);
+  static const uint8_t non[] = GET_X_2049(1, 0x34);
+  static const uint8_t rst[] = {0x70, 0x00, 0x12, 0x34};
+  feed_expect(sv, non, sizeof non, rst, sizeof rst);
+  assert_int_equal(sv->requests_seen, 2);
+  sv->refuse = 0;
+  static const uint8_t con[] = GET_X_2049(0, 0x39);
+  static const uint8_t ok[] = {0x61, 0x45, 0x12, 0x39, 0xaa, 0xff, 'o', 'k'};
+  feed_expect(sv, con, sizeof con, ok, sizeof ok);
+  assert_int_equal(sv->requests_seen, 3);
+  assert_int_equal(sv->fwd_seen, 2049);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(non_request_is_reset, setup, teardown),
@@ -146,6 +181,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(proxy_request_forwards_safe_critical,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(forward_unknown_to_handler, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,17 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp,
   xfer_progress_end(&c->xf);
   if (status < 0) {
     c->status = report_error(c->a, status, detail);
+    /* A rejected response (RFC 7252 §5.4.1) is shown with -i, never its
+     * body; a rejected error response (libcoap's 4.02 names the option it
+     * refuses, docs/INTEROP.md) still exits with its class: the server
+     * did refuse. A rejected 2.xx is no success. */
+    if (status == RC_ERR_CRITICAL_OPTION && resp) {
+      if (c->a->include)
+        output_head(resp, c->a->verbose);
+      if (RC_CODE_CLASS(resp->code) >= 4)
+        c->status = status_for_code(resp->code);
+      fflush(stdout);
+    }
   } else {
     c->status = status_for_code(resp->code);
     if (c->a->include)

@@ -29,6 +29,7 @@ int status_for_error(rc_err err) {
     return EX_TIMEOUT;
   case RC_ERR_PEER_ABORT:
   case RC_ERR_PROTOCOL:
+  case RC_ERR_CRITICAL_OPTION:
   case RC_ERR_BAD_CSM:
   case RC_ERR_PEER_DEAD:
   case RC_ERR_PEER_RELEASE:
