@@ -26,11 +26,6 @@
  * OpenSSL's timer (1 s, doubled) that is about 7 s after the Finished,
  * instead of the whole handshake deadline. */
 #define FINISHED_RETRIES 2
-/* An open filter with no record either way for this long gives OpenSSL's
- * record buffers back (16 KiB to read, up to a datagram to write: 33 KiB
- * of every idle peer on a loopback pair, measured). SSL_MODE_RELEASE_BUFFERS
- * does this for TLS; OpenSSL 3.0 does not for DTLS. */
-#define IDLE_MS 1000
 
 typedef struct dtls_filter {
   rc__tls_filter t; /* first: the TLS callbacks see an rc__tls_filter */
@@ -45,9 +40,7 @@ typedef struct dtls_filter {
   rc_time rtx_at;      /* next flight retransmission, or RC_TIME_NEVER */
   unsigned fin_flights; /* PSK client: our Finished flight sent so often */
   int listened;        /* server: a ClientHello with a good cookie came */
-  rc_time idle_at; /* open: when to look for idleness, or RC_TIME_NEVER */
-  int busy;        /* open: records since idle_at was set */
-  int released;    /* open: OpenSSL's record buffers were given back */
+  int released;        /* open: OpenSSL's record buffers were given back */
 } dtls_filter;
 
 static const rc_filter_ops dtls_ops;
@@ -236,20 +229,26 @@ static void arm(dtls_filter *d) {
     d->rtx_at = RC_TIME_NEVER;
 }
 
-/* ---- idle buffers ------------------------------------------------------- */
+/* ---- record buffers between datagrams ---------------------------------- */
 
-/* A record went either way: the buffers are in use; idleness is looked
- * for IDLE_MS on (from the time last told: if that is old, the first look
- * comes early and finds the filter busy). */
-static void touch(dtls_filter *d) {
-  d->busy = 1;
-  if (d->idle_at == RC_TIME_NEVER)
-    d->idle_at = d->now + IDLE_MS;
+/* An open filter gives OpenSSL's record buffers (16 KiB to read, up to a
+ * datagram to write: 33 KiB of every peer on a loopback pair, measured)
+ * back after each datagram in or out, so peers between datagrams hold
+ * none and one set serves them in turn (a notification to many observers
+ * at once). SSL_MODE_RELEASE_BUFFERS does this for TLS; OpenSSL 3.0 does
+ * not for DTLS. SSL_free_buffers refuses while a record is half read or
+ * written. */
+static void buffers_release(dtls_filter *d) {
+  /* Not inside a recv() whose layers above answered through send(): the
+   * outer call releases, once the datagram is done. */
+  if (d->t.state == RC__TLS_OPEN && d->t.cb_depth == 1 &&
+      SSL_free_buffers(d->t.ssl) == 1)
+    d->released = 1;
 }
 
-/* OpenSSL 3.0 makes its record buffers again on a read, but writes into
- * its write buffer unchecked: after a release, a read of nothing (our BIO
- * has no datagram: it wants one) makes both before we write. */
+/* OpenSSL 3.0 makes both buffers again on a read, but writes into its
+ * write buffer unchecked: after a release, a read of nothing (our BIO has
+ * no datagram: it wants one) makes them before we write. */
 static void buffers_back(dtls_filter *d) {
   if (!d->released)
     return;
@@ -259,27 +258,11 @@ static void buffers_back(dtls_filter *d) {
   d->released = 0;
 }
 
-/* At idle_at: still busy, look again later; idle, give the buffers back
- * (SSL_free_buffers refuses while a record is half read or written). */
-static void idle_check(dtls_filter *d, rc_time now) {
-  if (d->t.state != RC__TLS_OPEN || now < d->idle_at)
-    return;
-  if (d->busy) {
-    d->busy = 0;
-    d->idle_at = now + IDLE_MS;
-    return;
-  }
-  d->idle_at = RC_TIME_NEVER;
-  if (!d->released && SSL_free_buffers(d->t.ssl) == 1)
-    d->released = 1;
-}
-
 /* ---- the state machine -------------------------------------------------- */
 
 static rc_err opened(dtls_filter *d) {
   d->t.state = RC__TLS_OPEN;
   d->rtx_at = RC_TIME_NEVER;
-  touch(d);
   rc_err err = flush(d);
   if (!err)
     emit(d, RC_FILTER_EV_OPEN, 0, NULL);
@@ -392,8 +375,6 @@ static rc_err dtls_recv(rc_filter *base, const uint8_t *data, size_t len) {
   t->rx_total += len;
   t->started = 1;
   d->released = 0; /* a read makes OpenSSL's buffers again */
-  if (t->state == RC__TLS_OPEN)
-    touch(d);
   rc_err err = RC_OK;
   if (is_server(d) && !d->listened && !listen_once(d)) {
     err = flush(d); /* a HelloVerifyRequest, or nothing */
@@ -405,6 +386,8 @@ static rc_err dtls_recv(rc_filter *base, const uint8_t *data, size_t len) {
   }
   t->in = NULL;
   t->in_len = 0;
+  if (!err)
+    buffers_release(d);
   return leave(d, err);
 }
 
@@ -422,9 +405,10 @@ static rc_err dtls_send(rc_filter *base, const uint8_t *data, size_t len,
     return RC_OK;
   enter(d);
   buffers_back(d);
-  touch(d);
   int n = SSL_write(d->t.ssl, data, (int)len);
   rc_err err = n == (int)len ? flush(d) : fail(d, rc__tls_classify(&d->t));
+  if (!err)
+    buffers_release(d);
   return leave(d, err);
 }
 
@@ -442,8 +426,6 @@ static rc_err dtls_start(rc_filter *base) {
 
 static rc_time dtls_expiry(const rc_filter *base) {
   const dtls_filter *d = CD(base);
-  if (d->t.state == RC__TLS_OPEN)
-    return d->idle_at;
   if (d->t.state != RC__TLS_HANDSHAKE || hs_done(d) || !d->t.started)
     return RC_TIME_NEVER;
   return d->rtx_at < d->hs_deadline ? d->rtx_at : d->hs_deadline;
@@ -456,7 +438,6 @@ static rc_err dtls_timeout(rc_filter *base, rc_time now) {
     return t->err;
   if (now > d->now)
     d->now = now;
-  idle_check(d, now);
   if (t->state != RC__TLS_HANDSHAKE || hs_done(d) || !t->started)
     return RC_OK;
   enter(d);
@@ -546,7 +527,6 @@ rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
   d->now = now;
   d->hs_deadline = now + ctx->hs_timeout_ms;
   d->rtx_at = RC_TIME_NEVER;
-  d->idle_at = RC_TIME_NEVER;
   rc_err err = rc__tls_filter_init(&d->t, ctx, &dtls_ops, host, port, sink);
   if (!err)
     err = rc_dtls_set_mtu(&d->t.base, ctx->mtu);
