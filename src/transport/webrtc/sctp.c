@@ -32,21 +32,6 @@
 #define SCTP_IDLE_TICK_MS 1000u
 /* A tick later than this is a stall of the process (lib_tick). */
 #define SCTP_STALL_MS 100u
-/* RFC 4960 §6.3.1 RTO.Min, lowered from 1 s: a loopback pair's RTT is
- * well under a millisecond (sock_setup). */
-#define SCTP_RTO_MIN_MS 200u
-/* usrsctp restarts its T3-rtx timer only once nothing is in flight (its
- * express SACK path starts the timer only if it is not running), not when
- * a SACK moves the cumulative ack on as RFC 4960 §6.3.2 R3 says: with
- * data always in flight it expires one RTO after the flight began, and
- * then marks for retransmission every chunk older than the smoothed RTT
- * (on a loopback pair, all in flight), and the window falls to one packet
- * (measured: 16 requests kept in flight, a T3 every 200-400 ms, 17 chunks
- * retransmitted each time, nothing lost). So a flight is broken before
- * then: once it has lasted this long, the next message goes with the
- * SACK-IMMEDIATELY bit (RFC 7053) and the ones after it wait until the
- * peer has acknowledged everything, which stops the timer (flight_check). */
-#define SCTP_FLIGHT_BREAK_MS (SCTP_RTO_MIN_MS / 2u)
 
 typedef struct tx_msg tx_msg;
 struct tx_msg {
@@ -84,9 +69,6 @@ struct sctp_filter {
   int shut;         /* our SHUTDOWN asked for: ticks until it is done */
   unsigned quiet;   /* ticks in a row without traffic */
   int in_drain;
-  int in_flight;       /* DATA unacknowledged when last looked */
-  int breaking;        /* holding messages until the flight is over */
-  rc_time flight_since; /* when in_flight was first seen (g.last) */
   char detail[160];
 };
 
@@ -409,32 +391,9 @@ static int read_one(sctp_filter *f, rc_err *err) {
 /* ------------------------------------------------------------------ */
 /* writing                                                             */
 
-/* DATA in flight? From usrsctp's status; 0 if it cannot tell. */
-static int unacked(sctp_filter *f) {
-  struct sctp_status st;
-  memset(&st, 0, sizeof st);
-  socklen_t l = (socklen_t)sizeof st;
-  if (usrsctp_getsockopt(f->sock, IPPROTO_SCTP, SCTP_STATUS, &st, &l) != 0)
-    return 0;
-  return st.sstat_unackdata > 0;
-}
-
-/* Notes when a flight began, and when it is over (the end of a break). */
-static void flight_check(sctp_filter *f) {
-  if (!unacked(f)) {
-    f->in_flight = 0;
-    f->breaking = 0;
-  } else if (!f->in_flight) {
-    f->in_flight = 1;
-    f->flight_since = g.last;
-  }
-}
-
 /* Hands one message to usrsctp: 1 taken, 0 no room now, <0 refused. */
 static int send_one(sctp_filter *f, const rc__sctp_meta *m, const uint8_t *d,
                     size_t n) {
-  if (f->breaking)
-    return 0;
   struct sctp_sendv_spa spa;
   memset(&spa, 0, sizeof spa);
   spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
@@ -443,9 +402,6 @@ static int send_one(sctp_filter *f, const rc__sctp_meta *m, const uint8_t *d,
   spa.sendv_sndinfo.snd_flags = SCTP_EOR;
   if (m->flags & RC__SCTP_UNORDERED)
     spa.sendv_sndinfo.snd_flags |= SCTP_UNORDERED;
-  int brk = f->in_flight && g.last - f->flight_since >= SCTP_FLIGHT_BREAK_MS;
-  if (brk)
-    spa.sendv_sndinfo.snd_flags |= SCTP_SACK_IMMEDIATELY;
   if (m->pr_policy != RC__SCTP_PR_NONE) {
     spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
     spa.sendv_prinfo.pr_policy =
@@ -454,10 +410,8 @@ static int send_one(sctp_filter *f, const rc__sctp_meta *m, const uint8_t *d,
   }
   ssize_t r = usrsctp_sendv(f->sock, d, n, NULL, 0, &spa, sizeof spa,
                             SCTP_SENDV_SPA, 0);
-  if (r >= 0) {
-    f->breaking = brk;
+  if (r >= 0)
     return 1;
-  }
   return errno == EWOULDBLOCK || errno == EAGAIN ? 0 : -1;
 }
 
@@ -553,8 +507,6 @@ static rc_err drain(sctp_filter *f) {
     if (!read_one(f, &err))
       break;
   }
-  if (f->breaking)
-    flight_check(f); /* a SACK may have ended the flight */
   if (err == RC_OK)
     err = tx_drain(f);
   f->in_drain = 0;
@@ -685,8 +637,6 @@ static rc_err sctp_timeout(rc_filter *base, rc_time now) {
     f->rx = NULL;
     f->rx_cap = 0;
   }
-  if (f->state == S_OPEN)
-    flight_check(f);
   rc_err err = drain(f);
   if (quiet(f))
     f->next_tick = now + SCTP_IDLE_TICK_MS;
@@ -699,9 +649,6 @@ static rc_err sctp_shutdown(rc_filter *base) {
     return RC_OK;
   rc_err err = held_push(f, 0);
   if (err != RC_OK)
-    return err;
-  f->breaking = 0; /* all of it into usrsctp before our SHUTDOWN */
-  if ((err = tx_drain(f)) != RC_OK)
     return err;
   f->shut = 1;
   wake(f);
@@ -823,7 +770,7 @@ static int sock_setup(sctp_filter *f) {
   struct sctp_rtoinfo rto = {.srto_assoc_id = SCTP_FUTURE_ASSOC,
                              .srto_initial = 1000,
                              .srto_max = RC_SCTP_RTO_MAX_MS,
-                             .srto_min = SCTP_RTO_MIN_MS};
+                             .srto_min = 200};
   struct sctp_assocparams ap;
   memset(&ap, 0, sizeof ap);
   ap.sasoc_assoc_id = SCTP_FUTURE_ASSOC;
