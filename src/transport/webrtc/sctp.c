@@ -766,7 +766,11 @@ static int sock_setup(sctp_filter *f) {
                          sizeof pp) != 0)
     return -1;
   /* A silent peer is given up after about 40 s (RTO 1 s doubling up to
-   * 6 s, 8 retransmissions), not RFC 4960's ten minutes. */
+   * 6 s, 8 retransmissions), not RFC 4960's ten minutes.
+   * Known (docs/BENCHMARKS.md, wrtidy): usrsctp restarts T3-rtx only on
+   * an empty flight, not when the cumulative ack moves (RFC 4960 §6.3.2
+   * R3), so a flight that never empties sees T3 expire one RTO after it
+   * began; usrsctp then marks the chunks older than the smoothed RTT. */
   struct sctp_rtoinfo rto = {.srto_assoc_id = SCTP_FUTURE_ASSOC,
                              .srto_initial = 1000,
                              .srto_max = RC_SCTP_RTO_MAX_MS,
