@@ -57,6 +57,12 @@ typedef struct rc_sctp_config {
   size_t max_message;   /* largest message taken in; 0: default above */
   size_t max_queued;    /* 0: RC_SCTP_DEFAULT_MAX_QUEUED */
   rc_time now;          /* the caller's clock now (timers count from it) */
+  /* The bytes the datagram socket below really holds (SO_RCVBUF read
+   * back, Linux's doubled figure); 0: not known. The receive window we
+   * advertise stays within half of it, so a peer's full window of
+   * datagrams fits the socket (a datagram dropped there is a
+   * retransmission). */
+  size_t rcvbuf;
   const rc_mem *mem;    /* NULL: rc_mem_default() */
 } rc_sctp_config;
 

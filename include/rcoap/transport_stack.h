@@ -59,6 +59,9 @@ typedef struct rc_stack_config {
   /* webrtc: the largest SCTP packet (one DTLS record, one datagram) the
    * path takes; 0: RC_SCTP_DEFAULT_MTU on the context's DTLS mtu. */
   size_t webrtc_packet;
+  /* webrtc: the bytes the UDP socket below really holds (SO_RCVBUF read
+   * back); the SCTP receive window stays within it. 0: not known. */
+  size_t webrtc_rcvbuf;
   /* webrtc: the peer's a=fingerprint when tls_ctx is shared by many peers
    * (rc_dtls_set_peer_fingerprint); NULL: the context's. */
   const uint8_t *peer_fp;

@@ -40,6 +40,7 @@ typedef struct dtls_filter {
   rc_time rtx_at;      /* next flight retransmission, or RC_TIME_NEVER */
   unsigned fin_flights; /* PSK client: our Finished flight sent so often */
   int listened;        /* server: a ClientHello with a good cookie came */
+  int released;        /* open: OpenSSL's record buffers were given back */
 } dtls_filter;
 
 static const rc_filter_ops dtls_ops;
@@ -228,6 +229,35 @@ static void arm(dtls_filter *d) {
     d->rtx_at = RC_TIME_NEVER;
 }
 
+/* ---- record buffers between datagrams ---------------------------------- */
+
+/* An open filter gives OpenSSL's record buffers (16 KiB to read, up to a
+ * datagram to write: 33 KiB of every peer on a loopback pair, measured)
+ * back after each datagram in or out, so peers between datagrams hold
+ * none and one set serves them in turn (a notification to many observers
+ * at once). SSL_MODE_RELEASE_BUFFERS does this for TLS; OpenSSL 3.0 does
+ * not for DTLS. SSL_free_buffers refuses while a record is half read or
+ * written. */
+static void buffers_release(dtls_filter *d) {
+  /* Not inside a recv() whose layers above answered through send(): the
+   * outer call releases, once the datagram is done. */
+  if (d->t.state == RC__TLS_OPEN && d->t.cb_depth == 1 &&
+      SSL_free_buffers(d->t.ssl) == 1)
+    d->released = 1;
+}
+
+/* OpenSSL 3.0 makes both buffers again on a read, but writes into its
+ * write buffer unchecked: after a release, a read of nothing (our BIO has
+ * no datagram: it wants one) makes them before we write. */
+static void buffers_back(dtls_filter *d) {
+  if (!d->released)
+    return;
+  uint8_t b;
+  (void)SSL_peek(d->t.ssl, &b, 1);
+  ERR_clear_error();
+  d->released = 0;
+}
+
 /* ---- the state machine -------------------------------------------------- */
 
 static rc_err opened(dtls_filter *d) {
@@ -344,6 +374,7 @@ static rc_err dtls_recv(rc_filter *base, const uint8_t *data, size_t len) {
   t->in_len = len;
   t->rx_total += len;
   t->started = 1;
+  d->released = 0; /* a read makes OpenSSL's buffers again */
   rc_err err = RC_OK;
   if (is_server(d) && !d->listened && !listen_once(d)) {
     err = flush(d); /* a HelloVerifyRequest, or nothing */
@@ -355,6 +386,8 @@ static rc_err dtls_recv(rc_filter *base, const uint8_t *data, size_t len) {
   }
   t->in = NULL;
   t->in_len = 0;
+  if (!err)
+    buffers_release(d);
   return leave(d, err);
 }
 
@@ -371,8 +404,11 @@ static rc_err dtls_send(rc_filter *base, const uint8_t *data, size_t len,
   if (len == 0)
     return RC_OK;
   enter(d);
+  buffers_back(d);
   int n = SSL_write(d->t.ssl, data, (int)len);
   rc_err err = n == (int)len ? flush(d) : fail(d, rc__tls_classify(&d->t));
+  if (!err)
+    buffers_release(d);
   return leave(d, err);
 }
 
@@ -443,6 +479,7 @@ static rc_err dtls_shutdown(rc_filter *base) {
   if (!hs_done(d))
     return RC_OK; /* nothing to protect yet */
   enter(d);
+  buffers_back(d);
   (void)SSL_shutdown(d->t.ssl); /* one close_notify datagram */
   ERR_clear_error();
   return leave(d, flush(d));

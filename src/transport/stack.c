@@ -68,6 +68,7 @@ static rc_err stack_webrtc(rc_chain *ch, const rc_stack_config *cfg) {
   rc_sctp_config sc = {.remote_port = cfg->sctp_port,
                        .mtu = cfg->webrtc_packet,
                        .max_message = cfg->max_message,
+                       .rcvbuf = cfg->webrtc_rcvbuf,
                        .now = cfg->now,
                        .mem = cfg->mem};
   sink = rc_chain_next_sink(ch);

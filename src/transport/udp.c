@@ -463,6 +463,13 @@ rc_err rc__udp_send_raw(rc__udp_ep *ep, const struct sockaddr *to,
              : RC_ERR_IO;
 }
 
+size_t rc__udp_rcvbuf(rc__udp_ep *ep) {
+  int sz = 0; /* 0: libuv reads the size */
+  if (uv_recv_buffer_size((uv_handle_t *)&ep->h, &sz) != 0 || sz <= 0)
+    return 0;
+  return (size_t)sz;
+}
+
 void rc__udp_connect_to(rc__udp_ep *ep, const struct sockaddr *sa) {
   if (!ep->connected && uv_udp_connect(&ep->h, sa) == 0)
     ep->connected = 1; /* ICMP errors reach us; other sources do not */

@@ -5,7 +5,9 @@
  * channel); a GET and its 2.05 cross the data channel. Also: a wrong
  * fingerprint in the answer is refused, an answerer that never answers
  * ICE times out, and no usrsctp state is left behind; the offerer's socket
- * has a listener's receive buffer (a bulk GET's bursts land there).
+ * has a listener's receive buffer (a bulk GET's bursts land there), and
+ * one lowered to 128 KiB takes 4.5 MiB of answers without a datagram
+ * dropped or retransmitted (the SCTP window is capped to it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <usrsctp.h>
 
 #include "rcoap/codec_msg.h"
 #include "rcoap/codec_option.h"
@@ -27,6 +31,18 @@
 #include "rcoap/transport_webrtc.h"
 
 static rc_wr_identity g_sid, g_cid;
+/* test_small_rcvbuf: each GET is answered with BULK_BODY bytes, BULK_GETS
+ * of them, BULK_DEPTH at a time */
+#define BULK_BODY (192u * 1024u)
+#define BULK_GETS 24
+#define BULK_DEPTH 4
+static int g_bulk;
+static int g_bulk_sent, g_bulk_got;
+static size_t g_bulk_bytes;
+static int g_bulk_fd;      /* the offerer's socket */
+static long g_bulk_drops;  /* its drops when the last answer came */
+static long udp_drops(int fd);
+static int udp_fd_of_port(uint16_t port);
 
 typedef struct fx {
   uv_loop_t loop;
@@ -46,6 +62,16 @@ static int srv_msg(void *u, rc_conn *c, const rc_msg *m) {
     return 0;
   rc_session *s = rc_conn_session(c);
   rc_enc e;
+  if (g_bulk) {
+    static uint8_t body[BULK_BODY];
+    memset(body, 0x5a, sizeof body);
+    assert_int_equal(rc_session_msg_begin(s, &e, RC_CONTENT, m->token,
+                                          m->token_len, sizeof body + 16),
+                     RC_OK);
+    assert_int_equal(rc_enc_payload(&e, body, sizeof body), RC_OK);
+    assert_int_equal(rc_session_msg_end(s, &e), RC_OK);
+    return 0;
+  }
   assert_int_equal(rc_session_msg_begin(s, &e, RC_CONTENT, m->token,
                                         m->token_len, 32),
                    RC_OK);
@@ -67,9 +93,24 @@ static int on_accept(void *u, rc_listener *l, rc_conn *c) {
   return rc_conn_set_callbacks(c, &cb, f) == RC_OK ? 0 : -1;
 }
 
+static void bulk_get(rc_conn *c) {
+  rc_enc e;
+  uint8_t tok = (uint8_t)g_bulk_sent++;
+  rc_session *s = rc_conn_session(c);
+  assert_int_equal(rc_session_msg_begin(s, &e, RC_GET, &tok, 1, 32), RC_OK);
+  assert_int_equal(rc_enc_opt(&e, RC_OPT_URI_PATH, "bulk", 4), RC_OK);
+  assert_int_equal(rc_session_msg_end(s, &e), RC_OK);
+}
+
 static void cli_open(void *u, rc_conn *c) {
   fx *f = u;
   f->cli_open++;
+  if (g_bulk) {
+    for (int i = 0; i < BULK_DEPTH; i++)
+      bulk_get(c);
+    (void)rc_conn_flush(c);
+    return;
+  }
   rc_enc e;
   static const uint8_t tok[2] = {0x5a, 0xa5};
   rc_session *s = rc_conn_session(c);
@@ -83,6 +124,18 @@ static int cli_msg(void *u, rc_conn *c, const rc_msg *m) {
   fx *f = u;
   f->cli_msgs++;
   f->cli_code = m->code;
+  if (g_bulk) {
+    g_bulk_got++;
+    g_bulk_bytes += m->payload_len;
+    if (g_bulk_sent < BULK_GETS) {
+      bulk_get(c);
+      (void)rc_conn_flush(c);
+    } else if (g_bulk_got == BULK_GETS) {
+      g_bulk_drops = udp_drops(g_bulk_fd);
+      (void)rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
+    }
+    return 0;
+  }
   snprintf(f->cli_payload, sizeof f->cli_payload, "%.*s", (int)m->payload_len,
            m->payload ? (const char *)m->payload : "");
   (void)rc_conn_close(c, RC_CONN_CLOSE_FLUSH);
@@ -128,12 +181,23 @@ static void fx_done(fx *f) {
   assert_int_equal(rc_sctp_live(), 0);
 }
 
-static rc_conn *connect_with(fx *f, rc_wr_desc *answer_edit, int tamper) {
+/* rcvbuf > 0: the offerer's socket gets that SO_RCVBUF before the answer
+ * (g_bulk_fd is the socket). */
+static rc_conn *connect_with(fx *f, rc_wr_desc *answer_edit, int tamper,
+                             int rcvbuf) {
   rc_wr_desc offer, answer;
   rc_wr_offer *o = NULL;
   assert_int_equal(rc_wr_offer_new(&o, &f->loop, &g_cid, "127.0.0.1", 1,
                                    &offer),
                    RC_OK);
+  if (rcvbuf > 0) {
+    uint16_t port = ntohs(((struct sockaddr_in *)&offer.cand[0])->sin_port);
+    g_bulk_fd = udp_fd_of_port(port);
+    assert_true(g_bulk_fd >= 0);
+    assert_int_equal(setsockopt(g_bulk_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+                                sizeof rcvbuf),
+                     0);
+  }
   assert_int_equal(offer.setup, RC_WR_SETUP_ACTPASS);
   assert_int_equal(offer.ncand, 1);
   assert_int_equal(rc_wr_listener_answer(f->l, &offer, &answer), RC_OK);
@@ -165,7 +229,7 @@ static void test_get_over_udp(void **state) {
   (void)state;
   fx f;
   fx_init(&f);
-  f.cli = connect_with(&f, NULL, 0);
+  f.cli = connect_with(&f, NULL, 0, 0);
   fx_run(&f);
   assert_int_equal(f.cli_open, 1);
   assert_int_equal(f.srv_msgs, 1);
@@ -188,7 +252,7 @@ static void test_wrong_fingerprint(void **state) {
   (void)state;
   fx f;
   fx_init(&f);
-  f.cli = connect_with(&f, NULL, 1);
+  f.cli = connect_with(&f, NULL, 1, 0);
   fx_run(&f);
   assert_int_equal(f.cli_open, 0);
   assert_int_equal(f.cli_closed, 1);
@@ -200,7 +264,7 @@ static void test_ice_fails(void **state) {
   (void)state;
   fx f;
   fx_init(&f);
-  f.cli = connect_with(&f, NULL, 2);
+  f.cli = connect_with(&f, NULL, 2, 0);
   fx_run(&f);
   assert_int_equal(f.cli_open, 0);
   assert_int_equal(f.cli_closed, 1);
@@ -268,6 +332,68 @@ static void test_offer_socket_buffer(void **state) {
   assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Datagrams this process's UDP socket fd dropped for a full receive
+ * buffer (the "drops" column of /proc/net/udp, found by inode), or -1. */
+static long udp_drops(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return -1;
+  FILE *fp = fopen("/proc/net/udp", "r");
+  if (fp == NULL)
+    return -1;
+  char line[512];
+  long drops = -1;
+  while (fgets(line, sizeof line, fp) != NULL) {
+    unsigned long ino = 0;
+    long d = 0;
+    /* sl local rem st tx:rx tr:when retrnsmt uid timeout inode ref ptr
+     * drops */
+    if (sscanf(line, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %lu %*s %*s %ld",
+               &ino, &d) == 2 &&
+        ino == (unsigned long)st.st_ino)
+      drops = d;
+  }
+  fclose(fp);
+  return drops;
+}
+
+/* Regression: a host with the default net.core.rmem_max (208 KiB) gives
+ * the offerer's socket 416 KiB whatever it asks, but SCTP advertised a
+ * 1 MiB receive window: a bulk answer's burst overflowed the socket, and
+ * every datagram dropped there was a retransmission. The window is now
+ * capped to half the buffer the socket really has. Here the offerer's
+ * socket is lowered to 128 KiB (our own socket, no sysctl) and 4.5 MiB
+ * of answers cross: no datagram dropped, nothing retransmitted. */
+static void test_small_rcvbuf(void **state) {
+  (void)state;
+  fx f;
+  fx_init(&f);
+  g_bulk = 1;
+  g_bulk_sent = g_bulk_got = 0;
+  g_bulk_bytes = 0;
+  g_bulk_drops = -1;
+  struct sctpstat st0, st1;
+  usrsctp_get_stat(&st0);
+  f.cli = connect_with(&f, NULL, 0, 64 * 1024);
+  long drops0 = udp_drops(g_bulk_fd);
+  assert_true(drops0 >= 0);
+  fx_run(&f);
+  usrsctp_get_stat(&st1);
+  long drops1 = g_bulk_drops;
+  g_bulk = 0;
+  print_message("%zu bytes in %d answers; socket drops %ld, SCTP "
+                "retransmissions %u, T3 %u\n",
+                g_bulk_bytes, g_bulk_got, drops1 - drops0,
+                st1.sctps_sendretransdata - st0.sctps_sendretransdata,
+                st1.sctps_timodata - st0.sctps_timodata);
+  assert_int_equal(f.cli_open, 1);
+  assert_int_equal(g_bulk_got, BULK_GETS);
+  assert_int_equal(g_bulk_bytes, (size_t)BULK_GETS * BULK_BODY);
+  assert_int_equal(drops1 - drops0, 0);
+  assert_int_equal(st1.sctps_sendretransdata - st0.sctps_sendretransdata, 0);
+  fx_done(&f);
+}
+
 static int setup(void **state) {
   (void)state;
   return rc_wr_identity_make(&g_sid, NULL) == RC_OK &&
@@ -289,6 +415,7 @@ int main(void) {
       cmocka_unit_test(test_wrong_fingerprint),
       cmocka_unit_test(test_ice_fails),
       cmocka_unit_test(test_offer_socket_buffer),
+      cmocka_unit_test(test_small_rcvbuf),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

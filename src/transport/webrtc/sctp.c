@@ -19,6 +19,8 @@
 
 #define SCTP_RX_CHUNK (64u * 1024u)
 #define SCTP_BUF (1024u * 1024u)
+/* The smallest receive window a socket's buffer caps us to (rcv_window). */
+#define SCTP_RWND_MIN (32u * 1024u)
 /* A peer's reassembly buffer is kept while messages in pieces keep
  * coming (a bulk transfer), given back after this long without data. */
 #define SCTP_RX_KEEP_MS 1000u
@@ -708,6 +710,18 @@ static const rc_filter_ops sctp_ops = {
 /* ------------------------------------------------------------------ */
 /* construction                                                        */
 
+/* The receive window for a socket below that holds rcvbuf bytes (0: not
+ * known, no cap). Linux reports twice what was asked and keeps the other
+ * half for its own overhead: a datagram of a 16 KiB record takes about
+ * 17 KiB of the buffer (measured: 24 fit in 416 KiB), so half the figure
+ * is what a peer's whole window in flight may fill. SCTP_RWND_MIN keeps a
+ * few packets in flight on the smallest buffer. */
+static size_t rcv_window(size_t rcvbuf) {
+  if (rcvbuf == 0)
+    return 0;
+  return rcvbuf / 2 > SCTP_RWND_MIN ? rcvbuf / 2 : SCTP_RWND_MIN;
+}
+
 static int sock_setup(sctp_filter *f) {
   struct socket *s = f->sock;
   const int on = 1;
@@ -715,7 +729,11 @@ static int sock_setup(sctp_filter *f) {
     return -1;
   int buf = (int)(f->cfg.max_message > SCTP_BUF ? f->cfg.max_message * 2
                                                 : SCTP_BUF);
-  if (usrsctp_setsockopt(s, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf) != 0 ||
+  int rbuf = (int)rcv_window(f->cfg.rcvbuf);
+  if (rbuf == 0 || rbuf > buf)
+    rbuf = buf;
+  if (usrsctp_setsockopt(s, SOL_SOCKET, SO_RCVBUF, &rbuf, sizeof rbuf) !=
+          0 ||
       usrsctp_setsockopt(s, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf) != 0)
     return -1;
   if (usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on,
@@ -748,7 +766,11 @@ static int sock_setup(sctp_filter *f) {
                          sizeof pp) != 0)
     return -1;
   /* A silent peer is given up after about 40 s (RTO 1 s doubling up to
-   * 6 s, 8 retransmissions), not RFC 4960's ten minutes. */
+   * 6 s, 8 retransmissions), not RFC 4960's ten minutes.
+   * Known (docs/BENCHMARKS.md, wrtidy): usrsctp restarts T3-rtx only on
+   * an empty flight, not when the cumulative ack moves (RFC 4960 §6.3.2
+   * R3), so a flight that never empties sees T3 expire one RTO after it
+   * began; usrsctp then marks the chunks older than the smoothed RTT. */
   struct sctp_rtoinfo rto = {.srto_assoc_id = SCTP_FUTURE_ASSOC,
                              .srto_initial = 1000,
                              .srto_max = RC_SCTP_RTO_MAX_MS,

@@ -463,6 +463,8 @@ void rc__wr_conn_stack(rc_conn *c, rc_stack_config *st) {
   memset(&peer, 0, sizeof peer);
   memcpy(&peer, &c->peer, sizeof c->peer);
   st->webrtc_packet = is_loopback(&peer) ? RC_WR_LOOPBACK_PACKET : 0;
+  st->webrtc_rcvbuf = s != NULL && s->w->ep != NULL ? rc__udp_rcvbuf(s->w->ep)
+                                                    : 0;
 }
 
 void rc__wr_conn_gone(rc_conn *c) {

@@ -47,6 +47,9 @@ void rc__udp_set_wr(rc__udp_ep *ep, rc__wr_ep *w);
 /* An offerer's socket, once ICE chose: connected to the pair's peer, so
  * a peer gone is heard (ICMP port unreachable) at once. */
 void rc__udp_connect_to(rc__udp_ep *ep, const struct sockaddr *sa);
+/* The socket's receive buffer as the kernel granted it (SO_RCVBUF read
+ * back: twice the request, capped by net.core.rmem_max), 0 if unknown. */
+size_t rc__udp_rcvbuf(rc__udp_ep *ep);
 /* A socket bound to sa (port 0: any), not connected, with no accept. */
 rc_err rc__udp_open_bound(uv_loop_t *loop, const rc_mem *mem,
                           const struct sockaddr *sa, rc__udp_ep **out);
