@@ -150,6 +150,16 @@ rc_exchange *rc_xreq_exchange(const rc_xreq *req);
  */
 rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp);
 
+/*
+ * rc_exchange_respond for an answer that is the same for every request:
+ * tail holds resp's options and payload already encoded (session.h
+ * rc_msg_tail), written after the header and token as they are when the
+ * answer goes out whole; resp is used when it does not (Block2, Observe,
+ * a capture). Same returns as rc_exchange_respond.
+ */
+rc_err rc_exchange_respond_tail(rc_xreq *req, const rc_outmsg *resp,
+                                const rc_msg_tail *tail);
+
 /* Drops a deferred request without answering (its connection is going
  * away). */
 void rc_xreq_drop(rc_xreq *req);

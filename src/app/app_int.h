@@ -54,6 +54,7 @@ struct rc_resource {
   /* Called when its last observer goes (the proxy's relays; the callee
    * must not free the resource from inside: a notify round may run). */
   void (*on_unobserved)(rc_resource *r);
+  struct app_static *stat; /* res_static.c: a GET answer encoded once */
 };
 
 /* A peer's Release instruction for an origin (release.c). */
@@ -238,6 +239,9 @@ rc_err rc__app_observe_add(rc_resource *r, app_peer *p, const rc_msg *m,
                            uint64_t key);
 void rc__app_observe_peer_gone(app_peer *p);
 void rc__app_observe_res_gone(rc_resource *r);
+/* res_static.c: frees res's static representation (res_free). */
+typedef struct app_static app_static;
+void rc__app_static_free(rc_resource *res);
 void rc__app_observe_free(rc_context *ctx);
 
 /* release.c */

@@ -112,6 +112,7 @@ rc_err rc_resource_attr(rc_resource *res, const char *name, const char *value,
 
 static void res_free(rc_context *ctx, rc_resource *r) {
   rc__app_observe_res_gone(r);
+  rc__app_static_free(r);
   const rc_mem *mem = rc_mem_default();
   for (app_attr *a = r->attrs; a;) {
     app_attr *n = a->next;

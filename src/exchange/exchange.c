@@ -674,7 +674,7 @@ void rc__xreq_keys_make(rc_xreq *r) {
 }
 
 static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
-                          const rc_body_source *src);
+                          const rc_body_source *src, const rc_msg_tail *tail);
 
 /* Refuses request m for its critical option num (unrecognized, or a
  * repeat of a non-repeatable one); through req when the user holds it
@@ -699,7 +699,7 @@ static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
                    : snprintf(diag, sizeof diag,
                               "unrecognized critical option %u", num);
   rc_outmsg resp = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
-  return req ? xch_respond(req, &resp, NULL)
+  return req ? xch_respond(req, &resp, NULL, NULL)
              : xch_send(x, &resp, m->token, m->token_len);
 }
 
@@ -978,7 +978,7 @@ static void xch_free_orphan(rc_xreq *req) {
 }
 
 static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
-                          const rc_body_source *src) {
+                          const rc_body_source *src, const rc_msg_tail *tail) {
   if (!req || !resp)
     return RC_ERR_INVAL;
   if (req->answered)
@@ -1001,9 +1001,16 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
   if (x->dead)
     err = RC_ERR_CLOSED;
   else if (!src && !req->has_b2 && !req->has_b1 && !req->obs_set &&
-           resp->payload_len <= 1024)
-    err = xch_send(x, resp, req->token, req->token_len); /* the fast path */
-  else
+           resp->payload_len <= 1024) { /* the fast path */
+    if (tail) {
+      err = rc_session_send_tail(x->s, resp->code, req->token, req->token_len,
+                                 tail);
+      if (err == RC_OK && x->cb.on_output && !x->hold)
+        x->cb.on_output(x->user);
+    } else {
+      err = xch_send(x, resp, req->token, req->token_len);
+    }
+  } else
     err = rc__xsrv_respond(x, req, resp, src);
   if (err == RC_ERR_PEER_TOO_LARGE)
     return err; /* the caller may answer again, smaller */
@@ -1019,7 +1026,12 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
 }
 
 rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp) {
-  return xch_respond(req, resp, NULL);
+  return xch_respond(req, resp, NULL, NULL);
+}
+
+rc_err rc_exchange_respond_tail(rc_xreq *req, const rc_outmsg *resp,
+                                const rc_msg_tail *tail) {
+  return xch_respond(req, resp, NULL, tail);
 }
 
 rc_err rc_exchange_respond_source(rc_xreq *req, const rc_outmsg *resp,
@@ -1029,7 +1041,7 @@ rc_err rc_exchange_respond_source(rc_xreq *req, const rc_outmsg *resp,
       src->close(src->arg);
     return RC_ERR_INVAL;
   }
-  rc_err err = xch_respond(req, resp, src);
+  rc_err err = xch_respond(req, resp, src, NULL);
   if (src->close)
     src->close(src->arg);
   return err;
