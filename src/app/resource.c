@@ -356,8 +356,7 @@ rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
 static int acceptable(const rc_resource *r, const rc_xreq *req) {
   rc_opt o;
   uint32_t want;
-  if (!rc_xreq_has_opt(req, RC_OPT_ACCEPT) ||
-      !rc_msg_find_opt(rc_xreq_msg(req), RC_OPT_ACCEPT, &o) ||
+  if (!rc_msg_find_opt(rc_xreq_msg(req), RC_OPT_ACCEPT, &o) ||
       rc_opt_uint(&o, &want) != 0)
     return 1;
   int declared = 0;
@@ -391,8 +390,12 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   rc_context *ctx = peer->ctx;
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
+  /* The options that take a request off the plain way, tested at once. */
+  int rare = rc_xreq_has_any(req, 1ull << RC_OPT_PROXY_URI |
+                                      1ull << RC_OPT_PROXY_SCHEME |
+                                      1ull << RC_OPT_ACCEPT);
   /* A request for another origin goes to the proxy (or gets 5.05). */
-  if (rc__app_proxy_is_forward(req) && rc__app_proxy_request(ctx, req))
+  if (rare && rc__app_proxy_request(ctx, req))
     return;
   rc_resource *r;
   int exact;
@@ -416,7 +419,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   }
   /* A prefix resource's "ct" describes the resource itself, not the
    * subtree it serves. */
-  if ((m->code == RC_GET || m->code == RC_FETCH) && exact &&
+  if (rare && (m->code == RC_GET || m->code == RC_FETCH) && exact &&
       !acceptable(r, req)) {
     /* RFC 7252 §5.10.4: "If the preferred Content-Format cannot be
      * returned, then a 4.06 "Not Acceptable" MUST be sent as a

@@ -912,6 +912,20 @@ int rc_xreq_has_opt(const rc_xreq *req, uint16_t num) {
   return req->msg && rc_msg_find_opt(req->msg, num, &o);
 }
 
+int rc_xreq_has_any(const rc_xreq *req, uint64_t mask) {
+  if (!req->cap)
+    return (req->opts_seen & mask) != 0;
+  rc_opt_iter it; /* a capture's request was not scanned */
+  rc_opt o;
+  if (!req->msg)
+    return 0;
+  rc_opt_iter_init(&it, req->msg);
+  while (rc_opt_next(&it, &o))
+    if (o.num < 64 && (mask >> o.num & 1))
+      return 1;
+  return 0;
+}
+
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq) {
   req->obs_set = 1;
   req->obs_seq = seq & 0xFFFFFF;
