@@ -336,6 +336,23 @@ static void out_commit(rc_session *s, out_chunk *c, const uint8_t *framed,
   }
 }
 
+/* out_commit for a message written at c's tail (parts_head): nothing to
+ * move, no length prefix (a stream). */
+static inline void out_commit_tail(rc_session *s, out_chunk *c, size_t len) {
+  c->tail += len;
+  s->out_bytes += len;
+  if (c == s->spare)
+    s->spare = NULL;
+  if (c != s->out_last) {
+    c->next = NULL;
+    if (s->out_last != NULL)
+      s->out_last->next = c;
+    else
+      s->out_first = c;
+    s->out_last = c;
+  }
+}
+
 /* Starts any message (signaling included) in the output. */
 static rc_err enc_begin(rc_session *s, rc_enc *e, out_chunk **cp,
                         uint8_t code, const uint8_t *token, size_t tkl,
@@ -1385,7 +1402,6 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
   rc_err rc = parts_head(s, code, token, tkl, body, &c, &q, &total);
   if (rc != RC_OK)
     return rc;
-  uint8_t *p = c->data + c->tail;
   last = 0;
   for (size_t i = 0; i < nopts; i++) {
     q += rc__enc_opt_hdr(q, (uint32_t)opts[i].num - last, opts[i].len);
@@ -1397,7 +1413,7 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
     *q++ = 0xFF; /* RFC 7252 §3.1 payload marker */
     memcpy(q, payload, plen);
   }
-  out_commit(s, c, p, total);
+  out_commit_tail(s, c, total);
   return RC_OK;
 }
 
@@ -1432,9 +1448,8 @@ rc_err rc_session_send_tail(rc_session *s, uint8_t code, const uint8_t *token,
   rc_err rc = parts_head(s, code, token, tkl, t->len, &c, &q, &total);
   if (rc != RC_OK)
     return rc;
-  uint8_t *p = c->data + c->tail;
   memcpy(q, t->bytes, t->len);
-  out_commit(s, c, p, total);
+  out_commit_tail(s, c, total);
   return RC_OK;
 }
 
