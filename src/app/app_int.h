@@ -132,6 +132,9 @@ struct app_creq {
   uint64_t ping_sent_ns;
 };
 
+/* Lookups kept by option bytes (resource.c), a power of two. */
+#define APP_MEMO_SLOTS 8
+
 struct rc_context {
   uv_loop_t *loop;
   const rc_mem *mem;
@@ -146,6 +149,13 @@ struct rc_context {
   size_t nlisteners;
   rc_resource *resources; /* sorted by path */
   rc_resource *buckets[APP_RES_BUCKETS];
+  /* resource.c: the last lookups by a request's whole option bytes */
+  struct app_memo {
+    uint64_t w0, w1; /* the option bytes (rc__app_match_msg: memo_key) */
+    uint32_t len;    /* their length + 1; 0: unused */
+    uint8_t exact;
+    rc_resource *r;
+  } memo[APP_MEMO_SLOTS];
   app_peer *peers;
   size_t npeers;
   size_t nparked; /* connections parked (their user pointer is ctx) */
@@ -218,6 +228,8 @@ rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n);
  * else NULL. RC_ERR_NOBUF when the path is longer than RC_APP_PATH_MAX. */
 rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
                          int *exact);
+/* Forgets the lookups rc__app_match_msg keeps (the table changed). */
+void rc__app_memo_clear(rc_context *ctx);
 
 /* body.c */
 void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req);

@@ -354,6 +354,62 @@ static void test_path_matching(void **state) {
   (void)calls;
 }
 
+/* GET path on the server; want NULL: 4.04, else the echo's payload. */
+static void get_expect(fixture *f, const char *path, const char *want) {
+  char u[300];
+  result r = {0};
+  uri(f, u, sizeof u, 0, path);
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
+                   RC_OK);
+  run_until(f, &r.calls, 1);
+  assert_int_equal(r.status, RC_OK);
+  if (!want) {
+    assert_int_equal(r.code, RC_NOT_FOUND);
+    return;
+  }
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_string_equal(r.payload, want);
+}
+
+/* The lookups kept by option bytes (resource.c memo) follow the table:
+ * a path that found nothing, then a prefix resource, then an exact one
+ * finds each as it is added and removed, asked again and again; more
+ * paths than the memo keeps, by turns, each find their own. */
+static void test_lookup_memo(void **state) {
+  fixture *f = *state;
+  rc_resource *r;
+  for (int round = 0; round < 2; round++) {
+    get_expect(f, "/q/r", NULL);
+    get_expect(f, "/q/r", NULL);
+    assert_int_equal(rc_resource_add(f->server, "/q", RC_RES_PREFIX, f, &r),
+                     RC_OK);
+    rc_resource_on(r, RC_GET, h_echo);
+    get_expect(f, "/q/r", "GET /q /q/r ");
+    get_expect(f, "/q/r", "GET /q /q/r ");
+    assert_int_equal(rc_resource_add(f->server, "/q/r", 0, f, &r), RC_OK);
+    rc_resource_on(r, RC_GET, h_echo);
+    get_expect(f, "/q/r", "GET /q/r /q/r ");
+    get_expect(f, "/q/r", "GET /q/r /q/r ");
+    assert_int_equal(rc_resource_remove(f->server, "/q/r"), RC_OK);
+    get_expect(f, "/q/r", "GET /q /q/r ");
+    assert_int_equal(rc_resource_remove(f->server, "/q"), RC_OK);
+  }
+  get_expect(f, "/q/r", NULL);
+  /* 12 paths (the memo has fewer slots), three turns each */
+  char paths[12][16], want[12][64];
+  for (int i = 0; i < 12; i++) {
+    snprintf(paths[i], sizeof paths[i], "/t%d", i);
+    snprintf(want[i], sizeof want[i], "GET %s %s ", paths[i], paths[i]);
+    if (i % 3 == 2)
+      continue; /* not there: 4.04 */
+    assert_int_equal(rc_resource_add(f->server, paths[i], 0, f, &r), RC_OK);
+    rc_resource_on(r, RC_GET, h_echo);
+  }
+  for (int turn = 0; turn < 3; turn++)
+    for (int i = 0; i < 12; i++)
+      get_expect(f, paths[i], i % 3 == 2 ? NULL : want[i]);
+}
+
 static void test_discovery_filter(void **state) {
   fixture *f = *state;
   char u[128];
@@ -754,6 +810,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_not_found_and_method, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_path_matching, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lookup_memo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_discovery_filter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_one_connection, setup,
                                       teardown),
