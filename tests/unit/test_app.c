@@ -260,6 +260,29 @@ static void test_not_found_and_method(void **state) {
   assert_int_equal(r.code, RC_METHOD_NOT_ALLOWED);
 }
 
+/* GET path on the server (over IPv4), its answer in *r. */
+static void get_path(fixture *f, const char *path, result *r) {
+  char u[RC_APP_PATH_MAX + 300];
+  memset(r, 0, sizeof *r);
+  uri(f, u, sizeof u, 0, path);
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, r),
+                   RC_OK);
+  run_until(f, &r->calls, 1);
+  assert_int_equal(r->status, RC_OK);
+}
+
+/* GET path on the server; want NULL: 4.04, else the echo's payload. */
+static void get_expect(fixture *f, const char *path, const char *want) {
+  result r;
+  get_path(f, path, &r);
+  if (!want) {
+    assert_int_equal(r.code, RC_NOT_FOUND);
+    return;
+  }
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_string_equal(r.payload, want);
+}
+
 /* Resources are found on the request's Uri-Path options (resource.c,
  * rc__app_match_msg): exact paths, the longest prefix resource, paths a
  * segment of which holds an escaped byte (matched as a string), more
@@ -322,53 +345,16 @@ static void test_path_matching(void **state) {
                                     "/p/abcdefghijklmnopqrst/x "},
       {"/p/abcdefghijklmnopqrsX/x", "GET /p /p/abcdefghijklmnopqrsX/x "},
   };
-  int calls = 0;
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char u[300];
-    result r = {0};
-    uri(f, u, sizeof u, 0, cases[i].path);
-    assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
-                     RC_OK);
-    run_until(f, &r.calls, 1);
-    calls++;
-    assert_int_equal(r.status, RC_OK);
-    if (!cases[i].want) {
-      assert_int_equal(r.code, RC_NOT_FOUND);
-      continue;
-    }
-    assert_int_equal(r.code, RC_CONTENT);
-    assert_string_equal(r.payload, cases[i].want);
-  }
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    get_expect(f, cases[i].path, cases[i].want);
   /* a path of RC_APP_PATH_MAX bytes or more: 4.13 */
   char lng[RC_APP_PATH_MAX + 200];
   snprintf(lng, sizeof lng, "/m");
   while (strlen(lng) < RC_APP_PATH_MAX + 20)
     strcat(lng, "/abcdefghijklmnopqrstuvwxyz");
-  char u[RC_APP_PATH_MAX + 300];
-  result r = {0};
-  uri(f, u, sizeof u, 0, lng);
-  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
-                   RC_OK);
-  run_until(f, &r.calls, 1);
+  result r;
+  get_path(f, lng, &r);
   assert_int_equal(r.code, RC_REQUEST_ENTITY_TOO_LARGE);
-  (void)calls;
-}
-
-/* GET path on the server; want NULL: 4.04, else the echo's payload. */
-static void get_expect(fixture *f, const char *path, const char *want) {
-  char u[300];
-  result r = {0};
-  uri(f, u, sizeof u, 0, path);
-  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
-                   RC_OK);
-  run_until(f, &r.calls, 1);
-  assert_int_equal(r.status, RC_OK);
-  if (!want) {
-    assert_int_equal(r.code, RC_NOT_FOUND);
-    return;
-  }
-  assert_int_equal(r.code, RC_CONTENT);
-  assert_string_equal(r.payload, want);
 }
 
 /* The lookups kept by option bytes (resource.c memo) follow the table:
