@@ -396,9 +396,10 @@ rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
   return err;
 }
 
-/* The lookup itself (rc__app_match_msg without the memo). */
-static rc_err match_segs(rc_context *ctx, const rc_msg *m, rc_resource **out,
-                         int *exact) {
+/* The lookup itself (rc__app_match_msg without the memo); kept out of
+ * line so that a memo hit does not pay its stack frame. */
+static __attribute__((noinline)) rc_err
+match_segs(rc_context *ctx, const rc_msg *m, rc_resource **out, int *exact) {
   app_segs s;
   *out = NULL;
   *exact = 0;

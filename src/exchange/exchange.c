@@ -533,6 +533,16 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
    1ull << RC_OPT_Q_BLOCK1 | 1ull << RC_OPT_Q_BLOCK2 | 1ull << RC_OPT_SIZE2 | \
    1ull << RC_OPT_SIZE1)
 
+/* The options below 64 a request may carry that the scan would only
+ * note in opts_seen: every elective one it does not decode (an elective
+ * option that is unknown, malformed or repeated is ignored, RFC 7252
+ * §5.4.1, §5.4.3, §5.4.5), and Uri-Path and Uri-Query (critical,
+ * repeatable, 0-255 bytes: RFC 7252 §5.10). */
+#define XCH_EVEN_BELOW64 0x5555555555555555ull
+#define XCH_PLAIN                                                              \
+  ((XCH_EVEN_BELOW64 & ~XCH_DECODED) | 1ull << RC_OPT_URI_PATH |              \
+   1ull << RC_OPT_URI_QUERY)
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
                      uint16_t *bad, int *repeated) {
   rc_opt_iter it;
@@ -540,6 +550,14 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
   *repeated = 0;
+  /* What the parser saw of the options says there is nothing to check
+   * or decode: no walk (values up to 255 bytes fit Uri-Path's and
+   * Uri-Query's range; anything longer is looked at below). */
+  if (m->opts_summary && !m->opts_over63 && m->opts_maxlen <= 255 &&
+      !(m->opts_below64 & ~XCH_PLAIN)) {
+    r->opts_seen = m->opts_below64;
+    return;
+  }
   rc_opt_iter_init(&it, m);
   uint16_t fwd = 0; /* the first unrecognized safe-to-forward critical one */
   while (rc_opt_next(&it, &o)) {
