@@ -299,8 +299,13 @@ static void send_tail_same_bytes(void **state) {
          {RC_OPT_SIZE1, 1, cf}},
     };
     static const size_t nsets[] = {1, 1, 3, 0};
-    static const size_t plens[] = {0, 1, 5, 8, 9, 27, 250, 262, 263, 1024,
-                                   65790, 65795, 65796, 65797, 66100};
+    /* with the options above, tails of every length 1-40 (the inline
+     * copy's cases) and around the Len limits */
+    static const size_t plens[] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                   10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                   20, 25, 27, 28, 29, 30, 31, 32, 33, 250,
+                                   262, 263, 1024, 65790, 65795, 65796, 65797,
+                                   66100};
     for (size_t k = 0; k < 4; k++)
       for (size_t i = 0; i < sizeof plens / sizeof *plens; i++)
         for (size_t tkl = 0; tkl <= 9; tkl += (i ? 4 : 1)) {
