@@ -689,7 +689,8 @@ static void on_static(void *arg, rc_err status, const rc_msg *resp,
               rc_block_decode(o.val, o.len, &r->b2) == RC_OK;
   r->len = resp->payload_len < sizeof r->body ? resp->payload_len
                                                : sizeof r->body;
-  memcpy(r->body, resp->payload, r->len);
+  if (r->len)
+    memcpy(r->body, resp->payload, r->len);
 }
 
 static void static_get(fixture *f, const char *path, const rc_opt *opts,
