@@ -13,9 +13,15 @@
  * 16 and 17 segments, paths of 1022 and 1023 bytes; the second context
  * also has a root prefix resource "/".
  *
+ * The option route answers a request whose option bytes it has seen
+ * from its memo (resource.c): each input is matched twice, and with bit
+ * 4 the path's own resource is added and removed between matches (every
+ * change of the table must reach the memo).
+ *
  * Input: byte 0 picks the context (bit 0), the framing (bit 1: UDP, else
- * TCP) and options around the Uri-Paths (bit 2: Uri-Host before; bit 3:
- * Content-Format and Uri-Query after). Then segments, up to FZ_SEGS_MAX,
+ * TCP), options around the Uri-Paths (bit 2: Uri-Host before; bit 3:
+ * Content-Format and Uri-Query after) and bit 4 (the path's resource
+ * added and removed). Then segments, up to FZ_SEGS_MAX,
  * each from one byte t:
  *   t < 0x60          t raw bytes follow
  *   0x60 <= t < 0x70  a segment of the table (next byte picks it) with
@@ -223,5 +229,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int slow_exact = slow && slow->path_len == (size_t)n;
   fz_check(fast == slow && fast_exact == slow_exact);
   fz_check(scan(ctx, path, (size_t)n) == slow);
+  /* Asked again (the memo answers now), the same. */
+  fz_check(rc__app_match_msg(ctx, &m, &fast, &fast_exact) == RC_OK);
+  fz_check(fast == slow && fast_exact == slow_exact);
+  if ((flags & 16) && !slow_exact && n > 1 && path[n - 1] != '/') {
+    /* The path's own resource added, then removed: the memo follows
+     * (not for "/x/", which both calls would take as "/x"). */
+    rc_resource *own;
+    fz_check(rc_resource_add(ctx, path, 0, NULL, &own) == RC_OK);
+    fz_check(rc__app_match_msg(ctx, &m, &fast, &fast_exact) == RC_OK);
+    fz_check(fast == rc__app_match(ctx, path, (size_t)n));
+    fz_check(fast_exact == (fast && fast->path_len == (size_t)n));
+    fz_check(rc_resource_remove(ctx, path) == RC_OK);
+    fz_check(rc__app_match_msg(ctx, &m, &fast, &fast_exact) == RC_OK);
+    fz_check(fast == slow && fast_exact == slow_exact);
+  }
   return 0;
 }

@@ -6,7 +6,8 @@ and 40-byte segments, bytes >= 0x80, empty segments, '%' and '/' that
 rc_msg_path escapes, 16, 17 and 18 segments, paths of 1023 bytes and one
 over RC_APP_PATH_MAX, a 300-byte segment). Each seed is the flags byte
 (bit 0: context with a root prefix resource, bit 1: UDP, bit 2: Uri-Host,
-bit 3: Content-Format and Uri-Query) then raw segments: a length byte
+bit 3: Content-Format and Uri-Query, bit 4: the path's own resource added
+and removed between lookups) then raw segments: a length byte
 below 0x60 and the bytes, or 0x70, length - 96 and the bytes.
 Run from anywhere; overwrites."""
 import os
@@ -59,6 +60,9 @@ SEEDS = {
     "long-1022-child": enc(0, L + ["x"]),
     "long-1023-exact": enc(2, L1023),
     "seg300": enc(0, ["a", "Q" * 300]),
+    "memo-add-under-prefix": enc(16, p("/store/new")),
+    "memo-add-escaped": enc(17, ["m", "x/z"]),
+    "memo-add-none": enc(18, p("/nothing/here")),
 }
 
 os.makedirs(OUT, exist_ok=True)

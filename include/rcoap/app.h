@@ -258,6 +258,19 @@ rc_err rc_resource_add(rc_context *ctx, const char *path, unsigned flags,
 rc_err rc_resource_on(rc_resource *res, uint8_t method, rc_handler h);
 
 /*
+ * Gives res a static representation: every GET is answered with code, an
+ * optional Content-Format (-1: none) and payload (copied), encoded once
+ * here and written per request after the header and token (Block2 and
+ * Observe answers are made from it as from any handler's). Replaces the
+ * GET handler (rc_resource_on(res, RC_GET, NULL) removes it again).
+ * Returns 0, RC_ERR_INVAL (not a response code, Content-Format > 65535)
+ * or RC_ERR_NOMEM.
+ */
+rc_err rc_resource_set_static(rc_resource *res, uint8_t code,
+                              int content_format, const void *payload,
+                              size_t len);
+
+/*
  * Adds a link-format attribute shown in /.well-known/core: value NULL for
  * a flag ("obs"), quoted non-zero for a quoted-string ("title", "rt" with
  * spaces), otherwise a token ("ct=0"). Copied. Returns 0, RC_ERR_INVAL or

@@ -136,6 +136,14 @@ typedef struct rc_msg {
   size_t opts_len;
   const uint8_t *payload; /* NULL when payload_len == 0 */
   size_t payload_len;
+  /* What rc_msg_parse saw of the options on its one walk over them, for
+   * a reader that would walk them again only to learn this. opts_summary
+   * 0 (a message put together by hand, memset to 0): not known, walk the
+   * options. */
+  uint8_t opts_summary; /* 1: the three below are set */
+  uint8_t opts_over63;  /* an option numbered 64 or more */
+  uint32_t opts_maxlen; /* the longest option value */
+  uint64_t opts_below64; /* bit n: option n (< 64) occurs */
 } rc_msg;
 
 /*

@@ -150,6 +150,16 @@ rc_exchange *rc_xreq_exchange(const rc_xreq *req);
  */
 rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp);
 
+/*
+ * rc_exchange_respond for an answer that is the same for every request:
+ * tail holds resp's options and payload already encoded (session.h
+ * rc_msg_tail), written after the header and token as they are when the
+ * answer goes out whole; resp is used when it does not (Block2, Observe,
+ * a capture). Same returns as rc_exchange_respond.
+ */
+rc_err rc_exchange_respond_tail(rc_xreq *req, const rc_outmsg *resp,
+                                const rc_msg_tail *tail);
+
 /* Drops a deferred request without answering (its connection is going
  * away). */
 void rc_xreq_drop(rc_xreq *req);
@@ -366,6 +376,9 @@ uint16_t rc_xreq_unknown_forwardable(const rc_xreq *req);
  * (RFC 7252 §5.4.1): 4.02 with a diagnostic, or over UDP a Reset for a
  * NON request. Returns 0 or the error of sending. */
 rc_err rc_xreq_refuse_option(rc_xreq *req, uint16_t num);
+/* Whether the request carries any option n < 64 whose bit (1 << n) is set
+ * in mask: one test for several rare options (Proxy-Uri, Accept, ...). */
+int rc_xreq_has_any(const rc_xreq *req, uint64_t mask);
 /* Makes the answer to req a notification: 2.xx answers carry Observe=seq
  * (RFC 7641 §4.1); others go without it. */
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq);

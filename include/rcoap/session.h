@@ -470,6 +470,29 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
                              size_t tkl, const rc_opt *opts, size_t nopts,
                              const uint8_t *payload, size_t plen);
 
+/*
+ * A message's options and payload encoded beforehand, as they follow the
+ * token on the wire (RFC 7252 §3.1: the options, then 0xFF and the
+ * payload when there is one): an answer that is the same for every
+ * request (a static representation) is encoded once. opts_len: the
+ * options' part of bytes (a valid options region, as rc_msg_parse
+ * checks); at most RC_MSG_TAIL_OPTS_MAX options.
+ */
+#define RC_MSG_TAIL_OPTS_MAX 16
+typedef struct rc_msg_tail {
+  const uint8_t *bytes;
+  size_t len;
+  size_t opts_len;
+} rc_msg_tail;
+
+/*
+ * Queues code, token and the pre-encoded tail t: the same rules, errors
+ * and bytes as rc_session_send_parts with t's options and payload. On a
+ * stream it is the header, the token and one copy of t.
+ */
+rc_err rc_session_send_tail(rc_session *s, uint8_t code, const uint8_t *token,
+                            size_t tkl, const rc_msg_tail *t);
+
 /* Abandons the message begun on e; nothing is queued. */
 void rc_session_msg_cancel(rc_session *s, rc_enc *e);
 

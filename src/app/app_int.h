@@ -54,6 +54,7 @@ struct rc_resource {
   /* Called when its last observer goes (the proxy's relays; the callee
    * must not free the resource from inside: a notify round may run). */
   void (*on_unobserved)(rc_resource *r);
+  struct app_static *stat; /* res_static.c: a GET answer encoded once */
 };
 
 /* A peer's Release instruction for an origin (release.c). */
@@ -131,6 +132,9 @@ struct app_creq {
   uint64_t ping_sent_ns;
 };
 
+/* Lookups kept by option bytes (resource.c), a power of two. */
+#define APP_MEMO_SLOTS 8
+
 struct rc_context {
   uv_loop_t *loop;
   const rc_mem *mem;
@@ -145,6 +149,13 @@ struct rc_context {
   size_t nlisteners;
   rc_resource *resources; /* sorted by path */
   rc_resource *buckets[APP_RES_BUCKETS];
+  /* resource.c: the last lookups by a request's whole option bytes */
+  struct app_memo {
+    uint64_t w0, w1; /* the option bytes (rc__app_match_msg: memo_key) */
+    uint32_t len;    /* their length + 1; 0: unused */
+    uint8_t exact;
+    rc_resource *r;
+  } memo[APP_MEMO_SLOTS];
   app_peer *peers;
   size_t npeers;
   size_t nparked; /* connections parked (their user pointer is ctx) */
@@ -217,6 +228,8 @@ rc_resource *rc__app_match(rc_context *ctx, const char *path, size_t n);
  * else NULL. RC_ERR_NOBUF when the path is longer than RC_APP_PATH_MAX. */
 rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
                          int *exact);
+/* Forgets the lookups rc__app_match_msg keeps (the table changed). */
+void rc__app_memo_clear(rc_context *ctx);
 
 /* body.c */
 void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req);
@@ -238,6 +251,9 @@ rc_err rc__app_observe_add(rc_resource *r, app_peer *p, const rc_msg *m,
                            uint64_t key);
 void rc__app_observe_peer_gone(app_peer *p);
 void rc__app_observe_res_gone(rc_resource *r);
+/* res_static.c: frees res's static representation (res_free). */
+typedef struct app_static app_static;
+void rc__app_static_free(rc_resource *res);
 void rc__app_observe_free(rc_context *ctx);
 
 /* release.c */

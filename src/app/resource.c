@@ -57,6 +57,7 @@ rc_err rc_resource_add(rc_context *ctx, const char *path, unsigned flags,
   rc_resource **b = &ctx->buckets[r->hash % APP_RES_BUCKETS];
   r->hnext = *b;
   *b = r;
+  rc__app_memo_clear(ctx); /* a lookup may find r now */
   rc_resource **pp = &ctx->resources;
   while (*pp && strcmp((*pp)->path, r->path) < 0)
     pp = &(*pp)->next;
@@ -112,6 +113,7 @@ rc_err rc_resource_attr(rc_resource *res, const char *name, const char *value,
 
 static void res_free(rc_context *ctx, rc_resource *r) {
   rc__app_observe_res_gone(r);
+  rc__app_static_free(r);
   const rc_mem *mem = rc_mem_default();
   for (app_attr *a = r->attrs; a;) {
     app_attr *n = a->next;
@@ -138,6 +140,7 @@ rc_err rc_resource_remove(rc_context *ctx, const char *path) {
   for (pp = &ctx->resources; *pp != r; pp = &(*pp)->next)
     ;
   *pp = r->next;
+  rc__app_memo_clear(ctx); /* lookups that found r */
   res_free(ctx, r);
   return RC_OK;
 }
@@ -149,6 +152,7 @@ void rc__app_resources_free(rc_context *ctx) {
     res_free(ctx, r);
   }
   memset(ctx->buckets, 0, sizeof ctx->buckets);
+  rc__app_memo_clear(ctx);
 }
 
 const char *rc_resource_path(const rc_resource *res) { return res->path; }
@@ -318,8 +322,84 @@ static size_t segs_prefix(const app_segs *s, const char *path, size_t len) {
 
 /* The resource for m's path: the exact one (*exact = 1), else the longest
  * prefix resource above it. RC_ERR_NOBUF when the path is too long. */
+/*
+ * The lookup memo: a request whose whole option bytes (up to 16, the
+ * usual GET's) equal an earlier one's names the same Uri-Path (the
+ * options are a function of their bytes), so it finds the same resource
+ * while the table is unchanged (every add and remove clears the memo).
+ * Its key is the bytes as two words with every byte in one of them
+ * (overlapping loads, as seg_eq compares), which for one length is the
+ * bytes themselves; a small direct-mapped table indexed by a mix of the
+ * key keeps a few paths served by turns.
+ */
+typedef struct memo_key {
+  uint64_t w0, w1;
+  uint32_t len; /* bytes + 1 */
+} memo_key;
+
+static int memo_key_of(const rc_msg *m, memo_key *k) {
+  size_t n = m->opts_len;
+  const uint8_t *a = m->opts;
+  uint64_t x = 0, y = 0;
+  if (n > 16)
+    return 0;
+  if (n >= 8) {
+    memcpy(&x, a, 8);
+    memcpy(&y, a + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t lo, hi;
+    memcpy(&lo, a, 4);
+    memcpy(&hi, a + n - 4, 4);
+    x = lo;
+    y = hi;
+  } else if (n > 0) {
+    x = (uint64_t)a[0] | (uint64_t)a[n / 2] << 8 | (uint64_t)a[n - 1] << 16;
+  }
+  k->w0 = x;
+  k->w1 = y;
+  k->len = (uint32_t)n + 1;
+  return 1;
+}
+
+static struct app_memo *memo_slot(rc_context *ctx, const memo_key *k) {
+  uint64_t h = (k->w0 ^ (k->w1 * 0x9e3779b97f4a7c15ull) ^ k->len) *
+               0xff51afd7ed558ccdull;
+  return &ctx->memo[h >> 61 & (APP_MEMO_SLOTS - 1)];
+}
+
+void rc__app_memo_clear(rc_context *ctx) {
+  memset(ctx->memo, 0, sizeof ctx->memo);
+}
+
+static rc_err match_segs(rc_context *ctx, const rc_msg *m, rc_resource **out,
+                         int *exact);
+
 rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
                          int *exact) {
+  memo_key k;
+  if (!memo_key_of(m, &k))
+    return match_segs(ctx, m, out, exact);
+  struct app_memo *e = memo_slot(ctx, &k);
+  if (e->len == k.len && e->w0 == k.w0 && e->w1 == k.w1) {
+    *out = e->r;
+    *exact = e->exact;
+    return RC_OK;
+  }
+  rc_err err = match_segs(ctx, m, out, exact);
+  if (err == RC_OK) {
+    e->w0 = k.w0;
+    e->w1 = k.w1;
+    e->len = k.len;
+    e->r = *out;
+    e->exact = (uint8_t)*exact;
+  }
+  return err;
+}
+
+/* The lookup itself (rc__app_match_msg without the memo); kept out of
+ * line so that a memo hit does not pay its stack frame. */
+static __attribute__((noinline)) rc_err
+match_segs(rc_context *ctx, const rc_msg *m, rc_resource **out, int *exact) {
   app_segs s;
   *out = NULL;
   *exact = 0;
@@ -355,8 +435,7 @@ rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
 static int acceptable(const rc_resource *r, const rc_xreq *req) {
   rc_opt o;
   uint32_t want;
-  if (!rc_xreq_has_opt(req, RC_OPT_ACCEPT) ||
-      !rc_msg_find_opt(rc_xreq_msg(req), RC_OPT_ACCEPT, &o) ||
+  if (!rc_msg_find_opt(rc_xreq_msg(req), RC_OPT_ACCEPT, &o) ||
       rc_opt_uint(&o, &want) != 0)
     return 1;
   int declared = 0;
@@ -390,8 +469,12 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   rc_context *ctx = peer->ctx;
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
+  /* The options that take a request off the plain way, tested at once. */
+  int rare = rc_xreq_has_any(req, 1ull << RC_OPT_PROXY_URI |
+                                      1ull << RC_OPT_PROXY_SCHEME |
+                                      1ull << RC_OPT_ACCEPT);
   /* A request for another origin goes to the proxy (or gets 5.05). */
-  if (rc__app_proxy_is_forward(req) && rc__app_proxy_request(ctx, req))
+  if (rare && rc__app_proxy_request(ctx, req))
     return;
   rc_resource *r;
   int exact;
@@ -415,7 +498,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   }
   /* A prefix resource's "ct" describes the resource itself, not the
    * subtree it serves. */
-  if ((m->code == RC_GET || m->code == RC_FETCH) && exact &&
+  if (rare && (m->code == RC_GET || m->code == RC_FETCH) && exact &&
       !acceptable(r, req)) {
     /* RFC 7252 §5.10.4: "If the preferred Content-Format cannot be
      * returned, then a 4.06 "Not Acceptable" MUST be sent as a

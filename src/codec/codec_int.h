@@ -27,20 +27,31 @@
 /*
  * Validates the options region buf[0..len) that runs to the end of the
  * message. On success *opts_len is the bytes before the payload marker (or
- * len) and *payload and *payload_len what follows the marker (NULL/0 if none).
+ * len) and *payload and *payload_len what follows the marker (NULL/0 if none),
+ * and with sum its opts_* summary fields are set (rc_msg).
  * Returns 0 or RC_ERR_OPT_DELTA_RESERVED, RC_ERR_OPT_LEN_RESERVED,
  * RC_ERR_OPT_TRUNCATED, RC_ERR_OPT_NUMBER_OVERFLOW, RC_ERR_EMPTY_PAYLOAD.
  */
-static inline rc_err rc__opts_scan(const uint8_t *buf, size_t len,
-                                   size_t *opts_len, const uint8_t **payload,
-                                   size_t *payload_len) {
+static inline rc_err rc__opts_scan_sum(const uint8_t *buf, size_t len,
+                                       size_t *opts_len,
+                                       const uint8_t **payload,
+                                       size_t *payload_len, rc_msg *sum) {
   const uint8_t *p = buf;
   const uint8_t *end = buf + len;
   uint32_t num = 0;
+  uint64_t seen = 0;
+  uint32_t maxlen = 0;
+  uint8_t over = 0;
 
   while (p < end) {
     uint32_t b = *p;
     if (b == RC__PAYLOAD_MARKER) {
+      if (sum) {
+        sum->opts_summary = 1;
+        sum->opts_over63 = over;
+        sum->opts_maxlen = maxlen;
+        sum->opts_below64 = seen;
+      }
       *opts_len = (size_t)(p - buf);
       p++;
       /* RFC 7252 §3: "The presence of a marker followed by a zero-length
@@ -88,11 +99,31 @@ static inline rc_err rc__opts_scan(const uint8_t *buf, size_t len,
     if ((size_t)(end - p) < l)
       return RC_ERR_OPT_TRUNCATED;
     p += l;
+    if (sum) {
+      if (num < 64)
+        seen |= 1ull << num;
+      else
+        over = 1;
+      if (l > maxlen)
+        maxlen = l;
+    }
+  }
+  if (sum) {
+    sum->opts_summary = 1;
+    sum->opts_over63 = over;
+    sum->opts_maxlen = maxlen;
+    sum->opts_below64 = seen;
   }
   *opts_len = len;
   *payload = NULL;
   *payload_len = 0;
   return RC_OK;
+}
+
+static inline rc_err rc__opts_scan(const uint8_t *buf, size_t len,
+                                   size_t *opts_len, const uint8_t **payload,
+                                   size_t *payload_len) {
+  return rc__opts_scan_sum(buf, len, opts_len, payload, payload_len, NULL);
 }
 
 /* Stores v as 2 / 4 big-endian bytes at p (no alignment needed). */

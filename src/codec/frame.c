@@ -176,6 +176,25 @@ rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
   if (r->state == FR_DEAD)
     return RC_ERR_STATE;
 
+  /* The usual frame, whole in the input: Len and TKL both in the first
+   * byte's nibbles (RFC 8323 §3.2: a body under 13 bytes, a token under
+   * 13), so the header is that byte and the code. */
+  if (r->state == FR_HDR && r->hdr_have == 0 && len >= 2) {
+    uint32_t ln = in[0] >> 4, tkl = in[0] & 0x0f;
+    size_t total = 2 + ln + tkl;
+    if (ln < 13 && tkl < 13 && total <= len && total <= r->max_msg) {
+      r->hdr.hdr_len = 2;
+      r->hdr.code = in[1];
+      r->hdr.token_len = tkl;
+      r->hdr.body_len = ln;
+      rc_err rc = rc__msg_parse_tcp(in, &r->hdr, total, msg);
+      if (rc)
+        return fr_fail(r, rc);
+      *ev = RC_FRAME_MSG;
+      return (rc_ssize)total;
+    }
+  }
+
   size_t c = 0;
   while (c < len) {
     const uint8_t *p = in + c;

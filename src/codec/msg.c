@@ -113,8 +113,8 @@ rc_err rc_msg_parse(rc_framing framing, const uint8_t *buf, size_t len,
   p += tkl;
 
   size_t olen;
-  rc_err rc = rc__opts_scan(p, (size_t)(end - p), &olen, &out->payload,
-                            &out->payload_len);
+  rc_err rc = rc__opts_scan_sum(p, (size_t)(end - p), &olen, &out->payload,
+                                &out->payload_len, out);
   if (rc)
     return rc;
   out->opts = olen ? p : NULL;
@@ -132,8 +132,8 @@ rc_err rc__msg_parse_tcp(const uint8_t *buf, const rc_tcp_hdr *h,
   out->token = h->token_len ? p : NULL;
   p += h->token_len;
   size_t olen;
-  rc_err rc = rc__opts_scan(p, (size_t)(buf + total - p), &olen,
-                            &out->payload, &out->payload_len);
+  rc_err rc = rc__opts_scan_sum(p, (size_t)(buf + total - p), &olen,
+                                &out->payload, &out->payload_len, out);
   if (rc)
     return rc;
   out->opts = olen ? p : NULL;

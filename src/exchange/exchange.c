@@ -533,6 +533,16 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
    1ull << RC_OPT_Q_BLOCK1 | 1ull << RC_OPT_Q_BLOCK2 | 1ull << RC_OPT_SIZE2 | \
    1ull << RC_OPT_SIZE1)
 
+/* The options below 64 a request may carry that the scan would only
+ * note in opts_seen: every elective one it does not decode (an elective
+ * option that is unknown, malformed or repeated is ignored, RFC 7252
+ * §5.4.1, §5.4.3, §5.4.5), and Uri-Path and Uri-Query (critical,
+ * repeatable, 0-255 bytes: RFC 7252 §5.10). */
+#define XCH_EVEN_BELOW64 0x5555555555555555ull
+#define XCH_PLAIN                                                              \
+  ((XCH_EVEN_BELOW64 & ~XCH_DECODED) | 1ull << RC_OPT_URI_PATH |              \
+   1ull << RC_OPT_URI_QUERY)
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
                      uint16_t *bad, int *repeated) {
   rc_opt_iter it;
@@ -540,6 +550,14 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
   *repeated = 0;
+  /* What the parser saw of the options says there is nothing to check
+   * or decode: no walk (values up to 255 bytes fit Uri-Path's and
+   * Uri-Query's range; anything longer is looked at below). */
+  if (m->opts_summary && !m->opts_over63 && m->opts_maxlen <= 255 &&
+      !(m->opts_below64 & ~XCH_PLAIN)) {
+    r->opts_seen = m->opts_below64;
+    return;
+  }
   rc_opt_iter_init(&it, m);
   uint16_t fwd = 0; /* the first unrecognized safe-to-forward critical one */
   while (rc_opt_next(&it, &o)) {
@@ -674,7 +692,7 @@ void rc__xreq_keys_make(rc_xreq *r) {
 }
 
 static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
-                          const rc_body_source *src);
+                          const rc_body_source *src, const rc_msg_tail *tail);
 
 /* Refuses request m for its critical option num (unrecognized, or a
  * repeat of a non-repeatable one); through req when the user holds it
@@ -699,7 +717,7 @@ static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
                    : snprintf(diag, sizeof diag,
                               "unrecognized critical option %u", num);
   rc_outmsg resp = {RC_BAD_OPTION, NULL, 0, (const uint8_t *)diag, (size_t)n};
-  return req ? xch_respond(req, &resp, NULL)
+  return req ? xch_respond(req, &resp, NULL, NULL)
              : xch_send(x, &resp, m->token, m->token_len);
 }
 
@@ -912,6 +930,20 @@ int rc_xreq_has_opt(const rc_xreq *req, uint16_t num) {
   return req->msg && rc_msg_find_opt(req->msg, num, &o);
 }
 
+int rc_xreq_has_any(const rc_xreq *req, uint64_t mask) {
+  if (!req->cap)
+    return (req->opts_seen & mask) != 0;
+  rc_opt_iter it; /* a capture's request was not scanned */
+  rc_opt o;
+  if (!req->msg)
+    return 0;
+  rc_opt_iter_init(&it, req->msg);
+  while (rc_opt_next(&it, &o))
+    if (o.num < 64 && (mask >> o.num & 1))
+      return 1;
+  return 0;
+}
+
 void rc_xreq_set_observe(rc_xreq *req, uint32_t seq) {
   req->obs_set = 1;
   req->obs_seq = seq & 0xFFFFFF;
@@ -978,7 +1010,7 @@ static void xch_free_orphan(rc_xreq *req) {
 }
 
 static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
-                          const rc_body_source *src) {
+                          const rc_body_source *src, const rc_msg_tail *tail) {
   if (!req || !resp)
     return RC_ERR_INVAL;
   if (req->answered)
@@ -1001,9 +1033,16 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
   if (x->dead)
     err = RC_ERR_CLOSED;
   else if (!src && !req->has_b2 && !req->has_b1 && !req->obs_set &&
-           resp->payload_len <= 1024)
-    err = xch_send(x, resp, req->token, req->token_len); /* the fast path */
-  else
+           resp->payload_len <= 1024) { /* the fast path */
+    if (tail) {
+      err = rc_session_send_tail(x->s, resp->code, req->token, req->token_len,
+                                 tail);
+      if (err == RC_OK && x->cb.on_output && !x->hold)
+        x->cb.on_output(x->user);
+    } else {
+      err = xch_send(x, resp, req->token, req->token_len);
+    }
+  } else
     err = rc__xsrv_respond(x, req, resp, src);
   if (err == RC_ERR_PEER_TOO_LARGE)
     return err; /* the caller may answer again, smaller */
@@ -1019,7 +1058,12 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
 }
 
 rc_err rc_exchange_respond(rc_xreq *req, const rc_outmsg *resp) {
-  return xch_respond(req, resp, NULL);
+  return xch_respond(req, resp, NULL, NULL);
+}
+
+rc_err rc_exchange_respond_tail(rc_xreq *req, const rc_outmsg *resp,
+                                const rc_msg_tail *tail) {
+  return xch_respond(req, resp, NULL, tail);
 }
 
 rc_err rc_exchange_respond_source(rc_xreq *req, const rc_outmsg *resp,
@@ -1029,7 +1073,7 @@ rc_err rc_exchange_respond_source(rc_xreq *req, const rc_outmsg *resp,
       src->close(src->arg);
     return RC_ERR_INVAL;
   }
-  rc_err err = xch_respond(req, resp, src);
+  rc_err err = xch_respond(req, resp, src, NULL);
   if (src->close)
     src->close(src->arg);
   return err;

@@ -336,6 +336,23 @@ static void out_commit(rc_session *s, out_chunk *c, const uint8_t *framed,
   }
 }
 
+/* out_commit for a message written at c's tail (parts_head): nothing to
+ * move, no length prefix (a stream). */
+static inline void out_commit_tail(rc_session *s, out_chunk *c, size_t len) {
+  c->tail += len;
+  s->out_bytes += len;
+  if (c == s->spare)
+    s->spare = NULL;
+  if (c != s->out_last) {
+    c->next = NULL;
+    if (s->out_last != NULL)
+      s->out_last->next = c;
+    else
+      s->out_first = c;
+    s->out_last = c;
+  }
+}
+
 /* Starts any message (signaling included) in the output. */
 static rc_err enc_begin(rc_session *s, rc_enc *e, out_chunk **cp,
                         uint8_t code, const uint8_t *token, size_t tkl,
@@ -1310,42 +1327,27 @@ static rc_err send_parts_enc(rc_session *s, uint8_t code, const uint8_t *token,
   return rc_session_msg_end(s, &e);
 }
 
-rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
-                             size_t tkl, const rc_opt *opts, size_t nopts,
-                             const uint8_t *payload, size_t plen) {
-  /* The common answer on a stream (a short token, options whose header is
-   * one or two bytes, a body under 65,805 bytes, no trace) is written
-   * here, its exact size known before a byte is written: where the last
-   * message ended, in one pass, never moved. Everything else, errors
-   * included, goes through the encoder (send_parts_enc). */
-  if (s == NULL || UDP(s) || s->enc_prefix != 0 || s->cb.on_trace != NULL ||
-      tkl > RC_TOKEN_MAX || (token == NULL && tkl != 0) ||
-      (payload == NULL && plen != 0) || plen > PARTS_PLEN_MAX)
-    return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
-  size_t body = plen ? 1 + plen : 0; /* options and payload: RFC 8323 Len */
-  uint32_t last = 0;
-  for (size_t i = 0; i < nopts; i++) {
-    uint32_t d = (uint32_t)opts[i].num - last; /* wraps when out of order */
-    if (d >= 269 || opts[i].len >= 13 || (opts[i].val == NULL && opts[i].len))
-      return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
-    body += (d < 13 ? 1u : 2u) + opts[i].len;
-    last = opts[i].num;
-  }
-  if (body >= 65805)
-    return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
+/* The header and token of a message whose options and payload make body
+ * bytes (RFC 8323 §3.2 Len), written where the last message ended; *room
+ * is where the body goes, *total the whole message's size. The caller
+ * writes the body and calls out_commit. */
+static inline rc_err parts_head(rc_session *s, uint8_t code,
+                                const uint8_t *token, size_t tkl, size_t body,
+                                out_chunk **cp, uint8_t **room,
+                                size_t *total) {
   rc_err rc = check_user_msg(s, code, tkl);
   if (rc != RC_OK)
     return rc;
   /* RFC 8323 §3.2: Len 0-12 in the nibble; 13: one more byte (Len - 13);
    * 14: two more (Len - 269) */
   size_t ext = body < 13 ? 0 : body < 269 ? 1 : 2;
-  size_t total = 2 + ext + tkl + body;
-  if (total > s->peer_mms)
+  *total = 2 + ext + tkl + body;
+  if (*total > s->peer_mms)
     return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
-  out_chunk *c = out_room(s, total);
+  out_chunk *c = out_room(s, *total);
   if (c == NULL)
     return RC_ERR_NOMEM;
-  uint8_t *p = c->data + c->tail, *q = p;
+  uint8_t *q = c->data + c->tail;
   if (ext == 0) {
     *q++ = (uint8_t)(body << 4 | tkl);
   } else if (ext == 1) {
@@ -1358,7 +1360,48 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
   }
   *q++ = code;
   rc__enc_copy12(q, token, tkl); /* the encoder's inline copy of 0-12 */
-  q += tkl;
+  *cp = c;
+  *room = q + tkl;
+  return RC_OK;
+}
+
+/* Whether a message of up to body bytes after its token may be written
+ * by parts_head on s (a stream, no trace, a short token). */
+static inline int parts_fast(const rc_session *s, const uint8_t *token,
+                             size_t tkl) {
+  return s != NULL && !UDP(s) && s->enc_prefix == 0 &&
+         s->cb.on_trace == NULL && tkl <= RC_TOKEN_MAX &&
+         (token != NULL || tkl == 0);
+}
+
+rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
+                             size_t tkl, const rc_opt *opts, size_t nopts,
+                             const uint8_t *payload, size_t plen) {
+  /* The common answer on a stream (a short token, options whose header is
+   * one or two bytes, a body under 65,805 bytes, no trace) is written
+   * here, its exact size known before a byte is written: where the last
+   * message ended, in one pass, never moved. Everything else, errors
+   * included, goes through the encoder (send_parts_enc). */
+  if (!parts_fast(s, token, tkl) || (payload == NULL && plen != 0) ||
+      plen > PARTS_PLEN_MAX)
+    return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
+  size_t body = plen ? 1 + plen : 0; /* options and payload: RFC 8323 Len */
+  uint32_t last = 0;
+  for (size_t i = 0; i < nopts; i++) {
+    uint32_t d = (uint32_t)opts[i].num - last; /* wraps when out of order */
+    if (d >= 269 || opts[i].len >= 13 || (opts[i].val == NULL && opts[i].len))
+      return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
+    body += (d < 13 ? 1u : 2u) + opts[i].len;
+    last = opts[i].num;
+  }
+  if (body >= 65805)
+    return send_parts_enc(s, code, token, tkl, opts, nopts, payload, plen);
+  out_chunk *c;
+  uint8_t *q;
+  size_t total;
+  rc_err rc = parts_head(s, code, token, tkl, body, &c, &q, &total);
+  if (rc != RC_OK)
+    return rc;
   last = 0;
   for (size_t i = 0; i < nopts; i++) {
     q += rc__enc_opt_hdr(q, (uint32_t)opts[i].num - last, opts[i].len);
@@ -1370,7 +1413,59 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
     *q++ = 0xFF; /* RFC 7252 §3.1 payload marker */
     memcpy(q, payload, plen);
   }
-  out_commit(s, c, p, total);
+  out_commit_tail(s, c, total);
+  return RC_OK;
+}
+
+/* rc_session_send_tail off a stream (or a tail too long for parts_head):
+ * the encoder writes it from its options and payload. */
+static __attribute__((noinline)) rc_err
+send_tail_enc(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
+              const rc_msg_tail *t) {
+  rc_msg v;
+  memset(&v, 0, sizeof v);
+  v.code = code;
+  v.opts = t->bytes;
+  v.opts_len = t->opts_len;
+  rc_opt opts[RC_MSG_TAIL_OPTS_MAX];
+  size_t n = 0;
+  rc_opt_iter it;
+  rc_opt_iter_init(&it, &v);
+  while (n < RC_MSG_TAIL_OPTS_MAX && rc_opt_next(&it, &opts[n]))
+    n++;
+  size_t plen = t->len > t->opts_len ? t->len - t->opts_len - 1 : 0;
+  return send_parts_enc(s, code, token, tkl, opts, n,
+                        plen ? t->bytes + t->opts_len + 1 : NULL, plen);
+}
+
+/* A small tail copied without a call: up to 32 bytes as two overlapping
+ * 16-byte moves (or rc__enc_copy12 below 13), memcpy beyond. */
+static inline void tail_copy(uint8_t *dst, const uint8_t *src, size_t n) {
+  if (n > 32) {
+    memcpy(dst, src, n);
+  } else if (n >= 16) {
+    memcpy(dst, src, 16);
+    memcpy(dst + n - 16, src + n - 16, 16);
+  } else if (n >= 13) {
+    memcpy(dst, src, 8);
+    memcpy(dst + n - 8, src + n - 8, 8);
+  } else {
+    rc__enc_copy12(dst, src, n);
+  }
+}
+
+rc_err rc_session_send_tail(rc_session *s, uint8_t code, const uint8_t *token,
+                            size_t tkl, const rc_msg_tail *t) {
+  if (!parts_fast(s, token, tkl) || t->len >= 65805)
+    return send_tail_enc(s, code, token, tkl, t);
+  out_chunk *c;
+  uint8_t *q;
+  size_t total;
+  rc_err rc = parts_head(s, code, token, tkl, t->len, &c, &q, &total);
+  if (rc != RC_OK)
+    return rc;
+  tail_copy(q, t->bytes, t->len);
+  out_commit_tail(s, c, total);
   return RC_OK;
 }
 

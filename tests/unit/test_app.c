@@ -260,6 +260,29 @@ static void test_not_found_and_method(void **state) {
   assert_int_equal(r.code, RC_METHOD_NOT_ALLOWED);
 }
 
+/* GET path on the server (over IPv4), its answer in *r. */
+static void get_path(fixture *f, const char *path, result *r) {
+  char u[RC_APP_PATH_MAX + 300];
+  memset(r, 0, sizeof *r);
+  uri(f, u, sizeof u, 0, path);
+  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, r),
+                   RC_OK);
+  run_until(f, &r->calls, 1);
+  assert_int_equal(r->status, RC_OK);
+}
+
+/* GET path on the server; want NULL: 4.04, else the echo's payload. */
+static void get_expect(fixture *f, const char *path, const char *want) {
+  result r;
+  get_path(f, path, &r);
+  if (!want) {
+    assert_int_equal(r.code, RC_NOT_FOUND);
+    return;
+  }
+  assert_int_equal(r.code, RC_CONTENT);
+  assert_string_equal(r.payload, want);
+}
+
 /* Resources are found on the request's Uri-Path options (resource.c,
  * rc__app_match_msg): exact paths, the longest prefix resource, paths a
  * segment of which holds an escaped byte (matched as a string), more
@@ -322,36 +345,55 @@ static void test_path_matching(void **state) {
                                     "/p/abcdefghijklmnopqrst/x "},
       {"/p/abcdefghijklmnopqrsX/x", "GET /p /p/abcdefghijklmnopqrsX/x "},
   };
-  int calls = 0;
-  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char u[300];
-    result r = {0};
-    uri(f, u, sizeof u, 0, cases[i].path);
-    assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
-                     RC_OK);
-    run_until(f, &r.calls, 1);
-    calls++;
-    assert_int_equal(r.status, RC_OK);
-    if (!cases[i].want) {
-      assert_int_equal(r.code, RC_NOT_FOUND);
-      continue;
-    }
-    assert_int_equal(r.code, RC_CONTENT);
-    assert_string_equal(r.payload, cases[i].want);
-  }
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+    get_expect(f, cases[i].path, cases[i].want);
   /* a path of RC_APP_PATH_MAX bytes or more: 4.13 */
   char lng[RC_APP_PATH_MAX + 200];
   snprintf(lng, sizeof lng, "/m");
   while (strlen(lng) < RC_APP_PATH_MAX + 20)
     strcat(lng, "/abcdefghijklmnopqrstuvwxyz");
-  char u[RC_APP_PATH_MAX + 300];
-  result r = {0};
-  uri(f, u, sizeof u, 0, lng);
-  assert_int_equal(rc_request(f->client, RC_GET, u, NULL, on_result, &r),
-                   RC_OK);
-  run_until(f, &r.calls, 1);
+  result r;
+  get_path(f, lng, &r);
   assert_int_equal(r.code, RC_REQUEST_ENTITY_TOO_LARGE);
-  (void)calls;
+}
+
+/* The lookups kept by option bytes (resource.c memo) follow the table:
+ * a path that found nothing, then a prefix resource, then an exact one
+ * finds each as it is added and removed, asked again and again; more
+ * paths than the memo keeps, by turns, each find their own. */
+static void test_lookup_memo(void **state) {
+  fixture *f = *state;
+  rc_resource *r;
+  for (int round = 0; round < 2; round++) {
+    get_expect(f, "/q/r", NULL);
+    get_expect(f, "/q/r", NULL);
+    assert_int_equal(rc_resource_add(f->server, "/q", RC_RES_PREFIX, f, &r),
+                     RC_OK);
+    rc_resource_on(r, RC_GET, h_echo);
+    get_expect(f, "/q/r", "GET /q /q/r ");
+    get_expect(f, "/q/r", "GET /q /q/r ");
+    assert_int_equal(rc_resource_add(f->server, "/q/r", 0, f, &r), RC_OK);
+    rc_resource_on(r, RC_GET, h_echo);
+    get_expect(f, "/q/r", "GET /q/r /q/r ");
+    get_expect(f, "/q/r", "GET /q/r /q/r ");
+    assert_int_equal(rc_resource_remove(f->server, "/q/r"), RC_OK);
+    get_expect(f, "/q/r", "GET /q /q/r ");
+    assert_int_equal(rc_resource_remove(f->server, "/q"), RC_OK);
+  }
+  get_expect(f, "/q/r", NULL);
+  /* 12 paths (the memo has fewer slots), three turns each */
+  char paths[12][16], want[12][64];
+  for (int i = 0; i < 12; i++) {
+    snprintf(paths[i], sizeof paths[i], "/t%d", i);
+    snprintf(want[i], sizeof want[i], "GET %s %s ", paths[i], paths[i]);
+    if (i % 3 == 2)
+      continue; /* not there: 4.04 */
+    assert_int_equal(rc_resource_add(f->server, paths[i], 0, f, &r), RC_OK);
+    rc_resource_on(r, RC_GET, h_echo);
+  }
+  for (int turn = 0; turn < 3; turn++)
+    for (int i = 0; i < 12; i++)
+      get_expect(f, paths[i], i % 3 == 2 ? NULL : want[i]);
 }
 
 static void test_discovery_filter(void **state) {
@@ -620,12 +662,142 @@ static void test_bad_uris(void **state) {
   assert_int_equal(r.calls, 0);
 }
 
+/* What a static representation's answers carried. */
+typedef struct static_result {
+  int calls;
+  rc_err status;
+  uint8_t code;
+  int cf; /* -1: no Content-Format */
+  int has_b2;
+  rc_block b2;
+  size_t len;
+  uint8_t body[4096];
+} static_result;
+
+static void on_static(void *arg, rc_err status, const rc_msg *resp,
+                      const char *detail) {
+  static_result *r = arg;
+  (void)detail;
+  r->calls++;
+  r->status = status;
+  if (!resp)
+    return;
+  r->code = resp->code;
+  r->cf = rc_msg_content_format(resp);
+  rc_opt o;
+  r->has_b2 = rc_msg_find_opt(resp, RC_OPT_BLOCK2, &o) &&
+              rc_block_decode(o.val, o.len, &r->b2) == RC_OK;
+  r->len = resp->payload_len < sizeof r->body ? resp->payload_len
+                                               : sizeof r->body;
+  if (r->len)
+    memcpy(r->body, resp->payload, r->len);
+}
+
+static void static_get(fixture *f, const char *path, const rc_opt *opts,
+                       size_t nopts, static_result *r) {
+  char u[128];
+  uri(f, u, sizeof u, 0, path);
+  memset(r, 0, sizeof *r);
+  rc_request_opts ro = {0};
+  ro.opts = opts;
+  ro.nopts = nopts;
+  assert_int_equal(rc_request(f->client, RC_GET, u, &ro, on_static, r),
+                   RC_OK);
+  run_until(f, &r->calls, 1);
+  assert_int_equal(r->status, RC_OK);
+}
+
+/* A static representation (rc_resource_set_static) answers GET with its
+ * code, Content-Format and payload, written from the bytes encoded once;
+ * a client's Block2 gets the block it asked for, a body over 1 KiB goes
+ * block-wise and arrives whole, and the other methods, an unrecognized
+ * critical option and an Accept the resource does not list get their
+ * usual answers (4.05, 4.02, 4.06). */
+static void test_static_representation(void **state) {
+  fixture *f = *state;
+  static char big[3000];
+  for (size_t i = 0; i < sizeof big; i++)
+    big[i] = (char)('a' + i % 23);
+  rc_resource *r;
+  assert_int_equal(rc_resource_add(f->server, "/st/small", 0, NULL, &r),
+                   RC_OK);
+  assert_int_equal(rc_resource_set_static(r, RC_CONTENT, RC_CF_TEXT_PLAIN,
+                                          "static hello", 12),
+                   RC_OK);
+  rc_resource_attr(r, "ct", "0", 0);
+  assert_int_equal(rc_resource_set_static(r, RC_GET, 0, "x", 1),
+                   RC_ERR_INVAL);
+  assert_int_equal(rc_resource_set_static(r, RC_CONTENT, 70000, "x", 1),
+                   RC_ERR_INVAL);
+  assert_int_equal(rc_resource_add(f->server, "/st/big", 0, NULL, &r), RC_OK);
+  assert_int_equal(rc_resource_set_static(r, RC_CONTENT, 1000, big,
+                                          sizeof big),
+                   RC_OK);
+  assert_int_equal(rc_resource_add(f->server, "/st/empty", 0, NULL, &r),
+                   RC_OK);
+  assert_int_equal(rc_resource_set_static(r, RC_VALID, -1, NULL, 0), RC_OK);
+
+  static_result res;
+  static_get(f, "/st/small", NULL, 0, &res);
+  assert_int_equal(res.code, RC_CONTENT);
+  assert_int_equal(res.cf, RC_CF_TEXT_PLAIN);
+  assert_int_equal(res.len, 12);
+  assert_memory_equal(res.body, "static hello", 12);
+  assert_false(res.has_b2);
+
+  static_get(f, "/st/empty", NULL, 0, &res);
+  assert_int_equal(res.code, RC_VALID);
+  assert_int_equal(res.cf, -1);
+  assert_int_equal(res.len, 0);
+
+  static_get(f, "/st/big", NULL, 0, &res);
+  assert_int_equal(res.code, RC_CONTENT);
+  assert_int_equal(res.cf, 1000);
+  assert_int_equal(res.len, sizeof big);
+  assert_memory_equal(res.body, big, sizeof big);
+
+  /* Block2 num 1, 16-byte blocks: bytes 16..31 with M set (RFC 7959). */
+  uint8_t b2v[3];
+  rc_block want = {1, 0, 0};
+  rc_opt b2 = {RC_OPT_BLOCK2, (uint32_t)rc_block_encode(&want, b2v), b2v};
+  static_get(f, "/st/big", &b2, 1, &res);
+  assert_int_equal(res.code, RC_CONTENT);
+  assert_true(res.has_b2);
+  assert_int_equal(res.b2.num, 1);
+  assert_int_equal(res.b2.szx, 0);
+  assert_true(res.b2.more);
+  assert_int_equal(res.len, 16);
+  assert_memory_equal(res.body, big + 16, 16);
+
+  /* RFC 7252 §5.4.1: an unrecognized critical option gets 4.02. */
+  uint8_t v = 1;
+  rc_opt crit = {65001, 1, &v};
+  static_get(f, "/st/small", &crit, 1, &res);
+  assert_int_equal(res.code, RC_BAD_OPTION);
+  /* RFC 7252 §5.10.4: an Accept it cannot give, 4.06. */
+  uint8_t acc = 50;
+  rc_opt accept = {RC_OPT_ACCEPT, 1, &acc};
+  static_get(f, "/st/small", &accept, 1, &res);
+  assert_int_equal(res.code, RC_NOT_ACCEPTABLE);
+
+  /* RFC 7252 §5.9.2.6: 4.05 for a method it has no handler for. */
+  char u[128];
+  uri(f, u, sizeof u, 0, "/st/small");
+  result pr = {0};
+  rc_request_opts ro = {0};
+  assert_int_equal(rc_request(f->client, RC_PUT, u, &ro, on_result, &pr),
+                   RC_OK);
+  run_until(f, &pr.calls, 1);
+  assert_int_equal(pr.code, RC_METHOD_NOT_ALLOWED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_methods_v4_v6, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_found_and_method, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_path_matching, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lookup_memo, setup, teardown),
       cmocka_unit_test_setup_teardown(test_discovery_filter, setup, teardown),
       cmocka_unit_test_setup_teardown(test_concurrent_one_connection, setup,
                                       teardown),
@@ -636,6 +808,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_follow_release, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_methods, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_uris, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_static_representation, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

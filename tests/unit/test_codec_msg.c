@@ -4,7 +4,8 @@
  * and Pong bytes, every malformed header with its named error, the encoder
  * (head room, re-framing one body, size-needed reporting at every capacity,
  * sticky errors), and a seeded round trip of 100,000 random messages per
- * framing that must come back field-equal and byte-identical.
+ * framing that must come back field-equal and byte-identical, with the
+ * options summary the parser leaves in rc_msg equal to a walk's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -861,6 +862,30 @@ static void test_code_text(void **state) {
 #define RT_COUNT 100000
 #define RT_BUF 65536
 
+/* The options summary rc_msg_parse leaves in m is what a walk of m's
+ * options finds: numbers below 64 seen, one of 64 or more, the longest
+ * value. */
+static void assert_summary(const rc_msg *m) {
+  rc_opt_iter it;
+  rc_opt o;
+  uint64_t seen = 0;
+  uint32_t maxlen = 0;
+  int over = 0;
+  rc_opt_iter_init(&it, m);
+  while (rc_opt_next(&it, &o)) {
+    if (o.num < 64)
+      seen |= 1ull << o.num;
+    else
+      over = 1;
+    if (o.len > maxlen)
+      maxlen = o.len;
+  }
+  assert_int_equal(m->opts_summary, 1);
+  assert_true(m->opts_below64 == seen);
+  assert_int_equal(m->opts_over63, over);
+  assert_int_equal(m->opts_maxlen, maxlen);
+}
+
 static void round_trip(rc_framing f, uint64_t seed) {
   static uint8_t b1[RT_BUF], b2[RT_BUF], b3[RT_BUF];
   tg_rng r = {seed};
@@ -878,6 +903,7 @@ static void round_trip(rc_framing f, uint64_t seed) {
                rc_err_name(rc));
     if (!tg_equal(&g, f, &m))
       fail_msg("seed %llu msg %d: fields differ", (unsigned long long)seed, i);
+    assert_summary(&m);
     assert_int_equal(rc_msg_encoded_len(&m, f), len);
     assert_int_equal(rc_msg_encode(&m, f, b2, sizeof(b2), &len2), RC_OK);
     assert_int_equal(len2, len);

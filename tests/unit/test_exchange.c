@@ -440,6 +440,54 @@ static void ask(pair *p, const rc_outmsg *req, result *r) {
   assert_int_equal(r->calls, calls + 1);
 }
 
+/* The options the parser summed up (rc_msg opts_*) let the exchange skip
+ * its walk only when nothing needs a look: a Uri-Path or Uri-Query of
+ * 255 bytes passes and one of 256 gets 4.02 (RFC 7252 §5.4.3: a value
+ * outside the option's range is treated like an unrecognized option),
+ * an unassigned critical option below 64 gets 4.02, and an elective one
+ * of any length beside them is ignored. */
+static void test_value_ranges_on_summary(void **state) {
+  pair *p = *state;
+  static uint8_t big[300];
+  memset(big, 'q', sizeof big);
+  static const struct {
+    uint16_t num;
+    uint32_t len;
+    uint8_t code;
+  } cases[] = {
+      {RC_OPT_URI_PATH, 255, RC_CONTENT},
+      {RC_OPT_URI_PATH, 256, RC_BAD_OPTION},
+      {RC_OPT_URI_QUERY, 255, RC_CONTENT},
+      {RC_OPT_URI_QUERY, 256, RC_BAD_OPTION},
+      {25, 1, RC_BAD_OPTION},                  /* critical, unassigned */
+      {RC_OPT_CONTENT_FORMAT, 300, RC_CONTENT}, /* elective, too long */
+      {62, 300, RC_CONTENT},                    /* elective, unassigned */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    rc_opt o[2];
+    rc_outmsg req = get_req(o, "x");
+    rc_opt extra = {cases[i].num, cases[i].len, big};
+    if (cases[i].num == RC_OPT_URI_PATH) {
+      o[0] = extra; /* the path itself */
+    } else if (cases[i].num < RC_OPT_URI_PATH) {
+      o[1] = o[0];
+      o[0] = extra;
+      req.nopts = 2;
+    } else {
+      o[1] = extra;
+      req.nopts = 2;
+    }
+    result r = {0};
+    int seen = p->b.requests_seen;
+    ask(p, &req, &r);
+    if (r.code != cases[i].code)
+      fail_msg("option %u of %u bytes: %u.%02u", cases[i].num, cases[i].len,
+               r.code >> 5, r.code & 31);
+    assert_int_equal(p->b.requests_seen,
+                     seen + (cases[i].code == RC_CONTENT));
+  }
+}
+
 /* RFC 7252 §5.4.5: a second occurrence of an option that is not
  * repeatable is treated like an unrecognized option. Every critical,
  * non-repeatable option of the registry, twice in a GET with valid values:
@@ -557,6 +605,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timeout_and_cancel, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deferred_answer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deferred_empty_token, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_value_ranges_on_summary, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_unknown_critical_option, setup,
                                       teardown),

@@ -248,6 +248,95 @@ static harness *csm_done(rc_framing f, rc_session_role role, uint32_t mms) {
   return h;
 }
 
+/* opts and pay as the bytes after a token (deltas and lengths under 269
+ * and 13 here), for rc_session_send_tail; returns the length, *olen the
+ * options' part. */
+static size_t tail_bytes(uint8_t *out, const rc_opt *opts, size_t nopts,
+                         const uint8_t *pay, size_t plen, size_t *olen) {
+  size_t n = 0;
+  uint32_t last = 0;
+  for (size_t i = 0; i < nopts; i++) {
+    uint32_t d = opts[i].num - last;
+    if (d < 13) {
+      out[n++] = (uint8_t)(d << 4 | opts[i].len);
+    } else {
+      out[n++] = (uint8_t)(13u << 4 | opts[i].len);
+      out[n++] = (uint8_t)(d - 13);
+    }
+    memcpy(out + n, opts[i].val, opts[i].len);
+    n += opts[i].len;
+    last = opts[i].num;
+  }
+  *olen = n;
+  if (plen) {
+    out[n++] = 0xFF;
+    memcpy(out + n, pay, plen);
+    n += plen;
+  }
+  return n;
+}
+
+/* rc_session_send_tail (pre-encoded options and payload) writes the bytes
+ * and gives the errors rc_session_send_parts does with the same options
+ * and payload: on a stream (its own path) and in message mode (WS, the
+ * encoder), every token length, bodies around the Len limits 13, 269 and
+ * 65805, the peer's Max-Message-Size. */
+static void send_tail_same_bytes(void **state) {
+  (void)state;
+  static uint8_t pay[70000], tail[70100];
+  for (size_t i = 0; i < sizeof pay; i++)
+    pay[i] = (uint8_t)(i * 13);
+  static const uint8_t tok[12] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 1, 2};
+  static const uint8_t cf[2] = {0x2d, 0x16}, etag[4] = {1, 2, 3, 4};
+  for (int ws = 0; ws < 2; ws++) {
+    rc_framing f = ws ? RC_FRAMING_WS : RC_FRAMING_TCP;
+    harness *a = csm_done(f, RC_SESSION_SERVER, 66000);
+    harness *b = csm_done(f, RC_SESSION_SERVER, 66000);
+    rc_opt sets[][3] = {
+        {{RC_OPT_CONTENT_FORMAT, 0, cf}},
+        {{RC_OPT_CONTENT_FORMAT, 1, cf}},
+        {{RC_OPT_ETAG, 4, etag}, {RC_OPT_CONTENT_FORMAT, 2, cf},
+         {RC_OPT_SIZE1, 1, cf}},
+    };
+    static const size_t nsets[] = {1, 1, 3, 0};
+    /* with the options above, tails of every length 1-40 (the inline
+     * copy's cases) and around the Len limits */
+    static const size_t plens[] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,
+                                   10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
+                                   20, 25, 27, 28, 29, 30, 31, 32, 33, 250,
+                                   262, 263, 1024, 65790, 65795, 65796, 65797,
+                                   66100};
+    for (size_t k = 0; k < 4; k++)
+      for (size_t i = 0; i < sizeof plens / sizeof *plens; i++)
+        for (size_t tkl = 0; tkl <= 9; tkl += (i ? 4 : 1)) {
+          const rc_opt *o = k < 3 ? sets[k] : NULL;
+          size_t plen = plens[i] > sizeof pay ? sizeof pay : plens[i];
+          size_t olen;
+          size_t n = tail_bytes(tail, o, nsets[k], pay, plen, &olen);
+          rc_msg_tail t = {tail, n, olen};
+          rc_err ra = rc_session_send_tail(a->s, RC_CONTENT, tok, tkl, &t);
+          rc_err rb = rc_session_send_parts(b->s, RC_CONTENT, tok, tkl, o,
+                                            nsets[k], pay, plen);
+          assert_int_equal(ra, rb);
+          h_drain(a);
+          h_drain(b);
+          assert_int_equal(a->out_len, b->out_len);
+          assert_memory_equal(a->out, b->out, a->out_len);
+          a->out_len = b->out_len = 0;
+          a->n_out_msgs = b->n_out_msgs = 0;
+        }
+    /* not a response or request code: refused alike, nothing queued */
+    size_t olen;
+    rc_msg_tail t = {tail, tail_bytes(tail, NULL, 0, pay, 3, &olen), 0};
+    assert_int_equal(rc_session_send_tail(a->s, RC_SIG_PING, tok, 1, &t),
+                     RC_ERR_BAD_CODE);
+    h_drain(a);
+    assert_int_equal(a->out_len, 0);
+    h_free(a);
+    h_free(b);
+  }
+}
+
 /* rc_session_send_parts writes the bytes the encoder would, on both sides
  * of every limit of its own path (token 0-8 and longer, option deltas
  * 12/13 and 268/269, option values of 12/13 bytes, a body of 12/13,
@@ -666,6 +755,7 @@ int main(void) {
       cmocka_unit_test(output_buffer),
       cmocka_unit_test(send_parts_same_bytes),
       cmocka_unit_test(send_tails_same_bytes),
+      cmocka_unit_test(send_tail_same_bytes),
       cmocka_unit_test(large_body_not_moved),
       cmocka_unit_test(back_to_back),
       cmocka_unit_test(allocation_failure),

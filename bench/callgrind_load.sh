@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# User-space instructions per request of a server under load, by
+# callgrind: the server runs under valgrind (callgrind, --dump-instr=no)
+# while rcoap-bench sends N requests (CONNS connections, each pipelining
+# DEPTH; GET /hello), once with SHORT and once with LONG requests; the
+# difference of the two totals divided by LONG - SHORT is the cost of one
+# request, without start-up, connection set-up and shut-down. Instruction
+# counts do not depend on the machine's load (wall clock does).
+#
+#   bash bench/callgrind_load.sh [BUILD_DIR] [rcoapd|floor]
+# Environment (defaults): SHORT=20000 LONG=120000 CONNS=50 DEPTH=16,
+#   KEEP= (a folder to keep the callgrind files in).
+set -uo pipefail
+BUILD_DIR=${1:-build-rel}
+SERVER=${2:-rcoapd}
+: "${SHORT:=20000}" "${LONG:=120000}" "${CONNS:=50}" "${DEPTH:=16}" "${KEEP:=}"
+command -v valgrind >/dev/null || { echo "callgrind_load.sh: valgrind not found"; exit 1; }
+TMP=$(mktemp -d)
+PID=
+cleanup() { [ -z "$PID" ] || kill "$PID" 2>/dev/null; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+# run N: the server under callgrind serving N requests; prints its total.
+run() {
+  local n=$1 out=$TMP/cg.$1 port=
+  if [ "$SERVER" = floor ]; then
+    valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$out" \
+      "$BUILD_DIR/bench/floor_responder" 0 >"$TMP/srv.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 300); do grep -q '^listening' "$TMP/srv.log" && break; sleep 0.1; done
+    port=$(awk '/^listening/ { print $2 }' "$TMP/srv.log")
+  else
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$out" \
+      "$BUILD_DIR/rcoapd" -q -l "coap+tcp://127.0.0.1:$port" >"$TMP/srv.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 300); do
+      "$BUILD_DIR/rcoap-bench" -q -c 1 -p 1 -n 1 "coap+tcp://127.0.0.1:$port" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+  fi
+  [ -n "$port" ] || { echo "callgrind_load.sh: the server did not start"; exit 1; }
+  "$BUILD_DIR/rcoap-bench" -q -c "$CONNS" -p "$DEPTH" -n "$n" -w 0 \
+    "coap+tcp://127.0.0.1:$port" >"$TMP/bench.$n" 2>&1 ||
+    { echo "callgrind_load.sh: rcoap-bench failed: $(tail -n 3 "$TMP/bench.$n")"; exit 1; }
+  kill -INT "$PID"
+  for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  kill "$PID" 2>/dev/null
+  wait "$PID" 2>/dev/null
+  PID=
+  [ -z "$KEEP" ] || cp "$out" "$KEEP/"
+  awk '/^summary:/ { print $2 }' "$out"
+}
+
+a=$(run "$SHORT")
+b=$(run "$LONG")
+echo "$SERVER: $a instructions for $SHORT requests, $b for $LONG"
+awk -v a="$a" -v b="$b" -v s="$SHORT" -v l="$LONG" -v n="$SERVER" \
+  'BEGIN { printf "RESULT callgrind server=%s instr_per_req=%.1f\n", n, (b - a) / (l - s) }'
