@@ -53,4 +53,12 @@ int obs_conn_open(obs_conn *c, obs_run *b, const bench_cfg *cfg,
                   uint32_t first, uint32_t n);
 void obs_conn_free(obs_conn *c);
 
+/* The check of one notification to a registered observer (both paths):
+ * Observe present (have_obs) and not the observer's last (seq), the
+ * payload the round's (the first notification of a round sets it; it must
+ * differ from the last round's), the observer not yet notified in this
+ * round. Counts it (b->notes) and returns 0, or returns -1. */
+int obs_check(obs_run *b, obs_watcher *w, int have_obs, uint32_t seq,
+              const uint8_t *pl, size_t plen);
+
 #endif

@@ -118,12 +118,17 @@ static int oc_note(obs_run *b, obs_watcher *w, const uint8_t *p,
     }
     p += l;
   }
-  if (!have_obs || (w->notes && seq == w->seq))
-    return -1; /* not a notification, or one seen before */
   const uint8_t *pl = p < end ? p + 1 : p;
   size_t plen = (size_t)(end - pl);
   if (p < end && plen == 0)
     return -1; /* RFC 7252 §3: a marker before an empty payload */
+  return obs_check(b, w, have_obs, seq, pl, plen);
+}
+
+int obs_check(obs_run *b, obs_watcher *w, int have_obs, uint32_t seq,
+              const uint8_t *pl, size_t plen) {
+  if (!have_obs || (w->notes && seq == w->seq))
+    return -1; /* not a notification, or one seen before */
   if (plen > sizeof b->val)
     return -1;
   if (!b->val_set) {

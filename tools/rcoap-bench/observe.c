@@ -26,6 +26,7 @@
 
 #include "obs.h"
 #include "rcoap/app.h"
+#include "rcoap/codec_option.h"
 
 static void obs_on_note(void *arg, rc_err status, const rc_msg *resp,
                         const char *detail) {
@@ -38,9 +39,16 @@ static void obs_on_note(void *arg, rc_err status, const rc_msg *resp,
   if (!w->registered) {
     w->registered = 1;
     w->b->regs++;
-  } else {
-    w->b->notes++;
+    return;
   }
+  rc_opt o;
+  int have_obs = rc_msg_find_opt(resp, RC_OPT_OBSERVE, &o) && o.len <= 3;
+  uint32_t seq = 0;
+  for (uint32_t i = 0; have_obs && i < o.len; i++)
+    seq = seq << 8 | o.val[i];
+  if (resp->code != RC_CONTENT ||
+      obs_check(w->b, w, have_obs, seq, resp->payload, resp->payload_len) != 0)
+    w->b->errors++;
 }
 
 static void obs_on_trigger(void *arg, rc_err status, const rc_msg *resp,
