@@ -131,6 +131,8 @@ int obs_check(obs_run *b, obs_watcher *w, int have_obs, uint32_t seq,
     return -1; /* not a notification, or one seen before */
   if (plen > sizeof b->val)
     return -1;
+  if (plen == 0)
+    pl = b->val; /* no payload (pl may be NULL): compare no bytes */
   if (!b->val_set) {
     if (b->prev_set && plen == b->prev_len && memcmp(pl, b->prev, plen) == 0)
       return -1; /* the last round's value */
@@ -243,7 +245,8 @@ static void oc_on_readable(uv_poll_t *h, int status, int events) {
       c->carry = nb;
       c->carry_cap = rest;
     }
-    memmove(c->carry, b->rbuf + used, rest);
+    if (rest)
+      memmove(c->carry, b->rbuf + used, rest);
     c->carry_len = rest;
     if ((size_t)n < sizeof b->rbuf - carry)
       break; /* the socket is drained */
