@@ -111,11 +111,14 @@ static size_t build_tail(uint8_t *o, int with_obs) {
   return n;
 }
 
+/* The longest tail build_tail makes (its callers' buffers). */
+#define TAIL_MAX 64
+
 /* Appends one frame (code, token, then tail[0..tl)) to c's output; 0 or
  * -1 when it does not fit. */
 static int put_frame(floor_conn *c, uint8_t code, const uint8_t *tok,
                      size_t tkl, const uint8_t *tail, size_t tl) {
-  if (c->io.out_len + 6 + tkl + tl > FLOOR_OUT)
+  if (tl > TAIL_MAX || c->io.out_len + 6 + tkl + tl > FLOOR_OUT)
     return -1;
   uint8_t *o = c->out + c->io.out_len;
   size_t h;
@@ -142,7 +145,7 @@ static int put_frame(floor_conn *c, uint8_t code, const uint8_t *tok,
 /* The round: every kept token of every connection gets the notification,
  * one send per connection. */
 static void fan_out(int ep) {
-  uint8_t tail[64];
+  uint8_t tail[TAIL_MAX];
   obs_seq = (obs_seq + 1) & 0xFFFFFFu;
   size_t tl = build_tail(tail, 1);
   for (unsigned i = 0; i < nconns; i++) {
@@ -189,7 +192,7 @@ static int answer(floor_io *io, const uint8_t *f, size_t hdr, size_t fl) {
   size_t tkl = f[0] & 15;
   uint8_t code = f[hdr - 1];
   const uint8_t *tok = f + hdr;
-  uint8_t tail[64];
+  uint8_t tail[TAIL_MAX];
   if (tkl > 8)
     return 0;
   if (code == 0xe2) { /* 7.02 Ping -> 7.03 Pong */

@@ -7,7 +7,9 @@
 # and a wrong key opens no connection (exit 1). --bulk fetches a file
 # from rcoapd --serve-dir with 1 and 4 Block2 requests in flight over
 # coap+tcp and coap+ws and counts exactly its bytes; --observe notifies
-# 3 x 2 observers in 2 rounds (rcoapd's POST /counter); the modes
+# 3 x 2 observers in 2 rounds (rcoapd's POST /counter, coap+tcp and
+# coap+ws) and counts a duplicate, stale, Observe-less or missing
+# notification (tests/integration/lib/notifier.py) as an error; the modes
 # exclude each other and --bulk refuses UDP (exit 2).
 # Usage: bash test_cli_bench.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
@@ -74,6 +76,36 @@ OUT=$(rc_run rcoap-bench --observe --busy-poll -c 3 --per 2 --rounds 2 -T $RC_TM
 rc_expect_status "$ST" 0 "--observe --busy-poll 3 x 2, 2 rounds: exit 0"
 rc_expect_re "$OUT" "RESULT observe observers=6 connections=3 rounds=2 p50_ms=[0-9.]+ max_ms=[0-9.]+ notes_per_s=[1-9][0-9]* errors=0" \
   "--observe --busy-poll: every round complete, a RESULT line"
+# coap+ws: the observers on the library's client (rc_observe)
+ST=0
+OUT=$(rc_run rcoap-bench --observe -c 2 --per 2 --rounds 2 -T $RC_TMO "$W/counter" 2>&1) || ST=$?
+rc_expect_status "$ST" 0 "--observe over coap+ws 2 x 2, 2 rounds: exit 0"
+rc_expect_re "$OUT" "RESULT observe observers=4 connections=2 rounds=2 .* errors=0" \
+  "--observe over coap+ws: every round complete"
+# A notifier that spoils round 2 for one observer (notifier.py): the
+# generator counts what is wrong as an error and exits 1; "ok" is the
+# same notifier unspoilt (exit 0, no error).
+for mode in ok dup stale noobs missing; do
+  exec {NF}< <(exec python3 "$RC_SRC/tests/integration/lib/notifier.py" "$mode" $((20 * RC_SLOW)))
+  NPID=$!
+  NPORT=""
+  read -r -t 10 _ NPORT <&$NF || true
+  ST=0
+  OUT=$(rc_run rcoap-bench --observe -c 2 --per 2 --rounds 3 -T $RC_SLOW "coap+tcp://127.0.0.1:$NPORT/x" 2>&1) || ST=$?
+  kill "$NPID" 2>/dev/null
+  exec {NF}<&-
+  case $mode in
+  ok)
+    rc_expect_status "$ST" 0 "--observe, a good notifier: exit 0"
+    rc_expect_re "$OUT" "rounds=3 .* errors=0" "--observe, a good notifier: 3 rounds, no error" ;;
+  missing)
+    rc_expect_status "$ST" 1 "--observe, one notification missing: exit 1"
+    rc_expect "$OUT" "round 2: only 3 of 4 notifications" "--observe, one notification missing: the round says so" ;;
+  *)
+    rc_expect_status "$ST" 1 "--observe, notifier $mode: exit 1"
+    rc_expect_re "$OUT" "rounds=3 .* errors=1 " "--observe, notifier $mode: counted as one error" ;;
+  esac
+done
 for bad in "--bulk --observe $U/counter" "--bulk --window 17 coap://127.0.0.1:5683/x"; do
   ST=0
   # shellcheck disable=SC2086 # the arguments of each case
