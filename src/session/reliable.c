@@ -304,6 +304,21 @@ static void out_unused(rc_session *s, out_chunk *c) {
   chunk_recycle(s, c);
 }
 
+/* c, written to, becomes (or stays) the output's last chunk: no longer
+ * the spare. */
+static inline void out_link(rc_session *s, out_chunk *c) {
+  if (c == s->spare)
+    s->spare = NULL;
+  if (c != s->out_last) {
+    c->next = NULL;
+    if (s->out_last != NULL)
+      s->out_last->next = c;
+    else
+      s->out_first = c;
+    s->out_last = c;
+  }
+}
+
 /* Queues framed[0..len), which lies inside c past c->tail + prefix
  * (the encoder wrote it there), moving it down to close the gap. When
  * nothing is queued in c, c starts where the message does instead: a
@@ -324,16 +339,7 @@ static void out_commit(rc_session *s, out_chunk *c, const uint8_t *framed,
     memmove(dst, framed, len);
   c->tail += s->enc_prefix + len;
   s->out_bytes += s->enc_prefix + len;
-  if (c == s->spare)
-    s->spare = NULL;
-  if (c != s->out_last) {
-    c->next = NULL;
-    if (s->out_last != NULL)
-      s->out_last->next = c;
-    else
-      s->out_first = c;
-    s->out_last = c;
-  }
+  out_link(s, c);
 }
 
 /* out_commit for a message written at c's tail (parts_head): nothing to
@@ -341,16 +347,7 @@ static void out_commit(rc_session *s, out_chunk *c, const uint8_t *framed,
 static inline void out_commit_tail(rc_session *s, out_chunk *c, size_t len) {
   c->tail += len;
   s->out_bytes += len;
-  if (c == s->spare)
-    s->spare = NULL;
-  if (c != s->out_last) {
-    c->next = NULL;
-    if (s->out_last != NULL)
-      s->out_last->next = c;
-    else
-      s->out_first = c;
-    s->out_last = c;
-  }
+  out_link(s, c);
 }
 
 /* Starts any message (signaling included) in the output. */
