@@ -11,10 +11,12 @@
  * and prints the answer as one JSON line. With "offer" it offers instead
  * (controlling full agent, a=setup:actpass, RFC 8841 form), prints the
  * offer as one JSON line and reads the answer on stdin. Then runs the agent until
- * SECONDS pass, printing "state NAME", "selected ADDR:PORT" and, at the
- * end, "dtls N" (datagrams of the browser's DTLS handshake that reached
- * us from the selected address, RFC 7983 first byte 20..63). No DTLS is
- * answered: the fingerprint is a dummy, so only ICE is under test.
+ * its stdin closes (the driver has seen what it waits for) or, at most,
+ * SECONDS pass, printing "state NAME", "selected ADDR:PORT", "first dtls"
+ * when the browser's DTLS handshake first reaches us from the selected
+ * address (RFC 7983 first byte 20..63) and, at the end, "dtls N" (such
+ * datagrams in all). No DTLS is answered: the fingerprint is a dummy, so
+ * only ICE is under test.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -153,11 +155,16 @@ int main(int argc, char **argv) {
 
   rc_ice_state last = RC_ICE_NEW;
   unsigned dtls = 0, stun = 0;
-  for (uint64_t now = now_ms(); now < end; now = now_ms()) {
+  int in_open = 1;
+  for (uint64_t now = now_ms(); now < end && in_open; now = now_ms()) {
     uint64_t next = rc_ice_next_timeout(ice);
     int wait = next <= now ? 0 : (int)((next < end ? next : end) - now);
-    struct pollfd pf = {fd, POLLIN, 0};
-    if (poll(&pf, 1, wait) > 0) {
+    struct pollfd pf[2] = {{fd, POLLIN, 0}, {0, POLLIN, 0}};
+    if (poll(pf, 2, wait) > 0 && pf[1].revents) {
+      char ch;
+      in_open = read(0, &ch, 1) > 0; /* EOF: the driver is done with us */
+    }
+    if (pf[0].revents & POLLIN) {
       uint8_t buf[2048];
       struct sockaddr_storage from;
       socklen_t fl = sizeof from;
@@ -168,7 +175,10 @@ int main(int argc, char **argv) {
         rc_ice_recv(ice, now, (struct sockaddr *)&from, buf, (size_t)n);
       } else if (n > 0 && buf[0] >= 20 && buf[0] <= 63 &&
                  same(&from, rc_ice_selected(ice))) {
-        dtls++;
+        if (dtls++ == 0) {
+          printf("first dtls\n");
+          fflush(stdout);
+        }
       }
     }
     rc_ice_timeout(ice, now);

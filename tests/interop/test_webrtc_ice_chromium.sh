@@ -35,7 +35,7 @@ rc_netns_up "rc-wrproto-$$" || rc_skip "cannot make a network namespace here (ip
 for mdns in 0 1; do
   name="mdns=$mdns"
   out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$RC_NETNS" \
-    timeout 90 node webrtc-ice-run.mjs "$PEER" 10.77.0.1 $mdns 4 2>&1)
+    timeout 90 node webrtc-ice-run.mjs "$PEER" 10.77.0.1 $mdns 60 2>&1)
   st=$?
   printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
   rc_expect_status "$st" 0 "$name: the run completes"
@@ -56,7 +56,7 @@ done
 # rcoap offers, Chromium answers (controlled): our checks and nomination.
 name="rcoap-offers"
 out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" ip netns exec "$RC_NETNS" \
-  timeout 90 node webrtc-ice-run.mjs "$PEER" "$RC_NETNS_IP" 1 4 rcoap-offers 2>&1)
+  timeout 90 node webrtc-ice-run.mjs "$PEER" "$RC_NETNS_IP" 1 60 rcoap-offers 2>&1)
 st=$?
 printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
 rc_expect_status "$st" 0 "$name: the run completes"

@@ -57,17 +57,39 @@ try {
     const answer = await describe(offer);
     console.log("setRemoteDescription: accepted");
     console.log("answer candidates:", candidates(answer));
-    peer.stdin.end(answer + "\n");
+    peer.stdin.write(answer + "\n");
   } else {
     const offer = await describe(null);
     console.log("offer candidates:", candidates(offer));
-    peer.stdin.end(offer + "\n");
+    peer.stdin.write(offer + "\n");
     const answer = (await it.next()).value;
     if (!answer) throw new Error("ice_peer gave no answer");
     console.log("answer sdp:", JSON.stringify(JSON.parse(answer).sdp));
     await page.evaluate(async (a) => window.pc.setRemoteDescription(JSON.parse(a)), answer);
     console.log("setRemoteDescription: accepted");
   }
+  // ice_peer's further lines, as they come; it runs until its stdin
+  // closes, so it is ended once what is waited for was seen (not after a
+  // fixed time: a loaded machine once let its 4 s pass before Chromium
+  // nominated).
+  const seen = [];
+  let wake = () => {};
+  const reader = (async () => {
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      seen.push(r.value);
+      wake();
+    }
+    wake();
+  })();
+  const saw = (re) => seen.some((l) => re.test(l));
+  let ended = false;
+  reader.then(() => { ended = true; });
+  const waitFor = async (re, ms) => {
+    const end = Date.now() + ms;
+    while (!saw(re) && !ended && Date.now() < end)
+      await new Promise((r) => { wake = r; setTimeout(r, 100); });
+    return saw(re);
+  };
   const state = await page.evaluate(async () => {
     for (let i = 0; i < 150; i++) {
       const s = window.pc.iceConnectionState;
@@ -78,10 +100,10 @@ try {
   });
   console.log("chromium ice state:", state);
   // "connected" comes with the first successful check; the nomination
-  // (USE-CANDIDATE, answered) follows: wait up to 3 s for it.
+  // (USE-CANDIDATE, answered) follows: wait for it (at most 20 s).
   const pair = await page.evaluate(async () => {
     let text = "none";
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < 200; i++) {
       const stats = await window.pc.getStats();
       let sel;
       stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) sel = stats.get(s.selectedCandidatePairId); });
@@ -95,7 +117,13 @@ try {
     return text;
   });
   console.log("chromium selected pair:", pair);
-  for await (const line of lines) console.log("ice_peer:", line);
+  // ice_peer's side: its agent selected a pair and (when Chromium offered
+  // and so is the DTLS client) Chromium's ClientHello reached it.
+  await waitFor(/^state (connected|failed)$/, 20000);
+  if (!rcoapOffers) await waitFor(/^first dtls$/, 20000);
+  peer.stdin.end();
+  await reader;
+  for (const line of seen) console.log("ice_peer:", line);
   console.log("chromium ice states:", (await page.evaluate(() => window.states)).join(","));
   code = 0;
 } catch (e) {
