@@ -1324,10 +1324,30 @@ static rc_err send_parts_enc(rc_session *s, uint8_t code, const uint8_t *token,
   return rc_session_msg_end(s, &e);
 }
 
+/* RFC 8323 §3.2: a frame header for body bytes of options and payload
+ * (Len 0-12 in the nibble, 13: one more byte, 14: two more) and a token
+ * of tkl bytes (at most 8), then code and token; returns its end. */
+static inline uint8_t *put_tcp_head(uint8_t *q, size_t body, uint8_t code,
+                                    const uint8_t *token, size_t tkl) {
+  if (body < 13) {
+    *q++ = (uint8_t)(body << 4 | tkl);
+  } else if (body < 269) {
+    *q++ = (uint8_t)(13u << 4 | tkl);
+    *q++ = (uint8_t)(body - 13);
+  } else {
+    *q++ = (uint8_t)(14u << 4 | tkl);
+    *q++ = (uint8_t)((body - 269) >> 8);
+    *q++ = (uint8_t)(body - 269);
+  }
+  *q++ = code;
+  rc__enc_copy12(q, token, tkl);
+  return q + tkl;
+}
+
 /* The header and token of a message whose options and payload make body
  * bytes (RFC 8323 §3.2 Len), written where the last message ended; *room
  * is where the body goes, *total the whole message's size. The caller
- * writes the body and calls out_commit. */
+ * writes the body and calls out_commit_tail. */
 static inline rc_err parts_head(rc_session *s, uint8_t code,
                                 const uint8_t *token, size_t tkl, size_t body,
                                 out_chunk **cp, uint8_t **room,
@@ -1344,21 +1364,8 @@ static inline rc_err parts_head(rc_session *s, uint8_t code,
   out_chunk *c = out_room(s, *total);
   if (c == NULL)
     return RC_ERR_NOMEM;
-  uint8_t *q = c->data + c->tail;
-  if (ext == 0) {
-    *q++ = (uint8_t)(body << 4 | tkl);
-  } else if (ext == 1) {
-    *q++ = (uint8_t)(13u << 4 | tkl);
-    *q++ = (uint8_t)(body - 13);
-  } else {
-    *q++ = (uint8_t)(14u << 4 | tkl);
-    *q++ = (uint8_t)((body - 269) >> 8);
-    *q++ = (uint8_t)(body - 269);
-  }
-  *q++ = code;
-  rc__enc_copy12(q, token, tkl); /* the encoder's inline copy of 0-12 */
   *cp = c;
-  *room = q + tkl;
+  *room = put_tcp_head(c->data + c->tail, body, code, token, tkl);
   return RC_OK;
 }
 
@@ -1494,26 +1501,6 @@ rc_err rc_session_send(rc_session *s, const rc_msg *m) {
   return RC_OK;
 }
 
-/* RFC 8323 §3.2: a frame header for body bytes of options and payload
- * (Len 0-12 in the nibble, 13: one more byte, 14: two more) and a token
- * of tkl bytes (at most 8), then code and token; returns its end. */
-static uint8_t *put_tcp_head(uint8_t *q, size_t body, uint8_t code,
-                             const uint8_t *token, size_t tkl) {
-  if (body < 13) {
-    *q++ = (uint8_t)(body << 4 | tkl);
-  } else if (body < 269) {
-    *q++ = (uint8_t)(13u << 4 | tkl);
-    *q++ = (uint8_t)(body - 13);
-  } else {
-    *q++ = (uint8_t)(14u << 4 | tkl);
-    *q++ = (uint8_t)((body - 269) >> 8);
-    *q++ = (uint8_t)(body - 269);
-  }
-  *q++ = code;
-  rc__enc_copy12(q, token, tkl);
-  return q + tkl;
-}
-
 rc_err rc_session_send_tails(rc_session *s, uint8_t code,
                              const uint8_t *const *tokens, const size_t *tkls,
                              size_t n, const uint8_t *tail, size_t opts_len,
@@ -1568,7 +1555,7 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
     memcpy(q, tail, tail_len);
     q += tail_len;
   }
-  out_commit(s, c, p, total);
+  out_commit_tail(s, c, total); /* written at c's tail, no prefix */
   if (sent != NULL)
     *sent = n;
   return RC_OK;
