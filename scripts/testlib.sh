@@ -116,23 +116,29 @@ rc_skip() {
   exit $RC_SKIP_EXIT
 }
 
-# rc_web_deps: 0 when tests/web/node_modules has playwright-core, after
-# one `npm ci` (pinned by package-lock.json) if it is missing. The browser
-# tests run side by side under ctest -j: the install is done under a lock,
-# so a second test waits for the first one's install instead of finding a
-# half-made node_modules (or none) and skipping.
+# rc_web_deps: 0 when tests/web/node_modules holds what package-lock.json
+# pins, after one `npm ci` if it does not. Done is the stamp scripts/test.sh
+# also writes (node_modules/.rcoap-installed-lock, a copy of the lock file
+# made after npm ci succeeded), not the presence of a package's folder: npm
+# makes those folders before it fills them, so a test that looked only at
+# playwright-core/ while another test's install ran found the folder and
+# then no index.js (a CI-run failure). The browser tests run side by side
+# under ctest -j: the install is done under a lock, so a second test waits
+# for the first one's install instead of finding half of it.
 rc_web_deps() {
   local webt=$RC_SRC/tests/web
-  [ -d "$webt/node_modules/playwright-core" ] && return 0
+  local stamp=$webt/node_modules/.rcoap-installed-lock
+  cmp -s "$webt/package-lock.json" "$stamp" && return 0
   command -v npm >/dev/null || return 1
   (
     flock -w 600 9 || exit 1
-    [ -d "$webt/node_modules/playwright-core" ] && exit 0
+    cmp -s "$webt/package-lock.json" "$stamp" && exit 0
     echo "tests/web: npm ci (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1)"
     cd "$webt" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund \
-      >"$RC_TMP/npm.log" 2>&1 || tail -n 20 "$RC_TMP/npm.log"
+      >"$RC_TMP/npm.log" 2>&1 && cp package-lock.json "$stamp" ||
+      tail -n 20 "$RC_TMP/npm.log"
   ) 9>"$webt/.npm-ci.lock"
-  [ -d "$webt/node_modules/playwright-core" ]
+  cmp -s "$webt/package-lock.json" "$stamp"
 }
 
 rc_done() {
