@@ -4,7 +4,7 @@
 # are fetched with the size and format they claim; /.well-known/core
 # agrees; an Accept a resource cannot produce gets 4.06 (RFC 7252
 # §5.10.4); --access-log writes one line per request; the served folder
-# is named at start.
+# is named at start, and so is the access log's cost (no sendfile).
 # Usage: bash test_cli_serve.sh BUILD_DIR
 . "$(dirname "$0")/../../scripts/testlib.sh"
 rc_init "$@"
@@ -27,6 +27,8 @@ P=$(rcd_port d 127.0.0.1)
 U="coap+tcp://127.0.0.1:$P"
 rc_expect "$(cat "$RC_TMP/d.out")" "rcoapd: serving $(cd "$D" && pwd -P) read-only as /files/" \
   "the served folder is named at start"
+rc_expect "$(cat "$RC_TMP/d.out")" "rcoapd: --access-log reads each block of /files/ into memory (no sendfile)" \
+  "the access log turning sendfile off is said at start"
 
 # links FILE: "target ct sz" per link, parsed as RFC 6690 link-format.
 links() {
