@@ -18,7 +18,7 @@
 #     a 3000-byte PUT in Block1 (node-coap reassembles), a 5000-byte GET
 #     through node-coap's own Block2, a Reset, a 4.04, observe with CON
 #     notifications; and node-coap's two defects (docs/INTEROP.md): it
-#     keeps notifying after rcoap's GET with Observe 1 (RFC 7641 §3.6), and
+#     keeps notifying after rcoap's GET with Observe 1 (RFC 7641 §4.1), and
 #     to a NON registration it sends the second and later notifications as
 #     ACKs with new Message IDs (RFC 7252 §4.2/§4.3), which rcoap ignores
 #     (rejecting an ACK is ignoring it): rcoap reports the first only.
@@ -201,7 +201,7 @@ suite=$(rows "\$1 == $KP && \$9 != \"\" {print \$9}" | sort -u | tr '\n' ' ')
 rc_expect_re "$suite" '^(0x00a8|0xc0a8|0x008c|0xc0a4) ' \
   "tshark: a plain PSK suite was chosen ($suite)"
 if grep -q "notify-after-deregister tok=$otok" "$RC_TMP/ns.out"; then
-  echo "note: node-coap notified on after rcoap's deregistration (its RFC 7641 §3.6 defect, docs/INTEROP.md)"
+  echo "note: node-coap notified on after rcoap's deregistration (its RFC 7641 §4.1 defect, docs/INTEROP.md)"
 fi
 
 rcd_stop ns

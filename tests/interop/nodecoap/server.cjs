@@ -13,7 +13,7 @@
 //   /big     GET: BIG_LEN bytes of text (node-coap's own Block2 above 1023)
 //   /obs     GET+Observe: "n=0", then "n=1", "n=2", ... every 150 ms until
 //            the client answers one with a Reset (node-coap's server
-//            ignores a deregistration, RFC 7641 §3.6) or 8 s passed
+//            ignores a deregistration, RFC 7641 §4.1) or 8 s passed
 //   /reset   answers with a Reset
 //   else     4.04
 // Usage: node server.cjs [BIG_LEN]
