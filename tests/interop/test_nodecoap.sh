@@ -10,6 +10,7 @@
 #     512-byte ones (equal to rcoap's copy over coap+tcp); discovery parsed
 #     as RFC 6690 (and ?rt= filtered); Accept 4.06 / 2.05; POST /echo with
 #     Content-Format json; PUT /store/N in 256-byte Block1 then GET back;
+#     a 100 KiB PUT to /sink in 1024-byte Block1 (its SHA-256 answered);
 #     observe /counter (CON and NON registrations): three notifications one
 #     up each, deregistration (GET with Observe 1) after which the socket
 #     gets nothing more for that token.

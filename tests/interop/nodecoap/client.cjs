@@ -139,6 +139,15 @@ run(async () => {
   r = await request({ ...on, pathname: item })
   eq(r.payload.length, 600, `GET ${item}: now 600 bytes`)
 
+  // A 100 KiB PUT in 1024-byte Block1 blocks to /sink, which answers the
+  // SHA-256 and size of what it got; the final response echoes Block1
+  // 99/0/1024 (RFC 7959 §2.3)
+  const big = crypto.randomBytes(102400)
+  r = await request({ ...on, pathname: '/sink', method: 'PUT', options: { Block1: Buffer.of(0x06) } }, big)
+  eq(r.code, '2.04', 'PUT /sink of 100 KiB in 100 Block1 blocks: 2.04')
+  eq(r.payload.toString(), `${sha(big)} ${big.length}`, 'PUT /sink: rcoapd got the 102400 bytes (its SHA-256)')
+  eq(opt(r, 'Block1') && opt(r, 'Block1').toString('hex'), '0636', 'PUT /sink: the last answer carries Block1 99/0/1024')
+
   // Observe (RFC 7641): register, three changes, deregister
   for (const confirmable of [true, false]) {
     const kind = confirmable ? 'CON' : 'NON'
