@@ -160,8 +160,11 @@ rc_expect_eq "$ST:$(sha256sum <"$RC_TMP/big2.out" | cut -d' ' -f1)" "0:$BIG" \
   "rcoap coap+ws GET /node/big: node-coap's Block2 body through the proxy"
 mark
 coap -T $RC_TMO observe --count 3 "$W/node/obs"
-rc_expect_eq "$ST:$(awk '{print $NF}' <<<"$OUT" | tr '\n' ' ')" "0:n=0 n=1 n=2 " \
-  "rcoap coap+ws observe through the route: node-coap's notifications relayed"
+# RFC 7641 §4.5 lets the proxy skip states under load: n=0, then rising
+read -r -a v <<<"$(awk '{sub(/^n=/, "", $NF); print $NF}' <<<"$OUT" | tr '\n' ' ')"
+[ "$ST" = 0 ] && [ "${#v[@]}" = 3 ] && [ "${v[0]}" = 0 ] && [ "${v[1]}" -gt 0 ] && [ "${v[2]}" -gt "${v[1]}" ] &&
+  rc_pass "rcoap coap+ws observe through the route: node-coap's notifications relayed (${v[*]})" ||
+  rc_fail "rcoap coap+ws observe through the route: status $ST, values '${v[*]}' (want 0, then two rising)"
 ptok=$(since | sed -n 's/^req GET \/obs type=CON tok=\([0-9a-f]*\) obs=0 .*/\1/p' | head -n 1)
 for _ in $(seq 1 $((30 * RC_SLOW))); do
   grep -q "obs-end tok=$ptok " "$RC_TMP/ns.out" && break

@@ -47,13 +47,15 @@ run(async () => {
   eq(stream.code, '2.05', 'observe coap+tcp /counter through the proxy: 2.05')
   const values = []
   stream.on('data', (d) => values.push(Number(d.toString())))
-  await sleep(300)
+  // each change is awaited before the next, so none can be folded into a
+  // later one (RFC 7641 §4.5 lets a server or proxy skip states)
+  const wait = async (n) => { for (let i = 0; i < 50 && values.length < n; i++) await sleep(100) }
+  await wait(1)
   for (let i = 0; i < 3; i++) {
     const p = await request(via(`${tcp}/counter`, { method: 'POST' }))
     eq(p.code, '2.04', `POST /counter through the proxy #${i + 1}: 2.04`)
-    await sleep(200)
+    await wait(i + 2)
   }
-  for (let i = 0; i < 20 && values.length < 4; i++) await sleep(100)
   ok(values.length === 4 && values.every((v, i) => i === 0 || v === values[i - 1] + 1),
     `through the proxy: the first value and three notifications, each one up (${values})`)
   stream.close(true)
