@@ -21,7 +21,7 @@
 #     notifications; and node-coap's two defects (docs/INTEROP.md): it
 #     keeps notifying after rcoap's GET with Observe 1 (RFC 7641 §4.1), and
 #     to a NON registration it sends the second and later notifications as
-#     ACKs with new Message IDs (RFC 7252 §4.2/§4.3), which rcoap ignores
+#     ACKs with new Message IDs (RFC 7252 §4.2, RFC 7641 §4.5), which rcoap ignores
 #     (rejecting an ACK is ignoring it): rcoap reports the first only.
 #  3. cross-transport through rcoapd's proxy: node-coap over UDP with
 #     Proxy-Uri to coap+tcp and coap+ws origins (nodecoap/proxy.cjs: GET,
