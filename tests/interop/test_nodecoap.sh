@@ -13,7 +13,9 @@
 #     a 100 KiB PUT to /sink in 1024-byte Block1 (its SHA-256 answered);
 #     observe /counter (CON and NON registrations): three notifications one
 #     up each, deregistration (GET with Observe 1) after which the socket
-#     gets nothing more for that token.
+#     gets nothing more for that token; and one ended by forgetting the
+#     token: node-coap Resets the next notification, and rcoapd sends no
+#     other (RFC 7641 §3.6).
 #  2. rcoap -> a node-coap server (nodecoap/server.cjs): CON and NON GET
 #     (NON answered NON), a separate response (empty ACK, then CON), POST,
 #     a 3000-byte PUT in Block1 (node-coap reassembles), a 5000-byte GET
