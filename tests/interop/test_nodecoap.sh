@@ -32,6 +32,8 @@
 #     server (GET, Proxy-Uri, Block1 POST, Block2 GET, observe), after
 #     which rcoapd's Reset ends node-coap's observation (the fix of RFC
 #     7252 §5.3.2: a notification nobody waits for is rejected).
+#  rcoapd's --stats at the end: every CON it sent (separate responses,
+#  notifications, proxy requests) was answered by node-coap.
 #  4. node-coap-client over coaps:// with a PSK (nodecoap/dtls.cjs): GET,
 #     PUT/GET, /large, 4.04, observe; tshark shows the HelloVerifyRequest
 #     and a plain PSK suite; with --psk-hint, node-dtls-client's defect
@@ -77,7 +79,7 @@ printf 's3cr3t\n' >"$RC_TMP/psk.key"
 rcd_start d 3 -l coap://127.0.0.1:0 -l coaps://127.0.0.1:0 -l coap+ws://127.0.0.1:0 \
   --psk-identity client1 --psk-key-file "$RC_TMP/psk.key" \
   --proxy --proxy-allow 'coap://127.0.0.1:*' --proxy-allow 'coap+tcp://127.0.0.1:*' \
-  --proxy-allow 'coap+ws://127.0.0.1:*' --route "/node=$N" || { rc_fail "rcoapd starts"; rc_done; }
+  --proxy-allow 'coap+ws://127.0.0.1:*' --route "/node=$N" --stats || { rc_fail "rcoapd starts"; rc_done; }
 P=$(rcd_port d 127.0.0.1 coap)
 KP=$(rcd_port d 127.0.0.1 coaps)
 W=coap+ws://127.0.0.1:$(rcd_port d 127.0.0.1 coap+ws)
@@ -213,4 +215,11 @@ fi
 rcd_stop ns
 rcd_stop d
 rcd_stop o
+# rcoapd's CONs (separate responses, notifications, the proxy's requests
+# to node-coap): each one ACKed or Reset by node-coap, none given up
+st=$(grep -ho 'con=[0-9]* retransmits=[0-9]* answered=[0-9]* gave_up=[0-9]*' "$RC_TMP/d.err" "$RC_TMP/d.out" | tail -n 1)
+[[ "$st" =~ con=([0-9]+)\ retransmits=[0-9]+\ answered=([0-9]+)\ gave_up=0 ]] &&
+  [ "${BASH_REMATCH[1]}" -gt 0 ] && [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] &&
+  rc_pass "rcoapd --stats: every CON it sent answered, none given up ($st)" ||
+  rc_fail "rcoapd --stats: $st"
 rc_done

@@ -114,6 +114,14 @@ run(async () => {
   ok(r.code === '2.05' && filtered.length === 1 && filtered[0].href === '/sensors/temp',
     'discovery ?rt=temperature-c: only </sensors/temp> (RFC 6690 §4.1)', r.payload.toString())
 
+  // A deferred answer (past rcoapd's 1 s separate delay): its empty ACK,
+  // then the response as a
+  // separate CON (RFC 7252 §5.2.2), which node-coap acknowledges
+  r = await request({ ...on, pathname: '/slow', query: 'ms=1300' })
+  eq(r.code, '2.05', 'GET /slow?ms=1300: 2.05')
+  ok(r.packet.confirmable && !r.packet.ack, 'GET /slow?ms=1300: a separate CON response (RFC 7252 §5.2.2)',
+    JSON.stringify({ confirmable: r.packet.confirmable, ack: r.packet.ack }))
+
   // Accept and Content-Format (RFC 7252 §5.10.4, §5.10.3)
   r = await request({ ...on, pathname: '/hello', options: { Accept: 'application/json' } })
   eq(r.code, '4.06', 'GET /hello Accept application/json: 4.06 Not Acceptable')
