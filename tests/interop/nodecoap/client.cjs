@@ -2,11 +2,10 @@
 // Usage: node client.cjs PORT LARGE_FILE   (LARGE_FILE: /large as rcoap
 // fetched it over coap+tcp, the reference body)
 'use strict'
-const dgram = require('node:dgram')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 const { parse } = require('coap-packet')
-const { coap, ok, eq, request, opt, sleep, run } = require('./lib.cjs')
+const { coap, ok, eq, request, ownAgent, opt, sleep, run } = require('./lib.cjs')
 
 const port = Number(process.argv[2])
 const large = fs.readFileSync(process.argv[3])
@@ -74,9 +73,7 @@ run(async () => {
 
   // --- one socket for the rest (an Agent on our own socket stays open, so
   // rcoapd confirms its address once)
-  const sock = dgram.createSocket('udp4')
-  await new Promise((resolve) => sock.bind(0, host, resolve))
-  const agent = new coap.Agent({ type: 'udp4', socket: sock })
+  const { sock, agent } = await ownAgent()
   const on = { ...base, agent }
 
   r = await request({ ...on, pathname: '/large' })
