@@ -869,7 +869,19 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
       o = rc__xch_find_alias(x, key);
   }
   if (!o) {
-    rc__xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
+    /* RFC 7252 §5.3.2: "In case a message carrying a response is
+     * unexpected (the client is not waiting for a response from the
+     * identified endpoint, at the endpoint addressed, and/or with the
+     * given token), the response is rejected (Sections 4.2 and 4.3)": on
+     * UDP a CON or NON one gets a Reset (a piggybacked one is ignored),
+     * and so an observation we ended stops at the server (RFC 7641 §3.6:
+     * the client "will not recognize the token in the message and thus
+     * will return a Reset message"). Reliable transports just drop it. */
+    int rst = rc_session_framing(x->s) == RC_FRAMING_UDP &&
+              rc_session_udp_reject(x->s, m->token, m->token_len) == RC_OK;
+    rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+                rst ? "response with unknown token: Reset"
+                    : "response with unknown token dropped");
     return;
   }
   uint16_t crit = rc_exchange_unknown_critical(m, o->blk && o->blk->o.relay);

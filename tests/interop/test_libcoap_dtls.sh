@@ -3,7 +3,8 @@
 # (Debian libcoap3-bin, INTEROP-NOTES §6), both ways:
 #  - coap-client-openssl -> rcoapd: PSK (-u identity -k key) GET /hello,
 #    its ClientHello answered with a stateless HelloVerifyRequest (RFC 6347
-#    §4.2.1; libcoap's -v 9 log) and rcoapd's PSK hint; PUT then GET
+#    §4.2.1; libcoap's -v 9 log) and the PSK hint rcoapd is given
+#    (--psk-hint; none by default); PUT then GET
 #    /store/x, block-wise /large (100 KiB) identical to rcoap's copy over
 #    coap+tcp; a wrong key gets no answer; a client killed
 #    mid-observation (no close_notify) and started again from the same
@@ -34,7 +35,7 @@ bash "$RC_SRC/tests/certs/gen.sh" "$PKI" >/dev/null ||
 
 # ---- libcoap client -> rcoapd ------------------------------------------------
 rcd_start k 2 -l coaps://127.0.0.1:0 -l coap+tcp://127.0.0.1:0 \
-  --psk-identity client1 --psk-key s3cr3t || {
+  --psk-identity client1 --psk-key s3cr3t --psk-hint rcoapd || {
   rc_fail "rcoapd starts with a PSK coaps:// listener"
   rc_done
 }
@@ -43,7 +44,7 @@ lcs -v 9 -u client1 -k s3cr3t "$UK/hello"
 rc_expect "$OUT" "Hello, world! (rcoap" "coap-client PSK -> rcoapd: GET /hello"
 rc_expect "$OUT" "read hello verify request" \
   "libcoap's ClientHello answered with a HelloVerifyRequest (stateless cookie), then accepted"
-rc_expect "$OUT" "got psk_identity_hint: 'rcoapd'" "with rcoapd's PSK identity hint"
+rc_expect "$OUT" "got psk_identity_hint: 'rcoapd'" "with the PSK identity hint rcoapd was given (--psk-hint)"
 lcs -u client1 -k s3cr3t -m put -e "from libcoap" "$UK/store/x"
 lcs -u client1 -k s3cr3t "$UK/store/x"
 rc_expect "$OUT" "from libcoap" "coap-client PSK -> rcoapd: PUT then GET /store/x"

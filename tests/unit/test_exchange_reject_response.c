@@ -10,6 +10,10 @@
  * refuses, as libcoap 4.3.1 sends, included); with relay set (a proxy's
  * upstream request) a safe-to-forward one is kept (§5.7.1) and an unsafe
  * one still rejected. Over TCP the rejection is an Abort (RFC 8323 §5.6).
+ * A CON or NON response with a token the client never sent or no longer
+ * waits for (a notification after the observation ended: node-coap's
+ * server keeps sending after a GET with Observe 1) gets a Reset, not an
+ * ACK (RFC 7252 §5.3.2, RFC 7641 §3.6); a piggybacked one nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -210,6 +214,59 @@ static void relay_keeps_safe_to_forward(void **state) {
   assert_int_equal(c->status, RC_ERR_CRITICAL_OPTION);
 }
 
+/* A notification (Observe 5, "n=5") with token 0xa1.. that no request of
+ * ours carries, as type, MID 0x66 mid_lo. */
+static size_t stray(uint8_t type, uint8_t mid_lo, uint8_t *out) {
+  static const uint8_t tmpl[] = {0x48, RC_CONTENT, 0x66, 0x00, 0xa1, 0xa2,
+                                 0xa3, 0xa4,       0xa5, 0xa6, 0xa7, 0xa8,
+                                 0x61, 0x05,       0xff, 'n',  '=',  '5'};
+  memcpy(out, tmpl, sizeof tmpl);
+  out[0] = (uint8_t)(0x48 | type << 4);
+  out[3] = mid_lo;
+  return sizeof tmpl;
+}
+
+/* Feeds that stray message (type, MID 0x66 mid_lo) times times: each
+ * gets a Reset with its MID when rst is set (§4.5: a duplicate the same
+ * one), nothing otherwise; no callback runs. */
+static void stray_expect(client *c, uint8_t type, uint8_t mid_lo, int rst,
+                         int times) {
+  uint8_t msg[32];
+  size_t n = stray(type, mid_lo, msg);
+  const uint8_t reset[] = {0x70, 0x00, 0x66, mid_lo};
+  for (int i = 0; i < times; i++)
+    feed_expect(c, msg, n, reset, rst ? sizeof reset : 0);
+  assert_int_equal(c->calls, 0);
+}
+
+static void unknown_token_con_gets_reset(void **state) {
+  stray_expect(*state, RC_TYPE_CON, 0x10, 1, 2);
+}
+
+static void unknown_token_non_gets_reset(void **state) {
+  stray_expect(*state, RC_TYPE_NON, 0x11, 1, 1);
+}
+
+/* After a request ended, its late separate response is unknown too. */
+static void late_separate_response_gets_reset(void **state) {
+  client *c = *state;
+  send_get(c, 0);
+  uint8_t resp[32];
+  size_t n = response(c, RC_TYPE_ACK, RC_CONTENT, c->mid, 2048, resp);
+  feed_expect(c, resp, n, NULL, 0);
+  assert_int_equal(c->calls, 1);
+  const uint8_t mid[2] = {0x77, 0x12};
+  n = response(c, RC_TYPE_CON, RC_CONTENT, mid, 2048, resp);
+  static const uint8_t rst[] = {0x70, 0x00, 0x77, 0x12};
+  feed_expect(c, resp, n, rst, sizeof rst);
+  assert_int_equal(c->calls, 1);
+}
+
+/* An ACK nobody waits for is ignored (§4.2), token or not. */
+static void unknown_token_ack_ignored(void **state) {
+  stray_expect(*state, RC_TYPE_ACK, 0x13, 0, 1);
+}
+
 static int ignore_message(void *user, const rc_msg *m) {
   (void)user;
   (void)m;
@@ -272,6 +329,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(relay_keeps_safe_to_forward, setup,
                                       teardown),
       cmocka_unit_test(tcp_response_gets_abort),
+      cmocka_unit_test_setup_teardown(unknown_token_con_gets_reset, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(unknown_token_non_gets_reset, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(late_separate_response_gets_reset,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(unknown_token_ack_ignored, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

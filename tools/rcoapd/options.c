@@ -126,6 +126,9 @@ static void usage(FILE *f) {
     "                   (# comments); a client gets in only with its own\n"
     "                   identity's key (what --webrtc-peers-allow psk: needs\n"
     "                   to tell devices apart)\n"
+    "      --psk-hint HINT          send this PSK identity hint in (D)TLS\n"
+    "                   1.2 (default none: RFC 4279 §5.2; some clients,\n"
+    "                   node-dtls-client, fail on the message it needs)\n"
     "      --allow-no-alpn          accept coaps+tcp clients that offer no\n"
     "                   ALPN (RFC 8323 §8.2; libcoap's PSK client is one).\n"
     "                   coaps+ws is HTTPS: it selects ALPN http/1.1 (or\n"
@@ -177,7 +180,7 @@ enum {
   O_AMP, O_MCAST, O_MCAST_IF, O_LEISURE,
   O_PEERS_ALLOW, O_PEERS_TIMEOUT, O_WR_REGISTER, O_WR_REGISTER_SECRET,
   O_WR_STUN, O_PSK_KEYS, O_REG_CERT, O_REG_CERT_KEY, O_REG_PSK_ID, O_REG_PSK_KEY,
-  O_REG_CAFILE, O_KEEP_SSL
+  O_REG_CAFILE, O_KEEP_SSL, O_PSK_HINT
 };
 
 /* A whole number in [lo, hi] for FLAG; -1 (reported) otherwise. */
@@ -246,6 +249,7 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       {"psk-key", required_argument, NULL, O_PSK_KEY},
       {"psk-key-file", required_argument, NULL, O_PSK_KEY_FILE},
       {"psk-keys-file", required_argument, NULL, O_PSK_KEYS},
+      {"psk-hint", required_argument, NULL, O_PSK_HINT},
       {"access-log", required_argument, NULL, O_ACCESS_LOG},
       {"allow-no-alpn", no_argument, NULL, O_NO_ALPN},
       {"no-tickets", no_argument, NULL, O_NO_TICKETS},
@@ -345,6 +349,9 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
       break;
     case O_PSK_ID:
       o->psk_identity = optarg;
+      break;
+    case O_PSK_HINT:
+      o->psk_hint = optarg;
       break;
     case O_PSK_KEY:
       o->psk_key = optarg;
@@ -639,6 +646,10 @@ int rcoapd_parse(int argc, char **argv, rcoapd_opts *o) {
   }
   if (o->client_auth && !o->cafile) {
     fprintf(stderr, "rcoapd: --client-auth needs --cafile\n");
+    return -1;
+  }
+  if (o->psk_hint && !o->psk_key && !o->psk_keys_file) {
+    fprintf(stderr, "rcoapd: --psk-hint needs --psk-key-file or --psk-keys-file\n");
     return -1;
   }
   if (o->psk_identity && !o->psk_key) {

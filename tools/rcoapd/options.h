@@ -25,6 +25,7 @@ typedef struct rcoapd_opts {
   const char *psk_key;
   const char *psk_key_file; /* the key from a file, not argv */
   const char *psk_keys_file; /* --psk-keys-file: a key per identity */
+  const char *psk_hint;      /* --psk-hint: TLS 1.2 identity hint, or none */
   const char *access_log;  /* --access-log FILE ("-": stdout) */
   int stats;               /* --stats: RFC 7252 counters at exit */
   const char *keylog;      /* --keylog FILE, else $SSLKEYLOGFILE */

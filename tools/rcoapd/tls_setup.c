@@ -167,7 +167,6 @@ int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out) {
       cfg.psk_identity = (const uint8_t *)o->psk_identity;
       cfg.psk_identity_len = strlen(o->psk_identity);
     }
-    cfg.psk_hint = "rcoapd";
     if (o->ncerts && !dgram && o->client_auth != RC_TLS_CLIENT_AUTH_REQUIRE)
       fprintf(stderr, "rcoapd: TLS: note: with --cert beside --psk-key, "
                       "clients without the key get in through the "
@@ -177,8 +176,13 @@ int rcoapd_tls_setup(const rcoapd_opts *o, int dgram, rc_tls_ctx **out) {
     if (psk_keys_load(o->psk_keys_file) != 0)
       return -1;
     cfg.psk_lookup = psk_lookup;
-    cfg.psk_hint = "rcoapd";
   }
+  /* RFC 4279 §5.2: "In the absence of an application profile
+   * specification specifying otherwise, servers SHOULD NOT provide an
+   * identity hint"; CoAP (RFC 7252 §9.1.3.1) specifies none. Only on
+   * request, then: node-dtls-client 2.0 cannot take the
+   * ServerKeyExchange that carries one (docs/INTEROP.md). */
+  cfg.psk_hint = o->psk_hint;
   cfg.allow_no_alpn = o->allow_no_alpn && !dgram; /* DTLS: no ALPN */
   cfg.no_tickets = o->no_tickets;
   cfg.keep_ssl = o->keep_ssl;
