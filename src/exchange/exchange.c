@@ -687,6 +687,8 @@ void rc__xreq_keys_make(rc_xreq *r) {
       h = (h ^ m->payload[i]) * XCH_FNV_PRIME;
       hu = (hu ^ m->payload[i]) * XCH_FNV_PRIME;
     }
+  if (rc__xheld_method(m->code)) /* an answer kept for its repeat */
+    r->body_hash = rc__xch_hash_body(m->payload, m->payload_len);
   r->key = h;
   r->key_untagged = hu;
 }
@@ -745,8 +747,13 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   r->x = x;
   r->mem = x->mem;
   r->msg = m;
+  r->code = m->code;
   r->token = m->token;
   r->token_len = m->token_len;
+  if (x->nheld && rc__xheld_answer(x, r, m, now)) {
+    xch_req_put(x, r);
+    return RC_OK;
+  }
   rc_msg whole;
   if (r->has_qb1 && r->has_b1) {
     /* RFC 9177 §4.1: Q-Block1 and Block1 are not to be mixed in one
@@ -1046,6 +1053,8 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
     err = rc__xsrv_respond(x, req, resp, src);
   if (err == RC_ERR_PEER_TOO_LARGE)
     return err; /* the caller may answer again, smaller */
+  if (err == RC_OK && rc__xheld_method(req->code))
+    rc__xheld_keep(x, req, resp, src, tail);
   req->answered = 1;
   req->resp_code = resp->code;
   if (req->deferred) {

@@ -48,6 +48,8 @@ struct rc_xreq {
   const rc_msg *key_msg; /* the keys are still to be made from it */
   uint64_t key;       /* read through rc__xreq_keys */
   uint64_t key_untagged; /* key without Request-Tag (== key when none) */
+  uint8_t code;       /* the request's method */
+  uint64_t body_hash; /* POST, PATCH, iPATCH: the payload's, with the keys */
   uint32_t token_len;
   const uint8_t *token; /* into msg, tok, or tok_heap */
   uint8_t tok[RC_TOKEN_MAX];
@@ -76,6 +78,10 @@ typedef struct xcache {
   uint32_t qb_next;
   uint8_t qb_szx, qb_tkl;
   uint8_t qb_tok[RC_TOKEN_MAX];
+  /* xheld.c: an answer the UDP amplification limit held back, kept for
+   * the request's Echo'd repeat (request payload hash req_hash) */
+  uint8_t amp_held;
+  uint64_t req_hash;
 } xcache;
 
 /* An unfinished Block1 upload (server side). */
@@ -143,6 +149,7 @@ struct rc_exchange {
    * answer (most connections never need one: idle memory). */
   xcache *cache;
   size_t cache_bytes;
+  size_t nheld;       /* cache entries with amp_held (xheld.c): 0 or 1 */
   xup *ups;
   size_t nups;
   uint32_t next_tag;
@@ -309,6 +316,25 @@ rc_time rc__xqb_expiry(const rc_exchange *x);
 void rc__xqb_expire(rc_exchange *x, rc_time now);
 /* Answers a Block2 request from the cache: 1 answered, 0 not cached. */
 int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now);
+/* Answers r from c (the block r asks for); returns non-zero while the
+ * transfer has more to give (c stays), 0 once the last block went. */
+int rc__xsrv_send_cached(rc_exchange *x, rc_xreq *r, xcache *c, rc_time now);
+void rc__xsrv_cache_drop(rc_exchange *x, xcache *c);
+
+/* xheld.c: answers held back by the UDP amplification limit */
+/* POST, PATCH, iPATCH (RFC 7252 §5.8: not idempotent). */
+static inline int rc__xheld_method(uint8_t code) {
+  return code == RC_POST || code == RC_PATCH || code == RC_IPATCH;
+}
+/* After r's answer resp was sent: keeps it when the session held it back
+ * for the amplification limit. */
+void rc__xheld_keep(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
+                    const rc_body_source *src, const rc_msg_tail *tail);
+/* Before the handler (x->nheld > 0): answers r, a repeat with an Echo of
+ * a request whose answer is kept, from it: 1 answered, 0 not such a
+ * repeat. */
+int rc__xheld_answer(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                     rc_time now);
 rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
                         const rc_body_source *src);
 rc_err rc__xcap_store(rc_xcapture *c, const rc_outmsg *resp);
