@@ -296,20 +296,12 @@ typedef struct rc_exchange_block_config {
                              says (libcoap up to 4.3.5 over WebSockets:
                              1472 bytes, docs/INTEROP.md). 0: no such cap;
                              else at least 16. */
-  uint32_t amp_hold_ms; /* UDP: the answer to a POST, PATCH or iPATCH that
-                           the amplification limit held back (4.01 + Echo,
-                           rc_session_set_echo) is kept this long, within
-                           cache_max and the budget, one per exchange; its
-                           repeat with an Echo gets it without running the
-                           handler again. 0: not kept (the repeat runs the
-                           handler again). */
 } rc_exchange_block_config;
 
 /* Defaults: max_szx 6, bert on, bert_max 4 MiB, bert_file_kib 0
  * (bert_max), body_max 64 MiB,
  * cache_max 256 MiB, ttl RC_EXCHANGE_BLOCK_TTL_MS, uploads_max 8,
- * unrequested_max 0 (none), amp_hold_ms RC_UDP_ECHO_LIFETIME_MS (the
- * Echo value's freshness: a repeat later than that is asked again). */
+ * unrequested_max 0 (none). */
 void rc_exchange_block_config_default(rc_exchange_block_config *cfg);
 /* Replaces x's block config (copied). Returns 0 or RC_ERR_INVAL. */
 rc_err rc_exchange_set_block_config(rc_exchange *x,
@@ -567,8 +559,9 @@ rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
 
 /* The first option in m that is critical (RFC 7252 §5.4.6: odd number)
  * and that the exchange does not recognize (not in the codec's registry,
- * or OSCORE, which rcoap does not implement); only an unsafe one when
- * unsafe_only. 0 when there is none. */
+ * or OSCORE, which rcoap does not implement) or whose value length is
+ * outside the registry's range (§5.4.3: treated like an unrecognized
+ * one); only an unsafe one when unsafe_only. 0 when there is none. */
 uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only);
 
 /* The peer's CSM arrived: uploads held for it (their block size depends

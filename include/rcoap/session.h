@@ -143,7 +143,7 @@ typedef enum rc_session_state {
 #define RC_UDP_ECHO_MAX 40u
 /* How long an Echo value of the amplification limit stays fresh (the
  * server decides, RFC 9175 §2.2.1); an answer held back for it is kept
- * as long (rc_exchange_block_config.amp_hold_ms). */
+ * as long (exchange/xheld.c). */
 #define RC_UDP_ECHO_LIFETIME_MS 60000u
 /* RFC 7252 §4.6: messages should fit 1152 bytes; our peer_max_msg_size
  * on UDP, so block-wise transfers use SZX 6 (1024-byte blocks). */

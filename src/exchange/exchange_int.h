@@ -31,6 +31,7 @@ struct rc_xreq {
   uint8_t has_b1, has_b2, size2_req, obs_set, streamed, in_body_start;
   uint8_t has_qb1, nqb2; /* Q-Block1; Q-Block2 options (RFC 9177) */
   uint8_t has_rtag;      /* Request-Tag present (it also goes into key) */
+  uint8_t ignore;        /* an elective option of a malformed length */
   uint8_t resp_code;
   uint16_t fwd_unknown; /* rc_xreq_unknown_forwardable */
   uint32_t obs_seq;
@@ -149,11 +150,11 @@ struct rc_exchange {
    * answer (most connections never need one: idle memory). */
   xcache *cache;
   size_t cache_bytes;
-  size_t nheld;       /* cache entries with amp_held (xheld.c): 0 or 1 */
   xup *ups;
   size_t nups;
   uint32_t next_tag;
   uint8_t fwd_to_app; /* rc_exchange_set_forward_unknown */
+  uint8_t nheld;      /* cache entries with amp_held (xheld.c): 0 or 1 */
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
   rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;
@@ -395,5 +396,11 @@ rc_err rc__xwin_start(rc_exchange *x, xout *o, const rc_block *first,
 void rc__xwin_free(rc_exchange *x, xwin *w);
 
 uint64_t rc__xch_hash_body(const uint8_t *p, size_t n);
+
+/* xstrip.c: m without its recognized elective options whose value length
+ * is outside their range (RFC 7252 §5.4.3), in *out; the options in *buf
+ * (mem->free it after use), the rest m's. 0 or RC_ERR_NOMEM. */
+rc_err rc__xch_strip(const rc_mem *mem, const rc_msg *m, rc_msg *out,
+                     uint8_t **buf);
 
 #endif

@@ -10,7 +10,8 @@
  * answer the handler gave is kept in the body cache (xserver.c: same
  * slots, cache_max and budget as Block2 bodies) under the request's key
  * (Echo is not part of it, RFC 9175 §2.2.1) and its payload's hash,
- * flagged amp_held, for amp_hold_ms (the Echo value's lifetime); the
+ * flagged amp_held, for RC_UDP_ECHO_LIFETIME_MS (the Echo value's
+ * lifetime: a later repeat's Echo is stale and asked again anyway); the
  * repeat that carries an Echo is answered from it before the handler.
  * One such entry per exchange (the latest; exchanges are per peer).
  */
@@ -22,8 +23,8 @@ void rc__xheld_keep(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
                     const rc_body_source *src, const rc_msg_tail *tail) {
   if (!rc_session_udp_amp_held(x->s, r->token, r->token_len))
     return;
-  if (!x->bcfg.amp_hold_ms || r->has_b1 || r->has_qb1)
-    return; /* off; a Block1 upload's last block has its kept answer */
+  if (r->has_b1 || r->has_qb1)
+    return; /* a Block1 upload's last block has its kept answer */
   xcache *c = NULL;
   if (!src && !tail) {
     for (size_t i = 0; x->nheld && i < RC_EXCHANGE_CACHE_SLOTS; i++)
@@ -46,7 +47,7 @@ void rc__xheld_keep(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
   }
   c->amp_held = 1;
   c->req_hash = r->body_hash;
-  c->expires = x->now + x->bcfg.amp_hold_ms;
+  c->expires = x->now + RC_UDP_ECHO_LIFETIME_MS;
   x->nheld++;
 }
 
@@ -66,7 +67,7 @@ int rc__xheld_answer(rc_exchange *x, rc_xreq *r, const rc_msg *m,
   if (rc_session_udp_amp_held(x->s, r->token, r->token_len)) {
     /* The Echo did not confirm the address (stale, another peer's): a
      * new 4.01 + Echo went; the answer waits for that one. */
-    c->expires = now + x->bcfg.amp_hold_ms;
+    c->expires = now + RC_UDP_ECHO_LIFETIME_MS;
   } else if (more) {
     /* Sent, block-wise: the rest is the Block2 cache's (ttl_ms). */
     c->amp_held = 0;

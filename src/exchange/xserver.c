@@ -22,7 +22,6 @@ void rc_exchange_block_config_default(rc_exchange_block_config *cfg) {
   cfg->cache_max = 256u * 1024u * 1024u;
   cfg->ttl_ms = RC_EXCHANGE_BLOCK_TTL_MS;
   cfg->uploads_max = 8;
-  cfg->amp_hold_ms = RC_UDP_ECHO_LIFETIME_MS;
 }
 
 rc_err rc_exchange_set_block_config(rc_exchange *x,

@@ -59,7 +59,7 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   answer(req, p->runs);
 }
 
-static void srv_new(srv *p, rc_budget *budget, uint32_t hold_ms) {
+static void srv_new(srv *p, rc_budget *budget) {
   memset(p, 0, sizeof *p);
   p->now = 1000;
   rc_session_config cfg;
@@ -71,11 +71,6 @@ static void srv_new(srv *p, rc_budget *budget, uint32_t hold_ms) {
   assert_int_equal(rc_session_set_echo(p->s, &stub_echo), RC_OK);
   if (budget)
     assert_int_equal(rc_exchange_set_budget(p->x, budget), RC_OK);
-  rc_exchange_block_config bc;
-  rc_exchange_block_config_default(&bc);
-  assert_int_equal(bc.amp_hold_ms, RC_UDP_ECHO_LIFETIME_MS);
-  bc.amp_hold_ms = hold_ms;
-  assert_int_equal(rc_exchange_set_block_config(p->x, &bc), RC_OK);
 }
 
 static void srv_free(srv *p) { th_end_free(p->s, p->x, 0); }
@@ -149,7 +144,7 @@ static void expect(const uint8_t *out, size_t n, uint8_t code, uint16_t mid,
 static void post_runs_once(void **state) {
   (void)state;
   srv p;
-  srv_new(&p, NULL, RC_UDP_ECHO_LIFETIME_MS);
+  srv_new(&p, NULL);
   uint8_t a[1200], b[1200];
   size_t n = req(&p, RC_POST, 1, "t1", NULL, "x", a, sizeof a);
   expect(a, n, RC_UNAUTHORIZED, 1, "t1");
@@ -176,7 +171,7 @@ static void patch_ipatch_deferred_put(void **state) {
   static const uint8_t codes[] = {RC_PATCH, RC_IPATCH, RC_PUT, RC_POST};
   for (int i = 0; i < 4; i++) {
     srv p;
-    srv_new(&p, NULL, RC_UDP_ECHO_LIFETIME_MS);
+    srv_new(&p, NULL);
     p.defer = codes[i] == RC_POST;
     uint8_t a[1200];
     size_t n = req(&p, codes[i], 1, "t1", NULL, "x", a, sizeof a);
@@ -194,37 +189,37 @@ static void patch_ipatch_deferred_put(void **state) {
   }
 }
 
-/* After amp_hold_ms (a short one here; the clock is the test's) the kept
+/* After the Echo lifetime (60 s of the test's clock, no sleep) the kept
  * answer is gone and the repeat runs the handler again; a repeat with an
  * Echo that does not check gets a 4.01 again and the answer stays; one
  * with another payload is another request. */
 static void expiry_stale_echo_other_payload(void **state) {
   (void)state;
   srv p;
-  srv_new(&p, NULL, 2000);
+  srv_new(&p, NULL);
   uint8_t a[1200];
   size_t n = req(&p, RC_POST, 1, "t1", NULL, "x", a, sizeof a);
   expect(a, n, RC_UNAUTHORIZED, 1, "t1");
   n = req(&p, RC_POST, 2, "t2", "stale", "x", a, sizeof a);
   expect(a, n, RC_UNAUTHORIZED, 2, "t2");
   assert_int_equal(p.runs, 1);
-  p.now += 1999;
+  p.now += RC_UDP_ECHO_LIFETIME_MS - 1;
   n = req(&p, RC_POST, 3, "t3", "fresh-echo", "x", a, sizeof a);
   expect(a, n, RC_CHANGED, 3, "t3");
   assert_int_equal(p.runs, 1);
   srv_free(&p);
 
-  srv_new(&p, NULL, 2000);
+  srv_new(&p, NULL);
   n = req(&p, RC_POST, 1, "t1", NULL, "x", a, sizeof a);
   expect(a, n, RC_UNAUTHORIZED, 1, "t1");
-  p.now += 2000;
+  p.now += RC_UDP_ECHO_LIFETIME_MS;
   rc_exchange_handle_expiry(p.x, p.now);
   n = req(&p, RC_POST, 2, "t2", "fresh-echo", "x", a, sizeof a);
   expect(a, n, RC_CHANGED, 2, "t2");
   assert_int_equal(p.runs, 2);
   srv_free(&p);
 
-  srv_new(&p, NULL, 2000);
+  srv_new(&p, NULL);
   n = req(&p, RC_POST, 1, "t1", NULL, "x", a, sizeof a);
   expect(a, n, RC_UNAUTHORIZED, 1, "t1");
   n = req(&p, RC_POST, 2, "t2", "fresh-echo", "y", a, sizeof a);
@@ -241,7 +236,7 @@ static void bounded(void **state) {
   rc_budget *b;
   assert_int_equal(rc_budget_new(&b, 100000, NULL), RC_OK);
   srv p;
-  srv_new(&p, b, RC_UDP_ECHO_LIFETIME_MS);
+  srv_new(&p, b);
   uint8_t a[1200];
   size_t n = req(&p, RC_POST, 1, "t1", NULL, "x", a, sizeof a);
   expect(a, n, RC_UNAUTHORIZED, 1, "t1");
@@ -259,7 +254,7 @@ static void bounded(void **state) {
   rc_budget_free(b);
 
   assert_int_equal(rc_budget_new(&b, BODY / 2, NULL), RC_OK);
-  srv_new(&p, b, RC_UDP_ECHO_LIFETIME_MS);
+  srv_new(&p, b);
   n = req(&p, RC_POST, 1, "t1", NULL, "x", a, sizeof a);
   expect(a, n, RC_UNAUTHORIZED, 1, "t1");
   assert_int_equal(rc_budget_used(b), 0);
@@ -289,7 +284,7 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
 static void rcoap_client(void **state) {
   (void)state;
   srv p;
-  srv_new(&p, NULL, RC_UDP_ECHO_LIFETIME_MS);
+  srv_new(&p, NULL);
   rc_session_config cfg;
   rc_session_config_default(&cfg, RC_FRAMING_UDP, RC_SESSION_CLIENT);
   cfg.udp.seed = 1;
