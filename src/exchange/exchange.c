@@ -539,9 +539,15 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
  * §5.4.1, §5.4.3, §5.4.5), and Uri-Path and Uri-Query (critical,
  * repeatable, 0-255 bytes: RFC 7252 §5.10). */
 #define XCH_EVEN_BELOW64 0x5555555555555555ull
+/* Elective options below 64 the scan decodes not, whose value length has
+ * a range to check (RFC 7252 §5.4.3): ETag 1-8, Content-Format 0-2,
+ * Max-Age 0-4, Hop-Limit 1. */
+#define XCH_BOUNDED                                                            \
+  (1ull << RC_OPT_ETAG | 1ull << RC_OPT_CONTENT_FORMAT |                      \
+   1ull << RC_OPT_MAX_AGE | 1ull << RC_OPT_HOP_LIMIT)
 #define XCH_PLAIN                                                              \
-  ((XCH_EVEN_BELOW64 & ~XCH_DECODED) | 1ull << RC_OPT_URI_PATH |              \
-   1ull << RC_OPT_URI_QUERY)
+  ((XCH_EVEN_BELOW64 & ~XCH_DECODED & ~XCH_BOUNDED) |                         \
+   1ull << RC_OPT_URI_PATH | 1ull << RC_OPT_URI_QUERY)
 
 static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
                      uint16_t *bad, int *repeated) {
@@ -584,6 +590,13 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
       } else if (!*bad) {
         *bad = o.num;
       }
+      continue;
+    }
+    /* RFC 7252 §5.4.3: an option whose value length is outside its
+     * defined range is handled as an unrecognized one; elective: ignored
+     * (§5.4.1), the request is read without it (xstrip.c). */
+    if (d && !rc_opt_is_critical(o.num) && rc_opt_check_def(d, &o) != RC_OK) {
+      r->ignore = 1;
       continue;
     }
     if (o.num < 64 && !(XCH_DECODED >> o.num & 1))
@@ -723,6 +736,23 @@ static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
              : xch_send(x, &resp, m->token, m->token_len);
 }
 
+static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now);
+
+/* m read without its elective options of a malformed length (xstrip.c). */
+static rc_err xch_on_request_stripped(rc_exchange *x, const rc_msg *m,
+                                      rc_time now) {
+  rc_msg clean;
+  uint8_t *buf;
+  rc_err err = rc__xch_strip(x->mem, m, &clean, &buf);
+  if (err)
+    return err;
+  rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+              "elective option of a malformed length in a request ignored");
+  err = xch_on_request(x, &clean, now);
+  x->mem->free(buf, x->mem->user);
+  return err;
+}
+
 static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
@@ -738,6 +768,10 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   if (bad) {
     xch_req_put(x, r);
     return xch_bad_option(x, NULL, m, bad, repeated);
+  }
+  if (r->ignore) {
+    xch_req_put(x, r);
+    return xch_on_request_stripped(x, m, now);
   }
   if (x->ndeferred >= x->unanswered_max) {
     xch_req_put(x, r);
@@ -820,15 +854,43 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   return err;
 }
 
-uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only) {
+/* The options below 64 whose presence in a response needs a look: the
+ * critical ones, and the elective ones with a length range (RFC 7252
+ * §5.4.3). */
+#define XCH_RESP_CHECKED                                                       \
+  (~XCH_EVEN_BELOW64 | XCH_BOUNDED | 1ull << RC_OPT_OBSERVE |                 \
+   1ull << RC_OPT_SIZE2 | 1ull << RC_OPT_SIZE1)
+
+/* One pass over a response's options: the first critical one that is
+ * unrecognized (RFC 7252 §5.4.1), or recognized with a value length
+ * outside its range (§5.4.3: "treated like an unrecognized option");
+ * only an unsafe one when unsafe_only (a proxy keeps the safe ones,
+ * §5.7.1). *ignore is set when a recognized elective one has such a
+ * length (§5.4.1: ignored). */
+static uint16_t xch_resp_scan(const rc_msg *m, int unsafe_only, int *ignore) {
+  if (m->opts_summary && !m->opts_over63 &&
+      !(m->opts_below64 & XCH_RESP_CHECKED))
+    return 0;
   rc_opt_iter it;
   rc_opt o;
   rc_opt_iter_init(&it, m);
-  while (rc_opt_next(&it, &o))
-    if (rc_opt_is_critical(o.num) && !xch_opt_def(m->code, o.num) &&
-        (!unsafe_only || rc_opt_is_unsafe(o.num)))
+  while (rc_opt_next(&it, &o)) {
+    const rc_opt_def *d = xch_opt_def(m->code, o.num);
+    if (d && rc_opt_check_def(d, &o) == RC_OK)
+      continue;
+    if (!rc_opt_is_critical(o.num)) {
+      *ignore |= d != NULL;
+      continue;
+    }
+    if (!unsafe_only || rc_opt_is_unsafe(o.num))
       return o.num;
+  }
   return 0;
+}
+
+uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only) {
+  int ignore = 0;
+  return xch_resp_scan(m, unsafe_only, &ignore);
 }
 
 /*
@@ -879,9 +941,24 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
     rc__xch_log(x, RC_SESSION_LOG_DEBUG, "response with unknown token dropped");
     return;
   }
-  uint16_t crit = rc_exchange_unknown_critical(m, o->blk && o->blk->o.relay);
+  int ignore = 0;
+  uint16_t crit = xch_resp_scan(m, o->blk && o->blk->o.relay, &ignore);
   if (crit) {
     xch_reject_response(x, o, m, crit);
+    return;
+  }
+  if (ignore) {
+    /* its elective options of a malformed length go unread (xstrip.c) */
+    rc_msg clean;
+    uint8_t *buf;
+    if (rc__xch_strip(x->mem, m, &clean, &buf) != RC_OK) {
+      rc__xch_log(x, RC_SESSION_LOG_WARN, "response dropped: no memory");
+      return;
+    }
+    rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+                "elective option of a malformed length in a response ignored");
+    xch_on_response(x, &clean, now);
+    x->mem->free(buf, x->mem->user);
     return;
   }
   if (o->blk) {
