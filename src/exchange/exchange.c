@@ -854,12 +854,12 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   return err;
 }
 
-/* The options below 64 whose presence in a response needs a look: the
- * critical ones, and the elective ones with a length range (RFC 7252
- * §5.4.3). */
-#define XCH_RESP_CHECKED                                                       \
-  (~XCH_EVEN_BELOW64 | XCH_BOUNDED | 1ull << RC_OPT_OBSERVE |                 \
-   1ull << RC_OPT_SIZE2 | 1ull << RC_OPT_SIZE1)
+/* The elective options below 64 with a length range narrower than 0-255
+ * (RFC 7252 §5.4.3); of them, those whose range does not include 0-2. */
+#define XCH_LEN_CHECKED                                                        \
+  (XCH_BOUNDED | 1ull << RC_OPT_OBSERVE | 1ull << RC_OPT_SIZE2 |              \
+   1ull << RC_OPT_SIZE1)
+#define XCH_MIN_ABOVE0 (1ull << RC_OPT_ETAG | 1ull << RC_OPT_HOP_LIMIT)
 
 /* One pass over a response's options: the first critical one that is
  * unrecognized (RFC 7252 §5.4.1), or recognized with a value length
@@ -868,8 +868,15 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
  * §5.7.1). *ignore is set when a recognized elective one has such a
  * length (§5.4.1: ignored). */
 static uint16_t xch_resp_scan(const rc_msg *m, int unsafe_only, int *ignore) {
-  if (m->opts_summary && !m->opts_over63 &&
-      !(m->opts_below64 & XCH_RESP_CHECKED))
+  /* What the parser saw says there is nothing to find: no critical
+   * option, none numbered 64 or more, and no bounded elective one, or
+   * only values of at most 2 bytes where every bounded range reaches
+   * from 0 to 2 (a plain 2.05 with Content-Format): no walk. */
+  uint64_t b = m->opts_below64;
+  if (m->opts_summary && !m->opts_over63 && m->opts_maxlen <= 255 &&
+      !(b & ~XCH_EVEN_BELOW64) &&
+      (!(b & XCH_LEN_CHECKED) ||
+       (m->opts_maxlen <= 2 && !(b & XCH_MIN_ABOVE0))))
     return 0;
   rc_opt_iter it;
   rc_opt o;
