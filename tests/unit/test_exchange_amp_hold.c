@@ -29,6 +29,7 @@ typedef struct srv {
   rc_time now;
   int runs;       /* handler calls for POST /n */
   int defer;      /* answer later (rc_xreq_defer), from the test */
+  size_t big;     /* non-zero: the answer has this many bytes (Block2) */
   rc_xreq *held;
   rc_session *cs; /* the client end of a pair (or NULL: scripted) */
   rc_exchange *cx;
@@ -40,10 +41,10 @@ static int on_message(void *user, const rc_msg *m) {
   return rc_exchange_on_message(x, m, p->now) == RC_OK ? 0 : -1;
 }
 
-static void answer(rc_xreq *req, int n) {
-  static uint8_t body[BODY];
+static void answer(rc_xreq *req, int n, size_t len) {
+  static uint8_t body[4000];
   memset(body, 'a' + n % 26, sizeof body);
-  rc_outmsg resp = {RC_CHANGED, NULL, 0, body, sizeof body};
+  rc_outmsg resp = {RC_CHANGED, NULL, 0, body, len ? len : BODY};
   assert_int_equal(rc_exchange_respond(req, &resp), RC_OK);
 }
 
@@ -56,7 +57,7 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
     p->held = req;
     return;
   }
-  answer(req, p->runs);
+  answer(req, p->runs, p->big);
 }
 
 static void srv_new(srv *p, rc_budget *budget) {
@@ -177,7 +178,7 @@ static void patch_ipatch_deferred_put(void **state) {
     size_t n = req(&p, codes[i], 1, "t1", NULL, "x", a, sizeof a);
     if (p.defer) {
       assert_int_equal(n, 0);
-      answer(p.held, 1);
+      answer(p.held, 1, 0);
       n = collect(&p, a, sizeof a);
       p.defer = 0;
     }
@@ -277,14 +278,16 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
   r->calls++;
   r->code = resp->code;
   r->len = resp->payload_len;
+  for (size_t i = 0; i < resp->payload_len; i++)
+    assert_int_equal(resp->payload[i], 'b'); /* all of the first run */
 }
 
 /* The rcoap client exchange (repeats with the Echo on its own): one
  * POST, one handler run, the real answer. */
-static void rcoap_client(void **state) {
-  (void)state;
+static void client_post(size_t big) {
   srv p;
   srv_new(&p, NULL);
+  p.big = big;
   rc_session_config cfg;
   rc_session_config_default(&cfg, RC_FRAMING_UDP, RC_SESSION_CLIENT);
   cfg.udp.seed = 1;
@@ -301,10 +304,22 @@ static void rcoap_client(void **state) {
   th_pump(p.cs, p.s, p.now, 100, 1, NULL, NULL);
   assert_int_equal(r.calls, 1);
   assert_int_equal(r.code, RC_CHANGED);
-  assert_int_equal(r.len, BODY);
+  assert_int_equal(r.len, big ? big : BODY);
   assert_int_equal(p.runs, 1);
   th_end_free(p.cs, p.cx, 0);
   srv_free(&p);
+}
+
+static void rcoap_client(void **state) {
+  (void)state;
+  client_post(0);
+}
+
+/* An answer of three blocks: the repeat gets block 0 from the kept
+ * answer, the client's Block2 requests the rest from it (RFC 7959). */
+static void rcoap_client_blockwise(void **state) {
+  (void)state;
+  client_post(3000);
 }
 
 int main(void) {
@@ -314,6 +329,7 @@ int main(void) {
       cmocka_unit_test(expiry_stale_echo_other_payload),
       cmocka_unit_test(bounded),
       cmocka_unit_test(rcoap_client),
+      cmocka_unit_test(rcoap_client_blockwise),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
