@@ -56,6 +56,7 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
   x->mem = mem;
   x->next_id = 1;
   x->unanswered_max = RC_EXCHANGE_UNANSWERED_MAX;
+  x->udp = rc_session_framing(s) == RC_FRAMING_UDP;
   rc_exchange_block_config_default(&x->bcfg);
   for (size_t i = 0; seed && i < seed_len; i++)
     x->rng = (x->rng * 131) ^ seed[i] ^ ((uint64_t)seed[i] << ((i % 8) * 8));
@@ -549,6 +550,10 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
   ((XCH_EVEN_BELOW64 & ~XCH_DECODED & ~XCH_BOUNDED) |                         \
    1ull << RC_OPT_URI_PATH | 1ull << RC_OPT_URI_QUERY)
 
+/* *repeated when *bad is an elective option of a malformed length: the
+ * request is not refused but read without it (xstrip.c). */
+#define XCH_IGNORE 2
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
                      uint16_t *bad, int *repeated) {
   rc_opt_iter it;
@@ -566,6 +571,7 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
   }
   rc_opt_iter_init(&it, m);
   uint16_t fwd = 0; /* the first unrecognized safe-to-forward critical one */
+  uint16_t ignored = 0; /* the first elective one of a malformed length */
   while (rc_opt_next(&it, &o)) {
     const rc_opt_def *d = xch_opt_def(m->code, o.num);
     int again = (int32_t)o.num == prev;
@@ -596,7 +602,8 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
      * defined range is handled as an unrecognized one; elective: ignored
      * (§5.4.1), the request is read without it (xstrip.c). */
     if (d && !rc_opt_is_critical(o.num) && rc_opt_check_def(d, &o) != RC_OK) {
-      r->ignore = 1;
+      if (!ignored)
+        ignored = o.num;
       continue;
     }
     if (o.num < 64 && !(XCH_DECODED >> o.num & 1))
@@ -646,6 +653,10 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
       r->fwd_unknown = fwd;
     else
       *bad = fwd;
+  }
+  if (!*bad && ignored) {
+    *bad = ignored; /* not refused: read without it (XCH_IGNORE) */
+    *repeated = XCH_IGNORE;
   }
 }
 
@@ -767,11 +778,8 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   xch_scan(r, m, x->fwd_to_app, &bad, &repeated);
   if (bad) {
     xch_req_put(x, r);
-    return xch_bad_option(x, NULL, m, bad, repeated);
-  }
-  if (r->ignore) {
-    xch_req_put(x, r);
-    return xch_on_request_stripped(x, m, now);
+    return repeated == XCH_IGNORE ? xch_on_request_stripped(x, m, now)
+                                  : xch_bad_option(x, NULL, m, bad, repeated);
   }
   if (x->ndeferred >= x->unanswered_max) {
     xch_req_put(x, r);
@@ -781,7 +789,6 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   r->x = x;
   r->mem = x->mem;
   r->msg = m;
-  r->code = m->code;
   r->token = m->token;
   r->token_len = m->token_len;
   if (x->nheld && rc__xheld_answer(x, r, m, now)) {
@@ -1071,6 +1078,7 @@ rc_err rc_xreq_defer(rc_xreq *req) {
     memcpy(req->tok_heap, req->token, req->token_len);
     req->token = req->tok_heap;
   }
+  req->code = req->msg ? req->msg->code : 0; /* for xheld.c */
   req->deferred = 1;
   req->prev = NULL;
   req->next = x->deferred;
@@ -1137,7 +1145,8 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
     err = rc__xsrv_respond(x, req, resp, src);
   if (err == RC_ERR_PEER_TOO_LARGE)
     return err; /* the caller may answer again, smaller */
-  if (err == RC_OK && rc__xheld_method(req->code))
+  if (x->udp && err == RC_OK &&
+      rc__xheld_method(req->msg ? req->msg->code : req->code))
     rc__xheld_keep(x, req, resp, src, tail);
   req->answered = 1;
   req->resp_code = resp->code;

@@ -31,7 +31,6 @@ struct rc_xreq {
   uint8_t has_b1, has_b2, size2_req, obs_set, streamed, in_body_start;
   uint8_t has_qb1, nqb2; /* Q-Block1; Q-Block2 options (RFC 9177) */
   uint8_t has_rtag;      /* Request-Tag present (it also goes into key) */
-  uint8_t ignore;        /* an elective option of a malformed length */
   uint8_t resp_code;
   uint16_t fwd_unknown; /* rc_xreq_unknown_forwardable */
   uint32_t obs_seq;
@@ -49,7 +48,7 @@ struct rc_xreq {
   const rc_msg *key_msg; /* the keys are still to be made from it */
   uint64_t key;       /* read through rc__xreq_keys */
   uint64_t key_untagged; /* key without Request-Tag (== key when none) */
-  uint8_t code;       /* the request's method */
+  uint8_t code;       /* the request's method, once deferred (xheld.c) */
   uint64_t body_hash; /* POST, PATCH, iPATCH: the payload's, with the keys */
   uint32_t token_len;
   const uint8_t *token; /* into msg, tok, or tok_heap */
@@ -155,6 +154,7 @@ struct rc_exchange {
   uint32_t next_tag;
   uint8_t fwd_to_app; /* rc_exchange_set_forward_unknown */
   uint8_t nheld;      /* cache entries with amp_held (xheld.c): 0 or 1 */
+  uint8_t udp;        /* the session is RFC 7252's (xheld.c) */
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
   rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;
