@@ -747,11 +747,11 @@ static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
              : xch_send(x, &resp, m->token, m->token_len);
 }
 
-static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now);
-
-/* m read without its elective options of a malformed length (xstrip.c). */
-static rc_err xch_on_request_stripped(rc_exchange *x, const rc_msg *m,
-                                      rc_time now) {
+/* m read without its elective options of a malformed length (xstrip.c),
+ * through the public entry: xch_on_request is no recursive function and
+ * stays inlined in rc_exchange_on_message. */
+static __attribute__((noinline)) rc_err
+xch_on_request_stripped(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_msg clean;
   uint8_t *buf;
   rc_err err = rc__xch_strip(x->mem, m, &clean, &buf);
@@ -759,7 +759,7 @@ static rc_err xch_on_request_stripped(rc_exchange *x, const rc_msg *m,
     return err;
   rc__xch_log(x, RC_SESSION_LOG_DEBUG,
               "elective option of a malformed length in a request ignored");
-  err = xch_on_request(x, &clean, now);
+  err = rc_exchange_on_message(x, &clean, now);
   x->mem->free(buf, x->mem->user);
   return err;
 }
@@ -971,7 +971,7 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
     }
     rc__xch_log(x, RC_SESSION_LOG_DEBUG,
                 "elective option of a malformed length in a response ignored");
-    xch_on_response(x, &clean, now);
+    (void)rc_exchange_on_message(x, &clean, now);
     x->mem->free(buf, x->mem->user);
     return;
   }
@@ -1108,6 +1108,17 @@ static void xch_free_orphan(rc_xreq *req) {
   mem->free(req, mem->user);
 }
 
+/* After an answer went (err): on UDP, one to a POST, PATCH or iPATCH
+ * that the amplification limit held back is kept for its repeat
+ * (xheld.c). A pre-encoded tail (static resources) never is. */
+static inline void xch_held_check(rc_exchange *x, rc_xreq *req,
+                                  const rc_outmsg *resp,
+                                  const rc_body_source *src, rc_err err) {
+  if (x->udp && err == RC_OK &&
+      rc__xheld_method(req->msg ? req->msg->code : req->code))
+    rc__xheld_keep(x, req, resp, src);
+}
+
 static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
                           const rc_body_source *src, const rc_msg_tail *tail) {
   if (!req || !resp)
@@ -1140,14 +1151,14 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
         x->cb.on_output(x->user);
     } else {
       err = xch_send(x, resp, req->token, req->token_len);
+      xch_held_check(x, req, resp, NULL, err);
     }
-  } else
+  } else {
     err = rc__xsrv_respond(x, req, resp, src);
+    xch_held_check(x, req, resp, src, err);
+  }
   if (err == RC_ERR_PEER_TOO_LARGE)
     return err; /* the caller may answer again, smaller */
-  if (x->udp && err == RC_OK &&
-      rc__xheld_method(req->msg ? req->msg->code : req->code))
-    rc__xheld_keep(x, req, resp, src, tail);
   req->answered = 1;
   req->resp_code = resp->code;
   if (req->deferred) {

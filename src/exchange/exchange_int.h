@@ -330,7 +330,7 @@ static inline int rc__xheld_method(uint8_t code) {
 /* After r's answer resp was sent: keeps it when the session held it back
  * for the amplification limit. */
 void rc__xheld_keep(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
-                    const rc_body_source *src, const rc_msg_tail *tail);
+                    const rc_body_source *src);
 /* Before the handler (x->nheld > 0): answers r, a repeat with an Echo of
  * a request whose answer is kept, from it: 1 answered, 0 not such a
  * repeat. */

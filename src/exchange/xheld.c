@@ -20,13 +20,13 @@
 #include "exchange_int.h"
 
 void rc__xheld_keep(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
-                    const rc_body_source *src, const rc_msg_tail *tail) {
+                    const rc_body_source *src) {
   if (!rc_session_udp_amp_held(x->s, r->token, r->token_len))
     return;
   if (r->has_b1 || r->has_qb1)
     return; /* a Block1 upload's last block has its kept answer */
   xcache *c = NULL;
-  if (!src && !tail) {
+  if (!src) {
     for (size_t i = 0; x->nheld && i < RC_EXCHANGE_CACHE_SLOTS; i++)
       if (x->cache[i].amp_held)
         rc__xsrv_cache_drop(x, &x->cache[i]); /* the latest one only */
