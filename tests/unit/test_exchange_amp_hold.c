@@ -322,6 +322,39 @@ static void rcoap_client_blockwise(void **state) {
   client_post(3000);
 }
 
+/* coap+tcp: no amplification limit, nothing held: the POST's answer
+ * comes at once and the session never says an answer was held. */
+static void reliable_unchanged(void **state) {
+  (void)state;
+  srv p;
+  memset(&p, 0, sizeof p);
+  p.now = 1000;
+  rc_session_config cfg;
+  rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  rc_session_callbacks cb = {.on_message = on_message};
+  rc_exchange_callbacks xcb = {.on_request = on_request};
+  th_end_new(&cfg, &cb, &xcb, &p, 2, NULL, p.now, &p.s, &p.x);
+  assert_int_equal(rc_session_set_echo(p.s, &stub_echo), RC_ERR_INVAL);
+  rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_CLIENT);
+  p.cs = (rc_session *)1;
+  th_end_new(&cfg, &cb, &xcb, &p, 1, NULL, p.now, &p.cs, &p.cx);
+  th_pump(p.cs, p.s, p.now, 100, 0, NULL, NULL);
+  rc_opt path = {RC_OPT_URI_PATH, 1, (const uint8_t *)"n"};
+  rc_outmsg rq = {RC_POST, &path, 1, (const uint8_t *)"x", 1};
+  result r = {0};
+  assert_int_equal(
+      rc_exchange_request(p.cx, &rq, NULL, p.now, on_response, &r, NULL),
+      RC_OK);
+  th_pump(p.cs, p.s, p.now, 100, 0, NULL, NULL);
+  assert_int_equal(r.calls, 1);
+  assert_int_equal(r.code, RC_CHANGED);
+  assert_int_equal(r.len, BODY);
+  assert_int_equal(p.runs, 1);
+  assert_int_equal(rc_session_udp_amp_held(p.s, (const uint8_t *)"", 0), 0);
+  th_end_free(p.cs, p.cx, 0);
+  srv_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(post_runs_once),
@@ -330,6 +363,7 @@ int main(void) {
       cmocka_unit_test(bounded),
       cmocka_unit_test(rcoap_client),
       cmocka_unit_test(rcoap_client_blockwise),
+      cmocka_unit_test(reliable_unchanged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
