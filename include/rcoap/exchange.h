@@ -559,8 +559,9 @@ rc_err rc_exchange_request(rc_exchange *x, const rc_outmsg *req,
 
 /* The first option in m that is critical (RFC 7252 §5.4.6: odd number)
  * and that the exchange does not recognize (not in the codec's registry,
- * or OSCORE, which rcoap does not implement); only an unsafe one when
- * unsafe_only. 0 when there is none. */
+ * or OSCORE, which rcoap does not implement) or whose value length is
+ * outside the registry's range (§5.4.3: treated like an unrecognized
+ * one); only an unsafe one when unsafe_only. 0 when there is none. */
 uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only);
 
 /* The peer's CSM arrived: uploads held for it (their block size depends

@@ -141,6 +141,10 @@ typedef enum rc_session_state {
 #define RC_UDP_AMP_FACTOR 3u
 /* RFC 9175 §2.2: an Echo option value is 1-40 bytes. */
 #define RC_UDP_ECHO_MAX 40u
+/* How long an Echo value of the amplification limit stays fresh (the
+ * server decides, RFC 9175 §2.2.1); an answer held back for it is kept
+ * as long (exchange/xheld.c). */
+#define RC_UDP_ECHO_LIFETIME_MS 60000u
 /* RFC 7252 §4.6: messages should fit 1152 bytes; our peer_max_msg_size
  * on UDP, so block-wise transfers use SZX 6 (1024-byte blocks). */
 #define RC_UDP_MSG_SIZE 1152u
@@ -706,6 +710,13 @@ rc_err rc_session_udp_reject(rc_session *s, const uint8_t *token,
  * to one of our CONs, confirms the address. NULL: no limit (the
  * default). Returns 0, or RC_ERR_INVAL (not a UDP session). */
 rc_err rc_session_set_echo(rc_session *s, const rc_session_echo *echo);
+/* UDP, server side: non-zero when the latest answer to the request with
+ * this token went as the 4.01 + Echo of the amplification limit instead
+ * of itself (rc_session_set_echo); the exchange keeps such an answer to
+ * give the request's Echo'd repeat without running its handler again.
+ * 0 on other framings. */
+int rc_session_udp_amp_held(const rc_session *s, const uint8_t *token,
+                            size_t token_len);
 /* Peer announced Block-Wise-Transfer. */
 int rc_session_peer_block_wise(const rc_session *s);
 /* Peer supports BERT: Block-Wise-Transfer and Max-Message-Size > 1152

@@ -56,6 +56,7 @@ rc_err rc_exchange_new(rc_exchange **out, rc_session *s,
   x->mem = mem;
   x->next_id = 1;
   x->unanswered_max = RC_EXCHANGE_UNANSWERED_MAX;
+  x->udp = rc_session_framing(s) == RC_FRAMING_UDP;
   rc_exchange_block_config_default(&x->bcfg);
   for (size_t i = 0; seed && i < seed_len; i++)
     x->rng = (x->rng * 131) ^ seed[i] ^ ((uint64_t)seed[i] << ((i % 8) * 8));
@@ -539,9 +540,19 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
  * §5.4.1, §5.4.3, §5.4.5), and Uri-Path and Uri-Query (critical,
  * repeatable, 0-255 bytes: RFC 7252 §5.10). */
 #define XCH_EVEN_BELOW64 0x5555555555555555ull
+/* Elective options below 64 the scan decodes not, whose value length has
+ * a range to check (RFC 7252 §5.4.3): ETag 1-8, Content-Format 0-2,
+ * Max-Age 0-4, Hop-Limit 1. */
+#define XCH_BOUNDED                                                            \
+  (1ull << RC_OPT_ETAG | 1ull << RC_OPT_CONTENT_FORMAT |                      \
+   1ull << RC_OPT_MAX_AGE | 1ull << RC_OPT_HOP_LIMIT)
 #define XCH_PLAIN                                                              \
-  ((XCH_EVEN_BELOW64 & ~XCH_DECODED) | 1ull << RC_OPT_URI_PATH |              \
-   1ull << RC_OPT_URI_QUERY)
+  ((XCH_EVEN_BELOW64 & ~XCH_DECODED & ~XCH_BOUNDED) |                         \
+   1ull << RC_OPT_URI_PATH | 1ull << RC_OPT_URI_QUERY)
+
+/* *repeated when *bad is an elective option of a malformed length: the
+ * request is not refused but read without it (xstrip.c). */
+#define XCH_IGNORE 2
 
 static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
                      uint16_t *bad, int *repeated) {
@@ -560,6 +571,7 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
   }
   rc_opt_iter_init(&it, m);
   uint16_t fwd = 0; /* the first unrecognized safe-to-forward critical one */
+  uint16_t ignored = 0; /* the first elective one of a malformed length */
   while (rc_opt_next(&it, &o)) {
     const rc_opt_def *d = xch_opt_def(m->code, o.num);
     int again = (int32_t)o.num == prev;
@@ -584,6 +596,14 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
       } else if (!*bad) {
         *bad = o.num;
       }
+      continue;
+    }
+    /* RFC 7252 §5.4.3: an option whose value length is outside its
+     * defined range is handled as an unrecognized one; elective: ignored
+     * (§5.4.1), the request is read without it (xstrip.c). */
+    if (d && !rc_opt_is_critical(o.num) && rc_opt_check_def(d, &o) != RC_OK) {
+      if (!ignored)
+        ignored = o.num;
       continue;
     }
     if (o.num < 64 && !(XCH_DECODED >> o.num & 1))
@@ -633,6 +653,10 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
       r->fwd_unknown = fwd;
     else
       *bad = fwd;
+  }
+  if (!*bad && ignored) {
+    *bad = ignored; /* not refused: read without it (XCH_IGNORE) */
+    *repeated = XCH_IGNORE;
   }
 }
 
@@ -687,6 +711,8 @@ void rc__xreq_keys_make(rc_xreq *r) {
       h = (h ^ m->payload[i]) * XCH_FNV_PRIME;
       hu = (hu ^ m->payload[i]) * XCH_FNV_PRIME;
     }
+  if (rc__xheld_method(m->code)) /* an answer kept for its repeat */
+    r->body_hash = rc__xch_hash_body(m->payload, m->payload_len);
   r->key = h;
   r->key_untagged = hu;
 }
@@ -721,6 +747,23 @@ static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
              : xch_send(x, &resp, m->token, m->token_len);
 }
 
+/* m read without its elective options of a malformed length (xstrip.c),
+ * through the public entry: xch_on_request is no recursive function and
+ * stays inlined in rc_exchange_on_message. */
+static __attribute__((noinline)) rc_err
+xch_on_request_stripped(rc_exchange *x, const rc_msg *m, rc_time now) {
+  rc_msg clean;
+  uint8_t *buf;
+  rc_err err = rc__xch_strip(x->mem, m, &clean, &buf);
+  if (err)
+    return err;
+  rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+              "elective option of a malformed length in a request ignored");
+  err = rc_exchange_on_message(x, &clean, now);
+  x->mem->free(buf, x->mem->user);
+  return err;
+}
+
 static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
@@ -735,7 +778,8 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   xch_scan(r, m, x->fwd_to_app, &bad, &repeated);
   if (bad) {
     xch_req_put(x, r);
-    return xch_bad_option(x, NULL, m, bad, repeated);
+    return repeated == XCH_IGNORE ? xch_on_request_stripped(x, m, now)
+                                  : xch_bad_option(x, NULL, m, bad, repeated);
   }
   if (x->ndeferred >= x->unanswered_max) {
     xch_req_put(x, r);
@@ -747,6 +791,10 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   r->msg = m;
   r->token = m->token;
   r->token_len = m->token_len;
+  if (x->nheld && rc__xheld_answer(x, r, m, now)) {
+    xch_req_put(x, r);
+    return RC_OK;
+  }
   rc_msg whole;
   if (r->has_qb1 && r->has_b1) {
     /* RFC 9177 §4.1: Q-Block1 and Block1 are not to be mixed in one
@@ -813,15 +861,50 @@ static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   return err;
 }
 
-uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only) {
+/* The elective options below 64 with a length range narrower than 0-255
+ * (RFC 7252 §5.4.3); of them, those whose range does not include 0-2. */
+#define XCH_LEN_CHECKED                                                        \
+  (XCH_BOUNDED | 1ull << RC_OPT_OBSERVE | 1ull << RC_OPT_SIZE2 |              \
+   1ull << RC_OPT_SIZE1)
+#define XCH_MIN_ABOVE0 (1ull << RC_OPT_ETAG | 1ull << RC_OPT_HOP_LIMIT)
+
+/* One pass over a response's options: the first critical one that is
+ * unrecognized (RFC 7252 §5.4.1), or recognized with a value length
+ * outside its range (§5.4.3: "treated like an unrecognized option");
+ * only an unsafe one when unsafe_only (a proxy keeps the safe ones,
+ * §5.7.1). *ignore is set when a recognized elective one has such a
+ * length (§5.4.1: ignored). */
+static uint16_t xch_resp_scan(const rc_msg *m, int unsafe_only, int *ignore) {
+  /* What the parser saw says there is nothing to find: no critical
+   * option, none numbered 64 or more, and no bounded elective one, or
+   * only values of at most 2 bytes where every bounded range reaches
+   * from 0 to 2 (a plain 2.05 with Content-Format): no walk. */
+  uint64_t b = m->opts_below64;
+  if (m->opts_summary && !m->opts_over63 && m->opts_maxlen <= 255 &&
+      !(b & ~XCH_EVEN_BELOW64) &&
+      (!(b & XCH_LEN_CHECKED) ||
+       (m->opts_maxlen <= 2 && !(b & XCH_MIN_ABOVE0))))
+    return 0;
   rc_opt_iter it;
   rc_opt o;
   rc_opt_iter_init(&it, m);
-  while (rc_opt_next(&it, &o))
-    if (rc_opt_is_critical(o.num) && !xch_opt_def(m->code, o.num) &&
-        (!unsafe_only || rc_opt_is_unsafe(o.num)))
+  while (rc_opt_next(&it, &o)) {
+    const rc_opt_def *d = xch_opt_def(m->code, o.num);
+    if (d && rc_opt_check_def(d, &o) == RC_OK)
+      continue;
+    if (!rc_opt_is_critical(o.num)) {
+      *ignore |= d != NULL;
+      continue;
+    }
+    if (!unsafe_only || rc_opt_is_unsafe(o.num))
       return o.num;
+  }
   return 0;
+}
+
+uint16_t rc_exchange_unknown_critical(const rc_msg *m, int unsafe_only) {
+  int ignore = 0;
+  return xch_resp_scan(m, unsafe_only, &ignore);
 }
 
 /*
@@ -884,9 +967,24 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
                     : "response with unknown token dropped");
     return;
   }
-  uint16_t crit = rc_exchange_unknown_critical(m, o->blk && o->blk->o.relay);
+  int ignore = 0;
+  uint16_t crit = xch_resp_scan(m, o->blk && o->blk->o.relay, &ignore);
   if (crit) {
     xch_reject_response(x, o, m, crit);
+    return;
+  }
+  if (ignore) {
+    /* its elective options of a malformed length go unread (xstrip.c) */
+    rc_msg clean;
+    uint8_t *buf;
+    if (rc__xch_strip(x->mem, m, &clean, &buf) != RC_OK) {
+      rc__xch_log(x, RC_SESSION_LOG_WARN, "response dropped: no memory");
+      return;
+    }
+    rc__xch_log(x, RC_SESSION_LOG_DEBUG,
+                "elective option of a malformed length in a response ignored");
+    (void)rc_exchange_on_message(x, &clean, now);
+    x->mem->free(buf, x->mem->user);
     return;
   }
   if (o->blk) {
@@ -992,6 +1090,7 @@ rc_err rc_xreq_defer(rc_xreq *req) {
     memcpy(req->tok_heap, req->token, req->token_len);
     req->token = req->tok_heap;
   }
+  req->code = req->msg ? req->msg->code : 0; /* for xheld.c */
   req->deferred = 1;
   req->prev = NULL;
   req->next = x->deferred;
@@ -1019,6 +1118,17 @@ static void xch_free_orphan(rc_xreq *req) {
   if (req->tok_heap)
     mem->free(req->tok_heap, mem->user);
   mem->free(req, mem->user);
+}
+
+/* After an answer went (err): on UDP, one to a POST, PATCH or iPATCH
+ * that the amplification limit held back is kept for its repeat
+ * (xheld.c). A pre-encoded tail (static resources) never is. */
+static inline void xch_held_check(rc_exchange *x, rc_xreq *req,
+                                  const rc_outmsg *resp,
+                                  const rc_body_source *src, rc_err err) {
+  if (x->udp && err == RC_OK &&
+      rc__xheld_method(req->msg ? req->msg->code : req->code))
+    rc__xheld_keep(x, req, resp, src);
 }
 
 static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
@@ -1053,9 +1163,12 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
         x->cb.on_output(x->user);
     } else {
       err = xch_send(x, resp, req->token, req->token_len);
+      xch_held_check(x, req, resp, NULL, err);
     }
-  } else
+  } else {
     err = rc__xsrv_respond(x, req, resp, src);
+    xch_held_check(x, req, resp, src, err);
+  }
   if (err == RC_ERR_PEER_TOO_LARGE)
     return err; /* the caller may answer again, smaller */
   req->answered = 1;

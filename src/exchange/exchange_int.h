@@ -48,6 +48,8 @@ struct rc_xreq {
   const rc_msg *key_msg; /* the keys are still to be made from it */
   uint64_t key;       /* read through rc__xreq_keys */
   uint64_t key_untagged; /* key without Request-Tag (== key when none) */
+  uint8_t code;       /* the request's method, once deferred (xheld.c) */
+  uint64_t body_hash; /* POST, PATCH, iPATCH: the payload's, with the keys */
   uint32_t token_len;
   const uint8_t *token; /* into msg, tok, or tok_heap */
   uint8_t tok[RC_TOKEN_MAX];
@@ -76,6 +78,10 @@ typedef struct xcache {
   uint32_t qb_next;
   uint8_t qb_szx, qb_tkl;
   uint8_t qb_tok[RC_TOKEN_MAX];
+  /* xheld.c: an answer the UDP amplification limit held back, kept for
+   * the request's Echo'd repeat (request payload hash req_hash) */
+  uint8_t amp_held;
+  uint64_t req_hash;
 } xcache;
 
 /* An unfinished Block1 upload (server side). */
@@ -147,6 +153,8 @@ struct rc_exchange {
   size_t nups;
   uint32_t next_tag;
   uint8_t fwd_to_app; /* rc_exchange_set_forward_unknown */
+  uint8_t nheld;      /* cache entries with amp_held (xheld.c): 0 or 1 */
+  uint8_t udp;        /* the session is RFC 7252's (xheld.c) */
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
   rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;
@@ -309,6 +317,25 @@ rc_time rc__xqb_expiry(const rc_exchange *x);
 void rc__xqb_expire(rc_exchange *x, rc_time now);
 /* Answers a Block2 request from the cache: 1 answered, 0 not cached. */
 int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now);
+/* Answers r from c (the block r asks for); returns non-zero while the
+ * transfer has more to give (c stays), 0 once the last block went. */
+int rc__xsrv_send_cached(rc_exchange *x, rc_xreq *r, xcache *c, rc_time now);
+void rc__xsrv_cache_drop(rc_exchange *x, xcache *c);
+
+/* xheld.c: answers held back by the UDP amplification limit */
+/* POST, PATCH, iPATCH (RFC 7252 §5.8: not idempotent). */
+static inline int rc__xheld_method(uint8_t code) {
+  return code == RC_POST || code == RC_PATCH || code == RC_IPATCH;
+}
+/* After r's answer resp was sent: keeps it when the session held it back
+ * for the amplification limit. */
+void rc__xheld_keep(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
+                    const rc_body_source *src);
+/* Before the handler (x->nheld > 0): answers r, a repeat with an Echo of
+ * a request whose answer is kept, from it: 1 answered, 0 not such a
+ * repeat. */
+int rc__xheld_answer(rc_exchange *x, rc_xreq *r, const rc_msg *m,
+                     rc_time now);
 rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
                         const rc_body_source *src);
 rc_err rc__xcap_store(rc_xcapture *c, const rc_outmsg *resp);
@@ -369,5 +396,11 @@ rc_err rc__xwin_start(rc_exchange *x, xout *o, const rc_block *first,
 void rc__xwin_free(rc_exchange *x, xwin *w);
 
 uint64_t rc__xch_hash_body(const uint8_t *p, size_t n);
+
+/* xstrip.c: m without its recognized elective options whose value length
+ * is outside their range (RFC 7252 §5.4.3), in *out; the options in *buf
+ * (mem->free it after use), the rest m's. 0 or RC_ERR_NOMEM. */
+rc_err rc__xch_strip(const rc_mem *mem, const rc_msg *m, rc_msg *out,
+                     uint8_t **buf);
 
 #endif

@@ -63,7 +63,9 @@ uint64_t rc__xch_hash_body(const uint8_t *p, size_t n) {
 
 /* ---- the body cache --------------------------------------------------- */
 
-static void cache_drop(rc_exchange *x, xcache *c) {
+void rc__xsrv_cache_drop(rc_exchange *x, xcache *c) {
+  if (c->amp_held)
+    x->nheld--;
   if (c->blob) {
     x->mem->free(c->blob, x->mem->user);
     x->cache_bytes -= c->blob_size;
@@ -80,7 +82,7 @@ xcache *rc__xsrv_cache_find(rc_exchange *x, uint64_t key, rc_time now) {
     if (!c->expires)
       continue;
     if (c->expires <= now) {
-      cache_drop(x, c);
+      rc__xsrv_cache_drop(x, c);
       continue;
     }
     if (c->key == key)
@@ -128,7 +130,7 @@ xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
   }
   xcache *slot = rc__xsrv_cache_find(x, key, now);
   if (slot)
-    cache_drop(x, slot);
+    rc__xsrv_cache_drop(x, slot);
   /* Free slot, else evict the entry that expires first; then make room. */
   for (size_t i = 0; !slot && i < RC_EXCHANGE_CACHE_SLOTS; i++)
     if (!x->cache[i].expires)
@@ -138,7 +140,7 @@ xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
     for (size_t i = 1; i < RC_EXCHANGE_CACHE_SLOTS; i++)
       if (x->cache[i].expires < slot->expires)
         slot = &x->cache[i];
-    cache_drop(x, slot);
+    rc__xsrv_cache_drop(x, slot);
   }
   while (x->cache_bytes + size > x->bcfg.cache_max) {
     xcache *old = NULL;
@@ -147,7 +149,7 @@ xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
         old = &x->cache[i];
     if (!old)
       break;
-    cache_drop(x, old);
+    rc__xsrv_cache_drop(x, old);
   }
   if (rc_budget_take(x->budget, size) != RC_OK)
     return NULL;
@@ -347,14 +349,8 @@ rc_err rc__xsrv_respond(rc_exchange *x, rc_xreq *r, const rc_outmsg *resp,
                      NULL, x->now, NULL);
 }
 
-int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
-  rc__xreq_keys(r);
-  xcache *c = rc__xsrv_cache_find(x, r->key, now);
-  if (!c && !r->has_rtag)
-    c = cache_find_untagged(x, r->key, now);
-  if (!c)
-    return 0;
-  c->expires = now + x->bcfg.ttl_ms;
+int rc__xsrv_send_cached(rc_exchange *x, rc_xreq *r, xcache *c,
+                         rc_time now) {
   xanswer a;
   answer_from_req(&a, r);
   a.obs_set = 0;
@@ -363,9 +359,21 @@ int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
   rc_err err = answer_send(x, &a, &m, NULL, c->len, c, now, &more);
   if (err)
     rc__xch_log(x, RC_SESSION_LOG_WARN, "cannot send a cached block");
-  if (!more && !a.nqb2) /* the last block went out: the transfer is over
-                          (Q-Block2 keeps it for the missing ones) */
-    cache_drop(x, c);
+  /* the last block went out: the transfer is over (Q-Block2 keeps it for
+   * the missing ones) */
+  return more || a.nqb2;
+}
+
+int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
+  rc__xreq_keys(r);
+  xcache *c = rc__xsrv_cache_find(x, r->key, now);
+  if (!c && !r->has_rtag)
+    c = cache_find_untagged(x, r->key, now);
+  if (!c)
+    return 0;
+  c->expires = now + x->bcfg.ttl_ms;
+  if (!rc__xsrv_send_cached(x, r, c, now))
+    rc__xsrv_cache_drop(x, c);
   return 1;
 }
 
@@ -738,7 +746,7 @@ void rc__xsrv_expire(rc_exchange *x, rc_time now) {
   rc__xqb_expire(x, now);
   for (size_t i = 0; x->cache && i < RC_EXCHANGE_CACHE_SLOTS; i++)
     if (x->cache[i].expires && x->cache[i].expires <= now)
-      cache_drop(x, &x->cache[i]);
+      rc__xsrv_cache_drop(x, &x->cache[i]);
   for (xup *u = x->ups; u;) {
     xup *n = u->next;
     if (u->expires <= now)
@@ -750,7 +758,7 @@ void rc__xsrv_expire(rc_exchange *x, rc_time now) {
 void rc__xsrv_free_all(rc_exchange *x, rc_err reason) {
   for (size_t i = 0; x->cache && i < RC_EXCHANGE_CACHE_SLOTS; i++)
     if (x->cache[i].expires)
-      cache_drop(x, &x->cache[i]);
+      rc__xsrv_cache_drop(x, &x->cache[i]);
   if (x->cache) {
     x->mem->free(x->cache, x->mem->user);
     x->cache = NULL;

@@ -1981,6 +1981,10 @@ rc_err rc_session_udp_reject(rc_session *s, const uint8_t *token,
 rc_err rc_session_set_echo(rc_session *s, const rc_session_echo *echo) {
   return UDP(s) ? rc__udp_set_echo(s, echo) : RC_ERR_INVAL;
 }
+int rc_session_udp_amp_held(const rc_session *s, const uint8_t *token,
+                            size_t token_len) {
+  return UDP(s) && rc__udp_amp_held(s, token, token_len);
+}
 int rc_session_peer_block_wise(const rc_session *s) {
   return UDP(s) ? 1 : s->peer_bwt;
 }

@@ -121,6 +121,7 @@ typedef struct rc__udp {
   uint8_t confirmed; /* the peer's address is proven (amp_factor) */
   uint8_t amp_set;   /* amp_token is the latest answered request's */
   uint8_t amp_tkl;
+  uint8_t amp_held;  /* its answer went as 4.01 + Echo (rc__udp_amp_held) */
   const rc_session_echo *echo; /* amplification limit on: Echo values */
   rc_session_config cfg;
   rc_session_callbacks cb;
@@ -932,6 +933,7 @@ static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
     return AMP_SEND;
   if (in != NULL) {
     u->amp_set = 1;
+    u->amp_held = 0;
     u->amp_tkl = in->tkl;
     memcpy(u->amp_token, in->token, in->tkl);
     uint64_t budget = (uint64_t)u->cfg.udp.amp_factor * in->req_len;
@@ -948,7 +950,16 @@ static int amp_check(rc__udp *u, const udp_in *in, const uint8_t *tok,
     return AMP_SEND;
   }
   u->amp_left = 0;
-  return in != NULL ? AMP_ECHO : amp_drop(u);
+  if (in == NULL)
+    return amp_drop(u);
+  u->amp_held = 1;
+  return AMP_ECHO;
+}
+
+int rc__udp_amp_held(const rc_session *s, const uint8_t *token, size_t tkl) {
+  const rc__udp *u = CU(s);
+  return u->amp_held && u->amp_set && u->amp_tkl == tkl &&
+         (tkl == 0 || memcmp(u->amp_token, token, tkl) == 0);
 }
 
 /* The 4.01 Unauthorized with an Echo option that replaces a large

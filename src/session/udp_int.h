@@ -43,6 +43,7 @@ rc_err rc__udp_ack_now(rc_session *s, const uint8_t *token, size_t token_len);
 rc_err rc__udp_reject(rc_session *s, const uint8_t *token, size_t token_len);
 rc_err rc__udp_set_max_datagram(rc_session *s, size_t n);
 rc_err rc__udp_set_echo(rc_session *s, const rc_session_echo *echo);
+int rc__udp_amp_held(const rc_session *s, const uint8_t *token, size_t tkl);
 void rc__udp_set_trace(rc_session *s,
                        void (*on_trace)(void *user, int sent,
                                         const rc_msg *m));

@@ -8,12 +8,13 @@
 #ifndef RCOAP_TRANSPORT_ECHO_H
 #define RCOAP_TRANSPORT_ECHO_H
 
+#include "rcoap/session.h"
 #include "transport/hkey.h"
 
 #define RC__ECHO_LEN 12u
 /* How long an Echo value proves the address; keys rotate as often, so the
  * previous key still covers a value made just before a rotation. */
-#define RC__ECHO_LIFETIME_MS 60000u
+#define RC__ECHO_LIFETIME_MS RC_UDP_ECHO_LIFETIME_MS
 
 /* Writes an Echo value for peer (addr bytes) at now; returns its length. */
 size_t rc__echo_make(rc__hkey *k, const void *addr, size_t alen, rc_time now,

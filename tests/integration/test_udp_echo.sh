@@ -12,6 +12,12 @@
 #    the Echo once (rcoap -v shows the 4.01 and the repeat);
 #  - coaps:// (DTLS) answers a first large request at once (the cookie
 #    exchange proved the address);
+#  - a POST runs once (RFC 7252 §5.8: not idempotent): at
+#    --amplification-factor 1 the answer to POST /log (its entries, one
+#    more than the request's bytes) goes as 4.01 + Echo, rcoap repeats
+#    the POST with the Echo and gets the entry the first run appended;
+#    /log holds one entry, not two; a raw peer's repeat under a new token
+#    and MID gets the same 2.04, and so does a duplicate of that repeat;
 #  - --amplification-factor 0 sends the block at once; a bad value is a
 #    usage error.
 # Usage: bash test_udp_echo.sh BUILD_DIR
@@ -53,6 +59,25 @@ coap -T $RC_TMO --psk-identity u --psk-key secretkey -v get "coaps://127.0.0.1:$
 rc_expect_eq "$(printf '%s' "$OUT" | wc -c)" 102400 "coaps:// /large: the whole body"
 rc_expect_not "$ERR" "4.01" "coaps://: no 4.01 (the DTLS cookie proved the address)"
 rcd_stop d
+
+echo "=== POST runs once (--amplification-factor 1)"
+rcd_start o 1 --amplification-factor 1 -l coap://127.0.0.1:0 || rc_fail "rcoapd --amplification-factor 1 starts"
+PO=$(rcd_port o 127.0.0.1 coap)
+coap -T $RC_TMO -v post -d first "coap://127.0.0.1:$PO/log"
+rc_expect_status "$ST" 0 "rcoap POST /log exits 0"
+rc_expect_eq "$OUT" "#1 first" "the answer of the one run"
+rc_expect "$ERR" "< 4.01 Unauthorized" "the answer was held back first (4.01 + Echo)"
+rc_expect_re "$(grep -c 'Echo:' <<<"$ERR")" '^2$' "and the POST repeated with its Echo"
+coap -T $RC_TMO post -d second "coap://127.0.0.1:$PO/log"
+rc_expect_eq "$OUT" "$(printf '#1 first\n#2 second')" "a second POST: one entry more, each POST ran once"
+RO=$(timeout $((30 * RC_SLOW)) $PY "$EP" 127.0.0.1 "$PO" "$W" post 2>&1)
+rc_expect_re "$(sed -n 1p <<<"$RO")" '^A <- 61810201aadcef[0-9a-f]{24}$' "raw POST /log: ACK 4.01 with Echo"
+rc_expect_re "$(sed -n 2p <<<"$RO")" '^A <- 61440202bbc0ff23312066697273740a233220' "its repeat (token bb, MID 0202) with the Echo: 2.04 (Content-Format 0), the entries"
+rc_expect "$(sed -n 2p <<<"$RO")" "$(printf '#3 third' | od -An -tx1 | tr -d ' \n')" "the third one the first run appended"
+rc_expect_eq "$(sed -n 3p <<<"$RO")" "$(sed -n 2p <<<"$RO")" "a duplicate of the repeat: the same 2.04"
+coap -T $RC_TMO get "coap://127.0.0.1:$PO/log"
+rc_expect_eq "$(wc -l <<<"$OUT")" 3 "GET /log: three entries for three POSTs"
+rcd_stop o
 
 echo "=== --amplification-factor"
 rcd_start z 1 --amplification-factor 0 -l coap://127.0.0.1:0 || rc_fail "rcoapd --amplification-factor 0 starts"

@@ -10,7 +10,12 @@
 #     an Echo (amplification limit) that libcoap repeats its GET with; observe (-s) /sensors/temp: NON notifications
 #     with rising Observe numbers; /slow?ms=2500: an empty ACK first, then
 #     the answer as a separate CON. coap-client exits 0 whatever happens,
-#     so its -v 7 PDU log is what is checked.
+#     so its -v 7 PDU log is what is checked. A POST runs once under the
+#     amplification limit: against rcoapd --amplification-factor 1,
+#     POST /log (its answer, the log's entries, larger than the request)
+#     gets 4.01 + Echo, libcoap repeats it with the Echo under a new
+#     token and gets the 2.04 of the one run; /log then holds one entry
+#     for it, not two.
 #  2. rcoap -> coap-server-notls: GET /time, PUT /example_data of 3000
 #     bytes (Block1) and GET it back (Block2), observe /time for 3
 #     notifications, ping (libcoap's RST), discovery, a NON request
@@ -91,6 +96,22 @@ lc "$U/slow?ms=2500"
 rc_expect "$LOUT" "sorry for the wait" "libcoap /slow: the answer"
 rc_expect_re "$(grep -E 't:ACK c:0.00' <<<"$LERR" | head -n 1)" . "/slow: rcoapd's empty ACK first"
 rc_expect_re "$(pdus CON 2.05)" . "/slow: then the 2.05 as a separate CON"
+
+echo "=== 1b. libcoap POST under the amplification limit"
+rcd_start e 1 --amplification-factor 1 -l coap://127.0.0.1:0 || rc_fail "rcoapd --amplification-factor 1 starts"
+E=coap://127.0.0.1:$(rcd_port e 127.0.0.1 coap)
+# One entry first (rcoap): libcoap's Uri-Port makes its request longer
+# than an answer with its entry alone.
+coap -T $RC_TMO post -d rcoap "$E/log"
+rc_expect_eq "$OUT" "#1 rcoap" "rcoap POST /log: its entry"
+lc -m post -e libcoap "$E/log"
+rc_expect_re "$(pdus ACK 4.01)" 'Echo:0x[0-9a-f]{24}' "libcoap's POST /log: 4.01 with Echo (answer held back)"
+rc_expect_re "$(pdus CON POST | sed -n 2p)" '^v:1 t:CON c:POST i:[0-9a-f]+ \{02000000000002\} .*Echo:0x' "libcoap repeats the POST with the Echo under a new token"
+rc_expect_eq "$LOUT" "$(printf '#1 rcoap\n#2 libcoap')" "and gets the answer of the one run"
+rc_expect_eq "$(pdus CON POST | wc -l)" 2 "two POSTs on the wire"
+coap -T $RC_TMO get "$E/log"
+rc_expect_eq "$OUT" "$(printf '#1 rcoap\n#2 libcoap')" "GET /log: the handler ran once for them"
+rcd_stop e
 
 echo "=== 2. rcoap -> coap-server-notls"
 lc_server ls "$LP" -v 7

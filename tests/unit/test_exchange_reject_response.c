@@ -34,6 +34,9 @@ typedef struct client {
   int calls;
   rc_err status;
   uint8_t code; /* of the response handed over, 0 for none */
+  int had_opt;  /* it carried option watch */
+  uint16_t watch;
+  size_t plen;
   uint8_t tok[8];
   uint8_t mid[2];
 } client;
@@ -55,6 +58,9 @@ static void on_response(void *arg, rc_err status, const rc_msg *resp) {
   c->calls++;
   c->status = status;
   c->code = resp ? resp->code : 0;
+  rc_opt o;
+  c->had_opt = resp && c->watch && rc_msg_find_opt(resp, c->watch, &o);
+  c->plen = resp ? resp->payload_len : 0;
 }
 
 static client *client_new(rc_framing f) {
@@ -267,6 +273,69 @@ static void unknown_token_ack_ignored(void **state) {
   stray_expect(*state, RC_TYPE_ACK, 0x13, 0, 1);
 }
 
+/* A separate CON 2.05 (MID 0x78 n) with our token, option num (< 269)
+ * holding len (< 13) bytes of 0x07, and payload "p". */
+static size_t response_len(const client *c, uint8_t n, uint16_t num,
+                           size_t len, uint8_t *out) {
+  size_t i = 0;
+  out[i++] = 0x48; /* CON, TKL 8 */
+  out[i++] = RC_CONTENT;
+  out[i++] = 0x78;
+  out[i++] = n;
+  memcpy(out + i, c->tok, 8);
+  i += 8;
+  if (num < 13) {
+    out[i++] = (uint8_t)(num << 4 | len);
+  } else {
+    out[i++] = (uint8_t)(0xd0 | len);
+    out[i++] = (uint8_t)(num - 13);
+  }
+  memset(out + i, 0x07, len);
+  i += len;
+  out[i++] = 0xff;
+  out[i++] = 'p';
+  return i;
+}
+
+/* RFC 7252 §5.4.3: a known option whose value is longer than its range
+ * is handled like an unrecognized one. Elective (Observe 4 bytes,
+ * ETag 9, Content-Format 3, Max-Age 5): the response is taken (ACK) and
+ * handed over without it; critical (Block2 4 bytes): rejected (RST). */
+static void malformed_known_options(void **state) {
+  client *c = *state;
+  static const struct {
+    uint16_t num;
+    size_t len;
+    uint8_t want;
+  } cases[] = {
+      {RC_OPT_OBSERVE, 4, RC_TYPE_ACK},       {RC_OPT_ETAG, 9, RC_TYPE_ACK},
+      {RC_OPT_CONTENT_FORMAT, 3, RC_TYPE_ACK}, {RC_OPT_MAX_AGE, 5, RC_TYPE_ACK},
+      {RC_OPT_ETAG, 0, RC_TYPE_ACK},          {RC_OPT_BLOCK2, 4, RC_TYPE_RST},
+      {RC_OPT_CONTENT_FORMAT, 2, RC_TYPE_ACK}, /* well formed: kept */
+  };
+  for (uint8_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    send_get(c, 0);
+    const uint8_t ack[] = {0x60, 0x00, c->mid[0], c->mid[1]};
+    feed_expect(c, ack, sizeof ack, NULL, 0);
+    c->calls = 0;
+    c->watch = cases[i].num;
+    uint8_t resp[40];
+    size_t n = response_len(c, i, cases[i].num, cases[i].len, resp);
+    const uint8_t reply[] = {(uint8_t)(0x40 | cases[i].want << 4), 0x00,
+                             0x78, i};
+    feed_expect(c, resp, n, reply, sizeof reply);
+    assert_int_equal(c->calls, 1);
+    assert_int_equal(c->code, RC_CONTENT);
+    assert_int_equal(c->plen, 1);
+    if (cases[i].want == RC_TYPE_RST) {
+      assert_int_equal(c->status, RC_ERR_CRITICAL_OPTION);
+    } else {
+      assert_int_equal(c->status, RC_OK);
+      assert_int_equal(c->had_opt, i == 6);
+    }
+  }
+}
+
 static int ignore_message(void *user, const rc_msg *m) {
   (void)user;
   (void)m;
@@ -327,6 +396,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(elective_unknown_is_acked, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(relay_keeps_safe_to_forward, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(malformed_known_options, setup,
                                       teardown),
       cmocka_unit_test(tcp_response_gets_abort),
       cmocka_unit_test_setup_teardown(unknown_token_con_gets_reset, setup,

@@ -1,7 +1,8 @@
 /*
  * rcoapd's demo resources, the ones the README and the browser demo page
  * use: a greeting, the time, an echo, a writable store, a sensor whose
- * value changes every second, and a large text for block-wise transfer.
+ * value changes every second, a large text for block-wise transfer, and
+ * a log a POST appends to (an effect a test can count).
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +20,9 @@
  * second, so say so. */
 #define SENSOR_PERIOD_MS 1000u
 #define LARGE_SIZE (100u * 1024u)
+/* /log: the last LOG_LINES entries, each up to LOG_TEXT bytes of text */
+#define LOG_LINES 16u
+#define LOG_TEXT 64u
 
 struct demo {
   rc_context *ctx;
@@ -34,6 +38,8 @@ struct demo {
   rc_resource *counter_res; /* /counter: observable, POST increments */
   uint64_t counter;
   rc_resource *store_res;   /* /store/NAME: observable, PUT/DELETE notify */
+  uint64_t log_seq;         /* /log: entries appended so far */
+  char log[LOG_LINES][LOG_TEXT + 1];
 };
 
 static void on_time(rc_context *ctx, rc_resource *res, rc_xreq *req,
@@ -302,6 +308,31 @@ static void on_counter(rc_context *ctx, rc_resource *res, rc_xreq *req,
   rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
 }
 
+/* /log: a POST appends an entry (its payload, up to LOG_TEXT bytes, with
+ * a sequence number) and, like a GET, answers the last
+ * LOG_LINES entries, one a line: every run of the POST handler shows. */
+static void on_log(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                   void *user) {
+  (void)ctx;
+  (void)res;
+  demo *d = user;
+  const rc_msg *m = rc_xreq_msg(req);
+  if (m->code == RC_POST) {
+    size_t n = m->payload_len < LOG_TEXT ? m->payload_len : LOG_TEXT;
+    char *line = d->log[d->log_seq++ % LOG_LINES];
+    memcpy(line, m->payload, n);
+    line[n] = 0;
+  }
+  char body[LOG_LINES * (LOG_TEXT + 32)];
+  size_t len = 0;
+  uint64_t first = d->log_seq > LOG_LINES ? d->log_seq - LOG_LINES : 0;
+  for (uint64_t i = first; i < d->log_seq; i++)
+    len += (size_t)snprintf(body + len, sizeof body - len, "#%llu %s\n",
+                            (unsigned long long)i + 1, d->log[i % LOG_LINES]);
+  rc_respond(req, m->code == RC_POST ? RC_CHANGED : RC_CONTENT,
+             RC_CF_TEXT_PLAIN, body, len);
+}
+
 /* /sink: PUT or POST any body (streamed in Block1, never held); answers
  * 2.04 with "SHA256HEX BYTES" so clients can check what arrived. */
 typedef struct sink_state {
@@ -475,6 +506,9 @@ rc_err demo_start(rc_context *ctx, demo **out) {
       (err = rc_resource_attr(r, "title", "POST adds one; observable", 1)))
     goto fail;
   d->counter_res = r;
+  if ((err = add(ctx, "/log", 0, d, on_log, NULL, on_log, NULL, &r)) ||
+      (err = rc_resource_attr(r, "title", "POST appends; the last 16", 1)))
+    goto fail;
   if ((err = add(ctx, "/sink", 0, d, NULL, on_sink, on_sink, NULL, &r)) ||
       (err = rc_resource_on_body(r, on_sink_body)) ||
       (err = rc_resource_body_limit(r, UINT64_MAX)) ||

@@ -1,7 +1,7 @@
 """CoAP options (RFC 7252 §3.1) for the test peers written in Python:
 encoded from and parsed into (number, value) pairs. Shared by
-coap_origin.py (UDP) and coap_tcp_origin.py (RFC 8323 framing), which
-import it from this folder."""
+coap_origin.py (UDP), coap_tcp_origin.py and bad_opt_origin.py (RFC 8323
+framing: frame and take), which import it from this folder."""
 import struct
 
 
@@ -44,3 +44,35 @@ def parse_opts(buf):
         opts.append((num, bytes(buf[i:i + vals[1]])))
         i += vals[1]
     return opts, bytes(buf[i + 1:]) if i < len(buf) else b""
+
+
+def frame(code, token, opts, payload=b""):
+    """One RFC 8323 §3.2 message: Len, TKL, code, token, options, payload."""
+    body = enc_opts(opts) + (b"\xff" + payload if payload else b"")
+    n = len(body)
+    if n < 13:
+        first, ext = n, b""
+    elif n < 269:
+        first, ext = 13, bytes([n - 13])
+    else:
+        first, ext = 14, struct.pack(">H", n - 269)
+    return bytes([first << 4 | len(token)]) + ext + bytes([code]) + token + body
+
+
+def take(buf):
+    """One message from buf: (code, token, opts, payload, rest) or None."""
+    if len(buf) < 2:
+        return None
+    ln, tkl, i = buf[0] >> 4, buf[0] & 15, 1
+    if ln == 13:
+        ln, i = buf[1] + 13, 2
+    elif ln == 14:
+        if len(buf) < 3:
+            return None
+        ln, i = struct.unpack(">H", buf[1:3])[0] + 269, 3
+    end = i + 1 + tkl + ln
+    if len(buf) < end:
+        return None
+    code, token = buf[i], bytes(buf[i + 1:i + 1 + tkl])
+    opts, payload = parse_opts(buf[i + 1 + tkl:end])
+    return code, token, opts, payload, buf[end:]

@@ -20,7 +20,7 @@ import struct
 import sys
 import time
 
-from coap_opts import enc_opts, parse_opts
+from coap_opts import frame, take
 
 METHODS = {1: "GET", 2: "POST", 3: "PUT", 4: "DELETE", 5: "FETCH",
            6: "PATCH", 7: "iPATCH"}
@@ -35,37 +35,6 @@ def arg(name, default):
 MAX_AGE = arg("--max-age", 1)
 DROP = arg("--drop", 0)
 LIFE = arg("--life", 120)
-
-
-def frame(code, token, opts, payload=b""):
-    body = enc_opts(opts) + (b"\xff" + payload if payload else b"")
-    n = len(body)
-    if n < 13:
-        first, ext = n, b""
-    elif n < 269:
-        first, ext = 13, bytes([n - 13])
-    else:
-        first, ext = 14, struct.pack(">H", n - 269)
-    return bytes([first << 4 | len(token)]) + ext + bytes([code]) + token + body
-
-
-def take(buf):
-    """One message from buf: (code, token, opts, payload, rest) or None."""
-    if len(buf) < 2:
-        return None
-    ln, tkl, i = buf[0] >> 4, buf[0] & 15, 1
-    if ln == 13:
-        ln, i = buf[1] + 13, 2
-    elif ln == 14:
-        if len(buf) < 3:
-            return None
-        ln, i = struct.unpack(">H", buf[1:3])[0] + 269, 3
-    end = i + 1 + tkl + ln
-    if len(buf) < end:
-        return None
-    code, token = buf[i], bytes(buf[i + 1:i + 1 + tkl])
-    opts, payload = parse_opts(buf[i + 1 + tkl:end])
-    return code, token, opts, payload, buf[end:]
 
 
 def say(*a):
