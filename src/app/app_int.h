@@ -254,6 +254,10 @@ void rc__app_observe_res_gone(rc_resource *r);
 /* res_static.c: frees res's static representation (res_free). */
 typedef struct app_static app_static;
 void rc__app_static_free(rc_resource *res);
+/* res_static.c: the exchange's on_plain (user: the app_peer): a static
+ * GET answer sent without a request record, or NULL. */
+const rc_msg_tail *rc__app_static_plain(void *user, const rc_msg *m,
+                                        uint8_t *code);
 void rc__app_observe_free(rc_context *ctx);
 
 /* release.c */

@@ -168,7 +168,8 @@ static rc_err peer_attach_exchange(app_peer *p) {
   rc_exchange_callbacks xcb = {.on_request = rc__app_dispatch,
                                .on_log = peer_on_exchange_log,
                                .on_output = peer_on_exchange_output,
-                               .on_body_start = rc__app_body_start};
+                               .on_body_start = rc__app_body_start,
+                               .on_plain = rc__app_static_plain};
   rc_err err = rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed,
                                p->ctx->mem);
   if (err != RC_OK)

@@ -25,6 +25,23 @@ static void static_get(rc_context *ctx, rc_resource *res, rc_xreq *req,
   rc_exchange_respond_tail(req, &st->msg, &st->tail);
 }
 
+/* The exchange's on_plain (a request with nothing for the exchange to
+ * do): a GET of a resource whose answer is static, when dispatch would
+ * call static_get (not observable, no observation on the connection:
+ * those go to rc__app_observe_dispatch); the usual way for the rest. */
+const rc_msg_tail *rc__app_static_plain(void *user, const rc_msg *m,
+                                        uint8_t *code) {
+  app_peer *p = user;
+  rc_resource *r;
+  int exact;
+  if (m->code != RC_GET || p->obs ||
+      rc__app_match_msg(p->ctx, m, &r, &exact) != RC_OK || !r || !r->stat ||
+      r->handlers[RC_GET] != static_get || r->observable)
+    return NULL;
+  *code = r->stat->msg.code;
+  return &r->stat->tail;
+}
+
 rc_err rc_resource_set_static(rc_resource *res, uint8_t code,
                               int content_format, const void *payload,
                               size_t len) {

@@ -18,6 +18,9 @@
 
 #define XCH_INITIAL_BUCKETS 16u
 #define XCH_FREE_KEEP 64u
+/* An answer's payload up to this goes out whole, in one call (larger
+ * ones through rc__xsrv_respond, which may split them in Block2). */
+#define XCH_SMALL_BODY 1024u
 
 static uint64_t xch_splitmix(uint64_t *state) {
   uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
@@ -407,7 +410,7 @@ void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n) {
     x->unanswered_max = n ? n : RC_EXCHANGE_UNANSWERED_MAX;
 }
 
-void rc_exchange_hold_output(rc_exchange *x, int hold) { x->hold = hold; }
+void rc_exchange_hold_output(rc_exchange *x, int hold) { x->hold = hold != 0; }
 
 rc_err rc_exchange_cancel(rc_exchange *x, uint64_t id) {
   for (xout *o = x->head; o; o = o->next) {
@@ -543,6 +546,13 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
   ((XCH_EVEN_BELOW64 & ~XCH_DECODED) | 1ull << RC_OPT_URI_PATH |              \
    1ull << RC_OPT_URI_QUERY)
 
+/* What the parser saw of m's options says there is nothing to check or
+ * decode (values up to 255 bytes fit Uri-Path's and Uri-Query's range;
+ * anything longer is looked at by the scan). */
+#define XCH_PLAIN_MSG(m)                                                       \
+  ((m)->opts_summary && !(m)->opts_over63 && (m)->opts_maxlen <= 255 &&        \
+   !((m)->opts_below64 & ~XCH_PLAIN))
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
                      uint16_t *bad, int *repeated) {
   rc_opt_iter it;
@@ -550,11 +560,8 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
   *repeated = 0;
-  /* What the parser saw of the options says there is nothing to check
-   * or decode: no walk (values up to 255 bytes fit Uri-Path's and
-   * Uri-Query's range; anything longer is looked at below). */
-  if (m->opts_summary && !m->opts_over63 && m->opts_maxlen <= 255 &&
-      !(m->opts_below64 & ~XCH_PLAIN)) {
+  /* nothing to check or decode: no walk */
+  if (XCH_PLAIN_MSG(m)) {
     r->opts_seen = m->opts_below64;
     return;
   }
@@ -888,12 +895,34 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   cb(arg, RC_OK, m);
 }
 
+/* A plain request (the scan's shortcut: nothing to decode or refuse)
+ * answered by on_plain without a request record, as xch_on_request and
+ * xch_respond's fast path would answer it: 1 when it must go the usual
+ * way after all. */
+static int xch_on_plain(rc_exchange *x, const rc_msg *m) {
+  uint8_t code;
+  const rc_msg_tail *t = x->cb.on_plain(x->user, m, &code);
+  if (!t || t->len - t->opts_len > XCH_SMALL_BODY + 1 ||
+      !rc_code_is_response(code))
+    return 1;
+  rc_err err = rc_session_send_tail(x->s, code, m->token, m->token_len, t);
+  if (err == RC_ERR_PEER_TOO_LARGE)
+    return 1; /* the handler is told, and may answer smaller */
+  if (err == RC_OK && x->cb.on_output && !x->hold)
+    x->cb.on_output(x->user);
+  return 0;
+}
+
 rc_err rc_exchange_on_message(rc_exchange *x, const rc_msg *m, rc_time now) {
   if (x->dead)
     return RC_ERR_CLOSED;
   x->now = now;
-  if (rc_code_is_request(m->code))
+  if (rc_code_is_request(m->code)) {
+    if (x->cb.on_plain && XCH_PLAIN_MSG(m) &&
+        x->ndeferred < x->unanswered_max && !xch_on_plain(x, m))
+      return RC_OK;
     return xch_on_request(x, m, now);
+  }
   if (rc_code_is_response(m->code))
     xch_on_response(x, m, now);
   /* Other classes (1.xx, 3.xx, 6.xx) are reserved: RFC 7252 §5.8 gives
@@ -1033,7 +1062,7 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
   if (x->dead)
     err = RC_ERR_CLOSED;
   else if (!src && !req->has_b2 && !req->has_b1 && !req->obs_set &&
-           resp->payload_len <= 1024) { /* the fast path */
+           resp->payload_len <= XCH_SMALL_BODY) { /* the fast path */
     if (tail) {
       err = rc_session_send_tail(x->s, resp->code, req->token, req->token_len,
                                  tail);

@@ -135,8 +135,6 @@ struct rc_exchange {
   xout *free_out;
   rc_xreq *deferred;
   size_t ndeferred;
-  int dead;
-  int hold;
   rc_time now;        /* of the last input: for answers given later */
   rc_exchange_block_config bcfg;
   /* RC_EXCHANGE_CACHE_SLOTS entries, allocated by the first block-wise
@@ -147,6 +145,8 @@ struct rc_exchange {
   size_t nups;
   uint32_t next_tag;
   uint8_t fwd_to_app; /* rc_exchange_set_forward_unknown */
+  uint8_t dead;       /* failed (rc_exchange_fail_all) */
+  uint8_t hold;       /* rc_exchange_hold_output */
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
   rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;
