@@ -32,11 +32,13 @@ static void static_get(rc_context *ctx, rc_resource *res, rc_xreq *req,
 const rc_msg_tail *rc__app_static_plain(void *user, const rc_msg *m,
                                         uint8_t *code) {
   app_peer *p = user;
-  rc_resource *r;
+  if (m->code != RC_GET || p->obs)
+    return NULL;
+  rc_resource *r = rc__app_memo_hit(p->ctx, m);
   int exact;
-  if (m->code != RC_GET || p->obs ||
-      rc__app_match_msg(p->ctx, m, &r, &exact) != RC_OK || !r || !r->stat ||
-      r->handlers[RC_GET] != static_get || r->observable)
+  if (!r && rc__app_match_msg(p->ctx, m, &r, &exact) != RC_OK)
+    return NULL;
+  if (!r || !r->stat || r->handlers[RC_GET] != static_get || r->observable)
     return NULL;
   *code = r->stat->msg.code;
   return &r->stat->tail;
