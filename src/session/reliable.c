@@ -278,10 +278,19 @@ static void chunk_recycle(rc_session *s, out_chunk *c) {
 /* A chunk with at least need free bytes at its tail: the last queued one,
  * the spare, or a new one. New chunks are linked only when a message is
  * committed into them. Returns NULL on allocation failure. */
-static out_chunk *out_room(rc_session *s, size_t need) {
+static __attribute__((noinline)) out_chunk *out_room_new(rc_session *s,
+                                                          size_t need);
+
+static inline out_chunk *out_room(rc_session *s, size_t need) {
   out_chunk *c = s->out_last;
   if (c != NULL && c->cap - c->tail >= need)
     return c;
+  return out_room_new(s, need);
+}
+
+/* out_room when the last chunk is full: the spare or a new chunk. */
+static out_chunk *out_room_new(rc_session *s, size_t need) {
+  out_chunk *c;
   if (s->spare != NULL && s->spare->cap >= need)
     return s->spare;
   size_t cap = need > OUT_CHUNK ? need : OUT_CHUNK;
