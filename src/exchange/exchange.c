@@ -728,7 +728,8 @@ static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
              : xch_send(x, &resp, m->token, m->token_len);
 }
 
-static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
+static __attribute__((noinline)) rc_err
+xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
     return RC_ERR_NOMEM;
@@ -868,7 +869,8 @@ static void xch_reject_response(rc_exchange *x, xout *o, const rc_msg *m,
     (void)rc_session_abort(x->s, 0, diag);
 }
 
-static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
+static __attribute__((noinline)) void
+xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   xout *o = NULL;
   if (m->token_len == RC_EXCHANGE_TOKEN_LEN) {
     uint64_t key = xch_key(m->token);
