@@ -95,6 +95,10 @@ struct app_peer {
   const char *close_detail; /* during on_closed only */
   uint8_t open;
   uint8_t released;
+  /* The message being handled was answered by rc__app_static_plain and
+   * changed nothing in the exchange (rc__app_dispatch clears it): its
+   * timer needs no new look (peer_on_message). */
+  uint8_t plain;
   struct app_obs *obs;        /* observations on this connection */
   app_peer *turn_next;        /* turn_flush.c: output held to the turn's end */
   uint8_t turn_held;

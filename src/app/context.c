@@ -245,11 +245,12 @@ static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
   (void)c;
   if (!p->x && peer_attach_exchange(p) != RC_OK)
     return -1;
+  p->plain = 0;
   rc_err err = rc_exchange_on_message(p->x, m, rc__app_now(p->ctx));
   if (err == RC_ERR_NOMEM)
     return -1;
-  if (!peer_close_if_released_done(p))
-    rc__app_arm_timer(p);
+  if (!peer_close_if_released_done(p) && !p->plain)
+    rc__app_arm_timer(p); /* a plain answer left the exchange's timers */
   return 0;
 }
 

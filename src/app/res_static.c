@@ -41,6 +41,7 @@ const rc_msg_tail *rc__app_static_plain(void *user, const rc_msg *m,
   if (!r || !r->stat || r->handlers[RC_GET] != static_get || r->observable)
     return NULL;
   *code = r->stat->msg.code;
+  p->plain = 1;
   return &r->stat->tail;
 }
 

@@ -422,6 +422,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   rc_context *ctx = peer->ctx;
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
+  peer->plain = 0; /* the usual way after all: the timer is looked at */
   /* The options that take a request off the plain way, tested at once. */
   int rare = rc_xreq_has_any(req, 1ull << RC_OPT_PROXY_URI |
                                       1ull << RC_OPT_PROXY_SCHEME |
