@@ -896,9 +896,20 @@ static void handle_abort(rc_session *s, const rc_msg *m) {
 /* ------------------------------------------------------------------ */
 /* received messages                                                   */
 
-/* One whole received message. Returns an error only for NOMEM and
- * callback failure; protocol errors are answered and close the session. */
-static rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
+/* Hands m to the user; a callback failure closes the session. */
+static inline rc_err deliver(rc_session *s, const rc_msg *m) {
+  if (s->cb.on_message(s->user, m) != 0) {
+    sess_closed(s, RC_ERR_CALLBACK_FAILURE);
+    return RC_ERR_CALLBACK_FAILURE;
+  }
+  return RC_OK;
+}
+
+/* dispatch for all but the common message (a request or response after
+ * the CSM, untraced): traces, signals, reserved classes, a missing CSM,
+ * a token too long. */
+static __attribute__((noinline)) rc_err
+dispatch_other(rc_session *s, const rc_msg *m, rc_time now) {
   if (s->cb.on_trace)
     s->cb.on_trace(s->user, 0, m);
   if (!s->peer_csm && m->code != RC_SIG_CSM) {
@@ -954,11 +965,23 @@ static rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
     sess_abort(s, RC_ERR_PROTOCOL, 0, "token longer than announced");
     return RC_OK;
   }
-  if (s->cb.on_message(s->user, m) != 0) {
-    sess_closed(s, RC_ERR_CALLBACK_FAILURE);
-    return RC_ERR_CALLBACK_FAILURE;
-  }
-  return RC_OK;
+  return deliver(s, m);
+}
+
+/* Code classes of requests (0, the Empty code aside) and responses
+ * (2-5): bit n for class n. */
+#define CLASSES_USER (1u << 0 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5)
+
+/* One whole received message. Returns an error only for NOMEM and
+ * callback failure; protocol errors are answered and close the session.
+ * A request or response after the CSM, untraced, with a token we take,
+ * goes straight to the user; the rest is dispatch_other's. */
+static inline rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
+  if (s->peer_csm && s->cb.on_trace == NULL && m->code != RC_CODE_EMPTY &&
+      (CLASSES_USER >> RC_CODE_CLASS(m->code) & 1) &&
+      m->token_len <= s->cfg.max_token_len)
+    return deliver(s, m);
+  return dispatch_other(s, m, now);
 }
 
 /* A message over our Max-Message-Size: only its code and token are known. */
