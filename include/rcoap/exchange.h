@@ -105,7 +105,9 @@ typedef struct rc_exchange_callbacks {
    * a payload of at most 1024 bytes) and sets *code (a response code),
    * or NULL to hand the request to on_request as usual. It must only
    * look (the request may still go to on_request after it: an answer the
-   * peer cannot take goes the usual way).
+   * peer cannot take goes the usual way). The answer is queued on the
+   * session during rc_exchange_on_message, without on_output: the owner
+   * flushes after its input as it does for any message it handles.
    */
   const rc_msg_tail *(*on_plain)(void *user, const rc_msg *m, uint8_t *code);
 } rc_exchange_callbacks;

@@ -899,20 +899,18 @@ xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
 
 /* A plain request (the scan's shortcut: nothing to decode or refuse)
  * answered by on_plain without a request record, as xch_on_request and
- * xch_respond's fast path would answer it: 1 when it must go the usual
- * way after all. */
+ * xch_respond's fast path would answer it (but for on_output: the owner
+ * is in its own input, rc_exchange_on_message): 1 when it must go the
+ * usual way after all. */
 static int xch_on_plain(rc_exchange *x, const rc_msg *m) {
   uint8_t code;
   const rc_msg_tail *t = x->cb.on_plain(x->user, m, &code);
   if (!t || t->len - t->opts_len > XCH_SMALL_BODY + 1 ||
       !rc_code_is_response(code))
     return 1;
-  rc_err err = rc_session_send_tail(x->s, code, m->token, m->token_len, t);
-  if (err == RC_ERR_PEER_TOO_LARGE)
-    return 1; /* the handler is told, and may answer smaller */
-  if (err == RC_OK && x->cb.on_output && !x->hold)
-    x->cb.on_output(x->user);
-  return 0;
+  /* queued during the owner's own input: no on_output */
+  return rc_session_send_tail(x->s, code, m->token, m->token_len, t) ==
+         RC_ERR_PEER_TOO_LARGE; /* the handler is told, may answer smaller */
 }
 
 rc_err rc_exchange_on_message(rc_exchange *x, const rc_msg *m, rc_time now) {
