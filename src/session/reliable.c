@@ -1474,11 +1474,34 @@ send_tail_enc(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
                         plen ? t->bytes + t->opts_len + 1 : NULL, plen);
 }
 
-/* A small tail copied without a call: up to 32 bytes as two overlapping
- * 16-byte moves (or rc__enc_copy12 below 13), memcpy beyond. */
+/* rc_session_send_tail for all but a short tail into the last chunk's
+ * room (a stream, no trace): parts_head or the encoder. */
+static __attribute__((noinline)) rc_err
+send_tail_far(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
+              const rc_msg_tail *t) {
+  if (!parts_fast(s, token, tkl) || t->len >= 65805)
+    return send_tail_enc(s, code, token, tkl, t);
+  out_chunk *c;
+  uint8_t *q;
+  size_t total;
+  rc_err rc = parts_head(s, code, token, tkl, t->len, &c, &q, &total);
+  if (rc != RC_OK)
+    return rc;
+  memcpy(q, t->bytes, t->len);
+  out_commit_tail(s, c, total);
+  return RC_OK;
+}
+
+/* The longest tail rc_session_send_tail writes itself (a static answer's
+ * options and a short payload), copied without a call. */
+#define TAIL_NEAR_MAX 64u
+
+/* Up to TAIL_NEAR_MAX bytes as overlapping 32-, 16- or 8-byte moves (or
+ * rc__enc_copy12 below 13). */
 static inline void tail_copy(uint8_t *dst, const uint8_t *src, size_t n) {
   if (n > 32) {
-    memcpy(dst, src, n);
+    memcpy(dst, src, 32);
+    memcpy(dst + n - 32, src + n - 32, 32);
   } else if (n >= 16) {
     memcpy(dst, src, 16);
     memcpy(dst + n - 16, src + n - 16, 16);
@@ -1490,16 +1513,23 @@ static inline void tail_copy(uint8_t *dst, const uint8_t *src, size_t n) {
   }
 }
 
+/* The common answer (a short tail where the last message ended) calls
+ * nothing, so it saves no registers; everything else is send_tail_far's. */
 rc_err rc_session_send_tail(rc_session *s, uint8_t code, const uint8_t *token,
                             size_t tkl, const rc_msg_tail *t) {
-  if (!parts_fast(s, token, tkl) || t->len >= 65805)
-    return send_tail_enc(s, code, token, tkl, t);
-  out_chunk *c;
-  uint8_t *q;
-  size_t total;
-  rc_err rc = parts_head(s, code, token, tkl, t->len, &c, &q, &total);
+  if (!parts_fast(s, token, tkl) || t->len > TAIL_NEAR_MAX)
+    return send_tail_far(s, code, token, tkl, t);
+  rc_err rc = check_user_msg(s, code, tkl);
   if (rc != RC_OK)
     return rc;
+  /* RFC 8323 §3.2: Len 0-12 in the nibble; 13-268: one more byte */
+  size_t total = 2 + (t->len < 13 ? 0 : 1) + tkl + t->len;
+  if (total > s->peer_mms)
+    return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
+  out_chunk *c = s->out_last;
+  if (c == NULL || c->cap - c->tail < total)
+    return send_tail_far(s, code, token, tkl, t); /* a new chunk */
+  uint8_t *q = put_tcp_head(c->data + c->tail, t->len, code, token, tkl);
   tail_copy(q, t->bytes, t->len);
   out_commit_tail(s, c, total);
   return RC_OK;
