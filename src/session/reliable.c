@@ -1453,25 +1453,22 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
   return RC_OK;
 }
 
-/* rc_session_send_tail off a stream (or a tail too long for parts_head):
- * the encoder writes it from its options and payload. */
+/* A message of pre-encoded options and payload (tail[0..tail_len), the
+ * options its first opts_len bytes) through the encoder, in any framing
+ * (UDP's rc__udp_msg_* included), traced, any token: the options are
+ * copied as they are (rc_enc_opts_raw). rc_session_send_tail off its
+ * own paths, and every message of rc_session_send_tails off its. */
 static __attribute__((noinline)) rc_err
 send_tail_enc(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
-              const rc_msg_tail *t) {
-  rc_msg v;
-  memset(&v, 0, sizeof v);
-  v.code = code;
-  v.opts = t->bytes;
-  v.opts_len = t->opts_len;
-  rc_opt opts[RC_MSG_TAIL_OPTS_MAX];
-  size_t n = 0;
-  rc_opt_iter it;
-  rc_opt_iter_init(&it, &v);
-  while (n < RC_MSG_TAIL_OPTS_MAX && rc_opt_next(&it, &opts[n]))
-    n++;
-  size_t plen = t->len > t->opts_len ? t->len - t->opts_len - 1 : 0;
-  return send_parts_enc(s, code, token, tkl, opts, n,
-                        plen ? t->bytes + t->opts_len + 1 : NULL, plen);
+              const uint8_t *tail, size_t opts_len, size_t tail_len) {
+  rc_enc e;
+  rc_err rc = rc_session_msg_begin(s, &e, code, token, tkl, tail_len + 1);
+  if (rc != RC_OK)
+    return rc;
+  rc_enc_opts_raw(&e, tail, opts_len); /* a failure is sticky: msg_end */
+  if (tail_len > opts_len)
+    rc_enc_payload(&e, tail + opts_len + 1, tail_len - opts_len - 1);
+  return rc_session_msg_end(s, &e);
 }
 
 /* rc_session_send_tail for all but a short tail into the last chunk's
@@ -1480,7 +1477,7 @@ static __attribute__((noinline)) rc_err
 send_tail_far(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
               const rc_msg_tail *t) {
   if (!parts_fast(s, token, tkl) || t->len >= 65805)
-    return send_tail_enc(s, code, token, tkl, t);
+    return send_tail_enc(s, code, token, tkl, t->bytes, t->opts_len, t->len);
   out_chunk *c;
   uint8_t *q;
   size_t total;
@@ -1585,18 +1582,10 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   if (UDP(s) || s->cfg.framing != RC_FRAMING_TCP || s->enc_prefix != 0 ||
       tkl_max > RC_TOKEN_MAX ||
       s->cb.on_trace != NULL || tail_len >= 65805) {
-    rc_msg m = {.code = code, .opts = opts_len ? tail : NULL,
-                .opts_len = opts_len};
-    if (tail_len > opts_len) {
-      m.payload = tail + opts_len + 1;
-      m.payload_len = tail_len - opts_len - 1;
-    }
     rc_err rc = RC_OK;
-    for (; done < n && rc == RC_OK; done += rc == RC_OK) {
-      m.token = tokens[done];
-      m.token_len = (uint32_t)tkls[done];
-      rc = rc_session_send(s, &m);
-    }
+    for (; done < n && rc == RC_OK; done += rc == RC_OK)
+      rc = send_tail_enc(s, code, tokens[done], tkls[done], tail, opts_len,
+                         tail_len);
     if (sent != NULL)
       *sent = done;
     return rc;

@@ -342,6 +342,51 @@ static void send_tail_same_bytes(void **state) {
   }
 }
 
+/* What a traced session was shown of its output. */
+static size_t traced_out;
+static uint8_t traced_tok[4][8];
+static void count_trace(void *user, int sent, const rc_msg *m) {
+  (void)user;
+  if (!sent)
+    return;
+  if (traced_out < 4 && m->token_len <= 8)
+    memcpy(traced_tok[traced_out], m->token, m->token_len);
+  traced_out++;
+}
+
+/* A traced stream sends rc_session_send_tails' messages one by one
+ * through the encoder (as rc_session_send_tail does): every one is shown
+ * to on_trace (the access log, rcoapd -v), with its token, and the bytes
+ * are those of an untraced session. */
+static void send_tails_traced(void **state) {
+  (void)state;
+  static const uint8_t tail[] = {0x60, 0xFF, 'h', 'i'}; /* CF 0, "hi" */
+  static const uint8_t t0[] = {1}, t1[] = {2, 3}, t2[] = {4, 5, 6};
+  const uint8_t *toks[] = {t0, t1, t2};
+  size_t tkls[] = {1, 2, 3};
+  harness *a = csm_done(RC_FRAMING_TCP, RC_SESSION_SERVER, 1000);
+  harness *b = csm_done(RC_FRAMING_TCP, RC_SESSION_SERVER, 1000);
+  rc_session_set_trace(a->s, count_trace);
+  traced_out = 0;
+  size_t sent = 0;
+  assert_int_equal(rc_session_send_tails(a->s, RC_CONTENT, toks, tkls, 3,
+                                         tail, 1, sizeof tail, &sent),
+                   RC_OK);
+  assert_int_equal(sent, 3);
+  assert_int_equal(traced_out, 3);
+  for (size_t i = 0; i < 3; i++)
+    assert_memory_equal(traced_tok[i], toks[i], tkls[i]);
+  assert_int_equal(rc_session_send_tails(b->s, RC_CONTENT, toks, tkls, 3,
+                                         tail, 1, sizeof tail, &sent),
+                   RC_OK);
+  h_drain(a);
+  h_drain(b);
+  assert_int_equal(a->out_len, b->out_len);
+  assert_memory_equal(a->out, b->out, a->out_len);
+  h_free(a);
+  h_free(b);
+}
+
 /* rc_session_send_parts writes the bytes the encoder would, on both sides
  * of every limit of its own path (token 0-8 and longer, option deltas
  * 12/13 and 268/269, option values of 12/13 bytes, a body of 12/13,
@@ -760,6 +805,7 @@ int main(void) {
       cmocka_unit_test(output_buffer),
       cmocka_unit_test(send_parts_same_bytes),
       cmocka_unit_test(send_tails_same_bytes),
+      cmocka_unit_test(send_tails_traced),
       cmocka_unit_test(send_tail_same_bytes),
       cmocka_unit_test(large_body_not_moved),
       cmocka_unit_test(back_to_back),
