@@ -155,8 +155,9 @@ static void peer_on_exchange_output(void *user) {
   rc_conn_flush(p->conn);
 }
 
-/* Creates the exchange once the connection's session exists. */
-static rc_err peer_attach_exchange(app_peer *p) {
+/* Creates the exchange once the connection's session exists (once per
+ * connection: out of line, off peer_on_message's way). */
+static __attribute__((noinline)) rc_err peer_attach_exchange(app_peer *p) {
   if (p->x)
     return RC_OK;
   rc_session *s = rc_conn_session(p->conn);
