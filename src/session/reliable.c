@@ -1528,7 +1528,8 @@ rc_err rc_session_send_tail(rc_session *s, uint8_t code, const uint8_t *token,
     return send_tail_far(s, code, token, tkl, t); /* a new chunk */
   uint8_t *q = put_tcp_head(c->data + c->tail, t->len, code, token, tkl);
   tail_copy(q, t->bytes, t->len);
-  out_commit_tail(s, c, total);
+  c->tail += total; /* out_commit_tail; c is the last chunk already */
+  s->out_bytes += total;
   return RC_OK;
 }
 
