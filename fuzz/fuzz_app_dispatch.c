@@ -14,8 +14,9 @@
  * also has a root prefix resource "/".
  *
  * The option route answers a request whose option bytes it has seen
- * from its memo (resource.c): each input is matched twice, and with bit
- * 4 the path's own resource is added and removed between matches (every
+ * from its memo (app_int.h, resource.c): each input is matched twice (and
+ * the memo probed inline, as the static fast path does), and with bit 4
+ * the path's own resource is added and removed between matches (every
  * change of the table must reach the memo).
  *
  * Input: byte 0 picks the context (bit 0), the framing (bit 1: UDP, else
@@ -229,9 +230,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int slow_exact = slow && slow->path_len == (size_t)n;
   fz_check(fast == slow && fast_exact == slow_exact);
   fz_check(scan(ctx, path, (size_t)n) == slow);
-  /* Asked again (the memo answers now), the same. */
+  /* Asked again (the memo answers now), the same; the inline probe the
+   * static fast path takes (rc__app_memo_hit) finds it or nothing. */
   fz_check(rc__app_match_msg(ctx, &m, &fast, &fast_exact) == RC_OK);
   fz_check(fast == slow && fast_exact == slow_exact);
+  rc_resource *hit = rc__app_memo_hit(ctx, &m);
+  fz_check(hit == NULL || hit == slow);
+  fz_check(hit == slow || m.opts_len > 16 || slow == NULL);
   if ((flags & 16) && !slow_exact && n > 1 && path[n - 1] != '/') {
     /* The path's own resource added, then removed: the memo follows
      * (not for "/x/", which both calls would take as "/x"). */

@@ -6,7 +6,8 @@
  * Max-Message-Size) and the split seed; the rest is the peer's byte stream
  * of CoAP-over-TCP frames, fed in pieces while output is drained, time
  * advances (past the block TTL too) and expiries run. The handler's
- * behaviour comes from the request's first token byte. Must never crash,
+ * behaviour comes from the request's first token byte (on_plain answers
+ * every second plain request). Must never crash,
  * leak or hang, whatever the peer sends.
  */
 #include <stddef.h>
@@ -30,6 +31,7 @@ typedef struct fx {
   uint64_t obs_key;
   int observing;
   uint32_t obs_seq;
+  unsigned nplain; /* on_plain calls */
 } fx;
 
 
@@ -88,6 +90,40 @@ static void on_request(void *user, rc_exchange *x, rc_xreq *req) {
   fx_answer(f, req, sel, 0);
 }
 
+/* on_plain's answers: CF 0 and 5 bytes; four 300-byte Location-Paths and
+ * 1000 bytes (over the peer's 2048: the request goes to on_request). */
+static uint8_t fx_small[7] = {0xc0, 0xff, 'p', 'l', 'a', 'i', 'n'};
+static uint8_t fx_large[4 * 303 + 1 + 1000];
+
+static void fx_tails_fill(void) {
+  size_t n = 0;
+  for (int i = 0; i < 4; i++) {
+    fx_large[n++] = i == 0 ? 0x8e : 0x0e; /* delta 8, then 0; length +2 */
+    fx_large[n++] = 0x00;
+    fx_large[n++] = 300 - 269;
+    memset(fx_large + n, 'l', 300);
+    n += 300;
+  }
+  fx_large[n] = 0xff;
+  memset(fx_large + n + 1, 'b', 1000);
+}
+
+/* Every second plain request (the first, the third ...) gets a fixed
+ * answer, as a static representation would: every other one of those
+ * the large one (the usual way after all); the rest go to on_request. */
+static const rc_msg_tail *on_plain(void *user, const rc_msg *m,
+                                   uint8_t *code) {
+  static const rc_msg_tail small = {fx_small, sizeof fx_small, 1};
+  static const rc_msg_tail large = {fx_large, sizeof fx_large, 4 * 303};
+  fx *f = user;
+  unsigned k = f->nplain++;
+  (void)m;
+  if (k & 1)
+    return NULL;
+  *code = RC_CONTENT;
+  return (k & 2) ? &large : &small;
+}
+
 static void on_body_start(void *user, rc_exchange *x, rc_xreq *req) {
   (void)user, (void)x;
   size_t tl;
@@ -128,7 +164,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rc_session_callbacks cb = {.on_message = on_message, .on_csm = on_csm,
                              .on_closed = on_closed};
   rc_exchange_callbacks xcb = {.on_request = on_request,
-                               .on_body_start = on_body_start};
+                               .on_body_start = on_body_start,
+                               .on_plain = on_plain};
+  fx_tails_fill();
   /* Max-Message-Size 2048: small, so Block2 and oversize paths are hit. */
   if (fz_open(RC_SESSION_SERVER, 2048, &cb, &xcb, &f, &f.s, &f.x) != 0)
     return 0;

@@ -96,6 +96,20 @@ typedef struct rc_exchange_callbacks {
    * last block is in.
    */
   void (*on_body_start)(void *user, rc_exchange *x, rc_xreq *req);
+  /*
+   * Optional: a fixed answer for a plain request, before any request
+   * record is made: one the exchange has nothing to do for (no option it
+   * decodes, checks or refuses: only Uri-Path, Uri-Query and elective
+   * options below 64; the unanswered limit not reached). Returns the
+   * answer's bytes after the token (as rc_session_send_tail takes them;
+   * a payload of at most 1024 bytes) and sets *code (a response code),
+   * or NULL to hand the request to on_request as usual. It must only
+   * look (the request may still go to on_request after it: an answer the
+   * peer cannot take goes the usual way). The answer is queued on the
+   * session during rc_exchange_on_message, without on_output: the owner
+   * flushes after its input as it does for any message it handles.
+   */
+  const rc_msg_tail *(*on_plain)(void *user, const rc_msg *m, uint8_t *code);
 } rc_exchange_callbacks;
 
 /*

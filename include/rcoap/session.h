@@ -480,9 +480,8 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
  * payload when there is one): an answer that is the same for every
  * request (a static representation) is encoded once. opts_len: the
  * options' part of bytes (a valid options region, as rc_msg_parse
- * checks); at most RC_MSG_TAIL_OPTS_MAX options.
+ * checks).
  */
-#define RC_MSG_TAIL_OPTS_MAX 16
 typedef struct rc_msg_tail {
   const uint8_t *bytes;
   size_t len;
@@ -516,10 +515,10 @@ rc_err rc_session_send(rc_session *s, const rc_msg *m);
  * payload marker 0xFF and the payload. On a TCP stream the n messages go
  * in one piece of the output, only each header and token written, the
  * tail copied as it is; other framings (and a traced session) take
- * rc_session_send's way with the same bytes, one message after another.
- * The option region is not checked here: it must be one the encoder
- * wrote. Same rules and errors as rc_session_send; *sent (may be NULL)
- * is how many were queued (on a stream all or none).
+ * rc_session_send_tail's encoder way with the same bytes, one message
+ * after another. The option region is not checked here: it must be one
+ * the encoder wrote. Same rules and errors as msg_begin + msg_end; *sent
+ * (may be NULL) is how many were queued (on a stream all or none).
  */
 rc_err rc_session_send_tails(rc_session *s, uint8_t code,
                              const uint8_t *const *tokens, const size_t *tkls,

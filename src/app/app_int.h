@@ -7,6 +7,7 @@
 #define RCOAP_APP_INT_H
 
 #include <stddef.h>
+#include <string.h>
 
 #include "rcoap/app.h"
 #include "rcoap/transport_listen.h"
@@ -94,6 +95,10 @@ struct app_peer {
   const char *close_detail; /* during on_closed only */
   uint8_t open;
   uint8_t released;
+  /* The message being handled was answered by rc__app_static_plain and
+   * changed nothing in the exchange (rc__app_dispatch clears it): its
+   * timer needs no new look (peer_on_message). */
+  uint8_t plain;
   struct app_obs *obs;        /* observations on this connection */
   app_peer *turn_next;        /* turn_flush.c: output held to the turn's end */
   uint8_t turn_held;
@@ -231,6 +236,64 @@ rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
 /* Forgets the lookups rc__app_match_msg keeps (the table changed). */
 void rc__app_memo_clear(rc_context *ctx);
 
+/*
+ * The lookup memo (ctx->memo): a request whose whole option bytes (up to
+ * 16, the usual GET's) equal an earlier one's names the same Uri-Path
+ * (the options are a function of their bytes), so it finds the same
+ * resource while the table is unchanged (every add and remove clears the
+ * memo). Its key is the bytes as two words with every byte in one of
+ * them (overlapping loads, as seg_eq compares), which for one length is
+ * the bytes themselves; a small direct-mapped table indexed by a mix of
+ * the key keeps a few paths served by turns. Here, inline, so that a hit
+ * (rc__app_memo_hit) costs no call.
+ */
+typedef struct app_memo_key {
+  uint64_t w0, w1;
+  uint32_t len; /* bytes + 1 */
+} app_memo_key;
+
+static inline int rc__app_memo_key(const rc_msg *m, app_memo_key *k) {
+  size_t n = m->opts_len;
+  const uint8_t *a = m->opts;
+  uint64_t x = 0, y = 0;
+  if (n > 16)
+    return 0;
+  if (n >= 8) {
+    memcpy(&x, a, 8);
+    memcpy(&y, a + n - 8, 8);
+  } else if (n >= 4) {
+    uint32_t lo, hi;
+    memcpy(&lo, a, 4);
+    memcpy(&hi, a + n - 4, 4);
+    x = lo;
+    y = hi;
+  } else if (n > 0) {
+    x = (uint64_t)a[0] | (uint64_t)a[n / 2] << 8 | (uint64_t)a[n - 1] << 16;
+  }
+  k->w0 = x;
+  k->w1 = y;
+  k->len = (uint32_t)n + 1;
+  return 1;
+}
+
+static inline struct app_memo *rc__app_memo_slot(rc_context *ctx,
+                                                 const app_memo_key *k) {
+  uint64_t h = (k->w0 ^ (k->w1 * 0x9e3779b97f4a7c15ull) ^ k->len) *
+               0xff51afd7ed558ccdull;
+  return &ctx->memo[h >> 61 & (APP_MEMO_SLOTS - 1)];
+}
+
+/* The memo's resource for m (NULL: none found there, or none to find:
+ * ask rc__app_match_msg). */
+static inline rc_resource *rc__app_memo_hit(rc_context *ctx,
+                                            const rc_msg *m) {
+  app_memo_key k;
+  if (!rc__app_memo_key(m, &k))
+    return NULL;
+  const struct app_memo *e = rc__app_memo_slot(ctx, &k);
+  return e->len == k.len && e->w0 == k.w0 && e->w1 == k.w1 ? e->r : NULL;
+}
+
 /* body.c */
 void rc__app_body_start(void *user, rc_exchange *x, rc_xreq *req);
 
@@ -254,6 +317,10 @@ void rc__app_observe_res_gone(rc_resource *r);
 /* res_static.c: frees res's static representation (res_free). */
 typedef struct app_static app_static;
 void rc__app_static_free(rc_resource *res);
+/* res_static.c: the exchange's on_plain (user: the app_peer): a static
+ * GET answer sent without a request record, or NULL. */
+const rc_msg_tail *rc__app_static_plain(void *user, const rc_msg *m,
+                                        uint8_t *code);
 void rc__app_observe_free(rc_context *ctx);
 
 /* release.c */

@@ -155,8 +155,9 @@ static void peer_on_exchange_output(void *user) {
   rc_conn_flush(p->conn);
 }
 
-/* Creates the exchange once the connection's session exists. */
-static rc_err peer_attach_exchange(app_peer *p) {
+/* Creates the exchange once the connection's session exists (once per
+ * connection: out of line, off peer_on_message's way). */
+static __attribute__((noinline)) rc_err peer_attach_exchange(app_peer *p) {
   if (p->x)
     return RC_OK;
   rc_session *s = rc_conn_session(p->conn);
@@ -168,7 +169,8 @@ static rc_err peer_attach_exchange(app_peer *p) {
   rc_exchange_callbacks xcb = {.on_request = rc__app_dispatch,
                                .on_log = peer_on_exchange_log,
                                .on_output = peer_on_exchange_output,
-                               .on_body_start = rc__app_body_start};
+                               .on_body_start = rc__app_body_start,
+                               .on_plain = rc__app_static_plain};
   rc_err err = rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed,
                                p->ctx->mem);
   if (err != RC_OK)
@@ -244,11 +246,12 @@ static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
   (void)c;
   if (!p->x && peer_attach_exchange(p) != RC_OK)
     return -1;
+  p->plain = 0;
   rc_err err = rc_exchange_on_message(p->x, m, rc__app_now(p->ctx));
   if (err == RC_ERR_NOMEM)
     return -1;
-  if (!peer_close_if_released_done(p))
-    rc__app_arm_timer(p);
+  if (!peer_close_if_released_done(p) && !p->plain)
+    rc__app_arm_timer(p); /* a plain answer left the exchange's timers */
   return 0;
 }
 

@@ -25,6 +25,42 @@ static void static_get(rc_context *ctx, rc_resource *res, rc_xreq *req,
   rc_exchange_respond_tail(req, &st->msg, &st->tail);
 }
 
+/* r's static answer when dispatch would call static_get for a GET of
+ * it: not observable (those go to rc__app_observe_dispatch). */
+static inline const rc_msg_tail *static_answer(app_peer *p,
+                                               const rc_resource *r,
+                                               uint8_t *code) {
+  if (!r || !r->stat || r->handlers[RC_GET] != static_get || r->observable)
+    return NULL;
+  *code = r->stat->msg.code;
+  p->plain = 1;
+  return &r->stat->tail;
+}
+
+/* rc__app_static_plain past the memo (a miss fills it): out of line, so
+ * that a hit calls nothing. */
+static __attribute__((noinline)) const rc_msg_tail *
+static_plain_miss(app_peer *p, const rc_msg *m, uint8_t *code) {
+  rc_resource *r;
+  int exact;
+  if (rc__app_match_msg(p->ctx, m, &r, &exact) != RC_OK)
+    return NULL;
+  return static_answer(p, r, code);
+}
+
+/* The exchange's on_plain (a request with nothing for the exchange to
+ * do): a GET of a resource whose answer is static, when dispatch would
+ * call static_get (no observation on the connection either: a GET there
+ * goes to rc__app_observe_dispatch); the usual way for the rest. */
+const rc_msg_tail *rc__app_static_plain(void *user, const rc_msg *m,
+                                        uint8_t *code) {
+  app_peer *p = user;
+  if (m->code != RC_GET || p->obs)
+    return NULL;
+  rc_resource *r = rc__app_memo_hit(p->ctx, m);
+  return r ? static_answer(p, r, code) : static_plain_miss(p, m, code);
+}
+
 rc_err rc_resource_set_static(rc_resource *res, uint8_t code,
                               int content_format, const void *payload,
                               size_t len) {

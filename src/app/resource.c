@@ -320,53 +320,6 @@ static size_t segs_prefix(const app_segs *s, const char *path, size_t len) {
   return at == len ? len : 0;
 }
 
-/* The resource for m's path: the exact one (*exact = 1), else the longest
- * prefix resource above it. RC_ERR_NOBUF when the path is too long. */
-/*
- * The lookup memo: a request whose whole option bytes (up to 16, the
- * usual GET's) equal an earlier one's names the same Uri-Path (the
- * options are a function of their bytes), so it finds the same resource
- * while the table is unchanged (every add and remove clears the memo).
- * Its key is the bytes as two words with every byte in one of them
- * (overlapping loads, as seg_eq compares), which for one length is the
- * bytes themselves; a small direct-mapped table indexed by a mix of the
- * key keeps a few paths served by turns.
- */
-typedef struct memo_key {
-  uint64_t w0, w1;
-  uint32_t len; /* bytes + 1 */
-} memo_key;
-
-static int memo_key_of(const rc_msg *m, memo_key *k) {
-  size_t n = m->opts_len;
-  const uint8_t *a = m->opts;
-  uint64_t x = 0, y = 0;
-  if (n > 16)
-    return 0;
-  if (n >= 8) {
-    memcpy(&x, a, 8);
-    memcpy(&y, a + n - 8, 8);
-  } else if (n >= 4) {
-    uint32_t lo, hi;
-    memcpy(&lo, a, 4);
-    memcpy(&hi, a + n - 4, 4);
-    x = lo;
-    y = hi;
-  } else if (n > 0) {
-    x = (uint64_t)a[0] | (uint64_t)a[n / 2] << 8 | (uint64_t)a[n - 1] << 16;
-  }
-  k->w0 = x;
-  k->w1 = y;
-  k->len = (uint32_t)n + 1;
-  return 1;
-}
-
-static struct app_memo *memo_slot(rc_context *ctx, const memo_key *k) {
-  uint64_t h = (k->w0 ^ (k->w1 * 0x9e3779b97f4a7c15ull) ^ k->len) *
-               0xff51afd7ed558ccdull;
-  return &ctx->memo[h >> 61 & (APP_MEMO_SLOTS - 1)];
-}
-
 void rc__app_memo_clear(rc_context *ctx) {
   memset(ctx->memo, 0, sizeof ctx->memo);
 }
@@ -376,10 +329,10 @@ static rc_err match_segs(rc_context *ctx, const rc_msg *m, rc_resource **out,
 
 rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
                          int *exact) {
-  memo_key k;
-  if (!memo_key_of(m, &k))
+  app_memo_key k;
+  if (!rc__app_memo_key(m, &k))
     return match_segs(ctx, m, out, exact);
-  struct app_memo *e = memo_slot(ctx, &k);
+  struct app_memo *e = rc__app_memo_slot(ctx, &k);
   if (e->len == k.len && e->w0 == k.w0 && e->w1 == k.w1) {
     *out = e->r;
     *exact = e->exact;
@@ -469,6 +422,7 @@ void rc__app_dispatch(void *user, rc_exchange *x, rc_xreq *req) {
   rc_context *ctx = peer->ctx;
   const rc_msg *m = rc_xreq_msg(req);
   (void)x;
+  peer->plain = 0; /* the usual way after all: the timer is looked at */
   /* The options that take a request off the plain way, tested at once. */
   int rare = rc_xreq_has_any(req, 1ull << RC_OPT_PROXY_URI |
                                       1ull << RC_OPT_PROXY_SCHEME |

@@ -18,6 +18,9 @@
 
 #define XCH_INITIAL_BUCKETS 16u
 #define XCH_FREE_KEEP 64u
+/* An answer's payload up to this goes out whole, in one call (larger
+ * ones through rc__xsrv_respond, which may split them in Block2). */
+#define XCH_SMALL_BODY 1024u
 
 static uint64_t xch_splitmix(uint64_t *state) {
   uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
@@ -408,7 +411,7 @@ void rc_exchange_set_unanswered_max(rc_exchange *x, size_t n) {
     x->unanswered_max = n ? n : RC_EXCHANGE_UNANSWERED_MAX;
 }
 
-void rc_exchange_hold_output(rc_exchange *x, int hold) { x->hold = hold; }
+void rc_exchange_hold_output(rc_exchange *x, int hold) { x->hold = hold != 0; }
 
 rc_err rc_exchange_cancel(rc_exchange *x, uint64_t id) {
   for (xout *o = x->head; o; o = o->next) {
@@ -554,6 +557,13 @@ static const rc_opt_def *xch_opt_def(uint8_t code, uint16_t num) {
  * request is not refused but read without it (xstrip.c). */
 #define XCH_IGNORE 2
 
+/* What the parser saw of m's options says there is nothing to check or
+ * decode (values up to 255 bytes fit Uri-Path's and Uri-Query's range;
+ * anything longer is looked at by the scan). */
+#define XCH_PLAIN_MSG(m)                                                       \
+  ((m)->opts_summary && !(m)->opts_over63 && (m)->opts_maxlen <= 255 &&        \
+   !((m)->opts_below64 & ~XCH_PLAIN))
+
 static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
                      uint16_t *bad, int *repeated) {
   rc_opt_iter it;
@@ -561,11 +571,8 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
   int32_t prev = -1; /* options come sorted: repeats are neighbours */
   *bad = 0;
   *repeated = 0;
-  /* What the parser saw of the options says there is nothing to check
-   * or decode: no walk (values up to 255 bytes fit Uri-Path's and
-   * Uri-Query's range; anything longer is looked at below). */
-  if (m->opts_summary && !m->opts_over63 && m->opts_maxlen <= 255 &&
-      !(m->opts_below64 & ~XCH_PLAIN)) {
+  /* nothing to check or decode: no walk */
+  if (XCH_PLAIN_MSG(m)) {
     r->opts_seen = m->opts_below64;
     return;
   }
@@ -748,8 +755,7 @@ static rc_err xch_bad_option(rc_exchange *x, rc_xreq *req, const rc_msg *m,
 }
 
 /* m read without its elective options of a malformed length (xstrip.c),
- * through the public entry: xch_on_request is no recursive function and
- * stays inlined in rc_exchange_on_message. */
+ * through the public entry again (its scan now finds nothing to strip). */
 static __attribute__((noinline)) rc_err
 xch_on_request_stripped(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_msg clean;
@@ -764,7 +770,8 @@ xch_on_request_stripped(rc_exchange *x, const rc_msg *m, rc_time now) {
   return err;
 }
 
-static rc_err xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
+static __attribute__((noinline)) rc_err
+xch_on_request(rc_exchange *x, const rc_msg *m, rc_time now) {
   rc_xreq *r = xch_req_get(x);
   if (!r)
     return RC_ERR_NOMEM;
@@ -944,7 +951,8 @@ static void xch_reject_response(rc_exchange *x, xout *o, const rc_msg *m,
     (void)rc_session_abort(x->s, 0, diag);
 }
 
-static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
+static __attribute__((noinline)) void
+xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   xout *o = NULL;
   if (m->token_len == RC_EXCHANGE_TOKEN_LEN) {
     uint64_t key = xch_key(m->token);
@@ -998,12 +1006,32 @@ static void xch_on_response(rc_exchange *x, const rc_msg *m, rc_time now) {
   cb(arg, RC_OK, m);
 }
 
+/* A plain request (the scan's shortcut: nothing to decode or refuse)
+ * answered by on_plain without a request record, as xch_on_request and
+ * xch_respond's fast path would answer it (but for on_output: the owner
+ * is in its own input, rc_exchange_on_message): 1 when it must go the
+ * usual way after all. */
+static int xch_on_plain(rc_exchange *x, const rc_msg *m) {
+  uint8_t code;
+  const rc_msg_tail *t = x->cb.on_plain(x->user, m, &code);
+  if (!t || t->len - t->opts_len > XCH_SMALL_BODY + 1 ||
+      !rc_code_is_response(code))
+    return 1;
+  /* queued during the owner's own input: no on_output */
+  return rc_session_send_tail(x->s, code, m->token, m->token_len, t) ==
+         RC_ERR_PEER_TOO_LARGE; /* the handler is told, may answer smaller */
+}
+
 rc_err rc_exchange_on_message(rc_exchange *x, const rc_msg *m, rc_time now) {
   if (x->dead)
     return RC_ERR_CLOSED;
   x->now = now;
-  if (rc_code_is_request(m->code))
+  if (rc_code_is_request(m->code)) {
+    if (x->cb.on_plain && XCH_PLAIN_MSG(m) &&
+        x->ndeferred < x->unanswered_max && !xch_on_plain(x, m))
+      return RC_OK;
     return xch_on_request(x, m, now);
+  }
   if (rc_code_is_response(m->code))
     xch_on_response(x, m, now);
   /* Other classes (1.xx, 3.xx, 6.xx) are reserved: RFC 7252 §5.8 gives
@@ -1155,7 +1183,7 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
   if (x->dead)
     err = RC_ERR_CLOSED;
   else if (!src && !req->has_b2 && !req->has_b1 && !req->obs_set &&
-           resp->payload_len <= 1024) { /* the fast path */
+           resp->payload_len <= XCH_SMALL_BODY) { /* the fast path */
     if (tail) {
       err = rc_session_send_tail(x->s, resp->code, req->token, req->token_len,
                                  tail);

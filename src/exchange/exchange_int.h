@@ -141,8 +141,6 @@ struct rc_exchange {
   xout *free_out;
   rc_xreq *deferred;
   size_t ndeferred;
-  int dead;
-  int hold;
   rc_time now;        /* of the last input: for answers given later */
   rc_exchange_block_config bcfg;
   /* RC_EXCHANGE_CACHE_SLOTS entries, allocated by the first block-wise
@@ -153,8 +151,13 @@ struct rc_exchange {
   size_t nups;
   uint32_t next_tag;
   uint8_t fwd_to_app; /* rc_exchange_set_forward_unknown */
-  uint8_t nheld;      /* cache entries with amp_held (xheld.c): 0 or 1 */
-  uint8_t udp;        /* the session is RFC 7252's (xheld.c) */
+  /* Bit fields, so that these four bytes fill next_tag's 8-byte slot
+   * (test_exchange IDLE_SERVER_BYTES): dead and hold, read per message,
+   * stay whole bytes. */
+  uint8_t nheld : 7; /* cache entries with amp_held (xheld.c): 0 or 1 */
+  uint8_t udp : 1;   /* the session is RFC 7252's (xheld.c) */
+  uint8_t dead;       /* failed (rc_exchange_fail_all) */
+  uint8_t hold;       /* rc_exchange_hold_output */
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
   rc_xreq_pool *pool; /* request records shared with other exchanges */
   size_t unanswered_max;

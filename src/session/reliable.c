@@ -278,10 +278,19 @@ static void chunk_recycle(rc_session *s, out_chunk *c) {
 /* A chunk with at least need free bytes at its tail: the last queued one,
  * the spare, or a new one. New chunks are linked only when a message is
  * committed into them. Returns NULL on allocation failure. */
-static out_chunk *out_room(rc_session *s, size_t need) {
+static __attribute__((noinline)) out_chunk *out_room_new(rc_session *s,
+                                                          size_t need);
+
+static inline out_chunk *out_room(rc_session *s, size_t need) {
   out_chunk *c = s->out_last;
   if (c != NULL && c->cap - c->tail >= need)
     return c;
+  return out_room_new(s, need);
+}
+
+/* out_room when the last chunk is full: the spare or a new chunk. */
+static out_chunk *out_room_new(rc_session *s, size_t need) {
+  out_chunk *c;
   if (s->spare != NULL && s->spare->cap >= need)
     return s->spare;
   size_t cap = need > OUT_CHUNK ? need : OUT_CHUNK;
@@ -887,9 +896,20 @@ static void handle_abort(rc_session *s, const rc_msg *m) {
 /* ------------------------------------------------------------------ */
 /* received messages                                                   */
 
-/* One whole received message. Returns an error only for NOMEM and
- * callback failure; protocol errors are answered and close the session. */
-static rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
+/* Hands m to the user; a callback failure closes the session. */
+static inline rc_err deliver(rc_session *s, const rc_msg *m) {
+  if (s->cb.on_message(s->user, m) != 0) {
+    sess_closed(s, RC_ERR_CALLBACK_FAILURE);
+    return RC_ERR_CALLBACK_FAILURE;
+  }
+  return RC_OK;
+}
+
+/* dispatch for all but the common message (a request or response after
+ * the CSM, untraced): traces, signals, reserved classes, a missing CSM,
+ * a token too long. */
+static __attribute__((noinline)) rc_err
+dispatch_other(rc_session *s, const rc_msg *m, rc_time now) {
   if (s->cb.on_trace)
     s->cb.on_trace(s->user, 0, m);
   if (!s->peer_csm && m->code != RC_SIG_CSM) {
@@ -945,11 +965,23 @@ static rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
     sess_abort(s, RC_ERR_PROTOCOL, 0, "token longer than announced");
     return RC_OK;
   }
-  if (s->cb.on_message(s->user, m) != 0) {
-    sess_closed(s, RC_ERR_CALLBACK_FAILURE);
-    return RC_ERR_CALLBACK_FAILURE;
-  }
-  return RC_OK;
+  return deliver(s, m);
+}
+
+/* Code classes of requests (0, the Empty code aside) and responses
+ * (2-5): bit n for class n. */
+#define CLASSES_USER (1u << 0 | 1u << 2 | 1u << 3 | 1u << 4 | 1u << 5)
+
+/* One whole received message. Returns an error only for NOMEM and
+ * callback failure; protocol errors are answered and close the session.
+ * A request or response after the CSM, untraced, with a token we take,
+ * goes straight to the user; the rest is dispatch_other's. */
+static inline rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
+  if (s->peer_csm && s->cb.on_trace == NULL && m->code != RC_CODE_EMPTY &&
+      (CLASSES_USER >> RC_CODE_CLASS(m->code) & 1) &&
+      m->token_len <= s->cfg.max_token_len)
+    return deliver(s, m);
+  return dispatch_other(s, m, now);
 }
 
 /* A message over our Max-Message-Size: only its code and token are known. */
@@ -1421,32 +1453,52 @@ rc_err rc_session_send_parts(rc_session *s, uint8_t code, const uint8_t *token,
   return RC_OK;
 }
 
-/* rc_session_send_tail off a stream (or a tail too long for parts_head):
- * the encoder writes it from its options and payload. */
+/* A message of pre-encoded options and payload (tail[0..tail_len), the
+ * options its first opts_len bytes) through the encoder, in any framing
+ * (UDP's rc__udp_msg_* included), traced, any token: the options are
+ * copied as they are (rc_enc_opts_raw). rc_session_send_tail off its
+ * own paths, and every message of rc_session_send_tails off its. */
 static __attribute__((noinline)) rc_err
 send_tail_enc(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
-              const rc_msg_tail *t) {
-  rc_msg v;
-  memset(&v, 0, sizeof v);
-  v.code = code;
-  v.opts = t->bytes;
-  v.opts_len = t->opts_len;
-  rc_opt opts[RC_MSG_TAIL_OPTS_MAX];
-  size_t n = 0;
-  rc_opt_iter it;
-  rc_opt_iter_init(&it, &v);
-  while (n < RC_MSG_TAIL_OPTS_MAX && rc_opt_next(&it, &opts[n]))
-    n++;
-  size_t plen = t->len > t->opts_len ? t->len - t->opts_len - 1 : 0;
-  return send_parts_enc(s, code, token, tkl, opts, n,
-                        plen ? t->bytes + t->opts_len + 1 : NULL, plen);
+              const uint8_t *tail, size_t opts_len, size_t tail_len) {
+  rc_enc e;
+  rc_err rc = rc_session_msg_begin(s, &e, code, token, tkl, tail_len + 1);
+  if (rc != RC_OK)
+    return rc;
+  rc_enc_opts_raw(&e, tail, opts_len); /* a failure is sticky: msg_end */
+  if (tail_len > opts_len)
+    rc_enc_payload(&e, tail + opts_len + 1, tail_len - opts_len - 1);
+  return rc_session_msg_end(s, &e);
 }
 
-/* A small tail copied without a call: up to 32 bytes as two overlapping
- * 16-byte moves (or rc__enc_copy12 below 13), memcpy beyond. */
+/* rc_session_send_tail for all but a short tail into the last chunk's
+ * room (a stream, no trace): parts_head or the encoder. */
+static __attribute__((noinline)) rc_err
+send_tail_far(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
+              const rc_msg_tail *t) {
+  if (!parts_fast(s, token, tkl) || t->len >= 65805)
+    return send_tail_enc(s, code, token, tkl, t->bytes, t->opts_len, t->len);
+  out_chunk *c;
+  uint8_t *q;
+  size_t total;
+  rc_err rc = parts_head(s, code, token, tkl, t->len, &c, &q, &total);
+  if (rc != RC_OK)
+    return rc;
+  memcpy(q, t->bytes, t->len);
+  out_commit_tail(s, c, total);
+  return RC_OK;
+}
+
+/* The longest tail rc_session_send_tail writes itself (a static answer's
+ * options and a short payload), copied without a call. */
+#define TAIL_NEAR_MAX 64u
+
+/* Up to TAIL_NEAR_MAX bytes as overlapping 32-, 16- or 8-byte moves (or
+ * rc__enc_copy12 below 13). */
 static inline void tail_copy(uint8_t *dst, const uint8_t *src, size_t n) {
   if (n > 32) {
-    memcpy(dst, src, n);
+    memcpy(dst, src, 32);
+    memcpy(dst + n - 32, src + n - 32, 32);
   } else if (n >= 16) {
     memcpy(dst, src, 16);
     memcpy(dst + n - 16, src + n - 16, 16);
@@ -1458,18 +1510,26 @@ static inline void tail_copy(uint8_t *dst, const uint8_t *src, size_t n) {
   }
 }
 
+/* The common answer (a short tail where the last message ended) calls
+ * nothing, so it saves no registers; everything else is send_tail_far's. */
 rc_err rc_session_send_tail(rc_session *s, uint8_t code, const uint8_t *token,
                             size_t tkl, const rc_msg_tail *t) {
-  if (!parts_fast(s, token, tkl) || t->len >= 65805)
-    return send_tail_enc(s, code, token, tkl, t);
-  out_chunk *c;
-  uint8_t *q;
-  size_t total;
-  rc_err rc = parts_head(s, code, token, tkl, t->len, &c, &q, &total);
+  if (!parts_fast(s, token, tkl) || t->len > TAIL_NEAR_MAX)
+    return send_tail_far(s, code, token, tkl, t);
+  rc_err rc = check_user_msg(s, code, tkl);
   if (rc != RC_OK)
     return rc;
+  /* RFC 8323 §3.2: Len 0-12 in the nibble; 13-268: one more byte */
+  size_t total = 2 + (t->len < 13 ? 0 : 1) + tkl + t->len;
+  if (total > s->peer_mms)
+    return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
+  out_chunk *c = s->out_last;
+  if (c == NULL || c->cap - c->tail < total)
+    return send_tail_far(s, code, token, tkl, t); /* a new chunk */
+  uint8_t *q = put_tcp_head(c->data + c->tail, t->len, code, token, tkl);
   tail_copy(q, t->bytes, t->len);
-  out_commit_tail(s, c, total);
+  c->tail += total; /* out_commit_tail; c is the last chunk already */
+  s->out_bytes += total;
   return RC_OK;
 }
 
@@ -1523,18 +1583,10 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   if (UDP(s) || s->cfg.framing != RC_FRAMING_TCP || s->enc_prefix != 0 ||
       tkl_max > RC_TOKEN_MAX ||
       s->cb.on_trace != NULL || tail_len >= 65805) {
-    rc_msg m = {.code = code, .opts = opts_len ? tail : NULL,
-                .opts_len = opts_len};
-    if (tail_len > opts_len) {
-      m.payload = tail + opts_len + 1;
-      m.payload_len = tail_len - opts_len - 1;
-    }
     rc_err rc = RC_OK;
-    for (; done < n && rc == RC_OK; done += rc == RC_OK) {
-      m.token = tokens[done];
-      m.token_len = (uint32_t)tkls[done];
-      rc = rc_session_send(s, &m);
-    }
+    for (; done < n && rc == RC_OK; done += rc == RC_OK)
+      rc = send_tail_enc(s, code, tokens[done], tkls[done], tail, opts_len,
+                         tail_len);
     if (sent != NULL)
       *sent = done;
     return rc;

@@ -299,13 +299,14 @@ static void send_tail_same_bytes(void **state) {
          {RC_OPT_SIZE1, 1, cf}},
     };
     static const size_t nsets[] = {1, 1, 3, 0};
-    /* with the options above, tails of every length 1-40 (the inline
-     * copy's cases) and around the Len limits */
-    static const size_t plens[] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,
-                                   10, 11, 12, 13, 14, 15, 16, 17, 18, 19,
-                                   20, 25, 27, 28, 29, 30, 31, 32, 33, 250,
-                                   262, 263, 1024, 65790, 65795, 65796, 65797,
-                                   66100};
+    /* with the options above, tails of every length 1-70 (the inline
+     * copy's cases, to TAIL_NEAR_MAX and past it) and around the Len
+     * limits */
+    static const size_t plens[] = {
+        0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+        16, 17, 18, 19, 20, 25, 27, 28, 29, 30, 31, 32, 33, 34, 35, 40,
+        45, 50, 52, 53, 54, 55, 56, 57, 58, 60, 61, 62, 63, 64, 65, 250,
+        262, 263, 1024, 65790, 65795, 65796, 65797, 66100};
     for (size_t k = 0; k < 4; k++)
       for (size_t i = 0; i < sizeof plens / sizeof *plens; i++)
         for (size_t tkl = 0; tkl <= 9; tkl += (i ? 4 : 1)) {
@@ -314,10 +315,14 @@ static void send_tail_same_bytes(void **state) {
           size_t olen;
           size_t n = tail_bytes(tail, o, nsets[k], pay, plen, &olen);
           rc_msg_tail t = {tail, n, olen};
-          rc_err ra = rc_session_send_tail(a->s, RC_CONTENT, tok, tkl, &t);
-          rc_err rb = rc_session_send_parts(b->s, RC_CONTENT, tok, tkl, o,
-                                            nsets[k], pay, plen);
-          assert_int_equal(ra, rb);
+          /* twice: the first into a new chunk, the second where the first
+           * ended (rc_session_send_tail's own path for a short tail) */
+          for (int twice = 0; twice < 2; twice++) {
+            rc_err ra = rc_session_send_tail(a->s, RC_CONTENT, tok, tkl, &t);
+            rc_err rb = rc_session_send_parts(b->s, RC_CONTENT, tok, tkl, o,
+                                              nsets[k], pay, plen);
+            assert_int_equal(ra, rb);
+          }
           h_drain(a);
           h_drain(b);
           assert_int_equal(a->out_len, b->out_len);
@@ -335,6 +340,51 @@ static void send_tail_same_bytes(void **state) {
     h_free(a);
     h_free(b);
   }
+}
+
+/* What a traced session was shown of its output. */
+static size_t traced_out;
+static uint8_t traced_tok[4][8];
+static void count_trace(void *user, int sent, const rc_msg *m) {
+  (void)user;
+  if (!sent)
+    return;
+  if (traced_out < 4 && m->token_len <= 8)
+    memcpy(traced_tok[traced_out], m->token, m->token_len);
+  traced_out++;
+}
+
+/* A traced stream sends rc_session_send_tails' messages one by one
+ * through the encoder (as rc_session_send_tail does): every one is shown
+ * to on_trace (the access log, rcoapd -v), with its token, and the bytes
+ * are those of an untraced session. */
+static void send_tails_traced(void **state) {
+  (void)state;
+  static const uint8_t tail[] = {0x60, 0xFF, 'h', 'i'}; /* CF 0, "hi" */
+  static const uint8_t t0[] = {1}, t1[] = {2, 3}, t2[] = {4, 5, 6};
+  const uint8_t *toks[] = {t0, t1, t2};
+  size_t tkls[] = {1, 2, 3};
+  harness *a = csm_done(RC_FRAMING_TCP, RC_SESSION_SERVER, 1000);
+  harness *b = csm_done(RC_FRAMING_TCP, RC_SESSION_SERVER, 1000);
+  rc_session_set_trace(a->s, count_trace);
+  traced_out = 0;
+  size_t sent = 0;
+  assert_int_equal(rc_session_send_tails(a->s, RC_CONTENT, toks, tkls, 3,
+                                         tail, 1, sizeof tail, &sent),
+                   RC_OK);
+  assert_int_equal(sent, 3);
+  assert_int_equal(traced_out, 3);
+  for (size_t i = 0; i < 3; i++)
+    assert_memory_equal(traced_tok[i], toks[i], tkls[i]);
+  assert_int_equal(rc_session_send_tails(b->s, RC_CONTENT, toks, tkls, 3,
+                                         tail, 1, sizeof tail, &sent),
+                   RC_OK);
+  h_drain(a);
+  h_drain(b);
+  assert_int_equal(a->out_len, b->out_len);
+  assert_memory_equal(a->out, b->out, a->out_len);
+  h_free(a);
+  h_free(b);
 }
 
 /* rc_session_send_parts writes the bytes the encoder would, on both sides
@@ -755,6 +805,7 @@ int main(void) {
       cmocka_unit_test(output_buffer),
       cmocka_unit_test(send_parts_same_bytes),
       cmocka_unit_test(send_tails_same_bytes),
+      cmocka_unit_test(send_tails_traced),
       cmocka_unit_test(send_tail_same_bytes),
       cmocka_unit_test(large_body_not_moved),
       cmocka_unit_test(back_to_back),
