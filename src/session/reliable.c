@@ -30,6 +30,14 @@
 
 /* Output chunk size for ordinary traffic: many small messages per write. */
 #define OUT_CHUNK 16384u
+/* A small output chunk's allocation: a notify round's few frames for a
+ * connection with nothing queued (rc_session_send_tails). A round that
+ * writes to a thousand held connections takes a thousand chunks at once;
+ * the pool keeps SMALL_PER_KEPT small ones per OUT_CHUNK one it may keep,
+ * so such rounds take them from it, not from malloc (16 KiB chunks past
+ * the pool's few cost an allocation and a free per connection). */
+#define SMALL_CHUNK 512u
+#define SMALL_PER_KEPT 64u
 /* In message mode every queued message has a 4-byte length in front. */
 #define MSG_PREFIX 4u
 /* Outstanding Pings remembered for matching Pongs. */
@@ -60,6 +68,8 @@ typedef struct out_chunk {
   uint8_t data[];
 } out_chunk;
 
+#define SMALL_CAP (SMALL_CHUNK - sizeof(out_chunk))
+
 /* A file run (rc_session_msg_end_file): an out_chunk of cap 0, which no
  * message is ever encoded into, whose data holds this. The transport sends
  * the bytes from the file itself (sendfile), so the session holds none of
@@ -76,6 +86,8 @@ struct rc_chunk_pool {
   rc_mem mem;
   out_chunk *free; /* OUT_CHUNK-sized chunks */
   size_t n, max;
+  out_chunk *small; /* SMALL_CHUNK-sized ones */
+  size_t nsmall, max_small;
   size_t refs;     /* the creator's and one per session */
 };
 
@@ -184,6 +196,8 @@ rc_err rc_chunk_pool_new(rc_chunk_pool **out, const rc_mem *mem, size_t max) {
   memset(p, 0, sizeof *p);
   p->mem = *mem;
   p->max = max;
+  p->max_small = max > SIZE_MAX / SMALL_PER_KEPT ? SIZE_MAX
+                                                 : max * SMALL_PER_KEPT;
   p->refs = 1;
   *out = p;
   return RC_OK;
@@ -195,6 +209,11 @@ void rc_chunk_pool_release(rc_chunk_pool *p) {
   while (p->free != NULL) {
     out_chunk *c = p->free;
     p->free = c->next;
+    p->mem.free(c, p->mem.user);
+  }
+  while (p->small != NULL) {
+    out_chunk *c = p->small;
+    p->small = c->next;
     p->mem.free(c, p->mem.user);
   }
   p->mem.free(p, p->mem.user);
@@ -212,15 +231,40 @@ static out_chunk *chunk_take(rc_session *s) {
   return sess_alloc(s, sizeof(out_chunk) + OUT_CHUNK);
 }
 
-/* Frees a chunk: an OUT_CHUNK-sized one back to the pool while it has
- * room. */
+/* An empty SMALL_CHUNK-sized chunk, from the pool when it has one. */
+static out_chunk *chunk_take_small(rc_session *s) {
+  rc_chunk_pool *p = s->cfg.out_pool;
+  out_chunk *c;
+  if (p != NULL && p->small != NULL) {
+    c = p->small;
+    p->small = c->next;
+    p->nsmall--;
+  } else if ((c = sess_alloc(s, SMALL_CHUNK)) == NULL) {
+    return NULL;
+  }
+  c->next = NULL;
+  c->cap = SMALL_CAP;
+  c->head = c->tail = 0;
+  return c;
+}
+
+/* Frees a chunk: an OUT_CHUNK- or SMALL_CHUNK-sized one back to the pool
+ * while it has room. */
 static void chunk_free(rc_session *s, out_chunk *c) {
   rc_chunk_pool *p = s->cfg.out_pool;
-  if (c != NULL && p != NULL && c->cap == OUT_CHUNK && p->n < p->max) {
-    c->next = p->free;
-    p->free = c;
-    p->n++;
-    return;
+  if (c != NULL && p != NULL) {
+    if (c->cap == OUT_CHUNK && p->n < p->max) {
+      c->next = p->free;
+      p->free = c;
+      p->n++;
+      return;
+    }
+    if (c->cap == SMALL_CAP && p->nsmall < p->max_small) {
+      c->next = p->small;
+      p->small = c;
+      p->nsmall++;
+      return;
+    }
   }
   sess_free(s, c);
 }
@@ -1546,7 +1590,11 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   if (2 + ext + tkl_max + tail_len > s->peer_mms)
     return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
   size_t total = n * (2 + ext + tail_len) + toks;
-  out_chunk *c = out_room(s, total);
+  /* A round's few frames for a connection with nothing queued: a small
+   * chunk (the pool keeps many), not a 16 KiB one. */
+  out_chunk *c = s->out_last == NULL && s->spare == NULL && total <= SMALL_CAP
+                     ? chunk_take_small(s)
+                     : out_room(s, total);
   if (c == NULL)
     return RC_ERR_NOMEM;
   uint8_t *p = c->data + c->tail, *q = p;
