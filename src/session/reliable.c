@@ -1600,7 +1600,7 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   uint8_t *p = c->data + c->tail, *q = p;
   for (size_t i = 0; i < n; i++) {
     q = put_tcp_head(q, tail_len, code, tokens[i], tkls[i]);
-    memcpy(q, tail, tail_len);
+    tail_copy(q, tail, tail_len);
     q += tail_len;
   }
   out_commit_tail(s, c, total); /* written at c's tail, no prefix */
