@@ -11,12 +11,12 @@
 #   bash bench/callgrind_observe.sh [BUILD_DIR] [rcoapd|floor|generator]
 # rcoapd, floor (bench/floor_notifier): the server is measured;
 # generator: rcoap-bench --observe itself, against rcoapd.
-# Environment (defaults): SHORT=2 LONG=12 CONNS=1000 PER=10,
+# Environment (defaults): SHORT=2 LONG=32 CONNS=1000 PER=10,
 #   KEEP= (a folder to keep the callgrind files in).
 set -uo pipefail
 BUILD_DIR=${1:-build-rel}
 WHAT=${2:-rcoapd}
-: "${SHORT:=2}" "${LONG:=12}" "${CONNS:=1000}" "${PER:=10}" "${KEEP:=}"
+: "${SHORT:=2}" "${LONG:=32}" "${CONNS:=1000}" "${PER:=10}" "${KEEP:=}"
 command -v valgrind >/dev/null || { echo "callgrind_observe.sh: valgrind not found"; exit 1; }
 TMP=$(mktemp -d)
 PID=

@@ -1545,6 +1545,20 @@ rc_err rc_session_send(rc_session *s, const rc_msg *m) {
   return RC_OK;
 }
 
+/* rc_session_send_tails stores a tail of up to this many bytes whole. */
+#define TAILS_PAD 16u
+
+/* A token of 0-8 bytes (RC_TOKEN_MAX) copied by its length: one fixed
+ * move for the usual lengths, no call. */
+static inline void token_copy(uint8_t *dst, const uint8_t *src, size_t n) {
+  switch (n) {
+  case 8: memcpy(dst, src, 8); break;
+  case 4: memcpy(dst, src, 4); break;
+  case 0: break;
+  default: rc__enc_copy12(dst, src, n); break;
+  }
+}
+
 rc_err rc_session_send_tails(rc_session *s, uint8_t code,
                              const uint8_t *const *tokens, const size_t *tkls,
                              size_t n, const uint8_t *tail, size_t opts_len,
@@ -1590,18 +1604,41 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   if (2 + ext + tkl_max + tail_len > s->peer_mms)
     return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
   size_t total = n * (2 + ext + tail_len) + toks;
+  /* A tail of up to TAILS_PAD bytes is stored TAILS_PAD bytes at a time
+   * (past the frame's end: the next frame, or uncommitted room, takes
+   * those bytes), so the room asked for has TAILS_PAD more. */
+  size_t room = total + (tail_len <= TAILS_PAD ? TAILS_PAD : 0);
   /* A round's few frames for a connection with nothing queued: a small
    * chunk (the pool keeps many), not a 16 KiB one. */
-  out_chunk *c = s->out_last == NULL && s->spare == NULL && total <= SMALL_CAP
+  out_chunk *c = s->out_last == NULL && s->spare == NULL && room <= SMALL_CAP
                      ? chunk_take_small(s)
-                     : out_room(s, total);
+                     : out_room(s, room);
   if (c == NULL)
     return RC_ERR_NOMEM;
-  uint8_t *p = c->data + c->tail, *q = p;
-  for (size_t i = 0; i < n; i++) {
-    q = put_tcp_head(q, tail_len, code, tokens[i], tkls[i]);
-    tail_copy(q, tail, tail_len);
-    q += tail_len;
+  uint8_t *q = c->data + c->tail;
+  if (tail_len <= TAILS_PAD) {
+    uint8_t pad[TAILS_PAD] = {0};
+    memcpy(pad, tail, tail_len);
+    /* RFC 8323 §3.2: Len in the first byte's nibble, or 13 there and
+     * one more byte (Len - 13) */
+    uint8_t h0 = (uint8_t)((ext ? 13u : tail_len) << 4);
+    for (size_t i = 0; i < n; i++) {
+      size_t tkl = tkls[i];
+      *q++ = (uint8_t)(h0 | tkl);
+      if (ext)
+        *q++ = (uint8_t)(tail_len - 13);
+      *q++ = code;
+      token_copy(q, tokens[i], tkl);
+      q += tkl;
+      memcpy(q, pad, TAILS_PAD);
+      q += tail_len;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      q = put_tcp_head(q, tail_len, code, tokens[i], tkls[i]);
+      tail_copy(q, tail, tail_len);
+      q += tail_len;
+    }
   }
   out_commit_tail(s, c, total); /* written at c's tail, no prefix */
   if (sent != NULL)
