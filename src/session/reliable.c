@@ -1618,7 +1618,8 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   uint8_t *q = c->data + c->tail;
   if (tail_len <= TAILS_PAD) {
     uint8_t pad[TAILS_PAD] = {0};
-    memcpy(pad, tail, tail_len);
+    if (tail_len) /* an empty tail may be NULL */
+      memcpy(pad, tail, tail_len);
     /* RFC 8323 §3.2: Len in the first byte's nibble, or 13 there and
      * one more byte (Len - 13) */
     uint8_t h0 = (uint8_t)((ext ? 13u : tail_len) << 4);

@@ -324,6 +324,15 @@ static void test_shared_small_chunks(void **state) {
     }
     assert_int_equal(cnt.blocks, blocks); /* both kept by the pool */
   }
+  /* an empty tail (no options, no payload) may be NULL */
+  assert_int_equal(
+      rc_session_send_tails(s[1], RC_CONTENT, toks, tkls, 2, NULL, 0, 0, NULL),
+      RC_OK);
+  assert_int_equal(rc_session_pending(s[1], &d, &n), RC_OK);
+  assert_int_equal(n, 2 * (2 + 4));
+  assert_int_equal(d[0], 0x04); /* Len 0, TKL 4 */
+  assert_memory_equal(d + 8, tok[1], 4);
+  assert_int_equal(rc_session_consume(s[1], n), RC_OK);
   /* a 1,000-byte payload behind the small frames: a second chunk */
   assert_int_equal(
       rc_session_send_tails(s[0], RC_CONTENT, toks, tkls, 1, tail, 3,
