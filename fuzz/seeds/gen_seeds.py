@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora fuzz/corpus/{msg,frame,options}: RFC 7252 and
-RFC 8323 examples, libcoap's signaling bytes, extended lengths at their
-boundaries, and a few malformed inputs. Run from anywhere; overwrites."""
+"""Writes the seed corpora fuzz/corpus/{msg,frame,options,obs_note}: RFC
+7252 and RFC 8323 examples, libcoap's signaling bytes, extended lengths at
+their boundaries, and a few malformed inputs; for obs_note what follows a
+notification's token (rcoap-bench --observe's walker). Run from anywhere;
+overwrites."""
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -109,6 +111,29 @@ regions = [
     (0x01, bytes([0xff])),
 ]
 
+# after a notification's token: Observe of 0-3 bytes (4: refused), one
+# repeated, none; extended deltas and lengths; malformed regions (reserved
+# nibbles, truncated, a marker before an empty payload, a number past
+# 65535)
+notes = [
+    opt(6, b"\x07") + opt(6, b"") + b"\xff42",
+    opt(6, b"") + b"\xff1",
+    opt(6, b"\x01\x02") + opt(6, b"") + b"\xff123456",
+    opt(6, b"\xff\xff\xff") + b"\xff" + b"x" * 64,
+    opt(6, b"\x01\x02\x03\x04") + b"\xffx",
+    opt(6, b"\x05") + opt(0, b"\x09") + b"\xffr",
+    opt(12, b"") + b"\xff1",
+    opt(6, b"\x01") + opt(300, b"a" * 20) + opt(14, b"b" * 300) + b"\xffz",
+    b"",
+    b"\xff",
+    opt(6, b"\x01") + b"\xff",
+    b"\xf1\x00",
+    b"\x6f",
+    b"\xd1",
+    b"\x63\x01",
+    opt(65000, b"") + opt(1000, b""),
+]
+
 
 def write(sub, items):
     d = os.path.join(CORPUS, sub)
@@ -121,3 +146,4 @@ def write(sub, items):
 write("msg", [bytes([f]) + m for f, m in msgs])
 write("frame", [c + s for c in configs for s in streams])
 write("options", [bytes([c]) + r for c, r in regions])
+write("obs_note", notes)

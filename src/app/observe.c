@@ -272,16 +272,13 @@ rc_err rc_resource_notify(rc_resource *res) {
   const rc_outmsg *out = NULL;
   int rendered = 0;
   obs_run run;
-  run.n = 0;
-  run.peer = NULL;
   run.key = 0;
   app_peer *seen = NULL; /* the last connection checked for its backlog */
   int backlogged = 0;
   for (app_obs *o = res->observers; o;) {
-    app_obs *next = o->rnext;
     app_peer *p = o->peer;
     if (!p->x) {
-      o = next;
+      o = o->rnext;
       continue;
     }
     /* Observers of one connection mostly come one after another: its
@@ -295,34 +292,36 @@ rc_err rc_resource_notify(rc_resource *res) {
       ctx->notify_stats.skipped++;
       o->skipped = 1; /* owed the current state once it drains */
       p->obs_skipped = 1;
-      o = next;
+      o = o->rnext;
       continue;
     }
-    o->skipped = 0;
-    /* The run so far goes out before another connection's observer, a
-     * full run, or one whose request renders differently (the capture
-     * is reused). */
-    if (run.n && (p != run.peer || o->key != run.key || run.n == OBS_RUN))
-      run_send(ctx, res, &run, out);
     /* Its output waits for the end of the loop's turn (turn_flush.c):
      * one write per connection however many rounds run in this turn. */
     rc__app_turn_hold(p);
     if (!rendered || o->key != run.key) {
       out = obs_render(ctx, res, o, res->obs_seq);
       rendered = 1;
+      run.key = o->key;
     }
-    run.key = o->key;
+    /* The run: this connection's observers from o on whose requests
+     * share the rendered notification (the capture is reused), at most
+     * OBS_RUN; the next one is taken before run_send, which may free
+     * the run's. */
+    uint64_t key = run.key;
+    size_t n = 0;
+    do {
+      o->skipped = 0;
+      run.obs[n] = o;
+      run.tok[n] = o->token;
+      run.tkl[n] = o->token_len;
+      n++;
+      o = o->rnext;
+    } while (o && o->peer == p && o->key == key && n < OBS_RUN);
     run.peer = p;
-    if (out) {
-      run.obs[run.n] = o;
-      run.tok[run.n] = o->token;
-      run.tkl[run.n] = o->token_len;
-      run.n++;
-    }
-    o = next;
+    run.n = n;
+    if (out)
+      run_send(ctx, res, &run, out);
   }
-  if (run.n)
-    run_send(ctx, res, &run, out);
   return RC_OK;
 }
 

@@ -30,6 +30,14 @@
 
 /* Output chunk size for ordinary traffic: many small messages per write. */
 #define OUT_CHUNK 16384u
+/* A small output chunk's allocation: a notify round's few frames for a
+ * connection with nothing queued (rc_session_send_tails). A round that
+ * writes to a thousand held connections takes a thousand chunks at once;
+ * the pool keeps SMALL_PER_KEPT small ones per OUT_CHUNK one it may keep,
+ * so such rounds take them from it, not from malloc (16 KiB chunks past
+ * the pool's few cost an allocation and a free per connection). */
+#define SMALL_CHUNK 512u
+#define SMALL_PER_KEPT 64u
 /* In message mode every queued message has a 4-byte length in front. */
 #define MSG_PREFIX 4u
 /* Outstanding Pings remembered for matching Pongs. */
@@ -60,6 +68,8 @@ typedef struct out_chunk {
   uint8_t data[];
 } out_chunk;
 
+#define SMALL_CAP (SMALL_CHUNK - sizeof(out_chunk))
+
 /* A file run (rc_session_msg_end_file): an out_chunk of cap 0, which no
  * message is ever encoded into, whose data holds this. The transport sends
  * the bytes from the file itself (sendfile), so the session holds none of
@@ -76,6 +86,8 @@ struct rc_chunk_pool {
   rc_mem mem;
   out_chunk *free; /* OUT_CHUNK-sized chunks */
   size_t n, max;
+  out_chunk *small; /* SMALL_CHUNK-sized ones */
+  size_t nsmall, max_small;
   size_t refs;     /* the creator's and one per session */
 };
 
@@ -184,6 +196,8 @@ rc_err rc_chunk_pool_new(rc_chunk_pool **out, const rc_mem *mem, size_t max) {
   memset(p, 0, sizeof *p);
   p->mem = *mem;
   p->max = max;
+  p->max_small = max > SIZE_MAX / SMALL_PER_KEPT ? SIZE_MAX
+                                                 : max * SMALL_PER_KEPT;
   p->refs = 1;
   *out = p;
   return RC_OK;
@@ -195,6 +209,11 @@ void rc_chunk_pool_release(rc_chunk_pool *p) {
   while (p->free != NULL) {
     out_chunk *c = p->free;
     p->free = c->next;
+    p->mem.free(c, p->mem.user);
+  }
+  while (p->small != NULL) {
+    out_chunk *c = p->small;
+    p->small = c->next;
     p->mem.free(c, p->mem.user);
   }
   p->mem.free(p, p->mem.user);
@@ -212,15 +231,40 @@ static out_chunk *chunk_take(rc_session *s) {
   return sess_alloc(s, sizeof(out_chunk) + OUT_CHUNK);
 }
 
-/* Frees a chunk: an OUT_CHUNK-sized one back to the pool while it has
- * room. */
+/* An empty SMALL_CHUNK-sized chunk, from the pool when it has one. */
+static out_chunk *chunk_take_small(rc_session *s) {
+  rc_chunk_pool *p = s->cfg.out_pool;
+  out_chunk *c;
+  if (p != NULL && p->small != NULL) {
+    c = p->small;
+    p->small = c->next;
+    p->nsmall--;
+  } else if ((c = sess_alloc(s, SMALL_CHUNK)) == NULL) {
+    return NULL;
+  }
+  c->next = NULL;
+  c->cap = SMALL_CAP;
+  c->head = c->tail = 0;
+  return c;
+}
+
+/* Frees a chunk: an OUT_CHUNK- or SMALL_CHUNK-sized one back to the pool
+ * while it has room. */
 static void chunk_free(rc_session *s, out_chunk *c) {
   rc_chunk_pool *p = s->cfg.out_pool;
-  if (c != NULL && p != NULL && c->cap == OUT_CHUNK && p->n < p->max) {
-    c->next = p->free;
-    p->free = c;
-    p->n++;
-    return;
+  if (c != NULL && p != NULL) {
+    if (c->cap == OUT_CHUNK && p->n < p->max) {
+      c->next = p->free;
+      p->free = c;
+      p->n++;
+      return;
+    }
+    if (c->cap == SMALL_CAP && p->nsmall < p->max_small) {
+      c->next = p->small;
+      p->small = c;
+      p->nsmall++;
+      return;
+    }
   }
   sess_free(s, c);
 }
@@ -1494,9 +1538,14 @@ send_tail_far(rc_session *s, uint8_t code, const uint8_t *token, size_t tkl,
 #define TAIL_NEAR_MAX 64u
 
 /* Up to TAIL_NEAR_MAX bytes as overlapping 32-, 16- or 8-byte moves (or
- * rc__enc_copy12 below 13). */
+ * rc__enc_copy12 below 13); a longer tail (rc_session_send_tails) by
+ * memcpy. */
 static inline void tail_copy(uint8_t *dst, const uint8_t *src, size_t n) {
   if (n > 32) {
+    if (n > TAIL_NEAR_MAX) {
+      memcpy(dst, src, n);
+      return;
+    }
     memcpy(dst, src, 32);
     memcpy(dst + n - 32, src + n - 32, 32);
   } else if (n >= 16) {
@@ -1561,6 +1610,20 @@ rc_err rc_session_send(rc_session *s, const rc_msg *m) {
   return RC_OK;
 }
 
+/* rc_session_send_tails stores a tail of up to this many bytes whole. */
+#define TAILS_PAD 16u
+
+/* A token of 0-8 bytes (RC_TOKEN_MAX) copied by its length: one fixed
+ * move for the usual lengths, no call. */
+static inline void token_copy(uint8_t *dst, const uint8_t *src, size_t n) {
+  switch (n) {
+  case 8: memcpy(dst, src, 8); break;
+  case 4: memcpy(dst, src, 4); break;
+  case 0: break;
+  default: rc__enc_copy12(dst, src, n); break;
+  }
+}
+
 rc_err rc_session_send_tails(rc_session *s, uint8_t code,
                              const uint8_t *const *tokens, const size_t *tkls,
                              size_t n, const uint8_t *tail, size_t opts_len,
@@ -1598,14 +1661,42 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   if (2 + ext + tkl_max + tail_len > s->peer_mms)
     return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
   size_t total = n * (2 + ext + tail_len) + toks;
-  out_chunk *c = out_room(s, total);
+  /* A tail of up to TAILS_PAD bytes is stored TAILS_PAD bytes at a time
+   * (past the frame's end: the next frame, or uncommitted room, takes
+   * those bytes), so the room asked for has TAILS_PAD more. */
+  size_t room = total + (tail_len <= TAILS_PAD ? TAILS_PAD : 0);
+  /* A round's few frames for a connection with nothing queued: a small
+   * chunk (the pool keeps many), not a 16 KiB one. */
+  out_chunk *c = s->out_last == NULL && s->spare == NULL && room <= SMALL_CAP
+                     ? chunk_take_small(s)
+                     : out_room(s, room);
   if (c == NULL)
     return RC_ERR_NOMEM;
-  uint8_t *p = c->data + c->tail, *q = p;
-  for (size_t i = 0; i < n; i++) {
-    q = put_tcp_head(q, tail_len, code, tokens[i], tkls[i]);
-    memcpy(q, tail, tail_len);
-    q += tail_len;
+  uint8_t *q = c->data + c->tail;
+  if (tail_len <= TAILS_PAD) {
+    uint8_t pad[TAILS_PAD] = {0};
+    if (tail_len) /* an empty tail may be NULL */
+      memcpy(pad, tail, tail_len);
+    /* RFC 8323 §3.2: Len in the first byte's nibble, or 13 there and
+     * one more byte (Len - 13) */
+    uint8_t h0 = (uint8_t)((ext ? 13u : tail_len) << 4);
+    for (size_t i = 0; i < n; i++) {
+      size_t tkl = tkls[i];
+      *q++ = (uint8_t)(h0 | tkl);
+      if (ext)
+        *q++ = (uint8_t)(tail_len - 13);
+      *q++ = code;
+      token_copy(q, tokens[i], tkl);
+      q += tkl;
+      memcpy(q, pad, TAILS_PAD);
+      q += tail_len;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      q = put_tcp_head(q, tail_len, code, tokens[i], tkls[i]);
+      tail_copy(q, tail, tail_len);
+      q += tail_len;
+    }
   }
   out_commit_tail(s, c, total); /* written at c's tail, no prefix */
   if (sent != NULL)

@@ -264,6 +264,103 @@ static void test_shared_output_chunks(void **state) {
   assert_int_equal(cnt.bytes, 0);
 }
 
+/* A notify round's few frames (rc_session_send_tails) for a session with
+ * nothing queued go into a small chunk that the pool keeps: the next
+ * round, on either session, allocates nothing. A message too big for what
+ * is left of it follows in a 16 KiB chunk: the output is the frames in
+ * the order they were queued. */
+static void test_shared_small_chunks(void **state) {
+  (void)state;
+  counting cnt = {0};
+  rc_mem mem = {cnt_malloc, cnt_realloc, cnt_free, &cnt};
+  rc_chunk_pool *pool;
+  assert_int_equal(rc_chunk_pool_new(&pool, &mem, 1), RC_OK);
+  rc_session_config cfg;
+  rc_session_config_default(&cfg, RC_FRAMING_TCP, RC_SESSION_SERVER);
+  cfg.out_pool = pool;
+  rc_session_callbacks cb = {0};
+  cb.on_message = on_message;
+  rc_session *s[2];
+  const uint8_t *d;
+  size_t n;
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(rc_session_new(&s[i], &cfg, &cb, NULL, &mem, 1000),
+                     RC_OK);
+    assert_int_equal(rc_session_pending(s[i], &d, &n), RC_OK); /* CSM */
+    assert_int_equal(rc_session_consume(s[i], n), RC_OK);
+  }
+  rc_chunk_pool_release(pool);
+  /* Observe 1, Content-Format 0, payload "7" */
+  static const uint8_t tail[] = {0x61, 0x01, 0x60, 0xFF, '7'};
+  static const uint8_t tok[2][4] = {{1, 2, 3, 4}, {5, 6, 7, 8}};
+  const uint8_t *toks[2] = {tok[0], tok[1]};
+  size_t tkls[2] = {4, 4};
+  /* both sessions' output held at once, as in a turn of the loop */
+  size_t blocks = cnt.blocks, bytes = cnt.bytes;
+  for (int round = 0; round < 3; round++) {
+    size_t sent = 0;
+    for (int i = 0; i < 2; i++) {
+      assert_int_equal(rc_session_send_tails(s[i], RC_CONTENT, toks, tkls, 2,
+                                             tail, 3, sizeof tail, &sent),
+                       RC_OK);
+      assert_int_equal(sent, 2);
+    }
+    if (round == 0) {
+      /* two small chunks, far less than one 16 KiB one */
+      assert_int_equal(cnt.blocks, blocks + 2);
+      assert_true(cnt.bytes - bytes <= 1024);
+      blocks = cnt.blocks;
+    }
+    assert_int_equal(cnt.blocks, blocks); /* then both from the pool */
+    for (int i = 0; i < 2; i++) {
+      assert_int_equal(rc_session_pending(s[i], &d, &n), RC_OK);
+      assert_int_equal(n, 2 * (2 + 4 + sizeof tail));
+      assert_int_equal(d[0], sizeof tail << 4 | 4);
+      assert_int_equal(d[1], RC_CONTENT);
+      assert_memory_equal(d + 2, tok[0], 4);
+      assert_memory_equal(d + 6, tail, sizeof tail);
+      assert_memory_equal(d + 13, tok[1], 4);
+      assert_int_equal(rc_session_consume(s[i], n), RC_OK);
+    }
+    assert_int_equal(cnt.blocks, blocks); /* both kept by the pool */
+  }
+  /* an empty tail (no options, no payload) may be NULL */
+  assert_int_equal(
+      rc_session_send_tails(s[1], RC_CONTENT, toks, tkls, 2, NULL, 0, 0, NULL),
+      RC_OK);
+  assert_int_equal(rc_session_pending(s[1], &d, &n), RC_OK);
+  assert_int_equal(n, 2 * (2 + 4));
+  assert_int_equal(d[0], 0x04); /* Len 0, TKL 4 */
+  assert_memory_equal(d + 8, tok[1], 4);
+  assert_int_equal(rc_session_consume(s[1], n), RC_OK);
+  /* a 1,000-byte payload behind the small frames: a second chunk */
+  assert_int_equal(
+      rc_session_send_tails(s[0], RC_CONTENT, toks, tkls, 1, tail, 3,
+                            sizeof tail, NULL),
+      RC_OK);
+  static uint8_t big[1000];
+  memset(big, 'b', sizeof big);
+  rc_msg m = {.code = RC_CONTENT, .token = tok[1], .token_len = 4,
+              .payload = big, .payload_len = sizeof big};
+  assert_int_equal(rc_session_send(s[0], &m), RC_OK);
+  assert_int_equal(rc_session_pending_bytes(s[0]),
+                   2 + 4 + sizeof tail + 4 + 4 + 1 + sizeof big);
+  assert_int_equal(rc_session_pending(s[0], &d, &n), RC_OK);
+  assert_int_equal(n, 2 + 4 + sizeof tail);
+  assert_memory_equal(d + 2, tok[0], 4);
+  assert_int_equal(rc_session_consume(s[0], n), RC_OK);
+  assert_int_equal(rc_session_pending(s[0], &d, &n), RC_OK);
+  assert_int_equal(n, 4 + 4 + 1 + sizeof big);
+  assert_int_equal(d[0], 14 << 4 | 4); /* RFC 8323 §3.2: Len 269+, 2 bytes */
+  assert_memory_equal(d + 4 + 4 + 1, big, sizeof big);
+  assert_int_equal(rc_session_consume(s[0], n), RC_OK);
+  assert_int_equal(rc_session_pending_bytes(s[0]), 0);
+  rc_session_free(s[0]);
+  rc_session_free(s[1]);
+  assert_int_equal(cnt.blocks, 0);
+  assert_int_equal(cnt.bytes, 0);
+}
+
 static void test_request_response(void **state) {
   pair *p = *state;
   rc_opt o[1];
@@ -600,6 +697,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_request_response, setup, teardown),
       cmocka_unit_test(test_idle_server_memory),
       cmocka_unit_test(test_shared_output_chunks),
+      cmocka_unit_test(test_shared_small_chunks),
       cmocka_unit_test_setup_teardown(test_both_directions, setup, teardown),
       cmocka_unit_test_setup_teardown(test_pipelined_many, setup, teardown),
       cmocka_unit_test_setup_teardown(test_timeout_and_cancel, setup, teardown),

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "obs.h"
+#include "obsnote.h"
 #include "rcoap/codec_option.h"
 
 #define OBS_TOKEN_LEN 4
@@ -84,45 +85,10 @@ static const rc_session_callbacks oc_cb = {.on_message = oc_on_message,
  * (counted as an error by the caller). */
 static int oc_note(obs_run *b, obs_watcher *w, const uint8_t *p,
                    const uint8_t *end) {
-  unsigned num = 0;
-  int have_obs = 0;
-  uint32_t seq = 0;
-  while (p < end && *p != 0xFF) {
-    unsigned d = *p >> 4, l = *p & 15;
-    p++;
-    if (d == 15 || l == 15)
-      return -1; /* RFC 7252 §3.1: reserved nibble, a format error */
-    if (d >= 13) {
-      size_t k = d == 13 ? 1 : 2;
-      if ((size_t)(end - p) < k)
-        return -1;
-      d = d == 13 ? 13u + p[0] : 269u + ((unsigned)p[0] << 8 | p[1]);
-      p += k;
-    }
-    if (l >= 13) {
-      size_t k = l == 13 ? 1 : 2;
-      if ((size_t)(end - p) < k)
-        return -1;
-      l = l == 13 ? 13u + p[0] : 269u + ((unsigned)p[0] << 8 | p[1]);
-      p += k;
-    }
-    if ((size_t)(end - p) < l)
-      return -1;
-    num += d;
-    if (num == RC_OPT_OBSERVE) {
-      if (l > 3)
-        return -1; /* RFC 7641 §2: 0-3 bytes */
-      for (unsigned i = 0; i < l; i++)
-        seq = seq << 8 | p[i];
-      have_obs = 1;
-    }
-    p += l;
-  }
-  const uint8_t *pl = p < end ? p + 1 : p;
-  size_t plen = (size_t)(end - pl);
-  if (p < end && plen == 0)
-    return -1; /* RFC 7252 §3: a marker before an empty payload */
-  return obs_check(b, w, have_obs, seq, pl, plen);
+  obs_note n;
+  if (obs_note_parse(p, end, &n) != 0)
+    return -1;
+  return obs_check(b, w, n.have_obs, n.seq, n.pl, n.plen);
 }
 
 int obs_check(obs_run *b, obs_watcher *w, int have_obs, uint32_t seq,
