@@ -28,6 +28,7 @@
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
+#include "test_ossl_count.h"
 #include "test_pki.h"
 
 #define QMAX 64
@@ -54,38 +55,9 @@ static const char *P(const char *name, char *buf, size_t cap) {
 
 /* ---- one end ------------------------------------------------------------ */
 
-/* OpenSSL's heap in this process (main installs the counting functions
- * before any other OpenSSL call). */
-static long g_ossl_live;
+/* OpenSSL's heap in this process: g_ossl_live (main installs the
+ * counting functions before any other OpenSSL call). */
 static int g_ossl_counted;
-static void *ossl_malloc(size_t n, const char *file, int line) {
-  (void)file, (void)line;
-  size_t *q = malloc(sizeof(size_t) + n);
-  if (q == NULL)
-    return NULL;
-  *q = n;
-  g_ossl_live += (long)n;
-  return q + 1;
-}
-static void ossl_free(void *p, const char *file, int line) {
-  (void)file, (void)line;
-  if (p == NULL)
-    return;
-  size_t *q = (size_t *)p - 1;
-  g_ossl_live -= (long)*q;
-  free(q);
-}
-static void *ossl_realloc(void *p, size_t n, const char *file, int line) {
-  if (p == NULL)
-    return ossl_malloc(n, file, line);
-  size_t *q = (size_t *)p - 1, old = *q;
-  size_t *r = realloc(q, sizeof(size_t) + n);
-  if (r == NULL)
-    return NULL;
-  *r = n;
-  g_ossl_live += (long)n - (long)old;
-  return r + 1;
-}
 
 typedef struct end {
   rc_filter *f;
@@ -1018,8 +990,7 @@ static int teardown_pki(void **state) {
 }
 
 int main(void) {
-  g_ossl_counted =
-      CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free);
+  g_ossl_counted = test_ossl_count_install();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buffers_released_between_datagrams),
       cmocka_unit_test(test_certificate_handshake_data_close),
