@@ -233,17 +233,29 @@ static void arm(dtls_filter *d) {
 
 /* An open filter gives OpenSSL's record buffers (16 KiB to read, up to a
  * datagram to write: 33 KiB of every peer on a loopback pair, measured)
- * back after each datagram in or out, so peers between datagrams hold
- * none and one set serves them in turn (a notification to many observers
- * at once). SSL_MODE_RELEASE_BUFFERS does this for TLS; OpenSSL 3.0 does
+ * and its own datagram queue back after each datagram in or out, so
+ * peers between datagrams hold none and one set serves them in turn (a
+ * notification to many observers at once). SSL_MODE_RELEASE_BUFFERS does this for TLS; OpenSSL 3.0 does
  * not for DTLS. SSL_free_buffers refuses while a record is half read or
  * written. */
 static void buffers_release(dtls_filter *d) {
   /* Not inside a recv() whose layers above answered through send(): the
    * outer call releases, once the datagram is done. */
-  if (d->t.state == RC__TLS_OPEN && d->t.cb_depth == 1 &&
-      SSL_free_buffers(d->t.ssl) == 1)
+  if (d->t.state != RC__TLS_OPEN || d->t.cb_depth != 1)
+    return;
+  if (SSL_free_buffers(d->t.ssl) == 1)
     d->released = 1;
+  /* Our own queue of datagrams for down() too (grown to a handshake
+   * flight, 2-4 KB of every idle peer, measured): made again by the next
+   * datagram out. */
+  if (d->nlens == 0) {
+    const rc_mem *m = &d->t.ctx->mem;
+    m->free(d->t.out, m->user);
+    m->free(d->lens, m->user);
+    d->t.out = NULL;
+    d->lens = NULL;
+    d->t.out_len = d->t.out_cap = d->lens_cap = 0;
+  }
 }
 
 /* OpenSSL 3.0 makes both buffers again on a read, but writes into its
