@@ -49,7 +49,8 @@ static int is_server(const rc__tls_filter *f) {
 /* After the hand-over (tls_handoff.c) the SSL is gone and f->rec
  * protects the records. */
 static int hs_done(const rc__tls_filter *f) {
-  return f->ssl ? SSL_is_init_finished(f->ssl) : f->rec != NULL;
+  return f->ssl ? SSL_is_init_finished(f->ssl)
+                : f->rec != NULL || f->dtls_cipher != NULL;
 }
 
 /* ---- the BIO ------------------------------------------------------------ */
@@ -885,7 +886,7 @@ int rc_tls_resumed(const rc_filter *f) {
 
 const char *rc_tls_protocol(const rc_filter *f) {
   if (!CF(f)->ssl)
-    return hs_done(CF(f)) ? "TLSv1.3" : "";
+    return !hs_done(CF(f)) ? "" : CF(f)->dtls_cipher ? "DTLSv1.2" : "TLSv1.3";
   return hs_done(CF(f)) ? SSL_get_version(CF(f)->ssl) : "";
 }
 
@@ -894,7 +895,9 @@ const char *rc_tls_cipher(const rc_filter *f) {
       "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
       "TLS_CHACHA20_POLY1305_SHA256"};
   if (!CF(f)->ssl)
-    return hs_done(CF(f)) ? names[CF(f)->rec->suite] : "";
+    return !hs_done(CF(f))     ? ""
+           : CF(f)->dtls_cipher ? CF(f)->dtls_cipher
+                                : names[CF(f)->rec->suite];
   const SSL_CIPHER *c = hs_done(CF(f)) ? SSL_get_current_cipher(CF(f)->ssl)
                                        : NULL;
   return c ? SSL_CIPHER_get_name(c) : "";
