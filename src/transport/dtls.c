@@ -281,9 +281,7 @@ static void buffers_release(dtls_filter *d) {
    * outer call releases, once the datagram is done. */
   if (d->t.state != RC__TLS_OPEN || d->t.cb_depth != 1)
     return;
-  if (d->handed)
-    return;
-  if (SSL_free_buffers(d->t.ssl) == 1) {
+  if (!d->handed && SSL_free_buffers(d->t.ssl) == 1) {
     d->released = 1;
     hand_over(d);
   }
