@@ -172,8 +172,8 @@ typedef struct rc_tls_config {
    * certificates and TLS client filters always keep it); and a DTLS 1.2
    * client checking a fingerprint (WebRTC) does the same with its AEAD
    * records once its handshake is done (~40 KB of OpenSSL's per peer);
-   * its peer's certificate is then no longer readable (rc_tls_peer_info:
-   * no certificate). */
+   * rc_tls_peer_info then gives the peer's checked fingerprint and CN,
+   * not its SANs. */
   int keep_ssl;
   const rc_mem *mem; /* NULL: C library */
 } rc_tls_config;

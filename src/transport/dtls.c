@@ -250,6 +250,15 @@ static void hand_over(dtls_filter *d) {
     ERR_clear_error();
     return;
   }
+  /* rc_tls_peer_info keeps answering: the fingerprint was checked, the
+   * certificate's CN is kept (a rule may name it). */
+  X509 *x = SSL_get0_peer_certificate(t->ssl);
+  char cn[128] = "";
+  if (x)
+    rc__tls_cn(x, cn, sizeof cn);
+  size_t cl = strlen(cn);
+  if (cl && (t->peer_cn = t->ctx->mem.malloc(cl + 1, t->ctx->mem.user)))
+    memcpy(t->peer_cn, cn, cl + 1);
   SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(t->ssl); /* and its BIO */
   t->ssl = NULL;

@@ -156,6 +156,8 @@ void rc__tls_filter_release(rc__tls_filter *f) {
   ctx->mem.free(f->host, ctx->mem.user);
   ctx->mem.free(f->detail, ctx->mem.user);
   f->detail = NULL;
+  ctx->mem.free(f->peer_cn, ctx->mem.user);
+  f->peer_cn = NULL;
   ctx->mem.free(f->psk, ctx->mem.user);
   f->psk = NULL;
   ERR_clear_error();
@@ -964,6 +966,16 @@ rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
     rc__tls_sans(x, out->sans, sizeof(out->sans));
     if (X509_digest(x, EVP_sha256(), out->fingerprint, &n) != 1)
       memset(out->fingerprint, 0, sizeof(out->fingerprint));
+  } else if (f->dtls_cipher) {
+    /* A DTLS client whose records were handed over (dtls_record.h): the
+     * certificate went with the SSL; its fingerprint was checked at the
+     * handshake, its CN kept. */
+    const uint8_t *fp = f->own_fp ? f->own_fp : f->ctx->peer_fp;
+    out->has_cert = 1;
+    out->verified = 1;
+    memcpy(out->fingerprint, fp, sizeof(out->fingerprint));
+    if (f->peer_cn)
+      snprintf(out->subject_cn, sizeof(out->subject_cn), "%s", f->peer_cn);
   }
   if (f->psk) {
     memcpy(out->psk_identity, f->psk->id, f->psk->id_len);

@@ -655,6 +655,11 @@ static void test_webrtc_client_hands_over(void **state) {
     assert_string_equal(rc_tls_cipher(p.c->f), suites[i]);
     assert_string_equal(rc_tls_protocol(p.c->f), "DTLSv1.2");
     assert_true(rc_tls_handshake_done(p.c->f));
+    rc_tls_peer ci;
+    assert_int_equal(rc_tls_peer_info(p.c->f, &ci), RC_OK);
+    assert_true(ci.has_cert && ci.verified);
+    assert_memory_equal(ci.fingerprint, w.fpb, RC_TLS_FINGERPRINT_LEN);
+    assert_string_equal(ci.subject_cn, "peer-b");
     size_t maxp = rc_dtls_max_payload(p.c->f);
     assert_int_equal(maxp, rc_dtls_max_payload(p.s->f));
     /* both ways, a whole datagram's worth too */
