@@ -170,8 +170,9 @@ typedef struct rc_tls_config {
    * (RFC 8446 §5) and frees the SSL: an idle connection holds ~250 bytes
    * of TLS state instead of OpenSSL's ~12 KB (TLS 1.2, client
    * certificates and TLS client filters always keep it); and a DTLS 1.2
-   * client checking a fingerprint (WebRTC) does the same with its AEAD
-   * records once its handshake is done (~40 KB of OpenSSL's per peer);
+   * peer checking a fingerprint (WebRTC) does the same with its AEAD
+   * records once its handshake is done (a server: once the client's first
+   * application record came; ~40 KB of OpenSSL's per peer);
    * rc_tls_peer_info then gives the peer's checked fingerprint and CN,
    * not its SANs. */
   int keep_ssl;

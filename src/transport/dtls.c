@@ -46,6 +46,7 @@ typedef struct dtls_filter {
    * done and frees the SSL (dtls_record.h): until then rec tracks the
    * sequence numbers; handed: ssl is NULL and rec protects. */
   int may_hand, handed;
+  int peer_data; /* an application record of the peer's was read */
   rc__dtls_rec rec;
 } dtls_filter;
 
@@ -239,13 +240,19 @@ static void arm(dtls_filter *d) {
 
 /* ---- record buffers between datagrams ---------------------------------- */
 
-/* A WebRTC client whose handshake is done and whose SSL holds nothing
+/* A WebRTC peer whose handshake is done and whose SSL holds nothing
  * unread or unsent takes the records over (dtls_record.h): OpenSSL's ~40
- * KB of the peer go. A suite it does not protect keeps the SSL. */
+ * KB of the peer go. A server waits for the client's first application
+ * record: until then its Finished flight may come again (ours lost) and
+ * OpenSSL must answer it with ours. A suite we do not protect keeps the
+ * SSL. */
 static void hand_over(dtls_filter *d) {
   rc__tls_filter *t = &d->t;
-  if (!d->may_hand || d->handed || !SSL_is_init_finished(t->ssl) ||
-      rc__dtls_rec_init(&d->rec, t->ssl) != 0) {
+  if (!d->may_hand || d->handed || !SSL_is_init_finished(t->ssl))
+    return;
+  if (is_server(d) && !d->peer_data)
+    return;
+  if (rc__dtls_rec_init(&d->rec, t->ssl) != 0) {
     d->may_hand = 0;
     ERR_clear_error();
     return;
@@ -431,6 +438,7 @@ static rc_err read_all(dtls_filter *d) {
   for (;;) {
     int n = SSL_read(d->t.ssl, buf, (int)sizeof(buf));
     if (n > 0) {
+      d->peer_data = 1;
       rc_err err = d->t.base.sink.up(d->t.base.sink.ctx, buf, (size_t)n,
                                      RC_FILTER_MSG_END);
       if (err || d->t.destroy_pending || d->t.state == RC__TLS_DEAD)
@@ -648,7 +656,7 @@ rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
   d->hs_deadline = now + ctx->hs_timeout_ms;
   d->rtx_at = RC_TIME_NEVER;
   d->rec.epoch = 1; /* the epoch a handshake ends in */
-  d->may_hand = ctx->handoff && ctx->has_peer_fp && ctx->role == RC_TLS_CLIENT;
+  d->may_hand = ctx->handoff && ctx->has_peer_fp;
   rc_err err = rc__tls_filter_init(&d->t, ctx, &dtls_ops, host, port, sink);
   if (!err)
     err = rc_dtls_set_mtu(&d->t.base, ctx->mtu);

@@ -1,15 +1,16 @@
 /*
- * The DTLS 1.2 record layer of a WebRTC peer's DTLS client after its
- * handshake (dtls_record.c), the datagram sibling of tls_record.h. OpenSSL
- * keeps ~40 KB per DTLS connection after the handshake (its 21.8 KB
- * handshake buffer, which OpenSSL 3.0 keeps for DTLS over UDP with no API
- * to free it, the SSL, the session and peer certificate, two cipher
- * contexts); once the client's handshake is done the DTLS filter derives
- * the AEAD keys (RFC 5246 §6.3), frees the SSL and protects and checks
- * records itself with this struct (~120 bytes). The client only: once it
- * has the server's Finished the handshake never needs a retransmission
- * from it (RFC 6347 §4.2.4: the server repeats its last flight only when
- * the client repeats its own).
+ * The DTLS 1.2 record layer of a WebRTC peer after its handshake
+ * (dtls_record.c), the datagram sibling of tls_record.h. OpenSSL keeps ~40
+ * KB per DTLS connection after the handshake (its 21.8 KB handshake
+ * buffer, which OpenSSL 3.0 keeps for DTLS over UDP with no API to free
+ * it, the SSL, the session and peer certificate, two cipher contexts);
+ * once the handshake can need nothing more the DTLS filter derives the
+ * AEAD keys (RFC 5246 §6.3), frees the SSL and protects and checks records
+ * itself with this struct (~130 bytes). The client at once: once it has
+ * the server's Finished it never has to send a flight again (RFC 6347
+ * §4.2.4: the server repeats its last flight only when the client repeats
+ * its own); the server once the client's first application record came
+ * (the client has the server's Finished then).
  *
  * AEAD suites only (AES-128-GCM, AES-256-GCM: RFC 5288; ChaCha20-Poly1305:
  * RFC 7905); the AEAD contexts are the thread's (tls_aead.c).

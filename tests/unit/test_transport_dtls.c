@@ -627,13 +627,15 @@ static void test_webrtc_style_fingerprints(void **state) {
   pair_close(&p);
 }
 
-/* A WebRTC DTLS client (a context checking fingerprints) takes the
- * record layer over once its handshake is done and frees its SSL
- * (dtls_record.h; OpenSSL kept ~40 KB per peer after the handshake): for
- * each AEAD suite a server may choose, its records still go both ways
- * with OpenSSL's; a repeated record and a forged one are dropped without
- * a word (RFC 6347 §4.1.2.6, §4.1.2.7); close_notify either way. */
-static void test_webrtc_client_hands_over(void **state) {
+/* A WebRTC DTLS peer (a context checking fingerprints) takes the record
+ * layer over after its handshake and frees its SSL (dtls_record.h;
+ * OpenSSL kept ~40 KB per peer): the client at once, the server once the
+ * client's first application record came (before it, the client may
+ * repeat its Finished flight). For each AEAD suite: the client's records
+ * go both ways with the server's OpenSSL, then both sides' own; a
+ * repeated record and a forged one are dropped without a word (RFC 6347
+ * §4.1.2.6, §4.1.2.7); close_notify either way. */
+static void test_webrtc_peers_hand_over(void **state) {
   (void)state;
   static const char *suites[] = {"ECDHE-ECDSA-AES128-GCM-SHA256",
                                  "ECDHE-ECDSA-AES256-GCM-SHA384",
@@ -649,7 +651,7 @@ static void test_webrtc_client_hands_over(void **state) {
     assert_int_equal(p.c->opened, 1);
     assert_int_equal(p.s->opened, 1);
     assert_string_equal(rc_tls_cipher(p.s->f), suites[i]);
-    /* the client's SSL is gone; the server keeps its own */
+    /* the client's SSL is gone; the server keeps its own for now */
     assert_null(((rc__tls_filter *)p.c->f)->ssl);
     assert_non_null(((rc__tls_filter *)p.s->f)->ssl);
     assert_string_equal(rc_tls_cipher(p.c->f), suites[i]);
@@ -669,9 +671,23 @@ static void test_webrtc_client_hands_over(void **state) {
     assert_int_equal(rc_filter_send(p.c->f, big, maxp, 0), RC_OK);
     assert_int_equal(rc_filter_send(p.c->f, big, maxp + 1, 0), RC_ERR_LIMIT);
     assert_true(p.c->qlen[p.c->nq - 1] <= RC_DTLS_DEFAULT_MTU);
+    uint8_t get1[DG_MAX];
+    size_t flen = p.c->qlen[0];
+    memcpy(get1, p.c->q[0], flen);
     deliver(p.c, p.s);
     assert_int_equal(p.s->msgs, 2);
     assert_memory_equal(p.s->rx, "GET /hello", 10);
+    /* the client's data came: the server hands over too */
+    assert_null(((rc__tls_filter *)p.s->f)->ssl);
+    assert_string_equal(rc_tls_cipher(p.s->f), suites[i]);
+    rc_tls_peer si;
+    assert_int_equal(rc_tls_peer_info(p.s->f, &si), RC_OK);
+    assert_true(si.has_cert && si.verified);
+    assert_memory_equal(si.fingerprint, w.fpa, RC_TLS_FINGERPRINT_LEN);
+    assert_string_equal(si.subject_cn, "peer-a");
+    /* the client's first record again: a replay, dropped */
+    assert_int_equal(rc_filter_recv(p.s->f, get1, flen), RC_OK);
+    assert_int_equal(p.s->msgs, 2);
     send_msg(p.s, "2.05 one");
     assert_int_equal(p.s->nq, 1);
     uint8_t copy[DG_MAX];
@@ -1096,7 +1112,7 @@ int main(void) {
       cmocka_unit_test(test_mutual_tls),
       cmocka_unit_test(test_fingerprint_mode),
       cmocka_unit_test(test_webrtc_style_fingerprints),
-      cmocka_unit_test(test_webrtc_client_hands_over),
+      cmocka_unit_test(test_webrtc_peers_hand_over),
       cmocka_unit_test(test_lost_flight_retransmitted),
       cmocka_unit_test(test_handshake_timeout),
       cmocka_unit_test(test_garbage),
