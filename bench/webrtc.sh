@@ -15,20 +15,23 @@
 #     client's DATA chunks) per MiB, rcoapd's retransmissions and T3
 #     timeouts, and the host's UDP RcvbufErrors over the GET;
 #   - first (before the transfers grow rcoapd's heap): rcoapd's RSS per
-#     idle peer: PEERS rcoap observe clients held on /sensors/temp over
-#     coaps+wr, (RSS with them - RSS before) / PEERS; then the same over
-#     coaps+ws for reference.
+#     idle peer: WARM rcoap observe clients held on /sensors/temp over
+#     coaps+wr, then PEERS more, (RSS with all - RSS with WARM) / PEERS
+#     (so what the first peer brings once, library code paged in and
+#     usrsctp's tables, is not counted); then the same over coaps+ws for
+#     reference.
 # Nothing is asserted: a benchmark is not a test. The load average is
 # printed beside the figures (a shared machine moves them).
 #
 #   bash bench/webrtc.sh [BUILD_DIR]
 # Environment (defaults): REQUESTS=20000 DEPTH=16 RUNS=3 SIZE_MIB=64
-#   PEERS=20 SERVER_CPU=0 BENCH_CPU=1 (taskset cores).
+#   PEERS=20 WARM=5 SERVER_CPU=0 BENCH_CPU=1 (taskset cores).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 BUILD_DIR=${1:-$BUILD_DIR}
 : "${REQUESTS:=20000}" "${DEPTH:=16}" "${RUNS:=3}" "${SIZE_MIB:=64}" "${PEERS:=20}"
+: "${WARM:=5}"
 
 bench_need rcoapd rcoap
 RPS=$BUILD_DIR/bench/wr_rps
@@ -51,31 +54,47 @@ echo
 
 # --- rcoapd memory per idle peer: coaps+wr, then coaps+ws for reference --
 idle_kib() { # URI [ARGS...]: rcoapd's VmRSS growth per idle observer of URI
-  local u=$1 rss0 rss1 up pids=() i
+  # WARM observers first (what the first peers bring once: library code
+  # paged in, usrsctp's global tables), then PEERS more: the growth over
+  # those is what each costs.
+  local u=$1 rss0 rss1 up=0 pids=()
   shift
+  start_obs() { # FROM TO
+    local i
+    for i in $(seq "$1" "$2"); do
+      "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --insecure "${args[@]}" observe \
+        --duration 120 "$u/sensors/temp" >"$TMP/obs.$i" 2>&1 &
+      pids+=("$!")
+      bench_track "$!"
+    done
+  }
+  wait_obs() { # N: until observers 1..N have their first notification
+    local i
+    for _ in $(seq 1 300); do
+      up=0
+      for i in $(seq 1 "$1"); do [ -s "$TMP/obs.$i" ] && up=$((up + 1)); done
+      [ "$up" -ge "$1" ] && break
+      sleep 0.1
+    done
+    sleep 1
+  }
+  local args=("$@")
+  start_obs 1 "$WARM"
+  wait_obs "$WARM"
   rss0=$(bench_rss_kib "$PID_RC")
-  for i in $(seq 1 "$PEERS"); do
-    "${PIN_BENCH[@]}" "$BUILD_DIR/rcoap" -T 120 --insecure "$@" observe --duration 120 \
-      "$u/sensors/temp" >"$TMP/obs.$i" 2>&1 &
-    pids+=("$!")
-    bench_track "$!"
-  done
-  for _ in $(seq 1 300); do
-    up=0
-    for i in $(seq 1 "$PEERS"); do [ -s "$TMP/obs.$i" ] && up=$((up + 1)); done
-    [ "$up" -ge "$PEERS" ] && break
-    sleep 0.1
-  done
-  sleep 1
+  start_obs $((WARM + 1)) $((WARM + PEERS))
+  wait_obs $((WARM + PEERS))
   rss1=$(bench_rss_kib "$PID_RC")
   bench_stop "${pids[@]}"
   rm -f "$TMP"/obs.*
+  up=$((up - WARM))
   echo "$rss0 $rss1 $up $(printf '%.0f' "$(bench_div "$((rss1 - rss0))" "$up")")"
 }
 read -r w0 w1 wup wkib < <(idle_kib "$WR" --signal "$SIG")
 sleep 1
 read -r s0 s1 sup skib < <(idle_kib "$WS")
-printf 'rcoapd RSS per idle peer (%s rcoap observe clients on /sensors/temp)\n' "$PEERS"
+printf 'rcoapd RSS per idle peer (%s rcoap observe clients on /sensors/temp, after %s)\n' \
+  "$PEERS" "$WARM"
 printf '  coaps+wr %5s KiB   (%s KiB before, %s KiB with %s up)\n' "$wkib" "$w0" "$w1" "$wup"
 printf '  coaps+ws %5s KiB   (%s KiB before, %s KiB with %s up)\n' "$skib" "$s0" "$s1" "$sup"
 echo "RESULT bench=webrtc what=idle peers=$wup kib_per_peer=$wkib ws_kib_per_peer=$skib"

@@ -165,11 +165,16 @@ typedef struct rc_tls_config {
    * decrypts the traffic. NULL: none. rc_tls_ctx_new fails with
    * RC_ERR_IO when it cannot be opened. */
   const char *keylog_file;
-  /* Server (TLS, not DTLS): keep OpenSSL's SSL for the whole connection.
-   * By default, once a TLS 1.3 handshake is done the filter protects the
-   * records itself (RFC 8446 §5) and frees the SSL: an idle connection
-   * holds ~250 bytes of TLS state instead of OpenSSL's ~12 KB. TLS 1.2,
-   * client certificates and client filters always keep the SSL. */
+  /* Keep OpenSSL's SSL for the whole connection. By default a TLS
+   * server, once a TLS 1.3 handshake is done, protects the records itself
+   * (RFC 8446 §5) and frees the SSL: an idle connection holds ~250 bytes
+   * of TLS state instead of OpenSSL's ~12 KB (TLS 1.2, client
+   * certificates and TLS client filters always keep it); and a DTLS 1.2
+   * peer checking a fingerprint (WebRTC) does the same with its AEAD
+   * records once its handshake is done (a server: once the client's first
+   * application record came; ~40 KB of OpenSSL's per peer);
+   * rc_tls_peer_info then gives the peer's checked fingerprint and CN,
+   * not its SANs. */
   int keep_ssl;
   const rc_mem *mem; /* NULL: C library */
 } rc_tls_config;

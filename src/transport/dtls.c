@@ -16,6 +16,7 @@
 
 #include <openssl/err.h>
 
+#include "transport/dtls_record.h"
 #include "transport/tls_int.h"
 
 /* Plaintext of one DTLS record (RFC 6347 §4.1: at most 2^14 bytes). */
@@ -41,6 +42,12 @@ typedef struct dtls_filter {
   unsigned fin_flights; /* PSK client: our Finished flight sent so often */
   int listened;        /* server: a ClientHello with a good cookie came */
   int released;        /* open: OpenSSL's record buffers were given back */
+  /* A WebRTC client takes the record layer over once its handshake is
+   * done and frees the SSL (dtls_record.h): until then rec tracks the
+   * sequence numbers; handed: ssl is NULL and rec protects. */
+  int may_hand, handed;
+  int peer_data; /* an application record of the peer's was read */
+  rc__dtls_rec rec;
 } dtls_filter;
 
 static const rc_filter_ops dtls_ops;
@@ -55,7 +62,7 @@ static int is_server(const dtls_filter *d) {
 }
 
 static int hs_done(const dtls_filter *d) {
-  return d->t.ssl && SSL_is_init_finished(d->t.ssl);
+  return d->handed || (d->t.ssl && SSL_is_init_finished(d->t.ssl));
 }
 
 /* ---- the datagram BIO ----------------------------------------------------- */
@@ -92,6 +99,8 @@ static int bio_write(BIO *b, const char *data, int len) {
   BIO_clear_retry_flags(b);
   if (len <= 0)
     return 0;
+  if (d->may_hand)
+    rc__dtls_rec_track_out(&d->rec, (const uint8_t *)data, (size_t)len);
   return queue_dgram(d, data, (size_t)len) == 0 ? len : -1;
 }
 
@@ -231,26 +240,85 @@ static void arm(dtls_filter *d) {
 
 /* ---- record buffers between datagrams ---------------------------------- */
 
+/* A WebRTC peer whose handshake is done and whose SSL holds nothing
+ * unread or unsent takes the records over (dtls_record.h): OpenSSL's ~40
+ * KB of the peer go. A server waits for the client's first application
+ * record: until then its Finished flight may come again (ours lost) and
+ * OpenSSL must answer it with ours. A suite we do not protect keeps the
+ * SSL. */
+static void hand_over(dtls_filter *d) {
+  rc__tls_filter *t = &d->t;
+  if (!d->may_hand || d->handed || !SSL_is_init_finished(t->ssl))
+    return;
+  if (is_server(d) && !d->peer_data)
+    return;
+  if (rc__dtls_rec_init(&d->rec, t->ssl) != 0) {
+    d->may_hand = 0;
+    ERR_clear_error();
+    return;
+  }
+  /* rc_tls_peer_info keeps answering: the fingerprint was checked, the
+   * certificate's CN is kept (a rule may name it). */
+  X509 *x = SSL_get0_peer_certificate(t->ssl);
+  char cn[128] = "";
+  if (x)
+    rc__tls_cn(x, cn, sizeof cn);
+  size_t cl = strlen(cn);
+  if (cl && (t->peer_cn = t->ctx->mem.malloc(cl + 1, t->ctx->mem.user)))
+    memcpy(t->peer_cn, cn, cl + 1);
+  SSL_set_shutdown(t->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+  SSL_free(t->ssl); /* and its BIO */
+  t->ssl = NULL;
+  t->dtls_cipher = d->rec.name;
+  d->handed = 1;
+  d->released = 0;
+  ERR_clear_error();
+}
+
+/* After the hand-over: one record of content type `type` queued. */
+static rc_err rec_queue(dtls_filter *d, uint8_t type, const uint8_t *p,
+                        size_t n) {
+  uint8_t rec[RC__DTLS_REC_HDR + READ_BUF + 64];
+  size_t w = rc__dtls_rec_seal(&d->rec, type, p, n, rec);
+  if (w == 0)
+    return RC_ERR_TLS;
+  return queue_dgram(d, (const char *)rec, w) == 0 ? RC_OK : RC_ERR_NOMEM;
+}
+
 /* An open filter gives OpenSSL's record buffers (16 KiB to read, up to a
  * datagram to write: 33 KiB of every peer on a loopback pair, measured)
- * back after each datagram in or out, so peers between datagrams hold
- * none and one set serves them in turn (a notification to many observers
- * at once). SSL_MODE_RELEASE_BUFFERS does this for TLS; OpenSSL 3.0 does
+ * and its own datagram queue back after each datagram in or out, so
+ * peers between datagrams hold none and one set serves them in turn (a
+ * notification to many observers at once). SSL_MODE_RELEASE_BUFFERS does this for TLS; OpenSSL 3.0 does
  * not for DTLS. SSL_free_buffers refuses while a record is half read or
  * written. */
 static void buffers_release(dtls_filter *d) {
   /* Not inside a recv() whose layers above answered through send(): the
    * outer call releases, once the datagram is done. */
-  if (d->t.state == RC__TLS_OPEN && d->t.cb_depth == 1 &&
-      SSL_free_buffers(d->t.ssl) == 1)
+  if (d->t.state != RC__TLS_OPEN || d->t.cb_depth != 1)
+    return;
+  if (!d->handed && SSL_free_buffers(d->t.ssl) == 1) {
     d->released = 1;
+    hand_over(d);
+  }
+  /* Our own queue of datagrams for down() too (grown to a handshake
+   * flight, 2-4 KB of every idle peer, measured): made again by the next
+   * datagram out. */
+  if (d->nlens == 0) {
+    const rc_mem *m = &d->t.ctx->mem;
+    m->free(d->t.out, m->user);
+    m->free(d->lens, m->user);
+    d->t.out = NULL;
+    d->lens = NULL;
+    d->t.out_len = d->t.out_cap = d->lens_cap = 0;
+  }
 }
 
 /* OpenSSL 3.0 makes both buffers again on a read, but writes into its
  * write buffer unchecked: after a release, a read of nothing (our BIO has
  * no datagram: it wants one) makes them before we write. */
 static void buffers_back(dtls_filter *d) {
-  if (!d->released)
+  if (!d->released || d->handed)
     return;
   uint8_t b;
   (void)SSL_peek(d->t.ssl, &b, 1);
@@ -315,13 +383,53 @@ static rc_err peer_closed(dtls_filter *d) {
   ERR_clear_error();
   /* RFC 5246 §7.2.1 (by RFC 6347 §4.1): "the other party MUST respond
    * with a close_notify alert of its own". */
-  if (d->t.state != RC__TLS_CLOSING)
+  if (d->t.state != RC__TLS_CLOSING && d->handed) {
+    static const uint8_t close_notify[2] = {1, 0};
+    (void)rec_queue(d, RC__TLS_CT_ALERT, close_notify, 2);
+  } else if (d->t.state != RC__TLS_CLOSING) {
     (void)SSL_shutdown(d->t.ssl);
+  }
   ERR_clear_error();
   d->t.state = RC__TLS_CLOSED;
   rc_err err = flush(d);
   emit(d, RC_FILTER_EV_CLOSED, 0, "peer sent close_notify");
   return err;
+}
+
+/* After the hand-over: each record of the datagram that authenticates
+ * goes up (application data), ends the connection (an alert) or is
+ * dropped (RFC 6347 §4.1.2.7: invalid records are silently discarded; a
+ * repeated handshake message of the finished handshake, a replay). */
+static rc_err read_records(dtls_filter *d, const uint8_t *p, size_t n) {
+  uint8_t buf[READ_BUF];
+  size_t used = 0, len = 0;
+  uint8_t type = 0;
+  for (size_t at = 0; at < n && !d->t.destroy_pending &&
+                      d->t.state != RC__TLS_DEAD &&
+                      d->t.state != RC__TLS_CLOSED;
+       at += used) {
+    int ok = rc__dtls_rec_open(&d->rec, p + at, n - at, &used, &type, buf,
+                               &len);
+    if (used == 0)
+      break;
+    if (!ok)
+      continue;
+    if (type == RC__TLS_CT_APPDATA && len > 0) {
+      rc_err err = d->t.base.sink.up(d->t.base.sink.ctx, buf, len,
+                                     RC_FILTER_MSG_END);
+      if (err)
+        return err;
+    } else if (type == RC__TLS_CT_ALERT && len == 2) {
+      if (buf[1] == RC__TLS_AL_CLOSE_NOTIFY)
+        return peer_closed(d);
+      if (buf[0] == 2) { /* fatal (RFC 5246 §7.2) */
+        rc__tls_say(&d->t, "DTLS: the peer sent a fatal alert (%u)",
+                    (unsigned)buf[1]);
+        return fail(d, RC_ERR_TLS);
+      }
+    }
+  }
+  return flush(d);
 }
 
 /* Every record in the current datagram goes up as one message. */
@@ -330,6 +438,7 @@ static rc_err read_all(dtls_filter *d) {
   for (;;) {
     int n = SSL_read(d->t.ssl, buf, (int)sizeof(buf));
     if (n > 0) {
+      d->peer_data = 1;
       rc_err err = d->t.base.sink.up(d->t.base.sink.ctx, buf, (size_t)n,
                                      RC_FILTER_MSG_END);
       if (err || d->t.destroy_pending || d->t.state == RC__TLS_DEAD)
@@ -370,9 +479,17 @@ static rc_err dtls_recv(rc_filter *base, const uint8_t *data, size_t len) {
       (t->state == RC__TLS_CLOSING && !hs_done(d)))
     return RC_OK; /* an empty datagram, or nothing more after a close */
   enter(d);
+  t->rx_total += len;
+  if (d->handed) {
+    rc_err err = read_records(d, data, len);
+    if (!err)
+      buffers_release(d);
+    return leave(d, err);
+  }
+  if (d->may_hand)
+    rc__dtls_rec_track_in(&d->rec, data, len);
   t->in = data;
   t->in_len = len;
-  t->rx_total += len;
   t->started = 1;
   d->released = 0; /* a read makes OpenSSL's buffers again */
   rc_err err = RC_OK;
@@ -404,9 +521,15 @@ static rc_err dtls_send(rc_filter *base, const uint8_t *data, size_t len,
   if (len == 0)
     return RC_OK;
   enter(d);
-  buffers_back(d);
-  int n = SSL_write(d->t.ssl, data, (int)len);
-  rc_err err = n == (int)len ? flush(d) : fail(d, rc__tls_classify(&d->t));
+  rc_err err;
+  if (d->handed) {
+    err = rec_queue(d, RC__TLS_CT_APPDATA, data, len);
+    err = err ? fail(d, err) : flush(d);
+  } else {
+    buffers_back(d);
+    int n = SSL_write(d->t.ssl, data, (int)len);
+    err = n == (int)len ? flush(d) : fail(d, rc__tls_classify(&d->t));
+  }
   if (!err)
     buffers_release(d);
   return leave(d, err);
@@ -479,6 +602,11 @@ static rc_err dtls_shutdown(rc_filter *base) {
   if (!hs_done(d))
     return RC_OK; /* nothing to protect yet */
   enter(d);
+  if (d->handed) {
+    static const uint8_t close_notify[2] = {1, 0}; /* warning, close */
+    (void)rec_queue(d, RC__TLS_CT_ALERT, close_notify, 2);
+    return leave(d, flush(d));
+  }
   buffers_back(d);
   (void)SSL_shutdown(d->t.ssl); /* one close_notify datagram */
   ERR_clear_error();
@@ -527,6 +655,8 @@ rc_err rc_dtls_filter_new(rc_filter **out, rc_tls_ctx *ctx, const char *host,
   d->now = now;
   d->hs_deadline = now + ctx->hs_timeout_ms;
   d->rtx_at = RC_TIME_NEVER;
+  d->rec.epoch = 1; /* the epoch a handshake ends in */
+  d->may_hand = ctx->handoff && ctx->has_peer_fp;
   rc_err err = rc__tls_filter_init(&d->t, ctx, &dtls_ops, host, port, sink);
   if (!err)
     err = rc_dtls_set_mtu(&d->t.base, ctx->mtu);
@@ -547,6 +677,8 @@ rc_err rc_dtls_set_mtu(rc_filter *base, size_t mtu) {
    * OpenSSL's floor, 2^14 its ceiling. */
   long frag = (long)(mtu < 512 ? 512 : mtu > READ_BUF ? READ_BUF : mtu);
   d->mtu = mtu; /* what the BIO answers when OpenSSL asks again */
+  if (d->handed)
+    return RC_OK;
   if (SSL_set_mtu(d->t.ssl, (long)mtu) <= 0 ||
       SSL_set_max_send_fragment(d->t.ssl, frag) != 1) {
     ERR_clear_error();
@@ -568,6 +700,8 @@ size_t rc_dtls_max_payload(const rc_filter *base) {
   const dtls_filter *d = CD(base);
   if (!hs_done(d))
     return 0;
+  if (d->handed) /* as DTLS_get_data_mtu: header, nonce, tag */
+    return rc__dtls_rec_room(&d->rec, d->mtu);
   size_t n = DTLS_get_data_mtu(d->t.ssl);
   return n < READ_BUF ? n : READ_BUF;
 }

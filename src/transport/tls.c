@@ -49,7 +49,8 @@ static int is_server(const rc__tls_filter *f) {
 /* After the hand-over (tls_handoff.c) the SSL is gone and f->rec
  * protects the records. */
 static int hs_done(const rc__tls_filter *f) {
-  return f->ssl ? SSL_is_init_finished(f->ssl) : f->rec != NULL;
+  return f->ssl ? SSL_is_init_finished(f->ssl)
+                : f->rec != NULL || f->dtls_cipher != NULL;
 }
 
 /* ---- the BIO ------------------------------------------------------------ */
@@ -155,6 +156,8 @@ void rc__tls_filter_release(rc__tls_filter *f) {
   ctx->mem.free(f->host, ctx->mem.user);
   ctx->mem.free(f->detail, ctx->mem.user);
   f->detail = NULL;
+  ctx->mem.free(f->peer_cn, ctx->mem.user);
+  f->peer_cn = NULL;
   ctx->mem.free(f->psk, ctx->mem.user);
   f->psk = NULL;
   ERR_clear_error();
@@ -885,7 +888,7 @@ int rc_tls_resumed(const rc_filter *f) {
 
 const char *rc_tls_protocol(const rc_filter *f) {
   if (!CF(f)->ssl)
-    return hs_done(CF(f)) ? "TLSv1.3" : "";
+    return !hs_done(CF(f)) ? "" : CF(f)->dtls_cipher ? "DTLSv1.2" : "TLSv1.3";
   return hs_done(CF(f)) ? SSL_get_version(CF(f)->ssl) : "";
 }
 
@@ -894,7 +897,9 @@ const char *rc_tls_cipher(const rc_filter *f) {
       "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
       "TLS_CHACHA20_POLY1305_SHA256"};
   if (!CF(f)->ssl)
-    return hs_done(CF(f)) ? names[CF(f)->rec->suite] : "";
+    return !hs_done(CF(f))     ? ""
+           : CF(f)->dtls_cipher ? CF(f)->dtls_cipher
+                                : names[CF(f)->rec->suite];
   const SSL_CIPHER *c = hs_done(CF(f)) ? SSL_get_current_cipher(CF(f)->ssl)
                                        : NULL;
   return c ? SSL_CIPHER_get_name(c) : "";
@@ -961,6 +966,16 @@ rc_err rc_tls_peer_info(const rc_filter *base, rc_tls_peer *out) {
     rc__tls_sans(x, out->sans, sizeof(out->sans));
     if (X509_digest(x, EVP_sha256(), out->fingerprint, &n) != 1)
       memset(out->fingerprint, 0, sizeof(out->fingerprint));
+  } else if (f->dtls_cipher) {
+    /* A DTLS client whose records were handed over (dtls_record.h): the
+     * certificate went with the SSL; its fingerprint was checked at the
+     * handshake, its CN kept. */
+    const uint8_t *fp = f->own_fp ? f->own_fp : f->ctx->peer_fp;
+    out->has_cert = 1;
+    out->verified = 1;
+    memcpy(out->fingerprint, fp, sizeof(out->fingerprint));
+    if (f->peer_cn)
+      snprintf(out->subject_cn, sizeof(out->subject_cn), "%s", f->peer_cn);
   }
   if (f->psk) {
     memcpy(out->psk_identity, f->psk->id, f->psk->id_len);

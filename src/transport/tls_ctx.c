@@ -785,7 +785,9 @@ rc_err rc_tls_ctx_new(rc_tls_ctx **out, const rc_tls_config *cfg, char *errbuf,
     ctx->has_peer_fp = 1;
   }
   ctx->datagram = cfg->datagram;
-  ctx->handoff = cfg->role == RC_TLS_SERVER && !cfg->datagram && !cfg->keep_ssl;
+  /* TLS server: tls_handoff.c; DTLS of a WebRTC peer, either role (a
+   * context checking fingerprints): dtls_record.h. */
+  ctx->handoff = !cfg->keep_ssl && (cfg->role == RC_TLS_SERVER || cfg->datagram);
   ctx->mtu = cfg->mtu ? cfg->mtu : RC_DTLS_DEFAULT_MTU;
   ctx->hs_timeout_ms = cfg->handshake_timeout_ms
                            ? cfg->handshake_timeout_ms

@@ -125,6 +125,10 @@ typedef struct rc__tls_filter {
    * client's, bit 1 server's); once ssl is NULL, rec protects the records
    * and these say what the SSL said. */
   rc__tls_rec *rec;
+  /* DTLS: the suite's name once dtls.c protects the records itself (its
+   * SSL freed, dtls_record.h); NULL otherwise. */
+  const char *dtls_cipher;
+  char *peer_cn; /* ... and its peer certificate's CN, kept (or NULL) */
   uint8_t secrets;
   uint8_t alpn;    /* RC__TLS_ALPN_* */
   uint8_t resumed; /* the handshake resumed a session */

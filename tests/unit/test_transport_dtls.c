@@ -28,6 +28,8 @@
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_tls.h"
+#include "test_ossl_count.h"
+#include "transport/tls_int.h"
 #include "test_pki.h"
 
 #define QMAX 64
@@ -54,38 +56,9 @@ static const char *P(const char *name, char *buf, size_t cap) {
 
 /* ---- one end ------------------------------------------------------------ */
 
-/* OpenSSL's heap in this process (main installs the counting functions
- * before any other OpenSSL call). */
-static long g_ossl_live;
+/* OpenSSL's heap in this process: g_ossl_live (main installs the
+ * counting functions before any other OpenSSL call). */
 static int g_ossl_counted;
-static void *ossl_malloc(size_t n, const char *file, int line) {
-  (void)file, (void)line;
-  size_t *q = malloc(sizeof(size_t) + n);
-  if (q == NULL)
-    return NULL;
-  *q = n;
-  g_ossl_live += (long)n;
-  return q + 1;
-}
-static void ossl_free(void *p, const char *file, int line) {
-  (void)file, (void)line;
-  if (p == NULL)
-    return;
-  size_t *q = (size_t *)p - 1;
-  g_ossl_live -= (long)*q;
-  free(q);
-}
-static void *ossl_realloc(void *p, size_t n, const char *file, int line) {
-  if (p == NULL)
-    return ossl_malloc(n, file, line);
-  size_t *q = (size_t *)p - 1, old = *q;
-  size_t *r = realloc(q, sizeof(size_t) + n);
-  if (r == NULL)
-    return NULL;
-  *r = n;
-  g_ossl_live += (long)n - (long)old;
-  return r + 1;
-}
 
 typedef struct end {
   rc_filter *f;
@@ -585,34 +558,46 @@ static void test_fingerprint_mode(void **state) {
   pair_close(&p);
 }
 
+/* Two self-signed identities (peer-a the client's, peer-b the
+ * server's) and WebRTC-style configurations: each side checks the
+ * other's fingerprint, no CA, no host name. */
+typedef struct wr_certs {
+  char ca[300], ka[300], cb[300], kb[300];
+  uint8_t fpa[RC_TLS_FINGERPRINT_LEN], fpb[RC_TLS_FINGERPRINT_LEN];
+} wr_certs;
+
+static void wr_cfgs(wr_certs *w, rc_tls_config *scfg, rc_tls_config *ccfg) {
+  assert_int_equal(rc_tls_make_self_signed(P("wa.crt", w->ca, 300),
+                                           P("wa.key", w->ka, 300), "peer-a"),
+                   RC_OK);
+  assert_int_equal(rc_tls_make_self_signed(P("wb.crt", w->cb, 300),
+                                           P("wb.key", w->kb, 300), "peer-b"),
+                   RC_OK);
+  assert_int_equal(rc_tls_fingerprint_file(w->ca, w->fpa), RC_OK);
+  assert_int_equal(rc_tls_fingerprint_file(w->cb, w->fpb), RC_OK);
+  rc_tls_config_init(scfg, RC_TLS_SERVER);
+  scfg->datagram = 1;
+  scfg->certs[0].cert_file = w->cb;
+  scfg->certs[0].key_file = w->kb;
+  scfg->ncerts = 1;
+  scfg->peer_fingerprint = w->fpa;
+  rc_tls_config_init(ccfg, RC_TLS_CLIENT);
+  ccfg->datagram = 1;
+  ccfg->certs[0].cert_file = w->ca;
+  ccfg->certs[0].key_file = w->ka;
+  ccfg->ncerts = 1;
+  ccfg->peer_fingerprint = w->fpb;
+}
+
 /* WebRTC's way (RFC 8827 §6.5, RFC 8122): both ends self-signed, each
  * checks the other by the SHA-256 fingerprint from the SDP; the server
  * (a=setup:passive) requires the client's certificate. */
 static void test_webrtc_style_fingerprints(void **state) {
   (void)state;
-  char ca[300], ka[300], cb[300], kb[300];
-  uint8_t fpa[RC_TLS_FINGERPRINT_LEN], fpb[RC_TLS_FINGERPRINT_LEN];
-  assert_int_equal(rc_tls_make_self_signed(P("wa.crt", ca, 300),
-                                           P("wa.key", ka, 300), "peer-a"),
-                   RC_OK);
-  assert_int_equal(rc_tls_make_self_signed(P("wb.crt", cb, 300),
-                                           P("wb.key", kb, 300), "peer-b"),
-                   RC_OK);
-  assert_int_equal(rc_tls_fingerprint_file(ca, fpa), RC_OK);
-  assert_int_equal(rc_tls_fingerprint_file(cb, fpb), RC_OK);
+  wr_certs w;
   rc_tls_config scfg, ccfg;
-  rc_tls_config_init(&scfg, RC_TLS_SERVER);
-  scfg.datagram = 1;
-  scfg.certs[0].cert_file = cb;
-  scfg.certs[0].key_file = kb;
-  scfg.ncerts = 1;
-  scfg.peer_fingerprint = fpa;
-  rc_tls_config_init(&ccfg, RC_TLS_CLIENT);
-  ccfg.datagram = 1;
-  ccfg.certs[0].cert_file = ca;
-  ccfg.certs[0].key_file = ka;
-  ccfg.ncerts = 1;
-  ccfg.peer_fingerprint = fpb;
+  wr_cfgs(&w, &scfg, &ccfg);
+  uint8_t *fpa = w.fpa;
   pair p;
   pair_open(&p, &scfg, &ccfg, NULL); /* no host name: the SDP is the trust */
   pump(p.sctx, p.c, p.s);
@@ -640,6 +625,103 @@ static void test_webrtc_style_fingerprints(void **state) {
   assert_int_equal(p.s->opened, 0);
   assert_int_equal(p.s->err, RC_ERR_TLS_CERT);
   pair_close(&p);
+}
+
+/* A WebRTC DTLS peer (a context checking fingerprints) takes the record
+ * layer over after its handshake and frees its SSL (dtls_record.h;
+ * OpenSSL kept ~40 KB per peer): the client at once, the server once the
+ * client's first application record came (before it, the client may
+ * repeat its Finished flight). For each AEAD suite: the client's records
+ * go both ways with the server's OpenSSL, then both sides' own; a
+ * repeated record and a forged one are dropped without a word (RFC 6347
+ * §4.1.2.6, §4.1.2.7); close_notify either way. */
+static void test_webrtc_peers_hand_over(void **state) {
+  (void)state;
+  static const char *suites[] = {"ECDHE-ECDSA-AES128-GCM-SHA256",
+                                 "ECDHE-ECDSA-AES256-GCM-SHA384",
+                                 "ECDHE-ECDSA-CHACHA20-POLY1305"};
+  wr_certs w;
+  rc_tls_config scfg, ccfg;
+  wr_cfgs(&w, &scfg, &ccfg);
+  for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++) {
+    pair p;
+    pair_open(&p, &scfg, &ccfg, NULL);
+    assert_int_equal(SSL_CTX_set_cipher_list(p.sctx->ssl_ctx, suites[i]), 1);
+    pump(p.sctx, p.c, p.s);
+    assert_int_equal(p.c->opened, 1);
+    assert_int_equal(p.s->opened, 1);
+    assert_string_equal(rc_tls_cipher(p.s->f), suites[i]);
+    /* the client's SSL is gone; the server keeps its own for now */
+    assert_null(((rc__tls_filter *)p.c->f)->ssl);
+    assert_non_null(((rc__tls_filter *)p.s->f)->ssl);
+    assert_string_equal(rc_tls_cipher(p.c->f), suites[i]);
+    assert_string_equal(rc_tls_protocol(p.c->f), "DTLSv1.2");
+    assert_true(rc_tls_handshake_done(p.c->f));
+    rc_tls_peer ci;
+    assert_int_equal(rc_tls_peer_info(p.c->f, &ci), RC_OK);
+    assert_true(ci.has_cert && ci.verified);
+    assert_memory_equal(ci.fingerprint, w.fpb, RC_TLS_FINGERPRINT_LEN);
+    assert_string_equal(ci.subject_cn, "peer-b");
+    size_t maxp = rc_dtls_max_payload(p.c->f);
+    assert_int_equal(maxp, rc_dtls_max_payload(p.s->f));
+    /* both ways, a whole datagram's worth too */
+    static uint8_t big[RC_DTLS_DEFAULT_MTU];
+    memset(big, 0x3c, sizeof big);
+    send_msg(p.c, "GET /hello");
+    assert_int_equal(rc_filter_send(p.c->f, big, maxp, 0), RC_OK);
+    assert_int_equal(rc_filter_send(p.c->f, big, maxp + 1, 0), RC_ERR_LIMIT);
+    assert_true(p.c->qlen[p.c->nq - 1] <= RC_DTLS_DEFAULT_MTU);
+    uint8_t get1[DG_MAX];
+    size_t flen = p.c->qlen[0];
+    memcpy(get1, p.c->q[0], flen);
+    deliver(p.c, p.s);
+    assert_int_equal(p.s->msgs, 2);
+    assert_memory_equal(p.s->rx, "GET /hello", 10);
+    /* the client's data came: the server hands over too */
+    assert_null(((rc__tls_filter *)p.s->f)->ssl);
+    assert_string_equal(rc_tls_cipher(p.s->f), suites[i]);
+    rc_tls_peer si;
+    assert_int_equal(rc_tls_peer_info(p.s->f, &si), RC_OK);
+    assert_true(si.has_cert && si.verified);
+    assert_memory_equal(si.fingerprint, w.fpa, RC_TLS_FINGERPRINT_LEN);
+    assert_string_equal(si.subject_cn, "peer-a");
+    /* the client's first record again: a replay, dropped */
+    assert_int_equal(rc_filter_recv(p.s->f, get1, flen), RC_OK);
+    assert_int_equal(p.s->msgs, 2);
+    send_msg(p.s, "2.05 one");
+    assert_int_equal(p.s->nq, 1);
+    uint8_t copy[DG_MAX];
+    size_t clen = p.s->qlen[0];
+    memcpy(copy, p.s->q[0], clen);
+    deliver(p.s, p.c);
+    assert_int_equal(p.c->msgs, 1);
+    assert_memory_equal(p.c->rx, "2.05 one", 8);
+    /* the same record again: a replay, dropped */
+    assert_int_equal(rc_filter_recv(p.c->f, copy, clen), RC_OK);
+    assert_int_equal(p.c->msgs, 1);
+    /* a forged one (a ciphertext bit flipped): dropped */
+    send_msg(p.s, "2.05 two");
+    p.s->q[0][p.s->qlen[0] - 20] ^= 0x01;
+    deliver(p.s, p.c);
+    assert_int_equal(p.c->msgs, 1);
+    assert_int_equal(p.c->errors, 0);
+    /* a later one still goes (the window moved only for good records) */
+    send_msg(p.s, "2.05 three");
+    deliver(p.s, p.c);
+    assert_int_equal(p.c->msgs, 2);
+    assert_memory_equal(p.c->rx + 8, "2.05 three", 10);
+    /* close_notify, one side then the other, by turns */
+    end *first = i % 2 ? p.s : p.c, *second = i % 2 ? p.c : p.s;
+    assert_int_equal(rc_filter_shutdown(first->f), RC_OK);
+    assert_int_equal(first->nq, 1);
+    deliver(first, second);
+    assert_int_equal(second->closed, 1);
+    assert_int_equal(second->errors, 0);
+    assert_int_equal(second->nq, 1); /* its own close_notify */
+    deliver(second, first);
+    assert_int_equal(first->errors, 0);
+    pair_close(&p);
+  }
 }
 
 static void test_lost_flight_retransmitted(void **state) {
@@ -1018,8 +1100,7 @@ static int teardown_pki(void **state) {
 }
 
 int main(void) {
-  g_ossl_counted =
-      CRYPTO_set_mem_functions(ossl_malloc, ossl_realloc, ossl_free);
+  g_ossl_counted = test_ossl_count_install();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_buffers_released_between_datagrams),
       cmocka_unit_test(test_certificate_handshake_data_close),
@@ -1031,6 +1112,7 @@ int main(void) {
       cmocka_unit_test(test_mutual_tls),
       cmocka_unit_test(test_fingerprint_mode),
       cmocka_unit_test(test_webrtc_style_fingerprints),
+      cmocka_unit_test(test_webrtc_peers_hand_over),
       cmocka_unit_test(test_lost_flight_retransmitted),
       cmocka_unit_test(test_handshake_timeout),
       cmocka_unit_test(test_garbage),

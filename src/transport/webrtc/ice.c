@@ -3,6 +3,11 @@
  * so one pair per remote address), the responder both roles share, the
  * controlling side's checks and nomination, and consent freshness. STUN
  * bytes come from stun.c; datagrams to send wait in a small queue.
+ *
+ * An agent lives as long as its peer (consent), so it holds only what it
+ * uses: the credentials at their length, the pairs it has, and a queued
+ * datagram only until it is pulled (an idle agent ~0.5 KB, not the
+ * fixed 10 KB of a table of 16 pairs and a queue of 8 datagrams).
  */
 #include "transport/webrtc/ice.h"
 
@@ -37,29 +42,31 @@ typedef struct pair {
   uint64_t next_send;
 } pair;
 
-typedef struct dgram {
+typedef struct dgram dgram;
+struct dgram {
+  dgram *next;
   struct sockaddr_storage to;
   size_t len;
   uint8_t b[DGRAM_MAX];
-} dgram;
+};
 
 struct rc_ice {
   bool controlling;
   bool full; /* controlled, yet sending checks */
   rc_ice_state state;
-  char lufrag[CRED_MAX + 1], lpwd[CRED_MAX + 1];
-  char rufrag[CRED_MAX + 1], rpwd[CRED_MAX + 1];
+  char *lufrag, *lpwd; /* "ufrag\0pwd\0" in one block */
+  char *rufrag, *rpwd; /* the same, once set; NULL before */
   bool have_remote;
   uint64_t tie_breaker;
-  pair pairs[RC_ICE_REMOTE_MAX];
-  size_t npairs;
+  pair *pairs; /* grown by doubling up to RC_ICE_REMOTE_MAX */
+  size_t npairs, pairs_cap;
   int selected; /* index into pairs, -1 before */
   uint64_t next_pace;
   uint64_t consent_next, consent_last;
   uint8_t consent_tid[CONSENT_TIDS][RC_STUN_TID_LEN];
   unsigned consent_at;
-  dgram q[RC_ICE_QUEUE_MAX];
-  size_t qhead, qlen;
+  dgram *qhead, **qtail; /* allocated when queued, freed when pulled */
+  size_t qlen;
 };
 
 /* ---- small helpers --------------------------------------------------- */
@@ -137,6 +144,16 @@ static int add_pair(rc_ice *ice, const struct sockaddr_storage *a,
                     uint32_t priority) {
   if (ice->npairs == RC_ICE_REMOTE_MAX)
     return -1;
+  if (ice->npairs == ice->pairs_cap) {
+    size_t cap = ice->pairs_cap ? ice->pairs_cap * 2 : 2;
+    if (cap > RC_ICE_REMOTE_MAX)
+      cap = RC_ICE_REMOTE_MAX;
+    pair *np = realloc(ice->pairs, cap * sizeof *np);
+    if (!np)
+      return -1;
+    ice->pairs = np;
+    ice->pairs_cap = cap;
+  }
   pair *p = &ice->pairs[ice->npairs];
   memset(p, 0, sizeof *p);
   p->addr = *a;
@@ -145,26 +162,58 @@ static int add_pair(rc_ice *ice, const struct sockaddr_storage *a,
   return (int)ice->npairs++;
 }
 
-/* A queue slot for a datagram to `to`, NULL if the queue is full. */
+/* A datagram to `to` to be written and then queued by q_commit, NULL if
+ * the queue is full (or no memory: as if lost). */
 static dgram *q_push(rc_ice *ice, const struct sockaddr_storage *to) {
   if (ice->qlen == RC_ICE_QUEUE_MAX)
     return NULL;
-  dgram *d = &ice->q[(ice->qhead + ice->qlen) % RC_ICE_QUEUE_MAX];
+  dgram *d = malloc(sizeof *d);
+  if (!d)
+    return NULL;
+  d->next = NULL;
   d->to = *to;
   d->len = 0;
   return d;
 }
 
 static void q_commit(rc_ice *ice, dgram *d, rc_ssize n) {
-  if (n > 0) {
-    d->len = (size_t)n;
-    ice->qlen++;
+  if (n <= 0) {
+    free(d);
+    return;
   }
+  d->len = (size_t)n;
+  *ice->qtail = d;
+  ice->qtail = &d->next;
+  ice->qlen++;
+}
+
+static void q_clear(rc_ice *ice) {
+  while (ice->qhead) {
+    dgram *d = ice->qhead;
+    ice->qhead = d->next;
+    free(d);
+  }
+  ice->qtail = &ice->qhead;
+  ice->qlen = 0;
 }
 
 static void fail(rc_ice *ice) {
   ice->state = RC_ICE_FAILED;
-  ice->qlen = 0;
+  q_clear(ice);
+}
+
+/* "a\0b\0" in one block: *x = a, *y = b. false: no memory. */
+static bool cred_pair(char **x, char **y, const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  char *p = malloc(la + lb + 2);
+  if (!p)
+    return false;
+  memcpy(p, a, la + 1);
+  memcpy(p + la + 1, b, lb + 1);
+  free(*x);
+  *x = p;
+  *y = p + la + 1;
+  return true;
 }
 
 /* ---- lifecycle ------------------------------------------------------- */
@@ -176,10 +225,14 @@ rc_err rc_ice_new(rc_ice **out, const rc_ice_cfg *cfg, uint64_t now_ms) {
   rc_ice *ice = calloc(1, sizeof *ice);
   if (!ice)
     return RC_ERR_NOMEM;
+  if (!cred_pair(&ice->lufrag, &ice->lpwd, cfg->local_ufrag,
+                 cfg->local_pwd)) {
+    free(ice);
+    return RC_ERR_NOMEM;
+  }
+  ice->qtail = &ice->qhead;
   ice->controlling = cfg->controlling != 0;
   ice->full = cfg->full != 0;
-  strcpy(ice->lufrag, cfg->local_ufrag);
-  strcpy(ice->lpwd, cfg->local_pwd);
   ice->tie_breaker = rand_u64();
   ice->selected = -1;
   ice->next_pace = now_ms;
@@ -187,7 +240,15 @@ rc_err rc_ice_new(rc_ice **out, const rc_ice_cfg *cfg, uint64_t now_ms) {
   return RC_OK;
 }
 
-void rc_ice_free(rc_ice *ice) { free(ice); }
+void rc_ice_free(rc_ice *ice) {
+  if (!ice)
+    return;
+  q_clear(ice);
+  free(ice->pairs);
+  free(ice->lufrag);
+  free(ice->rufrag);
+  free(ice);
+}
 
 void rc_ice_make_credentials(char ufrag[9], char pwd[33]) {
   static const char set[] =
@@ -214,8 +275,8 @@ rc_err rc_ice_set_remote(rc_ice *ice, const char *ufrag, const char *pwd) {
    * 24), strict on the character set. */
   if (!ice_chars(ufrag, 1) || !ice_chars(pwd, 1))
     return RC_ERR_INVAL;
-  strcpy(ice->rufrag, ufrag);
-  strcpy(ice->rpwd, pwd);
+  if (!cred_pair(&ice->rufrag, &ice->rpwd, ufrag, pwd))
+    return RC_ERR_NOMEM;
   ice->have_remote = true;
   return RC_OK;
 }
@@ -247,7 +308,7 @@ int rc_ice_controlling(const rc_ice *ice) { return ice->controlling; }
 static void send_request(rc_ice *ice, const struct sockaddr_storage *to,
                          const uint8_t tid[RC_STUN_TID_LEN], bool nominate) {
   char user[2 * CRED_MAX + 2];
-  dgram *d = q_push(ice, to);
+  dgram *d = ice->have_remote ? q_push(ice, to) : NULL;
   if (!d)
     return;
   size_t ul = strlen(ice->rufrag), ll = strlen(ice->lufrag);
@@ -393,16 +454,20 @@ uint64_t rc_ice_next_timeout(const rc_ice *ice) {
 size_t rc_ice_pull(rc_ice *ice, uint64_t now, struct sockaddr_storage *to,
                    uint8_t *buf, size_t cap) {
   rc_ice_timeout(ice, now);
-  if (!ice->qlen)
+  dgram *d = ice->qhead;
+  if (!d)
     return 0;
-  dgram *d = &ice->q[ice->qhead];
-  ice->qhead = (ice->qhead + 1) % RC_ICE_QUEUE_MAX;
+  ice->qhead = d->next;
+  if (!ice->qhead)
+    ice->qtail = &ice->qhead;
   ice->qlen--;
-  if (d->len > cap)
-    return 0;
-  memcpy(buf, d->b, d->len);
-  *to = d->to;
-  return d->len;
+  size_t n = d->len <= cap ? d->len : 0;
+  if (n) {
+    memcpy(buf, d->b, n);
+    *to = d->to;
+  }
+  free(d);
+  return n;
 }
 
 /* ---- receiving --------------------------------------------------------- */
@@ -540,6 +605,8 @@ static rc_err on_response(rc_ice *ice, uint64_t now, const rc_stun_msg *m,
       i = ice->selected, consent = true;
   if (i < 0)
     return RC_OK; /* stray or late: ignored */
+  if (!ice->have_remote)
+    return RC_ERR_STUN_AUTH; /* no password to check it with */
   /* RFC 8445 §7.2.5.2.1: "The ICE agent MUST check that the source and
    * destination transport addresses in the Binding request and response
    * are symmetric." */

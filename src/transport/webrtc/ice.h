@@ -81,7 +81,7 @@ void rc_ice_free(rc_ice *ice);
 void rc_ice_make_credentials(char ufrag[9], char pwd[33]);
 
 /* The remote ufrag and password (from the SDP). Checks start only once
- * they are set. Returns RC_OK or RC_ERR_INVAL. */
+ * they are set. Returns RC_OK, RC_ERR_INVAL or RC_ERR_NOMEM. */
 rc_err rc_ice_set_remote(rc_ice *ice, const char *ufrag, const char *pwd);
 
 /* A remote candidate (AF_INET or AF_INET6; a v4-mapped IPv6 address is
