@@ -139,8 +139,6 @@ struct rc_session {
   uint8_t *rbuf;         /* the split frame's (or token's) buffer,
                             exactly its size; NULL between frames */
   rc_err rx_err;         /* why rx_buf closed the session (NOMEM) */
-  rc_err rx_rc;          /* what dispatch said in a whole-frame run */
-  rc_time rx_now;        /* the time of the recv call in that run */
 
   /* time */
   rc_time created;
@@ -1182,13 +1180,22 @@ static __attribute__((noinline)) rc_err rx_in_place(rc_session *s, size_t len,
   return rc;
 }
 
+/* A whole-frame run's state, on rx_stream's stack (not in the session:
+ * an idle session stays as small as it was). */
+typedef struct rx_run {
+  rc_session *s;
+  rc_time now;
+  rc_err rc; /* what dispatch said, when not RC_OK */
+} rx_run;
+
 /* The whole-frame run's rc_frame_msg_fn: a frame parsed where it lies
  * (never in rbuf); stops the run on an error or a closed session. */
 static int rx_each(void *user, const rc_msg *m) {
-  rc_session *s = user;
-  rc_err rc = dispatch(s, m, s->rx_now);
+  rx_run *run = user;
+  rc_session *s = run->s;
+  rc_err rc = dispatch(s, m, run->now);
   if (rc != RC_OK) {
-    s->rx_rc = rc;
+    run->rc = rc;
     return 1;
   }
   return s->state == RC_SESSION_CLOSED;
@@ -1201,20 +1208,19 @@ static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
   uint8_t *at;
   if (s->rbuf != NULL && rc_frame_reader_room(&s->rx, &at) > 0 && in == at)
     return rx_in_place(s, len, now);
-  s->rx_now = now;
+  rx_run run = {s, now, RC_OK};
   while (len > 0 && s->state != RC_SESSION_CLOSED) {
     /* Every frame whole in the input, in one run; the reader takes the
      * rest (a split frame, one over Max-Message-Size) frame by frame. */
-    s->rx_rc = RC_OK;
-    rc_ssize n = rc_frame_reader_feed_each(&s->rx, in, len, rx_each, s);
+    rc_ssize n = rc_frame_reader_feed_each(&s->rx, in, len, rx_each, &run);
     if (n < 0) {
       rx_abort_codec(s, (rc_err)n);
       return RC_OK;
     }
     in += n;
     len -= (size_t)n;
-    if (s->rx_rc != RC_OK)
-      return s->rx_rc;
+    if (run.rc != RC_OK)
+      return run.rc;
     if (len == 0 || s->state == RC_SESSION_CLOSED)
       break;
     rc_frame_event ev;
