@@ -9,7 +9,11 @@
  * frame's report: the events must be the same; then, with bit 4 of byte
  * 1, the rest of a half-read frame is written where rc_frame_reader_room
  * says and handed over with rc_frame_reader_commit (a read into place)
- * instead of fed.
+ * instead of fed. With bit 3 of byte 1 every piece goes first to
+ * rc_frame_reader_feed_each (the whole-frame run): each message it gives
+ * must be the next event and equal, field by field (the option summary
+ * too), to what rc_msg_parse makes of the same frame bytes; the callback
+ * stops the run now and then (byte 2).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +98,40 @@ static uint8_t *fz_buf(void *user, const rc_tcp_hdr *h, size_t need,
   return g_frame;
 }
 
+/* The whole-frame run's state: the events wanted, where the next frame
+ * starts in the piece given. */
+typedef struct run_ctx {
+  const ev *want;
+  size_t nwant, *got;
+  const uint8_t *cur, *end;
+  unsigned stop;
+} run_ctx;
+
+static int fz_each(void *user, const rc_msg *m) {
+  run_ctx *x = user;
+  rc_tcp_hdr h;
+  rc_ssize hn = rc_tcp_hdr_parse(x->cur, (size_t)(x->end - x->cur), &h);
+  fz_check(hn > 0);
+  size_t total = (size_t)hn + h.token_len + (size_t)h.body_len;
+  rc_msg ref;
+  fz_check(rc_msg_parse(RC_FRAMING_TCP, x->cur, total, &ref) == RC_OK);
+  fz_check(m->type == ref.type && m->code == ref.code && m->mid == ref.mid &&
+           m->token_len == ref.token_len && m->token == ref.token &&
+           m->opts == ref.opts && m->opts_len == ref.opts_len &&
+           m->payload == ref.payload && m->payload_len == ref.payload_len &&
+           m->opts_summary == ref.opts_summary &&
+           m->opts_over63 == ref.opts_over63 &&
+           m->opts_maxlen == ref.opts_maxlen &&
+           m->opts_below64 == ref.opts_below64);
+  fz_check(*x->got < x->nwant && x->want[*x->got].kind == RC_FRAME_MSG);
+  const ev *w = &x->want[(*x->got)++];
+  fz_check(m->code == w->code && m->token_len == w->token_len &&
+           m->payload_len == w->payload_len && m->opts_len == w->opts_len);
+  fz_check(!m->token_len || memcmp(m->token, w->token, m->token_len) == 0);
+  x->cur += total;
+  return (x->stop = x->stop * 5u + 1u) % 7u == 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 3)
     return 0;
@@ -108,6 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   rc_frame_reader r;
   int per_frame = (data[1] & 0x20) != 0;
   int in_place = per_frame && (data[1] & 0x10) != 0;
+  int each = (data[1] & 0x08) != 0;
+  run_ctx x = {want, nwant, &got, NULL, NULL, data[2]};
   g_cap = cap;
   if (per_frame)
     fz_check(rc_frame_reader_init_fn(&r, max, fz_buf, NULL) == RC_OK);
@@ -131,6 +171,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       uint8_t *at;
       size_t room = in_place ? rc_frame_reader_room(&r, &at) : 0;
       rc_ssize n;
+      if (each && !room) {
+        x.cur = p;
+        x.end = p + left;
+        n = rc_frame_reader_feed_each(&r, p, left, fz_each, &x);
+        if (n < 0) {
+          fz_check(got < nwant && want[got].kind == (int)n);
+          got++;
+          dead = 1;
+          break;
+        }
+        fz_check(x.cur == p + n && (size_t)n <= left);
+        p += n;
+        left -= (size_t)n;
+        if (left == 0)
+          break;
+      }
       if (room) {
         size_t k = left < room ? left : room;
         memcpy(at, p, k);

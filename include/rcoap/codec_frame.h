@@ -139,6 +139,29 @@ rc_err rc_frame_reader_set_max(rc_frame_reader *r, size_t max_msg);
 rc_ssize rc_frame_reader_feed(rc_frame_reader *r, const uint8_t *in,
                               size_t len, rc_frame_event *ev, rc_msg *msg);
 
+/* Takes one whole message (see rc_frame_reader_feed_each); non-zero stops
+ * the run after it. */
+typedef int (*rc_frame_msg_fn)(void *user, const rc_msg *msg);
+
+/*
+ * The whole-frame run: while the reader is between frames and the next
+ * frame lies whole in in[0..len) within the maximum, parses it where it
+ * lies and gives it to fn (msg valid during the call only), with no
+ * return to the caller between frames. Stops at the first frame that is
+ * not whole in the input or is over the maximum (for rc_frame_reader_feed
+ * to take on: gather, report, skip), at a malformed one, or after a call
+ * of fn that returned non-zero. Returns the bytes of the frames given to
+ * fn (0 when none: the reader is mid-frame, or the first frame needs
+ * rc_frame_reader_feed), or a negative rc_err as rc_frame_reader_feed (a
+ * malformed frame: the stream is broken; the frames before it were
+ * given). fn may change the maximum (rc_frame_reader_set_max); it must not
+ * feed the reader. Frames are validated exactly like rc_msg_parse
+ * (RC_FRAMING_TCP), which gives the same rc_msg.
+ */
+rc_ssize rc_frame_reader_feed_each(rc_frame_reader *r, const uint8_t *in,
+                                   size_t len, rc_frame_msg_fn fn,
+                                   void *user);
+
 /* Non-zero while a frame is partly read (EOF now would lose data). */
 int rc_frame_reader_busy(const rc_frame_reader *r);
 

@@ -44,28 +44,16 @@ static inline rc_err rc__opts_scan_sum(const uint8_t *buf, size_t len,
   uint8_t over = 0;
 
   while (p < end) {
-    uint32_t b = *p;
-    if (b == RC__PAYLOAD_MARKER) {
-      if (sum) {
-        sum->opts_summary = 1;
-        sum->opts_over63 = over;
-        sum->opts_maxlen = maxlen;
-        sum->opts_below64 = seen;
-      }
-      *opts_len = (size_t)(p - buf);
-      p++;
-      /* RFC 7252 §3: "The presence of a marker followed by a zero-length
-       * payload MUST be processed as a message format error." */
-      if (p == end)
-        return RC_ERR_EMPTY_PAYLOAD;
-      *payload = p;
-      *payload_len = (size_t)(end - p);
-      return RC_OK;
-    }
-    p++;
-    uint32_t d = b >> 4;
+    uint32_t b = *p++;
     uint32_t l = b & 0x0f;
-    if (d >= 13 || l >= 13) {
+    /* The usual option header is one byte, both fields in its nibbles:
+     * one test keeps it (and so the payload marker too) on this path. */
+    if (__builtin_expect(b >= 0xd0 || l >= 13, 0)) {
+      if (b == RC__PAYLOAD_MARKER) {
+        p--;
+        break;
+      }
+      uint32_t d = b >> 4;
       /* RFC 7252 §3.1: 15 in either nibble outside the payload marker
        * "MUST be processed as a message format error." */
       if (d == 15)
@@ -92,21 +80,22 @@ static inline rc_err rc__opts_scan_sum(const uint8_t *buf, size_t len,
         l = RC__EXT2_BASE + ((uint32_t)p[0] << 8 | p[1]);
         p += 2;
       }
+      num += d;
+    } else {
+      num += b >> 4;
     }
-    num += d;
-    if (num > RC__OPT_NUM_MAX)
-      return RC_ERR_OPT_NUMBER_OVERFLOW;
+    if (__builtin_expect(num < 64, 1)) {
+      seen |= 1ull << num;
+    } else {
+      if (num > RC__OPT_NUM_MAX)
+        return RC_ERR_OPT_NUMBER_OVERFLOW;
+      over = 1;
+    }
     if ((size_t)(end - p) < l)
       return RC_ERR_OPT_TRUNCATED;
     p += l;
-    if (sum) {
-      if (num < 64)
-        seen |= 1ull << num;
-      else
-        over = 1;
-      if (l > maxlen)
-        maxlen = l;
-    }
+    if (l > maxlen)
+      maxlen = l;
   }
   if (sum) {
     sum->opts_summary = 1;
@@ -114,9 +103,18 @@ static inline rc_err rc__opts_scan_sum(const uint8_t *buf, size_t len,
     sum->opts_maxlen = maxlen;
     sum->opts_below64 = seen;
   }
-  *opts_len = len;
-  *payload = NULL;
-  *payload_len = 0;
+  *opts_len = (size_t)(p - buf);
+  if (p == end) {
+    *payload = NULL;
+    *payload_len = 0;
+    return RC_OK;
+  }
+  /* RFC 7252 §3: "The presence of a marker followed by a zero-length
+   * payload MUST be processed as a message format error." */
+  if (++p == end)
+    return RC_ERR_EMPTY_PAYLOAD;
+  *payload = p;
+  *payload_len = (size_t)(end - p);
   return RC_OK;
 }
 

@@ -310,6 +310,64 @@ complete: {
 }
 }
 
+rc_ssize rc_frame_reader_feed_each(rc_frame_reader *r, const uint8_t *in,
+                                   size_t len, rc_frame_msg_fn fn,
+                                   void *user) {
+  if (r == NULL || fn == NULL || (in == NULL && len != 0))
+    return RC_ERR_INVAL;
+  if (r->state == FR_DEAD)
+    return RC_ERR_STATE;
+  if (r->state != FR_HDR || r->hdr_have != 0)
+    return 0;
+  const uint8_t *p = in, *end = in + len, *last = NULL;
+  rc_msg m;
+  m.type = 0;
+  m.mid = 0;
+  while (end - p >= 2) {
+    uint32_t b0 = p[0], tkl;
+    const uint8_t *q;
+    uint64_t total;
+    if (__builtin_expect(b0 < 0xd0 && (b0 & 0x0f) < 13, 1)) {
+      /* The usual header: Len and TKL both in the first byte's nibbles
+       * (RFC 8323 §3.2: a body under 13 bytes, a token under 13), so the
+       * header is that byte and the code. */
+      tkl = b0 & 0x0f;
+      total = 2 + (b0 >> 4) + tkl;
+      m.code = p[1];
+      q = p + 2;
+    } else {
+      rc_tcp_hdr h;
+      if (rc__tcp_hdr_parse(p, (size_t)(end - p), &h) < 0)
+        break; /* TKL 15 or a header cut short: rc_frame_reader_feed's */
+      tkl = h.token_len;
+      total = fr_total(&h);
+      m.code = h.code;
+      q = p + h.hdr_len;
+    }
+    if (total > (uint64_t)(end - p) || total > r->max_msg)
+      break;
+    const uint8_t *fend = p + total;
+    m.token_len = tkl;
+    m.token = tkl ? q : NULL;
+    q += tkl;
+    size_t olen;
+    rc_err rc = rc__opts_scan_sum(q, (size_t)(fend - q), &olen, &m.payload,
+                                  &m.payload_len, &m);
+    if (rc)
+      return fr_fail(r, rc);
+    m.opts = olen ? q : NULL;
+    m.opts_len = olen;
+    last = p;
+    p = fend;
+    if (fn(user, &m))
+      break;
+  }
+  /* rc_frame_reader_hdr: the last frame given */
+  if (last != NULL)
+    (void)rc__tcp_hdr_parse(last, (size_t)(p - last), &r->hdr);
+  return (rc_ssize)(p - in);
+}
+
 rc_ssize rc_frame_reader_commit(rc_frame_reader *r, size_t n,
                                 rc_frame_event *ev, rc_msg *msg) {
   *ev = RC_FRAME_NONE;

@@ -1180,6 +1180,27 @@ static __attribute__((noinline)) rc_err rx_in_place(rc_session *s, size_t len,
   return rc;
 }
 
+/* A whole-frame run's state, on rx_stream's stack (not in the session:
+ * an idle session stays as small as it was). */
+typedef struct rx_run {
+  rc_session *s;
+  rc_time now;
+  rc_err rc; /* what dispatch said, when not RC_OK */
+} rx_run;
+
+/* The whole-frame run's rc_frame_msg_fn: a frame parsed where it lies
+ * (never in rbuf); stops the run on an error or a closed session. */
+static int rx_each(void *user, const rc_msg *m) {
+  rx_run *run = user;
+  rc_session *s = run->s;
+  rc_err rc = dispatch(s, m, run->now);
+  if (rc != RC_OK) {
+    run->rc = rc;
+    return 1;
+  }
+  return s->state == RC_SESSION_CLOSED;
+}
+
 static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
                         rc_time now) {
   /* Read into place (rc_session_read_room): the split frame's own buffer
@@ -1187,10 +1208,24 @@ static rc_err rx_stream(rc_session *s, const uint8_t *in, size_t len,
   uint8_t *at;
   if (s->rbuf != NULL && rc_frame_reader_room(&s->rx, &at) > 0 && in == at)
     return rx_in_place(s, len, now);
+  rx_run run = {s, now, RC_OK};
   while (len > 0 && s->state != RC_SESSION_CLOSED) {
+    /* Every frame whole in the input, in one run; the reader takes the
+     * rest (a split frame, one over Max-Message-Size) frame by frame. */
+    rc_ssize n = rc_frame_reader_feed_each(&s->rx, in, len, rx_each, &run);
+    if (n < 0) {
+      rx_abort_codec(s, (rc_err)n);
+      return RC_OK;
+    }
+    in += n;
+    len -= (size_t)n;
+    if (run.rc != RC_OK)
+      return run.rc;
+    if (len == 0 || s->state == RC_SESSION_CLOSED)
+      break;
     rc_frame_event ev;
     rc_msg m;
-    rc_ssize n = rc_frame_reader_feed(&s->rx, in, len, &ev, &m);
+    n = rc_frame_reader_feed(&s->rx, in, len, &ev, &m);
     if (n < 0) {
       rx_abort_codec(s, (rc_err)n);
       return RC_OK;

@@ -409,7 +409,7 @@ static void conn_read_cb(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     c->read_full = (size_t)nread == buf->len;
     c->last_io = conn_now(c);
     (void)rc_chain_recv(c->chain, (const uint8_t *)buf->base, (size_t)nread,
-                        conn_now(c));
+                        c->last_io);
   } else if (nread == UV_EOF) {
     conn_eof(c);
   } else {

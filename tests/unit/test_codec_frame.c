@@ -4,7 +4,9 @@
  * split at every byte boundary, one byte at a time and in random pieces,
  * always yielding the same messages; zero-copy when a frame is whole in the
  * input; oversize frames reported (code and token) and skipped with the next
- * frame still read; broken streams failing with the named error.
+ * frame still read; broken streams failing with the named error; the
+ * whole-frame run (rc_frame_reader_feed_each) giving the same messages,
+ * stopping where it must, and failing the same way.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,6 +98,46 @@ static void feed_all(rc_frame_reader *r, const uint8_t *in, size_t len,
     if (ev == RC_FRAME_NONE)
       assert_int_equal(n, len);
     log_event(l, ev, &m);
+    in += n;
+    len -= (size_t)n;
+  }
+}
+
+/* The whole-frame run's callback: logs; stops the run when *user says
+ * after that many messages (0: never). */
+typedef struct each_ctx {
+  log *l;
+  size_t stop_after, calls;
+  const uint8_t *payload; /* the last message's */
+} each_ctx;
+
+static int each_log(void *user, const rc_msg *m) {
+  each_ctx *x = user;
+  log_event(x->l, RC_FRAME_MSG, m);
+  x->payload = m->payload;
+  x->calls++;
+  return x->stop_after != 0 && x->calls % x->stop_after == 0;
+}
+
+/* As feed_all, each piece first through the whole-frame run. */
+static void feed_all_each(rc_frame_reader *r, const uint8_t *in, size_t len,
+                          each_ctx *x) {
+  for (size_t guard = 0; len > 0; guard++) {
+    assert_true(guard <= 2 * MAX_EV + len + 1);
+    rc_ssize n = rc_frame_reader_feed_each(r, in, len, each_log, x);
+    if (n < 0)
+      fail_msg("feed_each: %s", rc_err_name((int)n));
+    assert_true((size_t)n <= len);
+    in += n;
+    len -= (size_t)n;
+    if (len == 0)
+      break;
+    rc_frame_event ev;
+    rc_msg m;
+    n = rc_frame_reader_feed(r, in, len, &ev, &m);
+    if (n < 0)
+      fail_msg("feed: %s", rc_err_name((int)n));
+    log_event(x->l, ev, &m);
     in += n;
     len -= (size_t)n;
   }
@@ -412,6 +454,99 @@ static void test_broken_stream(void **state) {
   assert_int_equal(rc_frame_reader_feed(&r, NULL, 1, &ev, &m), RC_ERR_INVAL);
 }
 
+/* The whole-frame run: at every split point (each half through the run,
+ * then the reader for what it leaves), with and without the callback
+ * stopping it, the same messages as the reader alone; messages where they
+ * lie; it leaves an oversize frame to the reader; a malformed frame kills
+ * the reader after the frames before it were given. */
+static void test_feed_each(void **state) {
+  (void)state;
+  static uint8_t stream[8192], rbuf[1024];
+  log want, got;
+  log_init(&want, 16384);
+  size_t len = build_stream(7, 40, 200, stream, sizeof(stream), &want);
+  for (size_t stop = 0; stop <= 3; stop += 3) {
+    for (size_t k = 0; k <= len; k++) {
+      rc_frame_reader r;
+      assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof(rbuf), 1024),
+                       RC_OK);
+      log_init(&got, 16384);
+      each_ctx x = {&got, stop, 0, NULL};
+      uint8_t *a = malloc(k ? k : 1), *b = malloc(len - k ? len - k : 1);
+      memcpy(a, stream, k);
+      memcpy(b, stream + k, len - k);
+      feed_all_each(&r, a, k, &x);
+      feed_all_each(&r, b, len - k, &x);
+      assert_false(rc_frame_reader_busy(&r));
+      assert_logs_equal(&want, &got);
+      assert_true(x.calls > 0);
+      free(a);
+      free(b);
+      free(got.bytes);
+    }
+  }
+  free(want.bytes);
+
+  /* two whole frames, then one over the maximum (8 bytes), then a split
+   * one: the run gives two, in place, and stops at the big one */
+  static const uint8_t s3[] = {0x01, 0x43, 0x7f, 0x31, 0x45, 0x01, 0xff, 'h',
+                               'i',  0x71, 0x45, 0x01, 1,    2,    3,    4,
+                               5,    6,    7,    0x10, 0x45};
+  rc_frame_reader r;
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, 8, 8), RC_OK);
+  log_init(&got, 256);
+  each_ctx x = {&got, 0, 0, NULL};
+  assert_int_equal(rc_frame_reader_feed_each(&r, s3, sizeof s3, each_log, &x),
+                   9);
+  assert_int_equal(x.calls, 2);
+  assert_int_equal(got.r[0].code, 0x43);
+  assert_int_equal(got.r[1].code, 0x45);
+  rc_frame_event ev;
+  rc_msg m;
+  assert_int_equal(rc_frame_reader_feed(&r, s3 + 9, sizeof s3 - 9, &ev, &m),
+                   3);
+  assert_int_equal(ev, RC_FRAME_OVERSIZE);
+  assert_int_equal(m.token_len, 1);
+  assert_int_equal(m.token[0], 0x01);
+  /* mid-skip: the run gives nothing, the reader skips */
+  assert_int_equal(
+      rc_frame_reader_feed_each(&r, s3 + 12, sizeof s3 - 12, each_log, &x), 0);
+  assert_int_equal(rc_frame_reader_feed(&r, s3 + 12, 7, &ev, &m), 7);
+  assert_int_equal(ev, RC_FRAME_NONE);
+  /* a header alone: nothing whole, the reader keeps it */
+  assert_int_equal(
+      rc_frame_reader_feed_each(&r, s3 + 19, 2, each_log, &x), 0);
+  assert_int_equal(x.calls, 2);
+  free(got.bytes);
+
+  /* the message points into the input */
+  static const uint8_t one[] = {0x31, 0x45, 0x01, 0xff, 'h', 'i'};
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, 64, 64), RC_OK);
+  log_init(&got, 256);
+  x = (each_ctx){&got, 0, 0, NULL};
+  assert_int_equal(rc_frame_reader_feed_each(&r, one, sizeof one, each_log,
+                                             &x),
+                   6);
+  assert_ptr_equal(x.payload, one + 4);
+  free(got.bytes);
+
+  /* a good frame, then a malformed one: the first is given, then the
+   * error, and the reader is dead */
+  static const uint8_t bad[] = {0x01, 0x43, 0x7f, 0x10, 0x45, 0xff};
+  assert_int_equal(rc_frame_reader_init(&r, rbuf, 64, 64), RC_OK);
+  log_init(&got, 256);
+  x = (each_ctx){&got, 0, 0, NULL};
+  assert_int_equal(rc_frame_reader_feed_each(&r, bad, sizeof bad, each_log,
+                                             &x),
+                   RC_ERR_EMPTY_PAYLOAD);
+  assert_int_equal(x.calls, 1);
+  assert_int_equal(rc_frame_reader_feed_each(&r, bad, 3, each_log, &x),
+                   RC_ERR_STATE);
+  assert_int_equal(rc_frame_reader_feed_each(&r, NULL, 1, each_log, &x),
+                   RC_ERR_INVAL);
+  free(got.bytes);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hdr_prefixes),
@@ -420,6 +555,7 @@ int main(void) {
       cmocka_unit_test(test_zero_copy),
       cmocka_unit_test(test_oversize),
       cmocka_unit_test(test_broken_stream),
+      cmocka_unit_test(test_feed_each),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
