@@ -24,7 +24,7 @@ typedef struct rg_frame {
 } rg_frame;
 
 enum {
-  RG_FRAME_MORE = 0,      /* not all there yet (f->len set once known) */
+  RG_FRAME_MORE = 0,      /* not all there yet (f->len once known) */
   RG_FRAME_OK = 1,        /* one whole frame at the front */
   RG_FRAME_BAD_TKL = -1,  /* TKL 9-15 */
   RG_FRAME_TOO_BIG = -2,  /* body larger than the caller's limit */
@@ -32,7 +32,8 @@ enum {
 
 /* Reads the frame at p[0..n). Returns RG_FRAME_OK with *f filled,
  * RG_FRAME_MORE when the frame is cut short (f->len is its whole length
- * once the header is in, else 0: the caller may grow its buffer to it),
+ * once the Len/TKL byte and its Extended Length are in, else 0: the
+ * caller may grow its buffer to it),
  * or a negative RG_FRAME_* when the bytes cannot be a frame we take:
  * a body over max_body bytes, or TKL 9-15 ("Lengths 9-15 are reserved,
  * MUST NOT be sent, and MUST be processed as a message format error",
