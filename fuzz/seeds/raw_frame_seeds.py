@@ -7,23 +7,12 @@ is a stream of coap+tcp frames as raw_gen reads them: the server's CSM,
 body over the limit, a header cut inside its Extended Length). Run from
 anywhere; overwrites."""
 import os
-import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "corpus", "raw_frame")
-
-
-def frame(code, token, body=b""):
-    n = len(body)
-    if n < 13:
-        head = bytes([n << 4 | len(token)])
-    elif n < 269:
-        head = bytes([13 << 4 | len(token), n - 13])
-    elif n < 65805:
-        head = bytes([14 << 4 | len(token)]) + struct.pack(">H", n - 269)
-    else:
-        head = bytes([15 << 4 | len(token)]) + struct.pack(">I", n - 65805)
-    return head + bytes([code]) + token + body
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "integration", "lib"))
+from coap_opts import tcp_frame as frame  # noqa: E402
 
 
 TOK = b"\x00\x03\x00\x01"

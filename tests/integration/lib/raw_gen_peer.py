@@ -20,6 +20,7 @@ It ends when the client has closed every connection, and at the latest
 after --life seconds.
 
 usage: raw_gen_peer.py MODE [--at N] [--life S]
+(frames are built with coap_opts.tcp_frame, imported from this folder)
 """
 import select
 import socket
@@ -27,24 +28,12 @@ import struct
 import sys
 import time
 
+from coap_opts import tcp_frame as frame
+
 MODE = sys.argv[1]
 AT = int(sys.argv[sys.argv.index("--at") + 1]) if "--at" in sys.argv else 50
 LIFE = float(sys.argv[sys.argv.index("--life") + 1]) if "--life" in sys.argv else 20
 SIZES = [0, 5, 20, 300, 70000]
-
-
-def frame(code, token, body=b""):
-    """One RFC 8323 §3.2 frame: Len nibble with its Extended Length."""
-    n = len(body)
-    if n < 13:
-        head = bytes([n << 4 | len(token)])
-    elif n < 269:
-        head = bytes([13 << 4 | len(token), n - 13])
-    elif n < 65805:
-        head = bytes([14 << 4 | len(token)]) + struct.pack(">H", n - 269)
-    else:
-        head = bytes([15 << 4 | len(token)]) + struct.pack(">I", n - 65805)
-    return head + bytes([code]) + token + body
 
 
 def frames(buf):
