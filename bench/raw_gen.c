@@ -4,17 +4,19 @@
  * instead of rcoap-bench with GEN=raw.
  *
  * One thread, one epoll loop, plain sockets. It opens C connections to
- * 127.0.0.1:PORT, sends its CSM on each (RFC 8323 §5.3: Max-Message-Size
- * 1152) and at once D GET requests (pre-encoded frames; the token is the
- * request's slot on its connection and that slot's generation, so that
- * each request in flight on a connection has its own token and a stale or
- * repeated answer is seen). Every read event parses what came by the
+ * 127.0.0.1:PORT one after the other, sends its CSM on each (RFC 8323
+ * §5.3: Max-Message-Size 1152), waits for the server's, then sends D GET
+ * requests (pre-encoded frames; the token is the request's slot on its
+ * connection and that slot's generation, so that each request in flight
+ * on a connection has its own token and a stale or repeated answer is
+ * seen). Every read event parses what came by the
  * frame length rules alone (bench/raw_frame.h), checks each answer (code
  * 2.05, or -e; a token of a request in flight) and, once the read is
  * done, writes the requests for the slots answered in one send.
  *
- * It warms up for -w seconds, then measures -d seconds (or until -n
- * answers in all); prints "RESULT rps=... requests=... p50_us=...
+ * Once all connections are open it warms up for -w seconds (as
+ * rcoap-bench does), then measures -d seconds (or until -n answers in
+ * all); prints "RESULT rps=... requests=... p50_us=...
  * p90_us=... p99_us=... p999_us=... max_us=... errors=0 ...
  * bench_cpu_us=... answered=... sent=..." as rcoap-bench does (its own
  * CPU from getrusage over the measured window) and exits 0. Anything
@@ -31,6 +33,7 @@
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -373,6 +376,23 @@ static rg_conn *conn_open(int id, const struct sockaddr_in *a, int ep) {
   return c;
 }
 
+/* Waits (up to -t) for the server's CSM on c, which its read handles. One
+ * connection at a time waits: a server with a short listen backlog (as
+ * libcoap's, 5) is not sent SYNs it drops, which would cost a 1 s SYN
+ * retransmission inside the run. */
+static void await_csm(rg_conn *c) {
+  uint64_t until = now_ns() + (uint64_t)(cfg.stall * 1e9);
+  while (!c->csm_seen) {
+    struct pollfd pf = {.fd = c->io.fd, .events = POLLIN};
+    uint64_t t = now_ns();
+    if (t >= until)
+      die("connection %d: no CSM from the server in %g s (RFC 8323 §5.3)",
+          c->id, cfg.stall);
+    if (poll(&pf, 1, (int)((until - t) / 1000000 + 1)) > 0)
+      readable(c, t);
+  }
+}
+
 static double arg_num(const char *opt, const char *v, double lo, double hi) {
   char *end;
   double x = strtod(v, &end);
@@ -461,16 +481,14 @@ int main(int argc, char **argv) {
   rg_conn **cs = calloc((size_t)cfg.conns, sizeof *cs);
   if (ep < 0 || !cs)
     die("epoll_create1 or out of memory");
-  uint64_t t0 = now_ns();
   st.sending = 1;
   for (int i = 0; i < cfg.conns; i++) {
     cs[i] = conn_open(i, &a, ep);
+    flush(cs[i]);
+    await_csm(cs[i]);
     for (int s = cfg.depth - 1; s >= 0; s--)
       cs[i]->freed[cs[i]->nfreed++] = (uint16_t)s;
-    /* "a Connection Initiator MAY send additional messages after its
-     * initial CSM without waiting to receive the Connection Acceptor's
-     * CSM" (RFC 8323 §5.3). */
-    refill(cs[i], t0);
+    refill(cs[i], now_ns());
     flush(cs[i]);
     floor_want_out(ep, &cs[i]->io);
   }
