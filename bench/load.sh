@@ -68,7 +68,7 @@ if [ "$FLOOR" != 0 ]; then
   "${PIN_SERVER[@]}" "$BUILD_DIR/bench/floor_responder" 0 >"$TMP/floor.out" 2>&1 &
   PID_FL=$!
   bench_track "$PID_FL"
-  for _ in $(seq 1 100); do grep -q '^listening' "$TMP/floor.out" && break; sleep 0.05; done
+  for _ in $(seq 1 100); do grep -qs '^listening' "$TMP/floor.out" && break; sleep 0.05; done
   P_FL=$(awk '/^listening/ { print $2 }' "$TMP/floor.out")
   [ -n "$P_FL" ] || bench_fail "floor_responder did not start: $(cat "$TMP/floor.out")"
 fi

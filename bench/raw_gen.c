@@ -533,6 +533,9 @@ int main(int argc, char **argv) {
   }
   m1 = now;
   c1 = cpu_s();
+  if (st.window == 0)
+    die("no answer in the %.2f s measured (%llu sent, %llu answered in all)",
+        (double)(m1 - m0) / 1e9, st.sent, st.answered);
   double secs = (double)(m1 - m0) / 1e9;
   double rps = secs > 0 ? (double)st.window / secs : 0;
   double cpu_us = st.window ? (c1 - c0) * 1e6 / (double)st.window : 0;
@@ -563,5 +566,5 @@ int main(int argc, char **argv) {
   }
   free(cs);
   close(ep);
-  return st.window > 0 ? 0 : 1;
+  return 0;
 }
