@@ -219,12 +219,14 @@ static void hex(const uint8_t *p, size_t n, char *s, size_t cap) {
 /* One answer (class 2-5): its token must be a request in flight. */
 static void on_answer(rg_conn *c, const rg_frame *f, uint64_t now) {
   char tok[20], got[8], want[8];
-  hex(f->token, f->tkl, tok, sizeof tok);
   unsigned s = f->tkl == RG_TKL ? (unsigned)(f->token[0] << 8 | f->token[1])
                                 : RG_MAX_DEPTH;
   unsigned g = f->tkl == RG_TKL ? (unsigned)(f->token[2] << 8 | f->token[3])
                                 : 0;
-  if (s >= (unsigned)cfg.depth || !c->busy[s] || c->gen[s] != g)
+  int known = s < (unsigned)cfg.depth && c->busy[s] && c->gen[s] == g;
+  if (!known || f->code != cfg.expect) /* the message only when failing */
+    hex(f->token, f->tkl, tok, sizeof tok);
+  if (!known)
     die("connection %d: an answer (%s) with token \"%s\", which no request "
         "in flight has",
         c->id, code_str(f->code, got), tok);
