@@ -1,7 +1,9 @@
 """CoAP options (RFC 7252 §3.1) for the test peers written in Python:
 encoded from and parsed into (number, value) pairs. Shared by
 coap_origin.py (UDP), coap_tcp_origin.py and bad_opt_origin.py (RFC 8323
-framing: frame and take), which import it from this folder."""
+framing: frame and take), raw_gen_peer.py and fuzz/seeds/raw_frame_seeds.py
+(tcp_frame: the framing alone, every Len class), which import it from this
+folder."""
 import struct
 
 
