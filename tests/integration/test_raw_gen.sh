@@ -76,17 +76,19 @@ rc_expect "$OUT" 'takes one "GET /path"' "a method other than GET is refused"
 
 # ---- the scripted server ---------------------------------------------------
 # peer MODE [ARG...]: starts raw_gen_peer.py MODE in the background; sets
-# PP (its port) and PPID_ (its pid), output in RC_TMP/peer.out.
+# PP (its port) and PPID_ (its pid), output in PEER_OUT (a file of its own
+# per peer: one reused could still hold the last peer's port when read).
 peer() {
-  "${PEER[@]}" "$@" --life $((20 * RC_SLOW)) >"$RC_TMP/peer.out" 2>&1 &
+  PEER_OUT=$RC_TMP/peer-$1.out
+  "${PEER[@]}" "$@" --life $((20 * RC_SLOW)) >"$PEER_OUT" 2>&1 &
   PPID_=$!
   PP=
   for _ in $(seq 1 100); do
-    PP=$(awk '/^port/ { print $2 }' "$RC_TMP/peer.out")
+    PP=$(awk '/^port/ { print $2 }' "$PEER_OUT" 2>/dev/null)
     [ -n "$PP" ] && return 0
     sleep 0.05
   done
-  rc_fail "raw_gen_peer.py $* starts: $(cat "$RC_TMP/peer.out")"
+  rc_fail "raw_gen_peer.py $* starts: $(cat "$PEER_OUT")"
   return 1
 }
 
@@ -101,11 +103,11 @@ if peer ok; then
   gen 200 3 8 "coap+tcp://127.0.0.1:$PP"
   peer_end
   counted "answers out of order, cut up, Len 0-12/13/14/15, Empty and Ping between" 200
-  PONGS=$(awk '/^requests/ { print $4 }' "$RC_TMP/peer.out")
+  PONGS=$(awk '/^requests/ { print $4 }' "$PEER_OUT")
   if [ "${PONGS:-0}" -gt 0 ]; then
     rc_pass "every Ping got its Pong (RFC 8323 §5.4): $PONGS"
   else
-    rc_fail "no Pong came back: $(cat "$RC_TMP/peer.out")"
+    rc_fail "no Pong came back: $(cat "$PEER_OUT")"
   fi
 fi
 
