@@ -48,7 +48,7 @@ counted() {
 "$RC_BUILD/bench/floor_responder" 0 >"$RC_TMP/floor.out" 2>&1 &
 FL=$!
 trap 'kill $FL 2>/dev/null; rcd_cleanup; rm -rf "$RC_TMP"' EXIT
-for _ in $(seq 1 100); do grep -q '^listening' "$RC_TMP/floor.out" && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -qs '^listening' "$RC_TMP/floor.out" && break; sleep 0.05; done
 FP=$(awk '/^listening/ { print $2 }' "$RC_TMP/floor.out")
 [ -n "$FP" ] || { rc_fail "floor_responder starts"; rc_done; }
 N=$((3000 / RC_SLOW))
