@@ -5,15 +5,19 @@
 # DEPTH; GET /hello), once with SHORT and once with LONG requests; the
 # difference of the two totals divided by LONG - SHORT is the cost of one
 # request, without start-up, connection set-up and shut-down. Instruction
-# counts do not depend on the machine's load (wall clock does).
+# counts do not depend on the machine's load (wall clock does). GEN=raw
+# sends the load with bench/raw_gen (no library) instead of rcoap-bench.
 #
 #   bash bench/callgrind_load.sh [BUILD_DIR] [rcoapd|floor]
 # Environment (defaults): SHORT=20000 LONG=120000 CONNS=50 DEPTH=16,
-#   KEEP= (a folder to keep the callgrind files in).
+#   KEEP= (a folder to keep the callgrind files in), GEN=rcoap-bench (or raw).
 set -uo pipefail
 BUILD_DIR=${1:-build-rel}
 SERVER=${2:-rcoapd}
 : "${SHORT:=20000}" "${LONG:=120000}" "${CONNS:=50}" "${DEPTH:=16}" "${KEEP:=}"
+: "${GEN:=rcoap-bench}"
+GEN_CMD=("$BUILD_DIR/rcoap-bench")
+[ "$GEN" != raw ] || GEN_CMD=("$BUILD_DIR/bench/raw_gen" -t 60)
 command -v valgrind >/dev/null || { echo "callgrind_load.sh: valgrind not found"; exit 1; }
 TMP=$(mktemp -d)
 PID=
@@ -40,9 +44,9 @@ run() {
     done
   fi
   [ -n "$port" ] || { echo "callgrind_load.sh: the server did not start"; exit 1; }
-  "$BUILD_DIR/rcoap-bench" -q -c "$CONNS" -p "$DEPTH" -n "$n" -w 0 \
+  "${GEN_CMD[@]}" -q -c "$CONNS" -p "$DEPTH" -n "$n" -w 0 \
     "coap+tcp://127.0.0.1:$port" >"$TMP/bench.$n" 2>&1 ||
-    { echo "callgrind_load.sh: rcoap-bench failed: $(tail -n 3 "$TMP/bench.$n")"; exit 1; }
+    { echo "callgrind_load.sh: $GEN failed: $(tail -n 3 "$TMP/bench.$n")"; exit 1; }
   kill -INT "$PID"
   for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
   kill "$PID" 2>/dev/null
@@ -56,4 +60,4 @@ a=$(run "$SHORT")
 b=$(run "$LONG")
 echo "$SERVER: $a instructions for $SHORT requests, $b for $LONG"
 awk -v a="$a" -v b="$b" -v s="$SHORT" -v l="$LONG" -v n="$SERVER" \
-  'BEGIN { printf "RESULT callgrind server=%s instr_per_req=%.1f\n", n, (b - a) / (l - s) }'
+  -v g="$GEN" 'BEGIN { printf "RESULT callgrind server=%s instr_per_req=%.1f gen=%s\n", n, (b - a) / (l - s), g }'

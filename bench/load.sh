@@ -11,6 +11,12 @@
 # as a multiple of that floor's (FLOOR=0 leaves it out). Nothing is
 # asserted: a benchmark is not a test.
 #
+# GEN=raw drives every server with bench/raw_gen instead (coap+tcp only):
+# a load generator without the library (plain epoll, frames by RFC 8323
+# length rules alone), so that a way rcoap-bench paces or batches that
+# suits rcoapd better than the others would show as different ratios.
+# rcoap-bench still does the one PUT that fills libcoap's /example_data.
+#
 # Request used for the comparison (both small, both 2.05 Content with the
 # same 27-byte text/plain payload): rcoapd "GET /hello" (it answers
 # "Hello, world! (rcoap VERSION)"); libcoap "GET /example_data" after one
@@ -24,7 +30,8 @@
 #   LIBCOAP_SERVER=coap-server-notls, THREADS=1 (rcoap-bench threads),
 #   SERVER_CPU=0 BENCH_CPU=1 (taskset cores), SCHEME=coap+tcp (coap: the
 #   same over UDP, RFC 7252, CON requests with piggybacked answers),
-#   FLOOR=1 (coap+tcp only: bench/floor_responder as the floor).
+#   FLOOR=1 (coap+tcp only: bench/floor_responder as the floor),
+#   GEN=rcoap-bench (or raw: bench/raw_gen, coap+tcp only; THREADS unused).
 set -uo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -33,16 +40,22 @@ BUILD_DIR=${1:-$BUILD_DIR}
 : "${DURATION:=8}" "${WARMUP:=2}" "${CONNS:=50}" "${DEPTHS:=16 1}" "${RUNS:=1}"
 : "${PORT_BASE:=25683}" "${THREADS:=1}" "${RCOAPD_MIX:=GET /hello}" "${SCHEME:=coap+tcp}"
 : "${LIBCOAP_MIX:=GET /example_data}" "${LIBCOAP_SERVER:=coap-server-notls}"
-: "${FLOOR:=1}"
+: "${FLOOR:=1}" "${GEN:=rcoap-bench}"
 [ "$SCHEME" = coap+tcp ] || FLOOR=0
+case $GEN in
+  rcoap-bench) ;;
+  raw) [ "$SCHEME" = coap+tcp ] || bench_fail "GEN=raw speaks coap+tcp only, not $SCHEME" ;;
+  *) bench_fail "GEN is rcoap-bench or raw, not $GEN" ;;
+esac
 
 BENCH=$BUILD_DIR/rcoap-bench
 RCOAPD=$BUILD_DIR/rcoapd
 bench_need rcoapd rcoap-bench
 [ "$FLOOR" = 0 ] || [ -x "$BUILD_DIR/bench/floor_responder" ] || bench_build floor_responder
+[ "$GEN" != raw ] || [ -x "$BUILD_DIR/bench/raw_gen" ] || bench_build raw_gen
 command -v "$LIBCOAP_SERVER" >/dev/null ||
   bench_fail "$LIBCOAP_SERVER not found (apt-get install libcoap3-bin)"
-bench_pin server rcoap-bench
+bench_pin server "$GEN"
 bench_tmp load
 
 P_RC=$(bench_pick_port "$PORT_BASE")
@@ -55,7 +68,7 @@ if [ "$FLOOR" != 0 ]; then
   "${PIN_SERVER[@]}" "$BUILD_DIR/bench/floor_responder" 0 >"$TMP/floor.out" 2>&1 &
   PID_FL=$!
   bench_track "$PID_FL"
-  for _ in $(seq 1 100); do grep -q '^listening' "$TMP/floor.out" && break; sleep 0.05; done
+  for _ in $(seq 1 100); do grep -qs '^listening' "$TMP/floor.out" && break; sleep 0.05; done
   P_FL=$(awk '/^listening/ { print $2 }' "$TMP/floor.out")
   [ -n "$P_FL" ] || bench_fail "floor_responder did not start: $(cat "$TMP/floor.out")"
 fi
@@ -66,10 +79,10 @@ LIBCOAP_PAYLOAD=${LIBCOAP_PAYLOAD:-"Hello, world! (rcoap $("$RCOAPD" -V | cut -d
 
 # run NAME PID PORT MIX DEPTH -> "rps p50 p99 cpu_us_per_req errors"
 run_one() {
-  local port=$3 mix=$4 depth=$5
-  bench_windowed "$2" "$TMP/$1-$5.out" "${PIN_BENCH[@]}" "$BENCH" -q -c "$CONNS" \
-    -p "$depth" --threads "$THREADS" --duration "$DURATION" -w "$WARMUP" -m "$mix" \
-    "$SCHEME://127.0.0.1:$port"
+  local port=$3 mix=$4 depth=$5 gen=("$BENCH" --threads "$THREADS" --duration)
+  [ "$GEN" != raw ] || gen=("$BUILD_DIR/bench/raw_gen" -d)
+  bench_windowed "$2" "$TMP/$1-$5.out" "${PIN_BENCH[@]}" "${gen[@]}" "$DURATION" -q \
+    -c "$CONNS" -p "$depth" -w "$WARMUP" -m "$mix" "$SCHEME://127.0.0.1:$port"
   bench_summary
 }
 
@@ -78,6 +91,7 @@ median_run() { # NAME PID PORT MIX DEPTH: median by rps of RUNS runs
 }
 
 echo "rcoapd ($RCOAPD_MIX) vs $LIBCOAP_SERVER ($LIBCOAP_MIX), $SCHEME on 127.0.0.1"
+echo "load generator: $GEN"
 echo "$CONNS connections, ${DURATION}s measured after ${WARMUP}s warm-up, median of $RUNS; $pinning"
 bench_machine
 declare -A R
@@ -100,7 +114,7 @@ for depth in $DEPTHS; do
   bench_pair_row "$depth" "${R[rc-$depth]}" "${R[lc-$depth]}" "$ratio"
   [ "$aerr" = 0 ] || echo "  rcoapd depth $depth: errors=$aerr"
   [ "$berr" = 0 ] || echo "  libcoap depth $depth: errors=$berr"
-  results+=("RESULT load depth=$depth conns=$CONNS rcoapd_rps=$a50 libcoap_rps=$b50 ratio=$(printf '%.2f' "$ratio") rcoapd_cpu_us=$(printf '%.2f' "$acpu") libcoap_cpu_us=$(printf '%.2f' "$bcpu")")
+  results+=("RESULT load depth=$depth conns=$CONNS rcoapd_rps=$a50 libcoap_rps=$b50 ratio=$(printf '%.2f' "$ratio") rcoapd_cpu_us=$(printf '%.2f' "$acpu") libcoap_cpu_us=$(printf '%.2f' "$bcpu") gen=$GEN")
 done
 if [ "$FLOOR" != 0 ]; then
   echo
@@ -112,7 +126,7 @@ if [ "$FLOOR" != 0 ]; then
     cratio=$(bench_div "$acpu" "$fcpu")
     bench_pair_row "$depth" "${R[rc-$depth]}" "${R[fl-$depth]}" "$cratio"
     [ "$ferr" = 0 ] || echo "  floor depth $depth: errors=$ferr"
-    results+=("RESULT floor depth=$depth conns=$CONNS rcoapd_rps=$a50 floor_rps=$f50 rps_ratio=$(printf '%.2f' "$(bench_div "$a50" "$f50")") rcoapd_cpu_us=$(printf '%.2f' "$acpu") floor_cpu_us=$(printf '%.2f' "$fcpu") cpu_ratio=$(printf '%.2f' "$cratio")")
+    results+=("RESULT floor depth=$depth conns=$CONNS rcoapd_rps=$a50 floor_rps=$f50 rps_ratio=$(printf '%.2f' "$(bench_div "$a50" "$f50")") rcoapd_cpu_us=$(printf '%.2f' "$acpu") floor_cpu_us=$(printf '%.2f' "$fcpu") cpu_ratio=$(printf '%.2f' "$cratio") gen=$GEN")
   done
 fi
 echo

@@ -1,7 +1,9 @@
 """CoAP options (RFC 7252 §3.1) for the test peers written in Python:
 encoded from and parsed into (number, value) pairs. Shared by
 coap_origin.py (UDP), coap_tcp_origin.py and bad_opt_origin.py (RFC 8323
-framing: frame and take), which import it from this folder."""
+framing: frame and take), raw_gen_peer.py and fuzz/seeds/raw_frame_seeds.py
+(tcp_frame: the framing alone, every Len class), which import it from this
+folder."""
 import struct
 
 
@@ -46,17 +48,24 @@ def parse_opts(buf):
     return opts, bytes(buf[i + 1:]) if i < len(buf) else b""
 
 
-def frame(code, token, opts, payload=b""):
-    """One RFC 8323 §3.2 message: Len, TKL, code, token, options, payload."""
-    body = enc_opts(opts) + (b"\xff" + payload if payload else b"")
+def tcp_frame(code, token, body=b""):
+    """One RFC 8323 §3.2 frame around body (options and payload, encoded):
+    the Len nibble with its 8, 16 or 32-bit Extended Length."""
     n = len(body)
     if n < 13:
-        first, ext = n, b""
+        head = bytes([n << 4 | len(token)])
     elif n < 269:
-        first, ext = 13, bytes([n - 13])
+        head = bytes([13 << 4 | len(token), n - 13])
+    elif n < 65805:
+        head = bytes([14 << 4 | len(token)]) + struct.pack(">H", n - 269)
     else:
-        first, ext = 14, struct.pack(">H", n - 269)
-    return bytes([first << 4 | len(token)]) + ext + bytes([code]) + token + body
+        head = bytes([15 << 4 | len(token)]) + struct.pack(">I", n - 65805)
+    return head + bytes([code]) + token + body
+
+
+def frame(code, token, opts, payload=b""):
+    """One RFC 8323 §3.2 message: Len, TKL, code, token, options, payload."""
+    return tcp_frame(code, token, enc_opts(opts) + (b"\xff" + payload if payload else b""))
 
 
 def take(buf):
