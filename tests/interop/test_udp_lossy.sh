@@ -24,8 +24,9 @@
 #      left no earlier than ACK_TIMEOUT x (2^k - 1) after its first
 #      transmission (lateness, all a loaded machine can cause, is allowed;
 #      see below for the one way it can look like earliness), and the
-#      median times match one T0 in [ACK_TIMEOUT, ACK_TIMEOUT x
-#      ACK_RANDOM_FACTOR] doubling each time.
+#      times match one T0 in [ACK_TIMEOUT, ACK_TIMEOUT x
+#      ACK_RANDOM_FACTOR] doubling each time (the median not under it, the
+#      fastest fifth not over it: lateness only adds).
 #   5. The same through the proxy: rcoap over coap+tcp (in A, on lo) ->
 #      rcoapd --proxy (in A) -> the lossy link -> rcoapd on coap:// (B):
 #      every one of 20 GETs answered with its body, the proxy's upstream
@@ -219,6 +220,8 @@ rcd_wait_exit ts 10
 rc_expect_eq "$got" "$SENT" "the capture on va holds every CON transmission rcoap counted ($CON + $RTX)"
 ts -Y "udp.dstport == 5683 && coap.type == 0" -T fields -e frame.time_epoch \
   -e udp.srcport -e coap.mid >"$RC_TMP/cons.txt"
+# and every datagram to the client (ACKs, responses): what a send reacts to
+ts -Y "udp.srcport == 5683" -T fields -e frame.time_epoch -e udp.dstport >"$RC_TMP/in.txt"
 # Per message (client port, Message ID): transmissions in time order,
 # d_k = the k-th retransmission's time after the first transmission. RFC
 # 7252 §4.2 sets the EARLIEST time each may go: the timer is armed at the
@@ -231,31 +234,58 @@ ts -Y "udp.dstport == 5683 && coap.type == 0" -T fields -e frame.time_epoch \
 # read before the first transmission leaves, so a process taken off the
 # CPU inside that turn sends its first transmission late and every
 # retransmission looks early from it by the same amount (seen at load
-# 17: a retransmission 0.0 ms after the first). So:
+# 17: a retransmission 0.0 ms after the first). That turn cannot have
+# begun before the datagram it reacts to arrived: a block-wise GET's next
+# request is sent (and its timer armed) on the previous block's response.
+# So the earliness is measured from the reference "ref": the last
+# datagram the capture saw arrive for the client's port before the
+# first transmission (a fresh rcoap's first request has none: ref is the
+# first transmission; rcoap arms that one after sending it, outside any
+# turn that reads the time before). Normally ref is a fraction of a ms
+# before the first transmission; a stall cannot move the arming before
+# it. So:
 #   1. earliness, per message: the shift "need" that the first
-#      transmission would have to have been late by for every d_k to meet
-#      its bound; over EARLY_MS it is flagged. A stall flags a message
-#      now and then; a wrong timer (ACK_TIMEOUT too short, no doubling)
-#      flags most of them: at most 1 in 20 messages (and at least 1) may
-#      be flagged.
-#   2. lateness, as a whole: the median d_1, and the median d_k / (2^k -
-#      1) over k >= 2, lie in [ACK_TIMEOUT, ACK_TIMEOUT x ACK_RANDOM_FACTOR]
-#      (+ EARLY_MS): a timer too slow or not doubling moves the median, a
-#      few late datagrams do not.
+#      transmission would have to have been late by, after ref, for every
+#      d_k to meet its bound; over EARLY_MS it is flagged. A wrong timer
+#      (ACK_TIMEOUT too short, no doubling) flags most messages: at most 1
+#      in 20 messages (and at least 1) may be flagged.
+#   2. the timer as a whole, from d_1 and from d_k / (2^k - 1) over
+#      k >= 2 (each one T0 in [ACK_TIMEOUT, ACK_TIMEOUT x
+#      ACK_RANDOM_FACTOR], plus what the machine added): a timer too fast
+#      or not doubling pulls the MEDIAN under ACK_TIMEOUT (lateness only
+#      raises it, and the few held-up first transmissions of 1. cannot
+#      move it); a timer too slow pushes even the FASTEST FIFTH over
+#      ACK_TIMEOUT x ACK_RANDOM_FACTOR (+ EARLY_MS). Not the median for
+#      that: lateness is no rare event on a loaded machine (at load 21,
+#      with three of these tests at once beside ctest -j4, the median d_1
+#      was +399.3 ms, over the 395 bound, though the fastest fifth sat at
+#      +279 ms; single d_1 up to +1398 ms), while the fastest fifth of a
+#      correct timer (about ACK_TIMEOUT + a fifth of the random span) lies
+#      far under the bound.
 EARLY_MS=20
-SCHED=$(sort -k2,2n -k3,3n -k1,1n "$RC_TMP/cons.txt" | awk -v A="$ACK" -v R="$RAND" -v M="$MAXR" -v E="$EARLY_MS" '
-  function median(v, m,   i, j, x) {
-    for (i = 2; i <= m; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
-    return m == 0 ? -1 : (m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2)
+SCHED=$(sort -k2,2n -k3,3n -k1,1n "$RC_TMP/cons.txt" | awk -v A="$ACK" -v R="$RAND" -v M="$MAXR" -v E="$EARLY_MS" -v IN="$RC_TMP/in.txt" '
+  BEGIN { while ((getline l < IN) > 0) { split(l, f, "\t"); it[f[2], ++ni[f[2]]] = f[1] } }
+  # the last datagram to port p before time t0, or t0 if none
+  function ref(p, t0,   i, r) {
+    r = -1
+    for (i = 1; i <= ni[p]; i++) if (it[p, i] < t0 && it[p, i] > r) r = it[p, i]
+    return r < 0 ? t0 : r
   }
-  function flush(   k, d, need) {
+  function sortv(v, m,   i, j, x) {
+    for (i = 2; i <= m; i++) { x = v[i]; for (j = i - 1; j >= 1 && v[j] > x; j--) v[j + 1] = v[j]; v[j + 1] = x }
+  }
+  # median and lower fifth of a sorted v[1..m]
+  function median(v, m) { return m == 0 ? -1 : (m % 2 ? v[(m + 1) / 2] : (v[m / 2] + v[m / 2 + 1]) / 2) }
+  function fifth(v, m) { return m == 0 ? -1 : v[int((m - 1) / 5) + 1] }
+  function flush(   k, d, need, r0) {
     if (n == 0) return
     if (n - 1 > maxn) maxn = n - 1
     if (n > M + 1) over++
     need = -1e12
+    r0 = ref(port, t[0])
     for (k = 1; k < n; k++) {
       d = (t[k] - t[0]) * 1000
-      if (A * (2 ^ k - 1) - d > need) need = A * (2 ^ k - 1) - d
+      if (A * (2 ^ k - 1) - (t[k] - r0) * 1000 > need) need = A * (2 ^ k - 1) - (t[k] - r0) * 1000
       if (k == 1) d1[++n1] = d; else dk[++nk] = d / (2 ^ k - 1)
       checked++
     }
@@ -264,7 +294,7 @@ SCHED=$(sort -k2,2n -k3,3n -k1,1n "$RC_TMP/cons.txt" | awk -v A="$ACK" -v R="$RA
       early++
       if (need > worst) {
         worst = need
-        badline = sprintf("port %s mid %s, %.1f ms early, sent again at", port, mid, need)
+        badline = sprintf("port %s mid %s, %.1f ms early, first sent %.1f ms after ref, again at", port, mid, need, (t[0] - r0) * 1000)
         for (k = 1; k < n; k++) badline = badline sprintf(" +%.1f", (t[k] - t[0]) * 1000)
       }
     }
@@ -274,10 +304,11 @@ SCHED=$(sort -k2,2n -k3,3n -k1,1n "$RC_TMP/cons.txt" | awk -v A="$ACK" -v R="$RA
   }
   { key = $2 " " $3; if (key != last) { flush(); n = 0; last = key; port = $2; mid = $3 } t[n++] = $1 }
   END { flush()
-    printf "%d %d %d %d %d %d %.1f %.1f %d|%s|%s\n", rtx, maxn, over, checked, msgs, early + 0,
-      median(d1, n1), median(dk, nk), nk, shown, badline }')
+    sortv(d1, n1); sortv(dk, nk)
+    printf "%d %d %d %d %d %d %.1f %.1f %.1f %.1f %d|%s|%s\n", rtx, maxn, over, checked, msgs, early + 0,
+      median(d1, n1), fifth(d1, n1), median(dk, nk), fifth(dk, nk), nk, shown, badline }')
 IFS='|' read -r nums shown badline <<<"$SCHED"
-read -r crtx cmax cover cchecked cmsgs cearly med1 medk nk <<<"$nums"
+read -r crtx cmax cover cchecked cmsgs cearly med1 low1 medk lowk nk <<<"$nums"
 echo "capture: $crtx retransmissions; the most-retransmitted message went again at$shown ms"
 rc_expect_eq "$crtx" "$RTX" "retransmissions in the capture equal rcoap's counters"
 rc_expect_eq "$cover" 0 "no message sent more than MAX_RETRANSMIT + 1 times (most: $((cmax + 1)))"
@@ -285,17 +316,21 @@ rc_expect_eq "$cover" 0 "no message sent more than MAX_RETRANSMIT + 1 times (mos
   rc_fail "no retransmission in the capture"
 allow=$((cmsgs / 20 > 1 ? cmsgs / 20 : 1))
 [ "$cearly" -le "$allow" ] &&
-  rc_pass "retransmissions never before ACK_TIMEOUT x (2^k - 1) after the first transmission: $cearly of $cmsgs messages over $EARLY_MS ms early (a first transmission held up; at most $allow) ${badline:+($badline)}" ||
-  rc_fail "retransmissions before ACK_TIMEOUT x (2^k - 1): $cearly of $cmsgs messages over $EARLY_MS ms early, more than a stall explains ($allow) ($badline)"
+  rc_pass "retransmissions never before ACK_TIMEOUT x (2^k - 1) after the first transmission (or the datagram it answered): $cearly of $cmsgs messages over $EARLY_MS ms early (at most $allow) ${badline:+($badline)}" ||
+  rc_fail "retransmissions before ACK_TIMEOUT x (2^k - 1) after the first transmission (or the datagram it answered): $cearly of $cmsgs messages over $EARLY_MS ms early, more than $allow ($badline)"
 hi=$(awk -v A="$ACK" -v R="$RAND" -v E="$EARLY_MS" 'BEGIN { print A * R + E }')
-awk -v m="$med1" -v A="$ACK" -v h="$hi" 'BEGIN { exit !(m >= A && m <= h) }' &&
-  rc_pass "median first retransmission +$med1 ms, in [$ACK, $hi]" ||
-  rc_fail "median first retransmission +$med1 ms, outside [$ACK, $hi] (a timer too fast or too slow)"
-if [ "$nk" -ge 3 ]; then
-  awk -v m="$medk" -v A="$ACK" -v h="$hi" 'BEGIN { exit !(m >= A && m <= h) }' &&
-    rc_pass "median T0 implied by the later retransmissions (d_k / (2^k - 1), $nk of them) $medk ms, in [$ACK, $hi]: the timeout doubles" ||
-    rc_fail "median T0 implied by the later retransmissions (d_k / (2^k - 1), $nk of them) $medk ms, outside [$ACK, $hi]: the timeout does not double"
-fi
+# timer_check WHAT MEDIAN FIFTH: median >= ACK_TIMEOUT, fastest fifth <= hi
+timer_check() {
+  awk -v m="$2" -v A="$ACK" 'BEGIN { exit !(m >= A) }' &&
+    rc_pass "$1: median $2 ms, not under $ACK" ||
+    rc_fail "$1: median $2 ms, under $ACK (a timer too fast or not doubling)"
+  awk -v f="$3" -v h="$hi" 'BEGIN { exit !(f >= 0 && f <= h) }' &&
+    rc_pass "$1: the fastest fifth by $3 ms, not over $hi" ||
+    rc_fail "$1: the fastest fifth only by $3 ms, over $hi (a timer too slow)"
+}
+timer_check "first retransmission after the first transmission" "$med1" "$low1"
+[ "$nk" -ge 3 ] &&
+  timer_check "T0 implied by the later retransmissions (d_k / (2^k - 1), $nk of them: the timeout doubles)" "$medk" "$lowk"
 
 # ---- through the proxy -----------------------------------------------------
 rcd_start_cmd px 1 ' listening on ' ip netns exec "$NA" "$(rc_tool rcoapd)" --stats "${XMIT[@]}" \
