@@ -259,7 +259,7 @@ typedef struct rc_session_config {
 } rc_session_config;
 
 /* At most max free output chunks (16 KiB each) wait in the pool, and
- * 64 x max small ones (512 B: a notify round's few frames for one
+ * 256 x max small ones (512 B: a notify round's few frames for one
  * connection, rc_session_send_tails). The creator releases its reference with rc_chunk_pool_release; the pool is
  * freed with the last session using it. One thread. */
 typedef struct rc_chunk_pool rc_chunk_pool;

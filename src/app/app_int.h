@@ -14,8 +14,11 @@
 
 #define APP_MAX_LISTENERS 16
 #define APP_RES_BUCKETS 256u
-/* Free 16 KiB output chunks a context keeps for its sessions' bursts. */
-#define APP_CHUNKS_KEPT 16u
+/* Free 16 KiB output chunks a context keeps for its sessions' bursts:
+ * what concurrent handshakes and bursts leave behind stays (64 KiB), not
+ * 16 per context (256 KiB, counted as ~13 KB per idle peer by
+ * bench/webrtc.sh). */
+#define APP_CHUNKS_KEPT 4u
 /* Internal rc_resource flag: a reverse proxy's route, which forwards the
  * unrecognized safe-to-forward critical options of its requests (RFC
  * 7252 §5.7.2) instead of refusing them (rc_xreq_unknown_forwardable). */

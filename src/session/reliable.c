@@ -37,7 +37,7 @@
  * so such rounds take them from it, not from malloc (16 KiB chunks past
  * the pool's few cost an allocation and a free per connection). */
 #define SMALL_CHUNK 512u
-#define SMALL_PER_KEPT 64u
+#define SMALL_PER_KEPT 256u
 /* In message mode every queued message has a 4-byte length in front. */
 #define MSG_PREFIX 4u
 /* Outstanding Pings remembered for matching Pongs. */

@@ -124,6 +124,7 @@ static ssize_t ws_cb_recv(uint8_t *buf, size_t len, int flags, void *user) {
     memcpy(buf, w->in, n);
     w->in += n;
     w->in_len -= n;
+    w->wf_fed += n;
   }
   return (ssize_t)n;
 }
@@ -161,6 +162,34 @@ static int ws_cb_genmask(uint8_t *buf, size_t len, void *user) {
   memcpy(buf, ws_mask_pool + ws_mask_pos, len);
   ws_mask_pos += len;
   return 0;
+}
+
+static const struct wslay_frame_callbacks ws_cbs = {ws_cb_send, ws_cb_recv,
+                                                    ws_cb_genmask};
+
+/* wslay's frame context (4 KiB of input buffer, ~4.2 KB) exists only while
+ * frames move through it: an idle connection holds none. Returns 0, or -1
+ * without memory. */
+static int ws_wf_get(rc__ws *w) {
+  if (w->wf)
+    return 0;
+  w->wf_fed = w->wf_used = 0;
+  if (wslay_frame_context_init(&w->wf, &ws_cbs, w) != 0) {
+    w->wf = NULL;
+    return -1;
+  }
+  return 0;
+}
+
+/* Frees wslay's context when it holds nothing: no frame under way and
+ * every byte given to it belongs to a whole frame parsed (counted with the
+ * shortest header for the frame's length, RFC 6455 §5.2's "minimal number
+ * of bytes"; a longer one keeps the context, which is only memory). */
+static void ws_wf_put(rc__ws *w) {
+  if (w->wf && !w->in_frame && w->wf_fed == w->wf_used) {
+    wslay_frame_context_free(w->wf);
+    w->wf = NULL;
+  }
 }
 
 /* ---- sending frames ------------------------------------------------------- */
@@ -215,7 +244,11 @@ static rc_err ws_frame_out(rc__ws *w, uint8_t opcode, const uint8_t *data,
   io.payload_length = n;
   io.data = data;
   io.data_length = n;
+  if (ws_wf_get(w))
+    return RC_ERR_NOMEM;
   r = wslay_frame_send(w->wf, &io);
+  if (!w->in_recv)
+    ws_wf_put(w);
   if (r == WSLAY_ERR_INVALID_CALLBACK)
     return RC_ERR_TLS;
   if (r < 0 || (size_t)r != n)
@@ -373,6 +406,9 @@ static rc_err ws_frame_start(rc__ws *w, const struct wslay_frame_iocb *io) {
   w->f_off = 0;
   w->ctrl_len = 0;
   w->in_frame = 1;
+  /* the whole frame's bytes, as wslay will have taken them at its end */
+  w->wf_used += 2 + (w->f_len < 126 ? 0 : w->f_len <= 0xffffu ? 2 : 8) +
+                (io->mask ? 4 : 0) + w->f_len;
   if (wslay_is_ctrl_frame(op))
     return RC_OK;
   /* §5.4: a continuation frame continues a started message; a new data
@@ -522,6 +558,8 @@ static rc_err ws_on_chunk(rc__ws *w, const struct wslay_frame_iocb *io) {
 
 /* Runs every complete frame in data through wslay and the rules above. */
 static rc_err ws_frames_in(rc__ws *w, const uint8_t *data, size_t len) {
+  if (ws_wf_get(w))
+    return ws_fail(w, 1011, RC_ERR_NOMEM, "out of memory");
   w->in = data;
   w->in_len = len;
   /* Each pass either consumes input, returns a chunk, or stops. */
@@ -548,6 +586,7 @@ static rc_err ws_frames_in(rc__ws *w, const uint8_t *data, size_t len) {
   }
   w->in = NULL;
   w->in_len = 0;
+  ws_wf_put(w);
   return RC_OK;
 }
 
@@ -687,8 +726,6 @@ static const rc_filter_ops ws_ops = {
 
 static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
                      int server, rc_filter **out) {
-  static const struct wslay_frame_callbacks cbs = {ws_cb_send, ws_cb_recv,
-                                                   ws_cb_genmask};
   const rc_mem *mem;
   rc__ws *w;
   size_t i;
@@ -733,10 +770,6 @@ static rc_err ws_new(const rc_ws_config *cfg, const rc_filter_sink *sink,
         goto nomem;
       w->n_origins++;
     }
-  }
-  if (wslay_frame_context_init(&w->wf, &cbs, w) != 0) {
-    w->wf = NULL;
-    goto nomem;
   }
   *out = &w->base;
   return RC_OK;

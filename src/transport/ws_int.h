@@ -51,7 +51,9 @@ typedef struct rc__ws {
   char accept[RC_WS_ACCEPT_SIZE]; /* client: the expected accept value */
 
   /* frames in */
-  struct wslay_frame_context *wf;
+  struct wslay_frame_context *wf; /* NULL while idle (ws_wf_get/put) */
+  uint64_t wf_fed, wf_used; /* bytes given to wf; bytes of the frames it
+                               parsed (equal: its buffer is empty) */
   const uint8_t *in; /* the bytes of the current recv(), for wslay */
   size_t in_len;
   int in_frame; /* a frame's header was seen, its payload is coming */
