@@ -656,6 +656,18 @@ rc_err rc_session_abort(rc_session *s, uint16_t bad_csm_option,
  */
 void rc_session_close(rc_session *s, rc_err reason);
 
+/* A request or response for the user, with the time of the read (or
+ * expiry) that brought it; returns as on_message does. */
+typedef int (*rc_session_message_at_fn)(void *user, const rc_msg *m,
+                                        rc_time now);
+
+/* Hands every request and response to fn(user, m, now) in place of
+ * on_message(s's user, m): an owner that needs neither a trampoline nor a
+ * clock read of its own (rc_conn's on_message_at). NULL restores
+ * on_message. Reliable framings only (a UDP session keeps on_message). */
+void rc_session_set_message_at(rc_session *s, rc_session_message_at_fn fn,
+                               void *user);
+
 /* Sets (or, with NULL, clears) the on_trace callback after creation: a
  * transport whose user starts or stops watching. Tracing costs a parse of
  * every sent message, so it is off unless someone watches. Switching it on

@@ -175,6 +175,12 @@ typedef struct rc_conn_callbacks {
    * is still waiting. Called before the rest is written, so what the
    * owner queues now goes out with it. */
   void (*on_writable)(void *user, rc_conn *c);
+  /* Optional: on_message with the time of the read that brought m and
+   * without the conn (keep it in user). When set, a stream session hands
+   * its requests and responses straight to it (no forwarding call, no
+   * clock read); on_message is still required, and still called on UDP
+   * sessions. */
+  int (*on_message_at)(void *user, const rc_msg *m, rc_time now);
 } rc_conn_callbacks;
 
 /* WebSocket client settings (coap+ws, coaps+ws). Strings are copied. */

@@ -241,18 +241,25 @@ rc_conn *rc_xreq_conn(const rc_xreq *req) {
   return p ? p->conn : NULL;
 }
 
-static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
+/* A stream session hands m here directly, with its read's time (conn's
+ * on_message_at); a UDP one through peer_on_message. */
+static int peer_on_message_at(void *user, const rc_msg *m, rc_time now) {
   app_peer *p = user;
-  (void)c;
   if (!p->x && peer_attach_exchange(p) != RC_OK)
     return -1;
   p->plain = 0;
-  rc_err err = rc_exchange_on_message(p->x, m, rc__app_now(p->ctx));
+  rc_err err = rc_exchange_on_message(p->x, m, now);
   if (err == RC_ERR_NOMEM)
     return -1;
   if (!peer_close_if_released_done(p) && !p->plain)
     rc__app_arm_timer(p); /* a plain answer left the exchange's timers */
   return 0;
+}
+
+static int peer_on_message(void *user, rc_conn *c, const rc_msg *m) {
+  app_peer *p = user;
+  (void)c;
+  return peer_on_message_at(p, m, rc__app_now(p->ctx));
 }
 
 /* Uploads wait for the peer's CSM to pick their block size (BERT). */
@@ -392,6 +399,7 @@ static int peer_on_unpark(void *user, rc_conn *c) {
  * without: only a context that watches every message pays for it). */
 #define APP_CONN_CALLBACKS                                                     \
   .on_open = peer_on_open, .on_message = peer_on_message,                      \
+  .on_message_at = peer_on_message_at,                                         \
   .on_csm = peer_on_csm, .on_release = peer_on_release,                        \
   .on_abort = peer_on_abort, .custody_ready = peer_custody_ready,              \
   .on_log = peer_on_log, .on_closed = peer_on_closed,                          \

@@ -110,22 +110,27 @@ struct rc_session {
   rc_session_config cfg;
   rc_session_callbacks cb;
   void *user;
+  rc_session_message_at_fn msg_at; /* replaces cb.on_message when set */
+  void *msg_user;
   rc_mem mem;
 
+  /* the small fields packed, no padding between them */
   uint8_t state;
   uint8_t peer_csm;
   uint8_t peer_bwt;
   uint8_t we_released;
   uint8_t rbusy;         /* the frame being skipped was refused by
                             rx_budget (not over Max-Message-Size) */
-  size_t rtaken;         /* bytes of rx_budget held for rbuf */
   uint8_t consumed;      /* output was taken: queued bytes may start
                             mid-message */
   uint8_t peer_released;
   uint8_t in_recv;
   uint8_t files;         /* the transport sends file runs (set_files) */
+  uint8_t awaiting_life;
   uint32_t peer_mms;
   uint32_t peer_max_tkl;
+  rc_err rx_err;         /* why rx_buf closed the session (NOMEM) */
+  size_t rtaken;         /* bytes of rx_budget held for rbuf */
 
   /* output */
   out_chunk *out_first, *out_last, *spare;
@@ -138,7 +143,6 @@ struct rc_session {
   rc_frame_reader rx;
   uint8_t *rbuf;         /* the split frame's (or token's) buffer,
                             exactly its size; NULL between frames */
-  rc_err rx_err;         /* why rx_buf closed the session (NOMEM) */
 
   /* time */
   rc_time created;
@@ -147,7 +151,6 @@ struct rc_session {
   rc_time life_deadline;
   rc_time release_deadline;
   rc_time held_deadline;
-  uint8_t awaiting_life;
 
   ping_ent *pings;       /* PING_RING entries, allocated by the first Ping
                             we send (most sessions never send one) */
@@ -941,8 +944,9 @@ static void handle_abort(rc_session *s, const rc_msg *m) {
 /* received messages                                                   */
 
 /* Hands m to the user; a callback failure closes the session. */
-static inline rc_err deliver(rc_session *s, const rc_msg *m) {
-  if (s->cb.on_message(s->user, m) != 0) {
+static inline rc_err deliver(rc_session *s, const rc_msg *m, rc_time now) {
+  if ((s->msg_at != NULL ? s->msg_at(s->msg_user, m, now)
+                         : s->cb.on_message(s->user, m)) != 0) {
     sess_closed(s, RC_ERR_CALLBACK_FAILURE);
     return RC_ERR_CALLBACK_FAILURE;
   }
@@ -1009,7 +1013,7 @@ dispatch_other(rc_session *s, const rc_msg *m, rc_time now) {
     sess_abort(s, RC_ERR_PROTOCOL, 0, "token longer than announced");
     return RC_OK;
   }
-  return deliver(s, m);
+  return deliver(s, m, now);
 }
 
 /* Code classes of requests (0, the Empty code aside) and responses
@@ -1024,7 +1028,7 @@ static inline rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
   if (s->peer_csm && s->cb.on_trace == NULL && m->code != RC_CODE_EMPTY &&
       (CLASSES_USER >> RC_CODE_CLASS(m->code) & 1) &&
       m->token_len <= s->cfg.max_token_len)
-    return deliver(s, m);
+    return deliver(s, m, now);
   return dispatch_other(s, m, now);
 }
 
@@ -2116,6 +2120,14 @@ static void trace_queued(rc_session *s) {
       off += len;
     }
   }
+}
+
+void rc_session_set_message_at(rc_session *s, rc_session_message_at_fn fn,
+                               void *user) {
+  if (UDP(s))
+    return; /* UDP keeps on_message */
+  s->msg_at = fn;
+  s->msg_user = user;
 }
 
 void rc_session_set_trace(rc_session *s,

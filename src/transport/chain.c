@@ -486,12 +486,10 @@ static void chain_shutdown(rc_chain *ch) {
     (void)rc_filter_shutdown(ch->f[i]);
 }
 
-rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len) {
-  if (ch->n == 0) {
-    if (!ch->open || ch->dead)
-      return RC_ERR_NEED_MORE;
-    return rc_session_pending(ch->s, data, len);
-  }
+/* rc_chain_pull with filters: out of line, so that the plain chain's
+ * pull (every write of a coap+tcp conn) is a test and a tail call. */
+static __attribute__((noinline)) rc_err
+chain_pull_filtered(rc_chain *ch, const uint8_t **data, size_t *len) {
   if (ch->lent == 0 && !ch->dead) {
     int fed = ch->open && chain_feed(ch);
     if (fed || ch->own_out)
@@ -521,6 +519,14 @@ rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len) {
   return RC_OK;
 }
 
+rc_err rc_chain_pull(rc_chain *ch, const uint8_t **data, size_t *len) {
+  if (ch->n != 0)
+    return chain_pull_filtered(ch, data, len);
+  if (!ch->open || ch->dead)
+    return RC_ERR_NEED_MORE;
+  return rc_session_pending(ch->s, data, len);
+}
+
 rc_err rc_chain_pull_file(rc_chain *ch, int *fd, uint64_t *off, size_t *len) {
   if (ch->n != 0 || !ch->open || ch->dead)
     return RC_ERR_NEED_MORE;
@@ -547,18 +553,25 @@ rc_err rc_chain_consume(rc_chain *ch, size_t n) {
 /* ------------------------------------------------------------------ */
 /* time, closing, queries                                              */
 
-rc_time rc_chain_expiry(const rc_chain *ch) {
-  /* Before the chain opens only the filters have deadlines (the
-   * connection bounds the handshake itself). */
-  rc_time due = ch->open || ch->dead ? rc_session_expiry(ch->s) : RC_TIME_NEVER;
-  if (ch->dead)
-    return due;
+/* rc_chain_expiry with live filters: out of line, so that a plain
+ * chain's (asked by every pump) is a tail call. */
+static __attribute__((noinline)) rc_time
+chain_expiry_filtered(const rc_chain *ch) {
+  rc_time due = ch->open ? rc_session_expiry(ch->s) : RC_TIME_NEVER;
   for (size_t i = 0; i < ch->n; i++) {
     rc_time e = rc_filter_expiry(ch->f[i]);
     if (e < due)
       due = e;
   }
   return due;
+}
+
+rc_time rc_chain_expiry(const rc_chain *ch) {
+  /* Before the chain opens only the filters have deadlines (the
+   * connection bounds the handshake itself). */
+  if (!ch->dead && ch->n != 0)
+    return chain_expiry_filtered(ch);
+  return ch->open || ch->dead ? rc_session_expiry(ch->s) : RC_TIME_NEVER;
 }
 
 void rc_chain_handle_expiry(rc_chain *ch, rc_time now) {

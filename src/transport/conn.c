@@ -243,6 +243,12 @@ static void conn_chain_end(void *u, rc_chain_end_how how, rc_err err,
 static const rc_chain_callbacks conn_chain_cb = {
     conn_chain_open, conn_chain_end, conn_chain_active};
 
+/* The owner's on_message_at, when it has one, takes the session's
+ * messages directly (session.h rc_session_set_message_at). */
+static void conn_bind_message(const rc_conn *c) {
+  rc_session_set_message_at(c->s, c->cb->on_message_at, c->user);
+}
+
 /* The session's callbacks, all forwarded with the conn. */
 static void conn_session_callbacks(const rc_conn *c, rc_session_callbacks *scb) {
   *scb = (rc_session_callbacks){
@@ -352,6 +358,7 @@ rc_err rc__conn_setup(rc_conn *c, const rc_session_config *tmpl,
   if (err != RC_OK)
     return err;
   c->s = s;
+  conn_bind_message(c);
   if (fr == RC_FRAMING_UDP && c->kind == RC_CONN_UDP && c->is_server &&
       c->udp != NULL)
     rc__udp_echo_setup(c);
@@ -857,6 +864,8 @@ static void conn_forget_owner(rc_conn *c, int own) {
   c->cb = &conn_no_callbacks;
   c->user = NULL;
   c->accepted = 0;
+  if (c->s != NULL)
+    conn_bind_message(c); /* its on_message_at is gone too */
 }
 
 /* A conn whose rebuild found no memory tries again this much later. */
@@ -968,6 +977,7 @@ static rc_err conn_unpark_session(rc_conn *c, const rc_session_parked *rec) {
     return err;
   }
   c->s = s;
+  conn_bind_message(c);
   return RC_OK;
 }
 
@@ -1177,8 +1187,10 @@ rc_err rc_conn_set_callbacks_shared(rc_conn *c, const rc_conn_callbacks *cb,
   }
   c->cb = cb;
   c->user = user;
-  if (c->s != NULL)
+  if (c->s != NULL) {
     rc_session_set_trace(c->s, cb->on_trace != NULL ? sess_on_trace : NULL);
+    conn_bind_message(c);
+  }
   return RC_OK;
 }
 

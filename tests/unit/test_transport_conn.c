@@ -356,6 +356,62 @@ static void exchange_basic(rc_conn_kind kind, const char *laddr,
   fx_done(&f);
 }
 
+/* on_message_at: a stream session hands the client's responses straight
+ * to it, with the loop's time of the read, and on_message is not called;
+ * callbacks without it (rc_conn_set_callbacks_shared) get on_message
+ * again. */
+static int g_at_calls;
+static rc_time g_at_now;
+static uv_loop_t *g_at_loop;
+static int cli_on_message_at(void *u, const rc_msg *m, rc_time now) {
+  g_at_calls++;
+  g_at_now = now;
+  assert_true(now == uv_now(g_at_loop));
+  (void)u;
+  (void)m;
+  return 0;
+}
+static int cli_on_message_unused(void *u, rc_conn *c, const rc_msg *m) {
+  (void)u;
+  (void)c;
+  (void)m;
+  fail_msg("on_message called though on_message_at is set");
+  return -1;
+}
+
+static void test_on_message_at(void **st) {
+  (void)st;
+  fx f;
+  fx_init(&f, RC_CONN_TCP);
+  fx_listen(&f, "127.0.0.1:0", 0);
+  fx_up(&f, "127.0.0.1");
+  rc_conn_callbacks at = cli_cb;
+  at.on_message = cli_on_message_unused;
+  at.on_message_at = cli_on_message_at;
+  g_at_calls = 0;
+  g_at_loop = &f.loop;
+  assert_int_equal(rc_conn_set_callbacks(f.cli.c, &at, &f.cli), RC_OK);
+  for (uint32_t i = 0; i < 3; i++)
+    assert_int_equal(
+        queue_msg(rc_conn_session(f.cli.c), RC_GET, i, NULL, 4), RC_OK);
+  rc_conn_flush(f.cli.c);
+  RUN_UNTIL(&f, g_at_calls == 3);
+  assert_true(g_at_now > 0);
+  assert_int_equal(f.cli.responses, 0);
+  assert_int_equal(rc_conn_set_callbacks_shared(f.cli.c, &cli_cb, &f.cli),
+                   RC_OK);
+  f.cli.next_token = 3;
+  assert_int_equal(
+      queue_msg(rc_conn_session(f.cli.c), RC_GET, 3, NULL, 4), RC_OK);
+  rc_conn_flush(f.cli.c);
+  RUN_UNTIL(&f, f.cli.responses == 1);
+  assert_int_equal(g_at_calls, 3);
+  assert_true(f.cli.order_ok);
+  assert_int_equal(rc_conn_close(f.cli.c, RC_CONN_CLOSE_FLUSH), RC_OK);
+  RUN_UNTIL(&f, f.cli.closed && f.srv.closed);
+  fx_done(&f);
+}
+
 static void test_tcp_v4(void **st) {
   (void)st;
   exchange_basic(RC_CONN_TCP, "127.0.0.1:0", "127.0.0.1");
@@ -1100,7 +1156,7 @@ static void test_memory_idle_counted(void **st) {
 #define IDLE_WS_CONN_BLOCKS 7u
 #define IDLE_WS_CONN_BYTES 3250u
 #define IDLE_WS_CLIENT_BLOCKS 9u
-#define IDLE_WS_CLIENT_BYTES 4148u
+#define IDLE_WS_CLIENT_BYTES 4156u /* its copy of rc_conn_callbacks counts on_message_at */
 
 static void test_memory_idle_counted_ws(void **st) {
   (void)st;
@@ -1156,6 +1212,7 @@ int main(void) {
       cmocka_unit_test(test_tcp_v4),
       cmocka_unit_test(test_tcp_v6),
       cmocka_unit_test(test_tcp_localhost_name),
+      cmocka_unit_test(test_on_message_at),
       cmocka_unit_test(test_release_tcp),
       cmocka_unit_test(test_release_ignored),
       cmocka_unit_test(test_abrupt_close),
