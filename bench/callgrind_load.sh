@@ -19,10 +19,8 @@ SERVER=${2:-rcoapd}
 GEN_CMD=("$BUILD_DIR/rcoap-bench")
 [ "$GEN" != raw ] || GEN_CMD=("$BUILD_DIR/bench/raw_gen" -t 60)
 command -v valgrind >/dev/null || { echo "callgrind_load.sh: valgrind not found"; exit 1; }
-TMP=$(mktemp -d)
-PID=
-cleanup() { [ -z "$PID" ] || kill "$PID" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
+# shellcheck source=bench/callgrind_lib.sh
+. "$(dirname "$0")/callgrind_lib.sh"
 
 # run N: the server under callgrind serving N requests; prints its total.
 run() {
@@ -47,13 +45,7 @@ run() {
   "${GEN_CMD[@]}" -q -c "$CONNS" -p "$DEPTH" -n "$n" -w 0 \
     "coap+tcp://127.0.0.1:$port" >"$TMP/bench.$n" 2>&1 ||
     { echo "callgrind_load.sh: $GEN failed: $(tail -n 3 "$TMP/bench.$n")"; exit 1; }
-  kill -INT "$PID"
-  for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill "$PID" 2>/dev/null
-  wait "$PID" 2>/dev/null
-  PID=
-  [ -z "$KEEP" ] || cp "$out" "$KEEP/"
-  awk '/^summary:/ { print $2 }' "$out"
+  cg_collect "$out"
 }
 
 a=$(run "$SHORT")

@@ -18,10 +18,8 @@ BUILD_DIR=${1:-build-rel}
 WHAT=${2:-rcoapd}
 : "${SHORT:=2}" "${LONG:=32}" "${CONNS:=1000}" "${PER:=10}" "${KEEP:=}"
 command -v valgrind >/dev/null || { echo "callgrind_observe.sh: valgrind not found"; exit 1; }
-TMP=$(mktemp -d)
-PID=
-cleanup() { [ -z "$PID" ] || kill "$PID" 2>/dev/null; rm -rf "$TMP"; }
-trap cleanup EXIT
+# shellcheck source=bench/callgrind_lib.sh
+. "$(dirname "$0")/callgrind_lib.sh"
 CG=(valgrind --tool=callgrind --dump-instr=no)
 
 free_port() {
@@ -58,13 +56,7 @@ run() {
     { echo "callgrind_observe.sh: rcoap-bench failed: $(tail -n 3 "$TMP/bench.$n")"; exit 1; }
   grep -q 'RESULT observe.* errors=0' "$TMP/bench.$n" ||
     { echo "callgrind_observe.sh: rcoap-bench: $(tail -n 3 "$TMP/bench.$n")"; exit 1; }
-  kill -INT "$PID"
-  for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
-  kill "$PID" 2>/dev/null
-  wait "$PID" 2>/dev/null
-  PID=
-  [ -z "$KEEP" ] || cp "$out" "$KEEP/"
-  awk '/^summary:/ { print $2 }' "$out"
+  cg_collect "$out"
 }
 
 a=$(run "$SHORT")
