@@ -36,6 +36,7 @@ const ctx = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "r
   viewport: { width: 1280, height: 1000 } });
 const say = (...a) => console.log(...a);
 let code = 1;
+let page;
 try {
   if (media === "1") {
     await ctx.addInitScript(() => {
@@ -50,7 +51,7 @@ try {
       };
     });
   }
-  const page = await ctx.newPage();
+  page = await ctx.newPage();
   page.on("console", (m) => m.type() === "error" && say("page console error:", m.text()));
   await page.goto(`${url}?webrtc=1${more}`);
   const T = { timeout: 30000 };
@@ -155,6 +156,17 @@ try {
   code = 0;
 } catch (e) {
   say("error:", e.message.split("\n")[0]);
+  // Where the page was when it stopped: its transport, status and the
+  // last lines of its log (what it sent, got and gave up on).
+  if (page) {
+    try {
+      say("at the error: transport:", await page.textContent("#transport"), "| status:", await page.textContent("#status"));
+      const tail = await page.$$eval("#log li", (l) => l.slice(-25).map((x) => `${x.className}: ${x.textContent}`));
+      for (const l of tail) say("  page log:", l);
+    } catch (e2) {
+      say("(the page could not be read:", e2.message.split("\n")[0], ")");
+    }
+  }
 } finally {
   await ctx.close();
 }
