@@ -37,6 +37,10 @@ const coapUri = params.get('coap') || `${secure ? 'coaps+ws' : 'coap+ws'}://${lo
 let client = null; // the session: wsClient, or a coaps+wr client
 let wsClient = null; // coap+ws: the page's connection, and the signaling
 let reconnectDelay = 1000;
+// Why the session is not on the data channel the page asked for (a failed
+// or closed WebRTC attempt): shown in the transport line until the next
+// attempt or the switch back to coap+ws.
+let transportNote = '';
 let reconnectTimer = null;
 let tempCancel = null;
 let pollTimer = null;
@@ -122,7 +126,7 @@ async function connect() {
   startTemp();
 }
 
-function showTransport(note) {
+function showTransport(note = transportNote) {
   $('transport').textContent = client && client.transport === 'webrtc'
     ? `coaps+wr: WebRTC data channel "coap" (ICE, DTLS, SCTP); signaling over ${wsClient.wsUrl}`
     : `${secure ? 'coaps+ws (TLS)' : 'coap+ws'} over ${wsClient ? wsClient.wsUrl : coapUri}, subprotocol "coap"${note ? ` · ${note}` : ''}`;
@@ -140,11 +144,13 @@ async function startWebRtc() {
     const peer = $('webrtc-peer').value.trim() || undefined;
     const stun = params.get('stun') || `${location.hostname}:3478`;
     const iceServers = peer ? [{ urls: `stun:${stun}` }] : [];
+    transportNote = '';
     const rtc = await RcoapClient.connectWebRtc(wsClient, { peer, iceServers, onLog: log, onCsm: showCsm, onClose: () => onRtcClose(rtc) });
     client = rtc;
   } catch (e) {
     log({ dir: 'info', text: `WebRTC session failed: ${e.message}; staying on coap+ws`, err: true });
-    showTransport(`WebRTC failed: ${e.message}`);
+    transportNote = `WebRTC failed: ${e.message}`;
+    showTransport();
   }
 }
 
@@ -155,7 +161,8 @@ function onRtcClose(rtc) {
   stopFormObserve();
   client = wsClient;
   if (!wsClient || wsClient.state !== 'open') return;
-  showTransport('WebRTC closed');
+  transportNote = 'WebRTC closed';
+  showTransport();
   showCsm(wsClient.serverCsm);
   startTemp();
 }
@@ -164,7 +171,13 @@ function onRtcClose(rtc) {
 async function switchTransport() {
   if (!wsClient || wsClient.state !== 'open') return;
   const want = $('use-webrtc').checked;
-  if (want === (client.transport === 'webrtc')) return;
+  if (want === (client.transport === 'webrtc')) {
+    if (!want && transportNote) {
+      transportNote = '';
+      showTransport();
+    }
+    return;
+  }
   $('use-webrtc').disabled = true;
   stopTemp();
   stopFormObserve();
@@ -173,6 +186,7 @@ async function switchTransport() {
   } else {
     const rtc = client;
     client = wsClient;
+    transportNote = '';
     await rtc.close('switched to coap+ws');
   }
   $('use-webrtc').disabled = false;

@@ -92,7 +92,10 @@ export async function openWebRtcChannel(signaling, opts = {}) {
     const body = JSON.stringify({ type: offer.type, sdp: offer.sdp });
     log(`WebRTC: offer ready (${(offer.sdp.match(/^a=candidate:/gm) || []).length} candidates), POST ${opts.path || SIGNAL_PATH}`);
     const r = await signaling.post(opts.path || SIGNAL_PATH, body, { contentFormat: CF_JSON, timeout: opts.timeout });
-    if (!r.ok) fail('CONNECT', `${opts.path || SIGNAL_PATH} answered ${r.codeName}: ${r.text()}`);
+    if (!r.ok) {
+      const why = r.text(); // the diagnostic payload, if the server gave one
+      fail('CONNECT', `${opts.path || SIGNAL_PATH} answered ${r.codeName}${why ? `: ${why}` : ''}`);
+    }
     let answer;
     try {
       answer = r.json();

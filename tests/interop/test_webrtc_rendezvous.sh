@@ -298,6 +298,16 @@ if [ -x "$CHROMIUM" ] && command -v node >/dev/null && rc_web_deps; then
   rc_expect "$out" "GET /hello: 2.05 Content" "Chromium: GET /hello answered by D"
   rc_expect "$out" "temperature: observing" "Chromium: D's /sensors/temp observed over the channel"
   rc_expect "$out" "flx $PUB:" "Chromium: its selected pair is R's public address"
+  # A name nobody registered: the page stays on coap+ws and its transport
+  # line keeps the reason after it goes on (it used to be overwritten at
+  # once, so a failed attempt looked like a page that never finished).
+  out=$(cd "$WEBT" && CHROMIUM="$CHROMIUM" RCOAP_WEB_EXPECT=fail ip netns exec "$NC" \
+    timeout 60 node browser-webrtc-run.mjs "http://$BRK:8080/" "$RC_BUILD/web-demo-rendezvous-nobody.png" 1 "&peer=nobody" 2>&1)
+  st=$?
+  printf '%s\n' "$out" | grep -v dbus | sed 's/^/    | /'
+  rc_expect_status "$st" 0 "Chromium: an offer to an unknown name ends the attempt"
+  rc_expect_re "$out" 'after discovery: transport: coap\+ws .*WebRTC failed: .*4\.04' \
+    "Chromium: the page goes on over coap+ws and still says why (4.04)"
 elif [ "${CI:-}" = true ]; then
   rc_fail "no Chromium, node or tests/web/node_modules for the browser part"
 else
