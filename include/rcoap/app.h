@@ -111,7 +111,9 @@ typedef struct rc_context_opts {
   int log_level;               /* lines above this level are dropped;
                                   0: RC_SESSION_LOG_INFO */
   /* Observer of every message on every connection, both ways (for
-   * "rcoap -v"): dir is '>' for sent, '<' for received. May be NULL. */
+   * "rcoap -v"): dir is '>' for sent, '<' for received. May be NULL.
+   * A block sent from a file (sendfile) is shown with payload NULL and
+   * payload_len its length: its bytes are never in memory. */
   void (*on_trace)(void *user, char dir, const rc_msg *m);
   void *trace_user;
   /* Called once per request a server connection answered (each block of

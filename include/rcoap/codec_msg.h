@@ -255,6 +255,19 @@ rc_err rc_enc_finish_tail(rc_enc *e, size_t tail, const uint8_t **out,
                           size_t *out_len);
 
 /*
+ * The inverse of rc_enc_finish_tail, for showing such a message: parses the
+ * head buf[0..len) of an RFC 8323 frame (header, token, options, and the
+ * payload marker when tail > 0) whose last tail payload bytes are not in
+ * memory. *out is the message with payload NULL and payload_len tail: a
+ * reader of a view with payload NULL and payload_len > 0 must not touch
+ * the payload. Returns rc_msg_parse's errors, or RC_ERR_INVAL when the
+ * header's length does not count exactly len + tail bytes or the head
+ * does not end in the payload marker.
+ */
+rc_err rc_msg_parse_head(const uint8_t *buf, size_t len, size_t tail,
+                         rc_msg *out);
+
+/*
  * One-shot: encodes a message view (for instance one parsed from another
  * framing: this is how a message is re-framed) contiguously at buf[0].
  * *out_len is set to the encoded length, or on RC_ERR_NOBUF to the length

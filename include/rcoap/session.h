@@ -553,12 +553,14 @@ size_t rc_session_pending_bytes(const rc_session *s);
  * File runs (stream framing only): a transport that can send bytes from a
  * file itself (sendfile(2) on a plain TCP socket) says so with
  * rc_session_set_files(s, 1); rc_session_files tells a caller whether it
- * did (never while a trace callback is set: it is shown every byte). Then rc_session_msg_end_file ends a message begun with
+ * did. Then rc_session_msg_end_file ends a message begun with
  * rc_session_msg_begin, its options written and no payload, whose payload
  * is len bytes of the file fd from offset off: the header and options are
  * queued as usual, then a file run the session holds as a descriptor of
  * its own (a dup of fd, closed once sent or with the session), never as
- * bytes. Returns 0, RC_ERR_NOT_SUPPORTED (file runs not enabled: nothing
+ * bytes; a trace callback is shown the message with payload NULL and
+ * payload_len len (rc_msg_parse_head). Returns 0, RC_ERR_NOT_SUPPORTED
+ * (file runs not enabled: nothing
  * queued, encode the payload instead), RC_ERR_PEER_TOO_LARGE, RC_ERR_NOMEM,
  * RC_ERR_IO (dup failed), the encoder's errors.
  * While a file run is at the head of the output, rc_session_pending

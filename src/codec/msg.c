@@ -483,6 +483,32 @@ rc_err rc_enc_finish_tail(rc_enc *e, size_t tail, const uint8_t **out,
   return RC_OK;
 }
 
+rc_err rc_msg_parse_head(const uint8_t *buf, size_t len, size_t tail,
+                         rc_msg *out) {
+  if (buf == NULL || out == NULL)
+    return RC_ERR_INVAL;
+  rc_tcp_hdr h;
+  rc_ssize n = rc__tcp_hdr_parse(buf, len, &h);
+  if (n < 0)
+    return n == RC_ERR_NEED_MORE ? RC_ERR_TRUNCATED : (rc_err)n;
+  if ((uint64_t)n + h.token_len + h.body_len != (uint64_t)len + tail)
+    return RC_ERR_INVAL;
+  size_t head = len;
+  if (tail) { /* the head ends in the marker; the payload is elsewhere */
+    if (len <= (size_t)n + h.token_len || buf[len - 1] != RC__PAYLOAD_MARKER)
+      return RC_ERR_INVAL;
+    head = len - 1;
+  }
+  rc_err rc = rc__msg_parse_tcp(buf, &h, head, out);
+  if (rc != RC_OK)
+    return rc;
+  if (out->payload_len) /* a marker inside the head: not a head */
+    return RC_ERR_INVAL;
+  out->payload = NULL;
+  out->payload_len = tail;
+  return RC_OK;
+}
+
 /* ---- one-shot ------------------------------------------------------------- */
 
 static inline size_t msg_body_len(const rc_msg *m) {

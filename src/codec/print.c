@@ -147,7 +147,10 @@ size_t rc_msg_format(const rc_msg *m, char *buf, size_t cap) {
   rc_opt_iter_init(&it, m);
   while (rc_opt_next(&it, &o))
     put_opt(&b, m->code, &o);
-  if (m->payload_len) {
+  if (m->payload_len && m->payload == NULL) {
+    /* A payload sent from a file (rc_msg_parse_head): only its length. */
+    put(&b, " (%zu bytes from a file)", m->payload_len);
+  } else if (m->payload_len) {
     put(&b, " ");
     if (printable(m->payload, m->payload_len))
       put_text(&b, m->payload, m->payload_len, RC_PRINT_PAYLOAD_MAX);

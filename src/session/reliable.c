@@ -1366,8 +1366,7 @@ void rc_session_set_files(rc_session *s, int on) {
 }
 
 int rc_session_files(const rc_session *s) {
-  /* A trace (rcoapd -v, its access log) is shown each message's bytes. */
-  return s != NULL && !UDP(s) && s->files && s->cb.on_trace == NULL;
+  return s != NULL && !UDP(s) && s->files;
 }
 
 rc_err rc_session_msg_end_file(rc_session *s, rc_enc *e, int fd,
@@ -1396,6 +1395,12 @@ rc_err rc_session_msg_end_file(rc_session *s, rc_enc *e, int fd,
   if (rc != RC_OK) {
     out_unused(s, c);
     return rc;
+  }
+  if (s->cb.on_trace) {
+    /* A trace (rcoapd -v, its access log) sees the head and the length. */
+    rc_msg view;
+    if (rc_msg_parse_head(framed, n, len, &view) == RC_OK)
+      s->cb.on_trace(s->user, 1, &view);
   }
   out_commit(s, c, framed, n); /* c is now out_last */
   fc->next = NULL;

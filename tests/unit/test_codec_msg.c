@@ -20,6 +20,7 @@
 #include "codec_testgen.h"
 #include "rcoap/codec_frame.h"
 #include "rcoap/codec_msg.h"
+#include "rcoap/codec_print.h"
 #include "rcoap/codec_option.h"
 
 #define BYTES(...) ((const uint8_t[]){__VA_ARGS__})
@@ -591,6 +592,53 @@ static void test_enc_sticky(void **state) {
   assert_memory_equal(out, BYTES(0x70, 0x00, 0x01, 0x02), 4);
 }
 
+/* rc_enc_finish_tail's head parsed back with rc_msg_parse_head: the
+ * fields, the payload as a length only; heads that do not fit refused. */
+static void test_parse_head(void **state) {
+  (void)state;
+  uint8_t buf[64];
+  rc_enc e;
+  const uint8_t *out;
+  size_t len;
+  rc_msg m;
+  rc_enc_init(&e, buf, sizeof(buf), RC_CONTENT, BYTES(0xa1, 0xb2), 2);
+  assert_int_equal(rc_enc_opt_uint(&e, RC_OPT_CONTENT_FORMAT, RC_CF_CBOR),
+                   RC_OK);
+  /* a 100,000-byte tail: the 32-bit Len form (RFC 8323 §3.2) */
+  assert_int_equal(rc_enc_finish_tail(&e, 100000, &out, &len), RC_OK);
+  assert_int_equal(rc_msg_parse_head(out, len, 100000, &m), RC_OK);
+  assert_int_equal(m.code, RC_CONTENT);
+  assert_int_equal(m.token_len, 2);
+  assert_memory_equal(m.token, BYTES(0xa1, 0xb2), 2);
+  assert_int_equal(m.opts_len, 2);
+  assert_null(m.payload);
+  assert_int_equal(m.payload_len, 100000);
+  char line[256];
+  rc_msg_format(&m, line, sizeof line);
+  assert_non_null(strstr(line, "(100000 bytes from a file)"));
+  /* the Len must count head + tail exactly */
+  assert_int_equal(rc_msg_parse_head(out, len, 99999, &m), RC_ERR_INVAL);
+  assert_int_equal(rc_msg_parse_head(out, len - 1, 100001, &m), RC_ERR_INVAL);
+  /* a head cut inside the header */
+  assert_int_equal(rc_msg_parse_head(out, 1, 100000, &m), RC_ERR_TRUNCATED);
+  /* a whole message with no tail is an ordinary parse, payload none */
+  rc_enc_init(&e, buf, sizeof(buf), RC_CONTENT, NULL, 0);
+  assert_int_equal(rc_enc_opt_uint(&e, RC_OPT_CONTENT_FORMAT, 0), RC_OK);
+  assert_int_equal(rc_enc_finish(&e, RC_FRAMING_TCP, 0, 0, &out, &len),
+                   RC_OK);
+  assert_int_equal(rc_msg_parse_head(out, len, 0, &m), RC_OK);
+  assert_int_equal(m.payload_len, 0);
+  /* a tail but no payload marker at the head's end */
+  assert_int_equal(rc_msg_parse_head(BYTES(0x20, 0x45, 0xc1, 0x00), 4, 0, &m),
+                   RC_OK);
+  assert_int_equal(rc_msg_parse_head(BYTES(0x30, 0x45, 0xc1, 0x00), 4, 1, &m),
+                   RC_ERR_INVAL);
+  /* a marker and payload byte inside the head: not a head */
+  assert_int_equal(
+      rc_msg_parse_head(BYTES(0x40, 0x45, 0xff, 0x61, 0xff), 5, 1, &m),
+      RC_ERR_INVAL);
+}
+
 static void test_enc_raw_and_ptr(void **state) {
   (void)state;
   rc_msg m;
@@ -946,6 +994,7 @@ int main(void) {
       cmocka_unit_test(test_enc_reframe),
       cmocka_unit_test(test_enc_nobuf),
       cmocka_unit_test(test_enc_sticky),
+      cmocka_unit_test(test_parse_head),
       cmocka_unit_test(test_enc_raw_and_ptr),
       cmocka_unit_test(test_enc_inline_option_edges),
       cmocka_unit_test(test_enc_inline_token_and_len),

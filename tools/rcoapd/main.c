@@ -275,14 +275,6 @@ static int start(daemon_t *d, const rcoapd_opts *o) {
       return 1;
     }
     printf("rcoapd: serving %s read-only as %s/\n", real, SERVE_DIR_PREFIX);
-    /* A trace is shown each message's bytes, so the session reads a
-     * block into memory instead of queueing it as a file run
-     * (rc_session_msg_end_file): say so rather than lose sendfile
-     * without a word. */
-    if (!o->no_sendfile && (o->verbose || o->access_log))
-      printf("rcoapd: %s reads each block of %s/ into memory (no "
-             "sendfile): the log needs the bytes\n",
-             o->verbose ? "-v" : "--access-log", SERVE_DIR_PREFIX);
   }
   if (proxy_setup(d->ctx, o) != 0)
     return 1;
