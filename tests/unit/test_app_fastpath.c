@@ -1,0 +1,751 @@
+/*
+ * The fast paths answer exactly like the general path (issue #16:
+ * "nothing lost for speed"). Two server contexts with the same resources
+ * listen on 127.0.0.1; a raw coap+tcp client (this file's own framing,
+ * so that it can send what the library's encoder would refuse) sends a
+ * generated set of requests to each: methods, paths that exist or not,
+ * Uri-Query, Accept, ETag, If-Match, If-None-Match, Observe, Block2 (small
+ * SZX and BERT), Size2, unknown elective and critical options below and
+ * above 64, Proxy-Uri, repeated options, No-Response, options of a bad
+ * length, tokens of 0-8 bytes, payloads; under three CSMs (none, a small
+ * Max-Message-Size, BERT). The first context runs as built (on_plain,
+ * the lookup memo, the whole-frame run, on_message_at, the summary's
+ * shortcut, send_tail / send_parts); the second with the fast paths off
+ * (common/fastpath.h) and traced (the session's traced way writes every
+ * message with the encoder). Each request is followed by a Ping, so what
+ * came before the Pong is the whole answer; every answer must be the
+ * same bytes both ways, and the same again when the fast context meets
+ * the request a second time (the memo's hit). Also: a resource added and
+ * removed between requests (the memo forgets), and an observation
+ * registered then cancelled on the connection (on_plain stops, then
+ * starts again).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/fastpath.h"
+#include "rcoap/app.h"
+#include "test_run.h"
+
+#define GUARD_MS 5000
+#define ANSWER_MAX 8192
+
+typedef struct fixture {
+  uv_loop_t loop;
+  uv_timer_t guard;
+  int timed_out;
+  rc_context *ctx[2]; /* [0] fast, [1] general */
+  uint16_t port[2];
+  /* the raw client */
+  int fd;
+  uv_poll_t poll;
+  int polling;
+  uint8_t in[65536];
+  size_t in_len;
+  int closed; /* the server closed the connection */
+  unsigned ping;
+} fixture;
+
+/* ---- server resources (the same in both contexts) ---- */
+
+static char big_body[1500];
+static char mid_body[200];
+static char long_seg[300];
+
+static void h_dyn(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                  void *user) {
+  (void)ctx;
+  (void)user;
+  const rc_msg *m = rc_xreq_msg(req);
+  char path[160], q[160], body[600];
+  if (rc_req_path(req, path, sizeof path) < 0)
+    snprintf(path, sizeof path, "?");
+  if (rc_msg_query(m, q, sizeof q) < 0)
+    snprintf(q, sizeof q, "?");
+  int n = snprintf(body, sizeof body, "%u %s %s %s [%.*s]", m->code,
+                   rc_resource_path(res), path, q, (int)m->payload_len,
+                   (const char *)m->payload);
+  rc_respond(req, m->code == RC_GET || m->code == RC_FETCH ? RC_CONTENT
+                                                           : RC_CHANGED,
+             RC_CF_TEXT_PLAIN, body, (size_t)n);
+}
+
+static void add_static(rc_context *ctx, const char *path, int cf,
+                       const char *body, size_t len, const char *ct,
+                       unsigned flags, int observable) {
+  rc_resource *r;
+  assert_int_equal(rc_resource_add(ctx, path, flags, NULL, &r), RC_OK);
+  assert_int_equal(rc_resource_set_static(r, RC_CONTENT, cf, body, len),
+                   RC_OK);
+  if (ct)
+    assert_int_equal(rc_resource_attr(r, "ct", ct, 0), RC_OK);
+  if (observable)
+    assert_int_equal(rc_resource_set_observable(r), RC_OK);
+}
+
+static void add_resources(rc_context *ctx) {
+  add_static(ctx, "/hello", RC_CF_TEXT_PLAIN, "Hello, world!", 13, "0", 0, 0);
+  add_static(ctx, "/json", 50, "{\"a\":1}", 7, "50", 0, 0);
+  add_static(ctx, "/empty", -1, NULL, 0, NULL, 0, 0);
+  add_static(ctx, "/cf300", 300, "x", 1, NULL, 0, 0);
+  add_static(ctx, "/mid", RC_CF_TEXT_PLAIN, mid_body, sizeof mid_body, "0", 0,
+             0);
+  add_static(ctx, "/big", RC_CF_TEXT_PLAIN, big_body, sizeof big_body, "0",
+             0, 0);
+  add_static(ctx, "/obs", RC_CF_TEXT_PLAIN, "watched", 7, "0", 0, 1);
+  add_static(ctx, "/a/b/c", RC_CF_TEXT_PLAIN, "abc", 3, NULL, 0, 0);
+  add_static(ctx, "/pre", RC_CF_TEXT_PLAIN, "prefix", 6, "0", RC_RES_PREFIX,
+             0);
+  rc_resource *r;
+  assert_int_equal(rc_resource_add(ctx, "/dyn", RC_RES_PREFIX, NULL, &r),
+                   RC_OK);
+  for (uint8_t m = RC_GET; m <= RC_IPATCH; m++)
+    rc_resource_on(r, m, h_dyn);
+  rc_resource_attr(r, "ct", "0", 0);
+  /* a static GET beside a handler for the other methods */
+  assert_int_equal(rc_resource_add(ctx, "/mixed", 0, NULL, &r), RC_OK);
+  assert_int_equal(
+      rc_resource_set_static(r, RC_CONTENT, RC_CF_TEXT_PLAIN, "mixed", 5),
+      RC_OK);
+  rc_resource_on(r, RC_POST, h_dyn);
+  rc_resource_on(r, RC_PUT, h_dyn);
+}
+
+static void on_trace(void *user, char dir, const rc_msg *m) {
+  (void)user;
+  (void)dir;
+  (void)m;
+}
+
+static int setup(void **state) {
+  fixture *f = calloc(1, sizeof *f);
+  memset(big_body, 'B', sizeof big_body);
+  memset(mid_body, 'M', sizeof mid_body);
+  memset(long_seg, 'x', sizeof long_seg);
+  assert_int_equal(uv_loop_init(&f->loop), 0);
+  uv_timer_init(&f->loop, &f->guard);
+  f->guard.data = &f->timed_out;
+  f->fd = -1;
+  for (int i = 0; i < 2; i++) {
+    rc_context_opts o = {0};
+    o.loop = &f->loop;
+    if (i == 1)
+      o.on_trace = on_trace; /* the session's general (encoder) way */
+    assert_int_equal(rc_context_new(&f->ctx[i], &o), RC_OK);
+    add_resources(f->ctx[i]);
+    char err[256];
+    assert_int_equal(rc_context_listen(f->ctx[i], RC_CONN_TCP, "127.0.0.1:0",
+                                       NULL, NULL, &f->port[i], err,
+                                       sizeof err),
+                     RC_OK);
+  }
+  *state = f;
+  return 0;
+}
+
+static void client_close(fixture *f);
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  client_close(f);
+  rc__fast_paths_off = 0;
+  rc_context_free(f->ctx[0]);
+  rc_context_free(f->ctx[1]);
+  test_loop_end(&f->loop, &f->guard);
+  free(f);
+  return 0;
+}
+
+/* ---- the raw client ---- */
+
+static void on_readable(uv_poll_t *h, int status, int events) {
+  fixture *f = h->data;
+  (void)events;
+  if (status < 0) {
+    f->closed = 1;
+    return;
+  }
+  for (;;) {
+    if (f->in_len == sizeof f->in)
+      fail_msg("client input full");
+    ssize_t n = recv(f->fd, f->in + f->in_len, sizeof f->in - f->in_len, 0);
+    if (n > 0) {
+      f->in_len += (size_t)n;
+      continue;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EINTR))
+      f->closed = 1;
+    if (f->closed)
+      uv_poll_stop(&f->poll);
+    return;
+  }
+}
+
+static void poll_closed(uv_handle_t *h) {
+  fixture *f = h->data;
+  f->polling = 0;
+}
+
+static void client_close(fixture *f) {
+  if (f->fd < 0)
+    return;
+  uv_poll_stop(&f->poll);
+  uv_close((uv_handle_t *)&f->poll, poll_closed);
+  RUN_UNTIL_MS(f, !f->polling, GUARD_MS);
+  close(f->fd);
+  f->fd = -1;
+}
+
+/* RFC 7252 §3.1 option header: delta and length, each 0-12 in a nibble,
+ * 13 and one byte (-13), or 14 and two bytes (-269). */
+static size_t opt_put(uint8_t *q, uint32_t delta, uint32_t len) {
+  size_t n = 1;
+  uint8_t d = delta < 13 ? (uint8_t)delta : delta < 269 ? 13 : 14;
+  uint8_t l = len < 13 ? (uint8_t)len : len < 269 ? 13 : 14;
+  q[0] = (uint8_t)(d << 4 | l);
+  if (d == 13)
+    q[n++] = (uint8_t)(delta - 13);
+  else if (d == 14) {
+    q[n++] = (uint8_t)((delta - 269) >> 8);
+    q[n++] = (uint8_t)(delta - 269);
+  }
+  if (l == 13)
+    q[n++] = (uint8_t)(len - 13);
+  else if (l == 14) {
+    q[n++] = (uint8_t)((len - 269) >> 8);
+    q[n++] = (uint8_t)(len - 269);
+  }
+  return n;
+}
+
+typedef struct opt {
+  uint16_t num;
+  uint16_t len;
+  const void *val;
+} opt;
+
+#define OPTS_MAX 24
+
+/* An RFC 8323 §3.2 frame; options in the order given (sorted by the
+ * caller: this writes what it is told, out of order too). */
+static size_t frame(uint8_t *out, uint8_t code, const uint8_t *tok,
+                    size_t tkl, const opt *o, size_t no, const void *pl,
+                    size_t plen) {
+  uint8_t body[4096];
+  size_t b = 0;
+  uint32_t last = 0;
+  for (size_t i = 0; i < no; i++) {
+    b += opt_put(body + b, o[i].num - last, o[i].len);
+    memcpy(body + b, o[i].val, o[i].len);
+    b += o[i].len;
+    last = o[i].num;
+  }
+  if (plen) {
+    body[b++] = 0xFF;
+    memcpy(body + b, pl, plen);
+    b += plen;
+  }
+  size_t n = 0;
+  if (b < 13) {
+    out[n++] = (uint8_t)(b << 4 | tkl);
+  } else if (b < 269) {
+    out[n++] = (uint8_t)(13 << 4 | tkl);
+    out[n++] = (uint8_t)(b - 13);
+  } else {
+    out[n++] = (uint8_t)(14 << 4 | tkl);
+    out[n++] = (uint8_t)((b - 269) >> 8);
+    out[n++] = (uint8_t)(b - 269);
+  }
+  out[n++] = code;
+  memcpy(out + n, tok, tkl);
+  n += tkl;
+  memcpy(out + n, body, b);
+  return n + b;
+}
+
+/* The size of the frame at p (n bytes there), 0 when not all there. */
+static size_t frame_size(const uint8_t *p, size_t n) {
+  if (n < 2)
+    return 0;
+  size_t len = p[0] >> 4, tkl = p[0] & 15, ext = 0;
+  if (len == 13) {
+    ext = 1;
+    len = 13u + p[1];
+  } else if (len == 14) {
+    ext = 2;
+    if (n < 3)
+      return 0;
+    len = 269u + ((size_t)p[1] << 8 | p[2]);
+  } else if (len == 15) {
+    ext = 4;
+    if (n < 5)
+      return 0;
+    len = 65805u + ((size_t)p[1] << 24 | (size_t)p[2] << 16 |
+                    (size_t)p[3] << 8 | p[4]);
+  }
+  size_t total = 1 + ext + 1 + tkl + len;
+  return n >= total ? total : 0;
+}
+
+static void send_all(fixture *f, const uint8_t *b, size_t n) {
+  while (n > 0) {
+    ssize_t k = send(f->fd, b, n, MSG_NOSIGNAL);
+    if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
+      uv_run(&f->loop, UV_RUN_NOWAIT);
+      continue;
+    }
+    if (k <= 0) {
+      f->closed = 1;
+      return;
+    }
+    b += k;
+    n -= (size_t)k;
+  }
+}
+
+/* Reads what the server sent up to the Pong for our Ping (or its close)
+ * into ans (the frames, CSMs left out); returns their length. */
+static size_t answer_until_pong(fixture *f, uint8_t *ans, size_t cap) {
+  uint8_t ping[8], tok[4];
+  memcpy(tok, &f->ping, 4);
+  f->ping++;
+  size_t pn = frame(ping, 0xE2, tok, 4, NULL, 0, NULL, 0); /* 7.02 Ping */
+  send_all(f, ping, pn);
+  size_t got = 0;
+  for (;;) {
+    size_t at = 0, sz;
+    while ((sz = frame_size(f->in + at, f->in_len - at)) != 0) {
+      const uint8_t *p = f->in + at;
+      size_t ext = (p[0] >> 4) == 13   ? 1
+                   : (p[0] >> 4) == 14 ? 2
+                   : (p[0] >> 4) == 15 ? 4
+                                       : 0;
+      uint8_t code = p[1 + ext];
+      size_t tkl = p[0] & 15;
+      at += sz;
+      if (code == 0xE3 && tkl == 4 && !memcmp(p + 2 + ext, tok, 4)) {
+        memmove(f->in, f->in + at, f->in_len - at);
+        f->in_len -= at;
+        return got;
+      }
+      if (code == 0xE1)
+        continue; /* CSM */
+      if (got + sz > cap)
+        fail_msg("answer over %zu bytes", cap);
+      memcpy(ans + got, p, sz);
+      got += sz;
+    }
+    memmove(f->in, f->in + at, f->in_len - at);
+    f->in_len -= at;
+    if (f->closed) {
+      if (got + f->in_len + 6 <= cap) { /* what is left, and the close */
+        memcpy(ans + got, f->in, f->in_len);
+        got += f->in_len;
+        memcpy(ans + got, "CLOSED", 6);
+        got += 6;
+      }
+      f->in_len = 0;
+      return got;
+    }
+    f->timed_out = 0;
+    uv_timer_start(&f->guard, test_run_guard_cb, GUARD_MS, 0);
+    size_t before = f->in_len;
+    while (f->in_len == before && !f->closed && !f->timed_out)
+      uv_run(&f->loop, UV_RUN_ONCE);
+    uv_timer_stop(&f->guard);
+    if (f->timed_out)
+      fail_msg("no Pong from the server");
+  }
+}
+
+/* A CSM profile: what the client's CSM says. */
+typedef struct csm_profile {
+  const char *name;
+  uint32_t mms; /* Max-Message-Size; 0: none */
+  int bert;
+} csm_profile;
+
+static const csm_profile profiles[] = {
+    {"default", 0, 0}, {"mms-160", 160, 0}, {"bert", 65536, 1}};
+
+static size_t uint_val(uint8_t *v, uint32_t x) {
+  size_t n = x > 0xFFFFFF ? 4 : x > 0xFFFF ? 3 : x > 0xFF ? 2 : x ? 1 : 0;
+  for (size_t i = 0; i < n; i++)
+    v[i] = (uint8_t)(x >> (8 * (n - 1 - i)));
+  return n;
+}
+
+static void send_csm(fixture *f, const csm_profile *c) {
+  uint8_t b[32], mv[4];
+  opt o[2];
+  size_t no = 0;
+  if (c->mms)
+    o[no++] = (opt){2, (uint16_t)uint_val(mv, c->mms), mv};
+  if (c->bert)
+    o[no++] = (opt){4, 0, ""};
+  send_all(f, b, frame(b, 0xE1, NULL, 0, o, no, NULL, 0));
+}
+
+static void client_open(fixture *f, int which, const csm_profile *c) {
+  client_close(f);
+  rc__fast_paths_off = which; /* read as the connection is made */
+  f->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  assert_true(f->fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons(f->port[which]),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  int rc = connect(f->fd, (struct sockaddr *)&a, sizeof a);
+  assert_true(rc == 0 || errno == EINPROGRESS);
+  f->closed = 0;
+  f->in_len = 0;
+  uv_poll_init(&f->loop, &f->poll, f->fd);
+  f->poll.data = f;
+  f->polling = 1;
+  uv_poll_start(&f->poll, UV_READABLE, on_readable);
+  /* writable once connected */
+  for (int i = 0; i < 1000; i++) {
+    if (send(f->fd, "", 0, MSG_NOSIGNAL) == 0)
+      break;
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    usleep(1000);
+  }
+  send_csm(f, c);
+  uint8_t ans[64];
+  assert_int_equal(answer_until_pong(f, ans, sizeof ans), 0);
+}
+
+/* ---- the requests ---- */
+
+typedef struct optset {
+  const char *name;
+  opt o[6];
+  size_t n;
+} optset;
+
+static const uint8_t u0[] = {0}, u1[] = {1}, u50[] = {50}, u3b[] = {0, 0, 0};
+static const uint8_t etag4[] = {1, 2, 3, 4}, etag9[9] = {9};
+static const uint8_t b2_0_0[] = {0x00};  /* NUM 0, SZX 0 (16) */
+static const uint8_t b2_1_0[] = {0x10};  /* NUM 1, SZX 0 */
+static const uint8_t b2_0_2[] = {0x02};  /* NUM 0, SZX 2 (64) */
+static const uint8_t b2_0_6[] = {0x06};  /* NUM 0, SZX 6 (1024) */
+static const uint8_t b2_0_7[] = {0x07};  /* NUM 0, BERT */
+static const uint8_t b2_1_7[] = {0x17};  /* NUM 1, BERT */
+static const uint8_t b2_bad[] = {1, 2, 3, 4}; /* 4 bytes: over 0-3 */
+static const uint8_t port[] = {0x16, 0x33};
+static const uint8_t nr2[] = {2}, nr26[] = {26}, nr16[] = {16};
+
+#define O(num, v) {num, sizeof v, v}
+#define OE(num) {num, 0, ""}
+#define OS(num, s) {num, sizeof s - 1, s}
+
+static const optset optsets[] = {
+    {"none", {{0}}, 0},
+    {"query", {OS(15, "a=1")}, 1},
+    {"query2", {OS(15, "a=1"), OS(15, "b")}, 2},
+    {"query-empty", {OE(15)}, 1},
+    {"accept0", {O(17, u0)}, 1},
+    {"accept-empty", {OE(17)}, 1},
+    {"accept50", {O(17, u50)}, 1},
+    {"accept-x2", {O(17, u50), O(17, u0)}, 2},
+    {"accept-3b", {O(17, u3b)}, 1},
+    {"etag", {O(4, etag4)}, 1},
+    {"etag-x2", {O(4, etag4), O(4, u1)}, 2},
+    {"etag-0b", {OE(4)}, 1},
+    {"etag-9b", {O(4, etag9)}, 1},
+    {"if-match", {O(1, etag4)}, 1},
+    {"if-match-empty", {OE(1)}, 1},
+    {"if-none-match", {OE(5)}, 1},
+    {"if-none-match-1b", {O(5, u1)}, 1},
+    {"observe0", {OE(6)}, 1},
+    {"observe1", {O(6, u1)}, 1},
+    {"observe-4b", {{6, 4, etag4}}, 1},
+    {"observe-x2", {OE(6), O(6, u1)}, 2},
+    {"block2-16", {O(23, b2_0_0)}, 1},
+    {"block2-16-n1", {O(23, b2_1_0)}, 1},
+    {"block2-64", {O(23, b2_0_2)}, 1},
+    {"block2-1024", {O(23, b2_0_6)}, 1},
+    {"block2-bert", {O(23, b2_0_7)}, 1},
+    {"block2-bert-n1", {O(23, b2_1_7)}, 1},
+    {"block2-4b", {O(23, b2_bad)}, 1},
+    {"size2", {O(23, b2_0_2), OE(28)}, 2},
+    {"size2-alone", {OE(28)}, 1},
+    {"uri-host", {OS(3, "localhost")}, 1},
+    {"uri-host-x2", {OS(3, "a"), OS(3, "b")}, 2},
+    {"uri-port", {O(7, port)}, 1},
+    {"location-path", {OS(8, "lp")}, 1},
+    {"content-format", {O(12, u0)}, 1},
+    {"content-format-3b", {O(12, u3b)}, 1},
+    {"max-age", {O(14, u1)}, 1},
+    {"hop-limit", {O(16, u1)}, 1},
+    {"hop-limit-0b", {OE(16)}, 1},
+    {"elective-2", {OS(2, "zz")}, 1},
+    {"elective-62", {OS(62, "zz")}, 1},
+    {"elective-2-62", {OE(2), OS(62, "zz")}, 2},
+    {"critical-9-oscore", {OE(9)}, 1},
+    {"critical-13", {OS(13, "c")}, 1},
+    {"critical-19-qblock1", {O(19, u0)}, 1},
+    {"critical-33", {OE(33)}, 1},
+    {"critical-57", {OS(57, "zz")}, 1},
+    {"elective-100", {OS(100, "zz")}, 1},
+    {"elective-2048", {OE(2048)}, 1},
+    {"critical-101", {OS(101, "zz")}, 1},
+    {"critical-65001", {OE(65001)}, 1},
+    {"echo", {OS(252, "echo")}, 1},
+    {"request-tag", {OS(292, "rt")}, 1},
+    {"size1", {O(60, u50)}, 1},
+    {"proxy-uri", {OS(35, "coap://example.org/x")}, 1},
+    {"proxy-scheme", {OS(39, "coap")}, 1},
+    {"no-response-2", {O(258, nr2)}, 1},
+    {"no-response-16", {O(258, nr16)}, 1},
+    {"no-response-26", {O(258, nr26)}, 1},
+    {"no-response-0", {OE(258)}, 1},
+    {"elective-long", {{62, sizeof long_seg, long_seg}}, 1},
+    {"query-long", {{15, sizeof long_seg, long_seg}}, 1},
+    {"mix", {O(4, etag4), O(6, u1), O(17, u0), OE(28), O(258, nr16)}, 5},
+};
+
+/* paths: segments split at '|'; "" no Uri-Path; "#" the long segment */
+static const char *const paths[] = {
+    "hello", "json",    "empty", "cf300",  "mid",   "big",    "obs",
+    "a|b|c", "a|b",     "pre",   "pre|x|y", "dyn",  "dyn|q",  "mixed",
+    "",      "missing", "hello|", "Hello", "a/b",  "#",      "hello|x",
+    ".well-known|core",
+};
+
+static const uint8_t methods[] = {RC_GET, RC_POST, RC_PUT, RC_DELETE,
+                                  RC_FETCH};
+
+static const uint8_t tok8[] = {1, 2, 3, 4, 5, 6, 7, 8};
+static const size_t tkls[] = {0, 1, 4, 8};
+
+static int opt_cmp(const void *a, const void *b) {
+  const opt *x = a, *y = b;
+  if (x->num != y->num)
+    return x->num < y->num ? -1 : 1;
+  /* the same number: in the order given (qsort is not stable) */
+  return x->val < y->val ? -1 : x->val > y->val;
+}
+
+/* Request k of the generated set into out (its length); 0 past the end.
+ * The shape of k: path, option set and method, token length and payload
+ * by turns. */
+static size_t request(size_t k, uint8_t *out, char *name, size_t cap) {
+  size_t np = sizeof paths / sizeof *paths;
+  size_t no = sizeof optsets / sizeof *optsets;
+  size_t nm = sizeof methods / sizeof *methods;
+  size_t pi = k % np, rest = k / np;
+  size_t oi = rest % no;
+  rest /= no;
+  /* every option set with every path for GET; the other methods with
+   * every third option set */
+  size_t mi = rest;
+  if (mi >= nm)
+    return 0;
+  if (mi > 0 && oi % 3 != 0)
+    return (size_t)-1; /* skipped */
+  uint8_t method = methods[mi];
+  size_t tkl = tkls[(k / 7) % 4];
+  opt o[OPTS_MAX];
+  size_t n = 0;
+  /* path segments: copies kept in a static buffer (pointers into it give
+   * opt_cmp the order of repeats) */
+  static char segbuf[256];
+  const char *p = paths[pi];
+  if (!strcmp(p, "#")) {
+    o[n++] = (opt){11, sizeof long_seg, long_seg};
+  } else if (*p) {
+    snprintf(segbuf, sizeof segbuf, "%s", p);
+    char *s = segbuf;
+    for (;;) {
+      char *bar = strchr(s, '|');
+      if (bar)
+        *bar = 0;
+      o[n++] = (opt){11, (uint16_t)strlen(s), s};
+      if (!bar)
+        break;
+      s = bar + 1;
+    }
+  }
+  const optset *os = &optsets[oi];
+  for (size_t i = 0; i < os->n; i++)
+    o[n++] = os->o[i];
+  qsort(o, n, sizeof *o, opt_cmp);
+  const char *pl = (k % 3 == 1) ? "payload" : NULL;
+  snprintf(name, cap, "%s /%s %s tkl %zu%s", rc_code_name(method), p,
+           os->name, tkl, pl ? " +payload" : "");
+  return frame(out, method, tok8, tkl, o, n, pl, pl ? 7 : 0);
+}
+
+/* Whether an answer registered an observation (an Observe option in a
+ * 2.xx): the connection is then no longer plain; the caller reconnects. */
+static int is_observe_request(const uint8_t *req, size_t n) {
+  rc_msg m;
+  rc_opt o;
+  return rc_msg_parse(RC_FRAMING_TCP, req, n, &m) == RC_OK &&
+         rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o);
+}
+
+/* Each request's answers, round by round. */
+#define ROUNDS 2
+typedef struct answers {
+  uint8_t *b[4096][ROUNDS];
+  size_t n[4096][ROUNDS];
+} answers;
+
+/* Runs the whole set against context `which` under csm profile c, each
+ * request ROUNDS times in a row (in the fast context: the memo's miss,
+ * then its hit). */
+static size_t run_set(fixture *f, int which, const csm_profile *c,
+                      answers *a) {
+  uint8_t req[8192], ans[ANSWER_MAX];
+  char name[160];
+  size_t count = 0;
+  client_open(f, which, c);
+  for (size_t k = 0;; k++) {
+    size_t rn = request(k, req, name, sizeof name);
+    if (rn == 0)
+      break;
+    if (rn == (size_t)-1)
+      continue;
+    assert_true(count < 4096);
+    for (int r = 0; r < ROUNDS; r++) {
+      send_all(f, req, rn);
+      size_t an = answer_until_pong(f, ans, sizeof ans);
+      a->b[count][r] = malloc(an ? an : 1);
+      memcpy(a->b[count][r], ans, an);
+      a->n[count][r] = an;
+      if (f->closed || is_observe_request(req, rn))
+        client_open(f, which, c);
+    }
+    count++;
+  }
+  client_close(f);
+  return count;
+}
+
+static void hexdump(const char *what, const uint8_t *b, size_t n) {
+  char line[3 * 64 + 1];
+  size_t at = 0;
+  for (size_t i = 0; i < n && i < 64; i++)
+    at += (size_t)snprintf(line + at, sizeof line - at, "%02x ", b[i]);
+  line[at] = 0;
+  print_message("  %s (%zu): %s\n", what, n, line);
+}
+
+static void test_differential(void **state) {
+  fixture *f = *state;
+  size_t total = 0, differ = 0;
+  for (size_t pi = 0; pi < sizeof profiles / sizeof *profiles; pi++) {
+    const csm_profile *c = &profiles[pi];
+    answers *fast = calloc(1, sizeof *fast), *gen = calloc(1, sizeof *gen);
+    size_t n0 = run_set(f, 0, c, fast);
+    size_t n1 = run_set(f, 1, c, gen);
+    rc__fast_paths_off = 0;
+    assert_int_equal(n0, n1);
+    uint8_t req[8192];
+    char name[160];
+    size_t i = 0;
+    for (size_t k = 0; i < n0; k++) {
+      size_t rn = request(k, req, name, sizeof name);
+      if (rn == (size_t)-1)
+        continue;
+      for (int r = 0; r < ROUNDS; r++) {
+        if (fast->n[i][r] != gen->n[i][r] ||
+            memcmp(fast->b[i][r], gen->b[i][r], fast->n[i][r])) {
+          print_message("DIFF [%s] %s, round %d\n", c->name, name, r + 1);
+          hexdump("request", req, rn);
+          hexdump("fast", fast->b[i][r], fast->n[i][r]);
+          hexdump("general", gen->b[i][r], gen->n[i][r]);
+          differ++;
+        }
+        free(fast->b[i][r]);
+        free(gen->b[i][r]);
+      }
+      i++;
+    }
+    total += n0;
+    free(fast);
+    free(gen);
+  }
+  print_message("%zu requests, each answered both ways: %zu differ\n", total,
+                differ);
+  assert_int_equal(differ, 0);
+}
+
+/* Sends GET path (one segment) with Block2 num/szx (num < 0: none) and
+ * parses the one answer into m (its bytes in buf). */
+static void get_block(fixture *f, const char *path, int num, uint8_t szx,
+                      uint8_t *buf, size_t cap, rc_msg *m) {
+  uint8_t req[128], b2[3];
+  opt o[2] = {{11, (uint16_t)strlen(path), path}};
+  size_t no = 1;
+  if (num >= 0) {
+    uint32_t v = (uint32_t)num << 4 | szx;
+    o[no++] = (opt){23, (uint16_t)uint_val(b2, v), b2};
+  }
+  send_all(f, req, frame(req, RC_GET, tok8, 2, o, no, NULL, 0));
+  size_t an = answer_until_pong(f, buf, cap);
+  assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, buf, an, m), RC_OK);
+  assert_int_equal(frame_size(buf, an), an); /* one answer */
+}
+
+/* A body that does not fit whole in the peer's Max-Message-Size goes in
+ * Block2 blocks sized to it, on both paths: a 200-byte static
+ * representation asked for by a peer whose CSM says 160 bytes used to
+ * get 5.00 "handler gave no response" (the answer's fast path handed
+ * RC_ERR_PEER_TOO_LARGE back to the handler; a static one cannot answer
+ * smaller). */
+static void test_small_mms_blocks(void **state) {
+  fixture *f = *state;
+  const csm_profile *c = &profiles[1]; /* Max-Message-Size 160 */
+  for (int which = 0; which < 2; which++) {
+    client_open(f, which, c);
+    uint8_t buf[512], body[sizeof mid_body];
+    size_t got = 0;
+    rc_msg m;
+    rc_opt o;
+    rc_block b;
+    get_block(f, "mid", -1, 0, buf, sizeof buf, &m);
+    for (int num = 1;; num++) {
+      assert_int_equal(m.code, RC_CONTENT);
+      assert_true(rc_msg_find_opt(&m, RC_OPT_BLOCK2, &o));
+      assert_int_equal(rc_block_decode(o.val, o.len, &b), RC_OK);
+      assert_int_equal(rc_block_offset(&b), got);
+      assert_true(got + m.payload_len <= sizeof body);
+      memcpy(body + got, m.payload, m.payload_len);
+      got += m.payload_len;
+      if (!b.more)
+        break;
+      assert_true(num < 64);
+      get_block(f, "mid", num, b.szx, buf, sizeof buf, &m);
+    }
+    assert_int_equal(got, sizeof mid_body);
+    assert_memory_equal(body, mid_body, got);
+    /* what fits goes whole, by either path */
+    get_block(f, "hello", -1, 0, buf, sizeof buf, &m);
+    assert_int_equal(m.code, RC_CONTENT);
+    assert_false(rc_msg_find_opt(&m, RC_OPT_BLOCK2, &o));
+    assert_int_equal(m.payload_len, 13);
+    client_close(f);
+  }
+  rc__fast_paths_off = 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_differential, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_small_mms_blocks, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
