@@ -27,7 +27,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,7 @@ typedef struct fixture {
   int fd;
   uv_poll_t poll;
   int polling;
-  uint8_t in[65536];
+  uint8_t in[1 << 22]; /* a pipelined run's answers pile up here */
   size_t in_len;
   int closed; /* the server closed the connection */
   unsigned ping;
@@ -314,14 +316,19 @@ static void send_all(fixture *f, const uint8_t *b, size_t n) {
   }
 }
 
-/* Reads what the server sent up to the Pong for our Ping (or its close)
- * into ans (the frames, CSMs left out); returns their length. */
-static size_t answer_until_pong(fixture *f, uint8_t *ans, size_t cap) {
-  uint8_t ping[8], tok[4];
+/* Sends req (n bytes, maybe none) and a Ping in one write; reads what
+ * the server sent up to the Pong (or its close) into ans (the frames,
+ * CSMs left out); returns their length. */
+static size_t answer_until_pong(fixture *f, const uint8_t *req, size_t n,
+                                uint8_t *ans, size_t cap) {
+  uint8_t out[8192 + 8], tok[4];
   memcpy(tok, &f->ping, 4);
   f->ping++;
-  size_t pn = frame(ping, 0xE2, tok, 4, NULL, 0, NULL, 0); /* 7.02 Ping */
-  send_all(f, ping, pn);
+  assert_true(n <= 8192);
+  if (n)
+    memcpy(out, req, n);
+  n += frame(out + n, 0xE2, tok, 4, NULL, 0, NULL, 0); /* 7.02 Ping */
+  send_all(f, out, n);
   size_t got = 0;
   for (;;) {
     size_t at = 0, sz;
@@ -374,10 +381,15 @@ typedef struct csm_profile {
   const char *name;
   uint32_t mms; /* Max-Message-Size; 0: none */
   int bert;
+  /* every this many requests a new CSM: Max-Message-Size 160 and 1152
+   * (its base value) by turns */
+  size_t switch_every;
 } csm_profile;
 
-static const csm_profile profiles[] = {
-    {"default", 0, 0}, {"mms-160", 160, 0}, {"bert", 65536, 1}};
+static const csm_profile profiles[] = {{"default", 0, 0, 0},
+                                       {"mms-160", 160, 0, 0},
+                                       {"bert", 65536, 1, 0},
+                                       {"csm-changes", 0, 0, 37}};
 
 static size_t uint_val(uint8_t *v, uint32_t x) {
   size_t n = x > 0xFFFFFF ? 4 : x > 0xFFFF ? 3 : x > 0xFF ? 2 : x ? 1 : 0;
@@ -397,32 +409,37 @@ static void send_csm(fixture *f, const csm_profile *c) {
   send_all(f, b, frame(b, 0xE1, NULL, 0, o, no, NULL, 0));
 }
 
+/* The CSM a switching profile sends before request k (NULL: none). */
+static const csm_profile *csm_switch(const csm_profile *c, size_t k) {
+  static const csm_profile small = {"small", 160, 0, 0},
+                           base = {"base", 1152, 0, 0};
+  if (!c->switch_every || k % c->switch_every)
+    return NULL;
+  return (k / c->switch_every) % 2 ? &base : &small;
+}
+
 static void client_open(fixture *f, int which, const csm_profile *c) {
   client_close(f);
   rc__fast_paths_off = which; /* read as the connection is made */
-  f->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  f->fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(f->fd >= 0);
   struct sockaddr_in a = {.sin_family = AF_INET,
                           .sin_port = htons(f->port[which]),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int rc = connect(f->fd, (struct sockaddr *)&a, sizeof a);
-  assert_true(rc == 0 || errno == EINPROGRESS);
+  /* on loopback the kernel completes it (the listener's backlog) */
+  assert_int_equal(connect(f->fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(fcntl(f->fd, F_SETFL, O_NONBLOCK), 0);
+  int one = 1; /* a request and its Ping are two small writes */
+  setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   f->closed = 0;
   f->in_len = 0;
   uv_poll_init(&f->loop, &f->poll, f->fd);
   f->poll.data = f;
   f->polling = 1;
   uv_poll_start(&f->poll, UV_READABLE, on_readable);
-  /* writable once connected */
-  for (int i = 0; i < 1000; i++) {
-    if (send(f->fd, "", 0, MSG_NOSIGNAL) == 0)
-      break;
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-    usleep(1000);
-  }
   send_csm(f, c);
   uint8_t ans[64];
-  assert_int_equal(answer_until_pong(f, ans, sizeof ans), 0);
+  assert_int_equal(answer_until_pong(f, NULL, 0, ans, sizeof ans), 0);
 }
 
 /* ---- the requests ---- */
@@ -619,9 +636,11 @@ static size_t run_set(fixture *f, int which, const csm_profile *c,
     if (rn == (size_t)-1)
       continue;
     assert_true(count < 4096);
+    const csm_profile *sw = csm_switch(c, count);
+    if (sw)
+      send_csm(f, sw);
     for (int r = 0; r < ROUNDS; r++) {
-      send_all(f, req, rn);
-      size_t an = answer_until_pong(f, ans, sizeof ans);
+      size_t an = answer_until_pong(f, req, rn, ans, sizeof ans);
       a->b[count][r] = malloc(an ? an : 1);
       memcpy(a->b[count][r], ans, an);
       a->n[count][r] = an;
@@ -694,8 +713,8 @@ static void get_block(fixture *f, const char *path, int num, uint8_t szx,
     uint32_t v = (uint32_t)num << 4 | szx;
     o[no++] = (opt){23, (uint16_t)uint_val(b2, v), b2};
   }
-  send_all(f, req, frame(req, RC_GET, tok8, 2, o, no, NULL, 0));
-  size_t an = answer_until_pong(f, buf, cap);
+  size_t an = answer_until_pong(
+      f, req, frame(req, RC_GET, tok8, 2, o, no, NULL, 0), buf, cap);
   assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, buf, an, m), RC_OK);
   assert_int_equal(frame_size(buf, an), an); /* one answer */
 }
@@ -742,10 +761,209 @@ static void test_small_mms_blocks(void **state) {
   rc__fast_paths_off = 0;
 }
 
+/* ---- scenarios: the same steps on each context, the same answers ---- */
+
+typedef struct transcript {
+  uint8_t b[1 << 16];
+  size_t n;
+} transcript;
+
+/* GET of path ('/'-separated segments) with token tok[0..tkl) and
+ * Observe obs (< 0: none); the answer (up to the Pong) is appended to t
+ * and parsed into m when there is one (m->code 0 when none). */
+static void step_get(fixture *f, const char *path, const uint8_t *tok,
+                     size_t tkl, int obs, transcript *t, rc_msg *m) {
+  uint8_t req[256], ov[1];
+  char segs[128];
+  opt o[8];
+  size_t no = 0;
+  snprintf(segs, sizeof segs, "%s", path);
+  for (char *sp = segs, *e; sp; sp = e) {
+    e = strchr(sp, '/');
+    if (e)
+      *e++ = 0;
+    o[no++] = (opt){11, (uint16_t)strlen(sp), sp};
+  }
+  if (obs >= 0) {
+    ov[0] = (uint8_t)obs;
+    opt ob = {6, (uint16_t)(obs ? 1 : 0), ov};
+    memmove(o + 1, o, no * sizeof *o); /* Observe (6) before Uri-Path */
+    o[0] = ob;
+    no++;
+  }
+  size_t rn = frame(req, RC_GET, tok, tkl, o, no, NULL, 0);
+  size_t at = t->n;
+  t->n += answer_until_pong(f, req, rn, t->b + at, sizeof t->b - at);
+  memset(m, 0, sizeof *m);
+  if (t->n > at)
+    assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, t->b + at,
+                                  frame_size(t->b + at, t->n - at), m),
+                     RC_OK);
+}
+
+/* Notifications the context sends for res (up to the Pong), appended to
+ * t; returns how many frames came. */
+static size_t step_notify(fixture *f, rc_resource *res, transcript *t) {
+  assert_int_equal(rc_resource_notify(res), RC_OK);
+  uv_run(&f->loop, UV_RUN_NOWAIT); /* the turn's end: notifications out */
+  size_t at = t->n, frames = 0, sz;
+  t->n += answer_until_pong(f, NULL, 0, t->b + at, sizeof t->b - at);
+  for (size_t i = at; (sz = frame_size(t->b + i, t->n - i)) != 0; i += sz)
+    frames++;
+  return frames;
+}
+
+static void expect(const rc_msg *m, uint8_t code, const char *payload) {
+  assert_int_equal(m->code, code);
+  if (payload) {
+    assert_int_equal(m->payload_len, strlen(payload));
+    assert_memory_equal(m->payload, payload, m->payload_len);
+  }
+}
+
+/* The lookup memo forgets what the table no longer says: a path not
+ * found, then added (exact and as a prefix), its static answer replaced,
+ * its GET given to a handler, removed; each step answered alike by both
+ * contexts and as expected. */
+static void test_memo_table_changes(void **state) {
+  fixture *f = *state;
+  transcript *t[2];
+  static const uint8_t tk[] = {7, 7};
+  for (int which = 0; which < 2; which++) {
+    rc_context *ctx = f->ctx[which];
+    rc_resource *r, *px;
+    rc_msg m;
+    t[which] = calloc(1, sizeof *t[which]);
+    transcript *tr = t[which];
+    client_open(f, which, &profiles[0]);
+    for (int i = 0; i < 2; i++) { /* twice: the memo's hit */
+      step_get(f, "temp", tk, 2, -1, tr, &m);
+      expect(&m, RC_NOT_FOUND, NULL);
+    }
+    assert_int_equal(rc_resource_add(ctx, "/temp", 0, NULL, &r), RC_OK);
+    assert_int_equal(rc_resource_set_static(r, RC_CONTENT, 0, "t1", 2), RC_OK);
+    for (int i = 0; i < 2; i++) {
+      step_get(f, "temp", tk, 2, -1, tr, &m);
+      expect(&m, RC_CONTENT, "t1");
+    }
+    assert_int_equal(rc_resource_set_static(r, RC_CONTENT, 0, "t2", 2), RC_OK);
+    step_get(f, "temp", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "t2");
+    rc_resource_on(r, RC_GET, h_dyn); /* a handler, not static any more */
+    step_get(f, "temp", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "1 /temp /temp  []");
+    assert_int_equal(rc_resource_set_static(r, RC_CONTENT, 0, "t3", 2), RC_OK);
+    step_get(f, "temp", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "t3");
+    assert_int_equal(rc_resource_remove(ctx, "/temp"), RC_OK);
+    for (int i = 0; i < 2; i++) {
+      step_get(f, "temp", tk, 2, -1, tr, &m);
+      expect(&m, RC_NOT_FOUND, NULL);
+    }
+    /* a prefix, then an exact resource under it, then each removed */
+    step_get(f, "x/y", tk, 2, -1, tr, &m);
+    expect(&m, RC_NOT_FOUND, NULL);
+    assert_int_equal(rc_resource_add(ctx, "/x", RC_RES_PREFIX, NULL, &px),
+                     RC_OK);
+    assert_int_equal(rc_resource_set_static(px, RC_CONTENT, 0, "px", 2),
+                     RC_OK);
+    step_get(f, "x/y", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "px");
+    assert_int_equal(rc_resource_add(ctx, "/x/y", 0, NULL, &r), RC_OK);
+    assert_int_equal(rc_resource_set_static(r, RC_CONTENT, 0, "xy", 2), RC_OK);
+    step_get(f, "x/y", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "xy");
+    assert_int_equal(rc_resource_remove(ctx, "/x/y"), RC_OK);
+    step_get(f, "x/y", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "px");
+    assert_int_equal(rc_resource_remove(ctx, "/x"), RC_OK);
+    step_get(f, "x/y", tk, 2, -1, tr, &m);
+    expect(&m, RC_NOT_FOUND, NULL);
+    /* an observable one: no longer plain, the same answer */
+    assert_int_equal(rc_resource_add(ctx, "/temp", 0, NULL, &r), RC_OK);
+    assert_int_equal(rc_resource_set_static(r, RC_CONTENT, 0, "t4", 2), RC_OK);
+    step_get(f, "temp", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "t4");
+    assert_int_equal(rc_resource_set_observable(r), RC_OK);
+    step_get(f, "temp", tk, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "t4");
+    client_close(f);
+  }
+  rc__fast_paths_off = 0;
+  assert_int_equal(t[0]->n, t[1]->n);
+  assert_memory_equal(t[0]->b, t[1]->b, t[0]->n);
+  free(t[0]);
+  free(t[1]);
+}
+
+/* An observation on the connection takes its GETs off on_plain (they go
+ * to the observe dispatch, where a GET on the observation's token ends
+ * it, RFC 7641 §3.6 / RFC 8323 §7.4), and its end brings them back: the
+ * same notifications and answers from both contexts. */
+static void test_observe_then_plain(void **state) {
+  fixture *f = *state;
+  transcript *t[2];
+  static const uint8_t ta[] = {0xa}, tt[] = {0x0b, 0x5e}, tb[] = {0xb};
+  for (int which = 0; which < 2; which++) {
+    rc_context *ctx = f->ctx[which];
+    rc_resource *obs;
+    rc_msg m;
+    rc_opt o;
+    assert_int_equal(rc_resource_add(ctx, "/watch", 0, NULL, &obs), RC_OK);
+    assert_int_equal(rc_resource_set_static(obs, RC_CONTENT, 0, "w", 1),
+                     RC_OK);
+    assert_int_equal(rc_resource_set_observable(obs), RC_OK);
+    t[which] = calloc(1, sizeof *t[which]);
+    transcript *tr = t[which];
+    client_open(f, which, &profiles[0]);
+    step_get(f, "hello", ta, 1, -1, tr, &m);
+    expect(&m, RC_CONTENT, "Hello, world!");
+    assert_int_equal(step_notify(f, obs, tr), 0);
+    /* registered */
+    step_get(f, "watch", tt, 2, 0, tr, &m);
+    expect(&m, RC_CONTENT, "w");
+    assert_true(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
+    assert_int_equal(step_notify(f, obs, tr), 1);
+    step_get(f, "hello", tb, 1, -1, tr, &m);
+    expect(&m, RC_CONTENT, "Hello, world!");
+    assert_int_equal(step_notify(f, obs, tr), 1);
+    /* a plain GET on the observation's token ends it */
+    step_get(f, "hello", tt, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "Hello, world!");
+    assert_int_equal(step_notify(f, obs, tr), 0);
+    /* registered again, then deregistered with Observe 1 */
+    step_get(f, "watch", tt, 2, 0, tr, &m);
+    assert_true(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
+    assert_int_equal(step_notify(f, obs, tr), 1);
+    step_get(f, "watch", tt, 2, 1, tr, &m);
+    expect(&m, RC_CONTENT, "w");
+    assert_false(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
+    assert_int_equal(step_notify(f, obs, tr), 0);
+    step_get(f, "hello", tt, 2, -1, tr, &m);
+    expect(&m, RC_CONTENT, "Hello, world!");
+    step_get(f, "watch", ta, 1, -1, tr, &m);
+    expect(&m, RC_CONTENT, "w");
+    assert_false(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
+    client_close(f);
+  }
+  rc__fast_paths_off = 0;
+  if (t[0]->n != t[1]->n || memcmp(t[0]->b, t[1]->b, t[0]->n)) {
+    hexdump("fast", t[0]->b, t[0]->n);
+    hexdump("general", t[1]->b, t[1]->n);
+    fail_msg("the observation's steps differ");
+  }
+  free(t[0]);
+  free(t[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_differential, setup, teardown),
       cmocka_unit_test_setup_teardown(test_small_mms_blocks, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_memo_table_changes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
