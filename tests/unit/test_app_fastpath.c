@@ -49,6 +49,10 @@ typedef struct fixture {
   int timed_out;
   rc_context *ctx[2]; /* [0] fast, [1] general */
   uint16_t port[2];
+  uint16_t uport[2]; /* coap:// */
+  int udp;           /* the client is a UDP socket: datagrams in `in`,
+                        each after its 2-byte length */
+  uint16_t mid;      /* the next ping's Message ID */
   /* the raw client */
   int fd;
   uv_poll_t poll;
@@ -151,6 +155,10 @@ static int setup(void **state) {
                                        NULL, NULL, &f->port[i], err,
                                        sizeof err),
                      RC_OK);
+    assert_int_equal(rc_context_listen(f->ctx[i], RC_CONN_UDP, "127.0.0.1:0",
+                                       NULL, NULL, &f->uport[i], err,
+                                       sizeof err),
+                     RC_OK);
   }
   *state = f;
   return 0;
@@ -179,13 +187,22 @@ static void on_readable(uv_poll_t *h, int status, int events) {
     return;
   }
   for (;;) {
-    if (f->in_len == sizeof f->in)
+    if (f->in_len + (f->udp ? 65538 : 1) > sizeof f->in)
       fail_msg("client input full");
-    ssize_t n = recv(f->fd, f->in + f->in_len, sizeof f->in - f->in_len, 0);
+    size_t at = f->in_len + (f->udp ? 2 : 0);
+    ssize_t n = recv(f->fd, f->in + at, sizeof f->in - at, 0);
+    if (n > 0 && f->udp) {
+      f->in[f->in_len] = (uint8_t)(n >> 8);
+      f->in[f->in_len + 1] = (uint8_t)n;
+      f->in_len += 2 + (size_t)n;
+      continue;
+    }
     if (n > 0) {
       f->in_len += (size_t)n;
       continue;
     }
+    if (f->udp && n < 0 && errno == ECONNREFUSED)
+      continue;
     if (n == 0 || (errno != EAGAIN && errno != EINTR))
       f->closed = 1;
     if (f->closed)
@@ -420,6 +437,7 @@ static const csm_profile *csm_switch(const csm_profile *c, size_t k) {
 
 static void client_open(fixture *f, int which, const csm_profile *c) {
   client_close(f);
+  f->udp = 0;
   rc__fast_paths_off = which; /* read as the connection is made */
   f->fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(f->fd >= 0);
@@ -904,6 +922,172 @@ static void test_pipelined_pieces(void **state) {
   free(ref);
 }
 
+/* ---- coap:// (RFC 7252 over UDP) ---- */
+
+static void client_open_udp(fixture *f, int which) {
+  client_close(f);
+  rc__fast_paths_off = which;
+  f->udp = 1;
+  f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+  assert_true(f->fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons(f->uport[which]),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(connect(f->fd, (struct sockaddr *)&a, sizeof a), 0);
+  f->closed = 0;
+  f->in_len = 0;
+  f->mid = 0x8000;
+  uv_poll_init(&f->loop, &f->poll, f->fd);
+  f->poll.data = f;
+  f->polling = 1;
+  uv_poll_start(&f->poll, UV_READABLE, on_readable);
+}
+
+/* The request of the TCP frame req as a CON datagram with Message ID mid
+ * (RFC 7252 §3: Ver 1, T 0, TKL; code; Message ID; token; the rest). */
+static size_t udp_from_tcp(uint8_t *out, const uint8_t *req, size_t n,
+                           uint16_t mid) {
+  size_t ext = (req[0] >> 4) == 13 ? 1 : (req[0] >> 4) == 14 ? 2 : 0;
+  size_t tkl = req[0] & 15, head = 1 + ext;
+  out[0] = (uint8_t)(0x40 | tkl);
+  out[1] = req[head];
+  out[2] = (uint8_t)(mid >> 8);
+  out[3] = (uint8_t)mid;
+  memcpy(out + 4, req + head + 1, n - head - 1);
+  return 4 + n - head - 1;
+}
+
+/* Sends datagram d and then a CoAP ping (an empty CON, RFC 7252 §4.3);
+ * the datagrams before the ping's Reset into ans, each after its 2-byte
+ * length. */
+static size_t udp_answer(fixture *f, const uint8_t *d, size_t n, uint8_t *ans,
+                         size_t cap) {
+  uint16_t pm = f->mid++;
+  uint8_t ping[4] = {0x40, 0, (uint8_t)(pm >> 8), (uint8_t)pm};
+  if (n)
+    assert_int_equal(send(f->fd, d, n, 0), (ssize_t)n);
+  assert_int_equal(send(f->fd, ping, 4, 0), 4);
+  size_t got = 0;
+  f->timed_out = 0;
+  uv_timer_start(&f->guard, test_run_guard_cb, GUARD_MS, 0);
+  for (;;) {
+    size_t at = 0;
+    while (at + 2 <= f->in_len) {
+      size_t len = (size_t)f->in[at] << 8 | f->in[at + 1];
+      const uint8_t *g = f->in + at + 2;
+      at += 2 + len;
+      if (len == 4 && g[0] == 0x70 && g[1] == 0 && g[2] == ping[2] &&
+          g[3] == ping[3]) { /* the Reset */
+        memmove(f->in, f->in + at, f->in_len - at);
+        f->in_len -= at;
+        uv_timer_stop(&f->guard);
+        return got;
+      }
+      assert_true(got + 2 + len <= cap);
+      memcpy(ans + got, g - 2, 2 + len);
+      got += 2 + len;
+    }
+    memmove(f->in, f->in + at, f->in_len - at);
+    f->in_len -= at;
+    if (f->timed_out)
+      fail_msg("no Reset for the ping");
+    uv_run(&f->loop, UV_RUN_ONCE);
+  }
+}
+
+/* Makes the client's address verified (RFC 9175 §2.4, the amplification
+ * limit: until then a large answer is a 4.01 with an Echo, whose value
+ * differs from context to context): GET /big, then again with the Echo. */
+static void udp_verify(fixture *f) {
+  uint8_t req[64], ans[2048];
+  rc_msg m;
+  rc_opt echo;
+  opt o[2] = {{11, 3, "big"}};
+  size_t rn = frame(req, RC_GET, NULL, 0, o, 1, NULL, 0);
+  uint8_t dg[96];
+  size_t an = udp_answer(f, dg, udp_from_tcp(dg, req, rn, 0x7000), ans,
+                         sizeof ans);
+  assert_true(an > 2);
+  assert_int_equal(rc_msg_parse(RC_FRAMING_UDP, ans + 2, an - 2, &m), RC_OK);
+  if (m.code == RC_CONTENT)
+    return; /* verified already (the address is remembered) */
+  assert_int_equal(m.code, RC_UNAUTHORIZED);
+  assert_true(rc_msg_find_opt(&m, RC_OPT_ECHO, &echo));
+  uint8_t ev[40];
+  assert_true(echo.len <= sizeof ev);
+  memcpy(ev, echo.val, echo.len);
+  o[1] = (opt){RC_OPT_ECHO, (uint16_t)echo.len, ev};
+  rn = frame(req, RC_GET, NULL, 0, o, 2, NULL, 0);
+  an = udp_answer(f, dg, udp_from_tcp(dg, req, rn, 0x7001), ans, sizeof ans);
+  assert_int_equal(rc_msg_parse(RC_FRAMING_UDP, ans + 2, an - 2, &m), RC_OK);
+  assert_int_equal(m.code, RC_CONTENT);
+}
+
+/* The generated set as CON requests over coap:// to each context (the
+ * client's address verified first), each twice with the same Message ID
+ * (the second a duplicate, RFC 7252 §4.5): the same datagrams from
+ * both, piggybacked in the ACK. */
+static void test_udp_differential(void **state) {
+  fixture *f = *state;
+  static uint8_t req[8192], dg[8192], ans[ANSWER_MAX];
+  char name[160];
+  answers *a[2];
+  size_t count[2] = {0, 0};
+  for (int which = 0; which < 2; which++) {
+    a[which] = calloc(1, sizeof *a[which]);
+    client_open_udp(f, which);
+    udp_verify(f);
+    uint16_t mid = 0x1000;
+    for (size_t k = 0;; k++) {
+      size_t rn = request(k, req, name, sizeof name);
+      if (rn == 0)
+        break;
+      if (rn == (size_t)-1)
+        continue;
+      size_t i = count[which]++;
+      assert_true(i < 4096);
+      size_t dn = udp_from_tcp(dg, req, rn, mid);
+      for (int r = 0; r < ROUNDS; r++) {
+        size_t an = udp_answer(f, dg, dn, ans, sizeof ans);
+        a[which]->b[i][r] = malloc(an ? an : 1);
+        memcpy(a[which]->b[i][r], ans, an);
+        a[which]->n[i][r] = an;
+      }
+      mid++;
+      if (is_observe_request(req, rn)) {
+        client_open_udp(f, which);
+        udp_verify(f);
+      }
+    }
+    client_close(f);
+  }
+  rc__fast_paths_off = 0;
+  assert_int_equal(count[0], count[1]);
+  size_t differ = 0, i = 0;
+  for (size_t k = 0; i < count[0]; k++) {
+    size_t rn = request(k, req, name, sizeof name);
+    if (rn == (size_t)-1)
+      continue;
+    for (int r = 0; r < ROUNDS; r++) {
+      if (a[0]->n[i][r] != a[1]->n[i][r] ||
+          memcmp(a[0]->b[i][r], a[1]->b[i][r], a[0]->n[i][r])) {
+        print_message("DIFF [udp] %s, round %d\n", name, r + 1);
+        hexdump("fast", a[0]->b[i][r], a[0]->n[i][r]);
+        hexdump("general", a[1]->b[i][r], a[1]->n[i][r]);
+        differ++;
+      }
+      free(a[0]->b[i][r]);
+      free(a[1]->b[i][r]);
+    }
+    i++;
+  }
+  print_message("%zu CON requests over coap://, each twice: %zu differ\n",
+                count[0], differ);
+  free(a[0]);
+  free(a[1]);
+  assert_int_equal(differ, 0);
+}
+
 /* ---- scenarios: the same steps on each context, the same answers ---- */
 
 typedef struct transcript {
@@ -1106,6 +1290,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_memo_table_changes, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_pipelined_pieces, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_differential, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
                                       teardown),
   };
