@@ -1143,6 +1143,82 @@ static void test_udp_differential(void **state) {
   assert_int_equal(differ, 0);
 }
 
+/* ---- the access log ---- */
+
+typedef struct access_log {
+  char *text;
+  size_t len, cap;
+  size_t entries;
+} access_log;
+
+static void on_access(void *user, const rc_access_entry *e) {
+  access_log *l = user;
+  char line[600];
+  int n = snprintf(line, sizeof line, "%s %s %s %u %zu\n", e->transport,
+                   e->method, e->uri, e->code, e->bytes);
+  if (l->len + (size_t)n + 1 > l->cap) {
+    l->cap = 2 * l->cap + (size_t)n + 1;
+    l->text = realloc(l->text, l->cap);
+  }
+  memcpy(l->text + l->len, line, (size_t)n + 1);
+  l->len += (size_t)n;
+  l->entries++;
+}
+
+/* Contexts with an access log (rcoapd --access-log): a request answered
+ * by on_plain is logged like one answered the general way; the GET shapes
+ * of the default profile give the same log lines both ways. */
+static void test_access_log(void **state) {
+  fixture *f = *state;
+  access_log log[2] = {{0}};
+  rc_context *ctx[2];
+  uint16_t lport[2], keep[2] = {f->port[0], f->port[1]};
+  for (int i = 0; i < 2; i++) {
+    rc_context_opts o = {0};
+    o.loop = &f->loop;
+    o.on_access = on_access;
+    o.trace_user = &log[i];
+    assert_int_equal(rc_context_new(&ctx[i], &o), RC_OK);
+    add_resources(ctx[i]);
+    char err[256];
+    assert_int_equal(rc_context_listen(ctx[i], RC_CONN_TCP, "127.0.0.1:0",
+                                       NULL, NULL, &lport[i], err, sizeof err),
+                     RC_OK);
+    f->port[i] = lport[i];
+  }
+  uint8_t req[8192], ans[ANSWER_MAX];
+  char name[160];
+  shapes_get_only = 1;
+  for (int which = 0; which < 2; which++) {
+    client_open(f, which, &profiles[0]);
+    for (size_t k = 0;; k++) {
+      size_t rn = request(k, req, name, sizeof name);
+      if (rn == 0)
+        break;
+      if (rn == (size_t)-1)
+        continue;
+      answer_until_pong(f, req, rn, ans, sizeof ans);
+      if (f->closed || is_observe_request(req, rn))
+        client_open(f, which, &profiles[0]);
+    }
+    client_close(f);
+  }
+  rc__fast_paths_off = 0;
+  f->port[0] = keep[0];
+  f->port[1] = keep[1];
+  print_message("access log: %zu and %zu entries\n", log[0].entries,
+                log[1].entries);
+  assert_true(log[0].entries > 500);
+  assert_int_equal(log[0].len, log[1].len);
+  assert_memory_equal(log[0].text, log[1].text, log[0].len);
+  /* the plain GET of /hello is there: 2.05 (69), 13 bytes */
+  assert_non_null(strstr(log[0].text, "coap+tcp GET /hello 69 13\n"));
+  for (int i = 0; i < 2; i++) {
+    rc_context_free(ctx[i]);
+    free(log[i].text);
+  }
+}
+
 /* ---- scenarios: the same steps on each context, the same answers ---- */
 
 typedef struct transcript {
@@ -1346,6 +1422,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_pipelined_pieces, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_differential, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_access_log, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
                                       teardown),
   };
