@@ -1414,6 +1414,49 @@ static void test_observe_then_plain(void **state) {
   free(t[1]);
 }
 
+/* A notification round to many observers on one connection (tokens of
+ * 0-20 bytes; rc_session_send_tails on the fast context, the encoder per
+ * message on the traced one), for a short and a long representation:
+ * the same bytes. */
+static void test_notify_rounds(void **state) {
+  fixture *f = *state;
+  transcript *t[2];
+  for (int which = 0; which < 2; which++) {
+    rc_context *ctx = f->ctx[which];
+    rc_resource *w[2];
+    rc_msg m;
+    assert_int_equal(rc_resource_add(ctx, "/w0", 0, NULL, &w[0]), RC_OK);
+    assert_int_equal(rc_resource_set_static(w[0], RC_CONTENT, 0, "w", 1),
+                     RC_OK);
+    assert_int_equal(rc_resource_add(ctx, "/w1", 0, NULL, &w[1]), RC_OK);
+    assert_int_equal(rc_resource_set_static(w[1], RC_CONTENT, 50, mid_body,
+                                            sizeof mid_body),
+                     RC_OK);
+    for (int i = 0; i < 2; i++)
+      assert_int_equal(rc_resource_set_observable(w[i]), RC_OK);
+    t[which] = calloc(1, sizeof *t[which]);
+    transcript *tr = t[which];
+    client_open(f, which, &profiles[2]); /* BERT: room for /w1 whole */
+    uint8_t tok[21];
+    for (size_t n = 0; n < 40; n++) { /* tokens of 0-20 bytes, distinct */
+      size_t tkl = n % 20 + (n >= 20);
+      memset(tok, (int)n, sizeof tok);
+      step_get(f, n % 2 ? "w1" : "w0", tok, tkl, 0, tr, &m);
+      assert_int_equal(m.code, RC_CONTENT);
+    }
+    for (int round = 0; round < 3; round++)
+      for (int i = 0; i < 2; i++)
+        assert_int_equal(step_notify(f, w[i], tr), 20);
+    client_close(f);
+  }
+  rc__fast_paths_off = 0;
+  if (t[0]->n != t[1]->n || memcmp(t[0]->b, t[1]->b, t[0]->n))
+    fail_msg("notification rounds differ (%zu and %zu bytes)", t[0]->n,
+             t[1]->n);
+  free(t[0]);
+  free(t[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_differential, setup, teardown),
@@ -1425,6 +1468,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_access_log, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_notify_rounds, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
