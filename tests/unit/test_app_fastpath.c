@@ -588,14 +588,21 @@ static const uint8_t tok8[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
                                  12, 13, 14, 15, 16, 17, 18, 19, 20};
 static const size_t tkls[] = {0, 1, 4, 8, 13, 20};
 
-static int opt_cmp(const void *a, const void *b) {
-  const opt *x = a, *y = b;
-  if (x->num != y->num)
-    return x->num < y->num ? -1 : 1;
-  /* the same number: in the order given (qsort is not stable) */
-  return x->val < y->val ? -1 : x->val > y->val;
+/* Sorts o by number, repeats in the order given (insertion: stable). */
+static void opts_sort(opt *o, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    opt v = o[i];
+    size_t j = i;
+    for (; j > 0 && o[j - 1].num > v.num; j--)
+      o[j] = o[j - 1];
+    o[j] = v;
+  }
 }
 
+
+static size_t build_request(uint8_t method, const char *p, const optset *os,
+                            size_t tkl, const char *pl, uint8_t *out,
+                            char *name, size_t cap);
 
 /* Request k of the generated set into out (its length); 0 past the end.
  * The shape of k: path, option set and method, token length and payload
@@ -614,14 +621,20 @@ static size_t request(size_t k, uint8_t *out, char *name, size_t cap) {
     return 0;
   if (mi > 0 && (oi % 3 != 0 || shapes_get_only))
     return (size_t)-1; /* skipped */
-  uint8_t method = methods[mi];
-  size_t tkl = tkls[(k / 7) % (sizeof tkls / sizeof *tkls)];
+  return build_request(methods[mi], paths[pi], &optsets[oi],
+                       tkls[(k / 7) % (sizeof tkls / sizeof *tkls)],
+                       k % 3 == 1 ? "payload" : NULL, out, name, cap);
+}
+
+/* A request: method, path (segments split at '|'; "" no Uri-Path; "#"
+ * the long segment), the options of os, a token of tkl bytes, payload pl
+ * (NULL: none); its frame into out, its name into name. */
+static size_t build_request(uint8_t method, const char *p, const optset *os,
+                            size_t tkl, const char *pl, uint8_t *out,
+                            char *name, size_t cap) {
   opt o[OPTS_MAX];
   size_t n = 0;
-  /* path segments: copies kept in a static buffer (pointers into it give
-   * opt_cmp the order of repeats) */
-  static char segbuf[256];
-  const char *p = paths[pi];
+  char segbuf[256];
   if (!strcmp(p, "#")) {
     o[n++] = (opt){11, sizeof long_seg, long_seg};
   } else if (*p) {
@@ -637,14 +650,12 @@ static size_t request(size_t k, uint8_t *out, char *name, size_t cap) {
       s = bar + 1;
     }
   }
-  const optset *os = &optsets[oi];
   for (size_t i = 0; i < os->n; i++)
     o[n++] = os->o[i];
-  qsort(o, n, sizeof *o, opt_cmp);
-  const char *pl = (k % 3 == 1) ? "payload" : NULL;
+  opts_sort(o, n);
   snprintf(name, cap, "%s /%s %s tkl %zu%s", rc_code_name(method), p,
            os->name, tkl, pl ? " +payload" : "");
-  return frame(out, method, tok8, tkl, o, n, pl, pl ? 7 : 0);
+  return frame(out, method, tok8, tkl, o, n, pl, pl ? strlen(pl) : 0);
 }
 
 /* Whether an answer registered an observation (an Observe option in a
@@ -1457,6 +1468,48 @@ static void test_notify_rounds(void **state) {
   free(t[1]);
 }
 
+/* RFC 7252 §5.4.3: an option whose value length is outside its range is
+ * treated like an unrecognized one; elective, it is ignored (§5.4.1):
+ * the request is answered as it would be without it (xstrip.c), on
+ * either context, for every path and method. */
+static void test_malformed_elective_ignored(void **state) {
+  fixture *f = *state;
+  static const char *const bad[] = {"etag-0b", "etag-9b", "content-format-3b",
+                                    "hop-limit-0b", "observe-4b"};
+  uint8_t req[8192], a1[ANSWER_MAX], a2[ANSWER_MAX];
+  char name[160], name2[160];
+  size_t checked = 0;
+  for (int which = 0; which < 2; which++) {
+    client_open(f, which, &profiles[0]);
+    for (size_t bi = 0; bi < sizeof bad / sizeof *bad; bi++) {
+      const optset *os = NULL;
+      for (size_t i = 0; i < sizeof optsets / sizeof *optsets; i++)
+        if (!strcmp(optsets[i].name, bad[bi]))
+          os = &optsets[i];
+      assert_non_null(os);
+      for (size_t pi = 0; pi < sizeof paths / sizeof *paths; pi++)
+        for (size_t mi = 0; mi < sizeof methods / sizeof *methods; mi++) {
+          const char *pl = mi % 2 ? "payload" : NULL;
+          size_t rn = build_request(methods[mi], paths[pi], os, 4, pl, req,
+                                    name, sizeof name);
+          size_t n1 = answer_until_pong(f, req, rn, a1, sizeof a1);
+          rn = build_request(methods[mi], paths[pi], &optsets[0], 4, pl, req,
+                             name2, sizeof name2);
+          size_t n2 = answer_until_pong(f, req, rn, a2, sizeof a2);
+          if (n1 != n2 || memcmp(a1, a2, n1)) {
+            hexdump("with it", a1, n1);
+            hexdump("without", a2, n2);
+            fail_msg("%s answered otherwise than %s", name, name2);
+          }
+          checked++;
+        }
+    }
+    client_close(f);
+  }
+  rc__fast_paths_off = 0;
+  print_message("%zu requests with a malformed elective option\n", checked);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_differential, setup, teardown),
@@ -1469,6 +1522,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_notify_rounds, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_malformed_elective_ignored, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
