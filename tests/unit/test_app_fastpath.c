@@ -50,6 +50,12 @@ typedef struct fixture {
   rc_context *ctx[2]; /* [0] fast, [1] general */
   uint16_t port[2];
   uint16_t uport[2]; /* coap:// */
+  uint16_t wport[2]; /* coap+ws:// */
+  /* coap+ws: the client's raw input (WebSocket frames, after the HTTP
+   * upgrade); each message goes to `in` re-framed as coap+tcp */
+  int ws, ws_open;
+  uint8_t wraw[1 << 17];
+  size_t wraw_len;
   int udp;           /* the client is a UDP socket: datagrams in `in`,
                         each after its 2-byte length */
   uint16_t mid;      /* the next ping's Message ID */
@@ -136,10 +142,13 @@ static void on_trace(void *user, char dir, const rc_msg *m) {
 
 /* request() gives GET shapes alone while this is set. */
 static int shapes_get_only;
+/* coap+ws instead of coap+tcp while set (the tests' client_open). */
+static int clients_ws;
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   shapes_get_only = 0;
+  clients_ws = 0;
   memset(big_body, 'B', sizeof big_body);
   memset(mid_body, 'M', sizeof mid_body);
   memset(long_seg, 'x', sizeof long_seg);
@@ -169,6 +178,10 @@ static int setup(void **state) {
                                        NULL, NULL, &f->uport[i], err,
                                        sizeof err),
                      RC_OK);
+    assert_int_equal(rc_context_listen(f->ctx[i], RC_CONN_WS, "127.0.0.1:0",
+                                       NULL, NULL, &f->wport[i], err,
+                                       sizeof err),
+                     RC_OK);
   }
   *state = f;
   return 0;
@@ -189,12 +202,31 @@ static int teardown(void **state) {
 
 /* ---- the raw client ---- */
 
+static void ws_input(fixture *f);
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   fixture *f = h->data;
   (void)events;
   if (status < 0) {
     f->closed = 1;
     return;
+  }
+  if (f->ws) {
+    for (;;) {
+      assert_true(f->wraw_len < sizeof f->wraw);
+      ssize_t n = recv(f->fd, f->wraw + f->wraw_len,
+                       sizeof f->wraw - f->wraw_len, 0);
+      if (n > 0) {
+        f->wraw_len += (size_t)n;
+        ws_input(f);
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        f->closed = 1;
+        uv_poll_stop(&f->poll);
+      }
+      return;
+    }
   }
   for (;;) {
     if (f->in_len + (f->udp ? 65538 : 1) > sizeof f->in)
@@ -339,7 +371,107 @@ static size_t frame_size(const uint8_t *p, size_t n) {
   return n >= total ? total : 0;
 }
 
+static void send_raw(fixture *f, const uint8_t *b, size_t n);
+
+/* A coap+tcp frame (p, n bytes) as the RFC 8323 §4.2 message (Len 0, no
+ * extended length) inside a masked WebSocket binary frame (RFC 6455
+ * §5.2; the masking key 0, which leaves the payload as it is). */
+static size_t ws_from_tcp(uint8_t *out, const uint8_t *p, size_t n) {
+  size_t ext = (p[0] >> 4) == 13 ? 1 : (p[0] >> 4) == 14 ? 2 : 0;
+  size_t m = n - ext, at = 0;
+  out[at++] = 0x82;
+  if (m < 126) {
+    out[at++] = (uint8_t)(0x80 | m);
+  } else {
+    out[at++] = 0x80 | 126;
+    out[at++] = (uint8_t)(m >> 8);
+    out[at++] = (uint8_t)m;
+  }
+  memset(out + at, 0, 4);
+  at += 4;
+  out[at++] = (uint8_t)(p[0] & 15);
+  memcpy(out + at, p + 1 + ext, n - 1 - ext);
+  return at + n - 1 - ext;
+}
+
+/* The WebSocket messages in f->wraw into f->in as coap+tcp frames. */
+static void ws_input(fixture *f) {
+  size_t at = 0;
+  if (!f->ws_open) { /* the HTTP answer to the upgrade */
+    size_t e = 0;
+    while (e + 4 <= f->wraw_len && memcmp(f->wraw + e, "\r\n\r\n", 4))
+      e++;
+    if (e + 4 > f->wraw_len)
+      return;
+    assert_memory_equal(f->wraw, "HTTP/1.1 101", 12);
+    f->ws_open = 1;
+    at = e + 4;
+  }
+  for (;;) {
+    const uint8_t *w = f->wraw + at;
+    size_t have = f->wraw_len - at, hl = 2, len;
+    if (have < 2)
+      break;
+    len = w[1] & 127;
+    if (len == 126) {
+      hl = 4;
+      if (have < 4)
+        break;
+      len = (size_t)w[2] << 8 | w[3];
+    } else if (len == 127) {
+      fail_msg("a 64-bit WebSocket length");
+    }
+    if (have < hl + len)
+      break;
+    at += hl + len;
+    if ((w[0] & 15) == 8) { /* Close */
+      f->closed = 1;
+      continue;
+    }
+    if ((w[0] & 15) != 2 || len < 2)
+      continue;
+    const uint8_t *m = w + hl;
+    size_t tk = m[0] & 15, tx = tk == 13 ? 1 : tk == 14 ? 2 : 0;
+    size_t tkl = tk == 13 ? 13u + m[2] : tk == 14 ? 269u + ((size_t)m[2] << 8 | m[3]) : tk;
+    size_t body = len - 2 - tx - tkl;
+    uint8_t *q = f->in + f->in_len;
+    assert_true(f->in_len + len + 8 <= sizeof f->in);
+    size_t n = 0;
+    if (body < 13) {
+      q[n++] = (uint8_t)(body << 4 | tk);
+    } else if (body < 269) {
+      q[n++] = (uint8_t)(13 << 4 | tk);
+      q[n++] = (uint8_t)(body - 13);
+    } else {
+      q[n++] = (uint8_t)(14 << 4 | tk);
+      q[n++] = (uint8_t)((body - 269) >> 8);
+      q[n++] = (uint8_t)(body - 269);
+    }
+    memcpy(q + n, m + 1, len - 1);
+    f->in_len += n + len - 1;
+  }
+  memmove(f->wraw, f->wraw + at, f->wraw_len - at);
+  f->wraw_len -= at;
+}
+
+/* Sends coap+tcp frames b[0..n): as they are, or each as a WebSocket
+ * message on a coap+ws client. */
 static void send_all(fixture *f, const uint8_t *b, size_t n) {
+  if (!f->ws) {
+    send_raw(f, b, n);
+    return;
+  }
+  static uint8_t w[70000];
+  while (n > 0) {
+    size_t fl = frame_size(b, n);
+    assert_true(fl > 0 && fl + 16 <= sizeof w);
+    send_raw(f, w, ws_from_tcp(w, b, fl));
+    b += fl;
+    n -= fl;
+  }
+}
+
+static void send_raw(fixture *f, const uint8_t *b, size_t n) {
   while (n > 0) {
     ssize_t k = send(f->fd, b, n, MSG_NOSIGNAL);
     if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -458,14 +590,19 @@ static const csm_profile *csm_switch(const csm_profile *c, size_t k) {
   return (k / c->switch_every) % 2 ? &base : &small;
 }
 
-static void client_open(fixture *f, int which, const csm_profile *c) {
+static void client_open_kind(fixture *f, int which, const csm_profile *c,
+                             int ws) {
   client_close(f);
   f->udp = 0;
+  f->ws = ws;
+  f->ws_open = 0;
+  f->wraw_len = 0;
   rc__fast_paths_off = which; /* read as the connection is made */
   f->fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(f->fd >= 0);
   struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons(f->port[which]),
+                          .sin_port = htons(ws ? f->wport[which]
+                                               : f->port[which]),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   /* on loopback the kernel completes it (the listener's backlog) */
   assert_int_equal(connect(f->fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -478,9 +615,21 @@ static void client_open(fixture *f, int which, const csm_profile *c) {
   f->poll.data = f;
   f->polling = 1;
   uv_poll_start(&f->poll, UV_READABLE, on_readable);
+  if (ws) { /* RFC 8323 §4.1, RFC 6455 §4.1 */
+    static const char up[] =
+        "GET /.well-known/coap HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: coap\r\n\r\n";
+    send_raw(f, (const uint8_t *)up, sizeof up - 1);
+  }
   send_csm(f, c);
   uint8_t ans[64];
   assert_int_equal(answer_until_pong(f, NULL, 0, ans, sizeof ans), 0);
+}
+
+static void client_open(fixture *f, int which, const csm_profile *c) {
+  client_open_kind(f, which, c, clients_ws);
 }
 
 /* ---- the requests ---- */
@@ -786,6 +935,57 @@ static void test_differential(void **state) {
   assert_int_equal(differ, 0);
 }
 
+/* The GET shapes over coap+ws (RFC 8323 §4: each message in a WebSocket
+ * frame, its Len 0; the session's answers always from the encoder, but
+ * on_plain, the memo and the option summary as over coap+tcp), with a
+ * BERT CSM: the same messages from both contexts. */
+static void test_ws_differential(void **state) {
+  fixture *f = *state;
+  uint8_t req[8192];
+  char name[160];
+  clients_ws = 1;
+  static const csm_profile ws_bert = {"ws-bert", 65536, 1, 0, 1};
+  const csm_profile *ps[] = {&ws_bert};
+  for (size_t pi = 0; pi < sizeof ps / sizeof *ps; pi++) {
+    answers *a[2];
+    size_t n[2];
+    for (int which = 0; which < 2; which++) {
+      a[which] = calloc(1, sizeof *a[which]);
+      n[which] = run_set(f, which, ps[pi], a[which]);
+    }
+    rc__fast_paths_off = 0;
+    shapes_get_only = 1;
+    assert_int_equal(n[0], n[1]);
+    size_t differ = 0, i = 0, ok = 0;
+    for (size_t k = 0; i < n[0]; k++) {
+      if (request(k, req, name, sizeof name) == (size_t)-1)
+        continue;
+      int ext;
+      ok += answer_code(a[0]->b[i][0], a[0]->n[i][0], &ext) == RC_CONTENT;
+      for (int r = 0; r < ROUNDS; r++) {
+        if (a[0]->n[i][r] != a[1]->n[i][r] ||
+            memcmp(a[0]->b[i][r], a[1]->b[i][r], a[0]->n[i][r])) {
+          print_message("DIFF [%s] %s, round %d\n", ps[pi]->name, name,
+                        r + 1);
+          hexdump("fast", a[0]->b[i][r], a[0]->n[i][r]);
+          hexdump("general", a[1]->b[i][r], a[1]->n[i][r]);
+          differ++;
+        }
+        free(a[0]->b[i][r]);
+        free(a[1]->b[i][r]);
+      }
+      i++;
+    }
+    print_message("%s: %zu GET requests, each twice: %zu differ (%zu 2.05)\n",
+                  ps[pi]->name, n[0], differ, ok);
+    assert_true(ok > 100);
+    free(a[0]);
+    free(a[1]);
+    assert_int_equal(differ, 0);
+  }
+  clients_ws = 0;
+}
+
 /* Sends GET path (one segment) with Block2 num/szx (num < 0: none) and
  * parses the one answer into m (its bytes in buf). */
 static void get_block(fixture *f, const char *path, int num, uint8_t szx,
@@ -996,6 +1196,7 @@ static void client_open_udp(fixture *f, int which, unsigned addr) {
   client_close(f);
   rc__fast_paths_off = which;
   f->udp = 1;
+  f->ws = 0;
   f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
   assert_true(f->fd >= 0);
   if (addr) {
@@ -1568,6 +1769,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_pipelined_pieces, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_differential, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ws_differential, setup, teardown),
       cmocka_unit_test_setup_teardown(test_access_log, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
                                       teardown),
