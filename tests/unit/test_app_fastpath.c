@@ -159,6 +159,7 @@ static int setup(void **state) {
   for (int i = 0; i < 2; i++) {
     rc_context_opts o = {0};
     o.loop = &f->loop;
+    o.unanswered_max = 4; /* test_unanswered_limit */
     /* tokens up to 32 bytes (RFC 8974): extended ones go the encoder's
      * way even on the fast paths */
     rc_session_config sc;
@@ -1761,6 +1762,167 @@ static void test_malformed_elective_ignored(void **state) {
   print_message("%zu requests with a malformed elective option\n", checked);
 }
 
+/* ---- the unanswered limit, bad input ---- */
+
+typedef struct holder {
+  rc_xreq *held[8];
+  size_t n;
+} holder;
+
+static void h_hold(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                   void *user) {
+  (void)ctx;
+  (void)res;
+  holder *h = user;
+  assert_true(h->n < 8);
+  assert_int_equal(rc_xreq_defer(req), RC_OK);
+  h->held[h->n++] = req;
+}
+
+/* With as many requests unanswered as the connection may hold
+ * (unanswered_max 4), a plain GET is not offered to on_plain: 5.03 with
+ * Max-Age like any request, on both contexts; once they are answered,
+ * 2.05 again. */
+static void test_unanswered_limit(void **state) {
+  fixture *f = *state;
+  transcript *t[2];
+  for (int which = 0; which < 2; which++) {
+    holder h = {{0}, 0};
+    rc_resource *r;
+    rc_msg m;
+    assert_int_equal(rc_resource_add(f->ctx[which], "/hold", 0, &h, &r),
+                     RC_OK);
+    rc_resource_on(r, RC_GET, h_hold);
+    t[which] = calloc(1, sizeof *t[which]);
+    transcript *tr = t[which];
+    client_open(f, which, &profiles[0]);
+    step_get(f, "hello", (const uint8_t *)"a", 1, -1, tr, &m);
+    expect(&m, RC_CONTENT, "Hello, world!");
+    for (uint8_t i = 0; i < 4; i++) {
+      uint8_t tk[2] = {'h', i};
+      step_get(f, "hold", tk, 2, -1, tr, &m);
+      assert_int_equal(m.code, 0); /* held: nothing yet */
+    }
+    assert_int_equal(h.n, 4);
+    step_get(f, "hello", (const uint8_t *)"b", 1, -1, tr, &m);
+    expect(&m, RC_SERVICE_UNAVAILABLE, NULL);
+    rc_opt o;
+    assert_true(rc_msg_find_opt(&m, RC_OPT_MAX_AGE, &o));
+    for (size_t i = 0; i < h.n; i++)
+      rc_respond(h.held[i], RC_CONTENT, 0, "late", 4);
+    step_get(f, "hello", (const uint8_t *)"c", 1, -1, tr, &m);
+    assert_int_equal(m.code, RC_CONTENT); /* after the four "late" */
+    client_close(f);
+    assert_int_equal(rc_resource_remove(f->ctx[which], "/hold"), RC_OK);
+  }
+  rc__fast_paths_off = 0;
+  assert_int_equal(t[0]->n, t[1]->n);
+  assert_memory_equal(t[0]->b, t[1]->b, t[0]->n);
+  free(t[0]);
+  free(t[1]);
+}
+
+/* Sends b (n bytes) after a CSM (unless no_csm) in one write or one
+ * byte at a time, then a Ping; what comes until the Pong or the close
+ * goes into ans. */
+static size_t bad_case(fixture *f, int which, const uint8_t *b, size_t n,
+                       int no_csm, int bytewise, uint8_t *ans, size_t cap) {
+  client_close(f);
+  rc__fast_paths_off = which;
+  f->udp = f->ws = 0;
+  f->fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons(f->port[which]),
+                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_int_equal(connect(f->fd, (struct sockaddr *)&a, sizeof a), 0);
+  assert_int_equal(fcntl(f->fd, F_SETFL, O_NONBLOCK), 0);
+  int one = 1;
+  setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  f->closed = 0;
+  f->in_len = 0;
+  uv_poll_init(&f->loop, &f->poll, f->fd);
+  f->poll.data = f;
+  f->polling = 1;
+  uv_poll_start(&f->poll, UV_READABLE, on_readable);
+  uint8_t all[4096];
+  size_t len = 0;
+  if (!no_csm) {
+    all[len++] = 0x00; /* an empty CSM */
+    all[len++] = 0xE1;
+  }
+  assert_true(len + n <= sizeof all);
+  memcpy(all + len, b, n);
+  len += n;
+  if (!bytewise) {
+    send_raw(f, all, len);
+  } else {
+    for (size_t i = 0; i < len && !f->closed; i++) {
+      send_raw(f, all + i, 1);
+      uv_run(&f->loop, UV_RUN_NOWAIT);
+    }
+  }
+  return answer_until_pong(f, NULL, 0, ans, cap);
+}
+
+/* Malformed input after good requests, in one read (the whole-frame run
+ * meets it) and byte by byte (the reader frame by frame): the same
+ * answers and the same Abort (RFC 8323 §5.6) from both contexts. */
+static void test_bad_input(void **state) {
+  fixture *f = *state;
+  /* GET /hello, token 1 */
+  static const uint8_t hello[] = {0x61, 0x01, 0x01, 0xb5, 'h', 'e', 'l', 'l',
+                                  'o'};
+  static const struct {
+    const char *name;
+    int no_csm;
+    uint8_t b[16];
+    size_t n;
+  } cases[] = {
+      /* RFC 8323 §3.3: the first message must be a CSM */
+      {"no CSM", 1, {0}, 0},
+      /* TKL 15: reserved (RFC 8323 §3.2, RFC 8974) */
+      {"TKL 15", 0, {0x0f, 0x01}, 2},
+      /* a payload marker with no payload (RFC 7252 §3) */
+      {"empty payload", 0, {0x11, 0x01, 0x07, 0xff}, 4},
+      /* option delta nibble 15 that is not the marker (RFC 7252 §3.1) */
+      {"delta 15", 0, {0x11, 0x01, 0x07, 0xf1}, 4},
+      /* option length nibble 15 */
+      {"length 15", 0, {0x11, 0x01, 0x07, 0xbf}, 4},
+      /* an option running past the frame */
+      {"option past the end", 0, {0x21, 0x01, 0x07, 0xb5, 'h'}, 5},
+      /* a reserved code class 1 request-like message */
+      {"class 1", 0, {0x01, 0x21, 0x07}, 3},
+      /* a CSM with an unknown critical option (RFC 8323 §5.3) */
+      {"CSM critical 9", 0, {0x10, 0xE1, 0x90}, 3},
+      /* Release and Abort from the client */
+      {"Release", 0, {0x00, 0xE4}, 2},
+      {"Abort", 0, {0x00, 0xE5}, 2},
+  };
+  uint8_t in[64], ans[2][4096];
+  size_t nc = sizeof cases / sizeof *cases;
+  for (size_t c = 0; c < nc; c++)
+    for (int bytewise = 0; bytewise < 2; bytewise++) {
+      size_t n[2];
+      memcpy(in, hello, sizeof hello); /* a good request before it */
+      memcpy(in + sizeof hello, cases[c].b, cases[c].n);
+      for (int which = 0; which < 2; which++)
+        n[which] = bad_case(f, which, in, sizeof hello + cases[c].n,
+                            cases[c].no_csm, bytewise, ans[which],
+                            sizeof ans[which]);
+      if (n[0] != n[1] || memcmp(ans[0], ans[1], n[0])) {
+        hexdump("fast", ans[0], n[0]);
+        hexdump("general", ans[1], n[1]);
+        fail_msg("%s (%s): the answers differ", cases[c].name,
+                 bytewise ? "byte by byte" : "one write");
+      }
+      print_message("%s, %s: %zu bytes%s\n", cases[c].name,
+                    bytewise ? "byte by byte" : "one write", n[0],
+                    f->closed ? ", closed" : "");
+    }
+  client_close(f);
+  rc__fast_paths_off = 0;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_differential, setup, teardown),
@@ -1774,6 +1936,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_notify_rounds, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_unanswered_limit, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_elective_ignored, setup,
                                       teardown),
   };
