@@ -299,6 +299,24 @@ typedef struct opt {
 
 #define OPTS_MAX 24
 
+/* RFC 8323 §3.2: the first byte (Len, TKL nibble tk) and the extended
+ * length of a frame of body bytes after its token; returns its size. */
+static size_t tcp_head(uint8_t *q, size_t body, uint8_t tk) {
+  if (body < 13) {
+    q[0] = (uint8_t)(body << 4 | tk);
+    return 1;
+  }
+  if (body < 269) {
+    q[0] = (uint8_t)(13 << 4 | tk);
+    q[1] = (uint8_t)(body - 13);
+    return 2;
+  }
+  q[0] = (uint8_t)(14 << 4 | tk);
+  q[1] = (uint8_t)((body - 269) >> 8);
+  q[2] = (uint8_t)(body - 269);
+  return 3;
+}
+
 /* An RFC 8323 §3.2 frame; options in the order given (sorted by the
  * caller: this writes what it is told, out of order too). */
 static size_t frame(uint8_t *out, uint8_t code, const uint8_t *tok,
@@ -319,20 +337,10 @@ static size_t frame(uint8_t *out, uint8_t code, const uint8_t *tok,
     memcpy(body + b, pl, plen);
     b += plen;
   }
-  size_t n = 0;
   /* RFC 8974 §2.1: TKL 13 and one more byte (length - 13) after the code */
   uint8_t tk = tkl < 13 ? (uint8_t)tkl : 13;
   assert_true(tkl < 269);
-  if (b < 13) {
-    out[n++] = (uint8_t)(b << 4 | tk);
-  } else if (b < 269) {
-    out[n++] = (uint8_t)(13 << 4 | tk);
-    out[n++] = (uint8_t)(b - 13);
-  } else {
-    out[n++] = (uint8_t)(14 << 4 | tk);
-    out[n++] = (uint8_t)((b - 269) >> 8);
-    out[n++] = (uint8_t)(b - 269);
-  }
+  size_t n = tcp_head(out, b, tk);
   out[n++] = code;
   if (tk == 13)
     out[n++] = (uint8_t)(tkl - 13);
@@ -437,17 +445,7 @@ static void ws_input(fixture *f) {
     size_t body = len - 2 - tx - tkl;
     uint8_t *q = f->in + f->in_len;
     assert_true(f->in_len + len + 8 <= sizeof f->in);
-    size_t n = 0;
-    if (body < 13) {
-      q[n++] = (uint8_t)(body << 4 | tk);
-    } else if (body < 269) {
-      q[n++] = (uint8_t)(13 << 4 | tk);
-      q[n++] = (uint8_t)(body - 13);
-    } else {
-      q[n++] = (uint8_t)(14 << 4 | tk);
-      q[n++] = (uint8_t)((body - 269) >> 8);
-      q[n++] = (uint8_t)(body - 269);
-    }
+    size_t n = tcp_head(q, body, (uint8_t)tk);
     memcpy(q + n, m + 1, len - 1);
     f->in_len += n + len - 1;
   }
@@ -591,19 +589,12 @@ static const csm_profile *csm_switch(const csm_profile *c, size_t k) {
   return (k / c->switch_every) % 2 ? &base : &small;
 }
 
-static void client_open_kind(fixture *f, int which, const csm_profile *c,
-                             int ws) {
-  client_close(f);
-  f->udp = 0;
-  f->ws = ws;
-  f->ws_open = 0;
-  f->wraw_len = 0;
-  rc__fast_paths_off = which; /* read as the connection is made */
+/* A TCP connection to port on 127.0.0.1, read by on_readable. */
+static void client_connect(fixture *f, uint16_t port) {
   f->fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(f->fd >= 0);
   struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons(ws ? f->wport[which]
-                                               : f->port[which]),
+                          .sin_port = htons(port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   /* on loopback the kernel completes it (the listener's backlog) */
   assert_int_equal(connect(f->fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -616,6 +607,17 @@ static void client_open_kind(fixture *f, int which, const csm_profile *c,
   f->poll.data = f;
   f->polling = 1;
   uv_poll_start(&f->poll, UV_READABLE, on_readable);
+}
+
+static void client_open_kind(fixture *f, int which, const csm_profile *c,
+                             int ws) {
+  client_close(f);
+  f->udp = 0;
+  f->ws = ws;
+  f->ws_open = 0;
+  f->wraw_len = 0;
+  rc__fast_paths_off = which; /* read as the connection is made */
+  client_connect(f, ws ? f->wport[which] : f->port[which]);
   if (ws) { /* RFC 8323 §4.1, RFC 6455 §4.1 */
     static const char up[] =
         "GET /.well-known/coap HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -867,6 +869,37 @@ static void hexdump(const char *what, const uint8_t *b, size_t n) {
   print_message("  %s (%zu): %s\n", what, n, line);
 }
 
+/* Compares the two contexts' answers to the first n requests of the set
+ * (as request() gives them now), printing each difference under label;
+ * frees them; returns how many differ. */
+static size_t answers_diff(const char *label, answers *a[2], size_t n) {
+  uint8_t req[8192];
+  char name[160];
+  size_t differ = 0, i = 0;
+  rc__fast_paths_off = 0;
+  for (size_t k = 0; i < n; k++) {
+    size_t rn = request(k, req, name, sizeof name);
+    if (rn == (size_t)-1)
+      continue;
+    for (int r = 0; r < ROUNDS; r++) {
+      if (a[0]->n[i][r] != a[1]->n[i][r] ||
+          memcmp(a[0]->b[i][r], a[1]->b[i][r], a[0]->n[i][r])) {
+        print_message("DIFF [%s] %s, round %d\n", label, name, r + 1);
+        hexdump("request", req, rn);
+        hexdump("fast", a[0]->b[i][r], a[0]->n[i][r]);
+        hexdump("general", a[1]->b[i][r], a[1]->n[i][r]);
+        differ++;
+      }
+      free(a[0]->b[i][r]);
+      free(a[1]->b[i][r]);
+    }
+    i++;
+  }
+  free(a[0]);
+  free(a[1]);
+  return differ;
+}
+
 /* The code of the first frame of answer a (n bytes); 0 for none. */
 static uint8_t answer_code(const uint8_t *a, size_t n, int *ext_token) {
   if (n < 2 || !frame_size(a, n))
@@ -881,41 +914,19 @@ static void test_differential(void **state) {
   size_t total = 0, differ = 0, codes[256] = {0}, ext_ok = 0, none = 0;
   for (size_t pi = 0; pi < sizeof profiles / sizeof *profiles; pi++) {
     const csm_profile *c = &profiles[pi];
-    answers *fast = calloc(1, sizeof *fast), *gen = calloc(1, sizeof *gen);
-    size_t n0 = run_set(f, 0, c, fast);
-    size_t n1 = run_set(f, 1, c, gen);
-    rc__fast_paths_off = 0;
-    shapes_get_only = c->get_only;
-    assert_int_equal(n0, n1);
-    uint8_t req[8192];
-    char name[160];
-    size_t i = 0;
-    for (size_t k = 0; i < n0; k++) {
-      size_t rn = request(k, req, name, sizeof name);
-      if (rn == (size_t)-1)
-        continue;
+    answers *a[2] = {calloc(1, sizeof *a[0]), calloc(1, sizeof *a[1])};
+    size_t n0 = run_set(f, 0, c, a[0]);
+    assert_int_equal(run_set(f, 1, c, a[1]), n0);
+    for (size_t i = 0; i < n0; i++) {
       int ext = 0;
-      uint8_t code = answer_code(fast->b[i][0], fast->n[i][0], &ext);
+      uint8_t code = answer_code(a[0]->b[i][0], a[0]->n[i][0], &ext);
       codes[code]++;
       ext_ok += ext && code == RC_CONTENT;
-      none += fast->n[i][0] == 0;
-      for (int r = 0; r < ROUNDS; r++) {
-        if (fast->n[i][r] != gen->n[i][r] ||
-            memcmp(fast->b[i][r], gen->b[i][r], fast->n[i][r])) {
-          print_message("DIFF [%s] %s, round %d\n", c->name, name, r + 1);
-          hexdump("request", req, rn);
-          hexdump("fast", fast->b[i][r], fast->n[i][r]);
-          hexdump("general", gen->b[i][r], gen->n[i][r]);
-          differ++;
-        }
-        free(fast->b[i][r]);
-        free(gen->b[i][r]);
-      }
-      i++;
+      none += a[0]->n[i][0] == 0;
     }
+    shapes_get_only = c->get_only;
+    differ += answers_diff(c->name, a, n0);
     total += n0;
-    free(fast);
-    free(gen);
   }
   print_message("%zu requests, each answered both ways: %zu differ\n", total,
                 differ);
@@ -942,46 +953,22 @@ static void test_differential(void **state) {
  * BERT CSM: the same messages from both contexts. */
 static void test_ws_differential(void **state) {
   fixture *f = *state;
-  uint8_t req[8192];
-  char name[160];
   clients_ws = 1;
   static const csm_profile ws_bert = {"ws-bert", 65536, 1, 0, 1};
   const csm_profile *ps[] = {&ws_bert};
   for (size_t pi = 0; pi < sizeof ps / sizeof *ps; pi++) {
-    answers *a[2];
-    size_t n[2];
-    for (int which = 0; which < 2; which++) {
-      a[which] = calloc(1, sizeof *a[which]);
-      n[which] = run_set(f, which, ps[pi], a[which]);
-    }
-    rc__fast_paths_off = 0;
-    shapes_get_only = 1;
-    assert_int_equal(n[0], n[1]);
-    size_t differ = 0, i = 0, ok = 0;
-    for (size_t k = 0; i < n[0]; k++) {
-      if (request(k, req, name, sizeof name) == (size_t)-1)
-        continue;
+    answers *a[2] = {calloc(1, sizeof *a[0]), calloc(1, sizeof *a[1])};
+    size_t n = run_set(f, 0, ps[pi], a[0]), ok = 0;
+    assert_int_equal(run_set(f, 1, ps[pi], a[1]), n);
+    for (size_t i = 0; i < n; i++) {
       int ext;
       ok += answer_code(a[0]->b[i][0], a[0]->n[i][0], &ext) == RC_CONTENT;
-      for (int r = 0; r < ROUNDS; r++) {
-        if (a[0]->n[i][r] != a[1]->n[i][r] ||
-            memcmp(a[0]->b[i][r], a[1]->b[i][r], a[0]->n[i][r])) {
-          print_message("DIFF [%s] %s, round %d\n", ps[pi]->name, name,
-                        r + 1);
-          hexdump("fast", a[0]->b[i][r], a[0]->n[i][r]);
-          hexdump("general", a[1]->b[i][r], a[1]->n[i][r]);
-          differ++;
-        }
-        free(a[0]->b[i][r]);
-        free(a[1]->b[i][r]);
-      }
-      i++;
     }
+    shapes_get_only = 1;
+    size_t differ = answers_diff(ps[pi]->name, a, n);
     print_message("%s: %zu GET requests, each twice: %zu differ (%zu 2.05)\n",
-                  ps[pi]->name, n[0], differ, ok);
+                  ps[pi]->name, n, differ, ok);
     assert_true(ok > 100);
-    free(a[0]);
-    free(a[1]);
     assert_int_equal(differ, 0);
   }
   clients_ws = 0;
@@ -1362,46 +1349,20 @@ static size_t run_udp(fixture *f, int which, int verified, answers *a) {
  * piggybacked in the ACK. */
 static void test_udp_differential(void **state) {
   fixture *f = *state;
-  uint8_t req[8192];
-  char name[160];
   for (int verified = 0; verified < 2; verified++) {
-    answers *a[2];
-    size_t count[2];
-    for (int which = 0; which < 2; which++) {
-      a[which] = calloc(1, sizeof *a[which]);
-      count[which] = run_udp(f, which, verified, a[which]);
-    }
-    rc__fast_paths_off = 0;
-    assert_int_equal(count[0], count[1]);
-    size_t differ = 0, i = 0, echo = 0;
-    for (size_t k = 0; i < count[0]; k++) {
-      size_t rn = request(k, req, name, sizeof name);
-      if (rn == (size_t)-1)
-        continue;
-      /* the first datagram's code: after its length and first byte */
+    answers *a[2] = {calloc(1, sizeof *a[0]), calloc(1, sizeof *a[1])};
+    size_t n = run_udp(f, 0, verified, a[0]), echo = 0;
+    assert_int_equal(run_udp(f, 1, verified, a[1]), n);
+    for (size_t i = 0; i < n; i++) /* the first datagram's code */
       echo += a[0]->n[i][0] > 3 && a[0]->b[i][0][3] == RC_UNAUTHORIZED;
-      for (int r = 0; r < ROUNDS; r++) {
-        if (a[0]->n[i][r] != a[1]->n[i][r] ||
-            memcmp(a[0]->b[i][r], a[1]->b[i][r], a[0]->n[i][r])) {
-          print_message("DIFF [udp%s] %s, round %d\n",
-                        verified ? "" : " unverified", name, r + 1);
-          hexdump("fast", a[0]->b[i][r], a[0]->n[i][r]);
-          hexdump("general", a[1]->b[i][r], a[1]->n[i][r]);
-          differ++;
-        }
-        free(a[0]->b[i][r]);
-        free(a[1]->b[i][r]);
-      }
-      i++;
-    }
+    shapes_get_only = !verified;
+    size_t differ =
+        answers_diff(verified ? "udp" : "udp unverified", a, n);
     print_message("%zu CON requests over coap:// (%s), each twice: %zu "
                   "differ, %zu 4.01\n",
-                  count[0], verified ? "verified" : "unverified", differ,
-                  echo);
+                  n, verified ? "verified" : "unverified", differ, echo);
     if (!verified)
       assert_true(echo > 0);
-    free(a[0]);
-    free(a[1]);
     assert_int_equal(differ, 0);
   }
 }
@@ -1534,6 +1495,20 @@ static size_t step_notify(fixture *f, rc_resource *res, transcript *t) {
   return frames;
 }
 
+/* The two contexts' transcripts of one scenario are the same bytes; both
+ * freed. */
+static void transcripts_same(transcript *t[2], const char *what) {
+  rc__fast_paths_off = 0;
+  if (t[0]->n != t[1]->n || memcmp(t[0]->b, t[1]->b, t[0]->n)) {
+    hexdump("fast", t[0]->b, t[0]->n);
+    hexdump("general", t[1]->b, t[1]->n);
+    fail_msg("%s: the transcripts differ (%zu and %zu bytes)", what, t[0]->n,
+             t[1]->n);
+  }
+  free(t[0]);
+  free(t[1]);
+}
+
 static void expect(const rc_msg *m, uint8_t code, const char *payload) {
   assert_int_equal(m->code, code);
   if (payload) {
@@ -1610,11 +1585,7 @@ static void test_memo_table_changes(void **state) {
     expect(&m, RC_CONTENT, "t4");
     client_close(f);
   }
-  rc__fast_paths_off = 0;
-  assert_int_equal(t[0]->n, t[1]->n);
-  assert_memory_equal(t[0]->b, t[1]->b, t[0]->n);
-  free(t[0]);
-  free(t[1]);
+  transcripts_same(t, __func__);
 }
 
 /* An observation on the connection takes its GETs off on_plain (they go
@@ -1667,14 +1638,7 @@ static void test_observe_then_plain(void **state) {
     assert_false(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
     client_close(f);
   }
-  rc__fast_paths_off = 0;
-  if (t[0]->n != t[1]->n || memcmp(t[0]->b, t[1]->b, t[0]->n)) {
-    hexdump("fast", t[0]->b, t[0]->n);
-    hexdump("general", t[1]->b, t[1]->n);
-    fail_msg("the observation's steps differ");
-  }
-  free(t[0]);
-  free(t[1]);
+  transcripts_same(t, __func__);
 }
 
 /* A notification round to many observers on one connection (tokens of
@@ -1712,12 +1676,7 @@ static void test_notify_rounds(void **state) {
         assert_int_equal(step_notify(f, w[i], tr), 20);
     client_close(f);
   }
-  rc__fast_paths_off = 0;
-  if (t[0]->n != t[1]->n || memcmp(t[0]->b, t[1]->b, t[0]->n))
-    fail_msg("notification rounds differ (%zu and %zu bytes)", t[0]->n,
-             t[1]->n);
-  free(t[0]);
-  free(t[1]);
+  transcripts_same(t, __func__);
 }
 
 /* RFC 7252 §5.4.3: an option whose value length is outside its range is
@@ -1815,11 +1774,7 @@ static void test_unanswered_limit(void **state) {
     client_close(f);
     assert_int_equal(rc_resource_remove(f->ctx[which], "/hold"), RC_OK);
   }
-  rc__fast_paths_off = 0;
-  assert_int_equal(t[0]->n, t[1]->n);
-  assert_memory_equal(t[0]->b, t[1]->b, t[0]->n);
-  free(t[0]);
-  free(t[1]);
+  transcripts_same(t, __func__);
 }
 
 /* Sends b (n bytes) after a CSM (unless no_csm) in one write or one
@@ -1830,20 +1785,7 @@ static size_t bad_case(fixture *f, int which, const uint8_t *b, size_t n,
   client_close(f);
   rc__fast_paths_off = which;
   f->udp = f->ws = 0;
-  f->fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET,
-                          .sin_port = htons(f->port[which]),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  assert_int_equal(connect(f->fd, (struct sockaddr *)&a, sizeof a), 0);
-  assert_int_equal(fcntl(f->fd, F_SETFL, O_NONBLOCK), 0);
-  int one = 1;
-  setsockopt(f->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  f->closed = 0;
-  f->in_len = 0;
-  uv_poll_init(&f->loop, &f->poll, f->fd);
-  f->poll.data = f;
-  f->polling = 1;
-  uv_poll_start(&f->poll, UV_READABLE, on_readable);
+  client_connect(f, f->port[which]);
   uint8_t all[4096];
   size_t len = 0;
   if (!no_csm) {
