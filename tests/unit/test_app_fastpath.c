@@ -144,10 +144,13 @@ static void on_trace(void *user, char dir, const rc_msg *m) {
 static int shapes_get_only;
 /* coap+ws instead of coap+tcp while set (the tests' client_open). */
 static int clients_ws;
+/* request() gives this many random shapes instead while set. */
+static size_t shapes_random;
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   shapes_get_only = 0;
+  shapes_random = 0;
   clients_ws = 0;
   memset(big_body, 'B', sizeof big_body);
   memset(mid_body, 'M', sizeof mid_body);
@@ -756,10 +759,46 @@ static size_t build_request(uint8_t method, const char *p, const optset *os,
                             size_t tkl, const char *pl, uint8_t *out,
                             char *name, size_t cap);
 
+/* Random request k (seeded by k): a path of the set, 0-6 options drawn
+ * from numbers around every class (known, unknown, critical, elective,
+ * below and above 64) with values of 0-20 bytes, now and then 250-300,
+ * repeats allowed; a method, token and payload. */
+static size_t request_random(size_t k, uint8_t *out, char *name,
+                             size_t cap) {
+  static const uint16_t nums[] = {1,  2,  3,  4,  5,  6,   7,   8,   10,
+                                  12, 14, 15, 16, 17, 20,  22,  23,  27,
+                                  28, 35, 39, 60, 62, 63,  64,  100, 252,
+                                  258, 292, 2048, 65000, 65001};
+  static uint8_t vals[8][300];
+  uint64_t x = k * 0x9e3779b97f4a7c15ull + 1;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+  optset os = {"random", {{0}}, 0};
+  size_t no = RND() % 7;
+  if (no > 6)
+    no = 6;
+  for (size_t i = 0; i < no; i++) {
+    uint64_t r = RND();
+    size_t len = r % 8 ? (r >> 8) % 5 : r % 32 ? (r >> 8) % 21 : 250 + (r >> 8) % 51;
+    for (size_t j = 0; j < len; j++)
+      vals[i][j] = (uint8_t)(RND() >> 3);
+    os.o[i] = (opt){nums[(r >> 20) % (sizeof nums / sizeof *nums)],
+                    (uint16_t)len, vals[i]};
+  }
+  os.n = no;
+  uint64_t r = RND();
+  return build_request(methods[r % 2 ? 0 : (r >> 4) % 5],
+                       paths[(r >> 8) % (sizeof paths / sizeof *paths)], &os,
+                       tkls[(r >> 16) % (sizeof tkls / sizeof *tkls)],
+                       (r >> 24) % 3 ? NULL : "p", out, name, cap);
+#undef RND
+}
+
 /* Request k of the generated set into out (its length); 0 past the end.
  * The shape of k: path, option set and method, token length and payload
  * by turns. */
 static size_t request(size_t k, uint8_t *out, char *name, size_t cap) {
+  if (shapes_random)
+    return k < shapes_random ? request_random(k, out, name, cap) : 0;
   size_t np = sizeof paths / sizeof *paths;
   size_t no = sizeof optsets / sizeof *optsets;
   size_t nm = sizeof methods / sizeof *methods;
@@ -944,6 +983,30 @@ static void test_differential(void **state) {
   print_message("  2.05 to an extended token: %zu; no answer: %zu\n", ext_ok,
                 none);
   assert_true(ext_ok > 0);
+  assert_int_equal(differ, 0);
+}
+
+/* Random requests (request_random: options of every class, lengths and
+ * repeats drawn together) to both contexts over coap+tcp: the same
+ * answers. */
+static void test_random_differential(void **state) {
+  fixture *f = *state;
+  shapes_random = 2000;
+  answers *a[2] = {calloc(1, sizeof *a[0]), calloc(1, sizeof *a[1])};
+  size_t n = run_set(f, 0, &profiles[0], a[0]);
+  assert_int_equal(run_set(f, 1, &profiles[0], a[1]), n);
+  size_t codes[256] = {0};
+  for (size_t i = 0; i < n; i++) {
+    int ext;
+    codes[answer_code(a[0]->b[i][0], a[0]->n[i][0], &ext)]++;
+  }
+  size_t differ = answers_diff("random", a, n);
+  print_message("%zu random requests, each twice: %zu differ (2.05 %zu, "
+                "4.02 %zu, 4.04 %zu)\n",
+                n, differ, codes[RC_CONTENT], codes[RC_BAD_OPTION],
+                codes[RC_NOT_FOUND]);
+  assert_int_equal(n, 2000);
+  assert_true(codes[RC_CONTENT] > 100);
   assert_int_equal(differ, 0);
 }
 
@@ -1874,6 +1937,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_pipelined_pieces, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_differential, setup, teardown),
       cmocka_unit_test_setup_teardown(test_ws_differential, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_random_differential, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_access_log, setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_then_plain, setup,
                                       teardown),
