@@ -442,9 +442,15 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
     memset(&ex, 0, sizeof ex);
     if (RC_CODE_CLASS(resp->code) == 2)
       rc__xx_add_uint(&ex, RC_OPT_OBSERVE, a.obs_seq);
-    return rc__xch_send_full(x, resp->code, token, token_len, resp->opts,
-                             resp->nopts, &ex, resp->payload,
-                             resp->payload_len, NULL, 0);
+    rc_err err = rc__xch_send_full(x, resp->code, token, token_len,
+                                   resp->opts, resp->nopts, &ex,
+                                   resp->payload, resp->payload_len, NULL, 0);
+    /* Whole, it is over the peer's Max-Message-Size: its first block
+     * with Block2 (and Observe), the rest from the cache when the client
+     * asks (RFC 7959 §2.2, RFC 7641 §4.2 with block-wise), as for a
+     * longer body; not nothing. */
+    if (err != RC_ERR_PEER_TOO_LARGE || !resp->payload_len)
+      return err;
   }
   return answer_send(x, &a, resp, NULL, resp->payload_len, NULL, x->now,
                      NULL);
@@ -957,9 +963,18 @@ rc_err rc_exchange_notify_captured_n(rc_exchange *x,
     return err;
   /* The bytes differ from one observer to the next only in the token (and
    * the header's TKL): what follows the token is copied as built. */
+  size_t done = 0;
   err = rc_session_send_tails(x->s, c->out.code, tokens, tkls, n,
                               c->wire + RC_ENC_HEADROOM, c->wire_opts,
-                              c->wire_len, sent);
+                              c->wire_len, &done);
+  /* Over the peer's Max-Message-Size whole (for the longest token):
+   * each observer left gets it the general way, in blocks if need be. */
+  if (err == RC_ERR_PEER_TOO_LARGE)
+    for (err = RC_OK; done < n && err == RC_OK; done += err == RC_OK)
+      err = rc_exchange_notify(x, tokens[done], tkls[done], key, seq,
+                               &c->out);
+  if (sent)
+    *sent = done;
   if (err == RC_OK && x->cb.on_output && !x->hold)
     x->cb.on_output(x->user);
   return err;
