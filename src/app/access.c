@@ -50,8 +50,8 @@ static access_slot *find(struct app_access *a, const rc_msg *m) {
   for (unsigned i = 0; i < ACCESS_SLOTS; i++) {
     access_slot *s = &a->slot[i];
     if (s->used && s->token_len == m->token_len &&
-        !memcmp(s->token, m->token, m->token_len))
-      return s;
+        (!m->token_len || !memcmp(s->token, m->token, m->token_len)))
+      return s; /* an empty token may be NULL */
   }
   return NULL;
 }
@@ -67,7 +67,8 @@ static void note_request(struct app_access *a, const rc_msg *m) {
     s = &a->slot[a->next++ % ACCESS_SLOTS];
   s->used = 1;
   s->token_len = (uint8_t)m->token_len;
-  memcpy(s->token, m->token, m->token_len);
+  if (m->token_len)
+    memcpy(s->token, m->token, m->token_len);
   s->method = m->code;
   s->start_ns = uv_hrtime();
   rc_ssize n = rc_msg_path(m, s->uri, sizeof s->uri);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/fastpath.h"
 #include "rcoap/app.h"
 #include "rcoap/transport_listen.h"
 

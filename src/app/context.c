@@ -170,7 +170,9 @@ static __attribute__((noinline)) rc_err peer_attach_exchange(app_peer *p) {
                                .on_log = peer_on_exchange_log,
                                .on_output = peer_on_exchange_output,
                                .on_body_start = rc__app_body_start,
-                               .on_plain = rc__app_static_plain};
+                               .on_plain = rc__fast_paths_off
+                                               ? NULL
+                                               : rc__app_static_plain};
   rc_err err = rc_exchange_new(&p->x, s, &xcb, p, seed, sizeof seed,
                                p->ctx->mem);
   if (err != RC_OK)

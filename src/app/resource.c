@@ -339,7 +339,7 @@ rc_err rc__app_match_msg(rc_context *ctx, const rc_msg *m, rc_resource **out,
     return RC_OK;
   }
   rc_err err = match_segs(ctx, m, out, exact);
-  if (err == RC_OK) {
+  if (err == RC_OK && !rc__fast_paths_off) {
     e->w0 = k.w0;
     e->w1 = k.w1;
     e->len = k.len;

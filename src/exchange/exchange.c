@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/fastpath.h"
 #include "exchange_int.h"
 
 #define XCH_INITIAL_BUCKETS 16u
@@ -572,7 +573,7 @@ static void xch_scan(rc_xreq *r, const rc_msg *m, int fwd_to_app,
   *bad = 0;
   *repeated = 0;
   /* nothing to check or decode: no walk */
-  if (XCH_PLAIN_MSG(m)) {
+  if (XCH_PLAIN_MSG(m) && !rc__fast_paths_off) {
     r->opts_seen = m->opts_below64;
     return;
   }
@@ -1159,6 +1160,14 @@ static inline void xch_held_check(rc_exchange *x, rc_xreq *req,
     rc__xheld_keep(x, req, resp, src);
 }
 
+/* The block-wise answer (xserver.c), out of xch_respond's fast path. */
+static __attribute__((noinline)) rc_err
+xch_respond_blocks(rc_exchange *x, rc_xreq *req, const rc_outmsg *resp) {
+  rc_err err = rc__xsrv_respond(x, req, resp, NULL);
+  xch_held_check(x, req, resp, NULL, err);
+  return err;
+}
+
 static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
                           const rc_body_source *src, const rc_msg_tail *tail) {
   if (!req || !resp)
@@ -1193,6 +1202,14 @@ static rc_err xch_respond(rc_xreq *req, const rc_outmsg *resp,
       err = xch_send(x, resp, req->token, req->token_len);
       xch_held_check(x, req, resp, NULL, err);
     }
+    /* Whole, it is over the peer's Max-Message-Size (RFC 8323 §5.3.1,
+     * the largest message it can receive): a body goes in blocks sized
+     * to it, as a body over XCH_SMALL_BODY would (RFC 7959 §2.2 lets the
+     * server choose Block2 for a request that named none), not back to
+     * the handler, which mostly cannot answer smaller (a static one
+     * never). */
+    if (err == RC_ERR_PEER_TOO_LARGE && resp->payload_len)
+      err = xch_respond_blocks(x, req, resp);
   } else {
     err = rc__xsrv_respond(x, req, resp, src);
     xch_held_check(x, req, resp, src, err);

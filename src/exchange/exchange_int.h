@@ -63,6 +63,7 @@ typedef struct xcache {
   uint64_t key;
   uint64_t key_untagged; /* the request's key without its Request-Tag */
   rc_time expires;    /* 0: slot free */
+  uint32_t used;      /* the order of puts and uses (xserver.c cache_tick) */
   uint8_t code;
   uint8_t etag_len;
   uint8_t etag[8];

@@ -109,6 +109,25 @@ static xcache *cache_find_untagged(rc_exchange *x, uint64_t key,
   return found;
 }
 
+/* The next put or use in x's cache, after every live entry's (kept in
+ * the entries, not in the exchange: an idle one stays as small). */
+static uint32_t cache_tick(const rc_exchange *x) {
+  uint32_t t = 0;
+  for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
+    if (x->cache[i].expires && (int32_t)(x->cache[i].used - t) > 0)
+      t = x->cache[i].used;
+  return t + 1;
+}
+
+/* Whether cache entry a goes before b: it expires first, or as b does
+ * (answers given in one read have one time) and was used before. Not by
+ * slot order: evicting by that could drop the entry just used, and
+ * answers would hang on how requests fell into reads. */
+static int cache_before(const xcache *a, const xcache *b) {
+  return a->expires < b->expires ||
+         (a->expires == b->expires && (int32_t)(a->used - b->used) < 0);
+}
+
 /* Keeps a copy of an answer under key (replacing one with the same key).
  * Returns the entry, or NULL when it cannot be kept (too big, no memory):
  * the next block then calls the handler again. */
@@ -138,14 +157,14 @@ xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
   if (!slot) {
     slot = &x->cache[0];
     for (size_t i = 1; i < RC_EXCHANGE_CACHE_SLOTS; i++)
-      if (x->cache[i].expires < slot->expires)
+      if (cache_before(&x->cache[i], slot))
         slot = &x->cache[i];
     rc__xsrv_cache_drop(x, slot);
   }
   while (x->cache_bytes + size > x->bcfg.cache_max) {
     xcache *old = NULL;
     for (size_t i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++)
-      if (x->cache[i].expires && (!old || x->cache[i].expires < old->expires))
+      if (x->cache[i].expires && (!old || cache_before(&x->cache[i], old)))
         old = &x->cache[i];
     if (!old)
       break;
@@ -180,6 +199,7 @@ xcache *rc__xsrv_cache_put(rc_exchange *x, const xanswer *a,
   slot->code = m->code;
   memcpy(slot->etag, etag, etag_len);
   slot->etag_len = etag_len;
+  slot->used = cache_tick(x); /* slot is free (expires 0) until here */
   slot->expires = now + x->bcfg.ttl_ms;
   return slot;
 }
@@ -372,6 +392,7 @@ int rc__xsrv_from_cache(rc_exchange *x, rc_xreq *r, rc_time now) {
   if (!c)
     return 0;
   c->expires = now + x->bcfg.ttl_ms;
+  c->used = cache_tick(x);
   if (!rc__xsrv_send_cached(x, r, c, now))
     rc__xsrv_cache_drop(x, c);
   return 1;
@@ -421,9 +442,15 @@ rc_err rc_exchange_notify(rc_exchange *x, const uint8_t *token,
     memset(&ex, 0, sizeof ex);
     if (RC_CODE_CLASS(resp->code) == 2)
       rc__xx_add_uint(&ex, RC_OPT_OBSERVE, a.obs_seq);
-    return rc__xch_send_full(x, resp->code, token, token_len, resp->opts,
-                             resp->nopts, &ex, resp->payload,
-                             resp->payload_len, NULL, 0);
+    rc_err err = rc__xch_send_full(x, resp->code, token, token_len,
+                                   resp->opts, resp->nopts, &ex,
+                                   resp->payload, resp->payload_len, NULL, 0);
+    /* Whole, it is over the peer's Max-Message-Size: its first block
+     * with Block2 (and Observe), the rest from the cache when the client
+     * asks (RFC 7959 §2.2, RFC 7641 §4.2 with block-wise), as for a
+     * longer body; not nothing. */
+    if (err != RC_ERR_PEER_TOO_LARGE || !resp->payload_len)
+      return err;
   }
   return answer_send(x, &a, resp, NULL, resp->payload_len, NULL, x->now,
                      NULL);
@@ -936,9 +963,18 @@ rc_err rc_exchange_notify_captured_n(rc_exchange *x,
     return err;
   /* The bytes differ from one observer to the next only in the token (and
    * the header's TKL): what follows the token is copied as built. */
+  size_t done = 0;
   err = rc_session_send_tails(x->s, c->out.code, tokens, tkls, n,
                               c->wire + RC_ENC_HEADROOM, c->wire_opts,
-                              c->wire_len, sent);
+                              c->wire_len, &done);
+  /* Over the peer's Max-Message-Size whole (for the longest token):
+   * each observer left gets it the general way, in blocks if need be. */
+  if (err == RC_ERR_PEER_TOO_LARGE)
+    for (err = RC_OK; done < n && err == RC_OK; done += err == RC_OK)
+      err = rc_exchange_notify(x, tokens[done], tkls[done], key, seq,
+                               &c->out);
+  if (sent)
+    *sent = done;
   if (err == RC_OK && x->cb.on_output && !x->hold)
     x->cb.on_output(x->user);
   return err;

@@ -30,6 +30,7 @@
 #define CONN_FILES 0
 #endif
 
+#include "common/fastpath.h"
 #include "common/slab.h"
 #include "rcoap/transport_dtls.h"
 #include "rcoap/transport_sctp.h"
@@ -246,7 +247,9 @@ static const rc_chain_callbacks conn_chain_cb = {
 /* The owner's on_message_at, when it has one, takes the session's
  * messages directly (session.h rc_session_set_message_at). */
 static void conn_bind_message(const rc_conn *c) {
-  rc_session_set_message_at(c->s, c->cb->on_message_at, c->user);
+  rc_session_set_message_at(c->s,
+                            rc__fast_paths_off ? NULL : c->cb->on_message_at,
+                            c->user);
 }
 
 /* The session's callbacks, all forwarded with the conn. */

@@ -5,7 +5,9 @@
 #     (2.01, then 2.04) and GET it back, POST /echo with a Content-Format,
 #     DELETE (2.02) and the 4.04 after it, discovery with ?rt= and ?href=
 #     filters, the CSMs both ways, and libcoap's keepalive Pings (-K 1)
-#     while /slow?ms=2500 waits: rcoapd's Pongs keep libcoap happy.
+#     while /slow?ms=2500 waits: rcoapd's Pongs keep libcoap happy; GET
+#     /hello with Accept (4.06), ETag and Block2 SZX 0 answered alike by
+#     that traced rcoapd and an untraced one (the session's fast paths).
 #     coap-client always exits 0, so its output (-v 7 shows each PDU) is
 #     what is checked, and rcoapd's -v trace is the other witness.
 #  2. rcoap -> coap-server-notls -A 127.0.0.1 -p PORT: GET /time (its
@@ -88,6 +90,33 @@ rc_expect "$(lc_received)" "c:Pong" "libcoap gets rcoapd's Pong to its keepalive
 rc_expect "$(since_d)" "< 7.02 Ping" "rcoapd sees libcoap's Ping"
 rc_expect "$(since_d)" "> 7.03 Pong" "rcoapd answers with a Pong"
 rc_expect_not "$LLOG" " ERR " "libcoap keepalive: no errors logged"
+
+# The static GET (/hello) with Accept, ETag and Block2 from the traced
+# rcoapd above (-v: its session encodes every message) and from one
+# untraced (the session's fast paths: send_tail, send_parts, the direct
+# message hand-over): the same PDUs. libcoap adds Uri-Port, so neither
+# takes on_plain (tests/unit/test_app_fastpath.c compares that one).
+rcd_start f 1 -l coap+tcp://127.0.0.1:0 || rc_fail "untraced rcoapd starts"
+UF=coap+tcp://127.0.0.1:$(rcd_port f 127.0.0.1)
+lc_same() {
+  local what=$1 a b
+  shift
+  lc "$@" "$U/hello"
+  a="$LOUT|$(lc_received)"
+  lc "$@" "$UF/hello"
+  b="$LOUT|$(lc_received)"
+  rc_expect "$a" "c:" "libcoap GET /hello $what: answered"
+  rc_expect_eq "$b" "$a" "libcoap GET /hello $what: the same from the untraced rcoapd"
+}
+lc_same ""
+lc_same "Accept 0" -A 0
+lc_same "Accept 50 (4.06)" -A 50
+rc_expect "$(lc_received)" "c:4.06 " "libcoap GET /hello Accept 50: 4.06"
+lc_same "ETag" -O 4,etag
+lc_same "Block2 SZX 0" -b 16
+rc_expect "$(lc_received)" "Block2:" "libcoap GET /hello -b 16: Block2 answers"
+rc_expect "$LOUT" "Hello, world! (rcoap" "libcoap GET /hello -b 16: the whole greeting"
+rcd_stop f
 
 rcd_alive d && rc_pass "rcoapd still running" || rc_fail "rcoapd died"
 rcd_stop d

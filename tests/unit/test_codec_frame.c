@@ -30,6 +30,10 @@ typedef struct rec {
   int ev;
   uint8_t code;
   size_t off, len; /* MSG: the frame's bytes; OVERSIZE: its token */
+  /* MSG: what the parser's one walk saw of the options (rc_msg) */
+  uint8_t summary, over63;
+  uint32_t maxlen;
+  uint64_t below64;
 } rec;
 typedef struct log {
   size_t n;
@@ -46,10 +50,24 @@ static void log_init(log *l, size_t cap) {
   assert_non_null(l->bytes);
 }
 
+/* The option summary of m into e. */
+static void rec_summary(rec *e, const rc_msg *m) {
+  e->summary = m->opts_summary;
+  e->over63 = m->opts_over63;
+  e->maxlen = m->opts_maxlen;
+  e->below64 = m->opts_below64;
+}
+
 static void log_add(log *l, int ev, uint8_t code, const uint8_t *b, size_t n) {
   assert_true(l->n < MAX_EV);
   assert_true(l->used + n <= l->cap);
-  l->r[l->n++] = (rec){ev, code, l->used, n};
+  rec e = {ev, code, l->used, n, 0, 0, 0, 0};
+  rc_msg m;
+  if (ev == RC_FRAME_MSG) { /* the summary rc_msg_parse gives the frame */
+    assert_int_equal(rc_msg_parse(RC_FRAMING_TCP, b, n, &m), RC_OK);
+    rec_summary(&e, &m);
+  }
+  l->r[l->n++] = e;
   if (n)
     memcpy(l->bytes + l->used, b, n);
   l->used += n;
@@ -63,7 +81,10 @@ static void log_event(log *l, rc_frame_event ev, const rc_msg *m) {
     assert_int_equal(rc_msg_encode(m, RC_FRAMING_TCP, l->bytes + l->used,
                                    l->cap - l->used, &len),
                      RC_OK);
-    l->r[l->n++] = (rec){RC_FRAME_MSG, m->code, l->used, len};
+    rec e = {RC_FRAME_MSG, m->code, l->used, len, 0, 0, 0, 0};
+    rec_summary(&e, m);
+    assert_true(l->n < MAX_EV);
+    l->r[l->n++] = e;
     l->used += len;
   } else if (ev == RC_FRAME_OVERSIZE) {
     assert_int_equal(m->opts_len, 0);
@@ -78,6 +99,10 @@ static void assert_logs_equal(const log *a, const log *b) {
     assert_int_equal(a->r[i].ev, b->r[i].ev);
     assert_int_equal(a->r[i].code, b->r[i].code);
     assert_int_equal(a->r[i].len, b->r[i].len);
+    assert_int_equal(a->r[i].summary, b->r[i].summary);
+    assert_int_equal(a->r[i].over63, b->r[i].over63);
+    assert_int_equal(a->r[i].maxlen, b->r[i].maxlen);
+    assert_true(a->r[i].below64 == b->r[i].below64);
     assert_memory_equal(a->bytes + a->r[i].off, b->bytes + b->r[i].off,
                         a->r[i].len);
   }
@@ -547,6 +572,95 @@ static void test_feed_each(void **state) {
   free(got.bytes);
 }
 
+/* Feeds stream[0..len) in pieces: size 0 means random sizes from pr
+ * below `below`, else `size` bytes each; through the whole-frame run
+ * (each != NULL) or frame by frame. */
+static void feed_pieces(rc_frame_reader *r, const uint8_t *stream, size_t len,
+                        size_t size, tg_rng *pr, size_t below, each_ctx *each,
+                        log *l) {
+  for (size_t off = 0; off < len;) {
+    size_t piece = size ? size : 1 + tg_below(pr, below);
+    if (piece > len - off)
+      piece = len - off;
+    /* an exact-size copy, so ASan sees any overread past the piece */
+    uint8_t *p = malloc(piece);
+    memcpy(p, stream + off, piece);
+    if (each)
+      feed_all_each(r, p, piece, each);
+    else
+      feed_all(r, p, piece, l);
+    free(p);
+    off += piece;
+  }
+}
+
+/* The whole-frame run against the want log and against the frame-by-frame
+ * reader on a stream of large frames (every RFC 8323 Len class, 13, 14
+ * and 15 included) cut into pieces: one byte at a time, every fixed size
+ * up to 80, random sizes; each message the same, field by field with the
+ * option summary. Then with a reader whose maximum is below many of the
+ * frames: the same messages and the same oversize events (their tokens)
+ * either way. */
+static void test_feed_each_pieces(void **state) {
+  (void)state;
+  static uint8_t stream[1 << 20];
+  static uint8_t rbuf[70000];
+  log want, got;
+  log_init(&want, 1 << 21);
+  size_t len = build_stream(23, 300, 70000, stream, sizeof(stream), &want);
+  /* and a frame of Len class 15 (a 4-byte extension: body 65,806 bytes,
+   * a payload of 65,805), then a small one */
+  static const uint8_t big_hdr[] = {0xf2, 0, 0, 0, 1, RC_CONTENT, 0xab, 0xcd,
+                                    0xff};
+  uint8_t *big = stream + len;
+  memcpy(big, big_hdr, sizeof big_hdr);
+  memset(big + sizeof big_hdr, 'z', 65805);
+  log_add(&want, RC_FRAME_MSG, RC_CONTENT, big, sizeof big_hdr + 65805);
+  len += sizeof big_hdr + 65805;
+  static const uint8_t small[] = {0x01, 0x43, 0x7f};
+  memcpy(stream + len, small, sizeof small);
+  log_add(&want, RC_FRAME_MSG, RC_VALID, small, sizeof small);
+  len += sizeof small;
+  rc_frame_reader r;
+  size_t sizes[] = {1, 2, 3, 5, 7, 8, 13, 16, 31, 64, 80, 269, 1000, 65536};
+  for (size_t i = 0; i < sizeof sizes / sizeof *sizes + 12; i++) {
+    tg_rng pr = {i * 104729 + 1};
+    size_t size = i < sizeof sizes / sizeof *sizes ? sizes[i] : 0;
+    assert_int_equal(
+        rc_frame_reader_init(&r, rbuf, sizeof(rbuf), sizeof(rbuf)), RC_OK);
+    log_init(&got, 1 << 21);
+    each_ctx x = {&got, i % 3 == 2 ? 5 : 0, 0, NULL};
+    feed_pieces(&r, stream, len, size, &pr, i % 2 ? 40 : 5000, &x, &got);
+    assert_false(rc_frame_reader_busy(&r));
+    assert_logs_equal(&want, &got);
+    free(got.bytes);
+  }
+  print_message("whole-frame run in pieces: %zu bytes, %zu frames\n", len,
+                want.n);
+  free(want.bytes);
+
+  /* a reader maximum of 1024: the frames over it are oversize events */
+  for (size_t i = 0; i < 8; i++) {
+    log slow, fast;
+    log_init(&slow, 1 << 21);
+    log_init(&fast, 1 << 21);
+    tg_rng p1 = {i + 99}, p2 = {i + 99};
+    size_t size = i < 3 ? (size_t[]){1, 7, 1023}[i] : 0;
+    assert_int_equal(rc_frame_reader_init(&r, rbuf, 1024, 1024), RC_OK);
+    feed_pieces(&r, stream, len, size, &p1, 3000, NULL, &slow);
+    assert_int_equal(rc_frame_reader_init(&r, rbuf, 1024, 1024), RC_OK);
+    each_ctx x = {&fast, 0, 0, NULL};
+    feed_pieces(&r, stream, len, size, &p2, 3000, &x, &fast);
+    assert_logs_equal(&slow, &fast);
+    size_t over = 0;
+    for (size_t k = 0; k < slow.n; k++)
+      over += slow.r[k].ev == RC_FRAME_OVERSIZE;
+    assert_true(over > 0 && over < slow.n);
+    free(slow.bytes);
+    free(fast.bytes);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hdr_prefixes),
@@ -556,6 +670,7 @@ int main(void) {
       cmocka_unit_test(test_oversize),
       cmocka_unit_test(test_broken_stream),
       cmocka_unit_test(test_feed_each),
+      cmocka_unit_test(test_feed_each_pieces),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

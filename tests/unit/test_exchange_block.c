@@ -912,6 +912,41 @@ static void test_etag_change(void **state) {
   free(res.body);
 }
 
+/* The answer cache, full, drops the entry used longest ago, also when all
+ * expire at once (answers given in one read share its time): it used to
+ * drop the first slot on a tie, here the entry just used, whose next
+ * block then called the handler again (and a transfer read in one piece
+ * could be answered differently from the same requests read one by one). */
+static void test_cache_evicts_least_used(void **state) {
+  pair *p = *state;
+  p->a.raw = 1;
+  p->b.body_len = 100;
+  const uint8_t tok[8] = {9, 9, 9, 9, 9, 9, 9, 9};
+  rc_block first = {0, 0, 0}, second = {1, 0, 0}, third = {2, 0, 0};
+  char path[8];
+  for (unsigned i = 0; i < RC_EXCHANGE_CACHE_SLOTS; i++) {
+    snprintf(path, sizeof path, "k%u", i);
+    raw_request(&p->a, RC_GET, path, RC_OPT_BLOCK2, &first, NULL, 0, tok);
+  }
+  pump(p); /* one read: one time for all */
+  assert_int_equal(p->b.requests, RC_EXCHANGE_CACHE_SLOTS);
+  raw_request(&p->a, RC_GET, "k0", RC_OPT_BLOCK2, &second, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->b.requests, RC_EXCHANGE_CACHE_SLOTS); /* cached */
+  /* a ninth body: k1, used longest ago, makes room, not k0 */
+  raw_request(&p->a, RC_GET, "k8", RC_OPT_BLOCK2, &first, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->b.requests, RC_EXCHANGE_CACHE_SLOTS + 1);
+  raw_request(&p->a, RC_GET, "k0", RC_OPT_BLOCK2, &third, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->b.requests, RC_EXCHANGE_CACHE_SLOTS + 1);
+  raw_request(&p->a, RC_GET, "k1", RC_OPT_BLOCK2, &second, NULL, 0, tok);
+  pump(p);
+  assert_int_equal(p->b.requests, RC_EXCHANGE_CACHE_SLOTS + 2);
+  for (int i = 0; i < p->a.nrec; i++)
+    assert_int_equal(p->a.recs[i].code, RC_CONTENT);
+}
+
 /* Observe at the exchange: registration answer carries Observe, a
  * notification reaches the same callback, a large notification is
  * completed with requests without Observe, and cancelling sends the
@@ -1487,6 +1522,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_three_concurrent, setup, teardown),
       cmocka_unit_test_setup_teardown(test_etag_change, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_cache_evicts_least_used, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_observe, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_notify_after_our_release, setup,
                                       teardown),
