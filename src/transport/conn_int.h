@@ -56,7 +56,7 @@ struct rc_conn {
   rc_time last_io;
   rc_time deadline; /* connect / handshake / drain deadline */
   size_t inflight; /* bytes of the running uv_write (lent by the chain) */
-  uv_write_t *wreq; /* only while an async write runs */
+  rc_time park_tried; /* last attempt that found the conn busy */
   uint32_t idle_ms;
   uint32_t handshake_ms;
   rc_err reason;
@@ -95,7 +95,7 @@ struct rc_conn {
    * is freed; scfg is the template its session is rebuilt from (the
    * listener's caller's: it outlives every conn). */
   const rc_session_config *scfg;
-  rc_time park_tried; /* last attempt that found the conn busy */
+  uv_write_t *wreq; /* only while an async write runs */
   rc__connecting *cn; /* client connect state; NULL once connected */
   rc_conn *udp_hnext, *udp_prev, *udp_next;
   void *wr; /* RC_CONN_WEBRTC: its ICE session (webrtc/wr_ep.c) */
