@@ -124,7 +124,8 @@ struct rc_session {
   uint8_t in_recv;
   uint8_t files;         /* the transport sends file runs (set_files) */
   uint8_t awaiting_life;
-  uint8_t tracing;       /* cb.on_trace is set (cb is fixed at creation) */
+  uint8_t tracing;       /* cb.on_trace is set (creation and
+                            rc_session_set_trace keep it) */
   uint32_t peer_mms;
   uint32_t peer_max_tkl;
   unsigned n_held;
@@ -2153,6 +2154,7 @@ void rc_session_set_trace(rc_session *s,
 
   int was_off = s->cb.on_trace == NULL;
   s->cb.on_trace = on_trace;
+  s->tracing = on_trace != NULL;
   if (was_off && on_trace != NULL)
     trace_queued(s);
 }
