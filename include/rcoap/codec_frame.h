@@ -70,19 +70,19 @@ typedef uint8_t *(*rc_frame_buf_fn)(void *user, const rc_tcp_hdr *h,
                                     size_t need, int token_only);
 
 typedef struct rc_frame_reader {
-  /* all fields private */
+  /* all fields private; what a whole-frame run reads and writes first */
+  size_t max_msg;     /* frames over this many bytes are refused */
+  rc_tcp_hdr hdr;
+  uint8_t state;
+  uint8_t hdr_have;
+  uint8_t hdr_bytes[RC_TCP_HDR_MAX];
   uint8_t *buf;       /* fixed reassembly buffer; caller's, not owned */
   size_t cap;
   rc_frame_buf_fn get;/* where split frames go (fixed buffer or caller's) */
   void *get_user;
   uint8_t *frame;     /* the buffer of the frame being gathered */
-  size_t max_msg;     /* frames over this many bytes are refused */
   size_t have;        /* bytes in buf (header + token + body so far) */
   uint64_t skip;      /* bytes of an oversize frame still to discard */
-  rc_tcp_hdr hdr;
-  uint8_t state;
-  uint8_t hdr_have;
-  uint8_t hdr_bytes[RC_TCP_HDR_MAX];
 } rc_frame_reader;
 
 /*

@@ -83,7 +83,6 @@ struct app_peer {
   rc_context *ctx;
   rc_conn *conn;
   app_peer *prev, *next; /* ctx->peers */
-  rc_exchange *x;
   /* client side */
   char *origin;          /* origin key; NULL for server connections and
                             for released client connections */
@@ -97,6 +96,7 @@ struct app_peer {
   uint8_t dial_kind;
   rc_tls_ctx *dial_tls;
   const char *close_detail; /* during on_closed only */
+  rc_exchange *x; /* beside plain: both are touched per message */
   uint8_t open;
   uint8_t released;
   /* The message being handled was answered by rc__app_static_plain and

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "app_int.h"
+#include "common/short_eq.h"
 
 uint32_t rc__app_path_hash(const char *s, size_t n) {
   uint32_t h = 2166136261u; /* FNV-1a */
@@ -267,27 +268,9 @@ static int segs_read(const rc_msg *m, app_segs *s) {
 }
 
 /* a[0..n) == b[0..n): segments are short, so up to 16 bytes are
- * compared as two overlapping words each way, not by a call to memcmp. */
+ * compared by loads, not by a call to memcmp. */
 static int seg_eq(const uint8_t *a, const uint8_t *b, size_t n) {
-  uint64_t x, y, u, v;
-  if (n >= 8 && n <= 16) {
-    memcpy(&x, a, 8);
-    memcpy(&y, b, 8);
-    memcpy(&u, a + n - 8, 8);
-    memcpy(&v, b + n - 8, 8);
-    return ((x ^ y) | (u ^ v)) == 0;
-  }
-  if (n >= 4 && n < 8) {
-    uint32_t x4, y4, u4, v4;
-    memcpy(&x4, a, 4);
-    memcpy(&y4, b, 4);
-    memcpy(&u4, a + n - 4, 4);
-    memcpy(&v4, b + n - 4, 4);
-    return ((x4 ^ y4) | (u4 ^ v4)) == 0;
-  }
-  if (n < 4)
-    return n == 0 || (a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1]);
-  return memcmp(a, b, n) == 0;
+  return n <= 16 ? rc__short_eq(a, b, n) : memcmp(a, b, n) == 0;
 }
 
 /* path (of length s->plen) is the path the segments make. */

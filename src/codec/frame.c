@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "codec/codec_int.h"
+#include "common/short_eq.h"
 #include "rcoap/codec_frame.h"
 
 enum {
@@ -320,6 +321,10 @@ rc_ssize rc_frame_reader_feed_each(rc_frame_reader *r, const uint8_t *in,
   if (r->state != FR_HDR || r->hdr_have != 0)
     return 0;
   const uint8_t *p = in, *end = in + len, *last = NULL;
+  /* The previous frame's options and payload (pq[0..pn)), still in the
+   * input: a frame whose own are the same bytes has the same scan. */
+  const uint8_t *pq = NULL;
+  size_t pn = 0;
   rc_msg m;
   m.type = 0;
   m.mid = 0;
@@ -350,13 +355,22 @@ rc_ssize rc_frame_reader_feed_each(rc_frame_reader *r, const uint8_t *in,
     m.token_len = tkl;
     m.token = tkl ? q : NULL;
     q += tkl;
-    size_t olen;
-    rc_err rc = rc__opts_scan_sum(q, (size_t)(fend - q), &olen, &m.payload,
-                                  &m.payload_len, &m);
-    if (rc)
-      return fr_fail(r, rc);
-    m.opts = olen ? q : NULL;
-    m.opts_len = olen;
+    size_t n = (size_t)(fend - q);
+    if (n == pn && n - 4 <= 12 && rc__short_eq(q, pq, n)) {
+      /* m still holds that scan's lengths and summary; the payload ends
+       * the frame */
+      m.payload = m.payload_len ? fend - m.payload_len : NULL;
+    } else {
+      size_t olen;
+      rc_err rc = rc__opts_scan_sum(q, n, &olen, &m.payload, &m.payload_len,
+                                    &m);
+      if (rc)
+        return fr_fail(r, rc);
+      m.opts_len = olen;
+      pn = n;
+    }
+    m.opts = m.opts_len ? q : NULL;
+    pq = q;
     last = p;
     p = fend;
     if (fn(user, &m))

@@ -129,27 +129,11 @@ typedef struct xextra {
 } xextra;
 
 struct rc_exchange {
+  /* What a request answered by on_plain touches first, in two cache
+   * lines (BENCHMARKS.md, hot16m): cb.on_plain is cb's last member. */
   rc_session *s;
-  rc_exchange_callbacks cb;
   void *user;
-  const rc_mem *mem;
-  uint64_t rng;
-  uint64_t next_id;
-  xout **buckets;     /* NULL until the first request we send */
-  size_t nbuckets; /* power of two */
-  size_t nout;
-  xout *head, *tail; /* deadline order */
-  xout *free_out;
-  rc_xreq *deferred;
-  size_t ndeferred;
-  rc_time now;        /* of the last input: for answers given later */
-  rc_exchange_block_config bcfg;
-  /* RC_EXCHANGE_CACHE_SLOTS entries, allocated by the first block-wise
-   * answer (most connections never need one: idle memory). */
-  xcache *cache;
-  size_t cache_bytes;
-  xup *ups;
-  size_t nups;
+  rc_exchange_callbacks cb;
   uint32_t next_tag;
   uint8_t fwd_to_app; /* rc_exchange_set_forward_unknown */
   /* Bit fields, so that these four bytes fill next_tag's 8-byte slot
@@ -159,9 +143,27 @@ struct rc_exchange {
   uint8_t udp : 1;   /* the session is RFC 7252's (xheld.c) */
   uint8_t dead;       /* failed (rc_exchange_fail_all) */
   uint8_t hold;       /* rc_exchange_hold_output */
+  rc_time now;        /* of the last input: for answers given later */
+  size_t ndeferred;
+  size_t unanswered_max;
+  const rc_mem *mem;
+  uint64_t rng;
+  uint64_t next_id;
+  xout **buckets;     /* NULL until the first request we send */
+  size_t nbuckets; /* power of two */
+  size_t nout;
+  xout *head, *tail; /* deadline order */
+  xout *free_out;
+  rc_xreq *deferred;
+  rc_exchange_block_config bcfg;
+  /* RC_EXCHANGE_CACHE_SLOTS entries, allocated by the first block-wise
+   * answer (most connections never need one: idle memory). */
+  xcache *cache;
+  size_t cache_bytes;
+  xup *ups;
+  size_t nups;
   rc_budget *budget;  /* body memory shared with other exchanges, or NULL */
   rc_xreq_pool *pool; /* request records shared with other exchanges */
-  size_t unanswered_max;
 };
 
 typedef struct xwin xwin;

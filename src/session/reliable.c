@@ -108,14 +108,10 @@ typedef struct held_pong {
 
 struct rc_session {
   uint8_t is_udp; /* always 0 here; first member (udp_int.h) */
-  rc_session_config cfg;
-  rc_session_callbacks cb;
-  void *user;
-  rc_session_message_at_fn msg_at; /* replaces cb.on_message when set */
-  void *msg_user;
-  rc_mem mem;
 
-  /* the small fields packed, no padding between them */
+  /* What a read and its answers touch, together at the front (a depth-16
+   * read of 50 connections otherwise takes a cache line per field group:
+   * BENCHMARKS.md, hot16m). The small fields packed, no padding. */
   uint8_t state;
   uint8_t peer_csm;
   uint8_t peer_bwt;
@@ -128,26 +124,36 @@ struct rc_session {
   uint8_t in_recv;
   uint8_t files;         /* the transport sends file runs (set_files) */
   uint8_t awaiting_life;
+  uint8_t tracing;       /* cb.on_trace is set (creation and
+                            rc_session_set_trace keep it) */
   uint32_t peer_mms;
   uint32_t peer_max_tkl;
-  rc_err rx_err;         /* why rx_buf closed the session (NOMEM) */
-  size_t rtaken;         /* bytes of rx_budget held for rbuf */
+  unsigned n_held;
+  rc_session_message_at_fn msg_at; /* replaces cb.on_message when set */
+  void *msg_user;
 
   /* output */
   out_chunk *out_first, *out_last, *spare;
   size_t out_bytes;
   rc_enc *enc_open;      /* the caller's encoder between begin and end */
-  out_chunk *enc_chunk;  /* chunk it writes into (maybe not linked yet) */
   size_t enc_prefix;     /* MSG_PREFIX in message mode, else 0 */
 
   /* input reassembly (stream mode) */
-  rc_frame_reader rx;
   uint8_t *rbuf;         /* the split frame's (or token's) buffer,
                             exactly its size; NULL between frames */
+  rc_frame_reader rx;
+  rc_time last_rx;
+
+  rc_session_config cfg;
+  rc_session_callbacks cb;
+  void *user;
+  rc_mem mem;
+  rc_err rx_err;         /* why rx_buf closed the session (NOMEM) */
+  size_t rtaken;         /* bytes of rx_budget held for rbuf */
+  out_chunk *enc_chunk;  /* chunk it writes into (maybe not linked yet) */
 
   /* time */
   rc_time created;
-  rc_time last_rx;
   rc_time last_ping;
   rc_time life_deadline;
   rc_time release_deadline;
@@ -159,7 +165,6 @@ struct rc_session {
   uint32_t next_ping_id;
 
   held_pong held[HELD_MAX];
-  unsigned n_held;
 };
 
 /* ------------------------------------------------------------------ */
@@ -564,6 +569,7 @@ static rc_err sess_make(rc_session **out, const rc_session_config *cfg,
   memset(s, 0, sizeof(*s));
   s->cfg = *cfg;
   s->cb = *cb;
+  s->tracing = cb->on_trace != NULL;
   s->user = user;
   s->mem = *mem;
   /* The pool is used only with the session's own allocator. */
@@ -1026,7 +1032,7 @@ dispatch_other(rc_session *s, const rc_msg *m, rc_time now) {
  * A request or response after the CSM, untraced, with a token we take,
  * goes straight to the user; the rest is dispatch_other's. */
 static inline rc_err dispatch(rc_session *s, const rc_msg *m, rc_time now) {
-  if (s->peer_csm && s->cb.on_trace == NULL && m->code != RC_CODE_EMPTY &&
+  if (s->peer_csm && !s->tracing && m->code != RC_CODE_EMPTY &&
       (CLASSES_USER >> RC_CODE_CLASS(m->code) & 1) &&
       m->token_len <= s->cfg.max_token_len)
     return deliver(s, m, now);
@@ -1496,8 +1502,8 @@ static inline rc_err parts_head(rc_session *s, uint8_t code,
  * by parts_head on s (a stream, no trace, a short token). */
 static inline int parts_fast(const rc_session *s, const uint8_t *token,
                              size_t tkl) {
-  return s != NULL && !UDP(s) && s->enc_prefix == 0 &&
-         s->cb.on_trace == NULL && tkl <= RC_TOKEN_MAX &&
+  return s != NULL && !UDP(s) && s->enc_prefix == 0 && !s->tracing &&
+         tkl <= RC_TOKEN_MAX &&
          (token != NULL || tkl == 0);
 }
 
@@ -2148,6 +2154,7 @@ void rc_session_set_trace(rc_session *s,
 
   int was_off = s->cb.on_trace == NULL;
   s->cb.on_trace = on_trace;
+  s->tracing = on_trace != NULL;
   if (was_off && on_trace != NULL)
     trace_queued(s);
 }

@@ -40,42 +40,25 @@ struct rc_conn {
     struct sockaddr_in6 in6;
   } peer;
   uint32_t park_ms; /* 0: never park (here: in the hole after peer) */
-  /* Every deadline of this conn in one node of its loop's timer queue
-   * (loop.c); also the "later loop turn" on which a closed conn with no
-   * handle left is freed. */
-  rc__timer timer;
-  rc__loop *lt;
-  uv_write_t *wreq; /* only while an async write runs */
+
+  /* What a read and its write touch, together in two cache lines past
+   * tcp (BENCHMARKS.md, hot16m). */
   uv_loop_t *loop;
-  const rc_mem *mem;
   rc_chain *chain; /* filters + session + output queue (owns s) */
   rc_session *s;   /* the chain's session */
   /* The user's callbacks: a shared table (rc_conn_set_callbacks_shared),
    * or a copy this conn owns (cb_owned). */
   const rc_conn_callbacks *cb;
   void *user;
-  /* Parking (conn_try_park): after park_ms without traffic an idle
-   * server conn leaves libuv: its socket, session record and callbacks
-   * go into a record of the loop's parking set (park_int.h) and the conn
-   * is freed; scfg is the template its session is rebuilt from (the
-   * listener's caller's: it outlives every conn). */
-  const rc_session_config *scfg;
-  rc_time park_tried; /* last attempt that found the conn busy */
-  rc__connecting *cn; /* client connect state; NULL once connected */
   /* UDP kind: the shared socket, and this peer's links in its table
    * (peers.c: hash chain, LRU list) */
   rc__udp_ep *udp;
-  rc_conn *udp_hnext, *udp_prev, *udp_next;
-  void *wr; /* RC_CONN_WEBRTC: its ICE session (webrtc/wr_ep.c) */
-
-  size_t inflight; /* bytes of the running uv_write (lent by the chain) */
-
-  rc_time deadline; /* connect / handshake / drain deadline */
   rc_time last_io;
+  rc_time deadline; /* connect / handshake / drain deadline */
+  size_t inflight; /* bytes of the running uv_write (lent by the chain) */
+  rc_time park_tried; /* last attempt that found the conn busy */
   uint32_t idle_ms;
   uint32_t handshake_ms;
-
-  char *detail;
   rc_err reason;
   uint8_t kind;
   uint8_t state;
@@ -99,6 +82,24 @@ struct rc_conn {
   unsigned cb_owned : 1;  /* cb is a copy to free with the conn */
   unsigned read_full : 1; /* the last read filled its buffer: a large
                              frame may be half read (conn_alloc_cb) */
+
+  /* Every deadline of this conn in one node of its loop's timer queue
+   * (loop.c); also the "later loop turn" on which a closed conn with no
+   * handle left is freed. */
+  rc__timer timer;
+  rc__loop *lt;
+  const rc_mem *mem;
+  /* Parking (conn_try_park): after park_ms without traffic an idle
+   * server conn leaves libuv: its socket, session record and callbacks
+   * go into a record of the loop's parking set (park_int.h) and the conn
+   * is freed; scfg is the template its session is rebuilt from (the
+   * listener's caller's: it outlives every conn). */
+  const rc_session_config *scfg;
+  uv_write_t *wreq; /* only while an async write runs */
+  rc__connecting *cn; /* client connect state; NULL once connected */
+  rc_conn *udp_hnext, *udp_prev, *udp_next;
+  void *wr; /* RC_CONN_WEBRTC: its ICE session (webrtc/wr_ep.c) */
+  char *detail;
 };
 
 /* After our last bytes, how long we wait for the peer's FIN before the

@@ -1041,7 +1041,7 @@ static void test_ws_differential(void **state) {
  * parses the one answer into m (its bytes in buf). */
 static void get_block(fixture *f, const char *path, int num, uint8_t szx,
                       uint8_t *buf, size_t cap, rc_msg *m) {
-  uint8_t req[128], b2[3];
+  uint8_t req[128], b2[4]; /* uint_val writes up to 4 */
   opt o[2] = {{11, (uint16_t)strlen(path), path}};
   size_t no = 1;
   if (num >= 0) {

@@ -6,7 +6,9 @@
  * input; oversize frames reported (code and token) and skipped with the next
  * frame still read; broken streams failing with the named error; the
  * whole-frame run (rc_frame_reader_feed_each) giving the same messages,
- * stopping where it must, and failing the same way.
+ * stopping where it must, and failing the same way; and a frame whose
+ * options and payload repeat the previous frame's (the run's reuse of
+ * that scan) given as it is alone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -661,6 +663,114 @@ static void test_feed_each_pieces(void **state) {
   }
 }
 
+/* A frame's options and payload, tkl 2 (token tag, tag + 1), code 0.01,
+ * at out; returns the frame's length. */
+static size_t frame_with(uint8_t *out, uint8_t tag, const uint8_t *rest,
+                         size_t n) {
+  size_t h = 0;
+  if (n < 13) {
+    out[h++] = (uint8_t)(n << 4 | 2);
+  } else {
+    out[h++] = 0xd2;
+    out[h++] = (uint8_t)(n - 13);
+  }
+  out[h++] = 0x01;
+  out[h++] = tag;
+  out[h++] = (uint8_t)(tag + 1);
+  memcpy(out + h, rest, n);
+  return h + n;
+}
+
+typedef struct kept {
+  size_t n;
+  rc_msg m[4];
+} kept;
+
+static int each_keep(void *user, const rc_msg *m) {
+  kept *k = user;
+  assert_true(k->n < 4);
+  k->m[k->n++] = *m;
+  return 0;
+}
+
+/* got, a message of the frame at fg, is what want is for the same frame
+ * at fw: every field, the pointers at the same offsets. */
+static void assert_msg_same(const rc_msg *got, const uint8_t *fg,
+                            const rc_msg *want, const uint8_t *fw) {
+#define OFF(m, f, base) ((m)->f ? (m)->f - (base) : -1)
+  assert_int_equal(got->code, want->code);
+  assert_int_equal(got->token_len, want->token_len);
+  assert_int_equal(OFF(got, token, fg), OFF(want, token, fw));
+  assert_int_equal(got->opts_len, want->opts_len);
+  assert_int_equal(OFF(got, opts, fg), OFF(want, opts, fw));
+  assert_int_equal(got->payload_len, want->payload_len);
+  assert_int_equal(OFF(got, payload, fg), OFF(want, payload, fw));
+  assert_int_equal(got->opts_summary, want->opts_summary);
+  assert_int_equal(got->opts_over63, want->opts_over63);
+  assert_int_equal(got->opts_maxlen, want->opts_maxlen);
+  assert_true(got->opts_below64 == want->opts_below64);
+#undef OFF
+}
+
+/* The whole-frame run takes a frame whose options and payload are the
+ * previous frame's bytes (4 to 16 of them) without scanning them again:
+ * a run of X, Y, Y gives for each Y what a run of that frame alone gives
+ * (fields, pointers, option summary; or the same error), for Y the same
+ * as X, X with any one byte changed (two ways), or one byte shorter. */
+static void test_feed_each_same_options(void **state) {
+  (void)state;
+  static const uint8_t regions[][16] = {
+      {0xb5, 'h', 'e', 'l', 'l', 'o'},
+      {0xb5, 'h', 'e', 'l', 'l', 'o', 0xff, 'x'},
+      {0x31, 'a', 0xff, 'z'},
+      {0xb5, 'h', 'e', 'l', 'l', 'o', 0x05, 'w', 'o', 'r', 'l', 'd', 0x11,
+       0x2a, 0xff, 'p'},
+      {0xb2, 'a', 'b', 0x03, 'c', 'd', 'e', 0x11, 0x2a, 0xff, 'q', 'r'},
+      {0x61, 0xff, 0x01, 0x02, 0x13, 1, 2, 3, 0xff, 0x00, 0x00},
+      {0x31, 'a', 0x01, 'b', 0x11, 'c'},
+      {0x31, 'a', 0x11, 'b', 0xff, 'z', 'y'},
+  };
+  static const size_t lens[] = {6, 8, 4, 16, 12, 11, 6, 7};
+  static uint8_t rbuf[64];
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    const uint8_t *x = regions[i];
+    size_t xn = lens[i];
+    for (size_t v = 0; v <= 2 * xn + 1; v++) {
+      uint8_t y[16];
+      size_t yn = xn;
+      memcpy(y, x, xn);
+      if (v < 2 * xn)
+        y[v / 2] ^= v % 2 ? 0x80 : 0x01; /* one byte changed */
+      else if (v == 2 * xn + 1)
+        yn--; /* one shorter */
+      /* what Y alone gives */
+      uint8_t alone[32], run[96];
+      size_t an = frame_with(alone, 9, y, yn);
+      rc_frame_reader r;
+      kept ka = {0}, kr = {0};
+      assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof rbuf, 64), RC_OK);
+      rc_ssize na = rc_frame_reader_feed_each(&r, alone, an, each_keep, &ka);
+      /* X, Y, Y in one run */
+      size_t f1 = frame_with(run, 1, x, xn);
+      size_t f2 = frame_with(run + f1, 3, y, yn);
+      size_t f3 = frame_with(run + f1 + f2, 5, y, yn);
+      assert_int_equal(rc_frame_reader_init(&r, rbuf, sizeof rbuf, 64), RC_OK);
+      rc_ssize nr =
+          rc_frame_reader_feed_each(&r, run, f1 + f2 + f3, each_keep, &kr);
+      if (na < 0) {
+        assert_int_equal(nr, na);
+        assert_true(kr.n <= 1);
+        continue;
+      }
+      assert_int_equal(na, an);
+      assert_int_equal(nr, f1 + f2 + f3);
+      assert_int_equal(kr.n, 3);
+      assert_msg_same(&kr.m[1], run + f1, &ka.m[0], alone);
+      assert_msg_same(&kr.m[2], run + f1 + f2, &ka.m[0], alone);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hdr_prefixes),
@@ -671,6 +781,7 @@ int main(void) {
       cmocka_unit_test(test_broken_stream),
       cmocka_unit_test(test_feed_each),
       cmocka_unit_test(test_feed_each_pieces),
+      cmocka_unit_test(test_feed_each_same_options),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -66,6 +66,45 @@ static void trace_switched_on_late(void **state) {
   }
 }
 
+static int trace_in, trace_out;
+static void trace_count(void *user, int sent, const rc_msg *m) {
+  (void)user;
+  (void)m;
+  if (sent)
+    trace_out++;
+  else
+    trace_in++;
+}
+
+/* Regression (hot16m: the per-message tests read a flag that only
+ * rc_session_new set, so rcoapd -v, which switches tracing on after
+ * creation, showed no request, answer or Release): tracing switched on
+ * late shows a request taken by the whole-frame run and an answer
+ * written by rc_session_send_tail; switched off, neither. */
+static void trace_late_sees_fast_paths(void **state) {
+  (void)state;
+  static const uint8_t tail_bytes[] = {0xc0, 0xff, 'h', 'i'};
+  static const rc_msg_tail tail = {tail_bytes, sizeof tail_bytes, 1};
+  static const uint8_t get[] = {0x61, 0x01, 0x42, 0xb5, 'h', 'e', 'l', 'l', 'o',
+                                0x61, 0x01, 0x43, 0xb5, 'h', 'e', 'l', 'l', 'o'};
+  for (int on = 0; on <= 1; on++) {
+    harness *h = h_new(RC_FRAMING_TCP, RC_SESSION_SERVER, 0);
+    h_handshake(h, 0);
+    rc_session_set_trace(h->s, trace_count);
+    if (!on)
+      rc_session_set_trace(h->s, NULL);
+    trace_in = trace_out = 0;
+    assert_int_equal(h_feed(h, get, sizeof get, 1), RC_OK);
+    assert_int_equal(h->n_msg, 2);
+    assert_int_equal(trace_in, on ? 2 : 0);
+    const uint8_t tok = 0x42;
+    assert_int_equal(rc_session_send_tail(h->s, RC_CONTENT, &tok, 1, &tail),
+                     RC_OK);
+    assert_int_equal(trace_out, on ? 1 : 0);
+    h_free(h);
+  }
+}
+
 static void csm_extended_token_announced(void **state) {
   (void)state;
   harness hh, *h = &hh;
@@ -459,6 +498,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(csm_is_first_output),
       cmocka_unit_test(trace_switched_on_late),
+      cmocka_unit_test(trace_late_sees_fast_paths),
       cmocka_unit_test(csm_extended_token_announced),
       cmocka_unit_test(csm_bad_config),
       cmocka_unit_test(csm_base_values_until_peer_csm),
