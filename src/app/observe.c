@@ -265,8 +265,8 @@ static void run_send(rc_context *ctx, rc_resource *res, obs_run *run,
  * no output chunk, no flush at the turn's end (rc_conn_write_now queues
  * only what the kernel does not take). 0: not framed or not taken here
  * (run_send queues the run instead, with the turn's other output). */
-static int run_direct(rc_context *ctx, rc_resource *res, obs_run *run,
-                      const rc_outmsg *out, uint8_t *buf) {
+static int run_direct(rc_context *ctx, obs_run *run, const rc_outmsg *out,
+                      uint8_t *buf) {
   app_peer *p = run->peer;
   size_t n = run->n, len;
   if (rc_exchange_notify_captured_frame(p->x, run->tok, run->tkl, n,
@@ -282,7 +282,6 @@ static int run_direct(rc_context *ctx, rc_resource *res, obs_run *run,
   if (RC_CODE_CLASS(out->code) != 2)
     for (size_t i = 0; i < n; i++)
       obs_unlink_free(run->obs[i]);
-  (void)res;
   return 1;
 }
 
@@ -361,7 +360,7 @@ rc_err rc_resource_notify(rc_resource *res) {
       continue;
     if (direct) {
       direct = 0; /* its next run (if any) goes behind this one */
-      if (run_direct(ctx, res, &run, out, frames))
+      if (run_direct(ctx, &run, out, frames))
         continue;
     }
     /* Its output waits for the end of the loop's turn (turn_flush.c):
