@@ -87,14 +87,25 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
   o->opts_len = m->opts_len;
   if (m->opts_len)
     memcpy(o->opts, m->opts, m->opts_len);
-  /* Newest last on the resource (notifications go out in registration
-   * order), first on the peer. */
-  o->rprev = r->observers_tail;
-  if (r->observers_tail)
-    r->observers_tail->rnext = o;
+  /* First on the peer; on the resource right behind the peer's newest
+   * observer of it (the peer's observers of one resource stay together,
+   * newest last: a round finds them in one run, one write), or last
+   * when it has none. */
+  app_obs *after = p->obs;
+  while (after && after->res != r)
+    after = after->pnext;
+  if (!after)
+    after = r->observers_tail;
+  o->rprev = after;
+  o->rnext = after ? after->rnext : r->observers;
+  if (o->rnext)
+    o->rnext->rprev = o;
+  else
+    r->observers_tail = o;
+  if (after)
+    after->rnext = o;
   else
     r->observers = o;
-  r->observers_tail = o;
   r->nobservers++;
   o->pnext = p->obs;
   if (p->obs)

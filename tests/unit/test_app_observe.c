@@ -296,6 +296,44 @@ static void test_runs_of_one_connection(void **state) {
   RUN_UNTIL(f, rc_resource_observers(f->res) == 0);
 }
 
+/* ---- a connection's observers stay together ------------------------------
+ * Two connections register two observations each on /obs, one after the
+ * other in turn (A, B, A, B at the server). The server keeps each
+ * connection's observers of a resource next to each other, so a round
+ * finds each connection's two in one run: one direct write per
+ * connection and nothing held for the turn's end (interleaved, each
+ * connection's second run would be held and flushed). */
+static void test_observers_grouped_by_connection(void **state) {
+  fixture *f = *state;
+  static watcher ws[4];
+  memset(ws, 0, sizeof ws);
+  char uri[64];
+  snprintf(uri, sizeof uri, "coap+tcp://127.0.0.1:%u/obs", f->port);
+  for (int k = 0; k < 4; k++) {
+    assert_int_equal(rc_observe(f->clients[k % 2], uri, NULL, on_note, &ws[k],
+                                &ws[k].obs),
+                     RC_OK);
+    RUN_UNTIL(f, ws[k].got == 1); /* registered in this order */
+  }
+  rc_notify_stats a, b;
+  rc_context_notify_stats(f->server, &a);
+  f->value = 77;
+  assert_int_equal(rc_resource_notify(f->res), RC_OK);
+  uv_run(&f->loop, UV_RUN_NOWAIT); /* the turn's end */
+  rc_context_notify_stats(f->server, &b);
+  assert_int_equal(b.notifications - a.notifications, 4);
+  assert_int_equal(b.direct - a.direct, 2);
+  assert_int_equal(b.flushes - a.flushes, 0);
+  RUN_UNTIL(f, all_got(ws, 4, 2));
+  for (int k = 0; k < 4; k++) {
+    assert_int_equal(ws[k].last, 77);
+    assert_int_equal(ws[k].errors, 0);
+    rc_observe_cancel(ws[k].obs);
+    ws[k].obs = NULL;
+  }
+  RUN_UNTIL(f, rc_resource_observers(f->res) == 0);
+}
+
 /* ---- several notifies in one loop turn: one write per connection --------
  * Two observable resources, each observed twice on every one of the ten
  * client connections. Two rounds of /obs and one of /obs2 in one turn
@@ -1184,6 +1222,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_runs_of_one_connection, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_notification_bytes_per_token,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_observers_grouped_by_connection,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifies_one_write_per_turn, setup,
                                       teardown),
