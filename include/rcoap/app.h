@@ -456,17 +456,21 @@ rc_err rc_resource_set_observable(rc_resource *res);
  * Notifies every observer of res: its GET handler renders the current
  * representation (once per distinct request; the handler must answer at
  * once), and each observer gets it with its token and a larger Observe
- * number. The messages are queued at once and written at the end of the
- * loop's turn (its check phase, or its prepare phase when that comes
- * first): one write per connection per turn, however many notifies of
- * this or other resources ran in it. Observers whose render is not 2.xx
+ * number. A plain coap+tcp connection with nothing unsent gets the
+ * round's messages for its observers at once, in one write from where
+ * they were framed, the first time in a loop turn; otherwise (and for the
+ * turn's later rounds) they are queued behind its output and written at
+ * the end of the loop's turn (its check phase, or its prepare phase when
+ * that comes first): at most two writes per connection per turn, however
+ * many notifies of this or other resources ran in it. Observers whose render is not 2.xx
  * are removed after that last notification (RFC 7641 §3.2). Returns 0, or
  * RC_ERR_STATE when res has no GET handler.
  */
 rc_err rc_resource_notify(rc_resource *res);
 
 /* What the context's notify rounds did: rounds run, notifications
- * queued, connection flushes (writes) they led to, and notifications
+ * sent or queued, connection flushes (writes at a turn's end) they led
+ * to, direct writes (a connection's run written at once), and notifications
  * skipped because their connection's unsent output was already past
  * RC_NOTIFY_BACKLOG_MAX (a peer that does not read; once its unsent
  * output is under the bound again, each skipped observation is sent the
@@ -479,6 +483,7 @@ typedef struct rc_notify_stats {
   uint64_t skipped;
   uint64_t caught_up; /* skipped observations sent the current state once
                          their connection drained under the bound */
+  uint64_t direct;    /* runs written straight to their connection */
 } rc_notify_stats;
 void rc_context_notify_stats(const rc_context *ctx, rc_notify_stats *out);
 /* Current number of observers of res. */

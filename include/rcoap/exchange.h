@@ -494,6 +494,18 @@ rc_err rc_exchange_notify_captured_n(rc_exchange *x,
                                      uint64_t key, uint32_t seq,
                                      const rc_xcapture *c, size_t *sent);
 
+/* rc_exchange_notify_captured_n's n notifications framed into dst[0..cap)
+ * instead of queued (rc_session_frame_tails: *len bytes, up to 16 more
+ * written past them), for the owner to write to the connection itself
+ * while nothing is queued on it. RC_ERR_NOBUF: not framed here (no room,
+ * an answer that was not prepared, not a plain stream): use
+ * rc_exchange_notify_captured_n. */
+rc_err rc_exchange_notify_captured_frame(rc_exchange *x,
+                                         const uint8_t *const *tokens,
+                                         const size_t *tkls, size_t n,
+                                         const rc_xcapture *c, uint8_t *dst,
+                                         size_t cap, size_t *len);
+
 /* ---- client requests with bodies of any size, and observe ---- */
 
 typedef struct rc_exchange_req_opts {

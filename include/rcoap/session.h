@@ -526,6 +526,27 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
                              size_t n, const uint8_t *tail, size_t opts_len,
                              size_t tail_len, size_t *sent);
 
+/*
+ * The n messages of rc_session_send_tails framed into dst[0..cap) instead
+ * of queued, for a transport that writes them to its socket itself while
+ * nothing is queued (they must not overtake queued output); the session's
+ * checks are the same, nothing in it changes. *len: the frames' bytes; up
+ * to 16 bytes past them may be written too. RC_ERR_NOBUF: they do not fit
+ * in cap, or go through the encoder (not TCP framing, a trace callback,
+ * extended tokens): queue them with rc_session_send_tails.
+ */
+rc_err rc_session_frame_tails(rc_session *s, uint8_t code,
+                              const uint8_t *const *tokens,
+                              const size_t *tkls, size_t n,
+                              const uint8_t *tail, size_t opts_len,
+                              size_t tail_len, uint8_t *dst, size_t cap,
+                              size_t *len);
+
+/* Queues n bytes already framed for a stream (TCP framing): what a
+ * transport could not write at once of rc_session_frame_tails' frames,
+ * behind everything queued. RC_ERR_INVAL in message mode (WS) or UDP. */
+rc_err rc_session_send_framed(rc_session *s, const uint8_t *p, size_t n);
+
 /* ---- output: draining ---- */
 
 /*

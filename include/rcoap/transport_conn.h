@@ -318,6 +318,16 @@ rc_filter *rc_conn_tls(rc_conn *c);
 /* Bytes handed to the connection and not yet accepted by the kernel
  * (session queue plus filter output). */
 size_t rc_conn_unsent(const rc_conn *c);
+/*
+ * A direct write of bytes framed for the stream (rc_session_frame_tails)
+ * to an open plain coap+tcp connection with nothing unsent: one write(2)
+ * from p; what the kernel does not take at once is queued in the session
+ * and written as usual (on failure to queue it after part was sent, the
+ * connection fails). Any other connection (not RC_CONN_TCP, not open,
+ * anything unsent or in flight) gets RC_ERR_STATE and takes nothing:
+ * queue the messages in the session instead, behind what waits there.
+ */
+rc_err rc_conn_write_now(rc_conn *c, const uint8_t *p, size_t n);
 /* Non-zero while the connection reads from its socket (0: back-pressure,
  * or closing). */
 int rc_conn_reading(const rc_conn *c);

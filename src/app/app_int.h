@@ -108,6 +108,8 @@ struct app_peer {
   uint8_t turn_held;
   uint8_t obs_skipped;        /* observe.c: an observation here is owed the
                                  current state (rc__app_observe_catch_up) */
+  uint32_t direct_turn;       /* turn_flush.c: the turn it was last written
+                                 directly in */
   struct app_access *access;  /* requests awaiting their answer (access.c) */
   struct app_proxy *proxy;    /* proxy.c; NULL: not a proxy */
   struct app_wr_dial *wr_dial; /* webrtc.c: signaling in flight */
@@ -212,6 +214,10 @@ void rc__app_wr_peer_gone(app_peer *p);
 typedef struct app_turn app_turn;
 rc_err rc__app_turn_init(rc_context *ctx);
 void rc__app_turn_hold(app_peer *p);
+/* Non-zero when p may be written directly now (not yet in this turn, and
+ * nothing of it held); rc__app_turn_direct: it was. */
+int rc__app_turn_direct_ok(const app_peer *p);
+void rc__app_turn_direct(app_peer *p);
 void rc__app_turn_forget(app_peer *p);
 void rc__app_turn_free(rc_context *ctx);
 

@@ -9,11 +9,16 @@
  * handler into a reused capture (once per distinct request) and encodes
  * its options with Observe once, with the payload behind them: the tail
  * of every observer's message. Consecutive observers on one connection
- * (up to OBS_RUN) are queued with one session call that writes each
+ * (up to OBS_RUN) are framed with one session call that writes each
  * header and token in front of a copy of that tail (no message object
- * per observer), with output held to the end of the loop's turn
- * (turn_flush.c): one write per connection per turn, however many rounds
- * ran in it, and no allocation per notification. A connection whose peer
+ * per observer). A plain coap+tcp connection with nothing unsent gets
+ * its first run of a loop turn at once: framed into a buffer on the
+ * stack and written with one write(2) (rc_conn_write_now: only what the
+ * kernel does not take is queued), no output chunk, no flush. Any other
+ * run is queued behind the connection's output, held to the end of the
+ * loop's turn (turn_flush.c): at most two writes per connection per
+ * turn, however many rounds ran in it, and no allocation per
+ * notification. A connection whose peer
  * does not read holds at most RC_NOTIFY_BACKLOG_MAX unsent bytes: past
  * that its observers skip rounds (counted) until it drains, so a stalled
  * observer neither stalls the others nor grows the server's memory. A
@@ -82,14 +87,25 @@ static app_obs *obs_new(rc_resource *r, app_peer *p, const rc_msg *m,
   o->opts_len = m->opts_len;
   if (m->opts_len)
     memcpy(o->opts, m->opts, m->opts_len);
-  /* Newest last on the resource (notifications go out in registration
-   * order), first on the peer. */
-  o->rprev = r->observers_tail;
-  if (r->observers_tail)
-    r->observers_tail->rnext = o;
+  /* First on the peer; on the resource right behind the peer's newest
+   * observer of it (the peer's observers of one resource stay together,
+   * newest last: a round finds them in one run, one write), or last
+   * when it has none. */
+  app_obs *after = p->obs;
+  while (after && after->res != r)
+    after = after->pnext;
+  if (!after)
+    after = r->observers_tail;
+  o->rprev = after;
+  o->rnext = after ? after->rnext : r->observers;
+  if (o->rnext)
+    o->rnext->rprev = o;
+  else
+    r->observers_tail = o;
+  if (after)
+    after->rnext = o;
   else
     r->observers = o;
-  r->observers_tail = o;
   r->nobservers++;
   o->pnext = p->obs;
   if (p->obs)
@@ -250,6 +266,36 @@ static void run_send(rc_context *ctx, rc_resource *res, obs_run *run,
       obs_unlink_free(run->obs[i]);
 }
 
+/* The bytes of one run framed for a direct write (OBS_RUN observers of a
+ * short representation: 32 x (3 + 8 + 40) bytes fit); a run that does
+ * not fit is queued by run_send. */
+#define OBS_FRAMES 2048
+
+/* The run written to its connection at once: a plain one with nothing
+ * queued (rc_conn_can_write_now) gets its frames in one send from buf,
+ * no output chunk, no flush at the turn's end (rc_conn_write_now queues
+ * only what the kernel does not take). 0: not framed or not taken here
+ * (run_send queues the run instead, with the turn's other output). */
+static int run_direct(rc_context *ctx, obs_run *run, const rc_outmsg *out,
+                      uint8_t *buf) {
+  app_peer *p = run->peer;
+  size_t n = run->n, len;
+  if (rc_exchange_notify_captured_frame(p->x, run->tok, run->tkl, n,
+                                        ctx->capture, buf, OBS_FRAMES,
+                                        &len) != RC_OK ||
+      rc_conn_write_now(p->conn, buf, len) != RC_OK)
+    return 0;
+  run->n = 0;
+  rc__app_turn_direct(p);
+  ctx->notify_stats.notifications += n;
+  ctx->notify_stats.direct++;
+  /* RFC 7641 §3.2, as in run_send */
+  if (RC_CODE_CLASS(out->code) != 2)
+    for (size_t i = 0; i < n; i++)
+      obs_unlink_free(run->obs[i]);
+  return 1;
+}
+
 rc_err rc_resource_notify(rc_resource *res) {
   if (!res || !res->handlers[RC_GET])
     return RC_ERR_STATE;
@@ -274,7 +320,8 @@ rc_err rc_resource_notify(rc_resource *res) {
   obs_run run;
   run.key = 0;
   app_peer *seen = NULL; /* the last connection checked for its backlog */
-  int backlogged = 0;
+  int backlogged = 0, direct = 0;
+  uint8_t frames[OBS_FRAMES];
   for (app_obs *o = res->observers; o;) {
     app_peer *p = o->peer;
     if (!p->x) {
@@ -286,7 +333,11 @@ rc_err rc_resource_notify(rc_resource *res) {
      * it is at most a run's worth past the bound). */
     if (p != seen) {
       seen = p;
-      backlogged = rc_conn_unsent(p->conn) > RC_NOTIFY_BACKLOG_MAX;
+      size_t unsent = rc_conn_unsent(p->conn);
+      backlogged = unsent > RC_NOTIFY_BACKLOG_MAX;
+      /* Nothing queued to overtake: its first run may go at once. */
+      direct = !unsent && rc__app_turn_direct_ok(p) &&
+               rc_conn_get_kind(p->conn) == RC_CONN_TCP;
     }
     if (backlogged) {
       ctx->notify_stats.skipped++;
@@ -295,9 +346,6 @@ rc_err rc_resource_notify(rc_resource *res) {
       o = o->rnext;
       continue;
     }
-    /* Its output waits for the end of the loop's turn (turn_flush.c):
-     * one write per connection however many rounds run in this turn. */
-    rc__app_turn_hold(p);
     if (!rendered || o->key != run.key) {
       out = obs_render(ctx, res, o, res->obs_seq);
       rendered = 1;
@@ -319,8 +367,17 @@ rc_err rc_resource_notify(rc_resource *res) {
     } while (o && o->peer == p && o->key == key && n < OBS_RUN);
     run.peer = p;
     run.n = n;
-    if (out)
-      run_send(ctx, res, &run, out);
+    if (!out)
+      continue;
+    if (direct) {
+      direct = 0; /* its next run (if any) goes behind this one */
+      if (run_direct(ctx, &run, out, frames))
+        continue;
+    }
+    /* Its output waits for the end of the loop's turn (turn_flush.c):
+     * one write per connection for the rest of this turn's rounds. */
+    rc__app_turn_hold(p);
+    run_send(ctx, res, &run, out);
   }
   return RC_OK;
 }

@@ -8,18 +8,37 @@
  * a notify from a request handler goes out in the same iteration) and
  * its prepare phase (right before the loop blocks: a notify from a timer
  * callback, or from outside uv_run, goes out before the loop waits).
- * Both handles are made with the first held connection, are active only
- * while one is waiting, and are closed with the context.
+ * A round may also write a connection at once (observe.c: a plain one
+ * with nothing queued gets its frames in one send, rc_conn_write_now):
+ * once per connection per turn, the turn's later rounds hold theirs to
+ * its end like any other, so a connection sees at most two writes per
+ * turn however many rounds run in it. Both handles are made with the
+ * first notify, are active only while a connection is waiting or was
+ * written directly in this turn (its end opens the next one), and are
+ * closed with the context.
  */
 #include <stdlib.h>
 
 #include "app_int.h"
 
+static void turn_on_prepare(uv_prepare_t *h);
+static void turn_on_check(uv_check_t *h);
+
 struct app_turn {
   uv_prepare_t *prep;
   uv_check_t *check;
   app_peer *head; /* connections whose output waits for the turn's end */
+  uint32_t turn;  /* counts the flushes: a peer's direct_turn */
+  uint8_t armed;  /* prep and check are started */
 };
+
+static void turn_arm(app_turn *t) {
+  if (t->armed)
+    return;
+  uv_prepare_start(t->prep, turn_on_prepare);
+  uv_check_start(t->check, turn_on_check);
+  t->armed = 1;
+}
 
 static void turn_handle_closed(uv_handle_t *h) { free(h); }
 
@@ -27,6 +46,8 @@ static void turn_flush_all(rc_context *ctx) {
   app_turn *t = ctx->turn;
   uv_prepare_stop(t->prep);
   uv_check_stop(t->check);
+  t->armed = 0;
+  t->turn++; /* a new turn: each peer may be written directly once */
   /* A flush that fails the connection frees its peer, which leaves this
    * list itself (rc__app_turn_forget): take each one off first. */
   app_peer *p;
@@ -68,6 +89,7 @@ rc_err rc__app_turn_init(rc_context *ctx) {
   uv_prepare_init(ctx->loop, t->prep);
   uv_check_init(ctx->loop, t->check);
   t->prep->data = t->check->data = ctx;
+  t->turn = 1; /* a new peer's direct_turn (0) is not this one */
   ctx->turn = t;
   return RC_OK;
 }
@@ -76,14 +98,21 @@ void rc__app_turn_hold(app_peer *p) {
   if (p->turn_held)
     return;
   app_turn *t = p->ctx->turn;
-  if (!t->head) {
-    uv_prepare_start(t->prep, turn_on_prepare);
-    uv_check_start(t->check, turn_on_check);
-  }
+  turn_arm(t);
   rc_exchange_hold_output(p->x, 1);
   p->turn_held = 1;
   p->turn_next = t->head;
   t->head = p;
+}
+
+int rc__app_turn_direct_ok(const app_peer *p) {
+  return p->direct_turn != p->ctx->turn->turn && !p->turn_held;
+}
+
+void rc__app_turn_direct(app_peer *p) {
+  app_turn *t = p->ctx->turn;
+  p->direct_turn = t->turn;
+  turn_arm(t); /* the turn's end starts the next one */
 }
 
 void rc__app_turn_forget(app_peer *p) {

@@ -980,6 +980,23 @@ rc_err rc_exchange_notify_captured_n(rc_exchange *x,
   return err;
 }
 
+rc_err rc_exchange_notify_captured_frame(rc_exchange *x,
+                                         const uint8_t *const *tokens,
+                                         const size_t *tkls, size_t n,
+                                         const rc_xcapture *c, uint8_t *dst,
+                                         size_t cap, size_t *len) {
+  if (!x || !c || !c->have)
+    return RC_ERR_INVAL;
+  if (!c->prepared)
+    return RC_ERR_NOBUF; /* each one through rc_exchange_notify */
+  rc_err err = notify_gate(x);
+  if (err)
+    return err;
+  return rc_session_frame_tails(x->s, c->out.code, tokens, tkls, n,
+                                c->wire + RC_ENC_HEADROOM, c->wire_opts,
+                                c->wire_len, dst, cap, len);
+}
+
 rc_err rc_exchange_notify_captured(rc_exchange *x, const uint8_t *token,
                                    size_t token_len, uint64_t key,
                                    uint32_t seq, const rc_xcapture *c) {

@@ -1677,6 +1677,84 @@ static inline void token_copy(uint8_t *dst, const uint8_t *src, size_t n) {
   }
 }
 
+/* Non-zero when tail[0..tail_len) is not options (its first opts_len
+ * bytes) and, when longer, the payload marker and a payload. */
+static int tails_bad_tail(const uint8_t *tail, size_t opts_len,
+                          size_t tail_len) {
+  return opts_len > tail_len || (tail == NULL && tail_len) ||
+         (tail_len > opts_len &&
+          (tail_len == opts_len + 1 || tail[opts_len] != 0xFF));
+}
+
+/* Non-zero when the frames go through the encoder one by one: other
+ * framings, traces, a tail past a 2-byte Len (and extended tokens,
+ * RFC 8974: longer than RC_TOKEN_MAX, seen per token). */
+static int tails_general(const rc_session *s, size_t tail_len) {
+  return UDP(s) || s->cfg.framing != RC_FRAMING_TCP || s->enc_prefix != 0 ||
+         s->cb.on_trace != NULL || tail_len >= 65805;
+}
+
+/* The extra Len bytes of a frame header for a tail_len-byte body (RFC
+ * 8323 §3.2: 13 in the nibble and one byte up to 268, 14 and two). */
+static size_t tails_ext(size_t tail_len) {
+  return tail_len < 13 ? 0 : tail_len < 269 ? 1 : 2;
+}
+
+/* The most a frame of a tail_len-byte body and a token of up to tkl
+ * bytes takes at tails_write's pointer (TAILS_PAD for a shorter tail). */
+static size_t tails_frame_max(size_t tail_len, size_t tkl) {
+  return 2 + tails_ext(tail_len) + tkl +
+         (tail_len < TAILS_PAD ? TAILS_PAD : tail_len);
+}
+
+/* Writes the n frames at q, which has room for n frames of tokens up to
+ * lim (tails_frame_max), checking each token on the way (no longer than
+ * lim, not NULL with a length). A tail of up to TAILS_PAD bytes is
+ * stored whole from a padded copy: up to TAILS_PAD bytes past a frame
+ * are written too. Returns where the frames end, or NULL (nothing to
+ * use) when a check failed. Inlined in both callers: its loop is the
+ * fan-out's per-notification cost. */
+static inline __attribute__((always_inline)) uint8_t *
+tails_write(uint8_t *q, uint8_t code, const uint8_t *const *tokens,
+            const size_t *tkls, size_t n, const uint8_t *tail,
+            size_t tail_len, size_t lim) {
+  size_t ext = tails_ext(tail_len);
+  if (tail_len <= TAILS_PAD) {
+    uint8_t pad[TAILS_PAD] = {0};
+    tail_copy(pad, tail, tail_len); /* an empty tail may be NULL */
+    /* RFC 8323 §3.2: Len in the first byte's nibble, or 13 there and
+     * one more byte (Len - 13): written always, and overwritten by the
+     * code when there is none */
+    uint8_t h0 = (uint8_t)((ext ? 13u : tail_len) << 4);
+    uint8_t h1 = (uint8_t)(tail_len - 13);
+    for (size_t i = 0; i < n; i++) {
+      size_t tkl = tkls[i];
+      const uint8_t *tok = tokens[i];
+      if (tkl > lim || (tok == NULL && tkl))
+        return NULL;
+      q[0] = (uint8_t)(h0 | tkl);
+      q[1] = h1;
+      q += 1 + ext;
+      *q++ = code;
+      token_copy(q, tok, tkl);
+      q += tkl;
+      memcpy(q, pad, TAILS_PAD);
+      q += tail_len;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      size_t tkl = tkls[i];
+      const uint8_t *tok = tokens[i];
+      if (tkl > lim || (tok == NULL && tkl))
+        return NULL;
+      q = put_tcp_head(q, tail_len, code, tok, tkl);
+      tail_copy(q, tail, tail_len);
+      q += tail_len;
+    }
+  }
+  return q;
+}
+
 rc_err rc_session_send_tails(rc_session *s, uint8_t code,
                              const uint8_t *const *tokens, const size_t *tkls,
                              size_t n, const uint8_t *tail, size_t opts_len,
@@ -1685,9 +1763,7 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   if (sent != NULL)
     *sent = 0;
   if (s == NULL || (n && (tokens == NULL || tkls == NULL)) ||
-      opts_len > tail_len || (tail == NULL && tail_len) ||
-      (tail_len > opts_len &&
-       (tail_len == opts_len + 1 || tail[opts_len] != 0xFF)))
+      tails_bad_tail(tail, opts_len, tail_len))
     return RC_ERR_INVAL;
   for (size_t i = 0; i < n; i++) {
     if (tokens[i] == NULL && tkls[i])
@@ -1695,10 +1771,7 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
     toks += tkls[i];
     tkl_max = tkls[i] > tkl_max ? tkls[i] : tkl_max;
   }
-  /* Extended tokens (RFC 8974), other framings, traces: the general way */
-  if (UDP(s) || s->cfg.framing != RC_FRAMING_TCP || s->enc_prefix != 0 ||
-      tkl_max > RC_TOKEN_MAX ||
-      s->cb.on_trace != NULL || tail_len >= 65805) {
+  if (tails_general(s, tail_len) || tkl_max > RC_TOKEN_MAX) {
     rc_err rc = RC_OK;
     for (; done < n && rc == RC_OK; done += rc == RC_OK)
       rc = send_tail_enc(s, code, tokens[done], tkls[done], tail, opts_len,
@@ -1710,14 +1783,14 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
   rc_err rc = check_user_msg(s, code, tkl_max);
   if (rc != RC_OK || n == 0)
     return rc;
-  size_t ext = tail_len < 13 ? 0 : tail_len < 269 ? 1 : 2;
+  size_t ext = tails_ext(tail_len);
   if (2 + ext + tkl_max + tail_len > s->peer_mms)
     return RC_ERR_PEER_TOO_LARGE; /* RFC 8323 §5.3.1, as in enc_end */
   size_t total = n * (2 + ext + tail_len) + toks;
   /* A tail of up to TAILS_PAD bytes is stored TAILS_PAD bytes at a time
    * (past the frame's end: the next frame, or uncommitted room, takes
    * those bytes), so the room asked for has TAILS_PAD more. */
-  size_t room = total + (tail_len <= TAILS_PAD ? TAILS_PAD : 0);
+  size_t room = total + TAILS_PAD;
   /* A round's few frames for a connection with nothing queued: a small
    * chunk (the pool keeps many), not a 16 KiB one. */
   out_chunk *c = s->out_last == NULL && s->spare == NULL && room <= SMALL_CAP
@@ -1725,35 +1798,57 @@ rc_err rc_session_send_tails(rc_session *s, uint8_t code,
                      : out_room(s, room);
   if (c == NULL)
     return RC_ERR_NOMEM;
-  uint8_t *q = c->data + c->tail;
-  if (tail_len <= TAILS_PAD) {
-    uint8_t pad[TAILS_PAD] = {0};
-    if (tail_len) /* an empty tail may be NULL */
-      memcpy(pad, tail, tail_len);
-    /* RFC 8323 §3.2: Len in the first byte's nibble, or 13 there and
-     * one more byte (Len - 13) */
-    uint8_t h0 = (uint8_t)((ext ? 13u : tail_len) << 4);
-    for (size_t i = 0; i < n; i++) {
-      size_t tkl = tkls[i];
-      *q++ = (uint8_t)(h0 | tkl);
-      if (ext)
-        *q++ = (uint8_t)(tail_len - 13);
-      *q++ = code;
-      token_copy(q, tokens[i], tkl);
-      q += tkl;
-      memcpy(q, pad, TAILS_PAD);
-      q += tail_len;
-    }
-  } else {
-    for (size_t i = 0; i < n; i++) {
-      q = put_tcp_head(q, tail_len, code, tokens[i], tkls[i]);
-      tail_copy(q, tail, tail_len);
-      q += tail_len;
-    }
-  }
+  /* The tokens were checked above: this cannot fail. */
+  (void)tails_write(c->data + c->tail, code, tokens, tkls, n, tail, tail_len,
+                    RC_TOKEN_MAX);
   out_commit_tail(s, c, total); /* written at c's tail, no prefix */
   if (sent != NULL)
     *sent = n;
+  return RC_OK;
+}
+
+rc_err rc_session_frame_tails(rc_session *s, uint8_t code,
+                              const uint8_t *const *tokens,
+                              const size_t *tkls, size_t n,
+                              const uint8_t *tail, size_t opts_len,
+                              size_t tail_len, uint8_t *dst, size_t cap,
+                              size_t *len) {
+  /* Any doubt goes to rc_session_send_tails, which says what is wrong. */
+  if (s == NULL || dst == NULL || len == NULL || n == 0 || tokens == NULL ||
+      tkls == NULL || tails_bad_tail(tail, opts_len, tail_len) ||
+      tails_general(s, tail_len) || check_user_msg(s, code, 0) != RC_OK)
+    return RC_ERR_NOBUF;
+  /* The longest token each frame may have: RC_TOKEN_MAX (longer ones
+   * go through the encoder), the peer's limit for a request, and what
+   * the peer's Max-Message-Size leaves (RFC 8323 §5.3.1). */
+  size_t lim = RC_TOKEN_MAX, fixed = 2 + tails_ext(tail_len) + tail_len;
+  if (rc_code_is_request(code) && s->peer_max_tkl < lim)
+    lim = s->peer_max_tkl;
+  if (fixed > s->peer_mms)
+    return RC_ERR_NOBUF;
+  if (s->peer_mms - fixed < lim)
+    lim = s->peer_mms - fixed;
+  if (n > cap / tails_frame_max(tail_len, lim))
+    return RC_ERR_NOBUF;
+  uint8_t *q = tails_write(dst, code, tokens, tkls, n, tail, tail_len, lim);
+  if (q == NULL)
+    return RC_ERR_NOBUF;
+  *len = (size_t)(q - dst);
+  return RC_OK;
+}
+
+rc_err rc_session_send_framed(rc_session *s, const uint8_t *p, size_t n) {
+  if (s == NULL || (p == NULL && n) || UDP(s) || s->enc_prefix != 0)
+    return RC_ERR_INVAL;
+  if (s->state == RC_SESSION_CLOSED)
+    return RC_ERR_CLOSED;
+  if (n == 0)
+    return RC_OK;
+  out_chunk *c = out_room(s, n);
+  if (c == NULL)
+    return RC_ERR_NOMEM;
+  memcpy(c->data + c->tail, p, n);
+  out_commit_tail(s, c, n);
   return RC_OK;
 }
 

@@ -37,6 +37,7 @@ typedef struct fixture {
   uv_timer_t guard;
   int guard_fired;
   int value;
+  int gets; /* h_wide_counted's calls */
   char logs[4096];
 } fixture;
 
@@ -295,17 +296,58 @@ static void test_runs_of_one_connection(void **state) {
   RUN_UNTIL(f, rc_resource_observers(f->res) == 0);
 }
 
+/* ---- a connection's observers stay together ------------------------------
+ * Two connections register two observations each on /obs, one after the
+ * other in turn (A, B, A, B at the server). The server keeps each
+ * connection's observers of a resource next to each other, so a round
+ * finds each connection's two in one run: one direct write per
+ * connection and nothing held for the turn's end (interleaved, each
+ * connection's second run would be held and flushed). */
+static void test_observers_grouped_by_connection(void **state) {
+  fixture *f = *state;
+  static watcher ws[4];
+  memset(ws, 0, sizeof ws);
+  char uri[64];
+  snprintf(uri, sizeof uri, "coap+tcp://127.0.0.1:%u/obs", f->port);
+  for (int k = 0; k < 4; k++) {
+    assert_int_equal(rc_observe(f->clients[k % 2], uri, NULL, on_note, &ws[k],
+                                &ws[k].obs),
+                     RC_OK);
+    RUN_UNTIL(f, ws[k].got == 1); /* registered in this order */
+  }
+  rc_notify_stats a, b;
+  rc_context_notify_stats(f->server, &a);
+  f->value = 77;
+  assert_int_equal(rc_resource_notify(f->res), RC_OK);
+  uv_run(&f->loop, UV_RUN_NOWAIT); /* the turn's end */
+  rc_context_notify_stats(f->server, &b);
+  assert_int_equal(b.notifications - a.notifications, 4);
+  assert_int_equal(b.direct - a.direct, 2);
+  assert_int_equal(b.flushes - a.flushes, 0);
+  RUN_UNTIL(f, all_got(ws, 4, 2));
+  for (int k = 0; k < 4; k++) {
+    assert_int_equal(ws[k].last, 77);
+    assert_int_equal(ws[k].errors, 0);
+    rc_observe_cancel(ws[k].obs);
+    ws[k].obs = NULL;
+  }
+  RUN_UNTIL(f, rc_resource_observers(f->res) == 0);
+}
+
 /* ---- several notifies in one loop turn: one write per connection --------
  * Two observable resources, each observed twice on every one of the ten
  * client connections. Two rounds of /obs and one of /obs2 in one turn
  * (called outside uv_run, then from a timer callback) must reach every
- * observer, and the server must write each connection once per turn:
- * its notify statistics count 10 flushes for 30 rounds' worth of
- * output, and the kernel's count of this process's write calls
- * (/proc/self/io syscw) grows by exactly 10 over the loop iteration
- * that flushes (the clients write nothing on a notification). From a
- * timer, the flush must come before the loop blocks (its prepare
- * phase): otherwise the poll would wait for the guard. */
+ * observer, and the server must write each connection at most twice per
+ * turn: the first round at once (each connection has nothing queued:
+ * one direct write each), the two others held to the turn's end: its
+ * notify statistics count 10 direct writes and 10 flushes for 30
+ * rounds' worth of output, and the kernel's count of this process's
+ * write calls (/proc/self/io syscw) grows by exactly 20 over the rounds
+ * and the loop iteration that flushes (the clients write nothing on a
+ * notification). From a timer, the flush must come before the loop
+ * blocks (its prepare phase): otherwise the poll would wait for the
+ * guard. */
 
 static int proc_syscw(unsigned long long *out) {
   FILE *fp = fopen("/proc/self/io", "r");
@@ -363,10 +405,11 @@ static void test_notifies_one_write_per_turn(void **state) {
   notify_three(f, res2);
   uv_run(&f->loop, UV_RUN_NOWAIT); /* prepare: the flush */
   if (have_io && proc_syscw(&w1) == 0)
-    assert_int_equal(w1 - w0, NCLIENTS);
+    assert_int_equal(w1 - w0, 2 * NCLIENTS);
   rc_context_notify_stats(f->server, &b);
   assert_int_equal(b.rounds - a.rounds, 3);
   assert_int_equal(b.notifications - a.notifications, NCLIENTS * 6);
+  assert_int_equal(b.direct - a.direct, NCLIENTS);
   assert_int_equal(b.flushes - a.flushes, NCLIENTS);
   for (int c = 0; c < NCLIENTS; c++)
     RUN_UNTIL(f, ws[c * 4].got == 3 && ws[c * 4 + 1].got == 3 &&
@@ -383,6 +426,7 @@ static void test_notifies_one_write_per_turn(void **state) {
                      ws[c * 4 + 2].got == 3 && ws[c * 4 + 3].got == 3);
   rc_context_notify_stats(f->server, &b);
   assert_int_equal(b.rounds - a.rounds, 3);
+  assert_int_equal(b.direct - a.direct, NCLIENTS);
   assert_int_equal(b.flushes - a.flushes, NCLIENTS);
   for (int i = 0; i < NCLIENTS * 4; i++) {
     assert_int_equal(ws[i].last, f->value);
@@ -428,6 +472,7 @@ typedef struct raw_peer {
   int foreign; /* messages whose token is none of this peer's */
   int stall;   /* stops reading once its 1-byte token's observation is
                   answered */
+  int val_at[RAW_OBS]; /* last_val[1] when a message on token k came */
 } raw_peer;
 
 static void raw_alloc(uv_handle_t *h, size_t sz, uv_buf_t *b) {
@@ -461,6 +506,7 @@ static void raw_split(raw_peer *p) {
       continue;
     }
     p->got[k]++;
+    p->val_at[k] = p->last_val[1];
     rc_msg m;
     if (rc_msg_parse(RC_FRAMING_TCP, b, len, &m) == RC_OK) {
       p->last_val[k] = payload_int(&m);
@@ -831,6 +877,19 @@ static void test_stalled_observer_bounded(void **state) {
   assert_int_equal(cm.now, 0);
 }
 
+/* The raw peer p saw no Observe going backwards and no foreign token;
+ * it closes, its observation goes, and srv is freed. */
+static void raw_done(fixture *f, raw_peer *p, rc_context *srv,
+                     rc_resource *res) {
+  assert_int_equal(p->obs_backwards, 0);
+  assert_int_equal(p->foreign, 0);
+  uv_close((uv_handle_t *)&p->tcp, raw_close_cb);
+  RUN_UNTIL(f, p->closed && rc_resource_observers(res) == 0);
+  rc_context_free(srv);
+  for (int i = 0; i < 100 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
+    ;
+}
+
 /* Many rounds in one turn of the loop, for a peer that reads: the
  * output held for the turn passes RC_NOTIFY_BACKLOG_MAX, so the later
  * rounds skip it, and the turn's one flush may leave nothing unsent (no
@@ -858,13 +917,78 @@ static void test_skipped_in_one_turn_caught_up(void **state) {
   assert_int_equal(b.caught_up - a.caught_up, 1);
   assert_int_equal((uint64_t)p.got[1],
                    1u + (b.notifications - a.notifications) + 1u);
-  assert_int_equal(p.obs_backwards, 0);
-  assert_int_equal(p.foreign, 0);
-  uv_close((uv_handle_t *)&p.tcp, raw_close_cb);
-  RUN_UNTIL(f, p.closed && rc_resource_observers(res) == 0);
-  rc_context_free(srv);
-  for (int i = 0; i < 100 && uv_run(&f->loop, UV_RUN_NOWAIT); i++)
-    ;
+  raw_done(f, &p, srv, res);
+}
+
+/* ---- nothing overtakes queued output ------------------------------------
+ * A round writes a connection with nothing unsent at once (one direct
+ * write); bytes already queued on it must never be overtaken. A raw peer
+ * with a small receive window observes /wide (1 KiB notifications) and
+ * stops reading; rounds run until one finds its connection with output
+ * still unsent (no direct write in that round). Then it asks for /wide
+ * once more without Observe: the answer is queued behind those bytes,
+ * unwritten. One more round follows. When the peer reads again it must
+ * get every notification before the answer, the answer, then the last
+ * round's notification, Observe always growing. */
+
+static void h_wide_counted(rc_context *ctx, rc_resource *res, rc_xreq *req,
+                           void *user) {
+  fixture *f = user;
+  f->gets++;
+  h_wide(ctx, res, req, user);
+}
+
+static void raw_send_more(raw_peer *p) {
+  uv_buf_t b = uv_buf_init((char *)p->out, (unsigned)p->out_len);
+  assert_int_equal(uv_write(&p->wr, (uv_stream_t *)&p->tcp, &b, 1,
+                            raw_written),
+                   0);
+}
+
+static void test_notification_behind_queued_answer(void **state) {
+  fixture *f = *state;
+  rc_resource *res;
+  uint16_t port;
+  rc_context *srv = observable_server(f, NULL, RC_SESSION_LOG_WARN,
+                                      "127.0.0.1:0", "/wide", h_wide_counted,
+                                      &res, &port);
+  static raw_peer p;
+  memset(&p, 0, sizeof p);
+  p.stall = 1;
+  raw_observe_wide(f, &p, port, 4096);
+  RUN_UNTIL(f, p.got[1] == 1);
+  rc_notify_stats a, b;
+  int round = 0, queued = 0;
+  while (!queued && round < 20000) {
+    rc_context_notify_stats(srv, &a);
+    f->value = ++round;
+    assert_int_equal(rc_resource_notify(res), RC_OK);
+    rc_context_notify_stats(srv, &b);
+    queued = b.direct == a.direct; /* it had unsent output: held */
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+  }
+  assert_true(queued);
+  assert_true(round > 1); /* the first rounds went straight */
+  assert_int_equal(b.skipped, 0);
+  /* The answer to a plain GET on the 4-byte token, queued, unwritten. */
+  p.out_len = 0;
+  memcpy(p.tok[2], "\x71\x72\x73\x74", 4);
+  raw_put(&p, RC_GET, p.tok[2], 4, 0, "wide");
+  int gets = f->gets;
+  raw_send_more(&p);
+  RUN_UNTIL(f, f->gets == gets + 1);
+  f->value = ++round;
+  assert_int_equal(rc_resource_notify(res), RC_OK);
+  rc_context_notify_stats(srv, &a);
+  assert_int_equal(a.direct, b.direct); /* behind the answer: held */
+  uv_run(&f->loop, UV_RUN_NOWAIT);
+  uv_read_start((uv_stream_t *)&p.tcp, raw_alloc, raw_read);
+  p.stall = 0;
+  RUN_UNTIL(f, p.last_val[1] == round);
+  assert_int_equal(p.got[2], 1);
+  assert_int_equal(p.val_at[2], round - 1); /* every earlier round first */
+  assert_int_equal(p.got[1], 1 + round);    /* nothing skipped or lost */
+  raw_done(f, &p, srv, res);
 }
 
 typedef struct result {
@@ -1099,12 +1223,16 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_notification_bytes_per_token,
                                       setup, teardown),
+      cmocka_unit_test_setup_teardown(test_observers_grouped_by_connection,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_notifies_one_write_per_turn, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_skipped_in_one_turn_caught_up,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_stalled_observer_bounded, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_notification_behind_queued_answer,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_three_transfers_one_connection,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_observe_follows_alternative_address,

@@ -736,10 +736,31 @@ static void test_backpressure(void **st) {
                             (RC_CONN_READ_BUF / 200 + 1) * (4096 + 16));
   fprintf(stderr, "  back-pressure: server stopped after %u of %u requests, "
                   "%zu bytes queued\n", seen, (unsigned)N, unsent);
+  /* Two messages framed for a direct write: refused while anything is
+   * unsent (they would overtake it), nothing taken. */
+  static const uint8_t t1[4] = {1, 2, 3, 4}, t2[8] = {5, 6, 7, 8, 9, 10, 11};
+  const uint8_t *toks[2] = {t1, t2};
+  const size_t tkls[2] = {sizeof t1, sizeof t2};
+  static const uint8_t tail[] = {0xc0, 0xff, 'h', 'i'}; /* CF 0, "hi" */
+  uint8_t frames[128];
+  size_t flen;
+  assert_int_equal(rc_session_frame_tails(rc_conn_session(f.srv.c),
+                                          RC_CONTENT, toks, tkls, 2, tail, 1,
+                                          sizeof tail, frames, sizeof frames,
+                                          &flen),
+                   RC_OK);
+  assert_int_equal(flen, 2 * 2 + 4 + 8 + 2 * sizeof tail);
+  assert_int_equal(rc_conn_write_now(f.srv.c, frames, flen), RC_ERR_STATE);
+  assert_int_equal(rc_conn_unsent(f.srv.c), unsent);
   /* The peer reads again: everything is answered. */
   uv_read_start((uv_stream_t *)&r.tcp, raw_alloc, raw_read);
   RUN_UNTIL(&f, r.responses == N);
   assert_int_equal(f.srv.requests, N);
+  /* Nothing unsent now: written at once, both arrive after the rest. */
+  RUN_UNTIL(&f, rc_conn_unsent(f.srv.c) == 0);
+  assert_int_equal(rc_conn_write_now(f.srv.c, frames, flen), RC_OK);
+  assert_int_equal(rc_conn_unsent(f.srv.c), 0);
+  RUN_UNTIL(&f, r.responses == N + 2);
   raw_free(&f, &r);
   fx_done(&f);
 }
