@@ -43,9 +43,7 @@ rcoap_bin=$(rc_tool rcoap)
   >"$RC_TMP/obs.out" 2>"$RC_TMP/obs.err" &
 OBS=$!
 for i in $(seq 100); do [ "$(wc -l <"$RC_TMP/obs.out")" -ge 1 ] && break; sleep 0.1; done
-kill -KILL "$(rcd_pid d)"
-wait "$(rcd_pid d)" 2>/dev/null
-unset "RCD_PID[d]"
+rcd_kill d
 for i in $(seq 100); do grep -q reconnecting "$RC_TMP/obs.err" && break; sleep 0.1; done
 rc_expect "$(cat "$RC_TMP/obs.err")" "reconnecting" "loss of the server is said on stderr"
 rcd_start d2 1 -l "coap+tcp://127.0.0.1:$P" || rc_fail "rcoapd restarts on port $P"

@@ -88,9 +88,7 @@ rc_expect "$OUT$ERR" "5.04" "an observer of a silent origin gets 5.04 after the 
 rc_expect "$OUT$ERR" "timed out" "with a diagnostic"
 
 echo "=== the origin killed and restarted"
-kill -KILL "$(rcd_pid up)"
-wait "$(rcd_pid up)" 2>/dev/null
-unset "RCD_PID[up]"
+rcd_kill up
 # The relay's tries while the origin is down (its -v log: one line each).
 tries() { grep -c "observation of $UP/counter lost" "$RC_TMP/px.err"; }
 T0=$(tries)

@@ -98,9 +98,7 @@ for _ in $(seq 1 $((50 * RC_SLOW))); do
   grep -q 'GET .*Uri-Path:"slow"' "$RC_TMP/ok.err" && break
   sleep 0.1
 done
-kill -KILL "$(rcd_pid ok)"
-wait "$(rcd_pid ok)" 2>/dev/null
-unset "RCD_PID[ok]"
+rcd_kill ok
 wait "$CPID"
 OUT=$(cat "$RC_TMP/coap.out")
 rc_expect "$OUT" "5.02 Bad Gateway" "the downstream gets 5.02 (not 5.04 after the timeout)"
@@ -111,9 +109,7 @@ rc_expect_re "$OUT" "proxy: coap\+tcp://127.0.0.1:[0-9]+ failed: connection (ref
 if rcd_alive px; then rc_pass "the proxy keeps running"; else rc_fail "the proxy keeps running"; fi
 
 echo "=== an origin that is down: back-off, fail fast"
-kill -KILL "$(rcd_pid od)"
-wait "$(rcd_pid od)" 2>/dev/null
-unset "RCD_PID[od]"
+rcd_kill od
 coap -T $RC_TMO -i get -O "35,$OD/a" "$PXW/"
 rc_expect "$OUT" "5.02 Bad Gateway" "the dead origin: 5.02"
 rc_expect "$OUT" "next attempt in $BO ms" "naming the back-off"
