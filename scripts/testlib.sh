@@ -70,9 +70,19 @@ rc_tool() {
 # runs; only the client's own second memcheck of the same code is left
 # out (~0.7 s of CPU each, 1.5-2 s with TLS). Outside valgrind it changes
 # nothing.
+#
+# RC_NATIVE_TOOLS="rcoap ...": from then on rc_run runs these tools
+# natively, for a test whose subject is another process (rcoapd --proxy:
+# test_proxy*.sh) and which has run the tool under memcheck once already;
+# the tool's own paths are under memcheck in its own tests (rcoap:
+# test_tcp_demo, test_ws_methods, test_cli_errors, test_dtls, ...).
+RC_NATIVE_TOOLS=
 rc_run() {
   local bin
   bin=$(rc_tool "$1") || return 1
+  if [[ " $RC_NATIVE_TOOLS " == *" $1 "* ]]; then
+    local RC_NATIVE=1
+  fi
   shift
   if [ "${RCOAP_VALGRIND:-0}" = 1 ] && [ "${RC_NATIVE:-0}" != 1 ]; then
     local rc=0
