@@ -28,7 +28,7 @@ RC_VALGRIND_EXIT=99
 # still names the function and line), and no chasing across branches
 # while translating. A coaps+tcp GET took 1.97 s of CPU with the first
 # five, 1.5 s with all eight; a plain `valgrind true` 0.41 s, 0.30 s.
-RC_VALGRIND_CMD=(valgrind -q --error-exitcode=$RC_VALGRIND_EXIT
+RC_VALGRIND_CMD=(valgrind -q "--error-exitcode=$RC_VALGRIND_EXIT"
   --leak-check=full --errors-for-leak-kinds=definite
   --show-leak-kinds=definite
   --vgdb=no --read-inline-info=no --vex-guest-chase=no)
