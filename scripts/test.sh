@@ -11,6 +11,7 @@
 #      scripts/testlib.sh), when tests/integration has any
 #   7. every fuzz/fuzz_*.c target built with clang and run FUZZ_SECONDS on a
 #      copy of its seed corpus fuzz/corpus/<name>/
+# The builds of 4 and 7 run in the background during 3's ctest (BG_BUILDS).
 # It counts ctest tests, fuzz targets and checks, prints a summary and ends
 # with the line "N passed, N failed"; it exits non-zero if anything failed.
 #
@@ -19,8 +20,12 @@
 #   FUZZ_JOBS      fuzz targets run at once (default: JOBS)
 #   BUILD_ROOT     where the build folders go (default <repo>/build-test)
 #   JOBS           parallel compile jobs (default: nproc)
-#   CTEST_JOBS     tests run at once in the normal and ASan ctest (default 2)
-#   VALGRIND_JOBS  integration tests run at once under valgrind (default 3)
+#   CTEST_JOBS     tests run at once in the normal and ASan ctest (default
+#                  nproc, at least 2, at most 6)
+#   VALGRIND_JOBS  integration tests run at once under valgrind (default
+#                  nproc + 1, at least 3, at most 8)
+#   BG_BUILDS=0    build the ASan and fuzz folders in their own steps, not
+#                  in the background during the normal ctest (default 1)
 #   WEB_TEST_TIMEOUT  seconds for the node tests (default 300)
 #   RCOAP_SKIP_DEPS=1  do not run install-deps.sh
 #   STEPS          only these steps, e.g. STEPS="build fuzz" (names: layers
@@ -33,6 +38,13 @@ ROOT=$(pwd)
 BUILD_ROOT=${BUILD_ROOT:-$ROOT/build-test}
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+# Tests wait on sockets and timers as much as they compute: at least two
+# at once, one per core on a larger machine; valgrind's runs are CPU-bound
+# but their tests wait too (handshake and observe timers), so one more.
+# Capped (6 and 8): a test holds several daemons, Chromium or memcheck's
+# shadow memory (100-200 MB a process), and memory does not grow with cores.
+CTEST_JOBS=${CTEST_JOBS:-$((JOBS > 6 ? 6 : JOBS > 2 ? JOBS : 2))}
+VALGRIND_JOBS=${VALGRIND_JOBS:-$((JOBS + 1 > 8 ? 8 : JOBS + 1 > 3 ? JOBS + 1 : 3))}
 LOGDIR=$BUILD_ROOT/logs
 mkdir -p "$LOGDIR"
 
@@ -43,10 +55,11 @@ NORMAL_OK=0
 STEPS=${STEPS:-layers build asan web valgrind fuzz}
 # want STEP: whether STEP is selected; notes a skip when it is not.
 want() {
-  [[ " $STEPS " == *" $1 "* ]] && return 0
+  wanted "$1" && return 0
   note "SKIP  $1: not in STEPS"
   return 1
 }
+wanted() { [[ " $STEPS " == *" $1 "* ]]; }
 SUMMARY=()
 STEP=0
 T0=$(date +%s)
@@ -82,6 +95,48 @@ build() {
   fi
   show_log "$log"
   return 1
+}
+
+# The ASan and fuzz builds need nothing from the tests before them: with
+# BG_BUILDS=1 they start once the normal build is done, in the background
+# at the lowest priority (nice 19), and take the CPU the normal ctest
+# leaves idle while its tests wait on sockets and timers; their steps then
+# wait for them (bg_wait) instead of building. Their output is kept and
+# shown when waited for, so the log reads as before.
+BG_BUILDS=${BG_BUILDS:-1}
+declare -A BG_PID=()
+# bg_start NAME FUNCTION ARGS...: FUNCTION ARGS in the background, niced.
+bg_start() {
+  local name=$1
+  shift
+  rm -f "$LOGDIR/$name-bg.done"
+  (
+    renice -n 19 -p "$BASHPID" >/dev/null 2>&1
+    rc=0
+    "$@" || rc=$?
+    : >"$LOGDIR/$name-bg.done"
+    exit "$rc"
+  ) >"$LOGDIR/$name-bg.out" 2>&1 &
+  BG_PID[$name]=$!
+}
+# bg_tree PID: PID and its descendants.
+bg_tree() {
+  local c
+  echo "$1"
+  for c in $(pgrep -P "$1" 2>/dev/null); do bg_tree "$c"; done
+}
+# bg_wait NAME: waits for NAME, prints its output, returns its status; 2
+# if it was never started. Nothing else runs now: the job (make and the
+# compilers it starts from now on) gets our priority back, where allowed.
+bg_wait() {
+  local pid=${BG_PID[$1]:-} rc=0
+  [ -z "$pid" ] && return 2
+  # shellcheck disable=SC2046 # one PID per word
+  renice -n "$(nice)" -p $(bg_tree "$pid") >/dev/null 2>&1
+  wait "$pid" || rc=$?
+  unset "BG_PID[$1]"
+  cat "$LOGDIR/$1-bg.out"
+  return "$rc"
 }
 
 # run_ctest NAME DIR [CTEST_ARGS...]: runs ctest, adds its counts.
@@ -145,6 +200,39 @@ if want layers; then
   fi
 fi
 
+ASAN_CMAKE=(-DCMAKE_BUILD_TYPE=Debug -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=ON
+  -DRCOAP_FUZZ=OFF -DRCOAP_TESTS=ON -DRCOAP_BENCH=OFF)
+DIR_ASAN=$BUILD_ROOT/asan
+DIR_FUZZ=$BUILD_ROOT/fuzz
+FUZZ_CMAKE=(-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=ON
+  -DRCOAP_TESTS=OFF -DRCOAP_BENCH=OFF)
+mapfile -t FUZZ_SRCS < <(cd "$ROOT" && ls fuzz/fuzz_*.c 2>/dev/null)
+TARGETS=()
+for src in "${FUZZ_SRCS[@]}"; do TARGETS+=("$(basename "$src" .c)"); done
+# start_bg_builds: the ASan build, then the fuzz build, one after the other
+# in the background (BG_BUILDS=1), for the steps that will run.
+start_bg_builds() {
+  [ "$BG_BUILDS" = 1 ] || return 0
+  if wanted asan; then
+    bg_start asan build asan "$DIR_ASAN" "${ASAN_CMAKE[@]}"
+  fi
+  if wanted fuzz && [ "${#TARGETS[@]}" -gt 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
+    # after the ASan build (its step comes first), not beside it
+    bg_start fuzz bg_after asan build fuzz "$DIR_FUZZ" "${FUZZ_CMAKE[@]}" -- "${TARGETS[@]}"
+  fi
+}
+# bg_after NAME CMD...: CMD once background job NAME (if started) is done.
+bg_after() {
+  local pid=${BG_PID[$1]:-} done=$LOGDIR/$1-bg.done
+  shift
+  # not a child of this subshell: its done file tells
+  if [ -n "$pid" ]; then
+    while [ ! -e "$done" ] && kill -0 "$pid" 2>/dev/null; do sleep 2; done
+  fi
+  "$@"
+}
+
 # ---- 3. normal build + ctest -------------------------------------------------
 header "build (-Werror) and ctest"
 DIR_NORMAL=$BUILD_ROOT/normal
@@ -154,7 +242,8 @@ elif build normal "$DIR_NORMAL" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=OFF \
      -DRCOAP_TESTS=ON -DRCOAP_BENCH=ON; then
   NORMAL_OK=1
-  run_ctest ctest "$DIR_NORMAL" -j "${CTEST_JOBS:-2}"
+  start_bg_builds
+  run_ctest ctest "$DIR_NORMAL" -j "$CTEST_JOBS"
 else
   FAILED=$((FAILED + 1))
   note "FAIL  normal build (log: $LOGDIR/normal-build.log)"
@@ -162,15 +251,12 @@ fi
 
 # ---- 4. sanitizer build + ctest ----------------------------------------------
 header "build with ASan+UBSan and ctest"
-DIR_ASAN=$BUILD_ROOT/asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if ! want asan; then
   :
-elif build asan "$DIR_ASAN" -DCMAKE_BUILD_TYPE=Debug \
-     -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=ON -DRCOAP_FUZZ=OFF \
-     -DRCOAP_TESTS=ON -DRCOAP_BENCH=OFF; then
-  run_ctest ctest-asan "$DIR_ASAN" -j "${CTEST_JOBS:-2}"
+elif bg_wait asan || { [ $? = 2 ] && build asan "$DIR_ASAN" "${ASAN_CMAKE[@]}"; }; then
+  run_ctest ctest-asan "$DIR_ASAN" -j "$CTEST_JOBS"
 else
   FAILED=$((FAILED + 1))
   note "FAIL  sanitizer build (log: $LOGDIR/asan-build.log)"
@@ -247,12 +333,11 @@ else
   # Tests take ephemeral ports, so two can run at once; valgrind is slow
   # (TLS handshakes most of all) and this halves the step's wall time.
   RCOAP_VALGRIND=1 run_ctest ctest-valgrind "$DIR_NORMAL" -L integration \
-    -j "${VALGRIND_JOBS:-3}"
+    -j "$VALGRIND_JOBS"
 fi
 
 # ---- 7. fuzzing -------------------------------------------------------------
 header "fuzz targets (${FUZZ_SECONDS}s each)"
-mapfile -t FUZZ_SRCS < <(cd "$ROOT" && ls fuzz/fuzz_*.c 2>/dev/null)
 if ! want fuzz; then
   :
 elif [ "${#FUZZ_SRCS[@]}" -eq 0 ]; then
@@ -260,18 +345,14 @@ elif [ "${#FUZZ_SRCS[@]}" -eq 0 ]; then
 elif [ "$FUZZ_SECONDS" = 0 ]; then
   note "SKIP  fuzzing: FUZZ_SECONDS=0"
 else
-  DIR_FUZZ=$BUILD_ROOT/fuzz
   WORK=$BUILD_ROOT/fuzz-run
   rm -rf "$WORK"
   mkdir -p "$WORK"
-  FUZZ_CMAKE=(-DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
-    -DRCOAP_WERROR=ON -DRCOAP_SANITIZE=OFF -DRCOAP_FUZZ=ON
-    -DRCOAP_TESTS=OFF -DRCOAP_BENCH=OFF)
-  TARGETS=()
-  for src in "${FUZZ_SRCS[@]}"; do TARGETS+=("$(basename "$src" .c)"); done
-  # All targets in one build; if that fails, one by one to tell which.
+  # All targets in one build (in the background since the normal build,
+  # if BG_BUILDS); if that fails, one by one to tell which.
   BUILT=()
-  if build fuzz "$DIR_FUZZ" "${FUZZ_CMAKE[@]}" -- "${TARGETS[@]}"; then
+  if bg_wait fuzz ||
+     { [ $? = 2 ] && build fuzz "$DIR_FUZZ" "${FUZZ_CMAKE[@]}" -- "${TARGETS[@]}"; }; then
     BUILT=("${TARGETS[@]}")
   else
     for target in "${TARGETS[@]}"; do

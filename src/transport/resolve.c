@@ -26,6 +26,7 @@ struct rc__connecting {
   struct sockaddr_storage lit; /* the address of an IP literal */
   int lit_left;                /* literal not tried yet */
   int attempt_abandoned;       /* the running attempt timed out */
+  int creq_pending;            /* creq handed to uv_tcp_connect, no cb yet */
   uint32_t connect_ms;
   uint16_t port;
   rc_err last_err;
@@ -134,7 +135,15 @@ static void res_note(rc_conn *c, rc_err err, const struct sockaddr *sa,
 static void res_on_connect(uv_connect_t *req, int status) {
   rc_conn *c = req->data;
   rc__connecting *cn = c->cn;
-  if (c->state == RC__CONN_CLOSING || cn == NULL)
+  if (cn != NULL)
+    cn->creq_pending = 0;
+  if (c->state == RC__CONN_CLOSING) {
+    /* closed while connecting: libuv calls us (UV_ECANCELED) as it closes
+     * the handle; creq lives in cn, so cn was kept until now */
+    res_free_cn(c);
+    return;
+  }
+  if (cn == NULL)
     return;
   if (cn->attempt_abandoned) {
     cn->attempt_abandoned = 0;
@@ -221,6 +230,7 @@ static void res_attempt(rc_conn *c) {
   cn->attempt_abandoned = 0;
   int r = uv_tcp_connect(&cn->creq, &c->tcp, (const struct sockaddr *)&cn->lit,
                          res_on_connect);
+  cn->creq_pending = r == 0;
   if (r < 0) {
     res_note(c, r == UV_ECONNREFUSED ? RC_ERR_CONN_REFUSED : RC_ERR_CONNECT,
              (const struct sockaddr *)&cn->lit, uv_strerror(r));
@@ -310,6 +320,11 @@ void rc__conn_connect_abandon(rc_conn *c) {
     uv_cancel((uv_req_t *)&c->cn->gai);
     return;
   }
+  /* A connect request still running lives in cn: its callback (run when
+   * the handle closes) frees cn. Freed here, that callback read freed
+   * memory (rcoap observe --duration ending mid-connect, under valgrind). */
+  if (c->cn != NULL && c->cn->creq_pending)
+    return;
   res_free_cn(c);
 }
 

@@ -25,12 +25,6 @@ RCD_HS=(--handshake-timeout $((10000 * RC_SLOW)))
 RC_RAWPEER=(/usr/bin/python3 "$RC_SRC/tests/integration/lib/rawpeer.py")
 declare -A RCD_PID=()
 
-# The valgrind command line rc_run uses, for background servers.
-rc_valgrind_cmd() {
-  echo valgrind -q --error-exitcode=$RC_VALGRIND_EXIT --leak-check=full \
-    --errors-for-leak-kinds=definite --show-leak-kinds=definite
-}
-
 # rcd_start NAME NLISTEN ARGS...: starts rcoapd ARGS --state-dir, stdout in
 # $RC_TMP/NAME.out, stderr in $RC_TMP/NAME.err; waits until it printed
 # NLISTEN "listening on" lines. Returns 1 (and shows its output) if it
@@ -51,14 +45,15 @@ rcd_start() {
 }
 
 # rcd_start_cmd NAME N PATTERN CMD...: starts CMD (under valgrind when it
-# is one of ours and RCOAP_VALGRIND=1) and waits until N lines of its
-# stdout+stderr contain PATTERN (N=0: no wait).
+# is one of ours and RCOAP_VALGRIND=1, unless RC_NATIVE=1: see rc_run) and
+# waits until N lines of its stdout+stderr contain PATTERN (N=0: no wait).
 rcd_start_cmd() {
   local name=$1 want=$2 pat=$3 i
   shift 3
   local pre=()
-  if [ "${RCOAP_VALGRIND:-0}" = 1 ] && [[ "$1" == "$RC_BUILD"/* ]]; then
-    read -r -a pre <<<"$(rc_valgrind_cmd)"
+  if [ "${RCOAP_VALGRIND:-0}" = 1 ] && [ "${RC_NATIVE:-0}" != 1 ] &&
+    [[ "$1" == "$RC_BUILD"/* ]]; then
+    pre=("${RC_VALGRIND_CMD[@]}")
   fi
   : >"$RC_TMP/$name.out"
   : >"$RC_TMP/$name.err"
@@ -127,6 +122,24 @@ rcd_stop() {
     return
   fi
   rc_expect_status "$RCD_RC" "$want" "$name exits $want after SIGTERM"
+}
+
+# rcd_kill NAME: SIGKILL (a crash, for the test), reaped. Under valgrind
+# what memcheck reported until then (its errors go to stderr as they are
+# found; a killed process gets no leak check and no exit status) fails the
+# test.
+rcd_kill() {
+  local pid=${RCD_PID[$1]:-}
+  [ -z "$pid" ] && return 0
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  unset "RCD_PID[$1]"
+  if [ "${RCOAP_VALGRIND:-0}" = 1 ] &&
+    grep -E '^==[0-9]+== [A-Z]' "$RC_TMP/$1.err" 2>/dev/null |
+    grep -qv '== Warning'; then
+    rc_fail "valgrind found errors in $1 before it was killed:"
+    grep -E '^==[0-9]+==' "$RC_TMP/$1.err" | head -n 40 | sed 's/^/    | /'
+  fi
 }
 
 # Kills whatever is still running (EXIT trap).

@@ -35,9 +35,7 @@ d_start() {
     # peer" for the first clients)
     local hs=(--handshake-timeout $((10000 * SLOW))) a
     for a in "$@"; do [ "$a" = --handshake-timeout ] && hs=(); done
-    valgrind -q --error-exitcode=$RC_VALGRIND_EXIT --leak-check=full \
-      --errors-for-leak-kinds=definite --show-leak-kinds=definite \
-      "$bin" "${hs[@]}" "$@" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
+    "${RC_VALGRIND_CMD[@]}" "$bin" "${hs[@]}" "$@" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
   else
     "$bin" "$@" >"$RC_TMP/$name.out" 2>"$RC_TMP/$name.err" &
   fi
