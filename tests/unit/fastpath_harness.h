@@ -30,6 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "common/fastpath.h"
 #include "rcoap/app.h"
 #include "test_run.h"
@@ -61,6 +64,12 @@ typedef struct fixture {
   size_t in_len;
   int closed; /* the server closed the connection */
   unsigned ping;
+  /* coaps+tcp: the client's TLS (OpenSSL on fd, tls_connect) and the
+   * server's port; each write of the client's is a record of up to
+   * `piece` bytes (0: any) */
+  SSL *ssl;
+  uint16_t tport;
+  size_t piece;
 } fixture;
 
 /* ---- server resources (the same in both contexts) ---- */
@@ -140,12 +149,20 @@ static int shapes_get_only;
 static int clients_ws;
 /* request() gives this many random shapes instead while set. */
 static size_t shapes_random;
+/* request() gives every this many'th shape alone while set. */
+static size_t shapes_stride;
+/* coaps+tcp to f->tport instead of coap+tcp while set (tls_connect; its
+ * client SSL_CTX). */
+static int clients_tls;
+static SSL_CTX *tls_client_ctx;
 
 static int setup(void **state) {
   fixture *f = calloc(1, sizeof *f);
   shapes_get_only = 0;
   shapes_random = 0;
+  shapes_stride = 0;
   clients_ws = 0;
+  clients_tls = 0;
   memset(big_body, 'B', sizeof big_body);
   memset(mid_body, 'M', sizeof mid_body);
   memset(long_seg, 'x', sizeof long_seg);
@@ -202,11 +219,35 @@ static int teardown(void **state) {
 
 static void ws_input(fixture *f);
 
+/* The plaintext OpenSSL has for the client into f->in. */
+static void tls_input(fixture *f) {
+  for (;;) {
+    if (f->in_len + 1 > sizeof f->in)
+      fail_msg("client input full");
+    int n = SSL_read(f->ssl, f->in + f->in_len, (int)(sizeof f->in - f->in_len));
+    if (n > 0) {
+      f->in_len += (size_t)n;
+      continue;
+    }
+    int e = SSL_get_error(f->ssl, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      return;
+    ERR_clear_error();
+    f->closed = 1;
+    uv_poll_stop(&f->poll);
+    return;
+  }
+}
+
 static void on_readable(uv_poll_t *h, int status, int events) {
   fixture *f = h->data;
   (void)events;
   if (status < 0) {
     f->closed = 1;
+    return;
+  }
+  if (f->ssl) {
+    tls_input(f);
     return;
   }
   if (f->ws) {
@@ -262,6 +303,12 @@ static void client_close(fixture *f) {
   uv_poll_stop(&f->poll);
   uv_close((uv_handle_t *)&f->poll, poll_closed);
   RUN_UNTIL_MS(f, !f->polling, GUARD_MS);
+  if (f->ssl) {
+    SSL_shutdown(f->ssl); /* its close_notify, not waiting for the peer's */
+    SSL_free(f->ssl);
+    ERR_clear_error();
+    f->ssl = NULL;
+  }
   close(f->fd);
   f->fd = -1;
 }
@@ -468,6 +515,23 @@ static void send_all(fixture *f, const uint8_t *b, size_t n) {
 }
 
 static void send_raw(fixture *f, const uint8_t *b, size_t n) {
+  while (f->ssl && n > 0) { /* records of up to f->piece bytes */
+    size_t k = f->piece && f->piece < n ? f->piece : n;
+    int w = SSL_write(f->ssl, b, (int)k);
+    if (w > 0) {
+      b += w;
+      n -= (size_t)w;
+      continue;
+    }
+    int e = SSL_get_error(f->ssl, w);
+    if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+      uv_run(&f->loop, UV_RUN_NOWAIT);
+      continue;
+    }
+    ERR_clear_error();
+    f->closed = 1;
+    return;
+  }
   while (n > 0) {
     ssize_t k = send(f->fd, b, n, MSG_NOSIGNAL);
     if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -612,6 +676,38 @@ static void client_connect(fixture *f, uint16_t port) {
   uv_poll_start(&f->poll, UV_READABLE, on_readable);
 }
 
+/* A coaps+tcp connection to port: the TCP connection, then the TLS
+ * handshake (tls_client_ctx) run against the server on the same loop;
+ * then read by on_readable (tls_input). */
+static void tls_connect(fixture *f, uint16_t port) {
+  client_connect(f, port);
+  uv_poll_stop(&f->poll); /* the handshake's bytes are OpenSSL's */
+  SSL *s = SSL_new(tls_client_ctx);
+  assert_non_null(s);
+  SSL_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                      SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  assert_int_equal(SSL_set_fd(s, f->fd), 1);
+  SSL_set_connect_state(s);
+  f->timed_out = 0;
+  uv_timer_start(&f->guard, test_run_guard_cb, GUARD_MS, 0);
+  int r;
+  while ((r = SSL_connect(s)) != 1 && !f->timed_out) {
+    int e = SSL_get_error(s, r);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+      char why[256];
+      ERR_error_string_n(ERR_get_error(), why, sizeof why);
+      ERR_clear_error();
+      fail_msg("TLS handshake: %d %s", e, why);
+    }
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+  }
+  uv_timer_stop(&f->guard);
+  if (r != 1)
+    fail_msg("TLS handshake: timed out");
+  f->ssl = s;
+  uv_poll_start(&f->poll, UV_READABLE, on_readable);
+}
+
 static void client_open_kind(fixture *f, int which, const csm_profile *c,
                              int ws) {
   client_close(f);
@@ -620,7 +716,10 @@ static void client_open_kind(fixture *f, int which, const csm_profile *c,
   f->ws_open = 0;
   f->wraw_len = 0;
   rc__fast_paths_off = which; /* read as the connection is made */
-  client_connect(f, ws ? f->wport[which] : f->port[which]);
+  if (clients_tls)
+    tls_connect(f, f->tport);
+  else
+    client_connect(f, ws ? f->wport[which] : f->port[which]);
   if (ws) { /* RFC 8323 §4.1, RFC 6455 §4.1 */
     static const char up[] =
         "GET /.well-known/coap HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -799,6 +898,10 @@ static size_t request_random(size_t k, uint8_t *out, char *name,
 static size_t request(size_t k, uint8_t *out, char *name, size_t cap) {
   if (shapes_random)
     return k < shapes_random ? request_random(k, out, name, cap) : 0;
+  if (shapes_stride && k % shapes_stride) {
+    size_t np = sizeof paths / sizeof *paths, no = sizeof optsets / sizeof *optsets;
+    return k / np / no < sizeof methods / sizeof *methods ? (size_t)-1 : 0;
+  }
   size_t np = sizeof paths / sizeof *paths;
   size_t no = sizeof optsets / sizeof *optsets;
   size_t nm = sizeof methods / sizeof *methods;
@@ -1053,6 +1156,90 @@ static uint8_t answer_code(const uint8_t *a, size_t n, int *ext_token) {
   size_t ext = (a[0] >> 4) == 13 ? 1 : (a[0] >> 4) == 14 ? 2 : 0;
   *ext_token = (a[0] & 15) == 13;
   return a[1 + ext];
+}
+
+/* ---- pipelined: many requests per read, frames cut anywhere ---- */
+
+/* The frame of the Ping numbered i (token: its number). */
+static size_t ping_frame(uint8_t *out, uint32_t i) {
+  return frame(out, 0xE2, (const uint8_t *)&i, 4, NULL, 0, NULL, 0);
+}
+
+/* Splits f->in at the Pongs numbered 0..n-1: the answers before each
+ * (CSMs left out) into a; 1 when all n came. */
+static int split_at_pongs(fixture *f, size_t n, answers *a) {
+  size_t at = 0, start = 0, sz, i = 0;
+  while (i < n && (sz = frame_size(f->in + at, f->in_len - at)) != 0) {
+    const uint8_t *p = f->in + at;
+    if (p[1] == 0xE3 && (p[0] & 15) == 4) { /* a Pong, no Len ext */
+      uint32_t k;
+      memcpy(&k, p + 2, 4);
+      assert_int_equal(k, i);
+      size_t len = at - start;
+      a->b[i][0] = malloc(len ? len : 1);
+      memcpy(a->b[i][0], f->in + start, len);
+      a->n[i][0] = len;
+      i++;
+      start = at + sz;
+    } else if (p[1] == 0xE1) {
+      assert_int_equal(at, start); /* the CSM first */
+      start = at + sz;
+    }
+    at += sz;
+  }
+  if (i == n)
+    return 1;
+  for (size_t k = 0; k < i; k++)
+    free(a->b[k][0]);
+  return 0;
+}
+
+/* The GET shapes without Observe (an observation would take the
+ * connection off the plain way for the rest), each twice, with a Ping
+ * after each; the requests' numbers into ks. */
+static size_t pipeline_build(uint8_t *out, size_t cap, size_t *ks,
+                             size_t max, size_t *count) {
+  uint8_t req[8192];
+  char name[160];
+  size_t len = 0, n = 0;
+  for (size_t k = 0; n < max; k++) {
+    size_t rn = request(k, req, name, sizeof name);
+    if (rn == 0)
+      break;
+    if (rn == (size_t)-1 || req[1 + (req[0] >> 4 == 13) + 2 * (req[0] >> 4 == 14)] != RC_GET ||
+        is_observe_request(req, rn))
+      continue;
+    for (int r = 0; r < 2; r++) {
+      assert_true(len + rn + 8 <= cap);
+      memcpy(out + len, req, rn);
+      len += rn;
+      len += ping_frame(out + len, (uint32_t)n);
+      ks[n++] = k;
+    }
+  }
+  *count = n;
+  return len;
+}
+
+/* Sends stream[0..upto) (m requests, each followed by its Ping) to
+ * context `which` in pieces of piece bytes, a loop turn after each; each
+ * request's answer into got. */
+static void pieces_run(fixture *f, int which, const uint8_t *stream,
+                       size_t upto, size_t piece, size_t m, answers *got) {
+  client_open(f, which, &profiles[0]);
+  for (size_t at = 0; at < upto; at += piece) {
+    size_t k = upto - at < piece ? upto - at : piece;
+    send_all(f, stream + at, k);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+  }
+  f->timed_out = 0;
+  uv_timer_start(&f->guard, test_run_guard_cb, GUARD_MS, 0);
+  while (!f->closed && !f->timed_out && !split_at_pongs(f, m, got))
+    uv_run(&f->loop, UV_RUN_ONCE);
+  uv_timer_stop(&f->guard);
+  assert_false(f->closed);
+  assert_false(f->timed_out);
+  client_close(f);
 }
 
 #if defined(__GNUC__)

@@ -174,94 +174,11 @@ static void test_small_mms_blocks(void **state) {
   rc__fast_paths_off = 0;
 }
 
-/* ---- pipelined: many requests per read, frames cut anywhere ---- */
-
-/* The frame of the Ping numbered i (token: its number). */
-static size_t ping_frame(uint8_t *out, uint32_t i) {
-  return frame(out, 0xE2, (const uint8_t *)&i, 4, NULL, 0, NULL, 0);
-}
-
-/* Splits f->in at the Pongs numbered 0..n-1: the answers before each
- * (CSMs left out) into a; 1 when all n came. */
-static int split_at_pongs(fixture *f, size_t n, answers *a) {
-  size_t at = 0, start = 0, sz, i = 0;
-  while (i < n && (sz = frame_size(f->in + at, f->in_len - at)) != 0) {
-    const uint8_t *p = f->in + at;
-    if (p[1] == 0xE3 && (p[0] & 15) == 4) { /* a Pong, no Len ext */
-      uint32_t k;
-      memcpy(&k, p + 2, 4);
-      assert_int_equal(k, i);
-      size_t len = at - start;
-      a->b[i][0] = malloc(len ? len : 1);
-      memcpy(a->b[i][0], f->in + start, len);
-      a->n[i][0] = len;
-      i++;
-      start = at + sz;
-    } else if (p[1] == 0xE1) {
-      assert_int_equal(at, start); /* the CSM first */
-      start = at + sz;
-    }
-    at += sz;
-  }
-  if (i == n)
-    return 1;
-  for (size_t k = 0; k < i; k++)
-    free(a->b[k][0]);
-  return 0;
-}
-
-/* The GET shapes without Observe (an observation would take the
- * connection off the plain way for the rest), each twice, with a Ping
- * after each; the requests' numbers into ks. */
-static size_t pipeline_build(uint8_t *out, size_t cap, size_t *ks,
-                             size_t max, size_t *count) {
-  uint8_t req[8192];
-  char name[160];
-  size_t len = 0, n = 0;
-  for (size_t k = 0; n < max; k++) {
-    size_t rn = request(k, req, name, sizeof name);
-    if (rn == 0)
-      break;
-    if (rn == (size_t)-1 || req[1 + (req[0] >> 4 == 13) + 2 * (req[0] >> 4 == 14)] != RC_GET ||
-        is_observe_request(req, rn))
-      continue;
-    for (int r = 0; r < 2; r++) {
-      assert_true(len + rn + 8 <= cap);
-      memcpy(out + len, req, rn);
-      len += rn;
-      len += ping_frame(out + len, (uint32_t)n);
-      ks[n++] = k;
-    }
-  }
-  *count = n;
-  return len;
-}
-
-/* The GET shapes sent one by one to the general context, then all in one
- * stream to the fast one, written in pieces of 1 to 65536 bytes (each
- * piece read by the server as it comes: frames cut at many places, runs
- * of whole frames): every answer the same bytes. */
-/* Sends stream[0..upto) (m requests, each followed by its Ping) to
- * context `which` in pieces of piece bytes, a loop turn after each; each
- * request's answer into got. */
-static void pieces_run(fixture *f, int which, const uint8_t *stream,
-                       size_t upto, size_t piece, size_t m, answers *got) {
-  client_open(f, which, &profiles[0]);
-  for (size_t at = 0; at < upto; at += piece) {
-    size_t k = upto - at < piece ? upto - at : piece;
-    send_all(f, stream + at, k);
-    uv_run(&f->loop, UV_RUN_NOWAIT);
-  }
-  f->timed_out = 0;
-  uv_timer_start(&f->guard, test_run_guard_cb, GUARD_MS, 0);
-  while (!f->closed && !f->timed_out && !split_at_pongs(f, m, got))
-    uv_run(&f->loop, UV_RUN_ONCE);
-  uv_timer_stop(&f->guard);
-  assert_false(f->closed);
-  assert_false(f->timed_out);
-  client_close(f);
-}
-
+/* The GET shapes to the general context in one write (its frame reader
+ * takes one frame at a time however the bytes come), then to the fast
+ * one written in pieces of 1 to 65536 bytes (each piece read by the
+ * server as it comes: frames cut at many places, runs of whole frames):
+ * every answer the same bytes. */
 static void test_pipelined_pieces(void **state) {
   fixture *f = *state;
   static uint8_t stream[1 << 20];
@@ -269,8 +186,6 @@ static void test_pipelined_pieces(void **state) {
   size_t n;
   size_t len = pipeline_build(stream, sizeof stream, ks, 4096, &n);
   answers *ref = calloc(1, sizeof *ref);
-  /* the reference: the general way, all in one write (its frame reader
-   * takes one frame at a time however the bytes come) */
   pieces_run(f, 1, stream, len, len, n, ref);
   static const size_t pieces[] = {65536, 4096, 1000, 61, 7, 3, 1};
   for (size_t pi = 0; pi < sizeof pieces / sizeof *pieces; pi++) {
