@@ -30,13 +30,8 @@
 #define PKI_NAME "rc-fastpath-tls"
 
 static char g_dir[256];
-static char g_path[512];
-
 /* Path of a file of the generated PKI (a static buffer: use at once). */
-static const char *P(const char *name) {
-  snprintf(g_path, sizeof g_path, "%s/%s", g_dir, name);
-  return g_path;
-}
+#define P(name) test_pki_path(g_dir, (name))
 
 /* The server TLS contexts: what each is, the context it serves. */
 typedef struct tls_kind {
