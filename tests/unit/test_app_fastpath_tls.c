@@ -18,9 +18,10 @@
  * says (handed over or not).
  *
  * The DTLS record hand-over (dtls_record.c) is not compared here: it
- * runs for coaps+wr only (a WebRTC peer checking a fingerprint), whose
- * app-level set-up needs ICE and SCTP; test_transport_dtls.c checks its
- * records against OpenSSL's both ways.
+ * runs for coaps+wr only (a WebRTC peer checking a fingerprint), which
+ * has no app-level unit set-up (ICE, a signalling peer); it is compared
+ * at the session level, handed over against keep_ssl, in
+ * test_webrtc_chain.c (test_dtls_handover_same).
  */
 #include "fastpath_harness.h"
 
