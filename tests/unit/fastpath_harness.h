@@ -1110,10 +1110,11 @@ static void hexdump(const char *what, const uint8_t *b, size_t n) {
   print_message("  %s (%zu): %s\n", what, n, line);
 }
 
-/* Compares the two contexts' answers to the first n requests of the set
+/* Compares answers a[0] with a[1] to the first n requests of the set
  * (as request() gives them now), printing each difference under label;
- * frees them; returns how many differ. */
-static size_t answers_diff(const char *label, answers *a[2], size_t n) {
+ * frees a[0] (a[1] too unless keep_ref); returns how many differ. */
+static size_t answers_cmp(const char *label, answers *a[2], size_t n,
+                          int keep_ref) {
   uint8_t req[8192];
   char name[160];
   size_t differ = 0, i = 0;
@@ -1123,30 +1124,36 @@ static size_t answers_diff(const char *label, answers *a[2], size_t n) {
     if (rn == (size_t)-1)
       continue;
     for (int r = 0; r < ROUNDS; r++) {
-      int g = r;
       if (!a[0]->b[i][r] && !a[1]->b[i][r])
         continue;
       if (!a[0]->b[i][r] || !a[1]->b[i][r])
         fail_msg("[%s] %s: sent %d times to one context only", label, name,
                  r + 1);
-      if (a[0]->n[i][r] != a[1]->n[i][g] ||
-          memcmp(a[0]->b[i][r], a[1]->b[i][g], a[0]->n[i][r])) {
+      if (a[0]->n[i][r] != a[1]->n[i][r] ||
+          memcmp(a[0]->b[i][r], a[1]->b[i][r], a[0]->n[i][r])) {
         print_message("DIFF [%s] %s, round %d\n", label, name, r + 1);
         hexdump("request", req, rn);
         hexdump("fast", a[0]->b[i][r], a[0]->n[i][r]);
-        hexdump("general", a[1]->b[i][g], a[1]->n[i][g]);
+        hexdump("general", a[1]->b[i][r], a[1]->n[i][r]);
         differ++;
       }
     }
     for (int r = 0; r < ROUNDS; r++) {
       free(a[0]->b[i][r]);
-      free(a[1]->b[i][r]);
+      if (!keep_ref)
+        free(a[1]->b[i][r]);
     }
     i++;
   }
   free(a[0]);
-  free(a[1]);
+  if (!keep_ref)
+    free(a[1]);
   return differ;
+}
+
+/* answers_cmp freeing both: the two contexts' answers. */
+static size_t answers_diff(const char *label, answers *a[2], size_t n) {
+  return answers_cmp(label, a, n, 0);
 }
 
 /* The code of the first frame of answer a (n bytes); 0 for none. */
