@@ -70,6 +70,10 @@ typedef struct fixture {
   SSL *ssl;
   uint16_t tport;
   size_t piece;
+  /* TLS 1.3: a KeyUpdate asking the server for its own (RFC 8446
+   * §4.6.3) before each write of the client's while set; how many went */
+  int key_update;
+  size_t key_updates;
 } fixture;
 
 /* ---- server resources (the same in both contexts) ---- */
@@ -515,6 +519,11 @@ static void send_all(fixture *f, const uint8_t *b, size_t n) {
 }
 
 static void send_raw(fixture *f, const uint8_t *b, size_t n) {
+  if (f->ssl && f->key_update && SSL_version(f->ssl) == TLS1_3_VERSION &&
+      SSL_get_key_update_type(f->ssl) == SSL_KEY_UPDATE_NONE) {
+    assert_int_equal(SSL_key_update(f->ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+    f->key_updates++;
+  }
   while (f->ssl && n > 0) { /* records of up to f->piece bytes */
     size_t k = f->piece && f->piece < n ? f->piece : n;
     int w = SSL_write(f->ssl, b, (int)k);

@@ -9,7 +9,9 @@
  * requests) goes over coaps+tcp to the fast context through a server
  * TLS context of each kind (TLS 1.3 handed over, TLS 1.3 kept, TLS 1.2)
  * and to the general context through one that hands over; in records
- * of any size and of 61 and 7 bytes (requests split across records);
+ * of any size and of 61 and 7 bytes (requests split across records),
+ * and with a KeyUpdate asking for the server's before each write (TLS
+ * 1.3: the server's own must come back, RFC 8446 §4.6.3);
  * under the default and the BERT CSM; and a 48 KiB resource asked for
  * whole, by BERT blocks and by 1024-byte blocks (answers over several
  * records). Every decrypted answer must be the bytes the general
@@ -74,6 +76,20 @@ static void h_tls_state(rc_context *ctx, rc_resource *res, rc_xreq *req,
   rc_respond(req, RC_CONTENT, RC_CF_TEXT_PLAIN, body, (size_t)n);
 }
 
+/* KeyUpdates the client received (RFC 8446 §4.6.3: the server's answer
+ * to one that asked for it). */
+static size_t server_key_updates;
+
+static void on_tls_msg(int write_p, int version, int content_type,
+                       const void *buf, size_t len, SSL *ssl, void *arg) {
+  (void)version;
+  (void)ssl;
+  (void)arg;
+  if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+      ((const uint8_t *)buf)[0] == SSL3_MT_KEY_UPDATE)
+    server_key_updates++;
+}
+
 static int group_setup(void **state) {
   (void)state;
   if (test_pki_make(g_dir, sizeof g_dir, PKI_NAME) != 0)
@@ -83,6 +99,7 @@ static int group_setup(void **state) {
       SSL_CTX_load_verify_locations(tls_client_ctx, P("ca.crt"), NULL) != 1)
     return -1;
   SSL_CTX_set_verify(tls_client_ctx, SSL_VERIFY_PEER, NULL);
+  SSL_CTX_set_msg_callback(tls_client_ctx, on_tls_msg);
   SSL_CTX_set_min_proto_version(tls_client_ctx, TLS1_2_VERSION);
   /* RFC 8323 §4.1: "coap" in the ALPN extension */
   static const unsigned char alpn[] = {4, 'c', 'o', 'a', 'p'};
@@ -231,15 +248,17 @@ static void test_tls_pipelined(void **state) {
 static void test_tls_differential(void **state) {
   fixture *f = *state;
   static const csm_profile *const ps[] = {&profiles[0], &profiles[2]};
-  static const size_t pieces[] = {0, 61, 7};
+  /* records of any size, of 61 and of 7 bytes; of any size with a
+   * KeyUpdate before each write (TLS 1.3) */
+  static const size_t pieces[] = {0, 61, 7, 0};
   static uint8_t ref_huge[1 << 18], huge[1 << 18];
   size_t total = 0, differ = 0, diff_huge = 0;
   shapes_stride = 7;
   size_t ref_n = huge_run(f, 1, ref_huge, sizeof ref_huge);
   assert_true(ref_n > 3 * 16384); /* BERT blocks over several records */
   /* the general context's coap+tcp answers, once per configuration */
-  answers *ref[2][3] = {{NULL}};
-  size_t nref[2][3] = {{0}};
+  answers *ref[2][4] = {{NULL}};
+  size_t nref[2][4] = {{0}};
   for (size_t pi = 0; pi < sizeof ps / sizeof *ps; pi++)
     for (size_t ri = 0; ri < sizeof pieces / sizeof *pieces; ri++)
       if (!pi || !ri) { /* the BERT CSM: records of any size only */
@@ -259,11 +278,22 @@ static void test_tls_differential(void **state) {
           continue;
         answers *a[2] = {calloc(1, sizeof *a[0]), ref[pi][ri]};
         f->piece = pieces[ri];
+        f->key_update = ri == 3;
+        size_t sent = f->key_updates, got = server_key_updates;
         size_t n = run_set(f, kinds[k].which, ps[pi], a[0]);
         f->piece = 0;
+        f->key_update = 0;
+        sent = f->key_updates - sent;
+        got = server_key_updates - got;
+        if (sent) /* §4.6.3: "the receiver MUST send a KeyUpdate of its
+                   * own" (one may answer several) */
+          print_message("%s: %zu KeyUpdates asked for, %zu came\n",
+                        kinds[k].name, sent, got);
+        assert_true(sent == 0 || (got > sent / 2 && got <= sent));
         assert_int_equal(n, nref[pi][ri]);
-        snprintf(label, sizeof label, "%s, %s, records of %zu", kinds[k].name,
-                 ps[pi]->name, pieces[ri]);
+        snprintf(label, sizeof label, "%s, %s, records of %zu%s",
+                 kinds[k].name, ps[pi]->name, pieces[ri],
+                 ri == 3 ? ", key updates" : "");
         size_t d = answers_cmp(label, a, n, 1);
         print_message("%s: %zu requests, %zu differ\n", label, n, d);
         differ += d;
@@ -288,8 +318,10 @@ static void test_tls_differential(void **state) {
         free(ref[pi][ri]);
       }
   print_message("%zu requests over coaps+tcp, the same over coap+tcp: %zu "
-                "differ; /huge (%zu bytes of answers) differs %zu times\n",
-                total, differ, ref_n, diff_huge);
+                "differ; /huge (%zu bytes of answers) differs %zu times; "
+                "%zu KeyUpdates\n",
+                total, differ, ref_n, diff_huge, f->key_updates);
+  assert_true(f->key_updates > 100);
   assert_int_equal(differ, 0);
   assert_int_equal(diff_huge, 0);
 }
