@@ -79,6 +79,8 @@ static void h_tls_state(rc_context *ctx, rc_resource *res, rc_xreq *req,
 /* KeyUpdates the client received (RFC 8446 §4.6.3: the server's answer
  * to one that asked for it). */
 static size_t server_key_updates;
+/* The last alert the client received (level << 8 | description), or -1. */
+static int last_alert = -1;
 
 static void on_tls_msg(int write_p, int version, int content_type,
                        const void *buf, size_t len, SSL *ssl, void *arg) {
@@ -88,6 +90,8 @@ static void on_tls_msg(int write_p, int version, int content_type,
   if (!write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
       ((const uint8_t *)buf)[0] == SSL3_MT_KEY_UPDATE)
     server_key_updates++;
+  if (!write_p && content_type == SSL3_RT_ALERT && len == 2)
+    last_alert = ((const uint8_t *)buf)[0] << 8 | ((const uint8_t *)buf)[1];
 }
 
 static int group_setup(void **state) {
@@ -326,6 +330,54 @@ static void test_tls_differential(void **state) {
   assert_int_equal(diff_huge, 0);
 }
 
+/* Runs the loop until the server closed the client's connection. */
+static void until_closed(fixture *f) {
+  f->timed_out = 0;
+  uv_timer_start(&f->guard, test_run_guard_cb, GUARD_MS, 0);
+  while (!f->closed && !f->timed_out)
+    uv_run(&f->loop, UV_RUN_ONCE);
+  uv_timer_stop(&f->guard);
+  assert_false(f->timed_out);
+}
+
+/* The ends of a connection, each kind alike: the client's close_notify
+ * gets the server's (RFC 8446 §6.1: "Each party MUST send a
+ * "close_notify" alert before closing its write side"), and a record
+ * that does not authenticate a fatal bad_record_mac (§5.2: "If the
+ * decryption fails, the receiver MUST terminate the connection with a
+ * "bad_record_mac" alert"; RFC 5246 §7.2.2 for TLS 1.2) and the close. */
+static void test_tls_ends(void **state) {
+  fixture *f = *state;
+  clients_tls = 1;
+  for (size_t k = 0; k < NKINDS; k++) {
+    f->tport = tls_ports[k];
+    client_open(f, kinds[k].which, &profiles[0]);
+    last_alert = -1;
+    SSL_shutdown(f->ssl);
+    until_closed(f);
+    int got_close = (SSL_get_shutdown(f->ssl) & SSL_RECEIVED_SHUTDOWN) != 0;
+    int close_alert = last_alert;
+    client_close(f);
+    client_open(f, kinds[k].which, &profiles[0]);
+    last_alert = -1;
+    uint8_t bad[5 + 32] = {SSL3_RT_APPLICATION_DATA, 3, 3, 0, 32, 1, 2, 3};
+    assert_int_equal(send(f->fd, bad, sizeof bad, MSG_NOSIGNAL),
+                     (ssize_t)sizeof bad);
+    until_closed(f);
+    int bad_alert = last_alert;
+    client_close(f);
+    print_message("%s: close_notify back %d (alert %04x); a forged record: "
+                  "alert %04x\n",
+                  kinds[k].name, got_close, (unsigned)close_alert,
+                  (unsigned)bad_alert);
+    assert_true(got_close);
+    assert_int_equal(close_alert, SSL3_AL_WARNING << 8 | SSL_AD_CLOSE_NOTIFY);
+    assert_int_equal(bad_alert, SSL3_AL_FATAL << 8 | SSL_AD_BAD_RECORD_MAC);
+  }
+  clients_tls = 0;
+  rc__fast_paths_off = 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1)
     cmocka_set_test_filter(argv[1]);
@@ -334,6 +386,7 @@ int main(int argc, char **argv) {
                                       tls_teardown),
       cmocka_unit_test_setup_teardown(test_tls_pipelined, tls_setup,
                                       tls_teardown),
+      cmocka_unit_test_setup_teardown(test_tls_ends, tls_setup, tls_teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
