@@ -223,14 +223,20 @@ static int teardown(void **state) {
 
 static void ws_input(fixture *f);
 
-/* The plaintext OpenSSL has for the client into f->in. */
+/* The plaintext OpenSSL has for the client into f->in (coaps+ws: into
+ * f->wraw, then ws_input). */
 static void tls_input(fixture *f) {
   for (;;) {
-    if (f->in_len + 1 > sizeof f->in)
+    uint8_t *b = f->ws ? f->wraw : f->in;
+    size_t *len = f->ws ? &f->wraw_len : &f->in_len;
+    size_t cap = f->ws ? sizeof f->wraw : sizeof f->in;
+    if (*len + 1 > cap)
       fail_msg("client input full");
-    int n = SSL_read(f->ssl, f->in + f->in_len, (int)(sizeof f->in - f->in_len));
+    int n = SSL_read(f->ssl, b + *len, (int)(cap - *len));
     if (n > 0) {
-      f->in_len += (size_t)n;
+      *len += (size_t)n;
+      if (f->ws)
+        ws_input(f);
       continue;
     }
     int e = SSL_get_error(f->ssl, n);
@@ -696,6 +702,10 @@ static void tls_connect(fixture *f, uint16_t port) {
   SSL_set_mode(s, SSL_MODE_ENABLE_PARTIAL_WRITE |
                       SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   assert_int_equal(SSL_set_fd(s, f->fd), 1);
+  /* coaps+ws: HTTP/1.1 in ALPN (RFC 8323 §4.1 and RFC 7301) */
+  static const unsigned char http11[] = "\x08http/1.1";
+  if (f->ws)
+    assert_int_equal(SSL_set_alpn_protos(s, http11, sizeof http11 - 1), 0);
   SSL_set_connect_state(s);
   f->timed_out = 0;
   uv_timer_start(&f->guard, test_run_guard_cb, GUARD_MS, 0);

@@ -15,7 +15,9 @@
  * under the default and the BERT CSM; and a 48 KiB resource asked for
  * whole, by BERT blocks and by 1024-byte blocks (answers over several
  * records). Every decrypted answer must be the bytes the general
- * context sends over coap+tcp. A handler reports which record layer the
+ * context sends over coap+tcp. Also every third GET shape over coaps+ws
+ * (the hand-over under the WebSocket filter) against coap+ws, and the
+ * ends of a connection (close_notify, a forged record's alert). A handler reports which record layer the
  * server's connection has, so that each kind is known to be what it
  * says (handed over or not).
  *
@@ -56,6 +58,7 @@ static const tls_kind kinds[] = {
 
 static rc_tls_ctx *server_tls[NKINDS];
 static uint16_t tls_ports[NKINDS];
+static uint16_t wss_ports[NKINDS]; /* coaps+ws, the TLS 1.3 kinds */
 
 static char huge_body[48 * 1024];
 
@@ -150,6 +153,11 @@ static int tls_setup(void **state) {
     if (rc_context_listen(f->ctx[kinds[k].which], RC_CONN_TLS, "127.0.0.1:0",
                           server_tls[k], NULL, &tls_ports[k], err,
                           sizeof err) != RC_OK)
+      fail_msg("listen: %s", err);
+    if (kinds[k].max == RC_TLS_V_DEFAULT &&
+        rc_context_listen(f->ctx[kinds[k].which], RC_CONN_TLS_WS,
+                          "127.0.0.1:0", server_tls[k], NULL, &wss_ports[k],
+                          err, sizeof err) != RC_OK)
       fail_msg("listen: %s", err);
   }
   return 0;
@@ -330,6 +338,42 @@ static void test_tls_differential(void **state) {
   assert_int_equal(diff_huge, 0);
 }
 
+/* Every third GET shape over coaps+ws (BERT CSM) through each TLS 1.3
+ * kind (the hand-over under the WebSocket filter too) against the general
+ * context's coap+ws answers. */
+static void test_tls_ws(void **state) {
+  fixture *f = *state;
+  static const csm_profile ws_bert = {"ws-bert", 65536, 1, 0, 1};
+  size_t differ = 0;
+  shapes_stride = 3;
+  clients_ws = 1;
+  answers *ref = calloc(1, sizeof *ref);
+  size_t n = run_set(f, 1, &ws_bert, ref);
+  for (size_t k = 0; k < NKINDS; k++) {
+    if (kinds[k].max != RC_TLS_V_DEFAULT)
+      continue;
+    char label[96], st[64];
+    clients_tls = 1;
+    f->tport = wss_ports[k];
+    tls_state(f, k, st, sizeof st);
+    assert_string_equal(st, kinds[k].state);
+    answers *a[2] = {calloc(1, sizeof *a[0]), ref};
+    assert_int_equal(run_set(f, kinds[k].which, &ws_bert, a[0]), n);
+    clients_tls = 0;
+    snprintf(label, sizeof label, "coaps+ws, %s", kinds[k].name);
+    size_t d = answers_cmp(label, a, n, 1);
+    print_message("%s: %zu GET requests, %zu differ\n", label, n, d);
+    differ += d;
+  }
+  clients_ws = 0;
+  rc__fast_paths_off = 0;
+  for (size_t i = 0; i < n; i++)
+    for (int r = 0; r < ROUNDS; r++)
+      free(ref->b[i][r]);
+  free(ref);
+  assert_int_equal(differ, 0);
+}
+
 /* Runs the loop until the server closed the client's connection. */
 static void until_closed(fixture *f) {
   f->timed_out = 0;
@@ -387,6 +431,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test_setup_teardown(test_tls_pipelined, tls_setup,
                                       tls_teardown),
       cmocka_unit_test_setup_teardown(test_tls_ends, tls_setup, tls_teardown),
+      cmocka_unit_test_setup_teardown(test_tls_ws, tls_setup, tls_teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
