@@ -1031,36 +1031,57 @@ static void answer_store(answers *a, size_t i, int r, const uint8_t *b,
 }
 
 /* Sends batch q and a Ping; the answers, one frame per request, go to
- * their requests. When the server closed the connection or the frames do
- * not pair with the requests (a request without an answer or with two),
- * the requests go again one by one (what came before the Pong is then
- * each one's whole answer). */
+ * their requests. An answer that registered an observation ends what
+ * counts: the connection is made again (plain) and the requests after it
+ * go again. When the server closed the connection or the frames do not
+ * pair with the requests (a request without an answer or with two), the
+ * requests go again one by one (what came before the Pong is then each
+ * one's whole answer). */
 static void batch_flush(fixture *f, int which, const csm_profile *c,
                         batch *q, answers *a) {
   static uint8_t ans[BATCH * 2 * ANSWER_MAX];
+  while (q->n) {
+    send_all(f, q->bytes, q->len);
+    size_t an = answer_until_pong(f, NULL, 0, ans, sizeof ans), at = 0, k = 0;
+    size_t sz[BATCH * 2];
+    while (k < q->n && at < an && (sz[k] = frame_size(ans + at, an - at)))
+      at += sz[k++];
+    batches_sent++;
+    if (f->closed || k != q->n || at != an)
+      break;
+    size_t done = q->n;
+    int reg = 0;
+    for (k = 0, at = 0; k < q->n && !reg; at += sz[k++]) {
+      answer_store(a, q->e[k].i, q->e[k].r, ans + at, sz[k]);
+      reg = registered(ans + at, sz[k]);
+      done = k + 1;
+    }
+    if (reg)
+      client_open(f, which, c);
+    if (done == q->n) {
+      q->n = q->len = 0;
+      return;
+    }
+    size_t base = q->e[done].at; /* the rest, again */
+    memmove(q->bytes, q->bytes + base, q->len - base);
+    q->len -= base;
+    for (k = done; k < q->n; k++) {
+      q->e[k - done] = q->e[k];
+      q->e[k - done].at -= base;
+    }
+    q->n -= done;
+  }
   if (!q->n)
     return;
-  send_all(f, q->bytes, q->len);
-  size_t an = answer_until_pong(f, NULL, 0, ans, sizeof ans), at = 0, k = 0;
-  size_t sz[BATCH * 2];
-  while (k < q->n && at < an && (sz[k] = frame_size(ans + at, an - at)))
-    at += sz[k++];
-  batches_sent++;
-  if (!f->closed && k == q->n && at == an) {
-    at = 0;
-    for (k = 0; k < q->n; k++, at += sz[k - 1])
-      answer_store(a, q->e[k].i, q->e[k].r, ans + at, sz[k]);
-  } else {
-    batches_alone++;
-    if (f->closed)
+  batches_alone++;
+  if (f->closed)
+    client_open(f, which, c);
+  for (size_t k = 0; k < q->n; k++) {
+    size_t an = answer_until_pong(f, q->bytes + q->e[k].at, q->e[k].len, ans,
+                                  ANSWER_MAX);
+    answer_store(a, q->e[k].i, q->e[k].r, ans, an);
+    if (f->closed || registered(ans, an))
       client_open(f, which, c);
-    for (k = 0; k < q->n; k++) {
-      an = answer_until_pong(f, q->bytes + q->e[k].at, q->e[k].len, ans,
-                             ANSWER_MAX);
-      answer_store(a, q->e[k].i, q->e[k].r, ans, an);
-      if (f->closed || (k + 1 < q->n && registered(ans, an)))
-        client_open(f, which, c);
-    }
   }
   q->n = q->len = 0;
 }
@@ -1069,8 +1090,8 @@ static void batch_flush(fixture *f, int which, const csm_profile *c,
  * requests in batches; a request the memo may serve twice in a row (in
  * the fast context its miss, then its hit; in both the answer a second
  * time, which an exchange's state may change: a dynamic block-wise
- * body). A request with Observe ends its batch; when its answer
- * registered an observation the connection is made again (plain). */
+ * body). After an answer that registered an observation the connection
+ * is made again (plain: batch_flush). */
 static size_t run_set(fixture *f, int which, const csm_profile *c,
                       answers *a) {
   static batch q;
@@ -1092,7 +1113,6 @@ static size_t run_set(fixture *f, int which, const csm_profile *c,
     if (sw)
       csm = csm_frame(cb, sw);
     int rounds = memo_may_serve(req, rn) ? 2 : 1;
-    int obs = is_observe_request(req, rn);
     if (q.len + csm + 2 * rn > sizeof q.bytes || q.n + 2 > BATCH * 2)
       batch_flush(f, which, c, &q, a);
     assert_true(q.len + csm + 2 * rn <= sizeof q.bytes);
@@ -1108,11 +1128,6 @@ static size_t run_set(fixture *f, int which, const csm_profile *c,
       q.e[q.n].i = i;
       q.e[q.n].r = r;
       q.n++;
-      if (obs) { /* the last of its batch */
-        batch_flush(f, which, c, &q, a);
-        if (registered(a->b[i][r], a->n[i][r]))
-          client_open(f, which, c);
-      }
     }
   }
   batch_flush(f, which, c, &q, a);

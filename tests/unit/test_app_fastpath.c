@@ -718,6 +718,15 @@ static void test_observe_then_plain(void **state) {
     step_get(f, "watch", ta, 1, -1, tr, &m);
     expect(&m, RC_CONTENT, "w");
     assert_false(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
+    /* an observation on the empty token, then a plain GET on it (the
+     * token lookup compared them with memcmp(.., NULL, 0): undefined,
+     * UBSan stopped there) */
+    step_get(f, "watch", NULL, 0, 0, tr, &m);
+    assert_true(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &o));
+    assert_int_equal(step_notify(f, obs, tr), 1);
+    step_get(f, "hello", NULL, 0, -1, tr, &m);
+    expect(&m, RC_CONTENT, "Hello, world!");
+    assert_int_equal(step_notify(f, obs, tr), 0);
     client_close(f);
   }
   transcripts_same(t, __func__);
