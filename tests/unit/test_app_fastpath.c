@@ -437,6 +437,47 @@ static size_t run_udp(fixture *f, int which, int verified, answers *a) {
   return count;
 }
 
+/* coap://: an observation on the empty token whose notification the
+ * client rejects with a Reset (RFC 7641 §3.6) is gone, in both contexts
+ * (the other lookup of an observation by its token, beside the one
+ * test_observe_then_plain reaches with the empty token). */
+static void test_udp_observe_reset(void **state) {
+  fixture *f = *state;
+  for (int which = 0; which < 2; which++) {
+    rc_resource *w;
+    assert_int_equal(rc_resource_add(f->ctx[which], "/watch", 0, NULL, &w),
+                     RC_OK);
+    assert_int_equal(rc_resource_set_static(w, RC_CONTENT, 0, "w", 1),
+                     RC_OK);
+    assert_int_equal(rc_resource_set_observable(w), RC_OK);
+    client_open_udp(f, which, 0);
+    uint8_t req[32], dg[64], ans[512];
+    opt o[2] = {{6, 0, ""}, {11, 5, "watch"}};
+    size_t rn = frame(req, RC_GET, NULL, 0, o, 2, NULL, 0);
+    size_t an = udp_answer(f, dg, udp_from_tcp(dg, req, rn, 0x2000), ans,
+                           sizeof ans);
+    rc_msg m;
+    rc_opt ob;
+    assert_int_equal(rc_msg_parse(RC_FRAMING_UDP, ans + 2, an - 2, &m),
+                     RC_OK);
+    assert_int_equal(m.code, RC_CONTENT);
+    assert_true(rc_msg_find_opt(&m, RC_OPT_OBSERVE, &ob));
+    assert_int_equal(rc_resource_observers(w), 1);
+    assert_int_equal(rc_resource_notify(w), RC_OK);
+    uv_run(&f->loop, UV_RUN_NOWAIT); /* the turn's end: notifications out */
+    an = udp_answer(f, NULL, 0, ans, sizeof ans);
+    assert_true(an > 6);
+    assert_int_equal(rc_msg_parse(RC_FRAMING_UDP, ans + 2, an - 2, &m),
+                     RC_OK);
+    assert_int_equal(m.token_len, 0);
+    uint8_t rst[4] = {0x70, 0, ans[4], ans[5]}; /* its Message ID */
+    assert_int_equal(send(f->fd, rst, 4, 0), 4);
+    (void)udp_answer(f, NULL, 0, ans, sizeof ans);
+    assert_int_equal(rc_resource_observers(w), 0);
+    client_close(f);
+  }
+}
+
 /* Both contexts over coap://, verified and not: the same datagrams,
  * piggybacked in the ACK. */
 static void test_udp_differential(void **state) {
@@ -1007,6 +1048,8 @@ int main(int argc, char **argv) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_pipelined_pieces, setup, teardown),
       cmocka_unit_test_setup_teardown(test_udp_differential, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_udp_observe_reset, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_ws_differential, setup, teardown),
       cmocka_unit_test_setup_teardown(test_random_differential, setup,
                                       teardown),
