@@ -1185,6 +1185,14 @@ static size_t answers_cmp(const char *label, answers *a[2], size_t n,
   return differ;
 }
 
+/* Frees answers a to n requests. */
+static void answers_free(answers *a, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    for (int r = 0; r < ROUNDS; r++)
+      free(a->b[i][r]);
+  free(a);
+}
+
 /* answers_cmp freeing both: the two contexts' answers. */
 static size_t answers_diff(const char *label, answers *a[2], size_t n) {
   return answers_cmp(label, a, n, 0);

@@ -15,7 +15,8 @@
  * under the default and the BERT CSM; and a 48 KiB resource asked for
  * whole, by BERT blocks and by 1024-byte blocks (answers over several
  * records). Every decrypted answer must be the bytes the general
- * context sends over coap+tcp. Also every third GET shape over coaps+ws
+ * context sends over coap+tcp; 600 random shapes in records of 61 bytes
+ * likewise. Also every third GET shape over coaps+ws
  * (the hand-over under the WebSocket filter) against coap+ws, and the
  * ends of a connection (close_notify, a forged record's alert). A handler reports which record layer the
  * server's connection has, so that each kind is known to be what it
@@ -323,12 +324,8 @@ static void test_tls_differential(void **state) {
   clients_tls = 0;
   for (size_t pi = 0; pi < sizeof ps / sizeof *ps; pi++)
     for (size_t ri = 0; ri < sizeof pieces / sizeof *pieces; ri++)
-      if (ref[pi][ri]) {
-        for (size_t i = 0; i < nref[pi][ri]; i++)
-          for (int r = 0; r < ROUNDS; r++)
-            free(ref[pi][ri]->b[i][r]);
-        free(ref[pi][ri]);
-      }
+      if (ref[pi][ri])
+        answers_free(ref[pi][ri], nref[pi][ri]);
   print_message("%zu requests over coaps+tcp, the same over coap+tcp: %zu "
                 "differ; /huge (%zu bytes of answers) differs %zu times; "
                 "%zu KeyUpdates\n",
@@ -367,10 +364,35 @@ static void test_tls_ws(void **state) {
   }
   clients_ws = 0;
   rc__fast_paths_off = 0;
-  for (size_t i = 0; i < n; i++)
-    for (int r = 0; r < ROUNDS; r++)
-      free(ref->b[i][r]);
-  free(ref);
+  answers_free(ref, n);
+  assert_int_equal(differ, 0);
+}
+
+/* 600 random shapes (request_random: options of every class, values up
+ * to 300 bytes, repeats) over coaps+tcp in records of 61 bytes through
+ * each kind against the general context's coap+tcp answers. */
+static void test_tls_random(void **state) {
+  fixture *f = *state;
+  size_t differ = 0;
+  shapes_random = 600;
+  answers *ref = calloc(1, sizeof *ref);
+  size_t n = run_set(f, 1, &profiles[0], ref);
+  for (size_t k = 0; k < NKINDS; k++) {
+    char label[96];
+    clients_tls = 1;
+    f->tport = tls_ports[k];
+    f->piece = 61;
+    answers *a[2] = {calloc(1, sizeof *a[0]), ref};
+    assert_int_equal(run_set(f, kinds[k].which, &profiles[0], a[0]), n);
+    clients_tls = 0;
+    f->piece = 0;
+    snprintf(label, sizeof label, "random, %s", kinds[k].name);
+    size_t d = answers_cmp(label, a, n, 1);
+    print_message("%s: %zu requests, %zu differ\n", label, n, d);
+    differ += d;
+  }
+  rc__fast_paths_off = 0;
+  answers_free(ref, n);
   assert_int_equal(differ, 0);
 }
 
@@ -432,6 +454,8 @@ int main(int argc, char **argv) {
                                       tls_teardown),
       cmocka_unit_test_setup_teardown(test_tls_ends, tls_setup, tls_teardown),
       cmocka_unit_test_setup_teardown(test_tls_ws, tls_setup, tls_teardown),
+      cmocka_unit_test_setup_teardown(test_tls_random, tls_setup,
+                                      tls_teardown),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
