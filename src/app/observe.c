@@ -141,7 +141,9 @@ void rc__app_observe_dispatch(rc_context *ctx, rc_resource *r, app_peer *p,
   const uint8_t *tok = rc_xreq_token(req, &tlen);
   int obs = rc_xreq_observe(req);
   app_obs *cur = p->obs;
-  while (cur && !(cur->token_len == tlen && !memcmp(cur->token, tok, tlen)))
+  /* (an empty token's pointer may be NULL: no memcmp then) */
+  while (cur && !(cur->token_len == tlen &&
+                  (tlen == 0 || !memcmp(cur->token, tok, tlen))))
     cur = cur->pnext;
   /* RFC 7641 §3.6 / RFC 8323 §7.4: Observe=1 deregisters; a GET without
    * Observe on the observation's token replaces it (no longer observed). */

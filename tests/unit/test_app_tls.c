@@ -32,13 +32,8 @@
 #define MAX_OPENS 8
 
 static char g_dir[256];
-static char g_path[512];
-
 /* Path of a file of the generated PKI (a static buffer: use at once). */
-static const char *P(const char *name) {
-  snprintf(g_path, sizeof g_path, "%s/%s", g_dir, name);
-  return g_path;
-}
+#define P(name) test_pki_path(g_dir, (name))
 
 /* What a connection showed when it opened. */
 typedef struct opened {

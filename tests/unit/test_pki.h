@@ -31,6 +31,14 @@ static int test_pki_make(char *dir, size_t cap, const char *name) {
   return system(cmd) == 0 ? 0 : -1;
 }
 
+/* The path of the PKI's file `name` in dir (a static buffer: use at
+ * once). */
+static const char *test_pki_path(const char *dir, const char *name) {
+  static char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  return path;
+}
+
 /* Removes what test_pki_make(dir, .., name) made; 0 if there was nothing
  * (or nothing of ours) to remove. */
 static int test_pki_remove(const char *dir, const char *name) {

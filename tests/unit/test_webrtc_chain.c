@@ -24,6 +24,7 @@
 #include "rcoap/codec_option.h"
 #include "rcoap/transport_chain.h"
 #include "rcoap/transport_stack.h"
+#include "transport/tls_int.h"
 #include "transport/webrtc/sctp_int.h"
 
 #define T0 5000000u
@@ -35,6 +36,14 @@ static size_t g_max_dgram = RC_DTLS_DEFAULT_MTU; /* the largest allowed */
 static size_t g_big_dgram;                        /* the largest seen */
 static size_t g_packet;                           /* webrtc_packet */
 static const uint8_t *g_srv_fp; /* the server's stack peer_fp, or NULL */
+
+static int g_keep_ssl; /* rc_tls_config.keep_ssl of both ends' contexts */
+/* test_dtls_handover_same: the server echoes each message it gets (its
+ * bytes: msg_bytes) as a 2.05's payload; both ends' messages in a row */
+static int g_echo;
+static uint8_t *g_seen[2];
+static size_t g_moved[2]; /* datagrams moved by move(): [0] from the client */
+static size_t g_seen_len[2];
 
 /* Counts what the sctp and dcep filters hold through rc_mem. */
 static long g_live;
@@ -93,9 +102,49 @@ static void on_end(void *u, rc_chain_end_how how, rc_err err, const char *d) {
 }
 static const rc_chain_callbacks chain_cb = {.on_open = on_open, .on_end = on_end};
 
+/* Message m as bytes: code, token, options and payload, each after its
+ * length; into out (NULL: its size only). */
+static size_t msg_bytes(const rc_msg *m, uint8_t *out) {
+  size_t parts[3] = {m->token_len, m->opts_len, m->payload_len}, n = 1;
+  const uint8_t *data[3] = {m->token, m->opts, m->payload};
+  if (out)
+    out[0] = m->code;
+  for (int i = 0; i < 3; i++) {
+    if (out) {
+      for (int b = 0; b < 4; b++)
+        out[n + b] = (uint8_t)(parts[i] >> (24 - 8 * b));
+      if (parts[i])
+        memcpy(out + n + 4, data[i], parts[i]);
+    }
+    n += 4 + parts[i];
+  }
+  return n;
+}
+
+static void echo(peer *p, const rc_msg *m) {
+  size_t n = msg_bytes(m, NULL);
+  g_seen[p->server] = realloc(g_seen[p->server], g_seen_len[p->server] + n);
+  assert_non_null(g_seen[p->server]);
+  msg_bytes(m, g_seen[p->server] + g_seen_len[p->server]);
+  if (p->server) {
+    rc_enc e;
+    assert_int_equal(rc_session_msg_begin(p->s, &e, RC_CONTENT, m->token,
+                                          m->token_len, n + 16),
+                     RC_OK);
+    assert_int_equal(
+        rc_enc_payload(&e, g_seen[1] + g_seen_len[1], n), RC_OK);
+    assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+  }
+  g_seen_len[p->server] += n;
+}
+
 static int on_message(void *u, const rc_msg *m) {
   peer *p = u;
   p->msgs++;
+  if (g_echo && RC_CODE_CLASS(m->code) != 7) { /* not a signal */
+    echo(p, m);
+    return 0;
+  }
   p->code = m->code;
   p->payload_len = m->payload_len;
   p->first = m->payload_len ? m->payload[0] : 0;
@@ -126,6 +175,7 @@ static rc_tls_ctx *ctx_for(int server, int fp_bad) {
   if (fp_bad)
     fp[7] ^= 1;
   c.peer_fingerprint = fp;
+  c.keep_ssl = g_keep_ssl;
   rc_tls_ctx *ctx = NULL;
   char err[256];
   assert_int_equal(rc_tls_ctx_new(&ctx, &c, err, sizeof err), RC_OK);
@@ -172,6 +222,7 @@ static size_t move(peer *from, peer *to) {
     if (n > g_big_dgram)
       g_big_dgram = n;
     (void)rc_chain_recv(to->ch, d, n, g_now);
+    g_moved[from->server]++;
     assert_int_equal(rc_chain_consume(from->ch, n), RC_OK);
     k++;
   }
@@ -480,6 +531,99 @@ static void test_fingerprint_per_filter(void **state) {
   assert_int_equal(rc_sctp_live(), 0);
 }
 
+/* Message k of test_dtls_handover_same from p: a method, a token of
+ * 0-8 bytes, Uri-Path, an elective option of 0-300 bytes now and then,
+ * a payload of 0 to 70000 bytes (over one record, one SCTP packet, one
+ * datagram), its bytes a function of k. */
+static void send_shape(peer *p, size_t k) {
+  static const uint8_t codes[] = {RC_GET, RC_POST, RC_PUT, RC_DELETE,
+                                  RC_FETCH};
+  static const size_t pls[] = {0, 1, 13, 100, 1000, 1100, 1200, 1300,
+                               5000, 16384, 16400, 20000, 70000};
+  static uint8_t buf[70000 + 300];
+  for (size_t i = 0; i < sizeof buf; i++)
+    buf[i] = (uint8_t)(i * 31 + k);
+  uint8_t tok[8];
+  size_t tkl = k % 9;
+  memcpy(tok, buf, tkl);
+  size_t pl = pls[k % (sizeof pls / sizeof *pls)];
+  rc_enc e;
+  assert_int_equal(rc_session_msg_begin(p->s, &e, codes[k % 5], tok, tkl,
+                                        pl + 400),
+                   RC_OK);
+  assert_int_equal(rc_enc_opt(&e, RC_OPT_URI_PATH, "shape", 5), RC_OK);
+  if (k % 3 == 0)
+    assert_int_equal(rc_enc_opt(&e, 62, buf + 7, (k * 7) % 301), RC_OK);
+  if (pl)
+    assert_int_equal(rc_enc_payload(&e, buf + 300, pl), RC_OK);
+  assert_int_equal(rc_session_msg_end(p->s, &e), RC_OK);
+}
+
+static int all_echoed(peer *c, peer *s) {
+  return (c->msgs >= s->msgs && s->msgs >= 208) || c->ends || s->ends;
+}
+
+/* The DTLS record hand-over (dtls_record.c) against OpenSSL's records:
+ * 208 messages of every size class (up to 70000 bytes) sent in bursts
+ * of 1 to 16 (bundled into shared records) and echoed back, once with
+ * both ends' records handed over and once with keep_ssl: what each end
+ * received is the same bytes both times, in as many datagrams each way
+ * (a record the hand-over dropped would come again in another), and
+ * each end's filter is what the run says (its SSL freed or kept). */
+static void test_dtls_handover_same(void **state) {
+  (void)state;
+  uint8_t *seen[2][2];
+  size_t len[2][2], moved[2][2];
+  g_echo = 1;
+  for (int keep = 0; keep < 2; keep++) {
+    g_keep_ssl = keep;
+    peer c, s;
+    open_pair(&c, &s, 0);
+    (void)pump_until(&c, &s, NULL);
+    assert_int_equal(rc_session_get_state(c.s), RC_SESSION_OPEN);
+    c.msgs = s.msgs = 0;
+    g_seen_len[0] = g_seen_len[1] = 0;
+    g_moved[0] = g_moved[1] = 0;
+    for (size_t k = 0, burst = 1; k < 208; burst = burst % 16 + 1) {
+      for (size_t b = 0; b < burst && k < 208; b++)
+        send_shape(&c, k++);
+      (void)move(&c, &s);
+    }
+    (void)pump_until(&c, &s, all_echoed);
+    assert_int_equal(c.ends + s.ends, 0);
+    assert_int_equal(s.msgs, 208);
+    assert_int_equal(c.msgs, 208);
+    for (int i = 0; i < 2; i++) {
+      peer *p = i ? &s : &c;
+      const rc__tls_filter *d =
+          (const rc__tls_filter *)rc_chain_find(p->ch, "dtls");
+      assert_non_null(d);
+      assert_int_equal(d->ssl != NULL, keep);
+      moved[keep][i] = g_moved[i];
+      seen[keep][i] = g_seen[i];
+      len[keep][i] = g_seen_len[i];
+      g_seen[i] = NULL;
+    }
+    print_message("%s: 208 messages, %zu bytes there and %zu back in %zu "
+                  "and %zu datagrams\n",
+                  keep ? "keep_ssl" : "handed over", len[keep][1],
+                  len[keep][0], moved[keep][0], moved[keep][1]);
+    peer_free(&c);
+    peer_free(&s);
+  }
+  g_echo = 0;
+  g_keep_ssl = 0;
+  for (int i = 0; i < 2; i++) {
+    /* the same records (sizes and all): the same SCTP packets, none
+     * lost and sent again */
+    assert_int_equal(moved[0][i], moved[1][i]);
+    assert_int_equal(len[0][i], len[1][i]);
+    assert_memory_equal(seen[0][i], seen[1][i], len[0][i]);
+    free(seen[0][i]);
+    free(seen[1][i]);
+  }
+}
+
 static int setup(void **state) {
   (void)state;
   g_now = T0;
@@ -515,6 +659,7 @@ int main(void) {
       cmocka_unit_test(test_big_packets),
       cmocka_unit_test(test_fingerprint_per_filter),
       cmocka_unit_test(test_stall_no_t3),
+      cmocka_unit_test(test_dtls_handover_same),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

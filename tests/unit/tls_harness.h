@@ -36,13 +36,8 @@
 #define TEST_PORT 15684
 
 static char g_dir[256];
-static char g_path[512];
-
 /* Path of a file of the generated PKI (a static buffer: use at once). */
-static const char *P(const char *name) {
-  snprintf(g_path, sizeof(g_path), "%s/%s", g_dir, name);
-  return g_path;
-}
+#define P(name) test_pki_path(g_dir, (name))
 
 /* ---- one end of the in-memory wire -------------------------------------- */
 
