@@ -581,9 +581,9 @@ size_t rc_session_pending_bytes(const rc_session *s);
  * its own (a dup of fd, closed once sent or with the session), never as
  * bytes; a trace callback is shown the message with payload NULL and
  * payload_len len (rc_msg_parse_head). Returns 0, RC_ERR_NOT_SUPPORTED
- * (file runs not enabled: nothing
- * queued, encode the payload instead), RC_ERR_PEER_TOO_LARGE, RC_ERR_NOMEM,
- * RC_ERR_IO (dup failed), the encoder's errors.
+ * (file runs not enabled: nothing queued, encode the payload instead),
+ * RC_ERR_PEER_TOO_LARGE, RC_ERR_NOMEM, RC_ERR_IO (dup failed), the
+ * encoder's errors.
  * While a file run is at the head of the output, rc_session_pending
  * returns RC_ERR_FILE_NEXT and rc_session_pending_file sets the run's
  * descriptor, next offset and remaining length (else RC_ERR_NEED_MORE);
