@@ -8,6 +8,7 @@
  * filter's state, data is gathered until MSG_EOR and handed up whole.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ struct sctp_filter {
 
 static struct {
   unsigned refs;
+  int up; /* usrsctp initialised and not (yet) finished */
   sctp_filter *live;
   rc_time last; /* the latest clock a timer tick saw */
 } g;
@@ -106,8 +108,11 @@ static int sctp_output(void *addr, void *buf, size_t len, uint8_t tos,
 }
 
 static int lib_ref(rc_time now) {
-  if (g.refs == 0) {
+  if (g.refs == 0)
+    g.last = now;
+  if (g.refs == 0 && !g.up) {
     usrsctp_init_nothreads(0, sctp_output, NULL);
+    g.up = 1;
     /* No ECN over DTLS (there is no IP header to carry it). */
     usrsctp_sysctl_set_sctp_ecn_enable(0);
     /* The CRC32c of every packet is computed at the filter's edge
@@ -120,7 +125,6 @@ static int lib_ref(rc_time now) {
      * this many heads, 256 by default (2.3 KB of every idle peer,
      * measured); ours has one association. */
     (void)usrsctp_tunable_set_sctp_pcbtblsize(SCTP_PCB_HASH);
-    g.last = now;
   }
   g.refs++;
   return 0;
@@ -151,9 +155,23 @@ static void lib_unref(void) {
   stats_dump();
   if (g.refs == 0 || --g.refs > 0)
     return;
-  /* Sockets closed with an abort are freed by the next timer run. */
-  for (int i = 0; i < 100 && usrsctp_finish() != 0; i++)
+  /* Sockets closed with an abort are freed by the next timer run. A
+   * socket is also held while usrsctp's iterator thread (started even
+   * by usrsctp_init_nothreads: an address (de)registered queues work
+   * for it) walks the endpoints; on a loaded machine it may not have
+   * run yet, so the thread gets the CPU between tries. */
+  for (int i = 0; i < 100; i++) {
+    if (usrsctp_finish() == 0) {
+      g.up = 0;
+      return;
+    }
     usrsctp_handle_timers(RC_SCTP_TICK_MS);
+    sched_yield();
+  }
+  /* Still busy: usrsctp stays up (reachable, its timers run by the next
+   * filter's ticks) and the next lib_unref tries again. Initialising it
+   * again over its live state would lose its tables (measured: the
+   * LeakSanitizer report of test_peer_gone under load). */
 }
 
 unsigned rc_sctp_live(void) { return g.refs; }
