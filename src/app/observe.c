@@ -274,7 +274,10 @@ static void run_send(rc_context *ctx, rc_resource *res, obs_run *run,
 #define OBS_FRAMES 2048
 
 /* The run written to its connection at once: a plain one with nothing
- * queued (rc_conn_can_write_now) gets its frames in one send from buf,
+ * queued (rc_conn_write_now checks that itself; the caller's test of
+ * unsent bytes and kind only spares the framing for a connection it would
+ * refuse: the conn's whole check there costs ~5 instructions a
+ * notification, measured) gets its frames in one send from buf,
  * no output chunk, no flush at the turn's end (rc_conn_write_now queues
  * only what the kernel does not take). 0: not framed or not taken here
  * (run_send queues the run instead, with the turn's other output). */
